@@ -1,0 +1,85 @@
+/**
+ * The one error class of churnwatch. Every failure the user can act on carries a
+ * stable code; the exit status follows from the code through EXIT_CODES alone, so
+ * cron wrappers and tests can rely on both.
+ *
+ * Messages say what went wrong, where (file, line, column) and what to do. They
+ * never contain field values from the extracts: those may be personal data.
+ */
+
+/** sysexits(3) values used by the CLI. */
+export const EXIT = {
+  ok: 0,
+  software: 70,
+  usage: 64,
+  data: 65,
+  noInput: 66,
+  cantCreate: 73,
+  tempFail: 75,
+  config: 78,
+} as const;
+
+export const EXIT_CODES = {
+  CW_USAGE: EXIT.usage,
+  CW_INPUT_MISSING: EXIT.noInput,
+  CW_EXTRACT_MISSING_FILE: EXIT.noInput,
+  CW_EXTRACT_MISSING_COLUMN: EXIT.data,
+  CW_EXTRACT_EMPTY: EXIT.data,
+  CW_CSV_MALFORMED: EXIT.data,
+  CW_ENCODING: EXIT.data,
+  CW_GATE_USAGE_DAY: EXIT.data,
+  CW_GATE_BILLING_MONTH: EXIT.data,
+  CW_GATE_REJECT_SHARE: EXIT.data,
+  CW_RULEPACK_INVALID: EXIT.config,
+  CW_RULE_EXPRESSION: EXIT.config,
+  CW_CONFIG_INVALID: EXIT.config,
+  CW_OUTPUT_UNWRITABLE: EXIT.cantCreate,
+  CW_OUTPUT_EXISTS: EXIT.cantCreate,
+  CW_LOCK_HELD: EXIT.tempFail,
+  CW_INPUT_CHANGED: EXIT.tempFail,
+  CW_INTERNAL: EXIT.software,
+} as const;
+
+export type ErrorCode = keyof typeof EXIT_CODES;
+
+export interface ErrorContext {
+  file?: string;
+  line?: number;
+  column?: string | number;
+  rule?: string;
+  gate?: string;
+  [key: string]: unknown;
+}
+
+export class ChurnwatchError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
+    super(message);
+    this.name = 'ChurnwatchError';
+    this.code = code;
+    this.context = context;
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.code];
+  }
+}
+
+/** Exit status for anything thrown: known errors map by code, the rest are bugs. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ChurnwatchError) return err.exitCode;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.ok;
+  if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.usage;
+  return EXIT.software;
+}
+
+/** "file:line:column" for messages, leaving out what is unknown. */
+export function where(ctx: ErrorContext): string {
+  let s = ctx.file ?? '';
+  if (ctx.line !== undefined) s += `:${ctx.line}`;
+  if (ctx.column !== undefined) s += ` (column ${ctx.column})`;
+  return s;
+}
