@@ -1,0 +1,252 @@
+/**
+ * The rule pack: load (YAML text → plain value), validate (every key known, every
+ * value of the right type), and compile (every expression parsed, checked against
+ * the allow-list and compiled). What comes out has no undefined left in it.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ChurnwatchError } from '../errors.js';
+import { ExpressionError, parseExpression, pointAt } from '../rules/parse.js';
+import { checkExpression, type Checked } from '../rules/check.js';
+import { compileCondition, compileNumber, type CompiledCondition, type CompiledNumber } from '../rules/compile.js';
+import { featureFile, type FeatureRequest, type Unit } from '../rules/catalogue.js';
+
+export type TemplatePart = string | { expr: string; unit: Unit; isPercent: boolean; compiled: CompiledNumber };
+
+export interface RuleDef {
+  id: string;
+  title: string;
+  source: string;
+  enabled: boolean;
+  when: string;
+  weight: number;
+  reason: TemplatePart[];
+  action: string;
+  channel: string;
+  dueHours: number;
+  compiled: CompiledCondition;
+  features: Map<string, FeatureRequest>;
+}
+
+export type TierPolicy =
+  | { method: 'threshold'; high: number; mid: number }
+  | { method: 'rank'; highShare: number; midShare: number };
+
+export interface RulePack {
+  name: string;
+  version: number;
+  description: string;
+  hash: string;
+  timeZone: string;
+  value: { expr: string; compiled: CompiledNumber; features: Map<string, FeatureRequest> };
+  exclude: { expr: string; compiled: CompiledCondition; features: Map<string, FeatureRequest> };
+  tiers: TierPolicy;
+  assignees: { high: string; mid: string; mass: string };
+  gates: { maxRejectShare: number; minDayRowsRatio: number };
+  tasks: { issueTime: string; minRisk: number };
+  rules: RuleDef[];
+}
+
+export const TIERS = ['high', 'mid', 'mass'] as const;
+export type Tier = (typeof TIERS)[number];
+
+type Obj = Record<string, unknown>;
+
+class Validator {
+  constructor(private readonly file: string) {}
+  fail(path: string, msg: string): never {
+    throw new ChurnwatchError('CW_RULEPACK_INVALID', `${this.file}: ${path}: ${msg}`, { file: this.file, path });
+  }
+  obj(v: unknown, path: string, allowed: string[]): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be a mapping');
+    for (const key of Object.keys(v as Obj)) {
+      if (!allowed.includes(key)) this.fail(`${path}.${key}`, `unknown key (allowed: ${allowed.join(', ')})`);
+    }
+    return v as Obj;
+  }
+  str(v: unknown, path: string, def?: string): string {
+    if (v === undefined && def !== undefined) return def;
+    if (typeof v !== 'string' || v.trim() === '') this.fail(path, 'must be a non-empty text');
+    return v as string;
+  }
+  num(v: unknown, path: string, def: number | undefined, min: number, max: number): number {
+    if (v === undefined && def !== undefined) return def;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.fail(path, `must be a number from ${min} to ${max}`);
+    return v as number;
+  }
+  bool(v: unknown, path: string, def: boolean): boolean {
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean') this.fail(path, 'must be true or false');
+    return v as boolean;
+  }
+}
+
+function checked(v: Validator, path: string, src: string, want: 'bool' | 'number', templateFns = false): Checked {
+  try {
+    const c = checkExpression(parseExpression(src), { allowTemplateFunctions: templateFns });
+    if (want === 'bool' && c.unit !== 'bool') throw new ExpressionError('must be a condition (a comparison, and/or/not)', 0);
+    if (want === 'number' && (c.unit === 'bool' || c.unit === 'day')) throw new ExpressionError('must be a number', 0);
+    return c;
+  } catch (e) {
+    if (e instanceof ExpressionError) {
+      throw new ChurnwatchError('CW_RULE_EXPRESSION', `${path}: ${e.message}\n${pointAt(src, e.pos)}`, { path });
+    }
+    throw e;
+  }
+}
+
+function parseTemplate(v: Validator, path: string, text: string): TemplatePart[] {
+  const parts: TemplatePart[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const open = rest.indexOf('{');
+    if (open < 0) { parts.push(rest); break; }
+    if (open > 0) parts.push(rest.slice(0, open));
+    const close = rest.indexOf('}', open);
+    if (close < 0) v.fail(path, 'a "{" is not closed by "}"');
+    const expr = rest.slice(open + 1, close);
+    const c = checked(v, path, expr, 'number', true);
+    parts.push({ expr, unit: c.unit, isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change', compiled: compileNumber(c.tree, c.features.keys()) });
+    rest = rest.slice(close + 1);
+  }
+  return parts;
+}
+
+const RULE_KEYS = ['id', 'title', 'source', 'enabled', 'when', 'weight', 'reason', 'action', 'channel', 'due_hours'];
+
+export function parseRulePack(text: string, file: string): RulePack {
+  const v = new Validator(file);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (e) {
+    const linePos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    throw new ChurnwatchError('CW_RULEPACK_INVALID', `${file}${linePos ? `:${linePos.line}:${linePos.col}` : ''}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { file, line: linePos?.line });
+  }
+  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'rules']);
+  const timeZone = v.str(root.time_zone, 'time_zone', 'Asia/Shanghai');
+  try { new Intl.DateTimeFormat('en', { timeZone }); } catch { v.fail('time_zone', `"${timeZone}" is not an IANA time zone`); }
+
+  const valueSrc = v.str(root.value, 'value');
+  const valueChecked = checked(v, 'value', valueSrc, 'number');
+  const excludeSrc = v.str(root.exclude, 'exclude', "status == 'closed'");
+  const excludeChecked = checked(v, 'exclude', excludeSrc, 'bool');
+
+  const tiersRaw = v.obj(root.tiers, 'tiers', ['method', 'high', 'mid', 'high_share', 'mid_share', 'assignees']);
+  const method = v.str(tiersRaw.method, 'tiers.method', 'threshold');
+  let tiers: TierPolicy;
+  if (method === 'threshold') {
+    const high = v.num(tiersRaw.high, 'tiers.high', undefined, 0, 1e9);
+    const mid = v.num(tiersRaw.mid, 'tiers.mid', undefined, 0, 1e9);
+    if (mid > high) v.fail('tiers.mid', 'must not be above tiers.high');
+    tiers = { method, high, mid };
+  } else if (method === 'rank') {
+    const highShare = v.num(tiersRaw.high_share, 'tiers.high_share', 0.2, 0, 1);
+    const midShare = v.num(tiersRaw.mid_share, 'tiers.mid_share', 0.2, 0, 1);
+    if (highShare + midShare > 1) v.fail('tiers', 'high_share + mid_share must not exceed 1');
+    tiers = { method, highShare, midShare };
+  } else {
+    return v.fail('tiers.method', 'must be threshold or rank');
+  }
+  const asg = v.obj(tiersRaw.assignees ?? {}, 'tiers.assignees', [...TIERS]);
+  const assignees = {
+    high: v.str(asg.high, 'tiers.assignees.high', 'customer_manager'),
+    mid: v.str(asg.mid, 'tiers.assignees.mid', 'call_centre'),
+    mass: v.str(asg.mass, 'tiers.assignees.mass', 'call_centre'),
+  };
+
+  const gatesRaw = v.obj(root.gates ?? {}, 'gates', ['max_reject_share', 'min_day_rows_ratio']);
+  const gates = {
+    maxRejectShare: v.num(gatesRaw.max_reject_share, 'gates.max_reject_share', 0.01, 0, 1),
+    minDayRowsRatio: v.num(gatesRaw.min_day_rows_ratio, 'gates.min_day_rows_ratio', 0.5, 0, 1),
+  };
+  const tasksRaw = v.obj(root.tasks ?? {}, 'tasks', ['issue_time', 'min_risk']);
+  const issueTime = v.str(tasksRaw.issue_time, 'tasks.issue_time', '08:00');
+  if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(issueTime)) v.fail('tasks.issue_time', 'must be HH:MM');
+  const tasks = { issueTime, minRisk: v.num(tasksRaw.min_risk, 'tasks.min_risk', 0, 0, 1) };
+
+  if (!Array.isArray(root.rules) || root.rules.length === 0) v.fail('rules', 'must be a non-empty list');
+  const seen = new Set<string>();
+  const rules: RuleDef[] = (root.rules as unknown[]).map((raw, idx) => {
+    const r = v.obj(raw, `rules[${idx}]`, RULE_KEYS);
+    const id = v.str(r.id, `rules[${idx}].id`);
+    const path = `rule ${id}`;
+    if (!/^[a-z][a-z0-9_]*$/.test(id)) v.fail(path, 'id must be lower case letters, digits and _ (it becomes a column name)');
+    if (seen.has(id)) v.fail(path, 'id is used twice');
+    if (['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', 'flagged', 'rule_count'].includes(id)) v.fail(path, 'id clashes with a scores column');
+    seen.add(id);
+    const when = v.str(r.when, `${path}.when`);
+    const c = checked(v, `${path}.when`, when, 'bool');
+    const reason = parseTemplate(v, `${path}.reason`, v.str(r.reason, `${path}.reason`, String(r.title ?? id)));
+    return {
+      id,
+      title: v.str(r.title, `${path}.title`, id),
+      source: r.source === undefined ? '' : String(r.source),
+      enabled: v.bool(r.enabled, `${path}.enabled`, true),
+      when,
+      weight: v.num(r.weight, `${path}.weight`, undefined, 0, 1),
+      reason,
+      action: v.str(r.action, `${path}.action`),
+      channel: v.str(r.channel, `${path}.channel`, 'call'),
+      dueHours: v.num(r.due_hours, `${path}.due_hours`, 48, 0, 24 * 90),
+      compiled: compileCondition(c.tree, c.features.keys()),
+      features: c.features,
+    };
+  });
+
+  return {
+    name: v.str(root.pack, 'pack'),
+    version: v.num(root.version, 'version', 1, 1, 1e6),
+    description: root.description === undefined ? '' : String(root.description),
+    hash: createHash('sha256').update(text).digest('hex'),
+    timeZone,
+    value: { expr: valueSrc, compiled: compileNumber(valueChecked.tree, valueChecked.features.keys()), features: valueChecked.features },
+    exclude: { expr: excludeSrc, compiled: compileCondition(excludeChecked.tree, excludeChecked.features.keys()), features: excludeChecked.features },
+    tiers,
+    assignees,
+    gates,
+    tasks,
+    rules,
+  };
+}
+
+export function loadRulePack(path: string): RulePack {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ChurnwatchError(code === 'ENOENT' ? 'CW_INPUT_MISSING' : 'CW_RULEPACK_INVALID', `rule pack ${path} cannot be read (${code ?? 'error'}); pass --rules with an existing file`, { file: path });
+  }
+  return parseRulePack(text, path);
+}
+
+/** Every feature the enabled rules, the value, the exclusion and the reason texts read. */
+export function requiredFeatures(pack: RulePack): Map<string, FeatureRequest> {
+  const all = new Map<string, FeatureRequest>([...pack.value.features, ...pack.exclude.features]);
+  for (const r of pack.rules) {
+    if (!r.enabled) continue;
+    for (const [k, f] of r.features) all.set(k, f);
+    for (const p of r.reason) {
+      if (typeof p !== 'string') for (const [k, f] of templateFeatureMap(p.expr)) all.set(k, f);
+    }
+  }
+  return all;
+}
+
+function templateFeatureMap(expr: string): Map<string, FeatureRequest> {
+  return checkExpression(parseExpression(expr), { allowTemplateFunctions: true }).features;
+}
+
+/** The extracts the enabled rules need, besides subscribers and billing which are always read. */
+export function neededFiles(pack: RulePack): Set<string> {
+  const files = new Set(['subscribers', 'billing_monthly']);
+  for (const f of requiredFeatures(pack).values()) files.add(featureFile(f));
+  return files;
+}
+
+/** The rules that read a feature, for gate messages ("disable rule X"). */
+export function rulesReading(pack: RulePack, predicate: (f: FeatureRequest) => boolean): string[] {
+  return pack.rules.filter((r) => r.enabled && [...r.features.values()].some(predicate)).map((r) => r.id);
+}

@@ -1,0 +1,42 @@
+/**
+ * Runs the compiled rule pack over the feature columns: one 0/1 array per enabled
+ * rule, with excluded subscribers (closed, by default) never flagged.
+ */
+import type { RulePack } from '../config/rulepack.js';
+import type { FeatureTable } from '../features/features.js';
+import type { Column, CompiledCondition } from './compile.js';
+
+export interface Evaluation {
+  ruleIds: string[];
+  flags: Uint8Array[];
+  excluded: Uint8Array;
+  value: Float64Array;
+}
+
+export function columnsFor(table: FeatureTable, keys: string[]): Column[] {
+  return keys.map((k) => {
+    const c = table.columns.get(k);
+    if (!c) throw new Error(`internal: feature ${k} was not computed`);
+    return c;
+  });
+}
+
+function runCondition(c: CompiledCondition, table: FeatureTable, D: number): Uint8Array {
+  const out = new Uint8Array(table.n);
+  c.run(columnsFor(table, c.columns), table.n, D, out);
+  return out;
+}
+
+export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evaluation {
+  const n = table.n;
+  const excluded = runCondition(pack.exclude.compiled, table, D);
+  const value = new Float64Array(n);
+  pack.value.compiled.run(columnsFor(table, pack.value.compiled.columns), n, D, value);
+  const enabled = pack.rules.filter((r) => r.enabled);
+  const flags = enabled.map((r) => {
+    const f = runCondition(r.compiled, table, D);
+    for (let i = 0; i < n; i++) if (excluded[i]) f[i] = 0;
+    return f;
+  });
+  return { ruleIds: enabled.map((r) => r.id), flags, excluded, value };
+}

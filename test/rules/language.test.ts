@@ -1,0 +1,114 @@
+/**
+ * The rule language: what parses, what the allow-list refuses (with the rule named,
+ * the expression quoted and the position pointed at), and what code it generates.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseExpression } from '../../src/rules/parse.js';
+import { checkExpression } from '../../src/rules/check.js';
+import { compileCondition, compileNumber, type Compiler } from '../../src/rules/compile.js';
+import { parseRulePack } from '../../src/config/rulepack.js';
+import { ChurnwatchError } from '../../src/errors.js';
+import { readFileSync } from 'node:fs';
+
+const check = (src: string) => checkExpression(parseExpression(src));
+
+function packWith(when: string, extra = ''): string {
+  return `pack: t\nvalue: amount(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n  - id: r1\n    when: "${when}"\n    weight: 0.5\n    action: call${extra}\n`;
+}
+
+function errorOf(fn: () => unknown): ChurnwatchError {
+  try { fn(); } catch (e) { if (e instanceof ChurnwatchError) return e; throw e; }
+  throw new Error('expected an error');
+}
+
+describe('rule expressions', () => {
+  it.each([
+    ['amount(M1) >= 10 and amount(M0) <= 0.70 * amount(M1)', ['amount(M1)', 'amount(M0)']],
+    ["status == 'active' and not given(prepaid_balance)", ['status', 'prepaid_balance']],
+    ["tickets('complaint', -90, -1) >= 2 || tickets('fault', -90, -1) >= 3", ["tickets('complaint', -90, -1)", "tickets('fault', -90, -1)"]],
+    ['activation_date <= d3', ['activation_date']],
+    ['amount(M3) > amount(M2) > amount(M1)', ['amount(M3)', 'amount(M2)', 'amount(M1)']],
+    ['min(mou(M0), mou(M1)) - abs(-3) > 2 * (1 + 1)', ['mou(M0)', 'mou(M1)']],
+  ])('when "%s" is checked then it reads %j', (src, features) => {
+    const c = check(src);
+    expect(c.unit).toBe('bool');
+    expect([...c.features.keys()]).toEqual(features);
+  });
+
+  it.each([
+    ['constructor.prototype', 'is not allowed'],
+    ['process.exit(1)', 'is not allowed'],
+    ['amount(M0)[0] > 1', 'is not allowed'],
+    ["require('fs')", 'unknown function "require"'],
+    ['eval(1) > 0', 'unknown function "eval"'],
+    ['tenure_mo > 3', 'unknown name "tenure_mo"'],
+    ['amount(d1) > 3', 'takes a month'],
+    ['activity(M0) > 3', 'takes a day'],
+    ["status == 'gone'", "'gone' is not a value of status"],
+    ["status > 'active'", 'can only be compared with == or !='],
+    ['status + 1 > 2', 'can only be compared'],
+    ['amount(M0) > d1', 'a date can only be compared with another date'],
+    ['(amount(M0) > 1) + 1 > 0', 'needs numbers on both sides'],
+    ["tickets('spam', -90, -1) > 0", 'tickets() takes a kind first'],
+    ["tickets('fault', -1, -90) > 0", 'window is empty'],
+    ['contracts_expiring(x, 30) > 0', 'must be a whole number'],
+    ['amount(M0) > 0.123456', 'at most 4 decimal places'],
+    ['amount(M0) >', 'expected a value'],
+    ['amount(M0) > 1 1', 'unexpected "1"'],
+    ['pct_change(amount(M0), amount(M1)) > 3', 'only for reason texts'],
+    ['a = 1', 'is not allowed'],
+  ])('when "%s" is checked then it is refused: %s', (src, message) => {
+    expect(() => check(src)).toThrow(message);
+  });
+
+  it('when a rule pack has a bad expression then the error names the rule, quotes it and points at the problem', () => {
+    const e = errorOf(() => parseRulePack(packWith('amount(M0) > tenure_mo'), 'p.yaml'));
+    expect(e.code).toBe('CW_RULE_EXPRESSION');
+    expect(e.exitCode).toBe(78);
+    expect(e.message).toContain('rule r1.when: unknown name "tenure_mo"');
+    expect(e.message).toContain('  amount(M0) > tenure_mo\n               ^');
+  });
+
+  it('when a rule pack has an unknown key then it is refused with the key named', () => {
+    const e = errorOf(() => parseRulePack(packWith('amount(M0) > 1', '\n    wieght: 1'), 'p.yaml'));
+    expect(e.code).toBe('CW_RULEPACK_INVALID');
+    expect(e.message).toContain('rules[0].wieght: unknown key');
+  });
+
+  it('when a rule pack is not YAML then the error gives the line', () => {
+    const e = errorOf(() => parseRulePack('pack: [unclosed\n', 'p.yaml'));
+    expect(e.code).toBe('CW_RULEPACK_INVALID');
+    expect(e.message).toMatch(/^p\.yaml:\d+:\d+: not valid YAML/);
+  });
+
+  it('when a condition compiles then the generated loop reads typed arrays only', () => {
+    const c = check('amount(M1) >= 10 and amount(M0) <= 0.70 * amount(M1)');
+    let seen = '';
+    const spy: Compiler = (params, body) => { seen = body; return new Function(...params, body) as never; };
+    const compiled = compileCondition(c.tree, c.features.keys(), spy);
+    expect(seen).toContain('for (let i = 0; i < n; i++) { out[i] = (((c0[i] - 10) >= -1e-7) && ((c1[i] - (0.7 * c0[i])) <= 1e-7)) ? 1 : 0; }');
+    const out = new Uint8Array(4);
+    compiled.run([new Float64Array([10.1, 100, 9.99, 10.1]), new Float64Array([7.07, 70.01, 0, 7.08])], 4, 0, out);
+    expect([...out]).toEqual([1, 0, 0, 0]);
+  });
+
+  it('when 0.70 × 10.10 is computed in floating point then the comparison still holds exactly at the boundary', () => {
+    expect(0.7 * 10.1).toBeLessThan(7.07); // the trap
+    const c = check('amount(M0) <= 0.70 * amount(M1)');
+    const out = new Uint8Array(1);
+    compileCondition(c.tree, c.features.keys()).run([new Float64Array([7.07]), new Float64Array([10.1])], 1, 0, out);
+    expect(out[0]).toBe(1);
+  });
+
+  it('when a number expression compiles then at() gives one value', () => {
+    const c = checkExpression(parseExpression('(amount(M0) + amount(M1) + amount(M2)) / 3'));
+    const f = compileNumber(c.tree, c.features.keys());
+    expect(f.at([new Float64Array([60]), new Float64Array([60]), new Float64Array([60.03])], 0, 0)).toBeCloseTo(60.01, 10);
+  });
+
+  it('the default rule pack loads and has the twelve rules of the contract', () => {
+    const pack = parseRulePack(readFileSync('rules/default.yaml', 'utf8'), 'default.yaml');
+    expect(pack.rules.map((r) => r.id)).toEqual(['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring',
+      'contract_lapsed', 'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance']);
+  });
+});
