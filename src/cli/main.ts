@@ -1,0 +1,162 @@
+/**
+ * The command line: one factory per command, every argument checked at the
+ * boundary, and every exit through exitCodeOf() so the codes live in one place.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ChurnwatchError, exitCodeOf } from '../errors.js';
+import { VERSION } from '../version.js';
+import { loadRulePack, neededFiles, requiredFeatures } from '../config/rulepack.js';
+import { loadRunConfig } from '../config/run-config.js';
+import { featureFile } from '../rules/catalogue.js';
+import { parseDay, todayIn, formatDay } from '../util/dates.js';
+import { runNightly } from '../pipeline.js';
+import { generateExtracts } from '../generate/generate.js';
+import { makeLogger } from './log.js';
+import { makeProgress } from './progress.js';
+
+export const DEFAULT_RULES = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));
+
+function parseAsOf(v: string): number {
+  const d = parseDay(v);
+  if (Number.isNaN(d) || !/^\d{4}-?\d{2}-?\d{2}$/.test(v)) throw new InvalidArgumentError('expected a date YYYY-MM-DD');
+  return d;
+}
+
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 200_000_000) throw new InvalidArgumentError('expected a whole number from 1 to 200000000');
+  return n;
+}
+
+function parseShare(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return n;
+}
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function makeRunCommand(io: Io): Command {
+  return new Command('run')
+    .description('Run the nightly job: read the extracts in --input, evaluate the rule pack, publish task files under --out/<as-of date>/')
+    .requiredOption('--input <dir>', 'folder of CSV extracts')
+    .requiredOption('--out <dir>', 'output folder; each run publishes into <dir>/<as-of date>/')
+    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
+    .option('--rules <file>', 'rule pack', DEFAULT_RULES)
+    .option('--config <file>', 'run configuration (delimiter, encoding, header mapping, output modes)')
+    .option('--force', 'replace an already published date', false)
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LEVELS))
+    .action(async (opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean; logLevel?: string }) => {
+      const pack = loadRulePack(opts.rules);
+      const config = loadRunConfig(opts.config);
+      const inputDir = resolve(opts.input);
+      if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
+        throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, { file: opts.input });
+      }
+      const asOf = opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone);
+      const logger = makeLogger(opts.logLevel ?? (process.stderr.isTTY ? 'warn' : 'info'));
+      const progress = makeProgress();
+      logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
+      const result = await runNightly({
+        input: { ...config.input, dir: inputDir },
+        outRoot: resolve(opts.out),
+        asOf,
+        pack,
+        packPath: opts.rules,
+        force: opts.force,
+        fileMode: config.output.fileMode,
+        dirMode: config.output.dirMode,
+        logger,
+        onProgress: (s) => progress.stage(s),
+      });
+      progress.done('done');
+      const t = result.tasks;
+      io.out(`published ${result.published} (tasks: high ${t.high}, mid ${t.mid}, mass ${t.mass})\n`);
+    });
+}
+
+export function makeGenerateCommand(io: Io): Command {
+  return new Command('generate')
+    .description('Write a realistic, deterministic set of extracts in the default contract')
+    .requiredOption('--subscribers <n>', 'number of subscribers', parseCount)
+    .option('--seed <seed>', 'seed; the same seed gives byte-identical files', '1')
+    .requiredOption('--out <dir>', 'folder to write the extracts into')
+    .option('--as-of <date>', 'run date D the extracts lead up to', parseAsOf)
+    .option('--months <n>', 'bill months to write', parseCount)
+    .option('--days <n>', 'usage days to write', parseCount)
+    .option('--gzip', 'write .csv.gz files', false)
+    .option('--delimiter <char>', 'field delimiter', ',')
+    .option('--dirty <share>', 'share of fact rows made invalid on purpose (for testing the reject path)', parseShare)
+    .action(async (opts: { subscribers: number; seed: string; out: string; asOf?: number; months?: number; days?: number; gzip: boolean; delimiter: string; dirty?: number }) => {
+      if (![',', '|', ';', '\t'].includes(opts.delimiter)) throw new ChurnwatchError('CW_USAGE', '--delimiter must be one of , | ; or a tab');
+      const asOf = opts.asOf ?? todayIn('Asia/Shanghai');
+      const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
+      const r = await generateExtracts({
+        subscribers: opts.subscribers, seed, asOf, outDir: resolve(opts.out), months: opts.months, days: opts.days,
+        gzip: opts.gzip, delimiter: opts.delimiter, dirtyShare: opts.dirty,
+      });
+      for (const f of r.files) io.out(`${f.name}\t${f.rows} rows\t${f.bytes} bytes\n`);
+    });
+}
+
+export function makeRulesCommand(io: Io): Command {
+  const rules = new Command('rules').description('Work with rule packs');
+  rules.command('check')
+    .description('Validate a rule pack and print what each rule reads and flags')
+    .argument('[file]', 'rule pack', DEFAULT_RULES)
+    .action((file: string) => {
+      const pack = loadRulePack(file);
+      const lines = [`rule pack ${pack.name} v${pack.version} (sha256 ${pack.hash.slice(0, 12)}): ${pack.rules.length} rules, ${pack.rules.filter((r) => r.enabled).length} enabled`];
+      lines.push(`value: ${pack.value.expr}`);
+      lines.push(pack.tiers.method === 'threshold' ? `tiers: high >= ${pack.tiers.high}, mid >= ${pack.tiers.mid}, else mass` : `tiers: top ${pack.tiers.highShare * 100}% high, next ${pack.tiers.midShare * 100}% mid`);
+      lines.push(`never flagged: ${pack.exclude.expr}`);
+      lines.push(`extracts needed: ${[...neededFiles(pack)].join(', ')}`);
+      for (const r of pack.rules) {
+        const reads = [...r.features.values()];
+        lines.push('');
+        lines.push(`${r.id}${r.enabled ? '' : ' (disabled)'}: ${r.title}`);
+        lines.push(`  flags when: ${r.when.replace(/\s+/g, ' ')}`);
+        lines.push(`  reads: ${[...r.features.keys()].join(', ')} (from ${[...new Set(reads.map(featureFile))].join(', ')})`);
+        lines.push(`  weight ${r.weight}, ${r.channel} within ${r.dueHours}h: ${r.action}`);
+      }
+      void requiredFeatures(pack);
+      io.out(lines.join('\n') + '\n');
+    });
+  return rules;
+}
+
+export function makeProgram(io: Io): Command {
+  const program = new Command('churnwatch')
+    .description('Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const cmd of [makeRunCommand(io), makeGenerateCommand(io), makeRulesCommand(io)]) {
+    cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+/** Runs the CLI and returns the exit status; never calls process.exit. */
+export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+  try {
+    await makeProgram(io).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const code = exitCodeOf(e);
+    if (e instanceof ChurnwatchError) io.err(`churnwatch: ${e.message} [${e.code}]\n`);
+    else if (code === 70) io.err(`churnwatch: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return code;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Folded extracts → the named feature columns the compiled rules read, one typed
+ * array per feature indexed by subscriber. Pure: no I/O, same inputs, same columns.
+ */
+import type { FeatureRequest } from '../rules/catalogue.js';
+import type { Column } from '../rules/compile.js';
+import type { Extracts } from '../ingest/ingest.js';
+
+export interface FeatureTable {
+  n: number;
+  columns: Map<string, Column>;
+}
+
+export function buildFeatures(x: Extracts, requests: Map<string, FeatureRequest>, m0: number): FeatureTable {
+  const n = x.subscribers.n;
+  const s = x.subscribers;
+  const columns = new Map<string, Column>();
+  const zeros = () => new Float64Array(n);
+  for (const [key, f] of requests) {
+    switch (f.source) {
+      case 'subscribers': {
+        const scalar: Record<string, Column> = {
+          status: s.status, member_level: s.memberLevel, prepaid_balance: s.prepaidBalance,
+          activation_date: s.activationDate, status_since: s.statusSince,
+        };
+        columns.set(key, scalar[f.column]!);
+        break;
+      }
+      case 'billing': {
+        const sums = x.billing.months.get(m0 - f.month);
+        const raw = sums ? (f.measure === 'amount' ? sums.amount : sums[f.measure]) : null;
+        const out = zeros();
+        // Fen and hundredths of a minute back to yuan and minutes; the sums themselves were exact.
+        if (raw) {
+          const scale = f.measure === 'hotline_calls' ? 1 : 100;
+          for (let i = 0; i < n; i++) out[i] = raw[i]! / scale;
+        }
+        columns.set(key, out);
+        break;
+      }
+      case 'usage': {
+        const raw = x.usage?.days.get(f.day)?.[f.measure];
+        const out = zeros();
+        if (raw) for (let i = 0; i < n; i++) out[i] = raw[i]! / 100;
+        columns.set(key, out);
+        break;
+      }
+      case 'tickets':
+        columns.set(key, x.ticketCounts.get(key) ?? new Int32Array(n));
+        break;
+      case 'contracts':
+        columns.set(key, x.contractCounts.get(key) ?? new Int32Array(n));
+        break;
+    }
+  }
+  return { n, columns };
+}

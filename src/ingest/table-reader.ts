@@ -1,0 +1,66 @@
+/**
+ * The loop every extract reader shares: stream the file, resolve the header, check
+ * each record's field count, hand the record to the extract's row handler, and count
+ * what was read, accepted and rejected.
+ */
+import { statSync } from 'node:fs';
+import { ChurnwatchError } from '../errors.js';
+import { fieldString, type RecordView } from './csv-scan.js';
+import { readExtract } from './read-extract.js';
+import { resolveColumns, type ExtractName, type InputOptions } from './layout.js';
+import { RejectLog, type RejectCode } from './rejects.js';
+
+export interface FileStats {
+  extract: ExtractName;
+  file: string;
+  path: string;
+  bytes: number;
+  records: number;
+  accepted: number;
+  rejected: number;
+  ms: number;
+}
+
+/** Rejects the current row; returns false so handlers can `return reject(...)`. */
+export type Reject = (column: string, code: RejectCode, reason: string, raw: string) => false;
+export type RowHandler = (rec: RecordView, reject: Reject) => boolean;
+
+export async function readTable(
+  path: string,
+  file: string,
+  extract: ExtractName,
+  input: InputOptions,
+  rejects: RejectLog,
+  makeHandler: (columns: Record<string, number>) => RowHandler,
+): Promise<FileStats> {
+  const started = performance.now();
+  let handler: RowHandler | undefined;
+  let width = 0;
+  let records = 0, accepted = 0, rejected = 0;
+  let line = 0;
+  const reject: Reject = (column, code, reason, raw) => {
+    rejects.add(file, line, column, code, reason, raw);
+    rejected++;
+    return false;
+  };
+  await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding }, (rec) => {
+    if (handler === undefined) {
+      const header: string[] = [];
+      for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
+      handler = makeHandler(resolveColumns(extract, header, input, file));
+      width = rec.count;
+      return;
+    }
+    records++;
+    line = rec.line;
+    if (rec.count !== width) {
+      reject('*', 'CW_ROW_FIELD_COUNT', `the record has ${rec.count} fields but the header has ${width}`, '');
+      return;
+    }
+    if (handler(rec, reject)) accepted++;
+  });
+  if (handler === undefined || records === 0) {
+    throw new ChurnwatchError('CW_EXTRACT_EMPTY', `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`, { file, gate: 'non-empty-files' });
+  }
+  return { extract, file, path, bytes: statSync(path).size, records, accepted, rejected, ms: performance.now() - started };
+}

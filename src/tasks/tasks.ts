@@ -1,0 +1,103 @@
+/**
+ * Flagged subscribers → callback task rows, per tier, in rank order: who to call,
+ * why (reason codes and a readable text with the evidence), what to offer, by which
+ * channel and by when. Pure: values in, rows of text out.
+ */
+import type { RulePack, RuleDef, TemplatePart } from '../config/rulepack.js';
+import type { FeatureTable } from '../features/features.js';
+import type { SubscriberTable } from '../ingest/subscribers.js';
+import { CONTACT_OUTCOMES } from '../rules/catalogue.js';
+import { columnsFor, type Evaluation } from '../rules/evaluate.js';
+import { formatDay, utcOffsetOf } from '../util/dates.js';
+import type { Scores } from '../score/score.js';
+import type { ContactFold } from '../ingest/facts.js';
+
+export const TASK_COLUMNS = [
+  'task_id', 'tier', 'rank', 'subscriber_id', 'msisdn', 'name', 'region', 'manager_id', 'assignee',
+  'value', 'risk_score', 'expected_loss', 'reason_codes', 'reason_text', 'action', 'channel', 'due_at',
+  'last_contact', 'last_outcome',
+] as const;
+
+/** Columns that carry free text from the extracts or the rule pack (neutralised against formulas on output). */
+export const TASK_FREE_TEXT = new Set(['name', 'region', 'manager_id', 'reason_text', 'action', 'assignee', 'channel']);
+
+export function formatNumber(v: number, unit: string, isPercent: boolean): string {
+  if (!Number.isFinite(v)) return 'n/a';
+  if (isPercent) {
+    const r = Math.round(v * 10) / 10;
+    return `${r < 0 ? '−' : r > 0 ? '+' : ''}${Math.abs(r)}%`;
+  }
+  switch (unit) {
+    case 'money': return v.toFixed(2);
+    case 'count': return String(Math.round(v));
+    case 'day': return formatDay(v);
+    default: return String(Math.round(v * 100) / 100);
+  }
+}
+
+export function renderReason(parts: TemplatePart[], table: FeatureTable, i: number, D: number): string {
+  let s = '';
+  for (const p of parts) {
+    s += typeof p === 'string' ? p : formatNumber(p.compiled.at(columnsFor(table, p.compiled.columns), i, D), p.unit, p.isPercent);
+  }
+  return s;
+}
+
+/** "2026-11-25T08:00+08:00": the issue time on D plus some hours, in the pack's zone. */
+export function dueAt(D: number, issueTime: string, hours: number, timeZone: string): string {
+  const [hh, mm] = issueTime.split(':').map(Number) as [number, number];
+  const minutes = hh * 60 + mm + Math.round(hours * 60);
+  const day = D + Math.floor(minutes / 1440);
+  const rest = minutes % 1440;
+  const hhmm = `${String(Math.floor(rest / 60)).padStart(2, '0')}:${String(rest % 60).padStart(2, '0')}`;
+  return `${formatDay(day)}T${hhmm}${utcOffsetOf(timeZone, day)}`;
+}
+
+export interface TaskInput {
+  pack: RulePack;
+  D: number;
+  subscribers: SubscriberTable;
+  features: FeatureTable;
+  evaluation: Evaluation;
+  scores: Scores;
+  contacts: ContactFold | null;
+}
+
+export function buildTaskRows(input: TaskInput, tierName: string, order: number[]): string[][] {
+  const { pack, D, subscribers: s, features, evaluation: ev, scores } = input;
+  const enabled: RuleDef[] = pack.rules.filter((r) => r.enabled);
+  const tierLetter = tierName[0]!.toUpperCase();
+  const assignee = pack.assignees[tierName as 'high' | 'mid' | 'mass'];
+  const stamp = formatDay(D).replaceAll('-', '');
+  const width = Math.max(6, String(order.length).length);
+  return order.map((i, k) => {
+    const hit = enabled.filter((_, j) => ev.flags[j]![i]);
+    // The heaviest rule decides the action and channel; the most urgent one the deadline.
+    const primary = hit.reduce((a, b) => (b.weight > a.weight ? b : a));
+    const due = Math.min(...hit.map((r) => r.dueHours));
+    const rank = k + 1;
+    const lastDay = input.contacts?.lastContact[i];
+    const hasContact = lastDay !== undefined && !Number.isNaN(lastDay);
+    return [
+      `CW-${stamp}-${tierLetter}-${String(rank).padStart(width, '0')}`,
+      tierName,
+      String(rank),
+      s.ids[i]!,
+      s.msisdn[i]!,
+      s.name[i]!,
+      s.region[i]!,
+      s.managerId[i]!,
+      assignee,
+      ev.value[i]!.toFixed(2),
+      scores.risk[i]!.toFixed(4),
+      scores.expectedLoss[i]!.toFixed(2),
+      hit.map((r) => r.id).join(';'),
+      hit.map((r) => renderReason(r.reason, features, i, D)).join('; '),
+      primary.action,
+      primary.channel,
+      dueAt(D, pack.tasks.issueTime, due, pack.timeZone),
+      hasContact ? formatDay(lastDay!) : '',
+      hasContact ? CONTACT_OUTCOMES[input.contacts!.lastOutcome[i]!] ?? '' : '',
+    ];
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * Property: for random small extracts, the compiled columnar evaluation of the
+ * default pack flags exactly what a plain per-subscriber reference evaluation of
+ * the contract's rules flags. The reference below works in integer fen and
+ * hundredths with the ratios cross-multiplied, independent of the rule compiler.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { World, cleanup } from '../helpers/world.js';
+import { parseDay } from '../../src/util/dates.js';
+
+const RULES = ['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring', 'contract_lapsed',
+  'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance'] as const;
+
+const STATUSES = ['active', 'active', 'active', 'suspended_arrears', 'suspended_hold', 'closed'];
+
+const fen = (s: string) => Math.round(Number(s) * 100);
+const money = (f: number) => `${f < 0 ? '-' : ''}${Math.floor(Math.abs(f) / 100)}.${String(Math.abs(f) % 100).padStart(2, '0')}`;
+
+/** Amount in fen near the interesting boundaries of a base amount. */
+const nearRatio = (base: number, num: number, den: number) => fc.integer({ min: -2, max: 2 }).map((d) => Math.floor((base * num) / den) + d);
+
+const subscriberArb = fc.record({
+  status: fc.constantFrom(...STATUSES),
+  activationOffset: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+  balance: fc.option(fc.integer({ min: -200, max: 2000 }), { nil: undefined }),
+  m3: fc.integer({ min: 900, max: 20000 }),
+  shape: fc.integer({ min: 0, max: 3 }),
+  m0jitter: fc.integer({ min: -3, max: 3 }),
+  mou1: fc.integer({ min: 5900, max: 6200 }),
+  mouHalf: fc.integer({ min: -2, max: 2 }),
+  hotline: fc.integer({ min: 0, max: 7 }),
+  usage: fc.array(fc.record({ day: fc.integer({ min: 0, max: 5 }), calls: fc.integer({ min: 0, max: 2 }), data: fc.integer({ min: 0, max: 2 }), fwd: fc.integer({ min: 0, max: 1 }) }), { maxLength: 6 }),
+  tickets: fc.array(fc.record({ day: fc.integer({ min: 0, max: 93 }), kind: fc.constantFrom('complaint', 'fault', 'inquiry') }), { maxLength: 4 }),
+  contracts: fc.array(fc.record({ end: fc.integer({ min: -33, max: 33 }), renewed: fc.boolean(), kind: fc.constantFrom('plan', 'lease') }), { maxLength: 3 }),
+}).chain((s) => fc.tuple(fc.constant(s), nearRatio(s.m3, 70, 100), nearRatio(s.m3, 80, 100)));
+
+type Sub = fc.Infer<typeof subscriberArb>;
+
+function reference(w: World, id: string, [s, near70, near80]: Sub): Record<string, number> {
+  const D = w.D;
+  // Bills M3..M0: either a strict decline ending near 80% of M3, or M0 near 70% of M1.
+  const m3 = s.m3;
+  const m2 = s.shape === 0 ? m3 - 1 : m3 - 100;
+  const m1 = s.shape === 2 ? m3 : m3 - 200 + s.m0jitter;
+  const m0 = s.shape === 1 ? near80 : s.shape === 3 ? Math.floor((m1 * 70) / 100) + s.m0jitter : near70;
+  const mou0 = Math.floor((s.mou1 * 50) / 100) + s.mouHalf;
+  const out: Record<string, number> = {};
+  const active = s.status === 'active';
+  out.arpu_drop_mom = +(m1 >= 1000 && m0 * 100 <= 70 * m1);
+  out.arpu_decline_3m = +(m3 >= 1000 && m3 > m2 && m2 > m1 && m1 > m0 && m0 * 100 <= 80 * m3);
+  const act = (k: number) => s.usage.filter((u) => u.day === k).reduce((a, u) => a + u.calls + u.data, 0);
+  const fwd = (k: number) => s.usage.filter((u) => u.day === k).reduce((a, u) => a + u.fwd, 0);
+  out.silence_3d = +(active && act(1) === 0 && act(2) === 0 && act(3) === 0 && (s.activationOffset === undefined || s.activationOffset >= 3));
+  const inWindow = (k: number) => k >= 1 && k <= 90;
+  const complaints = s.tickets.filter((t) => t.kind === 'complaint' && inWindow(t.day)).length;
+  const faults = s.tickets.filter((t) => t.kind === 'fault' && inWindow(t.day)).length;
+  out.complaints_repeat = +(complaints >= 2 || faults >= 3);
+  out.contract_expiring = +s.contracts.some((c) => !c.renewed && c.end >= 0 && c.end <= 30);
+  out.contract_lapsed = +s.contracts.some((c) => !c.renewed && c.end >= -30 && c.end <= -1 && !s.contracts.some((o) => o.kind === c.kind && o.end >= 0));
+  out.arrears_suspended = +(s.status === 'suspended_arrears');
+  out.number_hold = +(s.status === 'suspended_hold');
+  out.forwarding_3d = +(fwd(1) > 0 && fwd(2) > 0 && fwd(3) > 0);
+  out.hotline_calls = +(s.hotline >= 5);
+  out.mou_drop = +(s.mou1 >= 6000 && mou0 * 100 <= 50 * s.mou1);
+  out.low_balance = +(active && s.balance !== undefined && s.balance < 1000);
+  if (s.status === 'closed') for (const r of RULES) out[r] = 0;
+
+  // The same subscriber as extract rows.
+  w.sub(id, {
+    status: s.status,
+    activation_date: s.activationOffset === undefined ? '' : w.day(s.activationOffset),
+    prepaid_balance: s.balance === undefined ? '' : money(s.balance),
+  });
+  [m0, m1, m2, m3].forEach((a, k) => w.bill(id, w.month(k), money(a), {
+    mou: k === 0 ? money(mou0) : k === 1 ? money(s.mou1) : '0', hotline_calls: k === 0 ? String(s.hotline) : '0',
+  }));
+  for (const u of s.usage) w.usage(id, w.day(u.day), { calls: String(u.calls), data_mb: String(u.data), forwarded_calls: String(u.fwd) });
+  for (const t of s.tickets) w.ticket(id, w.day(t.day), t.kind);
+  for (const c of s.contracts) w.contract(id, w.rel(c.end), c.renewed ? '1' : '0', c.kind);
+  void D; void parseDay; void fen;
+  return out;
+}
+
+describe('compiled columnar evaluation equals the per-subscriber reference', () => {
+  it('when random small extracts are run then every flag matches', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(subscriberArb, { minLength: 1, maxLength: 25 }), async (subs) => {
+        const w = new World('2026-11-23');
+        const expected = subs.map((s, i) => reference(w, `S${String(i).padStart(3, '0')}`, s));
+        const r = await w.run();
+        try {
+          expect(r.stderr).toBe('');
+          subs.forEach((_, i) => {
+            const row = r.scores.get(`S${String(i).padStart(3, '0')}`)!;
+            for (const rule of RULES) expect(`${rule}=${row[rule]}`).toBe(`${rule}=${expected[i]![rule]}`);
+          });
+        } finally {
+          cleanup(r.dir);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
