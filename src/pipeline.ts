@@ -17,8 +17,9 @@ import { formatDay, formatMonth, monthOfDay } from './util/dates.js';
 import { csvLine, csvText } from './output/csv.js';
 import { Publication, RunLock, ensureDir, sweepLeftovers } from './output/publish.js';
 import { scoresArrow, writeScoresCsv } from './output/scores.js';
-import { describeInputs, manifestJson } from './report/manifest.js';
+import { manifestJson } from './report/manifest.js';
 import { statSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export interface RunOptions {
   input: InputOptions;
@@ -60,12 +61,10 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
     try {
       const features = requiredFeatures(pack);
       const needed = neededFiles(pack);
-      const inputStat = new Map<string, { size: number; mtimeMs: number }>();
       const extracts = await ingest({
         asOf, input: o.input, features, needed,
         onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
       });
-      for (const i of extracts.inputs) { const s = statSync(i.path); inputStat.set(i.path, { size: s.size, mtimeMs: s.mtimeMs }); }
       lap('ingest');
 
       o.onProgress?.('gates');
@@ -118,16 +117,14 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const daysUsed: Record<string, string> = {};
       for (const f of features.values()) if (f.source === 'usage') daysUsed[`d${f.day}`] = formatDay(asOf - f.day);
 
-      o.onProgress?.('manifest');
-      const inputs = await describeInputs(extracts.inputs);
-      for (const i of extracts.inputs) {
-        const before = inputStat.get(i.path)!;
-        const now = statSync(i.path);
-        if (now.size !== before.size || now.mtimeMs !== before.mtimeMs) {
-          throw new ChurnwatchError('CW_INPUT_CHANGED', `${i.path} changed while the run read it; rerun when the export has finished`, { file: i.path });
+      // Hashes were taken while reading; a file whose size or mtime moved since then was rewritten under the run.
+      const inputs = extracts.files.map((f) => {
+        const now = statSync(f.path);
+        if (now.size !== f.before.size || now.mtimeMs !== f.before.mtimeMs || f.bytes !== f.before.size) {
+          throw new ChurnwatchError('CW_INPUT_CHANGED', `${f.file} changed while the run read it; rerun when the export has finished`, { file: f.file });
         }
-      }
-      lap('manifest');
+        return { extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 };
+      });
       const summary = {
         as_of: asOfText,
         rule_pack: { name: pack.name, sha256: pack.hash },

@@ -281,12 +281,16 @@ class Sink {
       b[this.pos++] = 48 + n;
       return;
     }
-    let len = 1;
-    for (let t = n; t >= 10; t = Math.floor(t / 10)) len++;
+    if (n >= 2147483648) {
+      this.ascii(String(n));
+      return;
+    }
+    let len = 2;
+    for (let t = (n / 100) | 0; t > 0; t = (t / 10) | 0) len++;
     let p = this.pos + len;
     this.pos = p;
     while (n >= 10) {
-      const q = Math.floor(n / 10);
+      const q = (n / 10) | 0;
       b[--p] = 48 + n - q * 10;
       n = q;
     }
@@ -299,8 +303,17 @@ class Sink {
     let p = this.pos + width;
     this.pos = p;
     let k = width;
-    while (k >= 2) {
+    while (k >= 2 && n >= 2147483648) {
       const q = Math.floor(n / 100);
+      const r = (n - q * 100) * 2;
+      b[--p] = DIGIT_PAIRS[r + 1]!;
+      b[--p] = DIGIT_PAIRS[r]!;
+      n = q;
+      k -= 2;
+    }
+    n |= 0;
+    while (k >= 2) {
+      const q = (n / 100) | 0;
       const r = (n - q * 100) * 2;
       b[--p] = DIGIT_PAIRS[r + 1]!;
       b[--p] = DIGIT_PAIRS[r]!;

@@ -59,6 +59,11 @@ function splitmix32(state: number): [number, number] {
   return [z >>> 0, s];
 }
 
+/** 1/(2k+1) for k = 0..13. */
+const INV_ODD = [1, 0.3333333333333333, 0.2, 0.14285714285714285, 0.1111111111111111, 0.09090909090909091,
+  0.07692307692307693, 0.06666666666666667, 0.058823529411764705, 0.05263157894736842, 0.047619047619047616,
+  0.043478260869565216, 0.04, 0.037037037037037035];
+
 /** Natural logarithm from basic arithmetic only (exact-to-the-spec, so reproducible everywhere). */
 export function ln(x: number): number {
   if (x !== x || x < 0) return NaN;
@@ -73,13 +78,10 @@ export function ln(x: number): number {
   // x in (0.707, 1.415]: ln x = 2 atanh(s), s = (x-1)/(x+1), |s| <= 0.1716
   const s = (x - 1) / (x + 1);
   const s2 = s * s;
-  let term = s;
-  let sum = s;
-  for (let k = 3; k <= 27; k += 2) {
-    term *= s2;
-    sum += term / k;
-  }
-  return 2 * sum + e * LN2;
+  // atanh(s) = s (1 + s²/3 + s⁴/5 + ...), Horner on s² with the literal 1/(2k+1)
+  let sum = INV_ODD[INV_ODD.length - 1]!;
+  for (let k = INV_ODD.length - 2; k >= 0; k--) sum = sum * s2 + INV_ODD[k]!;
+  return 2 * s * sum + e * LN2;
 }
 
 /** 1/n! for n = 0..14, as literals (exact to parse, so the same everywhere). */

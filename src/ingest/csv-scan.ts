@@ -576,9 +576,42 @@ const ACC_MAX = 900719925474099;
  */
 export function parseScaled(rec: RecordView, i: number, scale: number, thousands = false): number {
   if (i < 0 || i >= rec.count) return NaN;
+  // Fast path for the usual shape: [-]digits[.digits], at most 15 digits, no more
+  // fraction digits than `scale`. Anything else goes to the general parser.
   const b = rec.buf;
-  let p = rec.start[i];
-  let e = rec.end[i];
+  const s = rec.start[i];
+  const e = rec.end[i];
+  let p = s;
+  if (p < e && b[p] === 0x2d) p++;
+  const d0 = p;
+  let v = 0;
+  let c = 0;
+  while (p < e && (c = b[p] - 0x30) >= 0 && c <= 9) {
+    v = v * 10 + c;
+    p++;
+  }
+  let n = p - d0;
+  let k = scale;
+  if (p < e && b[p] === 0x2e) {
+    const f0 = ++p;
+    while (k > 0 && p < e && (c = b[p] - 0x30) >= 0 && c <= 9) {
+      v = v * 10 + c;
+      p++;
+      k--;
+    }
+    n += p - f0;
+  }
+  if (p === e && n > 0 && n <= 15) {
+    if (k > 0) {
+      v *= POW10[k];
+      if (v > TWO_53) return NaN;
+    }
+    return d0 > s && v !== 0 ? -v : v;
+  }
+  return parseScaledGeneral(b, s, e, scale, thousands);
+}
+
+function parseScaledGeneral(b: Uint8Array, p: number, e: number, scale: number, thousands: boolean): number {
   while (p < e && isWs(b[p])) p++;
   while (e > p && isWs(b[e - 1])) e--;
   if (p === e) return NaN;

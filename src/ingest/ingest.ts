@@ -31,8 +31,6 @@ export interface Extracts {
   doNotCall: Uint8Array | null;
   contacts: ContactFold | null;
   files: FileStats[];
-  /** Every input file with its path, for the manifest: needed or optional, read or absent. */
-  inputs: { extract: ExtractName; path: string }[];
   rejects: RejectLog;
 }
 
@@ -40,7 +38,6 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   const { asOf, input, features } = plan;
   const rejects = new RejectLog();
   const files: FileStats[] = [];
-  const inputs: { extract: ExtractName; path: string }[] = [];
 
   const locate = (name: ExtractName, needed: boolean): string | undefined => {
     const path = locateExtract(input, name);
@@ -50,7 +47,6 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         `gate needed-files failed: ${file} is not in ${input.dir}; the enabled rules read it (disable them in the rule pack, or export the file)`,
         { file, gate: 'needed-files' });
     }
-    if (path !== undefined) inputs.push({ extract: name, path });
     return path;
   };
   // Locate everything first, so a missing file fails before any long read.
@@ -123,5 +119,5 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     contacts = r.fold;
   }
 
-  return { subscribers, billing: billing.fold, usage, ticketCounts, contractCounts, doNotCall, contacts, files, inputs, rejects };
+  return { subscribers, billing: billing.fold, usage, ticketCounts, contractCounts, doNotCall, contacts, files, rejects };
 }

@@ -18,6 +18,7 @@
  */
 
 import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { TextDecoder } from 'node:util';
@@ -40,6 +41,10 @@ export interface ExtractReadInfo {
   lines: number;
   /** Bytes read from disk (the compressed size for gzip). */
   bytesRead: number;
+  /** sha256 of the bytes read from disk, for the manifest (one pass, no second read). */
+  sha256: string;
+  /** Size and modification time before the first byte was read, to detect a file rewritten under the run. */
+  before: { size: number; mtimeMs: number };
 }
 
 const LF = 0x0a;
@@ -72,7 +77,10 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
   }
 
   try {
-    if (!(await fh.stat()).isFile()) throw missing('EISDIR');
+    const st = await fh.stat();
+    if (!st.isFile()) throw missing('EISDIR');
+    const before = { size: st.size, mtimeMs: st.mtimeMs };
+    const hash = createHash('sha256');
     const head = new Uint8Array(2);
     const { bytesRead: headLen } = await fh.read(head, 0, 2, 0);
     const gzip = path.endsWith('.gz') || (headLen === 2 && head[0] === 0x1f && head[1] === 0x8b);
@@ -84,10 +92,13 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
         const { bytesRead: n } = await fh.read(buf, 0, chunkSize, bytesRead);
         if (n === 0) break;
         bytesRead += n;
-        sink.push(n === chunkSize ? buf : buf.subarray(0, n));
+        const chunk = n === chunkSize ? buf : buf.subarray(0, n);
+        hash.update(chunk);
+        sink.push(chunk);
       }
     } else {
       const src = fh.createReadStream({ start: 0, highWaterMark: chunkSize, autoClose: false });
+      src.on('data', (raw) => { hash.update(raw); });
       try {
         await pipeline(src, createGunzip({ chunkSize: Math.max(chunkSize, 64) }), async (source: AsyncIterable<Uint8Array>) => {
           for await (const chunk of source) sink.push(chunk);
@@ -104,7 +115,7 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
     }
     sink.finish();
     scanner.finish();
-    return { records: scanner.records, lines: scanner.lines, bytesRead };
+    return { records: scanner.records, lines: scanner.lines, bytesRead, sha256: hash.digest('hex'), before };
   } finally {
     await fh.close();
   }

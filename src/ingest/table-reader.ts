@@ -3,7 +3,6 @@
  * each record's field count, hand the record to the extract's row handler, and count
  * what was read, accepted and rejected.
  */
-import { statSync } from 'node:fs';
 import { ChurnwatchError } from '../errors.js';
 import { fieldString, type RecordView } from './csv-scan.js';
 import { readExtract } from './read-extract.js';
@@ -19,6 +18,9 @@ export interface FileStats {
   accepted: number;
   rejected: number;
   ms: number;
+  sha256: string;
+  /** Size and modification time before reading. */
+  before: { size: number; mtimeMs: number };
 }
 
 /** Rejects the current row; returns false so handlers can `return reject(...)`. */
@@ -43,7 +45,7 @@ export async function readTable(
     rejected++;
     return false;
   };
-  await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding }, (rec) => {
+  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding }, (rec) => {
     if (handler === undefined) {
       const header: string[] = [];
       for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
@@ -62,5 +64,5 @@ export async function readTable(
   if (handler === undefined || records === 0) {
     throw new ChurnwatchError('CW_EXTRACT_EMPTY', `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`, { file, gate: 'non-empty-files' });
   }
-  return { extract, file, path, bytes: statSync(path).size, records, accepted, rejected, ms: performance.now() - started };
+  return { extract, file, path, bytes: info.bytesRead, records, accepted, rejected, ms: performance.now() - started, sha256: info.sha256, before: info.before };
 }
