@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -62,7 +63,8 @@ describe('readExtract', () => {
       const { rows, lines, info } = await read(path, { chunkSize });
       expect(rows).toEqual([['id', 'name', 'amount'], ['1', '张三, Jr.', '12.50'], ['2', '李四', '7'], ['3', 'multi\nline', '0']]);
       expect(lines).toEqual([1, 2, 3, 5]);
-      expect(info).toEqual({ records: 4, lines: 6, bytesRead: Buffer.byteLength(text) });
+      expect(info).toMatchObject({ records: 4, lines: 6, bytesRead: Buffer.byteLength(text) });
+      expect(info.sha256).toBe(createHash("sha256").update(text).digest("hex"));
     }
   });
 
