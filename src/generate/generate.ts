@@ -207,7 +207,8 @@ class Sink {
     this.d0 = this.delim.length === 1 ? this.delim[0]! : -1;
     const file = createWriteStream(path);
     if (gzip) {
-      const gz = createGzip({ level: 6 });
+      // Level 1: about three times as fast as the default for ~15% more bytes on these files.
+      const gz = createGzip({ level: 1 });
       // The gzip header's OS byte differs between zlib builds; pin it to 3 (Unix).
       let offset = 0;
       const pin = new Transform({

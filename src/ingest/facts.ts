@@ -227,7 +227,7 @@ export async function readDoNotCall(path: string, file: string, input: InputOpti
     const idx = byPhone.get(phone);
     if (idx !== undefined) flags[idx] = 1;
     return true;
-  });
+  }, true);
   return { flags, stats };
 }
 
@@ -250,6 +250,6 @@ export async function readContactHistory(path: string, file: string, input: Inpu
     if (outcome < 0) return reject('outcome', 'CW_ROW_BAD_ENUM', `outcome must be one of ${CONTACT_OUTCOMES.join(', ')}`, fieldString(rec, c.outcome!));
     if (day < asOf && !(lastContact[idx]! >= day)) { lastContact[idx] = day; lastOutcome[idx] = outcome; }
     return true;
-  });
+  }, true);
   return { fold: { lastContact, lastOutcome }, stats };
 }

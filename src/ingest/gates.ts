@@ -63,7 +63,7 @@ export function checkRejectShare(files: FileStats[], maxShare: number): void {
     if (f.records > 0 && f.rejected / f.records > maxShare) {
       throw new ChurnwatchError('CW_GATE_REJECT_SHARE',
         `gate reject-share failed: ${f.file} rejected ${f.rejected} of ${f.records} rows (${(100 * f.rejected / f.records).toFixed(2)}%, more than ${(100 * maxShare).toFixed(2)}%); ` +
-          `the rejected rows are listed in rejects.csv under the failed-runs folder; fix the export, or raise gates.max_reject_share`,
+          `fix the export, or raise gates.max_reject_share in the rule pack to publish with these rows left out (they then appear in rejects.csv)`,
         { file: f.file, gate: 'reject-share' });
     }
   }

@@ -34,6 +34,8 @@ export async function readTable(
   input: InputOptions,
   rejects: RejectLog,
   makeHandler: (columns: Record<string, number>) => RowHandler,
+  /** Optional extracts (do-not-call, contact history) may legitimately have no rows. */
+  mayBeEmpty = false,
 ): Promise<FileStats> {
   const started = performance.now();
   let handler: RowHandler | undefined;
@@ -61,7 +63,7 @@ export async function readTable(
     }
     if (handler(rec, reject)) accepted++;
   });
-  if (handler === undefined || records === 0) {
+  if (handler === undefined || (records === 0 && !mayBeEmpty)) {
     throw new ChurnwatchError('CW_EXTRACT_EMPTY', `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`, { file, gate: 'non-empty-files' });
   }
   return { extract, file, path, bytes: info.bytesRead, records, accepted, rejected, ms: performance.now() - started, sha256: info.sha256, before: info.before };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -340,5 +340,13 @@ describe('generateExtracts', () => {
     await expect(generateExtracts({ subscribers: 0, seed: 1, asOf: D, outDir: dir })).rejects.toMatchObject({ code: 'CW_USAGE' });
     await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: dir, delimiter: '-' })).rejects.toMatchObject({ code: 'CW_USAGE' });
     await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: dir, dirtyShare: 2 })).rejects.toMatchObject({ code: 'CW_USAGE' });
+  });
+
+  it('reports an unwritable output as a churnwatch error', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a-file'), 'x');
+    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: join(dir, 'a-file') })).rejects.toMatchObject({ code: 'CW_OUTPUT_UNWRITABLE' });
+    mkdirSync(join(dir, 'out', 'billing_monthly.csv'), { recursive: true });
+    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: join(dir, 'out') })).rejects.toMatchObject({ code: 'CW_OUTPUT_UNWRITABLE' });
   });
 });
