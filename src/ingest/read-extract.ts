@@ -101,7 +101,8 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
       src.on('data', (raw) => { hash.update(raw); });
       try {
         await pipeline(src, createGunzip({ chunkSize: Math.max(chunkSize, 64) }), async (source: AsyncIterable<Uint8Array>) => {
-          for await (const chunk of source) sink.push(chunk);
+          // Plain Uint8Array views keep the scanner's byte loads monomorphic (zlib yields Buffers).
+          for await (const chunk of source) sink.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         });
       } catch (e) {
         if (e instanceof ChurnwatchError) throw e;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
   CsvScanner,
+  dayNumber,
   fieldEquals,
   fieldIsEmpty,
   fieldString,
@@ -9,7 +10,7 @@ import {
   parseMonthField,
   parseScaled,
 } from '../../src/ingest/csv-scan.js';
-import { daysFromCivil } from '../../src/util/dates.js';
+import { daysFromCivil, isValidDate } from '../../src/util/dates.js';
 import { bytesOf, field, scan } from './scan-helpers.js';
 
 /** Every way of cutting `input` once, plus byte-by-byte. */
@@ -255,6 +256,19 @@ describe('field helpers', () => {
       ['23/11/2026', NaN],
     ];
     for (const [s, want] of cases) expect([s, parseDayField(field(s), 0)]).toEqual([s, want]);
+  });
+
+  it('dayNumber equals isValidDate + daysFromCivil on every date of the range', () => {
+    let mismatches = 0;
+    for (let y = 1898; y <= 3001; y++) {
+      for (let m = 0; m <= 13; m++) {
+        for (let d = 0; d <= 32; d++) {
+          const want = isValidDate(y, m, d) ? daysFromCivil(y, m, d) : NaN;
+          if (!Object.is(dayNumber(y, m, d), want)) mismatches++;
+        }
+      }
+    }
+    expect(mismatches).toBe(0);
   });
 
   it('parseMonthField', () => {
