@@ -363,17 +363,17 @@ export class CsvScanner {
     this.rbuf[this.rlen++] = c;
   }
 
-  private endField(): void {
+  private endField(rl: number): void {
     const rec = this.rec;
     if (this.cn === rec.start.length) this.grow();
     rec.start[this.cn] = this.fstart;
-    rec.end[this.cn] = this.rlen;
+    rec.end[this.cn] = rl;
     this.cn++;
-    this.fstart = this.rlen;
+    this.fstart = rl;
   }
 
   private emitCopy(): void {
-    this.endField();
+    this.endField(this.rlen);
     const rec = this.rec;
     rec.buf = this.rbuf;
     rec.count = this.cn;
@@ -390,125 +390,128 @@ export class CsvScanner {
   private copyScan(b: Uint8Array, p: number, len: number): number {
     const d = this.delim;
     const q = this.quote;
+    // Unescaping never grows the data: this chunk adds at most len - p bytes, plus a pending CR.
+    const need = this.rlen + (len - p) + 1;
+    if (need > this.rbuf.length) {
+      let size = this.rbuf.length * 2;
+      while (size < need) size *= 2;
+      const nb = new Uint8Array(size);
+      nb.set(this.rbuf.subarray(0, this.rlen));
+      this.rbuf = nb;
+    }
+    const rb = this.rbuf;
+    let rl = this.rlen;
+    let lf = this.lf;
     let st = this.st;
+    let c = 0;
     while (p < len) {
-      const c = b[p];
+      c = b[p];
       switch (st) {
         case S_REC:
         case S_FIELD:
           if (st === S_REC) {
-            this.rlen = 0;
+            rl = 0;
             this.cn = 0;
-            this.recLf = this.lf;
+            this.recLf = lf;
             if (c === LF) {
               // An empty line: skip it and go back to fast mode.
-              this.lf++;
-              this.copying = false;
-              this.st = S_REC;
-              return p + 1;
+              return this.leaveCopy(0, lf + 1, p + 1, false);
             }
           }
-          this.fstart = this.rlen;
+          this.fstart = rl;
+          p++;
           if (c === q) {
-            this.quoteLf = this.lf;
+            this.quoteLf = lf;
             st = S_QUO;
           } else if (c === CR) {
             this.crFrom = st;
             st = S_CR;
           } else if (c === d) {
-            this.endField();
+            this.endField(rl);
             st = S_FIELD;
           } else if (c === LF) {
             // Only reachable from S_FIELD: the line ends with an empty last field.
-            this.lf++;
-            this.emitCopy();
-            this.copying = false;
-            this.st = S_REC;
-            return p + 1;
+            return this.leaveCopy(rl, lf + 1, p, true);
           } else {
-            this.put(c);
+            rb[rl++] = c;
             st = S_UNQ;
           }
-          p++;
           break;
         case S_UNQ:
+          while (p < len && (c = b[p]) !== d && c !== q && c !== LF && c !== CR) {
+            rb[rl++] = c;
+            p++;
+          }
+          if (p >= len) break;
+          p++;
           if (c === d) {
-            this.endField();
+            this.endField(rl);
             st = S_FIELD;
           } else if (c === LF) {
-            this.lf++;
-            this.emitCopy();
-            this.copying = false;
-            this.st = S_REC;
-            return p + 1;
+            return this.leaveCopy(rl, lf + 1, p, true);
           } else if (c === CR) {
             this.crFrom = S_UNQ;
             st = S_CR;
-          } else if (c === q) {
-            this.st = st;
-            throw this.fail(this.lf + 1, this.cn + 1, 'a quote character appears inside an unquoted field (quote the whole field and double the quotes inside it)');
           } else {
-            this.put(c);
+            this.lf = lf;
+            throw this.fail(lf + 1, this.cn + 1, 'a quote character appears inside an unquoted field (quote the whole field and double the quotes inside it)');
           }
-          p++;
           break;
         case S_CR:
-          if (c === LF) {
-            this.lf++;
-            if (this.crFrom !== S_REC) this.emitCopy();
-            this.copying = false;
-            this.st = S_REC;
-            return p + 1;
-          }
+          if (c === LF) return this.leaveCopy(rl, lf + 1, p + 1, this.crFrom !== S_REC);
           // A lone CR is field content; this byte is looked at again as part of the field.
-          this.put(CR);
+          rb[rl++] = CR;
           st = S_UNQ;
           break;
         case S_QUO:
-          if (c === q) {
-            st = S_QUO_Q;
-          } else {
-            if (c === LF) this.lf++;
-            this.put(c);
+          while (p < len && (c = b[p]) !== q) {
+            if (c === LF) lf++;
+            rb[rl++] = c;
+            p++;
           }
-          p++;
+          if (p < len) {
+            p++;
+            st = S_QUO_Q;
+          }
           break;
         case S_QUO_Q:
+          p++;
           if (c === q) {
-            this.put(q);
+            rb[rl++] = q;
             st = S_QUO;
           } else if (c === d) {
-            this.endField();
+            this.endField(rl);
             st = S_FIELD;
           } else if (c === LF) {
-            this.lf++;
-            this.emitCopy();
-            this.copying = false;
-            this.st = S_REC;
-            return p + 1;
+            return this.leaveCopy(rl, lf + 1, p, true);
           } else if (c === CR) {
             st = S_CLOSED_CR;
           } else {
-            this.st = st;
-            throw this.fail(this.lf + 1, this.cn + 1, 'a quoted field is followed by something other than the delimiter or the end of the line');
+            this.lf = lf;
+            throw this.fail(lf + 1, this.cn + 1, 'a quoted field is followed by something other than the delimiter or the end of the line');
           }
-          p++;
           break;
         case S_CLOSED_CR:
-          if (c === LF) {
-            this.lf++;
-            this.emitCopy();
-            this.copying = false;
-            this.st = S_REC;
-            return p + 1;
-          }
-          this.st = st;
-          throw this.fail(this.lf + 1, this.cn + 1, 'a quoted field is followed by something other than the delimiter or the end of the line');
+          if (c === LF) return this.leaveCopy(rl, lf + 1, p + 1, true);
+          this.lf = lf;
+          throw this.fail(lf + 1, this.cn + 1, 'a quoted field is followed by something other than the delimiter or the end of the line');
       }
     }
+    this.rlen = rl;
+    this.lf = lf;
     this.st = st;
     this.copying = true;
     return len;
+  }
+
+  /** Ends copy mode at a line feed, emitting the record unless the line was empty. */
+  private leaveCopy(rl: number, lf: number, next: number, emit: boolean): number {
+    this.rlen = rl;
+    this.lf = lf;
+    this.copying = false;
+    this.st = S_REC;
+    if (emit) this.emitCopy();
+    return next;
   }
 }
 

@@ -81,11 +81,23 @@ export function todayIn(timeZone: string, now: Date = new Date()): number {
   return daysFromCivil(get('year'), get('month'), get('day'));
 }
 
-/** The UTC offset of a zone at a given local day, as "+08:00" (for due times in task files). */
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+const offsets = new Map<string, string>();
+
+/** The UTC offset of a zone at a given local day, as "+08:00" (for due times in task files). Memoised: formatters are costly. */
 export function utcOffsetOf(timeZone: string, day: number): string {
+  const key = `${timeZone}|${day}`;
+  const known = offsets.get(key);
+  if (known !== undefined) return known;
+  let fmt = offsetFormats.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+    offsetFormats.set(timeZone, fmt);
+  }
   const probe = new Date(day * 86400000 + 12 * 3600000);
-  const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
-    .formatToParts(probe).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+  const name = fmt.formatToParts(probe).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
   const m = /GMT([+-]\d{2}):?(\d{2})?/.exec(name);
-  return m ? `${m[1]}:${m[2] ?? '00'}` : '+00:00';
+  const offset = m ? `${m[1]}:${m[2] ?? '00'}` : '+00:00';
+  offsets.set(key, offset);
+  return offset;
 }

@@ -87,6 +87,21 @@ describe('CsvScanner records', () => {
     }
   });
 
+  it('grows the record buffer exactly when a pending CR is written (writes past a typed array are silent)', () => {
+    for (let n = 4090; n <= 4100; n++) {
+      const x = 'x'.repeat(n);
+      // The CR ends one chunk and is written to the record buffer only when the next byte arrives.
+      for (const [input, cuts] of [
+        [`${x}\ry\n`, [n + 1, n + 2]],
+        [`"a""b",${x}\ry\n`, [n + 8, n + 9]],
+      ] as const) {
+        const got = scan(input, ',', [...cuts]);
+        expect(got.records.map((r) => r.map((f) => f.length))).toEqual([input.startsWith('"') ? [3, n + 2] : [n + 2]]);
+        expect(got.records[0]!.at(-1)).toBe(`${x}\ry`);
+      }
+    }
+  });
+
   it('reuses the record view and points into the pushed chunk for simple records', () => {
     const views = new Set<object>();
     const bufs: Uint8Array[] = [];
