@@ -7,14 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { World, cleanup } from '../helpers/world.js';
-import { parseDay } from '../../src/util/dates.js';
 
 const RULES = ['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring', 'contract_lapsed',
   'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance'] as const;
 
 const STATUSES = ['active', 'active', 'active', 'suspended_arrears', 'suspended_hold', 'closed'];
 
-const fen = (s: string) => Math.round(Number(s) * 100);
 const money = (f: number) => `${f < 0 ? '-' : ''}${Math.floor(Math.abs(f) / 100)}.${String(Math.abs(f) % 100).padStart(2, '0')}`;
 
 /** Amount in fen near the interesting boundaries of a base amount. */
@@ -35,10 +33,9 @@ const subscriberArb = fc.record({
   contracts: fc.array(fc.record({ end: fc.integer({ min: -33, max: 33 }), renewed: fc.boolean(), kind: fc.constantFrom('plan', 'lease') }), { maxLength: 3 }),
 }).chain((s) => fc.tuple(fc.constant(s), nearRatio(s.m3, 70, 100), nearRatio(s.m3, 80, 100)));
 
-type Sub = fc.Infer<typeof subscriberArb>;
+type Sub = typeof subscriberArb extends fc.Arbitrary<infer T> ? T : never;
 
 function reference(w: World, id: string, [s, near70, near80]: Sub): Record<string, number> {
-  const D = w.D;
   // Bills M3..M0: either a strict decline ending near 80% of M3, or M0 near 70% of M1.
   const m3 = s.m3;
   const m2 = s.shape === 0 ? m3 - 1 : m3 - 100;
@@ -78,7 +75,6 @@ function reference(w: World, id: string, [s, near70, near80]: Sub): Record<strin
   for (const u of s.usage) w.usage(id, w.day(u.day), { calls: String(u.calls), data_mb: String(u.data), forwarded_calls: String(u.fwd) });
   for (const t of s.tickets) w.ticket(id, w.day(t.day), t.kind);
   for (const c of s.contracts) w.contract(id, w.rel(c.end), c.renewed ? '1' : '0', c.kind);
-  void D; void parseDay; void fen;
   return out;
 }
 
