@@ -26,12 +26,15 @@
  * Speed: records that lie inside one pushed chunk are scanned in place ("fast
  * mode": tight byte loops, offsets into the caller's chunk, no copying). Only a
  * record that runs over the end of a chunk, or that contains an escaped quote,
- * is re-scanned by a resumable byte-at-a-time state machine ("copy mode") that
- * copies its unescaped bytes into the scanner's own record buffer. The chunk
- * passed to push() is never modified and not retained after push() returns.
+ * is re-scanned from its first byte by a resumable state machine ("copy mode")
+ * that copies its unescaped bytes into the scanner's own record buffer, so only
+ * partial records are copied. The chunk passed to push() is never modified and
+ * not retained after push() returns (callers may reuse it). No allocation per
+ * record or field; buffers grow by doubling. After an exception (from the scanner
+ * or from the callback) the scanner must be discarded.
  */
 
-import { ChurnwatchError, where } from '../errors.js';
+import { ChurnwatchError } from '../errors.js';
 
 export interface ScanOptions {
   /** Name used in error messages (e.g. 'usage_daily.csv'). */
@@ -351,7 +354,7 @@ export class CsvScanner {
   private fail(line: number, column: number, what: string): ChurnwatchError {
     this.broken = true;
     const ctx = { file: this.file, line, column };
-    return new ChurnwatchError('CW_CSV_MALFORMED', `${where(ctx)}: malformed CSV in field ${column}: ${what}`, ctx);
+    return new ChurnwatchError('CW_CSV_MALFORMED', `${this.file}:${line}: malformed CSV in field ${column}: ${what}`, ctx);
   }
 
   private put(c: number): void {
@@ -519,30 +522,28 @@ export class CsvScanner {
 // Field helpers: they read the bytes of field i of a RecordView directly. A
 // field index outside 0..count-1 reads as an empty field.
 
-/** Keeps U+FEFF inside fields (a BOM is only special at the start of the stream). */
-const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-
 /** ASCII whitespace: space, tab, LF, VT, FF, CR. */
 function isWs(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }
 
-/** The field as a string (UTF-8). Short ASCII fields are built without TextDecoder. */
+// A Buffer view of the last record buffer seen, so that fields decode with
+// Buffer#toString (fast, no intermediate copy). Records of one chunk share it.
+let lastBytes: Uint8Array | null = null;
+let lastView: Buffer | null = null;
+
+/**
+ * The field as a string, decoded as UTF-8 (a U+FEFF inside a field is kept;
+ * invalid bytes, which readExtract rejects up front, would become U+FFFD).
+ */
 export function fieldString(rec: RecordView, i: number): string {
   if (i < 0 || i >= rec.count) return '';
   const b = rec.buf;
-  const s = rec.start[i];
-  const e = rec.end[i];
-  if (e - s <= 16) {
-    let out = '';
-    for (let k = s; k < e; k++) {
-      const c = b[k];
-      if (c >= 0x80) return utf8Decoder.decode(b.subarray(s, e));
-      out += String.fromCharCode(c);
-    }
-    return out;
+  if (b !== lastBytes || lastView === null) {
+    lastView = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    lastBytes = b;
   }
-  return utf8Decoder.decode(b.subarray(s, e));
+  return lastView.toString('utf8', rec.start[i], rec.end[i]);
 }
 
 /** True when the field is missing (i >= count), empty, or only ASCII whitespace. */
