@@ -2,23 +2,33 @@
  * The nightly run, stage by stage: rule pack → ingest → gates → features → rules →
  * scores → tasks → publish. Stages in the middle take values and return values; this
  * module wires them together, times them and hands the outputs to the publisher.
+ *
+ * Around the stages: the run takes the output folder's lock first (exit 75 when another
+ * run holds it), clears what killed runs left, refuses an already published date
+ * without --force before reading anything, notes the identity of every input file
+ * before reading (and aborts with 75 when one changed by the time the outputs are
+ * ready), and checks that every record read was either accepted or rejected. A run
+ * that fails after taking the lock leaves OUTDIR/failed/<date>/ (failure.json, and
+ * rejects.csv once the extracts were read) and publishes nothing.
  */
 import type { Logger } from 'pino';
 import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.js';
-import { ChurnwatchError } from './errors.js';
+import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import { buildFeatures } from './features/features.js';
-import { ingest } from './ingest/ingest.js';
+import { ingest, type Extracts } from './ingest/ingest.js';
 import { checkBillingMonths, checkRejectShare, checkUsageDays, chooseM0 } from './ingest/gates.js';
-import type { InputOptions } from './ingest/layout.js';
+import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
+import type { FileStats } from './ingest/table-reader.js';
 import { evaluate } from './rules/evaluate.js';
 import { rankTasks, score, TIER_CODES } from './score/score.js';
-import { buildTaskRows, TASK_COLUMNS, TASK_FREE_TEXT } from './tasks/tasks.js';
+import { buildTaskRows, DEFAULT_TASK_PROFILE, taskColumns, TASK_FREE_TEXT, type TaskProfile } from './tasks/tasks.js';
 import { formatDay, formatMonth, monthOfDay } from './util/dates.js';
 import { csvLine, csvText } from './output/csv.js';
-import { Publication, RunLock, ensureDir, sweepLeftovers } from './output/publish.js';
+import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
+import { scrubPersonal } from './output/mask.js';
 import { scoresArrow, writeScoresCsv } from './output/scores.js';
 import { manifestJson } from './report/manifest.js';
-import { statSync } from 'node:fs';
+import { statSync, type BigIntStats } from 'node:fs';
 import { basename } from 'node:path';
 
 export interface RunOptions {
@@ -31,6 +41,8 @@ export interface RunOptions {
   fileMode: number;
   dirMode: number;
   logger: Logger;
+  /** Personal data in the task files; default: full numbers and names, as before. */
+  taskProfile?: TaskProfile;
   onProgress?: (stage: string) => void;
 }
 
@@ -42,6 +54,7 @@ export interface RunResult {
 
 export async function runNightly(o: RunOptions): Promise<RunResult> {
   const { pack, asOf, logger } = o;
+  const profile = o.taskProfile ?? DEFAULT_TASK_PROFILE;
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (stage: string) => {
@@ -52,20 +65,43 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
   };
   const asOfText = formatDay(asOf);
   ensureDir(o.outRoot, o.dirMode);
-  const lock = new RunLock(o.outRoot);
+  const lock = new RunLock(o.outRoot, o.fileMode);
   lock.acquire();
+  if (lock.tookOverFrom !== undefined) logger.warn({ lock: lock.path, stale_pid: lock.tookOverFrom }, 'took over the stale lock of a run that is gone');
+  logger.debug({ lock: lock.path }, 'lock taken');
   try {
-    sweepLeftovers(o.outRoot);
+    const swept = sweepLeftovers(o.outRoot);
+    if (swept.length > 0) logger.warn({ leftovers: swept }, 'cleared what an interrupted run left');
     // Refuse early (before the long read) when the date is published and --force is absent.
     let publication: Publication | undefined = new Publication(o.outRoot, asOfText, { force: o.force, fileMode: o.fileMode, dirMode: o.dirMode });
+    let extracts: Extracts | undefined;
     try {
+      const before = snapshotInputs(o.input);
+      logger.debug({ inputs: [...before.values()].map((s) => ({ file: s.file, bytes: s.size })) }, 'inputs noted before reading');
       const features = requiredFeatures(pack);
       const needed = neededFiles(pack);
-      const extracts = await ingest({
-        asOf, input: o.input, features, needed,
-        onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
-      });
+      try {
+        extracts = await ingest({
+          asOf, input: o.input, features, needed,
+          onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
+        });
+      } catch (e) {
+        // A file rewritten under the reader shows up as whatever it broke (a malformed
+        // record, a cut encoding sequence); the change is the cause, and a retry the cure.
+        const changed = changedSince(before);
+        if (changed !== undefined) throw inputChanged(changed);
+        throw e;
+      }
       lap('ingest');
+      checkCounts(extracts);
+      for (const f of extracts.files) {
+        logger.debug({ file: f.file, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected, bytes: f.bytes }, 'file read');
+      }
+      const byCode = extracts.rejects.countsByCode();
+      if (Object.keys(byCode).length > 0) logger.info({ rejected: byCode }, 'rows rejected');
+      // Where, never what: the values stay out of the log (rejects.csv has them, masked).
+      for (const r of extracts.rejects.rows.slice(0, 20)) logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
+      checkInputsUnchanged(extracts.files, before);
 
       o.onProgress?.('gates');
       const asOfMonth = monthOfDay(asOf);
@@ -90,10 +126,11 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       o.onProgress?.('write');
       const taskCounts: Record<string, number> = {};
       const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts };
+      const columns = taskColumns(profile);
       TIER_CODES.forEach((tier, k) => {
-        const rows = buildTaskRows(taskInput, tier, perTier[k]!);
+        const rows = buildTaskRows(taskInput, tier, perTier[k]!, profile);
         taskCounts[tier] = rows.length;
-        publication!.writeText(`tasks-${tier}.csv`, csvText(TASK_COLUMNS, rows, TASK_FREE_TEXT));
+        publication!.writeText(`tasks-${tier}.csv`, csvText(columns, rows, TASK_FREE_TEXT));
       });
       const scoresCsv = publication.open('scores.csv');
       writeScoresCsv(scoresCsv, ids, ev, scores);
@@ -101,10 +138,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const arrowFile = publication.open('scores.arrow');
       arrowFile.writeBytes(scoresArrow(ids, ev, scores));
       publication.add(arrowFile.close());
-      const rejectsFile = publication.open('rejects.csv');
-      rejectsFile.write(csvLine(['file', 'line', 'column', 'code', 'reason', 'raw_value']));
-      for (const r of extracts.rejects.rows) rejectsFile.write(csvLine([r.file, String(r.line), r.column, r.code, r.reason, r.raw], new Set([4, 5])));
-      publication.add(rejectsFile.close());
+      publication.writeText('rejects.csv', rejectsCsv(extracts));
       lap('write');
 
       const subscribersPerTier = { high: 0, mid: 0, mass: 0 } as Record<string, number>;
@@ -117,18 +151,15 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const daysUsed: Record<string, string> = {};
       for (const f of features.values()) if (f.source === 'usage') daysUsed[`d${f.day}`] = formatDay(asOf - f.day);
 
-      // Hashes were taken while reading; a file whose size or mtime moved since then was rewritten under the run.
-      const inputs = extracts.files.map((f) => {
-        const now = statSync(f.path);
-        if (now.size !== f.before.size || now.mtimeMs !== f.before.mtimeMs || f.bytes !== f.before.size) {
-          throw new ChurnwatchError('CW_INPUT_CHANGED', `${f.file} changed while the run read it; rerun when the export has finished`, { file: f.file });
-        }
-        return { extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 };
-      });
+      // The hashes were taken in the pass that read each file; the file is unchanged since
+      // before that pass (checked again here, just before publishing), so they are the
+      // hashes of the files as they were before the run read them.
+      checkInputsUnchanged(extracts.files, before);
+      const inputs = extracts.files.map((f) => ({ extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 }));
       const summary = {
         as_of: asOfText,
         rule_pack: { name: pack.name, sha256: pack.hash },
-        files: Object.fromEntries(extracts.files.map((f) => [f.extract, { file: f.file, bytes: f.bytes, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected, ms: Math.round(f.ms) }])),
+        files: fileSummary(extracts, true),
         subscribers: extracts.subscribers.n,
         subscribers_per_tier: subscribersPerTier,
         hits_per_rule: hitsPerRule,
@@ -140,15 +171,122 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         timings_ms: timings,
       };
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
-      const published = publication.commit((outputs) => manifestJson({ asOf: asOfText, pack, packPath: o.packPath, inputs, outputs }));
+      logger.debug({ target: publication.target }, 'publishing');
+      const published = publication.commit((outputs) => manifestJson({ asOf: asOfText, pack, packPath: o.packPath, inputs, outputs, profile }));
       publication = undefined;
+      try { clearFailureReport(o.outRoot, asOfText); } catch { logger.warn({ date: asOfText }, 'could not remove the report of an earlier failed run'); }
       logger.info({ tasks: taskCounts, flagged: summary.flagged }, 'published');
       return { published, tasks: taskCounts, summary };
+    } catch (e) {
+      publication?.abandon();
+      publication = undefined;
+      reportFailure(o, asOfText, e, extracts);
+      throw e;
     } finally {
       publication?.abandon();
     }
   } finally {
     lock.release();
+  }
+}
+
+function fileSummary(extracts: Extracts, withTimes: boolean): Record<string, Record<string, unknown>> {
+  const byCode = extracts.rejects.countsByCode();
+  return Object.fromEntries(extracts.files.map((f) => [f.extract, {
+    file: f.file, bytes: f.bytes, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected,
+    ...(f.rejected > 0 ? { rejected_by_code: byCode[f.file] ?? {} } : {}),
+    ...(withTimes ? { ms: Math.round(f.ms) } : {}),
+  }]));
+}
+
+const REJECT_HEADER = ['file', 'line', 'column', 'code', 'reason', 'raw_value'];
+/** Every text cell of rejects.csv is neutralised against formulas (the line number is ours). */
+const REJECT_TEXT = new Set([0, 2, 3, 4, 5]);
+
+function rejectsCsv(extracts: Extracts): string {
+  const parts = [csvLine(REJECT_HEADER)];
+  for (const r of extracts.rejects.rows) parts.push(csvLine([r.file, String(r.line), r.column, r.code, r.reason, r.raw], REJECT_TEXT));
+  return parts.join('');
+}
+
+/** Every record read is accepted or rejected, and every rejection is listed. */
+function checkCounts(extracts: Extracts): void {
+  for (const f of extracts.files) {
+    if (f.accepted + f.rejected !== f.records || extracts.rejects.count(f.file) !== f.rejected) {
+      throw new ChurnwatchError('CW_INTERNAL', `${f.file}: ${f.records} records read but ${f.accepted} accepted and ${f.rejected} rejected (${extracts.rejects.count(f.file)} listed)`, { file: f.file });
+    }
+  }
+}
+
+interface InputIdentity { file: string; size: number; id: string }
+
+function identityOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** Size, inode and modification and change times of every extract present, before any is read. */
+function snapshotInputs(input: InputOptions): Map<string, InputIdentity> {
+  const out = new Map<string, InputIdentity>();
+  for (const name of EXTRACT_NAMES) {
+    const path = locateExtract(input, name);
+    if (path === undefined) continue;
+    try {
+      const st = statSync(path, { bigint: true });
+      if (st.isFile()) out.set(path, { file: basename(path), size: Number(st.size), id: identityOf(st) });
+    } catch { /* the reader reports it */ }
+  }
+  return out;
+}
+
+/**
+ * An input read by this run must be the file that was there when the run started:
+ * same inode, size, modification and change time (the change time moves with every
+ * write and cannot be set back), and the bytes read must be its size.
+ */
+function checkInputsUnchanged(files: FileStats[], before: Map<string, InputIdentity>): void {
+  for (const f of files) {
+    const then = before.get(f.path);
+    if (then === undefined || identityNow(f.path) !== then.id || f.bytes !== then.size || f.before.size !== then.size) throw inputChanged(f.file);
+  }
+}
+
+function identityNow(path: string): string | undefined {
+  try { return identityOf(statSync(path, { bigint: true })); } catch { return undefined; }
+}
+
+/** The name of the first input noted before reading that is no longer the same file, if any. */
+function changedSince(before: Map<string, InputIdentity>): string | undefined {
+  for (const [path, then] of before) if (identityNow(path) !== then.id) return then.file;
+  return undefined;
+}
+
+function inputChanged(file: string): ChurnwatchError {
+  return new ChurnwatchError('CW_INPUT_CHANGED',
+    `${file} changed while the run read it (its size or modification time moved since the run started; the export may still be running); nothing was published: rerun when the export has finished`,
+    { file });
+}
+
+/** Leaves OUTDIR/failed/<date>/ for the operator; never hides the original error. */
+function reportFailure(o: RunOptions, asOfText: string, e: unknown, extracts: Extracts | undefined): void {
+  const known = e instanceof ChurnwatchError;
+  const code = known ? e.code : 'CW_INTERNAL';
+  const failure = {
+    as_of: asOfText,
+    code,
+    exit_code: EXIT_CODES[code],
+    message: scrubPersonal(known ? e.message : `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`),
+    ...(known && e.context.gate ? { gate: e.context.gate } : {}),
+    ...(known && e.context.file ? { file: e.context.file } : {}),
+    ...(known && e.context.line !== undefined ? { line: e.context.line } : {}),
+    ...(extracts ? { files: fileSummary(extracts, false), rejects: 'rejects.csv' } : {}),
+  };
+  const files = [{ name: 'failure.json', text: JSON.stringify(failure, null, 2) + '\n' }];
+  if (extracts) files.push({ name: 'rejects.csv', text: rejectsCsv(extracts) });
+  try {
+    const where = writeFailureReport(o.outRoot, asOfText, { fileMode: o.fileMode, dirMode: o.dirMode }, files);
+    o.logger.info({ report: where, code }, 'failed run reported');
+  } catch (e2) {
+    o.logger.warn({ code: (e2 as ChurnwatchError).code ?? 'error' }, 'could not write the failed-run report');
   }
 }
 

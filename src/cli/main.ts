@@ -15,6 +15,7 @@ import { parseDay, todayIn, formatDay } from '../util/dates.js';
 import { runNightly } from '../pipeline.js';
 import { generateExtracts } from '../generate/generate.js';
 import { makeLogger } from './log.js';
+import { scrubPersonal } from '../output/mask.js';
 import { makeProgress } from './progress.js';
 
 export const DEFAULT_RULES = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));
@@ -40,6 +41,8 @@ function parseShare(v: string): number {
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+  /** Receives the NDJSON log lines; default: stderr, written synchronously. */
+  log?: (line: string) => void;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -62,7 +65,7 @@ export function makeRunCommand(io: Io): Command {
         throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, { file: opts.input });
       }
       const asOf = opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone);
-      const logger = makeLogger(opts.logLevel ?? (process.stderr.isTTY ? 'warn' : 'info'));
+      const logger = makeLogger(opts.logLevel ?? (process.stderr.isTTY ? 'warn' : 'info'), io.log);
       const progress = makeProgress();
       logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
       const result = await runNightly({
@@ -74,8 +77,13 @@ export function makeRunCommand(io: Io): Command {
         force: opts.force,
         fileMode: config.output.fileMode,
         dirMode: config.output.dirMode,
+        taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
         logger,
         onProgress: (s) => progress.stage(s),
+      }).catch((e: unknown) => {
+        const code = e instanceof ChurnwatchError ? e.code : 'CW_INTERNAL';
+        logger.error({ code, exit: exitCodeOf(e) }, e instanceof ChurnwatchError ? e.message : 'internal error');
+        throw e;
       });
       progress.done('done');
       const t = result.tasks;
@@ -148,15 +156,20 @@ export function makeProgram(io: Io): Command {
   return program;
 }
 
-/** Runs the CLI and returns the exit status; never calls process.exit. */
+/**
+ * Runs the CLI and returns the exit status; never calls process.exit. Everything
+ * written to stderr passes through scrubPersonal: messages never quote field values,
+ * and a library message that does (an internal error) has its phone and ID numbers masked.
+ */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+  const safe: Io = { out: io.out, err: (s) => io.err(scrubPersonal(s)), log: io.log };
   try {
-    await makeProgram(io).parseAsync(argv, { from: 'user' });
+    await makeProgram(safe).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
     const code = exitCodeOf(e);
-    if (e instanceof ChurnwatchError) io.err(`churnwatch: ${e.message} [${e.code}]\n`);
-    else if (code === 70) io.err(`churnwatch: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    if (e instanceof ChurnwatchError) safe.err(`churnwatch: ${e.message} [${e.code}]\n`);
+    else if (code === 70) safe.err(`churnwatch: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     return code;
   }
 }

@@ -10,7 +10,8 @@ import { EXTRACTS, EXTRACT_NAMES, type ExtractName, type InputOptions } from '..
 
 export interface RunConfig {
   input: Omit<InputOptions, 'dir'>;
-  output: { fileMode: number; dirMode: number };
+  /** mask / dialerFullNumber: the personal data in task files (see TaskProfile in tasks/tasks.ts). */
+  output: { fileMode: number; dirMode: number; mask: boolean; dialerFullNumber: boolean };
   timeZone: string | undefined;
 }
 
@@ -25,11 +26,23 @@ function keys(file: string, path: string, v: unknown, allowed: readonly string[]
   return v as Record<string, unknown>;
 }
 
-function mode(file: string, path: string, v: unknown, def: number): number {
+/**
+ * An octal mode written as "0600" (or 600). The owner keeps read and write on files
+ * and read, write and search on folders, or the run could not finish its own outputs.
+ */
+function mode(file: string, path: string, v: unknown, def: number, ownerBits: number): number {
   if (v === undefined) return def;
-  const n = typeof v === 'number' ? Number.parseInt(String(v), 8) : typeof v === 'string' ? Number.parseInt(v, 8) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 0o777) bad(file, path, 'must be an octal mode such as 0600 (written as "0600")');
+  const text = typeof v === 'number' || typeof v === 'string' ? String(v).trim() : '';
+  if (!/^0?[0-7]{3}$/.test(text)) bad(file, path, 'must be an octal mode such as 0600 (written as "0600")');
+  const n = Number.parseInt(text, 8);
+  if ((n & ownerBits) !== ownerBits) bad(file, path, `must give the owner at least ${ownerBits.toString(8).padStart(4, '0')}`);
   return n;
+}
+
+function flag(file: string, path: string, v: unknown, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') bad(file, path, 'must be true or false');
+  return v as boolean;
 }
 
 export function parseRunConfig(text: string, file: string): RunConfig {
@@ -51,12 +64,15 @@ export function parseRunConfig(text: string, file: string): RunConfig {
     const m = keys(file, `input.columns.${name}`, columnsRaw[name], [...spec.required, ...spec.optional]);
     columns[name] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
   }
-  const output = keys(file, 'output', root.output, ['file_mode', 'dir_mode']);
+  const output = keys(file, 'output', root.output, ['file_mode', 'dir_mode', 'mask', 'dialer_full_number']);
+  const mask = flag(file, 'output.mask', output.mask, false);
+  const dialerFullNumber = flag(file, 'output.dialer_full_number', output.dialer_full_number, true);
+  if (!mask && !dialerFullNumber) bad(file, 'output.dialer_full_number', 'false needs output.mask: true (without masking the task files carry the full numbers)');
   const timeZone = root.time_zone === undefined ? undefined : String(root.time_zone);
   if (timeZone) { try { new Intl.DateTimeFormat('en', { timeZone }); } catch { bad(file, 'time_zone', `"${timeZone}" is not an IANA time zone`); } }
   return {
     input: { delimiter, encoding: encoding as InputOptions['encoding'], thousands, files, columns },
-    output: { fileMode: mode(file, 'output.file_mode', output.file_mode, 0o600), dirMode: mode(file, 'output.dir_mode', output.dir_mode, 0o700) },
+    output: { fileMode: mode(file, 'output.file_mode', output.file_mode, 0o600, 0o600), dirMode: mode(file, 'output.dir_mode', output.dir_mode, 0o700, 0o700), mask, dialerFullNumber },
     timeZone,
   };
 }

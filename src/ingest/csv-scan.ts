@@ -580,11 +580,18 @@ const ACC_MAX = 900719925474099;
  */
 export function parseScaled(rec: RecordView, i: number, scale: number, thousands = false): number {
   if (i < 0 || i >= rec.count) return NaN;
+  // Fastest path, small enough to be inlined: one digit (counts are mostly 0..9).
+  const s = rec.start[i];
+  if (rec.end[i] - s === 1) {
+    const d = rec.buf[s] - 0x30;
+    if (d >= 0 && d <= 9) return d * POW10[scale];
+  }
+  return parseScaledFast(rec.buf, s, rec.end[i], scale, thousands);
+}
+
+function parseScaledFast(b: Uint8Array, s: number, e: number, scale: number, thousands: boolean): number {
   // Fast path for the usual shape: [-]digits[.digits], at most 15 digits, no more
   // fraction digits than `scale`. Anything else goes to the general parser.
-  const b = rec.buf;
-  const s = rec.start[i];
-  const e = rec.end[i];
   let p = s;
   if (p < e && b[p] === 0x2d) p++;
   const d0 = p;
@@ -751,6 +758,10 @@ export function dayNumber(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
+/** A one-entry cache of parseDayField's fast path: YYYYMMDD as a number, and its day number. */
+let lastYmd = -1;
+let lastYmdDay = NaN;
+
 /**
  * Calendar day number (days since 1970-01-01) of 'YYYY-MM-DD', 'YYYY/MM/DD' or
  * 'YYYYMMDD' (1–2 digit month and day are accepted with separators), optionally
@@ -764,6 +775,20 @@ export function parseDayField(rec: RecordView, i: number): number {
   const b = rec.buf;
   let p = rec.start[i];
   let e = rec.end[i];
+  // Fast path: exactly YYYY-MM-DD, the same date as the last one seen (fact rows come in runs of one day).
+  if (e - p === 10 && b[p + 4] === 0x2d && b[p + 7] === 0x2d) {
+    const y = digitsAt(b, p, 4);
+    const m = digitsAt(b, p + 5, 2);
+    const d = digitsAt(b, p + 8, 2);
+    if ((y | m | d) >= 0) {
+      const ymd = y * 10000 + m * 100 + d;
+      if (ymd === lastYmd) return lastYmdDay;
+      const day = dayNumber(y, m, d);
+      lastYmd = ymd;
+      lastYmdDay = day;
+      return day;
+    }
+  }
   while (p < e && isWs(b[p])) p++;
   while (e > p && isWs(b[e - 1])) e--;
   if (e - p < 8) return NaN;

@@ -1,28 +1,76 @@
 /**
  * The fact extracts, folded into per-subscriber arrays as their rows stream past:
  * no row is kept once it has been added to its subscriber's sums.
+ *
+ * The readers need only the subscriber keys (the id table and the count), so they
+ * run the same way in the main thread and in a worker (see fact-jobs.ts). Row
+ * handlers parse straight from the record's bytes; a string is made only for the
+ * raw value of a rejected row.
  */
 import type { BillingMeasure, FeatureRequest, UsageMeasure } from '../rules/catalogue.js';
-import { featureKey } from '../rules/catalogue.js';
-import { CONTACT_OUTCOMES, TICKET_KINDS } from '../rules/catalogue.js';
+import { CONTACT_OUTCOMES, TICKET_KINDS, featureKey } from '../rules/catalogue.js';
 import { fieldEquals, fieldIsEmpty, fieldString, parseDayField, parseMonthField, parseScaled, type RecordView } from './csv-scan.js';
+import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
+import { ID_EMPTY, IdTable } from './id-table.js';
 import type { InputOptions } from './layout.js';
 import type { RejectLog } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 import type { SubscriberTable } from './subscribers.js';
 
-function subscriberOf(rec: RecordView, col: number, subs: SubscriberTable, reject: Reject): number {
-  const id = fieldString(rec, col).trim();
-  if (id === '') { reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', ''); return -1; }
-  const idx = subs.index.get(id);
-  if (idx === undefined) { reject('subscriber_id', 'CW_ROW_UNKNOWN_SUBSCRIBER', 'subscriber_id is not in subscribers.csv', id); return -1; }
-  return idx;
+/** What a fact reader needs of the subscriber table. */
+export interface SubscriberKeys {
+  n: number;
+  idTable: IdTable;
 }
 
-/** An optional numeric column: 0 when the column is absent or the cell empty, NaN when unparsable. */
+/** Optional reader settings. */
+export interface FactReadOptions {
+  onRows?: (rows: number, bytes: number) => void;
+}
+
+/** The subscriber index of field `col`, or -1 after rejecting the row. */
+function subscriberOf(ids: IdTable, rec: RecordView, col: number, reject: Reject): number {
+  const idx = ids.findField(rec, col);
+  if (idx >= 0) return idx;
+  if (idx === ID_EMPTY) reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', '');
+  else reject('subscriber_id', 'CW_ROW_UNKNOWN_SUBSCRIBER', 'subscriber_id is not in subscribers.csv', fieldString(rec, col).trim());
+  return -1;
+}
+
+/**
+ * An optional numeric column: 0 when the column is absent or the cell empty, NaN when
+ * unparsable. (Parses first: an empty cell never parses, so the emptiness check only
+ * runs for cells that fail.)
+ */
 function optionalScaled(rec: RecordView, col: number, scale: number, thousands: boolean): number {
-  if (col < 0 || fieldIsEmpty(rec, col)) return 0;
-  return parseScaled(rec, col, scale, thousands);
+  if (col < 0) return 0;
+  const v = parseScaled(rec, col, scale, thousands);
+  return v === v || !fieldIsEmpty(rec, col) ? v : 0;
+}
+
+/**
+ * Row counts per day (or month) number: a typed array over a window around the run
+ * date, a Map for anything outside it. toMap() lists them in ascending order.
+ */
+class KeyCounts {
+  private readonly counts: Float64Array;
+  private readonly other = new Map<number, number>();
+
+  constructor(private readonly base: number, size: number) {
+    this.counts = new Float64Array(size);
+  }
+
+  add(key: number): void {
+    const k = key - this.base;
+    if (k >= 0 && k < this.counts.length) this.counts[k]!++;
+    else this.other.set(key, (this.other.get(key) ?? 0) + 1);
+  }
+
+  toMap(): Map<number, number> {
+    const all: [number, number][] = [...this.other];
+    for (let k = 0; k < this.counts.length; k++) if (this.counts[k]! > 0) all.push([k + this.base, this.counts[k]!]);
+    return new Map(all.sort((a, b) => a[0] - b[0]));
+  }
 }
 
 // ---------------------------------------------------------------- billing
@@ -42,46 +90,61 @@ export interface BillingFold {
   rowsPerMonth: Map<number, number>;
 }
 
-export async function readBilling(path: string, file: string, input: InputOptions, subs: SubscriberTable, rejects: RejectLog,
-  asOfMonth: number, window: number, measures: Set<BillingMeasure>): Promise<{ fold: BillingFold; stats: FileStats }> {
+export async function readBilling(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
+  asOfMonth: number, window: number, measures: Set<BillingMeasure>, opts: FactReadOptions = {}): Promise<{ fold: BillingFold; stats: FileStats }> {
   const months = new Map<number, MonthSums>();
-  const rowsPerMonth = new Map<number, number>();
-  let newest = -Infinity;
+  const rowsPerMonth = new KeyCounts(asOfMonth - 240, 256);
   const n = subs.n;
-  const stats = await readTable(path, file, 'billing_monthly', input, rejects, (c) => (rec, reject) => {
-    const idx = subscriberOf(rec, c.subscriber_id!, subs, reject);
-    if (idx < 0) return false;
-    const month = parseMonthField(rec, c.bill_month!);
-    if (Number.isNaN(month)) return reject('bill_month', 'CW_ROW_BAD_MONTH', 'bill_month is not a month (YYYY-MM or YYYYMM)', fieldString(rec, c.bill_month!));
-    if (fieldIsEmpty(rec, c.amount!)) return reject('amount', 'CW_ROW_EMPTY_FIELD', 'amount is empty', '');
-    const fen = parseScaled(rec, c.amount!, 2, input.thousands);
-    if (Number.isNaN(fen)) return reject('amount', 'CW_ROW_BAD_NUMBER', 'amount is not an amount in yuan with at most 2 decimals', fieldString(rec, c.amount!));
-    const mou = optionalScaled(rec, c.mou!, 2, input.thousands);
-    if (Number.isNaN(mou)) return reject('mou', 'CW_ROW_BAD_NUMBER', 'mou is not a number with at most 2 decimals', fieldString(rec, c.mou!));
-    const hot = optionalScaled(rec, c.hotline_calls!, 0, input.thousands);
-    if (Number.isNaN(hot)) return reject('hotline_calls', 'CW_ROW_BAD_NUMBER', 'hotline_calls is not a whole number', fieldString(rec, c.hotline_calls!));
-    rowsPerMonth.set(month, (rowsPerMonth.get(month) ?? 0) + 1);
-    if (month >= asOfMonth) return true;
-    if (month > newest) {
-      newest = month;
-      for (const m of months.keys()) if (m <= newest - window) months.delete(m);
-    }
-    if (month <= newest - window) return true;
-    let sums = months.get(month);
-    if (!sums) {
-      sums = {
-        amount: new Float64Array(n),
-        mou: measures.has('mou') ? new Float64Array(n) : null,
-        hotline_calls: measures.has('hotline_calls') ? new Float64Array(n) : null,
-      };
-      months.set(month, sums);
-    }
-    sums.amount[idx] += fen;
-    if (sums.mou) sums.mou[idx] += mou;
-    if (sums.hotline_calls) sums.hotline_calls[idx] += hot;
-    return true;
-  });
-  return { fold: { months, rowsPerMonth }, stats };
+  const ids = subs.idTable;
+  const thousands = input.thousands;
+  const wantMou = measures.has('mou');
+  const wantHot = measures.has('hotline_calls');
+  const stats = await readTable(path, file, 'billing_monthly', input, rejects, (c) => {
+    const cId = c.subscriber_id!, cMonth = c.bill_month!, cAmount = c.amount!, cMou = c.mou!, cHot = c.hotline_calls!;
+    let newest = -Infinity;
+    // The sums of the month of the previous row (rows of one month often come together).
+    let lastMonth = NaN;
+    let last: MonthSums | undefined;
+    return (rec, reject) => {
+      const idx = subscriberOf(ids, rec, cId, reject);
+      if (idx < 0) return false;
+      const month = parseMonthField(rec, cMonth);
+      if (month !== month) return reject('bill_month', 'CW_ROW_BAD_MONTH', 'bill_month is not a month (YYYY-MM or YYYYMM)', fieldString(rec, cMonth));
+      const fen = parseScaled(rec, cAmount, 2, thousands);
+      if (fen !== fen) {
+        if (fieldIsEmpty(rec, cAmount)) return reject('amount', 'CW_ROW_EMPTY_FIELD', 'amount is empty', '');
+        return reject('amount', 'CW_ROW_BAD_NUMBER', 'amount is not an amount in yuan with at most 2 decimals', fieldString(rec, cAmount));
+      }
+      const mou = optionalScaled(rec, cMou, 2, thousands);
+      if (mou !== mou) return reject('mou', 'CW_ROW_BAD_NUMBER', 'mou is not a number with at most 2 decimals', fieldString(rec, cMou));
+      const hot = optionalScaled(rec, cHot, 0, thousands);
+      if (hot !== hot) return reject('hotline_calls', 'CW_ROW_BAD_NUMBER', 'hotline_calls is not a whole number', fieldString(rec, cHot));
+      rowsPerMonth.add(month);
+      if (month >= asOfMonth) return true;
+      let sums: MonthSums | undefined;
+      if (month === lastMonth) {
+        sums = last!;
+      } else {
+        if (month > newest) {
+          newest = month;
+          for (const m of months.keys()) if (m <= newest - window) months.delete(m);
+        }
+        if (month <= newest - window) return true;
+        sums = months.get(month);
+        if (!sums) {
+          sums = { amount: new Float64Array(n), mou: wantMou ? new Float64Array(n) : null, hotline_calls: wantHot ? new Float64Array(n) : null };
+          months.set(month, sums);
+        }
+        lastMonth = month;
+        last = sums;
+      }
+      sums.amount[idx] += fen;
+      if (sums.mou !== null) sums.mou[idx] += mou;
+      if (sums.hotline_calls !== null) sums.hotline_calls[idx] += hot;
+      return true;
+    };
+  }, { onRows: opts.onRows });
+  return { fold: { months, rowsPerMonth: rowsPerMonth.toMap() }, stats };
 }
 
 // ---------------------------------------------------------------- usage
@@ -93,118 +156,156 @@ export interface UsageFold {
   days: Map<number, Partial<Record<UsageMeasure, Float64Array>>>;
 }
 
-export async function readUsage(path: string, file: string, input: InputOptions, subs: SubscriberTable, rejects: RejectLog,
-  asOf: number, wanted: Map<number, Set<UsageMeasure>>): Promise<{ fold: UsageFold; stats: FileStats }> {
-  const rowsPerDay = new Map<number, number>();
+/** Sums for one wanted day; null where no feature reads the measure. */
+interface DaySums {
+  activity: Float64Array | null;
+  calls: Float64Array | null;
+  sms: Float64Array | null;
+  data_mb: Float64Array | null;
+  forwarded_calls: Float64Array | null;
+}
+
+export async function readUsage(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
+  asOf: number, wanted: Map<number, Set<UsageMeasure>>, opts: FactReadOptions = {}): Promise<{ fold: UsageFold; stats: FileStats }> {
+  const rowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
   const days = new Map<number, Partial<Record<UsageMeasure, Float64Array>>>();
+  // byOffset[k - kMin] = the sums for day D-k.
+  const kMin = Math.min(0, ...wanted.keys());
+  const kMax = Math.max(0, ...wanted.keys());
+  const byOffset: (DaySums | null)[] = new Array(kMax - kMin + 1).fill(null);
   for (const [k, measures] of wanted) {
     const m: Partial<Record<UsageMeasure, Float64Array>> = {};
     for (const measure of measures) m[measure] = new Float64Array(subs.n);
     days.set(k, m);
+    byOffset[k - kMin] = { activity: m.activity ?? null, calls: m.calls ?? null, sms: m.sms ?? null, data_mb: m.data_mb ?? null, forwarded_calls: m.forwarded_calls ?? null };
   }
-  const stats = await readTable(path, file, 'usage_daily', input, rejects, (c) => (rec, reject) => {
-    const idx = subscriberOf(rec, c.subscriber_id!, subs, reject);
-    if (idx < 0) return false;
-    const day = parseDayField(rec, c.usage_date!);
-    if (Number.isNaN(day)) return reject('usage_date', 'CW_ROW_BAD_DATE', 'usage_date is not a date', fieldString(rec, c.usage_date!));
-    if (fieldIsEmpty(rec, c.calls!)) return reject('calls', 'CW_ROW_EMPTY_FIELD', 'calls is empty', '');
-    const calls = parseScaled(rec, c.calls!, 2, input.thousands);
-    if (Number.isNaN(calls)) return reject('calls', 'CW_ROW_BAD_NUMBER', 'calls is not a number', fieldString(rec, c.calls!));
-    const sms = optionalScaled(rec, c.sms!, 2, input.thousands);
-    if (Number.isNaN(sms)) return reject('sms', 'CW_ROW_BAD_NUMBER', 'sms is not a number', fieldString(rec, c.sms!));
-    const data = optionalScaled(rec, c.data_mb!, 2, input.thousands);
-    if (Number.isNaN(data)) return reject('data_mb', 'CW_ROW_BAD_NUMBER', 'data_mb is not a number with at most 2 decimals', fieldString(rec, c.data_mb!));
-    const fwd = optionalScaled(rec, c.forwarded_calls!, 2, input.thousands);
-    if (Number.isNaN(fwd)) return reject('forwarded_calls', 'CW_ROW_BAD_NUMBER', 'forwarded_calls is not a number', fieldString(rec, c.forwarded_calls!));
-    rowsPerDay.set(day, (rowsPerDay.get(day) ?? 0) + 1);
-    const sums = days.get(asOf - day);
-    if (sums) {
-      if (sums.activity) sums.activity[idx] += calls + sms + data;
-      if (sums.calls) sums.calls[idx] += calls;
-      if (sums.sms) sums.sms[idx] += sms;
-      if (sums.data_mb) sums.data_mb[idx] += data;
-      if (sums.forwarded_calls) sums.forwarded_calls[idx] += fwd;
-    }
-    return true;
-  });
-  return { fold: { rowsPerDay, days }, stats };
+  const ids = subs.idTable;
+  const thousands = input.thousands;
+  const stats = await readTable(path, file, 'usage_daily', input, rejects, (c) => {
+    const cId = c.subscriber_id!, cDate = c.usage_date!, cCalls = c.calls!, cSms = c.sms!, cData = c.data_mb!, cFwd = c.forwarded_calls!;
+    return (rec, reject) => {
+      const idx = subscriberOf(ids, rec, cId, reject);
+      if (idx < 0) return false;
+      const day = parseDayField(rec, cDate);
+      if (day !== day) return reject('usage_date', 'CW_ROW_BAD_DATE', 'usage_date is not a date', fieldString(rec, cDate));
+      const calls = parseScaled(rec, cCalls, 2, thousands);
+      if (calls !== calls) {
+        if (fieldIsEmpty(rec, cCalls)) return reject('calls', 'CW_ROW_EMPTY_FIELD', 'calls is empty', '');
+        return reject('calls', 'CW_ROW_BAD_NUMBER', 'calls is not a number', fieldString(rec, cCalls));
+      }
+      const sms = optionalScaled(rec, cSms, 2, thousands);
+      if (sms !== sms) return reject('sms', 'CW_ROW_BAD_NUMBER', 'sms is not a number', fieldString(rec, cSms));
+      const data = optionalScaled(rec, cData, 2, thousands);
+      if (data !== data) return reject('data_mb', 'CW_ROW_BAD_NUMBER', 'data_mb is not a number with at most 2 decimals', fieldString(rec, cData));
+      const fwd = optionalScaled(rec, cFwd, 2, thousands);
+      if (fwd !== fwd) return reject('forwarded_calls', 'CW_ROW_BAD_NUMBER', 'forwarded_calls is not a number', fieldString(rec, cFwd));
+      rowsPerDay.add(day);
+      const k = asOf - day - kMin;
+      if (k >= 0 && k < byOffset.length) {
+        const sums = byOffset[k]!;
+        if (sums !== null) {
+          if (sums.activity !== null) sums.activity[idx] += calls + sms + data;
+          if (sums.calls !== null) sums.calls[idx] += calls;
+          if (sums.sms !== null) sums.sms[idx] += sms;
+          if (sums.data_mb !== null) sums.data_mb[idx] += data;
+          if (sums.forwarded_calls !== null) sums.forwarded_calls[idx] += fwd;
+        }
+      }
+      return true;
+    };
+  }, { onRows: opts.onRows });
+  return { fold: { rowsPerDay: rowsPerDay.toMap(), days }, stats };
 }
 
 // ---------------------------------------------------------------- tickets
 
-type TicketRequest = Extract<FeatureRequest, { source: 'tickets' }>;
+export type TicketRequest = Extract<FeatureRequest, { source: 'tickets' }>;
 
-export async function readTickets(path: string, file: string, input: InputOptions, subs: SubscriberTable, rejects: RejectLog,
-  asOf: number, requests: TicketRequest[]): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
+const TICKET_KIND_BYTES = enumBytes(TICKET_KINDS);
+
+export async function readTickets(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
+  asOf: number, requests: TicketRequest[], opts: FactReadOptions = {}): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
   const counts = new Map<string, Int32Array>();
   const plans = requests.map((r) => {
     const a = new Int32Array(subs.n);
     counts.set(featureKey(r), a);
     return { kind: r.kind === 'any' ? -1 : (TICKET_KINDS as readonly string[]).indexOf(r.kind), from: asOf + r.from, to: asOf + r.to, a };
   });
-  const kindBytes = TICKET_KINDS.map((k) => new TextEncoder().encode(k));
-  const stats = await readTable(path, file, 'tickets', input, rejects, (c) => (rec, reject) => {
-    if (fieldIsEmpty(rec, c.ticket_id!)) return reject('ticket_id', 'CW_ROW_EMPTY_FIELD', 'ticket_id is empty', '');
-    const idx = subscriberOf(rec, c.subscriber_id!, subs, reject);
-    if (idx < 0) return false;
-    const day = parseDayField(rec, c.created_at!);
-    if (Number.isNaN(day)) return reject('created_at', 'CW_ROW_BAD_DATE', 'created_at is not a date or date-time', fieldString(rec, c.created_at!));
-    let kind = -1;
-    for (let k = 0; k < kindBytes.length; k++) if (fieldEquals(rec, c.kind!, kindBytes[k]!)) { kind = k; break; }
-    if (kind < 0) {
-      kind = (TICKET_KINDS as readonly string[]).indexOf(fieldString(rec, c.kind!).trim().toLowerCase());
-      if (kind < 0) return reject('kind', 'CW_ROW_BAD_ENUM', `kind must be one of ${TICKET_KINDS.join(', ')}`, fieldString(rec, c.kind!));
-    }
-    for (const p of plans) if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a[idx]!++;
-    return true;
-  });
+  const ids = subs.idTable;
+  const stats = await readTable(path, file, 'tickets', input, rejects, (c) => {
+    const cTicket = c.ticket_id!, cId = c.subscriber_id!, cCreated = c.created_at!, cKind = c.kind!;
+    return (rec, reject) => {
+      if (fieldIsEmpty(rec, cTicket)) return reject('ticket_id', 'CW_ROW_EMPTY_FIELD', 'ticket_id is empty', '');
+      const idx = subscriberOf(ids, rec, cId, reject);
+      if (idx < 0) return false;
+      const day = parseDayField(rec, cCreated);
+      if (day !== day) return reject('created_at', 'CW_ROW_BAD_DATE', 'created_at is not a date or date-time', fieldString(rec, cCreated));
+      let kind = -1;
+      for (let k = 0; k < TICKET_KIND_BYTES.length; k++) if (fieldEquals(rec, cKind, TICKET_KIND_BYTES[k]!)) { kind = k; break; }
+      if (kind < 0) {
+        kind = fieldEnum(rec, cKind, TICKET_KINDS, TICKET_KIND_BYTES);
+        if (kind < 0) return reject('kind', 'CW_ROW_BAD_ENUM', `kind must be one of ${TICKET_KINDS.join(', ')}`, fieldString(rec, cKind));
+      }
+      for (let j = 0; j < plans.length; j++) {
+        const p = plans[j]!;
+        if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a[idx]!++;
+      }
+      return true;
+    };
+  }, { onRows: opts.onRows });
   return { counts, stats };
 }
 
 // ---------------------------------------------------------------- contracts
 
-type ContractRequest = Extract<FeatureRequest, { source: 'contracts' }>;
+export type ContractRequest = Extract<FeatureRequest, { source: 'contracts' }>;
 
-function parseRenewed(s: string): number {
-  const t = s.trim().toLowerCase();
-  return t === '1' || t === 'true' ? 1 : t === '0' || t === 'false' ? 0 : -1;
-}
+/** renewed: `trim().toLowerCase()` of 1/true → 1, 0/false → 0. */
+const RENEWED = ['0', '1', 'false', 'true'] as const;
+const RENEWED_BYTES = enumBytes(RENEWED);
+const RENEWED_VALUE = [0, 1, 0, 1];
 
-export async function readContracts(path: string, file: string, input: InputOptions, subs: SubscriberTable, rejects: RejectLog,
-  asOf: number, requests: ContractRequest[]): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
+export async function readContracts(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
+  asOf: number, requests: ContractRequest[], opts: FactReadOptions = {}): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
   const counts = new Map<string, Int32Array>();
   const expiring = requests.filter((r) => r.which === 'expiring').map((r) => {
     const a = new Int32Array(subs.n); counts.set(featureKey(r), a);
     return { from: asOf + r.from, to: asOf + r.to, a };
   });
   const lapsedReqs = requests.filter((r) => r.which === 'lapsed');
-  const kinds = new Map<string, number>();
+  // Contract kinds (trimmed text) → small codes; an empty kind is a kind of its own.
+  const kinds = new IdTable(64);
+  const EMPTY_KIND = 65535;
   // (subscriber, kind) pairs with a contract ending on or after D, as idx * 65536 + kind code.
   const runningOn = new Set<number>();
   const candidates: { idx: number; kind: number; end: number }[] = [];
   const lapsedFrom = Math.min(...lapsedReqs.map((r) => asOf + r.from));
   const lapsedTo = Math.max(...lapsedReqs.map((r) => asOf + r.to));
+  const ids = subs.idTable;
 
-  const stats = await readTable(path, file, 'contracts', input, rejects, (c) => (rec, reject) => {
-    if (fieldIsEmpty(rec, c.contract_id!)) return reject('contract_id', 'CW_ROW_EMPTY_FIELD', 'contract_id is empty', '');
-    const idx = subscriberOf(rec, c.subscriber_id!, subs, reject);
-    if (idx < 0) return false;
-    const start = parseDayField(rec, c.start_date!);
-    if (Number.isNaN(start)) return reject('start_date', 'CW_ROW_BAD_DATE', 'start_date is not a date', fieldString(rec, c.start_date!));
-    const end = parseDayField(rec, c.end_date!);
-    if (Number.isNaN(end)) return reject('end_date', 'CW_ROW_BAD_DATE', 'end_date is not a date', fieldString(rec, c.end_date!));
-    const renewed = parseRenewed(fieldString(rec, c.renewed!));
-    if (renewed < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', 'renewed must be 0, 1, true or false', fieldString(rec, c.renewed!));
-    if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
-    if (lapsedReqs.length > 0) {
-      const kindText = c.kind! >= 0 ? fieldString(rec, c.kind!).trim() : '';
-      let kind = kinds.get(kindText);
-      if (kind === undefined) { kind = kinds.size; kinds.set(kindText, kind); }
-      if (end >= asOf) runningOn.add(idx * 65536 + kind);
-      else if (renewed === 0 && end >= lapsedFrom && end <= lapsedTo) candidates.push({ idx, kind, end });
-    }
-    return true;
-  });
+  const stats = await readTable(path, file, 'contracts', input, rejects, (c) => {
+    const cContract = c.contract_id!, cId = c.subscriber_id!, cStart = c.start_date!, cEnd = c.end_date!, cRenewed = c.renewed!, cKind = c.kind!;
+    return (rec, reject) => {
+      if (fieldIsEmpty(rec, cContract)) return reject('contract_id', 'CW_ROW_EMPTY_FIELD', 'contract_id is empty', '');
+      const idx = subscriberOf(ids, rec, cId, reject);
+      if (idx < 0) return false;
+      const start = parseDayField(rec, cStart);
+      if (start !== start) return reject('start_date', 'CW_ROW_BAD_DATE', 'start_date is not a date', fieldString(rec, cStart));
+      const end = parseDayField(rec, cEnd);
+      if (end !== end) return reject('end_date', 'CW_ROW_BAD_DATE', 'end_date is not a date', fieldString(rec, cEnd));
+      const r = fieldEnum(rec, cRenewed, RENEWED, RENEWED_BYTES);
+      if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', 'renewed must be 0, 1, true or false', fieldString(rec, cRenewed));
+      const renewed = RENEWED_VALUE[r]!;
+      if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
+      if (lapsedReqs.length > 0) {
+        let kind = cKind >= 0 ? kinds.insertField(rec, cKind) : ID_EMPTY;
+        if (kind === ID_EMPTY) kind = EMPTY_KIND;
+        if (end >= asOf) runningOn.add(idx * 65536 + kind);
+        else if (renewed === 0 && end >= lapsedFrom && end <= lapsedTo) candidates.push({ idx, kind, end });
+      }
+      return true;
+    };
+  }, { onRows: opts.onRows });
   for (const r of lapsedReqs) {
     const a = new Int32Array(subs.n); counts.set(featureKey(r), a);
     const from = asOf + r.from, to = asOf + r.to;
@@ -217,17 +318,24 @@ export async function readContracts(path: string, file: string, input: InputOpti
 
 // ---------------------------------------------------------------- do-not-call and contact history
 
-export async function readDoNotCall(path: string, file: string, input: InputOptions, subs: SubscriberTable, rejects: RejectLog): Promise<{ flags: Uint8Array; stats: FileStats }> {
-  const byPhone = new Map<string, number>();
-  for (let i = 0; i < subs.n; i++) byPhone.set(subs.msisdn[i]!, i);
+export async function readDoNotCall(path: string, file: string, input: InputOptions, subs: Pick<SubscriberTable, 'n' | 'msisdn'>, rejects: RejectLog,
+  opts: FactReadOptions = {}): Promise<{ flags: Uint8Array; stats: FileStats }> {
+  const listed = new Set<string>();
+  const stats = await readTable(path, file, 'do_not_call', input, rejects, (c) => {
+    const cPhone = c.msisdn!;
+    return (rec, reject) => {
+      const ok = fieldPhone(rec, cPhone);
+      if (ok !== 1) return reject('msisdn', ok === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', 'msisdn is not a phone number', fieldTrimmed(rec, cPhone));
+      listed.add(fieldTrimmed(rec, cPhone));
+      return true;
+    };
+  }, { mayBeEmpty: true, onRows: opts.onRows });
+  // A listed number flags the last subscriber that has it (as a number → subscriber map would).
+  const owner = new Map<string, number>();
+  const msisdn = subs.msisdn;
+  if (listed.size > 0) for (let i = 0; i < subs.n; i++) if (listed.has(msisdn[i]!)) owner.set(msisdn[i]!, i);
   const flags = new Uint8Array(subs.n);
-  const stats = await readTable(path, file, 'do_not_call', input, rejects, (c) => (rec, reject) => {
-    const phone = fieldString(rec, c.msisdn!).trim();
-    if (!/^\+?\d{5,20}$/.test(phone)) return reject('msisdn', phone === '' ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', 'msisdn is not a phone number', phone);
-    const idx = byPhone.get(phone);
-    if (idx !== undefined) flags[idx] = 1;
-    return true;
-  }, true);
+  for (const i of owner.values()) flags[i] = 1;
   return { flags, stats };
 }
 
@@ -238,18 +346,25 @@ export interface ContactFold {
   lastOutcome: Uint8Array;
 }
 
-export async function readContactHistory(path: string, file: string, input: InputOptions, subs: SubscriberTable, rejects: RejectLog, asOf: number): Promise<{ fold: ContactFold; stats: FileStats }> {
+const OUTCOME_BYTES = enumBytes(CONTACT_OUTCOMES);
+
+export async function readContactHistory(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog, asOf: number,
+  opts: FactReadOptions = {}): Promise<{ fold: ContactFold; stats: FileStats }> {
   const lastContact = new Float64Array(subs.n).fill(NaN);
   const lastOutcome = new Uint8Array(subs.n).fill(255);
-  const stats = await readTable(path, file, 'contact_history', input, rejects, (c) => (rec, reject) => {
-    const idx = subscriberOf(rec, c.subscriber_id!, subs, reject);
-    if (idx < 0) return false;
-    const day = parseDayField(rec, c.contacted_at!);
-    if (Number.isNaN(day)) return reject('contacted_at', 'CW_ROW_BAD_DATE', 'contacted_at is not a date or date-time', fieldString(rec, c.contacted_at!));
-    const outcome = (CONTACT_OUTCOMES as readonly string[]).indexOf(fieldString(rec, c.outcome!).trim().toLowerCase());
-    if (outcome < 0) return reject('outcome', 'CW_ROW_BAD_ENUM', `outcome must be one of ${CONTACT_OUTCOMES.join(', ')}`, fieldString(rec, c.outcome!));
-    if (day < asOf && !(lastContact[idx]! >= day)) { lastContact[idx] = day; lastOutcome[idx] = outcome; }
-    return true;
-  }, true);
+  const ids = subs.idTable;
+  const stats = await readTable(path, file, 'contact_history', input, rejects, (c) => {
+    const cId = c.subscriber_id!, cAt = c.contacted_at!, cOutcome = c.outcome!;
+    return (rec, reject) => {
+      const idx = subscriberOf(ids, rec, cId, reject);
+      if (idx < 0) return false;
+      const day = parseDayField(rec, cAt);
+      if (day !== day) return reject('contacted_at', 'CW_ROW_BAD_DATE', 'contacted_at is not a date or date-time', fieldString(rec, cAt));
+      const outcome = fieldEnum(rec, cOutcome, CONTACT_OUTCOMES, OUTCOME_BYTES);
+      if (outcome < 0) return reject('outcome', 'CW_ROW_BAD_ENUM', `outcome must be one of ${CONTACT_OUTCOMES.join(', ')}`, fieldString(rec, cOutcome));
+      if (day < asOf && !(lastContact[idx]! >= day)) { lastContact[idx] = day; lastOutcome[idx] = outcome; }
+      return true;
+    };
+  }, { mayBeEmpty: true, onRows: opts.onRows });
   return { fold: { lastContact, lastOutcome }, stats };
 }

@@ -34,6 +34,8 @@ export interface ExtractReadOptions {
   encoding?: 'utf8' | 'gbk' | 'gb18030';
   /** Bytes per read, default 1 MiB. */
   chunkSize?: number;
+  /** Updated as the file is read: bytes read from disk so far (for progress reports). */
+  progress?: { bytes: number };
 }
 
 export interface ExtractReadInfo {
@@ -62,6 +64,7 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
   }
   const encoding = opts.encoding ?? 'utf8';
   const chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? 1 << 20));
+  const progress = opts.progress;
   const scanner = new CsvScanner({ file, delimiter: delimiter.charCodeAt(0) }, onRecord);
   const sink: Sink = encoding === 'utf8' ? new Utf8Sink(scanner, file) : new DecodingSink(scanner, file, encoding);
 
@@ -86,19 +89,35 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
     const gzip = path.endsWith('.gz') || (headLen === 2 && head[0] === 0x1f && head[1] === 0x8b);
     let bytesRead = 0;
     if (!gzip) {
-      // One reused buffer: the scanner copies what it keeps (a partial record).
-      const buf = new Uint8Array(chunkSize);
+      // Two reused buffers: the next chunk is being read while this one is scanned
+      // (the scanner copies what it keeps of a chunk: a partial record).
+      let buf = new Uint8Array(chunkSize);
+      let spare = new Uint8Array(chunkSize);
+      let pending = fh.read(buf, 0, chunkSize, 0);
       for (;;) {
-        const { bytesRead: n } = await fh.read(buf, 0, chunkSize, bytesRead);
+        const { bytesRead: n } = await pending;
         if (n === 0) break;
         bytesRead += n;
+        pending = fh.read(spare, 0, chunkSize, bytesRead);
+        if (progress) progress.bytes = bytesRead;
         const chunk = n === chunkSize ? buf : buf.subarray(0, n);
-        hash.update(chunk);
-        sink.push(chunk);
+        try {
+          hash.update(chunk);
+          sink.push(chunk);
+        } catch (e) {
+          await pending.catch(() => undefined);
+          throw e;
+        }
+        const t = buf;
+        buf = spare;
+        spare = t;
       }
     } else {
       const src = fh.createReadStream({ start: 0, highWaterMark: chunkSize, autoClose: false });
-      src.on('data', (raw) => { hash.update(raw); });
+      src.on('data', (raw) => {
+        hash.update(raw);
+        if (progress) progress.bytes += raw.length;
+      });
       try {
         await pipeline(src, createGunzip({ chunkSize: Math.max(chunkSize, 64) }), async (source: AsyncIterable<Uint8Array>) => {
           // Plain Uint8Array views keep the scanner's byte loads monomorphic (zlib yields Buffers).

@@ -1,8 +1,12 @@
 /**
  * Rows the run refuses: each goes to rejects.csv with file, line, column, code and
- * reason, and the run goes on. Raw values are kept for the analyst, but anything
- * that looks like a phone or ID number is masked so the file carries no personal data.
+ * reason, and the run goes on. Raw values are kept for the analyst, but masked
+ * (see maskRaw) so the file carries no phone number, ID number or name.
+ * Reasons are fixed texts: they never quote the field.
  */
+import { maskRaw } from '../output/mask.js';
+
+export { maskRaw };
 
 export type RejectCode =
   | 'CW_ROW_FIELD_COUNT'
@@ -24,15 +28,6 @@ export interface RejectRow {
   raw: string;
 }
 
-const PERSONAL_COLUMNS = new Set(['msisdn', 'name']);
-
-/** Keeps the shape of a value but not a phone or ID number in it. */
-export function maskRaw(column: string, raw: string): string {
-  const clipped = raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
-  if (PERSONAL_COLUMNS.has(column)) return clipped.length <= 1 ? '*' : `${clipped[0]}${'*'.repeat(Math.min(clipped.length - 1, 16))}`;
-  return clipped.replace(/\d{7,}/g, (d) => `${d.slice(0, 3)}${'*'.repeat(d.length - 7)}${d.slice(-4)}`);
-}
-
 export class RejectLog {
   readonly rows: RejectRow[] = [];
   readonly perFile = new Map<string, number>();
@@ -42,7 +37,25 @@ export class RejectLog {
     this.perFile.set(file, (this.perFile.get(file) ?? 0) + 1);
   }
 
+  /** Adds rows whose raw values are masked already (rows another RejectLog or thread made). */
+  addRows(rows: readonly RejectRow[]): void {
+    for (const r of rows) {
+      this.rows.push(r);
+      this.perFile.set(r.file, (this.perFile.get(r.file) ?? 0) + 1);
+    }
+  }
+
   count(file: string): number {
     return this.perFile.get(file) ?? 0;
+  }
+
+  /** Rejected rows per file and code, for logs (codes only, never values). */
+  countsByCode(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const r of this.rows) {
+      const f = (out[r.file] ??= {});
+      f[r.code] = (f[r.code] ?? 0) + 1;
+    }
+    return out;
   }
 }

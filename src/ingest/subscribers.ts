@@ -1,18 +1,36 @@
 /**
  * subscribers.csv → the subscriber table: one index per subscriber, enum and date
  * attributes in typed arrays, text attributes (needed only for task rows) as strings.
+ * Subscriber ids also go into a byte-keyed IdTable, which the fact readers use to
+ * find a row's subscriber without making a string of its id.
+ *
+ * Rules (as the contract says): a row with an empty id, a bad phone, status, member
+ * level, balance or date is rejected; a row whose id an earlier *accepted* row has is
+ * rejected as a duplicate (checked before the other fields). Accepted rows are
+ * numbered in file order.
+ *
+ * The file is read in one pass that validates each row's fields and keeps the ids of
+ * the valid rows in file order; the hash index over them is built afterwards in one
+ * go (see IdTable.buildIndex), and only then are duplicates taken out. That gives the
+ * same rows, rejects and indices as checking each id on arrival, and lets the two
+ * halves of the work run apart: scanSubscribers({ keys }) builds only the ids (a
+ * worker thread does that to start on the fact files early), scanSubscribers({ values })
+ * only the attributes (the main thread, meanwhile), and applyKeys() joins them.
  */
 import { MEMBER_LEVELS, STATUS_VALUES } from '../rules/catalogue.js';
 import { ENUM_MISSING } from '../rules/compile.js';
-import { fieldIsEmpty, fieldString, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
+import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
+import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, Interner } from './fields.js';
+import { ID_EMPTY, IdTable, fieldKey } from './id-table.js';
 import { type InputOptions } from './layout.js';
-import { RejectLog } from './rejects.js';
-import { readTable, type FileStats } from './table-reader.js';
+import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
+import { readTable, type FileStats, type Reject } from './table-reader.js';
 
 export interface SubscriberTable {
   n: number;
   ids: string[];
-  index: Map<string, number>;
+  /** subscriber_id (trimmed, as UTF-8 bytes) → index. */
+  idTable: IdTable;
   msisdn: string[];
   name: string[];
   region: string[];
@@ -27,10 +45,48 @@ export interface SubscriberTable {
   statusSince: Float64Array;
 }
 
-const PHONE = /^\+?\d{5,20}$/;
+const STATUS_BYTES = enumBytes(STATUS_VALUES);
+const LEVEL_BYTES = enumBytes(MEMBER_LEVELS);
+const DUPLICATE_REASON = 'subscriber_id appears earlier in the file; the first row is kept';
 
-function enumCode(values: readonly string[], s: string): number {
-  return values.indexOf(s.trim().toLowerCase());
+/** The attributes of the valid rows, in file order (duplicates not yet taken out). */
+export interface SubscriberValues {
+  ids: string[];
+  msisdn: string[];
+  name: string[];
+  region: string[];
+  managerId: string[];
+  planId: string[];
+  status: Uint8Array;
+  memberLevel: Uint8Array;
+  prepaidBalance: Float64Array;
+  activationDate: Float64Array;
+  statusSince: Float64Array;
+}
+
+export interface SubscriberScan {
+  /** Rows that passed the field checks (some may still be duplicates). */
+  valid: number;
+  /** The valid rows' ids in file order, not indexed (with `keys`). */
+  keys: IdTable | null;
+  /** Line of each valid row (with `keys`). */
+  lines: Float64Array | null;
+  values: SubscriberValues | null;
+  /** Rejects of the pass in line order, before duplicates are known. */
+  rejects: RejectRow[];
+  /** For rejects of rows with a non-empty id (position in `rejects`): that id, to tell whether it was a duplicate. */
+  rejectedIds: Map<number, Uint8Array>;
+  stats: FileStats;
+}
+
+/** The ids resolved: the table, which valid rows were duplicates, the final rejects. */
+export interface SubscriberKeys {
+  table: IdTable;
+  /** Positions among the valid rows of the duplicates, ascending. */
+  dups: Int32Array;
+  /** Every reject of subscribers.csv, in line order. */
+  rejects: RejectRow[];
+  stats: FileStats;
 }
 
 function growF64(a: Float64Array, size: number): Float64Array {
@@ -40,66 +96,179 @@ function growU8(a: Uint8Array, size: number): Uint8Array {
   const b = new Uint8Array(size); b.set(a); return b;
 }
 
-export async function readSubscribers(path: string, file: string, input: InputOptions, rejects: RejectLog): Promise<{ table: SubscriberTable; stats: FileStats }> {
+export interface ScanSubscribersOptions {
+  keys: boolean;
+  values: boolean;
+  onRows?: (rows: number, bytes: number) => void;
+}
+
+export async function scanSubscribers(path: string, file: string, input: InputOptions, opts: ScanSubscribersOptions): Promise<SubscriberScan> {
   let cap = 1024;
   let status: Uint8Array = new Uint8Array(cap), memberLevel: Uint8Array = new Uint8Array(cap);
   let prepaid: Float64Array = new Float64Array(cap), activation: Float64Array = new Float64Array(cap), since: Float64Array = new Float64Array(cap);
+  let lines: Float64Array = new Float64Array(cap);
   const ids: string[] = [], msisdn: string[] = [], name: string[] = [], region: string[] = [], managerId: string[] = [], planId: string[] = [];
-  const index = new Map<string, number>();
+  const regions = new Interner(), managers = new Interner(), plans = new Interner();
+  const keys = opts.keys ? new IdTable(1024) : null;
+  const values = opts.values;
+  const log = new RejectLog();
+  const rejectedIds = new Map<number, Uint8Array>();
+  let valid = 0;
 
-  const stats = await readTable(path, file, 'subscribers', input, rejects, (c) => {
-    const text = (rec: RecordView, col: string) => (c[col]! >= 0 ? fieldString(rec, c[col]!).trim() : '');
+  const stats = await readTable(path, file, 'subscribers', input, log, (c) => {
+    const cId = c.subscriber_id!, cPhone = c.msisdn!, cStatus = c.status!, cLevel = c.member_level!, cBalance = c.prepaid_balance!;
+    const cName = c.name!, cRegion = c.region!, cManager = c.manager_id!, cPlan = c.plan_id!;
+    const cActivation = c.activation_date!, cSince = c.status_since!;
+    const thousands = input.thousands;
+    /** A date column: NaN when absent or empty, undefined when unparsable. */
+    const dateOf = (rec: RecordView, col: number): number | undefined => {
+      if (col < 0) return NaN;
+      const d = parseDayField(rec, col);
+      return d === d || fieldIsEmpty(rec, col) ? d : undefined;
+    };
+    // A row failing a field check keeps its id, to tell later whether it was a duplicate.
+    let cur: RecordView;
+    let rejectRow: Reject;
+    const bad: Reject = (column, code, reason, raw) => {
+      const k = fieldKey(cur, cId)!;
+      rejectedIds.set(log.rows.length, k.b.slice(k.s, k.e));
+      return rejectRow(column, code, reason, raw);
+    };
     return (rec, reject) => {
-      const id = text(rec, 'subscriber_id');
-      if (id === '') return reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', '');
-      if (index.has(id)) return reject('subscriber_id', 'CW_ROW_DUPLICATE_SUBSCRIBER', 'subscriber_id appears earlier in the file; the first row is kept', id);
-      const phone = text(rec, 'msisdn');
-      if (!PHONE.test(phone)) return reject('msisdn', phone === '' ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', phone === '' ? 'msisdn is empty' : 'msisdn is not a phone number (digits, optional leading +)', phone);
-      const st = enumCode(STATUS_VALUES, text(rec, 'status'));
-      if (st < 0) return reject('status', 'CW_ROW_BAD_ENUM', `status must be one of ${STATUS_VALUES.join(', ')}`, text(rec, 'status'));
-      let ml = ENUM_MISSING;
-      const mlText = text(rec, 'member_level');
-      if (mlText !== '') {
-        ml = enumCode(MEMBER_LEVELS, mlText);
-        if (ml < 0) return reject('member_level', 'CW_ROW_BAD_ENUM', `member_level must be one of ${MEMBER_LEVELS.join(', ')} or empty`, mlText);
-      }
+      if (fieldKey(rec, cId) === null) return reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', '');
+      cur = rec;
+      rejectRow = reject;
+      const phoneOk = fieldPhone(rec, cPhone);
+      if (phoneOk !== 1) return bad('msisdn', phoneOk === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', phoneOk === 0 ? 'msisdn is empty' : 'msisdn is not a phone number (digits, optional leading +)', fieldTrimmed(rec, cPhone));
+      const st = fieldEnum(rec, cStatus, STATUS_VALUES, STATUS_BYTES);
+      if (st < 0) return bad('status', 'CW_ROW_BAD_ENUM', `status must be one of ${STATUS_VALUES.join(', ')}`, fieldTrimmed(rec, cStatus));
+      let ml = fieldEnum(rec, cLevel, MEMBER_LEVELS, LEVEL_BYTES);
+      if (ml === -2) ml = ENUM_MISSING;
+      else if (ml < 0) return bad('member_level', 'CW_ROW_BAD_ENUM', `member_level must be one of ${MEMBER_LEVELS.join(', ')} or empty`, fieldTrimmed(rec, cLevel));
       let balance = NaN;
-      if (c.prepaid_balance! >= 0 && !fieldIsEmpty(rec, c.prepaid_balance!)) {
-        const fen = parseScaled(rec, c.prepaid_balance!, 2, input.thousands);
-        if (Number.isNaN(fen)) return reject('prepaid_balance', 'CW_ROW_BAD_NUMBER', 'prepaid_balance is not an amount with at most 2 decimals', text(rec, 'prepaid_balance'));
-        balance = fen / 100;
+      if (cBalance >= 0) {
+        const fen = parseScaled(rec, cBalance, 2, thousands);
+        if (fen === fen) balance = fen / 100;
+        else if (!fieldIsEmpty(rec, cBalance)) return bad('prepaid_balance', 'CW_ROW_BAD_NUMBER', 'prepaid_balance is not an amount with at most 2 decimals', fieldTrimmed(rec, cBalance));
       }
-      const dates: number[] = [];
-      for (const col of ['activation_date', 'status_since']) {
-        let d = NaN;
-        if (c[col]! >= 0 && !fieldIsEmpty(rec, c[col]!)) {
-          d = parseDayField(rec, c[col]!);
-          if (Number.isNaN(d)) return reject(col, 'CW_ROW_BAD_DATE', `${col} is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)`, text(rec, col));
-        }
-        dates.push(d);
-      }
-      const i = ids.length;
+      const act = dateOf(rec, cActivation);
+      if (act === undefined) return bad('activation_date', 'CW_ROW_BAD_DATE', 'activation_date is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)', fieldTrimmed(rec, cActivation));
+      const sin = dateOf(rec, cSince);
+      if (sin === undefined) return bad('status_since', 'CW_ROW_BAD_DATE', 'status_since is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)', fieldTrimmed(rec, cSince));
+
+      const i = valid++;
       if (i === cap) {
         cap *= 2;
-        status = growU8(status, cap); memberLevel = growU8(memberLevel, cap);
-        prepaid = growF64(prepaid, cap); activation = growF64(activation, cap); since = growF64(since, cap);
+        lines = growF64(lines, cap);
+        if (values) {
+          status = growU8(status, cap); memberLevel = growU8(memberLevel, cap);
+          prepaid = growF64(prepaid, cap); activation = growF64(activation, cap); since = growF64(since, cap);
+        }
       }
-      index.set(id, i);
-      ids.push(id); msisdn.push(phone);
-      name.push(text(rec, 'name')); region.push(text(rec, 'region'));
-      managerId.push(text(rec, 'manager_id')); planId.push(text(rec, 'plan_id'));
-      status[i] = st; memberLevel[i] = ml; prepaid[i] = balance;
-      activation[i] = dates[0]!; since[i] = dates[1]!;
+      if (keys !== null) {
+        keys.appendField(rec, cId);
+        lines[i] = rec.line;
+      }
+      if (values) {
+        ids.push(fieldTrimmed(rec, cId));
+        msisdn.push(fieldTrimmed(rec, cPhone));
+        name.push(fieldTrimmed(rec, cName));
+        region.push(regions.get(rec, cRegion));
+        managerId.push(managers.get(rec, cManager));
+        planId.push(plans.get(rec, cPlan));
+        status[i] = st; memberLevel[i] = ml; prepaid[i] = balance;
+        activation[i] = act; since[i] = sin;
+      }
       return true;
     };
-  });
-  const n = ids.length;
+  }, { onRows: opts.onRows });
   return {
-    table: {
-      n, ids, index, msisdn, name, region, managerId, planId,
-      status: status.slice(0, n), memberLevel: memberLevel.slice(0, n),
-      prepaidBalance: prepaid.slice(0, n), activationDate: activation.slice(0, n), statusSince: since.slice(0, n),
-    },
+    valid,
+    keys,
+    lines: keys !== null ? lines.slice(0, valid) : null,
+    values: values ? {
+      ids, msisdn, name, region, managerId, planId,
+      status: status.slice(0, valid), memberLevel: memberLevel.slice(0, valid),
+      prepaidBalance: prepaid.slice(0, valid), activationDate: activation.slice(0, valid), statusSince: since.slice(0, valid),
+    } : null,
+    rejects: log.rows,
+    rejectedIds,
     stats,
   };
 }
+
+/** Indexes the ids of a keys scan, finds the duplicates and writes the final rejects. */
+export function resolveKeys(scan: SubscriberScan, file: string): SubscriberKeys {
+  const table = scan.keys!;
+  const lines = scan.lines!;
+  let firstOf = table.buildIndex();
+  const dupRows: RejectRow[] = [];
+  let dups = new Int32Array(0);
+  if (firstOf !== null) {
+    const list: number[] = [];
+    const keep = new Uint8Array(scan.valid);
+    for (let i = 0; i < scan.valid; i++) {
+      if (firstOf[i] === i) keep[i] = 1;
+      else {
+        list.push(i);
+        dupRows.push({ file, line: lines[i]!, column: 'subscriber_id', code: 'CW_ROW_DUPLICATE_SUBSCRIBER', reason: DUPLICATE_REASON, raw: maskRaw('subscriber_id', table.keyString(i)) });
+      }
+    }
+    dups = Int32Array.from(list);
+    table.compact(keep);
+    firstOf = table.buildIndex();
+    if (firstOf !== null) throw new Error('IdTable: duplicates left after compaction');
+  }
+  // A row that failed a field check but whose id an earlier accepted row holds is a duplicate (that check comes first).
+  const rejects = scan.rejects.slice();
+  if (scan.rejectedIds.size > 0) {
+    const acceptedLine = new Float64Array(table.n);
+    for (let i = 0, a = 0, d = 0; i < scan.valid; i++) {
+      if (d < dups.length && dups[d] === i) d++;
+      else acceptedLine[a++] = lines[i]!;
+    }
+    for (const [at, key] of scan.rejectedIds) {
+      const j = table.find(key, 0, key.length);
+      const row = rejects[at]!;
+      if (j >= 0 && acceptedLine[j]! < row.line) {
+        rejects[at] = { file, line: row.line, column: 'subscriber_id', code: 'CW_ROW_DUPLICATE_SUBSCRIBER', reason: DUPLICATE_REASON, raw: maskRaw('subscriber_id', new TextDecoder().decode(key)) };
+      }
+    }
+  }
+  if (dupRows.length > 0) {
+    rejects.push(...dupRows);
+    rejects.sort((a, b) => a.line - b.line);
+  }
+  const stats = { ...scan.stats, accepted: scan.stats.accepted - dups.length, rejected: scan.stats.rejected + dups.length };
+  return { table, dups, rejects, stats };
+}
+
+/** The subscriber table from a values scan and the resolved keys of the same file. */
+export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): SubscriberTable {
+  let v = values;
+  if (keys.dups.length > 0) {
+    const n = v.ids.length;
+    const keep = new Uint8Array(n).fill(1);
+    for (const d of keys.dups) keep[d] = 0;
+    const pick = <T>(a: T[]) => a.filter((_, i) => keep[i]);
+    const pickTyped = <T extends Uint8Array | Float64Array>(a: T): T => a.filter((_, i) => keep[i]) as T;
+    v = {
+      ids: pick(v.ids), msisdn: pick(v.msisdn), name: pick(v.name), region: pick(v.region), managerId: pick(v.managerId), planId: pick(v.planId),
+      status: pickTyped(v.status), memberLevel: pickTyped(v.memberLevel), prepaidBalance: pickTyped(v.prepaidBalance),
+      activationDate: pickTyped(v.activationDate), statusSince: pickTyped(v.statusSince),
+    };
+  }
+  if (v.ids.length !== keys.table.n) throw new Error(`subscriber values (${v.ids.length}) and keys (${keys.table.n}) disagree`);
+  return { n: keys.table.n, idTable: keys.table, ...v };
+}
+
+/** Reads subscribers.csv in this thread: the table, its stats, and its rejects added to `rejects`. */
+export async function readSubscribers(path: string, file: string, input: InputOptions, rejects: RejectLog,
+  opts: { onRows?: (rows: number, bytes: number) => void } = {}): Promise<{ table: SubscriberTable; stats: FileStats }> {
+  const scan = await scanSubscribers(path, file, input, { keys: true, values: true, onRows: opts.onRows });
+  const keys = resolveKeys(scan, file);
+  rejects.addRows(keys.rejects);
+  return { table: applyKeys(scan.values!, keys), stats: keys.stats };
+}
+
+export { ID_EMPTY };

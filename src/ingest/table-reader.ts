@@ -27,6 +27,16 @@ export interface FileStats {
 export type Reject = (column: string, code: RejectCode, reason: string, raw: string) => false;
 export type RowHandler = (rec: RecordView, reject: Reject) => boolean;
 
+/** Progress callbacks come about every this many records. */
+export const ROWS_PER_PROGRESS = 1 << 20;
+
+export interface TableReadOptions {
+  /** Optional extracts (do-not-call, contact history) may legitimately have no rows. */
+  mayBeEmpty?: boolean;
+  /** Progress: called about every ROWS_PER_PROGRESS records, and once at the end, with the records and bytes read so far. */
+  onRows?: (rows: number, bytes: number) => void;
+}
+
 export async function readTable(
   path: string,
   file: string,
@@ -34,20 +44,22 @@ export async function readTable(
   input: InputOptions,
   rejects: RejectLog,
   makeHandler: (columns: Record<string, number>) => RowHandler,
-  /** Optional extracts (do-not-call, contact history) may legitimately have no rows. */
-  mayBeEmpty = false,
+  opts: TableReadOptions = {},
 ): Promise<FileStats> {
   const started = performance.now();
   let handler: RowHandler | undefined;
   let width = 0;
   let records = 0, accepted = 0, rejected = 0;
   let line = 0;
+  const onRows = opts.onRows;
+  const progress = { bytes: 0 };
+  let nextProgress = ROWS_PER_PROGRESS;
   const reject: Reject = (column, code, reason, raw) => {
     rejects.add(file, line, column, code, reason, raw);
     rejected++;
     return false;
   };
-  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding }, (rec) => {
+  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding, progress }, (rec) => {
     if (handler === undefined) {
       const header: string[] = [];
       for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
@@ -59,12 +71,17 @@ export async function readTable(
     line = rec.line;
     if (rec.count !== width) {
       reject('*', 'CW_ROW_FIELD_COUNT', `the record has ${rec.count} fields but the header has ${width}`, '');
-      return;
+    } else if (handler(rec, reject)) {
+      accepted++;
     }
-    if (handler(rec, reject)) accepted++;
+    if (records === nextProgress) {
+      nextProgress += ROWS_PER_PROGRESS;
+      onRows?.(records, progress.bytes);
+    }
   });
-  if (handler === undefined || (records === 0 && !mayBeEmpty)) {
+  if (handler === undefined || (records === 0 && !opts.mayBeEmpty)) {
     throw new ChurnwatchError('CW_EXTRACT_EMPTY', `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`, { file, gate: 'non-empty-files' });
   }
+  onRows?.(records, info.bytesRead);
   return { extract, file, path, bytes: info.bytesRead, records, accepted, rejected, ms: performance.now() - started, sha256: info.sha256, before: info.before };
 }

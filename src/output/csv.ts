@@ -1,11 +1,19 @@
 /**
  * CSV text for the outputs: RFC 4180 quoting, "\n" line ends, UTF-8 without BOM.
- * Free-text cells that a spreadsheet would read as a formula (starting with =, +,
- * -, @, tab or carriage return) are prefixed with a single quote, as OWASP advises;
- * identifier and phone columns are never altered.
+ *
+ * Formula injection: a free-text cell that a spreadsheet would read as a formula
+ * (starting with =, +, -, @, tab or carriage return, as OWASP lists them; also NUL
+ * and the full-width ＝ ＋ － ＠ that East Asian spreadsheet set-ups may convert) is
+ * prefixed with a single quote, as OWASP advises. Identifier, number and date
+ * columns that churnwatch formats itself are not free text; phone columns are
+ * validated (digits, an optional leading +) instead and never altered.
  */
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+const FORMULA_START = /^[=+\-@\t\r\0\uff1d\uff0b\uff0d\uff20]/;
+
+export function startsLikeFormula(cell: string): boolean {
+  return FORMULA_START.test(cell);
+}
 
 export function neutraliseFormula(cell: string): string {
   return FORMULA_START.test(cell) ? `'${cell}` : cell;

@@ -1,15 +1,36 @@
 /**
- * Atomic publication of one run's outputs. Files are written into a hidden folder
- * beside the target, each fsynced; manifest.json is written last; then the folder is
- * renamed to OUTDIR/<as-of date>. An importer that sees the folder (or its manifest)
- * sees complete outputs. A lock file keeps two runs off the same output folder.
+ * Atomic publication of one run's outputs, the run lock, and the report of a failed run.
+ *
+ * Publication: files are written into a hidden folder beside the target
+ * (OUTDIR/.tmp-<date>-<pid>), each fsynced; manifest.json is written last; the folder
+ * is fsynced and renamed to OUTDIR/<date>, and OUTDIR is fsynced. An importer that
+ * sees OUTDIR/<date> (or its manifest) sees complete outputs. With --force the old
+ * folder is first renamed aside (.old-<date>-<pid>), the new one renamed into place,
+ * and the old one removed: the date folder never holds a mix of two runs (for an
+ * instant between the two renames it does not exist at all).
+ *
+ * Leftovers of a killed run (.tmp-*, .old-*) are cleared by the next run, which holds
+ * the lock: an .old-* folder whose date is missing is renamed back, so a run killed
+ * in the middle of a --force replacement leaves the previous publication in place.
+ *
+ * Lock: OUTDIR/.churnwatch.lock names the process holding it (pid, its start time,
+ * the boot, the host). It is created complete in one step (written under a private
+ * name, then hard-linked into place), so a half-written lock never exists. A lock
+ * whose process is gone (or whose pid now belongs to another process, or that is
+ * from an earlier boot) is stale and taken over; the takeover renames the stale file
+ * aside and checks that it was the one judged stale, so two runs racing for a stale
+ * lock cannot both win.
+ *
+ * Modes: files and folders are created with the configured modes (0600 / 0700 by
+ * default) and then chmod-ed, so the umask neither widens nor narrows them.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync,
-  rmSync, statSync, writeSync, chmodSync,
+  closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync,
+  rmSync, rmdirSync, statSync, unlinkSync, writeSync, chmodSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
 
 export interface OutputRecord { file: string; bytes: number; sha256: string }
@@ -20,17 +41,36 @@ export interface PublishOptions {
   dirMode: number;
 }
 
+function errnoOf(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
 function fail(e: unknown, what: string, path: string): never {
   if (e instanceof ChurnwatchError) throw e;
-  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  const code = errnoOf(e) ?? 'error';
   throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `cannot ${what} ${path} (${code}); check that the output folder exists and is writable`, { file: path });
 }
 
+/** Creates a folder (and missing parents) with exactly `mode`; an existing folder is left as it is. */
 export function ensureDir(path: string, mode: number): void {
   try {
-    if (!existsSync(path)) mkdirSync(path, { recursive: true, mode });
-    if (!statSync(path).isDirectory()) throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `${path} exists and is not a folder; choose another --out`, { file: path });
+    if (existsSync(path)) {
+      if (!statSync(path).isDirectory()) throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `${path} exists and is not a folder; choose another --out`, { file: path });
+      return;
+    }
+    const created: string[] = [];
+    for (let p = path; !existsSync(p); p = dirname(p)) {
+      created.push(p);
+      if (dirname(p) === p) break;
+    }
+    mkdirSync(path, { recursive: true, mode });
+    for (const p of created) chmodSync(p, mode);
   } catch (e) { fail(e, 'create the folder', path); }
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 /** Writes one file in chunks, hashing as it goes; the file is fsynced and closed on return. */
@@ -86,6 +126,9 @@ export class ChunkedFile {
   }
 }
 
+export const TMP_PREFIX = '.tmp-';
+export const OLD_PREFIX = '.old-';
+
 export class Publication {
   readonly tmpDir: string;
   readonly target: string;
@@ -93,7 +136,7 @@ export class Publication {
 
   constructor(readonly outRoot: string, readonly name: string, readonly opts: PublishOptions) {
     this.target = join(outRoot, name);
-    this.tmpDir = join(outRoot, `.tmp-${name}-${process.pid}`);
+    this.tmpDir = join(outRoot, `${TMP_PREFIX}${name}-${process.pid}`);
     if (existsSync(this.target) && !opts.force) {
       throw new ChurnwatchError('CW_OUTPUT_EXISTS', `${this.target} is already published; rerun with --force to replace it`, { file: this.target });
     }
@@ -120,25 +163,29 @@ export class Publication {
     return r;
   }
 
-  /** Writes the manifest last, then moves the folder into place. */
-  commit(manifestText: (outputs: OutputRecord[]) => string): string {
-    this.writeText('manifest.json', manifestText(this.outputs));
+  /**
+   * Writes the manifest last (when given), then moves the folder into place. Without
+   * --force an existing target is refused (73) even here, so two runs can never both publish.
+   */
+  commit(manifestText?: (outputs: OutputRecord[]) => string): string {
+    if (manifestText) this.writeText('manifest.json', manifestText(this.outputs));
     try {
-      const dirFd = openSync(this.tmpDir, 'r');
-      fsyncSync(dirFd);
-      closeSync(dirFd);
+      fsyncDir(this.tmpDir);
       if (existsSync(this.target)) {
-        // --force: move the old one aside first, so the name never shows a mix of both.
-        const old = join(this.outRoot, `.old-${this.name}-${process.pid}`);
+        if (!this.opts.force) {
+          throw new ChurnwatchError('CW_OUTPUT_EXISTS', `${this.target} was published while this run was working; rerun with --force to replace it`, { file: this.target });
+        }
+        // Move the old one aside first, so the name never shows a mix of both.
+        const old = join(this.outRoot, `${OLD_PREFIX}${this.name}-${process.pid}`);
+        rmSync(old, { recursive: true, force: true });
         renameSync(this.target, old);
         renameSync(this.tmpDir, this.target);
+        fsyncDir(this.outRoot);
         rmSync(old, { recursive: true, force: true });
       } else {
         renameSync(this.tmpDir, this.target);
       }
-      const rootFd = openSync(this.outRoot, 'r');
-      fsyncSync(rootFd);
-      closeSync(rootFd);
+      fsyncDir(this.outRoot);
     } catch (e) { fail(e, 'publish', this.target); }
     return this.target;
   }
@@ -148,53 +195,232 @@ export class Publication {
   }
 }
 
-/** Removes temporary folders that killed runs left behind (never a published one). */
-export function sweepLeftovers(outRoot: string): void {
-  for (const entry of readdirSync(outRoot)) {
-    if (entry.startsWith('.tmp-') || entry.startsWith('.old-')) {
-      const pid = Number(entry.split('-').pop());
-      if (!isAlive(pid)) rmSync(join(outRoot, entry), { recursive: true, force: true });
-    }
+/** "<prefix><name>-<pid>" → name. */
+function leftoverName(entry: string, prefix: string): string | undefined {
+  if (!entry.startsWith(prefix)) return undefined;
+  const rest = entry.slice(prefix.length);
+  const dash = rest.lastIndexOf('-');
+  return dash > 0 && /^\d+$/.test(rest.slice(dash + 1)) ? rest.slice(0, dash) : undefined;
+}
+
+/**
+ * Clears what killed runs left in an output folder. Call it only while holding the
+ * lock and before this run creates anything there: then every leftover is from a
+ * dead run (whatever its pid, which a container may well give the next run too).
+ * Returns what it did, for the log.
+ */
+export function sweepLeftovers(outRoot: string): string[] {
+  const done: string[] = [];
+  let entries: string[];
+  try { entries = readdirSync(outRoot); } catch (e) { fail(e, 'list', outRoot); }
+  for (const entry of entries) {
+    const path = join(outRoot, entry);
+    try {
+      const old = leftoverName(entry, OLD_PREFIX);
+      if (leftoverName(entry, TMP_PREFIX) !== undefined) {
+        rmSync(path, { recursive: true, force: true });
+        done.push(`removed ${entry}`);
+      } else if (old !== undefined) {
+        const target = join(outRoot, old);
+        if (!existsSync(target)) {
+          // A --force replacement was killed between its two renames: put the previous publication back.
+          renameSync(path, target);
+          fsyncDir(outRoot);
+          done.push(`restored ${old} from ${entry}`);
+        } else {
+          rmSync(path, { recursive: true, force: true });
+          done.push(`removed ${entry}`);
+        }
+      } else if (entry.startsWith(`${LOCK_NAME}.`)) {
+        // A private lock name of a run that is starting right now must stay: only the dead's go.
+        const pid = Number(entry.slice(LOCK_NAME.length + 1).split('.')[0]);
+        if (!isAlive(pid)) {
+          rmSync(path, { force: true });
+          done.push(`removed ${entry}`);
+        }
+      }
+    } catch (e) { fail(e, 'clear the leftover', path); }
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------- the failed-run report
+
+export const FAILED_DIR = 'failed';
+
+/**
+ * OUTDIR/failed/<date>/: what a failed run leaves for the operator (failure.json, and
+ * rejects.csv when the extracts were read). No manifest and no task file, so no
+ * importer can take it for a publication; written atomically like one.
+ */
+export function writeFailureReport(outRoot: string, name: string, modes: { fileMode: number; dirMode: number }, files: { name: string; text: string }[]): string {
+  const root = join(outRoot, FAILED_DIR);
+  ensureDir(root, modes.dirMode);
+  sweepLeftovers(root);
+  const p = new Publication(root, name, { force: true, ...modes });
+  try {
+    for (const f of files) p.writeText(f.name, f.text);
+    return p.commit();
+  } catch (e) {
+    p.abandon();
+    throw e;
   }
 }
+
+/** Removes the failed-run report of a date once the date is published. */
+export function clearFailureReport(outRoot: string, name: string): void {
+  const root = join(outRoot, FAILED_DIR);
+  if (!existsSync(root)) return;
+  rmSync(join(root, name), { recursive: true, force: true });
+  try { rmdirSync(root); } catch { /* not empty: other dates' reports stay */ }
+}
+
+// ---------------------------------------------------------------- the lock
+
+export const LOCK_NAME = '.churnwatch.lock';
+
+interface LockInfo {
+  pid: number;
+  /** Start time of the process (clock ticks since boot), where the system tells it. */
+  start?: string;
+  boot?: string;
+  host?: string;
+  token?: string;
+  since?: string;
+}
+
+function readOr(path: string): string | undefined {
+  try { return readFileSync(path, 'utf8'); } catch { return undefined; }
+}
+
+/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined. */
+export function processStart(pid: number): string | undefined {
+  const stat = readOr(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19];
+}
+
+const BOOT_ID = readOr('/proc/sys/kernel/random/boot_id')?.trim();
 
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try { process.kill(pid, 0); return true; } catch (e) { return errnoOf(e) === 'EPERM'; }
 }
 
-/** One run per output folder. A lock whose process is gone is stale and taken over. */
+function parseLock(text: string): LockInfo | undefined {
+  try {
+    const v = JSON.parse(text) as LockInfo;
+    if (v && typeof v === 'object' && Number.isInteger(v.pid)) return v;
+  } catch { /* an older plain "pid" lock */ }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? { pid } : undefined;
+}
+
 export class RunLock {
   readonly path: string;
   private held = false;
+  private readonly token = randomBytes(8).toString('hex');
+  /** Set when acquire() took over a stale lock: the pid that had left it. */
+  tookOverFrom: number | undefined;
 
-  constructor(outRoot: string) {
-    this.path = join(outRoot, '.churnwatch.lock');
+  constructor(readonly outRoot: string, private readonly fileMode = 0o600) {
+    this.path = join(outRoot, LOCK_NAME);
+  }
+
+  private info(): LockInfo {
+    return { pid: process.pid, start: processStart(process.pid), boot: BOOT_ID, host: hostname(), token: this.token, since: new Date().toISOString() };
+  }
+
+  /** Creates the lock file complete, or returns false when one exists. */
+  private tryCreate(): boolean {
+    const text = JSON.stringify(this.info()) + '\n';
+    const priv = `${this.path}.${process.pid}.${this.token}`;
+    try {
+      const fd = openSync(priv, 'w', this.fileMode);
+      try {
+        fchmodSync(fd, this.fileMode);
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally { closeSync(fd); }
+    } catch (e) { fail(e, 'create the lock', priv); }
+    try {
+      linkSync(priv, this.path);
+      return true;
+    } catch (e) {
+      const code = errnoOf(e);
+      // EEXIST: a lock is there. ENOENT: our private file was cleared by the run holding the lock.
+      if (code === 'EEXIST' || code === 'ENOENT') return false;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+        // A file system without hard links: create exclusively and write.
+        try {
+          const fd = openSync(this.path, 'wx', this.fileMode);
+          try { fchmodSync(fd, this.fileMode); writeSync(fd, text); } finally { closeSync(fd); }
+          return true;
+        } catch (e2) {
+          if (errnoOf(e2) === 'EEXIST') return false;
+          fail(e2, 'create the lock', this.path);
+        }
+      }
+      fail(e, 'create the lock', this.path);
+    } finally {
+      rmSync(priv, { force: true });
+    }
+  }
+
+  /** Why the lock in `text` is stale, or undefined when its run may be alive. */
+  private staleReason(lock: LockInfo | undefined): string | undefined {
+    if (lock === undefined) return 'unreadable';
+    if (lock.host !== undefined && lock.host !== hostname()) return undefined; // cannot check another machine
+    if (lock.boot !== undefined && BOOT_ID !== undefined && lock.boot !== BOOT_ID) return 'left before a reboot';
+    if (!isAlive(lock.pid)) return `process ${lock.pid} is gone`;
+    if (lock.start !== undefined) {
+      const now = processStart(lock.pid);
+      if (now !== undefined && now !== lock.start) return `process ${lock.pid} is another program now`;
+    }
+    return undefined;
+  }
+
+  private heldError(lock: LockInfo | undefined): ChurnwatchError {
+    const who = lock ? `pid ${lock.pid}${lock.host && lock.host !== hostname() ? ` on ${lock.host}` : ''}${lock.since ? `, running since ${lock.since}` : ''}` : 'unknown';
+    return new ChurnwatchError('CW_LOCK_HELD',
+      `another churnwatch run (${who}) is using the output folder ${this.outRoot}; this run stopped without reading or writing anything. ` +
+        `Retry when that run has finished; if no run is active, remove ${this.path}`,
+      { file: this.path, pid: lock?.pid });
   }
 
   acquire(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.path, 'wx', 0o600);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        this.held = true;
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') fail(e, 'create the lock', this.path);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (this.tryCreate()) { this.held = true; return; }
+      const text = readOr(this.path);
+      if (text === undefined) continue; // released meanwhile: try again
+      const lock = parseLock(text);
+      if (this.staleReason(lock) === undefined) throw this.heldError(lock);
+      // Take the stale lock over: move it aside, and make sure it is the one judged stale.
+      const grave = `${this.path}.${process.pid}.stale-${this.token}`;
+      try { renameSync(this.path, grave); } catch (e) {
+        if (errnoOf(e) === 'ENOENT') continue;
+        fail(e, 'take over the stale lock', this.path);
       }
-      let pid = NaN;
-      try { pid = Number(readFileSync(this.path, 'utf8').trim()); } catch { /* vanished: retry */ }
-      if (isAlive(pid) && pid !== process.pid) {
-        throw new ChurnwatchError('CW_LOCK_HELD', `another churnwatch run (pid ${pid}) is writing to this output folder; wait for it, or remove ${this.path} if no run is active`, { file: this.path });
+      const moved = readOr(grave);
+      if (moved !== text) {
+        // Another run replaced the stale lock between our read and rename: give its lock back.
+        try { linkSync(grave, this.path); } catch { /* a third run holds it now */ }
+        rmSync(grave, { force: true });
+        throw this.heldError(moved === undefined ? undefined : parseLock(moved));
       }
-      rmSync(this.path, { force: true });
+      rmSync(grave, { force: true });
+      this.tookOverFrom = lock?.pid;
     }
-    throw new ChurnwatchError('CW_LOCK_HELD', `could not take the lock ${this.path}; another run may be starting`, { file: this.path });
+    throw new ChurnwatchError('CW_LOCK_HELD', `could not take the lock ${this.path}; another run may be starting; retry later`, { file: this.path });
   }
 
   release(): void {
-    if (this.held) rmSync(this.path, { force: true });
+    if (!this.held) return;
     this.held = false;
+    const text = readOr(this.path);
+    if (text !== undefined && parseLock(text)?.token === this.token) {
+      try { unlinkSync(this.path); } catch { /* already gone */ }
+    }
   }
 }

@@ -1,11 +1,13 @@
 /**
  * scores.csv and scores.arrow: one row per subscriber with value, tier, risk,
- * expected loss and one 0/1 column per enabled rule, named by rule id.
+ * expected loss and one 0/1 column per enabled rule, named by rule id. In the CSV
+ * a subscriber_id that starts like a formula is quoted as in the task files (the
+ * Arrow file keeps it as it is: no spreadsheet evaluates it).
  */
 import { Float64, Uint8, Utf8, makeVector, tableToIPC, Table, vectorFromArray } from 'apache-arrow';
 import type { Evaluation } from '../rules/evaluate.js';
 import { TIER_CODES, type Scores } from '../score/score.js';
-import { csvLine, quoteCell } from './csv.js';
+import { csvLine, neutraliseFormula, quoteCell } from './csv.js';
 import type { ChunkedFile } from './publish.js';
 
 export function scoresHeader(ev: Evaluation): string[] {
@@ -18,7 +20,7 @@ export function writeScoresCsv(out: ChunkedFile, ids: string[], ev: Evaluation, 
   const flags = ev.flags;
   let chunk = '';
   for (let i = 0; i < n; i++) {
-    let line = `${quoteCell(ids[i]!)},${ev.value[i]!.toFixed(2)},${TIER_CODES[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
+    let line = `${quoteCell(neutraliseFormula(ids[i]!))},${ev.value[i]!.toFixed(2)},${TIER_CODES[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
     for (let j = 0; j < flags.length; j++) line += flags[j]![i] ? ',1' : ',0';
     chunk += line + '\n';
     if (chunk.length > 1 << 20) { out.write(chunk); chunk = ''; }

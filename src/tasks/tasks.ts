@@ -11,6 +11,8 @@ import { columnsFor, type Evaluation } from '../rules/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import type { Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
+import { ChurnwatchError } from '../errors.js';
+import { maskName, maskPhone, PHONE } from '../output/mask.js';
 
 export const TASK_COLUMNS = [
   'task_id', 'tier', 'rank', 'subscriber_id', 'msisdn', 'name', 'region', 'manager_id', 'assignee',
@@ -18,8 +20,37 @@ export const TASK_COLUMNS = [
   'last_contact', 'last_outcome',
 ] as const;
 
-/** Columns that carry free text from the extracts or the rule pack (neutralised against formulas on output). */
-export const TASK_FREE_TEXT = new Set(['name', 'region', 'manager_id', 'reason_text', 'action', 'assignee', 'channel']);
+/**
+ * Columns that carry text from the extracts or the rule pack (neutralised against
+ * formulas on output). subscriber_id is an identifier, but the contract lets it be
+ * any text, so it is treated as text: a real id never starts with = + - @.
+ * msisdn is not here: it is validated instead (digits, an optional leading +).
+ */
+export const TASK_FREE_TEXT = new Set(['subscriber_id', 'name', 'region', 'manager_id', 'reason_text', 'action', 'assignee', 'channel', 'msisdn_masked']);
+
+/**
+ * Which personal data the task files carry (run configuration output.mask and
+ * output.dialer_full_number).
+ * - mask false (default): msisdn and name as in the extract, the columns above.
+ * - mask true: a column msisdn_masked (138****1234) follows msisdn, for the agent's
+ *   screen; name is cut to its first character; msisdn keeps the full number for
+ *   the dialer when dialerFullNumber is true, and is left empty when false (a
+ *   consumer that never dials). The columns are the same either way, so one import
+ *   template serves both.
+ */
+export interface TaskProfile {
+  mask: boolean;
+  dialerFullNumber: boolean;
+}
+
+export const DEFAULT_TASK_PROFILE: TaskProfile = { mask: false, dialerFullNumber: true };
+
+export function taskColumns(profile: TaskProfile = DEFAULT_TASK_PROFILE): readonly string[] {
+  if (!profile.mask) return TASK_COLUMNS;
+  const cols: string[] = [...TASK_COLUMNS];
+  cols.splice(cols.indexOf('msisdn') + 1, 0, 'msisdn_masked');
+  return cols;
+}
 
 export function formatNumber(v: number, unit: string, isPercent: boolean): string {
   if (!Number.isFinite(v)) return 'n/a';
@@ -63,7 +94,7 @@ export interface TaskInput {
   contacts: ContactFold | null;
 }
 
-export function buildTaskRows(input: TaskInput, tierName: string, order: number[]): string[][] {
+export function buildTaskRows(input: TaskInput, tierName: string, order: number[], profile: TaskProfile = DEFAULT_TASK_PROFILE): string[][] {
   const { pack, D, subscribers: s, features, evaluation: ev, scores } = input;
   const enabled: RuleDef[] = pack.rules.filter((r) => r.enabled);
   const tierLetter = tierName[0]!.toUpperCase();
@@ -78,13 +109,18 @@ export function buildTaskRows(input: TaskInput, tierName: string, order: number[
     const rank = k + 1;
     const lastDay = input.contacts?.lastContact[i];
     const hasContact = lastDay !== undefined && !Number.isNaN(lastDay);
+    const phone = s.msisdn[i]!;
+    // Ingest validated the number; a phone column is never altered, so anything else stops the run.
+    if (!PHONE.test(phone)) throw new ChurnwatchError('CW_INTERNAL', `a phone number that is not digits reached the ${tierName} task file (rank ${rank})`);
+    const personal = profile.mask
+      ? [profile.dialerFullNumber ? phone : '', maskPhone(phone), maskName(s.name[i]!)]
+      : [phone, s.name[i]!];
     return [
       `CW-${stamp}-${tierLetter}-${String(rank).padStart(width, '0')}`,
       tierName,
       String(rank),
       s.ids[i]!,
-      s.msisdn[i]!,
-      s.name[i]!,
+      ...personal,
       s.region[i]!,
       s.managerId[i]!,
       assignee,

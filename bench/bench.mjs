@@ -1,0 +1,513 @@
+#!/usr/bin/env node
+// The nightly-job benchmark: churnwatch against DuckDB on the same extracts.
+//
+//   npm run bench -- [--subscribers 1000000] [--runs 5] [--seed 1] [--warmup 1] [--keep] [--clean]
+//                    [--as-of 2026-11-23] [--threads 2] [--reference]
+//                    [--data-dir bench/data] [--results-dir bench/results]
+//
+// 1. Generates the extracts with churnwatch's own generator into
+//    <data-dir>/<subscribers>-<seed>/, or reuses them when the marker file there says
+//    they are complete for the same options and the same generator.
+// 2. Warms up once, then times, alternating, (a) `churnwatch run` with the default
+//    rule pack over all extracts and (b) bench/duckdb-run.mjs, which runs
+//    bench/rules.sql (the same twelve rules, value and tier, by hand in SQL) in
+//    DuckDB. Each side is a child process: wall time from spawn to exit, peak RSS and
+//    CPU time from the process itself (bench/usage-preload.mjs).
+// 3. After the timing loop, checks subscriber by subscriber that both sides give the
+//    same 12 flags and tier (and, with --reference or on a disagreement at up to 2M
+//    subscribers, asks bench/verify-reference.mjs which side is right).
+// 4. Prints medians, the ratio a/b, peak RSS, rows/s and MB/s, churnwatch's stage
+//    timings from summary.json, the targets, and writes it all to
+//    <results-dir>/<subscribers>-<date>.json.
+//
+// Outputs of the runs go to <data-dir>/<subscribers>-<seed>-out/ and are removed at
+// the end unless --keep; the extracts stay for the next run unless --clean.
+// Exit 0 when both sides ran and agree; 1 when they disagree; 2 when a run failed;
+// 64 on bad arguments.
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, arch, totalmem } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const RULES = ['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring', 'contract_lapsed',
+  'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance'];
+/** Roughly what one subscriber takes on disk: extracts (~730 B) plus both sides' outputs. */
+const DISK_BYTES_PER_SUBSCRIBER = 1100;
+
+// ---------------------------------------------------------------------------
+// Arguments
+
+let opt;
+try {
+  ({ values: opt } = parseArgs({
+    options: {
+      subscribers: { type: 'string', default: '1000000' },
+      runs: { type: 'string', default: '5' },
+      seed: { type: 'string', default: '1' },
+      warmup: { type: 'string', default: '1' },
+      'as-of': { type: 'string', default: '2026-11-23' },
+      threads: { type: 'string', default: '2' },
+      keep: { type: 'boolean', default: false },
+      clean: { type: 'boolean', default: false },
+      reference: { type: 'boolean', default: false },
+      'max-rss-mb': { type: 'string' },
+      'data-dir': { type: 'string', default: join(root, 'bench', 'data') },
+      'results-dir': { type: 'string', default: join(root, 'bench', 'results') },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (e) {
+  usage(e.message);
+}
+const N = Number(opt.subscribers);
+const RUNS = Number(opt.runs);
+const WARMUP = Number(opt.warmup);
+const THREADS = Number(opt.threads);
+const D = opt['as-of'];
+const SEED = opt.seed;
+if (opt.help) usage();
+if (!Number.isInteger(N) || N < 1 || N > 50_000_000) usage('--subscribers must be a whole number from 1 to 50000000');
+if (!Number.isInteger(RUNS) || RUNS < 1) usage('--runs must be a whole number of at least 1');
+if (!Number.isInteger(WARMUP) || WARMUP < 0) usage('--warmup must be a whole number');
+if (!Number.isInteger(THREADS) || THREADS < 1) usage('--threads must be a whole number of at least 1');
+if (!/^\d{4}-\d{2}-\d{2}$/.test(D)) usage('--as-of must be YYYY-MM-DD');
+if (!/^[\w.-]+$/.test(SEED)) usage('--seed must be letters, digits, - . or _');
+const MAX_RSS_MB = opt['max-rss-mb'] === undefined ? null : Number(opt['max-rss-mb']);
+if (MAX_RSS_MB !== null && !(MAX_RSS_MB > 0)) usage('--max-rss-mb must be a positive number');
+
+function usage(message) {
+  if (message) console.error(`bench: ${message}`);
+  console.error('usage: npm run bench -- [--subscribers 1000000] [--runs 5] [--seed 1] [--warmup 1] [--keep] [--clean] [--as-of YYYY-MM-DD] [--threads 2] [--reference] [--max-rss-mb MB] [--data-dir DIR] [--results-dir DIR]');
+  process.exit(message ? 64 : 0);
+}
+
+const cli = join(root, 'bin', 'churnwatch.js');
+const duckdbRun = join(root, 'bench', 'duckdb-run.mjs');
+const preload = pathToFileURL(join(root, 'bench', 'usage-preload.mjs')).href;
+if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
+  console.error('bench: dist/ is missing; build first (npm run bench builds, or npm run build)');
+  process.exit(2);
+}
+
+const dataDir = resolve(opt['data-dir']);
+const resultsDir = resolve(opt['results-dir']);
+const extractsDir = join(dataDir, `${N}-${SEED}`);
+const outDir = join(dataDir, `${N}-${SEED}-out`);
+const outA = join(outDir, 'churnwatch');
+const outB = join(outDir, 'duckdb-scores.csv');
+const usageFile = join(outDir, 'usage.json');
+/** Paths in what is printed and written: relative to the project when inside it. */
+const shown = (p) => { const r = relative(root, p); return r.startsWith('..') ? p : r; };
+const log = (s) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+const fmtInt = (x) => Math.round(x).toLocaleString('en-US');
+
+function sha256Of(paths) {
+  const h = createHash('sha256');
+  for (const p of paths) h.update(readFileSync(p));
+  return h.digest('hex');
+}
+
+function git(args) {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The resident set of a process in MB, where /proc tells it (Linux); null elsewhere. */
+function rssMb(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 / 1e6 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (all processes, all CPUs), where /proc/stat tells it (Linux). */
+function machineBusySeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait, in USER_HZ (100 a second).
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0)) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs node with the usage preload; resolves with wall time, exit code, resource usage
+ * and output. With --max-rss-mb the process is killed when its resident set passes the
+ * cap (sampled 4 times a second), so a size that does not fit cannot starve a shared machine.
+ */
+function timedNode(args) {
+  rmSync(usageFile, { force: true });
+  const load1 = loadavg()[0];
+  const busy0 = machineBusySeconds();
+  return new Promise((resolveRun, reject) => {
+    const t0 = process.hrtime.bigint();
+    let t1 = 0n;
+    const child = spawn(process.execPath, ['--import', preload, ...args], {
+      cwd: root,
+      env: { ...process.env, CW_BENCH_USAGE_FILE: usageFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let overCap = null;
+    let sampledPeakMb = null;
+    // Sampling the resident set also gives a peak for a process that dies without its exit hook.
+    const watch = setInterval(() => {
+      const mb = rssMb(child.pid);
+      if (mb !== null) sampledPeakMb = Math.max(sampledPeakMb ?? 0, mb);
+      if (MAX_RSS_MB !== null && mb !== null && mb > MAX_RSS_MB && overCap === null) {
+        overCap = { rss_mb: round(mb, 0), after_s: round(Number(process.hrtime.bigint() - t0) / 1e9, 1) };
+        child.kill('SIGKILL');
+      }
+    }, 250);
+    const keep = (b) => { if (out.length < 65536) out += b.toString('utf8'); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', reject);
+    child.on('exit', () => { t1 = process.hrtime.bigint(); clearInterval(watch); });
+    child.on('close', (code, signal) => {
+      const wall = Number((t1 || process.hrtime.bigint()) - t0) / 1e9;
+      let usage = null;
+      try { usage = JSON.parse(readFileSync(usageFile, 'utf8')); } catch { /* the process died before its exit hook */ }
+      // What other processes took from the machine meanwhile (the measured process's own CPU time taken out).
+      const busy1 = machineBusySeconds();
+      const others = busy0 === null || busy1 === null || usage === null ? null : Math.max(0, busy1 - busy0 - (usage.user_us + usage.system_us) / 1e6);
+      if (overCap) out += `\nkilled by the benchmark: resident set ${overCap.rss_mb} MB passed --max-rss-mb ${MAX_RSS_MB} after ${overCap.after_s} s`;
+      resolveRun({ code: code ?? signal, wall, usage, out, load1, others, overCap, sampledPeakMb });
+    });
+  });
+}
+
+function runFailed(what, r) {
+  console.error(`bench: ${what} failed (exit ${r.code}):\n${r.out.trim()}`);
+  process.exit(2);
+}
+
+/** The gist of a failed run's output: the lines that say what went wrong. */
+function failureGist(r) {
+  const lines = r.out.split('\n').map((l) => l.trim()).filter(Boolean);
+  const said = lines.filter((l) => /FATAL|ERROR|error|killed by the benchmark|churnwatch:|duckdb-run:/.test(l) && !/^\d+: 0x/.test(l));
+  return (said.length ? said : lines.slice(-3)).slice(0, 4).join(' | ').slice(0, 600) || `exit ${r.code}`;
+}
+
+// ---------------------------------------------------------------------------
+// 1. The extracts
+
+const generatorSha = sha256Of(readdirSync(join(root, 'dist', 'generate')).filter((f) => f.endsWith('.js')).sort().map((f) => join(root, 'dist', 'generate', f)));
+const markerPath = join(extractsDir, '.bench-complete.json');
+const wanted = { subscribers: N, seed: SEED, as_of: D, months: 6, days: 14, generator_sha256: generatorSha };
+
+function markerMatches() {
+  try {
+    const m = JSON.parse(readFileSync(markerPath, 'utf8'));
+    for (const [k, v] of Object.entries(wanted)) if (m[k] !== v) return null;
+    for (const f of m.files) if (statSync(join(extractsDir, f.name)).size !== f.bytes) return null;
+    return m;
+  } catch {
+    return null;
+  }
+}
+
+function checkDisk(bytesNeeded) {
+  mkdirSync(dataDir, { recursive: true });
+  const fs = statfsSync(dataDir);
+  const free = fs.bavail * fs.bsize;
+  if (free < bytesNeeded) {
+    console.error(`bench: ${shown(dataDir)} has ${(free / 1e9).toFixed(1)} GB free; this size needs about ${(bytesNeeded / 1e9).toFixed(1)} GB`);
+    process.exit(2);
+  }
+}
+
+checkDisk(N * (DISK_BYTES_PER_SUBSCRIBER - 730));
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+
+let marker = markerMatches();
+let generateSeconds = null;
+if (marker) {
+  log(`reusing the extracts in ${shown(extractsDir)}`);
+} else {
+  checkDisk(N * DISK_BYTES_PER_SUBSCRIBER);
+  rmSync(extractsDir, { recursive: true, force: true });
+  log(`generating ${fmtInt(N)} subscribers (seed ${SEED}, as of ${D}) into ${shown(extractsDir)}`);
+  const r = await timedNode([cli, 'generate', '--subscribers', String(N), '--seed', SEED, '--out', extractsDir, '--as-of', D]);
+  if (r.code !== 0) runFailed('churnwatch generate', r);
+  generateSeconds = round(r.wall, 2);
+  const files = r.out.trim().split('\n').map((line) => {
+    const [name, rows, bytes] = line.split('\t');
+    return { name, rows: parseInt(rows, 10), bytes: parseInt(bytes, 10) };
+  });
+  marker = { ...wanted, files, generate_s: generateSeconds };
+  writeFileSync(markerPath, JSON.stringify(marker, null, 1) + '\n');
+  log(`generated in ${generateSeconds} s`);
+}
+const inputRows = marker.files.reduce((s, f) => s + f.rows, 0);
+const inputBytes = marker.files.reduce((s, f) => s + f.bytes, 0);
+
+// ---------------------------------------------------------------------------
+// 2. The timing loop: A, B, A, B, ...
+
+// A side whose run fails (a crash, or killed at --max-rss-mb) is recorded as failed and
+// not run again; the other side goes on, so a size one side cannot do is still measured.
+async function runA() {
+  // The previous run's outputs go first, outside the timing (a nightly run publishes a new date).
+  rmSync(outA, { recursive: true, force: true });
+  const r = await timedNode([cli, 'run', '--input', extractsDir, '--out', outA, '--as-of', D, '--force', '--log-level', 'warn']);
+  if (r.code !== 0) return { ...r, failed: failureGist(r) };
+  const summary = JSON.parse(readFileSync(join(outA, D, 'summary.json'), 'utf8'));
+  return { ...r, summary };
+}
+
+async function runB() {
+  rmSync(outB, { force: true });
+  const r = await timedNode([duckdbRun, '--input', extractsDir, '--out', outB, '--as-of', D, '--threads', String(THREADS)]);
+  if (r.code !== 0) return { ...r, failed: failureGist(r) };
+  return r;
+}
+
+const record = (side, pair, r) => ({
+  side, pair,
+  ...(r.failed ? { failed: r.failed, exit: String(r.code) } : {}),
+  wall_s: round(r.wall),
+  user_s: r.usage ? round(r.usage.user_us / 1e6) : null,
+  system_s: r.usage ? round(r.usage.system_us / 1e6) : null,
+  peak_rss_mb: r.usage ? round(r.usage.max_rss_kib * 1024 / 1e6, 1) : r.sampledPeakMb === null ? null : round(r.sampledPeakMb, 1),
+  ...(r.usage ? {} : { peak_rss_sampled: true }),
+  load1_before: round(r.load1, 2),
+  other_processes_cpu_s: r.others === null ? null : round(r.others, 2),
+  ...(r.summary ? { timings_ms: r.summary.timings_ms, file_ms: Object.fromEntries(Object.entries(r.summary.files).map(([k, v]) => [k, v.ms])) } : {}),
+});
+
+const runs = [];
+const warmups = [];
+let lastSummary = null;
+const failed = { churnwatch: null, duckdb: null };
+const lastOk = { churnwatch: false, duckdb: false };
+for (let i = -WARMUP; i < RUNS; i++) {
+  const tag = i < 0 ? 'warm-up' : `run ${i + 1}/${RUNS}`;
+  for (const [name, run] of [['churnwatch', runA], ['duckdb', runB]]) {
+    if (failed[name]) continue;
+    const r = await run();
+    const rec = record(name, i, r);
+    (i < 0 ? warmups : runs).push(rec);
+    lastOk[name] = !r.failed;
+    if (r.failed) {
+      failed[name] = rec;
+      log(`${tag}: ${name.padEnd(10)} FAILED after ${r.wall.toFixed(1)} s (exit ${r.code}), peak RSS ${rec.peak_rss_mb ?? '?'} MB: ${r.failed}`);
+    } else {
+      if (r.summary) lastSummary = r.summary;
+      log(`${tag}: ${name.padEnd(10)} ${r.wall.toFixed(2)} s, peak RSS ${rec.peak_rss_mb} MB`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Do both sides flag the same subscribers?
+
+log('comparing the two sides subscriber by subscriber');
+const duckdb = await import('@duckdb/node-api');
+const instance = await duckdb.DuckDBInstance.create(':memory:');
+const db = await instance.connect();
+const lit = (p) => `'${p.replaceAll('\\', '/').replaceAll("'", "''")}'`;
+const duckdbVersion = (await db.runAndReadAll('SELECT version()')).getRows()[0][0];
+await db.run(`SET threads = ${THREADS}`);
+await db.run(`CREATE TABLE a AS SELECT * FROM read_csv(${lit(join(outA, D, 'scores.csv'))}, header = true, all_varchar = true)`);
+await db.run(`CREATE TABLE b AS SELECT * FROM read_csv(${lit(outB)}, header = true, all_varchar = true)`);
+const differs = (c) => `a.${c} IS DISTINCT FROM b.${c}`;
+const anyDiff = [...RULES, 'tier'].map(differs).join(' OR ');
+const cmp = (await db.runAndReadAll(`
+  SELECT count(a.subscriber_id)::BIGINT, count(b.subscriber_id)::BIGINT,
+         count(*) FILTER (WHERE a.subscriber_id IS NULL OR b.subscriber_id IS NULL)::BIGINT,
+         count(*) FILTER (WHERE a.subscriber_id IS NOT NULL AND b.subscriber_id IS NOT NULL AND (${anyDiff}))::BIGINT,
+         count(*) FILTER (WHERE a.subscriber_id IS NOT NULL AND b.subscriber_id IS NOT NULL AND ${differs('tier')})::BIGINT,
+         count(*) FILTER (WHERE abs(TRY_CAST(a.value AS DECIMAL(18, 2)) - TRY_CAST(b.value AS DECIMAL(18, 2))) > 0.01)::BIGINT,
+         ${RULES.map((r) => `count(*) FILTER (WHERE a.${r} = '1')::BIGINT, count(*) FILTER (WHERE b.${r} = '1')::BIGINT, count(*) FILTER (WHERE a.subscriber_id IS NOT NULL AND b.subscriber_id IS NOT NULL AND ${differs(r)})::BIGINT`).join(',\n')}
+  FROM a FULL OUTER JOIN b ON a.subscriber_id = b.subscriber_id`)).getRows()[0].map(Number);
+const [subsA, subsB, unmatched, mismatched, tierDiff, valueDiff] = cmp;
+const perRule = Object.fromEntries(RULES.map((r, k) => [r, { churnwatch: cmp[6 + 3 * k], duckdb: cmp[7 + 3 * k], differ: cmp[8 + 3 * k] }]));
+const examples = mismatched + unmatched > 0
+  ? (await db.runAndReadAll(`
+      SELECT coalesce(a.subscriber_id, b.subscriber_id) AS id,
+             ${[...RULES, 'tier'].map((c) => `CASE WHEN ${differs(c)} THEN '${c}: churnwatch ' || coalesce(a.${c}, '-') || ', duckdb ' || coalesce(b.${c}, '-') END`).join(', ')}
+      FROM a FULL OUTER JOIN b ON a.subscriber_id = b.subscriber_id
+      WHERE a.subscriber_id IS NULL OR b.subscriber_id IS NULL OR ${anyDiff}
+      ORDER BY 1 LIMIT 10`)).getRows().map(([id, ...d]) => `${id}: ${d.filter(Boolean).join('; ')}`)
+  : [];
+db.closeSync();
+instance.closeSync();
+const agree = subsA === subsB && unmatched === 0 && mismatched === 0;
+
+// The independent JS reference, on request, or to say which side is wrong.
+let reference = null;
+if (opt.reference || (!agree && N <= 2_000_000)) {
+  const check = async (file) => {
+    const r = await timedNode([join(root, 'bench', 'verify-reference.mjs'), extractsDir, file, D]);
+    const json = r.out.slice(r.out.indexOf('{'), r.out.lastIndexOf('}') + 1);
+    let mismatches = null;
+    try { mismatches = JSON.parse(json).mismatches; } catch { /* printed below */ }
+    return { exit_code: r.code, mismatches, agrees: r.code === 0 };
+  };
+  log('checking both sides against bench/verify-reference.mjs');
+  reference = { churnwatch: await check(join(outA, D, 'scores.csv')), duckdb: await check(outB) };
+}
+
+// ---------------------------------------------------------------------------
+// 4. Figures
+
+const side = (name) => {
+  const rs = runs.filter((r) => r.side === name);
+  const wall = rs.map((r) => r.wall_s);
+  const med = median(wall);
+  return {
+    runs: rs.length,
+    wall_s: { median: round(med), min: Math.min(...wall), max: Math.max(...wall) },
+    cpu_s_median: rs.every((r) => r.user_s !== null) ? round(median(rs.map((r) => r.user_s + r.system_s))) : null,
+    peak_rss_mb: { max: Math.max(...rs.map((r) => r.peak_rss_mb ?? 0)), median: round(median(rs.map((r) => r.peak_rss_mb ?? 0)), 1) },
+    other_processes_cpu_s_median: rs.every((r) => r.other_processes_cpu_s !== null) ? round(median(rs.map((r) => r.other_processes_cpu_s)), 2) : null,
+    rows_per_s: Math.round(inputRows / med),
+    mb_per_s: round(inputBytes / 1e6 / med, 1),
+  };
+};
+const A = side('churnwatch');
+const B = side('duckdb');
+const pairRatios = [];
+for (let i = 0; i < RUNS; i++) {
+  const a = runs.find((r) => r.side === 'churnwatch' && r.pair === i);
+  const b = runs.find((r) => r.side === 'duckdb' && r.pair === i);
+  pairRatios.push(round(a.wall_s / b.wall_s));
+}
+const ratioMedian = round(median(pairRatios));
+
+// churnwatch's stages (summary.json timings_ms), median per stage over the timed runs.
+const aRuns = runs.filter((r) => r.side === 'churnwatch');
+const stageNames = Object.keys(aRuns[0].timings_ms);
+const stages = Object.fromEntries(stageNames.map((s) => [s, Math.round(median(aRuns.map((r) => r.timings_ms[s] ?? 0)))]));
+const fileNames = Object.keys(aRuns[0].file_ms);
+const fileMs = Object.fromEntries(fileNames.map((f) => [f, Math.round(median(aRuns.map((r) => r.file_ms[f] ?? 0)))]));
+const outsideStages = Math.round(median(aRuns.map((r) => r.wall_s * 1000 - Object.values(r.timings_ms).reduce((s, x) => s + x, 0))));
+
+// Targets (issue "Speed and scale"): at 1M, churnwatch <= 0.8 x DuckDB; at 10M, peak RSS <= 6 GB and <= 12 x the 1M time.
+const targets = {};
+if (N === 1_000_000) {
+  targets.ratio_at_most_0_8 = { target: 0.8, measured: ratioMedian, met: ratioMedian <= 0.8, churnwatch_must_be_faster_by: round(ratioMedian / 0.8, 2) };
+}
+if (N === 10_000_000) {
+  targets.peak_rss_at_most_6_gb = { target_mb: 6000, measured_mb: A.peak_rss_mb.max, met: A.peak_rss_mb.max <= 6000 };
+  const oneM = latestResult(1_000_000);
+  if (oneM) {
+    const limit = 12 * oneM.churnwatch.wall_s.median;
+    targets.at_most_12x_the_1m_time = {
+      one_million_result: oneM.file, one_million_median_s: oneM.churnwatch.wall_s.median, limit_s: round(limit), measured_s: A.wall_s.median, met: A.wall_s.median <= limit,
+    };
+  } else {
+    targets.at_most_12x_the_1m_time = { note: 'no 1M result in the results folder to compare with' };
+  }
+}
+
+function latestResult(n) {
+  try {
+    const files = readdirSync(resultsDir).filter((f) => f.startsWith(`${n}-`) && f.endsWith('.json')).sort();
+    if (!files.length) return null;
+    const f = files.at(-1);
+    return { file: f, ...JSON.parse(readFileSync(join(resultsDir, f), 'utf8')).sides };
+  } catch {
+    return null;
+  }
+}
+
+const srcChanges = git(['status', '--porcelain', '--', 'src', 'rules', 'bin']);
+const result = {
+  benchmark: 'churnwatch run (default rule pack) vs DuckDB SQL (bench/rules.sql) on the same generated extracts',
+  date: new Date().toISOString(),
+  command: `npm run bench -- --subscribers ${N} --runs ${RUNS} --seed ${SEED}${WARMUP !== 1 ? ` --warmup ${WARMUP}` : ''}${D !== '2026-11-23' ? ` --as-of ${D}` : ''}${THREADS !== 2 ? ` --threads ${THREADS}` : ''}`,
+  commit: git(['rev-parse', '--short', 'HEAD']),
+  uncommitted_changes_in_src: srcChanges === null ? null : srcChanges.length > 0,
+  machine: {
+    cpus: cpus().length, cpu_model: cpus()[0]?.model ?? null, memory_gib: round(totalmem() / 2 ** 30, 1),
+    os: `${platform()} ${arch()}`, node: process.version, duckdb: duckdbVersion, duckdb_threads: THREADS,
+  },
+  options: { subscribers: N, seed: SEED, as_of: D, runs: RUNS, warmup: WARMUP },
+  input: { files: marker.files, rows: inputRows, bytes: inputBytes, generate_s: generateSeconds },
+  sides: { churnwatch: A, duckdb: B },
+  ratio: { per_pair: pairRatios, median_of_pairs: ratioMedian, of_medians: round(A.wall_s.median / B.wall_s.median) },
+  churnwatch_stages_ms_median: { ...stages, outside_stages: outsideStages },
+  churnwatch_file_read_ms_median: fileMs,
+  churnwatch_hits_per_rule: lastSummary.hits_per_rule,
+  agreement: {
+    agree, subscribers_churnwatch: subsA, subscribers_duckdb: subsB, unmatched_ids: unmatched, mismatched_subscribers: mismatched,
+    tier_differs: tierDiff, value_differs_over_1_fen: valueDiff, per_rule: perRule, examples,
+  },
+  reference,
+  targets,
+  runs,
+  warmups,
+};
+
+// ---------------------------------------------------------------------------
+// The report
+
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+const lines = [];
+lines.push('');
+lines.push(`churnwatch vs DuckDB: ${fmtInt(N)} subscribers (seed ${SEED}, as of ${D}), ${RUNS} timed run(s) per side after ${WARMUP} warm-up, alternating`);
+lines.push(`machine: ${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.machine.memory_gib} GiB, Node ${process.version}, DuckDB ${duckdbVersion} with ${THREADS} threads; commit ${result.commit ?? '?'}${result.uncommitted_changes_in_src ? ' + uncommitted changes in src/' : ''}`);
+lines.push(`input: ${marker.files.length} extracts, ${fmtInt(inputRows)} rows, ${(inputBytes / 1e6).toFixed(1)} MB`);
+lines.push('');
+lines.push(`${pad('side', 12)}${lpad('median s', 10)}${lpad('min s', 9)}${lpad('max s', 9)}${lpad('CPU s', 9)}${lpad('peak RSS MB', 13)}${lpad('rows/s', 12)}${lpad('MB/s', 8)}`);
+for (const [name, s] of [['churnwatch', A], ['duckdb', B]]) {
+  lines.push(`${pad(name, 12)}${lpad(s.wall_s.median.toFixed(2), 10)}${lpad(s.wall_s.min.toFixed(2), 9)}${lpad(s.wall_s.max.toFixed(2), 9)}${lpad(s.cpu_s_median?.toFixed(2) ?? '?', 9)}${lpad(s.peak_rss_mb.max.toFixed(0), 13)}${lpad(fmtInt(s.rows_per_s), 12)}${lpad(s.mb_per_s.toFixed(1), 8)}`);
+}
+lines.push(`ratio churnwatch/duckdb per pair: ${pairRatios.map((r) => r.toFixed(2)).join(' ')}; median ${ratioMedian.toFixed(2)} (ratio of medians ${result.ratio.of_medians.toFixed(2)})`);
+lines.push('(wall: spawn to exit of each process; CPU: user + system of all its threads; peak RSS: the process\'s maxRSS; rows/s and MB/s: all extracts over the median wall time)');
+const othersA = A.other_processes_cpu_s_median, othersB = B.other_processes_cpu_s_median;
+if (othersA !== null && othersB !== null) {
+  const busy = othersA > 0.05 * A.wall_s.median * result.machine.cpus || othersB > 0.05 * B.wall_s.median * result.machine.cpus;
+  lines.push(`other processes on the machine used a median ${othersA.toFixed(1)} CPU s during a churnwatch run and ${othersB.toFixed(1)} during a DuckDB run${busy ? ': the machine was not idle, so the wall times are noisier (and DuckDB, which wants both CPUs, loses more to it)' : ' (an idle machine)'}`);
+}
+lines.push('');
+lines.push(`churnwatch stages, median ms (summary.json timings_ms): ${Object.entries(stages).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}, outside the stages (start-up, publish, exit) ${fmtInt(outsideStages)}`);
+lines.push(`  reading per extract, median ms: ${Object.entries(fileMs).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+lines.push('');
+lines.push(agree
+  ? `agreement: both sides give the same 12 flags and tier for all ${fmtInt(subsA)} subscribers`
+  : `DISAGREEMENT: ${fmtInt(mismatched)} subscribers differ, ${fmtInt(unmatched)} ids on one side only (churnwatch ${fmtInt(subsA)}, duckdb ${fmtInt(subsB)}), tier differs for ${fmtInt(tierDiff)}`);
+lines.push(`  ${pad('rule', 20)}${lpad('churnwatch', 12)}${lpad('duckdb', 10)}${lpad('differ', 8)}`);
+for (const [r, c] of Object.entries(perRule)) lines.push(`  ${pad(r, 20)}${lpad(fmtInt(c.churnwatch), 12)}${lpad(fmtInt(c.duckdb), 10)}${lpad(fmtInt(c.differ), 8)}`);
+if (valueDiff) lines.push(`  value differs by more than 0.01 for ${fmtInt(valueDiff)} subscribers (not part of the check)`);
+for (const e of examples) lines.push(`  e.g. ${e}`);
+if (reference) lines.push(`reference (bench/verify-reference.mjs): churnwatch ${reference.churnwatch.agrees ? 'agrees' : `differs (${reference.churnwatch.mismatches ?? '?'} flag mismatches)`}, duckdb ${reference.duckdb.agrees ? 'agrees' : `differs (${reference.duckdb.mismatches ?? '?'} flag mismatches)`}`);
+lines.push('');
+for (const [k, t] of Object.entries(targets)) {
+  if (k === 'ratio_at_most_0_8') lines.push(`target 1M: churnwatch median <= 0.80 x DuckDB's: ${t.met ? 'MET' : 'MISSED'} (${t.measured.toFixed(2)} x${t.met ? '' : `; churnwatch needs to be ${t.churnwatch_must_be_faster_by.toFixed(2)} x faster`})`);
+  if (k === 'peak_rss_at_most_6_gb') lines.push(`target 10M: peak RSS <= 6 GB: ${t.met ? 'MET' : 'MISSED'} (${(t.measured_mb / 1000).toFixed(2)} GB)`);
+  if (k === 'at_most_12x_the_1m_time') {
+    lines.push(t.note ? `target 10M: <= 12 x the 1M time: ${t.note}`
+      : `target 10M: <= 12 x the 1M time (${t.one_million_median_s} s in ${t.one_million_result}): ${t.met ? 'MET' : 'MISSED'} (${t.measured_s.toFixed(1)} s against ${t.limit_s.toFixed(1)} s)`);
+  }
+}
+
+mkdirSync(resultsDir, { recursive: true });
+const resultPath = join(resultsDir, `${N}-${result.date.slice(0, 10)}.json`);
+writeFileSync(resultPath, JSON.stringify(result, null, 1) + '\n');
+lines.push(`results: ${shown(resultPath)}`);
+process.stdout.write(lines.join('\n') + '\n');
+
+if (!opt.keep) rmSync(outDir, { recursive: true, force: true });
+if (opt.clean) rmSync(extractsDir, { recursive: true, force: true });
+process.exitCode = agree ? 0 : 1;

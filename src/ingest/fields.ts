@@ -1,0 +1,169 @@
+/**
+ * Byte-level versions of the text checks the row handlers make, each equal to its
+ * string form (decode the field, String#trim, then compare): enum codes
+ * (`s.trim().toLowerCase()`), phone numbers (/^\+?\d{5,20}$/ on the trimmed text)
+ * and trimmed strings. They work on ASCII bytes and fall back to the string form
+ * when a field has a non-ASCII byte where it could matter (a Unicode space that
+ * String#trim strips, a character that lower-cases to ASCII such as U+212A).
+ */
+import { fieldString, type RecordView } from './csv-scan.js';
+import { mayHaveUnicodeSpace } from './id-table.js';
+
+function isWs(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+const encoder = new TextEncoder();
+
+/** An enum's values as ASCII bytes, for fieldEnum. */
+export function enumBytes(values: readonly string[]): Uint8Array[] {
+  return values.map((v) => encoder.encode(v));
+}
+
+/**
+ * Code (index into values) of field i, compared as `fieldString(rec, i).trim().toLowerCase()`;
+ * -1 when it is none of them, -2 when the trimmed field is empty (or missing).
+ * `values` are lower-case ASCII.
+ */
+export function fieldEnum(rec: RecordView, i: number, values: readonly string[], bytes: Uint8Array[]): number {
+  if (i < 0 || i >= rec.count) return -2;
+  const b = rec.buf;
+  let s = rec.start[i]!;
+  let e = rec.end[i]!;
+  while (s < e && isWs(b[s]!)) s++;
+  while (e > s && isWs(b[e - 1]!)) e--;
+  if (s === e) return -2;
+  const len = e - s;
+  outer: for (let v = 0; v < bytes.length; v++) {
+    const want = bytes[v]!;
+    if (want.length !== len) continue;
+    for (let k = 0; k < len; k++) {
+      let c = b[s + k]!;
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== want[k]) continue outer;
+    }
+    return v;
+  }
+  for (let k = s; k < e; k++) {
+    if (b[k]! >= 0x80) {
+      const t = fieldString(rec, i).trim().toLowerCase();
+      return t === '' ? -2 : values.indexOf(t);
+    }
+  }
+  return -1;
+}
+
+/**
+ * Field i as `fieldString(rec, i).trim()`, decoded from the trimmed bytes.
+ */
+export function fieldTrimmed(rec: RecordView, i: number): string {
+  if (i < 0 || i >= rec.count) return '';
+  const b = rec.buf;
+  let s = rec.start[i]!;
+  let e = rec.end[i]!;
+  while (s < e && isWs(b[s]!)) s++;
+  while (e > s && isWs(b[e - 1]!)) e--;
+  if (s === e) return '';
+  if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) return fieldString(rec, i).trim();
+  return decode(b, s, e);
+}
+
+// A Buffer view of the last buffer decoded from (records of one chunk share it).
+let lastBytes: Uint8Array | null = null;
+let lastView: Buffer | null = null;
+
+/** UTF-8 decoding of b[s..e). */
+export function decode(b: Uint8Array, s: number, e: number): string {
+  if (b !== lastBytes || lastView === null) {
+    lastView = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    lastBytes = b;
+  }
+  return lastView.toString('utf8', s, e);
+}
+
+/**
+ * 1 when the trimmed field is a phone number (an optional '+', then 5 to 20 ASCII
+ * digits), 0 when it is empty, -1 when it is something else.
+ */
+export function fieldPhone(rec: RecordView, i: number): number {
+  if (i < 0 || i >= rec.count) return 0;
+  const b = rec.buf;
+  let s = rec.start[i]!;
+  let e = rec.end[i]!;
+  while (s < e && isWs(b[s]!)) s++;
+  while (e > s && isWs(b[e - 1]!)) e--;
+  if (s === e) return 0;
+  if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) {
+    const t = fieldString(rec, i).trim();
+    return t === '' ? 0 : PHONE.test(t) ? 1 : -1;
+  }
+  if (b[s] === 0x2b) s++;
+  const n = e - s;
+  if (n < 5 || n > 20) return -1;
+  for (let k = s; k < e; k++) {
+    const d = b[k]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+  }
+  return 1;
+}
+
+export const PHONE = /^\+?\d{5,20}$/;
+
+/**
+ * Interns short, repetitive text columns (region, manager, plan): one string per
+ * distinct value instead of one per row. Gives up (decodes every time) past
+ * `limit` distinct values, so a column of unique values costs no more than before.
+ */
+export class Interner {
+  private readonly keys: Uint8Array[] = [];
+  private readonly strings: string[] = [];
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private full = false;
+
+  constructor(private readonly limit = 4096) {
+    let cap = 16;
+    while (cap < limit * 2) cap *= 2;
+    this.slots = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  /** fieldTrimmed(rec, i), shared with earlier equal values. */
+  get(rec: RecordView, i: number): string {
+    if (i < 0 || i >= rec.count) return '';
+    const b = rec.buf;
+    let s = rec.start[i]!;
+    let e = rec.end[i]!;
+    while (s < e && isWs(b[s]!)) s++;
+    while (e > s && isWs(b[e - 1]!)) e--;
+    if (s === e) return '';
+    if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) return fieldString(rec, i).trim();
+    let h = 0x811c9dc5 | 0;
+    for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+    h ^= h >>> 15;
+    const mask = this.mask;
+    const slots = this.slots;
+    const len = e - s;
+    let j = h & mask;
+    for (; ; j = (j + 1) & mask) {
+      const v = slots[j]!;
+      if (v === 0) break;
+      const key = this.keys[v - 1]!;
+      if (key.length !== len) continue;
+      let k = 0;
+      while (k < len && key[k] === b[s + k]) k++;
+      if (k === len) return this.strings[v - 1]!;
+    }
+    const str = decode(b, s, e);
+    if (!this.full) {
+      if (this.keys.length >= this.limit) {
+        this.full = true;
+      } else {
+        this.keys.push(b.slice(s, e));
+        this.strings.push(str);
+        slots[j] = this.keys.length;
+      }
+    }
+    return str;
+  }
+}

@@ -1,0 +1,405 @@
+/**
+ * Subscriber id → dense index without a JavaScript string per lookup: an
+ * open-addressing hash table keyed by bytes.
+ *
+ * - The keys' bytes lie end to end in one slab (`keys`), key i at
+ *   keys[offsets[i] .. offsets[i + 1]).
+ * - `slots` holds pairs (hash, index + 1), linear probing, 0 = empty, load at most 5/8.
+ * - Lookups hash the bytes of a CSV field in place and compare bytes on a hash hit.
+ *   Extracts are usually sorted like subscribers.csv, so the key of the last lookup
+ *   and the few after it are compared before hashing: a sorted extract is resolved
+ *   with sequential memory reads only.
+ *
+ * Two ways to fill it:
+ * - insert(): one key at a time, duplicates found at once (small tables);
+ * - append() all keys, then buildIndex(): the index is built in one go, slot region
+ *   by slot region so that its random writes stay in cache (several times faster for
+ *   millions of keys); duplicates are reported afterwards.
+ *
+ * A finished table can be shared with worker threads: share() returns its arrays in
+ * SharedArrayBuffers and IdTable.fromShared() wraps them (lookups only).
+ *
+ * Trimming: field lookups ignore ASCII whitespace around the id. The reference
+ * semantics are String#trim of the decoded field, which also strips Unicode spaces
+ * (U+00A0, U+3000, U+FEFF, …); when the field may start or end with one, the lookup
+ * decodes it and trims it as a string, so the two always agree.
+ */
+import type { RecordView } from './csv-scan.js';
+
+export interface SharedIdTable {
+  n: number;
+  keys: Uint8Array;
+  offsets: Uint32Array;
+  slots: Int32Array;
+}
+
+/** Returned by field lookups of a field that is empty after trimming. */
+export const ID_EMPTY = -2;
+/** Returned by lookups of an id that is not in the table. */
+export const ID_UNKNOWN = -1;
+
+/** How many keys after the last one found a lookup compares before it hashes. */
+const WINDOW = 8;
+
+function isWs(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/** FNV-1a over the bytes, then the murmur3 finaliser (linear probing uses the low bits). */
+export function hashBytes(b: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+const encoder = new TextEncoder();
+let scratchBytes: Uint8Array = new Uint8Array(256);
+
+function capacityFor(n: number): number {
+  let cap = 16;
+  while (cap * 5 < n * 8) cap *= 2;
+  return cap;
+}
+
+export class IdTable {
+  private _n = 0;
+  private keys: Uint8Array;
+  private used = 0;
+  private offsets: Uint32Array;
+  private slots: Int32Array;
+  private mask: number;
+  /** False after append() until buildIndex() ran. */
+  private indexed = true;
+  private frozen = false;
+  /** Index of the last key found (lookups start there). */
+  private last = -1;
+  private keysView: Buffer | null = null;
+
+  /** `expected`: number of keys to size for; `keyBytes`: their total size, when known. */
+  constructor(expected = 1024, keyBytes = expected * 12) {
+    const cap = capacityFor(expected);
+    this.slots = new Int32Array(cap * 2);
+    this.mask = cap - 1;
+    this.offsets = new Uint32Array(Math.max(16, expected) + 1);
+    this.keys = new Uint8Array(Math.max(256, keyBytes));
+  }
+
+  /** Wraps a table shared by another thread (lookups only). */
+  static fromShared(s: SharedIdTable): IdTable {
+    const t = new IdTable(1, 1);
+    t._n = s.n;
+    t.keys = s.keys;
+    t.offsets = s.offsets;
+    t.used = s.offsets[s.n]!;
+    t.slots = s.slots;
+    t.mask = (s.slots.length >> 1) - 1;
+    t.frozen = true;
+    return t;
+  }
+
+  get n(): number {
+    return this._n;
+  }
+
+  /** True for a table whose arrays live in SharedArrayBuffers (made by share() or fromShared()). */
+  get isShared(): boolean {
+    return this.keys.buffer instanceof SharedArrayBuffer;
+  }
+
+  /** Bytes held by the table. */
+  get byteSize(): number {
+    return this.keys.byteLength + this.offsets.byteLength + this.slots.byteLength;
+  }
+
+  /**
+   * The table's arrays in SharedArrayBuffers, for worker threads. The table must not
+   * change afterwards (it is frozen).
+   */
+  share(): SharedIdTable {
+    this.requireIndex();
+    const copy = <T extends Uint8Array | Uint32Array | Int32Array>(a: T, len: number, make: (sab: SharedArrayBuffer) => T): T => {
+      if (a.buffer instanceof SharedArrayBuffer && a.length === len) return a;
+      const out = make(new SharedArrayBuffer(Math.max(1, len) * a.BYTES_PER_ELEMENT));
+      out.set(a.subarray(0, len) as never);
+      return out;
+    };
+    this.keys = copy(this.keys, this.used, (b) => new Uint8Array(b));
+    this.offsets = copy(this.offsets, this._n + 1, (b) => new Uint32Array(b));
+    this.slots = copy(this.slots, this.slots.length, (b) => new Int32Array(b));
+    this.keysView = null;
+    this.frozen = true;
+    return { n: this._n, keys: this.keys, offsets: this.offsets, slots: this.slots };
+  }
+
+  /** Key i as a string (UTF-8). */
+  keyString(i: number): string {
+    if (this.keysView === null || this.keysView.buffer !== this.keys.buffer) {
+      this.keysView = Buffer.from(this.keys.buffer, this.keys.byteOffset, this.keys.byteLength);
+    }
+    return this.keysView.toString('utf8', this.offsets[i]!, this.offsets[i + 1]!);
+  }
+
+  /** Key i's bytes equal b[s..e)? (Compared from the end: sorted ids share their heads.) */
+  private equalsAt(i: number, b: Uint8Array, s: number, e: number): boolean {
+    const o = this.offsets[i]!;
+    const len = e - s;
+    if (this.offsets[i + 1]! - o !== len) return false;
+    const keys = this.keys;
+    for (let k = len - 1; k >= 0; k--) if (keys[o + k] !== b[s + k]) return false;
+    return true;
+  }
+
+  private requireIndex(): void {
+    if (!this.indexed) throw new Error('IdTable: buildIndex() must run after append()');
+  }
+
+  /** Index of the key b[s..e) (exact bytes), or ID_UNKNOWN. */
+  find(b: Uint8Array, s: number, e: number): number {
+    const n = this._n;
+    const last = this.last;
+    if (last >= 0 && this.equalsAt(last, b, s, e)) return last;
+    const lim = Math.min(n, last + 1 + WINDOW);
+    for (let i = last + 1; i < lim; i++) if (this.equalsAt(i, b, s, e)) return (this.last = i);
+    if (!this.indexed) this.requireIndex();
+    const h = hashBytes(b, s, e);
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let j = h & mask; ; j = (j + 1) & mask) {
+      const v = slots[2 * j + 1]!;
+      if (v === 0) return ID_UNKNOWN;
+      if (slots[2 * j] === h && this.equalsAt(v - 1, b, s, e)) return (this.last = v - 1);
+    }
+  }
+
+  private pushKey(b: Uint8Array, s: number, e: number): number {
+    if (this.frozen) throw new Error('IdTable: the table is shared and read-only');
+    const i = this._n;
+    const len = e - s;
+    if (this.used + len > this.keys.length) {
+      let size = this.keys.length * 2;
+      while (size < this.used + len) size *= 2;
+      const k = new Uint8Array(size);
+      k.set(this.keys.subarray(0, this.used));
+      this.keys = k;
+    }
+    if (i + 2 > this.offsets.length) {
+      const o = new Uint32Array(this.offsets.length * 2);
+      o.set(this.offsets);
+      this.offsets = o;
+    }
+    const keys = this.keys;
+    for (let k = 0, o = this.used; k < len; k++) keys[o + k] = b[s + k]!;
+    this.used += len;
+    this.offsets[i + 1] = this.used;
+    this._n = i + 1;
+    return i;
+  }
+
+  /**
+   * Adds the key b[s..e) as index n and returns n, or returns the existing index
+   * when the key is already there (nothing is added then).
+   */
+  insert(b: Uint8Array, s: number, e: number): number {
+    this.requireIndex();
+    const h = hashBytes(b, s, e);
+    const slots = this.slots;
+    const mask = this.mask;
+    let j = h & mask;
+    for (; ; j = (j + 1) & mask) {
+      const v = slots[2 * j + 1]!;
+      if (v === 0) break;
+      if (slots[2 * j] === h && this.equalsAt(v - 1, b, s, e)) return v - 1;
+    }
+    const i = this.pushKey(b, s, e);
+    if ((i + 1) * 8 > (mask + 1) * 5) {
+      this.buildIndex();
+    } else {
+      slots[2 * j] = h;
+      slots[2 * j + 1] = i + 1;
+    }
+    return i;
+  }
+
+  /** Adds the key b[s..e) as index n without looking for it (buildIndex() must run before lookups). */
+  append(b: Uint8Array, s: number, e: number): number {
+    this.indexed = false;
+    return this.pushKey(b, s, e);
+  }
+
+  /**
+   * Builds the hash index over all keys. Returns null when the keys are distinct;
+   * otherwise firstOf, where firstOf[i] is the first index holding key i's bytes (i
+   * itself for a first occurrence), and lookups of a repeated key give its first index.
+   */
+  buildIndex(): Int32Array | null {
+    if (this.frozen) throw new Error('IdTable: the table is shared and read-only');
+    const n = this._n;
+    const cap = capacityFor(n);
+    const mask = cap - 1;
+    const keys = this.keys;
+    const off = this.offsets;
+    const hashes = new Int32Array(n);
+    for (let i = 0; i < n; i++) hashes[i] = hashBytes(keys, off[i]!, off[i + 1]!);
+    // Bucket the keys by the region of the table their home slot lies in (regions of
+    // 256 KiB), keeping index order within a region, then fill region by region.
+    let regionBits = 0;
+    while (regionBits < 16 && (cap >>> regionBits) * 8 > 1 << 18) regionBits++;
+    const regions = 1 << regionBits;
+    const shift = Math.log2(cap) - regionBits;
+    const starts = new Int32Array(regions + 1);
+    for (let i = 0; i < n; i++) starts[((hashes[i]! & mask) >>> shift) + 1]!++;
+    for (let r = 0; r < regions; r++) starts[r + 1]! += starts[r]!;
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[starts[(hashes[i]! & mask) >>> shift]!++] = i;
+    const slots = new Int32Array(cap * 2);
+    let firstOf: Int32Array | null = null;
+    for (let q = 0; q < n; q++) {
+      const i = order[q]!;
+      const h = hashes[i]!;
+      let j = h & mask;
+      let dup = -1;
+      for (; ; j = (j + 1) & mask) {
+        const v = slots[2 * j + 1]!;
+        if (v === 0) break;
+        if (slots[2 * j] === h && this.equalsAt(v - 1, keys, off[i]!, off[i + 1]!)) {
+          dup = v - 1;
+          break;
+        }
+      }
+      if (dup < 0) {
+        slots[2 * j] = h;
+        slots[2 * j + 1] = i + 1;
+      } else {
+        // Equal keys share a home slot, hence a region, and come in index order: `dup` is the first.
+        if (firstOf === null) {
+          firstOf = new Int32Array(n);
+          for (let k = 0; k < n; k++) firstOf[k] = k;
+        }
+        firstOf[i] = dup;
+      }
+    }
+    this.slots = slots;
+    this.mask = mask;
+    this.indexed = true;
+    this.last = -1;
+    return firstOf;
+  }
+
+  /** Keeps only the keys with keep[i] set (renumbering them in order); buildIndex() must run again. */
+  compact(keep: Uint8Array): void {
+    if (this.frozen) throw new Error('IdTable: the table is shared and read-only');
+    const n = this._n;
+    const keys = this.keys;
+    const off = this.offsets;
+    let m = 0;
+    let used = 0;
+    for (let i = 0; i < n; i++) {
+      if (!keep[i]) continue;
+      const s = off[i]!, e = off[i + 1]!;
+      keys.copyWithin(used, s, e);
+      used += e - s;
+      off[++m] = used;
+    }
+    this._n = m;
+    this.used = used;
+    this.indexed = false;
+    this.last = -1;
+  }
+
+  /** Index of a string key, or ID_UNKNOWN (tests and callers outside the hot loops). */
+  indexOf(id: string): number {
+    const bytes = encoder.encode(id);
+    return this.find(bytes, 0, bytes.length);
+  }
+
+  /**
+   * Index of the id in field i of the record, trimmed as String#trim would trim
+   * it: ID_EMPTY when nothing is left, ID_UNKNOWN when it is not in the table.
+   */
+  findField(rec: RecordView, i: number): number {
+    if (i < 0 || i >= rec.count) return ID_EMPTY;
+    const b = rec.buf;
+    let s = rec.start[i]!;
+    let e = rec.end[i]!;
+    if (s < e) {
+      // The usual case: no space or non-ASCII byte at either end.
+      const c0 = b[s]!, c1 = b[e - 1]!;
+      if (c0 > 0x20 && c0 < 0x80 && c1 > 0x20 && c1 < 0x80) return this.find(b, s, e);
+    }
+    while (s < e && isWs(b[s]!)) s++;
+    while (e > s && isWs(b[e - 1]!)) e--;
+    if (s === e) return ID_EMPTY;
+    if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) {
+      const t = unicodeTrim(b, s, e);
+      if (t === null) return ID_EMPTY;
+      if (t !== undefined) return this.find(t, 0, t.length);
+    }
+    return this.find(b, s, e);
+  }
+
+  /** insert() of the trimmed id of field i (see findField); ID_EMPTY when it is empty. */
+  insertField(rec: RecordView, i: number): number {
+    const t = fieldKey(rec, i);
+    return t === null ? ID_EMPTY : this.insert(t.b, t.s, t.e);
+  }
+
+  /** append() of the trimmed id of field i (see findField); ID_EMPTY when it is empty. */
+  appendField(rec: RecordView, i: number): number {
+    const t = fieldKey(rec, i);
+    return t === null ? ID_EMPTY : this.append(t.b, t.s, t.e);
+  }
+}
+
+/** The trimmed key bytes of a field (see IdTable.findField), null when empty; valid until the next call. */
+const keyRange: { b: Uint8Array; s: number; e: number } = { b: new Uint8Array(0), s: 0, e: 0 };
+export function fieldKey(rec: RecordView, i: number): { b: Uint8Array; s: number; e: number } | null {
+  if (i < 0 || i >= rec.count) return null;
+  const b = rec.buf;
+  let s = rec.start[i]!;
+  let e = rec.end[i]!;
+  while (s < e && isWs(b[s]!)) s++;
+  while (e > s && isWs(b[e - 1]!)) e--;
+  if (s === e) return null;
+  if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) {
+    const t = unicodeTrim(b, s, e);
+    if (t === null) return null;
+    if (t !== undefined) {
+      keyRange.b = t; keyRange.s = 0; keyRange.e = t.length;
+      return keyRange;
+    }
+  }
+  keyRange.b = b; keyRange.s = s; keyRange.e = e;
+  return keyRange;
+}
+
+/**
+ * False when b[s..e) can neither start nor end with a non-ASCII character that
+ * String#trim removes (U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
+ * U+205F, U+3000, U+FEFF: lead bytes C2, E1, E2, E3, EF).
+ */
+export function mayHaveUnicodeSpace(b: Uint8Array, s: number, e: number): boolean {
+  const lead = (c: number) => c === 0xc2 || c === 0xe1 || c === 0xe2 || c === 0xe3 || c === 0xef;
+  if (lead(b[s]!)) return true;
+  if (e - s >= 2 && b[e - 2] === 0xc2) return true;
+  return e - s >= 3 && lead(b[e - 3]!);
+}
+
+/**
+ * For bytes that may start or end with a Unicode space: the UTF-8 of the String#trim
+ * of their decoding when trimming removes something (null when nothing is left),
+ * undefined when the bytes are already trimmed.
+ */
+export function unicodeTrim(b: Uint8Array, s: number, e: number): Uint8Array | null | undefined {
+  const text = Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8');
+  const t = text.trim();
+  if (t.length === text.length) return undefined;
+  if (t === '') return null;
+  if (scratchBytes.length < t.length * 3) scratchBytes = new Uint8Array(t.length * 3);
+  const { written } = encoder.encodeInto(t, scratchBytes);
+  return scratchBytes.subarray(0, written);
+}
