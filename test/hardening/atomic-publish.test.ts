@@ -111,7 +111,7 @@ describe('atomic publish under SIGKILL', () => {
       expect([label, readdirSync(out).sort()]).toEqual([label, [AS_OF]]);
     }
     // Most of the runs must really have been killed, or the test proves little.
-    expect(seen.filter((s) => s.includes('SIGKILL')).length, seen.join('\n')).toBeGreaterThanOrEqual(6);
+    expect(seen.filter((s) => s.includes('SIGKILL')).length, seen.join('\n')).toBeGreaterThanOrEqual(5);
   }, 120_000);
 });
 

@@ -125,10 +125,12 @@ describe('exit codes', () => {
       const f = join(base, `${kind}-${Math.random().toString(36).slice(2)}.yaml`);
       writeFileSync(f, text);
       const out = tempDir('out-78');
-      const r = await cli(['run', '--input', base, '--out', out, '--as-of', AS_OF, `--${kind}`, f]);
-      expect(r.code).toBe(78);
-      expect(r.stderr).toMatch(/\[CW_(RULEPACK_INVALID|RULE_EXPRESSION|CONFIG_INVALID)\]/);
-      expect(existsSync(join(out, AS_OF))).toBe(false);
+      try {
+        const r = await cli(['run', '--input', base, '--out', out, '--as-of', AS_OF, `--${kind}`, f]);
+        expect(r.code).toBe(78);
+        expect(r.stderr).toMatch(/\[CW_(RULEPACK_INVALID|RULE_EXPRESSION|CONFIG_INVALID)\]/);
+        expect(existsSync(join(out, AS_OF))).toBe(false);
+      } finally { cleanup(out); }
     });
   });
 
