@@ -13,6 +13,8 @@ import { loadRunConfig } from '../config/run-config.js';
 import { featureFile } from '../rules/catalogue.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
 import { runNightly } from '../pipeline.js';
+import { analyse } from '../analyse.js';
+import { explain, explanationText } from '../report/explain.js';
 import { generateExtracts } from '../generate/generate.js';
 import { makeLogger } from './log.js';
 import { scrubPersonal } from '../output/mask.js';
@@ -115,6 +117,31 @@ export function makeGenerateCommand(io: Io): Command {
     });
 }
 
+export function makeExplainCommand(io: Io): Command {
+  return new Command('explain')
+    .description('Show why one subscriber is or is not flagged: every rule, the values it read, the verdict, value, tier and risk')
+    .requiredOption('--input <dir>', 'folder of CSV extracts')
+    .requiredOption('--subscriber <id>', 'subscriber_id to explain')
+    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
+    .option('--rules <file>', 'rule pack', DEFAULT_RULES)
+    .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
+    .option('--json', 'print JSON instead of text', false)
+    .action(async (opts: { input: string; subscriber: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
+      const pack = loadRulePack(opts.rules);
+      const config = loadRunConfig(opts.config);
+      const inputDir = resolve(opts.input);
+      if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
+        throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, { file: opts.input });
+      }
+      const asOf = opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone);
+      const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
+      const index = a.extracts.subscribers.ids.indexOf(opts.subscriber.trim());
+      if (index < 0) throw new ChurnwatchError('CW_USAGE', `subscriber ${opts.subscriber} is not in subscribers.csv (or its row was rejected: see rejects.csv of a run)`);
+      const e = explain({ pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores, index });
+      io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
+    });
+}
+
 export function makeRulesCommand(io: Io): Command {
   const rules = new Command('rules').description('Work with rule packs');
   rules.command('check')
@@ -148,7 +175,7 @@ export function makeProgram(io: Io): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
-  for (const cmd of [makeRunCommand(io), makeGenerateCommand(io), makeRulesCommand(io)]) {
+  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io)]) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     program.addCommand(cmd);

@@ -63,7 +63,7 @@ export function checkRejectShare(files: FileStats[], maxShare: number): void {
     if (f.records > 0 && f.rejected / f.records > maxShare) {
       throw new ChurnwatchError('CW_GATE_REJECT_SHARE',
         `gate reject-share failed: ${f.file} rejected ${f.rejected} of ${f.records} rows (${(100 * f.rejected / f.records).toFixed(2)}%, more than ${(100 * maxShare).toFixed(2)}%); ` +
-          `fix the export, or raise gates.max_reject_share in the rule pack to publish with these rows left out (they then appear in rejects.csv)`,
+          `they are listed in OUTDIR/failed/<date>/rejects.csv; fix the export, or raise gates.max_reject_share in the rule pack to publish without them`,
         { file: f.file, gate: 'reject-share' });
     }
   }
