@@ -44,6 +44,8 @@ export interface RunOptions {
   /** Personal data in the task files; default: full numbers and names, as before. */
   taskProfile?: TaskProfile;
   onProgress?: (stage: string) => void;
+  /** Rows and bytes read so far per extract, every million rows or so (for a terminal's progress line). */
+  onRows?: (extract: string, rows: number, bytes: number) => void;
 }
 
 export interface RunResult {
@@ -84,6 +86,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         extracts = await ingest({
           asOf, input: o.input, features, needed,
           onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
+          onRows: o.onRows,
         });
       } catch (e) {
         // A file rewritten under the reader shows up as whatever it broke (a malformed

@@ -82,6 +82,7 @@ export function makeRunCommand(io: Io): Command {
         taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
         logger,
         onProgress: (s) => progress.stage(s),
+        onRows: process.stderr.isTTY ? (e, r, b) => progress.rows(e, r, b) : undefined,
       }).catch((e: unknown) => {
         const code = e instanceof ChurnwatchError ? e.code : 'CW_INTERNAL';
         logger.error({ code, exit: exitCodeOf(e) }, e instanceof ChurnwatchError ? e.message : 'internal error');
