@@ -6,7 +6,7 @@
 //   node bench/duckdb-run.mjs --input DIR --out FILE --as-of YYYY-MM-DD [--threads 2] [--sql bench/rules.sql] [--explain]
 //
 // Exit 0 when the CSV is written; 64 on bad arguments; 70 when DuckDB fails.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,8 @@ const sql = readFileSync(opt.sql, 'utf8').replace(/^\s*--.*$/gm, '').replace(/\{
   if (!(k in vars)) throw new Error(`unknown placeholder ${m} in ${opt.sql}`);
   return vars[k];
 });
+
+mkdirSync(dirname(resolve(opt.out)), { recursive: true });
 
 let duckdb;
 try {

@@ -17,6 +17,9 @@
 --   * renewed is 0/1/true/false;
 --   * a fact row whose subscriber is unknown, or whose required field is empty or
 --     unparsable, counts for nothing (churnwatch rejects it; this side only drops it).
+-- Not done here, as the generated extracts never need it: reject bookkeeping, the
+-- duplicate-id rule (first row wins), the member_level enum check, the data-quality
+-- gates, and leaving rows of unknown subscribers out of the choice of M0.
 -- It writes subscriber_id, value, tier and one 0/1 column per rule.
 
 SET threads = {{threads}};

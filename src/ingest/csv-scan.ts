@@ -129,6 +129,29 @@ export class CsvScanner {
     return this.lf + (this.finished && this.sawBytes && !this.lastByteLf ? 1 : 0);
   }
 
+  /**
+   * True between records: the next byte pushed starts a record (or an empty line).
+   * Only then may a caller fold records itself and account for them with skip().
+   */
+  get atRecordStart(): boolean {
+    return this.bomDone && this.bomStash === null && !this.copying && !this.finished && !this.broken;
+  }
+
+  /**
+   * Accounts for `records` complete records spanning `lfs` line feeds that the caller
+   * read itself (see FastRows), right after the last byte pushed; the last of those
+   * bytes was a line feed. Only valid when atRecordStart.
+   */
+  skip(records: number, lfs: number): void {
+    if (!this.atRecordStart) throw new ChurnwatchError('CW_INTERNAL', `${this.file}: CSV scanner skipped in the middle of a record`, { file: this.file });
+    this.nRecords += records;
+    this.lf += lfs;
+    if (lfs > 0) {
+      this.sawBytes = true;
+      this.lastByteLf = true;
+    }
+  }
+
   /** Scans a chunk. Chunk boundaries may fall anywhere, even inside `""` or CR LF. */
   push(chunk: Uint8Array): void {
     if (this.finished || this.broken) throw new ChurnwatchError('CW_INTERNAL', `${this.file}: CSV scanner used after ${this.finished ? 'finish()' : 'an error'}`, { file: this.file });
@@ -580,18 +603,25 @@ const ACC_MAX = 900719925474099;
  */
 export function parseScaled(rec: RecordView, i: number, scale: number, thousands = false): number {
   if (i < 0 || i >= rec.count) return NaN;
-  // Fastest path, small enough to be inlined: one digit (counts are mostly 0..9).
+  const b = rec.buf;
   const s = rec.start[i];
-  if (rec.end[i] - s === 1) {
-    const d = rec.buf[s] - 0x30;
-    if (d >= 0 && d <= 9) return d * POW10[scale];
-  }
-  return parseScaledFast(rec.buf, s, rec.end[i], scale, thousands);
+  const e = rec.end[i];
+  const v = plainScaledAt(b, s, e, scale);
+  return v === v ? v : parseScaledGeneral(b, s, e, scale, thousands);
 }
 
-function parseScaledFast(b: Uint8Array, s: number, e: number, scale: number, thousands: boolean): number {
-  // Fast path for the usual shape: [-]digits[.digits], at most 15 digits, no more
-  // fraction digits than `scale`. Anything else goes to the general parser.
+/**
+ * The usual shape of a number, parsed fast: [-]digits[.digits] with at most 15
+ * digits and no more fraction digits than `scale` (parseScaled's result); NaN for
+ * anything else, which parseScaled hands to the general parser (so NaN here does not
+ * mean the field is invalid).
+ */
+export function plainScaledAt(b: Uint8Array, s: number, e: number, scale: number): number {
+  // One digit (counts are mostly 0..9).
+  if (e - s === 1) {
+    const d = b[s] - 0x30;
+    return d >= 0 && d <= 9 ? d * POW10[scale] : NaN;
+  }
   let p = s;
   if (p < e && b[p] === 0x2d) p++;
   const d0 = p;
@@ -619,7 +649,7 @@ function parseScaledFast(b: Uint8Array, s: number, e: number, scale: number, tho
     }
     return d0 > s && v !== 0 ? -v : v;
   }
-  return parseScaledGeneral(b, s, e, scale, thousands);
+  return NaN;
 }
 
 function parseScaledGeneral(b: Uint8Array, p: number, e: number, scale: number, thousands: boolean): number {
@@ -758,9 +788,40 @@ export function dayNumber(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
-/** A one-entry cache of parseDayField's fast path: YYYYMMDD as a number, and its day number. */
+/** A one-entry cache of isoDayAt: YYYYMMDD as a number, and its day number. */
 let lastYmd = -1;
 let lastYmdDay = NaN;
+
+/** isoDayAt's answer for bytes that are not YYYY-MM-DD (parseDayField then tries the other forms). */
+export const NOT_ISO = -1e9;
+
+/**
+ * The day number of exactly 'YYYY-MM-DD' at b[p..p+10) (NaN for a date that does not
+ * exist or a year outside 1900–2999, as parseDayField), or NOT_ISO when the bytes do
+ * not have that shape. Fact rows come in runs of one day: the last date is cached.
+ */
+export function isoDayAt(b: Uint8Array, p: number): number {
+  if (b[p + 4] !== 0x2d || b[p + 7] !== 0x2d) return NOT_ISO;
+  const y = digitsAt(b, p, 4);
+  const m = digitsAt(b, p + 5, 2);
+  const d = digitsAt(b, p + 8, 2);
+  if ((y | m | d) < 0) return NOT_ISO;
+  const ymd = y * 10000 + m * 100 + d;
+  if (ymd === lastYmd) return lastYmdDay;
+  const day = dayNumber(y, m, d);
+  lastYmd = ymd;
+  lastYmdDay = day;
+  return day;
+}
+
+/** Month index of exactly 'YYYY-MM' at b[p..p+7) (NaN when invalid, as parseMonthField), or NOT_ISO for another shape. */
+export function isoMonthAt(b: Uint8Array, p: number): number {
+  if (b[p + 4] !== 0x2d) return NOT_ISO;
+  const y = digitsAt(b, p, 4);
+  const m = digitsAt(b, p + 5, 2);
+  if ((y | m) < 0) return NOT_ISO;
+  return y < 1900 || y > 2999 || m < 1 || m > 12 ? NaN : y * 12 + (m - 1);
+}
 
 /**
  * Calendar day number (days since 1970-01-01) of 'YYYY-MM-DD', 'YYYY/MM/DD' or
@@ -775,19 +836,9 @@ export function parseDayField(rec: RecordView, i: number): number {
   const b = rec.buf;
   let p = rec.start[i];
   let e = rec.end[i];
-  // Fast path: exactly YYYY-MM-DD, the same date as the last one seen (fact rows come in runs of one day).
-  if (e - p === 10 && b[p + 4] === 0x2d && b[p + 7] === 0x2d) {
-    const y = digitsAt(b, p, 4);
-    const m = digitsAt(b, p + 5, 2);
-    const d = digitsAt(b, p + 8, 2);
-    if ((y | m | d) >= 0) {
-      const ymd = y * 10000 + m * 100 + d;
-      if (ymd === lastYmd) return lastYmdDay;
-      const day = dayNumber(y, m, d);
-      lastYmd = ymd;
-      lastYmdDay = day;
-      return day;
-    }
+  if (e - p === 10) {
+    const day = isoDayAt(b, p);
+    if (day !== NOT_ISO) return day;
   }
   while (p < e && isWs(b[p])) p++;
   while (e > p && isWs(b[e - 1])) e--;

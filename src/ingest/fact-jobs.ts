@@ -4,10 +4,10 @@
  * typed arrays (transferred back from a worker, not copied), the file's stats and
  * its rejected rows (already masked).
  */
-import type { BillingMeasure, UsageMeasure } from '../rules/catalogue.js';
+import type { UsageMeasure } from '../rules/catalogue.js';
 import {
   readBilling, readContactHistory, readContracts, readTickets, readUsage,
-  type BillingFold, type ContactFold, type ContractRequest, type SubscriberKeys, type TicketRequest, type UsageFold,
+  type BillingFold, type BillingWindows, type ContactFold, type ContractRequest, type SubscriberKeys, type TicketRequest, type UsageFold,
 } from './facts.js';
 import type { ExtractName, InputOptions } from './layout.js';
 import { RejectLog, type RejectRow } from './rejects.js';
@@ -20,7 +20,7 @@ interface JobBase {
 }
 
 export type FactJob =
-  | (JobBase & { extract: 'billing_monthly'; asOfMonth: number; window: number; measures: BillingMeasure[] })
+  | (JobBase & { extract: 'billing_monthly'; asOfMonth: number; windows: BillingWindows })
   | (JobBase & { extract: 'usage_daily'; asOf: number; wanted: [number, UsageMeasure[]][] })
   | (JobBase & { extract: 'tickets'; asOf: number; requests: TicketRequest[] })
   | (JobBase & { extract: 'contracts'; asOf: number; requests: ContractRequest[] })
@@ -49,7 +49,7 @@ export async function runFactJob(job: FactJob, input: InputOptions, keys: Subscr
   const opts = { onRows };
   switch (job.extract) {
     case 'billing_monthly': {
-      const r = await readBilling(job.path, job.file, input, keys, rejects, job.asOfMonth, job.window, new Set(job.measures), opts);
+      const r = await readBilling(job.path, job.file, input, keys, rejects, job.asOfMonth, job.windows, opts);
       return { extract: job.extract, stats: r.stats, rejects: rejects.rows, billing: r.fold };
     }
     case 'usage_daily': {

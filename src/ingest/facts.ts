@@ -12,6 +12,7 @@ import { CONTACT_OUTCOMES, TICKET_KINDS, featureKey } from '../rules/catalogue.j
 import { fieldEquals, fieldIsEmpty, fieldString, parseDayField, parseMonthField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
 import { ID_EMPTY, IdTable } from './id-table.js';
+import { fastDelimiter, Kind, PlainRows, type Column } from './plain-rows.js';
 import type { InputOptions } from './layout.js';
 import type { RejectLog } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
@@ -26,6 +27,10 @@ export interface SubscriberKeys {
 /** Optional reader settings. */
 export interface FactReadOptions {
   onRows?: (rows: number, bytes: number) => void;
+  /** Use the fast path for plain records (plain-rows.ts); default true. Tests turn it off to compare. */
+  plain?: boolean;
+  /** Bytes per read (tests). */
+  chunkSize?: number;
 }
 
 /** The subscriber index of field `col`, or -1 after rejecting the row. */
@@ -46,6 +51,32 @@ function optionalScaled(rec: RecordView, col: number, scale: number, thousands: 
   if (col < 0) return 0;
   const v = parseScaled(rec, col, scale, thousands);
   return v === v || !fieldIsEmpty(rec, col) ? v : 0;
+}
+
+/** a[i] /= by for every i (sums made in integer hundredths, turned into units once). */
+function divide(a: Float64Array, by: number): void {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! / by;
+}
+
+/**
+ * The fast path for a layout: `fields` lists (column index, kind, scale) in the order
+ * of the values the fold receives (the id's entry gives no value: the fold gets the
+ * subscriber index). Absent optional columns (index -1) read as 0. Null when two of
+ * them are the same column, or the delimiter can occur in a number or a date
+ * (layouts the fast path does not handle).
+ */
+function plainRows(width: number, input: InputOptions, ids: IdTable, fields: [number, Kind, number][],
+  fold: (values: Float64Array, idx: number) => void): PlainRows | null {
+  const columns: Column[] = Array.from({ length: width }, () => ({ kind: Kind.Skip, slot: 0, scale: 0 }));
+  let slot = 0;
+  for (const [col, kind, scale] of fields) {
+    const at = kind === Kind.Id ? 0 : slot++;
+    if (col < 0) continue;
+    if (col >= width || columns[col]!.kind !== Kind.Skip) return null;
+    columns[col] = { kind, slot: at, scale };
+  }
+  const delim = input.delimiter.charCodeAt(0);
+  return fastDelimiter(delim) ? new PlainRows(columns, slot, delim, ids, fold) : null;
 }
 
 /**
@@ -76,35 +107,79 @@ class KeyCounts {
 // ---------------------------------------------------------------- billing
 
 export interface MonthSums {
-  /** Integer fen. */
+  /** Yuan (summed exactly in fen, divided by 100 once all rows are in). */
   amount: Float64Array;
-  /** Hundredths of a minute. */
+  /** Minutes (summed in hundredths); null where no feature reads the month's mou. */
   mou: Float64Array | null;
+  /** Calls; null where no feature reads the month's hotline calls. */
   hotline_calls: Float64Array | null;
 }
 
 export interface BillingFold {
-  /** Sums for the months a run can read, i.e. the newest `window` months before the run month. */
+  /** Sums for the months a run can read, i.e. the newest months before the run month that a feature reads. */
   months: Map<number, MonthSums>;
   /** Rows per bill month over the whole extract, whether kept or not. */
   rowsPerMonth: Map<number, number>;
 }
 
+/**
+ * How many of the newest months before the run month (M0, M1, …) to keep per
+ * measure: 1 + the largest Mk a feature reads, 0 for a measure no feature reads.
+ * (M0 is the newest bill month before the run month, so these are known only at the
+ * end; a month older than the newest seen by the window is never needed again.)
+ */
+export type BillingWindows = Record<BillingMeasure, number>;
+
 export async function readBilling(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
-  asOfMonth: number, window: number, measures: Set<BillingMeasure>, opts: FactReadOptions = {}): Promise<{ fold: BillingFold; stats: FileStats }> {
+  asOfMonth: number, windows: BillingWindows, opts: FactReadOptions = {}): Promise<{ fold: BillingFold; stats: FileStats }> {
   const months = new Map<number, MonthSums>();
   const rowsPerMonth = new KeyCounts(asOfMonth - 240, 256);
   const n = subs.n;
   const ids = subs.idTable;
   const thousands = input.thousands;
-  const wantMou = measures.has('mou');
-  const wantHot = measures.has('hotline_calls');
+  const wAmount = Math.max(1, windows.amount);
+  const wMou = windows.mou;
+  const wHot = windows.hotline_calls;
+  const window = Math.max(wAmount, wMou, wHot);
+  let newest = -Infinity;
+  // The sums of the month of the previous row (rows of one month often come together).
+  let lastMonth = NaN;
+  let last: MonthSums | undefined;
+  /** Folds one accepted row (from the handler or the fast path). */
+  const add = (idx: number, month: number, fen: number, mou: number, hot: number): void => {
+    rowsPerMonth.add(month);
+    if (month >= asOfMonth) return;
+    let sums: MonthSums | undefined;
+    if (month === lastMonth) {
+      sums = last!;
+    } else {
+      if (month > newest) {
+        newest = month;
+        for (const [m, old] of months) {
+          if (m <= newest - window) months.delete(m);
+          if (m <= newest - wMou) old.mou = null;
+          if (m <= newest - wHot) old.hotline_calls = null;
+        }
+      }
+      if (month <= newest - window) return;
+      sums = months.get(month);
+      if (!sums) {
+        sums = {
+          amount: new Float64Array(n),
+          mou: month > newest - wMou ? new Float64Array(n) : null,
+          hotline_calls: month > newest - wHot ? new Float64Array(n) : null,
+        };
+        months.set(month, sums);
+      }
+      lastMonth = month;
+      last = sums;
+    }
+    sums.amount[idx] += fen;
+    if (sums.mou !== null) sums.mou[idx] += mou;
+    if (sums.hotline_calls !== null) sums.hotline_calls[idx] += hot;
+  };
   const stats = await readTable(path, file, 'billing_monthly', input, rejects, (c) => {
     const cId = c.subscriber_id!, cMonth = c.bill_month!, cAmount = c.amount!, cMou = c.mou!, cHot = c.hotline_calls!;
-    let newest = -Infinity;
-    // The sums of the month of the previous row (rows of one month often come together).
-    let lastMonth = NaN;
-    let last: MonthSums | undefined;
     return (rec, reject) => {
       const idx = subscriberOf(ids, rec, cId, reject);
       if (idx < 0) return false;
@@ -119,31 +194,21 @@ export async function readBilling(path: string, file: string, input: InputOption
       if (mou !== mou) return reject('mou', 'CW_ROW_BAD_NUMBER', 'mou is not a number with at most 2 decimals', fieldString(rec, cMou));
       const hot = optionalScaled(rec, cHot, 0, thousands);
       if (hot !== hot) return reject('hotline_calls', 'CW_ROW_BAD_NUMBER', 'hotline_calls is not a whole number', fieldString(rec, cHot));
-      rowsPerMonth.add(month);
-      if (month >= asOfMonth) return true;
-      let sums: MonthSums | undefined;
-      if (month === lastMonth) {
-        sums = last!;
-      } else {
-        if (month > newest) {
-          newest = month;
-          for (const m of months.keys()) if (m <= newest - window) months.delete(m);
-        }
-        if (month <= newest - window) return true;
-        sums = months.get(month);
-        if (!sums) {
-          sums = { amount: new Float64Array(n), mou: wantMou ? new Float64Array(n) : null, hotline_calls: wantHot ? new Float64Array(n) : null };
-          months.set(month, sums);
-        }
-        lastMonth = month;
-        last = sums;
-      }
-      sums.amount[idx] += fen;
-      if (sums.mou !== null) sums.mou[idx] += mou;
-      if (sums.hotline_calls !== null) sums.hotline_calls[idx] += hot;
+      add(idx, month, fen, mou, hot);
       return true;
     };
-  }, { onRows: opts.onRows });
+  }, {
+    onRows: opts.onRows,
+    chunkSize: opts.chunkSize,
+    fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
+      [c.subscriber_id!, Kind.Id, 0], [c.bill_month!, Kind.Month, 0], [c.amount!, Kind.Number, 2],
+      [c.mou!, Kind.OptionalNumber, 2], [c.hotline_calls!, Kind.OptionalNumber, 0],
+    ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!)),
+  });
+  for (const sums of months.values()) {
+    divide(sums.amount, 100);
+    if (sums.mou !== null) divide(sums.mou, 100);
+  }
   return { fold: { months, rowsPerMonth: rowsPerMonth.toMap() }, stats };
 }
 
@@ -152,7 +217,7 @@ export async function readBilling(path: string, file: string, input: InputOption
 export interface UsageFold {
   /** Rows per usage day over the whole extract (the day-completeness gate reads it). */
   rowsPerDay: Map<number, number>;
-  /** Per day offset k (day D-k), per measure: sums in hundredths. */
+  /** Per day offset k (day D-k), per measure: sums (made exactly in hundredths, divided by 100 at the end). */
   days: Map<number, Partial<Record<UsageMeasure, Float64Array>>>;
 }
 
@@ -181,6 +246,21 @@ export async function readUsage(path: string, file: string, input: InputOptions,
   }
   const ids = subs.idTable;
   const thousands = input.thousands;
+  /** Folds one accepted row (from the handler or the fast path). */
+  const add = (idx: number, day: number, calls: number, sms: number, data: number, fwd: number): void => {
+    rowsPerDay.add(day);
+    const k = asOf - day - kMin;
+    if (k >= 0 && k < byOffset.length) {
+      const sums = byOffset[k]!;
+      if (sums !== null) {
+        if (sums.activity !== null) sums.activity[idx] += calls + sms + data;
+        if (sums.calls !== null) sums.calls[idx] += calls;
+        if (sums.sms !== null) sums.sms[idx] += sms;
+        if (sums.data_mb !== null) sums.data_mb[idx] += data;
+        if (sums.forwarded_calls !== null) sums.forwarded_calls[idx] += fwd;
+      }
+    }
+  };
   const stats = await readTable(path, file, 'usage_daily', input, rejects, (c) => {
     const cId = c.subscriber_id!, cDate = c.usage_date!, cCalls = c.calls!, cSms = c.sms!, cData = c.data_mb!, cFwd = c.forwarded_calls!;
     return (rec, reject) => {
@@ -199,21 +279,18 @@ export async function readUsage(path: string, file: string, input: InputOptions,
       if (data !== data) return reject('data_mb', 'CW_ROW_BAD_NUMBER', 'data_mb is not a number with at most 2 decimals', fieldString(rec, cData));
       const fwd = optionalScaled(rec, cFwd, 2, thousands);
       if (fwd !== fwd) return reject('forwarded_calls', 'CW_ROW_BAD_NUMBER', 'forwarded_calls is not a number', fieldString(rec, cFwd));
-      rowsPerDay.add(day);
-      const k = asOf - day - kMin;
-      if (k >= 0 && k < byOffset.length) {
-        const sums = byOffset[k]!;
-        if (sums !== null) {
-          if (sums.activity !== null) sums.activity[idx] += calls + sms + data;
-          if (sums.calls !== null) sums.calls[idx] += calls;
-          if (sums.sms !== null) sums.sms[idx] += sms;
-          if (sums.data_mb !== null) sums.data_mb[idx] += data;
-          if (sums.forwarded_calls !== null) sums.forwarded_calls[idx] += fwd;
-        }
-      }
+      add(idx, day, calls, sms, data, fwd);
       return true;
     };
-  }, { onRows: opts.onRows });
+  }, {
+    onRows: opts.onRows,
+    chunkSize: opts.chunkSize,
+    fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
+      [c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], [c.calls!, Kind.Number, 2],
+      [c.sms!, Kind.OptionalNumber, 2], [c.data_mb!, Kind.OptionalNumber, 2], [c.forwarded_calls!, Kind.OptionalNumber, 2],
+    ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!, v[4]!)),
+  });
+  for (const m of days.values()) for (const a of Object.values(m)) divide(a, 100);
   return { fold: { rowsPerDay: rowsPerDay.toMap(), days }, stats };
 }
 
@@ -273,11 +350,15 @@ export async function readContracts(path: string, file: string, input: InputOpti
     return { from: asOf + r.from, to: asOf + r.to, a };
   });
   const lapsedReqs = requests.filter((r) => r.which === 'lapsed');
-  // Contract kinds (trimmed text) → small codes; an empty kind is a kind of its own.
+  // Contract kinds (trimmed text) → small codes, 0 for an empty kind.
   const kinds = new IdTable(64);
-  const EMPTY_KIND = 65535;
-  // (subscriber, kind) pairs with a contract ending on or after D, as idx * 65536 + kind code.
-  const runningOn = new Set<number>();
+  // (subscriber, kind) pairs with a contract ending on or after D: a flag per
+  // subscriber for each of the first few kinds, a set beyond them.
+  const runningByKind: Uint8Array[] = [];
+  const runningOther = new Set<string>();
+  const RUNNING_ARRAYS = 16;
+  const isRunning = (idx: number, kind: number) =>
+    kind < RUNNING_ARRAYS ? runningByKind[kind]?.[idx] === 1 : runningOther.has(`${idx}:${kind}`);
   const candidates: { idx: number; kind: number; end: number }[] = [];
   const lapsedFrom = Math.min(...lapsedReqs.map((r) => asOf + r.from));
   const lapsedTo = Math.max(...lapsedReqs.map((r) => asOf + r.to));
@@ -298,10 +379,14 @@ export async function readContracts(path: string, file: string, input: InputOpti
       const renewed = RENEWED_VALUE[r]!;
       if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
       if (lapsedReqs.length > 0) {
-        let kind = cKind >= 0 ? kinds.insertField(rec, cKind) : ID_EMPTY;
-        if (kind === ID_EMPTY) kind = EMPTY_KIND;
-        if (end >= asOf) runningOn.add(idx * 65536 + kind);
-        else if (renewed === 0 && end >= lapsedFrom && end <= lapsedTo) candidates.push({ idx, kind, end });
+        const k = cKind >= 0 ? kinds.insertField(rec, cKind) : ID_EMPTY;
+        const kind = k === ID_EMPTY ? 0 : k + 1;
+        if (end >= asOf) {
+          if (kind < RUNNING_ARRAYS) (runningByKind[kind] ??= new Uint8Array(subs.n))[idx] = 1;
+          else runningOther.add(`${idx}:${kind}`);
+        } else if (renewed === 0 && end >= lapsedFrom && end <= lapsedTo) {
+          candidates.push({ idx, kind, end });
+        }
       }
       return true;
     };
@@ -310,7 +395,7 @@ export async function readContracts(path: string, file: string, input: InputOpti
     const a = new Int32Array(subs.n); counts.set(featureKey(r), a);
     const from = asOf + r.from, to = asOf + r.to;
     for (const cand of candidates) {
-      if (cand.end >= from && cand.end <= to && !runningOn.has(cand.idx * 65536 + cand.kind)) a[cand.idx]!++;
+      if (cand.end >= from && cand.end <= to && !isRunning(cand.idx, cand.kind)) a[cand.idx]!++;
     }
   }
   return { counts, stats };

@@ -72,13 +72,46 @@ export function fieldTrimmed(rec: RecordView, i: number): string {
 let lastBytes: Uint8Array | null = null;
 let lastView: Buffer | null = null;
 
-/** UTF-8 decoding of b[s..e). */
+/** Buffer#utf8Slice (what Buffer#toString('utf8', s, e) calls, without its argument checks). */
+type Utf8Slicer = Buffer & { utf8Slice?: (s: number, e: number) => string };
+
+/**
+ * UTF-8 decoding of b[s..e). Short ASCII text (ids, phone numbers, codes) is built
+ * with String.fromCharCode, which is faster than decoding through Buffer.
+ */
 export function decode(b: Uint8Array, s: number, e: number): string {
+  const n = e - s;
+  if (n <= 12) {
+    let or = 0;
+    for (let k = s; k < e; k++) or |= b[k]!;
+    if (or < 0x80) return asciiString(b, s, n);
+  }
   if (b !== lastBytes || lastView === null) {
     lastView = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     lastBytes = b;
   }
-  return lastView.toString('utf8', s, e);
+  const v = lastView as Utf8Slicer;
+  return v.utf8Slice !== undefined ? v.utf8Slice(s, e) : v.toString('utf8', s, e);
+}
+
+/** The n (0..12) ASCII bytes at b[s..] as a string. */
+function asciiString(b: Uint8Array, s: number, n: number): string {
+  const f = String.fromCharCode;
+  switch (n) {
+    case 0: return '';
+    case 1: return f(b[s]!);
+    case 2: return f(b[s]!, b[s + 1]!);
+    case 3: return f(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    case 9: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!);
+    case 10: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!);
+    case 11: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!);
+    default: return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!);
+  }
 }
 
 /**

@@ -19,10 +19,10 @@
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import { ChurnwatchError } from '../errors.js';
-import type { BillingMeasure, FeatureRequest, UsageMeasure } from '../rules/catalogue.js';
+import type { FeatureRequest, UsageMeasure } from '../rules/catalogue.js';
 import { monthOfDay } from '../util/dates.js';
 import { extractRank, runFactJob, type FactJob, type FactResult } from './fact-jobs.js';
-import { readDoNotCall, type BillingFold, type ContactFold, type ContractRequest, type TicketRequest, type UsageFold } from './facts.js';
+import { readDoNotCall, type BillingFold, type BillingWindows, type ContactFold, type ContractRequest, type TicketRequest, type UsageFold } from './facts.js';
 import { displayName, locateExtract, type ExtractName, type InputOptions } from './layout.js';
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
 import { RejectLog } from './rejects.js';
@@ -62,10 +62,13 @@ export interface Extracts {
 const PARALLEL_MIN_BYTES = 48 << 20;
 
 /**
- * Relative cost per byte of each kind of work, to share it out (measured: the
- * subscriber attributes make strings, the id-only pass of the worker does not).
+ * CPU time per byte of each kind of work (ns, measured at 1M subscribers), to share
+ * it out: the subscriber attributes make strings, the id-only pass of the worker does
+ * not; billing and usage mostly go through the fast path for plain records; a gzip
+ * file holds about four times its size.
  */
-const COST = { subscriberValues: 1.6, subscriberKeys: 0.6, facts: 1.0, gzip: 4 };
+const COST = { subscriberValues: 16, subscriberKeys: 8, plainFacts: 4.5, otherFacts: 10, gzip: 4 };
+const PLAIN_FACTS = new Set<ExtractName>(['billing_monthly', 'usage_daily']);
 
 export async function ingest(plan: IngestPlan): Promise<Extracts> {
   const { asOf, input, features } = plan;
@@ -96,11 +99,9 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   // The fact jobs, in the usual order.
   const reqs = [...features.values()];
   const billingReqs = reqs.filter((f): f is Extract<FeatureRequest, { source: 'billing' }> => f.source === 'billing');
-  const jobs: FactJob[] = [{
-    extract: 'billing_monthly', path: paths.billing_monthly, file: file('billing_monthly'),
-    asOfMonth: monthOfDay(asOf), window: Math.max(0, ...billingReqs.map((f) => f.month)) + 1,
-    measures: [...new Set<BillingMeasure>(billingReqs.map((f) => f.measure))],
-  }];
+  const windows: BillingWindows = { amount: 0, mou: 0, hotline_calls: 0 };
+  for (const f of billingReqs) windows[f.measure] = Math.max(windows[f.measure], f.month + 1);
+  const jobs: FactJob[] = [{ extract: 'billing_monthly', path: paths.billing_monthly, file: file('billing_monthly'), asOfMonth: monthOfDay(asOf), windows }];
   if (paths.usage_daily && plan.needed.has('usage_daily')) {
     const wanted = new Map<number, Set<UsageMeasure>>();
     for (const f of reqs) {
@@ -258,8 +259,8 @@ function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[]): {
     }
   };
   const subsBytes = size(subscribersPath);
-  const sized = jobs.map((job) => ({ job, cost: size(job.path) * COST.facts }));
-  const total = subsBytes + sized.reduce((a, j) => a + j.cost, 0);
+  const sized = jobs.map((job) => ({ job, cost: size(job.path) * (PLAIN_FACTS.has(job.extract) ? COST.plainFacts : COST.otherFacts) }));
+  const total = subsBytes + jobs.reduce((a, j) => a + size(j.path), 0);
   if (forced === undefined && (total < PARALLEL_MIN_BYTES || availableParallelism() < 2)) return { main: jobs, worker: [] };
   let mainLoad = subsBytes * COST.subscriberValues;
   let workerLoad = subsBytes * COST.subscriberKeys;

@@ -25,6 +25,7 @@ import { TextDecoder } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { ChurnwatchError } from '../errors.js';
 import { CsvScanner, type RecordView } from './csv-scan.js';
+import type { FastRows } from './plain-rows.js';
 
 export interface ExtractReadOptions {
   /** Display name used in messages. */
@@ -34,8 +35,18 @@ export interface ExtractReadOptions {
   encoding?: 'utf8' | 'gbk' | 'gb18030';
   /** Bytes per read, default 1 MiB. */
   chunkSize?: number;
-  /** Updated as the file is read: bytes read from disk so far (for progress reports). */
-  progress?: { bytes: number };
+  /**
+   * Updated as the file is read: bytes read from disk so far; `onChunk` is called
+   * after each chunk (for progress reports).
+   */
+  progress?: { bytes: number; onChunk?: () => void };
+  /**
+   * A fast path for plain records (see plain-rows.ts), used from when `current` is
+   * set (by the record callback, once the header is known). Until `settled` is set
+   * too, records go to the scanner one line at a time, so that the fast path can
+   * take over right after the header.
+   */
+  fast?: FastHolder;
 }
 
 export interface ExtractReadInfo {
@@ -56,6 +67,66 @@ interface Sink {
   finish(): void;
 }
 
+/** Where readExtract finds the fast path of a file (set by the record callback). */
+export interface FastHolder {
+  current: FastRows | null;
+  /** True once it is known whether there is a fast path (current says which). */
+  settled: boolean;
+}
+
+/** What the sinks feed their (decoded, validated) bytes to: the scanner, or the scanner behind a fast path. */
+interface Target {
+  push(chunk: Uint8Array): void;
+  /** Lines consumed so far (see CsvScanner.lines). */
+  readonly lines: number;
+}
+
+/**
+ * Hands a chunk to the fast path while the scanner stands between records, and the
+ * records the fast path does not take to the scanner, one line at a time, until
+ * the scanner stands between records again.
+ */
+class FastFeeder implements Target {
+  private records = 0;
+  private lfs = 0;
+
+  constructor(
+    private readonly scanner: CsvScanner,
+    private readonly fast: FastHolder,
+  ) {}
+
+  get lines(): number {
+    return this.scanner.lines;
+  }
+
+  push(chunk: Uint8Array): void {
+    const scanner = this.scanner;
+    if (this.fast.settled && this.fast.current === null) {
+      scanner.push(chunk);
+      return;
+    }
+    const len = chunk.length;
+    let p = 0;
+    while (p < len) {
+      const fast = this.fast.current;
+      if (fast !== null && scanner.atRecordStart) {
+        const q = fast.scan(chunk, p, len);
+        if (fast.records !== this.records || fast.lines !== this.lfs) {
+          scanner.skip(fast.records - this.records, fast.lines - this.lfs);
+          this.records = fast.records;
+          this.lfs = fast.lines;
+        }
+        p = q;
+        if (p >= len) break;
+      }
+      const lf = chunk.indexOf(LF, p);
+      const end = lf < 0 ? len : lf + 1;
+      scanner.push(p === 0 && end === len ? chunk : chunk.subarray(p, end));
+      p = end;
+    }
+  }
+}
+
 export async function readExtract(path: string, opts: ExtractReadOptions, onRecord: (rec: RecordView) => void): Promise<ExtractReadInfo> {
   const file = opts.file;
   const delimiter = opts.delimiter ?? ',';
@@ -66,7 +137,8 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
   const chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? 1 << 20));
   const progress = opts.progress;
   const scanner = new CsvScanner({ file, delimiter: delimiter.charCodeAt(0) }, onRecord);
-  const sink: Sink = encoding === 'utf8' ? new Utf8Sink(scanner, file) : new DecodingSink(scanner, file, encoding);
+  const target: Target = opts.fast ? new FastFeeder(scanner, opts.fast) : scanner;
+  const sink: Sink = encoding === 'utf8' ? new Utf8Sink(target, file) : new DecodingSink(target, file, encoding);
 
   const missing = (code: unknown) => {
     const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be read (${typeof code === 'string' ? code : 'not a regular file'})`;
@@ -104,6 +176,7 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
         try {
           hash.update(chunk);
           sink.push(chunk);
+          progress?.onChunk?.();
         } catch (e) {
           await pending.catch(() => undefined);
           throw e;
@@ -121,7 +194,10 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
       try {
         await pipeline(src, createGunzip({ chunkSize: Math.max(chunkSize, 64) }), async (source: AsyncIterable<Uint8Array>) => {
           // Plain Uint8Array views keep the scanner's byte loads monomorphic (zlib yields Buffers).
-          for await (const chunk of source) sink.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          for await (const chunk of source) {
+            sink.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            progress?.onChunk?.();
+          }
         });
       } catch (e) {
         if (e instanceof ChurnwatchError) throw e;
@@ -190,7 +266,7 @@ class Utf8Sink implements Sink {
   private pendLen = 0;
 
   constructor(
-    private readonly scanner: CsvScanner,
+    private readonly scanner: Target,
     private readonly file: string,
   ) {}
 
@@ -248,7 +324,7 @@ class DecodingSink implements Sink {
   private lineHead: Uint8Array | null = new Uint8Array(0);
 
   constructor(
-    private readonly scanner: CsvScanner,
+    private readonly scanner: Target,
     private readonly file: string,
     private readonly encoding: 'gbk' | 'gb18030',
   ) {

@@ -5,9 +5,10 @@
  */
 import { ChurnwatchError } from '../errors.js';
 import { fieldString, type RecordView } from './csv-scan.js';
-import { readExtract } from './read-extract.js';
+import { readExtract, type FastHolder } from './read-extract.js';
 import { resolveColumns, type ExtractName, type InputOptions } from './layout.js';
 import { RejectLog, type RejectCode } from './rejects.js';
+import type { FastRows } from './plain-rows.js';
 
 export interface FileStats {
   extract: ExtractName;
@@ -35,6 +36,13 @@ export interface TableReadOptions {
   mayBeEmpty?: boolean;
   /** Progress: called about every ROWS_PER_PROGRESS records, and once at the end, with the records and bytes read so far. */
   onRows?: (rows: number, bytes: number) => void;
+  /**
+   * A fast path for the plain records of the file (see plain-rows.ts), made once the
+   * header is known; the records it takes count as read and accepted.
+   */
+  fast?: (columns: Record<string, number>, width: number) => FastRows | null;
+  /** Bytes per read (tests use small ones to cut records everywhere). */
+  chunkSize?: number;
 }
 
 export async function readTable(
@@ -52,19 +60,31 @@ export async function readTable(
   let records = 0, accepted = 0, rejected = 0;
   let line = 0;
   const onRows = opts.onRows;
-  const progress = { bytes: 0 };
   let nextProgress = ROWS_PER_PROGRESS;
+  const fast: FastHolder = { current: null, settled: opts.fast === undefined };
+  const progress = {
+    bytes: 0,
+    onChunk: onRows && (() => {
+      const total = records + (fast.current?.records ?? 0);
+      if (total < nextProgress) return;
+      while (nextProgress <= total) nextProgress += ROWS_PER_PROGRESS;
+      onRows(total, progress.bytes);
+    }),
+  };
   const reject: Reject = (column, code, reason, raw) => {
     rejects.add(file, line, column, code, reason, raw);
     rejected++;
     return false;
   };
-  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding, progress }, (rec) => {
+  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding, progress, fast: opts.fast ? fast : undefined, chunkSize: opts.chunkSize }, (rec) => {
     if (handler === undefined) {
       const header: string[] = [];
       for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
-      handler = makeHandler(resolveColumns(extract, header, input, file));
+      const columns = resolveColumns(extract, header, input, file);
+      handler = makeHandler(columns);
       width = rec.count;
+      fast.current = opts.fast?.(columns, width) ?? null;
+      fast.settled = true;
       return;
     }
     records++;
@@ -74,11 +94,11 @@ export async function readTable(
     } else if (handler(rec, reject)) {
       accepted++;
     }
-    if (records === nextProgress) {
-      nextProgress += ROWS_PER_PROGRESS;
-      onRows?.(records, progress.bytes);
-    }
   });
+  if (fast.current !== null) {
+    records += fast.current.records;
+    accepted += fast.current.records;
+  }
   if (handler === undefined || (records === 0 && !opts.mayBeEmpty)) {
     throw new ChurnwatchError('CW_EXTRACT_EMPTY', `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`, { file, gate: 'non-empty-files' });
   }

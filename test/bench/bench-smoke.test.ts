@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -21,6 +22,7 @@ try {
   console.warn(`bench smoke test skipped: @duckdb/node-api cannot load here (${duckdbProblem})`);
 }
 
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'cw-bench-smoke-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -29,7 +31,7 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     const { stdout } = await promisify(execFile)(process.execPath, [
       'bench/bench.mjs', '--subscribers', '2000', '--runs', '1', '--warmup', '0', '--reference',
       '--data-dir', join(tmp, 'data'), '--results-dir', join(tmp, 'results'),
-    ], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 });
+    ], { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 });
     expect(stdout).toContain('agreement: both sides give the same 12 flags and tier for all 2,000 subscribers');
 
     const files = readdirSync(join(tmp, 'results'));

@@ -1,0 +1,199 @@
+/**
+ * The fast path for the large fact extracts: records in their plainest form are
+ * scanned and parsed in one pass over their bytes, with no record view and no
+ * string, and folded at once. Anything else stops it, and the general reader
+ * (CsvScanner, the row handler and its reject rules) takes that record:
+ *
+ * - a quote, a carriage return not ending the line, a field count other than the
+ *   header's, a record cut by the end of the chunk, a line starting with CR;
+ * - a subscriber id with a space or a non-ASCII byte at either end, or not in the
+ *   table (the handler rejects it);
+ * - a date other than exactly YYYY-MM-DD, a month other than exactly YYYY-MM, a
+ *   number other than [-]digits[.digits] (1 to 15 digits, no more decimals than its
+ *   scale, at most 2^53 once scaled), an empty required number, an invalid value.
+ *
+ * So the fast path never rejects a row: it takes only records the handler would
+ * accept, with the values the handler would read (the same rules as IdTable.find,
+ * isoDayAt, isoMonthAt and plainScaledAt, which a property test holds it to), and
+ * both call the same fold function. Empty lines are skipped as the scanner skips
+ * them.
+ *
+ * Speed: the scanning function is generated for the file's column layout (one
+ * straight block of code per field, constants inlined), which runs about twice as
+ * fast as a loop that looks up each field's kind. Only numbers from the tables below
+ * go into the generated source.
+ */
+import { dayNumber } from './csv-scan.js';
+import type { IdTable } from './id-table.js';
+
+/** A fast path over the records of one file (see read-extract's use of it). */
+export interface FastRows {
+  /**
+   * Folds the records at b[p..len) it can take, from p (which starts a record) up
+   * to the first it cannot take or the end of the last complete one; returns where
+   * it stopped. Adds what it took to `records` and the line feeds it passed to `lines`.
+   */
+  scan(b: Uint8Array, p: number, len: number): number;
+  records: number;
+  lines: number;
+}
+
+/** What a field is, for the fast path. */
+export const Kind = {
+  /** Not read: any bytes but the delimiter, a quote, CR, LF. */
+  Skip: 0,
+  /** The subscriber id: found in the id table, its index passed to the fold. */
+  Id: 1,
+  /** YYYY-MM-DD → day number. */
+  Day: 2,
+  /** YYYY-MM → month index. */
+  Month: 3,
+  /** A number that must be given, scaled. */
+  Number: 4,
+  /** A number that may be empty (0), scaled. */
+  OptionalNumber: 5,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+export interface Column {
+  kind: Kind;
+  /** Where its value goes in the values passed to the fold. */
+  slot: number;
+  /** Decimal scale of a number (0..15). */
+  scale: number;
+}
+
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * False for delimiters that a number or a date can contain (digits, '-', '.', '+'):
+ * with those the fields cannot be parsed in the same pass that finds their ends.
+ */
+export function fastDelimiter(delim: number): boolean {
+  return delim > 0 && delim < 0x80 && delim !== 0x0a && delim !== 0x0d && delim !== 0x22 && !(delim >= 0x30 && delim <= 0x39) && delim !== 0x2d && delim !== 0x2e && delim !== 0x2b;
+}
+
+type Scan = (b: Uint8Array, p: number, len: number) => number;
+type Factory = (ids: IdTable, fold: (values: Float64Array, idx: number) => void, dayNumber: (y: number, m: number, d: number) => number,
+  pow10: number[], values: Float64Array, state: PlainRows) => Scan;
+
+const factories = new Map<string, Factory>();
+
+/** The source of the scanning function for a layout (see the module comment for what it takes). */
+function source(columns: readonly Column[], delim: number): string {
+  const last = columns.length - 1;
+  const bail = '{ p = r0; break records; }';
+  const L: string[] = [
+    'return function scan(b, p, len) {',
+    'let records = 0, lines = 0, c = 0, lastYmd = state.lastYmd, lastDay = state.lastDay;',
+    'records: while (p < len) {',
+    // An empty line is skipped; a line starting with CR goes to the scanner.
+    '  c = b[p];',
+    '  if (c === 10) { lines++; p++; continue; }',
+    '  if (c === 13) break;',
+    '  const r0 = p;',
+    '  let idx = -1, s = 0, v = 0;',
+  ];
+  columns.forEach((col, f) => {
+    const scale = Math.trunc(col.scale);
+    const slot = Math.trunc(col.slot);
+    if (!(scale >= 0 && scale <= 15 && slot >= 0 && slot < 64)) throw new Error('PlainRows: bad column');
+    L.push(`  // field ${f}`, '  s = p; v = 0;');
+    switch (col.kind) {
+      case Kind.Number:
+      case Kind.OptionalNumber:
+        L.push(
+          '  if (p < len && b[p] === 45) p++;',
+          '  { const d0 = p;',
+          '    while (p < len && (c = b[p] - 48) >= 0 && c <= 9) { v = v * 10 + c; p++; }',
+          `    let n = p - d0, k = ${scale};`,
+          '    if (p < len && b[p] === 46) { const f0 = ++p; while (k > 0 && p < len && (c = b[p] - 48) >= 0 && c <= 9) { v = v * 10 + c; p++; k--; } n += p - f0; }',
+          `    if (p >= len) ${bail}`,
+          col.kind === Kind.Number ? `    if (n === 0 || n > 15) ${bail}` : `    if (n === 0 ? p !== s : n > 15) ${bail}`,
+          `    if (k > 0) { v *= pow10[k]; if (v > 9007199254740992) ${bail} }`,
+          '    if (d0 > s && v !== 0) v = -v;',
+          '    c = b[p]; }',
+        );
+        break;
+      case Kind.Day:
+      case Kind.Month: {
+        const w = col.kind === Kind.Day ? 10 : 7;
+        L.push(
+          `  if (p + ${w} >= len) ${bail}`,
+          '  { const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, m0 = b[p + 5] - 48, m1 = b[p + 6] - 48;',
+          `    if (b[p + 4] !== 45 || (y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9) ${bail}`,
+          '    const y = ((y0 * 10 + y1) * 10 + y2) * 10 + y3, m = m0 * 10 + m1;',
+        );
+        if (col.kind === Kind.Day) {
+          L.push(
+            '    const e0 = b[p + 8] - 48, e1 = b[p + 9] - 48;',
+            `    if (b[p + 7] !== 45 || (e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
+            '    const ymd = (y * 100 + m) * 100 + e0 * 10 + e1;',
+            '    if (ymd !== lastYmd) { lastYmd = ymd; lastDay = dayNumber(y, m, e0 * 10 + e1); }',
+            `    v = lastDay; if (v !== v) ${bail}`,
+          );
+        } else {
+          L.push(`    if (y < 1900 || y > 2999 || m < 1 || m > 12) ${bail}`, '    v = y * 12 + (m - 1);');
+        }
+        L.push(`    p += ${w}; c = b[p]; }`);
+        break;
+      }
+      case Kind.Id:
+      case Kind.Skip:
+        L.push(
+          `  while (p < len && ((c = b[p]) > 34 ? c !== ${delim} : c !== ${delim} && c !== 34 && c !== 10 && c !== 13)) p++;`,
+          `  if (p >= len) ${bail}`,
+        );
+        if (col.kind === Kind.Id) {
+          L.push(
+            `  if (p === s || b[s] <= 32 || b[s] >= 128 || b[p - 1] <= 32 || b[p - 1] >= 128) ${bail}`,
+            `  idx = ids.find(b, s, p); if (idx < 0) ${bail}`,
+          );
+        }
+        break;
+      default:
+        throw new Error('PlainRows: bad column kind');
+    }
+    // The field must end with the delimiter, the last one with LF or CR LF.
+    if (f < last) L.push(`  if (c !== ${delim}) ${bail}`, '  p++;');
+    else L.push(`  if (c === 10) p++; else if (c === 13 && p + 1 < len && b[p + 1] === 10) p += 2; else ${bail}`);
+    if (col.kind !== Kind.Id && col.kind !== Kind.Skip) L.push(`  values[${slot}] = v;`);
+  });
+  L.push(
+    '  lines++;',
+    '  records++;',
+    '  fold(values, idx);',
+    '}',
+    'state.lastYmd = lastYmd; state.lastDay = lastDay;',
+    'state.records += records; state.lines += lines;',
+    'return p;',
+    '};',
+  );
+  return L.join('\n');
+}
+
+/**
+ * A FastRows for a layout: `columns[f]` says what field f of a record is; a record
+ * taken calls fold(values, subscriber index). The delimiter must pass fastDelimiter.
+ */
+export class PlainRows implements FastRows {
+  records = 0;
+  lines = 0;
+  /** The last date parsed and its day number (runs of one date are common). */
+  lastYmd = -1;
+  lastDay = NaN;
+  readonly scan: Scan;
+
+  /** `valueCount`: the length of the values the fold reads (slots of absent columns stay 0). */
+  constructor(columns: readonly Column[], valueCount: number, delim: number, ids: IdTable, fold: (values: Float64Array, idx: number) => void) {
+    if (!fastDelimiter(delim)) throw new Error('PlainRows: the delimiter can occur in a value');
+    const src = source(columns, delim);
+    let factory = factories.get(src);
+    if (factory === undefined) {
+      factory = new Function('ids', 'fold', 'dayNumber', 'pow10', 'values', 'state', src) as Factory;
+      factories.set(src, factory);
+    }
+    const values = new Float64Array(Math.max(1, valueCount, ...columns.map((c) => c.slot + 1)));
+    this.scan = factory(ids, fold, dayNumber, POW10, values, this);
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The fast path for plain fact records (plain-rows.ts) against the general reader
+ * alone, on generated billing and usage files that mix plain records with every
+ * kind of odd one (quotes, spaces, other date and number forms, bad values, unknown
+ * ids, wrong field counts, CR LF, empty lines, other delimiters), read in chunks
+ * that cut records anywhere: the same sums, row counts, rejects, stats and errors.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readBilling, readUsage, type FactReadOptions } from '../../src/ingest/facts.js';
+import { IdTable } from '../../src/ingest/id-table.js';
+import { defaultInputOptions } from '../../src/ingest/layout.js';
+import { RejectLog } from '../../src/ingest/rejects.js';
+import { fastDelimiter } from '../../src/ingest/plain-rows.js';
+import { parseDay } from '../../src/util/dates.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cw-plain-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const IDS = ['S1', 'S2', 'S3', 'S10', '张三'];
+const table = new IdTable(4);
+for (const id of IDS) table.insert(Buffer.from(id), 0, Buffer.byteLength(id));
+const subs = { n: IDS.length, idTable: table };
+const D = parseDay('2026-11-23');
+
+const id = fc.constantFrom('S1', 'S2', 'S3', 'S10', 'S1', 'S2', '张三', ' S2', 'S3 ', '\u3000S1', 'S4', '', '"S1"', '"S,2"');
+const day = fc.constantFrom('2026-11-22', '2026-11-21', '2026-11-20', '2026-11-22', '20261121', '2026/11/20', '2026-02-30', ' 2026-11-22', '2026-11-22 08:00', '1899-12-31', 'x', '', '"2026-11-21"');
+const month = fc.constantFrom('2026-10', '2026-09', '2026-08', '2026-10', '202610', '2026/09', '2026-13', ' 2026-10', '2026-11', '2027-01', '1899-12', '"2026-10"', '');
+const num = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('0', '3', '12.5', '12.50', '7.07', '-1', '-0', '0.01', '100') },
+  { weight: 3, arbitrary: fc.constantFrom('', ' 1', '1 ', '12.505', '12.500', '1e3', '.5', '5.', '-', '.', '1,5', '+1', '"7"', '999999999999999', '9999999999999999', '99999999999999.99', 'x', '٣') },
+  { weight: 1, arbitrary: fc.integer({ min: -99999, max: 99999 }).map((n) => (n / 100).toFixed(2)) },
+);
+
+interface Layout { header: string[]; gen: Record<string, fc.Arbitrary<string>> }
+
+function layoutArb(kind: 'usage' | 'billing'): fc.Arbitrary<Layout> {
+  const cols: [string, fc.Arbitrary<string>, boolean][] = kind === 'usage'
+    ? [['subscriber_id', id, true], ['usage_date', day, true], ['calls', num, true], ['sms', num, false], ['data_mb', num, false], ['forwarded_calls', num, false], ['note', fc.constantFrom('a', '', 'b c', '"x\ny"'), false]]
+    : [['subscriber_id', id, true], ['bill_month', month, true], ['amount', num, true], ['mou', num, false], ['hotline_calls', fc.constantFrom('0', '3', '12', '1.0', '', 'x', '-2'), false], ['note', fc.constantFrom('a', '', '"q"'), false]];
+  return fc.tuple(fc.shuffledSubarray(cols.filter((c) => !c[2])), fc.integer({ min: 0, max: 100 })).map(([optional, seed]) => {
+    const chosen = [...cols.filter((c) => c[2]), ...optional];
+    // A fixed pseudo-random order.
+    const order = chosen.map((c, i) => ({ c, k: (i * 7919 + seed * 104729) % 1009 })).sort((a, b) => a.k - b.k).map((x) => x.c);
+    return { header: order.map((c) => c[0]), gen: Object.fromEntries(order.map((c) => [c[0], c[1]])) };
+  });
+}
+
+function fileArb(kind: 'usage' | 'billing'): fc.Arbitrary<{ text: string; delimiter: string }> {
+  return fc.tuple(layoutArb(kind), fc.constantFrom(',', ',', '|', '\t', ';', '.'), fc.constantFrom('\n', '\n', '\r\n')).chain(([layout, delimiter, eol]) => {
+    const row = fc.tuple(fc.record(layout.gen) as fc.Arbitrary<Record<string, string>>, fc.constantFrom(0, 0, 0, 0, 0, 0, 1, 2, 3))
+      .map(([r, odd]) => {
+        const cells = layout.header.map((h) => r[h]!);
+        if (odd === 1) cells.push('extra');
+        if (odd === 2) cells.pop();
+        return cells.join(delimiter) + (odd === 3 ? eol : '');
+      });
+    return fc.array(row, { minLength: 1, maxLength: 40 }).map((rows) => ({ text: [layout.header.join(delimiter), ...rows].join(eol) + eol, delimiter }));
+  });
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+async function outcome(f: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    return { ok: true, value: await f() };
+  } catch (e) {
+    const err = e as { code?: string; message: string; context?: unknown };
+    return { ok: false, error: { code: err.code, message: err.message, context: err.context } };
+  }
+}
+
+const plain = (v: unknown): unknown => {
+  if (ArrayBuffer.isView(v)) return Array.from(v as Float64Array);
+  if (v instanceof Map) return [...v.entries()].map(([k, e]) => [k, plain(e)]);
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'ms').map(([k, e]) => [k, plain(e)]));
+  return v;
+};
+
+let n = 0;
+async function both(kind: 'usage' | 'billing', text: string, delimiter: string, chunkSize: number): Promise<[Outcome, Outcome]> {
+  const path = join(dir, `${kind}-${n++}.csv`);
+  writeFileSync(path, text);
+  const input = { ...defaultInputOptions(dir), delimiter };
+  const run = (opts: FactReadOptions) => outcome(async () => {
+    const rejects = new RejectLog();
+    const r = kind === 'usage'
+      ? await readUsage(path, 'f.csv', input, subs, rejects, D, new Map([[1, new Set(['activity', 'calls', 'sms', 'data_mb', 'forwarded_calls'] as const)], [3, new Set(['forwarded_calls'] as const)]]), opts)
+      : await readBilling(path, 'f.csv', input, subs, rejects, 2026 * 12 + 10, { amount: 3, mou: 2, hotline_calls: 1 }, opts);
+    return plain({ ...r, rejects: rejects.rows });
+  });
+  return [await run({ plain: true, chunkSize }), await run({ plain: false, chunkSize: 1 << 20 })];
+}
+
+describe('the fast path for plain records', () => {
+  for (const kind of ['usage', 'billing'] as const) {
+    it(`when ${kind} files mix plain and odd records then the fast path gives what the general reader gives`, async () => {
+      await fc.assert(fc.asyncProperty(fileArb(kind), fc.constantFrom(1, 2, 7, 61, 97, 256, 1 << 20, 1 << 20), async ({ text, delimiter }, chunkSize) => {
+        const [fast, general] = await both(kind, text, delimiter, chunkSize);
+        expect(fast).toEqual(general);
+      }), { numRuns: 250 });
+    }, 60_000);
+  }
+
+  it('when a file is all plain then the fast path takes every record after the first chunk', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => `${IDS[i % 4]},2026-11-${String(20 + (i % 3)).padStart(2, '0')},${i % 10},1,${(i % 7) / 4},0`);
+    const text = ['subscriber_id,usage_date,calls,sms,data_mb,forwarded_calls', ...rows].join('\n') + '\n';
+    const [fast, general] = await both('usage', text, ',', 4096);
+    expect(fast).toEqual(general);
+    expect((general as { ok: true; value: { stats: { accepted: number } } }).value.stats.accepted).toBe(3000);
+  });
+
+  it('knows which delimiters can occur in a value', () => {
+    expect([',', '|', '\t', ';', ' '].map((d) => fastDelimiter(d.charCodeAt(0)))).toEqual([true, true, true, true, true]);
+    expect(['.', '-', '+', '0', '9', '"'].map((d) => fastDelimiter(d.charCodeAt(0)))).toEqual([false, false, false, false, false, false]);
+  });
+});
