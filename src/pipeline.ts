@@ -21,9 +21,9 @@ import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout
 import type { FileStats } from './ingest/table-reader.js';
 import { evaluate } from './rules/evaluate.js';
 import { rankTasks, score, TIER_CODES } from './score/score.js';
-import { buildTaskRows, DEFAULT_TASK_PROFILE, taskColumns, TASK_FREE_TEXT, type TaskProfile } from './tasks/tasks.js';
+import { DEFAULT_TASK_PROFILE, forEachTaskRow, taskColumns, TASK_FREE_TEXT, type TaskProfile } from './tasks/tasks.js';
 import { formatDay, formatMonth, monthOfDay } from './util/dates.js';
-import { csvLine, csvText } from './output/csv.js';
+import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
 import { scrubPersonal } from './output/mask.js';
 import { scoresArrow, writeScoresCsv } from './output/scores.js';
@@ -130,10 +130,13 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const taskCounts: Record<string, number> = {};
       const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts };
       const columns = taskColumns(profile);
+      const freeText = new Set(columns.map((c, j) => (TASK_FREE_TEXT.has(c) ? j : -1)).filter((j) => j >= 0));
       TIER_CODES.forEach((tier, k) => {
-        const rows = buildTaskRows(taskInput, tier, perTier[k]!, profile);
-        taskCounts[tier] = rows.length;
-        publication!.writeText(`tasks-${tier}.csv`, csvText(columns, rows, TASK_FREE_TEXT));
+        const file = publication!.open(`tasks-${tier}.csv`);
+        file.write(csvLine(columns));
+        forEachTaskRow(taskInput, tier, perTier[k]!, profile, (cells) => file.write(csvLine(cells, freeText)));
+        publication!.add(file.close());
+        taskCounts[tier] = perTier[k]!.length;
       });
       const scoresCsv = publication.open('scores.csv');
       writeScoresCsv(scoresCsv, ids, ev, scores);

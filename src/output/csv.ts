@@ -35,10 +35,3 @@ export function csvLine(cells: readonly string[], freeText?: ReadonlySet<number>
   }
   return s + '\n';
 }
-
-export function csvText(header: readonly string[], rows: Iterable<readonly string[]>, freeTextColumns: ReadonlySet<string> = new Set()): string {
-  const free = new Set(header.map((h, j) => (freeTextColumns.has(h) ? j : -1)).filter((j) => j >= 0));
-  const parts = [csvLine(header)];
-  for (const r of rows) parts.push(csvLine(r, free));
-  return parts.join('');
-}

@@ -4,7 +4,7 @@
  * a subscriber_id that starts like a formula is quoted as in the task files (the
  * Arrow file keeps it as it is: no spreadsheet evaluates it).
  */
-import { Float64, Uint8, Utf8, makeVector, tableToIPC, Table, vectorFromArray } from 'apache-arrow';
+import { Dictionary, Float64, Uint8, Utf8, makeData, makeVector, tableToIPC, Table, type Vector } from 'apache-arrow';
 import type { Evaluation } from '../rules/evaluate.js';
 import { TIER_CODES, type Scores } from '../score/score.js';
 import { csvLine, neutraliseFormula, quoteCell } from './csv.js';
@@ -28,12 +28,36 @@ export function writeScoresCsv(out: ChunkedFile, ids: string[], ev: Evaluation, 
   out.write(chunk);
 }
 
+/** A Utf8 vector built straight into one byte buffer and its offsets (no per-string builder objects). */
+export function utf8Vector(strings: readonly string[]): Vector<Utf8> {
+  const n = strings.length;
+  const offsets = new Int32Array(n + 1);
+  let data = new Uint8Array(Math.max(64, n * 12));
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    const str = strings[i]!;
+    if (pos + str.length * 3 > data.length) {
+      const grown = new Uint8Array(Math.max(data.length * 2, pos + str.length * 3));
+      grown.set(data.subarray(0, pos));
+      data = grown;
+    }
+    pos += encoder.encodeInto(str, data.subarray(pos)).written;
+    offsets[i + 1] = pos;
+  }
+  return makeVector(makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data: data.subarray(0, pos) }));
+}
+
+const encoder = new TextEncoder();
+
 export function scoresArrow(ids: string[], ev: Evaluation, s: Scores): Uint8Array {
-  const tierNames = Array.from(s.tier, (t) => TIER_CODES[t]!);
-  const columns: Record<string, ReturnType<typeof makeVector>> = {
-    subscriber_id: vectorFromArray(ids, new Utf8()),
+  const n = ids.length;
+  // tier as a dictionary column: one byte per subscriber over ['high', 'mid', 'mass'].
+  // An explicit dictionary id: the default comes from a process-wide counter, and the file must not depend on what ran before.
+  const tierType = new Dictionary(new Utf8(), new Uint8(), 0);
+  const columns: Record<string, Vector> = {
+    subscriber_id: utf8Vector(ids),
     value: makeVector({ type: new Float64(), data: ev.value }),
-    tier: vectorFromArray(tierNames, new Utf8()),
+    tier: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIER_CODES) })),
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
     expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
   };

@@ -67,11 +67,17 @@ export function formatNumber(v: number, unit: string, isPercent: boolean): strin
 }
 
 export function renderReason(parts: TemplatePart[], table: FeatureTable, i: number, D: number): string {
-  let s = '';
-  for (const p of parts) {
-    s += typeof p === 'string' ? p : formatNumber(p.compiled.at(columnsFor(table, p.compiled.columns), i, D), p.unit, p.isPercent);
-  }
-  return s;
+  return reasonRenderer(parts, table, D)(i);
+}
+
+/** A reason text's renderer with its feature columns looked up once, for one subscriber after another. */
+export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: number): (i: number) => string {
+  const resolved = parts.map((p) => (typeof p === 'string' ? p : { p, cols: columnsFor(table, p.compiled.columns) }));
+  return (i) => {
+    let s = '';
+    for (const r of resolved) s += typeof r === 'string' ? r : formatNumber(r.p.compiled.at(r.cols, i, D), r.p.unit, r.p.isPercent);
+    return s;
+  };
 }
 
 /** "2026-11-25T08:00+08:00": the issue time on D plus some hours, in the pack's zone. */
@@ -94,15 +100,25 @@ export interface TaskInput {
   contacts: ContactFold | null;
 }
 
-export function buildTaskRows(input: TaskInput, tierName: string, order: number[], profile: TaskProfile = DEFAULT_TASK_PROFILE): string[][] {
+/** The task rows of one tier in rank order, handed to `emit` one at a time (a tier can hold millions). */
+export function forEachTaskRow(input: TaskInput, tierName: string, order: number[], profile: TaskProfile, emit: (cells: string[]) => void): void {
   const { pack, D, subscribers: s, features, evaluation: ev, scores } = input;
   const enabled: RuleDef[] = pack.rules.filter((r) => r.enabled);
+  const reasons = enabled.map((r) => reasonRenderer(r.reason, features, D));
+  const dueTimes = new Map<number, string>();
+  const dueText = (hours: number) => {
+    let t = dueTimes.get(hours);
+    if (t === undefined) { t = dueAt(D, pack.tasks.issueTime, hours, pack.timeZone); dueTimes.set(hours, t); }
+    return t;
+  };
   const tierLetter = tierName[0]!.toUpperCase();
   const assignee = pack.assignees[tierName as 'high' | 'mid' | 'mass'];
   const stamp = formatDay(D).replaceAll('-', '');
   const width = Math.max(6, String(order.length).length);
-  return order.map((i, k) => {
-    const hit = enabled.filter((_, j) => ev.flags[j]![i]);
+  order.forEach((i, k) => {
+    const hitIdx: number[] = [];
+    for (let j = 0; j < enabled.length; j++) if (ev.flags[j]![i]) hitIdx.push(j);
+    const hit = hitIdx.map((j) => enabled[j]!);
     // The heaviest rule decides the action and channel; the most urgent one the deadline.
     const primary = hit.reduce((a, b) => (b.weight > a.weight ? b : a));
     const due = Math.min(...hit.map((r) => r.dueHours));
@@ -115,7 +131,7 @@ export function buildTaskRows(input: TaskInput, tierName: string, order: number[
     const personal = profile.mask
       ? [profile.dialerFullNumber ? phone : '', maskPhone(phone), maskName(s.name[i]!)]
       : [phone, s.name[i]!];
-    return [
+    emit([
       `CW-${stamp}-${tierLetter}-${String(rank).padStart(width, '0')}`,
       tierName,
       String(rank),
@@ -128,12 +144,12 @@ export function buildTaskRows(input: TaskInput, tierName: string, order: number[
       scores.risk[i]!.toFixed(4),
       scores.expectedLoss[i]!.toFixed(2),
       hit.map((r) => r.id).join(';'),
-      hit.map((r) => renderReason(r.reason, features, i, D)).join('; '),
+      hitIdx.map((j) => reasons[j]!(i)).join('; '),
       primary.action,
       primary.channel,
-      dueAt(D, pack.tasks.issueTime, due, pack.timeZone),
+      dueText(due),
       hasContact ? formatDay(lastDay!) : '',
       hasContact ? CONTACT_OUTCOMES[input.contacts!.lastOutcome[i]!] ?? '' : '',
-    ];
+    ]);
   });
 }
