@@ -438,15 +438,19 @@ if (N === 10_000_000) {
   }
 }
 
+/** The newest result for n subscribers in the results folder (by the date recorded in it). */
 function latestResult(n) {
+  let best = null;
   try {
-    const files = readdirSync(resultsDir).filter((f) => f.startsWith(`${n}-`) && f.endsWith('.json')).sort();
-    if (!files.length) return null;
-    const f = files.at(-1);
-    return { file: f, ...JSON.parse(readFileSync(join(resultsDir, f), 'utf8')).sides };
+    for (const f of readdirSync(resultsDir)) {
+      if (!f.startsWith(`${n}-`) || !f.endsWith('.json')) continue;
+      const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
+      if (r.options?.subscribers === n && r.sides && (!best || r.date > best.date)) best = { file: f, date: r.date, ...r.sides };
+    }
   } catch {
     return null;
   }
+  return best;
 }
 
 const srcChanges = git(['status', '--porcelain', '--', 'src', 'rules', 'bin']);
@@ -532,7 +536,9 @@ for (const [k, t] of Object.entries(targets)) {
 }
 
 mkdirSync(resultsDir, { recursive: true });
-const resultPath = join(resultsDir, `${N}-${result.date.slice(0, 10)}.json`);
+// <N>-<date>.json; a later run of the same day gets -2, -3, ... (results are never overwritten).
+let resultPath = join(resultsDir, `${N}-${result.date.slice(0, 10)}.json`);
+for (let k = 2; existsSync(resultPath); k++) resultPath = join(resultsDir, `${N}-${result.date.slice(0, 10)}-${k}.json`);
 writeFileSync(resultPath, JSON.stringify(result, null, 1) + '\n');
 lines.push(`results: ${shown(resultPath)}`);
 process.stdout.write(lines.join('\n') + '\n');
