@@ -191,15 +191,24 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
         hash.update(raw);
         if (progress) progress.bytes += raw.length;
       });
+      // On Node 20 an error thrown by the consumer reaches pipeline()'s caller as an
+      // AbortError; keep the consumer's own error (file, line, code) and rethrow that.
+      let consumerError: unknown;
       try {
         await pipeline(src, createGunzip({ chunkSize: Math.max(chunkSize, 64) }), async (source: AsyncIterable<Uint8Array>) => {
-          // Plain Uint8Array views keep the scanner's byte loads monomorphic (zlib yields Buffers).
-          for await (const chunk of source) {
-            sink.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-            progress?.onChunk?.();
+          try {
+            // Plain Uint8Array views keep the scanner's byte loads monomorphic (zlib yields Buffers).
+            for await (const chunk of source) {
+              sink.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+              progress?.onChunk?.();
+            }
+          } catch (e) {
+            consumerError = e;
+            throw e;
           }
         });
       } catch (e) {
+        if (consumerError !== undefined) throw consumerError;
         if (e instanceof ChurnwatchError) throw e;
         const code = (e as { code?: unknown }).code;
         if (typeof code === 'string' && code.startsWith('Z_')) {

@@ -159,14 +159,9 @@ describe('bytes not valid in the declared encoding', () => {
     expect(readdirSync(r.outDir).filter((e) => !e.startsWith('.'))).toEqual(['failed']);
   });
 
-  // KNOWN DEFECT, outside this suite's files: for a gzip extract, read-extract's
-  // stream pipeline (Node 20) replaces any error thrown while consuming the
-  // decompressed bytes (CW_ENCODING here, but also a missing column or malformed CSV)
-  // with an AbortError, so the run exits 70 without file or line. The fix belongs in
-  // src/ingest/read-extract.ts (keep the consumer's error and rethrow it after the
-  // pipeline). \`it.fails\` keeps the expectation; when the fix lands this turns red:
-  // make it a plain \`it\` then.
-  it.fails('when a gzip UTF-8 file holds a cut sequence then the run exits 65 naming the file and line', async () => {
+  // For gzip the error is thrown while consuming a stream pipeline; it must still come
+  // out as the reader's own error (file, line, code), not the pipeline's AbortError.
+  it('when a gzip UTF-8 file holds a cut sequence then the run exits 65 naming the file and line', async () => {
     const r = await corrupt('gzip-cut-utf8', { encoding: 'utf8', eol: '\r\n', delimiter: ',', gzip: true }, 'billing_monthly', 7, Buffer.from([0x53, 0x31, 0x2c, 0xe5, 0xbc, 0x2c, 0x31]));
     expect(r.stderr).toContain('billing_monthly.csv:7: bytes that are not valid UTF-8');
     expect(r.code).toBe(65);
