@@ -7,7 +7,7 @@
  * String#trim strips, a character that lower-cases to ASCII such as U+212A).
  */
 import { fieldString, type RecordView } from './csv-scan.js';
-import { mayHaveUnicodeSpace } from './id-table.js';
+import { IdTable, mayHaveUnicodeSpace } from './id-table.js';
 
 function isWs(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -143,23 +143,18 @@ export function fieldPhone(rec: RecordView, i: number): number {
 export const PHONE = /^\+?\d{5,20}$/;
 
 /**
- * Interns short, repetitive text columns (region, manager, plan): one string per
- * distinct value instead of one per row. Gives up (decodes every time) past
- * `limit` distinct values, so a column of unique values costs no more than before.
+ * Interns repetitive text columns (region, manager, plan, names): one string per
+ * distinct value instead of one per row. Gives up (decodes every time) past `limit`
+ * distinct values, or when after `probe` rows most values turned out to be
+ * distinct, so a column of unique values costs little more than before.
  */
 export class Interner {
-  private readonly keys: Uint8Array[] = [];
+  private readonly table = new IdTable(64);
   private readonly strings: string[] = [];
-  private readonly slots: Int32Array;
-  private readonly mask: number;
+  private rows = 0;
   private full = false;
 
-  constructor(private readonly limit = 4096) {
-    let cap = 16;
-    while (cap < limit * 2) cap *= 2;
-    this.slots = new Int32Array(cap);
-    this.mask = cap - 1;
-  }
+  constructor(private readonly limit = 4096, private readonly probe = 1 << 16) {}
 
   /** fieldTrimmed(rec, i), shared with earlier equal values. */
   get(rec: RecordView, i: number): string {
@@ -171,32 +166,15 @@ export class Interner {
     while (e > s && isWs(b[e - 1]!)) e--;
     if (s === e) return '';
     if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) return fieldString(rec, i).trim();
-    let h = 0x811c9dc5 | 0;
-    for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-    h ^= h >>> 15;
-    const mask = this.mask;
-    const slots = this.slots;
-    const len = e - s;
-    let j = h & mask;
-    for (; ; j = (j + 1) & mask) {
-      const v = slots[j]!;
-      if (v === 0) break;
-      const key = this.keys[v - 1]!;
-      if (key.length !== len) continue;
-      let k = 0;
-      while (k < len && key[k] === b[s + k]) k++;
-      if (k === len) return this.strings[v - 1]!;
-    }
+    if (this.full) return decode(b, s, e);
+    const table = this.table;
+    const before = table.n;
+    const k = table.insert(b, s, e);
+    this.rows++;
+    if (k < before) return this.strings[k]!;
     const str = decode(b, s, e);
-    if (!this.full) {
-      if (this.keys.length >= this.limit) {
-        this.full = true;
-      } else {
-        this.keys.push(b.slice(s, e));
-        this.strings.push(str);
-        slots[j] = this.keys.length;
-      }
-    }
+    this.strings.push(str);
+    if (table.n >= this.limit || (this.rows >= this.probe && table.n * 4 > this.rows * 3)) this.full = true;
     return str;
   }
 }

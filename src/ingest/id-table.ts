@@ -80,9 +80,12 @@ export class IdTable {
   private last = -1;
   private keysView: Buffer | null = null;
 
-  /** `expected`: number of keys to size for; `keyBytes`: their total size, when known. */
-  constructor(expected = 1024, keyBytes = expected * 12) {
-    const cap = capacityFor(expected);
+  /**
+   * `expected`: number of keys to size for; `keyBytes`: their total size, when known;
+   * `indexed`: keys to size the hash index for (0 when they come by append()).
+   */
+  constructor(expected = 1024, keyBytes = expected * 12, indexed = expected) {
+    const cap = capacityFor(indexed);
     this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
     this.offsets = new Uint32Array(Math.max(16, expected) + 1);

@@ -44,6 +44,8 @@ export interface IngestPlan {
   parallel?: boolean;
   /** With a worker: the fact extracts it folds, instead of a share by file size (tests, diagnosis). */
   workerExtracts?: ExtractName[];
+  /** Keep subscribers.idTable in the result (it is dropped to free memory otherwise). */
+  keepIdTable?: boolean;
 }
 
 export interface Extracts {
@@ -67,7 +69,7 @@ const PARALLEL_MIN_BYTES = 48 << 20;
  * not; billing and usage mostly go through the fast path for plain records; a gzip
  * file holds about four times its size.
  */
-const COST = { subscriberValues: 16, subscriberKeys: 8, plainFacts: 4.5, otherFacts: 10, gzip: 4 };
+const COST = { subscriberValues: 24, subscriberKeys: 8, plainFacts: 4.5, otherFacts: 10, gzip: 4 };
 const PLAIN_FACTS = new Set<ExtractName>(['billing_monthly', 'usage_daily']);
 
 export async function ingest(plan: IngestPlan): Promise<Extracts> {
@@ -150,6 +152,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       };
     }
     const subscribers = applyKeys(scan.values!, keys);
+    const subscriberKeys = { n: subscribers.n, idTable: keys.table };
 
     // Fold this thread's share in the usual order (the do-not-call list needs the
     // subscribers' phone numbers, so it is always read here); stop early when the
@@ -161,7 +164,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const dncPath = paths.do_not_call;
     const tasks: { extract: ExtractName; run: () => Promise<void> }[] = mainJobs.map((job) => ({
       extract: job.extract,
-      run: async () => { results.set(job.extract, await runFactJob(job, input, subscribers, progress(job.extract))); },
+      run: async () => { results.set(job.extract, await runFactJob(job, input, subscriberKeys, progress(job.extract))); },
     }));
     if (dncPath) {
       tasks.push({
@@ -213,6 +216,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const contact = results.get('contact_history');
     if (contact) { files.push(contact.stats); rejects.addRows(contact.rejects); }
 
+    if (!plan.keepIdTable) delete subscribers.idTable;
     return {
       subscribers,
       billing: results.get('billing_monthly')!.billing!,

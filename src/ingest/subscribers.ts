@@ -17,11 +17,12 @@
  * worker thread does that to start on the fact files early), scanSubscribers({ values })
  * only the attributes (the main thread, meanwhile), and applyKeys() joins them.
  */
+import { statSync } from 'node:fs';
 import { MEMBER_LEVELS, STATUS_VALUES } from '../rules/catalogue.js';
 import { ENUM_MISSING } from '../rules/compile.js';
 import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, Interner } from './fields.js';
-import { ID_EMPTY, IdTable, fieldKey } from './id-table.js';
+import { IdTable, fieldKey } from './id-table.js';
 import { type InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
@@ -29,8 +30,12 @@ import { readTable, type FileStats, type Reject } from './table-reader.js';
 export interface SubscriberTable {
   n: number;
   ids: string[];
-  /** subscriber_id (trimmed, as UTF-8 bytes) → index. */
-  idTable: IdTable;
+  /**
+   * subscriber_id (trimmed, as UTF-8 bytes) → index. ingest() drops it once the
+   * extracts are read (it is a few hundred MB at 10M subscribers) unless
+   * IngestPlan.keepIdTable asks to keep it.
+   */
+  idTable?: IdTable;
   msisdn: string[];
   name: string[];
   region: string[];
@@ -103,13 +108,21 @@ export interface ScanSubscribersOptions {
 }
 
 export async function scanSubscribers(path: string, file: string, input: InputOptions, opts: ScanSubscribersOptions): Promise<SubscriberScan> {
+  // Room for about as many rows as the file can hold at 64 bytes a row, so that the
+  // arrays rarely grow (pages never written cost no memory).
   let cap = 1024;
+  try {
+    cap = Math.min(1 << 27, Math.max(1024, Math.ceil(statSync(path).size / 64)));
+  } catch {
+    // readTable reports a missing file.
+  }
   let status: Uint8Array = new Uint8Array(cap), memberLevel: Uint8Array = new Uint8Array(cap);
   let prepaid: Float64Array = new Float64Array(cap), activation: Float64Array = new Float64Array(cap), since: Float64Array = new Float64Array(cap);
   let lines: Float64Array = new Float64Array(cap);
   const ids: string[] = [], msisdn: string[] = [], name: string[] = [], region: string[] = [], managerId: string[] = [], planId: string[] = [];
-  const regions = new Interner(), managers = new Interner(), plans = new Interner();
-  const keys = opts.keys ? new IdTable(1024) : null;
+  // Names repeat too (a common name is shared by thousands): interned up to 4M distinct.
+  const regions = new Interner(), managers = new Interner(), plans = new Interner(), names = new Interner(1 << 22);
+  const keys = opts.keys ? new IdTable(cap, cap * 12, 0) : null;
   const values = opts.values;
   const log = new RejectLog();
   const rejectedIds = new Map<number, Uint8Array>();
@@ -172,7 +185,7 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
       if (values) {
         ids.push(fieldTrimmed(rec, cId));
         msisdn.push(fieldTrimmed(rec, cPhone));
-        name.push(fieldTrimmed(rec, cName));
+        name.push(names.get(rec, cName));
         region.push(regions.get(rec, cRegion));
         managerId.push(managers.get(rec, cManager));
         planId.push(plans.get(rec, cPlan));
@@ -271,4 +284,3 @@ export async function readSubscribers(path: string, file: string, input: InputOp
   return { table: applyKeys(scan.values!, keys), stats: keys.stats };
 }
 
-export { ID_EMPTY };

@@ -49,7 +49,7 @@ beforeAll(async () => {
 
 const pack = loadRulePack('rules/default.yaml');
 function plan(input: string, parallel: boolean, workerExtracts?: ExtractName[]): IngestPlan {
-  return { asOf: new World(AS_OF, false).D, input: defaultInputOptions(input), features: requiredFeatures(pack), needed: neededFiles(pack), parallel, workerExtracts };
+  return { asOf: new World(AS_OF, false).D, input: defaultInputOptions(input), features: requiredFeatures(pack), needed: neededFiles(pack), parallel, workerExtracts, keepIdTable: true };
 }
 
 /** Extracts as plain data (typed arrays as arrays, maps as sorted entries, no timings). */
@@ -81,15 +81,17 @@ describe('ingest with a worker thread', () => {
     const one = await ingest(plan(dir, false));
     expect(one.rejects.rows.length).toBeGreaterThan(8);
     expect(one.rejects.rows.filter((r) => r.file === 'usage_daily.csv').length).toBe(3);
-    expect(one.subscribers.idTable.isShared).toBe(false);
+    expect(one.subscribers.idTable!.isShared).toBe(false);
     const expected = plain(one);
     for (const split of SPLITS) {
       const two = await ingest(plan(dir, true, split));
       expect(plain(two)).toEqual(expected);
       // The id table comes from the worker (shared memory) and finds every subscriber.
-      expect(two.subscribers.idTable.isShared).toBe(true);
-      two.subscribers.ids.forEach((id, i) => expect(two.subscribers.idTable.indexOf(id)).toBe(i));
+      expect(two.subscribers.idTable!.isShared).toBe(true);
+      two.subscribers.ids.forEach((id, i) => expect(two.subscribers.idTable!.indexOf(id)).toBe(i));
     }
+    // Unless asked for, the id table is let go once the extracts are read.
+    expect((await ingest({ ...plan(dir, true, ['usage_daily']), keepIdTable: false })).subscribers.idTable).toBeUndefined();
   }, 60_000);
 
   it('when an extract read in the worker is malformed then the same error arrives, with its code, message and context', async () => {

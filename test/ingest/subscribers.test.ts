@@ -83,7 +83,7 @@ describe('readSubscribers', () => {
       expect(table.ids).toEqual(ref.accepted);
       expect(log.rows.map((r) => [r.line, r.column, r.code])).toEqual(ref.rejects);
       expect([stats.records, stats.accepted, stats.rejected]).toEqual([rows.length, ref.accepted.length, ref.rejects.length]);
-      ref.accepted.forEach((id, i) => expect(table.idTable.indexOf(id)).toBe(i));
+      ref.accepted.forEach((id, i) => expect(table.idTable!.indexOf(id)).toBe(i));
       expect(table.name).toEqual(ref.accepted.map((id) => `N${rows.findIndex((r) => r.id.trim() === id && VALID.phone(r.phone) && VALID.status(r.status) && VALID.level(r.level) && VALID.balance(r.balance) && VALID.since(r.since))}`));
 
       // The split reading (ids in one pass, attributes in another) gives the same table.
