@@ -49,6 +49,17 @@ export interface Io {
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** What run and explain both start from: the rule pack, the configuration, the input folder and D. */
+function loadRunInputs(opts: { input: string; asOf?: number; rules: string; config?: string }) {
+  const pack = loadRulePack(opts.rules);
+  const config = loadRunConfig(opts.config);
+  const inputDir = resolve(opts.input);
+  if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
+    throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, { file: opts.input });
+  }
+  return { pack, config, inputDir, asOf: opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone) };
+}
+
 export function makeRunCommand(io: Io): Command {
   return new Command('run')
     .description('Run the nightly job: read the extracts in --input, evaluate the rule pack, publish task files under --out/<as-of date>/')
@@ -60,13 +71,7 @@ export function makeRunCommand(io: Io): Command {
     .option('--force', 'replace an already published date', false)
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LEVELS))
     .action(async (opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean; logLevel?: string }) => {
-      const pack = loadRulePack(opts.rules);
-      const config = loadRunConfig(opts.config);
-      const inputDir = resolve(opts.input);
-      if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
-        throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, { file: opts.input });
-      }
-      const asOf = opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone);
+      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
       const logger = makeLogger(opts.logLevel ?? (process.stderr.isTTY ? 'warn' : 'info'), io.log);
       const progress = makeProgress();
       logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
@@ -128,13 +133,7 @@ export function makeExplainCommand(io: Io): Command {
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
     .option('--json', 'print JSON instead of text', false)
     .action(async (opts: { input: string; subscriber: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
-      const pack = loadRulePack(opts.rules);
-      const config = loadRunConfig(opts.config);
-      const inputDir = resolve(opts.input);
-      if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
-        throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, { file: opts.input });
-      }
-      const asOf = opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone);
+      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
       const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
       const index = a.extracts.subscribers.ids.indexOf(opts.subscriber.trim());
       if (index < 0) throw new ChurnwatchError('CW_USAGE', `subscriber ${opts.subscriber} is not in subscribers.csv (or its row was rejected: see rejects.csv of a run)`);
