@@ -27,15 +27,9 @@ import { type InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 
-export interface SubscriberTable {
-  n: number;
+/** The attributes of the valid rows, in file order (duplicates not yet taken out). */
+export interface SubscriberValues {
   ids: string[];
-  /**
-   * subscriber_id (trimmed, as UTF-8 bytes) → index. ingest() drops it once the
-   * extracts are read (it is a few hundred MB at 10M subscribers) unless
-   * IngestPlan.keepIdTable asks to keep it.
-   */
-  idTable?: IdTable;
   msisdn: string[];
   name: string[];
   region: string[];
@@ -50,24 +44,19 @@ export interface SubscriberTable {
   statusSince: Float64Array;
 }
 
+export interface SubscriberTable extends SubscriberValues {
+  n: number;
+  /**
+   * subscriber_id (trimmed, as UTF-8 bytes) → index. ingest() drops it once the
+   * extracts are read (it is a few hundred MB at 10M subscribers) unless
+   * IngestPlan.keepIdTable asks to keep it.
+   */
+  idTable?: IdTable;
+}
+
 const STATUS_BYTES = enumBytes(STATUS_VALUES);
 const LEVEL_BYTES = enumBytes(MEMBER_LEVELS);
 const DUPLICATE_REASON = 'subscriber_id appears earlier in the file; the first row is kept';
-
-/** The attributes of the valid rows, in file order (duplicates not yet taken out). */
-export interface SubscriberValues {
-  ids: string[];
-  msisdn: string[];
-  name: string[];
-  region: string[];
-  managerId: string[];
-  planId: string[];
-  status: Uint8Array;
-  memberLevel: Uint8Array;
-  prepaidBalance: Float64Array;
-  activationDate: Float64Array;
-  statusSince: Float64Array;
-}
 
 export interface SubscriberScan {
   /** Rows that passed the field checks (some may still be duplicates). */
