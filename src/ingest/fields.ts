@@ -53,10 +53,18 @@ export function fieldEnum(rec: RecordView, i: number, values: readonly string[],
   return -1;
 }
 
+// The trimmed byte span of the last trimSpan() call that returned undefined
+// (module state rather than an object per call: this runs once per field).
+let spanStart = 0;
+let spanEnd = 0;
+
 /**
- * Field i as `fieldString(rec, i).trim()`, decoded from the trimmed bytes.
+ * Trims field i to its bytes without ASCII white space. Returns the field's value
+ * when that is already known ('' for an empty field, String.trim's result when the
+ * bytes may hold Unicode spaces); otherwise leaves the span in spanStart/spanEnd
+ * and returns undefined.
  */
-export function fieldTrimmed(rec: RecordView, i: number): string {
+function trimSpan(rec: RecordView, i: number): string | undefined {
   if (i < 0 || i >= rec.count) return '';
   const b = rec.buf;
   let s = rec.start[i]!;
@@ -65,7 +73,16 @@ export function fieldTrimmed(rec: RecordView, i: number): string {
   while (e > s && isWs(b[e - 1]!)) e--;
   if (s === e) return '';
   if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) return fieldString(rec, i).trim();
-  return decode(b, s, e);
+  spanStart = s;
+  spanEnd = e;
+  return undefined;
+}
+
+/**
+ * Field i as `fieldString(rec, i).trim()`, decoded from the trimmed bytes.
+ */
+export function fieldTrimmed(rec: RecordView, i: number): string {
+  return trimSpan(rec, i) ?? decode(rec.buf, spanStart, spanEnd);
 }
 
 // A Buffer view of the last buffer decoded from (records of one chunk share it).
@@ -158,14 +175,9 @@ export class Interner {
 
   /** fieldTrimmed(rec, i), shared with earlier equal values. */
   get(rec: RecordView, i: number): string {
-    if (i < 0 || i >= rec.count) return '';
-    const b = rec.buf;
-    let s = rec.start[i]!;
-    let e = rec.end[i]!;
-    while (s < e && isWs(b[s]!)) s++;
-    while (e > s && isWs(b[e - 1]!)) e--;
-    if (s === e) return '';
-    if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) return fieldString(rec, i).trim();
+    const known = trimSpan(rec, i);
+    if (known !== undefined) return known;
+    const b = rec.buf, s = spanStart, e = spanEnd;
     if (this.full) return decode(b, s, e);
     const table = this.table;
     const before = table.n;
