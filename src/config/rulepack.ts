@@ -12,7 +12,7 @@ import { checkExpression, type Checked } from '../rules/check.js';
 import { compileCondition, compileNumber, type CompiledCondition, type CompiledNumber } from '../rules/compile.js';
 import { featureFile, type FeatureRequest, type Unit } from '../rules/catalogue.js';
 
-export type TemplatePart = string | { expr: string; unit: Unit; isPercent: boolean; compiled: CompiledNumber };
+export type TemplatePart = string | { expr: string; unit: Unit; isPercent: boolean; compiled: CompiledNumber; features: Map<string, FeatureRequest> };
 
 export interface RuleDef {
   id: string;
@@ -107,7 +107,7 @@ function parseTemplate(v: Validator, path: string, text: string): TemplatePart[]
     if (close < 0) v.fail(path, 'a "{" is not closed by "}"');
     const expr = rest.slice(open + 1, close);
     const c = checked(v, path, expr, 'number', true);
-    parts.push({ expr, unit: c.unit, isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change', compiled: compileNumber(c.tree, c.features.keys()) });
+    parts.push({ expr, unit: c.unit, isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change', compiled: compileNumber(c.tree, c.features.keys()), features: c.features });
     rest = rest.slice(close + 1);
   }
   return parts;
@@ -229,15 +229,12 @@ export function requiredFeatures(pack: RulePack): Map<string, FeatureRequest> {
     if (!r.enabled) continue;
     for (const [k, f] of r.features) all.set(k, f);
     for (const p of r.reason) {
-      if (typeof p !== 'string') for (const [k, f] of templateFeatureMap(p.expr)) all.set(k, f);
+      if (typeof p !== 'string') for (const [k, f] of p.features) all.set(k, f);
     }
   }
   return all;
 }
 
-function templateFeatureMap(expr: string): Map<string, FeatureRequest> {
-  return checkExpression(parseExpression(expr), { allowTemplateFunctions: true }).features;
-}
 
 /** The extracts the enabled rules need, besides subscribers and billing which are always read. */
 export function neededFiles(pack: RulePack): Set<string> {
