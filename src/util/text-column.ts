@@ -1,0 +1,139 @@
+/**
+ * A column of text as UTF-8 bytes end to end with offsets: value i is
+ * bytes[offsets[i] .. offsets[i + 1]). The subscriber table keeps its text
+ * attributes (ids, phone numbers, names, regions, …) this way instead of as one
+ * JavaScript string per row: ingest copies a field's bytes without decoding it, the
+ * writers copy them out again without encoding, the memory is two flat buffers the
+ * garbage collector never walks, and the same buffers are an Arrow Utf8 column
+ * (Int32 offsets) without a copy.
+ *
+ * Order: compare() orders by bytes, which for UTF-8 is Unicode code point order.
+ */
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** A column's bytes may not pass what Int32 offsets can address (the Arrow Utf8 limit). */
+export const TEXT_COLUMN_MAX_BYTES = 0x7fffffff;
+
+export class TextColumn {
+  constructor(readonly bytes: Uint8Array, readonly offsets: Int32Array, readonly length: number) {
+    if (offsets.length < length + 1) throw new Error('TextColumn: offsets shorter than length + 1');
+  }
+
+  static from(values: readonly string[]): TextColumn {
+    const b = new TextColumnBuilder(values.length);
+    for (const v of values) b.pushString(v);
+    return b.finish();
+  }
+
+  start(i: number): number {
+    return this.offsets[i]!;
+  }
+
+  end(i: number): number {
+    return this.offsets[i + 1]!;
+  }
+
+  byteLength(i: number): number {
+    return this.offsets[i + 1]! - this.offsets[i]!;
+  }
+
+  /** Value i decoded (for the few places that need a string: explain, messages, tests). */
+  get(i: number): string {
+    if (i < 0 || i >= this.length) throw new RangeError(`TextColumn: index ${i} out of range`);
+    return decoder.decode(this.bytes.subarray(this.offsets[i]!, this.offsets[i + 1]!));
+  }
+
+  toArray(): string[] {
+    const out = new Array<string>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = this.get(i);
+    return out;
+  }
+
+  /** Byte order of values a and b: negative, 0 or positive. */
+  compare(a: number, b: number): number {
+    const o = this.offsets, bytes = this.bytes;
+    let p = o[a]!, q = o[b]!;
+    const pe = o[a + 1]!, qe = o[b + 1]!;
+    while (p < pe && q < qe) {
+      const d = bytes[p]! - bytes[q]!;
+      if (d !== 0) return d;
+      p++; q++;
+    }
+    return (pe - p) - (qe - q);
+  }
+
+  /** The first index holding exactly `text`, or -1. */
+  indexOf(text: string): number {
+    const want = encoder.encode(text);
+    const o = this.offsets, bytes = this.bytes, n = want.length;
+    outer: for (let i = 0; i < this.length; i++) {
+      const s = o[i]!;
+      if (o[i + 1]! - s !== n) continue;
+      for (let k = 0; k < n; k++) if (bytes[s + k] !== want[k]) continue outer;
+      return i;
+    }
+    return -1;
+  }
+
+  /** The values whose keep[i] is non-zero, in order. */
+  filter(keep: Uint8Array): TextColumn {
+    const b = new TextColumnBuilder(this.length, this.offsets[this.length]!);
+    for (let i = 0; i < this.length; i++) if (keep[i]) b.pushBytes(this.bytes, this.offsets[i]!, this.offsets[i + 1]!);
+    return b.finish();
+  }
+}
+
+/** Builds a TextColumn value by value; the buffers grow by doubling. */
+export class TextColumnBuilder {
+  private bytes: Uint8Array;
+  private offsets: Int32Array;
+  private n = 0;
+  private used = 0;
+
+  constructor(expected = 1024, expectedBytes = expected * 12) {
+    this.bytes = new Uint8Array(Math.max(64, expectedBytes));
+    this.offsets = new Int32Array(Math.max(16, expected) + 1);
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  private room(extra: number): void {
+    if (this.n + 1 >= this.offsets.length) {
+      const o = new Int32Array(this.offsets.length * 2);
+      o.set(this.offsets);
+      this.offsets = o;
+    }
+    const need = this.used + extra;
+    if (need > this.bytes.length) {
+      if (need > TEXT_COLUMN_MAX_BYTES) throw new RangeError('TextColumn: more than 2 GiB of text in one column');
+      const b = new Uint8Array(Math.min(TEXT_COLUMN_MAX_BYTES, Math.max(need, this.bytes.length * 2)));
+      b.set(this.bytes.subarray(0, this.used));
+      this.bytes = b;
+    }
+  }
+
+  pushBytes(src: Uint8Array, s: number, e: number): void {
+    const len = e - s;
+    this.room(len);
+    const dst = this.bytes;
+    let u = this.used;
+    if (len <= 32) for (let k = s; k < e; k++) dst[u++] = src[k]!;
+    else { dst.set(src.subarray(s, e), u); u += len; }
+    this.used = u;
+    this.offsets[++this.n] = u;
+  }
+
+  pushString(value: string): void {
+    this.room(value.length * 3);
+    this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
+    this.offsets[++this.n] = this.used;
+  }
+
+  /** The column; the builder must not be used afterwards. Trims the buffers to size. */
+  finish(): TextColumn {
+    return new TextColumn(this.bytes.slice(0, this.used), this.offsets.slice(0, this.n + 1), this.n);
+  }
+}
