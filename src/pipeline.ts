@@ -21,7 +21,8 @@ import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout
 import type { FileStats } from './ingest/table-reader.js';
 import { evaluate } from './rules/evaluate.js';
 import { rankTasks, score, TIER_CODES } from './score/score.js';
-import { DEFAULT_TASK_PROFILE, forEachTaskRow, taskColumns, TASK_FREE_TEXT, type TaskProfile } from './tasks/tasks.js';
+import { DEFAULT_TASK_PROFILE, writeTaskFile, type TaskProfile } from './tasks/tasks.js';
+import { CsvBytesWriter } from './output/csv-bytes.js';
 import { formatDay, formatMonth, monthOfDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
@@ -129,12 +130,11 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       o.onProgress?.('write');
       const taskCounts: Record<string, number> = {};
       const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts };
-      const columns = taskColumns(profile);
-      const freeText = new Set(columns.map((c, j) => (TASK_FREE_TEXT.has(c) ? j : -1)).filter((j) => j >= 0));
       TIER_CODES.forEach((tier, k) => {
         const file = publication!.open(`tasks-${tier}.csv`);
-        file.write(csvLine(columns));
-        forEachTaskRow(taskInput, tier, perTier[k]!, profile, (cells) => file.write(csvLine(cells, freeText)));
+        const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
+        writeTaskFile(w, taskInput, tier, perTier[k]!, profile);
+        w.end();
         publication!.add(file.close());
         taskCounts[tier] = perTier[k]!.length;
       });

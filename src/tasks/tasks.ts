@@ -13,6 +13,8 @@ import type { Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
 import { maskName, maskPhone, PHONE } from '../output/mask.js';
+import { csvLine } from '../output/csv.js';
+import type { CsvBytesWriter } from '../output/csv-bytes.js';
 
 export const TASK_COLUMNS = [
   'task_id', 'tier', 'rank', 'subscriber_id', 'msisdn', 'name', 'region', 'manager_id', 'assignee',
@@ -152,4 +154,15 @@ export function forEachTaskRow(input: TaskInput, tierName: string, order: number
       hasContact ? CONTACT_OUTCOMES[input.contacts!.lastOutcome[i]!] ?? '' : '',
     ]);
   });
+}
+
+/**
+ * One tier's task file (header and rows) written to `w` as CSV bytes.
+ * (First version: the rows of forEachTaskRow through csvLine; to be replaced by a byte-level writer.)
+ */
+export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: string, order: number[], profile: TaskProfile): void {
+  const columns = taskColumns(profile);
+  const freeText = new Set(columns.map((c, j) => (TASK_FREE_TEXT.has(c) ? j : -1)).filter((j) => j >= 0));
+  w.rawString(csvLine(columns));
+  forEachTaskRow(input, tierName, order, profile, (cells) => w.rawString(csvLine(cells, freeText)));
 }
