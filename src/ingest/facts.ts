@@ -18,6 +18,8 @@ import type { RejectLog } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 import type { SubscriberTable } from './subscribers.js';
 
+const encoder = new TextEncoder();
+
 /** What a fact reader needs of the subscriber table. */
 export interface SubscriberKeys {
   n: number;
@@ -405,22 +407,29 @@ export async function readContracts(path: string, file: string, input: InputOpti
 
 export async function readDoNotCall(path: string, file: string, input: InputOptions, subs: Pick<SubscriberTable, 'n' | 'msisdn'>, rejects: RejectLog,
   opts: FactReadOptions = {}): Promise<{ flags: Uint8Array; stats: FileStats }> {
-  const listed = new Set<string>();
+  // The listed numbers, trimmed, as bytes: compared with the subscribers' numbers without a string per subscriber.
+  const listed = new IdTable(1024);
   const stats = await readTable(path, file, 'do_not_call', input, rejects, (c) => {
     const cPhone = c.msisdn!;
     return (rec, reject) => {
       const ok = fieldPhone(rec, cPhone);
       if (ok !== 1) return reject('msisdn', ok === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', 'msisdn is not a phone number', fieldTrimmed(rec, cPhone));
-      listed.add(fieldTrimmed(rec, cPhone));
+      const phone = encoder.encode(fieldTrimmed(rec, cPhone));
+      listed.insert(phone, 0, phone.length);
       return true;
     };
   }, { mayBeEmpty: true, onRows: opts.onRows });
   // A listed number flags the last subscriber that has it (as a number → subscriber map would).
-  const owner = new Map<string, number>();
+  const owner = new Int32Array(listed.n).fill(-1);
   const msisdn = subs.msisdn;
-  if (listed.size > 0) for (let i = 0; i < subs.n; i++) if (listed.has(msisdn[i]!)) owner.set(msisdn[i]!, i);
+  if (listed.n > 0) {
+    for (let i = 0; i < subs.n; i++) {
+      const k = listed.find(msisdn.bytes, msisdn.start(i), msisdn.end(i));
+      if (k >= 0) owner[k] = i;
+    }
+  }
   const flags = new Uint8Array(subs.n);
-  for (const i of owner.values()) flags[i] = 1;
+  for (const i of owner) if (i >= 0) flags[i] = 1;
   return { flags, stats };
 }
 

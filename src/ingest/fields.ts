@@ -7,7 +7,8 @@
  * String#trim strips, a character that lower-cases to ASCII such as U+212A).
  */
 import { fieldString, type RecordView } from './csv-scan.js';
-import { IdTable, mayHaveUnicodeSpace } from './id-table.js';
+import { mayHaveUnicodeSpace } from './id-table.js';
+import type { TextColumnBuilder } from '../util/text-column.js';
 
 function isWs(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -85,6 +86,16 @@ export function fieldTrimmed(rec: RecordView, i: number): string {
   return trimSpan(rec, i) ?? decode(rec.buf, spanStart, spanEnd);
 }
 
+/**
+ * Appends field i, trimmed as fieldTrimmed trims it, to a text column: the bytes are
+ * copied as they are (no string), except when the field may hold Unicode spaces.
+ */
+export function pushTrimmed(rec: RecordView, i: number, column: TextColumnBuilder): void {
+  const known = trimSpan(rec, i);
+  if (known === undefined) column.pushBytes(rec.buf, spanStart, spanEnd);
+  else column.pushString(known);
+}
+
 // A Buffer view of the last buffer decoded from (records of one chunk share it).
 let lastBytes: Uint8Array | null = null;
 let lastView: Buffer | null = null;
@@ -158,35 +169,3 @@ export function fieldPhone(rec: RecordView, i: number): number {
 }
 
 export const PHONE = /^\+?\d{5,20}$/;
-
-/**
- * Interns repetitive text columns (region, manager, plan, names): one string per
- * distinct value instead of one per row. Gives up (decodes every time) past `limit`
- * distinct values, or when after `probe` rows most values turned out to be
- * distinct, so a column of unique values costs little more than before.
- */
-export class Interner {
-  private readonly table = new IdTable(64);
-  private readonly strings: string[] = [];
-  private rows = 0;
-  private full = false;
-
-  constructor(private readonly limit = 4096, private readonly probe = 1 << 16) {}
-
-  /** fieldTrimmed(rec, i), shared with earlier equal values. */
-  get(rec: RecordView, i: number): string {
-    const known = trimSpan(rec, i);
-    if (known !== undefined) return known;
-    const b = rec.buf, s = spanStart, e = spanEnd;
-    if (this.full) return decode(b, s, e);
-    const table = this.table;
-    const before = table.n;
-    const k = table.insert(b, s, e);
-    this.rows++;
-    if (k < before) return this.strings[k]!;
-    const str = decode(b, s, e);
-    this.strings.push(str);
-    if (table.n >= this.limit || (this.rows >= this.probe && table.n * 4 > this.rows * 3)) this.full = true;
-    return str;
-  }
-}

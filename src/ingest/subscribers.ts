@@ -1,6 +1,7 @@
 /**
  * subscribers.csv → the subscriber table: one index per subscriber, enum and date
- * attributes in typed arrays, text attributes (needed only for task rows) as strings.
+ * attributes in typed arrays, text attributes (needed only for task rows and the
+ * outputs) as TextColumns: their bytes are copied from the file, never decoded.
  * Subscriber ids also go into a byte-keyed IdTable, which the fact readers use to
  * find a row's subscriber without making a string of its id.
  *
@@ -21,7 +22,8 @@ import { statSync } from 'node:fs';
 import { MEMBER_LEVELS, STATUS_VALUES } from '../rules/catalogue.js';
 import { ENUM_MISSING } from '../rules/compile.js';
 import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
-import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, Interner } from './fields.js';
+import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushTrimmed } from './fields.js';
+import { TextColumnBuilder, type TextColumn } from '../util/text-column.js';
 import { IdTable, fieldKey } from './id-table.js';
 import { type InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
@@ -29,12 +31,12 @@ import { readTable, type FileStats, type Reject } from './table-reader.js';
 
 /** The attributes of the valid rows, in file order (duplicates not yet taken out). */
 export interface SubscriberValues {
-  ids: string[];
-  msisdn: string[];
-  name: string[];
-  region: string[];
-  managerId: string[];
-  planId: string[];
+  ids: TextColumn;
+  msisdn: TextColumn;
+  name: TextColumn;
+  region: TextColumn;
+  managerId: TextColumn;
+  planId: TextColumn;
   status: Uint8Array;
   memberLevel: Uint8Array;
   /** Yuan; NaN where not given. */
@@ -108,9 +110,8 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
   let status: Uint8Array = new Uint8Array(cap), memberLevel: Uint8Array = new Uint8Array(cap);
   let prepaid: Float64Array = new Float64Array(cap), activation: Float64Array = new Float64Array(cap), since: Float64Array = new Float64Array(cap);
   let lines: Float64Array = new Float64Array(cap);
-  const ids: string[] = [], msisdn: string[] = [], name: string[] = [], region: string[] = [], managerId: string[] = [], planId: string[] = [];
-  // Names repeat too (a common name is shared by thousands): interned up to 4M distinct.
-  const regions = new Interner(), managers = new Interner(), plans = new Interner(), names = new Interner(1 << 22);
+  const text = () => new TextColumnBuilder(opts.values ? cap : 16, opts.values ? cap * 10 : 64);
+  const ids = text(), msisdn = text(), name = text(), region = text(), managerId = text(), planId = text();
   const keys = opts.keys ? new IdTable(cap, cap * 12, 0) : null;
   const values = opts.values;
   const log = new RejectLog();
@@ -172,12 +173,12 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
         lines[i] = rec.line;
       }
       if (values) {
-        ids.push(fieldTrimmed(rec, cId));
-        msisdn.push(fieldTrimmed(rec, cPhone));
-        name.push(names.get(rec, cName));
-        region.push(regions.get(rec, cRegion));
-        managerId.push(managers.get(rec, cManager));
-        planId.push(plans.get(rec, cPlan));
+        pushTrimmed(rec, cId, ids);
+        pushTrimmed(rec, cPhone, msisdn);
+        pushTrimmed(rec, cName, name);
+        pushTrimmed(rec, cRegion, region);
+        pushTrimmed(rec, cManager, managerId);
+        pushTrimmed(rec, cPlan, planId);
         status[i] = st; memberLevel[i] = ml; prepaid[i] = balance;
         activation[i] = act; since[i] = sin;
       }
@@ -189,7 +190,7 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
     keys,
     lines: keys !== null ? lines.slice(0, valid) : null,
     values: values ? {
-      ids, msisdn, name, region, managerId, planId,
+      ids: ids.finish(), msisdn: msisdn.finish(), name: name.finish(), region: region.finish(), managerId: managerId.finish(), planId: planId.finish(),
       status: status.slice(0, valid), memberLevel: memberLevel.slice(0, valid),
       prepaidBalance: prepaid.slice(0, valid), activationDate: activation.slice(0, valid), statusSince: since.slice(0, valid),
     } : null,
@@ -252,7 +253,7 @@ export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): Subsc
     const n = v.ids.length;
     const keep = new Uint8Array(n).fill(1);
     for (const d of keys.dups) keep[d] = 0;
-    const pick = <T>(a: T[]) => a.filter((_, i) => keep[i]);
+    const pick = (a: TextColumn) => a.filter(keep);
     const pickTyped = <T extends Uint8Array | Float64Array>(a: T): T => a.filter((_, i) => keep[i]) as T;
     v = {
       ids: pick(v.ids), msisdn: pick(v.msisdn), name: pick(v.name), region: pick(v.region), managerId: pick(v.managerId), planId: pick(v.planId),

@@ -62,7 +62,7 @@ export function explain(args: {
   const months: Record<string, string> = {};
   for (let k = 0; k <= 3; k++) months[`M${k}`] = formatMonth(m0 - k);
   return {
-    subscriber_id: s.ids[i]!,
+    subscriber_id: s.ids.get(i),
     as_of: formatDay(D),
     months,
     status: STATUS_VALUES[s.status[i]!] ?? '?',

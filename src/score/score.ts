@@ -2,11 +2,13 @@
  * Risk, value tier and priority. Risk combines the weights of the rules a
  * subscriber hits by noisy-OR, 1 − Π(1 − wᵢ): each rule is read as an independent
  * chance of churn, so more signals raise the risk without ever passing 1. Expected
- * loss = risk × value; within a tier, tasks go by expected loss, then subscriber id.
+ * loss = risk × value; within a tier, tasks go by expected loss, then subscriber id
+ * (its UTF-8 bytes, which is Unicode code point order).
  */
 import type { RulePack, Tier } from '../config/rulepack.js';
 import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { Evaluation } from '../rules/evaluate.js';
+import type { TextColumn } from '../util/text-column.js';
 
 export const TIER_CODES: Tier[] = ['high', 'mid', 'mass'];
 
@@ -19,11 +21,7 @@ export interface Scores {
   hits: Uint8Array;
 }
 
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-export function assignTiers(pack: RulePack, value: Float64Array, ids: string[]): Uint8Array {
+export function assignTiers(pack: RulePack, value: Float64Array, ids: TextColumn): Uint8Array {
   const n = value.length;
   const tier = new Uint8Array(n);
   const policy = pack.tiers;
@@ -35,14 +33,14 @@ export function assignTiers(pack: RulePack, value: Float64Array, ids: string[]):
     return tier;
   }
   // Rank: the top share by value is high, the next share mid; ties broken by id so the cut is stable.
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => value[b]! - value[a]! || compareIds(ids[a]!, ids[b]!));
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => value[b]! - value[a]! || ids.compare(a, b));
   const highCount = Math.round(policy.highShare * n);
   const midCount = Math.round(policy.midShare * n);
   order.forEach((idx, rank) => { tier[idx] = rank < highCount ? 0 : rank < highCount + midCount ? 1 : 2; });
   return tier;
 }
 
-export function score(pack: RulePack, ev: Evaluation, ids: string[]): Scores {
+export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
   const n = ev.value.length;
   const weights = pack.rules.filter((r) => r.enabled).map((r) => r.weight);
   const keep = new Float64Array(n).fill(1);
@@ -61,13 +59,13 @@ export function score(pack: RulePack, ev: Evaluation, ids: string[]): Scores {
 }
 
 /** Subscribers that get a task, per tier, in task order. */
-export function rankTasks(pack: RulePack, s: Scores, ids: string[], suppressed: Uint8Array | null): number[][] {
+export function rankTasks(pack: RulePack, s: Scores, ids: TextColumn, suppressed: Uint8Array | null): number[][] {
   const perTier: number[][] = [[], [], []];
   for (let i = 0; i < s.risk.length; i++) {
     if (s.hits[i] && s.risk[i]! >= pack.tasks.minRisk && !(suppressed && suppressed[i])) perTier[s.tier[i]!]!.push(i);
   }
   for (const list of perTier) {
-    list.sort((a, b) => s.expectedLoss[b]! - s.expectedLoss[a]! || compareIds(ids[a]!, ids[b]!));
+    list.sort((a, b) => s.expectedLoss[b]! - s.expectedLoss[a]! || ids.compare(a, b));
   }
   return perTier;
 }

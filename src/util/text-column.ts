@@ -117,7 +117,7 @@ export class TextColumnBuilder {
 
   pushBytes(src: Uint8Array, s: number, e: number): void {
     const len = e - s;
-    this.room(len);
+    if (this.n + 1 >= this.offsets.length || this.used + len > this.bytes.length) this.room(len);
     const dst = this.bytes;
     let u = this.used;
     if (len <= 32) for (let k = s; k < e; k++) dst[u++] = src[k]!;
@@ -127,13 +127,18 @@ export class TextColumnBuilder {
   }
 
   pushString(value: string): void {
+    if (value.length === 0) { this.pushBytes(this.bytes, 0, 0); return; }
     this.room(value.length * 3);
     this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
     this.offsets[++this.n] = this.used;
   }
 
-  /** The column; the builder must not be used afterwards. Trims the buffers to size. */
+  /**
+   * The column; the builder must not be used afterwards. The column views the
+   * builder's buffers: their unused tails were never written, so (allocated zeroed
+   * and lazily by the system) they take address space but no memory.
+   */
   finish(): TextColumn {
-    return new TextColumn(this.bytes.slice(0, this.used), this.offsets.slice(0, this.n + 1), this.n);
+    return new TextColumn(this.bytes.subarray(0, this.used), this.offsets.subarray(0, this.n + 1), this.n);
   }
 }
