@@ -20,13 +20,37 @@ export function bytesStartLikeFormula(b: Uint8Array, s: number, e: number): bool
   return false;
 }
 
-function needsQuotes(b: Uint8Array, s: number, e: number): boolean {
+/** True when a cell must be quoted: it holds '"', ',', LF or CR. */
+export function needsQuotes(b: Uint8Array, s: number, e: number): boolean {
   for (let k = s; k < e; k++) {
     const c = b[k]!;
-    if (c <= QUOTE && (c === QUOTE || c === LF || c === CR)) return true;
-    if (c === COMMA) return true;
+    if (c <= COMMA && (c === QUOTE || c === COMMA || c === LF || c === CR)) return true;
   }
   return false;
+}
+
+/**
+ * The cell b[s..e) into dst at p, which must have room for 2 (e - s) + 3 bytes;
+ * returns the end. A cell with '"', ',', LF or CR is quoted, its quotes doubled; a
+ * free-text cell that starts like a formula gets a leading "'" first.
+ */
+export function putCell(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number, freeText: boolean): number {
+  const prefix = freeText && bytesStartLikeFormula(b, s, e);
+  if (!needsQuotes(b, s, e)) {
+    if (prefix) dst[p++] = APOSTROPHE;
+    if (e - s <= 32) for (let k = s; k < e; k++) dst[p++] = b[k]!;
+    else { dst.set(b.subarray(s, e), p); p += e - s; }
+    return p;
+  }
+  dst[p++] = QUOTE;
+  if (prefix) dst[p++] = APOSTROPHE;
+  for (let k = s; k < e; k++) {
+    const c = b[k]!;
+    dst[p++] = c;
+    if (c === QUOTE) dst[p++] = QUOTE;
+  }
+  dst[p++] = QUOTE;
+  return p;
 }
 
 const encoder = new TextEncoder();
@@ -115,26 +139,8 @@ export class CsvBytesWriter {
 
   /** A cell from bytes, quoted if it must be; a free-text cell is neutralised against formulas first. */
   cell(b: Uint8Array, s: number, e: number, freeText: boolean): void {
-    const prefix = freeText && bytesStartLikeFormula(b, s, e);
-    if (!needsQuotes(b, s, e)) {
-      if (prefix) { this.room(1); this.buf[this.pos++] = APOSTROPHE; }
-      this.raw(b, s, e);
-      return;
-    }
-    let quotes = 0;
-    for (let k = s; k < e; k++) if (b[k] === QUOTE) quotes++;
-    this.room(e - s + quotes + 3);
-    const dst = this.buf;
-    let p = this.pos;
-    dst[p++] = QUOTE;
-    if (prefix) dst[p++] = APOSTROPHE;
-    for (let k = s; k < e; k++) {
-      const c = b[k]!;
-      dst[p++] = c;
-      if (c === QUOTE) dst[p++] = QUOTE;
-    }
-    dst[p++] = QUOTE;
-    this.pos = p;
+    this.room(2 * (e - s) + 3);
+    this.pos = putCell(this.buf, this.pos, b, s, e, freeText);
   }
 
   /** A cell from a string, as cell(). */

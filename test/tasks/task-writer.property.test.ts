@@ -1,0 +1,360 @@
+/**
+ * writeTaskFile writes task rows as bytes; the files must stay what they were when
+ * each row was a list of formatted strings joined by csvLine(). The reference below
+ * is that string-built version, kept as it was (reading the text columns with get()),
+ * and the properties run both over random tiers: random rule hits, texts with commas,
+ * quotes, line breaks, formula-like starts and Chinese, masked and unmasked profiles,
+ * values that are negative, NaN or huge, contacts present or absent. A second pack
+ * has templates, actions, channels and assignees built to need quoting and
+ * neutralising, equal weights, a disabled rule in the middle and a zone with DST; a
+ * third has more rules than one 32-bit word of hit flags holds. Tiers longer than a
+ * batch, and the number formats the writer computes itself (toFixed's digits, near
+ * ties too; formatNumber), are checked apart.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { parseRulePack, type RuleDef, type RulePack } from '../../src/config/rulepack.js';
+import type { FeatureTable } from '../../src/features/features.js';
+import type { SubscriberTable } from '../../src/ingest/subscribers.js';
+import { CsvBytesWriter } from '../../src/output/csv-bytes.js';
+import { csvLine } from '../../src/output/csv.js';
+import { maskName, maskPhone, PHONE } from '../../src/output/mask.js';
+import { CONTACT_OUTCOMES } from '../../src/rules/catalogue.js';
+import type { Column } from '../../src/rules/compile.js';
+import { ChurnwatchError } from '../../src/errors.js';
+import {
+  putFixed, putFormattedNumber, dueAt, formatNumber, isPhoneNumber, reasonRenderer, TASK_FREE_TEXT, taskColumns, writeTaskFile,
+  type TaskInput, type TaskProfile,
+} from '../../src/tasks/tasks.js';
+import { formatDay, parseDay } from '../../src/util/dates.js';
+import { TextColumn } from '../../src/util/text-column.js';
+
+/** The task rows as they were built before the byte writer: one string per cell. */
+function referenceTaskRows(input: TaskInput, tierName: string, order: number[], profile: TaskProfile, emit: (cells: string[]) => void): void {
+  const { pack, D, subscribers: s, features, evaluation: ev, scores } = input;
+  const enabled: RuleDef[] = pack.rules.filter((r) => r.enabled);
+  const reasons = enabled.map((r) => reasonRenderer(r.reason, features, D));
+  const tierLetter = tierName[0]!.toUpperCase();
+  const assignee = pack.assignees[tierName as 'high' | 'mid' | 'mass'];
+  const stamp = formatDay(D).replaceAll('-', '');
+  const width = Math.max(6, String(order.length).length);
+  order.forEach((i, k) => {
+    const hitIdx: number[] = [];
+    for (let j = 0; j < enabled.length; j++) if (ev.flags[j]![i]) hitIdx.push(j);
+    const hit = hitIdx.map((j) => enabled[j]!);
+    const primary = hit.reduce((a, b) => (b.weight > a.weight ? b : a));
+    const due = Math.min(...hit.map((r) => r.dueHours));
+    const rank = k + 1;
+    const lastDay = input.contacts?.lastContact[i];
+    const hasContact = lastDay !== undefined && !Number.isNaN(lastDay);
+    const phone = s.msisdn.get(i);
+    if (!PHONE.test(phone)) throw new ChurnwatchError('CW_INTERNAL', `a phone number that is not digits reached the ${tierName} task file (rank ${rank})`);
+    const personal = profile.mask
+      ? [profile.dialerFullNumber ? phone : '', maskPhone(phone), maskName(s.name.get(i))]
+      : [phone, s.name.get(i)];
+    emit([
+      `CW-${stamp}-${tierLetter}-${String(rank).padStart(width, '0')}`,
+      tierName,
+      String(rank),
+      s.ids.get(i),
+      ...personal,
+      s.region.get(i),
+      s.managerId.get(i),
+      assignee,
+      ev.value[i]!.toFixed(2),
+      scores.risk[i]!.toFixed(4),
+      scores.expectedLoss[i]!.toFixed(2),
+      hit.map((r) => r.id).join(';'),
+      hitIdx.map((j) => reasons[j]!(i)).join('; '),
+      primary.action,
+      primary.channel,
+      dueAt(D, pack.tasks.issueTime, due, pack.timeZone),
+      hasContact ? formatDay(lastDay!) : '',
+      hasContact ? CONTACT_OUTCOMES[input.contacts!.lastOutcome[i]!] ?? '' : '',
+    ]);
+  });
+}
+
+function referenceFile(input: TaskInput, tierName: string, order: number[], profile: TaskProfile): string {
+  const columns = taskColumns(profile);
+  const freeText = new Set(columns.map((c, j) => (TASK_FREE_TEXT.has(c) ? j : -1)).filter((j) => j >= 0));
+  let text = csvLine(columns);
+  referenceTaskRows(input, tierName, order, profile, (cells) => { text += csvLine(cells, freeText); });
+  return text;
+}
+
+function written(input: TaskInput, tierName: string, order: number[], profile: TaskProfile, chunk?: number): Buffer {
+  const parts: Buffer[] = [];
+  const w = new CsvBytesWriter((b) => parts.push(Buffer.from(b)), chunk);
+  writeTaskFile(w, input, tierName, order, profile);
+  w.end();
+  return Buffer.concat(parts);
+}
+
+const ODD_PACK = `
+pack: odd
+version: 1
+time_zone: America/New_York
+value: amount(M0) - amount(M1)
+exclude: status == 'closed'
+tiers:
+  method: threshold
+  high: 60
+  mid: 30
+  assignees:
+    high: "=boss"
+    mid: "desk, \\"B\\""
+    mass: 话务中心
+tasks:
+  issue_time: "23:30"
+rules:
+  - id: lead_pct
+    when: amount(M0) < 1
+    weight: 0.35
+    reason: "{pct_change(amount(M0), amount(M1))} vs last month, \\"quoted\\""
+    action: "Say \\"hi\\", then offer"
+    channel: "＝call"
+    due_hours: 0.5
+  - id: formula_text
+    when: amount(M0) < 2
+    weight: 0.35
+    reason: "=SUM(A1) {amount(M0)}"
+    action: "@once"
+    channel: call
+    due_hours: 1000
+  - id: off
+    enabled: false
+    when: amount(M0) < 3
+    weight: 0.9
+    reason: "never {amount(M0)}"
+    action: never
+    due_hours: 1
+  - id: money_first
+    when: amount(M0) < 4
+    weight: 0.5
+    reason: "{amount(M0)}"
+    action: "-minus"
+    channel: "a,b"
+    due_hours: 0
+  - id: chinese
+    when: mou(M0) < 4
+    weight: 0.5
+    reason: "账单下降\\n{mou(M0)}分钟，{hotline_calls(M0)}次; {mou(M0) / 7}"
+    action: 致电客户
+    channel: 短信
+    due_hours: 24
+  - id: ratio
+    when: mou(M0) < 5
+    weight: 0.05
+    reason: "{mou(M0) / mou(M1)}{amount(M0) * 1000000000000000000000}{tickets('complaint', -90, -1)}"
+    action: "\\tTab"
+    due_hours: 48
+`;
+
+/** More rules than one 32-bit word of hit flags holds, some disabled, weights and due times repeating. */
+const MANY_RULES_PACK = `
+pack: many
+version: 1
+value: amount(M0)
+tiers: { method: threshold, high: 60, mid: 30 }
+rules:
+${Array.from({ length: 40 }, (_, k) => `  - id: r${k}
+    when: amount(M0) < ${k}
+    weight: ${[0.1, 0.2, 0.3, 0.2][k % 4]}
+    due_hours: ${[48, 24, 72][k % 3]}
+    enabled: ${k % 7 !== 3}
+    reason: "${k % 5 === 0 ? '{amount(M0)}' : `r${k} at {mou(M${k % 3})}`}"
+    action: "act ${k}${k % 6 === 0 ? ', \\"now\\"' : ''}"
+`).join('')}`;
+
+const PACKS: RulePack[] = [
+  parseRulePack(readFileSync('rules/default.yaml', 'utf8'), 'default.yaml'), parseRulePack(ODD_PACK, 'odd.yaml'), parseRulePack(MANY_RULES_PACK, 'many.yaml'),
+];
+
+/** The feature columns the reason texts of a pack read. */
+function reasonFeatures(pack: RulePack): string[] {
+  const keys = new Set<string>();
+  for (const r of pack.rules) for (const p of r.reason) if (typeof p !== 'string') for (const k of p.compiled.columns) keys.add(k);
+  return [...keys];
+}
+
+const text = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 12 }),
+  fc.string({ unit: fc.constantFrom('a', ',', '"', '\n', '\r', '=', '+', '-', '@', '\t', '\0', '＝', '＋', '－', '＠', '张', '𪚥', ' ', '1'), maxLength: 8 }),
+);
+const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
+const phone = fc.tuple(fc.boolean(), digits(5, 20)).map(([plus, d]) => `${plus ? '+' : ''}${d}`);
+const number = fc.oneof(
+  fc.integer({ min: -100_000, max: 10_000_000 }).map((f) => f / 100),
+  fc.integer({ min: -1000, max: 1000 }).map((f) => f / 1000),
+  fc.double(),
+  fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1e21, -1e21, 0.05, -0.05, 0.15, -0.15, 2.5, 0.005, 1.005, 9007199254740993),
+);
+const contact = fc.option(fc.record({
+  day: fc.oneof(fc.constant(NaN), fc.integer({ min: 19_000, max: 21_000 })),
+  outcome: fc.oneof(fc.integer({ min: 0, max: CONTACT_OUTCOMES.length - 1 }), fc.constant(255), fc.integer({ min: 0, max: 255 })),
+}), { nil: undefined });
+
+function subscriberArb(ruleCount: number, featureCount: number) {
+  return fc.record({
+    id: text, msisdn: phone, name: text, region: text, managerId: text,
+    features: fc.array(number, { minLength: featureCount, maxLength: featureCount }),
+    flags: fc.array(fc.boolean(), { minLength: ruleCount, maxLength: ruleCount }),
+    anyRule: fc.nat(ruleCount - 1),
+    value: number, risk: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0.00005, 0.99995)), loss: number,
+    contact,
+  });
+}
+type Subscriber = ReturnType<typeof subscriberArb> extends fc.Arbitrary<infer T> ? T : never;
+
+function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: boolean): TaskInput {
+  const n = subs.length;
+  const keys = reasonFeatures(pack);
+  const columns = new Map<string, Column>(keys.map((k, f) => [k, Float64Array.from(subs, (s) => s.features[f]!)]));
+  const features: FeatureTable = { n, columns };
+  const ruleCount = pack.rules.filter((r) => r.enabled).length;
+  // Every subscriber with a task hits at least one rule (rankTasks only takes those).
+  const flags = Array.from({ length: ruleCount }, (_, j) => Uint8Array.from(subs, (s) => (s.flags[j] || s.anyRule === j ? 1 : 0)));
+  const col = (f: (s: Subscriber) => string) => TextColumn.from(subs.map(f));
+  const subscribers = {
+    n, ids: col((s) => s.id), msisdn: col((s) => s.msisdn), name: col((s) => s.name), region: col((s) => s.region),
+    managerId: col((s) => s.managerId), planId: col(() => 'P1'),
+    status: new Uint8Array(n), memberLevel: new Uint8Array(n), prepaidBalance: new Float64Array(n), activationDate: new Float64Array(n), statusSince: new Float64Array(n),
+  } as SubscriberTable;
+  return {
+    pack, D, subscribers, features,
+    evaluation: { ruleIds: pack.rules.filter((r) => r.enabled).map((r) => r.id), flags, excluded: new Uint8Array(n), value: Float64Array.from(subs, (s) => s.value) },
+    scores: {
+      risk: Float64Array.from(subs, (s) => s.risk), expectedLoss: Float64Array.from(subs, (s) => s.loss),
+      tier: new Uint8Array(n), hits: Uint8Array.from({ length: n }, (_, i) => flags.reduce((a, f) => a + f[i]!, 0)),
+    },
+    contacts: withContacts
+      ? { lastContact: Float64Array.from(subs, (s) => s.contact?.day ?? NaN), lastOutcome: Uint8Array.from(subs, (s) => s.contact?.outcome ?? 255) }
+      : null,
+  };
+}
+
+const tierCase = fc.integer({ min: 0, max: PACKS.length - 1 }).chain((p) => {
+  const pack = PACKS[p]!;
+  const ruleCount = pack.rules.filter((r) => r.enabled).length;
+  return fc.record({
+    pack: fc.constant(pack),
+    D: fc.integer({ min: parseDay('2026-01-01'), max: parseDay('2026-12-31') }),
+    subs: fc.array(subscriberArb(ruleCount, reasonFeatures(pack).length), { minLength: 1, maxLength: 25 }),
+    withContacts: fc.boolean(),
+    tier: fc.constantFrom('high', 'mid', 'mass'),
+    profile: fc.record({ mask: fc.boolean(), dialerFullNumber: fc.boolean() }),
+    chunk: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+    orderSeed: fc.array(fc.nat(), { maxLength: 40 }),
+  });
+});
+
+describe('writeTaskFile', () => {
+  it('writes the same bytes as the string-built rows through csvLine', () => {
+    fc.assert(fc.property(tierCase, (c) => {
+      const input = taskInput(c.pack, c.D, c.subs, c.withContacts);
+      // Any order, with repeats: the writer must not care how rankTasks chose it.
+      const order = c.orderSeed.length > 0 ? c.orderSeed.map((x) => x % c.subs.length) : c.subs.map((_, i) => i);
+      const want = referenceFile(input, c.tier, order, c.profile);
+      expect(written(input, c.tier, order, c.profile, c.chunk).toString('utf8')).toBe(want);
+      expect(written(input, c.tier, order, c.profile, c.chunk).equals(Buffer.from(want, 'utf8'))).toBe(true);
+    }), { numRuns: 600 });
+  });
+
+  it('writes the same bytes over batches of rows and their prefetched parts', () => {
+    for (const [p, pack] of PACKS.entries()) {
+      const ruleCount = pack.rules.filter((r) => r.enabled).length;
+      const subs = fc.sample(subscriberArb(ruleCount, reasonFeatures(pack).length), { numRuns: 500, seed: 42 + p });
+      const input = taskInput(pack, parseDay('2026-11-23'), subs, true);
+      // More rows than a batch holds, in an order that jumps about.
+      const order = Array.from({ length: 70_000 }, (_, k) => (k * 7919 + (k >> 3)) % subs.length);
+      const profile = { mask: p === 1, dialerFullNumber: p !== 1 };
+      expect(written(input, 'high', order, profile).equals(Buffer.from(referenceFile(input, 'high', order, profile), 'utf8'))).toBe(true);
+    }
+  });
+
+  it('writes only the header for a tier without tasks', () => {
+    const input = taskInput(PACKS[1]!, parseDay('2026-11-23'), [], true);
+    for (const mask of [false, true]) {
+      expect(written(input, 'mass', [], { mask, dialerFullNumber: true }).toString('utf8')).toBe(referenceFile(input, 'mass', [], { mask, dialerFullNumber: true }));
+    }
+  });
+
+  it('pads the rank in the task id to the width the tier needs, past a million tasks', () => {
+    const sub: Subscriber = { id: 'S1', msisdn: '13800000000', name: '张', region: 'R', managerId: 'M', features: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], flags: [true], anyRule: 0, value: 1, risk: 0.5, loss: 0.5, contact: undefined };
+    const input = taskInput(PACKS[0]!, parseDay('2026-11-23'), [sub], false);
+    const order = new Array<number>(1_000_001).fill(0);
+    const lines = written(input, 'mid', order, { mask: false, dialerFullNumber: true }).toString('utf8').split('\n');
+    expect(lines.length).toBe(order.length + 2);
+    for (let k = 1; k <= order.length; k++) {
+      const want = `CW-20261123-M-${String(k).padStart(7, '0')},mid,${k},`;
+      if (!lines[k]!.startsWith(want)) expect(lines[k]!.slice(0, want.length)).toBe(want);
+    }
+  });
+
+  it('stops on a phone number that is not digits, as the string check did', () => {
+    const bad = ['', '1234', '+', '+1234', '++12345', '+-12345', '123456789012345678901', '+123456789012345678901', '12345 ', ' 12345', '12345\n', '１２３４５', '12a45', '12345+'];
+    const base: Subscriber = { id: 'S1', msisdn: '', name: 'n', region: 'r', managerId: 'm', features: new Array(20).fill(1), flags: [true], anyRule: 0, value: 1, risk: 0.5, loss: 0.5, contact: undefined };
+    for (const msisdn of bad) {
+      const input = taskInput(PACKS[0]!, parseDay('2026-11-23'), [{ ...base, id: 'ok', msisdn: '13800000000' }, { ...base, msisdn }], true);
+      let want: unknown, got: unknown;
+      try { referenceFile(input, 'high', [0, 1], { mask: true, dialerFullNumber: false }); } catch (e) { want = e; }
+      try { written(input, 'high', [0, 1], { mask: true, dialerFullNumber: false }); } catch (e) { got = e; }
+      expect(want).toBeInstanceOf(ChurnwatchError);
+      expect(got).toBeInstanceOf(ChurnwatchError);
+      expect((got as ChurnwatchError).code).toBe((want as ChurnwatchError).code);
+      expect((got as ChurnwatchError).message).toBe((want as ChurnwatchError).message);
+    }
+  });
+});
+
+const bits = new DataView(new ArrayBuffer(8));
+/** The next double above / below v (finite, not ±0 crossing): one step in the last place. */
+function nextUp(v: number): number {
+  if (v === 0) return Number.MIN_VALUE;
+  bits.setFloat64(0, v);
+  bits.setBigInt64(0, bits.getBigInt64(0) + (v > 0 ? 1n : -1n));
+  return bits.getFloat64(0);
+}
+function nextDown(v: number): number {
+  return -nextUp(-v);
+}
+
+describe('the byte forms the writer uses', () => {
+  it('tells phone numbers as PHONE does', () => {
+    const candidate = fc.oneof(
+      phone,
+      fc.string({ unit: fc.constantFrom('+', '1', '0', '9', ' ', 'a', '\n', '１', '٣'), maxLength: 24 }),
+      fc.tuple(fc.constantFrom('', '+', '++', '-'), fc.integer({ min: 0, max: 23 }).chain((n) => digits(n, n))).map(([a, b]) => a + b),
+    );
+    fc.assert(fc.property(candidate, (s) => {
+      const b = Buffer.from(s, 'utf8');
+      expect(isPhoneNumber(b, 0, b.length)).toBe(PHONE.test(s));
+    }), { numRuns: 2000 });
+  });
+
+  it('gives the digits toFixed gives, near ties too', () => {
+    // Halfway cases and their neighbours, where a product in doubles could round the wrong way.
+    const nearTie = fc.tuple(fc.integer({ min: -3_000_000_000, max: 3_000_000_000 }), fc.constantFrom(2, 4), fc.integer({ min: -3, max: 3 }))
+      .map(([k, digits, ulps]) => {
+        let v = (k + 0.5) / 10 ** digits;
+        for (let u = 0; u < Math.abs(ulps); u++) v = ulps > 0 ? nextUp(v) : nextDown(v);
+        return v;
+      });
+    fc.assert(fc.property(fc.oneof(number, nearTie, fc.double({ min: -1e7, max: 1e7 })), fc.constantFrom(2, 4), (v, digits) => {
+      const out = new Uint8Array(32);
+      const end = putFixed(out, 0, v, digits as 2 | 4);
+      expect(Buffer.from(out.subarray(0, end)).toString('latin1')).toBe(v.toFixed(digits));
+    }), { numRuns: 20_000 });
+  });
+
+  it('formats numbers as formatNumber does', () => {
+    fc.assert(fc.property(number, fc.constantFrom('money', 'count', 'day', 'number', 'bool'), fc.boolean(), (v, unit, isPercent) => {
+      const out = new Uint8Array(100);
+      out[0] = 0x78;
+      const end = putFormattedNumber(out, 1, v, unit, isPercent);
+      expect(Buffer.from(out.subarray(0, end)).toString('utf8')).toBe(`x${formatNumber(v, unit, isPercent)}`);
+    }), { numRuns: 3000 });
+  });
+});
