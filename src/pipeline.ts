@@ -3,6 +3,10 @@
  * scores → tasks → publish. Stages in the middle take values and return values; this
  * module wires them together, times them and hands the outputs to the publisher.
  *
+ * In the write stage, scores.csv and scores.arrow are written by a worker thread on
+ * large runs while this thread writes the task files (output/score-files.ts); the
+ * run waits for it before going on, and its failure is the run's failure.
+ *
  * Around the stages: the run takes the output folder's lock first (exit 75 when another
  * run holds it), clears what killed runs left, refuses an already published date
  * without --force before reading anything, notes the identity of every input file
@@ -27,7 +31,8 @@ import { formatDay, formatMonth, monthOfDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
 import { scrubPersonal } from './output/mask.js';
-import { scoresArrow, writeScoresCsv } from './output/scores.js';
+import { ScoreFiles } from './output/score-files.js';
+import { SCORE_FILES } from './output/scores.js';
 import { manifestJson } from './report/manifest.js';
 import { statSync, type BigIntStats } from 'node:fs';
 import { basename } from 'node:path';
@@ -128,22 +133,28 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       lap('score');
 
       o.onProgress?.('write');
+      // The score files go to a worker thread on a large run, while this thread writes the task files.
+      const scoreFiles = ScoreFiles.start(publication, ids, ev, scores);
+      logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
       const taskCounts: Record<string, number> = {};
       const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts };
-      TIER_CODES.forEach((tier, k) => {
-        const file = publication!.open(`tasks-${tier}.csv`);
-        const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
-        writeTaskFile(w, taskInput, tier, perTier[k]!, profile);
-        w.end();
-        publication!.add(file.close());
-        taskCounts[tier] = perTier[k]!.length;
-      });
-      const scoresCsv = publication.open('scores.csv');
-      writeScoresCsv(scoresCsv, ids, ev, scores);
-      publication.add(scoresCsv.close());
-      const arrowFile = publication.open('scores.arrow');
-      arrowFile.writeBytes(scoresArrow(ids, ev, scores));
-      publication.add(arrowFile.close());
+      try {
+        TIER_CODES.forEach((tier, k) => {
+          const file = publication!.open(`tasks-${tier}.csv`);
+          const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
+          writeTaskFile(w, taskInput, tier, perTier[k]!, profile);
+          w.end();
+          publication!.add(file.close());
+          taskCounts[tier] = perTier[k]!.length;
+        });
+      } catch (e) {
+        await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
+        throw e;
+      }
+      const waitFrom = performance.now();
+      for (const r of await scoreFiles.records()) publication.add(r);
+      // On the worker, the time this thread waited for it after the task files; in this thread, the time they took.
+      logger.debug({ thread: scoreFiles.thread, ms: Math.round(performance.now() - waitFrom) }, 'score files written');
       publication.writeText('rejects.csv', rejectsCsv(extracts));
       lap('write');
 

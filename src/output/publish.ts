@@ -126,6 +126,14 @@ export class ChunkedFile {
   }
 }
 
+/** A publication's hidden folder and file mode: all a worker thread needs to add a file to it. */
+export interface PublicationPlace { dir: string; fileMode: number }
+
+/** A new file `name` in a publication's folder, as Publication.open gives it; its record goes to Publication.add. */
+export function openIn(place: PublicationPlace, name: string): ChunkedFile {
+  return new ChunkedFile(join(place.dir, name), name, place.fileMode);
+}
+
 export const TMP_PREFIX = '.tmp-';
 export const OLD_PREFIX = '.old-';
 
@@ -148,7 +156,12 @@ export class Publication {
   }
 
   open(name: string): ChunkedFile {
-    return new ChunkedFile(join(this.tmpDir, name), name, this.opts.fileMode);
+    return openIn(this.place(), name);
+  }
+
+  /** Where this publication's files go, as plain data another thread can open files with (openIn). */
+  place(): PublicationPlace {
+    return { dir: this.tmpDir, fileMode: this.opts.fileMode };
   }
 
   add(record: OutputRecord): void {

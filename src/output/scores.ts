@@ -3,29 +3,94 @@
  * expected loss and one 0/1 column per enabled rule, named by rule id. In the CSV
  * a subscriber_id that starts like a formula is quoted as in the task files (the
  * Arrow file keeps it as it is: no spreadsheet evaluates it).
+ *
+ * Both are written from the flat columns alone (typed arrays and the ids' UTF-8
+ * bytes), so the same code runs in the main thread or in the score-files worker
+ * (score-files.ts) on copies of them: the ids' bytes go into the CSV and into the
+ * Arrow Utf8 column without being decoded. Numbers still go through toFixed: it
+ * rounds the exact binary value, and its text is what the files have always held.
  */
 import { Dictionary, Float64, Uint8, Utf8, makeData, makeVector, tableToIPC, Table, type Vector } from 'apache-arrow';
 import type { Evaluation } from '../rules/evaluate.js';
 import { TIER_CODES, type Scores } from '../score/score.js';
-import { csvLine, neutraliseFormula, quoteCell } from './csv.js';
-import type { ChunkedFile } from './publish.js';
+import type { TextColumn } from '../util/text-column.js';
+import { CsvBytesWriter } from './csv-bytes.js';
+import { csvLine } from './csv.js';
+import type { ChunkedFile, OutputRecord } from './publish.js';
 
-export function scoresHeader(ev: Evaluation): string[] {
+/** What the score files are made of: the flag and value columns of the evaluation. */
+export type ScoreRules = Pick<Evaluation, 'ruleIds' | 'flags' | 'value'>;
+/** What the score files are made of: risk, expected loss and tier. */
+export type ScoreValues = Pick<Scores, 'risk' | 'expectedLoss' | 'tier'>;
+
+export function scoresHeader(ev: Pick<Evaluation, 'ruleIds'>): string[] {
   return ['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', ...ev.ruleIds];
 }
 
-export function writeScoresCsv(out: ChunkedFile, ids: string[], ev: Evaluation, s: Scores): void {
-  out.write(csvLine(scoresHeader(ev)));
-  const n = ids.length;
-  const flags = ev.flags;
-  let chunk = '';
-  for (let i = 0; i < n; i++) {
-    let line = `${quoteCell(neutraliseFormula(ids[i]!))},${ev.value[i]!.toFixed(2)},${TIER_CODES[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
-    for (let j = 0; j < flags.length; j++) line += flags[j]![i] ? ',1' : ',0';
-    chunk += line + '\n';
-    if (chunk.length > 1 << 20) { out.write(chunk); chunk = ''; }
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const TIER_BYTES = TIER_CODES.map(ascii);
+
+/** Rule flags go out eight at a time: one pattern of ",0"/",1" cells per combination. */
+const FLAG_GROUP = 8;
+
+/** The cells of `count` flags for every combination: entry k is 2 × count bytes, flag j set when bit j of k is. */
+function flagPatterns(count: number): Uint8Array {
+  const width = 2 * count;
+  const out = new Uint8Array((1 << count) * width);
+  for (let k = 0; k < 1 << count; k++) {
+    for (let j = 0; j < count; j++) {
+      out[k * width + 2 * j] = 0x2c;
+      out[k * width + 2 * j + 1] = k & (1 << j) ? 0x31 : 0x30;
+    }
   }
-  out.write(chunk);
+  return out;
+}
+
+/** Per group of rules, each subscriber's combination of flags (computed column by column, the way the flags lie). */
+function flagKeys(flags: readonly Uint8Array[], n: number): { keys: Uint8Array; patterns: Uint8Array; width: number }[] {
+  const groups = [];
+  for (let base = 0; base < flags.length; base += FLAG_GROUP) {
+    const count = Math.min(FLAG_GROUP, flags.length - base);
+    const keys = new Uint8Array(n);
+    for (let j = 0; j < count; j++) {
+      const f = flags[base + j]!, bit = 1 << j;
+      for (let i = 0; i < n; i++) if (f[i]) keys[i]! |= bit;
+    }
+    groups.push({ keys, patterns: flagPatterns(count), width: 2 * count });
+  }
+  return groups;
+}
+
+export function writeScoresCsv(out: ChunkedFile, ids: TextColumn, ev: ScoreRules, s: ScoreValues): void {
+  out.write(csvLine(scoresHeader(ev)));
+  const w = new CsvBytesWriter((bytes) => out.writeBytes(bytes));
+  const n = ids.length;
+  const { bytes, offsets } = ids;
+  const { value } = ev;
+  const { risk, expectedLoss, tier } = s;
+  const groups = flagKeys(ev.flags, n);
+  for (let i = 0; i < n; i++) {
+    w.cell(bytes, offsets[i]!, offsets[i + 1]!, true);
+    w.comma();
+    w.rawString(value[i]!.toFixed(2));
+    w.comma();
+    const t = TIER_BYTES[tier[i]!]!;
+    w.raw(t, 0, t.length);
+    w.comma();
+    // Most subscribers hit no rule: zero risk and loss need no formatting ((-0).toFixed too gives "0.0000").
+    const r = risk[i]!;
+    w.rawString(r === 0 ? '0.0000' : r.toFixed(4));
+    w.comma();
+    const l = expectedLoss[i]!;
+    w.rawString(l === 0 ? '0.00' : l.toFixed(2));
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[k]!;
+      const at = g.keys[i]! * g.width;
+      w.raw(g.patterns, at, at + g.width);
+    }
+    w.endLine();
+  }
+  w.end();
 }
 
 /** A Utf8 vector built straight into one byte buffer and its offsets (no per-string builder objects). */
@@ -49,13 +114,20 @@ export function utf8Vector(strings: readonly string[]): Vector<Utf8> {
 
 const encoder = new TextEncoder();
 
-export function scoresArrow(ids: string[], ev: Evaluation, s: Scores): Uint8Array {
+/** A text column as an Arrow Utf8 vector over its own buffers (the same layout: UTF-8 bytes, Int32 offsets). */
+export function textColumnVector(col: TextColumn): Vector<Utf8> {
+  const n = col.length;
+  const offsets = col.offsets.subarray(0, n + 1);
+  return makeVector(makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data: col.bytes.subarray(0, offsets[n]!) }));
+}
+
+export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Uint8Array {
   const n = ids.length;
   // tier as a dictionary column: one byte per subscriber over ['high', 'mid', 'mass'].
   // An explicit dictionary id: the default comes from a process-wide counter, and the file must not depend on what ran before.
   const tierType = new Dictionary(new Utf8(), new Uint8(), 0);
   const columns: Record<string, Vector> = {
-    subscriber_id: utf8Vector(ids),
+    subscriber_id: textColumnVector(ids),
     value: makeVector({ type: new Float64(), data: ev.value }),
     tier: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIER_CODES) })),
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
@@ -63,4 +135,16 @@ export function scoresArrow(ids: string[], ev: Evaluation, s: Scores): Uint8Arra
   };
   ev.ruleIds.forEach((id, j) => { columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! }); });
   return tableToIPC(new Table(columns), 'file');
+}
+
+export const SCORE_FILES = ['scores.csv', 'scores.arrow'] as const;
+
+/** Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order. */
+export function writeScoreFiles(open: (name: string) => ChunkedFile, ids: TextColumn, ev: ScoreRules, s: ScoreValues): OutputRecord[] {
+  const csv = open(SCORE_FILES[0]);
+  writeScoresCsv(csv, ids, ev, s);
+  const csvRecord = csv.close();
+  const arrow = open(SCORE_FILES[1]);
+  arrow.writeBytes(scoresArrow(ids, ev, s));
+  return [csvRecord, arrow.close()];
 }

@@ -1,0 +1,111 @@
+/**
+ * scores.csv and scores.arrow, written beside the task files: on a large run by a
+ * worker thread (the compiled scores-worker.js next to this file) while the main
+ * thread writes the task files, so the write stage takes about the longer of the two
+ * instead of their sum; on a small run, with one core, or when running from
+ * TypeScript sources (the tests) where there is no compiled worker, in this thread
+ * when their records are asked for. Either way the files are the same bytes, and a
+ * failure is the same error: the worker sends its error back as data and it is
+ * thrown here, from records().
+ *
+ * The environment variable CHURNWATCH_WRITE_PARALLEL=0 or 1 turns the worker off or
+ * on regardless of the run's size (for tests and diagnosis).
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { deserializeError } from '../ingest/worker-protocol.js';
+import type { TextColumn } from '../util/text-column.js';
+import type { OutputRecord, Publication } from './publish.js';
+import { toWorkerInput, type ScoresFromWorker } from './scores-protocol.js';
+import { writeScoreFiles, type ScoreRules, type ScoreValues } from './scores.js';
+
+/**
+ * Below this many subscribers the worker saves nothing: starting it (a thread, and
+ * loading apache-arrow there) takes about 0.25 s, about what the score files of
+ * 250,000 subscribers take in the main thread (measured on two cores: a loss at 100k,
+ * even at 250k, the write stage 0.7 s shorter at 1M).
+ */
+const WORKER_MIN_SUBSCRIBERS = 250_000;
+
+/** The worker script, or null when this module runs from sources that were not compiled. */
+export function scoresWorkerUrl(): URL | null {
+  if (!import.meta.url.endsWith('.js')) return null;
+  const url = new URL('./scores-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(url)) ? url : null;
+}
+
+function wantWorker(n: number, parallel: boolean | undefined): boolean {
+  const env = process.env.CHURNWATCH_WRITE_PARALLEL;
+  const forced = parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
+  if (forced !== undefined) return forced;
+  return n >= WORKER_MIN_SUBSCRIBERS && availableParallelism() >= 2;
+}
+
+type Outcome = { records: OutputRecord[] } | { error: Error };
+
+export class ScoreFiles {
+  /** Where the files are written: 'worker' (already under way) or 'main' (in records()). */
+  readonly thread: 'worker' | 'main';
+  private readonly outcome: Promise<Outcome> | null;
+
+  /**
+   * Starts writing the score files of `publication`: on a worker now, or (in this thread)
+   * when records() is called. `parallel` decides instead of the run's size and the
+   * environment. The columns may be used meanwhile: the worker has its own copy.
+   */
+  static start(publication: Publication, ids: TextColumn, ev: ScoreRules, s: ScoreValues, parallel?: boolean): ScoreFiles {
+    const url = wantWorker(ids.length, parallel) ? scoresWorkerUrl() : null;
+    return new ScoreFiles(publication, ids, ev, s, url);
+  }
+
+  private constructor(
+    private readonly publication: Publication,
+    private readonly ids: TextColumn,
+    private readonly ev: ScoreRules,
+    private readonly s: ScoreValues,
+    url: URL | null,
+  ) {
+    this.thread = url === null ? 'main' : 'worker';
+    this.outcome = url === null ? null : runWorker(url, publication, ids, ev, s);
+  }
+
+  /** The records of scores.csv and scores.arrow, in that order, once both are written and closed. */
+  async records(): Promise<OutputRecord[]> {
+    if (this.outcome === null) return writeScoreFiles((name) => this.publication.open(name), this.ids, this.ev, this.s);
+    const o = await this.outcome;
+    if ('error' in o) throw o.error;
+    return o.records;
+  }
+
+  /**
+   * Waits until the worker has stopped touching the publication's folder, whatever
+   * the outcome: for when the run fails elsewhere and is about to remove the folder.
+   */
+  async settle(): Promise<void> {
+    await this.outcome;
+  }
+}
+
+/** Runs the worker to its end; never rejects (a failure is the outcome's error). */
+function runWorker(url: URL, publication: Publication, ids: TextColumn, ev: ScoreRules, s: ScoreValues): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(url, { workerData: toWorkerInput(publication.place(), ids, ev, s) });
+    } catch (e) {
+      resolve({ error: e as Error });
+      return;
+    }
+    let result: Outcome | undefined;
+    worker.on('message', (m: ScoresFromWorker) => {
+      result ??= m.type === 'done' ? { records: m.records } : { error: deserializeError(m.error) };
+    });
+    worker.on('error', (e) => { result ??= { error: e }; });
+    // Resolved only when the thread is gone: then nothing of it can still be writing.
+    worker.on('exit', (code) => {
+      resolve(result ?? { error: new Error(`the score-files worker stopped unexpectedly (exit code ${code})`) });
+    });
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * What the main thread hands the score-files worker, and what comes back. The
+ * columns go over in one SharedArrayBuffer: the main thread copies them in once and
+ * the worker reads them where they are (a plain typed array would be serialised and
+ * then copied again into the worker, and with it any larger buffer it is a view of).
+ * Errors come back as plain data (worker-protocol.ts) and are rebuilt into the same
+ * ChurnwatchError.
+ */
+import type { SerializedError } from '../ingest/worker-protocol.js';
+import { TextColumn } from '../util/text-column.js';
+import type { OutputRecord, PublicationPlace } from './publish.js';
+import type { ScoreRules, ScoreValues } from './scores.js';
+
+export interface ScoresWorkerInput {
+  place: PublicationPlace;
+  n: number;
+  idBytes: Uint8Array;
+  idOffsets: Int32Array;
+  ruleIds: string[];
+  flags: Uint8Array[];
+  value: Float64Array;
+  risk: Float64Array;
+  expectedLoss: Float64Array;
+  tier: Uint8Array;
+}
+
+export type ScoresFromWorker =
+  | { type: 'done'; records: OutputRecord[] }
+  | { type: 'error'; error: SerializedError };
+
+type Column = Uint8Array | Int32Array | Float64Array;
+
+/** Copies of `columns` laid out in one shared buffer (each at a multiple of 8 bytes), in the same order. */
+function shared<T extends Column[]>(columns: T): T {
+  const at: number[] = [];
+  let size = 0;
+  for (const c of columns) {
+    at.push(size);
+    size += Math.ceil(c.byteLength / 8) * 8;
+  }
+  const sab = new SharedArrayBuffer(Math.max(8, size));
+  return columns.map((c, k) => {
+    const copy = c instanceof Float64Array ? new Float64Array(sab, at[k], c.length)
+      : c instanceof Int32Array ? new Int32Array(sab, at[k], c.length)
+        : new Uint8Array(sab, at[k], c.length);
+    copy.set(c);
+    return copy;
+  }) as T;
+}
+
+export function toWorkerInput(place: PublicationPlace, ids: TextColumn, ev: ScoreRules, s: ScoreValues): ScoresWorkerInput {
+  const n = ids.length;
+  const offsets = ids.offsets.subarray(0, n + 1);
+  const [idBytes, idOffsets, value, risk, expectedLoss, tier, ...flags] = shared([
+    ids.bytes.subarray(0, offsets[n]!), offsets, ev.value, s.risk, s.expectedLoss, s.tier, ...ev.flags,
+  ] as [Uint8Array, Int32Array, Float64Array, Float64Array, Float64Array, Uint8Array, ...Uint8Array[]]);
+  return { place, n, idBytes, idOffsets, ruleIds: [...ev.ruleIds], flags, value, risk, expectedLoss, tier };
+}
+
+export function fromWorkerInput(w: ScoresWorkerInput): { ids: TextColumn; ev: ScoreRules; s: ScoreValues } {
+  return {
+    ids: new TextColumn(w.idBytes, w.idOffsets, w.n),
+    ev: { ruleIds: w.ruleIds, flags: w.flags, value: w.value },
+    s: { risk: w.risk, expectedLoss: w.expectedLoss, tier: w.tier },
+  };
+}

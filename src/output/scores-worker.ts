@@ -1,0 +1,22 @@
+/**
+ * Worker thread entry (see score-files.ts): writes scores.csv and scores.arrow into
+ * the publication's hidden folder from the columns it was given, then posts their
+ * records, or the error as plain data. The files are opened as Publication.open
+ * opens them (same modes, fsync on close, hashed while written); the main thread
+ * adds the records to the publication.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../ingest/worker-protocol.js';
+import { openIn } from './publish.js';
+import { fromWorkerInput, type ScoresFromWorker, type ScoresWorkerInput } from './scores-protocol.js';
+import { writeScoreFiles } from './scores.js';
+
+const input = workerData as ScoresWorkerInput;
+let msg: ScoresFromWorker;
+try {
+  const { ids, ev, s } = fromWorkerInput(input);
+  msg = { type: 'done', records: writeScoreFiles((name) => openIn(input.place, name), ids, ev, s) };
+} catch (e) {
+  msg = { type: 'error', error: serializeError(e) };
+}
+parentPort!.postMessage(msg);

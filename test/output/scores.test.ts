@@ -1,0 +1,129 @@
+/**
+ * scores.csv and scores.arrow written from the flat columns (ids as UTF-8 bytes, flags
+ * eight at a time) are the same bytes as the string-by-string version they replaced,
+ * kept here as the reference: any ids, any numbers, any number of rules.
+ */
+import { Dictionary, Float64, Table, Uint8, Utf8, makeData, makeVector, tableToIPC, type Vector } from 'apache-arrow';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { csvLine, neutraliseFormula, quoteCell } from '../../src/output/csv.js';
+import type { ChunkedFile } from '../../src/output/publish.js';
+import { fromWorkerInput, toWorkerInput } from '../../src/output/scores-protocol.js';
+import { scoresArrow, scoresHeader, utf8Vector, writeScoresCsv, type ScoreRules, type ScoreValues } from '../../src/output/scores.js';
+import { TIER_CODES } from '../../src/score/score.js';
+import { TextColumn } from '../../src/util/text-column.js';
+
+interface Case { ids: string[]; ev: ScoreRules; s: ScoreValues }
+
+function referenceCsv({ ids, ev, s }: Case): string {
+  let out = csvLine(scoresHeader(ev));
+  for (let i = 0; i < ids.length; i++) {
+    let line = `${quoteCell(neutraliseFormula(ids[i]!))},${ev.value[i]!.toFixed(2)},${TIER_CODES[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
+    for (const f of ev.flags) line += f[i] ? ',1' : ',0';
+    out += line + '\n';
+  }
+  return out;
+}
+
+function referenceArrow({ ids, ev, s }: Case): Uint8Array {
+  const columns: Record<string, Vector> = {
+    subscriber_id: utf8Vector(ids),
+    value: makeVector({ type: new Float64(), data: ev.value }),
+    tier: makeVector(makeData({ type: new Dictionary(new Utf8(), new Uint8(), 0), length: ids.length, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIER_CODES) })),
+    risk_score: makeVector({ type: new Float64(), data: s.risk }),
+    expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
+  };
+  ev.ruleIds.forEach((id, j) => { columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! }); });
+  return tableToIPC(new Table(columns), 'file');
+}
+
+/** What writeScoresCsv hands a file, in order, as one buffer. */
+function csvBytes(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Buffer {
+  const parts: Buffer[] = [];
+  const file = { write: (t: string) => parts.push(Buffer.from(t, 'utf8')), writeBytes: (b: Uint8Array) => parts.push(Buffer.from(b)) };
+  writeScoresCsv(file as unknown as ChunkedFile, ids, ev, s);
+  return Buffer.concat(parts);
+}
+
+const idText = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 14 }),
+  fc.string({ unit: fc.constantFrom('0', '9', 'A', ',', '"', '\n', '\r', '=', '+', '-', '@', '\t', '\0', '＝', '＋', '－', '＠', '张', ' ', "'"), maxLength: 8 }),
+);
+const number = fc.oneof(
+  fc.double(),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+  fc.integer({ min: -100_000, max: 100_000 }).map((c) => c / 100),
+  fc.integer({ min: -2_000_000, max: 2_000_000 }).map((c) => c / 1000 + 0.0005), // near the half cent
+  fc.constantFrom(0, -0, 0.005, 0.015, 1.005, 2.675, 0.00005, 1e21, -1e21, NaN, Infinity, -Infinity),
+);
+
+const caseOf = (rows: number) => fc.integer({ min: 0, max: 19 }).chain((rules) => fc.record({
+  ids: fc.array(idText, { minLength: rows === 0 ? 0 : 1, maxLength: Math.max(1, rows) }),
+  rules: fc.constant(rules),
+})).chain(({ ids, rules }) => {
+  const n = ids.length;
+  const col = <T>(arb: fc.Arbitrary<T>) => fc.array(arb, { minLength: n, maxLength: n });
+  return fc.record({
+    ids: fc.constant(ids),
+    value: col(number),
+    risk: col(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true }), number)),
+    loss: col(fc.oneof(fc.constant(0), number)),
+    tier: col(fc.integer({ min: 0, max: 2 })),
+    flags: fc.array(col(fc.constantFrom(0, 1)), { minLength: rules, maxLength: rules }),
+  });
+}).map((r): Case => ({
+  ids: r.ids,
+  ev: { ruleIds: r.flags.map((_, j) => `rule_${j}`), flags: r.flags.map((f) => Uint8Array.from(f)), value: Float64Array.from(r.value) },
+  s: { risk: Float64Array.from(r.risk), expectedLoss: Float64Array.from(r.loss), tier: Uint8Array.from(r.tier) },
+}));
+
+describe('scores.csv from columns', () => {
+  it('when any ids, numbers and rule flags are written then the bytes equal the string version', () => {
+    fc.assert(fc.property(caseOf(30), (c) => {
+      expect(csvBytes(TextColumn.from(c.ids), c.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
+    }), { numRuns: 300 });
+  });
+
+  it('when the rows pass a megabyte then the chunks join into the same bytes', () => {
+    const n = 40_000;
+    const ids = Array.from({ length: n }, (_, i) => (i % 997 === 0 ? `=${i},"x"` : String(1_000_000 + i * 7)));
+    const flags = Array.from({ length: 12 }, (_, j) => Uint8Array.from({ length: n }, (_, i) => ((i * (j + 3)) % 17 === 0 ? 1 : 0)));
+    const c: Case = {
+      ids,
+      ev: { ruleIds: flags.map((_, j) => `r${j}`), flags, value: Float64Array.from({ length: n }, (_, i) => i * 1.37 - 50) },
+      s: { risk: Float64Array.from({ length: n }, (_, i) => (i % 3 ? 0 : (i % 101) / 101)), expectedLoss: Float64Array.from({ length: n }, (_, i) => i / 7), tier: Uint8Array.from({ length: n }, (_, i) => i % 3) },
+    };
+    const got = csvBytes(TextColumn.from(ids), c.ev, c.s);
+    expect(got.length).toBeGreaterThan(2 << 20);
+    expect(got.equals(Buffer.from(referenceCsv(c), 'utf8'))).toBe(true);
+  });
+});
+
+describe('scores.arrow from columns', () => {
+  it('when any ids and columns are written then the file equals the one built from strings', () => {
+    fc.assert(fc.property(caseOf(20), (c) => {
+      expect(Buffer.from(scoresArrow(TextColumn.from(c.ids), c.ev, c.s)).equals(Buffer.from(referenceArrow(c)))).toBe(true);
+    }), { numRuns: 100 });
+  });
+
+  it('when the id column is a view into larger buffers then the file is the same', () => {
+    fc.assert(fc.property(caseOf(10), fc.string({ maxLength: 5 }), (c, before) => {
+      const plain = TextColumn.from(c.ids);
+      // The same values behind some other text, with spare offsets and bytes at the end.
+      const lead = Buffer.from(before, 'utf8');
+      const bytes = new Uint8Array(lead.length + plain.bytes.length + 9);
+      bytes.set(lead);
+      bytes.set(plain.bytes, lead.length);
+      const offsets = new Int32Array(plain.length + 4);
+      for (let i = 0; i <= plain.length; i++) offsets[i] = plain.offsets[i]! + lead.length;
+      const view = new TextColumn(bytes, offsets, plain.length);
+      const want = Buffer.from(referenceArrow(c));
+      expect(Buffer.from(scoresArrow(view, c.ev, c.s)).equals(want)).toBe(true);
+      expect(csvBytes(view, c.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
+      // What the worker gets: its own compact copy, giving the same files.
+      const back = fromWorkerInput(toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, view, c.ev, c.s));
+      expect(back.ids.toArray()).toEqual(c.ids);
+      expect(Buffer.from(scoresArrow(back.ids, back.ev, back.s)).equals(want)).toBe(true);
+    }), { numRuns: 100 });
+  });
+});
