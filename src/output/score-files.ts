@@ -19,7 +19,8 @@ import { deserializeError } from '../ingest/worker-protocol.js';
 import type { TextColumn } from '../util/text-column.js';
 import type { OutputRecord, Publication } from './publish.js';
 import { toWorkerInput, type ScoresFromWorker } from './scores-protocol.js';
-import { writeScoreFiles, type ScoreRules, type ScoreValues } from './scores.js';
+// Types only: scores.js loads apache-arrow, which the main thread needs only when it writes the files itself.
+import type { ScoreRules, ScoreValues } from './scores.js';
 
 /**
  * Below this many subscribers the worker saves nothing: starting it (a thread, and
@@ -73,7 +74,10 @@ export class ScoreFiles {
 
   /** The records of scores.csv and scores.arrow, in that order, once both are written and closed. */
   async records(): Promise<OutputRecord[]> {
-    if (this.outcome === null) return writeScoreFiles((name) => this.publication.open(name), this.ids, this.ev, this.s);
+    if (this.outcome === null) {
+      const { writeScoreFiles } = await import('./scores.js');
+      return writeScoreFiles((name) => this.publication.open(name), this.ids, this.ev, this.s);
+    }
     const o = await this.outcome;
     if ('error' in o) throw o.error;
     return o.records;

@@ -11,6 +11,9 @@ import { TextColumn } from '../util/text-column.js';
 import type { OutputRecord, PublicationPlace } from './publish.js';
 import type { ScoreRules, ScoreValues } from './scores.js';
 
+/** The score files, in the order their records are added to the publication. */
+export const SCORE_FILES = ['scores.csv', 'scores.arrow'] as const;
+
 export interface ScoresWorkerInput {
   place: PublicationPlace;
   n: number;

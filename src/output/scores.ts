@@ -17,6 +17,7 @@ import type { TextColumn } from '../util/text-column.js';
 import { CsvBytesWriter } from './csv-bytes.js';
 import { csvLine } from './csv.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
+import { SCORE_FILES } from './scores-protocol.js';
 
 /** What the score files are made of: the flag and value columns of the evaluation. */
 export type ScoreRules = Pick<Evaluation, 'ruleIds' | 'flags' | 'value'>;
@@ -137,7 +138,6 @@ export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Ui
   return tableToIPC(new Table(columns), 'file');
 }
 
-export const SCORE_FILES = ['scores.csv', 'scores.arrow'] as const;
 
 /** Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order. */
 export function writeScoreFiles(open: (name: string) => ChunkedFile, ids: TextColumn, ev: ScoreRules, s: ScoreValues): OutputRecord[] {
