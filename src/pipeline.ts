@@ -32,7 +32,7 @@ import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
 import { scrubPersonal } from './output/mask.js';
 import { ScoreFiles } from './output/score-files.js';
-import { SCORE_FILES } from './output/scores.js';
+import { SCORE_FILES } from './output/scores-protocol.js';
 import { manifestJson } from './report/manifest.js';
 import { statSync, type BigIntStats } from 'node:fs';
 import { basename } from 'node:path';
