@@ -64,8 +64,44 @@ export function rankTasks(pack: RulePack, s: Scores, ids: TextColumn, suppressed
   for (let i = 0; i < s.risk.length; i++) {
     if (s.hits[i] && s.risk[i]! >= pack.tasks.minRisk && !(suppressed && suppressed[i])) perTier[s.tier[i]!]!.push(i);
   }
-  for (const list of perTier) {
-    list.sort((a, b) => s.expectedLoss[b]! - s.expectedLoss[a]! || ids.compare(a, b));
+  return perTier.map((list) => byLossThenId(list, s.expectedLoss, ids));
+}
+
+/**
+ * `list` ordered by loss, highest first, then by id; a NaN loss (a value the rule
+ * pack cannot compute) goes last. A comparator sort over millions of subscribers
+ * spends its time in comparator calls and in scattered reads of `loss`: instead the
+ * losses are gathered once, sorted natively as numbers, and each subscriber placed at
+ * its value's position; only runs of equal losses are then sorted by id.
+ */
+export function byLossThenId(list: readonly number[], loss: Float64Array, ids: TextColumn): number[] {
+  const m = list.length;
+  const keys = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    const v = loss[list[k]!]!;
+    keys[k] = v === v ? -v + 0 : Infinity; // ascending order of -loss; +0 folds -0 into 0; NaN last
   }
-  return perTier;
+  const sorted = keys.slice().sort();
+  // next[r]: the next free place among the places of the value first found at r.
+  const next = new Int32Array(m + 1).fill(-1);
+  const out = new Array<number>(m);
+  for (let k = 0; k < m; k++) {
+    const key = keys[k]!;
+    let lo = 0, hi = m;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (sorted[mid]! < key) lo = mid + 1; else hi = mid; }
+    const at = next[lo] < 0 ? lo : next[lo]!;
+    next[lo] = at + 1;
+    out[at] = list[k]!;
+  }
+  // Runs of one loss, in list order so far: by id.
+  for (let a = 0; a < m;) {
+    let b = a + 1;
+    while (b < m && sorted[b] === sorted[a]) b++;
+    if (b - a > 1) {
+      const run = out.slice(a, b).sort((x, y) => ids.compare(x, y));
+      for (let k = 0; k < run.length; k++) out[a + k] = run[k]!;
+    }
+    a = b;
+  }
+  return out;
 }
