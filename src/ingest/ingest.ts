@@ -69,7 +69,7 @@ const PARALLEL_MIN_BYTES = 48 << 20;
  * id-only pass of the worker builds the id table; billing and usage mostly go
  * through the fast path for plain records; a gzip file holds about four times its size.
  */
-const COST = { subscriberValues: 10, subscriberKeys: 8, plainFacts: 4.5, otherFacts: 10, gzip: 4 };
+const COST = { subscriberValues: 7, subscriberKeys: 5, plainFacts: 4.5, otherFacts: 10, gzip: 4 };
 const PLAIN_FACTS = new Set<ExtractName>(['billing_monthly', 'usage_daily']);
 
 export async function ingest(plan: IngestPlan): Promise<Extracts> {

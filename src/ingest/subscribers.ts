@@ -17,6 +17,11 @@
  * halves of the work run apart: scanSubscribers({ keys }) builds only the ids (a
  * worker thread does that to start on the fact files early), scanSubscribers({ values })
  * only the attributes (the main thread, meanwhile), and applyKeys() joins them.
+ *
+ * Plain records (no quotes, nothing to trim, values in their usual form) skip the
+ * record view and the handler: a fast path generated for the file's columns
+ * (subscriber-rows.ts) checks them as the handler would and folds them with the
+ * spans and values it read; the handler takes every record it refuses.
  */
 import { statSync } from 'node:fs';
 import { MEMBER_LEVELS, STATUS_VALUES } from '../rules/catalogue.js';
@@ -28,6 +33,8 @@ import { IdTable, fieldKey } from './id-table.js';
 import { type InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
+import { fastDelimiter } from './plain-rows.js';
+import { SubKind, SubscriberRows, type SubColumn } from './subscriber-rows.js';
 
 /** The attributes of the valid rows, in file order (duplicates not yet taken out). */
 export interface SubscriberValues {
@@ -96,6 +103,41 @@ export interface ScanSubscribersOptions {
   keys: boolean;
   values: boolean;
   onRows?: (rows: number, bytes: number) => void;
+  /** Use the fast path for plain records (subscriber-rows.ts); default true. Tests turn it off to compare. */
+  plain?: boolean;
+  /** Bytes per read (tests). */
+  chunkSize?: number;
+}
+
+// Slots of the fast path's spans (text fields) and values (the others).
+const T_ID = 0, T_PHONE = 1, T_NAME = 2, T_REGION = 3, T_MANAGER = 4, T_PLAN = 5;
+const V_STATUS = 0, V_LEVEL = 1, V_BALANCE = 2, V_ACTIVATION = 3, V_SINCE = 4;
+
+/**
+ * The fast path's columns for a header: null when two contract columns share a field
+ * (a rename can do that) or the delimiter can occur in a value.
+ */
+function fastColumns(c: Record<string, number>, width: number, delim: number): SubColumn[] | null {
+  if (!fastDelimiter(delim)) return null;
+  const columns: SubColumn[] = Array.from({ length: width }, () => ({ kind: SubKind.Skip, slot: 0 }));
+  const put = (col: number | undefined, column: SubColumn): boolean => {
+    if (col === undefined || col < 0) return true;
+    if (col >= width || columns[col]!.kind !== SubKind.Skip) return false;
+    columns[col] = column;
+    return true;
+  };
+  const ok = put(c.subscriber_id, { kind: SubKind.Id, slot: T_ID })
+    && put(c.msisdn, { kind: SubKind.Phone, slot: T_PHONE })
+    && put(c.name, { kind: SubKind.Text, slot: T_NAME })
+    && put(c.region, { kind: SubKind.Text, slot: T_REGION })
+    && put(c.manager_id, { kind: SubKind.Text, slot: T_MANAGER })
+    && put(c.plan_id, { kind: SubKind.Text, slot: T_PLAN })
+    && put(c.status, { kind: SubKind.Enum, slot: V_STATUS, values: STATUS_BYTES })
+    && put(c.member_level, { kind: SubKind.OptionalEnum, slot: V_LEVEL, values: LEVEL_BYTES, missing: ENUM_MISSING })
+    && put(c.prepaid_balance, { kind: SubKind.Amount, slot: V_BALANCE })
+    && put(c.activation_date, { kind: SubKind.Day, slot: V_ACTIVATION })
+    && put(c.status_since, { kind: SubKind.Day, slot: V_SINCE });
+  return ok ? columns : null;
 }
 
 export async function scanSubscribers(path: string, file: string, input: InputOptions, opts: ScanSubscribersOptions): Promise<SubscriberScan> {
@@ -117,6 +159,41 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
   const log = new RejectLog();
   const rejectedIds = new Map<number, Uint8Array>();
   let valid = 0;
+  /** Makes room for valid row i. */
+  const room = (i: number) => {
+    if (i < cap) return;
+    cap *= 2;
+    lines = growF64(lines, cap);
+    if (values) {
+      status = growU8(status, cap); memberLevel = growU8(memberLevel, cap);
+      prepaid = growF64(prepaid, cap); activation = growF64(activation, cap); since = growF64(since, cap);
+    }
+  };
+
+  // The fast path (made with the header): it folds the plain rows as the handler's
+  // accepting branch would, with the spans and values it read. Absent columns keep
+  // the initial values: empty spans, member level missing, NaN balance and dates.
+  let fast: SubscriberRows | null = null;
+  const spans = new Int32Array(12);
+  const fastValues = Float64Array.of(0, ENUM_MISSING, NaN, NaN, NaN);
+  const fold = (b: Uint8Array, line: number) => {
+    const i = valid++;
+    if (i === cap) room(i);
+    if (keys !== null) {
+      keys.append(b, spans[2 * T_ID]!, spans[2 * T_ID + 1]!);
+      lines[i] = line;
+    }
+    if (values) {
+      ids.pushBytes(b, spans[2 * T_ID]!, spans[2 * T_ID + 1]!);
+      msisdn.pushBytes(b, spans[2 * T_PHONE]!, spans[2 * T_PHONE + 1]!);
+      name.pushBytes(b, spans[2 * T_NAME]!, spans[2 * T_NAME + 1]!);
+      region.pushBytes(b, spans[2 * T_REGION]!, spans[2 * T_REGION + 1]!);
+      managerId.pushBytes(b, spans[2 * T_MANAGER]!, spans[2 * T_MANAGER + 1]!);
+      planId.pushBytes(b, spans[2 * T_PLAN]!, spans[2 * T_PLAN + 1]!);
+      status[i] = fastValues[V_STATUS]!; memberLevel[i] = fastValues[V_LEVEL]!; prepaid[i] = fastValues[V_BALANCE]!;
+      activation[i] = fastValues[V_ACTIVATION]!; since[i] = fastValues[V_SINCE]!;
+    }
+  };
 
   const stats = await readTable(path, file, 'subscribers', input, log, (c) => {
     const cId = c.subscriber_id!, cPhone = c.msisdn!, cStatus = c.status!, cLevel = c.member_level!, cBalance = c.prepaid_balance!;
@@ -138,6 +215,8 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
       return rejectRow(column, code, reason, raw);
     };
     return (rec, reject) => {
+      // The fast path learns from each record the handler sees where the next one starts.
+      if (fast !== null) fast.resume(rec);
       if (fieldKey(rec, cId) === null) return reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', '');
       cur = rec;
       rejectRow = reject;
@@ -160,14 +239,7 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
       if (sin === undefined) return bad('status_since', 'CW_ROW_BAD_DATE', 'status_since is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)', fieldTrimmed(rec, cSince));
 
       const i = valid++;
-      if (i === cap) {
-        cap *= 2;
-        lines = growF64(lines, cap);
-        if (values) {
-          status = growU8(status, cap); memberLevel = growU8(memberLevel, cap);
-          prepaid = growF64(prepaid, cap); activation = growF64(activation, cap); since = growF64(since, cap);
-        }
-      }
+      if (i === cap) room(i);
       if (keys !== null) {
         keys.appendField(rec, cId);
         lines[i] = rec.line;
@@ -184,7 +256,15 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
       }
       return true;
     };
-  }, { onRows: opts.onRows });
+  }, {
+    onRows: opts.onRows,
+    chunkSize: opts.chunkSize,
+    fast: opts.plain === false ? undefined : (c, width) => {
+      const columns = fastColumns(c, width, input.delimiter.charCodeAt(0));
+      fast = columns === null ? null : new SubscriberRows(columns, input.delimiter.charCodeAt(0), spans, fastValues, fold);
+      return fast;
+    },
+  });
   return {
     valid,
     keys,

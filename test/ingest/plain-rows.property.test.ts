@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readBilling, readUsage, type FactReadOptions } from '../../src/ingest/facts.js';
 import { IdTable } from '../../src/ingest/id-table.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
+import { outcome, type Outcome } from './scan-helpers.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
 import { fastDelimiter } from '../../src/ingest/plain-rows.js';
 import { parseDay } from '../../src/util/dates.js';
@@ -62,16 +63,7 @@ function fileArb(kind: 'usage' | 'billing'): fc.Arbitrary<{ text: string; delimi
   });
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-async function outcome(f: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    return { ok: true, value: await f() };
-  } catch (e) {
-    const err = e as { code?: string; message: string; context?: unknown };
-    return { ok: false, error: { code: err.code, message: err.message, context: err.context } };
-  }
-}
 
 const plain = (v: unknown): unknown => {
   if (ArrayBuffer.isView(v)) return Array.from(v as Float64Array);

@@ -49,3 +49,15 @@ export function field(s: string): RecordView {
   buf.set([0x33, 0x34], inner.length + 2);
   return { line: 1, count: 1, buf, start: Int32Array.of(2), end: Int32Array.of(2 + inner.length) };
 }
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** What an async read gave: its value, or its error's code, message and context (to compare two ways of reading). */
+export async function outcome(f: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    return { ok: true, value: await f() };
+  } catch (e) {
+    const err = e as { code?: string; message: string; context?: unknown };
+    return { ok: false, error: { code: err.code, message: err.message, context: err.context } };
+  }
+}
