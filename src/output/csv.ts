@@ -11,10 +11,6 @@
 
 const FORMULA_START = /^[=+\-@\t\r\0\uff1d\uff0b\uff0d\uff20]/;
 
-export function startsLikeFormula(cell: string): boolean {
-  return FORMULA_START.test(cell);
-}
-
 export function neutraliseFormula(cell: string): string {
   return FORMULA_START.test(cell) ? `'${cell}` : cell;
 }
