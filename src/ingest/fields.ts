@@ -9,6 +9,7 @@
 import { fieldString, type RecordView } from './csv-scan.js';
 import { mayHaveUnicodeSpace } from './id-table.js';
 import type { TextColumnBuilder } from '../util/text-column.js';
+import { isPhoneBytes, PHONE } from '../util/phone.js';
 
 function isWs(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -158,14 +159,6 @@ export function fieldPhone(rec: RecordView, i: number): number {
     const t = fieldString(rec, i).trim();
     return t === '' ? 0 : PHONE.test(t) ? 1 : -1;
   }
-  if (b[s] === 0x2b) s++;
-  const n = e - s;
-  if (n < 5 || n > 20) return -1;
-  for (let k = s; k < e; k++) {
-    const d = b[k]! - 0x30;
-    if (d < 0 || d > 9) return -1;
-  }
-  return 1;
+  return isPhoneBytes(b, s, e) ? 1 : -1;
 }
 
-export const PHONE = /^\+?\d{5,20}$/;

@@ -327,22 +327,15 @@ export class IdTable {
   findField(rec: RecordView, i: number): number {
     if (i < 0 || i >= rec.count) return ID_EMPTY;
     const b = rec.buf;
-    let s = rec.start[i]!;
-    let e = rec.end[i]!;
+    const s = rec.start[i]!;
+    const e = rec.end[i]!;
     if (s < e) {
       // The usual case: no space or non-ASCII byte at either end.
       const c0 = b[s]!, c1 = b[e - 1]!;
       if (c0 > 0x20 && c0 < 0x80 && c1 > 0x20 && c1 < 0x80) return this.find(b, s, e);
     }
-    while (s < e && isWs(b[s]!)) s++;
-    while (e > s && isWs(b[e - 1]!)) e--;
-    if (s === e) return ID_EMPTY;
-    if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) {
-      const t = unicodeTrim(b, s, e);
-      if (t === null) return ID_EMPTY;
-      if (t !== undefined) return this.find(t, 0, t.length);
-    }
-    return this.find(b, s, e);
+    const t = fieldKey(rec, i);
+    return t === null ? ID_EMPTY : this.find(t.b, t.s, t.e);
   }
 
   /** insert() of the trimmed id of field i (see findField); ID_EMPTY when it is empty. */

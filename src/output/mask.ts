@@ -11,8 +11,7 @@
  *   place; this only catches what a future mistake or a library message lets through.
  */
 
-/** A phone number as the extracts give it (and as ingest validates it). */
-export const PHONE = /^\+?\d{5,20}$/;
+export { PHONE } from '../util/phone.js';
 
 /**
  * 13812345678 → 138****1234. A Chinese mobile behind +86 / 0086 / 86 is shown in its

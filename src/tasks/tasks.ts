@@ -11,6 +11,7 @@ import { CONTACT_OUTCOMES } from '../rules/catalogue.js';
 import { columnsFor, type Evaluation } from '../rules/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
+import { isPhoneBytes } from '../util/phone.js';
 import type { Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
@@ -384,7 +385,7 @@ class TaskFile {
     const { ids, msisdn, name, region, managerId, profile } = this;
     const phoneStart = msisdn.offsets[i]!, phoneEnd = msisdn.offsets[i + 1]!;
     // Ingest validated the number; a phone column is never altered, so anything else stops the run.
-    if (!isPhoneNumber(msisdn.bytes, phoneStart, phoneEnd)) { this.rowStart[row] = NOT_A_PHONE_NUMBER; return; }
+    if (!isPhoneBytes(msisdn.bytes, phoneStart, phoneEnd)) { this.rowStart[row] = NOT_A_PHONE_NUMBER; return; }
 
     const idStart = ids.offsets[i]!, idEnd = ids.offsets[i + 1]!;
     let nameBytes = name.bytes, nameStart = name.offsets[i]!, nameEnd = name.offsets[i + 1]!;
@@ -544,17 +545,6 @@ function cellBytes(text: string | Uint8Array, freeText: boolean): Uint8Array {
   const out = new RowBuffer(2 * bytes.length + 3);
   out.cell(bytes, 0, bytes.length, freeText);
   return out.bytes.slice(0, out.length);
-}
-
-/** PHONE of output/mask.ts (an optional '+', then 5 to 20 ASCII digits), tested on UTF-8 bytes. */
-export function isPhoneNumber(b: Uint8Array, s: number, e: number): boolean {
-  if (s < e && b[s] === PLUS) s++;
-  if (e - s < 5 || e - s > 20) return false;
-  for (let k = s; k < e; k++) {
-    const c = b[k]!;
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
 }
 
 /**

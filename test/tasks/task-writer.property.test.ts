@@ -20,11 +20,12 @@ import type { SubscriberTable } from '../../src/ingest/subscribers.js';
 import { CsvBytesWriter } from '../../src/output/csv-bytes.js';
 import { csvLine } from '../../src/output/csv.js';
 import { maskName, maskPhone, PHONE } from '../../src/output/mask.js';
+import { isPhoneBytes } from '../../src/util/phone.js';
 import { CONTACT_OUTCOMES } from '../../src/rules/catalogue.js';
 import type { Column } from '../../src/rules/compile.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
-  putFixed, putFormattedNumber, dueAt, formatNumber, isPhoneNumber, reasonRenderer, TASK_FREE_TEXT, taskColumns, writeTaskFile,
+  putFixed, putFormattedNumber, dueAt, formatNumber, reasonRenderer, TASK_FREE_TEXT, taskColumns, writeTaskFile,
   type TaskInput, type TaskProfile,
 } from '../../src/tasks/tasks.js';
 import { formatDay, parseDay } from '../../src/util/dates.js';
@@ -330,7 +331,7 @@ describe('the byte forms the writer uses', () => {
     );
     fc.assert(fc.property(candidate, (s) => {
       const b = Buffer.from(s, 'utf8');
-      expect(isPhoneNumber(b, 0, b.length)).toBe(PHONE.test(s));
+      expect(isPhoneBytes(b, 0, b.length)).toBe(PHONE.test(s));
     }), { numRuns: 2000 });
   });
 
