@@ -148,17 +148,8 @@ function asciiString(b: Uint8Array, s: number, n: number): string {
  * digits), 0 when it is empty, -1 when it is something else.
  */
 export function fieldPhone(rec: RecordView, i: number): number {
-  if (i < 0 || i >= rec.count) return 0;
-  const b = rec.buf;
-  let s = rec.start[i]!;
-  let e = rec.end[i]!;
-  while (s < e && isWs(b[s]!)) s++;
-  while (e > s && isWs(b[e - 1]!)) e--;
-  if (s === e) return 0;
-  if ((b[s]! | b[e - 1]!) >= 0x80 && mayHaveUnicodeSpace(b, s, e)) {
-    const t = fieldString(rec, i).trim();
-    return t === '' ? 0 : PHONE.test(t) ? 1 : -1;
-  }
-  return isPhoneBytes(b, s, e) ? 1 : -1;
+  const known = trimSpan(rec, i);
+  if (known !== undefined) return known === '' ? 0 : PHONE.test(known) ? 1 : -1;
+  return isPhoneBytes(rec.buf, spanStart, spanEnd) ? 1 : -1;
 }
 
