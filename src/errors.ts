@@ -83,3 +83,34 @@ export function where(ctx: ErrorContext): string {
   if (ctx.column !== undefined) s += ` (column ${ctx.column})`;
   return s;
 }
+
+/** An error as plain data, to cross from a worker thread to the main thread. */
+export interface SerializedError {
+  churnwatch: boolean;
+  name: string;
+  message: string;
+  code?: string;
+  context?: ErrorContext;
+  stack?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof ChurnwatchError) {
+    return { churnwatch: true, name: e.name, message: e.message, code: e.code, context: { ...e.context }, stack: e.stack };
+  }
+  if (e instanceof Error) return { churnwatch: false, name: e.name, message: e.message, stack: e.stack };
+  return { churnwatch: false, name: 'Error', message: String(e) };
+}
+
+/** The error as it was thrown in the worker: a ChurnwatchError keeps its code, message and context. */
+export function deserializeError(s: SerializedError): Error {
+  if (s.churnwatch) {
+    const e = new ChurnwatchError(s.code as ErrorCode, s.message, s.context ?? {});
+    if (s.stack) e.stack = s.stack;
+    return e;
+  }
+  const e = new Error(s.message);
+  e.name = s.name;
+  if (s.stack) e.stack = s.stack;
+  return e;
+}

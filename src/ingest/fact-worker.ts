@@ -8,7 +8,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { runFactJob, transferables } from './fact-jobs.js';
 import { resolveKeys, scanSubscribers } from './subscribers.js';
-import { serializeError, type FromWorker, type WorkerInput } from './worker-protocol.js';
+import { serializeError } from '../errors.js';
+import type { FromWorker, WorkerInput } from './worker-protocol.js';
 
 const port = parentPort!;
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);

@@ -5,19 +5,16 @@
  * when it is not there (running from TypeScript sources, as the tests do), the
  * caller reads everything in this thread instead.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { deserializeError } from '../errors.js';
+import { compiledWorker, startWorker, type WorkerThread } from '../util/worker.js';
 import type { FactResult } from './fact-jobs.js';
 import { IdTable } from './id-table.js';
 import type { RejectRow } from './rejects.js';
-import { deserializeError, type FromWorker, type WorkerInput } from './worker-protocol.js';
+import type { FromWorker, WorkerInput } from './worker-protocol.js';
 
 /** The worker script, or null when this module runs from sources that were not compiled. */
 export function factWorkerUrl(): URL | null {
-  const url = new URL('./fact-worker.js', import.meta.url);
-  if (!import.meta.url.endsWith('.js')) return null;
-  return existsSync(fileURLToPath(url)) ? url : null;
+  return compiledWorker(import.meta.url, 'fact-worker.js');
 }
 
 export interface WorkerKeys {
@@ -29,7 +26,7 @@ export interface WorkerKeys {
 }
 
 export class FactWorker {
-  private readonly worker: Worker;
+  private readonly worker: WorkerThread;
   private readonly results = new Map<number, FactResult>();
   /** The first failure: the job it happened in (-1: subscribers.csv) and the error. */
   failure: { job: number; error: Error } | null = null;
@@ -41,41 +38,36 @@ export class FactWorker {
     onStart?: (job: number) => void;
     onRows?: (extract: string, rows: number, bytes: number) => void;
   } = {}) {
-    this.worker = new Worker(url, { workerData: input });
-    this.worker.on('message', (m: FromWorker) => {
-      switch (m.type) {
-        case 'keys':
-          this.keysValue = { table: IdTable.fromShared(m.table), dups: m.dups, rejects: m.rejects, valid: m.valid, sha256: m.sha256 };
-          break;
-        case 'start':
-          hooks.onStart?.(m.job);
-          break;
-        case 'rows':
-          hooks.onRows?.(m.extract, m.rows, m.bytes);
-          break;
-        case 'result':
-          this.results.set(m.job, m.result);
-          break;
-        case 'error':
-          this.failure ??= { job: m.job, error: deserializeError(m.error) };
-          break;
-        case 'done':
-          this.finished = true;
-          break;
-      }
-      this.notify();
-    });
-    this.worker.on('error', (e) => {
-      this.failure ??= { job: -1, error: e };
-      this.finished = true;
-      this.notify();
-    });
-    this.worker.on('exit', (code) => {
-      if (!this.finished) {
-        this.failure ??= { job: -1, error: new Error(`the ingest worker stopped unexpectedly (exit code ${code})`) };
+    this.worker = startWorker<FromWorker>(url, input, 'ingest worker', {
+      isLast: (m) => m.type === 'done',
+      message: (m) => {
+        switch (m.type) {
+          case 'keys':
+            this.keysValue = { table: IdTable.fromShared(m.table), dups: m.dups, rejects: m.rejects, valid: m.valid, sha256: m.sha256 };
+            break;
+          case 'start':
+            hooks.onStart?.(m.job);
+            break;
+          case 'rows':
+            hooks.onRows?.(m.extract, m.rows, m.bytes);
+            break;
+          case 'result':
+            this.results.set(m.job, m.result);
+            break;
+          case 'error':
+            this.failure ??= { job: m.job, error: deserializeError(m.error) };
+            break;
+          case 'done':
+            this.finished = true;
+            break;
+        }
+        this.notify();
+      },
+      failed: (e) => {
+        this.failure ??= { job: -1, error: e };
         this.finished = true;
-      }
-      this.notify();
+        this.notify();
+      },
     });
   }
 

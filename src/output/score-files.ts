@@ -11,16 +11,13 @@
  * The environment variable CHURNWATCH_WRITE_PARALLEL=0 or 1 turns the worker off or
  * on regardless of the run's size (for tests and diagnosis).
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { deserializeError } from '../ingest/worker-protocol.js';
+import { deserializeError } from '../errors.js';
 import type { TextColumn } from '../util/text-column.js';
+import { compiledWorker, startWorker } from '../util/worker.js';
 import type { OutputRecord, Publication } from './publish.js';
-import { toWorkerInput, type ScoresFromWorker } from './scores-protocol.js';
-// Types only: scores.js loads apache-arrow, which the main thread needs only when it writes the files itself.
-import type { ScoreRules, ScoreValues } from './scores.js';
+// scores.js itself loads apache-arrow, which the main thread needs only when it writes the files itself.
+import { toWorkerInput, type ScoreRules, type ScoresFromWorker, type ScoreValues } from './scores-protocol.js';
 
 /**
  * Below this many subscribers the worker saves nothing: starting it (a thread, and
@@ -32,9 +29,7 @@ const WORKER_MIN_SUBSCRIBERS = 250_000;
 
 /** The worker script, or null when this module runs from sources that were not compiled. */
 export function scoresWorkerUrl(): URL | null {
-  if (!import.meta.url.endsWith('.js')) return null;
-  const url = new URL('./scores-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(url)) ? url : null;
+  return compiledWorker(import.meta.url, 'scores-worker.js');
 }
 
 function wantWorker(n: number, parallel: boolean | undefined): boolean {
@@ -93,23 +88,18 @@ export class ScoreFiles {
 }
 
 /** Runs the worker to its end; never rejects (a failure is the outcome's error). */
-function runWorker(url: URL, publication: Publication, ids: TextColumn, ev: ScoreRules, s: ScoreValues): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
-    let worker: Worker;
-    try {
-      worker = new Worker(url, { workerData: toWorkerInput(publication.place(), ids, ev, s) });
-    } catch (e) {
-      resolve({ error: e as Error });
-      return;
-    }
-    let result: Outcome | undefined;
-    worker.on('message', (m: ScoresFromWorker) => {
+async function runWorker(url: URL, publication: Publication, ids: TextColumn, ev: ScoreRules, s: ScoreValues): Promise<Outcome> {
+  let result: Outcome | undefined;
+  const thread = startWorker<ScoresFromWorker>(url, toWorkerInput(publication.place(), ids, ev, s), 'score-files worker', {
+    isLast: () => true,
+    message: (m) => {
       result ??= m.type === 'done' ? { records: m.records } : { error: deserializeError(m.error) };
-    });
-    worker.on('error', (e) => { result ??= { error: e }; });
-    // Resolved only when the thread is gone: then nothing of it can still be writing.
-    worker.on('exit', (code) => {
-      resolve(result ?? { error: new Error(`the score-files worker stopped unexpectedly (exit code ${code})`) });
-    });
+    },
+    failed: (e) => {
+      result ??= { error: e };
+    },
   });
+  // Resolved only when the thread is gone: then nothing of it can still be writing.
+  await thread.exited;
+  return result ?? { error: new Error('the score-files worker ended without a result') };
 }

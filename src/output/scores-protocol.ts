@@ -3,16 +3,22 @@
  * columns go over in one SharedArrayBuffer: the main thread copies them in once and
  * the worker reads them where they are (a plain typed array would be serialised and
  * then copied again into the worker, and with it any larger buffer it is a view of).
- * Errors come back as plain data (worker-protocol.ts) and are rebuilt into the same
+ * Errors come back as plain data (errors.ts) and are rebuilt into the same
  * ChurnwatchError.
  */
-import type { SerializedError } from '../ingest/worker-protocol.js';
+import type { SerializedError } from '../errors.js';
+import type { Evaluation } from '../rules/evaluate.js';
+import type { Scores } from '../score/score.js';
 import { TextColumn } from '../util/text-column.js';
 import type { OutputRecord, PublicationPlace } from './publish.js';
-import type { ScoreRules, ScoreValues } from './scores.js';
 
 /** The score files, in the order their records are added to the publication. */
 export const SCORE_FILES = ['scores.csv', 'scores.arrow'] as const;
+
+/** What the score files are made of: the flag and value columns of the evaluation. */
+export type ScoreRules = Pick<Evaluation, 'ruleIds' | 'flags' | 'value'>;
+/** What the score files are made of: risk, expected loss and tier. */
+export type ScoreValues = Pick<Scores, 'risk' | 'expectedLoss' | 'tier'>;
 
 export interface ScoresWorkerInput {
   place: PublicationPlace;

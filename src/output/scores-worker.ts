@@ -6,7 +6,7 @@
  * adds the records to the publication.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '../ingest/worker-protocol.js';
+import { serializeError } from '../errors.js';
 import { openIn } from './publish.js';
 import { fromWorkerInput, type ScoresFromWorker, type ScoresWorkerInput } from './scores-protocol.js';
 import { writeScoreFiles } from './scores.js';

@@ -17,12 +17,10 @@ import type { TextColumn } from '../util/text-column.js';
 import { CsvBytesWriter } from './csv-bytes.js';
 import { csvLine } from './csv.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
-import { SCORE_FILES } from './scores-protocol.js';
+import { SCORE_FILES, type ScoreRules, type ScoreValues } from './scores-protocol.js';
 
-/** What the score files are made of: the flag and value columns of the evaluation. */
-export type ScoreRules = Pick<Evaluation, 'ruleIds' | 'flags' | 'value'>;
-/** What the score files are made of: risk, expected loss and tier. */
-export type ScoreValues = Pick<Scores, 'risk' | 'expectedLoss' | 'tier'>;
+export type { ScoreRules, ScoreValues };
+
 
 export function scoresHeader(ev: Pick<Evaluation, 'ruleIds'>): string[] {
   return ['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', ...ev.ruleIds];

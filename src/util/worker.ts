@@ -1,0 +1,73 @@
+/**
+ * Threads behind one door: every worker thread of churnwatch is found and started
+ * here, so that finding the compiled script, telling a crash from a normal end and
+ * waiting for the thread to be gone are written once.
+ *
+ * A worker script is the compiled `.js` file next to the module that uses it. When
+ * that module runs from TypeScript sources (as the tests do) there is no such file,
+ * and the caller does the work in its own thread instead.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+/** The compiled worker script `name` beside the module at `moduleUrl`, or null when running from sources. */
+export function compiledWorker(moduleUrl: string, name: string): URL | null {
+  if (!moduleUrl.endsWith('.js')) return null;
+  const url = new URL(`./${name}`, moduleUrl);
+  return existsSync(fileURLToPath(url)) ? url : null;
+}
+
+export interface WorkerHandlers<M> {
+  /** Every message the worker posts, in order. */
+  message(m: M): void;
+  /** True for the message after which the worker ends normally; an exit before it is a failure. */
+  isLast(m: M): boolean;
+  /** The thread failed: an uncaught error, or it exited before its last message. Called at most once. */
+  failed(e: Error): void;
+}
+
+export interface WorkerThread {
+  /** Settles once the thread is gone: then nothing of it can still be writing. Never rejects. */
+  readonly exited: Promise<void>;
+  terminate(): Promise<void>;
+}
+
+/**
+ * Starts `url` with `workerData`. `what` names the worker in the error of an
+ * unexpected end ("the ingest worker stopped unexpectedly (exit code 1)").
+ */
+export function startWorker<M>(url: URL, workerData: unknown, what: string, on: WorkerHandlers<M>): WorkerThread {
+  let ended = false;
+  let failed = false;
+  const fail = (e: Error) => {
+    if (failed) return;
+    failed = true;
+    on.failed(e);
+  };
+  let worker: Worker;
+  try {
+    worker = new Worker(url, { workerData });
+  } catch (e) {
+    fail(e as Error);
+    return { exited: Promise.resolve(), terminate: async () => {} };
+  }
+  worker.on('message', (m: M) => {
+    if (on.isLast(m)) ended = true;
+    on.message(m);
+  });
+  worker.on('error', (e) => fail(e));
+  const exited = new Promise<void>((resolve) => {
+    worker.on('exit', (code) => {
+      if (!ended) fail(new Error(`the ${what} stopped unexpectedly (exit code ${code})`));
+      resolve();
+    });
+  });
+  return {
+    exited,
+    terminate: async () => {
+      ended = true;
+      await worker.terminate();
+    },
+  };
+}
