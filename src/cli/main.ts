@@ -2,7 +2,7 @@
  * The command line: one factory per command, every argument checked at the
  * boundary, and every exit through exitCodeOf() so the codes live in one place.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -171,32 +171,91 @@ export function makeRulesCommand(io: Io): Command {
 export function makeProgram(io: Io): Command {
   const program = new Command('churnwatch')
     .description('Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.')
-    .version(VERSION)
-    .showHelpAfterError()
-    .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
-  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io)]) {
-    cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
-    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
-    program.addCommand(cmd);
-  }
+    .version(VERSION);
+  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io)]) program.addCommand(cmd);
+  // Commander's error text (two lines with a suggestion, then the help) is dropped:
+  // main() prints every error in the one form `churnwatch: ... [CW_...]`.
+  const quiet = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} });
+    cmd.commands.forEach(quiet);
+  };
+  quiet(program);
   return program;
+}
+
+const HELP_FLAGS = new Set(['-h', '--help']);
+
+/**
+ * Walks the command words of argv before commander parses it, for what commander
+ * gets wrong: it shows the root help and exits 0 for `backtset --help`, so a
+ * mistyped command in a cron line would succeed, and it answers a missing command
+ * with the help on stderr. An unknown word loses its help flags, so commander
+ * reports it (with its "did you mean" suggestion); `help X` with an unknown X is
+ * the same mistake. Options of a command that has subcommands take no value.
+ */
+function checkCommandWords(program: Command, argv: string[]): { argv: string[]; command: Command } {
+  const find = (cmd: Command, word: string | undefined) => cmd.commands.find((c) => c.name() === word || c.aliases().includes(word ?? ''));
+  let cmd = program;
+  let i = 0;
+  while (cmd.commands.length > 0) {
+    if (i === argv.length) throw new ChurnwatchError('CW_USAGE', `missing command: ${cmd.commands.map((c) => c.name()).join(', ')}; see '${commandLine(cmd)} --help'`);
+    while (i < argv.length && argv[i]!.startsWith('-')) i++;
+    if (i === argv.length) break;
+    if (argv[i] === 'help') {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('-') || find(cmd, next) !== undefined) break;
+      argv = [...argv.slice(0, i), ...argv.slice(i + 1)];
+    }
+    const sub = find(cmd, argv[i]);
+    if (sub === undefined) return { argv: argv.filter((a) => !HELP_FLAGS.has(a)), command: cmd };
+    cmd = sub;
+    i++;
+  }
+  return { argv, command: cmd };
+}
+
+/** "churnwatch rules check" for a command. */
+function commandLine(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** A commander error in the one form: its text on one line, with where to find the usage. */
+function usageError(e: CommanderError, cmd: Command): ChurnwatchError {
+  const text = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace('(Did you mean', '(did you mean').replace(/\.$/, '');
+  return new ChurnwatchError('CW_USAGE', `${text}; see '${commandLine(cmd)} --help'`);
 }
 
 /**
  * Runs the CLI and returns the exit status; never calls process.exit. Everything
  * written to stderr passes through scrubPersonal: messages never quote field values,
  * and a library message that does (an internal error) has its phone and ID numbers masked.
+ * Every error is one line `churnwatch: <message> [<code>]`, its exit status from the code.
  */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
   const safe: Io = { out: io.out, err: (s) => io.err(scrubPersonal(s)), log: io.log };
+  const program = makeProgram(safe);
+  let command = program;
   try {
-    await makeProgram(safe).parseAsync(argv, { from: 'user' });
+    const checked = checkCommandWords(program, argv);
+    command = checked.command;
+    await program.parseAsync(checked.argv, { from: 'user' });
     return 0;
-  } catch (e) {
+  } catch (caught) {
+    let e = caught;
+    if (e instanceof CommanderError) {
+      // Help and the version are answers, not errors.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0)) return 0;
+      e = usageError(e, command);
+    }
     const code = exitCodeOf(e);
     if (e instanceof ChurnwatchError) safe.err(`churnwatch: ${e.message} [${e.code}]\n`);
-    else if (code === 70) safe.err(`churnwatch: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    else safe.err(`churnwatch: internal error, a bug: please report it with the log: ${firstLine(e)} [CW_INTERNAL]\n`);
     return code;
   }
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0]!;
 }

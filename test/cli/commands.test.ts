@@ -28,26 +28,67 @@ describe('churnwatch CLI', () => {
     expect(JSON.parse(readFileSync('package.json', 'utf8')).version).toBe(VERSION);
   });
 
-  it.each([[[]], [['run']], [['generate']], [['rules']], [['rules', 'check']]])('when --help is asked of %j then it exits 0 with usage text', async (cmd) => {
+  it.each([[[]], [['run']], [['explain']], [['generate']], [['rules']], [['rules', 'check']]])('when --help is asked of %j then it exits 0 with usage text', async (cmd) => {
     const r = await cli([...cmd, '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: churnwatch');
   });
 
-  it('when a required option is missing then it exits 64', async () => {
-    const r = await cli(['run', '--input', 'x']);
-    expect(r.code).toBe(64);
-    expect(r.err).toContain("required option '--out <dir>' not specified");
+  it.each([[['help']], [['help', 'run']], [['help', 'rules']], [['rules', 'help', 'check']]])('when %j is asked then it is help, not an error: exit 0 with usage text', async (cmd) => {
+    const r = await cli(cmd);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Usage: churnwatch');
+    expect(r.err).toBe('');
   });
 
-  it('when --as-of is not a date then it exits 64', async () => {
-    const r = await cli(['run', '--input', 'x', '--out', 'y', '--as-of', '2026-02-30']);
+  // Every usage error: one line on stderr in the form of every other error, exit 64.
+  const oneUsageLine = (err: string) => expect(err).toMatch(/^churnwatch: [^\n]+ \[CW_USAGE\]\n$/);
+
+  it.each([
+    ['a mistyped command with --help', ['backtset', '--help']],
+    ['a mistyped command with -h before it', ['-h', 'backtset']],
+    ['a mistyped command alone', ['backtset']],
+    ['help for an unknown command', ['help', 'backtset']],
+    ['a mistyped subcommand with --help', ['rules', 'chek', '--help']],
+  ])('when given %s then it exits 64 and prints no help', async (_what, argv) => {
+    const r = await cli(argv);
     expect(r.code).toBe(64);
-    expect(r.err).toContain('expected a date YYYY-MM-DD');
+    expect(r.out).toBe('');
+    oneUsageLine(r.err);
+    expect(r.err).toContain(`unknown command '${argv.find((a) => !a.startsWith('-') && a !== 'help' && a !== 'rules')}'`);
   });
 
-  it('when an unknown command is given then it exits 64', async () => {
-    expect((await cli(['frobnicate'])).code).toBe(64);
+  it('when a command is mistyped close to a real one then the error suggests it', async () => {
+    const r = await cli(['rnu', '--input', 'x', '--out', 'y']);
+    expect(r.code).toBe(64);
+    expect(r.err).toBe("churnwatch: unknown command 'rnu' (did you mean run?); see 'churnwatch --help' [CW_USAGE]\n");
+  });
+
+  it.each([[[], 'run, explain, generate, rules', 'churnwatch'], [['rules'], 'check', 'churnwatch rules']])('when %j has no command then it exits 64 with one line naming the commands', async (argv, names, cmd) => {
+    const r = await cli(argv);
+    expect(r.code).toBe(64);
+    expect(r.err).toBe(`churnwatch: missing command: ${names}; see '${cmd} --help' [CW_USAGE]\n`);
+  });
+
+  it.each([
+    ['an unknown option', ['run', '--input', 'x', '--out', 'y', '--frobnicate'], "unknown option '--frobnicate'; see 'churnwatch run --help'"],
+    ['a mistyped option', ['--versoin'], "unknown option '--versoin' (did you mean --version?); see 'churnwatch --help'"],
+    ['a missing required option', ['run', '--input', 'x'], "required option '--out <dir>' not specified; see 'churnwatch run --help'"],
+    ['an invalid argument', ['run', '--input', 'x', '--out', 'y', '--as-of', '2026-02-30'], "option '--as-of <date>' argument '2026-02-30' is invalid. expected a date YYYY-MM-DD; see 'churnwatch run --help'"],
+    ['a choice not offered', ['run', '--input', 'x', '--out', 'y', '--log-level', 'loud'], "option '--log-level <level>' argument 'loud' is invalid. Allowed choices are"],
+    ['excess arguments', ['rules', 'check', 'a.yaml', 'b.yaml'], "too many arguments for 'check'. Expected 1 argument but got 2; see 'churnwatch rules check --help'"],
+  ])('when given %s then commander\'s error comes in the one form, exit 64', async (_what, argv, text) => {
+    const r = await cli(argv);
+    expect(r.code).toBe(64);
+    oneUsageLine(r.err);
+    expect(r.err).toContain(`churnwatch: ${text}`);
+  });
+
+  it('when a command fails with a bug then stderr has one line with CW_INTERNAL and no stack, exit 70', async () => {
+    let err = '';
+    const code = await main(['rules', 'check'], { out: () => { throw new TypeError('boom\nsecond line'); }, err: (s) => { err += s; } });
+    expect(code).toBe(70);
+    expect(err).toMatch(/^churnwatch: internal error[^\n]*: TypeError: boom \[CW_INTERNAL\]\n$/);
   });
 
   it('when the default rule pack is checked then it lists every rule with what it reads', async () => {

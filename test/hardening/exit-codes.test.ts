@@ -144,7 +144,7 @@ describe('exit codes', () => {
     ])('when given %s', async (_what, argv) => {
       const r = await cli(argv);
       expect(r.code).toBe(64);
-      expect(r.stderr).toContain('error:');
+      expect(r.stderr).toMatch(/^churnwatch: [^\n]+ \[CW_USAGE\]\n$/);
     });
   });
 
