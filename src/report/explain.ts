@@ -13,37 +13,52 @@ import { TIER_CODES, type Scores } from '../score/score.js';
 import { formatNumber, renderReason } from '../tasks/tasks.js';
 import { formatDay, formatMonth } from '../util/dates.js';
 
+/**
+ * A feature as the rule read it: a number (rounded as the text form shows it), an
+ * enum's value or a date as text, or null when it is not given (or the rule is disabled).
+ */
+export type FeatureValue = number | string | null;
+
 export interface RuleExplanation {
   id: string;
   enabled: boolean;
   flagged: boolean;
   when: string;
   weight: number;
-  reads: Record<string, string>;
+  reads: Record<string, FeatureValue>;
   reason?: string;
 }
 
+/** The JSON form: numbers are numbers, and what is not given is null. */
 export interface Explanation {
   subscriber_id: string;
   as_of: string;
   months: Record<string, string>;
   status: string;
   excluded: boolean;
-  value: string;
+  value: number | null;
   tier: string;
-  risk_score: string;
-  expected_loss: string;
+  risk_score: number | null;
+  expected_loss: number | null;
   rules: RuleExplanation[];
 }
 
-function featureText(table: FeatureTable, key: string, i: number): string {
+function featureUnit(key: string): string {
+  return SCALARS[key]?.unit ?? (key.startsWith('amount(') ? 'money' : key.startsWith('tickets(') || key.startsWith('contracts_') || key.startsWith('hotline_calls(') ? 'count' : 'number');
+}
+
+function featureValue(table: FeatureTable, key: string, i: number): FeatureValue {
   const v = table.columns.get(key)?.[i];
-  if (v === undefined) return 'n/a';
-  const scalar = SCALARS[key];
-  if (scalar?.unit === 'enum') return scalar.values![v] ?? '(not given)';
-  if (Number.isNaN(v)) return '(not given)';
-  const unit = scalar?.unit ?? (key.startsWith('amount(') ? 'money' : key.startsWith('tickets(') || key.startsWith('contracts_') || key.startsWith('hotline_calls(') ? 'count' : 'number');
-  return formatNumber(v, unit, false);
+  if (v === undefined || Number.isNaN(v)) return null;
+  const unit = featureUnit(key);
+  if (unit === 'enum') return SCALARS[key]!.values![v] ?? null;
+  if (unit === 'day') return formatDay(v);
+  return unit === 'money' ? rounded(v, 2) : unit === 'count' ? Math.round(v) : Math.round(v * 100) / 100;
+}
+
+/** v with as many decimals as the text form and scores.csv show; null when it is not a finite number. */
+function rounded(v: number, decimals: number): number | null {
+  return Number.isFinite(v) ? Number(v.toFixed(decimals)) : null;
 }
 
 export function explain(args: {
@@ -53,7 +68,7 @@ export function explain(args: {
   const rules = pack.rules.map((r) => {
     const j = ev.ruleIds.indexOf(r.id);
     const flagged = j >= 0 && ev.flags[j]![i] === 1;
-    const reads = Object.fromEntries([...r.features.keys()].map((k) => [k, r.enabled ? featureText(table, k, i) : 'n/a']));
+    const reads = Object.fromEntries([...r.features.keys()].map((k) => [k, r.enabled ? featureValue(table, k, i) : null]));
     return {
       id: r.id, enabled: r.enabled, flagged, when: r.when.replace(/\s+/g, ' '), weight: r.weight, reads,
       ...(flagged ? { reason: renderReason(r.reason, table, i, D) } : {}),
@@ -67,26 +82,36 @@ export function explain(args: {
     months,
     status: STATUS_VALUES[s.status[i]!] ?? '?',
     excluded: ev.excluded[i] === 1,
-    value: ev.value[i]!.toFixed(2),
+    value: rounded(ev.value[i]!, 2),
     tier: TIER_CODES[scores.tier[i]!]!,
-    risk_score: scores.risk[i]!.toFixed(4),
-    expected_loss: scores.expectedLoss[i]!.toFixed(2),
+    risk_score: rounded(scores.risk[i]!, 4),
+    expected_loss: rounded(scores.expectedLoss[i]!, 2),
     rules,
   };
 }
 
+/** The text form, for an analyst reading it. */
 export function explanationText(e: Explanation, pack: RulePack): string {
   const lines = [
     `subscriber ${e.subscriber_id}, as of ${e.as_of} (M0 ${e.months.M0}, M1 ${e.months.M1}, M2 ${e.months.M2}, M3 ${e.months.M3})`,
-    `status ${e.status}; value ${e.value} (${pack.value.expr}) → tier ${e.tier}; risk ${e.risk_score}; expected loss ${e.expected_loss}`,
+    `status ${e.status}; value ${fixed(e.value, 2)} (${pack.value.expr}) → tier ${e.tier}; risk ${fixed(e.risk_score, 4)}; expected loss ${fixed(e.expected_loss, 2)}`,
   ];
   if (e.excluded) lines.push(`never flagged: ${pack.exclude.expr}`);
   lines.push('');
   for (const r of e.rules) {
     lines.push(`${r.flagged ? '[x]' : '[ ]'} ${r.id}${r.enabled ? '' : ' (disabled)'}  weight ${r.weight}`);
     lines.push(`      when ${r.when}`);
-    for (const [k, v] of Object.entries(r.reads)) lines.push(`      ${k} = ${v}`);
+    for (const [k, v] of Object.entries(r.reads)) lines.push(`      ${k} = ${!r.enabled ? 'n/a' : featureText(k, v)}`);
     if (r.reason) lines.push(`      reason: ${r.reason}`);
   }
   return lines.join('\n') + '\n';
+}
+
+function featureText(key: string, v: FeatureValue): string {
+  if (v === null) return '(not given)';
+  return typeof v === 'string' ? v : formatNumber(v, featureUnit(key), false);
+}
+
+function fixed(v: number | null, decimals: number): string {
+  return v === null ? '(not given)' : v.toFixed(decimals);
 }

@@ -24,9 +24,9 @@ describe('churnwatch explain', () => {
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       const e = JSON.parse(r.out);
-      expect(e.value).toBe(row.value);
+      expect(e.value).toBe(Number(row.value));
       expect(e.tier).toBe(row.tier);
-      expect(e.risk_score).toBe(row.risk_score);
+      expect(e.risk_score).toBe(Number(row.risk_score));
       for (const rule of e.rules) expect(`${rule.id}=${rule.flagged ? 1 : 0}`).toBe(`${rule.id}=${row[rule.id]}`);
     }
   });
