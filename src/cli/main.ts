@@ -16,7 +16,8 @@ import { runNightly } from '../pipeline.js';
 import { analyse } from '../analyse.js';
 import { explain, explanationText } from '../report/explain.js';
 import { generateExtracts } from '../generate/generate.js';
-import { makeLogger } from './log.js';
+import type { Logger } from 'pino';
+import { makeLogger, openLogFile } from './log.js';
 import { scrubPersonal } from '../output/mask.js';
 import { makeProgress } from './progress.js';
 
@@ -69,34 +70,53 @@ export function makeRunCommand(io: Io): Command {
     .option('--rules <file>', 'rule pack', DEFAULT_RULES)
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping, output modes)')
     .option('--force', 'replace an already published date', false)
-    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LEVELS))
-    .action(async (opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean; logLevel?: string }) => {
-      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
-      const logger = makeLogger(opts.logLevel ?? (process.stderr.isTTY ? 'warn' : 'info'), io.log);
-      const progress = makeProgress();
-      logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
-      const result = await runNightly({
-        input: { ...config.input, dir: inputDir },
-        outRoot: resolve(opts.out),
-        asOf,
-        pack,
-        packPath: opts.rules,
-        force: opts.force,
-        fileMode: config.output.fileMode,
-        dirMode: config.output.dirMode,
-        taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
-        logger,
-        onProgress: (s) => progress.stage(s),
-        onRows: process.stderr.isTTY ? (e, r, b) => progress.rows(e, r, b) : undefined,
-      }).catch((e: unknown) => {
-        const code = e instanceof ChurnwatchError ? e.code : 'CW_INTERNAL';
-        logger.error({ code, exit: exitCodeOf(e) }, e instanceof ChurnwatchError ? e.message : 'internal error');
-        throw e;
-      });
-      progress.done('done');
-      const t = result.tasks;
-      io.out(`published ${result.published} (tasks: high ${t.high}, mid ${t.mid}, mass ${t.mass})\n`);
+    .addOption(new Option('--log-level <level>', 'log level (default: info, or warn on a terminal without --log-file)').choices(LEVELS))
+    .option('--log-file <file>', 'append the NDJSON log to this file instead of stderr; stdout and stderr then carry only the result line and errors')
+    .action(async (opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean; logLevel?: string; logFile?: string }) => {
+      const logFile = opts.logFile !== undefined ? openLogFile(opts.logFile) : undefined;
+      try {
+        const logger = makeLogger(opts.logLevel ?? (logFile === undefined && process.stderr.isTTY ? 'warn' : 'info'), logFile?.write ?? io.log);
+        const result = await runLogged(opts, logger);
+        const t = result.tasks;
+        io.out(`published ${result.published} (tasks: high ${t.high}, mid ${t.mid}, mass ${t.mass})\n`);
+      } finally {
+        logFile?.close();
+      }
     });
+}
+
+/**
+ * The run behind `run`: from the configuration on, every failure is also an `error`
+ * record in the log (with the stack when it is a bug), and success ends the log
+ * with a `run done` record, so the log alone tells how each night ended.
+ */
+async function runLogged(opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean }, logger: Logger) {
+  try {
+    const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+    const progress = makeProgress();
+    logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
+    const result = await runNightly({
+      input: { ...config.input, dir: inputDir },
+      outRoot: resolve(opts.out),
+      asOf,
+      pack,
+      packPath: opts.rules,
+      force: opts.force,
+      fileMode: config.output.fileMode,
+      dirMode: config.output.dirMode,
+      taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
+      logger,
+      onProgress: (s) => progress.stage(s),
+      onRows: process.stderr.isTTY ? (e, r, b) => progress.rows(e, r, b) : undefined,
+    });
+    progress.done('done');
+    logger.info({ published: result.published, tasks: result.tasks, exit: 0 }, 'run done');
+    return result;
+  } catch (e) {
+    if (e instanceof ChurnwatchError) logger.error({ code: e.code, exit: exitCodeOf(e) }, e.message);
+    else logger.error({ code: 'CW_INTERNAL', exit: exitCodeOf(e), err: e }, 'internal error');
+    throw e;
+  }
 }
 
 export function makeGenerateCommand(io: Io): Command {
