@@ -52,6 +52,8 @@ export interface RunOptions {
   onProgress?: (stage: string) => void;
   /** Rows and bytes read so far per extract, every million rows or so (for a terminal's progress line). */
   onRows?: (extract: string, rows: number, bytes: number) => void;
+  /** The size in bytes of each extract the run reads, before it reads them (what onRows' bytes add up to). */
+  onInputs?: (bytes: Record<string, number>) => void;
 }
 
 export interface RunResult {
@@ -93,6 +95,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           asOf, input: o.input, features, needed,
           onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
           onRows: o.onRows,
+          onFiles: o.onInputs && ((files) => o.onInputs!(Object.fromEntries(files.map((f) => [f.extract, before.get(f.path)?.size ?? 0])))),
         });
       } catch (e) {
         // A file rewritten under the reader shows up as whatever it broke (a malformed

@@ -91,9 +91,9 @@ export function makeRunCommand(io: Io): Command {
  * with a `run done` record, so the log alone tells how each night ended.
  */
 async function runLogged(opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean }, logger: Logger) {
+  const progress = makeProgress();
   try {
     const { pack, config, inputDir, asOf } = loadRunInputs(opts);
-    const progress = makeProgress();
     logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
     const result = await runNightly({
       input: { ...config.input, dir: inputDir },
@@ -107,12 +107,14 @@ async function runLogged(opts: { input: string; out: string; asOf?: number; rule
       taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
       logger,
       onProgress: (s) => progress.stage(s),
-      onRows: process.stderr.isTTY ? (e, r, b) => progress.rows(e, r, b) : undefined,
+      onRows: progress.showsRows ? (e, r, b) => progress.rows(e, r, b) : undefined,
+      onInputs: progress.showsRows ? (bytes) => progress.inputs(bytes) : undefined,
     });
     progress.done('done');
     logger.info({ published: result.published, tasks: result.tasks, exit: 0 }, 'run done');
     return result;
   } catch (e) {
+    progress.stop();
     if (e instanceof ChurnwatchError) logger.error({ code: e.code, exit: exitCodeOf(e) }, e.message);
     else logger.error({ code: 'CW_INTERNAL', exit: exitCodeOf(e), err: e }, 'internal error');
     throw e;

@@ -40,6 +40,8 @@ export interface IngestPlan {
    * when it is done) with the rows and bytes read so far. Cheap enough to print from.
    */
   onRows?: (extract: string, rows: number, bytes: number) => void;
+  /** The extracts this run reads, once located and before any is read (for a percentage of onRows' bytes). */
+  onFiles?: (files: { extract: ExtractName; path: string }[]) => void;
   /** Use a worker thread: true, false, or by input size when undefined (see the module comment). */
   parallel?: boolean;
   /** With a worker: the fact extracts it folds, instead of a share by file size (tests, diagnosis). */
@@ -121,6 +123,11 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   }
   if (paths.contact_history) jobs.push({ extract: 'contact_history', path: paths.contact_history, file: file('contact_history'), asOf });
 
+  if (plan.onFiles) {
+    const reading: { extract: ExtractName; path: string }[] = [{ extract: 'subscribers', path: paths.subscribers }, ...jobs.map((j) => ({ extract: j.extract, path: j.path }))];
+    if (paths.do_not_call) reading.push({ extract: 'do_not_call', path: paths.do_not_call });
+    plan.onFiles(reading);
+  }
   const split = shareOut(plan, paths.subscribers, jobs);
   const url = split.worker.length > 0 ? factWorkerUrl() : null;
   const onRows = plan.onRows;
