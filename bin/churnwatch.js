@@ -1,4 +1,18 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
-
-process.exitCode = await main(process.argv.slice(2));
+// What main() cannot catch still ends in the one error form with exit 70 (a bug),
+// not in a stack trace with exit 1, which no cron wrapper expects: a compiled CLI
+// that fails to load, or an error thrown outside any command.
+let cli;
+const crash = (e) => {
+  process.stderr.write(cli ? cli.internalErrorLine(e) : `churnwatch: internal error: ${String(e?.message ?? e).split('\n')[0]} [CW_INTERNAL]\n`);
+  process.exit(70);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+try {
+  cli = await import('../dist/cli/main.js');
+} catch (e) {
+  process.stderr.write(`churnwatch: internal error: the compiled CLI cannot be loaded (${e?.code ?? 'error'}); run npm run build [CW_INTERNAL]\n`);
+  process.exit(70);
+}
+process.exitCode = await cli.main(process.argv.slice(2));

@@ -273,11 +273,13 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     }
     const code = exitCodeOf(e);
     if (e instanceof ChurnwatchError) safe.err(`churnwatch: ${e.message} [${e.code}]\n`);
-    else safe.err(`churnwatch: internal error, a bug: please report it with the log: ${firstLine(e)} [CW_INTERNAL]\n`);
+    else io.err(internalErrorLine(e));
     return code;
   }
 }
 
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0]!;
+/** The one line for a bug: its first line only (the stack goes to the log), phone and ID numbers masked. */
+export function internalErrorLine(e: unknown): string {
+  const first = (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0]!;
+  return scrubPersonal(`churnwatch: internal error, a bug: please report it with the log: ${first} [CW_INTERNAL]\n`);
 }
