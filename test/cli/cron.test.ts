@@ -31,7 +31,7 @@ const paths = {
   '/data/extracts/today': join(work, 'today'),
   '/data/churnwatch': join(work, 'out'),
   '/etc/churnwatch.yaml': join(work, 'churnwatch.yaml'),
-  '/var/log/': join(work, 'log') + '/',
+  '/var/log/': `${join(work, 'log')}/`,
   // No mail on this machine: the message is kept where the test can read it.
   'mail -s churnwatch retention-ops': `cat >> ${join(work, 'mail')}`,
 };
