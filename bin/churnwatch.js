@@ -9,6 +9,11 @@ const crash = (e) => {
 };
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
+// A reader that stops early (`churnwatch rules check | head -1`) is no failure of
+// churnwatch: what it still writes to stdout goes nowhere, and the run ends as it would.
+process.stdout.on('error', (e) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') crash(e);
+});
 try {
   cli = await import('../dist/cli/main.js');
 } catch (e) {

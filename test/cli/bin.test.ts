@@ -4,7 +4,7 @@
  * stack trace with exit 1.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,5 +35,13 @@ describe('bin/churnwatch.js', () => {
     const r = node(['--import', `data:text/javascript,${encodeURIComponent(late)}`, BIN, 'rules', 'check']);
     expect(r.code).toBe(70);
     expect(r.stderr).toBe('churnwatch: internal error, a bug: please report it with the log: TypeError: late 138****5678 [CW_INTERNAL]\n');
+  });
+
+  it('when the reader of stdout stops early then that is no error: exit 0, nothing on stderr', () => {
+    const status = join(work, 'status');
+    const r = spawnSync('/bin/sh', ['-c', `{ '${process.execPath}' '${BIN}' rules check 2>'${join(work, 'err')}'; echo $? >'${status}'; } | true`], { cwd: ROOT });
+    expect(r.status).toBe(0);
+    expect(readFileSync(status, 'utf8')).toBe('0\n');
+    expect(readFileSync(join(work, 'err'), 'utf8')).toBe('');
   });
 });
