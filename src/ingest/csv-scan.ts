@@ -35,6 +35,7 @@
  */
 
 import { ChurnwatchError } from '../errors.js';
+import { MAX_YEAR, MIN_YEAR } from '../util/dates.js';
 
 export interface ScanOptions {
   /** Name used in error messages (e.g. 'usage_daily.csv'). */
@@ -771,12 +772,12 @@ function isTimePart(b: Uint8Array, k: number, e: number): boolean {
 const MONTH_DAYS = Int32Array.of(0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31);
 
 /**
- * Days since 1970-01-01, or NaN unless 1900 <= y <= 2999 and the date exists.
+ * Days since 1970-01-01, or NaN unless MIN_YEAR <= y <= MAX_YEAR and the date exists.
  * The same as isValidDate/daysFromCivil from util/dates (a test checks every day of
  * the range), without their per-call array and floating-point floors.
  */
 export function dayNumber(y: number, m: number, d: number): number {
-  if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1) return NaN;
+  if (y < MIN_YEAR || y > MAX_YEAR || m < 1 || m > 12 || d < 1) return NaN;
   const leap = (y & 3) === 0 && (y % 100 !== 0 || y % 400 === 0);
   if (d > MONTH_DAYS[m] + (m === 2 && leap ? 1 : 0)) return NaN;
   // Hinnant's days_from_civil; y >= 1899 here, so truncating division is floor division.
@@ -797,7 +798,7 @@ export const NOT_ISO = -1e9;
 
 /**
  * The day number of exactly 'YYYY-MM-DD' at b[p..p+10) (NaN for a date that does not
- * exist or a year outside 1900–2999, as parseDayField), or NOT_ISO when the bytes do
+ * exist or a year outside MIN_YEAR–MAX_YEAR, as parseDayField), or NOT_ISO when the bytes do
  * not have that shape. Fact rows come in runs of one day: the last date is cached.
  */
 export function isoDayAt(b: Uint8Array, p: number): number {
@@ -820,14 +821,14 @@ export function isoMonthAt(b: Uint8Array, p: number): number {
   const y = digitsAt(b, p, 4);
   const m = digitsAt(b, p + 5, 2);
   if ((y | m) < 0) return NOT_ISO;
-  return y < 1900 || y > 2999 || m < 1 || m > 12 ? NaN : y * 12 + (m - 1);
+  return y < MIN_YEAR || y > MAX_YEAR || m < 1 || m > 12 ? NaN : y * 12 + (m - 1);
 }
 
 /**
  * Calendar day number (days since 1970-01-01) of 'YYYY-MM-DD', 'YYYY/MM/DD' or
  * 'YYYYMMDD' (1–2 digit month and day are accepted with separators), optionally
  * followed by a time part ' HH:MM[:SS[.fff]]' or 'THH:MM…' with an optional zone
- * (ignored). Years 1900–2999; an invalid calendar date (2026-02-30) → NaN.
+ * (ignored). Years MIN_YEAR–MAX_YEAR; an invalid calendar date (2026-02-30) → NaN.
  * Same result as parseDay(fieldString(rec, i)) from util/dates, except that only
  * ASCII whitespace around the value is ignored.
  */
@@ -872,7 +873,7 @@ export function parseDayField(rec: RecordView, i: number): number {
   return dayNumber(y, m, d);
 }
 
-/** Month index (year * 12 + month - 1) of 'YYYY-MM', 'YYYY/MM' or 'YYYYMM' (years 1900–2999); NaN otherwise. */
+/** Month index (year * 12 + month - 1) of 'YYYY-MM', 'YYYY/MM' or 'YYYYMM' (years MIN_YEAR–MAX_YEAR); NaN otherwise. */
 export function parseMonthField(rec: RecordView, i: number): number {
   if (i < 0 || i >= rec.count) return NaN;
   const b = rec.buf;
@@ -885,6 +886,6 @@ export function parseMonthField(rec: RecordView, i: number): number {
   const y = digitsAt(b, p, 4);
   if (n === 7 && b[p + 4] !== 0x2d && b[p + 4] !== 0x2f) return NaN;
   const m = digitsAt(b, e - 2, 2);
-  if (y < 1900 || y > 2999 || m < 1 || m > 12) return NaN;
+  if (y < MIN_YEAR || y > MAX_YEAR || m < 1 || m > 12) return NaN;
   return y * 12 + (m - 1);
 }

@@ -25,6 +25,7 @@
  */
 import { dayNumber } from './csv-scan.js';
 import type { IdTable } from './id-table.js';
+import { MAX_YEAR, MIN_YEAR } from '../util/dates.js';
 
 /** A fast path over the records of one file (see read-extract's use of it). */
 export interface FastRows {
@@ -133,7 +134,7 @@ function source(columns: readonly Column[], delim: number): string {
             `    v = lastDay; if (v !== v) ${bail}`,
           );
         } else {
-          L.push(`    if (y < 1900 || y > 2999 || m < 1 || m > 12) ${bail}`, '    v = y * 12 + (m - 1);');
+          L.push(`    if (y < ${MIN_YEAR} || y > ${MAX_YEAR} || m < 1 || m > 12) ${bail}`, '    v = y * 12 + (m - 1);');
         }
         L.push(`    p += ${w}; c = b[p]; }`);
         break;

@@ -15,7 +15,7 @@
  *   than exactly one of them or empty;
  * - a balance other than empty or [-]digits[.digits] (1 to 15 digits, at most 2
  *   decimals, at most 2^53 fen);
- * - a date other than empty or exactly YYYY-MM-DD (an existing day, 1900–2999).
+ * - a date other than empty or exactly YYYY-MM-DD (an existing day, 1900–9999).
  *
  * So the fast path never rejects a row: it takes only records the handler would
  * accept, with the values the handler would compute (fieldKey/pushTrimmed keep such

@@ -6,6 +6,15 @@
 
 export const NO_DAY = -2147483648; // Int32 sentinel for "not given"
 
+/**
+ * The years a date or month may have. The upper end is the largest four-digit year:
+ * 9999-12-31 is a common open-end sentinel (a contract without an end), and it must
+ * read as a far-future day, not as "not a date". (Day numbers stay below 3 million,
+ * well inside every array that holds them.)
+ */
+export const MIN_YEAR = 1900;
+export const MAX_YEAR = 9999;
+
 /** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
 export function daysFromCivil(y: number, m: number, d: number): number {
   y -= m <= 2 ? 1 : 0;
@@ -34,7 +43,7 @@ export function daysInMonth(y: number, m: number): number {
 }
 
 export function isValidDate(y: number, m: number, d: number): boolean {
-  return y >= 1900 && y <= 2999 && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
+  return y >= MIN_YEAR && y <= MAX_YEAR && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
 }
 
 /** Parses YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD (an optional time part after it is ignored); NaN when invalid. */
@@ -57,7 +66,7 @@ export function parseMonth(s: string): number {
   const mm = /^(\d{4})[-/]?(\d{2})$/.exec(s.trim());
   if (!mm) return NaN;
   const y = +mm[1]!, m = +mm[2]!;
-  return y >= 1900 && y <= 2999 && m >= 1 && m <= 12 ? y * 12 + (m - 1) : NaN;
+  return y >= MIN_YEAR && y <= MAX_YEAR && m >= 1 && m <= 12 ? y * 12 + (m - 1) : NaN;
 }
 
 export function formatDay(day: number): string {

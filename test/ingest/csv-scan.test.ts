@@ -266,7 +266,10 @@ describe('field helpers', () => {
       ['202611231', NaN],
       ['2026112', NaN],
       ['1899-12-31', NaN],
-      ['3000-01-01', NaN],
+      ['3000-01-01', d(3000, 1, 1)],
+      ['9999-12-31', d(9999, 12, 31)],
+      ['99991231', d(9999, 12, 31)],
+      ['10000-01-01', NaN],
       ['', NaN],
       ['23/11/2026', NaN],
     ];
@@ -275,7 +278,7 @@ describe('field helpers', () => {
 
   it('dayNumber equals isValidDate + daysFromCivil on every date of the range', () => {
     let mismatches = 0;
-    for (let y = 1898; y <= 3001; y++) {
+    for (let y = 1898; y <= 10001; y++) {
       for (let m = 0; m <= 13; m++) {
         for (let d = 0; d <= 32; d++) {
           const want = isValidDate(y, m, d) ? daysFromCivil(y, m, d) : NaN;
@@ -298,6 +301,7 @@ describe('field helpers', () => {
       ['2026.11', NaN],
       ['2026-11-01', NaN],
       ['1899-12', NaN],
+      ['9999-12', 9999 * 12 + 11],
       ['', NaN],
     ];
     for (const [s, want] of cases) expect([s, parseMonthField(field(s), 0)]).toEqual([s, want]);
