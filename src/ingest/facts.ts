@@ -55,10 +55,22 @@ function optionalScaled(rec: RecordView, col: number, scale: number, thousands: 
   return v === v || !fieldIsEmpty(rec, col) ? v : 0;
 }
 
+/**
+ * Rejects a count, minutes or a volume below 0 (-0 is 0): such a value would cancel
+ * real activity out of a sum (a negative data_mb made a subscriber look silent).
+ * Amounts may be negative (credits), so they never come here.
+ */
+function rejectNegative(rec: RecordView, col: number, column: string, reject: Reject): false {
+  return reject(column, 'CW_ROW_NEGATIVE', `${column} is below 0; counts, minutes and volumes cannot be`, fieldString(rec, col));
+}
+
 /** a[i] /= by for every i (sums made in integer hundredths, turned into units once). */
 function divide(a: Float64Array, by: number): void {
   for (let i = 0; i < a.length; i++) a[i] = a[i]! / by;
 }
+
+const NON_NEGATIVE = 'non-negative';
+type NonNegative = typeof NON_NEGATIVE;
 
 /**
  * The fast path for a layout: `fields` lists (column index, kind, scale) in the order
@@ -67,15 +79,15 @@ function divide(a: Float64Array, by: number): void {
  * them are the same column, or the delimiter can occur in a number or a date
  * (layouts the fast path does not handle).
  */
-function plainRows(width: number, input: InputOptions, ids: IdTable, fields: [number, Kind, number][],
+function plainRows(width: number, input: InputOptions, ids: IdTable, fields: [number, Kind, number, NonNegative?][],
   fold: (values: Float64Array, idx: number) => void): PlainRows | null {
   const columns: Column[] = Array.from({ length: width }, () => ({ kind: Kind.Skip, slot: 0, scale: 0 }));
   let slot = 0;
-  for (const [col, kind, scale] of fields) {
+  for (const [col, kind, scale, nonNegative] of fields) {
     const at = kind === Kind.Id ? 0 : slot++;
     if (col < 0) continue;
     if (col >= width || columns[col]!.kind !== Kind.Skip) return null;
-    columns[col] = { kind, slot: at, scale };
+    columns[col] = { kind, slot: at, scale, nonNegative: nonNegative === NON_NEGATIVE };
   }
   const delim = input.delimiter.charCodeAt(0);
   return fastDelimiter(delim) ? new PlainRows(columns, slot, delim, ids, fold) : null;
@@ -194,8 +206,10 @@ export async function readBilling(path: string, file: string, input: InputOption
       }
       const mou = optionalScaled(rec, cMou, 2, thousands);
       if (mou !== mou) return reject('mou', 'CW_ROW_BAD_NUMBER', 'mou is not a number with at most 2 decimals', fieldString(rec, cMou));
+      if (mou < 0) return rejectNegative(rec, cMou, 'mou', reject);
       const hot = optionalScaled(rec, cHot, 0, thousands);
       if (hot !== hot) return reject('hotline_calls', 'CW_ROW_BAD_NUMBER', 'hotline_calls is not a whole number', fieldString(rec, cHot));
+      if (hot < 0) return rejectNegative(rec, cHot, 'hotline_calls', reject);
       add(idx, month, fen, mou, hot);
       return true;
     };
@@ -204,7 +218,7 @@ export async function readBilling(path: string, file: string, input: InputOption
     chunkSize: opts.chunkSize,
     fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
       [c.subscriber_id!, Kind.Id, 0], [c.bill_month!, Kind.Month, 0], [c.amount!, Kind.Number, 2],
-      [c.mou!, Kind.OptionalNumber, 2], [c.hotline_calls!, Kind.OptionalNumber, 0],
+      [c.mou!, Kind.OptionalNumber, 2, NON_NEGATIVE], [c.hotline_calls!, Kind.OptionalNumber, 0, NON_NEGATIVE],
     ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!)),
   });
   for (const sums of months.values()) {
@@ -275,12 +289,16 @@ export async function readUsage(path: string, file: string, input: InputOptions,
         if (fieldIsEmpty(rec, cCalls)) return reject('calls', 'CW_ROW_EMPTY_FIELD', 'calls is empty', '');
         return reject('calls', 'CW_ROW_BAD_NUMBER', 'calls is not a number', fieldString(rec, cCalls));
       }
+      if (calls < 0) return rejectNegative(rec, cCalls, 'calls', reject);
       const sms = optionalScaled(rec, cSms, 2, thousands);
       if (sms !== sms) return reject('sms', 'CW_ROW_BAD_NUMBER', 'sms is not a number', fieldString(rec, cSms));
+      if (sms < 0) return rejectNegative(rec, cSms, 'sms', reject);
       const data = optionalScaled(rec, cData, 2, thousands);
       if (data !== data) return reject('data_mb', 'CW_ROW_BAD_NUMBER', 'data_mb is not a number with at most 2 decimals', fieldString(rec, cData));
+      if (data < 0) return rejectNegative(rec, cData, 'data_mb', reject);
       const fwd = optionalScaled(rec, cFwd, 2, thousands);
       if (fwd !== fwd) return reject('forwarded_calls', 'CW_ROW_BAD_NUMBER', 'forwarded_calls is not a number', fieldString(rec, cFwd));
+      if (fwd < 0) return rejectNegative(rec, cFwd, 'forwarded_calls', reject);
       add(idx, day, calls, sms, data, fwd);
       return true;
     };
@@ -288,8 +306,9 @@ export async function readUsage(path: string, file: string, input: InputOptions,
     onRows: opts.onRows,
     chunkSize: opts.chunkSize,
     fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
-      [c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], [c.calls!, Kind.Number, 2],
-      [c.sms!, Kind.OptionalNumber, 2], [c.data_mb!, Kind.OptionalNumber, 2], [c.forwarded_calls!, Kind.OptionalNumber, 2],
+      [c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], [c.calls!, Kind.Number, 2, NON_NEGATIVE],
+      [c.sms!, Kind.OptionalNumber, 2, NON_NEGATIVE], [c.data_mb!, Kind.OptionalNumber, 2, NON_NEGATIVE],
+      [c.forwarded_calls!, Kind.OptionalNumber, 2, NON_NEGATIVE],
     ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!, v[4]!)),
   });
   for (const m of days.values()) for (const a of Object.values(m)) divide(a, 100);
@@ -376,6 +395,7 @@ export async function readContracts(path: string, file: string, input: InputOpti
       if (start !== start) return reject('start_date', 'CW_ROW_BAD_DATE', 'start_date is not a date', fieldString(rec, cStart));
       const end = parseDayField(rec, cEnd);
       if (end !== end) return reject('end_date', 'CW_ROW_BAD_DATE', 'end_date is not a date', fieldString(rec, cEnd));
+      if (end < start) return reject('end_date', 'CW_ROW_END_BEFORE_START', 'end_date is before start_date', fieldString(rec, cEnd));
       const r = fieldEnum(rec, cRenewed, RENEWED, RENEWED_BYTES);
       if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', 'renewed must be 0, 1, true or false', fieldString(rec, cRenewed));
       const renewed = RENEWED_VALUE[r]!;

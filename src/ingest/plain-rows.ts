@@ -10,7 +10,8 @@
  *   table (the handler rejects it);
  * - a date other than exactly YYYY-MM-DD, a month other than exactly YYYY-MM, a
  *   number other than [-]digits[.digits] (1 to 15 digits, no more decimals than its
- *   scale, at most 2^53 once scaled), an empty required number, an invalid value.
+ *   scale, at most 2^53 once scaled), an empty required number, an invalid value,
+ *   a value below 0 in a column that cannot have one (a count, minutes, a volume).
  *
  * So the fast path never rejects a row: it takes only records the handler would
  * accept, with the values the handler would read (the same rules as IdTable.find,
@@ -62,6 +63,8 @@ export interface Column {
   slot: number;
   /** Decimal scale of a number (0..15). */
   scale: number;
+  /** A count, minutes or a volume: a value below 0 is left to the handler, which rejects it. */
+  nonNegative?: boolean;
 }
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
@@ -112,7 +115,7 @@ function source(columns: readonly Column[], delim: number): string {
           `    if (p >= len) ${bail}`,
           col.kind === Kind.Number ? `    if (n === 0 || n > 15) ${bail}` : `    if (n === 0 ? p !== s : n > 15) ${bail}`,
           `    if (k > 0) { v *= pow10[k]; if (v > 9007199254740992) ${bail} }`,
-          '    if (d0 > s && v !== 0) v = -v;',
+          col.nonNegative ? `    if (d0 > s && v !== 0) ${bail}` : '    if (d0 > s && v !== 0) v = -v;',
           '    c = b[p]; }',
         );
         break;

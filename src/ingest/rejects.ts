@@ -16,6 +16,9 @@ export type RejectCode =
   | 'CW_ROW_BAD_DATE'
   | 'CW_ROW_BAD_MONTH'
   | 'CW_ROW_BAD_NUMBER'
+  | 'CW_ROW_NEGATIVE'
+  | 'CW_ROW_END_BEFORE_START'
+  | 'CW_ROW_DUPLICATE_ID'
   | 'CW_ROW_BAD_ENUM'
   | 'CW_ROW_BAD_PHONE';
 

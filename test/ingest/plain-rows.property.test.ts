@@ -31,7 +31,7 @@ const id = fc.constantFrom('S1', 'S2', 'S3', 'S10', 'S1', 'S2', '张三', ' S2',
 const day = fc.constantFrom('2026-11-22', '2026-11-21', '2026-11-20', '2026-11-22', '20261121', '2026/11/20', '2026-02-30', ' 2026-11-22', '2026-11-22 08:00', '1899-12-31', '9999-12-31', '3000-02-29', 'x', '', '"2026-11-21"');
 const month = fc.constantFrom('2026-10', '2026-09', '2026-08', '2026-10', '202610', '2026/09', '2026-13', ' 2026-10', '2026-11', '2027-01', '1899-12', '9999-12', '"2026-10"', '');
 const num = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('0', '3', '12.5', '12.50', '7.07', '-1', '-0', '0.01', '100') },
+  { weight: 4, arbitrary: fc.constantFrom('0', '3', '12.5', '12.50', '7.07', '-1', '-0', '-0.00', '-12.50', '0.01', '100') },
   { weight: 3, arbitrary: fc.constantFrom('', ' 1', '1 ', '12.505', '12.500', '1e3', '.5', '5.', '-', '.', '1,5', '+1', '"7"', '999999999999999', '9999999999999999', '99999999999999.99', 'x', '٣') },
   { weight: 1, arbitrary: fc.integer({ min: -99999, max: 99999 }).map((n) => (n / 100).toFixed(2)) },
 );
@@ -41,7 +41,7 @@ interface Layout { header: string[]; gen: Record<string, fc.Arbitrary<string>> }
 function layoutArb(kind: 'usage' | 'billing'): fc.Arbitrary<Layout> {
   const cols: [string, fc.Arbitrary<string>, boolean][] = kind === 'usage'
     ? [['subscriber_id', id, true], ['usage_date', day, true], ['calls', num, true], ['sms', num, false], ['data_mb', num, false], ['forwarded_calls', num, false], ['note', fc.constantFrom('a', '', 'b c', '"x\ny"'), false]]
-    : [['subscriber_id', id, true], ['bill_month', month, true], ['amount', num, true], ['mou', num, false], ['hotline_calls', fc.constantFrom('0', '3', '12', '1.0', '', 'x', '-2'), false], ['note', fc.constantFrom('a', '', '"q"'), false]];
+    : [['subscriber_id', id, true], ['bill_month', month, true], ['amount', num, true], ['mou', num, false], ['hotline_calls', fc.constantFrom('0', '3', '12', '1.0', '', 'x', '-2', '-0'), false], ['note', fc.constantFrom('a', '', '"q"'), false]];
   return fc.tuple(fc.shuffledSubarray(cols.filter((c) => !c[2])), fc.integer({ min: 0, max: 100 })).map(([optional, seed]) => {
     const chosen = [...cols.filter((c) => c[2]), ...optional];
     // A fixed pseudo-random order.

@@ -1,0 +1,85 @@
+/**
+ * Values outside their domain: counts, minutes and volumes below 0 and contracts
+ * ending before they start are rejected with their own codes (the run goes on, under
+ * the reject-share gate); amounts may be negative (credits); the open-end sentinel
+ * 9999-12-31 is a far-future date. The general reader and the fast path agree (the
+ * property test in plain-rows.property.test.ts compares them on such values too).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readBilling, readContracts, readUsage } from '../../src/ingest/facts.js';
+import { IdTable } from '../../src/ingest/id-table.js';
+import { defaultInputOptions } from '../../src/ingest/layout.js';
+import { RejectLog } from '../../src/ingest/rejects.js';
+import { parseDay } from '../../src/util/dates.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cw-domain-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const IDS = ['S1', 'S2', 'S3'];
+const table = new IdTable(4);
+for (const id of IDS) table.insert(Buffer.from(id), 0, Buffer.byteLength(id));
+const subs = { n: IDS.length, idTable: table };
+const D = parseDay('2026-11-23');
+const input = defaultInputOptions(dir);
+
+function write(name: string, lines: string[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, lines.join('\n') + '\n');
+  return path;
+}
+
+const codes = (r: RejectLog) => r.rows.map((x) => [x.line, x.column, x.code]);
+
+describe('values outside their domain', () => {
+  for (const plain of [true, false]) {
+    it(`when usage has a negative count or volume then that row is rejected with CW_ROW_NEGATIVE (fast path ${plain})`, async () => {
+      const path = write(`usage-${plain}.csv`, [
+        'subscriber_id,usage_date,calls,sms,data_mb,forwarded_calls',
+        'S1,2026-11-22,0,0,0,0',
+        'S1,2026-11-22,3,0,-3,0',
+        'S2,2026-11-22,-1,0,0,0',
+        'S2,2026-11-22,0,-2,0,0',
+        'S3,2026-11-22,0,0,0,-0.5',
+        'S3,2026-11-22,-0,-0.00,0,0',
+      ]);
+      const rejects = new RejectLog();
+      const r = await readUsage(path, 'usage_daily.csv', input, subs, rejects, D, new Map([[1, new Set(['activity'] as const)]]), { plain });
+      expect(codes(rejects)).toEqual([
+        [3, 'data_mb', 'CW_ROW_NEGATIVE'], [4, 'calls', 'CW_ROW_NEGATIVE'], [5, 'sms', 'CW_ROW_NEGATIVE'], [6, 'forwarded_calls', 'CW_ROW_NEGATIVE'],
+      ]);
+      expect(rejects.rows[0]!.reason).toBe('data_mb is below 0; counts, minutes and volumes cannot be');
+      expect(r.stats).toMatchObject({ records: 6, accepted: 2, rejected: 4 });
+      expect(Array.from(r.fold.days.get(1)!.activity!)).toEqual([0, 0, 0]);
+    });
+
+    it(`when billing has negative minutes or hotline calls then that row is rejected, but a negative amount (a credit) is kept (fast path ${plain})`, async () => {
+      const path = write(`billing-${plain}.csv`, [
+        'subscriber_id,bill_month,amount,mou,hotline_calls',
+        'S1,2026-10,-5.00,10,0',
+        'S2,2026-10,5.00,-10,0',
+        'S3,2026-10,5.00,10,-1',
+      ]);
+      const rejects = new RejectLog();
+      const r = await readBilling(path, 'billing_monthly.csv', input, subs, rejects, 2026 * 12 + 10, { amount: 1, mou: 1, hotline_calls: 1 }, { plain });
+      expect(codes(rejects)).toEqual([[3, 'mou', 'CW_ROW_NEGATIVE'], [4, 'hotline_calls', 'CW_ROW_NEGATIVE']]);
+      expect(Array.from(r.fold.months.get(2026 * 12 + 9)!.amount)).toEqual([-5, 0, 0]);
+    });
+  }
+
+  it('when a contract ends before it starts then it is rejected with CW_ROW_END_BEFORE_START; 9999-12-31 is an open end', async () => {
+    const path = write('contracts.csv', [
+      'contract_id,subscriber_id,kind,start_date,end_date,renewed',
+      'C1,S1,plan,2026-01-01,2025-12-31,0',
+      'C2,S2,plan,2026-01-01,2026-01-01,0',
+      'C3,S3,plan,2026-01-01,9999-12-31,0',
+    ]);
+    const rejects = new RejectLog();
+    const r = await readContracts(path, 'contracts.csv', input, subs, rejects, D, [{ source: 'contracts', which: 'expiring', from: 0, to: 3000000 }]);
+    expect(codes(rejects)).toEqual([[2, 'end_date', 'CW_ROW_END_BEFORE_START']]);
+    expect(r.stats).toMatchObject({ records: 3, accepted: 2, rejected: 1 });
+    expect(Array.from(r.counts.values().next().value!)).toEqual([0, 0, 1]);
+  });
+});
