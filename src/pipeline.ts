@@ -20,7 +20,9 @@ import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import { buildFeatures } from './features/features.js';
 import { ingest, type Extracts } from './ingest/ingest.js';
-import { checkBillingMonths, checkRejectShare, checkUsageDays, chooseM0 } from './ingest/gates.js';
+import {
+  checkBillingCompleteness, checkBillingMonths, checkDuplicateShare, checkRejectShare, checkUsageActivity, checkUsageDays, chooseM0,
+} from './ingest/gates.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
 import { evaluate } from './rules/evaluate.js';
@@ -119,8 +121,13 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const asOfMonth = monthOfDay(asOf);
       const m0 = chooseM0(extracts.billing.rowsPerMonth, asOfMonth);
       checkBillingMonths(pack, extracts.billing.rowsPerMonth, m0, features);
-      if (extracts.usage) checkUsageDays(pack, extracts.usage.rowsPerDay, asOf, features, pack.gates.minDayRowsRatio);
+      checkBillingCompleteness(pack, extracts.billing.rowsPerMonth, m0, asOfMonth, features, pack.gates.minMonthRowsRatio);
+      if (extracts.usage) {
+        checkUsageDays(pack, extracts.usage.rowsPerDay, asOf, features, pack.gates.minDayRowsRatio);
+        checkUsageActivity(pack, extracts.usage.activeRowsPerDay, extracts.usage.rowsPerDay, asOf, features, pack.gates.minDayActiveRatio);
+      }
       checkRejectShare(extracts.files, pack.gates.maxRejectShare);
+      checkDuplicateShare(extracts.files, pack.gates.maxDuplicateShare);
       lap('gates');
 
       o.onProgress?.('features');
@@ -215,6 +222,7 @@ function fileSummary(extracts: Extracts, withTimes: boolean): Record<string, Rec
   return Object.fromEntries(extracts.files.map((f) => [f.extract, {
     file: f.file, bytes: f.bytes, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected,
     ...(f.rejected > 0 ? { rejected_by_code: byCode[f.file] ?? {} } : {}),
+    ...(f.duplicates !== undefined ? { rows_repeated: f.duplicates } : {}),
     ...(withTimes ? { ms: Math.round(f.ms) } : {}),
   }]));
 }

@@ -43,7 +43,7 @@ export interface RulePack {
   exclude: { expr: string; compiled: CompiledCondition; features: Map<string, FeatureRequest> };
   tiers: TierPolicy;
   assignees: { high: string; mid: string; mass: string };
-  gates: { maxRejectShare: number; minDayRowsRatio: number };
+  gates: { maxRejectShare: number; minDayRowsRatio: number; minMonthRowsRatio: number; minDayActiveRatio: number; maxDuplicateShare: number };
   tasks: { issueTime: string; minRisk: number };
   rules: RuleDef[];
 }
@@ -156,10 +156,14 @@ export function parseRulePack(text: string, file: string): RulePack {
     mass: v.str(asg.mass, 'tiers.assignees.mass', 'call_centre'),
   };
 
-  const gatesRaw = v.obj(root.gates ?? {}, 'gates', ['max_reject_share', 'min_day_rows_ratio']);
+  const gatesRaw = v.obj(root.gates ?? {}, 'gates',
+    ['max_reject_share', 'min_day_rows_ratio', 'min_month_rows_ratio', 'min_day_active_ratio', 'max_duplicate_share']);
   const gates = {
     maxRejectShare: v.num(gatesRaw.max_reject_share, 'gates.max_reject_share', 0.01, 0, 1),
     minDayRowsRatio: v.num(gatesRaw.min_day_rows_ratio, 'gates.min_day_rows_ratio', 0.5, 0, 1),
+    minMonthRowsRatio: v.num(gatesRaw.min_month_rows_ratio, 'gates.min_month_rows_ratio', 0.8, 0, 1),
+    minDayActiveRatio: v.num(gatesRaw.min_day_active_ratio, 'gates.min_day_active_ratio', 0.5, 0, 1),
+    maxDuplicateShare: v.num(gatesRaw.max_duplicate_share, 'gates.max_duplicate_share', 0.01, 0, 1),
   };
   const tasksRaw = v.obj(root.tasks ?? {}, 'tasks', ['issue_time', 'min_risk']);
   const issueTime = v.str(tasksRaw.issue_time, 'tasks.issue_time', '08:00');

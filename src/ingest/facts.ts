@@ -64,6 +64,53 @@ function rejectNegative(rec: RecordView, col: number, column: string, reject: Re
   return reject(column, 'CW_ROW_NEGATIVE', `${column} is below 0; counts, minutes and volumes cannot be`, fieldString(rec, col));
 }
 
+/**
+ * A 32-bit hash of a fact row's values (scaled integers), never 0 (0 marks "no row
+ * yet"). Rows of one subscriber and day (or month) are compared by it, so two rows
+ * count as the same only if all four values are equal, or in 1 case of 2^32.
+ */
+function rowHash(a: number, b: number, c: number, d: number): number {
+  let h = Math.imul((a | 0) ^ ((a / 4294967296) | 0), 0x9e3779b1);
+  h = Math.imul(h ^ (b | 0), 0x85ebca6b);
+  h = Math.imul(h ^ (c | 0), 0xc2b2ae35);
+  h = Math.imul(h ^ (d | 0), 0x27d4eb2f);
+  h ^= h >>> 15;
+  return h === 0 ? 1 : h;
+}
+
+/**
+ * Exact duplicates among the rows of one subscriber and day (or month): the first
+ * row's hash is kept per key, and a later row with the same values counts. That
+ * finds every repeat of a key's first row, whatever the order (a file delivered
+ * twice, concatenated or interleaved), for a 4-byte word per subscriber and key
+ * rather than a set of all rows. (Repeats of a key's second or later line are not
+ * counted: a lower bound where a subscriber has several lines a month.)
+ */
+function isRepeat(first: Int32Array, idx: number, h: number): boolean {
+  const f = first[idx]!;
+  if (f === 0) first[idx] = h;
+  return f === h;
+}
+
+/**
+ * The ids of a file that has one row per id (a ticket, a contract): a later row with
+ * an id already seen is a repeat, rejected so that it is not counted twice (as a
+ * repeated subscriber_id in subscribers.csv keeps the first row).
+ */
+class SeenIds {
+  private readonly ids = new IdTable(1024);
+  repeats = 0;
+
+  /** Rejects the row and returns false when its id (field `col`) was seen before. */
+  accept(rec: RecordView, col: number, column: string, reject: Reject): boolean {
+    const before = this.ids.n;
+    this.ids.insertField(rec, col);
+    if (this.ids.n > before) return true;
+    this.repeats++;
+    return reject(column, 'CW_ROW_DUPLICATE_ID', `${column} repeats an earlier row's; one row per id is expected, and the first is kept`, fieldString(rec, col));
+  }
+}
+
 /** a[i] /= by for every i (sums made in integer hundredths, turned into units once). */
 function divide(a: Float64Array, by: number): void {
   for (let i = 0; i < a.length; i++) a[i] = a[i]! / by;
@@ -132,8 +179,13 @@ export interface MonthSums {
 export interface BillingFold {
   /** Sums for the months a run can read, i.e. the newest months before the run month that a feature reads. */
   months: Map<number, MonthSums>;
-  /** Rows per bill month over the whole extract, whether kept or not. */
+  /** Accepted rows per bill month over the whole extract, whether kept or not (the month gates read it). */
   rowsPerMonth: Map<number, number>;
+}
+
+/** A kept month while the file is read: its sums and each subscriber's first row (see isRepeat). */
+interface MonthState extends MonthSums {
+  first: Int32Array;
 }
 
 /**
@@ -146,8 +198,10 @@ export type BillingWindows = Record<BillingMeasure, number>;
 
 export async function readBilling(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
   asOfMonth: number, windows: BillingWindows, opts: FactReadOptions = {}): Promise<{ fold: BillingFold; stats: FileStats }> {
-  const months = new Map<number, MonthSums>();
+  const months = new Map<number, MonthState>();
   const rowsPerMonth = new KeyCounts(asOfMonth - 240, 256);
+  // Looked for in the months kept (those the run reads), where a repeat would change a sum.
+  let duplicates = 0;
   const n = subs.n;
   const ids = subs.idTable;
   const thousands = input.thousands;
@@ -158,12 +212,12 @@ export async function readBilling(path: string, file: string, input: InputOption
   let newest = -Infinity;
   // The sums of the month of the previous row (rows of one month often come together).
   let lastMonth = NaN;
-  let last: MonthSums | undefined;
+  let last: MonthState | undefined;
   /** Folds one accepted row (from the handler or the fast path). */
   const add = (idx: number, month: number, fen: number, mou: number, hot: number): void => {
     rowsPerMonth.add(month);
     if (month >= asOfMonth) return;
-    let sums: MonthSums | undefined;
+    let sums: MonthState | undefined;
     if (month === lastMonth) {
       sums = last!;
     } else {
@@ -182,12 +236,14 @@ export async function readBilling(path: string, file: string, input: InputOption
           amount: new Float64Array(n),
           mou: month > newest - wMou ? new Float64Array(n) : null,
           hotline_calls: month > newest - wHot ? new Float64Array(n) : null,
+          first: new Int32Array(n),
         };
         months.set(month, sums);
       }
       lastMonth = month;
       last = sums;
     }
+    if (isRepeat(sums.first, idx, rowHash(fen, mou, hot, 0))) duplicates++;
     sums.amount[idx] += fen;
     if (sums.mou !== null) sums.mou[idx] += mou;
     if (sums.hotline_calls !== null) sums.hotline_calls[idx] += hot;
@@ -221,18 +277,22 @@ export async function readBilling(path: string, file: string, input: InputOption
       [c.mou!, Kind.OptionalNumber, 2, NON_NEGATIVE], [c.hotline_calls!, Kind.OptionalNumber, 0, NON_NEGATIVE],
     ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!)),
   });
-  for (const sums of months.values()) {
-    divide(sums.amount, 100);
-    if (sums.mou !== null) divide(sums.mou, 100);
+  const sums = new Map<number, MonthSums>();
+  for (const [m, { amount, mou, hotline_calls }] of months) {
+    divide(amount, 100);
+    if (mou !== null) divide(mou, 100);
+    sums.set(m, { amount, mou, hotline_calls });
   }
-  return { fold: { months, rowsPerMonth: rowsPerMonth.toMap() }, stats };
+  return { fold: { months: sums, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
 }
 
 // ---------------------------------------------------------------- usage
 
 export interface UsageFold {
-  /** Rows per usage day over the whole extract (the day-completeness gate reads it). */
+  /** Accepted rows per usage day over the whole extract (the day-completeness gate reads it). */
   rowsPerDay: Map<number, number>;
+  /** Of those, rows with calls, SMS or data above 0 (the dead-feed gate reads it). */
+  activeRowsPerDay: Map<number, number>;
   /** Per day offset k (day D-k), per measure: sums (made exactly in hundredths, divided by 100 at the end). */
   days: Map<number, Partial<Record<UsageMeasure, Float64Array>>>;
 }
@@ -244,11 +304,16 @@ interface DaySums {
   sms: Float64Array | null;
   data_mb: Float64Array | null;
   forwarded_calls: Float64Array | null;
+  /** Each subscriber's first row of the day (see isRepeat). */
+  first: Int32Array;
 }
 
 export async function readUsage(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
   asOf: number, wanted: Map<number, Set<UsageMeasure>>, opts: FactReadOptions = {}): Promise<{ fold: UsageFold; stats: FileStats }> {
   const rowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
+  const activeRowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
+  // Looked for on the days the run reads, where a repeat would change a sum.
+  let duplicates = 0;
   const days = new Map<number, Partial<Record<UsageMeasure, Float64Array>>>();
   // byOffset[k - kMin] = the sums for day D-k.
   const kMin = Math.min(0, ...wanted.keys());
@@ -258,17 +323,19 @@ export async function readUsage(path: string, file: string, input: InputOptions,
     const m: Partial<Record<UsageMeasure, Float64Array>> = {};
     for (const measure of measures) m[measure] = new Float64Array(subs.n);
     days.set(k, m);
-    byOffset[k - kMin] = { activity: m.activity ?? null, calls: m.calls ?? null, sms: m.sms ?? null, data_mb: m.data_mb ?? null, forwarded_calls: m.forwarded_calls ?? null };
+    byOffset[k - kMin] = { activity: m.activity ?? null, calls: m.calls ?? null, sms: m.sms ?? null, data_mb: m.data_mb ?? null, forwarded_calls: m.forwarded_calls ?? null, first: new Int32Array(subs.n) };
   }
   const ids = subs.idTable;
   const thousands = input.thousands;
   /** Folds one accepted row (from the handler or the fast path). */
   const add = (idx: number, day: number, calls: number, sms: number, data: number, fwd: number): void => {
     rowsPerDay.add(day);
+    if (calls + sms + data > 0) activeRowsPerDay.add(day);
     const k = asOf - day - kMin;
     if (k >= 0 && k < byOffset.length) {
       const sums = byOffset[k]!;
       if (sums !== null) {
+        if (isRepeat(sums.first, idx, rowHash(calls, sms, data, fwd))) duplicates++;
         if (sums.activity !== null) sums.activity[idx] += calls + sms + data;
         if (sums.calls !== null) sums.calls[idx] += calls;
         if (sums.sms !== null) sums.sms[idx] += sms;
@@ -312,7 +379,7 @@ export async function readUsage(path: string, file: string, input: InputOptions,
     ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!, v[4]!)),
   });
   for (const m of days.values()) for (const a of Object.values(m)) divide(a, 100);
-  return { fold: { rowsPerDay: rowsPerDay.toMap(), days }, stats };
+  return { fold: { rowsPerDay: rowsPerDay.toMap(), activeRowsPerDay: activeRowsPerDay.toMap(), days }, stats: { ...stats, duplicates } };
 }
 
 // ---------------------------------------------------------------- tickets
@@ -330,6 +397,7 @@ export async function readTickets(path: string, file: string, input: InputOption
     return { kind: r.kind === 'any' ? -1 : (TICKET_KINDS as readonly string[]).indexOf(r.kind), from: asOf + r.from, to: asOf + r.to, a };
   });
   const ids = subs.idTable;
+  const seen = new SeenIds();
   const stats = await readTable(path, file, 'tickets', input, rejects, (c) => {
     const cTicket = c.ticket_id!, cId = c.subscriber_id!, cCreated = c.created_at!, cKind = c.kind!;
     return (rec, reject) => {
@@ -344,6 +412,7 @@ export async function readTickets(path: string, file: string, input: InputOption
         kind = fieldEnum(rec, cKind, TICKET_KINDS, TICKET_KIND_BYTES);
         if (kind < 0) return reject('kind', 'CW_ROW_BAD_ENUM', `kind must be one of ${TICKET_KINDS.join(', ')}`, fieldString(rec, cKind));
       }
+      if (!seen.accept(rec, cTicket, 'ticket_id', reject)) return false;
       for (let j = 0; j < plans.length; j++) {
         const p = plans[j]!;
         if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a[idx]!++;
@@ -351,7 +420,7 @@ export async function readTickets(path: string, file: string, input: InputOption
       return true;
     };
   }, { onRows: opts.onRows });
-  return { counts, stats };
+  return { counts, stats: { ...stats, duplicates: seen.repeats } };
 }
 
 // ---------------------------------------------------------------- contracts
@@ -384,6 +453,7 @@ export async function readContracts(path: string, file: string, input: InputOpti
   const lapsedFrom = Math.min(...lapsedReqs.map((r) => asOf + r.from));
   const lapsedTo = Math.max(...lapsedReqs.map((r) => asOf + r.to));
   const ids = subs.idTable;
+  const seen = new SeenIds();
 
   const stats = await readTable(path, file, 'contracts', input, rejects, (c) => {
     const cContract = c.contract_id!, cId = c.subscriber_id!, cStart = c.start_date!, cEnd = c.end_date!, cRenewed = c.renewed!, cKind = c.kind!;
@@ -398,6 +468,7 @@ export async function readContracts(path: string, file: string, input: InputOpti
       if (end < start) return reject('end_date', 'CW_ROW_END_BEFORE_START', 'end_date is before start_date', fieldString(rec, cEnd));
       const r = fieldEnum(rec, cRenewed, RENEWED, RENEWED_BYTES);
       if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', 'renewed must be 0, 1, true or false', fieldString(rec, cRenewed));
+      if (!seen.accept(rec, cContract, 'contract_id', reject)) return false;
       const renewed = RENEWED_VALUE[r]!;
       if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
       if (lapsedReqs.length > 0) {
@@ -420,7 +491,7 @@ export async function readContracts(path: string, file: string, input: InputOpti
       if (cand.end >= from && cand.end <= to && !isRunning(cand.idx, cand.kind)) a[cand.idx]!++;
     }
   }
-  return { counts, stats };
+  return { counts, stats: { ...stats, duplicates: seen.repeats } };
 }
 
 // ---------------------------------------------------------------- do-not-call and contact history

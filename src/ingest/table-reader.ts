@@ -20,6 +20,8 @@ export interface FileStats {
   rejected: number;
   ms: number;
   sha256: string;
+  /** Rows repeating an earlier one (see facts.ts); absent for a file not checked for them. */
+  duplicates?: number;
   /** Size and modification time before reading. */
   before: { size: number; mtimeMs: number };
 }

@@ -33,6 +33,14 @@ function write(name: string, lines: string[]): string {
 
 const codes = (r: RejectLog) => r.rows.map((x) => [x.line, x.column, x.code]);
 
+/** Reads contract rows (after the header) counting contracts that end in [D, D+to]: rejects, stats and counts per subscriber. */
+async function contracts(name: string, rows: string[], to: number) {
+  const path = write(name, ['contract_id,subscriber_id,kind,start_date,end_date,renewed', ...rows]);
+  const rejects = new RejectLog();
+  const r = await readContracts(path, 'contracts.csv', input, subs, rejects, D, [{ source: 'contracts', which: 'expiring', from: 0, to }]);
+  return { rejects: codes(rejects), stats: r.stats, counts: Array.from(r.counts.values().next().value!) };
+}
+
 describe('values outside their domain', () => {
   for (const plain of [true, false]) {
     it(`when usage has a negative count or volume then that row is rejected with CW_ROW_NEGATIVE (fast path ${plain})`, async () => {
@@ -70,16 +78,25 @@ describe('values outside their domain', () => {
   }
 
   it('when a contract ends before it starts then it is rejected with CW_ROW_END_BEFORE_START; 9999-12-31 is an open end', async () => {
-    const path = write('contracts.csv', [
-      'contract_id,subscriber_id,kind,start_date,end_date,renewed',
+    const r = await contracts('contracts.csv', [
       'C1,S1,plan,2026-01-01,2025-12-31,0',
       'C2,S2,plan,2026-01-01,2026-01-01,0',
       'C3,S3,plan,2026-01-01,9999-12-31,0',
-    ]);
-    const rejects = new RejectLog();
-    const r = await readContracts(path, 'contracts.csv', input, subs, rejects, D, [{ source: 'contracts', which: 'expiring', from: 0, to: 3000000 }]);
-    expect(codes(rejects)).toEqual([[2, 'end_date', 'CW_ROW_END_BEFORE_START']]);
+    ], 3000000);
+    expect(r.rejects).toEqual([[2, 'end_date', 'CW_ROW_END_BEFORE_START']]);
     expect(r.stats).toMatchObject({ records: 3, accepted: 2, rejected: 1 });
-    expect(Array.from(r.counts.values().next().value!)).toEqual([0, 0, 1]);
+    expect(r.counts).toEqual([0, 0, 1]);
+  });
+
+  it('when a contract id repeats then the later row is rejected with CW_ROW_DUPLICATE_ID, not counted twice', async () => {
+    const r = await contracts('contracts-twice.csv', [
+      'C1,S1,plan,2026-01-01,2026-12-01,0',
+      'C1,S1,plan,2026-01-01,2026-12-01,0',
+      ' C1 ,S2,plan,2026-01-01,2026-12-01,0',
+      'C2,S2,plan,2026-01-01,2026-12-01,0',
+    ], 30);
+    expect(r.rejects).toEqual([[3, 'contract_id', 'CW_ROW_DUPLICATE_ID'], [4, 'contract_id', 'CW_ROW_DUPLICATE_ID']]);
+    expect(r.stats).toMatchObject({ records: 4, accepted: 2, rejected: 2, duplicates: 2 });
+    expect(r.counts).toEqual([1, 1, 0]);
   });
 });
