@@ -141,26 +141,37 @@ function plainRows(width: number, input: InputOptions, ids: IdTable, fields: [nu
 }
 
 /**
- * Row counts per day (or month) number: a typed array over a window around the run
- * date, a Map for anything outside it. toMap() lists them in ascending order.
+ * Row counts per day (or month) number, and of them the rows added as marked: a
+ * typed array over a window around the run date, a Map for anything outside it.
+ * toMap() lists them in ascending order.
  */
 class KeyCounts {
   private readonly counts: Float64Array;
+  /** Of them, the rows added as marked (usage rows with activity). */
+  private readonly marks: Float64Array;
   private readonly other = new Map<number, number>();
+  private readonly otherMarked = new Map<number, number>();
 
   constructor(private readonly base: number, size: number) {
     this.counts = new Float64Array(size);
+    this.marks = new Float64Array(size);
   }
 
-  add(key: number): void {
+  add(key: number, marked = false): void {
     const k = key - this.base;
-    if (k >= 0 && k < this.counts.length) this.counts[k]!++;
-    else this.other.set(key, (this.other.get(key) ?? 0) + 1);
+    if (k >= 0 && k < this.counts.length) {
+      this.counts[k]!++;
+      if (marked) this.marks[k]!++;
+    } else {
+      this.other.set(key, (this.other.get(key) ?? 0) + 1);
+      if (marked) this.otherMarked.set(key, (this.otherMarked.get(key) ?? 0) + 1);
+    }
   }
 
-  toMap(): Map<number, number> {
-    const all: [number, number][] = [...this.other];
-    for (let k = 0; k < this.counts.length; k++) if (this.counts[k]! > 0) all.push([k + this.base, this.counts[k]!]);
+  toMap(marked = false): Map<number, number> {
+    const counts = marked ? this.marks : this.counts;
+    const all: [number, number][] = [...(marked ? this.otherMarked : this.other)];
+    for (let k = 0; k < counts.length; k++) if (counts[k]! > 0) all.push([k + this.base, counts[k]!]);
     return new Map(all.sort((a, b) => a[0] - b[0]));
   }
 }
@@ -311,7 +322,6 @@ interface DaySums {
 export async function readUsage(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
   asOf: number, wanted: Map<number, Set<UsageMeasure>>, opts: FactReadOptions = {}): Promise<{ fold: UsageFold; stats: FileStats }> {
   const rowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
-  const activeRowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
   // Looked for on the days the run reads, where a repeat would change a sum.
   let duplicates = 0;
   const days = new Map<number, Partial<Record<UsageMeasure, Float64Array>>>();
@@ -329,8 +339,7 @@ export async function readUsage(path: string, file: string, input: InputOptions,
   const thousands = input.thousands;
   /** Folds one accepted row (from the handler or the fast path). */
   const add = (idx: number, day: number, calls: number, sms: number, data: number, fwd: number): void => {
-    rowsPerDay.add(day);
-    if (calls + sms + data > 0) activeRowsPerDay.add(day);
+    rowsPerDay.add(day, calls + sms + data > 0);
     const k = asOf - day - kMin;
     if (k >= 0 && k < byOffset.length) {
       const sums = byOffset[k]!;
@@ -379,7 +388,7 @@ export async function readUsage(path: string, file: string, input: InputOptions,
     ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!, v[4]!)),
   });
   for (const m of days.values()) for (const a of Object.values(m)) divide(a, 100);
-  return { fold: { rowsPerDay: rowsPerDay.toMap(), activeRowsPerDay: activeRowsPerDay.toMap(), days }, stats: { ...stats, duplicates } };
+  return { fold: { rowsPerDay: rowsPerDay.toMap(), activeRowsPerDay: rowsPerDay.toMap(true), days }, stats: { ...stats, duplicates } };
 }
 
 // ---------------------------------------------------------------- tickets
