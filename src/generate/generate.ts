@@ -876,7 +876,7 @@ async function writeUsage(ctx: Ctx): Promise<GeneratedFile> {
       let sid = ctx.idOf(i), date = ds, c = String(calls);
       if (kind === 0) sid = r.chance(0.8) ? dirt.unknownId() : '';
       else if (kind === 1) date = r.pick([`${ds.slice(0, 4)}-02-30`, `${ds.slice(0, 4)}-13-01`, 'N/A', '', `${ds.slice(0, 4)}1332`]);
-      else c = r.pick(['', 'N/A', 'x', '#REF!']);
+      else c = r.pick(['', 'N/A', 'x', '#REF!', '-2']);
       w.str(sid); w.sep(); w.str(ctx.q(date)); w.sep(); w.str(ctx.q(c)); w.sep(); w.uint(sms); w.sep(); w.dec2(data); w.sep(); w.uint(fwd); w.end();
     }
   };
@@ -1092,7 +1092,7 @@ async function writeContracts(ctx: Ctx): Promise<GeneratedFile> {
       const startS = ctx.fd(start), endS = ctx.fd(end);
       let sid = ctx.idOf(i), s = startS, e = endS, rn = ren;
       if (bad === 0) sid = dirt.unknownId();
-      else if (bad === 1) { if (r.chance(0.5)) s = r.pick(['N/A', `${startS.slice(0, 4)}-02-30`, '00000000']); else e = r.pick(['N/A', `${endS.slice(0, 4)}-13-01`, '9999-99-99']); }
+      else if (bad === 1) { if (r.chance(0.5)) s = r.pick(['N/A', `${startS.slice(0, 4)}-02-30`, '00000000']); else e = r.pick(['N/A', `${endS.slice(0, 4)}-13-01`, '9999-99-99', ctx.fd(start - 1)]); }
       else if (bad === 2) rn = r.pick(['2', 'maybe', '-1', 'n/a']);
       else e = '';
       w.str(`HX${String(++xn).padStart(9, '0')}`); w.sep(); w.str(sid); w.sep(); w.ascii(CONTRACT_KINDS[kind]!); w.sep();
