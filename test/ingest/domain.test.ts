@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { World, cleanup } from '../helpers/world.js';
 import { readBilling, readContracts, readUsage } from '../../src/ingest/facts.js';
 import { IdTable } from '../../src/ingest/id-table.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
@@ -98,5 +99,22 @@ describe('values outside their domain', () => {
     expect(r.rejects).toEqual([[3, 'contract_id', 'CW_ROW_DUPLICATE_ID'], [4, 'contract_id', 'CW_ROW_DUPLICATE_ID']]);
     expect(r.stats).toMatchObject({ records: 4, accepted: 2, rejected: 2, duplicates: 2 });
     expect(r.counts).toEqual([1, 1, 0]);
+  });
+
+  it('when a run reads an open-ended contract (9999-12-31) and an activation date far ahead then nothing is rejected and the open contract keeps its kind running', async () => {
+    const w = new World('2026-11-23');
+    w.sub('OPEN', { activation_date: '9999-12-31' }).bills('OPEN', ['50.00', '50.00', '50.00', '50.00']);
+    w.contract('OPEN', w.rel(-10), '0', 'plan_contract');
+    w.contract('OPEN', '9999-12-31', '0', 'plan_contract');
+    w.sub('LAPSED', {}).bills('LAPSED', ['50.00', '50.00', '50.00', '50.00']);
+    w.contract('LAPSED', w.rel(-10), '0', 'plan_contract');
+    for (const id of ['OPEN', 'LAPSED']) for (let k = 1; k <= 3; k++) w.usage(id, w.day(k), { calls: '1' });
+    const r = await w.run();
+    cleanup(r.dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const f of ['subscribers', 'contracts']) expect([f, r.summary.files[f].rows_rejected]).toEqual([f, 0]);
+    expect(r.scores.get('OPEN')!.contract_lapsed).toBe('0');
+    expect(r.scores.get('LAPSED')!.contract_lapsed).toBe('1');
   });
 });
