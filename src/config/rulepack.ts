@@ -96,7 +96,15 @@ function checked(v: Validator, path: string, src: string, want: 'bool' | 'number
   }
 }
 
+/** Enough for any evidence a reason text can show; each {expression} compiles to two functions. */
+const MAX_REASON_EXPRESSIONS = 50;
+/** Each rule is a byte-sized 0/1 column per subscriber and the hit count per subscriber is one byte. */
+export const MAX_RULES = 255;
+
 function parseTemplate(v: Validator, path: string, text: string): TemplatePart[] {
+  if (text.split('{').length - 1 > MAX_REASON_EXPRESSIONS) {
+    v.fail(path, `has more than ${MAX_REASON_EXPRESSIONS} {expressions}: show the evidence that matters and leave the rest to explain`);
+  }
   const parts: TemplatePart[] = [];
   let rest = text;
   while (rest.length > 0) {
@@ -171,6 +179,7 @@ export function parseRulePack(text: string, file: string): RulePack {
   const tasks = { issueTime, minRisk: v.num(tasksRaw.min_risk, 'tasks.min_risk', 0, 0, 1) };
 
   if (!Array.isArray(root.rules) || root.rules.length === 0) v.fail('rules', 'must be a non-empty list');
+  if ((root.rules as unknown[]).length > MAX_RULES) v.fail('rules', `has ${(root.rules as unknown[]).length} rules, more than the limit of ${MAX_RULES}: merge rules or split the pack`);
   const seen = new Set<string>();
   const rules: RuleDef[] = (root.rules as unknown[]).map((raw, idx) => {
     const r = v.obj(raw, `rules[${idx}]`, RULE_KEYS);

@@ -27,6 +27,16 @@ export type UsageMeasure = 'activity' | 'calls' | 'sms' | 'data_mb' | 'forwarded
 export const MONTHLY: Record<BillingMeasure, Unit> = { amount: 'money', mou: 'number', hotline_calls: 'count' };
 export const DAILY: Record<UsageMeasure, Unit> = { activity: 'number', calls: 'count', sms: 'count', data_mb: 'number', forwarded_calls: 'count' };
 
+/** A number written in a rule must be below this (a quadrillion yuan is a typo, not a threshold). */
+export const MAX_LITERAL = 1e15;
+
+/**
+ * A bound on any feature value: every field is parsed below 2^53 of its smallest
+ * unit, and a sum over an extract's rows stays far below 1e30. Code generation
+ * uses it to prove that arithmetic cannot overflow, and checks where it can.
+ */
+export const MAX_FEATURE = 1e30;
+
 /** Largest offsets a rule may use: M0..M23 and d1..d366. */
 export const MAX_MONTH_OFFSET = 23;
 export const MAX_DAY_OFFSET = 366;

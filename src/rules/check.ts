@@ -8,7 +8,7 @@
  */
 import { ExpressionError, type CompareOp, type Node } from './parse.js';
 import {
-  DAILY, MAX_DAY_OFFSET, MAX_MONTH_OFFSET, MONTHLY, SCALARS, TICKET_KINDS, featureKey, featureUnit,
+  DAILY, MAX_DAY_OFFSET, MAX_LITERAL, MAX_MONTH_OFFSET, MONTHLY, SCALARS, TICKET_KINDS, featureKey, featureUnit,
   type BillingMeasure, type FeatureRequest, type Unit, type UsageMeasure,
 } from './catalogue.js';
 
@@ -72,6 +72,7 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
     switch (n.type) {
       case 'num':
         if (/\.\d{5,}/.test(n.text)) fail('a number may have at most 4 decimal places', n);
+        if (!(n.value < MAX_LITERAL)) fail('a number must be below 10^15', n);
         return { k: 'const', value: n.value, unit: 'number' };
       case 'str':
         return fail(`a string can only be compared with an attribute such as status`, n);
@@ -100,20 +101,7 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
         if (arg.k === 'const') return { ...arg, value: -arg.value };
         return { k: 'neg', arg, unit: unitOf(arg) };
       }
-      case 'binary': {
-        const left = visit(n.left), right = visit(n.right);
-        const lu = unitOf(left), ru = unitOf(right);
-        if (lu === 'day' || ru === 'day') {
-          if (n.op === '-' && lu === 'day' && ru === 'day') return { k: 'arith', op: '-', left, right, unit: 'count' };
-          if ((n.op === '+' || n.op === '-') && lu === 'day' && isNumeric(ru) && ru !== 'money') return { k: 'arith', op: n.op, left, right, unit: 'day' };
-          fail('dates can only be subtracted from each other or moved by a number of days', n);
-        }
-        if (!isNumeric(lu) || !isNumeric(ru)) fail(`"${n.op}" needs numbers on both sides`, n);
-        const unit: Unit = n.op === '/' ? (lu === 'money' && ru !== 'money' ? 'money' : 'number')
-          : n.op === '*' ? (lu === 'money' || ru === 'money' ? 'money' : lu === 'count' && ru === 'count' ? 'count' : 'number')
-          : lu === 'money' || ru === 'money' ? 'money' : lu === ru ? lu : 'number';
-        return { k: 'arith', op: n.op, left, right, unit };
-      }
+      case 'binary': return visitChain(n, arithmetic);
       case 'compare': {
         let result: Typed | undefined;
         for (let i = 0; i < n.ops.length; i++) {
@@ -122,12 +110,45 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
         }
         return result!;
       }
-      case 'logical': {
-        const left = visit(n.left), right = visit(n.right);
-        if (unitOf(left) !== 'bool' || unitOf(right) !== 'bool') fail(`"${n.op}" needs conditions on both sides`, n);
-        return { k: 'logic', op: n.op, left, right };
-      }
+      case 'logical': return visitChain(n, logical);
     }
+  }
+
+  /**
+   * A left-associative chain (a + b - c + ..., a and b and ...) is a tree as deep
+   * as it is long: its left spine is walked in a loop, so recursion goes only as
+   * deep as the parentheses, which the parser limits.
+   */
+  function visitChain<C extends Chain>(n: C, combine: (link: C, left: Typed, right: Typed) => Typed): Typed {
+    const spine: C[] = [];
+    let cur: Node = n;
+    while (cur.type === n.type) {
+      const link = cur as C;
+      spine.push(link);
+      cur = link.left;
+    }
+    let acc = visit(cur);
+    for (let k = spine.length - 1; k >= 0; k--) acc = combine(spine[k]!, acc, visit(spine[k]!.right));
+    return acc;
+  }
+
+  function arithmetic(n: Extract<Node, { type: 'binary' }>, left: Typed, right: Typed): Typed {
+    const lu = unitOf(left), ru = unitOf(right);
+    if (lu === 'day' || ru === 'day') {
+      if (n.op === '-' && lu === 'day' && ru === 'day') return { k: 'arith', op: '-', left, right, unit: 'count' };
+      if ((n.op === '+' || n.op === '-') && lu === 'day' && isNumeric(ru) && ru !== 'money') return { k: 'arith', op: n.op, left, right, unit: 'day' };
+      fail('dates can only be subtracted from each other or moved by a number of days', n);
+    }
+    if (!isNumeric(lu) || !isNumeric(ru)) fail(`"${n.op}" needs numbers on both sides`, n);
+    const unit: Unit = n.op === '/' ? (lu === 'money' && ru !== 'money' ? 'money' : 'number')
+      : n.op === '*' ? (lu === 'money' || ru === 'money' ? 'money' : lu === 'count' && ru === 'count' ? 'count' : 'number')
+      : lu === 'money' || ru === 'money' ? 'money' : lu === ru ? lu : 'number';
+    return { k: 'arith', op: n.op, left, right, unit };
+  }
+
+  function logical(n: Extract<Node, { type: 'logical' }>, left: Typed, right: Typed): Typed {
+    if (unitOf(left) !== 'bool' || unitOf(right) !== 'bool') fail(`"${n.op}" needs conditions on both sides`, n);
+    return { k: 'logic', op: n.op, left, right };
   }
 
   function visitComparison(op: CompareOp, a: Node, b: Node, at: Node): Typed {
@@ -212,6 +233,8 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
   const tree = visit(node);
   return { tree, unit: unitOf(tree), features };
 }
+
+type Chain = Extract<Node, { type: 'binary' | 'logical' }>;
 
 function isNumeric(u: Unit): boolean {
   return u === 'money' || u === 'count' || u === 'number';

@@ -2,7 +2,8 @@
  * Rule expressions, stages 3 and 4: typed form → JavaScript source → function.
  *
  * Only the checked tree reaches code generation, and the generator emits nothing
- * but numeric literals, column reads `c<j>[i]`, operators and Math.min/max/abs, so
+ * but numeric literals, column reads `c<j>[i]`, temporaries `t<k>`, operators, `if`
+ * and Math.min/max/abs, so
  * no text from a rule file ever becomes code. Each condition compiles once into one
  * loop over plain typed arrays indexed by subscriber.
  *
@@ -12,8 +13,9 @@
  * below any real difference between two amounts in fen scaled by a constant of at
  * most 4 decimals.
  */
-import type { Typed } from './check.js';
-import { SCALARS } from './catalogue.js';
+import { unitOf, type Typed } from './check.js';
+import type { CompareOp } from './parse.js';
+import { MAX_FEATURE, SCALARS } from './catalogue.js';
 
 export const COMPARE_TOLERANCE = 1e-7;
 /** Code of an enum attribute that was not given. */
@@ -49,69 +51,187 @@ function numberLiteral(v: number): string {
   return v < 0 ? `(${String(v)})` : String(v);
 }
 
-export function generateExpression(tree: Typed, columnIndex: (key: string) => number): string {
+/** The generated code of an expression: statements for one subscriber `i`, then the expression of its result. */
+export interface Generated {
+  statements: string[];
+  result: string;
+}
+
+type Task = { node: Typed; holds: boolean } | { then: () => void };
+
+/**
+ * A generated operand: its code, a bound on its magnitude (Infinity when it might
+ * not be finite), and its value when it is a constant.
+ */
+interface Operand { code: string; bound: number; constant?: number }
+
+/**
+ * The code of a checked tree, as a flat sequence of temporaries in post-order
+ * (`const t1 = ...; const t2 = t1 * 0.7; ...`): a 1000-term sum is a tree 1000
+ * deep, and one nested JavaScript expression that deep would overflow the stack of
+ * the engine compiling it, as would a recursive walk here. The walk keeps its own
+ * stack.
+ *
+ * "Not given" is NaN. A result that is not finite (x / 0, 0 / 0, an overflow) is
+ * NaN, and NaN goes through arithmetic, min, max and abs. Only an operation that
+ * can leave the finite numbers is checked: division by anything but a non-zero
+ * constant, pct_change, and arithmetic whose operands' bounds (from the constants
+ * and MAX_FEATURE) could overflow; the default pack needs no check at all, so its
+ * loops stay as fast as plain arithmetic.
+ *
+ * Conditions have three values, as in SQL: a comparison with a number that is not
+ * given is unknown, `not` of unknown is unknown, `false and unknown` is false and
+ * `true or unknown` is true. A condition holds only when it is true. Each condition
+ * node is generated either as "it holds" or, under an odd number of `not`, as "it
+ * fails"; both are false when it is unknown, so `not` costs nothing: it flips which
+ * of the two is asked for (`not (a > b)` is `a - b <= E`, false on NaN).
+ */
+export function generateExpression(tree: Typed, columnIndex: (key: string) => number): Generated {
   const E = String(COMPARE_TOLERANCE);
-  const gen = (t: Typed): string => {
+  const statements: string[] = [];
+  const operands: Operand[] = [];
+  const conditions: string[] = [];
+  /** Temporaries holding the result of an and/or, declared in the block being generated. */
+  const chained = new Set<string>();
+  let temps = 0;
+  let indent = '';
+  const emit = (line: string) => statements.push(indent + line);
+  const temp = (expr: string, keyword: 'const' | 'let' = 'const'): string => {
+    const name = `t${++temps}`;
+    emit(`${keyword} ${name} = ${expr};`);
+    return name;
+  };
+  /**
+   * An operand computed into a temporary; checked when its bound is not finite.
+   * Rounding is monotonic, so a finite bound computed from the operands' bounds
+   * does bound the computed result.
+   */
+  const computed = (expr: string, bound: number): Operand => {
+    if (bound !== Infinity) return { code: temp(expr), bound };
+    const name = temp(expr, 'let');
+    emit(`if (${name} - ${name} !== 0) ${name} = NaN;`);
+    return { code: name, bound: Number.MAX_VALUE };
+  };
+  const pop = (): Operand => operands.pop()!;
+  const stack: Task[] = [{ node: tree, holds: true }];
+  const after = (then: () => void, ...args: Typed[]) => {
+    stack.push({ then });
+    // Pushed last first, so the operands are generated, and their results stacked, left to right.
+    for (let k = args.length - 1; k >= 0; k--) stack.push({ node: args[k]!, holds: true });
+  };
+  while (stack.length > 0) {
+    const task = stack.pop()!;
+    if ('then' in task) { task.then(); continue; }
+    const { node: t, holds } = task;
     switch (t.k) {
-      case 'const': return numberLiteral(t.value);
-      case 'day': return t.offset === 0 ? 'D' : `(D - ${t.offset})`;
-      case 'feature': return `c${columnIndex(t.key)}[i]`;
-      case 'enumEq': return `(c${columnIndex(t.key)}[i] ${t.negate ? '!==' : '==='} ${t.code})`;
-      case 'given': {
+      case 'const': operands.push({ code: numberLiteral(t.value), bound: Math.abs(t.value), constant: t.value }); break;
+      case 'day': operands.push({ code: t.offset === 0 ? 'D' : `(D - ${t.offset})`, bound: MAX_FEATURE }); break;
+      case 'feature': operands.push({ code: `c${columnIndex(t.key)}[i]`, bound: MAX_FEATURE }); break;
+      case 'enumEq': {
         const c = `c${columnIndex(t.key)}[i]`;
-        return SCALARS[t.key]?.unit === 'enum' ? `(${c} !== ${ENUM_MISSING})` : `(${c} === ${c})`;
-      }
-      case 'neg': return `(-${gen(t.arg)})`;
-      case 'arith': return `(${gen(t.left)} ${t.op} ${gen(t.right)})`;
-      case 'not': return `(!${gen(t.arg)})`;
-      case 'logic': return `(${gen(t.left)} ${t.op === 'and' ? '&&' : '||'} ${gen(t.right)})`;
-      case 'cmp': {
-        const diff = `(${gen(t.left)} - ${gen(t.right)})`;
-        switch (t.op) {
-          case '<=': return `(${diff} <= ${E})`;
-          case '<': return `(${diff} < -${E})`;
-          case '>=': return `(${diff} >= -${E})`;
-          case '>': return `(${diff} > ${E})`;
-          case '==': return `(Math.abs${diff} <= ${E})`;
-          case '!=': return `(Math.abs${diff} > ${E})`;
-        }
+        // A missing attribute makes == and != unknown alike.
+        conditions.push(holds !== t.negate ? `(${c} === ${t.code})` : `(${c} !== ${t.code} && ${c} !== ${ENUM_MISSING})`);
         break;
       }
-      case 'call': {
-        const args = t.args.map(gen);
-        switch (t.fn) {
-          case 'min': return `Math.min(${args.join(', ')})`;
-          case 'max': return `Math.max(${args.join(', ')})`;
-          case 'abs': return `Math.abs(${args[0]})`;
-          case 'pct_change': return `((${args[0]} - ${args[1]}) / ${args[1]} * 100)`;
-        }
+      case 'given': {
+        const c = `c${columnIndex(t.key)}[i]`;
+        const present = SCALARS[t.key]?.unit === 'enum' ? [`!== ${ENUM_MISSING}`, `=== ${ENUM_MISSING}`] : [`=== ${c}`, `!== ${c}`];
+        conditions.push(`(${c} ${present[holds ? 0 : 1]})`);
+        break;
+      }
+      case 'neg': after(() => { const a = pop(); operands.push({ code: temp(`-${a.code}`), bound: a.bound }); }, t.arg); break;
+      case 'arith': after(() => { const r = pop(), l = pop(); operands.push(arithmetic(t.op, l, r)); }, t.left, t.right); break;
+      case 'call':
+        after(() => {
+          const args = t.args.map(() => pop()).reverse();
+          const bound = Math.max(...args.map((a) => a.bound));
+          const list = args.map((a) => a.code).join(', ');
+          switch (t.fn) {
+            case 'min': operands.push({ code: temp(`Math.min(${list})`), bound }); break;
+            case 'max': operands.push({ code: temp(`Math.max(${list})`), bound }); break;
+            case 'abs': operands.push({ code: temp(`Math.abs(${list})`), bound }); break;
+            case 'pct_change': {
+              const [a, b] = args as [Operand, Operand];
+              operands.push(arithmetic('*', arithmetic('/', arithmetic('-', a, b), b), { code: '100', bound: 100, constant: 100 }));
+              break;
+            }
+          }
+        }, ...t.args);
+        break;
+      case 'cmp':
+        after(() => {
+          const r = pop(), l = pop();
+          conditions.push(comparison(holds ? t.op : NEGATED[t.op], arithmetic('-', l, r).code, E));
+        }, t.left, t.right);
+        break;
+      case 'not': stack.push({ node: t.arg, holds: !holds }); break;
+      case 'logic': {
+        // Both sides true (or, asked whether it fails, both false) needs the right side only when the left one is.
+        const both = (t.op === 'and') === holds;
+        let name = '';
+        stack.push({ then: () => { emit(`${name} = ${conditions.pop()!};`); indent = indent.slice(2); emit('}'); conditions.push(name); chained.add(name); } });
+        stack.push({ node: t.right, holds });
+        stack.push({
+          then: () => {
+            // A chain a and b and c goes on in the temporary of a and b.
+            const left = conditions.pop()!;
+            name = chained.has(left) ? left : temp(left, 'let');
+            emit(`if (${both ? '' : '!'}${name}) {`);
+            indent += '  ';
+          },
+        });
+        stack.push({ node: t.left, holds });
+        break;
       }
     }
-    throw new Error('internal: unknown node');
-  };
-  return gen(tree);
+  }
+  return { statements, result: unitOf(tree) === 'bool' ? conditions.pop()! : pop().code };
+
+  function arithmetic(op: '+' | '-' | '*' | '/', l: Operand, r: Operand): Operand {
+    const expr = `${l.code} ${op} ${r.code}`;
+    switch (op) {
+      case '+': case '-': return computed(expr, l.bound + r.bound);
+      case '*': return computed(expr, l.bound * r.bound);
+      // Only a constant divisor is known not to be 0 (x / 0 gives an infinite bound, as it should).
+      case '/': return computed(expr, r.constant === undefined ? Infinity : l.bound / Math.abs(r.constant));
+    }
+  }
+}
+
+/** The comparison that holds exactly when `op` fails on numbers (both are false on NaN). */
+const NEGATED: Record<CompareOp, CompareOp> = { '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=', '!=': '==' };
+
+function comparison(op: CompareOp, diff: string, E: string): string {
+  switch (op) {
+    case '<=': return `(${diff} <= ${E})`;
+    case '<': return `(${diff} < -${E})`;
+    case '>=': return `(${diff} >= -${E})`;
+    case '>': return `(${diff} > ${E})`;
+    case '==': return `(Math.abs(${diff}) <= ${E})`;
+    case '!=': return `(Math.abs(${diff}) > ${E})`;
+  }
 }
 
 function prepare(tree: Typed, features: Iterable<string>) {
   const columns = [...features];
   const index = new Map(columns.map((k, j) => [k, j]));
-  const expr = generateExpression(tree, (key) => index.get(key)!);
+  const { statements, result } = generateExpression(tree, (key) => index.get(key)!);
   const unpack = columns.map((_, j) => `const c${j} = cols[${j}];`).join(' ');
-  return { columns, expr, unpack };
+  return { columns, body: statements.map((s) => `  ${s}\n`).join(''), result, unpack };
 }
 
 export function compileCondition(tree: Typed, features: Iterable<string>, compiler: Compiler = defaultCompiler): CompiledCondition {
-  const { columns, expr, unpack } = prepare(tree, features);
+  const { columns, body, result, unpack } = prepare(tree, features);
   // One loop, written out so the engine sees monomorphic typed-array reads.
-  const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) { out[i] = ${expr} ? 1 : 0; }`;
+  const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result} ? 1 : 0;\n}`;
   const fn = compiler(['cols', 'n', 'D', 'out'], source) as CompiledCondition['run'];
   return { columns, source, run: fn };
 }
 
 export function compileNumber(tree: Typed, features: Iterable<string>, compiler: Compiler = defaultCompiler): CompiledNumber {
-  const { columns, expr, unpack } = prepare(tree, features);
-  const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) { out[i] = ${expr}; }`;
+  const { columns, body, result, unpack } = prepare(tree, features);
+  const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result};\n}`;
   const run = compiler(['cols', 'n', 'D', 'out'], source) as CompiledNumber['run'];
-  const at = compiler(['cols', 'i', 'D'], `"use strict"; ${unpack}\nreturn ${expr};`) as CompiledNumber['at'];
+  const at = compiler(['cols', 'i', 'D'], `"use strict"; ${unpack}\n${body}  return ${result};`) as CompiledNumber['at'];
   return { columns, source, run, at };
 }

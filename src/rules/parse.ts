@@ -21,6 +21,16 @@ export type CompareOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
 
 interface Token { kind: 'num' | 'str' | 'name' | 'op' | 'end'; text: string; pos: number; value?: number | string }
 
+/**
+ * Size limits, far above any real rule (the default pack nests 3 deep and has at
+ * most 9 operands) and far below what would exhaust the stack of the parser, the
+ * checker or the engine that compiles the generated loop. Depth counts
+ * parentheses, function calls, `not` and unary `-`.
+ */
+export const MAX_EXPRESSION_LENGTH = 20_000;
+export const MAX_EXPRESSION_DEPTH = 64;
+export const MAX_EXPRESSION_OPERANDS = 1000;
+
 /** Thrown by parse and check; the rule pack loader adds the rule id. */
 export class ExpressionError extends Error {
   constructor(message: string, readonly pos: number) { super(message); }
@@ -28,7 +38,19 @@ export class ExpressionError extends Error {
 
 const OPERATORS = ['<=', '>=', '==', '!=', '&&', '||', '<', '>', '+', '-', '*', '/', '(', ')', ',', '!'];
 
+const NUMBER = /\d+(\.\d+)?|\.\d+/y;
+const WORD = /[A-Za-z_][A-Za-z_0-9]*/y;
+
+/** The match of a sticky regex at i (sticky: no copy of the rest of the text per token). */
+function matchAt(re: RegExp, src: string, i: number): string | null {
+  re.lastIndex = i;
+  return re.exec(src)?.[0] ?? null;
+}
+
 function tokenize(src: string): Token[] {
+  if (src.length > MAX_EXPRESSION_LENGTH) {
+    throw new ExpressionError(`the expression is ${src.length} characters long, more than the limit of ${MAX_EXPRESSION_LENGTH}: split it into several rules`, 0);
+  }
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
@@ -37,11 +59,11 @@ function tokenize(src: string): Token[] {
     const start = i;
     if (c === '.' && !/[0-9]/.test(src[i + 1] ?? '')) throw new ExpressionError('"." is not allowed in a rule expression (there is no property access)', i);
     if (/[0-9.]/.test(c)) {
-      const m = /^(\d+(\.\d+)?|\.\d+)/.exec(src.slice(i));
-      if (!m) throw new ExpressionError(`a number is malformed`, i);
-      i += m[0].length;
+      const m = matchAt(NUMBER, src, i);
+      if (m === null) throw new ExpressionError(`a number is malformed`, i);
+      i += m.length;
       if (i < src.length && /[A-Za-z_0-9.]/.test(src[i]!)) throw new ExpressionError(`a number runs into "${src[i]}"`, i);
-      out.push({ kind: 'num', text: m[0], pos: start, value: Number(m[0]) });
+      out.push({ kind: 'num', text: m, pos: start, value: Number(m) });
       continue;
     }
     if (c === "'" || c === '"') {
@@ -53,9 +75,9 @@ function tokenize(src: string): Token[] {
       continue;
     }
     if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z_0-9]*/.exec(src.slice(i))!;
-      i += m[0].length;
-      out.push({ kind: 'name', text: m[0], pos: start });
+      const m = matchAt(WORD, src, i)!;
+      i += m.length;
+      out.push({ kind: 'name', text: m, pos: start });
       continue;
     }
     const op = OPERATORS.find((o) => src.startsWith(o, i));
@@ -71,7 +93,20 @@ const COMPARE_OPS = new Set(['<', '<=', '>', '>=', '==', '!=']);
 
 export function parseExpression(src: string): Node {
   const tokens = tokenize(src);
+  // Numbers, strings and names; a function's name is not counted, its arguments are.
+  const operands = tokens.filter((t, j) => t.kind === 'num' || t.kind === 'str'
+    || (t.kind === 'name' && !['and', 'or', 'not'].includes(t.text) && !(tokens[j + 1]!.kind === 'op' && tokens[j + 1]!.text === '('))).length;
+  if (operands > MAX_EXPRESSION_OPERANDS) {
+    throw new ExpressionError(`the expression has ${operands} operands, more than the limit of ${MAX_EXPRESSION_OPERANDS}: split it into several rules`, 0);
+  }
   let k = 0;
+  // Each level of nesting recurses a few functions deep: refused before the stack runs out.
+  let depth = 0;
+  const deeper = (pos: number) => {
+    if (++depth > MAX_EXPRESSION_DEPTH) {
+      throw new ExpressionError(`the expression nests more than ${MAX_EXPRESSION_DEPTH} levels deep (parentheses, calls, not, -): simplify it or split it into several rules`, pos);
+    }
+  };
   const peek = () => tokens[k]!;
   const next = () => tokens[k++]!;
   const isWord = (w: string) => peek().kind === 'name' && peek().text === w;
@@ -100,7 +135,10 @@ export function parseExpression(src: string): Node {
   function notExpr(): Node {
     if (isWord('not') || isOp('!')) {
       const t = next();
-      return { type: 'unary', op: 'not', arg: notExpr(), pos: t.pos };
+      deeper(t.pos);
+      const arg = notExpr();
+      depth--;
+      return { type: 'unary', op: 'not', arg, pos: t.pos };
     }
     return compare();
   }
@@ -135,7 +173,10 @@ export function parseExpression(src: string): Node {
   function unary(): Node {
     if (isOp('-')) {
       const t = next();
-      return { type: 'unary', op: '-', arg: unary(), pos: t.pos };
+      deeper(t.pos);
+      const arg = unary();
+      depth--;
+      return { type: 'unary', op: '-', arg, pos: t.pos };
     }
     return primary();
   }
@@ -147,21 +188,23 @@ export function parseExpression(src: string): Node {
       if (['and', 'or', 'not'].includes(t.text)) throw new ExpressionError(`"${t.text}" needs an operand before it`, t.pos);
       next();
       if (isOp('(')) {
-        next();
+        deeper(next().pos);
         const args: Node[] = [];
         if (!isOp(')')) {
           args.push(orExpr());
           while (isOp(',')) { next(); args.push(orExpr()); }
         }
         expect(')');
+        depth--;
         return { type: 'call', name: t.text, args, pos: t.pos };
       }
       return { type: 'name', name: t.text, pos: t.pos };
     }
     if (isOp('(')) {
-      next();
+      deeper(next().pos);
       const inner = orExpr();
       expect(')');
+      depth--;
       return inner;
     }
     throw new ExpressionError(`expected a value but found ${describe(t)}`, t.pos);
@@ -179,5 +222,13 @@ function describe(t: Token): string {
 /** The expression with a caret under the offending position, for error messages. */
 export function pointAt(src: string, pos: number): string {
   const oneLine = src.replace(/\s/g, ' ');
-  return `  ${oneLine}\n  ${' '.repeat(Math.max(0, Math.min(pos, oneLine.length)))}^`;
+  const at = Math.max(0, Math.min(pos, oneLine.length));
+  if (oneLine.length <= POINT_WIDTH) return `  ${oneLine}\n  ${' '.repeat(at)}^`;
+  // A long expression is quoted around the position only, so the message stays readable.
+  const from = Math.max(0, Math.min(at - POINT_WIDTH / 2, oneLine.length - POINT_WIDTH));
+  const head = from > 0 ? '…' : '';
+  const tail = from + POINT_WIDTH < oneLine.length ? '…' : '';
+  return `  ${head}${oneLine.slice(from, from + POINT_WIDTH)}${tail}\n  ${' '.repeat(head.length + at - from)}^`;
 }
+
+const POINT_WIDTH = 120;

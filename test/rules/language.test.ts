@@ -86,7 +86,18 @@ describe('rule expressions', () => {
     let seen = '';
     const spy: Compiler = (params, body) => { seen = body; return new Function(...params, body) as never; };
     const compiled = compileCondition(c.tree, c.features.keys(), spy);
-    expect(seen).toContain('for (let i = 0; i < n; i++) { out[i] = (((c0[i] - 10) >= -1e-7) && ((c1[i] - (0.7 * c0[i])) <= 1e-7)) ? 1 : 0; }');
+    expect(seen).toContain([
+      'for (let i = 0; i < n; i++) {',
+      '  const t1 = c0[i] - 10;',
+      '  let t2 = (t1 >= -1e-7);',
+      '  if (t2) {',
+      '    const t3 = 0.7 * c0[i];',
+      '    const t4 = c1[i] - t3;',
+      '    t2 = (t4 <= 1e-7);',
+      '  }',
+      '  out[i] = t2 ? 1 : 0;',
+      '}',
+    ].join('\n'));
     const out = new Uint8Array(4);
     compiled.run([new Float64Array([10.1, 100, 9.99, 10.1]), new Float64Array([7.07, 70.01, 0, 7.08])], 4, 0, out);
     expect([...out]).toEqual([1, 0, 0, 0]);
@@ -110,5 +121,68 @@ describe('rule expressions', () => {
     const pack = parseRulePack(readFileSync('rules/default.yaml', 'utf8'), 'default.yaml');
     expect(pack.rules.map((r) => r.id)).toEqual(['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring',
       'contract_lapsed', 'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance']);
+  });
+
+  describe('"not given": x / 0, overflow and missing attributes (SQL NULL, three-valued conditions)', () => {
+    // Columns a, b (amounts), prepaid_balance; one subscriber per case.
+    const a = new Float64Array([10, 10, 0, 10, 5, 10]);
+    const b = new Float64Array([0, 0, 0, 4, 5, 2]);
+    const bal = new Float64Array([NaN, 1, NaN, NaN, 3, 5]);
+    const run = (src: string): number[] => {
+      const c = check(src);
+      const cols = [...c.features.keys()].map((k) => (k === 'amount(M0)' ? a : k === 'amount(M1)' ? b : bal));
+      const out = new Uint8Array(a.length);
+      compileCondition(c.tree, c.features.keys()).run(cols, a.length, 0, out);
+      return [...out];
+    };
+    it.each([
+      // x / 0 and 0 / 0 are not given: every comparison with them is unknown, and so is its negation.
+      ['amount(M0) / amount(M1) > 1', [0, 0, 0, 1, 0, 1]],
+      ['amount(M0) / amount(M1) <= 1', [0, 0, 0, 0, 1, 0]],
+      ['not (amount(M0) / amount(M1) > 1)', [0, 0, 0, 0, 1, 0]],
+      ['not not (amount(M0) / amount(M1) > 1)', [0, 0, 0, 1, 0, 1]],
+      ['amount(M0) / amount(M1) == amount(M0) / amount(M1)', [0, 0, 0, 1, 1, 1]],
+      ['amount(M0) / amount(M1) != 2', [0, 0, 0, 1, 1, 1]],
+      // It goes through arithmetic and functions, even where infinity would not: 1 / (x / 0) is not 0.
+      ['1 / (amount(M0) / amount(M1)) >= 0', [0, 0, 0, 1, 1, 1]],
+      ['min(amount(M0) / amount(M1), 1) <= 1', [0, 0, 0, 1, 1, 1]],
+      ['abs(amount(M0) / amount(M1) - 100) > 0', [0, 0, 0, 1, 1, 1]],
+      ['amount(M0) / amount(M1) * 0 == 0', [0, 0, 0, 1, 1, 1]],
+      // and / or / not as in SQL: false and unknown is false, true or unknown is true, unknown or false is unknown.
+      ['amount(M0) / amount(M1) > 1 or amount(M0) > 5', [1, 1, 0, 1, 0, 1]],
+      ['not (amount(M0) / amount(M1) > 1 or amount(M0) > 5)', [0, 0, 0, 0, 1, 0]],
+      ['not (amount(M0) / amount(M1) > 1 and amount(M0) > 5)', [0, 0, 1, 0, 1, 0]],
+      ['not (amount(M0) / amount(M1) > 1) or amount(M1) == 0', [1, 1, 1, 0, 1, 0]],
+      // A missing attribute is the same "not given"; given() is never unknown.
+      ['prepaid_balance < 4', [0, 1, 0, 0, 1, 0]],
+      ['not (prepaid_balance >= 4)', [0, 1, 0, 0, 1, 0]],
+      ['not given(prepaid_balance) or prepaid_balance < 4', [1, 1, 1, 1, 1, 0]],
+      ['not (given(prepaid_balance) and prepaid_balance >= 4)', [1, 1, 1, 1, 1, 0]],
+    ])('when "%s" is evaluated then it holds for %j', (src, expected) => {
+      expect(run(src)).toEqual(expected);
+    });
+
+    it('when a missing enum attribute is compared then == and != are both unknown', () => {
+      const c = check("member_level != 'gold' or not (member_level == 'gold')");
+      const out = new Uint8Array(3);
+      compileCondition(c.tree, c.features.keys()).run([new Uint8Array([1, 2, 255])], 3, 0, out);
+      expect([...out]).toEqual([0, 1, 0]);
+    });
+
+    it('when a number expression divides by zero or overflows then its value is NaN, never infinite', () => {
+      const at = (src: string, ...cols: number[]) => {
+        const c = checkExpression(parseExpression(src));
+        return compileNumber(c.tree, c.features.keys()).at(cols.map((v) => new Float64Array([v])), 0, 0);
+      };
+      expect(at('amount(M0) / amount(M1)', 5, 0)).toBeNaN();
+      expect(at('amount(M0) / amount(M1)', 0, 0)).toBeNaN();
+      expect(at('-amount(M0) / amount(M1) + 1', 5, 0)).toBeNaN();
+      expect(at('amount(M0) / amount(M1)', 5, 2)).toBe(2.5);
+      expect(at('(amount(M0) + amount(M1)) / 0', 5, 2)).toBeNaN();
+      const huge = `${Array.from({ length: 22 }, () => '999999999999999').join(' * ')} * amount(M0)`;
+      expect(at(huge, 5)).toBeNaN();
+      expect(at(`${huge} / 100000000000000 / 999999999999999`, 5)).toBeNaN(); // once infinite, not given for good
+      expect(at('max(amount(M0) / amount(M1), 3)', 5, 0)).toBeNaN();
+    });
   });
 });
