@@ -71,7 +71,8 @@ export function writeScoresCsv(out: ChunkedFile, ids: TextColumn, ev: ScoreRules
   for (let i = 0; i < n; i++) {
     w.cell(bytes, offsets[i]!, offsets[i + 1]!, true);
     w.comma();
-    w.rawString(value[i]!.toFixed(2));
+    const v = value[i]!;
+    if (Number.isFinite(v)) w.rawString(v.toFixed(2)); // a value the pack cannot compute (NaN) is an empty cell
     w.comma();
     const t = TIER_BYTES[tier[i]!]!;
     w.raw(t, 0, t.length);
@@ -127,7 +128,7 @@ export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Ui
   const tierType = new Dictionary(new Utf8(), new Uint8(), 0);
   const columns: Record<string, Vector> = {
     subscriber_id: textColumnVector(ids),
-    value: makeVector({ type: new Float64(), data: ev.value }),
+    value: valueVector(ev.value),
     tier: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIER_CODES) })),
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
     expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
@@ -136,6 +137,22 @@ export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Ui
   return tableToIPC(new Table(columns), 'file');
 }
 
+/** The value column: a value the pack cannot compute (NaN) is null, not a NaN double; so would be an infinite one. */
+function valueVector(value: Float64Array): Vector<Float64> {
+  const n = value.length;
+  let nullCount = 0;
+  const valid = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) {
+    const v = value[i]!;
+    if (Number.isFinite(v)) valid[i >> 3]! |= 1 << (i & 7);
+    else nullCount++;
+  }
+  // Without nulls, no bitmap: the file stays what it was before values could be missing.
+  if (nullCount === 0) return makeVector({ type: new Float64(), data: value });
+  // Under a null, 0: no NaN or infinity in the file's bytes either.
+  const data = value.map((v) => (Number.isFinite(v) ? v : 0));
+  return makeVector(makeData({ type: new Float64(), length: n, nullCount, nullBitmap: valid, data }));
+}
 
 /** Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order. */
 export function writeScoreFiles(open: (name: string) => ChunkedFile, ids: TextColumn, ev: ScoreRules, s: ScoreValues): OutputRecord[] {

@@ -2,7 +2,7 @@
  * Risk, value tier and priority. Risk combines the weights of the rules a
  * subscriber hits by noisy-OR, 1 − Π(1 − wᵢ): each rule is read as an independent
  * chance of churn, so more signals raise the risk without ever passing 1. Expected
- * loss = risk × value; within a tier, tasks go by expected loss, then subscriber id
+ * loss = risk × value (0 when the value is negative or not given); within a tier, tasks go by expected loss, then subscriber id
  * (its UTF-8 bytes, which is Unicode code point order).
  */
 import type { RulePack, Tier } from '../config/rulepack.js';
@@ -33,7 +33,9 @@ export function assignTiers(pack: RulePack, value: Float64Array, ids: TextColumn
     return tier;
   }
   // Rank: the top share by value is high, the next share mid; ties broken by id so the cut is stable.
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => value[b]! - value[a]! || ids.compare(a, b));
+  // A value the pack cannot compute (NaN) ranks below every value.
+  const key = Float64Array.from(value, (v) => (v === v ? v : -Infinity));
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (key[a] === key[b] ? ids.compare(a, b) : key[b]! - key[a]!));
   const highCount = Math.round(policy.highShare * n);
   const midCount = Math.round(policy.midShare * n);
   order.forEach((idx, rank) => { tier[idx] = rank < highCount ? 0 : rank < highCount + midCount ? 1 : 2; });
@@ -53,7 +55,9 @@ export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
   const expectedLoss = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     risk[i] = hits[i] ? 1 - keep[i]! : 0;
-    expectedLoss[i] = risk[i]! * Math.max(0, ev.value[i]!);
+    // A negative value, or one the pack cannot compute (NaN), counts as 0.
+    const v = ev.value[i]!;
+    expectedLoss[i] = v > 0 ? risk[i]! * v : 0;
   }
   return { risk, expectedLoss, tier: assignTiers(pack, ev.value, ids), hits };
 }

@@ -432,7 +432,7 @@ class TaskFile {
     p = putBytes(dst, p, this.assignee, 0, this.assignee.length);
     dst[p++] = COMMA;
     // The digits toFixed gives: it rounds the exact binary value (see putFixed).
-    p = putFixed(dst, p, this.value[i]!, 2);
+    if (Number.isFinite(this.value[i])) p = putFixed(dst, p, this.value[i]!, 2); // NaN: not given, an empty cell
     dst[p++] = COMMA;
     p = putFixed(dst, p, this.risk[i]!, 4);
     dst[p++] = COMMA;

@@ -18,17 +18,28 @@ interface Case { ids: string[]; ev: ScoreRules; s: ScoreValues }
 function referenceCsv({ ids, ev, s }: Case): string {
   let out = csvLine(scoresHeader(ev));
   for (let i = 0; i < ids.length; i++) {
-    let line = `${quoteCell(neutraliseFormula(ids[i]!))},${ev.value[i]!.toFixed(2)},${TIER_CODES[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
+    const value = Number.isFinite(ev.value[i]) ? ev.value[i]!.toFixed(2) : '';
+    let line = `${quoteCell(neutraliseFormula(ids[i]!))},${value},${TIER_CODES[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
     for (const f of ev.flags) line += f[i] ? ',1' : ',0';
     out += line + '\n';
   }
   return out;
 }
 
+/** A value that is not finite is null over a 0 (and with no nulls the column has no bitmap). */
+function referenceValues(value: Float64Array): Vector {
+  const finite = [...value].map((v) => Number.isFinite(v));
+  if (finite.every((f) => f)) return makeVector({ type: new Float64(), data: value });
+  const bitmap = new Uint8Array(Math.ceil(value.length / 8));
+  finite.forEach((f, i) => { if (f) bitmap[Math.floor(i / 8)] += 2 ** (i % 8); });
+  const data = Float64Array.from(value, (v, i) => (finite[i] ? v : 0));
+  return makeVector(makeData({ type: new Float64(), length: value.length, nullCount: finite.filter((f) => !f).length, nullBitmap: bitmap, data }));
+}
+
 function referenceArrow({ ids, ev, s }: Case): Uint8Array {
   const columns: Record<string, Vector> = {
     subscriber_id: utf8Vector(ids),
-    value: makeVector({ type: new Float64(), data: ev.value }),
+    value: referenceValues(ev.value),
     tier: makeVector(makeData({ type: new Dictionary(new Utf8(), new Uint8(), 0), length: ids.length, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIER_CODES) })),
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
     expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),

@@ -3,7 +3,14 @@
  * default pack flags exactly what a plain per-subscriber reference evaluation of
  * the contract's rules flags. The reference below works in integer fen and
  * hundredths with the ratios cross-multiplied, independent of the rule compiler.
+ *
+ * The same for a pack that divides by amounts and counts that may be 0: the
+ * reference is a small three-valued evaluator (null for "not given", as in SQL),
+ * and every published file agrees on a value that is not given.
  */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { World, cleanup } from '../helpers/world.js';
@@ -96,6 +103,120 @@ describe('compiled columnar evaluation equals the per-subscriber reference', () 
         }
       }),
       { numRuns: 40 },
+    );
+  });
+});
+
+const DIVISION_PACK = `pack: division
+value: amount(M0) / hotline_calls(M0)
+exclude: status == 'closed'
+tiers: { high: 60, mid: 30 }
+rules:
+  - id: ratio_low
+    when: amount(M0) / amount(M1) <= 0.7
+    weight: 0.3
+    reason: "ratio {amount(M0) / amount(M1)}, {pct_change(amount(M0), amount(M1))}"
+    action: call
+  - id: ratio_not_high
+    when: not (amount(M0) / amount(M1) > 0.7)
+    weight: 0.2
+    action: call
+  - id: per_call_or_calls
+    when: amount(M1) / hotline_calls(M0) > 20 or hotline_calls(M0) >= 5
+    weight: 0.25
+    action: call
+  - id: not_both
+    when: not (amount(M1) / hotline_calls(M0) > 20 and prepaid_balance < 10)
+    weight: 0.1
+    reason: "{amount(M1) / hotline_calls(M0)} per call"
+    action: call
+  - id: balance_covers
+    when: not (prepaid_balance / amount(M0) >= 1) or amount(M0) == 0
+    weight: 0.15
+    reason: "balance {prepaid_balance / amount(M0)} bills"
+    action: call
+`;
+
+/** Three-valued logic with null for unknown, as SQL has it. */
+const not3 = (a: boolean | null) => (a === null ? null : !a);
+const and3 = (a: boolean | null, b: boolean | null) => (a === false || b === false ? false : a === null || b === null ? null : true);
+const or3 = (a: boolean | null, b: boolean | null) => (a === true || b === true ? true : a === null || b === null ? null : false);
+
+const divisionArb = fc.record({
+  closed: fc.integer({ min: 0, max: 4 }).map((k) => k === 0),
+  m0: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20000 })),
+  m1: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20000 })),
+  hot: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 7 })),
+  balance: fc.option(fc.integer({ min: 0, max: 3000 }), { nil: undefined }),
+});
+
+type DivSub = typeof divisionArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** Flags from a per-subscriber evaluation in integer fen: a quotient by 0 is unknown. */
+function divisionReference(s: DivSub): Record<string, number> {
+  const ratioLow = s.m1 === 0 ? null : 100 * s.m0 <= 70 * s.m1;
+  const ratioHigh = s.m1 === 0 ? null : 100 * s.m0 > 70 * s.m1;
+  const perCall = s.hot === 0 ? null : s.m1 > 2000 * s.hot;
+  const lowBalance = s.balance === undefined ? null : s.balance < 1000;
+  const covers = s.balance === undefined || s.m0 === 0 ? null : s.balance >= s.m0;
+  const verdicts: Record<string, boolean | null> = {
+    ratio_low: ratioLow,
+    ratio_not_high: not3(ratioHigh),
+    per_call_or_calls: or3(perCall, s.hot >= 5),
+    not_both: not3(and3(perCall, lowBalance)),
+    balance_covers: or3(not3(covers), s.m0 === 0),
+  };
+  return Object.fromEntries(Object.entries(verdicts).map(([k, v]) => [k, +(v === true && !s.closed)]));
+}
+
+describe('division by zero: compiled evaluation equals a three-valued reference, and no output holds NaN or Infinity', () => {
+  it('when random amounts and counts, often 0, are run then flags, value, tier and expected loss agree everywhere', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(divisionArb, { minLength: 1, maxLength: 20 }), async (subs) => {
+        const w = new World('2026-11-23');
+        const id = (i: number) => `V${String(i).padStart(3, '0')}`;
+        subs.forEach((s, i) => {
+          w.sub(id(i), { status: s.closed ? 'closed' : 'active', prepaid_balance: s.balance === undefined ? '' : money(s.balance) });
+          w.bill(id(i), w.month(0), money(s.m0), { mou: '0', hotline_calls: String(s.hot) });
+          w.bill(id(i), w.month(1), money(s.m1), { mou: '0', hotline_calls: '0' });
+        });
+        const dir = w.write();
+        writeFileSync(join(dir, 'division.yaml'), DIVISION_PACK);
+        const r = await w.run(['--rules', join(dir, 'division.yaml')], dir);
+        try {
+          expect(r.stderr).toBe('');
+          expect(r.code).toBe(0);
+          for (const f of readdirSync(r.published).filter((f) => f.endsWith('.csv'))) {
+            expect(`${f}: ${readFileSync(join(r.published, f), 'utf8')}`).not.toMatch(/NaN|Infinity/);
+          }
+          const arrow = tableFromIPC(readFileSync(join(r.published, 'scores.arrow')));
+          const arrowRow = new Map([...arrow].map((row) => [String(row.subscriber_id), row.toJSON() as Record<string, unknown>]));
+          const tasks = new Map(Object.values(r.tasks).flat().map((t) => [t.subscriber_id!, t]));
+          subs.forEach((s, i) => {
+            const row = r.scores.get(id(i))!;
+            const expected = divisionReference(s);
+            for (const [rule, flag] of Object.entries(expected)) expect(`${id(i)} ${rule}=${row[rule]}`).toBe(`${id(i)} ${rule}=${flag}`);
+            const value = s.hot === 0 ? '' : (s.m0 / 100 / s.hot).toFixed(2);
+            expect(row.value).toBe(value);
+            expect(arrowRow.get(id(i))!.value).toBe(s.hot === 0 ? null : s.m0 / 100 / s.hot);
+            if (s.hot === 0) {
+              expect(row.tier).toBe('mass');
+              expect(row.expected_loss).toBe('0.00');
+            }
+            const task = tasks.get(id(i));
+            expect(task !== undefined).toBe(Object.values(expected).some((f) => f === 1));
+            if (task) {
+              expect([task.value, task.tier, task.risk_score, task.expected_loss]).toEqual([row.value, row.tier, row.risk_score, row.expected_loss]);
+              // A number in a reason text that is not given reads n/a.
+              if (expected.not_both && s.hot === 0) expect(task.reason_text).toContain('n/a per call');
+              if (expected.balance_covers && (s.m0 === 0 || s.balance === undefined)) expect(task.reason_text).toContain('balance n/a bills');
+            }
+          });
+        } finally {
+          cleanup(r.dir);
+        }
+      }),
+      { numRuns: 25 },
     );
   });
 });

@@ -63,7 +63,7 @@ function referenceTaskRows(input: TaskInput, tierName: string, order: number[], 
       s.region.get(i),
       s.managerId.get(i),
       assignee,
-      ev.value[i]!.toFixed(2),
+      Number.isFinite(ev.value[i]) ? ev.value[i]!.toFixed(2) : '',
       scores.risk[i]!.toFixed(4),
       scores.expectedLoss[i]!.toFixed(2),
       hit.map((r) => r.id).join(';'),
@@ -148,7 +148,7 @@ rules:
   - id: ratio
     when: mou(M0) < 5
     weight: 0.05
-    reason: "{mou(M0) / mou(M1)}{amount(M0) * 1000000000000000000000}{tickets('complaint', -90, -1)}"
+    reason: "{mou(M0) / mou(M1)}{amount(M0) * 100000000000000 * 10000000}{tickets('complaint', -90, -1)}"
     action: "\\tTab"
     due_hours: 48
 `;
