@@ -123,8 +123,12 @@ function parseTemplate(v: Validator, path: string, text: string): TemplatePart[]
 
 const RULE_KEYS = ['id', 'title', 'source', 'enabled', 'when', 'weight', 'reason', 'action', 'channel', 'due_hours'];
 
+/** Far above any real pack (the default is 6 kB, 255 long rules fit in 200 kB); parsing more YAML would only take time. */
+export const MAX_PACK_CHARS = 2_000_000;
+
 export function parseRulePack(text: string, file: string): RulePack {
   const v = new Validator(file);
+  if (text.length > MAX_PACK_CHARS) v.fail('pack', `the file has ${text.length} characters, more than the limit of ${MAX_PACK_CHARS}`);
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });

@@ -5,7 +5,7 @@
  * under the limits compiles and computes what a plain evaluation computes.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_RULES, parseRulePack } from '../../src/config/rulepack.js';
+import { MAX_PACK_CHARS, MAX_RULES, parseRulePack } from '../../src/config/rulepack.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import { MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, MAX_EXPRESSION_OPERANDS, parseExpression } from '../../src/rules/parse.js';
 import { checkExpression } from '../../src/rules/check.js';
@@ -67,11 +67,14 @@ describe('rule expression limits', () => {
     expect([...out]).toEqual([1, 0, 0]);
   });
 
-  it('when a pack has more rules than the limit then it is refused with 78', () => {
-    const rules = Array.from({ length: MAX_RULES + 1 }, (_, k) => `  - { id: r${k}, when: "amount(M0) > ${k}", weight: 0.1, action: call }`).join('\n');
-    const e = errorOf(() => parseRulePack(`pack: t\nvalue: amount(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n${rules}\n`, 'p.yaml'));
-    expect(e.code).toBe('CW_RULEPACK_INVALID');
-    expect(e.message).toContain(`more than the limit of ${MAX_RULES}`);
+  it('when a pack has 10,000 rules or is larger than the limit then it is refused with 78 before compiling anything', () => {
+    const rules = Array.from({ length: 10_000 }, (_, k) => `  - { id: r${k}, when: "amount(M0) > ${k}", weight: 0.1, action: call }`).join('\n');
+    const many = errorOf(() => parseRulePack(`pack: t\nvalue: amount(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n${rules}\n`, 'p.yaml'));
+    expect([many.code, many.exitCode]).toEqual(['CW_RULEPACK_INVALID', 78]);
+    expect(many.message).toContain(`has 10000 rules, more than the limit of ${MAX_RULES}`);
+    const huge = errorOf(() => parseRulePack(`pack: t\ndescription: "${'x'.repeat(MAX_PACK_CHARS)}"\n`, 'p.yaml'));
+    expect([huge.code, huge.exitCode]).toEqual(['CW_RULEPACK_INVALID', 78]);
+    expect(huge.message).toContain(`more than the limit of ${MAX_PACK_CHARS}`);
   });
 
   it('when a reason text holds too many {expressions} then it is refused with 78', () => {
