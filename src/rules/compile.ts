@@ -57,7 +57,7 @@ export interface Generated {
   result: string;
 }
 
-type Task = { node: Typed; holds: boolean } | { then: () => void };
+type Task = { node: Typed; holds: boolean } | { resume: () => void };
 
 /**
  * A generated operand: its code, a bound on its magnitude (Infinity when it might
@@ -115,13 +115,13 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
   const pop = (): Operand => operands.pop()!;
   const stack: Task[] = [{ node: tree, holds: true }];
   const after = (then: () => void, ...args: Typed[]) => {
-    stack.push({ then });
+    stack.push({ resume: then });
     // Pushed last first, so the operands are generated, and their results stacked, left to right.
     for (let k = args.length - 1; k >= 0; k--) stack.push({ node: args[k]!, holds: true });
   };
   while (stack.length > 0) {
     const task = stack.pop()!;
-    if ('then' in task) { task.then(); continue; }
+    if ('resume' in task) { task.resume(); continue; }
     const { node: t, holds } = task;
     switch (t.k) {
       case 'const': operands.push({ code: numberLiteral(t.value), bound: Math.abs(t.value), constant: t.value }); break;
@@ -169,10 +169,10 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
         // Both sides true (or, asked whether it fails, both false) needs the right side only when the left one is.
         const both = (t.op === 'and') === holds;
         let name = '';
-        stack.push({ then: () => { emit(`${name} = ${conditions.pop()!};`); indent = indent.slice(2); emit('}'); conditions.push(name); chained.add(name); } });
+        stack.push({ resume: () => { emit(`${name} = ${conditions.pop()!};`); indent = indent.slice(2); emit('}'); conditions.push(name); chained.add(name); } });
         stack.push({ node: t.right, holds });
         stack.push({
-          then: () => {
+          resume: () => {
             // A chain a and b and c goes on in the temporary of a and b.
             const left = conditions.pop()!;
             name = chained.has(left) ? left : temp(left, 'let');

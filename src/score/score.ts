@@ -34,7 +34,7 @@ export function assignTiers(pack: RulePack, value: Float64Array, ids: TextColumn
   }
   // Rank: the top share by value is high, the next share mid; ties broken by id so the cut is stable.
   // A value the pack cannot compute (NaN) ranks below every value.
-  const key = Float64Array.from(value, (v) => (v === v ? v : -Infinity));
+  const key = Float64Array.from(value, (v) => (Number.isNaN(v) ? -Infinity : v));
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (key[a] === key[b] ? ids.compare(a, b) : key[b]! - key[a]!));
   const highCount = Math.round(policy.highShare * n);
   const midCount = Math.round(policy.midShare * n);
