@@ -102,12 +102,12 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
     return name;
   };
   /**
-   * An operand computed into a temporary; checked when its bound is not finite.
+   * An operand computed into a temporary; checked unless its bound is finite.
    * Rounding is monotonic, so a finite bound computed from the operands' bounds
-   * does bound the computed result.
+   * does bound the computed result (a NaN bound, from 0 / 0, is checked too).
    */
   const computed = (expr: string, bound: number): Operand => {
-    if (bound !== Infinity) return { code: temp(expr), bound };
+    if (bound < Infinity) return { code: temp(expr), bound };
     const name = temp(expr, 'let');
     emit(`if (${name} - ${name} !== 0) ${name} = NaN;`);
     return { code: name, bound: Number.MAX_VALUE };

@@ -50,6 +50,10 @@ describe('rule expression limits', () => {
     const src = `abs(${'('.repeat(MAX_EXPRESSION_DEPTH - 2)}${inner}${')'.repeat(MAX_EXPRESSION_DEPTH - 2)}) > 1`;
     const c = checkExpression(parseExpression(src));
     const f = compileCondition(c.tree, c.features.keys());
+    // One temporary per operation, none nested: the engine never sees a deep expression.
+    let depth = 0, deepest = 0;
+    for (const ch of f.source) { depth += ch === '(' ? 1 : ch === ')' ? -1 : 0; deepest = Math.max(deepest, depth); }
+    expect(deepest).toBeLessThanOrEqual(2);
     const out = new Uint8Array(3);
     f.run([new Float64Array([0.002, -0.001, 0.0005])], 3, 0, out);
     expect([...out]).toEqual([1, 0, 0]); // 999 × 0.002 = 1.998 > 1; |−0.999| < 1; 0.4995 < 1
