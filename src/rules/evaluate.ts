@@ -2,11 +2,13 @@
  * Runs the compiled rule pack over the feature columns: one 0/1 array per enabled
  * rule, with excluded subscribers (closed, by default) never flagged.
  */
-import type { RulePack } from '../config/rulepack.js';
+import type { RuleDef, RulePack } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { Column, CompiledCondition } from './compile.js';
 
 export interface Evaluation {
+  /** The enabled rules, in pack order: flags[j] and ruleIds[j] belong to rules[j]. */
+  rules: readonly RuleDef[];
   ruleIds: string[];
   flags: Uint8Array[];
   excluded: Uint8Array;
@@ -38,5 +40,5 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
     for (let i = 0; i < n; i++) if (excluded[i]) f[i] = 0;
     return f;
   });
-  return { ruleIds: enabled.map((r) => r.id), flags, excluded, value };
+  return { rules: enabled, ruleIds: enabled.map((r) => r.id), flags, excluded, value };
 }

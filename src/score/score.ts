@@ -44,11 +44,10 @@ export function assignTiers(pack: RulePack, value: Float64Array, ids: TextColumn
 
 export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
   const n = ev.value.length;
-  const weights = pack.rules.filter((r) => r.enabled).map((r) => r.weight);
   const keep = new Float64Array(n).fill(1);
   const hits = new Uint8Array(n);
   ev.flags.forEach((f, j) => {
-    const w = 1 - weights[j]!;
+    const w = 1 - ev.rules[j]!.weight;
     for (let i = 0; i < n; i++) if (f[i]) { keep[i] *= w; hits[i]++; }
   });
   const risk = new Float64Array(n);

@@ -265,7 +265,7 @@ class TaskFile {
 
   constructor(input: TaskInput, tierName: string, rowCount: number, profile: TaskProfile) {
     const { pack, D } = input;
-    this.rules = pack.rules.filter((r) => r.enabled).map((r, j) => planRule(r, input.evaluation.flags[j]!, input.features));
+    this.rules = input.evaluation.rules.map((r, j) => planRule(r, input.evaluation.flags[j]!, input.features));
     this.D = D;
     this.issueTime = pack.tasks.issueTime;
     this.timeZone = pack.timeZone;

@@ -225,7 +225,7 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
   } as SubscriberTable;
   return {
     pack, D, subscribers, features,
-    evaluation: { ruleIds: pack.rules.filter((r) => r.enabled).map((r) => r.id), flags, excluded: new Uint8Array(n), value: Float64Array.from(subs, (s) => s.value) },
+    evaluation: { rules: pack.rules.filter((r) => r.enabled), ruleIds: pack.rules.filter((r) => r.enabled).map((r) => r.id), flags, excluded: new Uint8Array(n), value: Float64Array.from(subs, (s) => s.value) },
     scores: {
       risk: Float64Array.from(subs, (s) => s.risk), expectedLoss: Float64Array.from(subs, (s) => s.loss),
       tier: new Uint8Array(n), hits: Uint8Array.from({ length: n }, (_, i) => flags.reduce((a, f) => a + f[i]!, 0)),
