@@ -28,7 +28,7 @@ import type { FileStats } from './ingest/table-reader.js';
 import { evaluate } from './rules/evaluate.js';
 import { rankTasks, score, TIER_CODES } from './score/score.js';
 import { DEFAULT_TASK_PROFILE, writeTaskFile, type TaskProfile } from './tasks/tasks.js';
-import { CsvBytesWriter } from './output/csv-bytes.js';
+import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay, formatMonth, monthOfDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
@@ -228,13 +228,23 @@ function fileSummary(extracts: Extracts, withTimes: boolean): Record<string, Rec
 }
 
 const REJECT_HEADER = ['file', 'line', 'column', 'code', 'reason', 'raw_value'];
-/** Every text cell of rejects.csv is neutralised against formulas (the line number is ours). */
-const REJECT_TEXT = new Set([0, 2, 3, 4, 5]);
 
+/** rejects.csv: every text cell neutralised against formulas (the line number is ours). */
 function rejectsCsv(extracts: Extracts): string {
-  const parts = [csvLine(REJECT_HEADER)];
-  for (const r of extracts.rejects.rows) parts.push(csvLine([r.file, String(r.line), r.column, r.code, r.reason, r.raw], REJECT_TEXT));
-  return parts.join('');
+  const parts: Buffer[] = [];
+  const w = new CsvBytesWriter((bytes) => { parts.push(Buffer.from(bytes)); });
+  w.rawString(csvLine(REJECT_HEADER));
+  for (const r of extracts.rejects.rows) {
+    w.cellString(r.file, true); w.comma();
+    w.uint(r.line); w.comma();
+    w.cellString(r.column, true); w.comma();
+    w.cellString(r.code, true); w.comma();
+    w.cellString(r.reason, true); w.comma();
+    w.cellString(r.raw, true);
+    w.endLine();
+  }
+  w.end();
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /** Every record read is accepted or rejected, and every rejection is listed. */

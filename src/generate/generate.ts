@@ -29,6 +29,7 @@ import { Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ChurnwatchError } from '../errors.js';
+import { putAscii, putBytes, putHundredths, putPadded, putUint } from '../util/bytes.js';
 import { daysFromCivil, daysInMonth, formatDay, formatMonth, monthOfDay } from '../util/dates.js';
 import { Prng, hashString, ln, mix32 } from './prng.js';
 
@@ -175,14 +176,13 @@ function pickWeighted(rng: Prng, weights: readonly number[]): number {
 }
 
 // ---------------------------------------------------------------------------
-// Output: rows are written as bytes into a chunk buffer (no per-row strings on the
-// hot paths), and a full chunk is handed to the file or gzip stream with backpressure.
+// Output: rows are written as bytes into a chunk buffer with util/bytes.ts (no
+// per-row strings on the hot paths), and a full chunk is handed to the file or gzip
+// stream with backpressure.
 
 const FORBIDDEN_DELIMITERS = /[0-9A-Za-z".:_ +\-\r\n]/;
 /** Room kept after a chunk's nominal size, so that a row never has to check for space. */
 const SLACK = 1 << 16;
-/** "00" .. "99" as ASCII byte pairs. */
-const DIGIT_PAIRS = Uint8Array.from(Array.from({ length: 200 }, (_, k) => 48 + (k % 2 === 0 ? Math.floor(k / 20) : Math.floor(k / 2) % 10)));
 
 class Sink {
   rows = 0;
@@ -264,82 +264,26 @@ class Sink {
 
   /** A short ASCII string. */
   ascii(s: string): void {
-    const b = this.b;
-    let p = this.pos;
-    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
-    this.pos = p;
+    this.pos = putAscii(this.b, this.pos, s);
   }
 
   bytes(u: Uint8Array): void {
-    const b = this.b;
-    let p = this.pos;
-    for (let i = 0; i < u.length; i++) b[p++] = u[i]!;
-    this.pos = p;
+    this.pos = putBytes(this.b, this.pos, u, 0, u.length);
   }
 
   /** A non-negative integer. */
   uint(n: number): void {
-    const b = this.b;
-    if (n < 10) {
-      b[this.pos++] = 48 + n;
-      return;
-    }
-    if (n >= 2147483648) {
-      this.ascii(String(n));
-      return;
-    }
-    let len = 2;
-    for (let t = (n / 100) | 0; t > 0; t = (t / 10) | 0) len++;
-    let p = this.pos + len;
-    this.pos = p;
-    while (n >= 10) {
-      const q = (n / 10) | 0;
-      b[--p] = 48 + n - q * 10;
-      n = q;
-    }
-    b[--p] = 48 + n;
+    this.pos = putUint(this.b, this.pos, n);
   }
 
   /** A non-negative integer below 10^width, zero-padded to width digits. */
   pad(n: number, width: number): void {
-    const b = this.b;
-    let p = this.pos + width;
-    this.pos = p;
-    let k = width;
-    while (k >= 2 && n >= 2147483648) {
-      const q = Math.floor(n / 100);
-      const r = (n - q * 100) * 2;
-      b[--p] = DIGIT_PAIRS[r + 1]!;
-      b[--p] = DIGIT_PAIRS[r]!;
-      n = q;
-      k -= 2;
-    }
-    n |= 0;
-    while (k >= 2) {
-      const q = (n / 100) | 0;
-      const r = (n - q * 100) * 2;
-      b[--p] = DIGIT_PAIRS[r + 1]!;
-      b[--p] = DIGIT_PAIRS[r]!;
-      n = q;
-      k -= 2;
-    }
-    if (k === 1) b[--p] = 48 + (n % 10);
+    this.pos = putPadded(this.b, this.pos, n, width);
   }
 
   /** An integer number of hundredths as a decimal with two places ("-12.05"). */
   dec2(h: number): void {
-    const b = this.b;
-    if (h < 0) {
-      b[this.pos++] = 45;
-      h = -h;
-    }
-    const y = Math.floor(h / 100);
-    this.uint(y);
-    const c = (h - y * 100) * 2;
-    b[this.pos] = 46;
-    b[this.pos + 1] = DIGIT_PAIRS[c]!;
-    b[this.pos + 2] = DIGIT_PAIRS[c + 1]!;
-    this.pos += 3;
+    this.pos = putHundredths(this.b, this.pos, h);
   }
 
   async flush(): Promise<void> {

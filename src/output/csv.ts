@@ -6,13 +6,14 @@
  * and the full-width ＝ ＋ － ＠ that East Asian spreadsheet set-ups may convert) is
  * prefixed with a single quote, as OWASP advises. Identifier, number and date
  * columns that churnwatch formats itself are not free text; phone columns are
- * validated (digits, an optional leading +) instead and never altered.
+ * validated (digits, an optional leading +) instead and never altered. The byte
+ * writers (util/bytes.ts) give the same text.
  */
 
-const FORMULA_START = /^[=+\-@\t\r\0\uff1d\uff0b\uff0d\uff20]/;
+import { isFormulaStart } from '../util/bytes.js';
 
 export function neutraliseFormula(cell: string): string {
-  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+  return cell.length > 0 && isFormulaStart(cell.charCodeAt(0)) ? `'${cell}` : cell;
 }
 
 export function quoteCell(cell: string, delimiter = ','): string {

@@ -14,7 +14,7 @@ import { Dictionary, Float64, Uint8, Utf8, makeData, makeVector, tableToIPC, Tab
 import type { Evaluation } from '../rules/evaluate.js';
 import { TIER_CODES, type Scores } from '../score/score.js';
 import type { TextColumn } from '../util/text-column.js';
-import { CsvBytesWriter } from './csv-bytes.js';
+import { CsvBytesWriter } from '../util/bytes.js';
 import { csvLine } from './csv.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
 import { SCORE_FILES, type ScoreRules, type ScoreValues } from './scores-protocol.js';

@@ -17,7 +17,10 @@ import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
 import { maskName, maskPhone } from '../output/mask.js';
 import { csvLine } from '../output/csv.js';
-import { bytesStartLikeFormula, needsQuotes, putCell, type CsvBytesWriter } from '../output/csv-bytes.js';
+import {
+  ByteBuffer, cellBytes, decimalDigits, needsQuotes, NUMBER_ROOM, putAscii, putBytes, putCell, putDecimal, putFixed, putUint,
+  startsLikeFormula, type CsvBytesWriter,
+} from '../util/bytes.js';
 import type { Column, CompiledNumber } from '../rules/compile.js';
 
 export const TASK_COLUMNS = [
@@ -115,7 +118,7 @@ export interface TaskInput {
  * subscriber-indexed columns (rule flags, feature values, text, scores, contacts):
  * at a million subscribers those scattered reads cost more than the formatting. So
  * the rows go in batches: a batch's rows are rendered in subscriber order, where the
- * reads of each column move forward through it, into one buffer (RowBuffer); then
+ * reads of each column move forward through it, into one buffer (ByteBuffer); then
  * they are handed to the writer in rank order.
  *
  * Every cell gets the quoting and formula neutralising of CsvBytesWriter.cell (text
@@ -143,8 +146,6 @@ const ROWS_PER_BATCH = 1 << 16;
 /** rowStart of a row that must stop the run instead of being written (see writeBatch). */
 const NO_RULE_HIT = -1, NOT_A_PHONE_NUMBER = -2;
 
-/** Bytes a number takes at most from putFixed or putFormattedNumber (a double in 21 digits with sign, point and decimals, or in exponent form; a percentage with '−'). */
-const NUMBER_ROOM = 32;
 /** formatDay of an absurd day number (a reason's 'day' part) can be longer. */
 const DAY_ROOM = 96;
 
@@ -242,7 +243,7 @@ class TaskFile {
   /** The batch in subscriber order: subscriber index × 2^16 + row, exact doubles that a numeric sort orders. */
   private readonly sortKeys: Float64Array;
   /** The batch's rendered rows, each without its line end: row r is rows.bytes[rowStart[r] .. rowEnd[r]). */
-  private readonly rows = new RowBuffer(1 << 16);
+  private readonly rows = new ByteBuffer(1 << 16);
   private readonly rowStart: Int32Array;
   private readonly rowEnd: Int32Array;
   /** The batch in subscriber order: each one's subscriber and row. */
@@ -475,7 +476,7 @@ class TaskFile {
       const text = dst.slice(start, p);
       return putCell(dst, start, text, 0, text.length, true);
     }
-    if (bytesStartLikeFormula(dst, start, p)) {
+    if (startsLikeFormula(dst, start, p)) {
       dst.copyWithin(start + 1, start, p);
       dst[start] = APOSTROPHE;
       return p + 1;
@@ -496,7 +497,7 @@ class TaskFile {
     // The heaviest rule (the first of equals) decides the action and channel; the most urgent one the deadline.
     let primary: RulePlan | null = null;
     let due = Infinity, reasonRoom = 0, reasonNeedsQuotes = false;
-    const codes = new RowBuffer(64);
+    const codes = new ByteBuffer(64);
     for (let word = 0; word < hitBits.length; word++) {
       for (let bits = hitBits[word]!; bits !== 0; bits &= bits - 1) {
         const r = rules[word * 32 + 31 - Math.clz32(bits & -bits)]!;
@@ -509,13 +510,13 @@ class TaskFile {
       }
     }
     if (primary === null) return null;
-    const tail = new RowBuffer(256);
+    const tail = new ByteBuffer(256);
     tail.byte(COMMA);
     tail.append(primary.actionAndChannel);
     tail.byte(COMMA);
     tail.append(this.dueCell(due));
     tail.byte(COMMA);
-    set = { codes: cellBytes(codes.bytes.subarray(0, codes.length), false), tail: tail.bytes.slice(0, tail.length), reasonRoom, reasonNeedsQuotes };
+    set = { codes: cellBytes(codes.bytes.subarray(0, codes.length), false), tail: tail.toBytes(), reasonRoom, reasonNeedsQuotes };
     this.hitSets.set(key, set);
     return set;
   }
@@ -536,57 +537,6 @@ class TaskFile {
       this.dayCells.set(day, cell);
     }
     return cell;
-  }
-}
-
-/** A cell's bytes as the file has them: quoted if needed, neutralised if free text. */
-function cellBytes(text: string | Uint8Array, freeText: boolean): Uint8Array {
-  const bytes = typeof text === 'string' ? utf8.encode(text) : text;
-  const out = new RowBuffer(2 * bytes.length + 3);
-  out.cell(bytes, 0, bytes.length, freeText);
-  return out.bytes.slice(0, out.length);
-}
-
-/**
- * CSV text built up in a growing buffer that is reused: a batch of rows, or a cell
- * assembled from pieces. Its cell() is CsvBytesWriter.cell, for a buffer whose
- * contents are placed again afterwards (which the writer, handing its bytes to a
- * sink, cannot offer).
- */
-class RowBuffer {
-  bytes: Uint8Array;
-  length = 0;
-
-  constructor(capacity = 256) {
-    this.bytes = new Uint8Array(capacity);
-  }
-
-  /** Makes room for n more bytes (`bytes` may be another array afterwards). */
-  reserve(n: number): void {
-    if (this.length + n <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-  }
-
-  byte(c: number): void {
-    this.reserve(1);
-    this.bytes[this.length++] = c;
-  }
-
-  append(b: Uint8Array): void {
-    this.raw(b, 0, b.length);
-  }
-
-  raw(b: Uint8Array, s: number, e: number): void {
-    this.reserve(e - s);
-    this.length = putBytes(this.bytes, this.length, b, s, e);
-  }
-
-  /** As CsvBytesWriter.cell: quoted if it must be; a free-text cell neutralised against formulas first. */
-  cell(b: Uint8Array, s: number, e: number, freeText: boolean): void {
-    this.reserve(2 * (e - s) + 3);
-    this.length = putCell(this.bytes, this.length, b, s, e, freeText);
   }
 }
 
@@ -611,74 +561,4 @@ export function putFormattedNumber(dst: Uint8Array, p: number, v: number, unit: 
     case 'day': return putAscii(dst, p, formatDay(v));
     default: return putDecimal(dst, p, Math.round(v * 100) / 100);
   }
-}
-
-/** String(v) into dst at p; returns the end. */
-function putDecimal(dst: Uint8Array, p: number, v: number): number {
-  if (!Number.isSafeInteger(v)) return putAscii(dst, p, String(v));
-  if (v < 0) { dst[p++] = MINUS; v = -v; }
-  return putUint(dst, p, v);
-}
-
-/** A string that is all ASCII into dst at p; returns the end. */
-function putAscii(dst: Uint8Array, p: number, text: string): number {
-  for (let k = 0; k < text.length; k++) dst[p++] = text.charCodeAt(k);
-  return p;
-}
-
-function putBytes(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
-  if (e - s > 32) { dst.set(b.subarray(s, e), p); return p + e - s; }
-  for (let k = s; k < e; k++) dst[p++] = b[k]!;
-  return p;
-}
-
-/**
- * v.toFixed(digits) (2 or 4) into dst at p, which must have NUMBER_ROOM bytes of
- * room; returns the end.
- *
- * toFixed takes the integer n nearest to v × 10^digits, computed exactly. The
- * product in doubles is within 2^-23 of exact while below 2^31, so when it lies
- * within 0.49 of an integer, that integer is n, and the digits are written here
- * without making a string. Near a tie, for large values and for NaN and the
- * infinities, toFixed itself decides.
- */
-export function putFixed(dst: Uint8Array, p: number, v: number, digits: 2 | 4): number {
-  const scale = digits === 2 ? 100 : 10000;
-  const scaled = (v < 0 ? -v : v) * scale;
-  if (scaled < 2147483648) {
-    const n = Math.round(scaled);
-    const off = scaled - n;
-    if (off <= 0.49 && off >= -0.49) {
-      if (v < 0) dst[p++] = MINUS;
-      const whole = Math.floor(n / scale);
-      let frac = n - whole * scale;
-      p = putUint(dst, p, whole);
-      dst[p++] = 0x2e;
-      for (let d = p + digits - 1; d >= p; d--) {
-        const q = Math.floor(frac / 10);
-        dst[d] = 0x30 + (frac - q * 10);
-        frac = q;
-      }
-      return p + digits;
-    }
-  }
-  return putAscii(dst, p, v.toFixed(digits));
-}
-
-/** Digits of a whole number from 0 below 2^53. */
-function decimalDigits(v: number): number {
-  let digits = 1;
-  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
-  return digits;
-}
-
-/** A whole number from 0 below 2^53 in decimal, into dst at p; returns the end. */
-function putUint(dst: Uint8Array, p: number, v: number): number {
-  const end = p + decimalDigits(v);
-  for (let t = v, d = end; d > p;) {
-    const q = Math.floor(t / 10);
-    dst[--d] = 0x30 + (t - q * 10);
-    t = q;
-  }
-  return end;
 }

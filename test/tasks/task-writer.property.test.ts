@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { parseRulePack, type RuleDef, type RulePack } from '../../src/config/rulepack.js';
 import type { FeatureTable } from '../../src/features/features.js';
 import type { SubscriberTable } from '../../src/ingest/subscribers.js';
-import { CsvBytesWriter } from '../../src/output/csv-bytes.js';
+import { CsvBytesWriter, putFixed } from '../../src/util/bytes.js';
 import { csvLine } from '../../src/output/csv.js';
 import { maskName, maskPhone, PHONE } from '../../src/output/mask.js';
 import { isPhoneBytes } from '../../src/util/phone.js';
@@ -25,7 +25,7 @@ import { CONTACT_OUTCOMES } from '../../src/rules/catalogue.js';
 import type { Column } from '../../src/rules/compile.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
-  putFixed, putFormattedNumber, dueAt, formatNumber, reasonRenderer, TASK_FREE_TEXT, taskColumns, writeTaskFile,
+  putFormattedNumber, dueAt, formatNumber, reasonRenderer, TASK_FREE_TEXT, taskColumns, writeTaskFile,
   type TaskInput, type TaskProfile,
 } from '../../src/tasks/tasks.js';
 import { formatDay, parseDay } from '../../src/util/dates.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { csvLine } from '../../src/output/csv.js';
-import { CsvBytesWriter } from '../../src/output/csv-bytes.js';
+import { csvLine, neutraliseFormula } from '../../src/output/csv.js';
+import { CsvBytesWriter, putHundredths, putPadded, startsLikeFormula } from '../../src/util/bytes.js';
 
 const cellText = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 12 }),
@@ -55,5 +55,26 @@ describe('CsvBytesWriter', () => {
     w.endLine();
     w.end();
     expect(Buffer.concat(parts).toString()).toBe(csvLine([big], new Set([0])));
+  });
+});
+
+describe('util/bytes', () => {
+  it('neutralises the same first characters on bytes as on strings, for every BMP code point', () => {
+    for (let c = 0; c < 0x10000; c++) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const text = String.fromCharCode(c) + 'x';
+      const b = Buffer.from(text, 'utf8');
+      expect(startsLikeFormula(b, 0, b.length)).toBe(neutraliseFormula(text) !== text);
+    }
+  });
+
+  it('writes hundredths and zero-padded numbers as the generator did with strings', () => {
+    fc.assert(fc.property(fc.integer({ min: -1e15, max: 1e15 }), fc.integer({ min: 1, max: 16 }), (h, width) => {
+      const out = new Uint8Array(64);
+      const sign = h < 0 ? '-' : '', a = Math.abs(h);
+      expect(Buffer.from(out.subarray(0, putHundredths(out, 0, h))).toString()).toBe(`${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`);
+      const v = a % 10 ** width;
+      expect(Buffer.from(out.subarray(0, putPadded(out, 0, v, width))).toString()).toBe(String(v).padStart(width, '0'));
+    }));
   });
 });
