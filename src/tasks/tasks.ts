@@ -1,66 +1,113 @@
 /**
- * Flagged subscribers → callback task rows, per tier, in rank order: who to call,
- * why (reason codes and a readable text with the evidence), what to offer, by which
- * channel and by when. Pure: values in, CSV bytes out to the writer it is handed
- * (the caller owns the file).
+ * Task files, rendered: the decisions of the plan (plan.ts) turned into one tier's
+ * CSV bytes, header and rows in rank order. Pure: values in, bytes out to the
+ * writer it is handed (the caller owns the file).
+ *
+ * The columns are TASK_COLUMN_SPEC, one entry each: its name, whether it is free
+ * text (neutralised against formulas), and where its cell comes from. Adding a
+ * column is adding an entry (and its test); the renderer turns the entries into
+ * cell operations once per file.
  */
-import type { RulePack, RuleDef, TemplatePart } from '../config/rulepack.js';
+import type { RulePack, TemplatePart } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { CONTACT_OUTCOMES } from '../rules/catalogue.js';
 import { columnsFor, type Evaluation } from '../rules/evaluate.js';
-import { formatDay, utcOffsetOf } from '../util/dates.js';
+import { formatDay } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
-import { isPhoneBytes } from '../util/phone.js';
-import type { Scores } from '../score/score.js';
+import { TIER_CODES, type Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
 import { maskName, maskPhone } from '../output/mask.js';
 import { csvLine } from '../output/csv.js';
 import {
-  ByteBuffer, cellBytes, decimalDigits, needsQuotes, NUMBER_ROOM, putAscii, putBytes, putCell, putDecimal, putFixed, putUint,
+  ByteBuffer, cellBytes, cellRoom, needsQuotes, NUMBER_ROOM, putAscii, putBytes, putCell, putDecimal, putFixed, putPadded, putUint,
   startsLikeFormula, type CsvBytesWriter,
 } from '../util/bytes.js';
 import type { Column, CompiledNumber } from '../rules/compile.js';
+import { maskingOf, planTasks, type HitSetPlan, type Masking, type TaskPlan, type TaskProfile } from './plan.js';
 
-export const TASK_COLUMNS = [
-  'task_id', 'tier', 'rank', 'subscriber_id', 'msisdn', 'name', 'region', 'manager_id', 'assignee',
-  'value', 'risk_score', 'expected_loss', 'reason_codes', 'reason_text', 'action', 'channel', 'due_at',
-  'last_contact', 'last_outcome',
-] as const;
+export { DEFAULT_TASK_PROFILE, dueAt, type TaskProfile } from './plan.js';
 
-/**
- * Columns that carry text from the extracts or the rule pack (neutralised against
- * formulas on output). subscriber_id is an identifier, but the contract lets it be
- * any text, so it is treated as text: a real id never starts with = + - @.
- * msisdn is not here: it is validated instead (digits, an optional leading +).
- * writeTaskFile writes the cells in this order with these choices built in;
- * test/tasks checks its files against csvLine() over TASK_COLUMNS and this set.
- */
-export const TASK_FREE_TEXT = new Set(['subscriber_id', 'name', 'region', 'manager_id', 'reason_text', 'action', 'assignee', 'channel', 'msisdn_masked']);
-
-/**
- * Which personal data the task files carry (run configuration output.mask and
- * output.dialer_full_number).
- * - mask false (default): msisdn and name as in the extract, the columns above.
- * - mask true: a column msisdn_masked (138****1234) follows msisdn, for the agent's
- *   screen; name is cut to its first character; msisdn keeps the full number for
- *   the dialer when dialerFullNumber is true, and is left empty when false (a
- *   consumer that never dials). The columns are the same either way, so one import
- *   template serves both.
- */
-export interface TaskProfile {
-  mask: boolean;
-  dialerFullNumber: boolean;
+export interface TaskInput {
+  pack: RulePack;
+  D: number;
+  subscribers: SubscriberTable;
+  features: FeatureTable;
+  evaluation: Evaluation;
+  scores: Scores;
+  contacts: ContactFold | null;
 }
 
-export const DEFAULT_TASK_PROFILE: TaskProfile = { mask: false, dialerFullNumber: true };
+/** Where a cell comes from. Closures here run once per file or per hit set, never per row. */
+export type CellSource =
+  /** The plan's task id. */
+  | { from: 'taskId' }
+  | { from: 'rank' }
+  /** The same in every row of a file. */
+  | { from: 'file'; value: (plan: TaskPlan) => string }
+  /** A text attribute of the subscriber, shown as the plan's masking says for personal ones. */
+  | { from: 'subscriber'; column: 'ids' | 'msisdn' | 'name' | 'region' | 'managerId'; personal?: 'phone' | 'maskedPhone' | 'name' }
+  /** A per-subscriber number, as toFixed(digits) gives it. */
+  | { from: 'number'; column: (input: TaskInput) => Float64Array; digits: 2 | 4 }
+  /** The same for every row with the same hit rules (see HitSetPlan). */
+  | { from: 'decision'; value: (hits: HitSetPlan) => string }
+  /** The hit rules' reason texts with their evidence, joined by '; '. */
+  | { from: 'reason' }
+  /** The last contact's day, and its outcome; empty without one. */
+  | { from: 'lastContact' }
+  | { from: 'lastOutcome' };
 
-export function taskColumns(profile: TaskProfile = DEFAULT_TASK_PROFILE): readonly string[] {
-  if (!profile.mask) return TASK_COLUMNS;
-  const cols: string[] = [...TASK_COLUMNS];
-  cols.splice(cols.indexOf('msisdn') + 1, 0, 'msisdn_masked');
-  return cols;
+export interface TaskColumnSpec {
+  name: string;
+  /** Text from the extracts or the rule pack: neutralised against formulas on output. */
+  freeText: boolean;
+  /** Present only when this holds for the file's masking (absent: always). */
+  only?: (masking: Masking) => boolean;
+  cell: CellSource;
+}
+
+/**
+ * The task file's columns, in order. subscriber_id is an identifier, but the
+ * contract lets it be any text, so it is free text: a real id never starts with
+ * = + - @. msisdn is not free text: it is validated instead (digits, an optional
+ * leading +), and never altered. test/tasks checks the files against csvLine() over
+ * these names and the free-text set.
+ */
+export const TASK_COLUMN_SPEC: readonly TaskColumnSpec[] = [
+  { name: 'task_id', freeText: false, cell: { from: 'taskId' } },
+  { name: 'tier', freeText: false, cell: { from: 'file', value: (plan) => plan.tier } },
+  { name: 'rank', freeText: false, cell: { from: 'rank' } },
+  { name: 'subscriber_id', freeText: true, cell: { from: 'subscriber', column: 'ids' } },
+  { name: 'msisdn', freeText: false, cell: { from: 'subscriber', column: 'msisdn', personal: 'phone' } },
+  { name: 'msisdn_masked', freeText: true, only: (m) => m.maskedPhoneColumn, cell: { from: 'subscriber', column: 'msisdn', personal: 'maskedPhone' } },
+  { name: 'name', freeText: true, cell: { from: 'subscriber', column: 'name', personal: 'name' } },
+  { name: 'region', freeText: true, cell: { from: 'subscriber', column: 'region' } },
+  { name: 'manager_id', freeText: true, cell: { from: 'subscriber', column: 'managerId' } },
+  { name: 'assignee', freeText: true, cell: { from: 'file', value: (plan) => plan.assignee } },
+  { name: 'value', freeText: false, cell: { from: 'number', column: (x) => x.evaluation.value, digits: 2 } },
+  { name: 'risk_score', freeText: false, cell: { from: 'number', column: (x) => x.scores.risk, digits: 4 } },
+  { name: 'expected_loss', freeText: false, cell: { from: 'number', column: (x) => x.scores.expectedLoss, digits: 2 } },
+  { name: 'reason_codes', freeText: false, cell: { from: 'decision', value: (h) => h.codes } },
+  { name: 'reason_text', freeText: true, cell: { from: 'reason' } },
+  { name: 'action', freeText: true, cell: { from: 'decision', value: (h) => h.action } },
+  { name: 'channel', freeText: true, cell: { from: 'decision', value: (h) => h.channel } },
+  { name: 'due_at', freeText: false, cell: { from: 'decision', value: (h) => h.dueAt } },
+  { name: 'last_contact', freeText: false, cell: { from: 'lastContact' } },
+  { name: 'last_outcome', freeText: false, cell: { from: 'lastOutcome' } },
+];
+
+/** The columns of a file without masking. */
+export const TASK_COLUMNS: readonly string[] = TASK_COLUMN_SPEC.filter((c) => c.only === undefined).map((c) => c.name);
+
+export const TASK_FREE_TEXT: ReadonlySet<string> = new Set(TASK_COLUMN_SPEC.filter((c) => c.freeText).map((c) => c.name));
+
+function specFor(masking: Masking): TaskColumnSpec[] {
+  return TASK_COLUMN_SPEC.filter((c) => c.only === undefined || c.only(masking));
+}
+
+export function taskColumns(profile: TaskProfile): readonly string[] {
+  return specFor(maskingOf(profile)).map((c) => c.name);
 }
 
 export function formatNumber(v: number, unit: string, isPercent: boolean): string {
@@ -91,47 +138,36 @@ export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: nu
   };
 }
 
-/** "2026-11-25T08:00+08:00": the issue time on D plus some hours, in the pack's zone. */
-export function dueAt(D: number, issueTime: string, hours: number, timeZone: string): string {
-  const [hh, mm] = issueTime.split(':').map(Number) as [number, number];
-  const minutes = hh * 60 + mm + Math.round(hours * 60);
-  const day = D + Math.floor(minutes / 1440);
-  const rest = minutes % 1440;
-  const hhmm = `${String(Math.floor(rest / 60)).padStart(2, '0')}:${String(rest % 60).padStart(2, '0')}`;
-  return `${formatDay(day)}T${hhmm}${utcOffsetOf(timeZone, day)}`;
-}
-
-export interface TaskInput {
-  pack: RulePack;
-  D: number;
-  subscribers: SubscriberTable;
-  features: FeatureTable;
-  evaluation: Evaluation;
-  scores: Scores;
-  contacts: ContactFold | null;
-}
-
 /**
- * One tier's task file (header and rows, in rank order) written to `w` as CSV bytes.
+ * One tier's task file (header and rows, in rank order) written to `w`: planned by
+ * planTasks, then rendered.
  *
  * Rank order visits the subscribers at random, and each row reads some thirty
- * subscriber-indexed columns (rule flags, feature values, text, scores, contacts):
- * at a million subscribers those scattered reads cost more than the formatting. So
- * the rows go in batches: a batch's rows are rendered in subscriber order, where the
- * reads of each column move forward through it, into one buffer (ByteBuffer); then
- * they are handed to the writer in rank order.
+ * subscriber-indexed columns (rule features, text, scores, contacts): at a million
+ * subscribers those scattered reads cost more than the formatting. So the rows go
+ * in batches: a batch's rows are rendered in subscriber order, where the reads of
+ * each column move forward through it, into one buffer; then they are handed to the
+ * writer in rank order.
  *
- * Every cell gets the quoting and formula neutralising of CsvBytesWriter.cell (text
- * from the TextColumns as bytes, the rule pack's text encoded and quoted once per
- * file), so the file is the same, byte for byte, as csvLine() over formatted strings
- * gives; test/tasks holds such a string-built reference.
+ * Every cell gets the quoting and neutralising of util/bytes.ts putCell, so the file
+ * is the same, byte for byte, as csvLine() over formatted strings gives; test/tasks
+ * holds such a string-built reference.
  */
-export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: string, order: number[], profile: TaskProfile): void {
-  w.rawString(csvLine(taskColumns(profile)));
-  const file = new TaskFile(input, tierName, order.length, profile);
-  for (let from = 0; from < order.length; from += ROWS_PER_BATCH) {
-    const to = Math.min(order.length, from + ROWS_PER_BATCH);
-    file.renderBatch(order, from, to);
+export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: string, order: readonly number[], profile: TaskProfile): void {
+  const tierIndex = TIER_CODES.indexOf(tierName as (typeof TIER_CODES)[number]);
+  if (tierIndex < 0) throw new ChurnwatchError('CW_INTERNAL', `no tier ${tierName}`);
+  const plan = planTasks({ pack: input.pack, D: input.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn }, TIER_CODES, tierIndex, order, profile);
+  renderTaskFile(w, input, plan);
+}
+
+export function renderTaskFile(w: CsvBytesWriter, input: TaskInput, plan: TaskPlan): void {
+  const spec = specFor(plan.masking);
+  w.rawString(csvLine(spec.map((c) => c.name)));
+  const rows = plan.subscriber.length;
+  const file = new TaskFile(input, plan, spec);
+  for (let from = 0; from < rows; from += ROWS_PER_BATCH) {
+    const to = Math.min(rows, from + ROWS_PER_BATCH);
+    file.renderBatch(from, to);
     file.writeBatch(w, from, to);
   }
 }
@@ -143,47 +179,37 @@ export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: str
  */
 const ROWS_PER_BATCH = 1 << 16;
 
-/** rowStart of a row that must stop the run instead of being written (see writeBatch). */
-const NO_RULE_HIT = -1, NOT_A_PHONE_NUMBER = -2;
-
-/** formatDay of an absurd day number (a reason's 'day' part) can be longer. */
+/** formatDay of an absurd day number (a reason's 'day' part) can be longer than NUMBER_ROOM. */
 const DAY_ROOM = 96;
 
 /** Rows whose reads prefetch() makes at once: few enough that all they read stays in the nearest caches. */
 const PREFETCH_ROWS = 64;
 
-const APOSTROPHE = 0x27, SEMICOLON = 0x3b, SPACE = 0x20, PLUS = 0x2b, MINUS = 0x2d, PERCENT = 0x25, COMMA = 0x2c;
+const APOSTROPHE = 0x27, PLUS = 0x2b, PERCENT = 0x25, COMMA = 0x2c;
 const utf8 = new TextEncoder();
 const NO_BYTES = new Uint8Array(0);
+const NO_NUMBERS = new Float64Array(0);
 const REASON_SEPARATOR = utf8.encode('; ');
 /** The '−' (U+2212) formatNumber puts before a falling percentage. */
 const MINUS_SIGN = utf8.encode('−');
 const NOT_AVAILABLE = utf8.encode('n/a');
 
-/** An enabled rule as the task rows need it, its text encoded once per file. */
-interface RulePlan {
-  flags: Uint8Array;
-  id: Uint8Array;
-  weight: number;
-  dueHours: number;
-  reason: ReasonPart[];
-  /** A literal part of the reason has a byte that makes the cell need quotes (numbers never do). */
-  reasonNeedsQuotes: boolean;
-  /** The most bytes the reason takes, with the separator before it. */
-  reasonRoom: number;
-  /** The action and channel cells and the comma between them, quoted and neutralised as the file has them. */
-  actionAndChannel: Uint8Array;
-}
+/** Cell operations: TASK_COLUMN_SPEC's sources as the renderer's switch takes them. */
+const TASK_ID = 0, RANK = 1, CONSTANT = 2, TEXT = 3, MASKED_PHONE = 4, MASKED_NAME = 5, FIXED = 6, DECISION = 7, REASON = 8, LAST_CONTACT = 9, LAST_OUTCOME = 10;
 
-/** What a set of hit rules decides for a row (see TaskFile.hitSet). */
-interface HitSet {
-  /** The reason codes cell: the rule ids joined by ';'. */
-  codes: Uint8Array;
-  /** ",action,channel,due_at," of the heaviest rule and the earliest due time. */
-  tail: Uint8Array;
-  /** The most bytes the reason text takes, and whether a literal in it makes the cell need quotes. */
-  reasonRoom: number;
-  reasonNeedsQuotes: boolean;
+/** One cell operation; every field is present in each, so the loop over them sees one shape. */
+interface CellOp {
+  kind: number;
+  freeText: boolean;
+  /** CONSTANT: the cell's bytes. */
+  bytes: Uint8Array;
+  /** TEXT, MASKED_*: the column (null: the cell stays empty, as a phone the plan leaves out). */
+  text: TextColumn | null;
+  /** FIXED: the numbers and their digits. */
+  numbers: Float64Array;
+  digits: 2 | 4;
+  /** DECISION: the index into a hit set's decision cells. */
+  decision: number;
 }
 
 /** A piece of a reason template: literal text, or a number computed per subscriber (one shape for both keeps the loop over them monomorphic). */
@@ -195,49 +221,40 @@ interface ReasonPart {
   isPercent: boolean;
 }
 
-function planRule(r: RuleDef, flags: Uint8Array, features: FeatureTable): RulePlan {
-  const action = cellBytes(r.action, true), channel = cellBytes(r.channel, true);
-  const actionAndChannel = new Uint8Array(action.length + 1 + channel.length);
-  actionAndChannel.set(action);
-  actionAndChannel[action.length] = COMMA;
-  actionAndChannel.set(channel, action.length + 1);
-  const reason = r.reason.map((p): ReasonPart => (typeof p === 'string'
-    ? { literal: utf8.encode(p), number: null, columns: [], unit: '', isPercent: false }
-    : { literal: NO_BYTES, number: p.compiled, columns: columnsFor(features, p.compiled.columns), unit: p.unit, isPercent: p.isPercent }));
-  const id = utf8.encode(r.id);
-  return {
-    flags, id, weight: r.weight, dueHours: r.dueHours,
-    reason, reasonNeedsQuotes: reason.some((p) => needsQuotes(p.literal, 0, p.literal.length)),
-    reasonRoom: reason.reduce((n, p) => n + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM), REASON_SEPARATOR.length),
-    actionAndChannel,
-  };
+/** A hit set as the renderer needs it: its decision cells encoded, its reason parts in order. */
+interface HitSetCells {
+  decisions: Uint8Array[];
+  reason: ReasonPart[];
+  /** The most bytes the reason takes as written (before quoting). */
+  reasonRoom: number;
+  /** A literal of the reason has a byte that makes the cell need quotes (numbers never do). */
+  reasonNeedsQuotes: boolean;
+  /** The feature columns the reason reads. */
+  reasonColumns: Column[];
+  /** Room the row needs for this hit set's cells. */
+  room: number;
 }
 
-/** One tier's file: what stays the same from row to row, encoded once, and the batches of rows. */
+function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[] {
+  return parts.map((p): ReasonPart => (typeof p === 'string'
+    ? { literal: utf8.encode(p), number: null, columns: [], unit: '', isPercent: false }
+    : { literal: NO_BYTES, number: p.compiled, columns: columnsFor(features, p.compiled.columns), unit: p.unit, isPercent: p.isPercent }));
+}
+
+const SEPARATOR_PART: ReasonPart = { literal: REASON_SEPARATOR, number: null, columns: [], unit: '', isPercent: false };
+
+/** One tier's file: its cell operations, what each hit set puts in the row, and the batches of rows. */
 class TaskFile {
-  private readonly rules: RulePlan[];
+  private readonly plan: TaskPlan;
   private readonly D: number;
-  private readonly issueTime: string;
-  private readonly timeZone: string;
-  private readonly profile: TaskProfile;
-  private readonly tierName: string;
-  /** "CW-20261123-H-": the task id up to its rank. */
+  private readonly ops: CellOp[];
+  private readonly hitSets: HitSetCells[];
   private readonly taskIdPrefix: Uint8Array;
-  private readonly width: number;
-  /** ",high," and the like: the comma after the task id, the tier cell, the comma before the rank. */
-  private readonly tierCell: Uint8Array;
-  private readonly assignee: Uint8Array;
-  private readonly dueCells = new Map<number, Uint8Array>();
+  /** Room a row needs besides its text cells and its hit set's. */
+  private readonly fixedRoom: number;
+  private readonly textOps: CellOp[];
   private readonly dayCells = new Map<number, Uint8Array>();
   private readonly outcomeCells: Uint8Array[];
-  private readonly ids: TextColumn;
-  private readonly msisdn: TextColumn;
-  private readonly name: TextColumn;
-  private readonly region: TextColumn;
-  private readonly managerId: TextColumn;
-  private readonly value: Float64Array;
-  private readonly risk: Float64Array;
-  private readonly expectedLoss: Float64Array;
   private readonly lastContact: Float64Array | null;
   private readonly lastOutcome: Uint8Array | null;
   /** The batch in subscriber order: subscriber index × 2^16 + row, exact doubles that a numeric sort orders. */
@@ -249,62 +266,66 @@ class TaskFile {
   /** The batch in subscriber order: each one's subscriber and row. */
   private readonly subscriberAt: Int32Array;
   private readonly rowAt: Int32Array;
-  /** What prefetch() reads: the per-subscriber numbers, the text columns, each rule's reason features. */
+  /** What prefetch() reads. */
   private readonly prefetchNumbers: Float64Array[];
   private readonly prefetchText: TextColumn[];
-  private readonly reasonColumns: Column[][];
   /** The sum of what prefetch() read: written so that the reads are not optimised away. */
   prefetchSink = 0;
-  /** The hit bits of the rows prefetched, hitBits.length words a row. */
-  private readonly chunkHits: Int32Array;
-  /** The current row's hits: bit j % 32 of word j / 32 for enabled rule j. */
-  private readonly hitBits: Int32Array;
-  /** HitSets by the hit bits (the one word, or all of them joined). */
-  private readonly hitSets = new Map<number | string, HitSet>();
-  /** Room a row needs besides what varies from row to row: task id, rank twice, tier, assignee, numbers, commas and quotes. */
-  private readonly rowRoom: number;
 
-  constructor(input: TaskInput, tierName: string, rowCount: number, profile: TaskProfile) {
-    const { pack, D } = input;
-    this.rules = input.evaluation.rules.map((r, j) => planRule(r, input.evaluation.flags[j]!, input.features));
-    this.D = D;
-    this.issueTime = pack.tasks.issueTime;
-    this.timeZone = pack.timeZone;
-    this.profile = profile;
-    this.tierName = tierName;
-    this.taskIdPrefix = utf8.encode(`CW-${formatDay(D).replaceAll('-', '')}-${tierName[0]!.toUpperCase()}-`);
-    this.width = Math.max(6, String(rowCount).length);
-    const tier = cellBytes(tierName, false);
-    this.tierCell = new Uint8Array(tier.length + 2);
-    this.tierCell.set(tier, 1);
-    this.tierCell[0] = this.tierCell[tier.length + 1] = COMMA;
-    this.assignee = cellBytes(pack.assignees[tierName as 'high' | 'mid' | 'mass'], true);
+  constructor(input: TaskInput, plan: TaskPlan, spec: readonly TaskColumnSpec[]) {
+    this.plan = plan;
+    this.D = input.D;
+    this.taskIdPrefix = utf8.encode(plan.taskIdPrefix);
+    const decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[] = [];
+    this.ops = spec.map((c) => this.op(c, input, decisions));
+    this.textOps = this.ops.filter((op) => op.text !== null);
+    const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
+    this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions));
+    this.fixedRoom = this.ops.reduce((n, op) => n + 1 + (op.kind === TASK_ID ? this.taskIdPrefix.length + 16
+      : op.kind === CONSTANT ? op.bytes.length : op.kind === RANK || op.kind === FIXED ? NUMBER_ROOM : op.kind === LAST_CONTACT ? DAY_ROOM : op.kind === LAST_OUTCOME ? 32 : 0), 0);
     this.outcomeCells = CONTACT_OUTCOMES.map((o) => cellBytes(o, false));
-    ({ ids: this.ids, msisdn: this.msisdn, name: this.name, region: this.region, managerId: this.managerId } = input.subscribers);
-    this.value = input.evaluation.value;
-    ({ risk: this.risk, expectedLoss: this.expectedLoss } = input.scores);
     this.lastContact = input.contacts?.lastContact ?? null;
     this.lastOutcome = input.contacts?.lastOutcome ?? null;
-    const batchRows = Math.min(ROWS_PER_BATCH, rowCount);
+    const batchRows = Math.min(ROWS_PER_BATCH, plan.subscriber.length);
     this.sortKeys = new Float64Array(batchRows);
     this.rowStart = new Int32Array(batchRows);
     this.rowEnd = new Int32Array(batchRows);
-    this.hitBits = new Int32Array(Math.ceil(this.rules.length / 32));
-    this.rowRoom = this.taskIdPrefix.length + 3 * this.width + this.tierCell.length + this.assignee.length + 3 * NUMBER_ROOM + 64;
     this.subscriberAt = new Int32Array(batchRows);
     this.rowAt = new Int32Array(batchRows);
-    this.prefetchNumbers = [this.value, this.risk, this.expectedLoss];
+    this.prefetchNumbers = this.ops.filter((op) => op.kind === FIXED).map((op) => op.numbers);
     if (this.lastContact) this.prefetchNumbers.push(this.lastContact);
-    this.reasonColumns = this.rules.map((r) => [...new Set(r.reason.flatMap((part) => part.columns))]);
-    this.chunkHits = new Int32Array(PREFETCH_ROWS * this.hitBits.length);
-    this.prefetchText = [this.ids, this.msisdn, this.name, this.region, this.managerId];
+    this.prefetchText = [...new Set(this.textOps.map((op) => op.text!))];
   }
 
-  /** Renders rows from..to of `order` into the row buffer, in subscriber order. */
-  renderBatch(order: number[], from: number, to: number): void {
+  private op(c: TaskColumnSpec, input: TaskInput, decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[]): CellOp {
+    const op: CellOp = { kind: CONSTANT, freeText: c.freeText, bytes: NO_BYTES, text: null, numbers: NO_NUMBERS, digits: 2, decision: -1 };
+    const cell = c.cell, masking = this.plan.masking;
+    switch (cell.from) {
+      case 'taskId': op.kind = TASK_ID; break;
+      case 'rank': op.kind = RANK; break;
+      case 'file': op.bytes = cellBytes(cell.value(this.plan), c.freeText); break;
+      case 'subscriber': {
+        const text = input.subscribers[cell.column];
+        if (cell.personal === 'maskedPhone') { op.kind = MASKED_PHONE; op.text = text; }
+        else if (cell.personal === 'name' && masking.name === 'initial') { op.kind = MASKED_NAME; op.text = text; }
+        else if (cell.personal !== 'phone' || masking.phone === 'full') { op.kind = TEXT; op.text = text; }
+        break;
+      }
+      case 'number': op.kind = FIXED; op.numbers = cell.column(input); op.digits = cell.digits; break;
+      case 'decision': op.kind = DECISION; op.decision = decisions.push({ value: cell.value, freeText: c.freeText }) - 1; break;
+      case 'reason': op.kind = REASON; break;
+      case 'lastContact': op.kind = LAST_CONTACT; break;
+      case 'lastOutcome': op.kind = LAST_OUTCOME; break;
+    }
+    return op;
+  }
+
+  /** Renders rows from..to of the plan into the row buffer, in subscriber order. */
+  renderBatch(from: number, to: number): void {
     const n = to - from;
     const keys = this.sortKeys.subarray(0, n);
-    for (let row = 0; row < n; row++) keys[row] = order[from + row]! * ROWS_PER_BATCH + row;
+    const order = this.plan.subscriber;
+    for (let r = 0; r < n; r++) keys[r] = order[from + r]! * ROWS_PER_BATCH + r;
     keys.sort();
     const { subscriberAt, rowAt } = this;
     for (let q = 0; q < n; q++) {
@@ -314,40 +335,27 @@ class TaskFile {
       rowAt[q] = key - i * ROWS_PER_BATCH;
     }
     this.rows.length = 0;
-    const words = this.hitBits.length;
     for (let q0 = 0; q0 < n; q0 += PREFETCH_ROWS) {
       const q1 = Math.min(n, q0 + PREFETCH_ROWS);
-      this.prefetch(q0, q1);
-      for (let q = q0; q < q1; q++) {
-        for (let word = 0; word < words; word++) this.hitBits[word] = this.chunkHits[(q - q0) * words + word]!;
-        this.renderRow(subscriberAt[q]!, rowAt[q]!, from + rowAt[q]! + 1);
-      }
+      this.prefetch(from, q0, q1);
+      for (let q = q0; q < q1; q++) this.renderRow(subscriberAt[q]!, rowAt[q]!, from);
     }
   }
 
   /**
    * Reads what rows q0..q1 of the batch will read, ahead of rendering them. A row
-   * reads some thirty columns, much of it at addresses known only from an earlier
-   * read (text bytes from offsets) and between unpredictable branches, so rendering
+   * reads many columns, much of it at addresses known only from an earlier read
+   * (text bytes from offsets) and between unpredictable branches, so rendering
    * would wait for each cache miss in turn; here the reads are independent of each
-   * other, the misses overlap, and rendering finds the data in cache. The rule flags
-   * are combined on the way (chunkHits), and the reason numbers' features are read
-   * only for the rules a row hits.
+   * other, the misses overlap, and rendering finds the data in cache.
    */
-  private prefetch(q0: number, q1: number): void {
-    const { subscriberAt: at, rules, chunkHits } = this;
-    const words = this.hitBits.length;
-    chunkHits.fill(0, 0, (q1 - q0) * words);
-    for (let j = 0; j < rules.length; j++) {
-      const flags = rules[j]!.flags, word = j >>> 5, shift = j & 31;
-      for (let q = q0; q < q1; q++) chunkHits[(q - q0) * words + word] |= ((flags[at[q]!]! + 255) >> 8) << shift;
-    }
+  private prefetch(from: number, q0: number, q1: number): void {
+    const { subscriberAt: at, rowAt } = this;
+    const hitSet = this.plan.hitSet;
     let sum = 0;
-    for (let j = 0; j < rules.length; j++) {
-      const word = j >>> 5, bit = 1 << (j & 31);
-      for (const column of this.reasonColumns[j]!) {
-        for (let q = q0; q < q1; q++) if (chunkHits[(q - q0) * words + word]! & bit) sum += column[at[q]!]!;
-      }
+    for (let q = q0; q < q1; q++) {
+      const columns = this.hitSets[hitSet[from + rowAt[q]!]!]!.reasonColumns, i = at[q]!;
+      for (let k = 0; k < columns.length; k++) sum += columns[k]![i]!;
     }
     for (const column of this.prefetchNumbers) for (let q = q0; q < q1; q++) sum += column[at[q]!]!;
     let bits = 0;
@@ -364,170 +372,101 @@ class TaskFile {
   writeBatch(w: CsvBytesWriter, from: number, to: number): void {
     const bytes = this.rows.bytes;
     for (let row = 0; row < to - from; row++) {
-      const start = this.rowStart[row]!;
-      if (start < 0) {
-        const rank = from + row + 1;
-        if (start === NO_RULE_HIT) throw new ChurnwatchError('CW_INTERNAL', `a subscriber without a rule hit reached the ${this.tierName} task file (rank ${rank})`);
-        throw new ChurnwatchError('CW_INTERNAL', `a phone number that is not digits reached the ${this.tierName} task file (rank ${rank})`);
-      }
-      w.raw(bytes, start, this.rowEnd[row]!);
+      w.raw(bytes, this.rowStart[row]!, this.rowEnd[row]!);
       w.endLine();
     }
   }
 
   /**
-   * Subscriber i's row (rank `rank`, place `row` in the batch, hit rules in
-   * hitBits) appended to the row buffer: room for the most it can take is made
-   * first, then it is written without further checks.
+   * Subscriber i's row (place `row` in the batch that starts at plan row `from`)
+   * appended to the row buffer: room for the most it can take is made first, then
+   * it is written without further checks.
    */
-  private renderRow(i: number, row: number, rank: number): void {
-    const hits = this.hitSet();
-    if (hits === null) { this.rowStart[row] = NO_RULE_HIT; return; }
-    const { ids, msisdn, name, region, managerId, profile } = this;
-    const phoneStart = msisdn.offsets[i]!, phoneEnd = msisdn.offsets[i + 1]!;
-    // Ingest validated the number; a phone column is never altered, so anything else stops the run.
-    if (!isPhoneBytes(msisdn.bytes, phoneStart, phoneEnd)) { this.rowStart[row] = NOT_A_PHONE_NUMBER; return; }
-
-    const idStart = ids.offsets[i]!, idEnd = ids.offsets[i + 1]!;
-    let nameBytes = name.bytes, nameStart = name.offsets[i]!, nameEnd = name.offsets[i + 1]!;
-    let maskedPhone = NO_BYTES;
-    if (profile.mask) {
-      maskedPhone = utf8.encode(maskPhone(msisdn.get(i)));
-      nameBytes = utf8.encode(maskName(name.get(i)));
-      nameStart = 0;
-      nameEnd = nameBytes.length;
-    }
-    const regionStart = region.offsets[i]!, regionEnd = region.offsets[i + 1]!;
-    const managerStart = managerId.offsets[i]!, managerEnd = managerId.offsets[i + 1]!;
-    const lastDay = this.lastContact === null ? undefined : this.lastContact[i];
-    const hasContact = lastDay !== undefined && !Number.isNaN(lastDay);
-    const dayCell = hasContact ? this.dayCell(lastDay) : NO_BYTES;
-    const outcomeCell = hasContact ? this.outcomeCells[this.lastOutcome![i]!] ?? NO_BYTES : NO_BYTES;
-
+  private renderRow(i: number, row: number, from: number): void {
+    const rank = from + row + 1;
+    const hits = this.hitSets[this.plan.hitSet[from + row]!]!;
     const out = this.rows;
-    // A cell takes at most twice its bytes and 3 more; the reason is written once as it comes, then perhaps again quoted.
-    out.reserve(this.rowRoom + 2 * (idEnd - idStart + maskedPhone.length + nameEnd - nameStart + regionEnd - regionStart + managerEnd - managerStart)
-      + (phoneEnd - phoneStart) + hits.codes.length + 3 * hits.reasonRoom + hits.tail.length + dayCell.length + outcomeCell.length);
-    const dst = out.bytes;
+    let room = this.fixedRoom + hits.room;
+    const textOps = this.textOps;
+    for (let k = 0; k < textOps.length; k++) { const o = textOps[k]!.text!.offsets; room += cellRoom(o[i + 1]! - o[i]!); }
+    out.reserve(room);
+    const dst = out.bytes, ops = this.ops;
     const start = out.length;
-    let p = putBytes(dst, start, this.taskIdPrefix, 0, this.taskIdPrefix.length);
-    for (let zeros = this.width - decimalDigits(rank); zeros > 0; zeros--) dst[p++] = 0x30;
-    p = putUint(dst, p, rank);
-    p = putBytes(dst, p, this.tierCell, 0, this.tierCell.length);
-    p = putUint(dst, p, rank);
-    dst[p++] = COMMA;
-    p = putCell(dst, p, ids.bytes, idStart, idEnd, true);
-    dst[p++] = COMMA;
-    if (!profile.mask || profile.dialerFullNumber) p = putBytes(dst, p, msisdn.bytes, phoneStart, phoneEnd);
-    dst[p++] = COMMA;
-    if (profile.mask) {
-      p = putCell(dst, p, maskedPhone, 0, maskedPhone.length, true);
-      dst[p++] = COMMA;
+    let p = start;
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[k]!;
+      if (k > 0) dst[p++] = COMMA;
+      switch (op.kind) {
+        case TASK_ID:
+          p = putBytes(dst, p, this.taskIdPrefix, 0, this.taskIdPrefix.length);
+          p = putPadded(dst, p, rank, this.plan.rankWidth);
+          break;
+        case RANK: p = putUint(dst, p, rank); break;
+        case CONSTANT: p = putBytes(dst, p, op.bytes, 0, op.bytes.length); break;
+        case TEXT: {
+          const text = op.text!;
+          p = putCell(dst, p, text.bytes, text.offsets[i]!, text.offsets[i + 1]!, op.freeText);
+          break;
+        }
+        case MASKED_PHONE: case MASKED_NAME: {
+          const value = op.text!.get(i);
+          const masked = utf8.encode(op.kind === MASKED_PHONE ? maskPhone(value) : maskName(value));
+          p = putCell(dst, p, masked, 0, masked.length, op.freeText);
+          break;
+        }
+        // The digits toFixed gives: it rounds the exact binary value (see putFixed).
+        case FIXED: {
+          const v = op.numbers[i]!;
+          if (Number.isFinite(v)) p = putFixed(dst, p, v, op.digits); // not given (NaN): an empty cell
+          break;
+        }
+        case DECISION: { const cell = hits.decisions[op.decision]!; p = putBytes(dst, p, cell, 0, cell.length); break; }
+        case REASON: p = this.putReason(dst, p, i, hits, op.freeText); break;
+        case LAST_CONTACT: {
+          const day = this.contactDay(i);
+          if (day === day) { const cell = this.dayCell(day); p = putBytes(dst, p, cell, 0, cell.length); }
+          break;
+        }
+        case LAST_OUTCOME: {
+          const day = this.contactDay(i);
+          const cell = day === day ? this.outcomeCells[this.lastOutcome![i]!] : undefined;
+          if (cell !== undefined) p = putBytes(dst, p, cell, 0, cell.length);
+          break;
+        }
+      }
     }
-    p = putCell(dst, p, nameBytes, nameStart, nameEnd, true);
-    dst[p++] = COMMA;
-    p = putCell(dst, p, region.bytes, regionStart, regionEnd, true);
-    dst[p++] = COMMA;
-    p = putCell(dst, p, managerId.bytes, managerStart, managerEnd, true);
-    dst[p++] = COMMA;
-    p = putBytes(dst, p, this.assignee, 0, this.assignee.length);
-    dst[p++] = COMMA;
-    // The digits toFixed gives: it rounds the exact binary value (see putFixed).
-    if (Number.isFinite(this.value[i])) p = putFixed(dst, p, this.value[i]!, 2); // NaN: not given, an empty cell
-    dst[p++] = COMMA;
-    p = putFixed(dst, p, this.risk[i]!, 4);
-    dst[p++] = COMMA;
-    p = putFixed(dst, p, this.expectedLoss[i]!, 2);
-    dst[p++] = COMMA;
-    p = putBytes(dst, p, hits.codes, 0, hits.codes.length);
-    dst[p++] = COMMA;
-    p = this.putReason(dst, p, i, hits.reasonNeedsQuotes);
-    p = putBytes(dst, p, hits.tail, 0, hits.tail.length);
-    p = putBytes(dst, p, dayCell, 0, dayCell.length);
-    dst[p++] = COMMA;
-    p = putBytes(dst, p, outcomeCell, 0, outcomeCell.length);
     out.length = p;
     this.rowStart[row] = start;
     this.rowEnd[row] = p;
   }
 
+  /** The day of subscriber i's last contact, NaN without one. */
+  private contactDay(i: number): number {
+    return this.lastContact === null ? NaN : this.lastContact[i]!;
+  }
+
   /**
-   * The reason texts of the hit rules joined by '; ', as one free-text cell, into
-   * dst at p (with room for 3 × the hit set's reasonRoom); returns the end.
+   * The reason texts of the hit rules joined by '; ', as one cell, into dst at p
+   * (with room for 3 × the hit set's reasonRoom); returns the end.
    */
-  private putReason(dst: Uint8Array, p: number, i: number, needsQuoting: boolean): number {
-    const { rules, hitBits, D } = this;
-    const start = p;
-    let first = true;
-    for (let word = 0; word < hitBits.length; word++) {
-      for (let bits = hitBits[word]!; bits !== 0; bits &= bits - 1) {
-        const parts = rules[word * 32 + 31 - Math.clz32(bits & -bits)]!.reason;
-        if (!first) { dst[p++] = SEMICOLON; dst[p++] = SPACE; }
-        first = false;
-        for (let k = 0; k < parts.length; k++) {
-          const part = parts[k]!;
-          if (part.number === null) p = putBytes(dst, p, part.literal, 0, part.literal.length);
-          else p = putFormattedNumber(dst, p, part.number.at(part.columns, i, D), part.unit, part.isPercent);
-        }
-      }
+  private putReason(dst: Uint8Array, p: number, i: number, hits: HitSetCells, freeText: boolean): number {
+    const start = p, parts = hits.reason, D = this.D;
+    for (let k = 0; k < parts.length; k++) {
+      const part = parts[k]!;
+      if (part.number === null) p = putBytes(dst, p, part.literal, 0, part.literal.length);
+      else p = putFormattedNumber(dst, p, part.number.at(part.columns, i, D), part.unit, part.isPercent);
     }
     // Written as it came; now what the cell needs: quotes (rare, so through a copy) or a leading "'".
-    if (needsQuoting) {
+    if (hits.reasonNeedsQuotes) {
       const text = dst.slice(start, p);
-      return putCell(dst, start, text, 0, text.length, true);
+      return putCell(dst, start, text, 0, text.length, freeText);
     }
-    if (startsLikeFormula(dst, start, p)) {
+    if (freeText && startsLikeFormula(dst, start, p)) {
       dst.copyWithin(start + 1, start, p);
       dst[start] = APOSTROPHE;
       return p + 1;
     }
     return p;
-  }
-
-  /**
-   * What the current hit rules (hitBits) decide, the same for every row that hits
-   * them: the reason codes cell, and the action, channel and due time after the
-   * reason. Null when no rule is hit.
-   */
-  private hitSet(): HitSet | null {
-    const { rules, hitBits } = this;
-    const key = hitBits.length === 1 ? hitBits[0]! : hitBits.join(',');
-    let set = this.hitSets.get(key);
-    if (set !== undefined) return set;
-    // The heaviest rule (the first of equals) decides the action and channel; the most urgent one the deadline.
-    let primary: RulePlan | null = null;
-    let due = Infinity, reasonRoom = 0, reasonNeedsQuotes = false;
-    const codes = new ByteBuffer(64);
-    for (let word = 0; word < hitBits.length; word++) {
-      for (let bits = hitBits[word]!; bits !== 0; bits &= bits - 1) {
-        const r = rules[word * 32 + 31 - Math.clz32(bits & -bits)]!;
-        if (primary !== null) codes.byte(SEMICOLON);
-        if (primary === null || r.weight > primary.weight) primary = r;
-        due = Math.min(due, r.dueHours);
-        codes.append(r.id);
-        reasonRoom += r.reasonRoom;
-        reasonNeedsQuotes ||= r.reasonNeedsQuotes;
-      }
-    }
-    if (primary === null) return null;
-    const tail = new ByteBuffer(256);
-    tail.byte(COMMA);
-    tail.append(primary.actionAndChannel);
-    tail.byte(COMMA);
-    tail.append(this.dueCell(due));
-    tail.byte(COMMA);
-    set = { codes: cellBytes(codes.bytes.subarray(0, codes.length), false), tail: tail.toBytes(), reasonRoom, reasonNeedsQuotes };
-    this.hitSets.set(key, set);
-    return set;
-  }
-
-  private dueCell(hours: number): Uint8Array {
-    let cell = this.dueCells.get(hours);
-    if (cell === undefined) {
-      cell = cellBytes(dueAt(this.D, this.issueTime, hours, this.timeZone), false);
-      this.dueCells.set(hours, cell);
-    }
-    return cell;
   }
 
   private dayCell(day: number): Uint8Array {
@@ -538,6 +477,23 @@ class TaskFile {
     }
     return cell;
   }
+}
+
+function hitSetCells(h: HitSetPlan, rules: ReasonPart[][], decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[]): HitSetCells {
+  const reason: ReasonPart[] = [];
+  for (const j of h.rules) {
+    if (reason.length > 0) reason.push(SEPARATOR_PART);
+    reason.push(...rules[j]!);
+  }
+  const cells = decisions.map((d) => cellBytes(d.value(h), d.freeText));
+  const reasonRoom = reason.reduce((n, p) => n + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM), 0);
+  return {
+    decisions: cells, reason, reasonRoom,
+    reasonNeedsQuotes: reason.some((p) => needsQuotes(p.literal, 0, p.literal.length)),
+    reasonColumns: [...new Set(reason.flatMap((p) => p.columns))],
+    // The reason is written once as it comes, then perhaps again quoted.
+    room: cells.reduce((n, c) => n + c.length, 0) + 3 * reasonRoom + 3,
+  };
 }
 
 /**

@@ -36,7 +36,6 @@ function referenceTaskRows(input: TaskInput, tierName: string, order: number[], 
   const { pack, D, subscribers: s, features, evaluation: ev, scores } = input;
   const enabled: RuleDef[] = pack.rules.filter((r) => r.enabled);
   const reasons = enabled.map((r) => reasonRenderer(r.reason, features, D));
-  const tierLetter = tierName[0]!.toUpperCase();
   const assignee = pack.assignees[tierName as 'high' | 'mid' | 'mass'];
   const stamp = formatDay(D).replaceAll('-', '');
   const width = Math.max(6, String(order.length).length);
@@ -55,7 +54,7 @@ function referenceTaskRows(input: TaskInput, tierName: string, order: number[], 
       ? [profile.dialerFullNumber ? phone : '', maskPhone(phone), maskName(s.name.get(i))]
       : [phone, s.name.get(i)];
     emit([
-      `CW-${stamp}-${tierLetter}-${String(rank).padStart(width, '0')}`,
+      `CW-${stamp}-${tierName.toUpperCase()}-${String(rank).padStart(width, '0')}`,
       tierName,
       String(rank),
       s.ids.get(i),
@@ -289,7 +288,7 @@ describe('writeTaskFile', () => {
     const lines = written(input, 'mid', order, { mask: false, dialerFullNumber: true }).toString('utf8').split('\n');
     expect(lines.length).toBe(order.length + 2);
     for (let k = 1; k <= order.length; k++) {
-      const want = `CW-20261123-M-${String(k).padStart(7, '0')},mid,${k},`;
+      const want = `CW-20261123-MID-${String(k).padStart(7, '0')},mid,${k},`;
       if (!lines[k]!.startsWith(want)) expect(lines[k]!.slice(0, want.length)).toBe(want);
     }
   });

@@ -1,0 +1,212 @@
+/**
+ * Task planning: who gets which task, decided apart from how the file is written.
+ * From a tier's subscribers in rank order and the rules each hits, it decides per
+ * row the primary rule (action and channel), the deadline, the task id and what
+ * the masking shows; the renderer (tasks.ts) only turns the decisions into bytes.
+ * Pure: values in, values out, no I/O and no bytes.
+ *
+ * Columnar, because a tier holds up to millions of rows: per row a subscriber index
+ * and a hit-set index (typed arrays); what a hit set decides is worked out once per
+ * distinct set of hit rules, which are few.
+ */
+import type { RuleDef, RulePack } from '../config/rulepack.js';
+import { ChurnwatchError } from '../errors.js';
+import type { Evaluation } from '../rules/evaluate.js';
+import { formatDay, utcOffsetOf } from '../util/dates.js';
+import { isPhoneBytes } from '../util/phone.js';
+import type { TextColumn } from '../util/text-column.js';
+
+/**
+ * Which personal data the task files carry (run configuration output.mask and
+ * output.dialer_full_number).
+ * - mask false (default): msisdn and name as in the extract.
+ * - mask true: a column msisdn_masked (138****1234) follows msisdn, for the agent's
+ *   screen; name is cut to its first character; msisdn keeps the full number for
+ *   the dialer when dialerFullNumber is true, and is left empty when false (a
+ *   consumer that never dials). The columns are the same either way, so one import
+ *   template serves both.
+ */
+export interface TaskProfile {
+  mask: boolean;
+  dialerFullNumber: boolean;
+}
+
+export const DEFAULT_TASK_PROFILE: TaskProfile = { mask: false, dialerFullNumber: true };
+
+/** The masking decisions of a file, from its profile. */
+export interface Masking {
+  phone: 'full' | 'empty';
+  maskedPhoneColumn: boolean;
+  name: 'full' | 'initial';
+}
+
+export function maskingOf(profile: TaskProfile): Masking {
+  return {
+    phone: !profile.mask || profile.dialerFullNumber ? 'full' : 'empty',
+    maskedPhoneColumn: profile.mask,
+    name: profile.mask ? 'initial' : 'full',
+  };
+}
+
+/** What one distinct set of hit rules decides, the same for every row that hits exactly those rules. */
+export interface HitSetPlan {
+  /** Indices into TaskPlan.rules, in pack order. */
+  rules: number[];
+  /** The heaviest rule (the first of equals): its action and channel. */
+  primary: number;
+  /** The most urgent deadline of the rules, in hours after the issue time. */
+  dueHours: number;
+  /** The rule ids joined by ';'. */
+  codes: string;
+  action: string;
+  channel: string;
+  /** "2026-11-25T08:00+08:00". */
+  dueAt: string;
+}
+
+/** One tier's tasks, decided. Row r (rank r + 1) is subscriber[r], with the decisions of hitSets[hitSet[r]]. */
+export interface TaskPlan {
+  tier: string;
+  /** The enabled rules (the evaluation's). */
+  rules: readonly RuleDef[];
+  subscriber: Int32Array;
+  hitSet: Int32Array;
+  hitSets: HitSetPlan[];
+  assignee: string;
+  /**
+   * Task ids are taskIdPrefix + the rank zero-padded to rankWidth digits: unique
+   * within a run because the prefix names the tier uniquely (taskIdTags).
+   */
+  taskIdPrefix: string;
+  rankWidth: number;
+  masking: Masking;
+}
+
+export interface PlanInput {
+  pack: RulePack;
+  D: number;
+  evaluation: Evaluation;
+  msisdn: TextColumn;
+}
+
+/** Task ids are at most this long (the limit of the dialers and CRMs that upsert by them). */
+export const TASK_ID_MAX_LENGTH = 32;
+
+/**
+ * Each tier's part of the task id: its name in capitals when every tier's name is
+ * 1 to 8 letters or digits and no two are equal ignoring case, else T1, T2, ... by
+ * position. Either way the parts differ, so ids never collide across the files of
+ * a run (a first letter did: mid and mass), and an id stays within 32 characters of
+ * [A-Za-z0-9_-].
+ */
+export function taskIdTags(tiers: readonly string[]): string[] {
+  const upper = tiers.map((t) => t.toUpperCase());
+  const fit = upper.every((t) => /^[A-Z0-9]{1,8}$/.test(t)) && new Set(upper).size === upper.length;
+  return fit ? upper : tiers.map((_, k) => `T${k + 1}`);
+}
+
+export function taskId(plan: TaskPlan, row: number): string {
+  return plan.taskIdPrefix + String(row + 1).padStart(plan.rankWidth, '0');
+}
+
+/** "2026-11-25T08:00+08:00": the issue time on D plus some hours, in the pack's zone. */
+export function dueAt(D: number, issueTime: string, hours: number, timeZone: string): string {
+  const [hh, mm] = issueTime.split(':').map(Number) as [number, number];
+  const minutes = hh * 60 + mm + Math.round(hours * 60);
+  const day = D + Math.floor(minutes / 1440);
+  const rest = minutes % 1440;
+  const hhmm = `${String(Math.floor(rest / 60)).padStart(2, '0')}:${String(rest % 60).padStart(2, '0')}`;
+  return `${formatDay(day)}T${hhmm}${utcOffsetOf(timeZone, day)}`;
+}
+
+/**
+ * The tasks of tier `tiers[tierIndex]`, whose subscribers `order` lists in rank
+ * order. A row without a rule hit, or with a phone number that is not one (ingest
+ * validated them; nothing alters them), stops the run: the first such row in rank
+ * order is named by its rank.
+ */
+export function planTasks(input: PlanInput, tiers: readonly string[], tierIndex: number, order: readonly number[], profile: TaskProfile): TaskPlan {
+  const { pack, D, evaluation: ev, msisdn } = input;
+  const tier = tiers[tierIndex]!;
+  const rows = order.length;
+  const subscriber = Int32Array.from(order);
+  const { words, bits, badPhones } = hitBitsOf(ev, msisdn);
+  const hitSet = new Int32Array(rows);
+  const hitSets: HitSetPlan[] = [];
+  const byKey = new Map<number | string, number>();
+  for (let r = 0; r < rows; r++) {
+    const i = subscriber[r]!;
+    const key = words === 1 ? bits[i]! : bits.subarray(i * words, (i + 1) * words).join(',');
+    let h = byKey.get(key);
+    if (h === undefined) {
+      const rules: number[] = [];
+      for (let j = 0; j < ev.rules.length; j++) if (bits[i * words + (j >>> 5)]! & (1 << (j & 31))) rules.push(j);
+      h = rules.length === 0 ? -1 : hitSets.push(decide(pack, D, ev.rules, rules)) - 1;
+      byKey.set(key, h);
+    }
+    if (h < 0) throw new ChurnwatchError('CW_INTERNAL', `a subscriber without a rule hit reached the ${tier} task file (rank ${r + 1})`);
+    if (badPhones.size > 0 && badPhones.has(i)) {
+      throw new ChurnwatchError('CW_INTERNAL', `a phone number that is not digits reached the ${tier} task file (rank ${r + 1})`);
+    }
+    hitSet[r] = h;
+  }
+  const rankWidth = Math.max(6, String(rows).length);
+  const taskIdPrefix = `CW-${formatDay(D).replaceAll('-', '')}-${taskIdTags(tiers)[tierIndex]!}-`;
+  if (taskIdPrefix.length + rankWidth > TASK_ID_MAX_LENGTH) throw new ChurnwatchError('CW_INTERNAL', `task ids of the ${tier} tier would pass ${TASK_ID_MAX_LENGTH} characters`);
+  return {
+    tier, rules: ev.rules, subscriber, hitSet, hitSets,
+    assignee: pack.assignees[tier as keyof RulePack['assignees']],
+    taskIdPrefix, rankWidth, masking: maskingOf(profile),
+  };
+}
+
+interface HitBits {
+  /** Words per subscriber: subscriber i's hit bits are bits[i * words ..], bit j % 32 of word j / 32 for rule j. */
+  words: number;
+  bits: Int32Array;
+  /** Subscribers with a rule hit whose phone number is not one. */
+  badPhones: Set<number>;
+}
+
+/** Each evaluation's hit bits, computed once for all its tiers (an evaluation is never changed once made). */
+const hitBitsCache = new WeakMap<Evaluation, HitBits>();
+
+/**
+ * The hit bits of every subscriber, computed column by column over all subscribers
+ * (reads that move forward, where rank order would jump), and the flagged
+ * subscribers whose phone numbers are not ones.
+ */
+function hitBitsOf(ev: Evaluation, msisdn: TextColumn): HitBits {
+  const cached = hitBitsCache.get(ev);
+  if (cached !== undefined) return cached;
+  const n = msisdn.length;
+  const words = Math.max(1, Math.ceil(ev.rules.length / 32));
+  const bits = new Int32Array(n * words);
+  for (let j = 0; j < ev.rules.length; j++) {
+    const flags = ev.flags[j]!, word = j >>> 5, bit = 1 << (j & 31);
+    for (let i = 0; i < n; i++) if (flags[i]) bits[i * words + word]! |= bit;
+  }
+  const badPhones = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    if (bits[i * words] === 0 && (words === 1 || bits.subarray(i * words, (i + 1) * words).every((w) => w === 0))) continue;
+    if (!isPhoneBytes(msisdn.bytes, msisdn.offsets[i]!, msisdn.offsets[i + 1]!)) badPhones.add(i);
+  }
+  const out = { words, bits, badPhones };
+  hitBitsCache.set(ev, out);
+  return out;
+}
+
+function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: number[]): HitSetPlan {
+  let primary = rules[0]!, dueHours = Infinity;
+  for (const j of rules) {
+    if (enabled[j]!.weight > enabled[primary]!.weight) primary = j;
+    dueHours = Math.min(dueHours, enabled[j]!.dueHours);
+  }
+  const p = enabled[primary]!;
+  return {
+    rules, primary, dueHours,
+    codes: rules.map((j) => enabled[j]!.id).join(';'),
+    action: p.action, channel: p.channel,
+    dueAt: dueAt(D, pack.tasks.issueTime, dueHours, pack.timeZone),
+  };
+}
