@@ -19,7 +19,6 @@ import { TIER_CODES, type Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
 import { maskName, maskPhone } from '../output/mask.js';
-import { csvLine } from '../output/csv.js';
 import {
   ByteBuffer, cellBytes, cellRoom, needsQuotes, NUMBER_ROOM, putAscii, putBytes, putCell, putDecimal, putFixed, putPadded, putUint,
   startsLikeFormula, type CsvBytesWriter,
@@ -162,7 +161,11 @@ export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: str
 
 export function renderTaskFile(w: CsvBytesWriter, input: TaskInput, plan: TaskPlan): void {
   const spec = specFor(plan.masking);
-  w.rawString(csvLine(spec.map((c) => c.name)));
+  spec.forEach((c, k) => {
+    if (k > 0) w.comma();
+    w.cellString(c.name, false);
+  });
+  w.endLine();
   const rows = plan.subscriber.length;
   const file = new TaskFile(input, plan, spec);
   for (let from = 0; from < rows; from += ROWS_PER_BATCH) {
@@ -424,12 +427,12 @@ class TaskFile {
         case REASON: p = this.putReason(dst, p, i, hits, op.freeText); break;
         case LAST_CONTACT: {
           const day = this.contactDay(i);
-          if (day === day) { const cell = this.dayCell(day); p = putBytes(dst, p, cell, 0, cell.length); }
+          if (!Number.isNaN(day)) { const cell = this.dayCell(day); p = putBytes(dst, p, cell, 0, cell.length); }
           break;
         }
         case LAST_OUTCOME: {
           const day = this.contactDay(i);
-          const cell = day === day ? this.outcomeCells[this.lastOutcome![i]!] : undefined;
+          const cell = !Number.isNaN(day) ? this.outcomeCells[this.lastOutcome![i]!] : undefined;
           if (cell !== undefined) p = putBytes(dst, p, cell, 0, cell.length);
           break;
         }
