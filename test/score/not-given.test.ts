@@ -26,7 +26,7 @@ describe('a value that is not given', () => {
   it('when tiers go by threshold then NaN is mass and its expected loss is 0, not NaN', () => {
     const p = pack('{ high: 60, mid: 30 }');
     const ids = TextColumn.from(['a', 'b']);
-    const s = score(p, { ruleIds: ['r1'], flags: [Uint8Array.of(1, 1)], excluded: Uint8Array.of(0, 0), value: Float64Array.of(NaN, 80) }, ids);
+    const s = score(p, { rules: p.rules.filter((r) => r.enabled), ruleIds: ['r1'], flags: [Uint8Array.of(1, 1)], excluded: Uint8Array.of(0, 0), value: Float64Array.of(NaN, 80) }, ids);
     expect([...s.tier].map((t) => TIER_CODES[t])).toEqual(['mass', 'high']);
     expect([...s.risk]).toEqual([0.5, 0.5]);
     expect([...s.expectedLoss]).toEqual([0, 40]);

@@ -62,9 +62,9 @@ function referenceTaskRows(input: TaskInput, tierName: string, order: number[], 
       s.region.get(i),
       s.managerId.get(i),
       assignee,
-      Number.isFinite(ev.value[i]) ? ev.value[i]!.toFixed(2) : '',
-      scores.risk[i]!.toFixed(4),
-      scores.expectedLoss[i]!.toFixed(2),
+      fixedOrEmpty(ev.value[i]!, 2),
+      fixedOrEmpty(scores.risk[i]!, 4),
+      fixedOrEmpty(scores.expectedLoss[i]!, 2),
       hit.map((r) => r.id).join(';'),
       hitIdx.map((j) => reasons[j]!(i)).join('; '),
       primary.action,
@@ -195,6 +195,11 @@ const contact = fc.option(fc.record({
   day: fc.oneof(fc.constant(NaN), fc.integer({ min: 19_000, max: 21_000 })),
   outcome: fc.oneof(fc.integer({ min: 0, max: CONTACT_OUTCOMES.length - 1 }), fc.constant(255), fc.integer({ min: 0, max: 255 })),
 }), { nil: undefined });
+
+/** A number as the task files write it: toFixed's digits, and an empty cell for a number that is not finite (never published). */
+function fixedOrEmpty(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '';
+}
 
 function subscriberArb(ruleCount: number, featureCount: number) {
   return fc.record({
