@@ -6,7 +6,7 @@ import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.
 import { buildFeatures, type FeatureTable } from './features/features.js';
 import { ingest, type Extracts } from './ingest/ingest.js';
 import { checkBillingMonths, checkRejectShare, checkUsageDays, chooseM0 } from './ingest/gates.js';
-import type { InputOptions } from './ingest/layout.js';
+import { packColumnNeeds, type InputOptions } from './ingest/layout.js';
 import { evaluate, type Evaluation } from './rules/evaluate.js';
 import { score, type Scores } from './score/score.js';
 import { monthOfDay } from './util/dates.js';
@@ -21,7 +21,7 @@ export interface Analysis {
 
 export async function analyse(input: InputOptions, asOf: number, pack: RulePack): Promise<Analysis> {
   const features = requiredFeatures(pack);
-  const extracts = await ingest({ asOf, input, features, needed: neededFiles(pack) });
+  const extracts = await ingest({ asOf, input, features, needed: neededFiles(pack), columnNeeds: packColumnNeeds(pack) });
   const m0 = chooseM0(extracts.billing.rowsPerMonth, monthOfDay(asOf));
   checkBillingMonths(pack, extracts.billing.rowsPerMonth, m0, features);
   if (extracts.usage) checkUsageDays(pack, extracts.usage.rowsPerDay, asOf, features, pack.gates.minDayRowsRatio);

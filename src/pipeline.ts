@@ -17,13 +17,14 @@
  */
 import type { Logger } from 'pino';
 import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.js';
+import type { ConfigSource } from './config/run-config.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import { buildFeatures } from './features/features.js';
 import { ingest, type Extracts } from './ingest/ingest.js';
 import {
   checkBillingCompleteness, checkBillingMonths, checkDuplicateShare, checkRejectShare, checkUsageActivity, checkUsageDays, chooseM0,
 } from './ingest/gates.js';
-import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
+import { EXTRACT_NAMES, locateExtract, packColumnNeeds, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
 import { evaluate } from './rules/evaluate.js';
 import { rankTasks, score, TIER_CODES } from './score/score.js';
@@ -45,6 +46,8 @@ export interface RunOptions {
   asOf: number;
   pack: RulePack;
   packPath: string;
+  /** The --config file, for the manifest; null or absent: the defaults. */
+  config?: ConfigSource | null;
   force: boolean;
   fileMode: number;
   dirMode: number;
@@ -94,7 +97,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const needed = neededFiles(pack);
       try {
         extracts = await ingest({
-          asOf, input: o.input, features, needed,
+          asOf, input: o.input, features, needed, columnNeeds: packColumnNeeds(pack),
           onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
           onRows: o.onRows,
           onFiles: o.onInputs && ((files) => o.onInputs!(Object.fromEntries(files.map((f) => [f.extract, before.get(f.path)?.size ?? 0])))),
@@ -199,7 +202,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       };
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
       logger.debug({ target: publication.target }, 'publishing');
-      const published = publication.commit((outputs) => manifestJson({ asOf: asOfText, pack, packPath: o.packPath, inputs, outputs, profile }));
+      const published = publication.commit((outputs) => manifestJson({ asOf: asOfText, pack, packPath: o.packPath, config: o.config, inputs, outputs, profile }));
       publication = undefined;
       try { clearFailureReport(o.outRoot, asOfText); } catch { logger.warn({ date: asOfText }, 'could not remove the report of an earlier failed run'); }
       logger.info({ tasks: taskCounts, flagged: summary.flagged }, 'published');

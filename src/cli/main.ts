@@ -41,6 +41,14 @@ function parseShare(v: string): number {
   return n;
 }
 
+/** A folder argument: an empty one would silently mean the current folder. */
+function folderArg(flag: string): (v: string) => string {
+  return (v) => {
+    if (v.trim() === '') throw new ChurnwatchError('CW_USAGE', `${flag} is empty; pass a folder (an empty value would mean the current folder)`);
+    return v;
+  };
+}
+
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
@@ -64,8 +72,8 @@ function loadRunInputs(opts: { input: string; asOf?: number; rules: string; conf
 export function makeRunCommand(io: Io): Command {
   return new Command('run')
     .description('Run the nightly job: read the extracts in --input, evaluate the rule pack, publish task files under --out/<as-of date>/')
-    .requiredOption('--input <dir>', 'folder of CSV extracts')
-    .requiredOption('--out <dir>', 'output folder; each run publishes into <dir>/<as-of date>/')
+    .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
+    .requiredOption('--out <dir>', 'output folder; each run publishes into <dir>/<as-of date>/', folderArg('--out'))
     .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
     .option('--rules <file>', 'rule pack', DEFAULT_RULES)
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping, output modes)')
@@ -101,6 +109,7 @@ async function runLogged(opts: { input: string; out: string; asOf?: number; rule
       asOf,
       pack,
       packPath: opts.rules,
+      config: config.source,
       force: opts.force,
       fileMode: config.output.fileMode,
       dirMode: config.output.dirMode,
@@ -126,7 +135,7 @@ export function makeGenerateCommand(io: Io): Command {
     .description('Write a realistic, deterministic set of extracts in the default contract')
     .requiredOption('--subscribers <n>', 'number of subscribers', parseCount)
     .option('--seed <seed>', 'seed; the same seed gives byte-identical files', '1')
-    .requiredOption('--out <dir>', 'folder to write the extracts into')
+    .requiredOption('--out <dir>', 'folder to write the extracts into', folderArg('--out'))
     .option('--as-of <date>', 'run date D the extracts lead up to', parseAsOf)
     .option('--months <n>', 'bill months to write', parseCount)
     .option('--days <n>', 'usage days to write', parseCount)
@@ -148,7 +157,7 @@ export function makeGenerateCommand(io: Io): Command {
 export function makeExplainCommand(io: Io): Command {
   return new Command('explain')
     .description('Show why one subscriber is or is not flagged: every rule, the values it read, the verdict, value, tier and risk')
-    .requiredOption('--input <dir>', 'folder of CSV extracts')
+    .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
     .requiredOption('--subscriber <id>', 'subscriber_id to explain')
     .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
     .option('--rules <file>', 'rule pack', DEFAULT_RULES)

@@ -1,87 +1,183 @@
 /**
  * The run configuration (--config FILE, YAML): how the operator's extracts are
- * written (delimiter, encoding, file names, header renames) and how outputs are
- * created. Normalised in one pass into a value with every default filled in.
+ * written (delimiter, encodings, file names, header renames) and how outputs are
+ * created. Validated by one schema (zod): every key known, every value of its type
+ * (a string where a boolean belongs is an error, never false), then the rules that
+ * tie keys together. Every error names the key path and what it expects.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { ChurnwatchError } from '../errors.js';
-import { EXTRACTS, EXTRACT_NAMES, type ExtractName, type InputOptions } from '../ingest/layout.js';
+import { ENCODINGS, EXTRACTS, EXTRACT_NAMES, foldHeader, type ExtractName, type InputOptions } from '../ingest/layout.js';
 
 export interface RunConfig {
-  input: Omit<InputOptions, 'dir'>;
+  input: Omit<InputOptions, 'dir' | 'needs'>;
   /** mask / dialerFullNumber: the personal data in task files (see TaskProfile in tasks/tasks.ts). */
   output: { fileMode: number; dirMode: number; mask: boolean; dialerFullNumber: boolean };
   timeZone: string | undefined;
+  /** The configuration file for the manifest (its name and sha256), or null for the defaults. */
+  source: ConfigSource | null;
 }
 
-function bad(file: string, path: string, msg: string): never {
-  throw new ChurnwatchError('CW_CONFIG_INVALID', `${file}: ${path}: ${msg}`, { file, path });
+export interface ConfigSource { file: string; sha256: string }
+
+/** Bits that would let other users read or change task files and the folders that hold them. */
+const SHARED_BITS = 0o027;
+
+/** A mapping whose keys are all known; YAML's empty value (null) is an empty mapping. */
+function mapping<S extends z.ZodRawShape>(shape: S) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.preprocess((v) => v ?? {}, z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key (allowed: ${allowed})` : 'must be a mapping'),
+  }));
 }
 
-function keys(file: string, path: string, v: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) bad(file, path, 'must be a mapping');
-  for (const k of Object.keys(v as object)) if (!allowed.includes(k)) bad(file, `${path}.${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
-  return v as Record<string, unknown>;
+/** A mapping from extract name to T, every key optional. */
+function perExtract<T extends z.ZodType>(value: (name: ExtractName) => T) {
+  return mapping(Object.fromEntries(EXTRACT_NAMES.map((n) => [n, value(n).optional()])) as Record<ExtractName, z.ZodOptional<T>>);
 }
 
-/**
- * An octal mode written as "0600" (or 600). The owner keeps read and write on files
- * and read, write and search on folders, or the run could not finish its own outputs.
- */
-function mode(file: string, path: string, v: unknown, def: number, ownerBits: number): number {
-  if (v === undefined) return def;
-  const text = typeof v === 'number' || typeof v === 'string' ? String(v).trim() : '';
-  if (!/^0?[0-7]{3}$/.test(text)) bad(file, path, 'must be an octal mode such as 0600 (written as "0600")');
-  const n = Number.parseInt(text, 8);
-  if ((n & ownerBits) !== ownerBits) bad(file, path, `must give the owner at least ${ownerBits.toString(8).padStart(4, '0')}`);
-  return n;
+const text = (what: string) => z.string({ error: `must be ${what} (a text)` }).trim().min(1, { error: `must be ${what}, not empty` });
+const flag = z.boolean({ error: 'must be true or false' });
+
+const encoding = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim().toLowerCase().replace(/^utf-8$/, 'utf8') : v),
+  z.enum(ENCODINGS, { error: `must be one of ${ENCODINGS.join(', ')}` }),
+);
+
+/** An octal mode written as "0600" (or 600); the owner keeps what the run needs to finish its own outputs. */
+function mode(def: string, ownerBits: number) {
+  const owner = ownerBits.toString(8).padStart(4, '0');
+  return z.union([z.string(), z.number()], { error: 'must be an octal mode such as "0600"' })
+    .default(def)
+    .transform((v, ctx) => {
+      const t = String(v).trim();
+      if (!/^0?[0-7]{3}$/.test(t)) {
+        ctx.issues.push({ code: 'custom', input: v, message: 'must be an octal mode such as 0600 (written as "0600")' });
+        return z.NEVER;
+      }
+      const n = Number.parseInt(t, 8);
+      if ((n & ownerBits) !== ownerBits) {
+        ctx.issues.push({ code: 'custom', input: v, message: `must give the owner at least ${owner}` });
+        return z.NEVER;
+      }
+      return n;
+    });
 }
 
-function flag(file: string, path: string, v: unknown, def: boolean): boolean {
-  if (v === undefined) return def;
-  if (typeof v !== 'boolean') bad(file, path, 'must be true or false');
-  return v as boolean;
-}
+const columnsOf = (name: ExtractName) =>
+  mapping(Object.fromEntries([...EXTRACTS[name].required, ...EXTRACTS[name].optional].map((c) => [c, text('a header name').optional()])));
 
-export function parseRunConfig(text: string, file: string): RunConfig {
-  let doc: unknown;
-  try { doc = parseYaml(text); } catch (e) { bad(file, '(document)', `not valid YAML: ${(e as Error).message.split('\n')[0]}`); }
-  const root = keys(file, 'config', doc, ['input', 'output', 'time_zone']);
-  const input = keys(file, 'input', root.input, ['delimiter', 'encoding', 'thousands', 'files', 'columns']);
-  const delimiter = input.delimiter === undefined ? ',' : String(input.delimiter);
-  if (![',', '|', ';', '\t'].includes(delimiter)) bad(file, 'input.delimiter', 'must be one of , | ; or a tab');
-  const encoding = input.encoding === undefined ? 'utf8' : String(input.encoding).toLowerCase().replace('utf-8', 'utf8');
-  if (!['utf8', 'gbk', 'gb18030'].includes(encoding)) bad(file, 'input.encoding', 'must be utf8, gbk or gb18030');
-  const thousands = input.thousands === undefined ? false : input.thousands === true;
-  if (thousands && delimiter === ',') bad(file, 'input.thousands', 'thousands separators need a delimiter other than ","');
-  const files = keys(file, 'input.files', input.files, EXTRACT_NAMES) as Partial<Record<ExtractName, string>>;
-  const columnsRaw = keys(file, 'input.columns', input.columns, EXTRACT_NAMES);
-  const columns: Partial<Record<ExtractName, Record<string, string>>> = {};
-  for (const name of EXTRACT_NAMES) {
-    const spec = EXTRACTS[name];
-    const m = keys(file, `input.columns.${name}`, columnsRaw[name], [...spec.required, ...spec.optional]);
-    columns[name] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+const schema = mapping({
+  time_zone: text('an IANA time zone such as Asia/Shanghai').optional(),
+  input: mapping({
+    delimiter: z.enum([',', '|', ';', '\t'], { error: 'must be one of , | ; or a tab ("\\t")' }).default(','),
+    encoding: encoding.default('utf8'),
+    encodings: perExtract(() => encoding),
+    thousands: flag.default(false),
+    files: perExtract(() => text('a file name')),
+    columns: perExtract(columnsOf),
+  }),
+  output: mapping({
+    file_mode: mode('0600', 0o600),
+    dir_mode: mode('0700', 0o700),
+    allow_shared_modes: flag.default(false),
+    mask: flag.default(false),
+    dialer_full_number: flag.default(true),
+  }),
+}).superRefine((c, ctx) => {
+  const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (c.time_zone !== undefined) {
+    try { new Intl.DateTimeFormat('en', { timeZone: c.time_zone }); } catch { fail(['time_zone'], `"${c.time_zone}" is not an IANA time zone`); }
   }
-  const output = keys(file, 'output', root.output, ['file_mode', 'dir_mode', 'mask', 'dialer_full_number']);
-  const mask = flag(file, 'output.mask', output.mask, false);
-  const dialerFullNumber = flag(file, 'output.dialer_full_number', output.dialer_full_number, true);
-  if (!mask && !dialerFullNumber) bad(file, 'output.dialer_full_number', 'false needs output.mask: true (without masking the task files carry the full numbers)');
-  const timeZone = root.time_zone === undefined ? undefined : String(root.time_zone);
-  if (timeZone) { try { new Intl.DateTimeFormat('en', { timeZone }); } catch { bad(file, 'time_zone', `"${timeZone}" is not an IANA time zone`); } }
+  const { input, output } = c;
+  if (input.thousands && input.delimiter === ',') fail(['input', 'thousands'], 'thousands separators need a delimiter other than ","');
+  const fileOwner = new Map<string, string>();
+  for (const name of EXTRACT_NAMES) {
+    const f = input.files[name];
+    if (f === undefined) continue;
+    const other = fileOwner.get(f);
+    if (other !== undefined) fail(['input', 'files', name], `"${f}" is also the file of ${other}; each extract needs its own file`);
+    fileOwner.set(f, name);
+  }
+  for (const name of EXTRACT_NAMES) {
+    // Two contract columns read from one header would read one value twice (the amount from the minutes).
+    const renames = (input.columns[name] ?? {}) as Record<string, string | undefined>;
+    const readers = new Map<string, string>();
+    for (const col of [...EXTRACTS[name].required, ...EXTRACTS[name].optional] as string[]) {
+      const header = foldHeader(renames[col] ?? col);
+      const other = readers.get(header);
+      if (other !== undefined) {
+        const renamed = renames[col] !== undefined ? col : other;
+        fail(['input', 'columns', name, renamed], `${other} and ${col} would both be read from the header "${renames[renamed] ?? header}"; map each contract column to its own header`);
+      }
+      readers.set(header, col);
+    }
+  }
+  if (!output.mask && !output.dialer_full_number) {
+    fail(['output', 'dialer_full_number'], 'false needs output.mask: true (without masking the task files carry the full numbers)');
+  }
+  if (!output.allow_shared_modes) {
+    for (const key of ['file_mode', 'dir_mode'] as const) {
+      if ((output[key] & SHARED_BITS) !== 0) {
+        fail(['output', key], `${output[key].toString(8).padStart(4, '0')} lets other users read or change task files (personal data); ` +
+          'use at most group read (0640 / 0750), or set output.allow_shared_modes: true to allow it');
+      }
+    }
+  }
+});
+
+function invalid(file: string, path: string, msg: string): ChurnwatchError {
+  return new ChurnwatchError('CW_CONFIG_INVALID', `${file}: ${path}: ${msg}`, { file, path });
+}
+
+export function parseRunConfig(text: string, file: string, source: ConfigSource | null = null): RunConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw invalid(file, '(document)', `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = schema.safeParse(doc);
+  if (!r.success) {
+    const issues = r.error.issues.map((iss) => {
+      const path = iss.path.length === 0 ? 'config' : iss.path.join('.');
+      const keys = iss.code === 'unrecognized_keys' ? iss.keys : [];
+      return { path: keys.length > 0 ? `${path === 'config' ? '' : `${path}.`}${keys[0]}` : path, message: iss.message };
+    });
+    const first = issues[0]!;
+    const rest = issues.slice(1).map((i) => `; ${i.path}: ${i.message}`).join('');
+    throw new ChurnwatchError('CW_CONFIG_INVALID', `${file}: ${first.path}: ${first.message}${rest}`, { file, path: first.path });
+  }
+  const { input, output, time_zone } = r.data;
   return {
-    input: { delimiter, encoding: encoding as InputOptions['encoding'], thousands, files, columns },
-    output: { fileMode: mode(file, 'output.file_mode', output.file_mode, 0o600, 0o600), dirMode: mode(file, 'output.dir_mode', output.dir_mode, 0o700, 0o700), mask, dialerFullNumber },
-    timeZone,
+    input: {
+      delimiter: input.delimiter,
+      encoding: input.encoding,
+      encodings: input.encodings,
+      thousands: input.thousands,
+      files: input.files,
+      columns: input.columns as InputOptions['columns'],
+    },
+    output: { fileMode: output.file_mode, dirMode: output.dir_mode, mask: output.mask, dialerFullNumber: output.dialer_full_number },
+    timeZone: time_zone,
+    source,
   };
 }
 
 export function loadRunConfig(path: string | undefined): RunConfig {
   if (path === undefined) return parseRunConfig('{}', '(defaults)');
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
+  let bytes: Buffer;
+  try {
+    // stat first: reading a FIFO given by mistake would block the run.
+    if (!statSync(path).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+    bytes = readFileSync(path);
+  } catch (e) {
     throw new ChurnwatchError('CW_INPUT_MISSING', `configuration ${path} cannot be read (${(e as NodeJS.ErrnoException).code}); pass --config with an existing file`, { file: path });
   }
-  return parseRunConfig(text, path);
+  const source = { file: basename(path), sha256: createHash('sha256').update(bytes).digest('hex') };
+  return parseRunConfig(bytes.toString('utf8'), path, source);
 }

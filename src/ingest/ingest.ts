@@ -23,7 +23,7 @@ import type { FeatureRequest, UsageMeasure } from '../rules/catalogue.js';
 import { monthOfDay } from '../util/dates.js';
 import { extractRank, runFactJob, type FactJob, type FactResult } from './fact-jobs.js';
 import { readDoNotCall, type BillingFold, type BillingWindows, type ContactFold, type ContractRequest, type TicketRequest, type UsageFold } from './facts.js';
-import { displayName, locateExtract, type ExtractName, type InputOptions } from './layout.js';
+import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type InputOptions } from './layout.js';
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
 import { RejectLog } from './rejects.js';
 import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
@@ -34,6 +34,8 @@ export interface IngestPlan {
   input: InputOptions;
   features: Map<string, FeatureRequest>;
   needed: Set<string>;
+  /** Optional columns the rule pack reads (packColumnNeeds): absent from a header, they fail the required-columns gate. */
+  columnNeeds?: ColumnNeeds;
   onStage?: (stage: string) => void;
   /**
    * Progress of a long read: called about every million rows of an extract (and once
@@ -75,7 +77,8 @@ const COST = { subscriberValues: 7, subscriberKeys: 5, plainFacts: 4.5, otherFac
 const PLAIN_FACTS = new Set<ExtractName>(['billing_monthly', 'usage_daily']);
 
 export async function ingest(plan: IngestPlan): Promise<Extracts> {
-  const { asOf, input, features } = plan;
+  const { asOf, features } = plan;
+  const input: InputOptions = plan.columnNeeds ? { ...plan.input, needs: plan.columnNeeds } : plan.input;
   const rejects = new RejectLog();
 
   const locate = (name: ExtractName, needed: boolean): string | undefined => {

@@ -2,9 +2,11 @@
  * The extracts of the default contract: file names, required and optional columns,
  * and the mapping of a real export's header (Chinese headers included) onto them.
  */
-import { existsSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
+import type { RulePack } from '../config/rulepack.js';
+import type { FeatureRequest } from '../rules/catalogue.js';
 
 export const EXTRACTS = {
   subscribers: {
@@ -22,50 +24,194 @@ export const EXTRACTS = {
 export type ExtractName = keyof typeof EXTRACTS;
 export const EXTRACT_NAMES = Object.keys(EXTRACTS) as ExtractName[];
 
+export const ENCODINGS = ['utf8', 'gbk', 'gb18030'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
+/** Per extract: contract column → who reads it ("rule <id>", "the value", ...), for the columns a run needs. */
+export type ColumnNeeds = Partial<Record<ExtractName, Record<string, string[]>>>;
+
 export interface InputOptions {
   dir: string;
   delimiter: string;
-  encoding: 'utf8' | 'gbk' | 'gb18030';
+  /** The encoding of every extract without an entry in `encodings`. */
+  encoding: Encoding;
+  /** Per-extract encodings, for an export set whose files differ (a UTF-8 tickets file among GBK ones). */
+  encodings: Partial<Record<ExtractName, Encoding>>;
   /** Accept thousands separators in amounts ("1,234.50"); only with a delimiter other than ",". */
   thousands: boolean;
   /** File name per extract when it differs from "<name>.csv" / "<name>.csv.gz". */
   files: Partial<Record<ExtractName, string>>;
   /** Header renames per extract: contract column → header in the real export. */
   columns: Partial<Record<ExtractName, Record<string, string>>>;
+  /**
+   * Optional columns the enabled rules (or the value, the exclusion) read: absent
+   * from a header, they fail the required-columns gate instead of reading as empty.
+   */
+  needs?: ColumnNeeds;
 }
 
 export function defaultInputOptions(dir: string): InputOptions {
-  return { dir, delimiter: ',', encoding: 'utf8', thousands: false, files: {}, columns: {} };
+  return { dir, delimiter: ',', encoding: 'utf8', encodings: {}, thousands: false, files: {}, columns: {} };
 }
 
-/** The path of an extract, or undefined when neither the configured name nor a default exists. */
+export function encodingOf(opts: InputOptions, name: ExtractName): Encoding {
+  return opts.encodings?.[name] ?? opts.encoding;
+}
+
+/**
+ * The path of an extract, or undefined when no file of it is there. Refused: a
+ * configured name that does not exist (66), both `<name>.csv` and `<name>.csv.gz`
+ * (78: which one the export meant is not ours to guess), and anything that is not a
+ * regular file (66: a FIFO would block the run forever while it holds the lock).
+ * stat() does not open, so it cannot block on a FIFO.
+ */
 export function locateExtract(opts: InputOptions, name: ExtractName): string | undefined {
-  const candidates = opts.files[name] ? [opts.files[name]!] : [`${name}.csv`, `${name}.csv.gz`];
-  for (const c of candidates) {
-    const p = join(opts.dir, c);
-    if (existsSync(p)) return p;
+  const configured = opts.files[name];
+  if (configured !== undefined) {
+    const p = join(opts.dir, configured);
+    const st = statOrUndefined(p);
+    if (st === undefined) {
+      throw new ChurnwatchError('CW_EXTRACT_MISSING_FILE',
+        `${configured} (input.files.${name} in the configuration) is not in ${opts.dir}; export the file, or remove input.files.${name}`,
+        { file: configured, path: `input.files.${name}` });
+    }
+    return regularFile(st, p, configured);
   }
-  return undefined;
+  const found = [`${name}.csv`, `${name}.csv.gz`]
+    .map((c) => ({ c, p: join(opts.dir, c), st: statOrUndefined(join(opts.dir, c)) }))
+    .filter((f) => f.st !== undefined);
+  if (found.length > 1) {
+    throw new ChurnwatchError('CW_INPUT_AMBIGUOUS',
+      `both ${name}.csv and ${name}.csv.gz are in ${opts.dir}; remove the one that is not tonight's export, or name it under input.files.${name} in the configuration`,
+      { file: `${name}.csv`, path: `input.files.${name}` });
+  }
+  return found.length === 0 ? undefined : regularFile(found[0]!.st!, found[0]!.p, found[0]!.c);
+}
+
+function statOrUndefined(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function regularFile(st: Stats, path: string, file: string): string {
+  if (!st.isFile()) throw notRegularFile(file, st);
+  return path;
+}
+
+/** What a non-regular file is, for the message. */
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+export function notRegularFile(file: string, st: Stats): ChurnwatchError {
+  return new ChurnwatchError('CW_INPUT_NOT_FILE',
+    `${file} is ${kindOf(st)}, not a regular file; an extract must be a plain or gzip-compressed regular file (copy the export to a file first)`,
+    { file });
 }
 
 export function displayName(opts: InputOptions, name: ExtractName): string {
   return opts.files[name] ?? `${name}.csv`;
 }
 
+/** How header names are compared: trimmed and case-folded, so "Amount " is amount. */
+export function foldHeader(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+/** The columns each feature reads, by extract: what makes an optional column needed. */
+export function featureColumns(f: FeatureRequest): { extract: ExtractName; columns: string[] } {
+  switch (f.source) {
+    case 'subscribers': return { extract: 'subscribers', columns: [f.column] };
+    case 'billing': return { extract: 'billing_monthly', columns: [f.measure] };
+    case 'usage': return { extract: 'usage_daily', columns: f.measure === 'activity' ? ['calls', 'sms', 'data_mb'] : [f.measure] };
+    case 'tickets': return { extract: 'tickets', columns: ['kind'] };
+    case 'contracts': return { extract: 'contracts', columns: f.which === 'lapsed' ? ['end_date', 'renewed', 'kind'] : ['end_date', 'renewed'] };
+  }
+}
+
 /**
- * Column positions of a header row. Required columns must all be there; optional
- * ones are -1 when absent. Header cells are compared after trimming.
+ * The optional columns that readers (a rule, the value, the exclusion, each with
+ * the features it reads) need, with the names of their readers. Required columns
+ * are left out: the header must have them anyway.
+ */
+export function columnNeeds(readers: { reader: string; features: Iterable<FeatureRequest> }[]): ColumnNeeds {
+  const out: ColumnNeeds = {};
+  for (const { reader, features } of readers) {
+    for (const f of features) {
+      const { extract, columns } = featureColumns(f);
+      const optional = EXTRACTS[extract].optional as readonly string[];
+      for (const col of columns) {
+        if (!optional.includes(col)) continue;
+        const byCol = (out[extract] ??= {});
+        const list = (byCol[col] ??= []);
+        if (!list.includes(reader)) list.push(reader);
+      }
+    }
+  }
+  return out;
+}
+
+/** The optional columns a rule pack reads: its enabled rules (conditions and reason texts), the value and the exclusion. */
+export function packColumnNeeds(pack: Pick<RulePack, 'rules' | 'value' | 'exclude'>): ColumnNeeds {
+  return columnNeeds([
+    { reader: 'the value', features: pack.value.features.values() },
+    { reader: 'the exclusion', features: pack.exclude.features.values() },
+    ...pack.rules.filter((r) => r.enabled).map((r) => ({
+      reader: `rule ${r.id}`,
+      features: [...r.features.values(), ...r.reason.flatMap((p) => (typeof p === 'string' ? [] : [...p.features.values()]))],
+    })),
+  ]);
+}
+
+/**
+ * Column positions of a header row. Header cells and the configured names are
+ * compared trimmed and case-folded. Required columns must all be there, and so must
+ * the optional ones in `opts.needs`; the other optional ones are -1 when absent. A
+ * header naming a column twice is refused (which of the two is meant is a guess),
+ * and so are two contract columns found at one position.
  */
 export function resolveColumns(name: ExtractName, header: string[], opts: InputOptions, file: string): Record<string, number> {
   const renames = opts.columns[name] ?? {};
-  const cells = header.map((h) => h.trim());
+  const cells = header.map(foldHeader);
+  const firstAt = new Map<string, number>();
+  cells.forEach((c, i) => {
+    if (c === '') return;
+    const j = firstAt.get(c);
+    if (j !== undefined) {
+      throw new ChurnwatchError('CW_EXTRACT_DUPLICATE_COLUMN',
+        `gate required-columns failed: ${file} line 1 names the column "${header[i]!.trim()}" twice (fields ${j + 1} and ${i + 1}); fix the export's header so each name appears once`,
+        { file, line: 1, gate: 'required-columns', column: header[i]!.trim() });
+    }
+    firstAt.set(c, i);
+  });
   const spec = EXTRACTS[name];
+  const needs = opts.needs?.[name] ?? {};
   const out: Record<string, number> = {};
   const missing: string[] = [];
-  for (const col of [...spec.required, ...spec.optional]) {
+  const unread: string[] = [];
+  const byIndex = new Map<number, string>();
+  for (const col of [...spec.required, ...spec.optional] as string[]) {
     const wanted = renames[col] ?? col;
-    const idx = cells.indexOf(wanted);
-    if (idx < 0 && (spec.required as readonly string[]).includes(col)) missing.push(wanted === col ? col : `${col} (mapped to "${wanted}")`);
+    const idx = firstAt.get(foldHeader(wanted)) ?? -1;
+    const shown = wanted === col ? col : `${col} (mapped to "${wanted}")`;
+    if (idx < 0 && (spec.required as readonly string[]).includes(col)) missing.push(shown);
+    else if (idx < 0 && needs[col]) unread.push(`${shown}, read by ${needs[col]!.join(', ')}`);
+    if (idx >= 0) {
+      const other = byIndex.get(idx);
+      if (other !== undefined) {
+        throw new ChurnwatchError('CW_CONFIG_INVALID',
+          `${file} line 1: ${other} and ${col} would both be read from the column "${header[idx]!.trim()}"; map each under input.columns.${name} in the configuration to its own header`,
+          { file, line: 1, path: `input.columns.${name}.${renames[col] !== undefined ? col : other}`, column: header[idx]!.trim() });
+      }
+      byIndex.set(idx, col);
+    }
     out[col] = idx;
   }
   if (missing.length > 0) {
@@ -74,6 +220,14 @@ export function resolveColumns(name: ExtractName, header: string[], opts: InputO
       `gate required-columns failed: ${file} line 1 lacks required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ` +
         `rename the header or map it under input.columns.${name} in the configuration`,
       { file, line: 1, gate: 'required-columns', column: missing[0] },
+    );
+  }
+  if (unread.length > 0) {
+    throw new ChurnwatchError(
+      'CW_EXTRACT_MISSING_COLUMN',
+      `gate required-columns failed: ${file} line 1 lacks the column${unread.length > 1 ? 's' : ''} ${unread.join('; ')}; ` +
+        `rename the header or map it under input.columns.${name} in the configuration, or disable the rules that read it (enabled: false in the rule pack; the value and the exclusion are expressions to change)`,
+      { file, line: 1, gate: 'required-columns', column: unread[0]!.split(/[ ,]/)[0] },
     );
   }
   return out;

@@ -19,12 +19,14 @@
 
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { TextDecoder } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { ChurnwatchError } from '../errors.js';
 import { CsvScanner, type RecordView } from './csv-scan.js';
+import { notRegularFile } from './layout.js';
 import type { FastRows } from './plain-rows.js';
 
 export interface ExtractReadOptions {
@@ -146,14 +148,16 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
   };
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    // Non-blocking: opening a FIFO for reading would otherwise wait for a writer,
+    // forever, with the run's lock held. (No effect on a regular file.)
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw missing((e as { code?: unknown }).code);
   }
 
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw missing('EISDIR');
+    if (!st.isFile()) throw notRegularFile(file, st);
     const before = { size: st.size, mtimeMs: st.mtimeMs };
     const hash = createHash('sha256');
     const head = new Uint8Array(2);

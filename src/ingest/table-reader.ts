@@ -6,7 +6,7 @@
 import { ChurnwatchError } from '../errors.js';
 import { fieldString, type RecordView } from './csv-scan.js';
 import { readExtract, type FastHolder } from './read-extract.js';
-import { resolveColumns, type ExtractName, type InputOptions } from './layout.js';
+import { encodingOf, resolveColumns, type ExtractName, type InputOptions } from './layout.js';
 import { RejectLog, type RejectCode } from './rejects.js';
 import type { FastRows } from './plain-rows.js';
 
@@ -78,7 +78,7 @@ export async function readTable(
     rejected++;
     return false;
   };
-  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: input.encoding, progress, fast: opts.fast ? fast : undefined, chunkSize: opts.chunkSize }, (rec) => {
+  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: encodingOf(input, extract), progress, fast: opts.fast ? fast : undefined, chunkSize: opts.chunkSize }, (rec) => {
     if (handler === undefined) {
       const header: string[] = [];
       for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));

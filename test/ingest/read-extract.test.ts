@@ -163,7 +163,7 @@ describe('readExtract', () => {
     expect(err.exitCode).toBe(66);
     expect(err.message).toContain('x.csv');
     const err2 = await failure(read(dir));
-    expect(err2.code).toBe('CW_EXTRACT_MISSING_FILE');
+    expect([err2.code, err2.exitCode]).toEqual(['CW_INPUT_NOT_FILE', 66]);
   });
 
   it('passes CSV errors through', async () => {
