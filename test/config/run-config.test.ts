@@ -3,7 +3,7 @@
  * its type, and the rules that tie keys together. Each failure exits 78 and names
  * the key path and what it expects.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,10 +155,17 @@ describe('loadRunConfig', () => {
   it('when --config names a FIFO or a folder then it exits 66 without reading it', () => {
     const fifo = join(dir, 'fifo.yaml');
     execFileSync('mkfifo', [fifo]);
-    for (const p of [fifo, dir]) {
-      let err: unknown;
-      try { loadRunConfig(p); } catch (e) { err = e; }
-      expect([(err as ChurnwatchError).code, (err as ChurnwatchError).exitCode]).toEqual(['CW_INPUT_MISSING', 66]);
+    // Should the FIFO be opened after all, this writer ends the wait (with an empty
+    // file) and the test fails instead of hanging.
+    const writer = spawn('/bin/sh', ['-c', 'sleep 5; : > "$1"', 'sh', fifo], { stdio: 'ignore' });
+    try {
+      for (const p of [fifo, dir]) {
+        let err: unknown;
+        try { loadRunConfig(p); } catch (e) { err = e; }
+        expect([(err as ChurnwatchError).code, (err as ChurnwatchError).exitCode]).toEqual(['CW_INPUT_MISSING', 66]);
+      }
+    } finally {
+      writer.kill();
     }
   });
 });
