@@ -1,11 +1,15 @@
 /**
- * The stages of a run without the publishing around them, for analysts' commands
- * (explain): ingest, the data-quality gates, features, rules and scores.
+ * The one analysis path: ingest → check counts → gates → features → rules → scores.
+ * The nightly run (pipeline.ts), `explain` and the analysts' commands all call
+ * analyse(), so they read, gate and score the extracts the same way; what differs is
+ * what they do around it, through the hooks (timings, progress, input checks).
  */
 import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.js';
+import { ChurnwatchError } from './errors.js';
+import type { FeatureRequest } from './rules/catalogue.js';
 import { buildFeatures, type FeatureTable } from './features/features.js';
-import { ingest, type Extracts } from './ingest/ingest.js';
-import { checkBillingMonths, checkRejectShare, checkUsageDays, chooseM0 } from './ingest/gates.js';
+import { ingest, type Extracts, type IngestPlan } from './ingest/ingest.js';
+import { checkGates } from './ingest/gates.js';
 import { packColumnNeeds, type InputOptions } from './ingest/layout.js';
 import { evaluate, type Evaluation } from './rules/evaluate.js';
 import { score, type Scores } from './score/score.js';
@@ -13,20 +17,65 @@ import { monthOfDay } from './util/dates.js';
 
 export interface Analysis {
   extracts: Extracts;
+  /** The features the pack reads, by key. */
+  features: Map<string, FeatureRequest>;
   m0: number;
   table: FeatureTable;
   evaluation: Evaluation;
   scores: Scores;
 }
 
-export async function analyse(input: InputOptions, asOf: number, pack: RulePack): Promise<Analysis> {
+export type AnalysisStage = 'ingest' | 'gates' | 'features' | 'rules' | 'score';
+
+export interface AnalysisHooks {
+  /** A stage begins (ingest also reports its own finer stages through ingest.onStage). */
+  stageStart?: (stage: AnalysisStage) => void;
+  /** A stage has ended. */
+  stageDone?: (stage: AnalysisStage) => void;
+  /** Progress callbacks of the read. */
+  ingest?: Pick<IngestPlan, 'onStage' | 'onRows' | 'onFiles' | 'parallel'>;
+  /** The read failed: return the error to throw instead (the nightly run names a changed input as the cause). */
+  ingestFailed?: (e: unknown) => unknown;
+  /** The extracts are read and their counts agree; called before any gate, so a failed run can still report them. */
+  ingested?: (extracts: Extracts) => void;
+}
+
+export async function analyse(input: InputOptions, asOf: number, pack: RulePack, hooks: AnalysisHooks = {}): Promise<Analysis> {
   const features = requiredFeatures(pack);
-  const extracts = await ingest({ asOf, input, features, needed: neededFiles(pack), columnNeeds: packColumnNeeds(pack) });
-  const m0 = chooseM0(extracts.billing.rowsPerMonth, monthOfDay(asOf));
-  checkBillingMonths(pack, extracts.billing.rowsPerMonth, m0, features);
-  if (extracts.usage) checkUsageDays(pack, extracts.usage.rowsPerDay, asOf, features, pack.gates.minDayRowsRatio);
-  checkRejectShare(extracts.files, pack.gates.maxRejectShare);
+  hooks.stageStart?.('ingest');
+  let extracts: Extracts;
+  try {
+    extracts = await ingest({ asOf, input, features, needed: neededFiles(pack), columnNeeds: packColumnNeeds(pack), ...hooks.ingest });
+  } catch (e) {
+    throw hooks.ingestFailed ? hooks.ingestFailed(e) : e;
+  }
+  checkCounts(extracts);
+  hooks.stageDone?.('ingest');
+  hooks.ingested?.(extracts);
+
+  hooks.stageStart?.('gates');
+  const m0 = checkGates(pack, extracts, asOf, monthOfDay(asOf), features);
+  hooks.stageDone?.('gates');
+
+  hooks.stageStart?.('features');
   const table = buildFeatures(extracts, features, m0);
+  hooks.stageDone?.('features');
+
+  hooks.stageStart?.('rules');
   const evaluation = evaluate(pack, table, asOf);
-  return { extracts, m0, table, evaluation, scores: score(pack, evaluation, extracts.subscribers.ids) };
+  hooks.stageDone?.('rules');
+
+  hooks.stageStart?.('score');
+  const scores = score(pack, evaluation, extracts.subscribers.ids);
+  hooks.stageDone?.('score');
+  return { extracts, features, m0, table, evaluation, scores };
+}
+
+/** Every record read is accepted or rejected, and every rejection is listed; anything else is a bug. */
+function checkCounts(extracts: Extracts): void {
+  for (const f of extracts.files) {
+    if (f.accepted + f.rejected !== f.records || extracts.rejects.count(f.file) !== f.rejected) {
+      throw new ChurnwatchError('CW_INTERNAL', `${f.file}: ${f.records} records read but ${f.accepted} accepted and ${f.rejected} rejected (${extracts.rejects.count(f.file)} listed)`, { file: f.file });
+    }
+  }
 }

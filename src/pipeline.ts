@@ -16,27 +16,24 @@
  * rejects.csv once the extracts were read) and publishes nothing.
  */
 import type { Logger } from 'pino';
-import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.js';
+import { analyse } from './analyse.js';
+import type { RulePack } from './config/rulepack.js';
 import type { ConfigSource } from './config/run-config.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
-import { buildFeatures } from './features/features.js';
-import { ingest, type Extracts } from './ingest/ingest.js';
-import {
-  checkBillingCompleteness, checkBillingMonths, checkDuplicateShare, checkRejectShare, checkUsageActivity, checkUsageDays, chooseM0,
-} from './ingest/gates.js';
-import { EXTRACT_NAMES, locateExtract, packColumnNeeds, type InputOptions } from './ingest/layout.js';
+import type { Extracts } from './ingest/ingest.js';
+import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
-import { evaluate } from './rules/evaluate.js';
-import { rankTasks, score, TIER_CODES } from './score/score.js';
+import { rankTasks, TIER_CODES } from './score/score.js';
 import { DEFAULT_TASK_PROFILE, writeTaskFile, type TaskProfile } from './tasks/tasks.js';
 import { CsvBytesWriter } from './util/bytes.js';
-import { formatDay, formatMonth, monthOfDay } from './util/dates.js';
+import { formatDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
 import { scrubPersonal } from './output/mask.js';
 import { ScoreFiles } from './output/score-files.js';
 import { SCORE_FILES } from './output/scores-protocol.js';
 import { manifestJson } from './report/manifest.js';
+import { buildSummary, fileSummary } from './report/summary.js';
 import { statSync, type BigIntStats } from 'node:fs';
 import { basename } from 'node:path';
 
@@ -93,55 +90,36 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
     try {
       const before = snapshotInputs(o.input);
       logger.debug({ inputs: [...before.values()].map((s) => ({ file: s.file, bytes: s.size })) }, 'inputs noted before reading');
-      const features = requiredFeatures(pack);
-      const needed = neededFiles(pack);
-      try {
-        extracts = await ingest({
-          asOf, input: o.input, features, needed, columnNeeds: packColumnNeeds(pack),
+      const a = await analyse(o.input, asOf, pack, {
+        stageStart: (stage) => { if (stage !== 'ingest') o.onProgress?.(stage); },
+        // Ranking the tasks (below) is part of the score stage.
+        stageDone: (stage) => { if (stage !== 'score') lap(stage); },
+        ingest: {
           onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
           onRows: o.onRows,
           onFiles: o.onInputs && ((files) => o.onInputs!(Object.fromEntries(files.map((f) => [f.extract, before.get(f.path)?.size ?? 0])))),
-        });
-      } catch (e) {
+        },
         // A file rewritten under the reader shows up as whatever it broke (a malformed
         // record, a cut encoding sequence); the change is the cause, and a retry the cure.
-        const changed = changedSince(before);
-        if (changed !== undefined) throw inputChanged(changed);
-        throw e;
-      }
-      lap('ingest');
-      checkCounts(extracts);
-      for (const f of extracts.files) {
-        logger.debug({ file: f.file, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected, bytes: f.bytes }, 'file read');
-      }
-      const byCode = extracts.rejects.countsByCode();
-      if (Object.keys(byCode).length > 0) logger.info({ rejected: byCode }, 'rows rejected');
-      // Where, never what: the values stay out of the log (rejects.csv has them, masked).
-      for (const r of extracts.rejects.rows.slice(0, 20)) logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
-      checkInputsUnchanged(extracts.files, before);
-
-      o.onProgress?.('gates');
-      const asOfMonth = monthOfDay(asOf);
-      const m0 = chooseM0(extracts.billing.rowsPerMonth, asOfMonth);
-      checkBillingMonths(pack, extracts.billing.rowsPerMonth, m0, features);
-      checkBillingCompleteness(pack, extracts.billing.rowsPerMonth, m0, asOfMonth, features, pack.gates.minMonthRowsRatio);
-      if (extracts.usage) {
-        checkUsageDays(pack, extracts.usage.rowsPerDay, asOf, features, pack.gates.minDayRowsRatio);
-        checkUsageActivity(pack, extracts.usage.activeRowsPerDay, extracts.usage.rowsPerDay, asOf, features, pack.gates.minDayActiveRatio);
-      }
-      checkRejectShare(extracts.files, pack.gates.maxRejectShare);
-      checkDuplicateShare(extracts.files, pack.gates.maxDuplicateShare);
-      lap('gates');
-
-      o.onProgress?.('features');
-      const table = buildFeatures(extracts, features, m0);
-      lap('features');
-      o.onProgress?.('rules');
-      const ev = evaluate(pack, table, asOf);
-      lap('rules');
-      o.onProgress?.('score');
+        ingestFailed: (e) => {
+          const changed = changedSince(before);
+          return changed !== undefined ? inputChanged(changed) : e;
+        },
+        ingested: (x) => {
+          extracts = x;
+          for (const f of x.files) {
+            logger.debug({ file: f.file, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected, bytes: f.bytes }, 'file read');
+          }
+          const byCode = x.rejects.countsByCode();
+          if (Object.keys(byCode).length > 0) logger.info({ rejected: byCode }, 'rows rejected');
+          // Where, never what: the values stay out of the log (rejects.csv has them, masked).
+          for (const r of x.rejects.rows.slice(0, 20)) logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
+          checkInputsUnchanged(x.files, before);
+        },
+      });
+      extracts = a.extracts;
+      const { table, evaluation: ev, scores } = a;
       const ids = extracts.subscribers.ids;
-      const scores = score(pack, ev, ids);
       const perTier = rankTasks(pack, scores, ids, extracts.doNotCall);
       lap('score');
 
@@ -171,35 +149,12 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       publication.writeText('rejects.csv', rejectsCsv(extracts));
       lap('write');
 
-      const subscribersPerTier = { high: 0, mid: 0, mass: 0 } as Record<string, number>;
-      for (let i = 0; i < scores.tier.length; i++) subscribersPerTier[TIER_CODES[scores.tier[i]!]!]!++;
-      const hitsPerRule: Record<string, number> = {};
-      ev.ruleIds.forEach((id, j) => { let c = 0; const f = ev.flags[j]!; for (let i = 0; i < f.length; i++) c += f[i]!; hitsPerRule[id] = c; });
-      const suppressed = extracts.doNotCall ? countSuppressed(scores.hits, extracts.doNotCall) : 0;
-      const monthsUsed: Record<string, string> = {};
-      for (const f of features.values()) if (f.source === 'billing') monthsUsed[`M${f.month}`] = formatMonth(m0 - f.month);
-      const daysUsed: Record<string, string> = {};
-      for (const f of features.values()) if (f.source === 'usage') daysUsed[`d${f.day}`] = formatDay(asOf - f.day);
-
       // The hashes were taken in the pass that read each file; the file is unchanged since
       // before that pass (checked again here, just before publishing), so they are the
       // hashes of the files as they were before the run read them.
       checkInputsUnchanged(extracts.files, before);
       const inputs = extracts.files.map((f) => ({ extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 }));
-      const summary = {
-        as_of: asOfText,
-        rule_pack: { name: pack.name, sha256: pack.hash },
-        files: fileSummary(extracts, true),
-        subscribers: extracts.subscribers.n,
-        subscribers_per_tier: subscribersPerTier,
-        hits_per_rule: hitsPerRule,
-        flagged: countNonZero(scores.hits),
-        tasks_per_tier: taskCounts,
-        suppressed_do_not_call: suppressed,
-        months: { run_month: formatMonth(asOfMonth), ...monthsUsed },
-        days: { D: asOfText, ...daysUsed },
-        timings_ms: timings,
-      };
+      const summary = buildSummary({ asOf, pack, extracts, features: a.features, m0: a.m0, evaluation: ev, scores, tasksPerTier: taskCounts, timings });
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
       logger.debug({ target: publication.target }, 'publishing');
       const published = publication.commit((outputs) => manifestJson({ asOf: asOfText, pack, packPath: o.packPath, config: o.config, inputs, outputs, profile }));
@@ -220,16 +175,6 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
   }
 }
 
-function fileSummary(extracts: Extracts, withTimes: boolean): Record<string, Record<string, unknown>> {
-  const byCode = extracts.rejects.countsByCode();
-  return Object.fromEntries(extracts.files.map((f) => [f.extract, {
-    file: f.file, bytes: f.bytes, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected,
-    ...(f.rejected > 0 ? { rejected_by_code: byCode[f.file] ?? {} } : {}),
-    ...(f.duplicates !== undefined ? { rows_repeated: f.duplicates } : {}),
-    ...(withTimes ? { ms: Math.round(f.ms) } : {}),
-  }]));
-}
-
 const REJECT_HEADER = ['file', 'line', 'column', 'code', 'reason', 'raw_value'];
 
 /** rejects.csv: every text cell neutralised against formulas (the line number is ours). */
@@ -248,15 +193,6 @@ function rejectsCsv(extracts: Extracts): string {
   }
   w.end();
   return Buffer.concat(parts).toString('utf8');
-}
-
-/** Every record read is accepted or rejected, and every rejection is listed. */
-function checkCounts(extracts: Extracts): void {
-  for (const f of extracts.files) {
-    if (f.accepted + f.rejected !== f.records || extracts.rejects.count(f.file) !== f.rejected) {
-      throw new ChurnwatchError('CW_INTERNAL', `${f.file}: ${f.records} records read but ${f.accepted} accepted and ${f.rejected} rejected (${extracts.rejects.count(f.file)} listed)`, { file: f.file });
-    }
-  }
 }
 
 interface InputIdentity { file: string; size: number; id: string }
@@ -329,16 +265,4 @@ function reportFailure(o: RunOptions, asOfText: string, e: unknown, extracts: Ex
   } catch (e2) {
     o.logger.warn({ code: (e2 as ChurnwatchError).code ?? 'error' }, 'could not write the failed-run report');
   }
-}
-
-function countNonZero(a: Uint8Array): number {
-  let c = 0;
-  for (let i = 0; i < a.length; i++) if (a[i]) c++;
-  return c;
-}
-
-function countSuppressed(hits: Uint8Array, dnc: Uint8Array): number {
-  let c = 0;
-  for (let i = 0; i < hits.length; i++) if (hits[i] && dnc[i]) c++;
-  return c;
 }

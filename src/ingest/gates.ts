@@ -175,3 +175,28 @@ export function checkRejectShare(files: FileStats[], maxShare: number): void {
     }
   }
 }
+
+/** What the gates look at: the folded extracts' row counts and file stats. */
+export interface GateInputs {
+  billing: { rowsPerMonth: Map<number, number> };
+  usage: { rowsPerDay: Map<number, number>; activeRowsPerDay: Map<number, number> } | null;
+  files: FileStats[];
+}
+
+/**
+ * Every data-quality gate over the folded extracts, in the order they are reported;
+ * returns M0. The nightly run and the analysts' commands all pass through here, so a
+ * new gate is one call below (plus its pack key and its test).
+ */
+export function checkGates(pack: RulePack, x: GateInputs, asOf: number, asOfMonth: number, features: Map<string, FeatureRequest>): number {
+  const m0 = chooseM0(x.billing.rowsPerMonth, asOfMonth);
+  checkBillingMonths(pack, x.billing.rowsPerMonth, m0, features);
+  checkBillingCompleteness(pack, x.billing.rowsPerMonth, m0, asOfMonth, features, pack.gates.minMonthRowsRatio);
+  if (x.usage) {
+    checkUsageDays(pack, x.usage.rowsPerDay, asOf, features, pack.gates.minDayRowsRatio);
+    checkUsageActivity(pack, x.usage.activeRowsPerDay, x.usage.rowsPerDay, asOf, features, pack.gates.minDayActiveRatio);
+  }
+  checkRejectShare(x.files, pack.gates.maxRejectShare);
+  checkDuplicateShare(x.files, pack.gates.maxDuplicateShare);
+  return m0;
+}

@@ -1,0 +1,71 @@
+/**
+ * summary.json: what a run saw and did, built from values (the analysis and the
+ * task counts). Holds no phone number, name or subscriber id. The per-stage and
+ * per-file timings are the only values that differ between reruns of the same inputs.
+ */
+import type { RulePack } from '../config/rulepack.js';
+import type { Extracts } from '../ingest/ingest.js';
+import type { FeatureRequest } from '../rules/catalogue.js';
+import type { Evaluation } from '../rules/evaluate.js';
+import { TIER_CODES, type Scores } from '../score/score.js';
+import { formatDay, formatMonth, monthOfDay } from '../util/dates.js';
+
+/** Per extract: bytes and rows read, accepted, rejected (by code), repeated; with times for summary.json. */
+export function fileSummary(extracts: Pick<Extracts, 'files' | 'rejects'>, withTimes: boolean): Record<string, Record<string, unknown>> {
+  const byCode = extracts.rejects.countsByCode();
+  return Object.fromEntries(extracts.files.map((f) => [f.extract, {
+    file: f.file, bytes: f.bytes, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected,
+    ...(f.rejected > 0 ? { rejected_by_code: byCode[f.file] ?? {} } : {}),
+    ...(f.duplicates !== undefined ? { rows_repeated: f.duplicates } : {}),
+    ...(withTimes ? { ms: Math.round(f.ms) } : {}),
+  }]));
+}
+
+export interface SummaryInput {
+  asOf: number;
+  pack: RulePack;
+  extracts: Extracts;
+  features: Map<string, FeatureRequest>;
+  m0: number;
+  evaluation: Evaluation;
+  scores: Scores;
+  tasksPerTier: Record<string, number>;
+  timings: Record<string, number>;
+}
+
+export function buildSummary(s: SummaryInput): Record<string, unknown> {
+  const { extracts, evaluation: ev, scores, asOf, m0 } = s;
+  const subscribersPerTier = Object.fromEntries(TIER_CODES.map((t) => [t, 0])) as Record<string, number>;
+  for (let i = 0; i < scores.tier.length; i++) subscribersPerTier[TIER_CODES[scores.tier[i]!]!]!++;
+  const hitsPerRule: Record<string, number> = {};
+  ev.ruleIds.forEach((id, j) => { hitsPerRule[id] = countNonZero(ev.flags[j]!); });
+  const monthsUsed: Record<string, string> = {};
+  const daysUsed: Record<string, string> = {};
+  for (const f of s.features.values()) {
+    if (f.source === 'billing') monthsUsed[`M${f.month}`] = formatMonth(m0 - f.month);
+    if (f.source === 'usage') daysUsed[`d${f.day}`] = formatDay(asOf - f.day);
+  }
+  const dnc = extracts.doNotCall;
+  let suppressed = 0;
+  if (dnc) for (let i = 0; i < scores.hits.length; i++) if (scores.hits[i] && dnc[i]) suppressed++;
+  return {
+    as_of: formatDay(asOf),
+    rule_pack: { name: s.pack.name, sha256: s.pack.hash },
+    files: fileSummary(extracts, true),
+    subscribers: extracts.subscribers.n,
+    subscribers_per_tier: subscribersPerTier,
+    hits_per_rule: hitsPerRule,
+    flagged: countNonZero(scores.hits),
+    tasks_per_tier: s.tasksPerTier,
+    suppressed_do_not_call: suppressed,
+    months: { run_month: formatMonth(monthOfDay(asOf)), ...monthsUsed },
+    days: { D: formatDay(asOf), ...daysUsed },
+    timings_ms: s.timings,
+  };
+}
+
+function countNonZero(a: Uint8Array): number {
+  let c = 0;
+  for (let i = 0; i < a.length; i++) if (a[i]) c++;
+  return c;
+}
