@@ -29,7 +29,7 @@ import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
-import { scrubPersonal } from './output/mask.js';
+import { scrubPersonal } from './util/mask.js';
 import { ScoreFiles } from './output/score-files.js';
 import { SCORE_FILES } from './output/scores-protocol.js';
 import { manifestJson } from './report/manifest.js';

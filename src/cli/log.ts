@@ -8,7 +8,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { ChurnwatchError } from '../errors.js';
-import { scrubJsonLine } from '../output/mask.js';
+import { scrubJsonLine } from '../util/mask.js';
 
 /** `sink` receives each line instead of stderr (a log file, tests, embedding). */
 export function makeLogger(level: string, sink?: (line: string) => void): Logger {

@@ -18,7 +18,7 @@ import { explain, explanationText } from '../report/explain.js';
 import { generateExtracts } from '../generate/generate.js';
 import type { Logger } from 'pino';
 import { makeLogger, openLogFile } from './log.js';
-import { scrubPersonal } from '../output/mask.js';
+import { scrubPersonal } from '../util/mask.js';
 import { makeProgress } from './progress.js';
 
 export const DEFAULT_RULES = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));

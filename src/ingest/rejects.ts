@@ -4,7 +4,7 @@
  * (see maskRaw) so the file carries no phone number, ID number or name.
  * Reasons are fixed texts: they never quote the field.
  */
-import { maskRaw } from '../output/mask.js';
+import { maskRaw } from '../util/mask.js';
 
 export { maskRaw };
 

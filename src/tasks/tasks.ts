@@ -18,7 +18,7 @@ import type { TextColumn } from '../util/text-column.js';
 import { TIER_CODES, type Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
-import { maskName, maskPhone } from '../output/mask.js';
+import { maskName, maskPhone } from '../util/mask.js';
 import {
   ByteBuffer, cellBytes, cellRoom, needsQuotes, NUMBER_ROOM, putAscii, putBytes, putCell, putDecimal, putFixed, putPadded, putUint,
   startsLikeFormula, type CsvBytesWriter,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLogger } from '../../src/cli/log.js';
-import { maskName, maskPhone, maskRaw, scrubPersonal } from '../../src/output/mask.js';
+import { maskName, maskPhone, maskRaw, scrubPersonal } from '../../src/util/mask.js';
 import { World, cleanup, runCli, type Row } from '../helpers/world.js';
 import { AS_OF, ensureBuilt, generate, personalNumbersIn, runChild, tempDir } from './helpers.js';
 

@@ -19,7 +19,7 @@ import type { FeatureTable } from '../../src/features/features.js';
 import type { SubscriberTable } from '../../src/ingest/subscribers.js';
 import { CsvBytesWriter, putFixed } from '../../src/util/bytes.js';
 import { csvLine } from '../../src/output/csv.js';
-import { maskName, maskPhone, PHONE } from '../../src/output/mask.js';
+import { maskName, maskPhone, PHONE } from '../../src/util/mask.js';
 import { isPhoneBytes } from '../../src/util/phone.js';
 import { CONTACT_OUTCOMES } from '../../src/rules/catalogue.js';
 import type { Column } from '../../src/rules/compile.js';

@@ -11,7 +11,7 @@
  *   place; this only catches what a future mistake or a library message lets through.
  */
 
-export { PHONE } from '../util/phone.js';
+export { PHONE } from './phone.js';
 
 /**
  * 13812345678 → 138****1234. A Chinese mobile behind +86 / 0086 / 86 is shown in its
