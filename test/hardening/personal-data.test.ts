@@ -15,6 +15,8 @@ import { World, cleanup, runCli, type Row } from '../helpers/world.js';
 import { AS_OF, ensureBuilt, generate, personalNumbersIn, runChild, tempDir } from './helpers.js';
 
 const NAMES = ['李秘密', '张三丰', '欧阳保密'];
+/** Phone and ID numbers written with separators, full-width digits and prefixes (issue: they reached rejects.csv as they were). */
+const WRITTEN_FORMS = ['138-1234-5678', '138 1234 5678', '１３８１２３４５６７８', '+86 138 1234 5678', '(010) 8888-1234', '110101 19900307 123X', '139.8765.4321'];
 
 let work: string;
 let input: string;
@@ -37,15 +39,23 @@ beforeAll(async () => {
     '11010119900307123X,2026-10,1.00,1,0',
     `${firstId},13987654321,1.00,1,0`,
     `${firstId},2026-10,+8613912345678元,1,0`,
+    // The same numbers as people and exports write them: separators, full-width digits, country prefixes.
+    ...WRITTEN_FORMS.map((f) => `${firstId},2026-10,"${f}",1,0`),
   ].join('\n') + '\n');
   appendFileSync(join(input, 'usage_daily.csv'), `${firstId},110101199003071234,1,0,0,0\n`);
   appendFileSync(join(input, 'tickets.csv'), `T-X1,${firstId},2026-11-01,身份证110101199003071234,a\n`);
 }, 120_000);
 afterAll(() => { if (work) cleanup(work); });
 
-/** Personal data found in a text: phone and ID numbers, and the test's names. */
+/**
+ * Personal data found in a text: phone and ID numbers, also written with separators
+ * or full-width digits (looked for again after NFKC with the separators between digits
+ * taken out), the test's landline, and the test's names.
+ */
 function leaks(text: string): string[] {
-  return [...personalNumbersIn(text), ...NAMES.filter((n) => text.includes(n))];
+  const joined = text.normalize('NFKC').replace(/(?<=\d)[ \t\-./()]{1,3}(?=\d)/g, '');
+  return [...personalNumbersIn(text), ...personalNumbersIn(joined), ...(joined.includes('01088881234') ? ['01088881234'] : []),
+    ...NAMES.filter((n) => text.includes(n))];
 }
 
 /** Every file under a folder except the task files (which carry names and numbers by design). */
@@ -75,7 +85,9 @@ describe('personal data stays out of logs, messages and reports', () => {
     const rejects = parse(readFileSync(join(published, 'rejects.csv')), { columns: true }) as Row[];
     expect(rejects.length).toBeGreaterThan(20);
     const raw = rejects.map((x) => x.raw_value);
-    expect(raw).toEqual(expect.arrayContaining(['t**************', '张**', '135****5678', '110***********1234', '138****5678x', '110**********7123X', '139****4321', "'+861******5678元", '身**110***********1234']));
+    expect(raw).toEqual(expect.arrayContaining(['t**************', '张**', '135****5678', '110***********1234', '138****5678x', '110***********123X', '139****4321', '139****5678元', '身**110***********1234']));
+    expect(raw.filter((v) => v === '138****5678').length).toBeGreaterThanOrEqual(4); // four of the written forms
+    expect(raw).toEqual(expect.arrayContaining(['010****1234', '110***********123X', '139****4321']));
     // The task files do hold the valid subscribers' numbers: that is what they are for.
     expect(personalNumbersIn(readFileSync(join(published, 'tasks-high.csv'), 'utf8')).length).toBeGreaterThan(0);
   }, 60_000);
@@ -103,25 +115,30 @@ describe('personal data stays out of logs, messages and reports', () => {
     const w = new World(AS_OF);
     w.sub('U1', { status: 'suspended_arrears' }).bills('U1', ['80.00', '80.00', '80.00', '80.00']);
     w.write(dir);
-    appendFileSync(join(dir, 'billing_monthly.csv'), ['13812345678,2026-10,1.00,,', 'U1,2026-10,110101199003071234,,', 'U1,李秘密,1.00,,'].join('\n') + '\n');
+    appendFileSync(join(dir, 'billing_monthly.csv'), ['13812345678,2026-10,1.00,,', 'U1,2026-10,110101199003071234,,', 'U1,李秘密,1.00,,',
+      ...WRITTEN_FORMS.map((f) => `U1,2026-10,"${f}",,`)].join('\n') + '\n');
     const r = await runChild(['run', '--input', dir, '--out', join(dir, 'out'), '--as-of', AS_OF, '--log-level', 'trace']);
     expect(r.code).toBe(65);
     expect(leaks(r.stderr)).toEqual([]);
     const failed = join(dir, 'out', 'failed', AS_OF);
     for (const f of readdirSync(failed)) expect([f, leaks(readFileSync(join(failed, f), 'utf8'))]).toEqual([f, []]);
-    expect(readFileSync(join(failed, 'rejects.csv'), 'utf8')).toContain('138****5678');
+    const failedRejects = readFileSync(join(failed, 'rejects.csv'), 'utf8');
+    expect(failedRejects).toContain('138****5678');
+    expect(failedRejects).toContain('010****1234');
+    expect(failedRejects).toContain('110***********123X');
   });
 
   it('when a log line or a message carries a phone or ID number anyway then it is masked on the way out', () => {
     const lines: string[] = [];
     const log = makeLogger('debug', (s) => lines.push(s));
-    log.debug({ value: 'call 13812345678 or +8613912345678', id: '11010119900307123X', phone: 13812345678, bytes: 1234567890123 }, 'oops 110101199003071234');
+    log.debug({ value: 'call 13812345678 or +8613912345678', id: '11010119900307123X', phone: 13812345678, bytes: 1234567890123, forms: WRITTEN_FORMS }, 'oops 110101199003071234');
     const line = lines.join('');
-    expect(personalNumbersIn(line)).toEqual([]);
+    expect(leaks(line)).toEqual([]);
     const parsed = JSON.parse(line); // still one valid JSON record
     expect(parsed.value).toBe('call 138****5678 or 139****5678');
     expect(parsed.phone).toBe('138****5678'); // a phone logged as a number is masked too
     expect(parsed.bytes).toBe(1234567890123); // other numbers stay as they are
+    expect(parsed.forms).toEqual(['138****5678', '138****5678', '138****5678', '138****5678', '010****1234', '110***********123X', '139****4321']);
     expect(scrubPersonal('TypeError: cannot convert 13812345678 (id 11010119900307123X)')).toBe('TypeError: cannot convert 138****5678 (id 110***********123X)');
   });
 
