@@ -12,6 +12,7 @@ import { CONTACT_OUTCOMES, TICKET_KINDS, featureKey } from '../rules/catalogue.j
 import { fieldEquals, fieldIsEmpty, fieldString, parseDayField, parseMonthField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
 import { ID_EMPTY, IdTable } from './id-table.js';
+import { DEFAULT_COUNTRY_CODE, PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
 import { fastDelimiter, Kind, PlainRows, type Column } from './plain-rows.js';
 import type { InputOptions } from './layout.js';
 import type { RejectLog } from './rejects.js';
@@ -507,7 +508,9 @@ export async function readContracts(path: string, file: string, input: InputOpti
 
 export async function readDoNotCall(path: string, file: string, input: InputOptions, subs: Pick<SubscriberTable, 'n' | 'msisdn'>, rejects: RejectLog,
   opts: FactReadOptions = {}): Promise<{ flags: Uint8Array; stats: FileStats }> {
-  // The listed numbers, trimmed, as bytes: compared with the subscribers' numbers without a string per subscriber.
+  // Numbers are compared in E.164 form (phoneKeyBytes), as bytes: no string per subscriber.
+  const cc = encoder.encode(input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE);
+  const scratch = new Uint8Array(PHONE_KEY_BYTES), key = new Uint8Array(PHONE_KEY_BYTES);
   const listed = new IdTable(1024);
   const stats = await readTable(path, file, 'do_not_call', input, rejects, (c) => {
     const cPhone = c.msisdn!;
@@ -515,21 +518,19 @@ export async function readDoNotCall(path: string, file: string, input: InputOpti
       const ok = fieldPhone(rec, cPhone);
       if (ok !== 1) return reject('msisdn', ok === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', 'msisdn is not a phone number', fieldTrimmed(rec, cPhone));
       const phone = encoder.encode(fieldTrimmed(rec, cPhone));
-      listed.insert(phone, 0, phone.length);
+      listed.insert(key, 0, phoneKeyBytes(phone, 0, phone.length, cc, scratch, key));
       return true;
     };
   }, { mayBeEmpty: true, onRows: opts.onRows });
-  // A listed number flags the last subscriber that has it (as a number → subscriber map would).
-  const owner = new Int32Array(listed.n).fill(-1);
+  // Every subscriber with a listed number is flagged: numbers are recycled, so several may share one.
+  const flags = new Uint8Array(subs.n);
   const msisdn = subs.msisdn;
   if (listed.n > 0) {
     for (let i = 0; i < subs.n; i++) {
-      const k = listed.find(msisdn.bytes, msisdn.start(i), msisdn.end(i));
-      if (k >= 0) owner[k] = i;
+      const n = phoneKeyBytes(msisdn.bytes, msisdn.start(i), msisdn.end(i), cc, scratch, key);
+      if (n > 0 && listed.find(key, 0, n) >= 0) flags[i] = 1;
     }
   }
-  const flags = new Uint8Array(subs.n);
-  for (const i of owner) if (i >= 0) flags[i] = 1;
   return { flags, stats };
 }
 

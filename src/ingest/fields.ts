@@ -9,7 +9,7 @@
 import { fieldString, type RecordView } from './csv-scan.js';
 import { mayHaveUnicodeSpace } from './id-table.js';
 import type { TextColumnBuilder } from '../util/text-column.js';
-import { isPhoneBytes, PHONE } from '../util/phone.js';
+import { compactPhoneBytes, PHONE_KEY_BYTES, PHONE_WRITTEN } from '../util/phone.js';
 
 function isWs(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -145,11 +145,27 @@ function asciiString(b: Uint8Array, s: number, n: number): string {
 
 /**
  * 1 when the trimmed field is a phone number (an optional '+', then 5 to 20 ASCII
- * digits), 0 when it is empty, -1 when it is something else.
+ * digits, with spaces or dashes between them: PHONE_WRITTEN), 0 when it is empty, -1
+ * when it is something else.
  */
 export function fieldPhone(rec: RecordView, i: number): number {
   const known = trimSpan(rec, i);
-  if (known !== undefined) return known === '' ? 0 : PHONE.test(known) ? 1 : -1;
-  return isPhoneBytes(rec.buf, spanStart, spanEnd) ? 1 : -1;
+  if (known !== undefined) return known === '' ? 0 : PHONE_WRITTEN.test(known) ? 1 : -1;
+  return compactPhoneBytes(rec.buf, spanStart, spanEnd, phoneScratch) > 0 ? 1 : -1;
+}
+
+const phoneScratch = new Uint8Array(PHONE_KEY_BYTES);
+
+/**
+ * Appends field i, a phone number by fieldPhone, to a text column without its
+ * separators ("138 1234 5678" → 13812345678): the stored form, which the task files
+ * require.
+ */
+export function pushPhone(rec: RecordView, i: number, column: TextColumnBuilder): void {
+  const known = trimSpan(rec, i);
+  if (known !== undefined) { column.pushString(known.replace(/[ -]/g, '')); return; }
+  const n = compactPhoneBytes(rec.buf, spanStart, spanEnd, phoneScratch);
+  if (n === spanEnd - spanStart) column.pushBytes(rec.buf, spanStart, spanEnd);
+  else column.pushBytes(phoneScratch, 0, n);
 }
 

@@ -48,6 +48,8 @@ export interface InputOptions {
    * from a header, they fail the required-columns gate instead of reading as empty.
    */
   needs?: ColumnNeeds;
+  /** Country code of phone numbers written without one (digits, no '+'); 86 when not given. */
+  defaultCountryCode?: string;
 }
 
 export function defaultInputOptions(dir: string): InputOptions {

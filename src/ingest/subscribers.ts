@@ -27,7 +27,7 @@ import { statSync } from 'node:fs';
 import { MEMBER_LEVELS, STATUS_VALUES } from '../rules/catalogue.js';
 import { ENUM_MISSING } from '../rules/compile.js';
 import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
-import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushTrimmed } from './fields.js';
+import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushPhone, pushTrimmed } from './fields.js';
 import { TextColumnBuilder, type TextColumn } from '../util/text-column.js';
 import { IdTable, fieldKey } from './id-table.js';
 import { type InputOptions } from './layout.js';
@@ -221,7 +221,7 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
       cur = rec;
       rejectRow = reject;
       const phoneOk = fieldPhone(rec, cPhone);
-      if (phoneOk !== 1) return bad('msisdn', phoneOk === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', phoneOk === 0 ? 'msisdn is empty' : 'msisdn is not a phone number (digits, optional leading +)', fieldTrimmed(rec, cPhone));
+      if (phoneOk !== 1) return bad('msisdn', phoneOk === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', phoneOk === 0 ? 'msisdn is empty' : 'msisdn is not a phone number (digits, optional leading +, spaces or dashes between digits)', fieldTrimmed(rec, cPhone));
       const st = fieldEnum(rec, cStatus, STATUS_VALUES, STATUS_BYTES);
       if (st < 0) return bad('status', 'CW_ROW_BAD_ENUM', `status must be one of ${STATUS_VALUES.join(', ')}`, fieldTrimmed(rec, cStatus));
       let ml = fieldEnum(rec, cLevel, MEMBER_LEVELS, LEVEL_BYTES);
@@ -246,7 +246,7 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
       }
       if (values) {
         pushTrimmed(rec, cId, ids);
-        pushTrimmed(rec, cPhone, msisdn);
+        pushPhone(rec, cPhone, msisdn);
         pushTrimmed(rec, cName, name);
         pushTrimmed(rec, cRegion, region);
         pushTrimmed(rec, cManager, managerId);

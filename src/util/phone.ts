@@ -1,8 +1,18 @@
 /**
- * What a phone number is, as the extracts give it, ingest validates it and the task
- * files require it: an optional '+', then 5 to 20 ASCII digits.
+ * What a phone number is, as the task files require it and ingest stores it: an
+ * optional '+', then 5 to 20 ASCII digits.
  */
 export const PHONE = /^\+?\d{5,20}$/;
+
+/**
+ * A phone number as the extracts may write it: PHONE with spaces or dashes between
+ * the digits (at most 3 in a row): "138 1234 5678", "+86 138-1234-5678". Ingest
+ * stores it without them (compactPhoneBytes).
+ */
+export const PHONE_WRITTEN = /^\+?\d(?:[ -]{0,3}\d){4,19}$/;
+
+/** The country code of numbers written without one, unless the run configuration says otherwise. */
+export const DEFAULT_COUNTRY_CODE = '86';
 
 /** PHONE tested on UTF-8 bytes b[s..e), already trimmed. */
 export function isPhoneBytes(b: Uint8Array, s: number, e: number): boolean {
@@ -13,4 +23,61 @@ export function isPhoneBytes(b: Uint8Array, s: number, e: number): boolean {
     if (c < 0x30 || c > 0x39) return false;
   }
   return true;
+}
+
+/** Bytes that compactPhoneBytes and phoneKeyBytes may write: a '+', a country code, 20 digits. */
+export const PHONE_KEY_BYTES = 24;
+
+/**
+ * PHONE_WRITTEN tested on UTF-8 bytes b[s..e) (already trimmed), writing the number
+ * without its separators (PHONE) to out; its length, or -1 when it is not one.
+ */
+export function compactPhoneBytes(b: Uint8Array, s: number, e: number, out: Uint8Array): number {
+  let n = 0, digits = 0, gap = 0;
+  if (s < e && b[s] === 0x2b) { out[n++] = 0x2b; s++; }
+  for (let k = s; k < e; k++) {
+    const c = b[k]!;
+    if (c >= 0x30 && c <= 0x39) {
+      if (++digits > 20) return -1;
+      out[n++] = c;
+      gap = 0;
+    } else if ((c === 0x20 || c === 0x2d) && digits > 0 && ++gap <= 3) {
+      continue;
+    } else {
+      return -1;
+    }
+  }
+  return digits >= 5 && gap === 0 ? n : -1;
+}
+
+/**
+ * The number in E.164 form ('+', country code, national number) as the key two
+ * numbers are compared by: +8613812345678 for 13812345678, +86 138 1234 5678,
+ * 0086-138-1234-5678 and 8613812345678 alike (with country code 86).
+ *
+ * - '+' or '00' starts an international number: its digits follow as they are.
+ * - Otherwise the number is national: one leading trunk '0' is dropped (010 → 10)
+ *   and the country code put before it.
+ * - With country code 86, 13 digits of 86 followed by a mobile (1…) already carry it:
+ *   no national number is that long, and exports often write mobiles so.
+ *
+ * b[s..e) is trimmed; cc holds the country code's ASCII digits. The key goes to out
+ * (PHONE_KEY_BYTES); its length, or -1 when b[s..e) is not a phone number.
+ */
+export function phoneKeyBytes(b: Uint8Array, s: number, e: number, cc: Uint8Array, scratch: Uint8Array, out: Uint8Array): number {
+  const len = compactPhoneBytes(b, s, e, scratch);
+  if (len < 0) return -1;
+  let p = 0;
+  let n = 0;
+  out[n++] = 0x2b;
+  if (scratch[0] === 0x2b) {
+    p = 1;
+  } else if (scratch[0] === 0x30 && scratch[1] === 0x30) {
+    p = 2;
+  } else if (!(cc.length === 2 && cc[0] === 0x38 && cc[1] === 0x36 && len === 13 && scratch[0] === 0x38 && scratch[1] === 0x36 && scratch[2] === 0x31)) {
+    for (let k = 0; k < cc.length; k++) out[n++] = cc[k]!;
+    if (scratch[0] === 0x30) p = 1;
+  }
+  for (let k = p; k < len; k++) out[n++] = scratch[k]!;
+  return n;
 }

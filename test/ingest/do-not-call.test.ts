@@ -1,8 +1,9 @@
 /**
- * do_not_call.csv against a reference built from strings (a Set of the listed
- * numbers, trimmed; a number → subscriber Map where the last subscriber with a
- * number wins): the same subscribers flagged, whatever the padding, the '+' forms
- * and the numbers shared between subscribers.
+ * do_not_call.csv against a reference built from strings: numbers compared in E.164
+ * form (a Set of the listed numbers' E.164 forms; every subscriber whose number is in
+ * it flagged), whatever the padding, the separators, the '+86' / '0086' / '86' / trunk
+ * '0' forms and the numbers shared between subscribers (recycled numbers). End to end:
+ * every subscriber sharing a listed number gets no task, and the summary counts them all.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,35 +14,83 @@ import { readDoNotCall } from '../../src/ingest/facts.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
 import { TextColumn } from '../../src/util/text-column.js';
+import { cleanup, runCli, World } from '../helpers/world.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cw-dnc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const number = fc.constantFrom('13800000001', '13800000002', '+8613800000001', '13900000003', '15000000004');
+/** A few numbers, each in several written forms, so that forms of one number meet. */
+const number = fc.constantFrom(
+  '13800000001', '+8613800000001', '0086 138 0000 0001', '138-0000-0001', '8613800000001', '+86 138-0000-0001',
+  '13900000003', '139 0000 0003', '15000000004',
+  '01088881234', '010-8888-1234', '+861088881234', '1088881234',
+  '+442079460958', '00442079460958', '+44 20 7946 0958',
+);
 const pad = fc.constantFrom('', ' ', '\t', '\u3000');
 
+/** The E.164 form, from strings: the reference the byte-level matching is held to. */
+function e164(written: string, cc = '86'): string | null {
+  const t = written.trim();
+  if (!/^\+?\d(?:[ -]{0,3}\d){4,19}$/.test(t)) return null;
+  const c = t.replace(/[ -]/g, '');
+  if (c.startsWith('+')) return c;
+  if (c.startsWith('00')) return `+${c.slice(2)}`;
+  if (cc === '86' && /^861\d{10}$/.test(c)) return `+${c}`;
+  return `+${cc}${c.replace(/^0/, '')}`;
+}
+
+async function flagsFor(subscriberPhones: string[], lines: string[], cc?: string) {
+  const path = join(dir, `dnc-${Math.random().toString(36).slice(2)}.csv`);
+  writeFileSync(path, ['msisdn', ...lines].join('\n') + '\n');
+  const subs = { n: subscriberPhones.length, msisdn: TextColumn.from(subscriberPhones) };
+  const input = { ...defaultInputOptions(dir), ...(cc === undefined ? {} : { defaultCountryCode: cc }) };
+  return readDoNotCall(path, 'do_not_call.csv', input, subs, new RejectLog());
+}
+
 describe('readDoNotCall', () => {
-  it('flags the last subscriber holding each listed number, as a string map would', async () => {
-    let run = 0;
+  it('flags every subscriber whose number is listed, compared in E.164 form, as a string reference would', async () => {
     await fc.assert(fc.asyncProperty(
       fc.array(number, { maxLength: 12 }),
       fc.array(fc.tuple(pad, number, pad, fc.boolean()), { maxLength: 8 }),
       async (subscriberPhones, listedRows) => {
-        const path = join(dir, `dnc-${run++}.csv`);
         const lines = listedRows.map(([a, n, b, bad]) => (bad ? `${a}tel:${n}${b}` : `${a}${n}${b}`));
-        writeFileSync(path, ['msisdn', ...lines].join('\n') + '\n');
-        const subs = { n: subscriberPhones.length, msisdn: TextColumn.from(subscriberPhones) };
-        const rejects = new RejectLog();
-        const { flags, stats } = await readDoNotCall(path, 'do_not_call.csv', defaultInputOptions(dir), subs, rejects);
-
-        const listed = new Set(listedRows.filter(([, , , bad]) => !bad).map(([a, n, b]) => `${a}${n}${b}`.trim()));
-        const owner = new Map<string, number>();
-        subscriberPhones.forEach((p, i) => { if (listed.has(p)) owner.set(p, i); });
-        const want = new Array<number>(subscriberPhones.length).fill(0);
-        for (const i of owner.values()) want[i] = 1;
-        expect(Array.from(flags)).toEqual(want);
+        const { flags, stats } = await flagsFor(subscriberPhones, lines);
+        const listed = new Set(listedRows.filter(([, , , bad]) => !bad).map(([a, n, b]) => e164(`${a}${n}${b}`)));
+        expect(Array.from(flags)).toEqual(subscriberPhones.map((p) => (listed.has(e164(p)) ? 1 : 0)));
         expect(stats.rejected).toBe(listedRows.filter(([, , , bad]) => bad).length);
       },
     ), { numRuns: 150 });
+  });
+
+  it('flags both subscribers that share a listed number (a recycled number), and a +86 entry matches the 11-digit form', async () => {
+    const { flags } = await flagsFor(['13812345678', '13900000000', '13812345678', '8613812345678'], ['+86 138 1234 5678']);
+    expect(Array.from(flags)).toEqual([1, 0, 1, 1]);
+  });
+
+  it('puts the configured country code before national numbers', async () => {
+    const subs = ['2079460958', '02079460958', '+442079460958', '13812345678'];
+    expect(Array.from((await flagsFor(subs, ['+44 20 7946 0958'], '44')).flags)).toEqual([1, 1, 1, 0]);
+    expect(Array.from((await flagsFor(subs, ['+44 20 7946 0958'])).flags)).toEqual([0, 0, 1, 0]);
+  });
+});
+
+describe('do-not-call in a run', () => {
+  it('when two subscribers share a listed number then neither gets a task and the summary counts both', async () => {
+    const w = new World('2026-11-23');
+    w.sub('U1', { status: 'suspended_arrears', msisdn: '13812345678' }).bills('U1', ['80.00', '80.00', '80.00', '80.00']);
+    w.sub('U2', { status: 'suspended_arrears', msisdn: '138-1234-5678' }).bills('U2', ['90.00', '90.00', '90.00', '90.00']);
+    w.sub('U3', { status: 'suspended_arrears', msisdn: '+86 139-0000-0001' }).bills('U3', ['70.00', '70.00', '70.00', '70.00']);
+    const d = w.write();
+    try {
+      writeFileSync(join(d, 'do_not_call.csv'), 'msisdn\n+8613812345678\n');
+      const r = await runCli(d, '2026-11-23');
+      expect(r.code).toBe(0);
+      const tasked = Object.values(r.tasks).flat().map((t) => t.subscriber_id);
+      expect(tasked).toEqual(['U3']);
+      // Numbers written with separators are read, and stored (and written to the task files) without them.
+      expect([...r.scores.keys()]).toEqual(expect.arrayContaining(['U1', 'U2', 'U3']));
+      expect(Object.values(r.tasks).flat()[0]!.msisdn).toBe('+8613900000001');
+      expect(r.summary.suppressed_do_not_call).toBe(2);
+    } finally { cleanup(d); }
   });
 });

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fieldString } from '../../src/ingest/csv-scan.js';
-import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushTrimmed } from '../../src/ingest/fields.js';
+import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushPhone, pushTrimmed } from '../../src/ingest/fields.js';
 import { TextColumnBuilder } from '../../src/util/text-column.js';
 import { hashBytes, ID_EMPTY, ID_UNKNOWN, IdTable } from '../../src/ingest/id-table.js';
 import { field } from './scan-helpers.js';
@@ -146,12 +146,22 @@ describe('byte-level field checks', () => {
     expect(fieldEnum(field('\u212a'), 0, ['k'], enumBytes(['k']))).toBe(0);
   });
 
-  it('when a phone field is checked then it agrees with /^\\+?\\d{5,20}$/ on the trimmed text', () => {
-    const phone = fc.tuple(pad, fc.constantFrom('', '+'), fc.stringMatching(/^[0-9]{0,22}$/), fc.constantFrom('', 'x', '٣', ' 1'), pad).map((p) => p.join(''));
+  it('when a phone field is checked then it agrees with /^\\+?\\d(?:[ -]{0,3}\\d){4,19}$/ on the trimmed text, and is stored without its separators', () => {
+    const digits = fc.stringMatching(/^[0-9]{0,22}$/);
+    const separated = fc.array(fc.tuple(digits, fc.constantFrom(' ', '-', ' - ', '--', '    ')), { maxLength: 4 }).map((a) => a.flat().join(''));
+    const phone = fc.tuple(pad, fc.constantFrom('', '+', '+ '), separated, digits, fc.constantFrom('', 'x', '٣', ' 1', '-'), pad).map((p) => p.join(''));
+    const column = new TextColumnBuilder(4, 8);
+    const want: string[] = [];
     fc.assert(fc.property(fc.oneof(phone, fc.string({ maxLength: 12 })), (s) => {
       const t = s.trim();
-      expect(fieldPhone(field(s), 0)).toBe(t === '' ? 0 : /^\+?\d{5,20}$/.test(t) ? 1 : -1);
-    }), { numRuns: 500 });
+      const ok = t === '' ? 0 : /^\+?\d(?:[ -]{0,3}\d){4,19}$/.test(t) ? 1 : -1;
+      expect(fieldPhone(field(s), 0)).toBe(ok);
+      if (ok === 1) {
+        pushPhone(field(s), 0, column);
+        want.push(t.replace(/[ -]/g, ''));
+      }
+    }), { numRuns: 1000 });
+    expect(column.finish().toArray()).toEqual(want);
   });
 
   it('when text is trimmed from bytes, or copied trimmed into a text column, then it equals fieldString(...).trim()', () => {
