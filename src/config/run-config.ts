@@ -78,6 +78,8 @@ const schema = mapping({
     encoding: encoding.default('utf8'),
     encodings: perExtract(() => encoding),
     thousands: flag.default(false),
+    default_country_code: z.union([z.string(), z.number()]).transform(String)
+      .pipe(z.string().regex(/^[1-9]\d{0,2}$/, { error: 'must be a country calling code of 1 to 3 digits, such as 86' })).optional(),
     files: perExtract(() => text('a file name')),
     columns: perExtract(columnsOf),
   }),
@@ -161,6 +163,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       thousands: input.thousands,
       files: input.files,
       columns: input.columns as InputOptions['columns'],
+      ...(input.default_country_code === undefined ? {} : { defaultCountryCode: input.default_country_code }),
     },
     output: { fileMode: output.file_mode, dirMode: output.dir_mode, mask: output.mask, dialerFullNumber: output.dialer_full_number },
     timeZone: time_zone,

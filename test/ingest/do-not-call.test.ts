@@ -93,4 +93,22 @@ describe('do-not-call in a run', () => {
       expect(r.summary.suppressed_do_not_call).toBe(2);
     } finally { cleanup(d); }
   });
+
+  it('when the run configuration sets input.default_country_code then national numbers take it, and a bad code is refused (78)', async () => {
+    const w = new World('2026-11-23');
+    w.sub('U1', { status: 'suspended_arrears', msisdn: '020 7946 0958' }).bills('U1', ['80.00', '80.00', '80.00', '80.00']);
+    const d = w.write();
+    try {
+      writeFileSync(join(d, 'do_not_call.csv'), 'msisdn\n+44 20 7946 0958\n');
+      const run = async (config: string) => {
+        writeFileSync(join(d, 'run.yaml'), config);
+        return runCli(d, '2026-11-23', ['--config', join(d, 'run.yaml'), '--force']);
+      };
+      expect((await run('input:\n  default_country_code: 44\n')).summary.suppressed_do_not_call).toBe(1);
+      expect((await run('{}\n')).summary.suppressed_do_not_call).toBe(0);
+      const bad = await run('input:\n  default_country_code: "+44"\n');
+      expect(bad.code).toBe(78);
+      expect(bad.stderr).toContain('input.default_country_code');
+    } finally { cleanup(d); }
+  });
 });
