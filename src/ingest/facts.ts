@@ -508,7 +508,7 @@ export async function readContracts(path: string, file: string, input: InputOpti
 
 export async function readDoNotCall(path: string, file: string, input: InputOptions, subs: Pick<SubscriberTable, 'n' | 'msisdn'>, rejects: RejectLog,
   opts: FactReadOptions = {}): Promise<{ flags: Uint8Array; stats: FileStats }> {
-  // Numbers are compared in E.164 form (phoneKeyBytes), as bytes: no string per subscriber.
+  // Numbers are compared by their E.164 form (phoneKeyBytes), as bytes: no string per subscriber.
   const cc = encoder.encode(input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE);
   const scratch = new Uint8Array(PHONE_KEY_BYTES), key = new Uint8Array(PHONE_KEY_BYTES);
   const listed = new IdTable(1024);
@@ -518,7 +518,9 @@ export async function readDoNotCall(path: string, file: string, input: InputOpti
       const ok = fieldPhone(rec, cPhone);
       if (ok !== 1) return reject('msisdn', ok === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', 'msisdn is not a phone number', fieldTrimmed(rec, cPhone));
       const phone = encoder.encode(fieldTrimmed(rec, cPhone));
-      listed.insert(key, 0, phoneKeyBytes(phone, 0, phone.length, cc, scratch, key));
+      const n = phoneKeyBytes(phone, 0, phone.length, cc, scratch, key);
+      if (n === 0) listed.insert(phone, 0, phone.length);
+      else listed.insert(key, 0, n);
       return true;
     };
   }, { mayBeEmpty: true, onRows: opts.onRows });
@@ -527,8 +529,9 @@ export async function readDoNotCall(path: string, file: string, input: InputOpti
   const msisdn = subs.msisdn;
   if (listed.n > 0) {
     for (let i = 0; i < subs.n; i++) {
-      const n = phoneKeyBytes(msisdn.bytes, msisdn.start(i), msisdn.end(i), cc, scratch, key);
-      if (n > 0 && listed.find(key, 0, n) >= 0) flags[i] = 1;
+      const s = msisdn.start(i), e = msisdn.end(i);
+      const n = phoneKeyBytes(msisdn.bytes, s, e, cc, scratch, key);
+      if (n === 0 ? listed.find(msisdn.bytes, s, e) >= 0 : n > 0 && listed.find(key, 0, n) >= 0) flags[i] = 1;
     }
   }
   return { flags, stats };

@@ -51,33 +51,49 @@ export function compactPhoneBytes(b: Uint8Array, s: number, e: number, out: Uint
 }
 
 /**
- * The number in E.164 form ('+', country code, national number) as the key two
- * numbers are compared by: +8613812345678 for 13812345678, +86 138 1234 5678,
- * 0086-138-1234-5678 and 8613812345678 alike (with country code 86).
+ * The key two phone numbers are compared by: the number in E.164 form ('+', country
+ * code, national number) with the default country's '+' and code left out, so that
+ * the usual national number is its own key and needs no copy. 13812345678,
+ * +86 138 1234 5678, 0086-138-1234-5678 and 8613812345678 all have the key
+ * 13812345678 (default country code 86); +44 20 7946 0958 has +442079460958.
  *
- * - '+' or '00' starts an international number: its digits follow as they are.
- * - Otherwise the number is national: one leading trunk '0' is dropped (010 → 10)
- *   and the country code put before it.
- * - With country code 86, 13 digits of 86 followed by a mobile (1…) already carry it:
+ * - '+' or '00' starts an international number; in the default country its national
+ *   number is the key, elsewhere '+' and its digits.
+ * - Otherwise the number is national: one leading trunk '0' is dropped (010 → 10).
+ * - With country code 86, 13 digits of 86 followed by a mobile (1…) carry the code:
  *   no national number is that long, and exports often write mobiles so.
  *
- * b[s..e) is trimmed; cc holds the country code's ASCII digits. The key goes to out
- * (PHONE_KEY_BYTES); its length, or -1 when b[s..e) is not a phone number.
+ * b[s..e) is trimmed; cc holds the country code's ASCII digits. Returns 0 when
+ * b[s..e) is its own key (digits only, no trunk 0, no code), else the key's length
+ * in out (PHONE_KEY_BYTES), or -1 when b[s..e) is not a phone number.
  */
 export function phoneKeyBytes(b: Uint8Array, s: number, e: number, cc: Uint8Array, scratch: Uint8Array, out: Uint8Array): number {
+  if (e - s >= 5 && e - s <= 20 && b[s]! > 0x30 && b[s]! <= 0x39 && !carriesCode(b, s, e, cc) && isPhoneBytes(b, s, e)) return 0;
   const len = compactPhoneBytes(b, s, e, scratch);
   if (len < 0) return -1;
   let p = 0;
-  let n = 0;
-  out[n++] = 0x2b;
-  if (scratch[0] === 0x2b) {
+  if (scratch[0] === 0x2b || (scratch[0] === 0x30 && scratch[1] === 0x30)) {
+    p = scratch[0] === 0x2b ? 1 : 2;
+    let inCountry = len - p > cc.length;
+    for (let k = 0; inCountry && k < cc.length; k++) inCountry = scratch[p + k] === cc[k];
+    if (inCountry) {
+      p += cc.length;
+      if (scratch[p] === 0x30) p++; // +86 (0)10 …: a trunk 0 written after the code
+    } else {
+      out[0] = 0x2b;
+      for (let k = p; k < len; k++) out[1 + k - p] = scratch[k]!;
+      return 1 + len - p;
+    }
+  } else if (carriesCode(scratch, 0, len, cc)) {
+    p = cc.length;
+  } else if (scratch[0] === 0x30) {
     p = 1;
-  } else if (scratch[0] === 0x30 && scratch[1] === 0x30) {
-    p = 2;
-  } else if (!(cc.length === 2 && cc[0] === 0x38 && cc[1] === 0x36 && len === 13 && scratch[0] === 0x38 && scratch[1] === 0x36 && scratch[2] === 0x31)) {
-    for (let k = 0; k < cc.length; k++) out[n++] = cc[k]!;
-    if (scratch[0] === 0x30) p = 1;
   }
-  for (let k = p; k < len; k++) out[n++] = scratch[k]!;
-  return n;
+  for (let k = p; k < len; k++) out[k - p] = scratch[k]!;
+  return len - p;
+}
+
+/** 86 followed by a mobile number (13 digits: 861…), with country code 86. */
+function carriesCode(b: Uint8Array, s: number, e: number, cc: Uint8Array): boolean {
+  return cc.length === 2 && cc[0] === 0x38 && cc[1] === 0x36 && e - s === 13 && b[s] === 0x38 && b[s + 1] === 0x36 && b[s + 2] === 0x31;
 }

@@ -189,6 +189,18 @@ export function expression(seed: number, boolean: boolean, maxDepth = MAX_DEPTH,
       default: return `${bool(depth + 1)} ${pick(['and', 'or'])} ${bool(depth + 1)}`;
     }
   };
+  // Random trees are shallow; these two shapes reach the bounds themselves.
+  const shape = r();
+  if (shape < 0.1) {
+    const k = 1 + Math.floor(r() * maxDepth);
+    const nested = `${'('.repeat(k)}${leaf()}${')'.repeat(k)}`;
+    return boolean ? `${nested} >= 0` : nested;
+  }
+  if (shape < 0.2) {
+    const k = 1 + Math.floor(r() * maxTerms);
+    const sum = Array.from({ length: k }, leaf).join(` ${pick(['+', '-', '*'])} `);
+    return boolean ? `${sum} >= 0` : sum;
+  }
   return boolean ? bool(0) : num(0);
 }
 

@@ -23,7 +23,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const number = fc.constantFrom(
   '13800000001', '+8613800000001', '0086 138 0000 0001', '138-0000-0001', '8613800000001', '+86 138-0000-0001',
   '13900000003', '139 0000 0003', '15000000004',
-  '01088881234', '010-8888-1234', '+861088881234', '1088881234',
+  '01088881234', '010-8888-1234', '+861088881234', '1088881234', '+86 010 8888 1234', '0086 10-8888-1234',
   '+442079460958', '00442079460958', '+44 20 7946 0958',
 );
 const pad = fc.constantFrom('', ' ', '\t', '\u3000');
@@ -33,8 +33,10 @@ function e164(written: string, cc = '86'): string | null {
   const t = written.trim();
   if (!/^\+?\d(?:[ -]{0,3}\d){4,19}$/.test(t)) return null;
   const c = t.replace(/[ -]/g, '');
-  if (c.startsWith('+')) return c;
-  if (c.startsWith('00')) return `+${c.slice(2)}`;
+  // A trunk 0 written after the country code (+86 010 …) is not part of the number.
+  const international = (d: string) => (d.startsWith(cc + '0') ? `+${cc}${d.slice(cc.length + 1)}` : `+${d}`);
+  if (c.startsWith('+')) return international(c.slice(1));
+  if (c.startsWith('00')) return international(c.slice(2));
   if (cc === '86' && /^861\d{10}$/.test(c)) return `+${c}`;
   return `+${cc}${c.replace(/^0/, '')}`;
 }
