@@ -94,7 +94,7 @@ function normalChar(ch: string): string {
 
 const isDigit = (c: string): boolean => c >= '0' && c <= '9';
 /** Anything that might be a digit in another script or width; text without one is returned as it is. */
-const MAYBE_DIGIT = /[0-9]|[^\x00-\x7f]/;
+const MAYBE_DIGIT = /[0-9]|[^\p{ASCII}]/u;
 
 /**
  * Finds phone and ID numbers written in any form, and masks each whole number (with

@@ -72,7 +72,7 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 );
 
 /** Inserts of characters up to U+00FF are raw bytes (invalid UTF-8 on purpose); others are UTF-8. */
-const bytesOf = (s: string): Buffer => Buffer.from(s, /^[\x00-\xff]*$/.test(s) ? 'latin1' : 'utf8');
+const bytesOf = (s: string): Buffer => Buffer.from(s, Array.from(s).every((c) => c.charCodeAt(0) <= 0xff) ? 'latin1' : 'utf8');
 
 /** Line starts of a buffer (the first line, the header, excluded when `body`). */
 function lineStarts(b: Buffer, body: boolean): number[] {
