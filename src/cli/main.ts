@@ -167,7 +167,7 @@ export function makeExplainCommand(io: Io): Command {
       const { pack, config, inputDir, asOf } = loadRunInputs(opts);
       const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
       const index = a.extracts.subscribers.ids.indexOf(opts.subscriber.trim());
-      if (index < 0) throw new ChurnwatchError('CW_USAGE', `subscriber ${opts.subscriber} is not in subscribers.csv (or its row was rejected: see rejects.csv of a run)`);
+      if (index < 0) throw new ChurnwatchError('CW_USAGE', 'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber');
       const e = explain({ pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores, index });
       io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
     });

@@ -4,7 +4,7 @@
  * the allow-list and compiled). What comes out has no undefined left in it.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ChurnwatchError } from '../errors.js';
 import { ExpressionError, parseExpression, pointAt } from '../rules/parse.js';
@@ -231,10 +231,12 @@ export function parseRulePack(text: string, file: string): RulePack {
 export function loadRulePack(path: string): RulePack {
   let text: string;
   try {
+    // stat first, as for the configuration: reading a FIFO given by mistake would block the run.
+    if (!statSync(path).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ChurnwatchError(code === 'ENOENT' ? 'CW_INPUT_MISSING' : 'CW_RULEPACK_INVALID', `rule pack ${path} cannot be read (${code ?? 'error'}); pass --rules with an existing file`, { file: path });
+    throw new ChurnwatchError(code === 'ENOENT' ? 'CW_INPUT_MISSING' : code === 'not a regular file' ? 'CW_INPUT_NOT_FILE' : 'CW_RULEPACK_INVALID', `rule pack ${path} cannot be read (${code ?? 'error'}); pass --rules with an existing file`, { file: path });
   }
   return parseRulePack(text, path);
 }

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadRulePack } from '../../src/config/rulepack.js';
 import { loadRunConfig, parseRunConfig } from '../../src/config/run-config.js';
 import { ChurnwatchError } from '../../src/errors.js';
 
@@ -163,6 +164,21 @@ describe('loadRunConfig', () => {
         let err: unknown;
         try { loadRunConfig(p); } catch (e) { err = e; }
         expect([(err as ChurnwatchError).code, (err as ChurnwatchError).exitCode]).toEqual(['CW_INPUT_MISSING', 66]);
+      }
+    } finally {
+      writer.kill();
+    }
+  });
+
+  it('when --rules names a FIFO or a folder then it exits 66 without reading it', () => {
+    const fifo = join(dir, 'pack-fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('/bin/sh', ['-c', 'sleep 5; : > "$1"', 'sh', fifo], { stdio: 'ignore' });
+    try {
+      for (const p of [fifo, dir]) {
+        let err: unknown;
+        try { loadRulePack(p); } catch (e) { err = e; }
+        expect([(err as ChurnwatchError).code, (err as ChurnwatchError).exitCode]).toEqual(['CW_INPUT_NOT_FILE', 66]);
       }
     } finally {
       writer.kill();
