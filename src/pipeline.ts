@@ -34,6 +34,7 @@ import { ScoreFiles } from './output/score-files.js';
 import { SCORE_FILES } from './output/scores-protocol.js';
 import { manifestJson } from './report/manifest.js';
 import { buildSummary, fileSummary } from './report/summary.js';
+import { nightlyReportHtml } from './report/run-report.js';
 import { statSync, type BigIntStats } from 'node:fs';
 import { basename } from 'node:path';
 
@@ -156,6 +157,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const inputs = extracts.files.map((f) => ({ extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 }));
       const summary = buildSummary({ asOf, pack, extracts, features: a.features, m0: a.m0, evaluation: ev, scores, tasksPerTier: taskCounts, timings });
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
+      // The report leaves the timings out, so a rerun of the same inputs writes the same bytes.
+      publication.writeText('report.html', nightlyReportHtml(summary, scores.risk, o.outRoot));
       logger.debug({ target: publication.target }, 'publishing');
       const published = publication.commit((outputs) => manifestJson({ asOf: asOfText, pack, packPath: o.packPath, config: o.config, inputs, outputs, profile }));
       publication = undefined;

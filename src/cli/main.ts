@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChurnwatchError, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -15,6 +15,7 @@ import { parseDay, todayIn, formatDay } from '../util/dates.js';
 import { runNightly } from '../pipeline.js';
 import { analyse } from '../analyse.js';
 import { explain, explanationText } from '../report/explain.js';
+import { publishedReportHtml } from '../report/run-report.js';
 import { generateExtracts } from '../generate/generate.js';
 import type { Logger } from 'pino';
 import { makeLogger, openLogFile } from './log.js';
@@ -199,11 +200,34 @@ export function makeRulesCommand(io: Io): Command {
   return rules;
 }
 
+export function makeReportCommand(io: Io): Command {
+  return new Command('report')
+    .description('Write the HTML report of a published run (the page every run also writes as report.html), optionally with the decile lift chart of a backtest')
+    .argument('<dir>', 'the folder of a published run, OUTDIR/<date>; earlier runs in OUTDIR make the trend')
+    .option('--out <file>', 'HTML file to write, or - for stdout; default report-<date>.html in the current folder')
+    .option('--backtest <file>', 'backtest result (JSON) to draw the decile lift chart from')
+    .action(async (dir: string, opts: { out?: string; backtest?: string }) => {
+      const { asOf, html } = await publishedReportHtml(dir, opts.backtest);
+      if (opts.out === '-') return io.out(html);
+      const out = resolve(opts.out ?? `report-${asOf}.html`);
+      // Written beside the target and renamed, so a reader never sees half a page.
+      const tmp = `${out}.tmp-${process.pid}`;
+      try {
+        writeFileSync(tmp, html);
+        renameSync(tmp, out);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `cannot write ${out} (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose another --out`, { file: out });
+      }
+      io.out(`wrote ${out}\n`);
+    });
+}
+
 export function makeProgram(io: Io): Command {
   const program = new Command('churnwatch')
     .description('Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.')
     .version(VERSION);
-  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io)]) program.addCommand(cmd);
+  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io)]) program.addCommand(cmd);
   // Commander's error text (two lines with a suggestion, then the help) is dropped:
   // main() prints every error in the one form `churnwatch: ... [CW_...]`.
   const quiet = (cmd: Command): void => {

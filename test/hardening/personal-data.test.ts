@@ -70,7 +70,7 @@ function nonTaskFiles(dir: string): Record<string, string> {
 }
 
 describe('personal data stays out of logs, messages and reports', () => {
-  it('when a dirty extract is run at debug level then stderr, rejects.csv, summary.json and manifest.json hold no phone, ID number or name', async () => {
+  it('when a dirty extract is run at debug level then stderr, rejects.csv, summary.json, manifest.json and report.html hold no phone, ID number or name', async () => {
     const out = join(work, 'out-debug');
     const r = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'debug']);
     expect(r.code).toBe(0);
@@ -79,7 +79,7 @@ describe('personal data stays out of logs, messages and reports', () => {
     expect(leaks(r.stderr)).toEqual([]);
     const published = join(out, AS_OF);
     const files = nonTaskFiles(published);
-    expect(Object.keys(files).sort()).toEqual(['manifest.json', 'rejects.csv', 'scores.arrow', 'scores.csv', 'summary.json']);
+    expect(Object.keys(files).sort()).toEqual(['manifest.json', 'rejects.csv', 'report.html', 'scores.arrow', 'scores.csv', 'summary.json']);
     for (const [f, text] of Object.entries(files)) expect([f, leaks(text)]).toEqual([f, []]);
     // The bad rows are listed, with their values masked.
     const rejects = parse(readFileSync(join(published, 'rejects.csv')), { columns: true }) as Row[];
