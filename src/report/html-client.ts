@@ -37,7 +37,9 @@ interface ChartOptions {
   series: (Line | { label: string; value: (u: unknown, v: number | null) => string })[];
   legend: { show: boolean };
   cursor: { show: boolean; drag: { x: boolean; y: boolean } };
+  hooks: { draw: ((u: Drawn) => void)[] };
 }
+interface Drawn { scales: Record<string, { max?: number | null }> }
 export interface UPlotConstructor {
   new (opts: ChartOptions, data: (number | null)[][], target: Elem): unknown;
   paths: { bars: (o: { size: [number, number]; align?: -1 | 0 | 1 }) => unknown };
@@ -52,6 +54,12 @@ export function drawReport(uPlot: UPlotConstructor, doc: PageDocument, data: Rep
   const widthOf = (el: Elem) => Math.max(320, Math.min(920, el.clientWidth || 920));
   const dayText = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
   const noDrag = { show: true, drag: { x: false, y: false } };
+
+  /** Notes the highest value and the top of the drawn y axis on the chart, for checking that no mark is cut off. */
+  function noteTop(el: Elem, max: number): ChartOptions['hooks'] {
+    el.dataset.max = String(max);
+    return { draw: [(u) => { el.dataset.yTop = String(u.scales.y?.max ?? ''); }] };
+  }
 
   /** Bars over named categories; two groups stand side by side (uPlot aligns one bar left of the tick, the other right). */
   function bars(id: string, xName: string, labels: string[], groups: { name: string; values: number[] }[], yLabel: string, extra?: { lines: Line[]; values: number[][]; axis: Axis; range: [number, number] }) {
@@ -79,10 +87,10 @@ export function drawReport(uPlot: UPlotConstructor, doc: PageDocument, data: Rep
     if (extra) {
       series.push(...extra.lines);
       axes.push(extra.axis);
-      scales[extra.lines[0]!.scale!] = { range: () => extra.range };
+      scales[extra.axis.scale!] = { range: () => extra.range };
       rows.push(...extra.values);
     }
-    new uPlot({ width: widthOf(el), height: HEIGHT, scales, axes, series, legend: { show: true }, cursor: noDrag }, rows, el);
+    new uPlot({ width: widthOf(el), height: HEIGHT, scales, axes, series, legend: { show: true }, cursor: noDrag, hooks: noteTop(el, max) }, rows, el);
   }
 
   /** Lines over the run dates, on a proportional day axis (a missing night shows as a gap in the dates, not a squeeze). */
@@ -101,7 +109,7 @@ export function drawReport(uPlot: UPlotConstructor, doc: PageDocument, data: Rep
       width: widthOf(el), height: HEIGHT,
       scales: { x: { time: false, range: () => [first - 0.5, last + 0.5] }, y: { range: () => upTo(max) } },
       axes: [{ splits: () => ticks, values: (_u, splits) => splits.map(dayText) }, { label: yLabel, size: 60 }],
-      series, legend: { show: true }, cursor: noDrag,
+      series, legend: { show: true }, cursor: noDrag, hooks: noteTop(el, max),
     }, [days, ...lines.map((l) => l.values)], el);
   }
 

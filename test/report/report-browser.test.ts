@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup } from '../helpers/world.js';
 import { ensureBuilt, runChild } from '../hardening/helpers.js';
+import type { Page } from 'playwright-core';
 import { CHROMIUM, HAVE_CHROMIUM, launchBrowser, markPixels, openGuarded, type Browser } from './browser.js';
 
 const SAMPLE_DATES = ['2026-11-21', '2026-11-22', '2026-11-23'];
@@ -54,6 +55,13 @@ describe.skipIf(!HAVE_CHROMIUM)(suite, () => {
     if (work) cleanup(work);
   });
 
+  /** Each chart's y axis reaches its highest value, so no bar or point is clipped at the top. */
+  async function expectNothingCutOff(page: Page) {
+    const tops = await page.locator('[data-chart]').evaluateAll((els) => els.map((el) => [(el as HTMLElement).dataset.chart, Number((el as HTMLElement).dataset.yTop) >= Number((el as HTMLElement).dataset.max)]));
+    expect(tops.filter(([, ok]) => !ok)).toEqual([]);
+    expect(tops.length).toBeGreaterThan(0);
+  }
+
   async function open(file: string) {
     const g = await openGuarded(browser, pathToFileURL(file).href);
     await g.page.evaluate(() => new Promise((done) => requestAnimationFrame(() => done(null))));
@@ -65,6 +73,7 @@ describe.skipIf(!HAVE_CHROMIUM)(suite, () => {
     const marks = await markPixels(page);
     expect(Object.keys(marks)).toEqual(['tiers', 'hits', 'risk', 'withheld', 'trend-tasks', 'trend-hits', 'trend-withheld']);
     for (const [chart, n] of Object.entries(marks)) expect([chart, n > MIN_MARK_PIXELS]).toEqual([chart, true]);
+    await expectNothingCutOff(page);
     expect(await page.locator('#rejects .none').textContent()).toBe('No row was rejected.');
     expect(await page.locator('#trend p').first().textContent()).toContain('3 runs are in this output folder');
     expect(problems).toEqual([]);
@@ -78,6 +87,7 @@ describe.skipIf(!HAVE_CHROMIUM)(suite, () => {
     const marks = await markPixels(page);
     expect(Object.keys(marks)).toEqual(expect.arrayContaining(['rejects', 'deciles']));
     expect([marks.rejects! > MIN_MARK_PIXELS, marks.deciles! > MIN_MARK_PIXELS]).toEqual([true, true]);
+    await expectNothingCutOff(page);
     expect(problems).toEqual([]);
     await page.close();
   });
