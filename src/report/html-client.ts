@@ -31,6 +31,8 @@ interface Line {
 }
 interface ChartOptions {
   width: number;
+  /** top, right, bottom, left in CSS pixels; null: uPlot's own */
+  padding?: (number | null)[];
   height: number;
   scales: Record<string, { time?: boolean; range: (u: unknown, min: number, max: number) => [number, number] }>;
   axes: Axis[];
@@ -100,13 +102,16 @@ export function drawReport(uPlot: UPlotConstructor, doc: PageDocument, data: Rep
     const days = data.trend.days;
     const first = days[0]!;
     const last = days[days.length - 1]!;
+    // At most about ten dates on the axis, counted back from the latest so this run's date is always labelled.
     const step = Math.max(1, Math.ceil(days.length / 10));
-    const ticks = days.filter((_d, k) => k % step === 0 || k === days.length - 1);
+    const ticks = days.filter((_d, k) => (days.length - 1 - k) % step === 0);
+    // Points help a few runs and turn a year of them into a smear.
+    const points = days.length <= 60;
     const max = Math.max(0, ...lines.flatMap((l) => l.values.map((v) => v ?? 0)));
     const series: ChartOptions['series'] = [{ label: 'date', value: (_u, v) => (v == null ? '' : dayText(v)) },
-      ...lines.map((l, k) => ({ label: l.name, stroke: colour(k), width: 2, points: { show: true, size: 7, fill: colour(k) } }))];
+      ...lines.map((l, k) => ({ label: l.name, stroke: colour(k), width: 2, points: { show: points, size: 7, fill: colour(k) } }))];
     new uPlot({
-      width: widthOf(el), height: HEIGHT,
+      width: widthOf(el), height: HEIGHT, padding: [null, 40, null, null],
       scales: { x: { time: false, range: () => [first - 0.5, last + 0.5] }, y: { range: () => upTo(max) } },
       axes: [{ splits: () => ticks, values: (_u, splits) => splits.map(dayText) }, { label: yLabel, size: 60 }],
       series, legend: { show: true }, cursor: noDrag, hooks: noteTop(el, max),
