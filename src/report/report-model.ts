@@ -179,21 +179,25 @@ export function reportModel(m: ModelInput): ReportModel {
 }
 
 /**
- * A backtest result as `churnwatch backtest --json` writes it; the report reads only
- * `{ deciles: [{ decile, churn_rate, lift, cumulative_share }] }` and ignores the rest.
+ * The deciles of a backtest result. The report needs only
+ * `{ deciles: [{ decile, churn_rate, lift, cumulative_share }] }` and ignores the rest;
+ * it also finds them where `churnwatch backtest --json` puts the ranking's table
+ * (`ranking.deciles.rows`, whose churn rate is `rate`), so that file can be passed as it is.
  */
 export function parseBacktest(value: unknown, file: string): Decile[] {
   const fail = (what: string) => new ChurnwatchError('CW_REPORT_INPUT',
-    `${file}: ${what}; pass the JSON that churnwatch backtest --json writes (it needs deciles: [{ decile, churn_rate, lift, cumulative_share }])`, { file });
-  if (!isObject(value) || !Array.isArray(value.deciles)) throw fail('no deciles array');
-  if (value.deciles.length === 0 || value.deciles.length > 100) throw fail(`deciles has ${value.deciles.length} entries (expected 1 to 100)`);
-  return value.deciles.map((d: unknown, k: number) => {
-    if (!isObject(d)) throw fail(`deciles[${k}] is not an object`);
-    const num = (key: keyof Decile) => {
-      const v = d[key];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`deciles[${k}].${key} is missing or not a number`);
+    `${file}: ${what}; pass a backtest result with deciles: [{ decile, churn_rate, lift, cumulative_share }] (churnwatch backtest --json writes one)`, { file });
+  const ranking = isObject(value) && isObject(value.ranking) && isObject(value.ranking.deciles) ? value.ranking.deciles.rows : undefined;
+  const [path, rows] = isObject(value) && Array.isArray(value.deciles) ? ['deciles', value.deciles] : ['ranking.deciles.rows', ranking];
+  if (!Array.isArray(rows)) throw fail('no deciles array');
+  if (rows.length === 0 || rows.length > 100) throw fail(`${path} has ${rows.length} entries (expected 1 to 100)`);
+  return rows.map((d: unknown, k: number) => {
+    if (!isObject(d)) throw fail(`${path}[${k}] is not an object`);
+    const num = (key: string, alias?: string) => {
+      const v = d[key] ?? (alias === undefined ? undefined : d[alias]);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${path}[${k}].${key} is missing or not a number`);
       return v;
     };
-    return { decile: num('decile'), churn_rate: num('churn_rate'), lift: num('lift'), cumulative_share: num('cumulative_share') };
+    return { decile: num('decile'), churn_rate: num('churn_rate', 'rate'), lift: num('lift'), cumulative_share: num('cumulative_share') };
   });
 }

@@ -126,6 +126,13 @@ describe('parseBacktest', () => {
     ]);
   });
 
+  it('when the result is the JSON of churnwatch backtest then its ranking deciles are read (rate as the churn rate)', () => {
+    const ranking = { auc: 0.7, deciles: { base_rate: 0.1, rows: [{ decile: 1, subscribers: 10, churners: 3, rate: 0.3, lift: 3, cumulative_share: 0.3, min_score: 0.5 }] } };
+    expect(parseBacktest({ population: {}, ranking, expected_loss: {} }, 'bt.json')).toEqual([{ decile: 1, churn_rate: 0.3, lift: 3, cumulative_share: 0.3 }]);
+    const noLift = { ranking: { deciles: { rows: [{ decile: 1, rate: 0, lift: null, cumulative_share: 0 }] } } }; // no churner: lift not computable
+    expect(thrown(() => parseBacktest(noLift, 'bt.json')).message).toContain('bt.json: ranking.deciles.rows[0].lift is missing or not a number');
+  });
+
   it('when a decile lacks a number then the message names the entry and the field', () => {
     const e = thrown(() => parseBacktest({ deciles: [deciles[0], { decile: 2, churn_rate: 0.1, lift: 'high', cumulative_share: 0.4 }] }, 'bt.json'));
     expect([e.code, e.message]).toEqual(['CW_REPORT_INPUT', expect.stringContaining('bt.json: deciles[1].lift is missing or not a number')]);
