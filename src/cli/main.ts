@@ -16,6 +16,8 @@ import { runNightly } from '../pipeline.js';
 import { analyse } from '../analyse.js';
 import { explain, explanationText } from '../report/explain.js';
 import { publishedReportHtml } from '../report/run-report.js';
+import { backtest, backtestText, toJson } from '../report/backtest.js';
+import { readLabels } from '../ingest/labels.js';
 import { generateExtracts } from '../generate/generate.js';
 import type { Logger } from 'pino';
 import { makeLogger, openLogFile } from './log.js';
@@ -143,13 +145,14 @@ export function makeGenerateCommand(io: Io): Command {
     .option('--gzip', 'write .csv.gz files', false)
     .option('--delimiter <char>', 'field delimiter', ',')
     .option('--dirty <share>', 'share of fact rows made invalid on purpose (for testing the reject path)', parseShare)
-    .action(async (opts: { subscribers: number; seed: string; out: string; asOf?: number; months?: number; days?: number; gzip: boolean; delimiter: string; dirty?: number }) => {
+    .option('--labels', 'also write labels.csv: who churned after the run date, drawn by a planted process (see the README)', false)
+    .action(async (opts: { subscribers: number; seed: string; out: string; asOf?: number; months?: number; days?: number; gzip: boolean; delimiter: string; dirty?: number; labels: boolean }) => {
       if (![',', '|', ';', '\t'].includes(opts.delimiter)) throw new ChurnwatchError('CW_USAGE', '--delimiter must be one of , | ; or a tab');
       const asOf = opts.asOf ?? todayIn('Asia/Shanghai');
       const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
       const r = await generateExtracts({
         subscribers: opts.subscribers, seed, asOf, outDir: resolve(opts.out), months: opts.months, days: opts.days,
-        gzip: opts.gzip, delimiter: opts.delimiter, dirtyShare: opts.dirty,
+        gzip: opts.gzip, delimiter: opts.delimiter, dirtyShare: opts.dirty, labels: opts.labels,
       });
       for (const f of r.files) io.out(`${f.name}\t${f.rows} rows\t${f.bytes} bytes\n`);
     });
@@ -171,6 +174,29 @@ export function makeExplainCommand(io: Io): Command {
       if (index < 0) throw new ChurnwatchError('CW_USAGE', 'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber');
       const e = explain({ pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores, index });
       io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
+    });
+}
+
+/** The labels file of backtest and diff, its bad rows limited by the pack's reject share. */
+function loadLabels(file: string, maxBadShare: number) {
+  return readLabels(resolve(file), file, maxBadShare);
+}
+
+export function makeBacktestCommand(io: Io): Command {
+  return new Command('backtest')
+    .description('Measure how well each rule and the combined score find the churners of a labels file: precision, recall, lift with 95% intervals, deciles, AUC. Publishes nothing.')
+    .requiredOption('--input <dir>', 'folder of CSV extracts')
+    .requiredOption('--labels <file>', 'CSV with subscriber_id,churned (0/1) and optionally churn_date')
+    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
+    .option('--rules <file>', 'rule pack', DEFAULT_RULES)
+    .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
+    .option('--json', 'print JSON instead of text', false)
+    .action(async (opts: { input: string; labels: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
+      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+      const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
+      const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
+      const b = backtest({ pack, asOf, ids: a.extracts.subscribers.ids, evaluation: a.evaluation, scores: a.scores, labels });
+      io.out(opts.json ? toJson(b) : backtestText(b));
     });
 }
 
@@ -227,7 +253,7 @@ export function makeProgram(io: Io): Command {
   const program = new Command('churnwatch')
     .description('Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.')
     .version(VERSION);
-  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io)]) program.addCommand(cmd);
+  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io), makeBacktestCommand(io)]) program.addCommand(cmd);
   // Commander's error text (two lines with a suggestion, then the help) is dropped:
   // main() prints every error in the one form `churnwatch: ... [CW_...]`.
   const quiet = (cmd: Command): void => {

@@ -31,7 +31,7 @@ import { createGzip } from 'node:zlib';
 import { ChurnwatchError } from '../errors.js';
 import { putAscii, putBytes, putHundredths, putPadded, putUint } from '../util/bytes.js';
 import { daysFromCivil, daysInMonth, formatDay, formatMonth, monthOfDay } from '../util/dates.js';
-import { Prng, hashString, ln, mix32 } from './prng.js';
+import { Prng, exp, hashString, ln, mix32 } from './prng.js';
 
 export interface GenerateOptions {
   /** Number of subscribers N. */
@@ -56,6 +56,8 @@ export interface GenerateOptions {
   onProgress?: (file: string, rows: number) => void;
   /** Characters buffered before a write (tuning only; never changes the output). Default 1 MiB. */
   chunkSize?: number;
+  /** Also write labels.csv (subscriber_id,churned,churn_date) drawn by the planted churn process. Default false. */
+  labels?: boolean;
 }
 
 export interface GeneratedFile {
@@ -378,6 +380,15 @@ interface Ctx {
   /** A stable per-subscriber uint32 for a purpose (salt). */
   hu: (i: number, salt: number) => number;
   sink: (name: string) => Sink;
+  /** What the planted churn process reads, kept by writeBilling; null without labels. */
+  planted: Planted | null;
+}
+
+/** Per subscriber, the bills of M0 and M1 (fen) and the minutes of M0, as written; -1 when the month has no row. */
+interface Planted {
+  billM0: Int32Array;
+  billM1: Int32Array;
+  mouM0: Int32Array;
 }
 
 export async function generateExtracts(opts: GenerateOptions): Promise<{ files: GeneratedFile[] }> {
@@ -453,6 +464,7 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
     base: new Int32Array(N),
     mou: new Int32Array(N),
     idNum, idOf, msisdnPrefix, msisdnSuffix, hu,
+    planted: opts.labels ? { billM0: new Int32Array(N).fill(-1), billM1: new Int32Array(N).fill(-1), mouM0: new Int32Array(N).fill(-1) } : null,
     sink: (name) => {
       const sink = new Sink(join(opts.outDir, name + ext), name + ext, gzip, chunk, d, opts.onProgress);
       sink.str(HEADERS[name as keyof typeof HEADERS].join(d) + '\n');
@@ -468,6 +480,7 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
   files.push(await writeContracts(ctx));
   files.push(await writeContacts(ctx));
   files.push(await writeDoNotCall(ctx));
+  if (ctx.planted) files.push(await writeLabels(ctx, new Sink(join(opts.outDir, 'labels.csv'), 'labels.csv', false, chunk, ',', opts.onProgress)));
   return { files };
 }
 
@@ -759,6 +772,11 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
         break;
     }
 
+    if (ctx.planted) {
+      const p = ctx.planted;
+      if (has(0) && present[J(0)]) { p.billM0[i] = amt[J(0)]!; p.mouM0[i] = mouA[J(0)]!; }
+      if (has(1) && present[J(1)]) p.billM1[i] = amt[J(1)]!;
+    }
     w.room(256 * K);
     for (let k = 0; k < K; k++) {
       const r = rng.next();
@@ -1149,6 +1167,46 @@ async function writeDoNotCall(ctx: Ctx): Promise<GeneratedFile> {
   for (let i = 0; i < N; i++) {
     if (rng.chance(0.01)) line(i);
     if (i % 2000 === 1999) line(N + outside++); // not a subscriber: indexes beyond N map to unused numbers
+    if (w.full) await w.flush();
+  }
+  return w.close();
+}
+
+// ---------------------------------------------------------------------------
+// labels.csv: who churned in the 90 days after D, drawn by a planted process.
+
+/**
+ * The planted churn process, a logistic model over what the extracts show:
+ *   logit P(churn) = -3.0
+ *     + 3.0 × drop           drop = 1 − bill(M0)/bill(M1), 0 when the bill did not fall or bill(M1) < 10 yuan
+ *     + 1.0 × [minutes(M0) < 30]        low current usage (no M0 row counts as 0 minutes)
+ *     + 0.7 × [bill(M0) < 20 yuan]      low value
+ *     + 0.8 × [tenure < 365 days]       a young line
+ *     + 1.2 × [status arrears or on hold]
+ * A churner's churn date is uniform on D+1..D+90. Closed lines have left already and
+ * get no row. The draws come from their own stream, after all the extracts, so the
+ * extracts are the same bytes with and without labels.
+ */
+export const PLANTED_CHURN = { intercept: -3.0, drop: 3.0, lowMinutes: 1.0, lowBill: 0.7, youngLine: 0.8, suspended: 1.2 } as const;
+
+async function writeLabels(ctx: Ctx, w: Sink): Promise<GeneratedFile> {
+  const { N, D } = ctx;
+  const p = ctx.planted!;
+  const c = PLANTED_CHURN;
+  const rng = streamFor(ctx, 'labels');
+  w.str('subscriber_id,churned,churn_date\n');
+  for (let i = 0; i < N; i++) {
+    const st = ctx.status[i]!;
+    if (st === ST_CLOSED) continue;
+    const m0 = Math.max(0, p.billM0[i]!), m1 = p.billM1[i]!;
+    const drop = m1 >= 1000 && m0 < m1 ? 1 - m0 / m1 : 0;
+    const logit = c.intercept + c.drop * drop + (Math.max(0, p.mouM0[i]!) < 30 ? c.lowMinutes : 0) + (m0 < 2000 ? c.lowBill : 0) +
+      (D - ctx.act[i]! < 365 ? c.youngLine : 0) + (st === ST_ARREARS || st === ST_HOLD ? c.suspended : 0);
+    const churned = rng.next() < 1 / (1 + exp(-logit));
+    w.room(64);
+    w.pad(ctx.idNum(i), 10); w.sep();
+    if (churned) { w.ascii('1,'); w.ascii(ctx.fd(D + rng.int(1, 90))); } else w.ascii('0,');
+    w.end();
     if (w.full) await w.flush();
   }
   return w.close();
