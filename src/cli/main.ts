@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChurnwatchError, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -14,7 +14,7 @@ import { featureFile } from '../rules/catalogue.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
 import { runNightly } from '../pipeline.js';
 import { analyse } from '../analyse.js';
-import { explain, explanationText } from '../report/explain.js';
+import { explain, explainMany, explanationText, explanationsText } from '../report/explain.js';
 import { publishedReportHtml } from '../report/run-report.js';
 import { backtest, backtestText, toJson } from '../report/backtest.js';
 import { readLabels } from '../ingest/labels.js';
@@ -158,22 +158,62 @@ export function makeGenerateCommand(io: Io): Command {
     });
 }
 
+/** Repeatable option: each occurrence adds to the list. */
+function collect(v: string, list: string[] = []): string[] {
+  return [...list, v];
+}
+
+/** The ids of --subscriber and --subscribers-file (one id a line; blank lines and a subscriber_id header skipped), with where each came from. */
+function subscriberList(opts: { subscriber?: string[]; subscribersFile?: string }): { id: string; from: string }[] {
+  const list = (opts.subscriber ?? []).map((id, k) => ({ id: id.trim(), from: `--subscriber number ${k + 1}` }));
+  if (opts.subscribersFile !== undefined) {
+    const file = opts.subscribersFile;
+    let text: string;
+    try {
+      text = readFileSync(resolve(file), 'utf8');
+    } catch {
+      throw new ChurnwatchError('CW_INPUT_MISSING', `subscriber list ${file} cannot be read; pass --subscribers-file with a file of one subscriber_id a line`, { file });
+    }
+    text.split(/\r?\n/).forEach((line, k) => {
+      const id = line.trim();
+      if (id !== '' && !(k === 0 && id === 'subscriber_id')) list.push({ id, from: `line ${k + 1} of ${file}` });
+    });
+  }
+  if (list.length === 0) throw new ChurnwatchError('CW_USAGE', 'name the subscribers to explain with --subscriber ID (repeatable) or --subscribers-file FILE');
+  return list;
+}
+
 export function makeExplainCommand(io: Io): Command {
   return new Command('explain')
-    .description('Show why one subscriber is or is not flagged: every rule, the values it read, the verdict, value, tier and risk')
+    .description('Show why subscribers are or are not flagged: every rule, the values it read, the verdict, value, tier and risk; many subscribers cost one read of the extracts')
     .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
-    .requiredOption('--subscriber <id>', 'subscriber_id to explain')
+    .option('--subscriber <id>', 'subscriber_id to explain; repeat for several', collect)
+    .option('--subscribers-file <file>', 'file of subscriber_ids to explain, one a line')
     .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
     .option('--rules <file>', 'rule pack', DEFAULT_RULES)
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
-    .option('--json', 'print JSON instead of text', false)
-    .action(async (opts: { input: string; subscriber: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
+    .option('--json', 'print JSON instead of text (an array when more than one subscriber is asked for)', false)
+    .action(async (opts: { input: string; subscriber?: string[]; subscribersFile?: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
+      const wanted = subscriberList(opts);
       const { pack, config, inputDir, asOf } = loadRunInputs(opts);
       const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
-      const index = a.extracts.subscribers.ids.indexOf(opts.subscriber.trim());
-      if (index < 0) throw new ChurnwatchError('CW_USAGE', 'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber');
-      const e = explain({ pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores, index });
-      io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
+      const ids = a.extracts.subscribers.ids;
+      const args = { pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores };
+      if (wanted.length === 1 && opts.subscribersFile === undefined) {
+        const index = ids.indexOf(wanted[0]!.id);
+        if (index < 0) throw new ChurnwatchError('CW_USAGE', 'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber');
+        const e = explain({ ...args, index });
+        io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
+        return;
+      }
+      const position = new Map<string, number>();
+      for (let i = 0; i < ids.length; i++) position.set(ids.get(i), i);
+      const unknown = wanted.filter((w) => !position.has(w.id));
+      if (unknown.length > 0) {
+        throw new ChurnwatchError('CW_USAGE', `${unknown.length} of ${wanted.length} subscribers asked for are not in subscribers.csv (or their rows were rejected: see rejects.csv of a run); the first is ${unknown[0]!.from}; check those ids`);
+      }
+      const es = explainMany(args, wanted.map((w) => position.get(w.id)!));
+      io.out(opts.json ? JSON.stringify(es, null, 2) + '\n' : explanationsText(es, pack));
     });
 }
 

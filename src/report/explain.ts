@@ -115,3 +115,13 @@ function featureText(key: string, v: FeatureValue): string {
 function fixed(v: number | null, decimals: number): string {
   return v === null ? '(not given)' : v.toFixed(decimals);
 }
+
+/** Explanations of several subscribers from one analysis, in the order given. */
+export function explainMany(args: Omit<Parameters<typeof explain>[0], 'index'>, indexes: readonly number[]): Explanation[] {
+  return indexes.map((index) => explain({ ...args, index }));
+}
+
+/** The text of several explanations, one block each, separated by a rule line. */
+export function explanationsText(es: readonly Explanation[], pack: RulePack): string {
+  return es.map((e) => explanationText(e, pack)).join('\n' + '-'.repeat(72) + '\n\n');
+}

@@ -1,0 +1,68 @@
+/**
+ * explain for many subscribers in one pass: for every subscriber of the golden run,
+ * the verdicts, value, tier and risk equal the published scores.csv; one subscriber
+ * keeps today's single-object output.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+async function cli(args: string[]) {
+  let out = '', err = '';
+  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; } });
+  return { code, out, err };
+}
+
+const BASE = ['explain', '--input', 'fixtures/golden/input', '--as-of', '2026-11-23'];
+const scores = parse(readFileSync('fixtures/golden/expected/scores.csv'), { columns: true }) as Record<string, string>[];
+
+function idsFile(lines: string[]): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'cw-ids-')), 'ids.txt');
+  writeFileSync(p, lines.join('\n') + '\n');
+  return p;
+}
+
+describe('churnwatch explain for many subscribers', () => {
+  it('when every subscriber of the golden run is listed in a file then the JSON array agrees with scores.csv for each', async () => {
+    const r = await cli([...BASE, '--subscribers-file', idsFile(['subscriber_id', ...scores.map((s) => s.subscriber_id!), '']), '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const es = JSON.parse(r.out) as { subscriber_id: string; value: string; tier: string; risk_score: string; expected_loss: string; rules: { id: string; flagged: boolean }[] }[];
+    expect(es.map((e) => e.subscriber_id)).toEqual(scores.map((s) => s.subscriber_id));
+    es.forEach((e, k) => {
+      const row = scores[k]!;
+      expect([e.value, e.tier, e.risk_score, e.expected_loss]).toEqual([row.value, row.tier, row.risk_score, row.expected_loss]);
+      for (const rule of e.rules) expect(`${e.subscriber_id} ${rule.id}=${rule.flagged ? 1 : 0}`).toBe(`${e.subscriber_id} ${rule.id}=${row[rule.id]}`);
+    });
+  });
+
+  it('when --subscriber is repeated then the text has one block each, in the order given, and equals the single outputs joined', async () => {
+    const one = await cli([...BASE, '--subscriber', '0001000917']);
+    const two = await cli([...BASE, '--subscriber', '0001000003']);
+    const both = await cli([...BASE, '--subscriber', '0001000917', '--subscriber', '0001000003']);
+    expect(both.code).toBe(0);
+    expect(both.out).toBe(`${one.out}\n${'-'.repeat(72)}\n\n${two.out}`);
+  });
+
+  it('when one subscriber is asked for then --json is still a single object', async () => {
+    const r = await cli([...BASE, '--subscriber', '0001000917', '--json']);
+    expect(Array.isArray(JSON.parse(r.out))).toBe(false);
+  });
+
+  it('when listed subscribers are unknown or none is named then it exits 64 saying how many and where the first is', async () => {
+    const r = await cli([...BASE, '--subscribers-file', idsFile(['0001000917', 'nobody', 'nobody-else'])]);
+    expect(r.code).toBe(64);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('2 of 3 subscribers asked for are not in subscribers.csv');
+    expect(r.err).toMatch(/the first is line 2 of .*ids\.txt/);
+    expect(r.err).not.toContain('nobody'); // messages carry no ids
+    const byOption = await cli([...BASE, '--subscriber', '0001000917', '--subscriber', 'nobody']);
+    expect(byOption.err).toContain('the first is --subscriber number 2');
+    const none = await cli(BASE);
+    expect(none.code).toBe(64);
+    expect(none.err).toContain('--subscriber ID');
+  });
+});
