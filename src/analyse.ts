@@ -1,7 +1,7 @@
 /**
  * The one analysis path: ingest → check counts → gates → features → rules → scores.
  * The nightly run (pipeline.ts), `explain` and the analysts' commands all call
- * analyse(), so they read, gate and score the extracts the same way; what differs is
+ * analyse() (diff: analyseEach, for two packs over one read), so they read, gate and score the extracts the same way; what differs is
  * what they do around it, through the hooks (timings, progress, input checks).
  */
 import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.js';
@@ -10,7 +10,7 @@ import type { FeatureRequest } from './rules/catalogue.js';
 import { buildFeatures, type FeatureTable } from './features/features.js';
 import { ingest, type Extracts, type IngestPlan } from './ingest/ingest.js';
 import { checkGates } from './ingest/gates.js';
-import { packColumnNeeds, type InputOptions } from './ingest/layout.js';
+import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions } from './ingest/layout.js';
 import { evaluate, type Evaluation } from './rules/evaluate.js';
 import { score, type Scores } from './score/score.js';
 import { monthOfDay } from './util/dates.js';
@@ -41,11 +41,22 @@ export interface AnalysisHooks {
 }
 
 export async function analyse(input: InputOptions, asOf: number, pack: RulePack, hooks: AnalysisHooks = {}): Promise<Analysis> {
-  const features = requiredFeatures(pack);
+  return (await analyseEach(input, asOf, [pack], hooks))[0]!;
+}
+
+/**
+ * The same path for several rule packs over one read of the extracts (diff): the read
+ * and the features cover every feature any pack reads; gates, rules and scores run per
+ * pack, each pack's gates judging every file read (one only another pack needs, too).
+ */
+export async function analyseEach(input: InputOptions, asOf: number, packs: readonly RulePack[], hooks: AnalysisHooks = {}): Promise<Analysis[]> {
+  const perPack = packs.map((p) => requiredFeatures(p));
+  const features = new Map(perPack.flatMap((f) => [...f]));
+  const needed = new Set(packs.flatMap((p) => [...neededFiles(p)]));
   hooks.stageStart?.('ingest');
   let extracts: Extracts;
   try {
-    extracts = await ingest({ asOf, input, features, needed: neededFiles(pack), columnNeeds: packColumnNeeds(pack), ...hooks.ingest });
+    extracts = await ingest({ asOf, input, features, needed, columnNeeds: mergeNeeds(packs.map(packColumnNeeds)), ...hooks.ingest });
   } catch (e) {
     throw hooks.ingestFailed ? hooks.ingestFailed(e) : e;
   }
@@ -54,7 +65,8 @@ export async function analyse(input: InputOptions, asOf: number, pack: RulePack,
   hooks.ingested?.(extracts);
 
   hooks.stageStart?.('gates');
-  const m0 = checkGates(pack, extracts, asOf, monthOfDay(asOf), features);
+  // M0 depends on the billing rows alone, so every pack's gates choose the same one.
+  const m0 = packs.map((p, k) => checkGates(p, extracts, asOf, monthOfDay(asOf), perPack[k]!))[0]!;
   hooks.stageDone?.('gates');
 
   hooks.stageStart?.('features');
@@ -62,13 +74,28 @@ export async function analyse(input: InputOptions, asOf: number, pack: RulePack,
   hooks.stageDone?.('features');
 
   hooks.stageStart?.('rules');
-  const evaluation = evaluate(pack, table, asOf);
+  const evaluations = packs.map((p) => evaluate(p, table, asOf));
   hooks.stageDone?.('rules');
 
   hooks.stageStart?.('score');
-  const scores = score(pack, evaluation, extracts.subscribers.ids);
+  const scores = packs.map((p, k) => score(p, evaluations[k]!, extracts.subscribers.ids));
   hooks.stageDone?.('score');
-  return { extracts, features, m0, table, evaluation, scores };
+  return packs.map((_, k) => ({ extracts, features: perPack[k]!, m0, table, evaluation: evaluations[k]!, scores: scores[k]! }));
+}
+
+/** The optional columns any of the packs needs, each with the readers of all of them. */
+function mergeNeeds(all: ColumnNeeds[]): ColumnNeeds {
+  if (all.length === 1) return all[0]!;
+  const out: ColumnNeeds = {};
+  for (const needs of all) {
+    for (const [extract, byCol] of Object.entries(needs)) {
+      for (const [col, readers] of Object.entries(byCol ?? {})) {
+        const list = ((out[extract as ExtractName] ??= {})[col] ??= []);
+        for (const r of readers) if (!list.includes(r)) list.push(r);
+      }
+    }
+  }
+  return out;
 }
 
 /** Every record read is accepted or rejected, and every rejection is listed; anything else is a bug. */

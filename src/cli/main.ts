@@ -13,10 +13,11 @@ import { loadRunConfig } from '../config/run-config.js';
 import { featureFile } from '../rules/catalogue.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
 import { runNightly } from '../pipeline.js';
-import { analyse } from '../analyse.js';
+import { analyse, analyseEach } from '../analyse.js';
 import { explain, explainMany, explanationText, explanationsText } from '../report/explain.js';
 import { publishedReportHtml } from '../report/run-report.js';
-import { backtest, backtestText, toJson } from '../report/backtest.js';
+import { backtest, backtestText, joinLabels, toJson } from '../report/backtest.js';
+import { diffPacks, diffText } from '../report/diff.js';
 import { readLabels } from '../ingest/labels.js';
 import { generateExtracts } from '../generate/generate.js';
 import type { Logger } from 'pino';
@@ -183,16 +184,23 @@ function subscriberList(opts: { subscriber?: string[]; subscribersFile?: string 
   return list;
 }
 
-export function makeExplainCommand(io: Io): Command {
-  return new Command('explain')
-    .description('Show why subscribers are or are not flagged: every rule, the values it read, the verdict, value, tier and risk; many subscribers cost one read of the extracts')
+/** An analyst's command with the options they all share: the extracts, D, the rule pack, the configuration and --json. */
+function analystCommand(name: string, description: string, json = 'print JSON instead of text', rules = 'rule pack'): Command {
+  return new Command(name)
+    .description(description)
     .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
+    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
+    .option('--rules <file>', rules, DEFAULT_RULES)
+    .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
+    .option('--json', json, false);
+}
+
+export function makeExplainCommand(io: Io): Command {
+  return analystCommand('explain',
+    'Show why subscribers are or are not flagged: every rule, the values it read, the verdict, value, tier and risk; many subscribers cost one read of the extracts',
+    'print JSON instead of text (an array when more than one subscriber is asked for)')
     .option('--subscriber <id>', 'subscriber_id to explain; repeat for several', collect)
     .option('--subscribers-file <file>', 'file of subscriber_ids to explain, one a line')
-    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
-    .option('--rules <file>', 'rule pack', DEFAULT_RULES)
-    .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
-    .option('--json', 'print JSON instead of text (an array when more than one subscriber is asked for)', false)
     .action(async (opts: { input: string; subscriber?: string[]; subscribersFile?: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
       const wanted = subscriberList(opts);
       const { pack, config, inputDir, asOf } = loadRunInputs(opts);
@@ -223,20 +231,38 @@ function loadLabels(file: string, maxBadShare: number) {
 }
 
 export function makeBacktestCommand(io: Io): Command {
-  return new Command('backtest')
-    .description('Measure how well each rule and the combined score find the churners of a labels file: precision, recall, lift with 95% intervals, deciles, AUC. Publishes nothing.')
-    .requiredOption('--input <dir>', 'folder of CSV extracts')
+  return analystCommand('backtest',
+    'Measure how well each rule and the combined score find the churners of a labels file: precision, recall, lift with 95% intervals, deciles, AUC. Publishes nothing.')
     .requiredOption('--labels <file>', 'CSV with subscriber_id,churned (0/1) and optionally churn_date')
-    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
-    .option('--rules <file>', 'rule pack', DEFAULT_RULES)
-    .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
-    .option('--json', 'print JSON instead of text', false)
     .action(async (opts: { input: string; labels: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
       const { pack, config, inputDir, asOf } = loadRunInputs(opts);
       const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
       const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
       const b = backtest({ pack, asOf, ids: a.extracts.subscribers.ids, evaluation: a.evaluation, scores: a.scores, labels });
       io.out(opts.json ? toJson(b) : backtestText(b));
+    });
+}
+
+export function makeDiffCommand(io: Io): Command {
+  return analystCommand('diff',
+    'Show what changing the rule pack from --rules to --rules-b does: who enters and leaves, hits per rule, task tier moves, and with --labels the precision and lift of each. Publishes nothing.',
+    undefined, 'rule pack A')
+    .requiredOption('--rules-b <file>', 'rule pack B, compared with --rules (A)')
+    .option('--labels <file>', 'CSV with subscriber_id,churned (0/1): adds precision, recall, lift and AUC of each pack')
+    .option('--list <n>', 'also print the first n subscriber_ids (by id) that enter and that leave', parseCount)
+    .action(async (opts: { input: string; rulesB: string; rules: string; asOf?: number; labels?: string; list?: number; config?: string; json: boolean }) => {
+      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+      const packB = loadRulePack(opts.rulesB);
+      const labels = opts.labels === undefined ? undefined : await loadLabels(opts.labels, Math.min(pack.gates.maxRejectShare, packB.gates.maxRejectShare));
+      const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, packB]);
+      const ids = a!.extracts.subscribers.ids;
+      const d = diffPacks({
+        asOf, ids, list: opts.list,
+        a: { pack, evaluation: a!.evaluation, scores: a!.scores },
+        b: { pack: packB, evaluation: b!.evaluation, scores: b!.scores },
+        labels: labels && joinLabels(ids, labels, asOf),
+      });
+      io.out(opts.json ? toJson(d) : diffText(d));
     });
 }
 
@@ -293,7 +319,7 @@ export function makeProgram(io: Io): Command {
   const program = new Command('churnwatch')
     .description('Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.')
     .version(VERSION);
-  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io), makeBacktestCommand(io)]) program.addCommand(cmd);
+  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io), makeBacktestCommand(io), makeDiffCommand(io)]) program.addCommand(cmd);
   // Commander's error text (two lines with a suggestion, then the help) is dropped:
   // main() prints every error in the one form `churnwatch: ... [CW_...]`.
   const quiet = (cmd: Command): void => {

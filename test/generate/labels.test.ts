@@ -38,6 +38,12 @@ describe('generate --labels', () => {
     expect(digest(other)['labels.csv']).not.toBe(labels);
   });
 
+  it('when the sample is generated again with labels then its extracts are the committed ones and labels.csv the committed labels', async () => {
+    const dir = tempDir();
+    await generateExtracts({ subscribers: 3000, seed: 1, asOf: D, outDir: dir, labels: true });
+    expect(digest(dir)).toEqual(digest('fixtures/sample'));
+  });
+
   it('when labels are written then closed lines have none, churners have a date in D+1..D+90 and the others none', async () => {
     const dir = tempDir();
     await generateExtracts({ subscribers: 800, seed: 9, asOf: D, outDir: dir, labels: true });

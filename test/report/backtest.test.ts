@@ -8,32 +8,17 @@
  *   0000000099 is unknown; line 14 has churned "yes"; line 15 repeats subscriber 1.
  *   Labelled 11, churners 6: base rate 6/11.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { cli, cliJson, tempFile } from '../helpers/cli.js';
 
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; } });
-  return { code, out, err };
-}
 
 const BASE = ['backtest', '--input', 'fixtures/backtest', '--as-of', '2026-11-23', '--rules', 'fixtures/backtest/rules.yaml'];
 
-function labelsFile(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'cw-labels-')), 'labels.csv');
-  writeFileSync(p, text);
-  return p;
-}
+const labelsFile = (text: string): string => tempFile('labels.csv', text);
 
 describe('churnwatch backtest', () => {
   it('when run on the fixture then every figure and interval is the hand-computed one', async () => {
-    const r = await cli([...BASE, '--labels', 'fixtures/backtest/labels.csv', '--json']);
-    expect(r.err).toBe('');
-    expect(r.code).toBe(0);
-    const b = JSON.parse(r.out);
+    const b = await cliJson([...BASE, '--labels', 'fixtures/backtest/labels.csv']);
     expect(b.labels).toMatchObject({ records: 14, malformed: 2, unknownSubscribers: 1, unlabelledSubscribers: 1, churnedBeforeAsOf: 1 });
     expect(b.labels.problems).toEqual([
       { line: 14, column: 'churned', reason: 'churned must be 0 or 1' },
@@ -113,9 +98,7 @@ describe('churnwatch backtest', () => {
 
   it('when a date is not a date or a non-churner has a churn date then the row is counted as not read', async () => {
     const p = labelsFile(['subscriber_id,churned,churn_date', ...Array.from({ length: 10 }, (_, i) => `${String(i + 1).padStart(10, '0')},${i % 2},`), '0000000011,1,2026-13-01', '0000000012,0,2026-12-01'].join('\n') + '\n');
-    const r = await cli([...BASE, '--labels', p, '--json']);
-    expect(r.code).toBe(0);
-    const b = JSON.parse(r.out);
+    const b = await cliJson([...BASE, '--labels', p]);
     expect(b.labels.problems).toEqual([
       { line: 12, column: 'churn_date', reason: 'the churn date is not a date YYYY-MM-DD' },
       { line: 13, column: 'churn_date', reason: 'a churn date is given for a subscriber that did not churn' },

@@ -3,34 +3,20 @@
  * the verdicts, value, tier and risk equal the published scores.csv; one subscriber
  * keeps today's single-object output.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { cli, cliJson, tempFile } from '../helpers/cli.js';
 
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; } });
-  return { code, out, err };
-}
 
 const BASE = ['explain', '--input', 'fixtures/golden/input', '--as-of', '2026-11-23'];
 const scores = parse(readFileSync('fixtures/golden/expected/scores.csv'), { columns: true }) as Record<string, string>[];
 
-function idsFile(lines: string[]): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'cw-ids-')), 'ids.txt');
-  writeFileSync(p, lines.join('\n') + '\n');
-  return p;
-}
+const idsFile = (lines: string[]): string => tempFile('ids.txt', lines.join('\n') + '\n');
 
 describe('churnwatch explain for many subscribers', () => {
   it('when every subscriber of the golden run is listed in a file then the JSON array agrees with scores.csv for each', async () => {
-    const r = await cli([...BASE, '--subscribers-file', idsFile(['subscriber_id', ...scores.map((s) => s.subscriber_id!), '']), '--json']);
-    expect(r.err).toBe('');
-    expect(r.code).toBe(0);
-    const es = JSON.parse(r.out) as { subscriber_id: string; value: string; tier: string; risk_score: string; expected_loss: string; rules: { id: string; flagged: boolean }[] }[];
+    const es = (await cliJson([...BASE, '--subscribers-file', idsFile(['subscriber_id', ...scores.map((s) => s.subscriber_id!), ''])])) as { subscriber_id: string; value: string; tier: string; risk_score: string; expected_loss: string; rules: { id: string; flagged: boolean }[] }[];
     expect(es.map((e) => e.subscriber_id)).toEqual(scores.map((s) => s.subscriber_id));
     es.forEach((e, k) => {
       const row = scores[k]!;

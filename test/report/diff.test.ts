@@ -1,0 +1,85 @@
+/**
+ * diff of two hand-made packs (fixtures/diff/a.yaml, b.yaml) on fixtures/sample,
+ * checked against flags recomputed here from the CSV files with integer fen:
+ *   A: bill_drop = M1 >= 10 yuan and M0 <= 70% of M1 (0.4); low_bill = M0 < 20 yuan (0.2); high tier from 60
+ *   B: bill_drop at 50% (0.4); low_minutes = mou(M0) < 30 (0.3); high tier from 80
+ * with M0 = 2026-10 (the last bill month before D's month), a missing month as 0 and
+ * closed lines never flagged; value = bill of M0.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { cli, cliJson } from '../helpers/cli.js';
+
+
+const subs = parse(readFileSync('fixtures/sample/subscribers.csv'), { columns: true }) as Record<string, string>[];
+const bills = parse(readFileSync('fixtures/sample/billing_monthly.csv'), { columns: true }) as Record<string, string>[];
+const fen = (s: string): number => Math.round(Number(s) * 100);
+
+function reference() {
+  const sum = new Map<string, { m0: number; m1: number; mou0: number }>();
+  for (const b of bills) {
+    const s = sum.get(b.subscriber_id!) ?? { m0: 0, m1: 0, mou0: 0 };
+    if (b.bill_month === '2026-10') { s.m0 += fen(b.amount!); s.mou0 += Number(b.mou); }
+    if (b.bill_month === '2026-09') s.m1 += fen(b.amount!);
+    sum.set(b.subscriber_id!, s);
+  }
+  return subs.map((x) => {
+    const s = sum.get(x.subscriber_id!) ?? { m0: 0, m1: 0, mou0: 0 };
+    const open = x.status !== 'closed';
+    const dropA = open && s.m1 >= 1000 && 100 * s.m0 <= 70 * s.m1;
+    const low = open && s.m0 < 2000;
+    const dropB = open && s.m1 >= 1000 && 100 * s.m0 <= 50 * s.m1;
+    const minutes = open && s.mou0 < 30;
+    const tier = (high: number) => (s.m0 >= high * 100 ? 0 : s.m0 >= 3000 ? 1 : 2);
+    return { id: x.subscriber_id!, dropA, low, dropB, minutes, a: dropA || low ? tier(60) : 3, b: dropB || minutes ? tier(80) : 3 };
+  });
+}
+
+const BASE = ['diff', '--input', 'fixtures/sample', '--as-of', '2026-11-23', '--rules', 'fixtures/diff/a.yaml', '--rules-b', 'fixtures/diff/b.yaml'];
+
+describe('churnwatch diff', () => {
+  it('when two hand-made packs are compared then who enters and leaves, hits per rule and tier moves match a recount from the CSV files', async () => {
+    const d = await cliJson([...BASE, '--list', '5']);
+    const ref = reference();
+    const count = (f: (x: (typeof ref)[number]) => boolean) => ref.filter(f).length;
+    const enter = ref.filter((x) => x.a === 3 && x.b !== 3), leave = ref.filter((x) => x.a !== 3 && x.b === 3);
+    expect(d.flagged).toEqual({ a: count((x) => x.a !== 3), b: count((x) => x.b !== 3), both: count((x) => x.a !== 3 && x.b !== 3), enter: enter.length, leave: leave.length });
+    expect(d.listed.enter).toEqual(enter.map((x) => x.id).sort().slice(0, 5));
+    expect(d.listed.leave).toEqual(leave.map((x) => x.id).sort().slice(0, 5));
+    expect(d.rules).toEqual([
+      { id: 'bill_drop', hitsA: count((x) => x.dropA), hitsB: count((x) => x.dropB), onlyA: count((x) => x.dropA && !x.dropB), onlyB: count((x) => x.dropB && !x.dropA) },
+      { id: 'low_bill', hitsA: count((x) => x.low), hitsB: null, onlyA: count((x) => x.low), onlyB: 0 },
+      { id: 'low_minutes', hitsA: null, hitsB: count((x) => x.minutes), onlyA: 0, onlyB: count((x) => x.minutes) },
+    ]);
+    const moves = [0, 1, 2, 3].map((a) => [0, 1, 2, 3].map((b) => count((x) => x.a === a && x.b === b)));
+    expect(d.tierMoves).toEqual(moves);
+    expect(moves[0]![1]).toBeGreaterThan(0); // the raised high tier moves someone from high to mid
+    expect(d.labels).toBeUndefined();
+  });
+
+  it('when labels are given then each side has the figures backtest gives for its pack', async () => {
+    const d = await cliJson([...BASE, '--labels', 'fixtures/sample/labels.csv']);
+    for (const [side, pack] of [['a', 'fixtures/diff/a.yaml'], ['b', 'fixtures/diff/b.yaml']] as const) {
+      const bt = await cliJson(['backtest', '--input', 'fixtures/sample', '--as-of', '2026-11-23', '--rules', pack, '--labels', 'fixtures/sample/labels.csv']);
+      expect(d.labels[side]).toEqual({ combined: bt.combined, auc: bt.ranking.auc, topDecileLift: bt.ranking.deciles.rows[0].lift });
+    }
+    expect(d.labels.labelled).toBe(3000 - subs.filter((s) => s.status === 'closed').length);
+  });
+
+  it('when printed as text then the tier matrix and rule table are aligned and no phone number or name appears', async () => {
+    const r = await cli([...BASE, '--list', '3']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ {2}A \\ B {2}high {2}mid {2}mass {2}none$/m);
+    expect(r.out).toMatch(/^ {2}low_minutes +- +\d+ +\+\d+ +0 +\d+$/m);
+    for (const s of subs.slice(0, 50)) {
+      expect(r.out).not.toContain(s.msisdn);
+      expect(r.out).not.toContain(s.name);
+    }
+  });
+
+  it('when --rules-b is missing then it exits 64', async () => {
+    const r = await cli(['diff', '--input', 'fixtures/sample', '--as-of', '2026-11-23']);
+    expect(r.code).toBe(64);
+  });
+});
