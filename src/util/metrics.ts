@@ -6,13 +6,12 @@
  * It sits on the ground floor, beside the other helpers that know nothing of the
  * pipeline, so any stage that fits or judges a score can use it.
  *
- * simple-statistics supplies the rank sum behind the AUC. It has no Wilson interval
- * (its probit is a two-decimal table lookup, too coarse for z), and deciles here are
- * cuts by rank position, not score quantiles: with the 2 to 8 distinct risks of a
- * rule pack, quantiles of the score collapse into one or two bins.
+ * simple-statistics has no Wilson interval (its probit is a two-decimal table lookup,
+ * too coarse for z); its rank sum builds an object per value, too slow at a million
+ * subscribers, so the AUC is computed here and tested against it. Deciles are cuts by
+ * rank position, not score quantiles: with the 2 to 8 distinct risks of a rule pack,
+ * quantiles of the score collapse into one or two bins.
  */
-import { wilcoxonRankSum } from 'simple-statistics';
-
 /** z for a two-sided 95% interval: the 0.975 quantile of the standard normal. */
 export const Z95 = 1.959963984540054;
 
@@ -79,19 +78,35 @@ export function measureFlag(flag: ArrayLike<number>, label: ArrayLike<number>): 
 
 /**
  * ROC AUC of `score` for the labelled subscribers: the chance that a random churner
- * scores above a random non-churner, ties counting one half. Computed from the
- * Mann-Whitney rank sum with tied scores given their average rank. NaN when either
+ * scores above a random non-churner, ties counting one half (the Mann-Whitney U over
+ * the product of the class sizes, which is what the rank sum with tied ranks averaged
+ * gives). Both classes' scores are sorted as typed arrays and walked together, with
+ * no object per subscriber: at a million subscribers this is ~100 ms where the rank
+ * sum of simple-statistics takes seconds. A NaN score ranks lowest. NaN when either
  * class is empty.
  */
 export function rocAuc(score: ArrayLike<number>, label: ArrayLike<number>): number {
-  const pos: number[] = [], neg: number[] = [];
+  let p = 0, q = 0;
+  for (let i = 0; i < label.length; i++) if (label[i] === 1) p++; else if (label[i] === 0) q++;
+  if (p === 0 || q === 0) return NaN;
+  const pos = new Float64Array(p), neg = new Float64Array(q);
+  p = 0; q = 0;
   for (let i = 0; i < label.length; i++) {
-    if (label[i] === 1) pos.push(score[i]!);
-    else if (label[i] === 0) neg.push(score[i]!);
+    const s = score[i]!;
+    const v = s === s ? s : -Infinity;
+    if (label[i] === 1) pos[p++] = v; else if (label[i] === 0) neg[q++] = v;
   }
-  if (pos.length === 0 || neg.length === 0) return NaN;
-  const rankSum = wilcoxonRankSum(pos, neg);
-  return (rankSum - (pos.length * (pos.length + 1)) / 2) / (pos.length * neg.length);
+  pos.sort(); neg.sort();
+  // For each churner: the others strictly below it, plus half of those equal to it.
+  let below = 0, upTo = 0, u = 0;
+  for (let k = 0; k < p; k++) {
+    const s = pos[k]!;
+    while (below < q && neg[below]! < s) below++;
+    if (upTo < below) upTo = below;
+    while (upTo < q && neg[upTo]! === s) upTo++;
+    u += below + (upTo - below) / 2;
+  }
+  return u / (p * q);
 }
 
 export interface DecileRow {

@@ -2,6 +2,7 @@
  * The measures against values worked out by hand (each computation is written out
  * beside its assertion), so a slip in a formula cannot hide behind a second copy of it.
  */
+import { wilcoxonRankSum } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
 import { decileTable, flagMeasures, measureFlag, rocAuc, wilson, Z95 } from '../../src/util/metrics.js';
 
@@ -54,6 +55,24 @@ describe('rocAuc', () => {
   it('when churners score 0.9, 0.5, 0.5 and the others 0.5, 0.1 then AUC is 5/6', () => {
     // pairs (churner, other): (0.9,0.5)=1 (0.9,0.1)=1, and twice (0.5,0.5)=½ (0.5,0.1)=1: 2 + 1.5 + 1.5 = 5 of 6
     expect(rocAuc([0.9, 0.5, 0.5, 0.5, 0.1], [1, 1, 1, 0, 0])).toBeCloseTo(5 / 6, 12);
+  });
+
+  it('when scores are random with many ties then AUC equals the rank-sum AUC of simple-statistics', () => {
+    // AUC = (W − P(P+1)/2) / (P·N), W the rank sum of the churners with tied ranks averaged
+    let x = 12345;
+    const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let round = 0; round < 20; round++) {
+      const score = Array.from({ length: 300 }, () => Math.floor(next() * 8) / 8);
+      const label = score.map((s) => (next() < 0.2 + s / 2 ? 1 : 0));
+      const pos = score.filter((_, i) => label[i] === 1), neg = score.filter((_, i) => label[i] === 0);
+      const expected = (wilcoxonRankSum(pos, neg) - (pos.length * (pos.length + 1)) / 2) / (pos.length * neg.length);
+      expect(rocAuc(score, label)).toBeCloseTo(expected, 12);
+    }
+  });
+
+  it('when a score is NaN then it ranks lowest', () => {
+    // churner NaN vs others 0.1 and NaN: loses one, ties one → 0.5 of 2; churner 0.2 beats both → 2; (0.5 + 2) / 4
+    expect(rocAuc([NaN, 0.2, 0.1, NaN], [1, 1, 0, 0])).toBeCloseTo(2.5 / 4, 12);
   });
 
   it('when every score is equal then AUC is 0.5; when a class is empty then NaN', () => {
