@@ -16,11 +16,11 @@ const idsFile = (lines: string[]): string => tempFile('ids.txt', lines.join('\n'
 
 describe('churnwatch explain for many subscribers', () => {
   it('when every subscriber of the golden run is listed in a file then the JSON array agrees with scores.csv for each', async () => {
-    const es = (await cliJson([...BASE, '--subscribers-file', idsFile(['subscriber_id', ...scores.map((s) => s.subscriber_id!), ''])])) as { subscriber_id: string; value: string; tier: string; risk_score: string; expected_loss: string; rules: { id: string; flagged: boolean }[] }[];
+    const es = (await cliJson([...BASE, '--subscribers-file', idsFile(['subscriber_id', ...scores.map((s) => s.subscriber_id!), ''])])) as { subscriber_id: string; value: number; tier: string; risk_score: number; expected_loss: number; rules: { id: string; flagged: boolean }[] }[];
     expect(es.map((e) => e.subscriber_id)).toEqual(scores.map((s) => s.subscriber_id));
     es.forEach((e, k) => {
       const row = scores[k]!;
-      expect([e.value, e.tier, e.risk_score, e.expected_loss]).toEqual([row.value, row.tier, row.risk_score, row.expected_loss]);
+      expect([e.value, e.tier, e.risk_score, e.expected_loss]).toEqual([Number(row.value), row.tier, Number(row.risk_score), Number(row.expected_loss)]);
       for (const rule of e.rules) expect(`${e.subscriber_id} ${rule.id}=${rule.flagged ? 1 : 0}`).toBe(`${e.subscriber_id} ${rule.id}=${row[rule.id]}`);
     });
   });
