@@ -24,7 +24,6 @@ export interface Labels {
   churned: Uint8Array;
   /** Day number of the churn date, NO_DAY when none is given. */
   churnDay: Int32Array;
-  hasChurnDate: boolean;
   /** Rows that could not be read, including repeated ids (the first row of an id is kept). */
   malformed: number;
   /** The first few of them, for the analyst to look at. */
@@ -88,7 +87,6 @@ export async function readLabels(path: string, file: string, maxBadShare: number
     );
   }
   return {
-    file, records, ids, churned: Uint8Array.from(churned), churnDay: Int32Array.from(days),
-    hasChurnDate: (columns as { date: number }).date >= 0, malformed, problems,
+    file, records, ids, churned: Uint8Array.from(churned), churnDay: Int32Array.from(days), malformed, problems,
   };
 }

@@ -161,7 +161,16 @@ export function backtestText(b: Backtest): string {
   return lines.join('\n') + '\n';
 }
 
-/** JSON with numbers to 6 decimals and NaN as null. */
+/**
+ * JSON with snake_case keys like summary.json and explain, numbers to 6 decimals and
+ * a figure that cannot be computed (no one flagged, no churner) as null.
+ */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' ? (Number.isFinite(v) ? Math.round(v * 1e6) / 1e6 : null) : v), 2) + '\n';
+  return JSON.stringify(snakeKeys(value), (_k, v: unknown) => (typeof v === 'number' ? (Number.isFinite(v) ? Math.round(v * 1e6) / 1e6 : null) : v), 2) + '\n';
+}
+
+function snakeKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(snakeKeys);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(x)]));
 }

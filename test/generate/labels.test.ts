@@ -70,7 +70,7 @@ describe('generate --labels', () => {
     const code = await main(['backtest', '--input', dir, '--as-of', '2026-11-23', '--labels', join(dir, 'labels.csv'), '--json'], { out: (s) => { out += s; }, err: () => {} });
     expect(code).toBe(0);
     const b = JSON.parse(out);
-    expect(b.labels).toMatchObject({ unknownSubscribers: 0, malformed: 0 });
+    expect(b.labels).toMatchObject({ unknown_subscribers: 0, malformed: 0 });
     const drop = b.rules.find((r: { id: string }) => r.id === 'arpu_drop_mom');
     expect(drop.lift.low).toBeGreaterThan(1.5);
     expect(b.ranking.auc).toBeGreaterThan(0.55);

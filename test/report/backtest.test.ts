@@ -19,7 +19,7 @@ const labelsFile = (text: string): string => tempFile('labels.csv', text);
 describe('churnwatch backtest', () => {
   it('when run on the fixture then every figure and interval is the hand-computed one', async () => {
     const b = await cliJson([...BASE, '--labels', 'fixtures/backtest/labels.csv']);
-    expect(b.labels).toMatchObject({ records: 14, malformed: 2, unknownSubscribers: 1, unlabelledSubscribers: 1, churnedBeforeAsOf: 1 });
+    expect(b.labels).toMatchObject({ records: 14, malformed: 2, unknown_subscribers: 1, unlabelled_subscribers: 1, churned_before_as_of: 1 });
     expect(b.labels.problems).toEqual([
       { line: 14, column: 'churned', reason: 'churned must be 0 or 1' },
       { line: 15, column: 'subscriber_id', reason: 'the subscriber_id has a label on an earlier line already' },
@@ -61,10 +61,10 @@ describe('churnwatch backtest', () => {
     expect(d.rows.map((x: { subscribers: number }) => x.subscribers)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 2]);
     expect(d.rows.map((x: { churners: number }) => x.churners)).toEqual([1, 0, 1, 1, 0, 1, 0, 0, 0, 2]);
     expect(d.rows[0].lift).toBeCloseTo(11 / 6, 6);
-    expect(d.rows.map((x: { cumulativeShare: number }) => Math.round(x.cumulativeShare * 6))).toEqual([1, 1, 2, 3, 3, 4, 4, 4, 4, 6]);
-    expect(d.distinctScores).toBe(3);
+    expect(d.rows.map((x: { cumulative_share: number }) => Math.round(x.cumulative_share * 6))).toEqual([1, 1, 2, 3, 3, 4, 4, 4, 4, 6]);
+    expect(d.distinct_scores).toBe(3);
     // the cut after rank 1 falls inside the four subscribers at 0.5; one of them (1, the lowest id) is inside
-    expect(d.topCut).toEqual({ score: 0.5, tied: 4, inside: 1 });
+    expect(d.top_cut).toEqual({ score: 0.5, tied: 4, inside: 1 });
   });
 
   it('when run as text then it prints an aligned table, the counts and the lines of bad label rows', async () => {
@@ -103,6 +103,6 @@ describe('churnwatch backtest', () => {
       { line: 12, column: 'churn_date', reason: 'the churn date is not a date YYYY-MM-DD' },
       { line: 13, column: 'churn_date', reason: 'a churn date is given for a subscriber that did not churn' },
     ]);
-    expect(b.labels.unlabelledSubscribers).toBe(2);
+    expect(b.labels.unlabelled_subscribers).toBe(2);
   });
 });

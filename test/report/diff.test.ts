@@ -48,12 +48,12 @@ describe('churnwatch diff', () => {
     expect(d.listed.enter).toEqual(enter.map((x) => x.id).sort().slice(0, 5));
     expect(d.listed.leave).toEqual(leave.map((x) => x.id).sort().slice(0, 5));
     expect(d.rules).toEqual([
-      { id: 'bill_drop', hitsA: count((x) => x.dropA), hitsB: count((x) => x.dropB), onlyA: count((x) => x.dropA && !x.dropB), onlyB: count((x) => x.dropB && !x.dropA) },
-      { id: 'low_bill', hitsA: count((x) => x.low), hitsB: null, onlyA: count((x) => x.low), onlyB: 0 },
-      { id: 'low_minutes', hitsA: null, hitsB: count((x) => x.minutes), onlyA: 0, onlyB: count((x) => x.minutes) },
+      { id: 'bill_drop', hits_a: count((x) => x.dropA), hits_b: count((x) => x.dropB), only_a: count((x) => x.dropA && !x.dropB), only_b: count((x) => x.dropB && !x.dropA) },
+      { id: 'low_bill', hits_a: count((x) => x.low), hits_b: null, only_a: count((x) => x.low), only_b: 0 },
+      { id: 'low_minutes', hits_a: null, hits_b: count((x) => x.minutes), only_a: 0, only_b: count((x) => x.minutes) },
     ]);
     const moves = [0, 1, 2, 3].map((a) => [0, 1, 2, 3].map((b) => count((x) => x.a === a && x.b === b)));
-    expect(d.tierMoves).toEqual(moves);
+    expect(d.tier_moves).toEqual(moves);
     expect(moves[0]![1]).toBeGreaterThan(0); // the raised high tier moves someone from high to mid
     expect(d.labels).toBeUndefined();
   });
@@ -62,7 +62,7 @@ describe('churnwatch diff', () => {
     const d = await cliJson([...BASE, '--labels', 'fixtures/sample/labels.csv']);
     for (const [side, pack] of [['a', 'fixtures/diff/a.yaml'], ['b', 'fixtures/diff/b.yaml']] as const) {
       const bt = await cliJson(['backtest', '--input', 'fixtures/sample', '--as-of', '2026-11-23', '--rules', pack, '--labels', 'fixtures/sample/labels.csv']);
-      expect(d.labels[side]).toEqual({ combined: bt.combined, auc: bt.ranking.auc, topDecileLift: bt.ranking.deciles.rows[0].lift });
+      expect(d.labels[side]).toEqual({ combined: bt.combined, auc: bt.ranking.auc, top_decile_lift: bt.ranking.deciles.rows[0].lift });
     }
     expect(d.labels.labelled).toBe(3000 - subs.filter((s) => s.status === 'closed').length);
   });
