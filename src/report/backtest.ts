@@ -115,7 +115,9 @@ export function backtest(args: { pack: RulePack; asOf: number; ids: TextColumn; 
 // Text
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n/a');
-const times = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
+export const times = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
+/** An AUC to three decimals; n/a when a class is empty. */
+export const aucText = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const withInterval = (i: Interval, f: (v: number) => string): string => (Number.isFinite(i.estimate) ? `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]` : 'n/a');
 
 /** One row per flag: flagged, churners, precision, recall and lift, each with its 95% interval. */
@@ -152,10 +154,10 @@ export function backtestText(b: Backtest): string {
     '',
     ...flagTable([...b.rules, { id: 'combined (any rule)', ...b.combined }]),
     '',
-    `ranking by risk (ties by subscriber id): AUC ${b.ranking.auc.toFixed(3)}; ${tieText(b.ranking.deciles)}`,
+    `ranking by risk (ties by subscriber id): AUC ${aucText(b.ranking.auc)}; ${tieText(b.ranking.deciles)}`,
     ...decileText(b.ranking.deciles),
     '',
-    `ranking by expected loss (task order): AUC ${b.expectedLoss.auc.toFixed(3)}, top-decile lift ${times(b.expectedLoss.deciles.rows[0]!.lift)}`,
+    `ranking by expected loss (task order): AUC ${aucText(b.expectedLoss.auc)}, top-decile lift ${times(b.expectedLoss.deciles.rows[0]!.lift)}`,
     'intervals: 95% Wilson for precision and recall; lift = precision interval / base rate (base rate taken as known)',
   ];
   return lines.join('\n') + '\n';

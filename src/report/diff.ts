@@ -15,7 +15,7 @@ import { TIER_CODES, type Scores } from '../score/score.js';
 import { formatDay } from '../util/dates.js';
 import type { FlagMeasures } from '../util/metrics.js';
 import type { TextColumn } from '../util/text-column.js';
-import { flagTable, measureScores, type LabelJoin, type ScoreMeasures } from './backtest.js';
+import { aucText, flagTable, measureScores, times, type LabelJoin, type ScoreMeasures } from './backtest.js';
 import { alignColumns } from './text-table.js';
 
 export interface Side {
@@ -143,7 +143,7 @@ export function diffText(d: PackDiff): string {
     const l = d.labels;
     lines.push('', `against labels: ${l.labelled} subscribers labelled, ${l.churners} churned; ${l.unknownSubscribers} labels for unknown subscribers, ${l.unlabelledSubscribers} subscribers without a label`,
       ...flagTable([{ id: 'A flagged', ...l.a.combined }, { id: 'B flagged', ...l.b.combined }]).map((s) => `  ${s}`),
-      `  ranking by risk: AUC A ${l.a.auc.toFixed(3)}, B ${l.b.auc.toFixed(3)}; top-decile lift A ${l.a.topDecileLift.toFixed(2)}x, B ${l.b.topDecileLift.toFixed(2)}x`);
+      `  ranking by risk: AUC A ${aucText(l.a.auc)}, B ${aucText(l.b.auc)}; top-decile lift A ${times(l.a.topDecileLift)}, B ${times(l.b.topDecileLift)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -77,6 +77,17 @@ describe('churnwatch backtest', () => {
     expect(r.out).not.toContain('13800000001'); // no phone number
   });
 
+  it('when every labelled subscriber churned then AUC and lift print as n/a, not NaN, and JSON has null', async () => {
+    const p = labelsFile('subscriber_id,churned\n0000000001,1\n0000000004,1\n');
+    const r = await cli([...BASE, '--labels', p]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('AUC n/a');
+    expect(r.out).not.toContain('NaN');
+    const b = await cliJson([...BASE, '--labels', p]);
+    expect(b.ranking.auc).toBeNull();
+    expect(b.rules.find((x: { id: string }) => x.id === 'low_bill').precision.estimate).toBeNull(); // no one flagged
+  });
+
   it('when more label rows are bad than the pack allows then it exits 65 naming the first one', async () => {
     const p = labelsFile('subscriber_id,churned\n0000000001,1\n0000000002,2\n0000000003,x\n');
     const r = await cli([...BASE, '--labels', p]);
