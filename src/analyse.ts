@@ -1,8 +1,9 @@
 /**
  * The one analysis path: ingest → check counts → gates → features → rules → scores.
  * The nightly run (pipeline.ts), `explain` and the analysts' commands all call
- * analyse() (diff: analyseEach, for two packs over one read), so they read, gate and score the extracts the same way; what differs is
- * what they do around it, through the hooks (timings, progress, input checks).
+ * analyse() (diff calls analyseEach, two packs over one read), so they read, gate and
+ * score the extracts the same way; what differs is what they do around it, through
+ * the hooks (timings, progress, input checks).
  */
 import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.js';
 import { ChurnwatchError } from './errors.js';
