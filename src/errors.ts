@@ -42,6 +42,7 @@ export const EXIT_CODES = {
   CW_REPORT_INPUT: EXIT.data,
   CW_OUTPUT_UNWRITABLE: EXIT.cantCreate,
   CW_OUTPUT_EXISTS: EXIT.cantCreate,
+  CW_OUTPUT_ENCODING: EXIT.data,
   CW_LOCK_HELD: EXIT.tempFail,
   CW_INPUT_CHANGED: EXIT.tempFail,
   CW_INTERNAL: EXIT.software,

@@ -24,7 +24,8 @@ import type { Extracts } from './ingest/ingest.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
 import { rankTasks, TIER_CODES } from './score/score.js';
-import { DEFAULT_TASK_PROFILE, writeTaskFile, type TaskProfile } from './tasks/tasks.js';
+import { DEFAULT_TASK_PROFILE, type TaskProfile } from './tasks/tasks.js';
+import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions } from './output/task-outputs.js';
 import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
@@ -52,6 +53,8 @@ export interface RunOptions {
   logger: Logger;
   /** Personal data in the task files; default: full numbers and names, as before. */
   taskProfile?: TaskProfile;
+  /** The layout and language of the task files; default: the plain per-tier CSV files in English. */
+  taskOutput?: TaskOutputOptions;
   onProgress?: (stage: string) => void;
   /** Rows and bytes read so far per extract, every million rows or so (for a terminal's progress line). */
   onRows?: (extract: string, rows: number, bytes: number) => void;
@@ -128,17 +131,10 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // The score files go to a worker thread on a large run, while this thread writes the task files.
       const scoreFiles = ScoreFiles.start(publication, ids, ev, scores);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
-      const taskCounts: Record<string, number> = {};
       const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts };
+      let taskCounts: Record<string, number>;
       try {
-        TIER_CODES.forEach((tier, k) => {
-          const file = publication!.open(`tasks-${tier}.csv`);
-          const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
-          writeTaskFile(w, taskInput, tier, perTier[k]!, profile);
-          w.end();
-          publication!.add(file.close());
-          taskCounts[tier] = perTier[k]!.length;
-        });
+        taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, o.taskOutput ?? DEFAULT_TASK_OUTPUT);
       } catch (e) {
         await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
         throw e;

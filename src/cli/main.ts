@@ -118,6 +118,10 @@ async function runLogged(opts: { input: string; out: string; asOf?: number; rule
       fileMode: config.output.fileMode,
       dirMode: config.output.dirMode,
       taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
+      taskOutput: {
+        profile: config.output.profile, locale: config.output.locale, countryCode: config.output.countryCode, campaign: config.output.campaign,
+        excelEncoding: config.output.excelEncoding, maxRowsPerFile: config.output.maxRowsPerFile,
+      },
       logger,
       onProgress: (s) => progress.stage(s),
       onRows: progress.showsRows ? (e, r, b) => progress.rows(e, r, b) : undefined,

@@ -10,9 +10,24 @@ import { ChurnwatchError } from '../errors.js';
 import { ExpressionError, parseExpression, pointAt } from '../rules/parse.js';
 import { checkExpression, type Checked } from '../rules/check.js';
 import { compileCondition, compileNumber, type CompiledCondition, type CompiledNumber } from '../rules/compile.js';
-import { featureFile, type FeatureRequest, type Unit } from '../rules/catalogue.js';
+import { featureFile, MEMBER_LEVELS, type FeatureRequest, type Unit } from '../rules/catalogue.js';
 
 export type TemplatePart = string | { expr: string; unit: Unit; isPercent: boolean; compiled: CompiledNumber; features: Map<string, FeatureRequest> };
+
+/** What an agent reads: a rule's title, reason text and action in one locale. */
+export interface RuleTexts {
+  title: string;
+  reason: TemplatePart[];
+  action: string;
+}
+
+/** The locales a rule's texts may come in; `en` is the rule's own title, reason and action. */
+export const LOCALES = ['en', 'zh-CN'] as const;
+export type Locale = (typeof LOCALES)[number];
+
+/** The channels a task row can go out on; each goes to its own file (a dialer dials every row it imports). */
+export const CHANNELS = ['call', 'sms', 'visit'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 export interface RuleDef {
   id: string;
@@ -25,6 +40,10 @@ export interface RuleDef {
   action: string;
   channel: string;
   dueHours: number;
+  /** The kind of task the rule asks for (warning_call, sms_then_call, renewal_offer, ...): a dialer campaign or an SMS template picks by it. */
+  taskType: string;
+  /** The texts in other locales than en (texts.zh-CN in the pack). */
+  texts: Partial<Record<Locale, RuleTexts>>;
   compiled: CompiledCondition;
   features: Map<string, FeatureRequest>;
 }
@@ -44,7 +63,21 @@ export interface RulePack {
   tiers: TierPolicy;
   assignees: { high: string; mid: string; mass: string };
   gates: { maxRejectShare: number; minDayRowsRatio: number; minMonthRowsRatio: number; minDayActiveRatio: number; maxDuplicateShare: number };
-  tasks: { issueTime: string; minRisk: number };
+  tasks: {
+    issueTime: string;
+    minRisk: number;
+    /** Local clock times "HH:MM" between which a customer may be called or messaged. */
+    callableWindow: { from: string; to: string };
+    /** Call attempts a dialer makes per task before it gives up. */
+    attemptLimit: number;
+  };
+  /**
+   * Channels by tier: the channels each tier's tasks go out on, and the member levels
+   * whose high-tier tasks are a customer manager's visit instead of a call.
+   */
+  channels: { high: Channel[]; mid: Channel[]; mass: Channel[]; visitLevels: string[] };
+  /** Locales every rule must carry texts for (locales: in the pack; en always). */
+  locales: Locale[];
   rules: RuleDef[];
 }
 
@@ -121,7 +154,34 @@ function parseTemplate(v: Validator, path: string, text: string): TemplatePart[]
   return parts;
 }
 
-const RULE_KEYS = ['id', 'title', 'source', 'enabled', 'when', 'weight', 'reason', 'action', 'channel', 'due_hours'];
+const RULE_KEYS = ['id', 'title', 'source', 'enabled', 'when', 'weight', 'reason', 'action', 'channel', 'due_hours', 'task_type', 'texts'];
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+function channelList(v: Validator, raw: unknown, path: string, def: Channel[]): Channel[] {
+  if (raw === undefined) return def;
+  if (!Array.isArray(raw) || raw.length === 0) v.fail(path, `must be a non-empty list of ${CHANNELS.join(', ')}`);
+  const list = raw as unknown[];
+  for (const c of list) if (!CHANNELS.includes(c as Channel)) v.fail(path, `"${String(c)}" is not a channel (${CHANNELS.join(', ')})`);
+  return [...new Set(list as Channel[])];
+}
+
+/** A rule's texts in the locales besides en, each with a title, a reason and an action. */
+function ruleTexts(v: Validator, raw: unknown, path: string, en: { title: string; reason: TemplatePart[] }): Partial<Record<Locale, RuleTexts>> {
+  const out: Partial<Record<Locale, RuleTexts>> = {};
+  if (raw === undefined) return out;
+  const texts = v.obj(raw, path, LOCALES.filter((l) => l !== 'en'));
+  for (const [locale, t] of Object.entries(texts)) {
+    const p = `${path}.${locale}`;
+    const r = v.obj(t, p, ['title', 'reason', 'action']);
+    const reason = parseTemplate(v, `${p}.reason`, v.str(r.reason, `${p}.reason`));
+    // Numbers are formatted the same in every locale; the evidence must be the same too.
+    const exprs = (parts: TemplatePart[]) => parts.flatMap((x) => (typeof x === 'string' ? [] : [x.expr.replace(/\s+/g, '')])).sort().join('|');
+    if (exprs(reason) !== exprs(en.reason)) v.fail(`${p}.reason`, 'must show the same {expressions} as the rule\'s reason');
+    out[locale as Locale] = { title: v.str(r.title, `${p}.title`), reason, action: v.str(r.action, `${p}.action`) };
+  }
+  return out;
+}
 
 /** Far above any real pack (the default is 6 kB, 255 long rules fit in 200 kB); parsing more YAML would only take time. */
 export const MAX_PACK_CHARS = 2_000_000;
@@ -136,7 +196,7 @@ export function parseRulePack(text: string, file: string): RulePack {
     const linePos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
     throw new ChurnwatchError('CW_RULEPACK_INVALID', `${file}${linePos ? `:${linePos.line}:${linePos.col}` : ''}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { file, line: linePos?.line });
   }
-  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'rules']);
+  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'channels', 'locales', 'rules']);
   const timeZone = v.str(root.time_zone, 'time_zone', 'Asia/Shanghai');
   try { new Intl.DateTimeFormat('en', { timeZone }); } catch { v.fail('time_zone', `"${timeZone}" is not an IANA time zone`); }
 
@@ -177,10 +237,34 @@ export function parseRulePack(text: string, file: string): RulePack {
     minDayActiveRatio: v.num(gatesRaw.min_day_active_ratio, 'gates.min_day_active_ratio', 0.5, 0, 1),
     maxDuplicateShare: v.num(gatesRaw.max_duplicate_share, 'gates.max_duplicate_share', 0.01, 0, 1),
   };
-  const tasksRaw = v.obj(root.tasks ?? {}, 'tasks', ['issue_time', 'min_risk']);
+  const tasksRaw = v.obj(root.tasks ?? {}, 'tasks', ['issue_time', 'min_risk', 'callable_window', 'attempt_limit']);
   const issueTime = v.str(tasksRaw.issue_time, 'tasks.issue_time', '08:00');
-  if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(issueTime)) v.fail('tasks.issue_time', 'must be HH:MM');
-  const tasks = { issueTime, minRisk: v.num(tasksRaw.min_risk, 'tasks.min_risk', 0, 0, 1) };
+  if (!HHMM.test(issueTime)) v.fail('tasks.issue_time', 'must be HH:MM');
+  const window = v.str(tasksRaw.callable_window, 'tasks.callable_window', '09:00-21:00');
+  const [from, to] = window.split('-').map((t) => t.trim());
+  if (from === undefined || to === undefined || !HHMM.test(from) || !HHMM.test(to) || from >= to) {
+    v.fail('tasks.callable_window', 'must be HH:MM-HH:MM with the start before the end, such as 09:00-21:00');
+  }
+  const tasks = {
+    issueTime, minRisk: v.num(tasksRaw.min_risk, 'tasks.min_risk', 0, 0, 1),
+    callableWindow: { from: from!, to: to! },
+    attemptLimit: v.num(tasksRaw.attempt_limit, 'tasks.attempt_limit', 3, 1, 20),
+  };
+  if (!Number.isInteger(tasks.attemptLimit)) v.fail('tasks.attempt_limit', 'must be a whole number');
+  const channelsRaw = v.obj(root.channels ?? {}, 'channels', [...TIERS, 'visit_member_levels']);
+  const visitRaw = channelsRaw.visit_member_levels ?? ['diamond'];
+  if (!Array.isArray(visitRaw) || !visitRaw.every((l) => MEMBER_LEVELS.includes(l as (typeof MEMBER_LEVELS)[number]))) {
+    v.fail('channels.visit_member_levels', `must be a list of ${MEMBER_LEVELS.join(', ')}`);
+  }
+  const channels = {
+    high: channelList(v, channelsRaw.high, 'channels.high', ['call']),
+    mid: channelList(v, channelsRaw.mid, 'channels.mid', ['call']),
+    mass: channelList(v, channelsRaw.mass, 'channels.mass', ['sms', 'call']),
+    visitLevels: visitRaw as string[],
+  };
+  const localesRaw = root.locales ?? ['en'];
+  if (!Array.isArray(localesRaw) || !localesRaw.every((l) => LOCALES.includes(l as Locale))) v.fail('locales', `must be a list of ${LOCALES.join(', ')}`);
+  const locales = [...new Set(['en', ...(localesRaw as Locale[])])] as Locale[];
 
   if (!Array.isArray(root.rules) || root.rules.length === 0) v.fail('rules', 'must be a non-empty list');
   if ((root.rules as unknown[]).length > MAX_RULES) v.fail('rules', `has ${(root.rules as unknown[]).length} rules, more than the limit of ${MAX_RULES}: merge rules or split the pack`);
@@ -196,17 +280,23 @@ export function parseRulePack(text: string, file: string): RulePack {
     const when = v.str(r.when, `${path}.when`);
     const c = checked(v, `${path}.when`, when, 'bool');
     const reason = parseTemplate(v, `${path}.reason`, v.str(r.reason, `${path}.reason`, String(r.title ?? id)));
+    const title = v.str(r.title, `${path}.title`, id);
+    const texts = ruleTexts(v, r.texts, `${path}.texts`, { title, reason });
+    for (const locale of locales) if (locale !== 'en' && texts[locale] === undefined) v.fail(`${path}.texts`, `has no ${locale} texts (title, reason, action), and the pack's locales ask for them`);
+    const channel = v.str(r.channel, `${path}.channel`, 'call');
     return {
       id,
-      title: v.str(r.title, `${path}.title`, id),
+      title,
       source: r.source === undefined ? '' : String(r.source),
       enabled: v.bool(r.enabled, `${path}.enabled`, true),
       when,
       weight: v.num(r.weight, `${path}.weight`, undefined, 0, 1),
       reason,
       action: v.str(r.action, `${path}.action`),
-      channel: v.str(r.channel, `${path}.channel`, 'call'),
+      channel,
       dueHours: v.num(r.due_hours, `${path}.due_hours`, 48, 0, 24 * 90),
+      taskType: v.str(r.task_type, `${path}.task_type`, channel === 'sms' ? 'sms_then_call' : 'call'),
+      texts,
       compiled: compileCondition(c.tree, c.features.keys()),
       features: c.features,
     };
@@ -224,6 +314,8 @@ export function parseRulePack(text: string, file: string): RulePack {
     assignees,
     gates,
     tasks,
+    channels,
+    locales,
     rules,
   };
 }
@@ -247,7 +339,7 @@ export function requiredFeatures(pack: RulePack): Map<string, FeatureRequest> {
   for (const r of pack.rules) {
     if (!r.enabled) continue;
     for (const [k, f] of r.features) all.set(k, f);
-    for (const p of r.reason) {
+    for (const p of [r.reason, ...Object.values(r.texts).map((t) => t.reason)].flat()) {
       if (typeof p !== 'string') for (const [k, f] of p.features) all.set(k, f);
     }
   }

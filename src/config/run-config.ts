@@ -11,16 +11,29 @@ import { basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ChurnwatchError } from '../errors.js';
+import { LOCALES, type Locale } from './rulepack.js';
 import { ENCODINGS, EXTRACTS, EXTRACT_NAMES, foldHeader, type ExtractName, type InputOptions } from '../ingest/layout.js';
 
 export interface RunConfig {
   input: Omit<InputOptions, 'dir' | 'needs'>;
   /** mask / dialerFullNumber: the personal data in task files (see TaskProfile in tasks/tasks.ts). */
-  output: { fileMode: number; dirMode: number; mask: boolean; dialerFullNumber: boolean };
+  output: {
+    fileMode: number; dirMode: number; mask: boolean; dialerFullNumber: boolean;
+    /** The layout of the task files (output/profiles.ts); the language of their texts; the rest as in docs/dialers.md. */
+    profile: OutputProfileName; locale: Locale; countryCode: string; campaign: string; excelEncoding: ExcelEncoding; maxRowsPerFile?: number;
+  };
   timeZone: string | undefined;
   /** The configuration file for the manifest (its name and sha256), or null for the defaults. */
   source: ConfigSource | null;
 }
+
+/** The layouts of the task files (output/profiles.ts has what each writes). */
+export const OUTPUT_PROFILES = ['plain', 'excel-csv', 'jsonl', 'genesys', 'huawei-cec', 'alibaba-ccc'] as const;
+export type OutputProfileName = (typeof OUTPUT_PROFILES)[number];
+
+/** What the excel-csv profile writes: UTF-8 with a byte order mark, GBK or GB18030 (Excel on Chinese Windows reads all three). */
+export const EXCEL_ENCODINGS = ['utf8-bom', 'gbk', 'gb18030'] as const;
+export type ExcelEncoding = (typeof EXCEL_ENCODINGS)[number];
 
 export interface ConfigSource { file: string; sha256: string }
 
@@ -89,6 +102,15 @@ const schema = mapping({
     allow_shared_modes: flag.default(false),
     mask: flag.default(false),
     dialer_full_number: flag.default(true),
+    profile: z.enum(OUTPUT_PROFILES, { error: `must be one of ${OUTPUT_PROFILES.join(', ')}` }).default('plain'),
+    locale: z.enum(LOCALES, { error: `must be one of ${LOCALES.join(', ')}` }).default('en'),
+    country_code: z.union([z.string(), z.number()], { error: 'must be a country calling code such as "86"' }).default('86')
+      .transform((v) => String(v).trim().replace(/^\+/, ''))
+      .refine((v) => /^[1-9]\d{0,2}$/.test(v), { error: 'must be a country calling code of 1 to 3 digits such as "86"' }),
+    campaign: text('a campaign name').refine((v) => /^[A-Za-z0-9_-]{1,40}$/.test(v), { error: 'must be 1 to 40 letters, digits, _ or -' }).default('churnwatch'),
+    excel_encoding: z.enum(EXCEL_ENCODINGS, { error: `must be one of ${EXCEL_ENCODINGS.join(', ')}` }).default('utf8-bom'),
+    max_rows_per_file: z.number({ error: 'must be a whole number of rows' }).int({ error: 'must be a whole number of rows' })
+      .min(1, { error: 'must be at least 1' }).optional(),
   }),
 }).superRefine((c, ctx) => {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -165,7 +187,11 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       columns: input.columns as InputOptions['columns'],
       ...(input.default_country_code === undefined ? {} : { defaultCountryCode: input.default_country_code }),
     },
-    output: { fileMode: output.file_mode, dirMode: output.dir_mode, mask: output.mask, dialerFullNumber: output.dialer_full_number },
+    output: {
+      fileMode: output.file_mode, dirMode: output.dir_mode, mask: output.mask, dialerFullNumber: output.dialer_full_number,
+      profile: output.profile, locale: output.locale, countryCode: output.country_code, campaign: output.campaign,
+      excelEncoding: output.excel_encoding, ...(output.max_rows_per_file !== undefined ? { maxRowsPerFile: output.max_rows_per_file } : {}),
+    },
     timeZone: time_zone,
     source,
   };

@@ -97,3 +97,26 @@ export function phoneKeyBytes(b: Uint8Array, s: number, e: number, cc: Uint8Arra
 function carriesCode(b: Uint8Array, s: number, e: number, cc: Uint8Array): boolean {
   return cc.length === 2 && cc[0] === 0x38 && cc[1] === 0x36 && e - s === 13 && b[s] === 0x38 && b[s + 1] === 0x36 && b[s + 2] === 0x31;
 }
+
+/**
+ * A phone number as the extracts give it in E.164 ("+8613812345678"): the same
+ * reading as the do-not-call comparison (phoneKeyBytes), with `countryCode` for a
+ * national number. Null when the result is shorter than 8 or longer than E.164's 15
+ * digits: no tool can dial it, and guessing would dial someone else.
+ */
+export function toE164(phone: string, countryCode: string): string | null {
+  const b = utf8.encode(phone.trim());
+  const scratch = new Uint8Array(Math.max(PHONE_KEY_BYTES, b.length)), out = new Uint8Array(PHONE_KEY_BYTES);
+  const n = phoneKeyBytes(b, 0, b.length, utf8.encode(countryCode), scratch, out);
+  if (n < 0) return null;
+  const key = n === 0 ? phone.trim() : new TextDecoder().decode(out.subarray(0, n));
+  const e164 = key.startsWith('+') ? key : `+${countryCode}${key}`;
+  return /^\+[1-9]\d{7,14}$/.test(e164) ? e164 : null;
+}
+
+const utf8 = new TextEncoder();
+
+/** The national form of an E.164 number ("13812345678") in the country `countryCode`; other countries' numbers keep their E.164 form. */
+export function toNational(e164: string, countryCode: string): string {
+  return e164.startsWith(`+${countryCode}`) ? e164.slice(countryCode.length + 1) : e164;
+}

@@ -1,0 +1,241 @@
+/**
+ * The task files of a run in the configured output profile (profiles.ts), each
+ * through the Publication: created in its hidden folder, fsynced, listed in the
+ * manifest. `plain` writes the per-tier CSV files as they always were; the other
+ * profiles one file per tier and channel, split at their row limit, every file
+ * present every night (header only, or an empty list, when a channel has no rows).
+ */
+import { Writable } from 'node:stream';
+import ExcelJS from 'exceljs';
+import iconv from 'iconv-lite';
+import { CHANNELS, type Channel, type Locale } from '../config/rulepack.js';
+import { ChurnwatchError } from '../errors.js';
+import { TIER_CODES } from '../score/score.js';
+import { planTasks, type TaskProfile } from '../tasks/plan.js';
+import { RECORD_FIELDS, taskRecords, type TaskRecords } from '../tasks/records.js';
+import { writeTaskFile, type TaskInput } from '../tasks/tasks.js';
+import { CsvBytesWriter } from '../util/bytes.js';
+import {
+  columnValue, partName, PROFILE_LAYOUTS, rowLimit, type ExcelEncoding, type OutputProfileName, type ProfileLayout,
+} from './profiles.js';
+import type { ChunkedFile, OutputRecord } from './publish.js';
+
+export interface TaskOutputOptions {
+  profile: OutputProfileName;
+  locale: Locale;
+  countryCode: string;
+  campaign: string;
+  excelEncoding: ExcelEncoding;
+  /** Lowers each profile's rows per file (never raises it). */
+  maxRowsPerFile?: number;
+}
+
+export const DEFAULT_TASK_OUTPUT: TaskOutputOptions = { profile: 'plain', locale: 'en', countryCode: '86', campaign: 'churnwatch', excelEncoding: 'utf8-bom' };
+
+/** Where task files go: the Publication's open and add. */
+export interface TaskFileSink {
+  open(name: string): ChunkedFile;
+  add(record: OutputRecord): void;
+}
+
+/**
+ * Writes every tier's task files; returns the tasks per tier (a task on two
+ * channels counts once). `perTier[k]` lists tier k's subscribers in rank order.
+ */
+export async function writeTaskOutputs(sink: TaskFileSink, input: TaskInput, perTier: readonly (readonly number[])[], personal: TaskProfile, options: TaskOutputOptions): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const localised = localiseInput(input, options.locale);
+  for (const [k, tier] of TIER_CODES.entries()) {
+    const order = perTier[k]!;
+    counts[tier] = order.length;
+    if (options.profile === 'plain') {
+      const file = sink.open(`tasks-${tier}.csv`);
+      const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
+      writeTaskFile(w, localised, tier, order, personal);
+      w.end();
+      sink.add(file.close());
+      continue;
+    }
+    const plan = planTasks({ pack: input.pack, D: input.D, evaluation: localised.evaluation, msisdn: input.subscribers.msisdn }, TIER_CODES, k, order, personal);
+    const records = taskRecords(input, plan, { locale: options.locale, countryCode: options.countryCode, campaign: options.campaign });
+    const layout = PROFILE_LAYOUTS[options.profile];
+    for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options);
+  }
+  return counts;
+}
+
+/** The input with the rules' texts in the locale: the plain renderer then writes them as it writes English. */
+function localiseInput(input: TaskInput, locale: Locale): TaskInput {
+  if (locale === 'en') return input;
+  const rules = input.evaluation.rules.map((r) => {
+    const t = r.texts[locale];
+    return t === undefined ? r : { ...r, title: t.title, reason: t.reason, action: t.action };
+  });
+  return { ...input, evaluation: { ...input.evaluation, rules } };
+}
+
+/** One output row: the layout's headers and the values in its forms. */
+interface Row { cells: (string | null)[] }
+
+function headersOf(layout: ProfileLayout): string[] {
+  return layout.columns === null ? RECORD_FIELDS.map((f) => f.name) : layout.columns.map((c) => c.header);
+}
+
+const FIELD_INDEX = new Map(RECORD_FIELDS.map((f, k) => [f.name, k]));
+const E164_INDEX = FIELD_INDEX.get('msisdn_e164')!;
+
+function rowOf(records: TaskRecords, r: number, channel: Channel, layout: ProfileLayout, countryCode: string): Row {
+  const values = records.values(r, channel);
+  if (layout.columns === null) return { cells: values };
+  const e164 = values[E164_INDEX]!;
+  return { cells: layout.columns.map((c) => columnValue(c.form, values[FIELD_INDEX.get(c.field)!]!, e164, countryCode)) };
+}
+
+async function writeChannel(sink: TaskFileSink, records: TaskRecords, channel: Channel, layout: ProfileLayout, options: TaskOutputOptions): Promise<void> {
+  const rows = records.rows[channel];
+  const limit = rowLimit(layout, options.maxRowsPerFile);
+  const parts = limit === null ? 1 : Math.max(1, Math.ceil(rows.length / limit));
+  const headers = headersOf(layout);
+  const idColumn = layout.columns === null ? 0 : layout.columns.findIndex((c) => c.field === 'task_id');
+  const phoneColumn = layout.phone === null ? -1 : headers.indexOf(layout.phone.header);
+  for (let k = 0; k < parts; k++) {
+    const name = partName(records.tier, channel, layout.extension, limit !== null, k);
+    const from = limit === null ? 0 : k * limit;
+    const to = limit === null ? rows.length : Math.min(rows.length, from + limit);
+    const out: Row[] = [];
+    for (let q = from; q < to; q++) {
+      const row = rowOf(records, rows[q]!, channel, layout, options.countryCode);
+      checkRow(row, name, q - from + 1, headers, idColumn, phoneColumn, layout);
+      out.push(row);
+    }
+    const file = sink.open(name);
+    const bytes = await encodeFile(layout, headers, out, name, options, records);
+    file.writeBytes(bytes);
+    sink.add(file.close());
+  }
+}
+
+/** The tool's limits, per row: the id's length and the dialled phone's form. Messages name the file and row, never the values. */
+function checkRow(row: Row, file: string, line: number, headers: string[], idColumn: number, phoneColumn: number, layout: ProfileLayout): void {
+  const id = row.cells[idColumn] ?? '';
+  if (id.length === 0 || id.length > layout.maxIdLength || !/^[A-Za-z0-9_-]+$/.test(id)) {
+    throw new ChurnwatchError('CW_INTERNAL', `${file}: row ${line}: the task id is not 1 to ${layout.maxIdLength} characters of [A-Za-z0-9_-]`, { file });
+  }
+  if (phoneColumn >= 0) {
+    const phone = row.cells[phoneColumn];
+    // A number the tool cannot read stays empty: it would be read as another country's (Genesys reads a number without a country code as North American).
+    if (phone !== null && phone !== undefined && !layout.phone!.pattern.test(phone)) row.cells[phoneColumn] = null;
+  }
+}
+
+async function encodeFile(layout: ProfileLayout, headers: string[], rows: Row[], name: string, options: TaskOutputOptions, records: TaskRecords): Promise<Uint8Array> {
+  switch (layout.format) {
+    case 'csv': return csvBytes(headers, rows, name, layout === PROFILE_LAYOUTS['excel-csv'] ? options.excelEncoding : null);
+    case 'jsonl': return Buffer.from(rows.map((r) => JSON.stringify(recordObject(headers, r.cells)) + '\n').join(''), 'utf8');
+    case 'json': return Buffer.from(caseListJson(headers, rows), 'utf8');
+    case 'xlsx': return xlsxBytes(headers, rows, records.tier);
+  }
+}
+
+/** Free-text fields by header (a layout's columns keep their field's kind). */
+const FREE_TEXT = new Set(RECORD_FIELDS.filter((f) => f.freeText).map((f) => f.name));
+const NUMBER_FIELDS = new Set(RECORD_FIELDS.filter((f) => f.kind === 'number').map((f) => f.name));
+
+/**
+ * CSV, "\n" line ends, RFC 4180 quoting, free text neutralised. For Excel
+ * (excel-csv): a byte order mark before UTF-8, or GBK / GB18030; and the phone
+ * columns neutralised too, since Excel reads "+86..." as a formula.
+ */
+function csvBytes(headers: string[], rows: Row[], name: string, excel: ExcelEncoding | null): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const w = new CsvBytesWriter((bytes) => { chunks.push(Buffer.from(bytes)); });
+  const free = headers.map((h) => FREE_TEXT.has(h) || (excel !== null && (h === 'msisdn' || h === 'msisdn_e164')));
+  headers.forEach((h, k) => { if (k > 0) w.comma(); w.cellString(h, false); });
+  w.endLine();
+  for (const r of rows) {
+    r.cells.forEach((c, k) => { if (k > 0) w.comma(); if (c !== null) w.cellString(c, free[k]!); });
+    w.endLine();
+  }
+  w.end();
+  const utf8 = Buffer.concat(chunks);
+  if (excel === null) return utf8;
+  if (excel === 'utf8-bom') return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), utf8]);
+  const text = utf8.toString('utf8');
+  const encoded = iconv.encode(text, excel);
+  if (excel === 'gbk' && iconv.decode(encoded, 'gbk') !== text) {
+    // GBK has no code for some characters (rare names among them); iconv would write '?' for them.
+    const lines = text.split('\n'), back = iconv.decode(encoded, 'gbk').split('\n');
+    const line = lines.findIndex((l, k) => l !== back[k]) + 1;
+    throw new ChurnwatchError('CW_OUTPUT_ENCODING', `${name}: line ${line} has a character that GBK cannot hold; set output.excel_encoding to gb18030 or utf8-bom`, { file: name, line });
+  }
+  return encoded;
+}
+
+function recordObject(headers: string[], cells: (string | null)[]): Record<string, string | number | null> {
+  const o: Record<string, string | number | null> = {};
+  headers.forEach((h, k) => {
+    const c = cells[k]!;
+    o[h] = c !== null && NUMBER_FIELDS.has(h) ? Number(c) : c;
+  });
+  return o;
+}
+
+/**
+ * Alibaba Cloud CCC's case list: a JSON array of cases, each with PhoneNumber,
+ * ReferenceId and the other columns as CustomVariables (a JSON object); one case a line.
+ */
+function caseListJson(headers: string[], rows: Row[]): string {
+  const cases = rows.map((r) => {
+    const o = recordObject(headers, r.cells);
+    const { PhoneNumber, ReferenceId, ...custom } = o;
+    return JSON.stringify({ PhoneNumber, ReferenceId, CustomVariables: custom });
+  });
+  return cases.length === 0 ? '[]\n' : `[\n${cases.join(',\n')}\n]\n`;
+}
+
+/** Every zip entry's time: a fixed one, so that a rerun writes the same bytes (the library stamps the time of writing). */
+const ZIP_EPOCH = new Date(Date.UTC(2000, 0, 1));
+
+/**
+ * Huawei CEC's Excel import: one sheet, the header row, every cell text (a phone
+ * or an id as a number would lose digits), written with exceljs's streaming writer.
+ */
+async function xlsxBytes(headers: string[], rows: Row[], sheet: string): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({ write(chunk: Buffer, _enc, done) { chunks.push(Buffer.from(chunk)); done(); } });
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: false, useSharedStrings: false });
+  wb.creator = 'churnwatch';
+  wb.created = ZIP_EPOCH;
+  wb.modified = ZIP_EPOCH;
+  const ws = wb.addWorksheet(sheet);
+  ws.addRow(headers).commit();
+  for (const r of rows) ws.addRow(r.cells.map((c) => c ?? '')).commit();
+  ws.commit();
+  await wb.commit();
+  return fixZipTimes(Buffer.concat(chunks), ZIP_EPOCH);
+}
+
+/**
+ * Sets the modification time of every entry of a zip file (local headers and the
+ * central directory) to `when`: the library writes the time of writing, and two
+ * runs of one night must give the same bytes.
+ */
+export function fixZipTimes(zip: Buffer, when: Date): Buffer {
+  const time = (when.getUTCHours() << 11) | (when.getUTCMinutes() << 5) | (when.getUTCSeconds() >> 1);
+  const date = ((when.getUTCFullYear() - 1980) << 9) | ((when.getUTCMonth() + 1) << 5) | when.getUTCDate();
+  let eocd = zip.length - 22;
+  while (eocd >= 0 && zip.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+  if (eocd < 0) throw new ChurnwatchError('CW_INTERNAL', 'the xlsx writer gave no zip directory');
+  const entries = zip.readUInt16LE(eocd + 10);
+  let p = zip.readUInt32LE(eocd + 16);
+  for (let e = 0; e < entries; e++) {
+    if (zip.readUInt32LE(p) !== 0x02014b50) throw new ChurnwatchError('CW_INTERNAL', 'the xlsx writer gave a broken zip directory');
+    zip.writeUInt16LE(time, p + 12);
+    zip.writeUInt16LE(date, p + 14);
+    const local = zip.readUInt32LE(p + 42);
+    zip.writeUInt16LE(time, local + 10);
+    zip.writeUInt16LE(date, local + 12);
+    p += 46 + zip.readUInt16LE(p + 28) + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32);
+  }
+  return zip;
+}
