@@ -152,8 +152,11 @@ function csvBytes(headers: string[], rows: Row[], name: string, excel: ExcelEnco
   const free = headers.map((h) => FREE_TEXT.has(h) || (excel !== null && (h === 'msisdn' || h === 'msisdn_e164')));
   headers.forEach((h, k) => { if (k > 0) w.comma(); w.cellString(h, false); });
   w.endLine();
+  // GBK has no minus sign (U+2212, before a falling percentage): the full-width hyphen-minus it has
+  // stands in, mapped before the cell is neutralised, so that one at the start still gets its "'".
+  const cell = excel === 'gbk' ? (c: string) => c.replaceAll('\u2212', '\uff0d') : (c: string) => c;
   for (const r of rows) {
-    r.cells.forEach((c, k) => { if (k > 0) w.comma(); if (c !== null) w.cellString(c, free[k]!); });
+    r.cells.forEach((c, k) => { if (k > 0) w.comma(); if (c !== null) w.cellString(cell(c), free[k]!); });
     w.endLine();
   }
   w.end();
