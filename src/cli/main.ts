@@ -22,6 +22,7 @@ import { readLabels } from '../ingest/labels.js';
 import { generateExtracts } from '../generate/generate.js';
 import type { Logger } from 'pino';
 import { makeLogger, openLogFile } from './log.js';
+import { DEFAULT_COUNTRY_CODE } from '../util/phone.js';
 import { scrubPersonal } from '../util/mask.js';
 import { makeProgress } from './progress.js';
 
@@ -119,7 +120,7 @@ async function runLogged(opts: { input: string; out: string; asOf?: number; rule
       dirMode: config.output.dirMode,
       taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
       taskOutput: {
-        profile: config.output.profile, locale: config.output.locale, countryCode: config.output.countryCode, campaign: config.output.campaign,
+        profile: config.output.profile, locale: config.output.locale, countryCode: config.input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE, campaign: config.output.campaign,
         excelEncoding: config.output.excelEncoding, maxRowsPerFile: config.output.maxRowsPerFile,
       },
       logger,

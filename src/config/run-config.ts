@@ -20,7 +20,7 @@ export interface RunConfig {
   output: {
     fileMode: number; dirMode: number; mask: boolean; dialerFullNumber: boolean;
     /** The layout of the task files (output/profiles.ts); the language of their texts; the rest as in docs/dialers.md. */
-    profile: OutputProfileName; locale: Locale; countryCode: string; campaign: string; excelEncoding: ExcelEncoding; maxRowsPerFile?: number;
+    profile: OutputProfileName; locale: Locale; campaign: string; excelEncoding: ExcelEncoding; maxRowsPerFile?: number;
   };
   timeZone: string | undefined;
   /** The configuration file for the manifest (its name and sha256), or null for the defaults. */
@@ -104,9 +104,6 @@ const schema = mapping({
     dialer_full_number: flag.default(true),
     profile: z.enum(OUTPUT_PROFILES, { error: `must be one of ${OUTPUT_PROFILES.join(', ')}` }).default('plain'),
     locale: z.enum(LOCALES, { error: `must be one of ${LOCALES.join(', ')}` }).default('en'),
-    country_code: z.union([z.string(), z.number()], { error: 'must be a country calling code such as "86"' }).default('86')
-      .transform((v) => String(v).trim().replace(/^\+/, ''))
-      .refine((v) => /^[1-9]\d{0,2}$/.test(v), { error: 'must be a country calling code of 1 to 3 digits such as "86"' }),
     campaign: text('a campaign name').refine((v) => /^[A-Za-z0-9_-]{1,40}$/.test(v), { error: 'must be 1 to 40 letters, digits, _ or -' }).default('churnwatch'),
     excel_encoding: z.enum(EXCEL_ENCODINGS, { error: `must be one of ${EXCEL_ENCODINGS.join(', ')}` }).default('utf8-bom'),
     max_rows_per_file: z.number({ error: 'must be a whole number of rows' }).int({ error: 'must be a whole number of rows' })
@@ -189,7 +186,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
     },
     output: {
       fileMode: output.file_mode, dirMode: output.dir_mode, mask: output.mask, dialerFullNumber: output.dialer_full_number,
-      profile: output.profile, locale: output.locale, countryCode: output.country_code, campaign: output.campaign,
+      profile: output.profile, locale: output.locale, campaign: output.campaign,
       excelEncoding: output.excel_encoding, ...(output.max_rows_per_file !== undefined ? { maxRowsPerFile: output.max_rows_per_file } : {}),
     },
     timeZone: time_zone,

@@ -23,6 +23,7 @@ import type { ChunkedFile, OutputRecord } from './publish.js';
 export interface TaskOutputOptions {
   profile: OutputProfileName;
   locale: Locale;
+  /** The country of national numbers (input.default_country_code, as the do-not-call comparison reads them). */
   countryCode: string;
   campaign: string;
   excelEncoding: ExcelEncoding;

@@ -55,7 +55,6 @@ const WRONG: [string, string, string][] = [
   ['output:\n  dialer_full_number: false', 'output.dialer_full_number', 'output.mask: true'],
   ['output:\n  profile: five9', 'output.profile', 'plain, excel-csv, jsonl, genesys, huawei-cec, alibaba-ccc'],
   ['output:\n  locale: fr', 'output.locale', 'en, zh-CN'],
-  ['output:\n  country_code: "0086"', 'output.country_code', '1 to 3 digits'],
   ['output:\n  campaign: "a b"', 'output.campaign', 'letters, digits'],
   ['output:\n  excel_encoding: latin1', 'output.excel_encoding', 'utf8-bom, gbk, gb18030'],
   ['output:\n  max_rows_per_file: 0', 'output.max_rows_per_file', 'at least 1'],
@@ -80,16 +79,16 @@ describe('run configuration schema', () => {
     for (const yaml of ['', '{}', 'input:\noutput:\n']) {
       expect(parseRunConfig(yaml, 'run.yaml')).toEqual({
         input: { delimiter: ',', encoding: 'utf8', encodings: {}, thousands: false, files: {}, columns: {} },
-        output: { fileMode: 0o600, dirMode: 0o700, mask: false, dialerFullNumber: true, profile: 'plain', locale: 'en', countryCode: '86', campaign: 'churnwatch', excelEncoding: 'utf8-bom' },
+        output: { fileMode: 0o600, dirMode: 0o700, mask: false, dialerFullNumber: true, profile: 'plain', locale: 'en', campaign: 'churnwatch', excelEncoding: 'utf8-bom' },
         timeZone: undefined,
         source: null,
       });
     }
   });
 
-  it('when the output profile keys are given then they are read, a "+86" country code without its plus', () => {
-    const c = parseRunConfig('output:\n  profile: genesys\n  locale: zh-CN\n  country_code: "+86"\n  campaign: retention\n  excel_encoding: gbk\n  max_rows_per_file: 500', 'run.yaml');
-    expect(c.output).toMatchObject({ profile: 'genesys', locale: 'zh-CN', countryCode: '86', campaign: 'retention', excelEncoding: 'gbk', maxRowsPerFile: 500 });
+  it('when the output profile keys are given then they are read', () => {
+    const c = parseRunConfig('output:\n  profile: genesys\n  locale: zh-CN\n  campaign: retention\n  excel_encoding: gbk\n  max_rows_per_file: 500', 'run.yaml');
+    expect(c.output).toMatchObject({ profile: 'genesys', locale: 'zh-CN', campaign: 'retention', excelEncoding: 'gbk', maxRowsPerFile: 500 });
   });
 
   it('when the README example is given then it reads as documented', () => {
@@ -109,7 +108,7 @@ describe('run configuration schema', () => {
       delimiter: '|', encoding: 'gb18030', encodings: { tickets: 'utf8' }, thousands: true,
       files: { billing_monthly: 'zd_month.csv.gz' }, columns: { subscribers: { subscriber_id: '用户编号', msisdn: '手机号码', status: '用户状态' } },
     });
-    expect(c.output).toEqual({ fileMode: 0o640, dirMode: 0o750, mask: true, dialerFullNumber: false, profile: 'plain', locale: 'en', countryCode: '86', campaign: 'churnwatch', excelEncoding: 'utf8-bom' });
+    expect(c.output).toEqual({ fileMode: 0o640, dirMode: 0o750, mask: true, dialerFullNumber: false, profile: 'plain', locale: 'en', campaign: 'churnwatch', excelEncoding: 'utf8-bom' });
     expect(c.timeZone).toBe('Asia/Shanghai');
   });
 });
