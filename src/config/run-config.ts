@@ -31,6 +31,9 @@ export interface RunConfig {
 export const OUTPUT_PROFILES = ['plain', 'excel-csv', 'jsonl', 'genesys', 'huawei-cec', 'alibaba-ccc'] as const;
 export type OutputProfileName = (typeof OUTPUT_PROFILES)[number];
 
+/** The profiles a dialer imports to dial: they need the full number. */
+const DIALER_PROFILES: readonly OutputProfileName[] = ['genesys', 'huawei-cec', 'alibaba-ccc'];
+
 /** What the excel-csv profile writes: UTF-8 with a byte order mark, GBK or GB18030 (Excel on Chinese Windows reads all three). */
 export const EXCEL_ENCODINGS = ['utf8-bom', 'gbk', 'gb18030'] as const;
 export type ExcelEncoding = (typeof EXCEL_ENCODINGS)[number];
@@ -140,6 +143,10 @@ const schema = mapping({
   }
   if (!output.mask && !output.dialer_full_number) {
     fail(['output', 'dialer_full_number'], 'false needs output.mask: true (without masking the task files carry the full numbers)');
+  }
+  if (!output.dialer_full_number && DIALER_PROFILES.includes(output.profile)) {
+    // A dialer's file without the numbers to dial would import as a list of nobody to call.
+    fail(['output', 'dialer_full_number'], `false leaves the phone empty, and the ${output.profile} profile is a dialer's import: choose plain, excel-csv or jsonl, or keep the full number`);
   }
   if (!output.allow_shared_modes) {
     for (const key of ['file_mode', 'dir_mode'] as const) {

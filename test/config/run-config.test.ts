@@ -53,6 +53,7 @@ const WRONG: [string, string, string][] = [
   ['output:\n  file_mode: "0400"', 'output.file_mode', 'owner'],
   ['input:\n  thousands: true', 'input.thousands', 'delimiter other than'],
   ['output:\n  dialer_full_number: false', 'output.dialer_full_number', 'output.mask: true'],
+  ['output:\n  mask: true\n  dialer_full_number: false\n  profile: genesys', 'output.dialer_full_number', 'dialer\'s import'],
   ['output:\n  profile: five9', 'output.profile', 'plain, excel-csv, jsonl, genesys, huawei-cec, alibaba-ccc'],
   ['output:\n  locale: fr', 'output.locale', 'en, zh-CN'],
   ['output:\n  campaign: "a b"', 'output.campaign', 'letters, digits'],
