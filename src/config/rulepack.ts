@@ -284,6 +284,9 @@ export function parseRulePack(text: string, file: string): RulePack {
     const texts = ruleTexts(v, r.texts, `${path}.texts`, { title, reason });
     for (const locale of locales) if (locale !== 'en' && texts[locale] === undefined) v.fail(`${path}.texts`, `has no ${locale} texts (title, reason, action), and the pack's locales ask for them`);
     const channel = v.str(r.channel, `${path}.channel`, 'call');
+    const taskType = v.str(r.task_type, `${path}.task_type`, channel === 'sms' ? 'sms_then_call' : 'call');
+    // It names a dialer campaign and an SMS template: the characters every tool takes in an id.
+    if (!/^[a-z][a-z0-9_]{0,39}$/.test(taskType)) v.fail(`${path}.task_type`, 'must be 1 to 40 lower case letters, digits and _, starting with a letter');
     return {
       id,
       title,
@@ -295,7 +298,7 @@ export function parseRulePack(text: string, file: string): RulePack {
       action: v.str(r.action, `${path}.action`),
       channel,
       dueHours: v.num(r.due_hours, `${path}.due_hours`, 48, 0, 24 * 90),
-      taskType: v.str(r.task_type, `${path}.task_type`, channel === 'sms' ? 'sms_then_call' : 'call'),
+      taskType,
       texts,
       compiled: compileCondition(c.tree, c.features.keys()),
       features: c.features,

@@ -62,6 +62,11 @@ describe('rule texts in every locale', () => {
     expect(e.message).toContain('rule hotline_calls.texts.zh-CN.reason: must show the same {expressions}');
   });
 
+  it('when a task type is not an id a dialer takes then the pack is refused naming the rule', () => {
+    const e = packError(TEXT.replace('task_type: apology_credit', 'task_type: "apology call"'));
+    expect(e.message).toContain('rule complaints_repeat.task_type: must be 1 to 40 lower case letters');
+  });
+
   it('when a locale is not known then the pack is refused', () => {
     expect(packError(TEXT.replace('locales: [en, zh-CN]', 'locales: [en, fr]')).message).toContain('locales: must be a list of en, zh-CN');
   });
