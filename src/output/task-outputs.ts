@@ -92,6 +92,10 @@ function rowOf(records: TaskRecords, r: number, channel: Channel, layout: Profil
   return { cells: layout.columns.map((c) => columnValue(c.form, values[FIELD_INDEX.get(c.field)!]!, e164, countryCode)) };
 }
 
+/**
+ * A tier's rows on one channel, part by part, each row checked and handed to the
+ * part's writer as it is made: a part of a million rows is never held as strings.
+ */
 async function writeChannel(sink: TaskFileSink, records: TaskRecords, channel: Channel, layout: ProfileLayout, options: TaskOutputOptions): Promise<void> {
   const rows = records.rows[channel];
   const limit = rowLimit(layout, options.maxRowsPerFile);
@@ -103,21 +107,20 @@ async function writeChannel(sink: TaskFileSink, records: TaskRecords, channel: C
     const name = partName(records.tier, channel, layout.extension, limit !== null, k);
     const from = limit === null ? 0 : k * limit;
     const to = limit === null ? rows.length : Math.min(rows.length, from + limit);
-    const out: Row[] = [];
+    const file = sink.open(name);
+    const out = partWriter(layout, headers, file, name, options, records.tier);
     for (let q = from; q < to; q++) {
       const row = rowOf(records, rows[q]!, channel, layout, options.countryCode);
-      checkRow(row, name, q - from + 1, headers, idColumn, phoneColumn, layout);
-      out.push(row);
+      checkRow(row, name, q - from + 1, idColumn, phoneColumn, layout);
+      out.row(row.cells);
     }
-    const file = sink.open(name);
-    const bytes = await encodeFile(layout, headers, out, name, options, records);
-    file.writeBytes(bytes);
+    await out.end();
     sink.add(file.close());
   }
 }
 
 /** The tool's limits, per row: the id's length and the dialled phone's form. Messages name the file and row, never the values. */
-function checkRow(row: Row, file: string, line: number, headers: string[], idColumn: number, phoneColumn: number, layout: ProfileLayout): void {
+function checkRow(row: Row, file: string, line: number, idColumn: number, phoneColumn: number, layout: ProfileLayout): void {
   const id = row.cells[idColumn] ?? '';
   if (id.length === 0 || id.length > layout.maxIdLength || !/^[A-Za-z0-9_-]+$/.test(id)) {
     throw new ChurnwatchError('CW_INTERNAL', `${file}: row ${line}: the task id is not 1 to ${layout.maxIdLength} characters of [A-Za-z0-9_-]`, { file });
@@ -129,12 +132,18 @@ function checkRow(row: Row, file: string, line: number, headers: string[], idCol
   }
 }
 
-async function encodeFile(layout: ProfileLayout, headers: string[], rows: Row[], name: string, options: TaskOutputOptions, records: TaskRecords): Promise<Uint8Array> {
+/** Writes one part file row by row; end() finishes it (the caller closes the file). */
+interface PartWriter {
+  row(cells: (string | null)[]): void;
+  end(): Promise<void>;
+}
+
+function partWriter(layout: ProfileLayout, headers: string[], file: ChunkedFile, name: string, options: TaskOutputOptions, tier: string): PartWriter {
   switch (layout.format) {
-    case 'csv': return csvBytes(headers, rows, name, layout === PROFILE_LAYOUTS['excel-csv'] ? options.excelEncoding : null);
-    case 'jsonl': return Buffer.from(rows.map((r) => JSON.stringify(recordObject(headers, r.cells)) + '\n').join(''), 'utf8');
-    case 'json': return Buffer.from(caseListJson(headers, rows), 'utf8');
-    case 'xlsx': return xlsxBytes(headers, rows, records.tier);
+    case 'csv': return csvWriter(headers, file, name, layout === PROFILE_LAYOUTS['excel-csv'] ? options.excelEncoding : null);
+    case 'jsonl': return textWriter(file, '', '', '\n', (cells) => JSON.stringify(recordObject(headers, cells)));
+    case 'json': return textWriter(file, '[\n', '[]\n', '\n]\n', (cells) => caseJson(headers, cells), ',\n');
+    case 'xlsx': return xlsxWriter(headers, file, tier);
   }
 }
 
@@ -145,34 +154,52 @@ const NUMBER_FIELDS = new Set(RECORD_FIELDS.filter((f) => f.kind === 'number').m
 /**
  * CSV, "\n" line ends, RFC 4180 quoting, free text neutralised. For Excel
  * (excel-csv): a byte order mark before UTF-8, or GBK / GB18030; and the phone
- * columns neutralised too, since Excel reads "+86..." as a formula.
+ * columns neutralised too, since Excel reads "+86..." as a formula. The writer hands
+ * over whole lines, so each chunk is encoded on its own.
  */
-function csvBytes(headers: string[], rows: Row[], name: string, excel: ExcelEncoding | null): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  const w = new CsvBytesWriter((bytes) => { chunks.push(Buffer.from(bytes)); });
+function csvWriter(headers: string[], file: ChunkedFile, name: string, excel: ExcelEncoding | null): PartWriter {
+  let line = 0;
+  const w = new CsvBytesWriter((bytes) => {
+    if (excel === null || excel === 'utf8-bom') { file.writeBytes(bytes); return; }
+    const text = Buffer.from(bytes).toString('utf8');
+    const encoded = iconv.encode(text, excel);
+    if (excel === 'gbk' && iconv.decode(encoded, 'gbk') !== text) {
+      // GBK has no code for some characters (rare names among them); iconv would write '?' for them.
+      const back = iconv.decode(encoded, 'gbk').split('\n');
+      const at = line + text.split('\n').findIndex((l, k) => l !== back[k]) + 1;
+      throw new ChurnwatchError('CW_OUTPUT_ENCODING', `${name}: line ${at} has a character that GBK cannot hold; set output.excel_encoding to gb18030 or utf8-bom`, { file: name, line: at });
+    }
+    line += text.split('\n').length - 1;
+    file.writeBytes(encoded);
+  });
+  if (excel === 'utf8-bom') file.writeBytes(new Uint8Array([0xef, 0xbb, 0xbf]));
   const free = headers.map((h) => FREE_TEXT.has(h) || (excel !== null && (h === 'msisdn' || h === 'msisdn_e164')));
   headers.forEach((h, k) => { if (k > 0) w.comma(); w.cellString(h, false); });
   w.endLine();
   // GBK has no minus sign (U+2212, before a falling percentage): the full-width hyphen-minus it has
   // stands in, mapped before the cell is neutralised, so that one at the start still gets its "'".
   const cell = excel === 'gbk' ? (c: string) => c.replaceAll('\u2212', '\uff0d') : (c: string) => c;
-  for (const r of rows) {
-    r.cells.forEach((c, k) => { if (k > 0) w.comma(); if (c !== null) w.cellString(cell(c), free[k]!); });
-    w.endLine();
-  }
-  w.end();
-  const utf8 = Buffer.concat(chunks);
-  if (excel === null) return utf8;
-  if (excel === 'utf8-bom') return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), utf8]);
-  const text = utf8.toString('utf8');
-  const encoded = iconv.encode(text, excel);
-  if (excel === 'gbk' && iconv.decode(encoded, 'gbk') !== text) {
-    // GBK has no code for some characters (rare names among them); iconv would write '?' for them.
-    const lines = text.split('\n'), back = iconv.decode(encoded, 'gbk').split('\n');
-    const line = lines.findIndex((l, k) => l !== back[k]) + 1;
-    throw new ChurnwatchError('CW_OUTPUT_ENCODING', `${name}: line ${line} has a character that GBK cannot hold; set output.excel_encoding to gb18030 or utf8-bom`, { file: name, line });
-  }
-  return encoded;
+  return {
+    row(cells) {
+      cells.forEach((c, k) => { if (k > 0) w.comma(); if (c !== null) w.cellString(cell(c), free[k]!); });
+      w.endLine();
+    },
+    end: async () => { w.end(); },
+  };
+}
+
+/** Text rows joined by `separator` between `open` and `close` (`empty` when there are none), written about every megabyte. */
+function textWriter(file: ChunkedFile, open: string, empty: string, close: string, text: (cells: (string | null)[]) => string, separator = ''): PartWriter {
+  let rows = 0;
+  return {
+    row(cells) {
+      file.write((rows++ === 0 ? open : separator) + text(cells) + (separator === '' ? close : ''));
+    },
+    end: async () => {
+      if (rows === 0) file.write(empty);
+      else if (separator !== '') file.write(close);
+    },
+  };
 }
 
 function recordObject(headers: string[], cells: (string | null)[]): Record<string, string | number | null> {
@@ -185,16 +212,12 @@ function recordObject(headers: string[], cells: (string | null)[]): Record<strin
 }
 
 /**
- * Alibaba Cloud CCC's case list: a JSON array of cases, each with PhoneNumber,
- * ReferenceId and the other columns as CustomVariables (a JSON object); one case a line.
+ * One case of Alibaba Cloud CCC's case list (a JSON array, one case a line):
+ * PhoneNumber, ReferenceId and the other columns as CustomVariables (a JSON object).
  */
-function caseListJson(headers: string[], rows: Row[]): string {
-  const cases = rows.map((r) => {
-    const o = recordObject(headers, r.cells);
-    const { PhoneNumber, ReferenceId, ...custom } = o;
-    return JSON.stringify({ PhoneNumber, ReferenceId, CustomVariables: custom });
-  });
-  return cases.length === 0 ? '[]\n' : `[\n${cases.join(',\n')}\n]\n`;
+function caseJson(headers: string[], cells: (string | null)[]): string {
+  const { PhoneNumber, ReferenceId, ...custom } = recordObject(headers, cells);
+  return JSON.stringify({ PhoneNumber, ReferenceId, CustomVariables: custom });
 }
 
 /** Every zip entry's time: a fixed one, so that a rerun writes the same bytes (the library stamps the time of writing). */
@@ -203,8 +226,9 @@ const ZIP_EPOCH = new Date(Date.UTC(2000, 0, 1));
 /**
  * Huawei CEC's Excel import: one sheet, the header row, every cell text (a phone
  * or an id as a number would lose digits), written with exceljs's streaming writer.
+ * The zip is held until the end to fix its entry times (compressed, a tenth of the CSV).
  */
-async function xlsxBytes(headers: string[], rows: Row[], sheet: string): Promise<Uint8Array> {
+function xlsxWriter(headers: string[], file: ChunkedFile, sheet: string): PartWriter {
   const chunks: Buffer[] = [];
   const stream = new Writable({ write(chunk: Buffer, _enc, done) { chunks.push(Buffer.from(chunk)); done(); } });
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: false, useSharedStrings: false });
@@ -213,10 +237,14 @@ async function xlsxBytes(headers: string[], rows: Row[], sheet: string): Promise
   wb.modified = ZIP_EPOCH;
   const ws = wb.addWorksheet(sheet);
   ws.addRow(headers).commit();
-  for (const r of rows) ws.addRow(r.cells.map((c) => c ?? '')).commit();
-  ws.commit();
-  await wb.commit();
-  return fixZipTimes(Buffer.concat(chunks), ZIP_EPOCH);
+  return {
+    row(cells) { ws.addRow(cells.map((c) => c ?? '')).commit(); },
+    async end() {
+      ws.commit();
+      await wb.commit();
+      file.writeBytes(fixZipTimes(Buffer.concat(chunks), ZIP_EPOCH));
+    },
+  };
 }
 
 /**
