@@ -1,7 +1,10 @@
 /**
  * Smoke test of the benchmark harness (bench/bench.mjs) at a tiny size: it generates
  * extracts, runs churnwatch and the DuckDB SQL once each, and both sides (and the
- * independent JS reference) must flag the same subscribers. No timing is asserted:
+ * independent JS reference) must flag the same subscribers. With --dialect all, every
+ * export dialect is derived from the generated extracts in the shape it names, both
+ * sides read it and agree, and churnwatch publishes the clean extracts' scores on it.
+ * No timing is asserted:
  * the figures come from `npm run bench` and live in docs/performance.md.
  * Skipped, with a message, where @duckdb/node-api cannot load.
  */
@@ -49,4 +52,45 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     // Outputs are removed unless --keep; the extracts stay for reuse.
     expect(readdirSync(join(tmp, 'data')).sort()).toEqual(['2000-1']);
   }, 60_000);
+});
+
+const DIALECTS = ['clean', 'quoted', 'compact-dates', 'crlf', 'shuffled', 'gbk-pipe', 'gz'];
+
+describe.skipIf(duckdbProblem !== undefined)('bench harness, every dialect at 300 subscribers', () => {
+  it('when it runs --dialect all then each dialect has its shape and both sides agree on it, with the clean scores', async () => {
+    const data = join(tmp, 'dialects', 'data');
+    const results = join(tmp, 'dialects', 'results');
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      'bench/bench.mjs', '--subscribers', '300', '--runs', '1', '--warmup', '0', '--dialect', 'all',
+      '--data-dir', data, '--results-dir', results,
+    ], { cwd: root, encoding: 'utf8', timeout: 240_000, maxBuffer: 1 << 24 });
+
+    const summaryFile = readdirSync(results).find((f) => f.startsWith('300-dialects-'));
+    expect(summaryFile).toBeDefined();
+    const summary = JSON.parse(readFileSync(join(results, summaryFile!), 'utf8'));
+    expect(summary.table.map((t: { dialect: string }) => t.dialect)).toEqual(DIALECTS);
+    for (const t of summary.table) {
+      expect(t).toMatchObject({ exit: 0, agree: true, same_scores_as_clean: true });
+      expect(stdout).toContain(`| ${t.dialect} |`);
+    }
+    // One result per dialect besides the table.
+    expect(readdirSync(results).filter((f) => f !== summaryFile).sort()).toEqual(DIALECTS.map((d) => `300-${d === 'clean' ? '' : `${d}-`}${summaryFile!.slice(-15)}`).sort());
+
+    const clean = readFileSync(join(data, '300-1', 'usage_daily.csv'), 'utf8');
+    const dir = (d: string) => join(data, `300-1-${d}`);
+    const usage = (d: string) => readFileSync(join(dir(d), 'usage_daily.csv'));
+    expect(usage('quoted').toString('utf8').split('\n')[1]).toMatch(/^"\d+","/);
+    expect(usage('compact-dates').toString('utf8')).toMatch(/\n\d+,\d{8},/);
+    expect(usage('compact-dates').toString('utf8')).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+    expect(usage('crlf').toString('utf8').split('\r\n')).toHaveLength(clean.split('\n').length);
+    const shuffled = usage('shuffled').toString('utf8');
+    expect(shuffled).not.toBe(clean);
+    expect(shuffled).toMatch(/,\d{8},/);
+    expect(shuffled).toMatch(/,\d{4}\/\d{2}\/\d{2},/);
+    const subscribersGbk = readFileSync(join(dir('gbk-pipe'), 'subscribers.csv'));
+    expect(subscribersGbk.toString('latin1').split('\n')[0]).toContain('subscriber_id|msisdn|');
+    // GBK: the Chinese names are not valid UTF-8.
+    expect(() => new TextDecoder('utf-8', { fatal: true }).decode(subscribersGbk)).toThrow();
+    expect(readFileSync(join(dir('gz'), 'usage_daily.csv.gz')).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+  }, 240_000);
 });
