@@ -4,14 +4,20 @@
  * string, and folded at once. Anything else stops it, and the general reader
  * (CsvScanner, the row handler and its reject rules) takes that record:
  *
- * - a quote, a carriage return not ending the line, a field count other than the
- *   header's, a record cut by the end of the chunk, a line starting with CR;
+ * - a quote inside a field, a quoted field with anything after its closing quote, a
+ *   quoted field that is not read holding a line break or a doubled quote, a carriage
+ *   return not ending the line, a field count other than the header's, a record cut by
+ *   the end of the chunk, a line starting with CR;
  * - a subscriber id with a space or a non-ASCII byte at either end, or not in the
  *   table (the handler rejects it);
- * - a date other than exactly YYYY-MM-DD, a month other than exactly YYYY-MM, a
- *   number other than [-]digits[.digits] (1 to 15 digits, no more decimals than its
- *   scale, at most 2^53 once scaled), an empty required number, an invalid value,
- *   a value below 0 in a column that cannot have one (a count, minutes, a volume).
+ * - a date other than exactly YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD, a month other than
+ *   exactly YYYY-MM, YYYY/MM or YYYYMM, a number other than [-]digits[.digits] (1 to 15
+ *   digits, no more decimals than its scale, at most 2^53 once scaled), an empty
+ *   required number, an invalid value, a value below 0 in a column that cannot have
+ *   one (a count, minutes, a volume).
+ *
+ * Any field may be quoted ("..."): the export dialects that quote every field, or only
+ * text, stay on the fast path, and so do lines ending in CR LF and empty optional fields.
  *
  * So the fast path never rejects a row: it takes only records the handler would
  * accept, with the values the handler would read (the same rules as IdTable.find,
@@ -46,9 +52,9 @@ export const Kind = {
   Skip: 0,
   /** The subscriber id: found in the id table, its index passed to the fold. */
   Id: 1,
-  /** YYYY-MM-DD → day number. */
+  /** YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD → day number. */
   Day: 2,
-  /** YYYY-MM → month index. */
+  /** YYYY-MM, YYYY/MM or YYYYMM → month index. */
   Month: 3,
   /** A number that must be given, scaled. */
   Number: 4,
@@ -96,13 +102,14 @@ function source(columns: readonly Column[], delim: number): string {
     '  if (c === 10) { lines++; p++; continue; }',
     '  if (c === 13) break;',
     '  const r0 = p;',
-    '  let idx = -1, s = 0, v = 0;',
+    '  let idx = -1, s = 0, v = 0, q = 0;',
   ];
   columns.forEach((col, f) => {
     const scale = Math.trunc(col.scale);
     const slot = Math.trunc(col.slot);
     if (!(scale >= 0 && scale <= 15 && slot >= 0 && slot < 64)) throw new Error('PlainRows: bad column');
-    L.push(`  // field ${f}`, '  s = p; v = 0;');
+    // A field may be quoted: its value is read between the quotes, which must close it.
+    L.push(`  // field ${f}`, '  v = 0; q = 0; if (b[p] === 34) { q = 1; p++; }', '  s = p;');
     switch (col.kind) {
       case Kind.Number:
       case Kind.OptionalNumber:
@@ -121,17 +128,22 @@ function source(columns: readonly Column[], delim: number): string {
         break;
       case Kind.Day:
       case Kind.Month: {
+        // With '-' or '/' after the year the separated form (the same separator twice
+        // in a day), else the compact one (YYYYMMDD, YYYYMM).
         const w = col.kind === Kind.Day ? 10 : 7;
         L.push(
           `  if (p + ${w} >= len) ${bail}`,
-          '  { const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, m0 = b[p + 5] - 48, m1 = b[p + 6] - 48;',
-          `    if (b[p + 4] !== 45 || (y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9) ${bail}`,
+          `  { let w = ${w}, m0 = b[p + 5] - 48, m1 = b[p + 6] - 48;`,
+          '    const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, sep = b[p + 4];',
+          `    if (sep !== 45 && sep !== 47) { w = ${col.kind === Kind.Day ? 8 : 6}; m0 = sep - 48; m1 = b[p + 5] - 48; }`,
+          `    if ((y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9) ${bail}`,
           '    const y = ((y0 * 10 + y1) * 10 + y2) * 10 + y3, m = m0 * 10 + m1;',
         );
         if (col.kind === Kind.Day) {
           L.push(
-            '    const e0 = b[p + 8] - 48, e1 = b[p + 9] - 48;',
-            `    if (b[p + 7] !== 45 || (e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
+            '    let e0, e1;',
+            `    if (w === 10) { if (b[p + 7] !== sep) ${bail} e0 = b[p + 8] - 48; e1 = b[p + 9] - 48; } else { e0 = b[p + 6] - 48; e1 = b[p + 7] - 48; }`,
+            `    if ((e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
             '    const ymd = (y * 100 + m) * 100 + e0 * 10 + e1;',
             '    if (ymd !== lastYmd) { lastYmd = ymd; lastDay = dayNumber(y, m, e0 * 10 + e1); }',
             `    v = lastDay; if (v !== v) ${bail}`,
@@ -139,13 +151,15 @@ function source(columns: readonly Column[], delim: number): string {
         } else {
           L.push(`    if (y < ${MIN_YEAR} || y > ${MAX_YEAR} || m < 1 || m > 12) ${bail}`, '    v = y * 12 + (m - 1);');
         }
-        L.push(`    p += ${w}; c = b[p]; }`);
+        L.push('    p += w; c = b[p]; }');
         break;
       }
       case Kind.Id:
       case Kind.Skip:
         L.push(
-          `  while (p < len && ((c = b[p]) > 34 ? c !== ${delim} : c !== ${delim} && c !== 34 && c !== 10 && c !== 13)) p++;`,
+          // Quoted, the delimiter may be part of the value.
+          `  if (q === 1) { while (p < len && ((c = b[p]) > 34 || (c !== 34 && c !== 10 && c !== 13))) p++; }`,
+          `  else while (p < len && ((c = b[p]) > 34 ? c !== ${delim} : c !== ${delim} && c !== 34 && c !== 10 && c !== 13)) p++;`,
           `  if (p >= len) ${bail}`,
         );
         if (col.kind === Kind.Id) {
@@ -158,6 +172,8 @@ function source(columns: readonly Column[], delim: number): string {
       default:
         throw new Error('PlainRows: bad column kind');
     }
+    // A quoted field ends with its closing quote (a doubled quote is left to the scanner).
+    L.push(`  if (q === 1) { if (c !== 34 || p + 1 >= len) ${bail} c = b[++p]; if (c === 34) ${bail} }`);
     // The field must end with the delimiter, the last one with LF or CR LF.
     if (f < last) L.push(`  if (c !== ${delim}) ${bail}`, '  p++;');
     else L.push(`  if (c === 10) p++; else if (c === 13 && p + 1 < len && b[p + 1] === 10) p += 2; else ${bail}`);

@@ -2,8 +2,11 @@
  * The fast path for plain fact records (plain-rows.ts) against the general reader
  * alone, on generated billing and usage files that mix plain records with every
  * kind of odd one (quotes, spaces, other date and number forms, bad values, unknown
- * ids, wrong field counts, CR LF, empty lines, other delimiters), read in chunks
- * that cut records anywhere: the same sums, row counts, rejects, stats and errors.
+ * ids, wrong field counts, CR LF, empty lines, other delimiters), some files with every
+ * field quoted, read in chunks that cut records anywhere: the same sums, row counts,
+ * rejects, stats and errors. And the export dialects the fast path is for (quoted
+ * fields, YYYYMMDD and YYYY/MM/DD dates, CR LF, empty optional fields) are taken by it
+ * whole, not left to the general reader.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +18,7 @@ import { IdTable } from '../../src/ingest/id-table.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { outcome, type Outcome } from './scan-helpers.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
-import { fastDelimiter } from '../../src/ingest/plain-rows.js';
+import { fastDelimiter, Kind, PlainRows } from '../../src/ingest/plain-rows.js';
 import { parseDay } from '../../src/util/dates.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cw-plain-'));
@@ -28,8 +31,8 @@ const subs = { n: IDS.length, idTable: table };
 const D = parseDay('2026-11-23');
 
 const id = fc.constantFrom('S1', 'S2', 'S3', 'S10', 'S1', 'S2', '张三', ' S2', 'S3 ', '\u3000S1', 'S4', '', '"S1"', '"S,2"');
-const day = fc.constantFrom('2026-11-22', '2026-11-21', '2026-11-20', '2026-11-22', '20261121', '2026/11/20', '2026-02-30', ' 2026-11-22', '2026-11-22 08:00', '1899-12-31', '9999-12-31', '3000-02-29', 'x', '', '"2026-11-21"');
-const month = fc.constantFrom('2026-10', '2026-09', '2026-08', '2026-10', '202610', '2026/09', '2026-13', ' 2026-10', '2026-11', '2027-01', '1899-12', '9999-12', '"2026-10"', '');
+const day = fc.constantFrom('2026-11-22', '2026-11-21', '2026-11-20', '2026-11-22', '20261121', '2026/11/20', '2026/11/22', '20261122', '20260230', '2026/02/30', '2026/11-22', '2026-11/22', '2026112', '202611221', '2026/1/22', '2026-02-30', ' 2026-11-22', '2026-11-22 08:00', '1899-12-31', '9999-12-31', '3000-02-29', 'x', '', '"2026-11-21"');
+const month = fc.constantFrom('2026-10', '2026-09', '2026-08', '2026-10', '202610', '202609', '202613', '2026/09', '2026/13', '20260', '2026100', '2026-13', ' 2026-10', '2026-11', '2027-01', '1899-12', '9999-12', '"2026-10"', '');
 const num = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('0', '3', '12.5', '12.50', '7.07', '-1', '-0', '-0.00', '-12.50', '0.01', '100') },
   { weight: 3, arbitrary: fc.constantFrom('', ' 1', '1 ', '12.505', '12.500', '1e3', '.5', '5.', '-', '.', '1,5', '+1', '"7"', '999999999999999', '9999999999999999', '99999999999999.99', 'x', '٣') },
@@ -51,10 +54,10 @@ function layoutArb(kind: 'usage' | 'billing'): fc.Arbitrary<Layout> {
 }
 
 function fileArb(kind: 'usage' | 'billing'): fc.Arbitrary<{ text: string; delimiter: string }> {
-  return fc.tuple(layoutArb(kind), fc.constantFrom(',', ',', '|', '\t', ';', '.'), fc.constantFrom('\n', '\n', '\r\n')).chain(([layout, delimiter, eol]) => {
+  return fc.tuple(layoutArb(kind), fc.constantFrom(',', ',', '|', '\t', ';', '.'), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean()).chain(([layout, delimiter, eol, quoteAll]) => {
     const row = fc.tuple(fc.record(layout.gen) as fc.Arbitrary<Record<string, string>>, fc.constantFrom(0, 0, 0, 0, 0, 0, 1, 2, 3))
       .map(([r, odd]) => {
-        const cells = layout.header.map((h) => r[h]!);
+        const cells = layout.header.map((h) => (quoteAll ? `"${r[h]!.replaceAll('"', '""')}"` : r[h]!));
         if (odd === 1) cells.push('extra');
         if (odd === 2) cells.pop();
         return cells.join(delimiter) + (odd === 3 ? eol : '');
@@ -104,6 +107,54 @@ describe('the fast path for plain records', () => {
     const [fast, general] = await both('usage', text, ',', 4096);
     expect(fast).toEqual(general);
     expect((general as { ok: true; value: { stats: { accepted: number } } }).value.stats.accepted).toBe(3000);
+  });
+
+  // Each dialect of the same three records; usage columns id, day, calls, sms (optional), note (not read).
+  const dialects: Record<string, string> = {
+    'plain': 'S1,2026-11-22,3,1,a\nS2,2026-11-21,0,2,b\nS10,2026-11-20,12,,c\n',
+    'every field quoted': '"S1","2026-11-22","3","1","a"\n"S2","2026-11-21","0","2","b"\n"S10","2026-11-20","12","","c"\n',
+    'some fields quoted': 'S1,2026-11-22,3,1,"a, with the delimiter"\n"S2",2026-11-21,"0",2,b\nS10,"2026-11-20",12,"",""\n',
+    'YYYYMMDD dates': 'S1,20261122,3,1,a\nS2,20261121,0,2,b\nS10,20261120,12,,c\n',
+    'YYYY/MM/DD dates': 'S1,2026/11/22,3,1,a\nS2,2026/11/21,0,2,b\nS10,2026/11/20,12,,c\n',
+    'mixed dates': 'S1,20261122,3,1,a\nS2,2026/11/21,0,2,b\nS10,2026-11-20,12,,c\n',
+    'CR LF': 'S1,2026-11-22,3,1,a\r\nS2,2026-11-21,0,2,b\r\nS10,2026-11-20,12,,c\r\n',
+    'empty optional fields': 'S1,2026-11-22,3,,\nS2,2026-11-21,0,,\nS10,2026-11-20,12,,\n',
+  };
+  for (const [name, text] of Object.entries(dialects)) {
+    it(`when records are in the dialect "${name}" then the fast path takes them all, with the general reader's values`, () => {
+      const folded: number[][] = [];
+      const rows = new PlainRows([
+        { kind: Kind.Id, slot: 0, scale: 0 }, { kind: Kind.Day, slot: 0, scale: 0 }, { kind: Kind.Number, slot: 1, scale: 2 },
+        { kind: Kind.OptionalNumber, slot: 2, scale: 2 }, { kind: Kind.Skip, slot: 0, scale: 0 },
+      ], 3, 0x2c, table, (values, idx) => folded.push([idx, ...values]));
+      const b = Buffer.from(text);
+      expect(rows.scan(b, 0, b.length)).toBe(b.length);
+      expect([rows.records, rows.lines]).toEqual([3, 3]);
+      const sms = name === 'empty optional fields' ? [0, 0, 0] : [100, 200, 0];
+      expect(folded).toEqual([
+        [table.find(Buffer.from('S1'), 0, 2), parseDay('2026-11-22'), 300, sms[0]],
+        [table.find(Buffer.from('S2'), 0, 2), parseDay('2026-11-21'), 0, sms[1]],
+        [table.find(Buffer.from('S10'), 0, 3), parseDay('2026-11-20'), 1200, sms[2]],
+      ]);
+    });
+  }
+
+  it('when a month is YYYYMM or YYYY/MM, quoted or not, then the fast path takes it', () => {
+    const folded: number[] = [];
+    const rows = new PlainRows([{ kind: Kind.Id, slot: 0, scale: 0 }, { kind: Kind.Month, slot: 0, scale: 0 }], 1, 0x7c, table, (values) => folded.push(values[0]!));
+    const b = Buffer.from('S1|202610\r\n"S2"|"2026/09"\nS3|2026-08\n');
+    expect(rows.scan(b, 0, b.length)).toBe(b.length);
+    expect(folded).toEqual([2026 * 12 + 9, 2026 * 12 + 8, 2026 * 12 + 7]);
+  });
+
+  it('when a quoted field holds a doubled quote or a line break, or text follows its closing quote, then the fast path stops there', () => {
+    const columns = [{ kind: Kind.Id, slot: 0, scale: 0 }, { kind: Kind.Skip, slot: 0, scale: 0 }];
+    for (const odd of ['S2,"a""b"\n', 'S2,"a\nb"\n', 'S2,"a"b\n', '"S2"x,a\n', 'S2,"a\n']) {
+      const rows = new PlainRows(columns, 1, 0x2c, table, () => {});
+      const b = Buffer.from(`S1,"ok"\n${odd}S3,c\n`);
+      expect(rows.scan(b, 0, b.length)).toBe(8);
+      expect(rows.records).toBe(1);
+    }
   });
 
   it('knows which delimiters can occur in a value', () => {
