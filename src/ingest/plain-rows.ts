@@ -83,6 +83,61 @@ export function fastDelimiter(delim: number): boolean {
   return delim > 0 && delim < 0x80 && delim !== 0x0a && delim !== 0x0d && delim !== 0x22 && !(delim >= 0x30 && delim <= 0x39) && delim !== 0x2d && delim !== 0x2e && delim !== 0x2b;
 }
 
+/**
+ * Generated code shared with subscriber-rows.ts. The scanning functions name their
+ * locals alike: b, p, len, c, s (a field's first byte), v, q (1 in a quoted field),
+ * lastYmd and lastDay (the last date and its day number), dayNumber.
+ */
+
+/** A field may be quoted: its value is read between the quotes, which must close it. */
+export const OPEN_QUOTE = '  q = 0; if (b[p] === 34) { q = 1; p++; }';
+
+/** A quoted field ends with its closing quote (a doubled quote is left to the scanner). */
+export function closeQuote(bail: string): string {
+  return `  if (q === 1) { if (c !== 34 || p + 1 >= len) ${bail} c = b[++p]; if (c === 34) ${bail} }`;
+}
+
+/** Past a text field to its end: the delimiter, or the closing quote (quoted, the delimiter may be part of the value). */
+export function toFieldEnd(delim: number, bail: string): string[] {
+  return [
+    '  if (q === 1) { while (p < len && ((c = b[p]) > 34 || (c !== 34 && c !== 10 && c !== 13))) p++; }',
+    `  else while (p < len && ((c = b[p]) > 34 ? c !== ${delim} : c !== ${delim} && c !== 34 && c !== 10 && c !== 13)) p++;`,
+    `  if (p >= len) ${bail}`,
+  ];
+}
+
+/**
+ * A day (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD → day number) or a month (YYYY-MM, YYYY/MM,
+ * YYYYMM → month index) at p into v, p past it and c the byte after it. With '-' or
+ * '/' after the year the separated form (the same separator twice in a day), else the
+ * compact one. The forms and values of isoDayAt/parseDayField and parseMonthField.
+ */
+export function dateSource(day: boolean, bail: string): string[] {
+  const w = day ? 10 : 7;
+  const L = [
+    `  if (p + ${w} >= len) ${bail}`,
+    `  { let w = ${w}, m0 = b[p + 5] - 48, m1 = b[p + 6] - 48;`,
+    '    const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, sep = b[p + 4];',
+    `    if (sep !== 45 && sep !== 47) { w = ${day ? 8 : 6}; m0 = sep - 48; m1 = b[p + 5] - 48; }`,
+    `    if ((y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9) ${bail}`,
+    '    const y = ((y0 * 10 + y1) * 10 + y2) * 10 + y3, m = m0 * 10 + m1;',
+  ];
+  if (day) {
+    L.push(
+      '    let e0, e1;',
+      `    if (w === 10) { if (b[p + 7] !== sep) ${bail} e0 = b[p + 8] - 48; e1 = b[p + 9] - 48; } else { e0 = b[p + 6] - 48; e1 = b[p + 7] - 48; }`,
+      `    if ((e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
+      '    const ymd = (y * 100 + m) * 100 + e0 * 10 + e1;',
+      '    if (ymd !== lastYmd) { lastYmd = ymd; lastDay = dayNumber(y, m, e0 * 10 + e1); }',
+      `    v = lastDay; if (v !== v) ${bail}`,
+    );
+  } else {
+    L.push(`    if (y < ${MIN_YEAR} || y > ${MAX_YEAR} || m < 1 || m > 12) ${bail}`, '    v = y * 12 + (m - 1);');
+  }
+  L.push('    p += w; c = b[p]; }');
+  return L;
+}
+
 type Scan = (b: Uint8Array, p: number, len: number) => number;
 type Factory = (ids: IdTable, fold: (values: Float64Array, idx: number) => void, dayNumber: (y: number, m: number, d: number) => number,
   pow10: number[], values: Float64Array, state: PlainRows) => Scan;
@@ -108,8 +163,7 @@ function source(columns: readonly Column[], delim: number): string {
     const scale = Math.trunc(col.scale);
     const slot = Math.trunc(col.slot);
     if (!(scale >= 0 && scale <= 15 && slot >= 0 && slot < 64)) throw new Error('PlainRows: bad column');
-    // A field may be quoted: its value is read between the quotes, which must close it.
-    L.push(`  // field ${f}`, '  v = 0; q = 0; if (b[p] === 34) { q = 1; p++; }', '  s = p;');
+    L.push(`  // field ${f}`, '  v = 0;', OPEN_QUOTE, '  s = p;');
     switch (col.kind) {
       case Kind.Number:
       case Kind.OptionalNumber:
@@ -127,41 +181,12 @@ function source(columns: readonly Column[], delim: number): string {
         );
         break;
       case Kind.Day:
-      case Kind.Month: {
-        // With '-' or '/' after the year the separated form (the same separator twice
-        // in a day), else the compact one (YYYYMMDD, YYYYMM).
-        const w = col.kind === Kind.Day ? 10 : 7;
-        L.push(
-          `  if (p + ${w} >= len) ${bail}`,
-          `  { let w = ${w}, m0 = b[p + 5] - 48, m1 = b[p + 6] - 48;`,
-          '    const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, sep = b[p + 4];',
-          `    if (sep !== 45 && sep !== 47) { w = ${col.kind === Kind.Day ? 8 : 6}; m0 = sep - 48; m1 = b[p + 5] - 48; }`,
-          `    if ((y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9) ${bail}`,
-          '    const y = ((y0 * 10 + y1) * 10 + y2) * 10 + y3, m = m0 * 10 + m1;',
-        );
-        if (col.kind === Kind.Day) {
-          L.push(
-            '    let e0, e1;',
-            `    if (w === 10) { if (b[p + 7] !== sep) ${bail} e0 = b[p + 8] - 48; e1 = b[p + 9] - 48; } else { e0 = b[p + 6] - 48; e1 = b[p + 7] - 48; }`,
-            `    if ((e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
-            '    const ymd = (y * 100 + m) * 100 + e0 * 10 + e1;',
-            '    if (ymd !== lastYmd) { lastYmd = ymd; lastDay = dayNumber(y, m, e0 * 10 + e1); }',
-            `    v = lastDay; if (v !== v) ${bail}`,
-          );
-        } else {
-          L.push(`    if (y < ${MIN_YEAR} || y > ${MAX_YEAR} || m < 1 || m > 12) ${bail}`, '    v = y * 12 + (m - 1);');
-        }
-        L.push('    p += w; c = b[p]; }');
+      case Kind.Month:
+        L.push(...dateSource(col.kind === Kind.Day, bail));
         break;
-      }
       case Kind.Id:
       case Kind.Skip:
-        L.push(
-          // Quoted, the delimiter may be part of the value.
-          `  if (q === 1) { while (p < len && ((c = b[p]) > 34 || (c !== 34 && c !== 10 && c !== 13))) p++; }`,
-          `  else while (p < len && ((c = b[p]) > 34 ? c !== ${delim} : c !== ${delim} && c !== 34 && c !== 10 && c !== 13)) p++;`,
-          `  if (p >= len) ${bail}`,
-        );
+        L.push(...toFieldEnd(delim, bail));
         if (col.kind === Kind.Id) {
           L.push(
             `  if (p === s || b[s] <= 32 || b[s] >= 128 || b[p - 1] <= 32 || b[p - 1] >= 128) ${bail}`,
@@ -172,8 +197,7 @@ function source(columns: readonly Column[], delim: number): string {
       default:
         throw new Error('PlainRows: bad column kind');
     }
-    // A quoted field ends with its closing quote (a doubled quote is left to the scanner).
-    L.push(`  if (q === 1) { if (c !== 34 || p + 1 >= len) ${bail} c = b[++p]; if (c === 34) ${bail} }`);
+    L.push(closeQuote(bail));
     // The field must end with the delimiter, the last one with LF or CR LF.
     if (f < last) L.push(`  if (c !== ${delim}) ${bail}`, '  p++;');
     else L.push(`  if (c === 10) p++; else if (c === 13 && p + 1 < len && b[p + 1] === 10) p += 2; else ${bail}`);

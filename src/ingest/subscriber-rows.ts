@@ -5,8 +5,9 @@
  * general reader (CsvScanner, scanSubscribers' row handler and its reject rules)
  * takes that record:
  *
- * - a quote, a carriage return not ending the line, a field count other than the
- *   header's, a record cut by the end of the chunk;
+ * - a quote inside a field, a quoted field with anything after its closing quote or
+ *   holding a line break or a doubled quote, a carriage return not ending the line, a
+ *   field count other than the header's, a record cut by the end of the chunk;
  * - a text field (id, msisdn, name, region, manager_id, plan_id) with a byte <= 0x20
  *   at either end or one that may start or end with a Unicode space
  *   (mayHaveUnicodeSpace), an empty id;
@@ -15,7 +16,10 @@
  *   than exactly one of them or empty;
  * - a balance other than empty or [-]digits[.digits] (1 to 15 digits, at most 2
  *   decimals, at most 2^53 fen);
- * - a date other than empty or exactly YYYY-MM-DD (an existing day, 1900–9999).
+ * - a date other than empty or exactly YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD (an existing
+ *   day, MIN_YEAR–MAX_YEAR).
+ *
+ * Any field may be quoted ("..."), as in plain-rows.ts.
  *
  * So the fast path never rejects a row: it takes only records the handler would
  * accept, with the values the handler would compute (fieldKey/pushTrimmed keep such
@@ -40,7 +44,7 @@
  */
 import { dayNumber } from './csv-scan.js';
 import { mayHaveUnicodeSpace } from './id-table.js';
-import { fastDelimiter, type FastRows } from './plain-rows.js';
+import { closeQuote, dateSource, fastDelimiter, OPEN_QUOTE, toFieldEnd, type FastRows } from './plain-rows.js';
 import type { RecordView } from './csv-scan.js';
 
 /** What a field of subscribers.csv is, for the fast path. */
@@ -91,7 +95,7 @@ function source(columns: readonly SubColumn[], delim: number): string {
   const bail = '{ p = r0; stopped = true; break records; }';
   // A text field b[s..p) that is not empty must not start or end with a space, a control byte or (maybe) a Unicode space.
   const edges = '(b[s] <= 32 || b[p - 1] <= 32 || ((b[s] | b[p - 1]) >= 128 && uni(b, s, p)))';
-  const toEnd = `  while (p < len && ((c = b[p]) > 34 ? c !== ${delim} : c !== ${delim} && c !== 34 && c !== 10 && c !== 13)) p++;\n  if (p >= len) ${bail}`;
+  const toEnd = toFieldEnd(delim, bail).join('\n');
   const L: string[] = [
     'return function scan(b, p, len) {',
     '  if (!state.known) return p;',
@@ -101,11 +105,11 @@ function source(columns: readonly SubColumn[], delim: number): string {
     '  if (c === 10) { lines++; line++; p++; continue; }',
     '  if (c === 13 && p + 1 < len && b[p + 1] === 10) { lines++; line++; p += 2; continue; }',
     '  const r0 = p;',
-    '  let s = 0, v = 0;',
+    '  let s = 0, v = 0, q = 0;',
   ];
   columns.forEach((col, f) => {
     const slot = int(col.slot, 0, 15);
-    L.push(`  // field ${f}`, '  s = p;');
+    L.push(`  // field ${f}`, OPEN_QUOTE, '  s = p;');
     switch (col.kind) {
       case SubKind.Skip:
         L.push(toEnd);
@@ -168,19 +172,17 @@ function source(columns: readonly SubColumn[], delim: number): string {
           `  if (p >= len) ${bail}`,
           `  c = b[p];`,
           `  if (c === ${delim} || c === 10 || c === 13) v = NaN;`,
-          `  else { if (p + 10 >= len) ${bail}`,
-          '    const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, m0 = b[p + 5] - 48, m1 = b[p + 6] - 48, e0 = b[p + 8] - 48, e1 = b[p + 9] - 48;',
-          `    if (b[p + 4] !== 45 || b[p + 7] !== 45 || (y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9 || (e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
-          '    const y = ((y0 * 10 + y1) * 10 + y2) * 10 + y3, m = m0 * 10 + m1, ymd = (y * 100 + m) * 100 + e0 * 10 + e1;',
-          '    if (ymd !== lastYmd) { lastYmd = ymd; lastDay = dayNumber(y, m, e0 * 10 + e1); }',
-          `    v = lastDay; if (v !== v) ${bail}`,
-          '    p += 10; c = b[p]; }',
+          `  else if (c === 34 && q === 1) v = NaN;`,
+          '  else {',
+          ...dateSource(true, bail),
+          '  }',
           `  values[${slot}] = v;`,
         );
         break;
       default:
         throw new Error('SubscriberRows: bad column kind');
     }
+    L.push(closeQuote(bail));
     // The field must end with the delimiter, the last one with LF or CR LF.
     if (f < last) L.push(`  if (c !== ${delim}) ${bail}`, '  p++;');
     else L.push(`  if (c === 10) p++; else if (c === 13 && p + 1 < len && b[p + 1] === 10) p += 2; else ${bail}`);
