@@ -17,7 +17,7 @@
  * with U+FFFD.
  */
 
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -335,6 +335,12 @@ class DecodingSink implements Sink {
   private readonly encoder = new TextEncoder();
   private out = new Uint8Array(0);
   private lineHead: Uint8Array | null = new Uint8Array(0);
+  /**
+   * True while the decoder holds no part of a character: at the start, after a chunk
+   * passed through, and after a decoded chunk that ended in LF (never part of a GBK or
+   * GB18030 character).
+   */
+  private between = true;
 
   constructor(
     private readonly scanner: Target,
@@ -345,15 +351,22 @@ class DecodingSink implements Sink {
   }
 
   push(chunk: Uint8Array): void {
-    const ff = chunk.indexOf(0xff);
-    if (ff >= 0) throw encodingError(this.file, this.encoding.toUpperCase(), this.scanner.lines + 1 + countLf(chunk, 0, ff));
-    let s: string;
-    try {
-      s = this.decoder.decode(chunk, { stream: true });
-    } catch {
-      throw this.locate(chunk);
+    if (this.between && isAscii(chunk)) {
+      // ASCII is the same bytes in GBK, GB18030 and UTF-8: the fact extracts (ids,
+      // dates, numbers) skip the decoding and re-encoding whole.
+      this.scanner.push(chunk);
+    } else {
+      const ff = chunk.indexOf(0xff);
+      if (ff >= 0) throw encodingError(this.file, this.encoding.toUpperCase(), this.scanner.lines + 1 + countLf(chunk, 0, ff));
+      let s: string;
+      try {
+        s = this.decoder.decode(chunk, { stream: true });
+      } catch {
+        throw this.locate(chunk);
+      }
+      this.emit(s);
+      this.between = chunk[chunk.length - 1] === LF;
     }
-    this.emit(s);
     const last = chunk.lastIndexOf(LF);
     if (last >= 0) {
       this.lineHead = chunk.slice(last + 1);

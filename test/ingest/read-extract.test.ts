@@ -111,6 +111,21 @@ describe('readExtract', () => {
     }
   });
 
+  it('when GBK text has long ASCII stretches, read in chunks of every size, then it reads as its UTF-8 twin', async () => {
+    // ASCII chunks pass through undecoded only while the decoder holds no part of a character.
+    // 丂 is 81 40 in GBK: its second byte is ASCII '@' and must not pass through alone.
+    const lines = ['id,name,n', '1,张三,10', '2,abc,20', '3,"李四,x",30', '4,d丂,40', '5,e,50', '6,四,60', '7,fgh,70', '8,三丂三,80', '9,z,90'];
+    const text = lines.join('\n') + '\n';
+    const GBK: Record<string, number[]> = { 张: ZHANG, 三: SAN, 李: LI, 四: SI, 丂: [0x81, 0x40] };
+    const gbkPath = await write('mixed-gbk.csv', bytes(...[...text].map((ch) => GBK[ch] ?? ch)));
+    const utf8Path = await write('mixed-utf8.csv', utf8(text));
+    const { rows: want } = await read(utf8Path, {});
+    for (let chunkSize = 1; chunkSize <= 40; chunkSize++) {
+      const { rows } = await read(gbkPath, { encoding: 'gbk', chunkSize });
+      expect([chunkSize, rows]).toEqual([chunkSize, want]);
+    }
+  });
+
   it('decodes GB18030 including four-byte sequences', async () => {
     const content = bytes('a;b\r\n', ZHANG, ';', [0x81, 0x30, 0x81, 0x30], [0x95, 0x32, 0x82, 0x36], '\r\n');
     const path = await write('gb18030.csv', content);
