@@ -89,8 +89,11 @@ export function fastDelimiter(delim: number): boolean {
  * lastYmd and lastDay (the last date and its day number), dayNumber.
  */
 
-/** A field may be quoted: its value is read between the quotes, which must close it. */
-export const OPEN_QUOTE = '  q = 0; if (b[p] === 34) { q = 1; p++; }';
+/**
+ * A field may be quoted: its value is read between the quotes, which must close it.
+ * (Every read is bounds-checked: a read past the end deoptimizes the function.)
+ */
+export const OPEN_QUOTE = '  q = 0; if (p < len && b[p] === 34) { q = 1; p++; }';
 
 /** A quoted field ends with its closing quote (a doubled quote is left to the scanner). */
 export function closeQuote(bail: string): string {
@@ -124,7 +127,7 @@ export function dateSource(day: boolean, bail: string): string[] {
   ];
   if (day) {
     L.push(
-      '    let e0, e1;',
+      '    let e0 = 0, e1 = 0;',
       `    if (w === 10) { if (b[p + 7] !== sep) ${bail} e0 = b[p + 8] - 48; e1 = b[p + 9] - 48; } else { e0 = b[p + 6] - 48; e1 = b[p + 7] - 48; }`,
       `    if ((e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
       '    const ymd = (y * 100 + m) * 100 + e0 * 10 + e1;',
