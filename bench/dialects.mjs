@@ -127,7 +127,7 @@ async function loadIconv() {
   iconv ??= (await import('iconv-lite')).default;
   return iconv;
 }
-const gbkHasPipe = (v) => /[^\x00-\x7f]/.test(v) && iconv.encode(v, 'gbk').includes(0x7c);
+const gbkHasPipe = (v) => /\P{ASCII}/u.test(v) && iconv.encode(v, 'gbk').includes(0x7c);
 
 /** Lines of a file, without their line ends, a chunk at a time. */
 async function* lines(path) {
