@@ -15,6 +15,10 @@ import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions 
 import { evaluate, type Evaluation } from './rules/evaluate.js';
 import { score, type Scores } from './score/score.js';
 import { monthOfDay } from './util/dates.js';
+import { DEFAULT_COUNTRY_CODE } from './util/phone.js';
+import { readLedger } from './output/ledger-file.js';
+import { updateLedger, type LedgerPlan } from './tasks/ledger.js';
+import { applyPolicy, policyCounts, type PolicyCounts, type PolicyPlan } from './tasks/policy.js';
 
 export interface Analysis {
   extracts: Extracts;
@@ -106,4 +110,30 @@ function checkCounts(extracts: Extracts): void {
       throw new ChurnwatchError('CW_INTERNAL', `${f.file}: ${f.records} records read but ${f.accepted} accepted and ${f.rejected} rejected (${extracts.rejects.count(f.file)} listed)`, { file: f.file });
     }
   }
+}
+
+export interface ContactDecisions {
+  policy: PolicyPlan;
+  counts: PolicyCounts;
+  ledger: LedgerPlan;
+}
+
+/**
+ * The contact policy and the task ledger over an analysis: who gets a task, under
+ * which id and state, and who not and why. The run publishes these decisions;
+ * explain shows them for one subscriber, from the same ledger (the latest published
+ * before D in outRoot; none: every task starts an episode).
+ */
+export function decideContacts(pack: RulePack, asOf: number, input: Pick<InputOptions, 'defaultCountryCode'>, a: Pick<Analysis, 'extracts' | 'evaluation' | 'scores'>, outRoot: string | null): ContactDecisions {
+  const { extracts, evaluation: ev, scores } = a;
+  const policy = applyPolicy({
+    pack, D: asOf, evaluation: ev, scores, subscribers: extracts.subscribers, doNotCall: extracts.doNotCall, contacts: extracts.contacts,
+    countryCode: input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE,
+  });
+  const counts = policyCounts(policy, scores.hits);
+  const ledger = updateLedger({
+    prior: outRoot === null ? null : readLedger(outRoot, asOf), plan: policy, D: asOf, policy: pack.policy,
+    ids: extracts.subscribers.ids, rules: ev.rules, flags: ev.flags, tier: scores.tier, contacts: extracts.contacts,
+  });
+  return { policy, counts, ledger };
 }

@@ -16,15 +16,17 @@
  * rejects.csv once the extracts were read) and publishes nothing.
  */
 import type { Logger } from 'pino';
-import { analyse } from './analyse.js';
+import { analyse, decideContacts } from './analyse.js';
 import type { RulePack } from './config/rulepack.js';
 import type { ConfigSource } from './config/run-config.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import type { Extracts } from './ingest/ingest.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
-import { rankTasks, TIER_CODES } from './score/score.js';
-import { DEFAULT_TASK_PROFILE, type TaskProfile } from './tasks/tasks.js';
+import { TIER_CODES } from './score/score.js';
+import { TASK_ID_WIDTH, TASK_STATES, type LedgerPlan } from './tasks/ledger.js';
+import { POLICY_FILES, writeLedger, writePolicyFile } from './tasks/policy-files.js';
+import { DEFAULT_TASK_PROFILE, writeTaskFile, type TaskInput, type TaskProfile } from './tasks/tasks.js';
 import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions } from './output/task-outputs.js';
 import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
@@ -124,17 +126,24 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       extracts = a.extracts;
       const { table, evaluation: ev, scores } = a;
       const ids = extracts.subscribers.ids;
-      const perTier = rankTasks(pack, scores, ids, extracts.doNotCall);
       lap('score');
+      o.onProgress?.('policy');
+      const contacts = decideContacts(pack, asOf, o.input, a, o.outRoot);
+      const { policy, ledger } = contacts;
+      const perTier = policy.perTier;
+      lap('policy');
 
       o.onProgress?.('write');
       // The score files go to a worker thread on a large run, while this thread writes the task files.
       const scoreFiles = ScoreFiles.start(publication, ids, ev, scores);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
-      const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts };
+      const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts, taskType: policy.taskType, ledger };
       let taskCounts: Record<string, number>;
       try {
-        taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, o.taskOutput ?? DEFAULT_TASK_OUTPUT);
+        const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
+        taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput);
+        // The delta files are in the plain layout; the dialer profiles get theirs from the renderer side (not yet).
+        if (taskOutput.profile === 'plain') TIER_CODES.forEach((tier, k) => writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile));
       } catch (e) {
         await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
         throw e;
@@ -144,6 +153,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // On the worker, the time this thread waited for it after the task files; in this thread, the time they took.
       logger.debug({ thread: scoreFiles.thread, ms: Math.round(performance.now() - waitFrom) }, 'score files written');
       publication.writeText('rejects.csv', rejectsCsv(extracts));
+      for (const name of POLICY_FILES) writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores }));
+      writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows));
       lap('write');
 
       // The hashes were taken in the pass that read each file; the file is unchanged since
@@ -151,7 +162,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // hashes of the files as they were before the run read them.
       checkInputsUnchanged(extracts.files, before);
       const inputs = extracts.files.map((f) => ({ extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 }));
-      const summary = buildSummary({ asOf, pack, extracts, features: a.features, m0: a.m0, evaluation: ev, scores, tasksPerTier: taskCounts, timings });
+      const summary = buildSummary({ asOf, pack, extracts, features: a.features, m0: a.m0, evaluation: ev, scores, tasksPerTier: taskCounts, contacts, timings });
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
       // The report leaves the timings out, so a rerun of the same inputs writes the same bytes.
       publication.writeText('report.html', nightlyReportHtml(summary, scores.risk, o.outRoot));
@@ -192,6 +203,27 @@ function rejectsCsv(extracts: Extracts): string {
   }
   w.end();
   return Buffer.concat(parts).toString('utf8');
+}
+
+function writeCsv(publication: Publication, name: string, write: (w: CsvBytesWriter) => void): void {
+  const file = publication.open(name);
+  const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
+  write(w);
+  w.end();
+  publication.add(file.close());
+}
+
+/** tasks-<tier>-delta.csv: the tier's new and escalated tasks, for dialers that append (the full file serves those that replace). */
+function writeDelta(publication: Publication, input: TaskInput, tier: string, k: number, order: readonly number[], ledger: LedgerPlan, profile: TaskProfile): void {
+  const states = ledger.states[k]!, ids = ledger.taskIds[k]!;
+  const rows: number[] = [];
+  for (let r = 0; r < order.length; r++) if (TASK_STATES[states[r]!] === 'new' || TASK_STATES[states[r]!] === 'escalated') rows.push(r);
+  const pick = <T extends Uint8Array>(a: T, width: number) => { const out = new Uint8Array(rows.length * width); rows.forEach((r, q) => out.set(a.subarray(r * width, (r + 1) * width), q * width)); return out; };
+  const deltaLedger = {
+    taskIds: ledger.taskIds.map((a, t) => (t === k ? pick(ids, TASK_ID_WIDTH) : a)),
+    states: ledger.states.map((a, t) => (t === k ? pick(states, 1) : a)),
+  };
+  writeCsv(publication, `tasks-${tier}-delta.csv`, (w) => writeTaskFile(w, { ...input, ledger: deltaLedger }, tier, rows.map((r) => order[r]!), profile));
 }
 
 interface InputIdentity { file: string; size: number; id: string }

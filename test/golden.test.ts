@@ -28,7 +28,7 @@ describe('golden outputs for fixtures/golden', () => {
     expect(r.code).toBe(0);
   });
 
-  it.each(['tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'scores.csv', 'rejects.csv'])('when %s is written then it equals the golden file byte for byte', (file) => {
+  it.each(['tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'scores.csv', 'rejects.csv', 'suppressed.csv', 'holdout.csv', 'overflow.csv'])('when %s is written then it equals the golden file byte for byte', (file) => {
     expect(readFileSync(join(r.published, file), 'utf8')).toBe(readFileSync(join(EXPECTED, file), 'utf8'));
   });
 
@@ -40,6 +40,7 @@ describe('golden outputs for fixtures/golden', () => {
     expect(s.files.billing_monthly.rows_rejected).toBe(3);
     expect(s.files.usage_daily.rows_rejected).toBe(1);
     const tasks = s.tasks_per_tier.high + s.tasks_per_tier.mid + s.tasks_per_tier.mass;
-    expect(tasks).toBe(s.flagged - s.suppressed_do_not_call);
+    expect(tasks).toBe(s.policy.tasks);
+    expect(s.policy.tasks + s.policy.suppressed + s.policy.held_out + s.policy.over_capacity).toBe(s.flagged);
   });
 });

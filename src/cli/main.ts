@@ -13,8 +13,8 @@ import { loadRunConfig } from '../config/run-config.js';
 import { featureFile } from '../rules/catalogue.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
 import { runNightly } from '../pipeline.js';
-import { analyse, analyseEach } from '../analyse.js';
-import { explain, explainMany, explanationText, explanationsText } from '../report/explain.js';
+import { analyse, analyseEach, decideContacts } from '../analyse.js';
+import { explain, explainMany, explanationText, explanationsText, policyOutcome } from '../report/explain.js';
 import { publishedReportHtml } from '../report/run-report.js';
 import { backtest, backtestText, joinLabels, toJson } from '../report/backtest.js';
 import { diffPacks, diffText } from '../report/diff.js';
@@ -206,12 +206,17 @@ export function makeExplainCommand(io: Io): Command {
     'print JSON instead of text (an array when more than one subscriber is asked for)')
     .option('--subscriber <id>', 'subscriber_id to explain; repeat for several', collect)
     .option('--subscribers-file <file>', 'file of subscriber_ids to explain, one a line')
-    .action(async (opts: { input: string; subscriber?: string[]; subscribersFile?: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
+    .option('--out <dir>', 'the run\'s output folder: task ids and states continue its latest ledger before D, as the run would')
+    .action(async (opts: { input: string; subscriber?: string[]; subscribersFile?: string; asOf?: number; rules: string; config?: string; out?: string; json: boolean }) => {
       const wanted = subscriberList(opts);
       const { pack, config, inputDir, asOf } = loadRunInputs(opts);
       const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
       const ids = a.extracts.subscribers.ids;
-      const args = { pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores };
+      const d = decideContacts(pack, asOf, config.input, a, opts.out === undefined ? null : resolve(opts.out));
+      const args = {
+        pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores,
+        policyOf: (i: number) => policyOutcome(d.policy, d.ledger, i),
+      };
       if (wanted.length === 1 && opts.subscribersFile === undefined) {
         const index = ids.indexOf(wanted[0]!.id);
         if (index < 0) throw new ChurnwatchError('CW_USAGE', 'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber');

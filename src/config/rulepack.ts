@@ -78,7 +78,40 @@ export interface RulePack {
   channels: { high: Channel[]; mid: Channel[]; mass: Channel[]; visitLevels: string[] };
   /** Locales every rule must carry texts for (locales: in the pack; en always). */
   locales: Locale[];
+  policy: ContactPolicy;
   rules: RuleDef[];
+}
+
+/**
+ * Who is not contacted tonight, and why (the pack's `policy:` section; every key has
+ * a default, so a pack without the section gets the playbook's policy). Days are
+ * whole days after the day of the last contact; times are local "HH:MM".
+ */
+export interface ContactPolicy {
+  /** Share of flagged subscribers held out as a control group, chosen by a keyed hash of the id and `key`. */
+  holdout: { share: number; key: string };
+  /**
+   * No new task within this many days of the last contact: `declined` and `churned`
+   * after those outcomes, `any` after an outcome without its own next step (retained,
+   * unreachable and callback have theirs: follow-ups, a retry, the callback date).
+   */
+  cooldownDays: { any: number; declined: number; churned: number };
+  /** Rules whose hit overrides a cooldown (a new, stronger reason); never do-not-call, closed or holdout. */
+  overrideRules: string[];
+  /** After `unreachable`: a retry this many days later at retryTime, while fewer than maxAttempts (tasks.attempt_limit) unreachable contacts fell in the last 30 days. */
+  unreachable: { retryAfterDays: number; maxAttempts: number; retryTime: string };
+  /** After `retained`: a follow-up every everyMonths months for forMonths months. */
+  retained: { everyMonths: number; forMonths: number; action: string };
+  /** After `callback`: a task afterDays days after the contact (the extract carries no requested date). */
+  callback: { afterDays: number };
+  /** After `churned`: only this win-back task. */
+  winBack: { action: string; dueHours: number };
+  /** Due times are kept inside [from, to] local time: tasks.callable_window. */
+  callable: { from: string; to: string };
+  /** Tasks per day per queue (0: no limit): per tier, and per customer manager for the high tier. */
+  capacity: { high: number; mid: number; mass: number; perManager: number };
+  /** An open task not closed by a contact is closed as expired after this many days; the next one starts a new episode. */
+  expireDays: number;
 }
 
 export const TIERS = ['high', 'mid', 'mass'] as const;
@@ -196,7 +229,7 @@ export function parseRulePack(text: string, file: string): RulePack {
     const linePos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
     throw new ChurnwatchError('CW_RULEPACK_INVALID', `${file}${linePos ? `:${linePos.line}:${linePos.col}` : ''}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { file, line: linePos?.line });
   }
-  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'channels', 'locales', 'rules']);
+  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'channels', 'locales', 'policy', 'rules']);
   const timeZone = v.str(root.time_zone, 'time_zone', 'Asia/Shanghai');
   try { new Intl.DateTimeFormat('en', { timeZone }); } catch { v.fail('time_zone', `"${timeZone}" is not an IANA time zone`); }
 
@@ -305,6 +338,8 @@ export function parseRulePack(text: string, file: string): RulePack {
     };
   });
 
+  const policy = parsePolicy(v, root.policy, rules, tasks);
+
   return {
     name: v.str(root.pack, 'pack'),
     version: v.num(root.version, 'version', 1, 1, 1e6),
@@ -319,7 +354,77 @@ export function parseRulePack(text: string, file: string): RulePack {
     tasks,
     channels,
     locales,
+    policy,
     rules,
+  };
+}
+
+
+function time(v: Validator, raw: unknown, path: string, def: string): string {
+  const t = v.str(raw, path, def);
+  if (!HHMM.test(t)) v.fail(path, 'must be HH:MM');
+  return t;
+}
+
+export function minutesOf(hhmm: string): number {
+  const [hh, mm] = hhmm.split(':').map(Number) as [number, number];
+  return hh * 60 + mm;
+}
+
+/** The contact policy; its callable window and attempt limit are the tasks: section's (tasks.callable_window, tasks.attempt_limit). */
+function parsePolicy(v: Validator, raw: unknown, rules: readonly RuleDef[], tasks: RulePack['tasks']): ContactPolicy {
+  const issueTime = tasks.issueTime;
+  const p = v.obj(raw ?? {}, 'policy', ['holdout', 'cooldown_days', 'override_rules', 'unreachable', 'retained', 'callback', 'win_back', 'capacity', 'expire_days']);
+  const h = v.obj(p.holdout ?? {}, 'policy.holdout', ['share', 'key']);
+  const cd = v.obj(p.cooldown_days ?? {}, 'policy.cooldown_days', ['any', 'declined', 'churned']);
+  const days = (x: unknown, path: string, def: number) => v.num(x, path, def, 0, 3650);
+  const any = days(cd.any, 'policy.cooldown_days.any', 14);
+  const overrideRules = p.override_rules === undefined ? [] : p.override_rules;
+  if (!Array.isArray(overrideRules)) v.fail('policy.override_rules', 'must be a list of rule ids');
+  for (const id of overrideRules as unknown[]) {
+    if (!rules.some((r) => r.id === id)) v.fail('policy.override_rules', `"${String(id)}" is not a rule of this pack`);
+  }
+  const u = v.obj(p.unreachable ?? {}, 'policy.unreachable', ['retry_after_days', 'retry_time']);
+  const r = v.obj(p.retained ?? {}, 'policy.retained', ['every_months', 'for_months', 'action']);
+  const cb = v.obj(p.callback ?? {}, 'policy.callback', ['after_days']);
+  const wb = v.obj(p.win_back ?? {}, 'policy.win_back', ['action', 'due_hours']);
+  const callable = tasks.callableWindow;
+  const retryTime = time(v, u.retry_time, 'policy.unreachable.retry_time', '18:30');
+  const inWindow = (t: number) => t >= minutesOf(callable.from) && t <= minutesOf(callable.to);
+  if (!inWindow(minutesOf(retryTime))) v.fail('policy.unreachable.retry_time', `must lie inside the callable window ${callable.from}–${callable.to}`);
+  if (retryTime === issueTime) v.fail('policy.unreachable.retry_time', 'must differ from tasks.issue_time (a second attempt goes at another time of day)');
+  const everyMonths = v.num(r.every_months, 'policy.retained.every_months', 2, 1, 24);
+  const cap = v.obj(p.capacity ?? {}, 'policy.capacity', ['high', 'mid', 'mass', 'per_manager']);
+  const count = (x: unknown, path: string) => Math.floor(v.num(x, path, 0, 0, 1e9));
+  return {
+    holdout: { share: v.num(h.share, 'policy.holdout.share', 0.05, 0, 0.5), key: v.str(h.key, 'policy.holdout.key', 'default') },
+    cooldownDays: {
+      any,
+      declined: days(cd.declined, 'policy.cooldown_days.declined', 30),
+      churned: days(cd.churned, 'policy.cooldown_days.churned', any),
+    },
+    overrideRules: overrideRules as string[],
+    unreachable: {
+      retryAfterDays: days(u.retry_after_days, 'policy.unreachable.retry_after_days', 1),
+      maxAttempts: tasks.attemptLimit,
+      retryTime,
+    },
+    retained: {
+      everyMonths,
+      forMonths: v.num(r.for_months, 'policy.retained.for_months', 4, everyMonths, 36),
+      action: v.str(r.action, 'policy.retained.action', 'Follow-up call after a successful retention: check the customer is satisfied with the new plan.'),
+    },
+    callback: { afterDays: days(cb.after_days, 'policy.callback.after_days', 1) },
+    winBack: {
+      action: v.str(wb.action, 'policy.win_back.action', 'Win-back offer: stress keeping the old number; fix any billing issue.'),
+      dueHours: v.num(wb.due_hours, 'policy.win_back.due_hours', 72, 0, 24 * 90),
+    },
+    callable,
+    capacity: {
+      high: count(cap.high, 'policy.capacity.high'), mid: count(cap.mid, 'policy.capacity.mid'),
+      mass: count(cap.mass, 'policy.capacity.mass'), perManager: count(cap.per_manager, 'policy.capacity.per_manager'),
+    },
+    expireDays: days(p.expire_days, 'policy.expire_days', 14),
   };
 }
 

@@ -81,6 +81,6 @@ export function transferables(r: FactResult): ArrayBuffer[] {
   if (r.billing) for (const m of r.billing.months.values()) { add(m.amount); add(m.mou); add(m.hotline_calls); }
   if (r.usage) for (const d of r.usage.days.values()) for (const a of Object.values(d)) add(a);
   if (r.counts) for (const a of r.counts.values()) add(a);
-  if (r.contacts) { add(r.contacts.lastContact); add(r.contacts.lastOutcome); }
+  if (r.contacts) { add(r.contacts.lastContact); add(r.contacts.lastOutcome); add(r.contacts.attempts); }
   return [...out];
 }

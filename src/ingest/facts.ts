@@ -542,17 +542,27 @@ export interface ContactFold {
   lastContact: Float64Array;
   /** Outcome code of that contact (index into CONTACT_OUTCOMES), 255 where none. */
   lastOutcome: Uint8Array;
+  /** Unreachable contacts in the ATTEMPT_WINDOW_DAYS days before D (the attempts of the contact policy). */
+  attempts: Uint8Array;
+  /** Earlier contacts that name the task they answer (task_id not empty), for the outcomes of earlier tasks. */
+  taskContacts: { taskId: string[]; outcome: number[]; day: number[] };
 }
 
+/** Unreachable contacts older than this no longer count as attempts: an episode that old is over. */
+export const ATTEMPT_WINDOW_DAYS = 30;
+
 const OUTCOME_BYTES = enumBytes(CONTACT_OUTCOMES);
+const UNREACHABLE = CONTACT_OUTCOMES.indexOf('unreachable');
 
 export async function readContactHistory(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog, asOf: number,
   opts: FactReadOptions = {}): Promise<{ fold: ContactFold; stats: FileStats }> {
   const lastContact = new Float64Array(subs.n).fill(NaN);
   const lastOutcome = new Uint8Array(subs.n).fill(255);
+  const attempts = new Uint8Array(subs.n);
+  const taskContacts: ContactFold['taskContacts'] = { taskId: [], outcome: [], day: [] };
   const ids = subs.idTable;
   const stats = await readTable(path, file, 'contact_history', input, rejects, (c) => {
-    const cId = c.subscriber_id!, cAt = c.contacted_at!, cOutcome = c.outcome!;
+    const cId = c.subscriber_id!, cAt = c.contacted_at!, cOutcome = c.outcome!, cTask = c.task_id ?? -1;
     return (rec, reject) => {
       const idx = subscriberOf(ids, rec, cId, reject);
       if (idx < 0) return false;
@@ -560,9 +570,15 @@ export async function readContactHistory(path: string, file: string, input: Inpu
       if (day !== day) return reject('contacted_at', 'CW_ROW_BAD_DATE', 'contacted_at is not a date or date-time', fieldString(rec, cAt));
       const outcome = fieldEnum(rec, cOutcome, CONTACT_OUTCOMES, OUTCOME_BYTES);
       if (outcome < 0) return reject('outcome', 'CW_ROW_BAD_ENUM', `outcome must be one of ${CONTACT_OUTCOMES.join(', ')}`, fieldString(rec, cOutcome));
-      if (day < asOf && !(lastContact[idx]! >= day)) { lastContact[idx] = day; lastOutcome[idx] = outcome; }
+      if (day < asOf) {
+        if (!(lastContact[idx]! >= day)) { lastContact[idx] = day; lastOutcome[idx] = outcome; }
+        if (outcome === UNREACHABLE && day >= asOf - ATTEMPT_WINDOW_DAYS && attempts[idx]! < 255) attempts[idx]!++;
+        if (cTask >= 0 && !fieldIsEmpty(rec, cTask)) {
+          taskContacts.taskId.push(fieldTrimmed(rec, cTask)); taskContacts.outcome.push(outcome); taskContacts.day.push(day);
+        }
+      }
       return true;
     };
   }, { mayBeEmpty: true, onRows: opts.onRows });
-  return { fold: { lastContact, lastOutcome }, stats };
+  return { fold: { lastContact, lastOutcome, attempts, taskContacts }, stats };
 }

@@ -12,6 +12,8 @@ import type { Evaluation } from '../rules/evaluate.js';
 import { TIER_CODES, type Scores } from '../score/score.js';
 import { formatNumber, renderReason } from '../tasks/tasks.js';
 import { formatDay, formatMonth } from '../util/dates.js';
+import type { LedgerPlan } from '../tasks/ledger.js';
+import { HELD_OUT, OVERFLOW, SUPPRESSED, SUPPRESSION_CODES, TASK, TASK_TYPES, type PolicyPlan } from '../tasks/policy.js';
 
 /**
  * A feature as the rule read it: a number (rounded as the text form shows it), an
@@ -41,6 +43,38 @@ export interface Explanation {
   risk_score: number | null;
   expected_loss: number | null;
   rules: RuleExplanation[];
+  /** What the contact policy did with the subscriber, as the run's files show it. */
+  policy: PolicyOutcome;
+}
+
+export interface PolicyOutcome {
+  outcome: 'not_flagged' | 'task' | 'suppressed' | 'held_out' | 'over_capacity';
+  /** suppressed: the first policy that stopped the task (suppressed.csv's code). */
+  code?: string;
+  /** task: its id and state in the ledger, and its type. */
+  task_id?: string;
+  state?: string;
+  task_type?: string;
+  /** over_capacity: the queue that was full and the rank in it (overflow.csv). */
+  queue?: string;
+  rank?: number;
+}
+
+/** Subscriber i's policy outcome from the run's plan and ledger: the same decisions the published files carry. */
+export function policyOutcome(plan: PolicyPlan, ledger: LedgerPlan, i: number): PolicyOutcome {
+  switch (plan.outcome[i]) {
+    case TASK: {
+      const row = ledger.rows.find((r) => r.subscriber === i && r.state !== 'closed')!;
+      return { outcome: 'task', task_id: row.taskId, state: row.state, task_type: TASK_TYPES[plan.taskType[i]!]! };
+    }
+    case SUPPRESSED: return { outcome: 'suppressed', code: SUPPRESSION_CODES[plan.code[i]!]! };
+    case HELD_OUT: return { outcome: 'held_out' };
+    case OVERFLOW: {
+      const k = plan.overflow.subscriber.indexOf(i);
+      return { outcome: 'over_capacity', queue: plan.overflow.queues[plan.overflow.queue[k]!]!, rank: plan.overflow.rank[k]! };
+    }
+    default: return { outcome: 'not_flagged' };
+  }
 }
 
 function featureUnit(key: string): string {
@@ -63,6 +97,8 @@ function rounded(v: number, decimals: number): number | null {
 
 export function explain(args: {
   pack: RulePack; D: number; m0: number; subscribers: SubscriberTable; table: FeatureTable; evaluation: Evaluation; scores: Scores; index: number;
+  /** Subscriber i's policy outcome (policyOutcome over the run's decisions). */
+  policyOf: (i: number) => PolicyOutcome;
 }): Explanation {
   const { pack, D, m0, subscribers: s, table, evaluation: ev, scores, index: i } = args;
   const rules = pack.rules.map((r) => {
@@ -87,6 +123,7 @@ export function explain(args: {
     risk_score: rounded(scores.risk[i]!, 4),
     expected_loss: rounded(scores.expectedLoss[i]!, 2),
     rules,
+    policy: args.policyOf(i),
   };
 }
 
@@ -97,6 +134,7 @@ export function explanationText(e: Explanation, pack: RulePack): string {
     `status ${e.status}; value ${fixed(e.value, 2)} (${pack.value.expr}) → tier ${e.tier}; risk ${fixed(e.risk_score, 4)}; expected loss ${fixed(e.expected_loss, 2)}`,
   ];
   if (e.excluded) lines.push(`never flagged: ${pack.exclude.expr}`);
+  lines.push(`policy: ${policyText(e.policy)}`);
   lines.push('');
   for (const r of e.rules) {
     lines.push(`${r.flagged ? '[x]' : '[ ]'} ${r.id}${r.enabled ? '' : ' (disabled)'}  weight ${r.weight}`);
@@ -105,6 +143,16 @@ export function explanationText(e: Explanation, pack: RulePack): string {
     if (r.reason) lines.push(`      reason: ${r.reason}`);
   }
   return lines.join('\n') + '\n';
+}
+
+function policyText(p: PolicyOutcome): string {
+  switch (p.outcome) {
+    case 'task': return `task ${p.task_id} (${p.state}, ${p.task_type})`;
+    case 'suppressed': return `no task: suppressed by ${p.code} (suppressed.csv)`;
+    case 'held_out': return 'no task: held out as the control group (holdout.csv)';
+    case 'over_capacity': return `no task tonight: queue ${p.queue} full at rank ${p.rank} (overflow.csv)`;
+    default: return 'no task: not flagged';
+  }
 }
 
 function featureText(key: string, v: FeatureValue): string {

@@ -8,6 +8,8 @@ import type { Extracts } from '../ingest/ingest.js';
 import type { FeatureRequest } from '../rules/catalogue.js';
 import type { Evaluation } from '../rules/evaluate.js';
 import { TIER_CODES, type Scores } from '../score/score.js';
+import type { LedgerPlan } from '../tasks/ledger.js';
+import type { PolicyCounts } from '../tasks/policy.js';
 import { formatDay, formatMonth, monthOfDay } from '../util/dates.js';
 
 /** Per extract: bytes and rows read, accepted, rejected (by code), repeated; with times for summary.json. */
@@ -30,6 +32,8 @@ export interface SummaryInput {
   evaluation: Evaluation;
   scores: Scores;
   tasksPerTier: Record<string, number>;
+  /** The contact policy's and the ledger's counts, and the outcomes of earlier tasks. */
+  contacts: { counts: PolicyCounts; ledger: Pick<LedgerPlan, 'counts' | 'outcomes'> };
   timings: Record<string, number>;
 }
 
@@ -45,9 +49,6 @@ export function buildSummary(s: SummaryInput): Record<string, unknown> {
     if (f.source === 'billing') monthsUsed[`M${f.month}`] = formatMonth(m0 - f.month);
     if (f.source === 'usage') daysUsed[`d${f.day}`] = formatDay(asOf - f.day);
   }
-  const dnc = extracts.doNotCall;
-  let suppressed = 0;
-  if (dnc) for (let i = 0; i < scores.hits.length; i++) if (scores.hits[i] && dnc[i]) suppressed++;
   return {
     as_of: formatDay(asOf),
     rule_pack: { name: s.pack.name, sha256: s.pack.hash },
@@ -57,7 +58,13 @@ export function buildSummary(s: SummaryInput): Record<string, unknown> {
     hits_per_rule: hitsPerRule,
     flagged: countNonZero(scores.hits),
     tasks_per_tier: s.tasksPerTier,
-    suppressed_do_not_call: suppressed,
+    policy: s.contacts.counts,
+    // The flagged subscribers without a task by what withheld them, under the names the run report charts.
+    suppressed: s.contacts.counts.suppressed_by_code,
+    held_out: s.contacts.counts.held_out,
+    over_capacity: s.contacts.counts.over_capacity_by_queue,
+    ledger: s.contacts.ledger.counts,
+    earlier_task_outcomes: s.contacts.ledger.outcomes,
     months: { run_month: formatMonth(monthOfDay(asOf)), ...monthsUsed },
     days: { D: formatDay(asOf), ...daysUsed },
     timings_ms: s.timings,

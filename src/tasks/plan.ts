@@ -9,12 +9,14 @@
  * and a hit-set index (typed arrays); what a hit set decides is worked out once per
  * distinct set of hit rules, which are few.
  */
-import type { RuleDef, RulePack } from '../config/rulepack.js';
+import { minutesOf, type RuleDef, type RulePack } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
 import type { Evaluation } from '../rules/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { isPhoneBytes } from '../util/phone.js';
 import type { TextColumn } from '../util/text-column.js';
+import { TASK_ID_WIDTH, TASK_STATES } from './ledger.js';
+import { TASK_TYPES } from './policy.js';
 
 /**
  * Which personal data the task files carry (run configuration output.mask and
@@ -62,6 +64,10 @@ export interface HitSetPlan {
   channel: string;
   /** "2026-11-25T08:00+08:00". */
   dueAt: string;
+  /** TASK_TYPES of the contact policy. */
+  taskType: string;
+  /** The ledger's state of the task: new, open or escalated. */
+  state: string;
 }
 
 /** One tier's tasks, decided. Row r (rank r + 1) is subscriber[r], with the decisions of hitSets[hitSet[r]]. */
@@ -79,6 +85,8 @@ export interface TaskPlan {
    */
   taskIdPrefix: string;
   rankWidth: number;
+  /** The ledger's episode ids, TASK_ID_WIDTH ASCII bytes per row; null: ids by rank (taskIdPrefix). */
+  taskIdBytes: Uint8Array | null;
   masking: Masking;
 }
 
@@ -87,6 +95,10 @@ export interface PlanInput {
   D: number;
   evaluation: Evaluation;
   msisdn: TextColumn;
+  /** Per subscriber, the contact policy's task type (index into TASK_TYPES); absent: every task is a retention task. */
+  taskType?: Uint8Array;
+  /** Per row of `order`: the ledger's task id (TASK_ID_WIDTH ASCII bytes each) and state (index into TASK_STATES). */
+  ledger?: { taskIds: Uint8Array; states: Uint8Array };
 }
 
 /** Task ids are at most this long (the limit of the dialers and CRMs that upsert by them). */
@@ -106,15 +118,20 @@ export function taskIdTags(tiers: readonly string[]): string[] {
 }
 
 export function taskId(plan: TaskPlan, row: number): string {
+  if (plan.taskIdBytes) return new TextDecoder().decode(plan.taskIdBytes.subarray(row * TASK_ID_WIDTH, (row + 1) * TASK_ID_WIDTH));
   return plan.taskIdPrefix + String(row + 1).padStart(plan.rankWidth, '0');
 }
 
-/** "2026-11-25T08:00+08:00": the issue time on D plus some hours, in the pack's zone. */
-export function dueAt(D: number, issueTime: string, hours: number, timeZone: string): string {
-  const [hh, mm] = issueTime.split(':').map(Number) as [number, number];
-  const minutes = hh * 60 + mm + Math.round(hours * 60);
+/**
+ * "2026-11-25T08:00+08:00": the issue time on D plus some hours, in the pack's zone,
+ * moved into that day's callable window when given: to its start when earlier, to
+ * its end when later (a deadline is never set at an hour nobody may be called).
+ */
+export function dueAt(D: number, issueTime: string, hours: number, timeZone: string, callable?: { from: string; to: string }): string {
+  const minutes = minutesOf(issueTime) + Math.round(hours * 60);
   const day = D + Math.floor(minutes / 1440);
-  const rest = minutes % 1440;
+  let rest = minutes - (day - D) * 1440;
+  if (callable !== undefined) rest = Math.min(Math.max(rest, minutesOf(callable.from)), minutesOf(callable.to));
   const hhmm = `${String(Math.floor(rest / 60)).padStart(2, '0')}:${String(rest % 60).padStart(2, '0')}`;
   return `${formatDay(day)}T${hhmm}${utcOffsetOf(timeZone, day)}`;
 }
@@ -131,17 +148,20 @@ export function planTasks(input: PlanInput, tiers: readonly string[], tierIndex:
   const rows = order.length;
   const subscriber = Int32Array.from(order);
   const { words, bits, badPhones } = hitBitsOf(ev, msisdn);
+  const types = input.taskType, states = input.ledger?.states;
   const hitSet = new Int32Array(rows);
   const hitSets: HitSetPlan[] = [];
   const byKey = new Map<number | string, number>();
   for (let r = 0; r < rows; r++) {
     const i = subscriber[r]!;
-    const key = words === 1 ? bits[i]! : bits.subarray(i * words, (i + 1) * words).join(',');
+    // The task type and the ledger state vary the decisions too; with one word of bits the key is an exact double.
+    const variant = (types === undefined ? 0 : types[i]!) + TASK_TYPES.length * (states === undefined ? 0 : states[r]!);
+    const key = words === 1 ? (bits[i]! >>> 0) + variant * 2 ** 32 : `${variant}:${bits.subarray(i * words, (i + 1) * words).join(',')}`;
     let h = byKey.get(key);
     if (h === undefined) {
       const rules: number[] = [];
       for (let j = 0; j < ev.rules.length; j++) if (bits[i * words + (j >>> 5)]! & (1 << (j & 31))) rules.push(j);
-      h = rules.length === 0 ? -1 : hitSets.push(decide(pack, D, ev.rules, rules)) - 1;
+      h = rules.length === 0 ? -1 : hitSets.push(decide(pack, D, ev.rules, rules, variant % TASK_TYPES.length, Math.floor(variant / TASK_TYPES.length))) - 1;
       byKey.set(key, h);
     }
     if (h < 0) throw new ChurnwatchError('CW_INTERNAL', `a subscriber without a rule hit reached the ${tier} task file (rank ${r + 1})`);
@@ -156,7 +176,7 @@ export function planTasks(input: PlanInput, tiers: readonly string[], tierIndex:
   return {
     tier, rules: ev.rules, subscriber, hitSet, hitSets,
     assignee: pack.assignees[tier as keyof RulePack['assignees']],
-    taskIdPrefix, rankWidth, masking: maskingOf(profile),
+    taskIdPrefix, rankWidth, taskIdBytes: input.ledger?.taskIds ?? null, masking: maskingOf(profile),
   };
 }
 
@@ -196,17 +216,31 @@ function hitBitsOf(ev: Evaluation, msisdn: TextColumn): HitBits {
   return out;
 }
 
-function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: number[]): HitSetPlan {
+/**
+ * What a hit set decides for a task of one type: a win-back gets the pack's win-back
+ * action and deadline, a follow-up the follow-up action, a retry is due at the
+ * retry time (another time of day than the first attempt); all due times fall in
+ * the callable window.
+ */
+function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: number[], type: number, state: number): HitSetPlan {
   let primary = rules[0]!, dueHours = Infinity;
   for (const j of rules) {
     if (enabled[j]!.weight > enabled[primary]!.weight) primary = j;
     dueHours = Math.min(dueHours, enabled[j]!.dueHours);
   }
-  const p = enabled[primary]!;
+  const p = enabled[primary]!, policy = pack.policy, taskType = TASK_TYPES[type]!;
+  let action = p.action;
+  if (taskType === 'win_back') { action = policy.winBack.action; dueHours = policy.winBack.dueHours; }
+  else if (taskType === 'follow_up') action = policy.retained.action;
+  else if (taskType === 'retry') {
+    const wait = minutesOf(policy.unreachable.retryTime) - minutesOf(pack.tasks.issueTime);
+    dueHours = (wait > 0 ? wait : wait + 1440) / 60;
+  }
   return {
     rules, primary, dueHours,
     codes: rules.map((j) => enabled[j]!.id).join(';'),
-    action: p.action, channel: p.channel,
-    dueAt: dueAt(D, pack.tasks.issueTime, dueHours, pack.timeZone),
+    action, channel: p.channel,
+    dueAt: dueAt(D, pack.tasks.issueTime, dueHours, pack.timeZone, policy.callable),
+    taskType, state: TASK_STATES[state]!,
   };
 }

@@ -24,6 +24,7 @@ import {
   startsLikeFormula, type CsvBytesWriter,
 } from '../util/bytes.js';
 import type { Column, CompiledNumber } from '../rules/compile.js';
+import { TASK_ID_WIDTH } from './ledger.js';
 import { maskingOf, planTasks, type HitSetPlan, type Masking, type TaskPlan, type TaskProfile } from './plan.js';
 
 export { DEFAULT_TASK_PROFILE, dueAt, type TaskProfile } from './plan.js';
@@ -36,6 +37,10 @@ export interface TaskInput {
   evaluation: Evaluation;
   scores: Scores;
   contacts: ContactFold | null;
+  /** Per subscriber, the contact policy's task type (index into TASK_TYPES); absent: every task is a retention task. */
+  taskType?: Uint8Array;
+  /** Per tier (TIER_CODES order), the ledger's ids and states of the rows; absent: ids by rank, every task new. */
+  ledger?: { taskIds: Uint8Array[]; states: Uint8Array[] };
 }
 
 /** Where a cell comes from. Closures here run once per file or per hit set, never per row. */
@@ -94,6 +99,8 @@ export const TASK_COLUMN_SPEC: readonly TaskColumnSpec[] = [
   { name: 'due_at', freeText: false, cell: { from: 'decision', value: (h) => h.dueAt } },
   { name: 'last_contact', freeText: false, cell: { from: 'lastContact' } },
   { name: 'last_outcome', freeText: false, cell: { from: 'lastOutcome' } },
+  { name: 'step', freeText: false, cell: { from: 'decision', value: (h) => h.taskType } },
+  { name: 'state', freeText: false, cell: { from: 'decision', value: (h) => h.state } },
 ];
 
 /** The columns of a file without masking. */
@@ -155,7 +162,8 @@ export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: nu
 export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: string, order: readonly number[], profile: TaskProfile): void {
   const tierIndex = TIER_CODES.indexOf(tierName as (typeof TIER_CODES)[number]);
   if (tierIndex < 0) throw new ChurnwatchError('CW_INTERNAL', `no tier ${tierName}`);
-  const plan = planTasks({ pack: input.pack, D: input.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn }, TIER_CODES, tierIndex, order, profile);
+  const plan = planTasks({ pack: input.pack, D: input.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn, taskType: input.taskType,
+    ledger: input.ledger && { taskIds: input.ledger.taskIds[tierIndex]!, states: input.ledger.states[tierIndex]! } }, TIER_CODES, tierIndex, order, profile);
   renderTaskFile(w, input, plan);
 }
 
@@ -400,10 +408,13 @@ class TaskFile {
       const op = ops[k]!;
       if (k > 0) dst[p++] = COMMA;
       switch (op.kind) {
-        case TASK_ID:
+        case TASK_ID: {
+          const ids = this.plan.taskIdBytes;
+          if (ids !== null) { p = putBytes(dst, p, ids, (rank - 1) * TASK_ID_WIDTH, rank * TASK_ID_WIDTH); break; }
           p = putBytes(dst, p, this.taskIdPrefix, 0, this.taskIdPrefix.length);
           p = putPadded(dst, p, rank, this.plan.rankWidth);
           break;
+        }
         case RANK: p = putUint(dst, p, rank); break;
         case CONSTANT: p = putBytes(dst, p, op.bytes, 0, op.bytes.length); break;
         case TEXT: {

@@ -63,7 +63,7 @@ function nonTaskFiles(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const f of readdirSync(dir, { recursive: true }).map(String)) {
     const p = join(dir, f);
-    if (/tasks-\w+\.csv$/.test(f) || !statSync(p).isFile()) continue;
+    if (/tasks-[\w-]+\.csv$/.test(f) || !statSync(p).isFile()) continue;
     out[f] = readFileSync(p, 'latin1') + readFileSync(p, 'utf8');
   }
   return out;
@@ -79,7 +79,7 @@ describe('personal data stays out of logs, messages and reports', () => {
     expect(leaks(r.stderr)).toEqual([]);
     const published = join(out, AS_OF);
     const files = nonTaskFiles(published);
-    expect(Object.keys(files).sort()).toEqual(['manifest.json', 'rejects.csv', 'report.html', 'scores.arrow', 'scores.csv', 'summary.json']);
+    expect(Object.keys(files).sort()).toEqual(['holdout.csv', 'ledger.csv', 'manifest.json', 'overflow.csv', 'rejects.csv', 'report.html', 'scores.arrow', 'scores.csv', 'summary.json', 'suppressed.csv']);
     for (const [f, text] of Object.entries(files)) expect([f, leaks(text)]).toEqual([f, []]);
     // The bad rows are listed, with their values masked.
     const rejects = parse(readFileSync(join(published, 'rejects.csv')), { columns: true }) as Row[];
@@ -183,7 +183,7 @@ describe('masking profile of the task files', () => {
   it('when nothing is configured then the task files carry full numbers and names in the usual columns', async () => {
     const r = await runWith(undefined);
     expect(r.code).toBe(0);
-    expect(r.header).toBe('task_id,tier,rank,subscriber_id,msisdn,name,region,manager_id,assignee,value,risk_score,expected_loss,reason_codes,reason_text,action,channel,due_at,last_contact,last_outcome');
+    expect(r.header).toBe('task_id,tier,rank,subscriber_id,msisdn,name,region,manager_id,assignee,value,risk_score,expected_loss,reason_codes,reason_text,action,channel,due_at,last_contact,last_outcome,step,state');
     expect(r.tasks.high![0]).toMatchObject({ msisdn: '13812341234', name: '欧阳娜娜' });
     expect(r.manifest.tasks_personal_data).toEqual({ mask: false, dialer_full_number: true });
   });

@@ -63,7 +63,7 @@ describe('idempotent reruns', () => {
     expect(strip(outs[1]!)).toBe(strip(outs[0]!));
     expect(strip(outs[2]!)).toBe(strip(outs[0]!));
     const summary = JSON.parse(readFileSync(join(outs[0]!, 'summary.json'), 'utf8'));
-    expect(Object.keys(summary.timings_ms)).toEqual(['ingest', 'gates', 'features', 'rules', 'score', 'write']);
+    expect(Object.keys(summary.timings_ms)).toEqual(['ingest', 'gates', 'features', 'rules', 'score', 'policy', 'write']);
   }, 60_000);
 
   it('when the date is already published then a rerun without --force exits 73 and leaves it untouched', async () => {

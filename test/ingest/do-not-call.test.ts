@@ -92,7 +92,7 @@ describe('do-not-call in a run', () => {
       // Numbers written with separators are read, and stored (and written to the task files) without them.
       expect([...r.scores.keys()]).toEqual(expect.arrayContaining(['U1', 'U2', 'U3']));
       expect(Object.values(r.tasks).flat()[0]!.msisdn).toBe('+8613900000001');
-      expect(r.summary.suppressed_do_not_call).toBe(2);
+      expect(r.summary.policy.suppressed_by_code.do_not_call).toBe(2);
     } finally { cleanup(d); }
   });
 
@@ -106,8 +106,8 @@ describe('do-not-call in a run', () => {
         writeFileSync(join(d, 'run.yaml'), config);
         return runCli(d, '2026-11-23', ['--config', join(d, 'run.yaml'), '--force']);
       };
-      expect((await run('input:\n  default_country_code: 44\n')).summary.suppressed_do_not_call).toBe(1);
-      expect((await run('{}\n')).summary.suppressed_do_not_call).toBe(0);
+      expect((await run('input:\n  default_country_code: 44\n')).summary.policy.suppressed_by_code.do_not_call).toBe(1);
+      expect((await run('{}\n')).summary.policy.suppressed_by_code.do_not_call).toBe(0);
       const bad = await run('input:\n  default_country_code: "+44"\n');
       expect(bad.code).toBe(78);
       expect(bad.stderr).toContain('input.default_country_code');

@@ -75,7 +75,7 @@ describe('score files on a worker thread', () => {
     expect([threadOf(worker), threadOf(auto)]).toEqual(['worker', 'main']); // 5,000 subscribers: too few for a worker by default
     const m = reference;
     const w = verifyPublished(join(work, 'worker', AS_OF));
-    expect(w.outputs.map((o) => o.file)).toEqual(['tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'scores.csv', 'scores.arrow', 'rejects.csv', 'summary.json', 'report.html']);
+    expect(w.outputs.map((o) => o.file)).toEqual(['tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'tasks-high-delta.csv', 'tasks-mid-delta.csv', 'tasks-mass-delta.csv', 'scores.csv', 'scores.arrow', 'rejects.csv', 'suppressed.csv', 'holdout.csv', 'overflow.csv', 'ledger.csv', 'summary.json', 'report.html']);
     expect(reproducibleOutputs(w)).toEqual(reproducibleOutputs(m));
     expect(summaryWithoutTimings(join(work, 'worker', AS_OF))).toEqual(summaryWithoutTimings(join(work, 'main', AS_OF)));
     for (const f of ['scores.csv', 'scores.arrow']) {

@@ -69,9 +69,11 @@ function referenceTaskRows(input: TaskInput, tierName: string, order: number[], 
       hitIdx.map((j) => reasons[j]!(i)).join('; '),
       primary.action,
       primary.channel,
-      dueAt(D, pack.tasks.issueTime, due, pack.timeZone),
+      dueAt(D, pack.tasks.issueTime, due, pack.timeZone, pack.policy.callable),
       hasContact ? formatDay(lastDay!) : '',
       hasContact ? CONTACT_OUTCOMES[input.contacts!.lastOutcome[i]!] ?? '' : '',
+      'retention',
+      'new',
     ]);
   });
 }
@@ -235,7 +237,8 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
       tier: new Uint8Array(n), hits: Uint8Array.from({ length: n }, (_, i) => flags.reduce((a, f) => a + f[i]!, 0)),
     },
     contacts: withContacts
-      ? { lastContact: Float64Array.from(subs, (s) => s.contact?.day ?? NaN), lastOutcome: Uint8Array.from(subs, (s) => s.contact?.outcome ?? 255) }
+      ? { lastContact: Float64Array.from(subs, (s) => s.contact?.day ?? NaN), lastOutcome: Uint8Array.from(subs, (s) => s.contact?.outcome ?? 255),
+        attempts: new Uint8Array(n), taskContacts: { taskId: [], outcome: [], day: [] } }
       : null,
   };
 }

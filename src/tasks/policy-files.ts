@@ -1,0 +1,82 @@
+/**
+ * suppressed.csv, holdout.csv and overflow.csv: every flagged subscriber without a
+ * task, with what stopped it. Pure: values in, bytes out to the writer it is handed.
+ * No phone number or name: these lists are for analysts and the control group.
+ */
+import type { Evaluation } from '../rules/evaluate.js';
+import { TIER_CODES, type Scores } from '../score/score.js';
+import type { CsvBytesWriter } from '../util/bytes.js';
+import type { TextColumn } from '../util/text-column.js';
+import { formatDay } from '../util/dates.js';
+import { LEDGER_COLUMNS, type LedgerRow } from './ledger.js';
+import { SUPPRESSION_CODES, type PolicyPlan } from './policy.js';
+
+export const POLICY_FILES = ['suppressed.csv', 'holdout.csv', 'overflow.csv'] as const;
+export type PolicyFile = (typeof POLICY_FILES)[number];
+
+interface Columns { ids: TextColumn; evaluation: Pick<Evaluation, 'ruleIds' | 'flags'>; scores: Scores }
+
+/** The ids of the rules subscriber i hits, joined by ';'. */
+function reasonCodes(c: Columns, i: number): string {
+  const out: string[] = [];
+  c.evaluation.flags.forEach((f, j) => { if (f[i]) out.push(c.evaluation.ruleIds[j]!); });
+  return out.join(';');
+}
+
+function header(w: CsvBytesWriter, names: readonly string[]): void {
+  names.forEach((name, k) => { if (k > 0) w.comma(); w.cellString(name, false); });
+  w.endLine();
+}
+
+/** subscriber_id, tier, expected_loss, reason_codes, then the file's own cells. */
+function row(w: CsvBytesWriter, c: Columns, i: number, rest: readonly (string | number)[]): void {
+  w.cell(c.ids.bytes, c.ids.start(i), c.ids.end(i), true); w.comma();
+  w.cellString(TIER_CODES[c.scores.tier[i]!]!, false); w.comma();
+  const loss = c.scores.expectedLoss[i]!;
+  if (Number.isFinite(loss)) w.rawString(loss.toFixed(2));
+  w.comma();
+  w.cellString(reasonCodes(c, i), false);
+  for (const cell of rest) {
+    w.comma();
+    if (typeof cell === 'number') w.uint(cell); else w.cellString(cell, true);
+  }
+  w.endLine();
+}
+
+const BASE = ['subscriber_id', 'tier', 'expected_loss', 'reason_codes'];
+
+export function writePolicyFile(w: CsvBytesWriter, name: PolicyFile, plan: PolicyPlan, c: Columns): void {
+  switch (name) {
+    case 'suppressed.csv':
+      header(w, [...BASE, 'code']);
+      for (const i of plan.suppressed) row(w, c, i, [SUPPRESSION_CODES[plan.code[i]!]!]);
+      break;
+    case 'holdout.csv':
+      header(w, BASE);
+      for (const i of plan.heldOut) row(w, c, i, []);
+      break;
+    case 'overflow.csv': {
+      header(w, [...BASE, 'rank', 'queue']);
+      const o = plan.overflow;
+      for (let k = 0; k < o.subscriber.length; k++) row(w, c, o.subscriber[k]!, [o.rank[k]!, o.queues[o.queue[k]!]!]);
+      break;
+    }
+  }
+}
+
+/** ledger.csv: tonight's open episodes and those closed tonight (LEDGER_COLUMNS). */
+export function writeLedger(w: CsvBytesWriter, rows: readonly LedgerRow[]): void {
+  header(w, LEDGER_COLUMNS);
+  for (const r of rows) {
+    w.cellString(r.taskId, false); w.comma();
+    w.cellString(r.subscriberId, true); w.comma();
+    w.cellString(r.tier, false); w.comma();
+    w.rawString(formatDay(r.firstSeen)); w.comma();
+    w.rawString(formatDay(r.lastSeen)); w.comma();
+    w.cellString(r.reasons, false); w.comma();
+    w.uint(r.attempts); w.comma();
+    w.cellString(r.state, false); w.comma();
+    w.cellString(r.closedBy, false);
+    w.endLine();
+  }
+}

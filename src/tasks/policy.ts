@@ -1,0 +1,250 @@
+/**
+ * The contact policy: which flagged subscribers get a task tonight, which are held
+ * out as the control group, which are stopped by a policy (and by which first), and
+ * which a queue's daily capacity leaves over. Pure: values in, values out.
+ *
+ * Every flagged subscriber ends in exactly one of task, suppressed, held out or
+ * overflow; policyCounts() checks that. Columnar: per subscriber a byte for the
+ * outcome, the suppression code and the task type; lists only for the flagged.
+ *
+ * The order of the checks is the order of SUPPRESSION_CODES, with the holdout after
+ * the permanent ones (closed, do-not-call, below the minimum risk) and before those
+ * that change night by night (contacts, the shared number): so the control group is
+ * drawn from subscribers who could have been called, and stays the same group
+ * while the key is unchanged.
+ */
+import type { ContactPolicy, RulePack } from '../config/rulepack.js';
+import type { ContactFold } from '../ingest/facts.js';
+import { IdTable } from '../ingest/id-table.js';
+import { CONTACT_OUTCOMES, STATUS_VALUES } from '../rules/catalogue.js';
+import type { Evaluation } from '../rules/evaluate.js';
+import { byLossThenId, TIER_CODES, type Scores } from '../score/score.js';
+import { ChurnwatchError } from '../errors.js';
+import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';
+import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
+import type { TextColumn } from '../util/text-column.js';
+
+/** Per subscriber: not flagged, or the one thing that happened to a flagged one. */
+export const NOT_FLAGGED = 0, TASK = 1, SUPPRESSED = 2, HELD_OUT = 3, OVERFLOW = 4;
+
+/** Why a flagged subscriber got no task, in the order the checks run (the first that stops one is its code). */
+export const SUPPRESSION_CODES = [
+  'closed', 'do_not_call', 'below_min_risk', 'callback_pending', 'retained_follow_up_later', 'attempts_exhausted', 'retry_later', 'cooldown', 'same_phone',
+] as const;
+export type SuppressionCode = (typeof SUPPRESSION_CODES)[number];
+
+/** What the task is for: the first contact of an episode, or the next step after an earlier outcome. */
+export const TASK_TYPES = ['retention', 'win_back', 'follow_up', 'retry', 'callback'] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+const code = (c: SuppressionCode) => SUPPRESSION_CODES.indexOf(c);
+const [TYPE_RETENTION, TYPE_WIN_BACK, TYPE_FOLLOW_UP, TYPE_RETRY, TYPE_CALLBACK] = TASK_TYPES.map((_, k) => k);
+const stop = (c: SuppressionCode) => -(code(c) + 1);
+const [STOP_CALLBACK_PENDING, STOP_RETAINED_FOLLOW_UP_LATER, STOP_ATTEMPTS_EXHAUSTED, STOP_RETRY_LATER, STOP_COOLDOWN] = (
+  ['callback_pending', 'retained_follow_up_later', 'attempts_exhausted', 'retry_later', 'cooldown'] as const).map(stop);
+const CLOSED = STATUS_VALUES.indexOf('closed');
+const [RETAINED, DECLINED, UNREACHABLE, CALLBACK, CHURNED] = (['retained', 'declined', 'unreachable', 'callback', 'churned'] as const).map((o) => CONTACT_OUTCOMES.indexOf(o));
+
+export interface PolicyInput {
+  pack: RulePack;
+  D: number;
+  evaluation: Pick<Evaluation, 'rules' | 'flags'>;
+  scores: Scores;
+  subscribers: { ids: TextColumn; msisdn: TextColumn; managerId: TextColumn; status: Uint8Array };
+  doNotCall: Uint8Array | null;
+  contacts: Pick<ContactFold, 'lastContact' | 'lastOutcome' | 'attempts'> | null;
+  /** The country code of numbers written without one, for comparing numbers (input.default_country_code). */
+  countryCode: string;
+}
+
+export interface PolicyPlan {
+  /** Per subscriber: NOT_FLAGGED, TASK, SUPPRESSED, HELD_OUT or OVERFLOW. */
+  outcome: Uint8Array;
+  /** Per subscriber with outcome SUPPRESSED: index into SUPPRESSION_CODES. */
+  code: Uint8Array;
+  /** Per subscriber with outcome TASK: index into TASK_TYPES. */
+  taskType: Uint8Array;
+  /** The subscribers with a task, per tier (TIER_CODES order), by expected loss then id. */
+  perTier: number[][];
+  /** Held out, by expected loss then id. */
+  heldOut: number[];
+  /** Suppressed, by expected loss then id. */
+  suppressed: number[];
+  /** Left over by capacity, by tier then rank: each one's rank in its tier before the cut, and its queue. */
+  overflow: { subscriber: Int32Array; rank: Int32Array; queue: Int32Array; queues: string[] };
+}
+
+/** Outcome counts and the identity flagged = tasks + suppressed + held out + overflow. */
+export interface PolicyCounts {
+  flagged: number;
+  tasks: number;
+  suppressed: number;
+  held_out: number;
+  over_capacity: number;
+  suppressed_by_code: Record<string, number>;
+  tasks_by_type: Record<string, number>;
+  over_capacity_by_queue: Record<string, number>;
+}
+
+/** `day` plus `months` calendar months, the day of month kept where the month has it (else its last day). */
+export function addMonths(day: number, months: number): number {
+  const [y, m, d] = civilFromDays(day);
+  const k = (m - 1) + months;
+  const y2 = y + Math.floor(k / 12), m2 = (k % 12 + 12) % 12 + 1;
+  return daysFromCivil(y2, m2, Math.min(d, daysInMonth(y2, m2)));
+}
+
+/**
+ * The next step after the subscriber's last contact: a task type (index into
+ * TASK_TYPES, ≥ 0), or a suppression code c as -(c + 1), a number rather than an
+ * object because it runs once per flagged subscriber. `lastDay` NaN: no earlier
+ * contact. `overrides`: a rule the pack lets break a cooldown is hit.
+ */
+export function afterContact(policy: ContactPolicy, D: number, lastDay: number, outcome: number, attempts: number, overrides: boolean): number {
+  if (Number.isNaN(lastDay)) return TYPE_RETENTION;
+  const since = D - lastDay;
+  switch (outcome) {
+    case CALLBACK:
+      return since < policy.callback.afterDays ? STOP_CALLBACK_PENDING : TYPE_CALLBACK;
+    case RETAINED:
+      if (D < addMonths(lastDay, policy.retained.everyMonths)) return overrides ? TYPE_RETENTION : STOP_RETAINED_FOLLOW_UP_LATER;
+      return D <= addMonths(lastDay, policy.retained.forMonths) ? TYPE_FOLLOW_UP : TYPE_RETENTION;
+    case UNREACHABLE:
+      if (attempts >= policy.unreachable.maxAttempts) return STOP_ATTEMPTS_EXHAUSTED;
+      return since < policy.unreachable.retryAfterDays ? STOP_RETRY_LATER : TYPE_RETRY;
+    case CHURNED:
+      return since < policy.cooldownDays.churned && !overrides ? STOP_COOLDOWN : TYPE_WIN_BACK;
+    case DECLINED:
+      return since < policy.cooldownDays.declined && !overrides ? STOP_COOLDOWN : TYPE_RETENTION;
+    default:
+      return since < policy.cooldownDays.any && !overrides ? STOP_COOLDOWN : TYPE_RETENTION;
+  }
+}
+
+/**
+ * Whether subscriber `id` is in the holdout of `key`: a 32-bit hash of key and id
+ * (FNV-1a, then murmur3's finaliser to spread the bits) in 10,000 buckets, the
+ * first share × 10,000 held out. Not secret, only stable: the same key and id give
+ * the same answer every night; a new key draws a new group.
+ */
+export function holdoutBucket(key: Uint8Array, id: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < key.length; k++) h = Math.imul(h ^ key[k]!, 0x01000193);
+  h = Math.imul(h ^ 0xff, 0x01000193); // a byte no UTF-8 text has: key "a" + id "bc" differs from key "ab" + id "c"
+  for (let k = s; k < e; k++) h = Math.imul(h ^ id[k]!, 0x01000193);
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return (h >>> 0) % 10000;
+}
+
+export function isHeldOut(share: number, bucket: number): boolean {
+  return bucket < Math.round(share * 10000); // applyPolicy compares with the same bound, taken once
+}
+
+const utf8 = new TextEncoder();
+
+export function applyPolicy(input: PolicyInput): PolicyPlan {
+  const { pack, D, evaluation: ev, scores, subscribers: subs } = input;
+  const policy = pack.policy;
+  const n = scores.hits.length;
+  const outcome = new Uint8Array(n), codes = new Uint8Array(n), taskType = new Uint8Array(n);
+  const overrideFlags = ev.rules.flatMap((r, j) => (policy.overrideRules.includes(r.id) ? [ev.flags[j]!] : []));
+  const key = utf8.encode(policy.holdout.key), holdoutBuckets = Math.round(policy.holdout.share * 10000);
+  const ids = subs.ids, contacts = input.contacts, dnc = input.doNotCall;
+  const candidates: number[] = [], heldOut: number[] = [], suppressed: number[] = [];
+  const suppress = (i: number, c: number) => { outcome[i] = SUPPRESSED; codes[i] = c; suppressed.push(i); };
+  for (let i = 0; i < n; i++) {
+    if (scores.hits[i] === 0) continue;
+    if (subs.status[i] === CLOSED) { suppress(i, code('closed')); continue; }
+    if (dnc !== null && dnc[i]) { suppress(i, code('do_not_call')); continue; }
+    if (!(scores.risk[i]! >= pack.tasks.minRisk)) { suppress(i, code('below_min_risk')); continue; }
+    if (holdoutBuckets > 0 && holdoutBucket(key, ids.bytes, ids.start(i), ids.end(i)) < holdoutBuckets) {
+      outcome[i] = HELD_OUT; heldOut.push(i); continue;
+    }
+    if (contacts !== null) {
+      let overrides = false;
+      for (let k = 0; k < overrideFlags.length && !overrides; k++) overrides = overrideFlags[k]![i] === 1;
+      const next = afterContact(policy, D, contacts.lastContact[i]!, contacts.lastOutcome[i]!, contacts.attempts[i]!, overrides);
+      if (next < 0) { suppress(i, -next - 1); continue; }
+      taskType[i] = next;
+    }
+    candidates.push(i);
+  }
+  // One task per number: the highest expected loss keeps it, across tiers.
+  const byLoss = byLossThenId(candidates, scores.expectedLoss, ids);
+  const numbers = new IdTable(Math.max(1024, byLoss.length));
+  const cc = utf8.encode(input.countryCode), scratch = new Uint8Array(PHONE_KEY_BYTES), phoneKey = new Uint8Array(PHONE_KEY_BYTES);
+  const perTierCandidates: number[][] = TIER_CODES.map(() => []);
+  for (const i of byLoss) {
+    const m = subs.msisdn, s = m.start(i), e = m.end(i);
+    // Compared as do_not_call.csv is: by the E.164 key; a number that is its own key (the usual national mobile) without a copy.
+    const len = phoneKeyBytes(m.bytes, s, e, cc, scratch, phoneKey);
+    const before = numbers.n;
+    const at = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
+    if (at < before) { suppress(i, code('same_phone')); continue; }
+    perTierCandidates[scores.tier[i]!]!.push(i);
+  }
+  // Capacity per queue, in loss order: the tier's, then (high tier) each manager's.
+  const caps = [policy.capacity.high, policy.capacity.mid, policy.capacity.mass];
+  const over = { subscriber: [] as number[], rank: [] as number[], queue: [] as number[] };
+  const queues: string[] = [];
+  const queueIndex = new Map<string, number>();
+  const queueOf = (name: string) => { let q = queueIndex.get(name); if (q === undefined) { q = queues.push(name) - 1; queueIndex.set(name, q); } return q; };
+  const perTier = perTierCandidates.map((list, t) => {
+    const cap = caps[t]!, perManager = t === 0 ? policy.capacity.perManager : 0;
+    if (cap === 0 && perManager === 0) { for (const i of list) outcome[i] = TASK; return list; }
+    const kept: number[] = [];
+    const perManagerCount = new Map<string, number>();
+    list.forEach((i, r) => {
+      let queue: string | null = null;
+      if (cap > 0 && kept.length >= cap) queue = TIER_CODES[t]!;
+      else if (perManager > 0) {
+        const manager = subs.managerId.get(i);
+        if (manager !== '') {
+          const c = perManagerCount.get(manager) ?? 0;
+          if (c >= perManager) queue = `manager:${manager}`;
+          else perManagerCount.set(manager, c + 1);
+        }
+      }
+      if (queue === null) { outcome[i] = TASK; kept.push(i); return; }
+      outcome[i] = OVERFLOW;
+      over.subscriber.push(i); over.rank.push(r + 1); over.queue.push(queueOf(queue));
+    });
+    return kept;
+  });
+  return {
+    outcome, code: codes, taskType, perTier,
+    heldOut: byLossThenId(heldOut, scores.expectedLoss, ids),
+    suppressed: byLossThenId(suppressed, scores.expectedLoss, ids),
+    overflow: { subscriber: Int32Array.from(over.subscriber), rank: Int32Array.from(over.rank), queue: Int32Array.from(over.queue), queues },
+  };
+}
+
+/** The counts of a plan; a flagged subscriber not accounted for exactly once is a bug, and stops the run. */
+export function policyCounts(plan: PolicyPlan, hits: Uint8Array): PolicyCounts {
+  const byOutcome = [0, 0, 0, 0, 0];
+  let flagged = 0;
+  for (let i = 0; i < hits.length; i++) {
+    const o = plan.outcome[i]!;
+    if (hits[i]) flagged++;
+    if ((hits[i] !== 0) !== (o !== NOT_FLAGGED)) throw new ChurnwatchError('CW_INTERNAL', 'the contact policy decided on a subscriber who is not flagged, or on none for one who is');
+    byOutcome[o]!++;
+  }
+  const counts: PolicyCounts = {
+    flagged, tasks: byOutcome[TASK]!, suppressed: byOutcome[SUPPRESSED]!, held_out: byOutcome[HELD_OUT]!, over_capacity: byOutcome[OVERFLOW]!,
+    suppressed_by_code: Object.fromEntries(SUPPRESSION_CODES.map((c) => [c, 0])),
+    tasks_by_type: Object.fromEntries(TASK_TYPES.map((t) => [t, 0])),
+    over_capacity_by_queue: {},
+  };
+  for (const i of plan.suppressed) counts.suppressed_by_code[SUPPRESSION_CODES[plan.code[i]!]!]!++;
+  for (const list of plan.perTier) for (const i of list) counts.tasks_by_type[TASK_TYPES[plan.taskType[i]!]!]!++;
+  for (let k = 0; k < plan.overflow.queue.length; k++) {
+    const q = plan.overflow.queues[plan.overflow.queue[k]!]!;
+    counts.over_capacity_by_queue[q] = (counts.over_capacity_by_queue[q] ?? 0) + 1;
+  }
+  const listed = plan.perTier.reduce((a, l) => a + l.length, 0);
+  if (counts.tasks + counts.suppressed + counts.held_out + counts.over_capacity !== flagged || listed !== counts.tasks
+    || plan.suppressed.length !== counts.suppressed || plan.heldOut.length !== counts.held_out || plan.overflow.subscriber.length !== counts.over_capacity) {
+    throw new ChurnwatchError('CW_INTERNAL', `${flagged} flagged subscribers but ${counts.tasks} tasks + ${counts.suppressed} suppressed + ${counts.held_out} held out + ${counts.over_capacity} over capacity`);
+  }
+  return counts;
+}
