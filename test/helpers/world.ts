@@ -99,8 +99,16 @@ export class World {
     return dir;
   }
 
+  /**
+   * Runs the CLI on the world. Without --rules it runs the default pack with no
+   * holdout: a test's few subscribers must not fall into the 5% control group by
+   * their ids (test/policy covers the holdout).
+   */
   async run(extraArgs: string[] = [], dir = this.write()): Promise<RunOutcome> {
-    return runCli(dir, this.asOf, extraArgs);
+    if (extraArgs.includes('--rules')) return runCli(dir, this.asOf, extraArgs);
+    const pack = join(dir, 'no-holdout.yaml');
+    writeFileSync(pack, readFileSync('rules/default.yaml', 'utf8').replace(/^(policy:\n(?:[ #].*\n)*?)  holdout: .*\n/m, '$1  holdout: { share: 0 }\n'));
+    return runCli(dir, this.asOf, [...extraArgs, '--rules', pack]);
   }
 }
 

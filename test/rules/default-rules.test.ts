@@ -161,7 +161,7 @@ describe('the default rule pack on boundary cases', () => {
     expect(a.reason_codes).toBe('arpu_drop_mom');
     expect(a.reason_text).toBe('bill 7.07 after 10.10 (−30%)');
     expect(a.channel).toBe('call');
-    expect(a.due_at).toBe('2026-11-25T08:00+08:00');
+    expect(a.due_at).toBe('2026-11-25T09:00+08:00'); // 48 h after the 08:00 issue time, moved into the 09:00-21:00 callable window
     const k = all.find((t) => t.subscriber_id === 'K_999')!;
     expect(k.channel).toBe('sms');
     expect(k.due_at).toBe('2026-11-23T14:00+08:00');
