@@ -101,11 +101,11 @@ export interface ContactPolicy {
   /** After `unreachable`: a retry this many days later at retryTime, while fewer than maxAttempts (tasks.attempt_limit) unreachable contacts fell in the last 30 days. */
   unreachable: { retryAfterDays: number; maxAttempts: number; retryTime: string };
   /** After `retained`: a follow-up every everyMonths months for forMonths months. */
-  retained: { everyMonths: number; forMonths: number; action: string };
+  retained: { everyMonths: number; forMonths: number; action: string; texts: Partial<Record<Locale, { action: string }>> };
   /** After `callback`: a task afterDays days after the contact (the extract carries no requested date). */
   callback: { afterDays: number };
   /** After `churned`: only this win-back task. */
-  winBack: { action: string; dueHours: number };
+  winBack: { action: string; dueHours: number; texts: Partial<Record<Locale, { action: string }>> };
   /** Due times are kept inside [from, to] local time: tasks.callable_window. */
   callable: { from: string; to: string };
   /** Tasks per day per queue (0: no limit): per tier, and per customer manager for the high tier. */
@@ -366,6 +366,17 @@ function time(v: Validator, raw: unknown, path: string, def: string): string {
   return t;
 }
 
+/** The policy with its actions in `locale` (en: as it is). */
+export function localisedPolicy(policy: ContactPolicy, locale: Locale): ContactPolicy {
+  if (locale === 'en') return policy;
+  const follow = policy.retained.texts[locale], win = policy.winBack.texts[locale];
+  return {
+    ...policy,
+    retained: { ...policy.retained, action: follow?.action ?? policy.retained.action },
+    winBack: { ...policy.winBack, action: win?.action ?? policy.winBack.action },
+  };
+}
+
 export function minutesOf(hhmm: string): number {
   const [hh, mm] = hhmm.split(':').map(Number) as [number, number];
   return hh * 60 + mm;
@@ -385,9 +396,15 @@ function parsePolicy(v: Validator, raw: unknown, rules: readonly RuleDef[], task
     if (!rules.some((r) => r.id === id)) v.fail('policy.override_rules', `"${String(id)}" is not a rule of this pack`);
   }
   const u = v.obj(p.unreachable ?? {}, 'policy.unreachable', ['retry_after_days', 'retry_time']);
-  const r = v.obj(p.retained ?? {}, 'policy.retained', ['every_months', 'for_months', 'action']);
+  const r = v.obj(p.retained ?? {}, 'policy.retained', ['every_months', 'for_months', 'action', 'texts']);
   const cb = v.obj(p.callback ?? {}, 'policy.callback', ['after_days']);
-  const wb = v.obj(p.win_back ?? {}, 'policy.win_back', ['action', 'due_hours']);
+  const wb = v.obj(p.win_back ?? {}, 'policy.win_back', ['action', 'due_hours', 'texts']);
+  // The agents' language: each action in every other locale too, from the playbook's wording unless the pack says otherwise.
+  const actionTexts = (raw: unknown, path: string, zh: string) => {
+    const t = v.obj(raw ?? {}, path, LOCALES.filter((l) => l !== 'en'));
+    const zhRaw = v.obj(t['zh-CN'] ?? {}, `${path}.zh-CN`, ['action']);
+    return { 'zh-CN': { action: v.str(zhRaw.action, `${path}.zh-CN.action`, zh) } };
+  };
   const callable = tasks.callableWindow;
   const retryTime = time(v, u.retry_time, 'policy.unreachable.retry_time', '18:30');
   const inWindow = (t: number) => t >= minutesOf(callable.from) && t <= minutesOf(callable.to);
@@ -413,11 +430,13 @@ function parsePolicy(v: Validator, raw: unknown, rules: readonly RuleDef[], task
       everyMonths,
       forMonths: v.num(r.for_months, 'policy.retained.for_months', 4, everyMonths, 36),
       action: v.str(r.action, 'policy.retained.action', 'Follow-up call after a successful retention: check the customer is satisfied with the new plan.'),
+      texts: actionTexts(r.texts, 'policy.retained.texts', '挽留成功后回访：确认客户对新套餐满意。'),
     },
     callback: { afterDays: days(cb.after_days, 'policy.callback.after_days', 1) },
     winBack: {
       action: v.str(wb.action, 'policy.win_back.action', 'Win-back offer: stress keeping the old number; fix any billing issue.'),
       dueHours: v.num(wb.due_hours, 'policy.win_back.due_hours', 72, 0, 24 * 90),
+      texts: actionTexts(wb.texts, 'policy.win_back.texts', '挽回营销：强调保留原号码；解决计费问题。'),
     },
     callable,
     capacity: {

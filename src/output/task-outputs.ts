@@ -8,7 +8,7 @@
 import { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
-import { CHANNELS, type Channel, type Locale } from '../config/rulepack.js';
+import { CHANNELS, localisedPolicy, type Channel, type Locale } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
 import { TIER_CODES } from '../score/score.js';
 import { planTasks, type TaskProfile } from '../tasks/plan.js';
@@ -72,7 +72,7 @@ function localiseInput(input: TaskInput, locale: Locale): TaskInput {
     const t = r.texts[locale];
     return t === undefined ? r : { ...r, title: t.title, reason: t.reason, action: t.action };
   });
-  return { ...input, evaluation: { ...input.evaluation, rules } };
+  return { ...input, pack: { ...input.pack, policy: localisedPolicy(input.pack.policy, locale) }, evaluation: { ...input.evaluation, rules } };
 }
 
 /** One output row: the layout's headers and the values in its forms. */
