@@ -19,11 +19,11 @@ import type { Logger } from 'pino';
 import { analyse, decideContacts } from './analyse.js';
 import type { RulePack } from './config/rulepack.js';
 import type { ConfigSource } from './config/run-config.js';
+import { TIERS } from './contract/contract.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import type { Extracts } from './ingest/ingest.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
-import { TIER_CODES } from './score/score.js';
 import { TASK_ID_WIDTH, TASK_STATES, type LedgerPlan } from './tasks/ledger.js';
 import { POLICY_FILES, writeLedger, writePolicyFile } from './tasks/policy-files.js';
 import { DEFAULT_TASK_PROFILE, writeTaskFile, type TaskInput, type TaskProfile } from './tasks/tasks.js';
@@ -143,7 +143,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
         taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput);
         // The delta files are in the plain layout; the dialer profiles get theirs from the renderer side (not yet).
-        if (taskOutput.profile === 'plain') TIER_CODES.forEach((tier, k) => writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile));
+        if (taskOutput.profile === 'plain') TIERS.forEach((tier, k) => writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile));
       } catch (e) {
         await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
         throw e;

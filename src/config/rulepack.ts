@@ -10,7 +10,11 @@ import { ChurnwatchError } from '../errors.js';
 import { ExpressionError, parseExpression, pointAt } from '../rules/parse.js';
 import { checkExpression, type Checked } from '../rules/check.js';
 import { compileCondition, compileNumber, type CompiledCondition, type CompiledNumber } from '../rules/compile.js';
-import { featureFile, MEMBER_LEVELS, type FeatureRequest, type Unit } from '../rules/catalogue.js';
+import { RESERVED_NAMES, featureFile, type FeatureRequest, type Unit } from '../rules/catalogue.js';
+import {
+  ATTRIBUTES, EVENT_MEASURES, MEMBER_LEVELS, MEASURE_EXTRACTS, PACK_UNIT_SCALE, TIERS, builtinMeasure, extractSpec, foldHeader,
+  type ColumnMeasure, type MeasureExtract,
+} from '../contract/contract.js';
 
 export type TemplatePart = string | { expr: string; unit: Unit; isPercent: boolean; compiled: CompiledNumber; features: Map<string, FeatureRequest> };
 
@@ -79,6 +83,8 @@ export interface RulePack {
   /** Locales every rule must carry texts for (locales: in the pack; en always). */
   locales: Locale[];
   policy: ContactPolicy;
+  /** Measures the pack declares over extra numeric columns of the monthly or daily extract. */
+  measures: ColumnMeasure[];
   rules: RuleDef[];
 }
 
@@ -114,8 +120,6 @@ export interface ContactPolicy {
   expireDays: number;
 }
 
-export const TIERS = ['high', 'mid', 'mass'] as const;
-export type Tier = (typeof TIERS)[number];
 
 type Obj = Record<string, unknown>;
 
@@ -148,9 +152,9 @@ class Validator {
   }
 }
 
-function checked(v: Validator, path: string, src: string, want: 'bool' | 'number', templateFns = false): Checked {
+function checked(v: Validator, path: string, src: string, want: 'bool' | 'number', measures: readonly ColumnMeasure[], templateFns = false): Checked {
   try {
-    const c = checkExpression(parseExpression(src), { allowTemplateFunctions: templateFns });
+    const c = checkExpression(parseExpression(src), { allowTemplateFunctions: templateFns, measures });
     if (want === 'bool' && c.unit !== 'bool') throw new ExpressionError('must be a condition (a comparison, and/or/not)', 0);
     if (want === 'number' && (c.unit === 'bool' || c.unit === 'day')) throw new ExpressionError('must be a number', 0);
     return c;
@@ -167,7 +171,7 @@ const MAX_REASON_EXPRESSIONS = 50;
 /** Each rule is a byte-sized 0/1 column per subscriber and the hit count per subscriber is one byte. */
 export const MAX_RULES = 255;
 
-function parseTemplate(v: Validator, path: string, text: string): TemplatePart[] {
+function parseTemplate(v: Validator, path: string, text: string, measures: readonly ColumnMeasure[]): TemplatePart[] {
   if (text.split('{').length - 1 > MAX_REASON_EXPRESSIONS) {
     v.fail(path, `has more than ${MAX_REASON_EXPRESSIONS} {expressions}: show the evidence that matters and leave the rest to explain`);
   }
@@ -180,7 +184,7 @@ function parseTemplate(v: Validator, path: string, text: string): TemplatePart[]
     const close = rest.indexOf('}', open);
     if (close < 0) v.fail(path, 'a "{" is not closed by "}"');
     const expr = rest.slice(open + 1, close);
-    const c = checked(v, path, expr, 'number', true);
+    const c = checked(v, path, expr, 'number', measures, true);
     parts.push({ expr, unit: c.unit, isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change', compiled: compileNumber(c.tree, c.features.keys()), features: c.features });
     rest = rest.slice(close + 1);
   }
@@ -200,20 +204,57 @@ function channelList(v: Validator, raw: unknown, path: string, def: Channel[]): 
 }
 
 /** A rule's texts in the locales besides en, each with a title, a reason and an action. */
-function ruleTexts(v: Validator, raw: unknown, path: string, en: { title: string; reason: TemplatePart[] }): Partial<Record<Locale, RuleTexts>> {
+function ruleTexts(v: Validator, raw: unknown, path: string, en: { title: string; reason: TemplatePart[] }, measures: readonly ColumnMeasure[]): Partial<Record<Locale, RuleTexts>> {
   const out: Partial<Record<Locale, RuleTexts>> = {};
   if (raw === undefined) return out;
   const texts = v.obj(raw, path, LOCALES.filter((l) => l !== 'en'));
   for (const [locale, t] of Object.entries(texts)) {
     const p = `${path}.${locale}`;
     const r = v.obj(t, p, ['title', 'reason', 'action']);
-    const reason = parseTemplate(v, `${p}.reason`, v.str(r.reason, `${p}.reason`));
+    const reason = parseTemplate(v, `${p}.reason`, v.str(r.reason, `${p}.reason`), measures);
     // Numbers are formatted the same in every locale; the evidence must be the same too.
     const exprs = (parts: TemplatePart[]) => parts.flatMap((x) => (typeof x === 'string' ? [] : [x.expr.replace(/\s+/g, '')])).sort().join('|');
     if (exprs(reason) !== exprs(en.reason)) v.fail(`${p}.reason`, 'must show the same {expressions} as the rule\'s reason');
     out[locale as Locale] = { title: v.str(r.title, `${p}.title`), reason, action: v.str(r.action, `${p}.action`) };
   }
   return out;
+}
+
+const MEASURE_KEYS = ['extract', 'column', 'unit', 'describe'];
+
+/**
+ * The pack's `measures:`: name → { extract, column, unit }. A name must not be one the
+ * language already gives a meaning (a built-in measure, a function, an attribute, a
+ * month or day); a column must not be a contract column (its built-in measure reads
+ * it) nor be summed twice.
+ */
+function parseMeasures(v: Validator, raw: unknown): ColumnMeasure[] {
+  if (raw === undefined) return [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) v.fail('measures', 'must be a mapping of measure names');
+  const taken = new Set<string>();
+  return Object.entries(raw as Obj).map(([name, spec]) => {
+    const path = `measures.${name}`;
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) v.fail(path, 'a measure name must be lower case letters, digits and _');
+    if (builtinMeasure(name) || EVENT_MEASURES.some((e) => e.name === name) || ATTRIBUTES[name] || RESERVED_NAMES.includes(name) || /^d\d+$/.test(name)) {
+      v.fail(path, `"${name}" is already a measure, function or name of the rule language; choose another name`);
+    }
+    const m = v.obj(spec, path, MEASURE_KEYS);
+    const extract = v.str(m.extract, `${path}.extract`) as MeasureExtract;
+    if (!MEASURE_EXTRACTS.includes(extract)) v.fail(`${path}.extract`, `must be ${MEASURE_EXTRACTS.join(' or ')} (the extracts summed per month or day)`);
+    const column = v.str(m.column, `${path}.column`).trim();
+    const folded = foldHeader(column);
+    if (extractSpec(extract).columns.some((c) => foldHeader(c.name) === folded)) {
+      v.fail(`${path}.column`, `${column} is a column of the contract's ${extract}; call its built-in measure, or name another column`);
+    }
+    if (taken.has(`${extract}.${folded}`)) v.fail(`${path}.column`, `${extract}.${column} is summed by another measure of the pack already`);
+    taken.add(`${extract}.${folded}`);
+    const unit = v.str(m.unit, `${path}.unit`);
+    if (!(unit in PACK_UNIT_SCALE)) v.fail(`${path}.unit`, `must be ${Object.keys(PACK_UNIT_SCALE).join(', ')}`);
+    const per = extract === 'billing_monthly' ? 'month Mk' : 'day dk';
+    const describe = m.describe === undefined ? `${column} in ${per}` : v.str(m.describe, `${path}.describe`);
+    const u = unit as keyof typeof PACK_UNIT_SCALE;
+    return { name, extract, column, unit: u, scale: PACK_UNIT_SCALE[u], describe };
+  });
 }
 
 /** Far above any real pack (the default is 6 kB, 255 long rules fit in 200 kB); parsing more YAML would only take time. */
@@ -229,14 +270,15 @@ export function parseRulePack(text: string, file: string): RulePack {
     const linePos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
     throw new ChurnwatchError('CW_RULEPACK_INVALID', `${file}${linePos ? `:${linePos.line}:${linePos.col}` : ''}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { file, line: linePos?.line });
   }
-  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'channels', 'locales', 'policy', 'rules']);
+  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'measures', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'channels', 'locales', 'policy', 'rules']);
+  const measures = parseMeasures(v, root.measures);
   const timeZone = v.str(root.time_zone, 'time_zone', 'Asia/Shanghai');
   try { new Intl.DateTimeFormat('en', { timeZone }); } catch { v.fail('time_zone', `"${timeZone}" is not an IANA time zone`); }
 
   const valueSrc = v.str(root.value, 'value');
-  const valueChecked = checked(v, 'value', valueSrc, 'number');
+  const valueChecked = checked(v, 'value', valueSrc, 'number', measures);
   const excludeSrc = v.str(root.exclude, 'exclude', "status == 'closed'");
-  const excludeChecked = checked(v, 'exclude', excludeSrc, 'bool');
+  const excludeChecked = checked(v, 'exclude', excludeSrc, 'bool', measures);
 
   const tiersRaw = v.obj(root.tiers, 'tiers', ['method', 'high', 'mid', 'high_share', 'mid_share', 'assignees']);
   const method = v.str(tiersRaw.method, 'tiers.method', 'threshold');
@@ -311,10 +353,10 @@ export function parseRulePack(text: string, file: string): RulePack {
     if (['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', 'flagged', 'rule_count'].includes(id)) v.fail(path, 'id clashes with a scores column');
     seen.add(id);
     const when = v.str(r.when, `${path}.when`);
-    const c = checked(v, `${path}.when`, when, 'bool');
-    const reason = parseTemplate(v, `${path}.reason`, v.str(r.reason, `${path}.reason`, String(r.title ?? id)));
+    const c = checked(v, `${path}.when`, when, 'bool', measures);
+    const reason = parseTemplate(v, `${path}.reason`, v.str(r.reason, `${path}.reason`, String(r.title ?? id)), measures);
     const title = v.str(r.title, `${path}.title`, id);
-    const texts = ruleTexts(v, r.texts, `${path}.texts`, { title, reason });
+    const texts = ruleTexts(v, r.texts, `${path}.texts`, { title, reason }, measures);
     for (const locale of locales) if (locale !== 'en' && texts[locale] === undefined) v.fail(`${path}.texts`, `has no ${locale} texts (title, reason, action), and the pack's locales ask for them`);
     const channel = v.str(r.channel, `${path}.channel`, 'call');
     const taskType = v.str(r.task_type, `${path}.task_type`, channel === 'sms' ? 'sms_then_call' : 'call');
@@ -355,6 +397,7 @@ export function parseRulePack(text: string, file: string): RulePack {
     channels,
     locales,
     policy,
+    measures,
     rules,
   };
 }

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ChurnwatchError } from '../errors.js';
 import { LOCALES, type Locale } from './rulepack.js';
-import { ENCODINGS, EXTRACTS, EXTRACT_NAMES, foldHeader, type ExtractName, type InputOptions } from '../ingest/layout.js';
+import { ENCODINGS, EXTRACT_NAMES, defaultHeader, foldHeader, type ExtractName, type InputOptions } from '../contract/contract.js';
 
 export interface RunConfig {
   input: Omit<InputOptions, 'dir' | 'needs'>;
@@ -85,7 +85,7 @@ function mode(def: string, ownerBits: number) {
 }
 
 const columnsOf = (name: ExtractName) =>
-  mapping(Object.fromEntries([...EXTRACTS[name].required, ...EXTRACTS[name].optional].map((c) => [c, text('a header name').optional()])));
+  mapping(Object.fromEntries(defaultHeader(name).map((c) => [c, text('a header name').optional()])));
 
 const schema = mapping({
   time_zone: text('an IANA time zone such as Asia/Shanghai').optional(),
@@ -131,7 +131,7 @@ const schema = mapping({
     // Two contract columns read from one header would read one value twice (the amount from the minutes).
     const renames = (input.columns[name] ?? {}) as Record<string, string | undefined>;
     const readers = new Map<string, string>();
-    for (const col of [...EXTRACTS[name].required, ...EXTRACTS[name].optional] as string[]) {
+    for (const col of defaultHeader(name)) {
       const header = foldHeader(renames[col] ?? col);
       const other = readers.get(header);
       if (other !== undefined) {

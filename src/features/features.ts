@@ -22,6 +22,7 @@ export function buildFeatures(x: Extracts, requests: Map<string, FeatureRequest>
   for (const [key, f] of requests) {
     switch (f.source) {
       case 'subscribers': {
+        // The attributes of the contract (ATTRIBUTES), as the subscriber table holds them.
         const scalar: Record<string, Column> = {
           status: s.status, member_level: s.memberLevel, prepaid_balance: s.prepaidBalance,
           activation_date: s.activationDate, status_since: s.statusSince,
@@ -30,9 +31,8 @@ export function buildFeatures(x: Extracts, requests: Map<string, FeatureRequest>
         break;
       }
       case 'billing': {
-        // The folded sums are in yuan, minutes and calls already: used as they are, not copied.
-        const sums = x.billing.months.get(m0 - f.month);
-        const raw = sums ? (f.measure === 'amount' ? sums.amount : sums[f.measure]) : null;
+        // The folded sums are in their units already (yuan, minutes, calls): used as they are, not copied.
+        const raw = x.billing.months.get(m0 - f.month)?.[f.measure];
         columns.set(key, raw && raw.length === n ? raw : zeros());
         break;
       }

@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { CONTACT_OUTCOMES, STATUS_VALUES, TICKET_KINDS, defaultHeader, type ExtractName } from '../contract/contract.js';
 import { ChurnwatchError } from '../errors.js';
 import { putAscii, putBytes, putHundredths, putPadded, putUint } from '../util/bytes.js';
 import { daysFromCivil, daysInMonth, formatDay, formatMonth, monthOfDay } from '../util/dates.js';
@@ -68,22 +69,12 @@ export interface GeneratedFile {
   bytes: number;
 }
 
-/** The column lists of the default input contract, in order. */
-export const HEADERS = {
-  subscribers: ['subscriber_id', 'msisdn', 'name', 'status', 'status_since', 'activation_date', 'plan_id', 'member_level', 'region', 'manager_id', 'prepaid_balance'],
-  billing_monthly: ['subscriber_id', 'bill_month', 'amount', 'mou', 'hotline_calls'],
-  usage_daily: ['subscriber_id', 'usage_date', 'calls', 'sms', 'data_mb', 'forwarded_calls'],
-  tickets: ['ticket_id', 'subscriber_id', 'created_at', 'kind', 'category'],
-  contracts: ['contract_id', 'subscriber_id', 'kind', 'start_date', 'end_date', 'renewed'],
-  contact_history: ['subscriber_id', 'contacted_at', 'channel', 'outcome', 'task_id'],
-  do_not_call: ['msisdn'],
-} as const;
 
 // ---------------------------------------------------------------------------
 // Vocabulary
 
+/** Codes into the contract's STATUS_VALUES. */
 const ST_ACTIVE = 0, ST_ARREARS = 1, ST_HOLD = 2, ST_CLOSED = 3;
-const STATUS_NAMES = ['active', 'suspended_arrears', 'suspended_hold', 'closed'];
 
 /** Scenarios (behaviour archetypes). */
 const SC_NORMAL = 0, SC_BILL_DROP = 1, SC_DECLINE = 2, SC_SILENT = 3, SC_COMPLAINER = 4,
@@ -141,7 +132,7 @@ const REGIONS = [
 ];
 const MSISDN_PREFIXES = ['130', '131', '132', '133', '134', '135', '136', '137', '138', '139', '150', '151', '152', '153', '155', '156', '157', '158', '159', '180', '181', '182', '183', '184', '185', '186', '187', '188', '189'];
 
-const TICKET_KINDS = ['complaint', 'fault', 'inquiry', 'other'];
+/** Codes into the contract's TICKET_KINDS. */
 const K_COMPLAINT = 0, K_FAULT = 1, K_INQUIRY = 2, K_OTHER = 3;
 const TICKET_CATEGORIES = [
   ['资费争议', '网络质量', '服务态度', '营销宣传', '携号转网', '乱扣费'],
@@ -151,7 +142,6 @@ const TICKET_CATEGORIES = [
 ];
 const CONTRACT_KINDS = ['plan_contract', 'handset_lease', 'annual_package'];
 const CHANNELS = ['phone', 'phone', 'phone', 'phone', 'phone', 'phone', 'phone', 'sms', 'sms', 'visit'];
-const OUTCOMES = ['retained', 'declined', 'unreachable', 'callback', 'churned'];
 
 const PAD2: string[] = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i)));
 
@@ -379,7 +369,7 @@ interface Ctx {
   msisdnSuffix: (i: number) => number;
   /** A stable per-subscriber uint32 for a purpose (salt). */
   hu: (i: number, salt: number) => number;
-  sink: (name: string) => Sink;
+  sink: (name: ExtractName) => Sink;
   /** What the planted churn process reads, kept by writeBilling; null without labels. */
   planted: Planted | null;
 }
@@ -467,7 +457,7 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
     planted: opts.labels ? { billM0: new Int32Array(N).fill(-1), billM1: new Int32Array(N).fill(-1), mouM0: new Int32Array(N).fill(-1) } : null,
     sink: (name) => {
       const sink = new Sink(join(opts.outDir, name + ext), name + ext, gzip, chunk, d, opts.onProgress);
-      sink.str(HEADERS[name as keyof typeof HEADERS].join(d) + '\n');
+      sink.str(defaultHeader(name).join(d) + '\n');
       return sink;
     },
   };
@@ -599,7 +589,7 @@ async function writeSubscribers(ctx: Ctx): Promise<GeneratedFile> {
     w.pad(ctx.idNum(i), 10); w.sep();
     w.ascii(ctx.msisdnPrefix(i)); w.pad(ctx.msisdnSuffix(i), 8); w.sep();
     w.str(q(name)); w.sep();
-    w.ascii(STATUS_NAMES[status]!); w.sep();
+    w.ascii(STATUS_VALUES[status]!); w.sep();
     if (!hideSince) w.bytes(ctx.dayBytes(since));
     w.sep();
     if (!noActivation) w.bytes(ctx.dayBytes(act));
@@ -1012,7 +1002,7 @@ async function writeTickets(ctx: Ctx): Promise<GeneratedFile> {
       if (dirt.tick()) {
         const r = dirt.rng;
         const bad = r.int(0, 3);
-        let xid = `TX${String(++xn).padStart(9, '0')}`, sid = id, c = created, k = TICKET_KINDS[kind]!;
+        let xid = `TX${String(++xn).padStart(9, '0')}`, sid = id, c = created, k: string = TICKET_KINDS[kind]!;
         if (bad === 0) sid = dirt.unknownId();
         else if (bad === 1) c = r.pick(['N/A', '', `${created.slice(0, 4)}-02-30 10:00:00`, `${created.slice(0, 4)}-13-01`]);
         else if (bad === 2) k = r.pick(['complain', '投诉', 'unknown', 'ticket']);
@@ -1139,7 +1129,7 @@ async function writeContacts(ctx: Ctx): Promise<GeneratedFile> {
       const last = c === count - 1;
       const outcome = sc === SC_CLOSED && last && r < 0.6
         ? 'churned'
-        : OUTCOMES[r < 0.35 ? 0 : r < 0.5 ? 1 : r < 0.75 ? 2 : r < 0.92 ? 3 : 4]!;
+        : CONTACT_OUTCOMES[r < 0.35 ? 0 : r < 0.5 ? 1 : r < 0.75 ? 2 : r < 0.92 ? 3 : 4]!;
       const ds = fd(day);
       w.pad(ctx.idNum(i), 10); w.sep();
       w.ascii(`${ds} ${PAD2[Math.floor(sec / 3600)]}:${PAD2[Math.floor((sec % 3600) / 60)]}:${PAD2[sec % 60]}`); w.sep();

@@ -4,7 +4,6 @@
  * typed arrays (transferred back from a worker, not copied), the file's stats and
  * its rejected rows (already masked).
  */
-import type { UsageMeasure } from '../rules/catalogue.js';
 import {
   readBilling, readContactHistory, readContracts, readTickets, readUsage,
   type BillingFold, type BillingWindows, type ContactFold, type ContractRequest, type SubscriberKeys, type TicketRequest, type UsageFold,
@@ -21,7 +20,7 @@ interface JobBase {
 
 export type FactJob =
   | (JobBase & { extract: 'billing_monthly'; asOfMonth: number; windows: BillingWindows })
-  | (JobBase & { extract: 'usage_daily'; asOf: number; wanted: [number, UsageMeasure[]][] })
+  | (JobBase & { extract: 'usage_daily'; asOf: number; wanted: [number, string[]][] })
   | (JobBase & { extract: 'tickets'; asOf: number; requests: TicketRequest[] })
   | (JobBase & { extract: 'contracts'; asOf: number; requests: ContractRequest[] })
   | (JobBase & { extract: 'contact_history'; asOf: number });
@@ -34,13 +33,6 @@ export interface FactResult {
   usage?: UsageFold;
   counts?: Map<string, Int32Array>;
   contacts?: ContactFold;
-}
-
-/** The order extracts are read and reported in (files in summary.json, rows in rejects.csv). */
-export const EXTRACT_ORDER: readonly ExtractName[] = ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts', 'do_not_call', 'contact_history'];
-
-export function extractRank(name: ExtractName): number {
-  return EXTRACT_ORDER.indexOf(name);
 }
 
 export async function runFactJob(job: FactJob, input: InputOptions, keys: SubscriberKeys,
@@ -78,7 +70,7 @@ export function transferables(r: FactResult): ArrayBuffer[] {
   const add = (a: { buffer: ArrayBufferLike } | null | undefined) => {
     if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
   };
-  if (r.billing) for (const m of r.billing.months.values()) { add(m.amount); add(m.mou); add(m.hotline_calls); }
+  if (r.billing) for (const m of r.billing.months.values()) for (const a of Object.values(m)) add(a);
   if (r.usage) for (const d of r.usage.days.values()) for (const a of Object.values(d)) add(a);
   if (r.counts) for (const a of r.counts.values()) add(a);
   if (r.contacts) { add(r.contacts.lastContact); add(r.contacts.lastOutcome); add(r.contacts.attempts); }

@@ -7,8 +7,11 @@
  * handlers parse straight from the record's bytes; a string is made only for the
  * raw value of a rejected row.
  */
-import type { BillingMeasure, FeatureRequest, UsageMeasure } from '../rules/catalogue.js';
-import { CONTACT_OUTCOMES, TICKET_KINDS, featureKey } from '../rules/catalogue.js';
+import { featureKey, type FeatureRequest } from '../rules/catalogue.js';
+import {
+  ACTIVITY_MEASURE, CONTACT_OUTCOMES, DERIVED_MEASURES, RENEWED_TRUE, RENEWED_VALUES, TICKET_KINDS, extractSpec, foldColumns, measureScale, oneOf,
+  type FoldColumn, type MeasureExtract,
+} from '../contract/contract.js';
 import { fieldEquals, fieldIsEmpty, fieldString, parseDayField, parseMonthField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
 import { ID_EMPTY, IdTable } from './id-table.js';
@@ -63,20 +66,6 @@ function optionalScaled(rec: RecordView, col: number, scale: number, thousands: 
  */
 function rejectNegative(rec: RecordView, col: number, column: string, reject: Reject): false {
   return reject(column, 'CW_ROW_NEGATIVE', `${column} is below 0; counts, minutes and volumes cannot be`, fieldString(rec, col));
-}
-
-/**
- * A 32-bit hash of a fact row's values (scaled integers), never 0 (0 marks "no row
- * yet"). Rows of one subscriber and day (or month) are compared by it, so two rows
- * count as the same only if all four values are equal, or in 1 case of 2^32.
- */
-function rowHash(a: number, b: number, c: number, d: number): number {
-  let h = Math.imul((a | 0) ^ ((a / 4294967296) | 0), 0x9e3779b1);
-  h = Math.imul(h ^ (b | 0), 0x85ebca6b);
-  h = Math.imul(h ^ (c | 0), 0xc2b2ae35);
-  h = Math.imul(h ^ (d | 0), 0x27d4eb2f);
-  h ^= h >>> 15;
-  return h === 0 ? 1 : h;
 }
 
 /**
@@ -177,125 +166,188 @@ class KeyCounts {
   }
 }
 
-// ---------------------------------------------------------------- billing
+// ---------------------------------------------------------------- billing and usage
 
-export interface MonthSums {
-  /** Yuan (summed exactly in fen, divided by 100 once all rows are in). */
-  amount: Float64Array;
-  /** Minutes (summed in hundredths); null where no feature reads the month's mou. */
-  mou: Float64Array | null;
-  /** Calls; null where no feature reads the month's hotline calls. */
-  hotline_calls: Float64Array | null;
+/**
+ * The numeric columns of a monthly or daily extract, as the contract declares them
+ * (foldColumns: the built-in measures' columns, then the pack's), with their
+ * positions in a header. Both readers parse the cells of every one of them into
+ * `values` (slot 0 is the month or day, slot 1 + j column j), exactly as the fast
+ * path fills its values, so that both fold the same way.
+ */
+class MeasureCells {
+  readonly folds: FoldColumn[];
+  readonly values: Float64Array;
+  private readonly bad: string[];
+
+  constructor(extract: MeasureExtract, input: InputOptions, private readonly thousands: boolean) {
+    this.folds = foldColumns(extract, input.measures);
+    this.values = new Float64Array(1 + this.folds.length);
+    this.bad = this.folds.map((f) => (f.unit === 'money'
+      ? `${f.column} is not an amount in yuan with at most ${f.scale} decimals`
+      : f.scale === 0 ? `${f.column} is not a whole number` : `${f.column} is not a number with at most ${f.scale} decimals`));
+  }
+
+  /** The header positions of the columns (-1: absent, read as 0). */
+  positions(c: Record<string, number>): number[] {
+    return this.folds.map((f) => c[f.column]!);
+  }
+
+  /** The fast path's field list after the id and the month or day field. */
+  fastFields(at: number[]): [number, Kind, number, NonNegative?][] {
+    return this.folds.map((f, j) => [at[j]!, f.required ? Kind.Number : Kind.OptionalNumber, f.scale, f.nonNegative ? NON_NEGATIVE : undefined]);
+  }
+
+  /** Parses the columns of a record into values[1..]; false after rejecting the row. */
+  parse(rec: RecordView, at: number[], reject: Reject): boolean {
+    const folds = this.folds;
+    for (let j = 0; j < folds.length; j++) {
+      const f = folds[j]!, col = at[j]!;
+      let v: number;
+      if (f.required) {
+        v = parseScaled(rec, col, f.scale, this.thousands);
+        if (v !== v && fieldIsEmpty(rec, col)) return reject(f.column, 'CW_ROW_EMPTY_FIELD', `${f.column} is empty`, '');
+      } else {
+        v = optionalScaled(rec, col, f.scale, this.thousands);
+      }
+      if (v !== v) return reject(f.column, 'CW_ROW_BAD_NUMBER', this.bad[j]!, fieldString(rec, col));
+      if (v < 0 && f.nonNegative) return rejectNegative(rec, col, f.column, reject);
+      this.values[1 + j] = v;
+    }
+    return true;
+  }
 }
+
+const HASH_MULTIPLIERS = [0x9e3779b1, 0x85ebca6b, 0xc2b2ae35, 0x27d4eb2f];
+
+/**
+ * A 32-bit hash of a fact row's numbers (values[1..], scaled integers, as if there
+ * were at least four: 0 for the missing ones), never 0 (0 marks "no row yet"). Rows
+ * of one subscriber and day (or month) are compared by it, so two rows count as the
+ * same only if all their numbers are equal, or in 1 case of 2^32.
+ */
+function valuesHash(v: Float64Array): number {
+  const a = v[1]!;
+  let h = Math.imul((a | 0) ^ ((a / 4294967296) | 0), HASH_MULTIPLIERS[0]!);
+  const n = Math.max(v.length, 5);
+  for (let j = 2; j < n; j++) h = Math.imul(h ^ ((j < v.length ? v[j]! : 0) | 0), HASH_MULTIPLIERS[(j - 1) & 3]!);
+  h ^= h >>> 15;
+  return h === 0 ? 1 : h;
+}
+
+/** 10^scale: what a sum made in units of 10^-scale is divided by at the end. */
+function unitOf(scale: number): number {
+  return 10 ** scale;
+}
+
+/** Per measure name, the sums of one month or day; only the measures a feature reads are there. */
+export type MeasureSums = Record<string, Float64Array>;
 
 export interface BillingFold {
   /** Sums for the months a run can read, i.e. the newest months before the run month that a feature reads. */
-  months: Map<number, MonthSums>;
+  months: Map<number, MeasureSums>;
   /** Accepted rows per bill month over the whole extract, whether kept or not (the month gates read it). */
   rowsPerMonth: Map<number, number>;
 }
 
-/** A kept month while the file is read: its sums and each subscriber's first row (see isRepeat). */
-interface MonthState extends MonthSums {
+/** A kept month while the file is read: per column, its sums or null, and each subscriber's first row (see isRepeat). */
+interface MonthState {
+  sums: (Float64Array | null)[];
   first: Int32Array;
 }
 
 /**
  * How many of the newest months before the run month (M0, M1, …) to keep per
- * measure: 1 + the largest Mk a feature reads, 0 for a measure no feature reads.
- * (M0 is the newest bill month before the run month, so these are known only at the
- * end; a month older than the newest seen by the window is never needed again.)
+ * measure: 1 + the largest Mk a feature reads, 0 (or absent) for a measure no
+ * feature reads. (M0 is the newest bill month before the run month, so these are
+ * known only at the end; a month older than the newest seen by the window is never
+ * needed again.)
  */
-export type BillingWindows = Record<BillingMeasure, number>;
+export type BillingWindows = Record<string, number>;
 
 export async function readBilling(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
   asOfMonth: number, windows: BillingWindows, opts: FactReadOptions = {}): Promise<{ fold: BillingFold; stats: FileStats }> {
   const months = new Map<number, MonthState>();
   const rowsPerMonth = new KeyCounts(asOfMonth - 240, 256);
-  // Looked for in the months kept (those the run reads), where a repeat would change a sum.
+  // Looked for in the months kept (those the run reads, at least M0), where a repeat would change a sum.
   let duplicates = 0;
   const n = subs.n;
   const ids = subs.idTable;
-  const thousands = input.thousands;
-  const wAmount = Math.max(1, windows.amount);
-  const wMou = windows.mou;
-  const wHot = windows.hotline_calls;
-  const window = Math.max(wAmount, wMou, wHot);
+  const cells = new MeasureCells('billing_monthly', input, input.thousands);
+  const folds = cells.folds;
+  const width = folds.map((f) => windows[f.measure] ?? 0);
+  const window = Math.max(1, ...width);
   let newest = -Infinity;
   // The sums of the month of the previous row (rows of one month often come together).
   let lastMonth = NaN;
   let last: MonthState | undefined;
-  /** Folds one accepted row (from the handler or the fast path). */
-  const add = (idx: number, month: number, fen: number, mou: number, hot: number): void => {
+  /** Folds one accepted row (from the handler or the fast path): v[0] the month, v[1 + j] column j. */
+  const add = (idx: number, v: Float64Array): void => {
+    const month = v[0]!;
     rowsPerMonth.add(month);
     if (month >= asOfMonth) return;
-    let sums: MonthState | undefined;
+    let state: MonthState | undefined;
     if (month === lastMonth) {
-      sums = last!;
+      state = last!;
     } else {
       if (month > newest) {
         newest = month;
         for (const [m, old] of months) {
           if (m <= newest - window) months.delete(m);
-          if (m <= newest - wMou) old.mou = null;
-          if (m <= newest - wHot) old.hotline_calls = null;
+          for (let j = 0; j < width.length; j++) if (m <= newest - width[j]!) old.sums[j] = null;
         }
       }
       if (month <= newest - window) return;
-      sums = months.get(month);
-      if (!sums) {
-        sums = {
-          amount: new Float64Array(n),
-          mou: month > newest - wMou ? new Float64Array(n) : null,
-          hotline_calls: month > newest - wHot ? new Float64Array(n) : null,
-          first: new Int32Array(n),
-        };
-        months.set(month, sums);
+      state = months.get(month);
+      if (!state) {
+        state = { sums: width.map((w) => (month > newest - w ? new Float64Array(n) : null)), first: new Int32Array(n) };
+        months.set(month, state);
       }
       lastMonth = month;
-      last = sums;
+      last = state;
     }
-    if (isRepeat(sums.first, idx, rowHash(fen, mou, hot, 0))) duplicates++;
-    sums.amount[idx] += fen;
-    if (sums.mou !== null) sums.mou[idx] += mou;
-    if (sums.hotline_calls !== null) sums.hotline_calls[idx] += hot;
+    if (isRepeat(state.first, idx, valuesHash(v))) duplicates++;
+    const sums = state.sums;
+    for (let j = 0; j < sums.length; j++) {
+      const a = sums[j]!;
+      if (a !== null) a[idx] += v[j + 1]!;
+    }
   };
+  const values = cells.values;
   const stats = await readTable(path, file, 'billing_monthly', input, rejects, (c) => {
-    const cId = c.subscriber_id!, cMonth = c.bill_month!, cAmount = c.amount!, cMou = c.mou!, cHot = c.hotline_calls!;
+    const cId = c.subscriber_id!, cMonth = c.bill_month!, at = cells.positions(c);
     return (rec, reject) => {
       const idx = subscriberOf(ids, rec, cId, reject);
       if (idx < 0) return false;
       const month = parseMonthField(rec, cMonth);
       if (month !== month) return reject('bill_month', 'CW_ROW_BAD_MONTH', 'bill_month is not a month (YYYY-MM or YYYYMM)', fieldString(rec, cMonth));
-      const fen = parseScaled(rec, cAmount, 2, thousands);
-      if (fen !== fen) {
-        if (fieldIsEmpty(rec, cAmount)) return reject('amount', 'CW_ROW_EMPTY_FIELD', 'amount is empty', '');
-        return reject('amount', 'CW_ROW_BAD_NUMBER', 'amount is not an amount in yuan with at most 2 decimals', fieldString(rec, cAmount));
-      }
-      const mou = optionalScaled(rec, cMou, 2, thousands);
-      if (mou !== mou) return reject('mou', 'CW_ROW_BAD_NUMBER', 'mou is not a number with at most 2 decimals', fieldString(rec, cMou));
-      if (mou < 0) return rejectNegative(rec, cMou, 'mou', reject);
-      const hot = optionalScaled(rec, cHot, 0, thousands);
-      if (hot !== hot) return reject('hotline_calls', 'CW_ROW_BAD_NUMBER', 'hotline_calls is not a whole number', fieldString(rec, cHot));
-      if (hot < 0) return rejectNegative(rec, cHot, 'hotline_calls', reject);
-      add(idx, month, fen, mou, hot);
+      if (!cells.parse(rec, at, reject)) return false;
+      values[0] = month;
+      add(idx, values);
       return true;
     };
   }, {
     onRows: opts.onRows,
     chunkSize: opts.chunkSize,
     fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
-      [c.subscriber_id!, Kind.Id, 0], [c.bill_month!, Kind.Month, 0], [c.amount!, Kind.Number, 2],
-      [c.mou!, Kind.OptionalNumber, 2, NON_NEGATIVE], [c.hotline_calls!, Kind.OptionalNumber, 0, NON_NEGATIVE],
-    ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!)),
+      [c.subscriber_id!, Kind.Id, 0], [c.bill_month!, Kind.Month, 0], ...cells.fastFields(cells.positions(c)),
+    ], (v, idx) => add(idx, v)),
   });
-  const sums = new Map<number, MonthSums>();
-  for (const [m, { amount, mou, hotline_calls }] of months) {
-    divide(amount, 100);
-    if (mou !== null) divide(mou, 100);
-    sums.set(m, { amount, mou, hotline_calls });
-  }
-  return { fold: { months: sums, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
+  const out = new Map<number, MeasureSums>();
+  for (const [m, { sums }] of months) out.set(m, finished(folds, sums));
+  return { fold: { months: out, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
+}
+
+/** The sums by measure name, divided into units (made in units of 10^-scale). */
+function finished(folds: FoldColumn[], sums: (Float64Array | null)[]): MeasureSums {
+  const out: MeasureSums = {};
+  folds.forEach((f, j) => {
+    const a = sums[j];
+    if (!a) return;
+    if (f.scale > 0) divide(a, unitOf(f.scale));
+    out[f.measure] = a;
+  });
+  return out;
 }
 
 // ---------------------------------------------------------------- usage
@@ -303,92 +355,105 @@ export async function readBilling(path: string, file: string, input: InputOption
 export interface UsageFold {
   /** Accepted rows per usage day over the whole extract (the day-completeness gate reads it). */
   rowsPerDay: Map<number, number>;
-  /** Of those, rows with calls, SMS or data above 0 (the dead-feed gate reads it). */
+  /** Of those, rows whose activity (calls, SMS and data) is above 0 (the dead-feed gate reads it). */
   activeRowsPerDay: Map<number, number>;
-  /** Per day offset k (day D-k), per measure: sums (made exactly in hundredths, divided by 100 at the end). */
-  days: Map<number, Partial<Record<UsageMeasure, Float64Array>>>;
+  /** Per day offset k (day D-k), per measure: sums (made exactly in units of the scale, divided at the end). */
+  days: Map<number, MeasureSums>;
 }
 
 /** Sums for one wanted day; null where no feature reads the measure. */
-interface DaySums {
-  activity: Float64Array | null;
-  calls: Float64Array | null;
-  sms: Float64Array | null;
-  data_mb: Float64Array | null;
-  forwarded_calls: Float64Array | null;
+interface DayState {
+  /** Per fold column. */
+  sums: (Float64Array | null)[];
+  /** Per derived measure. */
+  derived: (Float64Array | null)[];
   /** Each subscriber's first row of the day (see isRepeat). */
   first: Int32Array;
 }
 
 export async function readUsage(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
-  asOf: number, wanted: Map<number, Set<UsageMeasure>>, opts: FactReadOptions = {}): Promise<{ fold: UsageFold; stats: FileStats }> {
+  asOf: number, wanted: Map<number, Set<string>>, opts: FactReadOptions = {}): Promise<{ fold: UsageFold; stats: FileStats }> {
   const rowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
   // Looked for on the days the run reads, where a repeat would change a sum.
   let duplicates = 0;
-  const days = new Map<number, Partial<Record<UsageMeasure, Float64Array>>>();
+  const cells = new MeasureCells('usage_daily', input, input.thousands);
+  const folds = cells.folds;
+  const derivedOf = DERIVED_MEASURES.filter((d) => d.extract === 'usage_daily');
+  // Values slots of each derived measure's parts, and of the activity that marks a row active.
+  const slotOf = (measure: string) => 1 + folds.findIndex((f) => f.measure === measure);
+  const partSlots = derivedOf.map((d) => Int32Array.from(d.sumOf, slotOf));
+  const activeSlots = partSlots[derivedOf.findIndex((d) => d.name === ACTIVITY_MEASURE)]!;
+  const days = new Map<number, MeasureSums>();
+  const states = new Map<number, DayState>();
   // byOffset[k - kMin] = the sums for day D-k.
   const kMin = Math.min(0, ...wanted.keys());
   const kMax = Math.max(0, ...wanted.keys());
-  const byOffset: (DaySums | null)[] = new Array(kMax - kMin + 1).fill(null);
+  const byOffset: (DayState | null)[] = new Array(kMax - kMin + 1).fill(null);
   for (const [k, measures] of wanted) {
-    const m: Partial<Record<UsageMeasure, Float64Array>> = {};
-    for (const measure of measures) m[measure] = new Float64Array(subs.n);
-    days.set(k, m);
-    byOffset[k - kMin] = { activity: m.activity ?? null, calls: m.calls ?? null, sms: m.sms ?? null, data_mb: m.data_mb ?? null, forwarded_calls: m.forwarded_calls ?? null, first: new Int32Array(subs.n) };
+    const array = (m: string) => (measures.has(m) ? new Float64Array(subs.n) : null);
+    const state = { sums: folds.map((f) => array(f.measure)), derived: derivedOf.map((d) => array(d.name)), first: new Int32Array(subs.n) };
+    states.set(k, state);
+    byOffset[k - kMin] = state;
   }
   const ids = subs.idTable;
-  const thousands = input.thousands;
-  /** Folds one accepted row (from the handler or the fast path). */
-  const add = (idx: number, day: number, calls: number, sms: number, data: number, fwd: number): void => {
-    rowsPerDay.add(day, calls + sms + data > 0);
+  /** Folds one accepted row (from the handler or the fast path): v[0] the day, v[1 + j] column j. */
+  const add = (idx: number, v: Float64Array): void => {
+    const day = v[0]!;
+    let active = 0;
+    for (let p = 0; p < activeSlots.length; p++) active += v[activeSlots[p]!]!;
+    rowsPerDay.add(day, active > 0);
     const k = asOf - day - kMin;
     if (k >= 0 && k < byOffset.length) {
-      const sums = byOffset[k]!;
-      if (sums !== null) {
-        if (isRepeat(sums.first, idx, rowHash(calls, sms, data, fwd))) duplicates++;
-        if (sums.activity !== null) sums.activity[idx] += calls + sms + data;
-        if (sums.calls !== null) sums.calls[idx] += calls;
-        if (sums.sms !== null) sums.sms[idx] += sms;
-        if (sums.data_mb !== null) sums.data_mb[idx] += data;
-        if (sums.forwarded_calls !== null) sums.forwarded_calls[idx] += fwd;
+      const state = byOffset[k]!;
+      if (state !== null) {
+        if (isRepeat(state.first, idx, valuesHash(v))) duplicates++;
+        const sums = state.sums;
+        for (let j = 0; j < sums.length; j++) {
+          const a = sums[j]!;
+          if (a !== null) a[idx] += v[j + 1]!;
+        }
+        const derived = state.derived;
+        for (let d = 0; d < derived.length; d++) {
+          const a = derived[d]!;
+          if (a === null) continue;
+          const parts = partSlots[d]!;
+          let sum = 0;
+          for (let p = 0; p < parts.length; p++) sum += v[parts[p]!]!;
+          a[idx] += sum;
+        }
       }
     }
   };
+  const values = cells.values;
   const stats = await readTable(path, file, 'usage_daily', input, rejects, (c) => {
-    const cId = c.subscriber_id!, cDate = c.usage_date!, cCalls = c.calls!, cSms = c.sms!, cData = c.data_mb!, cFwd = c.forwarded_calls!;
+    const cId = c.subscriber_id!, cDate = c.usage_date!, at = cells.positions(c);
     return (rec, reject) => {
       const idx = subscriberOf(ids, rec, cId, reject);
       if (idx < 0) return false;
       const day = parseDayField(rec, cDate);
       if (day !== day) return reject('usage_date', 'CW_ROW_BAD_DATE', 'usage_date is not a date', fieldString(rec, cDate));
-      const calls = parseScaled(rec, cCalls, 2, thousands);
-      if (calls !== calls) {
-        if (fieldIsEmpty(rec, cCalls)) return reject('calls', 'CW_ROW_EMPTY_FIELD', 'calls is empty', '');
-        return reject('calls', 'CW_ROW_BAD_NUMBER', 'calls is not a number', fieldString(rec, cCalls));
-      }
-      if (calls < 0) return rejectNegative(rec, cCalls, 'calls', reject);
-      const sms = optionalScaled(rec, cSms, 2, thousands);
-      if (sms !== sms) return reject('sms', 'CW_ROW_BAD_NUMBER', 'sms is not a number', fieldString(rec, cSms));
-      if (sms < 0) return rejectNegative(rec, cSms, 'sms', reject);
-      const data = optionalScaled(rec, cData, 2, thousands);
-      if (data !== data) return reject('data_mb', 'CW_ROW_BAD_NUMBER', 'data_mb is not a number with at most 2 decimals', fieldString(rec, cData));
-      if (data < 0) return rejectNegative(rec, cData, 'data_mb', reject);
-      const fwd = optionalScaled(rec, cFwd, 2, thousands);
-      if (fwd !== fwd) return reject('forwarded_calls', 'CW_ROW_BAD_NUMBER', 'forwarded_calls is not a number', fieldString(rec, cFwd));
-      if (fwd < 0) return rejectNegative(rec, cFwd, 'forwarded_calls', reject);
-      add(idx, day, calls, sms, data, fwd);
+      if (!cells.parse(rec, at, reject)) return false;
+      values[0] = day;
+      add(idx, values);
       return true;
     };
   }, {
     onRows: opts.onRows,
     chunkSize: opts.chunkSize,
     fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
-      [c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], [c.calls!, Kind.Number, 2, NON_NEGATIVE],
-      [c.sms!, Kind.OptionalNumber, 2, NON_NEGATIVE], [c.data_mb!, Kind.OptionalNumber, 2, NON_NEGATIVE],
-      [c.forwarded_calls!, Kind.OptionalNumber, 2, NON_NEGATIVE],
-    ], (v, idx) => add(idx, v[0]!, v[1]!, v[2]!, v[3]!, v[4]!)),
+      [c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], ...cells.fastFields(cells.positions(c)),
+    ], (v, idx) => add(idx, v)),
   });
-  for (const m of days.values()) for (const a of Object.values(m)) divide(a, 100);
+  for (const [k, state] of states) {
+    const sums = finished(folds, state.sums);
+    derivedOf.forEach((d, j) => {
+      const a = state.derived[j];
+      if (!a) return;
+      divide(a, unitOf(measureScale(d, input.measures)));
+      sums[d.name] = a;
+    });
+    days.set(k, sums);
+  }
   return { fold: { rowsPerDay: rowsPerDay.toMap(), activeRowsPerDay: rowsPerDay.toMap(true), days }, stats: { ...stats, duplicates } };
 }
 
@@ -397,6 +462,8 @@ export async function readUsage(path: string, file: string, input: InputOptions,
 export type TicketRequest = Extract<FeatureRequest, { source: 'tickets' }>;
 
 const TICKET_KIND_BYTES = enumBytes(TICKET_KINDS);
+/** One row per ticket: the contract's unique key of the extract. */
+const TICKET_ID = extractSpec('tickets').uniqueKey!;
 
 export async function readTickets(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
   asOf: number, requests: TicketRequest[], opts: FactReadOptions = {}): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
@@ -409,9 +476,9 @@ export async function readTickets(path: string, file: string, input: InputOption
   const ids = subs.idTable;
   const seen = new SeenIds();
   const stats = await readTable(path, file, 'tickets', input, rejects, (c) => {
-    const cTicket = c.ticket_id!, cId = c.subscriber_id!, cCreated = c.created_at!, cKind = c.kind!;
+    const cTicket = c[TICKET_ID]!, cId = c.subscriber_id!, cCreated = c.created_at!, cKind = c.kind!;
     return (rec, reject) => {
-      if (fieldIsEmpty(rec, cTicket)) return reject('ticket_id', 'CW_ROW_EMPTY_FIELD', 'ticket_id is empty', '');
+      if (fieldIsEmpty(rec, cTicket)) return reject(TICKET_ID, 'CW_ROW_EMPTY_FIELD', `${TICKET_ID} is empty`, '');
       const idx = subscriberOf(ids, rec, cId, reject);
       if (idx < 0) return false;
       const day = parseDayField(rec, cCreated);
@@ -422,7 +489,7 @@ export async function readTickets(path: string, file: string, input: InputOption
         kind = fieldEnum(rec, cKind, TICKET_KINDS, TICKET_KIND_BYTES);
         if (kind < 0) return reject('kind', 'CW_ROW_BAD_ENUM', `kind must be one of ${TICKET_KINDS.join(', ')}`, fieldString(rec, cKind));
       }
-      if (!seen.accept(rec, cTicket, 'ticket_id', reject)) return false;
+      if (!seen.accept(rec, cTicket, TICKET_ID, reject)) return false;
       for (let j = 0; j < plans.length; j++) {
         const p = plans[j]!;
         if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a[idx]!++;
@@ -437,10 +504,12 @@ export async function readTickets(path: string, file: string, input: InputOption
 
 export type ContractRequest = Extract<FeatureRequest, { source: 'contracts' }>;
 
-/** renewed: `trim().toLowerCase()` of 1/true → 1, 0/false → 0. */
-const RENEWED = ['0', '1', 'false', 'true'] as const;
-const RENEWED_BYTES = enumBytes(RENEWED);
-const RENEWED_VALUE = [0, 1, 0, 1];
+/** renewed: `trim().toLowerCase()` of one of the contract's values, 1 for those that mean yes. */
+const RENEWED_BYTES = enumBytes(RENEWED_VALUES);
+const RENEWED_VALUE = RENEWED_VALUES.map((v) => (RENEWED_TRUE.includes(v) ? 1 : 0));
+
+/** One row per contract. */
+const CONTRACT_ID = extractSpec('contracts').uniqueKey!;
 
 export async function readContracts(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
   asOf: number, requests: ContractRequest[], opts: FactReadOptions = {}): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
@@ -466,9 +535,9 @@ export async function readContracts(path: string, file: string, input: InputOpti
   const seen = new SeenIds();
 
   const stats = await readTable(path, file, 'contracts', input, rejects, (c) => {
-    const cContract = c.contract_id!, cId = c.subscriber_id!, cStart = c.start_date!, cEnd = c.end_date!, cRenewed = c.renewed!, cKind = c.kind!;
+    const cContract = c[CONTRACT_ID]!, cId = c.subscriber_id!, cStart = c.start_date!, cEnd = c.end_date!, cRenewed = c.renewed!, cKind = c.kind!;
     return (rec, reject) => {
-      if (fieldIsEmpty(rec, cContract)) return reject('contract_id', 'CW_ROW_EMPTY_FIELD', 'contract_id is empty', '');
+      if (fieldIsEmpty(rec, cContract)) return reject(CONTRACT_ID, 'CW_ROW_EMPTY_FIELD', `${CONTRACT_ID} is empty`, '');
       const idx = subscriberOf(ids, rec, cId, reject);
       if (idx < 0) return false;
       const start = parseDayField(rec, cStart);
@@ -476,9 +545,9 @@ export async function readContracts(path: string, file: string, input: InputOpti
       const end = parseDayField(rec, cEnd);
       if (end !== end) return reject('end_date', 'CW_ROW_BAD_DATE', 'end_date is not a date', fieldString(rec, cEnd));
       if (end < start) return reject('end_date', 'CW_ROW_END_BEFORE_START', 'end_date is before start_date', fieldString(rec, cEnd));
-      const r = fieldEnum(rec, cRenewed, RENEWED, RENEWED_BYTES);
-      if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', 'renewed must be 0, 1, true or false', fieldString(rec, cRenewed));
-      if (!seen.accept(rec, cContract, 'contract_id', reject)) return false;
+      const r = fieldEnum(rec, cRenewed, RENEWED_VALUES, RENEWED_BYTES);
+      if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', `renewed must be ${oneOf(RENEWED_VALUES)}`, fieldString(rec, cRenewed));
+      if (!seen.accept(rec, cContract, CONTRACT_ID, reject)) return false;
       const renewed = RENEWED_VALUE[r]!;
       if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
       if (lapsedReqs.length > 0) {

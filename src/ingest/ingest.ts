@@ -19,9 +19,10 @@
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import { ChurnwatchError } from '../errors.js';
-import type { FeatureRequest, UsageMeasure } from '../rules/catalogue.js';
+import type { FeatureRequest } from '../rules/catalogue.js';
+import { EXTRACT_NAMES, MEASURE_EXTRACTS, extractRank, extractSpec, type ColumnMeasure } from '../contract/contract.js';
 import { monthOfDay } from '../util/dates.js';
-import { extractRank, runFactJob, type FactJob, type FactResult } from './fact-jobs.js';
+import { runFactJob, type FactJob, type FactResult } from './fact-jobs.js';
 import { readDoNotCall, type BillingFold, type BillingWindows, type ContactFold, type ContractRequest, type TicketRequest, type UsageFold } from './facts.js';
 import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type InputOptions } from './layout.js';
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
@@ -74,11 +75,19 @@ const PARALLEL_MIN_BYTES = 48 << 20;
  * through the fast path for plain records; a gzip file holds about four times its size.
  */
 const COST = { subscriberValues: 7, subscriberKeys: 5, plainFacts: 4.5, otherFacts: 10, gzip: 4 };
-const PLAIN_FACTS = new Set<ExtractName>(['billing_monthly', 'usage_daily']);
+/** The extracts with a fast path: those whose numeric columns are summed (the measure extracts). */
+const PLAIN_FACTS = new Set<ExtractName>(MEASURE_EXTRACTS);
 
 export async function ingest(plan: IngestPlan): Promise<Extracts> {
   const { asOf, features } = plan;
-  const input: InputOptions = plan.columnNeeds ? { ...plan.input, needs: plan.columnNeeds } : plan.input;
+  // The measures a pack declares over extra columns, as far as a feature reads them: their columns are resolved and folded.
+  const declared = new Map<string, ColumnMeasure>();
+  for (const f of features.values()) if ((f.source === 'billing' || f.source === 'usage') && f.declared) declared.set(f.measure, f.declared);
+  const input: InputOptions = {
+    ...plan.input,
+    ...(plan.columnNeeds ? { needs: plan.columnNeeds } : {}),
+    ...(declared.size > 0 ? { measures: [...declared.values()] } : {}),
+  };
   const rejects = new RejectLog();
 
   const locate = (name: ExtractName, needed: boolean): string | undefined => {
@@ -92,25 +101,23 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     return path;
   };
   // Locate everything first, so a missing file fails before any long read.
-  const paths = {
-    subscribers: locate('subscribers', true)!,
-    billing_monthly: locate('billing_monthly', true)!,
-    usage_daily: locate('usage_daily', plan.needed.has('usage_daily')),
-    tickets: locate('tickets', plan.needed.has('tickets')),
-    contracts: locate('contracts', plan.needed.has('contracts')),
-    do_not_call: locate('do_not_call', false),
-    contact_history: locate('contact_history', false),
-  };
+  const located = Object.fromEntries(EXTRACT_NAMES.map((name) => {
+    const needed = extractSpec(name).needed;
+    return [name, locate(name, needed === 'always' || (needed === 'when-read' && plan.needed.has(name)))];
+  })) as Record<ExtractName, string | undefined>;
+  const paths = { ...located, subscribers: located.subscribers!, billing_monthly: located.billing_monthly! };
   const file = (name: ExtractName) => displayName(input, name);
+  // A progress stage per extract read, but not for the optional lists (short, and not every run has them).
+  const stage = (name: ExtractName) => { if (extractSpec(name).needed !== 'optional') plan.onStage?.(`read ${extractSpec(name).stage}`); };
 
   // The fact jobs, in the usual order.
   const reqs = [...features.values()];
   const billingReqs = reqs.filter((f): f is Extract<FeatureRequest, { source: 'billing' }> => f.source === 'billing');
-  const windows: BillingWindows = { amount: 0, mou: 0, hotline_calls: 0 };
-  for (const f of billingReqs) windows[f.measure] = Math.max(windows[f.measure], f.month + 1);
+  const windows: BillingWindows = {};
+  for (const f of billingReqs) windows[f.measure] = Math.max(windows[f.measure] ?? 0, f.month + 1);
   const jobs: FactJob[] = [{ extract: 'billing_monthly', path: paths.billing_monthly, file: file('billing_monthly'), asOfMonth: monthOfDay(asOf), windows }];
   if (paths.usage_daily && plan.needed.has('usage_daily')) {
-    const wanted = new Map<number, Set<UsageMeasure>>();
+    const wanted = new Map<number, Set<string>>();
     for (const f of reqs) {
       if (f.source !== 'usage') continue;
       if (!wanted.has(f.day)) wanted.set(f.day, new Set());
@@ -141,11 +148,11 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     if (url !== null) {
       worker = new FactWorker(url, {
         input, subscribers: { path: paths.subscribers, file: file('subscribers') }, jobs: split.worker, progress: onRows !== undefined,
-      }, { onRows, onStart: (j) => { if (split.worker[j]!.extract !== 'contact_history') plan.onStage?.(`read ${STAGE[split.worker[j]!.extract]}`); } });
+      }, { onRows, onStart: (j) => stage(split.worker[j]!.extract) });
     }
     const mainJobs = worker !== null ? split.main : jobs;
 
-    plan.onStage?.('read subscribers');
+    stage('subscribers');
     const subsFile = file('subscribers');
     const scan = await scanSubscribers(paths.subscribers, subsFile, input, { keys: worker === null, values: true, onRows: progress('subscribers') });
     let keys: SubscriberKeys;
@@ -191,7 +198,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     for (const task of tasks) {
       const rank = extractRank(task.extract);
       if (worker?.failure && workerRank(split.worker, worker.failure.job) < rank) break;
-      if (task.extract !== 'do_not_call' && task.extract !== 'contact_history') plan.onStage?.(`read ${STAGE[task.extract]}`);
+      stage(task.extract);
       try {
         await task.run();
       } catch (e) {
@@ -218,13 +225,12 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     // Assemble in the usual order.
     const files: FileStats[] = [keys.stats];
     rejects.addRows(keys.rejects);
-    for (const name of ['billing_monthly', 'usage_daily', 'tickets', 'contracts'] as const) {
+    for (const name of EXTRACT_NAMES) {
       const r = results.get(name);
       if (r) { files.push(r.stats); rejects.addRows(r.rejects); }
+      if (name === 'do_not_call' && dncStats) { files.push(dncStats); rejects.addRows(dncRejects.rows); }
     }
-    if (dncStats) { files.push(dncStats); rejects.addRows(dncRejects.rows); }
     const contact = results.get('contact_history');
-    if (contact) { files.push(contact.stats); rejects.addRows(contact.rejects); }
 
     if (!plan.keepIdTable) delete subscribers.idTable;
     return {
@@ -243,7 +249,6 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   }
 }
 
-const STAGE: Record<string, string> = { billing_monthly: 'billing', usage_daily: 'usage', tickets: 'tickets', contracts: 'contracts', contact_history: 'contact history' };
 
 /** The usual-order rank of the worker's job `job` (-1: subscribers.csv, rank 0). */
 function workerRank(jobs: FactJob[], job: number): number {

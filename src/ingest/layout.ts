@@ -1,60 +1,20 @@
 /**
- * The extracts of the default contract: file names, required and optional columns,
- * and the mapping of a real export's header (Chinese headers included) onto them.
+ * Where the extracts of the contract (src/contract/) are found, and how a real
+ * export's header (Chinese headers included) maps onto their columns.
  */
 import { statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
 import type { RulePack } from '../config/rulepack.js';
-import type { FeatureRequest } from '../rules/catalogue.js';
+import { featureColumns, type FeatureRequest } from '../rules/catalogue.js';
+import {
+  extractSpec, foldHeader, type ColumnNeeds, type Encoding, type ExtractName, type InputOptions,
+} from '../contract/contract.js';
 
-export const EXTRACTS = {
-  subscribers: {
-    required: ['subscriber_id', 'msisdn', 'status'],
-    optional: ['status_since', 'activation_date', 'plan_id', 'member_level', 'region', 'manager_id', 'prepaid_balance', 'name'],
-  },
-  billing_monthly: { required: ['subscriber_id', 'bill_month', 'amount'], optional: ['mou', 'hotline_calls'] },
-  usage_daily: { required: ['subscriber_id', 'usage_date', 'calls'], optional: ['sms', 'data_mb', 'forwarded_calls'] },
-  tickets: { required: ['ticket_id', 'subscriber_id', 'created_at', 'kind'], optional: ['category'] },
-  contracts: { required: ['contract_id', 'subscriber_id', 'start_date', 'end_date', 'renewed'], optional: ['kind'] },
-  contact_history: { required: ['subscriber_id', 'contacted_at', 'outcome'], optional: ['channel', 'task_id'] },
-  do_not_call: { required: ['msisdn'], optional: [] },
-} as const;
-
-export type ExtractName = keyof typeof EXTRACTS;
-export const EXTRACT_NAMES = Object.keys(EXTRACTS) as ExtractName[];
-
-export const ENCODINGS = ['utf8', 'gbk', 'gb18030'] as const;
-export type Encoding = (typeof ENCODINGS)[number];
-
-/** Per extract: contract column → who reads it ("rule <id>", "the value", ...), for the columns a run needs. */
-export type ColumnNeeds = Partial<Record<ExtractName, Record<string, string[]>>>;
-
-export interface InputOptions {
-  dir: string;
-  delimiter: string;
-  /** The encoding of every extract without an entry in `encodings`. */
-  encoding: Encoding;
-  /** Per-extract encodings, for an export set whose files differ (a UTF-8 tickets file among GBK ones). */
-  encodings: Partial<Record<ExtractName, Encoding>>;
-  /** Accept thousands separators in amounts ("1,234.50"); only with a delimiter other than ",". */
-  thousands: boolean;
-  /** File name per extract when it differs from "<name>.csv" / "<name>.csv.gz". */
-  files: Partial<Record<ExtractName, string>>;
-  /** Header renames per extract: contract column → header in the real export. */
-  columns: Partial<Record<ExtractName, Record<string, string>>>;
-  /**
-   * Optional columns the enabled rules (or the value, the exclusion) read: absent
-   * from a header, they fail the required-columns gate instead of reading as empty.
-   */
-  needs?: ColumnNeeds;
-  /** Country code of phone numbers written without one (digits, no '+'); 86 when not given. */
-  defaultCountryCode?: string;
-}
-
-export function defaultInputOptions(dir: string): InputOptions {
-  return { dir, delimiter: ',', encoding: 'utf8', encodings: {}, thousands: false, files: {}, columns: {} };
-}
+export {
+  ENCODINGS, EXTRACT_NAMES, defaultInputOptions, foldHeader,
+  type ColumnNeeds, type Encoding, type ExtractName, type InputOptions,
+} from '../contract/contract.js';
 
 export function encodingOf(opts: InputOptions, name: ExtractName): Encoding {
   return opts.encodings?.[name] ?? opts.encoding;
@@ -122,22 +82,6 @@ export function displayName(opts: InputOptions, name: ExtractName): string {
   return opts.files[name] ?? `${name}.csv`;
 }
 
-/** How header names are compared: trimmed and case-folded, so "Amount " is amount. */
-export function foldHeader(name: string): string {
-  return name.trim().toLowerCase();
-}
-
-/** The columns each feature reads, by extract: what makes an optional column needed. */
-export function featureColumns(f: FeatureRequest): { extract: ExtractName; columns: string[] } {
-  switch (f.source) {
-    case 'subscribers': return { extract: 'subscribers', columns: [f.column] };
-    case 'billing': return { extract: 'billing_monthly', columns: [f.measure] };
-    case 'usage': return { extract: 'usage_daily', columns: f.measure === 'activity' ? ['calls', 'sms', 'data_mb'] : [f.measure] };
-    case 'tickets': return { extract: 'tickets', columns: ['kind'] };
-    case 'contracts': return { extract: 'contracts', columns: f.which === 'lapsed' ? ['end_date', 'renewed', 'kind'] : ['end_date', 'renewed'] };
-  }
-}
-
 /**
  * The optional columns that readers (a rule, the value, the exclusion, each with
  * the features it reads) need, with the names of their readers. Required columns
@@ -148,9 +92,8 @@ export function columnNeeds(readers: { reader: string; features: Iterable<Featur
   for (const { reader, features } of readers) {
     for (const f of features) {
       const { extract, columns } = featureColumns(f);
-      const optional = EXTRACTS[extract].optional as readonly string[];
       for (const col of columns) {
-        if (!optional.includes(col)) continue;
+        if (extractSpec(extract).columns.some((c) => c.name === col && c.required)) continue;
         const byCol = (out[extract] ??= {});
         const list = (byCol[col] ??= []);
         if (!list.includes(reader)) list.push(reader);
@@ -193,17 +136,19 @@ export function resolveColumns(name: ExtractName, header: string[], opts: InputO
     }
     firstAt.set(c, i);
   });
-  const spec = EXTRACTS[name];
+  const spec = extractSpec(name);
   const needs = opts.needs?.[name] ?? {};
   const out: Record<string, number> = {};
   const missing: string[] = [];
   const unread: string[] = [];
   const byIndex = new Map<number, string>();
-  for (const col of [...spec.required, ...spec.optional] as string[]) {
+  // The contract's columns, then those the pack's measures sum (named by their header already).
+  const columns = [...spec.columns, ...(opts.measures ?? []).filter((m) => m.extract === name).map((m) => ({ name: m.column, required: false }))];
+  for (const { name: col, required } of columns) {
     const wanted = renames[col] ?? col;
     const idx = firstAt.get(foldHeader(wanted)) ?? -1;
     const shown = wanted === col ? col : `${col} (mapped to "${wanted}")`;
-    if (idx < 0 && (spec.required as readonly string[]).includes(col)) missing.push(shown);
+    if (idx < 0 && required) missing.push(shown);
     else if (idx < 0 && needs[col]) unread.push(`${shown}, read by ${needs[col]!.join(', ')}`);
     if (idx >= 0) {
       const other = byIndex.get(idx);

@@ -24,7 +24,7 @@
  * spans and values it read; the handler takes every record it refuses.
  */
 import { statSync } from 'node:fs';
-import { MEMBER_LEVELS, STATUS_VALUES } from '../rules/catalogue.js';
+import { MEMBER_LEVELS, STATUS_VALUES } from '../contract/contract.js';
 import { ENUM_MISSING } from '../rules/compile.js';
 import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushPhone, pushTrimmed } from './fields.js';

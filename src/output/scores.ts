@@ -12,7 +12,8 @@
  */
 import { Dictionary, Float64, Uint8, Utf8, makeData, makeVector, tableToIPC, Table, type Vector } from 'apache-arrow';
 import type { Evaluation } from '../rules/evaluate.js';
-import { TIER_CODES, type Scores } from '../score/score.js';
+import { TIERS } from '../contract/contract.js';
+import type { Scores } from '../score/score.js';
 import type { TextColumn } from '../util/text-column.js';
 import { CsvBytesWriter } from '../util/bytes.js';
 import { csvLine } from './csv.js';
@@ -27,7 +28,7 @@ export function scoresHeader(ev: Pick<Evaluation, 'ruleIds'>): string[] {
 }
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const TIER_BYTES = TIER_CODES.map(ascii);
+const TIER_BYTES = TIERS.map(ascii);
 
 /** Rule flags go out eight at a time: one pattern of ",0"/",1" cells per combination. */
 const FLAG_GROUP = 8;
@@ -129,7 +130,7 @@ export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Ui
   const columns: Record<string, Vector> = {
     subscriber_id: textColumnVector(ids),
     value: valueVector(ev.value),
-    tier: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIER_CODES) })),
+    tier: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIERS) })),
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
     expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
   };

@@ -10,7 +10,7 @@ import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { CHANNELS, localisedPolicy, type Channel, type Locale } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
-import { TIER_CODES } from '../score/score.js';
+import { TIERS } from '../contract/contract.js';
 import { planTasks, type TaskProfile } from '../tasks/plan.js';
 import { RECORD_FIELDS, taskRecords, type TaskRecords } from '../tasks/records.js';
 import { writeTaskFile, type TaskInput } from '../tasks/tasks.js';
@@ -46,7 +46,7 @@ export interface TaskFileSink {
 export async function writeTaskOutputs(sink: TaskFileSink, input: TaskInput, perTier: readonly (readonly number[])[], personal: TaskProfile, options: TaskOutputOptions): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const localised = localiseInput(input, options.locale);
-  for (const [k, tier] of TIER_CODES.entries()) {
+  for (const [k, tier] of TIERS.entries()) {
     const order = perTier[k]!;
     counts[tier] = order.length;
     if (options.profile === 'plain') {
@@ -57,7 +57,7 @@ export async function writeTaskOutputs(sink: TaskFileSink, input: TaskInput, per
       sink.add(file.close());
       continue;
     }
-    const plan = planTasks({ pack: input.pack, D: input.D, evaluation: localised.evaluation, msisdn: input.subscribers.msisdn }, TIER_CODES, k, order, personal);
+    const plan = planTasks({ pack: input.pack, D: input.D, evaluation: localised.evaluation, msisdn: input.subscribers.msisdn }, TIERS, k, order, personal);
     const records = taskRecords(input, plan, { locale: options.locale, countryCode: options.countryCode, campaign: options.campaign });
     const layout = PROFILE_LAYOUTS[options.profile];
     for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options);

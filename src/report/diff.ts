@@ -11,7 +11,8 @@
  */
 import type { RulePack } from '../config/rulepack.js';
 import type { Evaluation } from '../rules/evaluate.js';
-import { TIER_CODES, type Scores } from '../score/score.js';
+import { TIERS } from '../contract/contract.js';
+import type { Scores } from '../score/score.js';
 import { formatDay } from '../util/dates.js';
 import type { FlagMeasures } from '../util/metrics.js';
 import type { TextColumn } from '../util/text-column.js';
@@ -35,7 +36,7 @@ export interface RuleChange {
 }
 
 /** Tier of a subscriber's task, or 'none' when not flagged. */
-export const TASK_TIERS = [...TIER_CODES, 'none'] as const;
+export const TASK_TIERS = [...TIERS, 'none'] as const;
 
 export interface PackDiff {
   asOf: string;

@@ -7,9 +7,10 @@
 import type { RulePack } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
-import { SCALARS, STATUS_VALUES } from '../rules/catalogue.js';
+import { ATTRIBUTES, STATUS_VALUES, TIERS } from '../contract/contract.js';
+import { featureUnit, type FeatureRequest } from '../rules/catalogue.js';
 import type { Evaluation } from '../rules/evaluate.js';
-import { TIER_CODES, type Scores } from '../score/score.js';
+import type { Scores } from '../score/score.js';
 import { formatNumber, renderReason } from '../tasks/tasks.js';
 import { formatDay, formatMonth } from '../util/dates.js';
 import type { LedgerPlan } from '../tasks/ledger.js';
@@ -77,15 +78,11 @@ export function policyOutcome(plan: PolicyPlan, ledger: LedgerPlan, i: number): 
   }
 }
 
-function featureUnit(key: string): string {
-  return SCALARS[key]?.unit ?? (key.startsWith('amount(') ? 'money' : key.startsWith('tickets(') || key.startsWith('contracts_') || key.startsWith('hotline_calls(') ? 'count' : 'number');
-}
-
-function featureValue(table: FeatureTable, key: string, i: number): FeatureValue {
+function featureValue(table: FeatureTable, key: string, f: FeatureRequest, i: number): FeatureValue {
   const v = table.columns.get(key)?.[i];
   if (v === undefined || Number.isNaN(v)) return null;
-  const unit = featureUnit(key);
-  if (unit === 'enum') return SCALARS[key]!.values![v] ?? null;
+  const unit = featureUnit(f);
+  if (unit === 'enum') return ATTRIBUTES[key]!.values![v] ?? null;
   if (unit === 'day') return formatDay(v);
   return unit === 'money' ? rounded(v, 2) : unit === 'count' ? Math.round(v) : Math.round(v * 100) / 100;
 }
@@ -104,7 +101,7 @@ export function explain(args: {
   const rules = pack.rules.map((r) => {
     const j = ev.ruleIds.indexOf(r.id);
     const flagged = j >= 0 && ev.flags[j]![i] === 1;
-    const reads = Object.fromEntries([...r.features.keys()].map((k) => [k, r.enabled ? featureValue(table, k, i) : null]));
+    const reads = Object.fromEntries([...r.features].map(([k, f]) => [k, r.enabled ? featureValue(table, k, f, i) : null]));
     return {
       id: r.id, enabled: r.enabled, flagged, when: r.when.replace(/\s+/g, ' '), weight: r.weight, reads,
       ...(flagged ? { reason: renderReason(r.reason, table, i, D) } : {}),
@@ -119,7 +116,7 @@ export function explain(args: {
     status: STATUS_VALUES[s.status[i]!] ?? '?',
     excluded: ev.excluded[i] === 1,
     value: rounded(ev.value[i]!, 2),
-    tier: TIER_CODES[scores.tier[i]!]!,
+    tier: TIERS[scores.tier[i]!]!,
     risk_score: rounded(scores.risk[i]!, 4),
     expected_loss: rounded(scores.expectedLoss[i]!, 2),
     rules,
@@ -137,9 +134,10 @@ export function explanationText(e: Explanation, pack: RulePack): string {
   lines.push(`policy: ${policyText(e.policy)}`);
   lines.push('');
   for (const r of e.rules) {
+    const features = pack.rules.find((p) => p.id === r.id)?.features;
     lines.push(`${r.flagged ? '[x]' : '[ ]'} ${r.id}${r.enabled ? '' : ' (disabled)'}  weight ${r.weight}`);
     lines.push(`      when ${r.when}`);
-    for (const [k, v] of Object.entries(r.reads)) lines.push(`      ${k} = ${!r.enabled ? 'n/a' : featureText(k, v)}`);
+    for (const [k, v] of Object.entries(r.reads)) lines.push(`      ${k} = ${!r.enabled ? 'n/a' : featureText(features?.get(k), v)}`);
     if (r.reason) lines.push(`      reason: ${r.reason}`);
   }
   return lines.join('\n') + '\n';
@@ -155,9 +153,9 @@ function policyText(p: PolicyOutcome): string {
   }
 }
 
-function featureText(key: string, v: FeatureValue): string {
+function featureText(f: FeatureRequest | undefined, v: FeatureValue): string {
   if (v === null) return '(not given)';
-  return typeof v === 'string' ? v : formatNumber(v, featureUnit(key), false);
+  return typeof v === 'string' ? v : formatNumber(v, f ? featureUnit(f) : 'number', false);
 }
 
 function fixed(v: number | null, decimals: number): string {

@@ -7,7 +7,8 @@ import type { RulePack } from '../config/rulepack.js';
 import type { Extracts } from '../ingest/ingest.js';
 import type { FeatureRequest } from '../rules/catalogue.js';
 import type { Evaluation } from '../rules/evaluate.js';
-import { TIER_CODES, type Scores } from '../score/score.js';
+import { TIERS } from '../contract/contract.js';
+import type { Scores } from '../score/score.js';
 import type { LedgerPlan } from '../tasks/ledger.js';
 import type { PolicyCounts } from '../tasks/policy.js';
 import { formatDay, formatMonth, monthOfDay } from '../util/dates.js';
@@ -39,8 +40,8 @@ export interface SummaryInput {
 
 export function buildSummary(s: SummaryInput): Record<string, unknown> {
   const { extracts, evaluation: ev, scores, asOf, m0 } = s;
-  const subscribersPerTier = Object.fromEntries(TIER_CODES.map((t) => [t, 0])) as Record<string, number>;
-  for (let i = 0; i < scores.tier.length; i++) subscribersPerTier[TIER_CODES[scores.tier[i]!]!]!++;
+  const subscribersPerTier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<string, number>;
+  for (let i = 0; i < scores.tier.length; i++) subscribersPerTier[TIERS[scores.tier[i]!]!]!++;
   const hitsPerRule: Record<string, number> = {};
   ev.ruleIds.forEach((id, j) => { hitsPerRule[id] = countNonZero(ev.flags[j]!); });
   const monthsUsed: Record<string, string> = {};

@@ -1,31 +1,15 @@
 /**
- * The allow-list of the rule language: every name and function a rule may use,
- * what it reads from which extract, and its unit. A rule can only read what is
- * listed here; adding a feature is a code change here and in features/, adding a
- * rule over existing features is a rule-pack edit.
+ * The allow-list of the rule language, derived from the input contract's measures
+ * (src/contract/contract.ts): every name and function a rule may use, what it reads
+ * from which extract, and its unit. A rule can only read what the contract (or its
+ * pack's `measures:`) declares; adding a measure is a declaration there, adding a
+ * rule over existing measures is a rule-pack edit.
  */
+import {
+  ATTRIBUTES, EVENT_MEASURES, builtinMeasure, type ColumnMeasure, type ExtractName, type Unit,
+} from '../contract/contract.js';
 
-export type Unit = 'money' | 'count' | 'number' | 'day' | 'bool';
-
-export const STATUS_VALUES = ['active', 'suspended_arrears', 'suspended_hold', 'closed'] as const;
-export const MEMBER_LEVELS = ['diamond', 'gold', 'silver', 'none'] as const;
-export const TICKET_KINDS = ['complaint', 'fault', 'inquiry', 'other'] as const;
-export const CONTACT_OUTCOMES = ['retained', 'declined', 'unreachable', 'callback', 'churned'] as const;
-
-/** Subscriber attributes a rule can name directly. */
-export const SCALARS: Record<string, { unit: Unit | 'enum'; values?: readonly string[]; describe: string }> = {
-  status: { unit: 'enum', values: STATUS_VALUES, describe: 'subscriber status' },
-  member_level: { unit: 'enum', values: MEMBER_LEVELS, describe: 'member card level (none when not given)' },
-  prepaid_balance: { unit: 'money', describe: 'prepaid balance in yuan (not given for postpaid lines)' },
-  activation_date: { unit: 'day', describe: 'activation date' },
-  status_since: { unit: 'day', describe: 'date of the last status change' },
-};
-
-export type BillingMeasure = 'amount' | 'mou' | 'hotline_calls';
-export type UsageMeasure = 'activity' | 'calls' | 'sms' | 'data_mb' | 'forwarded_calls';
-
-export const MONTHLY: Record<BillingMeasure, Unit> = { amount: 'money', mou: 'number', hotline_calls: 'count' };
-export const DAILY: Record<UsageMeasure, Unit> = { activity: 'number', calls: 'count', sms: 'count', data_mb: 'number', forwarded_calls: 'count' };
+export type { Unit } from '../contract/contract.js';
 
 /** A number written in a rule must be below this (a quadrillion yuan is a typo, not a threshold). */
 export const MAX_LITERAL = 1e15;
@@ -41,11 +25,18 @@ export const MAX_FEATURE = 1e30;
 export const MAX_MONTH_OFFSET = 23;
 export const MAX_DAY_OFFSET = 366;
 
-/** A per-subscriber column the features stage must compute for the compiled rules. */
+/** The functions that are not measures, and the words of the language: no measure may take these names. */
+export const RESERVED_NAMES: readonly string[] = ['given', 'min', 'max', 'abs', 'pct_change', 'and', 'or', 'not', 'D'];
+
+/**
+ * A per-subscriber column the features stage must compute for the compiled rules.
+ * A measure the rule pack declares carries its declaration (`declared`), so that
+ * every stage after the checker knows its column and unit without the pack.
+ */
 export type FeatureRequest =
   | { source: 'subscribers'; column: string }
-  | { source: 'billing'; measure: BillingMeasure; month: number }
-  | { source: 'usage'; measure: UsageMeasure; day: number }
+  | { source: 'billing'; measure: string; month: number; declared?: ColumnMeasure }
+  | { source: 'usage'; measure: string; day: number; declared?: ColumnMeasure }
   | { source: 'tickets'; kind: string; from: number; to: number }
   | { source: 'contracts'; which: 'expiring' | 'lapsed'; from: number; to: number };
 
@@ -61,15 +52,14 @@ export function featureKey(f: FeatureRequest): string {
 
 export function featureUnit(f: FeatureRequest): Unit | 'enum' {
   switch (f.source) {
-    case 'subscribers': return SCALARS[f.column]!.unit;
-    case 'billing': return MONTHLY[f.measure];
-    case 'usage': return DAILY[f.measure];
+    case 'subscribers': return ATTRIBUTES[f.column]!.unit;
+    case 'billing': case 'usage': return (f.declared ?? builtinMeasure(f.measure)!).unit;
     default: return 'count';
   }
 }
 
 /** Which extract a feature reads; the run needs that file only when an enabled rule does. */
-export function featureFile(f: FeatureRequest): string {
+export function featureFile(f: FeatureRequest): ExtractName {
   switch (f.source) {
     case 'subscribers': return 'subscribers';
     case 'billing': return 'billing_monthly';
@@ -79,13 +69,15 @@ export function featureFile(f: FeatureRequest): string {
   }
 }
 
-export const FUNCTIONS_HELP = [
-  'amount(Mk), mou(Mk), hotline_calls(Mk): sums for month Mk (M0 = latest bill month before the run month), 0 without rows',
-  'activity(dk), calls(dk), sms(dk), data_mb(dk), forwarded_calls(dk): sums for day D-k, 0 without rows; activity = calls + sms + data_mb',
-  "tickets(kind, from, to): tickets of kind ('complaint', 'fault', 'inquiry', 'other' or 'any') created in [D+from, D+to]",
-  'contracts_expiring(from, to): contracts not renewed with end_date in [D+from, D+to]',
-  'contracts_lapsed(from, to): contracts not renewed with end_date in [D+from, D+to] and no contract of the same kind ending on or after D',
-  'given(column): the subscriber attribute is not empty',
-  'min(a, b), max(a, b), abs(a)',
-  'names: status, member_level, prepaid_balance, activation_date, status_since; days D, d1, d2, ...',
-];
+/** The columns a feature reads, by extract: what makes an optional column needed. */
+export function featureColumns(f: FeatureRequest): { extract: ExtractName; columns: string[] } {
+  switch (f.source) {
+    case 'subscribers': return { extract: 'subscribers', columns: [f.column] };
+    case 'billing': case 'usage': {
+      const m = f.declared ?? builtinMeasure(f.measure)!;
+      return { extract: featureFile(f), columns: 'sumOf' in m ? m.sumOf.map((p) => builtinMeasure(p) as ColumnMeasure).map((p) => p.column) : [m.column] };
+    }
+    case 'tickets': return { extract: 'tickets', columns: [...EVENT_MEASURES.find((e) => e.name === 'tickets')!.reads] };
+    case 'contracts': return { extract: 'contracts', columns: [...EVENT_MEASURES.find((e) => e.name === `contracts_${f.which}`)!.reads] };
+  }
+}

@@ -7,9 +7,9 @@
  * own values). The result names the feature columns the expression reads.
  */
 import { ExpressionError, type CompareOp, type Node } from './parse.js';
+import { ATTRIBUTES, TICKET_KINDS, builtinMeasure, type ColumnMeasure } from '../contract/contract.js';
 import {
-  DAILY, MAX_DAY_OFFSET, MAX_LITERAL, MAX_MONTH_OFFSET, MONTHLY, SCALARS, TICKET_KINDS, featureKey, featureUnit,
-  type BillingMeasure, type FeatureRequest, type Unit, type UsageMeasure,
+  MAX_DAY_OFFSET, MAX_LITERAL, MAX_MONTH_OFFSET, featureKey, featureUnit, type FeatureRequest, type Unit,
 } from './catalogue.js';
 
 export type Typed =
@@ -34,6 +34,8 @@ export interface Checked {
 export interface CheckOptions {
   /** Functions only meaningful in reason texts (pct_change) are refused in conditions. */
   allowTemplateFunctions?: boolean;
+  /** Measures the rule pack declares over extra columns, callable like the built-in ones. */
+  measures?: readonly ColumnMeasure[];
 }
 
 export function unitOf(t: Typed): Unit {
@@ -84,8 +86,8 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
           if (k < 1 || k > MAX_DAY_OFFSET) fail(`${n.name} is out of range (d1..d${MAX_DAY_OFFSET})`, n);
           return { k: 'day', offset: k };
         }
-        if (/^M\d+$/.test(n.name)) fail(`${n.name} is a month: use it inside amount(), mou() or hotline_calls()`, n);
-        const s = SCALARS[n.name];
+        if (/^M\d+$/.test(n.name)) fail(`${n.name} is a month: use it inside a monthly measure such as amount()`, n);
+        const s = ATTRIBUTES[n.name];
         if (!s) fail(`unknown name "${n.name}"`, n);
         if (s!.unit === 'enum') fail(`${n.name} can only be compared with == or != to one of ${s!.values!.map((v) => `'${v}'`).join(', ')}`, n);
         return { k: 'feature', key: use({ source: 'subscribers', column: n.name }), unit: s!.unit as Unit };
@@ -152,14 +154,14 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
   }
 
   function visitComparison(op: CompareOp, a: Node, b: Node, at: Node): Typed {
-    const enumSide = (x: Node) => x.type === 'name' && SCALARS[x.name]?.unit === 'enum';
+    const enumSide = (x: Node) => x.type === 'name' && ATTRIBUTES[x.name]?.unit === 'enum';
     if (enumSide(a) || enumSide(b) || a.type === 'str' || b.type === 'str') {
       const [nameNode, strNode] = enumSide(a) ? [a, b] : [b, a];
       if (nameNode.type !== 'name' || strNode.type !== 'str' || !enumSide(nameNode)) {
         return fail('a string can only be compared with an attribute such as status', at);
       }
       if (op !== '==' && op !== '!=') fail(`${nameNode.name} can only be compared with == or !=`, at);
-      const values = SCALARS[nameNode.name]!.values!;
+      const values = ATTRIBUTES[nameNode.name]!.values!;
       const code = values.indexOf(strNode.value);
       if (code < 0) fail(`'${strNode.value}' is not a value of ${nameNode.name} (${values.join(', ')})`, strNode);
       return { k: 'enumEq', key: use({ source: 'subscribers', column: nameNode.name }), code, negate: op === '!=' };
@@ -174,16 +176,14 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
   function visitCall(n: Extract<Node, { type: 'call' }>): Typed {
     const { name, args } = n;
     const arity = (count: number) => { if (args.length !== count) fail(`${name}() takes ${count} argument${count === 1 ? '' : 's'}`, n); };
-    if (name in MONTHLY) {
+    const declared = opts.measures?.find((m) => m.name === name);
+    const measure = builtinMeasure(name) ?? declared;
+    if (measure !== undefined) {
       arity(1);
-      const month = offsetName(args[0]!, 'M', MAX_MONTH_OFFSET, name);
-      const f: FeatureRequest = { source: 'billing', measure: name as BillingMeasure, month };
-      return { k: 'feature', key: use(f), unit: featureUnit(f) as Unit };
-    }
-    if (name in DAILY) {
-      arity(1);
-      const day = offsetName(args[0]!, 'd', MAX_DAY_OFFSET, name);
-      const f: FeatureRequest = { source: 'usage', measure: name as UsageMeasure, day };
+      const extra = declared === undefined ? {} : { declared };
+      const f: FeatureRequest = measure.extract === 'billing_monthly'
+        ? { source: 'billing', measure: name, month: offsetName(args[0]!, 'M', MAX_MONTH_OFFSET, name), ...extra }
+        : { source: 'usage', measure: name, day: offsetName(args[0]!, 'd', MAX_DAY_OFFSET, name), ...extra };
       return { k: 'feature', key: use(f), unit: featureUnit(f) as Unit };
     }
     switch (name) {
@@ -206,7 +206,7 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
       case 'given': {
         arity(1);
         const a = args[0]!;
-        if (a.type !== 'name' || !SCALARS[a.name]) return fail('given() takes a subscriber attribute such as prepaid_balance', a);
+        if (a.type !== 'name' || !ATTRIBUTES[a.name]) return fail('given() takes a subscriber attribute such as prepaid_balance', a);
         return { k: 'given', key: use({ source: 'subscribers', column: a.name }) };
       }
       case 'min': case 'max': case 'abs': case 'pct_change': {

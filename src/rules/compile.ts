@@ -15,7 +15,8 @@
  */
 import { unitOf, type Typed } from './check.js';
 import type { CompareOp } from './parse.js';
-import { MAX_FEATURE, SCALARS } from './catalogue.js';
+import { ATTRIBUTES } from '../contract/contract.js';
+import { MAX_FEATURE } from './catalogue.js';
 
 export const COMPARE_TOLERANCE = 1e-7;
 /** Code of an enum attribute that was not given. */
@@ -135,7 +136,7 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
       }
       case 'given': {
         const c = `c${columnIndex(t.key)}[i]`;
-        const present = SCALARS[t.key]?.unit === 'enum' ? [`!== ${ENUM_MISSING}`, `=== ${ENUM_MISSING}`] : [`=== ${c}`, `!== ${c}`];
+        const present = ATTRIBUTES[t.key]?.unit === 'enum' ? [`!== ${ENUM_MISSING}`, `=== ${ENUM_MISSING}`] : [`=== ${c}`, `!== ${c}`];
         conditions.push(`(${c} ${present[holds ? 0 : 1]})`);
         break;
       }

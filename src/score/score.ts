@@ -5,17 +5,15 @@
  * loss = risk × value (0 when the value is negative or not given); within a tier, tasks go by expected loss, then subscriber id
  * (its UTF-8 bytes, which is Unicode code point order).
  */
-import type { RulePack, Tier } from '../config/rulepack.js';
+import type { RulePack } from '../config/rulepack.js';
 import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { Evaluation } from '../rules/evaluate.js';
 import type { TextColumn } from '../util/text-column.js';
 
-export const TIER_CODES: Tier[] = ['high', 'mid', 'mass'];
-
 export interface Scores {
   risk: Float64Array;
   expectedLoss: Float64Array;
-  /** Index into TIER_CODES. */
+  /** Index into TIERS (contract.ts). */
   tier: Uint8Array;
   /** Number of rules hit. */
   hits: Uint8Array;

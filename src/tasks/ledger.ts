@@ -13,8 +13,7 @@
 import type { ContactPolicy, RuleDef } from '../config/rulepack.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { IdTable } from '../ingest/id-table.js';
-import { CONTACT_OUTCOMES } from '../rules/catalogue.js';
-import { TIER_CODES } from '../score/score.js';
+import { CONTACT_OUTCOMES, TIERS } from '../contract/contract.js';
 import { formatDay } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
 import { OVERFLOW, SUPPRESSED, SUPPRESSION_CODES, TASK, type PolicyPlan } from './policy.js';
@@ -170,7 +169,7 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     }
     return {
       taskId: k >= 0 ? prior!.taskIds[k]! : taskIdOf(ids.bytes, ids.start(i), ids.end(i), firstSeen),
-      subscriber: i, subscriberId: k >= 0 ? prior!.subscriberIds[k]! : ids.get(i), tier: TIER_CODES[x.tier[i]!]!, firstSeen, lastSeen: D,
+      subscriber: i, subscriberId: k >= 0 ? prior!.subscriberIds[k]! : ids.get(i), tier: TIERS[x.tier[i]!]!, firstSeen, lastSeen: D,
       reasons: state === 'waiting' && k >= 0 ? prior!.reasons[k]! : reasons, attempts: attemptsOf(k, i), state: s, closedBy: '',
     };
   };

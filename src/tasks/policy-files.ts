@@ -4,7 +4,8 @@
  * No phone number or name: these lists are for analysts and the control group.
  */
 import type { Evaluation } from '../rules/evaluate.js';
-import { TIER_CODES, type Scores } from '../score/score.js';
+import { TIERS } from '../contract/contract.js';
+import type { Scores } from '../score/score.js';
 import type { CsvBytesWriter } from '../util/bytes.js';
 import type { TextColumn } from '../util/text-column.js';
 import { formatDay } from '../util/dates.js';
@@ -31,7 +32,7 @@ function header(w: CsvBytesWriter, names: readonly string[]): void {
 /** subscriber_id, tier, expected_loss, reason_codes, then the file's own cells. */
 function row(w: CsvBytesWriter, c: Columns, i: number, rest: readonly (string | number)[]): void {
   w.cell(c.ids.bytes, c.ids.start(i), c.ids.end(i), true); w.comma();
-  w.cellString(TIER_CODES[c.scores.tier[i]!]!, false); w.comma();
+  w.cellString(TIERS[c.scores.tier[i]!]!, false); w.comma();
   const loss = c.scores.expectedLoss[i]!;
   if (Number.isFinite(loss)) w.rawString(loss.toFixed(2));
   w.comma();

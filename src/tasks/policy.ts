@@ -16,9 +16,9 @@
 import type { ContactPolicy, RulePack } from '../config/rulepack.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { IdTable } from '../ingest/id-table.js';
-import { CONTACT_OUTCOMES, STATUS_VALUES } from '../rules/catalogue.js';
+import { CONTACT_OUTCOMES, STATUS_VALUES, TIERS } from '../contract/contract.js';
 import type { Evaluation } from '../rules/evaluate.js';
-import { byLossThenId, TIER_CODES, type Scores } from '../score/score.js';
+import { byLossThenId, type Scores } from '../score/score.js';
 import { ChurnwatchError } from '../errors.js';
 import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';
 import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
@@ -64,7 +64,7 @@ export interface PolicyPlan {
   code: Uint8Array;
   /** Per subscriber with outcome TASK: index into TASK_TYPES. */
   taskType: Uint8Array;
-  /** The subscribers with a task, per tier (TIER_CODES order), by expected loss then id. */
+  /** The subscribers with a task, per tier (TIERS order), by expected loss then id. */
   perTier: number[][];
   /** Held out, by expected loss then id. */
   heldOut: number[];
@@ -173,7 +173,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   const byLoss = byLossThenId(candidates, scores.expectedLoss, ids);
   const numbers = new IdTable(Math.max(1024, byLoss.length));
   const cc = utf8.encode(input.countryCode), scratch = new Uint8Array(PHONE_KEY_BYTES), phoneKey = new Uint8Array(PHONE_KEY_BYTES);
-  const perTierCandidates: number[][] = TIER_CODES.map(() => []);
+  const perTierCandidates: number[][] = TIERS.map(() => []);
   for (const i of byLoss) {
     const m = subs.msisdn, s = m.start(i), e = m.end(i);
     // Compared as do_not_call.csv is: by the E.164 key; a number that is its own key (the usual national mobile) without a copy.
@@ -196,7 +196,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
     const perManagerCount = new Map<string, number>();
     list.forEach((i, r) => {
       let queue: string | null = null;
-      if (cap > 0 && kept.length >= cap) queue = TIER_CODES[t]!;
+      if (cap > 0 && kept.length >= cap) queue = TIERS[t]!;
       else if (perManager > 0) {
         const manager = subs.managerId.get(i);
         if (manager !== '') {

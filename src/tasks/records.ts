@@ -14,7 +14,7 @@
  * Pure: values in, values out.
  */
 import { CHANNELS, type Channel, type Locale, type RuleDef, type RuleTexts } from '../config/rulepack.js';
-import { CONTACT_OUTCOMES, MEMBER_LEVELS } from '../rules/catalogue.js';
+import { CONTACT_OUTCOMES, MEMBER_LEVELS } from '../contract/contract.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { maskName } from '../util/mask.js';
 import { toE164 } from '../util/phone.js';

@@ -11,11 +11,11 @@
 import type { RulePack, TemplatePart } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
-import { CONTACT_OUTCOMES } from '../rules/catalogue.js';
+import { CONTACT_OUTCOMES, TIERS } from '../contract/contract.js';
 import { columnsFor, type Evaluation } from '../rules/evaluate.js';
 import { formatDay } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
-import { TIER_CODES, type Scores } from '../score/score.js';
+import type { Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
 import { maskName, maskPhone } from '../util/mask.js';
@@ -39,7 +39,7 @@ export interface TaskInput {
   contacts: ContactFold | null;
   /** Per subscriber, the contact policy's task type (index into TASK_TYPES); absent: every task is a retention task. */
   taskType?: Uint8Array;
-  /** Per tier (TIER_CODES order), the ledger's ids and states of the rows; absent: ids by rank, every task new. */
+  /** Per tier (TIERS order), the ledger's ids and states of the rows; absent: ids by rank, every task new. */
   ledger?: { taskIds: Uint8Array[]; states: Uint8Array[] };
 }
 
@@ -160,10 +160,10 @@ export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: nu
  * holds such a string-built reference.
  */
 export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: string, order: readonly number[], profile: TaskProfile): void {
-  const tierIndex = TIER_CODES.indexOf(tierName as (typeof TIER_CODES)[number]);
+  const tierIndex = TIERS.indexOf(tierName as (typeof TIERS)[number]);
   if (tierIndex < 0) throw new ChurnwatchError('CW_INTERNAL', `no tier ${tierName}`);
   const plan = planTasks({ pack: input.pack, D: input.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn, taskType: input.taskType,
-    ledger: input.ledger && { taskIds: input.ledger.taskIds[tierIndex]!, states: input.ledger.states[tierIndex]! } }, TIER_CODES, tierIndex, order, profile);
+    ledger: input.ledger && { taskIds: input.ledger.taskIds[tierIndex]!, states: input.ledger.states[tierIndex]! } }, TIERS, tierIndex, order, profile);
   renderTaskFile(w, input, plan);
 }
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateExtracts, HEADERS } from '../../src/generate/generate.js';
+import { generateExtracts } from '../../src/generate/generate.js';
+import { EXTRACT_NAMES, defaultHeader } from '../../src/contract/contract.js';
 import { Prng, exp, ln } from '../../src/generate/prng.js';
 
 // The run date used throughout: 2026-11-23 as a day number, computed without the project's date helpers.
@@ -212,15 +213,7 @@ describe('generateExtracts', () => {
     const dir = tempDir();
     const progress: string[] = [];
     const { files } = await generateExtracts({ subscribers: 1000, seed: 1, asOf: D, outDir: dir, onProgress: (f) => progress.push(f) });
-    const expected: Record<string, readonly string[]> = {
-      'subscribers.csv': HEADERS.subscribers,
-      'billing_monthly.csv': HEADERS.billing_monthly,
-      'usage_daily.csv': HEADERS.usage_daily,
-      'tickets.csv': HEADERS.tickets,
-      'contracts.csv': HEADERS.contracts,
-      'contact_history.csv': HEADERS.contact_history,
-      'do_not_call.csv': HEADERS.do_not_call,
-    };
+    const expected: Record<string, readonly string[]> = Object.fromEntries(EXTRACT_NAMES.map((n) => [`${n}.csv`, defaultHeader(n)]));
     expect(files.map((f) => f.name).sort()).toEqual(Object.keys(expected).sort());
     for (const [name, cols] of Object.entries(expected)) {
       const text = readFileSync(join(dir, name), 'utf8');
@@ -233,7 +226,7 @@ describe('generateExtracts', () => {
       expect(f.bytes).toBe(Buffer.byteLength(text));
       expect(progress).toContain(name);
     }
-    expect(HEADERS.subscribers).toHaveLength(11);
+    expect(defaultHeader('subscribers')).toHaveLength(11);
 
     const subs = readCsv(dir, 'subscribers.csv');
     expect(subs).toHaveLength(1000);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEADERS } from '../../src/generate/generate.js';
+import { defaultHeader } from '../../src/contract/contract.js';
 import { World, cleanup, runCli, type RunOutcome } from '../helpers/world.js';
 import { AS_OF, summaryWithoutTimings, tempDir } from './helpers.js';
 
@@ -45,7 +45,7 @@ function cell(v: string, d: string): string {
 function writeDialect(w: World, dir: string, d: Dialect): string {
   mkdirSync(dir, { recursive: true });
   for (const name of FILES) {
-    const header = HEADERS[name] as readonly string[];
+    const header = defaultHeader(name);
     const lines = [header.join(d.delimiter), ...w.rows[name].map((r) => header.map((h) => cell(r[h] ?? '', d.delimiter)).join(d.delimiter))];
     const text = lines.join(d.eol) + d.eol;
     let bytes: Buffer = d.encoding === 'utf8' ? Buffer.from(text, 'utf8') : iconv.encode(text, d.encoding);

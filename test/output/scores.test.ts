@@ -10,7 +10,7 @@ import { csvLine, neutraliseFormula, quoteCell } from '../../src/output/csv.js';
 import type { ChunkedFile } from '../../src/output/publish.js';
 import { fromWorkerInput, toWorkerInput } from '../../src/output/scores-protocol.js';
 import { scoresArrow, scoresHeader, utf8Vector, writeScoresCsv, type ScoreRules, type ScoreValues } from '../../src/output/scores.js';
-import { TIER_CODES } from '../../src/score/score.js';
+import { TIERS } from '../../src/contract/contract.js';
 import { TextColumn } from '../../src/util/text-column.js';
 
 interface Case { ids: string[]; ev: ScoreRules; s: ScoreValues }
@@ -19,7 +19,7 @@ function referenceCsv({ ids, ev, s }: Case): string {
   let out = csvLine(scoresHeader(ev));
   for (let i = 0; i < ids.length; i++) {
     const value = Number.isFinite(ev.value[i]) ? ev.value[i]!.toFixed(2) : '';
-    let line = `${quoteCell(neutraliseFormula(ids[i]!))},${value},${TIER_CODES[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
+    let line = `${quoteCell(neutraliseFormula(ids[i]!))},${value},${TIERS[s.tier[i]!]},${s.risk[i]!.toFixed(4)},${s.expectedLoss[i]!.toFixed(2)}`;
     for (const f of ev.flags) line += f[i] ? ',1' : ',0';
     out += line + '\n';
   }
@@ -40,7 +40,7 @@ function referenceArrow({ ids, ev, s }: Case): Uint8Array {
   const columns: Record<string, Vector> = {
     subscriber_id: utf8Vector(ids),
     value: referenceValues(ev.value),
-    tier: makeVector(makeData({ type: new Dictionary(new Utf8(), new Uint8(), 0), length: ids.length, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIER_CODES) })),
+    tier: makeVector(makeData({ type: new Dictionary(new Utf8(), new Uint8(), 0), length: ids.length, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIERS) })),
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
     expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
   };

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { parseRulePack } from '../../src/config/rulepack.js';
-import { assignTiers, score, TIER_CODES } from '../../src/score/score.js';
+import { assignTiers, score } from '../../src/score/score.js';
+import { TIERS } from '../../src/contract/contract.js';
 import { TextColumn } from '../../src/util/text-column.js';
 import { World, cleanup } from '../helpers/world.js';
 
@@ -20,14 +21,14 @@ describe('a value that is not given', () => {
     const ids = TextColumn.from(['f', 'e', 'a', 'd', 'c', 'b']);
     const tiers = assignTiers(pack('{ method: rank, high_share: 0.34, mid_share: 0.34 }'), value, ids);
     // Order: 70 (d), 40 (c), 10 (e), -5 (b), then the NaNs by id: a, f. Two high, two mid, the rest mass.
-    expect([...tiers].map((t) => TIER_CODES[t])).toEqual(['mass', 'mid', 'mass', 'high', 'high', 'mid']);
+    expect([...tiers].map((t) => TIERS[t])).toEqual(['mass', 'mid', 'mass', 'high', 'high', 'mid']);
   });
 
   it('when tiers go by threshold then NaN is mass and its expected loss is 0, not NaN', () => {
     const p = pack('{ high: 60, mid: 30 }');
     const ids = TextColumn.from(['a', 'b']);
     const s = score(p, { rules: p.rules.filter((r) => r.enabled), ruleIds: ['r1'], flags: [Uint8Array.of(1, 1)], excluded: Uint8Array.of(0, 0), value: Float64Array.of(NaN, 80) }, ids);
-    expect([...s.tier].map((t) => TIER_CODES[t])).toEqual(['mass', 'high']);
+    expect([...s.tier].map((t) => TIERS[t])).toEqual(['mass', 'high']);
     expect([...s.risk]).toEqual([0.5, 0.5]);
     expect([...s.expectedLoss]).toEqual([0, 40]);
   });

@@ -21,7 +21,7 @@ import { CsvBytesWriter, putFixed } from '../../src/util/bytes.js';
 import { csvLine } from '../../src/output/csv.js';
 import { maskName, maskPhone, PHONE } from '../../src/util/mask.js';
 import { isPhoneBytes } from '../../src/util/phone.js';
-import { CONTACT_OUTCOMES } from '../../src/rules/catalogue.js';
+import { CONTACT_OUTCOMES } from '../../src/contract/contract.js';
 import type { Column } from '../../src/rules/compile.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
