@@ -53,7 +53,7 @@ export interface RunOptions {
   fileMode: number;
   dirMode: number;
   logger: Logger;
-  /** Personal data in the task files; default: full numbers and names, as before. */
+  /** Personal data in the task files; default (DEFAULT_TASK_PROFILE): full numbers and names. */
   taskProfile?: TaskProfile;
   /** The layout and language of the task files; default: the plain per-tier CSV files in English. */
   taskOutput?: TaskOutputOptions;

@@ -11,6 +11,7 @@ import { VERSION } from '../version.js';
 import { loadRulePack, neededFiles, requiredFeatures } from '../config/rulepack.js';
 import { loadRunConfig } from '../config/run-config.js';
 import { featureFile } from '../rules/catalogue.js';
+import { measureHelp } from '../contract/contract.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
 import { runNightly } from '../pipeline.js';
 import { analyse, analyseEach, decideContacts } from '../analyse.js';
@@ -296,6 +297,8 @@ export function makeRulesCommand(io: Io): Command {
         lines.push(`  reads: ${[...r.features.keys()].join(', ')} (from ${[...new Set(reads.map(featureFile))].join(', ')})`);
         lines.push(`  weight ${r.weight}, ${r.channel} within ${r.dueHours}h: ${r.action}`);
       }
+      lines.push('', 'measures a rule can call (Mk: month k before the run month, M0 the latest; dk: day D-k):');
+      for (const m of measureHelp(pack.measures)) lines.push(`  ${m}`);
       void requiredFeatures(pack);
       io.out(lines.join('\n') + '\n');
     });

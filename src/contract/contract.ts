@@ -358,7 +358,7 @@ export function measureHelp(extra: readonly ColumnMeasure[] = []): string[] {
   const line = (m: ColumnMeasure | DerivedMeasure, by: string) => `${m.name}(${MEASURE_OFFSET[m.extract]}k) ${m.unit}: ${m.describe} (${by})`;
   return [
     ...COLUMN_MEASURES.map((m) => line(m, `sum of ${m.extract}.${m.column}`)),
-    ...DERIVED_MEASURES.map((m) => line(m, `sum of ${m.sumOf.join(' + ')}`)),
+    ...DERIVED_MEASURES.map((m) => line(m, `from ${m.extract}`)),
     ...extra.map((m) => line(m, `sum of ${m.extract}.${m.column}, declared by the pack`)),
     ...EVENT_MEASURES.map((m) => `${m.call} count: ${m.describe} (from ${m.extract})`),
     ...Object.entries(ATTRIBUTES).map(([name, a]) => `${name} ${a.unit}${a.values ? ` (${a.values.join(', ')})` : ''}: ${a.describe} (from subscribers)`),
