@@ -5,7 +5,9 @@
  * The readers need only the subscriber keys (the id table and the count), so they
  * run the same way in the main thread and in a worker (see fact-jobs.ts). Row
  * handlers parse straight from the record's bytes; a string is made only for the
- * raw value of a rejected row.
+ * raw value of a rejected row. The billing and usage readers sum the numeric columns
+ * the contract declares (its column measures, then those a rule pack declares): a new
+ * measure needs no code here.
  */
 import { featureKey, type FeatureRequest } from '../rules/catalogue.js';
 import {
@@ -179,8 +181,10 @@ class MeasureCells {
   readonly folds: FoldColumn[];
   readonly values: Float64Array;
   private readonly bad: string[];
+  private readonly thousands: boolean;
 
-  constructor(extract: MeasureExtract, input: InputOptions, private readonly thousands: boolean) {
+  constructor(extract: MeasureExtract, input: InputOptions) {
+    this.thousands = input.thousands;
     this.folds = foldColumns(extract, input.measures);
     this.values = new Float64Array(1 + this.folds.length);
     this.bad = this.folds.map((f) => (f.unit === 'money'
@@ -273,7 +277,7 @@ export async function readBilling(path: string, file: string, input: InputOption
   let duplicates = 0;
   const n = subs.n;
   const ids = subs.idTable;
-  const cells = new MeasureCells('billing_monthly', input, input.thousands);
+  const cells = new MeasureCells('billing_monthly', input);
   const folds = cells.folds;
   const width = folds.map((f) => windows[f.measure] ?? 0);
   const window = Math.max(1, ...width);
@@ -376,7 +380,7 @@ export async function readUsage(path: string, file: string, input: InputOptions,
   const rowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
   // Looked for on the days the run reads, where a repeat would change a sum.
   let duplicates = 0;
-  const cells = new MeasureCells('usage_daily', input, input.thousands);
+  const cells = new MeasureCells('usage_daily', input);
   const folds = cells.folds;
   const derivedOf = DERIVED_MEASURES.filter((d) => d.extract === 'usage_daily');
   // Values slots of each derived measure's parts, and of the activity that marks a row active.
