@@ -186,7 +186,7 @@ class MeasureCells {
   constructor(extract: MeasureExtract, input: InputOptions) {
     this.thousands = input.thousands;
     this.folds = foldColumns(extract, input.measures);
-    this.values = new Float64Array(1 + this.folds.length);
+    this.values = new Float64Array(Math.max(HASHED, 1 + this.folds.length));
     this.bad = this.folds.map((f) => (f.unit === 'money'
       ? `${f.column} is not an amount in yuan with at most ${f.scale} decimals`
       : f.scale === 0 ? `${f.column} is not a whole number` : `${f.column} is not a number with at most ${f.scale} decimals`));
@@ -197,9 +197,14 @@ class MeasureCells {
     return this.folds.map((f) => c[f.column]!);
   }
 
-  /** The fast path's field list after the id and the month or day field. */
+  /**
+   * The fast path's field list after the id and the month or day field, padded with
+   * absent columns (0) to the values' length, so that valuesHash reads no slot beyond it.
+   */
   fastFields(at: number[]): [number, Kind, number, NonNegative?][] {
-    return this.folds.map((f, j) => [at[j]!, f.required ? Kind.Number : Kind.OptionalNumber, f.scale, f.nonNegative ? NON_NEGATIVE : undefined]);
+    const fields: [number, Kind, number, NonNegative?][] = this.folds.map((f, j) => [at[j]!, f.required ? Kind.Number : Kind.OptionalNumber, f.scale, f.nonNegative ? NON_NEGATIVE : undefined]);
+    while (fields.length < this.values.length - 1) fields.push([-1, Kind.OptionalNumber, 0]);
+    return fields;
   }
 
   /** Parses the columns of a record into values[1..]; false after rejecting the row. */
@@ -223,6 +228,8 @@ class MeasureCells {
 }
 
 const HASH_MULTIPLIERS = [0x9e3779b1, 0x85ebca6b, 0xc2b2ae35, 0x27d4eb2f];
+/** The values always hold at least the month or day and four numbers (0 where there are fewer columns). */
+const HASHED = 5;
 
 /**
  * A 32-bit hash of a fact row's numbers (values[1..], scaled integers, as if there
@@ -232,9 +239,11 @@ const HASH_MULTIPLIERS = [0x9e3779b1, 0x85ebca6b, 0xc2b2ae35, 0x27d4eb2f];
  */
 function valuesHash(v: Float64Array): number {
   const a = v[1]!;
-  let h = Math.imul((a | 0) ^ ((a / 4294967296) | 0), HASH_MULTIPLIERS[0]!);
-  const n = Math.max(v.length, 5);
-  for (let j = 2; j < n; j++) h = Math.imul(h ^ ((j < v.length ? v[j]! : 0) | 0), HASH_MULTIPLIERS[(j - 1) & 3]!);
+  let h = Math.imul((a | 0) ^ ((a / 4294967296) | 0), 0x9e3779b1);
+  h = Math.imul(h ^ (v[2]! | 0), 0x85ebca6b);
+  h = Math.imul(h ^ (v[3]! | 0), 0xc2b2ae35);
+  h = Math.imul(h ^ (v[4]! | 0), 0x27d4eb2f);
+  for (let j = HASHED; j < v.length; j++) h = Math.imul(h ^ (v[j]! | 0), HASH_MULTIPLIERS[(j - 1) & 3]!);
   h ^= h >>> 15;
   return h === 0 ? 1 : h;
 }
