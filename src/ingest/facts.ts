@@ -187,9 +187,11 @@ class MeasureCells {
     this.thousands = input.thousands;
     this.folds = foldColumns(extract, input.measures);
     this.values = new Float64Array(Math.max(HASHED, 1 + this.folds.length));
+    // (A count read with decimals, as usage's are, has always been called "not a number": rejects.csv keeps its words.)
     this.bad = this.folds.map((f) => (f.unit === 'money'
       ? `${f.column} is not an amount in yuan with at most ${f.scale} decimals`
-      : f.scale === 0 ? `${f.column} is not a whole number` : `${f.column} is not a number with at most ${f.scale} decimals`));
+      : f.scale === 0 ? `${f.column} is not a whole number`
+        : f.unit === 'count' ? `${f.column} is not a number` : `${f.column} is not a number with at most ${f.scale} decimals`));
   }
 
   /** The header positions of the columns (-1: absent, read as 0). */
