@@ -100,6 +100,8 @@ function packWith(measures: string, rule = true): string {
     weight: 0.3
     reason: "recharges fell from {recharge(M1)} to {recharge(M0)} yuan"
     action: Call about the plan.
+    texts:
+      zh-CN: { title: 充值下降, reason: "充值从 {recharge(M1)} 元降到 {recharge(M0)} 元", action: 致电了解套餐。 }
 ` : '';
   return `measures:\n${measures}\n${PACK.trimEnd()}\n${extra}`;
 }
