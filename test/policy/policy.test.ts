@@ -7,8 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { packWithPolicy } from './pack-text.js';
 import { parseRulePack, type RulePack } from '../../src/config/rulepack.js';
-import { CONTACT_OUTCOMES, STATUS_VALUES } from '../../src/rules/catalogue.js';
-import { TIER_CODES } from '../../src/score/score.js';
+import { CONTACT_OUTCOMES, STATUS_VALUES, TIERS } from '../../src/contract/contract.js';
 import { dueAt } from '../../src/tasks/plan.js';
 import {
   addMonths, afterContact, applyPolicy, HELD_OUT, holdoutBucket, isHeldOut, OVERFLOW, policyCounts, SUPPRESSED, SUPPRESSION_CODES, TASK, TASK_TYPES,
@@ -204,7 +203,7 @@ describe('capacity', () => {
       over.forEach((i, k) => {
         const at = Array.from(plan.overflow.subscriber).indexOf(i);
         expect(plan.overflow.rank[at]).toBe(cap + k + 1);
-        expect(plan.overflow.queues[plan.overflow.queue[at]!]).toBe(TIER_CODES[t]);
+        expect(plan.overflow.queues[plan.overflow.queue[at]!]).toBe(TIERS[t]);
         expect(plan.outcome[i]).toBe(OVERFLOW);
       });
     }
