@@ -3,7 +3,7 @@
  * boundary, and every exit through exitCodeOf() so the codes live in one place.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChurnwatchError, exitCodeOf } from '../errors.js';
@@ -21,6 +21,7 @@ import { backtest, backtestText, joinLabels, toJson } from '../report/backtest.j
 import { diffPacks, diffText } from '../report/diff.js';
 import { readLabels } from '../ingest/labels.js';
 import { generateExtracts } from '../generate/generate.js';
+import { rulePackSql, type SqlDialectName } from '../rules/sql.js';
 import type { Logger } from 'pino';
 import { makeLogger, openLogFile } from './log.js';
 import { DEFAULT_COUNTRY_CODE } from '../util/phone.js';
@@ -201,6 +202,27 @@ function analystCommand(name: string, description: string, json = 'print JSON in
     .option('--json', json, false);
 }
 
+export function makeSqlCommand(io: Io): Command {
+  return new Command('sql')
+    .description('Print one SQL script that computes scores.csv (every measure, rule flag, value, tier and risk) in DuckDB or Spark SQL')
+    .requiredOption('--as-of <date>', 'run date D (YYYY-MM-DD); the script computes the scores of that date', parseAsOf)
+    .addOption(new Option('--dialect <dialect>', 'SQL dialect').choices(['duckdb', 'spark']).makeOptionMandatory())
+    .option('--rules <file>', 'rule pack', DEFAULT_RULES)
+    .option('--input <dir>', 'DuckDB: folder of the CSV extracts the script reads (default: the current folder when it runs)')
+    .action((opts: { asOf: number; dialect: SqlDialectName; rules: string; input?: string }) => {
+      const pack = loadRulePack(opts.rules);
+      const files: Record<string, string> = {};
+      if (opts.input !== undefined) {
+        const dir = resolve(opts.input);
+        for (const name of ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts']) {
+          const gz = join(dir, `${name}.csv.gz`);
+          files[name] = (existsSync(gz) ? gz : join(dir, `${name}.csv`)).replaceAll('\\', '/');
+        }
+      }
+      io.out(rulePackSql(pack, { dialect: opts.dialect, asOf: opts.asOf, files }));
+    });
+}
+
 export function makeExplainCommand(io: Io): Command {
   return analystCommand('explain',
     'Show why subscribers are or are not flagged: every rule, the values it read, the verdict, value, tier and risk; many subscribers cost one read of the extracts',
@@ -332,7 +354,7 @@ export function makeProgram(io: Io): Command {
   const program = new Command('churnwatch')
     .description('Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.')
     .version(VERSION);
-  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io), makeBacktestCommand(io), makeDiffCommand(io)]) program.addCommand(cmd);
+  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io), makeBacktestCommand(io), makeDiffCommand(io), makeSqlCommand(io)]) program.addCommand(cmd);
   // Commander's error text (two lines with a suggestion, then the help) is dropped:
   // main() prints every error in the one form `churnwatch: ... [CW_...]`.
   const quiet = (cmd: Command): void => {

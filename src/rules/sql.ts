@@ -1,0 +1,510 @@
+/**
+ * Rule pack → one SQL script (DuckDB or Spark SQL 3.x) that computes what the
+ * in-process engine computes: every feature, rule flag, value, tier, risk and
+ * expected loss per subscriber, in the columns and the text of scores.csv.
+ *
+ * Rule expressions compile from the same checked tree that compile.ts turns into
+ * JavaScript. Exactness comes from doing the same operations in the same order:
+ * money and scaled measures are summed as integers (fen, hundredths), turned into
+ * DOUBLE and divided by 100 once, as the folds do; rule arithmetic is DOUBLE, as in
+ * JavaScript (IEEE operations are correctly rounded in both engines, so the results
+ * are the same bits); comparisons use the same tolerance; "not given" (NaN in
+ * JavaScript) is SQL NULL, whose three-valued logic is the rule language's.
+ * Numbers are formatted like Number#toFixed, exactly (see fixedText).
+ *
+ * Only the dialect functions below differ between engines; everything else is the
+ * shared subset of the two (CASE, NULLIF, coalesce, floor, abs, trim, lower, substr,
+ * lpad, regexp_extract, window functions, CAST to INT/BIGINT/DOUBLE/DECIMAL).
+ */
+import { ChurnwatchError } from '../errors.js';
+import type { RulePack } from '../config/rulepack.js';
+import { checkExpression, type Typed } from './check.js';
+import { parseExpression } from './parse.js';
+import {
+  MEMBER_LEVELS, STATUS_VALUES, TICKET_KINDS, featureFile, type BillingMeasure, type FeatureRequest, type UsageMeasure,
+} from './catalogue.js';
+import { COMPARE_TOLERANCE } from './compile.js';
+
+export type SqlDialectName = 'duckdb' | 'spark';
+
+export interface SqlOptions {
+  dialect: SqlDialectName;
+  /** Run date D as a day number (days since 1970-01-01). */
+  asOf: number;
+  /** DuckDB: the CSV file of each extract (by extract name). Spark reads tables named after the extracts. */
+  files?: Partial<Record<string, string>>;
+}
+
+interface Dialect {
+  name: SqlDialectName;
+  text: string;
+  source(extract: string, opts: SqlOptions): string;
+  matches(s: string, re: string): string;
+  /** An expression numbering a scan's rows in the order it reads them. */
+  scanOrder: string;
+  /** A quoted identifier. */
+  quote(id: string): string;
+}
+
+const DIALECTS: Record<SqlDialectName, Dialect> = {
+  duckdb: {
+    name: 'duckdb',
+    text: 'VARCHAR',
+    source(extract, opts) {
+      const file = opts.files?.[extract] ?? `${extract}.csv`;
+      return `read_csv(${stringLiteral(file)}, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"')`;
+    },
+    matches: (s, re) => `regexp_matches(${s}, ${stringLiteral(re)})`,
+    scanOrder: 'row_number() OVER ()',
+    quote: (id) => `"${id}"`,
+  },
+  spark: {
+    name: 'spark',
+    text: 'STRING',
+    source: (extract) => extract,
+    matches: (s, re) => `(${s} RLIKE ${stringLiteral(re)})`,
+    scanOrder: 'monotonically_increasing_id()',
+    quote: (id) => `\`${id}\``,
+  },
+};
+
+/** A SQL string literal. Backslashes are refused: Spark reads them as escapes, DuckDB does not. */
+function stringLiteral(s: string): string {
+  if (s.includes('\\')) throw new Error(`internal: a backslash in SQL text ${JSON.stringify(s)}`);
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** A DOUBLE literal with the value of the JavaScript number (both parse the shortest decimal text to the same double). */
+function double(v: number): string {
+  if (!Number.isFinite(v)) throw new Error('internal: non-finite constant');
+  return `CAST('${String(v)}' AS DOUBLE)`;
+}
+
+/** The run date and its windows are whole day numbers: plain integer literals. */
+const int = (v: number) => (v < 0 ? `(${v})` : String(v));
+
+// ------------------------------------------------------------------ field parsing
+
+/** [+-]digits[.digits] with at most `scale` fraction digits, as the readers accept (thousands separators are not). */
+function numberPattern(scale: number): string {
+  return scale === 0 ? '^[+-]?[0-9]+$' : `^[+-]?([0-9]+[.]?[0-9]{0,${scale}}|[.][0-9]{1,${scale}})$`;
+}
+
+const TIME_PART = '([ T][0-9]{1,2}:[0-9]{2}.*)?$';
+const DAY_SEP = `^[0-9]{4}([-][0-9]{1,2}[-][0-9]{1,2}|[/][0-9]{1,2}[/][0-9]{1,2})${TIME_PART}`;
+const DAY_COMPACT = `^[0-9]{8}${TIME_PART}`;
+const MONTH = '^[0-9]{4}[-/]?[0-9]{2}$';
+
+const asInt = (s: string) => `CAST(${s} AS INT)`;
+
+/** The trimmed text of a column; '' when it is empty or absent from the row. */
+const trimmed = (col: string) => `coalesce(trim(${col}), '')`;
+
+/**
+ * Columns that parse a date column `t` (already trimmed) into its day number, NULL
+ * when it is not a date: YYYY-MM-DD, YYYY/MM/DD (1-2 digit month and day) or
+ * YYYYMMDD, a time after it ignored, years 1900-9999, the date must exist.
+ * Returned as layers: each list of columns may use the ones before.
+ */
+function dayLayers(d: Dialect, t: string, out: string): string[][] {
+  const sep = d.matches(t, DAY_SEP), compact = d.matches(t, DAY_COMPACT);
+  const y = `${out}_y`, m = `${out}_m`, dd = `${out}_d`;
+  return [
+    [
+      `CASE WHEN ${sep} OR ${compact} THEN ${asInt(`substr(${t}, 1, 4)`)} END AS ${y}`,
+      `CASE WHEN ${sep} THEN ${asInt(`regexp_extract(${t}, '^[0-9]{4}[-/]([0-9]{1,2})', 1)`)} WHEN ${compact} THEN ${asInt(`substr(${t}, 5, 2)`)} END AS ${m}`,
+      `CASE WHEN ${sep} THEN ${asInt(`regexp_extract(${t}, '^[0-9]{4}[-/][0-9]{1,2}[-/]([0-9]{1,2})', 1)`)} WHEN ${compact} THEN ${asInt(`substr(${t}, 7, 2)`)} END AS ${dd}`,
+    ],
+    [`CASE WHEN ${validDate(y, m, dd)} THEN ${daysFromCivil(y, m, dd)} END AS ${out}`],
+  ];
+}
+
+function validDate(y: string, m: string, d: string): string {
+  const leap = `(${y} % 4 = 0 AND (${y} % 100 <> 0 OR ${y} % 400 = 0))`;
+  const days = `CASE WHEN ${m} = 2 THEN CASE WHEN ${leap} THEN 29 ELSE 28 END WHEN ${m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END`;
+  return `${y} BETWEEN 1900 AND 9999 AND ${m} BETWEEN 1 AND 12 AND ${d} >= 1 AND ${d} <= ${days}`;
+}
+
+/** Hinnant's days_from_civil, as the readers compute it (years from 1900: floor division is plain division). */
+function daysFromCivil(y: string, m: string, d: string): string {
+  const yy = `(${y} - CASE WHEN ${m} <= 2 THEN 1 ELSE 0 END)`;
+  const div = (a: string, b: number) => `CAST(floor(${a} / ${b}) AS BIGINT)`;
+  const era = div(yy, 400);
+  const yoe = `(${yy} - ${era} * 400)`;
+  const doy = `(${div(`(153 * (${m} + CASE WHEN ${m} > 2 THEN -3 ELSE 9 END) + 2)`, 5)} + ${d} - 1)`;
+  const doe = `(${yoe} * 365 + ${div(yoe, 4)} - ${div(yoe, 100)} + ${doy})`;
+  return `(${era} * 146097 + ${doe} - 719468)`;
+}
+
+/** Month index (year × 12 + month − 1) of YYYY-MM, YYYY/MM or YYYYMM; NULL otherwise. */
+function monthIndex(d: Dialect, t: string): string {
+  const y = asInt(`substr(${t}, 1, 4)`), m = asInt(`substr(${t}, length(${t}) - 1, 2)`);
+  return `CASE WHEN ${d.matches(t, MONTH)} AND ${y} BETWEEN 1900 AND 9999 AND ${m} BETWEEN 1 AND 12 THEN ${y} * 12 + ${m} - 1 END`;
+}
+
+/** A scaled number as integer units (fen, hundredths): NULL when it is not a number of that scale. */
+function scaled(d: Dialect, t: string, scale: number): string {
+  return `CASE WHEN ${d.matches(t, numberPattern(scale))} THEN CAST(CAST(${t} AS DECIMAL(20, ${scale})) * ${10 ** scale} AS BIGINT) END`;
+}
+
+/** An optional scaled column: 0 when empty, NULL when not a number. */
+const optionalScaled = (d: Dialect, t: string, scale: number) => `CASE WHEN ${t} = '' THEN 0 ELSE ${scaled(d, t, scale)} END`;
+
+/** Stacks layers of computed columns over a FROM clause: each layer sees the columns of the ones before it. */
+function layered(from: string, layers: string[][], alias?: string): string {
+  let sql = from;
+  layers.forEach((cols, k) => { sql = `(SELECT *, ${cols.join(', ')} FROM ${sql}) ${k === layers.length - 1 && alias ? alias : `l${k}`}`; });
+  return sql;
+}
+
+// ------------------------------------------------------------------ the extracts
+
+const enumCode = (t: string, values: readonly string[]) =>
+  `CASE ${values.map((v, k) => `WHEN lower(${t}) = ${stringLiteral(v)} THEN ${k}`).join(' ')} END`;
+
+/**
+ * Accepted subscribers, first row per id: the row checks of the reader (id, phone,
+ * status, member level, balance, dates).
+ */
+function subscribersCte(d: Dialect, opts: SqlOptions): string {
+  const raw = `(SELECT ${d.scanOrder} AS row_no, ${trimmed('subscriber_id')} AS sid, ${trimmed('msisdn')} AS phone,
+      ${trimmed('status')} AS status_t, ${trimmed('member_level')} AS level_t, ${trimmed('prepaid_balance')} AS balance_t,
+      ${trimmed('activation_date')} AS activation_t, ${trimmed('status_since')} AS since_t
+    FROM ${d.source('subscribers', opts)}) raw`;
+  const [aLayer1, aLayer2] = dayLayers(d, 'activation_t', 'activation_day');
+  const [sLayer1, sLayer2] = dayLayers(d, 'since_t', 'since_day');
+  const parsed = layered(raw, [
+    [...aLayer1!, ...sLayer1!, `${enumCode('status_t', STATUS_VALUES)} AS status_code`, `${enumCode('level_t', MEMBER_LEVELS)} AS level_code`,
+      `${scaled(d, 'balance_t', 2)} AS balance_fen`],
+    [...aLayer2!, ...sLayer2!],
+  ]);
+  return `subscribers_ok AS (
+  SELECT sid, row_no, status_code, level_code,
+    CAST(balance_fen AS DOUBLE) / CAST(100 AS DOUBLE) AS prepaid_balance,
+    CAST(activation_day AS DOUBLE) AS activation_date, CAST(since_day AS DOUBLE) AS status_since
+  FROM (
+    SELECT *, row_number() OVER (PARTITION BY sid ORDER BY row_no) AS nth FROM ${parsed}
+    WHERE sid <> '' AND ${d.matches('phone', '^[+]?[0-9]{5,20}$')} AND status_code IS NOT NULL
+      AND (level_t = '' OR level_code IS NOT NULL) AND (balance_t = '' OR balance_fen IS NOT NULL)
+      AND (activation_t = '' OR activation_day IS NOT NULL) AND (since_t = '' OR since_day IS NOT NULL)
+  ) s WHERE nth = 1
+)`;
+}
+
+function billingCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): string {
+  const asOfMonth = `${monthOfDayLiteral(opts.asOf)}`;
+  const raw = `(SELECT ${trimmed('subscriber_id')} AS sid, ${trimmed('bill_month')} AS month_t, ${trimmed('amount')} AS amount_t,
+      ${trimmed('mou')} AS mou_t, ${trimmed('hotline_calls')} AS hot_t FROM ${d.source('billing_monthly', opts)}) raw`;
+  const parsed = layered(raw, [[`${monthIndex(d, 'month_t')} AS month`, `${scaled(d, 'amount_t', 2)} AS fen`,
+    `${optionalScaled(d, 'mou_t', 2)} AS mou_h`, `${optionalScaled(d, 'hot_t', 0)} AS hot`]], 'b');
+  const sums = features.filter((f): f is Extract<FeatureRequest, { source: 'billing' }> => f.source === 'billing').map((f) => {
+    const units: Record<BillingMeasure, string> = { amount: 'fen', mou: 'mou_h', hotline_calls: 'hot' };
+    const col = units[f.measure];
+    return `sum(CASE WHEN b.month = m.m0 - ${f.month} THEN ${col} ELSE 0 END) AS ${featureColumn(f)}`;
+  });
+  return `billing_ok AS (
+  SELECT b.* FROM ${parsed} JOIN subscribers_ok s ON b.sid = s.sid
+  WHERE b.month IS NOT NULL AND b.fen IS NOT NULL AND b.mou_h IS NOT NULL AND b.mou_h >= 0 AND b.hot IS NOT NULL AND b.hot >= 0
+),
+-- M0: the newest month of an accepted row before the run month.
+billing_m0 AS (SELECT max(month) AS m0 FROM billing_ok WHERE month < ${asOfMonth}),
+billing_sums AS (
+  SELECT b.sid, ${sums.join(',\n    ')}
+  FROM billing_ok b CROSS JOIN billing_m0 m
+  GROUP BY b.sid
+)`;
+}
+
+function usageCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): string {
+  const raw = `(SELECT ${trimmed('subscriber_id')} AS sid, ${trimmed('usage_date')} AS date_t, ${trimmed('calls')} AS calls_t,
+      ${trimmed('sms')} AS sms_t, ${trimmed('data_mb')} AS data_t, ${trimmed('forwarded_calls')} AS fwd_t FROM ${d.source('usage_daily', opts)}) raw`;
+  const [l1, l2] = dayLayers(d, 'date_t', 'day');
+  const parsed = layered(raw, [[...l1!, `${scaled(d, 'calls_t', 2)} AS calls_h`, `${optionalScaled(d, 'sms_t', 2)} AS sms_h`,
+    `${optionalScaled(d, 'data_t', 2)} AS data_h`, `${optionalScaled(d, 'fwd_t', 2)} AS fwd_h`], l2!], 'u');
+  const units: Record<UsageMeasure, string> = {
+    activity: '(calls_h + sms_h + data_h)', calls: 'calls_h', sms: 'sms_h', data_mb: 'data_h', forwarded_calls: 'fwd_h',
+  };
+  const sums = features.filter((f): f is Extract<FeatureRequest, { source: 'usage' }> => f.source === 'usage')
+    .map((f) => `sum(CASE WHEN u.day = ${int(opts.asOf - f.day)} THEN ${units[f.measure]} ELSE 0 END) AS ${featureColumn(f)}`);
+  return `usage_sums AS (
+  SELECT u.sid, ${sums.join(',\n    ')}
+  FROM ${parsed} JOIN subscribers_ok s ON u.sid = s.sid
+  WHERE u.day IS NOT NULL AND u.calls_h >= 0 AND u.sms_h >= 0 AND u.data_h >= 0 AND u.fwd_h >= 0
+  GROUP BY u.sid
+)`;
+}
+
+function ticketsCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): string {
+  const raw = `(SELECT ${d.scanOrder} AS row_no, ${trimmed('ticket_id')} AS tid, ${trimmed('subscriber_id')} AS sid,
+      ${trimmed('created_at')} AS created_t, ${trimmed('kind')} AS kind_t FROM ${d.source('tickets', opts)}) raw`;
+  const [l1, l2] = dayLayers(d, 'created_t', 'day');
+  const parsed = layered(raw, [[...l1!, `${enumCode('kind_t', TICKET_KINDS)} AS kind`], l2!], 't');
+  const counts = features.filter((f): f is Extract<FeatureRequest, { source: 'tickets' }> => f.source === 'tickets').map((f) => {
+    const kind = f.kind === 'any' ? '' : ` AND kind = ${TICKET_KINDS.indexOf(f.kind as (typeof TICKET_KINDS)[number])}`;
+    return `sum(CASE WHEN day BETWEEN ${int(opts.asOf + f.from)} AND ${int(opts.asOf + f.to)}${kind} THEN 1 ELSE 0 END) AS ${featureColumn(f)}`;
+  });
+  return `tickets_sums AS (
+  SELECT sid, ${counts.join(',\n    ')}
+  FROM (
+    SELECT t.*, row_number() OVER (PARTITION BY t.tid ORDER BY t.row_no) AS nth
+    FROM ${parsed} JOIN subscribers_ok s ON t.sid = s.sid
+    WHERE t.tid <> '' AND t.day IS NOT NULL AND t.kind IS NOT NULL
+  ) k WHERE nth = 1
+  GROUP BY sid
+)`;
+}
+
+function contractsCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): string {
+  const D = int(opts.asOf);
+  const raw = `(SELECT ${d.scanOrder} AS row_no, ${trimmed('contract_id')} AS cid, ${trimmed('subscriber_id')} AS sid,
+      ${trimmed('start_date')} AS start_t, ${trimmed('end_date')} AS end_t, ${trimmed('renewed')} AS renewed_t, ${trimmed('kind')} AS kind
+    FROM ${d.source('contracts', opts)}) raw`;
+  const [s1, s2] = dayLayers(d, 'start_t', 'start_day');
+  const [e1, e2] = dayLayers(d, 'end_t', 'end_day');
+  const parsed = layered(raw, [[...s1!, ...e1!, `${enumCode('renewed_t', ['0', '1', 'false', 'true'])} AS renewed_code`], [...s2!, ...e2!]], 'c');
+  const counts = features.filter((f): f is Extract<FeatureRequest, { source: 'contracts' }> => f.source === 'contracts').map((f) => {
+    const window = `end_day BETWEEN ${int(opts.asOf + f.from)} AND ${int(opts.asOf + f.to)}`;
+    // Lapsed: ended before D, and no contract of the same kind runs on D or later.
+    const cond = f.which === 'expiring' ? `NOT renewed AND ${window}` : `NOT renewed AND end_day < ${D} AND ${window} AND running = 0`;
+    return `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END) AS ${featureColumn(f)}`;
+  });
+  return `contracts_sums AS (
+  SELECT sid, ${counts.join(',\n    ')}
+  FROM (
+    SELECT *, max(CASE WHEN end_day >= ${D} THEN 1 ELSE 0 END) OVER (PARTITION BY sid, kind) AS running
+    FROM (
+      SELECT c.*, renewed_code % 2 = 1 AS renewed, row_number() OVER (PARTITION BY c.cid ORDER BY c.row_no) AS nth
+      FROM ${parsed} JOIN subscribers_ok s ON c.sid = s.sid
+      WHERE c.cid <> '' AND c.start_day IS NOT NULL AND c.end_day IS NOT NULL AND c.end_day >= c.start_day AND c.renewed_code IS NOT NULL
+    ) k WHERE nth = 1
+  ) r
+  GROUP BY sid
+)`;
+}
+
+function monthOfDayLiteral(day: number): number {
+  const dt = new Date(day * 86_400_000);
+  return dt.getUTCFullYear() * 12 + dt.getUTCMonth();
+}
+
+// ------------------------------------------------------------------ features and expressions
+
+/** A feature's column name: its key with everything but letters and digits folded, plus a hash-free index. */
+function featureColumn(f: FeatureRequest): string {
+  switch (f.source) {
+    case 'subscribers': return `f_${f.column}`;
+    case 'billing': return `f_${f.measure}_m${f.month}`;
+    case 'usage': return `f_${f.measure}_d${f.day}`;
+    case 'tickets': return `f_tickets_${f.kind}_${window(f.from)}_${window(f.to)}`;
+    case 'contracts': return `f_contracts_${f.which}_${window(f.from)}_${window(f.to)}`;
+  }
+}
+const window = (k: number) => (k < 0 ? `m${-k}` : `p${k}`);
+
+/** The value of a feature per subscriber, as the feature stage gives it (0 without rows, NULL when not given). */
+function featureValue(f: FeatureRequest): string {
+  const col = featureColumn(f);
+  switch (f.source) {
+    case 'subscribers': {
+      const map: Record<string, string> = {
+        status: 's.status_code', member_level: 's.level_code', prepaid_balance: 's.prepaid_balance',
+        activation_date: 's.activation_date', status_since: 's.status_since',
+      };
+      return `${map[f.column]!} AS ${col}`;
+    }
+    case 'billing': {
+      const by = f.measure === 'hotline_calls' ? 'CAST(1 AS DOUBLE)' : 'CAST(100 AS DOUBLE)';
+      return `CAST(coalesce(b.${col}, 0) AS DOUBLE) / ${by} AS ${col}`;
+    }
+    case 'usage': return `CAST(coalesce(u.${col}, 0) AS DOUBLE) / CAST(100 AS DOUBLE) AS ${col}`;
+    case 'tickets': return `CAST(coalesce(t.${col}, 0) AS DOUBLE) AS ${col}`;
+    case 'contracts': return `CAST(coalesce(c.${col}, 0) AS DOUBLE) AS ${col}`;
+  }
+}
+
+/** Longest SQL text one expression may compile to: min/max/abs of NULLs repeat their operands. */
+const MAX_EXPRESSION_SQL = 200_000;
+
+/**
+ * A checked tree as a SQL expression over the feature columns. Numbers are DOUBLE,
+ * "not given" is NULL; a condition is a SQL boolean whose unknown is the rule
+ * language's unknown (a rule flags only when it is true).
+ */
+export function expressionSql(tree: Typed, columnOf: (key: string) => string, asOf: number): string {
+  const E = double(COMPARE_TOLERANCE);
+  const visit = (t: Typed): string => {
+    switch (t.k) {
+      case 'const': return double(t.value);
+      case 'day': return `CAST(${asOf - t.offset} AS DOUBLE)`;
+      case 'feature': return columnOf(t.key);
+      case 'enumEq': return `(${columnOf(t.key)} ${t.negate ? '<>' : '='} ${t.code})`;
+      case 'given': return `(${columnOf(t.key)} IS NOT NULL)`;
+      case 'neg': return `(-${visit(t.arg)})`;
+      case 'arith': {
+        const l = visit(t.left), r = visit(t.right);
+        // x / 0 is not given (NULL), as in the JavaScript loops, in every mode of both engines.
+        return t.op === '/' ? finite(`(${l} / NULLIF(${r}, 0))`) : `(${l} ${t.op} ${r})`;
+      }
+      case 'call': {
+        const args = t.args.map(visit);
+        if (t.fn === 'abs') return `abs(${args[0]})`;
+        if (t.fn === 'pct_change') {
+          const [a, b] = args as [string, string];
+          return `(${finite(`((${a} - ${b}) / NULLIF(${b}, 0))`)} * ${double(100)})`;
+        }
+        // least/greatest skip NULLs; Math.min/max do not.
+        const [a, b] = args as [string, string];
+        return `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN NULL ELSE ${t.fn === 'min' ? 'least' : 'greatest'}(${a}, ${b}) END`;
+      }
+      case 'cmp': {
+        const diff = `(${visit(t.left)} - ${visit(t.right)})`;
+        switch (t.op) {
+          case '<=': return `(${diff} <= ${E})`;
+          case '<': return `(${diff} < -${E})`;
+          case '>=': return `(${diff} >= -${E})`;
+          case '>': return `(${diff} > ${E})`;
+          case '==': return `(abs(${diff}) <= ${E})`;
+          case '!=': return `(abs(${diff}) > ${E})`;
+        }
+        break;
+      }
+      case 'not': return `(NOT ${visit(t.arg)})`;
+      case 'logic': return `(${visit(t.left)} ${t.op.toUpperCase()} ${visit(t.right)})`;
+    }
+    throw new Error('internal: unknown node');
+  };
+  return visit(tree);
+}
+
+/** A quotient that overflowed (Spark gives Infinity where JavaScript's check gives NaN) is not given. */
+function finite(x: string): string {
+  return `CASE WHEN abs(${x}) <= ${double(Number.MAX_VALUE)} THEN ${x} END`;
+}
+
+// ------------------------------------------------------------------ formatting
+
+/**
+ * Number#toFixed(digits) of a DOUBLE column `x`, exactly: the integer n nearest to
+ * |x| × 10^digits (the larger on a tie) computed without rounding error. |x| is
+ * split (Veltkamp) into two halves of 26 bits, each of which times 10^digits is
+ * exact; the floor of their sum plus one half comes from an error-free sum.
+ * Returned as layers of columns named `<out>_*`, the last `<out>` the text.
+ */
+function fixedLayers(x: string, digits: number, out: string, text: string): string[][] {
+  const P = 10 ** digits;
+  const c = (n: string) => `${out}_${n}`;
+  return [
+    [`abs(${x}) AS ${c('a')}`],
+    [`${c('a')} * ${double(134217729)} AS ${c('c')}`],
+    [`${c('c')} - (${c('c')} - ${c('a')}) AS ${c('ah')}`],
+    [`${c('ah')} * ${double(P)} AS ${c('h')}`, `(${c('a')} - ${c('ah')}) * ${double(P)} AS ${c('l')}`],
+    [`CAST(floor(${c('h')}) AS DOUBLE) AS ${c('fh')}`],
+    [`(${c('h')} - ${c('fh')}) + ${double(0.5)} AS ${c('u')}`],
+    [`${c('u')} + ${c('l')} AS ${c('s')}`],
+    [`${c('s')} - ${c('u')} AS ${c('bb')}`],
+    [`(${c('u')} - (${c('s')} - ${c('bb')})) + (${c('l')} - ${c('bb')}) AS ${c('err')}`],
+    [`${c('fh')} + CAST(floor(${c('s')}) AS DOUBLE) - CASE WHEN ${c('s')} = CAST(floor(${c('s')}) AS DOUBLE) AND ${c('err')} < 0 THEN 1 ELSE 0 END AS ${c('n')}`],
+    [`CAST(${c('n')} AS BIGINT) AS ${c('i')}`],
+    [`CASE WHEN ${x} IS NULL THEN '' ELSE concat(CASE WHEN ${x} < 0 THEN '-' ELSE '' END, CAST(CAST(floor(${c('i')} / ${P}) AS BIGINT) AS ${text}), '.', `
+      + `lpad(CAST(${c('i')} - CAST(floor(${c('i')} / ${P}) AS BIGINT) * ${P} AS ${text}), ${digits}, '0')) END AS ${out}`],
+  ];
+}
+
+// ------------------------------------------------------------------ the script
+
+function compileChecked(expr: string, what: string) {
+  try {
+    return checkExpression(parseExpression(expr));
+  } catch (e) {
+    throw new ChurnwatchError('CW_RULE_EXPRESSION', `${what}: ${(e as Error).message}`, { rule: what });
+  }
+}
+
+export function rulePackSql(pack: RulePack, opts: SqlOptions): string {
+  const d = DIALECTS[opts.dialect];
+  // Rule ids are checked by the pack loader; quoted anyway so an id that is a keyword stays a name.
+  const ruleColumn = (id: string) => d.quote(id);
+  const enabled = pack.rules.filter((r) => r.enabled);
+  const parts = [
+    { id: 'value', checked: compileChecked(pack.value.expr, 'value') },
+    { id: 'exclude', checked: compileChecked(pack.exclude.expr, 'exclude') },
+    ...enabled.map((r) => ({ id: r.id, checked: compileChecked(r.when, r.id) })),
+  ];
+  const features = new Map<string, FeatureRequest>();
+  for (const p of parts) for (const [k, f] of p.checked.features) features.set(k, f);
+  const list = [...features.values()];
+  const files = new Set(list.map(featureFile));
+  const columnOf = (key: string) => featureColumn(features.get(key)!);
+  const sqlOf = (p: (typeof parts)[number]) => {
+    const sql = expressionSql(p.checked.tree, columnOf, opts.asOf);
+    if (sql.length > MAX_EXPRESSION_SQL) {
+      throw new ChurnwatchError('CW_SQL_UNSUPPORTED', `rule ${p.id}: its expression compiles to more than ${MAX_EXPRESSION_SQL} characters of SQL (nested min/max repeat their operands); simplify it to run it as SQL`, { rule: p.id });
+    }
+    return sql;
+  };
+  const [valueSql, excludeSql, ...ruleSql] = parts.map(sqlOf);
+
+  const ctes = [subscribersCte(d, opts)];
+  const joins: string[] = [];
+  if (files.has('billing_monthly')) { ctes.push(billingCte(d, opts, list)); joins.push('LEFT JOIN billing_sums b ON b.sid = s.sid'); }
+  if (files.has('usage_daily')) { ctes.push(usageCte(d, opts, list)); joins.push('LEFT JOIN usage_sums u ON u.sid = s.sid'); }
+  if (files.has('tickets')) { ctes.push(ticketsCte(d, opts, list)); joins.push('LEFT JOIN tickets_sums t ON t.sid = s.sid'); }
+  if (files.has('contracts')) { ctes.push(contractsCte(d, opts, list)); joins.push('LEFT JOIN contracts_sums c ON c.sid = s.sid'); }
+  ctes.push(`features AS (
+  SELECT s.sid, s.row_no${list.map((f) => `,\n    ${featureValue(f)}`).join('')}
+  FROM subscribers_ok s
+  ${joins.join('\n  ')}
+)`);
+
+  const flagCols = enabled.map((r, j) => `CASE WHEN NOT excluded AND ${ruleSql[j]} THEN 1 ELSE 0 END AS ${ruleColumn(r.id)}`);
+  ctes.push(`flags AS (
+  SELECT sid, row_no, value${flagCols.map((c) => `,\n    ${c}`).join('')}
+  FROM (SELECT *, ${valueSql} AS value, CASE WHEN ${excludeSql} THEN true ELSE false END AS excluded FROM features) f
+)`);
+
+  const E = double(COMPARE_TOLERANCE);
+  const tier = pack.tiers.method === 'threshold'
+    ? `CASE WHEN value - ${double(pack.tiers.high)} >= -${E} THEN 'high' WHEN value - ${double(pack.tiers.mid)} >= -${E} THEN 'mid' ELSE 'mass' END`
+    : (() => {
+      const t = pack.tiers;
+      // Math.round(share × n) for a positive product is floor(share × n + 0.5).
+      const high = `floor(${double(t.highShare)} * count(*) OVER () + ${double(0.5)})`;
+      const mid = `floor(${double(t.midShare)} * count(*) OVER () + ${double(0.5)})`;
+      const rank = 'row_number() OVER (ORDER BY value DESC NULLS LAST, sid) - 1';
+      return `CASE WHEN ${rank} < ${high} THEN 'high' WHEN ${rank} < ${high} + ${mid} THEN 'mid' ELSE 'mass' END`;
+    })();
+  const hits = enabled.length === 0 ? '0' : enabled.map((r) => ruleColumn(r.id)).join(' + ');
+  // Noisy-OR in pack order, as score.ts multiplies: an unhit rule's factor is exactly 1.
+  const keep = enabled.length === 0 ? double(1) : enabled.map((r) => `CASE WHEN ${ruleColumn(r.id)} = 1 THEN ${double(1 - r.weight)} ELSE ${double(1)} END`).join(' * ');
+  ctes.push(`scored AS (
+  SELECT *, CASE WHEN value > 0 THEN risk * value ELSE ${double(0)} END AS loss
+  FROM (SELECT *, ${tier} AS tier, CASE WHEN ${hits} > 0 THEN ${double(1)} - (${keep}) ELSE ${double(0)} END AS risk FROM flags) r
+)`);
+  const formatted = layered('scored', zipLayers(
+    fixedLayers('value', 2, 'value_text', d.text),
+    fixedLayers('risk', 4, 'risk_text', d.text),
+    fixedLayers('loss', 2, 'loss_text', d.text),
+  ));
+  const header = [
+    `-- churnwatch ${pack.name} v${pack.version}: scores per subscriber, as scores.csv (${d.name === 'duckdb' ? 'DuckDB' : 'Spark SQL 3.x'}).`,
+    '-- Generated by `churnwatch sql`; the run date is fixed in the script.',
+    d.name === 'spark'
+      ? '-- Reads tables or views named subscribers, billing_monthly, usage_daily, tickets and contracts, every column a STRING.'
+      : '-- Reads the CSV files named below, every column as text.',
+  ].join('\n');
+  return `${header}
+WITH
+${ctes.join(',\n')}
+SELECT sid AS subscriber_id, value_text AS value, tier,
+  CASE WHEN risk = 0 THEN '0.0000' ELSE risk_text END AS risk_score,
+  CASE WHEN loss = 0 THEN '0.00' ELSE loss_text END AS expected_loss${enabled.map((r) => `,\n  ${ruleColumn(r.id)}`).join('')}
+FROM ${formatted}
+ORDER BY row_no;
+`;
+}
+
+function zipLayers(...lists: string[][][]): string[][] {
+  const depth = Math.max(...lists.map((l) => l.length));
+  return Array.from({ length: depth }, (_, k) => lists.flatMap((l) => l[k] ?? []));
+}
+
