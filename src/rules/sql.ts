@@ -503,6 +503,16 @@ ORDER BY row_no;
 `;
 }
 
+/**
+ * A query giving Number#toFixed(digits) of each number in `values` (DOUBLE,
+ * NULL for not given) in column x_text, beside the number x. For tests.
+ */
+export function toFixedQuery(dialect: SqlDialectName, values: (number | null)[], digits: number): string {
+  const d = DIALECTS[dialect];
+  const rows = values.map((v, k) => `SELECT ${k} AS k, ${v === null ? 'CAST(NULL AS DOUBLE)' : double(v)} AS x`).join(' UNION ALL ');
+  return `SELECT k, x_text FROM ${layered(`(${rows}) v`, fixedLayers('x', digits, 'x_text', d.text))} ORDER BY k`;
+}
+
 function zipLayers(...lists: string[][][]): string[][] {
   const depth = Math.max(...lists.map((l) => l.length));
   return Array.from({ length: depth }, (_, k) => lists.flatMap((l) => l[k] ?? []));
