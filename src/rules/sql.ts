@@ -17,7 +17,6 @@
  * lpad, regexp_extract, window functions, CAST to INT/BIGINT/DOUBLE/DECIMAL).
  */
 import { ChurnwatchError } from '../errors.js';
-import type { RulePack } from '../config/rulepack.js';
 import { checkExpression, type Typed } from './check.js';
 import { parseExpression } from './parse.js';
 import {
@@ -26,6 +25,16 @@ import {
 import { COMPARE_TOLERANCE } from './compile.js';
 
 export type SqlDialectName = 'duckdb' | 'spark';
+
+/** What the script needs of a loaded rule pack (config/rulepack.ts's RulePack has it; rules/ does not import config/). */
+export interface SqlPack {
+  name: string;
+  version: number;
+  value: { expr: string };
+  exclude: { expr: string };
+  tiers: { method: 'threshold'; high: number; mid: number } | { method: 'rank'; highShare: number; midShare: number };
+  rules: readonly { id: string; enabled: boolean; when: string; weight: number }[];
+}
 
 export interface SqlOptions {
   dialect: SqlDialectName;
@@ -127,7 +136,8 @@ function validDate(y: string, m: string, d: string): string {
 
 /** Hinnant's days_from_civil, as the readers compute it (years from 1900: floor division is plain division). */
 function daysFromCivil(y: string, m: string, d: string): string {
-  const yy = `(${y} - CASE WHEN ${m} <= 2 THEN 1 ELSE 0 END)`;
+  // `+ CASE ... -1`: dt-sql-parser's Spark grammar refuses `- CASE`.
+  const yy = `(${y} + CASE WHEN ${m} <= 2 THEN -1 ELSE 0 END)`;
   const div = (a: string, b: number) => `CAST(floor(${a} / ${b}) AS BIGINT)`;
   const era = div(yy, 400);
   const yoe = `(${yy} - ${era} * 400)`;
@@ -420,7 +430,7 @@ function compileChecked(expr: string, what: string) {
   }
 }
 
-export function rulePackSql(pack: RulePack, opts: SqlOptions): string {
+export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
   const d = DIALECTS[opts.dialect];
   // Rule ids are checked by the pack loader; quoted anyway so an id that is a keyword stays a name.
   const ruleColumn = (id: string) => d.quote(id);

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { csvBody, loadDuckDb, runSql } from './duckdb.js';
+import { cli, csvBody, loadDuckDb, runSql } from './helpers.js';
 
 const AS_OF = '2026-03-15';
 const HAND_PACK = fileURLToPath(new URL('./hand-pack.yaml', import.meta.url));
@@ -21,14 +20,6 @@ const duckdb = await loadDuckDb();
 const tmp = mkdtempSync(join(tmpdir(), 'cw-sql-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<string> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; }, log: () => {} });
-  expect(err).toBe('');
-  expect(code).toBe(0);
-  return out;
-}
 
 async function generate(name: string, extra: string[]): Promise<string> {
   const dir = join(tmp, name);

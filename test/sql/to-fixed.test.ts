@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { toFixedQuery } from '../../src/rules/sql.js';
-import { loadDuckDb, runSql } from './duckdb.js';
+import { loadDuckDb, runSql } from './helpers.js';
 
 const duckdb = await loadDuckDb();
 
