@@ -149,7 +149,8 @@ function daysFromCivil(y: string, m: string, d: string): string {
 /** Month index (year × 12 + month − 1) of YYYY-MM, YYYY/MM or YYYYMM; NULL otherwise. */
 function monthIndex(d: Dialect, t: string): string {
   const y = asInt(`substr(${t}, 1, 4)`), m = asInt(`substr(${t}, length(${t}) - 1, 2)`);
-  return `CASE WHEN ${d.matches(t, MONTH)} AND ${y} BETWEEN 1900 AND 9999 AND ${m} BETWEEN 1 AND 12 THEN ${y} * 12 + ${m} - 1 END`;
+  // Nested: the casts run only on text of the right shape (AND need not evaluate left to right; Spark's ANSI mode fails a bad cast).
+  return `CASE WHEN ${d.matches(t, MONTH)} THEN CASE WHEN ${y} BETWEEN 1900 AND 9999 AND ${m} BETWEEN 1 AND 12 THEN ${y} * 12 + ${m} - 1 END END`;
 }
 
 /** A scaled number as integer units (fen, hundredths): NULL when it is not a number of that scale. */
@@ -342,7 +343,13 @@ const MAX_EXPRESSION_SQL = 200_000;
  */
 export function expressionSql(tree: Typed, columnOf: (key: string) => string, asOf: number): string {
   const E = double(COMPARE_TOLERANCE);
+  // Checked at every node: a text that doubles per level is refused before it grows past the limit.
   const visit = (t: Typed): string => {
+    const sql = node(t);
+    if (sql.length > MAX_EXPRESSION_SQL) throw new SqlTooLarge();
+    return sql;
+  };
+  const node = (t: Typed): string => {
     switch (t.k) {
       case 'const': return double(t.value);
       case 'day': return `CAST(${asOf - t.offset} AS DOUBLE)`;
@@ -385,6 +392,8 @@ export function expressionSql(tree: Typed, columnOf: (key: string) => string, as
   };
   return visit(tree);
 }
+
+class SqlTooLarge extends Error {}
 
 /** A quotient that overflowed (Spark gives Infinity where JavaScript's check gives NaN) is not given. */
 function finite(x: string): string {
@@ -446,11 +455,12 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
   const files = new Set(list.map(featureFile));
   const columnOf = (key: string) => featureColumn(features.get(key)!);
   const sqlOf = (p: (typeof parts)[number]) => {
-    const sql = expressionSql(p.checked.tree, columnOf, opts.asOf);
-    if (sql.length > MAX_EXPRESSION_SQL) {
+    try {
+      return expressionSql(p.checked.tree, columnOf, opts.asOf);
+    } catch (e) {
+      if (!(e instanceof SqlTooLarge)) throw e;
       throw new ChurnwatchError('CW_SQL_UNSUPPORTED', `rule ${p.id}: its expression compiles to more than ${MAX_EXPRESSION_SQL} characters of SQL (nested min/max repeat their operands); simplify it to run it as SQL`, { rule: p.id });
     }
-    return sql;
   };
   const [valueSql, excludeSql, ...ruleSql] = parts.map(sqlOf);
 
