@@ -202,47 +202,96 @@ function subscribersCte(d: Dialect, opts: SqlOptions): string {
 )`;
 }
 
-function billingCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): string {
-  const asOfMonth = `${monthOfDayLiteral(opts.asOf)}`;
-  const raw = `(SELECT ${trimmed('subscriber_id')} AS sid, ${trimmed('bill_month')} AS month_t, ${trimmed('amount')} AS amount_t,
-      ${trimmed('mou')} AS mou_t, ${trimmed('hotline_calls')} AS hot_t FROM ${d.source('billing_monthly', opts)}) raw`;
-  const parsed = layered(raw, [[`${monthIndex(d, 'month_t')} AS month`, `${scaled(d, 'amount_t', 2)} AS fen`,
-    `${optionalScaled(d, 'mou_t', 2)} AS mou_h`, `${optionalScaled(d, 'hot_t', 0)} AS hot`]], 'b');
-  const sums = features.filter((f): f is Extract<FeatureRequest, { source: 'billing' }> => f.source === 'billing').map((f) => {
-    const units: Record<BillingMeasure, string> = { amount: 'fen', mou: 'mou_h', hotline_calls: 'hot' };
-    const col = units[f.measure];
-    return `sum(CASE WHEN b.month = m.m0 - ${f.month} THEN ${col} ELSE 0 END) AS ${featureColumn(f)}`;
-  });
-  return `billing_ok AS (
-  SELECT b.* FROM ${parsed} JOIN subscribers_ok s ON b.sid = s.sid
-  WHERE b.month IS NOT NULL AND b.fen IS NOT NULL AND b.mou_h IS NOT NULL AND b.mou_h >= 0 AND b.hot IS NOT NULL AND b.hot >= 0
-),
--- M0: the newest month of an accepted row before the run month.
-billing_m0 AS (SELECT max(month) AS m0 FROM billing_ok WHERE month < ${asOfMonth}),
-billing_sums AS (
-  SELECT b.sid, ${sums.join(',\n    ')}
-  FROM billing_ok b CROSS JOIN billing_m0 m
-  GROUP BY b.sid
-)`;
+/** A numeric column of a fact extract as its reader parses it: an integer of 10^-scale units. */
+interface MeasureColumn {
+  column: string;
+  scale: number;
+  /** Empty is refused (otherwise it counts 0). */
+  required?: boolean;
+  /** Below 0 is allowed (amounts: credits); otherwise refused. */
+  signed?: boolean;
 }
 
-function usageCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): string {
-  const raw = `(SELECT ${trimmed('subscriber_id')} AS sid, ${trimmed('usage_date')} AS date_t, ${trimmed('calls')} AS calls_t,
-      ${trimmed('sms')} AS sms_t, ${trimmed('data_mb')} AS data_t, ${trimmed('forwarded_calls')} AS fwd_t FROM ${d.source('usage_daily', opts)}) raw`;
-  const [l1, l2] = dayLayers(d, 'date_t', 'day');
-  const parsed = layered(raw, [[...l1!, `${scaled(d, 'calls_t', 2)} AS calls_h`, `${optionalScaled(d, 'sms_t', 2)} AS sms_h`,
-    `${optionalScaled(d, 'data_t', 2)} AS data_h`, `${optionalScaled(d, 'fwd_t', 2)} AS fwd_h`], l2!], 'u');
-  const units: Record<UsageMeasure, string> = {
-    activity: '(calls_h + sms_h + data_h)', calls: 'calls_h', sms: 'sms_h', data_mb: 'data_h', forwarded_calls: 'fwd_h',
-  };
-  const sums = features.filter((f): f is Extract<FeatureRequest, { source: 'usage' }> => f.source === 'usage')
-    .map((f) => `sum(CASE WHEN u.day = ${int(opts.asOf - f.day)} THEN ${units[f.measure]} ELSE 0 END) AS ${featureColumn(f)}`);
-  return `usage_sums AS (
-  SELECT u.sid, ${sums.join(',\n    ')}
-  FROM ${parsed} JOIN subscribers_ok s ON u.sid = s.sid
-  WHERE u.day IS NOT NULL AND u.calls_h >= 0 AND u.sms_h >= 0 AND u.data_h >= 0 AND u.fwd_h >= 0
-  GROUP BY u.sid
+/**
+ * A fact extract of measures per subscriber and period (bill month or usage day):
+ * its columns and what each measure a rule can read sums. Generic over
+ * (extract, column, scale), so a measure declared elsewhere compiles the same way.
+ */
+interface MeasureExtract {
+  extract: string;
+  alias: string;
+  period: { column: string; kind: 'month' | 'day' };
+  columns: MeasureColumn[];
+  measures: Record<string, string[]>;
+}
+
+const BILLING: MeasureExtract = {
+  extract: 'billing_monthly',
+  alias: 'b',
+  period: { column: 'bill_month', kind: 'month' },
+  columns: [{ column: 'amount', scale: 2, required: true, signed: true }, { column: 'mou', scale: 2 }, { column: 'hotline_calls', scale: 0 }],
+  measures: { amount: ['amount'], mou: ['mou'], hotline_calls: ['hotline_calls'] } satisfies Record<BillingMeasure, string[]>,
+};
+
+const USAGE: MeasureExtract = {
+  extract: 'usage_daily',
+  alias: 'u',
+  period: { column: 'usage_date', kind: 'day' },
+  columns: [{ column: 'calls', scale: 2, required: true }, { column: 'sms', scale: 2 }, { column: 'data_mb', scale: 2 }, { column: 'forwarded_calls', scale: 2 }],
+  measures: {
+    activity: ['calls', 'sms', 'data_mb'], calls: ['calls'], sms: ['sms'], data_mb: ['data_mb'], forwarded_calls: ['forwarded_calls'],
+  } satisfies Record<UsageMeasure, string[]>,
+};
+
+/** The extract, measure and period offset (Mk or dk) a feature reads, when it reads a measure extract. */
+function measureOf(f: FeatureRequest): { spec: MeasureExtract; measure: string; offset: number } | null {
+  if (f.source === 'billing') return { spec: BILLING, measure: f.measure, offset: f.month };
+  if (f.source === 'usage') return { spec: USAGE, measure: f.measure, offset: f.day };
+  return null;
+}
+
+/** The scale of a measure: that of its columns (a sum of columns of one scale, as activity). */
+function measureScale(spec: MeasureExtract, measure: string): number {
+  const scales = new Set(spec.measures[measure]!.map((c) => spec.columns.find((m) => m.column === c)!.scale));
+  if (scales.size !== 1) throw new Error(`internal: measure ${measure} sums columns of different scales`);
+  return [...scales][0]!;
+}
+
+/**
+ * The accepted rows of a measure extract (known subscriber, a period, every column
+ * a number of its scale, not negative unless signed) and the sums the features read,
+ * in integer units: `<alias>_sums`. Months count from M0, the newest month of an
+ * accepted row before the run month; days from D.
+ */
+function measureCtes(d: Dialect, opts: SqlOptions, spec: MeasureExtract, features: FeatureRequest[]): string {
+  const { alias, columns } = spec;
+  const raw = `(SELECT ${[`${trimmed('subscriber_id')} AS sid`, `${trimmed(spec.period.column)} AS period_t`,
+    ...columns.map((c) => `${trimmed(c.column)} AS ${c.column}_t`)].join(', ')}
+    FROM ${d.source(spec.extract, opts)}) raw`;
+  const values = columns.map((c) => `${(c.required ? scaled : optionalScaled)(d, `${c.column}_t`, c.scale)} AS ${c.column}_n`);
+  const parsed = spec.period.kind === 'month'
+    ? layered(raw, [[`${monthIndex(d, 'period_t')} AS period`, ...values]], alias)
+    : (() => { const [l1, l2] = dayLayers(d, 'period_t', 'period'); return layered(raw, [[...l1!, ...values], l2!], alias); })();
+  const checks = columns.map((c) => (c.signed ? `${alias}.${c.column}_n IS NOT NULL` : `${alias}.${c.column}_n >= 0`));
+  const first = spec.period.kind === 'month' ? 'm.m0' : int(opts.asOf);
+  const sums = features.flatMap((f) => {
+    const m = measureOf(f);
+    if (m === null || m.spec !== spec) return [];
+    const sum = spec.measures[m.measure]!.map((c) => `${c}_n`).join(' + ');
+    return [`sum(CASE WHEN ${alias}.period = ${first} - ${m.offset} THEN ${sum} ELSE 0 END) AS ${featureColumn(f)}`];
+  });
+  const ok = `${alias}_ok AS (
+  SELECT ${alias}.* FROM ${parsed} JOIN subscribers_ok s ON ${alias}.sid = s.sid
+  WHERE ${alias}.period IS NOT NULL AND ${checks.join(' AND ')}
 )`;
+  if (spec.period.kind === 'day') {
+    return `${ok},
+${alias}_sums AS (SELECT ${alias}.sid, ${sums.join(',\n    ')} FROM ${alias}_ok ${alias} GROUP BY ${alias}.sid)`;
+  }
+  return `${ok},
+-- M0: the newest month of an accepted row before the run month.
+${alias}_m0 AS (SELECT max(period) AS m0 FROM ${alias}_ok WHERE period < ${monthOfDayLiteral(opts.asOf)}),
+${alias}_sums AS (SELECT ${alias}.sid, ${sums.join(',\n    ')} FROM ${alias}_ok ${alias} CROSS JOIN ${alias}_m0 m GROUP BY ${alias}.sid)`;
 }
 
 function ticketsCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): string {
@@ -323,11 +372,11 @@ function featureValue(f: FeatureRequest): string {
       };
       return `${map[f.column]!} AS ${col}`;
     }
-    case 'billing': {
-      const by = f.measure === 'hotline_calls' ? 'CAST(1 AS DOUBLE)' : 'CAST(100 AS DOUBLE)';
-      return `CAST(coalesce(b.${col}, 0) AS DOUBLE) / ${by} AS ${col}`;
+    case 'billing': case 'usage': {
+      const m = measureOf(f)!;
+      const scale = measureScale(m.spec, m.measure);
+      return `CAST(coalesce(${m.spec.alias}.${col}, 0) AS DOUBLE) / ${double(10 ** scale)} AS ${col}`;
     }
-    case 'usage': return `CAST(coalesce(u.${col}, 0) AS DOUBLE) / CAST(100 AS DOUBLE) AS ${col}`;
     case 'tickets': return `CAST(coalesce(t.${col}, 0) AS DOUBLE) AS ${col}`;
     case 'contracts': return `CAST(coalesce(c.${col}, 0) AS DOUBLE) AS ${col}`;
   }
@@ -466,8 +515,11 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
 
   const ctes = [subscribersCte(d, opts)];
   const joins: string[] = [];
-  if (files.has('billing_monthly')) { ctes.push(billingCte(d, opts, list)); joins.push('LEFT JOIN billing_sums b ON b.sid = s.sid'); }
-  if (files.has('usage_daily')) { ctes.push(usageCte(d, opts, list)); joins.push('LEFT JOIN usage_sums u ON u.sid = s.sid'); }
+  for (const spec of [BILLING, USAGE]) {
+    if (!files.has(spec.extract)) continue;
+    ctes.push(measureCtes(d, opts, spec, list));
+    joins.push(`LEFT JOIN ${spec.alias}_sums ${spec.alias} ON ${spec.alias}.sid = s.sid`);
+  }
   if (files.has('tickets')) { ctes.push(ticketsCte(d, opts, list)); joins.push('LEFT JOIN tickets_sums t ON t.sid = s.sid'); }
   if (files.has('contracts')) { ctes.push(contractsCte(d, opts, list)); joins.push('LEFT JOIN contracts_sums c ON c.sid = s.sid'); }
   ctes.push(`features AS (
