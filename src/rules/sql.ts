@@ -94,9 +94,13 @@ const int = (v: number) => (v < 0 ? `(${v})` : String(v));
 
 // ------------------------------------------------------------------ field parsing
 
-/** [+-]digits[.digits] with at most `scale` fraction digits, as the readers accept (thousands separators are not). */
+/**
+ * [+-]digits[.digits] with at most `scale` fraction digits and 15 whole digits, as
+ * the readers accept (thousands separators are not): it fits DECIMAL(18, scale),
+ * which DuckDB casts to several times faster than a wider decimal.
+ */
 function numberPattern(scale: number): string {
-  return scale === 0 ? '^[+-]?[0-9]+$' : `^[+-]?([0-9]+[.]?[0-9]{0,${scale}}|[.][0-9]{1,${scale}})$`;
+  return scale === 0 ? '^[+-]?[0-9]{1,15}$' : `^[+-]?([0-9]{1,15}[.]?[0-9]{0,${scale}}|[.][0-9]{1,${scale}})$`;
 }
 
 const TIME_PART = '([ T][0-9]{1,2}:[0-9]{2}.*)?$';
@@ -155,7 +159,7 @@ function monthIndex(d: Dialect, t: string): string {
 
 /** A scaled number as integer units (fen, hundredths): NULL when it is not a number of that scale. */
 function scaled(d: Dialect, t: string, scale: number): string {
-  return `CASE WHEN ${d.matches(t, numberPattern(scale))} THEN CAST(CAST(${t} AS DECIMAL(20, ${scale})) * ${10 ** scale} AS BIGINT) END`;
+  return `CASE WHEN ${d.matches(t, numberPattern(scale))} THEN CAST(CAST(${t} AS DECIMAL(18, ${scale})) * ${10 ** scale} AS BIGINT) END`;
 }
 
 /** An optional scaled column: 0 when empty, NULL when not a number. */

@@ -64,7 +64,7 @@ describe('churnwatch CLI', () => {
     expect(r.err).toBe("churnwatch: unknown command 'rnu' (did you mean run?); see 'churnwatch --help' [CW_USAGE]\n");
   });
 
-  it.each([[[], 'run, explain, generate, rules, report, backtest, diff', 'churnwatch'], [['rules'], 'check', 'churnwatch rules']])('when %j has no command then it exits 64 with one line naming the commands', async (argv, names, cmd) => {
+  it.each([[[], 'run, explain, generate, rules, report, backtest, diff, sql', 'churnwatch'], [['rules'], 'check', 'churnwatch rules']])('when %j has no command then it exits 64 with one line naming the commands', async (argv, names, cmd) => {
     const r = await cli(argv);
     expect(r.code).toBe(64);
     expect(r.err).toBe(`churnwatch: missing command: ${names}; see '${cmd} --help' [CW_USAGE]\n`);
