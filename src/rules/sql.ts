@@ -19,9 +19,8 @@
 import { ChurnwatchError } from '../errors.js';
 import { checkExpression, type Typed } from './check.js';
 import { parseExpression } from './parse.js';
-import {
-  MEMBER_LEVELS, STATUS_VALUES, TICKET_KINDS, featureFile, type BillingMeasure, type FeatureRequest, type UsageMeasure,
-} from './catalogue.js';
+import { MEMBER_LEVELS, STATUS_VALUES, TICKET_KINDS, type ColumnMeasure, type ExtractName } from '../contract/contract.js';
+import { featureFile, type FeatureRequest } from './catalogue.js';
 import { COMPARE_TOLERANCE } from './compile.js';
 
 export type SqlDialectName = 'duckdb' | 'spark';
@@ -34,6 +33,8 @@ export interface SqlPack {
   exclude: { expr: string };
   tiers: { method: 'threshold'; high: number; mid: number } | { method: 'rank'; highShare: number; midShare: number };
   rules: readonly { id: string; enabled: boolean; when: string; weight: number }[];
+  /** Measures the pack declares (refused below: the SQL compiler knows the built-in ones only, so far). */
+  measures?: readonly ColumnMeasure[];
 }
 
 export interface SqlOptions {
@@ -234,7 +235,7 @@ const BILLING: MeasureExtract = {
   alias: 'b',
   period: { column: 'bill_month', kind: 'month' },
   columns: [{ column: 'amount', scale: 2, required: true, signed: true }, { column: 'mou', scale: 2 }, { column: 'hotline_calls', scale: 0 }],
-  measures: { amount: ['amount'], mou: ['mou'], hotline_calls: ['hotline_calls'] } satisfies Record<BillingMeasure, string[]>,
+  measures: { amount: ['amount'], mou: ['mou'], hotline_calls: ['hotline_calls'] },
 };
 
 const USAGE: MeasureExtract = {
@@ -244,11 +245,17 @@ const USAGE: MeasureExtract = {
   columns: [{ column: 'calls', scale: 2, required: true }, { column: 'sms', scale: 2 }, { column: 'data_mb', scale: 2 }, { column: 'forwarded_calls', scale: 2 }],
   measures: {
     activity: ['calls', 'sms', 'data_mb'], calls: ['calls'], sms: ['sms'], data_mb: ['data_mb'], forwarded_calls: ['forwarded_calls'],
-  } satisfies Record<UsageMeasure, string[]>,
+  },
 };
 
 /** The extract, measure and period offset (Mk or dk) a feature reads, when it reads a measure extract. */
 function measureOf(f: FeatureRequest): { spec: MeasureExtract; measure: string; offset: number } | null {
+  if ((f.source === 'billing' || f.source === 'usage') && f.declared) {
+    // Never mistranslate: the SQL compiler knows the built-in measures only, so far.
+    throw new ChurnwatchError('CW_SQL_UNSUPPORTED',
+      `measure ${f.measure} is declared by the rule pack; churnwatch sql does not compile pack-declared measures yet: run the pack in process, or express the rule with built-in measures`,
+      {});
+  }
   if (f.source === 'billing') return { spec: BILLING, measure: f.measure, offset: f.month };
   if (f.source === 'usage') return { spec: USAGE, measure: f.measure, offset: f.day };
   return null;
@@ -484,9 +491,9 @@ function fixedLayers(x: string, digits: number, out: string, text: string): stri
 
 // ------------------------------------------------------------------ the script
 
-function compileChecked(expr: string, what: string) {
+function compileChecked(expr: string, what: string, measures?: readonly ColumnMeasure[]) {
   try {
-    return checkExpression(parseExpression(expr));
+    return checkExpression(parseExpression(expr), { measures });
   } catch (e) {
     throw new ChurnwatchError('CW_RULE_EXPRESSION', `${what}: ${(e as Error).message}`, { rule: what });
   }
@@ -498,9 +505,9 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
   const ruleColumn = (id: string) => d.quote(id);
   const enabled = pack.rules.filter((r) => r.enabled);
   const parts = [
-    { id: 'value', checked: compileChecked(pack.value.expr, 'value') },
-    { id: 'exclude', checked: compileChecked(pack.exclude.expr, 'exclude') },
-    ...enabled.map((r) => ({ id: r.id, checked: compileChecked(r.when, r.id) })),
+    { id: 'value', checked: compileChecked(pack.value.expr, 'value', pack.measures) },
+    { id: 'exclude', checked: compileChecked(pack.exclude.expr, 'exclude', pack.measures) },
+    ...enabled.map((r) => ({ id: r.id, checked: compileChecked(r.when, r.id, pack.measures) })),
   ];
   const features = new Map<string, FeatureRequest>();
   for (const p of parts) for (const [k, f] of p.checked.features) features.set(k, f);
@@ -520,7 +527,7 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
   const ctes = [subscribersCte(d, opts)];
   const joins: string[] = [];
   for (const spec of [BILLING, USAGE]) {
-    if (!files.has(spec.extract)) continue;
+    if (!files.has(spec.extract as ExtractName)) continue;
     ctes.push(measureCtes(d, opts, spec, list));
     joins.push(`LEFT JOIN ${spec.alias}_sums ${spec.alias} ON ${spec.alias}.sid = s.sid`);
   }

@@ -35,6 +35,20 @@ describe('churnwatch sql refuses', () => {
     expect(r.err).toContain('CW_SQL_UNSUPPORTED');
   });
 
+  it('a rule over a measure the pack declares, which the SQL compiler does not know yet (78), instead of a wrong script', async () => {
+    const pack = readFileSync('rules/default.yaml', 'utf8')
+      .replace(/^rules:/m, 'measures:\n  recharge: { extract: billing_monthly, column: recharge_amount, unit: money }\nrules:')
+      .replace('when: hotline_calls(M0) >= 5', 'when: recharge(M0) >= 5');
+    expect(pack).toContain('recharge(M0) >= 5');
+    const file = join(tmp, 'declared.yaml');
+    writeFileSync(file, pack);
+    const r = await run(['sql', '--dialect', 'duckdb', '--as-of', '2026-03-15', '--rules', file]);
+    expect(r.err).toContain('CW_SQL_UNSUPPORTED');
+    expect(r.err).toContain('recharge');
+    expect(r.code).toBe(78);
+    expect(r.out).toBe('');
+  });
+
   it.each([[[]], [['--dialect', 'oracle']]])('a missing or unknown dialect (64): %j', async (extra) => {
     const r = await run(['sql', '--as-of', '2026-03-15', ...extra]);
     expect(r.code).toBe(64);
