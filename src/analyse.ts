@@ -12,7 +12,7 @@ import { buildFeatures, type FeatureTable } from './features/features.js';
 import { ingest, type Extracts, type IngestPlan } from './ingest/ingest.js';
 import { checkGates } from './ingest/gates.js';
 import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions } from './ingest/layout.js';
-import { evaluate, type Evaluation } from './rules/evaluate.js';
+import { evaluate, type Evaluation } from './evaluate/evaluate.js';
 import { score, type Scores } from './score/score.js';
 import { monthOfDay } from './util/dates.js';
 import { DEFAULT_COUNTRY_CODE } from './util/phone.js';

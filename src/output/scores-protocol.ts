@@ -7,7 +7,7 @@
  * ChurnwatchError.
  */
 import type { SerializedError } from '../errors.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import type { Scores } from '../score/score.js';
 import { TextColumn } from '../util/text-column.js';
 import type { OutputRecord, PublicationPlace } from './publish.js';

@@ -11,7 +11,7 @@
  * rounds the exact binary value, and its text is what the files have always held.
  */
 import { Dictionary, Float64, Uint8, Utf8, makeData, makeVector, tableToIPC, Table, type Vector } from 'apache-arrow';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
 import type { TextColumn } from '../util/text-column.js';

@@ -13,7 +13,7 @@
  */
 import type { RulePack } from '../config/rulepack.js';
 import type { Labels, LabelProblem } from '../ingest/labels.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import { byLossThenId, type Scores } from '../score/score.js';
 import { formatDay, NO_DAY } from '../util/dates.js';
 import { decileTable, measureFlag, rocAuc, type DecileTable, type FlagMeasures, type Interval } from '../util/metrics.js';

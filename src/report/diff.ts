@@ -10,7 +10,7 @@
  * numbers and names are never shown.
  */
 import type { RulePack } from '../config/rulepack.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
 import { formatDay } from '../util/dates.js';

@@ -9,7 +9,7 @@ import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { ATTRIBUTES, STATUS_VALUES, TIERS } from '../contract/contract.js';
 import { featureUnit, type FeatureRequest } from '../rules/catalogue.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import type { Scores } from '../score/score.js';
 import { formatNumber, renderReason } from '../tasks/tasks.js';
 import { formatDay, formatMonth } from '../util/dates.js';

@@ -6,7 +6,7 @@
 import type { RulePack } from '../config/rulepack.js';
 import type { Extracts } from '../ingest/ingest.js';
 import type { FeatureRequest } from '../rules/catalogue.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
 import type { LedgerPlan } from '../tasks/ledger.js';

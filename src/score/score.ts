@@ -7,7 +7,7 @@
  */
 import type { RulePack } from '../config/rulepack.js';
 import { COMPARE_TOLERANCE } from '../rules/compile.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import type { TextColumn } from '../util/text-column.js';
 
 export interface Scores {

@@ -11,7 +11,7 @@
  */
 import { minutesOf, type RuleDef, type RulePack } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { isPhoneBytes } from '../util/phone.js';
 import type { TextColumn } from '../util/text-column.js';

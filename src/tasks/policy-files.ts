@@ -3,7 +3,7 @@
  * task, with what stopped it. Pure: values in, bytes out to the writer it is handed.
  * No phone number or name: these lists are for analysts and the control group.
  */
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
 import type { CsvBytesWriter } from '../util/bytes.js';

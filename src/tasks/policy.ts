@@ -17,7 +17,7 @@ import type { ContactPolicy, RulePack } from '../config/rulepack.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { IdTable } from '../ingest/id-table.js';
 import { CONTACT_OUTCOMES, STATUS_VALUES, TIERS } from '../contract/contract.js';
-import type { Evaluation } from '../rules/evaluate.js';
+import type { Evaluation } from '../evaluate/evaluate.js';
 import { byLossThenId, type Scores } from '../score/score.js';
 import { ChurnwatchError } from '../errors.js';
 import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';

@@ -12,7 +12,7 @@ import type { RulePack, TemplatePart } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { CONTACT_OUTCOMES, TIERS } from '../contract/contract.js';
-import { columnsFor, type Evaluation } from '../rules/evaluate.js';
+import { columnsFor, type Evaluation } from '../evaluate/evaluate.js';
 import { formatDay } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
 import type { Scores } from '../score/score.js';

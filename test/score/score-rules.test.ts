@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseRulePack } from '../../src/config/rulepack.js';
-import type { Evaluation } from '../../src/rules/evaluate.js';
+import type { Evaluation } from '../../src/evaluate/evaluate.js';
 import { score } from '../../src/score/score.js';
 import { TextColumn } from '../../src/util/text-column.js';
 

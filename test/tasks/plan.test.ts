@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRulePack } from '../../src/config/rulepack.js';
-import type { Evaluation } from '../../src/rules/evaluate.js';
+import type { Evaluation } from '../../src/evaluate/evaluate.js';
 import { DEFAULT_TASK_PROFILE, planTasks, taskId, taskIdTags, TASK_ID_MAX_LENGTH } from '../../src/tasks/plan.js';
 import { TASK_COLUMN_SPEC, TASK_COLUMNS, TASK_FREE_TEXT, taskColumns } from '../../src/tasks/tasks.js';
 import { parseDay } from '../../src/util/dates.js';

@@ -4,7 +4,7 @@
  */
 import type { RuleDef, RulePack } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
-import type { Column, CompiledCondition } from './compile.js';
+import type { Column, CompiledCondition } from '../rules/compile.js';
 
 export interface Evaluation {
   /** The enabled rules, in pack order: flags[j] and ruleIds[j] belong to rules[j]. */
