@@ -143,7 +143,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
         taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput);
         // The delta files are in the plain layout; the dialer profiles get theirs from the renderer side (not yet).
-        if (taskOutput.profile === 'plain') TIERS.forEach((tier, k) => writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile));
+        if (taskOutput.profile === 'plain') TIERS.forEach((tier, k) => { writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile); });
       } catch (e) {
         await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
         throw e;
@@ -218,7 +218,7 @@ function writeDelta(publication: Publication, input: TaskInput, tier: string, k:
   const states = ledger.states[k]!, ids = ledger.taskIds[k]!;
   const rows: number[] = [];
   for (let r = 0; r < order.length; r++) if (TASK_STATES[states[r]!] === 'new' || TASK_STATES[states[r]!] === 'escalated') rows.push(r);
-  const pick = <T extends Uint8Array>(a: T, width: number) => { const out = new Uint8Array(rows.length * width); rows.forEach((r, q) => out.set(a.subarray(r * width, (r + 1) * width), q * width)); return out; };
+  const pick = <T extends Uint8Array>(a: T, width: number) => { const out = new Uint8Array(rows.length * width); rows.forEach((r, q) => { out.set(a.subarray(r * width, (r + 1) * width), q * width); }); return out; };
   const deltaLedger = {
     taskIds: ledger.taskIds.map((a, t) => (t === k ? pick(ids, TASK_ID_WIDTH) : a)),
     states: ledger.states.map((a, t) => (t === k ? pick(states, 1) : a)),

@@ -42,7 +42,7 @@ describe('field fidelity', () => {
   it('when fields hold delimiters, quotes, line breaks and CR LF then the task file gives them back exactly', async () => {
     const names = ['a,b', 'say "hi"', 'line1\nline2', 'cr\r\nlf', '"', ',', '  spaced  x', '王"五"\n, 第二行'];
     const w = new World(AS_OF);
-    names.forEach((name, k) => w.sub(`Q${k}`, { ...ARREARS, name: name.trim() === name ? name : name, region: `${name}|${k}` }).bills(`Q${k}`, BILLS));
+    names.forEach((name, k) => { w.sub(`Q${k}`, { ...ARREARS, name: name.trim() === name ? name : name, region: `${name}|${k}` }).bills(`Q${k}`, BILLS); });
     const r = await run(w);
     names.forEach((name, k) => {
       const t = taskOf(r, `Q${k}`);

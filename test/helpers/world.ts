@@ -75,7 +75,7 @@ export class World {
   }
   /** amounts[k] is amount(Mk). */
   bills(id: string, amounts: string[], f: Partial<Row>[] = []): this {
-    amounts.forEach((a, k) => this.bill(id, this.month(k), a, f[k] ?? {}));
+    amounts.forEach((a, k) => { this.bill(id, this.month(k), a, f[k] ?? {}); });
     return this;
   }
   usage(id: string, date: string, f: Partial<Row>): this {

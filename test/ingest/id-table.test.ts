@@ -35,11 +35,11 @@ describe('IdTable', () => {
   it('when keys are inserted one by one then each is found at its index, repeats give the first index, others are unknown', () => {
     const t = new IdTable(4);
     const keys = Array.from({ length: 5000 }, (_, i) => `S${(i * 7919) % 100000}`);
-    keys.forEach((k, i) => expect(t.insertField(field(k), 0)).toBe(i));
+    keys.forEach((k, i) => { expect(t.insertField(field(k), 0)).toBe(i); });
     expect(t.n).toBe(keys.length);
     expect(t.insertField(field(keys[42]!), 0)).toBe(42);
     expect(t.n).toBe(keys.length);
-    keys.forEach((k, i) => expect(t.indexOf(k)).toBe(i));
+    keys.forEach((k, i) => { expect(t.indexOf(k)).toBe(i); });
     expect(t.indexOf('S100001')).toBe(ID_UNKNOWN);
     expect(t.indexOf('')).toBe(ID_UNKNOWN);
     expect(t.keyString(1234)).toBe(keys[1234]);
@@ -91,7 +91,7 @@ describe('IdTable', () => {
       const first = new Map<string, number>();
       ids.forEach((id, i) => { if (!first.has(id)) first.set(id, i); });
       if (first.size === ids.length) expect(firstOf).toBeNull();
-      else ids.forEach((id, i) => expect(firstOf![i]).toBe(first.get(id)));
+      else ids.forEach((id, i) => { expect(firstOf![i]).toBe(first.get(id)); });
       for (const [id, i] of first) expect(t.indexOf(id)).toBe(i);
       const keep = Uint8Array.from(ids, (id, i) => (first.get(id) === i ? 1 : 0));
       t.compact(keep);

@@ -88,7 +88,7 @@ describe('ingest with a worker thread', () => {
       expect(plain(two)).toEqual(expected);
       // The id table comes from the worker (shared memory) and finds every subscriber.
       expect(two.subscribers.idTable!.isShared).toBe(true);
-      two.subscribers.ids.toArray().forEach((id, i) => expect(two.subscribers.idTable!.indexOf(id)).toBe(i));
+      two.subscribers.ids.toArray().forEach((id, i) => { expect(two.subscribers.idTable!.indexOf(id)).toBe(i); });
     }
     // Unless asked for, the id table is let go once the extracts are read.
     expect((await ingest({ ...plan(dir, true, ['usage_daily']), keepIdTable: false })).subscribers.idTable).toBeUndefined();

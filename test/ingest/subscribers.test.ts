@@ -46,6 +46,7 @@ function reference(rows: Row[]): { accepted: string[]; rejects: [number, string,
   const index = new Map<string, number>();
   const accepted: string[] = [];
   const rejects: [number, string, string][] = [];
+  // biome-ignore lint/suspicious/useIterableCallbackReturn: early returns of push() end the row, their value is unused
   rows.forEach((r, k) => {
     const line = k + 2;
     const id = r.id.trim();
@@ -83,7 +84,7 @@ describe('readSubscribers', () => {
       expect(table.ids.toArray()).toEqual(ref.accepted);
       expect(log.rows.map((r) => [r.line, r.column, r.code])).toEqual(ref.rejects);
       expect([stats.records, stats.accepted, stats.rejected]).toEqual([rows.length, ref.accepted.length, ref.rejects.length]);
-      ref.accepted.forEach((id, i) => expect(table.idTable!.indexOf(id)).toBe(i));
+      ref.accepted.forEach((id, i) => { expect(table.idTable!.indexOf(id)).toBe(i); });
       expect(table.name.toArray()).toEqual(ref.accepted.map((id) => `N${rows.findIndex((r) => r.id.trim() === id && VALID.phone(r.phone) && VALID.status(r.status) && VALID.level(r.level) && VALID.balance(r.balance) && VALID.since(r.since))}`));
 
       // The split reading (ids in one pass, attributes in another) gives the same table.

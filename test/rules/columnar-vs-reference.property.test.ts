@@ -76,9 +76,11 @@ function reference(w: World, id: string, [s, near70, near80]: Sub): Record<strin
     activation_date: s.activationOffset === undefined ? '' : w.day(s.activationOffset),
     prepaid_balance: s.balance === undefined ? '' : money(s.balance),
   });
-  [m0, m1, m2, m3].forEach((a, k) => w.bill(id, w.month(k), money(a), {
-    mou: k === 0 ? money(mou0) : k === 1 ? money(s.mou1) : '0', hotline_calls: k === 0 ? String(s.hotline) : '0',
-  }));
+  [m0, m1, m2, m3].forEach((a, k) => {
+    w.bill(id, w.month(k), money(a), {
+      mou: k === 0 ? money(mou0) : k === 1 ? money(s.mou1) : '0', hotline_calls: k === 0 ? String(s.hotline) : '0',
+    });
+  });
   for (const u of s.usage) w.usage(id, w.day(u.day), { calls: String(u.calls), data_mb: String(u.data), forwarded_calls: String(u.fwd) });
   for (const t of s.tickets) w.ticket(id, w.day(t.day), t.kind);
   for (const c of s.contracts) w.contract(id, w.rel(c.end), c.renewed ? '1' : '0', c.kind);

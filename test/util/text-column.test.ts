@@ -10,7 +10,7 @@ describe('TextColumn', () => {
       const col = b.finish();
       expect(col.length).toBe(values.length);
       expect(col.toArray()).toEqual(values);
-      values.forEach((v, i) => expect(col.byteLength(i)).toBe(Buffer.byteLength(v)));
+      values.forEach((v, i) => { expect(col.byteLength(i)).toBe(Buffer.byteLength(v)); });
     }));
   });
 
