@@ -39,8 +39,20 @@ import { parseArgs } from 'node:util';
 import { churnwatchConfig, deriveVariant, DIALECTS } from './dialects.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const RULES = ['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring', 'contract_lapsed',
-  'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance'];
+const RULES = [
+  'arpu_drop_mom',
+  'arpu_decline_3m',
+  'silence_3d',
+  'complaints_repeat',
+  'contract_expiring',
+  'contract_lapsed',
+  'arrears_suspended',
+  'number_hold',
+  'forwarding_3d',
+  'hotline_calls',
+  'mou_drop',
+  'low_balance',
+];
 /** Roughly what one subscriber takes on disk: extracts (~730 B) plus both sides' outputs. */
 const DISK_BYTES_PER_SUBSCRIBER = 1100;
 
@@ -84,14 +96,17 @@ if (!Number.isInteger(THREADS) || THREADS < 1) usage('--threads must be a whole 
 if (!/^\d{4}-\d{2}-\d{2}$/.test(D)) usage('--as-of must be YYYY-MM-DD');
 if (!/^[\w.-]+$/.test(SEED)) usage('--seed must be letters, digits, - . or _');
 const DIALECT_LIST = opt.dialect === 'all' ? DIALECTS : opt.dialect.split(',');
-for (const d of DIALECT_LIST) if (!DIALECTS.includes(d)) usage(`--dialect must be all or one or more (with commas) of ${DIALECTS.join(', ')}`);
+for (const d of DIALECT_LIST)
+  if (!DIALECTS.includes(d)) usage(`--dialect must be all or one or more (with commas) of ${DIALECTS.join(', ')}`);
 const DIALECT = DIALECT_LIST[0];
 const MAX_RSS_MB = opt['max-rss-mb'] === undefined ? null : Number(opt['max-rss-mb']);
 if (MAX_RSS_MB !== null && !(MAX_RSS_MB > 0)) usage('--max-rss-mb must be a positive number');
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
-  console.error(`usage: npm run bench -- [--subscribers 1000000] [--runs 5] [--seed 1] [--warmup 1] [--keep] [--clean] [--as-of YYYY-MM-DD] [--threads 2] [--reference] [--dialect all|${DIALECTS.join('|')}] [--max-rss-mb MB] [--data-dir DIR] [--results-dir DIR]`);
+  console.error(
+    `usage: npm run bench -- [--subscribers 1000000] [--runs 5] [--seed 1] [--warmup 1] [--keep] [--clean] [--as-of YYYY-MM-DD] [--threads 2] [--reference] [--dialect all|${DIALECTS.join('|')}] [--max-rss-mb MB] [--data-dir DIR] [--results-dir DIR]`,
+  );
   process.exit(message ? 64 : 0);
 }
 
@@ -113,13 +128,20 @@ const outA = join(outDir, 'churnwatch');
 const outB = join(outDir, 'duckdb-scores.csv');
 const usageFile = join(outDir, 'usage.json');
 /** Paths in what is printed and written: relative to the project when inside it. */
-const shown = (p) => { const r = relative(root, p); return r.startsWith('..') ? p : r; };
+const shown = (p) => {
+  const r = relative(root, p);
+  return r.startsWith('..') ? p : r;
+};
 const log = (s) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 const fmtInt = (x) => Math.round(x).toLocaleString('en-US');
 
@@ -141,7 +163,7 @@ function git(args) {
 function rssMb(pid) {
   try {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 / 1e6 : null;
+    return m ? (Number(m[1]) * 1024) / 1e6 : null;
   } catch {
     return null;
   }
@@ -187,19 +209,30 @@ function timedNode(args) {
         child.kill('SIGKILL');
       }
     }, 250);
-    const keep = (b) => { if (out.length < 65536) out += b.toString('utf8'); };
+    const keep = (b) => {
+      if (out.length < 65536) out += b.toString('utf8');
+    };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', reject);
-    child.on('exit', () => { t1 = process.hrtime.bigint(); clearInterval(watch); });
+    child.on('exit', () => {
+      t1 = process.hrtime.bigint();
+      clearInterval(watch);
+    });
     child.on('close', (code, signal) => {
       const wall = Number((t1 || process.hrtime.bigint()) - t0) / 1e9;
       let usage = null;
-      try { usage = JSON.parse(readFileSync(usageFile, 'utf8')); } catch { /* the process died before its exit hook */ }
+      try {
+        usage = JSON.parse(readFileSync(usageFile, 'utf8'));
+      } catch {
+        /* the process died before its exit hook */
+      }
       // What other processes took from the machine meanwhile (the measured process's own CPU time taken out).
       const busy1 = machineBusySeconds();
-      const others = busy0 === null || busy1 === null || usage === null ? null : Math.max(0, busy1 - busy0 - (usage.user_us + usage.system_us) / 1e6);
-      if (overCap) out += `\nkilled by the benchmark: resident set ${overCap.rss_mb} MB passed --max-rss-mb ${MAX_RSS_MB} after ${overCap.after_s} s`;
+      const others =
+        busy0 === null || busy1 === null || usage === null ? null : Math.max(0, busy1 - busy0 - (usage.user_us + usage.system_us) / 1e6);
+      if (overCap)
+        out += `\nkilled by the benchmark: resident set ${overCap.rss_mb} MB passed --max-rss-mb ${MAX_RSS_MB} after ${overCap.after_s} s`;
       resolveRun({ code: code ?? signal, wall, usage, out, load1, others, overCap, sampledPeakMb });
     });
   });
@@ -212,7 +245,10 @@ function runFailed(what, r) {
 
 /** The gist of a failed run's output: the lines that say what went wrong. */
 function failureGist(r) {
-  const lines = r.out.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = r.out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const said = lines.filter((l) => /FATAL|ERROR|error|killed by the benchmark|churnwatch:|duckdb-run:/.test(l) && !/^\d+: 0x/.test(l));
   return (said.length ? said : lines.slice(-3)).slice(0, 4).join(' | ').slice(0, 600) || `exit ${r.code}`;
 }
@@ -230,9 +266,15 @@ if (DIALECT_LIST.length > 1) {
   let worst = 0;
   for (const d of DIALECT_LIST) {
     log(`dialect ${d}`);
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...passOn, '--dialect', d], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...passOn, '--dialect', d], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
-    child.stdout.on('data', (b) => { out += b; process.stdout.write(b); });
+    child.stdout.on('data', (b) => {
+      out += b;
+      process.stdout.write(b);
+    });
     const code = await new Promise((res) => child.on('close', (c) => res(c ?? 2)));
     worst = Math.max(worst, code);
     const path = /^results: (.+)$/m.exec(out)?.[1];
@@ -241,10 +283,14 @@ if (DIALECT_LIST.length > 1) {
   }
   const clean = rows.find((x) => x.dialect === 'clean')?.r?.churnwatch_scores_sha256 ?? null;
   const table = rows.map(({ dialect, exit, result, r }) => ({
-    dialect, exit, result,
-    churnwatch_s: r?.sides.churnwatch.wall_s?.median ?? null, duckdb_s: r?.sides.duckdb.wall_s?.median ?? null,
+    dialect,
+    exit,
+    result,
+    churnwatch_s: r?.sides.churnwatch.wall_s?.median ?? null,
+    duckdb_s: r?.sides.duckdb.wall_s?.median ?? null,
     ratio: r?.ratio.median_of_pairs ?? null,
-    churnwatch_cpu_s: r?.sides.churnwatch.cpu_s_median ?? null, duckdb_cpu_s: r?.sides.duckdb.cpu_s_median ?? null,
+    churnwatch_cpu_s: r?.sides.churnwatch.cpu_s_median ?? null,
+    duckdb_cpu_s: r?.sides.duckdb.cpu_s_median ?? null,
     churnwatch_peak_rss_mb: r?.sides.churnwatch.peak_rss_mb?.max ?? null,
     agree: r?.agreement?.agree ?? null,
     same_scores_as_clean: clean && r?.churnwatch_scores_sha256 ? r.churnwatch_scores_sha256 === clean : null,
@@ -252,29 +298,59 @@ if (DIALECT_LIST.length > 1) {
   }));
   const f = (x, d = 2) => (x === null || x === undefined ? '-' : x.toFixed(d));
   const yn = (x) => (x === null ? '-' : x ? 'yes' : 'NO');
-  const lines = ['', `dialects: ${fmtInt(N)} subscribers, default pack, DuckDB typed SQL with ${THREADS} threads; medians of ${RUNS} alternating run(s)`, '',
+  const lines = [
+    '',
+    `dialects: ${fmtInt(N)} subscribers, default pack, DuckDB typed SQL with ${THREADS} threads; medians of ${RUNS} alternating run(s)`,
+    '',
     '| dialect | churnwatch s | DuckDB s | ratio | churnwatch CPU s | DuckDB CPU s | churnwatch peak RSS MB | sides agree | scores as clean |',
-    '|---|---|---|---|---|---|---|---|---|'];
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const t of table) {
-    lines.push(`| ${t.dialect} | ${f(t.churnwatch_s)} | ${f(t.duckdb_s)} | ${f(t.ratio)} | ${f(t.churnwatch_cpu_s)} | ${f(t.duckdb_cpu_s)} | ${f(t.churnwatch_peak_rss_mb, 0)} | ${yn(t.agree)} | ${yn(t.same_scores_as_clean)} |`);
+    lines.push(
+      `| ${t.dialect} | ${f(t.churnwatch_s)} | ${f(t.duckdb_s)} | ${f(t.ratio)} | ${f(t.churnwatch_cpu_s)} | ${f(t.duckdb_cpu_s)} | ${f(t.churnwatch_peak_rss_mb, 0)} | ${yn(t.agree)} | ${yn(t.same_scores_as_clean)} |`,
+    );
   }
-  lines.push('(ratio: median over the alternating pairs of churnwatch wall / DuckDB wall; on a busy machine read the CPU columns, which other processes disturb less)');
+  lines.push(
+    '(ratio: median over the alternating pairs of churnwatch wall / DuckDB wall; on a busy machine read the CPU columns, which other processes disturb less)',
+  );
   if (N === 1_000_000) {
     const missed = table.filter((t) => !(t.ratio !== null && t.ratio <= 0.7));
-    lines.push(`target 1M: churnwatch median <= 0.70 x DuckDB's on every dialect: ${missed.length ? `MISSED on ${missed.map((t) => `${t.dialect} (${f(t.ratio)})`).join(', ')}` : 'MET'}`);
+    lines.push(
+      `target 1M: churnwatch median <= 0.70 x DuckDB's on every dialect: ${missed.length ? `MISSED on ${missed.map((t) => `${t.dialect} (${f(t.ratio)})`).join(', ')}` : 'MET'}`,
+    );
   }
   const sameAsClean = table.every((t) => t.same_scores_as_clean !== false);
   if (!sameAsClean) {
-    lines.push(`DIFFERENT SCORES: churnwatch's scores.csv differs from the clean extracts' on ${table.filter((t) => t.same_scores_as_clean === false).map((t) => t.dialect).join(', ')}`);
+    lines.push(
+      `DIFFERENT SCORES: churnwatch's scores.csv differs from the clean extracts' on ${table
+        .filter((t) => t.same_scores_as_clean === false)
+        .map((t) => t.dialect)
+        .join(', ')}`,
+    );
   }
   mkdirSync(resultsDir, { recursive: true });
   const date = new Date().toISOString();
   let summaryPath = join(resultsDir, `${N}-dialects-${date.slice(0, 10)}.json`);
   for (let k = 2; existsSync(summaryPath); k++) summaryPath = join(resultsDir, `${N}-dialects-${date.slice(0, 10)}-${k}.json`);
-  writeFileSync(summaryPath, JSON.stringify({ benchmark: 'churnwatch vs DuckDB typed SQL per export dialect', date, options: { subscribers: N, seed: SEED, as_of: D, runs: RUNS, warmup: WARMUP, threads: THREADS, dialects: DIALECT_LIST }, commit: git(['rev-parse', '--short', 'HEAD']), table }, null, 1) + '\n');
+  writeFileSync(
+    summaryPath,
+    JSON.stringify(
+      {
+        benchmark: 'churnwatch vs DuckDB typed SQL per export dialect',
+        date,
+        options: { subscribers: N, seed: SEED, as_of: D, runs: RUNS, warmup: WARMUP, threads: THREADS, dialects: DIALECT_LIST },
+        commit: git(['rev-parse', '--short', 'HEAD']),
+        table,
+      },
+      null,
+      1,
+    ) + '\n',
+  );
   lines.push(`dialect table: ${shown(summaryPath)}`);
   process.stdout.write(lines.join('\n') + '\n');
-  if (opt.clean) for (const d of DIALECT_LIST) rmSync(d === 'clean' ? extractsDir : join(dataDir, `${N}-${SEED}-${d}`), { recursive: true, force: true });
+  if (opt.clean)
+    for (const d of DIALECT_LIST)
+      rmSync(d === 'clean' ? extractsDir : join(dataDir, `${N}-${SEED}-${d}`), { recursive: true, force: true });
   if (opt.clean) rmSync(extractsDir, { recursive: true, force: true });
   process.exit(worst === 0 && !sameAsClean ? 1 : worst);
 }
@@ -282,7 +358,12 @@ if (DIALECT_LIST.length > 1) {
 // ---------------------------------------------------------------------------
 // 1. The extracts
 
-const generatorSha = sha256Of(readdirSync(join(root, 'dist', 'generate')).filter((f) => f.endsWith('.js')).sort().map((f) => join(root, 'dist', 'generate', f)));
+const generatorSha = sha256Of(
+  readdirSync(join(root, 'dist', 'generate'))
+    .filter((f) => f.endsWith('.js'))
+    .sort()
+    .map((f) => join(root, 'dist', 'generate', f)),
+);
 const markerPath = join(extractsDir, '.bench-complete.json');
 const wanted = { subscribers: N, seed: SEED, as_of: D, months: 6, days: 14, generator_sha256: generatorSha };
 
@@ -302,7 +383,9 @@ function checkDisk(bytesNeeded) {
   const fs = statfsSync(dataDir);
   const free = fs.bavail * fs.bsize;
   if (free < bytesNeeded) {
-    console.error(`bench: ${shown(dataDir)} has ${(free / 1e9).toFixed(1)} GB free; this size needs about ${(bytesNeeded / 1e9).toFixed(1)} GB`);
+    console.error(
+      `bench: ${shown(dataDir)} has ${(free / 1e9).toFixed(1)} GB free; this size needs about ${(bytesNeeded / 1e9).toFixed(1)} GB`,
+    );
     process.exit(2);
   }
 }
@@ -322,10 +405,13 @@ if (marker) {
   const r = await timedNode([cli, 'generate', '--subscribers', String(N), '--seed', SEED, '--out', extractsDir, '--as-of', D]);
   if (r.code !== 0) runFailed('churnwatch generate', r);
   generateSeconds = round(r.wall, 2);
-  const files = r.out.trim().split('\n').map((line) => {
-    const [name, rows, bytes] = line.split('\t');
-    return { name, rows: parseInt(rows, 10), bytes: parseInt(bytes, 10) };
-  });
+  const files = r.out
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [name, rows, bytes] = line.split('\t');
+      return { name, rows: parseInt(rows, 10), bytes: parseInt(bytes, 10) };
+    });
   marker = { ...wanted, files, generate_s: generateSeconds };
   writeFileSync(markerPath, JSON.stringify(marker, null, 1) + '\n');
   log(`generated in ${generateSeconds} s`);
@@ -341,7 +427,8 @@ if (DIALECT !== 'clean') {
   let m = null;
   try {
     m = JSON.parse(readFileSync(dialectMarkerPath, 'utf8'));
-    if (JSON.stringify({ dialect: m.dialect, source: m.source, dialects_sha256: m.dialects_sha256 }) !== JSON.stringify(wantedDialect)) m = null;
+    if (JSON.stringify({ dialect: m.dialect, source: m.source, dialects_sha256: m.dialects_sha256 }) !== JSON.stringify(wantedDialect))
+      m = null;
     else for (const f of m.files) if (statSync(join(readDir, f.name)).size !== f.bytes) m = null;
   } catch {
     m = null;
@@ -352,7 +439,10 @@ if (DIALECT !== 'clean') {
     checkDisk(N * DISK_BYTES_PER_SUBSCRIBER);
     log(`deriving the ${DIALECT} dialect into ${shown(readDir)}`);
     const t0 = process.hrtime.bigint();
-    const files = (await deriveVariant(DIALECT, extractsDir, readDir, SEED)).map((f) => ({ ...f, bytes: statSync(join(readDir, f.name)).size }));
+    const files = (await deriveVariant(DIALECT, extractsDir, readDir, SEED)).map((f) => ({
+      ...f,
+      bytes: statSync(join(readDir, f.name)).size,
+    }));
     deriveSeconds = round(Number(process.hrtime.bigint() - t0) / 1e9, 2);
     m = { ...wantedDialect, files, derive_s: deriveSeconds };
     writeFileSync(dialectMarkerPath, JSON.stringify(m, null, 1) + '\n');
@@ -380,22 +470,37 @@ async function runA() {
 
 async function runB() {
   rmSync(outB, { force: true });
-  const r = await timedNode([duckdbRun, '--input', readDir, '--out', outB, '--as-of', D, '--threads', String(THREADS), '--dialect', DIALECT]);
+  const r = await timedNode([
+    duckdbRun,
+    '--input',
+    readDir,
+    '--out',
+    outB,
+    '--as-of',
+    D,
+    '--threads',
+    String(THREADS),
+    '--dialect',
+    DIALECT,
+  ]);
   if (r.code !== 0) return { ...r, failed: failureGist(r) };
   return r;
 }
 
 const record = (side, pair, r) => ({
-  side, pair,
+  side,
+  pair,
   ...(r.failed ? { failed: r.failed, exit: String(r.code) } : {}),
   wall_s: round(r.wall),
   user_s: r.usage ? round(r.usage.user_us / 1e6) : null,
   system_s: r.usage ? round(r.usage.system_us / 1e6) : null,
-  peak_rss_mb: r.usage ? round(r.usage.max_rss_kib * 1024 / 1e6, 1) : r.sampledPeakMb === null ? null : round(r.sampledPeakMb, 1),
+  peak_rss_mb: r.usage ? round((r.usage.max_rss_kib * 1024) / 1e6, 1) : r.sampledPeakMb === null ? null : round(r.sampledPeakMb, 1),
   ...(r.usage ? {} : { peak_rss_sampled: true }),
   load1_before: round(r.load1, 2),
   other_processes_cpu_s: r.others === null ? null : round(r.others, 2),
-  ...(r.summary ? { timings_ms: r.summary.timings_ms, file_ms: Object.fromEntries(Object.entries(r.summary.files).map(([k, v]) => [k, v.ms])) } : {}),
+  ...(r.summary
+    ? { timings_ms: r.summary.timings_ms, file_ms: Object.fromEntries(Object.entries(r.summary.files).map(([k, v]) => [k, v.ms])) }
+    : {}),
 });
 
 const runs = [];
@@ -405,7 +510,10 @@ const failed = { churnwatch: null, duckdb: null };
 const lastOk = { churnwatch: false, duckdb: false };
 for (let i = -WARMUP; i < RUNS; i++) {
   const tag = i < 0 ? 'warm-up' : `run ${i + 1}/${RUNS}`;
-  for (const [name, run] of [['churnwatch', runA], ['duckdb', runB]]) {
+  for (const [name, run] of [
+    ['churnwatch', runA],
+    ['duckdb', runB],
+  ]) {
     if (failed[name]) continue;
     const r = await run();
     const rec = record(name, i, r);
@@ -413,7 +521,9 @@ for (let i = -WARMUP; i < RUNS; i++) {
     lastOk[name] = !r.failed;
     if (r.failed) {
       failed[name] = rec;
-      log(`${tag}: ${name.padEnd(10)} FAILED after ${r.wall.toFixed(1)} s (exit ${r.code}), peak RSS ${rec.peak_rss_mb ?? '?'} MB: ${r.failed}`);
+      log(
+        `${tag}: ${name.padEnd(10)} FAILED after ${r.wall.toFixed(1)} s (exit ${r.code}), peak RSS ${rec.peak_rss_mb ?? '?'} MB: ${r.failed}`,
+      );
     } else {
       if (r.summary) lastSummary = r.summary;
       log(`${tag}: ${name.padEnd(10)} ${r.wall.toFixed(2)} s, peak RSS ${rec.peak_rss_mb} MB`);
@@ -438,28 +548,45 @@ if (lastOk.churnwatch && lastOk.duckdb) {
   await db.run(`CREATE TABLE b AS SELECT * FROM read_csv(${lit(outB)}, header = true, all_varchar = true)`);
   const differs = (c) => `a.${c} IS DISTINCT FROM b.${c}`;
   const anyDiff = [...RULES, 'tier'].map(differs).join(' OR ');
-  const cmp = (await db.runAndReadAll(`
+  const cmp = (
+    await db.runAndReadAll(`
     SELECT count(a.subscriber_id)::BIGINT, count(b.subscriber_id)::BIGINT,
            count(*) FILTER (WHERE a.subscriber_id IS NULL OR b.subscriber_id IS NULL)::BIGINT,
            count(*) FILTER (WHERE a.subscriber_id IS NOT NULL AND b.subscriber_id IS NOT NULL AND (${anyDiff}))::BIGINT,
            count(*) FILTER (WHERE a.subscriber_id IS NOT NULL AND b.subscriber_id IS NOT NULL AND ${differs('tier')})::BIGINT,
            count(*) FILTER (WHERE abs(TRY_CAST(a.value AS DECIMAL(18, 2)) - TRY_CAST(b.value AS DECIMAL(18, 2))) > 0.01)::BIGINT,
            ${RULES.map((r) => `count(*) FILTER (WHERE a.${r} = '1')::BIGINT, count(*) FILTER (WHERE b.${r} = '1')::BIGINT, count(*) FILTER (WHERE a.subscriber_id IS NOT NULL AND b.subscriber_id IS NOT NULL AND ${differs(r)})::BIGINT`).join(',\n')}
-    FROM a FULL OUTER JOIN b ON a.subscriber_id = b.subscriber_id`)).getRows()[0].map(Number);
+    FROM a FULL OUTER JOIN b ON a.subscriber_id = b.subscriber_id`)
+  )
+    .getRows()[0]
+    .map(Number);
   const [subsA, subsB, unmatched, mismatched, tierDiff, valueDiff] = cmp;
-  const perRule = Object.fromEntries(RULES.map((r, k) => [r, { churnwatch: cmp[6 + 3 * k], duckdb: cmp[7 + 3 * k], differ: cmp[8 + 3 * k] }]));
-  const examples = mismatched + unmatched > 0
-    ? (await db.runAndReadAll(`
+  const perRule = Object.fromEntries(
+    RULES.map((r, k) => [r, { churnwatch: cmp[6 + 3 * k], duckdb: cmp[7 + 3 * k], differ: cmp[8 + 3 * k] }]),
+  );
+  const examples =
+    mismatched + unmatched > 0
+      ? (
+          await db.runAndReadAll(`
         SELECT coalesce(a.subscriber_id, b.subscriber_id) AS id,
                ${[...RULES, 'tier'].map((c) => `CASE WHEN ${differs(c)} THEN '${c}: churnwatch ' || coalesce(a.${c}, '-') || ', duckdb ' || coalesce(b.${c}, '-') END`).join(', ')}
         FROM a FULL OUTER JOIN b ON a.subscriber_id = b.subscriber_id
         WHERE a.subscriber_id IS NULL OR b.subscriber_id IS NULL OR ${anyDiff}
-        ORDER BY 1 LIMIT 10`)).getRows().map(([id, ...d]) => `${id}: ${d.filter(Boolean).join('; ')}`)
-    : [];
+        ORDER BY 1 LIMIT 10`)
+        )
+          .getRows()
+          .map(([id, ...d]) => `${id}: ${d.filter(Boolean).join('; ')}`)
+      : [];
   agreement = {
     agree: subsA === subsB && unmatched === 0 && mismatched === 0,
-    subscribers_churnwatch: subsA, subscribers_duckdb: subsB, unmatched_ids: unmatched, mismatched_subscribers: mismatched,
-    tier_differs: tierDiff, value_differs_over_1_fen: valueDiff, per_rule: perRule, examples,
+    subscribers_churnwatch: subsA,
+    subscribers_duckdb: subsB,
+    unmatched_ids: unmatched,
+    mismatched_subscribers: mismatched,
+    tier_differs: tierDiff,
+    value_differs_over_1_fen: valueDiff,
+    per_rule: perRule,
+    examples,
   };
 }
 db.closeSync();
@@ -471,8 +598,15 @@ let scoresSha = null;
 if (lastOk.churnwatch) {
   const text = readFileSync(join(outA, D, 'scores.csv'), 'utf8');
   const nl = text.indexOf('\n');
-  const body = text.slice(nl + 1).split('\n').filter(Boolean).sort();
-  scoresSha = createHash('sha256').update(text.slice(0, nl + 1)).update(body.join('\n')).digest('hex');
+  const body = text
+    .slice(nl + 1)
+    .split('\n')
+    .filter(Boolean)
+    .sort();
+  scoresSha = createHash('sha256')
+    .update(text.slice(0, nl + 1))
+    .update(body.join('\n'))
+    .digest('hex');
 }
 
 // The independent JS reference, on request, or to say which side is wrong. It reads the
@@ -483,7 +617,11 @@ if (agreement && (opt.reference || (!agreement.agree && N <= 2_000_000))) {
     const r = await timedNode([join(root, 'bench', 'verify-reference.mjs'), extractsDir, file, D]);
     const json = r.out.slice(r.out.indexOf('{'), r.out.lastIndexOf('}') + 1);
     let mismatches = null;
-    try { mismatches = JSON.parse(json).mismatches; } catch { /* printed below */ }
+    try {
+      mismatches = JSON.parse(json).mismatches;
+    } catch {
+      /* printed below */
+    }
     return { exit_code: r.code, mismatches, agrees: r.code === 0 };
   };
   log('checking both sides against bench/verify-reference.mjs (this takes minutes at 1M subscribers)');
@@ -497,7 +635,12 @@ const side = (name) => {
   const rs = runs.filter((r) => r.side === name && !r.failed);
   const failure = failed[name];
   if (rs.length === 0) {
-    return { runs: 0, failed: failure?.failed ?? 'no run', failed_after_s: failure?.wall_s ?? null, peak_rss_mb: { max: failure?.peak_rss_mb ?? null, sampled: true } };
+    return {
+      runs: 0,
+      failed: failure?.failed ?? 'no run',
+      failed_after_s: failure?.wall_s ?? null,
+      peak_rss_mb: { max: failure?.peak_rss_mb ?? null, sampled: true },
+    };
   }
   const wall = rs.map((r) => r.wall_s);
   const med = median(wall);
@@ -507,7 +650,9 @@ const side = (name) => {
     wall_s: { median: round(med), min: Math.min(...wall), max: Math.max(...wall) },
     cpu_s_median: rs.every((r) => r.user_s !== null) ? round(median(rs.map((r) => r.user_s + r.system_s))) : null,
     peak_rss_mb: { max: Math.max(...rs.map((r) => r.peak_rss_mb ?? 0)), median: round(median(rs.map((r) => r.peak_rss_mb ?? 0)), 1) },
-    other_processes_cpu_s_median: rs.every((r) => r.other_processes_cpu_s !== null) ? round(median(rs.map((r) => r.other_processes_cpu_s)), 2) : null,
+    other_processes_cpu_s_median: rs.every((r) => r.other_processes_cpu_s !== null)
+      ? round(median(rs.map((r) => r.other_processes_cpu_s)), 2)
+      : null,
     rows_per_s: Math.round(inputRows / med),
     mb_per_s: round(inputBytes / 1e6 / med, 1),
   };
@@ -525,7 +670,9 @@ const ratioOfMedians = A.wall_s && B.wall_s ? round(A.wall_s.median / B.wall_s.m
 
 // churnwatch's stages (summary.json timings_ms), median per stage over the timed runs.
 const aRuns = runs.filter((r) => r.side === 'churnwatch' && !r.failed);
-let stages = null, fileMs = null, outsideStages = null;
+let stages = null,
+  fileMs = null,
+  outsideStages = null;
 if (aRuns.length) {
   stages = Object.fromEntries(Object.keys(aRuns[0].timings_ms).map((s) => [s, Math.round(median(aRuns.map((r) => r.timings_ms[s] ?? 0)))]));
   fileMs = Object.fromEntries(Object.keys(aRuns[0].file_ms).map((f) => [f, Math.round(median(aRuns.map((r) => r.file_ms[f] ?? 0)))]));
@@ -534,22 +681,39 @@ if (aRuns.length) {
 
 // Targets (issue 12, "Speed that holds on real export dialects"): at 1M, on every dialect,
 // churnwatch <= 0.7 x DuckDB's typed SQL; at 10M clean, peak RSS <= 2.5 GB and <= 11 x the 1M time.
-const RATIO_TARGET = 0.7, RSS_TARGET_MB = 2500, SCALE_TARGET = 11;
+const RATIO_TARGET = 0.7,
+  RSS_TARGET_MB = 2500,
+  SCALE_TARGET = 11;
 const targets = {};
 if (N === 1_000_000) {
-  targets.ratio_at_most_0_7 = ratioMedian === null
-    ? { target: RATIO_TARGET, met: false, note: 'no pair of runs completed' }
-    : { target: RATIO_TARGET, measured: ratioMedian, met: ratioMedian <= RATIO_TARGET, churnwatch_must_be_faster_by: round(ratioMedian / RATIO_TARGET, 2) };
+  targets.ratio_at_most_0_7 =
+    ratioMedian === null
+      ? { target: RATIO_TARGET, met: false, note: 'no pair of runs completed' }
+      : {
+          target: RATIO_TARGET,
+          measured: ratioMedian,
+          met: ratioMedian <= RATIO_TARGET,
+          churnwatch_must_be_faster_by: round(ratioMedian / RATIO_TARGET, 2),
+        };
 }
 if (N === 10_000_000 && DIALECT === 'clean') {
   const completed = A.runs > 0;
-  targets.peak_rss_at_most_2_5_gb = { target_mb: RSS_TARGET_MB, measured_mb: A.peak_rss_mb.max, completed, met: completed && A.peak_rss_mb.max !== null && A.peak_rss_mb.max <= RSS_TARGET_MB };
+  targets.peak_rss_at_most_2_5_gb = {
+    target_mb: RSS_TARGET_MB,
+    measured_mb: A.peak_rss_mb.max,
+    completed,
+    met: completed && A.peak_rss_mb.max !== null && A.peak_rss_mb.max <= RSS_TARGET_MB,
+  };
   const oneM = latestResult(1_000_000);
   const base = oneM?.churnwatch?.wall_s?.median;
   if (base) {
     targets.at_most_11x_the_1m_time = {
-      one_million_result: oneM.file, one_million_median_s: base, limit_s: round(SCALE_TARGET * base), completed,
-      measured_s: completed ? A.wall_s.median : null, met: completed && A.wall_s.median <= SCALE_TARGET * base,
+      one_million_result: oneM.file,
+      one_million_median_s: base,
+      limit_s: round(SCALE_TARGET * base),
+      completed,
+      measured_s: completed ? A.wall_s.median : null,
+      met: completed && A.wall_s.median <= SCALE_TARGET * base,
     };
   } else {
     targets.at_most_11x_the_1m_time = { note: 'no 1M result in the results folder to compare with', completed };
@@ -563,7 +727,8 @@ function latestResult(n) {
     for (const f of readdirSync(resultsDir)) {
       if (!f.startsWith(`${n}-`) || !f.endsWith('.json')) continue;
       const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
-      if (r.options?.subscribers === n && (r.options.dialect ?? 'clean') === 'clean' && r.sides && (!best || r.date > best.date)) best = { file: f, date: r.date, ...r.sides };
+      if (r.options?.subscribers === n && (r.options.dialect ?? 'clean') === 'clean' && r.sides && (!best || r.date > best.date))
+        best = { file: f, date: r.date, ...r.sides };
     }
   } catch {
     return null;
@@ -573,14 +738,20 @@ function latestResult(n) {
 
 const srcChanges = git(['status', '--porcelain', '--', 'src', 'rules', 'bin']);
 const result = {
-  benchmark: 'churnwatch run (default rule pack) vs DuckDB typed SQL (bench/rules.sql) on the same generated extracts, in one export dialect',
+  benchmark:
+    'churnwatch run (default rule pack) vs DuckDB typed SQL (bench/rules.sql) on the same generated extracts, in one export dialect',
   date: new Date().toISOString(),
   command: `npm run bench -- --subscribers ${N} --runs ${RUNS} --seed ${SEED}${WARMUP !== 1 ? ` --warmup ${WARMUP}` : ''}${D !== '2026-11-23' ? ` --as-of ${D}` : ''}${THREADS !== 2 ? ` --threads ${THREADS}` : ''}${DIALECT !== 'clean' ? ` --dialect ${DIALECT}` : ''}${MAX_RSS_MB !== null ? ` --max-rss-mb ${MAX_RSS_MB}` : ''}`,
   commit: git(['rev-parse', '--short', 'HEAD']),
   uncommitted_changes_in_src: srcChanges === null ? null : srcChanges.length > 0,
   machine: {
-    cpus: cpus().length, cpu_model: cpus()[0]?.model ?? null, memory_gib: round(totalmem() / 2 ** 30, 1),
-    os: `${platform()} ${arch()}`, node: process.version, duckdb: duckdbVersion, duckdb_threads: THREADS,
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? null,
+    memory_gib: round(totalmem() / 2 ** 30, 1),
+    os: `${platform()} ${arch()}`,
+    node: process.version,
+    duckdb: duckdbVersion,
+    duckdb_threads: THREADS,
   },
   options: { subscribers: N, seed: SEED, as_of: D, runs: RUNS, warmup: WARMUP, max_rss_mb: MAX_RSS_MB, dialect: DIALECT },
   input: { dialect: DIALECT, files: readFiles, rows: inputRows, bytes: inputBytes, generate_s: generateSeconds, derive_s: deriveSeconds },
@@ -605,52 +776,99 @@ const lpad = (s, n) => String(s).padStart(n);
 const f2 = (x) => (x === null || x === undefined ? '-' : x.toFixed(2));
 const lines = [];
 lines.push('');
-lines.push(`churnwatch vs DuckDB: ${fmtInt(N)} subscribers (seed ${SEED}, as of ${D}), dialect ${DIALECT}, ${RUNS} timed run(s) per side after ${WARMUP} warm-up, alternating`);
-lines.push(`machine: ${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.machine.memory_gib} GiB, Node ${process.version}, DuckDB ${duckdbVersion} with ${THREADS} threads; commit ${result.commit ?? '?'}${result.uncommitted_changes_in_src ? ' + uncommitted changes in src/' : ''}`);
+lines.push(
+  `churnwatch vs DuckDB: ${fmtInt(N)} subscribers (seed ${SEED}, as of ${D}), dialect ${DIALECT}, ${RUNS} timed run(s) per side after ${WARMUP} warm-up, alternating`,
+);
+lines.push(
+  `machine: ${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.machine.memory_gib} GiB, Node ${process.version}, DuckDB ${duckdbVersion} with ${THREADS} threads; commit ${result.commit ?? '?'}${result.uncommitted_changes_in_src ? ' + uncommitted changes in src/' : ''}`,
+);
 lines.push(`input: ${marker.files.length} extracts, ${fmtInt(inputRows)} rows, ${(inputBytes / 1e6).toFixed(1)} MB`);
 lines.push('');
-lines.push(`${pad('side', 12)}${lpad('median s', 10)}${lpad('min s', 9)}${lpad('max s', 9)}${lpad('CPU s', 9)}${lpad('peak RSS MB', 13)}${lpad('rows/s', 12)}${lpad('MB/s', 8)}`);
-for (const [name, s] of [['churnwatch', A], ['duckdb', B]]) {
+lines.push(
+  `${pad('side', 12)}${lpad('median s', 10)}${lpad('min s', 9)}${lpad('max s', 9)}${lpad('CPU s', 9)}${lpad('peak RSS MB', 13)}${lpad('rows/s', 12)}${lpad('MB/s', 8)}`,
+);
+for (const [name, s] of [
+  ['churnwatch', A],
+  ['duckdb', B],
+]) {
   if (s.runs === 0) {
-    lines.push(`${pad(name, 12)}FAILED after ${f2(s.failed_after_s)} s, peak RSS ${s.peak_rss_mb.max === null ? '?' : s.peak_rss_mb.max.toFixed(0)} MB (sampled): ${s.failed}`);
+    lines.push(
+      `${pad(name, 12)}FAILED after ${f2(s.failed_after_s)} s, peak RSS ${s.peak_rss_mb.max === null ? '?' : s.peak_rss_mb.max.toFixed(0)} MB (sampled): ${s.failed}`,
+    );
     continue;
   }
-  lines.push(`${pad(name, 12)}${lpad(f2(s.wall_s.median), 10)}${lpad(f2(s.wall_s.min), 9)}${lpad(f2(s.wall_s.max), 9)}${lpad(f2(s.cpu_s_median), 9)}${lpad(s.peak_rss_mb.max.toFixed(0), 13)}${lpad(fmtInt(s.rows_per_s), 12)}${lpad(s.mb_per_s.toFixed(1), 8)}`);
+  lines.push(
+    `${pad(name, 12)}${lpad(f2(s.wall_s.median), 10)}${lpad(f2(s.wall_s.min), 9)}${lpad(f2(s.wall_s.max), 9)}${lpad(f2(s.cpu_s_median), 9)}${lpad(s.peak_rss_mb.max.toFixed(0), 13)}${lpad(fmtInt(s.rows_per_s), 12)}${lpad(s.mb_per_s.toFixed(1), 8)}`,
+  );
   if (s.failed) lines.push(`${pad('', 12)}then FAILED after ${f2(s.failed_after_s)} s: ${s.failed}`);
 }
-if (pairRatios.length) lines.push(`ratio churnwatch/duckdb per pair: ${pairRatios.map(f2).join(' ')}; median ${f2(ratioMedian)} (ratio of medians ${f2(ratioOfMedians)})`);
-lines.push('(wall: spawn to exit of each process; CPU: user + system of all its threads; peak RSS: the process\'s maxRSS; rows/s and MB/s: all extracts over the median wall time)');
-const othersA = A.other_processes_cpu_s_median ?? null, othersB = B.other_processes_cpu_s_median ?? null;
+if (pairRatios.length)
+  lines.push(
+    `ratio churnwatch/duckdb per pair: ${pairRatios.map(f2).join(' ')}; median ${f2(ratioMedian)} (ratio of medians ${f2(ratioOfMedians)})`,
+  );
+lines.push(
+  "(wall: spawn to exit of each process; CPU: user + system of all its threads; peak RSS: the process's maxRSS; rows/s and MB/s: all extracts over the median wall time)",
+);
+const othersA = A.other_processes_cpu_s_median ?? null,
+  othersB = B.other_processes_cpu_s_median ?? null;
 if (othersA !== null && othersB !== null) {
   const busy = othersA > 0.05 * A.wall_s.median * result.machine.cpus || othersB > 0.05 * B.wall_s.median * result.machine.cpus;
-  lines.push(`other processes on the machine used a median ${othersA.toFixed(1)} CPU s during a churnwatch run and ${othersB.toFixed(1)} during a DuckDB run${busy ? ': the machine was not idle, so the wall times are noisier (and DuckDB, which wants both CPUs, loses more to it)' : ' (an idle machine)'}`);
+  lines.push(
+    `other processes on the machine used a median ${othersA.toFixed(1)} CPU s during a churnwatch run and ${othersB.toFixed(1)} during a DuckDB run${busy ? ': the machine was not idle, so the wall times are noisier (and DuckDB, which wants both CPUs, loses more to it)' : ' (an idle machine)'}`,
+  );
 }
 if (stages) {
   lines.push('');
-  lines.push(`churnwatch stages, median ms (summary.json timings_ms): ${Object.entries(stages).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}, outside the stages (start-up, publish, exit) ${fmtInt(outsideStages)}`);
-  lines.push(`  reading per extract, median ms: ${Object.entries(fileMs).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  lines.push(
+    `churnwatch stages, median ms (summary.json timings_ms): ${Object.entries(stages)
+      .map(([k, v]) => `${k} ${fmtInt(v)}`)
+      .join(', ')}, outside the stages (start-up, publish, exit) ${fmtInt(outsideStages)}`,
+  );
+  lines.push(
+    `  reading per extract, median ms: ${Object.entries(fileMs)
+      .map(([k, v]) => `${k} ${fmtInt(v)}`)
+      .join(', ')}`,
+  );
 }
 lines.push('');
 if (!agreement) {
   lines.push('agreement: not checked (a side did not complete)');
 } else {
   const g = agreement;
-  lines.push(g.agree
-    ? `agreement: both sides give the same 12 flags and tier for all ${fmtInt(g.subscribers_churnwatch)} subscribers`
-    : `DISAGREEMENT: ${fmtInt(g.mismatched_subscribers)} subscribers differ, ${fmtInt(g.unmatched_ids)} ids on one side only (churnwatch ${fmtInt(g.subscribers_churnwatch)}, duckdb ${fmtInt(g.subscribers_duckdb)}), tier differs for ${fmtInt(g.tier_differs)}`);
+  lines.push(
+    g.agree
+      ? `agreement: both sides give the same 12 flags and tier for all ${fmtInt(g.subscribers_churnwatch)} subscribers`
+      : `DISAGREEMENT: ${fmtInt(g.mismatched_subscribers)} subscribers differ, ${fmtInt(g.unmatched_ids)} ids on one side only (churnwatch ${fmtInt(g.subscribers_churnwatch)}, duckdb ${fmtInt(g.subscribers_duckdb)}), tier differs for ${fmtInt(g.tier_differs)}`,
+  );
   lines.push(`  ${pad('rule', 20)}${lpad('churnwatch', 12)}${lpad('duckdb', 10)}${lpad('differ', 8)}`);
-  for (const [r, c] of Object.entries(g.per_rule)) lines.push(`  ${pad(r, 20)}${lpad(fmtInt(c.churnwatch), 12)}${lpad(fmtInt(c.duckdb), 10)}${lpad(fmtInt(c.differ), 8)}`);
-  if (g.value_differs_over_1_fen) lines.push(`  value differs by more than 0.01 for ${fmtInt(g.value_differs_over_1_fen)} subscribers (not part of the check)`);
+  for (const [r, c] of Object.entries(g.per_rule))
+    lines.push(`  ${pad(r, 20)}${lpad(fmtInt(c.churnwatch), 12)}${lpad(fmtInt(c.duckdb), 10)}${lpad(fmtInt(c.differ), 8)}`);
+  if (g.value_differs_over_1_fen)
+    lines.push(`  value differs by more than 0.01 for ${fmtInt(g.value_differs_over_1_fen)} subscribers (not part of the check)`);
   for (const e of g.examples) lines.push(`  e.g. ${e}`);
 }
-if (reference) lines.push(`reference (bench/verify-reference.mjs): churnwatch ${reference.churnwatch.agrees ? 'agrees' : `differs (${reference.churnwatch.mismatches ?? '?'} flag mismatches)`}, duckdb ${reference.duckdb.agrees ? 'agrees' : `differs (${reference.duckdb.mismatches ?? '?'} flag mismatches)`}`);
+if (reference)
+  lines.push(
+    `reference (bench/verify-reference.mjs): churnwatch ${reference.churnwatch.agrees ? 'agrees' : `differs (${reference.churnwatch.mismatches ?? '?'} flag mismatches)`}, duckdb ${reference.duckdb.agrees ? 'agrees' : `differs (${reference.duckdb.mismatches ?? '?'} flag mismatches)`}`,
+  );
 lines.push('');
 for (const [k, t] of Object.entries(targets)) {
-  if (k === 'ratio_at_most_0_7') lines.push(t.note ? `target 1M: churnwatch median <= 0.70 x DuckDB's: MISSED (${t.note})` : `target 1M: churnwatch median <= 0.70 x DuckDB's: ${t.met ? 'MET' : 'MISSED'} (${t.measured.toFixed(2)} x${t.met ? '' : `; churnwatch needs to be ${t.churnwatch_must_be_faster_by.toFixed(2)} x faster`})`);
-  if (k === 'peak_rss_at_most_2_5_gb') lines.push(`target 10M: completes with peak RSS <= 2.5 GB: ${t.met ? 'MET' : 'MISSED'} (${t.completed ? '' : 'did not complete; '}${t.measured_mb === null ? '?' : (t.measured_mb / 1000).toFixed(2)} GB${t.completed ? '' : ' when it failed'})`);
+  if (k === 'ratio_at_most_0_7')
+    lines.push(
+      t.note
+        ? `target 1M: churnwatch median <= 0.70 x DuckDB's: MISSED (${t.note})`
+        : `target 1M: churnwatch median <= 0.70 x DuckDB's: ${t.met ? 'MET' : 'MISSED'} (${t.measured.toFixed(2)} x${t.met ? '' : `; churnwatch needs to be ${t.churnwatch_must_be_faster_by.toFixed(2)} x faster`})`,
+    );
+  if (k === 'peak_rss_at_most_2_5_gb')
+    lines.push(
+      `target 10M: completes with peak RSS <= 2.5 GB: ${t.met ? 'MET' : 'MISSED'} (${t.completed ? '' : 'did not complete; '}${t.measured_mb === null ? '?' : (t.measured_mb / 1000).toFixed(2)} GB${t.completed ? '' : ' when it failed'})`,
+    );
   if (k === 'at_most_11x_the_1m_time') {
-    lines.push(t.note ? `target 10M: <= 11 x the 1M time: ${t.note}`
-      : `target 10M: <= 11 x the 1M time (${t.one_million_median_s} s in ${t.one_million_result}): ${t.met ? 'MET' : 'MISSED'} (${t.completed ? `${t.measured_s.toFixed(1)} s` : 'did not complete'} against ${t.limit_s.toFixed(1)} s)`);
+    lines.push(
+      t.note
+        ? `target 10M: <= 11 x the 1M time: ${t.note}`
+        : `target 10M: <= 11 x the 1M time (${t.one_million_median_s} s in ${t.one_million_result}): ${t.met ? 'MET' : 'MISSED'} (${t.completed ? `${t.measured_s.toFixed(1)} s` : 'did not complete'} against ${t.limit_s.toFixed(1)} s)`,
+    );
   }
 }
 

@@ -77,7 +77,13 @@ function splitRecord(line) {
         const q = line.indexOf('"', i);
         if (q < 0) throw new Error('a quoted field runs past the end of its line; the transform reads one record a line');
         v += line.slice(i, q);
-        if (line[q + 1] === '"') { v += '"'; i = q + 2; } else { i = q + 1; break; }
+        if (line[q + 1] === '"') {
+          v += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
       }
       out.push(v);
     } else {
@@ -87,7 +93,10 @@ function splitRecord(line) {
     }
     if (i >= line.length) return out;
     i++; // the ','
-    if (i === line.length) { out.push(''); return out; }
+    if (i === line.length) {
+      out.push('');
+      return out;
+    }
   }
 }
 
@@ -97,11 +106,19 @@ const ISO_MONTH = /^(\d{4})-(\d{2})$/;
 /** How one variant writes a record: field values in, a string (without end of line) out. */
 function recordWriter(variant, header, random) {
   const delim = variant === 'gbk-pipe' ? '|' : ',';
-  const kinds = header.map((c) => (DATE_COLUMNS.has(c) ? 'day' : MONTH_COLUMNS.has(c) ? 'month' : ZERO_MAY_BE_EMPTY.has(c) ? 'zero' : TEXT_QUOTED_IN_SHUFFLED.has(c) ? 'name' : ''));
+  const kinds = header.map((c) =>
+    DATE_COLUMNS.has(c)
+      ? 'day'
+      : MONTH_COLUMNS.has(c)
+        ? 'month'
+        : ZERO_MAY_BE_EMPTY.has(c)
+          ? 'zero'
+          : TEXT_QUOTED_IN_SHUFFLED.has(c)
+            ? 'name'
+            : '',
+  );
   const quote = (v) => `"${v.replaceAll('"', '""')}"`;
-  const needsQuote = variant === 'gbk-pipe'
-    ? (v) => /["|\r\n]/.test(v) || gbkHasPipe(v)
-    : (v) => /[",\r\n]/.test(v);
+  const needsQuote = variant === 'gbk-pipe' ? (v) => /["|\r\n]/.test(v) || gbkHasPipe(v) : (v) => /[",\r\n]/.test(v);
   return (fields) => {
     for (let k = 0; k < fields.length; k++) {
       let v = fields[k];
@@ -180,7 +197,9 @@ export async function deriveVariant(variant, cleanDir, outDir, seed = '1') {
   mkdirSync(outDir, { recursive: true });
   const eol = variant === 'crlf' ? '\r\n' : '\n';
   const files = [];
-  for (const name of readdirSync(cleanDir).filter((f) => f.endsWith('.csv')).sort()) {
+  for (const name of readdirSync(cleanDir)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()) {
     const random = rng(seedOf(`${seed}/${variant}/${name}`));
     const target = variant === 'gz' ? `${name}.gz` : name;
     const out = sink(join(outDir, target), { gbk: variant === 'gbk-pipe', gzip: variant === 'gz' });

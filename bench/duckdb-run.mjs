@@ -27,8 +27,16 @@ const { values: opt } = parseArgs({
     explain: { type: 'boolean', default: false },
   },
 });
-if (!opt.input || !opt.out || !/^\d{4}-\d{2}-\d{2}$/.test(opt['as-of'] ?? '') || !/^\d+$/.test(opt.threads) || !DIALECTS.includes(opt.dialect)) {
-  console.error(`usage: node bench/duckdb-run.mjs --input DIR --out FILE --as-of YYYY-MM-DD [--threads N] [--dialect ${DIALECTS.join('|')}] [--sql FILE] [--explain]`);
+if (
+  !opt.input ||
+  !opt.out ||
+  !/^\d{4}-\d{2}-\d{2}$/.test(opt['as-of'] ?? '') ||
+  !/^\d+$/.test(opt.threads) ||
+  !DIALECTS.includes(opt.dialect)
+) {
+  console.error(
+    `usage: node bench/duckdb-run.mjs --input DIR --out FILE --as-of YYYY-MM-DD [--threads N] [--dialect ${DIALECTS.join('|')}] [--sql FILE] [--explain]`,
+  );
   process.exit(64);
 }
 
@@ -38,10 +46,12 @@ const dialect = duckdbDialect(opt.dialect);
 const csv = `delim = '${dialect.delim}', quote = '"', escape = '"', encoding = '${dialect.encoding}'`;
 const vars = { dir: literal(opt.input), out: literal(opt.out), D: opt['as-of'], threads: opt.threads, ext: dialect.ext, csv };
 // Whole-line comments go first, so the placeholders they mention are not filled in.
-const sql = readFileSync(opt.sql, 'utf8').replace(/^\s*--.*$/gm, '').replace(/\{\{(\w+)\}\}/g, (m, k) => {
-  if (!(k in vars)) throw new Error(`unknown placeholder ${m} in ${opt.sql}`);
-  return vars[k];
-});
+const sql = readFileSync(opt.sql, 'utf8')
+  .replace(/^\s*--.*$/gm, '')
+  .replace(/\{\{(\w+)\}\}/g, (m, k) => {
+    if (!(k in vars)) throw new Error(`unknown placeholder ${m} in ${opt.sql}`);
+    return vars[k];
+  });
 
 mkdirSync(dirname(resolve(opt.out)), { recursive: true });
 

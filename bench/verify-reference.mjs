@@ -16,14 +16,29 @@ if (!dir || !scoresPath || !asOfText) {
   process.exit(64);
 }
 
-const RULES = ['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring', 'contract_lapsed',
-  'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance'];
+const RULES = [
+  'arpu_drop_mom',
+  'arpu_decline_3m',
+  'silence_3d',
+  'complaints_repeat',
+  'contract_expiring',
+  'contract_lapsed',
+  'arrears_suspended',
+  'number_hold',
+  'forwarding_3d',
+  'hotline_calls',
+  'mou_drop',
+  'low_balance',
+];
 
 const dayNo = (s) => {
   const m = /^(\d{4})-?(\d{2})-?(\d{2})/.exec(s.replaceAll('/', '-'));
   return m ? Math.round(Date.UTC(+m[1], +m[2] - 1, +m[3]) / 86400000) : NaN;
 };
-const monthNo = (s) => { const m = /^(\d{4})-?(\d{2})$/.exec(s); return m ? +m[1] * 12 + +m[2] - 1 : NaN; };
+const monthNo = (s) => {
+  const m = /^(\d{4})-?(\d{2})$/.exec(s);
+  return m ? +m[1] * 12 + +m[2] - 1 : NaN;
+};
 /** "12.34" → 1234 exactly, without floating point. */
 const hundredths = (s) => {
   const m = /^(-?)(\d*)(?:\.(\d{1,2}))?$/.exec(s.trim());
@@ -43,22 +58,31 @@ const subs = new Map();
 await rows('subscribers.csv', (r) => {
   if (subs.has(r.subscriber_id)) return;
   subs.set(r.subscriber_id, {
-    status: r.status, activation: r.activation_date ? dayNo(r.activation_date) : null,
+    status: r.status,
+    activation: r.activation_date ? dayNo(r.activation_date) : null,
     balance: r.prepaid_balance === '' ? null : hundredths(r.prepaid_balance),
-    bills: new Map(), days: new Map(), complaints: 0, faults: 0, contracts: [],
+    bills: new Map(),
+    days: new Map(),
+    complaints: 0,
+    faults: 0,
+    contracts: [],
   });
 });
 const months = new Set();
 await rows('billing_monthly.csv', (r) => {
-  const s = subs.get(r.subscriber_id); const m = monthNo(r.bill_month);
+  const s = subs.get(r.subscriber_id);
+  const m = monthNo(r.bill_month);
   if (!s || Number.isNaN(m)) return;
   months.add(m);
   const b = s.bills.get(m) ?? { amt: 0, mou: 0, hot: 0 };
-  b.amt += hundredths(r.amount); b.mou += hundredths(r.mou || '0'); b.hot += Number(r.hotline_calls || 0);
+  b.amt += hundredths(r.amount);
+  b.mou += hundredths(r.mou || '0');
+  b.hot += Number(r.hotline_calls || 0);
   s.bills.set(m, b);
 });
 await rows('usage_daily.csv', (r) => {
-  const s = subs.get(r.subscriber_id); const d = dayNo(r.usage_date);
+  const s = subs.get(r.subscriber_id);
+  const d = dayNo(r.usage_date);
   if (!s || !(d >= D - 3 && d <= D - 1)) return;
   const u = s.days.get(D - d) ?? { act: 0, fwd: 0 };
   u.act += hundredths(r.calls) + hundredths(r.sms || '0') + hundredths(r.data_mb || '0');
@@ -66,7 +90,8 @@ await rows('usage_daily.csv', (r) => {
   s.days.set(D - d, u);
 });
 await rows('tickets.csv', (r) => {
-  const s = subs.get(r.subscriber_id); const d = dayNo(r.created_at);
+  const s = subs.get(r.subscriber_id);
+  const d = dayNo(r.created_at);
   if (!s || !(d >= D - 90 && d <= D - 1)) return;
   if (r.kind === 'complaint') s.complaints++;
   if (r.kind === 'fault') s.faults++;
@@ -91,7 +116,9 @@ for (const [id, s] of subs) {
     silence_3d: active && act(1) === 0 && act(2) === 0 && act(3) === 0 && (s.activation === null || s.activation <= D - 3),
     complaints_repeat: s.complaints >= 2 || s.faults >= 3,
     contract_expiring: s.contracts.some((c) => !c.renewed && c.end >= D && c.end <= D + 30),
-    contract_lapsed: s.contracts.some((c) => !c.renewed && c.end >= D - 30 && c.end <= D - 1 && !s.contracts.some((o) => o.kind === c.kind && o.end >= D)),
+    contract_lapsed: s.contracts.some(
+      (c) => !c.renewed && c.end >= D - 30 && c.end <= D - 1 && !s.contracts.some((o) => o.kind === c.kind && o.end >= D),
+    ),
     arrears_suspended: s.status === 'suspended_arrears',
     number_hold: s.status === 'suspended_hold',
     forwarding_3d: fwd(1) > 0 && fwd(2) > 0 && fwd(3) > 0,
@@ -105,7 +132,8 @@ for (const [id, s] of subs) {
 
 const hitsRef = Object.fromEntries(RULES.map((r) => [r, 0]));
 const hitsRun = Object.fromEntries(RULES.map((r) => [r, 0]));
-let mismatches = 0, seen = 0;
+let mismatches = 0,
+  seen = 0;
 for await (const r of createReadStream(scoresPath).pipe(parse({ columns: true }))) {
   seen++;
   const e = expected.get(r.subscriber_id);
@@ -119,5 +147,18 @@ for await (const r of createReadStream(scoresPath).pipe(parse({ columns: true })
     }
   }
 }
-console.log(JSON.stringify({ subscribers: subs.size, scored: seen, M0: `${Math.floor(M0 / 12)}-${String(M0 % 12 + 1).padStart(2, '0')}`, hits_reference: hitsRef, hits_run: hitsRun, mismatches }, null, 1));
+console.log(
+  JSON.stringify(
+    {
+      subscribers: subs.size,
+      scored: seen,
+      M0: `${Math.floor(M0 / 12)}-${String((M0 % 12) + 1).padStart(2, '0')}`,
+      hits_reference: hitsRef,
+      hits_run: hitsRun,
+      mismatches,
+    },
+    null,
+    1,
+  ),
+);
 process.exit(mismatches === 0 && seen === subs.size ? 0 : 1);

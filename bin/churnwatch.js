@@ -4,7 +4,9 @@
 // that fails to load, or an error thrown outside any command.
 let cli;
 const crash = (e) => {
-  process.stderr.write(cli ? cli.internalErrorLine(e) : `churnwatch: internal error: ${String(e?.message ?? e).split('\n')[0]} [CW_INTERNAL]\n`);
+  process.stderr.write(
+    cli ? cli.internalErrorLine(e) : `churnwatch: internal error: ${String(e?.message ?? e).split('\n')[0]} [CW_INTERNAL]\n`,
+  );
   process.exit(70);
 };
 process.on('uncaughtException', crash);
@@ -17,7 +19,9 @@ process.stdout.on('error', (e) => {
 try {
   cli = await import('../dist/cli/main.js');
 } catch (e) {
-  process.stderr.write(`churnwatch: internal error: the compiled CLI cannot be loaded (${e?.code ?? 'error'}); run npm run build [CW_INTERNAL]\n`);
+  process.stderr.write(
+    `churnwatch: internal error: the compiled CLI cannot be loaded (${e?.code ?? 'error'}); run npm run build [CW_INTERNAL]\n`,
+  );
   process.exit(70);
 }
 process.exitCode = await cli.main(process.argv.slice(2));

@@ -54,7 +54,12 @@ export async function analyse(input: InputOptions, asOf: number, pack: RulePack,
  * and the features cover every feature any pack reads; gates, rules and scores run per
  * pack, each pack's gates judging every file read (one only another pack needs, too).
  */
-export async function analyseEach(input: InputOptions, asOf: number, packs: readonly RulePack[], hooks: AnalysisHooks = {}): Promise<Analysis[]> {
+export async function analyseEach(
+  input: InputOptions,
+  asOf: number,
+  packs: readonly RulePack[],
+  hooks: AnalysisHooks = {},
+): Promise<Analysis[]> {
   const perPack = packs.map((p) => requiredFeatures(p));
   const features = new Map(perPack.flatMap((f) => [...f]));
   const needed = new Set(packs.flatMap((p) => [...neededFiles(p)]));
@@ -107,7 +112,11 @@ function mergeNeeds(all: ColumnNeeds[]): ColumnNeeds {
 function checkCounts(extracts: Extracts): void {
   for (const f of extracts.files) {
     if (f.accepted + f.rejected !== f.records || extracts.rejects.count(f.file) !== f.rejected) {
-      throw new ChurnwatchError('CW_INTERNAL', `${f.file}: ${f.records} records read but ${f.accepted} accepted and ${f.rejected} rejected (${extracts.rejects.count(f.file)} listed)`, { file: f.file });
+      throw new ChurnwatchError(
+        'CW_INTERNAL',
+        `${f.file}: ${f.records} records read but ${f.accepted} accepted and ${f.rejected} rejected (${extracts.rejects.count(f.file)} listed)`,
+        { file: f.file },
+      );
     }
   }
 }
@@ -124,16 +133,35 @@ export interface ContactDecisions {
  * explain shows them for one subscriber, from the same ledger (the latest published
  * before D in outRoot; none: every task starts an episode).
  */
-export function decideContacts(pack: RulePack, asOf: number, input: Pick<InputOptions, 'defaultCountryCode'>, a: Pick<Analysis, 'extracts' | 'evaluation' | 'scores'>, outRoot: string | null): ContactDecisions {
+export function decideContacts(
+  pack: RulePack,
+  asOf: number,
+  input: Pick<InputOptions, 'defaultCountryCode'>,
+  a: Pick<Analysis, 'extracts' | 'evaluation' | 'scores'>,
+  outRoot: string | null,
+): ContactDecisions {
   const { extracts, evaluation: ev, scores } = a;
   const policy = applyPolicy({
-    pack, D: asOf, evaluation: ev, scores, subscribers: extracts.subscribers, doNotCall: extracts.doNotCall, contacts: extracts.contacts,
+    pack,
+    D: asOf,
+    evaluation: ev,
+    scores,
+    subscribers: extracts.subscribers,
+    doNotCall: extracts.doNotCall,
+    contacts: extracts.contacts,
     countryCode: input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE,
   });
   const counts = policyCounts(policy, scores.hits);
   const ledger = updateLedger({
-    prior: outRoot === null ? null : readLedger(outRoot, asOf), plan: policy, D: asOf, policy: pack.policy,
-    ids: extracts.subscribers.ids, rules: ev.rules, flags: ev.flags, tier: scores.tier, contacts: extracts.contacts,
+    prior: outRoot === null ? null : readLedger(outRoot, asOf),
+    plan: policy,
+    D: asOf,
+    policy: pack.policy,
+    ids: extracts.subscribers.ids,
+    rules: ev.rules,
+    flags: ev.flags,
+    tier: scores.tier,
+    contacts: extracts.contacts,
   });
   return { policy, counts, ledger };
 }

@@ -85,23 +85,35 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
   ensureDir(o.outRoot, o.dirMode);
   const lock = new RunLock(o.outRoot, o.fileMode);
   lock.acquire();
-  if (lock.tookOverFrom !== undefined) logger.warn({ lock: lock.path, stale_pid: lock.tookOverFrom }, 'took over the stale lock of a run that is gone');
+  if (lock.tookOverFrom !== undefined)
+    logger.warn({ lock: lock.path, stale_pid: lock.tookOverFrom }, 'took over the stale lock of a run that is gone');
   logger.debug({ lock: lock.path }, 'lock taken');
   try {
     const swept = sweepLeftovers(o.outRoot);
     if (swept.length > 0) logger.warn({ leftovers: swept }, 'cleared what an interrupted run left');
     // Refuse early (before the long read) when the date is published and --force is absent.
-    let publication: Publication | undefined = new Publication(o.outRoot, asOfText, { force: o.force, fileMode: o.fileMode, dirMode: o.dirMode });
+    let publication: Publication | undefined = new Publication(o.outRoot, asOfText, {
+      force: o.force,
+      fileMode: o.fileMode,
+      dirMode: o.dirMode,
+    });
     let extracts: Extracts | undefined;
     try {
       const before = snapshotInputs(o.input);
       logger.debug({ inputs: [...before.values()].map((s) => ({ file: s.file, bytes: s.size })) }, 'inputs noted before reading');
       const a = await analyse(o.input, asOf, pack, {
-        stageStart: (stage) => { if (stage !== 'ingest') o.onProgress?.(stage); },
+        stageStart: (stage) => {
+          if (stage !== 'ingest') o.onProgress?.(stage);
+        },
         // Ranking the tasks (below) is part of the score stage.
-        stageDone: (stage) => { if (stage !== 'score') lap(stage); },
+        stageDone: (stage) => {
+          if (stage !== 'score') lap(stage);
+        },
         ingest: {
-          onStage: (stage) => { o.onProgress?.(stage); logger.info({ stage }, 'stage start'); },
+          onStage: (stage) => {
+            o.onProgress?.(stage);
+            logger.info({ stage }, 'stage start');
+          },
           onRows: o.onRows,
           onFiles: o.onInputs && ((files) => o.onInputs!(Object.fromEntries(files.map((f) => [f.extract, before.get(f.path)?.size ?? 0])))),
         },
@@ -114,12 +126,16 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         ingested: (x) => {
           extracts = x;
           for (const f of x.files) {
-            logger.debug({ file: f.file, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected, bytes: f.bytes }, 'file read');
+            logger.debug(
+              { file: f.file, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected, bytes: f.bytes },
+              'file read',
+            );
           }
           const byCode = x.rejects.countsByCode();
           if (Object.keys(byCode).length > 0) logger.info({ rejected: byCode }, 'rows rejected');
           // Where, never what: the values stay out of the log (rejects.csv has them, masked).
-          for (const r of x.rejects.rows.slice(0, 20)) logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
+          for (const r of x.rejects.rows.slice(0, 20))
+            logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
           checkInputsUnchanged(x.files, before);
         },
       });
@@ -137,13 +153,26 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // The score files go to a worker thread on a large run, while this thread writes the task files.
       const scoreFiles = ScoreFiles.start(publication, ids, ev, scores);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
-      const taskInput = { pack, D: asOf, subscribers: extracts.subscribers, features: table, evaluation: ev, scores, contacts: extracts.contacts, taskType: policy.taskType, ledger };
+      const taskInput = {
+        pack,
+        D: asOf,
+        subscribers: extracts.subscribers,
+        features: table,
+        evaluation: ev,
+        scores,
+        contacts: extracts.contacts,
+        taskType: policy.taskType,
+        ledger,
+      };
       let taskCounts: Record<string, number>;
       try {
         const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
         taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput);
         // The delta files are in the plain layout; the dialer profiles get theirs from the renderer side (not yet).
-        if (taskOutput.profile === 'plain') TIERS.forEach((tier, k) => { writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile); });
+        if (taskOutput.profile === 'plain')
+          TIERS.forEach((tier, k) => {
+            writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile);
+          });
       } catch (e) {
         await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
         throw e;
@@ -153,7 +182,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // On the worker, the time this thread waited for it after the task files; in this thread, the time they took.
       logger.debug({ thread: scoreFiles.thread, ms: Math.round(performance.now() - waitFrom) }, 'score files written');
       publication.writeText('rejects.csv', rejectsCsv(extracts));
-      for (const name of POLICY_FILES) writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores }));
+      for (const name of POLICY_FILES)
+        writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores }));
       writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows));
       lap('write');
 
@@ -162,14 +192,31 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // hashes of the files as they were before the run read them.
       checkInputsUnchanged(extracts.files, before);
       const inputs = extracts.files.map((f) => ({ extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 }));
-      const summary = buildSummary({ asOf, pack, extracts, features: a.features, m0: a.m0, evaluation: ev, scores, tasksPerTier: taskCounts, contacts, timings });
+      const summary = buildSummary({
+        asOf,
+        pack,
+        extracts,
+        features: a.features,
+        m0: a.m0,
+        evaluation: ev,
+        scores,
+        tasksPerTier: taskCounts,
+        contacts,
+        timings,
+      });
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
       // The report leaves the timings out, so a rerun of the same inputs writes the same bytes.
       publication.writeText('report.html', nightlyReportHtml(summary, scores.risk, o.outRoot));
       logger.debug({ target: publication.target }, 'publishing');
-      const published = publication.commit((outputs) => manifestJson({ asOf: asOfText, pack, packPath: o.packPath, config: o.config, inputs, outputs, profile }));
+      const published = publication.commit((outputs) =>
+        manifestJson({ asOf: asOfText, pack, packPath: o.packPath, config: o.config, inputs, outputs, profile }),
+      );
       publication = undefined;
-      try { clearFailureReport(o.outRoot, asOfText); } catch { logger.warn({ date: asOfText }, 'could not remove the report of an earlier failed run'); }
+      try {
+        clearFailureReport(o.outRoot, asOfText);
+      } catch {
+        logger.warn({ date: asOfText }, 'could not remove the report of an earlier failed run');
+      }
       logger.info({ tasks: taskCounts, flagged: summary.flagged }, 'published');
       return { published, tasks: taskCounts, summary };
     } catch (e) {
@@ -190,14 +237,21 @@ const REJECT_HEADER = ['file', 'line', 'column', 'code', 'reason', 'raw_value'];
 /** rejects.csv: every text cell neutralised against formulas (the line number is ours). */
 function rejectsCsv(extracts: Extracts): string {
   const parts: Buffer[] = [];
-  const w = new CsvBytesWriter((bytes) => { parts.push(Buffer.from(bytes)); });
+  const w = new CsvBytesWriter((bytes) => {
+    parts.push(Buffer.from(bytes));
+  });
   w.rawString(csvLine(REJECT_HEADER));
   for (const r of extracts.rejects.rows) {
-    w.cellString(r.file, true); w.comma();
-    w.uint(r.line); w.comma();
-    w.cellString(r.column, true); w.comma();
-    w.cellString(r.code, true); w.comma();
-    w.cellString(r.reason, true); w.comma();
+    w.cellString(r.file, true);
+    w.comma();
+    w.uint(r.line);
+    w.comma();
+    w.cellString(r.column, true);
+    w.comma();
+    w.cellString(r.code, true);
+    w.comma();
+    w.cellString(r.reason, true);
+    w.comma();
     w.cellString(r.raw, true);
     w.endLine();
   }
@@ -214,19 +268,46 @@ function writeCsv(publication: Publication, name: string, write: (w: CsvBytesWri
 }
 
 /** tasks-<tier>-delta.csv: the tier's new and escalated tasks, for dialers that append (the full file serves those that replace). */
-function writeDelta(publication: Publication, input: TaskInput, tier: string, k: number, order: readonly number[], ledger: LedgerPlan, profile: TaskProfile): void {
-  const states = ledger.states[k]!, ids = ledger.taskIds[k]!;
+function writeDelta(
+  publication: Publication,
+  input: TaskInput,
+  tier: string,
+  k: number,
+  order: readonly number[],
+  ledger: LedgerPlan,
+  profile: TaskProfile,
+): void {
+  const states = ledger.states[k]!,
+    ids = ledger.taskIds[k]!;
   const rows: number[] = [];
   for (let r = 0; r < order.length; r++) if (TASK_STATES[states[r]!] === 'new' || TASK_STATES[states[r]!] === 'escalated') rows.push(r);
-  const pick = <T extends Uint8Array>(a: T, width: number) => { const out = new Uint8Array(rows.length * width); rows.forEach((r, q) => { out.set(a.subarray(r * width, (r + 1) * width), q * width); }); return out; };
+  const pick = <T extends Uint8Array>(a: T, width: number) => {
+    const out = new Uint8Array(rows.length * width);
+    rows.forEach((r, q) => {
+      out.set(a.subarray(r * width, (r + 1) * width), q * width);
+    });
+    return out;
+  };
   const deltaLedger = {
     taskIds: ledger.taskIds.map((a, t) => (t === k ? pick(ids, TASK_ID_WIDTH) : a)),
     states: ledger.states.map((a, t) => (t === k ? pick(states, 1) : a)),
   };
-  writeCsv(publication, `tasks-${tier}-delta.csv`, (w) => writeTaskFile(w, { ...input, ledger: deltaLedger }, tier, rows.map((r) => order[r]!), profile));
+  writeCsv(publication, `tasks-${tier}-delta.csv`, (w) =>
+    writeTaskFile(
+      w,
+      { ...input, ledger: deltaLedger },
+      tier,
+      rows.map((r) => order[r]!),
+      profile,
+    ),
+  );
 }
 
-interface InputIdentity { file: string; size: number; id: string }
+interface InputIdentity {
+  file: string;
+  size: number;
+  id: string;
+}
 
 function identityOf(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
@@ -241,7 +322,9 @@ function snapshotInputs(input: InputOptions): Map<string, InputIdentity> {
     try {
       const st = statSync(path, { bigint: true });
       if (st.isFile()) out.set(path, { file: basename(path), size: Number(st.size), id: identityOf(st) });
-    } catch { /* the reader reports it */ }
+    } catch {
+      /* the reader reports it */
+    }
   }
   return out;
 }
@@ -254,12 +337,17 @@ function snapshotInputs(input: InputOptions): Map<string, InputIdentity> {
 function checkInputsUnchanged(files: FileStats[], before: Map<string, InputIdentity>): void {
   for (const f of files) {
     const then = before.get(f.path);
-    if (then === undefined || identityNow(f.path) !== then.id || f.bytes !== then.size || f.before.size !== then.size) throw inputChanged(f.file);
+    if (then === undefined || identityNow(f.path) !== then.id || f.bytes !== then.size || f.before.size !== then.size)
+      throw inputChanged(f.file);
   }
 }
 
 function identityNow(path: string): string | undefined {
-  try { return identityOf(statSync(path, { bigint: true })); } catch { return undefined; }
+  try {
+    return identityOf(statSync(path, { bigint: true }));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The name of the first input noted before reading that is no longer the same file, if any. */
@@ -269,9 +357,11 @@ function changedSince(before: Map<string, InputIdentity>): string | undefined {
 }
 
 function inputChanged(file: string): ChurnwatchError {
-  return new ChurnwatchError('CW_INPUT_CHANGED',
+  return new ChurnwatchError(
+    'CW_INPUT_CHANGED',
     `${file} changed while the run read it (its size or modification time moved since the run started; the export may still be running); nothing was published: rerun when the export has finished`,
-    { file });
+    { file },
+  );
 }
 
 /** Leaves OUTDIR/failed/<date>/ for the operator; never hides the original error. */

@@ -12,14 +12,17 @@ import { parseDay } from '../src/util/dates.js';
 import { World, cleanup } from './helpers/world.js';
 
 const dirs: string[] = [];
-afterEach(() => { while (dirs.length) cleanup(dirs.pop()!); });
+afterEach(() => {
+  while (dirs.length) cleanup(dirs.pop()!);
+});
 
 function world(cutM0: boolean): string {
   const w = new World('2026-11-23');
   for (let s = 0; s < 80; s++) {
     const id = `U${s}`;
     w.sub(id, {});
-    for (let k = 0; k <= 5; k++) if (!(cutM0 && k === 0 && s % 10 !== 0)) w.bill(id, w.month(k), '40.00', { mou: '100', hotline_calls: '0' });
+    for (let k = 0; k <= 5; k++)
+      if (!(cutM0 && k === 0 && s % 10 !== 0)) w.bill(id, w.month(k), '40.00', { mou: '100', hotline_calls: '0' });
     for (let k = 1; k <= 14; k++) w.usage(id, w.day(k), { calls: '2', data_mb: '10.5' });
   }
   const dir = w.write();
@@ -36,15 +39,26 @@ describe('analyse', () => {
       ingested: () => events.push('ingested'),
     });
     expect(events).toEqual([
-      'start ingest', 'done ingest', 'ingested', 'start gates', 'done gates', 'start features', 'done features',
-      'start rules', 'done rules', 'start score', 'done score',
+      'start ingest',
+      'done ingest',
+      'ingested',
+      'start gates',
+      'done gates',
+      'start features',
+      'done features',
+      'start rules',
+      'done rules',
+      'start score',
+      'done score',
     ]);
     expect(a.extracts.subscribers.n).toBeGreaterThanOrEqual(80);
     expect(a.evaluation.rules.length).toBe(a.evaluation.flags.length);
   });
 
   it('when a bill month is cut then analyse (and so explain) stops at the billing-complete gate as run does', async () => {
-    const err = await analyse(defaultInputOptions(world(true)), parseDay('2026-11-23'), loadRulePack('rules/default.yaml')).catch((e: unknown) => e);
+    const err = await analyse(defaultInputOptions(world(true)), parseDay('2026-11-23'), loadRulePack('rules/default.yaml')).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ChurnwatchError);
     expect((err as ChurnwatchError).context.gate).toBe('billing-complete');
     expect((err as ChurnwatchError).exitCode).toBe(65);

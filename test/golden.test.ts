@@ -28,7 +28,16 @@ describe('golden outputs for fixtures/golden', () => {
     expect(r.code).toBe(0);
   });
 
-  it.each(['tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'scores.csv', 'rejects.csv', 'suppressed.csv', 'holdout.csv', 'overflow.csv'])('when %s is written then it equals the golden file byte for byte', (file) => {
+  it.each([
+    'tasks-high.csv',
+    'tasks-mid.csv',
+    'tasks-mass.csv',
+    'scores.csv',
+    'rejects.csv',
+    'suppressed.csv',
+    'holdout.csv',
+    'overflow.csv',
+  ])('when %s is written then it equals the golden file byte for byte', (file) => {
     expect(readFileSync(join(r.published, file), 'utf8')).toBe(readFileSync(join(EXPECTED, file), 'utf8'));
   });
 

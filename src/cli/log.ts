@@ -12,13 +12,22 @@ import { scrubJsonLine } from '../util/mask.js';
 
 /** `sink` receives each line instead of stderr (a log file, tests, embedding). */
 export function makeLogger(level: string, sink?: (line: string) => void): Logger {
-  const dest = sink ? { write: (s: string) => { sink(s); } } : pino.destination({ dest: 2, sync: true });
-  return pino({
-    level,
-    base: { app: 'churnwatch' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    hooks: { streamWrite: scrubJsonLine },
-  }, dest);
+  const dest = sink
+    ? {
+        write: (s: string) => {
+          sink(s);
+        },
+      }
+    : pino.destination({ dest: 2, sync: true });
+  return pino(
+    {
+      level,
+      base: { app: 'churnwatch' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      hooks: { streamWrite: scrubJsonLine },
+    },
+    dest,
+  );
 }
 
 export interface LogFile {
@@ -39,10 +48,18 @@ export function openLogFile(path: string): LogFile {
     fd = openSync(path, 'a', 0o600);
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `cannot open the log file ${path} for appending (${why}); check --log-file and the folder's permissions`, { file: path });
+    throw new ChurnwatchError(
+      'CW_OUTPUT_UNWRITABLE',
+      `cannot open the log file ${path} for appending (${why}); check --log-file and the folder's permissions`,
+      { file: path },
+    );
   }
   return {
-    write: (line) => { writeSync(fd, line); },
-    close: () => { closeSync(fd); },
+    write: (line) => {
+      writeSync(fd, line);
+    },
+    close: () => {
+      closeSync(fd);
+    },
   };
 }

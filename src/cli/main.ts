@@ -51,7 +51,8 @@ function parseShare(v: string): number {
 /** A folder argument: an empty one would silently mean the current folder. */
 function folderArg(flag: string): (v: string) => string {
   return (v) => {
-    if (v.trim() === '') throw new ChurnwatchError('CW_USAGE', `${flag} is empty; pass a folder (an empty value would mean the current folder)`);
+    if (v.trim() === '')
+      throw new ChurnwatchError('CW_USAGE', `${flag} is empty; pass a folder (an empty value would mean the current folder)`);
     return v;
   };
 }
@@ -71,7 +72,9 @@ function loadRunInputs(opts: { input: string; asOf?: number; rules: string; conf
   const config = loadRunConfig(opts.config);
   const inputDir = resolve(opts.input);
   if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
-    throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, { file: opts.input });
+    throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, {
+      file: opts.input,
+    });
   }
   return { pack, config, inputDir, asOf: opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone) };
 }
@@ -86,18 +89,35 @@ export function makeRunCommand(io: Io): Command {
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping, output modes)')
     .option('--force', 'replace an already published date', false)
     .addOption(new Option('--log-level <level>', 'log level (default: info, or warn on a terminal without --log-file)').choices(LEVELS))
-    .option('--log-file <file>', 'append the NDJSON log to this file instead of stderr; stdout and stderr then carry only the result line and errors')
-    .action(async (opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean; logLevel?: string; logFile?: string }) => {
-      const logFile = opts.logFile !== undefined ? openLogFile(opts.logFile) : undefined;
-      try {
-        const logger = makeLogger(opts.logLevel ?? (logFile === undefined && process.stderr.isTTY ? 'warn' : 'info'), logFile?.write ?? io.log);
-        const result = await runLogged(opts, logger);
-        const t = result.tasks;
-        io.out(`published ${result.published} (tasks: high ${t.high}, mid ${t.mid}, mass ${t.mass})\n`);
-      } finally {
-        logFile?.close();
-      }
-    });
+    .option(
+      '--log-file <file>',
+      'append the NDJSON log to this file instead of stderr; stdout and stderr then carry only the result line and errors',
+    )
+    .action(
+      async (opts: {
+        input: string;
+        out: string;
+        asOf?: number;
+        rules: string;
+        config?: string;
+        force: boolean;
+        logLevel?: string;
+        logFile?: string;
+      }) => {
+        const logFile = opts.logFile !== undefined ? openLogFile(opts.logFile) : undefined;
+        try {
+          const logger = makeLogger(
+            opts.logLevel ?? (logFile === undefined && process.stderr.isTTY ? 'warn' : 'info'),
+            logFile?.write ?? io.log,
+          );
+          const result = await runLogged(opts, logger);
+          const t = result.tasks;
+          io.out(`published ${result.published} (tasks: high ${t.high}, mid ${t.mid}, mass ${t.mass})\n`);
+        } finally {
+          logFile?.close();
+        }
+      },
+    );
 }
 
 /**
@@ -105,7 +125,10 @@ export function makeRunCommand(io: Io): Command {
  * record in the log (with the stack when it is a bug), and success ends the log
  * with a `run done` record, so the log alone tells how each night ended.
  */
-async function runLogged(opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean }, logger: Logger) {
+async function runLogged(
+  opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean },
+  logger: Logger,
+) {
   const progress = makeProgress();
   try {
     const { pack, config, inputDir, asOf } = loadRunInputs(opts);
@@ -122,8 +145,12 @@ async function runLogged(opts: { input: string; out: string; asOf?: number; rule
       dirMode: config.output.dirMode,
       taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
       taskOutput: {
-        profile: config.output.profile, locale: config.output.locale, countryCode: config.input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE, campaign: config.output.campaign,
-        excelEncoding: config.output.excelEncoding, maxRowsPerFile: config.output.maxRowsPerFile,
+        profile: config.output.profile,
+        locale: config.output.locale,
+        countryCode: config.input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE,
+        campaign: config.output.campaign,
+        excelEncoding: config.output.excelEncoding,
+        maxRowsPerFile: config.output.maxRowsPerFile,
       },
       logger,
       onProgress: (s) => progress.stage(s),
@@ -154,16 +181,38 @@ export function makeGenerateCommand(io: Io): Command {
     .option('--delimiter <char>', 'field delimiter', ',')
     .option('--dirty <share>', 'share of fact rows made invalid on purpose (for testing the reject path)', parseShare)
     .option('--labels', 'also write labels.csv: who churned after the run date, drawn by a planted process (see the README)', false)
-    .action(async (opts: { subscribers: number; seed: string; out: string; asOf?: number; months?: number; days?: number; gzip: boolean; delimiter: string; dirty?: number; labels: boolean }) => {
-      if (![',', '|', ';', '\t'].includes(opts.delimiter)) throw new ChurnwatchError('CW_USAGE', '--delimiter must be one of , | ; or a tab');
-      const asOf = opts.asOf ?? todayIn('Asia/Shanghai');
-      const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
-      const r = await generateExtracts({
-        subscribers: opts.subscribers, seed, asOf, outDir: resolve(opts.out), months: opts.months, days: opts.days,
-        gzip: opts.gzip, delimiter: opts.delimiter, dirtyShare: opts.dirty, labels: opts.labels,
-      });
-      for (const f of r.files) io.out(`${f.name}\t${f.rows} rows\t${f.bytes} bytes\n`);
-    });
+    .action(
+      async (opts: {
+        subscribers: number;
+        seed: string;
+        out: string;
+        asOf?: number;
+        months?: number;
+        days?: number;
+        gzip: boolean;
+        delimiter: string;
+        dirty?: number;
+        labels: boolean;
+      }) => {
+        if (![',', '|', ';', '\t'].includes(opts.delimiter))
+          throw new ChurnwatchError('CW_USAGE', '--delimiter must be one of , | ; or a tab');
+        const asOf = opts.asOf ?? todayIn('Asia/Shanghai');
+        const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
+        const r = await generateExtracts({
+          subscribers: opts.subscribers,
+          seed,
+          asOf,
+          outDir: resolve(opts.out),
+          months: opts.months,
+          days: opts.days,
+          gzip: opts.gzip,
+          delimiter: opts.delimiter,
+          dirtyShare: opts.dirty,
+          labels: opts.labels,
+        });
+        for (const f of r.files) io.out(`${f.name}\t${f.rows} rows\t${f.bytes} bytes\n`);
+      },
+    );
 }
 
 /** Repeatable option: each occurrence adds to the list. */
@@ -180,14 +229,19 @@ function subscriberList(opts: { subscriber?: string[]; subscribersFile?: string 
     try {
       text = readFileSync(resolve(file), 'utf8');
     } catch {
-      throw new ChurnwatchError('CW_INPUT_MISSING', `subscriber list ${file} cannot be read; pass --subscribers-file with a file of one subscriber_id a line`, { file });
+      throw new ChurnwatchError(
+        'CW_INPUT_MISSING',
+        `subscriber list ${file} cannot be read; pass --subscribers-file with a file of one subscriber_id a line`,
+        { file },
+      );
     }
     text.split(/\r?\n/).forEach((line, k) => {
       const id = line.trim();
       if (id !== '' && !(k === 0 && id === 'subscriber_id')) list.push({ id, from: `line ${k + 1} of ${file}` });
     });
   }
-  if (list.length === 0) throw new ChurnwatchError('CW_USAGE', 'name the subscribers to explain with --subscriber ID (repeatable) or --subscribers-file FILE');
+  if (list.length === 0)
+    throw new ChurnwatchError('CW_USAGE', 'name the subscribers to explain with --subscriber ID (repeatable) or --subscribers-file FILE');
   return list;
 }
 
@@ -224,38 +278,67 @@ export function makeSqlCommand(io: Io): Command {
 }
 
 export function makeExplainCommand(io: Io): Command {
-  return analystCommand('explain',
+  return analystCommand(
+    'explain',
     'Show why subscribers are or are not flagged: every rule, the values it read, the verdict, value, tier and risk; many subscribers cost one read of the extracts',
-    'print JSON instead of text (an array when more than one subscriber is asked for)')
+    'print JSON instead of text (an array when more than one subscriber is asked for)',
+  )
     .option('--subscriber <id>', 'subscriber_id to explain; repeat for several', collect)
     .option('--subscribers-file <file>', 'file of subscriber_ids to explain, one a line')
-    .option('--out <dir>', 'the run\'s output folder: task ids and states continue its latest ledger before D, as the run would')
-    .action(async (opts: { input: string; subscriber?: string[]; subscribersFile?: string; asOf?: number; rules: string; config?: string; out?: string; json: boolean }) => {
-      const wanted = subscriberList(opts);
-      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
-      const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
-      const ids = a.extracts.subscribers.ids;
-      const d = decideContacts(pack, asOf, config.input, a, opts.out === undefined ? null : resolve(opts.out));
-      const args = {
-        pack, D: asOf, m0: a.m0, subscribers: a.extracts.subscribers, table: a.table, evaluation: a.evaluation, scores: a.scores,
-        policyOf: (i: number) => policyOutcome(d.policy, d.ledger, i),
-      };
-      if (wanted.length === 1 && opts.subscribersFile === undefined) {
-        const index = ids.indexOf(wanted[0]!.id);
-        if (index < 0) throw new ChurnwatchError('CW_USAGE', 'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber');
-        const e = explain({ ...args, index });
-        io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
-        return;
-      }
-      const position = new Map<string, number>();
-      for (let i = 0; i < ids.length; i++) position.set(ids.get(i), i);
-      const unknown = wanted.filter((w) => !position.has(w.id));
-      if (unknown.length > 0) {
-        throw new ChurnwatchError('CW_USAGE', `${unknown.length} of ${wanted.length} subscribers asked for are not in subscribers.csv (or their rows were rejected: see rejects.csv of a run); the first is ${unknown[0]!.from}; check those ids`);
-      }
-      const es = explainMany(args, wanted.map((w) => position.get(w.id)!));
-      io.out(opts.json ? JSON.stringify(es, null, 2) + '\n' : explanationsText(es, pack));
-    });
+    .option('--out <dir>', "the run's output folder: task ids and states continue its latest ledger before D, as the run would")
+    .action(
+      async (opts: {
+        input: string;
+        subscriber?: string[];
+        subscribersFile?: string;
+        asOf?: number;
+        rules: string;
+        config?: string;
+        out?: string;
+        json: boolean;
+      }) => {
+        const wanted = subscriberList(opts);
+        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+        const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
+        const ids = a.extracts.subscribers.ids;
+        const d = decideContacts(pack, asOf, config.input, a, opts.out === undefined ? null : resolve(opts.out));
+        const args = {
+          pack,
+          D: asOf,
+          m0: a.m0,
+          subscribers: a.extracts.subscribers,
+          table: a.table,
+          evaluation: a.evaluation,
+          scores: a.scores,
+          policyOf: (i: number) => policyOutcome(d.policy, d.ledger, i),
+        };
+        if (wanted.length === 1 && opts.subscribersFile === undefined) {
+          const index = ids.indexOf(wanted[0]!.id);
+          if (index < 0)
+            throw new ChurnwatchError(
+              'CW_USAGE',
+              'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber',
+            );
+          const e = explain({ ...args, index });
+          io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
+          return;
+        }
+        const position = new Map<string, number>();
+        for (let i = 0; i < ids.length; i++) position.set(ids.get(i), i);
+        const unknown = wanted.filter((w) => !position.has(w.id));
+        if (unknown.length > 0) {
+          throw new ChurnwatchError(
+            'CW_USAGE',
+            `${unknown.length} of ${wanted.length} subscribers asked for are not in subscribers.csv (or their rows were rejected: see rejects.csv of a run); the first is ${unknown[0]!.from}; check those ids`,
+          );
+        }
+        const es = explainMany(
+          args,
+          wanted.map((w) => position.get(w.id)!),
+        );
+        io.out(opts.json ? JSON.stringify(es, null, 2) + '\n' : explanationsText(es, pack));
+      },
+    );
 }
 
 /** The labels file of backtest and diff, its bad rows limited by the pack's reject share. */
@@ -264,8 +347,10 @@ function loadLabels(file: string, maxBadShare: number) {
 }
 
 export function makeBacktestCommand(io: Io): Command {
-  return analystCommand('backtest',
-    'Measure how well each rule and the combined score find the churners of a labels file: precision, recall, lift with 95% intervals, deciles, AUC. Publishes nothing.')
+  return analystCommand(
+    'backtest',
+    'Measure how well each rule and the combined score find the churners of a labels file: precision, recall, lift with 95% intervals, deciles, AUC. Publishes nothing.',
+  )
     .requiredOption('--labels <file>', 'CSV with subscriber_id,churned (0/1) and optionally churn_date')
     .action(async (opts: { input: string; labels: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
       const { pack, config, inputDir, asOf } = loadRunInputs(opts);
@@ -277,38 +362,64 @@ export function makeBacktestCommand(io: Io): Command {
 }
 
 export function makeDiffCommand(io: Io): Command {
-  return analystCommand('diff',
+  return analystCommand(
+    'diff',
     'Show what changing the rule pack from --rules to --rules-b does: who enters and leaves, hits per rule, task tier moves, and with --labels the precision and lift of each. Publishes nothing.',
-    undefined, 'rule pack A')
+    undefined,
+    'rule pack A',
+  )
     .requiredOption('--rules-b <file>', 'rule pack B, compared with --rules (A)')
     .option('--labels <file>', 'CSV with subscriber_id,churned (0/1): adds precision, recall, lift and AUC of each pack')
     .option('--list <n>', 'also print the first n subscriber_ids (by id) that enter and that leave', parseCount)
-    .action(async (opts: { input: string; rulesB: string; rules: string; asOf?: number; labels?: string; list?: number; config?: string; json: boolean }) => {
-      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
-      const packB = loadRulePack(opts.rulesB);
-      const labels = opts.labels === undefined ? undefined : await loadLabels(opts.labels, Math.min(pack.gates.maxRejectShare, packB.gates.maxRejectShare));
-      const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, packB]);
-      const ids = a!.extracts.subscribers.ids;
-      const d = diffPacks({
-        asOf, ids, list: opts.list,
-        a: { pack, evaluation: a!.evaluation, scores: a!.scores },
-        b: { pack: packB, evaluation: b!.evaluation, scores: b!.scores },
-        labels: labels && joinLabels(ids, labels, asOf),
-      });
-      io.out(opts.json ? toJson(d) : diffText(d));
-    });
+    .action(
+      async (opts: {
+        input: string;
+        rulesB: string;
+        rules: string;
+        asOf?: number;
+        labels?: string;
+        list?: number;
+        config?: string;
+        json: boolean;
+      }) => {
+        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+        const packB = loadRulePack(opts.rulesB);
+        const labels =
+          opts.labels === undefined
+            ? undefined
+            : await loadLabels(opts.labels, Math.min(pack.gates.maxRejectShare, packB.gates.maxRejectShare));
+        const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, packB]);
+        const ids = a!.extracts.subscribers.ids;
+        const d = diffPacks({
+          asOf,
+          ids,
+          list: opts.list,
+          a: { pack, evaluation: a!.evaluation, scores: a!.scores },
+          b: { pack: packB, evaluation: b!.evaluation, scores: b!.scores },
+          labels: labels && joinLabels(ids, labels, asOf),
+        });
+        io.out(opts.json ? toJson(d) : diffText(d));
+      },
+    );
 }
 
 export function makeRulesCommand(io: Io): Command {
   const rules = new Command('rules').description('Work with rule packs');
-  rules.command('check')
+  rules
+    .command('check')
     .description('Validate a rule pack and print what each rule reads and flags')
     .argument('[file]', 'rule pack', DEFAULT_RULES)
     .action((file: string) => {
       const pack = loadRulePack(file);
-      const lines = [`rule pack ${pack.name} v${pack.version} (sha256 ${pack.hash.slice(0, 12)}): ${pack.rules.length} rules, ${pack.rules.filter((r) => r.enabled).length} enabled`];
+      const lines = [
+        `rule pack ${pack.name} v${pack.version} (sha256 ${pack.hash.slice(0, 12)}): ${pack.rules.length} rules, ${pack.rules.filter((r) => r.enabled).length} enabled`,
+      ];
       lines.push(`value: ${pack.value.expr}`);
-      lines.push(pack.tiers.method === 'threshold' ? `tiers: high >= ${pack.tiers.high}, mid >= ${pack.tiers.mid}, else mass` : `tiers: top ${pack.tiers.highShare * 100}% high, next ${pack.tiers.midShare * 100}% mid`);
+      lines.push(
+        pack.tiers.method === 'threshold'
+          ? `tiers: high >= ${pack.tiers.high}, mid >= ${pack.tiers.mid}, else mass`
+          : `tiers: top ${pack.tiers.highShare * 100}% high, next ${pack.tiers.midShare * 100}% mid`,
+      );
       lines.push(`never flagged: ${pack.exclude.expr}`);
       lines.push(`extracts needed: ${[...neededFiles(pack)].join(', ')}`);
       for (const r of pack.rules) {
@@ -329,7 +440,9 @@ export function makeRulesCommand(io: Io): Command {
 
 export function makeReportCommand(io: Io): Command {
   return new Command('report')
-    .description('Write the HTML report of a published run (the page every run also writes as report.html), optionally with the decile lift chart of a backtest')
+    .description(
+      'Write the HTML report of a published run (the page every run also writes as report.html), optionally with the decile lift chart of a backtest',
+    )
     .argument('<dir>', 'the folder of a published run, OUTDIR/<date>; earlier runs in OUTDIR make the trend')
     .option('--out <file>', 'HTML file to write, or - for stdout; default report-<date>.html in the current folder')
     .option('--backtest <file>', 'backtest result (JSON) to draw the decile lift chart from')
@@ -344,7 +457,11 @@ export function makeReportCommand(io: Io): Command {
         renameSync(tmp, out);
       } catch (e) {
         rmSync(tmp, { force: true });
-        throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `cannot write ${out} (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose another --out`, { file: out });
+        throw new ChurnwatchError(
+          'CW_OUTPUT_UNWRITABLE',
+          `cannot write ${out} (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose another --out`,
+          { file: out },
+        );
       }
       io.out(`wrote ${out}\n`);
     });
@@ -352,9 +469,21 @@ export function makeReportCommand(io: Io): Command {
 
 export function makeProgram(io: Io): Command {
   const program = new Command('churnwatch')
-    .description('Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.')
+    .description(
+      'Flags subscribers drifting away from billing, usage, ticket and contract extracts, and writes ranked callback task files per value tier.',
+    )
     .version(VERSION);
-  for (const cmd of [makeRunCommand(io), makeExplainCommand(io), makeGenerateCommand(io), makeRulesCommand(io), makeReportCommand(io), makeBacktestCommand(io), makeDiffCommand(io), makeSqlCommand(io)]) program.addCommand(cmd);
+  for (const cmd of [
+    makeRunCommand(io),
+    makeExplainCommand(io),
+    makeGenerateCommand(io),
+    makeRulesCommand(io),
+    makeReportCommand(io),
+    makeBacktestCommand(io),
+    makeDiffCommand(io),
+    makeSqlCommand(io),
+  ])
+    program.addCommand(cmd);
   // Commander's error text (two lines with a suggestion, then the help) is dropped:
   // main() prints every error in the one form `churnwatch: ... [CW_...]`.
   const quiet = (cmd: Command): void => {
@@ -380,7 +509,11 @@ function checkCommandWords(program: Command, argv: string[]): { argv: string[]; 
   let cmd = program;
   let i = 0;
   while (cmd.commands.length > 0) {
-    if (i === argv.length) throw new ChurnwatchError('CW_USAGE', `missing command: ${cmd.commands.map((c) => c.name()).join(', ')}; see '${commandLine(cmd)} --help'`);
+    if (i === argv.length)
+      throw new ChurnwatchError(
+        'CW_USAGE',
+        `missing command: ${cmd.commands.map((c) => c.name()).join(', ')}; see '${commandLine(cmd)} --help'`,
+      );
     while (i < argv.length && argv[i]!.startsWith('-')) i++;
     if (i === argv.length) break;
     if (argv[i] === 'help') {
@@ -405,7 +538,14 @@ function commandLine(cmd: Command): string {
 
 /** A commander error in the one form: its text on one line, with where to find the usage. */
 function usageError(e: CommanderError, cmd: Command): ChurnwatchError {
-  const text = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace('(Did you mean', '(did you mean').replace(/\.$/, '');
+  const text = e.message
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ')
+    .replace('(Did you mean', '(did you mean')
+    .replace(/\.$/, '');
   return new ChurnwatchError('CW_USAGE', `${text}; see '${commandLine(cmd)} --help'`);
 }
 
@@ -415,7 +555,10 @@ function usageError(e: CommanderError, cmd: Command): ChurnwatchError {
  * and a library message that does (an internal error) has its phone and ID numbers masked.
  * Every error is one line `churnwatch: <message> [<code>]`, its exit status from the code.
  */
-export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+): Promise<number> {
   const safe: Io = { out: io.out, err: (s) => io.err(scrubPersonal(s)), log: io.log };
   const program = makeProgram(safe);
   let command = program;
@@ -428,7 +571,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     let e = caught;
     if (e instanceof CommanderError) {
       // Help and the version are answers, not errors.
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0)) return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0))
+        return 0;
       e = usageError(e, command);
     }
     const code = exitCodeOf(e);

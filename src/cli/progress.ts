@@ -79,13 +79,18 @@ export function makeProgress(
   const read = new Map<string, { rows: number; bytes: number }>();
   // The last column is left free: some terminals wrap as soon as it is written.
   const width = () => Math.max(20, (stream.columns && stream.columns > 0 ? stream.columns : 80) - 1);
-  const line = (s: string) => { stream.write(`${cutToWidth(s, width())}\n`); };
+  const line = (s: string) => {
+    stream.write(`${cutToWidth(s, width())}\n`);
+  };
   const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   // Most telling first, so that a narrow terminal cuts off the per-file detail.
   const readingLine = () => {
     let bytes = 0;
     let files = '';
-    for (const [extract, r] of read) { bytes += r.bytes; files += ` · ${extract} ${count(r.rows)} rows`; }
+    for (const [extract, r] of read) {
+      bytes += r.bytes;
+      files += ` · ${extract} ${count(r.rows)} rows`;
+    }
     const elapsed = Math.max(1e-3, (now() - readingSince) / 1000);
     const rate = bytes / elapsed;
     let head = '  reading';
@@ -96,7 +101,9 @@ export function makeProgress(
     }
     return { text: `${head} · ${(rate / 1e6).toFixed(0)} MB/s${files}`, share: total > 0 ? Math.min(1, bytes / total) : 0 };
   };
-  const draw = () => { stream.write(`\r${cutToWidth(readingLine().text, width())}\x1b[K`); };
+  const draw = () => {
+    stream.write(`\r${cutToWidth(readingLine().text, width())}\x1b[K`);
+  };
   // The live line stays below the stage lines while the reads go on; the first stage
   // after them leaves its last state above, as the record of the read.
   const finish = (next: string) => {
@@ -104,7 +111,10 @@ export function makeProgress(
     if (current) line(`  ${current.padEnd(20)} ${secs(now() - since)}`);
     if (live) {
       draw();
-      if (!next.startsWith('read ')) { stream.write('\n'); live = false; }
+      if (!next.startsWith('read ')) {
+        stream.write('\n');
+        live = false;
+      }
     }
   };
   return {
@@ -113,14 +123,21 @@ export function makeProgress(
       total = Object.values(bytes).reduce((a, b) => a + b, 0);
       readingSince = now();
     },
-    stage(name) { finish(name); current = name; since = now(); },
+    stage(name) {
+      finish(name);
+      current = name;
+      since = now();
+    },
     rows(extract, rows, bytes) {
       const before = read.get(extract);
       read.set(extract, { rows: Math.max(rows, before?.rows ?? 0), bytes: Math.max(bytes, before?.bytes ?? 0) });
       if (plain) {
         const { text, share } = readingLine();
         const quarters = Math.floor(share * 4);
-        if (quarters > quartersShown) { quartersShown = quarters; line(text); }
+        if (quarters > quartersShown) {
+          quartersShown = quarters;
+          line(text);
+        }
         return;
       }
       const t = now();
@@ -129,7 +146,16 @@ export function makeProgress(
       live = true;
       draw();
     },
-    done(message) { finish(''); current = ''; line(`${message} (${secs(now() - started)})`); },
-    stop() { if (live) { stream.write('\n'); live = false; } },
+    done(message) {
+      finish('');
+      current = '';
+      line(`${message} (${secs(now() - started)})`);
+    },
+    stop() {
+      if (live) {
+        stream.write('\n');
+        live = false;
+      }
+    },
   };
 }

@@ -12,11 +12,22 @@ import { checkExpression, type Checked } from '../rules/check.js';
 import { compileCondition, compileNumber, type CompiledCondition, type CompiledNumber } from '../rules/compile.js';
 import { RESERVED_NAMES, featureFile, type FeatureRequest, type Unit } from '../rules/catalogue.js';
 import {
-  ATTRIBUTES, EVENT_MEASURES, MEMBER_LEVELS, MEASURE_EXTRACTS, PACK_UNIT_SCALE, TIERS, builtinMeasure, extractSpec, foldHeader,
-  type ColumnMeasure, type MeasureExtract,
+  ATTRIBUTES,
+  EVENT_MEASURES,
+  MEMBER_LEVELS,
+  MEASURE_EXTRACTS,
+  PACK_UNIT_SCALE,
+  TIERS,
+  builtinMeasure,
+  extractSpec,
+  foldHeader,
+  type ColumnMeasure,
+  type MeasureExtract,
 } from '../contract/contract.js';
 
-export type TemplatePart = string | { expr: string; unit: Unit; isPercent: boolean; compiled: CompiledNumber; features: Map<string, FeatureRequest> };
+export type TemplatePart =
+  | string
+  | { expr: string; unit: Unit; isPercent: boolean; compiled: CompiledNumber; features: Map<string, FeatureRequest> };
 
 /** What an agent reads: a rule's title, reason text and action in one locale. */
 export interface RuleTexts {
@@ -52,9 +63,7 @@ export interface RuleDef {
   features: Map<string, FeatureRequest>;
 }
 
-export type TierPolicy =
-  | { method: 'threshold'; high: number; mid: number }
-  | { method: 'rank'; highShare: number; midShare: number };
+export type TierPolicy = { method: 'threshold'; high: number; mid: number } | { method: 'rank'; highShare: number; midShare: number };
 
 export interface RulePack {
   name: string;
@@ -66,7 +75,13 @@ export interface RulePack {
   exclude: { expr: string; compiled: CompiledCondition; features: Map<string, FeatureRequest> };
   tiers: TierPolicy;
   assignees: { high: string; mid: string; mass: string };
-  gates: { maxRejectShare: number; minDayRowsRatio: number; minMonthRowsRatio: number; minDayActiveRatio: number; maxDuplicateShare: number };
+  gates: {
+    maxRejectShare: number;
+    minDayRowsRatio: number;
+    minMonthRowsRatio: number;
+    minDayActiveRatio: number;
+    maxDuplicateShare: number;
+  };
   tasks: {
     issueTime: string;
     minRisk: number;
@@ -120,7 +135,6 @@ export interface ContactPolicy {
   expireDays: number;
 }
 
-
 type Obj = Record<string, unknown>;
 
 class Validator {
@@ -152,7 +166,14 @@ class Validator {
   }
 }
 
-function checked(v: Validator, path: string, src: string, want: 'bool' | 'number', measures: readonly ColumnMeasure[], templateFns = false): Checked {
+function checked(
+  v: Validator,
+  path: string,
+  src: string,
+  want: 'bool' | 'number',
+  measures: readonly ColumnMeasure[],
+  templateFns = false,
+): Checked {
   try {
     const c = checkExpression(parseExpression(src), { allowTemplateFunctions: templateFns, measures });
     if (want === 'bool' && c.unit !== 'bool') throw new ExpressionError('must be a condition (a comparison, and/or/not)', 0);
@@ -179,13 +200,22 @@ function parseTemplate(v: Validator, path: string, text: string, measures: reado
   let rest = text;
   while (rest.length > 0) {
     const open = rest.indexOf('{');
-    if (open < 0) { parts.push(rest); break; }
+    if (open < 0) {
+      parts.push(rest);
+      break;
+    }
     if (open > 0) parts.push(rest.slice(0, open));
     const close = rest.indexOf('}', open);
     if (close < 0) v.fail(path, 'a "{" is not closed by "}"');
     const expr = rest.slice(open + 1, close);
     const c = checked(v, path, expr, 'number', measures, true);
-    parts.push({ expr, unit: c.unit, isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change', compiled: compileNumber(c.tree, c.features.keys()), features: c.features });
+    parts.push({
+      expr,
+      unit: c.unit,
+      isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change',
+      compiled: compileNumber(c.tree, c.features.keys()),
+      features: c.features,
+    });
     rest = rest.slice(close + 1);
   }
   return parts;
@@ -204,17 +234,31 @@ function channelList(v: Validator, raw: unknown, path: string, def: Channel[]): 
 }
 
 /** A rule's texts in the locales besides en, each with a title, a reason and an action. */
-function ruleTexts(v: Validator, raw: unknown, path: string, en: { title: string; reason: TemplatePart[] }, measures: readonly ColumnMeasure[]): Partial<Record<Locale, RuleTexts>> {
+function ruleTexts(
+  v: Validator,
+  raw: unknown,
+  path: string,
+  en: { title: string; reason: TemplatePart[] },
+  measures: readonly ColumnMeasure[],
+): Partial<Record<Locale, RuleTexts>> {
   const out: Partial<Record<Locale, RuleTexts>> = {};
   if (raw === undefined) return out;
-  const texts = v.obj(raw, path, LOCALES.filter((l) => l !== 'en'));
+  const texts = v.obj(
+    raw,
+    path,
+    LOCALES.filter((l) => l !== 'en'),
+  );
   for (const [locale, t] of Object.entries(texts)) {
     const p = `${path}.${locale}`;
     const r = v.obj(t, p, ['title', 'reason', 'action']);
     const reason = parseTemplate(v, `${p}.reason`, v.str(r.reason, `${p}.reason`), measures);
     // Numbers are formatted the same in every locale; the evidence must be the same too.
-    const exprs = (parts: TemplatePart[]) => parts.flatMap((x) => (typeof x === 'string' ? [] : [x.expr.replace(/\s+/g, '')])).sort().join('|');
-    if (exprs(reason) !== exprs(en.reason)) v.fail(`${p}.reason`, 'must show the same {expressions} as the rule\'s reason');
+    const exprs = (parts: TemplatePart[]) =>
+      parts
+        .flatMap((x) => (typeof x === 'string' ? [] : [x.expr.replace(/\s+/g, '')]))
+        .sort()
+        .join('|');
+    if (exprs(reason) !== exprs(en.reason)) v.fail(`${p}.reason`, "must show the same {expressions} as the rule's reason");
     out[locale as Locale] = { title: v.str(r.title, `${p}.title`), reason, action: v.str(r.action, `${p}.action`) };
   }
   return out;
@@ -235,18 +279,26 @@ function parseMeasures(v: Validator, raw: unknown): ColumnMeasure[] {
   return Object.entries(raw as Obj).map(([name, spec]) => {
     const path = `measures.${name}`;
     if (!/^[a-z][a-z0-9_]*$/.test(name)) v.fail(path, 'a measure name must be lower case letters, digits and _');
-    if (builtinMeasure(name) || EVENT_MEASURES.some((e) => e.name === name) || ATTRIBUTES[name] || RESERVED_NAMES.includes(name) || /^d\d+$/.test(name)) {
+    if (
+      builtinMeasure(name) ||
+      EVENT_MEASURES.some((e) => e.name === name) ||
+      ATTRIBUTES[name] ||
+      RESERVED_NAMES.includes(name) ||
+      /^d\d+$/.test(name)
+    ) {
       v.fail(path, `"${name}" is already a measure, function or name of the rule language; choose another name`);
     }
     const m = v.obj(spec, path, MEASURE_KEYS);
     const extract = v.str(m.extract, `${path}.extract`) as MeasureExtract;
-    if (!MEASURE_EXTRACTS.includes(extract)) v.fail(`${path}.extract`, `must be ${MEASURE_EXTRACTS.join(' or ')} (the extracts summed per month or day)`);
+    if (!MEASURE_EXTRACTS.includes(extract))
+      v.fail(`${path}.extract`, `must be ${MEASURE_EXTRACTS.join(' or ')} (the extracts summed per month or day)`);
     const column = v.str(m.column, `${path}.column`).trim();
     const folded = foldHeader(column);
     if (extractSpec(extract).columns.some((c) => foldHeader(c.name) === folded)) {
       v.fail(`${path}.column`, `${column} is a column of the contract's ${extract}; call its built-in measure, or name another column`);
     }
-    if (taken.has(`${extract}.${folded}`)) v.fail(`${path}.column`, `${extract}.${column} is summed by another measure of the pack already`);
+    if (taken.has(`${extract}.${folded}`))
+      v.fail(`${path}.column`, `${extract}.${column} is summed by another measure of the pack already`);
     taken.add(`${extract}.${folded}`);
     const unit = v.str(m.unit, `${path}.unit`);
     if (!(unit in PACK_UNIT_SCALE)) v.fail(`${path}.unit`, `must be ${Object.keys(PACK_UNIT_SCALE).join(', ')}`);
@@ -268,12 +320,35 @@ export function parseRulePack(text: string, file: string): RulePack {
     doc = parseYaml(text, { prettyErrors: true });
   } catch (e) {
     const linePos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
-    throw new ChurnwatchError('CW_RULEPACK_INVALID', `${file}${linePos ? `:${linePos.line}:${linePos.col}` : ''}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { file, line: linePos?.line });
+    throw new ChurnwatchError(
+      'CW_RULEPACK_INVALID',
+      `${file}${linePos ? `:${linePos.line}:${linePos.col}` : ''}: not valid YAML: ${(e as Error).message.split('\n')[0]}`,
+      { file, line: linePos?.line },
+    );
   }
-  const root = v.obj(doc, 'pack', ['pack', 'version', 'description', 'time_zone', 'measures', 'value', 'exclude', 'tiers', 'gates', 'tasks', 'channels', 'locales', 'policy', 'rules']);
+  const root = v.obj(doc, 'pack', [
+    'pack',
+    'version',
+    'description',
+    'time_zone',
+    'measures',
+    'value',
+    'exclude',
+    'tiers',
+    'gates',
+    'tasks',
+    'channels',
+    'locales',
+    'policy',
+    'rules',
+  ]);
   const measures = parseMeasures(v, root.measures);
   const timeZone = v.str(root.time_zone, 'time_zone', 'Asia/Shanghai');
-  try { new Intl.DateTimeFormat('en', { timeZone }); } catch { v.fail('time_zone', `"${timeZone}" is not an IANA time zone`); }
+  try {
+    new Intl.DateTimeFormat('en', { timeZone });
+  } catch {
+    v.fail('time_zone', `"${timeZone}" is not an IANA time zone`);
+  }
 
   const valueSrc = v.str(root.value, 'value');
   const valueChecked = checked(v, 'value', valueSrc, 'number', measures);
@@ -303,8 +378,13 @@ export function parseRulePack(text: string, file: string): RulePack {
     mass: v.str(asg.mass, 'tiers.assignees.mass', 'call_centre'),
   };
 
-  const gatesRaw = v.obj(root.gates ?? {}, 'gates',
-    ['max_reject_share', 'min_day_rows_ratio', 'min_month_rows_ratio', 'min_day_active_ratio', 'max_duplicate_share']);
+  const gatesRaw = v.obj(root.gates ?? {}, 'gates', [
+    'max_reject_share',
+    'min_day_rows_ratio',
+    'min_month_rows_ratio',
+    'min_day_active_ratio',
+    'max_duplicate_share',
+  ]);
   const gates = {
     maxRejectShare: v.num(gatesRaw.max_reject_share, 'gates.max_reject_share', 0.01, 0, 1),
     minDayRowsRatio: v.num(gatesRaw.min_day_rows_ratio, 'gates.min_day_rows_ratio', 0.5, 0, 1),
@@ -321,7 +401,8 @@ export function parseRulePack(text: string, file: string): RulePack {
     v.fail('tasks.callable_window', 'must be HH:MM-HH:MM with the start before the end, such as 09:00-21:00');
   }
   const tasks = {
-    issueTime, minRisk: v.num(tasksRaw.min_risk, 'tasks.min_risk', 0, 0, 1),
+    issueTime,
+    minRisk: v.num(tasksRaw.min_risk, 'tasks.min_risk', 0, 0, 1),
     callableWindow: { from: from!, to: to! },
     attemptLimit: v.num(tasksRaw.attempt_limit, 'tasks.attempt_limit', 3, 1, 20),
   };
@@ -338,11 +419,13 @@ export function parseRulePack(text: string, file: string): RulePack {
     visitLevels: visitRaw as string[],
   };
   const localesRaw = root.locales ?? ['en'];
-  if (!Array.isArray(localesRaw) || !localesRaw.every((l) => LOCALES.includes(l as Locale))) v.fail('locales', `must be a list of ${LOCALES.join(', ')}`);
+  if (!Array.isArray(localesRaw) || !localesRaw.every((l) => LOCALES.includes(l as Locale)))
+    v.fail('locales', `must be a list of ${LOCALES.join(', ')}`);
   const locales = [...new Set(['en', ...(localesRaw as Locale[])])] as Locale[];
 
   if (!Array.isArray(root.rules) || root.rules.length === 0) v.fail('rules', 'must be a non-empty list');
-  if ((root.rules as unknown[]).length > MAX_RULES) v.fail('rules', `has ${(root.rules as unknown[]).length} rules, more than the limit of ${MAX_RULES}: merge rules or split the pack`);
+  if ((root.rules as unknown[]).length > MAX_RULES)
+    v.fail('rules', `has ${(root.rules as unknown[]).length} rules, more than the limit of ${MAX_RULES}: merge rules or split the pack`);
   const seen = new Set<string>();
   const rules: RuleDef[] = (root.rules as unknown[]).map((raw, idx) => {
     const r = v.obj(raw, `rules[${idx}]`, RULE_KEYS);
@@ -350,18 +433,22 @@ export function parseRulePack(text: string, file: string): RulePack {
     const path = `rule ${id}`;
     if (!/^[a-z][a-z0-9_]*$/.test(id)) v.fail(path, 'id must be lower case letters, digits and _ (it becomes a column name)');
     if (seen.has(id)) v.fail(path, 'id is used twice');
-    if (['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', 'flagged', 'rule_count'].includes(id)) v.fail(path, 'id clashes with a scores column');
+    if (['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', 'flagged', 'rule_count'].includes(id))
+      v.fail(path, 'id clashes with a scores column');
     seen.add(id);
     const when = v.str(r.when, `${path}.when`);
     const c = checked(v, `${path}.when`, when, 'bool', measures);
     const reason = parseTemplate(v, `${path}.reason`, v.str(r.reason, `${path}.reason`, String(r.title ?? id)), measures);
     const title = v.str(r.title, `${path}.title`, id);
     const texts = ruleTexts(v, r.texts, `${path}.texts`, { title, reason }, measures);
-    for (const locale of locales) if (locale !== 'en' && texts[locale] === undefined) v.fail(`${path}.texts`, `has no ${locale} texts (title, reason, action), and the pack's locales ask for them`);
+    for (const locale of locales)
+      if (locale !== 'en' && texts[locale] === undefined)
+        v.fail(`${path}.texts`, `has no ${locale} texts (title, reason, action), and the pack's locales ask for them`);
     const channel = v.str(r.channel, `${path}.channel`, 'call');
     const taskType = v.str(r.task_type, `${path}.task_type`, channel === 'sms' ? 'sms_then_call' : 'call');
     // It names a dialer campaign and an SMS template: the characters every tool takes in an id.
-    if (!/^[a-z][a-z0-9_]{0,39}$/.test(taskType)) v.fail(`${path}.task_type`, 'must be 1 to 40 lower case letters, digits and _, starting with a letter');
+    if (!/^[a-z][a-z0-9_]{0,39}$/.test(taskType))
+      v.fail(`${path}.task_type`, 'must be 1 to 40 lower case letters, digits and _, starting with a letter');
     return {
       id,
       title,
@@ -389,7 +476,11 @@ export function parseRulePack(text: string, file: string): RulePack {
     hash: createHash('sha256').update(text).digest('hex'),
     timeZone,
     value: { expr: valueSrc, compiled: compileNumber(valueChecked.tree, valueChecked.features.keys()), features: valueChecked.features },
-    exclude: { expr: excludeSrc, compiled: compileCondition(excludeChecked.tree, excludeChecked.features.keys()), features: excludeChecked.features },
+    exclude: {
+      expr: excludeSrc,
+      compiled: compileCondition(excludeChecked.tree, excludeChecked.features.keys()),
+      features: excludeChecked.features,
+    },
     tiers,
     assignees,
     gates,
@@ -402,7 +493,6 @@ export function parseRulePack(text: string, file: string): RulePack {
   };
 }
 
-
 function time(v: Validator, raw: unknown, path: string, def: string): string {
   const t = v.str(raw, path, def);
   if (!HHMM.test(t)) v.fail(path, 'must be HH:MM');
@@ -412,7 +502,8 @@ function time(v: Validator, raw: unknown, path: string, def: string): string {
 /** The policy with its actions in `locale` (en: as it is). */
 export function localisedPolicy(policy: ContactPolicy, locale: Locale): ContactPolicy {
   if (locale === 'en') return policy;
-  const follow = policy.retained.texts[locale], win = policy.winBack.texts[locale];
+  const follow = policy.retained.texts[locale],
+    win = policy.winBack.texts[locale];
   return {
     ...policy,
     retained: { ...policy.retained, action: follow?.action ?? policy.retained.action },
@@ -428,7 +519,17 @@ export function minutesOf(hhmm: string): number {
 /** The contact policy; its callable window and attempt limit are the tasks: section's (tasks.callable_window, tasks.attempt_limit). */
 function parsePolicy(v: Validator, raw: unknown, rules: readonly RuleDef[], tasks: RulePack['tasks']): ContactPolicy {
   const issueTime = tasks.issueTime;
-  const p = v.obj(raw ?? {}, 'policy', ['holdout', 'cooldown_days', 'override_rules', 'unreachable', 'retained', 'callback', 'win_back', 'capacity', 'expire_days']);
+  const p = v.obj(raw ?? {}, 'policy', [
+    'holdout',
+    'cooldown_days',
+    'override_rules',
+    'unreachable',
+    'retained',
+    'callback',
+    'win_back',
+    'capacity',
+    'expire_days',
+  ]);
   const h = v.obj(p.holdout ?? {}, 'policy.holdout', ['share', 'key']);
   const cd = v.obj(p.cooldown_days ?? {}, 'policy.cooldown_days', ['any', 'declined', 'churned']);
   const days = (x: unknown, path: string, def: number) => v.num(x, path, def, 0, 3650);
@@ -444,15 +545,21 @@ function parsePolicy(v: Validator, raw: unknown, rules: readonly RuleDef[], task
   const wb = v.obj(p.win_back ?? {}, 'policy.win_back', ['action', 'due_hours', 'texts']);
   // The agents' language: each action in every other locale too, from the playbook's wording unless the pack says otherwise.
   const actionTexts = (raw: unknown, path: string, zh: string) => {
-    const t = v.obj(raw ?? {}, path, LOCALES.filter((l) => l !== 'en'));
+    const t = v.obj(
+      raw ?? {},
+      path,
+      LOCALES.filter((l) => l !== 'en'),
+    );
     const zhRaw = v.obj(t['zh-CN'] ?? {}, `${path}.zh-CN`, ['action']);
     return { 'zh-CN': { action: v.str(zhRaw.action, `${path}.zh-CN.action`, zh) } };
   };
   const callable = tasks.callableWindow;
   const retryTime = time(v, u.retry_time, 'policy.unreachable.retry_time', '18:30');
   const inWindow = (t: number) => t >= minutesOf(callable.from) && t <= minutesOf(callable.to);
-  if (!inWindow(minutesOf(retryTime))) v.fail('policy.unreachable.retry_time', `must lie inside the callable window ${callable.from}–${callable.to}`);
-  if (retryTime === issueTime) v.fail('policy.unreachable.retry_time', 'must differ from tasks.issue_time (a second attempt goes at another time of day)');
+  if (!inWindow(minutesOf(retryTime)))
+    v.fail('policy.unreachable.retry_time', `must lie inside the callable window ${callable.from}–${callable.to}`);
+  if (retryTime === issueTime)
+    v.fail('policy.unreachable.retry_time', 'must differ from tasks.issue_time (a second attempt goes at another time of day)');
   const everyMonths = v.num(r.every_months, 'policy.retained.every_months', 2, 1, 24);
   const cap = v.obj(p.capacity ?? {}, 'policy.capacity', ['high', 'mid', 'mass', 'per_manager']);
   const count = (x: unknown, path: string) => Math.floor(v.num(x, path, 0, 0, 1e9));
@@ -472,7 +579,11 @@ function parsePolicy(v: Validator, raw: unknown, rules: readonly RuleDef[], task
     retained: {
       everyMonths,
       forMonths: v.num(r.for_months, 'policy.retained.for_months', 4, everyMonths, 36),
-      action: v.str(r.action, 'policy.retained.action', 'Follow-up call after a successful retention: check the customer is satisfied with the new plan.'),
+      action: v.str(
+        r.action,
+        'policy.retained.action',
+        'Follow-up call after a successful retention: check the customer is satisfied with the new plan.',
+      ),
       texts: actionTexts(r.texts, 'policy.retained.texts', '挽留成功后回访：确认客户对新套餐满意。'),
     },
     callback: { afterDays: days(cb.after_days, 'policy.callback.after_days', 1) },
@@ -483,8 +594,10 @@ function parsePolicy(v: Validator, raw: unknown, rules: readonly RuleDef[], task
     },
     callable,
     capacity: {
-      high: count(cap.high, 'policy.capacity.high'), mid: count(cap.mid, 'policy.capacity.mid'),
-      mass: count(cap.mass, 'policy.capacity.mass'), perManager: count(cap.per_manager, 'policy.capacity.per_manager'),
+      high: count(cap.high, 'policy.capacity.high'),
+      mid: count(cap.mid, 'policy.capacity.mid'),
+      mass: count(cap.mass, 'policy.capacity.mass'),
+      perManager: count(cap.per_manager, 'policy.capacity.per_manager'),
     },
     expireDays: days(p.expire_days, 'policy.expire_days', 14),
   };
@@ -498,7 +611,11 @@ export function loadRulePack(path: string): RulePack {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ChurnwatchError(code === 'ENOENT' ? 'CW_INPUT_MISSING' : code === 'not a regular file' ? 'CW_INPUT_NOT_FILE' : 'CW_RULEPACK_INVALID', `rule pack ${path} cannot be read (${code ?? 'error'}); pass --rules with an existing file`, { file: path });
+    throw new ChurnwatchError(
+      code === 'ENOENT' ? 'CW_INPUT_MISSING' : code === 'not a regular file' ? 'CW_INPUT_NOT_FILE' : 'CW_RULEPACK_INVALID',
+      `rule pack ${path} cannot be read (${code ?? 'error'}); pass --rules with an existing file`,
+      { file: path },
+    );
   }
   return parseRulePack(text, path);
 }
@@ -515,7 +632,6 @@ export function requiredFeatures(pack: RulePack): Map<string, FeatureRequest> {
   }
   return all;
 }
-
 
 /** The extracts the enabled rules need, besides subscribers and billing which are always read. */
 export function neededFiles(pack: RulePack): Set<string> {

@@ -18,9 +18,16 @@ export interface RunConfig {
   input: Omit<InputOptions, 'dir' | 'needs'>;
   /** mask / dialerFullNumber: the personal data in task files (see TaskProfile in tasks/tasks.ts). */
   output: {
-    fileMode: number; dirMode: number; mask: boolean; dialerFullNumber: boolean;
+    fileMode: number;
+    dirMode: number;
+    mask: boolean;
+    dialerFullNumber: boolean;
     /** The layout of the task files (output/profiles.ts); the language of their texts; the rest as in docs/dialers.md. */
-    profile: OutputProfileName; locale: Locale; campaign: string; excelEncoding: ExcelEncoding; maxRowsPerFile?: number;
+    profile: OutputProfileName;
+    locale: Locale;
+    campaign: string;
+    excelEncoding: ExcelEncoding;
+    maxRowsPerFile?: number;
   };
   timeZone: string | undefined;
   /** The configuration file for the manifest (its name and sha256), or null for the defaults. */
@@ -38,7 +45,10 @@ const DIALER_PROFILES: readonly OutputProfileName[] = ['genesys', 'huawei-cec', 
 export const EXCEL_ENCODINGS = ['utf8-bom', 'gbk', 'gb18030'] as const;
 export type ExcelEncoding = (typeof EXCEL_ENCODINGS)[number];
 
-export interface ConfigSource { file: string; sha256: string }
+export interface ConfigSource {
+  file: string;
+  sha256: string;
+}
 
 /** Bits that would let other users read or change task files and the folders that hold them. */
 const SHARED_BITS = 0o027;
@@ -46,9 +56,12 @@ const SHARED_BITS = 0o027;
 /** A mapping whose keys are all known; YAML's empty value (null) is an empty mapping. */
 function mapping<S extends z.ZodRawShape>(shape: S) {
   const allowed = Object.keys(shape).join(', ');
-  return z.preprocess((v) => v ?? {}, z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key (allowed: ${allowed})` : 'must be a mapping'),
-  }));
+  return z.preprocess(
+    (v) => v ?? {},
+    z.strictObject(shape, {
+      error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key (allowed: ${allowed})` : 'must be a mapping'),
+    }),
+  );
 }
 
 /** A mapping from extract name to T, every key optional. */
@@ -56,18 +69,29 @@ function perExtract<T extends z.ZodType>(value: (name: ExtractName) => T) {
   return mapping(Object.fromEntries(EXTRACT_NAMES.map((n) => [n, value(n).optional()])) as Record<ExtractName, z.ZodOptional<T>>);
 }
 
-const text = (what: string) => z.string({ error: `must be ${what} (a text)` }).trim().min(1, { error: `must be ${what}, not empty` });
+const text = (what: string) =>
+  z
+    .string({ error: `must be ${what} (a text)` })
+    .trim()
+    .min(1, { error: `must be ${what}, not empty` });
 const flag = z.boolean({ error: 'must be true or false' });
 
 const encoding = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim().toLowerCase().replace(/^utf-8$/, 'utf8') : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .trim()
+          .toLowerCase()
+          .replace(/^utf-8$/, 'utf8')
+      : v,
   z.enum(ENCODINGS, { error: `must be one of ${ENCODINGS.join(', ')}` }),
 );
 
 /** An octal mode written as "0600" (or 600); the owner keeps what the run needs to finish its own outputs. */
 function mode(def: string, ownerBits: number) {
   const owner = ownerBits.toString(8).padStart(4, '0');
-  return z.union([z.string(), z.number()], { error: 'must be an octal mode such as "0600"' })
+  return z
+    .union([z.string(), z.number()], { error: 'must be an octal mode such as "0600"' })
     .default(def)
     .transform((v, ctx) => {
       const t = String(v).trim();
@@ -84,8 +108,7 @@ function mode(def: string, ownerBits: number) {
     });
 }
 
-const columnsOf = (name: ExtractName) =>
-  mapping(Object.fromEntries(defaultHeader(name).map((c) => [c, text('a header name').optional()])));
+const columnsOf = (name: ExtractName) => mapping(Object.fromEntries(defaultHeader(name).map((c) => [c, text('a header name').optional()])));
 
 const schema = mapping({
   time_zone: text('an IANA time zone such as Asia/Shanghai').optional(),
@@ -94,8 +117,11 @@ const schema = mapping({
     encoding: encoding.default('utf8'),
     encodings: perExtract(() => encoding),
     thousands: flag.default(false),
-    default_country_code: z.union([z.string(), z.number()]).transform(String)
-      .pipe(z.string().regex(/^[1-9]\d{0,2}$/, { error: 'must be a country calling code of 1 to 3 digits, such as 86' })).optional(),
+    default_country_code: z
+      .union([z.string(), z.number()])
+      .transform(String)
+      .pipe(z.string().regex(/^[1-9]\d{0,2}$/, { error: 'must be a country calling code of 1 to 3 digits, such as 86' }))
+      .optional(),
     files: perExtract(() => text('a file name')),
     columns: perExtract(columnsOf),
   }),
@@ -107,15 +133,24 @@ const schema = mapping({
     dialer_full_number: flag.default(true),
     profile: z.enum(OUTPUT_PROFILES, { error: `must be one of ${OUTPUT_PROFILES.join(', ')}` }).default('plain'),
     locale: z.enum(LOCALES, { error: `must be one of ${LOCALES.join(', ')}` }).default('en'),
-    campaign: text('a campaign name').refine((v) => /^[A-Za-z0-9_-]{1,40}$/.test(v), { error: 'must be 1 to 40 letters, digits, _ or -' }).default('churnwatch'),
+    campaign: text('a campaign name')
+      .refine((v) => /^[A-Za-z0-9_-]{1,40}$/.test(v), { error: 'must be 1 to 40 letters, digits, _ or -' })
+      .default('churnwatch'),
     excel_encoding: z.enum(EXCEL_ENCODINGS, { error: `must be one of ${EXCEL_ENCODINGS.join(', ')}` }).default('utf8-bom'),
-    max_rows_per_file: z.number({ error: 'must be a whole number of rows' }).int({ error: 'must be a whole number of rows' })
-      .min(1, { error: 'must be at least 1' }).optional(),
+    max_rows_per_file: z
+      .number({ error: 'must be a whole number of rows' })
+      .int({ error: 'must be a whole number of rows' })
+      .min(1, { error: 'must be at least 1' })
+      .optional(),
   }),
 }).superRefine((c, ctx) => {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   if (c.time_zone !== undefined) {
-    try { new Intl.DateTimeFormat('en', { timeZone: c.time_zone }); } catch { fail(['time_zone'], `"${c.time_zone}" is not an IANA time zone`); }
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: c.time_zone });
+    } catch {
+      fail(['time_zone'], `"${c.time_zone}" is not an IANA time zone`);
+    }
   }
   const { input, output } = c;
   if (input.thousands && input.delimiter === ',') fail(['input', 'thousands'], 'thousands separators need a delimiter other than ","');
@@ -136,7 +171,10 @@ const schema = mapping({
       const other = readers.get(header);
       if (other !== undefined) {
         const renamed = renames[col] !== undefined ? col : other;
-        fail(['input', 'columns', name, renamed], `${other} and ${col} would both be read from the header "${renames[renamed] ?? header}"; map each contract column to its own header`);
+        fail(
+          ['input', 'columns', name, renamed],
+          `${other} and ${col} would both be read from the header "${renames[renamed] ?? header}"; map each contract column to its own header`,
+        );
       }
       readers.set(header, col);
     }
@@ -146,13 +184,19 @@ const schema = mapping({
   }
   if (!output.dialer_full_number && DIALER_PROFILES.includes(output.profile)) {
     // A dialer's file without the numbers to dial would import as a list of nobody to call.
-    fail(['output', 'dialer_full_number'], `false leaves the phone empty, and the ${output.profile} profile is a dialer's import: choose plain, excel-csv or jsonl, or keep the full number`);
+    fail(
+      ['output', 'dialer_full_number'],
+      `false leaves the phone empty, and the ${output.profile} profile is a dialer's import: choose plain, excel-csv or jsonl, or keep the full number`,
+    );
   }
   if (!output.allow_shared_modes) {
     for (const key of ['file_mode', 'dir_mode'] as const) {
       if ((output[key] & SHARED_BITS) !== 0) {
-        fail(['output', key], `${output[key].toString(8).padStart(4, '0')} lets other users read or change task files (personal data); ` +
-          'use at most group read (0640 / 0750), or set output.allow_shared_modes: true to allow it');
+        fail(
+          ['output', key],
+          `${output[key].toString(8).padStart(4, '0')} lets other users read or change task files (personal data); ` +
+            'use at most group read (0640 / 0750), or set output.allow_shared_modes: true to allow it',
+        );
       }
     }
   }
@@ -177,7 +221,10 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       return { path: keys.length > 0 ? `${path === 'config' ? '' : `${path}.`}${keys[0]}` : path, message: iss.message };
     });
     const first = issues[0]!;
-    const rest = issues.slice(1).map((i) => `; ${i.path}: ${i.message}`).join('');
+    const rest = issues
+      .slice(1)
+      .map((i) => `; ${i.path}: ${i.message}`)
+      .join('');
     throw new ChurnwatchError('CW_CONFIG_INVALID', `${file}: ${first.path}: ${first.message}${rest}`, { file, path: first.path });
   }
   const { input, output, time_zone } = r.data;
@@ -192,9 +239,15 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       ...(input.default_country_code === undefined ? {} : { defaultCountryCode: input.default_country_code }),
     },
     output: {
-      fileMode: output.file_mode, dirMode: output.dir_mode, mask: output.mask, dialerFullNumber: output.dialer_full_number,
-      profile: output.profile, locale: output.locale, campaign: output.campaign,
-      excelEncoding: output.excel_encoding, ...(output.max_rows_per_file !== undefined ? { maxRowsPerFile: output.max_rows_per_file } : {}),
+      fileMode: output.file_mode,
+      dirMode: output.dir_mode,
+      mask: output.mask,
+      dialerFullNumber: output.dialer_full_number,
+      profile: output.profile,
+      locale: output.locale,
+      campaign: output.campaign,
+      excelEncoding: output.excel_encoding,
+      ...(output.max_rows_per_file !== undefined ? { maxRowsPerFile: output.max_rows_per_file } : {}),
     },
     timeZone: time_zone,
     source,
@@ -209,7 +262,11 @@ export function loadRunConfig(path: string | undefined): RunConfig {
     if (!statSync(path).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
     bytes = readFileSync(path);
   } catch (e) {
-    throw new ChurnwatchError('CW_INPUT_MISSING', `configuration ${path} cannot be read (${(e as NodeJS.ErrnoException).code}); pass --config with an existing file`, { file: path });
+    throw new ChurnwatchError(
+      'CW_INPUT_MISSING',
+      `configuration ${path} cannot be read (${(e as NodeJS.ErrnoException).code}); pass --config with an existing file`,
+      { file: path },
+    );
   }
   const source = { file: basename(path), sha256: createHash('sha256').update(bytes).digest('hex') };
   return parseRunConfig(bytes.toString('utf8'), path, source);

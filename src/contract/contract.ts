@@ -63,13 +63,23 @@ export interface ExtractSpec {
   stage: string;
 }
 
-const col = (name: string, type: ColumnType, required: boolean, describe: string, extra: Partial<ColumnSpec> = {}): ColumnSpec =>
-  ({ name, type, required, describe, ...extra });
+const col = (name: string, type: ColumnType, required: boolean, describe: string, extra: Partial<ColumnSpec> = {}): ColumnSpec => ({
+  name,
+  type,
+  required,
+  describe,
+  ...extra,
+});
 
 /** Every extract, in the order they are read and reported (summary.json's files, rejects.csv's rows). */
 export const EXTRACT_SPECS = [
   {
-    name: 'subscribers', needed: 'always', oneRowIs: 'a subscriber', key: 'subscriber_id', uniqueKey: 'subscriber_id', stage: 'subscribers',
+    name: 'subscribers',
+    needed: 'always',
+    oneRowIs: 'a subscriber',
+    key: 'subscriber_id',
+    uniqueKey: 'subscriber_id',
+    stage: 'subscribers',
     columns: [
       col('subscriber_id', 'id', true, 'subscriber id (text)'),
       col('msisdn', 'phone', true, 'phone number (text, digits)'),
@@ -85,7 +95,12 @@ export const EXTRACT_SPECS = [
     ],
   },
   {
-    name: 'billing_monthly', needed: 'always', oneRowIs: 'a bill line of one subscriber and month', key: 'subscriber_id', date: 'bill_month', stage: 'billing',
+    name: 'billing_monthly',
+    needed: 'always',
+    oneRowIs: 'a bill line of one subscriber and month',
+    key: 'subscriber_id',
+    date: 'bill_month',
+    stage: 'billing',
     columns: [
       col('subscriber_id', 'id', true, 'subscriber id'),
       col('bill_month', 'month', true, 'bill month'),
@@ -95,7 +110,12 @@ export const EXTRACT_SPECS = [
     ],
   },
   {
-    name: 'usage_daily', needed: 'when-read', oneRowIs: 'usage of one subscriber on one day', key: 'subscriber_id', date: 'usage_date', stage: 'usage',
+    name: 'usage_daily',
+    needed: 'when-read',
+    oneRowIs: 'usage of one subscriber on one day',
+    key: 'subscriber_id',
+    date: 'usage_date',
+    stage: 'usage',
     columns: [
       col('subscriber_id', 'id', true, 'subscriber id'),
       col('usage_date', 'day', true, 'usage date'),
@@ -106,7 +126,13 @@ export const EXTRACT_SPECS = [
     ],
   },
   {
-    name: 'tickets', needed: 'when-read', oneRowIs: 'a complaint, fault report or inquiry', key: 'subscriber_id', date: 'created_at', uniqueKey: 'ticket_id', stage: 'tickets',
+    name: 'tickets',
+    needed: 'when-read',
+    oneRowIs: 'a complaint, fault report or inquiry',
+    key: 'subscriber_id',
+    date: 'created_at',
+    uniqueKey: 'ticket_id',
+    stage: 'tickets',
     columns: [
       col('ticket_id', 'id', true, 'ticket id'),
       col('subscriber_id', 'id', true, 'subscriber id'),
@@ -116,7 +142,13 @@ export const EXTRACT_SPECS = [
     ],
   },
   {
-    name: 'contracts', needed: 'when-read', oneRowIs: 'a contract, promotion or lease', key: 'subscriber_id', date: 'end_date', uniqueKey: 'contract_id', stage: 'contracts',
+    name: 'contracts',
+    needed: 'when-read',
+    oneRowIs: 'a contract, promotion or lease',
+    key: 'subscriber_id',
+    date: 'end_date',
+    uniqueKey: 'contract_id',
+    stage: 'contracts',
     columns: [
       col('contract_id', 'id', true, 'contract id'),
       col('subscriber_id', 'id', true, 'subscriber id'),
@@ -127,11 +159,20 @@ export const EXTRACT_SPECS = [
     ],
   },
   {
-    name: 'do_not_call', needed: 'optional', oneRowIs: 'a line that must not be called', key: 'msisdn', stage: 'do-not-call list',
+    name: 'do_not_call',
+    needed: 'optional',
+    oneRowIs: 'a line that must not be called',
+    key: 'msisdn',
+    stage: 'do-not-call list',
     columns: [col('msisdn', 'phone', true, 'phone number')],
   },
   {
-    name: 'contact_history', needed: 'optional', oneRowIs: 'an earlier retention contact', key: 'subscriber_id', date: 'contacted_at', stage: 'contact history',
+    name: 'contact_history',
+    needed: 'optional',
+    oneRowIs: 'an earlier retention contact',
+    key: 'subscriber_id',
+    date: 'contacted_at',
+    stage: 'contact history',
     columns: [
       col('subscriber_id', 'id', true, 'subscriber id'),
       col('contacted_at', 'day', true, 'contact date or date-time'),
@@ -166,11 +207,15 @@ export function defaultHeader(name: ExtractName): string[] {
 }
 
 export function requiredColumns(name: ExtractName): string[] {
-  return extractSpec(name).columns.filter((c) => c.required).map((c) => c.name);
+  return extractSpec(name)
+    .columns.filter((c) => c.required)
+    .map((c) => c.name);
 }
 
 export function optionalColumns(name: ExtractName): string[] {
-  return extractSpec(name).columns.filter((c) => !c.required).map((c) => c.name);
+  return extractSpec(name)
+    .columns.filter((c) => !c.required)
+    .map((c) => c.name);
 }
 
 // ---------------------------------------------------------------- delivery
@@ -262,15 +307,35 @@ export interface DerivedMeasure {
 export const COLUMN_MEASURES: readonly ColumnMeasure[] = [
   { name: 'amount', extract: 'billing_monthly', column: 'amount', unit: 'money', scale: 2, describe: 'bill amount of month Mk in yuan' },
   { name: 'mou', extract: 'billing_monthly', column: 'mou', unit: 'number', scale: 2, describe: 'minutes of use in month Mk' },
-  { name: 'hotline_calls', extract: 'billing_monthly', column: 'hotline_calls', unit: 'count', scale: 0, describe: 'hotline calls in month Mk' },
+  {
+    name: 'hotline_calls',
+    extract: 'billing_monthly',
+    column: 'hotline_calls',
+    unit: 'count',
+    scale: 0,
+    describe: 'hotline calls in month Mk',
+  },
   { name: 'calls', extract: 'usage_daily', column: 'calls', unit: 'count', scale: 2, describe: 'calls on day dk' },
   { name: 'sms', extract: 'usage_daily', column: 'sms', unit: 'count', scale: 2, describe: 'SMS on day dk' },
   { name: 'data_mb', extract: 'usage_daily', column: 'data_mb', unit: 'number', scale: 2, describe: 'data in MB on day dk' },
-  { name: 'forwarded_calls', extract: 'usage_daily', column: 'forwarded_calls', unit: 'count', scale: 2, describe: 'forwarded calls on day dk' },
+  {
+    name: 'forwarded_calls',
+    extract: 'usage_daily',
+    column: 'forwarded_calls',
+    unit: 'count',
+    scale: 2,
+    describe: 'forwarded calls on day dk',
+  },
 ];
 
 export const DERIVED_MEASURES: readonly DerivedMeasure[] = [
-  { name: 'activity', extract: 'usage_daily', sumOf: ['calls', 'sms', 'data_mb'], unit: 'number', describe: 'calls + sms + data_mb on day dk' },
+  {
+    name: 'activity',
+    extract: 'usage_daily',
+    sumOf: ['calls', 'sms', 'data_mb'],
+    unit: 'number',
+    describe: 'calls + sms + data_mb on day dk',
+  },
 ];
 
 /** The usage-active gate counts the rows of a day where this derived measure is above 0. */
@@ -292,15 +357,27 @@ export interface EventMeasure {
 
 export const EVENT_MEASURES: readonly EventMeasure[] = [
   {
-    name: 'tickets', extract: 'tickets', date: 'created_at', reads: ['created_at', 'kind'], call: 'tickets(kind, from, to)',
+    name: 'tickets',
+    extract: 'tickets',
+    date: 'created_at',
+    reads: ['created_at', 'kind'],
+    call: 'tickets(kind, from, to)',
     describe: `tickets of kind (${TICKET_KINDS.map((k) => `'${k}'`).join(', ')} or 'any') created in [D+from, D+to]`,
   },
   {
-    name: 'contracts_expiring', extract: 'contracts', date: 'end_date', reads: ['end_date', 'renewed'], call: 'contracts_expiring(from, to)',
+    name: 'contracts_expiring',
+    extract: 'contracts',
+    date: 'end_date',
+    reads: ['end_date', 'renewed'],
+    call: 'contracts_expiring(from, to)',
     describe: 'contracts not renewed with end_date in [D+from, D+to]',
   },
   {
-    name: 'contracts_lapsed', extract: 'contracts', date: 'end_date', reads: ['end_date', 'renewed', 'kind'], call: 'contracts_lapsed(from, to)',
+    name: 'contracts_lapsed',
+    extract: 'contracts',
+    date: 'end_date',
+    reads: ['end_date', 'renewed', 'kind'],
+    call: 'contracts_lapsed(from, to)',
     describe: 'contracts not renewed with end_date in [D+from, D+to] and no contract of the same kind ending on or after D',
   },
 ];
@@ -345,7 +422,8 @@ export function foldColumns(extract: MeasureExtract, extra: readonly ColumnMeasu
     const c = columnSpec(extract, m.column)!;
     return { measure: m.name, column: m.column, unit: m.unit, scale: m.scale, required: c.required, nonNegative: c.nonNegative === true };
   });
-  const added = extra.filter((m) => m.extract === extract)
+  const added = extra
+    .filter((m) => m.extract === extract)
     .map((m) => ({ measure: m.name, column: m.column, unit: m.unit, scale: m.scale, required: false, nonNegative: m.unit !== 'money' }));
   return [...builtin, ...added];
 }
@@ -355,13 +433,16 @@ export const PACK_UNIT_SCALE: Record<'money' | 'count' | 'number', number> = { m
 
 /** The lines `rules check` prints for the measures a rule can call (the pack's last). */
 export function measureHelp(extra: readonly ColumnMeasure[] = []): string[] {
-  const line = (m: ColumnMeasure | DerivedMeasure, by: string) => `${m.name}(${MEASURE_OFFSET[m.extract]}k) ${m.unit}: ${m.describe} (${by})`;
+  const line = (m: ColumnMeasure | DerivedMeasure, by: string) =>
+    `${m.name}(${MEASURE_OFFSET[m.extract]}k) ${m.unit}: ${m.describe} (${by})`;
   return [
     ...COLUMN_MEASURES.map((m) => line(m, `sum of ${m.extract}.${m.column}`)),
     ...DERIVED_MEASURES.map((m) => line(m, `from ${m.extract}`)),
     ...extra.map((m) => line(m, `sum of ${m.extract}.${m.column}, declared by the pack`)),
     ...EVENT_MEASURES.map((m) => `${m.call} count: ${m.describe} (from ${m.extract})`),
-    ...Object.entries(ATTRIBUTES).map(([name, a]) => `${name} ${a.unit}${a.values ? ` (${a.values.join(', ')})` : ''}: ${a.describe} (from subscribers)`),
+    ...Object.entries(ATTRIBUTES).map(
+      ([name, a]) => `${name} ${a.unit}${a.values ? ` (${a.values.join(', ')})` : ''}: ${a.describe} (from subscribers)`,
+    ),
   ];
 }
 

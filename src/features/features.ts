@@ -24,8 +24,11 @@ export function buildFeatures(x: Extracts, requests: Map<string, FeatureRequest>
       case 'subscribers': {
         // The attributes of the contract (ATTRIBUTES), as the subscriber table holds them.
         const scalar: Record<string, Column> = {
-          status: s.status, member_level: s.memberLevel, prepaid_balance: s.prepaidBalance,
-          activation_date: s.activationDate, status_since: s.statusSince,
+          status: s.status,
+          member_level: s.memberLevel,
+          prepaid_balance: s.prepaidBalance,
+          activation_date: s.activationDate,
+          status_since: s.statusSince,
         };
         columns.set(key, scalar[f.column]!);
         break;

@@ -69,24 +69,50 @@ export interface GeneratedFile {
   bytes: number;
 }
 
-
 // ---------------------------------------------------------------------------
 // Vocabulary
 
 /** Codes into the contract's STATUS_VALUES. */
-const ST_ACTIVE = 0, ST_ARREARS = 1, ST_HOLD = 2, ST_CLOSED = 3;
+const ST_ACTIVE = 0,
+  ST_ARREARS = 1,
+  ST_HOLD = 2,
+  ST_CLOSED = 3;
 
 /** Scenarios (behaviour archetypes). */
-const SC_NORMAL = 0, SC_BILL_DROP = 1, SC_DECLINE = 2, SC_SILENT = 3, SC_COMPLAINER = 4,
-  SC_EXPIRING = 5, SC_LAPSED = 6, SC_ARREARS = 7, SC_HOLD = 8, SC_CLOSED = 9, SC_FORWARDING = 10,
-  SC_HOTLINE = 11, SC_MOU_DROP = 12, SC_LOW_BALANCE = 13, SC_NEW_ACT = 14, SC_CHURNER = 15;
+const SC_NORMAL = 0,
+  SC_BILL_DROP = 1,
+  SC_DECLINE = 2,
+  SC_SILENT = 3,
+  SC_COMPLAINER = 4,
+  SC_EXPIRING = 5,
+  SC_LAPSED = 6,
+  SC_ARREARS = 7,
+  SC_HOLD = 8,
+  SC_CLOSED = 9,
+  SC_FORWARDING = 10,
+  SC_HOTLINE = 11,
+  SC_MOU_DROP = 12,
+  SC_LOW_BALANCE = 13,
+  SC_NEW_ACT = 14,
+  SC_CHURNER = 15;
 
 /** Share of subscribers per scenario, in 1/10000; the rest is SC_NORMAL. */
 const SCENARIO_WEIGHTS: ReadonlyArray<readonly [number, number]> = [
-  [SC_BILL_DROP, 250], [SC_DECLINE, 200], [SC_SILENT, 200], [SC_COMPLAINER, 200],
-  [SC_EXPIRING, 200], [SC_LAPSED, 200], [SC_ARREARS, 350], [SC_HOLD, 200], [SC_CLOSED, 350],
-  [SC_FORWARDING, 150], [SC_HOTLINE, 200], [SC_MOU_DROP, 200], [SC_LOW_BALANCE, 200],
-  [SC_NEW_ACT, 80], [SC_CHURNER, 120],
+  [SC_BILL_DROP, 250],
+  [SC_DECLINE, 200],
+  [SC_SILENT, 200],
+  [SC_COMPLAINER, 200],
+  [SC_EXPIRING, 200],
+  [SC_LAPSED, 200],
+  [SC_ARREARS, 350],
+  [SC_HOLD, 200],
+  [SC_CLOSED, 350],
+  [SC_FORWARDING, 150],
+  [SC_HOTLINE, 200],
+  [SC_MOU_DROP, 200],
+  [SC_LOW_BALANCE, 200],
+  [SC_NEW_ACT, 80],
+  [SC_CHURNER, 120],
 ];
 
 /**
@@ -110,30 +136,108 @@ const VARIANT_WEIGHTS: Record<number, readonly number[]> = {
   [SC_CLOSED]: [1, 1, 1, 1], // decoys: bit 0 complaints, bit 1 expiring contract
 };
 
-const F_PREPAID = 1, F_FIXED_BILL = 2, F_NO_ACTIVATION = 4;
+const F_PREPAID = 1,
+  F_FIXED_BILL = 2,
+  F_NO_ACTIVATION = 4;
 
 const PLAN_FEES = [800, 1800, 2800, 3800, 5800, 8800, 12800, 18800, 28800, 38800];
-const FIXED_FEES_BY_TIER = [[0, 1, 2], [3, 4], [5, 6, 7, 8, 9]]; // indexes into PLAN_FEES
+const FIXED_FEES_BY_TIER = [
+  [0, 1, 2],
+  [3, 4],
+  [5, 6, 7, 8, 9],
+]; // indexes into PLAN_FEES
 function planId(idx: number, fiveG: boolean): string {
   return `${fiveG ? '5G' : '4G'}-${String(PLAN_FEES[idx]! / 100).padStart(3, '0')}`;
 }
 
-const SURNAMES = ('王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤').split('');
+const SURNAMES =
+  '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤'.split(
+    '',
+  );
 const COMPOUND_SURNAMES = ['欧阳', '司马', '诸葛', '上官'];
-const GIVEN = ('伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚兰英华玉萍红桂建国志文辉鑫宇浩然子涵梓轩欣怡佳琪雨晨思远俊杰嘉怡晓东海燕秀梅丹宁波斌凯琳颖婷雪飞鹏').split('');
+const GIVEN =
+  '伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚兰英华玉萍红桂建国志文辉鑫宇浩然子涵梓轩欣怡佳琪雨晨思远俊杰嘉怡晓东海燕秀梅丹宁波斌凯琳颖婷雪飞鹏'.split(
+    '',
+  );
 const REGIONS = [
-  '广州市天河区', '广州市越秀区', '广州市海珠区', '广州市白云区', '广州市番禺区', '深圳市南山区',
-  '深圳市福田区', '深圳市宝安区', '深圳市龙岗区', '佛山市禅城区', '佛山市南海区', '佛山市顺德区',
-  '东莞市南城街道', '东莞市虎门镇', '珠海市香洲区', '中山市石岐街道', '惠州市惠城区', '江门市蓬江区',
-  '汕头市金平区', '湛江市赤坎区', '肇庆市端州区', '清远市清城区', '韶关市浈江区', '梅州市梅江区',
-  '杭州市西湖区', '杭州市滨江区', '宁波市鄞州区', '温州市鹿城区', '南京市鼓楼区', '苏州市姑苏区',
-  '无锡市梁溪区', '武汉市洪山区', '长沙市岳麓区', '成都市武侯区', '重庆市渝中区', '西安市雁塔区',
-  '郑州市金水区', '济南市历下区', '福州市鼓楼区', '厦门市思明区',
+  '广州市天河区',
+  '广州市越秀区',
+  '广州市海珠区',
+  '广州市白云区',
+  '广州市番禺区',
+  '深圳市南山区',
+  '深圳市福田区',
+  '深圳市宝安区',
+  '深圳市龙岗区',
+  '佛山市禅城区',
+  '佛山市南海区',
+  '佛山市顺德区',
+  '东莞市南城街道',
+  '东莞市虎门镇',
+  '珠海市香洲区',
+  '中山市石岐街道',
+  '惠州市惠城区',
+  '江门市蓬江区',
+  '汕头市金平区',
+  '湛江市赤坎区',
+  '肇庆市端州区',
+  '清远市清城区',
+  '韶关市浈江区',
+  '梅州市梅江区',
+  '杭州市西湖区',
+  '杭州市滨江区',
+  '宁波市鄞州区',
+  '温州市鹿城区',
+  '南京市鼓楼区',
+  '苏州市姑苏区',
+  '无锡市梁溪区',
+  '武汉市洪山区',
+  '长沙市岳麓区',
+  '成都市武侯区',
+  '重庆市渝中区',
+  '西安市雁塔区',
+  '郑州市金水区',
+  '济南市历下区',
+  '福州市鼓楼区',
+  '厦门市思明区',
 ];
-const MSISDN_PREFIXES = ['130', '131', '132', '133', '134', '135', '136', '137', '138', '139', '150', '151', '152', '153', '155', '156', '157', '158', '159', '180', '181', '182', '183', '184', '185', '186', '187', '188', '189'];
+const MSISDN_PREFIXES = [
+  '130',
+  '131',
+  '132',
+  '133',
+  '134',
+  '135',
+  '136',
+  '137',
+  '138',
+  '139',
+  '150',
+  '151',
+  '152',
+  '153',
+  '155',
+  '156',
+  '157',
+  '158',
+  '159',
+  '180',
+  '181',
+  '182',
+  '183',
+  '184',
+  '185',
+  '186',
+  '187',
+  '188',
+  '189',
+];
 
 /** Codes into the contract's TICKET_KINDS. */
-const K_COMPLAINT = 0, K_FAULT = 1, K_INQUIRY = 2, K_OTHER = 3;
+const K_COMPLAINT = 0,
+  K_FAULT = 1,
+  K_INQUIRY = 2,
+  K_OTHER = 3;
 const TICKET_CATEGORIES = [
   ['资费争议', '网络质量', '服务态度', '营销宣传', '携号转网', '乱扣费'],
   ['无信号', '通话掉线', '上网慢', '宽带故障', '终端故障', '短信收发异常'],
@@ -218,7 +322,9 @@ class Sink {
       this.target = file;
       this.done = finished(file);
     }
-    this.done.catch((err: unknown) => { this.failure = err; });
+    this.done.catch((err: unknown) => {
+      this.failure = err;
+    });
   }
 
   get full(): boolean {
@@ -311,7 +417,11 @@ class Sink {
   private wrap(err: unknown): ChurnwatchError {
     if (err instanceof ChurnwatchError) return err;
     const code = (err as { code?: unknown } | null)?.code;
-    return new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `cannot write ${this.name}${typeof code === 'string' ? ` (${code})` : ''}; check that the output folder is writable and has free space`, { file: this.name });
+    return new ChurnwatchError(
+      'CW_OUTPUT_UNWRITABLE',
+      `cannot write ${this.name}${typeof code === 'string' ? ` (${code})` : ''}; check that the output folder is writable and has free space`,
+      { file: this.name },
+    );
   }
 }
 
@@ -319,7 +429,10 @@ class Sink {
 class Dirt {
   private gap = Infinity;
   private readonly lnKeep: number;
-  constructor(readonly rng: Prng, private readonly q: number) {
+  constructor(
+    readonly rng: Prng,
+    private readonly q: number,
+  ) {
     this.lnKeep = q > 0 && q < 1 ? ln(1 - q) : 0;
     if (q > 0) this.gap = this.draw();
   }
@@ -390,11 +503,17 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
   const chunk = opts.chunkSize ?? 1 << 20;
   const gzip = opts.gzip ?? false;
   const D = opts.asOf;
-  if (!Number.isInteger(N) || N < 1 || N > 50_000_000) throw new ChurnwatchError('CW_USAGE', 'subscribers must be a whole number from 1 to 50000000');
-  if (!Number.isInteger(D) || D < daysFromCivil(1990, 1, 1) || D > daysFromCivil(2900, 1, 1)) throw new ChurnwatchError('CW_USAGE', 'the run date is out of range');
+  if (!Number.isInteger(N) || N < 1 || N > 50_000_000)
+    throw new ChurnwatchError('CW_USAGE', 'subscribers must be a whole number from 1 to 50000000');
+  if (!Number.isInteger(D) || D < daysFromCivil(1990, 1, 1) || D > daysFromCivil(2900, 1, 1))
+    throw new ChurnwatchError('CW_USAGE', 'the run date is out of range');
   if (!Number.isInteger(K) || K < 1 || K > 120) throw new ChurnwatchError('CW_USAGE', 'months must be a whole number from 1 to 120');
   if (!Number.isInteger(days) || days < 1 || days > 366) throw new ChurnwatchError('CW_USAGE', 'days must be a whole number from 1 to 366');
-  if (typeof d !== 'string' || d.length !== 1 || FORBIDDEN_DELIMITERS.test(d)) throw new ChurnwatchError('CW_USAGE', 'the delimiter must be one character that is not a letter, digit, quote, space, line break or one of . : _ + -');
+  if (typeof d !== 'string' || d.length !== 1 || FORBIDDEN_DELIMITERS.test(d))
+    throw new ChurnwatchError(
+      'CW_USAGE',
+      'the delimiter must be one character that is not a letter, digit, quote, space, line break or one of . : _ + -',
+    );
   if (!(dirtyShare >= 0 && dirtyShare <= 0.5)) throw new ChurnwatchError('CW_USAGE', 'dirtyShare must be between 0 and 0.5');
   if (!(Number.isInteger(chunk) && chunk >= 1)) throw new ChurnwatchError('CW_USAGE', 'chunkSize must be a positive whole number');
 
@@ -431,7 +550,10 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
   const idOf = (i: number): string => String(idNum(i)).padStart(10, '0');
   // Phone numbers: a bijection of the index onto 8-digit suffixes (so they are unique
   // whatever the prefix), behind a 13x/15x/18x prefix.
-  const mA = 36892717, mB = 71362373, mC = h[2] % 100_000_000, mE = h[3] % 100_000_000;
+  const mA = 36892717,
+    mB = 71362373,
+    mC = h[2] % 100_000_000,
+    mE = h[3] % 100_000_000;
   const msisdnSuffix = (i: number): number => {
     let x = (i * mA + mC) % 100_000_000;
     x = (x % 10000) * 10000 + Math.floor(x / 10000);
@@ -441,9 +563,16 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
   const hu = (i: number, salt: number): number => mix32(Math.imul(i, 0x9e3779b1) ^ mix32(key + salt));
 
   const ctx: Ctx = {
-    N, D, K, days, seed, key,
+    N,
+    D,
+    K,
+    days,
+    seed,
+    key,
     dirtyQ: dirtyShare > 0 ? dirtyShare / (1 - dirtyShare) : 0,
-    fd, dayBytes, q,
+    fd,
+    dayBytes,
+    q,
     status: new Uint8Array(N),
     scen: new Uint8Array(N),
     variant: new Uint8Array(N),
@@ -453,8 +582,14 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
     since: new Int32Array(N),
     base: new Int32Array(N),
     mou: new Int32Array(N),
-    idNum, idOf, msisdnPrefix, msisdnSuffix, hu,
-    planted: opts.labels ? { billM0: new Int32Array(N).fill(-1), billM1: new Int32Array(N).fill(-1), mouM0: new Int32Array(N).fill(-1) } : null,
+    idNum,
+    idOf,
+    msisdnPrefix,
+    msisdnSuffix,
+    hu,
+    planted: opts.labels
+      ? { billM0: new Int32Array(N).fill(-1), billM1: new Int32Array(N).fill(-1), mouM0: new Int32Array(N).fill(-1) }
+      : null,
     sink: (name) => {
       const sink = new Sink(join(opts.outDir, name + ext), name + ext, gzip, chunk, d, opts.onProgress);
       sink.str(defaultHeader(name).join(d) + '\n');
@@ -470,7 +605,8 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
   files.push(await writeContracts(ctx));
   files.push(await writeContacts(ctx));
   files.push(await writeDoNotCall(ctx));
-  if (ctx.planted) files.push(await writeLabels(ctx, new Sink(join(opts.outDir, 'labels.csv'), 'labels.csv', false, chunk, ',', opts.onProgress)));
+  if (ctx.planted)
+    files.push(await writeLabels(ctx, new Sink(join(opts.outDir, 'labels.csv'), 'labels.csv', false, chunk, ',', opts.onProgress)));
   return { files };
 }
 
@@ -489,7 +625,12 @@ async function writeSubscribers(ctx: Ctx): Promise<GeneratedFile> {
   let acc = 0;
   for (const [, wt] of SCENARIO_WEIGHTS) scenCum.push((acc += wt));
   const managers = clamp(Math.floor(N / 800), 1, 99999);
-  const ln16 = ln(16), ln40 = ln(40), ln80 = ln(80), ln220 = ln(220), ln450 = ln(450), ln6000 = ln(6000);
+  const ln16 = ln(16),
+    ln40 = ln(40),
+    ln80 = ln(80),
+    ln220 = ln(220),
+    ln450 = ln(450),
+    ln6000 = ln(6000);
   const planIds = PLAN_FEES.map((_, k) => [q(planId(k, false)), q(planId(k, true))] as const);
   const regions = REGIONS.map(q);
 
@@ -498,7 +639,10 @@ async function writeSubscribers(ctx: Ctx): Promise<GeneratedFile> {
     const r = rng.next() * 10000;
     let sc = SC_NORMAL;
     for (let k = 0; k < scenCum.length; k++) {
-      if (r < scenCum[k]!) { sc = SCENARIO_WEIGHTS[k]![0]; break; }
+      if (r < scenCum[k]!) {
+        sc = SCENARIO_WEIGHTS[k]![0];
+        break;
+      }
     }
     const vw = VARIANT_WEIGHTS[sc];
     const v = vw ? pickWeighted(rng, vw) : 0;
@@ -530,9 +674,12 @@ async function writeSubscribers(ctx: Ctx): Promise<GeneratedFile> {
     let act: number;
     let noActivation = false;
     if (sc === SC_NEW_ACT) act = D - rng.int(1, 10);
-    else if (sc === SC_SILENT && v === 4) act = D - 3; // activated exactly on d3: silence counts
-    else if (sc === SC_SILENT && v === 5) act = D - 2; // activated on d2: too new for silence
-    else if (sc === SC_NORMAL && rng.chance(0.06)) act = D - rng.int(15, 200); // some billing months missing
+    else if (sc === SC_SILENT && v === 4)
+      act = D - 3; // activated exactly on d3: silence counts
+    else if (sc === SC_SILENT && v === 5)
+      act = D - 2; // activated on d2: too new for silence
+    else if (sc === SC_NORMAL && rng.chance(0.06))
+      act = D - rng.int(15, 200); // some billing months missing
     else {
       act = D - rng.int(220, 6000);
       noActivation = sc === SC_SILENT ? v === 6 : sc === SC_NORMAL && rng.chance(0.03);
@@ -541,10 +688,16 @@ async function writeSubscribers(ctx: Ctx): Promise<GeneratedFile> {
     // Status.
     let status = ST_ACTIVE;
     let since = act;
-    if (sc === SC_ARREARS) { status = ST_ARREARS; since = D - rng.int(1, 90); }
-    else if (sc === SC_HOLD) { status = ST_HOLD; since = D - rng.int(1, 120); }
-    else if (sc === SC_CLOSED) { status = ST_CLOSED; since = D - rng.int(1, 150); }
-    else if (act < D - 60 && rng.chance(0.12)) since = D - rng.int(1, D - act - 1); // resumed after a past suspension
+    if (sc === SC_ARREARS) {
+      status = ST_ARREARS;
+      since = D - rng.int(1, 90);
+    } else if (sc === SC_HOLD) {
+      status = ST_HOLD;
+      since = D - rng.int(1, 120);
+    } else if (sc === SC_CLOSED) {
+      status = ST_CLOSED;
+      since = D - rng.int(1, 150);
+    } else if (act < D - 60 && rng.chance(0.12)) since = D - rng.int(1, D - act - 1); // resumed after a past suspension
 
     // Prepaid balance.
     const prepaid = sc === SC_LOW_BALANCE ? true : rng.chance(0.5);
@@ -576,28 +729,52 @@ async function writeSubscribers(ctx: Ctx): Promise<GeneratedFile> {
     const surname = rng.chance(0.01) ? rng.pick(COMPOUND_SURNAMES) : rng.pick(SURNAMES);
     const name = surname + rng.pick(GIVEN) + (rng.chance(0.6) ? rng.pick(GIVEN) : '');
     const mr = rng.next();
-    const level = tier === 2
-      ? (mr < 0.1 ? 'diamond' : mr < 0.4 ? 'gold' : mr < 0.7 ? 'silver' : 'none')
-      : tier === 1
-        ? (mr < 0.1 ? 'gold' : mr < 0.4 ? 'silver' : 'none')
-        : (mr < 0.08 ? 'silver' : 'none');
+    const level =
+      tier === 2
+        ? mr < 0.1
+          ? 'diamond'
+          : mr < 0.4
+            ? 'gold'
+            : mr < 0.7
+              ? 'silver'
+              : 'none'
+        : tier === 1
+          ? mr < 0.1
+            ? 'gold'
+            : mr < 0.4
+              ? 'silver'
+              : 'none'
+          : mr < 0.08
+            ? 'silver'
+            : 'none';
     const region = rng.pick(regions);
     const hasManager = tier === 2 ? rng.chance(0.9) : tier === 1 ? rng.chance(0.2) : false;
     const hideSince = status === ST_ACTIVE && rng.chance(0.02);
 
     w.room(512);
-    w.pad(ctx.idNum(i), 10); w.sep();
-    w.ascii(ctx.msisdnPrefix(i)); w.pad(ctx.msisdnSuffix(i), 8); w.sep();
-    w.str(q(name)); w.sep();
-    w.ascii(STATUS_VALUES[status]!); w.sep();
+    w.pad(ctx.idNum(i), 10);
+    w.sep();
+    w.ascii(ctx.msisdnPrefix(i));
+    w.pad(ctx.msisdnSuffix(i), 8);
+    w.sep();
+    w.str(q(name));
+    w.sep();
+    w.ascii(STATUS_VALUES[status]!);
+    w.sep();
     if (!hideSince) w.bytes(ctx.dayBytes(since));
     w.sep();
     if (!noActivation) w.bytes(ctx.dayBytes(act));
     w.sep();
-    w.str(planIds[plan]![fiveG ? 1 : 0]); w.sep();
-    w.ascii(level); w.sep();
-    w.str(region); w.sep();
-    if (hasManager) { w.ascii('CM'); w.pad(1 + (ctx.hu(i, 6) % managers), 5); }
+    w.str(planIds[plan]![fiveG ? 1 : 0]);
+    w.sep();
+    w.ascii(level);
+    w.sep();
+    w.str(region);
+    w.sep();
+    if (hasManager) {
+      w.ascii('CM');
+      w.pad(1 + (ctx.hu(i, 6) % managers), 5);
+    }
     w.sep();
     if (prepaid) w.dec2(balance);
     w.end();
@@ -621,7 +798,8 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
   const monthLen = new Int32Array(K);
   for (let k = 0; k < K; k++) {
     const m = Dm - K + k;
-    const y = Math.floor(m / 12), mo = (m % 12) + 1;
+    const y = Math.floor(m / 12),
+      mo = (m % 12) + 1;
     monthStr.push(formatMonth(m));
     monthStart[k] = daysFromCivil(y, mo, 1);
     monthLen[k] = daysInMonth(y, mo);
@@ -636,10 +814,16 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
   const has = (j: number): boolean => J(j) >= 0;
   const M = (j: number): number => (has(j) ? amt[J(j)]! : 0);
   const set = (j: number, fen: number): void => {
-    if (has(j)) { amt[J(j)] = fen; present[J(j)] = 1; }
+    if (has(j)) {
+      amt[J(j)] = fen;
+      present[J(j)] = 1;
+    }
   };
   const setMou = (j: number, m: number): void => {
-    if (has(j)) { mouA[J(j)] = m; present[J(j)] = 1; }
+    if (has(j)) {
+      mouA[J(j)] = m;
+      present[J(j)] = 1;
+    }
   };
   const hotNoise = (): number => {
     const r = rng.next();
@@ -648,30 +832,53 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
 
   let i = 0;
   const emit = (k: number, fen: number, m: number, hc: number): void => {
-    w.pad(ctx.idNum(i), 10); w.sep();
-    w.ascii(monthStr[k]!); w.sep();
-    w.dec2(fen); w.sep();
-    w.uint(m); w.sep();
-    w.uint(hc); w.end();
+    w.pad(ctx.idNum(i), 10);
+    w.sep();
+    w.ascii(monthStr[k]!);
+    w.sep();
+    w.dec2(fen);
+    w.sep();
+    w.uint(m);
+    w.sep();
+    w.uint(hc);
+    w.end();
     if (dirt.tick()) {
       const r = dirt.rng;
       const kind = r.int(0, 3);
-      let sid = ctx.idOf(i), month = monthStr[k]!, amount = money(fen);
+      let sid = ctx.idOf(i),
+        month = monthStr[k]!,
+        amount = money(fen);
       if (kind === 0) sid = r.chance(0.8) ? dirt.unknownId() : '';
       else if (kind === 1 || kind === 2) month = r.pick([`${month.slice(0, 4)}-13`, 'N/A', '', `${month.slice(0, 4)}00`, '13/2025']);
       else amount = r.pick(['', 'N/A', '12.3.4', '#VALUE!', '1e']);
-      w.str(sid); w.sep(); w.str(ctx.q(month)); w.sep(); w.str(ctx.q(amount)); w.sep(); w.uint(m); w.sep(); w.uint(hc); w.end();
+      w.str(sid);
+      w.sep();
+      w.str(ctx.q(month));
+      w.sep();
+      w.str(ctx.q(amount));
+      w.sep();
+      w.uint(m);
+      w.sep();
+      w.uint(hc);
+      w.end();
     }
   };
 
   for (i = 0; i < N; i++) {
-    const st = ctx.status[i]!, sc = ctx.scen[i]!, v = ctx.variant[i]!;
-    const a = ctx.act[i]!, since = ctx.since[i]!, base = ctx.base[i]!, mouBase = ctx.mou[i]!;
+    const st = ctx.status[i]!,
+      sc = ctx.scen[i]!,
+      v = ctx.variant[i]!;
+    const a = ctx.act[i]!,
+      since = ctx.since[i]!,
+      base = ctx.base[i]!,
+      mouBase = ctx.mou[i]!;
     const fixed = (ctx.flags[i]! & F_FIXED_BILL) !== 0;
     const fee = PLAN_FEES[ctx.plan[i]!]!;
 
     for (let k = 0; k < K; k++) {
-      const ms = monthStart[k]!, len = monthLen[k]!, me = ms + len - 1;
+      const ms = monthStart[k]!,
+        len = monthLen[k]!,
+        me = ms + len - 1;
       // Draw for every month, so later months do not depend on earlier presence.
       let fen = fixed ? base : base * rng.lognormal(0, 0.12);
       let m = mouBase * rng.lognormal(0, 0.15);
@@ -684,9 +891,12 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
         if (ms >= since) continue;
         if (me >= since) frac *= (since - ms) / len;
       } else if (st === ST_ARREARS && ms > since) {
-        fen = fee; m = 0; // still billed the plan fee
+        fen = fee;
+        m = 0; // still billed the plan fee
       } else if (st === ST_HOLD && ms > since) {
-        fen = 500; m = 0; hc = 0; // number-keeping fee
+        fen = 500;
+        m = 0;
+        hc = 0; // number-keeping fee
       } else if (st === ST_HOLD && me >= since) {
         frac *= (since - ms + 1) / len;
       }
@@ -706,7 +916,10 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
           // 70.00 after 100.00 and 7.07 after 10.10 flag; 70.01 after 100.00 and anything after 9.99 do not.
           const m1 = [0, 10000, 1010, 10000, 999, 10000, 10000][v]!;
           const m0 = [0, 7000, 707, 7001, 0, 7000, 7000][v]!;
-          set(3, m1); set(2, m1); set(1, m1); set(0, m0);
+          set(3, m1);
+          set(2, m1);
+          set(1, m1);
+          set(0, m0);
           if (v === 5 && has(1)) mode[J(1)] = 1; // M1 on two rows that must be summed
           if (v === 6 && has(0)) mode[J(0)] = 2; // M0 as a bill line and a credit line
         }
@@ -717,12 +930,26 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
           const m2 = Math.floor((m3 * rng.int(930, 975)) / 1000);
           const m1 = Math.floor((m2 * rng.int(930, 975)) / 1000);
           const m0 = Math.min(Math.floor((m1 * rng.int(880, 970)) / 1000), Math.floor((m3 * 8) / 10));
-          set(3, m3); set(2, m2); set(1, m1); set(0, m0);
+          set(3, m3);
+          set(2, m2);
+          set(1, m1);
+          set(0, m0);
         } else {
           // 100→95→90→80 flags (exactly 80%); 80.01 does not; a 10.00 start flags, 9.99 does not;
           // a flat step does not; 10.10→…→8.08 flags (exactly 80%).
-          const rows = [[], [10000, 9500, 9000, 8000], [10000, 9500, 9000, 8001], [1000, 950, 900, 800], [999, 950, 900, 700], [10000, 9000, 9000, 7000], [1010, 950, 900, 808]][v]!;
-          set(3, rows[0]!); set(2, rows[1]!); set(1, rows[2]!); set(0, rows[3]!);
+          const rows = [
+            [],
+            [10000, 9500, 9000, 8000],
+            [10000, 9500, 9000, 8001],
+            [1000, 950, 900, 800],
+            [999, 950, 900, 700],
+            [10000, 9000, 9000, 7000],
+            [1010, 950, 900, 808],
+          ][v]!;
+          set(3, rows[0]!);
+          set(2, rows[1]!);
+          set(1, rows[2]!);
+          set(0, rows[3]!);
         }
         break;
       case SC_CHURNER: {
@@ -731,16 +958,24 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
         const m1 = Math.max(has(1) ? mouA[J(1)]! : 0, rng.int(80, 600));
         setMou(1, m1);
         setMou(0, Math.floor((m1 * rng.int(50, 450)) / 1000));
-        if ((v & 4) && has(0)) hot[J(0)] = rng.int(5, 9);
+        if (v & 4 && has(0)) hot[J(0)] = rng.int(5, 9);
         break;
       }
       case SC_HOTLINE:
         if (has(0)) {
           if (v === 0) hot[J(0)] = rng.int(5, 12);
-          else if (v === 1) hot[J(0)] = 5; // exactly 5 flags
-          else if (v === 2) hot[J(0)] = 4; // 4 does not
-          else if (v === 3) { hot[J(0)] = 5; mode[J(0)] = 3; } // 3 + 2 on two rows: flags
-          else { hot[J(0)] = 1; if (has(1)) hot[J(1)] = 7; } // many calls a month too early
+          else if (v === 1)
+            hot[J(0)] = 5; // exactly 5 flags
+          else if (v === 2)
+            hot[J(0)] = 4; // 4 does not
+          else if (v === 3) {
+            hot[J(0)] = 5;
+            mode[J(0)] = 3;
+          } // 3 + 2 on two rows: flags
+          else {
+            hot[J(0)] = 1;
+            if (has(1)) hot[J(1)] = 7;
+          } // many calls a month too early
           present[J(0)] = 1;
         }
         break;
@@ -753,7 +988,8 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
           // 60→30 and 200→100 flag; 59→0 and 201→101 do not; 40+20 on two rows → 30 flags.
           const m1 = [0, 60, 59, 201, 200, 60][v]!;
           const m0 = [0, 30, 0, 101, 100, 30][v]!;
-          setMou(1, m1); setMou(0, m0);
+          setMou(1, m1);
+          setMou(0, m0);
           if (v === 5 && has(1)) mode[J(1)] = 1;
         }
         if (has(0) && has(1)) set(0, M(1)); // only the minutes move
@@ -764,7 +1000,10 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
 
     if (ctx.planted) {
       const p = ctx.planted;
-      if (has(0) && present[J(0)]) { p.billM0[i] = amt[J(0)]!; p.mouM0[i] = mouA[J(0)]!; }
+      if (has(0) && present[J(0)]) {
+        p.billM0[i] = amt[J(0)]!;
+        p.mouM0[i] = mouA[J(0)]!;
+      }
       if (has(1) && present[J(1)]) p.billM1[i] = amt[J(1)]!;
     }
     w.room(256 * K);
@@ -772,7 +1011,9 @@ async function writeBilling(ctx: Ctx): Promise<GeneratedFile> {
       const r = rng.next();
       const split = rng.next();
       if (!present[k]) continue;
-      const fen = amt[k]!, m = mouA[k]!, hc = hot[k]!;
+      const fen = amt[k]!,
+        m = mouA[k]!,
+        hc = hot[k]!;
       let md = mode[k]!;
       if (md === 0 && sc !== SC_BILL_DROP && sc !== SC_DECLINE && sc !== SC_MOU_DROP && sc !== SC_HOTLINE) {
         if (r < 0.02) md = 1;
@@ -815,26 +1056,48 @@ async function writeUsage(ctx: Ctx): Promise<GeneratedFile> {
   let i = 0;
   let dayB: Uint8Array = new Uint8Array(0);
   const emit = (calls: number, sms: number, data: number, fwd: number): void => {
-    w.pad(ctx.idNum(i), 10); w.sep();
-    w.bytes(dayB); w.sep();
-    w.uint(calls); w.sep();
-    w.uint(sms); w.sep();
-    w.dec2(data); w.sep();
-    w.uint(fwd); w.end();
+    w.pad(ctx.idNum(i), 10);
+    w.sep();
+    w.bytes(dayB);
+    w.sep();
+    w.uint(calls);
+    w.sep();
+    w.uint(sms);
+    w.sep();
+    w.dec2(data);
+    w.sep();
+    w.uint(fwd);
+    w.end();
     if (dirt.tick()) {
       const r = dirt.rng;
       const kind = r.int(0, 2);
       const ds = ctx.fd(day);
-      let sid = ctx.idOf(i), date = ds, c = String(calls);
+      let sid = ctx.idOf(i),
+        date = ds,
+        c = String(calls);
       if (kind === 0) sid = r.chance(0.8) ? dirt.unknownId() : '';
       else if (kind === 1) date = r.pick([`${ds.slice(0, 4)}-02-30`, `${ds.slice(0, 4)}-13-01`, 'N/A', '', `${ds.slice(0, 4)}1332`]);
       else c = r.pick(['', 'N/A', 'x', '#REF!', '-2']);
-      w.str(sid); w.sep(); w.str(ctx.q(date)); w.sep(); w.str(ctx.q(c)); w.sep(); w.uint(sms); w.sep(); w.dec2(data); w.sep(); w.uint(fwd); w.end();
+      w.str(sid);
+      w.sep();
+      w.str(ctx.q(date));
+      w.sep();
+      w.str(ctx.q(c));
+      w.sep();
+      w.uint(sms);
+      w.sep();
+      w.dec2(data);
+      w.sep();
+      w.uint(fwd);
+      w.end();
     }
   };
 
   // What one subscriber-day gives.
-  const NONE = 0, ROW = 1, ZERO = 2, FORCED = 3;
+  const NONE = 0,
+    ROW = 1,
+    ZERO = 2,
+    FORCED = 3;
   for (day = D - days; day < D; day++) {
     dayB = ctx.dayBytes(day);
     const j = D - day; // 1 = d1
@@ -853,25 +1116,57 @@ async function writeUsage(ctx: Ctx): Promise<GeneratedFile> {
         const v = ctx.variant[i]!;
         switch (sc) {
           case SC_SILENT:
-            if (v === 0) { if (j <= 3 + (ctx.hu(i, 5) % 6)) kind = u < 0.8 ? NONE : ZERO; }
-            else if (v === 1) { if (j <= 3) kind = ZERO; } // rows present, all zero: silent
-            else if (v === 2) { if (j <= 3) kind = NONE; else if (j === 4) kind = FORCED; }
-            else if (v === 3) { if (j <= 2) kind = NONE; else if (j === 3) kind = FORCED; } // silent on d1, d2 only
-            else if (v === 4 || v === 5) kind = NONE; // new line, never used
-            else if (v === 6) { if (j <= 5) kind = NONE; }
-            else if (v === 7) { if (j <= 3) { kind = j === 2 ? ZERO : NONE; tiny = j === 2; } } // 0.01 MB on d2 is activity
+            if (v === 0) {
+              if (j <= 3 + (ctx.hu(i, 5) % 6)) kind = u < 0.8 ? NONE : ZERO;
+            } else if (v === 1) {
+              if (j <= 3) kind = ZERO;
+            } // rows present, all zero: silent
+            else if (v === 2) {
+              if (j <= 3) kind = NONE;
+              else if (j === 4) kind = FORCED;
+            } else if (v === 3) {
+              if (j <= 2) kind = NONE;
+              else if (j === 3) kind = FORCED;
+            } // silent on d1, d2 only
+            else if (v === 4 || v === 5)
+              kind = NONE; // new line, never used
+            else if (v === 6) {
+              if (j <= 5) kind = NONE;
+            } else if (v === 7) {
+              if (j <= 3) {
+                kind = j === 2 ? ZERO : NONE;
+                tiny = j === 2;
+              }
+            } // 0.01 MB on d2 is activity
             break;
           case SC_CHURNER:
-            if ((v & 1) && j <= 3 + (ctx.hu(i, 5) % 3)) kind = NONE;
+            if (v & 1 && j <= 3 + (ctx.hu(i, 5) % 3)) kind = NONE;
             break;
           case SC_NEW_ACT:
             if (v === 1) kind = NONE;
             break;
           case SC_FORWARDING:
-            if (v === 0) { if (j <= 3 + (ctx.hu(i, 4) % 5)) { kind = FORCED; fwd = 1 + Math.floor(u * 6); } }
-            else if (v === 1) { if (j === 1 || j === 2 || j === 4 || j === 5) { kind = FORCED; fwd = 1 + Math.floor(u * 4); } else if (j === 3) kind = FORCED; } // gap on d3
-            else if (v === 2) { if (j <= 3) { kind = FORCED; fwd = 1 + Math.floor(u * 4); splitFwd = j === 2; } }
-            else if (j <= 3) { kind = FORCED; fwd = 1; }
+            if (v === 0) {
+              if (j <= 3 + (ctx.hu(i, 4) % 5)) {
+                kind = FORCED;
+                fwd = 1 + Math.floor(u * 6);
+              }
+            } else if (v === 1) {
+              if (j === 1 || j === 2 || j === 4 || j === 5) {
+                kind = FORCED;
+                fwd = 1 + Math.floor(u * 4);
+              } else if (j === 3) kind = FORCED;
+            } // gap on d3
+            else if (v === 2) {
+              if (j <= 3) {
+                kind = FORCED;
+                fwd = 1 + Math.floor(u * 4);
+                splitFwd = j === 2;
+              }
+            } else if (j <= 3) {
+              kind = FORCED;
+              fwd = 1;
+            }
             break;
           default:
             break;
@@ -926,7 +1221,10 @@ async function writeTickets(ctx: Ctx): Promise<GeneratedFile> {
   const categories = TICKET_CATEGORIES.map((list) => list.map(q));
 
   // created_at forms: 0 "YYYY-MM-DD HH:MM:SS", 1 "YYYY-MM-DDTHH:MM:SS", 2 "YYYY-MM-DD", 3 "YYYYMMDD"
-  const tDay: number[] = [], tSec: number[] = [], tKind: number[] = [], tForm: number[] = [];
+  const tDay: number[] = [],
+    tSec: number[] = [],
+    tKind: number[] = [],
+    tForm: number[] = [];
   const add = (day: number, kind: number, sec = -1, form = -1): void => {
     tDay.push(day);
     tKind.push(kind);
@@ -950,7 +1248,9 @@ async function writeTickets(ctx: Ctx): Promise<GeneratedFile> {
     const ds = fd(day);
     if (form === 2) return ds;
     if (form === 3) return ds.slice(0, 4) + ds.slice(5, 7) + ds.slice(8, 10);
-    const hh = Math.floor(sec / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
+    const hh = Math.floor(sec / 3600),
+      mm = Math.floor((sec % 3600) / 60),
+      ss = sec % 60;
     return `${ds}${form === 1 ? 'T' : ' '}${PAD2[hh]}:${PAD2[mm]}:${PAD2[ss]}`;
   };
 
@@ -958,22 +1258,50 @@ async function writeTickets(ctx: Ctx): Promise<GeneratedFile> {
   let xn = 0;
   const order: number[] = [];
   for (let i = 0; i < N; i++) {
-    const sc = ctx.scen[i]!, v = ctx.variant[i]!;
-    tDay.length = 0; tSec.length = 0; tKind.length = 0; tForm.length = 0;
+    const sc = ctx.scen[i]!,
+      v = ctx.variant[i]!;
+    tDay.length = 0;
+    tSec.length = 0;
+    tKind.length = 0;
+    tForm.length = 0;
     if (sc === SC_COMPLAINER) {
-      if (v === 0) { const c = rng.int(2, 4); for (let t = 0; t < c; t++) add(inWindow(), K_COMPLAINT); if (rng.chance(0.3)) add(D - rng.int(91, 180), K_COMPLAINT); }
-      else if (v === 1) { const c = rng.int(3, 5); for (let t = 0; t < c; t++) add(inWindow(), K_FAULT); }
-      else if (v === 2) { add(D - 90, K_COMPLAINT, 0, 0); add(inWindow(), K_COMPLAINT); } // exactly 2, one at the window's first second
-      else if (v === 3) { add(D - 91, K_COMPLAINT, 86399, 0); add(inWindow(), K_COMPLAINT); } // one a second too early
-      else if (v === 4) { add(inWindow(), K_FAULT); add(inWindow(), K_FAULT); add(inWindow(), K_COMPLAINT); add(inWindow(), K_INQUIRY); }
-      else if (v === 5) { add(D - 90, K_FAULT, 0, 2); add(D - 1, K_FAULT, 86399, 1); add(inWindow(), K_FAULT); } // exactly 3, at both ends
-      else { add(inWindow(), K_COMPLAINT); add(D - rng.int(100, 180), K_COMPLAINT); add(D - rng.int(100, 180), K_COMPLAINT); }
-    } else if (sc === SC_CHURNER && (v & 2)) {
+      if (v === 0) {
+        const c = rng.int(2, 4);
+        for (let t = 0; t < c; t++) add(inWindow(), K_COMPLAINT);
+        if (rng.chance(0.3)) add(D - rng.int(91, 180), K_COMPLAINT);
+      } else if (v === 1) {
+        const c = rng.int(3, 5);
+        for (let t = 0; t < c; t++) add(inWindow(), K_FAULT);
+      } else if (v === 2) {
+        add(D - 90, K_COMPLAINT, 0, 0);
+        add(inWindow(), K_COMPLAINT);
+      } // exactly 2, one at the window's first second
+      else if (v === 3) {
+        add(D - 91, K_COMPLAINT, 86399, 0);
+        add(inWindow(), K_COMPLAINT);
+      } // one a second too early
+      else if (v === 4) {
+        add(inWindow(), K_FAULT);
+        add(inWindow(), K_FAULT);
+        add(inWindow(), K_COMPLAINT);
+        add(inWindow(), K_INQUIRY);
+      } else if (v === 5) {
+        add(D - 90, K_FAULT, 0, 2);
+        add(D - 1, K_FAULT, 86399, 1);
+        add(inWindow(), K_FAULT);
+      } // exactly 3, at both ends
+      else {
+        add(inWindow(), K_COMPLAINT);
+        add(D - rng.int(100, 180), K_COMPLAINT);
+        add(D - rng.int(100, 180), K_COMPLAINT);
+      }
+    } else if (sc === SC_CHURNER && v & 2) {
       const c = rng.int(2, 3);
       for (let t = 0; t < c; t++) add(inWindow(), K_COMPLAINT);
       background();
-    } else if (sc === SC_CLOSED && (v & 1)) {
-      add(inWindow(), K_COMPLAINT); add(inWindow(), K_COMPLAINT); // closed lines never flag
+    } else if (sc === SC_CLOSED && v & 1) {
+      add(inWindow(), K_COMPLAINT);
+      add(inWindow(), K_COMPLAINT); // closed lines never flag
     } else if (sc === SC_ARREARS) {
       if (rng.chance(0.3)) add(inWindow(), K_INQUIRY);
       background();
@@ -994,20 +1322,38 @@ async function writeTickets(ctx: Ctx): Promise<GeneratedFile> {
       const kind = tKind[t]!;
       const created = fmt(tDay[t]!, tSec[t]!, tForm[t]!);
       const category = rng.pick(categories[kind]!);
-      w.ascii('T'); w.pad(++n, 10); w.sep();
-      w.ascii(id); w.sep();
-      w.ascii(created); w.sep();
-      w.ascii(TICKET_KINDS[kind]!); w.sep();
-      w.str(category); w.end();
+      w.ascii('T');
+      w.pad(++n, 10);
+      w.sep();
+      w.ascii(id);
+      w.sep();
+      w.ascii(created);
+      w.sep();
+      w.ascii(TICKET_KINDS[kind]!);
+      w.sep();
+      w.str(category);
+      w.end();
       if (dirt.tick()) {
         const r = dirt.rng;
         const bad = r.int(0, 3);
-        let xid = `TX${String(++xn).padStart(9, '0')}`, sid = id, c = created, k: string = TICKET_KINDS[kind]!;
+        let xid = `TX${String(++xn).padStart(9, '0')}`,
+          sid = id,
+          c = created,
+          k: string = TICKET_KINDS[kind]!;
         if (bad === 0) sid = dirt.unknownId();
         else if (bad === 1) c = r.pick(['N/A', '', `${created.slice(0, 4)}-02-30 10:00:00`, `${created.slice(0, 4)}-13-01`]);
         else if (bad === 2) k = r.pick(['complain', '投诉', 'unknown', 'ticket']);
         else xid = '';
-        w.str(xid); w.sep(); w.str(sid); w.sep(); w.str(q(c)); w.sep(); w.str(q(k)); w.sep(); w.str(category); w.end();
+        w.str(xid);
+        w.sep();
+        w.str(sid);
+        w.sep();
+        w.str(q(c));
+        w.sep();
+        w.str(q(k));
+        w.sep();
+        w.str(category);
+        w.end();
       }
     }
     if (w.full) await w.flush();
@@ -1032,23 +1378,46 @@ async function writeContracts(ctx: Ctx): Promise<GeneratedFile> {
   const emit = (kind: number, start: number, end: number, renewed: boolean): void => {
     const ren = renewedText(renewed);
     w.room(512);
-    w.ascii('HT'); w.pad(++n, 9); w.sep();
-    w.pad(ctx.idNum(i), 10); w.sep();
-    w.ascii(CONTRACT_KINDS[kind]!); w.sep();
-    w.bytes(ctx.dayBytes(start)); w.sep();
-    w.bytes(ctx.dayBytes(end)); w.sep();
-    w.ascii(ren); w.end();
+    w.ascii('HT');
+    w.pad(++n, 9);
+    w.sep();
+    w.pad(ctx.idNum(i), 10);
+    w.sep();
+    w.ascii(CONTRACT_KINDS[kind]!);
+    w.sep();
+    w.bytes(ctx.dayBytes(start));
+    w.sep();
+    w.bytes(ctx.dayBytes(end));
+    w.sep();
+    w.ascii(ren);
+    w.end();
     if (dirt.tick()) {
       const r = dirt.rng;
       const bad = r.int(0, 3);
-      const startS = ctx.fd(start), endS = ctx.fd(end);
-      let sid = ctx.idOf(i), s = startS, e = endS, rn = ren;
+      const startS = ctx.fd(start),
+        endS = ctx.fd(end);
+      let sid = ctx.idOf(i),
+        s = startS,
+        e = endS,
+        rn = ren;
       if (bad === 0) sid = dirt.unknownId();
-      else if (bad === 1) { if (r.chance(0.5)) s = r.pick(['N/A', `${startS.slice(0, 4)}-02-30`, '00000000']); else e = r.pick(['N/A', `${endS.slice(0, 4)}-13-01`, '9999-99-99', ctx.fd(start - 1)]); }
-      else if (bad === 2) rn = r.pick(['2', 'maybe', '-1', 'n/a']);
+      else if (bad === 1) {
+        if (r.chance(0.5)) s = r.pick(['N/A', `${startS.slice(0, 4)}-02-30`, '00000000']);
+        else e = r.pick(['N/A', `${endS.slice(0, 4)}-13-01`, '9999-99-99', ctx.fd(start - 1)]);
+      } else if (bad === 2) rn = r.pick(['2', 'maybe', '-1', 'n/a']);
       else e = '';
-      w.str(`HX${String(++xn).padStart(9, '0')}`); w.sep(); w.str(sid); w.sep(); w.ascii(CONTRACT_KINDS[kind]!); w.sep();
-      w.str(ctx.q(s)); w.sep(); w.str(ctx.q(e)); w.sep(); w.str(ctx.q(rn)); w.end();
+      w.str(`HX${String(++xn).padStart(9, '0')}`);
+      w.sep();
+      w.str(sid);
+      w.sep();
+      w.ascii(CONTRACT_KINDS[kind]!);
+      w.sep();
+      w.str(ctx.q(s));
+      w.sep();
+      w.str(ctx.q(e));
+      w.sep();
+      w.str(ctx.q(rn));
+      w.end();
     }
   };
   /** A contract ending on `end`, of a plausible length. */
@@ -1069,30 +1438,39 @@ async function writeContracts(ctx: Ctx): Promise<GeneratedFile> {
   };
 
   for (i = 0; i < N; i++) {
-    const sc = ctx.scen[i]!, v = ctx.variant[i]!;
+    const sc = ctx.scen[i]!,
+      v = ctx.variant[i]!;
     if (sc === SC_EXPIRING) {
       const kind = rng.int(0, 2);
       if (v === 0) ending(kind, D + rng.int(0, 30), false);
-      else if (v === 1) ending(kind, D, false); // ends on the run date: flags
-      else if (v === 2) ending(kind, D + 30, false); // ends on D+30: flags
-      else if (v === 3) ending(kind, D + 31, false); // one day outside
+      else if (v === 1)
+        ending(kind, D, false); // ends on the run date: flags
+      else if (v === 2)
+        ending(kind, D + 30, false); // ends on D+30: flags
+      else if (v === 3)
+        ending(kind, D + 31, false); // one day outside
       else ending(kind, D + rng.int(0, 30), true); // already renewed
     } else if (sc === SC_LAPSED) {
       const kind = rng.int(0, 2);
       if (v === 0) ending(kind, D - rng.int(1, 30), false);
-      else if (v === 1) ending(kind, D - 30, false); // ended exactly 30 days ago: flags
-      else if (v === 2) ending(kind, D - 1, false); // ended yesterday: flags
-      else if (v === 3) ending(kind, D - 31, false); // one day outside
-      else if (v === 4) { // followed by a new contract of the same kind: does not flag
+      else if (v === 1)
+        ending(kind, D - 30, false); // ended exactly 30 days ago: flags
+      else if (v === 2)
+        ending(kind, D - 1, false); // ended yesterday: flags
+      else if (v === 3)
+        ending(kind, D - 31, false); // one day outside
+      else if (v === 4) {
+        // followed by a new contract of the same kind: does not flag
         const end = D - rng.int(1, 30);
         ending(kind, end, false);
         emit(kind, end + 1, D + rng.int(60, 700), false);
-      } else if (v === 5) { // a running contract of another kind does not cover it: flags
+      } else if (v === 5) {
+        // a running contract of another kind does not cover it: flags
         const end = D - rng.int(1, 30);
         ending(kind, end, false);
         emit((kind + 1) % 3, D - rng.int(1, 200), D + rng.int(60, 700), false);
       } else ending(kind, D - rng.int(1, 30), true); // renewed
-    } else if (sc === SC_CLOSED && (v & 2)) {
+    } else if (sc === SC_CLOSED && v & 2) {
       ending(rng.int(0, 2), D + rng.int(0, 30), false); // closed lines never flag
     } else {
       background();
@@ -1127,15 +1505,20 @@ async function writeContacts(ctx: Ctx): Promise<GeneratedFile> {
       const channel = rng.pick(channels);
       const r = rng.next();
       const last = c === count - 1;
-      const outcome = sc === SC_CLOSED && last && r < 0.6
-        ? 'churned'
-        : CONTACT_OUTCOMES[r < 0.35 ? 0 : r < 0.5 ? 1 : r < 0.75 ? 2 : r < 0.92 ? 3 : 4]!;
+      const outcome =
+        sc === SC_CLOSED && last && r < 0.6 ? 'churned' : CONTACT_OUTCOMES[r < 0.35 ? 0 : r < 0.5 ? 1 : r < 0.75 ? 2 : r < 0.92 ? 3 : 4]!;
       const ds = fd(day);
-      w.pad(ctx.idNum(i), 10); w.sep();
-      w.ascii(`${ds} ${PAD2[Math.floor(sec / 3600)]}:${PAD2[Math.floor((sec % 3600) / 60)]}:${PAD2[sec % 60]}`); w.sep();
-      w.str(channel); w.sep();
-      w.ascii(outcome); w.sep();
-      w.ascii(`RT${ds.slice(0, 4)}${ds.slice(5, 7)}${ds.slice(8, 10)}-`); w.pad(++n, 7); w.end();
+      w.pad(ctx.idNum(i), 10);
+      w.sep();
+      w.ascii(`${ds} ${PAD2[Math.floor(sec / 3600)]}:${PAD2[Math.floor((sec % 3600) / 60)]}:${PAD2[sec % 60]}`);
+      w.sep();
+      w.str(channel);
+      w.sep();
+      w.ascii(outcome);
+      w.sep();
+      w.ascii(`RT${ds.slice(0, 4)}${ds.slice(5, 7)}${ds.slice(8, 10)}-`);
+      w.pad(++n, 7);
+      w.end();
     }
     if (w.full) await w.flush();
   }
@@ -1152,7 +1535,9 @@ async function writeDoNotCall(ctx: Ctx): Promise<GeneratedFile> {
   let outside = 0;
   const line = (k: number): void => {
     w.room(64);
-    w.ascii(ctx.msisdnPrefix(k)); w.pad(ctx.msisdnSuffix(k), 8); w.end();
+    w.ascii(ctx.msisdnPrefix(k));
+    w.pad(ctx.msisdnSuffix(k), 8);
+    w.end();
   };
   for (let i = 0; i < N; i++) {
     if (rng.chance(0.01)) line(i);
@@ -1188,14 +1573,24 @@ async function writeLabels(ctx: Ctx, w: Sink): Promise<GeneratedFile> {
   for (let i = 0; i < N; i++) {
     const st = ctx.status[i]!;
     if (st === ST_CLOSED) continue;
-    const m0 = Math.max(0, p.billM0[i]!), m1 = p.billM1[i]!;
+    const m0 = Math.max(0, p.billM0[i]!),
+      m1 = p.billM1[i]!;
     const drop = m1 >= 1000 && m0 < m1 ? 1 - m0 / m1 : 0;
-    const logit = c.intercept + c.drop * drop + (Math.max(0, p.mouM0[i]!) < 30 ? c.lowMinutes : 0) + (m0 < 2000 ? c.lowBill : 0) +
-      (D - ctx.act[i]! < 365 ? c.youngLine : 0) + (st === ST_ARREARS || st === ST_HOLD ? c.suspended : 0);
+    const logit =
+      c.intercept +
+      c.drop * drop +
+      (Math.max(0, p.mouM0[i]!) < 30 ? c.lowMinutes : 0) +
+      (m0 < 2000 ? c.lowBill : 0) +
+      (D - ctx.act[i]! < 365 ? c.youngLine : 0) +
+      (st === ST_ARREARS || st === ST_HOLD ? c.suspended : 0);
     const churned = rng.next() < 1 / (1 + exp(-logit));
     w.room(64);
-    w.pad(ctx.idNum(i), 10); w.sep();
-    if (churned) { w.ascii('1,'); w.ascii(ctx.fd(D + rng.int(1, 90))); } else w.ascii('0,');
+    w.pad(ctx.idNum(i), 10);
+    w.sep();
+    if (churned) {
+      w.ascii('1,');
+      w.ascii(ctx.fd(D + rng.int(1, 90)));
+    } else w.ascii('0,');
     w.end();
     if (w.full) await w.flush();
   }

@@ -20,7 +20,10 @@ const TWO32 = 4294967296;
 
 /** cyrb128: a 128-bit hash of a string's UTF-16 code units, as four uint32 words. */
 export function hashString(str: string): [number, number, number, number] {
-  let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+  let h1 = 1779033703,
+    h2 = 3144134277,
+    h3 = 1013904242,
+    h4 = 2773480762;
   for (let i = 0; i < str.length; i++) {
     const k = str.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -60,9 +63,10 @@ function splitmix32(state: number): [number, number] {
 }
 
 /** 1/(2k+1) for k = 0..13. */
-const INV_ODD = [1, 0.3333333333333333, 0.2, 0.14285714285714285, 0.1111111111111111, 0.09090909090909091,
-  0.07692307692307693, 0.06666666666666667, 0.058823529411764705, 0.05263157894736842, 0.047619047619047616,
-  0.043478260869565216, 0.04, 0.037037037037037035];
+const INV_ODD = [
+  1, 0.3333333333333333, 0.2, 0.14285714285714285, 0.1111111111111111, 0.09090909090909091, 0.07692307692307693, 0.06666666666666667,
+  0.058823529411764705, 0.05263157894736842, 0.047619047619047616, 0.043478260869565216, 0.04, 0.037037037037037035,
+];
 
 /** Natural logarithm from basic arithmetic only (exact-to-the-spec, so reproducible everywhere). */
 export function ln(x: number): number {
@@ -70,11 +74,26 @@ export function ln(x: number): number {
   if (x === 0) return -Infinity;
   if (x === Infinity) return Infinity;
   let e = 0;
-  while (x >= 1099511627776) { x /= 1099511627776; e += 40; } // 2^40, exact
-  while (x < 9.094947017729282e-13) { x *= 1099511627776; e -= 40; }
-  while (x >= 2) { x *= 0.5; e++; }
-  while (x < 1) { x *= 2; e--; }
-  if (x > SQRT2) { x *= 0.5; e++; }
+  while (x >= 1099511627776) {
+    x /= 1099511627776;
+    e += 40;
+  } // 2^40, exact
+  while (x < 9.094947017729282e-13) {
+    x *= 1099511627776;
+    e -= 40;
+  }
+  while (x >= 2) {
+    x *= 0.5;
+    e++;
+  }
+  while (x < 1) {
+    x *= 2;
+    e--;
+  }
+  if (x > SQRT2) {
+    x *= 0.5;
+    e++;
+  }
   // x in (0.707, 1.415]: ln x = 2 atanh(s), s = (x-1)/(x+1), |s| <= 0.1716
   const s = (x - 1) / (x + 1);
   const s2 = s * s;
@@ -86,9 +105,9 @@ export function ln(x: number): number {
 
 /** 1/n! for n = 0..14, as literals (exact to parse, so the same everywhere). */
 const INV_FACT = [
-  1, 1, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889,
-  0.0001984126984126984, 0.0000248015873015873, 0.0000027557319223985893, 2.755731922398589e-7,
-  2.505210838544172e-8, 2.08767569878681e-9, 1.6059043836821613e-10, 1.1470745597729725e-11,
+  1, 1, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889, 0.0001984126984126984,
+  0.0000248015873015873, 0.0000027557319223985893, 2.755731922398589e-7, 2.505210838544172e-8, 2.08767569878681e-9, 1.6059043836821613e-10,
+  1.1470745597729725e-11,
 ];
 
 /** e^x from basic arithmetic only. */
@@ -102,12 +121,30 @@ export function exp(x: number): number {
   for (let n = 13; n >= 0; n--) sum = sum * r + INV_FACT[n]!;
   let p = sum;
   let kk = k;
-  while (kk >= 30) { p *= 1073741824; kk -= 30; }
-  while (kk <= -30) { p /= 1073741824; kk += 30; }
-  while (kk >= 4) { p *= 16; kk -= 4; }
-  while (kk <= -4) { p *= 0.0625; kk += 4; }
-  while (kk > 0) { p *= 2; kk--; }
-  while (kk < 0) { p *= 0.5; kk++; }
+  while (kk >= 30) {
+    p *= 1073741824;
+    kk -= 30;
+  }
+  while (kk <= -30) {
+    p /= 1073741824;
+    kk += 30;
+  }
+  while (kk >= 4) {
+    p *= 16;
+    kk -= 4;
+  }
+  while (kk <= -4) {
+    p *= 0.0625;
+    kk += 4;
+  }
+  while (kk > 0) {
+    p *= 2;
+    kk--;
+  }
+  while (kk < 0) {
+    p *= 0.5;
+    kk++;
+  }
   return p;
 }
 
@@ -143,7 +180,9 @@ export class Prng {
 
   /** Next uint32. */
   nextU32(): number {
-    const a = this.a, b = this.b, c = this.c;
+    const a = this.a,
+      b = this.b,
+      c = this.c;
     const d = (this.d + 1) | 0;
     const t = (((a + b) | 0) + d) | 0;
     this.a = b ^ (b >>> 9);

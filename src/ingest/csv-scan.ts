@@ -104,9 +104,16 @@ export class CsvScanner {
   constructor(opts: ScanOptions, onRecord: (rec: RecordView) => void) {
     const delim = opts.delimiter ?? 0x2c;
     const quote = opts.quote ?? 0x22;
-    for (const [name, b] of [['delimiter', delim], ['quote', quote]] as const) {
+    for (const [name, b] of [
+      ['delimiter', delim],
+      ['quote', quote],
+    ] as const) {
       if (!Number.isInteger(b) || b < 0 || b > 0x7f || b === LF || b === CR) {
-        throw new ChurnwatchError('CW_CONFIG_INVALID', `${opts.file}: the CSV ${name} must be a single ASCII character other than CR and LF`, { file: opts.file });
+        throw new ChurnwatchError(
+          'CW_CONFIG_INVALID',
+          `${opts.file}: the CSV ${name} must be a single ASCII character other than CR and LF`,
+          { file: opts.file },
+        );
       }
     }
     if (delim === quote) {
@@ -144,7 +151,8 @@ export class CsvScanner {
    * bytes was a line feed. Only valid when atRecordStart.
    */
   skip(records: number, lfs: number): void {
-    if (!this.atRecordStart) throw new ChurnwatchError('CW_INTERNAL', `${this.file}: CSV scanner skipped in the middle of a record`, { file: this.file });
+    if (!this.atRecordStart)
+      throw new ChurnwatchError('CW_INTERNAL', `${this.file}: CSV scanner skipped in the middle of a record`, { file: this.file });
     this.nRecords += records;
     this.lf += lfs;
     if (lfs > 0) {
@@ -155,7 +163,10 @@ export class CsvScanner {
 
   /** Scans a chunk. Chunk boundaries may fall anywhere, even inside `""` or CR LF. */
   push(chunk: Uint8Array): void {
-    if (this.finished || this.broken) throw new ChurnwatchError('CW_INTERNAL', `${this.file}: CSV scanner used after ${this.finished ? 'finish()' : 'an error'}`, { file: this.file });
+    if (this.finished || this.broken)
+      throw new ChurnwatchError('CW_INTERNAL', `${this.file}: CSV scanner used after ${this.finished ? 'finish()' : 'an error'}`, {
+        file: this.file,
+      });
     let b = chunk;
     let p = 0;
     if (!this.bomDone) {
@@ -289,7 +300,11 @@ export class CsvScanner {
               continue;
             }
             this.lf = lf;
-            throw this.fail(lf + 1, n + 1, 'a quote character appears inside an unquoted field (quote the whole field and double the quotes inside it)');
+            throw this.fail(
+              lf + 1,
+              n + 1,
+              'a quote character appears inside an unquoted field (quote the whole field and double the quotes inside it)',
+            );
           }
         } else {
           const s = ++p;
@@ -481,7 +496,11 @@ export class CsvScanner {
             st = S_CR;
           } else {
             this.lf = lf;
-            throw this.fail(lf + 1, this.cn + 1, 'a quote character appears inside an unquoted field (quote the whole field and double the quotes inside it)');
+            throw this.fail(
+              lf + 1,
+              this.cn + 1,
+              'a quote character appears inside an unquoted field (quote the whole field and double the quotes inside it)',
+            );
           }
           break;
         case S_CR:
@@ -588,7 +607,9 @@ export function fieldEquals(rec: RecordView, i: number, ascii: Uint8Array): bool
   return true;
 }
 
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+const POW10 = [
+  1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 const TWO_53 = 9007199254740992;
 /** floor(2^53 / 10): v * 10 + d stays <= 2^53 iff v < this, or v === this and d <= 2. */
 const ACC_MAX = 900719925474099;

@@ -5,8 +5,18 @@
  * its rejected rows (already masked).
  */
 import {
-  readBilling, readContactHistory, readContracts, readTickets, readUsage,
-  type BillingFold, type BillingWindows, type ContactFold, type ContractRequest, type SubscriberKeys, type TicketRequest, type UsageFold,
+  readBilling,
+  readContactHistory,
+  readContracts,
+  readTickets,
+  readUsage,
+  type BillingFold,
+  type BillingWindows,
+  type ContactFold,
+  type ContractRequest,
+  type SubscriberKeys,
+  type TicketRequest,
+  type UsageFold,
 } from './facts.js';
 import type { ExtractName, InputOptions } from './layout.js';
 import { RejectLog, type RejectRow } from './rejects.js';
@@ -35,8 +45,12 @@ export interface FactResult {
   contacts?: ContactFold;
 }
 
-export async function runFactJob(job: FactJob, input: InputOptions, keys: SubscriberKeys,
-  onRows?: (rows: number, bytes: number) => void): Promise<FactResult> {
+export async function runFactJob(
+  job: FactJob,
+  input: InputOptions,
+  keys: SubscriberKeys,
+  onRows?: (rows: number, bytes: number) => void,
+): Promise<FactResult> {
   const rejects = new RejectLog();
   const opts = { onRows };
   switch (job.extract) {
@@ -73,6 +87,10 @@ export function transferables(r: FactResult): ArrayBuffer[] {
   if (r.billing) for (const m of r.billing.months.values()) for (const a of Object.values(m)) add(a);
   if (r.usage) for (const d of r.usage.days.values()) for (const a of Object.values(d)) add(a);
   if (r.counts) for (const a of r.counts.values()) add(a);
-  if (r.contacts) { add(r.contacts.lastContact); add(r.contacts.lastOutcome); add(r.contacts.attempts); }
+  if (r.contacts) {
+    add(r.contacts.lastContact);
+    add(r.contacts.lastOutcome);
+    add(r.contacts.attempts);
+  }
   return [...out];
 }

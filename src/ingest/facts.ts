@@ -11,8 +11,18 @@
  */
 import { featureKey, type FeatureRequest } from '../rules/catalogue.js';
 import {
-  ACTIVITY_MEASURE, CONTACT_OUTCOMES, DERIVED_MEASURES, RENEWED_TRUE, RENEWED_VALUES, TICKET_KINDS, extractSpec, foldColumns, measureScale, oneOf,
-  type FoldColumn, type MeasureExtract,
+  ACTIVITY_MEASURE,
+  CONTACT_OUTCOMES,
+  DERIVED_MEASURES,
+  RENEWED_TRUE,
+  RENEWED_VALUES,
+  TICKET_KINDS,
+  extractSpec,
+  foldColumns,
+  measureScale,
+  oneOf,
+  type FoldColumn,
+  type MeasureExtract,
 } from '../contract/contract.js';
 import { fieldEquals, fieldIsEmpty, fieldString, parseDayField, parseMonthField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
@@ -99,7 +109,12 @@ class SeenIds {
     this.ids.insertField(rec, col);
     if (this.ids.n > before) return true;
     this.repeats++;
-    return reject(column, 'CW_ROW_DUPLICATE_ID', `${column} repeats an earlier row's; one row per id is expected, and the first is kept`, fieldString(rec, col));
+    return reject(
+      column,
+      'CW_ROW_DUPLICATE_ID',
+      `${column} repeats an earlier row's; one row per id is expected, and the first is kept`,
+      fieldString(rec, col),
+    );
   }
 }
 
@@ -118,8 +133,13 @@ type NonNegative = typeof NON_NEGATIVE;
  * them are the same column, or the delimiter can occur in a number or a date
  * (layouts the fast path does not handle).
  */
-function plainRows(width: number, input: InputOptions, ids: IdTable, fields: [number, Kind, number, NonNegative?][],
-  fold: (values: Float64Array, idx: number) => void): PlainRows | null {
+function plainRows(
+  width: number,
+  input: InputOptions,
+  ids: IdTable,
+  fields: [number, Kind, number, NonNegative?][],
+  fold: (values: Float64Array, idx: number) => void,
+): PlainRows | null {
   const columns: Column[] = Array.from({ length: width }, () => ({ kind: Kind.Skip, slot: 0, scale: 0 }));
   let slot = 0;
   for (const [col, kind, scale, nonNegative] of fields) {
@@ -144,7 +164,10 @@ class KeyCounts {
   private readonly other = new Map<number, number>();
   private readonly otherMarked = new Map<number, number>();
 
-  constructor(private readonly base: number, size: number) {
+  constructor(
+    private readonly base: number,
+    size: number,
+  ) {
     this.counts = new Float64Array(size);
     this.marks = new Float64Array(size);
   }
@@ -188,10 +211,15 @@ class MeasureCells {
     this.folds = foldColumns(extract, input.measures);
     this.values = new Float64Array(Math.max(HASHED, 1 + this.folds.length));
     // (A count read with decimals, as usage's are, has always been called "not a number": rejects.csv keeps its words.)
-    this.bad = this.folds.map((f) => (f.unit === 'money'
-      ? `${f.column} is not an amount in yuan with at most ${f.scale} decimals`
-      : f.scale === 0 ? `${f.column} is not a whole number`
-        : f.unit === 'count' ? `${f.column} is not a number` : `${f.column} is not a number with at most ${f.scale} decimals`));
+    this.bad = this.folds.map((f) =>
+      f.unit === 'money'
+        ? `${f.column} is not an amount in yuan with at most ${f.scale} decimals`
+        : f.scale === 0
+          ? `${f.column} is not a whole number`
+          : f.unit === 'count'
+            ? `${f.column} is not a number`
+            : `${f.column} is not a number with at most ${f.scale} decimals`,
+    );
   }
 
   /** The header positions of the columns (-1: absent, read as 0). */
@@ -204,7 +232,12 @@ class MeasureCells {
    * absent columns (0) to the values' length, so that valuesHash reads no slot beyond it.
    */
   fastFields(at: number[]): [number, Kind, number, NonNegative?][] {
-    const fields: [number, Kind, number, NonNegative?][] = this.folds.map((f, j) => [at[j]!, f.required ? Kind.Number : Kind.OptionalNumber, f.scale, f.nonNegative ? NON_NEGATIVE : undefined]);
+    const fields: [number, Kind, number, NonNegative?][] = this.folds.map((f, j) => [
+      at[j]!,
+      f.required ? Kind.Number : Kind.OptionalNumber,
+      f.scale,
+      f.nonNegative ? NON_NEGATIVE : undefined,
+    ]);
     while (fields.length < this.values.length - 1) fields.push([-1, Kind.OptionalNumber, 0]);
     return fields;
   }
@@ -213,7 +246,8 @@ class MeasureCells {
   parse(rec: RecordView, at: number[], reject: Reject): boolean {
     const folds = this.folds;
     for (let j = 0; j < folds.length; j++) {
-      const f = folds[j]!, col = at[j]!;
+      const f = folds[j]!,
+        col = at[j]!;
       let v: number;
       if (f.required) {
         v = parseScaled(rec, col, f.scale, this.thousands);
@@ -280,8 +314,16 @@ interface MonthState {
  */
 export type BillingWindows = Record<string, number>;
 
-export async function readBilling(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
-  asOfMonth: number, windows: BillingWindows, opts: FactReadOptions = {}): Promise<{ fold: BillingFold; stats: FileStats }> {
+export async function readBilling(
+  path: string,
+  file: string,
+  input: InputOptions,
+  subs: SubscriberKeys,
+  rejects: RejectLog,
+  asOfMonth: number,
+  windows: BillingWindows,
+  opts: FactReadOptions = {},
+): Promise<{ fold: BillingFold; stats: FileStats }> {
   const months = new Map<number, MonthState>();
   const rowsPerMonth = new KeyCounts(asOfMonth - 240, 256);
   // Looked for in the months kept (those the run reads, at least M0), where a repeat would change a sum.
@@ -329,25 +371,44 @@ export async function readBilling(path: string, file: string, input: InputOption
     }
   };
   const values = cells.values;
-  const stats = await readTable(path, file, 'billing_monthly', input, rejects, (c) => {
-    const cId = c.subscriber_id!, cMonth = c.bill_month!, at = cells.positions(c);
-    return (rec, reject) => {
-      const idx = subscriberOf(ids, rec, cId, reject);
-      if (idx < 0) return false;
-      const month = parseMonthField(rec, cMonth);
-      if (month !== month) return reject('bill_month', 'CW_ROW_BAD_MONTH', 'bill_month is not a month (YYYY-MM or YYYYMM)', fieldString(rec, cMonth));
-      if (!cells.parse(rec, at, reject)) return false;
-      values[0] = month;
-      add(idx, values);
-      return true;
-    };
-  }, {
-    onRows: opts.onRows,
-    chunkSize: opts.chunkSize,
-    fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
-      [c.subscriber_id!, Kind.Id, 0], [c.bill_month!, Kind.Month, 0], ...cells.fastFields(cells.positions(c)),
-    ], (v, idx) => add(idx, v)),
-  });
+  const stats = await readTable(
+    path,
+    file,
+    'billing_monthly',
+    input,
+    rejects,
+    (c) => {
+      const cId = c.subscriber_id!,
+        cMonth = c.bill_month!,
+        at = cells.positions(c);
+      return (rec, reject) => {
+        const idx = subscriberOf(ids, rec, cId, reject);
+        if (idx < 0) return false;
+        const month = parseMonthField(rec, cMonth);
+        if (month !== month)
+          return reject('bill_month', 'CW_ROW_BAD_MONTH', 'bill_month is not a month (YYYY-MM or YYYYMM)', fieldString(rec, cMonth));
+        if (!cells.parse(rec, at, reject)) return false;
+        values[0] = month;
+        add(idx, values);
+        return true;
+      };
+    },
+    {
+      onRows: opts.onRows,
+      chunkSize: opts.chunkSize,
+      fast:
+        opts.plain === false
+          ? undefined
+          : (c, width) =>
+              plainRows(
+                width,
+                input,
+                ids,
+                [[c.subscriber_id!, Kind.Id, 0], [c.bill_month!, Kind.Month, 0], ...cells.fastFields(cells.positions(c))],
+                (v, idx) => add(idx, v),
+              ),
+    },
+  );
   const out = new Map<number, MeasureSums>();
   for (const [m, { sums }] of months) out.set(m, finished(folds, sums));
   return { fold: { months: out, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
@@ -386,8 +447,16 @@ interface DayState {
   first: Int32Array;
 }
 
-export async function readUsage(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
-  asOf: number, wanted: Map<number, Set<string>>, opts: FactReadOptions = {}): Promise<{ fold: UsageFold; stats: FileStats }> {
+export async function readUsage(
+  path: string,
+  file: string,
+  input: InputOptions,
+  subs: SubscriberKeys,
+  rejects: RejectLog,
+  asOf: number,
+  wanted: Map<number, Set<string>>,
+  opts: FactReadOptions = {},
+): Promise<{ fold: UsageFold; stats: FileStats }> {
   const rowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
   // Looked for on the days the run reads, where a repeat would change a sum.
   let duplicates = 0;
@@ -440,25 +509,43 @@ export async function readUsage(path: string, file: string, input: InputOptions,
     }
   };
   const values = cells.values;
-  const stats = await readTable(path, file, 'usage_daily', input, rejects, (c) => {
-    const cId = c.subscriber_id!, cDate = c.usage_date!, at = cells.positions(c);
-    return (rec, reject) => {
-      const idx = subscriberOf(ids, rec, cId, reject);
-      if (idx < 0) return false;
-      const day = parseDayField(rec, cDate);
-      if (day !== day) return reject('usage_date', 'CW_ROW_BAD_DATE', 'usage_date is not a date', fieldString(rec, cDate));
-      if (!cells.parse(rec, at, reject)) return false;
-      values[0] = day;
-      add(idx, values);
-      return true;
-    };
-  }, {
-    onRows: opts.onRows,
-    chunkSize: opts.chunkSize,
-    fast: opts.plain === false ? undefined : (c, width) => plainRows(width, input, ids, [
-      [c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], ...cells.fastFields(cells.positions(c)),
-    ], (v, idx) => add(idx, v)),
-  });
+  const stats = await readTable(
+    path,
+    file,
+    'usage_daily',
+    input,
+    rejects,
+    (c) => {
+      const cId = c.subscriber_id!,
+        cDate = c.usage_date!,
+        at = cells.positions(c);
+      return (rec, reject) => {
+        const idx = subscriberOf(ids, rec, cId, reject);
+        if (idx < 0) return false;
+        const day = parseDayField(rec, cDate);
+        if (day !== day) return reject('usage_date', 'CW_ROW_BAD_DATE', 'usage_date is not a date', fieldString(rec, cDate));
+        if (!cells.parse(rec, at, reject)) return false;
+        values[0] = day;
+        add(idx, values);
+        return true;
+      };
+    },
+    {
+      onRows: opts.onRows,
+      chunkSize: opts.chunkSize,
+      fast:
+        opts.plain === false
+          ? undefined
+          : (c, width) =>
+              plainRows(
+                width,
+                input,
+                ids,
+                [[c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], ...cells.fastFields(cells.positions(c))],
+                (v, idx) => add(idx, v),
+              ),
+    },
+  );
   for (const [k, state] of states) {
     const sums = finished(folds, state.sums);
     derivedOf.forEach((d, j) => {
@@ -480,8 +567,16 @@ const TICKET_KIND_BYTES = enumBytes(TICKET_KINDS);
 /** One row per ticket: the contract's unique key of the extract. */
 const TICKET_ID = extractSpec('tickets').uniqueKey!;
 
-export async function readTickets(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
-  asOf: number, requests: TicketRequest[], opts: FactReadOptions = {}): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
+export async function readTickets(
+  path: string,
+  file: string,
+  input: InputOptions,
+  subs: SubscriberKeys,
+  rejects: RejectLog,
+  asOf: number,
+  requests: TicketRequest[],
+  opts: FactReadOptions = {},
+): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
   const counts = new Map<string, Int32Array>();
   const plans = requests.map((r) => {
     const a = new Int32Array(subs.n);
@@ -490,28 +585,44 @@ export async function readTickets(path: string, file: string, input: InputOption
   });
   const ids = subs.idTable;
   const seen = new SeenIds();
-  const stats = await readTable(path, file, 'tickets', input, rejects, (c) => {
-    const cTicket = c[TICKET_ID]!, cId = c.subscriber_id!, cCreated = c.created_at!, cKind = c.kind!;
-    return (rec, reject) => {
-      if (fieldIsEmpty(rec, cTicket)) return reject(TICKET_ID, 'CW_ROW_EMPTY_FIELD', `${TICKET_ID} is empty`, '');
-      const idx = subscriberOf(ids, rec, cId, reject);
-      if (idx < 0) return false;
-      const day = parseDayField(rec, cCreated);
-      if (day !== day) return reject('created_at', 'CW_ROW_BAD_DATE', 'created_at is not a date or date-time', fieldString(rec, cCreated));
-      let kind = -1;
-      for (let k = 0; k < TICKET_KIND_BYTES.length; k++) if (fieldEquals(rec, cKind, TICKET_KIND_BYTES[k]!)) { kind = k; break; }
-      if (kind < 0) {
-        kind = fieldEnum(rec, cKind, TICKET_KINDS, TICKET_KIND_BYTES);
-        if (kind < 0) return reject('kind', 'CW_ROW_BAD_ENUM', `kind must be one of ${TICKET_KINDS.join(', ')}`, fieldString(rec, cKind));
-      }
-      if (!seen.accept(rec, cTicket, TICKET_ID, reject)) return false;
-      for (let j = 0; j < plans.length; j++) {
-        const p = plans[j]!;
-        if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a[idx]!++;
-      }
-      return true;
-    };
-  }, { onRows: opts.onRows });
+  const stats = await readTable(
+    path,
+    file,
+    'tickets',
+    input,
+    rejects,
+    (c) => {
+      const cTicket = c[TICKET_ID]!,
+        cId = c.subscriber_id!,
+        cCreated = c.created_at!,
+        cKind = c.kind!;
+      return (rec, reject) => {
+        if (fieldIsEmpty(rec, cTicket)) return reject(TICKET_ID, 'CW_ROW_EMPTY_FIELD', `${TICKET_ID} is empty`, '');
+        const idx = subscriberOf(ids, rec, cId, reject);
+        if (idx < 0) return false;
+        const day = parseDayField(rec, cCreated);
+        if (day !== day)
+          return reject('created_at', 'CW_ROW_BAD_DATE', 'created_at is not a date or date-time', fieldString(rec, cCreated));
+        let kind = -1;
+        for (let k = 0; k < TICKET_KIND_BYTES.length; k++)
+          if (fieldEquals(rec, cKind, TICKET_KIND_BYTES[k]!)) {
+            kind = k;
+            break;
+          }
+        if (kind < 0) {
+          kind = fieldEnum(rec, cKind, TICKET_KINDS, TICKET_KIND_BYTES);
+          if (kind < 0) return reject('kind', 'CW_ROW_BAD_ENUM', `kind must be one of ${TICKET_KINDS.join(', ')}`, fieldString(rec, cKind));
+        }
+        if (!seen.accept(rec, cTicket, TICKET_ID, reject)) return false;
+        for (let j = 0; j < plans.length; j++) {
+          const p = plans[j]!;
+          if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a[idx]!++;
+        }
+        return true;
+      };
+    },
+    { onRows: opts.onRows },
+  );
   return { counts, stats: { ...stats, duplicates: seen.repeats } };
 }
 
@@ -526,13 +637,24 @@ const RENEWED_VALUE = RENEWED_VALUES.map((v) => (RENEWED_TRUE.includes(v) ? 1 : 
 /** One row per contract. */
 const CONTRACT_ID = extractSpec('contracts').uniqueKey!;
 
-export async function readContracts(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog,
-  asOf: number, requests: ContractRequest[], opts: FactReadOptions = {}): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
+export async function readContracts(
+  path: string,
+  file: string,
+  input: InputOptions,
+  subs: SubscriberKeys,
+  rejects: RejectLog,
+  asOf: number,
+  requests: ContractRequest[],
+  opts: FactReadOptions = {},
+): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
   const counts = new Map<string, Int32Array>();
-  const expiring = requests.filter((r) => r.which === 'expiring').map((r) => {
-    const a = new Int32Array(subs.n); counts.set(featureKey(r), a);
-    return { from: asOf + r.from, to: asOf + r.to, a };
-  });
+  const expiring = requests
+    .filter((r) => r.which === 'expiring')
+    .map((r) => {
+      const a = new Int32Array(subs.n);
+      counts.set(featureKey(r), a);
+      return { from: asOf + r.from, to: asOf + r.to, a };
+    });
   const lapsedReqs = requests.filter((r) => r.which === 'lapsed');
   // Contract kinds (trimmed text) → small codes, 0 for an empty kind.
   const kinds = new IdTable(64);
@@ -549,38 +671,53 @@ export async function readContracts(path: string, file: string, input: InputOpti
   const ids = subs.idTable;
   const seen = new SeenIds();
 
-  const stats = await readTable(path, file, 'contracts', input, rejects, (c) => {
-    const cContract = c[CONTRACT_ID]!, cId = c.subscriber_id!, cStart = c.start_date!, cEnd = c.end_date!, cRenewed = c.renewed!, cKind = c.kind!;
-    return (rec, reject) => {
-      if (fieldIsEmpty(rec, cContract)) return reject(CONTRACT_ID, 'CW_ROW_EMPTY_FIELD', `${CONTRACT_ID} is empty`, '');
-      const idx = subscriberOf(ids, rec, cId, reject);
-      if (idx < 0) return false;
-      const start = parseDayField(rec, cStart);
-      if (start !== start) return reject('start_date', 'CW_ROW_BAD_DATE', 'start_date is not a date', fieldString(rec, cStart));
-      const end = parseDayField(rec, cEnd);
-      if (end !== end) return reject('end_date', 'CW_ROW_BAD_DATE', 'end_date is not a date', fieldString(rec, cEnd));
-      if (end < start) return reject('end_date', 'CW_ROW_END_BEFORE_START', 'end_date is before start_date', fieldString(rec, cEnd));
-      const r = fieldEnum(rec, cRenewed, RENEWED_VALUES, RENEWED_BYTES);
-      if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', `renewed must be ${oneOf(RENEWED_VALUES)}`, fieldString(rec, cRenewed));
-      if (!seen.accept(rec, cContract, CONTRACT_ID, reject)) return false;
-      const renewed = RENEWED_VALUE[r]!;
-      if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
-      if (lapsedReqs.length > 0) {
-        const k = cKind >= 0 ? kinds.insertField(rec, cKind) : ID_EMPTY;
-        const kind = k === ID_EMPTY ? 0 : k + 1;
-        if (end >= asOf) {
-          if (kind < RUNNING_ARRAYS) (runningByKind[kind] ??= new Uint8Array(subs.n))[idx] = 1;
-          else runningOther.add(`${idx}:${kind}`);
-        } else if (renewed === 0 && end >= lapsedFrom && end <= lapsedTo) {
-          candidates.push({ idx, kind, end });
+  const stats = await readTable(
+    path,
+    file,
+    'contracts',
+    input,
+    rejects,
+    (c) => {
+      const cContract = c[CONTRACT_ID]!,
+        cId = c.subscriber_id!,
+        cStart = c.start_date!,
+        cEnd = c.end_date!,
+        cRenewed = c.renewed!,
+        cKind = c.kind!;
+      return (rec, reject) => {
+        if (fieldIsEmpty(rec, cContract)) return reject(CONTRACT_ID, 'CW_ROW_EMPTY_FIELD', `${CONTRACT_ID} is empty`, '');
+        const idx = subscriberOf(ids, rec, cId, reject);
+        if (idx < 0) return false;
+        const start = parseDayField(rec, cStart);
+        if (start !== start) return reject('start_date', 'CW_ROW_BAD_DATE', 'start_date is not a date', fieldString(rec, cStart));
+        const end = parseDayField(rec, cEnd);
+        if (end !== end) return reject('end_date', 'CW_ROW_BAD_DATE', 'end_date is not a date', fieldString(rec, cEnd));
+        if (end < start) return reject('end_date', 'CW_ROW_END_BEFORE_START', 'end_date is before start_date', fieldString(rec, cEnd));
+        const r = fieldEnum(rec, cRenewed, RENEWED_VALUES, RENEWED_BYTES);
+        if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', `renewed must be ${oneOf(RENEWED_VALUES)}`, fieldString(rec, cRenewed));
+        if (!seen.accept(rec, cContract, CONTRACT_ID, reject)) return false;
+        const renewed = RENEWED_VALUE[r]!;
+        if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
+        if (lapsedReqs.length > 0) {
+          const k = cKind >= 0 ? kinds.insertField(rec, cKind) : ID_EMPTY;
+          const kind = k === ID_EMPTY ? 0 : k + 1;
+          if (end >= asOf) {
+            if (kind < RUNNING_ARRAYS) (runningByKind[kind] ??= new Uint8Array(subs.n))[idx] = 1;
+            else runningOther.add(`${idx}:${kind}`);
+          } else if (renewed === 0 && end >= lapsedFrom && end <= lapsedTo) {
+            candidates.push({ idx, kind, end });
+          }
         }
-      }
-      return true;
-    };
-  }, { onRows: opts.onRows });
+        return true;
+      };
+    },
+    { onRows: opts.onRows },
+  );
   for (const r of lapsedReqs) {
-    const a = new Int32Array(subs.n); counts.set(featureKey(r), a);
-    const from = asOf + r.from, to = asOf + r.to;
+    const a = new Int32Array(subs.n);
+    counts.set(featureKey(r), a);
+    const from = asOf + r.from,
+      to = asOf + r.to;
     for (const cand of candidates) {
       if (cand.end >= from && cand.end <= to && !isRunning(cand.idx, cand.kind)) a[cand.idx]!++;
     }
@@ -590,30 +727,52 @@ export async function readContracts(path: string, file: string, input: InputOpti
 
 // ---------------------------------------------------------------- do-not-call and contact history
 
-export async function readDoNotCall(path: string, file: string, input: InputOptions, subs: Pick<SubscriberTable, 'n' | 'msisdn'>, rejects: RejectLog,
-  opts: FactReadOptions = {}): Promise<{ flags: Uint8Array; stats: FileStats }> {
+export async function readDoNotCall(
+  path: string,
+  file: string,
+  input: InputOptions,
+  subs: Pick<SubscriberTable, 'n' | 'msisdn'>,
+  rejects: RejectLog,
+  opts: FactReadOptions = {},
+): Promise<{ flags: Uint8Array; stats: FileStats }> {
   // Numbers are compared by their E.164 form (phoneKeyBytes), as bytes: no string per subscriber.
   const cc = encoder.encode(input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE);
-  const scratch = new Uint8Array(PHONE_KEY_BYTES), key = new Uint8Array(PHONE_KEY_BYTES);
+  const scratch = new Uint8Array(PHONE_KEY_BYTES),
+    key = new Uint8Array(PHONE_KEY_BYTES);
   const listed = new IdTable(1024);
-  const stats = await readTable(path, file, 'do_not_call', input, rejects, (c) => {
-    const cPhone = c.msisdn!;
-    return (rec, reject) => {
-      const ok = fieldPhone(rec, cPhone);
-      if (ok !== 1) return reject('msisdn', ok === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', 'msisdn is not a phone number', fieldTrimmed(rec, cPhone));
-      const phone = encoder.encode(fieldTrimmed(rec, cPhone));
-      const n = phoneKeyBytes(phone, 0, phone.length, cc, scratch, key);
-      if (n === 0) listed.insert(phone, 0, phone.length);
-      else listed.insert(key, 0, n);
-      return true;
-    };
-  }, { mayBeEmpty: true, onRows: opts.onRows });
+  const stats = await readTable(
+    path,
+    file,
+    'do_not_call',
+    input,
+    rejects,
+    (c) => {
+      const cPhone = c.msisdn!;
+      return (rec, reject) => {
+        const ok = fieldPhone(rec, cPhone);
+        if (ok !== 1)
+          return reject(
+            'msisdn',
+            ok === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE',
+            'msisdn is not a phone number',
+            fieldTrimmed(rec, cPhone),
+          );
+        const phone = encoder.encode(fieldTrimmed(rec, cPhone));
+        const n = phoneKeyBytes(phone, 0, phone.length, cc, scratch, key);
+        if (n === 0) listed.insert(phone, 0, phone.length);
+        else listed.insert(key, 0, n);
+        return true;
+      };
+    },
+    { mayBeEmpty: true, onRows: opts.onRows },
+  );
   // Every subscriber with a listed number is flagged: numbers are recycled, so several may share one.
   const flags = new Uint8Array(subs.n);
   const msisdn = subs.msisdn;
   if (listed.n > 0) {
     for (let i = 0; i < subs.n; i++) {
-      const s = msisdn.start(i), e = msisdn.end(i);
+      const s = msisdn.start(i),
+        e = msisdn.end(i);
       const n = phoneKeyBytes(msisdn.bytes, s, e, cc, scratch, key);
       if (n === 0 ? listed.find(msisdn.bytes, s, e) >= 0 : n > 0 && listed.find(key, 0, n) >= 0) flags[i] = 1;
     }
@@ -638,31 +797,55 @@ export const ATTEMPT_WINDOW_DAYS = 30;
 const OUTCOME_BYTES = enumBytes(CONTACT_OUTCOMES);
 const UNREACHABLE = CONTACT_OUTCOMES.indexOf('unreachable');
 
-export async function readContactHistory(path: string, file: string, input: InputOptions, subs: SubscriberKeys, rejects: RejectLog, asOf: number,
-  opts: FactReadOptions = {}): Promise<{ fold: ContactFold; stats: FileStats }> {
+export async function readContactHistory(
+  path: string,
+  file: string,
+  input: InputOptions,
+  subs: SubscriberKeys,
+  rejects: RejectLog,
+  asOf: number,
+  opts: FactReadOptions = {},
+): Promise<{ fold: ContactFold; stats: FileStats }> {
   const lastContact = new Float64Array(subs.n).fill(NaN);
   const lastOutcome = new Uint8Array(subs.n).fill(255);
   const attempts = new Uint8Array(subs.n);
   const taskContacts: ContactFold['taskContacts'] = { taskId: [], outcome: [], day: [] };
   const ids = subs.idTable;
-  const stats = await readTable(path, file, 'contact_history', input, rejects, (c) => {
-    const cId = c.subscriber_id!, cAt = c.contacted_at!, cOutcome = c.outcome!, cTask = c.task_id ?? -1;
-    return (rec, reject) => {
-      const idx = subscriberOf(ids, rec, cId, reject);
-      if (idx < 0) return false;
-      const day = parseDayField(rec, cAt);
-      if (day !== day) return reject('contacted_at', 'CW_ROW_BAD_DATE', 'contacted_at is not a date or date-time', fieldString(rec, cAt));
-      const outcome = fieldEnum(rec, cOutcome, CONTACT_OUTCOMES, OUTCOME_BYTES);
-      if (outcome < 0) return reject('outcome', 'CW_ROW_BAD_ENUM', `outcome must be one of ${CONTACT_OUTCOMES.join(', ')}`, fieldString(rec, cOutcome));
-      if (day < asOf) {
-        if (!(lastContact[idx]! >= day)) { lastContact[idx] = day; lastOutcome[idx] = outcome; }
-        if (outcome === UNREACHABLE && day >= asOf - ATTEMPT_WINDOW_DAYS && attempts[idx]! < 255) attempts[idx]!++;
-        if (cTask >= 0 && !fieldIsEmpty(rec, cTask)) {
-          taskContacts.taskId.push(fieldTrimmed(rec, cTask)); taskContacts.outcome.push(outcome); taskContacts.day.push(day);
+  const stats = await readTable(
+    path,
+    file,
+    'contact_history',
+    input,
+    rejects,
+    (c) => {
+      const cId = c.subscriber_id!,
+        cAt = c.contacted_at!,
+        cOutcome = c.outcome!,
+        cTask = c.task_id ?? -1;
+      return (rec, reject) => {
+        const idx = subscriberOf(ids, rec, cId, reject);
+        if (idx < 0) return false;
+        const day = parseDayField(rec, cAt);
+        if (day !== day) return reject('contacted_at', 'CW_ROW_BAD_DATE', 'contacted_at is not a date or date-time', fieldString(rec, cAt));
+        const outcome = fieldEnum(rec, cOutcome, CONTACT_OUTCOMES, OUTCOME_BYTES);
+        if (outcome < 0)
+          return reject('outcome', 'CW_ROW_BAD_ENUM', `outcome must be one of ${CONTACT_OUTCOMES.join(', ')}`, fieldString(rec, cOutcome));
+        if (day < asOf) {
+          if (!(lastContact[idx]! >= day)) {
+            lastContact[idx] = day;
+            lastOutcome[idx] = outcome;
+          }
+          if (outcome === UNREACHABLE && day >= asOf - ATTEMPT_WINDOW_DAYS && attempts[idx]! < 255) attempts[idx]!++;
+          if (cTask >= 0 && !fieldIsEmpty(rec, cTask)) {
+            taskContacts.taskId.push(fieldTrimmed(rec, cTask));
+            taskContacts.outcome.push(outcome);
+            taskContacts.day.push(day);
+          }
         }
-      }
-      return true;
-    };
-  }, { mayBeEmpty: true, onRows: opts.onRows });
+        return true;
+      };
+    },
+    { mayBeEmpty: true, onRows: opts.onRows },
+  );
   return { fold: { lastContact, lastOutcome, attempts, taskContacts }, stats };
 }

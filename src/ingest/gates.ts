@@ -18,9 +18,11 @@ export function chooseM0(rowsPerMonth: Map<number, number>, asOfMonth: number): 
   let m0 = -Infinity;
   for (const [m, rows] of rowsPerMonth) if (rows > 0 && m < asOfMonth && m > m0) m0 = m;
   if (m0 === -Infinity) {
-    throw new ChurnwatchError('CW_GATE_BILLING_MONTH',
+    throw new ChurnwatchError(
+      'CW_GATE_BILLING_MONTH',
       `gate billing-months failed: billing_monthly has no bill month before ${formatMonth(asOfMonth)}, so M0 cannot be chosen; check --as-of and the billing export`,
-      { gate: 'billing-months' });
+      { gate: 'billing-months' },
+    );
   }
   return m0;
 }
@@ -38,21 +40,29 @@ function monthReaders(pack: RulePack, k: number): { readers: string[]; who: stri
   const valueReads = [...pack.value.features.values()].some((f) => f.source === 'billing' && f.month === k);
   const who = [...(valueReads ? ['the value (ARPU)'] : []), ...readers.map((r) => `rule ${r}`)].join(', ');
   return {
-    readers, who,
+    readers,
+    who,
     verb: readers.length + (valueReads ? 1 : 0) > 1 ? 'read' : 'reads',
     disable: readers.length ? `, or disable ${readers.join(', ')} with "enabled: false" in the rule pack` : '',
   };
 }
 
-export function checkBillingMonths(pack: RulePack, rowsPerMonth: Map<number, number>, m0: number, features: Map<string, FeatureRequest>): void {
+export function checkBillingMonths(
+  pack: RulePack,
+  rowsPerMonth: Map<number, number>,
+  m0: number,
+  features: Map<string, FeatureRequest>,
+): void {
   for (const k of monthOffsets(features)) {
     const month = m0 - k;
     if ((rowsPerMonth.get(month) ?? 0) > 0) continue;
     const { readers, who, verb, disable } = monthReaders(pack, k);
-    throw new ChurnwatchError('CW_GATE_BILLING_MONTH',
+    throw new ChurnwatchError(
+      'CW_GATE_BILLING_MONTH',
       `gate billing-months failed: billing_monthly has no rows for ${formatMonth(month)} (M${k}, with M0 = ${formatMonth(m0)}), which ${who} ${verb}; ` +
         `add the month to the export${disable}`,
-      { gate: 'billing-months', month: formatMonth(month), rule: readers[0] });
+      { gate: 'billing-months', month: formatMonth(month), rule: readers[0] },
+    );
   }
 }
 
@@ -76,9 +86,18 @@ export const MIN_TYPICAL_ROWS = 50;
  * with it. Only a shortfall fails; a base that grows passes. With no other month, or
  * a typical month of fewer than MIN_TYPICAL_ROWS rows, the gate passes.
  */
-export function checkBillingCompleteness(pack: RulePack, rowsPerMonth: Map<number, number>, m0: number, asOfMonth: number,
-  features: Map<string, FeatureRequest>, minRatio: number): void {
-  const before = [...rowsPerMonth].filter(([m, rows]) => m < asOfMonth && rows > 0).sort((a, b) => b[0] - a[0]).slice(0, REFERENCE_MONTHS);
+export function checkBillingCompleteness(
+  pack: RulePack,
+  rowsPerMonth: Map<number, number>,
+  m0: number,
+  asOfMonth: number,
+  features: Map<string, FeatureRequest>,
+  minRatio: number,
+): void {
+  const before = [...rowsPerMonth]
+    .filter(([m, rows]) => m < asOfMonth && rows > 0)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, REFERENCE_MONTHS);
   for (const k of monthOffsets(features)) {
     const month = m0 - k;
     const others = before.filter(([m]) => m !== month).map(([, rows]) => rows);
@@ -87,15 +106,23 @@ export function checkBillingCompleteness(pack: RulePack, rowsPerMonth: Map<numbe
     const rows = rowsPerMonth.get(month) ?? 0;
     if (typical < MIN_TYPICAL_ROWS || rows >= minRatio * typical) continue;
     const { readers, who, verb, disable } = monthReaders(pack, k);
-    throw new ChurnwatchError('CW_GATE_BILLING_COMPLETE',
+    throw new ChurnwatchError(
+      'CW_GATE_BILLING_COMPLETE',
       `gate billing-complete failed: billing_monthly has ${rows} rows for ${formatMonth(month)} (M${k}) against a median of ${typical} rows in the other months, ` +
         `less than gates.min_month_rows_ratio = ${minRatio}; ${who} ${verb} it, and subscribers missing from a cut month would look like a bill of 0. ` +
         `Re-export the month${disable}, or lower gates.min_month_rows_ratio if the base really shrank`,
-      { gate: 'billing-complete', month: formatMonth(month), rule: readers[0] });
+      { gate: 'billing-complete', month: formatMonth(month), rule: readers[0] },
+    );
   }
 }
 
-export function checkUsageDays(pack: RulePack, rowsPerDay: Map<number, number>, asOf: number, features: Map<string, FeatureRequest>, minRatio: number): void {
+export function checkUsageDays(
+  pack: RulePack,
+  rowsPerDay: Map<number, number>,
+  asOf: number,
+  features: Map<string, FeatureRequest>,
+  minRatio: number,
+): void {
   const offsets = dayOffsets(features);
   if (offsets.length === 0) return;
   const counts = [...rowsPerDay.entries()].filter(([d]) => d < asOf).map(([, c]) => c);
@@ -105,10 +132,12 @@ export function checkUsageDays(pack: RulePack, rowsPerDay: Map<number, number>, 
     const rows = rowsPerDay.get(day) ?? 0;
     if (rows > 0 && rows >= minRatio * typical) continue;
     const readers = rulesReading(pack, (f) => f.source === 'usage' && f.day === k);
-    throw new ChurnwatchError('CW_GATE_USAGE_DAY',
+    throw new ChurnwatchError(
+      'CW_GATE_USAGE_DAY',
       `gate usage-days failed: usage_daily has ${rows} rows for ${formatDay(day)} (d${k}) against a median of ${typical} rows a day; ` +
         `a missing day would make subscribers look silent. Rules reading it: ${readers.join(', ') || 'none'}. Re-export the day, or disable those rules`,
-      { gate: 'usage-days', day: formatDay(day), rule: readers[0] });
+      { gate: 'usage-days', day: formatDay(day), rule: readers[0] },
+    );
   }
 }
 
@@ -126,8 +155,14 @@ function dayOffsets(features: Map<string, FeatureRequest>): number[] {
  * extract before D (when that median is at least MIN_TYPICAL_ROWS). Counts, not shares: a share would move with the rows of idle
  * lines that some exports include and others leave out.
  */
-export function checkUsageActivity(pack: RulePack, activeRowsPerDay: Map<number, number>, rowsPerDay: Map<number, number>, asOf: number,
-  features: Map<string, FeatureRequest>, minRatio: number): void {
+export function checkUsageActivity(
+  pack: RulePack,
+  activeRowsPerDay: Map<number, number>,
+  rowsPerDay: Map<number, number>,
+  asOf: number,
+  features: Map<string, FeatureRequest>,
+  minRatio: number,
+): void {
   const days = [...rowsPerDay.keys()].filter((d) => d < asOf);
   for (const k of dayOffsets(features)) {
     const day = asOf - k;
@@ -137,11 +172,13 @@ export function checkUsageActivity(pack: RulePack, activeRowsPerDay: Map<number,
     const active = activeRowsPerDay.get(day) ?? 0;
     if (typical < MIN_TYPICAL_ROWS || active >= minRatio * typical) continue;
     const readers = rulesReading(pack, (f) => f.source === 'usage' && f.day === k);
-    throw new ChurnwatchError('CW_GATE_USAGE_ACTIVE',
+    throw new ChurnwatchError(
+      'CW_GATE_USAGE_ACTIVE',
       `gate usage-active failed: usage_daily has ${active} rows with calls, SMS or data above 0 for ${formatDay(day)} (d${k}), of ${rowsPerDay.get(day) ?? 0} rows, ` +
         `against a median of ${typical} in the other days, less than gates.min_day_active_ratio = ${minRatio}; a dead feed would make subscribers look silent. ` +
         `Rules reading it: ${readers.join(', ') || 'none'}. Re-export the day, or disable those rules`,
-      { gate: 'usage-active', day: formatDay(day), rule: readers[0] });
+      { gate: 'usage-active', day: formatDay(day), rule: readers[0] },
+    );
   }
 }
 
@@ -157,10 +194,12 @@ export function checkDuplicateShare(files: FileStats[], maxShare: number): void 
   for (const f of files) {
     const d = f.duplicates ?? 0;
     if (d >= MIN_TYPICAL_ROWS && d / f.records > maxShare) {
-      throw new ChurnwatchError('CW_GATE_DUPLICATES',
-        `gate duplicate-rows failed: ${f.file} repeats ${d} of ${f.records} rows (${(100 * d / f.records).toFixed(2)}%, more than ${(100 * maxShare).toFixed(2)}%), ` +
+      throw new ChurnwatchError(
+        'CW_GATE_DUPLICATES',
+        `gate duplicate-rows failed: ${f.file} repeats ${d} of ${f.records} rows (${((100 * d) / f.records).toFixed(2)}%, more than ${(100 * maxShare).toFixed(2)}%), ` +
           `as an export delivered twice would; re-export the file once, or raise gates.max_duplicate_share in the rule pack if the repeats are real`,
-        { file: f.file, gate: 'duplicate-rows' });
+        { file: f.file, gate: 'duplicate-rows' },
+      );
     }
   }
 }
@@ -168,10 +207,12 @@ export function checkDuplicateShare(files: FileStats[], maxShare: number): void 
 export function checkRejectShare(files: FileStats[], maxShare: number): void {
   for (const f of files) {
     if (f.records > 0 && f.rejected / f.records > maxShare) {
-      throw new ChurnwatchError('CW_GATE_REJECT_SHARE',
-        `gate reject-share failed: ${f.file} rejected ${f.rejected} of ${f.records} rows (${(100 * f.rejected / f.records).toFixed(2)}%, more than ${(100 * maxShare).toFixed(2)}%); ` +
+      throw new ChurnwatchError(
+        'CW_GATE_REJECT_SHARE',
+        `gate reject-share failed: ${f.file} rejected ${f.rejected} of ${f.records} rows (${((100 * f.rejected) / f.records).toFixed(2)}%, more than ${(100 * maxShare).toFixed(2)}%); ` +
           `they are listed in OUTDIR/failed/<date>/rejects.csv; fix the export, or raise gates.max_reject_share in the rule pack to publish without them`,
-        { file: f.file, gate: 'reject-share' });
+        { file: f.file, gate: 'reject-share' },
+      );
     }
   }
 }

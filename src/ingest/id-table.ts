@@ -303,7 +303,8 @@ export class IdTable {
     let used = 0;
     for (let i = 0; i < n; i++) {
       if (!keep[i]) continue;
-      const s = off[i]!, e = off[i + 1]!;
+      const s = off[i]!,
+        e = off[i + 1]!;
       keys.copyWithin(used, s, e);
       used += e - s;
       off[++m] = used;
@@ -331,7 +332,8 @@ export class IdTable {
     const e = rec.end[i]!;
     if (s < e) {
       // The usual case: no space or non-ASCII byte at either end.
-      const c0 = b[s]!, c1 = b[e - 1]!;
+      const c0 = b[s]!,
+        c1 = b[e - 1]!;
       if (c0 > 0x20 && c0 < 0x80 && c1 > 0x20 && c1 < 0x80) return this.find(b, s, e);
     }
     const t = fieldKey(rec, i);
@@ -365,11 +367,15 @@ export function fieldKey(rec: RecordView, i: number): { b: Uint8Array; s: number
     const t = unicodeTrim(b, s, e);
     if (t === null) return null;
     if (t !== undefined) {
-      keyRange.b = t; keyRange.s = 0; keyRange.e = t.length;
+      keyRange.b = t;
+      keyRange.s = 0;
+      keyRange.e = t.length;
       return keyRange;
     }
   }
-  keyRange.b = b; keyRange.s = s; keyRange.e = e;
+  keyRange.b = b;
+  keyRange.s = s;
+  keyRange.e = e;
   return keyRange;
 }
 

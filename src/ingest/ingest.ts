@@ -23,7 +23,15 @@ import type { FeatureRequest } from '../rules/catalogue.js';
 import { EXTRACT_NAMES, MEASURE_EXTRACTS, extractRank, extractSpec, type ColumnMeasure } from '../contract/contract.js';
 import { monthOfDay } from '../util/dates.js';
 import { runFactJob, type FactJob, type FactResult } from './fact-jobs.js';
-import { readDoNotCall, type BillingFold, type BillingWindows, type ContactFold, type ContractRequest, type TicketRequest, type UsageFold } from './facts.js';
+import {
+  readDoNotCall,
+  type BillingFold,
+  type BillingWindows,
+  type ContactFold,
+  type ContractRequest,
+  type TicketRequest,
+  type UsageFold,
+} from './facts.js';
 import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type InputOptions } from './layout.js';
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
 import { RejectLog } from './rejects.js';
@@ -82,7 +90,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   const { asOf, features } = plan;
   // The measures a pack declares over extra columns, as far as a feature reads them: their columns are resolved and folded.
   const declared = new Map<string, ColumnMeasure>();
-  for (const f of features.values()) if ((f.source === 'billing' || f.source === 'usage') && f.declared) declared.set(f.measure, f.declared);
+  for (const f of features.values())
+    if ((f.source === 'billing' || f.source === 'usage') && f.declared) declared.set(f.measure, f.declared);
   const input: InputOptions = {
     ...plan.input,
     ...(plan.columnNeeds ? { needs: plan.columnNeeds } : {}),
@@ -94,28 +103,36 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const path = locateExtract(input, name);
     if (path === undefined && needed) {
       const file = displayName(input, name);
-      throw new ChurnwatchError('CW_EXTRACT_MISSING_FILE',
+      throw new ChurnwatchError(
+        'CW_EXTRACT_MISSING_FILE',
         `gate needed-files failed: ${file} is not in ${input.dir}; the enabled rules read it (disable them in the rule pack, or export the file)`,
-        { file, gate: 'needed-files' });
+        { file, gate: 'needed-files' },
+      );
     }
     return path;
   };
   // Locate everything first, so a missing file fails before any long read.
-  const located = Object.fromEntries(EXTRACT_NAMES.map((name) => {
-    const needed = extractSpec(name).needed;
-    return [name, locate(name, needed === 'always' || (needed === 'when-read' && plan.needed.has(name)))];
-  })) as Record<ExtractName, string | undefined>;
+  const located = Object.fromEntries(
+    EXTRACT_NAMES.map((name) => {
+      const needed = extractSpec(name).needed;
+      return [name, locate(name, needed === 'always' || (needed === 'when-read' && plan.needed.has(name)))];
+    }),
+  ) as Record<ExtractName, string | undefined>;
   const paths = { ...located, subscribers: located.subscribers!, billing_monthly: located.billing_monthly! };
   const file = (name: ExtractName) => displayName(input, name);
   // A progress stage per extract read, but not for the optional lists (short, and not every run has them).
-  const stage = (name: ExtractName) => { if (extractSpec(name).needed !== 'optional') plan.onStage?.(`read ${extractSpec(name).stage}`); };
+  const stage = (name: ExtractName) => {
+    if (extractSpec(name).needed !== 'optional') plan.onStage?.(`read ${extractSpec(name).stage}`);
+  };
 
   // The fact jobs, in the usual order.
   const reqs = [...features.values()];
   const billingReqs = reqs.filter((f): f is Extract<FeatureRequest, { source: 'billing' }> => f.source === 'billing');
   const windows: BillingWindows = {};
   for (const f of billingReqs) windows[f.measure] = Math.max(windows[f.measure] ?? 0, f.month + 1);
-  const jobs: FactJob[] = [{ extract: 'billing_monthly', path: paths.billing_monthly, file: file('billing_monthly'), asOfMonth: monthOfDay(asOf), windows }];
+  const jobs: FactJob[] = [
+    { extract: 'billing_monthly', path: paths.billing_monthly, file: file('billing_monthly'), asOfMonth: monthOfDay(asOf), windows },
+  ];
   if (paths.usage_daily && plan.needed.has('usage_daily')) {
     const wanted = new Map<number, Set<string>>();
     for (const f of reqs) {
@@ -123,18 +140,39 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       if (!wanted.has(f.day)) wanted.set(f.day, new Set());
       wanted.get(f.day)!.add(f.measure);
     }
-    jobs.push({ extract: 'usage_daily', path: paths.usage_daily, file: file('usage_daily'), asOf, wanted: [...wanted].map(([k, m]) => [k, [...m]]) });
+    jobs.push({
+      extract: 'usage_daily',
+      path: paths.usage_daily,
+      file: file('usage_daily'),
+      asOf,
+      wanted: [...wanted].map(([k, m]) => [k, [...m]]),
+    });
   }
   if (paths.tickets && plan.needed.has('tickets')) {
-    jobs.push({ extract: 'tickets', path: paths.tickets, file: file('tickets'), asOf, requests: reqs.filter((f): f is TicketRequest => f.source === 'tickets') });
+    jobs.push({
+      extract: 'tickets',
+      path: paths.tickets,
+      file: file('tickets'),
+      asOf,
+      requests: reqs.filter((f): f is TicketRequest => f.source === 'tickets'),
+    });
   }
   if (paths.contracts && plan.needed.has('contracts')) {
-    jobs.push({ extract: 'contracts', path: paths.contracts, file: file('contracts'), asOf, requests: reqs.filter((f): f is ContractRequest => f.source === 'contracts') });
+    jobs.push({
+      extract: 'contracts',
+      path: paths.contracts,
+      file: file('contracts'),
+      asOf,
+      requests: reqs.filter((f): f is ContractRequest => f.source === 'contracts'),
+    });
   }
   if (paths.contact_history) jobs.push({ extract: 'contact_history', path: paths.contact_history, file: file('contact_history'), asOf });
 
   if (plan.onFiles) {
-    const reading: { extract: ExtractName; path: string }[] = [{ extract: 'subscribers', path: paths.subscribers }, ...jobs.map((j) => ({ extract: j.extract, path: j.path }))];
+    const reading: { extract: ExtractName; path: string }[] = [
+      { extract: 'subscribers', path: paths.subscribers },
+      ...jobs.map((j) => ({ extract: j.extract, path: j.path })),
+    ];
     if (paths.do_not_call) reading.push({ extract: 'do_not_call', path: paths.do_not_call });
     plan.onFiles(reading);
   }
@@ -146,25 +184,40 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   let worker: FactWorker | null = null;
   try {
     if (url !== null) {
-      worker = new FactWorker(url, {
-        input, subscribers: { path: paths.subscribers, file: file('subscribers') }, jobs: split.worker, progress: onRows !== undefined,
-      }, { onRows, onStart: (j) => stage(split.worker[j]!.extract) });
+      worker = new FactWorker(
+        url,
+        {
+          input,
+          subscribers: { path: paths.subscribers, file: file('subscribers') },
+          jobs: split.worker,
+          progress: onRows !== undefined,
+        },
+        { onRows, onStart: (j) => stage(split.worker[j]!.extract) },
+      );
     }
     const mainJobs = worker !== null ? split.main : jobs;
 
     stage('subscribers');
     const subsFile = file('subscribers');
-    const scan = await scanSubscribers(paths.subscribers, subsFile, input, { keys: worker === null, values: true, onRows: progress('subscribers') });
+    const scan = await scanSubscribers(paths.subscribers, subsFile, input, {
+      keys: worker === null,
+      values: true,
+      onRows: progress('subscribers'),
+    });
     let keys: SubscriberKeys;
     if (worker === null) {
       keys = resolveKeys(scan, subsFile);
     } else {
       const wk: WorkerKeys = await worker.keys();
       if (wk.sha256 !== scan.stats.sha256 || wk.valid !== scan.valid) {
-        throw new ChurnwatchError('CW_INPUT_CHANGED', `${subsFile} changed while the run read it; rerun when the export has finished`, { file: subsFile });
+        throw new ChurnwatchError('CW_INPUT_CHANGED', `${subsFile} changed while the run read it; rerun when the export has finished`, {
+          file: subsFile,
+        });
       }
       keys = {
-        table: wk.table, dups: wk.dups, rejects: wk.rejects,
+        table: wk.table,
+        dups: wk.dups,
+        rejects: wk.rejects,
         stats: { ...scan.stats, accepted: scan.stats.accepted - wk.dups.length, rejected: scan.stats.rejected + wk.dups.length },
       };
     }
@@ -181,7 +234,9 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const dncPath = paths.do_not_call;
     const tasks: { extract: ExtractName; run: () => Promise<void> }[] = mainJobs.map((job) => ({
       extract: job.extract,
-      run: async () => { results.set(job.extract, await runFactJob(job, input, subscriberKeys, progress(job.extract))); },
+      run: async () => {
+        results.set(job.extract, await runFactJob(job, input, subscriberKeys, progress(job.extract)));
+      },
     }));
     if (dncPath) {
       tasks.push({
@@ -211,7 +266,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       const upto = failure === null ? split.worker.length : split.worker.filter((j) => extractRank(j.extract) < failure!.rank).length;
       await worker.settled(upto);
       const wf = worker.failure;
-      if (wf !== null && (failure === null || workerRank(split.worker, wf.job) < failure.rank)) failure = { rank: workerRank(split.worker, wf.job), error: wf.error };
+      if (wf !== null && (failure === null || workerRank(split.worker, wf.job) < failure.rank))
+        failure = { rank: workerRank(split.worker, wf.job), error: wf.error };
       if (failure === null) {
         split.worker.forEach((job, j) => {
           const r = worker!.result(j);
@@ -227,8 +283,14 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     rejects.addRows(keys.rejects);
     for (const name of EXTRACT_NAMES) {
       const r = results.get(name);
-      if (r) { files.push(r.stats); rejects.addRows(r.rejects); }
-      if (name === 'do_not_call' && dncStats) { files.push(dncStats); rejects.addRows(dncRejects.rows); }
+      if (r) {
+        files.push(r.stats);
+        rejects.addRows(r.rejects);
+      }
+      if (name === 'do_not_call' && dncStats) {
+        files.push(dncStats);
+        rejects.addRows(dncRejects.rows);
+      }
     }
     const contact = results.get('contact_history');
 
@@ -248,7 +310,6 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     if (worker !== null) await worker.terminate();
   }
 }
-
 
 /** The usual-order rank of the worker's job `job` (-1: subscribers.csv, rank 0). */
 function workerRank(jobs: FactJob[], job: number): number {

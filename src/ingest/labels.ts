@@ -34,9 +34,13 @@ const KEPT_PROBLEMS = 10;
 
 export async function readLabels(path: string, file: string, maxBadShare: number): Promise<Labels> {
   let columns: { id: number; churned: number; date: number } | null = null;
-  let width = 0, records = 0, malformed = 0;
+  let width = 0,
+    records = 0,
+    malformed = 0;
   const problems: LabelProblem[] = [];
-  const ids: string[] = [], churned: number[] = [], days: number[] = [];
+  const ids: string[] = [],
+    churned: number[] = [],
+    days: number[] = [];
   const seen = new Set<string>();
   const bad = (line: number, column: string, reason: string): void => {
     malformed++;
@@ -48,7 +52,11 @@ export async function readLabels(path: string, file: string, maxBadShare: number
       for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i).trim());
       const missing = ['subscriber_id', 'churned'].filter((c) => !header.includes(c));
       if (missing.length > 0) {
-        throw new ChurnwatchError('CW_EXTRACT_MISSING_COLUMN', `${file} line 1 lacks column ${missing.join(', ')}; a labels file starts with the header subscriber_id,churned (and optionally churn_date)`, { file, line: 1, column: missing[0] });
+        throw new ChurnwatchError(
+          'CW_EXTRACT_MISSING_COLUMN',
+          `${file} line 1 lacks column ${missing.join(', ')}; a labels file starts with the header subscriber_id,churned (and optionally churn_date)`,
+          { file, line: 1, column: missing[0] },
+        );
       }
       columns = { id: header.indexOf('subscriber_id'), churned: header.indexOf('churned'), date: header.indexOf('churn_date') };
       width = rec.count;
@@ -76,7 +84,9 @@ export async function readLabels(path: string, file: string, maxBadShare: number
     days.push(day);
   });
   if (columns === null || records === 0) {
-    throw new ChurnwatchError('CW_EXTRACT_EMPTY', `${file} has no label rows; write one row subscriber_id,churned per subscriber`, { file });
+    throw new ChurnwatchError('CW_EXTRACT_EMPTY', `${file} has no label rows; write one row subscriber_id,churned per subscriber`, {
+      file,
+    });
   }
   if (malformed > maxBadShare * records) {
     const p = problems[0]!;
@@ -87,6 +97,12 @@ export async function readLabels(path: string, file: string, maxBadShare: number
     );
   }
   return {
-    file, records, ids, churned: Uint8Array.from(churned), churnDay: Int32Array.from(days), malformed, problems,
+    file,
+    records,
+    ids,
+    churned: Uint8Array.from(churned),
+    churnDay: Int32Array.from(days),
+    malformed,
+    problems,
   };
 }

@@ -7,13 +7,17 @@ import { join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
 import type { RulePack } from '../config/rulepack.js';
 import { featureColumns, type FeatureRequest } from '../rules/catalogue.js';
-import {
-  extractSpec, foldHeader, type ColumnNeeds, type Encoding, type ExtractName, type InputOptions,
-} from '../contract/contract.js';
+import { extractSpec, foldHeader, type ColumnNeeds, type Encoding, type ExtractName, type InputOptions } from '../contract/contract.js';
 
 export {
-  ENCODINGS, EXTRACT_NAMES, defaultInputOptions, foldHeader,
-  type ColumnNeeds, type Encoding, type ExtractName, type InputOptions,
+  ENCODINGS,
+  EXTRACT_NAMES,
+  defaultInputOptions,
+  foldHeader,
+  type ColumnNeeds,
+  type Encoding,
+  type ExtractName,
+  type InputOptions,
 } from '../contract/contract.js';
 
 export function encodingOf(opts: InputOptions, name: ExtractName): Encoding {
@@ -33,9 +37,11 @@ export function locateExtract(opts: InputOptions, name: ExtractName): string | u
     const p = join(opts.dir, configured);
     const st = statOrUndefined(p);
     if (st === undefined) {
-      throw new ChurnwatchError('CW_EXTRACT_MISSING_FILE',
+      throw new ChurnwatchError(
+        'CW_EXTRACT_MISSING_FILE',
         `${configured} (input.files.${name} in the configuration) is not in ${opts.dir}; export the file, or remove input.files.${name}`,
-        { file: configured, path: `input.files.${name}` });
+        { file: configured, path: `input.files.${name}` },
+      );
     }
     return regularFile(st, p, configured);
   }
@@ -43,9 +49,11 @@ export function locateExtract(opts: InputOptions, name: ExtractName): string | u
     .map((c) => ({ c, p: join(opts.dir, c), st: statOrUndefined(join(opts.dir, c)) }))
     .filter((f) => f.st !== undefined);
   if (found.length > 1) {
-    throw new ChurnwatchError('CW_INPUT_AMBIGUOUS',
+    throw new ChurnwatchError(
+      'CW_INPUT_AMBIGUOUS',
       `both ${name}.csv and ${name}.csv.gz are in ${opts.dir}; remove the one that is not tonight's export, or name it under input.files.${name} in the configuration`,
-      { file: `${name}.csv`, path: `input.files.${name}` });
+      { file: `${name}.csv`, path: `input.files.${name}` },
+    );
   }
   return found.length === 0 ? undefined : regularFile(found[0]!.st!, found[0]!.p, found[0]!.c);
 }
@@ -73,9 +81,11 @@ function kindOf(st: Stats): string {
 }
 
 export function notRegularFile(file: string, st: Stats): ChurnwatchError {
-  return new ChurnwatchError('CW_INPUT_NOT_FILE',
+  return new ChurnwatchError(
+    'CW_INPUT_NOT_FILE',
     `${file} is ${kindOf(st)}, not a regular file; an extract must be a plain or gzip-compressed regular file (copy the export to a file first)`,
-    { file });
+    { file },
+  );
 }
 
 export function displayName(opts: InputOptions, name: ExtractName): string {
@@ -108,10 +118,12 @@ export function packColumnNeeds(pack: Pick<RulePack, 'rules' | 'value' | 'exclud
   return columnNeeds([
     { reader: 'the value', features: pack.value.features.values() },
     { reader: 'the exclusion', features: pack.exclude.features.values() },
-    ...pack.rules.filter((r) => r.enabled).map((r) => ({
-      reader: `rule ${r.id}`,
-      features: [...r.features.values(), ...r.reason.flatMap((p) => (typeof p === 'string' ? [] : [...p.features.values()]))],
-    })),
+    ...pack.rules
+      .filter((r) => r.enabled)
+      .map((r) => ({
+        reader: `rule ${r.id}`,
+        features: [...r.features.values(), ...r.reason.flatMap((p) => (typeof p === 'string' ? [] : [...p.features.values()]))],
+      })),
   ]);
 }
 
@@ -130,9 +142,11 @@ export function resolveColumns(name: ExtractName, header: string[], opts: InputO
     if (c === '') return;
     const j = firstAt.get(c);
     if (j !== undefined) {
-      throw new ChurnwatchError('CW_EXTRACT_DUPLICATE_COLUMN',
+      throw new ChurnwatchError(
+        'CW_EXTRACT_DUPLICATE_COLUMN',
         `gate required-columns failed: ${file} line 1 names the column "${header[i]!.trim()}" twice (fields ${j + 1} and ${i + 1}); fix the export's header so each name appears once`,
-        { file, line: 1, gate: 'required-columns', column: header[i]!.trim() });
+        { file, line: 1, gate: 'required-columns', column: header[i]!.trim() },
+      );
     }
     firstAt.set(c, i);
   });
@@ -143,7 +157,10 @@ export function resolveColumns(name: ExtractName, header: string[], opts: InputO
   const unread: string[] = [];
   const byIndex = new Map<number, string>();
   // The contract's columns, then those the pack's measures sum (named by their header already).
-  const columns = [...spec.columns, ...(opts.measures ?? []).filter((m) => m.extract === name).map((m) => ({ name: m.column, required: false }))];
+  const columns = [
+    ...spec.columns,
+    ...(opts.measures ?? []).filter((m) => m.extract === name).map((m) => ({ name: m.column, required: false })),
+  ];
   for (const { name: col, required } of columns) {
     const wanted = renames[col] ?? col;
     const idx = firstAt.get(foldHeader(wanted)) ?? -1;
@@ -153,9 +170,11 @@ export function resolveColumns(name: ExtractName, header: string[], opts: InputO
     if (idx >= 0) {
       const other = byIndex.get(idx);
       if (other !== undefined) {
-        throw new ChurnwatchError('CW_CONFIG_INVALID',
+        throw new ChurnwatchError(
+          'CW_CONFIG_INVALID',
           `${file} line 1: ${other} and ${col} would both be read from the column "${header[idx]!.trim()}"; map each under input.columns.${name} in the configuration to its own header`,
-          { file, line: 1, path: `input.columns.${name}.${renames[col] !== undefined ? col : other}`, column: header[idx]!.trim() });
+          { file, line: 1, path: `input.columns.${name}.${renames[col] !== undefined ? col : other}`, column: header[idx]!.trim() },
+        );
       }
       byIndex.set(idx, col);
     }

@@ -34,10 +34,14 @@ export class FactWorker {
   private wake: (() => void)[] = [];
   private keysValue: WorkerKeys | null = null;
 
-  constructor(url: URL, input: WorkerInput, hooks: {
-    onStart?: (job: number) => void;
-    onRows?: (extract: string, rows: number, bytes: number) => void;
-  } = {}) {
+  constructor(
+    url: URL,
+    input: WorkerInput,
+    hooks: {
+      onStart?: (job: number) => void;
+      onRows?: (extract: string, rows: number, bytes: number) => void;
+    } = {},
+  ) {
     this.worker = startWorker<FromWorker>(url, input, 'ingest worker', {
       isLast: (m) => m.type === 'done',
       message: (m) => {

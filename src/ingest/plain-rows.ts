@@ -80,7 +80,17 @@ const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
  * with those the fields cannot be parsed in the same pass that finds their ends.
  */
 export function fastDelimiter(delim: number): boolean {
-  return delim > 0 && delim < 0x80 && delim !== 0x0a && delim !== 0x0d && delim !== 0x22 && !(delim >= 0x30 && delim <= 0x39) && delim !== 0x2d && delim !== 0x2e && delim !== 0x2b;
+  return (
+    delim > 0 &&
+    delim < 0x80 &&
+    delim !== 0x0a &&
+    delim !== 0x0d &&
+    delim !== 0x22 &&
+    !(delim >= 0x30 && delim <= 0x39) &&
+    delim !== 0x2d &&
+    delim !== 0x2e &&
+    delim !== 0x2b
+  );
 }
 
 /**
@@ -142,8 +152,14 @@ export function dateSource(day: boolean, bail: string): string[] {
 }
 
 type Scan = (b: Uint8Array, p: number, len: number) => number;
-type Factory = (ids: IdTable, fold: (values: Float64Array, idx: number) => void, dayNumber: (y: number, m: number, d: number) => number,
-  pow10: number[], values: Float64Array, state: PlainRows) => Scan;
+type Factory = (
+  ids: IdTable,
+  fold: (values: Float64Array, idx: number) => void,
+  dayNumber: (y: number, m: number, d: number) => number,
+  pow10: number[],
+  values: Float64Array,
+  state: PlainRows,
+) => Scan;
 
 const factories = new Map<string, Factory>();
 
@@ -232,7 +248,13 @@ export class PlainRows implements FastRows {
   readonly scan: Scan;
 
   /** `valueCount`: the length of the values the fold reads (slots of absent columns stay 0). */
-  constructor(columns: readonly Column[], valueCount: number, delim: number, ids: IdTable, fold: (values: Float64Array, idx: number) => void) {
+  constructor(
+    columns: readonly Column[],
+    valueCount: number,
+    delim: number,
+    ids: IdTable,
+    fold: (values: Float64Array, idx: number) => void,
+  ) {
     if (!fastDelimiter(delim)) throw new Error('PlainRows: the delimiter can occur in a value');
     const src = source(columns, delim);
     let factory = factories.get(src);

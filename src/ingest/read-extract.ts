@@ -143,7 +143,10 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
   const sink: Sink = encoding === 'utf8' ? new Utf8Sink(target, file) : new DecodingSink(target, file, encoding);
 
   const missing = (code: unknown) => {
-    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be read (${typeof code === 'string' ? code : 'not a regular file'})`;
+    const why =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? 'does not exist'
+        : `cannot be read (${typeof code === 'string' ? code : 'not a regular file'})`;
     return new ChurnwatchError('CW_EXTRACT_MISSING_FILE', `${file}: the extract file ${why}: ${path}`, { file, path });
   };
   let fh: FileHandle;
@@ -216,7 +219,11 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
         if (e instanceof ChurnwatchError) throw e;
         const code = (e as { code?: unknown }).code;
         if (typeof code === 'string' && code.startsWith('Z_')) {
-          throw new ChurnwatchError('CW_ENCODING', `${file}: the gzip data is corrupt or truncated (${(e as Error).message}); re-export or re-transfer the file`, { file, line: scanner.lines + 1 });
+          throw new ChurnwatchError(
+            'CW_ENCODING',
+            `${file}: the gzip data is corrupt or truncated (${(e as Error).message}); re-export or re-transfer the file`,
+            { file, line: scanner.lines + 1 },
+          );
         }
         throw e;
       }
@@ -231,7 +238,11 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
 }
 
 function encodingError(file: string, encoding: string, line: number): ChurnwatchError {
-  return new ChurnwatchError('CW_ENCODING', `${file}:${line}: bytes that are not valid ${encoding} (check the declared encoding of the extract)`, { file, line });
+  return new ChurnwatchError(
+    'CW_ENCODING',
+    `${file}:${line}: bytes that are not valid ${encoding} (check the declared encoding of the extract)`,
+    { file, line },
+  );
 }
 
 function countLf(b: Uint8Array, from: number, to: number): number {

@@ -79,8 +79,14 @@ export interface SubColumn {
 }
 
 type Scan = (b: Uint8Array, p: number, len: number) => number;
-type Factory = (fold: (b: Uint8Array, line: number) => void, dayNumber: (y: number, m: number, d: number) => number,
-  uni: (b: Uint8Array, s: number, e: number) => boolean, spans: Int32Array, values: Float64Array, state: SubscriberRows) => Scan;
+type Factory = (
+  fold: (b: Uint8Array, line: number) => void,
+  dayNumber: (y: number, m: number, d: number) => number,
+  uni: (b: Uint8Array, s: number, e: number) => boolean,
+  spans: Int32Array,
+  values: Float64Array,
+  state: SubscriberRows,
+) => Scan;
 
 const factories = new Map<string, Factory>();
 
@@ -221,8 +227,13 @@ export class SubscriberRows implements FastRows {
   lastDay = NaN;
   readonly scan: Scan;
 
-  constructor(columns: readonly SubColumn[], delim: number, readonly spans: Int32Array, readonly values: Float64Array,
-    fold: (b: Uint8Array, line: number) => void) {
+  constructor(
+    columns: readonly SubColumn[],
+    delim: number,
+    readonly spans: Int32Array,
+    readonly values: Float64Array,
+    fold: (b: Uint8Array, line: number) => void,
+  ) {
     if (!fastDelimiter(delim)) throw new Error('SubscriberRows: the delimiter can occur in a value');
     for (const c of columns) {
       const text = c.kind === SubKind.Id || c.kind === SubKind.Text || c.kind === SubKind.Phone;

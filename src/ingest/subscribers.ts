@@ -93,10 +93,14 @@ export interface SubscriberKeys {
 }
 
 function growF64(a: Float64Array, size: number): Float64Array {
-  const b = new Float64Array(size); b.set(a); return b;
+  const b = new Float64Array(size);
+  b.set(a);
+  return b;
 }
 function growU8(a: Uint8Array, size: number): Uint8Array {
-  const b = new Uint8Array(size); b.set(a); return b;
+  const b = new Uint8Array(size);
+  b.set(a);
+  return b;
 }
 
 export interface ScanSubscribersOptions {
@@ -110,8 +114,17 @@ export interface ScanSubscribersOptions {
 }
 
 // Slots of the fast path's spans (text fields) and values (the others).
-const T_ID = 0, T_PHONE = 1, T_NAME = 2, T_REGION = 3, T_MANAGER = 4, T_PLAN = 5;
-const V_STATUS = 0, V_LEVEL = 1, V_BALANCE = 2, V_ACTIVATION = 3, V_SINCE = 4;
+const T_ID = 0,
+  T_PHONE = 1,
+  T_NAME = 2,
+  T_REGION = 3,
+  T_MANAGER = 4,
+  T_PLAN = 5;
+const V_STATUS = 0,
+  V_LEVEL = 1,
+  V_BALANCE = 2,
+  V_ACTIVATION = 3,
+  V_SINCE = 4;
 
 /**
  * The fast path's columns for a header: null when two contract columns share a field
@@ -126,21 +139,27 @@ function fastColumns(c: Record<string, number>, width: number, delim: number): S
     columns[col] = column;
     return true;
   };
-  const ok = put(c.subscriber_id, { kind: SubKind.Id, slot: T_ID })
-    && put(c.msisdn, { kind: SubKind.Phone, slot: T_PHONE })
-    && put(c.name, { kind: SubKind.Text, slot: T_NAME })
-    && put(c.region, { kind: SubKind.Text, slot: T_REGION })
-    && put(c.manager_id, { kind: SubKind.Text, slot: T_MANAGER })
-    && put(c.plan_id, { kind: SubKind.Text, slot: T_PLAN })
-    && put(c.status, { kind: SubKind.Enum, slot: V_STATUS, values: STATUS_BYTES })
-    && put(c.member_level, { kind: SubKind.OptionalEnum, slot: V_LEVEL, values: LEVEL_BYTES, missing: ENUM_MISSING })
-    && put(c.prepaid_balance, { kind: SubKind.Amount, slot: V_BALANCE })
-    && put(c.activation_date, { kind: SubKind.Day, slot: V_ACTIVATION })
-    && put(c.status_since, { kind: SubKind.Day, slot: V_SINCE });
+  const ok =
+    put(c.subscriber_id, { kind: SubKind.Id, slot: T_ID }) &&
+    put(c.msisdn, { kind: SubKind.Phone, slot: T_PHONE }) &&
+    put(c.name, { kind: SubKind.Text, slot: T_NAME }) &&
+    put(c.region, { kind: SubKind.Text, slot: T_REGION }) &&
+    put(c.manager_id, { kind: SubKind.Text, slot: T_MANAGER }) &&
+    put(c.plan_id, { kind: SubKind.Text, slot: T_PLAN }) &&
+    put(c.status, { kind: SubKind.Enum, slot: V_STATUS, values: STATUS_BYTES }) &&
+    put(c.member_level, { kind: SubKind.OptionalEnum, slot: V_LEVEL, values: LEVEL_BYTES, missing: ENUM_MISSING }) &&
+    put(c.prepaid_balance, { kind: SubKind.Amount, slot: V_BALANCE }) &&
+    put(c.activation_date, { kind: SubKind.Day, slot: V_ACTIVATION }) &&
+    put(c.status_since, { kind: SubKind.Day, slot: V_SINCE });
   return ok ? columns : null;
 }
 
-export async function scanSubscribers(path: string, file: string, input: InputOptions, opts: ScanSubscribersOptions): Promise<SubscriberScan> {
+export async function scanSubscribers(
+  path: string,
+  file: string,
+  input: InputOptions,
+  opts: ScanSubscribersOptions,
+): Promise<SubscriberScan> {
   // Room for about as many rows as the file can hold at 64 bytes a row, so that the
   // arrays rarely grow (pages never written cost no memory).
   let cap = 1024;
@@ -149,11 +168,19 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
   } catch {
     // readTable reports a missing file.
   }
-  let status: Uint8Array = new Uint8Array(cap), memberLevel: Uint8Array = new Uint8Array(cap);
-  let prepaid: Float64Array = new Float64Array(cap), activation: Float64Array = new Float64Array(cap), since: Float64Array = new Float64Array(cap);
+  let status: Uint8Array = new Uint8Array(cap),
+    memberLevel: Uint8Array = new Uint8Array(cap);
+  let prepaid: Float64Array = new Float64Array(cap),
+    activation: Float64Array = new Float64Array(cap),
+    since: Float64Array = new Float64Array(cap);
   let lines: Float64Array = new Float64Array(cap);
   const text = () => new TextColumnBuilder(opts.values ? cap : 16, opts.values ? cap * 10 : 64);
-  const ids = text(), msisdn = text(), name = text(), region = text(), managerId = text(), planId = text();
+  const ids = text(),
+    msisdn = text(),
+    name = text(),
+    region = text(),
+    managerId = text(),
+    planId = text();
   const keys = opts.keys ? new IdTable(cap, cap * 12, 0) : null;
   const values = opts.values;
   const log = new RejectLog();
@@ -165,8 +192,11 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
     cap *= 2;
     lines = growF64(lines, cap);
     if (values) {
-      status = growU8(status, cap); memberLevel = growU8(memberLevel, cap);
-      prepaid = growF64(prepaid, cap); activation = growF64(activation, cap); since = growF64(since, cap);
+      status = growU8(status, cap);
+      memberLevel = growU8(memberLevel, cap);
+      prepaid = growF64(prepaid, cap);
+      activation = growF64(activation, cap);
+      since = growF64(since, cap);
     }
   };
 
@@ -190,90 +220,158 @@ export async function scanSubscribers(path: string, file: string, input: InputOp
       region.pushBytes(b, spans[2 * T_REGION]!, spans[2 * T_REGION + 1]!);
       managerId.pushBytes(b, spans[2 * T_MANAGER]!, spans[2 * T_MANAGER + 1]!);
       planId.pushBytes(b, spans[2 * T_PLAN]!, spans[2 * T_PLAN + 1]!);
-      status[i] = fastValues[V_STATUS]!; memberLevel[i] = fastValues[V_LEVEL]!; prepaid[i] = fastValues[V_BALANCE]!;
-      activation[i] = fastValues[V_ACTIVATION]!; since[i] = fastValues[V_SINCE]!;
+      status[i] = fastValues[V_STATUS]!;
+      memberLevel[i] = fastValues[V_LEVEL]!;
+      prepaid[i] = fastValues[V_BALANCE]!;
+      activation[i] = fastValues[V_ACTIVATION]!;
+      since[i] = fastValues[V_SINCE]!;
     }
   };
 
-  const stats = await readTable(path, file, 'subscribers', input, log, (c) => {
-    const cId = c.subscriber_id!, cPhone = c.msisdn!, cStatus = c.status!, cLevel = c.member_level!, cBalance = c.prepaid_balance!;
-    const cName = c.name!, cRegion = c.region!, cManager = c.manager_id!, cPlan = c.plan_id!;
-    const cActivation = c.activation_date!, cSince = c.status_since!;
-    const thousands = input.thousands;
-    /** A date column: NaN when absent or empty, undefined when unparsable. */
-    const dateOf = (rec: RecordView, col: number): number | undefined => {
-      if (col < 0) return NaN;
-      const d = parseDayField(rec, col);
-      return d === d || fieldIsEmpty(rec, col) ? d : undefined;
-    };
-    // A row failing a field check keeps its id, to tell later whether it was a duplicate.
-    let cur: RecordView;
-    let rejectRow: Reject;
-    const bad: Reject = (column, code, reason, raw) => {
-      const k = fieldKey(cur, cId)!;
-      rejectedIds.set(log.rows.length, k.b.slice(k.s, k.e));
-      return rejectRow(column, code, reason, raw);
-    };
-    return (rec, reject) => {
-      // The fast path learns from each record the handler sees where the next one starts.
-      if (fast !== null) fast.resume(rec);
-      if (fieldKey(rec, cId) === null) return reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', '');
-      cur = rec;
-      rejectRow = reject;
-      const phoneOk = fieldPhone(rec, cPhone);
-      if (phoneOk !== 1) return bad('msisdn', phoneOk === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE', phoneOk === 0 ? 'msisdn is empty' : 'msisdn is not a phone number (digits, optional leading +, spaces or dashes between digits)', fieldTrimmed(rec, cPhone));
-      const st = fieldEnum(rec, cStatus, STATUS_VALUES, STATUS_BYTES);
-      if (st < 0) return bad('status', 'CW_ROW_BAD_ENUM', `status must be one of ${STATUS_VALUES.join(', ')}`, fieldTrimmed(rec, cStatus));
-      let ml = fieldEnum(rec, cLevel, MEMBER_LEVELS, LEVEL_BYTES);
-      if (ml === -2) ml = ENUM_MISSING;
-      else if (ml < 0) return bad('member_level', 'CW_ROW_BAD_ENUM', `member_level must be one of ${MEMBER_LEVELS.join(', ')} or empty`, fieldTrimmed(rec, cLevel));
-      let balance = NaN;
-      if (cBalance >= 0) {
-        const fen = parseScaled(rec, cBalance, 2, thousands);
-        if (fen === fen) balance = fen / 100;
-        else if (!fieldIsEmpty(rec, cBalance)) return bad('prepaid_balance', 'CW_ROW_BAD_NUMBER', 'prepaid_balance is not an amount with at most 2 decimals', fieldTrimmed(rec, cBalance));
-      }
-      const act = dateOf(rec, cActivation);
-      if (act === undefined) return bad('activation_date', 'CW_ROW_BAD_DATE', 'activation_date is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)', fieldTrimmed(rec, cActivation));
-      const sin = dateOf(rec, cSince);
-      if (sin === undefined) return bad('status_since', 'CW_ROW_BAD_DATE', 'status_since is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)', fieldTrimmed(rec, cSince));
+  const stats = await readTable(
+    path,
+    file,
+    'subscribers',
+    input,
+    log,
+    (c) => {
+      const cId = c.subscriber_id!,
+        cPhone = c.msisdn!,
+        cStatus = c.status!,
+        cLevel = c.member_level!,
+        cBalance = c.prepaid_balance!;
+      const cName = c.name!,
+        cRegion = c.region!,
+        cManager = c.manager_id!,
+        cPlan = c.plan_id!;
+      const cActivation = c.activation_date!,
+        cSince = c.status_since!;
+      const thousands = input.thousands;
+      /** A date column: NaN when absent or empty, undefined when unparsable. */
+      const dateOf = (rec: RecordView, col: number): number | undefined => {
+        if (col < 0) return NaN;
+        const d = parseDayField(rec, col);
+        return d === d || fieldIsEmpty(rec, col) ? d : undefined;
+      };
+      // A row failing a field check keeps its id, to tell later whether it was a duplicate.
+      let cur: RecordView;
+      let rejectRow: Reject;
+      const bad: Reject = (column, code, reason, raw) => {
+        const k = fieldKey(cur, cId)!;
+        rejectedIds.set(log.rows.length, k.b.slice(k.s, k.e));
+        return rejectRow(column, code, reason, raw);
+      };
+      return (rec, reject) => {
+        // The fast path learns from each record the handler sees where the next one starts.
+        if (fast !== null) fast.resume(rec);
+        if (fieldKey(rec, cId) === null) return reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', '');
+        cur = rec;
+        rejectRow = reject;
+        const phoneOk = fieldPhone(rec, cPhone);
+        if (phoneOk !== 1)
+          return bad(
+            'msisdn',
+            phoneOk === 0 ? 'CW_ROW_EMPTY_FIELD' : 'CW_ROW_BAD_PHONE',
+            phoneOk === 0
+              ? 'msisdn is empty'
+              : 'msisdn is not a phone number (digits, optional leading +, spaces or dashes between digits)',
+            fieldTrimmed(rec, cPhone),
+          );
+        const st = fieldEnum(rec, cStatus, STATUS_VALUES, STATUS_BYTES);
+        if (st < 0)
+          return bad('status', 'CW_ROW_BAD_ENUM', `status must be one of ${STATUS_VALUES.join(', ')}`, fieldTrimmed(rec, cStatus));
+        let ml = fieldEnum(rec, cLevel, MEMBER_LEVELS, LEVEL_BYTES);
+        if (ml === -2) ml = ENUM_MISSING;
+        else if (ml < 0)
+          return bad(
+            'member_level',
+            'CW_ROW_BAD_ENUM',
+            `member_level must be one of ${MEMBER_LEVELS.join(', ')} or empty`,
+            fieldTrimmed(rec, cLevel),
+          );
+        let balance = NaN;
+        if (cBalance >= 0) {
+          const fen = parseScaled(rec, cBalance, 2, thousands);
+          if (fen === fen) balance = fen / 100;
+          else if (!fieldIsEmpty(rec, cBalance))
+            return bad(
+              'prepaid_balance',
+              'CW_ROW_BAD_NUMBER',
+              'prepaid_balance is not an amount with at most 2 decimals',
+              fieldTrimmed(rec, cBalance),
+            );
+        }
+        const act = dateOf(rec, cActivation);
+        if (act === undefined)
+          return bad(
+            'activation_date',
+            'CW_ROW_BAD_DATE',
+            'activation_date is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)',
+            fieldTrimmed(rec, cActivation),
+          );
+        const sin = dateOf(rec, cSince);
+        if (sin === undefined)
+          return bad(
+            'status_since',
+            'CW_ROW_BAD_DATE',
+            'status_since is not a date (YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD)',
+            fieldTrimmed(rec, cSince),
+          );
 
-      const i = valid++;
-      if (i === cap) room(i);
-      if (keys !== null) {
-        keys.appendField(rec, cId);
-        lines[i] = rec.line;
-      }
-      if (values) {
-        pushTrimmed(rec, cId, ids);
-        pushPhone(rec, cPhone, msisdn);
-        pushTrimmed(rec, cName, name);
-        pushTrimmed(rec, cRegion, region);
-        pushTrimmed(rec, cManager, managerId);
-        pushTrimmed(rec, cPlan, planId);
-        status[i] = st; memberLevel[i] = ml; prepaid[i] = balance;
-        activation[i] = act; since[i] = sin;
-      }
-      return true;
-    };
-  }, {
-    onRows: opts.onRows,
-    chunkSize: opts.chunkSize,
-    fast: opts.plain === false ? undefined : (c, width) => {
-      const columns = fastColumns(c, width, input.delimiter.charCodeAt(0));
-      fast = columns === null ? null : new SubscriberRows(columns, input.delimiter.charCodeAt(0), spans, fastValues, fold);
-      return fast;
+        const i = valid++;
+        if (i === cap) room(i);
+        if (keys !== null) {
+          keys.appendField(rec, cId);
+          lines[i] = rec.line;
+        }
+        if (values) {
+          pushTrimmed(rec, cId, ids);
+          pushPhone(rec, cPhone, msisdn);
+          pushTrimmed(rec, cName, name);
+          pushTrimmed(rec, cRegion, region);
+          pushTrimmed(rec, cManager, managerId);
+          pushTrimmed(rec, cPlan, planId);
+          status[i] = st;
+          memberLevel[i] = ml;
+          prepaid[i] = balance;
+          activation[i] = act;
+          since[i] = sin;
+        }
+        return true;
+      };
     },
-  });
+    {
+      onRows: opts.onRows,
+      chunkSize: opts.chunkSize,
+      fast:
+        opts.plain === false
+          ? undefined
+          : (c, width) => {
+              const columns = fastColumns(c, width, input.delimiter.charCodeAt(0));
+              fast = columns === null ? null : new SubscriberRows(columns, input.delimiter.charCodeAt(0), spans, fastValues, fold);
+              return fast;
+            },
+    },
+  );
   return {
     valid,
     keys,
     lines: keys !== null ? lines.slice(0, valid) : null,
-    values: values ? {
-      ids: ids.finish(), msisdn: msisdn.finish(), name: name.finish(), region: region.finish(), managerId: managerId.finish(), planId: planId.finish(),
-      status: status.slice(0, valid), memberLevel: memberLevel.slice(0, valid),
-      prepaidBalance: prepaid.slice(0, valid), activationDate: activation.slice(0, valid), statusSince: since.slice(0, valid),
-    } : null,
+    values: values
+      ? {
+          ids: ids.finish(),
+          msisdn: msisdn.finish(),
+          name: name.finish(),
+          region: region.finish(),
+          managerId: managerId.finish(),
+          planId: planId.finish(),
+          status: status.slice(0, valid),
+          memberLevel: memberLevel.slice(0, valid),
+          prepaidBalance: prepaid.slice(0, valid),
+          activationDate: activation.slice(0, valid),
+          statusSince: since.slice(0, valid),
+        }
+      : null,
     rejects: log.rows,
     rejectedIds,
     stats,
@@ -294,7 +392,14 @@ export function resolveKeys(scan: SubscriberScan, file: string): SubscriberKeys 
       if (firstOf[i] === i) keep[i] = 1;
       else {
         list.push(i);
-        dupRows.push({ file, line: lines[i]!, column: 'subscriber_id', code: 'CW_ROW_DUPLICATE_SUBSCRIBER', reason: DUPLICATE_REASON, raw: maskRaw('subscriber_id', table.keyString(i)) });
+        dupRows.push({
+          file,
+          line: lines[i]!,
+          column: 'subscriber_id',
+          code: 'CW_ROW_DUPLICATE_SUBSCRIBER',
+          reason: DUPLICATE_REASON,
+          raw: maskRaw('subscriber_id', table.keyString(i)),
+        });
       }
     }
     dups = Int32Array.from(list);
@@ -314,7 +419,14 @@ export function resolveKeys(scan: SubscriberScan, file: string): SubscriberKeys 
       const j = table.find(key, 0, key.length);
       const row = rejects[at]!;
       if (j >= 0 && acceptedLine[j]! < row.line) {
-        rejects[at] = { file, line: row.line, column: 'subscriber_id', code: 'CW_ROW_DUPLICATE_SUBSCRIBER', reason: DUPLICATE_REASON, raw: maskRaw('subscriber_id', new TextDecoder().decode(key)) };
+        rejects[at] = {
+          file,
+          line: row.line,
+          column: 'subscriber_id',
+          code: 'CW_ROW_DUPLICATE_SUBSCRIBER',
+          reason: DUPLICATE_REASON,
+          raw: maskRaw('subscriber_id', new TextDecoder().decode(key)),
+        };
       }
     }
   }
@@ -336,9 +448,17 @@ export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): Subsc
     const pick = (a: TextColumn) => a.filter(keep);
     const pickTyped = <T extends Uint8Array | Float64Array>(a: T): T => a.filter((_, i) => keep[i]) as T;
     v = {
-      ids: pick(v.ids), msisdn: pick(v.msisdn), name: pick(v.name), region: pick(v.region), managerId: pick(v.managerId), planId: pick(v.planId),
-      status: pickTyped(v.status), memberLevel: pickTyped(v.memberLevel), prepaidBalance: pickTyped(v.prepaidBalance),
-      activationDate: pickTyped(v.activationDate), statusSince: pickTyped(v.statusSince),
+      ids: pick(v.ids),
+      msisdn: pick(v.msisdn),
+      name: pick(v.name),
+      region: pick(v.region),
+      managerId: pick(v.managerId),
+      planId: pick(v.planId),
+      status: pickTyped(v.status),
+      memberLevel: pickTyped(v.memberLevel),
+      prepaidBalance: pickTyped(v.prepaidBalance),
+      activationDate: pickTyped(v.activationDate),
+      statusSince: pickTyped(v.statusSince),
     };
   }
   if (v.ids.length !== keys.table.n) throw new Error(`subscriber values (${v.ids.length}) and keys (${keys.table.n}) disagree`);
@@ -346,11 +466,15 @@ export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): Subsc
 }
 
 /** Reads subscribers.csv in this thread: the table, its stats, and its rejects added to `rejects`. */
-export async function readSubscribers(path: string, file: string, input: InputOptions, rejects: RejectLog,
-  opts: { onRows?: (rows: number, bytes: number) => void } = {}): Promise<{ table: SubscriberTable; stats: FileStats }> {
+export async function readSubscribers(
+  path: string,
+  file: string,
+  input: InputOptions,
+  rejects: RejectLog,
+  opts: { onRows?: (rows: number, bytes: number) => void } = {},
+): Promise<{ table: SubscriberTable; stats: FileStats }> {
   const scan = await scanSubscribers(path, file, input, { keys: true, values: true, onRows: opts.onRows });
   const keys = resolveKeys(scan, file);
   rejects.addRows(keys.rejects);
   return { table: applyKeys(scan.values!, keys), stats: keys.stats };
 }
-

@@ -59,51 +59,81 @@ export async function readTable(
   const started = performance.now();
   let handler: RowHandler | undefined;
   let width = 0;
-  let records = 0, accepted = 0, rejected = 0;
+  let records = 0,
+    accepted = 0,
+    rejected = 0;
   let line = 0;
   const onRows = opts.onRows;
   let nextProgress = ROWS_PER_PROGRESS;
   const fast: FastHolder = { current: null, settled: opts.fast === undefined };
   const progress = {
     bytes: 0,
-    onChunk: onRows && (() => {
-      const total = records + (fast.current?.records ?? 0);
-      if (total < nextProgress) return;
-      while (nextProgress <= total) nextProgress += ROWS_PER_PROGRESS;
-      onRows(total, progress.bytes);
-    }),
+    onChunk:
+      onRows &&
+      (() => {
+        const total = records + (fast.current?.records ?? 0);
+        if (total < nextProgress) return;
+        while (nextProgress <= total) nextProgress += ROWS_PER_PROGRESS;
+        onRows(total, progress.bytes);
+      }),
   };
   const reject: Reject = (column, code, reason, raw) => {
     rejects.add(file, line, column, code, reason, raw);
     rejected++;
     return false;
   };
-  const info = await readExtract(path, { file, delimiter: input.delimiter, encoding: encodingOf(input, extract), progress, fast: opts.fast ? fast : undefined, chunkSize: opts.chunkSize }, (rec) => {
-    if (handler === undefined) {
-      const header: string[] = [];
-      for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
-      const columns = resolveColumns(extract, header, input, file);
-      handler = makeHandler(columns);
-      width = rec.count;
-      fast.current = opts.fast?.(columns, width) ?? null;
-      fast.settled = true;
-      return;
-    }
-    records++;
-    line = rec.line;
-    if (rec.count !== width) {
-      reject('*', 'CW_ROW_FIELD_COUNT', `the record has ${rec.count} fields but the header has ${width}`, '');
-    } else if (handler(rec, reject)) {
-      accepted++;
-    }
-  });
+  const info = await readExtract(
+    path,
+    {
+      file,
+      delimiter: input.delimiter,
+      encoding: encodingOf(input, extract),
+      progress,
+      fast: opts.fast ? fast : undefined,
+      chunkSize: opts.chunkSize,
+    },
+    (rec) => {
+      if (handler === undefined) {
+        const header: string[] = [];
+        for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
+        const columns = resolveColumns(extract, header, input, file);
+        handler = makeHandler(columns);
+        width = rec.count;
+        fast.current = opts.fast?.(columns, width) ?? null;
+        fast.settled = true;
+        return;
+      }
+      records++;
+      line = rec.line;
+      if (rec.count !== width) {
+        reject('*', 'CW_ROW_FIELD_COUNT', `the record has ${rec.count} fields but the header has ${width}`, '');
+      } else if (handler(rec, reject)) {
+        accepted++;
+      }
+    },
+  );
   if (fast.current !== null) {
     records += fast.current.records;
     accepted += fast.current.records;
   }
   if (handler === undefined || (records === 0 && !opts.mayBeEmpty)) {
-    throw new ChurnwatchError('CW_EXTRACT_EMPTY', `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`, { file, gate: 'non-empty-files' });
+    throw new ChurnwatchError(
+      'CW_EXTRACT_EMPTY',
+      `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`,
+      { file, gate: 'non-empty-files' },
+    );
   }
   onRows?.(records, info.bytesRead);
-  return { extract, file, path, bytes: info.bytesRead, records, accepted, rejected, ms: performance.now() - started, sha256: info.sha256, before: info.before };
+  return {
+    extract,
+    file,
+    path,
+    bytes: info.bytesRead,
+    records,
+    accepted,
+    rejected,
+    ms: performance.now() - started,
+    sha256: info.sha256,
+    before: info.before,
+  };
 }

@@ -16,13 +16,21 @@ const DAY_DIR = /^\d{4}-\d{2}-\d{2}$/;
 export function latestLedgerBefore(outRoot: string, D: number): { path: string; day: number } | null {
   let best: { path: string; day: number } | null = null;
   let names: string[];
-  try { names = readdirSync(outRoot); } catch { return null; }
+  try {
+    names = readdirSync(outRoot);
+  } catch {
+    return null;
+  }
   for (const name of names) {
     if (!DAY_DIR.test(name)) continue;
     const day = parseDay(name);
     if (!(day < D) || (best !== null && day <= best.day)) continue;
     const path = join(outRoot, name, 'ledger.csv');
-    try { if (statSync(path).isFile()) best = { path, day }; } catch { /* a night without a ledger */ }
+    try {
+      if (statSync(path).isFile()) best = { path, day };
+    } catch {
+      /* a night without a ledger */
+    }
   }
   return best;
 }
@@ -36,9 +44,22 @@ export function readLedger(outRoot: string, D: number): PriorLedger | null {
   const found = latestLedgerBefore(outRoot, D);
   if (found === null) return null;
   const file = `${formatDay(found.day)}/ledger.csv`;
-  const ledger: PriorLedger = { asOf: found.day, subscriberIds: [], taskIds: [], tiers: [], firstSeen: [], reasons: [], attempts: [], allTasks: new Map() };
+  const ledger: PriorLedger = {
+    asOf: found.day,
+    subscriberIds: [],
+    taskIds: [],
+    tiers: [],
+    firstSeen: [],
+    reasons: [],
+    attempts: [],
+    allTasks: new Map(),
+  };
   const fail = (line: number, what: string): never => {
-    throw new ChurnwatchError('CW_CSV_MALFORMED', `${file}: line ${line}: ${what}; the published ledger was changed by hand: restore it or rerun that night`, { file, line });
+    throw new ChurnwatchError(
+      'CW_CSV_MALFORMED',
+      `${file}: line ${line}: ${what}; the published ledger was changed by hand: restore it or rerun that night`,
+      { file, line },
+    );
   };
   let header = true;
   const scanner = new CsvScanner({ file }, (rec) => {
@@ -49,14 +70,20 @@ export function readLedger(outRoot: string, D: number): PriorLedger | null {
       return;
     }
     if (rec.count !== LEDGER_COLUMNS.length) fail(rec.line, `${rec.count} fields instead of ${LEDGER_COLUMNS.length}`);
-    const [taskId, subscriberId, tier, firstSeen, , reasons, attempts, state] = Array.from({ length: rec.count }, (_, k) => fieldString(rec, k)) as string[];
+    const [taskId, subscriberId, tier, firstSeen, , reasons, attempts, state] = Array.from({ length: rec.count }, (_, k) =>
+      fieldString(rec, k),
+    ) as string[];
     const day = parseDay(firstSeen!);
     if (Number.isNaN(day)) fail(rec.line, 'first_seen is not a date');
     if (!(TASK_STATES as readonly string[]).includes(state!)) fail(rec.line, `state is not one of ${TASK_STATES.join(', ')}`);
     ledger.allTasks.set(taskId!, { reasons: reasons!, tier: tier! });
     if (state === 'closed') return;
-    ledger.taskIds.push(taskId!); ledger.subscriberIds.push(unneutralised(subscriberId!)); ledger.tiers.push(tier!);
-    ledger.firstSeen.push(day); ledger.reasons.push(reasons!); ledger.attempts.push(Number(attempts) || 0);
+    ledger.taskIds.push(taskId!);
+    ledger.subscriberIds.push(unneutralised(subscriberId!));
+    ledger.tiers.push(tier!);
+    ledger.firstSeen.push(day);
+    ledger.reasons.push(reasons!);
+    ledger.attempts.push(Number(attempts) || 0);
   });
   scanner.push(readFileSync(found.path));
   scanner.finish();

@@ -44,8 +44,21 @@ const col = (header: string, field: RecordFieldName, form: ColumnForm = 'as-is')
 
 /** The fields an agent reads on screen, under their record names: the tail of every tool's layout. */
 const AGENT_FIELDS: RecordFieldName[] = [
-  'priority', 'campaign', 'task_type', 'channel', 'tier', 'rank', 'subscriber_id', 'name', 'region', 'manager_id', 'queue',
-  'reason_codes', 'title', 'reason_text', 'actions',
+  'priority',
+  'campaign',
+  'task_type',
+  'channel',
+  'tier',
+  'rank',
+  'subscriber_id',
+  'name',
+  'region',
+  'manager_id',
+  'queue',
+  'reason_codes',
+  'title',
+  'reason_text',
+  'actions',
 ];
 
 /** A sheet holds 1,048,576 rows, one of them the header. */
@@ -57,31 +70,52 @@ export const PROFILE_LAYOUTS: Record<Exclude<OutputProfileName, 'plain'>, Profil
   'excel-csv': { format: 'csv', extension: 'csv', maxRows: EXCEL_MAX_ROWS, columns: null, maxIdLength: 32, phone: null },
   jsonl: { format: 'jsonl', extension: 'jsonl', maxRows: null, columns: null, maxIdLength: 32, phone: null },
   genesys: {
-    format: 'csv', extension: 'csv', maxRows: 1_000_000, maxIdLength: 32,
+    format: 'csv',
+    extension: 'csv',
+    maxRows: 1_000_000,
+    maxIdLength: 32,
     phone: { header: 'phone', pattern: E164 },
     columns: [
-      col('contact_id', 'task_id'), col('phone', 'msisdn_e164'), col('time_zone', 'time_zone'),
+      col('contact_id', 'task_id'),
+      col('phone', 'msisdn_e164'),
+      col('time_zone', 'time_zone'),
       ...AGENT_FIELDS.map((f) => col(f, f)),
-      col('due_at', 'due_at'), col('window_start', 'window_start'), col('window_end', 'window_end'), col('attempt_limit', 'attempt_limit'),
+      col('due_at', 'due_at'),
+      col('window_start', 'window_start'),
+      col('window_end', 'window_end'),
+      col('attempt_limit', 'attempt_limit'),
     ],
   },
   'huawei-cec': {
-    format: 'xlsx', extension: 'xlsx', maxRows: EXCEL_MAX_ROWS, maxIdLength: 32,
+    format: 'xlsx',
+    extension: 'xlsx',
+    maxRows: EXCEL_MAX_ROWS,
+    maxIdLength: 32,
     phone: { header: 'calledNo', pattern: /^\["\+?\d{5,20}"\]$/ },
     columns: [
-      col('sessionId', 'task_id'), col('calledNo', 'msisdn', 'json-array'),
-      col('beginTime', 'window_start', 'local-time'), col('endTime', 'window_end', 'local-time'), col('recycleTime', 'due_at', 'local-time'),
+      col('sessionId', 'task_id'),
+      col('calledNo', 'msisdn', 'json-array'),
+      col('beginTime', 'window_start', 'local-time'),
+      col('endTime', 'window_end', 'local-time'),
+      col('recycleTime', 'due_at', 'local-time'),
       col('maxCallTimes', 'attempt_limit'),
       ...AGENT_FIELDS.map((f) => col(f, f)),
     ],
   },
   'alibaba-ccc': {
-    format: 'json', extension: 'json', maxRows: 100_000, maxIdLength: 32,
+    format: 'json',
+    extension: 'json',
+    maxRows: 100_000,
+    maxIdLength: 32,
     phone: { header: 'PhoneNumber', pattern: NATIONAL },
     columns: [
-      col('ReferenceId', 'task_id'), col('PhoneNumber', 'msisdn', 'national'),
+      col('ReferenceId', 'task_id'),
+      col('PhoneNumber', 'msisdn', 'national'),
       ...AGENT_FIELDS.map((f) => col(f, f)),
-      col('due_at', 'due_at'), col('window_start', 'window_start'), col('window_end', 'window_end'), col('attempt_limit', 'attempt_limit'),
+      col('due_at', 'due_at'),
+      col('window_start', 'window_start'),
+      col('window_end', 'window_end'),
+      col('attempt_limit', 'attempt_limit'),
     ],
   },
 };
@@ -95,10 +129,14 @@ export function localTimeOf(iso: string): string {
 export function columnValue(form: ColumnForm, value: string | null, e164: string | null, countryCode: string): string | null {
   if (value === null) return null;
   switch (form) {
-    case 'as-is': return value;
-    case 'local-time': return localTimeOf(value);
-    case 'national': return nationalOf(value, e164, countryCode);
-    case 'json-array': return JSON.stringify([nationalOf(value, e164, countryCode)]);
+    case 'as-is':
+      return value;
+    case 'local-time':
+      return localTimeOf(value);
+    case 'national':
+      return nationalOf(value, e164, countryCode);
+    case 'json-array':
+      return JSON.stringify([nationalOf(value, e164, countryCode)]);
   }
 }
 

@@ -26,14 +26,32 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync,
-  rmSync, rmdirSync, statSync, unlinkSync, writeSync, chmodSync,
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  chmodSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
 
-export interface OutputRecord { file: string; bytes: number; sha256: string }
+export interface OutputRecord {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
 
 export interface PublishOptions {
   force: boolean;
@@ -48,14 +66,19 @@ function errnoOf(e: unknown): string | undefined {
 function fail(e: unknown, what: string, path: string): never {
   if (e instanceof ChurnwatchError) throw e;
   const code = errnoOf(e) ?? 'error';
-  throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `cannot ${what} ${path} (${code}); check that the output folder exists and is writable`, { file: path });
+  throw new ChurnwatchError(
+    'CW_OUTPUT_UNWRITABLE',
+    `cannot ${what} ${path} (${code}); check that the output folder exists and is writable`,
+    { file: path },
+  );
 }
 
 /** Creates a folder (and missing parents) with exactly `mode`; an existing folder is left as it is. */
 export function ensureDir(path: string, mode: number): void {
   try {
     if (existsSync(path)) {
-      if (!statSync(path).isDirectory()) throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `${path} exists and is not a folder; choose another --out`, { file: path });
+      if (!statSync(path).isDirectory())
+        throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', `${path} exists and is not a folder; choose another --out`, { file: path });
       return;
     }
     const created: string[] = [];
@@ -65,12 +88,18 @@ export function ensureDir(path: string, mode: number): void {
     }
     mkdirSync(path, { recursive: true, mode });
     for (const p of created) chmodSync(p, mode);
-  } catch (e) { fail(e, 'create the folder', path); }
+  } catch (e) {
+    fail(e, 'create the folder', path);
+  }
 }
 
 function fsyncDir(path: string): void {
   const fd = openSync(path, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes one file in chunks, hashing as it goes; the file is fsynced and closed on return. */
@@ -81,11 +110,17 @@ export class ChunkedFile {
   private pending: string[] = [];
   private pendingLength = 0;
 
-  constructor(readonly path: string, readonly name: string, mode: number) {
+  constructor(
+    readonly path: string,
+    readonly name: string,
+    mode: number,
+  ) {
     try {
       this.fd = openSync(path, 'wx', mode);
       fchmodSync(this.fd, mode); // the umask must not widen or narrow what was asked
-    } catch (e) { fail(e, 'create', path); }
+    } catch (e) {
+      fail(e, 'create', path);
+    }
   }
 
   write(text: string): void {
@@ -105,7 +140,9 @@ export class ChunkedFile {
     let off = 0;
     try {
       while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
-    } catch (e) { fail(e, 'write', this.path); }
+    } catch (e) {
+      fail(e, 'write', this.path);
+    }
   }
 
   private flush(): void {
@@ -121,13 +158,18 @@ export class ChunkedFile {
     try {
       fsyncSync(this.fd);
       closeSync(this.fd);
-    } catch (e) { fail(e, 'sync', this.path); }
+    } catch (e) {
+      fail(e, 'sync', this.path);
+    }
     return { file: this.name, bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 }
 
 /** A publication's hidden folder and file mode: all a worker thread needs to add a file to it. */
-export interface PublicationPlace { dir: string; fileMode: number }
+export interface PublicationPlace {
+  dir: string;
+  fileMode: number;
+}
 
 /** A new file `name` in a publication's folder, as Publication.open gives it; its record goes to Publication.add. */
 export function openIn(place: PublicationPlace, name: string): ChunkedFile {
@@ -142,17 +184,25 @@ export class Publication {
   readonly target: string;
   readonly outputs: OutputRecord[] = [];
 
-  constructor(readonly outRoot: string, readonly name: string, readonly opts: PublishOptions) {
+  constructor(
+    readonly outRoot: string,
+    readonly name: string,
+    readonly opts: PublishOptions,
+  ) {
     this.target = join(outRoot, name);
     this.tmpDir = join(outRoot, `${TMP_PREFIX}${name}-${process.pid}`);
     if (existsSync(this.target) && !opts.force) {
-      throw new ChurnwatchError('CW_OUTPUT_EXISTS', `${this.target} is already published; rerun with --force to replace it`, { file: this.target });
+      throw new ChurnwatchError('CW_OUTPUT_EXISTS', `${this.target} is already published; rerun with --force to replace it`, {
+        file: this.target,
+      });
     }
     try {
       rmSync(this.tmpDir, { recursive: true, force: true });
       mkdirSync(this.tmpDir, { mode: opts.dirMode });
       chmodSync(this.tmpDir, opts.dirMode);
-    } catch (e) { fail(e, 'create the folder', this.tmpDir); }
+    } catch (e) {
+      fail(e, 'create the folder', this.tmpDir);
+    }
   }
 
   open(name: string): ChunkedFile {
@@ -186,7 +236,11 @@ export class Publication {
       fsyncDir(this.tmpDir);
       if (existsSync(this.target)) {
         if (!this.opts.force) {
-          throw new ChurnwatchError('CW_OUTPUT_EXISTS', `${this.target} was published while this run was working; rerun with --force to replace it`, { file: this.target });
+          throw new ChurnwatchError(
+            'CW_OUTPUT_EXISTS',
+            `${this.target} was published while this run was working; rerun with --force to replace it`,
+            { file: this.target },
+          );
         }
         // Move the old one aside first, so the name never shows a mix of both.
         const old = join(this.outRoot, `${OLD_PREFIX}${this.name}-${process.pid}`);
@@ -199,7 +253,9 @@ export class Publication {
         renameSync(this.tmpDir, this.target);
       }
       fsyncDir(this.outRoot);
-    } catch (e) { fail(e, 'publish', this.target); }
+    } catch (e) {
+      fail(e, 'publish', this.target);
+    }
     return this.target;
   }
 
@@ -225,7 +281,11 @@ function leftoverName(entry: string, prefix: string): string | undefined {
 export function sweepLeftovers(outRoot: string): string[] {
   const done: string[] = [];
   let entries: string[];
-  try { entries = readdirSync(outRoot); } catch (e) { fail(e, 'list', outRoot); }
+  try {
+    entries = readdirSync(outRoot);
+  } catch (e) {
+    fail(e, 'list', outRoot);
+  }
   for (const entry of entries) {
     const path = join(outRoot, entry);
     try {
@@ -252,7 +312,9 @@ export function sweepLeftovers(outRoot: string): string[] {
           done.push(`removed ${entry}`);
         }
       }
-    } catch (e) { fail(e, 'clear the leftover', path); }
+    } catch (e) {
+      fail(e, 'clear the leftover', path);
+    }
   }
   return done;
 }
@@ -266,7 +328,12 @@ export const FAILED_DIR = 'failed';
  * rejects.csv when the extracts were read). No manifest and no task file, so no
  * importer can take it for a publication; written atomically like one.
  */
-export function writeFailureReport(outRoot: string, name: string, modes: { fileMode: number; dirMode: number }, files: { name: string; text: string }[]): string {
+export function writeFailureReport(
+  outRoot: string,
+  name: string,
+  modes: { fileMode: number; dirMode: number },
+  files: { name: string; text: string }[],
+): string {
   const root = join(outRoot, FAILED_DIR);
   ensureDir(root, modes.dirMode);
   sweepLeftovers(root);
@@ -285,7 +352,11 @@ export function clearFailureReport(outRoot: string, name: string): void {
   const root = join(outRoot, FAILED_DIR);
   if (!existsSync(root)) return;
   rmSync(join(root, name), { recursive: true, force: true });
-  try { rmdirSync(root); } catch { /* not empty: other dates' reports stay */ }
+  try {
+    rmdirSync(root);
+  } catch {
+    /* not empty: other dates' reports stay */
+  }
 }
 
 // ---------------------------------------------------------------- the lock
@@ -303,7 +374,11 @@ interface LockInfo {
 }
 
 function readOr(path: string): string | undefined {
-  try { return readFileSync(path, 'utf8'); } catch { return undefined; }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined. */
@@ -318,14 +393,21 @@ const BOOT_ID = readOr('/proc/sys/kernel/random/boot_id')?.trim();
 
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  try { process.kill(pid, 0); return true; } catch (e) { return errnoOf(e) === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoOf(e) === 'EPERM';
+  }
 }
 
 function parseLock(text: string): LockInfo | undefined {
   try {
     const v = JSON.parse(text) as LockInfo;
     if (v && typeof v === 'object' && Number.isInteger(v.pid)) return v;
-  } catch { /* an older plain "pid" lock */ }
+  } catch {
+    /* an older plain "pid" lock */
+  }
   const pid = Number(text.trim());
   return Number.isInteger(pid) && pid > 0 ? { pid } : undefined;
 }
@@ -337,12 +419,22 @@ export class RunLock {
   /** Set when acquire() took over a stale lock: the pid that had left it. */
   tookOverFrom: number | undefined;
 
-  constructor(readonly outRoot: string, private readonly fileMode = 0o600) {
+  constructor(
+    readonly outRoot: string,
+    private readonly fileMode = 0o600,
+  ) {
     this.path = join(outRoot, LOCK_NAME);
   }
 
   private info(): LockInfo {
-    return { pid: process.pid, start: processStart(process.pid), boot: BOOT_ID, host: hostname(), token: this.token, since: new Date().toISOString() };
+    return {
+      pid: process.pid,
+      start: processStart(process.pid),
+      boot: BOOT_ID,
+      host: hostname(),
+      token: this.token,
+      since: new Date().toISOString(),
+    };
   }
 
   /** Creates the lock file complete, or returns false when one exists. */
@@ -355,8 +447,12 @@ export class RunLock {
         fchmodSync(fd, this.fileMode);
         writeSync(fd, text);
         fsyncSync(fd);
-      } finally { closeSync(fd); }
-    } catch (e) { fail(e, 'create the lock', priv); }
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      fail(e, 'create the lock', priv);
+    }
     try {
       linkSync(priv, this.path);
       return true;
@@ -368,7 +464,12 @@ export class RunLock {
         // A file system without hard links: create exclusively and write.
         try {
           const fd = openSync(this.path, 'wx', this.fileMode);
-          try { fchmodSync(fd, this.fileMode); writeSync(fd, text); } finally { closeSync(fd); }
+          try {
+            fchmodSync(fd, this.fileMode);
+            writeSync(fd, text);
+          } finally {
+            closeSync(fd);
+          }
           return true;
         } catch (e2) {
           if (errnoOf(e2) === 'EEXIST') return false;
@@ -395,37 +496,52 @@ export class RunLock {
   }
 
   private heldError(lock: LockInfo | undefined): ChurnwatchError {
-    const who = lock ? `pid ${lock.pid}${lock.host && lock.host !== hostname() ? ` on ${lock.host}` : ''}${lock.since ? `, running since ${lock.since}` : ''}` : 'unknown';
-    return new ChurnwatchError('CW_LOCK_HELD',
+    const who = lock
+      ? `pid ${lock.pid}${lock.host && lock.host !== hostname() ? ` on ${lock.host}` : ''}${lock.since ? `, running since ${lock.since}` : ''}`
+      : 'unknown';
+    return new ChurnwatchError(
+      'CW_LOCK_HELD',
       `another churnwatch run (${who}) is using the output folder ${this.outRoot}; this run stopped without reading or writing anything. ` +
         `Retry when that run has finished; if no run is active, remove ${this.path}`,
-      { file: this.path, pid: lock?.pid });
+      { file: this.path, pid: lock?.pid },
+    );
   }
 
   acquire(): void {
     for (let attempt = 0; attempt < 5; attempt++) {
-      if (this.tryCreate()) { this.held = true; return; }
+      if (this.tryCreate()) {
+        this.held = true;
+        return;
+      }
       const text = readOr(this.path);
       if (text === undefined) continue; // released meanwhile: try again
       const lock = parseLock(text);
       if (this.staleReason(lock) === undefined) throw this.heldError(lock);
       // Take the stale lock over: move it aside, and make sure it is the one judged stale.
       const grave = `${this.path}.${process.pid}.stale-${this.token}`;
-      try { renameSync(this.path, grave); } catch (e) {
+      try {
+        renameSync(this.path, grave);
+      } catch (e) {
         if (errnoOf(e) === 'ENOENT') continue;
         fail(e, 'take over the stale lock', this.path);
       }
       const moved = readOr(grave);
       if (moved !== text) {
         // Another run replaced the stale lock between our read and rename: give its lock back.
-        try { linkSync(grave, this.path); } catch { /* a third run holds it now */ }
+        try {
+          linkSync(grave, this.path);
+        } catch {
+          /* a third run holds it now */
+        }
         rmSync(grave, { force: true });
         throw this.heldError(moved === undefined ? undefined : parseLock(moved));
       }
       rmSync(grave, { force: true });
       this.tookOverFrom = lock?.pid;
     }
-    throw new ChurnwatchError('CW_LOCK_HELD', `could not take the lock ${this.path}; another run may be starting; retry later`, { file: this.path });
+    throw new ChurnwatchError('CW_LOCK_HELD', `could not take the lock ${this.path}; another run may be starting; retry later`, {
+      file: this.path,
+    });
   }
 
   release(): void {
@@ -433,7 +549,11 @@ export class RunLock {
     this.held = false;
     const text = readOr(this.path);
     if (text !== undefined && parseLock(text)?.token === this.token) {
-      try { unlinkSync(this.path); } catch { /* already gone */ }
+      try {
+        unlinkSync(this.path);
+      } catch {
+        /* already gone */
+      }
     }
   }
 }

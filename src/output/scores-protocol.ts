@@ -33,9 +33,7 @@ export interface ScoresWorkerInput {
   tier: Uint8Array;
 }
 
-export type ScoresFromWorker =
-  | { type: 'done'; records: OutputRecord[] }
-  | { type: 'error'; error: SerializedError };
+export type ScoresFromWorker = { type: 'done'; records: OutputRecord[] } | { type: 'error'; error: SerializedError };
 
 type Column = Uint8Array | Int32Array | Float64Array;
 
@@ -49,9 +47,12 @@ function shared<T extends Column[]>(columns: T): T {
   }
   const sab = new SharedArrayBuffer(Math.max(8, size));
   return columns.map((c, k) => {
-    const copy = c instanceof Float64Array ? new Float64Array(sab, at[k], c.length)
-      : c instanceof Int32Array ? new Int32Array(sab, at[k], c.length)
-        : new Uint8Array(sab, at[k], c.length);
+    const copy =
+      c instanceof Float64Array
+        ? new Float64Array(sab, at[k], c.length)
+        : c instanceof Int32Array
+          ? new Int32Array(sab, at[k], c.length)
+          : new Uint8Array(sab, at[k], c.length);
     copy.set(c);
     return copy;
   }) as T;
@@ -61,7 +62,13 @@ export function toWorkerInput(place: PublicationPlace, ids: TextColumn, ev: Scor
   const n = ids.length;
   const offsets = ids.offsets.subarray(0, n + 1);
   const [idBytes, idOffsets, value, risk, expectedLoss, tier, ...flags] = shared([
-    ids.bytes.subarray(0, offsets[n]!), offsets, ev.value, s.risk, s.expectedLoss, s.tier, ...ev.flags,
+    ids.bytes.subarray(0, offsets[n]!),
+    offsets,
+    ev.value,
+    s.risk,
+    s.expectedLoss,
+    s.tier,
+    ...ev.flags,
   ] as [Uint8Array, Int32Array, Float64Array, Float64Array, Float64Array, Uint8Array, ...Uint8Array[]]);
   return { place, n, idBytes, idOffsets, ruleIds: [...ev.ruleIds], flags, value, risk, expectedLoss, tier };
 }

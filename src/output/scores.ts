@@ -22,7 +22,6 @@ import { SCORE_FILES, type ScoreRules, type ScoreValues } from './scores-protoco
 
 export type { ScoreRules, ScoreValues };
 
-
 export function scoresHeader(ev: Pick<Evaluation, 'ruleIds'>): string[] {
   return ['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', ...ev.ruleIds];
 }
@@ -53,7 +52,8 @@ function flagKeys(flags: readonly Uint8Array[], n: number): { keys: Uint8Array; 
     const count = Math.min(FLAG_GROUP, flags.length - base);
     const keys = new Uint8Array(n);
     for (let j = 0; j < count; j++) {
-      const f = flags[base + j]!, bit = 1 << j;
+      const f = flags[base + j]!,
+        bit = 1 << j;
       for (let i = 0; i < n; i++) if (f[i]) keys[i]! |= bit;
     }
     groups.push({ keys, patterns: flagPatterns(count), width: 2 * count });
@@ -119,7 +119,9 @@ const encoder = new TextEncoder();
 export function textColumnVector(col: TextColumn): Vector<Utf8> {
   const n = col.length;
   const offsets = col.offsets.subarray(0, n + 1);
-  return makeVector(makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data: col.bytes.subarray(0, offsets[n]!) }));
+  return makeVector(
+    makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data: col.bytes.subarray(0, offsets[n]!) }),
+  );
 }
 
 export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Uint8Array {
@@ -134,7 +136,9 @@ export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Ui
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
     expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
   };
-  ev.ruleIds.forEach((id, j) => { columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! }); });
+  ev.ruleIds.forEach((id, j) => {
+    columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! });
+  });
   return tableToIPC(new Table(columns), 'file');
 }
 

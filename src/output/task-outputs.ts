@@ -16,7 +16,13 @@ import { RECORD_FIELDS, taskRecords, type TaskRecords } from '../tasks/records.j
 import { writeTaskFile, type TaskInput } from '../tasks/tasks.js';
 import { CsvBytesWriter } from '../util/bytes.js';
 import {
-  columnValue, partName, PROFILE_LAYOUTS, rowLimit, type ExcelEncoding, type OutputProfileName, type ProfileLayout,
+  columnValue,
+  partName,
+  PROFILE_LAYOUTS,
+  rowLimit,
+  type ExcelEncoding,
+  type OutputProfileName,
+  type ProfileLayout,
 } from './profiles.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
 
@@ -31,7 +37,13 @@ export interface TaskOutputOptions {
   maxRowsPerFile?: number;
 }
 
-export const DEFAULT_TASK_OUTPUT: TaskOutputOptions = { profile: 'plain', locale: 'en', countryCode: '86', campaign: 'churnwatch', excelEncoding: 'utf8-bom' };
+export const DEFAULT_TASK_OUTPUT: TaskOutputOptions = {
+  profile: 'plain',
+  locale: 'en',
+  countryCode: '86',
+  campaign: 'churnwatch',
+  excelEncoding: 'utf8-bom',
+};
 
 /** Where task files go: the Publication's open and add. */
 export interface TaskFileSink {
@@ -43,7 +55,13 @@ export interface TaskFileSink {
  * Writes every tier's task files; returns the tasks per tier (a task on two
  * channels counts once). `perTier[k]` lists tier k's subscribers in rank order.
  */
-export async function writeTaskOutputs(sink: TaskFileSink, input: TaskInput, perTier: readonly (readonly number[])[], personal: TaskProfile, options: TaskOutputOptions): Promise<Record<string, number>> {
+export async function writeTaskOutputs(
+  sink: TaskFileSink,
+  input: TaskInput,
+  perTier: readonly (readonly number[])[],
+  personal: TaskProfile,
+  options: TaskOutputOptions,
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const localised = localiseInput(input, options.locale);
   for (const [k, tier] of TIERS.entries()) {
@@ -57,7 +75,13 @@ export async function writeTaskOutputs(sink: TaskFileSink, input: TaskInput, per
       sink.add(file.close());
       continue;
     }
-    const plan = planTasks({ pack: input.pack, D: input.D, evaluation: localised.evaluation, msisdn: input.subscribers.msisdn }, TIERS, k, order, personal);
+    const plan = planTasks(
+      { pack: input.pack, D: input.D, evaluation: localised.evaluation, msisdn: input.subscribers.msisdn },
+      TIERS,
+      k,
+      order,
+      personal,
+    );
     const records = taskRecords(input, plan, { locale: options.locale, countryCode: options.countryCode, campaign: options.campaign });
     const layout = PROFILE_LAYOUTS[options.profile];
     for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options);
@@ -72,11 +96,17 @@ function localiseInput(input: TaskInput, locale: Locale): TaskInput {
     const t = r.texts[locale];
     return t === undefined ? r : { ...r, title: t.title, reason: t.reason, action: t.action };
   });
-  return { ...input, pack: { ...input.pack, policy: localisedPolicy(input.pack.policy, locale) }, evaluation: { ...input.evaluation, rules } };
+  return {
+    ...input,
+    pack: { ...input.pack, policy: localisedPolicy(input.pack.policy, locale) },
+    evaluation: { ...input.evaluation, rules },
+  };
 }
 
 /** One output row: the layout's headers and the values in its forms. */
-interface Row { cells: (string | null)[] }
+interface Row {
+  cells: (string | null)[];
+}
 
 function headersOf(layout: ProfileLayout): string[] {
   return layout.columns === null ? RECORD_FIELDS.map((f) => f.name) : layout.columns.map((c) => c.header);
@@ -96,7 +126,13 @@ function rowOf(records: TaskRecords, r: number, channel: Channel, layout: Profil
  * A tier's rows on one channel, part by part, each row checked and handed to the
  * part's writer as it is made: a part of a million rows is never held as strings.
  */
-async function writeChannel(sink: TaskFileSink, records: TaskRecords, channel: Channel, layout: ProfileLayout, options: TaskOutputOptions): Promise<void> {
+async function writeChannel(
+  sink: TaskFileSink,
+  records: TaskRecords,
+  channel: Channel,
+  layout: ProfileLayout,
+  options: TaskOutputOptions,
+): Promise<void> {
   const rows = records.rows[channel];
   const limit = rowLimit(layout, options.maxRowsPerFile);
   const parts = limit === null ? 1 : Math.max(1, Math.ceil(rows.length / limit));
@@ -123,7 +159,11 @@ async function writeChannel(sink: TaskFileSink, records: TaskRecords, channel: C
 function checkRow(row: Row, file: string, line: number, idColumn: number, phoneColumn: number, layout: ProfileLayout): void {
   const id = row.cells[idColumn] ?? '';
   if (id.length === 0 || id.length > layout.maxIdLength || !/^[A-Za-z0-9_-]+$/.test(id)) {
-    throw new ChurnwatchError('CW_INTERNAL', `${file}: row ${line}: the task id is not 1 to ${layout.maxIdLength} characters of [A-Za-z0-9_-]`, { file });
+    throw new ChurnwatchError(
+      'CW_INTERNAL',
+      `${file}: row ${line}: the task id is not 1 to ${layout.maxIdLength} characters of [A-Za-z0-9_-]`,
+      { file },
+    );
   }
   if (phoneColumn >= 0) {
     const phone = row.cells[phoneColumn];
@@ -138,12 +178,23 @@ interface PartWriter {
   end(): Promise<void>;
 }
 
-function partWriter(layout: ProfileLayout, headers: string[], file: ChunkedFile, name: string, options: TaskOutputOptions, tier: string): PartWriter {
+function partWriter(
+  layout: ProfileLayout,
+  headers: string[],
+  file: ChunkedFile,
+  name: string,
+  options: TaskOutputOptions,
+  tier: string,
+): PartWriter {
   switch (layout.format) {
-    case 'csv': return csvWriter(headers, file, name, layout === PROFILE_LAYOUTS['excel-csv'] ? options.excelEncoding : null);
-    case 'jsonl': return textWriter(file, '', '', '\n', (cells) => JSON.stringify(recordObject(headers, cells)));
-    case 'json': return textWriter(file, '[\n', '[]\n', '\n]\n', (cells) => caseJson(headers, cells), ',\n');
-    case 'xlsx': return xlsxWriter(headers, file, tier);
+    case 'csv':
+      return csvWriter(headers, file, name, layout === PROFILE_LAYOUTS['excel-csv'] ? options.excelEncoding : null);
+    case 'jsonl':
+      return textWriter(file, '', '', '\n', (cells) => JSON.stringify(recordObject(headers, cells)));
+    case 'json':
+      return textWriter(file, '[\n', '[]\n', '\n]\n', (cells) => caseJson(headers, cells), ',\n');
+    case 'xlsx':
+      return xlsxWriter(headers, file, tier);
   }
 }
 
@@ -160,36 +211,58 @@ const NUMBER_FIELDS = new Set(RECORD_FIELDS.filter((f) => f.kind === 'number').m
 function csvWriter(headers: string[], file: ChunkedFile, name: string, excel: ExcelEncoding | null): PartWriter {
   let line = 0;
   const w = new CsvBytesWriter((bytes) => {
-    if (excel === null || excel === 'utf8-bom') { file.writeBytes(bytes); return; }
+    if (excel === null || excel === 'utf8-bom') {
+      file.writeBytes(bytes);
+      return;
+    }
     const text = Buffer.from(bytes).toString('utf8');
     const encoded = iconv.encode(text, excel);
     if (excel === 'gbk' && iconv.decode(encoded, 'gbk') !== text) {
       // GBK has no code for some characters (rare names among them); iconv would write '?' for them.
       const back = iconv.decode(encoded, 'gbk').split('\n');
       const at = line + text.split('\n').findIndex((l, k) => l !== back[k]) + 1;
-      throw new ChurnwatchError('CW_OUTPUT_ENCODING', `${name}: line ${at} has a character that GBK cannot hold; set output.excel_encoding to gb18030 or utf8-bom`, { file: name, line: at });
+      throw new ChurnwatchError(
+        'CW_OUTPUT_ENCODING',
+        `${name}: line ${at} has a character that GBK cannot hold; set output.excel_encoding to gb18030 or utf8-bom`,
+        { file: name, line: at },
+      );
     }
     line += text.split('\n').length - 1;
     file.writeBytes(encoded);
   });
   if (excel === 'utf8-bom') file.writeBytes(new Uint8Array([0xef, 0xbb, 0xbf]));
   const free = headers.map((h) => FREE_TEXT.has(h) || (excel !== null && (h === 'msisdn' || h === 'msisdn_e164')));
-  headers.forEach((h, k) => { if (k > 0) w.comma(); w.cellString(h, false); });
+  headers.forEach((h, k) => {
+    if (k > 0) w.comma();
+    w.cellString(h, false);
+  });
   w.endLine();
   // GBK has no minus sign (U+2212, before a falling percentage): the full-width hyphen-minus it has
   // stands in, mapped before the cell is neutralised, so that one at the start still gets its "'".
   const cell = excel === 'gbk' ? (c: string) => c.replaceAll('\u2212', '\uff0d') : (c: string) => c;
   return {
     row(cells) {
-      cells.forEach((c, k) => { if (k > 0) w.comma(); if (c !== null) w.cellString(cell(c), free[k]!); });
+      cells.forEach((c, k) => {
+        if (k > 0) w.comma();
+        if (c !== null) w.cellString(cell(c), free[k]!);
+      });
       w.endLine();
     },
-    end: async () => { w.end(); },
+    end: async () => {
+      w.end();
+    },
   };
 }
 
 /** Text rows joined by `separator` between `open` and `close` (`empty` when there are none), written about every megabyte. */
-function textWriter(file: ChunkedFile, open: string, empty: string, close: string, text: (cells: (string | null)[]) => string, separator = ''): PartWriter {
+function textWriter(
+  file: ChunkedFile,
+  open: string,
+  empty: string,
+  close: string,
+  text: (cells: (string | null)[]) => string,
+  separator = '',
+): PartWriter {
   let rows = 0;
   return {
     row(cells) {
@@ -230,7 +303,12 @@ const ZIP_EPOCH = new Date(Date.UTC(2000, 0, 1));
  */
 function xlsxWriter(headers: string[], file: ChunkedFile, sheet: string): PartWriter {
   const chunks: Buffer[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, done) { chunks.push(Buffer.from(chunk)); done(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(Buffer.from(chunk));
+      done();
+    },
+  });
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: false, useSharedStrings: false });
   wb.creator = 'churnwatch';
   wb.created = ZIP_EPOCH;
@@ -238,7 +316,9 @@ function xlsxWriter(headers: string[], file: ChunkedFile, sheet: string): PartWr
   const ws = wb.addWorksheet(sheet);
   ws.addRow(headers).commit();
   return {
-    row(cells) { ws.addRow(cells.map((c) => c ?? '')).commit(); },
+    row(cells) {
+      ws.addRow(cells.map((c) => c ?? '')).commit();
+    },
     async end() {
       ws.commit();
       await wb.commit();

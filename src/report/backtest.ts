@@ -39,10 +39,15 @@ export function joinLabels(ids: TextColumn, labels: Labels, asOf: number): Label
   const index = new Map<string, number>();
   for (let i = 0; i < ids.length; i++) index.set(ids.get(i), i);
   const label = new Uint8Array(ids.length).fill(UNLABELLED);
-  let unknown = 0, before = 0, labelled = 0;
+  let unknown = 0,
+    before = 0,
+    labelled = 0;
   labels.ids.forEach((id, k) => {
     const i = index.get(id);
-    if (i === undefined) { unknown++; return; }
+    if (i === undefined) {
+      unknown++;
+      return;
+    }
     label[i] = labels.churned[k]!;
     labelled++;
     if (labels.churned[k] === 1 && labels.churnDay[k]! !== NO_DAY && labels.churnDay[k]! <= asOf) before++;
@@ -95,7 +100,14 @@ export function measureScores(pack: RulePack, ev: Evaluation, scores: Scores, id
   };
 }
 
-export function backtest(args: { pack: RulePack; asOf: number; ids: TextColumn; evaluation: Evaluation; scores: Scores; labels: Labels }): Backtest {
+export function backtest(args: {
+  pack: RulePack;
+  asOf: number;
+  ids: TextColumn;
+  evaluation: Evaluation;
+  scores: Scores;
+  labels: Labels;
+}): Backtest {
   const { pack, asOf, ids, labels } = args;
   const join = joinLabels(ids, labels, asOf);
   const m = measureScores(pack, args.evaluation, args.scores, ids, join.label);
@@ -103,10 +115,20 @@ export function backtest(args: { pack: RulePack; asOf: number; ids: TextColumn; 
     asOf: formatDay(asOf),
     pack: { name: pack.name, version: pack.version, hash: pack.hash },
     labels: {
-      file: labels.file, records: labels.records, malformed: labels.malformed, problems: labels.problems,
-      unknownSubscribers: join.unknownSubscribers, unlabelledSubscribers: join.unlabelledSubscribers, churnedBeforeAsOf: join.churnedBeforeAsOf,
+      file: labels.file,
+      records: labels.records,
+      malformed: labels.malformed,
+      problems: labels.problems,
+      unknownSubscribers: join.unknownSubscribers,
+      unlabelledSubscribers: join.unlabelledSubscribers,
+      churnedBeforeAsOf: join.churnedBeforeAsOf,
     },
-    population: { subscribers: ids.length, labelled: join.labelled, churners: m.ranking.deciles.churners, baseRate: m.ranking.deciles.baseRate },
+    population: {
+      subscribers: ids.length,
+      labelled: join.labelled,
+      churners: m.ranking.deciles.churners,
+      baseRate: m.ranking.deciles.baseRate,
+    },
     ...m,
   };
 }
@@ -118,33 +140,60 @@ const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(1)
 export const times = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
 /** An AUC to three decimals; n/a when a class is empty. */
 export const aucText = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
-const withInterval = (i: Interval, f: (v: number) => string): string => (Number.isFinite(i.estimate) ? `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]` : 'n/a');
+const withInterval = (i: Interval, f: (v: number) => string): string =>
+  Number.isFinite(i.estimate) ? `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]` : 'n/a';
 
 /** One row per flag: flagged, churners, precision, recall and lift, each with its 95% interval. */
 export function flagTable(rows: (FlagMeasures & { id: string })[]): string[] {
-  return alignColumns([
-    ['flag', 'flagged', 'churners', 'precision [95%]', 'recall [95%]', 'lift [95%]'],
-    ...rows.map((r) => [r.id, String(r.flagged), String(r.churners), withInterval(r.precision, pct), withInterval(r.recall, pct), withInterval(r.lift, times)]),
-  ], [false, true, true, true, true, true]);
+  return alignColumns(
+    [
+      ['flag', 'flagged', 'churners', 'precision [95%]', 'recall [95%]', 'lift [95%]'],
+      ...rows.map((r) => [
+        r.id,
+        String(r.flagged),
+        String(r.churners),
+        withInterval(r.precision, pct),
+        withInterval(r.recall, pct),
+        withInterval(r.lift, times),
+      ]),
+    ],
+    [false, true, true, true, true, true],
+  );
 }
 
 export function decileText(d: DecileTable): string[] {
-  return alignColumns([
-    ['decile', 'subscribers', 'churners', 'churn rate', 'lift', 'cum. churners', 'scores'],
-    ...d.rows.map((r) => [String(r.decile), String(r.subscribers), String(r.churners), pct(r.rate), times(r.lift), pct(r.cumulativeShare),
-      Number.isFinite(r.minScore) ? (r.minScore === r.maxScore ? r.minScore.toFixed(4) : `${r.minScore.toFixed(4)}-${r.maxScore.toFixed(4)}`) : '']),
-  ], [true, true, true, true, true, true, false]);
+  return alignColumns(
+    [
+      ['decile', 'subscribers', 'churners', 'churn rate', 'lift', 'cum. churners', 'scores'],
+      ...d.rows.map((r) => [
+        String(r.decile),
+        String(r.subscribers),
+        String(r.churners),
+        pct(r.rate),
+        times(r.lift),
+        pct(r.cumulativeShare),
+        Number.isFinite(r.minScore)
+          ? r.minScore === r.maxScore
+            ? r.minScore.toFixed(4)
+            : `${r.minScore.toFixed(4)}-${r.maxScore.toFixed(4)}`
+          : '',
+      ]),
+    ],
+    [true, true, true, true, true, true, false],
+  );
 }
 
 export function tieText(d: DecileTable): string {
-  const cut = d.topCut.tied > 0
-    ? `the top-decile cut falls inside a tie: ${d.topCut.tied} subscribers share score ${d.topCut.score.toFixed(4)}, ${d.topCut.inside} of them inside decile 1 by subscriber id`
-    : 'the top-decile cut falls between two scores (no tie)';
+  const cut =
+    d.topCut.tied > 0
+      ? `the top-decile cut falls inside a tie: ${d.topCut.tied} subscribers share score ${d.topCut.score.toFixed(4)}, ${d.topCut.inside} of them inside decile 1 by subscriber id`
+      : 'the top-decile cut falls between two scores (no tie)';
   return `${d.distinctScores} distinct scores; ${cut}`;
 }
 
 export function backtestText(b: Backtest): string {
-  const l = b.labels, p = b.population;
+  const l = b.labels,
+    p = b.population;
   const lines = [
     `backtest of ${b.pack.name} v${b.pack.version} as of ${b.asOf} against ${l.file}`,
     `labels: ${l.records} rows; ${p.labelled} of ${p.subscribers} subscribers labelled, ${p.churners} churned (base rate ${pct(p.baseRate)})`,
@@ -168,7 +217,13 @@ export function backtestText(b: Backtest): string {
  * a figure that cannot be computed (no one flagged, no churner) as null.
  */
 export function toJson(value: unknown): string {
-  return JSON.stringify(snakeKeys(value), (_k, v: unknown) => (typeof v === 'number' ? (Number.isFinite(v) ? Math.round(v * 1e6) / 1e6 : null) : v), 2) + '\n';
+  return (
+    JSON.stringify(
+      snakeKeys(value),
+      (_k, v: unknown) => (typeof v === 'number' ? (Number.isFinite(v) ? Math.round(v * 1e6) / 1e6 : null) : v),
+      2,
+    ) + '\n'
+  );
 }
 
 function snakeKeys(v: unknown): unknown {

@@ -48,7 +48,14 @@ export interface PackDiff {
   rules: RuleChange[];
   /** tierMoves[x][y]: subscribers with task tier TASK_TIERS[x] under A and TASK_TIERS[y] under B. */
   tierMoves: number[][];
-  labels?: { a: SideMeasures; b: SideMeasures; labelled: number; churners: number; unknownSubscribers: number; unlabelledSubscribers: number };
+  labels?: {
+    a: SideMeasures;
+    b: SideMeasures;
+    labelled: number;
+    churners: number;
+    unknownSubscribers: number;
+    unlabelledSubscribers: number;
+  };
 }
 
 export type SideMeasures = { combined: FlagMeasures; auc: number; topDecileLift: number };
@@ -64,11 +71,17 @@ function ruleChanges(a: Side, b: Side, n: number): RuleChange[] {
   const ids = [...a.evaluation.ruleIds, ...b.evaluation.ruleIds.filter((id) => !a.evaluation.ruleIds.includes(id))];
   const none = new Uint8Array(n);
   return ids.map((id) => {
-    const ja = a.evaluation.ruleIds.indexOf(id), jb = b.evaluation.ruleIds.indexOf(id);
-    const fa = ja >= 0 ? a.evaluation.flags[ja]! : none, fb = jb >= 0 ? b.evaluation.flags[jb]! : none;
-    let hitsA = 0, hitsB = 0, onlyA = 0, onlyB = 0;
+    const ja = a.evaluation.ruleIds.indexOf(id),
+      jb = b.evaluation.ruleIds.indexOf(id);
+    const fa = ja >= 0 ? a.evaluation.flags[ja]! : none,
+      fb = jb >= 0 ? b.evaluation.flags[jb]! : none;
+    let hitsA = 0,
+      hitsB = 0,
+      onlyA = 0,
+      onlyB = 0;
     for (let i = 0; i < n; i++) {
-      hitsA += fa[i]!; hitsB += fb[i]!;
+      hitsA += fa[i]!;
+      hitsB += fb[i]!;
       if (fa[i] && !fb[i]) onlyA++;
       else if (fb[i] && !fa[i]) onlyB++;
     }
@@ -83,18 +96,27 @@ function sideMeasures(m: ScoreMeasures): SideMeasures {
 export function diffPacks(args: { asOf: number; ids: TextColumn; a: Side; b: Side; list?: number; labels?: LabelJoin }): PackDiff {
   const { ids, a, b } = args;
   const n = ids.length;
-  const fa = flaggedOf(a), fb = flaggedOf(b);
+  const fa = flaggedOf(a),
+    fb = flaggedOf(b);
   const moves = TASK_TIERS.map(() => TASK_TIERS.map(() => 0));
-  const enter: number[] = [], leave: number[] = [];
-  let countA = 0, countB = 0, both = 0;
+  const enter: number[] = [],
+    leave: number[] = [];
+  let countA = 0,
+    countB = 0,
+    both = 0;
   for (let i = 0; i < n; i++) {
-    countA += fa[i]!; countB += fb[i]!;
+    countA += fa[i]!;
+    countB += fb[i]!;
     if (fa[i] && fb[i]) both++;
     else if (fb[i]) enter.push(i);
     else if (fa[i]) leave.push(i);
     moves[fa[i] ? a.scores.tier[i]! : 3]![fb[i] ? b.scores.tier[i]! : 3]!++;
   }
-  const firstIds = (list: number[]): string[] => list.sort((x, y) => ids.compare(x, y)).slice(0, args.list).map((i) => ids.get(i));
+  const firstIds = (list: number[]): string[] =>
+    list
+      .sort((x, y) => ids.compare(x, y))
+      .slice(0, args.list)
+      .map((i) => ids.get(i));
   const meta = (p: RulePack) => ({ name: p.name, version: p.version, hash: p.hash });
   const out: PackDiff = {
     asOf: formatDay(args.asOf),
@@ -110,8 +132,12 @@ export function diffPacks(args: { asOf: number; ids: TextColumn; a: Side; b: Sid
     const ma = measureScores(a.pack, a.evaluation, a.scores, ids, j.label);
     const mb = measureScores(b.pack, b.evaluation, b.scores, ids, j.label);
     out.labels = {
-      a: sideMeasures(ma), b: sideMeasures(mb), labelled: j.labelled, churners: ma.ranking.deciles.churners,
-      unknownSubscribers: j.unknownSubscribers, unlabelledSubscribers: j.unlabelledSubscribers,
+      a: sideMeasures(ma),
+      b: sideMeasures(mb),
+      labelled: j.labelled,
+      churners: ma.ranking.deciles.churners,
+      unknownSubscribers: j.unknownSubscribers,
+      unlabelledSubscribers: j.unlabelledSubscribers,
     };
   }
   return out;
@@ -131,20 +157,43 @@ export function diffText(d: PackDiff): string {
     lines.push(`  first entering: ${d.listed.enter.join(' ') || '-'}`);
     lines.push(`  first leaving:  ${d.listed.leave.join(' ') || '-'}`);
   }
-  lines.push('', 'hits per rule', ...alignColumns([
-    ['rule', 'A', 'B', 'change', 'A only', 'B only'],
-    ...d.rules.map((r) => [r.id, r.hitsA === null ? '-' : String(r.hitsA), r.hitsB === null ? '-' : String(r.hitsB),
-      signed((r.hitsB ?? 0) - (r.hitsA ?? 0)), String(r.onlyA), String(r.onlyB)]),
-  ], [false, true, true, true, true, true]).map((l) => `  ${l}`));
-  lines.push('', 'task tier moves (rows A, columns B; none = not flagged)', ...alignColumns([
-    ['A \\ B', ...TASK_TIERS],
-    ...d.tierMoves.map((row, x) => [TASK_TIERS[x]!, ...row.map(String)]),
-  ], [false, true, true, true, true]).map((l) => `  ${l}`));
+  lines.push(
+    '',
+    'hits per rule',
+    ...alignColumns(
+      [
+        ['rule', 'A', 'B', 'change', 'A only', 'B only'],
+        ...d.rules.map((r) => [
+          r.id,
+          r.hitsA === null ? '-' : String(r.hitsA),
+          r.hitsB === null ? '-' : String(r.hitsB),
+          signed((r.hitsB ?? 0) - (r.hitsA ?? 0)),
+          String(r.onlyA),
+          String(r.onlyB),
+        ]),
+      ],
+      [false, true, true, true, true, true],
+    ).map((l) => `  ${l}`),
+  );
+  lines.push(
+    '',
+    'task tier moves (rows A, columns B; none = not flagged)',
+    ...alignColumns(
+      [['A \\ B', ...TASK_TIERS], ...d.tierMoves.map((row, x) => [TASK_TIERS[x]!, ...row.map(String)])],
+      [false, true, true, true, true],
+    ).map((l) => `  ${l}`),
+  );
   if (d.labels) {
     const l = d.labels;
-    lines.push('', `against labels: ${l.labelled} subscribers labelled, ${l.churners} churned; ${l.unknownSubscribers} labels for unknown subscribers, ${l.unlabelledSubscribers} subscribers without a label`,
-      ...flagTable([{ id: 'A flagged', ...l.a.combined }, { id: 'B flagged', ...l.b.combined }]).map((s) => `  ${s}`),
-      `  ranking by risk: AUC A ${aucText(l.a.auc)}, B ${aucText(l.b.auc)}; top-decile lift A ${times(l.a.topDecileLift)}, B ${times(l.b.topDecileLift)}`);
+    lines.push(
+      '',
+      `against labels: ${l.labelled} subscribers labelled, ${l.churners} churned; ${l.unknownSubscribers} labels for unknown subscribers, ${l.unlabelledSubscribers} subscribers without a label`,
+      ...flagTable([
+        { id: 'A flagged', ...l.a.combined },
+        { id: 'B flagged', ...l.b.combined },
+      ]).map((s) => `  ${s}`),
+      `  ranking by risk: AUC A ${aucText(l.a.auc)}, B ${aucText(l.b.auc)}; top-decile lift A ${times(l.a.topDecileLift)}, B ${times(l.b.topDecileLift)}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

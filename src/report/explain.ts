@@ -68,13 +68,16 @@ export function policyOutcome(plan: PolicyPlan, ledger: LedgerPlan, i: number): 
       const row = ledger.rows.find((r) => r.subscriber === i && r.state !== 'closed')!;
       return { outcome: 'task', task_id: row.taskId, state: row.state, task_type: TASK_TYPES[plan.taskType[i]!]! };
     }
-    case SUPPRESSED: return { outcome: 'suppressed', code: SUPPRESSION_CODES[plan.code[i]!]! };
-    case HELD_OUT: return { outcome: 'held_out' };
+    case SUPPRESSED:
+      return { outcome: 'suppressed', code: SUPPRESSION_CODES[plan.code[i]!]! };
+    case HELD_OUT:
+      return { outcome: 'held_out' };
     case OVERFLOW: {
       const k = plan.overflow.subscriber.indexOf(i);
       return { outcome: 'over_capacity', queue: plan.overflow.queues[plan.overflow.queue[k]!]!, rank: plan.overflow.rank[k]! };
     }
-    default: return { outcome: 'not_flagged' };
+    default:
+      return { outcome: 'not_flagged' };
   }
 }
 
@@ -93,7 +96,14 @@ function rounded(v: number, decimals: number): number | null {
 }
 
 export function explain(args: {
-  pack: RulePack; D: number; m0: number; subscribers: SubscriberTable; table: FeatureTable; evaluation: Evaluation; scores: Scores; index: number;
+  pack: RulePack;
+  D: number;
+  m0: number;
+  subscribers: SubscriberTable;
+  table: FeatureTable;
+  evaluation: Evaluation;
+  scores: Scores;
+  index: number;
   /** Subscriber i's policy outcome (policyOutcome over the run's decisions). */
   policyOf: (i: number) => PolicyOutcome;
 }): Explanation {
@@ -103,7 +113,12 @@ export function explain(args: {
     const flagged = j >= 0 && ev.flags[j]![i] === 1;
     const reads = Object.fromEntries([...r.features].map(([k, f]) => [k, r.enabled ? featureValue(table, k, f, i) : null]));
     return {
-      id: r.id, enabled: r.enabled, flagged, when: r.when.replace(/\s+/g, ' '), weight: r.weight, reads,
+      id: r.id,
+      enabled: r.enabled,
+      flagged,
+      when: r.when.replace(/\s+/g, ' '),
+      weight: r.weight,
+      reads,
       ...(flagged ? { reason: renderReason(r.reason, table, i, D) } : {}),
     };
   });
@@ -145,11 +160,16 @@ export function explanationText(e: Explanation, pack: RulePack): string {
 
 function policyText(p: PolicyOutcome): string {
   switch (p.outcome) {
-    case 'task': return `task ${p.task_id} (${p.state}, ${p.task_type})`;
-    case 'suppressed': return `no task: suppressed by ${p.code} (suppressed.csv)`;
-    case 'held_out': return 'no task: held out as the control group (holdout.csv)';
-    case 'over_capacity': return `no task tonight: queue ${p.queue} full at rank ${p.rank} (overflow.csv)`;
-    default: return 'no task: not flagged';
+    case 'task':
+      return `task ${p.task_id} (${p.state}, ${p.task_type})`;
+    case 'suppressed':
+      return `no task: suppressed by ${p.code} (suppressed.csv)`;
+    case 'held_out':
+      return 'no task: held out as the control group (holdout.csv)';
+    case 'over_capacity':
+      return `no task tonight: queue ${p.queue} full at rank ${p.rank} (overflow.csv)`;
+    default:
+      return 'no task: not flagged';
   }
 }
 

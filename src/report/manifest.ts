@@ -22,7 +22,12 @@ import type { OutputRecord } from '../output/publish.js';
 import type { TaskProfile } from '../tasks/tasks.js';
 import { VERSION } from '../version.js';
 
-export interface InputRecord { extract: string; file: string; bytes: number; sha256: string }
+export interface InputRecord {
+  extract: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+}
 
 /**
  * `configuration` is the --config file (its name and sha256: it decides how the
@@ -30,17 +35,29 @@ export interface InputRecord { extract: string; file: string; bytes: number; sha
  * the defaults.
  */
 export function manifestJson(args: {
-  asOf: string; pack: RulePack; packPath: string; config?: ConfigSource | null; inputs: InputRecord[]; outputs: OutputRecord[]; profile?: TaskProfile;
+  asOf: string;
+  pack: RulePack;
+  packPath: string;
+  config?: ConfigSource | null;
+  inputs: InputRecord[];
+  outputs: OutputRecord[];
+  profile?: TaskProfile;
 }): string {
   const profile = args.profile ?? { mask: false, dialerFullNumber: true };
-  return JSON.stringify({
-    tool: 'churnwatch',
-    version: VERSION,
-    as_of: args.asOf,
-    rule_pack: { name: args.pack.name, version: args.pack.version, file: basename(args.packPath), sha256: args.pack.hash },
-    configuration: args.config ? { file: args.config.file, sha256: args.config.sha256 } : null,
-    tasks_personal_data: { mask: profile.mask, dialer_full_number: profile.dialerFullNumber },
-    inputs: args.inputs,
-    outputs: args.outputs,
-  }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        tool: 'churnwatch',
+        version: VERSION,
+        as_of: args.asOf,
+        rule_pack: { name: args.pack.name, version: args.pack.version, file: basename(args.packPath), sha256: args.pack.hash },
+        configuration: args.config ? { file: args.config.file, sha256: args.config.sha256 } : null,
+        tasks_personal_data: { mask: profile.mask, dialer_full_number: profile.dialerFullNumber },
+        inputs: args.inputs,
+        outputs: args.outputs,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }

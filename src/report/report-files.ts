@@ -31,7 +31,10 @@ export function chartLibrary(): ChartLibrary {
       css: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8').trim(),
     };
   } catch (e) {
-    throw new ChurnwatchError('CW_INTERNAL', `the chart library uplot is not installed (${(e as NodeJS.ErrnoException).code ?? 'error'}); reinstall churnwatch with its dependencies (npm ci)`);
+    throw new ChurnwatchError(
+      'CW_INTERNAL',
+      `the chart library uplot is not installed (${(e as NodeJS.ErrnoException).code ?? 'error'}); reinstall churnwatch with its dependencies (npm ci)`,
+    );
   }
   return library;
 }
@@ -71,8 +74,15 @@ function readInput(path: string, what: string): Buffer {
  */
 export function readEarlierRuns(outRoot: string, asOf: string): { earlier: EarlierRun[]; skipped: string[] } {
   let names: string[];
-  try { names = readdirSync(outRoot); } catch { return { earlier: [], skipped: [] }; }
-  const dates = names.filter((n) => DATE_FOLDER.test(n) && n < asOf && existsSync(join(outRoot, n, 'manifest.json'))).sort().slice(-TREND_RUNS);
+  try {
+    names = readdirSync(outRoot);
+  } catch {
+    return { earlier: [], skipped: [] };
+  }
+  const dates = names
+    .filter((n) => DATE_FOLDER.test(n) && n < asOf && existsSync(join(outRoot, n, 'manifest.json')))
+    .sort()
+    .slice(-TREND_RUNS);
   const earlier: EarlierRun[] = [];
   const skipped: string[] = [];
   for (const date of dates) {
@@ -88,14 +98,20 @@ export function readEarlierRuns(outRoot: string, asOf: string): { earlier: Earli
   return { earlier, skipped };
 }
 
-export interface PublishedRun { counts: RunCounts; risk: Float64Array }
+export interface PublishedRun {
+  counts: RunCounts;
+  risk: Float64Array;
+}
 
 /** A published run's counts (summary.json) and risk column (scores.arrow, full precision like the run's own). */
 export async function readPublishedRun(dir: string): Promise<PublishedRun> {
   const name = basename(dir);
   const hint = 'pass the folder of a published run, OUTDIR/<date>';
   if (!existsSync(dir)) throw new ChurnwatchError('CW_INPUT_MISSING', `${dir} does not exist; ${hint}`, { file: dir });
-  const counts = runCounts(parseJsonFile(readInput(join(dir, 'summary.json'), hint).toString('utf8'), `${name}/summary.json`), `${name}/summary.json`);
+  const counts = runCounts(
+    parseJsonFile(readInput(join(dir, 'summary.json'), hint).toString('utf8'), `${name}/summary.json`),
+    `${name}/summary.json`,
+  );
   const arrowPath = join(dir, 'scores.arrow');
   const bytes = readInput(arrowPath, hint);
   const { tableFromIPC } = await import('apache-arrow');
@@ -105,13 +121,20 @@ export async function readPublishedRun(dir: string): Promise<PublishedRun> {
     if (!column) throw new Error('no risk_score column');
     risk = Float64Array.from(column.toArray() as ArrayLike<number>);
   } catch {
-    throw new ChurnwatchError('CW_REPORT_INPUT', `${name}/scores.arrow is not an Arrow file with a risk_score column; rerun the date to publish it again`, { file: arrowPath });
+    throw new ChurnwatchError(
+      'CW_REPORT_INPUT',
+      `${name}/scores.arrow is not an Arrow file with a risk_score column; rerun the date to publish it again`,
+      { file: arrowPath },
+    );
   }
   return { counts, risk };
 }
 
 export function readBacktest(path: string): { file: string; deciles: Decile[] } {
   const file = basename(path);
-  const deciles = parseBacktest(parseJsonFile(readInput(path, 'pass the JSON file that churnwatch backtest --json wrote').toString('utf8'), file), file);
+  const deciles = parseBacktest(
+    parseJsonFile(readInput(path, 'pass the JSON file that churnwatch backtest --json wrote').toString('utf8'), file),
+    file,
+  );
   return { file, deciles };
 }

@@ -10,9 +10,17 @@
 import { ChurnwatchError } from '../errors.js';
 import { parseDay } from '../util/dates.js';
 
-export interface Series { name: string; values: (number | null)[] }
+export interface Series {
+  name: string;
+  values: (number | null)[];
+}
 
-export interface Decile { decile: number; churn_rate: number; lift: number; cumulative_share: number }
+export interface Decile {
+  decile: number;
+  churn_rate: number;
+  lift: number;
+  cumulative_share: number;
+}
 
 export interface ReportModel {
   asOf: string;
@@ -48,13 +56,18 @@ export interface RunCounts {
   files: ReportModel['files'];
 }
 
-export interface EarlierRun { date: string; counts: RunCounts }
+export interface EarlierRun {
+  date: string;
+  counts: RunCounts;
+}
 
 /** A summary.json key that counts flagged subscribers who got no task: today suppressed_do_not_call, later held-out and over-capacity. */
 const WITHHELD_KEY = /(^|_)(suppressed|held_out|over_capacity)(_|$)/;
 
 function bad(where: string, what: string): ChurnwatchError {
-  return new ChurnwatchError('CW_REPORT_INPUT', `${where}: ${what}; pass the folder of a run published by churnwatch (OUTDIR/<date>)`, { file: where });
+  return new ChurnwatchError('CW_REPORT_INPUT', `${where}: ${what}; pass the folder of a run published by churnwatch (OUTDIR/<date>)`, {
+    file: where,
+  });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -78,7 +91,8 @@ function counts(v: unknown, where: string, path: string): Record<string, number>
 export function runCounts(summary: unknown, where: string): RunCounts {
   if (!isObject(summary)) throw bad(where, 'not a JSON object');
   const asOf = summary.as_of;
-  if (typeof asOf !== 'string' || Number.isNaN(parseDay(asOf)) || !/^\d{4}-\d{2}-\d{2}$/.test(asOf)) throw bad(where, 'as_of is missing or not a date YYYY-MM-DD');
+  if (typeof asOf !== 'string' || Number.isNaN(parseDay(asOf)) || !/^\d{4}-\d{2}-\d{2}$/.test(asOf))
+    throw bad(where, 'as_of is missing or not a date YYYY-MM-DD');
   const pack = isObject(summary.rule_pack) ? summary.rule_pack : {};
   const withheld: Record<string, number> = {};
   for (const [k, v] of Object.entries(summary)) {
@@ -185,8 +199,12 @@ export function reportModel(m: ModelInput): ReportModel {
  * (`ranking.deciles.rows`, whose churn rate is `rate`), so that file can be passed as it is.
  */
 export function parseBacktest(value: unknown, file: string): Decile[] {
-  const fail = (what: string) => new ChurnwatchError('CW_REPORT_INPUT',
-    `${file}: ${what}; pass a backtest result with deciles: [{ decile, churn_rate, lift, cumulative_share }] (churnwatch backtest --json writes one)`, { file });
+  const fail = (what: string) =>
+    new ChurnwatchError(
+      'CW_REPORT_INPUT',
+      `${file}: ${what}; pass a backtest result with deciles: [{ decile, churn_rate, lift, cumulative_share }] (churnwatch backtest --json writes one)`,
+      { file },
+    );
   const ranking = isObject(value) && isObject(value.ranking) && isObject(value.ranking.deciles) ? value.ranking.deciles.rows : undefined;
   const [path, rows] = isObject(value) && Array.isArray(value.deciles) ? ['deciles', value.deciles] : ['ranking.deciles.rows', ranking];
   if (!Array.isArray(rows)) throw fail('no deciles array');

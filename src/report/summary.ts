@@ -16,12 +16,21 @@ import { formatDay, formatMonth, monthOfDay } from '../util/dates.js';
 /** Per extract: bytes and rows read, accepted, rejected (by code), repeated; with times for summary.json. */
 export function fileSummary(extracts: Pick<Extracts, 'files' | 'rejects'>, withTimes: boolean): Record<string, Record<string, unknown>> {
   const byCode = extracts.rejects.countsByCode();
-  return Object.fromEntries(extracts.files.map((f) => [f.extract, {
-    file: f.file, bytes: f.bytes, rows_read: f.records, rows_accepted: f.accepted, rows_rejected: f.rejected,
-    ...(f.rejected > 0 ? { rejected_by_code: byCode[f.file] ?? {} } : {}),
-    ...(f.duplicates !== undefined ? { rows_repeated: f.duplicates } : {}),
-    ...(withTimes ? { ms: Math.round(f.ms) } : {}),
-  }]));
+  return Object.fromEntries(
+    extracts.files.map((f) => [
+      f.extract,
+      {
+        file: f.file,
+        bytes: f.bytes,
+        rows_read: f.records,
+        rows_accepted: f.accepted,
+        rows_rejected: f.rejected,
+        ...(f.rejected > 0 ? { rejected_by_code: byCode[f.file] ?? {} } : {}),
+        ...(f.duplicates !== undefined ? { rows_repeated: f.duplicates } : {}),
+        ...(withTimes ? { ms: Math.round(f.ms) } : {}),
+      },
+    ]),
+  );
 }
 
 export interface SummaryInput {
@@ -43,7 +52,9 @@ export function buildSummary(s: SummaryInput): Record<string, unknown> {
   const subscribersPerTier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<string, number>;
   for (let i = 0; i < scores.tier.length; i++) subscribersPerTier[TIERS[scores.tier[i]!]!]!++;
   const hitsPerRule: Record<string, number> = {};
-  ev.ruleIds.forEach((id, j) => { hitsPerRule[id] = countNonZero(ev.flags[j]!); });
+  ev.ruleIds.forEach((id, j) => {
+    hitsPerRule[id] = countNonZero(ev.flags[j]!);
+  });
   const monthsUsed: Record<string, string> = {};
   const daysUsed: Record<string, string> = {};
   for (const f of s.features.values()) {

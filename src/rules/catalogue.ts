@@ -5,9 +5,7 @@
  * pack's `measures:`) declares; adding a measure is a declaration there, adding a
  * rule over existing measures is a rule-pack edit.
  */
-import {
-  ATTRIBUTES, EVENT_MEASURES, builtinMeasure, type ColumnMeasure, type ExtractName, type Unit,
-} from '../contract/contract.js';
+import { ATTRIBUTES, EVENT_MEASURES, builtinMeasure, type ColumnMeasure, type ExtractName, type Unit } from '../contract/contract.js';
 
 export type { Unit } from '../contract/contract.js';
 
@@ -42,42 +40,63 @@ export type FeatureRequest =
 
 export function featureKey(f: FeatureRequest): string {
   switch (f.source) {
-    case 'subscribers': return f.column;
-    case 'billing': return `${f.measure}(M${f.month})`;
-    case 'usage': return `${f.measure}(d${f.day})`;
-    case 'tickets': return `tickets('${f.kind}', ${f.from}, ${f.to})`;
-    case 'contracts': return `contracts_${f.which}(${f.from}, ${f.to})`;
+    case 'subscribers':
+      return f.column;
+    case 'billing':
+      return `${f.measure}(M${f.month})`;
+    case 'usage':
+      return `${f.measure}(d${f.day})`;
+    case 'tickets':
+      return `tickets('${f.kind}', ${f.from}, ${f.to})`;
+    case 'contracts':
+      return `contracts_${f.which}(${f.from}, ${f.to})`;
   }
 }
 
 export function featureUnit(f: FeatureRequest): Unit | 'enum' {
   switch (f.source) {
-    case 'subscribers': return ATTRIBUTES[f.column]!.unit;
-    case 'billing': case 'usage': return (f.declared ?? builtinMeasure(f.measure)!).unit;
-    default: return 'count';
+    case 'subscribers':
+      return ATTRIBUTES[f.column]!.unit;
+    case 'billing':
+    case 'usage':
+      return (f.declared ?? builtinMeasure(f.measure)!).unit;
+    default:
+      return 'count';
   }
 }
 
 /** Which extract a feature reads; the run needs that file only when an enabled rule does. */
 export function featureFile(f: FeatureRequest): ExtractName {
   switch (f.source) {
-    case 'subscribers': return 'subscribers';
-    case 'billing': return 'billing_monthly';
-    case 'usage': return 'usage_daily';
-    case 'tickets': return 'tickets';
-    case 'contracts': return 'contracts';
+    case 'subscribers':
+      return 'subscribers';
+    case 'billing':
+      return 'billing_monthly';
+    case 'usage':
+      return 'usage_daily';
+    case 'tickets':
+      return 'tickets';
+    case 'contracts':
+      return 'contracts';
   }
 }
 
 /** The columns a feature reads, by extract: what makes an optional column needed. */
 export function featureColumns(f: FeatureRequest): { extract: ExtractName; columns: string[] } {
   switch (f.source) {
-    case 'subscribers': return { extract: 'subscribers', columns: [f.column] };
-    case 'billing': case 'usage': {
+    case 'subscribers':
+      return { extract: 'subscribers', columns: [f.column] };
+    case 'billing':
+    case 'usage': {
       const m = f.declared ?? builtinMeasure(f.measure)!;
-      return { extract: featureFile(f), columns: 'sumOf' in m ? m.sumOf.map((p) => builtinMeasure(p) as ColumnMeasure).map((p) => p.column) : [m.column] };
+      return {
+        extract: featureFile(f),
+        columns: 'sumOf' in m ? m.sumOf.map((p) => builtinMeasure(p) as ColumnMeasure).map((p) => p.column) : [m.column],
+      };
     }
-    case 'tickets': return { extract: 'tickets', columns: [...EVENT_MEASURES.find((e) => e.name === 'tickets')!.reads] };
-    case 'contracts': return { extract: 'contracts', columns: [...EVENT_MEASURES.find((e) => e.name === `contracts_${f.which}`)!.reads] };
+    case 'tickets':
+      return { extract: 'tickets', columns: [...EVENT_MEASURES.find((e) => e.name === 'tickets')!.reads] };
+    case 'contracts':
+      return { extract: 'contracts', columns: [...EVENT_MEASURES.find((e) => e.name === `contracts_${f.which}`)!.reads] };
   }
 }

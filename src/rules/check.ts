@@ -8,13 +8,11 @@
  */
 import { ExpressionError, type CompareOp, type Node } from './parse.js';
 import { ATTRIBUTES, TICKET_KINDS, builtinMeasure, type ColumnMeasure } from '../contract/contract.js';
-import {
-  MAX_DAY_OFFSET, MAX_LITERAL, MAX_MONTH_OFFSET, featureKey, featureUnit, type FeatureRequest, type Unit,
-} from './catalogue.js';
+import { MAX_DAY_OFFSET, MAX_LITERAL, MAX_MONTH_OFFSET, featureKey, featureUnit, type FeatureRequest, type Unit } from './catalogue.js';
 
 export type Typed =
   | { k: 'const'; value: number; unit: Unit }
-  | { k: 'day'; offset: number }                     // D - offset, a day number
+  | { k: 'day'; offset: number } // D - offset, a day number
   | { k: 'feature'; key: string; unit: Unit }
   | { k: 'enumEq'; key: string; code: number; negate: boolean }
   | { k: 'given'; key: string }
@@ -40,9 +38,16 @@ export interface CheckOptions {
 
 export function unitOf(t: Typed): Unit {
   switch (t.k) {
-    case 'const': case 'feature': case 'neg': case 'arith': case 'call': return t.unit;
-    case 'day': return 'day';
-    default: return 'bool';
+    case 'const':
+    case 'feature':
+    case 'neg':
+    case 'arith':
+    case 'call':
+      return t.unit;
+    case 'day':
+      return 'day';
+    default:
+      return 'bool';
   }
 }
 
@@ -53,7 +58,9 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
     features.set(key, f);
     return key;
   };
-  const fail = (msg: string, n: Node): never => { throw new ExpressionError(msg, n.pos); };
+  const fail = (msg: string, n: Node): never => {
+    throw new ExpressionError(msg, n.pos);
+  };
 
   function intLiteral(n: Node, what: string): number {
     if (n.type === 'num' && Number.isInteger(n.value)) return n.value;
@@ -66,7 +73,8 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
     const m = n.type === 'name' ? re.exec(n.name) : null;
     if (!m) return fail(`${fn}() takes a ${prefix === 'M' ? 'month M0, M1, ...' : 'day d1, d2, ...'} as its argument`, n);
     const k = Number(m[1]);
-    if (k > max || (prefix === 'd' && k < 1)) return fail(`${n.type === 'name' ? n.name : ''} is out of range (${prefix === 'M' ? 'M0' : 'd1'}..${prefix}${max})`, n);
+    if (k > max || (prefix === 'd' && k < 1))
+      return fail(`${n.type === 'name' ? n.name : ''} is out of range (${prefix === 'M' ? 'M0' : 'd1'}..${prefix}${max})`, n);
     return k;
   }
 
@@ -89,10 +97,12 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
         if (/^M\d+$/.test(n.name)) fail(`${n.name} is a month: use it inside a monthly measure such as amount()`, n);
         const s = ATTRIBUTES[n.name];
         if (!s) fail(`unknown name "${n.name}"`, n);
-        if (s!.unit === 'enum') fail(`${n.name} can only be compared with == or != to one of ${s!.values!.map((v) => `'${v}'`).join(', ')}`, n);
+        if (s!.unit === 'enum')
+          fail(`${n.name} can only be compared with == or != to one of ${s!.values!.map((v) => `'${v}'`).join(', ')}`, n);
         return { k: 'feature', key: use({ source: 'subscribers', column: n.name }), unit: s!.unit as Unit };
       }
-      case 'call': return visitCall(n);
+      case 'call':
+        return visitCall(n);
       case 'unary': {
         const arg = visit(n.arg);
         if (n.op === 'not') {
@@ -103,7 +113,8 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
         if (arg.k === 'const') return { ...arg, value: -arg.value };
         return { k: 'neg', arg, unit: unitOf(arg) };
       }
-      case 'binary': return visitChain(n, arithmetic);
+      case 'binary':
+        return visitChain(n, arithmetic);
       case 'compare': {
         let result: Typed | undefined;
         for (let i = 0; i < n.ops.length; i++) {
@@ -112,7 +123,8 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
         }
         return result!;
       }
-      case 'logical': return visitChain(n, logical);
+      case 'logical':
+        return visitChain(n, logical);
     }
   }
 
@@ -135,16 +147,31 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
   }
 
   function arithmetic(n: Extract<Node, { type: 'binary' }>, left: Typed, right: Typed): Typed {
-    const lu = unitOf(left), ru = unitOf(right);
+    const lu = unitOf(left),
+      ru = unitOf(right);
     if (lu === 'day' || ru === 'day') {
       if (n.op === '-' && lu === 'day' && ru === 'day') return { k: 'arith', op: '-', left, right, unit: 'count' };
-      if ((n.op === '+' || n.op === '-') && lu === 'day' && isNumeric(ru) && ru !== 'money') return { k: 'arith', op: n.op, left, right, unit: 'day' };
+      if ((n.op === '+' || n.op === '-') && lu === 'day' && isNumeric(ru) && ru !== 'money')
+        return { k: 'arith', op: n.op, left, right, unit: 'day' };
       fail('dates can only be subtracted from each other or moved by a number of days', n);
     }
     if (!isNumeric(lu) || !isNumeric(ru)) fail(`"${n.op}" needs numbers on both sides`, n);
-    const unit: Unit = n.op === '/' ? (lu === 'money' && ru !== 'money' ? 'money' : 'number')
-      : n.op === '*' ? (lu === 'money' || ru === 'money' ? 'money' : lu === 'count' && ru === 'count' ? 'count' : 'number')
-      : lu === 'money' || ru === 'money' ? 'money' : lu === ru ? lu : 'number';
+    const unit: Unit =
+      n.op === '/'
+        ? lu === 'money' && ru !== 'money'
+          ? 'money'
+          : 'number'
+        : n.op === '*'
+          ? lu === 'money' || ru === 'money'
+            ? 'money'
+            : lu === 'count' && ru === 'count'
+              ? 'count'
+              : 'number'
+          : lu === 'money' || ru === 'money'
+            ? 'money'
+            : lu === ru
+              ? lu
+              : 'number';
     return { k: 'arith', op: n.op, left, right, unit };
   }
 
@@ -166,8 +193,10 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
       if (code < 0) fail(`'${strNode.value}' is not a value of ${nameNode.name} (${values.join(', ')})`, strNode);
       return { k: 'enumEq', key: use({ source: 'subscribers', column: nameNode.name }), code, negate: op === '!=' };
     }
-    const left = visit(a), right = visit(b);
-    const lu = unitOf(left), ru = unitOf(right);
+    const left = visit(a),
+      right = visit(b);
+    const lu = unitOf(left),
+      ru = unitOf(right);
     if (lu === 'bool' || ru === 'bool') fail('conditions cannot be compared; use and / or / not', at);
     if ((lu === 'day') !== (ru === 'day')) fail('a date can only be compared with another date (D, d1, activation_date, ...)', at);
     return { k: 'cmp', op, left, right };
@@ -175,15 +204,18 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
 
   function visitCall(n: Extract<Node, { type: 'call' }>): Typed {
     const { name, args } = n;
-    const arity = (count: number) => { if (args.length !== count) fail(`${name}() takes ${count} argument${count === 1 ? '' : 's'}`, n); };
+    const arity = (count: number) => {
+      if (args.length !== count) fail(`${name}() takes ${count} argument${count === 1 ? '' : 's'}`, n);
+    };
     const declared = opts.measures?.find((m) => m.name === name);
     const measure = builtinMeasure(name) ?? declared;
     if (measure !== undefined) {
       arity(1);
       const extra = declared === undefined ? {} : { declared };
-      const f: FeatureRequest = measure.extract === 'billing_monthly'
-        ? { source: 'billing', measure: name, month: offsetName(args[0]!, 'M', MAX_MONTH_OFFSET, name), ...extra }
-        : { source: 'usage', measure: name, day: offsetName(args[0]!, 'd', MAX_DAY_OFFSET, name), ...extra };
+      const f: FeatureRequest =
+        measure.extract === 'billing_monthly'
+          ? { source: 'billing', measure: name, month: offsetName(args[0]!, 'M', MAX_MONTH_OFFSET, name), ...extra }
+          : { source: 'usage', measure: name, day: offsetName(args[0]!, 'd', MAX_DAY_OFFSET, name), ...extra };
       return { k: 'feature', key: use(f), unit: featureUnit(f) as Unit };
     }
     switch (name) {
@@ -209,7 +241,10 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
         if (a.type !== 'name' || !ATTRIBUTES[a.name]) return fail('given() takes a subscriber attribute such as prepaid_balance', a);
         return { k: 'given', key: use({ source: 'subscribers', column: a.name }) };
       }
-      case 'min': case 'max': case 'abs': case 'pct_change': {
+      case 'min':
+      case 'max':
+      case 'abs':
+      case 'pct_change': {
         if (name === 'pct_change' && !opts.allowTemplateFunctions) fail('pct_change() is only for reason texts', n);
         arity(name === 'abs' ? 1 : 2);
         const typed = args.map(visit);

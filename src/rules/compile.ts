@@ -64,7 +64,11 @@ type Task = { node: Typed; holds: boolean } | { resume: () => void };
  * A generated operand: its code, a bound on its magnitude (Infinity when it might
  * not be finite), and its value when it is a constant.
  */
-interface Operand { code: string; bound: number; constant?: number }
+interface Operand {
+  code: string;
+  bound: number;
+  constant?: number;
+}
 
 /**
  * The code of a checked tree, as a flat sequence of temporaries in post-order
@@ -122,12 +126,21 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
   };
   while (stack.length > 0) {
     const task = stack.pop()!;
-    if ('resume' in task) { task.resume(); continue; }
+    if ('resume' in task) {
+      task.resume();
+      continue;
+    }
     const { node: t, holds } = task;
     switch (t.k) {
-      case 'const': operands.push({ code: numberLiteral(t.value), bound: Math.abs(t.value), constant: t.value }); break;
-      case 'day': operands.push({ code: t.offset === 0 ? 'D' : `(D - ${t.offset})`, bound: MAX_FEATURE }); break;
-      case 'feature': operands.push({ code: `c${columnIndex(t.key)}[i]`, bound: MAX_FEATURE }); break;
+      case 'const':
+        operands.push({ code: numberLiteral(t.value), bound: Math.abs(t.value), constant: t.value });
+        break;
+      case 'day':
+        operands.push({ code: t.offset === 0 ? 'D' : `(D - ${t.offset})`, bound: MAX_FEATURE });
+        break;
+      case 'feature':
+        operands.push({ code: `c${columnIndex(t.key)}[i]`, bound: MAX_FEATURE });
+        break;
       case 'enumEq': {
         const c = `c${columnIndex(t.key)}[i]`;
         // A missing attribute makes == and != unknown alike.
@@ -140,37 +153,76 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
         conditions.push(`(${c} ${present[holds ? 0 : 1]})`);
         break;
       }
-      case 'neg': after(() => { const a = pop(); operands.push({ code: temp(`-${a.code}`), bound: a.bound }); }, t.arg); break;
-      case 'arith': after(() => { const r = pop(), l = pop(); operands.push(arithmetic(t.op, l, r)); }, t.left, t.right); break;
-      case 'call':
+      case 'neg':
         after(() => {
-          const args = t.args.map(() => pop()).reverse();
-          const bound = Math.max(...args.map((a) => a.bound));
-          const list = args.map((a) => a.code).join(', ');
-          switch (t.fn) {
-            case 'min': operands.push({ code: temp(`Math.min(${list})`), bound }); break;
-            case 'max': operands.push({ code: temp(`Math.max(${list})`), bound }); break;
-            case 'abs': operands.push({ code: temp(`Math.abs(${list})`), bound }); break;
-            case 'pct_change': {
-              const [a, b] = args as [Operand, Operand];
-              operands.push(arithmetic('*', arithmetic('/', arithmetic('-', a, b), b), { code: '100', bound: 100, constant: 100 }));
-              break;
+          const a = pop();
+          operands.push({ code: temp(`-${a.code}`), bound: a.bound });
+        }, t.arg);
+        break;
+      case 'arith':
+        after(
+          () => {
+            const r = pop(),
+              l = pop();
+            operands.push(arithmetic(t.op, l, r));
+          },
+          t.left,
+          t.right,
+        );
+        break;
+      case 'call':
+        after(
+          () => {
+            const args = t.args.map(() => pop()).reverse();
+            const bound = Math.max(...args.map((a) => a.bound));
+            const list = args.map((a) => a.code).join(', ');
+            switch (t.fn) {
+              case 'min':
+                operands.push({ code: temp(`Math.min(${list})`), bound });
+                break;
+              case 'max':
+                operands.push({ code: temp(`Math.max(${list})`), bound });
+                break;
+              case 'abs':
+                operands.push({ code: temp(`Math.abs(${list})`), bound });
+                break;
+              case 'pct_change': {
+                const [a, b] = args as [Operand, Operand];
+                operands.push(arithmetic('*', arithmetic('/', arithmetic('-', a, b), b), { code: '100', bound: 100, constant: 100 }));
+                break;
+              }
             }
-          }
-        }, ...t.args);
+          },
+          ...t.args,
+        );
         break;
       case 'cmp':
-        after(() => {
-          const r = pop(), l = pop();
-          conditions.push(comparison(holds ? t.op : NEGATED[t.op], arithmetic('-', l, r).code, E));
-        }, t.left, t.right);
+        after(
+          () => {
+            const r = pop(),
+              l = pop();
+            conditions.push(comparison(holds ? t.op : NEGATED[t.op], arithmetic('-', l, r).code, E));
+          },
+          t.left,
+          t.right,
+        );
         break;
-      case 'not': stack.push({ node: t.arg, holds: !holds }); break;
+      case 'not':
+        stack.push({ node: t.arg, holds: !holds });
+        break;
       case 'logic': {
         // Both sides true (or, asked whether it fails, both false) needs the right side only when the left one is.
         const both = (t.op === 'and') === holds;
         let name = '';
-        stack.push({ resume: () => { emit(`${name} = ${conditions.pop()!};`); indent = indent.slice(2); emit('}'); conditions.push(name); chained.add(name); } });
+        stack.push({
+          resume: () => {
+            emit(`${name} = ${conditions.pop()!};`);
+            indent = indent.slice(2);
+            emit('}');
+            conditions.push(name);
+            chained.add(name);
+          },
+        });
         stack.push({ node: t.right, holds });
         stack.push({
           resume: () => {
@@ -191,10 +243,14 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
   function arithmetic(op: '+' | '-' | '*' | '/', l: Operand, r: Operand): Operand {
     const expr = `${l.code} ${op} ${r.code}`;
     switch (op) {
-      case '+': case '-': return computed(expr, l.bound + r.bound);
-      case '*': return computed(expr, l.bound * r.bound);
+      case '+':
+      case '-':
+        return computed(expr, l.bound + r.bound);
+      case '*':
+        return computed(expr, l.bound * r.bound);
       // Only a constant divisor is known not to be 0 (x / 0 gives an infinite bound, as it should).
-      case '/': return computed(expr, r.constant === undefined ? Infinity : l.bound / Math.abs(r.constant));
+      case '/':
+        return computed(expr, r.constant === undefined ? Infinity : l.bound / Math.abs(r.constant));
     }
   }
 }
@@ -204,12 +260,18 @@ const NEGATED: Record<CompareOp, CompareOp> = { '<': '>=', '<=': '>', '>': '<=',
 
 function comparison(op: CompareOp, diff: string, E: string): string {
   switch (op) {
-    case '<=': return `(${diff} <= ${E})`;
-    case '<': return `(${diff} < -${E})`;
-    case '>=': return `(${diff} >= -${E})`;
-    case '>': return `(${diff} > ${E})`;
-    case '==': return `(Math.abs(${diff}) <= ${E})`;
-    case '!=': return `(Math.abs(${diff}) > ${E})`;
+    case '<=':
+      return `(${diff} <= ${E})`;
+    case '<':
+      return `(${diff} < -${E})`;
+    case '>=':
+      return `(${diff} >= -${E})`;
+    case '>':
+      return `(${diff} > ${E})`;
+    case '==':
+      return `(Math.abs(${diff}) <= ${E})`;
+    case '!=':
+      return `(Math.abs(${diff}) > ${E})`;
   }
 }
 

@@ -19,7 +19,12 @@ export type Node =
 
 export type CompareOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
 
-interface Token { kind: 'num' | 'str' | 'name' | 'op' | 'end'; text: string; pos: number; value?: number | string }
+interface Token {
+  kind: 'num' | 'str' | 'name' | 'op' | 'end';
+  text: string;
+  pos: number;
+  value?: number | string;
+}
 
 /**
  * Size limits, far above any real rule (the default pack nests 3 deep and has at
@@ -33,7 +38,12 @@ export const MAX_EXPRESSION_OPERANDS = 1000;
 
 /** Thrown by parse and check; the rule pack loader adds the rule id. */
 export class ExpressionError extends Error {
-  constructor(message: string, readonly pos: number) { super(message); }
+  constructor(
+    message: string,
+    readonly pos: number,
+  ) {
+    super(message);
+  }
 }
 
 const OPERATORS = ['<=', '>=', '==', '!=', '&&', '||', '<', '>', '+', '-', '*', '/', '(', ')', ',', '!'];
@@ -49,15 +59,22 @@ function matchAt(re: RegExp, src: string, i: number): string | null {
 
 function tokenize(src: string): Token[] {
   if (src.length > MAX_EXPRESSION_LENGTH) {
-    throw new ExpressionError(`the expression is ${src.length} characters long, more than the limit of ${MAX_EXPRESSION_LENGTH}: split it into several rules`, 0);
+    throw new ExpressionError(
+      `the expression is ${src.length} characters long, more than the limit of ${MAX_EXPRESSION_LENGTH}: split it into several rules`,
+      0,
+    );
   }
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i]!;
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+      continue;
+    }
     const start = i;
-    if (c === '.' && !/[0-9]/.test(src[i + 1] ?? '')) throw new ExpressionError('"." is not allowed in a rule expression (there is no property access)', i);
+    if (c === '.' && !/[0-9]/.test(src[i + 1] ?? ''))
+      throw new ExpressionError('"." is not allowed in a rule expression (there is no property access)', i);
     if (/[0-9.]/.test(c)) {
       const m = matchAt(NUMBER, src, i);
       if (m === null) throw new ExpressionError(`a number is malformed`, i);
@@ -94,17 +111,27 @@ const COMPARE_OPS = new Set(['<', '<=', '>', '>=', '==', '!=']);
 export function parseExpression(src: string): Node {
   const tokens = tokenize(src);
   // Numbers, strings and names; a function's name is not counted, its arguments are.
-  const operands = tokens.filter((t, j) => t.kind === 'num' || t.kind === 'str'
-    || (t.kind === 'name' && !['and', 'or', 'not'].includes(t.text) && !(tokens[j + 1]!.kind === 'op' && tokens[j + 1]!.text === '('))).length;
+  const operands = tokens.filter(
+    (t, j) =>
+      t.kind === 'num' ||
+      t.kind === 'str' ||
+      (t.kind === 'name' && !['and', 'or', 'not'].includes(t.text) && !(tokens[j + 1]!.kind === 'op' && tokens[j + 1]!.text === '(')),
+  ).length;
   if (operands > MAX_EXPRESSION_OPERANDS) {
-    throw new ExpressionError(`the expression has ${operands} operands, more than the limit of ${MAX_EXPRESSION_OPERANDS}: split it into several rules`, 0);
+    throw new ExpressionError(
+      `the expression has ${operands} operands, more than the limit of ${MAX_EXPRESSION_OPERANDS}: split it into several rules`,
+      0,
+    );
   }
   let k = 0;
   // Each level of nesting recurses a few functions deep: refused before the stack runs out.
   let depth = 0;
   const deeper = (pos: number) => {
     if (++depth > MAX_EXPRESSION_DEPTH) {
-      throw new ExpressionError(`the expression nests more than ${MAX_EXPRESSION_DEPTH} levels deep (parentheses, calls, not, -): simplify it or split it into several rules`, pos);
+      throw new ExpressionError(
+        `the expression nests more than ${MAX_EXPRESSION_DEPTH} levels deep (parentheses, calls, not, -): simplify it or split it into several rules`,
+        pos,
+      );
     }
   };
   const peek = () => tokens[k]!;
@@ -182,8 +209,14 @@ export function parseExpression(src: string): Node {
   }
   function primary(): Node {
     const t = peek();
-    if (t.kind === 'num') { next(); return { type: 'num', value: t.value as number, text: t.text, pos: t.pos }; }
-    if (t.kind === 'str') { next(); return { type: 'str', value: t.value as string, pos: t.pos }; }
+    if (t.kind === 'num') {
+      next();
+      return { type: 'num', value: t.value as number, text: t.text, pos: t.pos };
+    }
+    if (t.kind === 'str') {
+      next();
+      return { type: 'str', value: t.value as string, pos: t.pos };
+    }
     if (t.kind === 'name') {
       if (['and', 'or', 'not'].includes(t.text)) throw new ExpressionError(`"${t.text}" needs an operand before it`, t.pos);
       next();
@@ -192,7 +225,10 @@ export function parseExpression(src: string): Node {
         const args: Node[] = [];
         if (!isOp(')')) {
           args.push(orExpr());
-          while (isOp(',')) { next(); args.push(orExpr()); }
+          while (isOp(',')) {
+            next();
+            args.push(orExpr());
+          }
         }
         expect(')');
         depth--;

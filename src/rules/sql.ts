@@ -121,8 +121,11 @@ const trimmed = (col: string) => `coalesce(trim(${col}), '')`;
  * Returned as layers: each list of columns may use the ones before.
  */
 function dayLayers(d: Dialect, t: string, out: string): string[][] {
-  const sep = d.matches(t, DAY_SEP), compact = d.matches(t, DAY_COMPACT);
-  const y = `${out}_y`, m = `${out}_m`, dd = `${out}_d`;
+  const sep = d.matches(t, DAY_SEP),
+    compact = d.matches(t, DAY_COMPACT);
+  const y = `${out}_y`,
+    m = `${out}_m`,
+    dd = `${out}_d`;
   return [
     [
       `CASE WHEN ${sep} OR ${compact} THEN ${asInt(`substr(${t}, 1, 4)`)} END AS ${y}`,
@@ -153,7 +156,8 @@ function daysFromCivil(y: string, m: string, d: string): string {
 
 /** Month index (year × 12 + month − 1) of YYYY-MM, YYYY/MM or YYYYMM; NULL otherwise. */
 function monthIndex(d: Dialect, t: string): string {
-  const y = asInt(`substr(${t}, 1, 4)`), m = asInt(`substr(${t}, length(${t}) - 1, 2)`);
+  const y = asInt(`substr(${t}, 1, 4)`),
+    m = asInt(`substr(${t}, length(${t}) - 1, 2)`);
   // Nested: the casts run only on text of the right shape (AND need not evaluate left to right; Spark's ANSI mode fails a bad cast).
   return `CASE WHEN ${d.matches(t, MONTH)} THEN CASE WHEN ${y} BETWEEN 1900 AND 9999 AND ${m} BETWEEN 1 AND 12 THEN ${y} * 12 + ${m} - 1 END END`;
 }
@@ -169,7 +173,9 @@ const optionalScaled = (d: Dialect, t: string, scale: number) => `CASE WHEN ${t}
 /** Stacks layers of computed columns over a FROM clause: each layer sees the columns of the ones before it. */
 function layered(from: string, layers: string[][], alias?: string): string {
   let sql = from;
-  layers.forEach((cols, k) => { sql = `(SELECT *, ${cols.join(', ')} FROM ${sql}) ${k === layers.length - 1 && alias ? alias : `l${k}`}`; });
+  layers.forEach((cols, k) => {
+    sql = `(SELECT *, ${cols.join(', ')} FROM ${sql}) ${k === layers.length - 1 && alias ? alias : `l${k}`}`;
+  });
   return sql;
 }
 
@@ -190,8 +196,13 @@ function subscribersCte(d: Dialect, opts: SqlOptions): string {
   const [aLayer1, aLayer2] = dayLayers(d, 'activation_t', 'activation_day');
   const [sLayer1, sLayer2] = dayLayers(d, 'since_t', 'since_day');
   const parsed = layered(raw, [
-    [...aLayer1!, ...sLayer1!, `${enumCode('status_t', STATUS_VALUES)} AS status_code`, `${enumCode('level_t', MEMBER_LEVELS)} AS level_code`,
-      `${scaled(d, 'balance_t', 2)} AS balance_fen`],
+    [
+      ...aLayer1!,
+      ...sLayer1!,
+      `${enumCode('status_t', STATUS_VALUES)} AS status_code`,
+      `${enumCode('level_t', MEMBER_LEVELS)} AS level_code`,
+      `${scaled(d, 'balance_t', 2)} AS balance_fen`,
+    ],
     [...aLayer2!, ...sLayer2!],
   ]);
   return `subscribers_ok AS (
@@ -234,7 +245,11 @@ const BILLING: MeasureExtract = {
   extract: 'billing_monthly',
   alias: 'b',
   period: { column: 'bill_month', kind: 'month' },
-  columns: [{ column: 'amount', scale: 2, required: true, signed: true }, { column: 'mou', scale: 2 }, { column: 'hotline_calls', scale: 0 }],
+  columns: [
+    { column: 'amount', scale: 2, required: true, signed: true },
+    { column: 'mou', scale: 2 },
+    { column: 'hotline_calls', scale: 0 },
+  ],
   measures: { amount: ['amount'], mou: ['mou'], hotline_calls: ['hotline_calls'] },
 };
 
@@ -242,9 +257,18 @@ const USAGE: MeasureExtract = {
   extract: 'usage_daily',
   alias: 'u',
   period: { column: 'usage_date', kind: 'day' },
-  columns: [{ column: 'calls', scale: 2, required: true }, { column: 'sms', scale: 2 }, { column: 'data_mb', scale: 2 }, { column: 'forwarded_calls', scale: 2 }],
+  columns: [
+    { column: 'calls', scale: 2, required: true },
+    { column: 'sms', scale: 2 },
+    { column: 'data_mb', scale: 2 },
+    { column: 'forwarded_calls', scale: 2 },
+  ],
   measures: {
-    activity: ['calls', 'sms', 'data_mb'], calls: ['calls'], sms: ['sms'], data_mb: ['data_mb'], forwarded_calls: ['forwarded_calls'],
+    activity: ['calls', 'sms', 'data_mb'],
+    calls: ['calls'],
+    sms: ['sms'],
+    data_mb: ['data_mb'],
+    forwarded_calls: ['forwarded_calls'],
   },
 };
 
@@ -252,9 +276,11 @@ const USAGE: MeasureExtract = {
 function measureOf(f: FeatureRequest): { spec: MeasureExtract; measure: string; offset: number } | null {
   if ((f.source === 'billing' || f.source === 'usage') && f.declared) {
     // Never mistranslate: the SQL compiler knows the built-in measures only, so far.
-    throw new ChurnwatchError('CW_SQL_UNSUPPORTED',
+    throw new ChurnwatchError(
+      'CW_SQL_UNSUPPORTED',
       `measure ${f.measure} is declared by the rule pack; churnwatch sql does not compile pack-declared measures yet: run the pack in process, or express the rule with built-in measures`,
-      {});
+      {},
+    );
   }
   if (f.source === 'billing') return { spec: BILLING, measure: f.measure, offset: f.month };
   if (f.source === 'usage') return { spec: USAGE, measure: f.measure, offset: f.day };
@@ -276,13 +302,20 @@ function measureScale(spec: MeasureExtract, measure: string): number {
  */
 function measureCtes(d: Dialect, opts: SqlOptions, spec: MeasureExtract, features: FeatureRequest[]): string {
   const { alias, columns } = spec;
-  const raw = `(SELECT ${[`${trimmed('subscriber_id')} AS sid`, `${trimmed(spec.period.column)} AS period_t`,
-    ...columns.map((c) => `${trimmed(c.column)} AS ${c.column}_t`)].join(', ')}
+  const raw = `(SELECT ${[
+    `${trimmed('subscriber_id')} AS sid`,
+    `${trimmed(spec.period.column)} AS period_t`,
+    ...columns.map((c) => `${trimmed(c.column)} AS ${c.column}_t`),
+  ].join(', ')}
     FROM ${d.source(spec.extract, opts)}) raw`;
   const values = columns.map((c) => `${(c.required ? scaled : optionalScaled)(d, `${c.column}_t`, c.scale)} AS ${c.column}_n`);
-  const parsed = spec.period.kind === 'month'
-    ? layered(raw, [[`${monthIndex(d, 'period_t')} AS period`, ...values]], alias)
-    : (() => { const [l1, l2] = dayLayers(d, 'period_t', 'period'); return layered(raw, [[...l1!, ...values], l2!], alias); })();
+  const parsed =
+    spec.period.kind === 'month'
+      ? layered(raw, [[`${monthIndex(d, 'period_t')} AS period`, ...values]], alias)
+      : (() => {
+          const [l1, l2] = dayLayers(d, 'period_t', 'period');
+          return layered(raw, [[...l1!, ...values], l2!], alias);
+        })();
   const checks = columns.map((c) => (c.signed ? `${alias}.${c.column}_n IS NOT NULL` : `${alias}.${c.column}_n >= 0`));
   const first = spec.period.kind === 'month' ? 'm.m0' : int(opts.asOf);
   const sums = features.flatMap((f) => {
@@ -310,10 +343,12 @@ function ticketsCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]): s
       ${trimmed('created_at')} AS created_t, ${trimmed('kind')} AS kind_t FROM ${d.source('tickets', opts)}) raw`;
   const [l1, l2] = dayLayers(d, 'created_t', 'day');
   const parsed = layered(raw, [[...l1!, `${enumCode('kind_t', TICKET_KINDS)} AS kind`], l2!], 't');
-  const counts = features.filter((f): f is Extract<FeatureRequest, { source: 'tickets' }> => f.source === 'tickets').map((f) => {
-    const kind = f.kind === 'any' ? '' : ` AND kind = ${TICKET_KINDS.indexOf(f.kind as (typeof TICKET_KINDS)[number])}`;
-    return `sum(CASE WHEN day BETWEEN ${int(opts.asOf + f.from)} AND ${int(opts.asOf + f.to)}${kind} THEN 1 ELSE 0 END) AS ${featureColumn(f)}`;
-  });
+  const counts = features
+    .filter((f): f is Extract<FeatureRequest, { source: 'tickets' }> => f.source === 'tickets')
+    .map((f) => {
+      const kind = f.kind === 'any' ? '' : ` AND kind = ${TICKET_KINDS.indexOf(f.kind as (typeof TICKET_KINDS)[number])}`;
+      return `sum(CASE WHEN day BETWEEN ${int(opts.asOf + f.from)} AND ${int(opts.asOf + f.to)}${kind} THEN 1 ELSE 0 END) AS ${featureColumn(f)}`;
+    });
   return `tickets_sums AS (
   SELECT sid, ${counts.join(',\n    ')}
   FROM (
@@ -332,13 +367,22 @@ function contractsCte(d: Dialect, opts: SqlOptions, features: FeatureRequest[]):
     FROM ${d.source('contracts', opts)}) raw`;
   const [s1, s2] = dayLayers(d, 'start_t', 'start_day');
   const [e1, e2] = dayLayers(d, 'end_t', 'end_day');
-  const parsed = layered(raw, [[...s1!, ...e1!, `${enumCode('renewed_t', ['0', '1', 'false', 'true'])} AS renewed_code`], [...s2!, ...e2!]], 'c');
-  const counts = features.filter((f): f is Extract<FeatureRequest, { source: 'contracts' }> => f.source === 'contracts').map((f) => {
-    const window = `end_day BETWEEN ${int(opts.asOf + f.from)} AND ${int(opts.asOf + f.to)}`;
-    // Lapsed: ended before D, and no contract of the same kind runs on D or later.
-    const cond = f.which === 'expiring' ? `NOT renewed AND ${window}` : `NOT renewed AND end_day < ${D} AND ${window} AND running = 0`;
-    return `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END) AS ${featureColumn(f)}`;
-  });
+  const parsed = layered(
+    raw,
+    [
+      [...s1!, ...e1!, `${enumCode('renewed_t', ['0', '1', 'false', 'true'])} AS renewed_code`],
+      [...s2!, ...e2!],
+    ],
+    'c',
+  );
+  const counts = features
+    .filter((f): f is Extract<FeatureRequest, { source: 'contracts' }> => f.source === 'contracts')
+    .map((f) => {
+      const window = `end_day BETWEEN ${int(opts.asOf + f.from)} AND ${int(opts.asOf + f.to)}`;
+      // Lapsed: ended before D, and no contract of the same kind runs on D or later.
+      const cond = f.which === 'expiring' ? `NOT renewed AND ${window}` : `NOT renewed AND end_day < ${D} AND ${window} AND running = 0`;
+      return `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END) AS ${featureColumn(f)}`;
+    });
   return `contracts_sums AS (
   SELECT sid, ${counts.join(',\n    ')}
   FROM (
@@ -363,11 +407,16 @@ function monthOfDayLiteral(day: number): number {
 /** A feature's column name: its key with everything but letters and digits folded, plus a hash-free index. */
 function featureColumn(f: FeatureRequest): string {
   switch (f.source) {
-    case 'subscribers': return `f_${f.column}`;
-    case 'billing': return `f_${f.measure}_m${f.month}`;
-    case 'usage': return `f_${f.measure}_d${f.day}`;
-    case 'tickets': return `f_tickets_${f.kind}_${window(f.from)}_${window(f.to)}`;
-    case 'contracts': return `f_contracts_${f.which}_${window(f.from)}_${window(f.to)}`;
+    case 'subscribers':
+      return `f_${f.column}`;
+    case 'billing':
+      return `f_${f.measure}_m${f.month}`;
+    case 'usage':
+      return `f_${f.measure}_d${f.day}`;
+    case 'tickets':
+      return `f_tickets_${f.kind}_${window(f.from)}_${window(f.to)}`;
+    case 'contracts':
+      return `f_contracts_${f.which}_${window(f.from)}_${window(f.to)}`;
   }
 }
 const window = (k: number) => (k < 0 ? `m${-k}` : `p${k}`);
@@ -378,18 +427,24 @@ function featureValue(f: FeatureRequest): string {
   switch (f.source) {
     case 'subscribers': {
       const map: Record<string, string> = {
-        status: 's.status_code', member_level: 's.level_code', prepaid_balance: 's.prepaid_balance',
-        activation_date: 's.activation_date', status_since: 's.status_since',
+        status: 's.status_code',
+        member_level: 's.level_code',
+        prepaid_balance: 's.prepaid_balance',
+        activation_date: 's.activation_date',
+        status_since: 's.status_since',
       };
       return `${map[f.column]!} AS ${col}`;
     }
-    case 'billing': case 'usage': {
+    case 'billing':
+    case 'usage': {
       const m = measureOf(f)!;
       const scale = measureScale(m.spec, m.measure);
       return `CAST(coalesce(${m.spec.alias}.${col}, 0) AS DOUBLE) / ${double(10 ** scale)} AS ${col}`;
     }
-    case 'tickets': return `CAST(coalesce(t.${col}, 0) AS DOUBLE) AS ${col}`;
-    case 'contracts': return `CAST(coalesce(c.${col}, 0) AS DOUBLE) AS ${col}`;
+    case 'tickets':
+      return `CAST(coalesce(t.${col}, 0) AS DOUBLE) AS ${col}`;
+    case 'contracts':
+      return `CAST(coalesce(c.${col}, 0) AS DOUBLE) AS ${col}`;
   }
 }
 
@@ -411,14 +466,21 @@ export function expressionSql(tree: Typed, columnOf: (key: string) => string, as
   };
   const node = (t: Typed): string => {
     switch (t.k) {
-      case 'const': return double(t.value);
-      case 'day': return `CAST(${asOf - t.offset} AS DOUBLE)`;
-      case 'feature': return columnOf(t.key);
-      case 'enumEq': return `(${columnOf(t.key)} ${t.negate ? '<>' : '='} ${t.code})`;
-      case 'given': return `(${columnOf(t.key)} IS NOT NULL)`;
-      case 'neg': return `(-${visit(t.arg)})`;
+      case 'const':
+        return double(t.value);
+      case 'day':
+        return `CAST(${asOf - t.offset} AS DOUBLE)`;
+      case 'feature':
+        return columnOf(t.key);
+      case 'enumEq':
+        return `(${columnOf(t.key)} ${t.negate ? '<>' : '='} ${t.code})`;
+      case 'given':
+        return `(${columnOf(t.key)} IS NOT NULL)`;
+      case 'neg':
+        return `(-${visit(t.arg)})`;
       case 'arith': {
-        const l = visit(t.left), r = visit(t.right);
+        const l = visit(t.left),
+          r = visit(t.right);
         // x / 0 is not given (NULL), as in the JavaScript loops, in every mode of both engines.
         return t.op === '/' ? finite(`(${l} / NULLIF(${r}, 0))`) : `(${l} ${t.op} ${r})`;
       }
@@ -436,17 +498,25 @@ export function expressionSql(tree: Typed, columnOf: (key: string) => string, as
       case 'cmp': {
         const diff = `(${visit(t.left)} - ${visit(t.right)})`;
         switch (t.op) {
-          case '<=': return `(${diff} <= ${E})`;
-          case '<': return `(${diff} < -${E})`;
-          case '>=': return `(${diff} >= -${E})`;
-          case '>': return `(${diff} > ${E})`;
-          case '==': return `(abs(${diff}) <= ${E})`;
-          case '!=': return `(abs(${diff}) > ${E})`;
+          case '<=':
+            return `(${diff} <= ${E})`;
+          case '<':
+            return `(${diff} < -${E})`;
+          case '>=':
+            return `(${diff} >= -${E})`;
+          case '>':
+            return `(${diff} > ${E})`;
+          case '==':
+            return `(abs(${diff}) <= ${E})`;
+          case '!=':
+            return `(abs(${diff}) > ${E})`;
         }
         break;
       }
-      case 'not': return `(NOT ${visit(t.arg)})`;
-      case 'logic': return `(${visit(t.left)} ${t.op.toUpperCase()} ${visit(t.right)})`;
+      case 'not':
+        return `(NOT ${visit(t.arg)})`;
+      case 'logic':
+        return `(${visit(t.left)} ${t.op.toUpperCase()} ${visit(t.right)})`;
     }
     throw new Error('internal: unknown node');
   };
@@ -482,10 +552,14 @@ function fixedLayers(x: string, digits: number, out: string, text: string): stri
     [`${c('u')} + ${c('l')} AS ${c('s')}`],
     [`${c('s')} - ${c('u')} AS ${c('bb')}`],
     [`(${c('u')} - (${c('s')} - ${c('bb')})) + (${c('l')} - ${c('bb')}) AS ${c('err')}`],
-    [`${c('fh')} + CAST(floor(${c('s')}) AS DOUBLE) - CASE WHEN ${c('s')} = CAST(floor(${c('s')}) AS DOUBLE) AND ${c('err')} < 0 THEN 1 ELSE 0 END AS ${c('n')}`],
+    [
+      `${c('fh')} + CAST(floor(${c('s')}) AS DOUBLE) - CASE WHEN ${c('s')} = CAST(floor(${c('s')}) AS DOUBLE) AND ${c('err')} < 0 THEN 1 ELSE 0 END AS ${c('n')}`,
+    ],
     [`CAST(${c('n')} AS BIGINT) AS ${c('i')}`],
-    [`CASE WHEN ${x} IS NULL THEN '' ELSE concat(CASE WHEN ${x} < 0 THEN '-' ELSE '' END, CAST(CAST(floor(${c('i')} / ${P}) AS BIGINT) AS ${text}), '.', `
-      + `lpad(CAST(${c('i')} - CAST(floor(${c('i')} / ${P}) AS BIGINT) * ${P} AS ${text}), ${digits}, '0')) END AS ${out}`],
+    [
+      `CASE WHEN ${x} IS NULL THEN '' ELSE concat(CASE WHEN ${x} < 0 THEN '-' ELSE '' END, CAST(CAST(floor(${c('i')} / ${P}) AS BIGINT) AS ${text}), '.', ` +
+        `lpad(CAST(${c('i')} - CAST(floor(${c('i')} / ${P}) AS BIGINT) * ${P} AS ${text}), ${digits}, '0')) END AS ${out}`,
+    ],
   ];
 }
 
@@ -519,7 +593,11 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
       return expressionSql(p.checked.tree, columnOf, opts.asOf);
     } catch (e) {
       if (!(e instanceof SqlTooLarge)) throw e;
-      throw new ChurnwatchError('CW_SQL_UNSUPPORTED', `rule ${p.id}: its expression compiles to more than ${MAX_EXPRESSION_SQL} characters of SQL (nested min/max repeat their operands); simplify it to run it as SQL`, { rule: p.id });
+      throw new ChurnwatchError(
+        'CW_SQL_UNSUPPORTED',
+        `rule ${p.id}: its expression compiles to more than ${MAX_EXPRESSION_SQL} characters of SQL (nested min/max repeat their operands); simplify it to run it as SQL`,
+        { rule: p.id },
+      );
     }
   };
   const [valueSql, excludeSql, ...ruleSql] = parts.map(sqlOf);
@@ -531,8 +609,14 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
     ctes.push(measureCtes(d, opts, spec, list));
     joins.push(`LEFT JOIN ${spec.alias}_sums ${spec.alias} ON ${spec.alias}.sid = s.sid`);
   }
-  if (files.has('tickets')) { ctes.push(ticketsCte(d, opts, list)); joins.push('LEFT JOIN tickets_sums t ON t.sid = s.sid'); }
-  if (files.has('contracts')) { ctes.push(contractsCte(d, opts, list)); joins.push('LEFT JOIN contracts_sums c ON c.sid = s.sid'); }
+  if (files.has('tickets')) {
+    ctes.push(ticketsCte(d, opts, list));
+    joins.push('LEFT JOIN tickets_sums t ON t.sid = s.sid');
+  }
+  if (files.has('contracts')) {
+    ctes.push(contractsCte(d, opts, list));
+    joins.push('LEFT JOIN contracts_sums c ON c.sid = s.sid');
+  }
   ctes.push(`features AS (
   SELECT s.sid, s.row_no${list.map((f) => `,\n    ${featureValue(f)}`).join('')}
   FROM subscribers_ok s
@@ -546,28 +630,35 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
 )`);
 
   const E = double(COMPARE_TOLERANCE);
-  const tier = pack.tiers.method === 'threshold'
-    ? `CASE WHEN value - ${double(pack.tiers.high)} >= -${E} THEN 'high' WHEN value - ${double(pack.tiers.mid)} >= -${E} THEN 'mid' ELSE 'mass' END`
-    : (() => {
-      const t = pack.tiers;
-      // Math.round(share × n) for a positive product is floor(share × n + 0.5).
-      const high = `floor(${double(t.highShare)} * count(*) OVER () + ${double(0.5)})`;
-      const mid = `floor(${double(t.midShare)} * count(*) OVER () + ${double(0.5)})`;
-      const rank = 'row_number() OVER (ORDER BY value DESC NULLS LAST, sid) - 1';
-      return `CASE WHEN ${rank} < ${high} THEN 'high' WHEN ${rank} < ${high} + ${mid} THEN 'mid' ELSE 'mass' END`;
-    })();
+  const tier =
+    pack.tiers.method === 'threshold'
+      ? `CASE WHEN value - ${double(pack.tiers.high)} >= -${E} THEN 'high' WHEN value - ${double(pack.tiers.mid)} >= -${E} THEN 'mid' ELSE 'mass' END`
+      : (() => {
+          const t = pack.tiers;
+          // Math.round(share × n) for a positive product is floor(share × n + 0.5).
+          const high = `floor(${double(t.highShare)} * count(*) OVER () + ${double(0.5)})`;
+          const mid = `floor(${double(t.midShare)} * count(*) OVER () + ${double(0.5)})`;
+          const rank = 'row_number() OVER (ORDER BY value DESC NULLS LAST, sid) - 1';
+          return `CASE WHEN ${rank} < ${high} THEN 'high' WHEN ${rank} < ${high} + ${mid} THEN 'mid' ELSE 'mass' END`;
+        })();
   const hits = enabled.length === 0 ? '0' : enabled.map((r) => ruleColumn(r.id)).join(' + ');
   // Noisy-OR in pack order, as score.ts multiplies: an unhit rule's factor is exactly 1.
-  const keep = enabled.length === 0 ? double(1) : enabled.map((r) => `CASE WHEN ${ruleColumn(r.id)} = 1 THEN ${double(1 - r.weight)} ELSE ${double(1)} END`).join(' * ');
+  const keep =
+    enabled.length === 0
+      ? double(1)
+      : enabled.map((r) => `CASE WHEN ${ruleColumn(r.id)} = 1 THEN ${double(1 - r.weight)} ELSE ${double(1)} END`).join(' * ');
   ctes.push(`scored AS (
   SELECT *, CASE WHEN value > 0 THEN risk * value ELSE ${double(0)} END AS loss
   FROM (SELECT *, ${tier} AS tier, CASE WHEN ${hits} > 0 THEN ${double(1)} - (${keep}) ELSE ${double(0)} END AS risk FROM flags) r
 )`);
-  const formatted = layered('scored', zipLayers(
-    fixedLayers('value', 2, 'value_text', d.text),
-    fixedLayers('risk', 4, 'risk_text', d.text),
-    fixedLayers('loss', 2, 'loss_text', d.text),
-  ));
+  const formatted = layered(
+    'scored',
+    zipLayers(
+      fixedLayers('value', 2, 'value_text', d.text),
+      fixedLayers('risk', 4, 'risk_text', d.text),
+      fixedLayers('loss', 2, 'loss_text', d.text),
+    ),
+  );
   const header = [
     `-- churnwatch ${pack.name} v${pack.version}: scores per subscriber, as scores.csv (${d.name === 'duckdb' ? 'DuckDB' : 'Spark SQL 3.x'}).`,
     '-- Generated by `churnwatch sql`; the run date is fixed in the script.',
@@ -600,4 +691,3 @@ function zipLayers(...lists: string[][][]): string[][] {
   const depth = Math.max(...lists.map((l) => l.length));
   return Array.from({ length: depth }, (_, k) => lists.flatMap((l) => l[k] ?? []));
 }
-

@@ -36,7 +36,9 @@ export function assignTiers(pack: RulePack, value: Float64Array, ids: TextColumn
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (key[a] === key[b] ? ids.compare(a, b) : key[b]! - key[a]!));
   const highCount = Math.round(policy.highShare * n);
   const midCount = Math.round(policy.midShare * n);
-  order.forEach((idx, rank) => { tier[idx] = rank < highCount ? 0 : rank < highCount + midCount ? 1 : 2; });
+  order.forEach((idx, rank) => {
+    tier[idx] = rank < highCount ? 0 : rank < highCount + midCount ? 1 : 2;
+  });
   return tier;
 }
 
@@ -46,7 +48,11 @@ export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
   const hits = new Uint8Array(n);
   ev.flags.forEach((f, j) => {
     const w = 1 - ev.rules[j]!.weight;
-    for (let i = 0; i < n; i++) if (f[i]) { keep[i] *= w; hits[i]++; }
+    for (let i = 0; i < n; i++)
+      if (f[i]) {
+        keep[i] *= w;
+        hits[i]++;
+      }
   });
   const risk = new Float64Array(n);
   const expectedLoss = new Float64Array(n);
@@ -88,14 +94,19 @@ export function byLossThenId(list: readonly number[], loss: Float64Array, ids: T
   const out = new Array<number>(m);
   for (let k = 0; k < m; k++) {
     const key = keys[k]!;
-    let lo = 0, hi = m;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (sorted[mid]! < key) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = m;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! < key) lo = mid + 1;
+      else hi = mid;
+    }
     const at = next[lo] < 0 ? lo : next[lo]!;
     next[lo] = at + 1;
     out[at] = list[k]!;
   }
   // Runs of one loss, in list order so far: by id.
-  for (let a = 0; a < m;) {
+  for (let a = 0; a < m; ) {
     let b = a + 1;
     while (b < m && sorted[b] === sorted[a]) b++;
     if (b - a > 1) {

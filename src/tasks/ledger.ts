@@ -20,12 +20,25 @@ import { OVERFLOW, SUPPRESSED, SUPPRESSION_CODES, TASK, type PolicyPlan } from '
 
 export const TASK_STATES = ['new', 'open', 'escalated', 'waiting', 'closed'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
-const NEW = 0, OPEN = 1, ESCALATED = 2, WAITING = 3;
+const NEW = 0,
+  OPEN = 1,
+  ESCALATED = 2,
+  WAITING = 3;
 
 /** Task ids: "CW", the episode's first day as YYYYMMDD, "-", 16 hex digits of a hash of the subscriber id and that day: 27 characters. */
 export const TASK_ID_WIDTH = 27;
 
-export const LEDGER_COLUMNS = ['task_id', 'subscriber_id', 'tier', 'first_seen', 'last_seen', 'reason_codes', 'attempts', 'state', 'closed_by'] as const;
+export const LEDGER_COLUMNS = [
+  'task_id',
+  'subscriber_id',
+  'tier',
+  'first_seen',
+  'last_seen',
+  'reason_codes',
+  'attempts',
+  'state',
+  'closed_by',
+] as const;
 
 /** Last night's ledger, as read back: the episodes still going (state not closed). */
 export interface PriorLedger {
@@ -42,8 +55,16 @@ export interface PriorLedger {
 }
 
 export interface LedgerRow {
-  taskId: string; subscriber: number; subscriberId: string; tier: string; firstSeen: number; lastSeen: number;
-  reasons: string; attempts: number; state: TaskState; closedBy: string;
+  taskId: string;
+  subscriber: number;
+  subscriberId: string;
+  tier: string;
+  firstSeen: number;
+  lastSeen: number;
+  reasons: string;
+  attempts: number;
+  state: TaskState;
+  closedBy: string;
 }
 
 export interface LedgerPlan {
@@ -62,7 +83,11 @@ function hash32(b: Uint8Array, s: number, e: number, seed: number, day: number):
   for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
   h = Math.imul(h ^ (day & 0xffff), 0x01000193);
   h = Math.imul(h ^ (day >>> 16), 0x01000193);
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
@@ -73,7 +98,10 @@ const dayStamps = new Map<number, string>();
 /** The id of subscriber b[s..e)'s episode that began on `firstSeen`: independent of rank, tier and night. */
 export function taskIdOf(b: Uint8Array, s: number, e: number, firstSeen: number): string {
   let stamp = dayStamps.get(firstSeen);
-  if (stamp === undefined) { stamp = `CW${formatDay(firstSeen).replaceAll('-', '')}-`; dayStamps.set(firstSeen, stamp); }
+  if (stamp === undefined) {
+    stamp = `CW${formatDay(firstSeen).replaceAll('-', '')}-`;
+    dayStamps.set(firstSeen, stamp);
+  }
   return stamp + hex(hash32(b, s, e, 0x811c9dc5, firstSeen)) + hex(hash32(b, s, e, 0x050c5d1f, firstSeen));
 }
 
@@ -98,18 +126,29 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   const weightOf = new Map(x.rules.map((r) => [r.id, r.weight]));
   // A subscriber's reason codes, made once per distinct set of hit rules (few) and found by its bits, 32 rules to a number.
   const reasonTexts = new Map<string | number, string>();
-  const words = Math.ceil(x.rules.length / 32), bits = new Int32Array(words);
+  const words = Math.ceil(x.rules.length / 32),
+    bits = new Int32Array(words);
   const reasonsOf = (i: number) => {
     bits.fill(0);
     for (let j = 0; j < x.rules.length; j++) if (x.flags[j]![i]) bits[j >>> 5]! |= 1 << (j & 31);
     const key = words === 1 ? bits[0]! : bits.join(',');
     let text = reasonTexts.get(key);
-    if (text === undefined) { text = x.rules.filter((_, j) => bits[j >>> 5]! & (1 << (j & 31))).map((r) => r.id).join(';'); reasonTexts.set(key, text); }
+    if (text === undefined) {
+      text = x.rules
+        .filter((_, j) => bits[j >>> 5]! & (1 << (j & 31)))
+        .map((r) => r.id)
+        .join(';');
+      reasonTexts.set(key, text);
+    }
     return text;
   };
   // Last night's open episodes, found by subscriber id bytes.
   const table = new IdTable(Math.max(1024, prior?.subscriberIds.length ?? 0));
-  if (prior) for (const id of prior.subscriberIds) { const b = utf8.encode(id); table.insert(b, 0, b.length); }
+  if (prior)
+    for (const id of prior.subscriberIds) {
+      const b = utf8.encode(id);
+      table.insert(b, 0, b.length);
+    }
   // One pass over the subscribers, only when there is a ledger: each one's episode, and each episode's subscriber.
   const priorIndex = prior === null ? null : new Int32Array(ids.length);
   const subscriberOf = new Int32Array(prior?.subscriberIds.length ?? 0).fill(-1);
@@ -139,13 +178,25 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   const attemptsOf = (k: number, i: number) => {
     const c = x.contacts;
     const since = k >= 0 ? prior!.firstSeen[k]! : D;
-    return c !== null && c.lastContact[i]! >= since && CONTACT_OUTCOMES[c.lastOutcome[i]!] === 'unreachable' ? c.attempts[i]! : (k >= 0 ? prior!.attempts[k]! : 0);
+    return c !== null && c.lastContact[i]! >= since && CONTACT_OUTCOMES[c.lastOutcome[i]!] === 'unreachable'
+      ? c.attempts[i]!
+      : k >= 0
+        ? prior!.attempts[k]!
+        : 0;
   };
   const closeRow = (k: number, i: number, by: string) => {
     seen[k] = 1;
     closed.push({
-      taskId: prior!.taskIds[k]!, subscriber: i, subscriberId: prior!.subscriberIds[k]!, tier: prior!.tiers[k]!, firstSeen: prior!.firstSeen[k]!,
-      lastSeen: D, reasons: prior!.reasons[k]!, attempts: attemptsOf(k, i), state: 'closed', closedBy: by,
+      taskId: prior!.taskIds[k]!,
+      subscriber: i,
+      subscriberId: prior!.subscriberIds[k]!,
+      tier: prior!.tiers[k]!,
+      firstSeen: prior!.firstSeen[k]!,
+      lastSeen: D,
+      reasons: prior!.reasons[k]!,
+      attempts: attemptsOf(k, i),
+      state: 'closed',
+      closedBy: by,
     });
   };
   /** The episode subscriber i is in tonight (continued or new), as a ledger row; `carry` false: a new one is not started. */
@@ -153,7 +204,10 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     let k = priorOf(i);
     if (k >= 0) {
       const end = ending(k, i);
-      if (end !== null) { closeRow(k, i, end); k = -1; }
+      if (end !== null) {
+        closeRow(k, i, end);
+        k = -1;
+      }
     }
     const reasons = reasonsOf(i);
     if (k < 0 && state === 'waiting') return null;
@@ -169,14 +223,23 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     }
     return {
       taskId: k >= 0 ? prior!.taskIds[k]! : taskIdOf(ids.bytes, ids.start(i), ids.end(i), firstSeen),
-      subscriber: i, subscriberId: k >= 0 ? prior!.subscriberIds[k]! : ids.get(i), tier: TIERS[x.tier[i]!]!, firstSeen, lastSeen: D,
-      reasons: state === 'waiting' && k >= 0 ? prior!.reasons[k]! : reasons, attempts: attemptsOf(k, i), state: s, closedBy: '',
+      subscriber: i,
+      subscriberId: k >= 0 ? prior!.subscriberIds[k]! : ids.get(i),
+      tier: TIERS[x.tier[i]!]!,
+      firstSeen,
+      lastSeen: D,
+      reasons: state === 'waiting' && k >= 0 ? prior!.reasons[k]! : reasons,
+      attempts: attemptsOf(k, i),
+      state: s,
+      closedBy: '',
     };
   };
 
-  const taskIds: Uint8Array[] = [], states: Uint8Array[] = [];
+  const taskIds: Uint8Array[] = [],
+    states: Uint8Array[] = [];
   for (const list of plan.perTier) {
-    const idBytes = new Uint8Array(list.length * TASK_ID_WIDTH), st = new Uint8Array(list.length);
+    const idBytes = new Uint8Array(list.length * TASK_ID_WIDTH),
+      st = new Uint8Array(list.length);
     list.forEach((i, r) => {
       const row = episode(i, 'task')!;
       utf8.encodeInto(row.taskId, idBytes.subarray(r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH));
@@ -184,22 +247,31 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
       counts[row.state]++;
       rows.push(row);
     });
-    taskIds.push(idBytes); states.push(st);
+    taskIds.push(idBytes);
+    states.push(st);
   }
   // Waiting: over capacity tonight, or a retry or callback not yet due; a waiting subscriber without an episode starts none.
   const waiting = [...plan.overflow.subscriber, ...plan.suppressed.filter((i) => WAITING_CODES.has(SUPPRESSION_CODES[plan.code[i]!]!))];
   for (const i of waiting) {
     const row = episode(i, 'waiting');
-    if (row !== null) { counts.waiting++; rows.push(row); }
+    if (row !== null) {
+      counts.waiting++;
+      rows.push(row);
+    }
   }
   // The rest of last night's episodes close tonight: no longer flagged, held out, or stopped by a policy.
   if (prior) {
     for (let k = 0; k < seen.length; k++) {
       if (seen[k]) continue;
       const i = subscriberOf[k]!;
-      const by = i < 0 || plan.outcome[i] === 0 ? 'not_flagged'
-        : plan.outcome[i] === SUPPRESSED ? `policy:${SUPPRESSION_CODES[plan.code[i]!]}`
-          : plan.outcome[i] === OVERFLOW || plan.outcome[i] === TASK ? 'internal' : 'held_out';
+      const by =
+        i < 0 || plan.outcome[i] === 0
+          ? 'not_flagged'
+          : plan.outcome[i] === SUPPRESSED
+            ? `policy:${SUPPRESSION_CODES[plan.code[i]!]}`
+            : plan.outcome[i] === OVERFLOW || plan.outcome[i] === TASK
+              ? 'internal'
+              : 'held_out';
       closeRow(k, i, (i >= 0 && ending(k, i)) || by);
     }
   }

@@ -142,13 +142,20 @@ export function dueAt(D: number, issueTime: string, hours: number, timeZone: str
  * validated them; nothing alters them), stops the run: the first such row in rank
  * order is named by its rank.
  */
-export function planTasks(input: PlanInput, tiers: readonly string[], tierIndex: number, order: readonly number[], profile: TaskProfile): TaskPlan {
+export function planTasks(
+  input: PlanInput,
+  tiers: readonly string[],
+  tierIndex: number,
+  order: readonly number[],
+  profile: TaskProfile,
+): TaskPlan {
   const { pack, D, evaluation: ev, msisdn } = input;
   const tier = tiers[tierIndex]!;
   const rows = order.length;
   const subscriber = Int32Array.from(order);
   const { words, bits, badPhones } = hitBitsOf(ev, msisdn);
-  const types = input.taskType, states = input.ledger?.states;
+  const types = input.taskType,
+    states = input.ledger?.states;
   const hitSet = new Int32Array(rows);
   const hitSets: HitSetPlan[] = [];
   const byKey = new Map<number | string, number>();
@@ -161,7 +168,10 @@ export function planTasks(input: PlanInput, tiers: readonly string[], tierIndex:
     if (h === undefined) {
       const rules: number[] = [];
       for (let j = 0; j < ev.rules.length; j++) if (bits[i * words + (j >>> 5)]! & (1 << (j & 31))) rules.push(j);
-      h = rules.length === 0 ? -1 : hitSets.push(decide(pack, D, ev.rules, rules, variant % TASK_TYPES.length, Math.floor(variant / TASK_TYPES.length))) - 1;
+      h =
+        rules.length === 0
+          ? -1
+          : hitSets.push(decide(pack, D, ev.rules, rules, variant % TASK_TYPES.length, Math.floor(variant / TASK_TYPES.length))) - 1;
       byKey.set(key, h);
     }
     if (h < 0) throw new ChurnwatchError('CW_INTERNAL', `a subscriber without a rule hit reached the ${tier} task file (rank ${r + 1})`);
@@ -172,11 +182,19 @@ export function planTasks(input: PlanInput, tiers: readonly string[], tierIndex:
   }
   const rankWidth = Math.max(6, String(rows).length);
   const taskIdPrefix = `CW-${formatDay(D).replaceAll('-', '')}-${taskIdTags(tiers)[tierIndex]!}-`;
-  if (taskIdPrefix.length + rankWidth > TASK_ID_MAX_LENGTH) throw new ChurnwatchError('CW_INTERNAL', `task ids of the ${tier} tier would pass ${TASK_ID_MAX_LENGTH} characters`);
+  if (taskIdPrefix.length + rankWidth > TASK_ID_MAX_LENGTH)
+    throw new ChurnwatchError('CW_INTERNAL', `task ids of the ${tier} tier would pass ${TASK_ID_MAX_LENGTH} characters`);
   return {
-    tier, rules: ev.rules, subscriber, hitSet, hitSets,
+    tier,
+    rules: ev.rules,
+    subscriber,
+    hitSet,
+    hitSets,
     assignee: pack.assignees[tier as keyof RulePack['assignees']],
-    taskIdPrefix, rankWidth, taskIdBytes: input.ledger?.taskIds ?? null, masking: maskingOf(profile),
+    taskIdPrefix,
+    rankWidth,
+    taskIdBytes: input.ledger?.taskIds ?? null,
+    masking: maskingOf(profile),
   };
 }
 
@@ -203,7 +221,9 @@ function hitBitsOf(ev: Evaluation, msisdn: TextColumn): HitBits {
   const words = Math.max(1, Math.ceil(ev.rules.length / 32));
   const bits = new Int32Array(n * words);
   for (let j = 0; j < ev.rules.length; j++) {
-    const flags = ev.flags[j]!, word = j >>> 5, bit = 1 << (j & 31);
+    const flags = ev.flags[j]!,
+      word = j >>> 5,
+      bit = 1 << (j & 31);
     for (let i = 0; i < n; i++) if (flags[i]) bits[i * words + word]! |= bit;
   }
   const badPhones = new Set<number>();
@@ -223,24 +243,33 @@ function hitBitsOf(ev: Evaluation, msisdn: TextColumn): HitBits {
  * the callable window.
  */
 function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: number[], type: number, state: number): HitSetPlan {
-  let primary = rules[0]!, dueHours = Infinity;
+  let primary = rules[0]!,
+    dueHours = Infinity;
   for (const j of rules) {
     if (enabled[j]!.weight > enabled[primary]!.weight) primary = j;
     dueHours = Math.min(dueHours, enabled[j]!.dueHours);
   }
-  const p = enabled[primary]!, policy = pack.policy, taskType = TASK_TYPES[type]!;
+  const p = enabled[primary]!,
+    policy = pack.policy,
+    taskType = TASK_TYPES[type]!;
   let action = p.action;
-  if (taskType === 'win_back') { action = policy.winBack.action; dueHours = policy.winBack.dueHours; }
-  else if (taskType === 'follow_up') action = policy.retained.action;
+  if (taskType === 'win_back') {
+    action = policy.winBack.action;
+    dueHours = policy.winBack.dueHours;
+  } else if (taskType === 'follow_up') action = policy.retained.action;
   else if (taskType === 'retry') {
     const wait = minutesOf(policy.unreachable.retryTime) - minutesOf(pack.tasks.issueTime);
     dueHours = (wait > 0 ? wait : wait + 1440) / 60;
   }
   return {
-    rules, primary, dueHours,
+    rules,
+    primary,
+    dueHours,
     codes: rules.map((j) => enabled[j]!.id).join(';'),
-    action, channel: p.channel,
+    action,
+    channel: p.channel,
     dueAt: dueAt(D, pack.tasks.issueTime, dueHours, pack.timeZone, policy.callable),
-    taskType, state: TASK_STATES[state]!,
+    taskType,
+    state: TASK_STATES[state]!,
   };
 }

@@ -15,31 +15,43 @@ import { SUPPRESSION_CODES, type PolicyPlan } from './policy.js';
 export const POLICY_FILES = ['suppressed.csv', 'holdout.csv', 'overflow.csv'] as const;
 export type PolicyFile = (typeof POLICY_FILES)[number];
 
-interface Columns { ids: TextColumn; evaluation: Pick<Evaluation, 'ruleIds' | 'flags'>; scores: Scores }
+interface Columns {
+  ids: TextColumn;
+  evaluation: Pick<Evaluation, 'ruleIds' | 'flags'>;
+  scores: Scores;
+}
 
 /** The ids of the rules subscriber i hits, joined by ';'. */
 function reasonCodes(c: Columns, i: number): string {
   const out: string[] = [];
-  c.evaluation.flags.forEach((f, j) => { if (f[i]) out.push(c.evaluation.ruleIds[j]!); });
+  c.evaluation.flags.forEach((f, j) => {
+    if (f[i]) out.push(c.evaluation.ruleIds[j]!);
+  });
   return out.join(';');
 }
 
 function header(w: CsvBytesWriter, names: readonly string[]): void {
-  names.forEach((name, k) => { if (k > 0) w.comma(); w.cellString(name, false); });
+  names.forEach((name, k) => {
+    if (k > 0) w.comma();
+    w.cellString(name, false);
+  });
   w.endLine();
 }
 
 /** subscriber_id, tier, expected_loss, reason_codes, then the file's own cells. */
 function row(w: CsvBytesWriter, c: Columns, i: number, rest: readonly (string | number)[]): void {
-  w.cell(c.ids.bytes, c.ids.start(i), c.ids.end(i), true); w.comma();
-  w.cellString(TIERS[c.scores.tier[i]!]!, false); w.comma();
+  w.cell(c.ids.bytes, c.ids.start(i), c.ids.end(i), true);
+  w.comma();
+  w.cellString(TIERS[c.scores.tier[i]!]!, false);
+  w.comma();
   const loss = c.scores.expectedLoss[i]!;
   if (Number.isFinite(loss)) w.rawString(loss.toFixed(2));
   w.comma();
   w.cellString(reasonCodes(c, i), false);
   for (const cell of rest) {
     w.comma();
-    if (typeof cell === 'number') w.uint(cell); else w.cellString(cell, true);
+    if (typeof cell === 'number') w.uint(cell);
+    else w.cellString(cell, true);
   }
   w.endLine();
 }
@@ -69,14 +81,22 @@ export function writePolicyFile(w: CsvBytesWriter, name: PolicyFile, plan: Polic
 export function writeLedger(w: CsvBytesWriter, rows: readonly LedgerRow[]): void {
   header(w, LEDGER_COLUMNS);
   for (const r of rows) {
-    w.cellString(r.taskId, false); w.comma();
-    w.cellString(r.subscriberId, true); w.comma();
-    w.cellString(r.tier, false); w.comma();
-    w.rawString(formatDay(r.firstSeen)); w.comma();
-    w.rawString(formatDay(r.lastSeen)); w.comma();
-    w.cellString(r.reasons, false); w.comma();
-    w.uint(r.attempts); w.comma();
-    w.cellString(r.state, false); w.comma();
+    w.cellString(r.taskId, false);
+    w.comma();
+    w.cellString(r.subscriberId, true);
+    w.comma();
+    w.cellString(r.tier, false);
+    w.comma();
+    w.rawString(formatDay(r.firstSeen));
+    w.comma();
+    w.rawString(formatDay(r.lastSeen));
+    w.comma();
+    w.cellString(r.reasons, false);
+    w.comma();
+    w.uint(r.attempts);
+    w.comma();
+    w.cellString(r.state, false);
+    w.comma();
     w.cellString(r.closedBy, false);
     w.endLine();
   }

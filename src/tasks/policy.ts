@@ -25,11 +25,23 @@ import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
 import type { TextColumn } from '../util/text-column.js';
 
 /** Per subscriber: not flagged, or the one thing that happened to a flagged one. */
-export const NOT_FLAGGED = 0, TASK = 1, SUPPRESSED = 2, HELD_OUT = 3, OVERFLOW = 4;
+export const NOT_FLAGGED = 0,
+  TASK = 1,
+  SUPPRESSED = 2,
+  HELD_OUT = 3,
+  OVERFLOW = 4;
 
 /** Why a flagged subscriber got no task, in the order the checks run (the first that stops one is its code). */
 export const SUPPRESSION_CODES = [
-  'closed', 'do_not_call', 'below_min_risk', 'callback_pending', 'retained_follow_up_later', 'attempts_exhausted', 'retry_later', 'cooldown', 'same_phone',
+  'closed',
+  'do_not_call',
+  'below_min_risk',
+  'callback_pending',
+  'retained_follow_up_later',
+  'attempts_exhausted',
+  'retry_later',
+  'cooldown',
+  'same_phone',
 ] as const;
 export type SuppressionCode = (typeof SUPPRESSION_CODES)[number];
 
@@ -41,9 +53,12 @@ const code = (c: SuppressionCode) => SUPPRESSION_CODES.indexOf(c);
 const [TYPE_RETENTION, TYPE_WIN_BACK, TYPE_FOLLOW_UP, TYPE_RETRY, TYPE_CALLBACK] = TASK_TYPES.map((_, k) => k);
 const stop = (c: SuppressionCode) => -(code(c) + 1);
 const [STOP_CALLBACK_PENDING, STOP_RETAINED_FOLLOW_UP_LATER, STOP_ATTEMPTS_EXHAUSTED, STOP_RETRY_LATER, STOP_COOLDOWN] = (
-  ['callback_pending', 'retained_follow_up_later', 'attempts_exhausted', 'retry_later', 'cooldown'] as const).map(stop);
+  ['callback_pending', 'retained_follow_up_later', 'attempts_exhausted', 'retry_later', 'cooldown'] as const
+).map(stop);
 const CLOSED = STATUS_VALUES.indexOf('closed');
-const [RETAINED, DECLINED, UNREACHABLE, CALLBACK, CHURNED] = (['retained', 'declined', 'unreachable', 'callback', 'churned'] as const).map((o) => CONTACT_OUTCOMES.indexOf(o));
+const [RETAINED, DECLINED, UNREACHABLE, CALLBACK, CHURNED] = (['retained', 'declined', 'unreachable', 'callback', 'churned'] as const).map(
+  (o) => CONTACT_OUTCOMES.indexOf(o),
+);
 
 export interface PolicyInput {
   pack: RulePack;
@@ -89,8 +104,9 @@ export interface PolicyCounts {
 /** `day` plus `months` calendar months, the day of month kept where the month has it (else its last day). */
 export function addMonths(day: number, months: number): number {
   const [y, m, d] = civilFromDays(day);
-  const k = (m - 1) + months;
-  const y2 = y + Math.floor(k / 12), m2 = (k % 12 + 12) % 12 + 1;
+  const k = m - 1 + months;
+  const y2 = y + Math.floor(k / 12),
+    m2 = (((k % 12) + 12) % 12) + 1;
   return daysFromCivil(y2, m2, Math.min(d, daysInMonth(y2, m2)));
 }
 
@@ -100,7 +116,14 @@ export function addMonths(day: number, months: number): number {
  * object because it runs once per flagged subscriber. `lastDay` NaN: no earlier
  * contact. `overrides`: a rule the pack lets break a cooldown is hit.
  */
-export function afterContact(policy: ContactPolicy, D: number, lastDay: number, outcome: number, attempts: number, overrides: boolean): number {
+export function afterContact(
+  policy: ContactPolicy,
+  D: number,
+  lastDay: number,
+  outcome: number,
+  attempts: number,
+  overrides: boolean,
+): number {
   if (Number.isNaN(lastDay)) return TYPE_RETENTION;
   const since = D - lastDay;
   switch (outcome) {
@@ -132,7 +155,11 @@ export function holdoutBucket(key: Uint8Array, id: Uint8Array, s: number, e: num
   for (let k = 0; k < key.length; k++) h = Math.imul(h ^ key[k]!, 0x01000193);
   h = Math.imul(h ^ 0xff, 0x01000193); // a byte no UTF-8 text has: key "a" + id "bc" differs from key "ab" + id "c"
   for (let k = s; k < e; k++) h = Math.imul(h ^ id[k]!, 0x01000193);
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return (h >>> 0) % 10000;
 }
 
@@ -146,25 +173,50 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   const { pack, D, evaluation: ev, scores, subscribers: subs } = input;
   const policy = pack.policy;
   const n = scores.hits.length;
-  const outcome = new Uint8Array(n), codes = new Uint8Array(n), taskType = new Uint8Array(n);
+  const outcome = new Uint8Array(n),
+    codes = new Uint8Array(n),
+    taskType = new Uint8Array(n);
   const overrideFlags = ev.rules.flatMap((r, j) => (policy.overrideRules.includes(r.id) ? [ev.flags[j]!] : []));
-  const key = utf8.encode(policy.holdout.key), holdoutBuckets = Math.round(policy.holdout.share * 10000);
-  const ids = subs.ids, contacts = input.contacts, dnc = input.doNotCall;
-  const candidates: number[] = [], heldOut: number[] = [], suppressed: number[] = [];
-  const suppress = (i: number, c: number) => { outcome[i] = SUPPRESSED; codes[i] = c; suppressed.push(i); };
+  const key = utf8.encode(policy.holdout.key),
+    holdoutBuckets = Math.round(policy.holdout.share * 10000);
+  const ids = subs.ids,
+    contacts = input.contacts,
+    dnc = input.doNotCall;
+  const candidates: number[] = [],
+    heldOut: number[] = [],
+    suppressed: number[] = [];
+  const suppress = (i: number, c: number) => {
+    outcome[i] = SUPPRESSED;
+    codes[i] = c;
+    suppressed.push(i);
+  };
   for (let i = 0; i < n; i++) {
     if (scores.hits[i] === 0) continue;
-    if (subs.status[i] === CLOSED) { suppress(i, code('closed')); continue; }
-    if (dnc !== null && dnc[i]) { suppress(i, code('do_not_call')); continue; }
-    if (!(scores.risk[i]! >= pack.tasks.minRisk)) { suppress(i, code('below_min_risk')); continue; }
+    if (subs.status[i] === CLOSED) {
+      suppress(i, code('closed'));
+      continue;
+    }
+    if (dnc !== null && dnc[i]) {
+      suppress(i, code('do_not_call'));
+      continue;
+    }
+    if (!(scores.risk[i]! >= pack.tasks.minRisk)) {
+      suppress(i, code('below_min_risk'));
+      continue;
+    }
     if (holdoutBuckets > 0 && holdoutBucket(key, ids.bytes, ids.start(i), ids.end(i)) < holdoutBuckets) {
-      outcome[i] = HELD_OUT; heldOut.push(i); continue;
+      outcome[i] = HELD_OUT;
+      heldOut.push(i);
+      continue;
     }
     if (contacts !== null) {
       let overrides = false;
       for (let k = 0; k < overrideFlags.length && !overrides; k++) overrides = overrideFlags[k]![i] === 1;
       const next = afterContact(policy, D, contacts.lastContact[i]!, contacts.lastOutcome[i]!, contacts.attempts[i]!, overrides);
-      if (next < 0) { suppress(i, -next - 1); continue; }
+      if (next < 0) {
+        suppress(i, -next - 1);
+        continue;
+      }
       taskType[i] = next;
     }
     candidates.push(i);
@@ -172,15 +224,22 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   // One task per number: the highest expected loss keeps it, across tiers.
   const byLoss = byLossThenId(candidates, scores.expectedLoss, ids);
   const numbers = new IdTable(Math.max(1024, byLoss.length));
-  const cc = utf8.encode(input.countryCode), scratch = new Uint8Array(PHONE_KEY_BYTES), phoneKey = new Uint8Array(PHONE_KEY_BYTES);
+  const cc = utf8.encode(input.countryCode),
+    scratch = new Uint8Array(PHONE_KEY_BYTES),
+    phoneKey = new Uint8Array(PHONE_KEY_BYTES);
   const perTierCandidates: number[][] = TIERS.map(() => []);
   for (const i of byLoss) {
-    const m = subs.msisdn, s = m.start(i), e = m.end(i);
+    const m = subs.msisdn,
+      s = m.start(i),
+      e = m.end(i);
     // Compared as do_not_call.csv is: by the E.164 key; a number that is its own key (the usual national mobile) without a copy.
     const len = phoneKeyBytes(m.bytes, s, e, cc, scratch, phoneKey);
     const before = numbers.n;
     const at = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
-    if (at < before) { suppress(i, code('same_phone')); continue; }
+    if (at < before) {
+      suppress(i, code('same_phone'));
+      continue;
+    }
     perTierCandidates[scores.tier[i]!]!.push(i);
   }
   // Capacity per queue, in loss order: the tier's, then (high tier) each manager's.
@@ -188,10 +247,21 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   const over = { subscriber: [] as number[], rank: [] as number[], queue: [] as number[] };
   const queues: string[] = [];
   const queueIndex = new Map<string, number>();
-  const queueOf = (name: string) => { let q = queueIndex.get(name); if (q === undefined) { q = queues.push(name) - 1; queueIndex.set(name, q); } return q; };
+  const queueOf = (name: string) => {
+    let q = queueIndex.get(name);
+    if (q === undefined) {
+      q = queues.push(name) - 1;
+      queueIndex.set(name, q);
+    }
+    return q;
+  };
   const perTier = perTierCandidates.map((list, t) => {
-    const cap = caps[t]!, perManager = t === 0 ? policy.capacity.perManager : 0;
-    if (cap === 0 && perManager === 0) { for (const i of list) outcome[i] = TASK; return list; }
+    const cap = caps[t]!,
+      perManager = t === 0 ? policy.capacity.perManager : 0;
+    if (cap === 0 && perManager === 0) {
+      for (const i of list) outcome[i] = TASK;
+      return list;
+    }
     const kept: number[] = [];
     const perManagerCount = new Map<string, number>();
     list.forEach((i, r) => {
@@ -205,17 +275,31 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
           else perManagerCount.set(manager, c + 1);
         }
       }
-      if (queue === null) { outcome[i] = TASK; kept.push(i); return; }
+      if (queue === null) {
+        outcome[i] = TASK;
+        kept.push(i);
+        return;
+      }
       outcome[i] = OVERFLOW;
-      over.subscriber.push(i); over.rank.push(r + 1); over.queue.push(queueOf(queue));
+      over.subscriber.push(i);
+      over.rank.push(r + 1);
+      over.queue.push(queueOf(queue));
     });
     return kept;
   });
   return {
-    outcome, code: codes, taskType, perTier,
+    outcome,
+    code: codes,
+    taskType,
+    perTier,
     heldOut: byLossThenId(heldOut, scores.expectedLoss, ids),
     suppressed: byLossThenId(suppressed, scores.expectedLoss, ids),
-    overflow: { subscriber: Int32Array.from(over.subscriber), rank: Int32Array.from(over.rank), queue: Int32Array.from(over.queue), queues },
+    overflow: {
+      subscriber: Int32Array.from(over.subscriber),
+      rank: Int32Array.from(over.rank),
+      queue: Int32Array.from(over.queue),
+      queues,
+    },
   };
 }
 
@@ -226,11 +310,16 @@ export function policyCounts(plan: PolicyPlan, hits: Uint8Array): PolicyCounts {
   for (let i = 0; i < hits.length; i++) {
     const o = plan.outcome[i]!;
     if (hits[i]) flagged++;
-    if ((hits[i] !== 0) !== (o !== NOT_FLAGGED)) throw new ChurnwatchError('CW_INTERNAL', 'the contact policy decided on a subscriber who is not flagged, or on none for one who is');
+    if ((hits[i] !== 0) !== (o !== NOT_FLAGGED))
+      throw new ChurnwatchError('CW_INTERNAL', 'the contact policy decided on a subscriber who is not flagged, or on none for one who is');
     byOutcome[o]!++;
   }
   const counts: PolicyCounts = {
-    flagged, tasks: byOutcome[TASK]!, suppressed: byOutcome[SUPPRESSED]!, held_out: byOutcome[HELD_OUT]!, over_capacity: byOutcome[OVERFLOW]!,
+    flagged,
+    tasks: byOutcome[TASK]!,
+    suppressed: byOutcome[SUPPRESSED]!,
+    held_out: byOutcome[HELD_OUT]!,
+    over_capacity: byOutcome[OVERFLOW]!,
     suppressed_by_code: Object.fromEntries(SUPPRESSION_CODES.map((c) => [c, 0])),
     tasks_by_type: Object.fromEntries(TASK_TYPES.map((t) => [t, 0])),
     over_capacity_by_queue: {},
@@ -242,9 +331,17 @@ export function policyCounts(plan: PolicyPlan, hits: Uint8Array): PolicyCounts {
     counts.over_capacity_by_queue[q] = (counts.over_capacity_by_queue[q] ?? 0) + 1;
   }
   const listed = plan.perTier.reduce((a, l) => a + l.length, 0);
-  if (counts.tasks + counts.suppressed + counts.held_out + counts.over_capacity !== flagged || listed !== counts.tasks
-    || plan.suppressed.length !== counts.suppressed || plan.heldOut.length !== counts.held_out || plan.overflow.subscriber.length !== counts.over_capacity) {
-    throw new ChurnwatchError('CW_INTERNAL', `${flagged} flagged subscribers but ${counts.tasks} tasks + ${counts.suppressed} suppressed + ${counts.held_out} held out + ${counts.over_capacity} over capacity`);
+  if (
+    counts.tasks + counts.suppressed + counts.held_out + counts.over_capacity !== flagged ||
+    listed !== counts.tasks ||
+    plan.suppressed.length !== counts.suppressed ||
+    plan.heldOut.length !== counts.held_out ||
+    plan.overflow.subscriber.length !== counts.over_capacity
+  ) {
+    throw new ChurnwatchError(
+      'CW_INTERNAL',
+      `${flagged} flagged subscribers but ${counts.tasks} tasks + ${counts.suppressed} suppressed + ${counts.held_out} held out + ${counts.over_capacity} over capacity`,
+    );
   }
   return counts;
 }

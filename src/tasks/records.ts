@@ -116,8 +116,10 @@ function minutesOf(hhmm: string): number {
 }
 
 function localTime(minute: number, timeZone: string): string {
-  const day = Math.floor(minute / 1440), rest = minute - day * 1440;
-  const hh = String(Math.floor(rest / 60)).padStart(2, '0'), mm = String(rest % 60).padStart(2, '0');
+  const day = Math.floor(minute / 1440),
+    rest = minute - day * 1440;
+  const hh = String(Math.floor(rest / 60)).padStart(2, '0'),
+    mm = String(rest % 60).padStart(2, '0');
   return `${formatDay(day)}T${hh}:${mm}:00${utcOffsetOf(timeZone, day)}`;
 }
 
@@ -126,8 +128,15 @@ function localTime(minute: number, timeZone: string): string {
  * callable window, to the deadline moved back into it (never before the start: a
  * deadline that falls before the first window ends with that window).
  */
-export function callableSpan(D: number, issueTime: string, dueHours: number, window: { from: string; to: string }, timeZone: string): [string, string] {
-  const open = minutesOf(window.from), close = minutesOf(window.to);
+export function callableSpan(
+  D: number,
+  issueTime: string,
+  dueHours: number,
+  window: { from: string; to: string },
+  timeZone: string,
+): [string, string] {
+  const open = minutesOf(window.from),
+    close = minutesOf(window.to);
   const issue = D * 1440 + minutesOf(issueTime);
   const due = issue + Math.round(dueHours * 60);
   const tod = (m: number) => m - Math.floor(m / 1440) * 1440;
@@ -175,7 +184,10 @@ export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOpt
   const rows = { call: Int32Array.from(lists.call), sms: Int32Array.from(lists.sms), visit: Int32Array.from(lists.visit) };
 
   const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : null);
-  const text = (col: { get(i: number): string }, i: number) => { const s = col.get(i); return s === '' ? null : s; };
+  const text = (col: { get(i: number): string }, i: number) => {
+    const s = col.get(i);
+    return s === '' ? null : s;
+  };
   return {
     tier: plan.tier,
     rows,
@@ -188,14 +200,32 @@ export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOpt
       const contactDay = input.contacts?.lastContact[i];
       const hasContact = contactDay !== undefined && !Number.isNaN(contactDay);
       return [
-        taskId(plan, r), channel, h.taskType, plan.tier, String(r + 1), h.priority, `${options.campaign}-${h.taskType}`,
-        subs.ids.get(i), phone, phone === null ? null : toE164(phone, options.countryCode),
+        taskId(plan, r),
+        channel,
+        h.taskType,
+        plan.tier,
+        String(r + 1),
+        h.priority,
+        `${options.campaign}-${h.taskType}`,
+        subs.ids.get(i),
+        phone,
+        phone === null ? null : toE164(phone, options.countryCode),
         name === null ? null : plan.masking.name === 'initial' ? maskName(name) : name,
-        text(subs.region, i), managerId,
+        text(subs.region, i),
+        managerId,
         channel === 'sms' ? 'sms' : tier === 'high' && managerId !== null ? managerId : plan.assignee,
-        fixed(ev.value[i]!, 2), fixed(scores.risk[i]!, 4), fixed(scores.expectedLoss[i]!, 2),
-        plan.hitSets[plan.hitSet[r]!]!.codes, h.title, h.reason.map((f) => f(i)).join(REASON_JOIN[options.locale]), h.actions,
-        h.dueAt, h.windowStart, h.windowEnd, `${from}-${to}`, pack.timeZone,
+        fixed(ev.value[i]!, 2),
+        fixed(scores.risk[i]!, 4),
+        fixed(scores.expectedLoss[i]!, 2),
+        plan.hitSets[plan.hitSet[r]!]!.codes,
+        h.title,
+        h.reason.map((f) => f(i)).join(REASON_JOIN[options.locale]),
+        h.actions,
+        h.dueAt,
+        h.windowStart,
+        h.windowEnd,
+        `${from}-${to}`,
+        pack.timeZone,
         channel === 'sms' ? '1' : String(pack.tasks.attemptLimit),
         hasContact ? formatDay(contactDay) : null,
         hasContact ? lastOutcomeOf(input, i) : null,
@@ -211,7 +241,14 @@ function lastOutcomeOf(input: TaskInput, i: number): string | null {
 
 const CONTACT_OUTCOME_NAMES: readonly string[] = CONTACT_OUTCOMES;
 
-function hitSetRecord(h: HitSetPlan, plan: TaskPlan, texts: RuleTexts[], reasons: ((i: number) => string)[], input: TaskInput, options: RecordOptions): HitSetRecord {
+function hitSetRecord(
+  h: HitSetPlan,
+  plan: TaskPlan,
+  texts: RuleTexts[],
+  reasons: ((i: number) => string)[],
+  input: TaskInput,
+  options: RecordOptions,
+): HitSetRecord {
   const { pack, D } = input;
   const primary = plan.rules[h.primary]!;
   // The primary rule's action first, then the others' in pack order, each once.
@@ -224,7 +261,8 @@ function hitSetRecord(h: HitSetPlan, plan: TaskPlan, texts: RuleTexts[], reasons
     title: texts[h.primary]!.title,
     actions: actions.join(ACTION_JOIN[options.locale]),
     dueAt: withSeconds(h.dueAt),
-    windowStart, windowEnd,
+    windowStart,
+    windowEnd,
     sms: primary.channel === 'sms',
     reason: h.rules.map((j) => reasons[j]!),
   };

@@ -20,8 +20,20 @@ import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
 import { maskName, maskPhone } from '../util/mask.js';
 import {
-  ByteBuffer, cellBytes, cellRoom, needsQuotes, NUMBER_ROOM, putAscii, putBytes, putCell, putDecimal, putFixed, putPadded, putUint,
-  startsLikeFormula, type CsvBytesWriter,
+  ByteBuffer,
+  cellBytes,
+  cellRoom,
+  needsQuotes,
+  NUMBER_ROOM,
+  putAscii,
+  putBytes,
+  putCell,
+  putDecimal,
+  putFixed,
+  putPadded,
+  putUint,
+  startsLikeFormula,
+  type CsvBytesWriter,
 } from '../util/bytes.js';
 import type { Column, CompiledNumber } from '../rules/compile.js';
 import { TASK_ID_WIDTH } from './ledger.js';
@@ -84,7 +96,12 @@ export const TASK_COLUMN_SPEC: readonly TaskColumnSpec[] = [
   { name: 'rank', freeText: false, cell: { from: 'rank' } },
   { name: 'subscriber_id', freeText: true, cell: { from: 'subscriber', column: 'ids' } },
   { name: 'msisdn', freeText: false, cell: { from: 'subscriber', column: 'msisdn', personal: 'phone' } },
-  { name: 'msisdn_masked', freeText: true, only: (m) => m.maskedPhoneColumn, cell: { from: 'subscriber', column: 'msisdn', personal: 'maskedPhone' } },
+  {
+    name: 'msisdn_masked',
+    freeText: true,
+    only: (m) => m.maskedPhoneColumn,
+    cell: { from: 'subscriber', column: 'msisdn', personal: 'maskedPhone' },
+  },
   { name: 'name', freeText: true, cell: { from: 'subscriber', column: 'name', personal: 'name' } },
   { name: 'region', freeText: true, cell: { from: 'subscriber', column: 'region' } },
   { name: 'manager_id', freeText: true, cell: { from: 'subscriber', column: 'managerId' } },
@@ -123,10 +140,14 @@ export function formatNumber(v: number, unit: string, isPercent: boolean): strin
     return `${r < 0 ? '−' : r > 0 ? '+' : ''}${Math.abs(r)}%`;
   }
   switch (unit) {
-    case 'money': return v.toFixed(2);
-    case 'count': return String(Math.round(v));
-    case 'day': return formatDay(v);
-    default: return String(Math.round(v * 100) / 100);
+    case 'money':
+      return v.toFixed(2);
+    case 'count':
+      return String(Math.round(v));
+    case 'day':
+      return formatDay(v);
+    default:
+      return String(Math.round(v * 100) / 100);
   }
 }
 
@@ -162,8 +183,20 @@ export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: nu
 export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: string, order: readonly number[], profile: TaskProfile): void {
   const tierIndex = TIERS.indexOf(tierName as (typeof TIERS)[number]);
   if (tierIndex < 0) throw new ChurnwatchError('CW_INTERNAL', `no tier ${tierName}`);
-  const plan = planTasks({ pack: input.pack, D: input.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn, taskType: input.taskType,
-    ledger: input.ledger && { taskIds: input.ledger.taskIds[tierIndex]!, states: input.ledger.states[tierIndex]! } }, TIERS, tierIndex, order, profile);
+  const plan = planTasks(
+    {
+      pack: input.pack,
+      D: input.D,
+      evaluation: input.evaluation,
+      msisdn: input.subscribers.msisdn,
+      taskType: input.taskType,
+      ledger: input.ledger && { taskIds: input.ledger.taskIds[tierIndex]!, states: input.ledger.states[tierIndex]! },
+    },
+    TIERS,
+    tierIndex,
+    order,
+    profile,
+  );
   renderTaskFile(w, input, plan);
 }
 
@@ -196,7 +229,10 @@ const DAY_ROOM = 96;
 /** Rows whose reads prefetch() makes at once: few enough that all they read stays in the nearest caches. */
 const PREFETCH_ROWS = 64;
 
-const APOSTROPHE = 0x27, PLUS = 0x2b, PERCENT = 0x25, COMMA = 0x2c;
+const APOSTROPHE = 0x27,
+  PLUS = 0x2b,
+  PERCENT = 0x25,
+  COMMA = 0x2c;
 const utf8 = new TextEncoder();
 const NO_BYTES = new Uint8Array(0);
 const NO_NUMBERS = new Float64Array(0);
@@ -206,7 +242,17 @@ const MINUS_SIGN = utf8.encode('−');
 const NOT_AVAILABLE = utf8.encode('n/a');
 
 /** Cell operations: TASK_COLUMN_SPEC's sources as the renderer's switch takes them. */
-const TASK_ID = 0, RANK = 1, CONSTANT = 2, TEXT = 3, MASKED_PHONE = 4, MASKED_NAME = 5, FIXED = 6, DECISION = 7, REASON = 8, LAST_CONTACT = 9, LAST_OUTCOME = 10;
+const TASK_ID = 0,
+  RANK = 1,
+  CONSTANT = 2,
+  TEXT = 3,
+  MASKED_PHONE = 4,
+  MASKED_NAME = 5,
+  FIXED = 6,
+  DECISION = 7,
+  REASON = 8,
+  LAST_CONTACT = 9,
+  LAST_OUTCOME = 10;
 
 /** One cell operation; every field is present in each, so the loop over them sees one shape. */
 interface CellOp {
@@ -247,9 +293,18 @@ interface HitSetCells {
 }
 
 function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[] {
-  return parts.map((p): ReasonPart => (typeof p === 'string'
-    ? { literal: utf8.encode(p), number: null, columns: [], unit: '', isPercent: false }
-    : { literal: NO_BYTES, number: p.compiled, columns: columnsFor(features, p.compiled.columns), unit: p.unit, isPercent: p.isPercent }));
+  return parts.map(
+    (p): ReasonPart =>
+      typeof p === 'string'
+        ? { literal: utf8.encode(p), number: null, columns: [], unit: '', isPercent: false }
+        : {
+            literal: NO_BYTES,
+            number: p.compiled,
+            columns: columnsFor(features, p.compiled.columns),
+            unit: p.unit,
+            isPercent: p.isPercent,
+          },
+  );
 }
 
 const SEPARATOR_PART: ReasonPart = { literal: REASON_SEPARATOR, number: null, columns: [], unit: '', isPercent: false };
@@ -292,8 +347,23 @@ class TaskFile {
     this.textOps = this.ops.filter((op) => op.text !== null);
     const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
     this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions));
-    this.fixedRoom = this.ops.reduce((n, op) => n + 1 + (op.kind === TASK_ID ? this.taskIdPrefix.length + 16
-      : op.kind === CONSTANT ? op.bytes.length : op.kind === RANK || op.kind === FIXED ? NUMBER_ROOM : op.kind === LAST_CONTACT ? DAY_ROOM : op.kind === LAST_OUTCOME ? 32 : 0), 0);
+    this.fixedRoom = this.ops.reduce(
+      (n, op) =>
+        n +
+        1 +
+        (op.kind === TASK_ID
+          ? this.taskIdPrefix.length + 16
+          : op.kind === CONSTANT
+            ? op.bytes.length
+            : op.kind === RANK || op.kind === FIXED
+              ? NUMBER_ROOM
+              : op.kind === LAST_CONTACT
+                ? DAY_ROOM
+                : op.kind === LAST_OUTCOME
+                  ? 32
+                  : 0),
+      0,
+    );
     this.outcomeCells = CONTACT_OUTCOMES.map((o) => cellBytes(o, false));
     this.lastContact = input.contacts?.lastContact ?? null;
     this.lastOutcome = input.contacts?.lastOutcome ?? null;
@@ -310,23 +380,50 @@ class TaskFile {
 
   private op(c: TaskColumnSpec, input: TaskInput, decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[]): CellOp {
     const op: CellOp = { kind: CONSTANT, freeText: c.freeText, bytes: NO_BYTES, text: null, numbers: NO_NUMBERS, digits: 2, decision: -1 };
-    const cell = c.cell, masking = this.plan.masking;
+    const cell = c.cell,
+      masking = this.plan.masking;
     switch (cell.from) {
-      case 'taskId': op.kind = TASK_ID; break;
-      case 'rank': op.kind = RANK; break;
-      case 'file': op.bytes = cellBytes(cell.value(this.plan), c.freeText); break;
+      case 'taskId':
+        op.kind = TASK_ID;
+        break;
+      case 'rank':
+        op.kind = RANK;
+        break;
+      case 'file':
+        op.bytes = cellBytes(cell.value(this.plan), c.freeText);
+        break;
       case 'subscriber': {
         const text = input.subscribers[cell.column];
-        if (cell.personal === 'maskedPhone') { op.kind = MASKED_PHONE; op.text = text; }
-        else if (cell.personal === 'name' && masking.name === 'initial') { op.kind = MASKED_NAME; op.text = text; }
-        else if (cell.personal !== 'phone' || masking.phone === 'full') { op.kind = TEXT; op.text = text; }
+        if (cell.personal === 'maskedPhone') {
+          op.kind = MASKED_PHONE;
+          op.text = text;
+        } else if (cell.personal === 'name' && masking.name === 'initial') {
+          op.kind = MASKED_NAME;
+          op.text = text;
+        } else if (cell.personal !== 'phone' || masking.phone === 'full') {
+          op.kind = TEXT;
+          op.text = text;
+        }
         break;
       }
-      case 'number': op.kind = FIXED; op.numbers = cell.column(input); op.digits = cell.digits; break;
-      case 'decision': op.kind = DECISION; op.decision = decisions.push({ value: cell.value, freeText: c.freeText }) - 1; break;
-      case 'reason': op.kind = REASON; break;
-      case 'lastContact': op.kind = LAST_CONTACT; break;
-      case 'lastOutcome': op.kind = LAST_OUTCOME; break;
+      case 'number':
+        op.kind = FIXED;
+        op.numbers = cell.column(input);
+        op.digits = cell.digits;
+        break;
+      case 'decision':
+        op.kind = DECISION;
+        op.decision = decisions.push({ value: cell.value, freeText: c.freeText }) - 1;
+        break;
+      case 'reason':
+        op.kind = REASON;
+        break;
+      case 'lastContact':
+        op.kind = LAST_CONTACT;
+        break;
+      case 'lastOutcome':
+        op.kind = LAST_OUTCOME;
+        break;
     }
     return op;
   }
@@ -365,14 +462,16 @@ class TaskFile {
     const hitSet = this.plan.hitSet;
     let sum = 0;
     for (let q = q0; q < q1; q++) {
-      const columns = this.hitSets[hitSet[from + rowAt[q]!]!]!.reasonColumns, i = at[q]!;
+      const columns = this.hitSets[hitSet[from + rowAt[q]!]!]!.reasonColumns,
+        i = at[q]!;
       for (let k = 0; k < columns.length; k++) sum += columns[k]![i]!;
     }
     for (const column of this.prefetchNumbers) for (let q = q0; q < q1; q++) sum += column[at[q]!]!;
     let bits = 0;
     if (this.lastOutcome) for (let q = q0; q < q1; q++) bits ^= this.lastOutcome[at[q]!]!;
     for (const text of this.prefetchText) {
-      const offsets = text.offsets, bytes = text.bytes;
+      const offsets = text.offsets,
+        bytes = text.bytes;
       for (let q = q0; q < q1; q++) bits ^= bytes[offsets[at[q]!]!]!;
     }
     // Kept, so that the reads are not optimised away.
@@ -399,9 +498,13 @@ class TaskFile {
     const out = this.rows;
     let room = this.fixedRoom + hits.room;
     const textOps = this.textOps;
-    for (let k = 0; k < textOps.length; k++) { const o = textOps[k]!.text!.offsets; room += cellRoom(o[i + 1]! - o[i]!); }
+    for (let k = 0; k < textOps.length; k++) {
+      const o = textOps[k]!.text!.offsets;
+      room += cellRoom(o[i + 1]! - o[i]!);
+    }
     out.reserve(room);
-    const dst = out.bytes, ops = this.ops;
+    const dst = out.bytes,
+      ops = this.ops;
     const start = out.length;
     let p = start;
     for (let k = 0; k < ops.length; k++) {
@@ -410,19 +513,27 @@ class TaskFile {
       switch (op.kind) {
         case TASK_ID: {
           const ids = this.plan.taskIdBytes;
-          if (ids !== null) { p = putBytes(dst, p, ids, (rank - 1) * TASK_ID_WIDTH, rank * TASK_ID_WIDTH); break; }
+          if (ids !== null) {
+            p = putBytes(dst, p, ids, (rank - 1) * TASK_ID_WIDTH, rank * TASK_ID_WIDTH);
+            break;
+          }
           p = putBytes(dst, p, this.taskIdPrefix, 0, this.taskIdPrefix.length);
           p = putPadded(dst, p, rank, this.plan.rankWidth);
           break;
         }
-        case RANK: p = putUint(dst, p, rank); break;
-        case CONSTANT: p = putBytes(dst, p, op.bytes, 0, op.bytes.length); break;
+        case RANK:
+          p = putUint(dst, p, rank);
+          break;
+        case CONSTANT:
+          p = putBytes(dst, p, op.bytes, 0, op.bytes.length);
+          break;
         case TEXT: {
           const text = op.text!;
           p = putCell(dst, p, text.bytes, text.offsets[i]!, text.offsets[i + 1]!, op.freeText);
           break;
         }
-        case MASKED_PHONE: case MASKED_NAME: {
+        case MASKED_PHONE:
+        case MASKED_NAME: {
           const value = op.text!.get(i);
           const masked = utf8.encode(op.kind === MASKED_PHONE ? maskPhone(value) : maskName(value));
           p = putCell(dst, p, masked, 0, masked.length, op.freeText);
@@ -434,11 +545,20 @@ class TaskFile {
           if (Number.isFinite(v)) p = putFixed(dst, p, v, op.digits); // not given (NaN): an empty cell
           break;
         }
-        case DECISION: { const cell = hits.decisions[op.decision]!; p = putBytes(dst, p, cell, 0, cell.length); break; }
-        case REASON: p = this.putReason(dst, p, i, hits, op.freeText); break;
+        case DECISION: {
+          const cell = hits.decisions[op.decision]!;
+          p = putBytes(dst, p, cell, 0, cell.length);
+          break;
+        }
+        case REASON:
+          p = this.putReason(dst, p, i, hits, op.freeText);
+          break;
         case LAST_CONTACT: {
           const day = this.contactDay(i);
-          if (!Number.isNaN(day)) { const cell = this.dayCell(day); p = putBytes(dst, p, cell, 0, cell.length); }
+          if (!Number.isNaN(day)) {
+            const cell = this.dayCell(day);
+            p = putBytes(dst, p, cell, 0, cell.length);
+          }
           break;
         }
         case LAST_OUTCOME: {
@@ -464,7 +584,9 @@ class TaskFile {
    * (with room for 3 × the hit set's reasonRoom); returns the end.
    */
   private putReason(dst: Uint8Array, p: number, i: number, hits: HitSetCells, freeText: boolean): number {
-    const start = p, parts = hits.reason, D = this.D;
+    const start = p,
+      parts = hits.reason,
+      D = this.D;
     for (let k = 0; k < parts.length; k++) {
       const part = parts[k]!;
       if (part.number === null) p = putBytes(dst, p, part.literal, 0, part.literal.length);
@@ -493,7 +615,11 @@ class TaskFile {
   }
 }
 
-function hitSetCells(h: HitSetPlan, rules: ReasonPart[][], decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[]): HitSetCells {
+function hitSetCells(
+  h: HitSetPlan,
+  rules: ReasonPart[][],
+  decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[],
+): HitSetCells {
   const reason: ReasonPart[] = [];
   for (const j of h.rules) {
     if (reason.length > 0) reason.push(SEPARATOR_PART);
@@ -502,7 +628,9 @@ function hitSetCells(h: HitSetPlan, rules: ReasonPart[][], decisions: readonly {
   const cells = decisions.map((d) => cellBytes(d.value(h), d.freeText));
   const reasonRoom = reason.reduce((n, p) => n + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM), 0);
   return {
-    decisions: cells, reason, reasonRoom,
+    decisions: cells,
+    reason,
+    reasonRoom,
     reasonNeedsQuotes: reason.some((p) => needsQuotes(p.literal, 0, p.literal.length)),
     reasonColumns: [...new Set(reason.flatMap((p) => p.columns))],
     // The reason is written once as it comes, then perhaps again quoted.
@@ -526,9 +654,13 @@ export function putFormattedNumber(dst: Uint8Array, p: number, v: number, unit: 
     return p;
   }
   switch (unit) {
-    case 'money': return putFixed(dst, p, v, 2);
-    case 'count': return putDecimal(dst, p, Math.round(v));
-    case 'day': return putAscii(dst, p, formatDay(v));
-    default: return putDecimal(dst, p, Math.round(v * 100) / 100);
+    case 'money':
+      return putFixed(dst, p, v, 2);
+    case 'count':
+      return putDecimal(dst, p, Math.round(v));
+    case 'day':
+      return putAscii(dst, p, formatDay(v));
+    default:
+      return putDecimal(dst, p, Math.round(v * 100) / 100);
   }
 }

@@ -10,7 +10,14 @@
  * room (the most each can take is said with it), so none of them checks.
  */
 
-const QUOTE = 0x22, COMMA = 0x2c, LF = 0x0a, CR = 0x0d, APOSTROPHE = 0x27, MINUS = 0x2d, ZERO = 0x30, POINT = 0x2e;
+const QUOTE = 0x22,
+  COMMA = 0x2c,
+  LF = 0x0a,
+  CR = 0x0d,
+  APOSTROPHE = 0x27,
+  MINUS = 0x2d,
+  ZERO = 0x30,
+  POINT = 0x2e;
 
 /**
  * A first character that makes a spreadsheet read the cell as a formula: = + - @,
@@ -20,8 +27,17 @@ const QUOTE = 0x22, COMMA = 0x2c, LF = 0x0a, CR = 0x0d, APOSTROPHE = 0x27, MINUS
  */
 export function isFormulaStart(codePoint: number): boolean {
   switch (codePoint) {
-    case 0x3d: case 0x2b: case 0x2d: case 0x40: case 0x09: case CR: case 0:
-    case 0xff1d: case 0xff0b: case 0xff0d: case 0xff20:
+    case 0x3d:
+    case 0x2b:
+    case 0x2d:
+    case 0x40:
+    case 0x09:
+    case CR:
+    case 0:
+    case 0xff1d:
+    case 0xff0b:
+    case 0xff0d:
+    case 0xff20:
       return true;
     default:
       return false;
@@ -74,7 +90,10 @@ export function putCell(dst: Uint8Array, p: number, b: Uint8Array, s: number, e:
 
 /** b[s..e) as it is (a loop for short runs, where set() costs more than it saves). */
 export function putBytes(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
-  if (e - s > 32) { dst.set(b.subarray(s, e), p); return p + e - s; }
+  if (e - s > 32) {
+    dst.set(b.subarray(s, e), p);
+    return p + e - s;
+  }
   for (let k = s; k < e; k++) dst[p++] = b[k]!;
   return p;
 }
@@ -94,13 +113,24 @@ export function decimalDigits(v: number): number {
 
 /** A whole number from 0 below 2^53 in decimal (16 bytes at most). */
 export function putUint(dst: Uint8Array, p: number, v: number): number {
-  if (v < 10) { dst[p] = ZERO + v; return p + 1; }
+  if (v < 10) {
+    dst[p] = ZERO + v;
+    return p + 1;
+  }
   const end = p + decimalDigits(v);
   let d = end;
   if (v < 2147483648) {
-    for (let t = v | 0; d > p;) { const q = (t / 10) | 0; dst[--d] = ZERO + t - q * 10; t = q; }
+    for (let t = v | 0; d > p; ) {
+      const q = (t / 10) | 0;
+      dst[--d] = ZERO + t - q * 10;
+      t = q;
+    }
   } else {
-    for (let t = v; d > p;) { const q = Math.floor(t / 10); dst[--d] = ZERO + (t - q * 10); t = q; }
+    for (let t = v; d > p; ) {
+      const q = Math.floor(t / 10);
+      dst[--d] = ZERO + (t - q * 10);
+      t = q;
+    }
   }
   return end;
 }
@@ -108,14 +138,21 @@ export function putUint(dst: Uint8Array, p: number, v: number): number {
 /** A whole number from 0 below 10^width, zero-padded to width digits (width bytes). */
 export function putPadded(dst: Uint8Array, p: number, v: number, width: number): number {
   const end = p + width;
-  for (let d = end, t = v; d > p;) { const q = Math.floor(t / 10); dst[--d] = ZERO + (t - q * 10); t = q; }
+  for (let d = end, t = v; d > p; ) {
+    const q = Math.floor(t / 10);
+    dst[--d] = ZERO + (t - q * 10);
+    t = q;
+  }
   return end;
 }
 
 /** String(v) for a number (NUMBER_ROOM bytes at most); no string is made for safe integers. */
 export function putDecimal(dst: Uint8Array, p: number, v: number): number {
   if (!Number.isSafeInteger(v)) return putAscii(dst, p, String(v));
-  if (v < 0) { dst[p++] = MINUS; v = -v; }
+  if (v < 0) {
+    dst[p++] = MINUS;
+    v = -v;
+  }
   return putUint(dst, p, v);
 }
 
@@ -150,7 +187,10 @@ export function putFixed(dst: Uint8Array, p: number, v: number, digits: 2 | 4): 
 
 /** A whole number of hundredths as a decimal with two places ("-12.05"; 20 bytes at most). */
 export function putHundredths(dst: Uint8Array, p: number, h: number): number {
-  if (h < 0) { dst[p++] = MINUS; h = -h; }
+  if (h < 0) {
+    dst[p++] = MINUS;
+    h = -h;
+  }
   const whole = Math.floor(h / 100);
   p = putUint(dst, p, whole);
   dst[p++] = POINT;
@@ -224,7 +264,10 @@ export class CsvBytesWriter {
   /** Scratch for strings that are not plain ASCII. */
   private scratch = new Uint8Array(256);
 
-  constructor(private readonly sink: (bytes: Uint8Array) => void, private readonly chunk = 1 << 20) {
+  constructor(
+    private readonly sink: (bytes: Uint8Array) => void,
+    private readonly chunk = 1 << 20,
+  ) {
     this.buf = new Uint8Array(chunk + 4096);
   }
 
@@ -267,7 +310,11 @@ export class CsvBytesWriter {
     let p = this.pos;
     for (let k = 0; k < n; k++) {
       const c = str.charCodeAt(k);
-      if (c >= 0x80) { this.pos = p; this.rawBytesOf(str.slice(k)); return; }
+      if (c >= 0x80) {
+        this.pos = p;
+        this.rawBytesOf(str.slice(k));
+        return;
+      }
       dst[p++] = c;
     }
     this.pos = p;
@@ -300,7 +347,10 @@ export class CsvBytesWriter {
     let plain = true;
     for (let k = 0; k < str.length; k++) {
       const c = str.charCodeAt(k);
-      if (c >= 0x80 || c === QUOTE || c === COMMA || c === LF || c === CR) { plain = false; break; }
+      if (c >= 0x80 || c === QUOTE || c === COMMA || c === LF || c === CR) {
+        plain = false;
+        break;
+      }
     }
     if (plain && !(freeText && str.length > 0 && isFormulaStart(str.charCodeAt(0)))) {
       this.rawString(str);

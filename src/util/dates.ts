@@ -51,11 +51,17 @@ export function parseDay(s: string): number {
   const t = s.trim();
   let y: number, m: number, d: number, end: number;
   if (/^\d{8}/.test(t) && (t.length === 8 || /^\d{8}[ T]/.test(t))) {
-    y = +t.slice(0, 4); m = +t.slice(4, 6); d = +t.slice(6, 8); end = 8;
+    y = +t.slice(0, 4);
+    m = +t.slice(4, 6);
+    d = +t.slice(6, 8);
+    end = 8;
   } else {
     const mm = /^(\d{4})([-/])(\d{1,2})\2(\d{1,2})/.exec(t);
     if (!mm) return NaN;
-    y = +mm[1]!; m = +mm[3]!; d = +mm[4]!; end = mm[0].length;
+    y = +mm[1]!;
+    m = +mm[3]!;
+    d = +mm[4]!;
+    end = mm[0].length;
   }
   if (end < t.length && !/^[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(t.slice(end))) return NaN;
   return isValidDate(y, m, d) ? daysFromCivil(y, m, d) : NaN;
@@ -65,7 +71,8 @@ export function parseDay(s: string): number {
 export function parseMonth(s: string): number {
   const mm = /^(\d{4})[-/]?(\d{2})$/.exec(s.trim());
   if (!mm) return NaN;
-  const y = +mm[1]!, m = +mm[2]!;
+  const y = +mm[1]!,
+    m = +mm[2]!;
   return y >= MIN_YEAR && y <= MAX_YEAR && m >= 1 && m <= 12 ? y * 12 + (m - 1) : NaN;
 }
 

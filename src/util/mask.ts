@@ -121,24 +121,34 @@ function maskNumbers(text: string, anyLongRun: boolean): string {
   let copied = 0;
   let p = 0;
   while (p < n) {
-    if (!isDigit(norm[p]!)) { p++; continue; }
+    if (!isDigit(norm[p]!)) {
+      p++;
+      continue;
+    }
     // The groups of one run: [start, end) of each, and their digits.
-    const starts: number[] = [], ends: number[] = [], digits: string[] = [];
+    const starts: number[] = [],
+      ends: number[] = [],
+      digits: string[] = [];
     let q = p;
     for (;;) {
       let e = q;
       let d = '';
       while (e < n && isDigit(norm[e]!)) d += norm[e++]!;
-      starts.push(q); ends.push(e); digits.push(d);
+      starts.push(q);
+      ends.push(e);
+      digits.push(d);
       let g = e;
       while (g < n && g - e < MAX_GAP && SEPARATORS.includes(norm[g]!)) g++;
       if (g === e || g >= n || !isDigit(norm[g]!)) break;
       q = g;
     }
     const run = { starts, ends, digits, norm };
-    for (let i = 0; i < digits.length;) {
+    for (let i = 0; i < digits.length; ) {
       const m = matchAt(run, i, anyLongRun);
-      if (m === null) { i++; continue; }
+      if (m === null) {
+        i++;
+        continue;
+      }
       let s = starts[i]!;
       if (s > 0 && (norm[s - 1] === '+' || norm[s - 1] === '(')) s--;
       out.push(chars.slice(copied, s).join(''), m.masked);
@@ -152,10 +162,18 @@ function maskNumbers(text: string, anyLongRun: boolean): string {
   return out.join('');
 }
 
-interface Run { starts: number[]; ends: number[]; digits: string[]; norm: string[] }
+interface Run {
+  starts: number[];
+  ends: number[];
+  digits: string[];
+  norm: string[];
+}
 
 /** A long digit run keeps its first 3 and last 4 digits (as a phone is shown); a shorter one only its first and last 2, so that at least 3 are hidden. */
-const keep3and4 = (d: string): string => (d.length >= 11 ? `${d.slice(0, 3)}${'*'.repeat(d.length - 7)}${d.slice(-4)}` : `${d.slice(0, 2)}${'*'.repeat(d.length - 4)}${d.slice(-2)}`);
+const keep3and4 = (d: string): string =>
+  d.length >= 11
+    ? `${d.slice(0, 3)}${'*'.repeat(d.length - 7)}${d.slice(-4)}`
+    : `${d.slice(0, 2)}${'*'.repeat(d.length - 4)}${d.slice(-2)}`;
 
 /** The longest number starting at group i: its masked form, where it ends in the text, and the next group. */
 function matchAt(run: Run, i: number, anyLongRun: boolean): { masked: string; end: number; next: number } | null {
@@ -163,7 +181,8 @@ function matchAt(run: Run, i: number, anyLongRun: boolean): { masked: string; en
   const plus = starts[i]! > 0 && norm[starts[i]! - 1] === '+';
   let joined = '';
   let last = i;
-  while (last + 1 < digits.length && joined.length + digits[last]!.length + digits[last + 1]!.length <= MAX_DIGITS) joined += digits[last++]!;
+  while (last + 1 < digits.length && joined.length + digits[last]!.length + digits[last + 1]!.length <= MAX_DIGITS)
+    joined += digits[last++]!;
   joined += digits[last]!;
   for (let j = last; j >= i; j--) {
     const d = j === last ? joined : digits.slice(i, j + 1).join('');

@@ -65,13 +65,19 @@ export function flagMeasures(flagged: number, churners: number, positives: numbe
 
 /** flagMeasures of a 0/1 flag array over the subscribers with a label (label 0/1; anything else is unlabelled). */
 export function measureFlag(flag: ArrayLike<number>, label: ArrayLike<number>): FlagMeasures {
-  let flagged = 0, churners = 0, positives = 0, total = 0;
+  let flagged = 0,
+    churners = 0,
+    positives = 0,
+    total = 0;
   for (let i = 0; i < label.length; i++) {
     const y = label[i]!;
     if (y !== 0 && y !== 1) continue;
     total++;
     positives += y;
-    if (flag[i]) { flagged++; churners += y; }
+    if (flag[i]) {
+      flagged++;
+      churners += y;
+    }
   }
   return flagMeasures(flagged, churners, positives, total);
 }
@@ -86,19 +92,28 @@ export function measureFlag(flag: ArrayLike<number>, label: ArrayLike<number>): 
  * class is empty.
  */
 export function rocAuc(score: ArrayLike<number>, label: ArrayLike<number>): number {
-  let p = 0, q = 0;
-  for (let i = 0; i < label.length; i++) if (label[i] === 1) p++; else if (label[i] === 0) q++;
+  let p = 0,
+    q = 0;
+  for (let i = 0; i < label.length; i++)
+    if (label[i] === 1) p++;
+    else if (label[i] === 0) q++;
   if (p === 0 || q === 0) return NaN;
-  const pos = new Float64Array(p), neg = new Float64Array(q);
-  p = 0; q = 0;
+  const pos = new Float64Array(p),
+    neg = new Float64Array(q);
+  p = 0;
+  q = 0;
   for (let i = 0; i < label.length; i++) {
     const s = score[i]!;
     const v = s === s ? s : -Infinity;
-    if (label[i] === 1) pos[p++] = v; else if (label[i] === 0) neg[q++] = v;
+    if (label[i] === 1) pos[p++] = v;
+    else if (label[i] === 0) neg[q++] = v;
   }
-  pos.sort(); neg.sort();
+  pos.sort();
+  neg.sort();
   // For each churner: the others strictly below it, plus half of those equal to it.
-  let below = 0, upTo = 0, u = 0;
+  let below = 0,
+    upTo = 0,
+    u = 0;
   for (let k = 0; k < p; k++) {
     const s = pos[k]!;
     while (below < q && neg[below]! < s) below++;
@@ -159,8 +174,11 @@ export function decileTable(order: ArrayLike<number>, score: ArrayLike<number>, 
   const rows: DecileRow[] = [];
   let cumulative = 0;
   for (let k = 1; k <= 10; k++) {
-    const from = Math.floor(((k - 1) * n) / 10), to = Math.floor((k * n) / 10);
-    let c = 0, lo = Infinity, hi = -Infinity;
+    const from = Math.floor(((k - 1) * n) / 10),
+      to = Math.floor((k * n) / 10);
+    let c = 0,
+      lo = Infinity,
+      hi = -Infinity;
     for (let r = from; r < to; r++) {
       const i = ranked[r]!;
       c += label[i]!;
@@ -172,9 +190,14 @@ export function decileTable(order: ArrayLike<number>, score: ArrayLike<number>, 
     const size = to - from;
     const rate = size > 0 ? c / size : NaN;
     rows.push({
-      decile: k, subscribers: size, churners: c, rate, lift: rate / baseRate,
+      decile: k,
+      subscribers: size,
+      churners: c,
+      rate,
+      lift: rate / baseRate,
       cumulativeShare: churners > 0 ? cumulative / churners : NaN,
-      minScore: size > 0 ? lo : NaN, maxScore: size > 0 ? hi : NaN,
+      minScore: size > 0 ? lo : NaN,
+      maxScore: size > 0 ? hi : NaN,
     });
   }
   const distinct = new Set<number>();
@@ -187,7 +210,8 @@ function tieAtCut(ranked: readonly number[], score: ArrayLike<number>, cut: numb
   if (cut <= 0 || cut >= ranked.length) return { score: NaN, tied: 0, inside: 0 };
   const s = score[ranked[cut - 1]!]!;
   if (score[ranked[cut]!] !== s) return { score: s, tied: 0, inside: 0 };
-  let a = cut - 1, b = cut;
+  let a = cut - 1,
+    b = cut;
   while (a > 0 && score[ranked[a - 1]!] === s) a--;
   while (b + 1 < ranked.length && score[ranked[b + 1]!] === s) b++;
   return { score: s, tied: b - a + 1, inside: cut - a };

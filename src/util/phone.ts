@@ -33,8 +33,13 @@ export const PHONE_KEY_BYTES = 24;
  * without its separators (PHONE) to out; its length, or -1 when it is not one.
  */
 export function compactPhoneBytes(b: Uint8Array, s: number, e: number, out: Uint8Array): number {
-  let n = 0, digits = 0, gap = 0;
-  if (s < e && b[s] === 0x2b) { out[n++] = 0x2b; s++; }
+  let n = 0,
+    digits = 0,
+    gap = 0;
+  if (s < e && b[s] === 0x2b) {
+    out[n++] = 0x2b;
+    s++;
+  }
   for (let k = s; k < e; k++) {
     const c = b[k]!;
     if (c >= 0x30 && c <= 0x39) {
@@ -106,7 +111,8 @@ function carriesCode(b: Uint8Array, s: number, e: number, cc: Uint8Array): boole
  */
 export function toE164(phone: string, countryCode: string): string | null {
   const b = utf8.encode(phone.trim());
-  const scratch = new Uint8Array(Math.max(PHONE_KEY_BYTES, b.length)), out = new Uint8Array(PHONE_KEY_BYTES);
+  const scratch = new Uint8Array(Math.max(PHONE_KEY_BYTES, b.length)),
+    out = new Uint8Array(PHONE_KEY_BYTES);
   const n = phoneKeyBytes(b, 0, b.length, utf8.encode(countryCode), scratch, out);
   if (n < 0) return null;
   const key = n === 0 ? phone.trim() : new TextDecoder().decode(out.subarray(0, n));

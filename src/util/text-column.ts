@@ -16,7 +16,11 @@ const encoder = new TextEncoder();
 export const TEXT_COLUMN_MAX_BYTES = 0x7fffffff;
 
 export class TextColumn {
-  constructor(readonly bytes: Uint8Array, readonly offsets: Int32Array, readonly length: number) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly offsets: Int32Array,
+    readonly length: number,
+  ) {
     if (offsets.length < length + 1) throw new Error('TextColumn: offsets shorter than length + 1');
   }
 
@@ -52,21 +56,27 @@ export class TextColumn {
 
   /** Byte order of values a and b: negative, 0 or positive. */
   compare(a: number, b: number): number {
-    const o = this.offsets, bytes = this.bytes;
-    let p = o[a]!, q = o[b]!;
-    const pe = o[a + 1]!, qe = o[b + 1]!;
+    const o = this.offsets,
+      bytes = this.bytes;
+    let p = o[a]!,
+      q = o[b]!;
+    const pe = o[a + 1]!,
+      qe = o[b + 1]!;
     while (p < pe && q < qe) {
       const d = bytes[p]! - bytes[q]!;
       if (d !== 0) return d;
-      p++; q++;
+      p++;
+      q++;
     }
-    return (pe - p) - (qe - q);
+    return pe - p - (qe - q);
   }
 
   /** The first index holding exactly `text`, or -1. */
   indexOf(text: string): number {
     const want = encoder.encode(text);
-    const o = this.offsets, bytes = this.bytes, n = want.length;
+    const o = this.offsets,
+      bytes = this.bytes,
+      n = want.length;
     outer: for (let i = 0; i < this.length; i++) {
       const s = o[i]!;
       if (o[i + 1]! - s !== n) continue;
@@ -121,13 +131,19 @@ export class TextColumnBuilder {
     const dst = this.bytes;
     let u = this.used;
     if (len <= 32) for (let k = s; k < e; k++) dst[u++] = src[k]!;
-    else { dst.set(src.subarray(s, e), u); u += len; }
+    else {
+      dst.set(src.subarray(s, e), u);
+      u += len;
+    }
     this.used = u;
     this.offsets[++this.n] = u;
   }
 
   pushString(value: string): void {
-    if (value.length === 0) { this.pushBytes(this.bytes, 0, 0); return; }
+    if (value.length === 0) {
+      this.pushBytes(this.bytes, 0, 0);
+      return;
+    }
     this.room(value.length * 3);
     this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
     this.offsets[++this.n] = this.used;

@@ -31,16 +31,37 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers', () => {
   it('when it runs once per side then it completes and both sides flag the same subscribers', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [
-      'bench/bench.mjs', '--subscribers', '2000', '--runs', '1', '--warmup', '0', '--reference',
-      '--data-dir', join(tmp, 'data'), '--results-dir', join(tmp, 'results'),
-    ], { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        'bench/bench.mjs',
+        '--subscribers',
+        '2000',
+        '--runs',
+        '1',
+        '--warmup',
+        '0',
+        '--reference',
+        '--data-dir',
+        join(tmp, 'data'),
+        '--results-dir',
+        join(tmp, 'results'),
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 },
+    );
     expect(stdout).toContain('agreement: both sides give the same 12 flags and tier for all 2,000 subscribers');
 
     const files = readdirSync(join(tmp, 'results'));
     expect(files).toHaveLength(1);
     const r = JSON.parse(readFileSync(join(tmp, 'results', files[0]!), 'utf8'));
-    expect(r.agreement).toMatchObject({ agree: true, subscribers_churnwatch: 2000, subscribers_duckdb: 2000, unmatched_ids: 0, mismatched_subscribers: 0, tier_differs: 0 });
+    expect(r.agreement).toMatchObject({
+      agree: true,
+      subscribers_churnwatch: 2000,
+      subscribers_duckdb: 2000,
+      unmatched_ids: 0,
+      mismatched_subscribers: 0,
+      tier_differs: 0,
+    });
     expect(r.reference).toMatchObject({ churnwatch: { agrees: true }, duckdb: { agrees: true } });
     // Every rule is hit at this size, so the agreement is not the trivial all-zero one.
     for (const c of Object.values(r.agreement.per_rule) as { churnwatch: number; duckdb: number }[]) {
@@ -60,10 +81,25 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness, every dialect at 30
   it('when it runs --dialect all then each dialect has its shape and both sides agree on it, with the clean scores', async () => {
     const data = join(tmp, 'dialects', 'data');
     const results = join(tmp, 'dialects', 'results');
-    const { stdout } = await promisify(execFile)(process.execPath, [
-      'bench/bench.mjs', '--subscribers', '300', '--runs', '1', '--warmup', '0', '--dialect', 'all',
-      '--data-dir', data, '--results-dir', results,
-    ], { cwd: root, encoding: 'utf8', timeout: 240_000, maxBuffer: 1 << 24 });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        'bench/bench.mjs',
+        '--subscribers',
+        '300',
+        '--runs',
+        '1',
+        '--warmup',
+        '0',
+        '--dialect',
+        'all',
+        '--data-dir',
+        data,
+        '--results-dir',
+        results,
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 240_000, maxBuffer: 1 << 24 },
+    );
 
     const summaryFile = readdirSync(results).find((f) => f.startsWith('300-dialects-'));
     expect(summaryFile).toBeDefined();
@@ -74,7 +110,11 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness, every dialect at 30
       expect(stdout).toContain(`| ${t.dialect} |`);
     }
     // One result per dialect besides the table.
-    expect(readdirSync(results).filter((f) => f !== summaryFile).sort()).toEqual(DIALECTS.map((d) => `300-${d === 'clean' ? '' : `${d}-`}${summaryFile!.slice(-15)}`).sort());
+    expect(
+      readdirSync(results)
+        .filter((f) => f !== summaryFile)
+        .sort(),
+    ).toEqual(DIALECTS.map((d) => `300-${d === 'clean' ? '' : `${d}-`}${summaryFile!.slice(-15)}`).sort());
 
     const clean = readFileSync(join(data, '300-1', 'usage_daily.csv'), 'utf8');
     const dir = (d: string) => join(data, `300-1-${d}`);

@@ -12,8 +12,16 @@ import { VERSION } from '../../src/version.js';
 import { cleanup } from '../helpers/world.js';
 
 async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; } });
+  let out = '',
+    err = '';
+  const code = await main(args, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+  });
   return { code, out, err };
 }
 
@@ -28,18 +36,24 @@ describe('churnwatch CLI', () => {
     expect(JSON.parse(readFileSync('package.json', 'utf8')).version).toBe(VERSION);
   });
 
-  it.each([[[]], [['run']], [['explain']], [['generate']], [['rules']], [['rules', 'check']]])('when --help is asked of %j then it exits 0 with usage text', async (cmd) => {
-    const r = await cli([...cmd, '--help']);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain('Usage: churnwatch');
-  });
+  it.each([[[]], [['run']], [['explain']], [['generate']], [['rules']], [['rules', 'check']]])(
+    'when --help is asked of %j then it exits 0 with usage text',
+    async (cmd) => {
+      const r = await cli([...cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('Usage: churnwatch');
+    },
+  );
 
-  it.each([[['help']], [['help', 'run']], [['help', 'rules']], [['rules', 'help', 'check']]])('when %j is asked then it is help, not an error: exit 0 with usage text', async (cmd) => {
-    const r = await cli(cmd);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain('Usage: churnwatch');
-    expect(r.err).toBe('');
-  });
+  it.each([[['help']], [['help', 'run']], [['help', 'rules']], [['rules', 'help', 'check']]])(
+    'when %j is asked then it is help, not an error: exit 0 with usage text',
+    async (cmd) => {
+      const r = await cli(cmd);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('Usage: churnwatch');
+      expect(r.err).toBe('');
+    },
+  );
 
   // Every usage error: one line on stderr in the form of every other error, exit 64.
   const oneUsageLine = (err: string) => expect(err).toMatch(/^churnwatch: [^\n]+ \[CW_USAGE\]\n$/);
@@ -64,20 +78,39 @@ describe('churnwatch CLI', () => {
     expect(r.err).toBe("churnwatch: unknown command 'rnu' (did you mean run?); see 'churnwatch --help' [CW_USAGE]\n");
   });
 
-  it.each([[[], 'run, explain, generate, rules, report, backtest, diff, sql', 'churnwatch'], [['rules'], 'check', 'churnwatch rules']])('when %j has no command then it exits 64 with one line naming the commands', async (argv, names, cmd) => {
+  it.each([
+    [[], 'run, explain, generate, rules, report, backtest, diff, sql', 'churnwatch'],
+    [['rules'], 'check', 'churnwatch rules'],
+  ])('when %j has no command then it exits 64 with one line naming the commands', async (argv, names, cmd) => {
     const r = await cli(argv);
     expect(r.code).toBe(64);
     expect(r.err).toBe(`churnwatch: missing command: ${names}; see '${cmd} --help' [CW_USAGE]\n`);
   });
 
   it.each([
-    ['an unknown option', ['run', '--input', 'x', '--out', 'y', '--frobnicate'], "unknown option '--frobnicate'; see 'churnwatch run --help'"],
+    [
+      'an unknown option',
+      ['run', '--input', 'x', '--out', 'y', '--frobnicate'],
+      "unknown option '--frobnicate'; see 'churnwatch run --help'",
+    ],
     ['a mistyped option', ['--versoin'], "unknown option '--versoin' (did you mean --version?); see 'churnwatch --help'"],
     ['a missing required option', ['run', '--input', 'x'], "required option '--out <dir>' not specified; see 'churnwatch run --help'"],
-    ['an invalid argument', ['run', '--input', 'x', '--out', 'y', '--as-of', '2026-02-30'], "option '--as-of <date>' argument '2026-02-30' is invalid. expected a date YYYY-MM-DD; see 'churnwatch run --help'"],
-    ['a choice not offered', ['run', '--input', 'x', '--out', 'y', '--log-level', 'loud'], "option '--log-level <level>' argument 'loud' is invalid. Allowed choices are"],
-    ['excess arguments', ['rules', 'check', 'a.yaml', 'b.yaml'], "too many arguments for 'check'. Expected 1 argument but got 2; see 'churnwatch rules check --help'"],
-  ])('when given %s then commander\'s error comes in the one form, exit 64', async (_what, argv, text) => {
+    [
+      'an invalid argument',
+      ['run', '--input', 'x', '--out', 'y', '--as-of', '2026-02-30'],
+      "option '--as-of <date>' argument '2026-02-30' is invalid. expected a date YYYY-MM-DD; see 'churnwatch run --help'",
+    ],
+    [
+      'a choice not offered',
+      ['run', '--input', 'x', '--out', 'y', '--log-level', 'loud'],
+      "option '--log-level <level>' argument 'loud' is invalid. Allowed choices are",
+    ],
+    [
+      'excess arguments',
+      ['rules', 'check', 'a.yaml', 'b.yaml'],
+      "too many arguments for 'check'. Expected 1 argument but got 2; see 'churnwatch rules check --help'",
+    ],
+  ])("when given %s then commander's error comes in the one form, exit 64", async (_what, argv, text) => {
     const r = await cli(argv);
     expect(r.code).toBe(64);
     oneUsageLine(r.err);
@@ -86,7 +119,14 @@ describe('churnwatch CLI', () => {
 
   it('when a command fails with a bug then stderr has one line with CW_INTERNAL and no stack, exit 70', async () => {
     let err = '';
-    const code = await main(['rules', 'check'], { out: () => { throw new TypeError('boom\nsecond line'); }, err: (s) => { err += s; } });
+    const code = await main(['rules', 'check'], {
+      out: () => {
+        throw new TypeError('boom\nsecond line');
+      },
+      err: (s) => {
+        err += s;
+      },
+    });
     expect(code).toBe(70);
     expect(err).toMatch(/^churnwatch: internal error[^\n]*: TypeError: boom \[CW_INTERNAL\]\n$/);
   });
@@ -120,8 +160,22 @@ describe('churnwatch CLI', () => {
   it('when generate runs twice with one seed then the files are byte-identical, and differ with another seed', async () => {
     const base = mkdtempSync(join(tmpdir(), 'cw-gen-'));
     dirs.push(base);
-    const digest = (d: string) => Object.fromEntries(readdirSync(d).sort().map((f) => [f, createHash('sha256').update(readFileSync(join(d, f))).digest('hex')]));
-    for (const [name, seed] of [['a', '5'], ['b', '5'], ['c', '6']]) {
+    const digest = (d: string) =>
+      Object.fromEntries(
+        readdirSync(d)
+          .sort()
+          .map((f) => [
+            f,
+            createHash('sha256')
+              .update(readFileSync(join(d, f)))
+              .digest('hex'),
+          ]),
+      );
+    for (const [name, seed] of [
+      ['a', '5'],
+      ['b', '5'],
+      ['c', '6'],
+    ]) {
       const r = await cli(['generate', '--subscribers', '300', '--seed', seed!, '--out', join(base, name!), '--as-of', '2026-11-23']);
       expect(r.code).toBe(0);
       expect(r.out).toContain('subscribers.csv\t300 rows');

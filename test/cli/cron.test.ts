@@ -63,15 +63,30 @@ const mail = () => (existsSync(join(work, 'mail')) ? readFileSync(join(work, 'ma
 function records(): Record<string, unknown>[] {
   const text = ndjson();
   expect(text.endsWith('\n')).toBe(true);
-  return text.slice(0, -1).split('\n').map((l) => {
-    try { return JSON.parse(l) as Record<string, unknown>; } catch { throw new Error(`not a JSON record in the log: ${l}`); }
-  });
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`not a JSON record in the log: ${l}`);
+      }
+    });
 }
 
 async function generate(asOf: number) {
   cleanup(paths['/data/extracts/today']);
   let err = '';
-  const code = await main(['generate', '--subscribers', '300', '--seed', '7', '--out', paths['/data/extracts/today'], '--as-of', formatDay(asOf)], { out: () => {}, err: (s) => { err += s; } });
+  const code = await main(
+    ['generate', '--subscribers', '300', '--seed', '7', '--out', paths['/data/extracts/today'], '--as-of', formatDay(asOf)],
+    {
+      out: () => {},
+      err: (s) => {
+        err += s;
+      },
+    },
+  );
   expect([code, err]).toEqual([0, '']);
 }
 
@@ -131,7 +146,15 @@ describe('the documented cron line', () => {
 describe('--log-file', () => {
   it('when the log file cannot be created then the run stops with 73 before reading anything', async () => {
     let err = '';
-    const code = await main(['run', '--input', work, '--out', join(work, 'never'), '--log-file', join(work, 'no', 'such', 'folder', 'x.ndjson')], { out: () => {}, err: (s) => { err += s; } });
+    const code = await main(
+      ['run', '--input', work, '--out', join(work, 'never'), '--log-file', join(work, 'no', 'such', 'folder', 'x.ndjson')],
+      {
+        out: () => {},
+        err: (s) => {
+          err += s;
+        },
+      },
+    );
     expect(code).toBe(73);
     expect(err).toMatch(/^churnwatch: cannot open the log file [^\n]+x\.ndjson for appending \(ENOENT\)[^\n]* \[CW_OUTPUT_UNWRITABLE\]\n$/);
     expect(existsSync(join(work, 'never'))).toBe(false);
@@ -139,7 +162,14 @@ describe('--log-file', () => {
 
   it('when --log-file is empty then it is a usage error', async () => {
     let err = '';
-    expect(await main(['run', '--input', work, '--out', join(work, 'never'), '--log-file', ''], { out: () => {}, err: (s) => { err += s; } })).toBe(64);
+    expect(
+      await main(['run', '--input', work, '--out', join(work, 'never'), '--log-file', ''], {
+        out: () => {},
+        err: (s) => {
+          err += s;
+        },
+      }),
+    ).toBe(64);
     expect(err).toBe('churnwatch: --log-file needs a file name [CW_USAGE]\n');
   });
 });

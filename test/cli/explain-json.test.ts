@@ -11,8 +11,16 @@ import { main } from '../../src/cli/main.js';
 import { cleanup } from '../helpers/world.js';
 
 async function explain(subscriber: string, extra: string[] = []) {
-  let out = '', err = '';
-  const code = await main(['explain', '--input', 'fixtures/golden/input', '--as-of', '2026-11-23', '--subscriber', subscriber, ...extra], { out: (s) => { out += s; }, err: (s) => { err += s; } });
+  let out = '',
+    err = '';
+  const code = await main(['explain', '--input', 'fixtures/golden/input', '--as-of', '2026-11-23', '--subscriber', subscriber, ...extra], {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+  });
   expect(err).toBe('');
   expect(code).toBe(0);
   return out;
@@ -59,6 +67,8 @@ describe('explain --json', () => {
     const mou = e.rules.find((r: { id: string }) => r.id === 'mou_drop');
     expect(mou.enabled).toBe(false);
     expect(mou.reads).toEqual({ 'mou(M1)': null, 'mou(M0)': null });
-    expect(await explain(POSTPAID, ['--rules', join(dir, 'pack.yaml')])).toContain('[ ] mou_drop (disabled)  weight 0.25\n      when mou(M1) >= 60 and mou(M0) <= 0.50 * mou(M1)\n      mou(M1) = n/a\n');
+    expect(await explain(POSTPAID, ['--rules', join(dir, 'pack.yaml')])).toContain(
+      '[ ] mou_drop (disabled)  weight 0.25\n      when mou(M1) >= 60 and mou(M0) <= 0.50 * mou(M1)\n      mou(M1) = n/a\n',
+    );
   });
 });

@@ -30,21 +30,35 @@ describe('progress of a run', () => {
     ['gzip files, one thread', true, '0'],
     ['plain files, with the worker', false, '1'],
     ['gzip files, with the worker', true, '1'],
-  ])('when a run reads %s then the bytes reported per extract reach the sizes announced, which are the files\' sizes', async (name, gzip, parallel) => {
-    const dir = join(work, name.replace(/\W+/g, '-'));
-    await generateExtracts({ subscribers: 2000, seed: 4, asOf: parseDay(AS_OF), outDir: dir, gzip });
-    process.env.CHURNWATCH_INGEST_PARALLEL = parallel;
-    let announced: Record<string, number> = {};
-    const last = new Map<string, number>();
-    await runNightly({
-      input: defaultInputOptions(dir), outRoot: join(dir, 'out'), asOf: parseDay(AS_OF), pack: loadRulePack('rules/default.yaml'), packPath: 'rules/default.yaml',
-      force: false, fileMode: 0o600, dirMode: 0o700, logger: makeLogger('silent'),
-      onInputs: (bytes) => { announced = bytes; },
-      onRows: (extract, _rows, bytes) => { last.set(extract, Math.max(bytes, last.get(extract) ?? 0)); },
-    });
-    const files = readdirSync(dir).filter((f) => /\.csv(\.gz)?$/.test(f));
-    expect(Object.keys(announced).sort()).toEqual(files.map((f) => f.replace(/\.csv(\.gz)?$/, '')).sort());
-    for (const f of files) expect(announced[f.replace(/\.csv(\.gz)?$/, '')]).toBe(statSync(join(dir, f)).size);
-    expect(Object.fromEntries(last)).toEqual(announced);
-  });
+  ])(
+    "when a run reads %s then the bytes reported per extract reach the sizes announced, which are the files' sizes",
+    async (name, gzip, parallel) => {
+      const dir = join(work, name.replace(/\W+/g, '-'));
+      await generateExtracts({ subscribers: 2000, seed: 4, asOf: parseDay(AS_OF), outDir: dir, gzip });
+      process.env.CHURNWATCH_INGEST_PARALLEL = parallel;
+      let announced: Record<string, number> = {};
+      const last = new Map<string, number>();
+      await runNightly({
+        input: defaultInputOptions(dir),
+        outRoot: join(dir, 'out'),
+        asOf: parseDay(AS_OF),
+        pack: loadRulePack('rules/default.yaml'),
+        packPath: 'rules/default.yaml',
+        force: false,
+        fileMode: 0o600,
+        dirMode: 0o700,
+        logger: makeLogger('silent'),
+        onInputs: (bytes) => {
+          announced = bytes;
+        },
+        onRows: (extract, _rows, bytes) => {
+          last.set(extract, Math.max(bytes, last.get(extract) ?? 0));
+        },
+      });
+      const files = readdirSync(dir).filter((f) => /\.csv(\.gz)?$/.test(f));
+      expect(Object.keys(announced).sort()).toEqual(files.map((f) => f.replace(/\.csv(\.gz)?$/, '')).sort());
+      for (const f of files) expect(announced[f.replace(/\.csv(\.gz)?$/, '')]).toBe(statSync(join(dir, f)).size);
+      expect(Object.fromEntries(last)).toEqual(announced);
+    },
+  );
 });

@@ -18,7 +18,11 @@ const pack = parseRulePack(TEXT, 'rules/default.yaml');
 const HAN = /\p{Script=Han}/u;
 
 function packError(text: string): ChurnwatchError {
-  try { parseRulePack(text, 'p.yaml'); } catch (e) { return e as ChurnwatchError; }
+  try {
+    parseRulePack(text, 'p.yaml');
+  } catch (e) {
+    return e as ChurnwatchError;
+  }
   throw new Error('the pack was accepted');
 }
 
@@ -27,20 +31,24 @@ describe('rule texts in every locale', () => {
     expect(pack.locales).toEqual([...LOCALES]);
   });
 
-  it.each(pack.rules.map((r) => [r.id, r] as const))('when rule %s is read then it has a title, reason and action in English and in Chinese', (_id, rule) => {
-    const en = textsOf(rule, 'en'), zh = textsOf(rule, 'zh-CN');
-    expect(rule.texts['zh-CN']).toBeDefined();
-    for (const t of [en, zh]) {
-      expect(t.title.trim()).not.toBe('');
-      expect(t.action.trim()).not.toBe('');
-      expect(t.reason.length).toBeGreaterThan(0);
-    }
-    expect(HAN.test(zh.title) && HAN.test(zh.action)).toBe(true);
-    expect(HAN.test(zh.reason.filter((p) => typeof p === 'string').join(''))).toBe(true);
-    expect(HAN.test(en.title + en.action)).toBe(false);
-  });
+  it.each(pack.rules.map((r) => [r.id, r] as const))(
+    'when rule %s is read then it has a title, reason and action in English and in Chinese',
+    (_id, rule) => {
+      const en = textsOf(rule, 'en'),
+        zh = textsOf(rule, 'zh-CN');
+      expect(rule.texts['zh-CN']).toBeDefined();
+      for (const t of [en, zh]) {
+        expect(t.title.trim()).not.toBe('');
+        expect(t.action.trim()).not.toBe('');
+        expect(t.reason.length).toBeGreaterThan(0);
+      }
+      expect(HAN.test(zh.title) && HAN.test(zh.action)).toBe(true);
+      expect(HAN.test(zh.reason.filter((p) => typeof p === 'string').join(''))).toBe(true);
+      expect(HAN.test(en.title + en.action)).toBe(false);
+    },
+  );
 
-  it('when the issue\'s rules are read then their task types are the playbook\'s', () => {
+  it("when the issue's rules are read then their task types are the playbook's", () => {
     const type = (id: string) => pack.rules.find((r) => r.id === id)!.taskType;
     expect(type('low_balance')).toBe('sms_then_call');
     expect(type('silence_3d')).toBe('warning_call');
@@ -88,11 +96,13 @@ describe('output.locale', () => {
       expect(b.length).toBe(a.length);
       a.forEach((row, k) => {
         const other = b[k]!;
-        for (const col of ['task_id', 'subscriber_id', 'msisdn', 'value', 'risk_score', 'reason_codes', 'due_at', 'channel']) expect(other[col]).toBe(row[col]);
+        for (const col of ['task_id', 'subscriber_id', 'msisdn', 'value', 'risk_score', 'reason_codes', 'due_at', 'channel'])
+          expect(other[col]).toBe(row[col]);
         expect(HAN.test(other.reason_text!) && HAN.test(other.action!)).toBe(true);
         // d1..d3 names days in both; the evidence numbers come in the same order and format.
-        expect(numbers(other.reason_text!.replaceAll('d1..d3', '')).filter((n) => !['3', '30', '90'].includes(n)))
-          .toEqual(numbers(row.reason_text!.replaceAll('d1..d3', '')).filter((n) => !['3', '30', '90'].includes(n)));
+        expect(numbers(other.reason_text!.replaceAll('d1..d3', '')).filter((n) => !['3', '30', '90'].includes(n))).toEqual(
+          numbers(row.reason_text!.replaceAll('d1..d3', '')).filter((n) => !['3', '30', '90'].includes(n)),
+        );
       });
     }
   });

@@ -53,7 +53,7 @@ const WRONG: [string, string, string][] = [
   ['output:\n  file_mode: "0400"', 'output.file_mode', 'owner'],
   ['input:\n  thousands: true', 'input.thousands', 'delimiter other than'],
   ['output:\n  dialer_full_number: false', 'output.dialer_full_number', 'output.mask: true'],
-  ['output:\n  mask: true\n  dialer_full_number: false\n  profile: genesys', 'output.dialer_full_number', 'dialer\'s import'],
+  ['output:\n  mask: true\n  dialer_full_number: false\n  profile: genesys', 'output.dialer_full_number', "dialer's import"],
   ['output:\n  profile: five9', 'output.profile', 'plain, excel-csv, jsonl, genesys, huawei-cec, alibaba-ccc'],
   ['output:\n  locale: fr', 'output.locale', 'en, zh-CN'],
   ['output:\n  campaign: "a b"', 'output.campaign', 'letters, digits'],
@@ -80,7 +80,16 @@ describe('run configuration schema', () => {
     for (const yaml of ['', '{}', 'input:\noutput:\n']) {
       expect(parseRunConfig(yaml, 'run.yaml')).toEqual({
         input: { delimiter: ',', encoding: 'utf8', encodings: {}, thousands: false, files: {}, columns: {} },
-        output: { fileMode: 0o600, dirMode: 0o700, mask: false, dialerFullNumber: true, profile: 'plain', locale: 'en', campaign: 'churnwatch', excelEncoding: 'utf8-bom' },
+        output: {
+          fileMode: 0o600,
+          dirMode: 0o700,
+          mask: false,
+          dialerFullNumber: true,
+          profile: 'plain',
+          locale: 'en',
+          campaign: 'churnwatch',
+          excelEncoding: 'utf8-bom',
+        },
         timeZone: undefined,
         source: null,
       });
@@ -88,28 +97,53 @@ describe('run configuration schema', () => {
   });
 
   it('when the output profile keys are given then they are read', () => {
-    const c = parseRunConfig('output:\n  profile: genesys\n  locale: zh-CN\n  campaign: retention\n  excel_encoding: gbk\n  max_rows_per_file: 500', 'run.yaml');
-    expect(c.output).toMatchObject({ profile: 'genesys', locale: 'zh-CN', campaign: 'retention', excelEncoding: 'gbk', maxRowsPerFile: 500 });
+    const c = parseRunConfig(
+      'output:\n  profile: genesys\n  locale: zh-CN\n  campaign: retention\n  excel_encoding: gbk\n  max_rows_per_file: 500',
+      'run.yaml',
+    );
+    expect(c.output).toMatchObject({
+      profile: 'genesys',
+      locale: 'zh-CN',
+      campaign: 'retention',
+      excelEncoding: 'gbk',
+      maxRowsPerFile: 500,
+    });
   });
 
   it('when the README example is given then it reads as documented', () => {
-    const c = parseRunConfig([
-      'time_zone: Asia/Shanghai',
-      'input:',
-      '  delimiter: "|"',
-      '  encoding: GB18030',
-      '  encodings: { tickets: UTF-8 }',
-      '  thousands: true',
-      '  files: { billing_monthly: zd_month.csv.gz }',
-      '  columns:',
-      '    subscribers: { subscriber_id: 用户编号, msisdn: 手机号码, status: 用户状态 }',
-      'output: { file_mode: "0640", dir_mode: 750, mask: true, dialer_full_number: false }',
-    ].join('\n'), 'run.yaml');
+    const c = parseRunConfig(
+      [
+        'time_zone: Asia/Shanghai',
+        'input:',
+        '  delimiter: "|"',
+        '  encoding: GB18030',
+        '  encodings: { tickets: UTF-8 }',
+        '  thousands: true',
+        '  files: { billing_monthly: zd_month.csv.gz }',
+        '  columns:',
+        '    subscribers: { subscriber_id: 用户编号, msisdn: 手机号码, status: 用户状态 }',
+        'output: { file_mode: "0640", dir_mode: 750, mask: true, dialer_full_number: false }',
+      ].join('\n'),
+      'run.yaml',
+    );
     expect(c.input).toEqual({
-      delimiter: '|', encoding: 'gb18030', encodings: { tickets: 'utf8' }, thousands: true,
-      files: { billing_monthly: 'zd_month.csv.gz' }, columns: { subscribers: { subscriber_id: '用户编号', msisdn: '手机号码', status: '用户状态' } },
+      delimiter: '|',
+      encoding: 'gb18030',
+      encodings: { tickets: 'utf8' },
+      thousands: true,
+      files: { billing_monthly: 'zd_month.csv.gz' },
+      columns: { subscribers: { subscriber_id: '用户编号', msisdn: '手机号码', status: '用户状态' } },
     });
-    expect(c.output).toEqual({ fileMode: 0o640, dirMode: 0o750, mask: true, dialerFullNumber: false, profile: 'plain', locale: 'en', campaign: 'churnwatch', excelEncoding: 'utf8-bom' });
+    expect(c.output).toEqual({
+      fileMode: 0o640,
+      dirMode: 0o750,
+      mask: true,
+      dialerFullNumber: false,
+      profile: 'plain',
+      locale: 'en',
+      campaign: 'churnwatch',
+      excelEncoding: 'utf8-bom',
+    });
     expect(c.timeZone).toBe('Asia/Shanghai');
   });
 });
@@ -126,7 +160,7 @@ describe('two contract columns mapped to one header', () => {
     expect(e.message).toMatch(/would both be read from the header/);
   });
 
-  it('when a column takes another one\'s default name and that one is mapped away then it is accepted', () => {
+  it("when a column takes another one's default name and that one is mapped away then it is accepted", () => {
     const c = parseRunConfig('input:\n  columns:\n    billing_monthly: { amount: mou, mou: minutes }', 'run.yaml');
     expect(c.input.columns.billing_monthly).toEqual({ amount: 'mou', mou: 'minutes' });
   });
@@ -139,8 +173,15 @@ describe('two contract columns mapped to one header', () => {
 
 describe('output modes that would expose personal data', () => {
   it.each([
-    ['file_mode', '0666'], ['file_mode', '0644'], ['file_mode', '0604'], ['file_mode', '0660'], ['file_mode', '0620'],
-    ['dir_mode', '0777'], ['dir_mode', '0755'], ['dir_mode', '0701'], ['dir_mode', '0770'],
+    ['file_mode', '0666'],
+    ['file_mode', '0644'],
+    ['file_mode', '0604'],
+    ['file_mode', '0660'],
+    ['file_mode', '0620'],
+    ['dir_mode', '0777'],
+    ['dir_mode', '0755'],
+    ['dir_mode', '0701'],
+    ['dir_mode', '0770'],
   ])('when output.%s is %s then it exits 78 naming the key and the opt-in', (key, mode) => {
     const e = failure(`output:\n  ${key}: "${mode}"`);
     expect([e.exitCode, e.context.path]).toEqual([78, `output.${key}`]);
@@ -150,7 +191,10 @@ describe('output modes that would expose personal data', () => {
   });
 
   it('when the modes give a group read access only then they are accepted without the opt-in', () => {
-    expect(parseRunConfig('output: { file_mode: "0640", dir_mode: "0750" }', 'run.yaml').output).toMatchObject({ fileMode: 0o640, dirMode: 0o750 });
+    expect(parseRunConfig('output: { file_mode: "0640", dir_mode: "0750" }', 'run.yaml').output).toMatchObject({
+      fileMode: 0o640,
+      dirMode: 0o750,
+    });
   });
 });
 
@@ -161,7 +205,10 @@ describe('loadRunConfig', () => {
   it('records the file name and the sha256 of its bytes, and null for the defaults', () => {
     const text = 'input:\n  delimiter: "|"\n';
     writeFileSync(join(dir, 'run.yaml'), text);
-    expect(loadRunConfig(join(dir, 'run.yaml')).source).toEqual({ file: 'run.yaml', sha256: createHash('sha256').update(text).digest('hex') });
+    expect(loadRunConfig(join(dir, 'run.yaml')).source).toEqual({
+      file: 'run.yaml',
+      sha256: createHash('sha256').update(text).digest('hex'),
+    });
     expect(loadRunConfig(undefined).source).toBeNull();
   });
 
@@ -174,7 +221,11 @@ describe('loadRunConfig', () => {
     try {
       for (const p of [fifo, dir]) {
         let err: unknown;
-        try { loadRunConfig(p); } catch (e) { err = e; }
+        try {
+          loadRunConfig(p);
+        } catch (e) {
+          err = e;
+        }
         expect([(err as ChurnwatchError).code, (err as ChurnwatchError).exitCode]).toEqual(['CW_INPUT_MISSING', 66]);
       }
     } finally {
@@ -189,7 +240,11 @@ describe('loadRunConfig', () => {
     try {
       for (const p of [fifo, dir]) {
         let err: unknown;
-        try { loadRulePack(p); } catch (e) { err = e; }
+        try {
+          loadRulePack(p);
+        } catch (e) {
+          err = e;
+        }
         expect([(err as ChurnwatchError).code, (err as ChurnwatchError).exitCode]).toEqual(['CW_INPUT_NOT_FILE', 66]);
       }
     } finally {

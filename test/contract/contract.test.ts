@@ -5,7 +5,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  ATTRIBUTES, COLUMN_MEASURES, DERIVED_MEASURES, EVENT_MEASURES, EXTRACT_SPECS, TIERS, builtinMeasure, columnSpec, extractSpec, extractTable, measureScale,
+  ATTRIBUTES,
+  COLUMN_MEASURES,
+  DERIVED_MEASURES,
+  EVENT_MEASURES,
+  EXTRACT_SPECS,
+  TIERS,
+  builtinMeasure,
+  columnSpec,
+  extractSpec,
+  extractTable,
+  measureScale,
 } from '../../src/contract/contract.js';
 
 describe('the input contract', () => {

@@ -25,8 +25,22 @@ const dir = mkdtempSync(join(tmpdir(), 'cw-measures-'));
 const dirs: string[] = [dir];
 afterAll(() => dirs.forEach(cleanup));
 
-const RECHARGE: ColumnMeasure = { name: 'recharge', extract: 'billing_monthly', column: 'recharge_amount', unit: 'money', scale: 2, describe: 'recharges in month Mk' };
-const ROAMING: ColumnMeasure = { name: 'roaming_mb', extract: 'usage_daily', column: 'roaming_mb', unit: 'number', scale: 2, describe: 'roaming data on day dk' };
+const RECHARGE: ColumnMeasure = {
+  name: 'recharge',
+  extract: 'billing_monthly',
+  column: 'recharge_amount',
+  unit: 'money',
+  scale: 2,
+  describe: 'recharges in month Mk',
+};
+const ROAMING: ColumnMeasure = {
+  name: 'roaming_mb',
+  extract: 'usage_daily',
+  column: 'roaming_mb',
+  unit: 'number',
+  scale: 2,
+  describe: 'roaming data on day dk',
+};
 
 const IDS = ['S1', 'S2', 'S3'];
 const table = new IdTable(4);
@@ -76,7 +90,9 @@ describe('a measure declared over a new column', () => {
       ]);
       const rejects = new RejectLog();
       const input = { ...defaultInputOptions(dir), measures: [ROAMING] };
-      const r = await readUsage(path, 'usage_daily.csv', input, subs, rejects, D, new Map([[1, new Set(['roaming_mb', 'activity'])]]), { plain });
+      const r = await readUsage(path, 'usage_daily.csv', input, subs, rejects, D, new Map([[1, new Set(['roaming_mb', 'activity'])]]), {
+        plain,
+      });
       expect(Array.from(r.fold.days.get(1)!.roaming_mb!)).toEqual([2.75, 0, 0]);
       expect(Array.from(r.fold.days.get(1)!.activity!)).toEqual([2, 0, 0]);
       expect(rejects.rows.map((x) => [x.line, x.column, x.code])).toEqual([[4, 'roaming_mb', 'CW_ROW_NEGATIVE']]);
@@ -85,7 +101,15 @@ describe('a measure declared over a new column', () => {
 
   it('when the column is absent and nothing needs it then it reads as 0', async () => {
     const path = write('billing-without.csv', ['subscriber_id,bill_month,amount', 'S1,2026-10,1.00']);
-    const r = await readBilling(path, 'billing_monthly.csv', { ...defaultInputOptions(dir), measures: [RECHARGE] }, subs, new RejectLog(), OCT + 1, { recharge: 1 });
+    const r = await readBilling(
+      path,
+      'billing_monthly.csv',
+      { ...defaultInputOptions(dir), measures: [RECHARGE] },
+      subs,
+      new RejectLog(),
+      OCT + 1,
+      { recharge: 1 },
+    );
     expect(Array.from(r.fold.months.get(OCT)!.recharge!)).toEqual([0, 0, 0]);
   });
 });
@@ -94,7 +118,8 @@ const PACK = readFileSync('rules/default.yaml', 'utf8');
 
 /** The default pack with `measures:` and a rule over recharge added. */
 function packWith(measures: string, rule = true): string {
-  const extra = rule ? `  - id: recharge_drop
+  const extra = rule
+    ? `  - id: recharge_drop
     title: Recharges fell
     when: recharge(M1) >= 50 and recharge(M0) < 0.5 * recharge(M1)
     weight: 0.3
@@ -102,7 +127,8 @@ function packWith(measures: string, rule = true): string {
     action: Call about the plan.
     texts:
       zh-CN: { title: 充值下降, reason: "充值从 {recharge(M1)} 元降到 {recharge(M0)} 元", action: 致电了解套餐。 }
-` : '';
+`
+    : '';
   return `measures:\n${measures}\n${PACK.trimEnd()}\n${extra}`;
 }
 
@@ -131,7 +157,12 @@ describe('measures declared by a rule pack', () => {
     ['r', '{ extract: billing_monthly, column: x, unit: money, scale: 3 }', 'measures.r.scale', 'unknown key'],
     ['r', '{ extract: billing_monthly, unit: money }', 'measures.r.column', 'non-empty text'],
   ])('when a pack declares %s: %s then it is refused at %s', (name, spec, path, msg) => {
-    expect(() => parseRulePack(packWith(`  ${name}: ${spec}`, false), 'p.yaml')).toThrow(expect.objectContaining({ code: 'CW_RULEPACK_INVALID', message: expect.stringMatching(new RegExp(`${path.replace(/\./g, '\\.')}: .*${msg}`)) }));
+    expect(() => parseRulePack(packWith(`  ${name}: ${spec}`, false), 'p.yaml')).toThrow(
+      expect.objectContaining({
+        code: 'CW_RULEPACK_INVALID',
+        message: expect.stringMatching(new RegExp(`${path.replace(/\./g, '\\.')}: .*${msg}`)),
+      }),
+    );
   });
 
   it('when two measures sum one column then the second is refused', () => {
@@ -176,10 +207,17 @@ describe('a pack measure in a nightly run', () => {
     expect(r.code).toBe(0);
     expect(r.scores.get('R1')!.recharge_drop).toBe('1');
     expect(r.scores.get('R2')!.recharge_drop).toBe('0');
-    const task = Object.values(r.tasks).flat().find((t) => t.subscriber_id === 'R1')!;
+    const task = Object.values(r.tasks)
+      .flat()
+      .find((t) => t.subscriber_id === 'R1')!;
     expect(task.reason_text).toContain('recharges fell from 80.00 to 10.30 yuan');
     let out = '';
-    const code = await main(['explain', '--input', d, '--as-of', '2026-11-23', '--rules', pack, '--subscriber', 'R1'], { out: (s) => { out += s; }, err: () => {} });
+    const code = await main(['explain', '--input', d, '--as-of', '2026-11-23', '--rules', pack, '--subscriber', 'R1'], {
+      out: (s) => {
+        out += s;
+      },
+      err: () => {},
+    });
     expect(code).toBe(0);
     expect(out).toContain('recharge(M0) = 10.30');
     expect(out).toContain('recharge(M1) = 80.00');
@@ -189,10 +227,17 @@ describe('a pack measure in a nightly run', () => {
     ensureBuilt();
     const dist = (m: string) => import(pathToFileURL(join(ROOT, 'dist', m)).href);
     const { ingest } = (await dist('ingest/ingest.js')) as typeof import('../../src/ingest/ingest.js');
-    const { loadRulePack, neededFiles, requiredFeatures } = (await dist('config/rulepack.js')) as typeof import('../../src/config/rulepack.js');
+    const { loadRulePack, neededFiles, requiredFeatures } = (await dist(
+      'config/rulepack.js',
+    )) as typeof import('../../src/config/rulepack.js');
     const { dir: d, pack: file } = world();
     const pack = loadRulePack(file);
-    const plan = { asOf: parseDay('2026-11-23'), input: defaultInputOptions(d), features: requiredFeatures(pack), needed: neededFiles(pack) };
+    const plan = {
+      asOf: parseDay('2026-11-23'),
+      input: defaultInputOptions(d),
+      features: requiredFeatures(pack),
+      needed: neededFiles(pack),
+    };
     const sums = async (parallel: boolean) => {
       const x = await ingest({ ...plan, parallel, workerExtracts: parallel ? ['billing_monthly'] : undefined });
       return [...x.billing.months].map(([m, s]) => [m, Array.from(s.recharge ?? [])]);
@@ -206,13 +251,22 @@ describe('a pack measure in a nightly run', () => {
     const { w, dir: d, pack } = world(true);
     const r = await w.run(['--rules', pack], d);
     expect(r.code).toBe(65);
-    expect(r.stderr).toContain('gate required-columns failed: billing_monthly.csv line 1 lacks the column recharge_amount, read by rule recharge_drop');
+    expect(r.stderr).toContain(
+      'gate required-columns failed: billing_monthly.csv line 1 lacks the column recharge_amount, read by rule recharge_drop',
+    );
   });
 
   it('when the pack is checked then rules check lists the declared measure', async () => {
     const { pack } = world();
     let out = '';
-    expect(await main(['rules', 'check', pack], { out: (s) => { out += s; }, err: () => {} })).toBe(0);
+    expect(
+      await main(['rules', 'check', pack], {
+        out: (s) => {
+          out += s;
+        },
+        err: () => {},
+      }),
+    ).toBe(0);
     expect(out).toContain('recharge(Mk) money: recharge_amount in month Mk (sum of billing_monthly.recharge_amount, declared by the pack)');
     expect(out).toContain('reads: recharge(M1), recharge(M0) (from billing_monthly)');
   });

@@ -33,9 +33,40 @@ const STACK_FRAME = /^\s+at .+(?:\(|\s)\S+:\d+:\d+\)?$/m;
 // ---------------------------------------------------------------- extract mutations
 
 const INSERTS = [
-  '"', '""', '\0', '\xff', '\xc3', '\xed\xa0\x80', '\xef\xbb\xbf', '\r', '\r\n', '\n', '\n\n', ',', ';', '|', '\t',
-  '\u3000', '9'.repeat(400), '1e309', '-1', '-', "'", '=1+1', '\\', '2026-02-30', '9999-12-31', '1,234.5', '１３８',
-  ',,,,,,,,,,', 'NaN', 'Infinity', '0x1F', '   ', '\u00a0', '\ufeff',
+  '"',
+  '""',
+  '\0',
+  '\xff',
+  '\xc3',
+  '\xed\xa0\x80',
+  '\xef\xbb\xbf',
+  '\r',
+  '\r\n',
+  '\n',
+  '\n\n',
+  ',',
+  ';',
+  '|',
+  '\t',
+  '\u3000',
+  '9'.repeat(400),
+  '1e309',
+  '-1',
+  '-',
+  "'",
+  '=1+1',
+  '\\',
+  '2026-02-30',
+  '9999-12-31',
+  '1,234.5',
+  '１３８',
+  ',,,,,,,,,,',
+  'NaN',
+  'Infinity',
+  '0x1F',
+  '   ',
+  '\u00a0',
+  '\ufeff',
 ];
 
 export type Mutation =
@@ -55,16 +86,44 @@ const HUGE = ['9'.repeat(30), '9'.repeat(400), '1e309', '-9'.repeat(20), '0.' + 
 const DELIMITERS = [';', '|', '\t', ' '];
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), what: fc.nat(INSERTS.length - 1) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('byte' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), value: fc.nat(255) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), length: fc.integer({ min: 1, max: 64 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      what: fc.nat(INSERTS.length - 1),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('byte' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), value: fc.nat(255) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('delete' as const),
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      length: fc.integer({ min: 1, max: 64 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('cut' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate-line' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'crlf' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'lone-cr' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'bom' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delimiter' as const), to: fc.nat(DELIMITERS.length - 1), headerOnly: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('huge-field' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), field: fc.nat(10), what: fc.nat(HUGE.length - 1) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('delimiter' as const), to: fc.nat(DELIMITERS.length - 1), headerOnly: fc.boolean() }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('huge-field' as const),
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      field: fc.nat(10),
+      what: fc.nat(HUGE.length - 1),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('empty' as const), keepHeader: fc.boolean() }) },
 );
 
@@ -81,10 +140,21 @@ function lineStarts(b: Buffer, body: boolean): number[] {
 export function applyMutation(b: Buffer, m: Mutation): Buffer {
   const pos = (f: number) => Math.min(b.length, Math.floor(f * b.length));
   switch (m.kind) {
-    case 'insert': { const p = pos(m.at); return Buffer.concat([b.subarray(0, p), bytesOf(INSERTS[m.what]!), b.subarray(p)]); }
-    case 'byte': { const c = Buffer.from(b); if (c.length > 0) c[Math.min(c.length - 1, pos(m.at))] = m.value; return c; }
-    case 'delete': { const p = pos(m.at); return Buffer.concat([b.subarray(0, p), b.subarray(Math.min(b.length, p + m.length))]); }
-    case 'cut': return b.subarray(0, pos(m.at));
+    case 'insert': {
+      const p = pos(m.at);
+      return Buffer.concat([b.subarray(0, p), bytesOf(INSERTS[m.what]!), b.subarray(p)]);
+    }
+    case 'byte': {
+      const c = Buffer.from(b);
+      if (c.length > 0) c[Math.min(c.length - 1, pos(m.at))] = m.value;
+      return c;
+    }
+    case 'delete': {
+      const p = pos(m.at);
+      return Buffer.concat([b.subarray(0, p), b.subarray(Math.min(b.length, p + m.length))]);
+    }
+    case 'cut':
+      return b.subarray(0, pos(m.at));
     case 'duplicate-line': {
       const starts = lineStarts(b, true);
       const s = starts[Math.floor(m.at * starts.length) % starts.length]!;
@@ -92,9 +162,12 @@ export function applyMutation(b: Buffer, m: Mutation): Buffer {
       const line = b.subarray(s, e < 0 ? b.length : e + 1);
       return Buffer.concat([b.subarray(0, s), line, line, b.subarray(s + line.length)]);
     }
-    case 'crlf': return Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
-    case 'lone-cr': return Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r'), 'latin1');
-    case 'bom': return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), b]);
+    case 'crlf':
+      return Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+    case 'lone-cr':
+      return Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r'), 'latin1');
+    case 'bom':
+      return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), b]);
     case 'delimiter': {
       const t = b.toString('latin1');
       const nl = t.indexOf('\n');
@@ -146,44 +219,67 @@ export function expression(seed: number, boolean: boolean, maxDepth = MAX_DEPTH,
   const r = prng(seed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   let terms = 0;
-  const span = () => { const a = -Math.floor(r() * 120); return `${a}, ${a + Math.floor(r() * 60)}`; };
+  const span = () => {
+    const a = -Math.floor(r() * 120);
+    return `${a}, ${a + Math.floor(r() * 60)}`;
+  };
   const leaf = (): string => {
     terms++;
     switch (Math.floor(r() * 7)) {
-      case 0: return pick(LITERALS);
-      case 1: return `${pick(MONTH_FNS)}(M${Math.floor(r() * 6)})`;
-      case 2: return `${pick(DAY_FNS)}(d${1 + Math.floor(r() * 10)})`;
-      case 3: return `tickets('${pick(TICKET_KINDS)}', ${span()})`;
-      case 4: return `${r() < 0.5 ? 'contracts_expiring' : 'contracts_lapsed'}(${span()})`;
-      case 5: return 'prepaid_balance';
-      default: return `${pick(MONTH_FNS)}(M0)`;
+      case 0:
+        return pick(LITERALS);
+      case 1:
+        return `${pick(MONTH_FNS)}(M${Math.floor(r() * 6)})`;
+      case 2:
+        return `${pick(DAY_FNS)}(d${1 + Math.floor(r() * 10)})`;
+      case 3:
+        return `tickets('${pick(TICKET_KINDS)}', ${span()})`;
+      case 4:
+        return `${r() < 0.5 ? 'contracts_expiring' : 'contracts_lapsed'}(${span()})`;
+      case 5:
+        return 'prepaid_balance';
+      default:
+        return `${pick(MONTH_FNS)}(M0)`;
     }
   };
   const num = (depth: number): string => {
     if (depth >= maxDepth || terms >= maxTerms || r() < 0.3) return leaf();
     switch (Math.floor(r() * 6)) {
-      case 0: return `(${num(depth + 1)})`;
-      case 1: return `${pick(['min', 'max'])}(${num(depth + 1)}, ${num(depth + 1)})`;
-      case 2: return `abs(${num(depth + 1)})`;
-      case 3: return DIVIDE_BY_EXPRESSIONS ? `${num(depth + 1)} / ${num(depth + 1)}` : `${num(depth + 1)} / ${pick(['2', '3', '0.5', '100'])}`;
-      default: return `${num(depth + 1)} ${pick(['+', '-', '*'])} ${num(depth + 1)}`;
+      case 0:
+        return `(${num(depth + 1)})`;
+      case 1:
+        return `${pick(['min', 'max'])}(${num(depth + 1)}, ${num(depth + 1)})`;
+      case 2:
+        return `abs(${num(depth + 1)})`;
+      case 3:
+        return DIVIDE_BY_EXPRESSIONS ? `${num(depth + 1)} / ${num(depth + 1)}` : `${num(depth + 1)} / ${pick(['2', '3', '0.5', '100'])}`;
+      default:
+        return `${num(depth + 1)} ${pick(['+', '-', '*'])} ${num(depth + 1)}`;
     }
   };
   const bool = (depth: number): string => {
     if (depth >= maxDepth || terms >= maxTerms || r() < 0.25) {
       terms++;
       switch (Math.floor(r() * 4)) {
-        case 0: return `status ${pick(['==', '!='])} '${pick(STATUSES)}'`;
-        case 1: return `member_level ${pick(['==', '!='])} '${pick(LEVELS)}'`;
-        case 2: return 'given(prepaid_balance)';
-        default: return `${leaf()} ${pick(['<', '<=', '>', '>=', '==', '!='])} ${leaf()}`;
+        case 0:
+          return `status ${pick(['==', '!='])} '${pick(STATUSES)}'`;
+        case 1:
+          return `member_level ${pick(['==', '!='])} '${pick(LEVELS)}'`;
+        case 2:
+          return 'given(prepaid_balance)';
+        default:
+          return `${leaf()} ${pick(['<', '<=', '>', '>=', '==', '!='])} ${leaf()}`;
       }
     }
     switch (Math.floor(r() * 5)) {
-      case 0: return `(${bool(depth + 1)})`;
-      case 1: return `not ${bool(depth + 1)}`;
-      case 2: return `${num(depth + 1)} ${pick(['<', '<=', '>', '>=', '==', '!='])} ${num(depth + 1)}`;
-      default: return `${bool(depth + 1)} ${pick(['and', 'or'])} ${bool(depth + 1)}`;
+      case 0:
+        return `(${bool(depth + 1)})`;
+      case 1:
+        return `not ${bool(depth + 1)}`;
+      case 2:
+        return `${num(depth + 1)} ${pick(['<', '<=', '>', '>=', '==', '!='])} ${num(depth + 1)}`;
+      default:
+        return `${bool(depth + 1)} ${pick(['and', 'or'])} ${bool(depth + 1)}`;
     }
   };
   // Random trees are shallow; these two shapes reach the bounds themselves.
@@ -201,8 +297,40 @@ export function expression(seed: number, boolean: boolean, maxDepth = MAX_DEPTH,
   return boolean ? bool(0) : num(0);
 }
 
-const BAD_TOKENS = ['(', ')', ')))', '((', ' and ', ' or ', 'not ', '==', '=', "'", '"', ',', 'foo(', 'amount(M99)', 'amount(M-1)',
-  'amount()', 'M0', 'd0', '1e999', '99999999999999999999999', ':', '#', '\n', '{', '}', '\\', '\u3000', '１', 'tickets(1, 2)', 'status', '..', '--'];
+const BAD_TOKENS = [
+  '(',
+  ')',
+  ')))',
+  '((',
+  ' and ',
+  ' or ',
+  'not ',
+  '==',
+  '=',
+  "'",
+  '"',
+  ',',
+  'foo(',
+  'amount(M99)',
+  'amount(M-1)',
+  'amount()',
+  'M0',
+  'd0',
+  '1e999',
+  '99999999999999999999999',
+  ':',
+  '#',
+  '\n',
+  '{',
+  '}',
+  '\\',
+  '\u3000',
+  '１',
+  'tickets(1, 2)',
+  'status',
+  '..',
+  '--',
+];
 
 /** An expression made ill-formed (or not) by a few random edits. */
 export function garble(expr: string, seed: number, edits: number): string {
@@ -211,16 +339,29 @@ export function garble(expr: string, seed: number, edits: number): string {
   for (let k = 0; k < edits; k++) {
     const p = Math.floor(r() * (s.length + 1));
     switch (Math.floor(r() * 4)) {
-      case 0: s = s.slice(0, p) + s.slice(p + 1 + Math.floor(r() * 4)); break;
-      case 1: s = s.slice(0, p) + BAD_TOKENS[Math.floor(r() * BAD_TOKENS.length)]! + s.slice(p); break;
-      case 2: s = s.slice(0, p); break;
-      default: s = s.slice(p) + s.slice(0, p); break;
+      case 0:
+        s = s.slice(0, p) + s.slice(p + 1 + Math.floor(r() * 4));
+        break;
+      case 1:
+        s = s.slice(0, p) + BAD_TOKENS[Math.floor(r() * BAD_TOKENS.length)]! + s.slice(p);
+        break;
+      case 2:
+        s = s.slice(0, p);
+        break;
+      default:
+        s = s.slice(p) + s.slice(0, p);
+        break;
     }
   }
   return s;
 }
 
-export interface PackCase { rule: number; where: 'when' | 'value' | 'exclude'; seed: number; edits: number }
+export interface PackCase {
+  rule: number;
+  where: 'when' | 'value' | 'exclude';
+  seed: number;
+  edits: number;
+}
 
 export const packCase: fc.Arbitrary<PackCase> = fc.record({
   rule: fc.nat(20),
@@ -251,17 +392,24 @@ export interface FuzzCase {
 
 export function fuzzCase(childShare: number): fc.Arbitrary<FuzzCase> {
   return fc.record({
-    files: fc.array(fc.record({
-      file: fc.nat(100),
-      mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
-      gzip: fc.constantFrom('no' as const, 'no' as const, 'no' as const, 'no' as const, 'yes' as const, 'cut' as const),
-    }), { minLength: 0, maxLength: 2 }),
+    files: fc.array(
+      fc.record({
+        file: fc.nat(100),
+        mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        gzip: fc.constantFrom('no' as const, 'no' as const, 'no' as const, 'no' as const, 'yes' as const, 'cut' as const),
+      }),
+      { minLength: 0, maxLength: 2 },
+    ),
     pack: fc.option(packCase, { freq: 2 }),
     child: fc.noBias(fc.integer({ min: 0, max: 9999 })).map((x) => x < childShare * 10_000),
   });
 }
 
-export interface Outcome { code: number; stderr: string; timedOut: boolean }
+export interface Outcome {
+  code: number;
+  stderr: string;
+  timedOut: boolean;
+}
 
 /** Writes the case's input folder (and pack): the base extracts with the mutations applied. */
 export function writeCase(dir: string, c: FuzzCase): { input: string; pack: string; mutated: Set<string>; expr: string | null } {
@@ -281,7 +429,10 @@ export function writeCase(dir: string, c: FuzzCase): { input: string; pack: stri
   }
   for (const [name, b] of content) {
     const how = gz.get(name);
-    if (how === undefined) { writeFileSync(join(input, name), b); continue; }
+    if (how === undefined) {
+      writeFileSync(join(input, name), b);
+      continue;
+    }
     const z = gzipSync(b);
     writeFileSync(join(input, `${name}.gz`), how === 'cut' ? z.subarray(0, Math.floor(z.length / 2)) : z);
   }
@@ -300,14 +451,27 @@ export async function runCase(dir: string, input: string, pack: string, child: b
   const args = ['run', '--input', input, '--out', join(dir, 'out'), '--as-of', AS_OF, '--rules', pack, '--log-level', 'warn'];
   if (!child) {
     let stderr = '';
-    const code = await main(args, { out: () => {}, err: (s) => { stderr += s; }, log: (s) => { stderr += s; } });
+    const code = await main(args, {
+      out: () => {},
+      err: (s) => {
+        stderr += s;
+      },
+      log: (s) => {
+        stderr += s;
+      },
+    });
     return { code, stderr, timedOut: false };
   }
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/churnwatch.js', ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (err, _out, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, stderr: String(stderr), timedOut: Boolean(e?.killed) });
-    });
+    execFile(
+      process.execPath,
+      ['bin/churnwatch.js', ...args],
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20 },
+      (err, _out, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, stderr: String(stderr), timedOut: Boolean(e?.killed) });
+      },
+    );
   });
 }
 
@@ -327,14 +491,19 @@ export function violations(dir: string, o: Outcome, mutated: Set<string>, baseRo
     if (existsSync(published)) bad.push(`exit ${o.code} but ${AS_OF} was published`);
     return bad;
   }
-  const summary = JSON.parse(readFileSync(join(published, 'summary.json'), 'utf8')) as { files: Record<string, { file: string; rows_read: number; rows_accepted: number; rows_rejected: number }> };
+  const summary = JSON.parse(readFileSync(join(published, 'summary.json'), 'utf8')) as {
+    files: Record<string, { file: string; rows_read: number; rows_accepted: number; rows_rejected: number }>;
+  };
   for (const [extract, f] of Object.entries(summary.files)) {
-    if (f.rows_accepted + f.rows_rejected !== f.rows_read) bad.push(`${extract}: accepted ${f.rows_accepted} + rejected ${f.rows_rejected} != read ${f.rows_read}`);
+    if (f.rows_accepted + f.rows_rejected !== f.rows_read)
+      bad.push(`${extract}: accepted ${f.rows_accepted} + rejected ${f.rows_rejected} != read ${f.rows_read}`);
     const base = baseRowsRead.get(extract);
-    if (!mutated.has(f.file.replace(/\.gz$/, '')) && base !== undefined && base !== f.rows_read) bad.push(`${extract}: unmutated, read ${f.rows_read} rows, the base run read ${base}`);
+    if (!mutated.has(f.file.replace(/\.gz$/, '')) && base !== undefined && base !== f.rows_read)
+      bad.push(`${extract}: unmutated, read ${f.rows_read} rows, the base run read ${base}`);
   }
   for (const file of readdirSync(published).filter((f) => f.endsWith('.csv') || f === 'summary.json')) {
-    if (/(?<![\w.])(?:NaN|-?Infinity)(?![\w.])/.test(readFileSync(join(published, file), 'utf8'))) bad.push(`${file} holds a non-finite number`);
+    if (/(?<![\w.])(?:NaN|-?Infinity)(?![\w.])/.test(readFileSync(join(published, file), 'utf8')))
+      bad.push(`${file} holds a non-finite number`);
   }
   return bad;
 }

@@ -34,34 +34,55 @@ beforeAll(async () => {
   try {
     const base = await runCase(dir, BASE_INPUT, DEFAULT_PACK, false, CHILD_TIMEOUT_MS);
     expect(base.code).toBe(0);
-    const summary = JSON.parse(readFileSync(join(dir, 'out', AS_OF, 'summary.json'), 'utf8')) as { files: Record<string, { rows_read: number }> };
+    const summary = JSON.parse(readFileSync(join(dir, 'out', AS_OF, 'summary.json'), 'utf8')) as {
+      files: Record<string, { rows_read: number }>;
+    };
     for (const [extract, f] of Object.entries(summary.files)) baseRowsRead.set(extract, f.rows_read);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }, 120_000);
 
 describe('fuzzing the CLI with mutated extracts and rule expressions', () => {
-  it('never exits 70, prints a stack trace, hangs, or publishes counts that do not add up', async () => {
-    let n = 0;
-    const seen = { codes: new Map<number, number>(), child: 0 };
-    await fc.assert(fc.asyncProperty(fuzzCase(CHILD_SHARE), async (c: FuzzCase) => {
-      const dir = mkdtempSync(join(tmpdir(), 'cw-fuzz-'));
-      try {
-        const { input, pack, mutated, expr } = writeCase(dir, c);
-        const o = await runCase(dir, input, pack, c.child, CHILD_TIMEOUT_MS);
-        n++;
-        seen.codes.set(o.code, (seen.codes.get(o.code) ?? 0) + 1);
-        if (c.child) seen.child++;
-        const bad = violations(dir, o, mutated, baseRowsRead);
-        if (bad.length > 0) {
-          const what = JSON.stringify({ case: c, expression: expr, stderr: o.stderr.slice(0, 2000) });
-          expect.fail(`fuzz case (seed ${SEED}) broke: ${bad.join('; ')}\n${what}`);
-        }
-      } finally { rmSync(dir, { recursive: true, force: true }); }
-    }), MINUTES > 0
-      ? { seed: SEED, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: MINUTES * 60_000, markInterruptAsFailure: false, endOnFailure: true }
-      : { seed: SEED, numRuns: CI_CASES, endOnFailure: true });
-    // What the cases exercised, for the long run's report.
-    console.log(`fuzz: seed ${SEED}, ${n} cases (${seen.child} as child processes), exit codes ${JSON.stringify(Object.fromEntries(seen.codes))}`);
-    expect(n).toBeGreaterThan(0);
-  }, MINUTES > 0 ? MINUTES * 60_000 + 120_000 : 240_000);
+  it(
+    'never exits 70, prints a stack trace, hangs, or publishes counts that do not add up',
+    async () => {
+      let n = 0;
+      const seen = { codes: new Map<number, number>(), child: 0 };
+      await fc.assert(
+        fc.asyncProperty(fuzzCase(CHILD_SHARE), async (c: FuzzCase) => {
+          const dir = mkdtempSync(join(tmpdir(), 'cw-fuzz-'));
+          try {
+            const { input, pack, mutated, expr } = writeCase(dir, c);
+            const o = await runCase(dir, input, pack, c.child, CHILD_TIMEOUT_MS);
+            n++;
+            seen.codes.set(o.code, (seen.codes.get(o.code) ?? 0) + 1);
+            if (c.child) seen.child++;
+            const bad = violations(dir, o, mutated, baseRowsRead);
+            if (bad.length > 0) {
+              const what = JSON.stringify({ case: c, expression: expr, stderr: o.stderr.slice(0, 2000) });
+              expect.fail(`fuzz case (seed ${SEED}) broke: ${bad.join('; ')}\n${what}`);
+            }
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        }),
+        MINUTES > 0
+          ? {
+              seed: SEED,
+              numRuns: Number.MAX_SAFE_INTEGER,
+              interruptAfterTimeLimit: MINUTES * 60_000,
+              markInterruptAsFailure: false,
+              endOnFailure: true,
+            }
+          : { seed: SEED, numRuns: CI_CASES, endOnFailure: true },
+      );
+      // What the cases exercised, for the long run's report.
+      console.log(
+        `fuzz: seed ${SEED}, ${n} cases (${seen.child} as child processes), exit codes ${JSON.stringify(Object.fromEntries(seen.codes))}`,
+      );
+      expect(n).toBeGreaterThan(0);
+    },
+    MINUTES > 0 ? MINUTES * 60_000 + 120_000 : 240_000,
+  );
 });

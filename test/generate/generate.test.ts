@@ -24,7 +24,10 @@ afterAll(() => {
 
 function digest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) out[name] = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+  for (const name of readdirSync(dir).sort())
+    out[name] = createHash('sha256')
+      .update(readFileSync(join(dir, name)))
+      .digest('hex');
   return out;
 }
 
@@ -39,7 +42,9 @@ function readCsv(dir: string, file: string, delimiter = ','): Record<string, str
 function dayOf(s: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}:\d{2})?$/.exec(s) ?? /^(\d{4})(\d{2})(\d{2})(?:[ T]\d{2}:\d{2}:\d{2})?$/.exec(s);
   if (!m) return NaN;
-  const y = +m[1]!, mo = +m[2]!, d = +m[3]!;
+  const y = +m[1]!,
+    mo = +m[2]!,
+    d = +m[3]!;
   const t = Date.UTC(y, mo - 1, d);
   const back = new Date(t);
   if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return NaN;
@@ -59,8 +64,20 @@ function hundredths(s: string): number {
 }
 const isCount = (s: string): boolean => /^\d+$/.test(s);
 
-const RULES = ['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring', 'contract_lapsed',
-  'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance'] as const;
+const RULES = [
+  'arpu_drop_mom',
+  'arpu_decline_3m',
+  'silence_3d',
+  'complaints_repeat',
+  'contract_expiring',
+  'contract_lapsed',
+  'arrears_suspended',
+  'number_hold',
+  'forwarding_3d',
+  'hotline_calls',
+  'mou_drop',
+  'low_balance',
+] as const;
 type Rule = (typeof RULES)[number];
 
 interface Evaluation {
@@ -82,13 +99,19 @@ function evaluate(dir: string, asOf: number, delimiter = ','): Evaluation {
   const bill = new Map<string, Map<number, { amt: number; mou: number; hot: number }>>();
   const months = new Set<number>();
   for (const r of readCsv(dir, 'billing_monthly.csv', delimiter)) {
-    const m = monthOf(r.bill_month!), a = hundredths(r.amount!);
-    if (!known.has(r.subscriber_id!) || Number.isNaN(m) || Number.isNaN(a) || !isCount(r.mou!) || !isCount(r.hotline_calls!)) { rejects.billing!++; continue; }
+    const m = monthOf(r.bill_month!),
+      a = hundredths(r.amount!);
+    if (!known.has(r.subscriber_id!) || Number.isNaN(m) || Number.isNaN(a) || !isCount(r.mou!) || !isCount(r.hotline_calls!)) {
+      rejects.billing!++;
+      continue;
+    }
     months.add(m);
     let per = bill.get(r.subscriber_id!);
     if (!per) bill.set(r.subscriber_id!, (per = new Map()));
     const cur = per.get(m) ?? { amt: 0, mou: 0, hot: 0 };
-    cur.amt += a; cur.mou += +r.mou!; cur.hot += +r.hotline_calls!;
+    cur.amt += a;
+    cur.mou += +r.mou!;
+    cur.hot += +r.hotline_calls!;
     per.set(m, cur);
   }
   const M0 = Math.max(...[...months].filter((m) => m < Dm));
@@ -98,8 +121,19 @@ function evaluate(dir: string, asOf: number, delimiter = ','): Evaluation {
   const fwd = new Map<string, number[]>();
   const usageDays = new Map<number, number>();
   for (const r of readCsv(dir, 'usage_daily.csv', delimiter)) {
-    const day = dayOf(r.usage_date!), data = hundredths(r.data_mb!);
-    if (!known.has(r.subscriber_id!) || Number.isNaN(day) || !isCount(r.calls!) || !isCount(r.sms!) || Number.isNaN(data) || !isCount(r.forwarded_calls!)) { rejects.usage!++; continue; }
+    const day = dayOf(r.usage_date!),
+      data = hundredths(r.data_mb!);
+    if (
+      !known.has(r.subscriber_id!) ||
+      Number.isNaN(day) ||
+      !isCount(r.calls!) ||
+      !isCount(r.sms!) ||
+      Number.isNaN(data) ||
+      !isCount(r.forwarded_calls!)
+    ) {
+      rejects.usage!++;
+      continue;
+    }
     usageDays.set(day, (usageDays.get(day) ?? 0) + 1);
     const j = asOf - day;
     if (j < 1 || j > 3) continue;
@@ -112,10 +146,19 @@ function evaluate(dir: string, asOf: number, delimiter = ','): Evaluation {
   }
 
   // Tickets in [D-90, D-1].
-  const complaints = new Map<string, number>(), faults = new Map<string, number>();
+  const complaints = new Map<string, number>(),
+    faults = new Map<string, number>();
   for (const r of readCsv(dir, 'tickets.csv', delimiter)) {
     const day = dayOf(r.created_at!);
-    if (!r.ticket_id || !known.has(r.subscriber_id!) || Number.isNaN(day) || !['complaint', 'fault', 'inquiry', 'other'].includes(r.kind!)) { rejects.tickets!++; continue; }
+    if (
+      !r.ticket_id ||
+      !known.has(r.subscriber_id!) ||
+      Number.isNaN(day) ||
+      !['complaint', 'fault', 'inquiry', 'other'].includes(r.kind!)
+    ) {
+      rejects.tickets!++;
+      continue;
+    }
     if (day < asOf - 90 || day > asOf - 1) continue;
     if (r.kind === 'complaint') complaints.set(r.subscriber_id!, (complaints.get(r.subscriber_id!) ?? 0) + 1);
     if (r.kind === 'fault') faults.set(r.subscriber_id!, (faults.get(r.subscriber_id!) ?? 0) + 1);
@@ -124,9 +167,13 @@ function evaluate(dir: string, asOf: number, delimiter = ','): Evaluation {
   // Contracts.
   const contracts = new Map<string, { kind: string; end: number; renewed: boolean }[]>();
   for (const r of readCsv(dir, 'contracts.csv', delimiter)) {
-    const start = dayOf(r.start_date!), end = dayOf(r.end_date!);
+    const start = dayOf(r.start_date!),
+      end = dayOf(r.end_date!);
     const renewed = r.renewed === '1' || r.renewed === 'true' ? true : r.renewed === '0' || r.renewed === 'false' ? false : null;
-    if (!r.contract_id || !known.has(r.subscriber_id!) || Number.isNaN(start) || Number.isNaN(end) || renewed === null) { rejects.contracts!++; continue; }
+    if (!r.contract_id || !known.has(r.subscriber_id!) || Number.isNaN(start) || Number.isNaN(end) || renewed === null) {
+      rejects.contracts!++;
+      continue;
+    }
     const list = contracts.get(r.subscriber_id!) ?? [];
     list.push({ kind: r.kind!, end, renewed });
     contracts.set(r.subscriber_id!, list);
@@ -144,11 +191,13 @@ function evaluate(dir: string, asOf: number, delimiter = ','): Evaluation {
     if (a3 >= 1000 && a3 > a2 && a2 > a1 && a1 > a0 && a0 * 100 <= 80 * a3) hits.arpu_decline_3m++;
     const activation = s.activation_date ? dayOf(s.activation_date) : NaN;
     const a = act.get(id) ?? [0, 0, 0];
-    if (s.status === 'active' && a[0] === 0 && a[1] === 0 && a[2] === 0 && (Number.isNaN(activation) || activation <= d3)) hits.silence_3d++;
+    if (s.status === 'active' && a[0] === 0 && a[1] === 0 && a[2] === 0 && (Number.isNaN(activation) || activation <= d3))
+      hits.silence_3d++;
     if ((complaints.get(id) ?? 0) >= 2 || (faults.get(id) ?? 0) >= 3) hits.complaints_repeat++;
     const cs = contracts.get(id) ?? [];
     if (cs.some((c) => !c.renewed && c.end >= asOf && c.end <= asOf + 30)) hits.contract_expiring++;
-    if (cs.some((c) => !c.renewed && c.end >= asOf - 30 && c.end <= asOf - 1 && !cs.some((o) => o.kind === c.kind && o.end >= asOf))) hits.contract_lapsed++;
+    if (cs.some((c) => !c.renewed && c.end >= asOf - 30 && c.end <= asOf - 1 && !cs.some((o) => o.kind === c.kind && o.end >= asOf)))
+      hits.contract_lapsed++;
     if (s.status === 'suspended_arrears') hits.arrears_suspended++;
     if (s.status === 'suspended_hold') hits.number_hold++;
     const f = fwd.get(id) ?? [0, 0, 0];
@@ -164,7 +213,9 @@ function evaluate(dir: string, asOf: number, delimiter = ','): Evaluation {
 
 describe('prng', () => {
   it('is reproducible and seeds differ', () => {
-    const a = new Prng(42), b = new Prng('42'), c = new Prng(43);
+    const a = new Prng(42),
+      b = new Prng('42'),
+      c = new Prng(43);
     const xs = Array.from({ length: 5 }, () => a.nextU32());
     expect(Array.from({ length: 5 }, () => b.nextU32())).toEqual(xs);
     expect(Array.from({ length: 5 }, () => c.nextU32())).not.toEqual(xs);
@@ -172,14 +223,16 @@ describe('prng', () => {
 
   it('has sane helpers', () => {
     const r = new Prng('helpers');
-    let sum = 0, sq = 0;
+    let sum = 0,
+      sq = 0;
     for (let i = 0; i < 20000; i++) {
       const x = r.next();
       expect(x >= 0 && x < 1).toBe(true);
       const k = r.int(3, 5);
       expect(k >= 3 && k <= 5 && Number.isInteger(k)).toBe(true);
       const z = r.normal();
-      sum += z; sq += z * z;
+      sum += z;
+      sq += z * z;
     }
     expect(Math.abs(sum / 20000)).toBeLessThan(0.05);
     expect(Math.abs(sq / 20000 - 1)).toBeLessThan(0.05);
@@ -203,7 +256,9 @@ describe('generateExtracts', () => {
     await generateExtracts({ subscribers: 500, seed: 'same', asOf: D, outDir: a });
     await generateExtracts({ subscribers: 500, seed: 'same', asOf: D, outDir: b, chunkSize: 777 });
     await generateExtracts({ subscribers: 500, seed: 'other', asOf: D, outDir: c });
-    const da = digest(a), db = digest(b), dc = digest(c);
+    const da = digest(a),
+      db = digest(b),
+      dc = digest(c);
     expect(Object.keys(da)).toHaveLength(7);
     expect(db).toEqual(da);
     for (const name of Object.keys(da)) expect(dc[name]).not.toBe(da[name]);
@@ -283,7 +338,8 @@ describe('generateExtracts', () => {
   });
 
   it('inserts the requested share of invalid fact rows and leaves the valid rows unchanged', async () => {
-    const clean = tempDir(), dirty = tempDir();
+    const clean = tempDir(),
+      dirty = tempDir();
     await generateExtracts({ subscribers: 800, seed: 'dirt', asOf: D, outDir: clean });
     await generateExtracts({ subscribers: 800, seed: 'dirt', asOf: D, outDir: dirty, dirtyShare: 0.03 });
     const ev = evaluate(dirty, D);
@@ -301,12 +357,15 @@ describe('generateExtracts', () => {
       expect(readFileSync(join(dirty, file))).toEqual(readFileSync(join(clean, file)));
     }
     const cleanLines = new Set(readFileSync(join(clean, 'usage_daily.csv'), 'utf8').split('\n'));
-    const extra = readFileSync(join(dirty, 'usage_daily.csv'), 'utf8').split('\n').filter((l) => !cleanLines.has(l));
+    const extra = readFileSync(join(dirty, 'usage_daily.csv'), 'utf8')
+      .split('\n')
+      .filter((l) => !cleanLines.has(l));
     expect(extra.length).toBe(ev.rejects.usage);
   });
 
   it('honours the delimiter and gzip without changing the content', async () => {
-    const plain = tempDir(), piped = tempDir();
+    const plain = tempDir(),
+      piped = tempDir();
     await generateExtracts({ subscribers: 300, seed: 9, asOf: D, outDir: plain });
     const { files } = await generateExtracts({ subscribers: 300, seed: 9, asOf: D, outDir: piped, delimiter: '|', gzip: true });
     expect(files.map((f) => f.name)).toContain('usage_daily.csv.gz');
@@ -331,15 +390,23 @@ describe('generateExtracts', () => {
   it('rejects bad options', async () => {
     const dir = tempDir();
     await expect(generateExtracts({ subscribers: 0, seed: 1, asOf: D, outDir: dir })).rejects.toMatchObject({ code: 'CW_USAGE' });
-    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: dir, delimiter: '-' })).rejects.toMatchObject({ code: 'CW_USAGE' });
-    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: dir, dirtyShare: 2 })).rejects.toMatchObject({ code: 'CW_USAGE' });
+    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: dir, delimiter: '-' })).rejects.toMatchObject({
+      code: 'CW_USAGE',
+    });
+    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: dir, dirtyShare: 2 })).rejects.toMatchObject({
+      code: 'CW_USAGE',
+    });
   });
 
   it('reports an unwritable output as a churnwatch error', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'a-file'), 'x');
-    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: join(dir, 'a-file') })).rejects.toMatchObject({ code: 'CW_OUTPUT_UNWRITABLE' });
+    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: join(dir, 'a-file') })).rejects.toMatchObject({
+      code: 'CW_OUTPUT_UNWRITABLE',
+    });
     mkdirSync(join(dir, 'out', 'billing_monthly.csv'), { recursive: true });
-    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: join(dir, 'out') })).rejects.toMatchObject({ code: 'CW_OUTPUT_UNWRITABLE' });
+    await expect(generateExtracts({ subscribers: 10, seed: 1, asOf: D, outDir: join(dir, 'out') })).rejects.toMatchObject({
+      code: 'CW_OUTPUT_UNWRITABLE',
+    });
   });
 });

@@ -14,12 +14,21 @@ import { main } from '../../src/cli/main.js';
 
 const D = Date.UTC(2026, 10, 23) / 86400000;
 const dirs: string[] = [];
-const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'cw-labels-')); dirs.push(d); return d; };
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'cw-labels-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function digest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) out[name] = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+  for (const name of readdirSync(dir).sort())
+    out[name] = createHash('sha256')
+      .update(readFileSync(join(dir, name)))
+      .digest('hex');
   return out;
 }
 
@@ -67,7 +76,12 @@ describe('generate --labels', () => {
     const dir = tempDir();
     await generateExtracts({ subscribers: 4000, seed: 3, asOf: D, outDir: dir, labels: true });
     let out = '';
-    const code = await main(['backtest', '--input', dir, '--as-of', '2026-11-23', '--labels', join(dir, 'labels.csv'), '--json'], { out: (s) => { out += s; }, err: () => {} });
+    const code = await main(['backtest', '--input', dir, '--as-of', '2026-11-23', '--labels', join(dir, 'labels.csv'), '--json'], {
+      out: (s) => {
+        out += s;
+      },
+      err: () => {},
+    });
     expect(code).toBe(0);
     const b = JSON.parse(out);
     expect(b.labels).toMatchObject({ unknown_subscribers: 0, malformed: 0 });

@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { World, cleanup, runCli } from '../helpers/world.js';
 import {
-  AS_OF, collect, ensureBuilt, generate, reproducibleOutputs, runChild, spawnCli, tempDir, verifyPublished, type Manifest,
+  AS_OF,
+  collect,
+  ensureBuilt,
+  generate,
+  reproducibleOutputs,
+  runChild,
+  spawnCli,
+  tempDir,
+  verifyPublished,
+  type Manifest,
 } from './helpers.js';
 
 const SUBSCRIBERS = '20000';
@@ -36,11 +45,17 @@ beforeAll(async () => {
   previous = verifyPublished(previousDir);
 }, 120_000);
 
-afterAll(() => { if (work) cleanup(work); });
+afterAll(() => {
+  if (work) cleanup(work);
+});
 
 /** Where an importer looks: the non-hidden entries of OUTDIR. */
 function visible(out: string): string[] {
-  return existsSync(out) ? readdirSync(out).filter((e) => !e.startsWith('.')).sort() : [];
+  return existsSync(out)
+    ? readdirSync(out)
+        .filter((e) => !e.startsWith('.'))
+        .sort()
+    : [];
 }
 
 interface KillPoint {
@@ -68,7 +83,9 @@ function eventOf(line: string): string | undefined {
   try {
     const j = JSON.parse(line) as { msg?: string; stage?: string };
     return j.stage ? `${j.msg}:${j.stage}` : j.msg;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 describe('atomic publish under SIGKILL', () => {
@@ -83,9 +100,13 @@ describe('atomic publish under SIGKILL', () => {
       const args = ['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'debug', ...(p.replacing ? ['--force'] : [])];
       const child = spawnCli(args);
       let timer: NodeJS.Timeout | undefined;
-      const kill = () => { timer = setTimeout(() => child.kill('SIGKILL'), p.delayMs); };
+      const kill = () => {
+        timer = setTimeout(() => child.kill('SIGKILL'), p.delayMs);
+      };
       if (p.at === 'spawn') kill();
-      const run = await collect(child, (line) => { if (timer === undefined && eventOf(line) === p.at) kill(); });
+      const run = await collect(child, (line) => {
+        if (timer === undefined && eventOf(line) === p.at) kill();
+      });
       clearTimeout(timer);
       const label = `${p.at}+${p.delayMs}ms${p.replacing ? ' (replacing)' : ''}`;
 
@@ -137,6 +158,8 @@ describe('leftovers of killed runs', () => {
       expect(verifyPublished(first.published).outputs.map((o) => o.file)).toContain('tasks-high.csv');
       expect(readFileSync(join(first.published, 'tasks-high.csv'), 'utf8')).toContain('U1');
       expect(readdirSync(out).sort()).toEqual([AS_OF]);
-    } finally { cleanup(dir); }
+    } finally {
+      cleanup(dir);
+    }
   });
 });

@@ -17,7 +17,13 @@ import { World, cleanup, runCli, type RunOutcome } from '../helpers/world.js';
 import { AS_OF, summaryWithoutTimings, tempDir } from './helpers.js';
 
 type Encoding = 'utf8' | 'gbk' | 'gb18030';
-interface Dialect { encoding: Encoding; bom?: boolean; eol: '\n' | '\r\n'; delimiter: ',' | '|'; gzip?: boolean }
+interface Dialect {
+  encoding: Encoding;
+  bom?: boolean;
+  eol: '\n' | '\r\n';
+  delimiter: ',' | '|';
+  gzip?: boolean;
+}
 
 const FILES = ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts'] as const;
 const NAMES = ['张伟', '王芳', '欧阳娜娜', '李"小"龙', '赵敏, Jr.', '周|杰', '吴\n换行', '郑秀文'];
@@ -26,8 +32,12 @@ function world(extraName?: string): World {
   const w = new World(AS_OF);
   NAMES.forEach((name, s) => {
     const id = `S${s}`;
-    w.sub(id, { name, region: `广东省${s % 2 ? '深圳市, 南山区' : '广州市|天河区'}`, status: s % 3 === 0 ? 'suspended_arrears' : 'active', member_level: 'gold' })
-      .bills(id, s % 2 ? ['100.00', '100.00', '100.00', '100.00'] : ['20.00', '45.50', '45.50', '45.50']);
+    w.sub(id, {
+      name,
+      region: `广东省${s % 2 ? '深圳市, 南山区' : '广州市|天河区'}`,
+      status: s % 3 === 0 ? 'suspended_arrears' : 'active',
+      member_level: 'gold',
+    }).bills(id, s % 2 ? ['100.00', '100.00', '100.00', '100.00'] : ['20.00', '45.50', '45.50', '45.50']);
     for (let k = 1; k <= 14; k++) w.usage(id, w.day(k), { calls: s === 4 && k <= 3 ? '0' : '2' });
   });
   if (extraName) w.sub('S-extra', { name: extraName, status: 'suspended_arrears' }).bills('S-extra', ['70.00', '70.00', '70.00', '70.00']);
@@ -46,7 +56,10 @@ function writeDialect(w: World, dir: string, d: Dialect): string {
   mkdirSync(dir, { recursive: true });
   for (const name of FILES) {
     const header = defaultHeader(name);
-    const lines = [header.join(d.delimiter), ...w.rows[name].map((r) => header.map((h) => cell(r[h] ?? '', d.delimiter)).join(d.delimiter))];
+    const lines = [
+      header.join(d.delimiter),
+      ...w.rows[name].map((r) => header.map((h) => cell(r[h] ?? '', d.delimiter)).join(d.delimiter)),
+    ];
     const text = lines.join(d.eol) + d.eol;
     let bytes: Buffer = d.encoding === 'utf8' ? Buffer.from(text, 'utf8') : iconv.encode(text, d.encoding);
     if (d.bom) bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes]);
@@ -70,7 +83,9 @@ function summaryShape(r: RunOutcome): unknown {
 }
 
 let work: string;
-beforeAll(() => { work = tempDir('enc'); });
+beforeAll(() => {
+  work = tempDir('enc');
+});
 afterAll(() => cleanup(work));
 
 async function runDialect(w: World, label: string, d: Dialect): Promise<RunOutcome> {
@@ -126,7 +141,7 @@ describe('bytes not valid in the declared encoding', () => {
     const path = join(dir, `${file}.csv`);
     const raw = readFileSync(path);
     const lines: Buffer[] = [];
-    for (let s = 0; s < raw.length;) {
+    for (let s = 0; s < raw.length; ) {
       const e = raw.indexOf(0x0a, s);
       lines.push(raw.subarray(s, e < 0 ? raw.length : e + 1));
       s = e < 0 ? raw.length : e + 1;
@@ -143,11 +158,39 @@ describe('bytes not valid in the declared encoding', () => {
 
   const gbkName = iconv.encode('王五', 'gbk');
   const cases: [string, Dialect, string, number, Buffer, string][] = [
-    ['GBK bytes in a UTF-8 file', { encoding: 'utf8', eol: '\n', delimiter: ',' }, 'subscribers', 4, Buffer.concat([Buffer.from('X1,13900000001,'), gbkName, Buffer.from(',active,,,P1,none,R,M1,')]), 'UTF-8'],
-    ['a cut UTF-8 sequence in a UTF-8 file with BOM', { encoding: 'utf8', bom: true, eol: '\r\n', delimiter: '|' }, 'billing_monthly', 7, Buffer.from([0x53, 0x31, 0x7c, 0xe5, 0xbc, 0x7c, 0x31]), 'UTF-8'],
+    [
+      'GBK bytes in a UTF-8 file',
+      { encoding: 'utf8', eol: '\n', delimiter: ',' },
+      'subscribers',
+      4,
+      Buffer.concat([Buffer.from('X1,13900000001,'), gbkName, Buffer.from(',active,,,P1,none,R,M1,')]),
+      'UTF-8',
+    ],
+    [
+      'a cut UTF-8 sequence in a UTF-8 file with BOM',
+      { encoding: 'utf8', bom: true, eol: '\r\n', delimiter: '|' },
+      'billing_monthly',
+      7,
+      Buffer.from([0x53, 0x31, 0x7c, 0xe5, 0xbc, 0x7c, 0x31]),
+      'UTF-8',
+    ],
     // 0x81 then "," (never a GBK trail byte; note that "|" is one, so a lead byte before a pipe is a valid character).
-    ['a lone lead byte in a GBK file', { encoding: 'gbk', eol: '\n', delimiter: ',' }, 'subscribers', 3, Buffer.concat([Buffer.from('X2,13900000002,'), Buffer.from([0x81]), Buffer.from(',active,,,,none,R,M1,')]), 'GBK'],
-    ['the byte FF in a GB18030 file', { encoding: 'gb18030', eol: '\r\n', delimiter: ',' }, 'usage_daily', 5, Buffer.from([0x46, 0x2c, 0xff, 0x2c, 0x31]), 'GB18030'],
+    [
+      'a lone lead byte in a GBK file',
+      { encoding: 'gbk', eol: '\n', delimiter: ',' },
+      'subscribers',
+      3,
+      Buffer.concat([Buffer.from('X2,13900000002,'), Buffer.from([0x81]), Buffer.from(',active,,,,none,R,M1,')]),
+      'GBK',
+    ],
+    [
+      'the byte FF in a GB18030 file',
+      { encoding: 'gb18030', eol: '\r\n', delimiter: ',' },
+      'usage_daily',
+      5,
+      Buffer.from([0x46, 0x2c, 0xff, 0x2c, 0x31]),
+      'GB18030',
+    ],
   ];
   it.each(cases)('when %s then the run exits 65 naming the file and line', async (label, d, file, line, bytes, encName) => {
     const r = await corrupt(label.replaceAll(' ', '-'), d, file, line, bytes);
@@ -162,7 +205,13 @@ describe('bytes not valid in the declared encoding', () => {
   // For gzip the error is thrown while consuming a stream pipeline; it must still come
   // out as the reader's own error (file, line, code), not the pipeline's AbortError.
   it('when a gzip UTF-8 file holds a cut sequence then the run exits 65 naming the file and line', async () => {
-    const r = await corrupt('gzip-cut-utf8', { encoding: 'utf8', eol: '\r\n', delimiter: ',', gzip: true }, 'billing_monthly', 7, Buffer.from([0x53, 0x31, 0x2c, 0xe5, 0xbc, 0x2c, 0x31]));
+    const r = await corrupt(
+      'gzip-cut-utf8',
+      { encoding: 'utf8', eol: '\r\n', delimiter: ',', gzip: true },
+      'billing_monthly',
+      7,
+      Buffer.from([0x53, 0x31, 0x2c, 0xe5, 0xbc, 0x2c, 0x31]),
+    );
     expect(r.stderr).toContain('billing_monthly.csv:7: bytes that are not valid UTF-8');
     expect(r.code).toBe(65);
   });

@@ -21,7 +21,13 @@ afterAll(() => cleanup(base));
 
 async function cli(argv: string[]): Promise<{ code: number; stderr: string }> {
   let stderr = '';
-  const code = await main(argv, { out: () => {}, err: (s) => { stderr += s; }, log: () => {} });
+  const code = await main(argv, {
+    out: () => {},
+    err: (s) => {
+      stderr += s;
+    },
+    log: () => {},
+  });
   return { code, stderr };
 }
 
@@ -40,7 +46,9 @@ async function runVariant(mutate: (dir: string) => void, args: string[] = []) {
   try {
     const r = await runCli(dir, AS_OF, args);
     return { ...r, publishedExists: existsSync(r.published) };
-  } finally { cleanup(dir); }
+  } finally {
+    cleanup(dir);
+  }
 }
 
 describe('exit codes', () => {
@@ -85,7 +93,10 @@ describe('exit codes', () => {
       try {
         const r = await cli(['run', '--input', base, '--out', out, '--as-of', AS_OF]);
         expect(r.code).toBe(73);
-      } finally { chmodSync(out, 0o700); cleanup(out); }
+      } finally {
+        chmodSync(out, 0o700);
+        cleanup(out);
+      }
     });
   });
 
@@ -93,18 +104,31 @@ describe('exit codes', () => {
     it('when a gate fails (a usage day is missing)', async () => {
       const r = await runVariant((d) => {
         const p = join(d, 'usage_daily.csv');
-        writeFileSync(p, readFileSync(p, 'utf8').split('\n').filter((l) => !l.includes('2026-11-22')).join('\n'));
+        writeFileSync(
+          p,
+          readFileSync(p, 'utf8')
+            .split('\n')
+            .filter((l) => !l.includes('2026-11-22'))
+            .join('\n'),
+        );
       });
       expect([r.code, r.publishedExists]).toEqual([65, false]);
       expect(r.stderr).toContain('gate usage-days failed');
     });
     it('when too many rows are rejected', async () => {
-      const r = await runVariant((d) => writeFileSync(join(d, 'billing_monthly.csv'), readFileSync(join(d, 'billing_monthly.csv'), 'utf8') + 'NOBODY,2026-10,1.00,,\n'.repeat(3)));
+      const r = await runVariant((d) =>
+        writeFileSync(
+          join(d, 'billing_monthly.csv'),
+          readFileSync(join(d, 'billing_monthly.csv'), 'utf8') + 'NOBODY,2026-10,1.00,,\n'.repeat(3),
+        ),
+      );
       expect([r.code, r.publishedExists]).toEqual([65, false]);
       expect(r.stderr).toContain('[CW_GATE_REJECT_SHARE]');
     });
     it('when a file is not well-formed CSV', async () => {
-      const r = await runVariant((d) => writeFileSync(join(d, 'tickets.csv'), 'ticket_id,subscriber_id,created_at,kind,category\nT1,U1,"2026-11-01"x,complaint,a\n'));
+      const r = await runVariant((d) =>
+        writeFileSync(join(d, 'tickets.csv'), 'ticket_id,subscriber_id,created_at,kind,category\nT1,U1,"2026-11-01"x,complaint,a\n'),
+      );
       expect([r.code, r.publishedExists]).toEqual([65, false]);
       expect(r.stderr).toContain('tickets.csv:2');
     });
@@ -113,8 +137,16 @@ describe('exit codes', () => {
   describe('78: bad rule pack or configuration', () => {
     it.each([
       ['a rule pack that is not YAML', 'rules', 'pack: [unclosed\n'],
-      ['a rule pack with an unknown key', 'rules', readFileSync('rules/default.yaml', 'utf8').replace('pack: default', 'pack: default\ncolour: blue')],
-      ['a rule with a bad expression', 'rules', readFileSync('rules/default.yaml', 'utf8').replace('when: status == \'suspended_arrears\'', 'when: status === ')],
+      [
+        'a rule pack with an unknown key',
+        'rules',
+        readFileSync('rules/default.yaml', 'utf8').replace('pack: default', 'pack: default\ncolour: blue'),
+      ],
+      [
+        'a rule with a bad expression',
+        'rules',
+        readFileSync('rules/default.yaml', 'utf8').replace("when: status == 'suspended_arrears'", 'when: status === '),
+      ],
       ['a configuration with an unknown key', 'config', 'input:\n  delimeter: "|"\n'],
       ['a configuration with a bad encoding', 'config', 'input:\n  encoding: latin1\n'],
       ['a configuration with a bad output mode', 'config', 'output:\n  file_mode: "0999"\n'],
@@ -130,7 +162,9 @@ describe('exit codes', () => {
         expect(r.code).toBe(78);
         expect(r.stderr).toMatch(/\[CW_(RULEPACK_INVALID|RULE_EXPRESSION|CONFIG_INVALID)\]/);
         expect(existsSync(join(out, AS_OF))).toBe(false);
-      } finally { cleanup(out); }
+      } finally {
+        cleanup(out);
+      }
     });
   });
 
@@ -158,7 +192,10 @@ describe('exit codes', () => {
         const r = await runCli(base, AS_OF, [], out);
         expect([r.code, existsSync(r.published)]).toEqual([75, false]);
         expect(r.stderr).toContain('[CW_LOCK_HELD]');
-      } finally { lock.release(); cleanup(out); }
+      } finally {
+        lock.release();
+        cleanup(out);
+      }
     });
   });
 });

@@ -13,7 +13,9 @@ import { World, cleanup, runCli, type Row, type RunOutcome } from '../helpers/wo
 import { AS_OF } from './helpers.js';
 
 const dirs: string[] = [];
-afterEach(() => { while (dirs.length) cleanup(dirs.pop()!); });
+afterEach(() => {
+  while (dirs.length) cleanup(dirs.pop()!);
+});
 
 async function run(w: World, args: string[] = [], mutate?: (dir: string) => void): Promise<RunOutcome> {
   const dir = w.write();
@@ -42,7 +44,9 @@ describe('field fidelity', () => {
   it('when fields hold delimiters, quotes, line breaks and CR LF then the task file gives them back exactly', async () => {
     const names = ['a,b', 'say "hi"', 'line1\nline2', 'cr\r\nlf', '"', ',', '  spaced  x', '王"五"\n, 第二行'];
     const w = new World(AS_OF);
-    names.forEach((name, k) => { w.sub(`Q${k}`, { ...ARREARS, name: name.trim() === name ? name : name, region: `${name}|${k}` }).bills(`Q${k}`, BILLS); });
+    names.forEach((name, k) => {
+      w.sub(`Q${k}`, { ...ARREARS, name: name.trim() === name ? name : name, region: `${name}|${k}` }).bills(`Q${k}`, BILLS);
+    });
     const r = await run(w);
     names.forEach((name, k) => {
       const t = taskOf(r, `Q${k}`);
@@ -91,7 +95,10 @@ describe('field fidelity', () => {
     const make = (big: string) => {
       const w = new World(AS_OF);
       w.sub('T1', ARREARS).bills('T1', [big, big, big, big]);
-      w.sub('T2', ARREARS).bills('T2', ['12,345,678.90', '1,000.00', '999.99', '0.50'].map((a) => (big.includes(',') ? a : a.replaceAll(',', ''))));
+      w.sub('T2', ARREARS).bills(
+        'T2',
+        ['12,345,678.90', '1,000.00', '999.99', '0.50'].map((a) => (big.includes(',') ? a : a.replaceAll(',', ''))),
+      );
       return w;
     };
     const writePiped = (w: World, dir: string) => {
@@ -148,20 +155,22 @@ describe('field fidelity', () => {
       return w;
     }
 
-    const FORMATS = [
-      (d: string) => d,
-      (d: string) => d.replaceAll('-', ''),
-      (d: string) => d.replaceAll('-', '/'),
-    ];
+    const FORMATS = [(d: string) => d, (d: string) => d.replaceAll('-', ''), (d: string) => d.replaceAll('-', '/')];
 
     /** Rewrites every date (and month) of a world, cycling through the three formats. */
     function reformat(w: World): World {
       let n = 0;
       const day = (v: string | undefined) => (v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? FORMATS[n++ % 3]!(v) : v);
-      for (const r of w.rows.subscribers) { r.activation_date = day(r.activation_date) ?? ''; r.status_since = day(r.status_since) ?? ''; }
+      for (const r of w.rows.subscribers) {
+        r.activation_date = day(r.activation_date) ?? '';
+        r.status_since = day(r.status_since) ?? '';
+      }
       for (const r of w.rows.usage_daily) r.usage_date = day(r.usage_date)!;
       for (const r of w.rows.tickets) r.created_at = day(r.created_at)!;
-      for (const r of w.rows.contracts) { r.start_date = day(r.start_date)!; r.end_date = day(r.end_date)!; }
+      for (const r of w.rows.contracts) {
+        r.start_date = day(r.start_date)!;
+        r.end_date = day(r.end_date)!;
+      }
       for (const r of w.rows.billing_monthly) r.bill_month = n++ % 2 ? r.bill_month!.replace('-', '') : r.bill_month!.replace('-', '/');
       return w;
     }
@@ -173,14 +182,18 @@ describe('field fidelity', () => {
       expect(taskOf(base, 'COMPLAIN').reason_codes).toBe('complaints_repeat');
       expect(taskOf(base, 'EXPIRES').reason_codes).toBe('contract_expiring');
       expect(allTasks(base).some((t) => t.subscriber_id === 'NEWLINE')).toBe(false);
-      const expected = ['scores.csv', 'tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'rejects.csv'].map((f) => readFileSync(join(base.published, f), 'utf8'));
+      const expected = ['scores.csv', 'tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'rejects.csv'].map((f) =>
+        readFileSync(join(base.published, f), 'utf8'),
+      );
       const offsets: Record<string, number> = { 'Pacific/Kiritimati': -840, 'America/Adak': 600, 'Asia/Shanghai': -480 };
       for (const [tz, offset] of Object.entries(offsets)) {
         process.env.TZ = tz;
         expect(new Date(Date.UTC(2026, 10, 23, 12)).getTimezoneOffset()).toBe(offset); // the zone really changed
         for (const w of [dated(), reformat(dated())]) {
           const r = await run(w);
-          const got = ['scores.csv', 'tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'rejects.csv'].map((f) => readFileSync(join(r.published, f), 'utf8'));
+          const got = ['scores.csv', 'tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'rejects.csv'].map((f) =>
+            readFileSync(join(r.published, f), 'utf8'),
+          );
           expect([tz, got]).toEqual([tz, expected]);
         }
       }

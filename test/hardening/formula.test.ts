@@ -13,7 +13,9 @@ import { World, cleanup, type Row } from '../helpers/world.js';
 import { AS_OF } from './helpers.js';
 
 const dirs: string[] = [];
-afterEach(() => { while (dirs.length) cleanup(dirs.pop()!); });
+afterEach(() => {
+  while (dirs.length) cleanup(dirs.pop()!);
+});
 
 const TRIGGERS = ['=', '+', '-', '@', '\t', '\r', '\0', '＝', '＋', '－', '＠'];
 const STARTS_LIKE_FORMULA = /^[=+\-@\t\r\0\uff1d\uff0b\uff0d\uff20]/;
@@ -52,7 +54,7 @@ describe('formula injection', () => {
     w.sub('=1+2', { status: 'suspended_arrears', msisdn: '+8613912345678' }).bills('=1+2', ['80.00', '80.00', '80.00', '80.00']);
     w.sub('@SUM', { status: 'suspended_arrears', msisdn: '+12025550123' }).bills('@SUM', ['80.00', '80.00', '80.00', '80.00']);
     for (let k = 0; k < 900; k++) w.bill('FILLER', w.month(0), '0.00');
-    for (const p of ['=cmd|\' /C calc\'!A0', '+1+1', '-2+3', '@SUM(A1)', '\t=1', '\r=1']) w.bill('F0', w.month(0), p);
+    for (const p of ["=cmd|' /C calc'!A0", '+1+1', '-2+3', '@SUM(A1)', '\t=1', '\r=1']) w.bill('F0', w.month(0), p);
     const dir = w.write();
     dirs.push(dir);
     const r = await w.run([], dir);
@@ -73,7 +75,7 @@ describe('formula injection', () => {
     expect(rejects.map((x) => x.raw_value).sort()).toEqual(["'\t=1", "'\r=1", "'+1+1", "'-2+3", "'=cmd|' /C calc'!A0", "'@SUM(A1)"].sort());
   });
 
-  it('when the rule pack\'s texts start like a formula then action, channel, assignee and reason text are quoted too', async () => {
+  it("when the rule pack's texts start like a formula then action, channel, assignee and reason text are quoted too", async () => {
     const w = new World(AS_OF);
     w.sub('U1', { status: 'suspended_arrears' }).bills('U1', ['80.00', '80.00', '80.00', '80.00']);
     const dir = w.write();

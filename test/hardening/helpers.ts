@@ -29,7 +29,11 @@ function sourceFiles(dir = join(ROOT, 'src')): string[] {
 function distNewerThanSources(): boolean {
   for (const src of sourceFiles()) {
     const js = join(ROOT, 'dist', relative(join(ROOT, 'src'), src)).replace(/\.ts$/, '.js');
-    try { if (statSync(js).mtimeMs < statSync(src).mtimeMs) return false; } catch { return false; }
+    try {
+      if (statSync(js).mtimeMs < statSync(src).mtimeMs) return false;
+    } catch {
+      return false;
+    }
   }
   return true;
 }
@@ -50,7 +54,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function ensureBuilt(): Promise<void> {
   const hash = sourceHash();
   const stamp = join(ROOT, 'dist', '.source-sha256');
-  const fresh = () => (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) || distNewerThanSources();
+  const fresh = () =>
+    (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) ||
+    distNewerThanSources();
   if (fresh()) return;
   const lockDir = join(tmpdir(), `churnwatch-build-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`);
   for (let waited = 0; ; waited += 100) {
@@ -60,7 +66,11 @@ export async function ensureBuilt(): Promise<void> {
     } catch {
       if (fresh()) return;
       // A build that died keeps its lock: after two minutes it is taken over.
-      try { if (Date.now() - statSync(lockDir).mtimeMs > 120_000) rmSync(lockDir, { recursive: true, force: true }); } catch { /* gone */ }
+      try {
+        if (Date.now() - statSync(lockDir).mtimeMs > 120_000) rmSync(lockDir, { recursive: true, force: true });
+      } catch {
+        /* gone */
+      }
       if (waited > 180_000) throw new Error('waited too long for another test file to build the CLI');
       await sleep(100);
     }
@@ -111,7 +121,9 @@ export function collect(child: ChildProcess, onStderrLine?: (line: string) => vo
   let stdout = '';
   let stderr = '';
   let partial = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+  });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {
     stderr += s;
     if (!onStderrLine) return;

@@ -23,7 +23,9 @@ beforeAll(async () => {
   pristine = join(work, 'pristine');
   await generateExtracts({ subscribers: 5000, seed: 3, asOf: parseDay(AS_OF), outDir: pristine });
 }, 60_000);
-afterAll(() => { if (work) cleanup(work); });
+afterAll(() => {
+  if (work) cleanup(work);
+});
 
 let n = 0;
 /** Runs the pipeline on a fresh copy of the extracts; `onStage` may tamper with them. */
@@ -31,15 +33,28 @@ async function run(onStage?: (stage: string, dir: string) => void) {
   const dir = join(work, `case-${++n}`);
   cpSync(pristine, dir, { recursive: true });
   const out = join(dir, 'out');
-  const before = Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.csv')).map((f) => [f, sha256(readFileSync(join(dir, f)))]));
+  const before = Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.csv'))
+      .map((f) => [f, sha256(readFileSync(join(dir, f)))]),
+  );
   let error: unknown;
   try {
     await runNightly({
-      input: defaultInputOptions(dir), outRoot: out, asOf: parseDay(AS_OF), pack: loadRulePack('rules/default.yaml'), packPath: 'rules/default.yaml',
-      force: false, fileMode: 0o600, dirMode: 0o700, logger: makeLogger('silent'),
+      input: defaultInputOptions(dir),
+      outRoot: out,
+      asOf: parseDay(AS_OF),
+      pack: loadRulePack('rules/default.yaml'),
+      packPath: 'rules/default.yaml',
+      force: false,
+      fileMode: 0o600,
+      dirMode: 0o700,
+      logger: makeLogger('silent'),
       onProgress: (stage) => onStage?.(stage, dir),
     });
-  } catch (e) { error = e; }
+  } catch (e) {
+    error = e;
+  }
   return { dir, out, before, error, published: join(out, AS_OF) };
 }
 
@@ -50,7 +65,10 @@ function expectAborted(r: Awaited<ReturnType<typeof run>>, file: string) {
   expect((r.error as Error).message).toContain(`${file} changed while the run read it`);
   expect(existsSync(r.published)).toBe(false);
   expect(readdirSync(r.out).filter((e) => !e.startsWith('.'))).toEqual(['failed']);
-  expect(JSON.parse(readFileSync(join(r.out, 'failed', AS_OF, 'failure.json'), 'utf8'))).toMatchObject({ code: 'CW_INPUT_CHANGED', exit_code: 75 });
+  expect(JSON.parse(readFileSync(join(r.out, 'failed', AS_OF, 'failure.json'), 'utf8'))).toMatchObject({
+    code: 'CW_INPUT_CHANGED',
+    exit_code: 75,
+  });
 }
 
 describe('inputs that change under the run', () => {
@@ -93,7 +111,8 @@ describe('inputs that change under the run', () => {
 
   it('when a file rewritten under the run breaks the reader then the change is reported (75), not the broken record (65)', async () => {
     const r = await run((stage, dir) => {
-      if (stage === 'read subscribers') writeFileSync(join(dir, 'usage_daily.csv'), 'subscriber_id,usage_date,calls\n0001000003,"2026-11-22\n');
+      if (stage === 'read subscribers')
+        writeFileSync(join(dir, 'usage_daily.csv'), 'subscriber_id,usage_date,calls\n0001000003,"2026-11-22\n');
     });
     expectAborted(r, 'usage_daily.csv');
   });

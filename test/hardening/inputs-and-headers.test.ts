@@ -22,7 +22,11 @@ const fifos: string[] = [];
 afterAll(() => {
   // A reader stuck on a FIFO (only if the refusal failed) is released by a writer.
   for (const f of fifos) {
-    try { closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK)); } catch { /* no reader waiting */ }
+    try {
+      closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      /* no reader waiting */
+    }
   }
   for (const d of dirs) cleanup(d);
 });
@@ -30,8 +34,16 @@ afterAll(() => {
 /** A world in which mou_drop flags S1, so that reading the wrong column would show. */
 function world(): World {
   const w = new World(AS_OF);
-  w.sub('S1', { name: '张伟' }).bills('S1', ['80.00', '80.00', '80.00', '80.00'], [{ mou: '20' }, { mou: '200' }, { mou: '200' }, { mou: '200' }]);
-  w.sub('S2', { name: '王芳' }).bills('S2', ['30.00', '30.00', '30.00', '30.00'], [{ mou: '100' }, { mou: '100' }, { mou: '100' }, { mou: '100' }]);
+  w.sub('S1', { name: '张伟' }).bills(
+    'S1',
+    ['80.00', '80.00', '80.00', '80.00'],
+    [{ mou: '20' }, { mou: '200' }, { mou: '200' }, { mou: '200' }],
+  );
+  w.sub('S2', { name: '王芳' }).bills(
+    'S2',
+    ['30.00', '30.00', '30.00', '30.00'],
+    [{ mou: '100' }, { mou: '100' }, { mou: '100' }, { mou: '100' }],
+  );
   for (const id of ['S1', 'S2']) for (let k = 1; k <= 14; k++) w.usage(id, w.day(k), { calls: '2' });
   w.ticket('S2', w.day(5), 'complaint').ticket('S2', w.day(9), 'complaint');
   return w;
@@ -61,7 +73,19 @@ function dropColumn(dir: string, file: string, column: string): void {
   const p = join(dir, file);
   const lines = readFileSync(p, 'utf8').split('\n');
   const at = lines[0]!.split(',').indexOf(column);
-  writeFileSync(p, lines.map((l) => (l === '' ? l : l.split(',').filter((_, i) => i !== at).join(','))).join('\n'));
+  writeFileSync(
+    p,
+    lines
+      .map((l) =>
+        l === ''
+          ? l
+          : l
+              .split(',')
+              .filter((_, i) => i !== at)
+              .join(','),
+      )
+      .join('\n'),
+  );
 }
 
 function expectRefused(r: RunOutcome, exit: number, code: string, ...words: string[]): void {
@@ -72,15 +96,36 @@ function expectRefused(r: RunOutcome, exit: number, code: string, ...words: stri
 
 describe('configuration mistakes', () => {
   it.each([
-    ['amount is mapped onto the mou header', 'input:\n  columns:\n    billing_monthly: { amount: mou }\n', 78, 'CW_CONFIG_INVALID', ['input.columns.billing_monthly.amount']],
+    [
+      'amount is mapped onto the mou header',
+      'input:\n  columns:\n    billing_monthly: { amount: mou }\n',
+      78,
+      'CW_CONFIG_INVALID',
+      ['input.columns.billing_monthly.amount'],
+    ],
     ['thousands is "yes"', 'input:\n  delimiter: "|"\n  thousands: "yes"\n', 78, 'CW_CONFIG_INVALID', ['input.thousands', 'true or false']],
-    ['a configured do-not-call file does not exist', 'input:\n  files: { do_not_call: dnc.csv }\n', 66, 'CW_EXTRACT_MISSING_FILE', ['dnc.csv', 'input.files.do_not_call']],
-    ['a configured extract no enabled rule reads does not exist', 'input:\n  files: { contact_history: c.csv }\n', 66, 'CW_EXTRACT_MISSING_FILE', ['input.files.contact_history']],
-  ] as [string, string, number, string, string[]][])('when %s then the run exits as the key says, naming it', async (_what, yaml, exit, code, words) => {
-    const d = written();
-    const r = await runCli(d, AS_OF, ['--config', config(d, yaml)]);
-    expectRefused(r, exit, code, ...words);
-  });
+    [
+      'a configured do-not-call file does not exist',
+      'input:\n  files: { do_not_call: dnc.csv }\n',
+      66,
+      'CW_EXTRACT_MISSING_FILE',
+      ['dnc.csv', 'input.files.do_not_call'],
+    ],
+    [
+      'a configured extract no enabled rule reads does not exist',
+      'input:\n  files: { contact_history: c.csv }\n',
+      66,
+      'CW_EXTRACT_MISSING_FILE',
+      ['input.files.contact_history'],
+    ],
+  ] as [string, string, number, string, string[]][])(
+    'when %s then the run exits as the key says, naming it',
+    async (_what, yaml, exit, code, words) => {
+      const d = written();
+      const r = await runCli(d, AS_OF, ['--config', config(d, yaml)]);
+      expectRefused(r, exit, code, ...words);
+    },
+  );
 
   it('when output.file_mode is 0666 then the run exits 78 before creating anything, unless allow_shared_modes is set', async () => {
     const d = written();
@@ -101,9 +146,18 @@ describe('configuration mistakes', () => {
   });
 
   it('when --input or --out is empty then the run exits 64', async () => {
-    for (const args of [['--input', '', '--out', 'x'], ['--input', 'fixtures/sample', '--out', ''], ['--input', ' ', '--out', 'x']]) {
+    for (const args of [
+      ['--input', '', '--out', 'x'],
+      ['--input', 'fixtures/sample', '--out', ''],
+      ['--input', ' ', '--out', 'x'],
+    ]) {
       let err = '';
-      const code = await main(['run', ...args, '--as-of', AS_OF], { out: () => undefined, err: (s) => { err += s; } });
+      const code = await main(['run', ...args, '--as-of', AS_OF], {
+        out: () => undefined,
+        err: (s) => {
+          err += s;
+        },
+      });
       expect([code, err]).toEqual([64, expect.stringContaining('[CW_USAGE]')]);
     }
   });
@@ -111,7 +165,10 @@ describe('configuration mistakes', () => {
 
 describe('the manifest records the configuration', () => {
   const manifest = (r: RunOutcome) => JSON.parse(readFileSync(join(r.published, 'manifest.json'), 'utf8')) as Record<string, any>;
-  const withoutSummary = (m: Record<string, any>) => ({ ...m, outputs: m.outputs.filter((o: { file: string }) => o.file !== 'summary.json') });
+  const withoutSummary = (m: Record<string, any>) => ({
+    ...m,
+    outputs: m.outputs.filter((o: { file: string }) => o.file !== 'summary.json'),
+  });
 
   it('when --config is given then its name and sha256 are in manifest.json, the same on a rerun; without it, null', async () => {
     const d = written();
@@ -173,12 +230,15 @@ describe('header matching', () => {
     [{ hotline_calls: 'MOU' }, 'MOU'],
     // Nothing reads a "note" column, but a repeated name is refused all the same.
     [{ mou: 'note', hotline_calls: 'Note' }, 'Note'],
-  ])('when the billing header renames %j then the run exits 65 naming the file, line 1 and the repeated column %s', async (renames, shown) => {
-    const d = written();
-    header(d, 'billing_monthly.csv', (c) => c.map((h) => (renames as Record<string, string>)[h] ?? h));
-    const r = await runCli(d, AS_OF);
-    expectRefused(r, 65, 'CW_EXTRACT_DUPLICATE_COLUMN', 'gate required-columns failed: billing_monthly.csv line 1', `"${shown}" twice`);
-  });
+  ])(
+    'when the billing header renames %j then the run exits 65 naming the file, line 1 and the repeated column %s',
+    async (renames, shown) => {
+      const d = written();
+      header(d, 'billing_monthly.csv', (c) => c.map((h) => (renames as Record<string, string>)[h] ?? h));
+      const r = await runCli(d, AS_OF);
+      expectRefused(r, 65, 'CW_EXTRACT_DUPLICATE_COLUMN', 'gate required-columns failed: billing_monthly.csv line 1', `"${shown}" twice`);
+    },
+  );
 
   it.each([
     ['billing_monthly.csv', 'mou', 'rule mou_drop'],
@@ -188,12 +248,15 @@ describe('header matching', () => {
     ['subscribers.csv', 'prepaid_balance', 'rule low_balance'],
     ['subscribers.csv', 'activation_date', 'rule silence_3d'],
     ['contracts.csv', 'kind', 'rule contract_lapsed'],
-  ])('when %s lacks %s, which an enabled rule reads, then the run exits 65 at required-columns naming %s and how to disable it', async (file, column, reader) => {
-    const d = written();
-    dropColumn(d, file, column);
-    const r = await runCli(d, AS_OF);
-    expectRefused(r, 65, 'CW_EXTRACT_MISSING_COLUMN', `gate required-columns failed: ${file} line 1`, column, reader, 'enabled: false');
-  });
+  ])(
+    'when %s lacks %s, which an enabled rule reads, then the run exits 65 at required-columns naming %s and how to disable it',
+    async (file, column, reader) => {
+      const d = written();
+      dropColumn(d, file, column);
+      const r = await runCli(d, AS_OF);
+      expectRefused(r, 65, 'CW_EXTRACT_MISSING_COLUMN', `gate required-columns failed: ${file} line 1`, column, reader, 'enabled: false');
+    },
+  );
 
   it('when the rule reading a missing optional column is disabled then the run goes on, and a column nobody reads may be absent', async () => {
     const d = written();
@@ -201,7 +264,10 @@ describe('header matching', () => {
     dropColumn(d, 'subscribers.csv', 'plan_id');
     dropColumn(d, 'tickets.csv', 'category');
     const pack = join(d, 'pack.yaml');
-    writeFileSync(pack, readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8').replace(/(  - id: mou_drop\n)/, '$1    enabled: false\n'));
+    writeFileSync(
+      pack,
+      readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8').replace(/(  - id: mou_drop\n)/, '$1    enabled: false\n'),
+    );
     const r = await runCli(d, AS_OF, ['--rules', pack]);
     expect(r.code).toBe(0);
     expect(r.summary.hits_per_rule).not.toHaveProperty('mou_drop');
@@ -212,9 +278,12 @@ describe('header matching', () => {
     const d = written();
     dropColumn(d, 'billing_monthly.csv', 'mou');
     const pack = join(d, 'pack.yaml');
-    writeFileSync(pack, readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8')
-      .replace(/^value: .*$/m, 'value: amount(M0) + mou(M0) / 100')
-      .replace(/(  - id: mou_drop\n)/, '$1    enabled: false\n'));
+    writeFileSync(
+      pack,
+      readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8')
+        .replace(/^value: .*$/m, 'value: amount(M0) + mou(M0) / 100')
+        .replace(/(  - id: mou_drop\n)/, '$1    enabled: false\n'),
+    );
     const r = await runCli(d, AS_OF, ['--rules', pack]);
     expectRefused(r, 65, 'CW_EXTRACT_MISSING_COLUMN', 'mou, read by the value');
   });
@@ -228,7 +297,10 @@ describe('inputs that are not regular files', () => {
     execFileSync('mkfifo', [fifo]);
     fifos.push(fifo);
     const err = await Promise.race([
-      readExtract(fifo, { file: 'billing_monthly.csv' }, () => undefined).then(() => null, (e: unknown) => e),
+      readExtract(fifo, { file: 'billing_monthly.csv' }, () => undefined).then(
+        () => null,
+        (e: unknown) => e,
+      ),
       new Promise((resolve) => setTimeout(() => resolve('still waiting after 20 s'), 20_000).unref()),
     ]);
     expect(err).toBeInstanceOf(ChurnwatchError);
@@ -240,20 +312,27 @@ describe('inputs that are not regular files', () => {
     ['billing_monthly.csv', 'folder', 'a folder'],
     ['do_not_call.csv', 'fifo', 'a FIFO'],
     ['usage_daily.csv', 'device', 'a device'],
-  ])('when %s is a %s then the run exits 66 (CW_INPUT_NOT_FILE) before opening it and releases its lock', async (file, kind, words) => {
-    await ensureBuilt();
-    const d = written();
-    const p = join(d, file);
-    rmSync(p, { force: true });
-    if (kind === 'fifo') { execFileSync('mkfifo', [p]); fifos.push(p); }
-    if (kind === 'folder') mkdirSync(p);
-    if (kind === 'device') symlinkSync('/dev/null', p);
-    const child = spawnCli(['run', '--input', d, '--out', join(d, 'out'), '--as-of', AS_OF, '--log-level', 'silent']);
-    // A run that opened the FIFO would wait forever: it is killed after a minute, and fails below.
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const r = await collect(child).finally(() => clearTimeout(killer));
-    expect([r.code, r.stderr]).toEqual([66, expect.stringContaining('[CW_INPUT_NOT_FILE]')]);
-    expect(r.stderr).toContain(words);
-    expect(existsSync(join(d, 'out', '.churnwatch.lock'))).toBe(false);
-  }, 90_000);
+  ])(
+    'when %s is a %s then the run exits 66 (CW_INPUT_NOT_FILE) before opening it and releases its lock',
+    async (file, kind, words) => {
+      await ensureBuilt();
+      const d = written();
+      const p = join(d, file);
+      rmSync(p, { force: true });
+      if (kind === 'fifo') {
+        execFileSync('mkfifo', [p]);
+        fifos.push(p);
+      }
+      if (kind === 'folder') mkdirSync(p);
+      if (kind === 'device') symlinkSync('/dev/null', p);
+      const child = spawnCli(['run', '--input', d, '--out', join(d, 'out'), '--as-of', AS_OF, '--log-level', 'silent']);
+      // A run that opened the FIFO would wait forever: it is killed after a minute, and fails below.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const r = await collect(child).finally(() => clearTimeout(killer));
+      expect([r.code, r.stderr]).toEqual([66, expect.stringContaining('[CW_INPUT_NOT_FILE]')]);
+      expect(r.stderr).toContain(words);
+      expect(existsSync(join(d, 'out', '.churnwatch.lock'))).toBe(false);
+    },
+    90_000,
+  );
 });

@@ -25,7 +25,10 @@ beforeAll(async () => {
   w.sub('U1', { status: 'suspended_arrears' }).bills('U1', ['80.00', '80.00', '80.00', '80.00']);
   smallInput = w.write();
 }, 120_000);
-afterAll(() => { if (work) cleanup(work); if (smallInput) cleanup(smallInput); });
+afterAll(() => {
+  if (work) cleanup(work);
+  if (smallInput) cleanup(smallInput);
+});
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -45,7 +48,9 @@ describe('one run per output folder', () => {
     let secondDone = Infinity;
     let firstDone = Infinity;
     let started: Promise<void> | undefined;
-    first.on('exit', () => { firstDone = performance.now(); });
+    first.on('exit', () => {
+      firstDone = performance.now();
+    });
     const done = collect(first, (line) => {
       if (started === undefined && line.includes('"msg":"lock taken"')) {
         started = (async () => {
@@ -77,7 +82,9 @@ describe('one run per output folder', () => {
       const r = await runCli(smallInput, AS_OF, [], out);
       expect(r.code).toBe(75);
       expect(r.stderr).toContain(`pid ${process.pid}`);
-    } finally { held.release(); }
+    } finally {
+      held.release();
+    }
     expect(existsSync(lockPath(out))).toBe(false);
     expect((await runCli(smallInput, AS_OF, [], out)).code).toBe(0);
   });
@@ -97,14 +104,18 @@ describe('stale locks', () => {
   it('when a run was killed holding the lock then the next run takes the lock over and publishes', async () => {
     const out = join(work, 'killed');
     const child = spawnCli(['run', '--input', bigInput, '--out', out, '--as-of', AS_OF, '--log-level', 'debug']);
-    const r = await collect(child, (line) => { if (line.includes('"msg":"lock taken"')) child.kill('SIGKILL'); });
+    const r = await collect(child, (line) => {
+      if (line.includes('"msg":"lock taken"')) child.kill('SIGKILL');
+    });
     expect(r.signal).toBe('SIGKILL');
     const left = JSON.parse(readFileSync(lockPath(out), 'utf8')) as { pid: number };
     expect(left.pid).toBe(child.pid);
     const logs: string[] = [];
     const { main } = await import('../../src/cli/main.js');
     const code = await main(['run', '--input', smallInput, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], {
-      out: () => {}, err: (s) => logs.push(s), log: (s) => logs.push(s),
+      out: () => {},
+      err: (s) => logs.push(s),
+      log: (s) => logs.push(s),
     });
     expect(code).toBe(0);
     expect(logs.join('')).toContain('took over the stale lock');
@@ -117,7 +128,10 @@ describe('stale locks', () => {
     ['a plain pid of a process that is gone', () => `${deadPid()}\n`],
     ['a pid of a process that is gone', () => JSON.stringify({ pid: deadPid(), start: '1', host: hostname() })],
     ['a pid that now belongs to another program', () => JSON.stringify({ pid: process.pid, start: 'not-its-start', host: hostname() })],
-    ['a lock from before the last boot', () => JSON.stringify({ pid: process.pid, start: processStart(process.pid), boot: 'an-earlier-boot', host: hostname() })],
+    [
+      'a lock from before the last boot',
+      () => JSON.stringify({ pid: process.pid, start: processStart(process.pid), boot: 'an-earlier-boot', host: hostname() }),
+    ],
     ['an unreadable lock', () => 'garbage'],
   ])('when the lock holds %s then it is stale and taken over', async (_what, content) => {
     const out = tempDir('stale');
@@ -127,7 +141,9 @@ describe('stale locks', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(readdirSync(out).sort()).toEqual([AS_OF]);
-    } finally { cleanup(out); }
+    } finally {
+      cleanup(out);
+    }
   });
 
   it('when the lock names a live process with its own start time then it is not stale', async () => {
@@ -158,6 +174,8 @@ describe('stale locks', () => {
       expect(existsSync(lockPath(out))).toBe(true);
       a.release();
       expect(existsSync(lockPath(out))).toBe(false);
-    } finally { cleanup(out); }
+    } finally {
+      cleanup(out);
+    }
   });
 });

@@ -10,9 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { maskRaw, scrubPersonal } from '../../src/util/mask.js';
 
 const digit = fc.integer({ min: 0, max: 9 }).map(String);
-const mobile = fc.tuple(fc.constantFrom('3', '4', '5', '6', '7', '8', '9'), fc.array(digit, { minLength: 9, maxLength: 9 }))
+const mobile = fc
+  .tuple(fc.constantFrom('3', '4', '5', '6', '7', '8', '9'), fc.array(digit, { minLength: 9, maxLength: 9 }))
   .map(([second, rest]) => `1${second}${rest.join('')}`);
-const idNumber = fc.tuple(fc.array(digit, { minLength: 17, maxLength: 17 }), fc.constantFrom('0', '7', 'X', 'x'))
+const idNumber = fc
+  .tuple(fc.array(digit, { minLength: 17, maxLength: 17 }), fc.constantFrom('0', '7', 'X', 'x'))
   .map(([d, last]) => `${d.join('')}${last}`);
 
 const SEPARATORS = [' ', '-', '.', '/', ' - ', ') ', '\u3000', '\uff0d', '\t'];
@@ -28,7 +30,9 @@ function rendered(number: string, cuts: number[], seps: number[], wide: boolean[
     from = p;
   });
   s += number.slice(from);
-  return Array.from(s).map((c, k) => (wide[k % wide.length] ? fullWidth(c) : c)).join('');
+  return Array.from(s)
+    .map((c, k) => (wide[k % wide.length] ? fullWidth(c) : c))
+    .join('');
 }
 
 const TEXT_CHARS = ['a', 'Z', 'X', ' ', ',', ':', ';', '!', '号', '码', '李', '电话', '(', ')', '-', '\u3000', '"'];
@@ -45,7 +49,10 @@ const cases = fc.record({
   cuts: fc.array(fc.nat(), { maxLength: 6 }),
   seps: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
   wide: fc.array(fc.boolean(), { minLength: 1, maxLength: 5 }),
-  before: text, b1: boundary, after: text, b2: boundary,
+  before: text,
+  b1: boundary,
+  after: text,
+  b2: boundary,
 });
 
 /** The digits a masked text still shows: at most 7, and not 5 in a row once separators (not masks) are dropped. */
@@ -59,24 +66,31 @@ function shown(masked: string): { total: number; longestRun: number } {
 
 describe('masking numbers in any written form', () => {
   it('scrubPersonal leaves at most 7 digits of a phone or ID number, never 5 in a row, and the text around it unchanged', () => {
-    fc.assert(fc.property(cases, ({ personal: [number, prefix], cuts, seps, wide, before, b1, after, b2 }) => {
-      const head = before + b1, tail = b2 + after;
-      const out = scrubPersonal(head + rendered(number, cuts, seps, wide, prefix) + tail);
-      const { total, longestRun } = shown(out);
-      expect(total).toBeLessThanOrEqual(7);
-      expect(longestRun).toBeLessThanOrEqual(4);
-      expect(out.startsWith(head.replace(/[(+]$/, ''))).toBe(true);
-      expect(out.endsWith(tail)).toBe(true);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(cases, ({ personal: [number, prefix], cuts, seps, wide, before, b1, after, b2 }) => {
+        const head = before + b1,
+          tail = b2 + after;
+        const out = scrubPersonal(head + rendered(number, cuts, seps, wide, prefix) + tail);
+        const { total, longestRun } = shown(out);
+        expect(total).toBeLessThanOrEqual(7);
+        expect(longestRun).toBeLessThanOrEqual(4);
+        expect(out.startsWith(head.replace(/[(+]$/, ''))).toBe(true);
+        expect(out.endsWith(tail)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('maskRaw (rejects.csv) does the same, also when the value is clipped', () => {
-    fc.assert(fc.property(cases, fc.nat({ max: 80 }), ({ personal: [number, prefix], cuts, seps, wide, before, b1, after, b2 }, pad) => {
-      const out = maskRaw('amount', 'x'.repeat(pad) + before + b1 + rendered(number, cuts, seps, wide, prefix) + b2 + after);
-      const { total, longestRun } = shown(out);
-      expect(total).toBeLessThanOrEqual(7);
-      expect(longestRun).toBeLessThanOrEqual(4);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(cases, fc.nat({ max: 80 }), ({ personal: [number, prefix], cuts, seps, wide, before, b1, after, b2 }, pad) => {
+        const out = maskRaw('amount', 'x'.repeat(pad) + before + b1 + rendered(number, cuts, seps, wide, prefix) + b2 + after);
+        const { total, longestRun } = shown(out);
+        expect(total).toBeLessThanOrEqual(7);
+        expect(longestRun).toBeLessThanOrEqual(4);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('masks each form of the issue by its canonical masked form, and leaves dates, times and amounts alone', () => {
@@ -98,7 +112,8 @@ describe('masking numbers in any written form', () => {
       expect([raw, scrubPersonal(raw)]).toEqual([raw, want]);
       expect([raw, maskRaw('amount', raw)]).toEqual([raw, want]);
     }
-    for (const keep of ['2026-11-23 13:45:12', '2026/11/23', 'amount 1234.50', 'took 1234567 ms', '20261123']) expect(scrubPersonal(keep)).toBe(keep);
+    for (const keep of ['2026-11-23 13:45:12', '2026/11/23', 'amount 1234.50', 'took 1234567 ms', '20261123'])
+      expect(scrubPersonal(keep)).toBe(keep);
     // rejects.csv also hides other long digit runs (account numbers), keeping fewer digits of shorter ones.
     expect(maskRaw('amount', '1234567')).toBe('12***67');
     expect(maskRaw('amount', '12345678901234')).toBe('123*******1234');

@@ -20,7 +20,9 @@ beforeAll(async () => {
   mkdirSync(input);
   w.write(input);
 }, 120_000);
-afterAll(() => { if (work) cleanup(work); });
+afterAll(() => {
+  if (work) cleanup(work);
+});
 
 const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8).padStart(4, '0');
 
@@ -52,7 +54,12 @@ describe('modes of what a run creates', () => {
     const out = join(work, 'failed-out');
     const r = await runChild(['run', '--input', bad, '--out', out, '--as-of', AS_OF, '--log-level', 'silent'], { umask: '000' });
     expect(r.code).toBe(65);
-    expect(modes(join(out, 'failed'))).toEqual({ '.': '0700', [AS_OF]: '0700', [`${AS_OF}/failure.json`]: '0600', [`${AS_OF}/rejects.csv`]: '0600' });
+    expect(modes(join(out, 'failed'))).toEqual({
+      '.': '0700',
+      [AS_OF]: '0700',
+      [`${AS_OF}/failure.json`]: '0600',
+      [`${AS_OF}/rejects.csv`]: '0600',
+    });
   });
 
   it('when the configuration asks for other modes then exactly those are used, and an existing --out keeps its own', async () => {
@@ -61,7 +68,9 @@ describe('modes of what a run creates', () => {
     chmodSync(out, 0o755);
     const config = join(work, 'modes.yaml');
     writeFileSync(config, 'output:\n  file_mode: "0640"\n  dir_mode: "0750"\n');
-    const r = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--config', config, '--log-level', 'silent'], { umask: '077' });
+    const r = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--config', config, '--log-level', 'silent'], {
+      umask: '077',
+    });
     expect(r.code).toBe(0);
     expect(mode(out)).toBe('0755');
     for (const [f, v] of Object.entries(modes(join(out, AS_OF)))) expect([f, v]).toEqual([f, f === '.' ? '0750' : '0640']);

@@ -16,7 +16,15 @@ import { AS_OF, ensureBuilt, generate, personalNumbersIn, runChild, tempDir } fr
 
 const NAMES = ['李秘密', '张三丰', '欧阳保密'];
 /** Phone and ID numbers written with separators, full-width digits and prefixes (issue: they reached rejects.csv as they were). */
-const WRITTEN_FORMS = ['138-1234-5678', '138 1234 5678', '１３８１２３４５６７８', '+86 138 1234 5678', '(010) 8888-1234', '110101 19900307 123X', '139.8765.4321'];
+const WRITTEN_FORMS = [
+  '138-1234-5678',
+  '138 1234 5678',
+  '１３８１２３４５６７８',
+  '+86 138 1234 5678',
+  '(010) 8888-1234',
+  '110101 19900307 123X',
+  '139.8765.4321',
+];
 
 let work: string;
 let input: string;
@@ -28,24 +36,32 @@ beforeAll(async () => {
   await generate(input, ['--subscribers', '4000', '--dirty', '0.005']);
   firstId = readFileSync(join(input, 'subscribers.csv'), 'utf8').split('\n')[1]!.split(',')[0]!;
   // Bad rows that carry phone numbers, ID numbers and names in the fields that fail.
-  appendFileSync(join(input, 'subscribers.csv'), [
-    'X000000001,tel:13812345678,李秘密,active,,,P1,none,R,M1,',
-    'X000000002,13912345678,李秘密,张三丰,,,P1,none,R,M1,',
-    'X000000003,13712345678,欧阳保密,active,,,P1,13512345678,R,M1,',
-    'X000000004,13612345678,李秘密,active,110101199003071234,,P1,none,R,M1,',
-  ].join('\n') + '\n');
-  appendFileSync(join(input, 'billing_monthly.csv'), [
-    `${firstId},2026-10,13812345678x,1,0`,
-    '11010119900307123X,2026-10,1.00,1,0',
-    `${firstId},13987654321,1.00,1,0`,
-    `${firstId},2026-10,+8613912345678元,1,0`,
-    // The same numbers as people and exports write them: separators, full-width digits, country prefixes.
-    ...WRITTEN_FORMS.map((f) => `${firstId},2026-10,"${f}",1,0`),
-  ].join('\n') + '\n');
+  appendFileSync(
+    join(input, 'subscribers.csv'),
+    [
+      'X000000001,tel:13812345678,李秘密,active,,,P1,none,R,M1,',
+      'X000000002,13912345678,李秘密,张三丰,,,P1,none,R,M1,',
+      'X000000003,13712345678,欧阳保密,active,,,P1,13512345678,R,M1,',
+      'X000000004,13612345678,李秘密,active,110101199003071234,,P1,none,R,M1,',
+    ].join('\n') + '\n',
+  );
+  appendFileSync(
+    join(input, 'billing_monthly.csv'),
+    [
+      `${firstId},2026-10,13812345678x,1,0`,
+      '11010119900307123X,2026-10,1.00,1,0',
+      `${firstId},13987654321,1.00,1,0`,
+      `${firstId},2026-10,+8613912345678元,1,0`,
+      // The same numbers as people and exports write them: separators, full-width digits, country prefixes.
+      ...WRITTEN_FORMS.map((f) => `${firstId},2026-10,"${f}",1,0`),
+    ].join('\n') + '\n',
+  );
   appendFileSync(join(input, 'usage_daily.csv'), `${firstId},110101199003071234,1,0,0,0\n`);
   appendFileSync(join(input, 'tickets.csv'), `T-X1,${firstId},2026-11-01,身份证110101199003071234,a\n`);
 }, 120_000);
-afterAll(() => { if (work) cleanup(work); });
+afterAll(() => {
+  if (work) cleanup(work);
+});
 
 /**
  * Personal data found in a text: phone and ID numbers, also written with separators
@@ -54,8 +70,12 @@ afterAll(() => { if (work) cleanup(work); });
  */
 function leaks(text: string): string[] {
   const joined = text.normalize('NFKC').replace(/(?<=\d)[ \t\-./()]{1,3}(?=\d)/g, '');
-  return [...personalNumbersIn(text), ...personalNumbersIn(joined), ...(joined.includes('01088881234') ? ['01088881234'] : []),
-    ...NAMES.filter((n) => text.includes(n))];
+  return [
+    ...personalNumbersIn(text),
+    ...personalNumbersIn(joined),
+    ...(joined.includes('01088881234') ? ['01088881234'] : []),
+    ...NAMES.filter((n) => text.includes(n)),
+  ];
 }
 
 /** Every file under a folder except the task files (which carry names and numbers by design). */
@@ -79,13 +99,36 @@ describe('personal data stays out of logs, messages and reports', () => {
     expect(leaks(r.stderr)).toEqual([]);
     const published = join(out, AS_OF);
     const files = nonTaskFiles(published);
-    expect(Object.keys(files).sort()).toEqual(['holdout.csv', 'ledger.csv', 'manifest.json', 'overflow.csv', 'rejects.csv', 'report.html', 'scores.arrow', 'scores.csv', 'summary.json', 'suppressed.csv']);
+    expect(Object.keys(files).sort()).toEqual([
+      'holdout.csv',
+      'ledger.csv',
+      'manifest.json',
+      'overflow.csv',
+      'rejects.csv',
+      'report.html',
+      'scores.arrow',
+      'scores.csv',
+      'summary.json',
+      'suppressed.csv',
+    ]);
     for (const [f, text] of Object.entries(files)) expect([f, leaks(text)]).toEqual([f, []]);
     // The bad rows are listed, with their values masked.
     const rejects = parse(readFileSync(join(published, 'rejects.csv')), { columns: true }) as Row[];
     expect(rejects.length).toBeGreaterThan(20);
     const raw = rejects.map((x) => x.raw_value);
-    expect(raw).toEqual(expect.arrayContaining(['t**************', '张**', '135****5678', '110***********1234', '138****5678x', '110***********123X', '139****4321', '139****5678元', '身**110***********1234']));
+    expect(raw).toEqual(
+      expect.arrayContaining([
+        't**************',
+        '张**',
+        '135****5678',
+        '110***********1234',
+        '138****5678x',
+        '110***********123X',
+        '139****4321',
+        '139****5678元',
+        '身**110***********1234',
+      ]),
+    );
     expect(raw.filter((v) => v === '138****5678').length).toBeGreaterThanOrEqual(4); // four of the written forms
     expect(raw).toEqual(expect.arrayContaining(['010****1234', '110***********123X', '139****4321']));
     // The task files do hold the valid subscribers' numbers: that is what they are for.
@@ -115,8 +158,15 @@ describe('personal data stays out of logs, messages and reports', () => {
     const w = new World(AS_OF);
     w.sub('U1', { status: 'suspended_arrears' }).bills('U1', ['80.00', '80.00', '80.00', '80.00']);
     w.write(dir);
-    appendFileSync(join(dir, 'billing_monthly.csv'), ['13812345678,2026-10,1.00,,', 'U1,2026-10,110101199003071234,,', 'U1,李秘密,1.00,,',
-      ...WRITTEN_FORMS.map((f) => `U1,2026-10,"${f}",,`)].join('\n') + '\n');
+    appendFileSync(
+      join(dir, 'billing_monthly.csv'),
+      [
+        '13812345678,2026-10,1.00,,',
+        'U1,2026-10,110101199003071234,,',
+        'U1,李秘密,1.00,,',
+        ...WRITTEN_FORMS.map((f) => `U1,2026-10,"${f}",,`),
+      ].join('\n') + '\n',
+    );
     const r = await runChild(['run', '--input', dir, '--out', join(dir, 'out'), '--as-of', AS_OF, '--log-level', 'trace']);
     expect(r.code).toBe(65);
     expect(leaks(r.stderr)).toEqual([]);
@@ -131,15 +181,34 @@ describe('personal data stays out of logs, messages and reports', () => {
   it('when a log line or a message carries a phone or ID number anyway then it is masked on the way out', () => {
     const lines: string[] = [];
     const log = makeLogger('debug', (s) => lines.push(s));
-    log.debug({ value: 'call 13812345678 or +8613912345678', id: '11010119900307123X', phone: 13812345678, bytes: 1234567890123, forms: WRITTEN_FORMS }, 'oops 110101199003071234');
+    log.debug(
+      {
+        value: 'call 13812345678 or +8613912345678',
+        id: '11010119900307123X',
+        phone: 13812345678,
+        bytes: 1234567890123,
+        forms: WRITTEN_FORMS,
+      },
+      'oops 110101199003071234',
+    );
     const line = lines.join('');
     expect(leaks(line)).toEqual([]);
     const parsed = JSON.parse(line); // still one valid JSON record
     expect(parsed.value).toBe('call 138****5678 or 139****5678');
     expect(parsed.phone).toBe('138****5678'); // a phone logged as a number is masked too
     expect(parsed.bytes).toBe(1234567890123); // other numbers stay as they are
-    expect(parsed.forms).toEqual(['138****5678', '138****5678', '138****5678', '138****5678', '010****1234', '110***********123X', '139****4321']);
-    expect(scrubPersonal('TypeError: cannot convert 13812345678 (id 11010119900307123X)')).toBe('TypeError: cannot convert 138****5678 (id 110***********123X)');
+    expect(parsed.forms).toEqual([
+      '138****5678',
+      '138****5678',
+      '138****5678',
+      '138****5678',
+      '010****1234',
+      '110***********123X',
+      '139****4321',
+    ]);
+    expect(scrubPersonal('TypeError: cannot convert 13812345678 (id 11010119900307123X)')).toBe(
+      'TypeError: cannot convert 138****5678 (id 110***********123X)',
+    );
   });
 
   it('masks phones, names and raw values in the documented shapes', () => {
@@ -175,15 +244,20 @@ describe('masking profile of the task files', () => {
       const r = await runCli(dir, AS_OF, args);
       const header = r.code === 0 ? readFileSync(join(r.published, 'tasks-high.csv'), 'utf8').split('\n')[0] : '';
       const manifest = r.code === 0 ? JSON.parse(readFileSync(join(r.published, 'manifest.json'), 'utf8')) : {};
-      const text = r.code === 0 ? ['high', 'mid', 'mass'].map((t) => readFileSync(join(r.published, `tasks-${t}.csv`), 'utf8')).join('') : '';
+      const text =
+        r.code === 0 ? ['high', 'mid', 'mass'].map((t) => readFileSync(join(r.published, `tasks-${t}.csv`), 'utf8')).join('') : '';
       return { ...r, header, manifest, text };
-    } finally { cleanup(dir); }
+    } finally {
+      cleanup(dir);
+    }
   }
 
   it('when nothing is configured then the task files carry full numbers and names in the usual columns', async () => {
     const r = await runWith(undefined);
     expect(r.code).toBe(0);
-    expect(r.header).toBe('task_id,tier,rank,subscriber_id,msisdn,name,region,manager_id,assignee,value,risk_score,expected_loss,reason_codes,reason_text,action,channel,due_at,last_contact,last_outcome,step,state');
+    expect(r.header).toBe(
+      'task_id,tier,rank,subscriber_id,msisdn,name,region,manager_id,assignee,value,risk_score,expected_loss,reason_codes,reason_text,action,channel,due_at,last_contact,last_outcome,step,state',
+    );
     expect(r.tasks.high![0]).toMatchObject({ msisdn: '13812341234', name: '欧阳娜娜' });
     expect(r.manifest.tasks_personal_data).toEqual({ mask: false, dialer_full_number: true });
   });

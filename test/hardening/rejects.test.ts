@@ -16,13 +16,20 @@ beforeAll(async () => {
   await ensureBuilt();
   work = tempDir('rejects');
 }, 120_000);
-afterAll(() => { if (work) cleanup(work); });
+afterAll(() => {
+  if (work) cleanup(work);
+});
 
 const FILES = ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts', 'contact_history', 'do_not_call'];
 
 /** Data records per file and the line each starts on, read independently with csv-parse. */
 function records(dir: string, file: string): { count: number; startLines: Set<number> } {
-  const rows = parse(readFileSync(join(dir, file)), { relax_column_count: true, skip_empty_lines: true, info: true, bom: true }) as unknown as { info: { lines: number } }[];
+  const rows = parse(readFileSync(join(dir, file)), {
+    relax_column_count: true,
+    skip_empty_lines: true,
+    info: true,
+    bom: true,
+  }) as unknown as { info: { lines: number } }[];
   // info.lines is the line a record ends on; these generated files have no line breaks inside fields.
   return { count: rows.length - 1, startLines: new Set(rows.slice(1).map((r) => r.info.lines)) };
 }
@@ -106,6 +113,8 @@ describe('rejects and the reject gate', () => {
       const lines = readFileSync(join(dir, 'billing_monthly.csv'), 'utf8').split('\n');
       expect(lines[Number(x!.line) - 1]).toBe('U1,"2026-');
       expect(x).toMatchObject({ file: 'billing_monthly.csv', column: 'bill_month', code: 'CW_ROW_BAD_MONTH' });
-    } finally { cleanup(dir); }
+    } finally {
+      cleanup(dir);
+    }
   });
 });

@@ -19,10 +19,16 @@ beforeAll(async () => {
   await ensureBuilt();
   work = tempDir('rerun');
 }, 120_000);
-afterAll(() => { if (work) cleanup(work); });
+afterAll(() => {
+  if (work) cleanup(work);
+});
 
 function files(dir: string): Record<string, Buffer> {
-  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f))]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f))]),
+  );
 }
 
 function manifestWithoutSummary(dir: string): unknown {
@@ -42,7 +48,10 @@ describe('idempotent reruns', () => {
     const outs: string[] = [];
     for (const [k, env] of setups.entries()) {
       const out = join(work, `out-${k}`);
-      const r = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], { env, nodeArgs: ['--import', CLOCK_SHIFT] });
+      const r = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], {
+        env,
+        nodeArgs: ['--import', CLOCK_SHIFT],
+      });
       expect([env.TZ, r.code, r.stderr]).toEqual([env.TZ, 0, '']);
       outs.push(join(out, AS_OF));
     }
@@ -59,7 +68,11 @@ describe('idempotent reruns', () => {
       expect(summaryWithoutTimings(outs[k + 1]!)).toEqual(summaryWithoutTimings(outs[0]!));
     }
     // The manifest holds no time and no path: its text differs from run to run only in summary.json's entry.
-    const strip = (d: string) => readFileSync(join(d, 'manifest.json'), 'utf8').replace(/("file": "summary\.json",\s*"bytes": )\d+,(\s*"sha256": )"[0-9a-f]+"/, '$1N,$2"H"');
+    const strip = (d: string) =>
+      readFileSync(join(d, 'manifest.json'), 'utf8').replace(
+        /("file": "summary\.json",\s*"bytes": )\d+,(\s*"sha256": )"[0-9a-f]+"/,
+        '$1N,$2"H"',
+      );
     expect(strip(outs[1]!)).toBe(strip(outs[0]!));
     expect(strip(outs[2]!)).toBe(strip(outs[0]!));
     const summary = JSON.parse(readFileSync(join(outs[0]!, 'summary.json'), 'utf8'));
@@ -86,7 +99,9 @@ describe('idempotent reruns', () => {
       expect(forced.code).toBe(0);
       expect(forced.stderr).toBe('');
       expect(readdirSync(first.outDir).sort()).toEqual([AS_OF]);
-    } finally { cleanup(dir); }
+    } finally {
+      cleanup(dir);
+    }
   });
 
   it('when --force replaces a date over and over then a reader polling the folder never sees a file that disagrees with the manifest beside it', async () => {
@@ -102,8 +117,13 @@ describe('idempotent reruns', () => {
     const watcher = spawn(process.execPath, ['-e', WATCHER, date, stop], { stdio: ['ignore', 'pipe', 'inherit'] });
     let report = '';
     let ready: () => void;
-    const isReady = new Promise<void>((res) => { ready = res; });
-    watcher.stdout.setEncoding('utf8').on('data', (s: string) => { report += s; if (report.startsWith('ready\n')) ready(); });
+    const isReady = new Promise<void>((res) => {
+      ready = res;
+    });
+    watcher.stdout.setEncoding('utf8').on('data', (s: string) => {
+      report += s;
+      if (report.startsWith('ready\n')) ready();
+    });
     const done = new Promise((res) => watcher.on('close', res));
     await isReady;
     try {

@@ -14,7 +14,19 @@ import { daysFromCivil, formatDay, formatMonth, monthOfDay, parseDay } from '../
 export type Row = Record<string, string>;
 
 const HEADERS = {
-  subscribers: ['subscriber_id', 'msisdn', 'name', 'status', 'status_since', 'activation_date', 'plan_id', 'member_level', 'region', 'manager_id', 'prepaid_balance'],
+  subscribers: [
+    'subscriber_id',
+    'msisdn',
+    'name',
+    'status',
+    'status_since',
+    'activation_date',
+    'plan_id',
+    'member_level',
+    'region',
+    'manager_id',
+    'prepaid_balance',
+  ],
   billing_monthly: ['subscriber_id', 'bill_month', 'amount', 'mou', 'hotline_calls'],
   usage_daily: ['subscriber_id', 'usage_date', 'calls', 'sms', 'data_mb', 'forwarded_calls'],
   tickets: ['ticket_id', 'subscriber_id', 'created_at', 'kind', 'category'],
@@ -47,7 +59,10 @@ export class World {
   private ticketNo = 0;
   private contractNo = 0;
 
-  constructor(readonly asOf = '2026-11-23', filler = true) {
+  constructor(
+    readonly asOf = '2026-11-23',
+    filler = true,
+  ) {
     this.D = parseDay(asOf);
     if (filler) {
       this.sub('FILLER', {});
@@ -60,13 +75,29 @@ export class World {
   }
 
   /** Mk as YYYY-MM, with M0 the month before the run month (the filler bills it). */
-  month(k: number): string { return formatMonth(monthOfDay(this.D) - 1 - k); }
+  month(k: number): string {
+    return formatMonth(monthOfDay(this.D) - 1 - k);
+  }
   /** dk (or D+offset with negative k) as YYYY-MM-DD. */
-  day(k: number): string { return formatDay(this.D - k); }
-  rel(offset: number): string { return formatDay(this.D + offset); }
+  day(k: number): string {
+    return formatDay(this.D - k);
+  }
+  rel(offset: number): string {
+    return formatDay(this.D + offset);
+  }
 
   sub(id: string, f: Partial<Row>): this {
-    this.rows.subscribers.push({ subscriber_id: id, msisdn: String(this.phone++), name: '测试', status: 'active', member_level: 'none', region: '南山', manager_id: 'M1', plan_id: 'P1', ...f } as Row);
+    this.rows.subscribers.push({
+      subscriber_id: id,
+      msisdn: String(this.phone++),
+      name: '测试',
+      status: 'active',
+      member_level: 'none',
+      region: '南山',
+      manager_id: 'M1',
+      plan_id: 'P1',
+      ...f,
+    } as Row);
     return this;
   }
   bill(id: string, month: string, amount: string, f: Partial<Row> = {}): this {
@@ -75,11 +106,21 @@ export class World {
   }
   /** amounts[k] is amount(Mk). */
   bills(id: string, amounts: string[], f: Partial<Row>[] = []): this {
-    amounts.forEach((a, k) => { this.bill(id, this.month(k), a, f[k] ?? {}); });
+    amounts.forEach((a, k) => {
+      this.bill(id, this.month(k), a, f[k] ?? {});
+    });
     return this;
   }
   usage(id: string, date: string, f: Partial<Row>): this {
-    this.rows.usage_daily.push({ subscriber_id: id, usage_date: date, calls: '0', sms: '0', data_mb: '0', forwarded_calls: '0', ...f } as Row);
+    this.rows.usage_daily.push({
+      subscriber_id: id,
+      usage_date: date,
+      calls: '0',
+      sms: '0',
+      data_mb: '0',
+      forwarded_calls: '0',
+      ...f,
+    } as Row);
     return this;
   }
   ticket(id: string, created: string, kind: string): this {
@@ -107,24 +148,42 @@ export class World {
   async run(extraArgs: string[] = [], dir = this.write()): Promise<RunOutcome> {
     if (extraArgs.includes('--rules')) return runCli(dir, this.asOf, extraArgs);
     const pack = join(dir, 'no-holdout.yaml');
-    writeFileSync(pack, readFileSync('rules/default.yaml', 'utf8').replace(/^(policy:\n(?:[ #].*\n)*?)  holdout: .*\n/m, '$1  holdout: { share: 0 }\n'));
+    writeFileSync(
+      pack,
+      readFileSync('rules/default.yaml', 'utf8').replace(/^(policy:\n(?:[ #].*\n)*?)  holdout: .*\n/m, '$1  holdout: { share: 0 }\n'),
+    );
     return runCli(dir, this.asOf, [...extraArgs, '--rules', pack]);
   }
 }
 
 export async function runCli(dir: string, asOf: string, extraArgs: string[] = [], outDir = join(dir, 'out')): Promise<RunOutcome> {
-  let stdout = '', stderr = '';
+  let stdout = '',
+    stderr = '';
   const code = await main(['run', '--input', dir, '--out', outDir, '--as-of', asOf, '--log-level', 'silent', ...extraArgs], {
-    out: (s) => { stdout += s; }, err: (s) => { stderr += s; },
+    out: (s) => {
+      stdout += s;
+    },
+    err: (s) => {
+      stderr += s;
+    },
   });
   const published = join(outDir, asOf);
   const read = (f: string) => parse(readFileSync(join(published, f)), { columns: true }) as Row[];
   const ok = code === 0 && existsSync(join(published, 'manifest.json'));
   return {
-    code, stdout, stderr, dir, outDir, published,
+    code,
+    stdout,
+    stderr,
+    dir,
+    outDir,
+    published,
     scores: ok ? new Map(read('scores.csv').map((r) => [r.subscriber_id!, r])) : new Map(),
     // A profile other than plain writes other task files (tests of profiles read them themselves).
-    tasks: ok ? Object.fromEntries(['high', 'mid', 'mass'].filter((t) => existsSync(join(published, `tasks-${t}.csv`))).map((t) => [t, read(`tasks-${t}.csv`)])) : {},
+    tasks: ok
+      ? Object.fromEntries(
+          ['high', 'mid', 'mass'].filter((t) => existsSync(join(published, `tasks-${t}.csv`))).map((t) => [t, read(`tasks-${t}.csv`)]),
+        )
+      : {},
     summary: ok ? JSON.parse(readFileSync(join(published, 'summary.json'), 'utf8')) : {},
   };
 }

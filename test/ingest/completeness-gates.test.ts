@@ -10,7 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { World, cleanup, type RunOutcome } from '../helpers/world.js';
 
 const dirs: string[] = [];
-afterEach(() => { while (dirs.length) cleanup(dirs.pop()!); });
+afterEach(() => {
+  while (dirs.length) cleanup(dirs.pop()!);
+});
 
 const SUBS = 80;
 
@@ -96,7 +98,11 @@ describe('billing completeness', () => {
 describe('dead usage feed', () => {
   it('when d2 has rows but all are zero then the run exits 65 instead of flagging everyone silent', async () => {
     const w = bigWorld();
-    for (const u of w.rows.usage_daily) if (u.usage_date === w.day(2)) { u.calls = '0'; u.data_mb = '0'; }
+    for (const u of w.rows.usage_daily)
+      if (u.usage_date === w.day(2)) {
+        u.calls = '0';
+        u.data_mb = '0';
+      }
     const r = await run(w);
     expectRefused(r, 'usage-active', 'CW_GATE_USAGE_ACTIVE');
     expect(r.stderr).toContain('has 0 rows with calls, SMS or data above 0 for 2026-11-21 (d2), of 81 rows, against a median of 81');
@@ -107,7 +113,10 @@ describe('dead usage feed', () => {
   it('when some subscribers are silent on d1 then the run publishes and flags them', async () => {
     const w = bigWorld();
     for (const u of w.rows.usage_daily) {
-      if ([1, 2, 3].some((k) => u.usage_date === w.day(k)) && +u.subscriber_id!.slice(1) < 20) { u.calls = '0'; u.data_mb = '0'; }
+      if ([1, 2, 3].some((k) => u.usage_date === w.day(k)) && +u.subscriber_id!.slice(1) < 20) {
+        u.calls = '0';
+        u.data_mb = '0';
+      }
     }
     const r = await run(w);
     expectPublished(r);
@@ -117,7 +126,11 @@ describe('dead usage feed', () => {
 
   it('when the pack sets gates.min_day_active_ratio to 0 then a dead day passes', async () => {
     const w = bigWorld();
-    for (const u of w.rows.usage_daily) if (u.usage_date === w.day(1)) { u.calls = '0'; u.data_mb = '0'; }
+    for (const u of w.rows.usage_daily)
+      if (u.usage_date === w.day(1)) {
+        u.calls = '0';
+        u.data_mb = '0';
+      }
     expectPublished(await run(w, undefined, setGate('min_day_active_ratio', 0)));
   });
 });
@@ -138,7 +151,8 @@ describe('repeated rows', () => {
     expect(failure).toMatchObject({ code: 'CW_GATE_DUPLICATES', gate: 'duplicate-rows' });
     const ok = await run(bigWorld());
     expectPublished(ok);
-    for (const f of ['billing_monthly', 'usage_daily', 'tickets', 'contracts']) expect([f, ok.summary.files[f].rows_repeated]).toEqual([f, 0]);
+    for (const f of ['billing_monthly', 'usage_daily', 'tickets', 'contracts'])
+      expect([f, ok.summary.files[f].rows_repeated]).toEqual([f, 0]);
   });
 
   it('when usage is delivered twice then the run exits 65; with the share raised it publishes, keeps the rows and reports the count', async () => {
@@ -152,13 +166,22 @@ describe('repeated rows', () => {
   it('when a ticket or contract id repeats then the later row is rejected with CW_ROW_DUPLICATE_ID and counted', async () => {
     const w = bigWorld();
     for (let s = 0; s < 3; s++) w.ticket(`U${s}`, w.day(10), 'complaint');
-    const r = await run(w, (dir) => {
-      const p = join(dir, 'tickets.csv');
-      const lines = readFileSync(p, 'utf8').trimEnd().split('\n');
-      writeFileSync(p, [...lines, lines[2]!.replace(/,U\d+,/, ',U7,')].join('\n') + '\n');
-    }, setGate('max_reject_share', 0.5));
+    const r = await run(
+      w,
+      (dir) => {
+        const p = join(dir, 'tickets.csv');
+        const lines = readFileSync(p, 'utf8').trimEnd().split('\n');
+        writeFileSync(p, [...lines, lines[2]!.replace(/,U\d+,/, ',U7,')].join('\n') + '\n');
+      },
+      setGate('max_reject_share', 0.5),
+    );
     expectPublished(r);
-    expect(r.summary.files.tickets).toMatchObject({ rows_read: 5, rows_rejected: 1, rows_repeated: 1, rejected_by_code: { CW_ROW_DUPLICATE_ID: 1 } });
+    expect(r.summary.files.tickets).toMatchObject({
+      rows_read: 5,
+      rows_rejected: 1,
+      rows_repeated: 1,
+      rejected_by_code: { CW_ROW_DUPLICATE_ID: 1 },
+    });
     expect(readFileSync(join(r.published, 'rejects.csv'), 'utf8')).toMatch(/tickets\.csv,6,ticket_id,CW_ROW_DUPLICATE_ID,/);
   });
 });

@@ -67,7 +67,11 @@ function attempt(input: string, delimiter: string, cuts: number[]): Outcome {
 function checkAllSplits(input: string, delimiter: string, randomCuts: number[]): void {
   const want = reference(input, delimiter);
   const n = Buffer.byteLength(input);
-  const chunkings: number[][] = [[], Array.from({ length: n }, (_, i) => i + 1), [...new Set(randomCuts.map((c) => c % (n + 1)))].sort((a, b) => a - b)];
+  const chunkings: number[][] = [
+    [],
+    Array.from({ length: n }, (_, i) => i + 1),
+    [...new Set(randomCuts.map((c) => c % (n + 1)))].sort((a, b) => a - b),
+  ];
   if (n <= 120) for (let c = 0; c <= n; c++) chunkings.push([c]);
   else for (let k = 0; k < 20; k++) chunkings.push([Math.floor((k * n) / 20)]);
   for (const cuts of chunkings) expect(attempt(input, delimiter, cuts), `cuts ${cuts.join(' ')}`).toEqual(want);
@@ -90,7 +94,16 @@ const documentArb = delimiterArb.chain((delimiter) =>
     .record({
       rows: fc.array(
         fc.oneof(
-          { weight: 8, arbitrary: fc.array(fc.tuple(fc.array(fieldChar(delimiter), { maxLength: 8 }).map((cs) => cs.join('')), fc.integer({ min: 0, max: 9 })), { minLength: 1, maxLength: 5 }) },
+          {
+            weight: 8,
+            arbitrary: fc.array(
+              fc.tuple(
+                fc.array(fieldChar(delimiter), { maxLength: 8 }).map((cs) => cs.join('')),
+                fc.integer({ min: 0, max: 9 }),
+              ),
+              { minLength: 1, maxLength: 5 },
+            ),
+          },
           { weight: 1, arbitrary: fc.constant([] as [string, number][]) },
         ),
         { maxLength: 6 },
@@ -130,7 +143,12 @@ describe('CsvScanner equals csv-parse', () => {
   it('on random character soup (valid and invalid input)', () => {
     fc.assert(
       fc.property(
-        delimiterArb.chain((d) => fc.tuple(fc.constant(d), fc.array(fc.oneof(fieldChar(d), fc.constantFrom('""', '\r\n', `"${d}`, `${d}"`)), { maxLength: 30 }).map((a) => a.join('')))),
+        delimiterArb.chain((d) =>
+          fc.tuple(
+            fc.constant(d),
+            fc.array(fc.oneof(fieldChar(d), fc.constantFrom('""', '\r\n', `"${d}`, `${d}"`)), { maxLength: 30 }).map((a) => a.join('')),
+          ),
+        ),
         fc.boolean(),
         fc.array(fc.nat(), { maxLength: 4 }),
         ([delimiter, text], bom, cuts) => {
@@ -191,7 +209,9 @@ describe('field parsers equal their string counterparts', () => {
   it('parseMonthField equals parseMonth', () => {
     const monthLike = fc.oneof(
       fc.array(fc.constantFrom('0', '1', '2', '9', '-', '/', ' '), { maxLength: 10 }).map((a) => a.join('')),
-      fc.tuple(fc.integer({ min: 1890, max: 3010 }), fc.integer({ min: 0, max: 13 }), fc.constantFrom('-', '/', '', '.')).map(([y, m, sep]) => `${y}${sep}${String(m).padStart(2, '0')}`),
+      fc
+        .tuple(fc.integer({ min: 1890, max: 3010 }), fc.integer({ min: 0, max: 13 }), fc.constantFrom('-', '/', '', '.'))
+        .map(([y, m, sep]) => `${y}${sep}${String(m).padStart(2, '0')}`),
     );
     fc.assert(
       fc.property(monthLike, (s) => {
@@ -203,7 +223,9 @@ describe('field parsers equal their string counterparts', () => {
 
   /** Exact reference with BigInt. */
   function scaledReference(s: string, scale: number, thousands: boolean): number {
-    const m = (thousands ? /^([+-]?)(\d{1,3}(?:,\d{3})+|\d*)(?:\.(\d*))?$/ : /^([+-]?)(\d*)(?:\.(\d*))?$/).exec(s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, ''));
+    const m = (thousands ? /^([+-]?)(\d{1,3}(?:,\d{3})+|\d*)(?:\.(\d*))?$/ : /^([+-]?)(\d*)(?:\.(\d*))?$/).exec(
+      s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, ''),
+    );
     if (!m) return NaN;
     const int = m[2]!.replaceAll(',', '');
     const frac = m[3] ?? '';
@@ -219,12 +241,25 @@ describe('field parsers equal their string counterparts', () => {
     const numChars = fc.constantFrom('0', '1', '5', '9', '.', ',', '-', '+', ' ', 'e');
     const numLike = fc.oneof(
       fc.array(numChars, { maxLength: 14 }).map((a) => a.join('')),
-      fc.tuple(fc.constantFrom('', '-', '+', ' '), fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.nat({ max: 6 }), fc.constantFrom('', '0', '00')).map(([sign, v, cut, zeros]) => {
-        const digits = v.toString();
-        const at = Math.max(0, digits.length - cut);
-        return `${sign}${digits.slice(0, at)}${cut > 0 ? '.' + digits.slice(at) + zeros : ''}`;
-      }),
-      fc.tuple(fc.integer({ min: 0, max: 999 }), fc.array(fc.integer({ min: 0, max: 999 }), { maxLength: 4 }), fc.constantFrom('', '.5', '.25', '.125')).map(([h, gs, f]) => `${h},${gs.map((g) => String(g).padStart(3, '0')).join(',')}${f}`),
+      fc
+        .tuple(
+          fc.constantFrom('', '-', '+', ' '),
+          fc.bigInt({ min: 0n, max: 10n ** 18n }),
+          fc.nat({ max: 6 }),
+          fc.constantFrom('', '0', '00'),
+        )
+        .map(([sign, v, cut, zeros]) => {
+          const digits = v.toString();
+          const at = Math.max(0, digits.length - cut);
+          return `${sign}${digits.slice(0, at)}${cut > 0 ? '.' + digits.slice(at) + zeros : ''}`;
+        }),
+      fc
+        .tuple(
+          fc.integer({ min: 0, max: 999 }),
+          fc.array(fc.integer({ min: 0, max: 999 }), { maxLength: 4 }),
+          fc.constantFrom('', '.5', '.25', '.125'),
+        )
+        .map(([h, gs, f]) => `${h},${gs.map((g) => String(g).padStart(3, '0')).join(',')}${f}`),
     );
     fc.assert(
       fc.property(numLike, fc.integer({ min: 0, max: 4 }), fc.boolean(), (s, scale, thousands) => {

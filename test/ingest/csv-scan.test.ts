@@ -24,9 +24,33 @@ function allChunkings(input: string): number[][] {
 
 describe('CsvScanner records', () => {
   const cases: { name: string; input: string; delimiter?: string; records: string[][]; lines: number[] }[] = [
-    { name: 'simple', input: 'a,b,c\n1,2,3\n', records: [['a', 'b', 'c'], ['1', '2', '3']], lines: [1, 2] },
-    { name: 'no final newline', input: 'a,b\n1,2', records: [['a', 'b'], ['1', '2']], lines: [1, 2] },
-    { name: 'CRLF', input: 'a,b\r\n1,2\r\n', records: [['a', 'b'], ['1', '2']], lines: [1, 2] },
+    {
+      name: 'simple',
+      input: 'a,b,c\n1,2,3\n',
+      records: [
+        ['a', 'b', 'c'],
+        ['1', '2', '3'],
+      ],
+      lines: [1, 2],
+    },
+    {
+      name: 'no final newline',
+      input: 'a,b\n1,2',
+      records: [
+        ['a', 'b'],
+        ['1', '2'],
+      ],
+      lines: [1, 2],
+    },
+    {
+      name: 'CRLF',
+      input: 'a,b\r\n1,2\r\n',
+      records: [
+        ['a', 'b'],
+        ['1', '2'],
+      ],
+      lines: [1, 2],
+    },
     { name: 'mixed LF and CRLF', input: 'a\r\nb\nc\r\n', records: [['a'], ['b'], ['c']], lines: [1, 2, 3] },
     { name: 'quoted fields', input: '"a","b c"\n', records: [['a', 'b c']], lines: [1] },
     { name: 'doubled quotes', input: '"say ""hi""",x\n', records: [['say "hi"', 'x']], lines: [1] },
@@ -54,7 +78,12 @@ describe('CsvScanner records', () => {
     { name: 'semicolon delimiter', input: '1,5;2\n', delimiter: ';', records: [['1,5', '2']], lines: [1] },
     { name: 'tab delimiter', input: 'a\tb\t"c\td"\n', delimiter: '\t', records: [['a', 'b', 'c\td']], lines: [1] },
     { name: 'quoted field ending the file', input: 'a,"b"', records: [['a', 'b']], lines: [1] },
-    { name: 'many fields', input: Array.from({ length: 300 }, (_, i) => String(i)).join(',') + '\n', records: [Array.from({ length: 300 }, (_, i) => String(i))], lines: [1] },
+    {
+      name: 'many fields',
+      input: Array.from({ length: 300 }, (_, i) => String(i)).join(',') + '\n',
+      records: [Array.from({ length: 300 }, (_, i) => String(i))],
+      lines: [1],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

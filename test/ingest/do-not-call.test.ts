@@ -21,10 +21,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A few numbers, each in several written forms, so that forms of one number meet. */
 const number = fc.constantFrom(
-  '13800000001', '+8613800000001', '0086 138 0000 0001', '138-0000-0001', '8613800000001', '+86 138-0000-0001',
-  '13900000003', '139 0000 0003', '15000000004',
-  '01088881234', '010-8888-1234', '+861088881234', '1088881234', '+86 010 8888 1234', '0086 10-8888-1234',
-  '+442079460958', '00442079460958', '+44 20 7946 0958',
+  '13800000001',
+  '+8613800000001',
+  '0086 138 0000 0001',
+  '138-0000-0001',
+  '8613800000001',
+  '+86 138-0000-0001',
+  '13900000003',
+  '139 0000 0003',
+  '15000000004',
+  '01088881234',
+  '010-8888-1234',
+  '+861088881234',
+  '1088881234',
+  '+86 010 8888 1234',
+  '0086 10-8888-1234',
+  '+442079460958',
+  '00442079460958',
+  '+44 20 7946 0958',
 );
 const pad = fc.constantFrom('', ' ', '\t', '\u3000');
 
@@ -51,17 +65,20 @@ async function flagsFor(subscriberPhones: string[], lines: string[], cc?: string
 
 describe('readDoNotCall', () => {
   it('flags every subscriber whose number is listed, compared in E.164 form, as a string reference would', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(number, { maxLength: 12 }),
-      fc.array(fc.tuple(pad, number, pad, fc.boolean()), { maxLength: 8 }),
-      async (subscriberPhones, listedRows) => {
-        const lines = listedRows.map(([a, n, b, bad]) => (bad ? `${a}tel:${n}${b}` : `${a}${n}${b}`));
-        const { flags, stats } = await flagsFor(subscriberPhones, lines);
-        const listed = new Set(listedRows.filter(([, , , bad]) => !bad).map(([a, n, b]) => e164(`${a}${n}${b}`)));
-        expect(Array.from(flags)).toEqual(subscriberPhones.map((p) => (listed.has(e164(p)) ? 1 : 0)));
-        expect(stats.rejected).toBe(listedRows.filter(([, , , bad]) => bad).length);
-      },
-    ), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(number, { maxLength: 12 }),
+        fc.array(fc.tuple(pad, number, pad, fc.boolean()), { maxLength: 8 }),
+        async (subscriberPhones, listedRows) => {
+          const lines = listedRows.map(([a, n, b, bad]) => (bad ? `${a}tel:${n}${b}` : `${a}${n}${b}`));
+          const { flags, stats } = await flagsFor(subscriberPhones, lines);
+          const listed = new Set(listedRows.filter(([, , , bad]) => !bad).map(([a, n, b]) => e164(`${a}${n}${b}`)));
+          expect(Array.from(flags)).toEqual(subscriberPhones.map((p) => (listed.has(e164(p)) ? 1 : 0)));
+          expect(stats.rejected).toBe(listedRows.filter(([, , , bad]) => bad).length);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   it('flags both subscribers that share a listed number (a recycled number), and a +86 entry matches the 11-digit form', async () => {
@@ -87,13 +104,17 @@ describe('do-not-call in a run', () => {
       writeFileSync(join(d, 'do_not_call.csv'), 'msisdn\n+8613812345678\n');
       const r = await runCli(d, '2026-11-23');
       expect(r.code).toBe(0);
-      const tasked = Object.values(r.tasks).flat().map((t) => t.subscriber_id);
+      const tasked = Object.values(r.tasks)
+        .flat()
+        .map((t) => t.subscriber_id);
       expect(tasked).toEqual(['U3']);
       // Numbers written with separators are read, and stored (and written to the task files) without them.
       expect([...r.scores.keys()]).toEqual(expect.arrayContaining(['U1', 'U2', 'U3']));
       expect(Object.values(r.tasks).flat()[0]!.msisdn).toBe('+8613900000001');
       expect(r.summary.policy.suppressed_by_code.do_not_call).toBe(2);
-    } finally { cleanup(d); }
+    } finally {
+      cleanup(d);
+    }
   });
 
   it('when the run configuration sets input.default_country_code then national numbers take it, and a bad code is refused (78)', async () => {
@@ -111,6 +132,8 @@ describe('do-not-call in a run', () => {
       const bad = await run('input:\n  default_country_code: "+44"\n');
       expect(bad.code).toBe(78);
       expect(bad.stderr).toContain('input.default_country_code');
-    } finally { cleanup(d); }
+    } finally {
+      cleanup(d);
+    }
   });
 });

@@ -55,9 +55,14 @@ describe('values outside their domain', () => {
         'S3,2026-11-22,-0,-0.00,0,0',
       ]);
       const rejects = new RejectLog();
-      const r = await readUsage(path, 'usage_daily.csv', input, subs, rejects, D, new Map([[1, new Set(['activity'] as const)]]), { plain });
+      const r = await readUsage(path, 'usage_daily.csv', input, subs, rejects, D, new Map([[1, new Set(['activity'] as const)]]), {
+        plain,
+      });
       expect(codes(rejects)).toEqual([
-        [3, 'data_mb', 'CW_ROW_NEGATIVE'], [4, 'calls', 'CW_ROW_NEGATIVE'], [5, 'sms', 'CW_ROW_NEGATIVE'], [6, 'forwarded_calls', 'CW_ROW_NEGATIVE'],
+        [3, 'data_mb', 'CW_ROW_NEGATIVE'],
+        [4, 'calls', 'CW_ROW_NEGATIVE'],
+        [5, 'sms', 'CW_ROW_NEGATIVE'],
+        [6, 'forwarded_calls', 'CW_ROW_NEGATIVE'],
       ]);
       expect(rejects.rows[0]!.reason).toBe('data_mb is below 0; counts, minutes and volumes cannot be');
       expect(r.stats).toMatchObject({ records: 6, accepted: 2, rejected: 4 });
@@ -72,31 +77,50 @@ describe('values outside their domain', () => {
         'S3,2026-10,5.00,10,-1',
       ]);
       const rejects = new RejectLog();
-      const r = await readBilling(path, 'billing_monthly.csv', input, subs, rejects, 2026 * 12 + 10, { amount: 1, mou: 1, hotline_calls: 1 }, { plain });
-      expect(codes(rejects)).toEqual([[3, 'mou', 'CW_ROW_NEGATIVE'], [4, 'hotline_calls', 'CW_ROW_NEGATIVE']]);
+      const r = await readBilling(
+        path,
+        'billing_monthly.csv',
+        input,
+        subs,
+        rejects,
+        2026 * 12 + 10,
+        { amount: 1, mou: 1, hotline_calls: 1 },
+        { plain },
+      );
+      expect(codes(rejects)).toEqual([
+        [3, 'mou', 'CW_ROW_NEGATIVE'],
+        [4, 'hotline_calls', 'CW_ROW_NEGATIVE'],
+      ]);
       expect(Array.from(r.fold.months.get(2026 * 12 + 9)!.amount)).toEqual([-5, 0, 0]);
     });
   }
 
   it('when a contract ends before it starts then it is rejected with CW_ROW_END_BEFORE_START; 9999-12-31 is an open end', async () => {
-    const r = await contracts('contracts.csv', [
-      'C1,S1,plan,2026-01-01,2025-12-31,0',
-      'C2,S2,plan,2026-01-01,2026-01-01,0',
-      'C3,S3,plan,2026-01-01,9999-12-31,0',
-    ], 3000000);
+    const r = await contracts(
+      'contracts.csv',
+      ['C1,S1,plan,2026-01-01,2025-12-31,0', 'C2,S2,plan,2026-01-01,2026-01-01,0', 'C3,S3,plan,2026-01-01,9999-12-31,0'],
+      3000000,
+    );
     expect(r.rejects).toEqual([[2, 'end_date', 'CW_ROW_END_BEFORE_START']]);
     expect(r.stats).toMatchObject({ records: 3, accepted: 2, rejected: 1 });
     expect(r.counts).toEqual([0, 0, 1]);
   });
 
   it('when a contract id repeats then the later row is rejected with CW_ROW_DUPLICATE_ID, not counted twice', async () => {
-    const r = await contracts('contracts-twice.csv', [
-      'C1,S1,plan,2026-01-01,2026-12-01,0',
-      'C1,S1,plan,2026-01-01,2026-12-01,0',
-      ' C1 ,S2,plan,2026-01-01,2026-12-01,0',
-      'C2,S2,plan,2026-01-01,2026-12-01,0',
-    ], 30);
-    expect(r.rejects).toEqual([[3, 'contract_id', 'CW_ROW_DUPLICATE_ID'], [4, 'contract_id', 'CW_ROW_DUPLICATE_ID']]);
+    const r = await contracts(
+      'contracts-twice.csv',
+      [
+        'C1,S1,plan,2026-01-01,2026-12-01,0',
+        'C1,S1,plan,2026-01-01,2026-12-01,0',
+        ' C1 ,S2,plan,2026-01-01,2026-12-01,0',
+        'C2,S2,plan,2026-01-01,2026-12-01,0',
+      ],
+      30,
+    );
+    expect(r.rejects).toEqual([
+      [3, 'contract_id', 'CW_ROW_DUPLICATE_ID'],
+      [4, 'contract_id', 'CW_ROW_DUPLICATE_ID'],
+    ]);
     expect(r.stats).toMatchObject({ records: 4, accepted: 2, rejected: 2, duplicates: 2 });
     expect(r.counts).toEqual([1, 1, 0]);
   });

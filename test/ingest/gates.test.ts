@@ -8,7 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { World, cleanup, type RunOutcome } from '../helpers/world.js';
 
 const dirs: string[] = [];
-afterEach(() => { while (dirs.length) cleanup(dirs.pop()!); });
+afterEach(() => {
+  while (dirs.length) cleanup(dirs.pop()!);
+});
 
 function busyWorld(): World {
   const w = new World('2026-11-23');
@@ -55,7 +57,10 @@ describe('data-quality gates', () => {
   it('when a file no enabled rule reads is missing then the run goes on', async () => {
     const w = busyWorld();
     for (let s = 0; s < 10; s++) w.usage(`U${s}`, w.day(1), { calls: '1' });
-    const pack = readFileSync('rules/default.yaml', 'utf8').replace('  - id: complaints_repeat\n', '  - id: complaints_repeat\n    enabled: false\n');
+    const pack = readFileSync('rules/default.yaml', 'utf8').replace(
+      '  - id: complaints_repeat\n',
+      '  - id: complaints_repeat\n    enabled: false\n',
+    );
     const dir = w.write();
     dirs.push(dir);
     rmSync(join(dir, 'tickets.csv'));
@@ -76,7 +81,9 @@ describe('data-quality gates', () => {
   });
 
   it('when a needed file has no rows then the run exits 65', async () => {
-    const r = await run(busyWorld(), (dir) => writeFileSync(join(dir, 'tickets.csv'), 'ticket_id,subscriber_id,created_at,kind,category\n'));
+    const r = await run(busyWorld(), (dir) =>
+      writeFileSync(join(dir, 'tickets.csv'), 'ticket_id,subscriber_id,created_at,kind,category\n'),
+    );
     expectRefused(r, 65, 'non-empty-files');
   });
 

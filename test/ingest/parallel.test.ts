@@ -13,13 +13,24 @@ import { loadRulePack, neededFiles, requiredFeatures } from '../../src/config/ru
 import type { Extracts, IngestPlan } from '../../src/ingest/ingest.js';
 import { defaultInputOptions, type ExtractName } from '../../src/ingest/layout.js';
 import { cleanup, World } from '../helpers/world.js';
-import { AS_OF, ensureBuilt, ROOT, runChild, summaryWithoutTimings, tempDir, verifyPublished, reproducibleOutputs } from '../hardening/helpers.js';
+import {
+  AS_OF,
+  ensureBuilt,
+  ROOT,
+  runChild,
+  summaryWithoutTimings,
+  tempDir,
+  verifyPublished,
+  reproducibleOutputs,
+} from '../hardening/helpers.js';
 
 type Ingest = (plan: IngestPlan) => Promise<Extracts>;
 let ingest: Ingest;
 let dir: string;
 const temps: string[] = [];
-afterAll(() => { for (const d of temps) cleanup(d); });
+afterAll(() => {
+  for (const d of temps) cleanup(d);
+});
 
 beforeAll(async () => {
   await ensureBuilt();
@@ -29,7 +40,9 @@ beforeAll(async () => {
     const id = `U${String(s).padStart(4, '0')}`;
     w.sub(id, { status: s % 17 === 0 ? 'suspended_arrears' : 'active', prepaid_balance: s % 5 === 0 ? '3.50' : '' });
     w.bills(id, [`${20 + (s % 50)}.00`, `${40 + (s % 30)}.10`, '30.00', '90.00'], [{ mou: String(s % 200), hotline_calls: String(s % 7) }]);
-    for (let k = 1; k <= 14; k++) if ((s + k) % 4 !== 0) w.usage(id, w.day(k), { calls: String((s * k) % 3), sms: '1', data_mb: `${s % 9}.25`, forwarded_calls: String(s % 2) });
+    for (let k = 1; k <= 14; k++)
+      if ((s + k) % 4 !== 0)
+        w.usage(id, w.day(k), { calls: String((s * k) % 3), sms: '1', data_mb: `${s % 9}.25`, forwarded_calls: String(s % 2) });
     if (s % 3 === 0) w.ticket(id, w.day(s % 90), s % 2 ? 'complaint' : 'fault');
     if (s % 2 === 0) w.contract(id, w.rel((s % 60) - 30), s % 8 ? '0' : '1');
   }
@@ -42,14 +55,32 @@ beforeAll(async () => {
   dir = w.write(tempDir('parallel'));
   temps.push(dir);
   // Optional extracts, each with one bad row in a hundred or more (the reject gate allows 1%).
-  const contacts = Array.from({ length: 150 }, (_, s) => `U${String(s * 2).padStart(4, '0')},2026-11-${String(1 + (s % 20)).padStart(2, '0')},phone,${s % 3 ? 'declined' : 'retained'},T${s}`);
-  writeFileSync(join(dir, 'contact_history.csv'), ['subscriber_id,contacted_at,channel,outcome,task_id', ...contacts, 'U0002,2026-11-02,sms,maybe,T-bad'].join('\n') + '\n');
-  writeFileSync(join(dir, 'do_not_call.csv'), ['msisdn', ...Array.from({ length: 120 }, (_, s) => String(13800000000 + s * 2)), 'not-a-phone'].join('\n') + '\n');
+  const contacts = Array.from(
+    { length: 150 },
+    (_, s) =>
+      `U${String(s * 2).padStart(4, '0')},2026-11-${String(1 + (s % 20)).padStart(2, '0')},phone,${s % 3 ? 'declined' : 'retained'},T${s}`,
+  );
+  writeFileSync(
+    join(dir, 'contact_history.csv'),
+    ['subscriber_id,contacted_at,channel,outcome,task_id', ...contacts, 'U0002,2026-11-02,sms,maybe,T-bad'].join('\n') + '\n',
+  );
+  writeFileSync(
+    join(dir, 'do_not_call.csv'),
+    ['msisdn', ...Array.from({ length: 120 }, (_, s) => String(13800000000 + s * 2)), 'not-a-phone'].join('\n') + '\n',
+  );
 }, 180_000);
 
 const pack = loadRulePack('rules/default.yaml');
 function plan(input: string, parallel: boolean, workerExtracts?: ExtractName[]): IngestPlan {
-  return { asOf: new World(AS_OF, false).D, input: defaultInputOptions(input), features: requiredFeatures(pack), needed: neededFiles(pack), parallel, workerExtracts, keepIdTable: true };
+  return {
+    asOf: new World(AS_OF, false).D,
+    input: defaultInputOptions(input),
+    features: requiredFeatures(pack),
+    needed: neededFiles(pack),
+    parallel,
+    workerExtracts,
+    keepIdTable: true,
+  };
 }
 
 /** Extracts as plain data (typed arrays as arrays, maps as sorted entries, no timings). */
@@ -58,7 +89,12 @@ function plain(x: Extracts): unknown {
     if (ArrayBuffer.isView(v)) return Array.from(v as Float64Array);
     if (v instanceof Map) return [...v.entries()].map(([k, e]) => [k, conv(e)]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     if (Array.isArray(v)) return v.map(conv);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'ms' && k !== 'idTable').map(([k, e]) => [k, conv(e)]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([k]) => k !== 'ms' && k !== 'idTable')
+          .map(([k, e]) => [k, conv(e)]),
+      );
     return v;
   };
   return conv({ ...x, rejects: x.rejects.rows });
@@ -88,7 +124,9 @@ describe('ingest with a worker thread', () => {
       expect(plain(two)).toEqual(expected);
       // The id table comes from the worker (shared memory) and finds every subscriber.
       expect(two.subscribers.idTable!.isShared).toBe(true);
-      two.subscribers.ids.toArray().forEach((id, i) => { expect(two.subscribers.idTable!.indexOf(id)).toBe(i); });
+      two.subscribers.ids.toArray().forEach((id, i) => {
+        expect(two.subscribers.idTable!.indexOf(id)).toBe(i);
+      });
     }
     // Unless asked for, the id table is let go once the extracts are read.
     expect((await ingest({ ...plan(dir, true, ['usage_daily']), keepIdTable: false })).subscribers.idTable).toBeUndefined();
@@ -97,7 +135,8 @@ describe('ingest with a worker thread', () => {
   it('when an extract read in the worker is malformed then the same error arrives, with its code, message and context', async () => {
     const bad = tempDir('parallel-bad');
     temps.push(bad);
-    for (const f of ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts']) writeFileSync(join(bad, `${f}.csv`), readFileSync(join(dir, `${f}.csv`)));
+    for (const f of ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts'])
+      writeFileSync(join(bad, `${f}.csv`), readFileSync(join(dir, `${f}.csv`)));
     appendFileSync(join(bad, 'usage_daily.csv'), 'U0001,"2026-11-20"x,1,0,0,0\n');
     const expected = await failure(ingest(plan(bad, false)));
     expect(expected).toMatchObject({ name: 'ChurnwatchError', code: 'CW_CSV_MALFORMED', context: { file: 'usage_daily.csv', column: 2 } });
@@ -117,7 +156,8 @@ describe('ingest with a worker thread', () => {
   it('when subscribers.csv is broken then the worker reading its ids fails the same way as the main thread', async () => {
     const bad = tempDir('parallel-subs');
     temps.push(bad);
-    for (const f of ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts']) writeFileSync(join(bad, `${f}.csv`), readFileSync(join(dir, `${f}.csv`)));
+    for (const f of ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts'])
+      writeFileSync(join(bad, `${f}.csv`), readFileSync(join(dir, `${f}.csv`)));
     writeFileSync(join(bad, 'subscribers.csv'), readFileSync(join(dir, 'subscribers.csv'), 'utf8').replace('U0007,', 'U0007,"'));
     const expected = await failure(ingest(plan(bad, false)));
     expect(expected.code).toBe('CW_CSV_MALFORMED');
@@ -128,7 +168,9 @@ describe('ingest with a worker thread', () => {
     const outs: string[] = [];
     for (const env of ['0', '1']) {
       const out = join(dir, `out-${env}`);
-      const r = await runChild(['run', '--input', dir, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], { env: { CHURNWATCH_INGEST_PARALLEL: env } });
+      const r = await runChild(['run', '--input', dir, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], {
+        env: { CHURNWATCH_INGEST_PARALLEL: env },
+      });
       expect([r.code, r.stderr]).toEqual([0, '']);
       outs.push(join(out, AS_OF));
     }

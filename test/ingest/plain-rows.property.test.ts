@@ -31,48 +31,145 @@ const subs = { n: IDS.length, idTable: table };
 const D = parseDay('2026-11-23');
 
 const id = fc.constantFrom('S1', 'S2', 'S3', 'S10', 'S1', 'S2', '张三', ' S2', 'S3 ', '\u3000S1', 'S4', '', '"S1"', '"S,2"');
-const day = fc.constantFrom('2026-11-22', '2026-11-21', '2026-11-20', '2026-11-22', '20261121', '2026/11/20', '2026/11/22', '20261122', '20260230', '2026/02/30', '2026/11-22', '2026-11/22', '2026112', '202611221', '2026/1/22', '2026-02-30', ' 2026-11-22', '2026-11-22 08:00', '1899-12-31', '9999-12-31', '3000-02-29', 'x', '', '"2026-11-21"');
-const month = fc.constantFrom('2026-10', '2026-09', '2026-08', '2026-10', '202610', '202609', '202613', '2026/09', '2026/13', '20260', '2026100', '2026-13', ' 2026-10', '2026-11', '2027-01', '1899-12', '9999-12', '"2026-10"', '');
+const day = fc.constantFrom(
+  '2026-11-22',
+  '2026-11-21',
+  '2026-11-20',
+  '2026-11-22',
+  '20261121',
+  '2026/11/20',
+  '2026/11/22',
+  '20261122',
+  '20260230',
+  '2026/02/30',
+  '2026/11-22',
+  '2026-11/22',
+  '2026112',
+  '202611221',
+  '2026/1/22',
+  '2026-02-30',
+  ' 2026-11-22',
+  '2026-11-22 08:00',
+  '1899-12-31',
+  '9999-12-31',
+  '3000-02-29',
+  'x',
+  '',
+  '"2026-11-21"',
+);
+const month = fc.constantFrom(
+  '2026-10',
+  '2026-09',
+  '2026-08',
+  '2026-10',
+  '202610',
+  '202609',
+  '202613',
+  '2026/09',
+  '2026/13',
+  '20260',
+  '2026100',
+  '2026-13',
+  ' 2026-10',
+  '2026-11',
+  '2027-01',
+  '1899-12',
+  '9999-12',
+  '"2026-10"',
+  '',
+);
 const num = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('0', '3', '12.5', '12.50', '7.07', '-1', '-0', '-0.00', '-12.50', '0.01', '100') },
-  { weight: 3, arbitrary: fc.constantFrom('', ' 1', '1 ', '12.505', '12.500', '1e3', '.5', '5.', '-', '.', '1,5', '+1', '"7"', '999999999999999', '9999999999999999', '99999999999999.99', 'x', '٣') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      ' 1',
+      '1 ',
+      '12.505',
+      '12.500',
+      '1e3',
+      '.5',
+      '5.',
+      '-',
+      '.',
+      '1,5',
+      '+1',
+      '"7"',
+      '999999999999999',
+      '9999999999999999',
+      '99999999999999.99',
+      'x',
+      '٣',
+    ),
+  },
   { weight: 1, arbitrary: fc.integer({ min: -99999, max: 99999 }).map((n) => (n / 100).toFixed(2)) },
 );
 
-interface Layout { header: string[]; gen: Record<string, fc.Arbitrary<string>> }
+interface Layout {
+  header: string[];
+  gen: Record<string, fc.Arbitrary<string>>;
+}
 
 function layoutArb(kind: 'usage' | 'billing'): fc.Arbitrary<Layout> {
-  const cols: [string, fc.Arbitrary<string>, boolean][] = kind === 'usage'
-    ? [['subscriber_id', id, true], ['usage_date', day, true], ['calls', num, true], ['sms', num, false], ['data_mb', num, false], ['forwarded_calls', num, false], ['note', fc.constantFrom('a', '', 'b c', '"x\ny"'), false]]
-    : [['subscriber_id', id, true], ['bill_month', month, true], ['amount', num, true], ['mou', num, false], ['hotline_calls', fc.constantFrom('0', '3', '12', '1.0', '', 'x', '-2', '-0'), false], ['note', fc.constantFrom('a', '', '"q"'), false]];
+  const cols: [string, fc.Arbitrary<string>, boolean][] =
+    kind === 'usage'
+      ? [
+          ['subscriber_id', id, true],
+          ['usage_date', day, true],
+          ['calls', num, true],
+          ['sms', num, false],
+          ['data_mb', num, false],
+          ['forwarded_calls', num, false],
+          ['note', fc.constantFrom('a', '', 'b c', '"x\ny"'), false],
+        ]
+      : [
+          ['subscriber_id', id, true],
+          ['bill_month', month, true],
+          ['amount', num, true],
+          ['mou', num, false],
+          ['hotline_calls', fc.constantFrom('0', '3', '12', '1.0', '', 'x', '-2', '-0'), false],
+          ['note', fc.constantFrom('a', '', '"q"'), false],
+        ];
   return fc.tuple(fc.shuffledSubarray(cols.filter((c) => !c[2])), fc.integer({ min: 0, max: 100 })).map(([optional, seed]) => {
     const chosen = [...cols.filter((c) => c[2]), ...optional];
     // A fixed pseudo-random order.
-    const order = chosen.map((c, i) => ({ c, k: (i * 7919 + seed * 104729) % 1009 })).sort((a, b) => a.k - b.k).map((x) => x.c);
+    const order = chosen
+      .map((c, i) => ({ c, k: (i * 7919 + seed * 104729) % 1009 }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.c);
     return { header: order.map((c) => c[0]), gen: Object.fromEntries(order.map((c) => [c[0], c[1]])) };
   });
 }
 
 function fileArb(kind: 'usage' | 'billing'): fc.Arbitrary<{ text: string; delimiter: string }> {
-  return fc.tuple(layoutArb(kind), fc.constantFrom(',', ',', '|', '\t', ';', '.'), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean()).chain(([layout, delimiter, eol, quoteAll]) => {
-    const row = fc.tuple(fc.record(layout.gen) as fc.Arbitrary<Record<string, string>>, fc.constantFrom(0, 0, 0, 0, 0, 0, 1, 2, 3))
-      .map(([r, odd]) => {
-        const cells = layout.header.map((h) => (quoteAll ? `"${r[h]!.replaceAll('"', '""')}"` : r[h]!));
-        if (odd === 1) cells.push('extra');
-        if (odd === 2) cells.pop();
-        return cells.join(delimiter) + (odd === 3 ? eol : '');
-      });
-    return fc.array(row, { minLength: 1, maxLength: 40 }).map((rows) => ({ text: [layout.header.join(delimiter), ...rows].join(eol) + eol, delimiter }));
-  });
+  return fc
+    .tuple(layoutArb(kind), fc.constantFrom(',', ',', '|', '\t', ';', '.'), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean())
+    .chain(([layout, delimiter, eol, quoteAll]) => {
+      const row = fc
+        .tuple(fc.record(layout.gen) as fc.Arbitrary<Record<string, string>>, fc.constantFrom(0, 0, 0, 0, 0, 0, 1, 2, 3))
+        .map(([r, odd]) => {
+          const cells = layout.header.map((h) => (quoteAll ? `"${r[h]!.replaceAll('"', '""')}"` : r[h]!));
+          if (odd === 1) cells.push('extra');
+          if (odd === 2) cells.pop();
+          return cells.join(delimiter) + (odd === 3 ? eol : '');
+        });
+      return fc
+        .array(row, { minLength: 1, maxLength: 40 })
+        .map((rows) => ({ text: [layout.header.join(delimiter), ...rows].join(eol) + eol, delimiter }));
+    });
 }
-
-
 
 const plain = (v: unknown): unknown => {
   if (ArrayBuffer.isView(v)) return Array.from(v as Float64Array);
   if (v instanceof Map) return [...v.entries()].map(([k, e]) => [k, plain(e)]);
   if (Array.isArray(v)) return v.map(plain);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'ms').map(([k, e]) => [k, plain(e)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => k !== 'ms')
+        .map(([k, e]) => [k, plain(e)]),
+    );
   return v;
 };
 
@@ -81,28 +178,48 @@ async function both(kind: 'usage' | 'billing', text: string, delimiter: string, 
   const path = join(dir, `${kind}-${n++}.csv`);
   writeFileSync(path, text);
   const input = { ...defaultInputOptions(dir), delimiter };
-  const run = (opts: FactReadOptions) => outcome(async () => {
-    const rejects = new RejectLog();
-    const r = kind === 'usage'
-      ? await readUsage(path, 'f.csv', input, subs, rejects, D, new Map([[1, new Set(['activity', 'calls', 'sms', 'data_mb', 'forwarded_calls'] as const)], [3, new Set(['forwarded_calls'] as const)]]), opts)
-      : await readBilling(path, 'f.csv', input, subs, rejects, 2026 * 12 + 10, { amount: 3, mou: 2, hotline_calls: 1 }, opts);
-    return plain({ ...r, rejects: rejects.rows });
-  });
+  const run = (opts: FactReadOptions) =>
+    outcome(async () => {
+      const rejects = new RejectLog();
+      const r =
+        kind === 'usage'
+          ? await readUsage(
+              path,
+              'f.csv',
+              input,
+              subs,
+              rejects,
+              D,
+              new Map([
+                [1, new Set(['activity', 'calls', 'sms', 'data_mb', 'forwarded_calls'] as const)],
+                [3, new Set(['forwarded_calls'] as const)],
+              ]),
+              opts,
+            )
+          : await readBilling(path, 'f.csv', input, subs, rejects, 2026 * 12 + 10, { amount: 3, mou: 2, hotline_calls: 1 }, opts);
+      return plain({ ...r, rejects: rejects.rows });
+    });
   return [await run({ plain: true, chunkSize }), await run({ plain: false, chunkSize: 1 << 20 })];
 }
 
 describe('the fast path for plain records', () => {
   for (const kind of ['usage', 'billing'] as const) {
     it(`when ${kind} files mix plain and odd records then the fast path gives what the general reader gives`, async () => {
-      await fc.assert(fc.asyncProperty(fileArb(kind), fc.constantFrom(1, 2, 7, 61, 97, 256, 1 << 20, 1 << 20), async ({ text, delimiter }, chunkSize) => {
-        const [fast, general] = await both(kind, text, delimiter, chunkSize);
-        expect(fast).toEqual(general);
-      }), { numRuns: 250 });
+      await fc.assert(
+        fc.asyncProperty(fileArb(kind), fc.constantFrom(1, 2, 7, 61, 97, 256, 1 << 20, 1 << 20), async ({ text, delimiter }, chunkSize) => {
+          const [fast, general] = await both(kind, text, delimiter, chunkSize);
+          expect(fast).toEqual(general);
+        }),
+        { numRuns: 250 },
+      );
     }, 60_000);
   }
 
   it('when a file is all plain then the fast path takes every record after the first chunk', async () => {
-    const rows = Array.from({ length: 3000 }, (_, i) => `${IDS[i % 4]},2026-11-${String(20 + (i % 3)).padStart(2, '0')},${i % 10},1,${(i % 7) / 4},0`);
+    const rows = Array.from(
+      { length: 3000 },
+      (_, i) => `${IDS[i % 4]},2026-11-${String(20 + (i % 3)).padStart(2, '0')},${i % 10},1,${(i % 7) / 4},0`,
+    );
     const text = ['subscriber_id,usage_date,calls,sms,data_mb,forwarded_calls', ...rows].join('\n') + '\n';
     const [fast, general] = await both('usage', text, ',', 4096);
     expect(fast).toEqual(general);
@@ -111,7 +228,7 @@ describe('the fast path for plain records', () => {
 
   // Each dialect of the same three records; usage columns id, day, calls, sms (optional), note (not read).
   const dialects: Record<string, string> = {
-    'plain': 'S1,2026-11-22,3,1,a\nS2,2026-11-21,0,2,b\nS10,2026-11-20,12,,c\n',
+    plain: 'S1,2026-11-22,3,1,a\nS2,2026-11-21,0,2,b\nS10,2026-11-20,12,,c\n',
     'every field quoted': '"S1","2026-11-22","3","1","a"\n"S2","2026-11-21","0","2","b"\n"S10","2026-11-20","12","","c"\n',
     'some fields quoted': 'S1,2026-11-22,3,1,"a, with the delimiter"\n"S2",2026-11-21,"0",2,b\nS10,"2026-11-20",12,"",""\n',
     'YYYYMMDD dates': 'S1,20261122,3,1,a\nS2,20261121,0,2,b\nS10,20261120,12,,c\n',
@@ -123,10 +240,19 @@ describe('the fast path for plain records', () => {
   for (const [name, text] of Object.entries(dialects)) {
     it(`when records are in the dialect "${name}" then the fast path takes them all, with the general reader's values`, () => {
       const folded: number[][] = [];
-      const rows = new PlainRows([
-        { kind: Kind.Id, slot: 0, scale: 0 }, { kind: Kind.Day, slot: 0, scale: 0 }, { kind: Kind.Number, slot: 1, scale: 2 },
-        { kind: Kind.OptionalNumber, slot: 2, scale: 2 }, { kind: Kind.Skip, slot: 0, scale: 0 },
-      ], 3, 0x2c, table, (values, idx) => folded.push([idx, ...values]));
+      const rows = new PlainRows(
+        [
+          { kind: Kind.Id, slot: 0, scale: 0 },
+          { kind: Kind.Day, slot: 0, scale: 0 },
+          { kind: Kind.Number, slot: 1, scale: 2 },
+          { kind: Kind.OptionalNumber, slot: 2, scale: 2 },
+          { kind: Kind.Skip, slot: 0, scale: 0 },
+        ],
+        3,
+        0x2c,
+        table,
+        (values, idx) => folded.push([idx, ...values]),
+      );
       const b = Buffer.from(text);
       expect(rows.scan(b, 0, b.length)).toBe(b.length);
       expect([rows.records, rows.lines]).toEqual([3, 3]);
@@ -141,14 +267,26 @@ describe('the fast path for plain records', () => {
 
   it('when a month is YYYYMM or YYYY/MM, quoted or not, then the fast path takes it', () => {
     const folded: number[] = [];
-    const rows = new PlainRows([{ kind: Kind.Id, slot: 0, scale: 0 }, { kind: Kind.Month, slot: 0, scale: 0 }], 1, 0x7c, table, (values) => folded.push(values[0]!));
+    const rows = new PlainRows(
+      [
+        { kind: Kind.Id, slot: 0, scale: 0 },
+        { kind: Kind.Month, slot: 0, scale: 0 },
+      ],
+      1,
+      0x7c,
+      table,
+      (values) => folded.push(values[0]!),
+    );
     const b = Buffer.from('S1|202610\r\n"S2"|"2026/09"\nS3|2026-08\n');
     expect(rows.scan(b, 0, b.length)).toBe(b.length);
     expect(folded).toEqual([2026 * 12 + 9, 2026 * 12 + 8, 2026 * 12 + 7]);
   });
 
   it('when a quoted field holds a doubled quote or a line break, or text follows its closing quote, then the fast path stops there', () => {
-    const columns = [{ kind: Kind.Id, slot: 0, scale: 0 }, { kind: Kind.Skip, slot: 0, scale: 0 }];
+    const columns = [
+      { kind: Kind.Id, slot: 0, scale: 0 },
+      { kind: Kind.Skip, slot: 0, scale: 0 },
+    ];
     for (const odd of ['S2,"a""b"\n', 'S2,"a\nb"\n', 'S2,"a"b\n', '"S2"x,a\n', 'S2,"a\n']) {
       const rows = new PlainRows(columns, 1, 0x2c, table, () => {});
       const b = Buffer.from(`S1,"ok"\n${odd}S3,c\n`);

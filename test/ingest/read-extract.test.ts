@@ -17,7 +17,8 @@ afterAll(async () => {
 });
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
-const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+const bytes = (...parts: (string | number[])[]) =>
+  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 
 // GBK: 张 D5 C5, 三 C8 FD, 李 C0 EE, 四 CB C4. GB18030 four-byte: U+0080 = 81 30 81 30, 𠀀 (U+20000) = 95 32 82 36.
 const ZHANG = [0xd5, 0xc5];
@@ -61,10 +62,15 @@ describe('readExtract', () => {
     const path = await write('plain.csv', text);
     for (const chunkSize of CHUNK_SIZES) {
       const { rows, lines, info } = await read(path, { chunkSize });
-      expect(rows).toEqual([['id', 'name', 'amount'], ['1', '张三, Jr.', '12.50'], ['2', '李四', '7'], ['3', 'multi\nline', '0']]);
+      expect(rows).toEqual([
+        ['id', 'name', 'amount'],
+        ['1', '张三, Jr.', '12.50'],
+        ['2', '李四', '7'],
+        ['3', 'multi\nline', '0'],
+      ]);
       expect(lines).toEqual([1, 2, 3, 5]);
       expect(info).toMatchObject({ records: 4, lines: 6, bytesRead: Buffer.byteLength(text) });
-      expect(info.sha256).toBe(createHash("sha256").update(text).digest("hex"));
+      expect(info.sha256).toBe(createHash('sha256').update(text).digest('hex'));
     }
   });
 
@@ -72,7 +78,10 @@ describe('readExtract', () => {
     const path = await write('bom.csv', '\ufeffid|name\n1|王五\n');
     for (const chunkSize of CHUNK_SIZES) {
       const { rows } = await read(path, { chunkSize, delimiter: '|' });
-      expect(rows).toEqual([['id', 'name'], ['1', '王五']]);
+      expect(rows).toEqual([
+        ['id', 'name'],
+        ['1', '王五'],
+      ]);
     }
   });
 
@@ -106,7 +115,11 @@ describe('readExtract', () => {
     const path = await write('gbk.csv', content);
     for (const chunkSize of CHUNK_SIZES) {
       const { rows, info } = await read(path, { encoding: 'gbk', chunkSize });
-      expect(rows).toEqual([['id', 'name'], ['1', '张三'], ['2', '李四,x']]);
+      expect(rows).toEqual([
+        ['id', 'name'],
+        ['1', '张三'],
+        ['2', '李四,x'],
+      ]);
       expect(info.bytesRead).toBe(content.length);
     }
   });
@@ -114,7 +127,18 @@ describe('readExtract', () => {
   it('when GBK text has long ASCII stretches, read in chunks of every size, then it reads as its UTF-8 twin', async () => {
     // ASCII chunks pass through undecoded only while the decoder holds no part of a character.
     // 丂 is 81 40 in GBK: its second byte is ASCII '@' and must not pass through alone.
-    const lines = ['id,name,n', '1,张三,10', '2,abc,20', '3,"李四,x",30', '4,d丂,40', '5,e,50', '6,四,60', '7,fgh,70', '8,三丂三,80', '9,z,90'];
+    const lines = [
+      'id,name,n',
+      '1,张三,10',
+      '2,abc,20',
+      '3,"李四,x",30',
+      '4,d丂,40',
+      '5,e,50',
+      '6,四,60',
+      '7,fgh,70',
+      '8,三丂三,80',
+      '9,z,90',
+    ];
     const text = lines.join('\n') + '\n';
     const GBK: Record<string, number[]> = { 张: ZHANG, 三: SAN, 李: LI, 四: SI, 丂: [0x81, 0x40] };
     const gbkPath = await write('mixed-gbk.csv', bytes(...[...text].map((ch) => GBK[ch] ?? ch)));
@@ -131,7 +155,10 @@ describe('readExtract', () => {
     const path = await write('gb18030.csv', content);
     for (const chunkSize of CHUNK_SIZES) {
       const { rows } = await read(path, { encoding: 'gb18030', delimiter: ';', chunkSize });
-      expect(rows).toEqual([['a', 'b'], ['张', '\u0080𠀀']]);
+      expect(rows).toEqual([
+        ['a', 'b'],
+        ['张', '\u0080𠀀'],
+      ]);
     }
   });
 

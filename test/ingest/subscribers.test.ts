@@ -17,13 +17,22 @@ import { applyKeys, readSubscribers, resolveKeys, scanSubscribers } from '../../
 const dir = mkdtempSync(join(tmpdir(), 'cw-subs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Row { id: string; phone: string; status: string; level: string; balance: string; since: string }
+interface Row {
+  id: string;
+  phone: string;
+  status: string;
+  level: string;
+  balance: string;
+  since: string;
+}
 
-const ids = fc.tuple(
-  fc.constantFrom('', ' ', '\u3000', '\t'),
-  fc.constantFrom('A1', 'A2', 'A3', 'B', '张', 'A1 ', ''),
-  fc.constantFrom('', ' ', '\u00a0'),
-).map((p) => p.join(''));
+const ids = fc
+  .tuple(
+    fc.constantFrom('', ' ', '\u3000', '\t'),
+    fc.constantFrom('A1', 'A2', 'A3', 'B', '张', 'A1 ', ''),
+    fc.constantFrom('', ' ', '\u00a0'),
+  )
+  .map((p) => p.join(''));
 const row: fc.Arbitrary<Row> = fc.record({
   id: ids,
   phone: fc.constantFrom('13800000000', ' +8613900000000 ', '12345', '1234', 'tel:1', ''),
@@ -66,8 +75,11 @@ function reference(rows: Row[]): { accepted: string[]; rejects: [number, string,
 let fileNo = 0;
 function write(rows: Row[]): string {
   const q = (s: string) => `"${s.replaceAll('"', '""')}"`;
-  const text = ['subscriber_id,msisdn,status,member_level,prepaid_balance,status_since,name',
-    ...rows.map((r, k) => [r.id, r.phone, r.status, r.level, r.balance, r.since, `N${k}`].map(q).join(','))].join('\n') + '\n';
+  const text =
+    [
+      'subscriber_id,msisdn,status,member_level,prepaid_balance,status_since,name',
+      ...rows.map((r, k) => [r.id, r.phone, r.status, r.level, r.balance, r.since, `N${k}`].map(q).join(',')),
+    ].join('\n') + '\n';
   const path = join(dir, `subscribers-${fileNo++}.csv`);
   writeFileSync(path, text);
   return path;
@@ -75,29 +87,39 @@ function write(rows: Row[]): string {
 
 describe('readSubscribers', () => {
   it('when ids repeat, blank or padded, and rows are bad, then subscribers and rejects equal the one-id-at-a-time reference', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 30 }), async (rows) => {
-      const ref = reference(rows);
-      const path = write(rows);
-      const input = defaultInputOptions(dir);
-      const log = new RejectLog();
-      const { table, stats } = await readSubscribers(path, 'subscribers.csv', input, log);
-      expect(table.ids.toArray()).toEqual(ref.accepted);
-      expect(log.rows.map((r) => [r.line, r.column, r.code])).toEqual(ref.rejects);
-      expect([stats.records, stats.accepted, stats.rejected]).toEqual([rows.length, ref.accepted.length, ref.rejects.length]);
-      ref.accepted.forEach((id, i) => { expect(table.idTable!.indexOf(id)).toBe(i); });
-      expect(table.name.toArray()).toEqual(ref.accepted.map((id) => `N${rows.findIndex((r) => r.id.trim() === id && VALID.phone(r.phone) && VALID.status(r.status) && VALID.level(r.level) && VALID.balance(r.balance) && VALID.since(r.since))}`));
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 30 }), async (rows) => {
+        const ref = reference(rows);
+        const path = write(rows);
+        const input = defaultInputOptions(dir);
+        const log = new RejectLog();
+        const { table, stats } = await readSubscribers(path, 'subscribers.csv', input, log);
+        expect(table.ids.toArray()).toEqual(ref.accepted);
+        expect(log.rows.map((r) => [r.line, r.column, r.code])).toEqual(ref.rejects);
+        expect([stats.records, stats.accepted, stats.rejected]).toEqual([rows.length, ref.accepted.length, ref.rejects.length]);
+        ref.accepted.forEach((id, i) => {
+          expect(table.idTable!.indexOf(id)).toBe(i);
+        });
+        expect(table.name.toArray()).toEqual(
+          ref.accepted.map(
+            (id) =>
+              `N${rows.findIndex((r) => r.id.trim() === id && VALID.phone(r.phone) && VALID.status(r.status) && VALID.level(r.level) && VALID.balance(r.balance) && VALID.since(r.since))}`,
+          ),
+        );
 
-      // The split reading (ids in one pass, attributes in another) gives the same table.
-      const keysScan = await scanSubscribers(path, 'subscribers.csv', input, { keys: true, values: false });
-      const valuesScan = await scanSubscribers(path, 'subscribers.csv', input, { keys: false, values: true });
-      expect(valuesScan.keys).toBeNull();
-      const keys = resolveKeys(keysScan, 'subscribers.csv');
-      const split = applyKeys(valuesScan.values!, keys);
-      expect(split.ids.toArray()).toEqual(table.ids.toArray());
-      expect(split.name.toArray()).toEqual(table.name.toArray());
-      expect([...split.status]).toEqual([...table.status]);
-      expect([...split.statusSince]).toEqual([...table.statusSince]);
-      expect(keys.rejects).toEqual(log.rows);
-    }), { numRuns: 150 });
+        // The split reading (ids in one pass, attributes in another) gives the same table.
+        const keysScan = await scanSubscribers(path, 'subscribers.csv', input, { keys: true, values: false });
+        const valuesScan = await scanSubscribers(path, 'subscribers.csv', input, { keys: false, values: true });
+        expect(valuesScan.keys).toBeNull();
+        const keys = resolveKeys(keysScan, 'subscribers.csv');
+        const split = applyKeys(valuesScan.values!, keys);
+        expect(split.ids.toArray()).toEqual(table.ids.toArray());
+        expect(split.name.toArray()).toEqual(table.name.toArray());
+        expect([...split.status]).toEqual([...table.status]);
+        expect([...split.statusSince]).toEqual([...table.statusSince]);
+        expect(keys.rejects).toEqual(log.rows);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

@@ -5,7 +5,10 @@ import { CsvBytesWriter, putHundredths, putPadded, startsLikeFormula } from '../
 
 const cellText = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 12 }),
-  fc.string({ unit: fc.constantFrom('a', ',', '"', '\n', '\r', '=', '+', '-', '@', '\t', '\0', '＝', '＋', '－', '＠', '张', ' ', '1'), maxLength: 8 }),
+  fc.string({
+    unit: fc.constantFrom('a', ',', '"', '\n', '\r', '=', '+', '-', '@', '\t', '\0', '＝', '＋', '－', '＠', '张', ' ', '1'),
+    maxLength: 8,
+  }),
 );
 
 function viaWriter(rows: string[][], freeText: Set<number>, chunk: number): string {
@@ -15,7 +18,10 @@ function viaWriter(rows: string[][], freeText: Set<number>, chunk: number): stri
     row.forEach((c, j) => {
       if (j > 0) w.comma();
       if (j % 2 === 0) w.cellString(c, freeText.has(j));
-      else { const b = Buffer.from(c, 'utf8'); w.cell(b, 0, b.length, freeText.has(j)); }
+      else {
+        const b = Buffer.from(c, 'utf8');
+        w.cell(b, 0, b.length, freeText.has(j));
+      }
     });
     w.endLine();
   }
@@ -25,26 +31,31 @@ function viaWriter(rows: string[][], freeText: Set<number>, chunk: number): stri
 
 describe('CsvBytesWriter', () => {
   it('writes the same text as csvLine, cell by cell, at any chunk size', () => {
-    fc.assert(fc.property(
-      fc.array(fc.array(cellText, { minLength: 1, maxLength: 6 }), { maxLength: 20 }),
-      fc.uniqueArray(fc.nat(5)),
-      fc.integer({ min: 1, max: 64 }),
-      (rows, free, chunk) => {
-        const freeText = new Set(free);
-        const want = rows.map((r) => csvLine(r, freeText)).join('');
-        expect(viaWriter(rows, freeText, chunk)).toBe(want);
-      },
-    ), { numRuns: 400 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(cellText, { minLength: 1, maxLength: 6 }), { maxLength: 20 }),
+        fc.uniqueArray(fc.nat(5)),
+        fc.integer({ min: 1, max: 64 }),
+        (rows, free, chunk) => {
+          const freeText = new Set(free);
+          const want = rows.map((r) => csvLine(r, freeText)).join('');
+          expect(viaWriter(rows, freeText, chunk)).toBe(want);
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it('formats integers as String() does', () => {
-    fc.assert(fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), (v) => {
-      const parts: Buffer[] = [];
-      const w = new CsvBytesWriter((b) => parts.push(Buffer.from(b)));
-      w.uint(v);
-      w.end();
-      expect(Buffer.concat(parts).toString()).toBe(String(v));
-    }));
+    fc.assert(
+      fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), (v) => {
+        const parts: Buffer[] = [];
+        const w = new CsvBytesWriter((b) => parts.push(Buffer.from(b)));
+        w.uint(v);
+        w.end();
+        expect(Buffer.concat(parts).toString()).toBe(String(v));
+      }),
+    );
   });
 
   it('copies large cells through a small buffer', () => {
@@ -69,12 +80,17 @@ describe('util/bytes', () => {
   });
 
   it('writes hundredths and zero-padded numbers as the generator did with strings', () => {
-    fc.assert(fc.property(fc.integer({ min: -1e15, max: 1e15 }), fc.integer({ min: 1, max: 16 }), (h, width) => {
-      const out = new Uint8Array(64);
-      const sign = h < 0 ? '-' : '', a = Math.abs(h);
-      expect(Buffer.from(out.subarray(0, putHundredths(out, 0, h))).toString()).toBe(`${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`);
-      const v = a % 10 ** width;
-      expect(Buffer.from(out.subarray(0, putPadded(out, 0, v, width))).toString()).toBe(String(v).padStart(width, '0'));
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: -1e15, max: 1e15 }), fc.integer({ min: 1, max: 16 }), (h, width) => {
+        const out = new Uint8Array(64);
+        const sign = h < 0 ? '-' : '',
+          a = Math.abs(h);
+        expect(Buffer.from(out.subarray(0, putHundredths(out, 0, h))).toString()).toBe(
+          `${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`,
+        );
+        const v = a % 10 ** width;
+        expect(Buffer.from(out.subarray(0, putPadded(out, 0, v, width))).toString()).toBe(String(v).padStart(width, '0'));
+      }),
+    );
   });
 });

@@ -37,7 +37,10 @@ async function publish(output: string, input = 'fixtures/golden/input'): Promise
   return r.published;
 }
 
-const taskFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('tasks-')).sort();
+const taskFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.startsWith('tasks-'))
+    .sort();
 
 /** An xlsx file's first sheet as rows of cell texts (every cell is text). */
 async function sheetRows(file: string): Promise<string[][]> {
@@ -58,7 +61,8 @@ async function sheetRows(file: string): Promise<string[][]> {
 
 /** What the golden copy of a published file holds: its text, or for an xlsx its cells as JSON. */
 async function comparable(dir: string, file: string): Promise<[string, Buffer]> {
-  if (file.endsWith('.xlsx')) return [`${file}.json`, Buffer.from(JSON.stringify(await sheetRows(join(dir, file)), null, 1) + '\n', 'utf8')];
+  if (file.endsWith('.xlsx'))
+    return [`${file}.json`, Buffer.from(JSON.stringify(await sheetRows(join(dir, file)), null, 1) + '\n', 'utf8')];
   return [file, readFileSync(join(dir, file))];
 }
 
@@ -92,8 +96,8 @@ describe('each profile against its golden files', () => {
   });
 });
 
-describe('the tools\' limits', () => {
-  it('when no lower limit is configured then each tool\'s published rows per file hold, and a configured one never raises them', () => {
+describe("the tools' limits", () => {
+  it("when no lower limit is configured then each tool's published rows per file hold, and a configured one never raises them", () => {
     expect(rowLimit(PROFILE_LAYOUTS.genesys, undefined)).toBe(1_000_000);
     expect(rowLimit(PROFILE_LAYOUTS['alibaba-ccc'], undefined)).toBe(100_000);
     expect(rowLimit(PROFILE_LAYOUTS['huawei-cec'], undefined)).toBe(1_048_575);
@@ -106,7 +110,10 @@ describe('the tools\' limits', () => {
   it('when a file passes the row limit then it is split into numbered parts that keep the rank order', async () => {
     const whole = await publish('  profile: genesys\n');
     const split = await publish('  profile: genesys\n  max_rows_per_file: 10\n');
-    const lines = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== '');
+    const lines = (dir: string, f: string) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
     const all = lines(whole, 'tasks-mass-call-001.csv');
     expect(all.length - 1).toBe(33); // the golden mass tier's tasks after the contact policy (tasks-mass.csv)
     const parts = taskFiles(split).filter((f) => f.startsWith('tasks-mass-call-'));
@@ -121,7 +128,10 @@ describe('the tools\' limits', () => {
 
   it('when Genesys files are written then the phone is E.164, a time zone column is there and times have seconds and an offset', async () => {
     const dir = await publish('  profile: genesys\n');
-    const [header, ...rows] = readFileSync(join(dir, 'tasks-high-call-001.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    const [header, ...rows] = readFileSync(join(dir, 'tasks-high-call-001.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     const at = (name: string) => header!.indexOf(name);
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) {
@@ -149,17 +159,31 @@ describe('the tools\' limits', () => {
 
   it('when an xlsx profile runs twice then the files are the same bytes (the zip entries carry a fixed time)', async () => {
     const a = await publish('  profile: huawei-cec\n');
-    await new Promise((r) => { setTimeout(r, 2100); }); // a zip time has two-second steps
+    await new Promise((r) => {
+      setTimeout(r, 2100);
+    }); // a zip time has two-second steps
     const b = await publish('  profile: huawei-cec\n');
     for (const f of taskFiles(a)) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
   });
 
   it('when LibreOffice is installed then it converts a Huawei CEC file to CSV with the same cells', async (ctx) => {
-    const soffice = ['soffice', 'libreoffice'].find((b) => { try { execFileSync('which', [b]); return true; } catch { return false; } });
-    if (soffice === undefined) { ctx.skip(); return; }
+    const soffice = ['soffice', 'libreoffice'].find((b) => {
+      try {
+        execFileSync('which', [b]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (soffice === undefined) {
+      ctx.skip();
+      return;
+    }
     const dir = await publish('  profile: huawei-cec\n');
     const out = join(work, 'lo');
-    execFileSync(soffice, ['--headless', '--convert-to', 'csv', '--outdir', out, join(dir, 'tasks-high-call-001.xlsx')], { stdio: 'ignore' });
+    execFileSync(soffice, ['--headless', '--convert-to', 'csv', '--outdir', out, join(dir, 'tasks-high-call-001.xlsx')], {
+      stdio: 'ignore',
+    });
     const csv = readFileSync(join(out, 'tasks-high-call-001.csv'), 'utf8');
     const rows = await sheetRows(join(dir, 'tasks-high-call-001.xlsx'));
     expect(csv.split('\n')[0]).toBe(rows[0]!.join(','));
@@ -222,7 +246,10 @@ describe('zip times', () => {
     let central = 0;
     for (let p = 0; p + 4 <= fixed.length; p++) {
       const sig = fixed.readUInt32LE(p);
-      if (sig === 0x02014b50) { expect(fixed.readUInt16LE(p + 14)).toBe(dosDate); central++; }
+      if (sig === 0x02014b50) {
+        expect(fixed.readUInt16LE(p + 14)).toBe(dosDate);
+        central++;
+      }
     }
     expect(central).toBeGreaterThan(3);
   });

@@ -12,7 +12,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup } from '../helpers/world.js';
 import {
-  AS_OF, BIN, ROOT, collect, ensureBuilt, generate, reproducibleOutputs, runChild, spawnCli, summaryWithoutTimings, tempDir, verifyPublished, type ChildRun, type Manifest,
+  AS_OF,
+  BIN,
+  ROOT,
+  collect,
+  ensureBuilt,
+  generate,
+  reproducibleOutputs,
+  runChild,
+  spawnCli,
+  summaryWithoutTimings,
+  tempDir,
+  verifyPublished,
+  type ChildRun,
+  type Manifest,
 } from '../hardening/helpers.js';
 
 const HAS_PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].some((p) => existsSync(p));
@@ -34,15 +47,18 @@ beforeAll(async () => {
   sizes = Object.fromEntries(reference.outputs.map((o) => [o.file, o.bytes]));
 }, 120_000);
 
-afterAll(() => { if (work) cleanup(work); });
+afterAll(() => {
+  if (work) cleanup(work);
+});
 
 function run(out: string, parallel: '0' | '1' | undefined, fsizeLimit?: number): Promise<ChildRun> {
   const args = [BIN, 'run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'debug'];
   const env = { ...process.env, CHURNWATCH_WRITE_PARALLEL: parallel };
   if (parallel === undefined) delete env.CHURNWATCH_WRITE_PARALLEL;
-  const child = fsizeLimit === undefined
-    ? spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('prlimit', [`--fsize=${fsizeLimit}`, '--', process.execPath, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child =
+    fsizeLimit === undefined
+      ? spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('prlimit', [`--fsize=${fsizeLimit}`, '--', process.execPath, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   return collect(child);
 }
 
@@ -52,7 +68,9 @@ function threadOf(r: ChildRun): string | undefined {
     try {
       const j = JSON.parse(line) as { msg?: string; thread?: string };
       if (j.msg === 'writing score files') return j.thread;
-    } catch { /* not a log line */ }
+    } catch {
+      /* not a log line */
+    }
   }
   return undefined;
 }
@@ -63,7 +81,8 @@ function failureOf(out: string): Record<string, unknown> {
 
 /** The failure report with the output folder and the run's pid taken out of the paths it names. */
 function comparable(f: Record<string, unknown>, out: string): Record<string, unknown> {
-  const strip = (v: unknown) => (typeof v === 'string' ? v.replaceAll(out, 'OUT').replace(/\.tmp-(\d{4}-\d\d-\d\d)-\d+/g, '.tmp-$1-PID') : v);
+  const strip = (v: unknown) =>
+    typeof v === 'string' ? v.replaceAll(out, 'OUT').replace(/\.tmp-(\d{4}-\d\d-\d\d)-\d+/g, '.tmp-$1-PID') : v;
   return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, strip(v)]));
 }
 
@@ -75,7 +94,23 @@ describe('score files on a worker thread', () => {
     expect([threadOf(worker), threadOf(auto)]).toEqual(['worker', 'main']); // 5,000 subscribers: too few for a worker by default
     const m = reference;
     const w = verifyPublished(join(work, 'worker', AS_OF));
-    expect(w.outputs.map((o) => o.file)).toEqual(['tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'tasks-high-delta.csv', 'tasks-mid-delta.csv', 'tasks-mass-delta.csv', 'scores.csv', 'scores.arrow', 'rejects.csv', 'suppressed.csv', 'holdout.csv', 'overflow.csv', 'ledger.csv', 'summary.json', 'report.html']);
+    expect(w.outputs.map((o) => o.file)).toEqual([
+      'tasks-high.csv',
+      'tasks-mid.csv',
+      'tasks-mass.csv',
+      'tasks-high-delta.csv',
+      'tasks-mid-delta.csv',
+      'tasks-mass-delta.csv',
+      'scores.csv',
+      'scores.arrow',
+      'rejects.csv',
+      'suppressed.csv',
+      'holdout.csv',
+      'overflow.csv',
+      'ledger.csv',
+      'summary.json',
+      'report.html',
+    ]);
     expect(reproducibleOutputs(w)).toEqual(reproducibleOutputs(m));
     expect(summaryWithoutTimings(join(work, 'worker', AS_OF))).toEqual(summaryWithoutTimings(join(work, 'main', AS_OF)));
     for (const f of ['scores.csv', 'scores.arrow']) {
@@ -84,43 +119,59 @@ describe('score files on a worker thread', () => {
     }
   }, 60_000);
 
-  it.skipIf(!HAS_PRLIMIT)('when the worker cannot write scores.csv then the run exits 73 as in the main thread and publishes nothing', async () => {
-    const others = Math.max(...Object.entries(sizes).filter(([f]) => !f.startsWith('scores.')).map(([, b]) => b));
-    expect(sizes['scores.csv']!).toBeGreaterThan(others + 1024);
-    const limit = Math.floor((others + sizes['scores.csv']!) / 2);
-    const reports: Record<string, unknown>[] = [];
-    for (const parallel of ['1', '0'] as const) {
-      const out = join(work, `efbig-scores-${parallel}`);
-      const r = await run(out, parallel, limit);
-      expect([parallel, r.code, threadOf(r)]).toEqual([parallel, 73, parallel === '1' ? 'worker' : 'main']);
-      expect(r.stderr).toContain('CW_OUTPUT_UNWRITABLE');
+  it.skipIf(!HAS_PRLIMIT)(
+    'when the worker cannot write scores.csv then the run exits 73 as in the main thread and publishes nothing',
+    async () => {
+      const others = Math.max(
+        ...Object.entries(sizes)
+          .filter(([f]) => !f.startsWith('scores.'))
+          .map(([, b]) => b),
+      );
+      expect(sizes['scores.csv']!).toBeGreaterThan(others + 1024);
+      const limit = Math.floor((others + sizes['scores.csv']!) / 2);
+      const reports: Record<string, unknown>[] = [];
+      for (const parallel of ['1', '0'] as const) {
+        const out = join(work, `efbig-scores-${parallel}`);
+        const r = await run(out, parallel, limit);
+        expect([parallel, r.code, threadOf(r)]).toEqual([parallel, 73, parallel === '1' ? 'worker' : 'main']);
+        expect(r.stderr).toContain('CW_OUTPUT_UNWRITABLE');
+        expect(readdirSync(out)).toEqual(['failed']);
+        const f = failureOf(out);
+        expect([f.code, String(f.file).endsWith('/scores.csv')]).toEqual(['CW_OUTPUT_UNWRITABLE', true]);
+        reports.push(comparable(f, out));
+      }
+      expect(reports[0]).toEqual(reports[1]);
+    },
+    60_000,
+  );
+
+  it.skipIf(!HAS_PRLIMIT)(
+    'when a task file fails while the worker writes then the run waits for it, exits 73 and leaves nothing behind',
+    async () => {
+      const out = join(work, 'efbig-tasks');
+      const r = await run(out, '1', Math.floor(sizes['tasks-high.csv']! / 2));
+      expect([r.code, threadOf(r)]).toEqual([73, 'worker']);
       expect(readdirSync(out)).toEqual(['failed']);
       const f = failureOf(out);
-      expect([f.code, String(f.file).endsWith('/scores.csv')]).toEqual(['CW_OUTPUT_UNWRITABLE', true]);
-      reports.push(comparable(f, out));
-    }
-    expect(reports[0]).toEqual(reports[1]);
-  }, 60_000);
-
-  it.skipIf(!HAS_PRLIMIT)('when a task file fails while the worker writes then the run waits for it, exits 73 and leaves nothing behind', async () => {
-    const out = join(work, 'efbig-tasks');
-    const r = await run(out, '1', Math.floor(sizes['tasks-high.csv']! / 2));
-    expect([r.code, threadOf(r)]).toEqual([73, 'worker']);
-    expect(readdirSync(out)).toEqual(['failed']);
-    const f = failureOf(out);
-    expect([f.code, String(f.file).endsWith('/tasks-high.csv')]).toEqual(['CW_OUTPUT_UNWRITABLE', true]);
-    // The next run (no limit) publishes normally.
-    const again = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], { env: { CHURNWATCH_WRITE_PARALLEL: '1' } });
-    expect(again.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual([AS_OF]);
-  }, 60_000);
+      expect([f.code, String(f.file).endsWith('/tasks-high.csv')]).toEqual(['CW_OUTPUT_UNWRITABLE', true]);
+      // The next run (no limit) publishes normally.
+      const again = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], {
+        env: { CHURNWATCH_WRITE_PARALLEL: '1' },
+      });
+      expect(again.code).toBe(0);
+      expect(readdirSync(out).sort()).toEqual([AS_OF]);
+    },
+    60_000,
+  );
 
   it('when the run is killed while the worker writes then nothing is visible and the rerun publishes the same files', async () => {
     const want = reproducibleOutputs(reference);
     const killed: string[] = [];
     for (const delayMs of [0, 40, 120]) {
       const out = join(work, `kill-${delayMs}`);
-      const child = spawnCli(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'debug'], { env: { CHURNWATCH_WRITE_PARALLEL: '1' } });
+      const child = spawnCli(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'debug'], {
+        env: { CHURNWATCH_WRITE_PARALLEL: '1' },
+      });
       let timer: NodeJS.Timeout | undefined;
       const r = await collect(child, (line) => {
         if (timer === undefined && line.includes('"msg":"writing score files"')) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
@@ -134,7 +185,9 @@ describe('score files on a worker thread', () => {
         expect(shown).toEqual([AS_OF]);
         expect(reproducibleOutputs(verifyPublished(join(out, AS_OF)))).toEqual(want);
       }
-      const again = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--force', '--log-level', 'warn'], { env: { CHURNWATCH_WRITE_PARALLEL: '1' } });
+      const again = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--force', '--log-level', 'warn'], {
+        env: { CHURNWATCH_WRITE_PARALLEL: '1' },
+      });
       expect(again.code).toBe(0);
       expect(reproducibleOutputs(verifyPublished(join(out, AS_OF)))).toEqual(want);
       expect(readdirSync(out)).toEqual([AS_OF]);

@@ -27,7 +27,8 @@ describe('scores.arrow', () => {
       const a = table.get(k)!.toJSON() as Record<string, unknown>;
       for (const [col, v] of Object.entries(row)) {
         const got = a[col];
-        if (typeof got === 'number' && col !== 'risk_score') expect(`${col}=${Number.isInteger(got) && v.length <= 1 ? got : got.toFixed(2)}`).toBe(`${col}=${v}`);
+        if (typeof got === 'number' && col !== 'risk_score')
+          expect(`${col}=${Number.isInteger(got) && v.length <= 1 ? got : got.toFixed(2)}`).toBe(`${col}=${v}`);
         else if (col === 'risk_score') expect((got as number).toFixed(4)).toBe(v);
         else expect(got).toBe(v);
       }
@@ -35,9 +36,12 @@ describe('scores.arrow', () => {
   });
 
   it('when any strings are packed into a Utf8 vector then they read back unchanged', () => {
-    fc.assert(fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 40 }), { maxLength: 60 }), (strings) => {
-      const back = new Table({ s: utf8Vector(strings) }).getChild('s')!.toArray();
-      expect([...back]).toEqual(strings);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 40 }), { maxLength: 60 }), (strings) => {
+        const back = new Table({ s: utf8Vector(strings) }).getChild('s')!.toArray();
+        expect([...back]).toEqual(strings);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -13,7 +13,11 @@ import { scoresArrow, scoresHeader, utf8Vector, writeScoresCsv, type ScoreRules,
 import { TIERS } from '../../src/contract/contract.js';
 import { TextColumn } from '../../src/util/text-column.js';
 
-interface Case { ids: string[]; ev: ScoreRules; s: ScoreValues }
+interface Case {
+  ids: string[];
+  ev: ScoreRules;
+  s: ScoreValues;
+}
 
 function referenceCsv({ ids, ev, s }: Case): string {
   let out = csvLine(scoresHeader(ev));
@@ -31,20 +35,34 @@ function referenceValues(value: Float64Array): Vector {
   const finite = [...value].map((v) => Number.isFinite(v));
   if (finite.every((f) => f)) return makeVector({ type: new Float64(), data: value });
   const bitmap = new Uint8Array(Math.ceil(value.length / 8));
-  finite.forEach((f, i) => { if (f) bitmap[Math.floor(i / 8)] += 2 ** (i % 8); });
+  finite.forEach((f, i) => {
+    if (f) bitmap[Math.floor(i / 8)] += 2 ** (i % 8);
+  });
   const data = Float64Array.from(value, (v, i) => (finite[i] ? v : 0));
-  return makeVector(makeData({ type: new Float64(), length: value.length, nullCount: finite.filter((f) => !f).length, nullBitmap: bitmap, data }));
+  return makeVector(
+    makeData({ type: new Float64(), length: value.length, nullCount: finite.filter((f) => !f).length, nullBitmap: bitmap, data }),
+  );
 }
 
 function referenceArrow({ ids, ev, s }: Case): Uint8Array {
   const columns: Record<string, Vector> = {
     subscriber_id: utf8Vector(ids),
     value: referenceValues(ev.value),
-    tier: makeVector(makeData({ type: new Dictionary(new Utf8(), new Uint8(), 0), length: ids.length, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIERS) })),
+    tier: makeVector(
+      makeData({
+        type: new Dictionary(new Utf8(), new Uint8(), 0),
+        length: ids.length,
+        nullCount: 0,
+        data: s.tier,
+        dictionary: utf8Vector(TIERS),
+      }),
+    ),
     risk_score: makeVector({ type: new Float64(), data: s.risk }),
     expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
   };
-  ev.ruleIds.forEach((id, j) => { columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! }); });
+  ev.ruleIds.forEach((id, j) => {
+    columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! });
+  });
   return tableToIPC(new Table(columns), 'file');
 }
 
@@ -58,7 +76,10 @@ function csvBytes(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Buffer {
 
 const idText = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 14 }),
-  fc.string({ unit: fc.constantFrom('0', '9', 'A', ',', '"', '\n', '\r', '=', '+', '-', '@', '\t', '\0', '＝', '＋', '－', '＠', '张', ' ', "'"), maxLength: 8 }),
+  fc.string({
+    unit: fc.constantFrom('0', '9', 'A', ',', '"', '\n', '\r', '=', '+', '-', '@', '\t', '\0', '＝', '＋', '－', '＠', '张', ' ', "'"),
+    maxLength: 8,
+  }),
 );
 const number = fc.oneof(
   fc.double(),
@@ -68,31 +89,47 @@ const number = fc.oneof(
   fc.constantFrom(0, -0, 0.005, 0.015, 1.005, 2.675, 0.00005, 1e21, -1e21, NaN, Infinity, -Infinity),
 );
 
-const caseOf = (rows: number) => fc.integer({ min: 0, max: 19 }).chain((rules) => fc.record({
-  ids: fc.array(idText, { minLength: rows === 0 ? 0 : 1, maxLength: Math.max(1, rows) }),
-  rules: fc.constant(rules),
-})).chain(({ ids, rules }) => {
-  const n = ids.length;
-  const col = <T>(arb: fc.Arbitrary<T>) => fc.array(arb, { minLength: n, maxLength: n });
-  return fc.record({
-    ids: fc.constant(ids),
-    value: col(number),
-    risk: col(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true }), number)),
-    loss: col(fc.oneof(fc.constant(0), number)),
-    tier: col(fc.integer({ min: 0, max: 2 })),
-    flags: fc.array(col(fc.constantFrom(0, 1)), { minLength: rules, maxLength: rules }),
-  });
-}).map((r): Case => ({
-  ids: r.ids,
-  ev: { ruleIds: r.flags.map((_, j) => `rule_${j}`), flags: r.flags.map((f) => Uint8Array.from(f)), value: Float64Array.from(r.value) },
-  s: { risk: Float64Array.from(r.risk), expectedLoss: Float64Array.from(r.loss), tier: Uint8Array.from(r.tier) },
-}));
+const caseOf = (rows: number) =>
+  fc
+    .integer({ min: 0, max: 19 })
+    .chain((rules) =>
+      fc.record({
+        ids: fc.array(idText, { minLength: rows === 0 ? 0 : 1, maxLength: Math.max(1, rows) }),
+        rules: fc.constant(rules),
+      }),
+    )
+    .chain(({ ids, rules }) => {
+      const n = ids.length;
+      const col = <T>(arb: fc.Arbitrary<T>) => fc.array(arb, { minLength: n, maxLength: n });
+      return fc.record({
+        ids: fc.constant(ids),
+        value: col(number),
+        risk: col(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true }), number)),
+        loss: col(fc.oneof(fc.constant(0), number)),
+        tier: col(fc.integer({ min: 0, max: 2 })),
+        flags: fc.array(col(fc.constantFrom(0, 1)), { minLength: rules, maxLength: rules }),
+      });
+    })
+    .map(
+      (r): Case => ({
+        ids: r.ids,
+        ev: {
+          ruleIds: r.flags.map((_, j) => `rule_${j}`),
+          flags: r.flags.map((f) => Uint8Array.from(f)),
+          value: Float64Array.from(r.value),
+        },
+        s: { risk: Float64Array.from(r.risk), expectedLoss: Float64Array.from(r.loss), tier: Uint8Array.from(r.tier) },
+      }),
+    );
 
 describe('scores.csv from columns', () => {
   it('when any ids, numbers and rule flags are written then the bytes equal the string version', () => {
-    fc.assert(fc.property(caseOf(30), (c) => {
-      expect(csvBytes(TextColumn.from(c.ids), c.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(caseOf(30), (c) => {
+        expect(csvBytes(TextColumn.from(c.ids), c.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('when the rows pass a megabyte then the chunks join into the same bytes', () => {
@@ -102,7 +139,11 @@ describe('scores.csv from columns', () => {
     const c: Case = {
       ids,
       ev: { ruleIds: flags.map((_, j) => `r${j}`), flags, value: Float64Array.from({ length: n }, (_, i) => i * 1.37 - 50) },
-      s: { risk: Float64Array.from({ length: n }, (_, i) => (i % 3 ? 0 : (i % 101) / 101)), expectedLoss: Float64Array.from({ length: n }, (_, i) => i / 7), tier: Uint8Array.from({ length: n }, (_, i) => i % 3) },
+      s: {
+        risk: Float64Array.from({ length: n }, (_, i) => (i % 3 ? 0 : (i % 101) / 101)),
+        expectedLoss: Float64Array.from({ length: n }, (_, i) => i / 7),
+        tier: Uint8Array.from({ length: n }, (_, i) => i % 3),
+      },
     };
     const got = csvBytes(TextColumn.from(ids), c.ev, c.s);
     expect(got.length).toBeGreaterThan(2 << 20);
@@ -112,29 +153,35 @@ describe('scores.csv from columns', () => {
 
 describe('scores.arrow from columns', () => {
   it('when any ids and columns are written then the file equals the one built from strings', () => {
-    fc.assert(fc.property(caseOf(20), (c) => {
-      expect(Buffer.from(scoresArrow(TextColumn.from(c.ids), c.ev, c.s)).equals(Buffer.from(referenceArrow(c)))).toBe(true);
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(caseOf(20), (c) => {
+        expect(Buffer.from(scoresArrow(TextColumn.from(c.ids), c.ev, c.s)).equals(Buffer.from(referenceArrow(c)))).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('when the id column is a view into larger buffers then the file is the same', () => {
-    fc.assert(fc.property(caseOf(10), fc.string({ maxLength: 5 }), (c, before) => {
-      const plain = TextColumn.from(c.ids);
-      // The same values behind some other text, with spare offsets and bytes at the end.
-      const lead = Buffer.from(before, 'utf8');
-      const bytes = new Uint8Array(lead.length + plain.bytes.length + 9);
-      bytes.set(lead);
-      bytes.set(plain.bytes, lead.length);
-      const offsets = new Int32Array(plain.length + 4);
-      for (let i = 0; i <= plain.length; i++) offsets[i] = plain.offsets[i]! + lead.length;
-      const view = new TextColumn(bytes, offsets, plain.length);
-      const want = Buffer.from(referenceArrow(c));
-      expect(Buffer.from(scoresArrow(view, c.ev, c.s)).equals(want)).toBe(true);
-      expect(csvBytes(view, c.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
-      // What the worker gets: its own compact copy, giving the same files.
-      const back = fromWorkerInput(toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, view, c.ev, c.s));
-      expect(back.ids.toArray()).toEqual(c.ids);
-      expect(Buffer.from(scoresArrow(back.ids, back.ev, back.s)).equals(want)).toBe(true);
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(caseOf(10), fc.string({ maxLength: 5 }), (c, before) => {
+        const plain = TextColumn.from(c.ids);
+        // The same values behind some other text, with spare offsets and bytes at the end.
+        const lead = Buffer.from(before, 'utf8');
+        const bytes = new Uint8Array(lead.length + plain.bytes.length + 9);
+        bytes.set(lead);
+        bytes.set(plain.bytes, lead.length);
+        const offsets = new Int32Array(plain.length + 4);
+        for (let i = 0; i <= plain.length; i++) offsets[i] = plain.offsets[i]! + lead.length;
+        const view = new TextColumn(bytes, offsets, plain.length);
+        const want = Buffer.from(referenceArrow(c));
+        expect(Buffer.from(scoresArrow(view, c.ev, c.s)).equals(want)).toBe(true);
+        expect(csvBytes(view, c.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
+        // What the worker gets: its own compact copy, giving the same files.
+        const back = fromWorkerInput(toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, view, c.ev, c.s));
+        expect(back.ids.toArray()).toEqual(c.ids);
+        expect(Buffer.from(scoresArrow(back.ids, back.ev, back.s)).equals(want)).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

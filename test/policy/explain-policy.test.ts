@@ -22,7 +22,12 @@ const D = '2026-11-23';
 
 async function explainJson(id: string): Promise<Record<string, unknown>> {
   let text = '';
-  const code = await main(['explain', '--input', INPUT, '--as-of', D, '--rules', rules, '--out', out, '--subscriber', id, '--json'], { out: (s) => { text += s; }, err: () => {} });
+  const code = await main(['explain', '--input', INPUT, '--as-of', D, '--rules', rules, '--out', out, '--subscriber', id, '--json'], {
+    out: (s) => {
+      text += s;
+    },
+    err: () => {},
+  });
   expect(code).toBe(0);
   return JSON.parse(text).policy;
 }

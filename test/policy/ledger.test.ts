@@ -59,7 +59,10 @@ describe('task ledger over three nights', () => {
     expect(closed2.map((r) => [r.subscriber_id, r.task_id, r.closed_by])).toEqual([['C', n1.get('C')!.task_id, 'not_flagged']]);
 
     // Night 3: A was retained and B unreachable on night 2's tasks.
-    const contacts = [`A,2026-11-22 10:00,call,retained,${n2.get('A')!.task_id}`, `B,2026-11-22 11:00,call,unreachable,${n2.get('B')!.task_id}`];
+    const contacts = [
+      `A,2026-11-22 10:00,call,retained,${n2.get('A')!.task_id}`,
+      `B,2026-11-22 11:00,call,unreachable,${n2.get('B')!.task_id}`,
+    ];
     const r3 = await runCli(night('2026-11-23', ['A', 'B', 'D'], contacts), '2026-11-23', ['--rules', rules], out);
     const n3 = byId(tasksOf('2026-11-23'));
     expect(n3.has('A')).toBe(false);
@@ -69,7 +72,13 @@ describe('task ledger over three nights', () => {
     const ledger3 = byId(read('2026-11-23', 'ledger.csv'));
     expect([ledger3.get('A')!.state, ledger3.get('A')!.closed_by]).toEqual(['closed', 'contact:retained']);
     expect(ledger3.get('B')!.attempts).toBe('1');
-    expect(r3.summary.earlier_task_outcomes.arpu_drop_mom.mid).toMatchObject({ contacted: 2, retained: 1, unreachable: 1, declined: 0, churned: 0 });
+    expect(r3.summary.earlier_task_outcomes.arpu_drop_mom.mid).toMatchObject({
+      contacted: 2,
+      retained: 1,
+      unreachable: 1,
+      declined: 0,
+      churned: 0,
+    });
     const p = r3.summary.policy;
     expect(p.tasks + p.suppressed + p.held_out + p.over_capacity).toBe(r3.summary.flagged);
   });

@@ -10,7 +10,18 @@ import { parseRulePack, type RulePack } from '../../src/config/rulepack.js';
 import { CONTACT_OUTCOMES, STATUS_VALUES, TIERS } from '../../src/contract/contract.js';
 import { dueAt } from '../../src/tasks/plan.js';
 import {
-  addMonths, afterContact, applyPolicy, HELD_OUT, holdoutBucket, isHeldOut, OVERFLOW, policyCounts, SUPPRESSED, SUPPRESSION_CODES, TASK, TASK_TYPES,
+  addMonths,
+  afterContact,
+  applyPolicy,
+  HELD_OUT,
+  holdoutBucket,
+  isHeldOut,
+  OVERFLOW,
+  policyCounts,
+  SUPPRESSED,
+  SUPPRESSION_CODES,
+  TASK,
+  TASK_TYPES,
   type PolicyInput,
 } from '../../src/tasks/policy.js';
 import { parseDay } from '../../src/util/dates.js';
@@ -25,21 +36,33 @@ function pack(policy = 'policy:\n  holdout: { share: 0 }\n'): RulePack {
 }
 
 interface Sub {
-  id: string; phone?: string; status?: string; loss?: number; tier?: number; manager?: string;
+  id: string;
+  phone?: string;
+  status?: string;
+  loss?: number;
+  tier?: number;
+  manager?: string;
   contact?: { daysAgo: number; outcome: (typeof CONTACT_OUTCOMES)[number]; attempts?: number };
-  dnc?: boolean; rules?: string[]; flagged?: boolean;
+  dnc?: boolean;
+  rules?: string[];
+  flagged?: boolean;
 }
 
 function input(p: RulePack, subs: Sub[], at = D): PolicyInput {
   const rules = p.rules.filter((r) => r.enabled);
   const n = subs.length;
-  const flags = rules.map((r) => Uint8Array.from(subs, (s) => (s.flagged === false ? 0 : (s.rules ?? [rules[0]!.id]).includes(r.id) ? 1 : 0)));
+  const flags = rules.map((r) =>
+    Uint8Array.from(subs, (s) => (s.flagged === false ? 0 : (s.rules ?? [rules[0]!.id]).includes(r.id) ? 1 : 0)),
+  );
   return {
-    pack: p, D: at,
+    pack: p,
+    D: at,
     evaluation: { rules, flags },
     scores: {
-      risk: Float64Array.from(subs, () => 0.5), expectedLoss: Float64Array.from(subs, (s) => s.loss ?? 10),
-      tier: Uint8Array.from(subs, (s) => s.tier ?? 2), hits: Uint8Array.from({ length: n }, (_, i) => flags.reduce((a, f) => a + f[i]!, 0)),
+      risk: Float64Array.from(subs, () => 0.5),
+      expectedLoss: Float64Array.from(subs, (s) => s.loss ?? 10),
+      tier: Uint8Array.from(subs, (s) => s.tier ?? 2),
+      hits: Uint8Array.from({ length: n }, (_, i) => flags.reduce((a, f) => a + f[i]!, 0)),
     },
     subscribers: {
       ids: TextColumn.from(subs.map((s) => s.id)),
@@ -58,7 +81,11 @@ function input(p: RulePack, subs: Sub[], at = D): PolicyInput {
 }
 
 function codeOf(plan: ReturnType<typeof applyPolicy>, i: number): string {
-  return plan.outcome[i] === SUPPRESSED ? SUPPRESSION_CODES[plan.code[i]!]! : plan.outcome[i] === TASK ? `task:${TASK_TYPES[plan.taskType[i]!]}` : `outcome ${plan.outcome[i]}`;
+  return plan.outcome[i] === SUPPRESSED
+    ? SUPPRESSION_CODES[plan.code[i]!]!
+    : plan.outcome[i] === TASK
+      ? `task:${TASK_TYPES[plan.taskType[i]!]}`
+      : `outcome ${plan.outcome[i]}`;
 }
 
 describe('contact policy: each policy stops the subscriber with its code', () => {
@@ -83,13 +110,28 @@ describe('contact policy: each policy stops the subscriber with its code', () =>
   ];
   const plan = applyPolicy(input(p, subs));
   it.each([
-    ['closed', 'closed'], ['dnc', 'do_not_call'], ['declined-29', 'cooldown'], ['declined-30', 'task:retention'],
-    ['declined-override', 'task:retention'], ['churned', 'task:win_back'], ['churned-recent', 'cooldown'],
-    ['callback-today', 'callback_pending'], ['callback-old', 'task:callback'], ['unreachable-retry', 'task:retry'],
-    ['unreachable-exhausted', 'attempts_exhausted'], ['retained-early', 'retained_follow_up_later'],
-    ['keeps-number', 'task:retention'], ['shares-number', 'same_phone'], ['shares-number-00', 'same_phone'],
+    ['closed', 'closed'],
+    ['dnc', 'do_not_call'],
+    ['declined-29', 'cooldown'],
+    ['declined-30', 'task:retention'],
+    ['declined-override', 'task:retention'],
+    ['churned', 'task:win_back'],
+    ['churned-recent', 'cooldown'],
+    ['callback-today', 'callback_pending'],
+    ['callback-old', 'task:callback'],
+    ['unreachable-retry', 'task:retry'],
+    ['unreachable-exhausted', 'attempts_exhausted'],
+    ['retained-early', 'retained_follow_up_later'],
+    ['keeps-number', 'task:retention'],
+    ['shares-number', 'same_phone'],
+    ['shares-number-00', 'same_phone'],
   ])('%s → %s', (id, want) => {
-    expect(codeOf(plan, subs.findIndex((s) => s.id === id))).toBe(want);
+    expect(
+      codeOf(
+        plan,
+        subs.findIndex((s) => s.id === id),
+      ),
+    ).toBe(want);
   });
 
   it('accounts for every flagged subscriber exactly once', () => {
@@ -172,31 +214,61 @@ describe('holdout', () => {
   it('holds out the same subscribers night after night while the key is unchanged, others under a new key', () => {
     const p = pack('policy:\n  holdout: { share: 0.05, key: "2026-q4" }\n');
     const subs = Array.from({ length: 2000 }, (_, k): Sub => ({ id: `S${String(k).padStart(8, '0')}`, loss: k % 97 }));
-    const night1 = applyPolicy(input(p, subs, D)).heldOut.slice().sort();
-    const night2 = applyPolicy(input(p, subs.filter((_, k) => k % 10 !== 3), D + 1)).heldOut
-      .map((i) => subs.filter((_, k) => k % 10 !== 3)[i]!.id).sort();
-    expect(night2).toEqual(night1.map((i) => subs[i]!.id).filter((id) => Number(id.slice(1)) % 10 !== 3).sort());
+    const night1 = applyPolicy(input(p, subs, D))
+      .heldOut.slice()
+      .sort();
+    const night2 = applyPolicy(
+      input(
+        p,
+        subs.filter((_, k) => k % 10 !== 3),
+        D + 1,
+      ),
+    )
+      .heldOut.map((i) => subs.filter((_, k) => k % 10 !== 3)[i]!.id)
+      .sort();
+    expect(night2).toEqual(
+      night1
+        .map((i) => subs[i]!.id)
+        .filter((id) => Number(id.slice(1)) % 10 !== 3)
+        .sort(),
+    );
     expect(night1.length).toBeGreaterThan(0);
-    const other = applyPolicy(input(pack('policy:\n  holdout: { share: 0.05, key: "2027-q1" }\n'), subs, D)).heldOut.slice().sort();
+    const other = applyPolicy(input(pack('policy:\n  holdout: { share: 0.05, key: "2027-q1" }\n'), subs, D))
+      .heldOut.slice()
+      .sort();
     expect(other).not.toEqual(night1);
     expect(held(0.05, key)).toEqual(held(0.05, key));
   });
   it('lists held-out subscribers apart from the tasks', () => {
     const p = pack('policy:\n  holdout: { share: 0.5 }\n');
-    const plan = applyPolicy(input(p, Array.from({ length: 200 }, (_, k): Sub => ({ id: `H${k}` }))));
+    const plan = applyPolicy(
+      input(
+        p,
+        Array.from({ length: 200 }, (_, k): Sub => ({ id: `H${k}` })),
+      ),
+    );
     for (const i of plan.heldOut) expect(plan.outcome[i]).toBe(HELD_OUT);
     expect(plan.perTier.flat().every((i) => plan.outcome[i] === TASK)).toBe(true);
   });
 });
 
 describe('capacity', () => {
-  const subs = Array.from({ length: 300 }, (_, k): Sub => ({ id: `C${k}`, loss: (k * 7919) % 1000 + k / 1000, tier: k % 3, manager: `M${k % 4}` }));
+  const subs = Array.from(
+    { length: 300 },
+    (_, k): Sub => ({ id: `C${k}`, loss: ((k * 7919) % 1000) + k / 1000, tier: k % 3, manager: `M${k % 4}` }),
+  );
   it('keeps exactly the top N by expected loss per tier queue, the rest over capacity with rank and queue', () => {
     const p = pack('policy:\n  holdout: { share: 0 }\n  capacity: { mid: 10, mass: 25 }\n');
     const x = input(p, subs);
     const plan = applyPolicy(x);
-    for (const [t, cap] of [[1, 10], [2, 25]] as const) {
-      const all = subs.map((s, i) => i).filter((i) => subs[i]!.tier === t).sort((a, b) => x.scores.expectedLoss[b]! - x.scores.expectedLoss[a]!);
+    for (const [t, cap] of [
+      [1, 10],
+      [2, 25],
+    ] as const) {
+      const all = subs
+        .map((s, i) => i)
+        .filter((i) => subs[i]!.tier === t)
+        .sort((a, b) => x.scores.expectedLoss[b]! - x.scores.expectedLoss[a]!);
       expect(plan.perTier[t]).toEqual(all.slice(0, cap));
       const over = Array.from(plan.overflow.subscriber).filter((i) => subs[i]!.tier === t);
       expect(over).toEqual(all.slice(cap));

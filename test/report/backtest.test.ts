@@ -11,7 +11,6 @@
 import { describe, expect, it } from 'vitest';
 import { cli, cliJson, tempFile } from '../helpers/cli.js';
 
-
 const BASE = ['backtest', '--input', 'fixtures/backtest', '--as-of', '2026-11-23', '--rules', 'fixtures/backtest/rules.yaml'];
 
 const labelsFile = (text: string): string => tempFile('labels.csv', text);
@@ -19,7 +18,13 @@ const labelsFile = (text: string): string => tempFile('labels.csv', text);
 describe('churnwatch backtest', () => {
   it('when run on the fixture then every figure and interval is the hand-computed one', async () => {
     const b = await cliJson([...BASE, '--labels', 'fixtures/backtest/labels.csv']);
-    expect(b.labels).toMatchObject({ records: 14, malformed: 2, unknown_subscribers: 1, unlabelled_subscribers: 1, churned_before_as_of: 1 });
+    expect(b.labels).toMatchObject({
+      records: 14,
+      malformed: 2,
+      unknown_subscribers: 1,
+      unlabelled_subscribers: 1,
+      churned_before_as_of: 1,
+    });
     expect(b.labels.problems).toEqual([
       { line: 14, column: 'churned', reason: 'churned must be 0 or 1' },
       { line: 15, column: 'subscriber_id', reason: 'the subscriber_id has a label on an earlier line already' },
@@ -36,15 +41,15 @@ describe('churnwatch backtest', () => {
     expect(drop.precision.high).toBeCloseTo(0.954413, 5);
     expect(drop.recall.estimate).toBe(0.5);
     expect(drop.lift.estimate).toBeCloseTo(1.375, 6);
-    expect(drop.lift.low).toBeCloseTo(0.300641 * 11 / 6, 4);
-    expect(drop.lift.high).toBeCloseTo(0.954413 * 11 / 6, 4);
+    expect(drop.lift.low).toBeCloseTo((0.300641 * 11) / 6, 4);
+    expect(drop.lift.high).toBeCloseTo((0.954413 * 11) / 6, 4);
 
     const low = b.rules.find((x: { id: string }) => x.id === 'low_bill');
     // 2 flagged (6, 7), 1 churned: Wilson(1, 2) is symmetric about 0.5: half = 0.671053 · sqrt(0.125 + 0.240091) = 0.405469
     expect(low).toMatchObject({ flagged: 2, churners: 1 });
     expect(low.precision.low).toBeCloseTo(0.094531, 5);
     expect(low.precision.high).toBeCloseTo(0.905469, 5);
-    expect(low.lift.estimate).toBeCloseTo(0.5 * 11 / 6, 6);
+    expect(low.lift.estimate).toBeCloseTo((0.5 * 11) / 6, 6);
 
     // combined: 6 flagged, 4 churned (1, 3, 5, 7); Wilson(4, 6): denom = 1.640243, centre = 0.601611,
     //   half = 1.194923 · sqrt(0.037037 + 0.026677) = 0.301618 → [0.299993, 0.903229]
@@ -108,7 +113,14 @@ describe('churnwatch backtest', () => {
   });
 
   it('when a date is not a date or a non-churner has a churn date then the row is counted as not read', async () => {
-    const p = labelsFile(['subscriber_id,churned,churn_date', ...Array.from({ length: 10 }, (_, i) => `${String(i + 1).padStart(10, '0')},${i % 2},`), '0000000011,1,2026-13-01', '0000000012,0,2026-12-01'].join('\n') + '\n');
+    const p = labelsFile(
+      [
+        'subscriber_id,churned,churn_date',
+        ...Array.from({ length: 10 }, (_, i) => `${String(i + 1).padStart(10, '0')},${i % 2},`),
+        '0000000011,1,2026-13-01',
+        '0000000012,0,2026-12-01',
+      ].join('\n') + '\n',
+    );
     const b = await cliJson([...BASE, '--labels', p]);
     expect(b.labels.problems).toEqual([
       { line: 12, column: 'churn_date', reason: 'the churn date is not a date YYYY-MM-DD' },

@@ -14,17 +14,30 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 
 const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-quic', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
-export interface Browser { context: BrowserContext; close(): Promise<void> }
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
 
 export async function launchBrowser(): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'cw-chromium-'));
   // launchPersistentContext is playwright's way to pass a --user-data-dir of our choosing.
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1000, height: 900 }, deviceScaleFactor: 1,
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1000, height: 900 },
+    deviceScaleFactor: 1,
   });
   return {
     context,
@@ -35,14 +48,21 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
-export interface GuardedPage { page: Page; problems: string[] }
+export interface GuardedPage {
+  page: Page;
+  problems: string[];
+}
 
 export async function openGuarded(browser: Browser, url: string): Promise<GuardedPage> {
   const page = await browser.context.newPage();
   const problems: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('request', (r) => { if (!/^(file|data):/.test(r.url())) problems.push(`request: ${r.url()}`); });
+  page.on('request', (r) => {
+    if (!/^(file|data):/.test(r.url())) problems.push(`request: ${r.url()}`);
+  });
   await page.route('**/*', (route) => (/^(file|data):/.test(route.request().url()) ? route.continue() : route.abort()));
   await page.goto(url, { waitUntil: 'load' });
   return { page, problems };

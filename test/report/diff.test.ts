@@ -11,7 +11,6 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { cli, cliJson } from '../helpers/cli.js';
 
-
 const subs = parse(readFileSync('fixtures/sample/subscribers.csv'), { columns: true }) as Record<string, string>[];
 const bills = parse(readFileSync('fixtures/sample/billing_monthly.csv'), { columns: true }) as Record<string, string>[];
 const fen = (s: string): number => Math.round(Number(s) * 100);
@@ -20,7 +19,10 @@ function reference() {
   const sum = new Map<string, { m0: number; m1: number; mou0: number }>();
   for (const b of bills) {
     const s = sum.get(b.subscriber_id!) ?? { m0: 0, m1: 0, mou0: 0 };
-    if (b.bill_month === '2026-10') { s.m0 += fen(b.amount!); s.mou0 += Number(b.mou); }
+    if (b.bill_month === '2026-10') {
+      s.m0 += fen(b.amount!);
+      s.mou0 += Number(b.mou);
+    }
     if (b.bill_month === '2026-09') s.m1 += fen(b.amount!);
     sum.set(b.subscriber_id!, s);
   }
@@ -36,19 +38,52 @@ function reference() {
   });
 }
 
-const BASE = ['diff', '--input', 'fixtures/sample', '--as-of', '2026-11-23', '--rules', 'fixtures/diff/a.yaml', '--rules-b', 'fixtures/diff/b.yaml'];
+const BASE = [
+  'diff',
+  '--input',
+  'fixtures/sample',
+  '--as-of',
+  '2026-11-23',
+  '--rules',
+  'fixtures/diff/a.yaml',
+  '--rules-b',
+  'fixtures/diff/b.yaml',
+];
 
 describe('churnwatch diff', () => {
   it('when two hand-made packs are compared then who enters and leaves, hits per rule and tier moves match a recount from the CSV files', async () => {
     const d = await cliJson([...BASE, '--list', '5']);
     const ref = reference();
     const count = (f: (x: (typeof ref)[number]) => boolean) => ref.filter(f).length;
-    const enter = ref.filter((x) => x.a === 3 && x.b !== 3), leave = ref.filter((x) => x.a !== 3 && x.b === 3);
-    expect(d.flagged).toEqual({ a: count((x) => x.a !== 3), b: count((x) => x.b !== 3), both: count((x) => x.a !== 3 && x.b !== 3), enter: enter.length, leave: leave.length });
-    expect(d.listed.enter).toEqual(enter.map((x) => x.id).sort().slice(0, 5));
-    expect(d.listed.leave).toEqual(leave.map((x) => x.id).sort().slice(0, 5));
+    const enter = ref.filter((x) => x.a === 3 && x.b !== 3),
+      leave = ref.filter((x) => x.a !== 3 && x.b === 3);
+    expect(d.flagged).toEqual({
+      a: count((x) => x.a !== 3),
+      b: count((x) => x.b !== 3),
+      both: count((x) => x.a !== 3 && x.b !== 3),
+      enter: enter.length,
+      leave: leave.length,
+    });
+    expect(d.listed.enter).toEqual(
+      enter
+        .map((x) => x.id)
+        .sort()
+        .slice(0, 5),
+    );
+    expect(d.listed.leave).toEqual(
+      leave
+        .map((x) => x.id)
+        .sort()
+        .slice(0, 5),
+    );
     expect(d.rules).toEqual([
-      { id: 'bill_drop', hits_a: count((x) => x.dropA), hits_b: count((x) => x.dropB), only_a: count((x) => x.dropA && !x.dropB), only_b: count((x) => x.dropB && !x.dropA) },
+      {
+        id: 'bill_drop',
+        hits_a: count((x) => x.dropA),
+        hits_b: count((x) => x.dropB),
+        only_a: count((x) => x.dropA && !x.dropB),
+        only_b: count((x) => x.dropB && !x.dropA),
+      },
       { id: 'low_bill', hits_a: count((x) => x.low), hits_b: null, only_a: count((x) => x.low), only_b: 0 },
       { id: 'low_minutes', hits_a: null, hits_b: count((x) => x.minutes), only_a: 0, only_b: count((x) => x.minutes) },
     ]);
@@ -60,8 +95,21 @@ describe('churnwatch diff', () => {
 
   it('when labels are given then each side has the figures backtest gives for its pack', async () => {
     const d = await cliJson([...BASE, '--labels', 'fixtures/sample/labels.csv']);
-    for (const [side, pack] of [['a', 'fixtures/diff/a.yaml'], ['b', 'fixtures/diff/b.yaml']] as const) {
-      const bt = await cliJson(['backtest', '--input', 'fixtures/sample', '--as-of', '2026-11-23', '--rules', pack, '--labels', 'fixtures/sample/labels.csv']);
+    for (const [side, pack] of [
+      ['a', 'fixtures/diff/a.yaml'],
+      ['b', 'fixtures/diff/b.yaml'],
+    ] as const) {
+      const bt = await cliJson([
+        'backtest',
+        '--input',
+        'fixtures/sample',
+        '--as-of',
+        '2026-11-23',
+        '--rules',
+        pack,
+        '--labels',
+        'fixtures/sample/labels.csv',
+      ]);
       expect(d.labels[side]).toEqual({ combined: bt.combined, auc: bt.ranking.auc, top_decile_lift: bt.ranking.deciles.rows[0].lift });
     }
     expect(d.labels.labelled).toBe(3000 - subs.filter((s) => s.status === 'closed').length);

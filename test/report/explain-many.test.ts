@@ -8,7 +8,6 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { cli, cliJson, tempFile } from '../helpers/cli.js';
 
-
 const BASE = ['explain', '--input', 'fixtures/golden/input', '--as-of', '2026-11-23'];
 const scores = parse(readFileSync('fixtures/golden/expected/scores.csv'), { columns: true }) as Record<string, string>[];
 
@@ -16,12 +15,25 @@ const idsFile = (lines: string[]): string => tempFile('ids.txt', lines.join('\n'
 
 describe('churnwatch explain for many subscribers', () => {
   it('when every subscriber of the golden run is listed in a file then the JSON array agrees with scores.csv for each', async () => {
-    const es = (await cliJson([...BASE, '--subscribers-file', idsFile(['subscriber_id', ...scores.map((s) => s.subscriber_id!), ''])])) as { subscriber_id: string; value: number; tier: string; risk_score: number; expected_loss: number; rules: { id: string; flagged: boolean }[] }[];
+    const es = (await cliJson([...BASE, '--subscribers-file', idsFile(['subscriber_id', ...scores.map((s) => s.subscriber_id!), ''])])) as {
+      subscriber_id: string;
+      value: number;
+      tier: string;
+      risk_score: number;
+      expected_loss: number;
+      rules: { id: string; flagged: boolean }[];
+    }[];
     expect(es.map((e) => e.subscriber_id)).toEqual(scores.map((s) => s.subscriber_id));
     es.forEach((e, k) => {
       const row = scores[k]!;
-      expect([e.value, e.tier, e.risk_score, e.expected_loss]).toEqual([Number(row.value), row.tier, Number(row.risk_score), Number(row.expected_loss)]);
-      for (const rule of e.rules) expect(`${e.subscriber_id} ${rule.id}=${rule.flagged ? 1 : 0}`).toBe(`${e.subscriber_id} ${rule.id}=${row[rule.id]}`);
+      expect([e.value, e.tier, e.risk_score, e.expected_loss]).toEqual([
+        Number(row.value),
+        row.tier,
+        Number(row.risk_score),
+        Number(row.expected_loss),
+      ]);
+      for (const rule of e.rules)
+        expect(`${e.subscriber_id} ${rule.id}=${rule.flagged ? 1 : 0}`).toBe(`${e.subscriber_id} ${rule.id}=${row[rule.id]}`);
     });
   });
 

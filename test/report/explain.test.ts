@@ -8,8 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
 async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; } });
+  let out = '',
+    err = '';
+  const code = await main(args, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+  });
   return { code, out, err };
 }
 
@@ -20,7 +28,16 @@ describe('churnwatch explain', () => {
   it('when subscribers are explained then every verdict equals the published flag', async () => {
     const sample = scores.filter((_, k) => k % 25 === 0).concat(scores.filter((s) => s.risk_score !== '0.0000').slice(0, 5));
     for (const row of sample) {
-      const r = await cli(['explain', '--input', 'fixtures/golden/input', '--as-of', '2026-11-23', '--subscriber', row.subscriber_id!, '--json']);
+      const r = await cli([
+        'explain',
+        '--input',
+        'fixtures/golden/input',
+        '--as-of',
+        '2026-11-23',
+        '--subscriber',
+        row.subscriber_id!,
+        '--json',
+      ]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       const e = JSON.parse(r.out);

@@ -23,7 +23,8 @@ const SAMPLE_DATES = ['2026-11-21', '2026-11-22', '2026-11-23'];
 /** Far fewer than any chart draws (a bar of a few pixels' height over 20 px is already more), far more than antialiasing noise. */
 const MIN_MARK_PIXELS = 60;
 
-const suite = HAVE_CHROMIUM ? 'the run report in headless chromium'
+const suite = HAVE_CHROMIUM
+  ? 'the run report in headless chromium'
   : `the run report in headless chromium: SKIPPED, ${CHROMIUM} is absent (apt-get install -y chromium; .ci/run installs it)`;
 if (!HAVE_CHROMIUM) console.warn(`report-browser.test.ts skipped: ${CHROMIUM} is absent`);
 
@@ -57,7 +58,14 @@ describe.skipIf(!HAVE_CHROMIUM)(suite, () => {
 
   /** Each chart's y axis reaches its highest value, so no bar or point is clipped at the top. */
   async function expectNothingCutOff(page: Page) {
-    const tops = await page.locator('[data-chart]').evaluateAll((els) => els.map((el) => [(el as HTMLElement).dataset.chart, Number((el as HTMLElement).dataset.yTop) >= Number((el as HTMLElement).dataset.max)]));
+    const tops = await page
+      .locator('[data-chart]')
+      .evaluateAll((els) =>
+        els.map((el) => [
+          (el as HTMLElement).dataset.chart,
+          Number((el as HTMLElement).dataset.yTop) >= Number((el as HTMLElement).dataset.max),
+        ]),
+      );
     expect(tops.filter(([, ok]) => !ok)).toEqual([]);
     expect(tops.length).toBeGreaterThan(0);
   }
@@ -68,7 +76,7 @@ describe.skipIf(!HAVE_CHROMIUM)(suite, () => {
     return g;
   }
 
-  it('when the sample run\'s report is opened then it loads cleanly and every chart drew marks', async () => {
+  it("when the sample run's report is opened then it loads cleanly and every chart drew marks", async () => {
     const { page, problems } = await open(sampleReport);
     const marks = await markPixels(page);
     expect(Object.keys(marks)).toEqual(['tiers', 'hits', 'risk', 'withheld', 'trend-tasks', 'trend-hits', 'trend-withheld']);

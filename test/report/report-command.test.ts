@@ -14,8 +14,16 @@ import { main } from '../../src/cli/main.js';
 import { cleanup } from '../helpers/world.js';
 
 async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; } });
+  let out = '',
+    err = '';
+  const code = await main(args, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+  });
   return { code, out, err };
 }
 
@@ -36,7 +44,9 @@ afterAll(() => cleanup(work));
 
 describe('report.html of a nightly run', () => {
   it('when a run publishes then report.html is listed in the manifest with its size and sha256', () => {
-    const m = JSON.parse(readFileSync(join(outDir, '2026-11-23', 'manifest.json'), 'utf8')) as { outputs: { file: string; bytes: number; sha256: string }[] };
+    const m = JSON.parse(readFileSync(join(outDir, '2026-11-23', 'manifest.json'), 'utf8')) as {
+      outputs: { file: string; bytes: number; sha256: string }[];
+    };
     const entry = m.outputs.find((o) => o.file === 'report.html');
     const bytes = readFileSync(join(outDir, '2026-11-23', 'report.html'));
     expect(entry).toEqual({ file: 'report.html', bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
@@ -44,7 +54,18 @@ describe('report.html of a nightly run', () => {
 
   it('when the run is repeated with --force then report.html is byte-identical', async () => {
     const before = report('2026-11-23');
-    const r = await cli(['run', '--input', 'fixtures/sample', '--out', outDir, '--as-of', '2026-11-23', '--force', '--log-level', 'silent']);
+    const r = await cli([
+      'run',
+      '--input',
+      'fixtures/sample',
+      '--out',
+      outDir,
+      '--as-of',
+      '2026-11-23',
+      '--force',
+      '--log-level',
+      'silent',
+    ]);
     expect(r.code).toBe(0);
     expect(report('2026-11-23')).toBe(before);
   }, 30_000);
@@ -103,7 +124,10 @@ describe('churnwatch report', () => {
     expect([noSummary.code, noSummary.err]).toEqual([66, expect.stringContaining(`${join(empty, 'summary.json')} does not exist`)]);
     writeFileSync(join(empty, 'summary.json'), '{\n  "as_of": "2026-11-23",\n  oops\n}\n');
     const bad = await cli(['report', empty]);
-    expect([bad.code, bad.err]).toEqual([65, 'churnwatch: 2026-11-23/summary.json: not valid JSON at line 3, column 3; check that the file is complete [CW_REPORT_INPUT]\n']);
+    expect([bad.code, bad.err]).toEqual([
+      65,
+      'churnwatch: 2026-11-23/summary.json: not valid JSON at line 3, column 3; check that the file is complete [CW_REPORT_INPUT]\n',
+    ]);
     const bt = join(work, 'bt.json');
     writeFileSync(bt, JSON.stringify({ deciles: [{ decile: 1, churn_rate: 0.2, lift: 2 }] }));
     const badBt = await cli(['report', join(outDir, '2026-11-23'), '--backtest', bt, '--out', '-']);

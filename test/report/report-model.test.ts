@@ -14,7 +14,15 @@ function summary(asOf: string, over: Record<string, unknown> = {}): Record<strin
     rule_pack: { name: 'default', sha256: 'ab'.repeat(32) },
     files: {
       subscribers: { file: 'subscribers.csv', bytes: 10, rows_read: 5, rows_accepted: 5, rows_rejected: 0, ms: 3 },
-      billing_monthly: { file: 'bills.csv', bytes: 10, rows_read: 9, rows_accepted: 7, rows_rejected: 2, rejected_by_code: { 'bills.csv': 2 }, ms: 4 },
+      billing_monthly: {
+        file: 'bills.csv',
+        bytes: 10,
+        rows_read: 9,
+        rows_accepted: 7,
+        rows_rejected: 2,
+        rejected_by_code: { 'bills.csv': 2 },
+        ms: 4,
+      },
     },
     subscribers: 5,
     subscribers_per_tier: { high: 1, mid: 1, mass: 3 },
@@ -28,7 +36,12 @@ function summary(asOf: string, over: Record<string, unknown> = {}): Record<strin
 }
 
 function thrown(f: () => unknown): ChurnwatchError {
-  try { f(); } catch (e) { if (e instanceof ChurnwatchError) return e; throw e; }
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ChurnwatchError) return e;
+    throw e;
+  }
   throw new Error('did not throw');
 }
 
@@ -54,7 +67,13 @@ describe('runCounts', () => {
 
   it('when a summary counts held-out and over-capacity subscribers then they are drawn beside the suppressed ones, whatever their shape', () => {
     const c = runCounts(summary('2026-11-23', { held_out: 4, over_capacity: { high: 2, mid: 1 }, suppressed: { opt_out: 3 } }), 's');
-    expect(c.withheld).toEqual({ suppressed_do_not_call: 1, held_out: 4, 'over_capacity.high': 2, 'over_capacity.mid': 1, 'suppressed.opt_out': 3 });
+    expect(c.withheld).toEqual({
+      suppressed_do_not_call: 1,
+      held_out: 4,
+      'over_capacity.high': 2,
+      'over_capacity.mid': 1,
+      'suppressed.opt_out': 3,
+    });
   });
 
   it('when a field the report draws is missing or not a count then it says which, in which file (65)', () => {
@@ -64,7 +83,9 @@ describe('runCounts', () => {
     expect(e.message).toContain('2026-11-23/summary.json: hits_per_rule.a must be a count');
     expect(thrown(() => runCounts(summary('23.11.2026'), 's')).message).toContain('as_of is missing or not a date');
     expect(thrown(() => runCounts([], 's')).message).toContain('not a JSON object');
-    expect(thrown(() => runCounts(summary('2026-11-23', { tasks_per_tier: undefined }), 's')).message).toContain('tasks_per_tier is missing');
+    expect(thrown(() => runCounts(summary('2026-11-23', { tasks_per_tier: undefined }), 's')).message).toContain(
+      'tasks_per_tier is missing',
+    );
   });
 });
 
@@ -85,7 +106,8 @@ describe('riskHistogram', () => {
 });
 
 describe('reportModel', () => {
-  const at = (d: string, hits: Record<string, number>, over: Record<string, unknown> = {}): RunCounts => runCounts(summary(d, { hits_per_rule: hits, ...over }), d);
+  const at = (d: string, hits: Record<string, number>, over: Record<string, unknown> = {}): RunCounts =>
+    runCounts(summary(d, { hits_per_rule: hits, ...over }), d);
 
   it('when earlier runs are given then the trend holds those before the date, oldest first, with gaps where a rule was not yet there', () => {
     const m = reportModel({
@@ -109,15 +131,25 @@ describe('reportModel', () => {
     expect(m.trend.tasks[0]).toEqual({ name: 'high', values: [1, 1, 1] });
     expect(m.trend.withheld).toEqual([{ name: 'suppressed_do_not_call', values: [0, 1, 1] }]);
     expect(m.skipped).toEqual(['2026-11-19', '2026-11-22']);
-    expect(m.tiers).toEqual([{ tier: 'high', subscribers: 1, tasks: 1 }, { tier: 'mid', subscribers: 1, tasks: 0 }, { tier: 'mass', subscribers: 3, tasks: 0 }]);
-    expect(m.hits).toEqual([{ rule: 'a', hits: 5 }, { rule: 'c', hits: 1 }]);
+    expect(m.tiers).toEqual([
+      { tier: 'high', subscribers: 1, tasks: 1 },
+      { tier: 'mid', subscribers: 1, tasks: 0 },
+      { tier: 'mass', subscribers: 3, tasks: 0 },
+    ]);
+    expect(m.hits).toEqual([
+      { rule: 'a', hits: 5 },
+      { rule: 'c', hits: 1 },
+    ]);
     expect(m.withheld).toEqual([{ key: 'suppressed_do_not_call', count: 1 }]);
     expect(m.backtest).toBeUndefined();
   });
 });
 
 describe('parseBacktest', () => {
-  const deciles = [{ decile: 1, churn_rate: 0.3, lift: 3, cumulative_share: 0.3, churners: 30 }, { decile: 2, churn_rate: 0.1, lift: 1, cumulative_share: 0.4 }];
+  const deciles = [
+    { decile: 1, churn_rate: 0.3, lift: 3, cumulative_share: 0.3, churners: 30 },
+    { decile: 2, churn_rate: 0.1, lift: 1, cumulative_share: 0.4 },
+  ];
 
   it('when a backtest result has the documented deciles then those four numbers are read and the rest ignored', () => {
     expect(parseBacktest({ auc: 0.7, deciles }, 'bt.json')).toEqual([
@@ -127,15 +159,30 @@ describe('parseBacktest', () => {
   });
 
   it('when the result is the JSON of churnwatch backtest then its ranking deciles are read (rate as the churn rate)', () => {
-    const ranking = { auc: 0.7, deciles: { base_rate: 0.1, rows: [{ decile: 1, subscribers: 10, churners: 3, rate: 0.3, lift: 3, cumulative_share: 0.3, min_score: 0.5 }] } };
-    expect(parseBacktest({ population: {}, ranking, expected_loss: {} }, 'bt.json')).toEqual([{ decile: 1, churn_rate: 0.3, lift: 3, cumulative_share: 0.3 }]);
+    const ranking = {
+      auc: 0.7,
+      deciles: {
+        base_rate: 0.1,
+        rows: [{ decile: 1, subscribers: 10, churners: 3, rate: 0.3, lift: 3, cumulative_share: 0.3, min_score: 0.5 }],
+      },
+    };
+    expect(parseBacktest({ population: {}, ranking, expected_loss: {} }, 'bt.json')).toEqual([
+      { decile: 1, churn_rate: 0.3, lift: 3, cumulative_share: 0.3 },
+    ]);
     const noLift = { ranking: { deciles: { rows: [{ decile: 1, rate: 0, lift: null, cumulative_share: 0 }] } } }; // no churner: lift not computable
-    expect(thrown(() => parseBacktest(noLift, 'bt.json')).message).toContain('bt.json: ranking.deciles.rows[0].lift is missing or not a number');
+    expect(thrown(() => parseBacktest(noLift, 'bt.json')).message).toContain(
+      'bt.json: ranking.deciles.rows[0].lift is missing or not a number',
+    );
   });
 
   it('when a decile lacks a number then the message names the entry and the field', () => {
-    const e = thrown(() => parseBacktest({ deciles: [deciles[0], { decile: 2, churn_rate: 0.1, lift: 'high', cumulative_share: 0.4 }] }, 'bt.json'));
-    expect([e.code, e.message]).toEqual(['CW_REPORT_INPUT', expect.stringContaining('bt.json: deciles[1].lift is missing or not a number')]);
+    const e = thrown(() =>
+      parseBacktest({ deciles: [deciles[0], { decile: 2, churn_rate: 0.1, lift: 'high', cumulative_share: 0.4 }] }, 'bt.json'),
+    );
+    expect([e.code, e.message]).toEqual([
+      'CW_REPORT_INPUT',
+      expect.stringContaining('bt.json: deciles[1].lift is missing or not a number'),
+    ]);
     expect(thrown(() => parseBacktest({ rules: [] }, 'bt.json')).message).toContain('bt.json: no deciles array');
     expect(thrown(() => parseBacktest({ deciles: [] }, 'bt.json')).message).toContain('deciles has 0 entries');
   });

@@ -15,30 +15,58 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { World, cleanup } from '../helpers/world.js';
 
-const RULES = ['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring', 'contract_lapsed',
-  'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance'] as const;
+const RULES = [
+  'arpu_drop_mom',
+  'arpu_decline_3m',
+  'silence_3d',
+  'complaints_repeat',
+  'contract_expiring',
+  'contract_lapsed',
+  'arrears_suspended',
+  'number_hold',
+  'forwarding_3d',
+  'hotline_calls',
+  'mou_drop',
+  'low_balance',
+] as const;
 
 const STATUSES = ['active', 'active', 'active', 'suspended_arrears', 'suspended_hold', 'closed'];
 
 const money = (f: number) => `${f < 0 ? '-' : ''}${Math.floor(Math.abs(f) / 100)}.${String(Math.abs(f) % 100).padStart(2, '0')}`;
 
 /** Amount in fen near the interesting boundaries of a base amount. */
-const nearRatio = (base: number, num: number, den: number) => fc.integer({ min: -2, max: 2 }).map((d) => Math.floor((base * num) / den) + d);
+const nearRatio = (base: number, num: number, den: number) =>
+  fc.integer({ min: -2, max: 2 }).map((d) => Math.floor((base * num) / den) + d);
 
-const subscriberArb = fc.record({
-  status: fc.constantFrom(...STATUSES),
-  activationOffset: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
-  balance: fc.option(fc.integer({ min: -200, max: 2000 }), { nil: undefined }),
-  m3: fc.integer({ min: 900, max: 20000 }),
-  shape: fc.integer({ min: 0, max: 3 }),
-  m0jitter: fc.integer({ min: -3, max: 3 }),
-  mou1: fc.integer({ min: 5900, max: 6200 }),
-  mouHalf: fc.integer({ min: -2, max: 2 }),
-  hotline: fc.integer({ min: 0, max: 7 }),
-  usage: fc.array(fc.record({ day: fc.integer({ min: 0, max: 5 }), calls: fc.integer({ min: 0, max: 2 }), data: fc.integer({ min: 0, max: 2 }), fwd: fc.integer({ min: 0, max: 1 }) }), { maxLength: 6 }),
-  tickets: fc.array(fc.record({ day: fc.integer({ min: 0, max: 93 }), kind: fc.constantFrom('complaint', 'fault', 'inquiry') }), { maxLength: 4 }),
-  contracts: fc.array(fc.record({ end: fc.integer({ min: -33, max: 33 }), renewed: fc.boolean(), kind: fc.constantFrom('plan', 'lease') }), { maxLength: 3 }),
-}).chain((s) => fc.tuple(fc.constant(s), nearRatio(s.m3, 70, 100), nearRatio(s.m3, 80, 100)));
+const subscriberArb = fc
+  .record({
+    status: fc.constantFrom(...STATUSES),
+    activationOffset: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+    balance: fc.option(fc.integer({ min: -200, max: 2000 }), { nil: undefined }),
+    m3: fc.integer({ min: 900, max: 20000 }),
+    shape: fc.integer({ min: 0, max: 3 }),
+    m0jitter: fc.integer({ min: -3, max: 3 }),
+    mou1: fc.integer({ min: 5900, max: 6200 }),
+    mouHalf: fc.integer({ min: -2, max: 2 }),
+    hotline: fc.integer({ min: 0, max: 7 }),
+    usage: fc.array(
+      fc.record({
+        day: fc.integer({ min: 0, max: 5 }),
+        calls: fc.integer({ min: 0, max: 2 }),
+        data: fc.integer({ min: 0, max: 2 }),
+        fwd: fc.integer({ min: 0, max: 1 }),
+      }),
+      { maxLength: 6 },
+    ),
+    tickets: fc.array(fc.record({ day: fc.integer({ min: 0, max: 93 }), kind: fc.constantFrom('complaint', 'fault', 'inquiry') }), {
+      maxLength: 4,
+    }),
+    contracts: fc.array(
+      fc.record({ end: fc.integer({ min: -33, max: 33 }), renewed: fc.boolean(), kind: fc.constantFrom('plan', 'lease') }),
+      { maxLength: 3 },
+    ),
+  })
+  .chain((s) => fc.tuple(fc.constant(s), nearRatio(s.m3, 70, 100), nearRatio(s.m3, 80, 100)));
 
 type Sub = typeof subscriberArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -55,13 +83,21 @@ function reference(w: World, id: string, [s, near70, near80]: Sub): Record<strin
   out.arpu_decline_3m = +(m3 >= 1000 && m3 > m2 && m2 > m1 && m1 > m0 && m0 * 100 <= 80 * m3);
   const act = (k: number) => s.usage.filter((u) => u.day === k).reduce((a, u) => a + u.calls + u.data, 0);
   const fwd = (k: number) => s.usage.filter((u) => u.day === k).reduce((a, u) => a + u.fwd, 0);
-  out.silence_3d = +(active && act(1) === 0 && act(2) === 0 && act(3) === 0 && (s.activationOffset === undefined || s.activationOffset >= 3));
+  out.silence_3d = +(
+    active &&
+    act(1) === 0 &&
+    act(2) === 0 &&
+    act(3) === 0 &&
+    (s.activationOffset === undefined || s.activationOffset >= 3)
+  );
   const inWindow = (k: number) => k >= 1 && k <= 90;
   const complaints = s.tickets.filter((t) => t.kind === 'complaint' && inWindow(t.day)).length;
   const faults = s.tickets.filter((t) => t.kind === 'fault' && inWindow(t.day)).length;
   out.complaints_repeat = +(complaints >= 2 || faults >= 3);
   out.contract_expiring = +s.contracts.some((c) => !c.renewed && c.end >= 0 && c.end <= 30);
-  out.contract_lapsed = +s.contracts.some((c) => !c.renewed && c.end >= -30 && c.end <= -1 && !s.contracts.some((o) => o.kind === c.kind && o.end >= 0));
+  out.contract_lapsed = +s.contracts.some(
+    (c) => !c.renewed && c.end >= -30 && c.end <= -1 && !s.contracts.some((o) => o.kind === c.kind && o.end >= 0),
+  );
   out.arrears_suspended = +(s.status === 'suspended_arrears');
   out.number_hold = +(s.status === 'suspended_hold');
   out.forwarding_3d = +(fwd(1) > 0 && fwd(2) > 0 && fwd(3) > 0);
@@ -78,7 +114,8 @@ function reference(w: World, id: string, [s, near70, near80]: Sub): Record<strin
   });
   [m0, m1, m2, m3].forEach((a, k) => {
     w.bill(id, w.month(k), money(a), {
-      mou: k === 0 ? money(mou0) : k === 1 ? money(s.mou1) : '0', hotline_calls: k === 0 ? String(s.hotline) : '0',
+      mou: k === 0 ? money(mou0) : k === 1 ? money(s.mou1) : '0',
+      hotline_calls: k === 0 ? String(s.hotline) : '0',
     });
   });
   for (const u of s.usage) w.usage(id, w.day(u.day), { calls: String(u.calls), data_mb: String(u.data), forwarded_calls: String(u.fwd) });
@@ -193,7 +230,11 @@ describe('division by zero: compiled evaluation equals a three-valued reference,
           }
           const arrow = tableFromIPC(readFileSync(join(r.published, 'scores.arrow')));
           const arrowRow = new Map([...arrow].map((row) => [String(row.subscriber_id), row.toJSON() as Record<string, unknown>]));
-          const tasks = new Map(Object.values(r.tasks).flat().map((t) => [t.subscriber_id!, t]));
+          const tasks = new Map(
+            Object.values(r.tasks)
+              .flat()
+              .map((t) => [t.subscriber_id!, t]),
+          );
           subs.forEach((s, i) => {
             const row = r.scores.get(id(i))!;
             const expected = divisionReference(s);
@@ -208,10 +249,16 @@ describe('division by zero: compiled evaluation equals a three-valued reference,
             const task = tasks.get(id(i));
             expect(task !== undefined).toBe(Object.values(expected).some((f) => f === 1));
             if (task) {
-              expect([task.value, task.tier, task.risk_score, task.expected_loss]).toEqual([row.value, row.tier, row.risk_score, row.expected_loss]);
+              expect([task.value, task.tier, task.risk_score, task.expected_loss]).toEqual([
+                row.value,
+                row.tier,
+                row.risk_score,
+                row.expected_loss,
+              ]);
               // A number in a reason text that is not given reads n/a.
               if (expected.not_both && s.hot === 0) expect(task.reason_text).toContain('n/a per call');
-              if (expected.balance_covers && (s.m0 === 0 || s.balance === undefined)) expect(task.reason_text).toContain('balance n/a bills');
+              if (expected.balance_covers && (s.m0 === 0 || s.balance === undefined))
+                expect(task.reason_text).toContain('balance n/a bills');
             }
           });
         } finally {

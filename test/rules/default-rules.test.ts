@@ -46,7 +46,9 @@ w.sub('E_d91', {}).ticket('E_d91', w.day(91), 'complaint').ticket('E_d91', w.day
 w.sub('E_3f', {}).ticket('E_3f', w.day(10), 'fault').ticket('E_3f', w.day(20), 'fault').ticket('E_3f', w.day(30), 'fault');
 w.sub('E_2f1i', {}).ticket('E_2f1i', w.day(10), 'fault').ticket('E_2f1i', w.day(20), 'fault').ticket('E_2f1i', w.day(30), 'inquiry');
 w.sub('E_on_D', {}).ticket('E_on_D', w.day(0), 'complaint').ticket('E_on_D', w.day(1), 'complaint');
-w.sub('E_datetime', {}).ticket('E_datetime', `${w.day(90)} 23:59:59`, 'complaint').ticket('E_datetime', `${w.day(5).replaceAll('-', '')}`, 'complaint');
+w.sub('E_datetime', {})
+  .ticket('E_datetime', `${w.day(90)} 23:59:59`, 'complaint')
+  .ticket('E_datetime', `${w.day(5).replaceAll('-', '')}`, 'complaint');
 
 // contract_expiring: renewed false, end in [D, D+30]
 w.sub('F_end_D', {}).contract('F_end_D', w.rel(0), '0');
@@ -68,14 +70,18 @@ w.sub('S_hold', { status: 'suspended_hold' });
 // forwarding_3d
 w.sub('H_fwd3', {});
 for (const k of [1, 2, 3]) w.usage('H_fwd3', w.day(k), { calls: '1', forwarded_calls: '1' });
-w.sub('H_gap', {}).usage('H_gap', w.day(1), { calls: '1', forwarded_calls: '2' }).usage('H_gap', w.day(3), { calls: '1', forwarded_calls: '2' });
+w.sub('H_gap', {})
+  .usage('H_gap', w.day(1), { calls: '1', forwarded_calls: '2' })
+  .usage('H_gap', w.day(3), { calls: '1', forwarded_calls: '2' });
 w.sub('H_shifted', {});
 for (const k of [2, 3, 4]) w.usage('H_shifted', w.day(k), { calls: '1', forwarded_calls: '1' });
 
 // hotline_calls: hotline_calls(M0) >= 5
 w.sub('I_5', {}).bill('I_5', w.month(0), '30.00', { hotline_calls: '5' });
 w.sub('I_4', {}).bill('I_4', w.month(0), '30.00', { hotline_calls: '4' });
-w.sub('I_split', {}).bill('I_split', w.month(0), '30.00', { hotline_calls: '3' }).bill('I_split', w.month(0), '0.00', { hotline_calls: '2' });
+w.sub('I_split', {})
+  .bill('I_split', w.month(0), '30.00', { hotline_calls: '3' })
+  .bill('I_split', w.month(0), '0.00', { hotline_calls: '2' });
 w.sub('I_M1', {}).bill('I_M1', w.month(1), '30.00', { hotline_calls: '9' });
 
 // mou_drop: mou(M1) >= 60 and mou(M0) <= 0.50 * mou(M1)
@@ -94,10 +100,13 @@ w.sub('K_negative', { prepaid_balance: '-1.00' });
 // Give everyone not about silence some usage, so silence_3d does not muddy the other checks.
 const quiet = new Set(w.rows.subscribers.map((s) => s.subscriber_id).filter((id) => id.startsWith('C_') || id.startsWith('H_')));
 for (const s of w.rows.subscribers) {
-  if (!quiet.has(s.subscriber_id!) && s.subscriber_id !== 'FILLER') for (const k of [1, 2, 3]) w.usage(s.subscriber_id!, w.day(k), { calls: '1' });
+  if (!quiet.has(s.subscriber_id!) && s.subscriber_id !== 'FILLER')
+    for (const k of [1, 2, 3]) w.usage(s.subscriber_id!, w.day(k), { calls: '1' });
 }
 
-beforeAll(async () => { result = await w.run(); });
+beforeAll(async () => {
+  result = await w.run();
+});
 afterAll(() => cleanup(result.dir));
 
 function flag(id: string, rule: string): string {
@@ -114,29 +123,65 @@ describe('the default rule pack on boundary cases', () => {
   });
 
   it.each([
-    ['A_70_100', '1'], ['A_7001_100', '0'], ['A_707_1010', '1'], ['A_708_1010', '0'], ['A_7_10', '1'],
-    ['A_0_999', '0'], ['A_split', '1'], ['A_noM0', '1'], ['A_credit', '1'], ['A_closed', '0'],
+    ['A_70_100', '1'],
+    ['A_7001_100', '0'],
+    ['A_707_1010', '1'],
+    ['A_708_1010', '0'],
+    ['A_7_10', '1'],
+    ['A_0_999', '0'],
+    ['A_split', '1'],
+    ['A_noM0', '1'],
+    ['A_credit', '1'],
+    ['A_closed', '0'],
   ])('arpu_drop_mom: %s → %s', (id, want) => expect(flag(id, 'arpu_drop_mom')).toBe(want));
 
   it.each([
-    ['B_80_100', '1'], ['B_8001_100', '0'], ['B_808_1010', '1'], ['B_flat', '0'], ['B_M3_999', '0'], ['B_M3_10', '1'],
+    ['B_80_100', '1'],
+    ['B_8001_100', '0'],
+    ['B_808_1010', '1'],
+    ['B_flat', '0'],
+    ['B_M3_999', '0'],
+    ['B_M3_10', '1'],
   ])('arpu_decline_3m: %s → %s', (id, want) => expect(flag(id, 'arpu_decline_3m')).toBe(want));
 
   it.each([
-    ['C_none', '1'], ['C_d3_sms', '0'], ['C_d4_only', '1'], ['C_act_d3', '1'], ['C_act_d2', '0'], ['C_hold', '0'],
-    ['C_zero_rows', '1'], ['C_data', '0'], ['C_on_D', '1'], ['C_closed', '0'], ['A_70_100', '0'],
+    ['C_none', '1'],
+    ['C_d3_sms', '0'],
+    ['C_d4_only', '1'],
+    ['C_act_d3', '1'],
+    ['C_act_d2', '0'],
+    ['C_hold', '0'],
+    ['C_zero_rows', '1'],
+    ['C_data', '0'],
+    ['C_on_D', '1'],
+    ['C_closed', '0'],
+    ['A_70_100', '0'],
   ])('silence_3d: %s → %s', (id, want) => expect(flag(id, 'silence_3d')).toBe(want));
 
   it.each([
-    ['E_2c_edges', '1'], ['E_d91', '0'], ['E_3f', '1'], ['E_2f1i', '0'], ['E_on_D', '0'], ['E_datetime', '1'],
+    ['E_2c_edges', '1'],
+    ['E_d91', '0'],
+    ['E_3f', '1'],
+    ['E_2f1i', '0'],
+    ['E_on_D', '0'],
+    ['E_datetime', '1'],
   ])('complaints_repeat: %s → %s', (id, want) => expect(flag(id, 'complaints_repeat')).toBe(want));
 
   it.each([
-    ['F_end_D', '1'], ['F_end_30', '1'], ['F_end_31', '0'], ['F_renewed', '0'], ['G_end_m30', '0'],
+    ['F_end_D', '1'],
+    ['F_end_30', '1'],
+    ['F_end_31', '0'],
+    ['F_renewed', '0'],
+    ['G_end_m30', '0'],
   ])('contract_expiring: %s → %s', (id, want) => expect(flag(id, 'contract_expiring')).toBe(want));
 
   it.each([
-    ['G_end_m30', '1'], ['G_end_m31', '0'], ['G_replaced', '0'], ['G_other_kind', '1'], ['G_renewed', '0'], ['F_end_D', '0'],
+    ['G_end_m30', '1'],
+    ['G_end_m31', '0'],
+    ['G_replaced', '0'],
+    ['G_other_kind', '1'],
+    ['G_renewed', '0'],
+    ['F_end_D', '0'],
   ])('contract_lapsed: %s → %s', (id, want) => expect(flag(id, 'contract_lapsed')).toBe(want));
 
   it('status rules flag exactly their status, and closed subscribers never', () => {
@@ -150,10 +195,30 @@ describe('the default rule pack on boundary cases', () => {
     }
   });
 
-  it.each([['H_fwd3', '1'], ['H_gap', '0'], ['H_shifted', '0']])('forwarding_3d: %s → %s', (id, want) => expect(flag(id, 'forwarding_3d')).toBe(want));
-  it.each([['I_5', '1'], ['I_4', '0'], ['I_split', '1'], ['I_M1', '0']])('hotline_calls: %s → %s', (id, want) => expect(flag(id, 'hotline_calls')).toBe(want));
-  it.each([['J_30_60', '1'], ['J_3001_60', '0'], ['J_5999', '0'], ['J_half', '1']])('mou_drop: %s → %s', (id, want) => expect(flag(id, 'mou_drop')).toBe(want));
-  it.each([['K_999', '1'], ['K_10', '0'], ['K_empty', '0'], ['K_arrears', '0'], ['K_negative', '1']])('low_balance: %s → %s', (id, want) => expect(flag(id, 'low_balance')).toBe(want));
+  it.each([
+    ['H_fwd3', '1'],
+    ['H_gap', '0'],
+    ['H_shifted', '0'],
+  ])('forwarding_3d: %s → %s', (id, want) => expect(flag(id, 'forwarding_3d')).toBe(want));
+  it.each([
+    ['I_5', '1'],
+    ['I_4', '0'],
+    ['I_split', '1'],
+    ['I_M1', '0'],
+  ])('hotline_calls: %s → %s', (id, want) => expect(flag(id, 'hotline_calls')).toBe(want));
+  it.each([
+    ['J_30_60', '1'],
+    ['J_3001_60', '0'],
+    ['J_5999', '0'],
+    ['J_half', '1'],
+  ])('mou_drop: %s → %s', (id, want) => expect(flag(id, 'mou_drop')).toBe(want));
+  it.each([
+    ['K_999', '1'],
+    ['K_10', '0'],
+    ['K_empty', '0'],
+    ['K_arrears', '0'],
+    ['K_negative', '1'],
+  ])('low_balance: %s → %s', (id, want) => expect(flag(id, 'low_balance')).toBe(want));
 
   it('when rules hit then the task row carries the evidence in the reason text', () => {
     const all = [...result.tasks.high!, ...result.tasks.mid!, ...result.tasks.mass!];

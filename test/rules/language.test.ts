@@ -17,7 +17,12 @@ function packWith(when: string, extra = ''): string {
 }
 
 function errorOf(fn: () => unknown): ChurnwatchError {
-  try { fn(); } catch (e) { if (e instanceof ChurnwatchError) return e; throw e; }
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ChurnwatchError) return e;
+    throw e;
+  }
   throw new Error('expected an error');
 }
 
@@ -25,7 +30,10 @@ describe('rule expressions', () => {
   it.each([
     ['amount(M1) >= 10 and amount(M0) <= 0.70 * amount(M1)', ['amount(M1)', 'amount(M0)']],
     ["status == 'active' and not given(prepaid_balance)", ['status', 'prepaid_balance']],
-    ["tickets('complaint', -90, -1) >= 2 || tickets('fault', -90, -1) >= 3", ["tickets('complaint', -90, -1)", "tickets('fault', -90, -1)"]],
+    [
+      "tickets('complaint', -90, -1) >= 2 || tickets('fault', -90, -1) >= 3",
+      ["tickets('complaint', -90, -1)", "tickets('fault', -90, -1)"],
+    ],
     ['activation_date <= d3', ['activation_date']],
     ['amount(M3) > amount(M2) > amount(M1)', ['amount(M3)', 'amount(M2)', 'amount(M1)']],
     ['min(mou(M0), mou(M1)) - abs(-3) > 2 * (1 + 1)', ['mou(M0)', 'mou(M1)']],
@@ -84,20 +92,25 @@ describe('rule expressions', () => {
   it('when a condition compiles then the generated loop reads typed arrays only', () => {
     const c = check('amount(M1) >= 10 and amount(M0) <= 0.70 * amount(M1)');
     let seen = '';
-    const spy: Compiler = (params, body) => { seen = body; return new Function(...params, body) as never; };
+    const spy: Compiler = (params, body) => {
+      seen = body;
+      return new Function(...params, body) as never;
+    };
     const compiled = compileCondition(c.tree, c.features.keys(), spy);
-    expect(seen).toContain([
-      'for (let i = 0; i < n; i++) {',
-      '  const t1 = c0[i] - 10;',
-      '  let t2 = (t1 >= -1e-7);',
-      '  if (t2) {',
-      '    const t3 = 0.7 * c0[i];',
-      '    const t4 = c1[i] - t3;',
-      '    t2 = (t4 <= 1e-7);',
-      '  }',
-      '  out[i] = t2 ? 1 : 0;',
-      '}',
-    ].join('\n'));
+    expect(seen).toContain(
+      [
+        'for (let i = 0; i < n; i++) {',
+        '  const t1 = c0[i] - 10;',
+        '  let t2 = (t1 >= -1e-7);',
+        '  if (t2) {',
+        '    const t3 = 0.7 * c0[i];',
+        '    const t4 = c1[i] - t3;',
+        '    t2 = (t4 <= 1e-7);',
+        '  }',
+        '  out[i] = t2 ? 1 : 0;',
+        '}',
+      ].join('\n'),
+    );
     const out = new Uint8Array(4);
     compiled.run([new Float64Array([10.1, 100, 9.99, 10.1]), new Float64Array([7.07, 70.01, 0, 7.08])], 4, 0, out);
     expect([...out]).toEqual([1, 0, 0, 0]);
@@ -119,8 +132,20 @@ describe('rule expressions', () => {
 
   it('the default rule pack loads and has the twelve rules of the contract', () => {
     const pack = parseRulePack(readFileSync('rules/default.yaml', 'utf8'), 'default.yaml');
-    expect(pack.rules.map((r) => r.id)).toEqual(['arpu_drop_mom', 'arpu_decline_3m', 'silence_3d', 'complaints_repeat', 'contract_expiring',
-      'contract_lapsed', 'arrears_suspended', 'number_hold', 'forwarding_3d', 'hotline_calls', 'mou_drop', 'low_balance']);
+    expect(pack.rules.map((r) => r.id)).toEqual([
+      'arpu_drop_mom',
+      'arpu_decline_3m',
+      'silence_3d',
+      'complaints_repeat',
+      'contract_expiring',
+      'contract_lapsed',
+      'arrears_suspended',
+      'number_hold',
+      'forwarding_3d',
+      'hotline_calls',
+      'mou_drop',
+      'low_balance',
+    ]);
   });
 
   describe('"not given": x / 0, overflow and missing attributes (SQL NULL, three-valued conditions)', () => {
@@ -172,7 +197,11 @@ describe('rule expressions', () => {
     it('when a number expression divides by zero or overflows then its value is NaN, never infinite', () => {
       const at = (src: string, ...cols: number[]) => {
         const c = checkExpression(parseExpression(src));
-        return compileNumber(c.tree, c.features.keys()).at(cols.map((v) => new Float64Array([v])), 0, 0);
+        return compileNumber(c.tree, c.features.keys()).at(
+          cols.map((v) => new Float64Array([v])),
+          0,
+          0,
+        );
       };
       expect(at('amount(M0) / amount(M1)', 5, 0)).toBeNaN();
       expect(at('amount(M0) / amount(M1)', 0, 0)).toBeNaN();

@@ -19,7 +19,12 @@ function packWith(when: string, extra = ''): string {
 }
 
 function errorOf(fn: () => unknown): ChurnwatchError {
-  try { fn(); } catch (e) { if (e instanceof ChurnwatchError) return e; throw e; }
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ChurnwatchError) return e;
+    throw e;
+  }
   throw new Error('expected an error');
 }
 
@@ -51,8 +56,12 @@ describe('rule expression limits', () => {
     const c = checkExpression(parseExpression(src));
     const f = compileCondition(c.tree, c.features.keys());
     // One temporary per operation, none nested: the engine never sees a deep expression.
-    let depth = 0, deepest = 0;
-    for (const ch of f.source) { depth += ch === '(' ? 1 : ch === ')' ? -1 : 0; deepest = Math.max(deepest, depth); }
+    let depth = 0,
+      deepest = 0;
+    for (const ch of f.source) {
+      depth += ch === '(' ? 1 : ch === ')' ? -1 : 0;
+      deepest = Math.max(deepest, depth);
+    }
     expect(deepest).toBeLessThanOrEqual(2);
     const out = new Uint8Array(3);
     f.run([new Float64Array([0.002, -0.001, 0.0005])], 3, 0, out);
@@ -72,7 +81,9 @@ describe('rule expression limits', () => {
   });
 
   it('when a pack has 10,000 rules or is larger than the limit then it is refused with 78 before compiling anything', () => {
-    const rules = Array.from({ length: 10_000 }, (_, k) => `  - { id: r${k}, when: "amount(M0) > ${k}", weight: 0.1, action: call }`).join('\n');
+    const rules = Array.from({ length: 10_000 }, (_, k) => `  - { id: r${k}, when: "amount(M0) > ${k}", weight: 0.1, action: call }`).join(
+      '\n',
+    );
     const many = errorOf(() => parseRulePack(`pack: t\nvalue: amount(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n${rules}\n`, 'p.yaml'));
     expect([many.code, many.exitCode]).toEqual(['CW_RULEPACK_INVALID', 78]);
     expect(many.message).toContain(`has 10000 rules, more than the limit of ${MAX_RULES}`);

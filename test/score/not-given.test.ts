@@ -12,8 +12,11 @@ import { TIERS } from '../../src/contract/contract.js';
 import { TextColumn } from '../../src/util/text-column.js';
 import { World, cleanup } from '../helpers/world.js';
 
-const pack = (tiers: string) => parseRulePack(
-  `pack: t\nvalue: amount(M0) / hotline_calls(M0)\ntiers: ${tiers}\nrules:\n  - { id: r1, when: "amount(M0) > 1", weight: 0.5, action: call }\n`, 'p.yaml');
+const pack = (tiers: string) =>
+  parseRulePack(
+    `pack: t\nvalue: amount(M0) / hotline_calls(M0)\ntiers: ${tiers}\nrules:\n  - { id: r1, when: "amount(M0) > 1", weight: 0.5, action: call }\n`,
+    'p.yaml',
+  );
 
 describe('a value that is not given', () => {
   it('when tiers go by rank then NaN ranks below every value, ties by id, and the cut stays stable', () => {
@@ -27,7 +30,17 @@ describe('a value that is not given', () => {
   it('when tiers go by threshold then NaN is mass and its expected loss is 0, not NaN', () => {
     const p = pack('{ high: 60, mid: 30 }');
     const ids = TextColumn.from(['a', 'b']);
-    const s = score(p, { rules: p.rules.filter((r) => r.enabled), ruleIds: ['r1'], flags: [Uint8Array.of(1, 1)], excluded: Uint8Array.of(0, 0), value: Float64Array.of(NaN, 80) }, ids);
+    const s = score(
+      p,
+      {
+        rules: p.rules.filter((r) => r.enabled),
+        ruleIds: ['r1'],
+        flags: [Uint8Array.of(1, 1)],
+        excluded: Uint8Array.of(0, 0),
+        value: Float64Array.of(NaN, 80),
+      },
+      ids,
+    );
     expect([...s.tier].map((t) => TIERS[t])).toEqual(['mass', 'high']);
     expect([...s.risk]).toEqual([0.5, 0.5]);
     expect([...s.expectedLoss]).toEqual([0, 40]);
@@ -38,10 +51,24 @@ describe('a value that is not given', () => {
     w.sub('S1', {}).bills('S1', ['80.00', '80.00'], [{ hotline_calls: '0' }]);
     const dir = w.write();
     try {
-      writeFileSync(join(dir, 'p.yaml'), `pack: t\nvalue: amount(M0) / hotline_calls(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n  - { id: r1, when: "amount(M0) > 1", weight: 0.5, action: call, reason: "per call {amount(M0) / hotline_calls(M0)}" }\n`);
+      writeFileSync(
+        join(dir, 'p.yaml'),
+        `pack: t\nvalue: amount(M0) / hotline_calls(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n  - { id: r1, when: "amount(M0) > 1", weight: 0.5, action: call, reason: "per call {amount(M0) / hotline_calls(M0)}" }\n`,
+      );
       const run = async (extra: string[]) => {
-        let out = '', err = '';
-        const code = await main(['explain', '--input', dir, '--as-of', '2026-11-23', '--subscriber', 'S1', '--rules', join(dir, 'p.yaml'), ...extra], { out: (s) => { out += s; }, err: (s) => { err += s; } });
+        let out = '',
+          err = '';
+        const code = await main(
+          ['explain', '--input', dir, '--as-of', '2026-11-23', '--subscriber', 'S1', '--rules', join(dir, 'p.yaml'), ...extra],
+          {
+            out: (s) => {
+              out += s;
+            },
+            err: (s) => {
+              err += s;
+            },
+          },
+        );
         return { code, out, err };
       };
       const text = await run([]);

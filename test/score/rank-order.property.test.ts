@@ -11,17 +11,20 @@ import { TextColumn } from '../../src/util/text-column.js';
 describe('byLossThenId', () => {
   it('orders as the comparator sort does', () => {
     const loss = fc.oneof(fc.constantFrom(0, -0, 1, 1.5, 2.25, 1e-300, 1e300, Infinity), fc.double({ min: 0, max: 1e6, noNaN: true }));
-    fc.assert(fc.property(
-      fc.array(fc.tuple(loss, fc.string({ unit: fc.constantFrom('a', 'b', 'z', '张', '0'), maxLength: 3 })), { maxLength: 300 }),
-      fc.double({ min: 0, max: 1, noNaN: true }),
-      (rows, keepShare) => {
-        const losses = Float64Array.from(rows.map((r) => r[0]));
-        const ids = TextColumn.from(rows.map((r) => r[1]));
-        const list = rows.map((_, i) => i).filter((i) => (i * 7919) % 100 < keepShare * 100);
-        const want = list.slice().sort((a, b) => losses[b]! - losses[a]! || ids.compare(a, b));
-        expect(byLossThenId(list, losses, ids)).toEqual(want);
-      },
-    ), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(loss, fc.string({ unit: fc.constantFrom('a', 'b', 'z', '张', '0'), maxLength: 3 })), { maxLength: 300 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (rows, keepShare) => {
+          const losses = Float64Array.from(rows.map((r) => r[0]));
+          const ids = TextColumn.from(rows.map((r) => r[1]));
+          const list = rows.map((_, i) => i).filter((i) => (i * 7919) % 100 < keepShare * 100);
+          const want = list.slice().sort((a, b) => losses[b]! - losses[a]! || ids.compare(a, b));
+          expect(byLossThenId(list, losses, ids)).toEqual(want);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('puts a loss the pack could not compute (NaN) last, by id', () => {

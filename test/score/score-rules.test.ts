@@ -17,9 +17,11 @@ describe('score', () => {
     const enabled = pack.rules.filter((r) => r.enabled);
     const [first, other] = [enabled[0]!, enabled.find((r) => r.weight !== enabled[0]!.weight)!];
     const ev: Evaluation = {
-      rules: [other, first], ruleIds: [other.id, first.id],
+      rules: [other, first],
+      ruleIds: [other.id, first.id],
       flags: [Uint8Array.of(1, 0, 1), Uint8Array.of(0, 1, 1)],
-      excluded: new Uint8Array(3), value: Float64Array.of(100, 100, 100),
+      excluded: new Uint8Array(3),
+      value: Float64Array.of(100, 100, 100),
     };
     const s = score(pack, ev, TextColumn.from(['a', 'b', 'c']));
     expect(s.risk[0]).toBeCloseTo(other.weight, 12);

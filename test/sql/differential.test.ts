@@ -20,7 +20,6 @@ const duckdb = await loadDuckDb();
 const tmp = mkdtempSync(join(tmpdir(), 'cw-sql-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-
 async function generate(name: string, extra: string[]): Promise<string> {
   const dir = join(tmp, name);
   await cli(['generate', '--subscribers', '3000', '--out', dir, '--as-of', AS_OF, ...extra]);
@@ -59,7 +58,11 @@ describe.skipIf(duckdb === null)('churnwatch sql --dialect duckdb against the in
   it('gives the same scores.csv for a pack with division, min/max/abs, any ticket, not/and/or and rank tiers', async () => {
     const { engine, sql } = await bothWays(dirty, HAND_PACK, 'hand');
     // Every rule of the pack flags someone, and some values are not given: the comparison is not vacuous.
-    const rows = engine.trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = engine
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     for (let j = 5; j < rows[0]!.length; j++) expect(rows.some((r) => r[j] === '1')).toBe(true);
     expect(rows.some((r) => r[1] === '')).toBe(true);
     expect(sql).toBe(engine);

@@ -11,7 +11,15 @@ import { csvLine } from '../../src/output/csv.js';
 export async function cli(args: string[]): Promise<string> {
   let out = '';
   let err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; }, log: () => {} });
+  const code = await main(args, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    log: () => {},
+  });
   expect(err).toBe('');
   expect(code).toBe(0);
   return out;
@@ -22,7 +30,10 @@ type DuckDb = typeof import('@duckdb/node-api');
 let loaded: Promise<DuckDb | null> | undefined;
 
 export function loadDuckDb(): Promise<DuckDb | null> {
-  loaded ??= import('@duckdb/node-api').then((m) => m, () => null);
+  loaded ??= import('@duckdb/node-api').then(
+    (m) => m,
+    () => null,
+  );
   return loaded;
 }
 

@@ -15,7 +15,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; }, log: () => {} });
+  const code = await main(args, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    log: () => {},
+  });
   return { code, out, err };
 }
 

@@ -24,12 +24,14 @@ const GOLDEN_AS_OF = '2026-11-23';
 
 // dt-sql-parser's ES build imports its own files without extensions; only this test needs the hook.
 register('./extensionless-hook.mjs', import.meta.url);
-const parser = await import('dt-sql-parser').then((m) => new m.SparkSQL(), () => null);
+const parser = await import('dt-sql-parser').then(
+  (m) => new m.SparkSQL(),
+  () => null,
+);
 const duckdb = await loadDuckDb();
 
 const tmp = mkdtempSync(join(tmpdir(), 'cw-spark-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
 
 const sparkScript = (pack: string, asOf: string) => cli(['sql', '--dialect', 'spark', '--as-of', asOf, '--rules', pack]);
 
@@ -50,12 +52,19 @@ describe.skipIf(parser === null)('Spark SQL grammar', () => {
     expect(grammarErrors('SELECT CASE WHEN m <= 2 THEN 1 ELSE 0 END AS x FROM t')).toEqual([]);
   });
 
-  it.each([['default', DEFAULT_PACK], ['hand-made', HAND_PACK]])('parses the script of the %s pack', async (_, pack) => {
-    expect(grammarErrors(await sparkScript(pack, GOLDEN_AS_OF))).toEqual([]);
-  }, 300_000);
+  it.each([
+    ['default', DEFAULT_PACK],
+    ['hand-made', HAND_PACK],
+  ])(
+    'parses the script of the %s pack',
+    async (_, pack) => {
+      expect(grammarErrors(await sparkScript(pack, GOLDEN_AS_OF))).toEqual([]);
+    },
+    300_000,
+  );
 });
 
-describe('the default pack\'s Spark script', () => {
+describe("the default pack's Spark script", () => {
   it(`is ${GOLDEN} (regenerate: node bin/churnwatch.js sql --dialect spark --as-of ${GOLDEN_AS_OF} > ${GOLDEN})`, async () => {
     expect(await sparkScript(DEFAULT_PACK, GOLDEN_AS_OF)).toBe(readFileSync(GOLDEN, 'utf8'));
   });
@@ -71,9 +80,40 @@ const TWINS: [RegExp, string][] = [
 
 /** Functions both engines document with the same meaning on the types used here. */
 const SHARED_FUNCTIONS = new Set([
-  'abs', 'coalesce', 'concat', 'floor', 'length', 'lower', 'lpad', 'max', 'regexp_extract', 'row_number', 'substr', 'sum', 'trim', 'least', 'greatest', 'count', 'NULLIF', 'CAST',
+  'abs',
+  'coalesce',
+  'concat',
+  'floor',
+  'length',
+  'lower',
+  'lpad',
+  'max',
+  'regexp_extract',
+  'row_number',
+  'substr',
+  'sum',
+  'trim',
+  'least',
+  'greatest',
+  'count',
+  'NULLIF',
+  'CAST',
 ]);
-const KEYWORDS_BEFORE_PARENS = new Set(['AS', 'IN', 'OVER', 'FROM', 'JOIN', 'AND', 'OR', 'NOT', 'THEN', 'ELSE', 'WHEN', 'DECIMAL', 'BETWEEN']);
+const KEYWORDS_BEFORE_PARENS = new Set([
+  'AS',
+  'IN',
+  'OVER',
+  'FROM',
+  'JOIN',
+  'AND',
+  'OR',
+  'NOT',
+  'THEN',
+  'ELSE',
+  'WHEN',
+  'DECIMAL',
+  'BETWEEN',
+]);
 
 function twin(spark: string): string {
   return TWINS.reduce((sql, [re, to]) => sql.replace(re, to), spark);
@@ -87,8 +127,10 @@ async function engineScores(input: string, pack: string, asOf: string, name: str
 
 /** The Spark script run by DuckDB over views named after the extracts. */
 async function viaTwins(spark: string, input: string, engine: string): Promise<string> {
-  const views = ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts'].map((name) =>
-    `CREATE VIEW ${name} AS SELECT * FROM read_csv('${resolve(input, `${name}.csv*`).replaceAll('\\', '/')}', header = true, all_varchar = true);`);
+  const views = ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts'].map(
+    (name) =>
+      `CREATE VIEW ${name} AS SELECT * FROM read_csv('${resolve(input, `${name}.csv*`).replaceAll('\\', '/')}', header = true, all_varchar = true);`,
+  );
   const rows = await runSql(duckdb!, twin(spark), views);
   return engine.slice(0, engine.indexOf('\n') + 1) + csvBody(rows);
 }
@@ -97,8 +139,17 @@ describe('only constructs with a DuckDB twin', () => {
   it('uses no function outside the shared list once the Spark constructs are swapped for their twins', async () => {
     for (const pack of [DEFAULT_PACK, HAND_PACK]) {
       const spark = await sparkScript(pack, GOLDEN_AS_OF);
-      const used = new Set([...twin(spark).replace(/--.*$/gm, '').replace(/'[^']*'/g, "''").matchAll(/(\w+)\s*\(/g)].map((m) => m[1]!));
-      const unknown = [...used].filter((f) => !SHARED_FUNCTIONS.has(f) && !KEYWORDS_BEFORE_PARENS.has(f) && !/^(row_number|regexp_matches)$/.test(f));
+      const used = new Set(
+        [
+          ...twin(spark)
+            .replace(/--.*$/gm, '')
+            .replace(/'[^']*'/g, "''")
+            .matchAll(/(\w+)\s*\(/g),
+        ].map((m) => m[1]!),
+      );
+      const unknown = [...used].filter(
+        (f) => !SHARED_FUNCTIONS.has(f) && !KEYWORDS_BEFORE_PARENS.has(f) && !/^(row_number|regexp_matches)$/.test(f),
+      );
       expect(unknown).toEqual([]);
       for (const [re] of TWINS) expect(twin(spark)).not.toMatch(re);
     }
@@ -109,10 +160,13 @@ describe('only constructs with a DuckDB twin', () => {
     expect(await viaTwins(await sparkScript(DEFAULT_PACK, GOLDEN_AS_OF), GOLDEN_INPUT, engine)).toBe(engine);
   });
 
-  it.skipIf(duckdb === null)('gives the in-process scores.csv on generated extracts with invalid rows, for the hand-made pack', async () => {
-    const input = join(tmp, 'dirty');
-    await cli(['generate', '--subscribers', '3000', '--seed', '5', '--dirty', '0.005', '--out', input, '--as-of', GOLDEN_AS_OF]);
-    const engine = await engineScores(input, HAND_PACK, GOLDEN_AS_OF, 'hand');
-    expect(await viaTwins(await sparkScript(HAND_PACK, GOLDEN_AS_OF), input, engine)).toBe(engine);
-  });
+  it.skipIf(duckdb === null)(
+    'gives the in-process scores.csv on generated extracts with invalid rows, for the hand-made pack',
+    async () => {
+      const input = join(tmp, 'dirty');
+      await cli(['generate', '--subscribers', '3000', '--seed', '5', '--dirty', '0.005', '--out', input, '--as-of', GOLDEN_AS_OF]);
+      const engine = await engineScores(input, HAND_PACK, GOLDEN_AS_OF, 'hand');
+      expect(await viaTwins(await sparkScript(HAND_PACK, GOLDEN_AS_OF), input, engine)).toBe(engine);
+    },
+  );
 });

@@ -12,9 +12,30 @@ import { loadDuckDb, runSql } from './helpers.js';
 const duckdb = await loadDuckDb();
 
 function numbers(): (number | null)[] {
-  const out: (number | null)[] = [null, 0, -0, 0.125, 0.375, -0.125, 1.005, 1.255, 4.35, 0.145, 10.535, 2.5, 123456789.125, 1e-9, -1e-9, 0.5e-2, 0.00005];
+  const out: (number | null)[] = [
+    null,
+    0,
+    -0,
+    0.125,
+    0.375,
+    -0.125,
+    1.005,
+    1.255,
+    4.35,
+    0.145,
+    10.535,
+    2.5,
+    123456789.125,
+    1e-9,
+    -1e-9,
+    0.5e-2,
+    0.00005,
+  ];
   let s = 12345;
-  const rand = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648; };
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
   const weights = [0.35, 0.3, 0.4, 0.25, 0.45, 0.5, 0.2, 0.1, 0.15, 0.05];
   for (let k = 0; k < 1500; k++) {
     const fen = Math.floor(rand() * 2_000_000) - 100_000;

@@ -34,7 +34,14 @@ describe('task ids', () => {
   });
 
   it('name each tier apart whatever the tier names, sharing initials, case or not fitting', () => {
-    for (const tiers of [['high', 'mid', 'mass'], ['mid', 'mass', 'm'], ['Mid', 'mid'], ['top tier', 'rest'], ['averylongtiername', 'b'], ['T2', 'x y', 'T1']]) {
+    for (const tiers of [
+      ['high', 'mid', 'mass'],
+      ['mid', 'mass', 'm'],
+      ['Mid', 'mid'],
+      ['top tier', 'rest'],
+      ['averylongtiername', 'b'],
+      ['T2', 'x y', 'T1'],
+    ]) {
       const tags = taskIdTags(tiers);
       expect(new Set(tags.map((t) => t.toUpperCase())).size).toBe(tiers.length);
       for (const tag of tags) expect(tag).toMatch(/^[A-Za-z0-9]{1,8}$/);
@@ -43,7 +50,9 @@ describe('task ids', () => {
 
   it('stay within 32 characters past ten million tasks in a tier', () => {
     const rows = 12_000_000;
-    const plan = { taskIdPrefix: `CW-20261123-${taskIdTags(['abcdefgh'])[0]}-`, rankWidth: String(rows).length } as Parameters<typeof taskId>[0];
+    const plan = { taskIdPrefix: `CW-20261123-${taskIdTags(['abcdefgh'])[0]}-`, rankWidth: String(rows).length } as Parameters<
+      typeof taskId
+    >[0];
     expect(taskId(plan, rows - 1).length).toBeLessThanOrEqual(TASK_ID_MAX_LENGTH);
     expect(taskId(plan, rows - 1)).toMatch(ID);
   });
@@ -54,16 +63,19 @@ describe('planTasks', () => {
   // Two rules of different weight and deadline; subscriber 2 hits both, 0 only the lighter, 1 none.
   const [light, heavy] = [...rules].sort((a, b) => a.weight - b.weight).filter((r, k, all) => k === 0 || k === all.length - 1);
   const ev: Evaluation = {
-    rules: [light!, heavy!], ruleIds: [light!.id, heavy!.id],
+    rules: [light!, heavy!],
+    ruleIds: [light!.id, heavy!.id],
     flags: [Uint8Array.of(1, 0, 1), Uint8Array.of(0, 0, 1)],
-    excluded: new Uint8Array(3), value: new Float64Array(3),
+    excluded: new Uint8Array(3),
+    value: new Float64Array(3),
   };
   const input = { pack, D: parseDay('2026-11-23'), evaluation: ev, msisdn: TextColumn.from(['13800000001', '13800000002', '13800000003']) };
 
   it('decides per set of hit rules: the heaviest rule acts, the most urgent deadline holds, codes in pack order', () => {
     const plan = planTasks(input, ['high', 'mid', 'mass'], 1, [2, 0], DEFAULT_TASK_PROFILE);
     expect(Array.from(plan.subscriber)).toEqual([2, 0]);
-    const both = plan.hitSets[plan.hitSet[0]!]!, one = plan.hitSets[plan.hitSet[1]!]!;
+    const both = plan.hitSets[plan.hitSet[0]!]!,
+      one = plan.hitSets[plan.hitSet[1]!]!;
     expect(both.codes).toBe(`${light!.id};${heavy!.id}`);
     expect(both.action).toBe(heavy!.action);
     expect(both.dueHours).toBe(Math.min(light!.dueHours, heavy!.dueHours));
@@ -74,7 +86,9 @@ describe('planTasks', () => {
   });
 
   it('stops on a subscriber without a rule hit, naming the rank', () => {
-    expect(() => planTasks(input, ['high', 'mid', 'mass'], 2, [0, 1], DEFAULT_TASK_PROFILE)).toThrow(/without a rule hit reached the mass task file \(rank 2\)/);
+    expect(() => planTasks(input, ['high', 'mid', 'mass'], 2, [0, 1], DEFAULT_TASK_PROFILE)).toThrow(
+      /without a rule hit reached the mass task file \(rank 2\)/,
+    );
   });
 
   it('decides the masking from the profile', () => {

@@ -15,7 +15,10 @@ import { cleanup, World, type RunOutcome } from '../helpers/world.js';
 type Rec = Record<string, string | number | null>;
 
 function readJsonl(dir: string, file: string): Rec[] {
-  return readFileSync(join(dir, file), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Rec);
+  return readFileSync(join(dir, file), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Rec);
 }
 
 describe('channels and task types (jsonl profile)', () => {
@@ -48,7 +51,9 @@ describe('channels and task types (jsonl profile)', () => {
 
   it('when the run publishes then every tier has a call, an SMS and a visit file', () => {
     expect(r.code).toBe(0);
-    expect(Object.keys(files).sort()).toEqual(['high', 'mass', 'mid'].flatMap((t) => ['call', 'sms', 'visit'].map((c) => `tasks-${t}-${c}.jsonl`)).sort());
+    expect(Object.keys(files).sort()).toEqual(
+      ['high', 'mass', 'mid'].flatMap((t) => ['call', 'sms', 'visit'].map((c) => `tasks-${t}-${c}.jsonl`)).sort(),
+    );
   });
 
   it('when a call file is read then it holds no SMS row, and an SMS file no call row', () => {
@@ -99,7 +104,11 @@ describe('channels and task types (jsonl profile)', () => {
   });
 
   it('when the plain task files are compared then the tasks are the same subscribers, once each', () => {
-    const jsonlTasks = new Set(Object.values(files).flat().map((x) => x.task_id));
+    const jsonlTasks = new Set(
+      Object.values(files)
+        .flat()
+        .map((x) => x.task_id),
+    );
     expect(jsonlTasks.size).toBe(Object.values(r.summary.tasks_per_tier as Record<string, number>).reduce((a, b) => a + b, 0));
   });
 });
@@ -120,9 +129,12 @@ describe('callable span, priority, seconds and phone forms', () => {
     expect(callableSpan(D, '22:00', 1, window, 'Asia/Shanghai')).toEqual(['2026-11-24T09:00:00+08:00', '2026-11-24T21:00:00+08:00']);
   });
 
-  it('when a zone has daylight saving then each end carries its own day\'s offset', () => {
+  it("when a zone has daylight saving then each end carries its own day's offset", () => {
     const march = parseDay('2026-03-07');
-    expect(callableSpan(march, '08:00', 48, window, 'America/New_York')).toEqual(['2026-03-07T09:00:00-05:00', '2026-03-08T21:00:00-04:00']);
+    expect(callableSpan(march, '08:00', 48, window, 'America/New_York')).toEqual([
+      '2026-03-07T09:00:00-05:00',
+      '2026-03-08T21:00:00-04:00',
+    ]);
   });
 
   it('when deadlines are ranked then a sooner one has a lower priority number', () => {
@@ -145,7 +157,7 @@ describe('callable span, priority, seconds and phone forms', () => {
     expect(toE164(phone, '86')).toBe(e164);
   });
 
-  it('when an E.164 number is this country\'s then its national form drops the country code, else it stays', () => {
+  it("when an E.164 number is this country's then its national form drops the country code, else it stays", () => {
     expect(toNational('+8613812345678', '86')).toBe('13812345678');
     expect(toNational('+4915112345678', '86')).toBe('+4915112345678');
   });
