@@ -30,7 +30,7 @@ import { ID_EMPTY, IdTable } from './id-table.js';
 import { DEFAULT_COUNTRY_CODE, PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
 import { fastDelimiter, Kind, PlainRows, type Column } from './plain-rows.js';
 import type { InputOptions } from './layout.js';
-import type { RejectLog } from './rejects.js';
+import type { RejectCode, RejectLog } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 import type { SubscriberTable } from './subscribers.js';
 
@@ -206,7 +206,10 @@ class MeasureCells {
   private readonly bad: string[];
   private readonly thousands: boolean;
 
-  constructor(extract: MeasureExtract, input: InputOptions) {
+  constructor(
+    readonly extract: MeasureExtract,
+    input: InputOptions,
+  ) {
     this.thousands = input.thousands;
     this.folds = foldColumns(extract, input.measures);
     this.values = new Float64Array(Math.max(HASHED, 1 + this.folds.length));
@@ -299,6 +302,100 @@ export interface BillingFold {
   rowsPerMonth: Map<number, number>;
 }
 
+/** The period column of a measure extract: how it is read, and how a bad cell is rejected. */
+interface PeriodColumn {
+  column: 'bill_month' | 'usage_date';
+  kind: typeof Kind.Month | typeof Kind.Day;
+  parse: (rec: RecordView, col: number) => number;
+  code: RejectCode;
+  reason: string;
+}
+
+const BILL_MONTH: PeriodColumn = {
+  column: 'bill_month',
+  kind: Kind.Month,
+  parse: parseMonthField,
+  code: 'CW_ROW_BAD_MONTH',
+  reason: 'bill_month is not a month (YYYY-MM or YYYYMM)',
+};
+const USAGE_DATE: PeriodColumn = {
+  column: 'usage_date',
+  kind: Kind.Day,
+  parse: parseDayField,
+  code: 'CW_ROW_BAD_DATE',
+  reason: 'usage_date is not a date',
+};
+
+/**
+ * Reads a measure extract (billing_monthly or usage_daily): every accepted row goes to
+ * `add` as the cells' values with values[0] its period, from the general handler or
+ * from the fast path for plain records, which read the same columns.
+ */
+function readMeasureRows(
+  path: string,
+  file: string,
+  input: InputOptions,
+  rejects: RejectLog,
+  ids: IdTable,
+  cells: MeasureCells,
+  period: PeriodColumn,
+  add: (idx: number, values: Float64Array) => void,
+  opts: FactReadOptions,
+): Promise<FileStats> {
+  const values = cells.values;
+  return readTable(
+    path,
+    file,
+    cells.extract,
+    input,
+    rejects,
+    (c) => {
+      const cId = c.subscriber_id!,
+        cPeriod = c[period.column]!,
+        at = cells.positions(c);
+      return (rec, reject) => {
+        const idx = subscriberOf(ids, rec, cId, reject);
+        if (idx < 0) return false;
+        const key = period.parse(rec, cPeriod);
+        if (key !== key) return reject(period.column, period.code, period.reason, fieldString(rec, cPeriod));
+        if (!cells.parse(rec, at, reject)) return false;
+        values[0] = key;
+        add(idx, values);
+        return true;
+      };
+    },
+    {
+      onRows: opts.onRows,
+      chunkSize: opts.chunkSize,
+      fast:
+        opts.plain === false
+          ? undefined
+          : (c, width) =>
+              plainRows(
+                width,
+                input,
+                ids,
+                [[c.subscriber_id!, Kind.Id, 0], [c[period.column]!, period.kind, 0], ...cells.fastFields(cells.positions(c))],
+                (v, idx) => add(idx, v),
+              ),
+    },
+  );
+}
+
+/**
+ * Adds one row's values (v[1 + j] to column j's sums, where kept) and says whether the
+ * row repeats the subscriber's first row in this month or day (see isRepeat).
+ */
+function addToSums(state: { sums: (Float64Array | null)[]; first: Int32Array }, idx: number, v: Float64Array): boolean {
+  const repeat = isRepeat(state.first, idx, valuesHash(v));
+  const sums = state.sums;
+  for (let j = 0; j < sums.length; j++) {
+    const a = sums[j]!;
+    if (a !== null) a[idx] += v[j + 1]!;
+  }
+  return repeat;
+}
+
 /** A kept month while the file is read: per column, its sums or null, and each subscriber's first row (see isRepeat). */
 interface MonthState {
   sums: (Float64Array | null)[];
@@ -363,52 +460,9 @@ export async function readBilling(
       lastMonth = month;
       last = state;
     }
-    if (isRepeat(state.first, idx, valuesHash(v))) duplicates++;
-    const sums = state.sums;
-    for (let j = 0; j < sums.length; j++) {
-      const a = sums[j]!;
-      if (a !== null) a[idx] += v[j + 1]!;
-    }
+    if (addToSums(state, idx, v)) duplicates++;
   };
-  const values = cells.values;
-  const stats = await readTable(
-    path,
-    file,
-    'billing_monthly',
-    input,
-    rejects,
-    (c) => {
-      const cId = c.subscriber_id!,
-        cMonth = c.bill_month!,
-        at = cells.positions(c);
-      return (rec, reject) => {
-        const idx = subscriberOf(ids, rec, cId, reject);
-        if (idx < 0) return false;
-        const month = parseMonthField(rec, cMonth);
-        if (month !== month)
-          return reject('bill_month', 'CW_ROW_BAD_MONTH', 'bill_month is not a month (YYYY-MM or YYYYMM)', fieldString(rec, cMonth));
-        if (!cells.parse(rec, at, reject)) return false;
-        values[0] = month;
-        add(idx, values);
-        return true;
-      };
-    },
-    {
-      onRows: opts.onRows,
-      chunkSize: opts.chunkSize,
-      fast:
-        opts.plain === false
-          ? undefined
-          : (c, width) =>
-              plainRows(
-                width,
-                input,
-                ids,
-                [[c.subscriber_id!, Kind.Id, 0], [c.bill_month!, Kind.Month, 0], ...cells.fastFields(cells.positions(c))],
-                (v, idx) => add(idx, v),
-              ),
-    },
-  );
+  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, BILL_MONTH, add, opts);
   const out = new Map<number, MeasureSums>();
   for (const [m, { sums }] of months) out.set(m, finished(folds, sums));
   return { fold: { months: out, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
@@ -490,12 +544,7 @@ export async function readUsage(
     if (k >= 0 && k < byOffset.length) {
       const state = byOffset[k]!;
       if (state !== null) {
-        if (isRepeat(state.first, idx, valuesHash(v))) duplicates++;
-        const sums = state.sums;
-        for (let j = 0; j < sums.length; j++) {
-          const a = sums[j]!;
-          if (a !== null) a[idx] += v[j + 1]!;
-        }
+        if (addToSums(state, idx, v)) duplicates++;
         const derived = state.derived;
         for (let d = 0; d < derived.length; d++) {
           const a = derived[d]!;
@@ -508,44 +557,7 @@ export async function readUsage(
       }
     }
   };
-  const values = cells.values;
-  const stats = await readTable(
-    path,
-    file,
-    'usage_daily',
-    input,
-    rejects,
-    (c) => {
-      const cId = c.subscriber_id!,
-        cDate = c.usage_date!,
-        at = cells.positions(c);
-      return (rec, reject) => {
-        const idx = subscriberOf(ids, rec, cId, reject);
-        if (idx < 0) return false;
-        const day = parseDayField(rec, cDate);
-        if (day !== day) return reject('usage_date', 'CW_ROW_BAD_DATE', 'usage_date is not a date', fieldString(rec, cDate));
-        if (!cells.parse(rec, at, reject)) return false;
-        values[0] = day;
-        add(idx, values);
-        return true;
-      };
-    },
-    {
-      onRows: opts.onRows,
-      chunkSize: opts.chunkSize,
-      fast:
-        opts.plain === false
-          ? undefined
-          : (c, width) =>
-              plainRows(
-                width,
-                input,
-                ids,
-                [[c.subscriber_id!, Kind.Id, 0], [c.usage_date!, Kind.Day, 0], ...cells.fastFields(cells.positions(c))],
-                (v, idx) => add(idx, v),
-              ),
-    },
-  );
+  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, USAGE_DATE, add, opts);
   for (const [k, state] of states) {
     const sums = finished(folds, state.sums);
     derivedOf.forEach((d, j) => {
