@@ -258,7 +258,11 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
 /** The comparison that holds exactly when `op` fails on numbers (both are false on NaN). */
 const NEGATED: Record<CompareOp, CompareOp> = { '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=', '!=': '==' };
 
-function comparison(op: CompareOp, diff: string, E: string): string {
+/**
+ * `diff op 0` within the tolerance E, as code: the one definition of a comparison's
+ * tolerance for both compilers (JavaScript here, SQL in sql.ts, each with its own abs).
+ */
+export function comparison(op: CompareOp, diff: string, E: string, abs = 'Math.abs'): string {
   switch (op) {
     case '<=':
       return `(${diff} <= ${E})`;
@@ -269,9 +273,9 @@ function comparison(op: CompareOp, diff: string, E: string): string {
     case '>':
       return `(${diff} > ${E})`;
     case '==':
-      return `(Math.abs(${diff}) <= ${E})`;
+      return `(${abs}(${diff}) <= ${E})`;
     case '!=':
-      return `(Math.abs(${diff}) > ${E})`;
+      return `(${abs}(${diff}) > ${E})`;
   }
 }
 

@@ -21,7 +21,7 @@ import { checkExpression, type Typed } from './check.js';
 import { parseExpression } from './parse.js';
 import { MEMBER_LEVELS, STATUS_VALUES, TICKET_KINDS, type ColumnMeasure, type ExtractName } from '../contract/contract.js';
 import { featureFile, type FeatureRequest } from './catalogue.js';
-import { COMPARE_TOLERANCE } from './compile.js';
+import { COMPARE_TOLERANCE, comparison } from './compile.js';
 
 export type SqlDialectName = 'duckdb' | 'spark';
 
@@ -496,22 +496,7 @@ export function expressionSql(tree: Typed, columnOf: (key: string) => string, as
         return `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN NULL ELSE ${t.fn === 'min' ? 'least' : 'greatest'}(${a}, ${b}) END`;
       }
       case 'cmp': {
-        const diff = `(${visit(t.left)} - ${visit(t.right)})`;
-        switch (t.op) {
-          case '<=':
-            return `(${diff} <= ${E})`;
-          case '<':
-            return `(${diff} < -${E})`;
-          case '>=':
-            return `(${diff} >= -${E})`;
-          case '>':
-            return `(${diff} > ${E})`;
-          case '==':
-            return `(abs(${diff}) <= ${E})`;
-          case '!=':
-            return `(abs(${diff}) > ${E})`;
-        }
-        break;
+        return comparison(t.op, `(${visit(t.left)} - ${visit(t.right)})`, E, 'abs');
       }
       case 'not':
         return `(NOT ${visit(t.arg)})`;
