@@ -73,10 +73,9 @@ export interface GeneratedFile {
 // Vocabulary
 
 /** Codes into the contract's STATUS_VALUES. */
-const ST_ACTIVE = 0,
-  ST_ARREARS = 1,
-  ST_HOLD = 2,
-  ST_CLOSED = 3;
+const [ST_ACTIVE, ST_ARREARS, ST_HOLD, ST_CLOSED] = (['active', 'suspended_arrears', 'suspended_hold', 'closed'] as const).map((v) =>
+  STATUS_VALUES.indexOf(v),
+) as [number, number, number, number];
 
 /** Scenarios (behaviour archetypes). */
 const SC_NORMAL = 0,
