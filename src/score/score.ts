@@ -65,15 +65,6 @@ export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
   return { risk, expectedLoss, tier: assignTiers(pack, ev.value, ids), hits };
 }
 
-/** Subscribers that get a task, per tier, in task order. */
-export function rankTasks(pack: RulePack, s: Scores, ids: TextColumn, suppressed: Uint8Array | null): number[][] {
-  const perTier: number[][] = [[], [], []];
-  for (let i = 0; i < s.risk.length; i++) {
-    if (s.hits[i] && s.risk[i]! >= pack.tasks.minRisk && !(suppressed && suppressed[i])) perTier[s.tier[i]!]!.push(i);
-  }
-  return perTier.map((list) => byLossThenId(list, s.expectedLoss, ids));
-}
-
 /**
  * `list` ordered by loss, highest first, then by id; a NaN loss (a value the rule
  * pack cannot compute) goes last. A comparator sort over millions of subscribers

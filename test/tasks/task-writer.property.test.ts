@@ -254,7 +254,7 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
   const columns = new Map<string, Column>(keys.map((k, f) => [k, Float64Array.from(subs, (s) => s.features[f]!)]));
   const features: FeatureTable = { n, columns };
   const ruleCount = pack.rules.filter((r) => r.enabled).length;
-  // Every subscriber with a task hits at least one rule (rankTasks only takes those).
+  // Every subscriber with a task hits at least one rule (the policy stage only takes those).
   const flags = Array.from({ length: ruleCount }, (_, j) => Uint8Array.from(subs, (s) => (s.flags[j] || s.anyRule === j ? 1 : 0)));
   const col = (f: (s: Subscriber) => string) => TextColumn.from(subs.map(f));
   const subscribers = {
@@ -320,7 +320,7 @@ describe('writeTaskFile', () => {
     fc.assert(
       fc.property(tierCase, (c) => {
         const input = taskInput(c.pack, c.D, c.subs, c.withContacts);
-        // Any order, with repeats: the writer must not care how rankTasks chose it.
+        // Any order, with repeats: the writer must not care how the policy stage chose it.
         const order = c.orderSeed.length > 0 ? c.orderSeed.map((x) => x % c.subs.length) : c.subs.map((_, i) => i);
         const want = referenceFile(input, c.tier, order, c.profile);
         expect(written(input, c.tier, order, c.profile, c.chunk).toString('utf8')).toBe(want);
