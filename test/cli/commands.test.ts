@@ -8,22 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { VERSION } from '../../src/version.js';
 import { cleanup } from '../helpers/world.js';
-
-async function cli(args: string[]) {
-  let out = '',
-    err = '';
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-  });
-  return { code, out, err };
-}
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));

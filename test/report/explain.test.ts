@@ -5,21 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-
-async function cli(args: string[]) {
-  let out = '',
-    err = '';
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-  });
-  return { code, out, err };
-}
+import { cli } from '../helpers/cli.js';
 
 const scores = parse(readFileSync('fixtures/golden/expected/scores.csv'), { columns: true }) as Record<string, string>[];
 const subscribers = parse(readFileSync('fixtures/golden/input/subscribers.csv'), { columns: true }) as Record<string, string>[];
