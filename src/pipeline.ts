@@ -19,14 +19,12 @@ import type { Logger } from 'pino';
 import { analyse, decideContacts } from './analyse.js';
 import type { RulePack } from './config/rulepack.js';
 import type { ConfigSource } from './config/run-config.js';
-import { TIERS } from './contract/contract.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import type { Extracts } from './ingest/ingest.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
-import { TASK_ID_WIDTH, TASK_STATES, type LedgerPlan } from './tasks/ledger.js';
 import { POLICY_FILES, writeLedger, writePolicyFile } from './tasks/policy-files.js';
-import { DEFAULT_TASK_PROFILE, writeTaskFile, type TaskInput, type TaskProfile } from './tasks/tasks.js';
+import { DEFAULT_TASK_PROFILE, type TaskProfile } from './tasks/tasks.js';
 import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions } from './output/task-outputs.js';
 import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
@@ -167,12 +165,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       let taskCounts: Record<string, number>;
       try {
         const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
+        // The plain layout writes the delta files with the full ones; the dialer profiles have none yet.
         taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput);
-        // The delta files are in the plain layout; the dialer profiles get theirs from the renderer side (not yet).
-        if (taskOutput.profile === 'plain')
-          TIERS.forEach((tier, k) => {
-            writeDelta(publication!, taskInput, tier, k, perTier[k]!, ledger, profile);
-          });
       } catch (e) {
         await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
         throw e;
@@ -265,42 +259,6 @@ function writeCsv(publication: Publication, name: string, write: (w: CsvBytesWri
   write(w);
   w.end();
   publication.add(file.close());
-}
-
-/** tasks-<tier>-delta.csv: the tier's new and escalated tasks, for dialers that append (the full file serves those that replace). */
-function writeDelta(
-  publication: Publication,
-  input: TaskInput,
-  tier: string,
-  k: number,
-  order: readonly number[],
-  ledger: LedgerPlan,
-  profile: TaskProfile,
-): void {
-  const states = ledger.states[k]!,
-    ids = ledger.taskIds[k]!;
-  const rows: number[] = [];
-  for (let r = 0; r < order.length; r++) if (TASK_STATES[states[r]!] === 'new' || TASK_STATES[states[r]!] === 'escalated') rows.push(r);
-  const pick = <T extends Uint8Array>(a: T, width: number) => {
-    const out = new Uint8Array(rows.length * width);
-    rows.forEach((r, q) => {
-      out.set(a.subarray(r * width, (r + 1) * width), q * width);
-    });
-    return out;
-  };
-  const deltaLedger = {
-    taskIds: ledger.taskIds.map((a, t) => (t === k ? pick(ids, TASK_ID_WIDTH) : a)),
-    states: ledger.states.map((a, t) => (t === k ? pick(states, 1) : a)),
-  };
-  writeCsv(publication, `tasks-${tier}-delta.csv`, (w) =>
-    writeTaskFile(
-      w,
-      { ...input, ledger: deltaLedger },
-      tier,
-      rows.map((r) => order[r]!),
-      profile,
-    ),
-  );
 }
 
 interface InputIdentity {

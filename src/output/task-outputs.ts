@@ -1,7 +1,8 @@
 /**
  * The task files of a run in the configured output profile (profiles.ts), each
  * through the Publication: created in its hidden folder, fsynced, listed in the
- * manifest. `plain` writes the per-tier CSV files as they always were; the other
+ * manifest. `plain` writes the per-tier CSV files as they always were, and with the
+ * ledger each tier's delta file (its new and escalated tasks) in the same pass; the other
  * profiles one file per tier and channel, split at their row limit, every file
  * present every night (header only, or an empty list, when a channel has no rows).
  */
@@ -64,15 +65,23 @@ export async function writeTaskOutputs(
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const localised = localiseInput(input, options.locale);
+  // Listed after every tier's full file, as they always were.
+  const deltas: OutputRecord[] = [];
   for (const [k, tier] of TIERS.entries()) {
     const order = perTier[k]!;
     counts[tier] = order.length;
     if (options.profile === 'plain') {
       const file = sink.open(`tasks-${tier}.csv`);
       const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
-      writeTaskFile(w, localised, tier, order, personal);
+      const deltaFile = input.ledger === undefined ? undefined : sink.open(`tasks-${tier}-delta.csv`);
+      const delta = deltaFile && new CsvBytesWriter((bytes) => deltaFile.writeBytes(bytes));
+      writeTaskFile(w, localised, tier, order, personal, delta);
       w.end();
       sink.add(file.close());
+      if (delta !== undefined) {
+        delta.end();
+        deltas.push(deltaFile!.close());
+      }
       continue;
     }
     const plan = planTasks(
@@ -86,6 +95,7 @@ export async function writeTaskOutputs(
     const layout = PROFILE_LAYOUTS[options.profile];
     for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options);
   }
+  for (const r of deltas) sink.add(r);
   return counts;
 }
 

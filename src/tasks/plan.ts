@@ -68,6 +68,8 @@ export interface HitSetPlan {
   taskType: string;
   /** The ledger's state of the task: new, open or escalated. */
   state: string;
+  /** The task goes to the delta file too (for dialers that append): it is new or escalated. */
+  delta: boolean;
 }
 
 /** One tier's tasks, decided. Row r (rank r + 1) is subscriber[r], with the decisions of hitSets[hitSet[r]]. */
@@ -271,5 +273,6 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
     dueAt: dueAt(D, pack.tasks.issueTime, dueHours, pack.timeZone, policy.callable),
     taskType,
     state: TASK_STATES[state]!,
+    delta: TASK_STATES[state] === 'new' || TASK_STATES[state] === 'escalated',
   };
 }

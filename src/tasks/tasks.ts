@@ -167,7 +167,10 @@ export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: nu
 
 /**
  * One tier's task file (header and rows, in rank order) written to `w`: planned by
- * planTasks, then rendered.
+ * planTasks, then rendered. With `delta`, the tier's delta file goes to it in the
+ * same pass: the rows the plan marks for it (new and escalated tasks), ranked
+ * 1, 2, ... among themselves, each a copy of its full-file row with the rank cell
+ * written anew (nothing else in a row depends on its rank when the ledger gives the ids).
  *
  * Rank order visits the subscribers at random, and each row reads some thirty
  * subscriber-indexed columns (rule features, text, scores, contacts): at a million
@@ -180,7 +183,14 @@ export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: nu
  * is the same, byte for byte, as csvLine() over formatted strings gives; test/tasks
  * holds such a string-built reference.
  */
-export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: string, order: readonly number[], profile: TaskProfile): void {
+export function writeTaskFile(
+  w: CsvBytesWriter,
+  input: TaskInput,
+  tierName: string,
+  order: readonly number[],
+  profile: TaskProfile,
+  delta?: CsvBytesWriter,
+): void {
   const tierIndex = TIERS.indexOf(tierName as (typeof TIERS)[number]);
   if (tierIndex < 0) throw new ChurnwatchError('CW_INTERNAL', `no tier ${tierName}`);
   const plan = planTasks(
@@ -197,22 +207,27 @@ export function writeTaskFile(w: CsvBytesWriter, input: TaskInput, tierName: str
     order,
     profile,
   );
-  renderTaskFile(w, input, plan);
+  renderTaskFile(w, input, plan, delta);
 }
 
-export function renderTaskFile(w: CsvBytesWriter, input: TaskInput, plan: TaskPlan): void {
+export function renderTaskFile(w: CsvBytesWriter, input: TaskInput, plan: TaskPlan, delta?: CsvBytesWriter): void {
+  // Without the ledger's ids a row's id is made from its rank, which the delta file's rows do not keep.
+  if (delta !== undefined && plan.taskIdBytes === null) throw new ChurnwatchError('CW_INTERNAL', 'a delta file needs the ledger task ids');
   const spec = specFor(plan.masking);
-  spec.forEach((c, k) => {
-    if (k > 0) w.comma();
-    w.cellString(c.name, false);
-  });
-  w.endLine();
+  for (const out of delta === undefined ? [w] : [w, delta]) {
+    spec.forEach((c, k) => {
+      if (k > 0) out.comma();
+      out.cellString(c.name, false);
+    });
+    out.endLine();
+  }
   const rows = plan.subscriber.length;
   const file = new TaskFile(input, plan, spec);
   for (let from = 0; from < rows; from += ROWS_PER_BATCH) {
     const to = Math.min(rows, from + ROWS_PER_BATCH);
     file.renderBatch(from, to);
     file.writeBatch(w, from, to);
+    if (delta !== undefined) file.writeDeltaBatch(delta, from, to);
   }
 }
 
@@ -290,6 +305,8 @@ interface HitSetCells {
   reasonColumns: Column[];
   /** Room the row needs for this hit set's cells. */
   room: number;
+  /** Its rows go to the delta file too. */
+  delta: boolean;
 }
 
 function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[] {
@@ -329,6 +346,11 @@ class TaskFile {
   private readonly rows = new ByteBuffer(1 << 16);
   private readonly rowStart: Int32Array;
   private readonly rowEnd: Int32Array;
+  /** Where each row's rank cell is in the row buffer (both rowStart when the file has no rank column). */
+  private readonly rankStart: Int32Array;
+  private readonly rankEnd: Int32Array;
+  /** Rows written to the delta file so far: the next one's rank there, less one. */
+  private deltaRows = 0;
   /** The batch in subscriber order: each one's subscriber and row. */
   private readonly subscriberAt: Int32Array;
   private readonly rowAt: Int32Array;
@@ -371,6 +393,8 @@ class TaskFile {
     this.sortKeys = new Float64Array(batchRows);
     this.rowStart = new Int32Array(batchRows);
     this.rowEnd = new Int32Array(batchRows);
+    this.rankStart = new Int32Array(batchRows);
+    this.rankEnd = new Int32Array(batchRows);
     this.subscriberAt = new Int32Array(batchRows);
     this.rowAt = new Int32Array(batchRows);
     this.prefetchNumbers = this.ops.filter((op) => op.kind === FIXED).map((op) => op.numbers);
@@ -487,6 +511,22 @@ class TaskFile {
     }
   }
 
+  /** The delta rows among rows from..to, in rank order, each with its rank among the delta rows. */
+  writeDeltaBatch(w: CsvBytesWriter, from: number, to: number): void {
+    const bytes = this.rows.bytes,
+      hitSet = this.plan.hitSet;
+    for (let row = 0; row < to - from; row++) {
+      if (!this.hitSets[hitSet[from + row]!]!.delta) continue;
+      const rankStart = this.rankStart[row]!,
+        rankEnd = this.rankEnd[row]!;
+      const rank = ++this.deltaRows;
+      w.raw(bytes, this.rowStart[row]!, rankStart);
+      if (rankEnd > rankStart) w.uint(rank);
+      w.raw(bytes, rankEnd, this.rowEnd[row]!);
+      w.endLine();
+    }
+  }
+
   /**
    * Subscriber i's row (place `row` in the batch that starts at plan row `from`)
    * appended to the row buffer: room for the most it can take is made first, then
@@ -507,6 +547,8 @@ class TaskFile {
       ops = this.ops;
     const start = out.length;
     let p = start;
+    this.rankStart[row] = start;
+    this.rankEnd[row] = start;
     for (let k = 0; k < ops.length; k++) {
       const op = ops[k]!;
       if (k > 0) dst[p++] = COMMA;
@@ -522,7 +564,9 @@ class TaskFile {
           break;
         }
         case RANK:
+          this.rankStart[row] = p;
           p = putUint(dst, p, rank);
+          this.rankEnd[row] = p;
           break;
         case CONSTANT:
           p = putBytes(dst, p, op.bytes, 0, op.bytes.length);
@@ -635,6 +679,7 @@ function hitSetCells(
     reasonColumns: [...new Set(reason.flatMap((p) => p.columns))],
     // The reason is written once as it comes, then perhaps again quoted.
     room: cells.reduce((n, c) => n + c.length, 0) + 3 * reasonRoom + 3,
+    delta: h.delta,
   };
 }
 

@@ -21,7 +21,8 @@ import { CsvBytesWriter, putFixed } from '../../src/util/bytes.js';
 import { csvLine } from '../../src/output/csv.js';
 import { maskName, maskPhone, PHONE } from '../../src/util/mask.js';
 import { isPhoneBytes } from '../../src/util/phone.js';
-import { CONTACT_OUTCOMES } from '../../src/contract/contract.js';
+import { CONTACT_OUTCOMES, TIERS } from '../../src/contract/contract.js';
+import { TASK_ID_WIDTH, TASK_STATES } from '../../src/tasks/ledger.js';
 import type { Column } from '../../src/rules/compile.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
@@ -433,6 +434,87 @@ describe('writeTaskFile', () => {
       expect((got as ChurnwatchError).code).toBe((want as ChurnwatchError).code);
       expect((got as ChurnwatchError).message).toBe((want as ChurnwatchError).message);
     }
+  });
+});
+
+/** A ledger for tier `tier` of `rows` rows: made-up ids of TASK_ID_WIDTH characters, the states given (index into TASK_STATES). */
+function withLedger(input: TaskInput, tier: string, states: number[]): TaskInput {
+  const k = TIERS.indexOf(tier as (typeof TIERS)[number]);
+  const ids = new TextEncoder().encode(states.map((_, r) => `CW20261123-${String(r).padStart(16, '0')}`).join(''));
+  expect(ids.length).toBe(states.length * TASK_ID_WIDTH);
+  const none = new Uint8Array(0);
+  return {
+    ...input,
+    ledger: {
+      taskIds: TIERS.map((_, t) => (t === k ? ids : none)),
+      states: TIERS.map((_, t) => (t === k ? Uint8Array.from(states) : none)),
+    },
+  };
+}
+
+/** The full file and the delta file of one pass. */
+function writtenWithDelta(input: TaskInput, tier: string, order: number[], profile: TaskProfile, chunk?: number): [Buffer, Buffer] {
+  const full: Buffer[] = [],
+    delta: Buffer[] = [];
+  const w = new CsvBytesWriter((b) => full.push(Buffer.from(b)), chunk),
+    d = new CsvBytesWriter((b) => delta.push(Buffer.from(b)), chunk);
+  writeTaskFile(w, input, tier, order, profile, d);
+  w.end();
+  d.end();
+  return [Buffer.concat(full), Buffer.concat(delta)];
+}
+
+/** The delta file as a file of its own: the new and escalated rows, ranked among themselves, rendered apart. */
+function deltaApart(input: TaskInput, tier: string, order: number[], states: number[], profile: TaskProfile): Buffer {
+  const rows = order.flatMap((_, r) => (TASK_STATES[states[r]!] === 'new' || TASK_STATES[states[r]!] === 'escalated' ? [r] : []));
+  const ids = input.ledger!.taskIds[TIERS.indexOf(tier as (typeof TIERS)[number])]!;
+  const picked = withLedger(
+    input,
+    tier,
+    rows.map((r) => states[r]!),
+  );
+  const k = TIERS.indexOf(tier as (typeof TIERS)[number]);
+  picked.ledger!.taskIds[k] = Uint8Array.from(rows.flatMap((r) => [...ids.subarray(r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH)]));
+  return written(
+    picked,
+    tier,
+    rows.map((r) => order[r]!),
+    profile,
+  );
+}
+
+describe('the delta file, written in the pass that writes the full file', () => {
+  it('holds what rendering the new and escalated rows apart gives, and leaves the full file as it was', () => {
+    fc.assert(
+      fc.property(tierCase, fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 40, maxLength: 40 }), (c, stateSeed) => {
+        const order = c.orderSeed.length > 0 ? c.orderSeed.map((x) => x % c.subs.length) : c.subs.map((_, i) => i);
+        const states = order.map((_, r) => stateSeed[r % stateSeed.length]!);
+        const input = withLedger(taskInput(c.pack, c.D, c.subs, c.withContacts), c.tier, states);
+        const [full, delta] = writtenWithDelta(input, c.tier, order, c.profile, c.chunk);
+        expect(full.equals(written(input, c.tier, order, c.profile))).toBe(true);
+        expect(delta.toString('utf8')).toBe(deltaApart(input, c.tier, order, states, c.profile).toString('utf8'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('ranks the delta rows across batches of rows', () => {
+    const pack = PACKS[0]!;
+    const subs = fc.sample(subscriberArb(pack.rules.filter((r) => r.enabled).length, reasonFeatures(pack).length), {
+      numRuns: 300,
+      seed: 7,
+    });
+    const order = Array.from({ length: 140_000 }, (_, k) => (k * 7919 + (k >> 3)) % subs.length);
+    const states = order.map((_, r) => (r % 3 === 0 || r % 7 === 0 ? 1 : r % 5 === 0 ? 2 : 0));
+    const input = withLedger(taskInput(pack, parseDay('2026-11-23'), subs, true), 'mass', states);
+    const profile = { mask: false, dialerFullNumber: true };
+    const [, delta] = writtenWithDelta(input, 'mass', order, profile);
+    expect(delta.equals(deltaApart(input, 'mass', order, states, profile))).toBe(true);
+  });
+
+  it('needs the ledger ids (ids made from ranks would not match between the files)', () => {
+    const input = taskInput(PACKS[0]!, parseDay('2026-11-23'), [], false);
+    expect(() => writtenWithDelta(input, 'high', [], { mask: false, dialerFullNumber: true })).toThrow(ChurnwatchError);
   });
 });
 
