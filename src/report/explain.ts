@@ -13,7 +13,7 @@ import type { Evaluation } from '../evaluate/evaluate.js';
 import type { Scores } from '../score/score.js';
 import { formatNumber, renderReason } from '../tasks/tasks.js';
 import { formatDay, formatMonth } from '../util/dates.js';
-import type { LedgerPlan } from '../tasks/ledger.js';
+import { TASK_STATES, type LedgerPlan } from '../tasks/ledger.js';
 import { HELD_OUT, OVERFLOW, SUPPRESSED, SUPPRESSION_CODES, TASK, TASK_TYPES, type PolicyPlan } from '../tasks/policy.js';
 
 /**
@@ -65,8 +65,13 @@ export interface PolicyOutcome {
 export function policyOutcome(plan: PolicyPlan, ledger: LedgerPlan, i: number): PolicyOutcome {
   switch (plan.outcome[i]) {
     case TASK: {
-      const row = ledger.rows.find((r) => r.subscriber === i && r.state !== 'closed')!;
-      return { outcome: 'task', task_id: row.taskId, state: row.state, task_type: TASK_TYPES[plan.taskType[i]!]! };
+      const row = ledger.rows.openRowOf(i);
+      return {
+        outcome: 'task',
+        task_id: ledger.rows.taskId(row),
+        state: TASK_STATES[ledger.rows.state[row]!]!,
+        task_type: TASK_TYPES[plan.taskType[i]!]!,
+      };
     }
     case SUPPRESSED:
       return { outcome: 'suppressed', code: SUPPRESSION_CODES[plan.code[i]!]! };

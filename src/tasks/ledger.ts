@@ -13,9 +13,10 @@
 import type { ContactPolicy, RuleDef } from '../config/rulepack.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { IdTable } from '../ingest/id-table.js';
-import { CONTACT_OUTCOMES, TIERS } from '../contract/contract.js';
+import { CONTACT_OUTCOMES } from '../contract/contract.js';
 import { formatDay } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
+import { ChurnwatchError } from '../errors.js';
 import { OVERFLOW, SUPPRESSED, SUPPRESSION_CODES, TASK, type PolicyPlan } from './policy.js';
 
 export const TASK_STATES = ['new', 'open', 'escalated', 'waiting', 'closed'] as const;
@@ -23,7 +24,8 @@ export type TaskState = (typeof TASK_STATES)[number];
 const NEW = 0,
   OPEN = 1,
   ESCALATED = 2,
-  WAITING = 3;
+  WAITING = 3,
+  CLOSED = 4;
 
 /** Task ids: "CW", the episode's first day as YYYYMMDD, "-", 16 hex digits of a hash of the subscriber id and that day: 27 characters. */
 export const TASK_ID_WIDTH = 27;
@@ -54,25 +56,94 @@ export interface PriorLedger {
   allTasks: Map<string, { reasons: string; tier: string }>;
 }
 
-export interface LedgerRow {
-  taskId: string;
-  subscriber: number;
-  subscriberId: string;
-  tier: string;
-  firstSeen: number;
-  lastSeen: number;
-  reasons: string;
-  attempts: number;
-  state: TaskState;
-  closedBy: string;
+/**
+ * Tonight's ledger, one entry per row in typed columns (an object per row would be
+ * millions of them at 10M subscribers). A row's texts come from last night's ledger
+ * where it continues an episode (prior ≥ 0), else from tonight's columns; the text
+ * accessors below say which.
+ */
+export class LedgerRows {
+  length = 0;
+  /** The subscriber, -1 for an episode of one no longer in the extract. */
+  readonly subscriber: Int32Array;
+  /** The row of last night's ledger whose episode this continues or closes, -1 for a new episode. */
+  readonly prior: Int32Array;
+  /** TIERS index; PRIOR_TEXT: last night's tier text. */
+  readonly tier: Uint8Array;
+  /** A new episode's place in its tier's task list: its id is there (LedgerPlan.taskIds). */
+  readonly slot: Int32Array;
+  readonly firstSeen: Float64Array;
+  /** Index into reasonTexts; -1: last night's reason codes. */
+  readonly reasons: Int32Array;
+  readonly attempts: Float64Array;
+  /** Index into TASK_STATES. */
+  readonly state: Uint8Array;
+  /** Index into closedByTexts. */
+  readonly closedBy: Uint8Array;
+
+  constructor(
+    capacity: number,
+    /** Every row's last_seen: the night. */
+    readonly lastSeen: number,
+    readonly priorLedger: PriorLedger | null,
+    readonly ids: TextColumn,
+    readonly taskIds: readonly Uint8Array[],
+    readonly reasonTexts: readonly string[],
+    readonly closedByTexts: readonly string[],
+  ) {
+    this.subscriber = new Int32Array(capacity);
+    this.prior = new Int32Array(capacity);
+    this.tier = new Uint8Array(capacity);
+    this.slot = new Int32Array(capacity);
+    this.firstSeen = new Float64Array(capacity);
+    this.reasons = new Int32Array(capacity);
+    this.attempts = new Float64Array(capacity);
+    this.state = new Uint8Array(capacity);
+    this.closedBy = new Uint8Array(capacity);
+  }
+
+  taskId(r: number): string {
+    const k = this.prior[r]!;
+    if (k >= 0) return this.priorLedger!.taskIds[k]!;
+    const ids = this.taskIds[this.tier[r]!]!,
+      at = this.slot[r]! * TASK_ID_WIDTH;
+    return decoder.decode(ids.subarray(at, at + TASK_ID_WIDTH));
+  }
+
+  /** Appends the rows of `other` (which shares this one's texts). */
+  append(other: LedgerRows): void {
+    const n = this.length,
+      m = other.length;
+    if (n + m > this.subscriber.length) throw new ChurnwatchError('CW_INTERNAL', 'the ledger has more rows than it made room for');
+    const copy = <T extends Int32Array | Uint8Array | Float64Array>(to: T, from: T) => to.set(from.subarray(0, m) as never, n);
+    copy(this.subscriber, other.subscriber);
+    copy(this.prior, other.prior);
+    copy(this.tier, other.tier);
+    copy(this.slot, other.slot);
+    copy(this.firstSeen, other.firstSeen);
+    copy(this.reasons, other.reasons);
+    copy(this.attempts, other.attempts);
+    copy(this.state, other.state);
+    copy(this.closedBy, other.closedBy);
+    this.length = n + m;
+  }
+
+  /** The first row of subscriber i that is not closed, or -1. */
+  openRowOf(i: number): number {
+    for (let r = 0; r < this.length; r++) if (this.subscriber[r] === i && this.state[r] !== CLOSED) return r;
+    return -1;
+  }
 }
+
+/** LedgerRows.tier of a row whose tier is last night's text. */
+export const PRIOR_TEXT = 255;
 
 export interface LedgerPlan {
   /** Per tier, aligned with PolicyPlan.perTier: each task's id as ASCII (TASK_ID_WIDTH bytes per row) and its state (index into TASK_STATES). */
   taskIds: Uint8Array[];
   states: Uint8Array[];
   /** Tonight's ledger: the open episodes (tasks, then the waiting ones), then those closed tonight. */
-  rows: LedgerRow[];
+  rows: LedgerRows;
   counts: Record<TaskState, number>;
   /** Outcomes of earlier tasks that came back since the last ledger, per rule then tier then outcome (and 'contacted' for all of them). */
   outcomes: Record<string, Record<string, Record<string, number>>>;
@@ -91,21 +162,32 @@ function hash32(b: Uint8Array, s: number, e: number, seed: number, day: number):
   return h >>> 0;
 }
 
-const HEX_BYTE = Array.from({ length: 256 }, (_, k) => k.toString(16).padStart(2, '0'));
-const hex = (h: number) => HEX_BYTE[h >>> 24]! + HEX_BYTE[(h >>> 16) & 255]! + HEX_BYTE[(h >>> 8) & 255]! + HEX_BYTE[h & 255]!;
-const dayStamps = new Map<number, string>();
+const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const dayStamps = new Map<number, Uint8Array>();
 
 /** The id of subscriber b[s..e)'s episode that began on `firstSeen`: independent of rank, tier and night. */
 export function taskIdOf(b: Uint8Array, s: number, e: number, firstSeen: number): string {
+  const out = new Uint8Array(TASK_ID_WIDTH);
+  putTaskId(out, 0, b, s, e, firstSeen);
+  return String.fromCharCode(...out);
+}
+
+/** taskIdOf's TASK_ID_WIDTH ASCII bytes, into dst at p. */
+export function putTaskId(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number, firstSeen: number): void {
   let stamp = dayStamps.get(firstSeen);
   if (stamp === undefined) {
-    stamp = `CW${formatDay(firstSeen).replaceAll('-', '')}-`;
+    stamp = Uint8Array.from(`CW${formatDay(firstSeen).replaceAll('-', '')}-`, (c) => c.charCodeAt(0));
     dayStamps.set(firstSeen, stamp);
   }
-  return stamp + hex(hash32(b, s, e, 0x811c9dc5, firstSeen)) + hex(hash32(b, s, e, 0x050c5d1f, firstSeen));
+  dst.set(stamp, p);
+  p += stamp.length;
+  for (const h of [hash32(b, s, e, 0x811c9dc5, firstSeen), hash32(b, s, e, 0x050c5d1f, firstSeen)]) {
+    for (let shift = 28; shift >= 0; shift -= 4) dst[p++] = HEX_DIGITS[(h >>> shift) & 15]!;
+  }
 }
 
 const utf8 = new TextEncoder();
+const decoder = new TextDecoder();
 const CLOSING = new Set(['retained', 'declined', 'churned']);
 const WAITING_CODES = new Set<string>(['callback_pending', 'retry_later']);
 
@@ -125,25 +207,58 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   const { prior, plan, D, ids } = x;
   const weightOf = new Map(x.rules.map((r) => [r.id, r.weight]));
   // A subscriber's reason codes, made once per distinct set of hit rules (few) and found by its bits, 32 rules to a number.
-  const reasonTexts = new Map<string | number, string>();
+  const reasonIndex = new Map<string | number, number>();
+  const reasonTexts: string[] = [],
+    reasonRules: string[][] = [];
   const words = Math.ceil(x.rules.length / 32),
     bits = new Int32Array(words);
   const reasonsOf = (i: number) => {
     bits.fill(0);
     for (let j = 0; j < x.rules.length; j++) if (x.flags[j]![i]) bits[j >>> 5]! |= 1 << (j & 31);
     const key = words === 1 ? bits[0]! : bits.join(',');
-    let text = reasonTexts.get(key);
-    if (text === undefined) {
-      text = x.rules
-        .filter((_, j) => bits[j >>> 5]! & (1 << (j & 31)))
-        .map((r) => r.id)
-        .join(';');
-      reasonTexts.set(key, text);
+    let r = reasonIndex.get(key);
+    if (r === undefined) {
+      const hit = x.rules.filter((_, j) => bits[j >>> 5]! & (1 << (j & 31))).map((rule) => rule.id);
+      r = reasonTexts.push(hit.join(';')) - 1;
+      reasonRules.push(hit);
+      reasonIndex.set(key, r);
     }
-    return text;
+    return r;
+  };
+  /** Whether tonight's reasons r hold a rule that last night's `before` lacked and that outweighs all of those: cached per pair. */
+  const escalations = new Map<string, Int8Array>();
+  const escalates = (before: string, r: number) => {
+    let known = escalations.get(before);
+    if (known === undefined) {
+      known = new Int8Array(64).fill(-1);
+      escalations.set(before, known);
+    }
+    if (r >= known.length) {
+      const grown = new Int8Array(2 * r + 2).fill(-1);
+      grown.set(known);
+      known = grown;
+      escalations.set(before, known);
+    }
+    if (known[r] === -1) {
+      const was = before.split(';');
+      const strongest = Math.max(0, ...was.map((id) => weightOf.get(id) ?? 0));
+      known[r] = reasonRules[r]!.some((id) => !was.includes(id) && (weightOf.get(id) ?? 0) > strongest) ? 1 : 0;
+    }
+    return known[r] === 1;
+  };
+  const closedByTexts: string[] = [''],
+    closedByIndex = new Map<string, number>([['', 0]]);
+  const closedByOf = (by: string) => {
+    let c = closedByIndex.get(by);
+    if (c === undefined) {
+      c = closedByTexts.push(by) - 1;
+      closedByIndex.set(by, c);
+    }
+    return c;
   };
   // Last night's open episodes, found by subscriber id bytes.
-  const table = new IdTable(Math.max(1024, prior?.subscriberIds.length ?? 0));
+  const priorRows = prior?.subscriberIds.length ?? 0;
+  const table = new IdTable(Math.max(1024, priorRows));
   if (prior)
     for (const id of prior.subscriberIds) {
       const b = utf8.encode(id);
@@ -151,7 +266,7 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     }
   // One pass over the subscribers, only when there is a ledger: each one's episode, and each episode's subscriber.
   const priorIndex = prior === null ? null : new Int32Array(ids.length);
-  const subscriberOf = new Int32Array(prior?.subscriberIds.length ?? 0).fill(-1);
+  const subscriberOf = new Int32Array(priorRows).fill(-1);
   if (priorIndex !== null) {
     for (let i = 0; i < ids.length; i++) {
       const k = table.find(ids.bytes, ids.start(i), ids.end(i));
@@ -160,10 +275,15 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     }
   }
   const priorOf = (i: number) => (priorIndex === null ? -1 : priorIndex[i]!);
-  const seen = new Uint8Array(prior?.subscriberIds.length ?? 0);
-  const rows: LedgerRow[] = [];
-  const closed: LedgerRow[] = [];
+  const seen = new Uint8Array(priorRows);
   const counts: Record<TaskState, number> = { new: 0, open: 0, escalated: 0, waiting: 0, closed: 0 };
+
+  const waiting = [...plan.overflow.subscriber, ...plan.suppressed.filter((i) => WAITING_CODES.has(SUPPRESSION_CODES[plan.code[i]!]!))];
+  const taskCount = plan.perTier.reduce((n, list) => n + list.length, 0);
+  const taskIds = plan.perTier.map((list) => new Uint8Array(list.length * TASK_ID_WIDTH)),
+    states: Uint8Array[] = [];
+  const rows = new LedgerRows(taskCount + waiting.length + priorRows, D, prior, ids, taskIds, reasonTexts, closedByTexts);
+  const closed = new LedgerRows(priorRows, D, prior, ids, taskIds, reasonTexts, closedByTexts);
 
   /** Whether last night's episode k goes on tonight, and if not, what closed it. */
   const ending = (k: number, i: number): string | null => {
@@ -184,80 +304,60 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
         ? prior!.attempts[k]!
         : 0;
   };
+  const push = (to: LedgerRows, i: number, k: number, tier: number, reasons: number, state: number, closedBy: number) => {
+    const r = to.length++;
+    to.subscriber[r] = i;
+    to.prior[r] = k;
+    to.tier[r] = tier;
+    to.slot[r] = -1;
+    to.firstSeen[r] = k >= 0 ? prior!.firstSeen[k]! : D;
+    to.reasons[r] = reasons;
+    to.attempts[r] = attemptsOf(k, i);
+    to.state[r] = state;
+    to.closedBy[r] = closedBy;
+    return r;
+  };
   const closeRow = (k: number, i: number, by: string) => {
     seen[k] = 1;
-    closed.push({
-      taskId: prior!.taskIds[k]!,
-      subscriber: i,
-      subscriberId: prior!.subscriberIds[k]!,
-      tier: prior!.tiers[k]!,
-      firstSeen: prior!.firstSeen[k]!,
-      lastSeen: D,
-      reasons: prior!.reasons[k]!,
-      attempts: attemptsOf(k, i),
-      state: 'closed',
-      closedBy: by,
-    });
+    push(closed, i, k, PRIOR_TEXT, -1, CLOSED, closedByOf(by));
   };
-  /** The episode subscriber i is in tonight (continued or new), as a ledger row; `carry` false: a new one is not started. */
-  const episode = (i: number, state: 'task' | 'waiting'): LedgerRow | null => {
-    let k = priorOf(i);
-    if (k >= 0) {
-      const end = ending(k, i);
-      if (end !== null) {
-        closeRow(k, i, end);
-        k = -1;
-      }
-    }
-    const reasons = reasonsOf(i);
-    if (k < 0 && state === 'waiting') return null;
-    const firstSeen = k >= 0 ? prior!.firstSeen[k]! : D;
-    let s: TaskState = state === 'waiting' ? 'waiting' : 'new';
-    if (k >= 0) {
+  /** Last night's episode that subscriber i's goes on from tonight, -1 for none (closing the one that ends). */
+  const continued = (i: number) => {
+    const k = priorOf(i);
+    if (k < 0) return -1;
+    const end = ending(k, i);
+    if (end === null) {
       seen[k] = 1;
-      if (state === 'task') {
-        const before = prior!.reasons[k]!.split(';');
-        const strongest = Math.max(0, ...before.map((r) => weightOf.get(r) ?? 0));
-        s = reasons.split(';').some((r) => !before.includes(r) && (weightOf.get(r) ?? 0) > strongest) ? 'escalated' : 'open';
-      }
+      return k;
     }
-    return {
-      taskId: k >= 0 ? prior!.taskIds[k]! : taskIdOf(ids.bytes, ids.start(i), ids.end(i), firstSeen),
-      subscriber: i,
-      subscriberId: k >= 0 ? prior!.subscriberIds[k]! : ids.get(i),
-      tier: TIERS[x.tier[i]!]!,
-      firstSeen,
-      lastSeen: D,
-      reasons: state === 'waiting' && k >= 0 ? prior!.reasons[k]! : reasons,
-      attempts: attemptsOf(k, i),
-      state: s,
-      closedBy: '',
-    };
+    closeRow(k, i, end);
+    return -1;
   };
 
-  const taskIds: Uint8Array[] = [],
-    states: Uint8Array[] = [];
-  for (const list of plan.perTier) {
-    const idBytes = new Uint8Array(list.length * TASK_ID_WIDTH),
+  for (const [t, list] of plan.perTier.entries()) {
+    const idBytes = taskIds[t]!,
       st = new Uint8Array(list.length);
-    list.forEach((i, r) => {
-      const row = episode(i, 'task')!;
-      utf8.encodeInto(row.taskId, idBytes.subarray(r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH));
-      st[r] = row.state === 'new' ? NEW : row.state === 'open' ? OPEN : ESCALATED;
-      counts[row.state]++;
-      rows.push(row);
+    list.forEach((i, slot) => {
+      const k = continued(i);
+      const reasons = reasonsOf(i);
+      const state = k < 0 ? NEW : escalates(prior!.reasons[k]!, reasons) ? ESCALATED : OPEN;
+      const r = push(rows, i, k, x.tier[i]!, reasons, state, 0);
+      if (k >= 0) utf8.encodeInto(prior!.taskIds[k]!, idBytes.subarray(slot * TASK_ID_WIDTH, (slot + 1) * TASK_ID_WIDTH));
+      else {
+        rows.slot[r] = slot;
+        putTaskId(idBytes, slot * TASK_ID_WIDTH, ids.bytes, ids.start(i), ids.end(i), D);
+      }
+      st[slot] = state;
+      counts[TASK_STATES[state]!]++;
     });
-    taskIds.push(idBytes);
     states.push(st);
   }
   // Waiting: over capacity tonight, or a retry or callback not yet due; a waiting subscriber without an episode starts none.
-  const waiting = [...plan.overflow.subscriber, ...plan.suppressed.filter((i) => WAITING_CODES.has(SUPPRESSION_CODES[plan.code[i]!]!))];
   for (const i of waiting) {
-    const row = episode(i, 'waiting');
-    if (row !== null) {
-      counts.waiting++;
-      rows.push(row);
-    }
+    const k = continued(i);
+    if (k < 0) continue;
+    push(rows, i, k, x.tier[i]!, -1, WAITING, 0);
+    counts.waiting++;
   }
   // The rest of last night's episodes close tonight: no longer flagged, held out, or stopped by a policy.
   if (prior) {
@@ -276,7 +376,8 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     }
   }
   counts.closed = closed.length;
-  return { taskIds, states, rows: [...rows, ...closed], counts, outcomes: earlierOutcomes(prior, x.contacts, D) };
+  rows.append(closed);
+  return { taskIds, states, rows, counts, outcomes: earlierOutcomes(prior, x.contacts, D) };
 }
 
 /**

@@ -6,11 +6,13 @@
 import type { Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
-import type { CsvBytesWriter } from '../util/bytes.js';
+import { cellBytes, type CsvBytesWriter } from '../util/bytes.js';
 import type { TextColumn } from '../util/text-column.js';
 import { formatDay } from '../util/dates.js';
-import { LEDGER_COLUMNS, type LedgerRow } from './ledger.js';
+import { LEDGER_COLUMNS, PRIOR_TEXT, TASK_ID_WIDTH, TASK_STATES, type LedgerRows } from './ledger.js';
 import { SUPPRESSION_CODES, type PolicyPlan } from './policy.js';
+
+const utf8 = new TextEncoder();
 
 export const POLICY_FILES = ['suppressed.csv', 'holdout.csv', 'overflow.csv'] as const;
 export type PolicyFile = (typeof POLICY_FILES)[number];
@@ -78,26 +80,50 @@ export function writePolicyFile(w: CsvBytesWriter, name: PolicyFile, plan: Polic
 }
 
 /** ledger.csv: tonight's open episodes and those closed tonight (LEDGER_COLUMNS). */
-export function writeLedger(w: CsvBytesWriter, rows: readonly LedgerRow[]): void {
+export function writeLedger(w: CsvBytesWriter, rows: LedgerRows): void {
   header(w, LEDGER_COLUMNS);
-  for (const r of rows) {
-    w.cellString(r.taskId, false);
+  const prior = rows.priorLedger,
+    ids = rows.ids;
+  // The cells that repeat, made once.
+  const tierCells = TIERS.map((t) => cellBytes(t, false));
+  const reasonCells = rows.reasonTexts.map((t) => cellBytes(t, false));
+  const stateCells = TASK_STATES.map((t) => cellBytes(t, false));
+  const closedByCells = rows.closedByTexts.map((t) => cellBytes(t, false));
+  const lastSeen = utf8.encode(formatDay(rows.lastSeen));
+  const days = new Map<number, Uint8Array>();
+  const put = (cell: Uint8Array) => w.raw(cell, 0, cell.length);
+  for (let r = 0; r < rows.length; r++) {
+    const k = rows.prior[r]!,
+      i = rows.subscriber[r]!,
+      t = rows.tier[r]!;
+    if (k >= 0) w.cellString(prior!.taskIds[k]!, false);
+    else w.raw(rows.taskIds[t]!, rows.slot[r]! * TASK_ID_WIDTH, (rows.slot[r]! + 1) * TASK_ID_WIDTH);
     w.comma();
-    w.cellString(r.subscriberId, true);
+    if (k >= 0) w.cellString(prior!.subscriberIds[k]!, true);
+    else w.cell(ids.bytes, ids.start(i), ids.end(i), true);
     w.comma();
-    w.cellString(r.tier, false);
+    if (t === PRIOR_TEXT) w.cellString(prior!.tiers[k]!, false);
+    else put(tierCells[t]!);
     w.comma();
-    w.rawString(formatDay(r.firstSeen));
+    const first = rows.firstSeen[r]!;
+    let day = days.get(first);
+    if (day === undefined) {
+      day = utf8.encode(formatDay(first));
+      days.set(first, day);
+    }
+    put(day);
     w.comma();
-    w.rawString(formatDay(r.lastSeen));
+    put(lastSeen);
     w.comma();
-    w.cellString(r.reasons, false);
+    const reasons = rows.reasons[r]!;
+    if (reasons < 0) w.cellString(prior!.reasons[k]!, false);
+    else put(reasonCells[reasons]!);
     w.comma();
-    w.uint(r.attempts);
+    w.uint(rows.attempts[r]!);
     w.comma();
-    w.cellString(r.state, false);
+    put(stateCells[rows.state[r]!]!);
     w.comma();
-    w.cellString(r.closedBy, false);
+    put(closedByCells[rows.closedBy[r]!]!);
     w.endLine();
   }
 }
