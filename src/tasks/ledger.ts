@@ -16,6 +16,7 @@ import { IdTable } from '../ingest/id-table.js';
 import { CONTACT_OUTCOMES } from '../contract/contract.js';
 import { formatDay } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
+import { TextTable } from '../util/text-table.js';
 import { ChurnwatchError } from '../errors.js';
 import { OVERFLOW, SUPPRESSED, SUPPRESSION_CODES, TASK, type PolicyPlan } from './policy.js';
 
@@ -246,16 +247,7 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     }
     return known[r] === 1;
   };
-  const closedByTexts: string[] = [''],
-    closedByIndex = new Map<string, number>([['', 0]]);
-  const closedByOf = (by: string) => {
-    let c = closedByIndex.get(by);
-    if (c === undefined) {
-      c = closedByTexts.push(by) - 1;
-      closedByIndex.set(by, c);
-    }
-    return c;
-  };
+  const closedBy = new TextTable(['']);
   // Last night's open episodes, found by subscriber id bytes.
   const priorRows = prior?.subscriberIds.length ?? 0;
   const table = new IdTable(Math.max(1024, priorRows));
@@ -282,8 +274,8 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   const taskCount = plan.perTier.reduce((n, list) => n + list.length, 0);
   const taskIds = plan.perTier.map((list) => new Uint8Array(list.length * TASK_ID_WIDTH)),
     states: Uint8Array[] = [];
-  const rows = new LedgerRows(taskCount + waiting.length + priorRows, D, prior, ids, taskIds, reasonTexts, closedByTexts);
-  const closed = new LedgerRows(priorRows, D, prior, ids, taskIds, reasonTexts, closedByTexts);
+  const rows = new LedgerRows(taskCount + waiting.length + priorRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
+  const closed = new LedgerRows(priorRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
 
   /** Whether last night's episode k goes on tonight, and if not, what closed it. */
   const ending = (k: number, i: number): string | null => {
@@ -319,7 +311,7 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   };
   const closeRow = (k: number, i: number, by: string) => {
     seen[k] = 1;
-    push(closed, i, k, PRIOR_TEXT, -1, CLOSED, closedByOf(by));
+    push(closed, i, k, PRIOR_TEXT, -1, CLOSED, closedBy.numberOf(by));
   };
   /** Last night's episode that subscriber i's goes on from tonight, -1 for none (closing the one that ends). */
   const continued = (i: number) => {

@@ -23,6 +23,7 @@ import { ChurnwatchError } from '../errors.js';
 import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';
 import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
 import type { TextColumn } from '../util/text-column.js';
+import { TextTable } from '../util/text-table.js';
 
 /** Per subscriber: not flagged, or the one thing that happened to a flagged one. */
 export const NOT_FLAGGED = 0,
@@ -245,16 +246,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   // Capacity per queue, in loss order: the tier's, then (high tier) each manager's.
   const caps = [policy.capacity.high, policy.capacity.mid, policy.capacity.mass];
   const over = { subscriber: [] as number[], rank: [] as number[], queue: [] as number[] };
-  const queues: string[] = [];
-  const queueIndex = new Map<string, number>();
-  const queueOf = (name: string) => {
-    let q = queueIndex.get(name);
-    if (q === undefined) {
-      q = queues.push(name) - 1;
-      queueIndex.set(name, q);
-    }
-    return q;
-  };
+  const queues = new TextTable();
   const perTier = perTierCandidates.map((list, t) => {
     const cap = caps[t]!,
       perManager = t === 0 ? policy.capacity.perManager : 0;
@@ -283,7 +275,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
       outcome[i] = OVERFLOW;
       over.subscriber.push(i);
       over.rank.push(r + 1);
-      over.queue.push(queueOf(queue));
+      over.queue.push(queues.numberOf(queue));
     });
     return kept;
   });
@@ -298,7 +290,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
       subscriber: Int32Array.from(over.subscriber),
       rank: Int32Array.from(over.rank),
       queue: Int32Array.from(over.queue),
-      queues,
+      queues: queues.texts,
     },
   };
 }
