@@ -13,6 +13,7 @@
 import type { ContactPolicy, RuleDef } from '../config/rulepack.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { IdTable } from '../ingest/id-table.js';
+import { HitBits } from './hit-bits.js';
 import { CONTACT_OUTCOMES } from '../contract/contract.js';
 import { formatDay } from '../util/dates.js';
 import type { TextColumn } from '../util/text-column.js';
@@ -207,19 +208,16 @@ export interface LedgerInput {
 export function updateLedger(x: LedgerInput): LedgerPlan {
   const { prior, plan, D, ids } = x;
   const weightOf = new Map(x.rules.map((r) => [r.id, r.weight]));
-  // A subscriber's reason codes, made once per distinct set of hit rules (few) and found by its bits, 32 rules to a number.
+  // A subscriber's reason codes, made once per distinct set of hit rules (few) and found by its bits.
+  const hitBits = HitBits.of(x.flags, ids.length);
   const reasonIndex = new Map<string | number, number>();
   const reasonTexts: string[] = [],
     reasonRules: string[][] = [];
-  const words = Math.ceil(x.rules.length / 32),
-    bits = new Int32Array(words);
   const reasonsOf = (i: number) => {
-    bits.fill(0);
-    for (let j = 0; j < x.rules.length; j++) if (x.flags[j]![i]) bits[j >>> 5]! |= 1 << (j & 31);
-    const key = words === 1 ? bits[0]! : bits.join(',');
+    const key = hitBits.key(i);
     let r = reasonIndex.get(key);
     if (r === undefined) {
-      const hit = x.rules.filter((_, j) => bits[j >>> 5]! & (1 << (j & 31))).map((rule) => rule.id);
+      const hit = x.rules.filter((_, j) => hitBits.hits(i, j)).map((rule) => rule.id);
       r = reasonTexts.push(hit.join(';')) - 1;
       reasonRules.push(hit);
       reasonIndex.set(key, r);

@@ -15,6 +15,7 @@ import type { Evaluation } from '../evaluate/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { isPhoneBytes } from '../util/phone.js';
 import type { TextColumn } from '../util/text-column.js';
+import { HitBits } from './hit-bits.js';
 import { TASK_ID_WIDTH, TASK_STATES } from './ledger.js';
 import { TASK_TYPES } from './policy.js';
 
@@ -200,42 +201,23 @@ export function planTasks(
   };
 }
 
-interface HitBits {
-  /** Words per subscriber: subscriber i's hit bits are bits[i * words ..], bit j % 32 of word j / 32 for rule j. */
-  words: number;
-  bits: Int32Array;
-  /** Subscribers with a rule hit whose phone number is not one. */
-  badPhones: Set<number>;
-}
+/** Each evaluation's flagged subscribers whose phone numbers are not ones, found once for all its tiers. */
+const badPhonesCache = new WeakMap<Evaluation, Set<number>>();
 
-/** Each evaluation's hit bits, computed once for all its tiers (an evaluation is never changed once made). */
-const hitBitsCache = new WeakMap<Evaluation, HitBits>();
-
-/**
- * The hit bits of every subscriber, computed column by column over all subscribers
- * (reads that move forward, where rank order would jump), and the flagged
- * subscribers whose phone numbers are not ones.
- */
-function hitBitsOf(ev: Evaluation, msisdn: TextColumn): HitBits {
-  const cached = hitBitsCache.get(ev);
-  if (cached !== undefined) return cached;
+/** The hit bits of every subscriber, and the flagged subscribers whose phone numbers are not ones. */
+function hitBitsOf(ev: Evaluation, msisdn: TextColumn): { words: number; bits: Int32Array; badPhones: Set<number> } {
   const n = msisdn.length;
-  const words = Math.max(1, Math.ceil(ev.rules.length / 32));
-  const bits = new Int32Array(n * words);
-  for (let j = 0; j < ev.rules.length; j++) {
-    const flags = ev.flags[j]!,
-      word = j >>> 5,
-      bit = 1 << (j & 31);
-    for (let i = 0; i < n; i++) if (flags[i]) bits[i * words + word]! |= bit;
+  const hits = HitBits.of(ev.flags, n);
+  let badPhones = badPhonesCache.get(ev);
+  if (badPhones === undefined) {
+    badPhones = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      if (hits.none(i)) continue;
+      if (!isPhoneBytes(msisdn.bytes, msisdn.offsets[i]!, msisdn.offsets[i + 1]!)) badPhones.add(i);
+    }
+    badPhonesCache.set(ev, badPhones);
   }
-  const badPhones = new Set<number>();
-  for (let i = 0; i < n; i++) {
-    if (bits[i * words] === 0 && (words === 1 || bits.subarray(i * words, (i + 1) * words).every((w) => w === 0))) continue;
-    if (!isPhoneBytes(msisdn.bytes, msisdn.offsets[i]!, msisdn.offsets[i + 1]!)) badPhones.add(i);
-  }
-  const out = { words, bits, badPhones };
-  hitBitsCache.set(ev, out);
-  return out;
+  return { words: hits.words, bits: hits.bits, badPhones };
 }
 
 /**

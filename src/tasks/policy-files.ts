@@ -9,6 +9,7 @@ import type { Scores } from '../score/score.js';
 import { cellBytes, type CsvBytesWriter } from '../util/bytes.js';
 import type { TextColumn } from '../util/text-column.js';
 import { formatDay } from '../util/dates.js';
+import { HitCodes } from './hit-bits.js';
 import { LEDGER_COLUMNS, PRIOR_TEXT, TASK_ID_WIDTH, TASK_STATES, type LedgerRows } from './ledger.js';
 import { SUPPRESSION_CODES, type PolicyPlan } from './policy.js';
 
@@ -23,15 +24,6 @@ interface Columns {
   scores: Scores;
 }
 
-/** The ids of the rules subscriber i hits, joined by ';'. */
-function reasonCodes(c: Columns, i: number): string {
-  const out: string[] = [];
-  c.evaluation.flags.forEach((f, j) => {
-    if (f[i]) out.push(c.evaluation.ruleIds[j]!);
-  });
-  return out.join(';');
-}
-
 function header(w: CsvBytesWriter, names: readonly string[]): void {
   names.forEach((name, k) => {
     if (k > 0) w.comma();
@@ -41,7 +33,7 @@ function header(w: CsvBytesWriter, names: readonly string[]): void {
 }
 
 /** subscriber_id, tier, expected_loss, reason_codes, then the file's own cells. */
-function row(w: CsvBytesWriter, c: Columns, i: number, rest: readonly (string | number)[]): void {
+function row(w: CsvBytesWriter, c: Columns, codes: HitCodes, i: number, rest: readonly (string | number)[]): void {
   w.cell(c.ids.bytes, c.ids.start(i), c.ids.end(i), true);
   w.comma();
   w.cellString(TIERS[c.scores.tier[i]!]!, false);
@@ -49,7 +41,7 @@ function row(w: CsvBytesWriter, c: Columns, i: number, rest: readonly (string | 
   const loss = c.scores.expectedLoss[i]!;
   if (Number.isFinite(loss)) w.rawString(loss.toFixed(2));
   w.comma();
-  w.cellString(reasonCodes(c, i), false);
+  w.cellString(codes.of(i), false);
   for (const cell of rest) {
     w.comma();
     if (typeof cell === 'number') w.uint(cell);
@@ -61,19 +53,20 @@ function row(w: CsvBytesWriter, c: Columns, i: number, rest: readonly (string | 
 const BASE = ['subscriber_id', 'tier', 'expected_loss', 'reason_codes'];
 
 export function writePolicyFile(w: CsvBytesWriter, name: PolicyFile, plan: PolicyPlan, c: Columns): void {
+  const codes = new HitCodes(c.evaluation.ruleIds, c.evaluation.flags, c.ids.length);
   switch (name) {
     case 'suppressed.csv':
       header(w, [...BASE, 'code']);
-      for (const i of plan.suppressed) row(w, c, i, [SUPPRESSION_CODES[plan.code[i]!]!]);
+      for (const i of plan.suppressed) row(w, c, codes, i, [SUPPRESSION_CODES[plan.code[i]!]!]);
       break;
     case 'holdout.csv':
       header(w, BASE);
-      for (const i of plan.heldOut) row(w, c, i, []);
+      for (const i of plan.heldOut) row(w, c, codes, i, []);
       break;
     case 'overflow.csv': {
       header(w, [...BASE, 'rank', 'queue']);
       const o = plan.overflow;
-      for (let k = 0; k < o.subscriber.length; k++) row(w, c, o.subscriber[k]!, [o.rank[k]!, o.queues[o.queue[k]!]!]);
+      for (let k = 0; k < o.subscriber.length; k++) row(w, c, codes, o.subscriber[k]!, [o.rank[k]!, o.queues[o.queue[k]!]!]);
       break;
     }
   }
