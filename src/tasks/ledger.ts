@@ -181,11 +181,15 @@ export function putTaskId(dst: Uint8Array, p: number, b: Uint8Array, s: number, 
     stamp = Uint8Array.from(`CW${formatDay(firstSeen).replaceAll('-', '')}-`, (c) => c.charCodeAt(0));
     dayStamps.set(firstSeen, stamp);
   }
-  dst.set(stamp, p);
-  p += stamp.length;
-  for (const h of [hash32(b, s, e, 0x811c9dc5, firstSeen), hash32(b, s, e, 0x050c5d1f, firstSeen)]) {
-    for (let shift = 28; shift >= 0; shift -= 4) dst[p++] = HEX_DIGITS[(h >>> shift) & 15]!;
-  }
+  for (let k = 0; k < stamp.length; k++) dst[p++] = stamp[k]!;
+  p = putHex(dst, p, hash32(b, s, e, 0x811c9dc5, firstSeen));
+  putHex(dst, p, hash32(b, s, e, 0x050c5d1f, firstSeen));
+}
+
+/** The 8 lower-case hex digits of h, into dst at p; returns the end. */
+function putHex(dst: Uint8Array, p: number, h: number): number {
+  for (let shift = 28; shift >= 0; shift -= 4) dst[p++] = HEX_DIGITS[(h >>> shift) & 15]!;
+  return p;
 }
 
 const utf8 = new TextEncoder();
