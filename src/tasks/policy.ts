@@ -222,25 +222,31 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
     }
     candidates.push(i);
   }
-  // One task per number: the highest expected loss keeps it, across tiers.
-  const byLoss = byLossThenId(candidates, scores.expectedLoss, ids);
-  const numbers = new IdTable(Math.max(1024, byLoss.length));
+  // One task per number: the highest expected loss keeps it, across tiers. Each candidate's
+  // number is found first, in subscriber order (its text is read moving forward, not at
+  // random as loss order would): numberOf[i] is its key's place in `numbers`.
+  const numbers = new IdTable(Math.max(1024, candidates.length));
+  const numberOf = new Int32Array(n);
   const cc = utf8.encode(input.countryCode),
     scratch = new Uint8Array(PHONE_KEY_BYTES),
     phoneKey = new Uint8Array(PHONE_KEY_BYTES);
-  const perTierCandidates: number[][] = TIERS.map(() => []);
-  for (const i of byLoss) {
-    const m = subs.msisdn,
-      s = m.start(i),
+  const m = subs.msisdn;
+  for (const i of candidates) {
+    const s = m.start(i),
       e = m.end(i);
     // Compared as do_not_call.csv is: by the E.164 key; a number that is its own key (the usual national mobile) without a copy.
     const len = phoneKeyBytes(m.bytes, s, e, cc, scratch, phoneKey);
-    const before = numbers.n;
-    const at = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
-    if (at < before) {
+    numberOf[i] = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
+  }
+  const taken = new Uint8Array(numbers.n);
+  const perTierCandidates: number[][] = TIERS.map(() => []);
+  for (const i of byLossThenId(candidates, scores.expectedLoss, ids)) {
+    const number = numberOf[i]!;
+    if (taken[number]) {
       suppress(i, code('same_phone'));
       continue;
     }
+    taken[number] = 1;
     perTierCandidates[scores.tier[i]!]!.push(i);
   }
   // Capacity per queue, in loss order: the tier's, then (high tier) each manager's.

@@ -107,6 +107,9 @@ describe('contact policy: each policy stops the subscriber with its code', () =>
     { id: 'keeps-number', phone: '13912345678', loss: 50 },
     { id: 'shares-number', phone: '+8613912345678', loss: 40 },
     { id: 'shares-number-00', phone: '008613912345678', loss: 30 },
+    // Listed before the one it shares a number with, but with less loss: loss decides, not the order of the extract.
+    { id: 'listed-first-less-loss', phone: '13911112222', loss: 5 },
+    { id: 'listed-later-more-loss', phone: '8613911112222', loss: 60 },
   ];
   const plan = applyPolicy(input(p, subs));
   it.each([
@@ -125,6 +128,8 @@ describe('contact policy: each policy stops the subscriber with its code', () =>
     ['keeps-number', 'task:retention'],
     ['shares-number', 'same_phone'],
     ['shares-number-00', 'same_phone'],
+    ['listed-first-less-loss', 'same_phone'],
+    ['listed-later-more-loss', 'task:retention'],
   ])('%s → %s', (id, want) => {
     expect(
       codeOf(
