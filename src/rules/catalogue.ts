@@ -100,3 +100,48 @@ export function featureColumns(f: FeatureRequest): { extract: ExtractName; colum
       return { extract: 'contracts', columns: [...EVENT_MEASURES.find((e) => e.name === `contracts_${f.which}`)!.reads] };
   }
 }
+
+const windowName = (k: number) => (k < 0 ? `m${-k}` : `p${k}`);
+
+/**
+ * The column a feature's values go under in a scores file (`run --with-measures`, the
+ * SQL script's output): its key with everything but letters, digits and `_` folded,
+ * e.g. `amount_m0`, `activity_d1`, `tickets_complaint_m90_m1`, `status`. The SQL
+ * script names its feature columns the same, with an `f_` prefix.
+ */
+export function measureColumnName(f: FeatureRequest): string {
+  switch (f.source) {
+    case 'subscribers':
+      return f.column;
+    case 'billing':
+      return `${f.measure}_m${f.month}`;
+    case 'usage':
+      return `${f.measure}_d${f.day}`;
+    case 'tickets':
+      return `tickets_${f.kind}_${windowName(f.from)}_${windowName(f.to)}`;
+    case 'contracts':
+      return `contracts_${f.which}_${windowName(f.from)}_${windowName(f.to)}`;
+  }
+}
+
+/**
+ * The measures a scores file carries after the rule columns, for the task step: every
+ * feature but the subscribers' attributes (which it reads from subscribers.csv), in
+ * the order given, once each.
+ */
+export function scoreMeasures(features: Iterable<FeatureRequest>): FeatureRequest[] {
+  const seen = new Map<string, FeatureRequest>();
+  for (const f of features) if (f.source !== 'subscribers' && !seen.has(measureColumnName(f))) seen.set(measureColumnName(f), f);
+  return [...seen.values()];
+}
+
+/**
+ * The decimals a measure is written with in a scores file: those it is summed in
+ * (2 for money and the usage columns, 0 for whole counts: hotline calls, tickets,
+ * contracts), so its text is its exact value.
+ */
+export function measureDigits(f: FeatureRequest): number {
+  if (f.source !== 'billing' && f.source !== 'usage') return 0;
+  const m = f.declared ?? builtinMeasure(f.measure)!;
+  return 'sumOf' in m ? measureDigits({ ...f, measure: m.sumOf[0]!, declared: undefined }) : m.scale;
+}

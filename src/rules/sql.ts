@@ -20,7 +20,7 @@ import { ChurnwatchError } from '../errors.js';
 import { checkExpression, type Typed } from './check.js';
 import { parseExpression } from './parse.js';
 import { MEMBER_LEVELS, STATUS_VALUES, TICKET_KINDS, type ColumnMeasure, type ExtractName } from '../contract/contract.js';
-import { featureFile, type FeatureRequest } from './catalogue.js';
+import { featureFile, measureColumnName, scoreMeasures, type FeatureRequest } from './catalogue.js';
 import { COMPARE_TOLERANCE, comparison } from './compile.js';
 
 export type SqlDialectName = 'duckdb' | 'spark';
@@ -32,7 +32,14 @@ export interface SqlPack {
   value: { expr: string };
   exclude: { expr: string };
   tiers: { method: 'threshold'; high: number; mid: number } | { method: 'rank'; highShare: number; midShare: number };
-  rules: readonly { id: string; enabled: boolean; when: string; weight: number }[];
+  rules: readonly {
+    id: string;
+    enabled: boolean;
+    when: string;
+    weight: number;
+    /** The reason text: its {expressions} read measures the scores carry for `churnwatch tasks --scores`. */
+    reason?: readonly (string | { features: ReadonlyMap<string, FeatureRequest> })[];
+  }[];
   /** Measures the pack declares (refused below: the SQL compiler knows the built-in ones only, so far). */
   measures?: readonly ColumnMeasure[];
 }
@@ -404,22 +411,10 @@ function monthOfDayLiteral(day: number): number {
 
 // ------------------------------------------------------------------ features and expressions
 
-/** A feature's column name: its key with everything but letters and digits folded, plus a hash-free index. */
+/** A feature's column in the script: its scores-file name, prefixed so that it never meets a rule id. */
 function featureColumn(f: FeatureRequest): string {
-  switch (f.source) {
-    case 'subscribers':
-      return `f_${f.column}`;
-    case 'billing':
-      return `f_${f.measure}_m${f.month}`;
-    case 'usage':
-      return `f_${f.measure}_d${f.day}`;
-    case 'tickets':
-      return `f_tickets_${f.kind}_${window(f.from)}_${window(f.to)}`;
-    case 'contracts':
-      return `f_contracts_${f.which}_${window(f.from)}_${window(f.to)}`;
-  }
+  return `f_${measureColumnName(f)}`;
 }
-const window = (k: number) => (k < 0 ? `m${-k}` : `p${k}`);
 
 /** The value of a feature per subscriber, as the feature stage gives it (0 without rows, NULL when not given). */
 function featureValue(f: FeatureRequest): string {
@@ -446,6 +441,25 @@ function featureValue(f: FeatureRequest): string {
     case 'contracts':
       return `CAST(coalesce(c.${col}, 0) AS DOUBLE) AS ${col}`;
   }
+}
+
+/**
+ * A measure's text in the scores, from its integer units as summed (fen, hundredths,
+ * counts): whole numbers for a count, two decimals otherwise, exact, as scores.csv
+ * writes a measure (`formatMeasure` in catalogue.ts).
+ */
+function measureText(d: Dialect, f: FeatureRequest): string {
+  const col = featureColumn(f);
+  const units = f.source === 'tickets' ? `t.${col}` : f.source === 'contracts' ? `c.${col}` : `${measureOf(f)!.spec.alias}.${col}`;
+  const n = `CAST(coalesce(${units}, 0) AS BIGINT)`;
+  const scale = f.source === 'billing' || f.source === 'usage' ? measureScale(measureOf(f)!.spec, measureOf(f)!.measure) : 0;
+  if (scale === 0) return `CAST(${n} AS ${d.text}) AS m_${col}`;
+  if (scale !== 2) throw new Error(`internal: a measure of scale ${scale}`);
+  const a = `abs(${n})`;
+  return (
+    `concat(CASE WHEN ${n} < 0 THEN '-' ELSE '' END, CAST(CAST((${a} - ${a} % 100) / 100 AS BIGINT) AS ${d.text}), '.', ` +
+    `lpad(CAST(${a} % 100 AS ${d.text}), 2, '0')) AS m_${col}`
+  );
 }
 
 /** Longest SQL text one expression may compile to: min/max/abs of NULLs repeat their operands. */
@@ -570,8 +584,6 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
   ];
   const features = new Map<string, FeatureRequest>();
   for (const p of parts) for (const [k, f] of p.checked.features) features.set(k, f);
-  const list = [...features.values()];
-  const files = new Set(list.map(featureFile));
   const columnOf = (key: string) => featureColumn(features.get(key)!);
   const sqlOf = (p: (typeof parts)[number]) => {
     try {
@@ -586,7 +598,14 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
     }
   };
   const [valueSql, excludeSql, ...ruleSql] = parts.map(sqlOf);
+  // The measures the value, the exclusion and each rule's condition and reason read, in that order, for the
+  // task step (`churnwatch tasks --scores`); the subscribers' attributes it reads from subscribers.csv.
+  for (const r of enabled)
+    for (const p of r.reason ?? []) if (typeof p !== 'string') for (const [k, f] of p.features) if (!features.has(k)) features.set(k, f);
+  const measures = scoreMeasures([...features.values()]);
 
+  const list = [...features.values()];
+  const files = new Set(list.map(featureFile));
   const ctes = [subscribersCte(d, opts)];
   const joins: string[] = [];
   for (const spec of [BILLING, USAGE]) {
@@ -603,14 +622,14 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
     joins.push('LEFT JOIN contracts_sums c ON c.sid = s.sid');
   }
   ctes.push(`features AS (
-  SELECT s.sid, s.row_no${list.map((f) => `,\n    ${featureValue(f)}`).join('')}
+  SELECT s.sid, s.row_no${list.map((f) => `,\n    ${featureValue(f)}`).join('')}${measures.map((f) => `,\n    ${measureText(d, f)}`).join('')}
   FROM subscribers_ok s
   ${joins.join('\n  ')}
 )`);
 
   const flagCols = enabled.map((r, j) => `CASE WHEN NOT excluded AND ${ruleSql[j]} THEN 1 ELSE 0 END AS ${ruleColumn(r.id)}`);
   ctes.push(`flags AS (
-  SELECT sid, row_no, value${flagCols.map((c) => `,\n    ${c}`).join('')}
+  SELECT sid, row_no, value${measures.map((f) => `, m_${featureColumn(f)}`).join('')}${flagCols.map((c) => `,\n    ${c}`).join('')}
   FROM (SELECT *, ${valueSql} AS value, CASE WHEN ${excludeSql} THEN true ELSE false END AS excluded FROM features) f
 )`);
 
@@ -656,7 +675,9 @@ WITH
 ${ctes.join(',\n')}
 SELECT sid AS subscriber_id, value_text AS value, tier,
   CASE WHEN risk = 0 THEN '0.0000' ELSE risk_text END AS risk_score,
-  CASE WHEN loss = 0 THEN '0.00' ELSE loss_text END AS expected_loss${enabled.map((r) => `,\n  ${ruleColumn(r.id)}`).join('')}
+  CASE WHEN loss = 0 THEN '0.00' ELSE loss_text END AS expected_loss${enabled.map((r) => `,\n  ${ruleColumn(r.id)}`).join('')}${measures
+    .map((f) => `,\n  m_${featureColumn(f)} AS ${d.quote(measureColumnName(f))}`)
+    .join('')}
 FROM ${formatted}
 ORDER BY row_no;
 `;

@@ -11,6 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, csvBody, loadDuckDb, runSql } from './helpers.js';
+import { analyse } from '../../src/analyse.js';
+import { loadRulePack, requiredFeatures } from '../../src/config/rulepack.js';
+import { featureKey, measureColumnName, measureDigits, scoreMeasures } from '../../src/rules/catalogue.js';
+import { parseDay } from '../../src/util/dates.js';
+import { defaultInputOptions } from '../../src/contract/contract.js';
 
 const AS_OF = '2026-03-15';
 const HAND_PACK = fileURLToPath(new URL('./hand-pack.yaml', import.meta.url));
@@ -26,14 +31,39 @@ async function generate(name: string, extra: string[]): Promise<string> {
   return dir;
 }
 
-/** scores.csv of an in-process run, and the same rows from the SQL script. */
+/**
+ * scores.csv of an in-process run, and the same columns of the SQL script's rows;
+ * the measure columns the script adds after them must hold the in-process engine's
+ * feature values exactly (parsed back to the same doubles).
+ */
 async function bothWays(input: string, pack: string, name: string): Promise<{ engine: string; sql: string }> {
   const out = join(tmp, `out-${name}`);
   await cli(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--rules', pack, '--log-level', 'silent']);
   const engine = readFileSync(join(out, AS_OF, 'scores.csv'), 'utf8');
   const script = await cli(['sql', '--dialect', 'duckdb', '--as-of', AS_OF, '--rules', pack, '--input', input]);
   const header = engine.slice(0, engine.indexOf('\n') + 1);
-  return { engine, sql: header + csvBody(await runSql(duckdb!, script)) };
+  const width = header.split(',').length;
+  const rows = await runSql(duckdb!, script);
+  await expectMeasures(input, pack, rows, width);
+  return { engine, sql: header + csvBody(rows.map((r) => r.slice(0, width))) };
+}
+
+/** The SQL rows' measure columns (after the first `width`) against the in-process feature columns, subscriber by subscriber. */
+async function expectMeasures(input: string, packPath: string, rows: string[][], width: number): Promise<void> {
+  const pack = loadRulePack(packPath);
+  const a = await analyse(defaultInputOptions(input), parseDay(AS_OF), pack);
+  const measures = scoreMeasures(requiredFeatures(pack).values());
+  expect(measures.length).toBeGreaterThan(0);
+  expect(rows[0]!.length).toBe(width + measures.length);
+  measures.forEach((f, k) => {
+    const column = a.table.columns.get(featureKey(f))!;
+    const digits = measureDigits(f);
+    const shape = digits === 0 ? /^-?[0-9]+$/ : /^-?[0-9]+[.][0-9]{2}$/;
+    rows.forEach((r, i) => {
+      const cell = r[width + k]!;
+      if (!shape.test(cell) || Number(cell) !== column[i]) expect(`${measureColumnName(f)} row ${i}: ${cell}`).toBe(String(column[i]));
+    });
+  });
 }
 
 describe.skipIf(duckdb === null)('churnwatch sql --dialect duckdb against the in-process engine', () => {
