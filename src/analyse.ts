@@ -5,6 +5,7 @@
  * score the extracts the same way; what differs is what they do around it, through
  * the hooks (timings, progress, input checks).
  */
+import { basename } from 'node:path';
 import { neededFiles, requiredFeatures, type RulePack } from './config/rulepack.js';
 import { ChurnwatchError } from './errors.js';
 import type { FeatureRequest } from './rules/catalogue.js';
@@ -19,6 +20,16 @@ import { DEFAULT_COUNTRY_CODE } from './util/phone.js';
 import { readLedger } from './output/ledger-file.js';
 import { updateLedger, type LedgerPlan } from './tasks/ledger.js';
 import { applyPolicy, policyCounts, type PolicyCounts, type PolicyPlan } from './tasks/policy.js';
+import { displayName, locateExtract } from './ingest/layout.js';
+import { readSubscribers } from './ingest/subscribers.js';
+import { readContactHistory, readDoNotCall } from './ingest/facts.js';
+import { RejectLog } from './ingest/rejects.js';
+import type { FileStats } from './ingest/table-reader.js';
+import { ScoresIntake } from './score/scores-intake.js';
+import { readScoresFile, type ScoresFileStats } from './output/scores-reader.js';
+
+/** What the task stage and the publication read of the extracts (a run from a scores file reads no fact extract). */
+export type TaskExtracts = Pick<Extracts, 'subscribers' | 'doNotCall' | 'contacts' | 'files' | 'rejects'>;
 
 export interface Analysis {
   extracts: Extracts;
@@ -42,7 +53,7 @@ export interface AnalysisHooks {
   /** The read failed: return the error to throw instead (the nightly run names a changed input as the cause). */
   ingestFailed?: (e: unknown) => unknown;
   /** The extracts are read and their counts agree; called before any gate, so a failed run can still report them. */
-  ingested?: (extracts: Extracts) => void;
+  ingested?: (extracts: TaskExtracts) => void;
 }
 
 export async function analyse(input: InputOptions, asOf: number, pack: RulePack, hooks: AnalysisHooks = {}): Promise<Analysis> {
@@ -63,16 +74,9 @@ export async function analyseEach(
   const perPack = packs.map((p) => requiredFeatures(p));
   const features = new Map(perPack.flatMap((f) => [...f]));
   const needed = new Set(packs.flatMap((p) => [...neededFiles(p)]));
-  hooks.stageStart?.('ingest');
-  let extracts: Extracts;
-  try {
-    extracts = await ingest({ asOf, input, features, needed, columnNeeds: mergeNeeds(packs.map(packColumnNeeds)), ...hooks.ingest });
-  } catch (e) {
-    throw hooks.ingestFailed ? hooks.ingestFailed(e) : e;
-  }
-  checkCounts(extracts);
-  hooks.stageDone?.('ingest');
-  hooks.ingested?.(extracts);
+  const extracts = await readStage(hooks, () =>
+    ingest({ asOf, input, features, needed, columnNeeds: mergeNeeds(packs.map(packColumnNeeds)), ...hooks.ingest }),
+  );
 
   hooks.stageStart?.('gates');
   // M0 depends on the billing rows alone, so every pack's gates choose the same one.
@@ -93,6 +97,21 @@ export async function analyseEach(
   return packs.map((_, k) => ({ extracts, features: perPack[k]!, m0, table, evaluation: evaluations[k]!, scores: scores[k]! }));
 }
 
+/** The read stage around `read`: its hooks, the input-changed check of a failure, and the count check. */
+async function readStage<T extends TaskExtracts>(hooks: AnalysisHooks, read: () => Promise<T>): Promise<T> {
+  hooks.stageStart?.('ingest');
+  let extracts: T;
+  try {
+    extracts = await read();
+  } catch (e) {
+    throw hooks.ingestFailed ? hooks.ingestFailed(e) : e;
+  }
+  checkCounts(extracts);
+  hooks.stageDone?.('ingest');
+  hooks.ingested?.(extracts);
+  return extracts;
+}
+
 /** The optional columns any of the packs needs, each with the readers of all of them. */
 function mergeNeeds(all: ColumnNeeds[]): ColumnNeeds {
   if (all.length === 1) return all[0]!;
@@ -109,7 +128,7 @@ function mergeNeeds(all: ColumnNeeds[]): ColumnNeeds {
 }
 
 /** Every record read is accepted or rejected, and every rejection is listed; anything else is a bug. */
-function checkCounts(extracts: Extracts): void {
+function checkCounts(extracts: Pick<Extracts, 'files' | 'rejects'>): void {
   for (const f of extracts.files) {
     if (f.accepted + f.rejected !== f.records || extracts.rejects.count(f.file) !== f.rejected) {
       throw new ChurnwatchError(
@@ -137,7 +156,7 @@ export function decideContacts(
   pack: RulePack,
   asOf: number,
   input: Pick<InputOptions, 'defaultCountryCode'>,
-  a: Pick<Analysis, 'extracts' | 'evaluation' | 'scores'>,
+  a: Pick<Analysis, 'evaluation' | 'scores'> & { extracts: TaskExtracts },
   outRoot: string | null,
 ): ContactDecisions {
   const { extracts, evaluation: ev, scores } = a;
@@ -164,4 +183,75 @@ export function decideContacts(
     contacts: extracts.contacts,
   });
   return { policy, counts, ledger };
+}
+
+/** The analysis of a night whose scores were computed elsewhere (`churnwatch tasks --scores`). */
+export interface ScoresAnalysisResult {
+  extracts: TaskExtracts;
+  features: Map<string, FeatureRequest>;
+  /** Unknown: the billing extract is not read (the scores file carries the months' sums, not which month was M0). */
+  m0: null;
+  table: FeatureTable;
+  evaluation: Evaluation;
+  scores: Scores;
+  scoresFile: ScoresFileStats;
+}
+
+/**
+ * The same analysis from a scores table (the SQL script's output, or a scores file
+ * with the measure columns): only what the task stage needs is read from the input
+ * folder (subscribers.csv, and do_not_call.csv and contact_history.csv when there),
+ * never the fact extracts; the scores file gives the measures and flags, checked
+ * against the pack by ScoresIntake. The data-quality gates are the scoring job's
+ * business: they need the fact extracts.
+ */
+export async function analyseScores(
+  input: InputOptions,
+  asOf: number,
+  pack: RulePack,
+  scoresPath: string,
+  hooks: Pick<AnalysisHooks, 'stageStart' | 'stageDone' | 'ingestFailed' | 'ingested'> = {},
+): Promise<ScoresAnalysisResult> {
+  const opts: InputOptions = { ...input, needs: packColumnNeeds(pack) };
+  const rejects = new RejectLog();
+  const files: FileStats[] = [];
+  const extracts = await readStage(hooks, async (): Promise<TaskExtracts> => {
+    const subscribersPath = locateExtract(opts, 'subscribers');
+    if (subscribersPath === undefined) {
+      const file = displayName(opts, 'subscribers');
+      throw new ChurnwatchError(
+        'CW_EXTRACT_MISSING_FILE',
+        `gate needed-files failed: ${file} is not in ${opts.dir}; the task step reads it`,
+        {
+          file,
+          gate: 'needed-files',
+        },
+      );
+    }
+    const subs = await readSubscribers(subscribersPath, displayName(opts, 'subscribers'), opts, rejects);
+    files.push(subs.stats);
+    const dncPath = locateExtract(opts, 'do_not_call');
+    let doNotCall: Uint8Array | null = null;
+    if (dncPath !== undefined) {
+      const dnc = await readDoNotCall(dncPath, displayName(opts, 'do_not_call'), opts, subs.table, rejects);
+      doNotCall = dnc.flags;
+      files.push(dnc.stats);
+    }
+    const historyPath = locateExtract(opts, 'contact_history');
+    let contacts: TaskExtracts['contacts'] = null;
+    if (historyPath !== undefined) {
+      const keys = { n: subs.table.n, idTable: subs.table.idTable! };
+      const history = await readContactHistory(historyPath, displayName(opts, 'contact_history'), opts, keys, rejects, asOf);
+      contacts = history.fold;
+      files.push(history.stats);
+    }
+    return { subscribers: subs.table, doNotCall, contacts, files, rejects };
+  });
+  hooks.stageStart?.('score');
+  const intake = new ScoresIntake(pack, extracts.subscribers, asOf, basename(scoresPath));
+  const scoresFile = await readScoresFile(scoresPath, intake);
+  const { features, table, evaluation, scores } = intake.finish();
+  delete extracts.subscribers.idTable;
+  hooks.stageDone?.('score');
+  return { extracts, features, m0: null, table, evaluation, scores, scoresFile };
 }

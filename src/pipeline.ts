@@ -16,11 +16,10 @@
  * rejects.csv once the extracts were read) and publishes nothing.
  */
 import type { Logger } from 'pino';
-import { analyse, decideContacts } from './analyse.js';
+import { analyse, analyseScores, decideContacts, type AnalysisHooks, type TaskExtracts } from './analyse.js';
 import type { RulePack } from './config/rulepack.js';
 import type { ConfigSource } from './config/run-config.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
-import type { Extracts } from './ingest/ingest.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
 import { POLICY_FILES, writeLedger, writePolicyFile } from './tasks/policy-files.js';
@@ -60,6 +59,12 @@ export interface RunOptions {
   onRows?: (extract: string, rows: number, bytes: number) => void;
   /** The size in bytes of each extract the run reads, before it reads them (what onRows' bytes add up to). */
   onInputs?: (bytes: Record<string, number>) => void;
+  /**
+   * The task step (`churnwatch tasks --scores`): the scores table computed elsewhere
+   * (the SQL script's output) instead of the fact extracts; the run reads only what
+   * the task stage needs from the input folder and publishes the same files.
+   */
+  scores?: string;
 }
 
 export interface RunResult {
@@ -95,11 +100,11 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       fileMode: o.fileMode,
       dirMode: o.dirMode,
     });
-    let extracts: Extracts | undefined;
+    let extracts: TaskExtracts | undefined;
     try {
       const before = snapshotInputs(o.input);
       logger.debug({ inputs: [...before.values()].map((s) => ({ file: s.file, bytes: s.size })) }, 'inputs noted before reading');
-      const a = await analyse(o.input, asOf, pack, {
+      const hooks: AnalysisHooks = {
         stageStart: (stage) => {
           if (stage !== 'ingest') o.onProgress?.(stage);
         },
@@ -136,7 +141,9 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
             logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
           checkInputsUnchanged(x.files, before);
         },
-      });
+      };
+      const a =
+        o.scores === undefined ? await analyse(o.input, asOf, pack, hooks) : await analyseScores(o.input, asOf, pack, o.scores, hooks);
       extracts = a.extracts;
       const { table, evaluation: ev, scores } = a;
       const ids = extracts.subscribers.ids;
@@ -185,7 +192,15 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // before that pass (checked again here, just before publishing), so they are the
       // hashes of the files as they were before the run read them.
       checkInputsUnchanged(extracts.files, before);
-      const inputs = extracts.files.map((f) => ({ extract: f.extract, file: basename(f.path), bytes: f.before.size, sha256: f.sha256 }));
+      const inputs: { extract: string; file: string; bytes: number; sha256: string }[] = extracts.files.map((f) => ({
+        extract: f.extract,
+        file: basename(f.path),
+        bytes: f.before.size,
+        sha256: f.sha256,
+      }));
+      // A night from a scores file: that file is an input too (its bytes hashed as they were read).
+      if ('scoresFile' in a)
+        inputs.push({ extract: 'scores', file: a.scoresFile.file, bytes: a.scoresFile.bytes, sha256: a.scoresFile.sha256 });
       const summary = buildSummary({
         asOf,
         pack,
@@ -229,7 +244,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
 const REJECT_HEADER = ['file', 'line', 'column', 'code', 'reason', 'raw_value'];
 
 /** rejects.csv: every text cell neutralised against formulas (the line number is ours). */
-function rejectsCsv(extracts: Extracts): string {
+function rejectsCsv(extracts: Pick<TaskExtracts, 'rejects'>): string {
   const parts: Buffer[] = [];
   const w = new CsvBytesWriter((bytes) => {
     parts.push(Buffer.from(bytes));
@@ -323,7 +338,7 @@ function inputChanged(file: string): ChurnwatchError {
 }
 
 /** Leaves OUTDIR/failed/<date>/ for the operator; never hides the original error. */
-function reportFailure(o: RunOptions, asOfText: string, e: unknown, extracts: Extracts | undefined): void {
+function reportFailure(o: RunOptions, asOfText: string, e: unknown, extracts: TaskExtracts | undefined): void {
   const known = e instanceof ChurnwatchError;
   const code = known ? e.code : 'CW_INTERNAL';
   const failure = {

@@ -80,11 +80,62 @@ function loadRunInputs(opts: { input: string; asOf?: number; rules: string; conf
 }
 
 export function makeRunCommand(io: Io): Command {
-  return new Command('run')
-    .description('Run the nightly job: read the extracts in --input, evaluate the rule pack, publish task files under --out/<as-of date>/')
-    .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
-    .requiredOption('--out <dir>', 'output folder; each run publishes into <dir>/<as-of date>/', folderArg('--out'))
-    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
+  return publishOptions(
+    new Command('run')
+      .description(
+        'Run the nightly job: read the extracts in --input, evaluate the rule pack, publish task files under --out/<as-of date>/',
+      )
+      .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
+      .requiredOption('--out <dir>', 'output folder; each run publishes into <dir>/<as-of date>/', folderArg('--out'))
+      .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf),
+  ).action((opts: RunArgs) => runAndPrint(io, opts));
+}
+
+interface RunArgs {
+  input: string;
+  out: string;
+  asOf?: number;
+  rules: string;
+  config?: string;
+  force: boolean;
+  logLevel?: string;
+  logFile?: string;
+  /** tasks --scores: the scores table computed elsewhere. */
+  scores?: string;
+}
+
+async function runAndPrint(io: Io, opts: RunArgs): Promise<void> {
+  const logFile = opts.logFile !== undefined ? openLogFile(opts.logFile) : undefined;
+  try {
+    const logger = makeLogger(opts.logLevel ?? (logFile === undefined && process.stderr.isTTY ? 'warn' : 'info'), logFile?.write ?? io.log);
+    const result = await runLogged(opts, logger);
+    const t = result.tasks;
+    io.out(`published ${result.published} (tasks: high ${t.high}, mid ${t.mid}, mass ${t.mass})\n`);
+  } finally {
+    logFile?.close();
+  }
+}
+
+export function makeTasksCommand(io: Io): Command {
+  return publishOptions(
+    new Command('tasks')
+      .description(
+        'Publish the task files of run date D from a scores file computed elsewhere (churnwatch sql on Spark or DuckDB): reads --scores and, from --input, only subscribers, do_not_call and contact_history',
+      )
+      .requiredOption(
+        '--scores <file>',
+        'scores table with the measure columns: CSV, Parquet, or a folder of part files',
+        folderArg('--scores'),
+      )
+      .requiredOption('--input <dir>', 'folder of the extracts the scores were computed from', folderArg('--input'))
+      .requiredOption('--out <dir>', 'output folder; publishes into <dir>/<as-of date>/', folderArg('--out'))
+      .requiredOption('--as-of <date>', 'run date D the scores were computed for (YYYY-MM-DD)', parseAsOf),
+  ).action((opts: RunArgs) => runAndPrint(io, opts));
+}
+
+/** The options every publishing command shares after its own: rule pack, configuration, --force and the log. */
+function publishOptions(cmd: Command): Command {
+  return cmd
     .option('--rules <file>', 'rule pack', DEFAULT_RULES)
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping, output modes)')
     .option('--force', 'replace an already published date', false)
@@ -92,31 +143,6 @@ export function makeRunCommand(io: Io): Command {
     .option(
       '--log-file <file>',
       'append the NDJSON log to this file instead of stderr; stdout and stderr then carry only the result line and errors',
-    )
-    .action(
-      async (opts: {
-        input: string;
-        out: string;
-        asOf?: number;
-        rules: string;
-        config?: string;
-        force: boolean;
-        logLevel?: string;
-        logFile?: string;
-      }) => {
-        const logFile = opts.logFile !== undefined ? openLogFile(opts.logFile) : undefined;
-        try {
-          const logger = makeLogger(
-            opts.logLevel ?? (logFile === undefined && process.stderr.isTTY ? 'warn' : 'info'),
-            logFile?.write ?? io.log,
-          );
-          const result = await runLogged(opts, logger);
-          const t = result.tasks;
-          io.out(`published ${result.published} (tasks: high ${t.high}, mid ${t.mid}, mass ${t.mass})\n`);
-        } finally {
-          logFile?.close();
-        }
-      },
     );
 }
 
@@ -125,10 +151,7 @@ export function makeRunCommand(io: Io): Command {
  * record in the log (with the stack when it is a bug), and success ends the log
  * with a `run done` record, so the log alone tells how each night ended.
  */
-async function runLogged(
-  opts: { input: string; out: string; asOf?: number; rules: string; config?: string; force: boolean },
-  logger: Logger,
-) {
+async function runLogged(opts: RunArgs, logger: Logger) {
   const progress = makeProgress();
   try {
     const { pack, config, inputDir, asOf } = loadRunInputs(opts);
@@ -153,6 +176,7 @@ async function runLogged(
         maxRowsPerFile: config.output.maxRowsPerFile,
       },
       logger,
+      ...(opts.scores !== undefined ? { scores: resolve(opts.scores) } : {}),
       onProgress: (s) => progress.stage(s),
       onRows: progress.showsRows ? (e, r, b) => progress.rows(e, r, b) : undefined,
       onInputs: progress.showsRows ? (bytes) => progress.inputs(bytes) : undefined,
@@ -482,6 +506,7 @@ export function makeProgram(io: Io): Command {
     makeBacktestCommand(io),
     makeDiffCommand(io),
     makeSqlCommand(io),
+    makeTasksCommand(io),
   ])
     program.addCommand(cmd);
   // Commander's error text (two lines with a suggestion, then the help) is dropped:

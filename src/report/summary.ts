@@ -36,9 +36,10 @@ export function fileSummary(extracts: Pick<Extracts, 'files' | 'rejects'>, withT
 export interface SummaryInput {
   asOf: number;
   pack: RulePack;
-  extracts: Extracts;
+  extracts: Pick<Extracts, 'files' | 'rejects' | 'subscribers'>;
   features: Map<string, FeatureRequest>;
-  m0: number;
+  /** null when the billing extract was not read (a night from a scores file): the months used are then not listed. */
+  m0: number | null;
   evaluation: Evaluation;
   scores: Scores;
   tasksPerTier: Record<string, number>;
@@ -58,7 +59,7 @@ export function buildSummary(s: SummaryInput): Record<string, unknown> {
   const monthsUsed: Record<string, string> = {};
   const daysUsed: Record<string, string> = {};
   for (const f of s.features.values()) {
-    if (f.source === 'billing') monthsUsed[`M${f.month}`] = formatMonth(m0 - f.month);
+    if (f.source === 'billing' && m0 !== null) monthsUsed[`M${f.month}`] = formatMonth(m0 - f.month);
     if (f.source === 'usage') daysUsed[`d${f.day}`] = formatDay(asOf - f.day);
   }
   return {
