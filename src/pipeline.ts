@@ -32,6 +32,8 @@ import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, wr
 import { scrubPersonal } from './util/mask.js';
 import { ScoreFiles } from './output/score-files.js';
 import { SCORE_FILES } from './output/scores-protocol.js';
+import { writeScoresParquet } from './output/scores-parquet.js';
+import type { ScoresFormat } from './config/run-config.js';
 import { manifestJson } from './report/manifest.js';
 import { buildSummary, fileSummary } from './report/summary.js';
 import { nightlyReportHtml } from './report/run-report.js';
@@ -65,6 +67,8 @@ export interface RunOptions {
    * the task stage needs from the input folder and publishes the same files.
    */
   scores?: string;
+  /** 'parquet': scores.parquet besides scores.csv and scores.arrow (default 'arrow': those two). */
+  scoresFormat?: ScoresFormat;
 }
 
 export interface RunResult {
@@ -180,6 +184,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       }
       const waitFrom = performance.now();
       for (const r of await scoreFiles.records()) publication.add(r);
+      if (o.scoresFormat === 'parquet') await writeScoresParquet(publication, ids, ev, scores);
       // On the worker, the time this thread waited for it after the task files; in this thread, the time they took.
       logger.debug({ thread: scoreFiles.thread, ms: Math.round(performance.now() - waitFrom) }, 'score files written');
       publication.writeText('rejects.csv', rejectsCsv(extracts));

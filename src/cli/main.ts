@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ChurnwatchError, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { loadRulePack, neededFiles, requiredFeatures } from '../config/rulepack.js';
-import { loadRunConfig } from '../config/run-config.js';
+import { loadRunConfig, SCORES_FORMATS, type ScoresFormat } from '../config/run-config.js';
 import { featureFile } from '../rules/catalogue.js';
 import { measureHelp } from '../contract/contract.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
@@ -102,6 +102,7 @@ interface RunArgs {
   logFile?: string;
   /** tasks --scores: the scores table computed elsewhere. */
   scores?: string;
+  format?: ScoresFormat;
 }
 
 async function runAndPrint(io: Io, opts: RunArgs): Promise<void> {
@@ -133,12 +134,18 @@ export function makeTasksCommand(io: Io): Command {
   ).action((opts: RunArgs) => runAndPrint(io, opts));
 }
 
-/** The options every publishing command shares after its own: rule pack, configuration, --force and the log. */
+/** The options every publishing command shares after its own: rule pack, configuration, --force, the score formats and the log. */
 function publishOptions(cmd: Command): Command {
   return cmd
     .option('--rules <file>', 'rule pack', DEFAULT_RULES)
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping, output modes)')
     .option('--force', 'replace an already published date', false)
+    .addOption(
+      new Option(
+        '--format <format>',
+        'scores table besides scores.csv: arrow (scores.arrow), or parquet (scores.parquet as well); default: output.format of --config, else arrow',
+      ).choices(SCORES_FORMATS),
+    )
     .addOption(new Option('--log-level <level>', 'log level (default: info, or warn on a terminal without --log-file)').choices(LEVELS))
     .option(
       '--log-file <file>',
@@ -177,6 +184,7 @@ async function runLogged(opts: RunArgs, logger: Logger) {
       },
       logger,
       ...(opts.scores !== undefined ? { scores: resolve(opts.scores) } : {}),
+      scoresFormat: opts.format ?? config.output.format,
       onProgress: (s) => progress.stage(s),
       onRows: progress.showsRows ? (e, r, b) => progress.rows(e, r, b) : undefined,
       onInputs: progress.showsRows ? (bytes) => progress.inputs(bytes) : undefined,

@@ -28,11 +28,17 @@ export interface RunConfig {
     campaign: string;
     excelEncoding: ExcelEncoding;
     maxRowsPerFile?: number;
+    /** The binary formats of the scores table: arrow (scores.arrow), or parquet (scores.parquet as well). */
+    format: ScoresFormat;
   };
   timeZone: string | undefined;
   /** The configuration file for the manifest (its name and sha256), or null for the defaults. */
   source: ConfigSource | null;
 }
+
+/** The binary formats of the scores table: scores.arrow always, scores.parquet besides it with parquet. */
+export const SCORES_FORMATS = ['arrow', 'parquet'] as const;
+export type ScoresFormat = (typeof SCORES_FORMATS)[number];
 
 /** The layouts of the task files (output/profiles.ts has what each writes). */
 export const OUTPUT_PROFILES = ['plain', 'excel-csv', 'jsonl', 'genesys', 'huawei-cec', 'alibaba-ccc'] as const;
@@ -142,6 +148,7 @@ const schema = mapping({
       .int({ error: 'must be a whole number of rows' })
       .min(1, { error: 'must be at least 1' })
       .optional(),
+    format: z.enum(SCORES_FORMATS, { error: `must be one of ${SCORES_FORMATS.join(', ')}` }).default('arrow'),
   }),
 }).superRefine((c, ctx) => {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -248,6 +255,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       campaign: output.campaign,
       excelEncoding: output.excel_encoding,
       ...(output.max_rows_per_file !== undefined ? { maxRowsPerFile: output.max_rows_per_file } : {}),
+      format: output.format,
     },
     timeZone: time_zone,
     source,

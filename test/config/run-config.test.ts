@@ -58,6 +58,7 @@ const WRONG: [string, string, string][] = [
   ['output:\n  locale: fr', 'output.locale', 'en, zh-CN'],
   ['output:\n  campaign: "a b"', 'output.campaign', 'letters, digits'],
   ['output:\n  excel_encoding: latin1', 'output.excel_encoding', 'utf8-bom, gbk, gb18030'],
+  ['output:\n  format: orc', 'output.format', 'arrow, parquet'],
   ['output:\n  max_rows_per_file: 0', 'output.max_rows_per_file', 'at least 1'],
   ['output:\n  max_rows_per_file: 2.5', 'output.max_rows_per_file', 'whole number'],
 ];
@@ -89,6 +90,7 @@ describe('run configuration schema', () => {
           locale: 'en',
           campaign: 'churnwatch',
           excelEncoding: 'utf8-bom',
+          format: 'arrow',
         },
         timeZone: undefined,
         source: null,
@@ -143,6 +145,7 @@ describe('run configuration schema', () => {
       locale: 'en',
       campaign: 'churnwatch',
       excelEncoding: 'utf8-bom',
+      format: 'arrow',
     });
     expect(c.timeZone).toBe('Asia/Shanghai');
   });
