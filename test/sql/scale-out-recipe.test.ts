@@ -1,0 +1,121 @@
+/**
+ * The nightly script of docs/scale-out.md, run as the documentation prints it, with
+ * stand-ins for the cluster's commands: `hdfs dfs -get` copies from a local folder
+ * that plays HDFS, and `spark-sql -f JOB` keeps the job (which must parse with a Spark
+ * SQL grammar) and writes the scores folder the job names, with the DuckDB dialect of
+ * the same script, as a Parquet part file and a _SUCCESS marker. The night it
+ * publishes must have a local run's task files and ledger.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, loadDuckDb } from './helpers.js';
+
+register('./extensionless-hook.mjs', import.meta.url);
+const parser = await import('dt-sql-parser').then(
+  (m) => new m.SparkSQL(),
+  () => null,
+);
+const duckdb = await loadDuckDb();
+const REPO = resolve('.');
+const D = '2026-03-15';
+const tmp = mkdtempSync(join(tmpdir(), 'cw-recipe-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The first ```sh block of docs/scale-out.md. */
+function documentedScript(): string {
+  const doc = readFileSync(join(REPO, 'docs/scale-out.md'), 'utf8');
+  const m = /```sh\n(#!\/bin\/sh\n[\s\S]*?)```/.exec(doc);
+  if (!m) throw new Error('docs/scale-out.md has no nightly script');
+  return m[1]!;
+}
+
+const STUB_HDFS = `#!/bin/sh
+# hdfs dfs -get [-f] SRC DST, with hdfs:/// mapped onto $FAKE_HDFS
+[ "$1" = dfs ] && [ "$2" = -get ] || { echo "hdfs stand-in: unexpected $*" >&2; exit 2; }
+shift 2
+[ "$1" = -f ] && shift
+src="$FAKE_HDFS/\${1#hdfs:///}"
+cp -r "$src" "$2"
+`;
+
+/** spark-sql -f JOB: keeps the job; writes its INSERT OVERWRITE DIRECTORY target from the DuckDB dialect. */
+const STUB_SPARK = `#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = -f ] && job="$2"; shift; done
+cp "$job" "$FAKE_HDFS/last-job.sql"
+exec node "$FAKE_HDFS/spark-standin.mjs" "$job"
+`;
+
+const SPARK_STANDIN = `
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { basename, dirname } from 'node:path';
+const job = readFileSync(process.argv[2], 'utf8');
+const target = /INSERT OVERWRITE DIRECTORY '([^']+)' USING parquet/.exec(job)[1];
+const extracts = dirname(/path '([^']+)\\/subscribers\\.csv'/.exec(job)[1] + '/x');
+const local = (p) => process.env.FAKE_HDFS + '/' + p.replace('hdfs:///', '');
+const D = basename(target);
+const script = execFileSync('node', [process.env.CW_BIN, 'sql', '--dialect', 'duckdb', '--as-of', D, '--rules', process.env.RULES, '--input', local(extracts)], { encoding: 'utf8' });
+const { DuckDBInstance } = await import(process.env.CW_DUCKDB);
+const instance = await DuckDBInstance.create(':memory:');
+const connection = await instance.connect();
+mkdirSync(local(target), { recursive: true });
+await connection.run(\`COPY (\${script.trimEnd().replace(/;$/, '')}) TO '\${local(target)}/part-00000-x.snappy.parquet' (FORMAT parquet)\`);
+writeFileSync(local(target) + '/_SUCCESS', '');
+`;
+
+describe.skipIf(duckdb === null || parser === null)('the Spark recipe of docs/scale-out.md', { timeout: 240_000 }, () => {
+  it('runs as printed and publishes a local run’s task files and ledger', async () => {
+    const hdfs = join(tmp, 'hdfs');
+    const extracts = join(hdfs, 'extracts', D);
+    await cli(['generate', '--subscribers', '800', '--seed', '9', '--dirty', '0.004', '--out', extracts, '--as-of', D]);
+    const bin = join(tmp, 'bin');
+    mkdirSync(bin);
+    for (const [name, text] of [
+      ['hdfs', STUB_HDFS],
+      ['spark-sql', STUB_SPARK],
+      ['churnwatch', `#!/bin/sh\nexec node "${join(REPO, 'bin/churnwatch.js')}" "$@"\n`],
+    ] as const) {
+      writeFileSync(join(bin, name), text);
+      chmodSync(join(bin, name), 0o755);
+    }
+    writeFileSync(join(hdfs, 'spark-standin.mjs'), SPARK_STANDIN);
+    const script = join(tmp, 'nightly-spark.sh');
+    writeFileSync(script, documentedScript());
+    const rules = join(REPO, 'rules/default.yaml');
+    const work = join(tmp, 'cwd');
+    mkdirSync(work);
+    execFileSync('sh', [script, D], {
+      cwd: work,
+      stdio: 'pipe',
+      env: {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        FAKE_HDFS: hdfs,
+        LOCAL: join(tmp, 'srv'),
+        RULES: rules,
+        CW_BIN: join(REPO, 'bin/churnwatch.js'),
+        CW_DUCKDB: pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('@duckdb/node-api')).href,
+      },
+    });
+    const job = readFileSync(join(hdfs, 'last-job.sql'), 'utf8');
+    const error = console.error;
+    console.error = () => {};
+    try {
+      expect(parser!.validate(job).map((e) => `${e.startLine}:${e.startColumn} ${e.message}`)).toEqual([]);
+    } finally {
+      console.error = error;
+    }
+    const local = join(tmp, 'local');
+    cpSync(extracts, join(tmp, 'local-in'), { recursive: true });
+    await cli(['run', '--input', join(tmp, 'local-in'), '--out', local, '--as-of', D, '--log-level', 'silent']);
+    const published = join(tmp, 'srv', 'out', D);
+    const names = readdirSync(join(local, D)).filter((n) => /^(tasks-.*|ledger|suppressed|holdout|overflow|scores)\.(csv|arrow)$/.test(n));
+    expect(names).toContain('tasks-high.csv');
+    for (const name of names) expect(readFileSync(join(published, name)), name).toEqual(readFileSync(join(local, D, name)));
+  });
+});
