@@ -143,9 +143,6 @@ async function readCsv(path: string, file: string, intake: ScoresIntake, first: 
   return { header, bytes, rows };
 }
 
-/** Rows read from a Parquet file at a time: the cells of one group of rows are all the memory it takes. */
-const PARQUET_BATCH = 65_536;
-
 async function readParquet(path: string, file: string, intake: ScoresIntake, first: string[] | null, hash: Hash): Promise<PartRead> {
   const { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } = await import('hyparquet');
   const size = statSync(path).size;
@@ -160,21 +157,22 @@ async function readParquet(path: string, file: string, intake: ScoresIntake, fir
   const names = parquetSchema(metadata).children.map((c) => c.element.name);
   const header = takeHeader(intake, first, names, file, 0);
   const total = Number(metadata.num_rows);
-  for (let start = 0; start < total; start += PARQUET_BATCH) {
-    const end = Math.min(total, start + PARQUET_BATCH);
-    const batch = await new Promise<ScoresCell[][]>((resolve, reject) => {
+  // One row group at a time: a range across two groups would decode both, and a group is what a writer holds in memory anyway.
+  let start = 0;
+  for (const group of metadata.row_groups) {
+    const end = start + Number(group.num_rows);
+    const rows = await new Promise<ScoresCell[][]>((done, fail) => {
       parquetRead({
         file: buffer,
         metadata,
         rowStart: start,
         rowEnd: end,
         rowFormat: 'array',
-        onComplete: (r) => resolve(r as ScoresCell[][]),
-      }).catch(reject);
+        onComplete: (r) => done(r as ScoresCell[][]),
+      }).catch(fail);
     });
-    batch.forEach((cells, k) => {
-      intake.row(start + k + 1, cells);
-    });
+    for (let k = 0; k < rows.length; k++) intake.row(start + k + 1, rows[k]!);
+    start = end;
   }
   return { header, bytes: size, rows: total };
 }
