@@ -180,9 +180,11 @@ export class ScoresIntake {
   }
 
   private subscriber(line: number, cell: ScoresCell): number {
-    if (typeof cell !== 'string' || cell.trim() === '') this.fail(line, 'subscriber_id', 'the subscriber id is empty');
+    // A warehouse may have typed the ids as numbers: their text is looked up (leading zeros are then lost, and the lookup says so).
+    const text = typeof cell === 'number' || typeof cell === 'bigint' ? String(cell) : cell;
+    if (typeof text !== 'string' || text.trim() === '') this.fail(line, 'subscriber_id', 'the subscriber id is empty');
     const ids = this.subscribers.idTable!;
-    const id = cell.trim();
+    const id = text.trim();
     let i = ids.indexOf(id);
     if (i < 0 && NEUTRALISED.test(id)) i = ids.indexOf(id.slice(1));
     if (i < 0)

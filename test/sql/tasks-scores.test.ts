@@ -18,7 +18,7 @@ import { csvLine } from '../../src/output/csv.js';
 import { featureKey, measureColumnName, measureDigits, scoreMeasures } from '../../src/rules/catalogue.js';
 import { parseDay } from '../../src/util/dates.js';
 import { cli as cliRaw } from '../helpers/cli.js';
-import { cli, csvBody, loadDuckDb, runSql } from './helpers.js';
+import { cli, csvBody, loadDuckDb } from './helpers.js';
 
 const NIGHTS = ['2026-03-14', '2026-03-15'];
 const DEFAULT_PACK = 'rules/default.yaml';
