@@ -17,7 +17,7 @@
  */
 import type { Logger } from 'pino';
 import { analyse, analyseScores, decideContacts, type AnalysisHooks, type TaskExtracts } from './analyse.js';
-import type { RulePack } from './config/rulepack.js';
+import { requiredFeatures, type RulePack } from './config/rulepack.js';
 import type { ConfigSource } from './config/run-config.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
@@ -31,6 +31,7 @@ import { csvLine } from './output/csv.js';
 import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
 import { scrubPersonal } from './util/mask.js';
 import { ScoreFiles } from './output/score-files.js';
+import { measureNames, scoreColumns, scoreMeasures } from './output/measures.js';
 import { SCORE_FILES } from './output/scores-protocol.js';
 import { writeScoresParquet } from './output/scores-parquet.js';
 import type { ScoresFormat } from './config/run-config.js';
@@ -69,6 +70,8 @@ export interface RunOptions {
   scores?: string;
   /** 'parquet': scores.parquet besides scores.csv and scores.arrow (default 'arrow': those two). */
   scoresFormat?: ScoresFormat;
+  /** Add every measure the pack reads to scores.csv and scores.arrow, after the rule flags. */
+  withMeasures?: boolean;
 }
 
 export interface RunResult {
@@ -89,6 +92,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
     logger.info({ stage, ms: timings[stage] }, 'stage done');
   };
   const asOfText = formatDay(asOf);
+  // A measure column that a rule id already names is refused before the lock and the long read.
+  if (o.withMeasures) measureNames(requiredFeatures(pack), scoreColumns(pack));
   ensureDir(o.outRoot, o.dirMode);
   const lock = new RunLock(o.outRoot, o.fileMode);
   lock.acquire();
@@ -160,7 +165,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
 
       o.onProgress?.('write');
       // The score files go to a worker thread on a large run, while this thread writes the task files.
-      const scoreFiles = ScoreFiles.start(publication, ids, ev, scores);
+      const measures = o.withMeasures ? scoreMeasures(a.features, table, scoreColumns(pack)) : [];
+      const scoreFiles = ScoreFiles.start(publication, ids, ev, scores, measures);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
       const taskInput = {
         pack,

@@ -17,7 +17,9 @@ import { runNightly } from '../pipeline.js';
 import { analyse, analyseEach, decideContacts } from '../analyse.js';
 import { explain, explainMany, explanationText, explanationsText, policyOutcome } from '../report/explain.js';
 import { publishedReportHtml } from '../report/run-report.js';
-import { backtest, backtestText, joinLabels, toJson } from '../report/backtest.js';
+import { LABEL_COLUMN, backtest, backtestText, joinLabels, labelMeasure, toJson } from '../report/backtest.js';
+import { measureNames, scoreColumns, scoreMeasures } from '../output/measures.js';
+import { writeFileAtomically } from '../output/publish.js';
 import { diffPacks, diffText } from '../report/diff.js';
 import { readLabels } from '../ingest/labels.js';
 import { generateExtracts } from '../generate/generate.js';
@@ -87,7 +89,8 @@ export function makeRunCommand(io: Io): Command {
       )
       .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
       .requiredOption('--out <dir>', 'output folder; each run publishes into <dir>/<as-of date>/', folderArg('--out'))
-      .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf),
+      .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
+      .option('--with-measures', 'add every measure the rule pack reads to scores.csv and scores.arrow (also output.with_measures)', false),
   ).action((opts: RunArgs) => runAndPrint(io, opts));
 }
 
@@ -103,6 +106,7 @@ interface RunArgs {
   /** tasks --scores: the scores table computed elsewhere. */
   scores?: string;
   format?: ScoresFormat;
+  withMeasures?: boolean;
 }
 
 async function runAndPrint(io: Io, opts: RunArgs): Promise<void> {
@@ -171,6 +175,7 @@ async function runLogged(opts: RunArgs, logger: Logger) {
       packPath: opts.rules,
       config: config.source,
       force: opts.force,
+      withMeasures: opts.withMeasures === true || config.output.withMeasures,
       fileMode: config.output.fileMode,
       dirMode: config.output.dirMode,
       taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },
@@ -384,13 +389,40 @@ export function makeBacktestCommand(io: Io): Command {
     'Measure how well each rule and the combined score find the churners of a labels file: precision, recall, lift with 95% intervals, deciles, AUC. Publishes nothing.',
   )
     .requiredOption('--labels <file>', 'CSV with subscriber_id,churned (0/1) and optionally churn_date')
-    .action(async (opts: { input: string; labels: string; asOf?: number; rules: string; config?: string; json: boolean }) => {
-      const { pack, config, inputDir, asOf } = loadRunInputs(opts);
-      const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
-      const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
-      const b = backtest({ pack, asOf, ids: a.extracts.subscribers.ids, evaluation: a.evaluation, scores: a.scores, labels });
-      io.out(opts.json ? toJson(b) : backtestText(b));
-    });
+    .option(
+      '--measures-out <file>',
+      "also write a CSV of every subscriber: scores.csv's columns, every measure the pack reads, and churned (empty: no label)",
+    )
+    .action(
+      async (opts: {
+        input: string;
+        labels: string;
+        asOf?: number;
+        rules: string;
+        config?: string;
+        json: boolean;
+        measuresOut?: string;
+      }) => {
+        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+        // The label column goes last; a measure of its name, like one of a rule id's, is refused before the read.
+        const taken = [...scoreColumns(pack), LABEL_COLUMN];
+        if (opts.measuresOut !== undefined) measureNames(requiredFeatures(pack), taken);
+        const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
+        const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
+        const ids = a.extracts.subscribers.ids;
+        const b = backtest({ pack, asOf, ids, evaluation: a.evaluation, scores: a.scores, labels });
+        if (opts.measuresOut !== undefined) {
+          const label = joinLabels(ids, labels, asOf).label;
+          const measures = [...scoreMeasures(a.features, a.table, taken), labelMeasure(label)];
+          // Loaded here: scores.js brings apache-arrow, which no other path of the command needs.
+          const { writeScoresCsv } = await import('../output/scores.js');
+          writeFileAtomically(resolve(opts.measuresOut), config.output.fileMode, (f) => {
+            writeScoresCsv(f, ids, a.evaluation, a.scores, measures);
+          });
+        }
+        io.out(opts.json ? toJson(b) : backtestText(b));
+      },
+    );
 }
 
 export function makeDiffCommand(io: Io): Command {

@@ -30,6 +30,8 @@ export interface RunConfig {
     maxRowsPerFile?: number;
     /** The binary formats of the scores table: arrow (scores.arrow), or parquet (scores.parquet as well). */
     format: ScoresFormat;
+    /** scores.csv and scores.arrow also hold every measure the pack reads (as `run --with-measures`). */
+    withMeasures: boolean;
   };
   timeZone: string | undefined;
   /** The configuration file for the manifest (its name and sha256), or null for the defaults. */
@@ -149,6 +151,7 @@ const schema = mapping({
       .min(1, { error: 'must be at least 1' })
       .optional(),
     format: z.enum(SCORES_FORMATS, { error: `must be one of ${SCORES_FORMATS.join(', ')}` }).default('arrow'),
+    with_measures: flag.default(false),
   }),
 }).superRefine((c, ctx) => {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -256,6 +259,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       excelEncoding: output.excel_encoding,
       ...(output.max_rows_per_file !== undefined ? { maxRowsPerFile: output.max_rows_per_file } : {}),
       format: output.format,
+      withMeasures: output.with_measures,
     },
     timeZone: time_zone,
     source,

@@ -44,7 +44,7 @@ import {
   chmodSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
 
 export interface OutputRecord {
@@ -162,6 +162,25 @@ export class ChunkedFile {
       fail(e, 'sync', this.path);
     }
     return { file: this.name, bytes: this.bytes, sha256: this.hash.digest('hex') };
+  }
+}
+
+/**
+ * One file outside a publication (an analyst's export): written beside `path` under a
+ * hidden name, fsynced, then renamed over it, so a reader sees the whole file or
+ * none; on any failure the partial file is removed.
+ */
+export function writeFileAtomically(path: string, mode: number, write: (f: ChunkedFile) => void): OutputRecord {
+  const tmp = join(dirname(path), `${TMP_PREFIX}${process.pid}-${basename(path)}`);
+  try {
+    const f = new ChunkedFile(tmp, basename(path), mode);
+    write(f);
+    const record = f.close();
+    renameSync(tmp, path);
+    return record;
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    fail(e, 'write', path);
   }
 }
 

@@ -17,7 +17,14 @@ import type { TextColumn } from '../util/text-column.js';
 import { compiledWorker, startWorker } from '../util/worker.js';
 import type { OutputRecord, Publication } from './publish.js';
 // scores.js itself loads apache-arrow, which the main thread needs only when it writes the files itself.
-import { toWorkerInput, type ScoreRules, type ScoresFromWorker, type ScoreValues } from './scores-protocol.js';
+import {
+  toWorkerInput,
+  type MeasureColumn,
+  type ScoreRules,
+  type ScoresFromWorker,
+  type ScoresWorkerInput,
+  type ScoreValues,
+} from './scores-protocol.js';
 
 /**
  * Below this many subscribers the worker saves nothing: starting it (a thread, and
@@ -50,10 +57,18 @@ export class ScoreFiles {
    * Starts writing the score files of `publication`: on a worker now, or (in this thread)
    * when records() is called. `parallel` decides instead of the run's size and the
    * environment. The columns may be used meanwhile: the worker has its own copy.
+   * `measures` (run --with-measures) follow the rule flags.
    */
-  static start(publication: Publication, ids: TextColumn, ev: ScoreRules, s: ScoreValues, parallel?: boolean): ScoreFiles {
+  static start(
+    publication: Publication,
+    ids: TextColumn,
+    ev: ScoreRules,
+    s: ScoreValues,
+    measures: readonly MeasureColumn[] = [],
+    parallel?: boolean,
+  ): ScoreFiles {
     const url = wantWorker(ids.length, parallel) ? scoresWorkerUrl() : null;
-    return new ScoreFiles(publication, ids, ev, s, url);
+    return new ScoreFiles(publication, ids, ev, s, measures, url);
   }
 
   private constructor(
@@ -61,17 +76,18 @@ export class ScoreFiles {
     private readonly ids: TextColumn,
     private readonly ev: ScoreRules,
     private readonly s: ScoreValues,
+    private readonly measures: readonly MeasureColumn[],
     url: URL | null,
   ) {
     this.thread = url === null ? 'main' : 'worker';
-    this.outcome = url === null ? null : runWorker(url, publication, ids, ev, s);
+    this.outcome = url === null ? null : runWorker(url, toWorkerInput(publication.place(), ids, ev, s, measures));
   }
 
   /** The records of scores.csv and scores.arrow, in that order, once both are written and closed. */
   async records(): Promise<OutputRecord[]> {
     if (this.outcome === null) {
       const { writeScoreFiles } = await import('./scores.js');
-      return writeScoreFiles((name) => this.publication.open(name), this.ids, this.ev, this.s);
+      return writeScoreFiles((name) => this.publication.open(name), this.ids, this.ev, this.s, this.measures);
     }
     const o = await this.outcome;
     if ('error' in o) throw o.error;
@@ -88,9 +104,9 @@ export class ScoreFiles {
 }
 
 /** Runs the worker to its end; never rejects (a failure is the outcome's error). */
-async function runWorker(url: URL, publication: Publication, ids: TextColumn, ev: ScoreRules, s: ScoreValues): Promise<Outcome> {
+async function runWorker(url: URL, input: ScoresWorkerInput): Promise<Outcome> {
   let result: Outcome | undefined;
-  const thread = startWorker<ScoresFromWorker>(url, toWorkerInput(publication.place(), ids, ev, s), 'score-files worker', {
+  const thread = startWorker<ScoresFromWorker>(url, input, 'score-files worker', {
     isLast: () => true,
     message: (m) => {
       result ??= m.type === 'done' ? { records: m.records } : { error: deserializeError(m.error) };

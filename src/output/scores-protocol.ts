@@ -20,6 +20,25 @@ export type ScoreRules = Pick<Evaluation, 'ruleIds' | 'flags' | 'value'>;
 /** What the score files are made of: risk, expected loss and tier. */
 export type ScoreValues = Pick<Scores, 'risk' | 'expectedLoss' | 'tier'>;
 
+/**
+ * A measure column of `--with-measures`, after the flags: its values per subscriber
+ * and how a cell is written. money: yuan with 2 decimals; count and number: exact to
+ * `scale` decimals, a whole value without them; day: a date; enum: the code's value.
+ * Not given (NaN, or ENUM_MISSING for an enum) is an empty cell, null in Arrow.
+ */
+export interface MeasureColumn {
+  name: string;
+  kind: 'money' | 'count' | 'number' | 'day' | 'enum';
+  scale: number;
+  values?: readonly string[];
+  data: Float64Array | Int32Array | Uint8Array;
+}
+
+/** The header of scores.csv (and the column names of scores.arrow). */
+export function scoresHeader(ev: Pick<Evaluation, 'ruleIds'>, measures: readonly Pick<MeasureColumn, 'name'>[] = []): string[] {
+  return ['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', ...ev.ruleIds, ...measures.map((m) => m.name)];
+}
+
 export interface ScoresWorkerInput {
   place: PublicationPlace;
   n: number;
@@ -31,6 +50,7 @@ export interface ScoresWorkerInput {
   risk: Float64Array;
   expectedLoss: Float64Array;
   tier: Uint8Array;
+  measures: MeasureColumn[];
 }
 
 export type ScoresFromWorker = { type: 'done'; records: OutputRecord[] } | { type: 'error'; error: SerializedError };
@@ -58,9 +78,16 @@ function shared<T extends Column[]>(columns: T): T {
   }) as T;
 }
 
-export function toWorkerInput(place: PublicationPlace, ids: TextColumn, ev: ScoreRules, s: ScoreValues): ScoresWorkerInput {
+export function toWorkerInput(
+  place: PublicationPlace,
+  ids: TextColumn,
+  ev: ScoreRules,
+  s: ScoreValues,
+  measures: readonly MeasureColumn[] = [],
+): ScoresWorkerInput {
   const n = ids.length;
   const offsets = ids.offsets.subarray(0, n + 1);
+  const data = shared(measures.map((m) => m.data));
   const [idBytes, idOffsets, value, risk, expectedLoss, tier, ...flags] = shared([
     ids.bytes.subarray(0, offsets[n]!),
     offsets,
@@ -70,13 +97,26 @@ export function toWorkerInput(place: PublicationPlace, ids: TextColumn, ev: Scor
     s.tier,
     ...ev.flags,
   ] as [Uint8Array, Int32Array, Float64Array, Float64Array, Float64Array, Uint8Array, ...Uint8Array[]]);
-  return { place, n, idBytes, idOffsets, ruleIds: [...ev.ruleIds], flags, value, risk, expectedLoss, tier };
+  return {
+    place,
+    n,
+    idBytes,
+    idOffsets,
+    ruleIds: [...ev.ruleIds],
+    flags,
+    value,
+    risk,
+    expectedLoss,
+    tier,
+    measures: measures.map((m, k) => ({ ...m, data: data[k]! })),
+  };
 }
 
-export function fromWorkerInput(w: ScoresWorkerInput): { ids: TextColumn; ev: ScoreRules; s: ScoreValues } {
+export function fromWorkerInput(w: ScoresWorkerInput): { ids: TextColumn; ev: ScoreRules; s: ScoreValues; measures: MeasureColumn[] } {
   return {
     ids: new TextColumn(w.idBytes, w.idOffsets, w.n),
     ev: { ruleIds: w.ruleIds, flags: w.flags, value: w.value },
     s: { risk: w.risk, expectedLoss: w.expectedLoss, tier: w.tier },
+    measures: w.measures,
   };
 }

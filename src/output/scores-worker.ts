@@ -14,8 +14,8 @@ import { writeScoreFiles } from './scores.js';
 const input = workerData as ScoresWorkerInput;
 let msg: ScoresFromWorker;
 try {
-  const { ids, ev, s } = fromWorkerInput(input);
-  msg = { type: 'done', records: writeScoreFiles((name) => openIn(input.place, name), ids, ev, s) };
+  const { ids, ev, s, measures } = fromWorkerInput(input);
+  msg = { type: 'done', records: writeScoreFiles((name) => openIn(input.place, name), ids, ev, s, measures) };
 } catch (e) {
   msg = { type: 'error', error: serializeError(e) };
 }

@@ -1,6 +1,7 @@
 /**
  * scores.csv and scores.arrow: one row per subscriber with value, tier, risk,
- * expected loss and one 0/1 column per enabled rule, named by rule id. In the CSV
+ * expected loss and one 0/1 column per enabled rule, named by rule id; with
+ * `run --with-measures`, then one column per measure the pack reads (measures.ts). In the CSV
  * a subscriber_id that starts like a formula is quoted as in the task files (the
  * Arrow file keeps it as it is: no spreadsheet evaluates it).
  *
@@ -10,21 +11,20 @@
  * Arrow Utf8 column without being decoded. Numbers still go through toFixed: it
  * rounds the exact binary value, and its text is what the files have always held.
  */
-import { Dictionary, Float64, Uint8, Utf8, makeData, makeVector, tableToIPC, Table, type Vector } from 'apache-arrow';
-import type { Evaluation } from '../evaluate/evaluate.js';
+import { DateDay, Dictionary, Float64, Int32, Uint8, Utf8, makeData, makeVector, tableToIPC, Table, type Vector } from 'apache-arrow';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
 import type { TextColumn } from '../util/text-column.js';
 import { CsvBytesWriter } from '../util/bytes.js';
 import { csvLine } from './csv.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
-import { SCORE_FILES, type ScoreRules, type ScoreValues } from './scores-protocol.js';
+import { ENUM_MISSING } from '../rules/compile.js';
+import { formatDay } from '../util/dates.js';
+import { SCORE_FILES, scoresHeader, type MeasureColumn, type ScoreRules, type ScoreValues } from './scores-protocol.js';
 
 export type { ScoreRules, ScoreValues };
 
-export function scoresHeader(ev: Pick<Evaluation, 'ruleIds'>): string[] {
-  return ['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', ...ev.ruleIds];
-}
+export { scoresHeader };
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const TIER_BYTES = TIERS.map(ascii);
@@ -61,8 +61,62 @@ function flagKeys(flags: readonly Uint8Array[], n: number): { keys: Uint8Array; 
   return groups;
 }
 
-export function writeScoresCsv(out: ChunkedFile, ids: TextColumn, ev: ScoreRules, s: ScoreValues): void {
-  out.write(csvLine(scoresHeader(ev)));
+/**
+ * Writes the cells of measure columns, each after a comma, one subscriber at a time.
+ * A value is written from the whole number of its smallest unit (fen for money), so
+ * its text is exact at the measure's scale whatever the binary fraction.
+ */
+function measureCells(measures: readonly MeasureColumn[]): (w: CsvBytesWriter, i: number) => void {
+  const cells = measures.map((m): ((w: CsvBytesWriter, i: number) => void) => {
+    const data = m.data;
+    if (m.kind === 'enum') {
+      const bytes = (m.values ?? []).map(ascii);
+      return (w, i) => {
+        const code = data[i]!;
+        if (code === ENUM_MISSING) return;
+        const b = bytes[code];
+        if (b) w.raw(b, 0, b.length);
+      };
+    }
+    if (m.kind === 'day') {
+      const dates = new Map<number, Uint8Array>();
+      return (w, i) => {
+        const v = data[i]!;
+        if (!Number.isFinite(v)) return;
+        let b = dates.get(v);
+        if (b === undefined) dates.set(v, (b = ascii(formatDay(v))));
+        w.raw(b, 0, b.length);
+      };
+    }
+    if (data instanceof Int32Array) return (w, i) => w.scaled(data[i]!, 0, true);
+    const unit = 10 ** m.scale,
+      scale = m.scale,
+      trim = m.kind !== 'money';
+    return (w, i) => {
+      const v = data[i]!;
+      if (v !== v) return; // not given
+      const n = Math.round(v * unit);
+      if (Number.isSafeInteger(n)) w.scaled(n, scale, trim);
+      else if (Number.isFinite(v)) w.rawString(v.toFixed(scale));
+    };
+  });
+  return (w, i) => {
+    for (let k = 0; k < cells.length; k++) {
+      w.comma();
+      cells[k]!(w, i);
+    }
+  };
+}
+
+export function writeScoresCsv(
+  out: ChunkedFile,
+  ids: TextColumn,
+  ev: ScoreRules,
+  s: ScoreValues,
+  measures: readonly MeasureColumn[] = [],
+): void {
+  out.write(csvLine(scoresHeader(ev, measures)));
+  const withMeasures = measures.length > 0 ? measureCells(measures) : null;
   const w = new CsvBytesWriter((bytes) => out.writeBytes(bytes));
   const n = ids.length;
   const { bytes, offsets } = ids;
@@ -89,6 +143,7 @@ export function writeScoresCsv(out: ChunkedFile, ids: TextColumn, ev: ScoreRules
       const at = g.keys[i]! * g.width;
       w.raw(g.patterns, at, at + g.width);
     }
+    if (withMeasures !== null) withMeasures(w, i);
     w.endLine();
   }
   w.end();
@@ -124,7 +179,7 @@ export function textColumnVector(col: TextColumn): Vector<Utf8> {
   );
 }
 
-export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Uint8Array {
+export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues, measures: readonly MeasureColumn[] = []): Uint8Array {
   const n = ids.length;
   // tier as a dictionary column: one byte per subscriber over ['high', 'mid', 'mass'].
   // An explicit dictionary id: the default comes from a process-wide counter, and the file must not depend on what ran before.
@@ -139,32 +194,72 @@ export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Ui
   ev.ruleIds.forEach((id, j) => {
     columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! });
   });
+  measures.forEach((m, k) => {
+    columns[m.name] = measureVector(m, k + 1);
+  });
   return tableToIPC(new Table(columns), 'file');
 }
 
 /** The value column: a value the pack cannot compute (NaN) is null, not a NaN double; so would be an infinite one. */
 function valueVector(value: Float64Array): Vector<Float64> {
-  const n = value.length;
+  return makeVector(makeData({ type: new Float64(), length: value.length, ...withNulls(value, Number.isFinite, zeroUnder) }));
+}
+
+/** A double column's values with 0 under each null: no NaN or infinity in the file's bytes either. */
+const zeroUnder = (values: Float64Array) => values.map((v) => (Number.isFinite(v) ? v : 0));
+
+/**
+ * The null count and bitmap of a column whose cells fail `given`, and its data: without
+ * nulls, no bitmap and the values as they are (the file stays what it was before
+ * values could be missing); with them, `under(values)`, a harmless value under each null.
+ */
+function withNulls<A extends Float64Array | Uint8Array, D>(
+  values: A,
+  given: (v: number) => boolean,
+  under: (values: A) => D,
+): { nullCount: number; nullBitmap?: Uint8Array; data: A | D } {
+  const n = values.length;
   let nullCount = 0;
   const valid = new Uint8Array((n + 7) >> 3);
   for (let i = 0; i < n; i++) {
-    const v = value[i]!;
-    if (Number.isFinite(v)) valid[i >> 3]! |= 1 << (i & 7);
+    if (given(values[i]!)) valid[i >> 3]! |= 1 << (i & 7);
     else nullCount++;
   }
-  // Without nulls, no bitmap: the file stays what it was before values could be missing.
-  if (nullCount === 0) return makeVector({ type: new Float64(), data: value });
-  // Under a null, 0: no NaN or infinity in the file's bytes either.
-  const data = value.map((v) => (Number.isFinite(v) ? v : 0));
-  return makeVector(makeData({ type: new Float64(), length: n, nullCount, nullBitmap: valid, data }));
+  return nullCount === 0 ? { nullCount, data: values } : { nullCount, nullBitmap: valid, data: under(values) };
+}
+
+/** A measure column: money and other sums as doubles, event counts as Int32, dates as DateDay, enums as a dictionary. */
+function measureVector(m: MeasureColumn, dictionaryId: number): Vector {
+  const { data } = m;
+  const length = data.length;
+  if (m.kind === 'enum') {
+    const given = (c: number) => c !== ENUM_MISSING;
+    const codes = withNulls(data as Uint8Array, given, (c) => c.map((v) => (given(v) ? v : 0)));
+    const type = new Dictionary(new Utf8(), new Uint8(), dictionaryId);
+    return makeVector(makeData({ type, length, ...codes, dictionary: utf8Vector(m.values ?? []) }));
+  }
+  if (m.kind === 'day') {
+    // DateDay holds Int32 days: converted with or without nulls.
+    const days = Int32Array.from(data as Float64Array, (v) => (Number.isFinite(v) ? v : 0));
+    const nulls = withNulls(data as Float64Array, Number.isFinite, () => days);
+    return makeVector(makeData({ type: new DateDay(), length, nullCount: nulls.nullCount, nullBitmap: nulls.nullBitmap, data: days }));
+  }
+  if (data instanceof Int32Array) return makeVector({ type: new Int32(), data });
+  return makeVector(makeData({ type: new Float64(), length, ...withNulls(data as Float64Array, Number.isFinite, zeroUnder) }));
 }
 
 /** Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order. */
-export function writeScoreFiles(open: (name: string) => ChunkedFile, ids: TextColumn, ev: ScoreRules, s: ScoreValues): OutputRecord[] {
+export function writeScoreFiles(
+  open: (name: string) => ChunkedFile,
+  ids: TextColumn,
+  ev: ScoreRules,
+  s: ScoreValues,
+  measures: readonly MeasureColumn[] = [],
+): OutputRecord[] {
   const csv = open(SCORE_FILES[0]);
-  writeScoresCsv(csv, ids, ev, s);
+  writeScoresCsv(csv, ids, ev, s, measures);
   const csvRecord = csv.close();
   const arrow = open(SCORE_FILES[1]);
-  arrow.writeBytes(scoresArrow(ids, ev, s));
+  arrow.writeBytes(scoresArrow(ids, ev, s, measures));
   return [csvRecord, arrow.close()];
 }

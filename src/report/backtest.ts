@@ -13,6 +13,7 @@
  */
 import type { RulePack } from '../config/rulepack.js';
 import type { Labels, LabelProblem } from '../ingest/labels.js';
+import type { MeasureColumn } from '../output/scores-protocol.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
 import { byLossThenId, type Scores } from '../score/score.js';
 import { formatDay, NO_DAY } from '../util/dates.js';
@@ -53,6 +54,14 @@ export function joinLabels(ids: TextColumn, labels: Labels, asOf: number): Label
     if (labels.churned[k] === 1 && labels.churnDay[k]! !== NO_DAY && labels.churnDay[k]! <= asOf) before++;
   });
   return { label, labelled, unknownSubscribers: unknown, unlabelledSubscribers: ids.length - labelled, churnedBeforeAsOf: before };
+}
+
+/** The label column of `backtest --measures-out`, after the measures. */
+export const LABEL_COLUMN = 'churned';
+
+/** Each subscriber's label as a column of the scores CSV: 0 or 1, empty without a label. */
+export function labelMeasure(label: Uint8Array): MeasureColumn {
+  return { name: LABEL_COLUMN, kind: 'count', scale: 0, data: Float64Array.from(label, (l) => (l === UNLABELLED ? Number.NaN : l)) };
 }
 
 export interface RankingMeasures {

@@ -197,6 +197,33 @@ export function putHundredths(dst: Uint8Array, p: number, h: number): number {
   return putPadded(dst, p, h - whole * 100, 2);
 }
 
+/**
+ * A whole number n of 10^-scale as a decimal (scale 0 to 4; n below 2^53 in size; 24
+ * bytes at most): with all `scale` places ("3.10"), or with `trim` without its
+ * trailing zeros and without the point when nothing is left ("3.1", "3").
+ */
+export function putScaled(dst: Uint8Array, p: number, n: number, scale: number, trim: boolean): number {
+  if (n < 0) {
+    dst[p++] = MINUS;
+    n = -n;
+  }
+  const unit = 10 ** scale;
+  const whole = Math.floor(n / unit);
+  p = putUint(dst, p, whole);
+  let frac = n - whole * unit;
+  let places = scale;
+  if (trim) {
+    if (frac === 0) return p;
+    while (frac % 10 === 0) {
+      frac /= 10;
+      places--;
+    }
+  }
+  if (places === 0) return p;
+  dst[p++] = POINT;
+  return putPadded(dst, p, frac, places);
+}
+
 const encoder = new TextEncoder();
 
 /**
@@ -334,6 +361,12 @@ export class CsvBytesWriter {
   uint(v: number): void {
     this.room(16);
     this.pos = putUint(this.buf, this.pos, v);
+  }
+
+  /** A whole number of 10^-scale, as putScaled. */
+  scaled(n: number, scale: number, trim: boolean): void {
+    this.room(24);
+    this.pos = putScaled(this.buf, this.pos, n, scale, trim);
   }
 
   /** A cell from bytes, as putCell. */

@@ -91,6 +91,7 @@ describe('run configuration schema', () => {
           campaign: 'churnwatch',
           excelEncoding: 'utf8-bom',
           format: 'arrow',
+          withMeasures: false,
         },
         timeZone: undefined,
         source: null,
@@ -146,6 +147,7 @@ describe('run configuration schema', () => {
       campaign: 'churnwatch',
       excelEncoding: 'utf8-bom',
       format: 'arrow',
+      withMeasures: false,
     });
     expect(c.timeZone).toBe('Asia/Shanghai');
   });

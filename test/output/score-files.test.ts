@@ -51,8 +51,8 @@ afterAll(() => {
   if (work) cleanup(work);
 });
 
-function run(out: string, parallel: '0' | '1' | undefined, fsizeLimit?: number): Promise<ChildRun> {
-  const args = [BIN, 'run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'debug'];
+function run(out: string, parallel: '0' | '1' | undefined, fsizeLimit?: number, extra: string[] = []): Promise<ChildRun> {
+  const args = [BIN, 'run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'debug', ...extra];
   const env = { ...process.env, CHURNWATCH_WRITE_PARALLEL: parallel };
   if (parallel === undefined) delete env.CHURNWATCH_WRITE_PARALLEL;
   const child =
@@ -116,6 +116,22 @@ describe('score files on a worker thread', () => {
     for (const f of ['scores.csv', 'scores.arrow']) {
       expect(readFileSync(join(work, 'worker', AS_OF, f)).equals(readFileSync(join(work, 'main', AS_OF, f)))).toBe(true);
       expect(statSync(join(work, 'worker', AS_OF, f)).mode & 0o777).toBe(0o600);
+    }
+  }, 60_000);
+
+  it('when the measures are added then the worker writes the same score files as the main thread', async () => {
+    const runs = [
+      await run(join(work, 'mw'), '1', undefined, ['--with-measures']),
+      await run(join(work, 'mm'), '0', undefined, ['--with-measures']),
+    ];
+    expect(runs.map((r) => [r.code, threadOf(r)])).toEqual([
+      [0, 'worker'],
+      [0, 'main'],
+    ]);
+    for (const f of ['scores.csv', 'scores.arrow']) {
+      const w = readFileSync(join(work, 'mw', AS_OF, f));
+      expect(w.equals(readFileSync(join(work, 'mm', AS_OF, f)))).toBe(true);
+      expect(w.length).toBeGreaterThan(sizes[f]!);
     }
   }, 60_000);
 
