@@ -12,7 +12,16 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ChurnwatchError } from '../errors.js';
 import { LOCALES, type Locale } from './rulepack.js';
-import { ENCODINGS, EXTRACT_NAMES, defaultHeader, foldHeader, type ExtractName, type InputOptions } from '../contract/contract.js';
+import {
+  ENCODINGS,
+  EXTRACT_NAMES,
+  MEASURE_OFFSET,
+  defaultHeader,
+  foldHeader,
+  widePeriodKey,
+  type ExtractName,
+  type InputOptions,
+} from '../contract/contract.js';
 
 export interface RunConfig {
   input: Omit<InputOptions, 'dir' | 'needs'>;
@@ -118,6 +127,17 @@ function mode(def: string, ownerBits: number) {
 
 const columnsOf = (name: ExtractName) => mapping(Object.fromEntries(defaultHeader(name).map((c) => [c, text('a header name').optional()])));
 
+/**
+ * A wide layout of a monthly or daily extract: column → period key → header. The
+ * column is checked when the extract is read (the rule pack may declare it); the
+ * period keys in the schema's last step.
+ */
+const wideLayout = z.record(
+  text('a column name'),
+  z.record(z.string(), text('a header name'), { error: 'must map periods to headers, such as { M0: bill_m0 }' }),
+  { error: 'must map columns to their periods, such as amount: { M0: bill_m0 }' },
+);
+
 const schema = mapping({
   time_zone: text('an IANA time zone such as Asia/Shanghai').optional(),
   input: mapping({
@@ -132,6 +152,7 @@ const schema = mapping({
       .optional(),
     files: perExtract(() => text('a file name')),
     columns: perExtract(columnsOf),
+    wide: mapping({ billing_monthly: wideLayout.optional(), usage_daily: wideLayout.optional() }),
   }),
   output: mapping({
     file_mode: mode('0600', 0o600),
@@ -187,6 +208,18 @@ const schema = mapping({
         );
       }
       readers.set(header, col);
+    }
+  }
+  for (const extract of ['billing_monthly', 'usage_daily'] as const) {
+    const example = extract === 'billing_monthly' ? '2026-08' : '2026-11-22';
+    for (const [column, periods] of Object.entries(input.wide[extract] ?? {})) {
+      for (const key of Object.keys(periods)) {
+        if (widePeriodKey(extract, key) === null)
+          fail(
+            ['input', 'wide', extract, column, key],
+            `"${key}" is not a period: write ${MEASURE_OFFSET[extract]}k (k before the run date) or ${example}`,
+          );
+      }
     }
   }
   if (!output.mask && !output.dialer_full_number) {
@@ -246,6 +279,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       thousands: input.thousands,
       files: input.files,
       columns: input.columns as InputOptions['columns'],
+      ...(input.wide.billing_monthly || input.wide.usage_daily ? { wide: input.wide } : {}),
       ...(input.default_country_code === undefined ? {} : { defaultCountryCode: input.default_country_code }),
     },
     output: {

@@ -251,6 +251,27 @@ export interface InputOptions {
    * extract: their columns are located (and summed) like the contract's optional ones.
    */
   measures?: readonly ColumnMeasure[];
+  /**
+   * A monthly or daily extract exported wide (one row per subscriber, a column per
+   * month or day): per numeric column, the header of each period (docs/operating.md).
+   */
+  wide?: Partial<Record<MeasureExtract, WideLayout>>;
+}
+
+/** Column of the extract (amount, mou, …) → period key (M0, 2026-08; d1, 2026-11-22) → header of the wide file. */
+export type WideLayout = Record<string, Record<string, string>>;
+
+/**
+ * A period key of a wide layout: relative (Mk: k months before the month before the
+ * run month, so M0 is the month before D's; dk: day D-k) or absolute (YYYY-MM for
+ * months, YYYY-MM-DD for days). Null when it is neither.
+ */
+export function widePeriodKey(extract: MeasureExtract, key: string): { relative: number } | { absolute: string } | null {
+  const prefix = MEASURE_OFFSET[extract];
+  const rel = new RegExp(`^${prefix}(\\d{1,3})$`, 'i').exec(key.trim());
+  if (rel) return { relative: Number(rel[1]) };
+  const abs = extract === 'billing_monthly' ? /^\d{4}-(0[1-9]|1[0-2])$/ : /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+  return abs.test(key.trim()) ? { absolute: key.trim() } : null;
 }
 
 export function defaultInputOptions(dir: string): InputOptions {

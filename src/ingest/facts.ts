@@ -32,6 +32,7 @@ import { fastDelimiter, Kind, PlainRows, type Column } from './plain-rows.js';
 import type { InputOptions } from './layout.js';
 import type { RejectCode, RejectLog } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
+import { readWideRows, widePeriods } from './wide-rows.js';
 import type { SubscriberTable } from './subscribers.js';
 
 const encoder = new TextEncoder();
@@ -329,7 +330,9 @@ const USAGE_DATE: PeriodColumn = {
 /**
  * Reads a measure extract (billing_monthly or usage_daily): every accepted row goes to
  * `add` as the cells' values with values[0] its period, from the general handler or
- * from the fast path for plain records, which read the same columns.
+ * from the fast path for plain records, which read the same columns; or, when the
+ * configuration lays the extract out wide, from wide-rows.ts (`latest`: the period of
+ * M0 or d0 there).
  */
 function readMeasureRows(
   path: string,
@@ -341,7 +344,13 @@ function readMeasureRows(
   period: PeriodColumn,
   add: (idx: number, values: Float64Array) => void,
   opts: FactReadOptions,
+  latest: number,
 ): Promise<FileStats> {
+  const layout = input.wide?.[cells.extract];
+  if (layout !== undefined) {
+    const periods = widePeriods(cells.extract, layout, cells.folds, latest, input);
+    return readWideRows(path, file, input, rejects, cells, periods, (rec, col, reject) => subscriberOf(ids, rec, col, reject), add, opts);
+  }
   const values = cells.values;
   return readTable(
     path,
@@ -462,7 +471,8 @@ export async function readBilling(
     }
     if (addToSums(state, idx, v)) duplicates++;
   };
-  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, BILL_MONTH, add, opts);
+  // M0 of a wide layout is the month before the run month.
+  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, BILL_MONTH, add, opts, asOfMonth - 1);
   const out = new Map<number, MeasureSums>();
   for (const [m, { sums }] of months) out.set(m, finished(folds, sums));
   return { fold: { months: out, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
@@ -557,7 +567,7 @@ export async function readUsage(
       }
     }
   };
-  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, USAGE_DATE, add, opts);
+  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, USAGE_DATE, add, opts, asOf);
   for (const [k, state] of states) {
     const sums = finished(folds, state.sums);
     derivedOf.forEach((d, j) => {

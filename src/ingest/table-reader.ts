@@ -45,6 +45,8 @@ export interface TableReadOptions {
   fast?: (columns: Record<string, number>, width: number) => FastRows | null;
   /** Bytes per read (tests use small ones to cut records everywhere). */
   chunkSize?: number;
+  /** The header's columns by name, when the file is not laid out as the contract says (a wide export). */
+  columns?: (header: string[]) => Record<string, number>;
 }
 
 export async function readTable(
@@ -96,7 +98,7 @@ export async function readTable(
       if (handler === undefined) {
         const header: string[] = [];
         for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
-        const columns = resolveColumns(extract, header, input, file);
+        const columns = opts.columns ? opts.columns(header) : resolveColumns(extract, header, input, file);
         handler = makeHandler(columns);
         width = rec.count;
         fast.current = opts.fast?.(columns, width) ?? null;
