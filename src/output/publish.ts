@@ -163,6 +163,15 @@ export class ChunkedFile {
     }
     return { file: this.name, bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
+
+  /** Closes the file without syncing it, for a write that failed (its caller removes it). */
+  abandon(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already closed by a failed close() */
+    }
+  }
 }
 
 /**
@@ -172,13 +181,16 @@ export class ChunkedFile {
  */
 export function writeFileAtomically(path: string, mode: number, write: (f: ChunkedFile) => void): OutputRecord {
   const tmp = join(dirname(path), `${TMP_PREFIX}${process.pid}-${basename(path)}`);
+  let f: ChunkedFile | undefined;
   try {
-    const f = new ChunkedFile(tmp, basename(path), mode);
+    f = new ChunkedFile(tmp, basename(path), mode);
     write(f);
     const record = f.close();
+    f = undefined;
     renameSync(tmp, path);
     return record;
   } catch (e) {
+    f?.abandon();
     rmSync(tmp, { force: true });
     fail(e, 'write', path);
   }
