@@ -5,6 +5,7 @@
 import type { RuleDef, RulePack } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { Column, CompiledCondition } from '../rules/compile.js';
+import { sharedFloat64, sharedUint8 } from '../util/worker.js';
 
 export interface Evaluation {
   /** The enabled rules, in pack order: flags[j] and ruleIds[j] belong to rules[j]. */
@@ -24,7 +25,7 @@ export function columnsFor(table: FeatureTable, keys: string[]): Column[] {
 }
 
 function runCondition(c: CompiledCondition, table: FeatureTable, D: number): Uint8Array {
-  const out = new Uint8Array(table.n);
+  const out = sharedUint8(table.n);
   c.run(columnsFor(table, c.columns), table.n, D, out);
   return out;
 }
@@ -32,7 +33,8 @@ function runCondition(c: CompiledCondition, table: FeatureTable, D: number): Uin
 export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evaluation {
   const n = table.n;
   const excluded = runCondition(pack.exclude.compiled, table, D);
-  const value = new Float64Array(n);
+  // Flags and value in shared memory: the score-files worker reads them without a copy.
+  const value = sharedFloat64(n);
   pack.value.compiled.run(columnsFor(table, pack.value.compiled.columns), n, D, value);
   const enabled = pack.rules.filter((r) => r.enabled);
   const flags = enabled.map((r) => {

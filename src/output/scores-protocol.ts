@@ -1,7 +1,7 @@
 /**
  * What the main thread hands the score-files worker, and what comes back. The
- * columns go over in one SharedArrayBuffer: the main thread copies them in once and
- * the worker reads them where they are (a plain typed array would be serialised and
+ * columns go over in shared memory: those not made there are copied into one
+ * SharedArrayBuffer once, and the worker reads them where they are (a plain typed array would be serialised and
  * then copied again into the worker, and with it any larger buffer it is a view of).
  * Errors come back as plain data (errors.ts) and are rebuilt into the same
  * ChurnwatchError.
@@ -57,16 +57,21 @@ export type ScoresFromWorker = { type: 'done'; records: OutputRecord[] } | { typ
 
 type Column = Uint8Array | Int32Array | Float64Array;
 
-/** Copies of `columns` laid out in one shared buffer (each at a multiple of 8 bytes), in the same order. */
+/**
+ * The columns as the worker can read them: those already in shared memory (the
+ * evaluation and the scores make theirs there) as they are, copies of the others
+ * laid out in one shared buffer (each at a multiple of 8 bytes), in the same order.
+ */
 function shared<T extends Column[]>(columns: T): T {
   const at: number[] = [];
   let size = 0;
   for (const c of columns) {
     at.push(size);
-    size += Math.ceil(c.byteLength / 8) * 8;
+    if (!(c.buffer instanceof SharedArrayBuffer)) size += Math.ceil(c.byteLength / 8) * 8;
   }
   const sab = new SharedArrayBuffer(Math.max(8, size));
   return columns.map((c, k) => {
+    if (c.buffer instanceof SharedArrayBuffer) return c;
     const copy =
       c instanceof Float64Array
         ? new Float64Array(sab, at[k], c.length)

@@ -9,6 +9,7 @@ import type { RulePack } from '../config/rulepack.js';
 import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
 import type { TextColumn } from '../util/text-column.js';
+import { sharedFloat64, sharedUint8 } from '../util/worker.js';
 
 export interface Scores {
   risk: Float64Array;
@@ -21,7 +22,8 @@ export interface Scores {
 
 export function assignTiers(pack: RulePack, value: Float64Array, ids: TextColumn): Uint8Array {
   const n = value.length;
-  const tier = new Uint8Array(n);
+  // Tier, risk and loss in shared memory: the score-files worker reads them without a copy.
+  const tier = sharedUint8(n);
   const policy = pack.tiers;
   if (policy.method === 'threshold') {
     for (let i = 0; i < n; i++) {
@@ -54,8 +56,8 @@ export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
         hits[i]++;
       }
   });
-  const risk = new Float64Array(n);
-  const expectedLoss = new Float64Array(n);
+  const risk = sharedFloat64(n);
+  const expectedLoss = sharedFloat64(n);
   for (let i = 0; i < n; i++) {
     risk[i] = hits[i] ? 1 - keep[i]! : 0;
     // A negative value, or one the pack cannot compute (NaN), counts as 0.

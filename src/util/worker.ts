@@ -71,3 +71,17 @@ export function startWorker<M>(url: URL, workerData: unknown, what: string, on: 
     },
   };
 }
+
+/**
+ * Zeroed typed arrays in shared memory, for columns that a worker thread will read
+ * while this thread still uses them (the score files): handed over, they are read
+ * where they are instead of being copied, which at 10M subscribers saves tens of
+ * bytes a subscriber at the run's peak.
+ */
+export function sharedFloat64(n: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(n * Float64Array.BYTES_PER_ELEMENT));
+}
+
+export function sharedUint8(n: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(n));
+}

@@ -9,14 +9,40 @@ import { describe, expect, it } from 'vitest';
 import { csvLine, neutraliseFormula, quoteCell } from '../../src/output/csv.js';
 import type { ChunkedFile } from '../../src/output/publish.js';
 import { fromWorkerInput, toWorkerInput } from '../../src/output/scores-protocol.js';
-import { scoresArrow, scoresHeader, utf8Vector, writeScoresCsv, type ScoreRules, type ScoreValues } from '../../src/output/scores.js';
+import {
+  scoresArrow,
+  scoresHeader,
+  utf8Vector,
+  writeScoresArrow,
+  writeScoresCsv,
+  type ScoreRules,
+  type ScoreValues,
+} from '../../src/output/scores.js';
 import { TIERS } from '../../src/contract/contract.js';
+import { parseRulePack, requiredFeatures } from '../../src/config/rulepack.js';
+import { evaluate } from '../../src/evaluate/evaluate.js';
+import { score } from '../../src/score/score.js';
 import { TextColumn } from '../../src/util/text-column.js';
 
 interface Case {
   ids: string[];
   ev: ScoreRules;
   s: ScoreValues;
+}
+
+/** n subscribers and `rules` rules, every column varied (some ids start like a formula). */
+function largeCase(n: number, rules: number): Case {
+  const ids = Array.from({ length: n }, (_, i) => (i % 997 === 0 ? `=${i},"x"` : String(1_000_000 + i * 7)));
+  const flags = Array.from({ length: rules }, (_, j) => Uint8Array.from({ length: n }, (_, i) => ((i * (j + 3)) % 17 === 0 ? 1 : 0)));
+  return {
+    ids,
+    ev: { ruleIds: flags.map((_, j) => `r${j}`), flags, value: Float64Array.from({ length: n }, (_, i) => i * 1.37 - 50) },
+    s: {
+      risk: Float64Array.from({ length: n }, (_, i) => (i % 3 ? 0 : (i % 101) / 101)),
+      expectedLoss: Float64Array.from({ length: n }, (_, i) => i / 7),
+      tier: Uint8Array.from({ length: n }, (_, i) => i % 3),
+    },
+  };
 }
 
 function referenceCsv({ ids, ev, s }: Case): string {
@@ -133,19 +159,8 @@ describe('scores.csv from columns', () => {
   });
 
   it('when the rows pass a megabyte then the chunks join into the same bytes', () => {
-    const n = 40_000;
-    const ids = Array.from({ length: n }, (_, i) => (i % 997 === 0 ? `=${i},"x"` : String(1_000_000 + i * 7)));
-    const flags = Array.from({ length: 12 }, (_, j) => Uint8Array.from({ length: n }, (_, i) => ((i * (j + 3)) % 17 === 0 ? 1 : 0)));
-    const c: Case = {
-      ids,
-      ev: { ruleIds: flags.map((_, j) => `r${j}`), flags, value: Float64Array.from({ length: n }, (_, i) => i * 1.37 - 50) },
-      s: {
-        risk: Float64Array.from({ length: n }, (_, i) => (i % 3 ? 0 : (i % 101) / 101)),
-        expectedLoss: Float64Array.from({ length: n }, (_, i) => i / 7),
-        tier: Uint8Array.from({ length: n }, (_, i) => i % 3),
-      },
-    };
-    const got = csvBytes(TextColumn.from(ids), c.ev, c.s);
+    const c = largeCase(40_000, 12);
+    const got = csvBytes(TextColumn.from(c.ids), c.ev, c.s);
     expect(got.length).toBeGreaterThan(2 << 20);
     expect(got.equals(Buffer.from(referenceCsv(c), 'utf8'))).toBe(true);
   });
@@ -159,6 +174,17 @@ describe('scores.arrow from columns', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('when the file is written piece by piece then no piece is the whole file and the pieces join into the same bytes', () => {
+    const n = 5_000;
+    const c = largeCase(n, 3);
+    const pieces: Buffer[] = [];
+    writeScoresArrow((p) => pieces.push(Buffer.from(p)), TextColumn.from(c.ids), c.ev, c.s);
+    const whole = Buffer.concat(pieces);
+    expect(whole.equals(Buffer.from(referenceArrow(c)))).toBe(true);
+    // The largest piece is one column's buffer (the ids' bytes, or a Float64 column), not the file.
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThanOrEqual(n * 8);
   });
 
   it('when the id column is a view into larger buffers then the file is the same', () => {
@@ -183,5 +209,33 @@ describe('scores.arrow from columns', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('the columns the score-files worker gets', () => {
+  it('when the evaluation and the scores hand over their columns then the worker reads them where they are, uncopied', () => {
+    const pack = parseRulePack(
+      'pack: t\nvalue: amount(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n  - { id: r1, when: "amount(M0) > 1", weight: 0.5, action: call }\n',
+      'p.yaml',
+    );
+    const n = 4;
+    const ids = TextColumn.from(['a', 'b', 'c', 'd']);
+    // amount(M0) for the rule and the value; every other feature (the exclusion's status) 0.
+    const columns = new Map(
+      [...requiredFeatures(pack).keys()].map((k) => [k, k.startsWith('amount') ? Float64Array.of(0, 2, 70, 40) : new Uint8Array(n)]),
+    );
+    const table = { n, columns };
+    const ev = evaluate(pack, table, 20_000);
+    const s = score(pack, ev, ids);
+    const w = toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, ids, ev, s);
+    // Made in shared memory, so handed over as they are: no second copy at the run's peak.
+    expect(w.value).toBe(ev.value);
+    expect(w.flags[0]).toBe(ev.flags[0]);
+    expect(w.risk).toBe(s.risk);
+    expect(w.expectedLoss).toBe(s.expectedLoss);
+    expect(w.tier).toBe(s.tier);
+    expect([...w.tier].map((t) => TIERS[t])).toEqual(['mass', 'mass', 'high', 'mid']);
+    // The ids are not made there: the worker gets a copy in shared memory.
+    expect(w.idBytes.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 });
