@@ -174,8 +174,9 @@ export async function scanSubscribers(
     activation: Float64Array = new Float64Array(cap),
     since: Float64Array = new Float64Array(cap);
   let lines: Float64Array = new Float64Array(cap);
-  const text = () => new TextColumnBuilder(opts.values ? cap : 16, opts.values ? cap * 10 : 64);
-  const ids = text(),
+  const text = (shared = false) => new TextColumnBuilder(opts.values ? cap : 16, opts.values ? cap * 10 : 64, shared);
+  // The ids in shared memory: the score-files worker writes them out without a copy of its own.
+  const ids = text(true),
     msisdn = text(),
     name = text(),
     region = text(),

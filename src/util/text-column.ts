@@ -101,9 +101,26 @@ export class TextColumnBuilder {
   private n = 0;
   private used = 0;
 
-  constructor(expected = 1024, expectedBytes = expected * 12) {
-    this.bytes = new Uint8Array(Math.max(64, expectedBytes));
-    this.offsets = new Int32Array(Math.max(16, expected) + 1);
+  /**
+   * `shared`: the buffers in shared memory, for a column that a worker thread reads
+   * while this one still uses it (the subscriber ids, which the score-files worker
+   * writes out): it is then handed over without a copy.
+   */
+  constructor(
+    expected = 1024,
+    expectedBytes = expected * 12,
+    private readonly shared = false,
+  ) {
+    this.bytes = this.newBytes(Math.max(64, expectedBytes));
+    this.offsets = this.newOffsets(Math.max(16, expected) + 1);
+  }
+
+  private newBytes(size: number): Uint8Array {
+    return new Uint8Array(this.shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+  }
+
+  private newOffsets(size: number): Int32Array {
+    return new Int32Array(this.shared ? new SharedArrayBuffer(size * 4) : new ArrayBuffer(size * 4));
   }
 
   get length(): number {
@@ -112,14 +129,14 @@ export class TextColumnBuilder {
 
   private room(extra: number): void {
     if (this.n + 1 >= this.offsets.length) {
-      const o = new Int32Array(this.offsets.length * 2);
+      const o = this.newOffsets(this.offsets.length * 2);
       o.set(this.offsets);
       this.offsets = o;
     }
     const need = this.used + extra;
     if (need > this.bytes.length) {
       if (need > TEXT_COLUMN_MAX_BYTES) throw new RangeError('TextColumn: more than 2 GiB of text in one column');
-      const b = new Uint8Array(Math.min(TEXT_COLUMN_MAX_BYTES, Math.max(need, this.bytes.length * 2)));
+      const b = this.newBytes(Math.min(TEXT_COLUMN_MAX_BYTES, Math.max(need, this.bytes.length * 2)));
       b.set(this.bytes.subarray(0, this.used));
       this.bytes = b;
     }

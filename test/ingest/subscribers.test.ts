@@ -123,3 +123,21 @@ describe('readSubscribers', () => {
     );
   });
 });
+
+describe('the subscriber ids in memory', () => {
+  it('when subscribers.csv is read then the ids lie in shared memory (the score-files worker takes them uncopied), the other texts not', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      id: `S${i}`,
+      phone: '13800000000',
+      status: 'active',
+      level: '',
+      balance: '',
+      since: '',
+    }));
+    const { table } = await readSubscribers(write(rows), 'subscribers.csv', defaultInputOptions(dir), new RejectLog());
+    expect(table.ids.get(2999)).toBe('S2999');
+    expect(table.ids.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(table.ids.offsets.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(table.name.bytes.buffer).toBeInstanceOf(ArrayBuffer);
+  });
+});

@@ -22,7 +22,7 @@ import { TIERS } from '../../src/contract/contract.js';
 import { parseRulePack, requiredFeatures } from '../../src/config/rulepack.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
 import { score } from '../../src/score/score.js';
-import { TextColumn } from '../../src/util/text-column.js';
+import { TextColumn, TextColumnBuilder } from '../../src/util/text-column.js';
 
 interface Case {
   ids: string[];
@@ -235,7 +235,14 @@ describe('the columns the score-files worker gets', () => {
     expect(w.expectedLoss).toBe(s.expectedLoss);
     expect(w.tier).toBe(s.tier);
     expect([...w.tier].map((t) => TIERS[t])).toEqual(['mass', 'mass', 'high', 'mid']);
-    // The ids are not made there: the worker gets a copy in shared memory.
+    // Ids from a plain column are copied into shared memory; ids made there (as subscribers.csv's are) go over as they are.
     expect(w.idBytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const b = new TextColumnBuilder(4, 16, true);
+    for (const id of ['a', 'b', 'c', 'd']) b.pushString(id);
+    const sharedIds = b.finish();
+    const w2 = toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, sharedIds, ev, s);
+    expect(w2.idBytes.buffer).toBe(sharedIds.bytes.buffer);
+    expect(w2.idOffsets.buffer).toBe(sharedIds.offsets.buffer);
+    expect(fromWorkerInput(w2).ids.toArray()).toEqual(['a', 'b', 'c', 'd']);
   });
 });
