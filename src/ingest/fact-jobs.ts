@@ -14,6 +14,7 @@ import {
   type BillingWindows,
   type ContactFold,
   type ContractRequest,
+  type CountColumn,
   type SubscriberKeys,
   type TicketRequest,
   type UsageFold,
@@ -41,7 +42,7 @@ export interface FactResult {
   rejects: RejectRow[];
   billing?: BillingFold;
   usage?: UsageFold;
-  counts?: Map<string, Int32Array>;
+  counts?: Map<string, CountColumn>;
   contacts?: ContactFold;
 }
 

@@ -124,6 +124,29 @@ function divide(a: Float64Array, by: number): void {
   for (let i = 0; i < a.length; i++) a[i] = a[i]! / by;
 }
 
+/** Rows counted per subscriber (tickets, contracts in a window): see Counts. */
+export type CountColumn = Uint8Array | Int32Array;
+
+/**
+ * A count per subscriber, one byte each while every count is below 255 (at 10M
+ * subscribers 30 MB an array less than Int32, for as long as the run lasts); the
+ * increment that would reach 256 first widens the array to Int32, values copied, so
+ * no count is ever cut.
+ */
+class Counts {
+  a: CountColumn;
+
+  constructor(n: number) {
+    this.a = new Uint8Array(n);
+  }
+
+  add(idx: number): void {
+    let a = this.a;
+    if (a[idx] === 255 && a.BYTES_PER_ELEMENT === 1) a = this.a = Int32Array.from(a);
+    a[idx]!++;
+  }
+}
+
 const NON_NEGATIVE = 'non-negative';
 type NonNegative = typeof NON_NEGATIVE;
 
@@ -598,13 +621,14 @@ export async function readTickets(
   asOf: number,
   requests: TicketRequest[],
   opts: FactReadOptions = {},
-): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
-  const counts = new Map<string, Int32Array>();
-  const plans = requests.map((r) => {
-    const a = new Int32Array(subs.n);
-    counts.set(featureKey(r), a);
-    return { kind: r.kind === 'any' ? -1 : (TICKET_KINDS as readonly string[]).indexOf(r.kind), from: asOf + r.from, to: asOf + r.to, a };
-  });
+): Promise<{ counts: Map<string, CountColumn>; stats: FileStats }> {
+  const plans = requests.map((r) => ({
+    key: featureKey(r),
+    kind: r.kind === 'any' ? -1 : (TICKET_KINDS as readonly string[]).indexOf(r.kind),
+    from: asOf + r.from,
+    to: asOf + r.to,
+    a: new Counts(subs.n),
+  }));
   const ids = subs.idTable;
   const seen = new SeenIds();
   const stats = await readTable(
@@ -638,13 +662,14 @@ export async function readTickets(
         if (!seen.accept(rec, cTicket, TICKET_ID, reject)) return false;
         for (let j = 0; j < plans.length; j++) {
           const p = plans[j]!;
-          if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a[idx]!++;
+          if ((p.kind < 0 || p.kind === kind) && day >= p.from && day <= p.to) p.a.add(idx);
         }
         return true;
       };
     },
     { onRows: opts.onRows },
   );
+  const counts = new Map(plans.map((p) => [p.key, p.a.a]));
   return { counts, stats: { ...stats, duplicates: seen.repeats } };
 }
 
@@ -668,15 +693,10 @@ export async function readContracts(
   asOf: number,
   requests: ContractRequest[],
   opts: FactReadOptions = {},
-): Promise<{ counts: Map<string, Int32Array>; stats: FileStats }> {
-  const counts = new Map<string, Int32Array>();
+): Promise<{ counts: Map<string, CountColumn>; stats: FileStats }> {
   const expiring = requests
     .filter((r) => r.which === 'expiring')
-    .map((r) => {
-      const a = new Int32Array(subs.n);
-      counts.set(featureKey(r), a);
-      return { from: asOf + r.from, to: asOf + r.to, a };
-    });
+    .map((r) => ({ key: featureKey(r), from: asOf + r.from, to: asOf + r.to, a: new Counts(subs.n) }));
   const lapsedReqs = requests.filter((r) => r.which === 'lapsed');
   // Contract kinds (trimmed text) → small codes, 0 for an empty kind.
   const kinds = new IdTable(64);
@@ -719,7 +739,7 @@ export async function readContracts(
         if (r < 0) return reject('renewed', 'CW_ROW_BAD_ENUM', `renewed must be ${oneOf(RENEWED_VALUES)}`, fieldString(rec, cRenewed));
         if (!seen.accept(rec, cContract, CONTRACT_ID, reject)) return false;
         const renewed = RENEWED_VALUE[r]!;
-        if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a[idx]!++;
+        if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a.add(idx);
         if (lapsedReqs.length > 0) {
           const k = cKind >= 0 ? kinds.insertField(rec, cKind) : ID_EMPTY;
           const kind = k === ID_EMPTY ? 0 : k + 1;
@@ -735,14 +755,15 @@ export async function readContracts(
     },
     { onRows: opts.onRows },
   );
+  const counts = new Map<string, CountColumn>(expiring.map((e) => [e.key, e.a.a]));
   for (const r of lapsedReqs) {
-    const a = new Int32Array(subs.n);
-    counts.set(featureKey(r), a);
+    const a = new Counts(subs.n);
     const from = asOf + r.from,
       to = asOf + r.to;
     for (const cand of candidates) {
-      if (cand.end >= from && cand.end <= to && !isRunning(cand.idx, cand.kind)) a[cand.idx]!++;
+      if (cand.end >= from && cand.end <= to && !isRunning(cand.idx, cand.kind)) a.add(cand.idx);
     }
+    counts.set(featureKey(r), a.a);
   }
   return { counts, stats: { ...stats, duplicates: seen.repeats } };
 }

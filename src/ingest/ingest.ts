@@ -29,6 +29,7 @@ import {
   type BillingWindows,
   type ContactFold,
   type ContractRequest,
+  type CountColumn,
   type TicketRequest,
   type UsageFold,
 } from './facts.js';
@@ -65,8 +66,8 @@ export interface Extracts {
   subscribers: SubscriberTable;
   billing: BillingFold;
   usage: UsageFold | null;
-  ticketCounts: Map<string, Int32Array>;
-  contractCounts: Map<string, Int32Array>;
+  ticketCounts: Map<string, CountColumn>;
+  contractCounts: Map<string, CountColumn>;
   doNotCall: Uint8Array | null;
   contacts: ContactFold | null;
   files: FileStats[];

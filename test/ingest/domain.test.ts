@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { World, cleanup } from '../helpers/world.js';
-import { readBilling, readContracts, readUsage } from '../../src/ingest/facts.js';
+import { readBilling, readContracts, readTickets, readUsage } from '../../src/ingest/facts.js';
 import { IdTable } from '../../src/ingest/id-table.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
@@ -140,5 +140,32 @@ describe('values outside their domain', () => {
     for (const f of ['subscribers', 'contracts']) expect([f, r.summary.files[f].rows_rejected]).toEqual([f, 0]);
     expect(r.scores.get('OPEN')!.contract_lapsed).toBe('0');
     expect(r.scores.get('LAPSED')!.contract_lapsed).toBe('1');
+  });
+});
+
+describe('counts per subscriber', () => {
+  it('when a count passes 255 then its column widens and every count stays exact; below that, one byte each', async () => {
+    const lines = (n: number, row: (k: number) => string) => Array.from({ length: n }, (_, k) => row(k));
+    const tickets = write('tickets-many.csv', [
+      'ticket_id,subscriber_id,created_at,kind,category',
+      ...lines(300, (k) => `T${k},S1,2026-11-01,complaint,x`),
+      ...lines(255, (k) => `U${k},S2,2026-11-01,fault,x`),
+      'V1,S3,2026-11-01,complaint,x',
+    ]);
+    const t = await readTickets(tickets, 'tickets.csv', input, subs, new RejectLog(), D, [
+      { source: 'tickets', kind: 'complaint', from: -90, to: -1 },
+      { source: 'tickets', kind: 'fault', from: -90, to: -1 },
+    ]);
+    const [complaints, faults] = [...t.counts.values()];
+    expect([...complaints!]).toEqual([300, 0, 1]);
+    expect(complaints).toBeInstanceOf(Int32Array);
+    expect([...faults!]).toEqual([0, 255, 0]);
+    expect(faults).toBeInstanceOf(Uint8Array);
+    const c = await contracts(
+      'contracts-many.csv',
+      lines(256, (k) => `C${k},S2,phone,2026-01-01,2026-11-30,false`),
+      30,
+    );
+    expect(c.counts).toEqual([0, 256, 0]);
   });
 });
