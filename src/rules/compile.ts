@@ -22,7 +22,7 @@ export const COMPARE_TOLERANCE = 1e-7;
 /** Code of an enum attribute that was not given. */
 export const ENUM_MISSING = 255;
 
-export type Column = Float64Array | Uint8Array | Int32Array;
+export type Column = Float64Array | Float32Array | Uint8Array | Int32Array;
 
 export interface CompiledCondition {
   /** Feature keys, in the order the columns must be passed. */

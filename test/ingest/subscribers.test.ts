@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
+import { parseDay } from '../../src/util/dates.js';
 import { applyKeys, readSubscribers, resolveKeys, scanSubscribers } from '../../src/ingest/subscribers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cw-subs-'));
@@ -139,5 +140,16 @@ describe('the subscriber ids in memory', () => {
     expect(table.ids.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(table.ids.offsets.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(table.name.bytes.buffer).toBeInstanceOf(ArrayBuffer);
+  });
+});
+
+describe('the subscriber day columns', () => {
+  it('when dates are read then they are day numbers in Float32, exact up to year 9999, NaN where not given', async () => {
+    const since = ['2026-11-23', '', '9999-12-31', '1900-01-01'];
+    const rows = since.map((d, k) => ({ id: `D${k}`, phone: '13800000000', status: 'active', level: '', balance: '', since: d }));
+    const { table } = await readSubscribers(write(rows), 'subscribers.csv', defaultInputOptions(dir), new RejectLog());
+    expect(table.statusSince).toBeInstanceOf(Float32Array);
+    expect(table.activationDate).toBeInstanceOf(Float32Array);
+    expect([...table.statusSince]).toEqual([parseDay('2026-11-23'), NaN, parseDay('9999-12-31'), parseDay('1900-01-01')]);
   });
 });

@@ -269,8 +269,8 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
     status: new Uint8Array(n),
     memberLevel: new Uint8Array(n),
     prepaidBalance: new Float64Array(n),
-    activationDate: new Float64Array(n),
-    statusSince: new Float64Array(n),
+    activationDate: new Float32Array(n),
+    statusSince: new Float32Array(n),
   } as SubscriberTable;
   return {
     pack,
