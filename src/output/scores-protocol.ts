@@ -31,7 +31,7 @@ export interface MeasureColumn {
   kind: 'money' | 'count' | 'number' | 'day' | 'enum';
   scale: number;
   values?: readonly string[];
-  data: Float64Array | Int32Array | Uint8Array;
+  data: Column;
 }
 
 /** The header of scores.csv (and the column names of scores.arrow). */
@@ -55,7 +55,7 @@ export interface ScoresWorkerInput {
 
 export type ScoresFromWorker = { type: 'done'; records: OutputRecord[] } | { type: 'error'; error: SerializedError };
 
-type Column = Uint8Array | Int32Array | Float64Array;
+type Column = Uint8Array | Int32Array | Float32Array | Float64Array;
 
 /**
  * The columns as the worker can read them: those already in shared memory (the
@@ -77,7 +77,9 @@ function shared<T extends Column[]>(columns: T): T {
         ? new Float64Array(sab, at[k], c.length)
         : c instanceof Int32Array
           ? new Int32Array(sab, at[k], c.length)
-          : new Uint8Array(sab, at[k], c.length);
+          : c instanceof Float32Array
+            ? new Float32Array(sab, at[k], c.length)
+            : new Uint8Array(sab, at[k], c.length);
     copy.set(c);
     return copy;
   }) as T;

@@ -277,7 +277,7 @@ const zeroUnder = (values: Float64Array) => values.map((v) => (Number.isFinite(v
  * nulls, no bitmap and the values as they are (the file stays what it was before
  * values could be missing); with them, `under(values)`, a harmless value under each null.
  */
-function withNulls<A extends Float64Array | Uint8Array, D>(
+function withNulls<A extends Float64Array | Float32Array | Uint8Array, D>(
   values: A,
   given: (v: number) => boolean,
   under: (values: A) => D,
@@ -304,12 +304,20 @@ function measureVector(m: MeasureColumn, dictionaryId: number): Vector {
   }
   if (m.kind === 'day') {
     // DateDay holds Int32 days: converted with or without nulls.
-    const days = Int32Array.from(data as Float64Array, (v) => (Number.isFinite(v) ? v : 0));
-    const nulls = withNulls(data as Float64Array, Number.isFinite, () => days);
+    const days = Int32Array.from(data, (v) => (Number.isFinite(v) ? v : 0));
+    const nulls = withNulls(data as Float64Array | Float32Array, Number.isFinite, () => days);
     return makeVector(makeData({ type: new DateDay(), length, nullCount: nulls.nullCount, nullBitmap: nulls.nullBitmap, data: days }));
   }
+  // Counts are Int32 in the file whatever width the feature stage chose to hold them in.
   if (data instanceof Int32Array) return makeVector({ type: new Int32(), data });
-  return makeVector(makeData({ type: new Float64(), length, ...withNulls(data as Float64Array, Number.isFinite, zeroUnder) }));
+  if (data instanceof Uint8Array) return makeVector({ type: new Int32(), data: Int32Array.from(data) });
+  return makeVector(
+    makeData({
+      type: new Float64(),
+      length,
+      ...withNulls(data instanceof Float64Array ? data : Float64Array.from(data), Number.isFinite, zeroUnder),
+    }),
+  );
 }
 
 /** Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order. */
