@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, runCli, type RunOutcome } from './helpers/world.js';
+import { cleanup, PLAIN_TASK_FILES, plainFiles, runCli, type RunOutcome } from './helpers/world.js';
 
 const EXPECTED = 'fixtures/golden/expected';
 let out: string;
@@ -29,9 +29,8 @@ describe('golden outputs for fixtures/golden', () => {
   });
 
   it.each([
-    'tasks-high.csv',
-    'tasks-mid.csv',
-    'tasks-mass.csv',
+    ...PLAIN_TASK_FILES,
+    ...['high', 'mid', 'mass'].flatMap((t) => plainFiles(t, '-delta')),
     'scores.csv',
     'rejects.csv',
     'suppressed.csv',

@@ -152,10 +152,11 @@ export function rowLimit(layout: ProfileLayout, configured: number | undefined):
 }
 
 /**
- * The name of part k (0-based) of a tier's channel file: numbered from 001 whenever
- * the profile has a row limit (so an importer finds the same names every night,
- * however many rows there are), plain otherwise.
+ * The name of part k (0-based) of a file of tasks (`stem`: tier and channel, and
+ * `-delta` for the night's new and escalated tasks): numbered from 001 whenever the
+ * profile has a row limit (so an importer finds the same names every night, however
+ * many rows there are), plain otherwise.
  */
-export function partName(tier: string, channel: string, extension: string, limited: boolean, k: number): string {
-  return limited ? `tasks-${tier}-${channel}-${String(k + 1).padStart(3, '0')}.${extension}` : `tasks-${tier}-${channel}.${extension}`;
+export function partName(stem: string, extension: string, limited: boolean, k: number): string {
+  return limited ? `tasks-${stem}-${String(k + 1).padStart(3, '0')}.${extension}` : `tasks-${stem}.${extension}`;
 }

@@ -12,9 +12,9 @@ import iconv from 'iconv-lite';
 import { CHANNELS, localisedPolicy, type Channel, type Locale } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
 import { TIERS } from '../contract/contract.js';
-import { planTasks, type TaskProfile } from '../tasks/plan.js';
-import { RECORD_FIELDS, taskRecords, type TaskRecords } from '../tasks/records.js';
-import { writeTaskFile, type TaskInput } from '../tasks/tasks.js';
+import { planTasks, subPlan, type TaskPlan, type TaskProfile } from '../tasks/plan.js';
+import { channelRows, RECORD_FIELDS, taskRecords, type TaskRecords } from '../tasks/records.js';
+import { renderTaskFile, type TaskInput } from '../tasks/tasks.js';
 import { CsvBytesWriter } from '../util/bytes.js';
 import {
   columnValue,
@@ -70,33 +70,68 @@ export async function writeTaskOutputs(
   for (const [k, tier] of TIERS.entries()) {
     const order = perTier[k]!;
     counts[tier] = order.length;
-    if (options.profile === 'plain') {
-      const file = sink.open(`tasks-${tier}.csv`);
-      const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
-      const deltaFile = input.ledger === undefined ? undefined : sink.open(`tasks-${tier}-delta.csv`);
-      const delta = deltaFile && new CsvBytesWriter((bytes) => deltaFile.writeBytes(bytes));
-      writeTaskFile(w, localised, tier, order, personal, delta);
-      w.end();
-      sink.add(file.close());
-      if (delta !== undefined) {
-        delta.end();
-        deltas.push(deltaFile!.close());
-      }
-      continue;
-    }
     const plan = planTasks(
-      { pack: input.pack, D: input.D, evaluation: localised.evaluation, msisdn: input.subscribers.msisdn },
+      {
+        pack: localised.pack,
+        D: input.D,
+        evaluation: localised.evaluation,
+        msisdn: input.subscribers.msisdn,
+        taskType: input.taskType,
+        ledger: input.ledger && { taskIds: input.ledger.taskIds[k]!, states: input.ledger.states[k]! },
+      },
       TIERS,
       k,
       order,
       personal,
     );
-    const records = taskRecords(input, plan, { locale: options.locale, countryCode: options.countryCode, campaign: options.campaign });
-    const layout = PROFILE_LAYOUTS[options.profile];
-    for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options);
+    // The full files serve dialers that replace their list each night, the delta (new and escalated tasks) those that append.
+    if (options.profile === 'plain') {
+      const rows = channelRows(input, plan);
+      for (const channel of CHANNELS)
+        writePlain(sink, localised, subPlan(plan, rows[channel], channel), `tasks-${tier}-${channel}`, input.ledger !== undefined, deltas);
+      continue;
+    }
+    const delta = subPlan(plan, deltaRows(plan));
+    for (const [part, suffix] of [
+      [plan, ''],
+      [delta, '-delta'],
+    ] as const) {
+      const records = taskRecords(input, part, { locale: options.locale, countryCode: options.countryCode, campaign: options.campaign });
+      const layout = PROFILE_LAYOUTS[options.profile];
+      for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options, suffix);
+    }
   }
   for (const r of deltas) sink.add(r);
   return counts;
+}
+
+/** The rows of a plan whose task is new or escalated tonight, in rank order. */
+function deltaRows(plan: TaskPlan): Int32Array {
+  const rows: number[] = [];
+  plan.hitSet.forEach((h, r) => {
+    const state = plan.hitSets[h]!.state;
+    if (state === 'new' || state === 'escalated') rows.push(r);
+  });
+  return Int32Array.from(rows);
+}
+
+/**
+ * One plain task file (`stem`.csv): the columns of the README, the plan's rows in
+ * rank order; with the ledger, its delta (`stem`-delta.csv, the new and escalated
+ * rows) in the same pass, its record kept in `deltas` to be listed after the full files.
+ */
+function writePlain(sink: TaskFileSink, input: TaskInput, plan: TaskPlan, stem: string, withDelta: boolean, deltas: OutputRecord[]): void {
+  const file = sink.open(`${stem}.csv`);
+  const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
+  const deltaFile = withDelta ? sink.open(`${stem}-delta.csv`) : undefined;
+  const delta = deltaFile && new CsvBytesWriter((bytes) => deltaFile.writeBytes(bytes));
+  renderTaskFile(w, input, plan, delta);
+  w.end();
+  sink.add(file.close());
+  if (delta !== undefined) {
+    delta.end();
+    deltas.push(deltaFile!.close());
+  }
 }
 
 /** The input with the rules' texts in the locale: the plain renderer then writes them as it writes English. */
@@ -142,6 +177,7 @@ async function writeChannel(
   channel: Channel,
   layout: ProfileLayout,
   options: TaskOutputOptions,
+  suffix: string,
 ): Promise<void> {
   const rows = records.rows[channel];
   const limit = rowLimit(layout, options.maxRowsPerFile);
@@ -150,7 +186,7 @@ async function writeChannel(
   const idColumn = layout.columns === null ? 0 : layout.columns.findIndex((c) => c.field === 'task_id');
   const phoneColumn = layout.phone === null ? -1 : headers.indexOf(layout.phone.header);
   for (let k = 0; k < parts; k++) {
-    const name = partName(records.tier, channel, layout.extension, limit !== null, k);
+    const name = partName(`${records.tier}-${channel}${suffix}`, layout.extension, limit !== null, k);
     const from = limit === null ? 0 : k * limit;
     const to = limit === null ? rows.length : Math.min(rows.length, from + limit);
     const file = sink.open(name);

@@ -90,6 +90,8 @@ export interface TaskPlan {
   rankWidth: number;
   /** The ledger's episode ids, TASK_ID_WIDTH ASCII bytes per row; null: ids by rank (taskIdPrefix). */
   taskIdBytes: Uint8Array | null;
+  /** Each row's rank in the tier; null: row r has rank r + 1 (a whole tier). A part of a tier (subPlan) keeps the tier's ranks. */
+  rank: Int32Array | null;
   masking: Masking;
 }
 
@@ -122,7 +124,38 @@ export function taskIdTags(tiers: readonly string[]): string[] {
 
 export function taskId(plan: TaskPlan, row: number): string {
   if (plan.taskIdBytes) return new TextDecoder().decode(plan.taskIdBytes.subarray(row * TASK_ID_WIDTH, (row + 1) * TASK_ID_WIDTH));
-  return plan.taskIdPrefix + String(row + 1).padStart(plan.rankWidth, '0');
+  return plan.taskIdPrefix + String(rankOf(plan, row)).padStart(plan.rankWidth, '0');
+}
+
+/** Row r's rank in its tier. */
+export function rankOf(plan: TaskPlan, row: number): number {
+  return plan.rank === null ? row + 1 : plan.rank[row]!;
+}
+
+/**
+ * The rows `rows` of a plan (in the order given) as a plan of their own that keeps
+ * each row's tier rank and task id: one channel's file, or the night's delta. With
+ * `channel`, every row's channel cell is that channel (the file's).
+ */
+export function subPlan(plan: TaskPlan, rows: Int32Array, channel?: string): TaskPlan {
+  const ids = plan.taskIdBytes;
+  let taskIdBytes: Uint8Array | null = null;
+  if (ids !== null) {
+    taskIdBytes = new Uint8Array(rows.length * TASK_ID_WIDTH);
+    for (let q = 0; q < rows.length; q++)
+      taskIdBytes.set(ids.subarray(rows[q]! * TASK_ID_WIDTH, (rows[q]! + 1) * TASK_ID_WIDTH), q * TASK_ID_WIDTH);
+  }
+  const rank = new Int32Array(rows.length);
+  const subscriber = new Int32Array(rows.length),
+    hitSet = new Int32Array(rows.length);
+  for (let q = 0; q < rows.length; q++) {
+    const r = rows[q]!;
+    rank[q] = rankOf(plan, r);
+    subscriber[q] = plan.subscriber[r]!;
+    hitSet[q] = plan.hitSet[r]!;
+  }
+  const hitSets = channel === undefined ? plan.hitSets : plan.hitSets.map((h) => ({ ...h, channel }));
+  return { ...plan, subscriber, hitSet, hitSets, taskIdBytes, rank };
 }
 
 /**
@@ -197,6 +230,7 @@ export function planTasks(
     taskIdPrefix,
     rankWidth,
     taskIdBytes: input.ledger?.taskIds ?? null,
+    rank: null,
     masking: maskingOf(profile),
   };
 }

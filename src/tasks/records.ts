@@ -19,7 +19,7 @@ import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { maskName } from '../util/mask.js';
 import { toE164 } from '../util/phone.js';
 import type { HitSetPlan, TaskPlan } from './plan.js';
-import { taskId } from './plan.js';
+import { rankOf, taskId } from './plan.js';
 import { reasonRenderer, type TaskInput } from './tasks.js';
 
 /** How a field is written: text (neutralised in CSV where free), a number (a JSON number), or an identifier. */
@@ -63,6 +63,8 @@ export const RECORD_FIELDS: readonly RecordField[] = [
   { name: 'attempt_limit', kind: 'number', freeText: false },
   { name: 'last_contact', kind: 'id', freeText: false },
   { name: 'last_outcome', kind: 'id', freeText: false },
+  { name: 'step', kind: 'id', freeText: false },
+  { name: 'state', kind: 'id', freeText: false },
 ];
 
 export type RecordFieldName = (typeof RECORD_FIELDS)[number]['name'];
@@ -92,7 +94,6 @@ interface HitSetRecord {
   dueAt: string;
   windowStart: string;
   windowEnd: string;
-  sms: boolean;
   reason: ((i: number) => string)[];
 }
 
@@ -156,18 +157,19 @@ export function priorityOf(dueHours: number): number {
   return Math.min(9, 1 + Math.floor(dueHours / 24));
 }
 
-export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOptions): TaskRecords {
-  const { pack, D, subscribers: subs, scores, evaluation: ev } = input;
+/**
+ * Per channel, the plan rows (in rank order) that go out on it: the tier's channels
+ * from the pack, an SMS first for a primary rule on the sms channel (then a call in
+ * any tier), and a visit instead of a call for the visit member levels of the high tier.
+ */
+export function channelRows(input: TaskInput, plan: TaskPlan): Record<Channel, Int32Array> {
+  const { pack, subscribers: subs } = input;
   const tier = plan.tier as 'high' | 'mid' | 'mass';
   const tierChannels = pack.channels[tier] ?? ['call'];
   const visitLevels = new Set(pack.channels.visitLevels.map((l) => MEMBER_LEVELS.indexOf(l as (typeof MEMBER_LEVELS)[number])));
-  const texts = plan.rules.map((r) => textsOf(r, options.locale));
-  const reasons = texts.map((t) => reasonRenderer(t.reason, input.features, D));
-  const hitSets = plan.hitSets.map((h): HitSetRecord => hitSetRecord(h, plan, texts, reasons, input, options));
-  const [from, to] = [pack.tasks.callableWindow.from, pack.tasks.callableWindow.to];
-
+  const smsFirst = plan.hitSets.map((h) => plan.rules[h.primary]!.channel === 'sms');
   const channelsOf = (r: number): Channel[] => {
-    const h = hitSets[plan.hitSet[r]!]!;
+    const h = { sms: smsFirst[plan.hitSet[r]!]! };
     const out: Channel[] = [];
     const visit = tier === 'high' && visitLevels.has(subs.memberLevel[plan.subscriber[r]!]!);
     for (const c of CHANNELS) {
@@ -181,7 +183,17 @@ export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOpt
   };
   const lists: Record<Channel, number[]> = { call: [], sms: [], visit: [] };
   for (let r = 0; r < plan.subscriber.length; r++) for (const c of channelsOf(r)) lists[c].push(r);
-  const rows = { call: Int32Array.from(lists.call), sms: Int32Array.from(lists.sms), visit: Int32Array.from(lists.visit) };
+  return { call: Int32Array.from(lists.call), sms: Int32Array.from(lists.sms), visit: Int32Array.from(lists.visit) };
+}
+
+export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOptions): TaskRecords {
+  const { pack, D, subscribers: subs, scores, evaluation: ev } = input;
+  const tier = plan.tier as 'high' | 'mid' | 'mass';
+  const texts = plan.rules.map((r) => textsOf(r, options.locale));
+  const reasons = texts.map((t) => reasonRenderer(t.reason, input.features, D));
+  const hitSets = plan.hitSets.map((h): HitSetRecord => hitSetRecord(h, plan, texts, reasons, input, options));
+  const [from, to] = [pack.tasks.callableWindow.from, pack.tasks.callableWindow.to];
+  const rows = channelRows(input, plan);
 
   const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : null);
   const text = (col: { get(i: number): string }, i: number) => {
@@ -204,7 +216,7 @@ export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOpt
         channel,
         h.taskType,
         plan.tier,
-        String(r + 1),
+        String(rankOf(plan, r)),
         h.priority,
         `${options.campaign}-${h.taskType}`,
         subs.ids.get(i),
@@ -229,6 +241,8 @@ export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOpt
         channel === 'sms' ? '1' : String(pack.tasks.attemptLimit),
         hasContact ? formatDay(contactDay) : null,
         hasContact ? lastOutcomeOf(input, i) : null,
+        plan.hitSets[plan.hitSet[r]!]!.taskType,
+        plan.hitSets[plan.hitSet[r]!]!.state,
       ];
     },
   };
@@ -251,19 +265,21 @@ function hitSetRecord(
 ): HitSetRecord {
   const { pack, D } = input;
   const primary = plan.rules[h.primary]!;
-  // The primary rule's action first, then the others' in pack order, each once.
-  const actions = [texts[h.primary]!.action];
+  // A win-back or a follow-up is its own kind of task with the policy's action (the plan's, in the locale when the
+  // caller localised the pack), in place of the rule's; otherwise the primary rule's action first, then the others' in
+  // pack order, each once.
+  const ownTask = h.taskType === 'win_back' || h.taskType === 'follow_up';
+  const actions = [ownTask ? h.action : texts[h.primary]!.action];
   for (const j of h.rules) if (!actions.includes(texts[j]!.action)) actions.push(texts[j]!.action);
   const [windowStart, windowEnd] = callableSpan(D, pack.tasks.issueTime, h.dueHours, pack.tasks.callableWindow, pack.timeZone);
   return {
-    taskType: primary.taskType,
+    taskType: ownTask ? h.taskType : primary.taskType,
     priority: String(priorityOf(h.dueHours)),
     title: texts[h.primary]!.title,
     actions: actions.join(ACTION_JOIN[options.locale]),
     dueAt: withSeconds(h.dueAt),
     windowStart,
     windowEnd,
-    sms: primary.channel === 'sms',
     reason: h.rules.map((j) => reasons[j]!),
   };
 }

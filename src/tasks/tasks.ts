@@ -533,8 +533,9 @@ class TaskFile {
    * it is written without further checks.
    */
   private renderRow(i: number, row: number, from: number): void {
-    const rank = from + row + 1;
-    const hits = this.hitSets[this.plan.hitSet[from + row]!]!;
+    const r = from + row;
+    const rank = this.plan.rank === null ? r + 1 : this.plan.rank[r]!;
+    const hits = this.hitSets[this.plan.hitSet[r]!]!;
     const out = this.rows;
     let room = this.fixedRoom + hits.room;
     const textOps = this.textOps;
@@ -556,7 +557,7 @@ class TaskFile {
         case TASK_ID: {
           const ids = this.plan.taskIdBytes;
           if (ids !== null) {
-            p = putBytes(dst, p, ids, (rank - 1) * TASK_ID_WIDTH, rank * TASK_ID_WIDTH);
+            p = putBytes(dst, p, ids, r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH);
             break;
           }
           p = putBytes(dst, p, this.taskIdPrefix, 0, this.taskIdPrefix.length);

@@ -148,15 +148,15 @@ describe('leftovers of killed runs', () => {
       const out = first.outDir;
       cpSync(first.published, join(out, `.old-${AS_OF}-999999`), { recursive: true });
       cpSync(first.published, join(out, `.tmp-${AS_OF}-999999`), { recursive: true });
-      writeFileSync(join(out, `.tmp-${AS_OF}-999999`, 'tasks-high.csv'), 'partial');
+      writeFileSync(join(out, `.tmp-${AS_OF}-999999`, 'tasks-high-call.csv'), 'partial');
       const { rmSync } = await import('node:fs');
       rmSync(first.published, { recursive: true });
       // Without --force the restored publication is there, so the rerun refuses to replace it.
       const refused = await runCli(dir, AS_OF, []);
       expect(refused.code).toBe(73);
       expect(refused.stderr).toContain('already published');
-      expect(verifyPublished(first.published).outputs.map((o) => o.file)).toContain('tasks-high.csv');
-      expect(readFileSync(join(first.published, 'tasks-high.csv'), 'utf8')).toContain('U1');
+      expect(verifyPublished(first.published).outputs.map((o) => o.file)).toContain('tasks-high-call.csv');
+      expect(readFileSync(join(first.published, 'tasks-high-call.csv'), 'utf8')).toContain('U1');
       expect(readdirSync(out).sort()).toEqual([AS_OF]);
     } finally {
       cleanup(dir);

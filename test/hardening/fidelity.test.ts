@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it } from 'vitest';
-import { World, cleanup, runCli, type Row, type RunOutcome } from '../helpers/world.js';
+import { PLAIN_TASK_FILES, World, cleanup, runCli, type Row, type RunOutcome } from '../helpers/world.js';
 import { AS_OF } from './helpers.js';
 
 const dirs: string[] = [];
@@ -123,7 +123,7 @@ describe('field fidelity', () => {
     expect([g.code, g.stderr, p.code]).toEqual([0, '', 0]);
     expect(g.scores.get('T1')!.value).toBe('1234.50');
     expect(g.scores.get('T2')!.value).toBe(String(((1234567890 + 100000 + 99999) / 3 / 100).toFixed(2)));
-    for (const f of ['scores.csv', 'tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'rejects.csv']) {
+    for (const f of ['scores.csv', ...PLAIN_TASK_FILES, 'rejects.csv']) {
       expect([f, readFileSync(join(g.published, f), 'utf8')]).toEqual([f, readFileSync(join(p.published, f), 'utf8')]);
     }
     // Without thousands: true, "1,234.50" is not an amount.
@@ -182,18 +182,14 @@ describe('field fidelity', () => {
       expect(taskOf(base, 'COMPLAIN').reason_codes).toBe('complaints_repeat');
       expect(taskOf(base, 'EXPIRES').reason_codes).toBe('contract_expiring');
       expect(allTasks(base).some((t) => t.subscriber_id === 'NEWLINE')).toBe(false);
-      const expected = ['scores.csv', 'tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'rejects.csv'].map((f) =>
-        readFileSync(join(base.published, f), 'utf8'),
-      );
+      const expected = ['scores.csv', ...PLAIN_TASK_FILES, 'rejects.csv'].map((f) => readFileSync(join(base.published, f), 'utf8'));
       const offsets: Record<string, number> = { 'Pacific/Kiritimati': -840, 'America/Adak': 600, 'Asia/Shanghai': -480 };
       for (const [tz, offset] of Object.entries(offsets)) {
         process.env.TZ = tz;
         expect(new Date(Date.UTC(2026, 10, 23, 12)).getTimezoneOffset()).toBe(offset); // the zone really changed
         for (const w of [dated(), reformat(dated())]) {
           const r = await run(w);
-          const got = ['scores.csv', 'tasks-high.csv', 'tasks-mid.csv', 'tasks-mass.csv', 'rejects.csv'].map((f) =>
-            readFileSync(join(r.published, f), 'utf8'),
-          );
+          const got = ['scores.csv', ...PLAIN_TASK_FILES, 'rejects.csv'].map((f) => readFileSync(join(r.published, f), 'utf8'));
           expect([tz, got]).toEqual([tz, expected]);
         }
       }

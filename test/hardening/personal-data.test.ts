@@ -11,7 +11,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLogger } from '../../src/cli/log.js';
 import { maskName, maskPhone, maskRaw, scrubPersonal } from '../../src/util/mask.js';
-import { World, cleanup, runCli, type Row } from '../helpers/world.js';
+import { World, cleanup, runCli, tierText, type Row } from '../helpers/world.js';
 import { AS_OF, ensureBuilt, generate, personalNumbersIn, runChild, tempDir } from './helpers.js';
 
 const NAMES = ['李秘密', '张三丰', '欧阳保密'];
@@ -132,7 +132,7 @@ describe('personal data stays out of logs, messages and reports', () => {
     expect(raw.filter((v) => v === '138****5678').length).toBeGreaterThanOrEqual(4); // four of the written forms
     expect(raw).toEqual(expect.arrayContaining(['010****1234', '110***********123X', '139****4321']));
     // The task files do hold the valid subscribers' numbers: that is what they are for.
-    expect(personalNumbersIn(readFileSync(join(published, 'tasks-high.csv'), 'utf8')).length).toBeGreaterThan(0);
+    expect(personalNumbersIn(tierText(published, 'high')).length).toBeGreaterThan(0);
   }, 60_000);
 
   it('when a row breaks the CSV syntax then the error names file, line and field but not the content', async () => {
@@ -242,10 +242,9 @@ describe('masking profile of the task files', () => {
         args.push('--config', join(dir, 'run.yaml'));
       }
       const r = await runCli(dir, AS_OF, args);
-      const header = r.code === 0 ? readFileSync(join(r.published, 'tasks-high.csv'), 'utf8').split('\n')[0] : '';
+      const header = r.code === 0 ? readFileSync(join(r.published, 'tasks-high-call.csv'), 'utf8').split('\n')[0] : '';
       const manifest = r.code === 0 ? JSON.parse(readFileSync(join(r.published, 'manifest.json'), 'utf8')) : {};
-      const text =
-        r.code === 0 ? ['high', 'mid', 'mass'].map((t) => readFileSync(join(r.published, `tasks-${t}.csv`), 'utf8')).join('') : '';
+      const text = r.code === 0 ? ['high', 'mid', 'mass'].map((t) => tierText(r.published, t)).join('') : '';
       return { ...r, header, manifest, text };
     } finally {
       cleanup(dir);

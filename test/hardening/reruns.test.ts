@@ -131,7 +131,7 @@ describe('idempotent reruns', () => {
       for (let k = 0; k < 16; k++) {
         const r = await runCli(worlds[k % 2]!, AS_OF, ['--force'], out);
         expect(r.code).toBe(0);
-        versions.add(verifyPublished(date).outputs.find((o) => o.file === 'tasks-high.csv')?.sha256 ?? 'none');
+        versions.add(verifyPublished(date).outputs.find((o) => o.file === 'tasks-high-call.csv')?.sha256 ?? 'none');
         await new Promise((res) => setTimeout(res, 15));
       }
       expect(versions.size).toBe(2);

@@ -181,11 +181,38 @@ export async function runCli(dir: string, asOf: string, extraArgs: string[] = []
     // A profile other than plain writes other task files (tests of profiles read them themselves).
     tasks: ok
       ? Object.fromEntries(
-          ['high', 'mid', 'mass'].filter((t) => existsSync(join(published, `tasks-${t}.csv`))).map((t) => [t, read(`tasks-${t}.csv`)]),
+          ['high', 'mid', 'mass']
+            .filter((t) => existsSync(join(published, `tasks-${t}-call.csv`)))
+            .map((t) => [t, tierTasks(published, t)]),
         )
       : {},
     summary: ok ? JSON.parse(readFileSync(join(published, 'summary.json'), 'utf8')) : {},
   };
+}
+
+/** The plain channel files of a tier ("" or "-delta"). */
+export const plainFiles = (tier: string, suffix = '') => ['call', 'visit', 'sms'].map((c) => `tasks-${tier}-${c}${suffix}.csv`);
+
+/** Every plain task file of a night (not the deltas). */
+export const PLAIN_TASK_FILES = ['high', 'mid', 'mass'].flatMap((t) => plainFiles(t));
+
+/** A tier's plain channel files as one text (what one file per tier held, a task on two channels twice). */
+export const tierText = (published: string, tier: string) =>
+  plainFiles(tier)
+    .map((f) => readFileSync(join(published, f), 'utf8'))
+    .join('');
+
+/**
+ * A tier's tasks from its plain channel files, each task once (a task on two
+ * channels is a row in each file), in rank order: what one file per tier held.
+ */
+export function tierTasks(published: string, tier: string, suffix = ''): Row[] {
+  const byId = new Map<string, Row>();
+  for (const f of plainFiles(tier, suffix)) {
+    for (const row of parse(readFileSync(join(published, f)), { columns: true }) as Row[])
+      if (!byId.has(row.task_id!)) byId.set(row.task_id!, row);
+  }
+  return [...byId.values()].sort((a, b) => Number(a.rank) - Number(b.rank));
 }
 
 export function cleanup(dir: string): void {

@@ -95,12 +95,9 @@ describe('score files on a worker thread', () => {
     const m = reference;
     const w = verifyPublished(join(work, 'worker', AS_OF));
     expect(w.outputs.map((o) => o.file)).toEqual([
-      'tasks-high.csv',
-      'tasks-mid.csv',
-      'tasks-mass.csv',
-      'tasks-high-delta.csv',
-      'tasks-mid-delta.csv',
-      'tasks-mass-delta.csv',
+      ...['high', 'mid', 'mass'].flatMap((t) =>
+        ['', '-delta'].flatMap((d) => ['call', 'sms', 'visit'].map((c) => `tasks-${t}-${c}${d}.csv`)),
+      ),
       'scores.csv',
       'scores.arrow',
       'rejects.csv',
@@ -165,11 +162,11 @@ describe('score files on a worker thread', () => {
     'when a task file fails while the worker writes then the run waits for it, exits 73 and leaves nothing behind',
     async () => {
       const out = join(work, 'efbig-tasks');
-      const r = await run(out, '1', Math.floor(sizes['tasks-high.csv']! / 2));
+      const r = await run(out, '1', Math.floor(sizes['tasks-high-call.csv']! / 2));
       expect([r.code, threadOf(r)]).toEqual([73, 'worker']);
       expect(readdirSync(out)).toEqual(['failed']);
       const f = failureOf(out);
-      expect([f.code, String(f.file).endsWith('/tasks-high.csv')]).toEqual(['CW_OUTPUT_UNWRITABLE', true]);
+      expect([f.code, String(f.file).endsWith('/tasks-high-call.csv')]).toEqual(['CW_OUTPUT_UNWRITABLE', true]);
       // The next run (no limit) publishes normally.
       const again = await runChild(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--log-level', 'warn'], {
         env: { CHURNWATCH_WRITE_PARALLEL: '1' },

@@ -10,7 +10,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packWithPolicy } from './pack-text.js';
 import { main } from '../../src/cli/main.js';
-import { cleanup, runCli, type Row } from '../helpers/world.js';
+import { cleanup, runCli, tierTasks, type Row } from '../helpers/world.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cw-explain-policy-'));
 afterAll(() => cleanup(work));
@@ -39,7 +39,7 @@ describe('explain and the published policy files', () => {
     expect(r.code).toBe(0);
     const read = (f: string) => parse(readFileSync(join(r.published, f)), { columns: true }) as Row[];
     const want = new Map<string, Record<string, unknown>>();
-    for (const t of ['high', 'mid', 'mass'].flatMap((tier) => read(`tasks-${tier}.csv`))) {
+    for (const t of ['high', 'mid', 'mass'].flatMap((tier) => tierTasks(r.published, tier))) {
       want.set(t.subscriber_id!, { outcome: 'task', task_id: t.task_id, state: t.state, task_type: t.step });
     }
     for (const s of read('suppressed.csv')) want.set(s.subscriber_id!, { outcome: 'suppressed', code: s.code });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packWithPolicy } from './pack-text.js';
-import { cleanup, runCli, World, type Row } from '../helpers/world.js';
+import { cleanup, runCli, tierTasks, World, type Row } from '../helpers/world.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cw-ledger-'));
 afterAll(() => cleanup(work));
@@ -29,7 +29,7 @@ function night(asOf: string, dropped: string[], contacts: string[] = []): string
 }
 
 const read = (asOf: string, file: string) => parse(readFileSync(join(out, asOf, file)), { columns: true }) as Row[];
-const tasksOf = (asOf: string) => ['high', 'mid', 'mass'].flatMap((t) => read(asOf, `tasks-${t}.csv`));
+const tasksOf = (asOf: string) => ['high', 'mid', 'mass'].flatMap((t) => tierTasks(join(out, asOf), t));
 const byId = (rows: Row[]) => new Map(rows.map((r) => [r.subscriber_id!, r]));
 
 describe('task ledger over three nights', () => {
@@ -42,7 +42,7 @@ describe('task ledger over three nights', () => {
       expect(t.task_id).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
       expect(t.state).toBe('new');
     }
-    expect(read('2026-11-21', 'tasks-mid-delta.csv').length).toBe(3);
+    expect(tierTasks(join(out, '2026-11-21'), 'mid', '-delta').length).toBe(3);
 
     // Night 2, slightly changed: C no longer flagged, D new. A rerun of night 2 reads the same ledger.
     const dir2 = night('2026-11-22', ['A', 'B', 'D']);
@@ -54,7 +54,7 @@ describe('task ledger over three nights', () => {
     expect(n2.get('A')!.task_id).toBe(n1.get('A')!.task_id);
     expect(n2.get('B')!.task_id).toBe(n1.get('B')!.task_id);
     expect([n2.get('A')!.state, n2.get('D')!.state]).toEqual(['open', 'new']);
-    expect(read('2026-11-22', 'tasks-mid-delta.csv').map((r) => r.subscriber_id)).toEqual(['D']);
+    expect(tierTasks(join(out, '2026-11-22'), 'mid', '-delta').map((r) => r.subscriber_id)).toEqual(['D']);
     const closed2 = read('2026-11-22', 'ledger.csv').filter((r) => r.state === 'closed');
     expect(closed2.map((r) => [r.subscriber_id, r.task_id, r.closed_by])).toEqual([['C', n1.get('C')!.task_id, 'not_flagged']]);
 

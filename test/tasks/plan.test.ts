@@ -50,7 +50,7 @@ describe('task ids', () => {
 
   it('stay within 32 characters past ten million tasks in a tier', () => {
     const rows = 12_000_000;
-    const plan = { taskIdPrefix: `CW-20261123-${taskIdTags(['abcdefgh'])[0]}-`, rankWidth: String(rows).length } as Parameters<
+    const plan = { taskIdPrefix: `CW-20261123-${taskIdTags(['abcdefgh'])[0]}-`, rankWidth: String(rows).length, rank: null } as Parameters<
       typeof taskId
     >[0];
     expect(taskId(plan, rows - 1).length).toBeLessThanOrEqual(TASK_ID_MAX_LENGTH);

@@ -49,16 +49,18 @@ describe('channels and task types (jsonl profile)', () => {
 
   const ids = (f: string) => (files[f] ?? []).map((x) => x.subscriber_id);
 
-  it('when the run publishes then every tier has a call, an SMS and a visit file', () => {
+  it('when the run publishes then every tier has a call, an SMS and a visit file, full and delta', () => {
     expect(r.code).toBe(0);
     expect(Object.keys(files).sort()).toEqual(
-      ['high', 'mass', 'mid'].flatMap((t) => ['call', 'sms', 'visit'].map((c) => `tasks-${t}-${c}.jsonl`)).sort(),
+      ['high', 'mass', 'mid']
+        .flatMap((t) => ['call', 'sms', 'visit'].flatMap((c) => ['', '-delta'].map((d) => `tasks-${t}-${c}${d}.jsonl`)))
+        .sort(),
     );
   });
 
   it('when a call file is read then it holds no SMS row, and an SMS file no call row', () => {
     for (const [f, rows] of Object.entries(files)) {
-      const channel = /-(call|sms|visit)\.jsonl$/.exec(f)![1];
+      const channel = /-(call|sms|visit)(-delta)?\.jsonl$/.exec(f)![1];
       for (const row of rows) expect(row.channel).toBe(channel);
     }
   });
