@@ -8,6 +8,7 @@
  * each profile's mapping and the source of each limit.
  */
 import type { RecordFieldName } from '../tasks/records.js';
+import { ChurnwatchError } from '../errors.js';
 import { toNational } from '../util/phone.js';
 
 export type { ExcelEncoding, OutputProfileName } from '../config/run-config.js';
@@ -16,15 +17,20 @@ import type { OutputProfileName } from '../config/run-config.js';
 /**
  * How a record field goes into a tool's column:
  * - national: the phone without the country code (domestic tools);
- * - json-array: a phone as a one-element JSON array (Huawei CEC's called numbers);
- * - local-time: "yyyy-mm-dd hh:mm:ss" in the pack's time zone, without the offset.
+ * - called: a phone as Huawei CEC's called numbers, a JSON array of one {"calledNo": national};
+ * - local-time: "yyyy-mm-dd hh:mm:ss" in the pack's time zone, without the offset;
+ * - json-object: the record fields `fields` as one JSON object (a tool's one column of
+ *   call data or custom variables), numbers as JSON numbers;
+ * - json-text: the same object written as a JSON string (a tool whose API takes the object as text).
  */
-export type ColumnForm = 'as-is' | 'national' | 'json-array' | 'local-time';
+export type ColumnForm = 'as-is' | 'national' | 'called' | 'local-time' | 'json-object' | 'json-text';
 
 export interface ProfileColumn {
   header: string;
   field: RecordFieldName;
   form: ColumnForm;
+  /** json-object, json-text: the record fields in the object. */
+  fields?: RecordFieldName[];
 }
 
 export interface ProfileLayout {
@@ -36,6 +42,10 @@ export interface ProfileLayout {
   columns: ProfileColumn[] | null;
   /** The longest task id the tool takes. */
   maxIdLength: number;
+  /** The most characters a cell takes (longer free text is cut, ending in '…'); null: no limit. */
+  maxCellChars: number | null;
+  /** The most properties of a json-object or json-text column. */
+  maxProperties?: number;
   /** The phone column the tool dials, and the form it must have (checked per row). */
   phone: { header: string; pattern: RegExp } | null;
 }
@@ -59,6 +69,8 @@ const AGENT_FIELDS: RecordFieldName[] = [
   'title',
   'reason_text',
   'actions',
+  'step',
+  'state',
 ];
 
 /** A sheet holds 1,048,576 rows, one of them the header. */
@@ -67,13 +79,23 @@ const E164 = /^\+[1-9]\d{7,14}$/;
 const NATIONAL = /^\+?\d{5,20}$/;
 
 export const PROFILE_LAYOUTS: Record<Exclude<OutputProfileName, 'plain'>, ProfileLayout> = {
-  'excel-csv': { format: 'csv', extension: 'csv', maxRows: EXCEL_MAX_ROWS, columns: null, maxIdLength: 32, phone: null },
-  jsonl: { format: 'jsonl', extension: 'jsonl', maxRows: null, columns: null, maxIdLength: 32, phone: null },
+  'excel-csv': {
+    format: 'csv',
+    extension: 'csv',
+    maxRows: EXCEL_MAX_ROWS,
+    columns: null,
+    maxIdLength: 32,
+    maxCellChars: null,
+    phone: null,
+  },
+  jsonl: { format: 'jsonl', extension: 'jsonl', maxRows: null, columns: null, maxIdLength: 32, maxCellChars: null, phone: null },
+  // help.mypurecloud.com/articles/create-new-contact-list/: a million contacts per list, 50 columns, 512 characters a cell.
   genesys: {
     format: 'csv',
     extension: 'csv',
     maxRows: 1_000_000,
     maxIdLength: 32,
+    maxCellChars: 512,
     phone: { header: 'phone', pattern: E164 },
     columns: [
       col('contact_id', 'task_id'),
@@ -86,36 +108,49 @@ export const PROFILE_LAYOUTS: Record<Exclude<OutputProfileName, 'plain'>, Profil
       col('attempt_limit', 'attempt_limit'),
     ],
   },
+  // support.huaweicloud.com/intl/en-us/api-cec/cec_07_0766.html, the outbound call data template: sessionId (at most
+  // 32 characters), called (a JSON array of {calledNo}), callData (at most 1,024 characters, JSON recommended),
+  // customField (at most 200), recycleTime (yyyy-mm-dd hh:mm:ss). Call windows and attempts are the campaign's settings,
+  // so they travel in callData for the agent's screen.
   'huawei-cec': {
     format: 'xlsx',
     extension: 'xlsx',
     maxRows: EXCEL_MAX_ROWS,
     maxIdLength: 32,
-    phone: { header: 'calledNo', pattern: /^\["\+?\d{5,20}"\]$/ },
+    maxCellChars: 1024,
+    phone: { header: 'called', pattern: /^\[\{"calledNo":"\+?\d{5,20}"\}\]$/ },
     columns: [
       col('sessionId', 'task_id'),
-      col('calledNo', 'msisdn', 'json-array'),
-      col('beginTime', 'window_start', 'local-time'),
-      col('endTime', 'window_end', 'local-time'),
+      col('called', 'msisdn', 'called'),
+      {
+        header: 'callData',
+        field: 'task_id',
+        form: 'json-object',
+        fields: [...AGENT_FIELDS, 'due_at', 'window_start', 'window_end', 'attempt_limit'],
+      },
+      col('customField', 'campaign'),
       col('recycleTime', 'due_at', 'local-time'),
-      col('maxCallTimes', 'attempt_limit'),
-      ...AGENT_FIELDS.map((f) => col(f, f)),
     ],
   },
+  // help.aliyun.com/zh/ccs/developer-reference/api-ccc-2020-07-01-addcases: a case is ReferenceId, PhoneNumber and
+  // CustomVariables, a JSON object of at most 10 properties passed as text.
   'alibaba-ccc': {
     format: 'json',
     extension: 'json',
     maxRows: 100_000,
     maxIdLength: 32,
+    maxCellChars: null,
+    maxProperties: 10,
     phone: { header: 'PhoneNumber', pattern: NATIONAL },
     columns: [
       col('ReferenceId', 'task_id'),
       col('PhoneNumber', 'msisdn', 'national'),
-      ...AGENT_FIELDS.map((f) => col(f, f)),
-      col('due_at', 'due_at'),
-      col('window_start', 'window_start'),
-      col('window_end', 'window_end'),
-      col('attempt_limit', 'attempt_limit'),
+      {
+        header: 'CustomVariables',
+        field: 'task_id',
+        form: 'json-text',
+        fields: ['task_type', 'state', 'tier', 'priority', 'name', 'title', 'reason_text', 'actions', 'window_start', 'window_end'],
+      },
     ],
   },
 };
@@ -135,8 +170,11 @@ export function columnValue(form: ColumnForm, value: string | null, e164: string
       return localTimeOf(value);
     case 'national':
       return nationalOf(value, e164, countryCode);
-    case 'json-array':
-      return JSON.stringify([nationalOf(value, e164, countryCode)]);
+    case 'called':
+      return JSON.stringify([{ calledNo: nationalOf(value, e164, countryCode) }]);
+    case 'json-object':
+    case 'json-text':
+      throw new ChurnwatchError('CW_INTERNAL', 'a JSON column is made from several fields, not one');
   }
 }
 

@@ -164,7 +164,51 @@ function rowOf(records: TaskRecords, r: number, channel: Channel, layout: Profil
   const values = records.values(r, channel);
   if (layout.columns === null) return { cells: values };
   const e164 = values[E164_INDEX]!;
-  return { cells: layout.columns.map((c) => columnValue(c.form, values[FIELD_INDEX.get(c.field)!]!, e164, countryCode)) };
+  return {
+    cells: layout.columns.map((c) =>
+      c.fields === undefined
+        ? columnValue(c.form, values[FIELD_INDEX.get(c.field)!]!, e164, countryCode)
+        : jsonColumn(c.fields, values, layout.maxCellChars),
+    ),
+  };
+}
+
+/**
+ * Record fields as one JSON object's text (numbers as JSON numbers), within `max`
+ * characters: while it is longer, the longest free text is cut and ends in '…' (the
+ * agent's reading, never an id, phone or time).
+ */
+function jsonColumn(fields: readonly string[], values: (string | null)[], max: number | null): string {
+  const o: Record<string, string | number | null> = {};
+  for (const f of fields) {
+    const v = values[FIELD_INDEX.get(f)!]!;
+    o[f] = v !== null && NUMBER_FIELDS.has(f) ? Number(v) : v;
+  }
+  let text = JSON.stringify(o);
+  while (max !== null && text.length > max) {
+    let longest: string | undefined;
+    for (const f of fields)
+      if (
+        FREE_TEXT.has(f) &&
+        typeof o[f] === 'string' &&
+        (longest === undefined || (o[f] as string).length > (o[longest] as string).length)
+      )
+        longest = f;
+    const v = longest === undefined ? '' : (o[longest!] as string);
+    if (v.length <= 1)
+      throw new ChurnwatchError('CW_INTERNAL', `a JSON column of ${fields.length} fields cannot be made to fit ${max} characters`);
+    o[longest!] = cut(v, Math.max(1, v.length - (text.length - max)));
+    text = JSON.stringify(o);
+  }
+  return text;
+}
+
+/** s in at most n characters (n ≥ 1), the last of them '…' when it was longer; a surrogate pair is never split. */
+export function cut(s: string, n: number): string {
+  if (s.length <= n) return s;
+  let end = n - 1;
+  if (end > 0 && /[\uD800-\uDBFF]/.test(s[end - 1]!)) end--;
+  return `${s.slice(0, end)}…`;
 }
 
 /**
@@ -210,6 +254,12 @@ function checkRow(row: Row, file: string, line: number, idColumn: number, phoneC
       `${file}: row ${line}: the task id is not 1 to ${layout.maxIdLength} characters of [A-Za-z0-9_-]`,
       { file },
     );
+  }
+  if (layout.maxCellChars !== null) {
+    const max = layout.maxCellChars;
+    row.cells.forEach((c, k) => {
+      if (c !== null && c.length > max) row.cells[k] = cut(c, max);
+    });
   }
   if (phoneColumn >= 0) {
     const phone = row.cells[phoneColumn];
@@ -331,12 +381,12 @@ function recordObject(headers: string[], cells: (string | null)[]): Record<strin
 }
 
 /**
- * One case of Alibaba Cloud CCC's case list (a JSON array, one case a line):
- * PhoneNumber, ReferenceId and the other columns as CustomVariables (a JSON object).
+ * One case of Alibaba Cloud CCC's case list (a JSON array, one case a line), as
+ * AddCases takes it: PhoneNumber, ReferenceId, and CustomVariables (a JSON object as text).
  */
 function caseJson(headers: string[], cells: (string | null)[]): string {
-  const { PhoneNumber, ReferenceId, ...custom } = recordObject(headers, cells);
-  return JSON.stringify({ PhoneNumber, ReferenceId, CustomVariables: custom });
+  const { PhoneNumber, ReferenceId, CustomVariables } = recordObject(headers, cells);
+  return JSON.stringify({ PhoneNumber, ReferenceId, CustomVariables });
 }
 
 /** Every zip entry's time: a fixed one, so that a rerun writes the same bytes (the library stamps the time of writing). */

@@ -16,7 +16,7 @@ import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROFILE_LAYOUTS, rowLimit } from '../../src/output/profiles.js';
-import { fixZipTimes } from '../../src/output/task-outputs.js';
+import { cut, fixZipTimes } from '../../src/output/task-outputs.js';
 import { cleanup, runCli, World } from '../helpers/world.js';
 
 const GOLDEN = 'fixtures/golden/profiles';
@@ -143,18 +143,56 @@ describe("the tools' limits", () => {
     expect(text).toMatch(/,2026-11-2\dT\d\d:\d\d:\d\d\+08:00,/);
   });
 
-  it('when Huawei CEC files are written then the xlsx library reads them back with the called number as a JSON array and times as yyyy-mm-dd hh:mm:ss', async () => {
-    const dir = await publish('  profile: huawei-cec\n  max_rows_per_file: 10\n');
+  it("when Huawei CEC files are written then the xlsx library reads them back in the template's columns: called as [{calledNo}], callData JSON within 1,024 characters, recycleTime as yyyy-mm-dd hh:mm:ss", async () => {
+    const dir = await publish('  profile: huawei-cec\n  locale: zh-CN\n  max_rows_per_file: 10\n');
     const parts = taskFiles(dir).filter((f) => /^tasks-mass-call-\d{3}\./.test(f));
     expect(parts).toHaveLength(4);
     const [header, ...rows] = await sheetRows(join(dir, parts[0]!));
-    expect(header!.slice(0, 6)).toEqual(['sessionId', 'calledNo', 'beginTime', 'endTime', 'recycleTime', 'maxCallTimes']);
+    expect(header).toEqual(['sessionId', 'called', 'callData', 'customField', 'recycleTime']);
     expect(rows).toHaveLength(10);
     for (const r of rows) {
-      expect(r[0]!.length).toBeLessThanOrEqual(32);
-      expect(JSON.parse(r[1]!)).toEqual([expect.stringMatching(/^1\d{10}$/)]);
-      for (const t of r.slice(2, 5)) expect(t).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      expect(r[0]!).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
+      expect(JSON.parse(r[1]!)).toEqual([{ calledNo: expect.stringMatching(/^1\d{10}$/) }]);
+      expect(r[2]!.length).toBeLessThanOrEqual(1024);
+      expect(JSON.parse(r[2]!)).toMatchObject({ tier: 'mass', channel: 'call', attempt_limit: 3 });
+      expect(r[3]!.length).toBeLessThanOrEqual(200);
+      expect(r[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     }
+  });
+
+  it("when a cell would pass a tool's limit then its free text is cut to the limit, ending in '…' (Genesys: 512 characters a cell, Huawei CEC: 1,024 of call data)", () => {
+    expect(cut('abcdef', 4)).toBe('abc…');
+    expect(cut('abc', 4)).toBe('abc');
+    expect(cut('ab\u{20000}cd', 4)).toBe('ab…'); // the pair is not split
+    const limits = Object.values(PROFILE_LAYOUTS).map((l) => l.maxCellChars);
+    expect(limits).toEqual([null, null, 512, 1024, null]);
+    // Genesys: at most 50 columns a contact list; Alibaba: at most 10 custom variables.
+    expect(PROFILE_LAYOUTS.genesys.columns!.length).toBeLessThanOrEqual(50);
+    const custom = PROFILE_LAYOUTS['alibaba-ccc'].columns!.find((c) => c.header === 'CustomVariables')!;
+    expect(custom.fields!.length).toBeLessThanOrEqual(PROFILE_LAYOUTS['alibaba-ccc'].maxProperties!);
+  });
+
+  it('when a reason text is longer than a Genesys cell then the published cell is cut to 512 characters', async () => {
+    const long = 'x'.repeat(600);
+    const pack = readFileSync('rules/default.yaml', 'utf8').replace(/^(\s+reason: ")/m, `$1${long} `);
+    const dir = join(work, `long-${++runs}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'pack.yaml'), pack);
+    writeFileSync(join(dir, 'run.yaml'), 'output:\n  profile: genesys\n');
+    const r = await runCli(
+      'fixtures/golden/input',
+      '2026-11-23',
+      ['--config', join(dir, 'run.yaml'), '--rules', join(dir, 'pack.yaml')],
+      join(dir, 'out'),
+    );
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const cells = taskFiles(r.published)
+      .flatMap((f) => readFileSync(join(r.published, f), 'utf8').split('\n'))
+      .flatMap((l) => l.split(','));
+    const cutCells = cells.filter((c) => c.includes('xxxxx'));
+    expect(cutCells.length).toBeGreaterThan(0);
+    for (const c of cutCells) expect(c.length).toBeLessThanOrEqual(512 + 2); // the cell's quotes, when it has any
+    expect(cutCells.some((c) => c.replaceAll('"', '').endsWith('…'))).toBe(true);
   });
 
   it('when an xlsx profile runs twice then the files are the same bytes (the zip entries carry a fixed time)', async () => {
@@ -189,14 +227,18 @@ describe("the tools' limits", () => {
     expect(csv.split('\n')[0]).toBe(rows[0]!.join(','));
   });
 
-  it('when Alibaba CCC files are written then each case has PhoneNumber, ReferenceId and CustomVariables as an object', async () => {
+  it('when Alibaba CCC files are written then each case has PhoneNumber, ReferenceId and CustomVariables as AddCases takes them (a JSON object as text, at most 10 properties)', async () => {
     const dir = await publish('  profile: alibaba-ccc\n');
     const cases = JSON.parse(readFileSync(join(dir, 'tasks-mass-call-001.json'), 'utf8')) as Record<string, unknown>[];
     expect(cases).toHaveLength(33);
     for (const c of cases) {
       expect(Object.keys(c)).toEqual(['PhoneNumber', 'ReferenceId', 'CustomVariables']);
       expect(c.PhoneNumber).toMatch(/^1\d{10}$/);
-      expect(typeof c.CustomVariables).toBe('object');
+      expect(c.ReferenceId).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
+      expect(typeof c.CustomVariables).toBe('string');
+      const custom = JSON.parse(c.CustomVariables as string) as Record<string, unknown>;
+      expect(Object.keys(custom).length).toBeLessThanOrEqual(10);
+      expect(custom).toMatchObject({ tier: 'mass', state: 'new' });
     }
     expect(JSON.parse(readFileSync(join(dir, 'tasks-high-sms-001.json'), 'utf8'))).toEqual([]);
   });
