@@ -348,6 +348,7 @@ export function makeExplainCommand(io: Io): Command {
           evaluation: a.evaluation,
           scores: a.scores,
           policyOf: (i: number) => policyOutcome(d.policy, d.ledger, i),
+          locale: config.output.locale,
         };
         if (wanted.length === 1 && opts.subscribersFile === undefined) {
           const index = ids.indexOf(wanted[0]!.id);
@@ -357,7 +358,7 @@ export function makeExplainCommand(io: Io): Command {
               'the subscriber asked for is not in subscribers.csv (or its row was rejected: see rejects.csv of a run); check the id given to --subscriber',
             );
           const e = explain({ ...args, index });
-          io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack));
+          io.out(opts.json ? JSON.stringify(e, null, 2) + '\n' : explanationText(e, pack, config.output.locale));
           return;
         }
         const position = new Map<string, number>();
@@ -373,7 +374,7 @@ export function makeExplainCommand(io: Io): Command {
           args,
           wanted.map((w) => position.get(w.id)!),
         );
-        io.out(opts.json ? JSON.stringify(es, null, 2) + '\n' : explanationsText(es, pack));
+        io.out(opts.json ? JSON.stringify(es, null, 2) + '\n' : explanationsText(es, pack, config.output.locale));
       },
     );
 }

@@ -4,13 +4,14 @@
  * risk. Pure: values in, text or a plain object out. For analysts checking a rule;
  * it prints no phone number or name.
  */
-import type { RulePack } from '../config/rulepack.js';
+import type { Locale, RulePack } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { ATTRIBUTES, STATUS_VALUES, TIERS } from '../contract/contract.js';
 import { featureUnit, type FeatureRequest } from '../rules/catalogue.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
 import type { Scores } from '../score/score.js';
+import { textsOf } from '../tasks/records.js';
 import { formatNumber, renderReason } from '../tasks/tasks.js';
 import { formatDay, formatMonth } from '../util/dates.js';
 import { TASK_STATES, type LedgerPlan } from '../tasks/ledger.js';
@@ -29,7 +30,10 @@ export interface RuleExplanation {
   when: string;
   weight: number;
   reads: Record<string, FeatureValue>;
+  /** A flagged rule's title, reason (with its evidence) and action, in the configured locale (output.locale). */
+  title?: string;
   reason?: string;
+  action?: string;
 }
 
 /** The JSON form: numbers are numbers, and what is not given is null. */
@@ -111,12 +115,15 @@ export function explain(args: {
   index: number;
   /** Subscriber i's policy outcome (policyOutcome over the run's decisions). */
   policyOf: (i: number) => PolicyOutcome;
+  /** The language of the rules' texts (output.locale); en when not given. */
+  locale?: Locale;
 }): Explanation {
   const { pack, D, m0, subscribers: s, table, evaluation: ev, scores, index: i } = args;
   const rules = pack.rules.map((r) => {
     const j = ev.ruleIds.indexOf(r.id);
     const flagged = j >= 0 && ev.flags[j]![i] === 1;
     const reads = Object.fromEntries([...r.features].map(([k, f]) => [k, r.enabled ? featureValue(table, k, f, i) : null]));
+    const t = textsOf(r, args.locale ?? 'en');
     return {
       id: r.id,
       enabled: r.enabled,
@@ -124,7 +131,7 @@ export function explain(args: {
       when: r.when.replace(/\s+/g, ' '),
       weight: r.weight,
       reads,
-      ...(flagged ? { reason: renderReason(r.reason, table, i, D) } : {}),
+      ...(flagged ? { title: t.title, reason: renderReason(t.reason, table, i, D), action: t.action } : {}),
     };
   });
   const months: Record<string, string> = {};
@@ -144,38 +151,102 @@ export function explain(args: {
   };
 }
 
-/** The text form, for an analyst reading it. */
-export function explanationText(e: Explanation, pack: RulePack): string {
+/** The text form, for an analyst reading it; the policy outcome and the rules' texts in `locale`. */
+export function explanationText(e: Explanation, pack: RulePack, locale: Locale = 'en'): string {
   const lines = [
     `subscriber ${e.subscriber_id}, as of ${e.as_of} (M0 ${e.months.M0}, M1 ${e.months.M1}, M2 ${e.months.M2}, M3 ${e.months.M3})`,
     `status ${e.status}; value ${fixed(e.value, 2)} (${pack.value.expr}) → tier ${e.tier}; risk ${fixed(e.risk_score, 4)}; expected loss ${fixed(e.expected_loss, 2)}`,
   ];
   if (e.excluded) lines.push(`never flagged: ${pack.exclude.expr}`);
-  lines.push(`policy: ${policyText(e.policy)}`);
+  lines.push(`${POLICY_WORDS[locale].label}: ${policyText(e.policy, locale)}`);
   lines.push('');
   for (const r of e.rules) {
     const features = pack.rules.find((p) => p.id === r.id)?.features;
     lines.push(`${r.flagged ? '[x]' : '[ ]'} ${r.id}${r.enabled ? '' : ' (disabled)'}  weight ${r.weight}`);
     lines.push(`      when ${r.when}`);
     for (const [k, v] of Object.entries(r.reads)) lines.push(`      ${k} = ${!r.enabled ? 'n/a' : featureText(features?.get(k), v)}`);
-    if (r.reason) lines.push(`      reason: ${r.reason}`);
+    const w = POLICY_WORDS[locale];
+    if (r.reason) lines.push(`      ${w.reason}: ${r.reason}`, `      ${w.title}: ${r.title}`, `      ${w.action}: ${r.action}`);
   }
   return lines.join('\n') + '\n';
 }
 
-function policyText(p: PolicyOutcome): string {
-  switch (p.outcome) {
-    case 'task':
-      return `task ${p.task_id} (${p.state}, ${p.task_type})`;
-    case 'suppressed':
-      return `no task: suppressed by ${p.code} (suppressed.csv)`;
-    case 'held_out':
-      return 'no task: held out as the control group (holdout.csv)';
-    case 'over_capacity':
-      return `no task tonight: queue ${p.queue} full at rank ${p.rank} (overflow.csv)`;
-    default:
-      return 'no task: not flagged';
-  }
+/**
+ * The policy outcome's wording per locale, and the labels of a flagged rule's texts. Codes, ids, states and file names stay as
+ * the files write them, so what explain says can be found in the files.
+ */
+const POLICY_WORDS: Record<
+  Locale,
+  { label: string; reason: string; title: string; action: string; text: (p: PolicyOutcome) => string; codes: Record<string, string> }
+> = {
+  en: {
+    label: 'policy',
+    reason: 'reason',
+    title: 'title',
+    action: 'action',
+    text: (p) => {
+      switch (p.outcome) {
+        case 'task':
+          return `task ${p.task_id} (${p.state}, ${p.task_type})`;
+        case 'suppressed':
+          return `no task: suppressed by ${p.code} (suppressed.csv)`;
+        case 'held_out':
+          return 'no task: held out as the control group (holdout.csv)';
+        case 'over_capacity':
+          return `no task tonight: queue ${p.queue} full at rank ${p.rank} (overflow.csv)`;
+        default:
+          return 'no task: not flagged';
+      }
+    },
+    codes: {
+      closed: 'the subscriber is closed',
+      do_not_call: 'the phone number is on do_not_call.csv',
+      below_min_risk: 'risk below tasks.min_risk',
+      callback_pending: 'a callback is not due yet',
+      retained_follow_up_later: 'retained; the next follow-up is not due yet',
+      attempts_exhausted: 'unreachable up to the attempt limit',
+      retry_later: 'unreachable; the retry is not due yet',
+      cooldown: 'contacted recently (cooldown)',
+      same_phone: 'another subscriber with the same number has the task',
+    },
+  },
+  'zh-CN': {
+    label: '联系策略',
+    reason: '原因',
+    title: '标题',
+    action: '建议动作',
+    text: (p) => {
+      switch (p.outcome) {
+        case 'task':
+          return `有任务 ${p.task_id}（状态 ${p.state}，类型 ${p.task_type}）`;
+        case 'suppressed':
+          return `无任务：被策略 ${p.code} 拦截（见 suppressed.csv）`;
+        case 'held_out':
+          return '无任务：列入对照组（见 holdout.csv）';
+        case 'over_capacity':
+          return `今晚无任务：队列 ${p.queue} 已满，排名 ${p.rank}（见 overflow.csv）`;
+        default:
+          return '无任务：未触发预警';
+      }
+    },
+    codes: {
+      closed: '用户已销户',
+      do_not_call: '号码在免打扰名单（do_not_call.csv）中',
+      below_min_risk: '风险低于 tasks.min_risk',
+      callback_pending: '约定的回访时间未到',
+      retained_follow_up_later: '已挽留成功，下次回访时间未到',
+      attempts_exhausted: '联系不上，已达尝试次数上限',
+      retry_later: '联系不上，重拨时间未到',
+      cooldown: '近期已联系（冷静期）',
+      same_phone: '同一号码的另一用户已有任务',
+    },
+  },
+};
+
+function policyText(p: PolicyOutcome, locale: Locale): string {
+  const words = POLICY_WORDS[locale];
+  const text = words.text(p);
+  return p.outcome === 'suppressed' && p.code !== undefined && words.codes[p.code] !== undefined ? `${text}: ${words.codes[p.code]}` : text;
 }
 
 function featureText(f: FeatureRequest | undefined, v: FeatureValue): string {
@@ -193,6 +264,6 @@ export function explainMany(args: Omit<Parameters<typeof explain>[0], 'index'>, 
 }
 
 /** The text of several explanations, one block each, separated by a rule line. */
-export function explanationsText(es: readonly Explanation[], pack: RulePack): string {
-  return es.map((e) => explanationText(e, pack)).join('\n' + '-'.repeat(72) + '\n\n');
+export function explanationsText(es: readonly Explanation[], pack: RulePack, locale: Locale = 'en'): string {
+  return es.map((e) => explanationText(e, pack, locale)).join('\n' + '-'.repeat(72) + '\n\n');
 }
