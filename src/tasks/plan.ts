@@ -257,8 +257,8 @@ function hitBitsOf(ev: Evaluation, msisdn: TextColumn): { words: number; bits: I
 /**
  * What a hit set decides for a task of one type: a win-back gets the pack's win-back
  * action and deadline, a follow-up the follow-up action, a retry is due at the
- * retry time (another time of day than the first attempt); all due times fall in
- * the callable window.
+ * retry time (another time of day than the first attempt), a callback on its day;
+ * all due times fall in the callable window.
  */
 function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: number[], type: number, state: number): HitSetPlan {
   let primary = rules[0]!,
@@ -278,6 +278,9 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
   else if (taskType === 'retry') {
     const wait = minutesOf(policy.unreachable.retryTime) - minutesOf(pack.tasks.issueTime);
     dueHours = (wait > 0 ? wait : wait + 1440) / 60;
+  } else if (taskType === 'callback') {
+    // The customer asked to be called back on this day: due by the end of its callable window, not days later.
+    dueHours = Math.max(0, minutesOf(policy.callable.to) - minutesOf(pack.tasks.issueTime)) / 60;
   }
   return {
     rules,
