@@ -169,16 +169,16 @@ export function channelRows(input: TaskInput, plan: TaskPlan): Record<Channel, I
   const visitLevels = new Set(pack.channels.visitLevels.map((l) => MEMBER_LEVELS.indexOf(l as (typeof MEMBER_LEVELS)[number])));
   const smsFirst = plan.hitSets.map((h) => plan.rules[h.primary]!.channel === 'sms');
   const channelsOf = (r: number): Channel[] => {
-    const h = { sms: smsFirst[plan.hitSet[r]!]! };
+    const sms = smsFirst[plan.hitSet[r]!]!;
     const out: Channel[] = [];
     const visit = tier === 'high' && visitLevels.has(subs.memberLevel[plan.subscriber[r]!]!);
     for (const c of CHANNELS) {
-      const wanted = tierChannels.includes(c) || (c === 'sms' && h.sms);
+      const wanted = tierChannels.includes(c) || (c === 'sms' && sms);
       if (!wanted) continue;
       out.push(c === 'call' && visit ? 'visit' : c);
     }
     // An SMS-first rule is followed by a call in every tier.
-    if (h.sms && !out.includes('call') && !out.includes('visit')) out.push(visit ? 'visit' : 'call');
+    if (sms && !out.includes('call') && !out.includes('visit')) out.push(visit ? 'visit' : 'call');
     return [...new Set(out)];
   };
   const lists: Record<Channel, number[]> = { call: [], sms: [], visit: [] };
@@ -265,12 +265,12 @@ function hitSetRecord(
 ): HitSetRecord {
   const { pack, D } = input;
   const primary = plan.rules[h.primary]!;
-  // A win-back or a follow-up is its own kind of task with the policy's action (the plan's, in the locale when the
-  // caller localised the pack), in place of the rule's; otherwise the primary rule's action first, then the others' in
-  // pack order, each once.
+  // A win-back or a follow-up is its own kind of task with the policy's action only (the plan's, in the locale when the
+  // caller localised the pack), as in the plain files: a churned customer gets no retention offer. Otherwise the primary
+  // rule's action first, then the others' in pack order, each once.
   const ownTask = h.taskType === 'win_back' || h.taskType === 'follow_up';
   const actions = [ownTask ? h.action : texts[h.primary]!.action];
-  for (const j of h.rules) if (!actions.includes(texts[j]!.action)) actions.push(texts[j]!.action);
+  if (!ownTask) for (const j of h.rules) if (!actions.includes(texts[j]!.action)) actions.push(texts[j]!.action);
   const [windowStart, windowEnd] = callableSpan(D, pack.tasks.issueTime, h.dueHours, pack.tasks.callableWindow, pack.timeZone);
   return {
     taskType: ownTask ? h.taskType : primary.taskType,

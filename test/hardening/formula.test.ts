@@ -90,7 +90,8 @@ describe('formula injection', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const t = r.tasks.high!.find((x) => x.subscriber_id === 'U1')!;
-    expect([t.assignee, t.reason_text, t.action, t.channel]).toEqual(["'@manager", "'=1+1 suspended", "'-restore service", "'+call"]);
+    // The channel column is the file's channel (call, sms, visit), never the pack's text.
+    expect([t.assignee, t.reason_text, t.action, t.channel]).toEqual(["'@manager", "'=1+1 suspended", "'-restore service", 'call']);
     expect(formulaCells(r.published)).toEqual([]);
   });
 

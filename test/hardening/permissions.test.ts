@@ -41,7 +41,7 @@ describe('modes of what a run creates', () => {
     // The folders the run had to create for --out.
     expect([mode(join(work, `u${umask}`)), mode(join(work, `u${umask}`, 'nested')), mode(out)]).toEqual(['0700', '0700', '0700']);
     const m = modes(join(out, AS_OF));
-    expect(Object.keys(m).length).toBe(17); // the folder and 16 files: 3 task files and their deltas, scores x2, rejects, suppressed, holdout, overflow, ledger, summary, report, manifest
+    expect(Object.keys(m).length).toBe(29); // the folder and 28 files: 9 task files (tier × channel) and their deltas, scores x2, rejects, suppressed, holdout, overflow, ledger, summary, report, manifest
     for (const [f, v] of Object.entries(m)) expect([f, v]).toEqual([f, f === '.' ? '0700' : '0600']);
   });
 

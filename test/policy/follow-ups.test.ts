@@ -45,6 +45,8 @@ const HISTORY: Record<string, [string, string][]> = {
 let r: RunOutcome;
 let tasks: Map<string, Row>;
 let suppressed: Map<string, string>;
+/** The same night in the jsonl profile (the dialer records): subscriber → its call record. */
+let records: Map<string, Record<string, unknown>>;
 
 beforeAll(async () => {
   const w = new World(D);
@@ -56,6 +58,19 @@ beforeAll(async () => {
   tasks = new Map(['high', 'mid', 'mass'].flatMap((t) => tierTasks(r.published, t)).map((t) => [t.subscriber_id!, t]));
   const rows = parse(readFileSync(join(r.published, 'suppressed.csv')), { columns: true }) as Row[];
   suppressed = new Map(rows.map((s) => [s.subscriber_id!, s.code!]));
+  const config = join(work, 'jsonl.yaml');
+  writeFileSync(config, 'output:\n  profile: jsonl\n');
+  const j = await runCli(dir, D, ['--rules', rules, '--config', config], join(work, 'out-jsonl'));
+  expect([j.code, j.stderr]).toEqual([0, '']);
+  records = new Map(
+    ['high', 'mid', 'mass'].flatMap((t) =>
+      readFileSync(join(j.published, `tasks-${t}-call.jsonl`), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .map((o) => [o.subscriber_id as string, o] as const),
+    ),
+  );
 });
 
 const task = (id: string) => {
@@ -97,6 +112,18 @@ describe('the next task after each outcome, as published', () => {
     expect([t.step, t.action]).toEqual(['win_back', policy.winBack.action]);
     expect(policy.winBack.dueHours).toBe(72);
     expect(t.due_at).toBe('2026-11-26T09:00+08:00'); // 08:00 + 72 h, moved to the window's 09:00
+  });
+
+  it('in the dialer records too: a win-back or a follow-up has its own task type and only its own action, on the same task id and due time', () => {
+    for (const [id, step, action] of [
+      ['CH_OLD', 'win_back', policy.winBack.action],
+      ['RET_DUE', 'follow_up', policy.retained.action],
+    ] as const) {
+      const o = records.get(id)!;
+      expect([o.step, o.task_type, o.actions, o.task_id]).toEqual([step, step, action, task(id).task_id]);
+      expect(String(o.due_at).slice(0, 16)).toBe(task(id).due_at!.slice(0, 16));
+    }
+    expect([records.get('CB')!.step, records.get('CB')!.due_at]).toEqual(['callback', `${D}T21:00:00+08:00`]);
   });
 
   it('declined: 30 days of cooldown, then an ordinary task again', () => {
