@@ -95,8 +95,9 @@ describe('score files on a worker thread', () => {
     const m = reference;
     const w = verifyPublished(join(work, 'worker', AS_OF));
     expect(w.outputs.map((o) => o.file)).toEqual([
-      ...['high', 'mid', 'mass'].flatMap((t) =>
-        ['', '-delta'].flatMap((d) => ['call', 'sms', 'visit'].map((c) => `tasks-${t}-${c}${d}.csv`)),
+      // Every full task file, then the deltas.
+      ...['', '-delta'].flatMap((d) =>
+        ['high', 'mid', 'mass'].flatMap((t) => ['call', 'sms', 'visit'].map((c) => `tasks-${t}-${c}${d}.csv`)),
       ),
       'scores.csv',
       'scores.arrow',
