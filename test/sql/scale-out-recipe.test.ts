@@ -115,7 +115,7 @@ describe.skipIf(duckdb === null || parser === null)('the Spark recipe of docs/sc
     await cli(['run', '--input', join(tmp, 'local-in'), '--out', local, '--as-of', D, '--log-level', 'silent']);
     const published = join(tmp, 'srv', 'out', D);
     const names = readdirSync(join(local, D)).filter((n) => /^(tasks-.*|ledger|suppressed|holdout|overflow|scores)\.(csv|arrow)$/.test(n));
-    expect(names).toContain('tasks-high.csv');
+    expect(names).toContain('tasks-high-call.csv');
     for (const name of names) expect(readFileSync(join(published, name)), name).toEqual(readFileSync(join(local, D, name)));
   });
 });

@@ -92,7 +92,7 @@ function expectSameAsLocal(out: string): void {
   for (const night of NIGHTS) {
     const names = readdirSync(join(local, night)).filter((n) => SAME.test(n));
     expect(names).toContain('ledger.csv');
-    expect(names).toContain('tasks-high.csv');
+    expect(names).toContain('tasks-high-call.csv');
     for (const name of names)
       expect(readFileSync(join(out, night, name)), `${night}/${name}`).toEqual(readFileSync(join(local, night, name)));
   }
