@@ -44,6 +44,15 @@ function parseCount(v: string): number {
   return n;
 }
 
+function parseWorkers(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('expected a whole number of threads from 1 to 256');
+  return n;
+}
+
+const WORKERS_HELP =
+  'threads that read the extracts, the large ones cut into byte ranges between them (default: the available cores; 1: no worker thread)';
+
 function parseShare(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
@@ -69,9 +78,10 @@ export interface Io {
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** What run and explain both start from: the rule pack, the configuration, the input folder and D. */
-function loadRunInputs(opts: { input: string; asOf?: number; rules: string; config?: string }) {
+function loadRunInputs(opts: { input: string; asOf?: number; rules: string; config?: string; workers?: number }) {
   const pack = loadRulePack(opts.rules);
   const config = loadRunConfig(opts.config);
+  if (opts.workers !== undefined) config.input.workers = opts.workers;
   const inputDir = resolve(opts.input);
   if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
     throw new ChurnwatchError('CW_INPUT_MISSING', `input folder ${opts.input} does not exist; pass --input with the folder of extracts`, {
@@ -150,6 +160,7 @@ function publishOptions(cmd: Command): Command {
         'scores table besides scores.csv: arrow (scores.arrow), or parquet (scores.parquet as well); default: output.format of --config, else arrow',
       ).choices(SCORES_FORMATS),
     )
+    .option('--workers <n>', WORKERS_HELP, parseWorkers)
     .addOption(new Option('--log-level <level>', 'log level (default: info, or warn on a terminal without --log-file)').choices(LEVELS))
     .option(
       '--log-file <file>',
@@ -290,6 +301,7 @@ function analystCommand(name: string, description: string, json = 'print JSON in
     .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
     .option('--rules <file>', rules, DEFAULT_RULES)
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
+    .option('--workers <n>', WORKERS_HELP, parseWorkers)
     .option('--json', json, false);
 }
 

@@ -153,6 +153,12 @@ const schema = mapping({
     files: perExtract(() => text('a file name')),
     columns: perExtract(columnsOf),
     wide: mapping({ billing_monthly: wideLayout.optional(), usage_daily: wideLayout.optional() }),
+    workers: z
+      .number({ error: 'must be a whole number of threads' })
+      .int({ error: 'must be a whole number of threads' })
+      .min(1, { error: 'must be at least 1' })
+      .max(256, { error: 'must be at most 256' })
+      .optional(),
   }),
   output: mapping({
     file_mode: mode('0600', 0o600),
@@ -281,6 +287,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       columns: input.columns as InputOptions['columns'],
       ...(input.wide.billing_monthly || input.wide.usage_daily ? { wide: input.wide } : {}),
       ...(input.default_country_code === undefined ? {} : { defaultCountryCode: input.default_country_code }),
+      ...(input.workers === undefined ? {} : { workers: input.workers }),
     },
     output: {
       fileMode: output.file_mode,

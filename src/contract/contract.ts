@@ -256,6 +256,11 @@ export interface InputOptions {
    * month or day): per numeric column, the header of each period (docs/operating.md).
    */
   wide?: Partial<Record<MeasureExtract, WideLayout>>;
+  /**
+   * Threads that read the extracts (the large ones cut into byte ranges between them);
+   * default: the available cores. 1 reads everything in the main thread.
+   */
+  workers?: number;
 }
 
 /** Column of the extract (amount, mou, …) → period key (M0, 2026-08; d1, 2026-11-22) → header of the wide file. */

@@ -44,6 +44,12 @@ export interface ScanOptions {
   delimiter?: number;
   /** Quote byte, default 0x22 '"'. Any ASCII byte other than CR, LF and the delimiter. */
   quote?: number;
+  /**
+   * Skip a UTF-8 BOM at the start of the stream (default true). False for a stream
+   * that starts inside a file (a byte range after the first): there those bytes
+   * would be data, as they are to a reader of the whole file.
+   */
+  bom?: boolean;
 }
 
 /** A view of the current record; valid only during the onRecord callback (it is reused). */
@@ -124,6 +130,7 @@ export class CsvScanner {
     this.quote = quote;
     this.hi = Math.max(quote, CR, LF);
     this.onRecord = onRecord;
+    if (opts.bom === false) this.bomDone = true;
     this.rec = { line: 0, count: 0, buf: this.rbuf, start: new Int32Array(64), end: new Int32Array(64) };
   }
 

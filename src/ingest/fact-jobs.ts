@@ -5,21 +5,24 @@
  * its rejected rows (already masked).
  */
 import {
-  readBilling,
+  foldBilling,
+  foldUsage,
   readContactHistory,
   readContracts,
   readTickets,
-  readUsage,
   type BillingFold,
   type BillingWindows,
   type ContactFold,
   type ContractRequest,
   type CountColumn,
+  type MeasurePart,
   type SubscriberKeys,
   type TicketRequest,
   type UsageFold,
 } from './facts.js';
 import type { ExtractName, InputOptions } from './layout.js';
+import type { MeasureExtract } from '../contract/contract.js';
+import { hashFile, type ByteRange } from './read-extract.js';
 import { RejectLog, type RejectRow } from './rejects.js';
 import type { FileStats } from './table-reader.js';
 
@@ -29,12 +32,21 @@ interface JobBase {
   file: string;
 }
 
+/** One byte range of a measure extract (see ranges.ts): the job's result then holds a MeasurePart. */
+export interface JobRange extends ByteRange {
+  index: number;
+  /** The file's header, for a range after the first. */
+  header: string[] | null;
+}
+
 export type FactJob =
-  | (JobBase & { extract: 'billing_monthly'; asOfMonth: number; windows: BillingWindows })
-  | (JobBase & { extract: 'usage_daily'; asOf: number; wanted: [number, string[]][] })
+  | (JobBase & { extract: 'billing_monthly'; asOfMonth: number; windows: BillingWindows; range?: JobRange })
+  | (JobBase & { extract: 'usage_daily'; asOf: number; wanted: [number, string[]][]; range?: JobRange })
   | (JobBase & { extract: 'tickets'; asOf: number; requests: TicketRequest[] })
   | (JobBase & { extract: 'contracts'; asOf: number; requests: ContractRequest[] })
-  | (JobBase & { extract: 'contact_history'; asOf: number });
+  | (JobBase & { extract: 'contact_history'; asOf: number })
+  /** The sha256, size and byte count of a file read in byte ranges (the ranges hash nothing). */
+  | (JobBase & { extract: MeasureExtract; hash: true });
 
 export interface FactResult {
   extract: ExtractName;
@@ -44,6 +56,10 @@ export interface FactResult {
   usage?: UsageFold;
   counts?: Map<string, CountColumn>;
   contacts?: ContactFold;
+  /** A byte range's unfinished fold. */
+  part?: MeasurePart;
+  /** The range's index (a job's result on a byte range). */
+  range?: number;
 }
 
 export async function runFactJob(
@@ -53,16 +69,18 @@ export async function runFactJob(
   onRows?: (rows: number, bytes: number) => void,
 ): Promise<FactResult> {
   const rejects = new RejectLog();
-  const opts = { onRows };
+  if ('hash' in job) return { extract: job.extract, stats: await hashStats(job.path, job.file, job.extract), rejects: [] };
+  const opts = { onRows, range: 'range' in job ? job.range : undefined };
+  const range = opts.range?.index;
   switch (job.extract) {
     case 'billing_monthly': {
-      const r = await readBilling(job.path, job.file, input, keys, rejects, job.asOfMonth, job.windows, opts);
-      return { extract: job.extract, stats: r.stats, rejects: rejects.rows, billing: r.fold };
+      const r = await foldBilling(job.path, job.file, input, keys, rejects, job.asOfMonth, job.windows, opts);
+      return { extract: job.extract, stats: r.stats, rejects: rejects.rows, billing: r.fold, part: r.part, range };
     }
     case 'usage_daily': {
       const wanted = new Map(job.wanted.map(([k, m]) => [k, new Set(m)] as const));
-      const r = await readUsage(job.path, job.file, input, keys, rejects, job.asOf, wanted, opts);
-      return { extract: job.extract, stats: r.stats, rejects: rejects.rows, usage: r.fold };
+      const r = await foldUsage(job.path, job.file, input, keys, rejects, job.asOf, wanted, opts);
+      return { extract: job.extract, stats: r.stats, rejects: rejects.rows, usage: r.fold, part: r.part, range };
     }
     case 'tickets': {
       const r = await readTickets(job.path, job.file, input, keys, rejects, job.asOf, job.requests, opts);
@@ -79,6 +97,24 @@ export async function runFactJob(
   }
 }
 
+/** A hash job's result: the file's sha256 and size as stats of no rows (ranges.ts merges them with the ranges'). */
+async function hashStats(path: string, file: string, extract: ExtractName): Promise<FileStats> {
+  const h = await hashFile(path);
+  return {
+    extract,
+    file,
+    path,
+    bytes: h.bytes,
+    records: 0,
+    accepted: 0,
+    rejected: 0,
+    ms: h.endedAt - h.startedAt,
+    sha256: h.sha256,
+    before: h.before,
+    range: { lines: 0, between: true, startedAt: h.startedAt, endedAt: h.endedAt },
+  };
+}
+
 /** The array buffers of a result, to transfer rather than copy it. */
 export function transferables(r: FactResult): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
@@ -88,6 +124,10 @@ export function transferables(r: FactResult): ArrayBuffer[] {
   if (r.billing) for (const m of r.billing.months.values()) for (const a of Object.values(m)) add(a);
   if (r.usage) for (const d of r.usage.days.values()) for (const a of Object.values(d)) add(a);
   if (r.counts) for (const a of r.counts.values()) add(a);
+  if (r.part)
+    for (const st of r.part.states) {
+      for (const a of [...st.sums, ...st.derived, st.first, st.later]) add(a);
+    }
   if (r.contacts) {
     add(r.contacts.lastContact);
     add(r.contacts.lastOutcome);

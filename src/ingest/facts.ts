@@ -31,6 +31,7 @@ import { DEFAULT_COUNTRY_CODE, PHONE_KEY_BYTES, phoneKeyBytes } from '../util/ph
 import { fastDelimiter, Kind, PlainRows, type Column } from './plain-rows.js';
 import type { InputOptions } from './layout.js';
 import type { RejectCode, RejectLog } from './rejects.js';
+import type { ByteRange } from './read-extract.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 import { readWideRows, widePeriods } from './wide-rows.js';
 import type { SubscriberTable } from './subscribers.js';
@@ -50,6 +51,12 @@ export interface FactReadOptions {
   plain?: boolean;
   /** Bytes per read (tests). */
   chunkSize?: number;
+  /**
+   * Read one byte range of a measure extract (billing, usage): the reader returns a
+   * MeasurePart, which mergeBilling / mergeUsage fold together in range order.
+   * `index` 0 is the range that starts the file.
+   */
+  range?: ByteRange & { header: string[] | null; index: number };
 }
 
 /** The subscriber index of field `col`, or -1 after rejecting the row. */
@@ -93,6 +100,31 @@ function isRepeat(first: Int32Array, idx: number, h: number): boolean {
   const f = first[idx]!;
   if (f === 0) first[idx] = h;
   return f === h;
+}
+
+/**
+ * The rows of a byte range after the first that follow a subscriber's first row of
+ * the range in a month or day, as (subscriber, hash) pairs. Whether such a row repeats
+ * the subscriber's first row *of the file* is known only once the earlier ranges are
+ * read (mergeParts). Few in practice: one row per subscriber and day is the rule.
+ */
+class LaterRows {
+  pairs = new Int32Array(64);
+  n = 0;
+
+  push(idx: number, h: number): void {
+    if (this.n + 2 > this.pairs.length) {
+      const grown = new Int32Array(this.pairs.length * 2);
+      grown.set(this.pairs);
+      this.pairs = grown;
+    }
+    this.pairs[this.n++] = idx;
+    this.pairs[this.n++] = h;
+  }
+
+  done(): Int32Array {
+    return this.pairs.slice(0, this.n);
+  }
 }
 
 /**
@@ -399,6 +431,7 @@ function readMeasureRows(
     {
       onRows: opts.onRows,
       chunkSize: opts.chunkSize,
+      range: opts.range,
       fast:
         opts.plain === false
           ? undefined
@@ -418,8 +451,20 @@ function readMeasureRows(
  * Adds one row's values (v[1 + j] to column j's sums, where kept) and says whether the
  * row repeats the subscriber's first row in this month or day (see isRepeat).
  */
-function addToSums(state: { sums: (Float64Array | null)[]; first: Int32Array }, idx: number, v: Float64Array): boolean {
-  const repeat = isRepeat(state.first, idx, valuesHash(v));
+function addToSums(
+  state: { sums: (Float64Array | null)[]; first: Int32Array; later: LaterRows | null },
+  idx: number,
+  v: Float64Array,
+): boolean {
+  let repeat: boolean;
+  if (state.later === null) {
+    repeat = isRepeat(state.first, idx, valuesHash(v));
+  } else {
+    const h = valuesHash(v);
+    if (state.first[idx] === 0) state.first[idx] = h;
+    else state.later.push(idx, h);
+    repeat = false;
+  }
   const sums = state.sums;
   for (let j = 0; j < sums.length; j++) {
     const a = sums[j]!;
@@ -428,10 +473,162 @@ function addToSums(state: { sums: (Float64Array | null)[]; first: Int32Array }, 
   return repeat;
 }
 
+/**
+ * One month's or day's state of one byte range, unfinished (sums still in units of
+ * 10^-scale). `later`: the range's LaterRows pairs, null for the first range (which
+ * counted its repeats itself). `retired`: a month the range stopped keeping (only
+ * its first rows are left).
+ */
+export interface PeriodPart {
+  key: number;
+  sums: (Float64Array | null)[];
+  derived: (Float64Array | null)[];
+  first: Int32Array;
+  later: Int32Array | null;
+  retired: boolean;
+}
+
+/** What a reader of one byte range of billing or usage returns (see mergeBilling, mergeUsage). */
+export interface MeasurePart {
+  states: PeriodPart[];
+  /** Accepted rows per month or day, and of them the active ones (usage). */
+  counts: Map<number, number>;
+  marked: Map<number, number>;
+  /** Repeats counted in the range itself (the first range only). */
+  duplicates: number;
+  /** The newest month before the run month seen (billing), -Infinity for usage. */
+  newest: number;
+}
+
+function part(
+  key: number,
+  st: { sums: (Float64Array | null)[]; derived?: (Float64Array | null)[]; first: Int32Array; later: LaterRows | null },
+  retired: boolean,
+): PeriodPart {
+  return {
+    key,
+    sums: retired ? st.sums.map(() => null) : st.sums,
+    derived: st.derived ?? [],
+    first: st.first,
+    later: st.later?.done() ?? null,
+    retired,
+  };
+}
+
+/** a += b where both are kept; null where either is not (a range stops keeping a column only where the file's reader would). */
+function addColumns(a: (Float64Array | null)[], b: (Float64Array | null)[]): void {
+  for (let j = 0; j < a.length; j++) {
+    const x = a[j],
+      y = b[j];
+    if (x && y) for (let i = 0; i < x.length; i++) x[i] += y[i]!;
+    else a[j] = null;
+  }
+}
+
+function addCounts(into: Map<number, number>, from: Map<number, number>): void {
+  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
+}
+
+/**
+ * Folds the parts of one file's byte ranges together, in range order, into what one
+ * reader of the whole file would have made. Sums are exact (whole units of 10^-scale),
+ * so their order does not matter. Repeats: a subscriber's first row of the file is the
+ * first row of the earliest range that has one; a later range's first row, and its
+ * LaterRows, are compared with it. `kept(key, newestBefore)`: whether the file's reader
+ * still kept that month when the range began (the newest month of the earlier ranges
+ * decides); every row of a month not kept then was dropped by it too.
+ */
+function mergeParts(
+  parts: MeasurePart[],
+  kept: (key: number, newestBefore: number) => boolean,
+): {
+  states: Map<number, Omit<PeriodPart, 'later' | 'retired' | 'key'>>;
+  counts: Map<number, number>;
+  marked: Map<number, number>;
+  duplicates: number;
+  newest: number;
+} {
+  const states = new Map<number, Omit<PeriodPart, 'later' | 'retired' | 'key'>>();
+  const counts = new Map<number, number>(),
+    marked = new Map<number, number>();
+  let duplicates = 0;
+  let newest = -Infinity;
+  for (const p of parts) {
+    addCounts(counts, p.counts);
+    addCounts(marked, p.marked);
+    duplicates += p.duplicates;
+    for (const st of p.states) {
+      if (!kept(st.key, newest)) continue;
+      const m = states.get(st.key);
+      let first: Int32Array;
+      if (m === undefined) {
+        states.set(st.key, { sums: st.sums, derived: st.derived, first: st.first });
+        first = st.first;
+      } else {
+        addColumns(m.sums, st.sums);
+        addColumns(m.derived, st.derived);
+        first = m.first;
+        const f = st.first;
+        for (let i = 0; i < f.length; i++) {
+          const h = f[i]!;
+          if (h === 0) continue;
+          if (first[i] === 0) first[i] = h;
+          else if (first[i] === h) duplicates++;
+        }
+      }
+      const later = st.later;
+      if (later !== null) for (let k = 0; k < later.length; k += 2) if (first[later[k]!] === later[k + 1]) duplicates++;
+    }
+    newest = Math.max(newest, p.newest);
+  }
+  return { states, counts, marked, duplicates, newest };
+}
+
+/** The billing fold of a file read in byte ranges (see readBilling, mergeParts). */
+export function mergeBilling(
+  parts: MeasurePart[],
+  input: InputOptions,
+  windows: BillingWindows,
+): { fold: BillingFold; duplicates: number } {
+  const folds = foldColumns('billing_monthly', input.measures);
+  const width = folds.map((f) => windows[f.measure] ?? 0);
+  const window = Math.max(1, ...width);
+  const merged = mergeParts(parts, (month, newestBefore) => month > newestBefore - window);
+  const months = new Map<number, MeasureSums>();
+  for (const [m, st] of merged.states) {
+    if (m <= merged.newest - window) continue;
+    months.set(
+      m,
+      finished(
+        folds,
+        st.sums.map((a, j) => (m > merged.newest - width[j]! ? a : null)),
+      ),
+    );
+  }
+  return { fold: { months, rowsPerMonth: sortedMap(merged.counts) }, duplicates: merged.duplicates };
+}
+
+/** The usage fold of a file read in byte ranges (see readUsage, mergeParts). */
+export function mergeUsage(parts: MeasurePart[], input: InputOptions): { fold: UsageFold; duplicates: number } {
+  const folds = foldColumns('usage_daily', input.measures);
+  const merged = mergeParts(parts, () => true);
+  const days = new Map<number, MeasureSums>();
+  for (const [k, st] of merged.states) days.set(k, finishedDay(folds, st, input));
+  return {
+    fold: { rowsPerDay: sortedMap(merged.counts), activeRowsPerDay: sortedMap(merged.marked), days },
+    duplicates: merged.duplicates,
+  };
+}
+
+function sortedMap(m: Map<number, number>): Map<number, number> {
+  return new Map([...m].sort((a, b) => a[0] - b[0]));
+}
+
 /** A kept month while the file is read: per column, its sums or null, and each subscriber's first row (see isRepeat). */
 interface MonthState {
   sums: (Float64Array | null)[];
   first: Int32Array;
+  later: LaterRows | null;
 }
 
 /**
@@ -443,7 +640,13 @@ interface MonthState {
  */
 export type BillingWindows = Record<string, number>;
 
-export async function readBilling(
+export async function readBilling(...args: Parameters<typeof foldBilling>): Promise<{ fold: BillingFold; stats: FileStats }> {
+  const r = await foldBilling(...args);
+  return { fold: r.fold!, stats: r.stats };
+}
+
+/** readBilling, or with opts.range one range's MeasurePart (see mergeBilling). */
+export async function foldBilling(
   path: string,
   file: string,
   input: InputOptions,
@@ -452,7 +655,7 @@ export async function readBilling(
   asOfMonth: number,
   windows: BillingWindows,
   opts: FactReadOptions = {},
-): Promise<{ fold: BillingFold; stats: FileStats }> {
+): Promise<{ fold?: BillingFold; part?: MeasurePart; stats: FileStats }> {
   const months = new Map<number, MonthState>();
   const rowsPerMonth = new KeyCounts(asOfMonth - 240, 256);
   // Looked for in the months kept (those the run reads, at least M0), where a repeat would change a sum.
@@ -467,6 +670,12 @@ export async function readBilling(
   // The sums of the month of the previous row (rows of one month often come together).
   let lastMonth = NaN;
   let last: MonthState | undefined;
+  const range = opts.range;
+  // A range after the first keeps the first rows of the months it stops keeping: they
+  // may still count repeats in mergeParts (the months are dropped there when the
+  // earlier ranges' newest month says the file's reader never kept them).
+  const retired: { month: number; state: MonthState }[] = [];
+  const laterRows = () => (range !== undefined && range.index > 0 ? new LaterRows() : null);
   /** Folds one accepted row (from the handler or the fast path): v[0] the month, v[1 + j] column j. */
   const add = (idx: number, v: Float64Array): void => {
     const month = v[0]!;
@@ -479,14 +688,17 @@ export async function readBilling(
       if (month > newest) {
         newest = month;
         for (const [m, old] of months) {
-          if (m <= newest - window) months.delete(m);
+          if (m <= newest - window) {
+            months.delete(m);
+            if (old.later !== null) retired.push({ month: m, state: old });
+          }
           for (let j = 0; j < width.length; j++) if (m <= newest - width[j]!) old.sums[j] = null;
         }
       }
       if (month <= newest - window) return;
       state = months.get(month);
       if (!state) {
-        state = { sums: width.map((w) => (month > newest - w ? new Float64Array(n) : null)), first: new Int32Array(n) };
+        state = { sums: width.map((w) => (month > newest - w ? new Float64Array(n) : null)), first: new Int32Array(n), later: laterRows() };
         months.set(month, state);
       }
       lastMonth = month;
@@ -496,6 +708,10 @@ export async function readBilling(
   };
   // M0 of a wide layout is the month before the run month.
   const stats = await readMeasureRows(path, file, input, rejects, ids, cells, BILL_MONTH, add, opts, asOfMonth - 1);
+  if (range !== undefined) {
+    const states = [...retired.map((r) => part(r.month, r.state, true)), ...[...months].map(([m, st]) => part(m, st, false))];
+    return { part: { states, counts: rowsPerMonth.toMap(), marked: new Map(), duplicates, newest }, stats };
+  }
   const out = new Map<number, MeasureSums>();
   for (const [m, { sums }] of months) out.set(m, finished(folds, sums));
   return { fold: { months: out, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
@@ -515,6 +731,8 @@ function finished(folds: FoldColumn[], sums: (Float64Array | null)[]): MeasureSu
 
 // ---------------------------------------------------------------- usage
 
+const USAGE_DERIVED = DERIVED_MEASURES.filter((d) => d.extract === 'usage_daily');
+
 export interface UsageFold {
   /** Accepted rows per usage day over the whole extract (the day-completeness gate reads it). */
   rowsPerDay: Map<number, number>;
@@ -532,9 +750,16 @@ interface DayState {
   derived: (Float64Array | null)[];
   /** Each subscriber's first row of the day (see isRepeat). */
   first: Int32Array;
+  later: LaterRows | null;
 }
 
-export async function readUsage(
+export async function readUsage(...args: Parameters<typeof foldUsage>): Promise<{ fold: UsageFold; stats: FileStats }> {
+  const r = await foldUsage(...args);
+  return { fold: r.fold!, stats: r.stats };
+}
+
+/** readUsage, or with opts.range one range's MeasurePart (see mergeUsage). */
+export async function foldUsage(
   path: string,
   file: string,
   input: InputOptions,
@@ -543,13 +768,14 @@ export async function readUsage(
   asOf: number,
   wanted: Map<number, Set<string>>,
   opts: FactReadOptions = {},
-): Promise<{ fold: UsageFold; stats: FileStats }> {
+): Promise<{ fold?: UsageFold; part?: MeasurePart; stats: FileStats }> {
+  const range = opts.range;
   const rowsPerDay = new KeyCounts(asOf - 1000, 1024 + 64);
   // Looked for on the days the run reads, where a repeat would change a sum.
   let duplicates = 0;
   const cells = new MeasureCells('usage_daily', input);
   const folds = cells.folds;
-  const derivedOf = DERIVED_MEASURES.filter((d) => d.extract === 'usage_daily');
+  const derivedOf = USAGE_DERIVED;
   // Values slots of each derived measure's parts, and of the activity that marks a row active.
   const slotOf = (measure: string) => 1 + folds.findIndex((f) => f.measure === measure);
   const partSlots = derivedOf.map((d) => Int32Array.from(d.sumOf, slotOf));
@@ -562,7 +788,12 @@ export async function readUsage(
   const byOffset: (DayState | null)[] = new Array(kMax - kMin + 1).fill(null);
   for (const [k, measures] of wanted) {
     const array = (m: string) => (measures.has(m) ? new Float64Array(subs.n) : null);
-    const state = { sums: folds.map((f) => array(f.measure)), derived: derivedOf.map((d) => array(d.name)), first: new Int32Array(subs.n) };
+    const state: DayState = {
+      sums: folds.map((f) => array(f.measure)),
+      derived: derivedOf.map((d) => array(d.name)),
+      first: new Int32Array(subs.n),
+      later: range !== undefined && range.index > 0 ? new LaterRows() : null,
+    };
     states.set(k, state);
     byOffset[k - kMin] = state;
   }
@@ -591,17 +822,24 @@ export async function readUsage(
     }
   };
   const stats = await readMeasureRows(path, file, input, rejects, ids, cells, USAGE_DATE, add, opts, asOf);
-  for (const [k, state] of states) {
-    const sums = finished(folds, state.sums);
-    derivedOf.forEach((d, j) => {
-      const a = state.derived[j];
-      if (!a) return;
-      divide(a, unitOf(measureScale(d, input.measures)));
-      sums[d.name] = a;
-    });
-    days.set(k, sums);
+  if (range !== undefined) {
+    const parts = [...states].map(([k, st]) => part(k, st, false));
+    return { part: { states: parts, counts: rowsPerDay.toMap(), marked: rowsPerDay.toMap(true), duplicates, newest: -Infinity }, stats };
   }
+  for (const [k, state] of states) days.set(k, finishedDay(folds, state, input));
   return { fold: { rowsPerDay: rowsPerDay.toMap(), activeRowsPerDay: rowsPerDay.toMap(true), days }, stats: { ...stats, duplicates } };
+}
+
+/** A day's sums by measure name, derived measures included, divided into units. */
+function finishedDay(folds: FoldColumn[], state: Pick<DayState, 'sums' | 'derived'>, input: InputOptions): MeasureSums {
+  const sums = finished(folds, state.sums);
+  USAGE_DERIVED.forEach((d, j) => {
+    const a = state.derived[j];
+    if (!a) return;
+    divide(a, unitOf(measureScale(d, input.measures)));
+    sums[d.name] = a;
+  });
+  return sums;
 }
 
 // ---------------------------------------------------------------- tickets

@@ -2,19 +2,23 @@
  * Reads the extracts a rule pack needs, folding each into per-subscriber arrays.
  * Optional extracts (do_not_call, contact_history) are read when present.
  *
- * On a machine with more than one core and inputs large enough to pay for it, the
- * work is split between the main thread and one worker thread (parallel.ts):
- * - the worker reads the subscriber ids of subscribers.csv into a shared id table,
- *   then folds the fact extracts given to it (the largest, usually usage_daily);
+ * The reading threads: `input.workers` (--workers, default the available cores),
+ * the main thread counting as one. With more than one, and inputs large enough to
+ * pay for a thread, the work is shared out (parallel.ts):
+ * - the first worker reads the subscriber ids of subscribers.csv into a shared id
+ *   table, the other workers are sent it (and hash files until it comes);
  * - the main thread meanwhile reads the subscriber attributes (the strings the task
- *   files need), then folds the other fact extracts against the worker's id table,
- *   then the do-not-call list.
- * Which extract goes where follows from the file sizes. The results are the same as
- * reading everything in order in one thread: rows, rejects (in file order, files in
- * the usual order), stats and errors (the error of the earliest extract in that
- * order wins). The environment variable CHURNWATCH_INGEST_PARALLEL=0 or 1 turns the
- * worker off or on regardless of sizes (for tests and diagnosis); IngestPlan.parallel
- * does the same from code.
+ *   files need), then its share of the fact jobs, then the do-not-call list;
+ * - the measure extracts (billing_monthly, usage_daily) are cut into byte ranges,
+ *   one per reading thread, each a job, plus a job that hashes the whole file
+ *   (ranges.ts); the other fact extracts are one job each.
+ * Which job goes where follows from the sizes. The results are the same as reading
+ * everything in order in one thread: rows, rejects (in file order, files in the
+ * usual order), stats and errors (the error of the earliest extract in that order
+ * wins: a file whose job failed is read again whole, in this thread, in that order).
+ * The environment variable CHURNWATCH_INGEST_PARALLEL=0 or 1 turns the worker threads
+ * off or on regardless of sizes (for tests and diagnosis; the files are still cut, and
+ * the ranges read one after another here); IngestPlan.parallel does the same from code.
  */
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
@@ -35,6 +39,7 @@ import {
 } from './facts.js';
 import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type InputOptions } from './layout.js';
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
+import { mergeRanges, planRanges } from './ranges.js';
 import { RejectLog } from './rejects.js';
 import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
 import type { FileStats } from './table-reader.js';
@@ -58,6 +63,8 @@ export interface IngestPlan {
   parallel?: boolean;
   /** With a worker: the fact extracts it folds, instead of a share by file size (tests, diagnosis). */
   workerExtracts?: ExtractName[];
+  /** The smallest byte range a measure extract is cut into (tests cut small files). */
+  minRangeBytes?: number;
   /** Keep subscribers.idTable in the result (it is dropped to free memory otherwise). */
   keepIdTable?: boolean;
 }
@@ -76,6 +83,20 @@ export interface Extracts {
 
 /** Below this many bytes of extracts, starting a worker costs more than it saves. */
 const PARALLEL_MIN_BYTES = 48 << 20;
+/** The smallest byte range a measure extract is cut into (CHURNWATCH_RANGE_MIN_BYTES or IngestPlan.minRangeBytes for tests). */
+const RANGE_MIN_BYTES = 8 << 20;
+
+/** One fact extract: read whole, or as byte ranges plus a hash job (parts). */
+interface Unit {
+  whole: FactJob;
+  parts: FactJob[] | null;
+}
+
+/** A positive whole number from the environment, or undefined. */
+function envCount(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
 
 /**
  * CPU time per byte of each kind of work (ns, measured at 1M subscribers), to share
@@ -83,7 +104,7 @@ const PARALLEL_MIN_BYTES = 48 << 20;
  * id-only pass of the worker builds the id table; billing and usage mostly go
  * through the fast path for plain records; a gzip file holds about four times its size.
  */
-const COST = { subscriberValues: 7, subscriberKeys: 5, plainFacts: 4.5, otherFacts: 10, gzip: 4 };
+const COST = { subscriberValues: 7, subscriberKeys: 5, plainFacts: 4.5, otherFacts: 10, gzip: 4, hash: 0.7 };
 /** The extracts with a fast path: those whose numeric columns are summed (the measure extracts). */
 const PLAIN_FACTS = new Set<ExtractName>(MEASURE_EXTRACTS);
 
@@ -177,39 +198,83 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     if (paths.do_not_call) reading.push({ extract: 'do_not_call', path: paths.do_not_call });
     plan.onFiles(reading);
   }
-  const split = shareOut(plan, paths.subscribers, jobs);
-  const url = split.worker.length > 0 ? factWorkerUrl() : null;
+  // The measure extracts are cut into byte ranges, one per reading thread (ranges.ts).
+  const workers = Math.max(1, Math.floor(input.workers ?? availableParallelism()));
+  const minRange = plan.minRangeBytes ?? envCount('CHURNWATCH_RANGE_MIN_BYTES') ?? RANGE_MIN_BYTES;
+  const units: Unit[] = [];
+  for (const job of jobs) {
+    // A wide export is not cut: its reader (wide-rows.ts) reads whole files only.
+    const cut =
+      (job.extract === 'billing_monthly' || job.extract === 'usage_daily') && input.wide?.[job.extract] === undefined
+        ? await planRanges(job.path, job.extract, input, workers, minRange)
+        : null;
+    if (cut === null || (job.extract !== 'billing_monthly' && job.extract !== 'usage_daily')) {
+      units.push({ whole: job, parts: null });
+      continue;
+    }
+    const ranges: FactJob[] = cut.ranges.map((r, index) => ({ ...job, range: { ...r, index, header: index === 0 ? null : cut.header } }));
+    units.push({ whole: job, parts: [...ranges, { extract: job.extract, path: job.path, file: job.file, hash: true }] });
+  }
+  const runnable = units.flatMap((u) => u.parts ?? [u.whole]);
+  const lists = shareOut(plan, paths.subscribers, runnable, workers);
+  const url = lists.length > 1 ? factWorkerUrl() : null;
   const onRows = plan.onRows;
+  // Progress per extract: the sums over its jobs (its ranges), wherever they run.
+  const done = new Map<FactJob, [number, number]>();
+  const progressOf = (job: FactJob) => {
+    if (!onRows || 'hash' in job) return undefined;
+    return (rows: number, bytes: number) => {
+      done.set(job, [rows, bytes]);
+      let r = 0,
+        b = 0;
+      for (const [j, [jr, jb]] of done)
+        if (j.extract === job.extract) {
+          r += jr;
+          b += jb;
+        }
+      onRows(job.extract, r, b);
+    };
+  };
   const progress = (extract: string) => (onRows ? (rows: number, bytes: number) => onRows(extract, rows, bytes) : undefined);
+  const begun = new Set<ExtractName>();
+  const begin = (job: FactJob) => {
+    if ('hash' in job || begun.has(job.extract)) return;
+    begun.add(job.extract);
+    stage(job.extract);
+  };
 
-  let worker: FactWorker | null = null;
+  const threads: { worker: FactWorker; jobs: FactJob[] }[] = [];
   try {
     if (url !== null) {
-      worker = new FactWorker(
-        url,
-        {
-          input,
-          subscribers: { path: paths.subscribers, file: file('subscribers') },
-          jobs: split.worker,
-          progress: onRows !== undefined,
-        },
-        { onRows, onStart: (j) => stage(split.worker[j]!.extract) },
-      );
+      lists.slice(1).forEach((list, k) => {
+        const worker = new FactWorker(
+          url,
+          {
+            input,
+            subscribers: k === 0 ? { path: paths.subscribers, file: file('subscribers') } : null,
+            jobs: list,
+            progress: onRows !== undefined,
+          },
+          { onRows: (j, rows, bytes) => progressOf(list[j]!)?.(rows, bytes), onStart: (j) => begin(list[j]!) },
+        );
+        threads.push({ worker, jobs: list });
+      });
     }
-    const mainJobs = worker !== null ? split.main : jobs;
+    const keyWorker = threads[0]?.worker ?? null;
+    const mainJobs = url !== null ? lists[0]! : runnable;
 
     stage('subscribers');
     const subsFile = file('subscribers');
     const scan = await scanSubscribers(paths.subscribers, subsFile, input, {
-      keys: worker === null,
+      keys: keyWorker === null,
       values: true,
       onRows: progress('subscribers'),
     });
     let keys: SubscriberKeys;
-    if (worker === null) {
+    if (keyWorker === null) {
       keys = resolveKeys(scan, subsFile);
     } else {
-      const wk: WorkerKeys = await worker.keys();
+      const wk: WorkerKeys = await keyWorker.keys();
       if (wk.sha256 !== scan.stats.sha256 || wk.valid !== scan.valid) {
         throw new ChurnwatchError('CW_INPUT_CHANGED', `${subsFile} changed while the run read it; rerun when the export has finished`, {
           file: subsFile,
@@ -221,69 +286,100 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         rejects: wk.rejects,
         stats: { ...scan.stats, accepted: scan.stats.accepted - wk.dups.length, rejected: scan.stats.rejected + wk.dups.length },
       };
+      if (threads.length > 1) {
+        const shared = wk.table.share();
+        for (const t of threads.slice(1)) t.worker.sendTable(shared);
+      }
     }
     const subscribers = applyKeys(scan.values!, keys);
     const subscriberKeys = { n: subscribers.n, idTable: keys.table };
 
-    // Fold this thread's share in the usual order (the do-not-call list needs the
-    // subscribers' phone numbers, so it is always read here); stop early when the
-    // worker has failed on an earlier extract.
-    const results = new Map<ExtractName, FactResult>();
+    // First every thread runs its share (this thread in the usual order, the do-not-call
+    // list at its place: it needs the subscribers' phone numbers, so it is read here).
+    // A failure stops only the thread it happened in; what it leaves undone, and a file
+    // whose ranges failed or were cut inside a record, is read below, whole, in the usual
+    // order, so that the error raised is the one a single reader would raise first.
+    const results = new Map<FactJob, FactResult>();
+    const failures = new Map<FactJob | 'do_not_call', unknown>();
     let doNotCall: Uint8Array | null = null;
     let dncStats: FileStats | undefined;
     const dncRejects = new RejectLog();
     const dncPath = paths.do_not_call;
-    const tasks: { extract: ExtractName; run: () => Promise<void> }[] = mainJobs.map((job) => ({
-      extract: job.extract,
-      run: async () => {
-        results.set(job.extract, await runFactJob(job, input, subscriberKeys, progress(job.extract)));
-      },
-    }));
-    if (dncPath) {
-      tasks.push({
-        extract: 'do_not_call',
-        run: async () => {
-          const r = await readDoNotCall(dncPath, file('do_not_call'), input, subscribers, dncRejects, { onRows: progress('do_not_call') });
-          doNotCall = r.flags;
-          dncStats = r.stats;
-        },
-      });
-    }
-    tasks.sort((a, b) => extractRank(a.extract) - extractRank(b.extract));
-    let failure: { rank: number; error: unknown } | null = null;
-    for (const task of tasks) {
-      const rank = extractRank(task.extract);
-      if (worker?.failure && workerRank(split.worker, worker.failure.job) < rank) break;
-      stage(task.extract);
+    const readDnc = async () => {
+      if (!dncPath) return;
+      const r = await readDoNotCall(dncPath, file('do_not_call'), input, subscribers, dncRejects, { onRows: progress('do_not_call') });
+      doNotCall = r.flags;
+      dncStats = r.stats;
+    };
+    const runHere = async (job: FactJob) => {
+      begin(job);
+      results.set(job, await runFactJob(job, input, subscriberKeys, progressOf(job)));
+    };
+    const mine: (FactJob | 'do_not_call')[] = [...mainJobs];
+    if (dncPath) mine.push('do_not_call');
+    // (A hash job after its file's ranges.)
+    const rankOf = (j: FactJob | 'do_not_call') =>
+      j === 'do_not_call' ? extractRank(j) : extractRank(j.extract) + ('hash' in j ? 0.5 : 0);
+    mine.sort((a, b) => rankOf(a) - rankOf(b));
+    for (const job of mine) {
       try {
-        await task.run();
+        if (job === 'do_not_call') {
+          stage('do_not_call');
+          await readDnc();
+        } else {
+          await runHere(job);
+        }
       } catch (e) {
-        failure = { rank, error: e };
+        failures.set(job, e);
         break;
       }
     }
-    if (worker !== null) {
-      // Only the worker's jobs before the failing one can still matter.
-      const upto = failure === null ? split.worker.length : split.worker.filter((j) => extractRank(j.extract) < failure!.rank).length;
-      await worker.settled(upto);
-      const wf = worker.failure;
-      if (wf !== null && (failure === null || workerRank(split.worker, wf.job) < failure.rank))
-        failure = { rank: workerRank(split.worker, wf.job), error: wf.error };
-      if (failure === null) {
-        split.worker.forEach((job, j) => {
-          const r = worker!.result(j);
-          if (r === undefined) throw new Error(`the ingest worker gave no result for ${job.file}`);
-          results.set(job.extract, r);
-        });
-      }
+    for (const t of threads) {
+      await t.worker.settled(t.jobs.length);
+      t.jobs.forEach((job, j) => {
+        const r = t.worker.result(j);
+        if (r !== undefined) results.set(job, r);
+      });
+      const wf = t.worker.failure;
+      if (wf !== null && wf.job >= 0) failures.set(t.jobs[wf.job]!, wf.error);
+      else if (wf !== null) throw wf.error;
     }
-    if (failure !== null) throw failure.error;
+
+    const final = new Map<ExtractName, FactResult>();
+    for (const name of EXTRACT_NAMES) {
+      if (name === 'do_not_call' && dncPath) {
+        if (failures.has('do_not_call')) throw failures.get('do_not_call');
+        if (dncStats === undefined) await readDnc();
+      }
+      const unit = units.find((u) => u.whole.extract === name);
+      if (unit === undefined) continue;
+      if (unit.parts === null) {
+        const job = unit.whole;
+        if (failures.has(job)) throw failures.get(job);
+        if (!results.has(job)) await runHere(job);
+        final.set(name, results.get(job)!);
+        continue;
+      }
+      const got = unit.parts.map((j) => results.get(j));
+      const whole = unit.whole;
+      let merged: FactResult | null = null;
+      if (got.every((r) => r !== undefined)) {
+        const ranges = got.filter((r) => r.range !== undefined);
+        const hashed = got.find((r) => r.range === undefined)!;
+        merged = mergeRanges(ranges, hashed, { input, windows: 'windows' in whole ? whole.windows : undefined });
+      }
+      if (merged === null) {
+        await runHere(whole);
+        merged = results.get(whole)!;
+      }
+      final.set(name, merged);
+    }
 
     // Assemble in the usual order.
     const files: FileStats[] = [keys.stats];
     rejects.addRows(keys.rejects);
     for (const name of EXTRACT_NAMES) {
-      const r = results.get(name);
+      const r = final.get(name);
       if (r) {
         files.push(r.stats);
         rejects.addRows(r.rejects);
@@ -293,43 +389,40 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         rejects.addRows(dncRejects.rows);
       }
     }
-    const contact = results.get('contact_history');
+    const contact = final.get('contact_history');
 
     if (!plan.keepIdTable) delete subscribers.idTable;
     return {
       subscribers,
-      billing: results.get('billing_monthly')!.billing!,
-      usage: results.get('usage_daily')?.usage ?? null,
-      ticketCounts: results.get('tickets')?.counts ?? new Map(),
-      contractCounts: results.get('contracts')?.counts ?? new Map(),
+      billing: final.get('billing_monthly')!.billing!,
+      usage: final.get('usage_daily')?.usage ?? null,
+      ticketCounts: final.get('tickets')?.counts ?? new Map(),
+      contractCounts: final.get('contracts')?.counts ?? new Map(),
       doNotCall,
       contacts: contact?.contacts ?? null,
       files,
       rejects,
     };
   } finally {
-    if (worker !== null) await worker.terminate();
+    for (const t of threads) await t.worker.terminate();
   }
 }
 
-/** The usual-order rank of the worker's job `job` (-1: subscribers.csv, rank 0). */
-function workerRank(jobs: FactJob[], job: number): number {
-  return job < 0 || job >= jobs.length ? 0 : extractRank(jobs[job]!.extract);
-}
-
 /**
- * Which fact jobs the worker takes: none when the inputs are small, there is one
- * core, or the plan says so; otherwise the jobs are dealt out largest first to
- * whichever side has less to do (the main thread starts with the subscriber
- * attributes, the worker with the subscriber ids). Each side keeps the usual order.
+ * The jobs of each reading thread: [0] this thread's, [1] the first worker's (it
+ * starts by reading the subscriber ids), [2...] the other workers' (they hash files
+ * until the id table comes). One list only when the inputs are small, there is one
+ * reading thread, or the plan says so; otherwise the jobs are dealt out largest first
+ * to whichever thread has least to do (this thread starts with the subscriber
+ * attributes, the first worker with the ids). Each list keeps the usual order.
  */
-function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[]): { main: FactJob[]; worker: FactJob[] } {
+function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[], workers: number): FactJob[][] {
   const env = process.env.CHURNWATCH_INGEST_PARALLEL;
   const forced = plan.parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
-  if (forced === false || jobs.length === 0) return { main: jobs, worker: [] };
+  if (forced === false || jobs.length === 0 || (forced === undefined && workers < 2)) return [jobs];
   if (plan.workerExtracts) {
     const chosen = new Set(plan.workerExtracts);
-    return { main: jobs.filter((j) => !chosen.has(j.extract)), worker: jobs.filter((j) => chosen.has(j.extract)) };
+    return [jobs.filter((j) => !chosen.has(j.extract)), jobs.filter((j) => chosen.has(j.extract))];
   }
   const size = (p: string) => {
     try {
@@ -339,20 +432,26 @@ function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[]): {
       return 0;
     }
   };
+  const costOf = (job: FactJob) => {
+    if ('hash' in job) return size(job.path) * COST.hash;
+    const bytes = 'range' in job && job.range ? job.range.end - job.range.start : size(job.path);
+    return bytes * (PLAIN_FACTS.has(job.extract) ? COST.plainFacts : COST.otherFacts);
+  };
   const subsBytes = size(subscribersPath);
-  const sized = jobs.map((job) => ({ job, cost: size(job.path) * (PLAIN_FACTS.has(job.extract) ? COST.plainFacts : COST.otherFacts) }));
-  const total = subsBytes + jobs.reduce((a, j) => a + size(j.path), 0);
-  if (forced === undefined && (total < PARALLEL_MIN_BYTES || availableParallelism() < 2)) return { main: jobs, worker: [] };
-  let mainLoad = subsBytes * COST.subscriberValues;
-  let workerLoad = subsBytes * COST.subscriberKeys;
-  const toWorker = new Set<FactJob>();
-  for (const { job, cost } of [...sized].sort((a, b) => b.cost - a.cost)) {
-    if (workerLoad <= mainLoad || (forced === true && toWorker.size === 0)) {
-      toWorker.add(job);
-      workerLoad += cost;
-    } else {
-      mainLoad += cost;
-    }
+  const total = subsBytes + jobs.reduce((a, j) => a + ('hash' in j ? 0 : costOf(j) / COST.plainFacts), 0);
+  if (forced === undefined && total < PARALLEL_MIN_BYTES) return [jobs];
+  const threads = Math.max(2, workers);
+  const load = Array.from({ length: threads }, (_, t) =>
+    t === 0 ? subsBytes * COST.subscriberValues : t === 1 ? subsBytes * COST.subscriberKeys : 0,
+  );
+  const where = new Map<FactJob, number>();
+  for (const job of [...jobs].sort((a, b) => costOf(b) - costOf(a))) {
+    // (Forced on: the first worker gets at least the largest job.)
+    let t = forced === true && where.size === 0 ? 1 : 0;
+    for (let k = 0; k < threads; k++) if (load[k]! < load[t]!) t = k;
+    if (forced === true && where.size === 0) t = 1;
+    where.set(job, t);
+    load[t]! += costOf(job);
   }
-  return { main: jobs.filter((j) => !toWorker.has(j)), worker: jobs.filter((j) => toWorker.has(j)) };
+  return load.map((_, t) => jobs.filter((j) => where.get(j) === t).sort((a, b) => Number('hash' in b) - Number('hash' in a)));
 }

@@ -10,7 +10,8 @@ import { compiledWorker, startWorker, type WorkerThread } from '../util/worker.j
 import type { FactResult } from './fact-jobs.js';
 import { IdTable } from './id-table.js';
 import type { RejectRow } from './rejects.js';
-import type { FromWorker, WorkerInput } from './worker-protocol.js';
+import type { SharedIdTable } from './id-table.js';
+import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 /** The worker script, or null when this module runs from sources that were not compiled. */
 export function factWorkerUrl(): URL | null {
@@ -39,7 +40,8 @@ export class FactWorker {
     input: WorkerInput,
     hooks: {
       onStart?: (job: number) => void;
-      onRows?: (extract: string, rows: number, bytes: number) => void;
+      /** Progress of the worker's job `job` (an index into its jobs). */
+      onRows?: (job: number, rows: number, bytes: number) => void;
     } = {},
   ) {
     this.worker = startWorker<FromWorker>(url, input, 'ingest worker', {
@@ -53,7 +55,7 @@ export class FactWorker {
             hooks.onStart?.(m.job);
             break;
           case 'rows':
-            hooks.onRows?.(m.extract, m.rows, m.bytes);
+            hooks.onRows?.(m.job, m.rows, m.bytes);
             break;
           case 'result':
             this.results.set(m.job, m.result);
@@ -95,6 +97,12 @@ export class FactWorker {
   /** Waits until jobs 0..count-1 have results, or the worker failed or finished. */
   async settled(count: number): Promise<void> {
     await this.until(() => this.finished || this.failure !== null || [...Array(count).keys()].every((j) => this.results.has(j)));
+  }
+
+  /** Sends a worker started without subscribers.csv the id table its jobs need. */
+  sendTable(table: SharedIdTable): void {
+    const m: ToWorker = { type: 'table', table };
+    this.worker.post(m);
   }
 
   result(job: number): FactResult | undefined {

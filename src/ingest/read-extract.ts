@@ -49,6 +49,17 @@ export interface ExtractReadOptions {
    * take over right after the header.
    */
   fast?: FastHolder;
+  /**
+   * Read only bytes [start, end) of a plain (not gzip) file, which must begin at a
+   * record (see ranges.ts). No sha256 is made (a hash of part of a file is of no use);
+   * a BOM is skipped only at offset 0.
+   */
+  range?: ByteRange;
+}
+
+export interface ByteRange {
+  start: number;
+  end: number;
 }
 
 export interface ExtractReadInfo {
@@ -60,6 +71,8 @@ export interface ExtractReadInfo {
   sha256: string;
   /** Size and modification time before the first byte was read, to detect a file rewritten under the run. */
   before: { size: number; mtimeMs: number };
+  /** The last byte read ended a record (or an empty line): what a byte range must end with. */
+  between: boolean;
 }
 
 const LF = 0x0a;
@@ -138,7 +151,8 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
   const encoding = opts.encoding ?? 'utf8';
   const chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? 1 << 20));
   const progress = opts.progress;
-  const scanner = new CsvScanner({ file, delimiter: delimiter.charCodeAt(0) }, onRecord);
+  const range = opts.range;
+  const scanner = new CsvScanner({ file, delimiter: delimiter.charCodeAt(0), bom: (range?.start ?? 0) === 0 }, onRecord);
   const target: Target = opts.fast ? new FastFeeder(scanner, opts.fast) : scanner;
   const sink: Sink = encoding === 'utf8' ? new Utf8Sink(target, file) : new DecodingSink(target, file, encoding);
 
@@ -166,22 +180,27 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
     const head = new Uint8Array(2);
     const { bytesRead: headLen } = await fh.read(head, 0, 2, 0);
     const gzip = path.endsWith('.gz') || (headLen === 2 && head[0] === 0x1f && head[1] === 0x8b);
+    if (gzip && range) throw new ChurnwatchError('CW_INTERNAL', `${file}: a gzip file cannot be read by byte ranges`, { file });
     let bytesRead = 0;
     if (!gzip) {
+      const from = range?.start ?? 0;
+      // Bytes left to read: to the end of the range, or of the file (0 = no limit).
+      const limit = range ? range.end - range.start : Infinity;
       // Two reused buffers: the next chunk is being read while this one is scanned
       // (the scanner copies what it keeps of a chunk: a partial record).
       let buf = new Uint8Array(chunkSize);
       let spare = new Uint8Array(chunkSize);
-      let pending = fh.read(buf, 0, chunkSize, 0);
+      const next = (into: Uint8Array) => fh.read(into, 0, Math.min(chunkSize, limit - bytesRead), from + bytesRead);
+      let pending = next(buf);
       for (;;) {
         const { bytesRead: n } = await pending;
         if (n === 0) break;
         bytesRead += n;
-        pending = fh.read(spare, 0, chunkSize, bytesRead);
+        pending = next(spare);
         if (progress) progress.bytes = bytesRead;
         const chunk = n === chunkSize ? buf : buf.subarray(0, n);
         try {
-          hash.update(chunk);
+          if (!range) hash.update(chunk);
           sink.push(chunk);
           progress?.onChunk?.();
         } catch (e) {
@@ -229,9 +248,43 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
       }
       bytesRead = src.bytesRead;
     }
+    const between = scanner.atRecordStart;
     sink.finish();
     scanner.finish();
-    return { records: scanner.records, lines: scanner.lines, bytesRead, sha256: hash.digest('hex'), before };
+    return { records: scanner.records, lines: scanner.lines, bytesRead, sha256: range ? '' : hash.digest('hex'), before, between };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads a whole file for its sha256 and size (the byte ranges of a file cut between
+ * threads hash nothing, see ranges.ts); times as epoch milliseconds.
+ */
+export async function hashFile(
+  path: string,
+): Promise<{ bytes: number; sha256: string; before: { size: number; mtimeMs: number }; startedAt: number; endedAt: number }> {
+  const startedAt = performance.timeOrigin + performance.now();
+  const fh = await open(path, 'r');
+  try {
+    const st = await fh.stat();
+    const hash = createHash('sha256');
+    const buf = new Uint8Array(1 << 20);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, bytes);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    const sha256 = hash.digest('hex');
+    return {
+      bytes,
+      sha256,
+      before: { size: st.size, mtimeMs: st.mtimeMs },
+      startedAt,
+      endedAt: performance.timeOrigin + performance.now(),
+    };
   } finally {
     await fh.close();
   }

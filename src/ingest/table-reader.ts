@@ -5,7 +5,7 @@
  */
 import { ChurnwatchError } from '../errors.js';
 import { fieldString, type RecordView } from './csv-scan.js';
-import { readExtract, type FastHolder } from './read-extract.js';
+import { readExtract, type ByteRange, type FastHolder } from './read-extract.js';
 import { encodingOf, resolveColumns, type ExtractName, type InputOptions } from './layout.js';
 import { RejectLog, type RejectCode } from './rejects.js';
 import type { FastRows } from './plain-rows.js';
@@ -24,6 +24,8 @@ export interface FileStats {
   duplicates?: number;
   /** Size and modification time before reading. */
   before: { size: number; mtimeMs: number };
+  /** Set when one byte range of the file was read (see ranges.ts, which merges the ranges' stats). */
+  range?: { lines: number; between: boolean; startedAt: number; endedAt: number };
 }
 
 /** Rejects the current row; returns false so handlers can `return reject(...)`. */
@@ -47,6 +49,12 @@ export interface TableReadOptions {
   chunkSize?: number;
   /** The header's columns by name, when the file is not laid out as the contract says (a wide export). */
   columns?: (header: string[]) => Record<string, number>;
+  /**
+   * Read only this byte range of the file (see ranges.ts). `header` is the file's
+   * header for a range after the first (its bytes are not in the range); line numbers
+   * then count from the range's start, and ranges.ts adds the lines before it.
+   */
+  range?: ByteRange & { header: string[] | null };
 }
 
 export async function readTable(
@@ -61,6 +69,7 @@ export async function readTable(
   const started = performance.now();
   let handler: RowHandler | undefined;
   let width = 0;
+  const range = opts.range;
   let records = 0,
     accepted = 0,
     rejected = 0;
@@ -84,6 +93,14 @@ export async function readTable(
     rejected++;
     return false;
   };
+  const useHeader = (header: string[]) => {
+    const columns = opts.columns ? opts.columns(header) : resolveColumns(extract, header, input, file);
+    handler = makeHandler(columns);
+    width = header.length;
+    fast.current = opts.fast?.(columns, width) ?? null;
+    fast.settled = true;
+  };
+  if (range?.header) useHeader(range.header);
   const info = await readExtract(
     path,
     {
@@ -93,16 +110,13 @@ export async function readTable(
       progress,
       fast: opts.fast ? fast : undefined,
       chunkSize: opts.chunkSize,
+      range,
     },
     (rec) => {
       if (handler === undefined) {
         const header: string[] = [];
         for (let i = 0; i < rec.count; i++) header.push(fieldString(rec, i));
-        const columns = opts.columns ? opts.columns(header) : resolveColumns(extract, header, input, file);
-        handler = makeHandler(columns);
-        width = rec.count;
-        fast.current = opts.fast?.(columns, width) ?? null;
-        fast.settled = true;
+        useHeader(header);
         return;
       }
       records++;
@@ -118,14 +132,10 @@ export async function readTable(
     records += fast.current.records;
     accepted += fast.current.records;
   }
-  if (handler === undefined || (records === 0 && !opts.mayBeEmpty)) {
-    throw new ChurnwatchError(
-      'CW_EXTRACT_EMPTY',
-      `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`,
-      { file, gate: 'non-empty-files' },
-    );
-  }
+  // A range may hold no rows; ranges.ts checks the whole file once they are merged.
+  if (handler === undefined || (records === 0 && !opts.mayBeEmpty && !range)) throw noDataRows(file);
   onRows?.(records, info.bytesRead);
+  const ended = performance.now();
   return {
     extract,
     file,
@@ -134,8 +144,27 @@ export async function readTable(
     records,
     accepted,
     rejected,
-    ms: performance.now() - started,
+    ms: ended - started,
     sha256: info.sha256,
     before: info.before,
+    ...(range
+      ? {
+          range: {
+            lines: info.lines,
+            between: info.between,
+            startedAt: performance.timeOrigin + started,
+            endedAt: performance.timeOrigin + ended,
+          },
+        }
+      : {}),
   };
+}
+
+/** The non-empty-files gate's error. */
+export function noDataRows(file: string): ChurnwatchError {
+  return new ChurnwatchError(
+    'CW_EXTRACT_EMPTY',
+    `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`,
+    { file, gate: 'non-empty-files' },
+  );
 }

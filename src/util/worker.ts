@@ -30,6 +30,8 @@ export interface WorkerHandlers<M> {
 export interface WorkerThread {
   /** Settles once the thread is gone: then nothing of it can still be writing. Never rejects. */
   readonly exited: Promise<void>;
+  /** Sends the thread a message (SharedArrayBuffers in it are shared, not copied). */
+  post(message: unknown): void;
   terminate(): Promise<void>;
 }
 
@@ -50,7 +52,7 @@ export function startWorker<M>(url: URL, workerData: unknown, what: string, on: 
     worker = new Worker(url, { workerData });
   } catch (e) {
     fail(e as Error);
-    return { exited: Promise.resolve(), terminate: async () => {} };
+    return { exited: Promise.resolve(), post: () => {}, terminate: async () => {} };
   }
   worker.on('message', (m: M) => {
     if (on.isLast(m)) ended = true;
@@ -65,6 +67,7 @@ export function startWorker<M>(url: URL, workerData: unknown, what: string, on: 
   });
   return {
     exited,
+    post: (message) => worker.postMessage(message),
     terminate: async () => {
       ended = true;
       await worker.terminate();

@@ -59,6 +59,18 @@ describe('churnwatch CLI', () => {
     expect(r.err).toContain(`unknown command '${argv.find((a) => !a.startsWith('-') && a !== 'help' && a !== 'rules')}'`);
   });
 
+  it.each([
+    ['run', '--out', 'y'],
+    ['explain', '--subscriber', 'U1'],
+    ['backtest', '--labels', 'l.csv'],
+    ['diff', '--rules-b', 'b.yaml'],
+  ])('when %s is given --workers 0 then it exits 64 before reading anything', async (cmd, ...rest) => {
+    const r = await cli([cmd, '--input', 'x', ...rest, '--workers', '0']);
+    expect(r.code).toBe(64);
+    oneUsageLine(r.err);
+    expect(r.err).toContain('expected a whole number of threads from 1 to 256');
+  });
+
   it('when a command is mistyped close to a real one then the error suggests it', async () => {
     const r = await cli(['rnu', '--input', 'x', '--out', 'y']);
     expect(r.code).toBe(64);

@@ -99,6 +99,19 @@ describe('run configuration schema', () => {
     }
   });
 
+  it('when input.workers is given then it is read, and a count below 1 or not whole is refused', () => {
+    expect(parseRunConfig('input:\n  workers: 3', 'run.yaml').input.workers).toBe(3);
+    for (const [v, why] of [
+      ['0', 'must be at least 1'],
+      ['1.5', 'must be a whole number of threads'],
+      ['"two"', 'must be a whole number of threads'],
+    ]) {
+      const e = failure(`input:\n  workers: ${v}`);
+      expect([e.code, e.context.path]).toEqual(['CW_CONFIG_INVALID', 'input.workers']);
+      expect(e.message).toContain(why);
+    }
+  });
+
   it('when the output profile keys are given then they are read', () => {
     const c = parseRunConfig(
       'output:\n  profile: genesys\n  locale: zh-CN\n  campaign: retention\n  excel_encoding: gbk\n  max_rows_per_file: 500',

@@ -23,6 +23,7 @@ import {
   verifyPublished,
   reproducibleOutputs,
 } from '../hardening/helpers.js';
+import { plainExtracts } from './plain-extracts.js';
 
 type Ingest = (plan: IngestPlan) => Promise<Extracts>;
 let ingest: Ingest;
@@ -83,23 +84,6 @@ function plan(input: string, parallel: boolean, workerExtracts?: ExtractName[]):
   };
 }
 
-/** Extracts as plain data (typed arrays as arrays, maps as sorted entries, no timings). */
-function plain(x: Extracts): unknown {
-  const conv = (v: unknown): unknown => {
-    if (ArrayBuffer.isView(v)) return Array.from(v as Float64Array);
-    if (v instanceof Map) return [...v.entries()].map(([k, e]) => [k, conv(e)]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-    if (Array.isArray(v)) return v.map(conv);
-    if (v && typeof v === 'object')
-      return Object.fromEntries(
-        Object.entries(v)
-          .filter(([k]) => k !== 'ms' && k !== 'idTable')
-          .map(([k, e]) => [k, conv(e)]),
-      );
-    return v;
-  };
-  return conv({ ...x, rejects: x.rejects.rows });
-}
-
 async function failure(p: Promise<unknown>): Promise<{ name: string; code: string; message: string; context: unknown }> {
   try {
     await p;
@@ -118,10 +102,10 @@ describe('ingest with a worker thread', () => {
     expect(one.rejects.rows.length).toBeGreaterThan(8);
     expect(one.rejects.rows.filter((r) => r.file === 'usage_daily.csv').length).toBe(3);
     expect(one.subscribers.idTable!.isShared).toBe(false);
-    const expected = plain(one);
+    const expected = plainExtracts(one);
     for (const split of SPLITS) {
       const two = await ingest(plan(dir, true, split));
-      expect(plain(two)).toEqual(expected);
+      expect(plainExtracts(two)).toEqual(expected);
       // The id table comes from the worker (shared memory) and finds every subscriber.
       expect(two.subscribers.idTable!.isShared).toBe(true);
       two.subscribers.ids.toArray().forEach((id, i) => {

@@ -1,0 +1,190 @@
+/**
+ * Reading one large extract as several byte ranges, on as many threads, with the
+ * same results as one reader of the whole file.
+ *
+ * Where a file is cut: at `size × i / count`, moved forward to just after the next
+ * line feed. A line feed inside a quoted field would be a wrong cut, and which ones
+ * are quoted cannot be told from the bytes near it (a quote before it may open or
+ * close a field). So a cut is a guess that the ranges check afterwards, by induction:
+ * the first range starts where the file's reader starts; a range that starts at a
+ * record boundary is scanned in exactly the states the file's reader would be in at
+ * the same bytes, so if it ends between records (its scanner holds no part of a
+ * record after the cut's line feed, ExtractReadInfo.between), the cut was a record
+ * boundary and the next range starts at one too. When a range does not end between
+ * records, the guess was wrong and the results of the ranges are thrown away: the
+ * file is read again whole, by one reader (mergeRanges returns null). The same
+ * happens when a range failed (its error may come from a wrong cut): the one reader
+ * then raises the error it would have raised anyway, with its line.
+ *
+ * The bytes a cut looks at are ASCII: LF (0x0a) and the quote (0x22). In UTF-8 every
+ * byte of a multi-byte character is 0x80 or above; in GBK and GB18030 the lead bytes
+ * are 0x81-0xFE and the trail bytes 0x40-0xFE (or 0x30-0x39 in GB18030's four-byte
+ * form), so 0x0a and 0x22 never occur inside a character in any encoding an extract
+ * may have: a cut after a line feed is a character boundary, and the decoders of the
+ * ranges start and end clean. gzip files cannot be cut (a deflate stream can only be
+ * read from its start): they are read whole.
+ *
+ * Line numbers: each range counts the line feeds it read; a range's rejects get the
+ * lines of the ranges before it added, in range order. The file's sha256 is made by
+ * a separate job that reads the file from start to end (read-extract.ts hashFile).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { TextDecoder } from 'node:util';
+import { ChurnwatchError } from '../errors.js';
+import { CsvScanner, fieldString } from './csv-scan.js';
+import type { FactResult } from './fact-jobs.js';
+import { mergeBilling, mergeUsage, type BillingWindows } from './facts.js';
+import { encodingOf, type ExtractName, type InputOptions } from './layout.js';
+import type { ByteRange } from './read-extract.js';
+import type { RejectRow } from './rejects.js';
+import { noDataRows, type FileStats } from './table-reader.js';
+
+const LF = 0x0a;
+/** How far into a file its header must end for the file to be cut. */
+const HEADER_MAX = 1 << 20;
+/** Bytes read at a time while looking for the line feed after a cut. */
+const PROBE = 64 << 10;
+
+/** Where a file is cut, and its header (which the ranges after the first do not hold). */
+export interface RangePlan {
+  header: string[];
+  ranges: ByteRange[];
+}
+
+/**
+ * Up to `count` ranges of at least `minBytes` each, or null when the file is not cut:
+ * too small, gzip, or a header that cannot be read here (the one reader then reports
+ * what is wrong with it).
+ */
+export async function planRanges(
+  path: string,
+  extract: ExtractName,
+  input: InputOptions,
+  count: number,
+  minBytes: number,
+): Promise<RangePlan | null> {
+  if (count < 2 || /\.gz$/i.test(path)) return null;
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return null;
+    const size = st.size;
+    const n = Math.min(count, Math.floor(size / Math.max(1, minBytes)));
+    if (n < 2) return null;
+    const head = new Uint8Array(Math.min(size, HEADER_MAX));
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return null;
+    const found = readHeader(head.subarray(0, bytesRead), extract, input);
+    if (found === null) return null;
+    const cuts: number[] = [0];
+    const probe = new Uint8Array(PROBE);
+    for (let i = 1; i < n; i++) {
+      let at = Math.max(Math.floor((size * i) / n), found.end, cuts[cuts.length - 1]! + 1);
+      let cut = -1;
+      while (cut < 0 && at < size) {
+        const { bytesRead: got } = await fh.read(probe, 0, PROBE, at);
+        if (got === 0) break;
+        const lf = probe.subarray(0, got).indexOf(LF);
+        if (lf >= 0) cut = at + lf + 1;
+        else at += got;
+      }
+      if (cut < 0 || cut >= size) break;
+      cuts.push(cut);
+    }
+    if (cuts.length < 2) return null;
+    const ranges = cuts.map((start, i) => ({ start, end: i + 1 < cuts.length ? cuts[i + 1]! : size }));
+    return { header: found.header, ranges };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The header's fields and the offset just after its line feed, or null. */
+function readHeader(head: Uint8Array, extract: ExtractName, input: InputOptions): { header: string[]; end: number } | null {
+  const file = extract;
+  try {
+    // Where the first record ends: scanned line by line, on the raw bytes (the bytes
+    // that decide it are ASCII in every encoding, see above).
+    let records = 0;
+    const scanner = new CsvScanner({ file, delimiter: input.delimiter.charCodeAt(0) }, () => records++);
+    let end = -1;
+    for (let p = 0; p < head.length && end < 0; ) {
+      const lf = head.indexOf(LF, p);
+      if (lf < 0) return null;
+      scanner.push(head.subarray(p, lf + 1));
+      p = lf + 1;
+      if (records > 0) end = p;
+    }
+    if (end < 0) return null;
+    // Its fields, decoded as the reader decodes them.
+    const encoding = encodingOf(input, extract);
+    const text = new TextDecoder(encoding === 'utf8' ? 'utf-8' : encoding, { fatal: true }).decode(head.subarray(0, end));
+    let header: string[] | null = null;
+    const fields = new CsvScanner({ file, delimiter: input.delimiter.charCodeAt(0) }, (rec) => {
+      header ??= Array.from({ length: rec.count }, (_, i) => fieldString(rec, i));
+    });
+    fields.push(new TextEncoder().encode(text));
+    return header === null ? null : { header, end };
+  } catch {
+    return null;
+  }
+}
+
+/** What a merge needs besides the ranges' results: the file's hash job, and the measures' settings. */
+export interface MergeContext {
+  input: InputOptions;
+  /** Billing: how many months each measure keeps. */
+  windows?: BillingWindows;
+  mayBeEmpty?: boolean;
+}
+
+/**
+ * The result one reader of the whole file would have given, from the results of its
+ * ranges (any order) and its hash job; null when a cut fell inside a record (see
+ * the module comment): the caller then reads the file whole.
+ */
+export function mergeRanges(parts: FactResult[], hashed: FactResult, ctx: MergeContext): FactResult | null {
+  const ranges = [...parts].sort((a, b) => a.range! - b.range!);
+  for (let i = 0; i + 1 < ranges.length; i++) if (!ranges[i]!.stats.range!.between) return null;
+  const h = hashed.stats;
+  const first = ranges[0]!.stats;
+  const bytes = ranges.reduce((a, r) => a + r.stats.bytes, 0);
+  if (bytes !== h.bytes || first.before.size !== h.before.size || first.before.mtimeMs !== h.before.mtimeMs) {
+    throw new ChurnwatchError('CW_INPUT_CHANGED', `${h.file} changed while the run read it; rerun when the export has finished`, {
+      file: h.file,
+    });
+  }
+  const rejects: RejectRow[] = [];
+  let offset = 0;
+  for (const r of ranges) {
+    for (const row of r.rejects) rejects.push(offset === 0 ? row : { ...row, line: row.line + offset });
+    offset += r.stats.range!.lines;
+  }
+  const records = ranges.reduce((a, r) => a + r.stats.records, 0);
+  if (records === 0 && !ctx.mayBeEmpty) throw noDataRows(h.file);
+  const spans = [...ranges, hashed].map((r) => r.stats.range!);
+  const stats: FileStats = {
+    extract: h.extract,
+    file: h.file,
+    path: h.path,
+    bytes: h.bytes,
+    records,
+    accepted: ranges.reduce((a, r) => a + r.stats.accepted, 0),
+    rejected: ranges.reduce((a, r) => a + r.stats.rejected, 0),
+    ms: Math.max(...spans.map((s) => s.endedAt)) - Math.min(...spans.map((s) => s.startedAt)),
+    sha256: h.sha256,
+    before: h.before,
+  };
+  const measureParts = ranges.map((r) => r.part!);
+  if (h.extract === 'billing_monthly') {
+    const m = mergeBilling(measureParts, ctx.input, ctx.windows ?? {});
+    return { extract: h.extract, stats: { ...stats, duplicates: m.duplicates }, rejects, billing: m.fold };
+  }
+  const m = mergeUsage(measureParts, ctx.input);
+  return { extract: h.extract, stats: { ...stats, duplicates: m.duplicates }, rejects, usage: m.fold };
+}

@@ -1,0 +1,188 @@
+/**
+ * The measure extracts cut into byte ranges (src/ingest/ranges.ts) against one reader
+ * of the whole file: the same folded arrays, repeats, rejects and line numbers, and,
+ * through the compiled CLI with 1, 2 and 4 workers (worker threads on and off), the
+ * same bytes in every output. The extracts are made awkward on purpose: dirty rows,
+ * quoted fields holding line feeds (so that some cuts fall inside a record), rows
+ * repeated across ranges, CR LF lines, a gzip file.
+ */
+import { readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadRulePack, neededFiles, requiredFeatures } from '../../src/config/rulepack.js';
+import { ingest, type IngestPlan } from '../../src/ingest/ingest.js';
+import { defaultInputOptions, type InputOptions } from '../../src/ingest/layout.js';
+import { mergeRanges, planRanges } from '../../src/ingest/ranges.js';
+import type { FactResult } from '../../src/ingest/fact-jobs.js';
+import { parseDay } from '../../src/util/dates.js';
+import {
+  AS_OF,
+  generate,
+  runChild,
+  summaryWithoutTimings,
+  tempDir,
+  verifyPublished,
+  reproducibleOutputs,
+  ensureBuilt,
+} from '../hardening/helpers.js';
+import { cleanup } from '../helpers/world.js';
+import { plainExtracts } from './plain-extracts.js';
+
+const MIN = 4096;
+let dir: string;
+const temps: string[] = [];
+afterAll(() => {
+  for (const d of temps) cleanup(d);
+});
+
+/** Every field quoted, a field with a line feed, a comma and a doubled quote on some rows. */
+function quoteAll(line: string): string {
+  return line
+    .split(',')
+    .map((f) => `"${f}"`)
+    .join(',');
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+  dir = tempDir('ranges');
+  temps.push(dir);
+  await generate(dir, ['--subscribers', '1500', '--seed', '7', '--dirty', '0.004']);
+  // usage_daily: an extra text column, quoted, spanning up to 40 lines on some rows; a
+  // few rows repeated further down (repeats of a subscriber's first row of the day
+  // that end up in another range than that row).
+  const usage = readFileSync(join(dir, 'usage_daily.csv'), 'utf8').trimEnd().split('\n');
+  const out = [`${usage[0]},note`];
+  for (let i = 1; i < usage.length; i++) {
+    const note = i % 97 === 0 ? `"a note, ""quoted""\n${'over lines\n'.repeat(i % 40)}end"` : i % 5 === 0 ? '"plain"' : '';
+    out.push(`${usage[i]},${note}`);
+    if (i % 211 === 0) out.push(`${usage[Math.max(1, i - 150)]},`);
+  }
+  writeFileSync(join(dir, 'usage_daily.csv'), out.join('\n') + '\n');
+  // billing_monthly: CR LF, every field quoted, the first subscriber's rows repeated at the end.
+  const billing = readFileSync(join(dir, 'billing_monthly.csv'), 'utf8').trimEnd().split('\n');
+  const firstId = billing[1]!.split(',')[0]!;
+  billing.push(...billing.filter((l) => l.startsWith(`${firstId},`)));
+  writeFileSync(join(dir, 'billing_monthly.csv'), billing.map(quoteAll).join('\r\n') + '\r\n');
+  // contracts: gzip (never cut).
+  writeFileSync(join(dir, 'contracts.csv.gz'), gzipSync(readFileSync(join(dir, 'contracts.csv'))));
+  rmSync(join(dir, 'contracts.csv'));
+}, 180_000);
+
+const pack = loadRulePack('rules/default.yaml');
+function plan(input: InputOptions, workers: number): IngestPlan {
+  return {
+    asOf: parseDay(AS_OF),
+    input: { ...input, workers },
+    features: requiredFeatures(pack),
+    needed: neededFiles(pack),
+    minRangeBytes: MIN,
+  };
+}
+
+describe('measure extracts read in byte ranges', () => {
+  it('when the files are cut for 2, 4 and 7 readers then everything read equals what one reader reads, rejects and repeats included', async () => {
+    const input = defaultInputOptions(dir);
+    const one = await ingest(plan(input, 1));
+    const usage = one.files.find((f) => f.extract === 'usage_daily')!;
+    const billing = one.files.find((f) => f.extract === 'billing_monthly')!;
+    expect(usage.rejected).toBeGreaterThan(5);
+    expect(usage.duplicates).toBeGreaterThan(5);
+    expect(billing.duplicates).toBeGreaterThanOrEqual(1);
+    // Rejected rows after the multi-line notes: their line numbers count the notes' lines.
+    expect(Math.max(...one.rejects.rows.filter((r) => r.file === 'usage_daily.csv').map((r) => r.line))).toBeGreaterThan(
+      readFileSync(join(dir, 'usage_daily.csv'), 'utf8').split('\n').length / 2,
+    );
+    const expected = plainExtracts(one);
+    for (const workers of [2, 4, 7]) {
+      const cuts = await planRanges(join(dir, 'usage_daily.csv'), 'usage_daily', input, workers, MIN);
+      expect(cuts?.ranges.length).toBe(workers);
+      expect(await planRanges(join(dir, 'billing_monthly.csv'), 'billing_monthly', input, workers, MIN)).not.toBeNull();
+      expect(plainExtracts(await ingest(plan(input, workers)))).toEqual(expected);
+    }
+    expect(await planRanges(join(dir, 'contracts.csv.gz'), 'contracts', input, 4, MIN)).toBeNull();
+  }, 120_000);
+
+  it('when a cut falls inside a quoted field then the file is read again whole, with the same result', async () => {
+    const input = defaultInputOptions(dir);
+    const path = join(dir, 'usage_daily.csv');
+    // Some cut of some reader count lands inside a multi-line note.
+    const bytes = readFileSync(path);
+    const inside: number[] = [];
+    for (let workers = 2; workers <= 40; workers++) {
+      const cuts = (await planRanges(path, 'usage_daily', input, workers, MIN))!.ranges.slice(1).map((r) => r.start);
+      if (cuts.some((c) => bytes.subarray(c, c + 11).toString() === 'over lines\n' || bytes.subarray(c, c + 3).toString() === 'end'))
+        inside.push(workers);
+    }
+    expect(inside.length).toBeGreaterThan(0);
+    const expected = plainExtracts(await ingest(plan(input, 1)));
+    for (const workers of inside.slice(0, 3)) expect(plainExtracts(await ingest(plan(input, workers)))).toEqual(expected);
+  }, 120_000);
+
+  it('when a range does not end between records then its results are not merged (the caller reads the file whole)', () => {
+    const stats = (between: boolean) => ({
+      extract: 'usage_daily' as const,
+      file: 'usage_daily.csv',
+      path: 'usage_daily.csv',
+      bytes: 10,
+      records: 1,
+      accepted: 1,
+      rejected: 0,
+      ms: 0,
+      sha256: '',
+      before: { size: 20, mtimeMs: 0 },
+      range: { lines: 1, between, startedAt: 0, endedAt: 0 },
+    });
+    const part = { states: [], counts: new Map(), marked: new Map(), duplicates: 0, newest: -Infinity };
+    const ranges = (between: boolean): FactResult[] => [
+      { extract: 'usage_daily', stats: stats(between), rejects: [], part, range: 0 },
+      { extract: 'usage_daily', stats: stats(true), rejects: [], part, range: 1 },
+    ];
+    const hashed: FactResult = { extract: 'usage_daily', stats: { ...stats(true), bytes: 20, sha256: 'x' }, rejects: [] };
+    const input = defaultInputOptions(dir);
+    expect(mergeRanges(ranges(false), hashed, { input })).toBeNull();
+    expect(mergeRanges(ranges(true), hashed, { input })?.stats).toMatchObject({ records: 2, bytes: 20, sha256: 'x' });
+  });
+
+  it('when an extract read in ranges is malformed then the error is the one reader error, with its line', async () => {
+    const bad = tempDir('ranges-bad');
+    temps.push(bad);
+    for (const f of readdirSync(dir)) if (f.endsWith('.csv') || f.endsWith('.gz')) writeFileSync(join(bad, f), readFileSync(join(dir, f)));
+    const lines = readFileSync(join(dir, 'usage_daily.csv'), 'utf8').split('\n');
+    lines.splice(Math.floor(lines.length * 0.8), 0, 'U0001,"2026-11-20"x,1,0,0,0,');
+    writeFileSync(join(bad, 'usage_daily.csv'), lines.join('\n'));
+    const input = defaultInputOptions(bad);
+    const failure = async (workers: number) => {
+      try {
+        await ingest(plan(input, workers));
+      } catch (e) {
+        const err = e as { code: string; message: string; context: unknown };
+        return { code: err.code, message: err.message, context: err.context };
+      }
+      throw new Error('expected the ingest to fail');
+    };
+    const expected = await failure(1);
+    expect(expected).toMatchObject({ code: 'CW_CSV_MALFORMED', context: { file: 'usage_daily.csv', column: 2 } });
+    for (const workers of [2, 4]) expect(await failure(workers)).toEqual(expected);
+  }, 120_000);
+
+  it('when the compiled CLI runs with 1, 2 and 4 workers, with worker threads or without, then every output file is the same', async () => {
+    const outs: string[] = [];
+    for (const workers of ['1', '2', '4'])
+      for (const threads of workers === '1' ? ['0'] : ['0', '1']) {
+        const out = join(dir, `out-${workers}-${threads}`);
+        const r = await runChild(['run', '--input', dir, '--out', out, '--as-of', AS_OF, '--log-level', 'warn', '--workers', workers], {
+          env: { CHURNWATCH_INGEST_PARALLEL: threads, CHURNWATCH_RANGE_MIN_BYTES: String(MIN) },
+        });
+        expect([r.code, r.stderr]).toEqual([0, '']);
+        outs.push(join(out, AS_OF));
+      }
+    const first = outs[0]!;
+    expect(readFileSync(join(first, 'rejects.csv'), 'utf8')).toContain('usage_daily.csv');
+    for (const o of outs.slice(1)) {
+      expect(reproducibleOutputs(verifyPublished(o))).toEqual(reproducibleOutputs(verifyPublished(first)));
+      expect(summaryWithoutTimings(o)).toEqual(summaryWithoutTimings(first));
+    }
+  }, 240_000);
+});
