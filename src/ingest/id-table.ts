@@ -78,6 +78,12 @@ export class IdTable {
   private frozen = false;
   /** Index of the last key found (lookups start there). */
   private last = -1;
+  /**
+   * False after a lookup that the window after `last` would not have found: rows in
+   * no order (a shuffled extract) then skip the window, whose reads would miss the
+   * cache for nothing. A sorted extract turns it on again at its next near lookup.
+   */
+  private near = true;
   private keysView: Buffer | null = null;
 
   /**
@@ -167,7 +173,7 @@ export class IdTable {
     const last = this.last;
     if (last >= 0 && this.equalsAt(last, b, s, e)) return last;
     const lim = Math.min(n, last + 1 + WINDOW);
-    for (let i = last + 1; i < lim; i++) if (this.equalsAt(i, b, s, e)) return (this.last = i);
+    if (this.near) for (let i = last + 1; i < lim; i++) if (this.equalsAt(i, b, s, e)) return (this.last = i);
     if (!this.indexed) this.requireIndex();
     const h = hashBytes(b, s, e);
     const slots = this.slots;
@@ -175,7 +181,10 @@ export class IdTable {
     for (let j = h & mask; ; j = (j + 1) & mask) {
       const v = slots[2 * j + 1]!;
       if (v === 0) return ID_UNKNOWN;
-      if (slots[2 * j] === h && this.equalsAt(v - 1, b, s, e)) return (this.last = v - 1);
+      if (slots[2 * j] === h && this.equalsAt(v - 1, b, s, e)) {
+        this.near = v - 1 > last && v - 1 < lim;
+        return (this.last = v - 1);
+      }
     }
   }
 

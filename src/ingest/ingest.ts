@@ -368,6 +368,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         const hashed = got.find((r) => r.range === undefined)!;
         merged = mergeRanges(ranges, hashed, { input, windows: 'windows' in whole ? whole.windows : undefined });
       }
+      // The ranges' unfinished parts are not needed any more (the merge kept what it uses).
+      for (const j of unit.parts) results.delete(j);
       if (merged === null) {
         await runHere(whole);
         merged = results.get(whole)!;
@@ -419,7 +421,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
 function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[], workers: number): FactJob[][] {
   const env = process.env.CHURNWATCH_INGEST_PARALLEL;
   const forced = plan.parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
-  if (forced === false || jobs.length === 0 || (forced === undefined && workers < 2)) return [jobs];
+  // (An explicit `workers: 1` is one thread even when the environment forces a worker.)
+  if (forced === false || jobs.length === 0 || plan.input.workers === 1 || (forced === undefined && workers < 2)) return [jobs];
   if (plan.workerExtracts) {
     const chosen = new Set(plan.workerExtracts);
     return [jobs.filter((j) => !chosen.has(j.extract)), jobs.filter((j) => chosen.has(j.extract))];

@@ -167,6 +167,13 @@ describe('IdTable', () => {
       put(i);
       if (t.find(b, 0, 10) !== i) wrong++;
     }
+    // In order again after the scattered ones (the window after the last id found is
+    // skipped while lookups are scattered, and used again once they are near): with
+    // gaps within and beyond the window, and repeats.
+    for (let i = 0; i < n; i += 1 + (i % 13)) {
+      put(i);
+      if (t.find(b, 0, 10) !== i || t.find(b, 0, 10) !== i) wrong++;
+    }
     put(n); // 1000000000 + 3n: not in the table
     expect(t.find(b, 0, 10)).toBe(ID_UNKNOWN);
     expect(wrong).toBe(0);
