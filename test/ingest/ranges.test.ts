@@ -9,6 +9,7 @@
 import { readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRulePack, neededFiles, requiredFeatures } from '../../src/config/rulepack.js';
 import { ingest, type IngestPlan } from '../../src/ingest/ingest.js';
@@ -118,6 +119,25 @@ describe('measure extracts read in byte ranges', () => {
     expect(inside.length).toBeGreaterThan(0);
     const expected = plainExtracts(await ingest(plan(input, 1)));
     for (const workers of inside.slice(0, 3)) expect(plainExtracts(await ingest(plan(input, workers)))).toEqual(expected);
+  }, 120_000);
+
+  it('when the extracts are GBK with | between fields then the cut files read the same as one reader reads them', async () => {
+    // GBK's trail bytes (0x40-0xFE) include "|", never LF or the quote: 亅倈億 end in 0x7C.
+    const gbk = tempDir('ranges-gbk');
+    temps.push(gbk);
+    await generate(gbk, ['--subscribers', '800', '--seed', '3', '--delimiter', '|', '--dirty', '0.004']);
+    const usage = readFileSync(join(gbk, 'usage_daily.csv'), 'utf8').trimEnd().split('\n');
+    const rows = usage.map((l, i) => (i === 0 ? `${l}|备注` : `${l}|${i % 7 === 0 ? `"亅倈億 说明|""引号""\n第二行"` : '普通'}`));
+    writeFileSync(join(gbk, 'usage_daily.csv'), iconv.encode(rows.join('\n') + '\n', 'gbk'));
+    for (const f of readdirSync(gbk))
+      if (f.endsWith('.csv') && f !== 'usage_daily.csv')
+        writeFileSync(join(gbk, f), iconv.encode(readFileSync(join(gbk, f), 'utf8'), 'gbk'));
+    const input: InputOptions = { ...defaultInputOptions(gbk), delimiter: '|', encoding: 'gbk' };
+    const expected = plainExtracts(await ingest(plan(input, 1)));
+    for (const workers of [2, 4]) {
+      expect((await planRanges(join(gbk, 'usage_daily.csv'), 'usage_daily', input, workers, MIN))?.ranges.length).toBe(workers);
+      expect(plainExtracts(await ingest(plan(input, workers)))).toEqual(expected);
+    }
   }, 120_000);
 
   it('when a range does not end between records then its results are not merged (the caller reads the file whole)', () => {
