@@ -3,12 +3,12 @@
  * docs/architecture.md draws the same picture. From top to bottom:
  *   cli → pipeline (pipeline.ts, analyse.ts) → stages → contract / util / errors
  * Stages are ordered among themselves too, lowest first:
- *   rules < config < ingest < features < evaluate < score < tasks < output < report, and generate on its own.
+ *   rules < config < ingest < engine < features < evaluate < score < tasks < output < report, and generate on its own.
  * (rules/ is the rule language: parse, check, compile; evaluate/ runs the compiled rules over the features.)
  * A module may import its own layer and anything below it, never above; no cycles anywhere.
  */
 const GROUND = '^src/(contract/|util/|errors\\.ts$|version\\.ts$)';
-const STAGES = ['rules', 'config', 'ingest', 'features', 'evaluate', 'score', 'tasks', 'output', 'report'];
+const STAGES = ['rules', 'config', 'ingest', 'engine', 'features', 'evaluate', 'score', 'tasks', 'output', 'report'];
 
 const stageRules = STAGES.map((stage, i) => {
   const higher = STAGES.slice(i + 1);

@@ -49,7 +49,7 @@ export interface AnalysisHooks {
   /** A stage has ended. */
   stageDone?: (stage: AnalysisStage) => void;
   /** Progress callbacks of the read. */
-  ingest?: Pick<IngestPlan, 'onStage' | 'onRows' | 'onFiles' | 'parallel'>;
+  ingest?: Pick<IngestPlan, 'onStage' | 'onRows' | 'onFiles' | 'parallel' | 'readFacts'>;
   /** The read failed: return the error to throw instead (the nightly run names a changed input as the cause). */
   ingestFailed?: (e: unknown) => unknown;
   /** The extracts are read and their counts agree; called before any gate, so a failed run can still report them. */

@@ -39,6 +39,9 @@ export const EXIT_CODES = {
   CW_RULEPACK_INVALID: EXIT.config,
   CW_RULE_EXPRESSION: EXIT.config,
   CW_SQL_UNSUPPORTED: EXIT.config,
+  // 78, not 69: the project's exits are sysexits' config family for "the configuration asks for what this installation or input cannot do"; the fix is a flag.
+  CW_ENGINE_UNAVAILABLE: EXIT.config,
+  CW_ENGINE_UNSUPPORTED: EXIT.config,
   CW_CONFIG_INVALID: EXIT.config,
   CW_REPORT_INPUT: EXIT.data,
   CW_SCORES_INVALID: EXIT.data,

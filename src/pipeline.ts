@@ -18,7 +18,8 @@
 import type { Logger } from 'pino';
 import { analyse, analyseScores, decideContacts, type AnalysisHooks, type TaskExtracts } from './analyse.js';
 import { requiredFeatures, type RulePack } from './config/rulepack.js';
-import type { ConfigSource } from './config/run-config.js';
+import type { ConfigSource, EngineSettings } from './config/run-config.js';
+import { DuckDbEngine } from './engine/duckdb.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
@@ -28,7 +29,7 @@ import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions } from '.
 import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
-import { Publication, RunLock, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
+import { Publication, RunLock, TMP_PREFIX, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
 import { scrubPersonal } from './util/mask.js';
 import { ScoreFiles } from './output/score-files.js';
 import { measureNames, scoreColumns, scoreMeasures } from './output/measures.js';
@@ -39,7 +40,8 @@ import { manifestJson } from './report/manifest.js';
 import { buildSummary, fileSummary } from './report/summary.js';
 import { nightlyReportHtml } from './report/run-report.js';
 import { statSync, type BigIntStats } from 'node:fs';
-import { basename } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
 
 export interface RunOptions {
   input: InputOptions;
@@ -57,6 +59,8 @@ export interface RunOptions {
   taskProfile?: TaskProfile;
   /** The layout and language of the task files; default: the plain per-tier CSV files in English. */
   taskOutput?: TaskOutputOptions;
+  /** The engine that reads the measure extracts; default: in process. */
+  engine?: EngineSettings;
   onProgress?: (stage: string) => void;
   /** Rows and bytes read so far per extract, every million rows or so (for a terminal's progress line). */
   onRows?: (extract: string, rows: number, bytes: number) => void;
@@ -110,7 +114,19 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       dirMode: o.dirMode,
     });
     let extracts: TaskExtracts | undefined;
+    let engine: DuckDbEngine | undefined;
+    const closeEngine = () => {
+      engine?.close();
+      engine = undefined;
+    };
     try {
+      if (o.engine?.name === 'duckdb') {
+        // Its spill files and tables live in the output root (swept by the next run if this one is killed), never in the published folder.
+        const tempDir = join(o.outRoot, `${TMP_PREFIX}engine-${process.pid}`);
+        const threads = o.engine.threads ?? availableParallelism();
+        engine = await DuckDbEngine.open({ memoryLimit: o.engine.memoryLimit, threads, tempDir });
+        logger.info({ engine: 'duckdb', memory_limit: o.engine.memoryLimit, threads }, 'engine opened');
+      }
       const before = snapshotInputs(o.input);
       logger.debug({ inputs: [...before.values()].map((s) => ({ file: s.file, bytes: s.size })) }, 'inputs noted before reading');
       const hooks: AnalysisHooks = {
@@ -127,6 +143,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
             logger.info({ stage }, 'stage start');
           },
           onRows: o.onRows,
+          ...(engine ? { readFacts: engine.readFacts.bind(engine) } : {}),
           onFiles: o.onInputs && ((files) => o.onInputs!(Object.fromEntries(files.map((f) => [f.extract, before.get(f.path)?.size ?? 0])))),
         },
         // A file rewritten under the reader shows up as whatever it broke (a malformed
@@ -136,6 +153,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           return changed !== undefined ? inputChanged(changed) : e;
         },
         ingested: (x) => {
+          closeEngine();
           extracts = x;
           for (const f of x.files) {
             logger.debug(
@@ -245,6 +263,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       reportFailure(o, asOfText, e, extracts);
       throw e;
     } finally {
+      closeEngine();
       publication?.abandon();
     }
   } finally {

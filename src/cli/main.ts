@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ChurnwatchError, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { loadRulePack, neededFiles, requiredFeatures } from '../config/rulepack.js';
-import { loadRunConfig, SCORES_FORMATS, type ScoresFormat } from '../config/run-config.js';
+import { ENGINES, MEMORY_LIMIT, loadRunConfig, SCORES_FORMATS, type EngineName, type ScoresFormat } from '../config/run-config.js';
 import { featureFile } from '../rules/catalogue.js';
 import { measureHelp } from '../contract/contract.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
@@ -60,6 +60,11 @@ function parseShare(v: string): number {
 }
 
 /** A folder argument: an empty one would silently mean the current folder. */
+function memoryLimitArg(v: string): string {
+  if (!MEMORY_LIMIT.test(v.trim())) throw new InvalidArgumentError('must be a size such as 2GB or 512MB.');
+  return v.trim();
+}
+
 function folderArg(flag: string): (v: string) => string {
   return (v) => {
     if (v.trim() === '')
@@ -100,7 +105,18 @@ export function makeRunCommand(io: Io): Command {
       .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
       .requiredOption('--out <dir>', 'output folder; each run publishes into <dir>/<as-of date>/', folderArg('--out'))
       .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
-      .option('--with-measures', 'add every measure the rule pack reads to scores.csv and scores.arrow (also output.with_measures)', false),
+      .option('--with-measures', 'add every measure the rule pack reads to scores.csv and scores.arrow (also output.with_measures)', false)
+      .addOption(
+        new Option(
+          '--engine <engine>',
+          'engine that reads the billing and usage extracts (default: in-process, or engine.name of --config)',
+        ).choices(ENGINES),
+      )
+      .option(
+        '--memory-limit <size>',
+        "DuckDB's memory limit for --engine duckdb, e.g. 2GB (default: engine.memory_limit of --config, or 2GB)",
+        memoryLimitArg,
+      ),
   ).action((opts: RunArgs) => runAndPrint(io, opts));
 }
 
@@ -117,6 +133,8 @@ interface RunArgs {
   scores?: string;
   format?: ScoresFormat;
   withMeasures?: boolean;
+  engine?: EngineName;
+  memoryLimit?: string;
 }
 
 async function runAndPrint(io: Io, opts: RunArgs): Promise<void> {
@@ -187,6 +205,11 @@ async function runLogged(opts: RunArgs, logger: Logger) {
       config: config.source,
       force: opts.force,
       withMeasures: opts.withMeasures === true || config.output.withMeasures,
+      engine: {
+        ...config.engine,
+        ...(opts.engine !== undefined ? { name: opts.engine } : {}),
+        ...(opts.memoryLimit !== undefined ? { memoryLimit: opts.memoryLimit } : {}),
+      },
       fileMode: config.output.fileMode,
       dirMode: config.output.dirMode,
       taskProfile: { mask: config.output.mask, dialerFullNumber: config.output.dialerFullNumber },

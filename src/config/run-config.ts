@@ -43,6 +43,8 @@ export interface RunConfig {
     withMeasures: boolean;
   };
   timeZone: string | undefined;
+  /** Which engine reads and folds the measure extracts, and DuckDB's limits (engine/duckdb.ts). */
+  engine: EngineSettings;
   /** The configuration file for the manifest (its name and sha256), or null for the defaults. */
   source: ConfigSource | null;
 }
@@ -50,6 +52,21 @@ export interface RunConfig {
 /** The binary formats of the scores table: scores.arrow always, scores.parquet besides it with parquet. */
 export const SCORES_FORMATS = ['arrow', 'parquet'] as const;
 export type ScoresFormat = (typeof SCORES_FORMATS)[number];
+
+export const ENGINES = ['in-process', 'duckdb'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export interface EngineSettings {
+  name: EngineName;
+  /** DuckDB's memory_limit ("2GB"): beyond it, its joins, sorts and aggregates spill to disk. */
+  memoryLimit: string;
+  /** DuckDB's threads; undefined: one per core. */
+  threads?: number;
+}
+
+/** A memory limit DuckDB accepts: a number and a unit. */
+export const MEMORY_LIMIT = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+export const DEFAULT_MEMORY_LIMIT = '2GB';
 
 /** The layouts of the task files (output/profiles.ts has what each writes). */
 export const OUTPUT_PROFILES = ['plain', 'excel-csv', 'jsonl', 'genesys', 'huawei-cec', 'alibaba-ccc'] as const;
@@ -159,6 +176,14 @@ const schema = mapping({
       .min(1, { error: 'must be at least 1' })
       .max(256, { error: 'must be at most 256' })
       .optional(),
+  }),
+  engine: mapping({
+    name: z.enum(ENGINES, { error: `must be one of ${ENGINES.join(', ')}` }).default('in-process'),
+    memory_limit: z
+      .string({ error: 'must be a size such as 2GB' })
+      .regex(MEMORY_LIMIT, { error: 'must be a size such as 2GB or 512MB' })
+      .default(DEFAULT_MEMORY_LIMIT),
+    threads: z.number({ error: 'must be a number of threads' }).int().min(1, { error: 'must be at least 1' }).optional(),
   }),
   output: mapping({
     file_mode: mode('0600', 0o600),
@@ -276,7 +301,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       .join('');
     throw new ChurnwatchError('CW_CONFIG_INVALID', `${file}: ${first.path}: ${first.message}${rest}`, { file, path: first.path });
   }
-  const { input, output, time_zone } = r.data;
+  const { input, output, time_zone, engine } = r.data;
   return {
     input: {
       delimiter: input.delimiter,
@@ -303,6 +328,7 @@ export function parseRunConfig(text: string, file: string, source: ConfigSource 
       withMeasures: output.with_measures,
     },
     timeZone: time_zone,
+    engine: { name: engine.name, memoryLimit: engine.memory_limit, ...(engine.threads !== undefined ? { threads: engine.threads } : {}) },
     source,
   };
 }

@@ -59,12 +59,19 @@ export interface FactReadOptions {
   range?: ByteRange & { header: string[] | null; index: number };
 }
 
+/** How a fact row's subscriber_id is rejected (the raw value of an unknown one is the trimmed id). */
+export const SUBSCRIBER_REJECTS = {
+  empty: { column: 'subscriber_id', code: 'CW_ROW_EMPTY_FIELD', reason: 'subscriber_id is empty' },
+  unknown: { column: 'subscriber_id', code: 'CW_ROW_UNKNOWN_SUBSCRIBER', reason: 'subscriber_id is not in subscribers.csv' },
+} as const;
+
 /** The subscriber index of field `col`, or -1 after rejecting the row. */
 function subscriberOf(ids: IdTable, rec: RecordView, col: number, reject: Reject): number {
   const idx = ids.findField(rec, col);
   if (idx >= 0) return idx;
-  if (idx === ID_EMPTY) reject('subscriber_id', 'CW_ROW_EMPTY_FIELD', 'subscriber_id is empty', '');
-  else reject('subscriber_id', 'CW_ROW_UNKNOWN_SUBSCRIBER', 'subscriber_id is not in subscribers.csv', fieldString(rec, col).trim());
+  const { empty, unknown } = SUBSCRIBER_REJECTS;
+  if (idx === ID_EMPTY) reject(empty.column, empty.code, empty.reason, '');
+  else reject(unknown.column, unknown.code, unknown.reason, fieldString(rec, col).trim());
   return -1;
 }
 
@@ -85,7 +92,22 @@ function optionalScaled(rec: RecordView, col: number, scale: number, thousands: 
  * Amounts may be negative (credits), so they never come here.
  */
 function rejectNegative(rec: RecordView, col: number, column: string, reject: Reject): false {
-  return reject(column, 'CW_ROW_NEGATIVE', `${column} is below 0; counts, minutes and volumes cannot be`, fieldString(rec, col));
+  return reject(column, 'CW_ROW_NEGATIVE', negativeReason(column), fieldString(rec, col));
+}
+
+export function negativeReason(column: string): string {
+  return `${column} is below 0; counts, minutes and volumes cannot be`;
+}
+
+/** The reason of CW_ROW_BAD_NUMBER for a fold column. (A count read with decimals, as usage's are, has always been called "not a number": rejects.csv keeps its words.) */
+export function badNumberReason(f: FoldColumn): string {
+  return f.unit === 'money'
+    ? `${f.column} is not an amount in yuan with at most ${f.scale} decimals`
+    : f.scale === 0
+      ? `${f.column} is not a whole number`
+      : f.unit === 'count'
+        ? `${f.column} is not a number`
+        : `${f.column} is not a number with at most ${f.scale} decimals`;
 }
 
 /**
@@ -269,16 +291,7 @@ class MeasureCells {
     this.thousands = input.thousands;
     this.folds = foldColumns(extract, input.measures);
     this.values = new Float64Array(Math.max(HASHED, 1 + this.folds.length));
-    // (A count read with decimals, as usage's are, has always been called "not a number": rejects.csv keeps its words.)
-    this.bad = this.folds.map((f) =>
-      f.unit === 'money'
-        ? `${f.column} is not an amount in yuan with at most ${f.scale} decimals`
-        : f.scale === 0
-          ? `${f.column} is not a whole number`
-          : f.unit === 'count'
-            ? `${f.column} is not a number`
-            : `${f.column} is not a number with at most ${f.scale} decimals`,
-    );
+    this.bad = this.folds.map(badNumberReason);
   }
 
   /** The header positions of the columns (-1: absent, read as 0). */
@@ -359,7 +372,7 @@ export interface BillingFold {
 }
 
 /** The period column of a measure extract: how it is read, and how a bad cell is rejected. */
-interface PeriodColumn {
+export interface PeriodColumn {
   column: 'bill_month' | 'usage_date';
   kind: typeof Kind.Month | typeof Kind.Day;
   parse: (rec: RecordView, col: number) => number;
@@ -367,14 +380,14 @@ interface PeriodColumn {
   reason: string;
 }
 
-const BILL_MONTH: PeriodColumn = {
+export const BILL_MONTH: PeriodColumn = {
   column: 'bill_month',
   kind: Kind.Month,
   parse: parseMonthField,
   code: 'CW_ROW_BAD_MONTH',
   reason: 'bill_month is not a month (YYYY-MM or YYYYMM)',
 };
-const USAGE_DATE: PeriodColumn = {
+export const USAGE_DATE: PeriodColumn = {
   column: 'usage_date',
   kind: Kind.Day,
   parse: parseDayField,

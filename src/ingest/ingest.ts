@@ -67,6 +67,17 @@ export interface IngestPlan {
   minRangeBytes?: number;
   /** Keep subscribers.idTable in the result (it is dropped to free memory otherwise). */
   keepIdTable?: boolean;
+  /**
+   * Another engine's reader of fact jobs (the duckdb engine reads the measure
+   * extracts out of core): its result stands for runFactJob's; null leaves the job
+   * to runFactJob. With it, no worker thread is used.
+   */
+  readFacts?: (
+    job: FactJob,
+    input: InputOptions,
+    subscribers: SubscriberTable,
+    onRows?: (rows: number, bytes: number) => void,
+  ) => Promise<FactResult | null>;
 }
 
 export interface Extracts {
@@ -203,9 +214,9 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   const minRange = plan.minRangeBytes ?? envCount('CHURNWATCH_RANGE_MIN_BYTES') ?? RANGE_MIN_BYTES;
   const units: Unit[] = [];
   for (const job of jobs) {
-    // A wide export is not cut: its reader (wide-rows.ts) reads whole files only.
+    // A wide export is not cut (its reader, wide-rows.ts, reads whole files), nor a file another engine reads.
     const cut =
-      (job.extract === 'billing_monthly' || job.extract === 'usage_daily') && input.wide?.[job.extract] === undefined
+      (job.extract === 'billing_monthly' || job.extract === 'usage_daily') && input.wide?.[job.extract] === undefined && !plan.readFacts
         ? await planRanges(job.path, job.extract, input, workers, minRange)
         : null;
     if (cut === null || (job.extract !== 'billing_monthly' && job.extract !== 'usage_daily')) {
@@ -313,7 +324,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     };
     const runHere = async (job: FactJob) => {
       begin(job);
-      results.set(job, await runFactJob(job, input, subscriberKeys, progressOf(job)));
+      const other = await plan.readFacts?.(job, input, subscribers, progressOf(job));
+      results.set(job, other ?? (await runFactJob(job, input, subscriberKeys, progressOf(job))));
     };
     const mine: (FactJob | 'do_not_call')[] = [...mainJobs];
     if (dncPath) mine.push('do_not_call');
@@ -422,7 +434,14 @@ function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[], wo
   const env = process.env.CHURNWATCH_INGEST_PARALLEL;
   const forced = plan.parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
   // (An explicit `workers: 1` is one thread even when the environment forces a worker.)
-  if (forced === false || jobs.length === 0 || plan.input.workers === 1 || (forced === undefined && workers < 2)) return [jobs];
+  if (
+    forced === false ||
+    jobs.length === 0 ||
+    plan.input.workers === 1 ||
+    plan.readFacts !== undefined ||
+    (forced === undefined && workers < 2)
+  )
+    return [jobs];
   if (plan.workerExtracts) {
     const chosen = new Set(plan.workerExtracts);
     return [jobs.filter((j) => !chosen.has(j.extract)), jobs.filter((j) => chosen.has(j.extract))];

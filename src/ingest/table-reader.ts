@@ -57,6 +57,11 @@ export interface TableReadOptions {
   range?: ByteRange & { header: string[] | null };
 }
 
+/** The reason of CW_ROW_FIELD_COUNT; `count` is text so that an SQL engine can pass an expression. */
+export function fieldCountReason(count: string, width: number): string {
+  return `the record has ${count} fields but the header has ${width}`;
+}
+
 export async function readTable(
   path: string,
   file: string,
@@ -122,7 +127,7 @@ export async function readTable(
       records++;
       line = rec.line;
       if (rec.count !== width) {
-        reject('*', 'CW_ROW_FIELD_COUNT', `the record has ${rec.count} fields but the header has ${width}`, '');
+        reject('*', 'CW_ROW_FIELD_COUNT', fieldCountReason(String(rec.count), width), '');
       } else if (handler(rec, reject)) {
         accepted++;
       }

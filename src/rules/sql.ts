@@ -52,7 +52,7 @@ export interface SqlOptions {
   files?: Partial<Record<string, string>>;
 }
 
-interface Dialect {
+export interface Dialect {
   name: SqlDialectName;
   text: string;
   source(extract: string, opts: SqlOptions): string;
@@ -63,7 +63,7 @@ interface Dialect {
   quote(id: string): string;
 }
 
-const DIALECTS: Record<SqlDialectName, Dialect> = {
+export const DIALECTS: Record<SqlDialectName, Dialect> = {
   duckdb: {
     name: 'duckdb',
     text: 'VARCHAR',
@@ -86,7 +86,7 @@ const DIALECTS: Record<SqlDialectName, Dialect> = {
 };
 
 /** A SQL string literal. Backslashes are refused: Spark reads them as escapes, DuckDB does not. */
-function stringLiteral(s: string): string {
+export function stringLiteral(s: string): string {
   if (s.includes('\\')) throw new Error(`internal: a backslash in SQL text ${JSON.stringify(s)}`);
   return `'${s.replaceAll("'", "''")}'`;
 }
@@ -127,7 +127,7 @@ const trimmed = (col: string) => `coalesce(trim(${col}), '')`;
  * YYYYMMDD, a time after it ignored, years 1900-9999, the date must exist.
  * Returned as layers: each list of columns may use the ones before.
  */
-function dayLayers(d: Dialect, t: string, out: string): string[][] {
+export function dayLayers(d: Dialect, t: string, out: string): string[][] {
   const sep = d.matches(t, DAY_SEP),
     compact = d.matches(t, DAY_COMPACT);
   const y = `${out}_y`,
@@ -162,7 +162,7 @@ function daysFromCivil(y: string, m: string, d: string): string {
 }
 
 /** Month index (year × 12 + month − 1) of YYYY-MM, YYYY/MM or YYYYMM; NULL otherwise. */
-function monthIndex(d: Dialect, t: string): string {
+export function monthIndex(d: Dialect, t: string): string {
   const y = asInt(`substr(${t}, 1, 4)`),
     m = asInt(`substr(${t}, length(${t}) - 1, 2)`);
   // Nested: the casts run only on text of the right shape (AND need not evaluate left to right; Spark's ANSI mode fails a bad cast).
@@ -170,15 +170,15 @@ function monthIndex(d: Dialect, t: string): string {
 }
 
 /** A scaled number as integer units (fen, hundredths): NULL when it is not a number of that scale. */
-function scaled(d: Dialect, t: string, scale: number): string {
+export function scaled(d: Dialect, t: string, scale: number): string {
   return `CASE WHEN ${d.matches(t, numberPattern(scale))} THEN CAST(CAST(${t} AS DECIMAL(18, ${scale})) * ${10 ** scale} AS BIGINT) END`;
 }
 
 /** An optional scaled column: 0 when empty, NULL when not a number. */
-const optionalScaled = (d: Dialect, t: string, scale: number) => `CASE WHEN ${t} = '' THEN 0 ELSE ${scaled(d, t, scale)} END`;
+export const optionalScaled = (d: Dialect, t: string, scale: number) => `CASE WHEN ${t} = '' THEN 0 ELSE ${scaled(d, t, scale)} END`;
 
 /** Stacks layers of computed columns over a FROM clause: each layer sees the columns of the ones before it. */
-function layered(from: string, layers: string[][], alias?: string): string {
+export function layered(from: string, layers: string[][], alias?: string): string {
   let sql = from;
   layers.forEach((cols, k) => {
     sql = `(SELECT *, ${cols.join(', ')} FROM ${sql}) ${k === layers.length - 1 && alias ? alias : `l${k}`}`;

@@ -1,0 +1,500 @@
+/**
+ * The duckdb engine's reader of the measure extracts (billing_monthly, usage_daily):
+ * embedded DuckDB reads, checks and folds them out of core, so the rows never sit
+ * in this process; what comes back is what the in-process reader (ingest/facts.ts)
+ * returns: the file's stats, its rejected rows and the per-subscriber sums of the
+ * months and days the rule pack reads. The rest of the run (subscribers, tickets,
+ * contracts, the optional lists, gates, rules, tasks, outputs) is the in-process
+ * engine's own code, so every output agrees by construction once these do.
+ *
+ * Exactness: each row gets the reader's verdict in the reader's order of checks
+ * (field count, subscriber id, period, each numeric column: empty, not a number,
+ * below 0), with the reader's reject texts (exported by facts.ts and table-reader.ts);
+ * numbers parse with the SQL compiler's parsers (rules/sql.ts), which the
+ * differential tests hold to the reader's. Line numbers come from reading the file
+ * as lines: DuckDB keeps empty lines as NULL rows in file order, so row k is line k.
+ * What that reading cannot see the same way is refused before DuckDB reads it
+ * (CW_ENGINE_UNSUPPORTED): a quote character (a quoted field may hold the delimiter
+ * or a line break), a lone CR or mixed line ends, a 0x01 byte (the line reader's
+ * column separator), bytes that are not UTF-8, another encoding, thousands separators.
+ *
+ * Memory: DuckDB gets `memory_limit` and spills to a temp folder in the output
+ * root (.tmp-engine-<pid>, removed at the end, swept by the next run if killed).
+ */
+import { closeSync, createReadStream, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { ChurnwatchError } from '../errors.js';
+import { DERIVED_MEASURES, foldColumns, measureScale, type FoldColumn } from '../contract/contract.js';
+import { DIALECTS, dayLayers, layered, monthIndex, optionalScaled, scaled, stringLiteral } from '../rules/sql.js';
+import { BILL_MONTH, SUBSCRIBER_REJECTS, USAGE_DATE, badNumberReason, negativeReason, type MeasureSums } from '../ingest/facts.js';
+import type { FactJob, FactResult } from '../ingest/fact-jobs.js';
+import { encodingOf, resolveColumns, type InputOptions } from '../ingest/layout.js';
+import { RejectLog, type RejectCode } from '../ingest/rejects.js';
+import type { SubscriberTable } from '../ingest/subscribers.js';
+import { fieldCountReason, type FileStats } from '../ingest/table-reader.js';
+
+type DuckDbApi = typeof import('@duckdb/node-api');
+type Connection = import('@duckdb/node-api').DuckDBConnection;
+type Instance = import('@duckdb/node-api').DuckDBInstance;
+
+/** The version the engine is tested with (the newer releases' platform packages are missing from the registry). */
+export const DUCKDB_PACKAGE = '@duckdb/node-api@1.5.5-r.5';
+
+export interface DuckDbSettings {
+  /** DuckDB's memory_limit, e.g. "2GB": beyond it, joins, sorts and aggregates spill to tempDir. */
+  memoryLimit: string;
+  threads: number;
+  /** A folder of its own (created, and removed by close()). */
+  tempDir: string;
+}
+
+/** The optional dependency, loaded only when the engine is asked for. */
+async function loadDuckDb(): Promise<DuckDbApi> {
+  try {
+    return await import('@duckdb/node-api');
+  } catch {
+    throw new ChurnwatchError(
+      'CW_ENGINE_UNAVAILABLE',
+      `--engine duckdb needs the optional package ${DUCKDB_PACKAGE}, which is not installed or has no build for this platform; ` +
+        `install it where churnwatch is installed (npm install ${DUCKDB_PACKAGE}), or run with --engine in-process`,
+      {},
+    );
+  }
+}
+
+/** JavaScript's String#trim set, which the id table trims ids with. */
+const ID_SPACE = ` \\t\\n\\u000b\\f\\r\\u00a0\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff`;
+/** The readers' blanks around a number or a date: space and TAB to CR. */
+const CELL_SPACE = ' \\t\\n\\u000b\\f\\r';
+const spaceSet = (escaped: string) => `${JSON.parse(`"${escaped}"`) as string}`;
+const trimSql = (x: string, set: string) => `trim(${x}, ${stringLiteral(spaceSet(set))})`;
+
+const D = DIALECTS.duckdb;
+
+/** The whole-file reads of the two measure extracts that this engine takes over. */
+type BillingJob = Extract<FactJob, { asOfMonth: number }>;
+type UsageJob = Extract<FactJob, { wanted: unknown }>;
+export class DuckDbEngine {
+  private idsLoaded = false;
+  private seq = 0;
+
+  private constructor(
+    private readonly instance: Instance,
+    private readonly conn: Connection,
+    private readonly dir: string,
+  ) {}
+
+  static async open(s: DuckDbSettings): Promise<DuckDbEngine> {
+    const api = await loadDuckDb();
+    mkdirSync(join(s.tempDir, 'spill'), { recursive: true, mode: 0o700 });
+    const instance = await api.DuckDBInstance.create(join(s.tempDir, 'engine.duckdb'), {
+      memory_limit: s.memoryLimit,
+      threads: String(s.threads),
+      temp_directory: join(s.tempDir, 'spill'),
+      preserve_insertion_order: 'true',
+    });
+    return new DuckDbEngine(instance, await instance.connect(), s.tempDir);
+  }
+
+  close(): void {
+    try {
+      this.conn.closeSync();
+      this.instance.closeSync();
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** The accepted subscribers' ids (trimmed, as the id table holds them) with their index. */
+  private async loadIds(subscribers: SubscriberTable): Promise<void> {
+    if (this.idsLoaded) return;
+    await this.conn.run('CREATE TABLE ids (sid VARCHAR, idx INTEGER)');
+    const app = await this.conn.createAppender('ids');
+    for (let i = 0; i < subscribers.n; i++) {
+      app.appendVarchar(subscribers.ids.get(i));
+      app.appendInteger(i);
+      app.endRow();
+    }
+    app.closeSync();
+    this.idsLoaded = true;
+  }
+
+  /** The fact job of a measure extract, as runFactJob would fold it; null for the other extracts (read in process). */
+  async readFacts(job: FactJob, input: InputOptions, subscribers: SubscriberTable, onRows?: (rows: number, bytes: number) => void) {
+    // Whole files only: the ingest plan neither cuts nor hashes apart the files this engine reads.
+    if ('hash' in job || (job.extract !== 'billing_monthly' && job.extract !== 'usage_daily') || job.range !== undefined) return null;
+    const started = performance.now();
+    const probe = await probeFile(job.path, job.file, input, job.extract);
+    await this.loadIds(subscribers);
+    const t = `x${++this.seq}`;
+    try {
+      const read = await this.checkRows(t, job, input, probe.gzip);
+      const rejects = new RejectLog();
+      for (const r of read.rejects) rejects.add(job.file, r.line, r.column, r.code, r.reason, r.raw);
+      const stats: FileStats = {
+        extract: job.extract,
+        file: job.file,
+        path: job.path,
+        bytes: probe.bytes,
+        records: read.records,
+        accepted: read.records - read.rejects.length,
+        rejected: read.rejects.length,
+        ms: 0,
+        sha256: probe.sha256,
+        before: probe.before,
+      };
+      const result: FactResult =
+        job.extract === 'billing_monthly'
+          ? await this.foldBilling(t, job, read.folds, stats, subscribers.n)
+          : await this.foldUsage(t, job, read.folds, input, stats, subscribers.n);
+      result.rejects = rejects.rows;
+      result.stats.ms = performance.now() - started;
+      onRows?.(read.records, probe.bytes);
+      return result;
+    } finally {
+      await this.conn.run(`DROP TABLE IF EXISTS ${t}_lines; DROP TABLE IF EXISTS ${t}`);
+    }
+  }
+
+  private async rows(sql: string): Promise<unknown[][]> {
+    return (await this.conn.runAndReadAll(sql)).getRows() as unknown[][];
+  }
+
+  /**
+   * Reads the file as lines into `<t>_lines` (row k is line k + 1), resolves its
+   * header as the reader does, and writes `<t>`: per data line its number, the
+   * subscriber index, the period, each fold column in integer units and, for a
+   * rejected line, the reject (column, code, reason, raw value).
+   */
+  private async checkRows(t: string, job: BillingJob | UsageJob, input: InputOptions, gzip: boolean) {
+    await this.conn.run(
+      `CREATE TABLE ${t}_lines AS SELECT line FROM read_csv(${stringLiteral(job.path)}, header = false, columns = {'line': 'VARCHAR'}, ` +
+        `delim = '\x01', quote = '', escape = '', auto_detect = false, strict_mode = false, compression = '${gzip ? 'gzip' : 'none'}')`,
+    );
+    const head = await this.rows(`SELECT rowid, line FROM ${t}_lines WHERE line IS NOT NULL ORDER BY rowid LIMIT 1`);
+    if (head.length === 0) throw emptyFile(job.file);
+    const headerRow = Number(head[0]![0]);
+    const header = String(head[0]![1])
+      .replace(/^\ufeff/, '')
+      .split(input.delimiter);
+    const columns = resolveColumns(job.extract, header, input, job.file);
+    const width = header.length;
+    const folds = foldColumns(job.extract, input.measures);
+    const period = job.extract === 'billing_monthly' ? BILL_MONTH : USAGE_DATE;
+
+    const field = (name: string) => {
+      const at = columns[name] ?? -1;
+      return at < 0 ? "''" : `f[${at + 1}]`;
+    };
+    const base = `(SELECT rowid + 1 AS line_no, len(f) AS nf, ${field('subscriber_id')} AS sid_raw, ${field(period.column)} AS period_raw${folds
+      .map((c, j) => `, ${field(c.column)} AS c${j}_raw`)
+      .join('')}
+      FROM (SELECT rowid, string_split(line, ${stringLiteral(input.delimiter)}) AS f FROM ${t}_lines WHERE rowid > ${headerRow} AND line IS NOT NULL) l) raw`;
+    const trims = [
+      `${trimSql('sid_raw', ID_SPACE)} AS sid_t`,
+      `${trimSql('period_raw', CELL_SPACE)} AS period_t`,
+      ...folds.map((_, j) => `${trimSql(`c${j}_raw`, CELL_SPACE)} AS c${j}_t`),
+    ];
+    const values = folds.map((c, j) => `${(c.required ? scaled : optionalScaled)(D, `c${j}_t`, c.scale)} AS v${j}`);
+    const layers =
+      period.column === 'bill_month'
+        ? [trims, [`${monthIndex(D, 'period_t')} AS period`, ...values]]
+        : (() => {
+            const [l1, l2] = dayLayers(D, 'period_t', 'period');
+            return [trims, [...l1!, ...values], l2!];
+          })();
+    // The reader's checks, in its order: the first that fails names the reject.
+    const checks: { when: string; column: string; code: RejectCode; reason: string; raw: string }[] = [];
+    const [countHead, countTail] = fieldCountReason('\u0000', width).split('\u0000') as [string, string];
+    const { empty, unknown } = SUBSCRIBER_REJECTS;
+    checks.push({
+      when: `nf <> ${width}`,
+      column: '*',
+      code: 'CW_ROW_FIELD_COUNT',
+      reason: `${stringLiteral(countHead)} || nf || ${stringLiteral(countTail)}`,
+      raw: "''",
+    });
+    checks.push({ when: `sid_t = ''`, column: empty.column, code: empty.code, reason: stringLiteral(empty.reason), raw: "''" });
+    checks.push({ when: 'i.idx IS NULL', column: unknown.column, code: unknown.code, reason: stringLiteral(unknown.reason), raw: 'sid_t' });
+    checks.push({
+      when: 'period IS NULL',
+      column: period.column,
+      code: period.code,
+      reason: stringLiteral(period.reason),
+      raw: 'period_raw',
+    });
+    folds.forEach((c, j) => {
+      if (c.required)
+        checks.push({
+          when: `c${j}_t = ''`,
+          column: c.column,
+          code: 'CW_ROW_EMPTY_FIELD',
+          reason: stringLiteral(`${c.column} is empty`),
+          raw: "''",
+        });
+      checks.push({
+        when: `v${j} IS NULL`,
+        column: c.column,
+        code: 'CW_ROW_BAD_NUMBER',
+        reason: stringLiteral(badNumberReason(c)),
+        raw: `c${j}_raw`,
+      });
+      if (c.nonNegative)
+        checks.push({
+          when: `v${j} < 0`,
+          column: c.column,
+          code: 'CW_ROW_NEGATIVE',
+          reason: stringLiteral(negativeReason(c.column)),
+          raw: `c${j}_raw`,
+        });
+    });
+    const pick = (what: (c: (typeof checks)[number]) => string) =>
+      `CASE ${checks.map((c) => `WHEN ${c.when} THEN ${what(c)}`).join(' ')} END`;
+    await this.conn.run(`CREATE TABLE ${t} AS
+      SELECT line_no, i.idx, period${folds.map((_, j) => `, v${j}`).join('')},
+        ${pick((c) => stringLiteral(c.column))} AS r_column, ${pick((c) => stringLiteral(c.code))} AS r_code,
+        ${pick((c) => c.reason)} AS r_reason, ${pick((c) => c.raw)} AS r_raw
+      FROM ${layered(base, layers, 'p')} LEFT JOIN ids i ON i.sid = p.sid_t`);
+    const [[records]] = (await this.rows(`SELECT count(*) FROM ${t}`)) as [[bigint]];
+    const rejected = await this.rows(
+      `SELECT line_no, r_column, r_code, r_reason, coalesce(r_raw, '') FROM ${t} WHERE r_code IS NOT NULL ORDER BY line_no`,
+    );
+    if (Number(records) === 0) throw emptyFile(job.file);
+    return {
+      records: Number(records),
+      folds,
+      rejects: rejected.map(([line, column, code, reason, raw]) => ({
+        line: Number(line),
+        column: String(column),
+        code: code as RejectCode,
+        reason: String(reason),
+        raw: String(raw),
+      })),
+    };
+  }
+
+  /** Accepted rows per key (`key` over the accepted rows of `<t>`), ascending, as KeyCounts.toMap gives them. */
+  private async countsBy(t: string, key: string, where = 'true'): Promise<Map<number, number>> {
+    const rows = await this.rows(`SELECT ${key} AS k, count(*) FROM ${t} WHERE r_code IS NULL AND ${where} GROUP BY k ORDER BY k`);
+    return new Map(rows.map(([k, n]) => [Number(k), Number(n)]));
+  }
+
+  /**
+   * Rows that repeat the values of the first row of their subscriber and period,
+   * among the rows the reader keeps a state for (`kept`, over `<t>` ordered by line):
+   * the reader compares 32-bit hashes of the values, this the values themselves,
+   * the same barring a hash collision (1 in 2^32 per pair).
+   */
+  private async repeats(from: string, folds: FoldColumn[]): Promise<number> {
+    const firsts = folds.map((_, j) => `first_value(v${j}) OVER w AS f${j}`).join(', ');
+    const same = folds.map((_, j) => `v${j} = f${j}`).join(' AND ');
+    const [[n]] = (await this.rows(`SELECT count(*) FROM (
+        SELECT *, row_number() OVER w AS k, ${firsts} FROM ${from} WINDOW w AS (PARTITION BY idx, period ORDER BY line_no)
+      ) r WHERE k > 1 AND ${same}`)) as [[bigint]];
+    return Number(n);
+  }
+
+  /**
+   * Sums per subscriber: for each (name, condition, expression in units, scale), a
+   * Float64Array over all subscribers, 0 where there is no row, divided by 10^scale
+   * once, as the reader's folds are.
+   */
+  private async sums(t: string, n: number, wanted: { sum: string; scale: number }[]): Promise<Float64Array[]> {
+    const out = wanted.map(() => new Float64Array(n));
+    if (wanted.length === 0) return out;
+    const result = await this.conn.run(
+      `SELECT idx, ${wanted.map((w) => `CAST(sum(${w.sum}) AS DOUBLE)`).join(', ')} FROM ${t} WHERE r_code IS NULL GROUP BY idx`,
+    );
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (chunk === null || chunk.rowCount === 0) break;
+      const idx = chunk.getColumnVector(0);
+      const cols = wanted.map((_, j) => chunk.getColumnVector(j + 1));
+      for (let r = 0; r < chunk.rowCount; r++) {
+        const i = Number(idx.getItem(r));
+        cols.forEach((c, j) => {
+          out[j]![i] = Number(c.getItem(r));
+        });
+      }
+    }
+    wanted.forEach((w, j) => {
+      const a = out[j]!;
+      const unit = 10 ** w.scale;
+      if (w.scale > 0) for (let i = 0; i < n; i++) a[i] = a[i]! / unit;
+    });
+    return out;
+  }
+
+  private async foldBilling(t: string, job: BillingJob, folds: FoldColumn[], stats: FileStats, n: number) {
+    const asOfMonth = job.asOfMonth;
+    const rowsPerMonth = await this.countsBy(t, 'period');
+    const width = folds.map((f) => job.windows[f.measure] ?? 0);
+    const window = Math.max(1, ...width);
+    // The reader keeps a month while it is within `window` of the newest month seen so far (in file order).
+    const duplicates = await this.repeats(
+      `(SELECT * FROM (SELECT *, max(period) OVER (ORDER BY line_no ROWS UNBOUNDED PRECEDING) AS newest FROM ${t}
+        WHERE r_code IS NULL AND period < ${asOfMonth}) s WHERE period > newest - ${window})`,
+      folds,
+    );
+    const before = [...rowsPerMonth.keys()].filter((m) => m < asOfMonth);
+    const months = new Map<number, MeasureSums>();
+    if (before.length > 0) {
+      const m0 = Math.max(...before);
+      const wanted: { month: number; measure: string; sum: string; scale: number }[] = [];
+      for (let k = 0; k < window; k++) {
+        if (!rowsPerMonth.has(m0 - k)) continue;
+        folds.forEach((f, j) => {
+          if (k < width[j]!)
+            wanted.push({ month: m0 - k, measure: f.measure, sum: `CASE WHEN period = ${m0 - k} THEN v${j} ELSE 0 END`, scale: f.scale });
+        });
+      }
+      const arrays = await this.sums(t, n, wanted);
+      wanted.forEach((w, j) => {
+        const m = months.get(w.month) ?? {};
+        m[w.measure] = arrays[j]!;
+        months.set(w.month, m);
+      });
+    }
+    stats.duplicates = duplicates;
+    return { extract: job.extract, stats, rejects: [], billing: { months, rowsPerMonth } } satisfies FactResult;
+  }
+
+  private async foldUsage(t: string, job: UsageJob, folds: FoldColumn[], input: InputOptions, stats: FileStats, n: number) {
+    const slot = (measure: string) => `v${folds.findIndex((f) => f.measure === measure)}`;
+    const derived = DERIVED_MEASURES.filter((d) => d.extract === 'usage_daily');
+    const activity = derived
+      .find((d) => d.name === 'activity')!
+      .sumOf.map(slot)
+      .join(' + ');
+    const rowsPerDay = await this.countsBy(t, 'period');
+    const activeRowsPerDay = await this.countsBy(t, 'period', `${activity} > 0`);
+    const days = job.wanted.map(([k]) => job.asOf - k);
+    const duplicates =
+      days.length === 0 ? 0 : await this.repeats(`(SELECT * FROM ${t} WHERE r_code IS NULL AND period IN (${days.join(', ')}))`, folds);
+    const wanted: { k: number; measure: string; sum: string; scale: number }[] = [];
+    for (const [k, measures] of job.wanted) {
+      const on = (x: string) => `CASE WHEN period = ${job.asOf - k} THEN ${x} ELSE 0 END`;
+      for (const f of folds)
+        if (measures.includes(f.measure)) wanted.push({ k, measure: f.measure, sum: on(slot(f.measure)), scale: f.scale });
+      for (const d of derived)
+        if (measures.includes(d.name))
+          wanted.push({ k, measure: d.name, sum: on(`(${d.sumOf.map(slot).join(' + ')})`), scale: measureScale(d, input.measures) });
+    }
+    const arrays = await this.sums(t, n, wanted);
+    const byDay = new Map<number, MeasureSums>(job.wanted.map(([k]) => [k, {}]));
+    wanted.forEach((w, j) => {
+      byDay.get(w.k)![w.measure] = arrays[j]!;
+    });
+    stats.duplicates = duplicates;
+    return { extract: job.extract, stats, rejects: [], usage: { rowsPerDay, activeRowsPerDay, days: byDay } } satisfies FactResult;
+  }
+}
+
+function emptyFile(file: string): ChurnwatchError {
+  return new ChurnwatchError(
+    'CW_EXTRACT_EMPTY',
+    `gate non-empty-files failed: ${file} has no data rows; check the export job that writes it`,
+    {
+      file,
+      gate: 'non-empty-files',
+    },
+  );
+}
+
+function unsupported(file: string, what: string): ChurnwatchError {
+  return new ChurnwatchError(
+    'CW_ENGINE_UNSUPPORTED',
+    `${file}: ${what}, which the duckdb engine cannot check row by row the way the in-process reader does; run this input with --engine in-process`,
+    { file },
+  );
+}
+
+/**
+ * One pass over the file before DuckDB reads it: its sha256 (for the manifest, as
+ * the reader takes it, over the bytes on disk), its size, and the refusals of the
+ * module comment.
+ */
+async function probeFile(path: string, file: string, input: InputOptions, extract: 'billing_monthly' | 'usage_daily') {
+  const encoding = encodingOf(input, extract);
+  if (encoding !== 'utf8') throw unsupported(file, `it is configured as ${encoding}`);
+  if (input.thousands) throw unsupported(file, 'input.thousands allows thousands separators in numbers');
+  const st = statSync(path);
+  const before = { size: st.size, mtimeMs: st.mtimeMs };
+  const head = Buffer.alloc(2);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 2, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const gzip = path.endsWith('.gz') || (head[0] === 0x1f && head[1] === 0x8b);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  let carry = Buffer.alloc(0);
+  let lastByte = -1;
+  let lf = 0;
+  let cr = 0;
+  const check = (b: Buffer) => {
+    if (b.includes(0x22)) throw unsupported(file, 'it has a quote character (a quoted field)');
+    if (b.includes(0x01)) throw unsupported(file, 'it has a 0x01 byte');
+    if (lastByte === 0x0d && b[0] !== 0x0a) throw unsupported(file, 'it has a CR that does not end a line');
+    for (let p = b.indexOf(0x0d); p >= 0; p = b.indexOf(0x0d, p + 1)) {
+      cr++;
+      if (p + 1 < b.length && b[p + 1] !== 0x0a) throw unsupported(file, 'it has a CR that does not end a line');
+    }
+    for (let p = b.indexOf(0x0a); p >= 0; p = b.indexOf(0x0a, p + 1)) lf++;
+    lastByte = b[b.length - 1]!;
+    const all = carry.length > 0 ? Buffer.concat([carry, b]) : b;
+    const cut = utf8Cut(all);
+    if (!isUtf8(all.subarray(0, cut))) throw unsupported(file, 'it is not valid UTF-8');
+    carry = Buffer.from(all.subarray(cut));
+  };
+  try {
+    const sink = async (src: AsyncIterable<Buffer>) => {
+      for await (const b of src) if (b.length > 0) check(b);
+    };
+    if (gzip) await pipeline(createReadStream(path), hashing, createGunzip(), sink);
+    else await pipeline(createReadStream(path), hashing, sink);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('Z_'))
+      throw new ChurnwatchError(
+        'CW_ENCODING',
+        `${file}: the gzip data is corrupt or truncated (${(e as Error).message}); re-export or re-transfer the file`,
+        {
+          file,
+        },
+      );
+    throw e;
+  }
+  if (carry.length > 0 || lastByte === 0x0d)
+    throw unsupported(file, carry.length > 0 ? 'it is not valid UTF-8' : 'it has a CR that does not end a line');
+  // Every CR ends a line here; DuckDB reads the line ends it detects, so all of them must be one kind.
+  if (cr > 0 && cr !== lf) throw unsupported(file, 'it mixes CR LF and LF line ends');
+  return { sha256: hash.digest('hex'), bytes, before, gzip };
+}
+
+/** Where a buffer can be cut without splitting a UTF-8 sequence (its incomplete tail goes to the next chunk). */
+function utf8Cut(b: Buffer): number {
+  for (let k = 1; k <= 3 && k <= b.length; k++) {
+    const c = b[b.length - k]!;
+    if (c < 0x80) return b.length;
+    if (c >= 0xc0) {
+      const len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+      return len > k ? b.length - k : b.length;
+    }
+  }
+  return b.length;
+}
