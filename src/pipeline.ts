@@ -124,7 +124,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         // Its spill files and tables live in the output root (swept by the next run if this one is killed), never in the published folder.
         const tempDir = join(o.outRoot, `${TMP_PREFIX}engine-${process.pid}`);
         const threads = o.engine.threads ?? availableParallelism();
-        engine = await DuckDbEngine.open({ memoryLimit: o.engine.memoryLimit, threads, tempDir });
+        engine = await DuckDbEngine.open({ memoryLimit: o.engine.memoryLimit, threads, tempDir }, o.input);
         logger.info({ engine: 'duckdb', memory_limit: o.engine.memoryLimit, threads }, 'engine opened');
       }
       const before = snapshotInputs(o.input);

@@ -29,11 +29,11 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { ChurnwatchError } from '../errors.js';
-import { DERIVED_MEASURES, foldColumns, measureScale, type FoldColumn } from '../contract/contract.js';
+import { DERIVED_MEASURES, MEASURE_EXTRACTS, foldColumns, measureScale, type FoldColumn } from '../contract/contract.js';
 import { DIALECTS, dayLayers, layered, monthIndex, optionalScaled, scaled, stringLiteral } from '../rules/sql.js';
 import { BILL_MONTH, SUBSCRIBER_REJECTS, USAGE_DATE, badNumberReason, negativeReason, type MeasureSums } from '../ingest/facts.js';
 import type { FactJob, FactResult } from '../ingest/fact-jobs.js';
-import { encodingOf, resolveColumns, type InputOptions } from '../ingest/layout.js';
+import { displayName, encodingOf, resolveColumns, type InputOptions } from '../ingest/layout.js';
 import { RejectLog, type RejectCode } from '../ingest/rejects.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { fieldCountReason, type FileStats } from '../ingest/table-reader.js';
@@ -89,7 +89,14 @@ export class DuckDbEngine {
     private readonly dir: string,
   ) {}
 
-  static async open(s: DuckDbSettings): Promise<DuckDbEngine> {
+  /** Opens the engine for a run over `input`, after refusing a configuration it cannot read the same way (before anything is read). */
+  static async open(s: DuckDbSettings, input: InputOptions): Promise<DuckDbEngine> {
+    for (const extract of MEASURE_EXTRACTS) {
+      const file = displayName(input, extract);
+      const encoding = encodingOf(input, extract);
+      if (encoding !== 'utf8') throw unsupported(file, `it is configured as ${encoding} (input.encoding or input.encodings)`);
+      if (input.thousands) throw unsupported(file, 'input.thousands allows thousands separators in its numbers');
+    }
     const api = await loadDuckDb();
     mkdirSync(join(s.tempDir, 'spill'), { recursive: true, mode: 0o700 });
     const instance = await api.DuckDBInstance.create(join(s.tempDir, 'engine.duckdb'), {
@@ -129,7 +136,7 @@ export class DuckDbEngine {
     // Whole files only: the ingest plan neither cuts nor hashes apart the files this engine reads.
     if ('hash' in job || (job.extract !== 'billing_monthly' && job.extract !== 'usage_daily') || job.range !== undefined) return null;
     const started = performance.now();
-    const probe = await probeFile(job.path, job.file, input, job.extract);
+    const probe = await probeFile(job.path, job.file);
     await this.loadIds(subscribers);
     const t = `x${++this.seq}`;
     try {
@@ -419,10 +426,7 @@ function unsupported(file: string, what: string): ChurnwatchError {
  * the reader takes it, over the bytes on disk), its size, and the refusals of the
  * module comment.
  */
-async function probeFile(path: string, file: string, input: InputOptions, extract: 'billing_monthly' | 'usage_daily') {
-  const encoding = encodingOf(input, extract);
-  if (encoding !== 'utf8') throw unsupported(file, `it is configured as ${encoding}`);
-  if (input.thousands) throw unsupported(file, 'input.thousands allows thousands separators in numbers');
+async function probeFile(path: string, file: string) {
   const st = statSync(path);
   const before = { size: st.size, mtimeMs: st.mtimeMs };
   const head = Buffer.alloc(2);
@@ -461,13 +465,21 @@ async function probeFile(path: string, file: string, input: InputOptions, extrac
     if (!isUtf8(all.subarray(0, cut))) throw unsupported(file, 'it is not valid UTF-8');
     carry = Buffer.from(all.subarray(cut));
   };
+  // A refusal ends the read early; the pipeline then fails with its own abort error, which the refusal replaces.
+  let refused: unknown;
   try {
     const sink = async (src: AsyncIterable<Buffer>) => {
-      for await (const b of src) if (b.length > 0) check(b);
+      try {
+        for await (const b of src) if (b.length > 0) check(b);
+      } catch (e) {
+        refused = e;
+        throw e;
+      }
     };
     if (gzip) await pipeline(createReadStream(path), hashing, createGunzip(), sink);
     else await pipeline(createReadStream(path), hashing, sink);
   } catch (e) {
+    if (refused !== undefined) throw refused;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('Z_'))
       throw new ChurnwatchError(
