@@ -19,7 +19,16 @@
 import { ChurnwatchError } from '../errors.js';
 import { checkExpression, type Typed } from './check.js';
 import { parseExpression } from './parse.js';
-import { MEMBER_LEVELS, STATUS_VALUES, TICKET_KINDS, type ColumnMeasure, type ExtractName } from '../contract/contract.js';
+import {
+  DERIVED_MEASURES,
+  MEMBER_LEVELS,
+  STATUS_VALUES,
+  TICKET_KINDS,
+  foldColumns,
+  type ColumnMeasure,
+  type ExtractName,
+  type MeasureExtract as MeasureExtractName,
+} from '../contract/contract.js';
 import { featureFile, measureColumnName, scoreMeasures, type FeatureRequest } from './catalogue.js';
 import { COMPARE_TOLERANCE, comparison } from './compile.js';
 
@@ -40,7 +49,7 @@ export interface SqlPack {
     /** The reason text: its {expressions} read measures the scores carry for `churnwatch tasks --scores`. */
     reason?: readonly (string | { features: ReadonlyMap<string, FeatureRequest> })[];
   }[];
-  /** Measures the pack declares (refused below: the SQL compiler knows the built-in ones only, so far). */
+  /** Measures the pack declares over extra columns of the measure extracts. */
   measures?: readonly ColumnMeasure[];
 }
 
@@ -248,49 +257,43 @@ interface MeasureExtract {
   measures: Record<string, string[]>;
 }
 
-const BILLING: MeasureExtract = {
-  extract: 'billing_monthly',
-  alias: 'b',
-  period: { column: 'bill_month', kind: 'month' },
-  columns: [
-    { column: 'amount', scale: 2, required: true, signed: true },
-    { column: 'mou', scale: 2 },
-    { column: 'hotline_calls', scale: 0 },
-  ],
-  measures: { amount: ['amount'], mou: ['mou'], hotline_calls: ['hotline_calls'] },
-};
+/** The two measure extracts as one script reads them: the contract's columns and those the pack declares and a rule reads. */
+interface MeasureSpecs {
+  billing: MeasureExtract;
+  usage: MeasureExtract;
+}
 
-const USAGE: MeasureExtract = {
-  extract: 'usage_daily',
-  alias: 'u',
-  period: { column: 'usage_date', kind: 'day' },
-  columns: [
-    { column: 'calls', scale: 2, required: true },
-    { column: 'sms', scale: 2 },
-    { column: 'data_mb', scale: 2 },
-    { column: 'forwarded_calls', scale: 2 },
-  ],
-  measures: {
-    activity: ['calls', 'sms', 'data_mb'],
-    calls: ['calls'],
-    sms: ['sms'],
-    data_mb: ['data_mb'],
-    forwarded_calls: ['forwarded_calls'],
-  },
-};
+/**
+ * A measure extract from the contract's declaration (foldColumns: the built-in
+ * measures' columns, then the pack's, each with its scale and checks, as the
+ * readers fold them) and its derived measures (activity = calls + sms + data_mb).
+ */
+function measureSpec(extract: MeasureExtractName, declared: readonly ColumnMeasure[]): MeasureExtract {
+  const folds = foldColumns(extract, declared);
+  const columnOf = (measure: string) => folds.find((f) => f.measure === measure)!.column;
+  return {
+    extract,
+    alias: extract === 'billing_monthly' ? 'b' : 'u',
+    period: extract === 'billing_monthly' ? { column: 'bill_month', kind: 'month' } : { column: 'usage_date', kind: 'day' },
+    columns: folds.map((f) => ({ column: f.column, scale: f.scale, required: f.required, signed: !f.nonNegative })),
+    measures: Object.fromEntries([
+      ...DERIVED_MEASURES.filter((m) => m.extract === extract).map((m) => [m.name, m.sumOf.map(columnOf)] as const),
+      ...folds.map((f) => [f.measure, [f.column]] as const),
+    ]),
+  };
+}
+
+/** The specs for the features of a script: a measure the pack declares is read (and its cells checked) only when a feature reads it, as in the readers. */
+function measureSpecs(features: FeatureRequest[]): MeasureSpecs {
+  const declared = new Map<string, ColumnMeasure>();
+  for (const f of features) if ((f.source === 'billing' || f.source === 'usage') && f.declared) declared.set(f.measure, f.declared);
+  return { billing: measureSpec('billing_monthly', [...declared.values()]), usage: measureSpec('usage_daily', [...declared.values()]) };
+}
 
 /** The extract, measure and period offset (Mk or dk) a feature reads, when it reads a measure extract. */
-function measureOf(f: FeatureRequest): { spec: MeasureExtract; measure: string; offset: number } | null {
-  if ((f.source === 'billing' || f.source === 'usage') && f.declared) {
-    // Never mistranslate: the SQL compiler knows the built-in measures only, so far.
-    throw new ChurnwatchError(
-      'CW_SQL_UNSUPPORTED',
-      `measure ${f.measure} is declared by the rule pack; churnwatch sql does not compile pack-declared measures yet: run the pack in process, or express the rule with built-in measures`,
-      {},
-    );
-  }
-  if (f.source === 'billing') return { spec: BILLING, measure: f.measure, offset: f.month };
-  if (f.source === 'usage') return { spec: USAGE, measure: f.measure, offset: f.day };
+function measureOf(f: FeatureRequest, specs: MeasureSpecs): { spec: MeasureExtract; measure: string; offset: number } | null {
+  if (f.source === 'billing') return { spec: specs.billing, measure: f.measure, offset: f.month };
+  if (f.source === 'usage') return { spec: specs.usage, measure: f.measure, offset: f.day };
   return null;
 }
 
@@ -307,7 +310,7 @@ function measureScale(spec: MeasureExtract, measure: string): number {
  * in integer units: `<alias>_sums`. Months count from M0, the newest month of an
  * accepted row before the run month; days from D.
  */
-function measureCtes(d: Dialect, opts: SqlOptions, spec: MeasureExtract, features: FeatureRequest[]): string {
+function measureCtes(d: Dialect, opts: SqlOptions, spec: MeasureExtract, features: FeatureRequest[], specs: MeasureSpecs): string {
   const { alias, columns } = spec;
   const raw = `(SELECT ${[
     `${trimmed('subscriber_id')} AS sid`,
@@ -326,7 +329,7 @@ function measureCtes(d: Dialect, opts: SqlOptions, spec: MeasureExtract, feature
   const checks = columns.map((c) => (c.signed ? `${alias}.${c.column}_n IS NOT NULL` : `${alias}.${c.column}_n >= 0`));
   const first = spec.period.kind === 'month' ? 'm.m0' : int(opts.asOf);
   const sums = features.flatMap((f) => {
-    const m = measureOf(f);
+    const m = measureOf(f, specs);
     if (m === null || m.spec !== spec) return [];
     const sum = spec.measures[m.measure]!.map((c) => `${c}_n`).join(' + ');
     return [`sum(CASE WHEN ${alias}.period = ${first} - ${m.offset} THEN ${sum} ELSE 0 END) AS ${featureColumn(f)}`];
@@ -417,7 +420,7 @@ function featureColumn(f: FeatureRequest): string {
 }
 
 /** The value of a feature per subscriber, as the feature stage gives it (0 without rows, NULL when not given). */
-function featureValue(f: FeatureRequest): string {
+function featureValue(f: FeatureRequest, specs: MeasureSpecs): string {
   const col = featureColumn(f);
   switch (f.source) {
     case 'subscribers': {
@@ -432,7 +435,7 @@ function featureValue(f: FeatureRequest): string {
     }
     case 'billing':
     case 'usage': {
-      const m = measureOf(f)!;
+      const m = measureOf(f, specs)!;
       const scale = measureScale(m.spec, m.measure);
       return `CAST(coalesce(${m.spec.alias}.${col}, 0) AS DOUBLE) / ${double(10 ** scale)} AS ${col}`;
     }
@@ -448,11 +451,11 @@ function featureValue(f: FeatureRequest): string {
  * counts): whole numbers for a count, two decimals otherwise, exact, as scores.csv
  * writes a measure (`formatMeasure` in catalogue.ts).
  */
-function measureText(d: Dialect, f: FeatureRequest): string {
+function measureText(d: Dialect, f: FeatureRequest, specs: MeasureSpecs): string {
   const col = featureColumn(f);
-  const units = f.source === 'tickets' ? `t.${col}` : f.source === 'contracts' ? `c.${col}` : `${measureOf(f)!.spec.alias}.${col}`;
+  const units = f.source === 'tickets' ? `t.${col}` : f.source === 'contracts' ? `c.${col}` : `${measureOf(f, specs)!.spec.alias}.${col}`;
   const n = `CAST(coalesce(${units}, 0) AS BIGINT)`;
-  const scale = f.source === 'billing' || f.source === 'usage' ? measureScale(measureOf(f)!.spec, measureOf(f)!.measure) : 0;
+  const scale = f.source === 'billing' || f.source === 'usage' ? measureScale(measureOf(f, specs)!.spec, measureOf(f, specs)!.measure) : 0;
   if (scale === 0) return `CAST(${n} AS ${d.text}) AS m_${col}`;
   if (scale !== 2) throw new Error(`internal: a measure of scale ${scale}`);
   const a = `abs(${n})`;
@@ -608,9 +611,10 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
   const files = new Set(list.map(featureFile));
   const ctes = [subscribersCte(d, opts)];
   const joins: string[] = [];
-  for (const spec of [BILLING, USAGE]) {
+  const specs = measureSpecs(list);
+  for (const spec of [specs.billing, specs.usage]) {
     if (!files.has(spec.extract as ExtractName)) continue;
-    ctes.push(measureCtes(d, opts, spec, list));
+    ctes.push(measureCtes(d, opts, spec, list, specs));
     joins.push(`LEFT JOIN ${spec.alias}_sums ${spec.alias} ON ${spec.alias}.sid = s.sid`);
   }
   if (files.has('tickets')) {
@@ -622,7 +626,7 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
     joins.push('LEFT JOIN contracts_sums c ON c.sid = s.sid');
   }
   ctes.push(`features AS (
-  SELECT s.sid, s.row_no${list.map((f) => `,\n    ${featureValue(f)}`).join('')}${measures.map((f) => `,\n    ${measureText(d, f)}`).join('')}
+  SELECT s.sid, s.row_no${list.map((f) => `,\n    ${featureValue(f, specs)}`).join('')}${measures.map((f) => `,\n    ${measureText(d, f, specs)}`).join('')}
   FROM subscribers_ok s
   ${joins.join('\n  ')}
 )`);

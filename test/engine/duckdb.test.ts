@@ -2,8 +2,8 @@
  * `run --engine duckdb` against the in-process engine, on generated extracts with
  * their boundary cases: every published file is the same byte for byte (summary.json
  * apart from its timings, manifest.json apart from summary.json's hash), and so is
- * the DuckDB dialect of `churnwatch sql` run on the same files; also for a pack that
- * declares its own measures over extra columns. Gates trip the same way (a cut
+ * the DuckDB dialect of `churnwatch sql` run on the same files (scores.csv); also for a
+ * pack that declares its own measures over extra columns. Gates trip the same way (a cut
  * month, a dead day, a file delivered twice, too many rejects), with the same
  * message, failure.json and rejects.csv. Inputs the engine cannot check the same
  * way are refused with CW_ENGINE_UNSUPPORTED.
@@ -81,7 +81,7 @@ function lines(dir: string, name: string): { get: () => string[]; set: (l: strin
   };
 }
 
-describe.skipIf(duckdb === null)('run --engine duckdb against the in-process engine', () => {
+describe.skipIf(duckdb === null)('run --engine duckdb and the SQL script against the in-process engine', () => {
   let clean = '';
   let dirty = '';
   beforeAll(async () => {
@@ -142,7 +142,10 @@ rules:
       ),
     );
     const files = await sameBothWays(input, ['--rules', pack]);
-    const header = files.get('scores.csv')!.split('\n')[0]!;
+    const scores = files.get('scores.csv')!;
+    const script = await cli(['sql', '--dialect', 'duckdb', '--as-of', AS_OF, '--rules', pack, '--input', input]);
+    expect(scores.slice(0, scores.indexOf('\n') + 1) + csvBody(await runSql(duckdb!, script.out))).toBe(scores);
+    const header = scores.split('\n')[0]!;
     expect(header).toContain('recharge_drop');
     expect(
       files

@@ -43,7 +43,7 @@ describe('churnwatch sql refuses', () => {
     expect(r.err).toContain('CW_SQL_UNSUPPORTED');
   });
 
-  it('a rule over a measure the pack declares, which the SQL compiler does not know yet (78), instead of a wrong script', async () => {
+  it('compiles a rule over a measure the pack declares from its declaration (the column read, checked and summed in fen)', async () => {
     const pack = readFileSync('rules/default.yaml', 'utf8')
       .replace(/^rules:/m, 'measures:\n  recharge: { extract: billing_monthly, column: recharge_amount, unit: money }\nrules:')
       .replace('when: hotline_calls(M0) >= 5', 'when: recharge(M0) >= 5');
@@ -51,10 +51,10 @@ describe('churnwatch sql refuses', () => {
     const file = join(tmp, 'declared.yaml');
     writeFileSync(file, pack);
     const r = await run(['sql', '--dialect', 'duckdb', '--as-of', '2026-03-15', '--rules', file]);
-    expect(r.err).toContain('CW_SQL_UNSUPPORTED');
-    expect(r.err).toContain('recharge');
-    expect(r.code).toBe(78);
-    expect(r.out).toBe('');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('trim(recharge_amount)');
+    expect(r.out).toContain('AS f_recharge_m0');
   });
 
   it.each([[[]], [['--dialect', 'oracle']]])('a missing or unknown dialect (64): %j', async (extra) => {
