@@ -78,7 +78,7 @@ describe('run configuration schema', () => {
   });
 
   it('when a configuration is empty or sections are empty then every default is filled in', () => {
-    for (const yaml of ['', '{}', 'input:\noutput:\n']) {
+    for (const yaml of ['', '{}', 'input:\noutput:\nengine:\n']) {
       expect(parseRunConfig(yaml, 'run.yaml')).toEqual({
         input: { delimiter: ',', encoding: 'utf8', encodings: {}, thousands: false, files: {}, columns: {} },
         output: {
@@ -94,6 +94,7 @@ describe('run configuration schema', () => {
           withMeasures: false,
         },
         timeZone: undefined,
+        engine: { name: 'in-process', memoryLimit: '2GB' },
         source: null,
       });
     }
@@ -110,6 +111,12 @@ describe('run configuration schema', () => {
       expect([e.code, e.context.path]).toEqual(['CW_CONFIG_INVALID', 'input.workers']);
       expect(e.message).toContain(why);
     }
+  });
+
+  it('when the engine keys are given then they are read, and a size without a unit is refused', () => {
+    const c = parseRunConfig('engine:\n  name: duckdb\n  memory_limit: 512MB\n  threads: 2\n', 'run.yaml');
+    expect(c.engine).toEqual({ name: 'duckdb', memoryLimit: '512MB', threads: 2 });
+    expect(() => parseRunConfig('engine:\n  memory_limit: "512"\n', 'run.yaml')).toThrow('engine.memory_limit: must be a size such as 2GB');
   });
 
   it('when the output profile keys are given then they are read', () => {
