@@ -45,6 +45,10 @@ export const EXIT_CODES = {
   CW_CONFIG_INVALID: EXIT.config,
   CW_REPORT_INPUT: EXIT.data,
   CW_SCORES_INVALID: EXIT.data,
+  /** calibrate: the labels leave too little to fit on or to judge by. */
+  CW_CALIBRATE_DATA: EXIT.data,
+  /** calibrate: the fitted pack is worse than the old one on the held-out part (--force writes it anyway). */
+  CW_CALIBRATE_WORSE: EXIT.data,
   CW_OUTPUT_UNWRITABLE: EXIT.cantCreate,
   CW_OUTPUT_EXISTS: EXIT.cantCreate,
   CW_OUTPUT_ENCODING: EXIT.data,

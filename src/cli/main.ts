@@ -3,12 +3,13 @@
  * boundary, and every exit through exitCodeOf() so the codes live in one place.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChurnwatchError, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
-import { loadRulePack, neededFiles, requiredFeatures } from '../config/rulepack.js';
+import { loadRulePack, neededFiles, parseRulePack, requiredFeatures } from '../config/rulepack.js';
 import { ENGINES, MEMORY_LIMIT, loadRunConfig, SCORES_FORMATS, type EngineName, type ScoresFormat } from '../config/run-config.js';
 import { featureFile } from '../rules/catalogue.js';
 import { measureHelp } from '../contract/contract.js';
@@ -21,6 +22,7 @@ import { LABEL_COLUMN, backtest, backtestText, joinLabels, labelMeasure, toJson 
 import { measureNames, scoreColumns, scoreMeasures } from '../output/measures.js';
 import { writeFileAtomically } from '../output/publish.js';
 import { diffPacks, diffText } from '../report/diff.js';
+import { calibrate, calibrationText, candidateMeasures, scorecardPackText, splitMeasureList } from '../report/calibrate.js';
 import { readLabels } from '../ingest/labels.js';
 import { generateExtracts } from '../generate/generate.js';
 import { rulePackSql, type SqlDialectName } from '../rules/sql.js';
@@ -461,6 +463,102 @@ export function makeBacktestCommand(io: Io): Command {
     );
 }
 
+/** sha256 over the extracts read (by name) and the labels file: what calibrate's record names as its data. */
+function dataSha256(files: readonly { file: string; sha256: string }[], labelsFile: string): string {
+  const h = createHash('sha256');
+  for (const f of [...files].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))) h.update(`${f.file} ${f.sha256}\n`);
+  h.update(`labels ${createHash('sha256').update(readFileSync(labelsFile)).digest('hex')}\n`);
+  return h.digest('hex');
+}
+
+export function makeCalibrateCommand(io: Io): Command {
+  return new Command('calibrate')
+    .description(
+      'Fit a scorecard (quantile steps of measures and the pack rules, an L2-regularised logistic fit) on a labels file and write it as a logistic rule pack; prints held-out lift and AUC of the old and the new pack. Publishes nothing.',
+    )
+    .requiredOption('--input <dir>', 'folder of CSV extracts', folderArg('--input'))
+    .requiredOption('--labels <file>', 'CSV with subscriber_id,churned (0/1) and optionally churn_date')
+    .requiredOption('--out <file>', 'the calibrated rule pack to write (YAML)')
+    .option('--as-of <date>', 'run date D (YYYY-MM-DD); default today in the configured time zone', parseAsOf)
+    .option('--rules <file>', 'rule pack to start from: its rules become terms, its other sections are kept', DEFAULT_RULES)
+    .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
+    .option('--measures <list>', "more measures to give steps, comma-separated: 'D - activation_date,calls(d1)'")
+    .option('--seed <seed>', 'key of the training / held-out split', '1')
+    .option('--monotone', "merge neighbouring steps until each measure's points run one way", false)
+    .option('--force', 'write the pack even when it is worse than the old one on the held-out part', false)
+    .action(
+      async (opts: {
+        input: string;
+        labels: string;
+        out: string;
+        asOf?: number;
+        rules: string;
+        config?: string;
+        measures?: string;
+        seed: string;
+        monotone: boolean;
+        force: boolean;
+      }) => {
+        if (resolve(opts.out) === resolve(opts.rules))
+          throw new ChurnwatchError('CW_USAGE', '--out names the pack calibrate starts from; write the calibrated pack to another file');
+        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+        const oldText = readFileSync(opts.rules, 'utf8');
+        const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
+        const candidates = candidateMeasures(pack, splitMeasureList(opts.measures ?? ''));
+        // One read of the extracts for the old pack and every candidate: a pack with each candidate's steps.
+        const probe = parseRulePack(
+          scorecardPackText(oldText, {
+            intercept: 0,
+            flagRisk: 0,
+            rulePoints: new Map(),
+            measures: candidates.map((c) => ({ ...c, edges: [0], points: [1, 1] })),
+            fitted: null,
+            header: null,
+          }),
+          opts.out,
+        );
+        const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, probe]);
+        const ids = a!.extracts.subscribers.ids;
+        const c = calibrate({
+          oldPack: pack,
+          oldText,
+          file: opts.out,
+          candidates,
+          table: b!.table,
+          D: asOf,
+          ids,
+          label: joinLabels(ids, labels, asOf).label,
+          oldScores: a!.scores,
+          seed: opts.seed,
+          monotone: opts.monotone,
+          dataSha256: dataSha256(a!.extracts.files, opts.labels),
+          version: VERSION,
+        });
+        io.out(calibrationText(c));
+        if (c.worse && !opts.force)
+          throw new ChurnwatchError(
+            'CW_CALIBRATE_WORSE',
+            `the calibrated pack is worse than ${opts.rules} on the held-out part (top-decile lift ${c.new.topDecileLift.toFixed(2)}x against ${c.old.topDecileLift.toFixed(2)}x); nothing written: add labelled history or measures (--measures), or pass --force to write it anyway`,
+          );
+        const tmp = `${opts.out}.tmp-${process.pid}`;
+        try {
+          writeFileSync(tmp, c.text, { mode: 0o644 });
+          renameSync(tmp, opts.out);
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw new ChurnwatchError(
+            'CW_OUTPUT_UNWRITABLE',
+            `cannot write ${opts.out} (${(e as NodeJS.ErrnoException).code ?? 'error'}); pass --out with a writable file`,
+            {
+              file: opts.out,
+            },
+          );
+        }
+        io.out(`wrote ${opts.out}\n`);
+      },
+    );
+}
+
 export function makeDiffCommand(io: Io): Command {
   return analystCommand(
     'diff',
@@ -528,7 +626,7 @@ export function makeRulesCommand(io: Io): Command {
         lines.push(`${r.id}${r.enabled ? '' : ' (disabled)'}: ${r.title}`);
         lines.push(`  flags when: ${r.when.replace(/\s+/g, ' ')}`);
         lines.push(`  reads: ${[...r.features.keys()].join(', ')} (from ${[...new Set(reads.map(featureFile))].join(', ')})`);
-        lines.push(`  weight ${r.weight}, ${r.channel} within ${r.dueHours}h: ${r.action}`);
+        lines.push(`  ${pack.score === 'logistic' ? 'points' : 'weight'} ${r.weight}, ${r.channel} within ${r.dueHours}h: ${r.action}`);
       }
       lines.push('', 'measures a rule can call (Mk: month k before the run month, M0 the latest; dk: day D-k):');
       for (const m of measureHelp(pack.measures)) lines.push(`  ${m}`);
@@ -580,6 +678,7 @@ export function makeProgram(io: Io): Command {
     makeRulesCommand(io),
     makeReportCommand(io),
     makeBacktestCommand(io),
+    makeCalibrateCommand(io),
     makeDiffCommand(io),
     makeSqlCommand(io),
     makeTasksCommand(io),

@@ -50,6 +50,10 @@ export interface RuleDef {
   source: string;
   enabled: boolean;
   when: string;
+  /**
+   * The rule's strength: its noisy-OR weight (0 to 1), or in a logistic pack its
+   * points (signed log-odds). The heaviest rule hit sets a task's action either way.
+   */
   weight: number;
   reason: TemplatePart[];
   action: string;
@@ -61,6 +65,20 @@ export interface RuleDef {
   texts: Partial<Record<Locale, RuleTexts>>;
   compiled: CompiledCondition;
   features: Map<string, FeatureRequest>;
+}
+
+/** How risk is computed from the rules hit (the pack's `score:`). */
+export const SCORE_METHODS = ['noisy_or', 'logistic'] as const;
+export type ScoreMethod = (typeof SCORE_METHODS)[number];
+/** The key tasks are ranked by (the pack's `ranking:`). */
+export const RANKINGS = ['expected_loss', 'risk'] as const;
+export type Ranking = (typeof RANKINGS)[number];
+
+/** One measure of the scorecard: its step rules are the pack's rules `${id}_1`, `${id}_2`, ... */
+export interface ScorecardMeasure {
+  id: string;
+  measure: string;
+  steps: { rule: string; from: number | null; below: number | null; points: number }[];
 }
 
 export type TierPolicy = { method: 'threshold'; high: number; mid: number } | { method: 'rank'; highShare: number; midShare: number };
@@ -100,6 +118,17 @@ export interface RulePack {
   policy: ContactPolicy;
   /** Measures the pack declares over extra numeric columns of the monthly or daily extract. */
   measures: ColumnMeasure[];
+  /** noisy_or: 1 − Π(1 − weight); logistic: σ(intercept + Σ points of the rules hit). */
+  score: ScoreMethod;
+  ranking: Ranking;
+  /** logistic: the log-odds of a subscriber who hits no rule. */
+  intercept: number;
+  /** logistic: a subscriber is flagged when a rule with positive points is hit and risk is at least this. */
+  flagRisk: number;
+  /** logistic: the graded steps of measures, already expanded into `rules`. */
+  scorecard: ScorecardMeasure[];
+  /** How a logistic pack was fitted (calibrate writes it): data hash, as-of, sizes, seed, held-out figures. */
+  fitted: Record<string, string | number> | null;
   rules: RuleDef[];
 }
 
@@ -221,7 +250,21 @@ function parseTemplate(v: Validator, path: string, text: string, measures: reado
   return parts;
 }
 
-const RULE_KEYS = ['id', 'title', 'source', 'enabled', 'when', 'weight', 'reason', 'action', 'channel', 'due_hours', 'task_type', 'texts'];
+const RULE_KEYS = [
+  'id',
+  'title',
+  'source',
+  'enabled',
+  'when',
+  'weight',
+  'points',
+  'reason',
+  'action',
+  'channel',
+  'due_hours',
+  'task_type',
+  'texts',
+];
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
@@ -309,6 +352,19 @@ function parseMeasures(v: Validator, raw: unknown): ColumnMeasure[] {
   });
 }
 
+/**
+ * A number expression given outside a pack (calibrate's --measures), checked and
+ * compiled as a pack's are: a mistake is CW_RULE_EXPRESSION naming `where`.
+ */
+export function numberExpression(
+  src: string,
+  measures: readonly ColumnMeasure[],
+  where: string,
+): { compiled: CompiledNumber; features: Map<string, FeatureRequest> } {
+  const c = checked(new Validator(where), where, src, 'number', measures);
+  return { compiled: compileNumber(c.tree, c.features.keys()), features: c.features };
+}
+
 /** Far above any real pack (the default is 6 kB, 255 long rules fit in 200 kB); parsing more YAML would only take time. */
 export const MAX_PACK_CHARS = 2_000_000;
 
@@ -340,6 +396,12 @@ export function parseRulePack(text: string, file: string): RulePack {
     'channels',
     'locales',
     'policy',
+    'score',
+    'ranking',
+    'intercept',
+    'flag_risk',
+    'scorecard',
+    'fitted',
     'rules',
   ]);
   const measures = parseMeasures(v, root.measures);
@@ -423,11 +485,23 @@ export function parseRulePack(text: string, file: string): RulePack {
     v.fail('locales', `must be a list of ${LOCALES.join(', ')}`);
   const locales = [...new Set(['en', ...(localesRaw as Locale[])])] as Locale[];
 
-  if (!Array.isArray(root.rules) || root.rules.length === 0) v.fail('rules', 'must be a non-empty list');
-  if ((root.rules as unknown[]).length > MAX_RULES)
-    v.fail('rules', `has ${(root.rules as unknown[]).length} rules, more than the limit of ${MAX_RULES}: merge rules or split the pack`);
+  const scoreMethod = v.str(root.score, 'score', 'noisy_or') as ScoreMethod;
+  if (!SCORE_METHODS.includes(scoreMethod)) v.fail('score', `must be ${SCORE_METHODS.join(' or ')}`);
+  const ranking = v.str(root.ranking, 'ranking', 'expected_loss') as Ranking;
+  if (!RANKINGS.includes(ranking)) v.fail('ranking', `must be ${RANKINGS.join(' or ')}`);
+  const logistic = scoreMethod === 'logistic';
+  if (!logistic)
+    for (const key of ['intercept', 'flag_risk', 'scorecard', 'fitted'])
+      if (root[key] !== undefined) v.fail(key, 'belongs to a logistic pack (score: logistic)');
+  const fitted = root.fitted === undefined ? null : scalarMap(v, root.fitted, 'fitted');
+  const { scorecard, stepRules } = parseScorecard(v, root.scorecard, measures, locales);
+
+  if (!Array.isArray(root.rules) || root.rules.length + stepRules.length === 0) v.fail('rules', 'must be a non-empty list');
+  const rawRules = [...(root.rules as unknown[]), ...stepRules];
+  if (rawRules.length > MAX_RULES)
+    v.fail('rules', `has ${rawRules.length} rules and steps, more than the limit of ${MAX_RULES}: merge rules or split the pack`);
   const seen = new Set<string>();
-  const rules: RuleDef[] = (root.rules as unknown[]).map((raw, idx) => {
+  const rules: RuleDef[] = rawRules.map((raw, idx) => {
     const r = v.obj(raw, `rules[${idx}]`, RULE_KEYS);
     const id = v.str(r.id, `rules[${idx}].id`);
     const path = `rule ${id}`;
@@ -455,7 +529,7 @@ export function parseRulePack(text: string, file: string): RulePack {
       source: r.source === undefined ? '' : String(r.source),
       enabled: v.bool(r.enabled, `${path}.enabled`, true),
       when,
-      weight: v.num(r.weight, `${path}.weight`, undefined, 0, 1),
+      weight: strength(v, r, path, logistic),
       reason,
       action: v.str(r.action, `${path}.action`),
       channel,
@@ -489,8 +563,116 @@ export function parseRulePack(text: string, file: string): RulePack {
     locales,
     policy,
     measures,
+    score: scoreMethod,
+    ranking,
+    intercept: logistic ? v.num(root.intercept, 'intercept', undefined, -50, 50) : 0,
+    flagRisk: logistic ? v.num(root.flag_risk, 'flag_risk', 0, 0, 1) : 0,
+    scorecard,
+    fitted,
     rules,
   };
+}
+
+/** A noisy-OR rule has a weight, a logistic one points; one pack never mixes them, so a copied rule cannot silently score 0. */
+function strength(v: Validator, r: Obj, path: string, logistic: boolean): number {
+  const [want, other] = logistic ? ['points', 'weight'] : ['weight', 'points'];
+  if (r[other] !== undefined)
+    v.fail(`${path}.${other}`, `a ${logistic ? 'logistic' : 'noisy-OR'} pack gives each rule ${want}, not ${other}`);
+  return logistic ? v.num(r.points, `${path}.points`, undefined, -50, 50) : v.num(r.weight, `${path}.weight`, undefined, 0, 1);
+}
+
+function scalarMap(v: Validator, raw: unknown, path: string): Record<string, string | number> {
+  const m = v.obj(raw, path, Object.keys((raw ?? {}) as Obj));
+  for (const [k, x] of Object.entries(m))
+    if (typeof x !== 'string' && (typeof x !== 'number' || !Number.isFinite(x))) v.fail(`${path}.${k}`, 'must be a number or a text');
+  return m as Record<string, string | number>;
+}
+
+/** A step bound as the rule language writes a number: plain decimals, never 1e-7. */
+export function stepNumber(x: number): string {
+  const s = x.toFixed(10).replace(/0+$/, '').replace(/\.$/, '');
+  return s === '-0' ? '0' : s;
+}
+
+const SCORECARD_KEYS = ['id', 'title', 'measure', 'steps', 'action', 'channel', 'due_hours', 'task_type', 'texts'];
+
+/**
+ * The scorecard: per measure, steps `from <= x < below` with their points. Each step
+ * becomes an ordinary rule (checked and compiled like any other), so the scores, the
+ * flags columns, explain, the SQL and the task files need nothing of their own.
+ */
+function parseScorecard(
+  v: Validator,
+  raw: unknown,
+  measures: readonly ColumnMeasure[],
+  locales: readonly Locale[],
+): { scorecard: ScorecardMeasure[]; stepRules: Obj[] } {
+  if (raw === undefined) return { scorecard: [], stepRules: [] };
+  if (!Array.isArray(raw)) v.fail('scorecard', 'must be a list of measures with their steps');
+  const scorecard: ScorecardMeasure[] = [];
+  const stepRules: Obj[] = [];
+  (raw as unknown[]).forEach((entry, idx) => {
+    const e = v.obj(entry, `scorecard[${idx}]`, SCORECARD_KEYS);
+    const id = v.str(e.id, `scorecard[${idx}].id`);
+    const path = `scorecard ${id}`;
+    if (!/^[a-z][a-z0-9_]*$/.test(id)) v.fail(path, 'id must be lower case letters, digits and _ (its steps become column names)');
+    const measure = v.str(e.measure, `${path}.measure`);
+    checked(v, `${path}.measure`, measure, 'number', measures);
+    const title = v.str(e.title, `${path}.title`, id);
+    const action = v.str(e.action, `${path}.action`);
+    const zh =
+      e.texts === undefined
+        ? undefined
+        : v.obj(v.obj(e.texts, `${path}.texts`, ['zh-CN'])['zh-CN'], `${path}.texts.zh-CN`, ['title', 'action']);
+    if (locales.includes('zh-CN') && zh === undefined)
+      v.fail(`${path}.texts`, "has no zh-CN texts (title, action), and the pack's locales ask for them");
+    if (!Array.isArray(e.steps) || e.steps.length === 0) v.fail(`${path}.steps`, 'must be a non-empty list of { from, below, points }');
+    let last = -Infinity;
+    const steps = (e.steps as unknown[]).map((s, k) => {
+      const sp = `${path}.steps[${k}]`;
+      const st = v.obj(s, sp, ['from', 'below', 'points']);
+      const from = st.from === undefined ? null : v.num(st.from, `${sp}.from`, undefined, -1e14, 1e14);
+      const below = st.below === undefined ? null : v.num(st.below, `${sp}.below`, undefined, -1e14, 1e14);
+      if (from === null && k > 0) v.fail(`${sp}.from`, 'only the first step may be open below');
+      if (below === null && k < (e.steps as unknown[]).length - 1) v.fail(`${sp}.below`, 'only the last step may be open above');
+      if (from !== null && from < last) v.fail(`${sp}.from`, 'steps must be in order and must not overlap');
+      if (from !== null && below !== null && !(from < below)) v.fail(sp, 'from must be below "below"');
+      last = below ?? Infinity;
+      return { rule: `${id}_${k + 1}`, from, below, points: v.num(st.points, `${sp}.points`, undefined, -50, 50) };
+    });
+    for (const st of steps) {
+      const x = `(${measure})`;
+      const lo = st.from === null ? null : stepNumber(st.from),
+        hi = st.below === null ? null : stepNumber(st.below);
+      const when = lo === null ? (hi === null ? `${x} == ${x}` : `${x} < ${hi}`) : hi === null ? `${lo} <= ${x}` : `${lo} <= ${x} < ${hi}`;
+      const range = lo === null ? (hi === null ? 'given' : `below ${hi}`) : hi === null ? `${lo} or more` : `${lo} to below ${hi}`;
+      const rangeZh = lo === null ? (hi === null ? '有值' : `低于 ${hi}`) : hi === null ? `${lo} 及以上` : `${lo} 至 ${hi}（不含）`;
+      stepRules.push({
+        id: st.rule,
+        title: `${title}: ${range}`,
+        when,
+        points: st.points,
+        reason: `${title}: {${measure}}`,
+        action,
+        ...(e.channel === undefined ? {} : { channel: e.channel }),
+        ...(e.due_hours === undefined ? {} : { due_hours: e.due_hours }),
+        ...(e.task_type === undefined ? {} : { task_type: e.task_type }),
+        ...(zh === undefined
+          ? {}
+          : {
+              texts: {
+                'zh-CN': {
+                  title: `${v.str(zh.title, `${path}.texts.zh-CN.title`)}：${rangeZh}`,
+                  reason: `${zh.title}：{${measure}}`,
+                  action: v.str(zh.action, `${path}.texts.zh-CN.action`),
+                },
+              },
+            }),
+      });
+    }
+    scorecard.push({ id, measure, steps });
+  });
+  return { scorecard, stepRules };
 }
 
 function time(v: Validator, raw: unknown, path: string, def: string): string {

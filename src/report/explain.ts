@@ -10,7 +10,7 @@ import type { SubscriberTable } from '../ingest/subscribers.js';
 import { ATTRIBUTES, STATUS_VALUES, TIERS } from '../contract/contract.js';
 import { featureUnit, type FeatureRequest } from '../rules/catalogue.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
-import type { Scores } from '../score/score.js';
+import { logitTerms, type Scores } from '../score/score.js';
 import { textsOf } from '../tasks/records.js';
 import { formatNumber, renderReason } from '../tasks/tasks.js';
 import { formatDay, formatMonth } from '../util/dates.js';
@@ -28,7 +28,10 @@ export interface RuleExplanation {
   enabled: boolean;
   flagged: boolean;
   when: string;
-  weight: number;
+  /** noisy-OR packs: the rule's weight. */
+  weight?: number;
+  /** logistic packs: the points the rule adds to the logit when hit. */
+  points?: number;
   reads: Record<string, FeatureValue>;
   /** A flagged rule's title, reason (with its evidence) and action, in the configured locale (output.locale). */
   title?: string;
@@ -48,6 +51,11 @@ export interface Explanation {
   risk_score: number | null;
   expected_loss: number | null;
   rules: RuleExplanation[];
+  /**
+   * logistic packs: the logit as a sum, the intercept plus the points of each rule hit
+   * (pack order); risk_score is σ(total), 0 for an excluded subscriber.
+   */
+  logit?: { intercept: number; terms: { rule: string; points: number }[]; total: number };
   /** What the contact policy did with the subscriber, as the run's files show it. */
   policy: PolicyOutcome;
 }
@@ -129,7 +137,7 @@ export function explain(args: {
       enabled: r.enabled,
       flagged,
       when: r.when.replace(/\s+/g, ' '),
-      weight: r.weight,
+      ...(pack.score === 'logistic' ? { points: r.weight } : { weight: r.weight }),
       reads,
       ...(flagged ? { title: t.title, reason: renderReason(t.reason, table, i, D), action: t.action } : {}),
     };
@@ -147,6 +155,7 @@ export function explain(args: {
     risk_score: rounded(scores.risk[i]!, 4),
     expected_loss: rounded(scores.expectedLoss[i]!, 2),
     rules,
+    ...(pack.score === 'logistic' ? { logit: logitTerms(pack, ev, i) } : {}),
     policy: args.policyOf(i),
   };
 }
@@ -158,11 +167,16 @@ export function explanationText(e: Explanation, pack: RulePack, locale: Locale =
     `status ${e.status}; value ${fixed(e.value, 2)} (${pack.value.expr}) → tier ${e.tier}; risk ${fixed(e.risk_score, 4)}; expected loss ${fixed(e.expected_loss, 2)}`,
   ];
   if (e.excluded) lines.push(`never flagged: ${pack.exclude.expr}`);
+  if (e.logit) {
+    const parts = [`intercept ${signed(e.logit.intercept)}`, ...e.logit.terms.map((t) => `${t.rule} ${signed(t.points)}`)];
+    lines.push(`points: ${parts.join(', ')}; total ${signed(e.logit.total)} → risk σ(total) = ${fixed(e.risk_score, 4)}`);
+  }
   lines.push(`${POLICY_WORDS[locale].label}: ${policyText(e.policy, locale)}`);
   lines.push('');
   for (const r of e.rules) {
     const features = pack.rules.find((p) => p.id === r.id)?.features;
-    lines.push(`${r.flagged ? '[x]' : '[ ]'} ${r.id}${r.enabled ? '' : ' (disabled)'}  weight ${r.weight}`);
+    const strength = r.points === undefined ? `weight ${r.weight}` : `points ${signed(r.points)}`;
+    lines.push(`${r.flagged ? '[x]' : '[ ]'} ${r.id}${r.enabled ? '' : ' (disabled)'}  ${strength}`);
     lines.push(`      when ${r.when}`);
     for (const [k, v] of Object.entries(r.reads)) lines.push(`      ${k} = ${!r.enabled ? 'n/a' : featureText(features?.get(k), v)}`);
     const w = POLICY_WORDS[locale];
@@ -252,6 +266,12 @@ function policyText(p: PolicyOutcome, locale: Locale): string {
 function featureText(f: FeatureRequest | undefined, v: FeatureValue): string {
   if (v === null) return '(not given)';
   return typeof v === 'string' ? v : formatNumber(v, f ? featureUnit(f) : 'number', false);
+}
+
+/** Points as the pack writes them, with their sign: +0.412, -1.3. */
+function signed(v: number): string {
+  const t = String(Number(v.toFixed(6)));
+  return v > 0 ? `+${t}` : t;
 }
 
 function fixed(v: number | null, decimals: number): string {

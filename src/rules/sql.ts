@@ -49,6 +49,9 @@ export interface SqlPack {
     /** The reason text: its {expressions} read measures the scores carry for `churnwatch tasks --scores`. */
     reason?: readonly (string | { features: ReadonlyMap<string, FeatureRequest> })[];
   }[];
+  /** logistic: risk = 1 / (1 + exp(−(intercept + Σ points))), each rule's points in `weight`. */
+  score: 'noisy_or' | 'logistic';
+  intercept: number;
   /** Measures the pack declares over extra columns of the measure extracts. */
   measures?: readonly ColumnMeasure[];
 }
@@ -632,8 +635,9 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
 )`);
 
   const flagCols = enabled.map((r, j) => `CASE WHEN NOT excluded AND ${ruleSql[j]} THEN 1 ELSE 0 END AS ${ruleColumn(r.id)}`);
+  const logistic = pack.score === 'logistic';
   ctes.push(`flags AS (
-  SELECT sid, row_no, value${measures.map((f) => `, m_${featureColumn(f)}`).join('')}${flagCols.map((c) => `,\n    ${c}`).join('')}
+  SELECT sid, row_no, value${logistic ? ', excluded' : ''}${measures.map((f) => `, m_${featureColumn(f)}`).join('')}${flagCols.map((c) => `,\n    ${c}`).join('')}
   FROM (SELECT *, ${valueSql} AS value, CASE WHEN ${excludeSql} THEN true ELSE false END AS excluded FROM features) f
 )`);
 
@@ -655,9 +659,17 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
     enabled.length === 0
       ? double(1)
       : enabled.map((r) => `CASE WHEN ${ruleColumn(r.id)} = 1 THEN ${double(1 - r.weight)} ELSE ${double(1)} END`).join(' * ');
+  // The logit summed in pack order from the intercept, as score.ts adds (adding 0 for a rule not hit changes nothing).
+  const logit = [
+    double(pack.intercept),
+    ...enabled.map((r) => `CASE WHEN ${ruleColumn(r.id)} = 1 THEN ${double(r.weight)} ELSE ${double(0)} END`),
+  ].join(' + ');
+  const risk = logistic
+    ? `CASE WHEN excluded THEN ${double(0)} ELSE ${double(1)} / (${double(1)} + exp(-(${logit}))) END`
+    : `CASE WHEN ${hits} > 0 THEN ${double(1)} - (${keep}) ELSE ${double(0)} END`;
   ctes.push(`scored AS (
   SELECT *, CASE WHEN value > 0 THEN risk * value ELSE ${double(0)} END AS loss
-  FROM (SELECT *, ${tier} AS tier, CASE WHEN ${hits} > 0 THEN ${double(1)} - (${keep}) ELSE ${double(0)} END AS risk FROM flags) r
+  FROM (SELECT *, ${tier} AS tier, ${risk} AS risk FROM flags) r
 )`);
   const formatted = layered(
     'scored',

@@ -14,6 +14,8 @@ import { sharedFloat64, sharedUint8 } from '../util/worker.js';
 export interface Scores {
   risk: Float64Array;
   expectedLoss: Float64Array;
+  /** What tasks are ranked by, highest first (the pack's ranking:): expectedLoss itself, or risk. */
+  rank: Float64Array;
   /** Index into TIERS (contract.ts). */
   tier: Uint8Array;
   /** Number of rules hit. */
@@ -45,6 +47,19 @@ export function assignTiers(pack: RulePack, value: Float64Array, ids: TextColumn
 }
 
 export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
+  const { risk, hits } = pack.score === 'logistic' ? logisticRisk(pack, ev) : noisyOrRisk(ev);
+  const n = risk.length;
+  const expectedLoss = sharedFloat64(n);
+  for (let i = 0; i < n; i++) {
+    // A negative value, or one the pack cannot compute (NaN), counts as 0.
+    const v = ev.value[i]!;
+    expectedLoss[i] = v > 0 ? risk[i]! * v : 0;
+  }
+  const rank = pack.ranking === 'risk' ? risk : expectedLoss;
+  return { risk, expectedLoss, rank, tier: assignTiers(pack, ev.value, ids), hits };
+}
+
+function noisyOrRisk(ev: Evaluation): Pick<Scores, 'risk' | 'hits'> {
   const n = ev.value.length;
   const keep = new Float64Array(n).fill(1);
   const hits = new Uint8Array(n);
@@ -57,14 +72,53 @@ export function score(pack: RulePack, ev: Evaluation, ids: TextColumn): Scores {
       }
   });
   const risk = sharedFloat64(n);
-  const expectedLoss = sharedFloat64(n);
+  for (let i = 0; i < n; i++) risk[i] = hits[i] ? 1 - keep[i]! : 0;
+  return { risk, hits };
+}
+
+/**
+ * σ(intercept + Σ points of the rules hit): a probability when the points were fitted
+ * on labelled history. An excluded subscriber (closed: already gone) has risk 0. hits
+ * counts the rules with positive points, and only once risk reaches flag_risk: the
+ * steps of a scorecard touch nearly everyone, and a subscriber counts as flagged (gets a
+ * task, in backtest's flagged) only when something raised the score far enough.
+ */
+function logisticRisk(pack: RulePack, ev: Evaluation): Pick<Scores, 'risk' | 'hits'> {
+  const n = ev.value.length;
+  const logit = new Float64Array(n).fill(pack.intercept);
+  const raised = new Uint8Array(n);
+  ev.flags.forEach((f, j) => {
+    const points = ev.rules[j]!.weight;
+    for (let i = 0; i < n; i++)
+      if (f[i]) {
+        logit[i] += points;
+        if (points > 0) raised[i]++;
+      }
+  });
+  const risk = sharedFloat64(n);
+  const hits = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    risk[i] = hits[i] ? 1 - keep[i]! : 0;
-    // A negative value, or one the pack cannot compute (NaN), counts as 0.
-    const v = ev.value[i]!;
-    expectedLoss[i] = v > 0 ? risk[i]! * v : 0;
+    if (ev.excluded[i]) continue;
+    risk[i] = 1 / (1 + Math.exp(-logit[i]!));
+    if (risk[i]! >= pack.flagRisk) hits[i] = raised[i]!;
   }
-  return { risk, expectedLoss, tier: assignTiers(pack, ev.value, ids), hits };
+  return { risk, hits };
+}
+
+/** The terms of subscriber i's logit in a logistic pack: the intercept, then each rule hit with its points. */
+export function logitTerms(
+  pack: RulePack,
+  ev: Evaluation,
+  i: number,
+): { intercept: number; terms: { rule: string; points: number }[]; total: number } {
+  const terms: { rule: string; points: number }[] = [];
+  let total = pack.intercept;
+  ev.flags.forEach((f, j) => {
+    if (!f[i]) return;
+    terms.push({ rule: ev.ruleIds[j]!, points: ev.rules[j]!.weight });
+    total += ev.rules[j]!.weight;
+  });
+  return { intercept: pack.intercept, terms, total };
 }
 
 /**

@@ -59,6 +59,8 @@ export interface HitSetPlan {
   primary: number;
   /** The most urgent deadline of the rules, in hours after the issue time. */
   dueHours: number;
+  /** The rules whose reason texts the task shows: all, or in a logistic pack the three that raised the score most. */
+  reasons: number[];
   /** The rule ids joined by ';'. */
   codes: string;
   action: string;
@@ -284,6 +286,7 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
   }
   return {
     rules,
+    reasons: pack.score === 'logistic' ? topRaising(enabled, rules) : rules,
     primary,
     dueHours,
     codes: rules.map((j) => enabled[j]!.id).join(';'),
@@ -294,4 +297,15 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
     state: TASK_STATES[state]!,
     delta: TASK_STATES[state] === 'new' || TASK_STATES[state] === 'escalated',
   };
+}
+
+/** How many terms a logistic task's reason text lists: enough to say why, short enough for an agent's screen. */
+export const REASON_TERMS = 3;
+
+/** The REASON_TERMS rules with the most positive points, most first (equals in pack order). */
+function topRaising(enabled: readonly RuleDef[], rules: readonly number[]): number[] {
+  return rules
+    .filter((j) => enabled[j]!.weight > 0)
+    .sort((a, b) => enabled[b]!.weight - enabled[a]!.weight || a - b)
+    .slice(0, REASON_TERMS);
 }

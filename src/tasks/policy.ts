@@ -222,7 +222,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
     }
     candidates.push(i);
   }
-  // One task per number: the highest expected loss keeps it, across tiers. Each candidate's
+  // One task per number: the highest expected loss (or risk, with ranking: risk) keeps it, across tiers. Each candidate's
   // number is found first, in subscriber order (its text is read moving forward, not at
   // random as loss order would): numberOf[i] is its key's place in `numbers`.
   const numbers = new IdTable(Math.max(1024, candidates.length));
@@ -240,7 +240,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   }
   const taken = new Uint8Array(numbers.n);
   const perTierCandidates: number[][] = TIERS.map(() => []);
-  for (const i of byLossThenId(candidates, scores.expectedLoss, ids)) {
+  for (const i of byLossThenId(candidates, scores.rank, ids)) {
     const number = numberOf[i]!;
     if (taken[number]) {
       suppress(i, code('same_phone'));
@@ -290,8 +290,8 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
     code: codes,
     taskType,
     perTier,
-    heldOut: byLossThenId(heldOut, scores.expectedLoss, ids),
-    suppressed: byLossThenId(suppressed, scores.expectedLoss, ids),
+    heldOut: byLossThenId(heldOut, scores.rank, ids),
+    suppressed: byLossThenId(suppressed, scores.rank, ids),
     overflow: {
       subscriber: Int32Array.from(over.subscriber),
       rank: Int32Array.from(over.rank),

@@ -280,6 +280,6 @@ function hitSetRecord(
     dueAt: withSeconds(h.dueAt),
     windowStart,
     windowEnd,
-    reason: h.rules.map((j) => reasons[j]!),
+    reason: h.reasons.map((j) => reasons[j]!),
   };
 }

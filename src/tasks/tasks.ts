@@ -666,7 +666,7 @@ function hitSetCells(
   decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[],
 ): HitSetCells {
   const reason: ReasonPart[] = [];
-  for (const j of h.rules) {
+  for (const j of h.reasons) {
     if (reason.length > 0) reason.push(SEPARATOR_PART);
     reason.push(...rules[j]!);
   }

@@ -61,6 +61,7 @@ function input(p: RulePack, subs: Sub[], at = D): PolicyInput {
     scores: {
       risk: Float64Array.from(subs, () => 0.5),
       expectedLoss: Float64Array.from(subs, (s) => s.loss ?? 10),
+      rank: Float64Array.from(subs, (s) => s.loss ?? 10),
       tier: Uint8Array.from(subs, (s) => s.tier ?? 2),
       hits: Uint8Array.from({ length: n }, (_, i) => flags.reduce((a, f) => a + f[i]!, 0)),
     },

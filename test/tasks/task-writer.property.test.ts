@@ -287,6 +287,7 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
     scores: {
       risk: Float64Array.from(subs, (s) => s.risk),
       expectedLoss: Float64Array.from(subs, (s) => s.loss),
+      rank: Float64Array.from(subs, (s) => s.loss),
       tier: new Uint8Array(n),
       hits: Uint8Array.from({ length: n }, (_, i) => flags.reduce((a, f) => a + f[i]!, 0)),
     },
