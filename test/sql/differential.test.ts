@@ -19,6 +19,7 @@ import { defaultInputOptions } from '../../src/contract/contract.js';
 
 const AS_OF = '2026-03-15';
 const HAND_PACK = fileURLToPath(new URL('./hand-pack.yaml', import.meta.url));
+const LOGISTIC_PACK = fileURLToPath(new URL('./logistic-pack.yaml', import.meta.url));
 const DEFAULT_PACK = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));
 
 const duckdb = await loadDuckDb();
@@ -95,6 +96,19 @@ describe.skipIf(duckdb === null)('churnwatch sql --dialect duckdb against the in
       .map((l) => l.split(','));
     for (let j = 5; j < rows[0]!.length; j++) expect(rows.some((r) => r[j] === '1')).toBe(true);
     expect(rows.some((r) => r[1] === '')).toBe(true);
+    expect(sql).toBe(engine);
+  });
+
+  it('gives the same scores.csv for a logistic pack with scorecard steps (risk through exp())', async () => {
+    const { engine, sql } = await bothWays(dirty, LOGISTIC_PACK, 'logistic');
+    const risks = new Set(
+      engine
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[3]),
+    );
+    expect(risks.size).toBeGreaterThan(10);
     expect(sql).toBe(engine);
   });
 });
