@@ -110,8 +110,7 @@ function comparedQuantities(when: string): string[] {
         b = scaled(n.operands[k + 1]!);
       if (a === null || b === null) continue;
       for (const side of [a, b]) if (side.type === 'name' && /_date$|_since$/.test(side.name)) out.push(`D - ${side.name}`);
-      // One of x / y and y / x: the steps of either say the same.
-      if (!out.includes(`${wrap(b)} / ${wrap(a)}`)) out.push(`${wrap(a)} / ${wrap(b)}`);
+      out.push(`${wrap(a)} / ${wrap(b)}`);
     }
   });
   return out;
@@ -155,6 +154,9 @@ export function candidateMeasures(pack: RulePack, listed: readonly string[]): Ca
   const add = (measure: string) => {
     if (seen.has(measure)) return;
     seen.add(measure);
+    // One of x / y and y / x: the steps of either say the same.
+    const ratio = /^(\(.*\)|[^ ]+) \/ (\(.*\)|[^ ]+)$/.exec(measure);
+    if (ratio) seen.add(`${ratio[2]} / ${ratio[1]}`);
     let id = candidateId(measure);
     for (let k = 2; ids.has(id); k++) id = `${candidateId(measure)}_${k}`;
     ids.add(id);
@@ -236,7 +238,9 @@ export function scorecardPackText(oldText: string, spec: CardSpec): string {
       else item.items.push(pair);
     }
   }
-  const old = parseDocument(oldText).toJS() as { ranking?: string; locales?: string[] };
+  const old = parseDocument(oldText).toJS() as { pack?: string; ranking?: string; locales?: string[] };
+  // Another name, so a manifest or a backtest never passes the calibrated pack off as the one it came from.
+  if (spec.fitted !== null && typeof old.pack === 'string' && !old.pack.endsWith('-calibrated')) root.set('pack', `${old.pack}-calibrated`);
   for (const key of ['score', 'ranking', 'intercept', 'flag_risk', 'fitted', 'scorecard']) root.delete(key);
   const ranking = old.ranking ?? 'expected_loss';
   const before = root.items.findIndex((p) => isScalar(p.key) && p.key.value === 'rules');

@@ -168,8 +168,14 @@ export function explanationText(e: Explanation, pack: RulePack, locale: Locale =
   ];
   if (e.excluded) lines.push(`never flagged: ${pack.exclude.expr}`);
   if (e.logit) {
-    const parts = [`intercept ${signed(e.logit.intercept)}`, ...e.logit.terms.map((t) => `${t.rule} ${signed(t.points)}`)];
-    lines.push(`points: ${parts.join(', ')}; total ${signed(e.logit.total)} → risk σ(total) = ${fixed(e.risk_score, 4)}`);
+    // Most raising first: the top of the list is why the subscriber scored high.
+    const terms = [...e.logit.terms].sort((a, b) => b.points - a.points);
+    const width = Math.max(9, ...terms.map((t) => t.rule.length));
+    lines.push('points (risk = 1 / (1 + exp(-total))):');
+    lines.push(`  ${'intercept'.padEnd(width)}  ${signed(e.logit.intercept).padStart(8)}`);
+    const title = new Map(pack.rules.map((r) => [r.id, r.title]));
+    for (const t of terms) lines.push(`  ${t.rule.padEnd(width)}  ${signed(t.points).padStart(8)}  ${title.get(t.rule) ?? ''}`);
+    lines.push(`  ${'total'.padEnd(width)}  ${signed(e.logit.total).padStart(8)}  → risk ${fixed(e.risk_score, 4)}`);
   }
   lines.push(`${POLICY_WORDS[locale].label}: ${policyText(e.policy, locale)}`);
   lines.push('');
@@ -270,7 +276,7 @@ function featureText(f: FeatureRequest | undefined, v: FeatureValue): string {
 
 /** Points as the pack writes them, with their sign: +0.412, -1.3. */
 function signed(v: number): string {
-  const t = String(Number(v.toFixed(6)));
+  const t = String(Number(v.toFixed(6)) + 0);
   return v > 0 ? `+${t}` : t;
 }
 
