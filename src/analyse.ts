@@ -13,7 +13,7 @@ import { buildFeatures, type FeatureTable } from './features/features.js';
 import { ingest, type Extracts, type IngestPlan } from './ingest/ingest.js';
 import { checkGates } from './ingest/gates.js';
 import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions } from './ingest/layout.js';
-import { evaluate, type Evaluation } from './evaluate/evaluate.js';
+import { evaluate, namedFlags, type Evaluation } from './evaluate/evaluate.js';
 import { score, type Scores } from './score/score.js';
 import { monthOfDay } from './util/dates.js';
 import { DEFAULT_COUNTRY_CODE } from './util/phone.js';
@@ -178,7 +178,7 @@ export function decideContacts(
     policy: pack.policy,
     ids: extracts.subscribers.ids,
     rules: ev.rules,
-    flags: ev.flags,
+    flags: namedFlags(ev),
     tier: scores.tier,
     contacts: extracts.contacts,
   });

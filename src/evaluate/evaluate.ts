@@ -12,6 +12,14 @@ export interface Evaluation {
   rules: readonly RuleDef[];
   ruleIds: string[];
   flags: Uint8Array[];
+  /**
+   * Per rule, the subscribers whose task names it (reason codes, reason text, action):
+   * the flags themselves, or in a logistic pack only the NAMED_TERMS rules with the
+   * most positive points each subscriber hits. A scorecard's steps touch nearly everyone,
+   * and a task listing twenty terms (one distinct set per subscriber) helps no agent.
+   * Absent: the flags (namedFlags).
+   */
+  named?: Uint8Array[];
   excluded: Uint8Array;
   value: Float64Array;
 }
@@ -42,5 +50,36 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
     for (let i = 0; i < n; i++) if (excluded[i]) f[i] = 0;
     return f;
   });
-  return { rules: enabled, ruleIds: enabled.map((r) => r.id), flags, excluded, value };
+  const named = pack.score === 'logistic' ? namedTerms(enabled, flags, n) : flags;
+  return { rules: enabled, ruleIds: enabled.map((r) => r.id), flags, named, excluded, value };
+}
+
+/** The flags of the rules a task names (Evaluation.named). */
+export function namedFlags(ev: Pick<Evaluation, 'flags' | 'named'>): readonly Uint8Array[] {
+  return ev.named ?? ev.flags;
+}
+
+/** How many terms a logistic task names: enough to say why, short enough for an agent's screen. */
+export const NAMED_TERMS = 3;
+
+/** Each subscriber's NAMED_TERMS hit rules with the most positive points (equals in pack order). */
+function namedTerms(rules: readonly RuleDef[], flags: readonly Uint8Array[], n: number): Uint8Array[] {
+  const none = new Uint8Array(n);
+  const out = flags.map(() => none);
+  const order = rules
+    .map((r, j) => j)
+    .filter((j) => rules[j]!.weight > 0)
+    .sort((a, b) => rules[b]!.weight - rules[a]!.weight || a - b);
+  const count = new Uint8Array(n);
+  for (const j of order) {
+    const f = flags[j]!,
+      mine = new Uint8Array(n);
+    for (let i = 0; i < n; i++)
+      if (f[i] && count[i]! < NAMED_TERMS) {
+        mine[i] = 1;
+        count[i]++;
+      }
+    out[j] = mine;
+  }
+  return out;
 }

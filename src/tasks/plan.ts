@@ -11,7 +11,7 @@
  */
 import { minutesOf, type RuleDef, type RulePack } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
-import type { Evaluation } from '../evaluate/evaluate.js';
+import { namedFlags, type Evaluation } from '../evaluate/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { isPhoneBytes } from '../util/phone.js';
 import type { TextColumn } from '../util/text-column.js';
@@ -243,7 +243,7 @@ const badPhonesCache = new WeakMap<Evaluation, Set<number>>();
 /** The hit bits of every subscriber, and the flagged subscribers whose phone numbers are not ones. */
 function hitBitsOf(ev: Evaluation, msisdn: TextColumn): { words: number; bits: Int32Array; badPhones: Set<number> } {
   const n = msisdn.length;
-  const hits = HitBits.of(ev.flags, n);
+  const hits = HitBits.of(namedFlags(ev), n);
   let badPhones = badPhonesCache.get(ev);
   if (badPhones === undefined) {
     badPhones = new Set<number>();
@@ -286,7 +286,7 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
   }
   return {
     rules,
-    reasons: pack.score === 'logistic' ? topRaising(enabled, rules) : rules,
+    reasons: pack.score === 'logistic' ? byPoints(enabled, rules) : rules,
     primary,
     dueHours,
     codes: rules.map((j) => enabled[j]!.id).join(';'),
@@ -299,13 +299,7 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
   };
 }
 
-/** How many terms a logistic task's reason text lists: enough to say why, short enough for an agent's screen. */
-export const REASON_TERMS = 3;
-
-/** The REASON_TERMS rules with the most positive points, most first (equals in pack order). */
-function topRaising(enabled: readonly RuleDef[], rules: readonly number[]): number[] {
-  return rules
-    .filter((j) => enabled[j]!.weight > 0)
-    .sort((a, b) => enabled[b]!.weight - enabled[a]!.weight || a - b)
-    .slice(0, REASON_TERMS);
+/** A logistic task's named terms (evaluate.ts namedTerms), the most points first: its reason text's order. */
+function byPoints(enabled: readonly RuleDef[], rules: readonly number[]): number[] {
+  return [...rules].sort((a, b) => enabled[b]!.weight - enabled[a]!.weight || a - b);
 }

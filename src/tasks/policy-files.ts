@@ -3,7 +3,7 @@
  * task, with what stopped it. Pure: values in, bytes out to the writer it is handed.
  * No phone number or name: these lists are for analysts and the control group.
  */
-import type { Evaluation } from '../evaluate/evaluate.js';
+import { namedFlags, type Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
 import { cellBytes, type CsvBytesWriter } from '../util/bytes.js';
@@ -20,7 +20,7 @@ export type PolicyFile = (typeof POLICY_FILES)[number];
 
 interface Columns {
   ids: TextColumn;
-  evaluation: Pick<Evaluation, 'ruleIds' | 'flags'>;
+  evaluation: Pick<Evaluation, 'ruleIds' | 'flags' | 'named'>;
   scores: Scores;
 }
 
@@ -53,7 +53,7 @@ function row(w: CsvBytesWriter, c: Columns, codes: HitCodes, i: number, rest: re
 const BASE = ['subscriber_id', 'tier', 'expected_loss', 'reason_codes'];
 
 export function writePolicyFile(w: CsvBytesWriter, name: PolicyFile, plan: PolicyPlan, c: Columns): void {
-  const codes = new HitCodes(c.evaluation.ruleIds, c.evaluation.flags, c.ids.length);
+  const codes = new HitCodes(c.evaluation.ruleIds, namedFlags(c.evaluation), c.ids.length);
   switch (name) {
     case 'suppressed.csv':
       header(w, [...BASE, 'code']);
