@@ -405,7 +405,7 @@ export function calibrate(input: CalibrateInput): Calibration {
   const oldSteps = new Set(oldPack.scorecard.flatMap((s) => s.steps.map((t) => t.rule)));
   const ownRules = oldPack.rules.filter((r) => r.enabled && !oldSteps.has(r.id)).map((r) => r.id);
 
-  // Fit; with monotone, merge the two neighbouring steps that break a measure's direction most and fit again.
+  // Fit; with monotone, merge in each measure the two neighbouring steps that break its direction most, and fit again.
   let fit: { intercept: number; points: Map<string, number> };
   for (;;) {
     // Every step written (a step with 0 points would be left out and renumber the rest).
@@ -419,7 +419,7 @@ export function calibrate(input: CalibrateInput): Calibration {
     const points = new Map(ev.ruleIds.map((id, j) => [id, f.coef[j]!]));
     fit = { intercept: f.intercept, points };
     for (const m of measures) m.points = m.points.map((_, k) => points.get(`${m.id}_${k + 1}`) ?? 0);
-    if (!input.monotone || !mergeOneViolation(measures)) break;
+    if (!input.monotone || !mergeViolations(measures)) break;
   }
 
   const rulePoints = new Map<string, number>();
@@ -485,24 +485,27 @@ export function calibrate(input: CalibrateInput): Calibration {
 }
 
 /**
- * Merges the neighbouring steps of one measure whose points most break its direction
- * (the sign of last − first step): the classic coarse classing. False when every
- * measure is monotone.
+ * In each measure whose points break its direction (the sign of last − first step),
+ * merges the two neighbouring steps that break it most: the classic coarse classing,
+ * one merge per measure per fit. False when every measure is monotone.
  */
-export function mergeOneViolation(measures: CardMeasure[]): boolean {
-  let worst: { m: CardMeasure; k: number; by: number } | null = null;
+export function mergeViolations(measures: CardMeasure[]): boolean {
+  let merged = false;
   for (const m of measures) {
     const p = m.points;
     const up = p[p.length - 1]! >= p[0]!;
+    let worst = -1,
+      most = 1e-9;
     for (let k = 0; k + 1 < p.length; k++) {
       const by = up ? p[k]! - p[k + 1]! : p[k + 1]! - p[k]!;
-      if (by > 1e-9 && (worst === null || by > worst.by)) worst = { m, k, by };
+      if (by > most) [worst, most] = [k, by];
     }
+    if (worst < 0) continue;
+    m.edges.splice(worst, 1);
+    m.points.splice(worst, 1);
+    merged = true;
   }
-  if (worst === null) return false;
-  worst.m.edges.splice(worst.k, 1);
-  worst.m.points.splice(worst.k, 1);
-  return true;
+  return merged;
 }
 
 /** What calibrate prints: the sizes, then the held-out figures of both packs side by side. */

@@ -109,6 +109,18 @@ describe('churnwatch calibrate on labels of the planted churn process', () => {
     expect(readFileSync(again, 'utf8')).toBe(readFileSync(packFile, 'utf8'));
   });
 
+  it("with --monotone, merges steps until every measure's points run one way", async () => {
+    const mono = join(tmp, 'monotone.yaml');
+    await ok(calibrateArgs(mono, ['--monotone']));
+    const pack = parseRulePack(readFileSync(mono, 'utf8'), mono);
+    const loose = parseRulePack(readFileSync(packFile, 'utf8'), packFile);
+    const runsOneWay = (p: number[]) => p.every((x, k) => k === 0 || x >= p[k - 1]!) || p.every((x, k) => k === 0 || x <= p[k - 1]!);
+    expect(pack.scorecard.length).toBeGreaterThan(3);
+    for (const m of pack.scorecard) expect(runsOneWay(m.steps.map((s) => s.points))).toBe(true);
+    expect(loose.scorecard.some((m) => !runsOneWay(m.steps.map((s) => s.points)))).toBe(true);
+    expect(pack.fitted?.monotone).toBe('yes');
+  });
+
   it('refuses, with exit 65 and nothing written, a pack worse than the old one on the held-out part, unless --force', async () => {
     // Labels independent of everything (every 7th subscriber): no fit can be better than
     // chance, and with this seed the new pack's held-out lift falls below the old one's.
