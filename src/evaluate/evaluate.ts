@@ -67,7 +67,7 @@ function namedTerms(rules: readonly RuleDef[], flags: readonly Uint8Array[], n: 
   const none = new Uint8Array(n);
   const out = flags.map(() => none);
   const order = rules
-    .map((r, j) => j)
+    .map((_, j) => j)
     .filter((j) => rules[j]!.weight > 0)
     .sort((a, b) => rules[b]!.weight - rules[a]!.weight || a - b);
   const count = new Uint8Array(n);
