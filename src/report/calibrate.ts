@@ -36,6 +36,8 @@ import { UNLABELLED } from './backtest.js';
 export const STEP_QUANTILES = [0.05, 0.2, 0.4, 0.6, 0.8, 0.95];
 /** The share of labelled subscribers held out. */
 export const HELD_OUT_SHARE = 0.3;
+/** Steps with smaller points (log-odds) after the first fit are dropped: a 10% change in the odds at most. */
+export const MIN_STEP_POINTS = 0.1;
 /** The L2 penalty: small beside thousands of rows, enough to settle collinear steps. */
 export const L2 = 1;
 /** Points and edges are written rounded: readable, and what the pack says is what it scores. */
@@ -407,6 +409,7 @@ export function calibrate(input: CalibrateInput): Calibration {
 
   // Fit; with monotone, merge in each measure the two neighbouring steps that break its direction most, and fit again.
   let fit: { intercept: number; points: Map<string, number> };
+  let last: { flags: readonly Uint8Array[]; ruleIds: readonly string[] };
   for (;;) {
     // Every step written (a step with 0 points would be left out and renumber the rest).
     const all = measures.map((m) => ({ ...m, points: m.points.map(() => 1) }));
@@ -415,11 +418,28 @@ export function calibrate(input: CalibrateInput): Calibration {
       input.file,
     );
     const ev = evaluate(design, table, D);
+    last = ev;
     const f = fitLogistic(ev.flags, trainLabel, trainRows, { l2: L2 });
     const points = new Map(ev.ruleIds.map((id, j) => [id, f.coef[j]!]));
     fit = { intercept: f.intercept, points };
     for (const m of measures) m.points = m.points.map((_, k) => points.get(`${m.id}_${k + 1}`) ?? 0);
     if (!input.monotone || !mergeViolations(measures)) break;
+  }
+  // A step whose points stay near 0 says little and costs a rule column every night: refit without those.
+  const stepIds = new Set(measures.flatMap((m) => m.points.map((_, k) => `${m.id}_${k + 1}`)));
+  const kept = last.ruleIds.map((id) => !stepIds.has(id) || Math.abs(fit.points.get(id)!) >= MIN_STEP_POINTS);
+  if (kept.includes(false)) {
+    const f = fitLogistic(
+      last.flags.filter((_, j) => kept[j]),
+      trainLabel,
+      trainRows,
+      { l2: L2 },
+    );
+    const ids = last.ruleIds.filter((_, j) => kept[j]);
+    const points = new Map(last.ruleIds.map((id) => [id, 0]));
+    ids.forEach((id, j) => points.set(id, f.coef[j]!));
+    fit = { intercept: f.intercept, points };
+    for (const m of measures) m.points = m.points.map((_, k) => points.get(`${m.id}_${k + 1}`) ?? 0);
   }
 
   const rulePoints = new Map<string, number>();
@@ -450,6 +470,7 @@ export function calibrate(input: CalibrateInput): Calibration {
     split: `keyed hash of subscriber id and seed, ${HELD_OUT_SHARE * 100}% held out`,
     seed: input.seed,
     l2: L2,
+    min_step_points: MIN_STEP_POINTS,
     monotone: input.monotone ? 'yes' : 'no',
     held_out_top_decile_lift: round(newFigures.topDecileLift, 4),
     held_out_auc: round(newFigures.auc, 4),
@@ -462,7 +483,7 @@ export function calibrate(input: CalibrateInput): Calibration {
     ` Fitted on the extracts as of ${formatDay(D)} and their labels (data sha256 ${input.dataSha256}):`,
     ` ${sizes.labelled} labelled subscribers, ${churners} churners; ${sizes.training} to train on, ${sizes.heldOut} held out`,
     ` (keyed split, seed ${input.seed}). Steps are quantiles of the training part; points come from`,
-    ` an L2-regularised logistic fit (l2 ${L2}${input.monotone ? ', steps merged until monotone' : ''}).`,
+    ` an L2-regularised logistic fit (l2 ${L2}${input.monotone ? ', steps merged until monotone' : ''}; steps under ${MIN_STEP_POINTS} points dropped, then refitted).`,
     ` Held-out top-decile lift ${newFigures.topDecileLift.toFixed(2)}x (old pack ${oldFigures.topDecileLift.toFixed(2)}x),`,
     ` AUC ${newFigures.auc.toFixed(3)} (old pack ${oldFigures.auc.toFixed(3)}). The figures are also under fitted: below.`,
     ` Check it with: churnwatch rules check; measure it with: churnwatch backtest --rules <this file>.`,
