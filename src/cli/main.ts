@@ -619,6 +619,11 @@ export function makeRulesCommand(io: Io): Command {
           : `tiers: top ${pack.tiers.highShare * 100}% high, next ${pack.tiers.midShare * 100}% mid`,
       );
       lines.push(`never flagged: ${pack.exclude.expr}`);
+      if (pack.score === 'logistic')
+        lines.push(
+          `score: logistic, risk = 1 / (1 + exp(-(${pack.intercept} + points hit))); flagged from risk ${pack.flagRisk}; tasks ranked by ${pack.ranking}`,
+        );
+      else if (pack.ranking === 'risk') lines.push('tasks ranked by risk');
       lines.push(`extracts needed: ${[...neededFiles(pack)].join(', ')}`);
       for (const r of pack.rules) {
         const reads = [...r.features.values()];

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseRulePack } from '../../src/config/rulepack.js';
 import { ChurnwatchError } from '../../src/errors.js';
+import { cli } from '../helpers/cli.js';
 
 const HAND = readFileSync('test/sql/logistic-pack.yaml', 'utf8');
 const DEFAULT = readFileSync('rules/default.yaml', 'utf8');
@@ -81,5 +82,13 @@ describe('rule pack score keys', () => {
     ],
   ])('refuses %s (78), naming where', (_, text, message) => {
     expect(refusal(text).message).toMatch(message);
+  });
+
+  it('rules check shows the score, and each rule and step with its points', async () => {
+    const r = await cli(['rules', 'check', 'test/sql/logistic-pack.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('score: logistic, risk = 1 / (1 + exp(-(-2.5 + points hit))); flagged from risk 0.1; tasks ranked by risk');
+    expect(r.out).toContain('bill_ratio_2: Bill this month over last month: 0.7 to below 0.95');
+    expect(r.out).toContain('  points -0.4, call within 48h: Thank the member.');
   });
 });
