@@ -78,6 +78,8 @@ export type Ranking = (typeof RANKINGS)[number];
 export interface ScorecardMeasure {
   id: string;
   measure: string;
+  /** The measure, computed once for all its steps (evaluate.ts). */
+  compiled: CompiledNumber;
   steps: { rule: string; from: number | null; below: number | null; points: number }[];
 }
 
@@ -617,7 +619,7 @@ function parseScorecard(
     const path = `scorecard ${id}`;
     if (!/^[a-z][a-z0-9_]*$/.test(id)) v.fail(path, 'id must be lower case letters, digits and _ (its steps become column names)');
     const measure = v.str(e.measure, `${path}.measure`);
-    checked(v, `${path}.measure`, measure, 'number', measures);
+    const mc = checked(v, `${path}.measure`, measure, 'number', measures);
     const title = v.str(e.title, `${path}.title`, id);
     const action = v.str(e.action, `${path}.action`);
     const zh =
@@ -670,7 +672,7 @@ function parseScorecard(
             }),
       });
     }
-    scorecard.push({ id, measure, steps });
+    scorecard.push({ id, measure, compiled: compileNumber(mc.tree, mc.features.keys()), steps });
   });
   return { scorecard, stepRules };
 }

@@ -2,7 +2,8 @@
  * Runs the compiled rule pack over the feature columns: one 0/1 array per enabled
  * rule, with excluded subscribers (closed, by default) never flagged.
  */
-import type { RuleDef, RulePack } from '../config/rulepack.js';
+import { stepNumber, type RuleDef, type RulePack } from '../config/rulepack.js';
+import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { FeatureTable } from '../features/features.js';
 import type { Column, CompiledCondition } from '../rules/compile.js';
 import { sharedFloat64, sharedUint8 } from '../util/worker.js';
@@ -45,13 +46,48 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
   const value = sharedFloat64(n);
   pack.value.compiled.run(columnsFor(table, pack.value.compiled.columns), n, D, value);
   const enabled = pack.rules.filter((r) => r.enabled);
+  const steps = stepRules(pack, table, D);
   const flags = enabled.map((r) => {
-    const f = runCondition(r.compiled, table, D);
+    const f = steps.get(r.id)?.() ?? runCondition(r.compiled, table, D);
     for (let i = 0; i < n; i++) if (excluded[i]) f[i] = 0;
     return f;
   });
   const named = pack.score === 'logistic' ? namedTerms(enabled, flags, n) : flags;
   return { rules: enabled, ruleIds: enabled.map((r) => r.id), flags, named, excluded, value };
+}
+
+/**
+ * The flags of a scorecard's steps, each measure computed once for all its steps (a
+ * step's own condition would compute it again per step). The bounds go through the
+ * text the step's condition was written with, and the comparisons are compile.ts's
+ * with its tolerance: `from <= x` as from − x <= E, `x < below` as x − below < −E, so
+ * the flags are the conditions' own (the SQL differential test checks both).
+ */
+function stepRules(pack: RulePack, table: FeatureTable, D: number): Map<string, () => Uint8Array> {
+  const out = new Map<string, () => Uint8Array>();
+  const E = COMPARE_TOLERANCE,
+    n = table.n;
+  for (const m of pack.scorecard) {
+    let values: Float64Array | null = null;
+    for (const st of m.steps) {
+      const lo = st.from === null ? null : Number(stepNumber(st.from)),
+        hi = st.below === null ? null : Number(stepNumber(st.below));
+      if (lo === null && hi === null) continue; // "given": its condition, x == x
+      out.set(st.rule, () => {
+        if (values === null) {
+          values = new Float64Array(n);
+          m.compiled.run(columnsFor(table, m.compiled.columns), n, D, values);
+        }
+        const x = values,
+          f = new Uint8Array(n);
+        if (lo === null) for (let i = 0; i < n; i++) f[i] = x[i]! - hi! < -E ? 1 : 0;
+        else if (hi === null) for (let i = 0; i < n; i++) f[i] = lo - x[i]! <= E ? 1 : 0;
+        else for (let i = 0; i < n; i++) f[i] = lo - x[i]! <= E && x[i]! - hi < -E ? 1 : 0;
+        return f;
+      });
+    }
+  }
+  return out;
 }
 
 /** The flags of the rules a task names (Evaluation.named). */

@@ -37,18 +37,23 @@ export function fitLogistic(
   const n = rows.length;
   // CSR of the nonzero cells: column 0 is the intercept, always 1.
   const start = new Int32Array(n + 1);
-  const idx: number[] = [];
-  const val: number[] = [];
   for (let r = 0; r < n; r++) {
+    let c = 0;
+    for (let j = 0; j < columns.length; j++) if (columns[j]![rows[r]!] !== 0) c++;
+    start[r + 1] = start[r]! + c;
+  }
+  // Typed arrays: millions of rows × tens of terms would be hundreds of MB as JS arrays.
+  const idx = new Int32Array(start[n]!);
+  const val = new Float64Array(start[n]!);
+  for (let r = 0, k = 0; r < n; r++) {
     const i = rows[r]!;
     for (let j = 0; j < columns.length; j++) {
       const x = columns[j]![i]!;
       if (x !== 0) {
-        idx.push(j + 1);
-        val.push(x);
+        idx[k] = j + 1;
+        val[k++] = x;
       }
     }
-    start[r + 1] = idx.length;
   }
   const beta = new Float64Array(p);
   const grad = new Float64Array(p);
