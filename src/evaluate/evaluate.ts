@@ -69,6 +69,7 @@ function stepRules(pack: RulePack, table: FeatureTable, D: number): Map<string, 
     n = table.n;
   for (const m of pack.scorecard) {
     let values: Float64Array | null = null;
+    let left = m.steps.filter((st) => st.from !== null || st.below !== null).length;
     for (const st of m.steps) {
       const lo = st.from === null ? null : Number(stepNumber(st.from)),
         hi = st.below === null ? null : Number(stepNumber(st.below));
@@ -83,6 +84,8 @@ function stepRules(pack: RulePack, table: FeatureTable, D: number): Map<string, 
         if (lo === null) for (let i = 0; i < n; i++) f[i] = x[i]! - hi! < -E ? 1 : 0;
         else if (hi === null) for (let i = 0; i < n; i++) f[i] = lo - x[i]! <= E ? 1 : 0;
         else for (let i = 0; i < n; i++) f[i] = lo - x[i]! <= E && x[i]! - hi < -E ? 1 : 0;
+        // The measure's last step: its values are not held through the other measures.
+        if (--left === 0) values = null;
         return f;
       });
     }
