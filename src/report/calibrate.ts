@@ -437,7 +437,9 @@ export function calibrate(input: CalibrateInput): Calibration {
     );
     const ids = last.ruleIds.filter((_, j) => kept[j]);
     const points = new Map(last.ruleIds.map((id) => [id, 0]));
-    ids.forEach((id, j) => points.set(id, f.coef[j]!));
+    ids.forEach((id, j) => {
+      points.set(id, f.coef[j]!);
+    });
     fit = { intercept: f.intercept, points };
     for (const m of measures) m.points = m.points.map((_, k) => points.get(`${m.id}_${k + 1}`) ?? 0);
   }
