@@ -501,7 +501,10 @@ export function parseRulePack(text: string, file: string): RulePack {
   if (!Array.isArray(root.rules) || root.rules.length + stepRules.length === 0) v.fail('rules', 'must be a non-empty list');
   const rawRules = [...(root.rules as unknown[]), ...stepRules];
   if (rawRules.length > MAX_RULES)
-    v.fail('rules', `has ${rawRules.length} rules and steps, more than the limit of ${MAX_RULES}: merge rules or split the pack`);
+    v.fail(
+      'rules',
+      `has ${rawRules.length} rules${stepRules.length > 0 ? ` (${stepRules.length} of them scorecard steps)` : ''}, more than the limit of ${MAX_RULES}: merge rules or split the pack`,
+    );
   const seen = new Set<string>();
   const rules: RuleDef[] = rawRules.map((raw, idx) => {
     const r = v.obj(raw, `rules[${idx}]`, RULE_KEYS);

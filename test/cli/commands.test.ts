@@ -78,7 +78,7 @@ describe('churnwatch CLI', () => {
   });
 
   it.each([
-    [[], 'run, explain, generate, rules, report, backtest, diff, sql, tasks', 'churnwatch'],
+    [[], 'run, explain, generate, rules, report, backtest, calibrate, diff, sql, tasks', 'churnwatch'],
     [['rules'], 'check', 'churnwatch rules'],
   ])('when %j has no command then it exits 64 with one line naming the commands', async (argv, names, cmd) => {
     const r = await cli(argv);
