@@ -187,7 +187,7 @@ describe('a calibrated pack at work', () => {
     const pack = parseRulePack(readFileSync(packFile, 'utf8'), packFile);
     const byId = new Map(scores.map((s) => [s.subscriber_id!, s]));
     const order = pack.rules.map((r) => r.id);
-    const tasks = parseCsv(readFileSync(join(out, AS_OF, 'tasks-mass.csv')), { columns: true }) as Record<string, string>[];
+    const tasks = parseCsv(readFileSync(join(out, AS_OF, 'tasks-mass-call.csv')), { columns: true }) as Record<string, string>[];
     expect(tasks.length).toBeGreaterThan(0);
     let manyHits = 0;
     for (const t of tasks.slice(0, 300)) {
@@ -217,7 +217,7 @@ describe('a calibrated pack at work', () => {
     await ok(['run', '--input', input, '--out', riskOut, '--as-of', AS_OF, '--rules', riskPack, '--log-level', 'silent']);
     const ordered = (dir: string) =>
       readdirSync(join(dir, AS_OF))
-        .filter((f) => /^tasks-(high|mid|mass)\.csv$/.test(f))
+        .filter((f) => /^tasks-(high|mid|mass)-(call|sms|visit)\.csv$/.test(f))
         .every((f) => {
           const r = (parseCsv(readFileSync(join(dir, AS_OF, f)), { columns: true }) as Record<string, string>[]).map((t) =>
             Number(t.risk_score),
