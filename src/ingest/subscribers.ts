@@ -30,7 +30,7 @@ import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushPhone, pushTrimmed } from './fields.js';
 import { TextColumnBuilder, type TextColumn } from '../util/text-column.js';
 import { IdTable, fieldKey } from './id-table.js';
-import { type InputOptions } from './layout.js';
+import type { InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 import { fastDelimiter } from './plain-rows.js';

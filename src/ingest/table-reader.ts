@@ -7,7 +7,7 @@ import { ChurnwatchError } from '../errors.js';
 import { fieldString, type RecordView } from './csv-scan.js';
 import { readExtract, type ByteRange, type FastHolder } from './read-extract.js';
 import { encodingOf, resolveColumns, type ExtractName, type InputOptions } from './layout.js';
-import { RejectLog, type RejectCode } from './rejects.js';
+import type { RejectLog, RejectCode } from './rejects.js';
 import type { FastRows } from './plain-rows.js';
 
 export interface FileStats {

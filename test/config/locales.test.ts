@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCALES, parseRulePack } from '../../src/config/rulepack.js';
-import { ChurnwatchError } from '../../src/errors.js';
+import type { ChurnwatchError } from '../../src/errors.js';
 import { textsOf } from '../../src/tasks/records.js';
 import { cleanup, runCli } from '../helpers/world.js';
 
@@ -58,7 +58,7 @@ describe('rule texts in every locale', () => {
   });
 
   it('when a pack asks for zh-CN and a rule has none then it is refused naming the rule', () => {
-    const text = TEXT.replace(/(  - id: mou_drop[\s\S]*?)    texts:\n      zh-CN:\n(        .*\n){3}/, '$1');
+    const text = TEXT.replace(/( {2}- id: mou_drop[\s\S]*?) {4}texts:\n {6}zh-CN:\n( {8}.*\n){3}/, '$1');
     expect(text).not.toBe(TEXT);
     const e = packError(text);
     expect(e.code).toBe('CW_RULEPACK_INVALID');

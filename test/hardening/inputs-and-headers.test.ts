@@ -266,7 +266,7 @@ describe('header matching', () => {
     const pack = join(d, 'pack.yaml');
     writeFileSync(
       pack,
-      readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8').replace(/(  - id: mou_drop\n)/, '$1    enabled: false\n'),
+      readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8').replace(/( {2}- id: mou_drop\n)/, '$1    enabled: false\n'),
     );
     const r = await runCli(d, AS_OF, ['--rules', pack]);
     expect(r.code).toBe(0);
@@ -282,7 +282,7 @@ describe('header matching', () => {
       pack,
       readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8')
         .replace(/^value: .*$/m, 'value: amount(M0) + mou(M0) / 100')
-        .replace(/(  - id: mou_drop\n)/, '$1    enabled: false\n'),
+        .replace(/( {2}- id: mou_drop\n)/, '$1    enabled: false\n'),
     );
     const r = await runCli(d, AS_OF, ['--rules', pack]);
     expectRefused(r, 65, 'CW_EXTRACT_MISSING_COLUMN', 'mou, read by the value');

@@ -150,7 +150,7 @@ export class World {
     const pack = join(dir, 'no-holdout.yaml');
     writeFileSync(
       pack,
-      readFileSync('rules/default.yaml', 'utf8').replace(/^(policy:\n(?:[ #].*\n)*?)  holdout: .*\n/m, '$1  holdout: { share: 0 }\n'),
+      readFileSync('rules/default.yaml', 'utf8').replace(/^(policy:\n(?:[ #].*\n)*?) {2}holdout: .*\n/m, '$1  holdout: { share: 0 }\n'),
     );
     return runCli(dir, this.asOf, [...extraArgs, '--rules', pack]);
   }
