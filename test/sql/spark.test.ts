@@ -18,6 +18,7 @@ import { cli, csvBody, loadDuckDb, runSql } from './helpers.js';
 
 const DEFAULT_PACK = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));
 const HAND_PACK = fileURLToPath(new URL('./hand-pack.yaml', import.meta.url));
+const LOGISTIC_PACK = fileURLToPath(new URL('./logistic-pack.yaml', import.meta.url));
 const GOLDEN = 'fixtures/golden/sql/default.spark.sql';
 const GOLDEN_INPUT = 'fixtures/golden/input';
 const GOLDEN_AS_OF = '2026-11-23';
@@ -55,6 +56,7 @@ describe.skipIf(parser === null)('Spark SQL grammar', () => {
   it.each([
     ['default', DEFAULT_PACK],
     ['hand-made', HAND_PACK],
+    ['logistic (scorecard)', LOGISTIC_PACK],
   ])(
     'parses the script of the %s pack',
     async (_, pack) => {
