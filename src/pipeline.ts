@@ -210,7 +210,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       for (const r of await scoreFiles.records()) publication.add(r);
       // On the worker, the time this thread waited for it after the task files; in this thread, the time they took.
       logger.debug({ thread: scoreFiles.thread, ms: Math.round(performance.now() - waitFrom) }, 'score files written');
-      if (o.scoresFormat === 'parquet') await writeScoresParquet(publication, ids, ev, scores);
+      if (o.scoresFormat === 'parquet') await writeScoresParquet(publication, ids, ev, scores, measures);
       publication.writeText('rejects.csv', rejectsCsv(extracts));
       for (const name of POLICY_FILES)
         writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores }));

@@ -85,4 +85,38 @@ describe.skipIf(duckdb === null)('scores.parquet', () => {
     await cli(['run', '--input', input, '--out', plain, '--as-of', AS_OF, '--log-level', 'silent']);
     expect(existsSync(join(plain, AS_OF, 'scores.parquet'))).toBe(false);
   });
+  it('with --with-measures carries the measure columns of scores.csv: numbers equal, dates and enums as their text, empty as null', async () => {
+    const out = join(tmp, 'measures');
+    await cli(['run', '--input', input, '--out', out, '--as-of', AS_OF, '--format', 'parquet', '--with-measures', '--log-level', 'silent']);
+    const [header, ...lines] = readFileSync(join(out, AS_OF, 'scores.csv'), 'utf8')
+      .trimEnd()
+      .split('\n');
+    const names = header!.split(',');
+    const instance = await duckdb!.DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const reader = await connection.runAndReadAll(`SELECT * FROM read_parquet('${join(out, AS_OF, 'scores.parquet')}')`);
+      expect(reader.columnNames()).toEqual(names);
+      const first = names.indexOf('low_balance') + 1; // the measures follow the last rule flag of the default pack
+      expect(names.length).toBeGreaterThan(first + 10);
+      const rows = reader.getRows();
+      expect(rows).toHaveLength(lines.length);
+      let empty = 0;
+      lines.forEach((line, i) => {
+        const cells = line.split(',');
+        for (let k = first; k < names.length; k++) {
+          const cell = cells[k]!;
+          const v = rows[i]![k];
+          if (cell === '') empty++;
+          const got = v === null ? '' : typeof v === 'number' ? v : String(v);
+          const want = cell === '' ? '' : typeof v === 'number' ? Number(cell) : cell;
+          if (got !== want) expect(`${names[k]} row ${i}: ${String(got)}`).toBe(`${names[k]} row ${i}: ${String(want)}`);
+        }
+      });
+      expect(empty).toBeGreaterThan(0); // some measures are not given (nulls are checked, not only numbers)
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
 });
