@@ -4,25 +4,15 @@
  * @duckdb/node-api cannot load on this machine (the tests that need it skip).
  */
 import { expect } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { csvLine } from '../../src/output/csv.js';
+import { cli as runCli } from '../helpers/cli.js';
 
 /** Runs a command of the CLI in-process; it must succeed without a word on stderr. Returns its stdout. */
 export async function cli(args: string[]): Promise<string> {
-  let out = '';
-  let err = '';
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    log: () => {},
-  });
-  expect(err).toBe('');
-  expect(code).toBe(0);
-  return out;
+  const r = await runCli(args);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  return r.out;
 }
 
 type DuckDb = typeof import('@duckdb/node-api');

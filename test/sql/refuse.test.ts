@@ -7,25 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { cli as run } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cw-sql-refuse-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    log: () => {},
-  });
-  return { code, out, err };
-}
 
 describe('churnwatch sql refuses', () => {
   it('a rule whose min/max nesting would repeat its operands past the size limit, naming the rule (78)', async () => {
