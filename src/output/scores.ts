@@ -25,9 +25,7 @@ import {
   Table,
   type Vector,
 } from 'apache-arrow';
-import type { Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
-import type { Scores } from '../score/score.js';
 import type { TextColumn } from '../util/text-column.js';
 import { CsvBytesWriter } from '../util/bytes.js';
 import { csvLine } from './csv.js';
