@@ -214,9 +214,9 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   const minRange = plan.minRangeBytes ?? envCount('CHURNWATCH_RANGE_MIN_BYTES') ?? RANGE_MIN_BYTES;
   const units: Unit[] = [];
   for (const job of jobs) {
-    // A wide export is not cut (its reader, wide-rows.ts, reads whole files), nor a file another engine reads.
+    // A file another engine reads is not cut (it takes whole files).
     const cut =
-      (job.extract === 'billing_monthly' || job.extract === 'usage_daily') && input.wide?.[job.extract] === undefined && !plan.readFacts
+      (job.extract === 'billing_monthly' || job.extract === 'usage_daily') && !plan.readFacts
         ? await planRanges(job.path, job.extract, input, workers, minRange)
         : null;
     if (cut === null || (job.extract !== 'billing_monthly' && job.extract !== 'usage_daily')) {

@@ -53,7 +53,7 @@ export interface RangePlan {
 
 /**
  * Up to `count` ranges of at least `minBytes` each, or null when the file is not cut:
- * too small, gzip, or a header that cannot be read here (the one reader then reports
+ * too small, gzip, a wide export, or a header that cannot be read here (the one reader then reports
  * what is wrong with it).
  */
 export async function planRanges(
@@ -64,6 +64,8 @@ export async function planRanges(
   minBytes: number,
 ): Promise<RangePlan | null> {
   if (count < 2 || /\.gz$/i.test(path)) return null;
+  // A wide export is read whole by its own reader (wide-rows.ts).
+  if ((extract === 'billing_monthly' || extract === 'usage_daily') && input.wide?.[extract] !== undefined) return null;
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');

@@ -128,7 +128,7 @@ describe('wide exports', () => {
     }
   }, 60_000);
 
-  it('when the wide extracts are folded on the ingest worker thread (compiled CLI) then scores.csv is the same', async () => {
+  it('when the wide extracts are folded on the ingest worker thread (compiled CLI), with ranges small enough to cut the long files, then scores.csv is the same', async () => {
     await ensureBuilt();
     const w = wideInput('wide-worker', { usage: true });
     const outs: string[] = [];
@@ -138,7 +138,8 @@ describe('wide exports', () => {
     ] as const) {
       const out = join(work, `out-worker-${outs.length}`);
       const r = await runChild(['run', '--input', dir, '--out', out, '--as-of', AS_OF, '--log-level', 'silent', ...config], {
-        env: { CHURNWATCH_INGEST_PARALLEL: '1' },
+        // Ranges of 4 KiB cut the long extracts between two readers; a wide export is read whole (ranges.ts).
+        env: { CHURNWATCH_INGEST_PARALLEL: '1', CHURNWATCH_RANGE_MIN_BYTES: '4096' },
       });
       expect([r.code, r.stderr]).toEqual([0, '']);
       outs.push(scoresOf(join(out, AS_OF)));
