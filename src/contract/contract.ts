@@ -206,18 +206,6 @@ export function defaultHeader(name: ExtractName): string[] {
   return extractSpec(name).columns.map((c) => c.name);
 }
 
-export function requiredColumns(name: ExtractName): string[] {
-  return extractSpec(name)
-    .columns.filter((c) => c.required)
-    .map((c) => c.name);
-}
-
-export function optionalColumns(name: ExtractName): string[] {
-  return extractSpec(name)
-    .columns.filter((c) => !c.required)
-    .map((c) => c.name);
-}
-
 // ---------------------------------------------------------------- delivery
 
 export const ENCODINGS = ['utf8', 'gbk', 'gb18030'] as const;
