@@ -568,6 +568,77 @@ function fixedLayers(x: string, digits: number, out: string, text: string): stri
   ];
 }
 
+/** The largest |x| whose e^x the script computes: 2^k then stays a normal double (no overflow or subnormal scaling). */
+export const EXP_LIMIT = 708;
+
+/** A double from its two 32-bit words, as fdlibm writes its constants (exactly, no decimal rounding to reason about). */
+function fromWords(hi: number, lo: number): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setUint32(0, hi);
+  view.setUint32(4, lo);
+  return view.getFloat64(0);
+}
+
+/**
+ * e^x of a DOUBLE column `x` (|x| < EXP_LIMIT), bit for bit as JavaScript's
+ * Math.exp gives it. V8 computes Math.exp with fdlibm's algorithm; an engine's own
+ * exp() differs from it in the last bit for about one argument in ten (DuckDB's,
+ * glibc's), which moves a printed risk or expected loss when it falls on a rounding
+ * edge. So the script does fdlibm's steps itself, in operations that IEEE rounds
+ * the same everywhere (+ − × ÷, floor, and power(2, k), exact for an integer k):
+ * x = k·ln2 + r with ln2 in two parts (hi − lo), e^r from a rational approximation
+ * of degree 5, then times 2^k. Should a later V8 change its exp, test/sql/exp.test.ts
+ * fails rather than the scripts drifting quietly. The branches on |x| compare the high word of x in
+ * fdlibm; here they compare |x| with the smallest double of the next high word.
+ * Returned as layers of columns named `<out>_*`, the last `<out>`.
+ */
+function expLayers(x: string, out: string): string[][] {
+  const c = (n: string) => `${out}_${n}`;
+  const half = fromWords(0x3fd62e43, 0); // |x| from here on is reduced (fdlibm: high word above 0x3fd62e42)
+  const oneAndHalf = fromWords(0x3ff0a2b2, 0); // below this, k is ±1
+  const tiny = 2 ** -28; // below this, e^x is 1 + x
+  const ln2Hi = fromWords(0x3fe62e42, 0xfee00000);
+  const ln2Lo = fromWords(0x3dea39ef, 0x35793c76);
+  const invLn2 = fromWords(0x3ff71547, 0x652b82fe);
+  const P = [
+    fromWords(0x3fc55555, 0x5555553e),
+    fromWords(0xbf66c16c, 0x16bebd93),
+    fromWords(0x3f11566a, 0xaf25de2c),
+    fromWords(0xbebbbd41, 0xc5d26bf1),
+    fromWords(0x3e663769, 0x72bea4d0),
+  ];
+  const one = double(1),
+    two = double(2),
+    zero = double(0);
+  const reduced = `${c('a')} >= ${double(half)}`;
+  // k: the integer nearest x / ln2, as fdlibm truncates x / ln2 ± 0.5 toward zero.
+  const k =
+    `CASE WHEN NOT ${reduced} THEN ${zero} WHEN ${c('a')} < ${double(oneAndHalf)} THEN CASE WHEN ${x} < ${zero} THEN ${double(-1)} ELSE ${one} END ` +
+    `WHEN ${x} < ${zero} THEN CAST(ceil(${double(invLn2)} * ${x} - ${double(0.5)}) AS DOUBLE) ` +
+    `ELSE CAST(floor(${double(invLn2)} * ${x} + ${double(0.5)}) AS DOUBLE) END`;
+  const poly = P.reduceRight((inner, p) => (inner === '' ? `${c('t')} * ${double(p)}` : `${c('t')} * (${double(p)} + ${inner})`), '');
+  return [
+    [`abs(${x}) AS ${c('a')}`],
+    [`${k} AS ${c('k')}`],
+    [
+      `CASE WHEN ${reduced} THEN ${x} - ${c('k')} * ${double(ln2Hi)} ELSE ${x} END AS ${c('hi')}`,
+      `CASE WHEN ${reduced} THEN ${c('k')} * ${double(ln2Lo)} ELSE ${zero} END AS ${c('lo')}`,
+    ],
+    [`CASE WHEN ${reduced} THEN ${c('hi')} - ${c('lo')} ELSE ${x} END AS ${c('r')}`],
+    [`${c('r')} * ${c('r')} AS ${c('t')}`],
+    [`${c('r')} - ${poly} AS ${c('c')}`],
+    [
+      `CASE WHEN ${c('a')} < ${double(tiny)} THEN ${one} + ${x} ` +
+        `WHEN ${c('k')} = ${zero} THEN ${one} - ((${c('r')} * ${c('c')}) / (${c('c')} - ${two}) - ${c('r')}) ` +
+        `ELSE ${one} - ((${c('lo')} - (${c('r')} * ${c('c')}) / (${two} - ${c('c')})) - ${c('hi')}) END AS ${c('y')}`,
+    ],
+    // V8 returns Math.E for e^1 (its steps would give the next double up).
+    [
+      `CASE WHEN ${x} = ${one} THEN ${double(Math.E)} WHEN ${c('k')} = ${zero} THEN ${c('y')} ELSE ${c('y')} * power(${two}, ${c('k')}) END AS ${out}`,
+    ],
+  ];
+}
+
 // ------------------------------------------------------------------ the script
 
 function compileChecked(expr: string, what: string, measures?: readonly ColumnMeasure[]) {
@@ -664,12 +735,15 @@ export function rulePackSql(pack: SqlPack, opts: SqlOptions): string {
     double(pack.intercept),
     ...enabled.map((r) => `CASE WHEN ${ruleColumn(r.id)} = 1 THEN ${double(r.weight)} ELSE ${double(0)} END`),
   ].join(' + ');
+  // e^−logit through expLayers, not the engine's exp(): see there.
   const risk = logistic
-    ? `CASE WHEN excluded THEN ${double(0)} ELSE ${double(1)} / (${double(1)} + exp(-(${logit}))) END`
+    ? `CASE WHEN excluded THEN ${double(0)} ELSE ${double(1)} / (${double(1)} + exp_neg_logit) END`
     : `CASE WHEN ${hits} > 0 THEN ${double(1)} - (${keep}) ELSE ${double(0)} END`;
+  if (logistic) checkLogitRange(pack, enabled);
+  const withExp = logistic ? layered('flags', [[`-(${logit}) AS neg_logit`], ...expLayers('neg_logit', 'exp_neg_logit')]) : 'flags';
   ctes.push(`scored AS (
   SELECT *, CASE WHEN value > 0 THEN risk * value ELSE ${double(0)} END AS loss
-  FROM (SELECT *, ${tier} AS tier, ${risk} AS risk FROM flags) r
+  FROM (SELECT *, ${tier} AS tier, ${risk} AS risk FROM ${withExp}) r
 )`);
   const formatted = layered(
     'scored',
@@ -697,6 +771,35 @@ SELECT sid AS subscriber_id, value_text AS value, tier,
 FROM ${formatted}
 ORDER BY row_no;
 `;
+}
+
+/**
+ * The script computes e^x exactly only for |x| < EXP_LIMIT. The logit of a logistic
+ * pack is at most |intercept| + Σ |points| away from 0; a pack that can go past
+ * that (a risk within 1e-307 of 0 or 1: points no fit writes) is refused, naming
+ * the rule with the most points, rather than scored by a different exp.
+ */
+function checkLogitRange(pack: SqlPack, enabled: SqlPack['rules']): void {
+  const reach = enabled.reduce((s, r) => s + Math.abs(r.weight), Math.abs(pack.intercept));
+  if (reach < EXP_LIMIT) return;
+  const largest = enabled.reduce<SqlPack['rules'][number] | undefined>(
+    (m, r) => (m && Math.abs(m.weight) >= Math.abs(r.weight) ? m : r),
+    undefined,
+  );
+  const who = largest && Math.abs(largest.weight) > Math.abs(pack.intercept) ? `rule ${largest.id}` : 'intercept';
+  throw new ChurnwatchError(
+    'CW_SQL_UNSUPPORTED',
+    `${who}: the logit can reach ${reach} (|intercept| plus the points of every rule), and the SQL script reproduces the risk exactly only below ${EXP_LIMIT}; scale the points down to run the pack as SQL`,
+    { rule: largest?.id ?? 'intercept' },
+  );
+}
+
+/**
+ * A query giving e^x (DOUBLE, |x| < EXP_LIMIT) for each number in `values` in column e, as the scripts compute it. For tests.
+ */
+export function expQuery(values: number[]): string {
+  const rows = values.map((v, k) => `SELECT ${k} AS k, ${double(v)} AS x`).join(' UNION ALL ');
+  return `SELECT k, e FROM ${layered(`(${rows}) v`, expLayers('x', 'e'))} ORDER BY k`;
 }
 
 /**

@@ -45,3 +45,14 @@ export async function runSql(duckdb: DuckDb, sql: string, setup: string[] = []):
 export function csvBody(rows: string[][]): string {
   return rows.map((r) => csvLine(r)).join('');
 }
+
+/** The distinct risk_score cells of a scores.csv text. */
+export function distinctRisks(scoresCsv: string): Set<string> {
+  return new Set(
+    scoresCsv
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',')[3]),
+  );
+}
