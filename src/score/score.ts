@@ -87,13 +87,12 @@ function logisticRisk(pack: RulePack, ev: Evaluation): Pick<Scores, 'risk' | 'hi
   const n = ev.value.length;
   const logit = new Float64Array(n).fill(pack.intercept);
   const raised = new Uint8Array(n);
+  // Flags are 0/1: products, not branches (a scorecard's steps hit at random, and a branch per cell
+  // mispredicts). A rule not hit adds ±0, which leaves the sum as it is (the logit starts at the intercept).
   ev.flags.forEach((f, j) => {
     const points = ev.rules[j]!.weight;
-    for (let i = 0; i < n; i++)
-      if (f[i]) {
-        logit[i] += points;
-        if (points > 0) raised[i]++;
-      }
+    for (let i = 0; i < n; i++) logit[i] += f[i]! * points;
+    if (points > 0) for (let i = 0; i < n; i++) raised[i] += f[i]!;
   });
   const risk = sharedFloat64(n);
   const hits = new Uint8Array(n);

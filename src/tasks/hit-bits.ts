@@ -8,6 +8,8 @@ export class HitBits {
   /** Words per subscriber: subscriber i's bits are bits[i * words ..], bit j % 32 of word j / 32 for rule j. */
   readonly words: number;
   readonly bits: Int32Array;
+  private readonly patterns: PatternNode = new Map();
+  private patternCount = 0;
 
   private constructor(flags: readonly Uint8Array[], n: number) {
     const words = Math.max(1, Math.ceil(flags.length / 32));
@@ -15,8 +17,9 @@ export class HitBits {
     for (let j = 0; j < flags.length; j++) {
       const f = flags[j]!,
         word = j >>> 5,
-        bit = 1 << (j & 31);
-      for (let i = 0; i < n; i++) if (f[i]) bits[i * words + word]! |= bit;
+        shift = j & 31;
+      // Flags are 0/1: a shift, not a branch (a scorecard's steps hit at random, and a branch per cell mispredicts).
+      for (let i = 0; i < n; i++) bits[i * words + word]! |= f[i]! << shift;
     }
     this.words = words;
     this.bits = bits;
@@ -32,10 +35,32 @@ export class HitBits {
     return made;
   }
 
-  /** Equal for two subscribers exactly when they hit the same rules: with one word, the word itself. */
-  key(i: number): number | string {
-    const w = this.words;
-    return w === 1 ? this.bits[i]! : this.bits.subarray(i * w, (i + 1) * w).join(',');
+  /**
+   * Equal for two subscribers exactly when they hit the same rules: with one word, the
+   * word itself; with more (over 32 rules: a scorecard), a number given to each distinct
+   * pattern through a tree of maps, one level per word (text keys cost a string per call).
+   */
+  key(i: number): number {
+    const w = this.words,
+      base = i * w;
+    if (w === 1) return this.bits[i]!;
+    let node = this.patterns;
+    for (let k = 0; k < w - 1; k++) {
+      const word = this.bits[base + k]!;
+      let next = node.get(word) as PatternNode | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(word, next);
+      }
+      node = next;
+    }
+    const last = this.bits[base + w - 1]!;
+    let id = node.get(last) as number | undefined;
+    if (id === undefined) {
+      id = this.patternCount++;
+      node.set(last, id);
+    }
+    return id;
   }
 
   hits(i: number, j: number): boolean {
@@ -50,12 +75,15 @@ export class HitBits {
   }
 }
 
+/** A level of HitBits.key's tree: a word's value to the next level, or at the last word to the pattern's number. */
+type PatternNode = Map<number, PatternNode | number>;
+
 const cache = new WeakMap<readonly Uint8Array[], HitBits>();
 
 /** The ids of the rules each subscriber hits joined by ';', made once per distinct set of hit rules (few). */
 export class HitCodes {
   private readonly bits: HitBits;
-  private readonly known = new Map<number | string, string>();
+  private readonly known = new Map<number, string>();
 
   constructor(
     private readonly ruleIds: readonly string[],

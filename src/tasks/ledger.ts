@@ -214,7 +214,7 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   const weightOf = new Map(x.rules.map((r) => [r.id, r.weight]));
   // A subscriber's reason codes, made once per distinct set of hit rules (few) and found by its bits.
   const hitBits = HitBits.of(x.flags, ids.length);
-  const reasonIndex = new Map<string | number, number>();
+  const reasonIndex = new Map<number, number>();
   const reasonTexts: string[] = [],
     reasonRules: string[][] = [];
   const reasonsOf = (i: number) => {
