@@ -179,7 +179,11 @@ export function explanationText(e: Explanation, pack: RulePack, locale: Locale =
   }
   lines.push(`${POLICY_WORDS[locale].label}: ${policyText(e.policy, locale)}`);
   lines.push('');
-  for (const r of e.rules) {
+  // A scorecard's steps not hit are left out: a calibrated pack has dozens per subscriber, and the
+  // points above already say what counted. --json keeps every rule.
+  const steps = new Set(pack.scorecard.flatMap((m) => m.steps.map((st) => st.rule)));
+  const shown = e.rules.filter((r) => r.flagged || !steps.has(r.id));
+  for (const r of shown) {
     const features = pack.rules.find((p) => p.id === r.id)?.features;
     const strength = r.points === undefined ? `weight ${r.weight}` : `points ${signed(r.points)}`;
     lines.push(`${r.flagged ? '[x]' : '[ ]'} ${r.id}${r.enabled ? '' : ' (disabled)'}  ${strength}`);
@@ -188,6 +192,8 @@ export function explanationText(e: Explanation, pack: RulePack, locale: Locale =
     const w = POLICY_WORDS[locale];
     if (r.reason) lines.push(`      ${w.reason}: ${r.reason}`, `      ${w.title}: ${r.title}`, `      ${w.action}: ${r.action}`);
   }
+  const hidden = e.rules.length - shown.length;
+  if (hidden > 0) lines.push(`(${hidden} scorecard steps not hit are not listed; --json lists every rule)`);
   return lines.join('\n') + '\n';
 }
 

@@ -42,6 +42,21 @@ describe('churnwatch explain', () => {
     expect(r.out).not.toContain(s.name);
   });
 
+  it('when a scorecard pack is explained as text then the steps hit are listed, and the steps not hit only counted', async () => {
+    const pack = 'test/sql/logistic-pack.yaml';
+    const r = await explainCli('0001000917', '--rules', pack);
+    expect(r.code).toBe(0);
+    const e = JSON.parse((await explainCli('0001000917', '--rules', pack, '--json')).out);
+    const steps = (e.rules as { id: string; flagged: boolean }[]).filter((x) => /^(bill_ratio|line_age)_[0-9]+$/.test(x.id));
+    const hit = steps.filter((x) => x.flagged);
+    expect(steps.length - hit.length).toBeGreaterThan(0);
+    for (const x of hit) expect(r.out).toContain(`[x] ${x.id}`);
+    for (const x of steps.filter((x) => !x.flagged)) expect(r.out).not.toContain(` ${x.id} `);
+    expect(r.out).toContain(`(${steps.length - hit.length} scorecard steps not hit are not listed; --json lists every rule)`);
+    // The pack's own rules are listed hit or not.
+    expect(r.out).toMatch(/\[[x ]\] loyal_member/);
+  });
+
   it('when the subscriber is unknown then it exits 64', async () => {
     const r = await cli(['explain', '--input', 'fixtures/golden/input', '--as-of', '2026-11-23', '--subscriber', 'nobody']);
     expect(r.code).toBe(64);
