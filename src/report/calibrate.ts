@@ -310,8 +310,12 @@ export function heldOutPart(ids: TextColumn, seed: string): Uint8Array {
 }
 
 /** Quantile edges of the finite values, rounded to EDGE_DIGITS significant digits; equal and empty steps merge. */
-export function quantileEdges(values: readonly number[], quantiles: readonly number[] = STEP_QUANTILES): number[] {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+export function quantileEdges(values: ArrayLike<number>, quantiles: readonly number[] = STEP_QUANTILES): number[] {
+  // A typed array's own sort is numeric and native: a comparator sort of a JS array cost seconds per measure at 1M.
+  let m = 0;
+  const finite = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) finite[m++] = values[i]!;
+  const v = finite.subarray(0, m).sort() as unknown as number[];
   if (v.length === 0) return [];
   const lo = v[0]!,
     hi = v[v.length - 1]!;
@@ -401,7 +405,7 @@ export function calibrate(input: CalibrateInput): Calibration {
     const { compiled } = numberExpression(c.measure, oldPack.measures, `candidate ${c.measure}`);
     const values = new Float64Array(n);
     compiled.run(columnsFor(table, compiled.columns), n, D, values);
-    const edges = quantileEdges(trainRows.map((i) => values[i]!));
+    const edges = quantileEdges(Float64Array.from(trainRows, (i) => values[i]!));
     return edges.length === 0 ? [] : [{ ...c, edges, points: new Array<number>(edges.length + 1).fill(1) }];
   });
   const oldSteps = new Set(oldPack.scorecard.flatMap((s) => s.steps.map((t) => t.rule)));
