@@ -47,11 +47,9 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
   pack.value.compiled.run(columnsFor(table, pack.value.compiled.columns), n, D, value);
   const enabled = pack.rules.filter((r) => r.enabled);
   const steps = stepRules(pack, table, D);
-  // Excluded subscribers cleared by a mask, not a branch per cell.
-  const kept = Uint8Array.from(excluded, (e) => (e ? 0 : 1));
   const flags = enabled.map((r) => {
     const f = steps.get(r.id)?.() ?? runCondition(r.compiled, table, D);
-    for (let i = 0; i < n; i++) f[i]! &= kept[i]!;
+    for (let i = 0; i < n; i++) if (excluded[i]) f[i] = 0;
     return f;
   });
   const named = pack.score === 'logistic' ? namedTerms(enabled, flags, n) : flags;
