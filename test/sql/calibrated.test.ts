@@ -1,10 +1,10 @@
 /**
- * A pack written by `calibrate` (a logistic scorecard of some eighty steps over
- * ratios, levels and the line's age, fitted on the bundled sample and its generated
- * labels) as SQL: the DuckDB dialect run on the CSV files, and the Spark script run
- * by DuckDB through its twins, give the in-process scores.csv byte for byte, risk
- * to the 4th decimal and expected loss to the cent included; the Spark script
- * parses with Spark's grammar and uses only the shared functions.
+ * A pack written by `calibrate` (a logistic scorecard of steps over a ratio, a level
+ * and the line's age, with points of both signs, fitted on the bundled sample and its
+ * generated labels) as SQL: the DuckDB dialect run on the CSV files, and the Spark
+ * script run by DuckDB through its twins, give the in-process scores.csv byte for
+ * byte, risk to the 4th decimal and expected loss to the cent included; the Spark
+ * script parses with Spark's grammar and uses only the shared functions.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,19 +25,9 @@ describe('a calibrated scorecard pack as SQL', () => {
   let engine = '';
   let spark = '';
   beforeAll(async () => {
-    await cli([
-      'calibrate',
-      '--input',
-      SAMPLE,
-      '--as-of',
-      AS_OF,
-      '--labels',
-      `${SAMPLE}/labels.csv`,
-      '--measures',
-      'D - activation_date',
-      '--out',
-      pack,
-    ]);
+    // From the small hand-made logistic pack: about twenty steps, so that the Spark grammar's parse (seconds per script) stays short.
+    const args = ['--labels', `${SAMPLE}/labels.csv`, '--rules', 'test/sql/logistic-pack.yaml', '--measures', 'amount(M0)'];
+    await cli(['calibrate', '--input', SAMPLE, '--as-of', AS_OF, ...args, '--out', pack]);
     expect(readFileSync(pack, 'utf8')).toMatch(/^score: logistic$/m);
     engine = await engineScores(SAMPLE, pack, AS_OF, join(tmp, 'out'));
     spark = await sparkScript(pack, AS_OF);
@@ -49,7 +39,7 @@ describe('a calibrated scorecard pack as SQL', () => {
     const rows = await runSql(duckdb!, script);
     const sql = header + csvBody(rows.map((r) => r.slice(0, header.split(',').length)));
     // Fitted points give many distinct risks: the comparison covers the exp() of many logits.
-    expect(distinctRisks(engine).size).toBeGreaterThan(500);
+    expect(distinctRisks(engine).size).toBeGreaterThan(100);
     expect(sql).toBe(engine);
   });
 
