@@ -13,8 +13,10 @@ import { buildFeatures, type FeatureTable } from './features/features.js';
 import { ingest, type Extracts, type IngestPlan } from './ingest/ingest.js';
 import { checkGates } from './ingest/gates.js';
 import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions } from './ingest/layout.js';
-import { evaluate, namedFlags, type Evaluation } from './evaluate/evaluate.js';
-import { score, type Scores } from './score/score.js';
+import { evaluate, namedFlags, namedTerms, type Evaluation } from './evaluate/evaluate.js';
+import { score, scoresFrom, type Scores } from './score/score.js';
+import type { DuckDbEngine, EngineScores } from './engine/duckdb.js';
+import type { Column } from './rules/compile.js';
 import { monthOfDay } from './util/dates.js';
 import { DEFAULT_COUNTRY_CODE } from './util/phone.js';
 import { readLedger } from './output/ledger-file.js';
@@ -54,6 +56,13 @@ export interface AnalysisHooks {
   ingestFailed?: (e: unknown) => unknown;
   /** The extracts are read and their counts agree; called before any gate, so a failed run can still report them. */
   ingested?: (extracts: TaskExtracts) => void;
+  /**
+   * Another engine's rules and scores (the duckdb engine, which read the measure
+   * extracts through ingest.readFacts and holds their sums): given the feature
+   * columns read in process, it returns each pack's results and the measure
+   * features of the flagged subscribers (all of them with `all`).
+   */
+  engine?: { score: DuckDbEngine['score']; all: boolean };
 }
 
 export async function analyse(input: InputOptions, asOf: number, pack: RulePack, hooks: AnalysisHooks = {}): Promise<Analysis> {
@@ -83,6 +92,7 @@ export async function analyseEach(
   const m0 = packs.map((p, k) => checkGates(p, extracts, asOf, monthOfDay(asOf), perPack[k]!))[0]!;
   hooks.stageDone?.('gates');
 
+  if (hooks.engine) return engineAnalyses(extracts, asOf, packs, perPack, features, m0, hooks, hooks.engine);
   hooks.stageStart?.('features');
   const table = buildFeatures(extracts, features, m0);
   hooks.stageDone?.('features');
@@ -95,6 +105,71 @@ export async function analyseEach(
   const scores = packs.map((p, k) => score(p, evaluations[k]!, extracts.subscribers.ids));
   hooks.stageDone?.('score');
   return packs.map((_, k) => ({ extracts, features: perPack[k]!, m0, table, evaluation: evaluations[k]!, scores: scores[k]! }));
+}
+
+/**
+ * analyseEach's stages after the gates when another engine computes the rules and
+ * scores: the features read in process (attributes, ticket and contract counts) go
+ * to it, and the task stage gets a feature table of the rows it brought back.
+ */
+async function engineAnalyses(
+  extracts: Extracts,
+  asOf: number,
+  packs: readonly RulePack[],
+  perPack: Map<string, FeatureRequest>[],
+  features: Map<string, FeatureRequest>,
+  m0: number,
+  hooks: AnalysisHooks,
+  engine: NonNullable<AnalysisHooks['engine']>,
+): Promise<Analysis[]> {
+  const n = extracts.subscribers.n;
+  hooks.stageStart?.('features');
+  const local = buildFeatures(extracts, new Map([...features].filter(([, f]) => f.source !== 'billing' && f.source !== 'usage')), m0);
+  hooks.stageDone?.('features');
+  hooks.stageStart?.('rules');
+  const results: EngineScores[] = [];
+  for (const p of packs) results.push(await engine.score(p, asOf, n, local.columns, engine.all));
+  hooks.stageDone?.('rules');
+  hooks.stageStart?.('score');
+  const out = packs.map((pack, k): Analysis => {
+    const r = results[k]!;
+    const rules = pack.rules.filter((x) => x.enabled);
+    const evaluation: Evaluation = {
+      rules,
+      ruleIds: rules.map((x) => x.id),
+      flags: r.flags,
+      named: pack.score === 'logistic' ? namedTerms(rules, r.flags, n) : r.flags,
+      excluded: r.excluded,
+      value: r.value,
+    };
+    const scores = scoresFrom(pack, evaluation, { risk: r.risk, expectedLoss: r.loss, tier: r.tier });
+    return { extracts, features: perPack[k]!, m0, table: engineTable(r, perPack[k]!, local), evaluation, scores };
+  });
+  hooks.stageDone?.('score');
+  return out;
+}
+
+/** The features of a pack over the rows the engine brought back: its measure columns, and the local columns at those rows. */
+function engineTable(r: EngineScores, features: Map<string, FeatureRequest>, local: FeatureTable): FeatureTable {
+  const rows = r.rows;
+  const columns = new Map<string, Column>();
+  const kept = rows === null ? 0 : rows.reduce((a, x) => a + (x >= 0 ? 1 : 0), 0);
+  for (const key of features.keys()) {
+    const measure = r.measures.get(key);
+    if (measure !== undefined) {
+      columns.set(key, measure);
+      continue;
+    }
+    const full = local.columns.get(key)!;
+    if (rows === null) {
+      columns.set(key, full);
+      continue;
+    }
+    const compact = new (full.constructor as new (n: number) => Column)(kept);
+    for (let i = 0; i < rows.length; i++) if (rows[i]! >= 0) compact[rows[i]!] = full[i]!;
+    columns.set(key, compact);
+  }
+  return rows === null ? { n: local.n, columns } : { n: kept, columns, rows };
 }
 
 /** The read stage around `read`: its hooks, the input-changed check of a failure, and the count check. */

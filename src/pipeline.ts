@@ -153,7 +153,6 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           return changed !== undefined ? inputChanged(changed) : e;
         },
         ingested: (x) => {
-          closeEngine();
           extracts = x;
           for (const f of x.files) {
             logger.debug(
@@ -168,9 +167,12 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
             logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
           checkInputsUnchanged(x.files, before);
         },
+        // The rules and scores where the measure sums are; --with-measures needs every subscriber's measures back.
+        ...(engine ? { engine: { score: engine.score.bind(engine), all: o.withMeasures === true } } : {}),
       };
       const a =
         o.scores === undefined ? await analyse(o.input, asOf, pack, hooks) : await analyseScores(o.input, asOf, pack, o.scores, hooks);
+      closeEngine();
       extracts = a.extracts;
       const { table, evaluation: ev, scores } = a;
       const ids = extracts.subscribers.ids;

@@ -29,8 +29,22 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { ChurnwatchError } from '../errors.js';
-import { DERIVED_MEASURES, MEASURE_EXTRACTS, foldColumns, measureScale, type FoldColumn } from '../contract/contract.js';
-import { DIALECTS, dayLayers, layered, monthIndex, optionalScaled, scaled, stringLiteral } from '../rules/sql.js';
+import { DERIVED_MEASURES, MEASURE_EXTRACTS, TIERS, foldColumns, measureScale, type FoldColumn } from '../contract/contract.js';
+import type { RulePack } from '../config/rulepack.js';
+import { ENUM_MISSING, type Column } from '../rules/compile.js';
+import { sharedFloat64, sharedUint8 } from '../util/worker.js';
+import {
+  DIALECTS,
+  compilePackSql,
+  dayLayers,
+  featureColumn,
+  layered,
+  measureValueSql,
+  monthIndex,
+  optionalScaled,
+  scaled,
+  stringLiteral,
+} from '../rules/sql.js';
 import { BILL_MONTH, SUBSCRIBER_REJECTS, USAGE_DATE, badNumberReason, negativeReason, type MeasureSums } from '../ingest/facts.js';
 import type { FactJob, FactResult } from '../ingest/fact-jobs.js';
 import { displayName, encodingOf, resolveColumns, type InputOptions } from '../ingest/layout.js';
@@ -76,12 +90,30 @@ const trimSql = (x: string, set: string) => `trim(${x}, ${stringLiteral(spaceSet
 
 const D = DIALECTS.duckdb;
 
+/** What score() gives back: per subscriber, the pack's results; the measure features only for some. */
+export interface EngineScores {
+  value: Float64Array;
+  excluded: Uint8Array;
+  /** Per enabled rule, in pack order. */
+  flags: Uint8Array[];
+  /** Index into TIERS. */
+  tier: Uint8Array;
+  risk: Float64Array;
+  loss: Float64Array;
+  /** Subscriber index → row of `measures` (-1: not flagged, not brought back); null: every subscriber, the row its index. */
+  rows: Int32Array | null;
+  /** The billing and usage features by key, over the rows brought back. */
+  measures: Map<string, Float64Array>;
+}
+
 /** The whole-file reads of the two measure extracts that this engine takes over. */
 type BillingJob = Extract<FactJob, { asOfMonth: number }>;
 type UsageJob = Extract<FactJob, { wanted: unknown }>;
 export class DuckDbEngine {
   private idsLoaded = false;
   private seq = 0;
+  /** Where each per-subscriber sum of the measure extracts is (sumsTable). */
+  private readonly sums = new Map<string, { table: string; column: string; scale: number }>();
 
   private constructor(
     private readonly instance: Instance,
@@ -165,6 +197,149 @@ export class DuckDbEngine {
       return result;
     } finally {
       await this.conn.run(`DROP TABLE IF EXISTS ${t}_lines; DROP TABLE IF EXISTS ${t}`);
+    }
+  }
+
+  /**
+   * The pack's value, exclusion, flags, tier, risk and expected loss for every
+   * subscriber, computed here by the SQL the pack compiles to (compilePackSql, as
+   * `churnwatch sql` does), over the measure sums of readFacts and the feature
+   * columns read in process (`nodeColumns`: the subscribers' attributes, ticket and
+   * contract counts). They come back in batches into typed arrays; the measure
+   * features come back only for the subscribers some rule flags (all of them with
+   * `all`), which is what the task texts read.
+   */
+  async score(pack: RulePack, asOf: number, n: number, nodeColumns: ReadonlyMap<string, Column>, all: boolean): Promise<EngineScores> {
+    const c = compilePackSql(pack, D, asOf);
+    const s = ++this.seq;
+    const nf = `nf${s}`,
+      feat = `feat${s}`,
+      sc = `sc${s}`;
+    try {
+      const nodeKeys = [...c.features.keys()].filter((k) => nodeColumns.has(k));
+      if (nodeKeys.length > 0)
+        await this.appendColumns(
+          nf,
+          nodeKeys.map((k) => nodeColumns.get(k)!),
+          n,
+        );
+      const cols: string[] = [];
+      const measureKeys: string[] = [];
+      const tables = new Set<string>();
+      for (const [key, f] of c.features) {
+        const col = featureColumn(f);
+        if (f.source === 'billing' || f.source === 'usage') {
+          measureKeys.push(key);
+          const at = this.sums.get(sumKey(f.source, f.measure, f.source === 'billing' ? f.month : f.day));
+          // A month without rows (a gate let it through) or a day of no rows: 0, as the folds give it.
+          if (at === undefined) cols.push(`CAST(0 AS DOUBLE) AS ${col}`);
+          else {
+            tables.add(at.table);
+            cols.push(`${measureValueSql(`${at.table}.${at.column}`, at.scale)} AS ${col}`);
+          }
+        } else if (nodeColumns.has(key)) cols.push(`${nf}.c${nodeKeys.indexOf(key)} AS ${col}`);
+        else throw new Error(`internal: feature ${key} has no column`);
+      }
+      const joins = [...(nodeKeys.length > 0 ? [nf] : []), ...tables].map((t) => `LEFT JOIN ${t} ON ${t}.idx = i.idx`);
+      await this.conn.run(
+        `CREATE TABLE ${feat} AS SELECT i.sid, i.idx AS row_no${cols.map((x) => `, ${x}`).join('')} FROM ids i ${joins.join(' ')}`,
+      );
+      if (nodeKeys.length > 0) await this.conn.run(`DROP TABLE ${nf}`);
+      const rules = c.enabled.map((r) => c.ruleColumn(r.id));
+      const tierCode = `CASE tier ${TIERS.map((t, k) => `WHEN '${t}' THEN ${k}`).join(' ')} END`;
+      await this.conn.run(`CREATE TABLE ${sc} AS
+WITH features AS (SELECT * FROM ${feat}),
+${c.scoring([], true).join(',\n')}
+SELECT row_no, value, CASE WHEN excluded THEN 1 ELSE 0 END AS excluded, ${tierCode} AS tier, risk, loss,
+  ${rules.length === 0 ? '0' : `CASE WHEN ${rules.map((r) => `${r} = 1`).join(' OR ')} THEN 1 ELSE 0 END`} AS flagged${rules.map((r) => `, ${r}`).join('')}
+FROM scored`);
+      const out: EngineScores = {
+        value: sharedFloat64(n),
+        excluded: new Uint8Array(n),
+        flags: rules.map(() => sharedUint8(n)),
+        tier: sharedUint8(n),
+        risk: sharedFloat64(n),
+        loss: sharedFloat64(n),
+        rows: null,
+        measures: new Map(),
+      };
+      let flagged = 0;
+      const flaggedAt = new Uint8Array(n);
+      await this.eachChunk(`SELECT * FROM ${sc} ORDER BY row_no`, (v, r) => {
+        const i = v[0]!.getItem(r) as number;
+        out.value[i] = (v[1]!.getItem(r) as number | null) ?? Number.NaN;
+        out.excluded[i] = v[2]!.getItem(r) as number;
+        out.tier[i] = v[3]!.getItem(r) as number;
+        out.risk[i] = v[4]!.getItem(r) as number;
+        out.loss[i] = v[5]!.getItem(r) as number;
+        if (v[6]!.getItem(r) === 1) {
+          flaggedAt[i] = 1;
+          flagged++;
+        }
+        for (let j = 0; j < rules.length; j++) out.flags[j]![i] = v[7 + j]!.getItem(r) as number;
+      });
+      const size = all ? n : flagged;
+      const measures = measureKeys.map(() => new Float64Array(size));
+      const rows = all ? null : new Int32Array(n).fill(-1);
+      let next = 0;
+      if (measureKeys.length > 0 || rows !== null)
+        await this.eachChunk(
+          `SELECT f.row_no${measureKeys.map((k) => `, f.${featureColumn(c.features.get(k)!)}`).join('')} FROM ${feat} f` +
+            (all ? '' : ` JOIN ${sc} USING (row_no) WHERE ${sc}.flagged = 1`) +
+            ' ORDER BY f.row_no',
+          (v, r) => {
+            const i = v[0]!.getItem(r) as number;
+            const at = rows === null ? i : next++;
+            if (rows !== null) rows[i] = at;
+            for (let j = 0; j < measures.length; j++) measures[j]![at] = (v[1 + j]!.getItem(r) as number | null) ?? Number.NaN;
+          },
+        );
+      if (rows !== null && next !== flagged) throw new Error(`internal: ${next} flagged rows came back, ${flagged} expected`);
+      measureKeys.forEach((k, j) => {
+        out.measures.set(k, measures[j]!);
+      });
+      out.rows = rows;
+      return out;
+    } finally {
+      await this.conn.run(`DROP TABLE IF EXISTS ${nf}; DROP TABLE IF EXISTS ${feat}; DROP TABLE IF EXISTS ${sc}`);
+    }
+  }
+
+  /** Table `name` (idx INTEGER, c0, c1, ... DOUBLE) of the columns, NaN and a missing enum code as NULL. */
+  private async appendColumns(name: string, columns: Column[], n: number): Promise<void> {
+    const api = await loadDuckDb();
+    await this.conn.run(`CREATE TABLE ${name} (idx INTEGER${columns.map((_, j) => `, c${j} DOUBLE`).join('')})`);
+    const app = await this.conn.createAppender(name);
+    const types = [api.INTEGER, ...columns.map(() => api.DOUBLE)];
+    const BATCH = 2048;
+    for (let from = 0; from < n; from += BATCH) {
+      const rows = Math.min(BATCH, n - from);
+      const chunk = api.DuckDBDataChunk.create(types, rows);
+      const idx = chunk.getColumnVector(0);
+      for (let r = 0; r < rows; r++) idx.setItem(r, from + r);
+      idx.flush();
+      columns.forEach((col, j) => {
+        const vec = chunk.getColumnVector(j + 1);
+        const missing = col instanceof Uint8Array ? ENUM_MISSING : Number.NaN;
+        for (let r = 0; r < rows; r++) {
+          const x = col[from + r]!;
+          vec.setItem(r, Number.isNaN(x) || x === missing ? null : x);
+        }
+        vec.flush();
+      });
+      app.appendDataChunk(chunk);
+    }
+    app.closeSync();
+  }
+
+  /** Runs a query and hands each row of each batch to `row` (the batch's column vectors and the row in it). */
+  private async eachChunk(sql: string, row: (vectors: { getItem(r: number): unknown }[], r: number) => void): Promise<void> {
+    const result = await this.conn.stream(sql);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (chunk === null || chunk.rowCount === 0) break;
+      const vectors = Array.from({ length: chunk.columnCount }, (_, j) => chunk.getColumnVector(j));
+      for (let r = 0; r < chunk.rowCount; r++) row(vectors, r);
     }
   }
 
@@ -307,34 +482,18 @@ export class DuckDbEngine {
   }
 
   /**
-   * Sums per subscriber: for each (name, condition, expression in units, scale), a
-   * Float64Array over all subscribers, 0 where there is no row, divided by 10^scale
-   * once, as the reader's folds are.
+   * Sums per subscriber, kept in DuckDB for score(): table `<name>` with one column
+   * per wanted sum (integer units, NULL where the subscriber has no row), each noted
+   * under its key (extract, measure, offset) with its scale.
    */
-  private async sums(t: string, n: number, wanted: { sum: string; scale: number }[]): Promise<Float64Array[]> {
-    const out = wanted.map(() => new Float64Array(n));
-    if (wanted.length === 0) return out;
-    const result = await this.conn.run(
-      `SELECT idx, ${wanted.map((w) => `CAST(sum(${w.sum}) AS DOUBLE)`).join(', ')} FROM ${t} WHERE r_code IS NULL GROUP BY idx`,
+  private async sumsTable(t: string, name: string, wanted: { key: string; sum: string; scale: number }[]): Promise<void> {
+    if (wanted.length === 0) return;
+    await this.conn.run(
+      `CREATE OR REPLACE TABLE ${name} AS SELECT idx, ${wanted.map((w, j) => `sum(${w.sum}) AS s${j}`).join(', ')} FROM ${t} WHERE r_code IS NULL GROUP BY idx`,
     );
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (chunk === null || chunk.rowCount === 0) break;
-      const idx = chunk.getColumnVector(0);
-      const cols = wanted.map((_, j) => chunk.getColumnVector(j + 1));
-      for (let r = 0; r < chunk.rowCount; r++) {
-        const i = Number(idx.getItem(r));
-        cols.forEach((c, j) => {
-          out[j]![i] = Number(c.getItem(r));
-        });
-      }
-    }
     wanted.forEach((w, j) => {
-      const a = out[j]!;
-      const unit = 10 ** w.scale;
-      if (w.scale > 0) for (let i = 0; i < n; i++) a[i] = a[i]! / unit;
+      this.sums.set(w.key, { table: name, column: `s${j}`, scale: w.scale });
     });
-    return out;
   }
 
   private async foldBilling(t: string, job: BillingJob, folds: FoldColumn[], stats: FileStats, n: number) {
@@ -349,24 +508,24 @@ export class DuckDbEngine {
       folds,
     );
     const before = [...rowsPerMonth.keys()].filter((m) => m < asOfMonth);
-    const months = new Map<number, MeasureSums>();
     if (before.length > 0) {
       const m0 = Math.max(...before);
-      const wanted: { month: number; measure: string; sum: string; scale: number }[] = [];
+      const wanted: { key: string; sum: string; scale: number }[] = [];
       for (let k = 0; k < window; k++) {
         if (!rowsPerMonth.has(m0 - k)) continue;
         folds.forEach((f, j) => {
           if (k < width[j]!)
-            wanted.push({ month: m0 - k, measure: f.measure, sum: `CASE WHEN period = ${m0 - k} THEN v${j} ELSE 0 END`, scale: f.scale });
+            wanted.push({
+              key: sumKey('billing', f.measure, k),
+              sum: `CASE WHEN period = ${m0 - k} THEN v${j} ELSE 0 END`,
+              scale: f.scale,
+            });
         });
       }
-      const arrays = await this.sums(t, n, wanted);
-      wanted.forEach((w, j) => {
-        const m = months.get(w.month) ?? {};
-        m[w.measure] = arrays[j]!;
-        months.set(w.month, m);
-      });
+      await this.sumsTable(t, 'billing_sums', wanted);
     }
+    // The sums stay in DuckDB (score() reads them); M0 is the gates' choice, the same newest month before the run month.
+    const months = new Map<number, MeasureSums>();
     stats.duplicates = duplicates;
     return { extract: job.extract, stats, rejects: [], billing: { months, rowsPerMonth } } satisfies FactResult;
   }
@@ -383,23 +542,29 @@ export class DuckDbEngine {
     const days = job.wanted.map(([k]) => job.asOf - k);
     const duplicates =
       days.length === 0 ? 0 : await this.repeats(`(SELECT * FROM ${t} WHERE r_code IS NULL AND period IN (${days.join(', ')}))`, folds);
-    const wanted: { k: number; measure: string; sum: string; scale: number }[] = [];
+    const wanted: { key: string; sum: string; scale: number }[] = [];
     for (const [k, measures] of job.wanted) {
       const on = (x: string) => `CASE WHEN period = ${job.asOf - k} THEN ${x} ELSE 0 END`;
       for (const f of folds)
-        if (measures.includes(f.measure)) wanted.push({ k, measure: f.measure, sum: on(slot(f.measure)), scale: f.scale });
+        if (measures.includes(f.measure)) wanted.push({ key: sumKey('usage', f.measure, k), sum: on(slot(f.measure)), scale: f.scale });
       for (const d of derived)
         if (measures.includes(d.name))
-          wanted.push({ k, measure: d.name, sum: on(`(${d.sumOf.map(slot).join(' + ')})`), scale: measureScale(d, input.measures) });
+          wanted.push({
+            key: sumKey('usage', d.name, k),
+            sum: on(`(${d.sumOf.map(slot).join(' + ')})`),
+            scale: measureScale(d, input.measures),
+          });
     }
-    const arrays = await this.sums(t, n, wanted);
-    const byDay = new Map<number, MeasureSums>(job.wanted.map(([k]) => [k, {}]));
-    wanted.forEach((w, j) => {
-      byDay.get(w.k)![w.measure] = arrays[j]!;
-    });
+    await this.sumsTable(t, 'usage_sums', wanted);
+    const byDay = new Map<number, MeasureSums>();
     stats.duplicates = duplicates;
     return { extract: job.extract, stats, rejects: [], usage: { rowsPerDay, activeRowsPerDay, days: byDay } } satisfies FactResult;
   }
+}
+
+/** The key of a per-subscriber sum: a measure of M<offset> (billing) or d<offset> (usage). */
+function sumKey(source: 'billing' | 'usage', measure: string, offset: number): string {
+  return `${source}:${measure}:${offset}`;
 }
 
 function emptyFile(file: string): ChurnwatchError {

@@ -102,7 +102,7 @@ export function namedFlags(ev: Pick<Evaluation, 'flags' | 'named'>): readonly Ui
 export const NAMED_TERMS = 3;
 
 /** Each subscriber's NAMED_TERMS hit rules with the most positive points (equals in pack order). */
-function namedTerms(rules: readonly RuleDef[], flags: readonly Uint8Array[], n: number): Uint8Array[] {
+export function namedTerms(rules: readonly RuleDef[], flags: readonly Uint8Array[], n: number): Uint8Array[] {
   const none = new Uint8Array(n);
   const out = flags.map(() => none);
   const order = rules

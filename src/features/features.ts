@@ -12,6 +12,12 @@ import type { Extracts } from '../ingest/ingest.js';
 export interface FeatureTable {
   n: number;
   columns: Map<string, Column>;
+  /**
+   * Subscriber index → row of the columns, -1 for a subscriber whose values were not
+   * brought back (the duckdb engine returns them only for the flagged, whose tasks
+   * read them). Absent: the columns are indexed by subscriber.
+   */
+  rows?: Int32Array;
 }
 
 export function buildFeatures(x: Extracts, requests: Map<string, FeatureRequest>, m0: number): FeatureTable {

@@ -104,6 +104,24 @@ function logisticRisk(pack: RulePack, ev: Evaluation): Pick<Scores, 'risk' | 'hi
   return { risk, hits };
 }
 
+/**
+ * Scores from risk, expected loss and tiers computed elsewhere (the duckdb engine, by
+ * the SQL the pack compiles to): the hits counted as noisyOrRisk and logisticRisk
+ * count them, the rank as score() picks it.
+ */
+export function scoresFrom(pack: RulePack, ev: Evaluation, computed: Pick<Scores, 'risk' | 'expectedLoss' | 'tier'>): Scores {
+  const { risk, expectedLoss, tier } = computed;
+  const n = risk.length;
+  const hits = new Uint8Array(n);
+  const logistic = pack.score === 'logistic';
+  ev.flags.forEach((f, j) => {
+    if (logistic && !(ev.rules[j]!.weight > 0)) return;
+    for (let i = 0; i < n; i++) if (f[i]) hits[i]++;
+  });
+  if (logistic) for (let i = 0; i < n; i++) if (ev.excluded[i] || !(risk[i]! >= pack.flagRisk)) hits[i] = 0;
+  return { risk, expectedLoss, rank: pack.ranking === 'risk' ? risk : expectedLoss, tier, hits };
+}
+
 /** The terms of subscriber i's logit in a logistic pack: the intercept, then each rule hit with its points. */
 export function logitTerms(
   pack: RulePack,

@@ -158,9 +158,11 @@ export function renderReason(parts: TemplatePart[], table: FeatureTable, i: numb
 /** A reason text's renderer with its feature columns looked up once, for one subscriber after another. */
 export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: number): (i: number) => string {
   const resolved = parts.map((p) => (typeof p === 'string' ? p : { p, cols: columnsFor(table, p.compiled.columns) }));
+  const rows = table.rows;
   return (i) => {
+    const at = rows === undefined ? i : rows[i]!;
     let s = '';
-    for (const r of resolved) s += typeof r === 'string' ? r : formatNumber(r.p.compiled.at(r.cols, i, D), r.p.unit, r.p.isPercent);
+    for (const r of resolved) s += typeof r === 'string' ? r : formatNumber(r.p.compiled.at(r.cols, at, D), r.p.unit, r.p.isPercent);
     return s;
   };
 }
@@ -340,6 +342,7 @@ class TaskFile {
   private readonly outcomeCells: Uint8Array[];
   private readonly lastContact: Float64Array | null;
   private readonly lastOutcome: Uint8Array | null;
+  private readonly featureRows: Int32Array | undefined;
   /** The batch in subscriber order: subscriber index × 2^16 + row, exact doubles that a numeric sort orders. */
   private readonly sortKeys: Float64Array;
   /** The batch's rendered rows, each without its line end: row r is rows.bytes[rowStart[r] .. rowEnd[r]). */
@@ -363,6 +366,7 @@ class TaskFile {
   constructor(input: TaskInput, plan: TaskPlan, spec: readonly TaskColumnSpec[]) {
     this.plan = plan;
     this.D = input.D;
+    this.featureRows = input.features.rows;
     this.taskIdPrefix = utf8.encode(plan.taskIdPrefix);
     const decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[] = [];
     this.ops = spec.map((c) => this.op(c, input, decisions));
@@ -487,7 +491,7 @@ class TaskFile {
     let sum = 0;
     for (let q = q0; q < q1; q++) {
       const columns = this.hitSets[hitSet[from + rowAt[q]!]!]!.reasonColumns,
-        i = at[q]!;
+        i = this.featureRow(at[q]!);
       for (let k = 0; k < columns.length; k++) sum += columns[k]![i]!;
     }
     for (const column of this.prefetchNumbers) for (let q = q0; q < q1; q++) sum += column[at[q]!]!;
@@ -619,6 +623,11 @@ class TaskFile {
     this.rowEnd[row] = p;
   }
 
+  /** Subscriber i's row of the feature columns (the duckdb engine brings back only the flagged subscribers' rows). */
+  private featureRow(i: number): number {
+    return this.featureRows === undefined ? i : this.featureRows[i]!;
+  }
+
   /** The day of subscriber i's last contact, NaN without one. */
   private contactDay(i: number): number {
     return this.lastContact === null ? NaN : this.lastContact[i]!;
@@ -635,7 +644,7 @@ class TaskFile {
     for (let k = 0; k < parts.length; k++) {
       const part = parts[k]!;
       if (part.number === null) p = putBytes(dst, p, part.literal, 0, part.literal.length);
-      else p = putFormattedNumber(dst, p, part.number.at(part.columns, i, D), part.unit, part.isPercent);
+      else p = putFormattedNumber(dst, p, part.number.at(part.columns, this.featureRow(i), D), part.unit, part.isPercent);
     }
     // Written as it came; now what the cell needs: quotes (rare, so through a copy) or a leading "'".
     if (hits.reasonNeedsQuotes) {
