@@ -142,7 +142,12 @@ async function engineAnalyses(
       excluded: r.excluded,
       value: r.value,
     };
-    const scores = scoresFrom(pack, evaluation, { risk: r.risk, expectedLoss: r.loss, tier: r.tier });
+    // A logistic pack's risk goes through exp(), which DuckDB and V8 round differently in the last bit now and
+    // then: it is scored here from DuckDB's flags, so scores.arrow keeps the in-process engine's bits.
+    const scores =
+      pack.score === 'logistic'
+        ? score(pack, evaluation, extracts.subscribers.ids)
+        : scoresFrom(pack, evaluation, { risk: r.risk, expectedLoss: r.loss, tier: r.tier });
     return { extracts, features: perPack[k]!, m0, table: engineTable(r, perPack[k]!, local), evaluation, scores };
   });
   hooks.stageDone?.('score');

@@ -107,6 +107,13 @@ describe.skipIf(duckdb === null)('run --engine duckdb and the SQL script against
     expect(sqlScores(scores, await runSql(duckdb!, script.out))).toBe(scores);
   });
 
+  it('publishes the same files for a logistic pack, and with every measure in the scores (--with-measures)', async () => {
+    const logistic = fileURLToPath(new URL('../sql/logistic-pack.yaml', import.meta.url));
+    await sameBothWays(clean, ['--rules', logistic]);
+    const files = await sameBothWays(clean, ['--with-measures']);
+    expect(files.get('scores.csv')!.split('\n')[0]).toContain('amount_m0');
+  });
+
   it('publishes the same files, rejects.csv included, on gzipped extracts with invalid rows', async () => {
     const files = await sameBothWays(dirty);
     const rejects = files.get('rejects.csv')!.split('\n');
