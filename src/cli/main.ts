@@ -327,7 +327,25 @@ function analystCommand(name: string, description: string, json = 'print JSON in
     .option('--rules <file>', rules, DEFAULT_RULES)
     .option('--config <file>', 'run configuration (delimiter, encoding, header mapping)')
     .option('--workers <n>', WORKERS_HELP, parseWorkers)
+    .option('--engine <engine>', 'in-process only: --engine duckdb is for run', inProcessOnly(name))
     .option('--json', json, false);
+}
+
+/**
+ * The analysts' commands read every subscriber's measures (explain's values, backtest's
+ * measures file, diff's two packs), which the duckdb engine keeps out of the process:
+ * they take --engine in-process, and refuse duckdb rather than ignore it.
+ */
+function inProcessOnly(command: string): (v: string) => string {
+  return (v) => {
+    if (v === 'in-process') return v;
+    if (v === 'duckdb')
+      throw new ChurnwatchError(
+        'CW_USAGE',
+        `--engine duckdb is for run: ${command} reads the extracts in process; drop --engine (the results are the same as the duckdb engine's)`,
+      );
+    throw new InvalidArgumentError(`Allowed choices are ${ENGINES.join(', ')}.`);
+  };
 }
 
 export function makeSqlCommand(io: Io): Command {

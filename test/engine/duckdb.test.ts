@@ -259,6 +259,20 @@ describe('engine options', () => {
     expect(r.err).toContain('--memory-limit');
   });
 
+  it('explain, backtest and diff take --engine in-process and refuse duckdb by name (exit 64)', async () => {
+    for (const [command, ...args] of [
+      ['explain', '--subscriber', 'S1'],
+      ['backtest', '--labels', join(tmp, 'labels.csv')],
+      ['diff', '--rules-b', DEFAULT_PACK],
+    ] as const) {
+      const r = await cli([command, '--input', tmp, ...args, '--engine', 'duckdb']);
+      expect(r.code, command).toBe(64);
+      expect(r.err).toContain(`--engine duckdb is for run: ${command} reads the extracts in process`);
+    }
+    const r = await cli(['explain', '--input', tmp, '--subscriber', 'S1', '--engine', 'in-process']);
+    expect(r.err).not.toContain('--engine');
+  });
+
   it('refuses an unknown engine in the run configuration', async () => {
     const config = join(tmp, 'bad-engine.yaml');
     writeFileSync(config, 'engine:\n  name: spark\n');
