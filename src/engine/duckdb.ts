@@ -1,11 +1,14 @@
 /**
- * The duckdb engine's reader of the measure extracts (billing_monthly, usage_daily):
- * embedded DuckDB reads, checks and folds them out of core, so the rows never sit
- * in this process; what comes back is what the in-process reader (ingest/facts.ts)
- * returns: the file's stats, its rejected rows and the per-subscriber sums of the
- * months and days the rule pack reads. The rest of the run (subscribers, tickets,
- * contracts, the optional lists, gates, rules, tasks, outputs) is the in-process
- * engine's own code, so every output agrees by construction once these do.
+ * The duckdb engine: embedded DuckDB reads, checks and folds the measure extracts
+ * (billing_monthly, usage_daily) out of core, so their rows never sit in this
+ * process. readFacts gives ingest what the in-process reader (ingest/facts.ts) would,
+ * the file's stats, its rejected rows and the counts the gates read, and keeps the
+ * per-subscriber sums of the months and days the pack reads in DuckDB tables. score()
+ * then computes the rules, value, tier, risk and expected loss there, with the SQL
+ * the pack compiles to (rules/sql.ts compilePackSql, the same as `churnwatch sql`),
+ * over those sums and the feature columns read in process (subscribers, tickets,
+ * contracts). What comes back: the score columns of every subscriber, in batches,
+ * and the measures only of the flagged ones, which their task texts read.
  *
  * Exactness: each row gets the reader's verdict in the reader's order of checks
  * (field count, subscriber id, period, each numeric column: empty, not a number,
@@ -195,8 +198,8 @@ export class DuckDbEngine {
       };
       const result: FactResult =
         job.extract === 'billing_monthly'
-          ? await this.foldBilling(t, job, read.folds, stats, subscribers.n)
-          : await this.foldUsage(t, job, read.folds, input, stats, subscribers.n);
+          ? await this.foldBilling(t, job, read.folds, stats)
+          : await this.foldUsage(t, job, read.folds, input, stats);
       result.rejects = rejects.rows;
       result.stats.ms = performance.now() - started;
       onRows?.(read.records, probe.bytes);
@@ -502,7 +505,7 @@ FROM scored`);
     });
   }
 
-  private async foldBilling(t: string, job: BillingJob, folds: FoldColumn[], stats: FileStats, n: number) {
+  private async foldBilling(t: string, job: BillingJob, folds: FoldColumn[], stats: FileStats) {
     const asOfMonth = job.asOfMonth;
     const rowsPerMonth = await this.countsBy(t, 'period');
     const width = folds.map((f) => job.windows[f.measure] ?? 0);
@@ -536,7 +539,7 @@ FROM scored`);
     return { extract: job.extract, stats, rejects: [], billing: { months, rowsPerMonth } } satisfies FactResult;
   }
 
-  private async foldUsage(t: string, job: UsageJob, folds: FoldColumn[], input: InputOptions, stats: FileStats, n: number) {
+  private async foldUsage(t: string, job: UsageJob, folds: FoldColumn[], input: InputOptions, stats: FileStats) {
     const slot = (measure: string) => `v${folds.findIndex((f) => f.measure === measure)}`;
     const derived = DERIVED_MEASURES.filter((d) => d.extract === 'usage_daily');
     const activity = derived
