@@ -46,7 +46,7 @@ export type FactJob =
   | (JobBase & { extract: 'contracts'; asOf: number; requests: ContractRequest[] })
   | (JobBase & { extract: 'contact_history'; asOf: number })
   /** The sha256, size and byte count of a file read in byte ranges (the ranges hash nothing). */
-  | (JobBase & { extract: MeasureExtract; hash: true });
+  | (JobBase & { extract: MeasureExtract | 'subscribers'; hash: true });
 
 export interface FactResult {
   extract: ExtractName;

@@ -3,7 +3,9 @@
  * into a shared IdTable (the main thread meanwhile reads the rest of that file), posts
  * the table, then folds its fact jobs one after another and posts each result with
  * its arrays transferred. A worker that is not given subscribers.csv is sent the
- * table instead, and hashes files while it waits. Errors go back as plain data and
+ * table instead, and hashes files while it waits. A worker given a byte range of
+ * subscribers.csv scans it for ids and attributes, posts the scan, and is sent the
+ * table joined from every range. Errors go back as plain data and
  * are rebuilt into the same ChurnwatchError (code, message, context) in the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -11,6 +13,7 @@ import { runFactJob, transferables } from './fact-jobs.js';
 import { resolveKeys, scanSubscribers } from './subscribers.js';
 import { serializeError } from '../errors.js';
 import { IdTable } from './id-table.js';
+import { packScan } from './subscriber-ranges.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 const port = parentPort!;
@@ -21,14 +24,26 @@ async function main(): Promise<void> {
   let at = -1;
   try {
     let idTable: Promise<IdTable>;
-    if (w.subscribers !== null) {
+    const sent = () => new Promise<IdTable>((resolve) => port.once('message', (m: ToWorker) => resolve(IdTable.fromShared(m.table))));
+    if (w.subscribers?.range) {
+      // Listening before the scan is posted: the table may come back right after it.
+      idTable = sent();
+      try {
+        const { path, file, range } = w.subscribers;
+        const scan = await scanSubscribers(path, file, w.input, { keys: true, values: true, range });
+        const { packed, transfer } = packScan(scan);
+        post({ type: 'scan', scan: packed, error: null }, transfer);
+      } catch (e) {
+        post({ type: 'scan', scan: null, error: serializeError(e) });
+      }
+    } else if (w.subscribers !== null) {
       const scan = await scanSubscribers(w.subscribers.path, w.subscribers.file, w.input, { keys: true, values: false });
       const keys = resolveKeys(scan, w.subscribers.file);
       const table = keys.table.share();
       post({ type: 'keys', table, dups: keys.dups, rejects: keys.rejects, valid: scan.valid, sha256: scan.stats.sha256 });
       idTable = Promise.resolve(keys.table);
     } else {
-      idTable = new Promise((resolve) => port.once('message', (m: ToWorker) => resolve(IdTable.fromShared(m.table))));
+      idTable = sent();
     }
     for (at = 0; at < w.jobs.length; at++) {
       const job = w.jobs[at]!;

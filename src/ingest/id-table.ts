@@ -33,6 +33,13 @@ export interface SharedIdTable {
   slots: Int32Array;
 }
 
+/** The keys of an unindexed table, as plain arrays (IdTable.keyParts, IdTable.concat). */
+export interface IdKeys {
+  n: number;
+  keys: Uint8Array;
+  offsets: Uint32Array;
+}
+
 /** Returned by field lookups of a field that is empty after trimming. */
 export const ID_EMPTY = -2;
 /** Returned by lookups of an id that is not in the table. */
@@ -300,6 +307,30 @@ export class IdTable {
     this.indexed = true;
     this.last = -1;
     return firstOf;
+  }
+
+  /** The keys as appended (no index), to post a byte range's table to another thread and join it there (concat). */
+  keyParts(): IdKeys {
+    return { n: this._n, keys: this.keys.subarray(0, this.used), offsets: this.offsets.subarray(0, this._n + 1) };
+  }
+
+  /** The keys of several tables one after another, not indexed (buildIndex() must run before lookups). */
+  static concat(parts: readonly IdKeys[]): IdTable {
+    const n = parts.reduce((a, p) => a + p.n, 0);
+    const bytes = parts.reduce((a, p) => a + p.offsets[p.n]!, 0);
+    const t = new IdTable(n, bytes, 0);
+    let i = 0;
+    let used = 0;
+    for (const p of parts) {
+      t.keys.set(p.keys.subarray(0, p.offsets[p.n]!), used);
+      for (let k = 1; k <= p.n; k++) t.offsets[i + k] = used + p.offsets[k]!;
+      i += p.n;
+      used += p.offsets[p.n]!;
+    }
+    t._n = n;
+    t.used = used;
+    t.indexed = false;
+    return t;
   }
 
   /** Keeps only the keys with keep[i] set (renumbering them in order); buildIndex() must run again. */

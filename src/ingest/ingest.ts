@@ -5,10 +5,14 @@
  * The reading threads: `input.workers` (--workers, default the available cores),
  * the main thread counting as one. With more than one, and inputs large enough to
  * pay for a thread, the work is shared out (parallel.ts):
- * - the first worker reads the subscriber ids of subscribers.csv into a shared id
- *   table, the other workers are sent it (and hash files until it comes);
- * - the main thread meanwhile reads the subscriber attributes (the strings the task
- *   files need), then its share of the fact jobs, then the do-not-call list;
+ * - subscribers.csv is cut into byte ranges too, one per thread: each thread scans its
+ *   range for ids and attributes, the main thread joins the scans, indexes the ids and
+ *   sends the shared id table to the workers, which hash files until it comes
+ *   (subscriber-ranges.ts). A file that cannot be cut (gzip, too small) is read as
+ *   before: the first worker reads its ids into the table, the main thread meanwhile
+ *   its attributes (the strings the task files need);
+ * - the main thread then runs its share of the fact jobs, then the do-not-call list,
+ *   and merges each cut file as soon as its ranges are done;
  * - the measure extracts (billing_monthly, usage_daily) are cut into byte ranges,
  *   one per reading thread, each a job, plus a job that hashes the whole file
  *   (ranges.ts); the other fact extracts are one job each.
@@ -41,7 +45,10 @@ import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type In
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
 import { mergeRanges, planRanges } from './ranges.js';
 import { RejectLog } from './rejects.js';
-import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
+import { joinScans, withHash } from './subscriber-ranges.js';
+import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberScan, type SubscriberTable } from './subscribers.js';
+import type { ByteRange } from './read-extract.js';
+import type { WorkerInput } from './worker-protocol.js';
 import type { FileStats } from './table-reader.js';
 
 export interface IngestPlan {
@@ -115,7 +122,16 @@ function envCount(name: string): number | undefined {
  * id-only pass of the worker builds the id table; billing and usage mostly go
  * through the fast path for plain records; a gzip file holds about four times its size.
  */
-const COST = { subscriberValues: 7, subscriberKeys: 5, plainFacts: 4.5, otherFacts: 10, gzip: 4, hash: 0.7 };
+const COST = {
+  subscriberValues: 7,
+  subscriberKeys: 5,
+  subscriberRange: 8,
+  subscriberJoin: 1.5,
+  plainFacts: 4.5,
+  otherFacts: 10,
+  gzip: 4,
+  hash: 0.7,
+};
 /** The extracts with a fast path: those whose numeric columns are summed (the measure extracts). */
 const PLAIN_FACTS = new Set<ExtractName>(MEASURE_EXTRACTS);
 
@@ -226,8 +242,12 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const ranges: FactJob[] = cut.ranges.map((r, index) => ({ ...job, range: { ...r, index, header: index === 0 ? null : cut.header } }));
     units.push({ whole: job, parts: [...ranges, { extract: job.extract, path: job.path, file: job.file, hash: true }] });
   }
-  const runnable = units.flatMap((u) => u.parts ?? [u.whole]);
-  const lists = shareOut(plan, paths.subscribers, runnable, workers);
+  // subscribers.csv too, one range per thread (subscriber-ranges.ts), when the fact files are read here.
+  const subsFile = file('subscribers');
+  const subsCut = plan.readFacts ? null : await planRanges(paths.subscribers, 'subscribers', input, workers, minRange);
+  const subsHash: FactJob | null = subsCut && { extract: 'subscribers', path: paths.subscribers, file: subsFile, hash: true };
+  const runnable = [...(subsHash ? [subsHash] : []), ...units.flatMap((u) => u.parts ?? [u.whole])];
+  const lists = shareOut(plan, paths.subscribers, subsCut?.ranges ?? null, runnable, workers);
   const url = lists.length > 1 ? factWorkerUrl() : null;
   const onRows = plan.onRows;
   // Progress per extract: the sums over its jobs (its ranges), wherever they run.
@@ -254,6 +274,12 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     stage(job.extract);
   };
 
+  // Worker k reads range k + 1 of a cut subscribers.csv, or (the first, the file not cut) its ids.
+  const subscribersOf = (k: number): WorkerInput['subscribers'] => {
+    if (subsCut === null) return k === 0 ? { path: paths.subscribers, file: subsFile } : null;
+    const r = subsCut.ranges[k + 1];
+    return r ? { path: paths.subscribers, file: subsFile, range: { ...r, header: subsCut.header } } : null;
+  };
   const threads: { worker: FactWorker; jobs: FactJob[] }[] = [];
   try {
     if (url !== null) {
@@ -262,7 +288,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
           url,
           {
             input,
-            subscribers: k === 0 ? { path: paths.subscribers, file: file('subscribers') } : null,
+            subscribers: subscribersOf(k),
             jobs: list,
             progress: onRows !== undefined,
           },
@@ -271,19 +297,57 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         threads.push({ worker, jobs: list });
       });
     }
-    const keyWorker = threads[0]?.worker ?? null;
+    const keyWorker = subsCut === null ? (threads[0]?.worker ?? null) : null;
     const mainJobs = url !== null ? lists[0]! : runnable;
 
     stage('subscribers');
-    const subsFile = file('subscribers');
-    const scan = await scanSubscribers(paths.subscribers, subsFile, input, {
-      keys: keyWorker === null,
-      values: true,
-      onRows: progress('subscribers'),
-    });
+    // A cut file: this thread scans the ranges no worker reads, the workers the others;
+    // the scans are joined (or, a cut having fallen inside a record or a range having
+    // failed, the file is read again whole here).
+    let joined: SubscriberScan | null = null;
+    if (subsCut !== null) {
+      const parts: SubscriberScan[] = [];
+      let base: [number, number] = [0, 0];
+      const onSubsRows = progress('subscribers');
+      try {
+        for (const [r, range] of subsCut.ranges.entries()) {
+          const worker = r > 0 ? threads[r - 1]?.worker : undefined;
+          if (worker !== undefined) {
+            const got = await worker.scan();
+            if (got.scan === null) throw got.error;
+            parts.push(got.scan);
+            continue;
+          }
+          const at = base;
+          const scanned = await scanSubscribers(paths.subscribers, subsFile, input, {
+            keys: true,
+            values: true,
+            range: { ...range, header: r === 0 ? null : subsCut.header },
+            onRows: onSubsRows && ((rows, bytes) => onSubsRows(at[0] + rows, at[1] + bytes)),
+          });
+          parts.push(scanned);
+          base = [at[0] + scanned.stats.records, at[1] + scanned.stats.bytes];
+        }
+        joined = joinScans(parts);
+      } catch {
+        joined = null;
+      }
+      if (joined !== null) onSubsRows?.(joined.stats.records, joined.stats.bytes);
+    }
+    const scan =
+      joined ??
+      (await scanSubscribers(paths.subscribers, subsFile, input, {
+        keys: keyWorker === null,
+        values: true,
+        onRows: progress('subscribers'),
+      }));
     let keys: SubscriberKeys;
     if (keyWorker === null) {
       keys = resolveKeys(scan, subsFile);
+      if (subsCut !== null) {
+        const shared = keys.table.share();
+        for (const t of threads) t.worker.sendTable(shared);
+      }
     } else {
       const wk: WorkerKeys = await keyWorker.keys();
       if (wk.sha256 !== scan.stats.sha256 || wk.valid !== scan.valid) {
@@ -346,17 +410,29 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         break;
       }
     }
-    for (const t of threads) {
-      await t.worker.settled(t.jobs.length);
-      t.jobs.forEach((job, j) => {
-        const r = t.worker.result(j);
-        if (r !== undefined) results.set(job, r);
-      });
-      const wf = t.worker.failure;
-      if (wf !== null && wf.job >= 0) failures.set(t.jobs[wf.job]!, wf.error);
-      else if (wf !== null) throw wf.error;
-    }
-
+    // The workers' results of some jobs, as soon as those are done (a file's ranges are
+    // merged here while the workers go on with the files after it).
+    const collect = async (jobs: FactJob[]) => {
+      for (const t of threads) {
+        const last = Math.max(...jobs.map((j) => t.jobs.indexOf(j)));
+        if (last < 0) continue;
+        await t.worker.settled(last + 1);
+        for (let j = 0; j <= last; j++) {
+          const r = t.worker.result(j);
+          if (r !== undefined) results.set(t.jobs[j]!, r);
+        }
+        const wf = t.worker.failure;
+        if (wf !== null && wf.job >= 0) failures.set(t.jobs[wf.job]!, wf.error);
+        else if (wf !== null) throw wf.error;
+      }
+    };
+    // A job's result, the job run here if its thread stopped before it.
+    const resultOf = async (job: FactJob): Promise<FactResult> => {
+      await collect([job]);
+      if (failures.has(job)) throw failures.get(job);
+      if (!results.has(job)) await runHere(job);
+      return results.get(job)!;
+    };
     const final = new Map<ExtractName, FactResult>();
     for (const name of EXTRACT_NAMES) {
       if (name === 'do_not_call' && dncPath) {
@@ -366,12 +442,10 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       const unit = units.find((u) => u.whole.extract === name);
       if (unit === undefined) continue;
       if (unit.parts === null) {
-        const job = unit.whole;
-        if (failures.has(job)) throw failures.get(job);
-        if (!results.has(job)) await runHere(job);
-        final.set(name, results.get(job)!);
+        final.set(name, await resultOf(unit.whole));
         continue;
       }
+      await collect(unit.parts);
       const got = unit.parts.map((j) => results.get(j));
       const whole = unit.whole;
       let merged: FactResult | null = null;
@@ -390,7 +464,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     }
 
     // Assemble in the usual order.
-    const files: FileStats[] = [keys.stats];
+    const files: FileStats[] = [joined !== null && subsHash !== null ? withHash(keys.stats, (await resultOf(subsHash)).stats) : keys.stats];
     rejects.addRows(keys.rejects);
     for (const name of EXTRACT_NAMES) {
       const r = final.get(name);
@@ -430,7 +504,13 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
  * to whichever thread has least to do (this thread starts with the subscriber
  * attributes, the first worker with the ids). Each list keeps the usual order.
  */
-function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[], workers: number): FactJob[][] {
+function shareOut(
+  plan: IngestPlan,
+  subscribersPath: string,
+  subscriberRanges: ByteRange[] | null,
+  jobs: FactJob[],
+  workers: number,
+): FactJob[][] {
   const env = process.env.CHURNWATCH_INGEST_PARALLEL;
   const forced = plan.parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
   // (An explicit `workers: 1` is one thread even when the environment forces a worker.)
@@ -466,6 +546,12 @@ function shareOut(plan: IngestPlan, subscribersPath: string, jobs: FactJob[], wo
   const load = Array.from({ length: threads }, (_, t) =>
     t === 0 ? subsBytes * COST.subscriberValues : t === 1 ? subsBytes * COST.subscriberKeys : 0,
   );
+  if (subscriberRanges !== null) {
+    // Range r on thread r; this thread also joins the scans and indexes the ids.
+    load.fill(0);
+    load[0] = subsBytes * COST.subscriberJoin;
+    for (const [t, r] of subscriberRanges.entries()) load[t]! += (r.end - r.start) * COST.subscriberRange;
+  }
   const where = new Map<FactJob, number>();
   for (const job of [...jobs].sort((a, b) => costOf(b) - costOf(a))) {
     // (Forced on: the first worker gets at least the largest job.)

@@ -11,6 +11,8 @@ import type { FactResult } from './fact-jobs.js';
 import { IdTable } from './id-table.js';
 import type { RejectRow } from './rejects.js';
 import type { SharedIdTable } from './id-table.js';
+import { unpackScan } from './subscriber-ranges.js';
+import type { SubscriberScan } from './subscribers.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 /** The worker script, or null when this module runs from sources that were not compiled. */
@@ -34,6 +36,7 @@ export class FactWorker {
   private finished = false;
   private wake: (() => void)[] = [];
   private keysValue: WorkerKeys | null = null;
+  private scanValue: { scan: SubscriberScan | null; error: Error | null } | null = null;
 
   constructor(
     url: URL,
@@ -50,6 +53,12 @@ export class FactWorker {
         switch (m.type) {
           case 'keys':
             this.keysValue = { table: IdTable.fromShared(m.table), dups: m.dups, rejects: m.rejects, valid: m.valid, sha256: m.sha256 };
+            break;
+          case 'scan':
+            this.scanValue = {
+              scan: m.scan === null ? null : unpackScan(m.scan),
+              error: m.error === null ? null : deserializeError(m.error),
+            };
             break;
           case 'start':
             hooks.onStart?.(m.job);
@@ -92,6 +101,14 @@ export class FactWorker {
     await this.until(() => this.keysValue !== null || this.failure !== null || this.finished);
     if (this.keysValue !== null) return this.keysValue;
     throw this.failure?.error ?? new Error('the ingest worker finished without reading subscribers.csv');
+  }
+
+  /** The worker's scan of its range of subscribers.csv, or the error it raised (or the worker's, if it failed). */
+  async scan(): Promise<{ scan: SubscriberScan | null; error: Error | null }> {
+    await this.until(() => this.scanValue !== null || this.failure !== null || this.finished);
+    return (
+      this.scanValue ?? { scan: null, error: this.failure?.error ?? new Error('the ingest worker finished without scanning its range') }
+    );
   }
 
   /** Waits until jobs 0..count-1 have results, or the worker failed or finished. */

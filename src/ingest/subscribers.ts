@@ -33,6 +33,7 @@ import { IdTable, fieldKey } from './id-table.js';
 import type { InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
+import type { ByteRange } from './read-extract.js';
 import { fastDelimiter } from './plain-rows.js';
 import { SubKind, SubscriberRows, type SubColumn } from './subscriber-rows.js';
 
@@ -119,6 +120,8 @@ export interface ScanSubscribersOptions {
   plain?: boolean;
   /** Bytes per read (tests). */
   chunkSize?: number;
+  /** Read only this byte range of the file (subscriber-ranges.ts joins the ranges' scans). */
+  range?: ByteRange & { header: string[] | null };
 }
 
 // Slots of the fast path's spans (text fields) and values (the others).
@@ -172,7 +175,8 @@ export async function scanSubscribers(
   // arrays rarely grow (pages never written cost no memory).
   let cap = 1024;
   try {
-    cap = Math.min(1 << 27, Math.max(1024, Math.ceil(statSync(path).size / 64)));
+    const bytes = opts.range ? opts.range.end - opts.range.start : statSync(path).size;
+    cap = Math.min(1 << 27, Math.max(1024, Math.ceil(bytes / 64)));
   } catch {
     // readTable reports a missing file.
   }
@@ -352,6 +356,7 @@ export async function scanSubscribers(
     {
       onRows: opts.onRows,
       chunkSize: opts.chunkSize,
+      range: opts.range,
       fast:
         opts.plain === false
           ? undefined

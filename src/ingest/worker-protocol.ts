@@ -5,16 +5,19 @@ import type { SerializedError } from '../errors.js';
 import type { FactJob, FactResult } from './fact-jobs.js';
 import type { SharedIdTable } from './id-table.js';
 import type { InputOptions } from './layout.js';
+import type { ByteRange } from './read-extract.js';
 import type { RejectRow } from './rejects.js';
+import type { PackedScan } from './subscriber-ranges.js';
 
 export interface WorkerInput {
   input: InputOptions;
   /**
    * The worker reads the subscriber ids of this file itself, or (null) is sent the
    * table another worker read, in a ToWorker message (jobs that need no ids, hashing a
-   * file, run before it comes).
+   * file, run before it comes). With a range, the worker scans that range for ids and
+   * attributes, posts the scan, and is sent the table the main thread joins from all ranges.
    */
-  subscribers: { path: string; file: string } | null;
+  subscribers: { path: string; file: string; range?: ByteRange & { header: string[] | null } } | null;
   jobs: FactJob[];
   /** Post progress messages. */
   progress: boolean;
@@ -24,6 +27,8 @@ export type ToWorker = { type: 'table'; table: SharedIdTable };
 
 export type FromWorker =
   | { type: 'keys'; table: SharedIdTable; dups: Int32Array; rejects: RejectRow[]; valid: number; sha256: string }
+  /** A range of subscribers.csv scanned (or its error: the main thread then reads the file whole). */
+  | { type: 'scan'; scan: PackedScan | null; error: SerializedError | null }
   | { type: 'start'; job: number }
   | { type: 'rows'; job: number; extract: string; rows: number; bytes: number }
   | { type: 'result'; job: number; result: FactResult }

@@ -11,24 +11,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRulePack, neededFiles, requiredFeatures } from '../../src/config/rulepack.js';
-import { ingest, type IngestPlan } from '../../src/ingest/ingest.js';
+import { ingest } from '../../src/ingest/ingest.js';
 import { defaultInputOptions, type InputOptions } from '../../src/ingest/layout.js';
 import { mergeRanges, planRanges } from '../../src/ingest/ranges.js';
 import type { FactResult } from '../../src/ingest/fact-jobs.js';
-import { parseDay } from '../../src/util/dates.js';
-import {
-  AS_OF,
-  generate,
-  runChild,
-  summaryWithoutTimings,
-  tempDir,
-  verifyPublished,
-  reproducibleOutputs,
-  ensureBuilt,
-} from '../hardening/helpers.js';
+import { generate, tempDir, ensureBuilt } from '../hardening/helpers.js';
 import { cleanup } from '../helpers/world.js';
-import { plainExtracts } from './plain-extracts.js';
+import { expectSameOutputs, plainExtracts, rangePlan, runWorkers } from './plain-extracts.js';
 
 const MIN = 4096;
 let dir: string;
@@ -71,21 +60,10 @@ beforeAll(async () => {
   rmSync(join(dir, 'contracts.csv'));
 }, 180_000);
 
-const pack = loadRulePack('rules/default.yaml');
-function plan(input: InputOptions, workers: number): IngestPlan {
-  return {
-    asOf: parseDay(AS_OF),
-    input: { ...input, workers },
-    features: requiredFeatures(pack),
-    needed: neededFiles(pack),
-    minRangeBytes: MIN,
-  };
-}
-
 describe('measure extracts read in byte ranges', () => {
   it('when the files are cut for 2, 4 and 7 readers then everything read equals what one reader reads, rejects and repeats included', async () => {
     const input = defaultInputOptions(dir);
-    const one = await ingest(plan(input, 1));
+    const one = await ingest(rangePlan(input, 1, MIN));
     const usage = one.files.find((f) => f.extract === 'usage_daily')!;
     const billing = one.files.find((f) => f.extract === 'billing_monthly')!;
     expect(usage.rejected).toBeGreaterThan(5);
@@ -100,7 +78,7 @@ describe('measure extracts read in byte ranges', () => {
       const cuts = await planRanges(join(dir, 'usage_daily.csv'), 'usage_daily', input, workers, MIN);
       expect(cuts?.ranges.length).toBe(workers);
       expect(await planRanges(join(dir, 'billing_monthly.csv'), 'billing_monthly', input, workers, MIN)).not.toBeNull();
-      expect(plainExtracts(await ingest(plan(input, workers)))).toEqual(expected);
+      expect(plainExtracts(await ingest(rangePlan(input, workers, MIN)))).toEqual(expected);
     }
     expect(await planRanges(join(dir, 'contracts.csv.gz'), 'contracts', input, 4, MIN)).toBeNull();
   }, 120_000);
@@ -117,8 +95,8 @@ describe('measure extracts read in byte ranges', () => {
         inside.push(workers);
     }
     expect(inside.length).toBeGreaterThan(0);
-    const expected = plainExtracts(await ingest(plan(input, 1)));
-    for (const workers of inside.slice(0, 3)) expect(plainExtracts(await ingest(plan(input, workers)))).toEqual(expected);
+    const expected = plainExtracts(await ingest(rangePlan(input, 1, MIN)));
+    for (const workers of inside.slice(0, 3)) expect(plainExtracts(await ingest(rangePlan(input, workers, MIN)))).toEqual(expected);
   }, 120_000);
 
   it('when the extracts are GBK with | between fields then the cut files read the same as one reader reads them', async () => {
@@ -133,10 +111,10 @@ describe('measure extracts read in byte ranges', () => {
       if (f.endsWith('.csv') && f !== 'usage_daily.csv')
         writeFileSync(join(gbk, f), iconv.encode(readFileSync(join(gbk, f), 'utf8'), 'gbk'));
     const input: InputOptions = { ...defaultInputOptions(gbk), delimiter: '|', encoding: 'gbk' };
-    const expected = plainExtracts(await ingest(plan(input, 1)));
+    const expected = plainExtracts(await ingest(rangePlan(input, 1, MIN)));
     for (const workers of [2, 4]) {
       expect((await planRanges(join(gbk, 'usage_daily.csv'), 'usage_daily', input, workers, MIN))?.ranges.length).toBe(workers);
-      expect(plainExtracts(await ingest(plan(input, workers)))).toEqual(expected);
+      expect(plainExtracts(await ingest(rangePlan(input, workers, MIN)))).toEqual(expected);
     }
   }, 120_000);
 
@@ -175,7 +153,7 @@ describe('measure extracts read in byte ranges', () => {
     const input = defaultInputOptions(bad);
     const failure = async (workers: number) => {
       try {
-        await ingest(plan(input, workers));
+        await ingest(rangePlan(input, workers, MIN));
       } catch (e) {
         const err = e as { code: string; message: string; context: unknown };
         return { code: err.code, message: err.message, context: err.context };
@@ -190,19 +168,10 @@ describe('measure extracts read in byte ranges', () => {
   it('when the compiled CLI runs with 1, 2 and 4 workers, with worker threads or without, then every output file is the same', async () => {
     const outs: string[] = [];
     for (const workers of ['1', '2', '4'])
-      for (const threads of workers === '1' ? ['0'] : ['0', '1']) {
-        const out = join(dir, `out-${workers}-${threads}`);
-        const r = await runChild(['run', '--input', dir, '--out', out, '--as-of', AS_OF, '--log-level', 'warn', '--workers', workers], {
-          env: { CHURNWATCH_INGEST_PARALLEL: threads, CHURNWATCH_RANGE_MIN_BYTES: String(MIN) },
-        });
-        expect([r.code, r.stderr]).toEqual([0, '']);
-        outs.push(join(out, AS_OF));
-      }
+      for (const threads of workers === '1' ? ['0'] : ['0', '1'])
+        outs.push(await runWorkers(dir, join(dir, `out-${workers}-${threads}`), workers, threads, MIN));
     const first = outs[0]!;
     expect(readFileSync(join(first, 'rejects.csv'), 'utf8')).toContain('usage_daily.csv');
-    for (const o of outs.slice(1)) {
-      expect(reproducibleOutputs(verifyPublished(o))).toEqual(reproducibleOutputs(verifyPublished(first)));
-      expect(summaryWithoutTimings(o)).toEqual(summaryWithoutTimings(first));
-    }
+    expectSameOutputs(outs, expect);
   }, 240_000);
 });

@@ -1,0 +1,174 @@
+/**
+ * subscribers.csv read as byte ranges, one per reading thread (cut as ranges.ts cuts
+ * the measure extracts, and checked the same way): each range is scanned for its
+ * ids and attributes (scanSubscribers with a range), and the scans are joined here
+ * in range order into the scan one reader of the whole file would have made. The ids
+ * are indexed and their duplicates found only after the join (resolveKeys), so a
+ * repeat of an id in another range is found as in one file.
+ *
+ * A range's scan crosses threads as plain arrays (packScan/unpackScan), its buffers
+ * transferred, not copied. The ranges hash nothing: the file's sha256 comes from a
+ * hash job, like a cut measure extract's.
+ */
+import { ChurnwatchError } from '../errors.js';
+import { TextColumn } from '../util/text-column.js';
+import { IdTable, type IdKeys } from './id-table.js';
+import type { RejectRow } from './rejects.js';
+import type { SubscriberScan, SubscriberValues } from './subscribers.js';
+import { noDataRows, type FileStats } from './table-reader.js';
+
+type Column = SubscriberValues[keyof SubscriberValues];
+type NumberColumn = Exclude<Column, TextColumn>;
+type PackedColumn = NumberColumn | { bytes: Uint8Array; offsets: Int32Array; length: number };
+
+/** A range's scan as structured-clone data (the id table unindexed, text columns as their arrays). */
+export interface PackedScan {
+  valid: number;
+  keys: IdKeys;
+  lines: Float64Array;
+  values: Record<string, PackedColumn>;
+  rejects: RejectRow[];
+  rejectedIds: Map<number, Uint8Array>;
+  stats: FileStats;
+}
+
+/** A keys-and-values scan of one range as data to post, and the buffers to transfer with it. */
+export function packScan(scan: SubscriberScan): { packed: PackedScan; transfer: ArrayBuffer[] } {
+  const transfer = new Set<ArrayBuffer>();
+  const add = (a: ArrayBufferView) => {
+    if (a.buffer instanceof ArrayBuffer) transfer.add(a.buffer);
+  };
+  const values: Record<string, PackedColumn> = {};
+  for (const [name, col] of Object.entries(scan.values!) as [string, Column][]) {
+    if (col instanceof TextColumn) {
+      values[name] = { bytes: col.bytes, offsets: col.offsets, length: col.length };
+      add(col.bytes);
+      add(col.offsets);
+    } else {
+      values[name] = col;
+      add(col);
+    }
+  }
+  const keys = scan.keys!.keyParts();
+  add(keys.keys);
+  add(keys.offsets);
+  add(scan.lines!);
+  const packed = {
+    valid: scan.valid,
+    keys,
+    lines: scan.lines!,
+    values,
+    rejects: scan.rejects,
+    rejectedIds: scan.rejectedIds,
+    stats: scan.stats,
+  };
+  return { packed, transfer: [...transfer] };
+}
+
+/** The scan packScan posted. */
+export function unpackScan(p: PackedScan): SubscriberScan {
+  const values: Record<string, Column> = {};
+  for (const [name, col] of Object.entries(p.values))
+    values[name] = ArrayBuffer.isView(col) ? col : new TextColumn(col.bytes, col.offsets, col.length);
+  return {
+    valid: p.valid,
+    keys: IdTable.concat([p.keys]),
+    lines: p.lines,
+    values: values as unknown as SubscriberValues,
+    rejects: p.rejects,
+    rejectedIds: p.rejectedIds,
+    stats: p.stats,
+  };
+}
+
+function concatText(cols: TextColumn[]): TextColumn {
+  const length = cols.reduce((a, c) => a + c.length, 0);
+  const size = cols.reduce((a, c) => a + c.offsets[c.length]!, 0);
+  // The ids live in shared memory (subscribers.ts): so does their join.
+  const shared = cols[0]!.bytes.buffer instanceof SharedArrayBuffer;
+  const bytes = new Uint8Array(shared ? new SharedArrayBuffer(Math.max(1, size)) : new ArrayBuffer(size));
+  const offsets = new Int32Array(shared ? new SharedArrayBuffer((length + 1) * 4) : new ArrayBuffer((length + 1) * 4));
+  let n = 0;
+  let used = 0;
+  for (const c of cols) {
+    const end = c.offsets[c.length]!;
+    bytes.set(c.bytes.subarray(0, end), used);
+    for (let k = 1; k <= c.length; k++) offsets[n + k] = used + c.offsets[k]!;
+    n += c.length;
+    used += end;
+  }
+  return new TextColumn(bytes.subarray(0, size), offsets, length);
+}
+
+function concatNumbers<T extends NumberColumn>(cols: T[]): T {
+  const out = new (cols[0]!.constructor as new (n: number) => T)(cols.reduce((a, c) => a + c.length, 0));
+  let at = 0;
+  for (const c of cols) {
+    out.set(c as never, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * The scans of a file's ranges (in order, each with keys and values) as one scan of
+ * the whole file, or null when a range did not end between records (a cut fell
+ * inside a quoted field: the file is then read whole). Line numbers of the ranges
+ * after the first get the lines of the ranges before them. `sha256` stays empty: the
+ * file's hash job fills it (withHash).
+ */
+export function joinScans(parts: SubscriberScan[]): SubscriberScan | null {
+  for (let i = 0; i + 1 < parts.length; i++) if (!parts[i]!.stats.range!.between) return null;
+  const lines = new Float64Array(parts.reduce((a, p) => a + p.valid, 0));
+  const rejects: RejectRow[] = [];
+  const rejectedIds = new Map<number, Uint8Array>();
+  let lineOffset = 0;
+  let at = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.valid; i++) lines[at + i] = p.lines![i]! + lineOffset;
+    for (const [k, id] of p.rejectedIds) rejectedIds.set(rejects.length + k, id);
+    for (const row of p.rejects) rejects.push(lineOffset === 0 ? row : { ...row, line: row.line + lineOffset });
+    lineOffset += p.stats.range!.lines;
+    at += p.valid;
+  }
+  const values: Record<string, Column> = {};
+  for (const name of Object.keys(parts[0]!.values!) as (keyof SubscriberValues)[]) {
+    const cols = parts.map((p) => p.values![name]);
+    values[name] = cols[0] instanceof TextColumn ? concatText(cols as TextColumn[]) : concatNumbers(cols as NumberColumn[]);
+  }
+  const first = parts[0]!.stats;
+  const spans = parts.map((p) => p.stats.range!);
+  const sum = (f: (s: FileStats) => number) => parts.reduce((a, p) => a + f(p.stats), 0);
+  const stats: FileStats = {
+    extract: first.extract,
+    file: first.file,
+    path: first.path,
+    bytes: sum((s) => s.bytes),
+    records: sum((s) => s.records),
+    accepted: sum((s) => s.accepted),
+    rejected: sum((s) => s.rejected),
+    ms: Math.max(...spans.map((s) => s.endedAt)) - Math.min(...spans.map((s) => s.startedAt)),
+    sha256: '',
+    before: first.before,
+  };
+  if (stats.records === 0) throw noDataRows(first.file);
+  return {
+    valid: at,
+    keys: IdTable.concat(parts.map((p) => p.keys!.keyParts())),
+    lines,
+    values: values as unknown as SubscriberValues,
+    rejects,
+    rejectedIds,
+    stats,
+  };
+}
+
+/** The joined stats with the file's hash job's sha256, or CW_INPUT_CHANGED when the file changed between the two reads. */
+export function withHash(stats: FileStats, hashed: FileStats): FileStats {
+  if (stats.bytes !== hashed.bytes || stats.before.size !== hashed.before.size || stats.before.mtimeMs !== hashed.before.mtimeMs) {
+    throw new ChurnwatchError('CW_INPUT_CHANGED', `${stats.file} changed while the run read it; rerun when the export has finished`, {
+      file: stats.file,
+    });
+  }
+  return { ...stats, sha256: hashed.sha256 };
+}

@@ -1,0 +1,122 @@
+/**
+ * subscribers.csv cut into byte ranges (src/ingest/subscriber-ranges.ts) against one
+ * reader of the whole file: the same table, rejects and line numbers. The file is made
+ * awkward on purpose: CR LF lines, names quoted over two lines (so that some cuts fall
+ * inside a record, and others right after one), repeated ids and rejected rows whose
+ * first occurrence lies in another range.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../src/ingest/ingest.js';
+import { defaultInputOptions } from '../../src/ingest/layout.js';
+import { planRanges } from '../../src/ingest/ranges.js';
+import { joinScans } from '../../src/ingest/subscriber-ranges.js';
+import { scanSubscribers } from '../../src/ingest/subscribers.js';
+import { ensureBuilt, generate, tempDir } from '../hardening/helpers.js';
+import { cleanup } from '../helpers/world.js';
+import { expectSameOutputs, plainExtracts, rangePlan, runWorkers } from './plain-extracts.js';
+
+const MIN = 2048;
+let dir: string;
+let path: string;
+/** Lines (1-based, in the written file) of the rows planted in its second half. */
+const planted = { duplicate: 0, badDuplicate: 0, bad: 0 };
+afterAll(() => cleanup(dir));
+
+beforeAll(async () => {
+  await ensureBuilt();
+  dir = tempDir('subscriber-ranges');
+  await generate(dir, ['--subscribers', '400', '--seed', '11']);
+  path = join(dir, 'subscribers.csv');
+  const rows = readFileSync(path, 'utf8').trimEnd().split('\n');
+  const out: string[] = [];
+  let line = 0;
+  const put = (row: string) => {
+    out.push(row);
+    line += 1 + (row.match(/\n/g)?.length ?? 0);
+    return line;
+  };
+  const early = rows[3]!.split(',');
+  for (let i = 0; i < rows.length; i++) {
+    const f = rows[i]!.split(',');
+    // The name over two lines (a CR LF inside the quotes too, on some rows).
+    if (i > 0 && i % 3 === 0) f[2] = `"${f[2]}\n${i % 2 ? 'x' : 'y\r'}"`;
+    put(f.join(','));
+    if (i === Math.floor(rows.length * 0.7)) {
+      planted.duplicate = put([early[0], ...f.slice(1)].join(','));
+      planted.badDuplicate = put([early[0], 'not-a-phone', ...f.slice(2)].join(','));
+      planted.bad = put(['Z999', 'not-a-phone', ...f.slice(2)].join(','));
+    }
+  }
+  writeFileSync(path, out.join('\r\n') + '\r\n');
+}, 120_000);
+
+describe('subscribers.csv read in byte ranges', () => {
+  it('when the ranges are scanned apart and joined then the scan equals one scan of the whole file', async () => {
+    const input = defaultInputOptions(dir);
+    const whole = await scanSubscribers(path, 'subscribers.csv', input, { keys: true, values: true });
+    const cut = (await planRanges(path, 'subscribers', input, 3, MIN))!;
+    const parts = [];
+    for (const [r, range] of cut.ranges.entries())
+      parts.push(
+        await scanSubscribers(path, 'subscribers.csv', input, {
+          keys: true,
+          values: true,
+          range: { ...range, header: r ? cut.header : null },
+        }),
+      );
+    const joined = joinScans(parts)!;
+    const plain = (s: typeof whole) => ({
+      valid: s.valid,
+      keys: Array.from({ length: s.keys!.n }, (_, i) => s.keys!.keyString(i)),
+      lines: Array.from(s.lines!),
+      values: s.values,
+      rejects: s.rejects,
+      rejectedIds: [...s.rejectedIds],
+      records: s.stats.records,
+      accepted: s.stats.accepted,
+      rejected: s.stats.rejected,
+    });
+    expect(plain(joined)).toEqual(plain(whole));
+    // A cut after the first range's records: the rejects after it keep their lines.
+    expect(cut.ranges.length).toBe(3);
+    expect(joined.rejects.map((r) => r.line)).toContain(planted.bad);
+  });
+
+  it('when cut for 2 to 40 readers then everything read equals what one reader reads, duplicates and rejects at their lines', async () => {
+    const one = await ingest(rangePlan(defaultInputOptions(dir), 1, MIN));
+    const subs = one.rejects.rows.filter((r) => r.file === 'subscribers.csv');
+    expect(subs.filter((r) => r.code === 'CW_ROW_DUPLICATE_SUBSCRIBER').map((r) => r.line)).toEqual([
+      planted.duplicate,
+      planted.badDuplicate,
+    ]);
+    expect(subs.find((r) => r.code === 'CW_ROW_BAD_PHONE')?.line).toBe(planted.bad);
+    const expected = plainExtracts(one);
+    // Cuts inside a quoted name (read again whole) and right after a record holding one.
+    const bytes = readFileSync(path);
+    const input = defaultInputOptions(dir);
+    let inside = 0,
+      after = 0;
+    for (let workers = 2; workers <= 40; workers++) {
+      const cuts = (await planRanges(path, 'subscribers', input, workers, MIN))!.ranges.slice(1).map((r) => r.start);
+      const isInside = cuts.some((c) => /^(x|y\r)"/.test(bytes.subarray(c, c + 3).toString()));
+      const isAfter = cuts.some((c) => /(x|y\r)",[^\n]*\r\n$/.test(bytes.subarray(Math.max(0, c - 120), c).toString()));
+      if (workers > 4 && (!(isInside || isAfter) || (inside > 0 && after > 0))) continue;
+      inside += Number(isInside);
+      after += Number(isAfter);
+      expect(plainExtracts(await ingest(rangePlan(defaultInputOptions(dir), workers, MIN)))).toEqual(expected);
+    }
+    expect([inside > 0, after > 0]).toEqual([true, true]);
+  }, 120_000);
+
+  it('when the compiled CLI runs with 1, 2 and 4 worker threads then every output file is the same', async () => {
+    const outs: string[] = [];
+    for (const workers of ['1', '2', '4']) {
+      outs.push(await runWorkers(dir, join(dir, `out-${workers}`), workers, workers === '1' ? '0' : '1', MIN));
+    }
+    const first = outs[0]!;
+    expect(readFileSync(join(first, 'rejects.csv'), 'utf8')).toContain('CW_ROW_DUPLICATE_SUBSCRIBER');
+    expectSameOutputs(outs, expect);
+  }, 120_000);
+});
