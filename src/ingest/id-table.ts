@@ -314,23 +314,26 @@ export class IdTable {
     return { n: this._n, keys: this.keys.subarray(0, this.used), offsets: this.offsets.subarray(0, this._n + 1) };
   }
 
-  /** The keys of several tables one after another, not indexed (buildIndex() must run before lookups). */
-  static concat(parts: readonly IdKeys[]): IdTable {
-    const n = parts.reduce((a, p) => a + p.n, 0);
-    const bytes = parts.reduce((a, p) => a + p.offsets[p.n]!, 0);
-    const t = new IdTable(n, bytes, 0);
-    let i = 0;
-    let used = 0;
-    for (const p of parts) {
-      t.keys.set(p.keys.subarray(0, p.offsets[p.n]!), used);
-      for (let k = 1; k <= p.n; k++) t.offsets[i + k] = used + p.offsets[k]!;
-      i += p.n;
-      used += p.offsets[p.n]!;
+  /** Appends the keys of another table (keyParts) after these, not indexed (buildIndex() must run before lookups). */
+  appendKeys(p: IdKeys): void {
+    if (this.frozen) throw new Error('IdTable: the table is shared and read-only');
+    const bytes = p.offsets[p.n]!;
+    if (this.used + bytes > this.keys.length) {
+      const k = new Uint8Array(this.used + bytes);
+      k.set(this.keys.subarray(0, this.used));
+      this.keys = k;
     }
-    t._n = n;
-    t.used = used;
-    t.indexed = false;
-    return t;
+    if (this._n + p.n + 1 > this.offsets.length) {
+      const o = new Uint32Array(this._n + p.n + 1);
+      o.set(this.offsets.subarray(0, this._n + 1));
+      this.offsets = o;
+    }
+    this.keys.set(p.keys.subarray(0, bytes), this.used);
+    for (let k = 1; k <= p.n; k++) this.offsets[this._n + k] = this.used + p.offsets[k]!;
+    this._n += p.n;
+    this.used += bytes;
+    this.indexed = false;
+    this.last = -1;
   }
 
   /** Keeps only the keys with keep[i] set (renumbering them in order); buildIndex() must run again. */

@@ -323,6 +323,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
             keys: true,
             values: true,
             range: { ...range, header: r === 0 ? null : subsCut.header },
+            // The other ranges are joined into the first: room for all of them, in pages not touched before.
+            ...(r === 0 ? { sizeFor: subsCut.ranges[subsCut.ranges.length - 1]!.end } : {}),
             onRows: onSubsRows && ((rows, bytes) => onSubsRows(at[0] + rows, at[1] + bytes)),
           });
           parts.push(scanned);

@@ -72,7 +72,7 @@ export function unpackScan(p: PackedScan): SubscriberScan {
     values[name] = ArrayBuffer.isView(col) ? col : new TextColumn(col.bytes, col.offsets, col.length);
   return {
     valid: p.valid,
-    keys: IdTable.concat([p.keys]),
+    keys: keysOf(p.keys),
     lines: p.lines,
     values: values as unknown as SubscriberValues,
     rejects: p.rejects,
@@ -81,16 +81,35 @@ export function unpackScan(p: PackedScan): SubscriberScan {
   };
 }
 
+function keysOf(k: IdKeys): IdTable {
+  const t = new IdTable(k.n, k.offsets[k.n]!, 0);
+  t.appendKeys(k);
+  return t;
+}
+
+/**
+ * The columns one after another. When the first column's buffers have room for all
+ * (the first range's scan is sized for the whole file, its pages untouched until
+ * written), the others are copied into them: no second copy of the first range.
+ */
 function concatText(cols: TextColumn[]): TextColumn {
   const length = cols.reduce((a, c) => a + c.length, 0);
   const size = cols.reduce((a, c) => a + c.offsets[c.length]!, 0);
+  const head = cols[0]!;
+  const room =
+    head.bytes.buffer.byteLength - head.bytes.byteOffset >= size &&
+    head.offsets.buffer.byteLength - head.offsets.byteOffset >= (length + 1) * 4;
   // The ids live in shared memory (subscribers.ts): so does their join.
-  const shared = cols[0]!.bytes.buffer instanceof SharedArrayBuffer;
-  const bytes = new Uint8Array(shared ? new SharedArrayBuffer(Math.max(1, size)) : new ArrayBuffer(size));
-  const offsets = new Int32Array(shared ? new SharedArrayBuffer((length + 1) * 4) : new ArrayBuffer((length + 1) * 4));
-  let n = 0;
-  let used = 0;
-  for (const c of cols) {
+  const shared = head.bytes.buffer instanceof SharedArrayBuffer;
+  const bytes = room
+    ? new Uint8Array(head.bytes.buffer, head.bytes.byteOffset, size)
+    : new Uint8Array(shared ? new SharedArrayBuffer(Math.max(1, size)) : new ArrayBuffer(size));
+  const offsets = room
+    ? new Int32Array(head.offsets.buffer, head.offsets.byteOffset, length + 1)
+    : new Int32Array(shared ? new SharedArrayBuffer((length + 1) * 4) : new ArrayBuffer((length + 1) * 4));
+  let n = room ? head.length : 0;
+  let used = room ? head.offsets[head.length]! : 0;
+  for (const c of room ? cols.slice(1) : cols) {
     const end = c.offsets[c.length]!;
     bytes.set(c.bytes.subarray(0, end), used);
     for (let k = 1; k <= c.length; k++) offsets[n + k] = used + c.offsets[k]!;
@@ -154,13 +173,20 @@ export function joinScans(parts: SubscriberScan[]): SubscriberScan | null {
   if (stats.records === 0) throw noDataRows(first.file);
   return {
     valid: at,
-    keys: IdTable.concat(parts.map((p) => p.keys!.keyParts())),
+    keys: joinKeys(parts),
     lines,
     values: values as unknown as SubscriberValues,
     rejects,
     rejectedIds,
     stats,
   };
+}
+
+/** The ids of the ranges in one table: the first range's, with the others' appended. */
+function joinKeys(parts: SubscriberScan[]): IdTable {
+  const table = parts[0]!.keys!;
+  for (const p of parts.slice(1)) table.appendKeys(p.keys!.keyParts());
+  return table;
 }
 
 /** The joined stats with the file's hash job's sha256, or CW_INPUT_CHANGED when the file changed between the two reads. */

@@ -122,6 +122,8 @@ export interface ScanSubscribersOptions {
   chunkSize?: number;
   /** Read only this byte range of the file (subscriber-ranges.ts joins the ranges' scans). */
   range?: ByteRange & { header: string[] | null };
+  /** Size the arrays for this many bytes of file rather than the range's (the range that the others are joined to). */
+  sizeFor?: number;
 }
 
 // Slots of the fast path's spans (text fields) and values (the others).
@@ -175,7 +177,7 @@ export async function scanSubscribers(
   // arrays rarely grow (pages never written cost no memory).
   let cap = 1024;
   try {
-    const bytes = opts.range ? opts.range.end - opts.range.start : statSync(path).size;
+    const bytes = opts.sizeFor ?? (opts.range ? opts.range.end - opts.range.start : statSync(path).size);
     cap = Math.min(1 << 27, Math.max(1024, Math.ceil(bytes / 64)));
   } catch {
     // readTable reports a missing file.
