@@ -5,7 +5,7 @@
  * inside a record, and others right after one), repeated ids and rejected rows whose
  * first occurrence lies in another range.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/ingest/ingest.js';
@@ -109,6 +109,30 @@ describe('subscribers.csv read in byte ranges', () => {
     }
     expect([inside > 0, after > 0]).toEqual([true, true]);
   }, 120_000);
+
+  it('when a range holds a malformed record then the error is the one reader error, with its line', async () => {
+    const bad = tempDir('subscriber-ranges-bad');
+    try {
+      for (const f of readdirSync(dir)) if (f.endsWith('.csv')) writeFileSync(join(bad, f), readFileSync(join(dir, f)));
+      const text = readFileSync(path, 'utf8');
+      const at = text.indexOf('\r\n', Math.floor(text.length * 0.8)) + 2;
+      writeFileSync(join(bad, 'subscribers.csv'), `${text.slice(0, at)}Z1,13800000000,"x"y,active,,,,,,,\r\n${text.slice(at)}`);
+      const failure = async (workers: number) => {
+        try {
+          await ingest(rangePlan(defaultInputOptions(bad), workers, MIN));
+        } catch (e) {
+          const err = e as { code: string; message: string; context: unknown };
+          return { code: err.code, message: err.message, context: err.context };
+        }
+        throw new Error('expected the ingest to fail');
+      };
+      const expected = await failure(1);
+      expect(expected).toMatchObject({ code: 'CW_CSV_MALFORMED', context: { file: 'subscribers.csv' } });
+      for (const workers of [2, 3]) expect(await failure(workers)).toEqual(expected);
+    } finally {
+      cleanup(bad);
+    }
+  });
 
   it('when the compiled CLI runs with 1, 2 and 4 worker threads then every output file is the same', async () => {
     const outs: string[] = [];
