@@ -27,7 +27,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
+  copyFileSync,
   existsSync,
+  fstatSync,
   fchmodSync,
   fsyncSync,
   linkSync,
@@ -247,6 +250,31 @@ export class Publication {
 
   add(record: OutputRecord): void {
     this.outputs.push(record);
+  }
+
+  /**
+   * The closed file of `record` copied to `name` in this folder, by the kernel (a
+   * clone where the file system makes one), with the file mode and fsynced like every
+   * file; its record is `record`'s under the new name, the bytes being the same. The
+   * caller adds it.
+   */
+  copy(record: OutputRecord, name: string): OutputRecord {
+    const to = join(this.tmpDir, name);
+    try {
+      copyFileSync(join(this.tmpDir, record.file), to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      const fd = openSync(to, 'r');
+      try {
+        fchmodSync(fd, this.opts.fileMode);
+        if (fstatSync(fd).size !== record.bytes)
+          throw new ChurnwatchError('CW_INTERNAL', `the copy ${name} of ${record.file} has another size than the file written`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      fail(e, 'copy to', to);
+    }
+    return { file: name, bytes: record.bytes, sha256: record.sha256 };
   }
 
   writeText(name: string, text: string): OutputRecord {

@@ -12,9 +12,9 @@ import iconv from 'iconv-lite';
 import { CHANNELS, localisedPolicy, type Channel, type Locale } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
 import { TIERS } from '../contract/contract.js';
-import { planTasks, subPlan, type TaskPlan, type TaskProfile } from '../tasks/plan.js';
+import { deltaRows, planTasks, subPlan, type TaskPlan, type TaskProfile } from '../tasks/plan.js';
 import { channelRows, RECORD_FIELDS, taskRecords, type TaskRecords } from '../tasks/records.js';
-import { renderTaskFile, type TaskInput } from '../tasks/tasks.js';
+import { renderTaskFiles, type TaskFileTarget, type TaskInput } from '../tasks/tasks.js';
 import { CsvBytesWriter } from '../util/bytes.js';
 import {
   columnValue,
@@ -46,10 +46,12 @@ export const DEFAULT_TASK_OUTPUT: TaskOutputOptions = {
   excelEncoding: 'utf8-bom',
 };
 
-/** Where task files go: the Publication's open and add. */
+/** Where task files go: the Publication's open, add and copy. */
 export interface TaskFileSink {
   open(name: string): ChunkedFile;
   add(record: OutputRecord): void;
+  /** A copy of the closed file of `record` under `name`, and its record (the caller adds it). */
+  copy(record: OutputRecord, name: string): OutputRecord;
 }
 
 /**
@@ -86,9 +88,7 @@ export async function writeTaskOutputs(
     );
     // The full files serve dialers that replace their list each night, the delta (new and escalated tasks) those that append.
     if (options.profile === 'plain') {
-      const rows = channelRows(input, plan);
-      for (const channel of CHANNELS)
-        writePlain(sink, localised, subPlan(plan, rows[channel], channel), `tasks-${tier}-${channel}`, input.ledger !== undefined, deltas);
+      writePlain(sink, localised, plan, channelRows(input, plan), input.ledger !== undefined, deltas);
       continue;
     }
     const delta = subPlan(plan, deltaRows(plan));
@@ -105,32 +105,43 @@ export async function writeTaskOutputs(
   return counts;
 }
 
-/** The rows of a plan whose task is new or escalated tonight, in rank order. */
-function deltaRows(plan: TaskPlan): Int32Array {
-  const rows: number[] = [];
-  plan.hitSet.forEach((h, r) => {
-    const state = plan.hitSets[h]!.state;
-    if (state === 'new' || state === 'escalated') rows.push(r);
-  });
-  return Int32Array.from(rows);
-}
-
 /**
- * One plain task file (`stem`.csv): the columns of the README, the plan's rows in
- * rank order; with the ledger, its delta (`stem`-delta.csv, the new and escalated
- * rows) in the same pass, its record kept in `deltas` to be listed after the full files.
+ * A tier's plain task files (`tasks-<tier>-<channel>.csv`: the columns of the README,
+ * each channel's rows in rank order), with the ledger each one's delta
+ * (`-delta.csv`, the new and escalated rows), all in one pass over the tier's rows;
+ * the deltas' records are kept in `deltas`, to be listed after every full file. A
+ * delta that holds every row of its full file (the first night of a ledger) is the
+ * same bytes: it is copied from the finished file instead of written again.
  */
-function writePlain(sink: TaskFileSink, input: TaskInput, plan: TaskPlan, stem: string, withDelta: boolean, deltas: OutputRecord[]): void {
-  const file = sink.open(`${stem}.csv`);
-  const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
-  const deltaFile = withDelta ? sink.open(`${stem}-delta.csv`) : undefined;
-  const delta = deltaFile && new CsvBytesWriter((bytes) => deltaFile.writeBytes(bytes));
-  renderTaskFile(w, input, plan, delta);
-  w.end();
-  sink.add(file.close());
-  if (delta !== undefined) {
-    delta.end();
-    deltas.push(deltaFile!.close());
+function writePlain(
+  sink: TaskFileSink,
+  input: TaskInput,
+  plan: TaskPlan,
+  rows: Record<Channel, Int32Array>,
+  withDelta: boolean,
+  deltas: OutputRecord[],
+): void {
+  const targets: TaskFileTarget[] = [];
+  const files = CHANNELS.map((channel) => {
+    const stem = `tasks-${plan.tier}-${channel}`;
+    const full = sink.open(`${stem}.csv`);
+    targets.push({ w: new CsvBytesWriter((bytes) => full.writeBytes(bytes)), rows: rows[channel], channel });
+    const delta = withDelta ? deltaRows(plan, rows[channel]) : null;
+    let deltaFile: ChunkedFile | null = null;
+    if (delta !== null && delta.length < rows[channel].length) {
+      const f = sink.open(`${stem}-delta.csv`);
+      targets.push({ w: new CsvBytesWriter((bytes) => f.writeBytes(bytes)), rows: delta, channel });
+      deltaFile = f;
+    }
+    return { stem, full, delta, deltaFile };
+  });
+  renderTaskFiles(input, plan, targets);
+  for (const t of targets) t.w.end();
+  for (const { stem, full, delta, deltaFile } of files) {
+    const record = full.close();
+    sink.add(record);
+    if (delta === null) continue;
+    deltas.push(deltaFile === null ? sink.copy(record, `${stem}-delta.csv`) : deltaFile.close());
   }
 }
 

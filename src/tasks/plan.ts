@@ -161,6 +161,21 @@ export function subPlan(plan: TaskPlan, rows: Int32Array, channel?: string): Tas
 }
 
 /**
+ * The rows among `rows` (ascending; default: every row of the plan) whose task is new
+ * or escalated tonight, in the same order: a delta file's rows.
+ */
+export function deltaRows(plan: TaskPlan, rows?: Int32Array): Int32Array {
+  const n = rows === undefined ? plan.subscriber.length : rows.length;
+  const out = new Int32Array(n);
+  let m = 0;
+  for (let q = 0; q < n; q++) {
+    const r = rows === undefined ? q : rows[q]!;
+    if (plan.hitSets[plan.hitSet[r]!]!.delta) out[m++] = r;
+  }
+  return m === n ? out : out.slice(0, m);
+}
+
+/**
  * "2026-11-25T08:00+08:00": the issue time on D plus some hours, in the pack's zone,
  * moved into that day's callable window when given: to its start when earlier, to
  * its end when later (a deadline is never set at an hour nobody may be called).

@@ -37,7 +37,7 @@ import {
 } from '../util/bytes.js';
 import type { Column, CompiledNumber } from '../rules/compile.js';
 import { TASK_ID_WIDTH } from './ledger.js';
-import { maskingOf, planTasks, type HitSetPlan, type Masking, type TaskPlan, type TaskProfile } from './plan.js';
+import { deltaRows, maskingOf, planTasks, type HitSetPlan, type Masking, type TaskPlan, type TaskProfile } from './plan.js';
 
 export { DEFAULT_TASK_PROFILE, dueAt, type TaskProfile } from './plan.js';
 
@@ -70,6 +70,8 @@ export type CellSource =
   | { from: 'decision'; value: (hits: HitSetPlan) => string }
   /** The hit rules' reason texts with their evidence, joined by '; '. */
   | { from: 'reason' }
+  /** The primary rule's channel, or the file's when a tier's rows are written to one file per channel. */
+  | { from: 'channel' }
   /** The last contact's day, and its outcome; empty without one. */
   | { from: 'lastContact' }
   | { from: 'lastOutcome' };
@@ -112,7 +114,7 @@ export const TASK_COLUMN_SPEC: readonly TaskColumnSpec[] = [
   { name: 'reason_codes', freeText: false, cell: { from: 'decision', value: (h) => h.codes } },
   { name: 'reason_text', freeText: true, cell: { from: 'reason' } },
   { name: 'action', freeText: true, cell: { from: 'decision', value: (h) => h.action } },
-  { name: 'channel', freeText: true, cell: { from: 'decision', value: (h) => h.channel } },
+  { name: 'channel', freeText: true, cell: { from: 'channel' } },
   { name: 'due_at', freeText: false, cell: { from: 'decision', value: (h) => h.dueAt } },
   { name: 'last_contact', freeText: false, cell: { from: 'lastContact' } },
   { name: 'last_outcome', freeText: false, cell: { from: 'lastOutcome' } },
@@ -170,20 +172,9 @@ export function reasonRenderer(parts: TemplatePart[], table: FeatureTable, D: nu
 /**
  * One tier's task file (header and rows, in rank order) written to `w`: planned by
  * planTasks, then rendered. With `delta`, the tier's delta file goes to it in the
- * same pass: the rows the plan marks for it (new and escalated tasks), ranked
- * 1, 2, ... among themselves, each a copy of its full-file row with the rank cell
- * written anew (nothing else in a row depends on its rank when the ledger gives the ids).
- *
- * Rank order visits the subscribers at random, and each row reads some thirty
- * subscriber-indexed columns (rule features, text, scores, contacts): at a million
- * subscribers those scattered reads cost more than the formatting. So the rows go
- * in batches: a batch's rows are rendered in subscriber order, where the reads of
- * each column move forward through it, into one buffer; then they are handed to the
- * writer in rank order.
- *
- * Every cell gets the quoting and neutralising of util/bytes.ts putCell, so the file
- * is the same, byte for byte, as csvLine() over formatted strings gives; test/tasks
- * holds such a string-built reference.
+ * same pass: the rows the plan marks for it (new and escalated tasks), each the same
+ * bytes as its row in the full file (its tier rank and task id included), so a team
+ * can sort the delta by rank and find each row again in the full file.
  */
 export function writeTaskFile(
   w: CsvBytesWriter,
@@ -209,14 +200,41 @@ export function writeTaskFile(
     order,
     profile,
   );
-  renderTaskFile(w, input, plan, delta);
+  const targets: TaskFileTarget[] = [{ w, rows: null, channel: null }];
+  if (delta !== undefined) targets.push({ w: delta, rows: deltaRows(plan), channel: null });
+  renderTaskFiles(input, plan, targets);
 }
 
-export function renderTaskFile(w: CsvBytesWriter, input: TaskInput, plan: TaskPlan, delta?: CsvBytesWriter): void {
-  // Without the ledger's ids a row's id is made from its rank, which the delta file's rows do not keep.
-  if (delta !== undefined && plan.taskIdBytes === null) throw new ChurnwatchError('CW_INTERNAL', 'a delta file needs the ledger task ids');
+/** One file that a tier's rows go to. */
+export interface TaskFileTarget {
+  w: CsvBytesWriter;
+  /** The plan rows it takes, ascending (rank order); null: every row. */
+  rows: Int32Array | null;
+  /** The channel every row's channel cell names (the file's); null: each row's primary rule's. */
+  channel: string | null;
+}
+
+/**
+ * A tier's rows written to several files in one pass (its channel files, their
+ * deltas): each row is rendered once, then copied into every file that takes it,
+ * its channel cell replaced by the file's. A row's other cells do not depend on the
+ * file (its rank and id are the tier's), so each file is, byte for byte, what
+ * rendering its rows alone would give.
+ *
+ * Rank order visits the subscribers at random, and each row reads some thirty
+ * subscriber-indexed columns (rule features, text, scores, contacts): at a million
+ * subscribers those scattered reads cost more than the formatting. So the rows go
+ * in batches: a batch's rows are rendered in subscriber order, where the reads of
+ * each column move forward through it, into one buffer; then they are handed to the
+ * writers in rank order.
+ *
+ * Every cell gets the quoting and neutralising of util/bytes.ts putCell, so the file
+ * is the same, byte for byte, as csvLine() over formatted strings gives; test/tasks
+ * holds such a string-built reference.
+ */
+export function renderTaskFiles(input: TaskInput, plan: TaskPlan, targets: readonly TaskFileTarget[]): void {
   const spec = specFor(plan.masking);
-  for (const out of delta === undefined ? [w] : [w, delta]) {
+  for (const { w: out } of targets) {
     spec.forEach((c, k) => {
       if (k > 0) out.comma();
       out.cellString(c.name, false);
@@ -225,11 +243,13 @@ export function renderTaskFile(w: CsvBytesWriter, input: TaskInput, plan: TaskPl
   }
   const rows = plan.subscriber.length;
   const file = new TaskFile(input, plan, spec);
+  const channels = targets.map((t) => (t.channel === null ? null : file.channelCell(t.channel)));
+  // Per target, the next of its rows to write.
+  const next = new Int32Array(targets.length);
   for (let from = 0; from < rows; from += ROWS_PER_BATCH) {
     const to = Math.min(rows, from + ROWS_PER_BATCH);
     file.renderBatch(from, to);
-    file.writeBatch(w, from, to);
-    if (delta !== undefined) file.writeDeltaBatch(delta, from, to);
+    for (let k = 0; k < targets.length; k++) next[k] = file.writeBatch(targets[k]!, channels[k]!, from, to, next[k]!);
   }
 }
 
@@ -269,7 +289,8 @@ const TASK_ID = 0,
   DECISION = 7,
   REASON = 8,
   LAST_CONTACT = 9,
-  LAST_OUTCOME = 10;
+  LAST_OUTCOME = 10,
+  CHANNEL = 11;
 
 /** One cell operation; every field is present in each, so the loop over them sees one shape. */
 interface CellOp {
@@ -305,10 +326,10 @@ interface HitSetCells {
   reasonNeedsQuotes: boolean;
   /** The feature columns the reason reads. */
   reasonColumns: Column[];
+  /** The channel cell: the primary rule's channel. */
+  channel: Uint8Array;
   /** Room the row needs for this hit set's cells. */
   room: number;
-  /** Its rows go to the delta file too. */
-  delta: boolean;
 }
 
 function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[] {
@@ -349,11 +370,11 @@ class TaskFile {
   private readonly rows = new ByteBuffer(1 << 16);
   private readonly rowStart: Int32Array;
   private readonly rowEnd: Int32Array;
-  /** Where each row's rank cell is in the row buffer (both rowStart when the file has no rank column). */
-  private readonly rankStart: Int32Array;
-  private readonly rankEnd: Int32Array;
-  /** Rows written to the delta file so far: the next one's rank there, less one. */
-  private deltaRows = 0;
+  /** Where each row's channel cell is in the row buffer. */
+  private readonly channelStart: Int32Array;
+  private readonly channelEnd: Int32Array;
+  /** Whether the channel column is free text (how a file's own channel cell is written). */
+  private readonly channelFreeText: boolean;
   /** The batch in subscriber order: each one's subscriber and row. */
   private readonly subscriberAt: Int32Array;
   private readonly rowAt: Int32Array;
@@ -372,7 +393,8 @@ class TaskFile {
     this.ops = spec.map((c) => this.op(c, input, decisions));
     this.textOps = this.ops.filter((op) => op.text !== null);
     const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
-    this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions));
+    this.channelFreeText = spec.find((c) => c.cell.from === 'channel')?.freeText ?? false;
+    this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions, this.channelFreeText));
     this.fixedRoom = this.ops.reduce(
       (n, op) =>
         n +
@@ -397,8 +419,8 @@ class TaskFile {
     this.sortKeys = new Float64Array(batchRows);
     this.rowStart = new Int32Array(batchRows);
     this.rowEnd = new Int32Array(batchRows);
-    this.rankStart = new Int32Array(batchRows);
-    this.rankEnd = new Int32Array(batchRows);
+    this.channelStart = new Int32Array(batchRows);
+    this.channelEnd = new Int32Array(batchRows);
     this.subscriberAt = new Int32Array(batchRows);
     this.rowAt = new Int32Array(batchRows);
     this.prefetchNumbers = this.ops.filter((op) => op.kind === FIXED).map((op) => op.numbers);
@@ -451,6 +473,9 @@ class TaskFile {
         break;
       case 'lastOutcome':
         op.kind = LAST_OUTCOME;
+        break;
+      case 'channel':
+        op.kind = CHANNEL;
         break;
     }
     return op;
@@ -506,29 +531,36 @@ class TaskFile {
     this.prefetchSink = sum + bits;
   }
 
-  /** Rows from..to (ranks from + 1 .. to), in rank order. */
-  writeBatch(w: CsvBytesWriter, from: number, to: number): void {
-    const bytes = this.rows.bytes;
-    for (let row = 0; row < to - from; row++) {
-      w.raw(bytes, this.rowStart[row]!, this.rowEnd[row]!);
-      w.endLine();
-    }
+  /** A file's own channel cell. */
+  channelCell(channel: string): Uint8Array {
+    return cellBytes(channel, this.channelFreeText);
   }
 
-  /** The delta rows among rows from..to, in rank order, each with its rank among the delta rows. */
-  writeDeltaBatch(w: CsvBytesWriter, from: number, to: number): void {
-    const bytes = this.rows.bytes,
-      hitSet = this.plan.hitSet;
-    for (let row = 0; row < to - from; row++) {
-      if (!this.hitSets[hitSet[from + row]!]!.delta) continue;
-      const rankStart = this.rankStart[row]!,
-        rankEnd = this.rankEnd[row]!;
-      const rank = ++this.deltaRows;
-      w.raw(bytes, this.rowStart[row]!, rankStart);
-      if (rankEnd > rankStart) w.uint(rank);
-      w.raw(bytes, rankEnd, this.rowEnd[row]!);
-      w.endLine();
+  /**
+   * The target's rows among plan rows from..to (its list from `next` on), in rank
+   * order, with `channel` (when not null) for each row's channel cell; returns
+   * where its list goes on in the next batch.
+   */
+  writeBatch(target: TaskFileTarget, channel: Uint8Array | null, from: number, to: number, next: number): number {
+    const list = target.rows;
+    if (list === null) {
+      for (let row = 0; row < to - from; row++) this.writeRow(target.w, row, channel);
+      return next;
     }
+    let q = next;
+    for (; q < list.length && list[q]! < to; q++) this.writeRow(target.w, list[q]! - from, channel);
+    return q;
+  }
+
+  private writeRow(w: CsvBytesWriter, row: number, channel: Uint8Array | null): void {
+    const bytes = this.rows.bytes;
+    if (channel === null) w.raw(bytes, this.rowStart[row]!, this.rowEnd[row]!);
+    else {
+      w.raw(bytes, this.rowStart[row]!, this.channelStart[row]!);
+      w.raw(channel, 0, channel.length);
+      w.raw(bytes, this.channelEnd[row]!, this.rowEnd[row]!);
+    }
+    w.endLine();
   }
 
   /**
@@ -552,8 +584,8 @@ class TaskFile {
       ops = this.ops;
     const start = out.length;
     let p = start;
-    this.rankStart[row] = start;
-    this.rankEnd[row] = start;
+    this.channelStart[row] = start;
+    this.channelEnd[row] = start;
     for (let k = 0; k < ops.length; k++) {
       const op = ops[k]!;
       if (k > 0) dst[p++] = COMMA;
@@ -569,9 +601,12 @@ class TaskFile {
           break;
         }
         case RANK:
-          this.rankStart[row] = p;
           p = putUint(dst, p, rank);
-          this.rankEnd[row] = p;
+          break;
+        case CHANNEL:
+          this.channelStart[row] = p;
+          p = putBytes(dst, p, hits.channel, 0, hits.channel.length);
+          this.channelEnd[row] = p;
           break;
         case CONSTANT:
           p = putBytes(dst, p, op.bytes, 0, op.bytes.length);
@@ -673,6 +708,7 @@ function hitSetCells(
   h: HitSetPlan,
   rules: ReasonPart[][],
   decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[],
+  channelFreeText: boolean,
 ): HitSetCells {
   const reason: ReasonPart[] = [];
   for (const j of h.reasons) {
@@ -680,6 +716,7 @@ function hitSetCells(
     reason.push(...rules[j]!);
   }
   const cells = decisions.map((d) => cellBytes(d.value(h), d.freeText));
+  const channel = cellBytes(h.channel, channelFreeText);
   const reasonRoom = reason.reduce((n, p) => n + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM), 0);
   return {
     decisions: cells,
@@ -688,8 +725,8 @@ function hitSetCells(
     reasonNeedsQuotes: reason.some((p) => needsQuotes(p.literal, 0, p.literal.length)),
     reasonColumns: [...new Set(reason.flatMap((p) => p.columns))],
     // The reason is written once as it comes, then perhaps again quoted.
-    room: cells.reduce((n, c) => n + c.length, 0) + 3 * reasonRoom + 3,
-    delta: h.delta,
+    room: cells.reduce((n, c) => n + c.length, 0) + channel.length + 3 * reasonRoom + 3,
+    channel,
   };
 }
 

@@ -4,11 +4,13 @@
  * back and close or continue episodes, the delta file holds new and escalated tasks,
  * and summary.json reports the outcomes of earlier tasks per rule and tier.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { Publication } from '../../src/output/publish.js';
 import { packWithPolicy } from './pack-text.js';
 import { cleanup, runCli, tierTasks, World, type Row } from '../helpers/world.js';
 
@@ -81,5 +83,36 @@ describe('task ledger over three nights', () => {
     });
     const p = r3.summary.policy;
     expect(p.tasks + p.suppressed + p.held_out + p.over_capacity).toBe(r3.summary.flagged);
+  });
+
+  it("copies a delta that holds every row of its full file instead of writing it again, and lists it with the full file's hash", async () => {
+    const out2 = join(work, 'out-copy');
+    const copy = vi.spyOn(Publication.prototype, 'copy');
+    try {
+      const copied = async (asOf: string, dropped: string[]) => {
+        copy.mockClear();
+        await runCli(night(asOf, dropped), asOf, ['--rules', rules], out2);
+        return copy.mock.calls.map(([, name]) => name).sort();
+      };
+      const all = ['high', 'mid', 'mass'].flatMap((t) => ['call', 'sms', 'visit'].map((c) => `tasks-${t}-${c}-delta.csv`)).sort();
+      // The first night every task is new: every delta is its full file.
+      expect(await copied('2026-11-21', ['A', 'B'])).toEqual(all);
+      // The next, A's task is open: the mid call delta is written (D only); the others (empty) are still copies.
+      expect(await copied('2026-11-22', ['A', 'D'])).toEqual(all.filter((f) => f !== 'tasks-mid-call-delta.csv'));
+      const dir = join(out2, '2026-11-21');
+      const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { outputs: { file: string; sha256: string }[] };
+      const hash = new Map(manifest.outputs.map((o) => [o.file, o.sha256]));
+      for (const f of all) {
+        expect(readFileSync(join(dir, f))).toEqual(readFileSync(join(dir, f.replace('-delta', ''))));
+        expect(hash.get(f)).toBe(
+          createHash('sha256')
+            .update(readFileSync(join(dir, f)))
+            .digest('hex'),
+        );
+      }
+      expect(tierTasks(join(out2, '2026-11-22'), 'mid', '-delta').map((r) => r.subscriber_id)).toEqual(['D']);
+    } finally {
+      copy.mockRestore();
+    }
   });
 });

@@ -284,6 +284,30 @@ describe('three nights on generated extracts, the call centre writing outcomes b
       }
     }
   });
+
+  it('gives a delta row the same cells as its row in the full file, the tier rank included, in plain and excel-csv alike', () => {
+    for (const k of NIGHTS.keys()) {
+      for (const profile of ['plain', 'excel-csv'] as const) {
+        const dir = published[profile][k]!;
+        for (const t of TIERS) {
+          for (const c of ['call', 'sms', 'visit']) {
+            // excel-csv splits at the row limit: every part, in order.
+            const parts = (stem: string) =>
+              readdirSync(dir)
+                .filter((f) => f === `${stem}.csv` || new RegExp(`^${stem}-\\d{3}\\.csv$`).test(f))
+                .sort()
+                .flatMap((f) => readCsv(dir, f));
+            const full = new Map(parts(`tasks-${t}-${c}`).map((r) => [r.task_id!, r]));
+            const delta = parts(`tasks-${t}-${c}-delta`);
+            for (const row of delta) expect([profile, NIGHTS[k], row]).toEqual([profile, NIGHTS[k], full.get(row.task_id!)]);
+            // Sorted by rank, as a team would read it, the delta keeps the full file's order.
+            const ranks = delta.map((r) => Number(r.rank));
+            expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+          }
+        }
+      }
+    }
+  });
 });
 
 const sorted = (s: Iterable<string>) => [...s].sort();
