@@ -3,9 +3,10 @@
  * scores → tasks → publish. Stages in the middle take values and return values; this
  * module wires them together, times them and hands the outputs to the publisher.
  *
- * In the write stage, scores.csv and scores.arrow are written by a worker thread on
- * large runs while this thread writes the task files (output/score-files.ts); the
- * run waits for it before going on, and its failure is the run's failure.
+ * scores.csv and scores.arrow are written by a worker thread on large runs from the
+ * end of the score stage, while this thread applies the contact policy and writes the
+ * task, policy and ledger files (output/score-files.ts); the run waits for it at the
+ * end of the write stage, and its failure is the run's failure.
  *
  * Around the stages: the run takes the output folder's lock first (exit 75 when another
  * run holds it), clears what killed runs left, refuses an already published date
@@ -16,7 +17,7 @@
  * rejects.csv once the extracts were read) and publishes nothing.
  */
 import type { Logger } from 'pino';
-import { analyse, analyseScores, decideContacts, type AnalysisHooks, type TaskExtracts } from './analyse.js';
+import { analyse, analyseScores, decideContacts, type AnalysisHooks, type ContactDecisions, type TaskExtracts } from './analyse.js';
 import { requiredFeatures, type RulePack } from './config/rulepack.js';
 import type { ConfigSource, EngineSettings } from './config/run-config.js';
 import { DuckDbEngine } from './engine/duckdb.js';
@@ -29,7 +30,16 @@ import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions } from '.
 import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
-import { Publication, RunLock, TMP_PREFIX, clearFailureReport, ensureDir, sweepLeftovers, writeFailureReport } from './output/publish.js';
+import {
+  Publication,
+  RunLock,
+  type OutputRecord,
+  TMP_PREFIX,
+  clearFailureReport,
+  ensureDir,
+  sweepLeftovers,
+  writeFailureReport,
+} from './output/publish.js';
 import { scrubPersonal } from './util/mask.js';
 import { ScoreFiles } from './output/score-files.js';
 import { measureNames, scoreColumns, scoreMeasures } from './output/measures.js';
@@ -177,46 +187,50 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const { table, evaluation: ev, scores } = a;
       const ids = extracts.subscribers.ids;
       lap('score');
-      o.onProgress?.('policy');
-      const contacts = decideContacts(pack, asOf, o.input, a, o.outRoot);
-      const { policy, ledger } = contacts;
-      const perTier = policy.perTier;
-      lap('policy');
-
-      o.onProgress?.('write');
-      // The score files go to a worker thread on a large run, while this thread writes the task files.
+      // The score files need nothing of the policy: on a large run a worker thread writes them
+      // from here on, while this thread applies the policy and writes every other file.
       const measures = o.withMeasures ? scoreMeasures(a.features, table, scoreColumns(pack)) : [];
       const scoreFiles = ScoreFiles.start(publication, ids, ev, scores, measures);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
-      const taskInput = {
-        pack,
-        D: asOf,
-        subscribers: extracts.subscribers,
-        features: table,
-        evaluation: ev,
-        scores,
-        contacts: extracts.contacts,
-        taskType: policy.taskType,
-        ledger,
-      };
       let taskCounts: Record<string, number>;
+      let contacts: ContactDecisions;
+      // Listed after the score files, as they always were.
+      const after: OutputRecord[] = [];
       try {
+        o.onProgress?.('policy');
+        contacts = decideContacts(pack, asOf, o.input, a, o.outRoot);
+        const { policy, ledger } = contacts;
+        const perTier = policy.perTier;
+        lap('policy');
+
+        o.onProgress?.('write');
+        const taskInput = {
+          pack,
+          D: asOf,
+          subscribers: extracts.subscribers,
+          features: table,
+          evaluation: ev,
+          scores,
+          contacts: extracts.contacts,
+          taskType: policy.taskType,
+          ledger,
+        };
         const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
-        // The plain layout writes the delta files with the full ones; the dialer profiles have none yet.
         taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput);
+        after.push(writeCsv(publication, 'rejects.csv', (w) => writeRejects(w, extracts!)));
+        for (const name of POLICY_FILES)
+          after.push(writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores })));
+        after.push(writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows)));
       } catch (e) {
         await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
         throw e;
       }
       const waitFrom = performance.now();
       for (const r of await scoreFiles.records()) publication.add(r);
-      // On the worker, the time this thread waited for it after the task files; in this thread, the time they took.
+      // On the worker, the time this thread waited for it after its other files; in this thread, the time they took.
       logger.debug({ thread: scoreFiles.thread, ms: Math.round(performance.now() - waitFrom) }, 'score files written');
       if (o.scoresFormat === 'parquet') await writeScoresParquet(publication, ids, ev, scores, measures);
-      publication.writeText('rejects.csv', rejectsCsv(extracts));
-      for (const name of POLICY_FILES)
-        writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores }));
-      writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows));
+      for (const r of after) publication.add(r);
       lap('write');
 
       // The hashes were taken in the pass that read each file; the file is unchanged since
@@ -281,6 +295,12 @@ function rejectsCsv(extracts: Pick<TaskExtracts, 'rejects'>): string {
   const w = new CsvBytesWriter((bytes) => {
     parts.push(Buffer.from(bytes));
   });
+  writeRejects(w, extracts);
+  w.end();
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function writeRejects(w: CsvBytesWriter, extracts: Pick<TaskExtracts, 'rejects'>): void {
   w.rawString(csvLine(REJECT_HEADER));
   for (const r of extracts.rejects.rows) {
     w.cellString(r.file, true);
@@ -296,16 +316,15 @@ function rejectsCsv(extracts: Pick<TaskExtracts, 'rejects'>): string {
     w.cellString(r.raw, true);
     w.endLine();
   }
-  w.end();
-  return Buffer.concat(parts).toString('utf8');
 }
 
-function writeCsv(publication: Publication, name: string, write: (w: CsvBytesWriter) => void): void {
+/** A CSV file of the publication, written and closed; its record is the caller's to add. */
+function writeCsv(publication: Publication, name: string, write: (w: CsvBytesWriter) => void): OutputRecord {
   const file = publication.open(name);
   const w = new CsvBytesWriter((bytes) => file.writeBytes(bytes));
   write(w);
   w.end();
-  publication.add(file.close());
+  return file.close();
 }
 
 interface InputIdentity {

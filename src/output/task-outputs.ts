@@ -7,7 +7,6 @@
  * present every night (header only, or an empty list, when a channel has no rows).
  */
 import { Writable } from 'node:stream';
-import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { CHANNELS, localisedPolicy, type Channel, type Locale } from '../config/rulepack.js';
 import { ChurnwatchError } from '../errors.js';
@@ -245,7 +244,7 @@ async function writeChannel(
     const from = limit === null ? 0 : k * limit;
     const to = limit === null ? rows.length : Math.min(rows.length, from + limit);
     const file = sink.open(name);
-    const out = partWriter(layout, headers, file, name, options, records.tier);
+    const out = await partWriter(layout, headers, file, name, options, records.tier);
     for (let q = from; q < to; q++) {
       const row = rowOf(records, rows[q]!, channel, layout, options.countryCode);
       checkRow(row, name, q - from + 1, idColumn, phoneColumn, layout);
@@ -285,14 +284,14 @@ interface PartWriter {
   end(): Promise<void>;
 }
 
-function partWriter(
+async function partWriter(
   layout: ProfileLayout,
   headers: string[],
   file: ChunkedFile,
   name: string,
   options: TaskOutputOptions,
   tier: string,
-): PartWriter {
+): Promise<PartWriter> {
   switch (layout.format) {
     case 'csv':
       return csvWriter(headers, file, name, layout === PROFILE_LAYOUTS['excel-csv'] ? options.excelEncoding : null);
@@ -408,7 +407,9 @@ const ZIP_EPOCH = new Date(Date.UTC(2000, 0, 1));
  * or an id as a number would lose digits), written with exceljs's streaming writer.
  * The zip is held until the end to fix its entry times (compressed, a tenth of the CSV).
  */
-function xlsxWriter(headers: string[], file: ChunkedFile, sheet: string): PartWriter {
+async function xlsxWriter(headers: string[], file: ChunkedFile, sheet: string): Promise<PartWriter> {
+  // Loaded here, not with the module: loading exceljs takes longer than a small run, and only this profile needs it.
+  const { default: ExcelJS } = await import('exceljs');
   const chunks: Buffer[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
