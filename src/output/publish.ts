@@ -28,9 +28,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
-  copyFileSync,
   existsSync,
-  fstatSync,
   fchmodSync,
   fsyncSync,
   linkSync,
@@ -46,6 +44,7 @@ import {
   writeSync,
   chmodSync,
 } from 'node:fs';
+import { copyFile, open as openFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
@@ -258,18 +257,19 @@ export class Publication {
    * file; its record is `record`'s under the new name, the bytes being the same. The
    * caller adds it.
    */
-  copy(record: OutputRecord, name: string): OutputRecord {
+  async copy(record: OutputRecord, name: string): Promise<OutputRecord> {
     const to = join(this.tmpDir, name);
     try {
-      copyFileSync(join(this.tmpDir, record.file), to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      const fd = openSync(to, 'r');
+      // On the thread pool: the caller goes on with its next files meanwhile.
+      await copyFile(join(this.tmpDir, record.file), to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      const f = await openFile(to, 'r');
       try {
-        fchmodSync(fd, this.opts.fileMode);
-        if (fstatSync(fd).size !== record.bytes)
+        await f.chmod(this.opts.fileMode);
+        if ((await f.stat()).size !== record.bytes)
           throw new ChurnwatchError('CW_INTERNAL', `the copy ${name} of ${record.file} has another size than the file written`);
-        fsyncSync(fd);
+        await f.sync();
       } finally {
-        closeSync(fd);
+        await f.close();
       }
     } catch (e) {
       fail(e, 'copy to', to);

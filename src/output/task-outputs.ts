@@ -49,8 +49,8 @@ export const DEFAULT_TASK_OUTPUT: TaskOutputOptions = {
 export interface TaskFileSink {
   open(name: string): ChunkedFile;
   add(record: OutputRecord): void;
-  /** A copy of the closed file of `record` under `name`, and its record (the caller adds it). */
-  copy(record: OutputRecord, name: string): OutputRecord;
+  /** A copy of the closed file of `record` under `name`, and its record once made (the caller adds it). */
+  copy(record: OutputRecord, name: string): Promise<OutputRecord>;
 }
 
 /**
@@ -64,13 +64,42 @@ export async function writeTaskOutputs(
   personal: TaskProfile,
   options: TaskOutputOptions,
 ): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
+  const counts: Record<string, number> = Object.fromEntries(TIERS.map((tier, k) => [tier, perTier[k]!.length]));
   const localised = localiseInput(input, options.locale);
-  // Listed after every tier's full file, as they always were.
-  const deltas: OutputRecord[] = [];
-  for (const [k, tier] of TIERS.entries()) {
+  // The plain files' records per tier, listed in tier order, the deltas after every full file, as they always were.
+  const records: PlainRecords[] = TIERS.map(() => ({ full: [], deltas: [] }));
+  const deltas = () => records.flatMap((r) => r.deltas);
+  try {
+    await writeTiers(sink, input, localised, perTier, personal, options, records);
+  } catch (e) {
+    await Promise.allSettled(deltas()); // no copy may still be writing when the failure path removes the folder
+    throw e;
+  }
+  for (const r of records) for (const f of r.full) sink.add(f);
+  for (const r of await Promise.all(deltas())) sink.add(r);
+  return counts;
+}
+
+/** A tier's plain task files: the full files' records, and the deltas' (a copy's once it is made). */
+interface PlainRecords {
+  full: OutputRecord[];
+  deltas: (OutputRecord | Promise<OutputRecord>)[];
+}
+
+async function writeTiers(
+  sink: TaskFileSink,
+  input: TaskInput,
+  localised: TaskInput,
+  perTier: readonly (readonly number[])[],
+  personal: TaskProfile,
+  options: TaskOutputOptions,
+  records: PlainRecords[],
+): Promise<void> {
+  // Plain: the largest tier first, so that its deltas' copies (the largest) are made while the other tiers are rendered.
+  const tiers = [...TIERS.keys()];
+  if (options.profile === 'plain') tiers.sort((a, b) => perTier[b]!.length - perTier[a]!.length);
+  for (const k of tiers) {
     const order = perTier[k]!;
-    counts[tier] = order.length;
     const plan = planTasks(
       {
         pack: localised.pack,
@@ -87,7 +116,7 @@ export async function writeTaskOutputs(
     );
     // The full files serve dialers that replace their list each night, the delta (new and escalated tasks) those that append.
     if (options.profile === 'plain') {
-      writePlain(sink, localised, plan, channelRows(input, plan), input.ledger !== undefined, deltas);
+      writePlain(sink, localised, plan, channelRows(input, plan), input.ledger !== undefined, records[k]!);
       continue;
     }
     const delta = subPlan(plan, deltaRows(plan));
@@ -100,15 +129,13 @@ export async function writeTaskOutputs(
       for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options, suffix);
     }
   }
-  for (const r of deltas) sink.add(r);
-  return counts;
 }
 
 /**
  * A tier's plain task files (`tasks-<tier>-<channel>.csv`: the columns of the README,
  * each channel's rows in rank order), with the ledger each one's delta
  * (`-delta.csv`, the new and escalated rows), all in one pass over the tier's rows;
- * the deltas' records are kept in `deltas`, to be listed after every full file. A
+ * their records are kept in `records`, for the caller to list. A
  * delta that holds every row of its full file (the first night of a ledger) is the
  * same bytes: it is copied from the finished file instead of written again.
  */
@@ -118,7 +145,7 @@ function writePlain(
   plan: TaskPlan,
   rows: Record<Channel, Int32Array>,
   withDelta: boolean,
-  deltas: OutputRecord[],
+  records: PlainRecords,
 ): void {
   const targets: TaskFileTarget[] = [];
   const files = CHANNELS.map((channel) => {
@@ -138,9 +165,9 @@ function writePlain(
   for (const t of targets) t.w.end();
   for (const { stem, full, delta, deltaFile } of files) {
     const record = full.close();
-    sink.add(record);
+    records.full.push(record);
     if (delta === null) continue;
-    deltas.push(deltaFile === null ? sink.copy(record, `${stem}-delta.csv`) : deltaFile.close());
+    records.deltas.push(deltaFile === null ? sink.copy(record, `${stem}-delta.csv`) : deltaFile.close());
   }
 }
 
