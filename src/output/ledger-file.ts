@@ -70,19 +70,24 @@ export function readLedger(outRoot: string, D: number): PriorLedger | null {
       return;
     }
     if (rec.count !== LEDGER_COLUMNS.length) fail(rec.line, `${rec.count} fields instead of ${LEDGER_COLUMNS.length}`);
-    const [taskId, subscriberId, tier, firstSeen, , reasons, attempts, state] = Array.from({ length: rec.count }, (_, k) =>
-      fieldString(rec, k),
-    ) as string[];
-    const day = parseDay(firstSeen!);
+    // Field by field, only those read (a quarter of a million rows on a large night).
+    const taskId = fieldString(rec, 0),
+      subscriberId = fieldString(rec, 1),
+      tier = fieldString(rec, 2),
+      firstSeen = fieldString(rec, 3),
+      reasons = fieldString(rec, 5),
+      attempts = fieldString(rec, 6),
+      state = fieldString(rec, 7);
+    const day = parseDay(firstSeen);
     if (Number.isNaN(day)) fail(rec.line, 'first_seen is not a date');
-    if (!(TASK_STATES as readonly string[]).includes(state!)) fail(rec.line, `state is not one of ${TASK_STATES.join(', ')}`);
-    ledger.allTasks.set(taskId!, { reasons: reasons!, tier: tier! });
+    if (!(TASK_STATES as readonly string[]).includes(state)) fail(rec.line, `state is not one of ${TASK_STATES.join(', ')}`);
+    ledger.allTasks.set(taskId, { reasons, tier });
     if (state === 'closed') return;
-    ledger.taskIds.push(taskId!);
-    ledger.subscriberIds.push(unneutralised(subscriberId!));
-    ledger.tiers.push(tier!);
+    ledger.taskIds.push(taskId);
+    ledger.subscriberIds.push(unneutralised(subscriberId));
+    ledger.tiers.push(tier);
     ledger.firstSeen.push(day);
-    ledger.reasons.push(reasons!);
+    ledger.reasons.push(reasons);
     ledger.attempts.push(Number(attempts) || 0);
   });
   scanner.push(readFileSync(found.path));
