@@ -256,7 +256,7 @@ function money(fen: number): string {
 }
 
 function clamp(x: number, lo: number, hi: number): number {
-  return x < lo ? lo : x > hi ? hi : x;
+  return x < lo ? lo : Math.min(x, hi);
 }
 
 function pickWeighted(rng: Prng, weights: readonly number[]): number {

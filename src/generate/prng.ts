@@ -14,8 +14,9 @@
  * same stream (a command line always hands over strings).
  */
 
-const LN2 = 0.6931471805599453;
-const SQRT2 = 1.4142135623730951;
+// Math.LN2 and Math.SQRT2 are constants the language fixes to the nearest double, unlike Math.log.
+const LN2 = Math.LN2;
+const SQRT2 = Math.SQRT2;
 const TWO32 = 4294967296;
 
 /** cyrb128: a 128-bit hash of a string's UTF-16 code units, as four uint32 words. */

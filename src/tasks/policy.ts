@@ -197,7 +197,7 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
       suppress(i, code('closed'));
       continue;
     }
-    if (dnc !== null && dnc[i]) {
+    if (dnc?.[i]) {
       suppress(i, code('do_not_call'));
       continue;
     }

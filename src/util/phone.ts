@@ -47,7 +47,7 @@ export function compactPhoneBytes(b: Uint8Array, s: number, e: number, out: Uint
       out[n++] = c;
       gap = 0;
     } else if ((c === 0x20 || c === 0x2d) && digits > 0 && ++gap <= 3) {
-      continue;
+      // Spaces and dashes that group the digits are dropped; a longer gap is not a number.
     } else {
       return -1;
     }

@@ -5,7 +5,7 @@
  * over usage_daily.roaming_mb: folded by both readers alike, checked against the
  * header, usable in rules, reason texts and explain, and listed by `rules check`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -186,7 +186,7 @@ export function reproducibleOutputs(m: Manifest): Record<string, string> {
 
 /** summary.json without its timings. */
 export function summaryWithoutTimings(dir: string): Record<string, unknown> {
-  const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, any>;
+  const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
   delete s.timings_ms;
   for (const f of Object.values(s.files ?? {}) as Record<string, unknown>[]) delete f.ms;
   return s;

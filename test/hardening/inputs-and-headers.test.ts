@@ -15,7 +15,7 @@ import { main } from '../../src/cli/main.js';
 import { readExtract } from '../../src/ingest/read-extract.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import { World, cleanup, runCli, type RunOutcome } from '../helpers/world.js';
-import { AS_OF, ROOT, collect, ensureBuilt, spawnCli, tempDir } from './helpers.js';
+import { AS_OF, ROOT, collect, ensureBuilt, spawnCli, tempDir, type Manifest } from './helpers.js';
 
 const dirs: string[] = [];
 const fifos: string[] = [];
@@ -164,10 +164,10 @@ describe('configuration mistakes', () => {
 });
 
 describe('the manifest records the configuration', () => {
-  const manifest = (r: RunOutcome) => JSON.parse(readFileSync(join(r.published, 'manifest.json'), 'utf8')) as Record<string, any>;
-  const withoutSummary = (m: Record<string, any>) => ({
+  const manifest = (r: RunOutcome) => JSON.parse(readFileSync(join(r.published, 'manifest.json'), 'utf8')) as Manifest;
+  const withoutSummary = (m: Manifest) => ({
     ...m,
-    outputs: m.outputs.filter((o: { file: string }) => o.file !== 'summary.json'),
+    outputs: m.outputs.filter((o) => o.file !== 'summary.json'),
   });
 
   it('when --config is given then its name and sha256 are in manifest.json, the same on a rerun; without it, null', async () => {

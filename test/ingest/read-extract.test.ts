@@ -219,7 +219,10 @@ describe('readExtract', () => {
     const dec = new TextDecoder('utf-8', { fatal: true });
     const pool = [0x41, 0x0a, 0x80, 0xbf, 0xc2, 0xc0, 0xdf, 0xe0, 0xa0, 0xed, 0x9f, 0xef, 0xf0, 0x90, 0xf4, 0x8f, 0xf5, 0xff];
     let seed = 1;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed);
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
     for (let n = 0; n < 20000; n++) {
       const b = Uint8Array.from({ length: rand() % 7 }, () => pool[rand() % pool.length]!);
       let valid = true;

@@ -56,7 +56,6 @@ function reference(rows: Row[]): { accepted: string[]; rejects: [number, string,
   const index = new Map<string, number>();
   const accepted: string[] = [];
   const rejects: [number, string, string][] = [];
-  // biome-ignore lint/suspicious/useIterableCallbackReturn: early returns of push() end the row, their value is unused
   rows.forEach((r, k) => {
     const line = k + 2;
     const id = r.id.trim();

@@ -272,7 +272,7 @@ describe('capacity', () => {
       [2, 25],
     ] as const) {
       const all = subs
-        .map((s, i) => i)
+        .map((_s, i) => i)
         .filter((i) => subs[i]!.tier === t)
         .sort((a, b) => x.scores.expectedLoss[b]! - x.scores.expectedLoss[a]!);
       expect(plan.perTier[t]).toEqual(all.slice(0, cap));

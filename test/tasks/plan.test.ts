@@ -61,7 +61,7 @@ describe('task ids', () => {
 describe('planTasks', () => {
   const rules = pack.rules.filter((r) => r.enabled);
   // Two rules of different weight and deadline; subscriber 2 hits both, 0 only the lighter, 1 none.
-  const [light, heavy] = [...rules].sort((a, b) => a.weight - b.weight).filter((r, k, all) => k === 0 || k === all.length - 1);
+  const [light, heavy] = [...rules].sort((a, b) => a.weight - b.weight).filter((_r, k, all) => k === 0 || k === all.length - 1);
   const ev: Evaluation = {
     rules: [light!, heavy!],
     ruleIds: [light!.id, heavy!.id],
