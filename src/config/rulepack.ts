@@ -197,14 +197,7 @@ class Validator {
   }
 }
 
-function checked(
-  v: Validator,
-  path: string,
-  src: string,
-  want: 'bool' | 'number',
-  measures: readonly ColumnMeasure[],
-  templateFns = false,
-): Checked {
+function checked(path: string, src: string, want: 'bool' | 'number', measures: readonly ColumnMeasure[], templateFns = false): Checked {
   try {
     const c = checkExpression(parseExpression(src), { allowTemplateFunctions: templateFns, measures });
     if (want === 'bool' && c.unit !== 'bool') throw new ExpressionError('must be a condition (a comparison, and/or/not)', 0);
@@ -239,7 +232,7 @@ function parseTemplate(v: Validator, path: string, text: string, measures: reado
     const close = rest.indexOf('}', open);
     if (close < 0) v.fail(path, 'a "{" is not closed by "}"');
     const expr = rest.slice(open + 1, close);
-    const c = checked(v, path, expr, 'number', measures, true);
+    const c = checked(path, expr, 'number', measures, true);
     parts.push({
       expr,
       unit: c.unit,
@@ -363,7 +356,7 @@ export function numberExpression(
   measures: readonly ColumnMeasure[],
   where: string,
 ): { compiled: CompiledNumber; features: Map<string, FeatureRequest> } {
-  const c = checked(new Validator(where), where, src, 'number', measures);
+  const c = checked(where, src, 'number', measures);
   return { compiled: compileNumber(c.tree, c.features.keys()), features: c.features };
 }
 
@@ -415,9 +408,9 @@ export function parseRulePack(text: string, file: string): RulePack {
   }
 
   const valueSrc = v.str(root.value, 'value');
-  const valueChecked = checked(v, 'value', valueSrc, 'number', measures);
+  const valueChecked = checked('value', valueSrc, 'number', measures);
   const excludeSrc = v.str(root.exclude, 'exclude', "status == 'closed'");
-  const excludeChecked = checked(v, 'exclude', excludeSrc, 'bool', measures);
+  const excludeChecked = checked('exclude', excludeSrc, 'bool', measures);
 
   const tiersRaw = v.obj(root.tiers, 'tiers', ['method', 'high', 'mid', 'high_share', 'mid_share', 'assignees']);
   const method = v.str(tiersRaw.method, 'tiers.method', 'threshold');
@@ -516,7 +509,7 @@ export function parseRulePack(text: string, file: string): RulePack {
       v.fail(path, 'id clashes with a scores column');
     seen.add(id);
     const when = v.str(r.when, `${path}.when`);
-    const c = checked(v, `${path}.when`, when, 'bool', measures);
+    const c = checked(`${path}.when`, when, 'bool', measures);
     const reason = parseTemplate(v, `${path}.reason`, v.str(r.reason, `${path}.reason`, String(r.title ?? id)), measures);
     const title = v.str(r.title, `${path}.title`, id);
     const texts = ruleTexts(v, r.texts, `${path}.texts`, { title, reason }, measures);
@@ -622,7 +615,7 @@ function parseScorecard(
     const path = `scorecard ${id}`;
     if (!/^[a-z][a-z0-9_]*$/.test(id)) v.fail(path, 'id must be lower case letters, digits and _ (its steps become column names)');
     const measure = v.str(e.measure, `${path}.measure`);
-    const mc = checked(v, `${path}.measure`, measure, 'number', measures);
+    const mc = checked(`${path}.measure`, measure, 'number', measures);
     const title = v.str(e.title, `${path}.title`, id);
     const action = v.str(e.action, `${path}.action`);
     const zh =
