@@ -84,13 +84,13 @@ export class ChurnwatchError extends Error {
   }
 }
 
-/** Exit status for anything thrown: known errors map by code, the rest are bugs. */
+/**
+ * Exit status for anything thrown: known errors map by code, the rest are bugs.
+ * Commander's errors never get here: main() answers help and the version with 0 and
+ * turns every other one into a CW_USAGE error first.
+ */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof ChurnwatchError) return err.exitCode;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.ok;
-  if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.usage;
-  return EXIT.software;
+  return err instanceof ChurnwatchError ? err.exitCode : EXIT.software;
 }
 
 /** "file:line:column" for messages, leaving out what is unknown. */
