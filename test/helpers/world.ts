@@ -9,31 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { main } from '../../src/cli/main.js';
+import { defaultHeader, type ExtractName } from '../../src/contract/contract.js';
 import { daysFromCivil, formatDay, formatMonth, monthOfDay, parseDay } from '../../src/util/dates.js';
 
 export type Row = Record<string, string>;
 
-const HEADERS = {
-  subscribers: [
-    'subscriber_id',
-    'msisdn',
-    'name',
-    'status',
-    'status_since',
-    'activation_date',
-    'plan_id',
-    'member_level',
-    'region',
-    'manager_id',
-    'prepaid_balance',
-  ],
-  billing_monthly: ['subscriber_id', 'bill_month', 'amount', 'mou', 'hotline_calls'],
-  usage_daily: ['subscriber_id', 'usage_date', 'calls', 'sms', 'data_mb', 'forwarded_calls'],
-  tickets: ['ticket_id', 'subscriber_id', 'created_at', 'kind', 'category'],
-  contracts: ['contract_id', 'subscriber_id', 'kind', 'start_date', 'end_date', 'renewed'],
-} as const;
+/** The extracts a world writes, each with the header a default export has (from the contract). */
+const FILES = ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts'] as const satisfies readonly ExtractName[];
 
-type FileName = keyof typeof HEADERS;
+type FileName = (typeof FILES)[number];
 
 export interface RunOutcome {
   code: number;
@@ -134,9 +118,9 @@ export class World {
   }
 
   write(dir = mkdtempSync(join(tmpdir(), 'cw-world-')), only?: FileName[]): string {
-    for (const name of Object.keys(HEADERS) as FileName[]) {
+    for (const name of FILES) {
       if (only && !only.includes(name)) continue;
-      writeFileSync(join(dir, `${name}.csv`), csv(HEADERS[name], this.rows[name]));
+      writeFileSync(join(dir, `${name}.csv`), csv(defaultHeader(name), this.rows[name]));
     }
     return dir;
   }
