@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BIN = join(ROOT, 'bin', 'churnwatch.js');
@@ -192,9 +193,31 @@ export function summaryWithoutTimings(dir: string): Record<string, unknown> {
   return s;
 }
 
-/** Generates extracts with the compiled CLI. */
+/**
+ * A command run in-process through main(), for runs whose process is not what a test
+ * is about (setting up, a rerun after a kill): what a child would print, its NDJSON
+ * log on stderr included, without starting node again.
+ */
+export async function runInProcess(args: string[]): Promise<ChildRun> {
+  const started = performance.now();
+  let stdout = '';
+  let stderr = '';
+  const append = (s: string) => {
+    stderr += s;
+  };
+  const code = await main(args, {
+    out: (s) => {
+      stdout += s;
+    },
+    err: append,
+    log: append,
+  });
+  return { code, signal: null, stdout, stderr, ms: performance.now() - started };
+}
+
+/** Generates extracts (in-process: the generator reads nothing of the process). */
 export async function generate(out: string, args: string[]): Promise<void> {
-  const r = await runChild(['generate', '--out', out, '--as-of', AS_OF, ...args]);
+  const r = await runInProcess(['generate', '--out', out, '--as-of', AS_OF, ...args]);
   if (r.code !== 0) throw new Error(`generate failed (${r.code}): ${r.stderr}`);
 }
 
