@@ -6,12 +6,13 @@
  * the same script, as a Parquet part file and a _SUCCESS marker. The night it
  * publishes must have a local run's task files and ledger.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, loadDuckDb } from './helpers.js';
 
@@ -89,9 +90,9 @@ describe.skipIf(duckdb === null || parser === null)('the Spark recipe of docs/sc
     const rules = join(REPO, 'rules/default.yaml');
     const work = join(tmp, 'cwd');
     mkdirSync(work);
-    execFileSync('sh', [script, D], {
+    // Not execFileSync: a worker whose event loop is blocked for over a minute (a loaded machine) loses Vitest's RPC.
+    await promisify(execFile)('sh', [script, D], {
       cwd: work,
-      stdio: 'pipe',
       env: {
         ...process.env,
         PATH: `${bin}:${process.env.PATH}`,
