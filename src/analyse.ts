@@ -16,7 +16,7 @@ import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions 
 import { evaluate, namedFlags, namedTerms, type Evaluation } from './evaluate/evaluate.js';
 import { score, scoresFrom, type Scores } from './score/score.js';
 import type { DuckDbEngine, EngineScores } from './engine/duckdb.js';
-import type { Column } from './rules/compile.js';
+import { plainColumn, type Column, type FeatureColumn } from './rules/compile.js';
 import { monthOfDay } from './util/dates.js';
 import { DEFAULT_COUNTRY_CODE } from './util/phone.js';
 import { readLedger } from './output/ledger-file.js';
@@ -128,7 +128,9 @@ async function engineAnalyses(
   hooks.stageDone?.('features');
   hooks.stageStart?.('rules');
   const results: EngineScores[] = [];
-  for (const p of packs) results.push(await engine.score(p, asOf, n, local.columns, engine.all));
+  // Billing and usage stay in the engine, so every local column is a plain one (plainColumn copies nothing).
+  const nodeColumns = new Map([...local.columns].map(([k, c]) => [k, plainColumn(c)]));
+  for (const p of packs) results.push(await engine.score(p, asOf, n, nodeColumns, engine.all));
   hooks.stageDone?.('rules');
   hooks.stageStart?.('score');
   const out = packs.map((pack, k): Analysis => {
@@ -157,15 +159,16 @@ async function engineAnalyses(
 /** The features of a pack over the rows the engine brought back: its measure columns, and the local columns at those rows. */
 function engineTable(r: EngineScores, features: Map<string, FeatureRequest>, local: FeatureTable): FeatureTable {
   const rows = r.rows;
-  const columns = new Map<string, Column>();
+  const columns = new Map<string, FeatureColumn>();
   const kept = rows === null ? 0 : rows.reduce((a, x) => a + (x >= 0 ? 1 : 0), 0);
   for (const key of features.keys()) {
     const measure = r.measures.get(key);
     if (measure !== undefined) {
-      columns.set(key, measure);
+      // DuckDB hands the measures back in units already (yuan, minutes): divisor 1 gives the same doubles.
+      columns.set(key, { values: measure, unit: 1 });
       continue;
     }
-    const full = local.columns.get(key)!;
+    const full = plainColumn(local.columns.get(key)!);
     if (rows === null) {
       columns.set(key, full);
       continue;

@@ -5,7 +5,7 @@
 import { stepNumber, type RuleDef, type RulePack } from '../config/rulepack.js';
 import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { FeatureTable } from '../features/features.js';
-import type { Column, CompiledCondition } from '../rules/compile.js';
+import type { CompiledCondition, FeatureColumn } from '../rules/compile.js';
 import { sharedFloat64, sharedUint8 } from '../util/worker.js';
 
 export interface Evaluation {
@@ -25,7 +25,7 @@ export interface Evaluation {
   value: Float64Array;
 }
 
-export function columnsFor(table: FeatureTable, keys: string[]): Column[] {
+export function columnsFor(table: FeatureTable, keys: string[]): FeatureColumn[] {
   return keys.map((k) => {
     const c = table.columns.get(k);
     if (!c) throw new Error(`internal: feature ${k} was not computed`);

@@ -6,12 +6,13 @@
  * attributes): at 10M subscribers a copy of each would cost 80 MB.
  */
 import type { FeatureRequest } from '../rules/catalogue.js';
-import type { Column } from '../rules/compile.js';
+import type { Column, FeatureColumn, ScaledColumn } from '../rules/compile.js';
 import type { Extracts } from '../ingest/ingest.js';
 
 export interface FeatureTable {
   n: number;
-  columns: Map<string, Column>;
+  /** Billing and usage measures are ScaledColumn (check.ts marks their reads), the rest plain. */
+  columns: Map<string, FeatureColumn>;
   /**
    * Subscriber index → row of the columns, -1 for a subscriber whose values were not
    * brought back (the duckdb engine returns them only for the flagged, whose tasks
@@ -23,8 +24,8 @@ export interface FeatureTable {
 export function buildFeatures(x: Extracts, requests: Map<string, FeatureRequest>, m0: number): FeatureTable {
   const n = x.subscribers.n;
   const s = x.subscribers;
-  const columns = new Map<string, Column>();
-  const zeros = () => new Float64Array(n);
+  const columns = new Map<string, FeatureColumn>();
+  const zeros = (): ScaledColumn => ({ values: new Int32Array(n), unit: 1 });
   for (const [key, f] of requests) {
     switch (f.source) {
       case 'subscribers': {
@@ -40,14 +41,14 @@ export function buildFeatures(x: Extracts, requests: Map<string, FeatureRequest>
         break;
       }
       case 'billing': {
-        // The folded sums are in their units already (yuan, minutes, calls): used as they are, not copied.
+        // The folded sums with their divisor into units (yuan, minutes, calls): used as they are, not copied.
         const raw = x.billing.months.get(m0 - f.month)?.[f.measure];
-        columns.set(key, raw && raw.length === n ? raw : zeros());
+        columns.set(key, raw && raw.values.length === n ? raw : zeros());
         break;
       }
       case 'usage': {
         const raw = x.usage?.days.get(f.day)?.[f.measure];
-        columns.set(key, raw && raw.length === n ? raw : zeros());
+        columns.set(key, raw && raw.values.length === n ? raw : zeros());
         break;
       }
       case 'tickets':

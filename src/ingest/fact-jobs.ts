@@ -121,8 +121,8 @@ export function transferables(r: FactResult): ArrayBuffer[] {
   const add = (a: { buffer: ArrayBufferLike } | null | undefined) => {
     if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
   };
-  if (r.billing) for (const m of r.billing.months.values()) for (const a of Object.values(m)) add(a);
-  if (r.usage) for (const d of r.usage.days.values()) for (const a of Object.values(d)) add(a);
+  if (r.billing) for (const m of r.billing.months.values()) for (const a of Object.values(m)) add(a.values);
+  if (r.usage) for (const d of r.usage.days.values()) for (const a of Object.values(d)) add(a.values);
   if (r.counts) for (const a of r.counts.values()) add(a);
   if (r.part)
     for (const st of r.part.states) {

@@ -10,6 +10,7 @@
  * measure needs no code here.
  */
 import { featureKey, type FeatureRequest } from '../rules/catalogue.js';
+import type { ScaledColumn } from '../rules/compile.js';
 import {
   ACTIVITY_MEASURE,
   CONTACT_OUTCOMES,
@@ -173,9 +174,21 @@ class SeenIds {
   }
 }
 
-/** a[i] /= by for every i (sums made in integer hundredths, turned into units once). */
-function divide(a: Float64Array, by: number): void {
-  for (let i = 0; i < a.length; i++) a[i] = a[i]! / by;
+const INT32_MIN = -(2 ** 31),
+  INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Sums made in whole units of 10^-scale, kept as they are with their divisor: as Int32
+ * when every one fits (checked exactly, before anything is copied), else in the
+ * doubles they were made in. Either way the rules read values[i] / unit, the double
+ * the sum divided once used to be, so nothing downstream sees another number.
+ */
+export function scaledSums(a: Float64Array, unit: number): ScaledColumn {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    if (!(v >= INT32_MIN && v <= INT32_MAX)) return { values: a, unit };
+  }
+  return { values: Int32Array.from(a), unit };
 }
 
 /** Rows counted per subscriber (tickets, contracts in a window): see Counts. */
@@ -361,8 +374,8 @@ function unitOf(scale: number): number {
   return 10 ** scale;
 }
 
-/** Per measure name, the sums of one month or day; only the measures a feature reads are there. */
-export type MeasureSums = Record<string, Float64Array>;
+/** Per measure name, the sums of one month or day (see scaledSums); only the measures a feature reads are there. */
+export type MeasureSums = Record<string, ScaledColumn>;
 
 export interface BillingFold {
   /** Sums for the months a run can read, i.e. the newest months before the run month that a feature reads. */
@@ -593,6 +606,10 @@ function mergeParts(
       if (later !== null) for (let k = 0; k < later.length; k += 2) if (first[later[k]!] === later[k + 1]) duplicates++;
     }
     newest = Math.max(newest, p.newest);
+    // Let go of the range's arrays as soon as they are added in: the caller (and the
+    // worker's result list) still hold the part, and at 10M every range's part is a
+    // full set of sums and first-row hashes, ~1 GB.
+    p.states = [];
   }
   return { states, counts, marked, duplicates, newest };
 }
@@ -610,13 +627,10 @@ export function mergeBilling(
   const months = new Map<number, MeasureSums>();
   for (const [m, st] of merged.states) {
     if (m <= merged.newest - window) continue;
-    months.set(
-      m,
-      finished(
-        folds,
-        st.sums.map((a, j) => (m > merged.newest - width[j]! ? a : null)),
-      ),
-    );
+    const kept = st.sums.map((a, j) => (m > merged.newest - width[j]! ? a : null));
+    // finished() lets go of each double as it narrows it; the state must not keep it either.
+    st.sums.fill(null);
+    months.set(m, finished(folds, kept));
   }
   return { fold: { months, rowsPerMonth: sortedMap(merged.counts) }, duplicates: merged.duplicates };
 }
@@ -730,14 +744,15 @@ export async function foldBilling(
   return { fold: { months: out, rowsPerMonth: rowsPerMonth.toMap() }, stats: { ...stats, duplicates } };
 }
 
-/** The sums by measure name, divided into units (made in units of 10^-scale). */
+/** The sums by measure name, with their divisor into units (made in units of 10^-scale). */
 function finished(folds: FoldColumn[], sums: (Float64Array | null)[]): MeasureSums {
   const out: MeasureSums = {};
   folds.forEach((f, j) => {
     const a = sums[j];
     if (!a) return;
-    if (f.scale > 0) divide(a, unitOf(f.scale));
-    out[f.measure] = a;
+    // The doubles are let go as each is narrowed: one measure's copy at a time.
+    sums[j] = null;
+    out[f.measure] = scaledSums(a, unitOf(f.scale));
   });
   return out;
 }
@@ -849,8 +864,8 @@ function finishedDay(folds: FoldColumn[], state: Pick<DayState, 'sums' | 'derive
   USAGE_DERIVED.forEach((d, j) => {
     const a = state.derived[j];
     if (!a) return;
-    divide(a, unitOf(measureScale(d, input.measures)));
-    sums[d.name] = a;
+    state.derived[j] = null;
+    sums[d.name] = scaledSums(a, unitOf(measureScale(d, input.measures)));
   });
   return sums;
 }

@@ -10,6 +10,7 @@ import type { FeatureTable } from '../features/features.js';
 import { featureUnit, measureColumnName, type FeatureRequest } from '../rules/catalogue.js';
 import type { RulePack } from '../config/rulepack.js';
 import { scoresHeader, type MeasureColumn } from './scores-protocol.js';
+import { plainColumn } from '../rules/compile.js';
 
 export type { MeasureColumn };
 
@@ -62,7 +63,8 @@ export function scoreMeasures(
   return [...measureNames(features, taken)].map(([key, name]) => {
     const data = table.columns.get(key);
     if (data === undefined) throw new Error(`internal: feature ${key} was not computed`);
-    return { name, data, ...measureFormat(features.get(key)!) };
+    // A measure's scaled sums go out as the numbers the rules read (a copy, only with --with-measures).
+    return { name, data: plainColumn(data), ...measureFormat(features.get(key)!) };
   });
 }
 

@@ -9,6 +9,7 @@ import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { ATTRIBUTES, STATUS_VALUES, TIERS } from '../contract/contract.js';
 import { featureUnit, type FeatureRequest } from '../rules/catalogue.js';
+import { valueAt } from '../rules/compile.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
 import { logitTerms, type Scores } from '../score/score.js';
 import { textsOf } from '../tasks/records.js';
@@ -99,7 +100,8 @@ export function policyOutcome(plan: PolicyPlan, ledger: LedgerPlan, i: number): 
 }
 
 function featureValue(table: FeatureTable, key: string, f: FeatureRequest, i: number): FeatureValue {
-  const v = table.columns.get(key)?.[i];
+  const c = table.columns.get(key);
+  const v = c === undefined ? undefined : valueAt(c, i);
   if (v === undefined || Number.isNaN(v)) return null;
   const unit = featureUnit(f);
   if (unit === 'enum') return ATTRIBUTES[key]!.values![v] ?? null;

@@ -13,7 +13,7 @@ import { MAX_DAY_OFFSET, MAX_LITERAL, MAX_MONTH_OFFSET, featureKey, featureUnit,
 export type Typed =
   | { k: 'const'; value: number; unit: Unit }
   | { k: 'day'; offset: number } // D - offset, a day number
-  | { k: 'feature'; key: string; unit: Unit }
+  | { k: 'feature'; key: string; unit: Unit; scaled?: true } // scaled: a measure's sums, read as ScaledColumn (compile.ts)
   | { k: 'enumEq'; key: string; code: number; negate: boolean }
   | { k: 'given'; key: string }
   | { k: 'neg'; arg: Typed; unit: Unit }
@@ -216,7 +216,7 @@ export function checkExpression(node: Node, opts: CheckOptions = {}): Checked {
         measure.extract === 'billing_monthly'
           ? { source: 'billing', measure: name, month: offsetName(args[0]!, 'M', MAX_MONTH_OFFSET, name), ...extra }
           : { source: 'usage', measure: name, day: offsetName(args[0]!, 'd', MAX_DAY_OFFSET, name), ...extra };
-      return { k: 'feature', key: use(f), unit: featureUnit(f) as Unit };
+      return { k: 'feature', key: use(f), unit: featureUnit(f) as Unit, scaled: true };
     }
     switch (name) {
       case 'tickets': {

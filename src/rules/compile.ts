@@ -24,20 +24,47 @@ export const ENUM_MISSING = 255;
 
 export type Column = Float64Array | Float32Array | Uint8Array | Int32Array;
 
+/**
+ * A measure's sums as whole units of 10^-scale (fen, hundredths of a minute), narrowed
+ * to Int32 where every sum fits (half the memory of doubles at 10M subscribers); the
+ * value is `values[i] / unit`, the same double the sum divided once at ingest was. The
+ * compiled rules divide where they read (check.ts marks those reads `scaled`).
+ */
+export interface ScaledColumn {
+  values: Int32Array | Float64Array;
+  unit: number;
+}
+
+/** What a compiled rule reads: a plain column, or a measure's scaled sums. */
+export type FeatureColumn = Column | ScaledColumn;
+
+/** Subscriber i's value of a column, in the feature's units (not for hot loops). */
+export function valueAt(c: FeatureColumn, i: number): number {
+  return 'unit' in c ? c.values[i]! / c.unit : c[i]!;
+}
+
+/** The column as plain numbers in its units: a scaled column divided into a copy. */
+export function plainColumn(c: FeatureColumn): Column {
+  if (!('unit' in c)) return c;
+  const out = new Float64Array(c.values.length);
+  for (let i = 0; i < out.length; i++) out[i] = c.values[i]! / c.unit;
+  return out;
+}
+
 export interface CompiledCondition {
   /** Feature keys, in the order the columns must be passed. */
   columns: string[];
   source: string;
   /** Writes 1 into out[i] where the condition holds, else 0. */
-  run(cols: Column[], n: number, D: number, out: Uint8Array): void;
+  run(cols: FeatureColumn[], n: number, D: number, out: Uint8Array): void;
 }
 
 export interface CompiledNumber {
   columns: string[];
   source: string;
-  run(cols: Column[], n: number, D: number, out: Float64Array): void;
+  run(cols: FeatureColumn[], n: number, D: number, out: Float64Array): void;
   /** The value for one subscriber (reason texts; not for hot loops). */
-  at(cols: Column[], i: number, D: number): number;
+  at(cols: FeatureColumn[], i: number, D: number): number;
 }
 
 export type Compiler = (params: string[], body: string) => (...args: unknown[]) => unknown;
@@ -56,6 +83,8 @@ function numberLiteral(v: number): string {
 export interface Generated {
   statements: string[];
   result: string;
+  /** Indexes of the columns read as ScaledColumn (values c<j>, divisor u<j>). */
+  scaled: Set<number>;
 }
 
 type Task = { node: Typed; holds: boolean } | { resume: () => void };
@@ -96,6 +125,7 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
   const statements: string[] = [];
   const operands: Operand[] = [];
   const conditions: string[] = [];
+  const scaled = new Set<number>();
   /** Temporaries holding the result of an and/or, declared in the block being generated. */
   const chained = new Set<string>();
   let temps = 0;
@@ -138,9 +168,13 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
       case 'day':
         operands.push({ code: t.offset === 0 ? 'D' : `(D - ${t.offset})`, bound: MAX_FEATURE });
         break;
-      case 'feature':
-        operands.push({ code: `c${columnIndex(t.key)}[i]`, bound: MAX_FEATURE });
+      case 'feature': {
+        const j = columnIndex(t.key);
+        if (t.scaled === true) scaled.add(j);
+        // A scaled sum is at most MAX_FEATURE units of 10^-scale, so its value is too.
+        operands.push({ code: t.scaled === true ? `(c${j}[i] / u${j})` : `c${j}[i]`, bound: MAX_FEATURE });
         break;
+      }
       case 'enumEq': {
         const c = `c${columnIndex(t.key)}[i]`;
         // A missing attribute makes == and != unknown alike.
@@ -238,7 +272,7 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
       }
     }
   }
-  return { statements, result: unitOf(tree) === 'bool' ? conditions.pop()! : pop().code };
+  return { statements, result: unitOf(tree) === 'bool' ? conditions.pop()! : pop().code, scaled };
 
   function arithmetic(op: '+' | '-' | '*' | '/', l: Operand, r: Operand): Operand {
     const expr = `${l.code} ${op} ${r.code}`;
@@ -282,8 +316,10 @@ export function comparison(op: CompareOp, diff: string, E: string, abs = 'Math.a
 function prepare(tree: Typed, features: Iterable<string>) {
   const columns = [...features];
   const index = new Map(columns.map((k, j) => [k, j]));
-  const { statements, result } = generateExpression(tree, (key) => index.get(key)!);
-  const unpack = columns.map((_, j) => `const c${j} = cols[${j}];`).join(' ');
+  const { statements, result, scaled } = generateExpression(tree, (key) => index.get(key)!);
+  const unpack = columns
+    .map((_, j) => (scaled.has(j) ? `const c${j} = cols[${j}].values, u${j} = cols[${j}].unit;` : `const c${j} = cols[${j}];`))
+    .join(' ');
   return { columns, body: statements.map((s) => `  ${s}\n`).join(''), result, unpack };
 }
 

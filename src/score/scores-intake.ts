@@ -21,7 +21,7 @@ import { columnsFor, evaluate, type Evaluation } from '../evaluate/evaluate.js';
 import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { featureKey, measureColumnName, scoreMeasures, type FeatureRequest } from '../rules/catalogue.js';
-import type { Column } from '../rules/compile.js';
+import type { Column, FeatureColumn } from '../rules/compile.js';
 import { score, type Scores } from './score.js';
 
 /** A cell as a reader hands it over: text, a number (Parquet, a database), or null (not given). */
@@ -230,10 +230,12 @@ export class ScoresIntake {
       activation_date: s.activationDate,
       status_since: s.statusSince,
     };
-    const columns = new Map<string, Column>();
+    const columns = new Map<string, FeatureColumn>();
     for (const [key, f] of this.features) if (f.source === 'subscribers') columns.set(key, attributes[f.column]!);
     this.measures.forEach((f, m) => {
-      columns.set(featureKey(f), this.measureColumns[m]!);
+      const values = this.measureColumns[m]!;
+      // The table gives billing and usage measures in their units already: a divisor of 1.
+      columns.set(featureKey(f), f.source === 'billing' || f.source === 'usage' ? { values, unit: 1 } : values);
     });
     // The measures' cells were read with their decimals: the same numbers as the in-process sums.
     columnsFor({ n: this.n, columns }, [...this.features.keys()]);

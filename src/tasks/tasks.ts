@@ -35,7 +35,7 @@ import {
   startsLikeFormula,
   type CsvBytesWriter,
 } from '../util/bytes.js';
-import type { Column, CompiledNumber } from '../rules/compile.js';
+import type { Column, CompiledNumber, FeatureColumn } from '../rules/compile.js';
 import { TASK_ID_WIDTH } from './ledger.js';
 import { deltaRows, maskingOf, planTasks, type HitSetPlan, type Masking, type TaskPlan, type TaskProfile } from './plan.js';
 
@@ -311,7 +311,7 @@ interface CellOp {
 interface ReasonPart {
   literal: Uint8Array;
   number: CompiledNumber | null;
-  columns: Column[];
+  columns: FeatureColumn[];
   unit: string;
   isPercent: boolean;
 }
@@ -723,7 +723,7 @@ function hitSetCells(
     reason,
     reasonRoom,
     reasonNeedsQuotes: reason.some((p) => needsQuotes(p.literal, 0, p.literal.length)),
-    reasonColumns: [...new Set(reason.flatMap((p) => p.columns))],
+    reasonColumns: [...new Set(reason.flatMap((p) => p.columns.map((c) => ('unit' in c ? c.values : c))))],
     // The reason is written once as it comes, then perhaps again quoted.
     room: cells.reduce((n, c) => n + c.length, 0) + channel.length + 3 * reasonRoom + 3,
     channel,

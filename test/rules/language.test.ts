@@ -89,7 +89,7 @@ describe('rule expressions', () => {
     expect(e.message).toMatch(/^p\.yaml:\d+:\d+: not valid YAML/);
   });
 
-  it('when a condition compiles then the generated loop reads typed arrays only', () => {
+  it('when a condition compiles then the generated loop reads typed arrays only, dividing the measures where it reads them', () => {
     const c = check('amount(M1) >= 10 and amount(M0) <= 0.70 * amount(M1)');
     let seen = '';
     const spy: Compiler = (params, body) => {
@@ -97,14 +97,15 @@ describe('rule expressions', () => {
       return new Function(...params, body) as never;
     };
     const compiled = compileCondition(c.tree, c.features.keys(), spy);
+    expect(seen).toContain('const c0 = cols[0].values, u0 = cols[0].unit; const c1 = cols[1].values, u1 = cols[1].unit;');
     expect(seen).toContain(
       [
         'for (let i = 0; i < n; i++) {',
-        '  const t1 = c0[i] - 10;',
+        '  const t1 = (c0[i] / u0) - 10;',
         '  let t2 = (t1 >= -1e-7);',
         '  if (t2) {',
-        '    const t3 = 0.7 * c0[i];',
-        '    const t4 = c1[i] - t3;',
+        '    const t3 = 0.7 * (c0[i] / u0);',
+        '    const t4 = (c1[i] / u1) - t3;',
         '    t2 = (t4 <= 1e-7);',
         '  }',
         '  out[i] = t2 ? 1 : 0;',
@@ -112,7 +113,15 @@ describe('rule expressions', () => {
       ].join('\n'),
     );
     const out = new Uint8Array(4);
-    compiled.run([new Float64Array([10.1, 100, 9.99, 10.1]), new Float64Array([7.07, 70.01, 0, 7.08])], 4, 0, out);
+    compiled.run(
+      [
+        { values: Int32Array.of(1010, 10000, 999, 1010), unit: 100 },
+        { values: Float64Array.of(707, 7001, 0, 708), unit: 100 },
+      ],
+      4,
+      0,
+      out,
+    );
     expect([...out]).toEqual([1, 0, 0, 0]);
   });
 
@@ -120,14 +129,24 @@ describe('rule expressions', () => {
     expect(0.7 * 10.1).toBeLessThan(7.07); // the trap
     const c = check('amount(M0) <= 0.70 * amount(M1)');
     const out = new Uint8Array(1);
-    compileCondition(c.tree, c.features.keys()).run([new Float64Array([7.07]), new Float64Array([10.1])], 1, 0, out);
+    // The sums as the reader keeps them, in fen, divided where the rule reads them.
+    compileCondition(c.tree, c.features.keys()).run(
+      [
+        { values: Int32Array.of(707), unit: 100 },
+        { values: Int32Array.of(1010), unit: 100 },
+      ],
+      1,
+      0,
+      out,
+    );
     expect(out[0]).toBe(1);
   });
 
   it('when a number expression compiles then at() gives one value', () => {
     const c = checkExpression(parseExpression('(amount(M0) + amount(M1) + amount(M2)) / 3'));
     const f = compileNumber(c.tree, c.features.keys());
-    expect(f.at([new Float64Array([60]), new Float64Array([60]), new Float64Array([60.03])], 0, 0)).toBeCloseTo(60.01, 10);
+    const fen = (v: number) => ({ values: Int32Array.of(v), unit: 100 });
+    expect(f.at([fen(6000), fen(6000), fen(6003)], 0, 0)).toBeCloseTo(60.01, 10);
   });
 
   it('the default rule pack loads and has the twelve rules of the contract', () => {
@@ -150,14 +169,14 @@ describe('rule expressions', () => {
 
   describe('"not given": x / 0, overflow and missing attributes (SQL NULL, three-valued conditions)', () => {
     // Columns a, b (amounts), prepaid_balance; one subscriber per case.
-    const a = new Float64Array([10, 10, 0, 10, 5, 10]);
-    const b = new Float64Array([0, 0, 0, 4, 5, 2]);
+    const a = { values: Int32Array.of(10, 10, 0, 10, 5, 10), unit: 1 };
+    const b = { values: Int32Array.of(0, 0, 0, 4, 5, 2), unit: 1 };
     const bal = new Float64Array([NaN, 1, NaN, NaN, 3, 5]);
     const run = (src: string): number[] => {
       const c = check(src);
       const cols = [...c.features.keys()].map((k) => (k === 'amount(M0)' ? a : k === 'amount(M1)' ? b : bal));
-      const out = new Uint8Array(a.length);
-      compileCondition(c.tree, c.features.keys()).run(cols, a.length, 0, out);
+      const out = new Uint8Array(bal.length);
+      compileCondition(c.tree, c.features.keys()).run(cols, bal.length, 0, out);
       return [...out];
     };
     it.each([
@@ -198,7 +217,7 @@ describe('rule expressions', () => {
       const at = (src: string, ...cols: number[]) => {
         const c = checkExpression(parseExpression(src));
         return compileNumber(c.tree, c.features.keys()).at(
-          cols.map((v) => new Float64Array([v])),
+          cols.map((v) => ({ values: new Float64Array([v]), unit: 1 })),
           0,
           0,
         );

@@ -64,11 +64,20 @@ describe('rule expression limits', () => {
     }
     expect(deepest).toBeLessThanOrEqual(2);
     const out = new Uint8Array(3);
-    f.run([new Float64Array([0.002, -0.001, 0.0005])], 3, 0, out);
+    f.run([{ values: new Float64Array([0.002, -0.001, 0.0005]), unit: 1 }], 3, 0, out);
     expect([...out]).toEqual([1, 0, 0]); // 999 × 0.002 = 1.998 > 1; |−0.999| < 1; 0.4995 < 1
     const n = checkExpression(parseExpression(`${sum('amount(M0) * 2', 499)} - amount(M1)`));
     const value = compileNumber(n.tree, n.features.keys());
-    expect(value.at([new Float64Array([1.5]), new Float64Array([0.5])], 0, 0)).toBeCloseTo(499 * 3 - 0.5, 9);
+    expect(
+      value.at(
+        [
+          { values: Int32Array.of(150), unit: 100 },
+          { values: Int32Array.of(50), unit: 100 },
+        ],
+        0,
+        0,
+      ),
+    ).toBeCloseTo(499 * 3 - 0.5, 9);
   });
 
   it('when right-nested conditions reach the depth limit then they compile and short-circuit correctly', () => {
@@ -76,7 +85,15 @@ describe('rule expression limits', () => {
     const src = `${'(amount(M0) > 1 and '.repeat(depth)}amount(M1) > 1${')'.repeat(depth)}`;
     const c = checkExpression(parseExpression(src));
     const out = new Uint8Array(3);
-    compileCondition(c.tree, c.features.keys()).run([new Float64Array([2, 2, 0]), new Float64Array([2, 0, 2])], 3, 0, out);
+    compileCondition(c.tree, c.features.keys()).run(
+      [
+        { values: Int32Array.of(2, 2, 0), unit: 1 },
+        { values: Int32Array.of(2, 0, 2), unit: 1 },
+      ],
+      3,
+      0,
+      out,
+    );
     expect([...out]).toEqual([1, 0, 0]);
   });
 

@@ -16,6 +16,7 @@ import { loadRulePack, requiredFeatures } from '../../src/config/rulepack.js';
 import { featureKey, measureColumnName, measureDigits, scoreMeasures } from '../../src/rules/catalogue.js';
 import { parseDay } from '../../src/util/dates.js';
 import { defaultInputOptions } from '../../src/contract/contract.js';
+import { plainColumn } from '../../src/rules/compile.js';
 
 const AS_OF = '2026-03-15';
 const HAND_PACK = fileURLToPath(new URL('./hand-pack.yaml', import.meta.url));
@@ -57,7 +58,7 @@ async function expectMeasures(input: string, packPath: string, rows: string[][],
   expect(measures.length).toBeGreaterThan(0);
   expect(rows[0]!.length).toBe(width + measures.length);
   measures.forEach((f, k) => {
-    const column = a.table.columns.get(featureKey(f))!;
+    const column = plainColumn(a.table.columns.get(featureKey(f))!);
     const digits = measureDigits(f);
     const shape = digits === 0 ? /^-?[0-9]+$/ : /^-?[0-9]+[.][0-9]{2}$/;
     rows.forEach((r, i) => {

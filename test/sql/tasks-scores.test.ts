@@ -19,6 +19,7 @@ import { featureKey, measureColumnName, measureDigits, scoreMeasures } from '../
 import { parseDay } from '../../src/util/dates.js';
 import { cli as cliRaw } from '../helpers/cli.js';
 import { cli, csvBody, loadDuckDb } from './helpers.js';
+import { valueAt } from '../../src/rules/compile.js';
 
 const NIGHTS = ['2026-03-14', '2026-03-15'];
 const DEFAULT_PACK = 'rules/default.yaml';
@@ -73,7 +74,7 @@ async function localScoresWithMeasures(night: string): Promise<string> {
       i === 0
         ? measures.map(measureColumnName)
         : measures.map((f) => {
-            const v = a.table.columns.get(featureKey(f))![i - 1]!;
+            const v = valueAt(a.table.columns.get(featureKey(f))!, i - 1);
             return Number.isFinite(v) ? v.toFixed(measureDigits(f)) : '';
           });
     return `${line},${cells.join(',')}\n`;
