@@ -1090,8 +1090,8 @@ export async function readDoNotCall(
 }
 
 export interface ContactFold {
-  /** Day of the latest earlier contact, NaN where none. */
-  lastContact: Float64Array;
+  /** Day of the latest earlier contact, NaN where none (Float32: exact for day numbers below 2^24, as the subscribers' dates). */
+  lastContact: Float32Array;
   /** Outcome code of that contact (index into CONTACT_OUTCOMES), 255 where none. */
   lastOutcome: Uint8Array;
   /** Unreachable contacts in the ATTEMPT_WINDOW_DAYS days before D (the attempts of the contact policy). */
@@ -1115,7 +1115,7 @@ export async function readContactHistory(
   asOf: number,
   opts: FactReadOptions = {},
 ): Promise<{ fold: ContactFold; stats: FileStats }> {
-  const lastContact = new Float64Array(subs.n).fill(NaN);
+  const lastContact = new Float32Array(subs.n).fill(NaN);
   const lastOutcome = new Uint8Array(subs.n).fill(255);
   const attempts = new Uint8Array(subs.n);
   const taskContacts: ContactFold['taskContacts'] = { taskId: [], outcome: [], day: [] };

@@ -361,7 +361,7 @@ class TaskFile {
   private readonly textOps: CellOp[];
   private readonly dayCells = new Map<number, Uint8Array>();
   private readonly outcomeCells: Uint8Array[];
-  private readonly lastContact: Float64Array | null;
+  private readonly lastContact: Float32Array | null;
   private readonly lastOutcome: Uint8Array | null;
   private readonly featureRows: Int32Array | undefined;
   /** The batch in subscriber order: subscriber index × 2^16 + row, exact doubles that a numeric sort orders. */
@@ -379,7 +379,7 @@ class TaskFile {
   private readonly subscriberAt: Int32Array;
   private readonly rowAt: Int32Array;
   /** What prefetch() reads. */
-  private readonly prefetchNumbers: Float64Array[];
+  private readonly prefetchNumbers: (Float64Array | Float32Array)[];
   private readonly prefetchText: TextColumn[];
   /** The sum of what prefetch() read: written so that the reads are not optimised away. */
   prefetchSink = 0;

@@ -73,7 +73,7 @@ function input(p: RulePack, subs: Sub[], at = D): PolicyInput {
     },
     doNotCall: Uint8Array.from(subs, (s) => (s.dnc ? 1 : 0)),
     contacts: {
-      lastContact: Float64Array.from(subs, (s) => (s.contact ? at - s.contact.daysAgo : NaN)),
+      lastContact: Float32Array.from(subs, (s) => (s.contact ? at - s.contact.daysAgo : NaN)),
       lastOutcome: Uint8Array.from(subs, (s) => (s.contact ? outcome(s.contact.outcome) : 255)),
       attempts: Uint8Array.from(subs, (s) => s.contact?.attempts ?? (s.contact?.outcome === 'unreachable' ? 1 : 0)),
     },

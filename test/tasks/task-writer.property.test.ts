@@ -293,7 +293,7 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
     },
     contacts: withContacts
       ? {
-          lastContact: Float64Array.from(subs, (s) => s.contact?.day ?? NaN),
+          lastContact: Float32Array.from(subs, (s) => s.contact?.day ?? NaN),
           lastOutcome: Uint8Array.from(subs, (s) => s.contact?.outcome ?? 255),
           attempts: new Uint8Array(n),
           taskContacts: { taskId: [], outcome: [], day: [] },
