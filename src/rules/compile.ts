@@ -317,8 +317,13 @@ function prepare(tree: Typed, features: Iterable<string>) {
   const columns = [...features];
   const index = new Map(columns.map((k, j) => [k, j]));
   const { statements, result, scaled } = generateExpression(tree, (key) => index.get(key)!);
+  // A measure given as a plain array would read as NaN everywhere: refused once, before the loop.
   const unpack = columns
-    .map((_, j) => (scaled.has(j) ? `const c${j} = cols[${j}].values, u${j} = cols[${j}].unit;` : `const c${j} = cols[${j}];`))
+    .map((_, j) =>
+      scaled.has(j)
+        ? `const c${j} = cols[${j}].values, u${j} = cols[${j}].unit; if (typeof u${j} !== 'number') throw new Error('internal: column ${j} is not a scaled measure column');`
+        : `const c${j} = cols[${j}];`,
+    )
     .join(' ');
   return { columns, body: statements.map((s) => `  ${s}\n`).join(''), result, unpack };
 }

@@ -23,6 +23,7 @@ import { parseRulePack, requiredFeatures } from '../../src/config/rulepack.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
 import { score } from '../../src/score/score.js';
 import { TextColumn, TextColumnBuilder } from '../../src/util/text-column.js';
+import type { FeatureColumn } from '../../src/rules/compile.js';
 
 interface Case {
   ids: string[];
@@ -222,7 +223,10 @@ describe('the columns the score-files worker gets', () => {
     const ids = TextColumn.from(['a', 'b', 'c', 'd']);
     // amount(M0) for the rule and the value; every other feature (the exclusion's status) 0.
     const columns = new Map(
-      [...requiredFeatures(pack).keys()].map((k) => [k, k.startsWith('amount') ? Float64Array.of(0, 2, 70, 40) : new Uint8Array(n)]),
+      [...requiredFeatures(pack).keys()].map((k): [string, FeatureColumn] => [
+        k,
+        k.startsWith('amount') ? { values: Int32Array.of(0, 200, 7000, 4000), unit: 100 } : new Uint8Array(n),
+      ]),
     );
     const table = { n, columns };
     const ev = evaluate(pack, table, 20_000);

@@ -97,7 +97,10 @@ describe('rule expressions', () => {
       return new Function(...params, body) as never;
     };
     const compiled = compileCondition(c.tree, c.features.keys(), spy);
-    expect(seen).toContain('const c0 = cols[0].values, u0 = cols[0].unit; const c1 = cols[1].values, u1 = cols[1].unit;');
+    expect(seen).toContain('const c0 = cols[0].values, u0 = cols[0].unit;');
+    expect(seen).toContain('const c1 = cols[1].values, u1 = cols[1].unit;');
+    // A measure handed over as a plain array is refused, not read as NaN.
+    expect(() => compiled.run([new Float64Array(1), new Float64Array(1)], 1, 0, new Uint8Array(1))).toThrow(/not a scaled measure column/);
     expect(seen).toContain(
       [
         'for (let i = 0; i < n; i++) {',
