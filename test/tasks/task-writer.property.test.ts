@@ -23,7 +23,7 @@ import { maskName, maskPhone, PHONE } from '../../src/util/mask.js';
 import { isPhoneBytes } from '../../src/util/phone.js';
 import { CONTACT_OUTCOMES, TIERS } from '../../src/contract/contract.js';
 import { TASK_ID_WIDTH, TASK_STATES } from '../../src/tasks/ledger.js';
-import type { Column } from '../../src/rules/compile.js';
+import type { FeatureColumn } from '../../src/rules/compile.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
   putFormattedNumber,
@@ -252,7 +252,17 @@ type Subscriber = ReturnType<typeof subscriberArb> extends fc.Arbitrary<infer T>
 function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: boolean): TaskInput {
   const n = subs.length;
   const keys = reasonFeatures(pack);
-  const columns = new Map<string, Column>(keys.map((k, f) => [k, Float64Array.from(subs, (s) => s.features[f]!)]));
+  // A billing or usage measure is the reader's ScaledColumn (unit 1: the drawn number as it is).
+  const measures = new Set<string>();
+  for (const r of pack.rules)
+    for (const p of r.reason)
+      if (typeof p !== 'string') for (const [k, f] of p.features) if (f.source === 'billing' || f.source === 'usage') measures.add(k);
+  const columns = new Map<string, FeatureColumn>(
+    keys.map((k, f) => {
+      const values = Float64Array.from(subs, (s) => s.features[f]!);
+      return [k, measures.has(k) ? { values, unit: 1 } : values];
+    }),
+  );
   const features: FeatureTable = { n, columns };
   const ruleCount = pack.rules.filter((r) => r.enabled).length;
   // Every subscriber with a task hits at least one rule (the policy stage only takes those).
