@@ -42,6 +42,8 @@ export const EXIT_CODES = {
   // 78, not 69: the project's exits are sysexits' config family for "the configuration asks for what this installation or input cannot do"; the fix is a flag.
   CW_ENGINE_UNAVAILABLE: EXIT.config,
   CW_ENGINE_UNSUPPORTED: EXIT.config,
+  /** --engine duckdb: DuckDB ran out of memory within --memory-limit. */
+  CW_ENGINE_MEMORY: EXIT.config,
   CW_CONFIG_INVALID: EXIT.config,
   CW_REPORT_INPUT: EXIT.data,
   CW_SCORES_INVALID: EXIT.data,

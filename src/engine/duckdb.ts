@@ -128,6 +128,7 @@ export class DuckDbEngine {
     private readonly instance: Instance,
     private readonly conn: Connection,
     private readonly dir: string,
+    private readonly memoryLimit: string,
   ) {}
 
   /** Opens the engine for a run over `input`, after refusing a configuration it cannot read the same way (before anything is read). */
@@ -146,7 +147,7 @@ export class DuckDbEngine {
       temp_directory: join(s.tempDir, 'spill'),
       preserve_insertion_order: 'true',
     });
-    return new DuckDbEngine(instance, await instance.connect(), s.tempDir);
+    return new DuckDbEngine(instance, await instance.connect(), s.tempDir, s.memoryLimit);
   }
 
   close(): void {
@@ -204,6 +205,8 @@ export class DuckDbEngine {
       result.stats.ms = performance.now() - started;
       onRows?.(read.records, probe.bytes);
       return result;
+    } catch (e) {
+      throw outOfMemory(e, this.memoryLimit);
     } finally {
       await this.conn.run(`DROP TABLE IF EXISTS ${t}_lines; DROP TABLE IF EXISTS ${t}`);
     }
@@ -309,6 +312,8 @@ FROM scored`);
       });
       out.rows = rows;
       return out;
+    } catch (e) {
+      throw outOfMemory(e, this.memoryLimit);
     } finally {
       await this.conn.run(`DROP TABLE IF EXISTS ${nf}; DROP TABLE IF EXISTS ${feat}; DROP TABLE IF EXISTS ${sc}`);
     }
@@ -683,4 +688,18 @@ function utf8Cut(b: Buffer): number {
     }
   }
   return b.length;
+}
+
+/**
+ * DuckDB's out-of-memory error as a refusal of the configuration (exit 78), not a bug
+ * (70): the run stays unpublished, and the fix is a flag.
+ */
+function outOfMemory(e: unknown, limit: string): unknown {
+  const message = e instanceof Error ? e.message : '';
+  if (!message.startsWith('Out of Memory Error')) return e;
+  return new ChurnwatchError(
+    'CW_ENGINE_MEMORY',
+    `--engine duckdb ran out of memory within --memory-limit ${limit} (${message.split('\n')[0]}); ` +
+      'raise --memory-limit (engine.memory_limit of --config), or run without --engine duckdb',
+  );
 }
