@@ -224,6 +224,9 @@ export class DuckDbEngine {
   async score(pack: RulePack, asOf: number, n: number, nodeColumns: ReadonlyMap<string, Column>, all: boolean): Promise<EngineScores> {
     const c = compilePackSql(pack, D, asOf);
     const s = ++this.seq;
+    // Every read of the scoring tables has its ORDER BY, so DuckDB may drop their insertion order and spill
+    // more freely (at 10M within 2GB it ran out of memory with it); the line tables of readFacts keep theirs.
+    await this.conn.run('SET preserve_insertion_order = false');
     const nf = `nf${s}`,
       feat = `feat${s}`,
       sc = `sc${s}`;
@@ -316,6 +319,7 @@ FROM scored`);
       throw outOfMemory(e, this.memoryLimit);
     } finally {
       await this.conn.run(`DROP TABLE IF EXISTS ${nf}; DROP TABLE IF EXISTS ${feat}; DROP TABLE IF EXISTS ${sc}`);
+      await this.conn.run('SET preserve_insertion_order = true');
     }
   }
 
