@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
-import { CsvScanner, fieldString } from '../ingest/csv-scan.js';
-import { LEDGER_COLUMNS, TASK_STATES, type PriorLedger } from '../tasks/ledger.js';
+import { CsvScanner, fieldEquals, fieldString, parseDayField, type RecordView } from '../ingest/csv-scan.js';
+import { LEDGER_COLUMNS, PriorLedger, TASK_STATES } from '../tasks/ledger.js';
 import { formatDay, parseDay } from '../util/dates.js';
 
 const DAY_DIR = /^\d{4}-\d{2}-\d{2}$/;
@@ -35,25 +35,37 @@ export function latestLedgerBefore(outRoot: string, D: number): { path: string; 
   return best;
 }
 
-/** A subscriber id the writer neutralised against formulas ("'=…") as it was. */
-function unneutralised(s: string): string {
-  return s.length > 1 && s[0] === "'" && /^[=+\-@\t\r]/.test(s.slice(1)) ? s.slice(1) : s;
+const FORMULA_LEADS = new Set([0x3d, 0x2b, 0x2d, 0x40, 0x09, 0x0d]);
+const STATE_BYTES = TASK_STATES.map((t) => Uint8Array.from(t, (c) => c.charCodeAt(0)));
+const CLOSED_STATE = TASK_STATES.indexOf('closed');
+
+/** Where subscriber id b[s..e) starts once the writer's formula guard ("'=…") is taken off. */
+function unneutralised(b: Uint8Array, s: number, e: number): number {
+  return e - s > 1 && b[s] === 0x27 && FORMULA_LEADS.has(b[s + 1]!) ? s + 1 : s;
+}
+
+/** A whole number of up to 15 plain digits, else what Number() makes of the text (0 for none). */
+function attemptsField(rec: RecordView, i: number): number {
+  const b = rec.buf,
+    s = rec.start[i]!,
+    e = rec.end[i]!;
+  if (e > s && e - s <= 15) {
+    let v = 0;
+    for (let p = s; p < e; p++) {
+      const d = b[p]! - 0x30;
+      if (d < 0 || d > 9) return Number(fieldString(rec, i)) || 0;
+      v = v * 10 + d;
+    }
+    return v;
+  }
+  return Number(fieldString(rec, i)) || 0;
 }
 
 export function readLedger(outRoot: string, D: number): PriorLedger | null {
   const found = latestLedgerBefore(outRoot, D);
   if (found === null) return null;
   const file = `${formatDay(found.day)}/ledger.csv`;
-  const ledger: PriorLedger = {
-    asOf: found.day,
-    subscriberIds: [],
-    taskIds: [],
-    tiers: [],
-    firstSeen: [],
-    reasons: [],
-    attempts: [],
-    allTasks: new Map(),
-  };
+  const ledger = new PriorLedger(found.day);
   const fail = (line: number, what: string): never => {
     throw new ChurnwatchError(
       'CW_CSV_MALFORMED',
@@ -62,6 +74,7 @@ export function readLedger(outRoot: string, D: number): PriorLedger | null {
     );
   };
   let header = true;
+  // Cells kept as bytes in the ledger's columns: no string per row but where a cell is not plain.
   const scanner = new CsvScanner({ file }, (rec) => {
     if (header) {
       header = false;
@@ -70,25 +83,13 @@ export function readLedger(outRoot: string, D: number): PriorLedger | null {
       return;
     }
     if (rec.count !== LEDGER_COLUMNS.length) fail(rec.line, `${rec.count} fields instead of ${LEDGER_COLUMNS.length}`);
-    // Field by field, only those read (a quarter of a million rows on a large night).
-    const taskId = fieldString(rec, 0),
-      subscriberId = fieldString(rec, 1),
-      tier = fieldString(rec, 2),
-      firstSeen = fieldString(rec, 3),
-      reasons = fieldString(rec, 5),
-      attempts = fieldString(rec, 6),
-      state = fieldString(rec, 7);
-    const day = parseDay(firstSeen);
+    let day = parseDayField(rec, 3);
+    if (Number.isNaN(day)) day = parseDay(fieldString(rec, 3));
     if (Number.isNaN(day)) fail(rec.line, 'first_seen is not a date');
-    if (!(TASK_STATES as readonly string[]).includes(state)) fail(rec.line, `state is not one of ${TASK_STATES.join(', ')}`);
-    ledger.allTasks.set(taskId, { reasons, tier });
-    if (state === 'closed') return;
-    ledger.taskIds.push(taskId);
-    ledger.subscriberIds.push(unneutralised(subscriberId));
-    ledger.tiers.push(tier);
-    ledger.firstSeen.push(day);
-    ledger.reasons.push(reasons);
-    ledger.attempts.push(Number(attempts) || 0);
+    const state = STATE_BYTES.findIndex((t) => fieldEquals(rec, 7, t));
+    if (state < 0) fail(rec.line, `state is not one of ${TASK_STATES.join(', ')}`);
+    const b = rec.buf;
+    ledger.add(b, rec.start, rec.end, unneutralised(b, rec.start[1]!, rec.end[1]!), day, attemptsField(rec, 6), state !== CLOSED_STATE);
   });
   scanner.push(readFileSync(found.path));
   scanner.finish();

@@ -44,18 +44,140 @@ export const LEDGER_COLUMNS = [
   'closed_by',
 ] as const;
 
-/** Last night's ledger, as read back: the episodes still going (state not closed). */
-export interface PriorLedger {
-  /** The day of the run that wrote it. */
-  asOf: number;
-  subscriberIds: string[];
-  taskIds: string[];
-  tiers: string[];
-  firstSeen: number[];
-  reasons: string[];
-  attempts: number[];
-  /** Every row of the file, closed ones too: task id → its reason codes and tier, for the outcomes of earlier tasks. */
-  allTasks: Map<string, { reasons: string; tier: string }>;
+const utf8 = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The cells of a prior ledger row kept as bytes. */
+const TASK_ID_CELL = 0,
+  SUBSCRIBER_CELL = 1;
+
+/**
+ * Last night's ledger, as read back, in typed columns: a quarter of a million rows
+ * on a large night, so no string or map entry per row. Rows are numbered in file
+ * order, closed ones included (the outcomes of earlier tasks look those up by task
+ * id); `open` lists the episodes still going. The task and subscriber ids lie end to
+ * end in one slab; the few distinct tiers and reason lists are numbered.
+ */
+export class PriorLedger {
+  rows = 0;
+  /** How many of `open` are filled. */
+  openCount = 0;
+  /** Row numbers of the episodes still going (state not closed), in file order. */
+  open = new Int32Array(1024);
+  tier = new Int32Array(1024);
+  reasons = new Int32Array(1024);
+  firstSeen = new Float64Array(1024);
+  attempts = new Float64Array(1024);
+  readonly tierTexts: string[] = [];
+  readonly reasonTexts: string[] = [];
+  /** Cell c of row r is bytes[cells[4r + 2c] .. cells[4r + 2c + 1]). */
+  private cells = new Int32Array(4096);
+  private bytes = new Uint8Array(1 << 16);
+  private used = 0;
+  private readonly tierTable = new IdTable(16);
+  private readonly reasonTable = new IdTable(64);
+  /** Task id → its last row, made at the first lookup (only a night whose contacts name earlier tasks asks). */
+  private taskIndex: { table: IdTable; row: Int32Array } | null = null;
+
+  /** @param asOf the day of the run that wrote it */
+  constructor(readonly asOf: number) {}
+
+  /** Appends a row from cell bytes (each b[s..e) as the file holds it once unquoted). */
+  /**
+   * Appends a row from its cells b[start[c] .. end[c]) in LEDGER_COLUMNS order (as the
+   * scanner hands them, unquoted); the subscriber id starts at `subscriberFrom` (past
+   * the writer's formula guard).
+   */
+  add(b: Uint8Array, start: Int32Array, end: Int32Array, subscriberFrom: number, firstSeen: number, attempts: number, open: boolean): void {
+    const r = this.rows++;
+    if (r >= this.tier.length) this.growRows();
+    if (4 * r + 4 > this.cells.length) this.cells = grown(this.cells, 2 * this.cells.length);
+    this.cells[4 * r + 2 * TASK_ID_CELL] = this.used;
+    this.putBytes(b, start[0]!, end[0]!);
+    this.cells[4 * r + 2 * TASK_ID_CELL + 1] = this.used;
+    this.cells[4 * r + 2 * SUBSCRIBER_CELL] = this.used;
+    this.putBytes(b, subscriberFrom, end[1]!);
+    this.cells[4 * r + 2 * SUBSCRIBER_CELL + 1] = this.used;
+    this.tier[r] = numbered(this.tierTable, this.tierTexts, b, start[2]!, end[2]!);
+    this.reasons[r] = numbered(this.reasonTable, this.reasonTexts, b, start[5]!, end[5]!);
+    this.firstSeen[r] = firstSeen;
+    this.attempts[r] = attempts;
+    if (open) this.open[this.openCount++] = r;
+  }
+
+  private growRows(): void {
+    const n = 2 * this.tier.length;
+    this.open = grown(this.open, n);
+    this.tier = grown(this.tier, n);
+    this.reasons = grown(this.reasons, n);
+    this.firstSeen = grown(this.firstSeen, n);
+    this.attempts = grown(this.attempts, n);
+  }
+
+  private putBytes(b: Uint8Array, s: number, e: number): void {
+    if (this.used + e - s > this.bytes.length) this.bytes = grown(this.bytes, 2 * (this.used + e - s));
+    this.bytes.set(b.subarray(s, e), this.used);
+    this.used += e - s;
+  }
+
+  /** The slab that cellStart and cellEnd index. */
+  get cellBytes(): Uint8Array {
+    return this.bytes;
+  }
+  taskIdStart(r: number): number {
+    return this.cells[4 * r + 2 * TASK_ID_CELL]!;
+  }
+  taskIdEnd(r: number): number {
+    return this.cells[4 * r + 2 * TASK_ID_CELL + 1]!;
+  }
+  subscriberStart(r: number): number {
+    return this.cells[4 * r + 2 * SUBSCRIBER_CELL]!;
+  }
+  subscriberEnd(r: number): number {
+    return this.cells[4 * r + 2 * SUBSCRIBER_CELL + 1]!;
+  }
+
+  taskId(r: number): string {
+    return decoder.decode(this.bytes.subarray(this.taskIdStart(r), this.taskIdEnd(r)));
+  }
+
+  /**
+   * Row r's task id into dst (TASK_ID_WIDTH bytes), as TextEncoder.encodeInto would
+   * put it: cut at the width, the rest left as it is.
+   */
+  copyTaskId(r: number, dst: Uint8Array): void {
+    const b = this.bytes,
+      s = this.taskIdStart(r),
+      e = Math.min(this.taskIdEnd(r), s + dst.length);
+    for (let p = s; p < e; p++) if (b[p]! >= 0x80) return void utf8.encodeInto(this.taskId(r), dst);
+    dst.set(b.subarray(s, e));
+  }
+
+  /** The last row whose task id is `id`, or -1. */
+  rowOfTask(id: string): number {
+    if (this.taskIndex === null) {
+      const table = new IdTable(Math.max(1024, this.rows));
+      const row = new Int32Array(this.rows);
+      for (let r = 0; r < this.rows; r++) row[table.insert(this.bytes, this.taskIdStart(r), this.taskIdEnd(r))] = r;
+      this.taskIndex = { table, row };
+    }
+    const b = utf8.encode(id);
+    const i = this.taskIndex.table.find(b, 0, b.length);
+    return i < 0 ? -1 : this.taskIndex.row[i]!;
+  }
+}
+
+function grown<T extends Int32Array | Float64Array | Uint8Array>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a as never);
+  return b;
+}
+
+/** The number of the text b[s..e) in a small table of distinct texts, numbered as first seen. */
+function numbered(table: IdTable, texts: string[], b: Uint8Array, s: number, e: number): number {
+  const i = table.insert(b, s, e);
+  if (i === texts.length) texts.push(decoder.decode(b.subarray(s, e)));
+  return i;
 }
 
 /**
@@ -106,7 +228,7 @@ export class LedgerRows {
 
   taskId(r: number): string {
     const k = this.prior[r]!;
-    if (k >= 0) return this.priorLedger!.taskIds[k]!;
+    if (k >= 0) return this.priorLedger!.taskId(k);
     const ids = this.taskIds[this.tier[r]!]!,
       at = this.slot[r]! * TASK_ID_WIDTH;
     return decoder.decode(ids.subarray(at, at + TASK_ID_WIDTH));
@@ -192,8 +314,6 @@ function putHex(dst: Uint8Array, p: number, h: number): number {
   return p;
 }
 
-const utf8 = new TextEncoder();
-const decoder = new TextDecoder();
 const CLOSING = new Set(['retained', 'declined', 'churned']);
 const WAITING_CODES = new Set<string>(['callback_pending', 'retry_later']);
 
@@ -228,22 +348,22 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     }
     return r;
   };
-  /** Whether tonight's reasons r hold a rule that last night's `before` lacked and that outweighs all of those: cached per pair. */
-  const escalations = new Map<string, Int8Array>();
-  const escalates = (before: string, r: number) => {
-    let known = escalations.get(before);
+  /** Whether tonight's reasons r hold a rule that last night's reasons `before` (a number of prior.reasonTexts) lacked and that outweighs all of those: cached per pair. */
+  const escalations: Int8Array[] = [];
+  const escalates = (before: number, r: number) => {
+    let known = escalations[before];
     if (known === undefined) {
       known = new Int8Array(64).fill(-1);
-      escalations.set(before, known);
+      escalations[before] = known;
     }
     if (r >= known.length) {
       const grown = new Int8Array(2 * r + 2).fill(-1);
       grown.set(known);
       known = grown;
-      escalations.set(before, known);
+      escalations[before] = known;
     }
     if (known[r] === -1) {
-      const was = before.split(';');
+      const was = prior!.reasonTexts[before]!.split(';');
       const strongest = Math.max(0, ...was.map((id) => weightOf.get(id) ?? 0));
       known[r] = reasonRules[r]!.some((id) => !was.includes(id) && (weightOf.get(id) ?? 0) > strongest) ? 1 : 0;
     }
@@ -251,19 +371,27 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   };
   const closedBy = new TextTable(['']);
   // Last night's open episodes, found by subscriber id bytes.
-  const priorRows = prior?.subscriberIds.length ?? 0;
-  const table = new IdTable(Math.max(1024, priorRows));
-  if (prior)
-    for (const id of prior.subscriberIds) {
-      const b = utf8.encode(id);
-      table.insert(b, 0, b.length);
+  // Rows are numbered over the whole file (closed ones too); openRows of them go on.
+  const priorRows = prior?.rows ?? 0,
+    openRows = prior?.openCount ?? 0;
+  const table = new IdTable(Math.max(1024, openRows));
+  /** Table entry → the first open row with that subscriber id. */
+  const rowOf = new Int32Array(openRows);
+  if (prior) {
+    const b = prior.cellBytes;
+    for (let o = 0; o < openRows; o++) {
+      const k = prior.open[o]!;
+      const n = table.n;
+      if (table.insert(b, prior.subscriberStart(k), prior.subscriberEnd(k)) === n) rowOf[n] = k;
     }
+  }
   // One pass over the subscribers, only when there is a ledger: each one's episode, and each episode's subscriber.
   const priorIndex = prior === null ? null : new Int32Array(ids.length);
   const subscriberOf = new Int32Array(priorRows).fill(-1);
   if (priorIndex !== null) {
     for (let i = 0; i < ids.length; i++) {
-      const k = table.find(ids.bytes, ids.start(i), ids.end(i));
+      const j = table.find(ids.bytes, ids.start(i), ids.end(i));
+      const k = j < 0 ? -1 : rowOf[j]!;
       priorIndex[i] = k;
       if (k >= 0) subscriberOf[k] = i;
     }
@@ -276,8 +404,8 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   const taskCount = plan.perTier.reduce((n, list) => n + list.length, 0);
   const taskIds = plan.perTier.map((list) => new Uint8Array(list.length * TASK_ID_WIDTH)),
     states: Uint8Array[] = [];
-  const rows = new LedgerRows(taskCount + waiting.length + priorRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
-  const closed = new LedgerRows(priorRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
+  const rows = new LedgerRows(taskCount + waiting.length + openRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
+  const closed = new LedgerRows(openRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
 
   /** Whether last night's episode k goes on tonight, and if not, what closed it. */
   const ending = (k: number, i: number): string | null => {
@@ -336,7 +464,7 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
       const reasons = reasonsOf(i);
       const state = k < 0 ? NEW : escalates(prior!.reasons[k]!, reasons) ? ESCALATED : OPEN;
       const r = push(rows, i, k, x.tier[i]!, reasons, state, 0);
-      if (k >= 0) utf8.encodeInto(prior!.taskIds[k]!, idBytes.subarray(slot * TASK_ID_WIDTH, (slot + 1) * TASK_ID_WIDTH));
+      if (k >= 0) prior!.copyTaskId(k, idBytes.subarray(slot * TASK_ID_WIDTH, (slot + 1) * TASK_ID_WIDTH));
       else {
         rows.slot[r] = slot;
         putTaskId(idBytes, slot * TASK_ID_WIDTH, ids.bytes, ids.start(i), ids.end(i), D);
@@ -355,7 +483,8 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   }
   // The rest of last night's episodes close tonight: no longer flagged, held out, or stopped by a policy.
   if (prior) {
-    for (let k = 0; k < seen.length; k++) {
+    for (let o = 0; o < openRows; o++) {
+      const k = prior.open[o]!;
       if (seen[k]) continue;
       const i = subscriberOf[k]!;
       const by =
@@ -384,10 +513,11 @@ function earlierOutcomes(prior: PriorLedger | null, contacts: Pick<ContactFold, 
   const t = contacts.taskContacts;
   for (let k = 0; k < t.taskId.length; k++) {
     if (t.day[k]! < prior.asOf || t.day[k]! >= D) continue;
-    const task = prior.allTasks.get(t.taskId[k]!);
-    if (task === undefined) continue;
-    for (const rule of task.reasons.split(';')) {
-      const byOutcome = ((out[rule] ??= {})[task.tier] ??= { contacted: 0, ...Object.fromEntries(CONTACT_OUTCOMES.map((o) => [o, 0])) });
+    const row = prior.rowOfTask(t.taskId[k]!);
+    if (row < 0) continue;
+    const tier = prior.tierTexts[prior.tier[row]!]!;
+    for (const rule of prior.reasonTexts[prior.reasons[row]!]!.split(';')) {
+      const byOutcome = ((out[rule] ??= {})[tier] ??= { contacted: 0, ...Object.fromEntries(CONTACT_OUTCOMES.map((o) => [o, 0])) });
       byOutcome.contacted!++;
       byOutcome[CONTACT_OUTCOMES[t.outcome[k]!]!]!++;
     }

@@ -82,6 +82,9 @@ export function writeLedger(w: CsvBytesWriter, rows: LedgerRows): void {
   const reasonCells = rows.reasonTexts.map((t) => cellBytes(t, false));
   const stateCells = TASK_STATES.map((t) => cellBytes(t, false));
   const closedByCells = rows.closedByTexts.map((t) => cellBytes(t, false));
+  const priorTierCells = prior?.tierTexts.map((t) => cellBytes(t, false)) ?? [];
+  const priorReasonCells = prior?.reasonTexts.map((t) => cellBytes(t, false)) ?? [];
+  const priorBytes = prior?.cellBytes;
   const lastSeen = utf8.encode(formatDay(rows.lastSeen));
   const days = new Map<number, Uint8Array>();
   const put = (cell: Uint8Array) => w.raw(cell, 0, cell.length);
@@ -89,13 +92,13 @@ export function writeLedger(w: CsvBytesWriter, rows: LedgerRows): void {
     const k = rows.prior[r]!,
       i = rows.subscriber[r]!,
       t = rows.tier[r]!;
-    if (k >= 0) w.cellString(prior!.taskIds[k]!, false);
+    if (k >= 0) w.cell(priorBytes!, prior!.taskIdStart(k), prior!.taskIdEnd(k), false);
     else w.raw(rows.taskIds[t]!, rows.slot[r]! * TASK_ID_WIDTH, (rows.slot[r]! + 1) * TASK_ID_WIDTH);
     w.comma();
-    if (k >= 0) w.cellString(prior!.subscriberIds[k]!, true);
+    if (k >= 0) w.cell(priorBytes!, prior!.subscriberStart(k), prior!.subscriberEnd(k), true);
     else w.cell(ids.bytes, ids.start(i), ids.end(i), true);
     w.comma();
-    if (t === PRIOR_TEXT) w.cellString(prior!.tiers[k]!, false);
+    if (t === PRIOR_TEXT) put(priorTierCells[prior!.tier[k]!]!);
     else put(tierCells[t]!);
     w.comma();
     const first = rows.firstSeen[r]!;
@@ -109,7 +112,7 @@ export function writeLedger(w: CsvBytesWriter, rows: LedgerRows): void {
     put(lastSeen);
     w.comma();
     const reasons = rows.reasons[r]!;
-    if (reasons < 0) w.cellString(prior!.reasons[k]!, false);
+    if (reasons < 0) put(priorReasonCells[prior!.reasons[k]!]!);
     else put(reasonCells[reasons]!);
     w.comma();
     w.uint(rows.attempts[r]!);

@@ -115,4 +115,28 @@ describe('task ledger over three nights', () => {
       copy.mockRestore();
     }
   });
+
+  it('reads a ledger whose cells were quoted or spaced by hand as the one it wrote, and names the line of a broken one', async () => {
+    const out3 = join(work, 'out-quoted');
+    await runCli(night('2026-11-21', ['A', 'B', 'C']), '2026-11-21', ['--rules', rules], out3);
+    const dir2 = night('2026-11-22', ['A', 'B', 'D']);
+    await runCli(dir2, '2026-11-22', ['--rules', rules], out3);
+    const ledger2 = readFileSync(join(out3, '2026-11-22', 'ledger.csv'), 'utf8');
+    const path1 = join(out3, '2026-11-21', 'ledger.csv');
+    const [head, ...lines] = readFileSync(path1, 'utf8').trimEnd().split('\n');
+    // Every cell quoted, attempts with spaces around: the same cells once read.
+    const quoted = lines.map((l) =>
+      l
+        .split(',')
+        .map((c, k) => (k === 6 ? `" ${c} "` : `"${c}"`))
+        .join(','),
+    );
+    writeFileSync(path1, [head, ...quoted].join('\n') + '\n');
+    await runCli(dir2, '2026-11-22', ['--rules', rules, '--force'], out3);
+    expect(readFileSync(join(out3, '2026-11-22', 'ledger.csv'), 'utf8')).toBe(ledger2);
+    writeFileSync(path1, [head, quoted[0], quoted[1]!.replace('"new"', '"nwe"')].join('\n') + '\n');
+    const broken = await runCli(dir2, '2026-11-22', ['--rules', rules, '--force'], out3);
+    expect(broken.code).toBe(65);
+    expect(broken.stderr).toContain('2026-11-21/ledger.csv: line 3: state is not one of');
+  });
 });
