@@ -5,12 +5,12 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadRulePack } from '../../src/config/rulepack.js';
-import { loadRunConfig, parseRunConfig } from '../../src/config/run-config.js';
+import { defaultRunConfig, loadRunConfig, parseRunConfig } from '../../src/config/run-config.js';
 import { ChurnwatchError } from '../../src/errors.js';
 
 function failure(yaml: string): ChurnwatchError {
@@ -77,27 +77,32 @@ describe('run configuration schema', () => {
     expect(e.message).toContain('output.mask: must be true or false');
   });
 
-  it('when a configuration is empty or sections are empty then every default is filled in', () => {
+  it('when a configuration is empty or sections are empty then every default is filled in (those of a run without one)', () => {
     for (const yaml of ['', '{}', 'input:\noutput:\nengine:\n']) {
-      expect(parseRunConfig(yaml, 'run.yaml')).toEqual({
-        input: { delimiter: ',', encoding: 'utf8', encodings: {}, thousands: false, files: {}, columns: {} },
-        output: {
-          fileMode: 0o600,
-          dirMode: 0o700,
-          mask: false,
-          dialerFullNumber: true,
-          profile: 'plain',
-          locale: 'en',
-          campaign: 'churnwatch',
-          excelEncoding: 'utf8-bom',
-          format: 'arrow',
-          withMeasures: false,
-        },
-        timeZone: undefined,
-        engine: { name: 'in-process', memoryLimit: '2GB' },
-        source: null,
-      });
+      expect(parseRunConfig(yaml, 'run.yaml')).toStrictEqual(defaultRunConfig());
     }
+  });
+
+  it('when there is no configuration file then the defaults are those of an empty one, made without loading zod', () => {
+    expect(loadRunConfig(undefined)).toStrictEqual(parseRunConfig('{}', '(defaults)'));
+    // In a process of its own (this one shares its modules with other test files), the compiled module as the
+    // CLI loads it: every module it imports is logged (ES modules by a resolve hook, CommonJS by require's cache).
+    const probeDir = mkdtempSync(join(tmpdir(), 'cw-config-zod-'));
+    const log = join(probeDir, 'modules.log');
+    const hooks = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }`;
+    const probe = [
+      "import { createRequire, register } from 'node:module';",
+      `register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}));`,
+      'const { loadRunConfig } = await import(process.argv[1]);',
+      'loadRunConfig(undefined);',
+      'process.stdout.write(Object.keys(createRequire(import.meta.url).cache).join("\\n"));',
+    ].join('\n');
+    const compiled = join(import.meta.dirname, '../../dist/config/run-config.js');
+    const cjs = execFileSync(process.execPath, ['--input-type=module', '-e', probe, compiled], { encoding: 'utf8' });
+    const loaded = `${readFileSync(log, 'utf8')}\n${cjs}`;
+    rmSync(probeDir, { recursive: true, force: true });
+    expect(loaded).toContain('config/run-config.js');
+    expect(loaded).not.toContain('/node_modules/zod/');
   });
 
   it('when input.workers is given then it is read, and a count below 1 or not whole is refused', () => {
@@ -157,18 +162,7 @@ describe('run configuration schema', () => {
       files: { billing_monthly: 'zd_month.csv.gz' },
       columns: { subscribers: { subscriber_id: '用户编号', msisdn: '手机号码', status: '用户状态' } },
     });
-    expect(c.output).toEqual({
-      fileMode: 0o640,
-      dirMode: 0o750,
-      mask: true,
-      dialerFullNumber: false,
-      profile: 'plain',
-      locale: 'en',
-      campaign: 'churnwatch',
-      excelEncoding: 'utf8-bom',
-      format: 'arrow',
-      withMeasures: false,
-    });
+    expect(c.output).toEqual({ ...defaultRunConfig().output, fileMode: 0o640, dirMode: 0o750, mask: true, dialerFullNumber: false });
     expect(c.timeZone).toBe('Asia/Shanghai');
   });
 });
