@@ -261,6 +261,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
       // The report leaves the timings out, so a rerun of the same inputs writes the same bytes.
       publication.writeText('report.html', nightlyReportHtml(summary, scores.risk, o.outRoot));
+      await publication.synced();
       logger.debug({ target: publication.target }, 'publishing');
       const published = publication.commit((outputs) =>
         manifestJson({ asOf: asOfText, pack, packPath: o.packPath, config: o.config, inputs, outputs, profile }),

@@ -26,10 +26,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  close,
   closeSync,
   constants,
   existsSync,
   fchmodSync,
+  fsync,
   fsyncSync,
   linkSync,
   mkdirSync,
@@ -66,9 +68,13 @@ function errnoOf(e: unknown): string | undefined {
 }
 
 function fail(e: unknown, what: string, path: string): never {
-  if (e instanceof ChurnwatchError) throw e;
+  throw failure(e, what, path);
+}
+
+function failure(e: unknown, what: string, path: string): ChurnwatchError {
+  if (e instanceof ChurnwatchError) return e;
   const code = errnoOf(e) ?? 'error';
-  throw new ChurnwatchError(
+  return new ChurnwatchError(
     'CW_OUTPUT_UNWRITABLE',
     `cannot ${what} ${path} (${code}); check that the output folder exists and is writable`,
     { file: path },
@@ -104,9 +110,14 @@ function fsyncDir(path: string): void {
   }
 }
 
-/** Writes one file in chunks, hashing as it goes; the file is fsynced and closed on return. */
+/**
+ * Writes one file in chunks, hashing as it goes; the file is fsynced and closed on
+ * return from close(), or handed to `syncLater` for that when one is given.
+ */
 export class ChunkedFile {
   private fd: number;
+  /** The descriptor went to syncLater: it is no longer this object's to close. */
+  private handedOff = false;
   private readonly hash = createHash('sha256');
   private bytes = 0;
   private pending: string[] = [];
@@ -116,6 +127,7 @@ export class ChunkedFile {
     readonly path: string,
     readonly name: string,
     mode: number,
+    private readonly syncLater?: (fd: number, path: string) => void,
   ) {
     try {
       this.fd = openSync(path, 'wx', mode);
@@ -157,17 +169,23 @@ export class ChunkedFile {
 
   close(): OutputRecord {
     this.flush();
-    try {
-      fsyncSync(this.fd);
-      closeSync(this.fd);
-    } catch (e) {
-      fail(e, 'sync', this.path);
+    if (this.syncLater !== undefined) {
+      this.handedOff = true;
+      this.syncLater(this.fd, this.path);
+    } else {
+      try {
+        fsyncSync(this.fd);
+        closeSync(this.fd);
+      } catch (e) {
+        fail(e, 'sync', this.path);
+      }
     }
     return { file: this.name, bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 
   /** Closes the file without syncing it, for a write that failed (its caller removes it). */
   abandon(): void {
+    if (this.handedOff) return;
     try {
       closeSync(this.fd);
     } catch {
@@ -216,6 +234,9 @@ export class Publication {
   readonly tmpDir: string;
   readonly target: string;
   readonly outputs: OutputRecord[] = [];
+  /** The fsyncs of closed files still running on the thread pool, and the first that failed. */
+  private readonly syncing: Promise<void>[] = [];
+  private syncError: ChurnwatchError | undefined;
 
   constructor(
     readonly outRoot: string,
@@ -238,8 +259,33 @@ export class Publication {
     }
   }
 
+  /**
+   * A new file; its fsync and close run on the thread pool once it is closed, while
+   * this thread writes the next file (synced() waits for them, and commit needs that).
+   */
   open(name: string): ChunkedFile {
-    return openIn(this.place(), name);
+    return new ChunkedFile(join(this.tmpDir, name), name, this.opts.fileMode, (fd, path) => this.syncLater(fd, path));
+  }
+
+  private syncLater(fd: number, path: string): void {
+    this.syncing.push(
+      new Promise<void>((done) => {
+        fsync(fd, (e) => {
+          close(fd, (e2) => {
+            const err = e ?? e2;
+            if (err) this.syncError ??= failure(err, 'sync', path);
+            done();
+          });
+        });
+      }),
+    );
+  }
+
+  /** Waits until every file closed so far is fsynced and closed; throws the first failure. */
+  async synced(): Promise<void> {
+    await Promise.all(this.syncing);
+    this.syncing.length = 0;
+    if (this.syncError !== undefined) throw this.syncError;
   }
 
   /** Where this publication's files go, as plain data another thread can open files with (openIn). */
@@ -277,8 +323,9 @@ export class Publication {
     return { file: name, bytes: record.bytes, sha256: record.sha256 };
   }
 
+  /** A small file, fsynced before this returns. */
   writeText(name: string, text: string): OutputRecord {
-    const f = this.open(name);
+    const f = openIn(this.place(), name);
     f.write(text);
     const r = f.close();
     this.add(r);
@@ -290,6 +337,8 @@ export class Publication {
    * --force an existing target is refused (73) even here, so two runs can never both publish.
    */
   commit(manifestText?: (outputs: OutputRecord[]) => string): string {
+    if (this.syncing.length > 0 || this.syncError !== undefined)
+      throw new ChurnwatchError('CW_INTERNAL', 'the publication was committed before its files were synced (await synced() first)');
     if (manifestText) this.writeText('manifest.json', manifestText(this.outputs));
     try {
       fsyncDir(this.tmpDir);
