@@ -138,12 +138,57 @@ export function logitTerms(
   return { intercept: pack.intercept, terms, total };
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * The positions of `keys` in ascending order, equal keys in their order (a stable
+ * sort): an LSD radix sort over the keys' 64 bits, a byte a pass, each made an
+ * unsigned number that orders as the double does (a negative's bits all turned, a
+ * positive's sign bit set). No -0 and no NaN among the keys (the caller folds them).
+ */
+function radixOrder(keys: Float64Array): Int32Array {
+  const m = keys.length;
+  const raw = new Uint32Array(keys.buffer, keys.byteOffset, 2 * m);
+  const lo = new Uint32Array(m),
+    hi = new Uint32Array(m);
+  const L = LITTLE_ENDIAN ? 0 : 1;
+  for (let k = 0; k < m; k++) {
+    const h = raw[2 * k + 1 - L]!,
+      l = raw[2 * k + L]!;
+    if (h & 0x80000000) {
+      hi[k] = ~h >>> 0;
+      lo[k] = ~l >>> 0;
+    } else {
+      hi[k] = (h | 0x80000000) >>> 0;
+      lo[k] = l;
+    }
+  }
+  let order = new Int32Array(m),
+    next = new Int32Array(m);
+  for (let k = 0; k < m; k++) order[k] = k;
+  const count = new Int32Array(257);
+  for (let pass = 0; pass < 8; pass++) {
+    const word = pass < 4 ? lo : hi,
+      shift = (pass & 3) * 8;
+    count.fill(0);
+    for (let k = 0; k < m; k++) count[((word[k]! >>> shift) & 255) + 1]!++;
+    if (count.includes(m)) continue; // one byte value throughout: the order stands
+    for (let d = 0; d < 256; d++) count[d + 1]! += count[d]!;
+    for (let p = 0; p < m; p++) {
+      const k = order[p]!;
+      next[count[(word[k]! >>> shift) & 255]!++] = k;
+    }
+    [order, next] = [next, order];
+  }
+  return order;
+}
+
 /**
  * `list` ordered by loss, highest first, then by id; a NaN loss (a value the rule
  * pack cannot compute) goes last. A comparator sort over millions of subscribers
  * spends its time in comparator calls and in scattered reads of `loss`: instead the
- * losses are gathered once, sorted natively as numbers, and each subscriber placed at
- * its value's position; only runs of equal losses are then sorted by id.
+ * losses are gathered once and radix-sorted with their positions; only runs of equal
+ * losses are then sorted by id.
  */
 export function byLossThenId(list: readonly number[], loss: Float64Array, ids: TextColumn): number[] {
   const m = list.length;
@@ -152,22 +197,12 @@ export function byLossThenId(list: readonly number[], loss: Float64Array, ids: T
     const v = loss[list[k]!]!;
     keys[k] = v === v ? -v + 0 : Infinity; // ascending order of -loss; +0 folds -0 into 0; NaN last
   }
-  const sorted = keys.slice().sort();
-  // next[r]: the next free place among the places of the value first found at r.
-  const next = new Int32Array(m + 1).fill(-1);
+  const order = radixOrder(keys);
+  const sorted = new Float64Array(m);
   const out = new Array<number>(m);
-  for (let k = 0; k < m; k++) {
-    const key = keys[k]!;
-    let lo = 0,
-      hi = m;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid]! < key) lo = mid + 1;
-      else hi = mid;
-    }
-    const at = next[lo] < 0 ? lo : next[lo]!;
-    next[lo] = at + 1;
-    out[at] = list[k]!;
+  for (let p = 0; p < m; p++) {
+    sorted[p] = keys[order[p]!]!;
+    out[p] = list[order[p]!]!;
   }
   // Runs of one loss, in list order so far: by id.
   for (let a = 0; a < m; ) {
