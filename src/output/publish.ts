@@ -2,8 +2,9 @@
  * Atomic publication of one run's outputs, the run lock, and the report of a failed run.
  *
  * Publication: files are written into a hidden folder beside the target
- * (OUTDIR/.tmp-<date>-<pid>), each fsynced; manifest.json is written last; the folder
- * is fsynced and renamed to OUTDIR/<date>, and OUTDIR is fsynced. An importer that
+ * (OUTDIR/.tmp-<date>-<pid>), each fsynced (on the thread pool once it is closed, while
+ * the next file is written; commit waits for all of them); manifest.json is written
+ * last; the folder is fsynced and renamed to OUTDIR/<date>, and OUTDIR is fsynced. An importer that
  * sees OUTDIR/<date> (or its manifest) sees complete outputs. With --force the old
  * folder is first renamed aside (.old-<date>-<pid>), the new one renamed into place,
  * and the old one removed: the date folder never holds a mix of two runs (for an
