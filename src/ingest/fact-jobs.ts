@@ -21,7 +21,6 @@ import {
   type UsageFold,
 } from './facts.js';
 import type { ExtractName, InputOptions } from './layout.js';
-import type { MeasureExtract } from '../contract/contract.js';
 import { hashFile, type ByteRange } from './read-extract.js';
 import { RejectLog, type RejectRow } from './rejects.js';
 import type { FileStats } from './table-reader.js';
@@ -45,8 +44,8 @@ export type FactJob =
   | (JobBase & { extract: 'tickets'; asOf: number; requests: TicketRequest[] })
   | (JobBase & { extract: 'contracts'; asOf: number; requests: ContractRequest[] })
   | (JobBase & { extract: 'contact_history'; asOf: number })
-  /** The sha256, size and byte count of a file read in byte ranges (the ranges hash nothing). */
-  | (JobBase & { extract: MeasureExtract | 'subscribers'; hash: true });
+  /** The sha256, size and byte count of subscribers.csv read in byte ranges (its ranges hash nothing; a measure extract's first range hashes its file). */
+  | (JobBase & { extract: 'subscribers'; hash: true });
 
 export interface FactResult {
   extract: ExtractName;

@@ -458,6 +458,8 @@ function readMeasureRows(
       onRows: opts.onRows,
       chunkSize: opts.chunkSize,
       range: opts.range,
+      // The first range hashes the whole file for the manifest: no job reads it again for that.
+      hashWhole: opts.range?.index === 0,
       fast:
         opts.plain === false
           ? undefined

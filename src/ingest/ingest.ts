@@ -14,8 +14,8 @@
  * - the main thread then runs its share of the fact jobs, then the do-not-call list,
  *   and merges each cut file as soon as its ranges are done;
  * - the measure extracts (billing_monthly, usage_daily) are cut into byte ranges,
- *   one per reading thread, each a job, plus a job that hashes the whole file
- *   (ranges.ts); the other fact extracts are one job each.
+ *   one per reading thread, each a job (the first also hashes the whole file,
+ *   ranges.ts); the other fact extracts are one job each.
  * Which job goes where follows from the sizes. The results are the same as reading
  * everything in order in one thread: rows, rejects (in file order, files in the
  * usual order), stats and errors (the error of the earliest extract in that order
@@ -104,7 +104,7 @@ const PARALLEL_MIN_BYTES = 48 << 20;
 /** The smallest byte range a measure extract is cut into (CHURNWATCH_RANGE_MIN_BYTES or IngestPlan.minRangeBytes for tests). */
 const RANGE_MIN_BYTES = 8 << 20;
 
-/** One fact extract: read whole, or as byte ranges plus a hash job (parts). */
+/** One fact extract: read whole, or as byte ranges (parts). */
 interface Unit {
   whole: FactJob;
   parts: FactJob[] | null;
@@ -240,7 +240,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       continue;
     }
     const ranges: FactJob[] = cut.ranges.map((r, index) => ({ ...job, range: { ...r, index, header: index === 0 ? null : cut.header } }));
-    units.push({ whole: job, parts: [...ranges, { extract: job.extract, path: job.path, file: job.file, hash: true }] });
+    units.push({ whole: job, parts: ranges });
   }
   // subscribers.csv too, one range per thread (subscriber-ranges.ts), when the fact files are read here.
   const subsFile = file('subscribers');
@@ -451,11 +451,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       const got = unit.parts.map((j) => results.get(j));
       const whole = unit.whole;
       let merged: FactResult | null = null;
-      if (got.every((r) => r !== undefined)) {
-        const ranges = got.filter((r) => r.range !== undefined);
-        const hashed = got.find((r) => r.range === undefined)!;
-        merged = mergeRanges(ranges, hashed, { input, windows: 'windows' in whole ? whole.windows : undefined });
-      }
+      if (got.every((r) => r !== undefined)) merged = mergeRanges(got, { input, windows: 'windows' in whole ? whole.windows : undefined });
       // The ranges' unfinished parts are not needed any more (the merge kept what it uses).
       for (const j of unit.parts) results.delete(j);
       if (merged === null) {
@@ -538,8 +534,11 @@ function shareOut(
   };
   const costOf = (job: FactJob) => {
     if ('hash' in job) return size(job.path) * COST.hash;
-    const bytes = 'range' in job && job.range ? job.range.end - job.range.start : size(job.path);
-    return bytes * (PLAIN_FACTS.has(job.extract) ? COST.plainFacts : COST.otherFacts);
+    const range = 'range' in job ? job.range : undefined;
+    const bytes = range ? range.end - range.start : size(job.path);
+    // The first range of a cut file hashes the whole file too.
+    const hash = range?.index === 0 ? size(job.path) * COST.hash : 0;
+    return bytes * (PLAIN_FACTS.has(job.extract) ? COST.plainFacts : COST.otherFacts) + hash;
   };
   const subsBytes = size(subscribersPath);
   const total = subsBytes + jobs.reduce((a, j) => a + ('hash' in j ? 0 : costOf(j) / COST.plainFacts), 0);

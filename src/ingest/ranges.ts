@@ -26,7 +26,10 @@
  *
  * Line numbers: each range counts the line feeds it read; a range's rejects get the
  * lines of the ranges before it added, in range order. The file's sha256 is made by
- * a separate job that reads the file from start to end (read-extract.ts hashFile).
+ * the reader of the first range: over its bytes as it reads them, then over the rest
+ * of the file, read again for that alone (read-extract.ts hashWhole; SHA-256 runs in
+ * one sequence, which the other ranges, read at the same time on other threads,
+ * cannot feed).
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { TextDecoder } from 'node:util';
@@ -137,7 +140,7 @@ function readHeader(head: Uint8Array, extract: ExtractName, input: InputOptions)
   }
 }
 
-/** What a merge needs besides the ranges' results: the file's hash job, and the measures' settings. */
+/** What a merge needs besides the ranges' results: the measures' settings. */
 export interface MergeContext {
   input: InputOptions;
   /** Billing: how many months each measure keeps. */
@@ -147,16 +150,16 @@ export interface MergeContext {
 
 /**
  * The result one reader of the whole file would have given, from the results of its
- * ranges (any order) and its hash job; null when a cut fell inside a record (see
- * the module comment): the caller then reads the file whole.
+ * ranges (any order; the first holds the file's sha256); null when a cut fell inside
+ * a record (see the module comment): the caller then reads the file whole.
  */
-export function mergeRanges(parts: FactResult[], hashed: FactResult, ctx: MergeContext): FactResult | null {
+export function mergeRanges(parts: FactResult[], ctx: MergeContext): FactResult | null {
   const ranges = [...parts].sort((a, b) => a.range! - b.range!);
   for (let i = 0; i + 1 < ranges.length; i++) if (!ranges[i]!.stats.range!.between) return null;
-  const h = hashed.stats;
-  const first = ranges[0]!.stats;
+  const h = ranges[0]!.stats;
   const bytes = ranges.reduce((a, r) => a + r.stats.bytes, 0);
-  if (bytes !== h.bytes || first.before.size !== h.before.size || first.before.mtimeMs !== h.before.mtimeMs) {
+  const sameFile = (b: FileStats['before']) => b.size === h.before.size && b.mtimeMs === h.before.mtimeMs;
+  if (bytes !== h.range!.hashed || !ranges.every((r) => sameFile(r.stats.before))) {
     throw new ChurnwatchError('CW_INPUT_CHANGED', `${h.file} changed while the run read it; rerun when the export has finished`, {
       file: h.file,
     });
@@ -169,12 +172,12 @@ export function mergeRanges(parts: FactResult[], hashed: FactResult, ctx: MergeC
   }
   const records = ranges.reduce((a, r) => a + r.stats.records, 0);
   if (records === 0 && !ctx.mayBeEmpty) throw noDataRows(h.file);
-  const spans = [...ranges, hashed].map((r) => r.stats.range!);
+  const spans = ranges.map((r) => r.stats.range!);
   const stats: FileStats = {
     extract: h.extract,
     file: h.file,
     path: h.path,
-    bytes: h.bytes,
+    bytes,
     records,
     accepted: ranges.reduce((a, r) => a + r.stats.accepted, 0),
     rejected: ranges.reduce((a, r) => a + r.stats.rejected, 0),

@@ -18,7 +18,7 @@
  */
 
 import { isAscii, isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -51,10 +51,18 @@ export interface ExtractReadOptions {
   fast?: FastHolder;
   /**
    * Read only bytes [start, end) of a plain (not gzip) file, which must begin at a
-   * record (see ranges.ts). No sha256 is made (a hash of part of a file is of no use);
-   * a BOM is skipped only at offset 0.
+   * record (see ranges.ts). No sha256 is made (a hash of part of a file is of no use)
+   * unless `hashWhole` says so; a BOM is skipped only at offset 0.
    */
   range?: ByteRange;
+  /**
+   * With a range that starts at 0: make the sha256 of the whole file, over the range's
+   * bytes as they are read, then over the rest of the file (read for the hash only,
+   * after the range). SHA-256 is one sequence: the ranges after the first, read on
+   * other threads at the same time, cannot add their bytes to it, so only the first
+   * range's bytes are read once.
+   */
+  hashWhole?: boolean;
 }
 
 export interface ByteRange {
@@ -67,8 +75,10 @@ export interface ExtractReadInfo {
   lines: number;
   /** Bytes read from disk (the compressed size for gzip). */
   bytesRead: number;
-  /** sha256 of the bytes read from disk, for the manifest (one pass, no second read). */
+  /** sha256 of the bytes read from disk, for the manifest (one pass, no second read); '' for a range unless hashWhole. */
   sha256: string;
+  /** The bytes the sha256 was made over (the whole file's, for a range read with hashWhole). */
+  hashedBytes: number;
   /** Size and modification time before the first byte was read, to detect a file rewritten under the run. */
   before: { size: number; mtimeMs: number };
   /** The last byte read ended a record (or an empty line): what a byte range must end with. */
@@ -182,6 +192,8 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
     const gzip = path.endsWith('.gz') || (headLen === 2 && head[0] === 0x1f && head[1] === 0x8b);
     if (gzip && range) throw new ChurnwatchError('CW_INTERNAL', `${file}: a gzip file cannot be read by byte ranges`, { file });
     let bytesRead = 0;
+    const hashing = !range || (opts.hashWhole === true && range.start === 0);
+    let hashedBytes = 0;
     if (!gzip) {
       const from = range?.start ?? 0;
       // Bytes left to read: to the end of the range, or of the file (0 = no limit).
@@ -200,7 +212,7 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
         if (progress) progress.bytes = bytesRead;
         const chunk = n === chunkSize ? buf : buf.subarray(0, n);
         try {
-          if (!range) hash.update(chunk);
+          if (hashing) hash.update(chunk);
           sink.push(chunk);
           progress?.onChunk?.();
         } catch (e) {
@@ -211,6 +223,8 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
         buf = spare;
         spare = t;
       }
+      hashedBytes = bytesRead;
+      if (hashing && range) hashedBytes += await hashRest(fh, range.end, hash, buf, spare);
     } else {
       const src = fh.createReadStream({ start: 0, highWaterMark: chunkSize, autoClose: false });
       src.on('data', (raw) => {
@@ -247,13 +261,35 @@ export async function readExtract(path: string, opts: ExtractReadOptions, onReco
         throw e;
       }
       bytesRead = src.bytesRead;
+      hashedBytes = bytesRead;
     }
     const between = scanner.atRecordStart;
     sink.finish();
     scanner.finish();
-    return { records: scanner.records, lines: scanner.lines, bytesRead, sha256: range ? '' : hash.digest('hex'), before, between };
+    return {
+      records: scanner.records,
+      lines: scanner.lines,
+      bytesRead,
+      sha256: hashing ? hash.digest('hex') : '',
+      hashedBytes: hashing ? hashedBytes : 0,
+      before,
+      between,
+    };
   } finally {
     await fh.close();
+  }
+}
+
+/** Adds the file's bytes from `from` to its end to `hash` (the next read under way while one is hashed); returns their count. */
+async function hashRest(fh: FileHandle, from: number, hash: Hash, a: Uint8Array, b: Uint8Array): Promise<number> {
+  let at = from;
+  let pending = fh.read(a, 0, a.length, at);
+  for (;;) {
+    const { bytesRead: n, buffer } = await pending;
+    if (n === 0) return at - from;
+    at += n;
+    pending = fh.read(buffer === a ? b : a, 0, a.length, at);
+    hash.update(n === buffer.length ? buffer : buffer.subarray(0, n));
   }
 }
 

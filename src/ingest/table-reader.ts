@@ -24,8 +24,11 @@ export interface FileStats {
   duplicates?: number;
   /** Size and modification time before reading. */
   before: { size: number; mtimeMs: number };
-  /** Set when one byte range of the file was read (see ranges.ts, which merges the ranges' stats). */
-  range?: { lines: number; between: boolean; startedAt: number; endedAt: number };
+  /**
+   * Set when one byte range of the file was read (see ranges.ts, which merges the ranges' stats).
+   * `hashed`: the bytes of the whole file that `sha256` was made over, for the first range read with hashWhole.
+   */
+  range?: { lines: number; between: boolean; startedAt: number; endedAt: number; hashed?: number };
 }
 
 /** Rejects the current row; returns false so handlers can `return reject(...)`. */
@@ -55,6 +58,8 @@ export interface TableReadOptions {
    * then count from the range's start, and ranges.ts adds the lines before it.
    */
   range?: ByteRange & { header: string[] | null };
+  /** With the range that starts the file: its stats carry the whole file's sha256 (see readExtract's hashWhole). */
+  hashWhole?: boolean;
 }
 
 /** The reason of CW_ROW_FIELD_COUNT; `count` is text so that an SQL engine can pass an expression. */
@@ -116,6 +121,7 @@ export async function readTable(
       fast: opts.fast ? fast : undefined,
       chunkSize: opts.chunkSize,
       range,
+      hashWhole: opts.hashWhole,
     },
     (rec) => {
       if (handler === undefined) {
@@ -159,6 +165,7 @@ export async function readTable(
             between: info.between,
             startedAt: performance.timeOrigin + started,
             endedAt: performance.timeOrigin + ended,
+            ...(info.sha256 !== '' ? { hashed: info.hashedBytes } : {}),
           },
         }
       : {}),

@@ -6,6 +6,7 @@
  * quoted fields holding line feeds (so that some cuts fall inside a record), rows
  * repeated across ranges, CR LF lines, a gzip file.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -60,6 +61,20 @@ beforeAll(async () => {
   rmSync(join(dir, 'contracts.csv'));
 }, 180_000);
 
+/**
+ * Every file's sha256 and size as sha256sum would give them, the cut ones (hashed by
+ * their first range, the rest of the file read for the hash only) included.
+ */
+function expectFileHashes(got: Awaited<ReturnType<typeof ingest>>, folder: string): void {
+  const cut = got.files.filter((f) => f.extract === 'billing_monthly' || f.extract === 'usage_daily');
+  expect(cut.length).toBe(2);
+  for (const f of got.files) {
+    const bytes = readFileSync(f.path);
+    expect([f.file, f.sha256, f.bytes]).toEqual([f.file, createHash('sha256').update(bytes).digest('hex'), bytes.length]);
+    expect(f.path.startsWith(folder)).toBe(true);
+  }
+}
+
 describe('measure extracts read in byte ranges', () => {
   it('when the files are cut for 2, 4 and 7 readers then everything read equals what one reader reads, rejects and repeats included', async () => {
     const input = defaultInputOptions(dir);
@@ -78,7 +93,9 @@ describe('measure extracts read in byte ranges', () => {
       const cuts = await planRanges(join(dir, 'usage_daily.csv'), 'usage_daily', input, workers, MIN);
       expect(cuts?.ranges.length).toBe(workers);
       expect(await planRanges(join(dir, 'billing_monthly.csv'), 'billing_monthly', input, workers, MIN)).not.toBeNull();
-      expect(plainExtracts(await ingest(rangePlan(input, workers, MIN)))).toEqual(expected);
+      const cut = await ingest(rangePlan(input, workers, MIN));
+      expect(plainExtracts(cut)).toEqual(expected);
+      expectFileHashes(cut, dir);
     }
     expect(await planRanges(join(dir, 'contracts.csv.gz'), 'contracts', input, 4, MIN)).toBeNull();
   }, 120_000);
@@ -114,12 +131,14 @@ describe('measure extracts read in byte ranges', () => {
     const expected = plainExtracts(await ingest(rangePlan(input, 1, MIN)));
     for (const workers of [2, 4]) {
       expect((await planRanges(join(gbk, 'usage_daily.csv'), 'usage_daily', input, workers, MIN))?.ranges.length).toBe(workers);
-      expect(plainExtracts(await ingest(rangePlan(input, workers, MIN)))).toEqual(expected);
+      const cut = await ingest(rangePlan(input, workers, MIN));
+      expect(plainExtracts(cut)).toEqual(expected);
+      expectFileHashes(cut, gbk);
     }
   }, 120_000);
 
   it('when a range does not end between records then its results are not merged (the caller reads the file whole)', () => {
-    const stats = (between: boolean) => ({
+    const stats = (between: boolean, hashed?: number) => ({
       extract: 'usage_daily' as const,
       file: 'usage_daily.csv',
       path: 'usage_daily.csv',
@@ -130,17 +149,20 @@ describe('measure extracts read in byte ranges', () => {
       ms: 0,
       sha256: '',
       before: { size: 20, mtimeMs: 0 },
-      range: { lines: 1, between, startedAt: 0, endedAt: 0 },
+      range: { lines: 1, between, startedAt: 0, endedAt: 0, hashed },
     });
     const part = { states: [], counts: new Map(), marked: new Map(), duplicates: 0, newest: -Infinity };
     const ranges = (between: boolean): FactResult[] => [
-      { extract: 'usage_daily', stats: stats(between), rejects: [], part, range: 0 },
+      { extract: 'usage_daily', stats: { ...stats(between, 20), sha256: 'x' }, rejects: [], part, range: 0 },
       { extract: 'usage_daily', stats: stats(true), rejects: [], part, range: 1 },
     ];
-    const hashed: FactResult = { extract: 'usage_daily', stats: { ...stats(true), bytes: 20, sha256: 'x' }, rejects: [] };
     const input = defaultInputOptions(dir);
-    expect(mergeRanges(ranges(false), hashed, { input })).toBeNull();
-    expect(mergeRanges(ranges(true), hashed, { input })?.stats).toMatchObject({ records: 2, bytes: 20, sha256: 'x' });
+    expect(mergeRanges(ranges(false), { input })).toBeNull();
+    expect(mergeRanges(ranges(true), { input })?.stats).toMatchObject({ records: 2, bytes: 20, sha256: 'x' });
+    // The first range hashed more (or fewer) bytes than the ranges read: the file changed between the reads.
+    const grown = ranges(true);
+    grown[0]!.stats.range!.hashed = 21;
+    expect(() => mergeRanges(grown, { input })).toThrow(expect.objectContaining({ code: 'CW_INPUT_CHANGED' }));
   });
 
   it('when an extract read in ranges is malformed then the error is the one reader error, with its line', async () => {
