@@ -27,7 +27,7 @@ import {
 } from '../contract/contract.js';
 import { fieldEquals, fieldIsEmpty, fieldString, parseDayField, parseMonthField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
-import { ID_EMPTY, IdTable } from './id-table.js';
+import { ID_EMPTY, IdTable, fieldKey } from './id-table.js';
 import { DEFAULT_COUNTRY_CODE, PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
 import { fastDelimiter, Kind, PlainRows, type Column } from './plain-rows.js';
 import type { InputOptions } from './layout.js';
@@ -154,16 +154,29 @@ class LaterRows {
  * The ids of a file that has one row per id (a ticket, a contract): a later row with
  * an id already seen is a repeat, rejected so that it is not counted twice (as a
  * repeated subscriber_id in subscribers.csv keeps the first row).
+ *
+ * Exports number these ids in order: while each id sorts after the one before, it
+ * cannot repeat one, and it is only appended (a hash insert per row cost several
+ * times more, in cache misses); the first id out of order builds the index, and every
+ * id from there on is looked up in it.
  */
 class SeenIds {
   private readonly ids = new IdTable(1024);
+  private sorted = true;
   repeats = 0;
 
   /** Rejects the row and returns false when its id (field `col`) was seen before. */
   accept(rec: RecordView, col: number, column: string, reject: Reject): boolean {
-    const before = this.ids.n;
-    this.ids.insertField(rec, col);
-    if (this.ids.n > before) return true;
+    const ids = this.ids;
+    const before = ids.n;
+    const key = fieldKey(rec, col);
+    if (key !== null && this.sorted) {
+      if (ids.appendAbove(key.b, key.s, key.e) >= 0) return true;
+      this.sorted = false;
+      ids.buildIndex();
+    }
+    if (key !== null) ids.insert(key.b, key.s, key.e);
+    if (ids.n > before) return true;
     this.repeats++;
     return reject(
       column,

@@ -244,6 +244,26 @@ export class IdTable {
     return i;
   }
 
+  /**
+   * append() of a key that sorts after the last key added (bytes compared; a key sorts
+   * after every key it begins with), returning its index; ID_UNKNOWN, and nothing added,
+   * for any other key. Keys added by it alone are distinct, with no index to keep.
+   */
+  appendAbove(b: Uint8Array, s: number, e: number): number {
+    const n = this._n;
+    if (n > 0) {
+      const keys = this.keys;
+      const o = this.offsets[n - 1]!;
+      const la = this.offsets[n]! - o;
+      const lb = e - s;
+      const m = Math.min(la, lb);
+      let k = 0;
+      while (k < m && keys[o + k] === b[s + k]) k++;
+      if (k < m ? keys[o + k]! > b[s + k]! : lb <= la) return ID_UNKNOWN;
+    }
+    return this.append(b, s, e);
+  }
+
   /** Adds the key b[s..e) as index n without looking for it (buildIndex() must run before lookups). */
   append(b: Uint8Array, s: number, e: number): number {
     this.indexed = false;

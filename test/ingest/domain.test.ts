@@ -126,6 +126,22 @@ describe('values outside their domain', () => {
     expect(r.counts).toEqual([1, 1, 0]);
   });
 
+  it('when contract ids come in order, then out of it, then a repeat of one seen in order then each repeat is rejected, whatever the order', async () => {
+    // C1 < C10 < C2 as bytes: the index is built at C15 and must hold every id appended before it.
+    const r = await contracts(
+      'contracts-order.csv',
+      ['C1', 'C10', 'C2', 'C15', 'C10', 'C3', ' C2', 'C1', 'C4', 'C4'].map((id, i) => `${id},S${1 + (i % 3)},plan,2026-01-01,2026-12-01,0`),
+      30,
+    );
+    expect(r.rejects).toEqual([
+      [6, 'contract_id', 'CW_ROW_DUPLICATE_ID'],
+      [8, 'contract_id', 'CW_ROW_DUPLICATE_ID'],
+      [9, 'contract_id', 'CW_ROW_DUPLICATE_ID'],
+      [11, 'contract_id', 'CW_ROW_DUPLICATE_ID'],
+    ]);
+    expect(r.stats).toMatchObject({ records: 10, accepted: 6, duplicates: 4 });
+  });
+
   it('when a run reads an open-ended contract (9999-12-31) and an activation date far ahead then nothing is rejected and the open contract keeps its kind running', async () => {
     const w = new World('2026-11-23');
     w.sub('OPEN', { activation_date: '9999-12-31' }).bills('OPEN', ['50.00', '50.00', '50.00', '50.00']);

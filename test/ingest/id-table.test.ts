@@ -63,6 +63,24 @@ describe('IdTable', () => {
     expect(t.keyString(1234)).toBe(keys[1234]);
   });
 
+  it('when keys are appended while each sorts after the last then exactly those are added, and the index built after finds them all', () => {
+    const key = fc.array(fc.constantFrom('0', '1', '9', 'A', 'z', '张'), { minLength: 1, maxLength: 4 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.array(key, { maxLength: 40 }), (keys) => {
+        const t = new IdTable(4);
+        const added: string[] = [];
+        for (const k of keys) {
+          const b = bytes(k);
+          const above = added.length === 0 || Buffer.compare(Buffer.from(b), Buffer.from(bytes(added[added.length - 1]!))) > 0;
+          expect(t.appendAbove(b, 0, b.length)).toBe(above ? added.length : ID_UNKNOWN);
+          if (above) added.push(k);
+        }
+        expect(t.buildIndex()).toBeNull();
+        added.forEach((k, i) => expect(t.indexOf(k)).toBe(i));
+      }),
+    );
+  });
+
   it('when two different ids have the same 32-bit hash then both are kept apart', () => {
     const [a, b] = COLLIDING;
     const ba = bytes(a),
