@@ -96,7 +96,7 @@ export async function runFactJob(
   }
 }
 
-/** A hash job's result: the file's sha256 and size as stats of no rows (ranges.ts merges them with the ranges'). */
+/** A hash job's result: the file's sha256 and size as stats of no rows (subscriber-ranges.ts withHash joins them to the ranges'). */
 async function hashStats(path: string, file: string, extract: ExtractName): Promise<FileStats> {
   const h = await hashFile(path);
   return {

@@ -8,7 +8,7 @@
  *
  * A range's scan crosses threads as plain arrays (packScan/unpackScan), its buffers
  * transferred, not copied. The ranges hash nothing: the file's sha256 comes from a
- * hash job, like a cut measure extract's.
+ * hash job (a cut measure extract's comes from its first range, see ranges.ts).
  */
 import { ChurnwatchError } from '../errors.js';
 import { TextColumn } from '../util/text-column.js';
