@@ -11,6 +11,7 @@ const ALONE = ['test/engine/unavailable.test.ts'];
 export default defineConfig({
   test: {
     testTimeout: 60_000,
+    globalSetup: ['test/setup/scratch-dir.ts'],
     pool: 'forks',
     // Vitest's default is one worker fewer than the cores: one at a time on a 2-core machine, where
     // much of a file's time is spent waiting for the child processes and worker threads it starts.
