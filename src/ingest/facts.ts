@@ -54,7 +54,7 @@ export interface FactReadOptions {
   chunkSize?: number;
   /**
    * Read one byte range of a measure extract (billing, usage): the reader returns a
-   * MeasurePart, which mergeBilling / mergeUsage fold together in range order.
+   * MeasurePart, which billingMerge / usageMerge fold together in range order.
    * `index` 0 is the range that starts the file.
    */
   range?: ByteRange & { header: string[] | null; index: number };
@@ -129,7 +129,7 @@ function isRepeat(first: Int32Array, idx: number, h: number): boolean {
  * The rows of a byte range after the first that follow a subscriber's first row of
  * the range in a month or day, as (subscriber, hash) pairs. Whether such a row repeats
  * the subscriber's first row *of the file* is known only once the earlier ranges are
- * read (mergeParts). Few in practice: one row per subscriber and day is the rule.
+ * read (PartsMerge). Few in practice: one row per subscriber and day is the rule.
  */
 class LaterRows {
   pairs = new Int32Array(64);
@@ -533,7 +533,7 @@ export interface PeriodPart {
   retired: boolean;
 }
 
-/** What a reader of one byte range of billing or usage returns (see mergeBilling, mergeUsage). */
+/** What a reader of one byte range of billing or usage returns (see billingMerge, usageMerge). */
 export interface MeasurePart {
   states: PeriodPart[];
   /** Accepted rows per month or day, and of them the active ones (usage). */
@@ -560,109 +560,146 @@ function part(
   };
 }
 
-/** a += b where both are kept; null where either is not (a range stops keeping a column only where the file's reader would). */
-function addColumns(a: (Float64Array | null)[], b: (Float64Array | null)[]): void {
+/**
+ * The subscribers a state has rows for lie in [lo, hi] (first[i] is set for every row
+ * added at i, and a row's hash is never 0): outside it every sum is 0. A sorted
+ * extract's range holds a slice of the subscribers (or, sorted by day, none or all of
+ * a day's), so a merge over the span touches only that slice, and a state that has no
+ * rows yet is replaced rather than added to (its never-written pages stay unmapped).
+ */
+function spanOf(first: Int32Array): [number, number] {
+  let lo = 0,
+    hi = first.length - 1;
+  while (lo <= hi && first[lo] === 0) lo++;
+  while (hi >= lo && first[hi] === 0) hi--;
+  return [lo, hi];
+}
+
+/** a += b over [lo, hi] where both are kept; null where either is not (a range stops keeping a column only where the file's reader would). */
+function addColumns(a: (Float64Array | null)[], b: (Float64Array | null)[], lo: number, hi: number): void {
   for (let j = 0; j < a.length; j++) {
     const x = a[j],
       y = b[j];
-    if (x && y) for (let i = 0; i < x.length; i++) x[i] += y[i]!;
+    if (x && y) for (let i = lo; i <= hi; i++) x[i] += y[i]!;
     else a[j] = null;
   }
+}
+
+/** b where both are kept, null where either is not (addColumns onto a state with no rows). */
+function takeColumns(a: (Float64Array | null)[], b: (Float64Array | null)[]): void {
+  for (let j = 0; j < a.length; j++) a[j] = a[j] && b[j] ? b[j] : null;
 }
 
 function addCounts(into: Map<number, number>, from: Map<number, number>): void {
   for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
 }
 
+type MergedState = Omit<PeriodPart, 'later' | 'retired' | 'key'> & { lo: number; hi: number };
+
 /**
- * Folds the parts of one file's byte ranges together, in range order, into what one
- * reader of the whole file would have made. Sums are exact (whole units of 10^-scale),
- * so their order does not matter. Repeats: a subscriber's first row of the file is the
- * first row of the earliest range that has one; a later range's first row, and its
- * LaterRows, are compared with it. `kept(key, newestBefore)`: whether the file's reader
- * still kept that month when the range began (the newest month of the earlier ranges
- * decides); every row of a month not kept then was dropped by it too.
+ * Folds the parts of one file's byte ranges together, one at a time in range order
+ * (as each range is read, so that at most the ranges being read are held besides the
+ * merge), into what one reader of the whole file would have made. Sums are exact
+ * (whole units of 10^-scale), so their order does not matter. Repeats: a subscriber's
+ * first row of the file is the first row of the earliest range that has one; a later
+ * range's first row, and its LaterRows, are compared with it. `kept(key, newestBefore)`:
+ * whether the file's reader still kept that month when the range began (the newest
+ * month of the earlier ranges decides); every row of a month not kept then was dropped
+ * by it too.
  */
-function mergeParts(
-  parts: MeasurePart[],
-  kept: (key: number, newestBefore: number) => boolean,
-): {
-  states: Map<number, Omit<PeriodPart, 'later' | 'retired' | 'key'>>;
-  counts: Map<number, number>;
-  marked: Map<number, number>;
-  duplicates: number;
-  newest: number;
-} {
-  const states = new Map<number, Omit<PeriodPart, 'later' | 'retired' | 'key'>>();
-  const counts = new Map<number, number>(),
-    marked = new Map<number, number>();
-  let duplicates = 0;
-  let newest = -Infinity;
-  for (const p of parts) {
-    addCounts(counts, p.counts);
-    addCounts(marked, p.marked);
-    duplicates += p.duplicates;
+class PartsMerge {
+  readonly states = new Map<number, MergedState>();
+  readonly counts = new Map<number, number>();
+  readonly marked = new Map<number, number>();
+  duplicates = 0;
+  newest = -Infinity;
+
+  constructor(private readonly kept: (key: number, newestBefore: number) => boolean) {}
+
+  /** The next range's part (range order). Its arrays are let go here: the caller may still hold the part. */
+  add(p: MeasurePart): void {
+    addCounts(this.counts, p.counts);
+    addCounts(this.marked, p.marked);
+    this.duplicates += p.duplicates;
     for (const st of p.states) {
-      if (!kept(st.key, newest)) continue;
-      const m = states.get(st.key);
+      if (!this.kept(st.key, this.newest)) continue;
+      const m = this.states.get(st.key);
+      const [lo, hi] = spanOf(st.first);
       let first: Int32Array;
       if (m === undefined) {
-        states.set(st.key, { sums: st.sums, derived: st.derived, first: st.first });
+        this.states.set(st.key, { sums: st.sums, derived: st.derived, first: st.first, lo, hi });
         first = st.first;
+      } else if (m.lo > m.hi) {
+        takeColumns(m.sums, st.sums);
+        takeColumns(m.derived, st.derived);
+        m.first = first = st.first;
+        m.lo = lo;
+        m.hi = hi;
       } else {
-        addColumns(m.sums, st.sums);
-        addColumns(m.derived, st.derived);
+        addColumns(m.sums, st.sums, lo, hi);
+        addColumns(m.derived, st.derived, lo, hi);
         first = m.first;
         const f = st.first;
-        for (let i = 0; i < f.length; i++) {
+        for (let i = lo; i <= hi; i++) {
           const h = f[i]!;
           if (h === 0) continue;
           if (first[i] === 0) first[i] = h;
-          else if (first[i] === h) duplicates++;
+          else if (first[i] === h) this.duplicates++;
+        }
+        if (lo <= hi) {
+          m.lo = Math.min(m.lo, lo);
+          m.hi = Math.max(m.hi, hi);
         }
       }
       const later = st.later;
-      if (later !== null) for (let k = 0; k < later.length; k += 2) if (first[later[k]!] === later[k + 1]) duplicates++;
+      if (later !== null) for (let k = 0; k < later.length; k += 2) if (first[later[k]!] === later[k + 1]) this.duplicates++;
     }
-    newest = Math.max(newest, p.newest);
-    // Let go of the range's arrays as soon as they are added in: the caller (and the
-    // worker's result list) still hold the part, and at 10M every range's part is a
-    // full set of sums and first-row hashes, ~1 GB.
+    this.newest = Math.max(this.newest, p.newest);
+    // At 10M every range's part is a full set of sums and first-row hashes, ~1 GB.
     p.states = [];
   }
-  return { states, counts, marked, duplicates, newest };
 }
 
-/** The billing fold of a file read in byte ranges (see readBilling, mergeParts). */
-export function mergeBilling(
-  parts: MeasurePart[],
-  input: InputOptions,
-  windows: BillingWindows,
-): { fold: BillingFold; duplicates: number } {
+/** A merge of a measure extract's range parts, fed in range order (see PartsMerge). */
+export interface MeasureMerge {
+  add(part: MeasurePart): void;
+  finish(): { fold: { billing?: BillingFold; usage?: UsageFold }; duplicates: number };
+}
+
+/** The billing fold of a file read in byte ranges (see readBilling, PartsMerge). */
+export function billingMerge(input: InputOptions, windows: BillingWindows): MeasureMerge {
   const folds = foldColumns('billing_monthly', input.measures);
   const width = folds.map((f) => windows[f.measure] ?? 0);
   const window = Math.max(1, ...width);
-  const merged = mergeParts(parts, (month, newestBefore) => month > newestBefore - window);
-  const months = new Map<number, MeasureSums>();
-  for (const [m, st] of merged.states) {
-    if (m <= merged.newest - window) continue;
-    const kept = st.sums.map((a, j) => (m > merged.newest - width[j]! ? a : null));
-    // finished() lets go of each double as it narrows it; the state must not keep it either.
-    st.sums.fill(null);
-    months.set(m, finished(folds, kept));
-  }
-  return { fold: { months, rowsPerMonth: sortedMap(merged.counts) }, duplicates: merged.duplicates };
+  const merged = new PartsMerge((month, newestBefore) => month > newestBefore - window);
+  return {
+    add: (part) => merged.add(part),
+    finish: () => {
+      const months = new Map<number, MeasureSums>();
+      for (const [m, st] of merged.states) {
+        if (m <= merged.newest - window) continue;
+        const kept = st.sums.map((a, j) => (m > merged.newest - width[j]! ? a : null));
+        // finished() lets go of each double as it narrows it; the state must not keep it either.
+        st.sums.fill(null);
+        months.set(m, finished(folds, kept));
+      }
+      return { fold: { billing: { months, rowsPerMonth: sortedMap(merged.counts) } }, duplicates: merged.duplicates };
+    },
+  };
 }
 
-/** The usage fold of a file read in byte ranges (see readUsage, mergeParts). */
-export function mergeUsage(parts: MeasurePart[], input: InputOptions): { fold: UsageFold; duplicates: number } {
+/** The usage fold of a file read in byte ranges (see readUsage, PartsMerge). */
+export function usageMerge(input: InputOptions): MeasureMerge {
   const folds = foldColumns('usage_daily', input.measures);
-  const merged = mergeParts(parts, () => true);
-  const days = new Map<number, MeasureSums>();
-  for (const [k, st] of merged.states) days.set(k, finishedDay(folds, st, input));
+  const merged = new PartsMerge(() => true);
   return {
-    fold: { rowsPerDay: sortedMap(merged.counts), activeRowsPerDay: sortedMap(merged.marked), days },
-    duplicates: merged.duplicates,
+    add: (part) => merged.add(part),
+    finish: () => {
+      const days = new Map<number, MeasureSums>();
+      for (const [k, st] of merged.states) days.set(k, finishedDay(folds, st, input));
+      const usage = { rowsPerDay: sortedMap(merged.counts), activeRowsPerDay: sortedMap(merged.marked), days };
+      return { fold: { usage }, duplicates: merged.duplicates };
+    },
   };
 }
 
@@ -691,7 +728,7 @@ export async function readBilling(...args: Parameters<typeof foldBilling>): Prom
   return { fold: r.fold!, stats: r.stats };
 }
 
-/** readBilling, or with opts.range one range's MeasurePart (see mergeBilling). */
+/** readBilling, or with opts.range one range's MeasurePart (see billingMerge). */
 export async function foldBilling(
   path: string,
   file: string,
@@ -718,7 +755,7 @@ export async function foldBilling(
   let last: MonthState | undefined;
   const range = opts.range;
   // A range after the first keeps the first rows of the months it stops keeping: they
-  // may still count repeats in mergeParts (the months are dropped there when the
+  // may still count repeats in PartsMerge (the months are dropped there when the
   // earlier ranges' newest month says the file's reader never kept them).
   const retired: { month: number; state: MonthState }[] = [];
   const laterRows = () => (range !== undefined && range.index > 0 ? new LaterRows() : null);
@@ -805,7 +842,7 @@ export async function readUsage(...args: Parameters<typeof foldUsage>): Promise<
   return { fold: r.fold!, stats: r.stats };
 }
 
-/** readUsage, or with opts.range one range's MeasurePart (see mergeUsage). */
+/** readUsage, or with opts.range one range's MeasurePart (see usageMerge). */
 export async function foldUsage(
   path: string,
   file: string,

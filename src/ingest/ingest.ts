@@ -43,7 +43,7 @@ import {
 } from './facts.js';
 import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type InputOptions } from './layout.js';
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
-import { mergeRanges, planRanges } from './ranges.js';
+import { RangeMerge, planRanges } from './ranges.js';
 import { RejectLog } from './rejects.js';
 import { joinScans, withHash } from './subscriber-ranges.js';
 import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberScan, type SubscriberTable } from './subscribers.js';
@@ -123,15 +123,13 @@ function envCount(name: string): number | undefined {
  * through the fast path for plain records; a gzip file holds about four times its size.
  */
 const COST = {
-  subscriberValues: 7,
-  subscriberKeys: 5,
-  subscriberRange: 8,
-  subscriberJoin: 1.5,
   plainFacts: 4.5,
   otherFacts: 10,
   gzip: 4,
   hash: 0.7,
 };
+/** The order of the usual reading: extracts in order, a file's hash job after its ranges. */
+const rankOf = (j: FactJob) => extractRank(j.extract) + ('hash' in j ? 0.5 : 0);
 /** The extracts with a fast path: those whose numeric columns are summed (the measure extracts). */
 const PLAIN_FACTS = new Set<ExtractName>(MEASURE_EXTRACTS);
 
@@ -247,8 +245,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   const subsCut = plan.readFacts ? null : await planRanges(paths.subscribers, 'subscribers', input, workers, minRange);
   const subsHash: FactJob | null = subsCut && { extract: 'subscribers', path: paths.subscribers, file: subsFile, hash: true };
   const runnable = [...(subsHash ? [subsHash] : []), ...units.flatMap((u) => u.parts ?? [u.whole])];
-  const lists = shareOut(plan, paths.subscribers, subsCut?.ranges ?? null, runnable, workers);
-  const url = lists.length > 1 ? factWorkerUrl() : null;
+  const dispatch = dispatchPlan(plan, paths.subscribers, subsCut?.ranges ?? null, runnable, workers);
+  const url = dispatch !== null ? factWorkerUrl() : null;
   const onRows = plan.onRows;
   // Progress per extract: the sums over its jobs (its ranges), wherever they run.
   const done = new Map<FactJob, [number, number]>();
@@ -274,31 +272,79 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     stage(job.extract);
   };
 
+  // The jobs not started yet, in the order they are taken: each thread takes the next
+  // it may run whenever it is free (see dispatchPlan).
+  const queue: FactJob[] = dispatch !== null && url !== null ? [...dispatch.order] : [...runnable].sort((a, b) => rankOf(a) - rankOf(b));
+  const results = new Map<FactJob, FactResult>();
+  const failures = new Map<FactJob | 'do_not_call', unknown>();
+  // A cut file's ranges are merged as each arrives (null: a range failed, the file is read again whole).
+  const unitOf = new Map<FactJob, Unit>();
+  const merges = new Map<Unit, RangeMerge | null>();
+  for (const u of units) {
+    if (u.parts === null) continue;
+    for (const j of u.parts) unitOf.set(j, u);
+    const whole = u.whole;
+    const ranges = u.parts.length;
+    merges.set(u, new RangeMerge(whole.extract, ranges, { input, windows: 'windows' in whole ? whole.windows : undefined }));
+  }
+  let tableSent = false;
+  const deliver = (job: FactJob, r: FactResult) => {
+    const u = unitOf.get(job);
+    if (r.range === undefined) results.set(job, r);
+    else merges.get(u!)?.add(r);
+  };
+  const fail = (job: FactJob, e: unknown) => {
+    const u = unitOf.get(job);
+    if (u === undefined) {
+      // The first file to fail ends the sharing out: what is left is read below, in order.
+      failures.set(job, e);
+      queue.length = 0;
+      return;
+    }
+    // A range or hash job: its file is read again whole below (the cut may have been wrong).
+    merges.set(u, null);
+    for (let k = queue.length - 1; k >= 0; k--) if (unitOf.get(queue[k]!) === u) queue.splice(k, 1);
+  };
+  /** The next job a thread may run (worker k, or -1 for this thread); before the id table, one that needs none if there is one. */
+  const take = (k: number): FactJob | undefined => {
+    const may = (j: FactJob) => dispatch === null || dispatch.onlyOn.get(j) === undefined || dispatch.onlyOn.get(j) === k;
+    let at = -1;
+    if (k >= 0 && !tableSent) at = queue.findIndex((j) => 'hash' in j && may(j));
+    if (at < 0) at = queue.findIndex(may);
+    return at < 0 ? undefined : queue.splice(at, 1)[0];
+  };
+
   // Worker k reads range k + 1 of a cut subscribers.csv, or (the first, the file not cut) its ids.
   const subscribersOf = (k: number): WorkerInput['subscribers'] => {
     if (subsCut === null) return k === 0 ? { path: paths.subscribers, file: subsFile } : null;
     const r = subsCut.ranges[k + 1];
     return r ? { path: paths.subscribers, file: subsFile, range: { ...r, header: subsCut.header } } : null;
   };
-  const threads: { worker: FactWorker; jobs: FactJob[] }[] = [];
+  const jobId = new Map(runnable.map((j, i) => [j, i]));
+  const threads: FactWorker[] = [];
   try {
-    if (url !== null) {
-      lists.slice(1).forEach((list, k) => {
-        const worker = new FactWorker(
+    if (url !== null && dispatch !== null) {
+      for (let k = 0; k + 1 < dispatch.threads; k++) {
+        const feed = () => {
+          const job = take(k);
+          if (job === undefined) worker.end();
+          else worker.assign(jobId.get(job)!, job);
+        };
+        const worker: FactWorker = new FactWorker(
           url,
+          { input, subscribers: subscribersOf(k), progress: onRows !== undefined },
           {
-            input,
-            subscribers: subscribersOf(k),
-            jobs: list,
-            progress: onRows !== undefined,
+            onReady: feed,
+            onStart: (j) => begin(runnable[j]!),
+            onRows: (j, rows, bytes) => progressOf(runnable[j]!)?.(rows, bytes),
+            onResult: (j, r) => deliver(runnable[j]!, r),
+            onError: (j, e) => fail(runnable[j]!, e),
           },
-          { onRows: (j, rows, bytes) => progressOf(list[j]!)?.(rows, bytes), onStart: (j) => begin(list[j]!) },
         );
-        threads.push({ worker, jobs: list });
-      });
+        threads.push(worker);
+      }
     }
-    const keyWorker = subsCut === null ? (threads[0]?.worker ?? null) : null;
-    const mainJobs = url !== null ? lists[0]! : runnable;
+    const keyWorker = subsCut === null ? (threads[0] ?? null) : null;
 
     stage('subscribers');
     // A cut file: this thread scans the ranges no worker reads, the workers the others;
@@ -311,7 +357,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       const onSubsRows = progress('subscribers');
       try {
         for (const [r, range] of subsCut.ranges.entries()) {
-          const worker = r > 0 ? threads[r - 1]?.worker : undefined;
+          const worker = r > 0 ? threads[r - 1] : undefined;
           if (worker !== undefined) {
             const got = await worker.scan();
             if (got.scan === null) throw got.error;
@@ -346,9 +392,9 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     let keys: SubscriberKeys;
     if (keyWorker === null) {
       keys = resolveKeys(scan, subsFile);
-      if (subsCut !== null) {
+      if (threads.length > 0) {
         const shared = keys.table.share();
-        for (const t of threads) t.worker.sendTable(shared);
+        for (const t of threads) t.sendTable(shared);
       }
     } else {
       const wk: WorkerKeys = await keyWorker.keys();
@@ -365,19 +411,19 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       };
       if (threads.length > 1) {
         const shared = wk.table.share();
-        for (const t of threads.slice(1)) t.worker.sendTable(shared);
+        for (const t of threads.slice(1)) t.sendTable(shared);
       }
     }
+    tableSent = true;
     const subscribers = applyKeys(scan.values!, keys);
     const subscriberKeys = { n: subscribers.n, idTable: keys.table };
 
-    // First every thread runs its share (this thread in the usual order, the do-not-call
-    // list at its place: it needs the subscribers' phone numbers, so it is read here).
-    // A failure stops only the thread it happened in; what it leaves undone, and a file
-    // whose ranges failed or were cut inside a record, is read below, whole, in the usual
-    // order, so that the error raised is the one a single reader would raise first.
-    const results = new Map<FactJob, FactResult>();
-    const failures = new Map<FactJob | 'do_not_call', unknown>();
+    // Every thread takes jobs until none is left for it; this thread reads the
+    // do-not-call list too (it needs the subscribers' phone numbers): first when there
+    // are workers, else at its place in the usual order. A failure ends the sharing
+    // out; what is left undone, and a file whose ranges failed or were cut inside a
+    // record, is read below, whole, in the usual order, so that the error raised is the
+    // one a single reader would raise first.
     let doNotCall: Uint8Array | null = null;
     let dncStats: FileStats | undefined;
     const dncRejects = new RejectLog();
@@ -391,50 +437,39 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const runHere = async (job: FactJob) => {
       begin(job);
       const other = await plan.readFacts?.(job, input, subscribers, progressOf(job));
-      results.set(job, other ?? (await runFactJob(job, input, subscriberKeys, progressOf(job))));
+      return other ?? (await runFactJob(job, input, subscriberKeys, progressOf(job)));
     };
-    const mine: (FactJob | 'do_not_call')[] = [...mainJobs];
-    if (dncPath) mine.push('do_not_call');
-    // (A hash job after its file's ranges.)
-    const rankOf = (j: FactJob | 'do_not_call') =>
-      j === 'do_not_call' ? extractRank(j) : extractRank(j.extract) + ('hash' in j ? 0.5 : 0);
-    mine.sort((a, b) => rankOf(a) - rankOf(b));
-    for (const job of mine) {
+    let dncDone = false;
+    const dncHere = async () => {
+      dncDone = true;
       try {
-        if (job === 'do_not_call') {
-          stage('do_not_call');
-          await readDnc();
-        } else {
-          await runHere(job);
-        }
+        stage('do_not_call');
+        await readDnc();
       } catch (e) {
-        failures.set(job, e);
-        break;
+        failures.set('do_not_call', e);
+        queue.length = 0;
+      }
+    };
+    if (dncPath && threads.length > 0) await dncHere();
+    for (let job = take(-1); job !== undefined; job = take(-1)) {
+      if (dncPath && !dncDone && rankOf(job) > extractRank('do_not_call')) {
+        await dncHere();
+        if (failures.size > 0) break;
+      }
+      try {
+        deliver(job, await runHere(job));
+      } catch (e) {
+        fail(job, e);
       }
     }
-    // The workers' results of some jobs, as soon as those are done (a file's ranges are
-    // merged here while the workers go on with the files after it).
-    const collect = async (jobs: FactJob[]) => {
-      for (const t of threads) {
-        const last = Math.max(...jobs.map((j) => t.jobs.indexOf(j)));
-        if (last < 0) continue;
-        await t.worker.settled(last + 1);
-        for (let j = 0; j <= last; j++) {
-          const r = t.worker.result(j);
-          if (r !== undefined) results.set(t.jobs[j]!, r);
-        }
-        const wf = t.worker.failure;
-        if (wf !== null && wf.job >= 0) failures.set(t.jobs[wf.job]!, wf.error);
-        else if (wf !== null) throw wf.error;
-      }
-    };
-    // A job's result, the job run here if its thread stopped before it.
-    const resultOf = async (job: FactJob): Promise<FactResult> => {
-      await collect([job]);
-      if (failures.has(job)) throw failures.get(job);
-      if (!results.has(job)) await runHere(job);
-      return results.get(job)!;
-    };
+    if (dncPath && !dncDone && failures.size === 0) await dncHere();
+    for (const t of threads) {
+      await t.ended();
+      if (t.failure !== null) throw t.failure;
+    }
+
+    // Assemble in the usual order; a file not read (or whose ranges could not be merged) is read here whole.
+    if (joined !== null && subsHash !== null && failures.has(subsHash)) throw failures.get(subsHash);
     const final = new Map<ExtractName, FactResult>();
     for (const name of EXTRACT_NAMES) {
       if (name === 'do_not_call' && dncPath) {
@@ -443,26 +478,18 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       }
       const unit = units.find((u) => u.whole.extract === name);
       if (unit === undefined) continue;
-      if (unit.parts === null) {
-        final.set(name, await resultOf(unit.whole));
-        continue;
+      if (failures.has(unit.whole)) throw failures.get(unit.whole);
+      let got = results.get(unit.whole) ?? null;
+      if (got === null && unit.parts !== null) {
+        const merge = merges.get(unit);
+        if (merge?.complete) got = merge.finish();
+        merges.delete(unit);
       }
-      await collect(unit.parts);
-      const got = unit.parts.map((j) => results.get(j));
-      const whole = unit.whole;
-      let merged: FactResult | null = null;
-      if (got.every((r) => r !== undefined)) merged = mergeRanges(got, { input, windows: 'windows' in whole ? whole.windows : undefined });
-      // The ranges' unfinished parts are not needed any more (the merge kept what it uses).
-      for (const j of unit.parts) results.delete(j);
-      if (merged === null) {
-        await runHere(whole);
-        merged = results.get(whole)!;
-      }
-      final.set(name, merged);
+      final.set(name, got ?? (await runHere(unit.whole)));
     }
-
-    // Assemble in the usual order.
-    const files: FileStats[] = [joined !== null && subsHash !== null ? withHash(keys.stats, (await resultOf(subsHash)).stats) : keys.stats];
+    const files: FileStats[] = [
+      joined !== null && subsHash !== null ? withHash(keys.stats, (results.get(subsHash) ?? (await runHere(subsHash))).stats) : keys.stats,
+    ];
     rejects.addRows(keys.rejects);
     for (const name of EXTRACT_NAMES) {
       const r = final.get(name);
@@ -490,25 +517,36 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       rejects,
     };
   } finally {
-    for (const t of threads) await t.worker.terminate();
+    for (const t of threads) await t.terminate();
   }
 }
 
+/** How the jobs are shared out between the reading threads. */
+interface Dispatch {
+  /** Reading threads, this one included. */
+  threads: number;
+  /** The jobs in the order the threads take them. */
+  order: FactJob[];
+  /** Jobs that only one thread may run: worker k, or -1 for this thread (tests and diagnosis). */
+  onlyOn: Map<FactJob, number>;
+}
+
 /**
- * The jobs of each reading thread: [0] this thread's, [1] the first worker's (it
- * starts by reading the subscriber ids), [2...] the other workers' (they hash files
- * until the id table comes). One list only when the inputs are small, there is one
- * reading thread, or the plan says so; otherwise the jobs are dealt out largest first
- * to whichever thread has least to do (this thread starts with the subscriber
- * attributes, the first worker with the ids). Each list keeps the usual order.
+ * null when the jobs are all read in this thread: the inputs are small, there is one
+ * reading thread, or the plan says so. Otherwise each thread, this one included,
+ * takes the next job whenever it is free: the hash jobs first (they need no id table,
+ * so the workers run them while this thread joins subscribers.csv's ranges and
+ * indexes the ids), then the largest first, so that the last jobs are small and the
+ * threads end together; a file's ranges come one after another, in range order, so
+ * that each is merged as it arrives.
  */
-function shareOut(
+export function dispatchPlan(
   plan: IngestPlan,
   subscribersPath: string,
   subscriberRanges: ByteRange[] | null,
   jobs: FactJob[],
   workers: number,
-): FactJob[][] {
+): Dispatch | null {
   const env = process.env.CHURNWATCH_INGEST_PARALLEL;
   const forced = plan.parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
   // (An explicit `workers: 1` is one thread even when the environment forces a worker.)
@@ -519,10 +557,12 @@ function shareOut(
     plan.readFacts !== undefined ||
     (forced === undefined && workers < 2)
   )
-    return [jobs];
+    return null;
+  const onlyOn = new Map<FactJob, number>();
   if (plan.workerExtracts) {
     const chosen = new Set(plan.workerExtracts);
-    return [jobs.filter((j) => !chosen.has(j.extract)), jobs.filter((j) => chosen.has(j.extract))];
+    for (const j of jobs) onlyOn.set(j, chosen.has(j.extract) ? 0 : -1);
+    return { threads: 2, order: jobs, onlyOn };
   }
   const size = (p: string) => {
     try {
@@ -540,27 +580,17 @@ function shareOut(
     const hash = range?.index === 0 ? size(job.path) * COST.hash : 0;
     return bytes * (PLAIN_FACTS.has(job.extract) ? COST.plainFacts : COST.otherFacts) + hash;
   };
-  const subsBytes = size(subscribersPath);
+  const subsBytes = subscriberRanges === null ? size(subscribersPath) : subscriberRanges[subscriberRanges.length - 1]!.end;
   const total = subsBytes + jobs.reduce((a, j) => a + ('hash' in j ? 0 : costOf(j) / COST.plainFacts), 0);
-  if (forced === undefined && total < PARALLEL_MIN_BYTES) return [jobs];
-  const threads = Math.max(2, workers);
-  const load = Array.from({ length: threads }, (_, t) =>
-    t === 0 ? subsBytes * COST.subscriberValues : t === 1 ? subsBytes * COST.subscriberKeys : 0,
-  );
-  if (subscriberRanges !== null) {
-    // Range r on thread r; this thread also joins the scans and indexes the ids.
-    load.fill(0);
-    load[0] = subsBytes * COST.subscriberJoin;
-    for (const [t, r] of subscriberRanges.entries()) load[t]! += (r.end - r.start) * COST.subscriberRange;
-  }
-  const where = new Map<FactJob, number>();
-  for (const job of [...jobs].sort((a, b) => costOf(b) - costOf(a))) {
-    // (Forced on: the first worker gets at least the largest job.)
-    let t = forced === true && where.size === 0 ? 1 : 0;
-    for (let k = 0; k < threads; k++) if (load[k]! < load[t]!) t = k;
-    if (forced === true && where.size === 0) t = 1;
-    where.set(job, t);
-    load[t]! += costOf(job);
-  }
-  return load.map((_, t) => jobs.filter((j) => where.get(j) === t).sort((a, b) => Number('hash' in b) - Number('hash' in a)));
+  if (forced === undefined && total < PARALLEL_MIN_BYTES) return null;
+  // A file's ranges all take the key of its largest.
+  const cost = new Map(jobs.map((j) => [j, costOf(j)]));
+  const largest = new Map<ExtractName, number>();
+  for (const j of jobs) if ('range' in j && j.range) largest.set(j.extract, Math.max(largest.get(j.extract) ?? 0, cost.get(j)!));
+  const key = (j: FactJob) => ('hash' in j ? Infinity : 'range' in j && j.range ? largest.get(j.extract)! : cost.get(j)!);
+  const order = jobs.map((j, i) => ({ j, i })).sort((a, b) => key(b.j) - key(a.j) || a.i - b.i);
+  // (Forced on: the first worker gets at least the largest job.)
+  const first = order.find((o) => !('hash' in o.j));
+  if (forced === true && first) onlyOn.set(first.j, 0);
+  return { threads: Math.max(2, workers), order: order.map((o) => o.j), onlyOn };
 }

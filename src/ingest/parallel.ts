@@ -7,7 +7,7 @@
  */
 import { deserializeError } from '../errors.js';
 import { compiledWorker, startWorker, type WorkerThread } from '../util/worker.js';
-import type { FactResult } from './fact-jobs.js';
+import type { FactJob, FactResult } from './fact-jobs.js';
 import { IdTable } from './id-table.js';
 import type { RejectRow } from './rejects.js';
 import type { SharedIdTable } from './id-table.js';
@@ -28,25 +28,26 @@ export interface WorkerKeys {
   sha256: string;
 }
 
+/** What a worker reports as it goes (ids are the caller's job ids). */
+export interface FactWorkerHooks {
+  /** Ready for a job: after subscribers.csv, and after each result or error. */
+  onReady(): void;
+  onStart?: (job: number) => void;
+  onRows?: (job: number, rows: number, bytes: number) => void;
+  onResult(job: number, result: FactResult): void;
+  onError(job: number, error: Error): void;
+}
+
 export class FactWorker {
   private readonly worker: WorkerThread;
-  private readonly results = new Map<number, FactResult>();
-  /** The first failure: the job it happened in (-1: subscribers.csv) and the error. */
-  failure: { job: number; error: Error } | null = null;
+  /** A failure outside any job: reading subscribers.csv (its ids), or the thread itself. */
+  failure: Error | null = null;
   private finished = false;
   private wake: (() => void)[] = [];
   private keysValue: WorkerKeys | null = null;
   private scanValue: { scan: SubscriberScan | null; error: Error | null } | null = null;
 
-  constructor(
-    url: URL,
-    input: WorkerInput,
-    hooks: {
-      onStart?: (job: number) => void;
-      /** Progress of the worker's job `job` (an index into its jobs). */
-      onRows?: (job: number, rows: number, bytes: number) => void;
-    } = {},
-  ) {
+  constructor(url: URL, input: WorkerInput, hooks: FactWorkerHooks) {
     this.worker = startWorker<FromWorker>(url, input, 'ingest worker', {
       isLast: (m) => m.type === 'done',
       message: (m) => {
@@ -60,6 +61,9 @@ export class FactWorker {
               error: m.error === null ? null : deserializeError(m.error),
             };
             break;
+          case 'ready':
+            hooks.onReady();
+            break;
           case 'start':
             hooks.onStart?.(m.job);
             break;
@@ -67,10 +71,15 @@ export class FactWorker {
             hooks.onRows?.(m.job, m.rows, m.bytes);
             break;
           case 'result':
-            this.results.set(m.job, m.result);
+            hooks.onResult(m.job, m.result);
+            hooks.onReady();
             break;
           case 'error':
-            this.failure ??= { job: m.job, error: deserializeError(m.error) };
+            if (m.job < 0) this.failure ??= deserializeError(m.error);
+            else {
+              hooks.onError(m.job, deserializeError(m.error));
+              hooks.onReady();
+            }
             break;
           case 'done':
             this.finished = true;
@@ -79,7 +88,7 @@ export class FactWorker {
         this.notify();
       },
       failed: (e) => {
-        this.failure ??= { job: -1, error: e };
+        this.failure ??= e;
         this.finished = true;
         this.notify();
       },
@@ -100,30 +109,37 @@ export class FactWorker {
   async keys(): Promise<WorkerKeys> {
     await this.until(() => this.keysValue !== null || this.failure !== null || this.finished);
     if (this.keysValue !== null) return this.keysValue;
-    throw this.failure?.error ?? new Error('the ingest worker finished without reading subscribers.csv');
+    throw this.failure ?? new Error('the ingest worker finished without reading subscribers.csv');
   }
 
   /** The worker's scan of its range of subscribers.csv, or the error it raised (or the worker's, if it failed). */
   async scan(): Promise<{ scan: SubscriberScan | null; error: Error | null }> {
     await this.until(() => this.scanValue !== null || this.failure !== null || this.finished);
-    return (
-      this.scanValue ?? { scan: null, error: this.failure?.error ?? new Error('the ingest worker finished without scanning its range') }
-    );
+    return this.scanValue ?? { scan: null, error: this.failure ?? new Error('the ingest worker finished without scanning its range') };
   }
 
-  /** Waits until jobs 0..count-1 have results, or the worker failed or finished. */
-  async settled(count: number): Promise<void> {
-    await this.until(() => this.finished || this.failure !== null || [...Array(count).keys()].every((j) => this.results.has(j)));
+  /** Waits until the worker has ended (after end(), or a failure). */
+  async ended(): Promise<void> {
+    await this.until(() => this.finished);
   }
 
   /** Sends a worker started without subscribers.csv the id table its jobs need. */
   sendTable(table: SharedIdTable): void {
-    const m: ToWorker = { type: 'table', table };
-    this.worker.post(m);
+    this.post({ type: 'table', table });
   }
 
-  result(job: number): FactResult | undefined {
-    return this.results.get(job);
+  /** Gives the worker its next job. */
+  assign(id: number, job: FactJob): void {
+    this.post({ type: 'job', id, job });
+  }
+
+  /** No more jobs: the worker ends. */
+  end(): void {
+    this.post({ type: 'end' });
+  }
+
+  private post(m: ToWorker): void {
+    this.worker.post(m);
   }
 
   async terminate(): Promise<void> {

@@ -36,7 +36,7 @@ import { TextDecoder } from 'node:util';
 import { ChurnwatchError } from '../errors.js';
 import { CsvScanner, fieldString } from './csv-scan.js';
 import type { FactResult } from './fact-jobs.js';
-import { mergeBilling, mergeUsage, type BillingWindows } from './facts.js';
+import { billingMerge, usageMerge, type BillingWindows, type MeasureMerge } from './facts.js';
 import { encodingOf, type ExtractName, type InputOptions } from './layout.js';
 import type { ByteRange } from './read-extract.js';
 import type { RejectRow } from './rejects.js';
@@ -154,42 +154,86 @@ export interface MergeContext {
  * a record (see the module comment): the caller then reads the file whole.
  */
 export function mergeRanges(parts: FactResult[], ctx: MergeContext): FactResult | null {
-  const ranges = [...parts].sort((a, b) => a.range! - b.range!);
-  for (let i = 0; i + 1 < ranges.length; i++) if (!ranges[i]!.stats.range!.between) return null;
-  const h = ranges[0]!.stats;
-  const bytes = ranges.reduce((a, r) => a + r.stats.bytes, 0);
-  const sameFile = (b: FileStats['before']) => b.size === h.before.size && b.mtimeMs === h.before.mtimeMs;
-  if (bytes !== h.range!.hashed || !ranges.every((r) => sameFile(r.stats.before))) {
-    throw new ChurnwatchError('CW_INPUT_CHANGED', `${h.file} changed while the run read it; rerun when the export has finished`, {
+  const merge = new RangeMerge(parts[0]!.extract, parts.length, ctx);
+  for (const p of parts) merge.add(p);
+  return merge.finish();
+}
+
+/**
+ * mergeRanges one range at a time, as each arrives (in any order; each is folded in
+ * as soon as the ranges before it are, and let go): the merge runs while the other
+ * ranges are still being read, and the ranges' parts are never all held at once.
+ */
+export class RangeMerge {
+  private readonly measures: MeasureMerge;
+  /** Ranges that came before an earlier one. */
+  private readonly waiting = new Map<number, FactResult>();
+  private next = 0;
+  /** A range before the last did not end between records. */
+  private cutInRecord = false;
+  private readonly rejects: RejectRow[] = [];
+  private lines = 0;
+  private readonly stats: FileStats[] = [];
+
+  constructor(
+    extract: ExtractName,
+    private readonly count: number,
+    private readonly ctx: MergeContext,
+  ) {
+    this.measures = extract === 'billing_monthly' ? billingMerge(ctx.input, ctx.windows ?? {}) : usageMerge(ctx.input);
+  }
+
+  /** Every range is in. */
+  get complete(): boolean {
+    return this.next === this.count;
+  }
+
+  add(r: FactResult): void {
+    this.waiting.set(r.range!, r);
+    for (let got = this.waiting.get(this.next); got !== undefined; got = this.waiting.get(this.next)) {
+      this.waiting.delete(this.next);
+      const range = got.stats.range!;
+      if (this.next + 1 < this.count && !range.between) this.cutInRecord = true;
+      this.next++;
+      this.stats.push(got.stats);
+      if (this.cutInRecord) continue;
+      const offset = this.lines;
+      for (const row of got.rejects) this.rejects.push(offset === 0 ? row : { ...row, line: row.line + offset });
+      this.lines += range.lines;
+      this.measures.add(got.part!);
+    }
+  }
+
+  /** The merged result, once every range is in (see mergeRanges). */
+  finish(): FactResult | null {
+    if (this.next !== this.count) throw new Error(`RangeMerge: ${this.next} of ${this.count} ranges merged`);
+    if (this.cutInRecord) return null;
+    const ranges = this.stats;
+    // The first range hashed the whole file: the ranges must add up to what it hashed, of the same file.
+    const h = ranges[0]!;
+    const bytes = ranges.reduce((a, r) => a + r.bytes, 0);
+    const sameFile = (b: FileStats['before']) => b.size === h.before.size && b.mtimeMs === h.before.mtimeMs;
+    if (bytes !== h.range!.hashed || !ranges.every((r) => sameFile(r.before))) {
+      throw new ChurnwatchError('CW_INPUT_CHANGED', `${h.file} changed while the run read it; rerun when the export has finished`, {
+        file: h.file,
+      });
+    }
+    const records = ranges.reduce((a, r) => a + r.records, 0);
+    if (records === 0 && !this.ctx.mayBeEmpty) throw noDataRows(h.file);
+    const spans = ranges.map((r) => r.range!);
+    const stats: FileStats = {
+      extract: h.extract,
       file: h.file,
-    });
+      path: h.path,
+      bytes,
+      records,
+      accepted: ranges.reduce((a, r) => a + r.accepted, 0),
+      rejected: ranges.reduce((a, r) => a + r.rejected, 0),
+      ms: Math.max(...spans.map((s) => s.endedAt)) - Math.min(...spans.map((s) => s.startedAt)),
+      sha256: h.sha256,
+      before: h.before,
+    };
+    const m = this.measures.finish();
+    return { extract: h.extract, stats: { ...stats, duplicates: m.duplicates }, rejects: this.rejects, ...m.fold };
   }
-  const rejects: RejectRow[] = [];
-  let offset = 0;
-  for (const r of ranges) {
-    for (const row of r.rejects) rejects.push(offset === 0 ? row : { ...row, line: row.line + offset });
-    offset += r.stats.range!.lines;
-  }
-  const records = ranges.reduce((a, r) => a + r.stats.records, 0);
-  if (records === 0 && !ctx.mayBeEmpty) throw noDataRows(h.file);
-  const spans = ranges.map((r) => r.stats.range!);
-  const stats: FileStats = {
-    extract: h.extract,
-    file: h.file,
-    path: h.path,
-    bytes,
-    records,
-    accepted: ranges.reduce((a, r) => a + r.stats.accepted, 0),
-    rejected: ranges.reduce((a, r) => a + r.stats.rejected, 0),
-    ms: Math.max(...spans.map((s) => s.endedAt)) - Math.min(...spans.map((s) => s.startedAt)),
-    sha256: h.sha256,
-    before: h.before,
-  };
-  const measureParts = ranges.map((r) => r.part!);
-  if (h.extract === 'billing_monthly') {
-    const m = mergeBilling(measureParts, ctx.input, ctx.windows ?? {});
-    return { extract: h.extract, stats: { ...stats, duplicates: m.duplicates }, rejects, billing: m.fold };
-  }
-  const m = mergeUsage(measureParts, ctx.input);
-  return { extract: h.extract, stats: { ...stats, duplicates: m.duplicates }, rejects, usage: m.fold };
 }

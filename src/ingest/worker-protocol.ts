@@ -13,25 +13,31 @@ export interface WorkerInput {
   input: InputOptions;
   /**
    * The worker reads the subscriber ids of this file itself, or (null) is sent the
-   * table another worker read, in a ToWorker message (jobs that need no ids, hashing a
+   * table another thread made, in a ToWorker message (jobs that need no ids, hashing a
    * file, run before it comes). With a range, the worker scans that range for ids and
    * attributes, posts the scan, and is sent the table the main thread joins from all ranges.
    */
   subscribers: { path: string; file: string; range?: ByteRange & { header: string[] | null } } | null;
-  jobs: FactJob[];
   /** Post progress messages. */
   progress: boolean;
 }
 
-export type ToWorker = { type: 'table'; table: SharedIdTable };
+/**
+ * The worker is given one job at a time, the next when it posts the result of the one
+ * before (or 'ready', at first), so that the threads share the jobs by how long each
+ * really takes; 'end' when there is none left for it.
+ */
+export type ToWorker = { type: 'table'; table: SharedIdTable } | { type: 'job'; id: number; job: FactJob } | { type: 'end' };
 
 export type FromWorker =
   | { type: 'keys'; table: SharedIdTable; dups: Int32Array; rejects: RejectRow[]; valid: number; sha256: string }
   /** A range of subscribers.csv scanned (or its error: the main thread then reads the file whole). */
   | { type: 'scan'; scan: PackedScan | null; error: SerializedError | null }
+  /** Done with subscribers.csv: the first job may come. */
+  | { type: 'ready' }
   | { type: 'start'; job: number }
   | { type: 'rows'; job: number; extract: string; rows: number; bytes: number }
   | { type: 'result'; job: number; result: FactResult }
-  /** job: the index of the failing job, -1 while reading subscribers.csv. */
+  /** job: the id of the failing job, -1 while reading subscribers.csv (the worker then stops). */
   | { type: 'error'; job: number; error: SerializedError }
   | { type: 'done' };

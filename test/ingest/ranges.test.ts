@@ -14,9 +14,12 @@ import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/ingest/ingest.js';
 import { defaultInputOptions, type InputOptions } from '../../src/ingest/layout.js';
-import { mergeRanges, planRanges } from '../../src/ingest/ranges.js';
-import type { FactResult } from '../../src/ingest/fact-jobs.js';
-import { generate, tempDir, ensureBuilt } from '../hardening/helpers.js';
+import { mergeRanges, planRanges, RangeMerge } from '../../src/ingest/ranges.js';
+import { runFactJob, type FactJob, type FactResult } from '../../src/ingest/fact-jobs.js';
+import { readSubscribers } from '../../src/ingest/subscribers.js';
+import { RejectLog } from '../../src/ingest/rejects.js';
+import { monthOfDay, parseDay } from '../../src/util/dates.js';
+import { AS_OF, generate, tempDir, ensureBuilt } from '../hardening/helpers.js';
 import { cleanup } from '../helpers/world.js';
 import { expectSameOutputs, plainExtracts, rangePlan, runWorkers } from './plain-extracts.js';
 
@@ -134,6 +137,57 @@ describe('measure extracts read in byte ranges', () => {
       const cut = await ingest(rangePlan(input, workers, MIN));
       expect(plainExtracts(cut)).toEqual(expected);
       expectFileHashes(cut, gbk);
+    }
+  }, 120_000);
+
+  it("when the ranges arrive in any order then each is merged once those before it are in, let go, and the result is the one reader's", async () => {
+    const input = defaultInputOptions(dir);
+    const { table } = await readSubscribers(join(dir, 'subscribers.csv'), 'subscribers.csv', input, new RejectLog());
+    const keys = { n: table.n, idTable: table.idTable! };
+    const asOf = parseDay(AS_OF);
+    const jobs: FactJob[] = [
+      // Sorted by day: the days read lie in the last ranges (the first ranges' arrays are replaced, not added to).
+      {
+        extract: 'usage_daily',
+        path: join(dir, 'usage_daily.csv'),
+        file: 'usage_daily.csv',
+        asOf,
+        wanted: [
+          [1, ['calls', 'sms']],
+          [3, ['data_mb']],
+        ],
+      },
+      // Sorted by subscriber: each range holds a slice of them (added over that slice only).
+      {
+        extract: 'billing_monthly',
+        path: join(dir, 'billing_monthly.csv'),
+        file: 'billing_monthly.csv',
+        asOfMonth: monthOfDay(asOf),
+        windows: { amount: 3, mou: 2 },
+      },
+    ];
+    for (const whole of jobs) {
+      const cut = (await planRanges(whole.path, whole.extract, input, 4, MIN))!;
+      expect(cut.ranges.length).toBe(4);
+      const ranges: FactResult[] = [];
+      for (const [index, r] of cut.ranges.entries())
+        ranges.push(
+          await runFactJob({ ...whole, range: { ...r, index, header: index === 0 ? null : cut.header } } as FactJob, input, keys),
+        );
+      const merge = new RangeMerge(whole.extract, 4, { input, windows: 'windows' in whole ? whole.windows : undefined });
+      const held = () => ranges.map((r) => r.part!.states.length > 0);
+      merge.add(ranges[2]!);
+      merge.add(ranges[0]!);
+      expect(held()).toEqual([false, true, true, true]);
+      merge.add(ranges[3]!);
+      expect(merge.complete).toBe(false);
+      merge.add(ranges[1]!);
+      expect(held()).toEqual([false, false, false, false]);
+      const merged = merge.finish()!;
+      const one = await runFactJob(whole, input, keys);
+      expect(plainExtracts({ ...merged, stats: { ...merged.stats, ms: 0 } } as never)).toEqual(
+        plainExtracts({ ...one, stats: { ...one.stats, ms: 0, range: undefined } } as never),
+      );
     }
   }, 120_000);
 
