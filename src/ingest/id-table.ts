@@ -17,7 +17,8 @@
  *   millions of keys); duplicates are reported afterwards.
  *
  * A finished table can be shared with worker threads: share() returns its arrays in
- * SharedArrayBuffers and IdTable.fromShared() wraps them (lookups only).
+ * SharedArrayBuffers and IdTable.fromShared() wraps them (lookups only). A table
+ * made `shared` has them there from the start, so sharing it copies nothing.
  *
  * Trimming: field lookups ignore ASCII whitespace around the id. The reference
  * semantics are String#trim of the decoded field, which also strips Unicode spaces
@@ -95,14 +96,28 @@ export class IdTable {
 
   /**
    * `expected`: number of keys to size for; `keyBytes`: their total size, when known;
-   * `indexed`: keys to size the hash index for (0 when they come by append()).
+   * `indexed`: keys to size the hash index for (0 when they come by append());
+   * `shared`: the arrays in SharedArrayBuffers (a table that worker threads will read).
    */
-  constructor(expected = 1024, keyBytes = expected * 12, indexed = expected) {
+  constructor(
+    expected = 1024,
+    keyBytes = expected * 12,
+    indexed = expected,
+    private readonly shared = false,
+  ) {
     const cap = capacityFor(indexed);
-    this.slots = new Int32Array(cap * 2);
+    this.slots = this.int32(cap * 2);
     this.mask = cap - 1;
-    this.offsets = new Uint32Array(Math.max(16, expected) + 1);
-    this.keys = new Uint8Array(Math.max(256, keyBytes));
+    this.offsets = new Uint32Array(this.memory(4 * (Math.max(16, expected) + 1)));
+    this.keys = new Uint8Array(this.memory(Math.max(256, keyBytes)));
+  }
+
+  private memory(bytes: number): ArrayBuffer | SharedArrayBuffer {
+    return this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  }
+
+  private int32(n: number): Int32Array {
+    return new Int32Array(this.memory(4 * n));
   }
 
   /** Wraps a table shared by another thread (lookups only). */
@@ -139,7 +154,7 @@ export class IdTable {
   share(): SharedIdTable {
     this.requireIndex();
     const copy = <T extends Uint8Array | Uint32Array | Int32Array>(a: T, len: number, make: (sab: SharedArrayBuffer) => T): T => {
-      if (a.buffer instanceof SharedArrayBuffer && a.length === len) return a;
+      if (a.buffer instanceof SharedArrayBuffer) return a.subarray(0, len) as T;
       const out = make(new SharedArrayBuffer(Math.max(1, len) * a.BYTES_PER_ELEMENT));
       out.set(a.subarray(0, len) as never);
       return out;
@@ -202,12 +217,12 @@ export class IdTable {
     if (this.used + len > this.keys.length) {
       let size = this.keys.length * 2;
       while (size < this.used + len) size *= 2;
-      const k = new Uint8Array(size);
+      const k = new Uint8Array(this.memory(size));
       k.set(this.keys.subarray(0, this.used));
       this.keys = k;
     }
     if (i + 2 > this.offsets.length) {
-      const o = new Uint32Array(this.offsets.length * 2);
+      const o = new Uint32Array(this.memory(this.offsets.length * 8));
       o.set(this.offsets);
       this.offsets = o;
     }
@@ -295,7 +310,7 @@ export class IdTable {
     for (let r = 0; r < regions; r++) starts[r + 1]! += starts[r]!;
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[starts[(hashes[i]! & mask) >>> shift]!++] = i;
-    const slots = new Int32Array(cap * 2);
+    const slots = this.int32(cap * 2);
     let firstOf: Int32Array | null = null;
     for (let q = 0; q < n; q++) {
       const i = order[q]!;
@@ -339,12 +354,12 @@ export class IdTable {
     if (this.frozen) throw new Error('IdTable: the table is shared and read-only');
     const bytes = p.offsets[p.n]!;
     if (this.used + bytes > this.keys.length) {
-      const k = new Uint8Array(this.used + bytes);
+      const k = new Uint8Array(this.memory(this.used + bytes));
       k.set(this.keys.subarray(0, this.used));
       this.keys = k;
     }
     if (this._n + p.n + 1 > this.offsets.length) {
-      const o = new Uint32Array(this._n + p.n + 1);
+      const o = new Uint32Array(this.memory(4 * (this._n + p.n + 1)));
       o.set(this.offsets.subarray(0, this._n + 1));
       this.offsets = o;
     }

@@ -119,11 +119,20 @@ function concatText(cols: TextColumn[]): TextColumn {
   return new TextColumn(bytes.subarray(0, size), offsets, length);
 }
 
-function concatNumbers<T extends NumberColumn>(cols: T[]): T {
-  const out = new (cols[0]!.constructor as new (n: number) => T)(cols.reduce((a, c) => a + c.length, 0));
+/** The columns one after another: in the first column's buffer when it has room (see concatText), else in a new one. */
+function concatNumbers<T extends NumberColumn | Float64Array>(cols: T[], shift?: (k: number) => number): T {
+  const length = cols.reduce((a, c) => a + c.length, 0);
+  const head = cols[0]!;
+  const Type = head.constructor as { new (n: number): T; new (b: ArrayBufferLike, at: number, n: number): T };
+  const room = head.buffer.byteLength - head.byteOffset >= length * head.BYTES_PER_ELEMENT;
+  const out = room ? new Type(head.buffer, head.byteOffset, length) : new Type(length);
   let at = 0;
-  for (const c of cols) {
-    out.set(c as never, at);
+  for (const [k, c] of cols.entries()) {
+    if (!(room && k === 0)) {
+      const d = shift?.(k) ?? 0;
+      if (d === 0) out.set(c as never, at);
+      else for (let i = 0; i < c.length; i++) out[at + i] = c[i]! + d;
+    }
     at += c.length;
   }
   return out;
@@ -138,18 +147,22 @@ function concatNumbers<T extends NumberColumn>(cols: T[]): T {
  */
 export function joinScans(parts: SubscriberScan[]): SubscriberScan | null {
   for (let i = 0; i + 1 < parts.length; i++) if (!parts[i]!.stats.range!.between) return null;
-  const lines = new Float64Array(parts.reduce((a, p) => a + p.valid, 0));
   const rejects: RejectRow[] = [];
   const rejectedIds = new Map<number, Uint8Array>();
+  const lineOffsets: number[] = [];
   let lineOffset = 0;
   let at = 0;
   for (const p of parts) {
-    for (let i = 0; i < p.valid; i++) lines[at + i] = p.lines![i]! + lineOffset;
+    lineOffsets.push(lineOffset);
     for (const [k, id] of p.rejectedIds) rejectedIds.set(rejects.length + k, id);
     for (const row of p.rejects) rejects.push(lineOffset === 0 ? row : { ...row, line: row.line + lineOffset });
     lineOffset += p.stats.range!.lines;
     at += p.valid;
   }
+  const lines = concatNumbers(
+    parts.map((p) => p.lines!),
+    (k) => lineOffsets[k]!,
+  );
   const values: Record<string, Column> = {};
   for (const name of Object.keys(parts[0]!.values!) as (keyof SubscriberValues)[]) {
     const cols = parts.map((p) => p.values![name]);

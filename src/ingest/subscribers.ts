@@ -122,7 +122,11 @@ export interface ScanSubscribersOptions {
   chunkSize?: number;
   /** Read only this byte range of the file (subscriber-ranges.ts joins the ranges' scans). */
   range?: ByteRange & { header: string[] | null };
-  /** Size the arrays for this many bytes of file rather than the range's (the range that the others are joined to). */
+  /**
+   * Size the arrays for this many bytes of file rather than the range's (the range
+   * that the others are joined to): they are returned as views of those arrays, with
+   * the room after them, and the id table is made in shared memory (the workers read it).
+   */
   sizeFor?: number;
 }
 
@@ -196,7 +200,7 @@ export async function scanSubscribers(
     region = text(),
     managerId = text(),
     planId = text();
-  const keys = opts.keys ? new IdTable(cap, cap * 12, 0) : null;
+  const keys = opts.keys ? new IdTable(cap, cap * 12, 0, opts.sizeFor !== undefined) : null;
   const values = opts.values;
   const log = new RejectLog();
   const rejectedIds = new Map<number, Uint8Array>();
@@ -369,10 +373,13 @@ export async function scanSubscribers(
             },
     },
   );
+  // The joined range keeps its room (joinScans fills it); any other scan lets it go.
+  const cut = <T extends Uint8Array | Float32Array | Float64Array>(a: T): T =>
+    (opts.sizeFor !== undefined ? a.subarray(0, valid) : a.slice(0, valid)) as T;
   return {
     valid,
     keys,
-    lines: keys !== null ? lines.slice(0, valid) : null,
+    lines: keys !== null ? cut(lines) : null,
     values: values
       ? {
           ids: ids.finish(),
@@ -381,11 +388,11 @@ export async function scanSubscribers(
           region: region.finish(),
           managerId: managerId.finish(),
           planId: planId.finish(),
-          status: status.slice(0, valid),
-          memberLevel: memberLevel.slice(0, valid),
-          prepaidBalance: prepaid.slice(0, valid),
-          activationDate: activation.slice(0, valid),
-          statusSince: since.slice(0, valid),
+          status: cut(status),
+          memberLevel: cut(memberLevel),
+          prepaidBalance: cut(prepaid),
+          activationDate: cut(activation),
+          statusSince: cut(since),
         }
       : null,
     rejects: log.rows,

@@ -52,20 +52,27 @@ beforeAll(async () => {
   writeFileSync(path, out.join('\r\n') + '\r\n');
 }, 120_000);
 
+/** subscribers.csv cut in 3 and each range scanned; the first sized for the whole file when `join` says so. */
+async function scanRanges(input: ReturnType<typeof defaultInputOptions>, join: boolean) {
+  const cut = (await planRanges(path, 'subscribers', input, 3, MIN))!;
+  const parts = [];
+  for (const [r, range] of cut.ranges.entries())
+    parts.push(
+      await scanSubscribers(path, 'subscribers.csv', input, {
+        keys: true,
+        values: true,
+        range: { ...range, header: r ? cut.header : null },
+        ...(join && r === 0 ? { sizeFor: cut.ranges[cut.ranges.length - 1]!.end } : {}),
+      }),
+    );
+  return { cut, parts };
+}
+
 describe('subscribers.csv read in byte ranges', () => {
   it('when the ranges are scanned apart and joined then the scan equals one scan of the whole file', async () => {
     const input = defaultInputOptions(dir);
     const whole = await scanSubscribers(path, 'subscribers.csv', input, { keys: true, values: true });
-    const cut = (await planRanges(path, 'subscribers', input, 3, MIN))!;
-    const parts = [];
-    for (const [r, range] of cut.ranges.entries())
-      parts.push(
-        await scanSubscribers(path, 'subscribers.csv', input, {
-          keys: true,
-          values: true,
-          range: { ...range, header: r ? cut.header : null },
-        }),
-      );
+    const { cut, parts } = await scanRanges(input, false);
     const joined = joinScans(parts)!;
     const plain = (s: typeof whole) => ({
       valid: s.valid,
@@ -82,6 +89,30 @@ describe('subscribers.csv read in byte ranges', () => {
     // A cut after the first range's records: the rejects after it keep their lines.
     expect(cut.ranges.length).toBe(3);
     expect(joined.rejects.map((r) => r.line)).toContain(planted.bad);
+  });
+
+  it('when the first range is sized for the whole file then the others are joined into its arrays, and its id table is shared without a copy', async () => {
+    const input = defaultInputOptions(dir);
+    const whole = await scanSubscribers(path, 'subscribers.csv', input, { keys: true, values: true });
+    const { parts } = await scanRanges(input, true);
+    const head = parts[0]!;
+    const buffers = { lines: head.lines!.buffer, prepaid: head.values!.prepaidBalance.buffer, status: head.values!.status.buffer };
+    const joined = joinScans(parts)!;
+    expect(Array.from(joined.lines!)).toEqual(Array.from(whole.lines!));
+    expect(Array.from(joined.values!.prepaidBalance)).toEqual(Array.from(whole.values!.prepaidBalance));
+    expect(Array.from(joined.values!.status)).toEqual(Array.from(whole.values!.status));
+    expect({ lines: joined.lines!.buffer, prepaid: joined.values!.prepaidBalance.buffer, status: joined.values!.status.buffer }).toEqual(
+      buffers,
+    );
+    expect(joined.lines!.buffer).toBe(buffers.lines);
+    expect(joined.values!.prepaidBalance.buffer).toBe(buffers.prepaid);
+    const table = joined.keys!;
+    expect(table.isShared).toBe(true);
+    table.buildIndex();
+    const keysBefore = table.keyParts().keys.buffer;
+    const shared = table.share();
+    expect(shared.keys.buffer).toBe(keysBefore);
+    expect(shared.slots.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
   it('when cut for 2 to 40 readers then everything read equals what one reader reads, duplicates and rejects at their lines', async () => {
