@@ -288,10 +288,28 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     merges.set(u, new RangeMerge(whole.extract, ranges, { input, windows: 'windows' in whole ? whole.windows : undefined }));
   }
   let tableSent = false;
+  // A cut file is finished (its sums narrowed, the doubles let go) as soon as its last
+  // range is in, not after the other files: at 10M each file's doubles
+  // are hundreds of MB. Its result, or its error, is taken in the usual order below.
+  const finished = new Map<Unit, () => FactResult | null>();
+  const finish = (u: Unit) => {
+    const merge = merges.get(u);
+    if (!merge?.complete) return;
+    merges.delete(u);
+    try {
+      const r = merge.finish();
+      finished.set(u, () => r);
+    } catch (e) {
+      finished.set(u, () => {
+        throw e;
+      });
+    }
+  };
   const deliver = (job: FactJob, r: FactResult) => {
     const u = unitOf.get(job);
     if (r.range === undefined) results.set(job, r);
     else merges.get(u!)?.add(r);
+    if (u !== undefined) finish(u);
   };
   const fail = (job: FactJob, e: unknown) => {
     const u = unitOf.get(job);
@@ -480,11 +498,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
       if (unit === undefined) continue;
       if (failures.has(unit.whole)) throw failures.get(unit.whole);
       let got = results.get(unit.whole) ?? null;
-      if (got === null && unit.parts !== null) {
-        const merge = merges.get(unit);
-        if (merge?.complete) got = merge.finish();
-        merges.delete(unit);
-      }
+      if (got === null && unit.parts !== null) got = finished.get(unit)?.() ?? null;
       final.set(name, got ?? (await runHere(unit.whole)));
     }
     const files: FileStats[] = [
