@@ -14,7 +14,7 @@ import { ingest, type Extracts, type IngestPlan } from './ingest/ingest.js';
 import { checkGates } from './ingest/gates.js';
 import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions } from './ingest/layout.js';
 import { evaluate, namedFlags, namedTerms, type Evaluation } from './evaluate/evaluate.js';
-import { score, scoresFrom, type Scores } from './score/score.js';
+import { assignTiers, score, scoresFrom, type Scores } from './score/score.js';
 import type { DuckDbEngine, EngineScores } from './engine/duckdb.js';
 import { plainColumn, type Column, type FeatureColumn } from './rules/compile.js';
 import { monthOfDay } from './util/dates.js';
@@ -149,7 +149,12 @@ async function engineAnalyses(
     const scores =
       pack.score === 'logistic'
         ? score(pack, evaluation, extracts.subscribers.ids)
-        : scoresFrom(pack, evaluation, { risk: r.risk, expectedLoss: r.loss, tier: r.tier });
+        : scoresFrom(pack, evaluation, {
+            risk: r.risk,
+            expectedLoss: r.loss,
+            // A rank reads every subscriber's value: the engine scores slices of them, and leaves it to this.
+            tier: r.tier ?? assignTiers(pack, r.value, extracts.subscribers.ids),
+          });
     return { extracts, features: perPack[k]!, m0, table: engineTable(r, perPack[k]!, local), evaluation, scores };
   });
   hooks.stageDone?.('score');

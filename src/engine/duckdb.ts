@@ -68,7 +68,16 @@ export interface DuckDbSettings {
   threads: number;
   /** A folder of its own (created, and removed by close()). */
   tempDir: string;
+  /** Subscribers scored per query (score()); default SLICE_ROWS. */
+  sliceRows?: number;
 }
+
+/**
+ * Subscribers per scoring query: a slice's features (some 30 doubles a subscriber)
+ * take tens of MB in DuckDB, far below any workable memory limit, and 40 slices at
+ * 10M cost little over one query.
+ */
+export const SLICE_ROWS = 1 << 18;
 
 /** The optional dependency, loaded only when the engine is asked for. */
 async function loadDuckDb(): Promise<DuckDbApi> {
@@ -105,8 +114,8 @@ export interface EngineScores {
   excluded: Uint8Array;
   /** Per enabled rule, in pack order. */
   flags: Uint8Array[];
-  /** Index into TIERS. */
-  tier: Uint8Array;
+  /** Index into TIERS; null for a pack that tiers by rank (the caller ranks every subscriber). */
+  tier: Uint8Array | null;
   risk: Float64Array;
   loss: Float64Array;
   /** Subscriber index → row of `measures` (-1: not flagged, not brought back); null: every subscriber, the row its index. */
@@ -129,6 +138,7 @@ export class DuckDbEngine {
     private readonly conn: Connection,
     private readonly dir: string,
     private readonly memoryLimit: string,
+    private readonly sliceRows: number,
   ) {}
 
   /** Opens the engine for a run over `input`, after refusing a configuration it cannot read the same way (before anything is read). */
@@ -147,7 +157,7 @@ export class DuckDbEngine {
       temp_directory: join(s.tempDir, 'spill'),
       preserve_insertion_order: 'true',
     });
-    return new DuckDbEngine(instance, await instance.connect(), s.tempDir, s.memoryLimit);
+    return new DuckDbEngine(instance, await instance.connect(), s.tempDir, s.memoryLimit, s.sliceRows ?? SLICE_ROWS);
   }
 
   close(): void {
@@ -220,24 +230,23 @@ export class DuckDbEngine {
    * contract counts). They come back in batches into typed arrays; the measure
    * features come back only for the subscribers some rule flags (all of them with
    * `all`), which is what the task texts read.
+   *
+   * One slice of subscriber indexes at a time: every table a slice's query reads is
+   * cut to the slice's range, so its hash joins and results stay the size of a
+   * slice whatever the number of subscribers (scoring all of them in one query
+   * held 10M rows of features in DuckDB's memory, and ran out of 2GB). The
+   * in-process columns go to DuckDB a slice at a time too. A pack that tiers by
+   * rank ranks every subscriber at once: its tier is left to the caller (null).
    */
   async score(pack: RulePack, asOf: number, n: number, nodeColumns: ReadonlyMap<string, Column>, all: boolean): Promise<EngineScores> {
     const c = compilePackSql(pack, D, asOf);
-    const s = ++this.seq;
-    // Every read of the scoring tables has its ORDER BY, so DuckDB may drop their insertion order and spill
-    // more freely (at 10M within 2GB it ran out of memory with it); the line tables of readFacts keep theirs.
+    const nf = `nf${++this.seq}`;
+    const byRank = pack.tiers.method === 'rank';
+    // Nothing here reads a result in insertion order (rows are placed by their row_no), so DuckDB need not keep it.
     await this.conn.run('SET preserve_insertion_order = false');
-    const nf = `nf${s}`,
-      feat = `feat${s}`,
-      sc = `sc${s}`;
     try {
       const nodeKeys = [...c.features.keys()].filter((k) => nodeColumns.has(k));
-      if (nodeKeys.length > 0)
-        await this.appendColumns(
-          nf,
-          nodeKeys.map((k) => nodeColumns.get(k)!),
-          n,
-        );
+      const nodeCols = nodeKeys.map((k) => nodeColumns.get(k)!);
       const cols: string[] = [];
       const measureKeys: string[] = [];
       const tables = new Set<string>();
@@ -252,86 +261,91 @@ export class DuckDbEngine {
             tables.add(at.table);
             cols.push(`${measureValueSql(`${at.table}.${at.column}`, at.scale)} AS ${col}`);
           }
-        } else if (nodeColumns.has(key)) cols.push(`${nf}.c${nodeKeys.indexOf(key)} AS ${col}`);
+        } else if (nodeColumns.has(key)) cols.push(`r.c${nodeKeys.indexOf(key)} AS ${col}`);
         else throw new Error(`internal: feature ${key} has no column`);
       }
-      const joins = [...(nodeKeys.length > 0 ? [nf] : []), ...tables].map((t) => `LEFT JOIN ${t} ON ${t}.idx = i.idx`);
-      await this.conn.run(
-        `CREATE TABLE ${feat} AS SELECT i.sid, i.idx AS row_no${cols.map((x) => `, ${x}`).join('')} FROM ids i ${joins.join(' ')}`,
-      );
-      if (nodeKeys.length > 0) await this.conn.run(`DROP TABLE ${nf}`);
+      const measureCols = measureKeys.map((k) => featureColumn(c.features.get(k)!));
       const rules = c.enabled.map((r) => c.ruleColumn(r.id));
+      const flaggedSql = rules.length === 0 ? '0' : `CASE WHEN ${rules.map((r) => `${r} = 1`).join(' OR ')} THEN 1 ELSE 0 END`;
       const tierCode = `CASE tier ${TIERS.map((t, k) => `WHEN '${t}' THEN ${k}`).join(' ')} END`;
-      await this.conn.run(`CREATE TABLE ${sc} AS
-WITH features AS (SELECT * FROM ${feat}),
-${c.scoring([], true).join(',\n')}
-SELECT row_no, value, CASE WHEN excluded THEN 1 ELSE 0 END AS excluded, ${tierCode} AS tier, risk, loss,
-  ${rules.length === 0 ? '0' : `CASE WHEN ${rules.map((r) => `${r} = 1`).join(' OR ')} THEN 1 ELSE 0 END`} AS flagged${rules.map((r) => `, ${r}`).join('')}
-FROM scored`);
+      const scoring = c.scoring(measureCols, true, false).join(',\n');
+      const sliceSql = (lo: number, hi: number) => {
+        const range = (x: string) => `${x} >= ${lo} AND ${x} < ${hi}`;
+        const driver = nodeKeys.length > 0 ? `${nf} r` : `(SELECT range AS idx FROM range(${lo}, ${hi})) r`;
+        const joins = [...tables].map((t) => `LEFT JOIN (SELECT * FROM ${t} WHERE ${range('idx')}) ${t} ON ${t}.idx = r.idx`);
+        return `WITH features AS (SELECT CAST(NULL AS VARCHAR) AS sid, r.idx AS row_no${cols.map((x) => `, ${x}`).join('')} FROM ${driver} ${joins.join(' ')}),
+${scoring}
+SELECT row_no, value, CASE WHEN excluded THEN 1 ELSE 0 END AS excluded, ${tierCode} AS tier, risk, loss, flagged${rules.map((r) => `, ${r}`).join('')}${measureCols
+          .map((m) => `, ${all ? m : `CASE WHEN flagged = 1 THEN ${m} END`}`)
+          .join('')}
+FROM (SELECT *, ${flaggedSql} AS flagged FROM scored) x`;
+      };
       const out: EngineScores = {
         value: sharedFloat64(n),
         excluded: new Uint8Array(n),
         flags: rules.map(() => sharedUint8(n)),
-        tier: sharedUint8(n),
+        tier: byRank ? null : sharedUint8(n),
         risk: sharedFloat64(n),
         loss: sharedFloat64(n),
-        rows: null,
+        rows: all ? null : new Int32Array(n).fill(-1),
         measures: new Map(),
       };
-      let flagged = 0;
-      const flaggedAt = new Uint8Array(n);
-      await this.eachChunk(`SELECT * FROM ${sc} ORDER BY row_no`, (v, r) => {
-        const i = v[0]!.getItem(r) as number;
-        out.value[i] = (v[1]!.getItem(r) as number | null) ?? Number.NaN;
-        out.excluded[i] = v[2]!.getItem(r) as number;
-        out.tier[i] = v[3]!.getItem(r) as number;
-        out.risk[i] = v[4]!.getItem(r) as number;
-        out.loss[i] = v[5]!.getItem(r) as number;
-        if (v[6]!.getItem(r) === 1) {
-          flaggedAt[i] = 1;
-          flagged++;
-        }
-        for (let j = 0; j < rules.length; j++) out.flags[j]![i] = v[7 + j]!.getItem(r) as number;
-      });
-      const size = all ? n : flagged;
-      const measures = measureKeys.map(() => new Float64Array(size));
-      const rows = all ? null : new Int32Array(n).fill(-1);
+      const kept = measureKeys.map(() => new GrowingFloat64(all ? n : Math.min(n, this.sliceRows)));
+      const first = 7 + rules.length;
       let next = 0;
-      if (measureKeys.length > 0 || rows !== null)
-        await this.eachChunk(
-          `SELECT f.row_no${measureKeys.map((k) => `, f.${featureColumn(c.features.get(k)!)}`).join('')} FROM ${feat} f` +
-            (all ? '' : ` JOIN ${sc} USING (row_no) WHERE ${sc}.flagged = 1`) +
-            ' ORDER BY f.row_no',
-          (v, r) => {
-            const i = v[0]!.getItem(r) as number;
-            const at = rows === null ? i : next++;
-            if (rows !== null) rows[i] = at;
-            for (let j = 0; j < measures.length; j++) measures[j]![at] = (v[1 + j]!.getItem(r) as number | null) ?? Number.NaN;
-          },
-        );
-      if (rows !== null && next !== flagged) throw new Error(`internal: ${next} flagged rows came back, ${flagged} expected`);
+      for (let lo = 0; lo < n; lo += this.sliceRows) {
+        const hi = Math.min(n, lo + this.sliceRows);
+        if (nodeKeys.length > 0) await this.appendColumns(nf, nodeCols, lo, hi);
+        // The slice's rows arrive in any order; its flagged rows are numbered in index order after it.
+        const flaggedAt = all ? null : new Uint8Array(hi - lo);
+        const slice = all || measureKeys.length === 0 ? null : measureKeys.map(() => new Float64Array(hi - lo));
+        await this.eachChunk(sliceSql(lo, hi), (v, r) => {
+          const i = v[0]!.getItem(r) as number;
+          out.value[i] = (v[1]!.getItem(r) as number | null) ?? Number.NaN;
+          out.excluded[i] = v[2]!.getItem(r) as number;
+          if (out.tier !== null) out.tier[i] = v[3]!.getItem(r) as number;
+          out.risk[i] = v[4]!.getItem(r) as number;
+          out.loss[i] = v[5]!.getItem(r) as number;
+          for (let j = 0; j < rules.length; j++) out.flags[j]![i] = v[7 + j]!.getItem(r) as number;
+          if (all) {
+            for (let j = 0; j < kept.length; j++) kept[j]!.set(i, (v[first + j]!.getItem(r) as number | null) ?? Number.NaN);
+          } else if (v[6]!.getItem(r) === 1) {
+            flaggedAt![i - lo] = 1;
+            if (slice !== null) for (let j = 0; j < slice.length; j++) slice[j]![i - lo] = v[first + j]!.getItem(r) as number;
+          }
+        });
+        if (flaggedAt !== null)
+          for (let k = 0; k < flaggedAt.length; k++) {
+            if (flaggedAt[k] === 0) continue;
+            out.rows![lo + k] = next;
+            if (slice !== null) for (let j = 0; j < slice.length; j++) kept[j]!.set(next, slice[j]![k]!);
+            next++;
+          }
+      }
       measureKeys.forEach((k, j) => {
-        out.measures.set(k, measures[j]!);
+        out.measures.set(k, kept[j]!.take(all ? n : next));
       });
-      out.rows = rows;
       return out;
     } catch (e) {
       throw outOfMemory(e, this.memoryLimit);
     } finally {
-      await this.conn.run(`DROP TABLE IF EXISTS ${nf}; DROP TABLE IF EXISTS ${feat}; DROP TABLE IF EXISTS ${sc}`);
+      await this.conn.run(`DROP TABLE IF EXISTS ${nf}`);
       await this.conn.run('SET preserve_insertion_order = true');
     }
   }
 
-  /** Table `name` (idx INTEGER, c0, c1, ... DOUBLE) of the columns, NaN and a missing enum code as NULL. */
-  private async appendColumns(name: string, columns: Column[], n: number): Promise<void> {
+  /**
+   * Temp table `name` (idx INTEGER, c0, c1, ... DOUBLE) of the columns' rows lo..hi-1,
+   * NaN and a missing enum code as NULL; replaced at each call.
+   */
+  private async appendColumns(name: string, columns: Column[], lo: number, hi: number): Promise<void> {
     const api = await loadDuckDb();
-    await this.conn.run(`CREATE TABLE ${name} (idx INTEGER${columns.map((_, j) => `, c${j} DOUBLE`).join('')})`);
-    const app = await this.conn.createAppender(name);
+    await this.conn.run(`CREATE OR REPLACE TEMP TABLE ${name} (idx INTEGER${columns.map((_, j) => `, c${j} DOUBLE`).join('')})`);
+    const app = await this.conn.createAppender(name, 'main', 'temp');
     const types = [api.INTEGER, ...columns.map(() => api.DOUBLE)];
     const BATCH = 2048;
-    for (let from = 0; from < n; from += BATCH) {
-      const rows = Math.min(BATCH, n - from);
+    for (let from = lo; from < hi; from += BATCH) {
+      const rows = Math.min(BATCH, hi - from);
       const chunk = api.DuckDBDataChunk.create(types, rows);
       const idx = chunk.getColumnVector(0);
       for (let r = 0; r < rows; r++) idx.setItem(r, from + r);
@@ -502,12 +516,13 @@ FROM scored`);
   /**
    * Sums per subscriber, kept in DuckDB for score(): table `<name>` with one column
    * per wanted sum (integer units, NULL where the subscriber has no row), each noted
-   * under its key (extract, measure, offset) with its scale.
+   * under its key (extract, measure, offset) with its scale. Stored in index order,
+   * so that a slice of score() reads only the row groups of its range.
    */
   private async sumsTable(t: string, name: string, wanted: { key: string; sum: string; scale: number }[]): Promise<void> {
     if (wanted.length === 0) return;
     await this.conn.run(
-      `CREATE OR REPLACE TABLE ${name} AS SELECT idx, ${wanted.map((w, j) => `sum(${w.sum}) AS s${j}`).join(', ')} FROM ${t} WHERE r_code IS NULL GROUP BY idx`,
+      `CREATE OR REPLACE TABLE ${name} AS SELECT idx, ${wanted.map((w, j) => `sum(${w.sum}) AS s${j}`).join(', ')} FROM ${t} WHERE r_code IS NULL GROUP BY idx ORDER BY idx`,
     );
     wanted.forEach((w, j) => {
       this.sums.set(w.key, { table: name, column: `s${j}`, scale: w.scale });
@@ -577,6 +592,26 @@ FROM scored`);
     const byDay = new Map<number, MeasureSums>();
     stats.duplicates = duplicates;
     return { extract: job.extract, stats, rejects: [], usage: { rowsPerDay, activeRowsPerDay, days: byDay } } satisfies FactResult;
+  }
+}
+
+/** A Float64Array filled by index that grows as it is filled past its length. */
+class GrowingFloat64 {
+  private a: Float64Array;
+  constructor(capacity: number) {
+    this.a = new Float64Array(Math.max(1, capacity));
+  }
+  set(i: number, x: number): void {
+    if (i >= this.a.length) {
+      const b = new Float64Array(Math.max(i + 1, this.a.length * 2));
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[i] = x;
+  }
+  /** The first `n` values (the array itself when it has exactly n). */
+  take(n: number): Float64Array {
+    return this.a.length === n ? this.a : this.a.slice(0, n);
   }
 }
 

@@ -666,9 +666,11 @@ export interface PackSql {
   /**
    * The CTEs `flags` and `scored` over `features`: value, exclusion, flags, tier,
    * risk and expected loss. `carry`: columns of `features` kept along; `excluded`
-   * kept when asked (a logistic pack always keeps it).
+   * kept when asked (a logistic pack always keeps it). `rankTiers` false: a pack
+   * that tiers by rank gets a NULL tier, for a caller that scores a slice of the
+   * subscribers at a time and ranks them all itself.
    */
-  scoring(carry: readonly string[], keepExcluded: boolean): string[];
+  scoring(carry: readonly string[], keepExcluded: boolean, rankTiers?: boolean): string[];
 }
 
 /**
@@ -705,8 +707,8 @@ export function compilePackSql(pack: SqlPack, d: Dialect, asOf: number): PackSql
   for (const r of enabled)
     for (const p of r.reason ?? []) if (typeof p !== 'string') for (const [k, f] of p.features) if (!features.has(k)) features.set(k, f);
   const measures = scoreMeasures([...features.values()]);
-  const scoring = (carry: readonly string[], keepExcluded: boolean) =>
-    scoringCtes(pack, enabled, { valueSql: valueSql!, excludeSql: excludeSql!, ruleSql }, ruleColumn, carry, keepExcluded);
+  const scoring = (carry: readonly string[], keepExcluded: boolean, rankTiers = true) =>
+    scoringCtes(pack, enabled, { valueSql: valueSql!, excludeSql: excludeSql!, ruleSql }, ruleColumn, carry, keepExcluded, rankTiers);
   return { enabled, features, measures, ruleColumn, scoring };
 }
 
@@ -778,6 +780,7 @@ function scoringCtes(
   ruleColumn: (id: string) => string,
   carry: readonly string[],
   keepExcluded: boolean,
+  rankTiers: boolean,
 ): string[] {
   const { valueSql, excludeSql, ruleSql } = sql;
   const ctes: string[] = [];
@@ -792,14 +795,16 @@ function scoringCtes(
   const tier =
     pack.tiers.method === 'threshold'
       ? `CASE WHEN value - ${double(pack.tiers.high)} >= -${E} THEN 'high' WHEN value - ${double(pack.tiers.mid)} >= -${E} THEN 'mid' ELSE 'mass' END`
-      : (() => {
-          const t = pack.tiers;
-          // Math.round(share × n) for a positive product is floor(share × n + 0.5).
-          const high = `floor(${double(t.highShare)} * count(*) OVER () + ${double(0.5)})`;
-          const mid = `floor(${double(t.midShare)} * count(*) OVER () + ${double(0.5)})`;
-          const rank = 'row_number() OVER (ORDER BY value DESC NULLS LAST, sid) - 1';
-          return `CASE WHEN ${rank} < ${high} THEN 'high' WHEN ${rank} < ${high} + ${mid} THEN 'mid' ELSE 'mass' END`;
-        })();
+      : !rankTiers
+        ? 'CAST(NULL AS STRING)'
+        : (() => {
+            const t = pack.tiers;
+            // Math.round(share × n) for a positive product is floor(share × n + 0.5).
+            const high = `floor(${double(t.highShare)} * count(*) OVER () + ${double(0.5)})`;
+            const mid = `floor(${double(t.midShare)} * count(*) OVER () + ${double(0.5)})`;
+            const rank = 'row_number() OVER (ORDER BY value DESC NULLS LAST, sid) - 1';
+            return `CASE WHEN ${rank} < ${high} THEN 'high' WHEN ${rank} < ${high} + ${mid} THEN 'mid' ELSE 'mass' END`;
+          })();
   const hits = enabled.length === 0 ? '0' : enabled.map((r) => ruleColumn(r.id)).join(' + ');
   // Noisy-OR in pack order, as score.ts multiplies: an unhit rule's factor is exactly 1.
   const keep =

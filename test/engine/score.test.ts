@@ -3,7 +3,9 @@
  * hook) against the in-process stages on the same extracts: the same flags, value,
  * exclusion, risk, expected loss, tier, hits and rank for every subscriber, bit for
  * bit; and the measure features come back only for the subscribers a rule flags, with
- * the in-process values there.
+ * the in-process values there. Scored in slices of 500 subscribers (the last one
+ * shorter), so that the rows of several slices meet in one set of columns, and a pack
+ * that tiers by rank is ranked over all of them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +31,10 @@ async function both(input: string, packFile: string, all: boolean): Promise<[Ana
   const p = pack(packFile);
   const opts = defaultInputOptions(input);
   const local = await analyse(opts, parseDay(AS_OF), p);
-  const engine = await DuckDbEngine.open({ memoryLimit: '1GB', threads: 1, tempDir: join(tmp, `e-${packFile.length}-${all}`) }, opts);
+  const engine = await DuckDbEngine.open(
+    { memoryLimit: '1GB', threads: 1, tempDir: join(tmp, `e-${packFile.length}-${all}`), sliceRows: 500 },
+    opts,
+  );
   try {
     const remote = await analyse(opts, parseDay(AS_OF), p, {
       ingest: { readFacts: engine.readFacts.bind(engine) },
@@ -51,7 +56,7 @@ describe.skipIf(duckdb === null)('DuckDbEngine.score against the in-process stag
     expect(r.code).toBe(0);
   });
 
-  for (const packFile of ['../../rules/default.yaml', '../sql/logistic-pack.yaml'])
+  for (const packFile of ['../../rules/default.yaml', '../sql/logistic-pack.yaml', '../sql/hand-pack.yaml'])
     it(`gives the same results, and the measures of the flagged subscribers only (${packFile.split('/').pop()})`, async () => {
       const [a, b] = await both(input, packFile, false);
       const n = a.extracts.subscribers.n;
