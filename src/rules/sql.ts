@@ -115,13 +115,29 @@ const int = (v: number) => (v < 0 ? `(${v})` : String(v));
 // ------------------------------------------------------------------ field parsing
 
 /**
- * [+-]digits[.digits] with at most `scale` fraction digits and 15 whole digits, as
- * the readers accept (thousands separators are not): it fits DECIMAL(18, scale),
- * which DuckDB casts to several times faster than a wider decimal.
+ * The plain shape of a number: [+-]digits[.digits] with at most `scale` fraction
+ * digits and 15 digits in all, as nearly every cell is. It fits DECIMAL(18, scale),
+ * which DuckDB casts to several times faster than a wider decimal, and its units stay
+ * below 10^15, within the readers' 2^53.
+ */
+function plainNumberPattern(scale: number): string {
+  return scale === 0 ? '^[+-]?[0-9]{1,15}$' : `^[+-]?([0-9]{1,${15 - scale}}([.][0-9]{0,${scale}})?|[.][0-9]{1,${scale}})$`;
+}
+
+/**
+ * Every number the readers accept (csv-scan.ts parseScaled) whose units can reach
+ * 2^53: [+-]digits[.digits], a digit at least, leading zeros, fraction digits past
+ * `scale` only if they are zeros ('1.2300'), and at most 16 - scale whole digits
+ * after the leading zeros (10^16 units are past 2^53 already), so that its digits
+ * always fit a BIGINT.
  */
 function numberPattern(scale: number): string {
-  return scale === 0 ? '^[+-]?[0-9]{1,15}$' : `^[+-]?([0-9]{1,15}[.]?[0-9]{0,${scale}}|[.][0-9]{1,${scale}})$`;
+  const whole = `0*[0-9]{1,${16 - scale}}`;
+  return scale === 0 ? `^[+-]?(${whole}([.]0*)?|[.]0+)$` : `^[+-]?(${whole}([.][0-9]{0,${scale}}0*)?|[.][0-9]{1,${scale}}0*)$`;
 }
+
+/** The readers' bound on a number in units (fen, hundredths). */
+const MAX_UNITS = '9007199254740992';
 
 const TIME_PART = '([ T][0-9]{1,2}:[0-9]{2}.*)?$';
 const DAY_SEP = `^[0-9]{4}([-][0-9]{1,2}[-][0-9]{1,2}|[/][0-9]{1,2}[/][0-9]{1,2})${TIME_PART}`;
@@ -181,9 +197,22 @@ export function monthIndex(d: Dialect, t: string): string {
   return `CASE WHEN ${d.matches(t, MONTH)} THEN CASE WHEN ${y} BETWEEN 1900 AND 9999 AND ${m} BETWEEN 1 AND 12 THEN ${y} * 12 + ${m} - 1 END END`;
 }
 
-/** A scaled number as integer units (fen, hundredths): NULL when it is not a number of that scale. */
+/**
+ * A scaled number as integer units (fen, hundredths): NULL when it is not a number of
+ * that scale, or beyond 2^53 units, as the readers reject it. A plain number casts
+ * through DECIMAL(18, scale); any other (a 17-digit one, leading zeros, trailing
+ * zero decimals) is rebuilt from its digits, never cast past what DECIMAL(18, scale)
+ * holds (that failed the whole query).
+ */
 export function scaled(d: Dialect, t: string, scale: number): string {
-  return `CASE WHEN ${d.matches(t, numberPattern(scale))} THEN CAST(CAST(${t} AS DECIMAL(18, ${scale})) * ${10 ** scale} AS BIGINT) END`;
+  const plain = `CAST(CAST(${t} AS DECIMAL(18, ${scale})) * ${10 ** scale} AS BIGINT)`;
+  const whole = `regexp_extract(${t}, '^[+-]?0*([0-9]*)', 1)`;
+  const fraction = scale === 0 ? '' : `, substr(concat(regexp_extract(${t}, '[.]([0-9]*)$', 1), '${'0'.repeat(scale)}'), 1, ${scale})`;
+  const units = `CAST(concat(CASE WHEN substr(${t}, 1, 1) = '-' THEN '-0' ELSE '0' END, ${whole}${fraction}) AS BIGINT)`;
+  return (
+    `CASE WHEN ${d.matches(t, plainNumberPattern(scale))} THEN ${plain} ` +
+    `WHEN ${d.matches(t, numberPattern(scale))} THEN CASE WHEN abs(${units}) <= ${MAX_UNITS} THEN ${units} END END`
+  );
 }
 
 /** An optional scaled column: 0 when empty, NULL when not a number. */
@@ -871,4 +900,10 @@ export function toFixedQuery(dialect: SqlDialectName, values: (number | null)[],
 function zipLayers(...lists: string[][][]): string[][] {
   const depth = Math.max(...lists.map((l) => l.length));
   return Array.from({ length: depth }, (_, k) => lists.flatMap((l) => l[k] ?? []));
+}
+
+/** A query giving each text of `texts` as `scaled` reads it (BIGINT units, NULL when refused), in column u. For tests. */
+export function scaledQuery(dialect: SqlDialectName, texts: string[], scale: number): string {
+  const rows = texts.map((t, k) => `SELECT ${k} AS k, ${stringLiteral(t)} AS t`).join(' UNION ALL ');
+  return `SELECT k, ${scaled(DIALECTS[dialect], 't', scale)} AS u FROM (${rows}) v ORDER BY k`;
 }

@@ -173,6 +173,53 @@ rules:
     expect(files.get('rejects.csv')).toContain('roaming_mb');
   });
 
+  it('reads numbers past DECIMAL(18, 2), with leading zeros or zero decimals as the readers do (rejected or kept), in the engine and the SQL script', async () => {
+    const input = await generate(['--seed', '41']);
+    // 17 and 16 digits and 2^53 + 1 units (rejected); 2^53 units, leading zeros and zero decimals (kept).
+    const amounts = ['12345678901234567', '-1234567890123456', '00000000000000000000012.50', '7.2300', '90071992547409.93'];
+    const calls = ['12345678901234567', '90071992547409.92', '000000000000000000003', '4.000', '90071992547409.93'];
+    /** Sets the cell of every `every`-th row to the next of `cells`; gives each changed line's number and cell. */
+    const set = (name: string, column: number, cells: string[], every: number) => {
+      const file = lines(input, name);
+      const changed: [number, string][] = [];
+      file.set(
+        file.get().map((l, k) => {
+          if (k === 0 || k % every !== 0) return l;
+          const f = l.split(',');
+          f[column] = cells[(k / every) % cells.length]!;
+          changed.push([k + 1, f[column]]);
+          return f.join(',');
+        }),
+      );
+      return changed;
+    };
+    const changed = [
+      ...set('billing_monthly', 2, amounts, 97).map(([line, cell]) => ({
+        file: 'billing_monthly.csv',
+        line,
+        cell,
+        bad: /^-?1234|93$/.test(cell),
+      })),
+      ...set('usage_daily', 2, calls, 89).map(([line, cell]) => ({ file: 'usage_daily.csv', line, cell, bad: /^1234|93$/.test(cell) })),
+    ];
+    set('subscribers', 10, ['12345678901234567', '0000000000000000000000000001.10'], 211);
+    const files = await sameBothWays(input);
+    const rejected = new Set(
+      files
+        .get('rejects.csv')!
+        .split('\n')
+        .filter((l) => l.includes(',CW_ROW_BAD_NUMBER,'))
+        .map((l) => l.split(',').slice(0, 2).join(':')),
+    );
+    expect(changed.filter((c) => c.bad).length).toBeGreaterThan(10);
+    expect(changed.filter((c) => !c.bad).length).toBeGreaterThan(10);
+    for (const c of changed) expect(rejected.has(`${c.file}:${c.line}`), `${c.file}:${c.line} ${c.cell}`).toBe(c.bad);
+    const scores = files.get('scores.csv')!;
+    const script = await cli(['sql', '--dialect', 'duckdb', '--as-of', AS_OF, '--rules', DEFAULT_PACK, '--input', input]);
+    expect(script.code).toBe(0);
+    expect(sqlScores(scores, await runSql(duckdb!, script.out))).toBe(scores);
+  });
+
   describe('gates trip the same way', () => {
     async function sameFailure(input: string, code: string) {
       const a = await run(input, 'in-process');
