@@ -44,6 +44,8 @@ export const EXIT_CODES = {
   CW_ENGINE_UNSUPPORTED: EXIT.config,
   /** --engine duckdb: DuckDB ran out of memory within --memory-limit. */
   CW_ENGINE_MEMORY: EXIT.config,
+  /** --engine duckdb: the disk of its temp folder (in the output root) filled up. */
+  CW_ENGINE_DISK_FULL: EXIT.cantCreate,
   CW_CONFIG_INVALID: EXIT.config,
   CW_REPORT_INPUT: EXIT.data,
   CW_SCORES_INVALID: EXIT.data,

@@ -216,7 +216,7 @@ export class DuckDbEngine {
       onRows?.(read.records, probe.bytes);
       return result;
     } catch (e) {
-      throw outOfMemory(e, this.memoryLimit);
+      throw engineFailure(e, this.memoryLimit, this.dir);
     } finally {
       await this.conn.run(`DROP TABLE IF EXISTS ${t}_lines; DROP TABLE IF EXISTS ${t}`);
     }
@@ -327,7 +327,7 @@ FROM (SELECT *, ${flaggedSql} AS flagged FROM scored) x`;
       });
       return out;
     } catch (e) {
-      throw outOfMemory(e, this.memoryLimit);
+      throw engineFailure(e, this.memoryLimit, this.dir);
     } finally {
       await this.conn.run(`DROP TABLE IF EXISTS ${nf}`);
       await this.conn.run('SET preserve_insertion_order = true');
@@ -730,11 +730,19 @@ function utf8Cut(b: Buffer): number {
 }
 
 /**
- * DuckDB's out-of-memory error as a refusal of the configuration (exit 78), not a bug
- * (70): the run stays unpublished, and the fix is a flag.
+ * DuckDB's failures that are the machine's, not a bug (70): out of memory, a refusal
+ * of the configuration (78, the fix is a flag), and a full disk under its temp folder
+ * (73: its tables and spill files did not fit); the run stays unpublished either way.
  */
-function outOfMemory(e: unknown, limit: string): unknown {
+export function engineFailure(e: unknown, limit: string, tempDir: string): unknown {
   const message = e instanceof Error ? e.message : '';
+  if (message.startsWith('IO Error') && message.includes('No space left on device'))
+    return new ChurnwatchError(
+      'CW_ENGINE_DISK_FULL',
+      `--engine duckdb filled the disk of its temp folder ${tempDir} (its tables and spill files, removed after the run); ` +
+        'free space there or give --out a folder on a larger disk (reading the 10M set, 6 GB of measure extracts, it held more than 6 GB there), or run without --engine duckdb',
+      { file: tempDir },
+    );
   if (!message.startsWith('Out of Memory Error')) return e;
   return new ChurnwatchError(
     'CW_ENGINE_MEMORY',

@@ -1,6 +1,7 @@
 /**
  * DuckDB out of memory under --engine duckdb: a refusal of the configuration (78, the
  * limit named, what to change), not an internal error (70), and nothing published.
+ * A full disk under its temp folder: 73, the folder named, not an internal error.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
+import { engineFailure } from '../../src/engine/duckdb.js';
+import { ChurnwatchError, EXIT_CODES } from '../../src/errors.js';
 import { loadDuckDb } from '../sql/helpers.js';
 
 const SAMPLE = fileURLToPath(new URL('../../fixtures/sample', import.meta.url));
@@ -29,5 +32,20 @@ describe.skipIf(duckdb === null)('--engine duckdb beyond its --memory-limit', ()
     const ok = await cli([...args, '--memory-limit', '512MB']);
     expect(ok.code).toBe(0);
     expect(existsSync(join(out, '2026-11-23', 'scores.csv'))).toBe(true);
+  });
+});
+
+describe('--engine duckdb on a full disk', () => {
+  it('is CW_ENGINE_DISK_FULL (exit 73) naming the temp folder, not an internal error', () => {
+    // DuckDB's message when a spill file or its database file cannot grow (seen reading a 10M set).
+    const io = new Error('IO Error: Could not write file "/x/.tmp-engine-7/spill/duckdb_temp_storage_S64K-0.tmp": No space left on device');
+    const e = engineFailure(io, '2GB', '/x/.tmp-engine-7');
+    expect(e).toBeInstanceOf(ChurnwatchError);
+    expect((e as ChurnwatchError).code).toBe('CW_ENGINE_DISK_FULL');
+    expect(EXIT_CODES.CW_ENGINE_DISK_FULL).toBe(73);
+    expect((e as Error).message).toContain('/x/.tmp-engine-7');
+    // Other IO errors stay what they are.
+    const other = new Error('IO Error: Cannot open file "y": Permission denied');
+    expect(engineFailure(other, '2GB', '/x')).toBe(other);
   });
 });
