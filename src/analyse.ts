@@ -165,7 +165,7 @@ async function engineAnalyses(
 function engineTable(r: EngineScores, features: Map<string, FeatureRequest>, local: FeatureTable): FeatureTable {
   const rows = r.rows;
   const columns = new Map<string, FeatureColumn>();
-  const kept = rows === null ? 0 : rows.reduce((a, x) => a + (x >= 0 ? 1 : 0), 0);
+  const kept = r.kept;
   for (const key of features.keys()) {
     const measure = r.measures.get(key);
     if (measure !== undefined) {

@@ -120,6 +120,8 @@ export interface EngineScores {
   loss: Float64Array;
   /** Subscriber index → row of `measures` (-1: not flagged, not brought back); null: every subscriber, the row its index. */
   rows: Int32Array | null;
+  /** How many rows came back: the flagged subscribers, or every one (rows null). */
+  kept: number;
   /** The billing and usage features by key, over the rows brought back. */
   measures: Map<string, Float64Array>;
 }
@@ -288,6 +290,7 @@ FROM (SELECT *, ${flaggedSql} AS flagged FROM scored) x`;
         risk: sharedFloat64(n),
         loss: sharedFloat64(n),
         rows: all ? null : new Int32Array(n).fill(-1),
+        kept: 0,
         measures: new Map(),
       };
       const kept = measureKeys.map(() => new GrowingFloat64(all ? n : Math.min(n, this.sliceRows)));
@@ -322,8 +325,9 @@ FROM (SELECT *, ${flaggedSql} AS flagged FROM scored) x`;
             next++;
           }
       }
+      out.kept = all ? n : next;
       measureKeys.forEach((k, j) => {
-        out.measures.set(k, kept[j]!.take(all ? n : next));
+        out.measures.set(k, kept[j]!.take(out.kept));
       });
       return out;
     } catch (e) {

@@ -220,6 +220,51 @@ rules:
     expect(sqlScores(scores, await runSql(duckdb!, script.out))).toBe(scores);
   });
 
+  it('tiers ties by rank in id byte order, as the in-process engine does (the engine and the SQL script)', async () => {
+    const input = await generate(['--seed', '43']);
+    // Every subscriber's value is 1, or not given (no balance): the rank is the ids' order alone. Ids whose byte
+    // order is not that of UTF-16 or of a locale: upper before lower case, accents, U+FFFD before an emoji.
+    const heads = ['B', 'a', 'é', 'z', '\ufffd', '\u{1f600}', 'Z', '0'];
+    for (const name of ['subscribers', 'billing_monthly', 'usage_daily', 'tickets', 'contracts', 'contact_history']) {
+      const file = lines(input, name);
+      const all = file.get();
+      const at = all[0]!.split(',').indexOf('subscriber_id');
+      file.set(
+        all.map((l, k) => {
+          if (k === 0) return l;
+          const f = l.split(',');
+          const n = Number(f[at]);
+          f[at] = `${heads[n % heads.length]}${f[at]}`;
+          return f.join(',');
+        }),
+      );
+    }
+    const pack = join(tmp, 'rank-ties.yaml');
+    writeFileSync(
+      pack,
+      readFileSync(DEFAULT_PACK, 'utf8')
+        .replace(/^value: .*$/m, 'value: prepaid_balance * 0 + 1')
+        .replace(/^ {2}method: threshold.*\n {2}high: .*\n {2}mid: .*$/m, '  method: rank\n  high_share: 0.05\n  mid_share: 0.05'),
+    );
+    expect(readFileSync(pack, 'utf8')).toContain('method: rank');
+    const files = await sameBothWays(input, ['--rules', pack]);
+    const scores = files.get('scores.csv')!;
+    const rows = scores
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
+    // Ties across the cuts: value 1 in all three tiers, and subscribers without a value.
+    for (const tier of ['high', 'mid', 'mass'])
+      expect(
+        rows.some((r) => r[1] === '1.00' && r[2] === tier),
+        tier,
+      ).toBe(true);
+    expect(rows.some((r) => r[1] === '')).toBe(true);
+    const script = await cli(['sql', '--dialect', 'duckdb', '--as-of', AS_OF, '--rules', pack, '--input', input]);
+    expect(sqlScores(scores, await runSql(duckdb!, script.out))).toBe(scores);
+  });
+
   describe('gates trip the same way', () => {
     async function sameFailure(input: string, code: string) {
       const a = await run(input, 'in-process');
