@@ -587,6 +587,7 @@ export function makeDiffCommand(io: Io): Command {
     .requiredOption('--rules-b <file>', 'rule pack B, compared with --rules (A)')
     .option('--labels <file>', 'CSV with subscriber_id,churned (0/1): adds precision, recall, lift and AUC of each pack')
     .option('--list <n>', 'also print the first n subscriber_ids (by id) that enter and that leave', parseCount)
+    .option('--steps', 'also list each scorecard step under its measure (--json always has them)', false)
     .action(
       async (opts: {
         input: string;
@@ -595,6 +596,7 @@ export function makeDiffCommand(io: Io): Command {
         asOf?: number;
         labels?: string;
         list?: number;
+        steps: boolean;
         config?: string;
         json: boolean;
       }) => {
@@ -614,7 +616,7 @@ export function makeDiffCommand(io: Io): Command {
           b: { pack: packB, evaluation: b!.evaluation, scores: b!.scores },
           labels: labels && joinLabels(ids, labels, asOf),
         });
-        io.out(opts.json ? toJson(d) : diffText(d));
+        io.out(opts.json ? toJson(d) : diffText(d, { steps: opts.steps }));
       },
     );
 }

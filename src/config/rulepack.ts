@@ -592,6 +592,13 @@ export function stepNumber(x: number): string {
   return s === '-0' ? '0' : s;
 }
 
+/** A step's bounds as its rule's title and diff say them: below 7.07, 7.07 to below 9, 9 or more. */
+export function stepRange(from: number | null, below: number | null): string {
+  const lo = from === null ? null : stepNumber(from),
+    hi = below === null ? null : stepNumber(below);
+  return lo === null ? (hi === null ? 'given' : `below ${hi}`) : hi === null ? `${lo} or more` : `${lo} to below ${hi}`;
+}
+
 const SCORECARD_KEYS = ['id', 'title', 'measure', 'steps', 'action', 'channel', 'due_hours', 'task_type', 'texts'];
 
 /**
@@ -643,7 +650,7 @@ function parseScorecard(
       const lo = st.from === null ? null : stepNumber(st.from),
         hi = st.below === null ? null : stepNumber(st.below);
       const when = lo === null ? (hi === null ? `${x} == ${x}` : `${x} < ${hi}`) : hi === null ? `${lo} <= ${x}` : `${lo} <= ${x} < ${hi}`;
-      const range = lo === null ? (hi === null ? 'given' : `below ${hi}`) : hi === null ? `${lo} or more` : `${lo} to below ${hi}`;
+      const range = stepRange(st.from, st.below);
       const rangeZh = lo === null ? (hi === null ? '有值' : `低于 ${hi}`) : hi === null ? `${lo} 及以上` : `${lo} 至 ${hi}（不含）`;
       stepRules.push({
         id: st.rule,

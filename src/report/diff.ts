@@ -4,12 +4,15 @@
  * precision and lift of each side. Pure: two analyses of the same extracts in,
  * figures and text out.
  *
- * "Flagged" is what gets a task before contact suppression (as in backtest). Ids of
+ * "Flagged" is what gets a task before contact suppression (as in backtest). A
+ * scorecard's steps are grouped by measure (one row each, the steps summed: a
+ * calibrated pack has dozens of steps, and an analyst asks what changed per measure
+ * first), each step under its measure for --steps and --json. Ids of
  * the subscribers who enter or leave are listed only when asked for (--list N): an
  * analyst needs a few to explain, and subscriber ids are what explain takes; phone
  * numbers and names are never shown.
  */
-import type { RulePack } from '../config/rulepack.js';
+import { stepRange, type RulePack, type ScorecardMeasure } from '../config/rulepack.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
 import { TIERS } from '../contract/contract.js';
 import type { Scores } from '../score/score.js';
@@ -33,6 +36,33 @@ export interface RuleChange {
   /** Subscribers hit by A and not by B, and the other way round. */
   onlyA: number;
   onlyB: number;
+  /** With labels: churners among each side's hits (null where the rule is not in that pack). */
+  churnersA?: number | null;
+  churnersB?: number | null;
+}
+
+/**
+ * A scorecard step, matched between the packs by its bounds (id: below 7.07, 7.07 to
+ * below 9, ...), not by its rule id: amount_m0_2 of one fit may cut elsewhere in the other.
+ */
+export interface StepChange extends RuleChange {
+  /** The step's rule in each pack; null where that pack has no step with these bounds. */
+  ruleA: string | null;
+  ruleB: string | null;
+}
+
+/**
+ * One scorecard measure, its steps summed: hits are subscribers in any of its steps
+ * (the steps of a measure do not overlap), A only / B only those in a step on one side
+ * and in none on the other, and moved those in a step on both sides whose bounds differ.
+ */
+export interface MeasureChange extends RuleChange {
+  measure: string;
+  /** The measure's steps in each pack; null where the pack has no such measure. */
+  stepsA: number | null;
+  stepsB: number | null;
+  moved: number;
+  steps: StepChange[];
 }
 
 /** Tier of a subscriber's task, or 'none' when not flagged. */
@@ -45,7 +75,9 @@ export interface PackDiff {
   flagged: { a: number; b: number; both: number; enter: number; leave: number };
   /** The first ids (in id order) of those who enter and leave, when asked for. */
   listed?: { enter: string[]; leave: string[] };
+  /** The packs' own rules (scorecard steps are under measures). */
   rules: RuleChange[];
+  measures: MeasureChange[];
   /** tierMoves[x][y]: subscribers with task tier TASK_TIERS[x] under A and TASK_TIERS[y] under B. */
   tierMoves: number[][];
   labels?: {
@@ -67,25 +99,115 @@ function flaggedOf(side: Side): Uint8Array {
   return f;
 }
 
-function ruleChanges(a: Side, b: Side, n: number): RuleChange[] {
-  const ids = [...a.evaluation.ruleIds, ...b.evaluation.ruleIds.filter((id) => !a.evaluation.ruleIds.includes(id))];
-  const none = new Uint8Array(n);
-  return ids.map((id) => {
-    const ja = a.evaluation.ruleIds.indexOf(id),
-      jb = b.evaluation.ruleIds.indexOf(id);
-    const fa = ja >= 0 ? a.evaluation.flags[ja]! : none,
-      fb = jb >= 0 ? b.evaluation.flags[jb]! : none;
-    let hitsA = 0,
-      hitsB = 0,
-      onlyA = 0,
-      onlyB = 0;
-    for (let i = 0; i < n; i++) {
-      hitsA += fa[i]!;
-      hitsB += fb[i]!;
-      if (fa[i] && !fb[i]) onlyA++;
-      else if (fb[i] && !fa[i]) onlyB++;
+/** Ids in A's order, then B's own. */
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...a, ...b.filter((id) => !a.includes(id))];
+}
+
+/** Hits, one-sided hits and (with labels) churners of two 0/1 columns; null marks the side without the rule. */
+function compareFlags(id: string, fa: Uint8Array | null, fb: Uint8Array | null, label: Uint8Array | undefined, n: number): RuleChange {
+  let hitsA = 0,
+    hitsB = 0,
+    onlyA = 0,
+    onlyB = 0,
+    churnA = 0,
+    churnB = 0;
+  for (let i = 0; i < n; i++) {
+    const x = fa === null ? 0 : fa[i]!,
+      y = fb === null ? 0 : fb[i]!;
+    hitsA += x;
+    hitsB += y;
+    if (x && !y) onlyA++;
+    else if (y && !x) onlyB++;
+    if (label !== undefined && label[i] === 1) {
+      churnA += x;
+      churnB += y;
     }
-    return { id, hitsA: ja >= 0 ? hitsA : null, hitsB: jb >= 0 ? hitsB : null, onlyA, onlyB };
+  }
+  const out: RuleChange = { id, hitsA: fa === null ? null : hitsA, hitsB: fb === null ? null : hitsB, onlyA, onlyB };
+  if (label !== undefined) {
+    out.churnersA = fa === null ? null : churnA;
+    out.churnersB = fb === null ? null : churnB;
+  }
+  return out;
+}
+
+/** A rule's flags on one side, or null where it is not an enabled rule of that pack. */
+function flagsOf(side: Side, id: string): Uint8Array | null {
+  const j = side.evaluation.ruleIds.indexOf(id);
+  return j >= 0 ? side.evaluation.flags[j]! : null;
+}
+
+const stepIds = (pack: RulePack): string[] => pack.scorecard.flatMap((m) => m.steps.map((st) => st.rule));
+
+function ruleChanges(a: Side, b: Side, n: number, label: Uint8Array | undefined): RuleChange[] {
+  const steps = new Set([...stepIds(a.pack), ...stepIds(b.pack)]);
+  return union(a.evaluation.ruleIds, b.evaluation.ruleIds)
+    .filter((id) => !steps.has(id))
+    .map((id) => compareFlags(id, flagsOf(a, id), flagsOf(b, id), label, n));
+}
+
+/** Per subscriber, 1 + the index of the measure's step hit, 0 for none. */
+function stepIndex(side: Side, m: ScorecardMeasure, n: number): Uint8Array {
+  const at = new Uint8Array(n);
+  m.steps.forEach((st, k) => {
+    const f = flagsOf(side, st.rule);
+    if (f !== null) for (let i = 0; i < n; i++) if (f[i]) at[i] = k + 1;
+  });
+  return at;
+}
+
+const anyStep = (at: Uint8Array | null): Uint8Array | null => at && Uint8Array.from(at, (k) => (k > 0 ? 1 : 0));
+
+/** The steps of both sides by their bounds, lowest first; a step both packs cut alike is one row. */
+function matchSteps(ma: ScorecardMeasure | null, mb: ScorecardMeasure | null) {
+  const rows = new Map<string, { range: string; from: number; below: number; ruleA: string | null; ruleB: string | null }>();
+  for (const [m, side] of [
+    [ma, 'ruleA'],
+    [mb, 'ruleB'],
+  ] as const)
+    for (const st of m?.steps ?? []) {
+      const range = stepRange(st.from, st.below);
+      const row = rows.get(range) ?? { range, from: st.from ?? -Infinity, below: st.below ?? Infinity, ruleA: null, ruleB: null };
+      row[side] = st.rule;
+      rows.set(range, row);
+    }
+  return [...rows.values()].sort((x, y) => x.from - y.from || x.below - y.below);
+}
+
+function measureChanges(a: Side, b: Side, n: number, label: Uint8Array | undefined): MeasureChange[] {
+  const find = (p: RulePack, id: string) => p.scorecard.find((m) => m.id === id) ?? null;
+  const ranges = (m: ScorecardMeasure | null) => m?.steps.map((st) => stepRange(st.from, st.below)) ?? [];
+  return union(
+    a.pack.scorecard.map((m) => m.id),
+    b.pack.scorecard.map((m) => m.id),
+  ).map((id) => {
+    const ma = find(a.pack, id),
+      mb = find(b.pack, id);
+    const atA = ma && stepIndex(a, ma, n),
+      atB = mb && stepIndex(b, mb, n);
+    // Steps are compared by their bounds: the same id may cut elsewhere in the other pack.
+    const rangesA = ranges(ma),
+      rangesB = ranges(mb);
+    let moved = 0;
+    if (atA && atB)
+      for (let i = 0; i < n; i++) {
+        const x = atA[i]!,
+          y = atB[i]!;
+        if (x > 0 && y > 0 && rangesA[x - 1] !== rangesB[y - 1]) moved++;
+      }
+    return {
+      ...compareFlags(id, anyStep(atA), anyStep(atB), label, n),
+      measure: (ma ?? mb)!.measure,
+      stepsA: ma === null ? null : ma.steps.length,
+      stepsB: mb === null ? null : mb.steps.length,
+      moved,
+      steps: matchSteps(ma, mb).map(({ range, ruleA, ruleB }) => ({
+        ...compareFlags(range, ruleA === null ? null : flagsOf(a, ruleA), ruleB === null ? null : flagsOf(b, ruleB), label, n),
+        ruleA,
+        ruleB,
+      })),
+    };
   });
 }
 
@@ -124,7 +246,8 @@ export function diffPacks(args: { asOf: number; ids: TextColumn; a: Side; b: Sid
     subscribers: n,
     flagged: { a: countA, b: countB, both, enter: enter.length, leave: leave.length },
     ...(args.list ? { listed: { enter: firstIds(enter), leave: firstIds(leave) } } : {}),
-    rules: ruleChanges(a, b, n),
+    rules: ruleChanges(a, b, n, args.labels?.label),
+    measures: measureChanges(a, b, n, args.labels?.label),
     tierMoves: moves,
   };
   if (args.labels) {
@@ -143,7 +266,45 @@ export function diffPacks(args: { asOf: number; ids: TextColumn; a: Side; b: Sid
   return out;
 }
 
-export function diffText(d: PackDiff): string {
+/** Rows of rule or measure changes: the leading cells of `head`, then hits, change, one-sided hits, moved, churners. */
+function changeTable<R extends RuleChange & { moved?: number }>(
+  head: string[],
+  rows: readonly R[],
+  lead: (r: R) => string[],
+  labelled: boolean,
+  moved = false,
+): string[] {
+  const count = (v: number | null | undefined) => (v === null || v === undefined ? '-' : String(v));
+  const header = [
+    ...head,
+    'A',
+    'B',
+    'change',
+    'A only',
+    'B only',
+    ...(moved ? ['moved'] : []),
+    ...(labelled ? ['churners A', 'churners B'] : []),
+  ];
+  return alignColumns(
+    [
+      header,
+      ...rows.map((r) => [
+        r.id,
+        ...lead(r),
+        count(r.hitsA),
+        count(r.hitsB),
+        signed((r.hitsB ?? 0) - (r.hitsA ?? 0)),
+        String(r.onlyA),
+        String(r.onlyB),
+        ...(moved ? [String(r.moved ?? 0)] : []),
+        ...(labelled ? [count(r.churnersA), count(r.churnersB)] : []),
+      ]),
+    ],
+    header.map((h, k) => k > 0 && !h.startsWith('step ')),
+  ).map((l) => `  ${l}`);
+}
+
+export function diffText(d: PackDiff, options: { steps?: boolean } = {}): string {
   const f = d.flagged;
   const name = (p: PackDiff['packs']['a']) => `${p.name} v${p.version} (sha256 ${p.hash.slice(0, 12)})`;
   const lines = [
@@ -157,24 +318,23 @@ export function diffText(d: PackDiff): string {
     lines.push(`  first entering: ${d.listed.enter.join(' ') || '-'}`);
     lines.push(`  first leaving:  ${d.listed.leave.join(' ') || '-'}`);
   }
-  lines.push(
-    '',
-    'hits per rule',
-    ...alignColumns(
-      [
-        ['rule', 'A', 'B', 'change', 'A only', 'B only'],
-        ...d.rules.map((r) => [
-          r.id,
-          r.hitsA === null ? '-' : String(r.hitsA),
-          r.hitsB === null ? '-' : String(r.hitsB),
-          signed((r.hitsB ?? 0) - (r.hitsA ?? 0)),
-          String(r.onlyA),
-          String(r.onlyB),
-        ]),
-      ],
-      [false, true, true, true, true, true],
-    ).map((l) => `  ${l}`),
-  );
+  const labelled = d.labels !== undefined;
+  lines.push('', 'hits per rule', ...changeTable(['rule'], d.rules, () => [], labelled));
+  if (d.measures.length > 0) {
+    const steps = (v: number | null) => (v === null ? '-' : String(v));
+    lines.push(
+      '',
+      `scorecard measures (each measure's steps summed; moved: in a step on both sides, bounds differ${options.steps ? '' : '; --steps lists each step'})`,
+      ...changeTable(['measure', 'steps A', 'steps B'], d.measures, (m) => [steps(m.stepsA), steps(m.stepsB)], labelled, true),
+    );
+    if (options.steps)
+      for (const m of d.measures)
+        lines.push(
+          '',
+          `steps of ${m.id}: ${m.measure}`,
+          ...changeTable(['range', 'step A', 'step B'], m.steps, (st) => [st.ruleA ?? '-', st.ruleB ?? '-'], labelled),
+        );
+  }
   lines.push(
     '',
     'task tier moves (rows A, columns B; none = not flagged)',

@@ -6,9 +6,12 @@
  * with M0 = 2026-10 (the last bill month before D's month), a missing month as 0 and
  * closed lines never flagged; value = bill of M0.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadRulePack } from '../../src/config/rulepack.js';
 import { cli, cliJson } from '../helpers/cli.js';
 
 const subs = parse(readFileSync('fixtures/sample/subscribers.csv'), { columns: true }) as Record<string, string>[];
@@ -129,5 +132,96 @@ describe('churnwatch diff', () => {
   it('when --rules-b is missing then it exits 64', async () => {
     const r = await cli(['diff', '--input', 'fixtures/sample', '--as-of', '2026-11-23']);
     expect(r.code).toBe(64);
+  });
+});
+
+/**
+ * Two scorecards calibrated on the sample with different seeds (so their steps cut at
+ * different bounds), checked against each pack's per-subscriber step columns and labels
+ * from backtest --measures-out: one row per measure, its steps summed.
+ */
+describe('churnwatch diff of two calibrated scorecards', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'cw-diff-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const SAMPLE = ['--input', 'fixtures/sample', '--as-of', '2026-11-23'];
+  const LABELS = ['--labels', 'fixtures/sample/labels.csv'];
+  const packs = [join(tmp, 'a.yaml'), join(tmp, 'b.yaml')] as const;
+  const rows: Record<string, string>[][] = [];
+  let args: string[] = [];
+
+  beforeAll(async () => {
+    for (const [k, out] of packs.entries()) {
+      const extra = k === 0 ? ['--measures', 'D - activation_date'] : ['--seed', '2'];
+      expect((await cli(['calibrate', ...SAMPLE, ...LABELS, '--out', out, '--force', ...extra])).code).toBe(0);
+      const csv = join(tmp, `m${k}.csv`);
+      expect((await cli(['backtest', ...SAMPLE, ...LABELS, '--rules', out, '--measures-out', csv])).code).toBe(0);
+      rows.push(parse(readFileSync(csv), { columns: true }) as Record<string, string>[]);
+    }
+    args = ['diff', ...SAMPLE, '--rules', packs[0], '--rules-b', packs[1]];
+  }, 120_000);
+
+  it('when labels are given then each measure row sums its steps: hits, one-sided hits, moved and churners match a recount', async () => {
+    const d = await cliJson([...args, ...LABELS]);
+    const [pa, pb] = packs.map((p) => loadRulePack(p));
+    const ids = [...new Set([...pa!.scorecard.map((m) => m.id), ...pb!.scorecard.map((m) => m.id)])];
+    expect(d.measures.map((m: { id: string }) => m.id)).toEqual(ids);
+    const steps = new Set([...pa!.scorecard, ...pb!.scorecard].flatMap((m) => m.steps.map((st) => st.rule)));
+    expect(d.rules.some((r: { id: string }) => steps.has(r.id))).toBe(false);
+    let moved = 0;
+    for (const id of ids) {
+      // Per subscriber, the bounds of the step hit on each side ('' for none).
+      const bounds = (pack: typeof pa, side: Record<string, string>[]) => {
+        const m = pack!.scorecard.find((x) => x.id === id);
+        return side.map((row) => {
+          const st = m?.steps.find((s) => row[s.rule] === '1');
+          return st ? `${st.from}..${st.below}` : '';
+        });
+      };
+      const ba = bounds(pa, rows[0]!),
+        bb = bounds(pb, rows[1]!);
+      const churned = rows[0]!.map((r) => r.churned === '1');
+      const count = (f: (i: number) => boolean) => ba.filter((_, i) => f(i)).length;
+      const inA = pa!.scorecard.some((m) => m.id === id),
+        inB = pb!.scorecard.some((m) => m.id === id);
+      const m = d.measures.find((x: { id: string }) => x.id === id);
+      const expected = {
+        hits_a: inA ? count((i) => ba[i] !== '') : null,
+        hits_b: inB ? count((i) => bb[i] !== '') : null,
+        only_a: count((i) => ba[i] !== '' && bb[i] === ''),
+        only_b: count((i) => bb[i] !== '' && ba[i] === ''),
+        moved: count((i) => ba[i] !== '' && bb[i] !== '' && ba[i] !== bb[i]),
+        churners_a: inA ? count((i) => churned[i]! && ba[i] !== '') : null,
+        churners_b: inB ? count((i) => churned[i]! && bb[i] !== '') : null,
+      };
+      expect({ id, ...expected }).toEqual({ id, ...Object.fromEntries(Object.keys(expected).map((k) => [k, m[k]])) });
+      // Every step of both packs appears once, under its bounds, with its own hits.
+      const listed = m.steps.flatMap((st: { rule_a: string | null; rule_b: string | null }) => [st.rule_a, st.rule_b]);
+      for (const [pack, side, key] of [
+        [pa, rows[0]!, 'a'],
+        [pb, rows[1]!, 'b'],
+      ] as const)
+        for (const st of pack!.scorecard.find((x) => x.id === id)?.steps ?? []) {
+          expect(listed).toContain(st.rule);
+          const row = m.steps.find((x: Record<string, unknown>) => x[`rule_${key}`] === st.rule);
+          expect(row[`hits_${key}`]).toBe(side.filter((r) => r[st.rule] === '1').length);
+        }
+      moved += expected.moved;
+    }
+    expect(moved).toBeGreaterThan(0); // the seeds cut the steps differently
+  });
+
+  it('when printed as text then the scorecard is one row per measure, and --steps lists each step under its bounds', async () => {
+    const short = await cli(args);
+    expect(short.code).toBe(0);
+    const d = await cliJson(args);
+    const table = short.out.split('scorecard measures')[1]!.split('\n\n')[0]!.trim().split('\n');
+    expect(table.length).toBe(2 + d.measures.length); // title, header, one row per measure
+    expect(short.out).not.toMatch(/_\d+ /); // no step rule (amount_m1_2, ...) as a row of its own
+    const long = await cli([...args, '--steps']);
+    for (const m of d.measures) {
+      expect(long.out).toContain(`steps of ${m.id}: ${m.measure}`);
+      for (const st of m.steps)
+        expect(long.out).toMatch(new RegExp(`^  ${st.id.replace(/\./g, '\\.')} +${st.rule_a ?? '-'} +${st.rule_b ?? '-'} `, 'm'));
+    }
   });
 });
