@@ -23,38 +23,28 @@ export interface LogisticOptions {
   tolerance?: number;
 }
 
-/** Rows `rows` of the columns (each indexed by row) against labels y (0/1). */
+/**
+ * Rows `rows` of the columns (each indexed by row) against labels y (0/1).
+ *
+ * Rows with the same cells are one pattern, fitted once with its count and its
+ * churners: the log-likelihood of c identical rows with s churners is
+ * s·η − c·log(1 + e^η), so its gradient (s − c·μ) and Hessian (c·μ(1 − μ)) are the
+ * rows' sums. The fit is the same; only the order of the floating-point sums differs,
+ * which moves a coefficient by rounding noise far below the fit's own tolerance.
+ * `group: false` fits row by row (the tests hold both to each other).
+ */
 export function fitLogistic(
   columns: readonly ArrayLike<number>[],
   y: ArrayLike<number>,
   rows: ArrayLike<number>,
-  options: LogisticOptions = {},
+  options: LogisticOptions & { group?: boolean } = {},
 ): LogisticFit {
   const l2 = options.l2 ?? 1;
   const maxIterations = options.maxIterations ?? 50;
   const tolerance = options.tolerance ?? 1e-9;
   const p = columns.length + 1;
-  const n = rows.length;
-  // CSR of the nonzero cells: column 0 is the intercept, always 1.
-  const start = new Int32Array(n + 1);
-  for (let r = 0; r < n; r++) {
-    let c = 0;
-    for (let j = 0; j < columns.length; j++) if (columns[j]![rows[r]!] !== 0) c++;
-    start[r + 1] = start[r]! + c;
-  }
-  // Typed arrays: millions of rows × tens of terms would be hundreds of MB as JS arrays.
-  const idx = new Int32Array(start[n]!);
-  const val = new Float64Array(start[n]!);
-  for (let r = 0, k = 0; r < n; r++) {
-    const i = rows[r]!;
-    for (let j = 0; j < columns.length; j++) {
-      const x = columns[j]![i]!;
-      if (x !== 0) {
-        idx[k] = j + 1;
-        val[k++] = x;
-      }
-    }
-  }
+  const { start, idx, val, count, positives } = options.group === false ? rowByRow(columns, y, rows) : designPatterns(columns, y, rows);
+  const n = count.length;
   const beta = new Float64Array(p);
   const grad = new Float64Array(p);
   const hess = new Float64Array(p * p);
@@ -68,8 +58,9 @@ export function fitLogistic(
       let eta = beta[0]!;
       for (let k = start[r]!; k < start[r + 1]!; k++) eta += beta[idx[k]!]! * val[k]!;
       const mu = 1 / (1 + Math.exp(-eta));
-      const resid = y[rows[r]!]! - mu;
-      const w = mu * (1 - mu);
+      const c = count[r]!;
+      const resid = positives[r]! - c * mu;
+      const w = c * mu * (1 - mu);
       grad[0] += resid;
       hess[0] += w;
       for (let k = start[r]!; k < start[r + 1]!; k++) {
@@ -94,6 +85,129 @@ export function fitLogistic(
     converged = largest <= tolerance;
   }
   return { intercept: beta[0]!, coef: Array.from(beta.subarray(1)), iterations, converged };
+}
+
+/** The design as sparse rows (CSR of the nonzero cells; column 0 is the intercept, always 1), each with its count and churners. */
+interface SparseDesign {
+  start: Int32Array;
+  idx: Int32Array;
+  val: Float64Array;
+  count: Float64Array;
+  positives: Float64Array;
+}
+
+function rowByRow(columns: readonly ArrayLike<number>[], y: ArrayLike<number>, rows: ArrayLike<number>): SparseDesign {
+  const n = rows.length;
+  const start = new Int32Array(n + 1);
+  for (let r = 0; r < n; r++) {
+    let c = 0;
+    for (let j = 0; j < columns.length; j++) if (columns[j]![rows[r]!] !== 0) c++;
+    start[r + 1] = start[r]! + c;
+  }
+  // Typed arrays: millions of rows × tens of terms would be hundreds of MB as JS arrays.
+  const idx = new Int32Array(start[n]!);
+  const val = new Float64Array(start[n]!);
+  for (let r = 0, k = 0; r < n; r++) {
+    const i = rows[r]!;
+    for (let j = 0; j < columns.length; j++) {
+      const x = columns[j]![i]!;
+      if (x !== 0) {
+        idx[k] = j + 1;
+        val[k++] = x;
+      }
+    }
+  }
+  return { start, idx, val, count: new Float64Array(n).fill(1), positives: Float64Array.from(rows, (i) => y[i]!) };
+}
+
+/**
+ * The distinct rows and how often each occurs, in order of first occurrence. A
+ * scorecard's terms are 0/1 and each measure hits at most one of its steps, so rows
+ * repeat (at 1M subscribers, 52 terms gave 72k patterns of 676k rows; 119 terms
+ * gave 608k). Two passes in typed arrays: each row's pattern through an
+ * open-addressing table over a hash of its cells (compared cell by cell with the
+ * pattern's first row), then the patterns' cells at their exact size. A key string
+ * per row and growing arrays took a quarter more memory than the row-by-row design.
+ */
+export function designPatterns(columns: readonly ArrayLike<number>[], y: ArrayLike<number>, rows: ArrayLike<number>): SparseDesign {
+  const n = rows.length,
+    p = columns.length;
+  const patternOf = new Int32Array(n);
+  let first = new Int32Array(1024),
+    hashes = new Int32Array(1024),
+    slots = new Int32Array(1 << 12).fill(-1);
+  let groups = 0;
+  for (let r = 0; r < n; r++) {
+    const i = rows[r]!;
+    let h = 0x811c9dc5 | 0;
+    for (let j = 0; j < p; j++) {
+      const x = columns[j]![i]!;
+      if (x !== 0) h = Math.imul(h ^ (j + 1), 0x01000193) ^ (x === 1 ? 0 : Math.imul(Math.round(x * 1e6) | 0, 0x01000193));
+    }
+    let at = h & (slots.length - 1),
+      g = -1;
+    for (; slots[at] !== -1; at = (at + 1) & (slots.length - 1)) {
+      const k = slots[at]!;
+      if (hashes[k] !== h) continue;
+      const o = first[k]!;
+      let j = 0;
+      while (j < p && columns[j]![o] === columns[j]![i]) j++;
+      if (j === p) {
+        g = k;
+        break;
+      }
+    }
+    if (g === -1) {
+      g = groups++;
+      if (g === first.length) {
+        first = grown(first);
+        hashes = grown(hashes);
+      }
+      first[g] = i;
+      hashes[g] = h;
+      slots[at] = g;
+      // Kept at most half full: probes stay short.
+      if (2 * groups > slots.length) {
+        slots = new Int32Array(2 * slots.length).fill(-1);
+        for (let k = 0; k < groups; k++) {
+          let s = hashes[k]! & (slots.length - 1);
+          while (slots[s] !== -1) s = (s + 1) & (slots.length - 1);
+          slots[s] = k;
+        }
+      }
+    }
+    patternOf[r] = g;
+  }
+  const count = new Float64Array(groups),
+    positives = new Float64Array(groups),
+    start = new Int32Array(groups + 1);
+  for (let r = 0; r < n; r++) {
+    count[patternOf[r]!]++;
+    positives[patternOf[r]!] += y[rows[r]!]!;
+  }
+  for (let g = 0; g < groups; g++) {
+    let c = 0;
+    for (let j = 0; j < p; j++) if (columns[j]![first[g]!] !== 0) c++;
+    start[g + 1] = start[g]! + c;
+  }
+  const idx = new Int32Array(start[groups]!),
+    val = new Float64Array(start[groups]!);
+  for (let g = 0, k = 0; g < groups; g++)
+    for (let j = 0; j < p; j++) {
+      const x = columns[j]![first[g]!]!;
+      if (x !== 0) {
+        idx[k] = j + 1;
+        val[k++] = x;
+      }
+    }
+  return { start, idx, val, count, positives };
+}
+
+/** A copy of a, twice as long. */
+function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(2 * a.length);
+  b.set(a);
+  return b;
 }
 
 /** x with A x = b for a symmetric positive definite A (p × p, row-major), by Cholesky. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitLogistic, sigmoid, solveSymmetric } from '../../src/util/logistic.js';
+import { designPatterns, fitLogistic, sigmoid, solveSymmetric } from '../../src/util/logistic.js';
 
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -45,6 +45,52 @@ describe('fitLogistic against hand-computed values', () => {
     expect(f.converged).toBe(true);
     expect(f.coef[1]! - f.coef[0]!).toBeGreaterThan(0);
     expect(f.coef[0]! + f.coef[1]!).toBeCloseTo(0, 6); // symmetric penalty: the minimum-norm split
+  });
+});
+
+describe('fitLogistic on patterns of identical rows', () => {
+  // A scorecard's shape: two measures of three 0/1 steps (one step hit at most each) and one 0/1 rule, 5,000 rows.
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const n = 5000;
+  const stepOf = Array.from({ length: 2 }, () => Array.from({ length: n }, () => Math.floor(rand() * 4))); // 0: no step
+  const columns = [
+    ...stepOf.flatMap((s) => [1, 2, 3].map((k) => s.map((v) => (v === k ? 1 : 0)))),
+    Array.from({ length: n }, () => (rand() < 0.2 ? 1 : 0)),
+  ];
+  const truth = [0.8, 0.2, -0.5, -0.3, 0.4, 1.1, 0.9];
+  const y = Array.from({ length: n }, (_, i) => (rand() < sigmoid(-1.5 + columns.reduce((s, c, j) => s + c[i]! * truth[j]!, 0)) ? 1 : 0));
+  const rows = all(n).filter((i) => i % 3 !== 0);
+
+  it('identical rows collapse into one pattern with their count and churners, in order of first occurrence', () => {
+    const x = [
+      [1, 0, 1, 1, 0],
+      [0, 2, 0, 0, 2],
+    ];
+    const d = designPatterns(x, [1, 0, 0, 1, 1], [0, 1, 2, 3, 4]);
+    expect(Array.from(d.count)).toEqual([3, 2]); // rows 0, 2, 3 are {x0 = 1}; rows 1, 4 are {x1 = 2}
+    expect(Array.from(d.positives)).toEqual([2, 1]);
+    expect(Array.from(d.start)).toEqual([0, 1, 2]);
+    expect(Array.from(d.idx)).toEqual([1, 2]); // column 0 is the intercept
+    expect(Array.from(d.val)).toEqual([1, 2]);
+    const other = designPatterns([[1, 1, 2]], [0, 1, 1], [0, 1, 2]); // a value other than 1 is a pattern of its own
+    expect(Array.from(other.count)).toEqual([2, 1]);
+  });
+
+  it('the fit on patterns gives the row-by-row fit: the same iterations, every coefficient within the fit tolerance (1e-9)', () => {
+    const d = designPatterns(columns, y, rows);
+    expect(d.count.length).toBeLessThanOrEqual(4 * 4 * 2); // far fewer patterns than 3,333 rows
+    for (const l2 of [0, 1]) {
+      const grouped = fitLogistic(columns, y, rows, { l2 });
+      const byRow = fitLogistic(columns, y, rows, { l2, group: false });
+      expect(grouped.converged).toBe(true);
+      expect(grouped.iterations).toBe(byRow.iterations);
+      expect(Math.abs(grouped.intercept - byRow.intercept)).toBeLessThan(1e-9);
+      for (let j = 0; j < columns.length; j++) expect(Math.abs(grouped.coef[j]! - byRow.coef[j]!)).toBeLessThan(1e-9);
+    }
   });
 });
 
