@@ -46,9 +46,11 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
   const value = sharedFloat64(n);
   pack.value.compiled.run(columnsFor(table, pack.value.compiled.columns), n, D, value);
   const enabled = pack.rules.filter((r) => r.enabled);
-  const steps = stepRules(pack, table, D);
+  const steps = stepFlags(pack, table, D, excluded, new Set(enabled.map((r) => r.id)));
   const flags = enabled.map((r) => {
-    const f = steps.get(r.id)?.() ?? runCondition(r.compiled, table, D);
+    const step = steps.get(r.id);
+    if (step !== undefined) return step; // excluded subscribers already left out
+    const f = runCondition(r.compiled, table, D);
     for (let i = 0; i < n; i++) if (excluded[i]) f[i] = 0;
     return f;
   });
@@ -57,38 +59,52 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
 }
 
 /**
- * The flags of a scorecard's steps, each measure computed once for all its steps (a
- * step's own condition would compute it again per step). The bounds go through the
+ * The flags of a scorecard's enabled steps, each measure computed once and its
+ * subscribers put in their step in one pass (a loop per step cost a pass over the
+ * values per step, and another to clear the excluded). The bounds go through the
  * text the step's condition was written with, and the comparisons are compile.ts's
  * with its tolerance: `from <= x` as from − x <= E, `x < below` as x − below < −E, so
- * the flags are the conditions' own (the SQL differential test checks both).
+ * the flags are the conditions' own (the SQL differential test checks both). The
+ * steps of a measure do not overlap, so the first step that holds is the only one.
  */
-function stepRules(pack: RulePack, table: FeatureTable, D: number): Map<string, () => Uint8Array> {
-  const out = new Map<string, () => Uint8Array>();
+function stepFlags(pack: RulePack, table: FeatureTable, D: number, excluded: Uint8Array, enabled: Set<string>): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
   const E = COMPARE_TOLERANCE,
     n = table.n;
   for (const m of pack.scorecard) {
-    let values: Float64Array | null = null;
-    let left = m.steps.filter((st) => st.from !== null || st.below !== null).length;
-    for (const st of m.steps) {
-      const lo = st.from === null ? null : Number(stepNumber(st.from)),
-        hi = st.below === null ? null : Number(stepNumber(st.below));
-      if (lo === null && hi === null) continue; // "given": its condition, x == x
-      out.set(st.rule, () => {
-        if (values === null) {
-          values = new Float64Array(n);
-          m.compiled.run(columnsFor(table, m.compiled.columns), n, D, values);
+    // "given" (no bounds) keeps its condition, x == x; a disabled step is not computed.
+    const steps = m.steps.filter((st) => (st.from !== null || st.below !== null) && enabled.has(st.rule));
+    if (steps.length === 0) continue;
+    const S = steps.length;
+    const hasLo = steps.map((st) => st.from !== null),
+      hasHi = steps.map((st) => st.below !== null);
+    // An open end as ∓∞ passes its test for every finite x; an infinite x takes the exact tests below.
+    const lo = Float64Array.from(steps, (st) => (st.from === null ? -Infinity : Number(stepNumber(st.from)))),
+      hi = Float64Array.from(steps, (st) => (st.below === null ? Infinity : Number(stepNumber(st.below))));
+    const f = steps.map(() => new Uint8Array(n));
+    const x = new Float64Array(n);
+    m.compiled.run(columnsFor(table, m.compiled.columns), n, D, x);
+    for (let i = 0; i < n; i++) {
+      if (excluded[i]) continue;
+      const v = x[i]!;
+      if (v === Infinity || v === -Infinity) {
+        for (let k = 0; k < S; k++)
+          if ((!hasLo[k] || lo[k]! - v <= E) && (!hasHi[k] || v - hi[k]! < -E)) {
+            f[k]![i] = 1;
+            break;
+          }
+        continue;
+      }
+      // Not given (NaN) fails every comparison: no step.
+      for (let k = 0; k < S; k++)
+        if (lo[k]! - v <= E && v - hi[k]! < -E) {
+          f[k]![i] = 1;
+          break;
         }
-        const x = values,
-          f = new Uint8Array(n);
-        if (lo === null) for (let i = 0; i < n; i++) f[i] = x[i]! - hi! < -E ? 1 : 0;
-        else if (hi === null) for (let i = 0; i < n; i++) f[i] = lo - x[i]! <= E ? 1 : 0;
-        else for (let i = 0; i < n; i++) f[i] = lo - x[i]! <= E && x[i]! - hi < -E ? 1 : 0;
-        // The measure's last step: its values are not held through the other measures.
-        if (--left === 0) values = null;
-        return f;
-      });
     }
+    steps.forEach((st, k) => {
+      out.set(st.rule, f[k]!);
+    });
   }
   return out;
 }
