@@ -139,17 +139,15 @@ export function writeScoresCsv(
     w.cell(bytes, offsets[i]!, offsets[i + 1]!, true);
     w.comma();
     const v = value[i]!;
-    if (Number.isFinite(v)) w.rawString(v.toFixed(2)); // a value the pack cannot compute (NaN) is an empty cell
+    if (Number.isFinite(v)) fixed(w, v, 2); // a value the pack cannot compute (NaN) is an empty cell
     w.comma();
     const t = TIER_BYTES[tier[i]!]!;
     w.raw(t, 0, t.length);
     w.comma();
     // Most subscribers hit no rule: zero risk and loss need no formatting ((-0).toFixed too gives "0.0000").
-    const r = risk[i]!;
-    w.rawString(r === 0 ? '0.0000' : r.toFixed(4));
+    fixed(w, risk[i]!, 4);
     w.comma();
-    const l = expectedLoss[i]!;
-    w.rawString(l === 0 ? '0.00' : l.toFixed(2));
+    fixed(w, expectedLoss[i]!, 2);
     for (let k = 0; k < groups.length; k++) {
       const g = groups[k]!;
       const at = g.keys[i]! * g.width;
@@ -159,6 +157,26 @@ export function writeScoresCsv(
     w.endLine();
   }
   w.end();
+}
+
+/**
+ * x.toFixed(digits), the text these files have always held, without making a string
+ * when the rounding is clear: a logistic pack gives every subscriber a risk and a loss,
+ * and toFixed was a string per cell. x · 10^digits is within half an ulp of the exact
+ * product; away from a tie (.5 within 1e-6, far wider than that ulp below 1e9) its
+ * nearest integer is toFixed's. Ties, negatives, large and non-finite values take toFixed.
+ */
+export function fixed(w: CsvBytesWriter, x: number, digits: number): void {
+  const v = x * 10 ** digits;
+  if (v >= 0 && v < 1e9) {
+    const whole = Math.floor(v),
+      f = v - whole;
+    if (Math.abs(f - 0.5) > 1e-6) {
+      w.scaled(f > 0.5 ? whole + 1 : whole, digits, false);
+      return;
+    }
+  }
+  w.rawString(x.toFixed(digits));
 }
 
 /** A Utf8 vector built straight into one byte buffer and its offsets (no per-string builder objects). */
