@@ -93,6 +93,8 @@ export class IdTable {
    */
   private near = true;
   private keysView: Buffer | null = null;
+  /** Lookups that the window after the last key found did not settle (they hashed): how scattered the rows are. */
+  hashed = 0;
 
   /**
    * `expected`: number of keys to size for; `keyBytes`: their total size, when known;
@@ -197,6 +199,7 @@ export class IdTable {
     const lim = Math.min(n, last + 1 + WINDOW);
     if (this.near) for (let i = last + 1; i < lim; i++) if (this.equalsAt(i, b, s, e)) return (this.last = i);
     if (!this.indexed) this.requireIndex();
+    this.hashed++;
     const h = hashBytes(b, s, e);
     const slots = this.slots;
     const mask = this.mask;
@@ -208,6 +211,12 @@ export class IdTable {
         return (this.last = v - 1);
       }
     }
+  }
+
+  /** The hash index's arrays, for lookups of many keys at once (unsorted-ids.ts): slots as find() reads them. */
+  hashIndex(): { slots: Int32Array; mask: number; offsets: Uint32Array; keys: Uint8Array } {
+    this.requireIndex();
+    return { slots: this.slots, mask: this.mask, offsets: this.offsets, keys: this.keys };
   }
 
   private pushKey(b: Uint8Array, s: number, e: number): number {

@@ -32,6 +32,7 @@
  */
 import { dayNumber } from './csv-scan.js';
 import type { IdTable } from './id-table.js';
+import { BATCH, IdBatch } from './unsorted-ids.js';
 import { MAX_YEAR, MIN_YEAR } from '../util/dates.js';
 
 /** A fast path over the records of one file (see read-extract's use of it). */
@@ -154,6 +155,7 @@ export function dateSource(day: boolean, bail: string): string[] {
 type Scan = (b: Uint8Array, p: number, len: number) => number;
 type Factory = (
   ids: IdTable,
+  batch: IdBatch,
   fold: (values: Float64Array, idx: number) => void,
   dayNumber: (y: number, m: number, d: number) => number,
   pow10: number[],
@@ -167,9 +169,25 @@ const factories = new Map<string, Factory>();
 function source(columns: readonly Column[], delim: number): string {
   const last = columns.length - 1;
   const bail = '{ p = r0; break records; }';
+  const slots = [...new Set(columns.filter((c) => c.kind !== Kind.Id && c.kind !== Kind.Skip).map((c) => Math.trunc(c.slot)))];
+  const width = Math.max(1, ...columns.map((c) => Math.trunc(c.slot) + 1));
+  // Rows in no order: the records of a batch are parsed first, then their ids resolved
+  // and the records folded in order (unsorted-ids.ts); k records of it taken.
+  const taken = (k: string) => `bn = 0; if (${k} < n0) { p = br[${k}]; lines = bl[${k}]; records -= n0 - ${k};`;
   const L: string[] = [
+    'const bs = batch.starts, be = batch.ends, br = batch.rows, bl = batch.lines, bv = batch.values, bi = batch.idx;',
+    'function foldBatch(b, n) {',
+    '  const k = batch.resolve(ids, b, n);',
+    '  for (let r = 0; r < k; r++) {',
+    ...slots.map((slot) => `    values[${slot}] = bv[r * ${width} + ${slot}];`),
+    '    fold(values, bi[r]);',
+    '  }',
+    '  return k;',
+    '}',
     'return function scan(b, p, len) {',
     'let records = 0, lines = 0, c = 0, lastYmd = state.lastYmd, lastDay = state.lastDay;',
+    'const batched = batch.on, hashed0 = ids.hashed;',
+    'let bn = 0;',
     'records: while (p < len) {',
     // An empty line is skipped; a line starting with CR goes to the scanner.
     '  c = b[p];',
@@ -209,7 +227,7 @@ function source(columns: readonly Column[], delim: number): string {
         if (col.kind === Kind.Id) {
           L.push(
             `  if (p === s || b[s] <= 32 || b[s] >= 128 || b[p - 1] <= 32 || b[p - 1] >= 128) ${bail}`,
-            `  idx = ids.find(b, s, p); if (idx < 0) ${bail}`,
+            `  if (batched) { bs[bn] = s; be[bn] = p; } else { idx = ids.find(b, s, p); if (idx < 0) ${bail} }`,
           );
         }
         break;
@@ -223,10 +241,19 @@ function source(columns: readonly Column[], delim: number): string {
     if (col.kind !== Kind.Id && col.kind !== Kind.Skip) L.push(`  values[${slot}] = v;`);
   });
   L.push(
+    '  if (batched) {',
+    '    br[bn] = r0; bl[bn] = lines;',
+    ...slots.map((slot) => `    bv[bn * ${width} + ${slot}] = values[${slot}];`),
+    '    lines++; records++;',
+    `    if (++bn === ${BATCH}) { const n0 = bn, k = foldBatch(b, n0); ${taken('k')} break records; } }`,
+    '    continue;',
+    '  }',
     '  lines++;',
     '  records++;',
     '  fold(values, idx);',
     '}',
+    `if (bn > 0) { const n0 = bn, k = foldBatch(b, n0); ${taken('k')} } }`,
+    'else if (!batched) batch.observe(ids.hashed - hashed0, records);',
     'state.lastYmd = lastYmd; state.lastDay = lastDay;',
     'state.records += records; state.lines += lines;',
     'return p;',
@@ -246,23 +273,30 @@ export class PlainRows implements FastRows {
   lastYmd = -1;
   lastDay = NaN;
   readonly scan: Scan;
+  /** The batched lookups of rows in no order (unsorted-ids.ts). */
+  readonly batch: IdBatch;
 
-  /** `valueCount`: the length of the values the fold reads (slots of absent columns stay 0). */
+  /**
+   * `valueCount`: the length of the values the fold reads (slots of absent columns stay 0);
+   * `batched`: look ids up a batch at a time (true), one at a time (false), or as the rows' order says (undefined; tests force it).
+   */
   constructor(
     columns: readonly Column[],
     valueCount: number,
     delim: number,
     ids: IdTable,
     fold: (values: Float64Array, idx: number) => void,
+    batched?: boolean,
   ) {
     if (!fastDelimiter(delim)) throw new Error('PlainRows: the delimiter can occur in a value');
     const src = source(columns, delim);
     let factory = factories.get(src);
     if (factory === undefined) {
-      factory = new Function('ids', 'fold', 'dayNumber', 'pow10', 'values', 'state', src) as Factory;
+      factory = new Function('ids', 'batch', 'fold', 'dayNumber', 'pow10', 'values', 'state', src) as Factory;
       factories.set(src, factory);
     }
     const values = new Float64Array(Math.max(1, valueCount, ...columns.map((c) => c.slot + 1)));
-    this.scan = factory(ids, fold, dayNumber, POW10, values, this);
+    this.batch = new IdBatch(values.length, batched);
+    this.scan = factory(ids, this.batch, fold, dayNumber, POW10, values, this);
   }
 }

@@ -202,6 +202,18 @@ async function both(kind: 'usage' | 'billing', text: string, delimiter: string, 
   return [await run({ plain: true, chunkSize }), await run({ plain: false, chunkSize: 1 << 20 })];
 }
 
+/** run() with the fast path's ids looked up a batch at a time (unsorted-ids.ts), as for rows in no order. */
+async function batched<T>(run: () => Promise<T>): Promise<T> {
+  const before = process.env.CHURNWATCH_ID_BATCH;
+  process.env.CHURNWATCH_ID_BATCH = '1';
+  try {
+    return await run();
+  } finally {
+    if (before === undefined) delete process.env.CHURNWATCH_ID_BATCH;
+    else process.env.CHURNWATCH_ID_BATCH = before;
+  }
+}
+
 describe('the fast path for plain records', () => {
   for (const kind of ['usage', 'billing'] as const) {
     it(`when ${kind} files mix plain and odd records then the fast path gives what the general reader gives`, async () => {
@@ -211,6 +223,16 @@ describe('the fast path for plain records', () => {
           expect(fast).toEqual(general);
         }),
         { numRuns: 250 },
+      );
+    }, 60_000);
+
+    it(`when ${kind} files mix plain and odd records and the fast path looks ids up a batch at a time then it gives what the general reader gives`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fileArb(kind), fc.constantFrom(1, 7, 97, 1 << 20), async ({ text, delimiter }, chunkSize) => {
+          const [fast, general] = await batched(() => both(kind, text, delimiter, chunkSize));
+          expect(fast).toEqual(general);
+        }),
+        { numRuns: 150 },
       );
     }, 60_000);
   }
@@ -224,6 +246,72 @@ describe('the fast path for plain records', () => {
     const [fast, general] = await both('usage', text, ',', 4096);
     expect(fast).toEqual(general);
     expect((general as { ok: true; value: { stats: { accepted: number } } }).value.stats.accepted).toBe(3000);
+  });
+
+  describe('rows in no order', () => {
+    // A table larger than a batch, rows of its ids in a seeded random order.
+    const many = new IdTable(1024);
+    const manyIds = Array.from({ length: 3000 }, (_, i) => `M${(i * 7919) % 10007}`);
+    for (const m of manyIds) many.insert(Buffer.from(m), 0, m.length);
+    const order = (n: number, seed: number) => Array.from({ length: n }, (_, i) => manyIds[(i * 2654435761 + seed) % manyIds.length]!);
+    const columns = [
+      { kind: Kind.Id, slot: 0, scale: 0 },
+      { kind: Kind.Day, slot: 0, scale: 0 },
+      { kind: Kind.Number, slot: 1, scale: 2 },
+    ];
+    const scanAll = (text: string, batchedLookups: boolean | undefined, chunk: number) => {
+      const folded: number[] = [];
+      const rows = new PlainRows(columns, 2, 0x2c, many, (v, idx) => folded.push(idx, v[0]!, v[1]!), batchedLookups);
+      const b = Buffer.from(text);
+      const stops: number[] = [];
+      const modes: boolean[] = [];
+      // Chunks of `chunk` bytes; a record the fast path leaves is skipped as the general reader would take it.
+      for (let p = 0; p < b.length; ) {
+        modes.push(rows.batch.on);
+        const end = Math.min(b.length, p + chunk);
+        const q = rows.scan(b, p, end);
+        if (q < end && q === p) {
+          stops.push(q);
+          p = b.indexOf(10, q) + 1;
+        } else p = q;
+      }
+      return { folded, stops, records: rows.records, lines: rows.lines, modes };
+    };
+
+    it('when ids are looked up a batch at a time then the records, values and stops are those of one at a time', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 1000 }),
+          fc.integer({ min: 300, max: 1400 }),
+          fc.constantFrom(64, 4096, 1 << 20),
+          (seed, n, chunk) => {
+            const lines = order(n, seed).map((m, i) => {
+              if (i % 337 === 5) return `X${i},2026-11-20,1`; // not in the table
+              if (i % 401 === 7) return `${m},2026-11-2x,1`; // not a date
+              if (i % 293 === 9) return '';
+              return `${m},2026-11-${10 + (i % 13)},${i % 50}.${i % 10}0`;
+            });
+            const text = `${lines.join('\n')}\n`;
+            const one = scanAll(text, false, chunk);
+            expect(scanAll(text, true, chunk)).toEqual({ ...one, modes: one.modes.map(() => true) });
+            expect(one.stops.length).toBeGreaterThan(0);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+
+    it('when the rows come in no order then the lookups turn to batches, and back to one at a time when they come in order', () => {
+      const shuffled = order(2000, 17).map((m, i) => `${m},2026-11-20,${i % 9}`);
+      const sorted = manyIds.slice(0, 2000).map((m, i) => `${m},2026-11-20,${i % 9}`);
+      const text = `${[...shuffled, ...sorted].join('\n')}\n`;
+      const auto = scanAll(text, undefined, 8192);
+      expect(auto.modes.slice(0, 2)).toEqual([false, true]);
+      expect(auto.modes.at(-1)).toBe(false);
+      const { modes: _, ...values } = auto;
+      const { modes: __, ...oneAtATime } = scanAll(text, false, 8192);
+      expect(values).toEqual(oneAtATime);
+    });
   });
 
   // Each dialect of the same three records; usage columns id, day, calls, sms (optional), note (not read).

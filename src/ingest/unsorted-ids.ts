@@ -1,0 +1,129 @@
+/**
+ * Subscriber ids of rows in no order (a shuffled extract), looked up a batch at a time.
+ *
+ * A sorted extract is resolved by IdTable.find from the last id found, with sequential
+ * reads. Rows in no order miss that window, and each lookup is then three dependent
+ * cache misses (hash slot, key offsets, key bytes) on tables far larger than the
+ * cache: about half a microsecond a row, most of the cost of reading a shuffled
+ * usage_daily. Looked up one row at a time, the misses come one after another; here
+ * the ids of a batch of records are hashed first, then every slot is read, then every
+ * offset, then every key, each step a loop whose reads do not depend on each other, so
+ * that the processor has many misses outstanding at once (3-4 × fewer CPU seconds for
+ * the lookups alone, measured on 12M lookups in a 1M-key table).
+ *
+ * The fast path (plain-rows.ts) collects a batch of parsed records (where each id lies,
+ * the values, where the record starts) and folds them, in file order, once their ids
+ * are resolved; a record whose id is not in the table ends the batch there, and the
+ * general reader takes it, exactly as when the fast path looks ids up one at a time.
+ * Which way a file's chunk goes is decided from the chunk before (`on`): batches once
+ * most lookups miss the window, one at a time again once most ids follow the last one.
+ */
+import { hashBytes, type IdTable } from './id-table.js';
+
+/** Records per batch: enough misses in flight, small enough to stay in the cache. */
+export const BATCH = 256;
+/** How far after the previous row's subscriber a row's still counts as in order (IdTable's window). */
+const NEAR = 8;
+
+export class IdBatch {
+  /** Look ids up a batch at a time (rows in no order), or one at a time (false). */
+  on: boolean;
+  /** Keep `on` as it is whatever the rows' order (tests). */
+  readonly fixed: boolean;
+  /** Where record k's id lies in the chunk: [starts[k], ends[k]). */
+  readonly starts = new Int32Array(BATCH);
+  readonly ends = new Int32Array(BATCH);
+  /** Where record k starts, and the line feeds the scan had passed there (to stop at a record). */
+  readonly rows = new Int32Array(BATCH);
+  readonly lines = new Float64Array(BATCH);
+  /** Record k's values at values[k * width ...] (the fold's values, restored before it is called). */
+  readonly values: Float64Array;
+  /** Record k's subscriber index, after resolve(). */
+  readonly idx = new Int32Array(BATCH);
+  private readonly hashes = new Int32Array(BATCH);
+  private readonly found = new Int32Array(BATCH);
+
+  /**
+   * `width`: the length of the fold's values; `on`: batched (true), one at a time
+   * (false), or as the rows' order says (undefined). The environment variable
+   * CHURNWATCH_ID_BATCH=1 or 0 fixes it for every reader (tests, diagnosis, A/B timing).
+   */
+  constructor(width: number, on?: boolean) {
+    const env = process.env.CHURNWATCH_ID_BATCH;
+    const fixed = on ?? (env === '1' ? true : env === '0' ? false : undefined);
+    this.values = new Float64Array(BATCH * Math.max(1, width));
+    this.on = fixed ?? false;
+    this.fixed = fixed !== undefined;
+  }
+
+  /**
+   * Resolves the ids of records 0..n-1 of chunk b into idx; returns how many, from
+   * the first, are in the table (n when all are): the record after them is left to
+   * the general reader. The same indexes as IdTable.find, which settles what the
+   * batched probe cannot (two keys with one hash).
+   */
+  resolve(table: IdTable, b: Uint8Array, n: number): number {
+    const { slots, mask, offsets, keys } = table.hashIndex();
+    const { starts, ends, hashes, found, idx } = this;
+    for (let k = 0; k < n; k++) hashes[k] = hashBytes(b, starts[k]!, ends[k]!);
+    // The first slot holding the row's hash (its index + 1), 0 when there is none.
+    for (let k = 0; k < n; k++) {
+      const h = hashes[k]!;
+      let v = 0;
+      for (let j = h & mask; ; j = (j + 1) & mask) {
+        const w = slots[2 * j + 1]!;
+        if (w === 0 || slots[2 * j] === h) {
+          v = w;
+          break;
+        }
+      }
+      found[k] = v;
+    }
+    // Its key's offset, when the lengths agree (-1 otherwise).
+    for (let k = 0; k < n; k++) {
+      const v = found[k]!;
+      if (v === 0) {
+        idx[k] = -1;
+        continue;
+      }
+      const o = offsets[v - 1]!;
+      idx[k] = offsets[v]! - o === ends[k]! - starts[k]! ? o : -1;
+    }
+    let ok = n;
+    for (let k = 0; k < n; k++) {
+      const v = found[k]!;
+      const s = starts[k]!;
+      const e = ends[k]!;
+      let i = -1;
+      if (v !== 0) {
+        const o = idx[k]!;
+        if (o >= 0) {
+          let d = e - s - 1;
+          while (d >= 0 && keys[o + d] === b[s + d]) d--;
+          if (d < 0) i = v - 1;
+        }
+        // Another key with the same hash came first in the probe: the table's own lookup.
+        if (i < 0) i = table.find(b, s, e);
+      }
+      idx[k] = i;
+      if (i < 0) {
+        ok = k;
+        break;
+      }
+    }
+    if (!this.fixed && ok > 1) {
+      let near = 0;
+      for (let k = 1; k < ok; k++) {
+        const d = idx[k]! - idx[k - 1]!;
+        if (d >= 0 && d <= NEAR) near++;
+      }
+      if (near * 2 > ok) this.on = false;
+    }
+    return ok;
+  }
+
+  /** After a chunk looked up one row at a time: batches from the next when most of its `records` missed the window (`hashed` of them). */
+  observe(hashed: number, records: number): void {
+    if (!this.fixed && records >= 64 && hashed * 2 > records) this.on = true;
+  }
+}
