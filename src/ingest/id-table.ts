@@ -95,6 +95,8 @@ export class IdTable {
   private keysView: Buffer | null = null;
   /** Lookups that the window after the last key found did not settle (they hashed): how scattered the rows are. */
   hashed = 0;
+  /** The length of every key when they all have one (ids padded to a width, the usual case), else 0: key i is then at i * width. */
+  private width = 0;
 
   /**
    * `expected`: number of keys to size for; `keyBytes`: their total size, when known;
@@ -132,7 +134,16 @@ export class IdTable {
     t.slots = s.slots;
     t.mask = (s.slots.length >> 1) - 1;
     t.frozen = true;
+    t.measureWidth();
     return t;
+  }
+
+  /** Sets width from the offsets. */
+  private measureWidth(): void {
+    const off = this.offsets;
+    const w = this._n > 0 ? off[1]! - off[0]! : 0;
+    for (let i = 1; i < this._n && w > 0; i++) if (off[i + 1]! - off[i]! !== w) return void (this.width = 0);
+    this.width = w;
   }
 
   get n(): number {
@@ -214,9 +225,9 @@ export class IdTable {
   }
 
   /** The hash index's arrays, for lookups of many keys at once (unsorted-ids.ts): slots as find() reads them. */
-  hashIndex(): { slots: Int32Array; mask: number; offsets: Uint32Array; keys: Uint8Array } {
+  hashIndex(): { slots: Int32Array; mask: number; offsets: Uint32Array; keys: Uint8Array; width: number } {
     this.requireIndex();
-    return { slots: this.slots, mask: this.mask, offsets: this.offsets, keys: this.keys };
+    return { slots: this.slots, mask: this.mask, offsets: this.offsets, keys: this.keys, width: this.width };
   }
 
   private pushKey(b: Uint8Array, s: number, e: number): number {
@@ -240,6 +251,7 @@ export class IdTable {
     this.used += len;
     this.offsets[i + 1] = this.used;
     this._n = i + 1;
+    this.width = i === 0 || len === this.width ? len : 0;
     return i;
   }
 
@@ -378,6 +390,7 @@ export class IdTable {
     this.used += bytes;
     this.indexed = false;
     this.last = -1;
+    this.measureWidth();
   }
 
   /** Keeps only the keys with keep[i] set (renumbering them in order); buildIndex() must run again. */
@@ -400,6 +413,7 @@ export class IdTable {
     this.used = used;
     this.indexed = false;
     this.last = -1;
+    this.measureWidth();
   }
 
   /** Index of a string key, or ID_UNKNOWN (tests and callers outside the hot loops). */

@@ -63,7 +63,7 @@ export class IdBatch {
    * batched probe cannot (two keys with one hash).
    */
   resolve(table: IdTable, b: Uint8Array, n: number): number {
-    const { slots, mask, offsets, keys } = table.hashIndex();
+    const { slots, mask, offsets, keys, width } = table.hashIndex();
     const { starts, ends, hashes, found, idx } = this;
     for (let k = 0; k < n; k++) hashes[k] = hashBytes(b, starts[k]!, ends[k]!);
     // The first slot holding the row's hash (its index + 1), 0 when there is none.
@@ -79,15 +79,19 @@ export class IdBatch {
       }
       found[k] = v;
     }
-    // Its key's offset, when the lengths agree (-1 otherwise).
-    for (let k = 0; k < n; k++) {
-      const v = found[k]!;
-      if (v === 0) {
-        idx[k] = -1;
-        continue;
+    // Its key's offset, when the lengths agree (-1 otherwise): one miss less when every key has one length.
+    if (width > 0) {
+      for (let k = 0; k < n; k++) idx[k] = found[k]! !== 0 && ends[k]! - starts[k]! === width ? (found[k]! - 1) * width : -1;
+    } else {
+      for (let k = 0; k < n; k++) {
+        const v = found[k]!;
+        if (v === 0) {
+          idx[k] = -1;
+          continue;
+        }
+        const o = offsets[v - 1]!;
+        idx[k] = offsets[v]! - o === ends[k]! - starts[k]! ? o : -1;
       }
-      const o = offsets[v - 1]!;
-      idx[k] = offsets[v]! - o === ends[k]! - starts[k]! ? o : -1;
     }
     let ok = n;
     for (let k = 0; k < n; k++) {
