@@ -93,6 +93,12 @@ export class IdBatch {
         idx[k] = offsets[v]! - o === ends[k]! - starts[k]! ? o : -1;
       }
     }
+    // Its first and last bytes, each row's reads on their own so that they overlap (the
+    // comparison below, a loop per row, would wait for each row's miss in turn).
+    for (let k = 0; k < n; k++) {
+      const o = idx[k]!;
+      if (o >= 0 && (keys[o]! !== b[starts[k]!] || keys[o + ends[k]! - starts[k]! - 1] !== b[ends[k]! - 1])) idx[k] = -1;
+    }
     let ok = n;
     for (let k = 0; k < n; k++) {
       const v = found[k]!;
