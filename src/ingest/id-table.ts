@@ -8,7 +8,9 @@
  * - Lookups hash the bytes of a CSV field in place and compare bytes on a hash hit.
  *   Extracts are usually sorted like subscribers.csv, so the key of the last lookup
  *   and the few after it are compared before hashing: a sorted extract is resolved
- *   with sequential memory reads only.
+ *   with sequential memory reads only. Rows in no order are looked up a batch at a
+ *   time instead (unsorted-ids.ts, over hashIndex()).
+ * - Keys of one width (ids padded to it) are found at i * width, without offsets.
  *
  * Two ways to fill it:
  * - insert(): one key at a time, duplicates found at once (small tables);

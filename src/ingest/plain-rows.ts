@@ -28,7 +28,8 @@
  * Speed: the scanning function is generated for the file's column layout (one
  * straight block of code per field, constants inlined), which runs about twice as
  * fast as a loop that looks up each field's kind. Only numbers from the tables below
- * go into the generated source.
+ * go into the generated source. Rows in no order collect a batch of records before
+ * their ids are looked up together (unsorted-ids.ts), then fold them in order.
  */
 import { dayNumber } from './csv-scan.js';
 import type { IdTable } from './id-table.js';
