@@ -901,6 +901,38 @@ export function parseDayField(rec: RecordView, i: number): number {
   return dayNumber(y, m, d);
 }
 
+/**
+ * Milliseconds into the day of a field parseDayField accepted, as written (a zone
+ * offset is ignored, as it is for the day); -1 when the field holds a date alone.
+ */
+export function timeOfDayField(rec: RecordView, i: number): number {
+  const b = rec.buf;
+  let p = rec.start[i];
+  let e = rec.end[i];
+  while (p < e && isWs(b[p])) p++;
+  while (e > p && isWs(b[e - 1])) e--;
+  // A date is at least 8 bytes (YYYYMMDD, YYYY-M-D); the time part starts at a space or a T.
+  let k = p + 8;
+  while (k < e && b[k] !== 0x20 && b[k] !== 0x54) k++;
+  if (k >= e) return -1;
+  k++;
+  let h = digit(b, k++);
+  if (digit(b, k) >= 0) h = h * 10 + digit(b, k++);
+  const m = digitsAt(b, k + 1, 2);
+  k += 3;
+  let sec = 0;
+  let ms = 0;
+  if (k < e && b[k] === 0x3a) {
+    sec = digitsAt(b, k + 1, 2);
+    k += 3;
+    if (k < e && b[k] === 0x2e) {
+      k++;
+      for (let scale = 100; scale >= 1 && k < e && digit(b, k) >= 0; scale /= 10) ms += digit(b, k++) * scale;
+    }
+  }
+  return ((h * 60 + m) * 60 + sec) * 1000 + ms;
+}
+
 /** Month index (year * 12 + month - 1) of 'YYYY-MM', 'YYYY/MM' or 'YYYYMM' (years MIN_YEAR–MAX_YEAR); NaN otherwise. */
 export function parseMonthField(rec: RecordView, i: number): number {
   if (i < 0 || i >= rec.count) return NaN;

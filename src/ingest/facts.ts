@@ -25,7 +25,16 @@ import {
   type FoldColumn,
   type MeasureExtract,
 } from '../contract/contract.js';
-import { fieldEquals, fieldIsEmpty, fieldString, parseDayField, parseMonthField, parseScaled, type RecordView } from './csv-scan.js';
+import {
+  fieldEquals,
+  fieldIsEmpty,
+  fieldString,
+  parseDayField,
+  parseMonthField,
+  parseScaled,
+  timeOfDayField,
+  type RecordView,
+} from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
 import { ID_EMPTY, IdTable, fieldKey } from './id-table.js';
 import { DEFAULT_COUNTRY_CODE, PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
@@ -1161,6 +1170,15 @@ export const ATTEMPT_WINDOW_DAYS = 30;
 
 const OUTCOME_BYTES = enumBytes(CONTACT_OUTCOMES);
 const UNREACHABLE = CONTACT_OUTCOMES.indexOf('unreachable');
+/**
+ * Which of two contacts at the same moment (or on the same day, written without a time)
+ * counts as the latest: the more final outcome, so that the answer does not depend on
+ * the rows' order in the export. A churn or a retention ends an episode; a refusal
+ * outranks a promise to call back, which outranks no answer.
+ */
+const OUTCOME_FINALITY = Uint8Array.from(CONTACT_OUTCOMES, (o) =>
+  ['unreachable', 'callback', 'declined', 'retained', 'churned'].indexOf(o),
+);
 
 export async function readContactHistory(
   path: string,
@@ -1173,6 +1191,9 @@ export async function readContactHistory(
 ): Promise<{ fold: ContactFold; stats: FileStats }> {
   const lastContact = new Float32Array(subs.n).fill(NaN);
   const lastOutcome = new Uint8Array(subs.n).fill(255);
+  // The time of day of each latest contact, only while reading: the latest is the latest
+  // moment, not the last row of its day.
+  const lastTime = new Int32Array(subs.n);
   const attempts = new Uint8Array(subs.n);
   const taskContacts: ContactFold['taskContacts'] = { taskId: [], outcome: [], day: [] };
   const ids = subs.idTable;
@@ -1196,9 +1217,18 @@ export async function readContactHistory(
         if (outcome < 0)
           return reject('outcome', 'CW_ROW_BAD_ENUM', `outcome must be one of ${CONTACT_OUTCOMES.join(', ')}`, fieldString(rec, cOutcome));
         if (day < asOf) {
-          if (!(lastContact[idx]! >= day)) {
+          const last = lastContact[idx]!;
+          if (!(last >= day)) {
             lastContact[idx] = day;
             lastOutcome[idx] = outcome;
+            lastTime[idx] = timeOfDayField(rec, cAt);
+          } else if (last === day) {
+            const time = timeOfDayField(rec, cAt);
+            const was = lastTime[idx]!;
+            if (time > was || (time === was && OUTCOME_FINALITY[outcome]! > OUTCOME_FINALITY[lastOutcome[idx]!]!)) {
+              lastOutcome[idx] = outcome;
+              lastTime[idx] = time;
+            }
           }
           if (outcome === UNREACHABLE && day >= asOf - ATTEMPT_WINDOW_DAYS && attempts[idx]! < 255) attempts[idx]!++;
           if (cTask >= 0 && !fieldIsEmpty(rec, cTask)) {
