@@ -4,32 +4,20 @@
  * their time; at the same moment, or on one day written without times, the more final
  * outcome counts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CONTACT_OUTCOMES } from '../../src/contract/contract.js';
 import { readContactHistory } from '../../src/ingest/facts.js';
-import { IdTable } from '../../src/ingest/id-table.js';
-import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
 import { parseDay } from '../../src/util/dates.js';
+import { factFixture } from './fact-fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cw-contacts-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { ids: IDS, subs, D, input, write } = factFixture('contacts');
 
-const IDS = ['S1', 'S2', 'S3'];
-const table = new IdTable(4);
-for (const id of IDS) table.insert(Buffer.from(id), 0, Buffer.byteLength(id));
-const subs = { n: IDS.length, idTable: table };
-const D = parseDay('2026-11-23');
-const input = defaultInputOptions(dir);
 let files = 0;
 
 async function latest(rows: string[]) {
-  const path = join(dir, `contacts-${files++}.csv`);
-  writeFileSync(path, ['subscriber_id,contacted_at,channel,outcome,task_id', ...rows].join('\n') + '\n');
+  const path = write(`contacts-${files++}.csv`, ['subscriber_id,contacted_at,channel,outcome,task_id', ...rows]);
   const { fold } = await readContactHistory(path, 'contact_history.csv', input, subs, new RejectLog(), D);
   return IDS.map((_, i) => [fold.lastContact[i], CONTACT_OUTCOMES[fold.lastOutcome[i]!] ?? null]);
 }

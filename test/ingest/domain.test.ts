@@ -5,33 +5,14 @@
  * 9999-12-31 is a far-future date. The general reader and the fast path agree (the
  * property test in plain-rows.property.test.ts compares them on such values too).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { World, cleanup } from '../helpers/world.js';
 import { readBilling, readContracts, readTickets, readUsage } from '../../src/ingest/facts.js';
-import { IdTable } from '../../src/ingest/id-table.js';
-import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
-import { parseDay } from '../../src/util/dates.js';
 import { plainColumn } from '../../src/rules/compile.js';
+import { factFixture } from './fact-fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cw-domain-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const IDS = ['S1', 'S2', 'S3'];
-const table = new IdTable(4);
-for (const id of IDS) table.insert(Buffer.from(id), 0, Buffer.byteLength(id));
-const subs = { n: IDS.length, idTable: table };
-const D = parseDay('2026-11-23');
-const input = defaultInputOptions(dir);
-
-function write(name: string, lines: string[]): string {
-  const path = join(dir, name);
-  writeFileSync(path, lines.join('\n') + '\n');
-  return path;
-}
+const { subs, D, input, write } = factFixture('domain');
 
 const codes = (r: RejectLog) => r.rows.map((x) => [x.line, x.column, x.code]);
 
