@@ -48,8 +48,8 @@ export const ID_EMPTY = -2;
 /** Returned by lookups of an id that is not in the table. */
 export const ID_UNKNOWN = -1;
 
-/** How many keys after the last one found a lookup compares before it hashes. */
-const WINDOW = 8;
+/** How many keys after the last one found a lookup compares before it hashes (rows this near count as in order). */
+export const WINDOW = 8;
 
 function isWs(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);

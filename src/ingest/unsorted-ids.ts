@@ -18,12 +18,10 @@
  * Which way a file's chunk goes is decided from the chunk before (`on`): batches once
  * most lookups miss the window, one at a time again once most ids follow the last one.
  */
-import { hashBytes, type IdTable } from './id-table.js';
+import { hashBytes, type IdTable, WINDOW } from './id-table.js';
 
 /** Records per batch: enough misses in flight, small enough to stay in the cache. */
 export const BATCH = 256;
-/** How far after the previous row's subscriber a row's still counts as in order (IdTable's window). */
-const NEAR = 8;
 
 export class IdBatch {
   /** Look ids up a batch at a time (rows in no order), or one at a time (false). */
@@ -125,7 +123,7 @@ export class IdBatch {
       let near = 0;
       for (let k = 1; k < ok; k++) {
         const d = idx[k]! - idx[k - 1]!;
-        if (d >= 0 && d <= NEAR) near++;
+        if (d >= 0 && d <= WINDOW) near++;
       }
       if (near * 2 > ok) this.on = false;
     }
