@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
 import { CsvScanner, fieldEquals, fieldString, parseDayField, type RecordView } from '../ingest/csv-scan.js';
 import { LEDGER_COLUMNS, PriorLedger, TASK_STATES } from '../tasks/ledger.js';
+import { startsLikeFormula } from '../util/bytes.js';
 import { formatDay, parseDay } from '../util/dates.js';
 
 const DAY_DIR = /^\d{4}-\d{2}-\d{2}$/;
@@ -35,13 +36,12 @@ export function latestLedgerBefore(outRoot: string, D: number): { path: string; 
   return best;
 }
 
-const FORMULA_LEADS = new Set([0x3d, 0x2b, 0x2d, 0x40, 0x09, 0x0d]);
 const STATE_BYTES = TASK_STATES.map((t) => Uint8Array.from(t, (c) => c.charCodeAt(0)));
 const CLOSED_STATE = TASK_STATES.indexOf('closed');
 
-/** Where subscriber id b[s..e) starts once the writer's formula guard ("'=…") is taken off. */
+/** Where subscriber id b[s..e) starts once the writer's formula guard ("'=…", putCell's) is taken off. */
 function unneutralised(b: Uint8Array, s: number, e: number): number {
-  return e - s > 1 && b[s] === 0x27 && FORMULA_LEADS.has(b[s + 1]!) ? s + 1 : s;
+  return e - s > 1 && b[s] === 0x27 && startsLikeFormula(b, s + 1, e) ? s + 1 : s;
 }
 
 /** A whole number of up to 15 plain digits, else what Number() makes of the text (0 for none). */

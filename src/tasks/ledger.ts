@@ -82,7 +82,6 @@ export class PriorLedger {
   /** @param asOf the day of the run that wrote it */
   constructor(readonly asOf: number) {}
 
-  /** Appends a row from cell bytes (each b[s..e) as the file holds it once unquoted). */
   /**
    * Appends a row from its cells b[start[c] .. end[c]) in LEDGER_COLUMNS order (as the
    * scanner hands them, unquoted); the subscriber id starts at `subscriberFrom` (past
