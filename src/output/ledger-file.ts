@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
+import { enumBytes } from '../ingest/fields.js';
 import { CsvScanner, fieldEquals, fieldString, parseDayField, type RecordView } from '../ingest/csv-scan.js';
 import { LEDGER_COLUMNS, PriorLedger, TASK_STATES } from '../tasks/ledger.js';
 import { startsLikeFormula } from '../util/bytes.js';
@@ -36,7 +37,7 @@ export function latestLedgerBefore(outRoot: string, D: number): { path: string; 
   return best;
 }
 
-const STATE_BYTES = TASK_STATES.map((t) => Uint8Array.from(t, (c) => c.charCodeAt(0)));
+const STATE_BYTES = enumBytes(TASK_STATES);
 const CLOSED_STATE = TASK_STATES.indexOf('closed');
 
 /** Where subscriber id b[s..e) starts once the writer's formula guard ("'=…", putCell's) is taken off. */
