@@ -2,13 +2,18 @@
 // The nightly-job benchmark: churnwatch against DuckDB on the same extracts.
 //
 //   npm run bench -- [--subscribers 1000000] [--runs 5] [--seed 1] [--warmup 1] [--keep] [--clean]
-//                    [--as-of 2026-11-23] [--threads 2] [--reference] [--dialect clean]
+//                    [--as-of 2026-11-23] [--threads 2] [--reference] [--dialect clean] [--sql typed]
 //                    [--data-dir bench/data] [--results-dir bench/results]
 //
 // --dialect clean|quoted|compact-dates|crlf|shuffled|gbk-pipe|gz (several with commas, or
 // all): the export dialect the two sides read, derived from the generated extracts by
 // bench/dialects.mjs into <data-dir>/<subscribers>-<seed>-<dialect>/. With more than one,
 // the harness runs itself once per dialect and prints the table of all of them.
+//
+// --sql typed|text: the DuckDB side's SQL. typed (the default) is bench/rules.sql, numbers
+// typed at read (issue 12's stronger SQL, which its 0.7 x target is set against); text is
+// bench/rules-text.sql, the older all-text SQL that issues 9-11's speed conditions
+// (<= 0.8 x) were set against. text reads the clean dialect only.
 //
 // 1. Generates the extracts with churnwatch's own generator into
 //    <data-dir>/<subscribers>-<seed>/, or reuses them when the marker file there says
@@ -70,6 +75,7 @@ try {
       'as-of': { type: 'string', default: '2026-11-23' },
       threads: { type: 'string', default: '2' },
       dialect: { type: 'string', default: 'clean' },
+      sql: { type: 'string', default: 'typed' },
       keep: { type: 'boolean', default: false },
       clean: { type: 'boolean', default: false },
       reference: { type: 'boolean', default: false },
@@ -99,13 +105,17 @@ const DIALECT_LIST = opt.dialect === 'all' ? DIALECTS : opt.dialect.split(',');
 for (const d of DIALECT_LIST)
   if (!DIALECTS.includes(d)) usage(`--dialect must be all or one or more (with commas) of ${DIALECTS.join(', ')}`);
 const DIALECT = DIALECT_LIST[0];
+const SQL = opt.sql;
+if (SQL !== 'typed' && SQL !== 'text') usage('--sql must be typed or text');
+if (SQL === 'text' && (DIALECT_LIST.length !== 1 || DIALECT !== 'clean'))
+  usage('--sql text reads the clean dialect only (the all-text SQL has no dialect options)');
 const MAX_RSS_MB = opt['max-rss-mb'] === undefined ? null : Number(opt['max-rss-mb']);
 if (MAX_RSS_MB !== null && !(MAX_RSS_MB > 0)) usage('--max-rss-mb must be a positive number');
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
   console.error(
-    `usage: npm run bench -- [--subscribers 1000000] [--runs 5] [--seed 1] [--warmup 1] [--keep] [--clean] [--as-of YYYY-MM-DD] [--threads 2] [--reference] [--dialect all|${DIALECTS.join('|')}] [--max-rss-mb MB] [--data-dir DIR] [--results-dir DIR]`,
+    `usage: npm run bench -- [--subscribers 1000000] [--runs 5] [--seed 1] [--warmup 1] [--keep] [--clean] [--as-of YYYY-MM-DD] [--threads 2] [--reference] [--dialect all|${DIALECTS.join('|')}] [--sql typed|text] [--max-rss-mb MB] [--data-dir DIR] [--results-dir DIR]`,
   );
   process.exit(message ? 64 : 0);
 }
@@ -482,6 +492,7 @@ async function runB() {
     String(THREADS),
     '--dialect',
     DIALECT,
+    ...(SQL === 'text' ? ['--sql', join(root, 'bench', 'rules-text.sql')] : []),
   ]);
   if (r.code !== 0) return { ...r, failed: failureGist(r) };
   return r;
@@ -681,12 +692,13 @@ if (aRuns.length) {
 
 // Targets (issue 12, "Speed that holds on real export dialects"): at 1M, on every dialect,
 // churnwatch <= 0.7 x DuckDB's typed SQL; at 10M clean, peak RSS <= 2.5 GB and <= 11 x the 1M time.
-const RATIO_TARGET = 0.7,
+// With --sql text the ratio target is the one issues 9-11 were set with against that SQL: <= 0.8 x.
+const RATIO_TARGET = SQL === 'text' ? 0.8 : 0.7,
   RSS_TARGET_MB = 2500,
   SCALE_TARGET = 11;
 const targets = {};
 if (N === 1_000_000) {
-  targets.ratio_at_most_0_7 =
+  targets[SQL === 'text' ? 'ratio_at_most_0_8_text_sql' : 'ratio_at_most_0_7'] =
     ratioMedian === null
       ? { target: RATIO_TARGET, met: false, note: 'no pair of runs completed' }
       : {
@@ -739,9 +751,11 @@ function latestResult(n) {
 const srcChanges = git(['status', '--porcelain', '--', 'src', 'rules', 'bin']);
 const result = {
   benchmark:
-    'churnwatch run (default rule pack) vs DuckDB typed SQL (bench/rules.sql) on the same generated extracts, in one export dialect',
+    SQL === 'text'
+      ? 'churnwatch run (default rule pack) vs DuckDB all-text SQL (bench/rules-text.sql, the baseline of issues 9-11) on the same generated extracts'
+      : 'churnwatch run (default rule pack) vs DuckDB typed SQL (bench/rules.sql) on the same generated extracts, in one export dialect',
   date: new Date().toISOString(),
-  command: `npm run bench -- --subscribers ${N} --runs ${RUNS} --seed ${SEED}${WARMUP !== 1 ? ` --warmup ${WARMUP}` : ''}${D !== '2026-11-23' ? ` --as-of ${D}` : ''}${THREADS !== 2 ? ` --threads ${THREADS}` : ''}${DIALECT !== 'clean' ? ` --dialect ${DIALECT}` : ''}${MAX_RSS_MB !== null ? ` --max-rss-mb ${MAX_RSS_MB}` : ''}`,
+  command: `npm run bench -- --subscribers ${N} --runs ${RUNS} --seed ${SEED}${WARMUP !== 1 ? ` --warmup ${WARMUP}` : ''}${D !== '2026-11-23' ? ` --as-of ${D}` : ''}${THREADS !== 2 ? ` --threads ${THREADS}` : ''}${DIALECT !== 'clean' ? ` --dialect ${DIALECT}` : ''}${SQL !== 'typed' ? ` --sql ${SQL}` : ''}${MAX_RSS_MB !== null ? ` --max-rss-mb ${MAX_RSS_MB}` : ''}`,
   commit: git(['rev-parse', '--short', 'HEAD']),
   uncommitted_changes_in_src: srcChanges === null ? null : srcChanges.length > 0,
   machine: {
@@ -752,8 +766,9 @@ const result = {
     node: process.version,
     duckdb: duckdbVersion,
     duckdb_threads: THREADS,
+    duckdb_sql: SQL === 'text' ? 'bench/rules-text.sql' : 'bench/rules.sql',
   },
-  options: { subscribers: N, seed: SEED, as_of: D, runs: RUNS, warmup: WARMUP, max_rss_mb: MAX_RSS_MB, dialect: DIALECT },
+  options: { subscribers: N, seed: SEED, as_of: D, runs: RUNS, warmup: WARMUP, max_rss_mb: MAX_RSS_MB, dialect: DIALECT, sql: SQL },
   input: { dialect: DIALECT, files: readFiles, rows: inputRows, bytes: inputBytes, generate_s: generateSeconds, derive_s: deriveSeconds },
   churnwatch_scores_sha256: scoresSha,
   sides: { churnwatch: A, duckdb: B },
@@ -780,7 +795,7 @@ lines.push(
   `churnwatch vs DuckDB: ${fmtInt(N)} subscribers (seed ${SEED}, as of ${D}), dialect ${DIALECT}, ${RUNS} timed run(s) per side after ${WARMUP} warm-up, alternating`,
 );
 lines.push(
-  `machine: ${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.machine.memory_gib} GiB, Node ${process.version}, DuckDB ${duckdbVersion} with ${THREADS} threads; commit ${result.commit ?? '?'}${result.uncommitted_changes_in_src ? ' + uncommitted changes in src/' : ''}`,
+  `machine: ${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.machine.memory_gib} GiB, Node ${process.version}, DuckDB ${duckdbVersion} with ${THREADS} threads, ${SQL} SQL; commit ${result.commit ?? '?'}${result.uncommitted_changes_in_src ? ' + uncommitted changes in src/' : ''}`,
 );
 lines.push(`input: ${marker.files.length} extracts, ${fmtInt(inputRows)} rows, ${(inputBytes / 1e6).toFixed(1)} MB`);
 lines.push('');
@@ -853,11 +868,11 @@ if (reference)
   );
 lines.push('');
 for (const [k, t] of Object.entries(targets)) {
-  if (k === 'ratio_at_most_0_7')
+  if (k === 'ratio_at_most_0_7' || k === 'ratio_at_most_0_8_text_sql')
     lines.push(
       t.note
-        ? `target 1M: churnwatch median <= 0.70 x DuckDB's: MISSED (${t.note})`
-        : `target 1M: churnwatch median <= 0.70 x DuckDB's: ${t.met ? 'MET' : 'MISSED'} (${t.measured.toFixed(2)} x${t.met ? '' : `; churnwatch needs to be ${t.churnwatch_must_be_faster_by.toFixed(2)} x faster`})`,
+        ? `target 1M: churnwatch median <= ${t.target.toFixed(2)} x DuckDB's (${SQL} SQL): MISSED (${t.note})`
+        : `target 1M: churnwatch median <= ${t.target.toFixed(2)} x DuckDB's (${SQL} SQL): ${t.met ? 'MET' : 'MISSED'} (${t.measured.toFixed(2)} x${t.met ? '' : `; churnwatch needs to be ${t.churnwatch_must_be_faster_by.toFixed(2)} x faster`})`,
     );
   if (k === 'peak_rss_at_most_2_5_gb')
     lines.push(
@@ -874,7 +889,7 @@ for (const [k, t] of Object.entries(targets)) {
 
 mkdirSync(resultsDir, { recursive: true });
 // <N>-<date>.json; a later run of the same day gets -2, -3, ... (results are never overwritten).
-const stem = `${N}-${DIALECT === 'clean' ? '' : `${DIALECT}-`}${result.date.slice(0, 10)}`;
+const stem = `${N}-${DIALECT === 'clean' ? '' : `${DIALECT}-`}${SQL === 'text' ? 'text-sql-' : ''}${result.date.slice(0, 10)}`;
 let resultPath = join(resultsDir, `${stem}.json`);
 for (let k = 2; existsSync(resultPath); k++) resultPath = join(resultsDir, `${stem}-${k}.json`);
 writeFileSync(resultPath, JSON.stringify(result, null, 1) + '\n');

@@ -73,6 +73,45 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     // Outputs are removed unless --keep; the extracts stay for reuse.
     expect(readdirSync(join(tmp, 'data')).sort()).toEqual(['2000-1']);
   }, 60_000);
+
+  it('when it runs with --sql text then DuckDB runs the all-text SQL, agrees, and the result says so', async () => {
+    const results = join(tmp, 'results-text');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        'bench/bench.mjs',
+        '--subscribers',
+        '2000',
+        '--runs',
+        '1',
+        '--warmup',
+        '0',
+        '--sql',
+        'text',
+        '--data-dir',
+        join(tmp, 'data'),
+        '--results-dir',
+        results,
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 },
+    );
+    expect(stdout).toContain('agreement: both sides give the same 12 flags and tier for all 2,000 subscribers');
+    expect(stdout).toMatch(/target 1M|text SQL/);
+    const files = readdirSync(results);
+    expect(files).toEqual([expect.stringMatching(/^2000-text-sql-\d{4}-\d{2}-\d{2}\.json$/)]);
+    const r = JSON.parse(readFileSync(join(results, files[0]!), 'utf8'));
+    expect(r.machine.duckdb_sql).toBe('bench/rules-text.sql');
+    expect(r.options.sql).toBe('text');
+    expect(r.command).toContain('--sql text');
+  }, 60_000);
+
+  it('when --sql text is asked for another dialect then it refuses with a usage error', async () => {
+    const run = promisify(execFile)(process.execPath, ['bench/bench.mjs', '--sql', 'text', '--dialect', 'quoted'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    await expect(run).rejects.toMatchObject({ code: 64, stderr: expect.stringContaining('--sql text reads the clean dialect only') });
+  });
 });
 
 const DIALECTS = ['clean', 'quoted', 'compact-dates', 'crlf', 'shuffled', 'gbk-pipe', 'gz'];
