@@ -29,26 +29,17 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'cw-bench-smoke-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** One run per side at 2,000 subscribers, on the extracts the first run generates. */
+const benchAt2000 = (args: string[]) =>
+  promisify(execFile)(
+    process.execPath,
+    ['bench/bench.mjs', '--subscribers', '2000', '--runs', '1', '--warmup', '0', '--data-dir', join(tmp, 'data'), ...args],
+    { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 },
+  );
+
 describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers', () => {
   it('when it runs once per side then it completes and both sides flag the same subscribers', async () => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        'bench/bench.mjs',
-        '--subscribers',
-        '2000',
-        '--runs',
-        '1',
-        '--warmup',
-        '0',
-        '--reference',
-        '--data-dir',
-        join(tmp, 'data'),
-        '--results-dir',
-        join(tmp, 'results'),
-      ],
-      { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 },
-    );
+    const { stdout } = await benchAt2000(['--reference', '--results-dir', join(tmp, 'results')]);
     expect(stdout).toContain('agreement: both sides give the same 12 flags and tier for all 2,000 subscribers');
 
     const files = readdirSync(join(tmp, 'results'));
@@ -76,25 +67,7 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
 
   it('when it runs with --sql text then DuckDB runs the all-text SQL, agrees, and the result says so', async () => {
     const results = join(tmp, 'results-text');
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        'bench/bench.mjs',
-        '--subscribers',
-        '2000',
-        '--runs',
-        '1',
-        '--warmup',
-        '0',
-        '--sql',
-        'text',
-        '--data-dir',
-        join(tmp, 'data'),
-        '--results-dir',
-        results,
-      ],
-      { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 },
-    );
+    const { stdout } = await benchAt2000(['--sql', 'text', '--results-dir', results]);
     expect(stdout).toContain('agreement: both sides give the same 12 flags and tier for all 2,000 subscribers');
     expect(stdout).toMatch(/target 1M|text SQL/);
     const files = readdirSync(results);
