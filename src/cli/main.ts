@@ -25,6 +25,7 @@ import { diffPacks, diffText } from '../report/diff.js';
 import { calibrate, calibrationText, candidateMeasures, scorecardPackText, splitMeasureList } from '../report/calibrate.js';
 import { readLabels } from '../ingest/labels.js';
 import { generateExtracts } from '../generate/generate.js';
+import { readWorkedNights } from '../generate/worked.js';
 import { rulePackSql, type SqlDialectName } from '../rules/sql.js';
 import type { Logger } from 'pino';
 import { makeLogger, openLogFile } from './log.js';
@@ -254,6 +255,11 @@ export function makeGenerateCommand(io: Io): Command {
     .option('--delimiter <char>', 'field delimiter', ',')
     .option('--dirty <share>', 'share of fact rows made invalid on purpose (for testing the reject path)', parseShare)
     .option('--labels', 'also write labels.csv: who churned after the run date, drawn by a planted process (see the README)', false)
+    .option(
+      '--worked <outdir>',
+      "the --out folder of earlier nights' runs: contact_history.csv adds what a simulated call centre made of their tasks (see the README)",
+      folderArg('--worked'),
+    )
     .action(
       async (opts: {
         subscribers: number;
@@ -266,11 +272,13 @@ export function makeGenerateCommand(io: Io): Command {
         delimiter: string;
         dirty?: number;
         labels: boolean;
+        worked?: string;
       }) => {
         if (![',', '|', ';', '\t'].includes(opts.delimiter))
           throw new ChurnwatchError('CW_USAGE', '--delimiter must be one of , | ; or a tab');
         const asOf = opts.asOf ?? todayIn('Asia/Shanghai');
         const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
+        const worked = opts.worked === undefined ? undefined : readWorkedNights(resolve(opts.worked), asOf);
         const r = await generateExtracts({
           subscribers: opts.subscribers,
           seed,
@@ -282,8 +290,11 @@ export function makeGenerateCommand(io: Io): Command {
           delimiter: opts.delimiter,
           dirtyShare: opts.dirty,
           labels: opts.labels,
+          worked,
         });
         for (const f of r.files) io.out(`${f.name}\t${f.rows} rows\t${f.bytes} bytes\n`);
+        if (worked !== undefined)
+          io.out(`worked nights\t${worked.length}${worked.length > 0 ? `\t${worked.map((n) => formatDay(n.day)).join(' ')}` : ''}\n`);
       },
     );
 }

@@ -33,6 +33,7 @@ import { ChurnwatchError } from '../errors.js';
 import { putAscii, putBytes, putHundredths, putPadded, putUint } from '../util/bytes.js';
 import { daysFromCivil, daysInMonth, formatDay, formatMonth, monthOfDay } from '../util/dates.js';
 import { Prng, exp, hashString, ln, mix32 } from './prng.js';
+import { type WorkedNight, type WorkedTask, workedContact } from './worked.js';
 
 export interface GenerateOptions {
   /** Number of subscribers N. */
@@ -59,6 +60,12 @@ export interface GenerateOptions {
   chunkSize?: number;
   /** Also write labels.csv (subscriber_id,churned,churn_date) drawn by the planted churn process. Default false. */
   labels?: boolean;
+  /**
+   * Published nights before D whose tasks a simulated call centre worked (readWorkedNights).
+   * contact_history.csv is then the history as of the first of them, followed by one row per
+   * worked task of each night. Default none: the history as of D.
+   */
+  worked?: readonly WorkedNight[];
 }
 
 export interface GeneratedFile {
@@ -484,6 +491,7 @@ interface Ctx {
   sink: (name: ExtractName) => Sink;
   /** What the planted churn process reads, kept by writeBilling; null without labels. */
   planted: Planted | null;
+  worked: readonly WorkedNight[];
 }
 
 /** Per subscriber, the bills of M0 and M1 (fen) and the minutes of M0, as written; -1 when the month has no row. */
@@ -516,12 +524,6 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
   if (!(dirtyShare >= 0 && dirtyShare <= 0.5)) throw new ChurnwatchError('CW_USAGE', 'dirtyShare must be between 0 and 0.5');
   if (!(Number.isInteger(chunk) && chunk >= 1)) throw new ChurnwatchError('CW_USAGE', 'chunkSize must be a positive whole number');
 
-  try {
-    await fsp.mkdir(opts.outDir, { recursive: true });
-  } catch {
-    throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', 'cannot create the output folder; check the path and permissions');
-  }
-
   const seed = String(opts.seed);
   const h = hashString(`churnwatch-generate/${seed}`);
   const key = h[0];
@@ -547,6 +549,13 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
   const idSalt = h[1];
   const idNum = (i: number): number => 1_000_000 + i * 7 + (mix32(idSalt ^ i) % 7);
   const idOf = (i: number): string => String(idNum(i)).padStart(10, '0');
+  checkWorked({ N, D, idOf }, opts.worked ?? []);
+  try {
+    await fsp.mkdir(opts.outDir, { recursive: true });
+  } catch {
+    throw new ChurnwatchError('CW_OUTPUT_UNWRITABLE', 'cannot create the output folder; check the path and permissions');
+  }
+
   // Phone numbers: a bijection of the index onto 8-digit suffixes (so they are unique
   // whatever the prefix), behind a 13x/15x/18x prefix.
   const mA = 36892717,
@@ -589,6 +598,7 @@ export async function generateExtracts(opts: GenerateOptions): Promise<{ files: 
     planted: opts.labels
       ? { billM0: new Int32Array(N).fill(-1), billM1: new Int32Array(N).fill(-1), mouM0: new Int32Array(N).fill(-1) }
       : null,
+    worked: opts.worked ?? [],
     sink: (name) => {
       const sink = new Sink(join(opts.outDir, name + ext), name + ext, gzip, chunk, d, opts.onProgress);
       sink.str(defaultHeader(name).join(d) + '\n');
@@ -1483,7 +1493,10 @@ async function writeContracts(ctx: Ctx): Promise<GeneratedFile> {
 // contact_history.csv: results of earlier retention contacts.
 
 async function writeContacts(ctx: Ctx): Promise<GeneratedFile> {
-  const { N, D, fd, q } = ctx;
+  const { N, fd, q } = ctx;
+  // After worked nights, the history from before the first of them, as that night's set had it:
+  // a CRM's export only grows, its old rows never move with the date of the next export.
+  const D = ctx.worked.length > 0 ? ctx.worked[0]!.day : ctx.D;
   const rng = streamFor(ctx, 'contacts');
   const w = ctx.sink('contact_history');
   const channels = CHANNELS.map(q);
@@ -1507,21 +1520,66 @@ async function writeContacts(ctx: Ctx): Promise<GeneratedFile> {
       const outcome =
         sc === SC_CLOSED && last && r < 0.6 ? 'churned' : CONTACT_OUTCOMES[r < 0.35 ? 0 : r < 0.5 ? 1 : r < 0.75 ? 2 : r < 0.92 ? 3 : 4]!;
       const ds = fd(day);
-      w.pad(ctx.idNum(i), 10);
-      w.sep();
-      w.ascii(`${ds} ${PAD2[Math.floor(sec / 3600)]}:${PAD2[Math.floor((sec % 3600) / 60)]}:${PAD2[sec % 60]}`);
-      w.sep();
-      w.str(channel);
-      w.sep();
-      w.ascii(outcome);
-      w.sep();
+      contactHead(ctx, w, i, ds, sec, channel, outcome);
       w.ascii(`RT${ds.slice(0, 4)}${ds.slice(5, 7)}${ds.slice(8, 10)}-`);
       w.pad(++n, 7);
       w.end();
     }
     if (w.full) await w.flush();
   }
+  // What the call centre wrote back on the worked nights: one row per task it worked, with the task's id.
+  for (const night of ctx.worked) {
+    const ds = fd(night.day);
+    for (const task of night.tasks) {
+      const { outcome, second } = workedContact(ctx.seed, night.day, task);
+      if (outcome === null) continue;
+      w.room(512 + task.taskId.length);
+      contactHead(ctx, w, subscriberIndex(ctx, task), ds, second, q(task.channel), outcome);
+      w.ascii(task.taskId);
+      w.end();
+      if (w.full) await w.flush();
+    }
+  }
   return w.close();
+}
+
+/** A contact row up to its task_id: subscriber, "YYYY-MM-DD hh:mm:ss", channel (quoted as needed) and outcome, each followed by the delimiter. */
+function contactHead(ctx: Ctx, w: Sink, i: number, ds: string, sec: number, channel: string, outcome: string): void {
+  w.pad(ctx.idNum(i), 10);
+  w.sep();
+  w.ascii(`${ds} ${PAD2[Math.floor(sec / 3600)]}:${PAD2[Math.floor((sec % 3600) / 60)]}:${PAD2[sec % 60]}`);
+  w.sep();
+  w.str(channel);
+  w.sep();
+  w.ascii(outcome);
+  w.sep();
+}
+
+/** The index of a worked task's subscriber in this set (checked by checkWorked), from its 10-digit id. */
+function subscriberIndex(ctx: Pick<Ctx, 'N' | 'idOf'>, task: WorkedTask): number {
+  const i = /^\d{10}$/.test(task.subscriberId) ? Math.floor((Number(task.subscriberId) - 1_000_000) / 7) : -1;
+  return i >= 0 && i < ctx.N && ctx.idOf(i) === task.subscriberId ? i : -1;
+}
+
+/**
+ * Refuses worked nights that cannot be this set's: a night on or after D, or a task
+ * of a subscriber the seed and size do not make (those nights ran on another set).
+ */
+function checkWorked(ctx: Pick<Ctx, 'N' | 'idOf' | 'D'>, worked: readonly WorkedNight[]): void {
+  for (const night of worked) {
+    if (!(night.day < ctx.D))
+      throw new ChurnwatchError(
+        'CW_USAGE',
+        `worked night ${formatDay(night.day)} is not before the run date; only earlier nights can have been worked`,
+      );
+    for (const task of night.tasks)
+      if (subscriberIndex(ctx, task) < 0)
+        throw new ChurnwatchError(
+          'CW_USAGE',
+          `${task.file}: line ${task.line}: the task's subscriber is not in this generated set; generate with the --seed and --subscribers of the set that night ran on`,
+          { file: task.file, line: task.line },
+        );
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,9 +1,14 @@
 /**
- * Three nights in a row, as a new user would run them: `generate` writes each
- * night's extracts (the same base, its facts moved on by a day) and a contact
- * history; between nights the call centre writes back what happened on the night's
- * tasks (contact_history.csv gains a row per task worked, with its task_id), and the
- * next night reads it. Every night, in every output profile:
+ * Three nights in a row, as a new user runs them (the README's walk-through):
+ * `generate --worked OUTDIR` writes each night's extracts (the same base, its facts
+ * moved on by a day) and a contact history to which a simulated call centre has
+ * written back what happened on the earlier nights' tasks (a row per task worked,
+ * with its task_id), and the night reads it. The write-back itself:
+ * - the history only grows: each night's file starts with the last night's;
+ * - a night's rows name only that night's tasks, each once, with its subscriber, its
+ *   file's channel, a time inside the callable window and not after its deadline,
+ *   and every outcome occurs, as do tasks nobody worked.
+ * Every night, in every output profile:
  * - every flagged subscriber is accounted for once (task, suppressed, held out or
  *   over capacity), and summary.json's identity holds;
  * - nobody gets a second task for the same episode: ids stay while the episode lasts,
@@ -40,17 +45,10 @@ afterAll(() => cleanup(work));
 const csv = (text: string | Buffer) => parse(text, { columns: true, bom: true }) as Row[];
 const readCsv = (dir: string, f: string) => csv(readFileSync(join(dir, f)));
 
-/** What the call centre reports for a task: by a hash of its id, about one task in six each way, one in six not worked. */
-const OUTCOMES = ['retained', 'declined', 'unreachable', 'callback', 'churned', null] as const;
-function outcomeOf(taskId: string): (typeof OUTCOMES)[number] {
-  let h = 7;
-  for (const c of taskId) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return OUTCOMES[h % OUTCOMES.length]!;
-}
-
 interface Night {
   run: RunOutcome;
-  /** The contact history the night read. */
+  /** The contact history the night read, as text and as rows. */
+  historyText: string;
   history: Row[];
   /** Plain tasks, each once, by subscriber. */
   tasks: Map<string, Row>;
@@ -65,15 +63,12 @@ const nights: Night[] = [];
 const published: Record<Profile, string[]> = Object.fromEntries(PROFILES.map((p) => [p, []])) as unknown as Record<Profile, string[]>;
 
 beforeAll(async () => {
-  const header = 'subscriber_id,contacted_at,channel,outcome,task_id';
-  let history: string[] = [];
-  for (const [n, night] of NIGHTS.entries()) {
+  const worked = join(work, 'plain', 'out');
+  for (const night of NIGHTS) {
     const input = join(work, 'in', night);
-    const g = await cli(['generate', '--subscribers', '3000', '--seed', '11', '--out', input, '--as-of', night]);
+    const g = await cli(['generate', '--subscribers', '3000', '--seed', '11', '--out', input, '--as-of', night, '--worked', worked]);
     expect([g.code, g.err]).toEqual([0, '']);
-    // The generated history of the first night, then what the call centre wrote back since.
-    if (n === 0) history = readFileSync(join(input, 'contact_history.csv'), 'utf8').trim().split('\n').slice(1);
-    writeFileSync(join(input, 'contact_history.csv'), [header, ...history].join('\n') + '\n');
+    const historyText = readFileSync(join(input, 'contact_history.csv'), 'utf8');
     for (const profile of PROFILES) {
       const dir = join(work, profile);
       mkdirSync(dir, { recursive: true });
@@ -86,21 +81,23 @@ beforeAll(async () => {
       const tasks = new Map(TIERS.flatMap((t) => tierTasks(r.published, t)).map((t) => [t.subscriber_id!, t]));
       nights.push({
         run: r,
-        history: csv([header, ...history].join('\n') + '\n'),
+        historyText,
+        history: csv(historyText),
         tasks,
         suppressed: readCsv(r.published, 'suppressed.csv'),
         holdout: readCsv(r.published, 'holdout.csv'),
         overflow: readCsv(r.published, 'overflow.csv'),
         ledger: readCsv(r.published, 'ledger.csv'),
       });
-      // The call centre works tonight's tasks during the day and writes back what happened.
-      for (const t of tasks.values()) {
-        const o = outcomeOf(t.task_id!);
-        if (o !== null) history.push(`${t.subscriber_id},${night} 15:00:00,phone,${o},${t.task_id}`);
-      }
     }
   }
 }, 600_000);
+
+/** The rows the call centre wrote back for night k's tasks (k before the last night), as the next night's history holds them. */
+const writtenBack = (k: number): Row[] => nights[k + 1]!.history.filter((c) => c.contacted_at!.startsWith(NIGHTS[k]!));
+
+/** The outcomes written back for night k's tasks, by task id (a task nobody worked is not there). */
+const outcomesOf = (k: number) => new Map(writtenBack(k).map((c) => [c.task_id!, c.outcome!]));
 
 const flaggedIn = (run: RunOutcome) =>
   new Set(
@@ -122,6 +119,29 @@ describe('three nights on generated extracts, the call centre writing outcomes b
     // By the last night the write-backs have taken effect.
     const codes = new Set(nights[2]!.suppressed.map((s) => s.code));
     for (const c of ['do_not_call', 'retained_follow_up_later', 'cooldown']) expect(codes, c).toContain(c);
+  });
+
+  it('writes back one row per worked task of the night before, on its day, inside its window and by its deadline, the history only growing', () => {
+    for (let k = 0; k + 1 < nights.length; k++) {
+      const [n, next] = [nights[k]!, nights[k + 1]!];
+      expect(next.historyText.startsWith(n.historyText)).toBe(true);
+      const rows = writtenBack(k);
+      // Everything the next night's history adds is this night's write-back.
+      expect(csv(n.historyText.split('\n')[0] + '\n' + next.historyText.slice(n.historyText.length))).toEqual(rows);
+      const byId = new Map([...n.tasks.values()].map((t) => [t.task_id!, t]));
+      expect(new Set(rows.map((c) => c.task_id)).size).toBe(rows.length);
+      for (const c of rows) {
+        const t = byId.get(c.task_id!);
+        const why = `${NIGHTS[k]} ${c.task_id}`;
+        expect(t, why).toBeDefined();
+        expect([c.subscriber_id, c.channel], why).toEqual([t!.subscriber_id, t!.channel === 'visit' ? 'visit' : 'phone']);
+        const time = c.contacted_at!.slice(11);
+        expect(time >= '09:00:00' && time < '21:00:00', why).toBe(true);
+        if (t!.due_at!.startsWith(NIGHTS[k]!)) expect(time <= `${t!.due_at!.slice(11, 16)}:00`, why).toBe(true);
+      }
+      expect(new Set(rows.map((c) => c.outcome))).toEqual(new Set(['retained', 'declined', 'unreachable', 'callback', 'churned']));
+      expect(rows.length).toBeLessThan(n.tasks.size); // some tasks nobody worked
+    }
   });
 
   it('accounts for every flagged subscriber exactly once, and summary.json says so', () => {
@@ -245,8 +265,9 @@ describe('three nights on generated extracts, the call centre writing outcomes b
       }
       // Yesterday's tasks whose outcome ended the episode: closed by it, and nobody is called again under that id tonight.
       let closedByContact = 0;
+      const written = outcomesOf(k - 1);
       for (const t of before.tasks.values()) {
-        const o = outcomeOf(t.task_id!);
+        const o = written.get(t.task_id!);
         const row = ledger.get(t.task_id!)!;
         if (o === 'retained' || o === 'declined' || o === 'churned') {
           expect([row.state, row.closed_by]).toEqual(['closed', `contact:${o}`]);
