@@ -152,9 +152,10 @@ describe('generate --worked', () => {
     const cases: [string, Record<string, string>, number, string][] = [
       [
         'stranger',
-        { 'tasks-high-call.csv': `${PLAIN}A1,high,1,${ids[0]},x,call,\nA2,high,2,${stranger},x,call,\n` },
+        // Windows line ends, and a reason over two lines before the row: the line is still the row's.
+        { 'tasks-high-call.csv': `${PLAIN}A1,high,1,${ids[0]},"a\r\nb",call,\r\nA2,high,2,${stranger},x,call,\r\n` },
         64,
-        "2026-11-21/tasks-high-call.csv: line 3: the task's subscriber is not in this generated set",
+        "2026-11-21/tasks-high-call.csv: line 4: the task's subscriber is not in this generated set",
       ],
       [
         'open-quote',
