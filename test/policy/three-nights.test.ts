@@ -144,6 +144,31 @@ describe('three nights on generated extracts, the call centre writing outcomes b
     }
   });
 
+  it('writes back the same from the nights of the excel-csv and jsonl profiles (split in parts) as from the plain ones', async () => {
+    const last = NIGHTS[NIGHTS.length - 1]!;
+    for (const profile of ['excel-csv', 'jsonl'] as const) {
+      const input = join(work, 'in-from', profile);
+      const g = await cli([
+        'generate',
+        '--subscribers',
+        '3000',
+        '--seed',
+        '11',
+        '--out',
+        input,
+        '--as-of',
+        last,
+        '--worked',
+        join(work, profile, 'out'),
+      ]);
+      expect([g.code, g.err]).toEqual([0, '']);
+      expect([profile, readFileSync(join(input, 'contact_history.csv'), 'utf8')]).toEqual([
+        profile,
+        nights[nights.length - 1]!.historyText,
+      ]);
+    }
+  });
+
   it('accounts for every flagged subscriber exactly once, and summary.json says so', () => {
     for (const n of nights) {
       const lists = [
