@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CONTACT_OUTCOMES } from '../contract/contract.js';
 import { ChurnwatchError } from '../errors.js';
 import { formatDay, parseDay } from '../util/dates.js';
 import { hashString } from './prng.js';
@@ -43,7 +44,7 @@ export interface WorkedNight {
  * not written: contact_history has no column for it, and the pack's
  * `callback.after_days` stands for it.
  */
-export const WORKED_OUTCOMES: readonly (readonly [outcome: string | null, percent: number])[] = [
+export const WORKED_OUTCOMES: readonly (readonly [outcome: (typeof CONTACT_OUTCOMES)[number] | null, percent: number])[] = [
   ['retained', 20],
   ['declined', 15],
   ['unreachable', 25],
@@ -282,10 +283,14 @@ function eachJsonlRecord(b: Buffer, file: string, visit: (cells: TaskCells) => v
  * What the call centre did with a task on its night: the outcome (null when nobody
  * worked it) and the second of the day it was recorded, inside [task.from, task.until).
  */
-export function workedContact(seed: string, night: number, task: WorkedTask): { outcome: string | null; second: number } {
+export function workedContact(
+  seed: string,
+  night: number,
+  task: WorkedTask,
+): { outcome: (typeof CONTACT_OUTCOMES)[number] | null; second: number } {
   const [a, b] = hashString(`churnwatch-generate/${seed}/worked/${formatDay(night)}/${task.taskId}`);
   let p = a % 100;
-  let outcome: string | null = null;
+  let outcome: (typeof CONTACT_OUTCOMES)[number] | null = null;
   for (const [o, percent] of WORKED_OUTCOMES) {
     if (p < percent) {
       outcome = o;
