@@ -1101,6 +1101,26 @@ export async function readContracts(
 
 // ---------------------------------------------------------------- do-not-call and contact history
 
+/** Bits of the do-not-call filter (readDoNotCall): 2^20 bits, 128 KB, about 1% of unlisted numbers pass it at 10k listed. */
+const TAIL_BITS = 20;
+
+/** The bytes of a phone key's tail (tailOf). */
+const TAIL = 6;
+
+/** A phone key's filter bit: its last TAIL bytes (the number's last digits, which tell numbers apart best) mixed into TAIL_BITS. */
+function tailOf(b: Uint8Array, s: number, e: number): number {
+  let v = 0;
+  for (let k = Math.max(s, e - TAIL); k < e; k++) v = v * 16 + b[k]!;
+  return Math.imul(v, 0x9e3779b1) >>> (32 - TAIL_BITS);
+}
+
+/** b[s..e) ends in TAIL digits. */
+function endsInDigits(b: Uint8Array, s: number, e: number): boolean {
+  if (e - s < TAIL) return false;
+  for (let k = e - TAIL; k < e; k++) if (b[k]! < 0x30 || b[k]! > 0x39) return false;
+  return true;
+}
+
 export async function readDoNotCall(
   path: string,
   file: string,
@@ -1114,6 +1134,14 @@ export async function readDoNotCall(
   const scratch = new Uint8Array(PHONE_KEY_BYTES),
     key = new Uint8Array(PHONE_KEY_BYTES);
   const listed = new IdTable(1024);
+  // The listed keys' tails as bits: nearly every subscriber is not listed, and the bit
+  // says so in one read, where a lookup in `listed` would hash the key and probe (1M
+  // subscribers against a 10k-number list: ~80 ms before, most of it misses).
+  const tails = new Int32Array(1 << (TAIL_BITS - 5));
+  // When every listed key ends in TAIL digits, a number written so ends in its key's
+  // tail (the key is what is left after a prefix and the separators are taken off):
+  // the filter is then asked before the key is made.
+  let writtenTails = true;
   const stats = await readTable(
     path,
     file,
@@ -1133,8 +1161,12 @@ export async function readDoNotCall(
           );
         const phone = encoder.encode(fieldTrimmed(rec, cPhone));
         const n = phoneKeyBytes(phone, 0, phone.length, cc, scratch, key);
-        if (n === 0) listed.insert(phone, 0, phone.length);
-        else listed.insert(key, 0, n);
+        const kb = n === 0 ? phone : key,
+          kn = n === 0 ? phone.length : n;
+        listed.insert(kb, 0, kn);
+        const t = tailOf(kb, 0, kn);
+        tails[t >>> 5]! |= 1 << (t & 31);
+        writtenTails &&= endsInDigits(kb, 0, kn);
         return true;
       };
     },
@@ -1143,12 +1175,18 @@ export async function readDoNotCall(
   // Every subscriber with a listed number is flagged: numbers are recycled, so several may share one.
   const flags = new Uint8Array(subs.n);
   const msisdn = subs.msisdn;
+  const listedTail = (t: number) => (tails[t >>> 5]! & (1 << (t & 31))) !== 0;
   if (listed.n > 0) {
     for (let i = 0; i < subs.n; i++) {
       const s = msisdn.start(i),
         e = msisdn.end(i);
+      if (writtenTails && endsInDigits(msisdn.bytes, s, e) && !listedTail(tailOf(msisdn.bytes, s, e))) continue;
       const n = phoneKeyBytes(msisdn.bytes, s, e, cc, scratch, key);
-      if (n === 0 ? listed.find(msisdn.bytes, s, e) >= 0 : n > 0 && listed.find(key, 0, n) >= 0) flags[i] = 1;
+      if (n < 0) continue;
+      const b = n === 0 ? msisdn.bytes : key,
+        ks = n === 0 ? s : 0,
+        ke = n === 0 ? e : n;
+      if (listedTail(tailOf(b, ks, ke)) && listed.find(b, ks, ke) >= 0) flags[i] = 1;
     }
   }
   return { flags, stats };
