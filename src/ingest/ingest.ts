@@ -323,12 +323,15 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     merges.set(u, null);
     for (let k = queue.length - 1; k >= 0; k--) if (unitOf.get(queue[k]!) === u) queue.splice(k, 1);
   };
-  /** The next job a thread may run (worker k, or -1 for this thread); before the id table, one that needs none if there is one. */
-  const take = (k: number): FactJob | undefined => {
+  /**
+   * The next job a thread may run (worker k, or -1 for this thread); before the id
+   * table, one that needs none if there is one (and only such a one with `tableless`).
+   */
+  const take = (k: number, tableless = false): FactJob | undefined => {
     const may = (j: FactJob) => dispatch === null || dispatch.onlyOn.get(j) === undefined || dispatch.onlyOn.get(j) === k;
     let at = -1;
     if (k >= 0 && !tableSent) at = queue.findIndex((j) => 'hash' in j && may(j));
-    if (at < 0) at = queue.findIndex(may);
+    if (at < 0 && !tableless) at = queue.findIndex(may);
     return at < 0 ? undefined : queue.splice(at, 1)[0];
   };
 
@@ -360,6 +363,11 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
           },
         );
         threads.push(worker);
+        // A job that needs no id table is given at once, not when the worker is ready:
+        // this thread is then joining subscribers.csv's ranges and indexing the ids
+        // without turning its event loop, and could not answer it until the table is sent.
+        const early = take(k, true);
+        if (early !== undefined) worker.assign(jobId.get(early)!, early);
       }
     }
     const keyWorker = subsCut === null ? (threads[0] ?? null) : null;

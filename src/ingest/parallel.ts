@@ -30,7 +30,7 @@ export interface WorkerKeys {
 
 /** What a worker reports as it goes (ids are the caller's job ids). */
 export interface FactWorkerHooks {
-  /** Ready for a job: after subscribers.csv, and after each result or error. */
+  /** Ready for a job: after subscribers.csv, and after each result or error, when no job given is left undone. */
   onReady(): void;
   onStart?: (job: number) => void;
   onRows?: (job: number, rows: number, bytes: number) => void;
@@ -46,6 +46,8 @@ export class FactWorker {
   private wake: (() => void)[] = [];
   private keysValue: WorkerKeys | null = null;
   private scanValue: { scan: SubscriberScan | null; error: Error | null } | null = null;
+  /** Jobs given and not yet answered (one given before the worker is ready waits in its inbox). */
+  private given = 0;
 
   constructor(url: URL, input: WorkerInput, hooks: FactWorkerHooks) {
     this.worker = startWorker<FromWorker>(url, input, 'ingest worker', {
@@ -62,7 +64,7 @@ export class FactWorker {
             };
             break;
           case 'ready':
-            hooks.onReady();
+            if (this.given === 0) hooks.onReady();
             break;
           case 'start':
             hooks.onStart?.(m.job);
@@ -71,14 +73,16 @@ export class FactWorker {
             hooks.onRows?.(m.job, m.rows, m.bytes);
             break;
           case 'result':
+            // The next job first: the result's merge runs here while the worker reads it.
+            if (--this.given === 0) hooks.onReady();
             hooks.onResult(m.job, m.result);
-            hooks.onReady();
             break;
           case 'error':
             if (m.job < 0) this.failure ??= deserializeError(m.error);
             else {
+              // (After the error is known: it may take the failed file's other jobs off the queue.)
               hooks.onError(m.job, deserializeError(m.error));
-              hooks.onReady();
+              if (--this.given === 0) hooks.onReady();
             }
             break;
           case 'done':
@@ -128,8 +132,9 @@ export class FactWorker {
     this.post({ type: 'table', table });
   }
 
-  /** Gives the worker its next job. */
+  /** Gives the worker its next job (before it is ready, too: the job waits for it). */
   assign(id: number, job: FactJob): void {
+    this.given++;
     this.post({ type: 'job', id, job });
   }
 

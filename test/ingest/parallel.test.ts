@@ -18,6 +18,7 @@ import {
   ensureBuilt,
   ROOT,
   runChild,
+  sha256,
   summaryWithoutTimings,
   tempDir,
   verifyPublished,
@@ -162,4 +163,35 @@ describe('ingest with a worker thread', () => {
     expect(summaryWithoutTimings(outs[1]!)).toEqual(summaryWithoutTimings(outs[0]!));
     expect(readFileSync(join(outs[1]!, 'rejects.csv'), 'utf8')).toContain('usage_daily.csv');
   }, 60_000);
+});
+
+describe('handing jobs to a fact worker', () => {
+  type Hooks = import('../../src/ingest/parallel.js').FactWorkerHooks;
+  type Worker = import('../../src/ingest/parallel.js').FactWorker;
+  it('when a job is given before the worker is ready then it runs straight away, and the next is asked for before the result is handed on', async () => {
+    const dist = (await import(pathToFileURL(join(ROOT, 'dist', 'ingest', 'parallel.js')).href)) as {
+      FactWorker: new (url: URL, input: unknown, hooks: Hooks) => Worker;
+      factWorkerUrl: () => URL;
+    };
+    const events: string[] = [];
+    const path = join(dir, 'subscribers.csv');
+    const worker: Worker = new dist.FactWorker(
+      dist.factWorkerUrl(),
+      { input: defaultInputOptions(dir), subscribers: null, progress: false },
+      {
+        onReady: () => {
+          events.push('ready');
+          worker.end();
+        },
+        onStart: () => events.push('start'),
+        onResult: (_, r) => events.push(`result ${r.stats.sha256 === sha256(readFileSync(path))}`),
+        onError: (_, e) => events.push(`error ${e.message}`),
+      },
+    );
+    // (The worker's own 'ready' comes after this: the job given first must not make it ask for another.)
+    worker.assign(0, { extract: 'subscribers', path, file: 'subscribers.csv', hash: true });
+    await worker.ended();
+    await worker.terminate();
+    expect(events).toEqual(['start', 'ready', 'result true']);
+  }, 30_000);
 });
