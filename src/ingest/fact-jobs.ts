@@ -20,6 +20,7 @@ import {
   type TicketRequest,
   type UsageFold,
 } from './facts.js';
+import type { MeasureExtract } from '../contract/contract.js';
 import type { ExtractName, InputOptions } from './layout.js';
 import { hashFile, type ByteRange } from './read-extract.js';
 import { RejectLog, type RejectRow } from './rejects.js';
@@ -36,6 +37,8 @@ export interface JobRange extends ByteRange {
   index: number;
   /** The file's header, for a range after the first. */
   header: string[] | null;
+  /** The first range hashes the whole file too, unless this says no (a hash job of the file ran: ingest.ts). */
+  hashWhole?: boolean;
 }
 
 export type FactJob =
@@ -44,8 +47,12 @@ export type FactJob =
   | (JobBase & { extract: 'tickets'; asOf: number; requests: TicketRequest[] })
   | (JobBase & { extract: 'contracts'; asOf: number; requests: ContractRequest[] })
   | (JobBase & { extract: 'contact_history'; asOf: number })
-  /** The sha256, size and byte count of subscribers.csv read in byte ranges (its ranges hash nothing; a measure extract's first range hashes its file). */
-  | (JobBase & { extract: 'subscribers'; hash: true });
+  /**
+   * The sha256, size and byte count of a file read in byte ranges: subscribers.csv
+   * (its ranges hash nothing), or a measure extract hashed by a thread that would
+   * otherwise wait for the id table (its first range then hashes nothing either).
+   */
+  | (JobBase & { extract: 'subscribers' | MeasureExtract; hash: true });
 
 export interface FactResult {
   extract: ExtractName;

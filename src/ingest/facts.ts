@@ -66,7 +66,7 @@ export interface FactReadOptions {
    * MeasurePart, which billingMerge / usageMerge fold together in range order.
    * `index` 0 is the range that starts the file.
    */
-  range?: ByteRange & { header: string[] | null; index: number };
+  range?: ByteRange & { header: string[] | null; index: number; hashWhole?: boolean };
 }
 
 /** How a fact row's subscriber_id is rejected (the raw value of an unknown one is the trimmed id). */
@@ -484,8 +484,8 @@ function readMeasureRows(
       onRows: opts.onRows,
       chunkSize: opts.chunkSize,
       range: opts.range,
-      // The first range hashes the whole file for the manifest: no job reads it again for that.
-      hashWhole: opts.range?.index === 0,
+      // The first range hashes the whole file for the manifest, unless a hash job did.
+      hashWhole: opts.range?.index === 0 && opts.range.hashWhole !== false,
       fast:
         opts.plain === false
           ? undefined

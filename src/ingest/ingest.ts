@@ -104,10 +104,12 @@ const PARALLEL_MIN_BYTES = 48 << 20;
 /** The smallest byte range a measure extract is cut into (CHURNWATCH_RANGE_MIN_BYTES or IngestPlan.minRangeBytes for tests). */
 const RANGE_MIN_BYTES = 8 << 20;
 
-/** One fact extract: read whole, or as byte ranges (parts). */
+/** One fact extract: read whole, or as byte ranges (parts), then maybe with a hash job. */
 interface Unit {
   whole: FactJob;
   parts: FactJob[] | null;
+  /** The cut file's hash job: run by a worker that waits for the id table, else dropped and the first range hashes. */
+  hash: FactJob | null;
 }
 
 /** A positive whole number from the environment, or undefined. */
@@ -234,18 +236,22 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         ? await planRanges(job.path, job.extract, input, workers, minRange)
         : null;
     if (cut === null || (job.extract !== 'billing_monthly' && job.extract !== 'usage_daily')) {
-      units.push({ whole: job, parts: null });
+      units.push({ whole: job, parts: null, hash: null });
       continue;
     }
     const ranges: FactJob[] = cut.ranges.map((r, index) => ({ ...job, range: { ...r, index, header: index === 0 ? null : cut.header } }));
-    units.push({ whole: job, parts: ranges });
+    units.push({ whole: job, parts: ranges, hash: { extract: job.extract, path: job.path, file: job.file, hash: true } });
   }
   // subscribers.csv too, one range per thread (subscriber-ranges.ts), when the fact files are read here.
   const subsFile = file('subscribers');
   const subsCut = plan.readFacts ? null : await planRanges(paths.subscribers, 'subscribers', input, workers, minRange);
   const subsHash: FactJob | null = subsCut && { extract: 'subscribers', path: paths.subscribers, file: subsFile, hash: true };
-  const runnable = [...(subsHash ? [subsHash] : []), ...units.flatMap((u) => u.parts ?? [u.whole])];
-  const dispatch = dispatchPlan(plan, paths.subscribers, subsCut?.ranges ?? null, runnable, workers);
+  const fileHashes = units.flatMap((u) => (u.hash ? [u.hash] : []));
+  const reading = [...(subsHash ? [subsHash] : []), ...units.flatMap((u) => u.parts ?? [u.whole])];
+  const dispatch = dispatchPlan(plan, paths.subscribers, subsCut?.ranges ?? null, [...reading, ...fileHashes], workers);
+  // Without workers no thread waits for the id table: the first ranges hash their files.
+  if (dispatch === null) for (const u of units) u.hash = null;
+  const runnable = dispatch === null ? reading : [...reading, ...fileHashes];
   const url = dispatch !== null ? factWorkerUrl() : null;
   const onRows = plan.onRows;
   // Progress per extract: the sums over its jobs (its ranges), wherever they run.
@@ -283,6 +289,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   for (const u of units) {
     if (u.parts === null) continue;
     for (const j of u.parts) unitOf.set(j, u);
+    if (u.hash !== null) unitOf.set(u.hash, u);
     const whole = u.whole;
     const ranges = u.parts.length;
     merges.set(u, new RangeMerge(whole.extract, ranges, { input, windows: 'windows' in whole ? whole.windows : undefined }));
@@ -307,7 +314,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   };
   const deliver = (job: FactJob, r: FactResult) => {
     const u = unitOf.get(job);
-    if (r.range === undefined) results.set(job, r);
+    if (u !== undefined && 'hash' in job) merges.get(u)?.hashed(r.stats);
+    else if (r.range === undefined) results.set(job, r);
     else merges.get(u!)?.add(r);
     if (u !== undefined) finish(u);
   };
@@ -331,8 +339,17 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const may = (j: FactJob) => dispatch === null || dispatch.onlyOn.get(j) === undefined || dispatch.onlyOn.get(j) === k;
     let at = -1;
     if (k >= 0 && !tableSent) at = queue.findIndex((j) => 'hash' in j && may(j));
-    if (at < 0 && !tableless) at = queue.findIndex(may);
-    return at < 0 ? undefined : queue.splice(at, 1)[0];
+    // A cut file's hash job runs only on a thread with nothing else to do; once the table is there, its first range hashes.
+    if (at < 0 && !tableless) at = queue.findIndex((j) => may(j) && !(tableSent && 'hash' in j && unitOf.has(j)));
+    if (at < 0) return undefined;
+    const job = queue.splice(at, 1)[0]!;
+    const u = unitOf.get(job);
+    if (u?.hash && 'range' in job && job.range?.index === 0) {
+      const h = queue.indexOf(u.hash);
+      if (h >= 0) queue.splice(h, 1);
+      else job.range.hashWhole = false;
+    }
+    return job;
   };
 
   // Worker k reads range k + 1 of a cut subscribers.csv, or (the first, the file not cut) its ids.

@@ -29,7 +29,8 @@
  * the reader of the first range: over its bytes as it reads them, then over the rest
  * of the file, read again for that alone (read-extract.ts hashWhole; SHA-256 runs in
  * one sequence, which the other ranges, read at the same time on other threads,
- * cannot feed).
+ * cannot feed); or, when a thread is free before the ranges can be read (they need
+ * the subscribers' id table), by a hash job of the file (RangeMerge.hashed).
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { TextDecoder } from 'node:util';
@@ -174,6 +175,8 @@ export class RangeMerge {
   private readonly rejects: RejectRow[] = [];
   private lines = 0;
   private readonly stats: FileStats[] = [];
+  /** The file's hash job's stats, when a hash job made its sha256 instead of the first range. */
+  private hash: FileStats | null = null;
 
   constructor(
     extract: ExtractName,
@@ -183,9 +186,14 @@ export class RangeMerge {
     this.measures = extract === 'billing_monthly' ? billingMerge(ctx.input, ctx.windows ?? {}) : usageMerge(ctx.input);
   }
 
-  /** Every range is in. */
+  /** Every range is in, and the file's sha256 (the first range's, or its hash job's). */
   get complete(): boolean {
-    return this.next === this.count;
+    return this.next === this.count && (this.hash !== null || this.stats[0]!.range!.hashed !== undefined);
+  }
+
+  /** The result of the file's hash job (fact-jobs.ts), whose first range then hashed nothing. */
+  hashed(stats: FileStats): void {
+    this.hash = stats;
   }
 
   add(r: FactResult): void {
@@ -206,14 +214,15 @@ export class RangeMerge {
 
   /** The merged result, once every range is in (see mergeRanges). */
   finish(): FactResult | null {
-    if (this.next !== this.count) throw new Error(`RangeMerge: ${this.next} of ${this.count} ranges merged`);
+    if (!this.complete) throw new Error(`RangeMerge: ${this.next} of ${this.count} ranges merged, hash ${this.hash !== null}`);
     if (this.cutInRecord) return null;
     const ranges = this.stats;
-    // The first range hashed the whole file: the ranges must add up to what it hashed, of the same file.
-    const h = ranges[0]!;
+    // The first range or the hash job hashed the whole file: the ranges must add up to what it hashed, of the same file.
+    const h = this.hash ?? ranges[0]!;
     const bytes = ranges.reduce((a, r) => a + r.bytes, 0);
     const sameFile = (b: FileStats['before']) => b.size === h.before.size && b.mtimeMs === h.before.mtimeMs;
-    if (bytes !== h.range!.hashed || !ranges.every((r) => sameFile(r.before))) {
+    const hashed = this.hash !== null ? this.hash.bytes : h.range!.hashed;
+    if (bytes !== hashed || !ranges.every((r) => sameFile(r.before))) {
       throw new ChurnwatchError('CW_INPUT_CHANGED', `${h.file} changed while the run read it; rerun when the export has finished`, {
         file: h.file,
       });

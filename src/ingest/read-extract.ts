@@ -305,14 +305,7 @@ export async function hashFile(
   try {
     const st = await fh.stat();
     const hash = createHash('sha256');
-    const buf = new Uint8Array(1 << 20);
-    let bytes = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, bytes);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      bytes += bytesRead;
-    }
+    const bytes = await hashRest(fh, 0, hash, new Uint8Array(1 << 20), new Uint8Array(1 << 20));
     const sha256 = hash.digest('hex');
     return {
       bytes,

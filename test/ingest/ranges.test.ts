@@ -191,6 +191,42 @@ describe('measure extracts read in byte ranges', () => {
     }
   }, 120_000);
 
+  it("when a hash job made the file's sha256 then the first range hashes nothing, and the merge waits for the hash and checks it", async () => {
+    const input = defaultInputOptions(dir);
+    const { table } = await readSubscribers(join(dir, 'subscribers.csv'), 'subscribers.csv', input, new RejectLog());
+    const keys = { n: table.n, idTable: table.idTable! };
+    const path = join(dir, 'billing_monthly.csv');
+    const whole: FactJob = {
+      extract: 'billing_monthly',
+      path,
+      file: 'billing_monthly.csv',
+      asOfMonth: monthOfDay(parseDay(AS_OF)),
+      windows: { amount: 3 },
+    };
+    const cut = (await planRanges(path, whole.extract, input, 3, MIN))!;
+    const merge = () => new RangeMerge(whole.extract, cut.ranges.length, { input, windows: { amount: 3 } });
+    const [withHash, changed] = [merge(), merge()];
+    for (const [index, r] of cut.ranges.entries()) {
+      const got = await runFactJob(
+        { ...whole, range: { ...r, index, header: index === 0 ? null : cut.header, hashWhole: false } },
+        input,
+        keys,
+      );
+      expect(got.stats.range!.hashed).toBeUndefined();
+      withHash.add(got);
+      changed.add(got);
+    }
+    expect(withHash.complete).toBe(false);
+    const hashed = await runFactJob({ extract: whole.extract, path, file: whole.file, hash: true }, input, keys);
+    withHash.hashed(hashed.stats);
+    expect(withHash.complete).toBe(true);
+    const bytes = readFileSync(path);
+    expect(withHash.finish()!.stats).toMatchObject({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+    // The hash job read another number of bytes than the ranges: the file changed between the reads.
+    changed.hashed({ ...hashed.stats, bytes: bytes.length + 1 });
+    expect(() => changed.finish()).toThrow(expect.objectContaining({ code: 'CW_INPUT_CHANGED' }));
+  }, 60_000);
+
   it('when a range does not end between records then its results are not merged (the caller reads the file whole)', () => {
     const stats = (between: boolean, hashed?: number) => ({
       extract: 'usage_daily' as const,
