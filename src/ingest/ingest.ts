@@ -15,7 +15,8 @@
  *   and merges each cut file as soon as its ranges are done;
  * - the measure extracts (billing_monthly, usage_daily) are cut into byte ranges,
  *   one per reading thread, each a job (the first also hashes the whole file,
- *   ranges.ts); the other fact extracts are one job each.
+ *   ranges.ts, unless a worker ran the file's hash job while it waited for the id
+ *   table); the other fact extracts are one job each.
  * Which job goes where follows from the sizes. The results are the same as reading
  * everything in order in one thread: rows, rejects (in file order, files in the
  * usual order), stats and errors (the error of the earliest extract in that order
