@@ -58,7 +58,8 @@ export interface RangePlan {
 /**
  * Up to `count` ranges of at least `minBytes` each, or null when the file is not cut:
  * too small, gzip, a wide export, or a header that cannot be read here (the one reader then reports
- * what is wrong with it).
+ * what is wrong with it). `lead`: bytes the first range holds more than the others
+ * (at most half a range's share).
  */
 export async function planRanges(
   path: string,
@@ -66,6 +67,7 @@ export async function planRanges(
   input: InputOptions,
   count: number,
   minBytes: number,
+  lead = 0,
 ): Promise<RangePlan | null> {
   if (count < 2 || /\.gz$/i.test(path)) return null;
   // A wide export is read whole by its own reader (wide-rows.ts).
@@ -89,8 +91,9 @@ export async function planRanges(
     if (found === null) return null;
     const cuts: number[] = [0];
     const probe = new Uint8Array(PROBE);
+    const first = Math.min(Math.max(0, lead), size / (2 * n));
     for (let i = 1; i < n; i++) {
-      let at = Math.max(Math.floor((size * i) / n), found.end, cuts[cuts.length - 1]! + 1);
+      let at = Math.max(Math.floor(first + ((size - first) * i) / n), found.end, cuts[cuts.length - 1]! + 1);
       let cut = -1;
       while (cut < 0 && at < size) {
         const { bytesRead: got } = await fh.read(probe, 0, PROBE, at);

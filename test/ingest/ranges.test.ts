@@ -103,6 +103,23 @@ describe('measure extracts read in byte ranges', () => {
     expect(await planRanges(join(dir, 'contracts.csv.gz'), 'contracts', input, 4, MIN)).toBeNull();
   }, 120_000);
 
+  it('when the first range leads then it holds about that many bytes more than each of the others, and never more than half a share', async () => {
+    const input = defaultInputOptions(dir);
+    const path = join(dir, 'usage_daily.csv');
+    const size = readFileSync(path).length;
+    const lengths = async (lead: number) =>
+      (await planRanges(path, 'usage_daily', input, 3, MIN, lead))!.ranges.map((r) => r.end - r.start);
+    const even = await lengths(0);
+    const led = await lengths(size / 10);
+    // (Each cut moves on to the next line feed: a record's length either way.)
+    const line = 200;
+    expect(Math.abs(led[0]! - led[1]! - size / 10)).toBeLessThan(2 * line);
+    expect(Math.abs(led[1]! - led[2]!)).toBeLessThan(2 * line);
+    expect(Math.abs(even[0]! - even[1]!)).toBeLessThan(2 * line);
+    const capped = await lengths(size);
+    expect(Math.abs(capped[0]! - capped[1]! - size / 6)).toBeLessThan(2 * line);
+  });
+
   it('when a cut falls inside a quoted field then the file is read again whole, with the same result', async () => {
     const input = defaultInputOptions(dir);
     const path = join(dir, 'usage_daily.csv');
