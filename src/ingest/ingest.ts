@@ -117,7 +117,7 @@ const RANGE_MIN_BYTES = 8 << 20;
 interface Unit {
   whole: FactJob;
   parts: FactJob[] | null;
-  /** The cut file's hash job: run by a worker that waits for the id table, else dropped and the first range hashes. */
+  /** The cut file's hash job: given to a worker at its start (it waits for the id table), else dropped and the first range hashes. */
   hash: FactJob | null;
 }
 
@@ -348,7 +348,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     const may = (j: FactJob) => dispatch === null || dispatch.onlyOn.get(j) === undefined || dispatch.onlyOn.get(j) === k;
     let at = -1;
     if (k >= 0 && !tableSent) at = queue.findIndex((j) => 'hash' in j && may(j));
-    // A cut file's hash job runs only on a thread with nothing else to do; once the table is there, its first range hashes.
+    // A cut file's hash job runs only on a worker waiting for the table (given at its start); else its first range hashes.
     if (at < 0 && !tableless) at = queue.findIndex((j) => may(j) && !(tableSent && 'hash' in j && unitOf.has(j)));
     if (at < 0) return undefined;
     const job = queue.splice(at, 1)[0]!;
@@ -389,11 +389,18 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
           },
         );
         threads.push(worker);
-        // A job that needs no id table is given at once, not when the worker is ready:
-        // this thread is then joining subscribers.csv's ranges and indexing the ids
-        // without turning its event loop, and could not answer it until the table is sent.
-        const early = take(k, true);
-        if (early !== undefined) worker.assign(jobId.get(early)!, early);
+      }
+      // The jobs that need no id table are given at once, in turn, not when a worker is
+      // ready: this thread is then joining subscribers.csv's ranges and indexing the
+      // ids without turning its event loop, and could not answer until the table is sent.
+      for (let given = true; given; ) {
+        given = false;
+        for (const [k, worker] of threads.entries()) {
+          const early = take(k, true);
+          if (early === undefined) continue;
+          worker.assign(jobId.get(early)!, early);
+          given = true;
+        }
       }
     }
     const keyWorker = subsCut === null ? (threads[0] ?? null) : null;
