@@ -26,7 +26,8 @@ import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout
 import type { FileStats } from './ingest/table-reader.js';
 import { POLICY_FILES, writeLedger, writePolicyFile } from './tasks/policy-files.js';
 import { DEFAULT_TASK_PROFILE, type TaskProfile } from './tasks/tasks.js';
-import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions } from './output/task-outputs.js';
+import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions, type TaskOutputs } from './output/task-outputs.js';
+import { TaskFilesThread } from './output/task-files.js';
 import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
 import { csvLine } from './output/csv.js';
@@ -192,11 +193,22 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const measures = o.withMeasures ? scoreMeasures(a.features, table, scoreColumns(pack)) : [];
       const scoreFiles = ScoreFiles.start(publication, ids, ev, scores, measures);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
+      const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
+      // On a large run the largest tier's plain task files are written by a worker: it starts now, and is
+      // ready with the columns it reads when the policy has decided who gets a task.
+      let taskFiles: TaskFilesThread | null = null;
       let taskCounts: Record<string, number>;
       let contacts: ContactDecisions;
+      let tasks: TaskOutputs | undefined;
       // Listed after the score files, as they always were.
       const after: OutputRecord[] = [];
       try {
+        if (taskOutput.profile === 'plain') {
+          const { subscribers, contacts: lastContacts } = extracts;
+          const columns = { pack, D: asOf, subscribers, features: table, evaluation: ev, scores, contacts: lastContacts };
+          taskFiles = TaskFilesThread.start(publication.place(), columns);
+        }
+        logger.debug({ thread: taskFiles === null ? 'main' : 'worker' }, "writing the largest tier's task files");
         o.onProgress?.('policy');
         contacts = decideContacts(pack, asOf, o.input, a, o.outRoot);
         const { policy, ledger } = contacts;
@@ -215,14 +227,16 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           taskType: policy.taskType,
           ledger,
         };
-        const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
-        taskCounts = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput);
+        tasks = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput, taskFiles);
+        taskCounts = tasks.counts;
         after.push(writeCsv(publication, 'rejects.csv', (w) => writeRejects(w, extracts!)));
         for (const name of POLICY_FILES)
           after.push(writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores })));
         after.push(writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows)));
+        await tasks.finish();
       } catch (e) {
-        await scoreFiles.settle(); // the worker must be done with the folder before the failure path removes it
+        // The workers and the copies must be done with the folder before the failure path removes it.
+        await Promise.allSettled([scoreFiles.settle(), taskFiles?.settle(), tasks?.settle()]);
         throw e;
       }
       const waitFrom = performance.now();

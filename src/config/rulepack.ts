@@ -231,18 +231,22 @@ function parseTemplate(v: Validator, path: string, text: string, measures: reado
     if (open > 0) parts.push(rest.slice(0, open));
     const close = rest.indexOf('}', open);
     if (close < 0) v.fail(path, 'a "{" is not closed by "}"');
-    const expr = rest.slice(open + 1, close);
-    const c = checked(path, expr, 'number', measures, true);
-    parts.push({
-      expr,
-      unit: c.unit,
-      isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change',
-      compiled: compileNumber(c.tree, c.features.keys()),
-      features: c.features,
-    });
+    parts.push(templatePart(rest.slice(open + 1, close), measures, path));
     rest = rest.slice(close + 1);
   }
   return parts;
+}
+
+/** A reason text's {expression}, checked and compiled (a worker thread that renders task rows compiles the pack's again from their text). */
+export function templatePart(expr: string, measures: readonly ColumnMeasure[], path: string): Exclude<TemplatePart, string> {
+  const c = checked(path, expr, 'number', measures, true);
+  return {
+    expr,
+    unit: c.unit,
+    isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change',
+    compiled: compileNumber(c.tree, c.features.keys()),
+    features: c.features,
+  };
 }
 
 const RULE_KEYS = [

@@ -223,9 +223,77 @@ export interface PublicationPlace {
   fileMode: number;
 }
 
-/** A new file `name` in a publication's folder, as Publication.open gives it; its record goes to Publication.add. */
+/** A new file `name` in a publication's folder, fsynced when closed; its record goes to Publication.add. */
 export function openIn(place: PublicationPlace, name: string): ChunkedFile {
   return new ChunkedFile(join(place.dir, name), name, place.fileMode);
+}
+
+/**
+ * Files written into a publication's folder, from whichever thread holds it (the
+ * Publication on the main thread, a task-files worker): each closed file's fsync and
+ * close run on the thread pool while the next file is written; synced() waits for them.
+ */
+export class FolderWriter {
+  /** The fsyncs of closed files still running on the thread pool, and the first that failed. */
+  private readonly syncing: Promise<void>[] = [];
+  private syncError: ChurnwatchError | undefined;
+
+  constructor(readonly place: PublicationPlace) {}
+
+  open(name: string): ChunkedFile {
+    return new ChunkedFile(join(this.place.dir, name), name, this.place.fileMode, (fd, path) => this.syncLater(fd, path));
+  }
+
+  private syncLater(fd: number, path: string): void {
+    this.syncing.push(
+      new Promise<void>((done) => {
+        fsync(fd, (e) => {
+          close(fd, (e2) => {
+            const err = e ?? e2;
+            if (err) this.syncError ??= failure(err, 'sync', path);
+            done();
+          });
+        });
+      }),
+    );
+  }
+
+  /** True while a closed file is not yet synced, or once a sync failed. */
+  get unsynced(): boolean {
+    return this.syncing.length > 0 || this.syncError !== undefined;
+  }
+
+  /** Waits until every file closed so far is fsynced and closed; throws the first failure. */
+  async synced(): Promise<void> {
+    await Promise.all(this.syncing);
+    this.syncing.length = 0;
+    if (this.syncError !== undefined) throw this.syncError;
+  }
+
+  /**
+   * The closed file of `record` copied to `name` in this folder, by the kernel (a
+   * clone where the file system makes one), with the file mode and fsynced like every
+   * file; its record is `record`'s under the new name, the bytes being the same.
+   */
+  async copy(record: OutputRecord, name: string): Promise<OutputRecord> {
+    const to = join(this.place.dir, name);
+    try {
+      // On the thread pool: the caller goes on with its next files meanwhile.
+      await copyFile(join(this.place.dir, record.file), to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      const f = await openFile(to, 'r');
+      try {
+        await f.chmod(this.place.fileMode);
+        if ((await f.stat()).size !== record.bytes)
+          throw new ChurnwatchError('CW_INTERNAL', `the copy ${name} of ${record.file} has another size than the file written`);
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+    } catch (e) {
+      fail(e, 'copy to', to);
+    }
+    return { file: name, bytes: record.bytes, sha256: record.sha256 };
+  }
 }
 
 export const TMP_PREFIX = '.tmp-';
@@ -235,9 +303,7 @@ export class Publication {
   readonly tmpDir: string;
   readonly target: string;
   readonly outputs: OutputRecord[] = [];
-  /** The fsyncs of closed files still running on the thread pool, and the first that failed. */
-  private readonly syncing: Promise<void>[] = [];
-  private syncError: ChurnwatchError | undefined;
+  private readonly files: FolderWriter;
 
   constructor(
     readonly outRoot: string,
@@ -258,6 +324,7 @@ export class Publication {
     } catch (e) {
       fail(e, 'create the folder', this.tmpDir);
     }
+    this.files = new FolderWriter(this.place());
   }
 
   /**
@@ -265,31 +332,15 @@ export class Publication {
    * this thread writes the next file (synced() waits for them, and commit needs that).
    */
   open(name: string): ChunkedFile {
-    return new ChunkedFile(join(this.tmpDir, name), name, this.opts.fileMode, (fd, path) => this.syncLater(fd, path));
-  }
-
-  private syncLater(fd: number, path: string): void {
-    this.syncing.push(
-      new Promise<void>((done) => {
-        fsync(fd, (e) => {
-          close(fd, (e2) => {
-            const err = e ?? e2;
-            if (err) this.syncError ??= failure(err, 'sync', path);
-            done();
-          });
-        });
-      }),
-    );
+    return this.files.open(name);
   }
 
   /** Waits until every file closed so far is fsynced and closed; throws the first failure. */
   async synced(): Promise<void> {
-    await Promise.all(this.syncing);
-    this.syncing.length = 0;
-    if (this.syncError !== undefined) throw this.syncError;
+    await this.files.synced();
   }
 
-  /** Where this publication's files go, as plain data another thread can open files with (openIn). */
+  /** Where this publication's files go, as plain data another thread can open files with (openIn, FolderWriter). */
   place(): PublicationPlace {
     return { dir: this.tmpDir, fileMode: this.opts.fileMode };
   }
@@ -298,30 +349,9 @@ export class Publication {
     this.outputs.push(record);
   }
 
-  /**
-   * The closed file of `record` copied to `name` in this folder, by the kernel (a
-   * clone where the file system makes one), with the file mode and fsynced like every
-   * file; its record is `record`'s under the new name, the bytes being the same. The
-   * caller adds it.
-   */
-  async copy(record: OutputRecord, name: string): Promise<OutputRecord> {
-    const to = join(this.tmpDir, name);
-    try {
-      // On the thread pool: the caller goes on with its next files meanwhile.
-      await copyFile(join(this.tmpDir, record.file), to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      const f = await openFile(to, 'r');
-      try {
-        await f.chmod(this.opts.fileMode);
-        if ((await f.stat()).size !== record.bytes)
-          throw new ChurnwatchError('CW_INTERNAL', `the copy ${name} of ${record.file} has another size than the file written`);
-        await f.sync();
-      } finally {
-        await f.close();
-      }
-    } catch (e) {
-      fail(e, 'copy to', to);
-    }
-    return { file: name, bytes: record.bytes, sha256: record.sha256 };
+  /** As FolderWriter.copy: the caller adds the record. */
+  copy(record: OutputRecord, name: string): Promise<OutputRecord> {
+    return this.files.copy(record, name);
   }
 
   /** A small file, fsynced before this returns. */
@@ -338,7 +368,7 @@ export class Publication {
    * --force an existing target is refused (73) even here, so two runs can never both publish.
    */
   commit(manifestText?: (outputs: OutputRecord[]) => string): string {
-    if (this.syncing.length > 0 || this.syncError !== undefined)
+    if (this.files.unsynced)
       throw new ChurnwatchError('CW_INTERNAL', 'the publication was committed before its files were synced (await synced() first)');
     if (manifestText) this.writeText('manifest.json', manifestText(this.outputs));
     try {

@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 import { deserializeError } from '../errors.js';
 import type { TextColumn } from '../util/text-column.js';
-import { compiledWorker, startWorker } from '../util/worker.js';
+import { compiledWorker, startForResult } from '../util/worker.js';
 import type { OutputRecord, Publication } from './publish.js';
 // scores.js itself loads apache-arrow, which the main thread needs only when it writes the files itself.
 import {
@@ -39,7 +39,8 @@ export function scoresWorkerUrl(): URL | null {
   return compiledWorker(import.meta.url, 'scores-worker.js');
 }
 
-function wantWorker(n: number, parallel: boolean | undefined): boolean {
+/** Whether a run of n subscribers writes its files on worker threads (`parallel`, then the environment, decide first). */
+export function wantWorker(n: number, parallel?: boolean): boolean {
   const env = process.env.CHURNWATCH_WRITE_PARALLEL;
   const forced = parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
   if (forced !== undefined) return forced;
@@ -105,17 +106,7 @@ export class ScoreFiles {
 
 /** Runs the worker to its end; never rejects (a failure is the outcome's error). */
 async function runWorker(url: URL, input: ScoresWorkerInput): Promise<Outcome> {
-  let result: Outcome | undefined;
-  const thread = startWorker<ScoresFromWorker>(url, input, 'score-files worker', {
-    isLast: () => true,
-    message: (m) => {
-      result ??= m.type === 'done' ? { records: m.records } : { error: deserializeError(m.error) };
-    },
-    failed: (e) => {
-      result ??= { error: e };
-    },
-  });
-  // Resolved only when the thread is gone: then nothing of it can still be writing.
-  await thread.exited;
-  return result ?? { error: new Error('the score-files worker ended without a result') };
+  const m = await startForResult<ScoresFromWorker>(url, input, 'score-files worker').result;
+  if (m instanceof Error) return { error: m };
+  return m.type === 'done' ? { records: m.records } : { error: deserializeError(m.error) };
 }

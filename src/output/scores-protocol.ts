@@ -1,8 +1,7 @@
 /**
  * What the main thread hands the score-files worker, and what comes back. The
- * columns go over in shared memory: those not made there are copied into one
- * SharedArrayBuffer once, and the worker reads them where they are (a plain typed array would be serialised and
- * then copied again into the worker, and with it any larger buffer it is a view of).
+ * columns go over in shared memory (util/worker.ts sharedColumns): those not made
+ * there are copied into one SharedArrayBuffer once, and the worker reads them where they are.
  * Errors come back as plain data (errors.ts) and are rebuilt into the same
  * ChurnwatchError.
  */
@@ -10,6 +9,7 @@ import type { SerializedError } from '../errors.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
 import type { Scores } from '../score/score.js';
 import { TextColumn } from '../util/text-column.js';
+import { sharedColumns } from '../util/worker.js';
 import type { OutputRecord, PublicationPlace } from './publish.js';
 
 /** The score files, in the order their records are added to the publication. */
@@ -57,34 +57,6 @@ export type ScoresFromWorker = { type: 'done'; records: OutputRecord[] } | { typ
 
 type Column = Uint8Array | Int32Array | Float32Array | Float64Array;
 
-/**
- * The columns as the worker can read them: those already in shared memory (the
- * evaluation and the scores make theirs there) as they are, copies of the others
- * laid out in one shared buffer (each at a multiple of 8 bytes), in the same order.
- */
-function shared<T extends Column[]>(columns: T): T {
-  const at: number[] = [];
-  let size = 0;
-  for (const c of columns) {
-    at.push(size);
-    if (!(c.buffer instanceof SharedArrayBuffer)) size += Math.ceil(c.byteLength / 8) * 8;
-  }
-  const sab = new SharedArrayBuffer(Math.max(8, size));
-  return columns.map((c, k) => {
-    if (c.buffer instanceof SharedArrayBuffer) return c;
-    const copy =
-      c instanceof Float64Array
-        ? new Float64Array(sab, at[k], c.length)
-        : c instanceof Int32Array
-          ? new Int32Array(sab, at[k], c.length)
-          : c instanceof Float32Array
-            ? new Float32Array(sab, at[k], c.length)
-            : new Uint8Array(sab, at[k], c.length);
-    copy.set(c);
-    return copy;
-  }) as T;
-}
-
 export function toWorkerInput(
   place: PublicationPlace,
   ids: TextColumn,
@@ -94,8 +66,8 @@ export function toWorkerInput(
 ): ScoresWorkerInput {
   const n = ids.length;
   const offsets = ids.offsets.subarray(0, n + 1);
-  const data = shared(measures.map((m) => m.data));
-  const [idBytes, idOffsets, value, risk, expectedLoss, tier, ...flags] = shared([
+  const data = sharedColumns(measures.map((m) => m.data));
+  const [idBytes, idOffsets, value, risk, expectedLoss, tier, ...flags] = sharedColumns([
     ids.bytes.subarray(0, offsets[n]!),
     offsets,
     ev.value,

@@ -13,7 +13,7 @@ import { ChurnwatchError } from '../errors.js';
 import { TIERS } from '../contract/contract.js';
 import { deltaRows, planTasks, subPlan, type TaskPlan, type TaskProfile } from '../tasks/plan.js';
 import { channelRows, RECORD_FIELDS, taskRecords, type TaskRecords } from '../tasks/records.js';
-import { renderTaskFiles, type TaskFileTarget, type TaskInput } from '../tasks/tasks.js';
+import { renderInput, type TaskInput } from '../tasks/tasks.js';
 import { CsvBytesWriter } from '../util/bytes.js';
 import {
   columnValue,
@@ -24,7 +24,11 @@ import {
   type OutputProfileName,
   type ProfileLayout,
 } from './profiles.js';
-import type { ChunkedFile, OutputRecord } from './publish.js';
+import type { ChunkedFile } from './publish.js';
+import { writePlain, type PlainRecords, type TaskFileSink } from './plain-tasks.js';
+import type { TaskFilesThread } from './task-files.js';
+
+export type { TaskFileSink } from './plain-tasks.js';
 
 export interface TaskOutputOptions {
   profile: OutputProfileName;
@@ -45,17 +49,24 @@ export const DEFAULT_TASK_OUTPUT: TaskOutputOptions = {
   excelEncoding: 'utf8-bom',
 };
 
-/** Where task files go: the Publication's open, add and copy. */
-export interface TaskFileSink {
-  open(name: string): ChunkedFile;
-  add(record: OutputRecord): void;
-  /** A copy of the closed file of `record` under `name`, and its record once made (the caller adds it). */
-  copy(record: OutputRecord, name: string): Promise<OutputRecord>;
+/** The task files once written by this thread: the counts, and the records still to list. */
+export interface TaskOutputs {
+  /** Tasks per tier (a task on two channels counts once). */
+  counts: Record<string, number>;
+  /**
+   * Lists the plain files' records in the sink (full files in tier order, then the
+   * deltas) once every one is written: the copies under way, and the worker's tier.
+   * Throws the first failure among them.
+   */
+  finish(): Promise<void>;
+  /** For a run that failed: waits until no copy and no worker is still writing. Never rejects. */
+  settle(): Promise<void>;
 }
 
 /**
- * Writes every tier's task files; returns the tasks per tier (a task on two
- * channels counts once). `perTier[k]` lists tier k's subscribers in rank order.
+ * Writes every tier's task files. `perTier[k]` lists tier k's subscribers in rank
+ * order. With `thread` (plain profile), the largest tier is written by that worker
+ * while this thread writes the others; finish() then waits for it.
  */
 export async function writeTaskOutputs(
   sink: TaskFileSink,
@@ -63,111 +74,108 @@ export async function writeTaskOutputs(
   perTier: readonly (readonly number[])[],
   personal: TaskProfile,
   options: TaskOutputOptions,
-): Promise<Record<string, number>> {
+  thread: TaskFilesThread | null = null,
+): Promise<TaskOutputs> {
   const counts: Record<string, number> = Object.fromEntries(TIERS.map((tier, k) => [tier, perTier[k]!.length]));
   const localised = localiseInput(input, options.locale);
   // The plain files' records per tier, listed in tier order, the deltas after every full file, as they always were.
   const records: PlainRecords[] = TIERS.map(() => ({ full: [], deltas: [] }));
-  const deltas = () => records.flatMap((r) => r.deltas);
+  let threadTier = -1;
+  const settle = async () => {
+    // No copy and no worker may still be writing when the failure path removes the folder.
+    await Promise.allSettled([...records.flatMap((r) => r.deltas), thread?.settle()]);
+  };
   try {
-    await writeTiers(sink, input, localised, perTier, personal, options, records);
+    if (options.profile === 'plain') threadTier = writePlainTiers(sink, localised, perTier, personal, records, thread);
+    else {
+      await thread?.settle();
+      await writeProfileTiers(sink, input, localised, perTier, personal, options, PROFILE_LAYOUTS[options.profile]);
+    }
   } catch (e) {
-    await Promise.allSettled(deltas()); // no copy may still be writing when the failure path removes the folder
+    await settle();
     throw e;
   }
-  for (const r of records) for (const f of r.full) sink.add(f);
-  for (const r of await Promise.all(deltas())) sink.add(r);
-  return counts;
+  return {
+    counts,
+    settle,
+    async finish() {
+      try {
+        if (threadTier >= 0) records[threadTier] = await thread!.records();
+        const deltas = await Promise.all(records.flatMap((r) => r.deltas));
+        for (const r of records) for (const f of r.full) sink.add(f);
+        for (const r of deltas) sink.add(r);
+      } catch (e) {
+        await settle();
+        throw e;
+      }
+    },
+  };
 }
 
-/** A tier's plain task files: the full files' records, and the deltas' (a copy's once it is made). */
-interface PlainRecords {
-  full: OutputRecord[];
-  deltas: (OutputRecord | Promise<OutputRecord>)[];
+/** A tier's plan, in the rules' texts of the locale. */
+function planTier(localised: TaskInput, perTier: readonly (readonly number[])[], k: number, personal: TaskProfile): TaskPlan {
+  return planTasks(
+    {
+      pack: localised.pack,
+      D: localised.D,
+      evaluation: localised.evaluation,
+      msisdn: localised.subscribers.msisdn,
+      taskType: localised.taskType,
+      ledger: localised.ledger && { taskIds: localised.ledger.taskIds[k]!, states: localised.ledger.states[k]! },
+    },
+    TIERS,
+    k,
+    perTier[k]!,
+    personal,
+  );
 }
 
-async function writeTiers(
+/**
+ * The plain files of every tier, the largest first: so that its deltas' copies (the
+ * largest) are made while the other tiers are rendered, or so that the worker, when
+ * there is one, gets it first. Returns the tier the worker writes (-1: none).
+ */
+function writePlainTiers(
+  sink: TaskFileSink,
+  localised: TaskInput,
+  perTier: readonly (readonly number[])[],
+  personal: TaskProfile,
+  records: PlainRecords[],
+  thread: TaskFilesThread | null,
+): number {
+  const tiers = [...TIERS.keys()].sort((a, b) => perTier[b]!.length - perTier[a]!.length);
+  // The full files serve dialers that replace their list each night, the delta (new and escalated tasks) those that append.
+  const withDelta = localised.ledger !== undefined;
+  const render = renderInput(localised);
+  tiers.forEach((k, q) => {
+    const plan = planTier(localised, perTier, k, personal);
+    const rows = channelRows(localised, plan);
+    if (q === 0 && thread !== null) thread.write(plan, rows, withDelta);
+    else writePlain(sink, render, plan, rows, withDelta, records[k]!);
+  });
+  return thread === null ? -1 : tiers[0]!;
+}
+
+/** The other profiles' files, tier by tier, one file (or part) per channel, full then delta. */
+async function writeProfileTiers(
   sink: TaskFileSink,
   input: TaskInput,
   localised: TaskInput,
   perTier: readonly (readonly number[])[],
   personal: TaskProfile,
   options: TaskOutputOptions,
-  records: PlainRecords[],
+  layout: ProfileLayout,
 ): Promise<void> {
-  // Plain: the largest tier first, so that its deltas' copies (the largest) are made while the other tiers are rendered.
-  const tiers = [...TIERS.keys()];
-  if (options.profile === 'plain') tiers.sort((a, b) => perTier[b]!.length - perTier[a]!.length);
-  for (const k of tiers) {
-    const order = perTier[k]!;
-    const plan = planTasks(
-      {
-        pack: localised.pack,
-        D: input.D,
-        evaluation: localised.evaluation,
-        msisdn: input.subscribers.msisdn,
-        taskType: input.taskType,
-        ledger: input.ledger && { taskIds: input.ledger.taskIds[k]!, states: input.ledger.states[k]! },
-      },
-      TIERS,
-      k,
-      order,
-      personal,
-    );
-    // The full files serve dialers that replace their list each night, the delta (new and escalated tasks) those that append.
-    if (options.profile === 'plain') {
-      writePlain(sink, localised, plan, channelRows(input, plan), input.ledger !== undefined, records[k]!);
-      continue;
-    }
+  for (const k of TIERS.keys()) {
+    const plan = planTier(localised, perTier, k, personal);
     const delta = subPlan(plan, deltaRows(plan));
     for (const [part, suffix] of [
       [plan, ''],
       [delta, '-delta'],
     ] as const) {
       const records = taskRecords(input, part, { locale: options.locale, countryCode: options.countryCode, campaign: options.campaign });
-      const layout = PROFILE_LAYOUTS[options.profile];
       for (const channel of CHANNELS) await writeChannel(sink, records, channel, layout, options, suffix);
     }
-  }
-}
-
-/**
- * A tier's plain task files (`tasks-<tier>-<channel>.csv`: the columns of the README,
- * each channel's rows in rank order), with the ledger each one's delta
- * (`-delta.csv`, the new and escalated rows), all in one pass over the tier's rows;
- * their records are kept in `records`, for the caller to list. A
- * delta that holds every row of its full file (the first night of a ledger) is the
- * same bytes: it is copied from the finished file instead of written again.
- */
-function writePlain(
-  sink: TaskFileSink,
-  input: TaskInput,
-  plan: TaskPlan,
-  rows: Record<Channel, Int32Array>,
-  withDelta: boolean,
-  records: PlainRecords,
-): void {
-  const targets: TaskFileTarget[] = [];
-  const files = CHANNELS.map((channel) => {
-    const stem = `tasks-${plan.tier}-${channel}`;
-    const full = sink.open(`${stem}.csv`);
-    targets.push({ w: new CsvBytesWriter((bytes) => full.writeBytes(bytes)), rows: rows[channel], channel });
-    const delta = withDelta ? deltaRows(plan, rows[channel]) : null;
-    let deltaFile: ChunkedFile | null = null;
-    if (delta !== null && delta.length < rows[channel].length) {
-      const f = sink.open(`${stem}-delta.csv`);
-      targets.push({ w: new CsvBytesWriter((bytes) => f.writeBytes(bytes)), rows: delta, channel });
-      deltaFile = f;
-    }
-    return { stem, full, delta, deltaFile };
-  });
-  renderTaskFiles(input, plan, targets);
-  for (const t of targets) t.w.end();
-  for (const { stem, full, delta, deltaFile } of files) {
-    const record = full.close();
-    records.full.push(record);
-    if (delta === null) continue;
-    records.deltas.push(deltaFile === null ? sink.copy(record, `${stem}-delta.csv`) : deltaFile.close());
   }
 }
 

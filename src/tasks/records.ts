@@ -162,16 +162,13 @@ export function priorityOf(dueHours: number): number {
  * from the pack, an SMS first for a primary rule on the sms channel (then a call in
  * any tier), and a visit instead of a call for the visit member levels of the high tier.
  */
-export function channelRows(input: TaskInput, plan: TaskPlan): Record<Channel, Int32Array> {
+export function channelRows(input: Pick<TaskInput, 'pack' | 'subscribers'>, plan: TaskPlan): Record<Channel, Int32Array> {
   const { pack, subscribers: subs } = input;
   const tier = plan.tier as 'high' | 'mid' | 'mass';
   const tierChannels = pack.channels[tier] ?? ['call'];
   const visitLevels = new Set(pack.channels.visitLevels.map((l) => MEMBER_LEVELS.indexOf(l as (typeof MEMBER_LEVELS)[number])));
-  const smsFirst = plan.hitSets.map((h) => plan.rules[h.primary]!.channel === 'sms');
-  const channelsOf = (r: number): Channel[] => {
-    const sms = smsFirst[plan.hitSet[r]!]!;
+  const channelsOf = (sms: boolean, visit: boolean): Channel[] => {
     const out: Channel[] = [];
-    const visit = tier === 'high' && visitLevels.has(subs.memberLevel[plan.subscriber[r]!]!);
     for (const c of CHANNELS) {
       const wanted = tierChannels.includes(c) || (c === 'sms' && sms);
       if (!wanted) continue;
@@ -181,9 +178,33 @@ export function channelRows(input: TaskInput, plan: TaskPlan): Record<Channel, I
     if (sms && !out.includes('call') && !out.includes('visit')) out.push(visit ? 'visit' : 'call');
     return [...new Set(out)];
   };
-  const lists: Record<Channel, number[]> = { call: [], sms: [], visit: [] };
-  for (let r = 0; r < plan.subscriber.length; r++) for (const c of channelsOf(r)) lists[c].push(r);
-  return { call: Int32Array.from(lists.call), sms: Int32Array.from(lists.sms), visit: Int32Array.from(lists.visit) };
+  // A row's channels depend only on its hit set (an SMS first or not) and on whether it is a visit: one
+  // bit per channel (CHANNELS order) for each of the two, made once per hit set, not per row.
+  const masks = new Uint8Array(plan.hitSets.length * 2);
+  plan.hitSets.forEach((h, k) => {
+    const sms = plan.rules[h.primary]!.channel === 'sms';
+    for (const visit of [0, 1]) for (const c of channelsOf(sms, visit === 1)) masks[k * 2 + visit]! |= 1 << CHANNELS.indexOf(c);
+  });
+  // Per member level code: 1 when a high-tier task of that level is a visit.
+  const visitOf = new Uint8Array(256);
+  if (tier === 'high') for (const l of visitLevels) if (l >= 0) visitOf[l] = 1;
+  const rows = plan.subscriber.length,
+    hitSet = plan.hitSet,
+    subscriber = plan.subscriber,
+    level = subs.memberLevel;
+  const maskAt = (r: number) => masks[hitSet[r]! * 2 + visitOf[level[subscriber[r]!]!]!]!;
+  const counts = CHANNELS.map(() => 0);
+  for (let r = 0; r < rows; r++) {
+    const m = maskAt(r);
+    for (let c = 0; c < CHANNELS.length; c++) if (m & (1 << c)) counts[c]!++;
+  }
+  const lists = counts.map((n) => new Int32Array(n));
+  const next = CHANNELS.map(() => 0);
+  for (let r = 0; r < rows; r++) {
+    const m = maskAt(r);
+    for (let c = 0; c < CHANNELS.length; c++) if (m & (1 << c)) lists[c]![next[c]!++] = r;
+  }
+  return Object.fromEntries(CHANNELS.map((c, k) => [c, lists[k]!])) as Record<Channel, Int32Array>;
 }
 
 export function taskRecords(input: TaskInput, plan: TaskPlan, options: RecordOptions): TaskRecords {

@@ -8,13 +8,13 @@
  * column is adding an entry (and its test); the renderer turns the entries into
  * cell operations once per file.
  */
-import type { RulePack, TemplatePart } from '../config/rulepack.js';
+import type { RuleDef, RulePack, TemplatePart } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { SubscriberTable } from '../ingest/subscribers.js';
 import { CONTACT_OUTCOMES, TIERS } from '../contract/contract.js';
 import { columnsFor, type Evaluation } from '../evaluate/evaluate.js';
 import { formatDay } from '../util/dates.js';
-import type { TextColumn } from '../util/text-column.js';
+import { TextColumn } from '../util/text-column.js';
 import type { Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
@@ -53,6 +53,38 @@ export interface TaskInput {
   taskType?: Uint8Array;
   /** Per tier (TIERS order), the ledger's ids and states of the rows; absent: ids by rank, every task new. */
   ledger?: { taskIds: Uint8Array[]; states: Uint8Array[] };
+}
+
+/**
+ * What rendering reads besides the plan, made from a TaskInput by renderInput(), or
+ * rebuilt on a worker thread from the same columns in shared memory (output/task-files.ts).
+ */
+export interface RenderInput {
+  D: number;
+  /** Per TASK_COLUMN_SPEC entry (by name) that reads a subscriber column or a number column: that column. */
+  columns: ReadonlyMap<string, TextColumn | Float64Array>;
+  /** At least the feature columns the rules' reason texts read. */
+  features: FeatureTable;
+  contacts: Pick<ContactFold, 'lastContact' | 'lastOutcome'> | null;
+}
+
+/** The columns TASK_COLUMN_SPEC's cells read, looked up in `input` once. */
+export function renderInput(input: TaskInput): RenderInput {
+  const columns = new Map<string, TextColumn | Float64Array>();
+  for (const c of TASK_COLUMN_SPEC) {
+    if (c.cell.from === 'subscriber') columns.set(c.name, input.subscribers[c.cell.column]);
+    else if (c.cell.from === 'number') columns.set(c.name, c.cell.column(input));
+  }
+  return { D: input.D, columns, features: input.features, contacts: input.contacts };
+}
+
+/** The feature columns (their keys) that the reason texts of `rules` read, in every locale they carry. */
+export function reasonFeatures(rules: readonly RuleDef[]): string[] {
+  const keys = new Set<string>();
+  for (const r of rules)
+    for (const reason of [r.reason, ...Object.values(r.texts).map((t) => t.reason)])
+      for (const p of reason) if (typeof p !== 'string') for (const k of p.compiled.columns) keys.add(k);
+  return [...keys];
 }
 
 /** Where a cell comes from. Closures here run once per file or per hit set, never per row. */
@@ -202,7 +234,7 @@ export function writeTaskFile(
   );
   const targets: TaskFileTarget[] = [{ w, rows: null, channel: null }];
   if (delta !== undefined) targets.push({ w: delta, rows: deltaRows(plan), channel: null });
-  renderTaskFiles(input, plan, targets);
+  renderTaskFiles(renderInput(input), plan, targets);
 }
 
 /** One file that a tier's rows go to. */
@@ -232,7 +264,7 @@ export interface TaskFileTarget {
  * is the same, byte for byte, as csvLine() over formatted strings gives; test/tasks
  * holds such a string-built reference.
  */
-export function renderTaskFiles(input: TaskInput, plan: TaskPlan, targets: readonly TaskFileTarget[]): void {
+export function renderTaskFiles(input: RenderInput, plan: TaskPlan, targets: readonly TaskFileTarget[]): void {
   const spec = specFor(plan.masking);
   for (const { w: out } of targets) {
     spec.forEach((c, k) => {
@@ -384,7 +416,7 @@ class TaskFile {
   /** The sum of what prefetch() read: written so that the reads are not optimised away. */
   prefetchSink = 0;
 
-  constructor(input: TaskInput, plan: TaskPlan, spec: readonly TaskColumnSpec[]) {
+  constructor(input: RenderInput, plan: TaskPlan, spec: readonly TaskColumnSpec[]) {
     this.plan = plan;
     this.D = input.D;
     this.featureRows = input.features.rows;
@@ -428,7 +460,7 @@ class TaskFile {
     this.prefetchText = [...new Set(this.textOps.map((op) => op.text!))];
   }
 
-  private op(c: TaskColumnSpec, input: TaskInput, decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[]): CellOp {
+  private op(c: TaskColumnSpec, input: RenderInput, decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[]): CellOp {
     const op: CellOp = { kind: CONSTANT, freeText: c.freeText, bytes: NO_BYTES, text: null, numbers: NO_NUMBERS, digits: 2, decision: -1 };
     const cell = c.cell,
       masking = this.plan.masking;
@@ -443,7 +475,8 @@ class TaskFile {
         op.bytes = cellBytes(cell.value(this.plan), c.freeText);
         break;
       case 'subscriber': {
-        const text = input.subscribers[cell.column];
+        const text = input.columns.get(c.name);
+        if (!(text instanceof TextColumn)) throw new ChurnwatchError('CW_INTERNAL', `no text column for task column ${c.name}`);
         if (cell.personal === 'maskedPhone') {
           op.kind = MASKED_PHONE;
           op.text = text;
@@ -456,11 +489,14 @@ class TaskFile {
         }
         break;
       }
-      case 'number':
+      case 'number': {
+        const numbers = input.columns.get(c.name);
+        if (!(numbers instanceof Float64Array)) throw new ChurnwatchError('CW_INTERNAL', `no number column for task column ${c.name}`);
         op.kind = FIXED;
-        op.numbers = cell.column(input);
+        op.numbers = numbers;
         op.digits = cell.digits;
         break;
+      }
       case 'decision':
         op.kind = DECISION;
         op.decision = decisions.push({ value: cell.value, freeText: c.freeText }) - 1;

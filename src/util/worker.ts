@@ -76,6 +76,31 @@ export function startWorker<M>(url: URL, workerData: unknown, what: string, on: 
 }
 
 /**
+ * Starts a worker whose last message is its result (`isLast`: the one message it
+ * sends, unless told otherwise). `result` settles once the thread is gone, so nothing
+ * of it can still be writing then, with that message, or with the failure (a crash,
+ * an exit before the message); it never rejects.
+ */
+export function startForResult<M>(
+  url: URL,
+  workerData: unknown,
+  what: string,
+  isLast: (m: M) => boolean = () => true,
+): { thread: WorkerThread; result: Promise<M | Error> } {
+  let result: M | Error | undefined;
+  const thread = startWorker<M>(url, workerData, what, {
+    isLast,
+    message: (m) => {
+      if (isLast(m)) result ??= m;
+    },
+    failed: (e) => {
+      result ??= e;
+    },
+  });
+  return { thread, result: thread.exited.then(() => result ?? new Error(`the ${what} ended without a result`)) };
+}
+
+/**
  * Zeroed typed arrays in shared memory, for columns that a worker thread will read
  * while this thread still uses them (the score files): handed over, they are read
  * where they are instead of being copied, which at 10M subscribers saves tens of
@@ -87,4 +112,30 @@ export function sharedFloat64(n: number): Float64Array {
 
 export function sharedUint8(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
+}
+
+type SharedColumn = Uint8Array | Int32Array | Float32Array | Float64Array;
+
+/**
+ * Columns as a worker thread can read them: those already in shared memory as they
+ * are, copies of the others laid out in one new SharedArrayBuffer (each at a
+ * multiple of 8 bytes), in the same order. A plain typed array posted to a worker
+ * would be serialised and copied again there, and with it any larger buffer it is a
+ * view of.
+ */
+export function sharedColumns<T extends SharedColumn[]>(columns: T): T {
+  const at: number[] = [];
+  let size = 0;
+  for (const c of columns) {
+    at.push(size);
+    if (!(c.buffer instanceof SharedArrayBuffer)) size += Math.ceil(c.byteLength / 8) * 8;
+  }
+  const sab = new SharedArrayBuffer(Math.max(8, size));
+  return columns.map((c, k) => {
+    if (c.buffer instanceof SharedArrayBuffer) return c;
+    const Kind = c.constructor as new (buffer: SharedArrayBuffer, byteOffset: number, length: number) => SharedColumn;
+    const copy = new Kind(sab, at[k]!, c.length);
+    copy.set(c);
+    return copy;
+  }) as T;
 }

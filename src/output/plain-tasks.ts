@@ -1,0 +1,64 @@
+/**
+ * The plain profile's task files of one tier, from its plan: on the main thread, or
+ * on the task-files worker (task-files.ts) for the tier it is given. Either way the
+ * same bytes, hashed as they are written, each file fsynced once closed.
+ */
+import { CHANNELS, type Channel } from '../config/rulepack.js';
+import { deltaRows, type TaskPlan } from '../tasks/plan.js';
+import { renderTaskFiles, type RenderInput, type TaskFileTarget } from '../tasks/tasks.js';
+import { CsvBytesWriter } from '../util/bytes.js';
+import type { ChunkedFile, OutputRecord } from './publish.js';
+
+/** Where task files go: the Publication's open, add and copy. */
+export interface TaskFileSink {
+  open(name: string): ChunkedFile;
+  add(record: OutputRecord): void;
+  /** A copy of the closed file of `record` under `name`, and its record once made (the caller adds it). */
+  copy(record: OutputRecord, name: string): Promise<OutputRecord>;
+}
+
+/** A tier's plain task files: the full files' records, and the deltas' (a copy's once it is made). */
+export interface PlainRecords {
+  full: OutputRecord[];
+  deltas: (OutputRecord | Promise<OutputRecord>)[];
+}
+
+/**
+ * A tier's plain task files (`tasks-<tier>-<channel>.csv`: the columns of the README,
+ * each channel's rows in rank order), with the ledger each one's delta
+ * (`-delta.csv`, the new and escalated rows), all in one pass over the tier's rows;
+ * their records are kept in `records`, for the caller to list. A
+ * delta that holds every row of its full file (the first night of a ledger) is the
+ * same bytes: it is copied from the finished file instead of written again.
+ */
+export function writePlain(
+  sink: Pick<TaskFileSink, 'open' | 'copy'>,
+  input: RenderInput,
+  plan: TaskPlan,
+  rows: Record<Channel, Int32Array>,
+  withDelta: boolean,
+  records: PlainRecords,
+): void {
+  const targets: TaskFileTarget[] = [];
+  const files = CHANNELS.map((channel) => {
+    const stem = `tasks-${plan.tier}-${channel}`;
+    const full = sink.open(`${stem}.csv`);
+    targets.push({ w: new CsvBytesWriter((bytes) => full.writeBytes(bytes)), rows: rows[channel], channel });
+    const delta = withDelta ? deltaRows(plan, rows[channel]) : null;
+    let deltaFile: ChunkedFile | null = null;
+    if (delta !== null && delta.length < rows[channel].length) {
+      const f = sink.open(`${stem}-delta.csv`);
+      targets.push({ w: new CsvBytesWriter((bytes) => f.writeBytes(bytes)), rows: delta, channel });
+      deltaFile = f;
+    }
+    return { stem, full, delta, deltaFile };
+  });
+  renderTaskFiles(input, plan, targets);
+  for (const t of targets) t.w.end();
+  for (const { stem, full, delta, deltaFile } of files) {
+    const record = full.close();
+    records.full.push(record);
+    if (delta === null) continue;
+    records.deltas.push(deltaFile === null ? sink.copy(record, `${stem}-delta.csv`) : deltaFile.close());
+  }
+}

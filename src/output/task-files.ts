@@ -1,0 +1,228 @@
+/**
+ * The plain task files of one tier (the largest) rendered, hashed and written on a
+ * worker thread, while the main thread renders the other tiers and writes the ledger,
+ * the policy files and the summary: after the score stage the second core otherwise
+ * only runs the score-files worker.
+ *
+ * The thread starts at the end of the score stage, with every column rendering reads
+ * (what TASK_COLUMN_SPEC's cells read, the reason texts' features, the last contacts)
+ * in shared memory: those made there are handed over as they are, the others copied
+ * once. It boots while the main thread applies the contact policy; then it is given a
+ * tier's plan and channel rows, renders them with the same code as the main thread
+ * (plain-tasks.ts writePlain: the same bytes), copies a delta that equals its full
+ * file, waits for the fsyncs and posts the records. Its error comes back as data
+ * and is thrown from records(); the run waits for the thread to be gone before it
+ * removes a failed publication's folder (settle()).
+ *
+ * The rules' reason texts cross as text and are compiled again there (a compiled
+ * function cannot be posted); a rule there carries everything but its compiled
+ * condition, which rendering never runs.
+ */
+import { templatePart, type Channel, type RuleDef, type TemplatePart } from '../config/rulepack.js';
+import type { ColumnMeasure } from '../contract/contract.js';
+import { deserializeError, type SerializedError } from '../errors.js';
+import type { FeatureTable } from '../features/features.js';
+import type { Column, FeatureColumn } from '../rules/compile.js';
+import type { TaskPlan } from '../tasks/plan.js';
+import { reasonFeatures, renderInput, type RenderInput, type TaskInput } from '../tasks/tasks.js';
+import { TextColumn } from '../util/text-column.js';
+import { compiledWorker, sharedColumns, startForResult, type WorkerThread } from '../util/worker.js';
+import type { OutputRecord, PublicationPlace } from './publish.js';
+import { wantWorker } from './score-files.js';
+
+/** What the worker starts with: where the files go, and the columns rendering reads. */
+export interface TaskFilesStart {
+  place: PublicationPlace;
+  D: number;
+  texts: { name: string; bytes: Uint8Array; offsets: Int32Array; length: number }[];
+  numbers: { name: string; values: Float64Array }[];
+  /** Feature columns by key; `unit` for a measure's scaled sums, null for a plain column. */
+  features: { key: string; values: Column; unit: number | null }[];
+  featureRows: Int32Array | null;
+  n: number;
+  contacts: { lastContact: Float32Array; lastOutcome: Uint8Array } | null;
+  /** The pack's own measures: the reason texts are compiled with them. */
+  measures: ColumnMeasure[];
+}
+
+/** A rule as it crosses: its data, and its reason text's expressions as text. */
+type PostedRule = Omit<RuleDef, 'compiled' | 'features' | 'texts' | 'reason'> & { reason: (string | { expr: string })[] };
+
+export type PostedPlan = Omit<TaskPlan, 'rules'> & { rules: PostedRule[] };
+
+/** A tier to write, or nothing tonight (the worker then ends). */
+export type ToTaskFilesWorker =
+  | { type: 'tier'; plan: PostedPlan; rows: Record<Channel, Int32Array>; withDelta: boolean }
+  | { type: 'none' };
+
+/** The records of the tier's full files and of its deltas, in the order writePlain made them. */
+export interface TierRecords {
+  full: OutputRecord[];
+  deltas: OutputRecord[];
+}
+
+export type FromTaskFilesWorker = ({ type: 'done' } & TierRecords) | { type: 'error'; error: SerializedError };
+
+/** The worker script, or null when this module runs from sources that were not compiled. */
+function taskFilesWorkerUrl(): URL | null {
+  return compiledWorker(import.meta.url, 'task-files-worker.js');
+}
+
+/** The columns `input`'s task files read, in shared memory (each array once, however many columns read it). */
+export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFilesStart {
+  const render = renderInput(input);
+  const arrays: Column[] = [];
+  const index = new Map<Column, number>();
+  const put = (a: Column) => {
+    if (!index.has(a)) index.set(a, arrays.push(a) - 1);
+  };
+  // Of a text column only what is in use: its buffers may have room to spare.
+  const spans = new Map<TextColumn, { bytes: Uint8Array; offsets: Int32Array }>();
+  for (const col of render.columns.values()) {
+    if (col instanceof TextColumn) {
+      if (spans.has(col)) continue;
+      const span = { bytes: col.bytes.subarray(0, col.offsets[col.length]!), offsets: col.offsets.subarray(0, col.length + 1) };
+      spans.set(col, span);
+      put(span.bytes);
+      put(span.offsets);
+    } else put(col);
+  }
+  const features = reasonFeatures(input.evaluation.rules).map((key) => {
+    const c = input.features.columns.get(key);
+    if (c === undefined) throw new Error(`internal: feature ${key} was not computed`);
+    return { key, c };
+  });
+  for (const { c } of features) put('unit' in c ? c.values : c);
+  const rows = input.features.rows;
+  if (rows !== undefined) put(rows);
+  const contacts = input.contacts;
+  if (contacts !== null) {
+    put(contacts.lastContact);
+    put(contacts.lastOutcome);
+  }
+  const shared = sharedColumns(arrays);
+  const at = <T extends Column>(a: T): T => shared[index.get(a)!] as T;
+  const texts: TaskFilesStart['texts'] = [];
+  const numbers: TaskFilesStart['numbers'] = [];
+  for (const [name, col] of render.columns) {
+    if (col instanceof TextColumn) {
+      const span = spans.get(col)!;
+      texts.push({ name, bytes: at(span.bytes), offsets: at(span.offsets), length: col.length });
+    } else numbers.push({ name, values: at(col) });
+  }
+  return {
+    place,
+    D: input.D,
+    texts,
+    numbers,
+    features: features.map(({ key, c }) => ({ key, values: at('unit' in c ? c.values : c), unit: 'unit' in c ? c.unit : null })),
+    featureRows: rows === undefined ? null : at(rows),
+    n: input.features.n,
+    contacts: contacts === null ? null : { lastContact: at(contacts.lastContact), lastOutcome: at(contacts.lastOutcome) },
+    measures: input.pack.measures,
+  };
+}
+
+/** The render input on the worker, over the shared columns. */
+export function renderInputOf(start: TaskFilesStart): RenderInput {
+  const columns = new Map<string, TextColumn | Float64Array>();
+  for (const t of start.texts) columns.set(t.name, new TextColumn(t.bytes, t.offsets, t.length));
+  for (const x of start.numbers) columns.set(x.name, x.values);
+  const features: FeatureTable = {
+    n: start.n,
+    columns: new Map<string, FeatureColumn>(
+      start.features.map((f) => [f.key, f.unit === null ? f.values : { values: f.values as Int32Array | Float64Array, unit: f.unit }]),
+    ),
+    ...(start.featureRows === null ? {} : { rows: start.featureRows }),
+  };
+  return { D: start.D, columns, features, contacts: start.contacts };
+}
+
+/** A typed array that is all of its buffer: posting a view would copy the whole buffer behind it. */
+function own<T extends Uint8Array | Int32Array>(a: T): T {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T);
+}
+
+export function postPlan(plan: TaskPlan): PostedPlan {
+  const rules = plan.rules.map(
+    ({ compiled: _c, features: _f, texts: _t, reason, ...data }): PostedRule => ({
+      ...data,
+      reason: reason.map((p) => (typeof p === 'string' ? p : { expr: p.expr })),
+    }),
+  );
+  return {
+    ...plan,
+    subscriber: own(plan.subscriber),
+    hitSet: own(plan.hitSet),
+    taskIdBytes: plan.taskIdBytes === null ? null : own(plan.taskIdBytes),
+    rank: plan.rank === null ? null : own(plan.rank),
+    rules,
+  };
+}
+
+/** The plan on the worker, its reason texts compiled again with the pack's measures. */
+export function planOf(posted: PostedPlan, measures: readonly ColumnMeasure[]): TaskPlan {
+  const rules = posted.rules.map((r) => {
+    const reason = r.reason.map(
+      (p, k): TemplatePart => (typeof p === 'string' ? p : templatePart(p.expr, measures, `rules.${r.id}.reason[${k}]`)),
+    );
+    return { ...r, reason, texts: {}, features: new Map() } as unknown as RuleDef;
+  });
+  return { ...posted, rules };
+}
+
+/** The worker that writes one tier's plain task files. */
+export class TaskFilesThread {
+  private readonly thread: WorkerThread;
+  private readonly outcome: Promise<TierRecords | Error>;
+  private given = false;
+
+  /**
+   * Starts the worker for `input`'s task files (the policy's parts of it are not
+   * needed yet), or returns null where it would not pay: a small run, one core, or
+   * sources that were not compiled (then the main thread writes every tier).
+   * `parallel` decides instead of the run's size and the environment (as for the score files).
+   */
+  static start(place: PublicationPlace, input: TaskInput, parallel?: boolean): TaskFilesThread | null {
+    const url = wantWorker(input.subscribers.ids.length, parallel) ? taskFilesWorkerUrl() : null;
+    return url === null ? null : new TaskFilesThread(url, toWorkerStart(place, input));
+  }
+
+  private constructor(url: URL, start: TaskFilesStart) {
+    const { thread, result } = startForResult<FromTaskFilesWorker>(url, start, 'task-files worker');
+    this.thread = thread;
+    this.outcome = result.then((m) =>
+      m instanceof Error ? m : m.type === 'done' ? { full: m.full, deltas: m.deltas } : deserializeError(m.error),
+    );
+  }
+
+  /** Hands the worker a tier: its plan and its rows per channel (the ledger's deltas with `withDelta`). Once only. */
+  write(plan: TaskPlan, rows: Record<Channel, Int32Array>, withDelta: boolean): void {
+    if (this.given) throw new Error('internal: the task-files worker writes one tier');
+    this.given = true;
+    const message: ToTaskFilesWorker = { type: 'tier', plan: postPlan(plan), rows, withDelta };
+    this.thread.post(message);
+  }
+
+  /** The records of the tier it was given, once its files are written, copied and synced; throws its failure. */
+  async records(): Promise<TierRecords> {
+    if (!this.given) throw new Error('internal: the task-files worker was given no tier');
+    const o = await this.outcome;
+    if (o instanceof Error) throw o;
+    return o;
+  }
+
+  /**
+   * Ends the worker whatever happened (told there is nothing to write if it was given
+   * nothing) and waits until it is gone: for a run that failed and is about to
+   * remove the folder. Never rejects.
+   */
+  async settle(): Promise<void> {
+    if (!this.given) {
+      this.given = true;
+      const none: ToTaskFilesWorker = { type: 'none' };
+      this.thread.post(none);
+    }
+    await this.outcome;
+  }
+}
