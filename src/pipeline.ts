@@ -234,6 +234,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           after.push(writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores })));
         after.push(writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows)));
         await tasks.finish();
+        logger.debug({ tiers: tasks.writers }, 'task files written');
       } catch (e) {
         // The workers and the copies must be done with the folder before the failure path removes it.
         await Promise.allSettled([scoreFiles.settle(), taskFiles?.settle(), tasks?.settle()]);

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { ChurnwatchError } from '../errors.js';
 import { ExpressionError, parseExpression, pointAt } from '../rules/parse.js';
 import { checkExpression, type Checked } from '../rules/check.js';
@@ -362,6 +362,16 @@ export function numberExpression(
 ): { compiled: CompiledNumber; features: Map<string, FeatureRequest> } {
   const c = checked(where, src, 'number', measures);
   return { compiled: compileNumber(c.tree, c.features.keys()), features: c.features };
+}
+
+/**
+ * The YAML parser, loaded when a pack is first parsed: a worker thread that renders
+ * task rows imports this module's helpers, and loading the parser costs it ~0.1 s.
+ */
+let yaml: typeof import('yaml') | undefined;
+function parseYaml(text: string, options: import('yaml').ParseOptions): unknown {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text, options);
 }
 
 /** Far above any real pack (the default is 6 kB, 255 long rules fit in 200 kB); parsing more YAML would only take time. */

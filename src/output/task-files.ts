@@ -33,6 +33,8 @@ import { wantWorker } from './score-files.js';
 /** What the worker starts with: where the files go, and the columns rendering reads. */
 export interface TaskFilesStart {
   place: PublicationPlace;
+  /** The next job to take after the first, which is the worker's (either thread adds 1 to it, Atomics.add, to take one). */
+  next: Int32Array;
   D: number;
   texts: { name: string; bytes: Uint8Array; offsets: Int32Array; length: number }[];
   numbers: { name: string; values: Float64Array }[];
@@ -50,18 +52,30 @@ type PostedRule = Omit<RuleDef, 'compiled' | 'features' | 'texts' | 'reason'> & 
 
 export type PostedPlan = Omit<TaskPlan, 'rules'> & { rules: PostedRule[] };
 
-/** A tier to write, or nothing tonight (the worker then ends). */
-export type ToTaskFilesWorker =
-  | { type: 'tier'; plan: PostedPlan; rows: Record<Channel, Int32Array>; withDelta: boolean }
-  | { type: 'none' };
+/**
+ * First how many tiers the night has (0: none, the worker ends), then each tier's
+ * job in the order the threads take them (q = 0, 1, ...).
+ */
+export type ToTaskFilesWorker = { type: 'tiers'; count: number } | ({ type: 'job'; q: number } & PostedJob);
 
-/** The records of the tier's full files and of its deltas, in the order writePlain made them. */
+/** A tier to write: its plan and its rows per channel (the ledger's deltas with `withDelta`). */
+export interface TierJob {
+  tier: number;
+  plan: TaskPlan;
+  rows: Record<Channel, Int32Array>;
+  withDelta: boolean;
+}
+
+type PostedJob = Omit<TierJob, 'plan'> & { plan: PostedPlan };
+
+/** The records of a tier's full files and of its deltas, in the order writePlain made them. */
 export interface TierRecords {
+  tier: number;
   full: OutputRecord[];
   deltas: OutputRecord[];
 }
 
-export type FromTaskFilesWorker = ({ type: 'done' } & TierRecords) | { type: 'error'; error: SerializedError };
+export type FromTaskFilesWorker = { type: 'done'; tiers: TierRecords[] } | { type: 'error'; error: SerializedError };
 
 /** The worker script, or null when this module runs from sources that were not compiled. */
 function taskFilesWorkerUrl(): URL | null {
@@ -112,6 +126,7 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFi
   }
   return {
     place,
+    next: new Int32Array(new SharedArrayBuffer(4)).fill(1),
     D: input.D,
     texts,
     numbers,
@@ -171,11 +186,18 @@ export function planOf(posted: PostedPlan, measures: readonly ColumnMeasure[]): 
   return { ...posted, rules };
 }
 
-/** The worker that writes one tier's plain task files. */
+/**
+ * The worker that writes plain task files beside the main thread. The main thread
+ * plans the tiers and offers each (offer(), largest first); the worker writes the
+ * first (the largest) as soon as it is offered, and takes the next whenever it is
+ * free; the main thread takes those left (take()) once its own files are written.
+ * Which thread writes a tier changes no byte of it.
+ */
 export class TaskFilesThread {
   private readonly thread: WorkerThread;
-  private readonly outcome: Promise<TierRecords | Error>;
-  private given = false;
+  private readonly next: Int32Array;
+  private readonly outcome: Promise<TierRecords[] | Error>;
+  private count = -1;
 
   /**
    * Starts the worker for `input`'s task files (the policy's parts of it are not
@@ -191,38 +213,44 @@ export class TaskFilesThread {
   private constructor(url: URL, start: TaskFilesStart) {
     const { thread, result } = startForResult<FromTaskFilesWorker>(url, start, 'task-files worker');
     this.thread = thread;
-    this.outcome = result.then((m) =>
-      m instanceof Error ? m : m.type === 'done' ? { full: m.full, deltas: m.deltas } : deserializeError(m.error),
-    );
+    this.next = start.next;
+    this.outcome = result.then((m) => (m instanceof Error ? m : m.type === 'done' ? m.tiers : deserializeError(m.error)));
   }
 
-  /** Hands the worker a tier: its plan and its rows per channel (the ledger's deltas with `withDelta`). Once only. */
-  write(plan: TaskPlan, rows: Record<Channel, Int32Array>, withDelta: boolean): void {
-    if (this.given) throw new Error('internal: the task-files worker writes one tier');
-    this.given = true;
-    const message: ToTaskFilesWorker = { type: 'tier', plan: postPlan(plan), rows, withDelta };
+  /** Says how many jobs will be offered (once, before the first). */
+  begin(count: number): void {
+    if (this.count >= 0) throw new Error('internal: the task-files worker was already told its jobs');
+    this.count = count;
+    const message: ToTaskFilesWorker = { type: 'tiers', count };
     this.thread.post(message);
   }
 
-  /** The records of the tier it was given, once its files are written, copied and synced; throws its failure. */
-  async records(): Promise<TierRecords> {
-    if (!this.given) throw new Error('internal: the task-files worker was given no tier');
+  /** Offers job q (0, 1, ... in order). */
+  offer(q: number, job: TierJob): void {
+    const message: ToTaskFilesWorker = { type: 'job', q, ...job, plan: postPlan(job.plan) };
+    this.thread.post(message);
+  }
+
+  /** The next job no thread has taken, for this thread to write; -1 when none is left. */
+  take(): number {
+    const q = Atomics.add(this.next, 0, 1);
+    return q < this.count ? q : -1;
+  }
+
+  /** The records of the tiers the worker wrote, once written, copied and synced; throws its failure. */
+  async records(): Promise<TierRecords[]> {
     const o = await this.outcome;
     if (o instanceof Error) throw o;
     return o;
   }
 
   /**
-   * Ends the worker whatever happened (told there is nothing to write if it was given
-   * nothing) and waits until it is gone: for a run that failed and is about to
+   * Ends the worker whatever happened (told there is nothing to write if it was told
+   * nothing yet) and waits until it is gone: for a run that failed and is about to
    * remove the folder. Never rejects.
    */
   async settle(): Promise<void> {
-    if (!this.given) {
-      this.given = true;
-      const none: ToTaskFilesWorker = { type: 'none' };
-      this.thread.post(none);
-    }
+    if (this.count < 0) this.begin(0);
     await this.outcome;
   }
 }

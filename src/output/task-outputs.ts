@@ -26,7 +26,7 @@ import {
 } from './profiles.js';
 import type { ChunkedFile } from './publish.js';
 import { writePlain, type PlainRecords, type TaskFileSink } from './plain-tasks.js';
-import type { TaskFilesThread } from './task-files.js';
+import type { TaskFilesThread, TierJob } from './task-files.js';
 
 export type { TaskFileSink } from './plain-tasks.js';
 
@@ -53,6 +53,8 @@ export const DEFAULT_TASK_OUTPUT: TaskOutputOptions = {
 export interface TaskOutputs {
   /** Tasks per tier (a task on two channels counts once). */
   counts: Record<string, number>;
+  /** The thread that wrote each tier's plain files (known once finish() is done). */
+  writers: Record<string, 'main' | 'worker'>;
   /**
    * Lists the plain files' records in the sink (full files in tier order, then the
    * deltas) once every one is written: the copies under way, and the worker's tier.
@@ -65,8 +67,9 @@ export interface TaskOutputs {
 
 /**
  * Writes every tier's task files. `perTier[k]` lists tier k's subscribers in rank
- * order. With `thread` (plain profile), the largest tier is written by that worker
- * while this thread writes the others; finish() then waits for it.
+ * order. With `thread` (plain profile), that worker writes the tiers it takes (the
+ * largest first) while this thread writes its other files; finish() writes the
+ * tiers left and waits for the worker.
  */
 export async function writeTaskOutputs(
   sink: TaskFileSink,
@@ -80,13 +83,14 @@ export async function writeTaskOutputs(
   const localised = localiseInput(input, options.locale);
   // The plain files' records per tier, listed in tier order, the deltas after every full file, as they always were.
   const records: PlainRecords[] = TIERS.map(() => ({ full: [], deltas: [] }));
-  let threadTier = -1;
+  const writers: Record<string, 'main' | 'worker'> = {};
+  let rest = async () => {};
   const settle = async () => {
     // No copy and no worker may still be writing when the failure path removes the folder.
     await Promise.allSettled([...records.flatMap((r) => r.deltas), thread?.settle()]);
   };
   try {
-    if (options.profile === 'plain') threadTier = writePlainTiers(sink, localised, perTier, personal, records, thread);
+    if (options.profile === 'plain') rest = writePlainTiers(sink, localised, perTier, personal, records, thread, writers);
     else {
       await thread?.settle();
       await writeProfileTiers(sink, input, localised, perTier, personal, options, PROFILE_LAYOUTS[options.profile]);
@@ -97,10 +101,11 @@ export async function writeTaskOutputs(
   }
   return {
     counts,
+    writers,
     settle,
     async finish() {
       try {
-        if (threadTier >= 0) records[threadTier] = await thread!.records();
+        await rest();
         const deltas = await Promise.all(records.flatMap((r) => r.deltas));
         for (const r of records) for (const f of r.full) sink.add(f);
         for (const r of deltas) sink.add(r);
@@ -132,8 +137,10 @@ function planTier(localised: TaskInput, perTier: readonly (readonly number[])[],
 
 /**
  * The plain files of every tier, the largest first: so that its deltas' copies (the
- * largest) are made while the other tiers are rendered, or so that the worker, when
- * there is one, gets it first. Returns the tier the worker writes (-1: none).
+ * largest) are made while the other tiers are rendered. Without a worker they are all
+ * written now. With one, each tier is planned and offered to it (it takes the
+ * largest at once); the returned function (finish() runs it, after this thread's
+ * other files) writes the tiers the worker has not taken and waits for its records.
  */
 function writePlainTiers(
   sink: TaskFileSink,
@@ -142,18 +149,32 @@ function writePlainTiers(
   personal: TaskProfile,
   records: PlainRecords[],
   thread: TaskFilesThread | null,
-): number {
+  writers: Record<string, 'main' | 'worker'>,
+): () => Promise<void> {
   const tiers = [...TIERS.keys()].sort((a, b) => perTier[b]!.length - perTier[a]!.length);
   // The full files serve dialers that replace their list each night, the delta (new and escalated tasks) those that append.
   const withDelta = localised.ledger !== undefined;
   const render = renderInput(localised);
-  tiers.forEach((k, q) => {
-    const plan = planTier(localised, perTier, k, personal);
-    const rows = channelRows(localised, plan);
-    if (q === 0 && thread !== null) thread.write(plan, rows, withDelta);
-    else writePlain(sink, render, plan, rows, withDelta, records[k]!);
+  const write = (job: TierJob) => {
+    writers[TIERS[job.tier]!] = 'main';
+    writePlain(sink, render, job.plan, job.rows, withDelta, records[job.tier]!);
+  };
+  thread?.begin(tiers.length);
+  const jobs = tiers.map((tier, q) => {
+    const plan = planTier(localised, perTier, tier, personal);
+    const job: TierJob = { tier, plan, rows: channelRows(localised, plan), withDelta };
+    if (thread === null) write(job);
+    else thread.offer(q, job);
+    return job;
   });
-  return thread === null ? -1 : tiers[0]!;
+  if (thread === null) return async () => {};
+  return async () => {
+    for (let q = thread.take(); q >= 0; q = thread.take()) write(jobs[q]!);
+    for (const r of await thread.records()) {
+      records[r.tier] = r;
+      writers[TIERS[r.tier]!] = 'worker';
+    }
+  };
 }
 
 /** The other profiles' files, tier by tier, one file (or part) per channel, full then delta. */

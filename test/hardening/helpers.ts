@@ -142,6 +142,35 @@ export function collect(child: ChildProcess, onStderrLine?: (line: string) => vo
   });
 }
 
+/**
+ * The compiled CLI with `env` added to the environment (an undefined value removes the
+ * variable), under a file-size limit (RLIMIT_FSIZE, set with prlimit) when one is given.
+ */
+export function runUnderLimit(args: string[], env: Record<string, string | undefined>, fsizeLimit?: number): Promise<ChildRun> {
+  const all = { ...process.env, ...env };
+  for (const k of Object.keys(all)) if (all[k] === undefined) delete all[k];
+  const argv = [BIN, ...args];
+  const child =
+    fsizeLimit === undefined
+      ? spawn(process.execPath, argv, { cwd: ROOT, env: all, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('prlimit', [`--fsize=${fsizeLimit}`, '--', process.execPath, ...argv], {
+          cwd: ROOT,
+          env: all,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+  return collect(child);
+}
+
+/** OUT/failed/<as-of>/failure.json, with the output folder and the run's pid taken out of the paths it names. */
+export function failureReport(out: string, asOf = AS_OF): Record<string, unknown> {
+  const f = JSON.parse(readFileSync(join(out, FAILED, asOf, 'failure.json'), 'utf8')) as Record<string, unknown>;
+  const strip = (v: unknown) =>
+    typeof v === 'string' ? v.replaceAll(out, 'OUT').replace(/\.tmp-(\d{4}-\d\d-\d\d)-\d+/g, '.tmp-$1-PID') : v;
+  return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, strip(v)]));
+}
+
+const FAILED = 'failed';
+
 export function runChild(args: string[], opts: SpawnOptions = {}): Promise<ChildRun> {
   return collect(spawnCli(args, opts));
 }
