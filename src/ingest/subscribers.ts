@@ -193,12 +193,13 @@ export async function scanSubscribers(
   let activation: Float32Array = new Float32Array(cap);
   let lines: Float64Array = new Float64Array(cap);
   const text = (shared = false) => new TextColumnBuilder(opts.values ? cap : 16, opts.values ? cap * 10 : 64, shared);
-  // The ids in shared memory: the score-files worker writes them out without a copy of its own.
+  // In shared memory, the columns the output workers read: the ids (the score files) and those the task
+  // rows show (output/task-files.ts); handed over without a copy of their own.
   const ids = text(true),
-    msisdn = text(),
-    name = text(),
-    region = text(),
-    managerId = text(),
+    msisdn = text(true),
+    name = text(true),
+    region = text(true),
+    managerId = text(true),
     planId = text();
   const keys = opts.keys ? new IdTable(cap, cap * 12, 0, opts.sizeFor !== undefined) : null;
   const values = opts.values;

@@ -82,6 +82,31 @@ function taskFilesWorkerUrl(): URL | null {
   return compiledWorker(import.meta.url, 'task-files-worker.js');
 }
 
+/**
+ * The feature columns the reason texts read, for the subscribers who hit a rule (only
+ * they get tasks) and no others: the whole columns would be some 80 bytes a
+ * subscriber (0.8 GB at 10M). In shared memory, with the map from a subscriber to its
+ * row (-1: none), as FeatureTable.rows has it.
+ */
+function flaggedFeatures(input: TaskInput): { rows: Int32Array; features: TaskFilesStart['features'] } {
+  const hits = input.scores.hits,
+    n = hits.length,
+    from = input.features.rows;
+  const rows = new Int32Array(new SharedArrayBuffer(n * 4));
+  let m = 0;
+  for (let i = 0; i < n; i++) rows[i] = hits[i] === 0 ? -1 : m++;
+  const features = reasonFeatures(input.evaluation.rules).map((key) => {
+    const c = input.features.columns.get(key);
+    if (c === undefined) throw new Error(`internal: feature ${key} was not computed`);
+    const whole = 'unit' in c ? c.values : c;
+    const Kind = whole.constructor as new (buffer: SharedArrayBuffer) => Column;
+    const values = new Kind(new SharedArrayBuffer(Math.max(1, m) * whole.BYTES_PER_ELEMENT));
+    for (let i = 0; i < n; i++) if (rows[i]! >= 0) values[rows[i]!] = whole[from === undefined ? i : from[i]!]!;
+    return { key, values, unit: 'unit' in c ? c.unit : null };
+  });
+  return { rows, features };
+}
+
 /** The columns `input`'s task files read, in shared memory (each array once, however many columns read it). */
 export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFilesStart {
   const render = renderInput(input);
@@ -101,14 +126,7 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFi
       put(span.offsets);
     } else put(col);
   }
-  const features = reasonFeatures(input.evaluation.rules).map((key) => {
-    const c = input.features.columns.get(key);
-    if (c === undefined) throw new Error(`internal: feature ${key} was not computed`);
-    return { key, c };
-  });
-  for (const { c } of features) put('unit' in c ? c.values : c);
-  const rows = input.features.rows;
-  if (rows !== undefined) put(rows);
+  const { rows, features } = flaggedFeatures(input);
   const contacts = input.contacts;
   if (contacts !== null) {
     put(contacts.lastContact);
@@ -130,8 +148,8 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFi
     D: input.D,
     texts,
     numbers,
-    features: features.map(({ key, c }) => ({ key, values: at('unit' in c ? c.values : c), unit: 'unit' in c ? c.unit : null })),
-    featureRows: rows === undefined ? null : at(rows),
+    features,
+    featureRows: rows,
     n: input.features.n,
     contacts: contacts === null ? null : { lastContact: at(contacts.lastContact), lastOutcome: at(contacts.lastOutcome) },
     measures: input.pack.measures,

@@ -125,7 +125,7 @@ describe('readSubscribers', () => {
 });
 
 describe('the subscriber ids in memory', () => {
-  it('when subscribers.csv is read then the ids lie in shared memory (the score-files worker takes them uncopied), the other texts not', async () => {
+  it('when subscribers.csv is read then the texts the output workers read lie in shared memory (taken uncopied), the plan ids not', async () => {
     const rows = Array.from({ length: 3000 }, (_, i) => ({
       id: `S${i}`,
       phone: '13800000000',
@@ -136,9 +136,11 @@ describe('the subscriber ids in memory', () => {
     }));
     const { table } = await readSubscribers(write(rows), 'subscribers.csv', defaultInputOptions(dir), new RejectLog());
     expect(table.ids.get(2999)).toBe('S2999');
-    expect(table.ids.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(table.ids.offsets.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(table.name.bytes.buffer).toBeInstanceOf(ArrayBuffer);
+    for (const text of [table.ids, table.msisdn, table.name, table.region, table.managerId]) {
+      expect(text.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(text.offsets.buffer).toBeInstanceOf(SharedArrayBuffer);
+    }
+    expect(table.planId.bytes.buffer).toBeInstanceOf(ArrayBuffer);
   });
 });
 

@@ -3,7 +3,8 @@
  * CHURNWATCH_WRITE_PARALLEL=1: it writes the largest tier, and any other tier it is
  * free for first) are the publication the main thread writes alone, byte for byte: on
  * a first night (every delta a copy of its full file) and on a night that continues
- * the ledger (new, open and escalated tasks: the deltas written beside the full files).
+ * the ledger (new, open and escalated tasks: the deltas written beside the full files),
+ * in Chinese with masked names and numbers.
  * A tier the worker cannot write fails the run as it fails in the main thread: exit
  * 73, the same failure report, nothing published. The failure is a real one: a pack
  * that puts every task in the mass tier makes its files the largest outputs, and a
@@ -55,6 +56,7 @@ beforeAll(async () => {
   await generate(first, ['--subscribers', '4000', '--seed', '2']);
   await generate(second, ['--subscribers', '4000', '--seed', '3', '--as-of', NEXT_DAY]);
   writeFileSync(join(work, 'all-mass.yaml'), ALL_MASS);
+  writeFileSync(join(work, 'zh-masked.yaml'), 'output:\n  locale: zh-CN\n  mask: true\n');
 }, 120_000);
 
 afterAll(() => {
@@ -84,7 +86,8 @@ describe('plain task files on the task-files worker', () => {
     for (const parallel of ['1', '0'] as const) {
       const out = join(work, `nights-${parallel}`);
       const a = await run(first, out, AS_OF, parallel);
-      const b = await run(second, out, NEXT_DAY, parallel);
+      // The second night in Chinese and masked: the worker compiles the localised reason texts itself.
+      const b = await run(second, out, NEXT_DAY, parallel, undefined, ['--config', join(work, 'zh-masked.yaml')]);
       for (const r of [a, b]) expect([r.code, r.stderr.includes('"level":50')]).toEqual([0, false]);
       const writers = [writersOf(a), writersOf(b)];
       if (parallel === '1') for (const w of writers) expect(w?.mass).toBe('worker');
