@@ -203,12 +203,17 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // Listed after the score files, as they always were.
       const after: OutputRecord[] = [];
       try {
+        const startFrom = performance.now();
         if (taskOutput.profile === 'plain') {
           const { subscribers, contacts: lastContacts } = extracts;
           const columns = { pack, D: asOf, subscribers, features: table, evaluation: ev, scores, contacts: lastContacts };
           taskFiles = TaskFilesThread.start(publication.place(), columns);
         }
-        logger.debug({ thread: taskFiles === null ? 'main' : 'worker' }, "writing the largest tier's task files");
+        // The ms: what starting the worker and handing it the columns took this thread.
+        logger.debug(
+          { thread: taskFiles === null ? 'main' : 'worker', ms: Math.round(performance.now() - startFrom) },
+          "writing the largest tier's task files",
+        );
         o.onProgress?.('policy');
         contacts = decideContacts(pack, asOf, o.input, a, o.outRoot);
         const { policy, ledger } = contacts;

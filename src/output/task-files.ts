@@ -95,16 +95,24 @@ function flaggedFeatures(input: TaskInput): { rows: Int32Array; features: TaskFi
   const rows = new Int32Array(new SharedArrayBuffer(n * 4));
   let m = 0;
   for (let i = 0; i < n; i++) rows[i] = hits[i] === 0 ? -1 : m++;
+  // Row k's place in the feature columns as they are.
+  const at = new Int32Array(m);
+  for (let i = 0; i < n; i++) if (rows[i]! >= 0) at[rows[i]!] = from === undefined ? i : from[i]!;
   const features = reasonFeatures(input.evaluation.rules).map((key) => {
     const c = input.features.columns.get(key);
     if (c === undefined) throw new Error(`internal: feature ${key} was not computed`);
     const whole = 'unit' in c ? c.values : c;
     const Kind = whole.constructor as new (buffer: SharedArrayBuffer) => Column;
     const values = new Kind(new SharedArrayBuffer(Math.max(1, m) * whole.BYTES_PER_ELEMENT));
-    for (let i = 0; i < n; i++) if (rows[i]! >= 0) values[rows[i]!] = whole[from === undefined ? i : from[i]!]!;
+    gather(values, whole, at);
     return { key, values, unit: 'unit' in c ? c.unit : null };
   });
   return { rows, features };
+}
+
+/** out[k] = whole[at[k]]: one loop per column, over the flagged only. */
+function gather(out: Column, whole: Column, at: Int32Array): void {
+  for (let k = 0; k < at.length; k++) out[k] = whole[at[k]!]!;
 }
 
 /** The columns `input`'s task files read, in shared memory (each array once, however many columns read it). */

@@ -192,16 +192,17 @@ export function channelRows(input: Pick<TaskInput, 'pack' | 'subscribers'>, plan
     hitSet = plan.hitSet,
     subscriber = plan.subscriber,
     level = subs.memberLevel;
-  const maskAt = (r: number) => masks[hitSet[r]! * 2 + visitOf[level[subscriber[r]!]!]!]!;
+  const rowMask = new Uint8Array(rows);
   const counts = CHANNELS.map(() => 0);
   for (let r = 0; r < rows; r++) {
-    const m = maskAt(r);
+    const m = masks[hitSet[r]! * 2 + visitOf[level[subscriber[r]!]!]!]!;
+    rowMask[r] = m;
     for (let c = 0; c < CHANNELS.length; c++) if (m & (1 << c)) counts[c]!++;
   }
   const lists = counts.map((n) => new Int32Array(n));
   const next = CHANNELS.map(() => 0);
   for (let r = 0; r < rows; r++) {
-    const m = maskAt(r);
+    const m = rowMask[r]!;
     for (let c = 0; c < CHANNELS.length; c++) if (m & (1 << c)) lists[c]![next[c]!++] = r;
   }
   return Object.fromEntries(CHANNELS.map((c, k) => [c, lists[k]!])) as Record<Channel, Int32Array>;
