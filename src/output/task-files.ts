@@ -1,18 +1,19 @@
 /**
- * The plain task files of one tier (the largest) rendered, hashed and written on a
- * worker thread, while the main thread renders the other tiers and writes the ledger,
- * the policy files and the summary: after the score stage the second core otherwise
- * only runs the score-files worker.
+ * Plain task files rendered, hashed and written on a worker thread beside the main
+ * thread: the largest tier's, and any other tier's the worker is free for first,
+ * while the main thread writes the ledger, the policy files and the tiers left. After
+ * the score stage the second core otherwise only runs the score-files worker.
  *
- * The thread starts at the end of the score stage, with every column rendering reads
- * (what TASK_COLUMN_SPEC's cells read, the reason texts' features, the last contacts)
- * in shared memory: those made there are handed over as they are, the others copied
- * once. It boots while the main thread applies the contact policy; then it is given a
- * tier's plan and channel rows, renders them with the same code as the main thread
- * (plain-tasks.ts writePlain: the same bytes), copies a delta that equals its full
- * file, waits for the fsyncs and posts the records. Its error comes back as data
- * and is thrown from records(); the run waits for the thread to be gone before it
- * removes a failed publication's folder (settle()).
+ * The thread starts at the end of the score stage, with the columns the rows read in
+ * shared memory: what TASK_COLUMN_SPEC's cells read (handed over as they are where
+ * they were made there, else copied once), the reason texts' features gathered to
+ * the subscribers who hit a rule, the last contacts. It boots while the main thread
+ * applies the contact policy; then it is offered each tier's plan and channel rows
+ * and renders those it takes with the same code as the main thread (plain-tasks.ts
+ * writePlain: the same bytes), copies a delta that equals its full file, waits for
+ * the fsyncs and posts the records. Its error comes back as data and is thrown from
+ * records(); the run waits for the thread to be gone before it removes a failed
+ * publication's folder (settle()).
  *
  * The rules' reason texts cross as text and are compiled again there (a compiled
  * function cannot be posted); a rule there carries everything but its compiled
@@ -40,7 +41,8 @@ export interface TaskFilesStart {
   numbers: { name: string; values: Float64Array }[];
   /** Feature columns by key; `unit` for a measure's scaled sums, null for a plain column. */
   features: { key: string; values: Column; unit: number | null }[];
-  featureRows: Int32Array | null;
+  /** Subscriber → row of the feature columns, -1 for one who hit no rule. */
+  featureRows: Int32Array;
   n: number;
   contacts: { lastContact: Float32Array; lastOutcome: Uint8Array } | null;
   /** The pack's own measures: the reason texts are compiled with them. */
@@ -174,7 +176,7 @@ export function renderInputOf(start: TaskFilesStart): RenderInput {
     columns: new Map<string, FeatureColumn>(
       start.features.map((f) => [f.key, f.unit === null ? f.values : { values: f.values as Int32Array | Float64Array, unit: f.unit }]),
     ),
-    ...(start.featureRows === null ? {} : { rows: start.featureRows }),
+    rows: start.featureRows,
   };
   return { D: start.D, columns, features, contacts: start.contacts };
 }

@@ -9,7 +9,8 @@
  * neutralising, equal weights, a disabled rule in the middle and a zone with DST; a
  * third has more rules than one 32-bit word of hit flags holds. Tiers longer than a
  * batch, and the number formats the writer computes itself (toFixed's digits, near
- * ties too; formatNumber), are checked apart.
+ * ties too; formatNumber), are checked apart. The same reference holds for the rows
+ * rendered from what the task-files worker is handed (output/task-files.ts).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +31,7 @@ import {
   dueAt,
   formatNumber,
   reasonRenderer,
+  renderTaskFiles,
   TASK_FREE_TEXT,
   taskColumns,
   writeTaskFile,
@@ -38,6 +40,8 @@ import {
 } from '../../src/tasks/tasks.js';
 import { formatDay, parseDay } from '../../src/util/dates.js';
 import { TextColumn } from '../../src/util/text-column.js';
+import { planTasks } from '../../src/tasks/plan.js';
+import { planOf, postPlan, renderInputOf, toWorkerStart } from '../../src/output/task-files.js';
 
 /** The task rows as they were built before the byte writer: one string per cell. */
 function referenceTaskRows(
@@ -339,6 +343,34 @@ describe('writeTaskFile', () => {
         expect(written(input, c.tier, order, c.profile, c.chunk).equals(Buffer.from(want, 'utf8'))).toBe(true);
       }),
       { numRuns: 600 },
+    );
+  });
+
+  it('writes the same bytes from what the task-files worker is handed (its columns and plan as posted data)', () => {
+    fc.assert(
+      fc.property(tierCase, (c) => {
+        const input = taskInput(c.pack, c.D, c.subs, c.withContacts);
+        const order = c.orderSeed.length > 0 ? c.orderSeed.map((x) => x % c.subs.length) : c.subs.map((_, i) => i);
+        const plan = planTasks(
+          { pack: c.pack, D: c.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn },
+          TIERS,
+          TIERS.indexOf(c.tier as (typeof TIERS)[number]),
+          order,
+          c.profile,
+        );
+        // Only those in the tier count as hitting a rule: the worker gets the features of those alone.
+        const inTier = new Set(order);
+        const hits = input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0));
+        // As a postMessage would carry them: cloned, the shared buffers shared, the reason texts compiled again.
+        const start = structuredClone(toWorkerStart({ dir: '', fileMode: 0o600 }, { ...input, scores: { ...input.scores, hits } }));
+        const posted = planOf(structuredClone(postPlan(plan)), start.measures);
+        const parts: Buffer[] = [];
+        const w = new CsvBytesWriter((b) => parts.push(Buffer.from(b)), c.chunk);
+        renderTaskFiles(renderInputOf(start), posted, [{ w, rows: null, channel: null }]);
+        w.end();
+        expect(Buffer.concat(parts).toString('utf8')).toBe(referenceFile(input, c.tier, order, c.profile));
+      }),
+      { numRuns: 300 },
     );
   });
 
