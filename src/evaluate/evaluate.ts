@@ -47,15 +47,26 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
   pack.value.compiled.run(columnsFor(table, pack.value.compiled.columns), n, D, value);
   const enabled = pack.rules.filter((r) => r.enabled);
   const steps = stepFlags(pack, table, D, excluded, new Set(enabled.map((r) => r.id)));
+  // The excluded are few (the closed): listed once, each rule's flags cleared at them only, not a pass over all.
+  const out = excludedList(excluded);
   const flags = enabled.map((r) => {
     const step = steps.get(r.id);
     if (step !== undefined) return step; // excluded subscribers already left out
     const f = runCondition(r.compiled, table, D);
-    for (let i = 0; i < n; i++) if (excluded[i]) f[i] = 0;
+    for (let k = 0; k < out.length; k++) f[out[k]!] = 0;
     return f;
   });
   const named = pack.score === 'logistic' ? namedTerms(enabled, flags, n) : flags;
   return { rules: enabled, ruleIds: enabled.map((r) => r.id), flags, named, excluded, value };
+}
+
+/** The subscribers whose excluded flag is set, in order. */
+function excludedList(excluded: Uint8Array): Int32Array {
+  let count = 0;
+  for (let i = 0; i < excluded.length; i++) count += excluded[i]!;
+  const out = new Int32Array(count);
+  for (let i = 0, k = 0; k < count; i++) if (excluded[i]) out[k++] = i;
+  return out;
 }
 
 /**

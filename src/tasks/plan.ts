@@ -15,7 +15,7 @@ import { namedFlags, type Evaluation } from '../evaluate/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { isPhoneBytes } from '../util/phone.js';
 import type { TextColumn } from '../util/text-column.js';
-import { HitBits } from './hit-bits.js';
+import { HitBits } from '../evaluate/hit-bits.js';
 import { TASK_ID_WIDTH, TASK_STATES } from './ledger.js';
 import { TASK_TYPES } from './policy.js';
 

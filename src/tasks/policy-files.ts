@@ -9,7 +9,7 @@ import type { Scores } from '../score/score.js';
 import { cellBytes, type CsvBytesWriter } from '../util/bytes.js';
 import type { TextColumn } from '../util/text-column.js';
 import { formatDay } from '../util/dates.js';
-import { HitCodes } from './hit-bits.js';
+import { HitCodes } from '../evaluate/hit-bits.js';
 import { LEDGER_COLUMNS, PRIOR_TEXT, TASK_ID_WIDTH, TASK_STATES, type LedgerRows } from './ledger.js';
 import { SUPPRESSION_CODES, type PolicyPlan } from './policy.js';
 

@@ -31,6 +31,8 @@ export const NOT_FLAGGED = 0,
   SUPPRESSED = 2,
   HELD_OUT = 3,
   OVERFLOW = 4;
+/** A flagged subscriber no check has stopped yet, while applyPolicy decides (never in a plan it returns). */
+const CANDIDATE = 5;
 
 /** Why a flagged subscriber got no task, in the order the checks run (the first that stops one is its code). */
 export const SUPPRESSION_CODES = [
@@ -152,9 +154,19 @@ export function afterContact(
  * the same answer every night; a new key draws a new group.
  */
 export function holdoutBucket(key: Uint8Array, id: Uint8Array, s: number, e: number): number {
+  return holdoutFrom(holdoutPrefix(key), id, s, e);
+}
+
+/** The hash of the key and the separator: where every id's hash of that key starts. */
+function holdoutPrefix(key: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let k = 0; k < key.length; k++) h = Math.imul(h ^ key[k]!, 0x01000193);
-  h = Math.imul(h ^ 0xff, 0x01000193); // a byte no UTF-8 text has: key "a" + id "bc" differs from key "ab" + id "c"
+  return Math.imul(h ^ 0xff, 0x01000193); // a byte no UTF-8 text has: key "a" + id "bc" differs from key "ab" + id "c"
+}
+
+/** holdoutBucket from the key's prefix hash. */
+function holdoutFrom(prefix: number, id: Uint8Array, s: number, e: number): number {
+  let h = prefix;
   for (let k = s; k < e; k++) h = Math.imul(h ^ id[k]!, 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -183,16 +195,17 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   const ids = subs.ids,
     contacts = input.contacts,
     dnc = input.doNotCall;
-  const candidates: number[] = [],
-    heldOut: number[] = [],
-    suppressed: number[] = [];
+  // Every flagged subscriber, in subscriber order; the outcome of each is decided below.
+  const flagged: number[] = [];
   const suppress = (i: number, c: number) => {
     outcome[i] = SUPPRESSED;
     codes[i] = c;
-    suppressed.push(i);
   };
+  // The holdout hash of the key and its separator, taken once: each subscriber's id continues it.
+  const keyHash = holdoutPrefix(key);
   for (let i = 0; i < n; i++) {
     if (scores.hits[i] === 0) continue;
+    flagged.push(i);
     if (subs.status[i] === CLOSED) {
       suppress(i, code('closed'));
       continue;
@@ -205,9 +218,8 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
       suppress(i, code('below_min_risk'));
       continue;
     }
-    if (holdoutBuckets > 0 && holdoutBucket(key, ids.bytes, ids.start(i), ids.end(i)) < holdoutBuckets) {
+    if (holdoutBuckets > 0 && holdoutFrom(keyHash, ids.bytes, ids.start(i), ids.end(i)) < holdoutBuckets) {
       outcome[i] = HELD_OUT;
-      heldOut.push(i);
       continue;
     }
     if (contacts !== null) {
@@ -220,34 +232,42 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
       }
       taskType[i] = next;
     }
-    candidates.push(i);
+    outcome[i] = CANDIDATE;
   }
   // One task per number: the highest expected loss (or risk, with ranking: risk) keeps it, across tiers. Each candidate's
   // number is found first, in subscriber order (its text is read moving forward, not at
   // random as loss order would): numberOf[i] is its key's place in `numbers`.
-  const numbers = new IdTable(Math.max(1024, candidates.length));
+  const numbers = new IdTable(Math.max(1024, flagged.length));
   const numberOf = new Int32Array(n);
   const cc = utf8.encode(input.countryCode),
     scratch = new Uint8Array(PHONE_KEY_BYTES),
     phoneKey = new Uint8Array(PHONE_KEY_BYTES);
   const m = subs.msisdn;
-  for (const i of candidates) {
+  for (const i of flagged) {
+    if (outcome[i] !== CANDIDATE) continue;
     const s = m.start(i),
       e = m.end(i);
     // Compared as do_not_call.csv is: by the E.164 key; a number that is its own key (the usual national mobile) without a copy.
     const len = phoneKeyBytes(m.bytes, s, e, cc, scratch, phoneKey);
     numberOf[i] = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
   }
+  // The flagged sorted once: candidates, the held out and the suppressed each in that order (ids are unique, so the order is total).
+  const ranked = byLossThenId(flagged, scores.rank, ids);
   const taken = new Uint8Array(numbers.n);
   const perTierCandidates: number[][] = TIERS.map(() => []);
-  for (const i of byLossThenId(candidates, scores.rank, ids)) {
-    const number = numberOf[i]!;
-    if (taken[number]) {
+  const heldOut: number[] = [],
+    suppressed: number[] = [];
+  for (const i of ranked) {
+    const o = outcome[i]!;
+    if (o === HELD_OUT) heldOut.push(i);
+    else if (o === SUPPRESSED) suppressed.push(i);
+    else if (taken[numberOf[i]!]) {
       suppress(i, code('same_phone'));
-      continue;
+      suppressed.push(i);
+    } else {
+      taken[numberOf[i]!] = 1;
+      perTierCandidates[scores.tier[i]!]!.push(i);
     }
-    taken[number] = 1;
-    perTierCandidates[scores.tier[i]!]!.push(i);
   }
   // Capacity per queue, in loss order: the tier's, then (high tier) each manager's.
   const caps = [policy.capacity.high, policy.capacity.mid, policy.capacity.mass];
@@ -290,8 +310,8 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
     code: codes,
     taskType,
     perTier,
-    heldOut: byLossThenId(heldOut, scores.rank, ids),
-    suppressed: byLossThenId(suppressed, scores.rank, ids),
+    heldOut,
+    suppressed,
     overflow: {
       subscriber: Int32Array.from(over.subscriber),
       rank: Int32Array.from(over.rank),
@@ -303,15 +323,21 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
 
 /** The counts of a plan; a flagged subscriber not accounted for exactly once is a bug, and stops the run. */
 export function policyCounts(plan: PolicyPlan, hits: Uint8Array): PolicyCounts {
-  const byOutcome = [0, 0, 0, 0, 0];
-  let flagged = 0;
-  for (let i = 0; i < hits.length; i++) {
-    const o = plan.outcome[i]!;
-    if (hits[i]) flagged++;
-    if ((hits[i] !== 0) !== (o !== NOT_FLAGGED))
-      throw new ChurnwatchError('CW_INTERNAL', 'the contact policy decided on a subscriber who is not flagged, or on none for one who is');
+  // One pass without a branch per subscriber: counts and a mismatch seen anywhere, judged after.
+  const outcome = plan.outcome,
+    n = hits.length,
+    byOutcome = new Int32Array(CANDIDATE + 1);
+  let flagged = 0,
+    mismatched = 0;
+  for (let i = 0; i < n; i++) {
+    const o = outcome[i]!,
+      hit = +(hits[i] !== 0);
+    flagged += hit;
+    mismatched |= hit ^ +(o !== NOT_FLAGGED);
     byOutcome[o]!++;
   }
+  if (mismatched !== 0 || byOutcome[CANDIDATE] !== 0)
+    throw new ChurnwatchError('CW_INTERNAL', 'the contact policy decided on a subscriber who is not flagged, or on none for one who is');
   const counts: PolicyCounts = {
     flagged,
     tasks: byOutcome[TASK]!,

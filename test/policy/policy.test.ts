@@ -154,6 +154,34 @@ describe('contact policy: each policy stops the subscriber with its code', () =>
   });
 });
 
+describe('every list of the plan in rank order', () => {
+  it('orders tasks per tier, the suppressed and the held out by loss, then id, whatever the extract order', () => {
+    const p = pack('policy:\n  holdout: { share: 0.1 }\n');
+    // Ids not in subscriber order, few distinct losses (long runs of ties), numbers shared, some stopped by a policy.
+    const subs = Array.from(
+      { length: 3000 },
+      (_, k): Sub => ({
+        id: `S${String((k * 7919) % 3000).padStart(5, '0')}`,
+        loss: k % 7,
+        tier: k % 3,
+        phone: String(13800000000 + (k % 2600)),
+        dnc: k % 53 === 0,
+        ...(k % 41 === 0 ? { contact: { daysAgo: 3, outcome: 'declined' as const } } : {}),
+      }),
+    );
+    const x = input(p, subs);
+    const plan = applyPolicy(x);
+    const ids = x.subscribers.ids;
+    const ranked = (list: readonly number[]) => list.slice().sort((a, b) => x.scores.rank[b]! - x.scores.rank[a]! || ids.compare(a, b));
+    for (const list of [...plan.perTier, plan.suppressed, plan.heldOut]) expect(list).toEqual(ranked(list));
+    const codes = new Set(plan.suppressed.map((i) => SUPPRESSION_CODES[plan.code[i]!]));
+    expect([...codes].sort()).toEqual(['cooldown', 'do_not_call', 'same_phone']);
+    expect(plan.heldOut.length).toBeGreaterThan(0);
+    const counts = policyCounts(plan, x.scores.hits);
+    expect(counts.tasks + counts.suppressed + counts.held_out + counts.over_capacity).toBe(subs.length);
+  });
+});
+
 describe('each outcome leads to the right next task on the right day', () => {
   const policy = pack().policy;
   const last = parseDay('2026-06-10');

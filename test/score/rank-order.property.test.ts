@@ -27,6 +27,18 @@ describe('byLossThenId', () => {
     );
   });
 
+  it('orders long lists with long runs of ties, ids in and out of subscriber order', () => {
+    // Past one digit's 2048 values, so every radix pass scatters; ties far longer than the property test's.
+    const m = 20_000;
+    const losses = Float64Array.from({ length: m }, (_, i) => (i % 5 === 0 ? (i * 2654435761) % 1e6 : (i % 13) * 0.25));
+    for (const shuffled of [false, true]) {
+      const ids = TextColumn.from(Array.from({ length: m }, (_, i) => `S${String(shuffled ? (i * 7919) % m : i).padStart(6, '0')}`));
+      const list = Array.from({ length: m }, (_, i) => i).filter((i) => i % 3 !== 1);
+      const want = list.slice().sort((a, b) => losses[b]! - losses[a]! || ids.compare(a, b));
+      expect(byLossThenId(list, losses, ids)).toEqual(want);
+    }
+  });
+
   it('puts a loss the pack could not compute (NaN) last, by id', () => {
     const losses = Float64Array.of(NaN, 3, NaN, 5);
     const ids = TextColumn.from(['d', 'c', 'a', 'b']);
