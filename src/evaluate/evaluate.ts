@@ -7,6 +7,7 @@ import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { FeatureTable } from '../features/features.js';
 import type { CompiledCondition, FeatureColumn } from '../rules/compile.js';
 import { sharedFloat64, sharedUint8 } from '../util/worker.js';
+import { BLOCK } from './hit-bits.js';
 
 export interface Evaluation {
   /** The enabled rules, in pack order: flags[j] and ruleIds[j] belong to rules[j]. */
@@ -119,16 +120,21 @@ export function namedTerms(rules: readonly RuleDef[], flags: readonly Uint8Array
     .map((_, j) => j)
     .filter((j) => rules[j]!.weight > 0)
     .sort((a, b) => rules[b]!.weight - rules[a]!.weight || a - b);
-  const count = new Uint8Array(n);
-  for (const j of order) {
-    const f = flags[j]!,
-      mine = new Uint8Array(n);
-    for (let i = 0; i < n; i++)
-      if (f[i] && count[i]! < NAMED_TERMS) {
-        mine[i] = 1;
-        count[i]++;
-      }
-    out[j] = mine;
+  for (const j of order) out[j] = new Uint8Array(n);
+  // A block of subscribers through every rule before the next block (each subscriber still takes its rules in order).
+  const count = new Uint8Array(BLOCK);
+  for (let b = 0; b < n; b += BLOCK) {
+    const e = Math.min(n, b + BLOCK);
+    count.fill(0);
+    for (const j of order) {
+      const f = flags[j]!,
+        mine = out[j]!;
+      for (let i = b; i < e; i++)
+        if (f[i] && count[i - b]! < NAMED_TERMS) {
+          mine[i] = 1;
+          count[i - b]++;
+        }
+    }
   }
   return out;
 }

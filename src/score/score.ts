@@ -8,7 +8,7 @@
 import type { RulePack } from '../config/rulepack.js';
 import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
-import { HitBits } from '../evaluate/hit-bits.js';
+import { BLOCK, HitBits } from '../evaluate/hit-bits.js';
 import type { TextColumn } from '../util/text-column.js';
 import { sharedFloat64, sharedUint8 } from '../util/worker.js';
 
@@ -119,22 +119,32 @@ function noisyOrByRule(ev: Evaluation): Pick<Scores, 'risk' | 'hits'> {
  * task, in backtest's flagged) only when something raised the score far enough.
  */
 function logisticRisk(pack: RulePack, ev: Evaluation): Pick<Scores, 'risk' | 'hits'> {
-  const n = ev.value.length;
-  const logit = new Float64Array(n).fill(pack.intercept);
-  const raised = new Uint8Array(n);
-  // Flags are 0/1: products, not branches (a scorecard's steps hit at random, and a branch per cell
-  // mispredicts). A rule not hit adds ±0, which leaves the sum as it is (the logit starts at the intercept).
-  ev.flags.forEach((f, j) => {
-    const points = ev.rules[j]!.weight;
-    for (let i = 0; i < n; i++) logit[i] += f[i]! * points;
-    if (points > 0) for (let i = 0; i < n; i++) raised[i] += f[i]!;
-  });
+  const n = ev.value.length,
+    rules = ev.flags.length;
+  const points = Float64Array.from(ev.rules, (r) => r.weight);
+  const logit = new Float64Array(BLOCK),
+    raised = new Uint8Array(BLOCK);
   const risk = sharedFloat64(n);
   const hits = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    if (ev.excluded[i]) continue;
-    risk[i] = 1 / (1 + Math.exp(-logit[i]!));
-    if (risk[i]! >= pack.flagRisk) hits[i] = raised[i]!;
+  // A block of subscribers at a time, every term over it: the block's sums stay in cache, where a pass per term
+  // over all subscribers read and wrote all of them once per term. Each sum still adds its terms in rule order.
+  for (let b = 0; b < n; b += BLOCK) {
+    const e = Math.min(n, b + BLOCK);
+    logit.fill(pack.intercept);
+    raised.fill(0);
+    for (let j = 0; j < rules; j++) {
+      const f = ev.flags[j]!,
+        p = points[j]!;
+      // Flags are 0/1: products, not branches (a scorecard's steps hit at random, and a branch per cell
+      // mispredicts). A rule not hit adds ±0, which leaves the sum as it is (the logit starts at the intercept).
+      for (let i = b; i < e; i++) logit[i - b] += f[i]! * p;
+      if (p > 0) for (let i = b; i < e; i++) raised[i - b] += f[i]!;
+    }
+    for (let i = b; i < e; i++) {
+      if (ev.excluded[i]) continue;
+      risk[i] = 1 / (1 + Math.exp(-logit[i - b]!));
+      if (risk[i]! >= pack.flagRisk) hits[i] = raised[i - b]!;
+    }
   }
   return { risk, hits };
 }
@@ -244,6 +254,14 @@ function radixOrder(keys: Float64Array): Int32Array {
  * losses are then sorted by id.
  */
 export function byLossThenId(list: readonly number[], loss: Float64Array, ids: TextColumn): number[] {
+  const order = rankOrder(list, loss, ids);
+  const out: number[] = [];
+  for (let p = 0; p < order.length; p++) out.push(list[order[p]!]!);
+  return out;
+}
+
+/** byLossThenId as positions in `list`: list[order[0]] first (a caller with columns by position reads them in order). */
+export function rankOrder(list: readonly number[], loss: Float64Array, ids: TextColumn): Int32Array {
   const m = list.length;
   const keys = new Float64Array(m);
   for (let k = 0; k < m; k++) {
@@ -251,31 +269,49 @@ export function byLossThenId(list: readonly number[], loss: Float64Array, ids: T
     keys[k] = v === v ? -v + 0 : Infinity; // ascending order of -loss; +0 folds -0 into 0; NaN last
   }
   const order = radixOrder(keys);
+  // A run of one loss is in list order (the radix sort is stable): already in id order when the list rises and
+  // subscribers are numbered in id order (the extract sorted by id), which one read of the ids in order tells.
+  // Else each run is checked (neighbours compared; scattered reads, a cache miss each) and sorted where needed.
+  if (m >= ids.length >>> 3 && rises(list) && idsAscending(ids)) return order;
   const sorted = new Float64Array(m);
-  const out = new Array<number>(m);
-  for (let p = 0; p < m; p++) {
-    sorted[p] = keys[order[p]!]!;
-    out[p] = list[order[p]!]!;
-  }
-  // Runs of one loss, in list order so far: by id.
+  for (let p = 0; p < m; p++) sorted[p] = keys[order[p]!]!;
   for (let a = 0; a < m; ) {
     let b = a + 1;
     while (b < m && sorted[b] === sorted[a]) b++;
-    if (b - a > 1 && !inIdOrder(out, a, b, ids)) {
-      const run = out.slice(a, b).sort((x, y) => ids.compare(x, y));
-      for (let k = 0; k < run.length; k++) out[a + k] = run[k]!;
+    if (b - a > 1 && !inIdOrder(list, order, a, b, ids)) {
+      const run = Array.from(order.subarray(a, b)).sort((x, y) => ids.compare(list[x]!, list[y]!));
+      order.set(run, a);
     }
     a = b;
   }
-  return out;
+  return order;
 }
 
 /**
- * Whether out[a..b) is already in id order. Subscribers are usually numbered in id
- * order (the extract sorted by id), and the stable radix sort keeps a run of equal
- * losses in list order: then one comparison per neighbour replaces a comparator sort.
+ * Whether list[order[a..b)] is already in id order. Subscribers are usually numbered
+ * in id order (the extract sorted by id), and the stable radix sort keeps a run of
+ * equal losses in list order: then one comparison per neighbour replaces a
+ * comparator sort.
  */
-function inIdOrder(out: readonly number[], a: number, b: number, ids: TextColumn): boolean {
-  for (let k = a + 1; k < b; k++) if (ids.compare(out[k - 1]!, out[k]!) > 0) return false;
+function inIdOrder(list: readonly number[], order: Int32Array, a: number, b: number, ids: TextColumn): boolean {
+  for (let k = a + 1; k < b; k++) if (ids.compare(list[order[k - 1]!]!, list[order[k]!]!) > 0) return false;
   return true;
+}
+
+function rises(list: readonly number[]): boolean {
+  for (let k = 1; k < list.length; k++) if (list[k - 1]! >= list[k]!) return false;
+  return true;
+}
+
+const ascending = new WeakMap<TextColumn, boolean>();
+
+/** Whether every id is below the next (no two equal): then subscriber order is id order. Read once per column. */
+function idsAscending(ids: TextColumn): boolean {
+  let known = ascending.get(ids);
+  if (known === undefined) {
+    known = true;
+    for (let i = 1; i < ids.length && known; i++) known = ids.compare(i - 1, i) < 0;
+    ascending.set(ids, known);
+  }
+  return known;
 }

@@ -18,7 +18,7 @@ import type { ContactFold } from '../ingest/facts.js';
 import { IdTable } from '../ingest/id-table.js';
 import { CONTACT_OUTCOMES, STATUS_VALUES, TIERS } from '../contract/contract.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
-import { byLossThenId, type Scores } from '../score/score.js';
+import { rankOrder, type Scores } from '../score/score.js';
 import { ChurnwatchError } from '../errors.js';
 import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';
 import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
@@ -236,37 +236,48 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   }
   // One task per number: the highest expected loss (or risk, with ranking: risk) keeps it, across tiers. Each candidate's
   // number is found first, in subscriber order (its text is read moving forward, not at
-  // random as loss order would): numberOf[i] is its key's place in `numbers`.
-  const numbers = new IdTable(Math.max(1024, flagged.length));
-  const numberOf = new Int32Array(n);
+  // random as loss order would). What the walk in loss order reads is gathered by position
+  // among the flagged (state, number, tier): small columns, where columns by subscriber
+  // would be read at random over all of them.
+  const f = flagged.length;
+  const numbers = new IdTable(Math.max(1024, f));
+  const numberAt = new Int32Array(f),
+    stateAt = new Uint8Array(f),
+    tierAt = new Uint8Array(f);
   const cc = utf8.encode(input.countryCode),
     scratch = new Uint8Array(PHONE_KEY_BYTES),
     phoneKey = new Uint8Array(PHONE_KEY_BYTES);
   const m = subs.msisdn;
-  for (const i of flagged) {
+  for (let k = 0; k < f; k++) {
+    const i = flagged[k]!;
+    stateAt[k] = outcome[i]!;
+    tierAt[k] = scores.tier[i]!;
     if (outcome[i] !== CANDIDATE) continue;
     const s = m.start(i),
       e = m.end(i);
     // Compared as do_not_call.csv is: by the E.164 key; a number that is its own key (the usual national mobile) without a copy.
     const len = phoneKeyBytes(m.bytes, s, e, cc, scratch, phoneKey);
-    numberOf[i] = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
+    numberAt[k] = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
   }
   // The flagged sorted once: candidates, the held out and the suppressed each in that order (ids are unique, so the order is total).
-  const ranked = byLossThenId(flagged, scores.rank, ids);
+  const order = rankOrder(flagged, scores.rank, ids);
   const taken = new Uint8Array(numbers.n);
   const perTierCandidates: number[][] = TIERS.map(() => []);
   const heldOut: number[] = [],
     suppressed: number[] = [];
-  for (const i of ranked) {
-    const o = outcome[i]!;
+  const samePhone = code('same_phone');
+  for (let p = 0; p < f; p++) {
+    const k = order[p]!,
+      i = flagged[k]!,
+      o = stateAt[k]!;
     if (o === HELD_OUT) heldOut.push(i);
     else if (o === SUPPRESSED) suppressed.push(i);
-    else if (taken[numberOf[i]!]) {
-      suppress(i, code('same_phone'));
+    else if (taken[numberAt[k]!]) {
+      suppress(i, samePhone);
       suppressed.push(i);
     } else {
-      taken[numberOf[i]!] = 1;
-      perTierCandidates[scores.tier[i]!]!.push(i);
+      taken[numberAt[k]!] = 1;
+      perTierCandidates[tierAt[k]!]!.push(i);
     }
   }
   // Capacity per queue, in loss order: the tier's, then (high tier) each manager's.
