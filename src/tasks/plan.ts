@@ -206,17 +206,25 @@ export function planTasks(
   const tier = tiers[tierIndex]!;
   const rows = order.length;
   const subscriber = Int32Array.from(order);
-  const { words, bits, badPhones } = hitBitsOf(ev, msisdn);
+  const { hits, words, bits, badPhones } = hitBitsOf(ev, msisdn);
   const types = input.taskType,
     states = input.ledger?.states;
   const hitSet = new Int32Array(rows);
   const hitSets: HitSetPlan[] = [];
-  const byKey = new Map<number | string, number>();
+  const byKey = new Map<number, number>();
+  // The task type and the ledger state vary the decisions too: the key is the hit set's number times the variants
+  // plus the variant, a small integer (a map's fastest key) with up to 24 rules in one word, and for more than one
+  // word HitBits' pattern number (a string per row cost far more); else an exact double.
+  const variants = TASK_TYPES.length * TASK_STATES.length,
+    smallWord = words === 1 && ev.rules.length <= 24;
   for (let r = 0; r < rows; r++) {
     const i = subscriber[r]!;
-    // The task type and the ledger state vary the decisions too; with one word of bits the key is an exact double.
     const variant = (types === undefined ? 0 : types[i]!) + TASK_TYPES.length * (states === undefined ? 0 : states[r]!);
-    const key = words === 1 ? (bits[i]! >>> 0) + variant * 2 ** 32 : `${variant}:${bits.subarray(i * words, (i + 1) * words).join(',')}`;
+    const key = smallWord
+      ? bits[i]! * variants + variant
+      : words === 1
+        ? (bits[i]! >>> 0) + variant * 2 ** 32
+        : hits.key(i) * variants + variant;
     let h = byKey.get(key);
     if (h === undefined) {
       const rules: number[] = [];
@@ -256,7 +264,7 @@ export function planTasks(
 const badPhonesCache = new WeakMap<Evaluation, Set<number>>();
 
 /** The hit bits of every subscriber, and the flagged subscribers whose phone numbers are not ones. */
-function hitBitsOf(ev: Evaluation, msisdn: TextColumn): { words: number; bits: Int32Array; badPhones: Set<number> } {
+function hitBitsOf(ev: Evaluation, msisdn: TextColumn): { hits: HitBits; words: number; bits: Int32Array; badPhones: Set<number> } {
   const n = msisdn.length;
   const hits = HitBits.of(namedFlags(ev), n);
   let badPhones = badPhonesCache.get(ev);
@@ -268,7 +276,7 @@ function hitBitsOf(ev: Evaluation, msisdn: TextColumn): { words: number; bits: I
     }
     badPhonesCache.set(ev, badPhones);
   }
-  return { words: hits.words, bits: hits.bits, badPhones };
+  return { hits, words: hits.words, bits: hits.bits, badPhones };
 }
 
 /**
