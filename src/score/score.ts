@@ -197,7 +197,7 @@ const RADIX_BITS = 11,
  * eight byte passes, and their counts all taken in one read of the keys. No -0 and
  * no NaN among the keys (the caller folds them).
  */
-function radixOrder(keys: Float64Array): Int32Array {
+export function radixOrder(keys: Float64Array): Int32Array {
   const m = keys.length;
   const raw = new Uint32Array(keys.buffer, keys.byteOffset, 2 * m);
   const lo = new Uint32Array(m),

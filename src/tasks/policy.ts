@@ -18,7 +18,7 @@ import type { ContactFold } from '../ingest/facts.js';
 import { IdTable } from '../ingest/id-table.js';
 import { CONTACT_OUTCOMES, STATUS_VALUES, TIERS } from '../contract/contract.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
-import { rankOrder, type Scores } from '../score/score.js';
+import { radixOrder, rankOrder, type Scores } from '../score/score.js';
 import { ChurnwatchError } from '../errors.js';
 import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';
 import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
@@ -182,6 +182,27 @@ export function isHeldOut(share: number, bucket: number): boolean {
 
 const utf8 = new TextEncoder();
 
+/**
+ * The phone key b[s..e) as a number when the number gives the bytes back: up to 15
+ * digits (exact in a double) not starting with 0 (positive), or '+' and such digits
+ * (negative); NaN for any other bytes. Equal values, equal keys.
+ */
+function phoneValue(b: Uint8Array, s: number, e: number): number {
+  let sign = 1;
+  if (s < e && b[s] === 0x2b) {
+    sign = -1;
+    s++;
+  }
+  if (e - s < 1 || e - s > 15 || b[s] === 0x30) return NaN;
+  let v = 0;
+  for (let k = s; k < e; k++) {
+    const d = b[k]! - 0x30;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return sign * v;
+}
+
 export function applyPolicy(input: PolicyInput): PolicyPlan {
   const { pack, D, evaluation: ev, scores, subscribers: subs } = input;
   const policy = pack.policy;
@@ -240,7 +261,6 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
   // among the flagged (state, number, tier): small columns, where columns by subscriber
   // would be read at random over all of them.
   const f = flagged.length;
-  const numbers = new IdTable(Math.max(1024, f));
   const numberAt = new Int32Array(f),
     stateAt = new Uint8Array(f),
     tierAt = new Uint8Array(f);
@@ -248,20 +268,46 @@ export function applyPolicy(input: PolicyInput): PolicyPlan {
     scratch = new Uint8Array(PHONE_KEY_BYTES),
     phoneKey = new Uint8Array(PHONE_KEY_BYTES);
   const m = subs.msisdn;
+  // A key that is exactly a number (phoneValue) is numbered by sorting the values; any other key by a table of its
+  // bytes. A hash table probe per candidate lands at random, a cache miss each: sorted, equal keys lie side by side.
+  const others = new IdTable(1024);
+  const valued: number[] = [],
+    values: number[] = [];
   for (let k = 0; k < f; k++) {
     const i = flagged[k]!;
     stateAt[k] = outcome[i]!;
     tierAt[k] = scores.tier[i]!;
     if (outcome[i] !== CANDIDATE) continue;
-    const s = m.start(i),
+    let b = m.bytes,
+      s = m.start(i),
       e = m.end(i);
     // Compared as do_not_call.csv is: by the E.164 key; a number that is its own key (the usual national mobile) without a copy.
-    const len = phoneKeyBytes(m.bytes, s, e, cc, scratch, phoneKey);
-    numberAt[k] = len > 0 ? numbers.insert(phoneKey, 0, len) : numbers.insert(m.bytes, s, e);
+    const len = phoneKeyBytes(b, s, e, cc, scratch, phoneKey);
+    if (len > 0) {
+      b = phoneKey;
+      s = 0;
+      e = len;
+    }
+    const v = phoneValue(b, s, e);
+    if (v === v) {
+      valued.push(k);
+      values.push(v);
+    } else numberAt[k] = others.insert(b, s, e);
+  }
+  const byValue = radixOrder(Float64Array.from(values));
+  let number = others.n - 1,
+    last = NaN;
+  for (let p = 0; p < byValue.length; p++) {
+    const v = values[byValue[p]!]!;
+    if (v !== last) {
+      number++;
+      last = v;
+    }
+    numberAt[valued[byValue[p]!]!] = number;
   }
   // The flagged sorted once: candidates, the held out and the suppressed each in that order (ids are unique, so the order is total).
   const order = rankOrder(flagged, scores.rank, ids);
-  const taken = new Uint8Array(numbers.n);
+  const taken = new Uint8Array(number + 1);
   const perTierCandidates: number[][] = TIERS.map(() => []);
   const heldOut: number[] = [],
     suppressed: number[] = [];

@@ -25,6 +25,7 @@ import {
   type PolicyInput,
 } from '../../src/tasks/policy.js';
 import { parseDay } from '../../src/util/dates.js';
+import { PHONE_KEY_BYTES, phoneKeyBytes } from '../../src/util/phone.js';
 import { TextColumn } from '../../src/util/text-column.js';
 
 const D = parseDay('2026-11-23');
@@ -179,6 +180,52 @@ describe('every list of the plan in rank order', () => {
     expect(plan.heldOut.length).toBeGreaterThan(0);
     const counts = policyCounts(plan, x.scores.hits);
     expect(counts.tasks + counts.suppressed + counts.held_out + counts.over_capacity).toBe(subs.length);
+  });
+});
+
+describe('one task per number, whatever form the number takes', () => {
+  it('keeps the highest loss of every key, as a comparison of the keys as text does', () => {
+    const p = pack();
+    // Forms of one number, numbers past 15 digits (not exact as doubles), leading zeros, '+' keys, and texts that are no number.
+    const pool = [
+      '13912345678',
+      '+8613912345678',
+      '008613912345678',
+      '8613912345678',
+      '+442079460958',
+      '00442079460958',
+      '123456789012345678',
+      '123456789012345679',
+      '1234567890123456',
+      '999999999999999',
+      '+999999999999999',
+      '0123456',
+      '123456',
+      '+0123456',
+      '12345',
+      'abc',
+      '12-34',
+    ];
+    const subs = Array.from(
+      { length: 1500 },
+      (_, k): Sub => ({ id: `P${String(k).padStart(5, '0')}`, phone: pool[(k * 7) % pool.length]!, loss: (k * 37) % 1500 }),
+    );
+    const plan = applyPolicy(input(p, subs));
+    const cc = new TextEncoder().encode('86');
+    const keyOf = (phone: string) => {
+      const b = new TextEncoder().encode(phone);
+      const out = new Uint8Array(PHONE_KEY_BYTES);
+      const len = phoneKeyBytes(b, 0, b.length, cc, new Uint8Array(PHONE_KEY_BYTES), out);
+      return len > 0 ? `k:${new TextDecoder().decode(out.subarray(0, len))}` : `k:${phone}`;
+    };
+    const seen = new Set<string>();
+    const byLoss = subs.map((_, i) => i).sort((a, b) => subs[b]!.loss! - subs[a]!.loss! || (subs[a]!.id < subs[b]!.id ? -1 : 1));
+    for (const i of byLoss) {
+      const key = keyOf(subs[i]!.phone!);
+      expect(codeOf(plan, i)).toBe(seen.has(key) ? 'same_phone' : 'task:retention');
+      seen.add(key);
+    }
+    expect(seen.size).toBeLessThan(pool.length);
   });
 });
 
