@@ -7,7 +7,7 @@ import { COMPARE_TOLERANCE } from '../rules/compile.js';
 import type { FeatureTable } from '../features/features.js';
 import type { CompiledCondition, FeatureColumn } from '../rules/compile.js';
 import { sharedFloat64, sharedUint8 } from '../util/worker.js';
-import { BLOCK } from './hit-bits.js';
+import { BLOCK, HitBits, wordsFor } from './hit-bits.js';
 
 export interface Evaluation {
   /** The enabled rules, in pack order: flags[j] and ruleIds[j] belong to rules[j]. */
@@ -121,6 +121,10 @@ export function namedTerms(rules: readonly RuleDef[], flags: readonly Uint8Array
     .filter((j) => rules[j]!.weight > 0)
     .sort((a, b) => rules[b]!.weight - rules[a]!.weight || a - b);
   for (const j of order) out[j] = new Uint8Array(n);
+  // The named terms' hit bits too, set with the flags (a few per subscriber): the task stage reads them, and
+  // making them from 50-odd sparse columns afterwards took longer than this whole loop.
+  const words = wordsFor(flags.length),
+    bits = new Int32Array(n * words);
   // A block of subscribers through every rule before the next block (each subscriber still takes its rules in order).
   const count = new Uint8Array(BLOCK);
   for (let b = 0; b < n; b += BLOCK) {
@@ -128,13 +132,17 @@ export function namedTerms(rules: readonly RuleDef[], flags: readonly Uint8Array
     count.fill(0);
     for (const j of order) {
       const f = flags[j]!,
-        mine = out[j]!;
+        mine = out[j]!,
+        word = j >>> 5,
+        bit = 1 << (j & 31);
       for (let i = b; i < e; i++)
         if (f[i] && count[i - b]! < NAMED_TERMS) {
           mine[i] = 1;
           count[i - b]++;
+          bits[i * words + word]! |= bit;
         }
     }
   }
+  HitBits.adopt(out, bits);
   return out;
 }

@@ -1,16 +1,16 @@
 /**
- * Each subscriber's hit rules as bits, 32 rules to a word: made column by column
- * over all subscribers (reads that move forward), then read once per subscriber
- * where the stages after the policy visit subscribers in rank order; reading every
- * rule's flag column there would be one scattered read per rule and row.
- */
-/**
  * Subscribers per block of the loops that take every rule over a block before the
  * next block (hit bits, a logit's terms, the named terms): the block's sums stay in
  * cache, where a pass per rule over all subscribers read and wrote them once per rule.
  */
 export const BLOCK = 4096;
 
+/**
+ * Each subscriber's hit rules as bits, 32 rules to a word: made column by column
+ * over all subscribers (reads that move forward), then read once per subscriber
+ * where the stages after the policy visit subscribers in rank order; reading every
+ * rule's flag column there would be one scattered read per rule and row.
+ */
 export class HitBits {
   /** Words per subscriber: subscriber i's bits are bits[i * words ..], bit j % 32 of word j / 32 for rule j. */
   readonly words: number;
@@ -18,8 +18,13 @@ export class HitBits {
   private readonly patterns: PatternNode = new Map();
   private patternCount = 0;
 
-  private constructor(flags: readonly Uint8Array[], n: number) {
-    const words = Math.max(1, Math.ceil(flags.length / 32));
+  private constructor(words: number, bits: Int32Array) {
+    this.words = words;
+    this.bits = bits;
+  }
+
+  private static fromFlags(flags: readonly Uint8Array[], n: number): HitBits {
+    const words = wordsFor(flags.length);
     const bits = new Int32Array(n * words);
     // Every rule over a block of subscribers before the next block: the block's words stay in cache.
     for (let b = 0; b < n; b += BLOCK) {
@@ -32,17 +37,26 @@ export class HitBits {
         for (let i = b; i < e; i++) bits[i * words + word]! |= f[i]! << shift;
       }
     }
-    this.words = words;
-    this.bits = bits;
+    return new HitBits(words, bits);
   }
 
   /** The bits of the rules' flag columns over n subscribers, made once per set of columns (they are never changed once made). */
   static of(flags: readonly Uint8Array[], n: number): HitBits {
     let made = cache.get(flags);
     if (made === undefined || made.bits.length !== n * made.words) {
-      made = new HitBits(flags, n);
+      made = HitBits.fromFlags(flags, n);
       cache.set(flags, made);
     }
+    return made;
+  }
+
+  /**
+   * Bits set where the flag columns were made (wordsFor(flags.length) words per
+   * subscriber), kept as those columns' bits: of() then reads every column no more.
+   */
+  static adopt(flags: readonly Uint8Array[], bits: Int32Array): HitBits {
+    const made = new HitBits(wordsFor(flags.length), bits);
+    cache.set(flags, made);
     return made;
   }
 
@@ -84,6 +98,11 @@ export class HitBits {
     for (let k = i * w; k < (i + 1) * w; k++) if (this.bits[k] !== 0) return false;
     return true;
   }
+}
+
+/** Words of bits per subscriber for `rules` rules. */
+export function wordsFor(rules: number): number {
+  return Math.max(1, Math.ceil(rules / 32));
 }
 
 /** A level of HitBits.key's tree: a word's value to the next level, or at the last word to the pattern's number. */

@@ -1,0 +1,36 @@
+/**
+ * The named terms' hit bits, set while namedTerms picks each subscriber's terms, are
+ * the bits HitBits would make from the named columns themselves: over 32 rules (two
+ * words), with ties of points and rules that raise nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseRulePack } from '../../src/config/rulepack.js';
+import { NAMED_TERMS, namedTerms } from '../../src/evaluate/evaluate.js';
+import { HitBits } from '../../src/evaluate/hit-bits.js';
+
+const base = parseRulePack(readFileSync('rules/default.yaml', 'utf8'), 'rules/default.yaml').rules[0]!;
+
+describe('namedTerms', () => {
+  it('leaves the hit bits of the named columns as HitBits makes them from the columns', () => {
+    const n = 9000,
+      R = 45;
+    const rules = Array.from({ length: R }, (_, j) => ({ ...base, id: `r${j}`, weight: j % 7 === 3 ? -0.5 : ((j * 13) % 5) * 0.25 }));
+    let x = 12345;
+    const flags = rules.map(() =>
+      Uint8Array.from({ length: n }, () => {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        return (x >>> 4) % 3 === 0 ? 1 : 0;
+      }),
+    );
+    const named = namedTerms(rules, flags, n);
+    const adopted = HitBits.of(named, n);
+    const fromColumns = HitBits.of([...named], n);
+    expect(adopted).not.toBe(fromColumns);
+    expect(adopted.words).toBe(2);
+    expect(Array.from(adopted.bits)).toEqual(Array.from(fromColumns.bits));
+    for (let i = 0; i < n; i++) expect(named.reduce((a, f) => a + f[i]!, 0)).toBeLessThanOrEqual(NAMED_TERMS);
+  });
+});
