@@ -34,7 +34,8 @@ export class HitBits {
           word = j >>> 5,
           shift = j & 31;
         // Flags are 0/1: a shift, not a branch (a scorecard's steps hit at random, and a branch per cell mispredicts).
-        for (let i = b; i < e; i++) bits[i * words + word]! |= f[i]! << shift;
+        if (words === 1) for (let i = b; i < e; i++) bits[i]! |= f[i]! << shift;
+        else for (let i = b; i < e; i++) bits[i * words + word]! |= f[i]! << shift;
       }
     }
     return new HitBits(words, bits);
