@@ -46,8 +46,8 @@ import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type In
 import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
 import { RangeMerge, planRanges } from './ranges.js';
 import { RejectLog } from './rejects.js';
-import { joinScans, withHash } from './subscriber-ranges.js';
-import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberScan, type SubscriberTable } from './subscribers.js';
+import { scanRanges, withHash } from './subscriber-ranges.js';
+import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
 import type { ByteRange } from './read-extract.js';
 import type { WorkerInput } from './worker-protocol.js';
 import type { FileStats } from './table-reader.js';
@@ -409,38 +409,10 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     // A cut file: this thread scans the ranges no worker reads, the workers the others;
     // the scans are joined (or, a cut having fallen inside a record or a range having
     // failed, the file is read again whole here).
-    let joined: SubscriberScan | null = null;
-    if (subsCut !== null) {
-      const parts: SubscriberScan[] = [];
-      let base: [number, number] = [0, 0];
-      const onSubsRows = progress('subscribers');
-      try {
-        for (const [r, range] of subsCut.ranges.entries()) {
-          const worker = r > 0 ? threads[r - 1] : undefined;
-          if (worker !== undefined) {
-            const got = await worker.scan();
-            if (got.scan === null) throw got.error;
-            parts.push(got.scan);
-            continue;
-          }
-          const at = base;
-          const scanned = await scanSubscribers(paths.subscribers, subsFile, input, {
-            keys: true,
-            values: true,
-            range: { ...range, header: r === 0 ? null : subsCut.header },
-            // The other ranges are joined into the first: room for all of them, in pages not touched before.
-            ...(r === 0 ? { sizeFor: subsCut.ranges[subsCut.ranges.length - 1]!.end } : {}),
-            onRows: onSubsRows && ((rows, bytes) => onSubsRows(at[0] + rows, at[1] + bytes)),
-          });
-          parts.push(scanned);
-          base = [at[0] + scanned.stats.records, at[1] + scanned.stats.bytes];
-        }
-        joined = joinScans(parts);
-      } catch {
-        joined = null;
-      }
-      if (joined !== null) onSubsRows?.(joined.stats.records, joined.stats.bytes);
-    }
+    const joined =
+      subsCut === null
+        ? null
+        : await scanRanges(paths.subscribers, subsFile, input, subsCut, (r) => threads[r - 1]?.scan(), progress('subscribers'));
     const scan =
       joined ??
       (await scanSubscribers(paths.subscribers, subsFile, input, {
@@ -451,6 +423,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
     let keys: SubscriberKeys;
     if (keyWorker === null) {
       keys = resolveKeys(scan, subsFile);
+      // The rows' lines only served to place the duplicates (80 MB at 10M): not kept through the read.
+      scan.lines = null;
       if (threads.length > 0) {
         const shared = keys.table.share();
         for (const t of threads) t.sendTable(shared);

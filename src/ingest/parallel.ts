@@ -116,10 +116,16 @@ export class FactWorker {
     throw this.failure ?? new Error('the ingest worker finished without reading subscribers.csv');
   }
 
-  /** The worker's scan of its range of subscribers.csv, or the error it raised (or the worker's, if it failed). */
+  /**
+   * The worker's scan of its range of subscribers.csv, or the error it raised (or the
+   * worker's, if it failed). Taken once: this object lives to the end of the read, and
+   * a range's columns kept here after they were joined would stay with it (0.6 GB at 10M).
+   */
   async scan(): Promise<{ scan: SubscriberScan | null; error: Error | null }> {
     await this.until(() => this.scanValue !== null || this.failure !== null || this.finished);
-    return this.scanValue ?? { scan: null, error: this.failure ?? new Error('the ingest worker finished without scanning its range') };
+    const got = this.scanValue ?? { scan: null, error: this.failure ?? new Error('the ingest worker finished without scanning its range') };
+    this.scanValue = null;
+    return got;
   }
 
   /** Waits until the worker has ended (after end(), or a failure). */

@@ -13,8 +13,10 @@
 import { ChurnwatchError } from '../errors.js';
 import { TextColumn } from '../util/text-column.js';
 import { IdTable, type IdKeys } from './id-table.js';
+import type { InputOptions } from './layout.js';
+import type { RangePlan } from './ranges.js';
 import type { RejectRow } from './rejects.js';
-import type { SubscriberScan, SubscriberValues } from './subscribers.js';
+import { scanSubscribers, type SubscriberScan, type SubscriberValues } from './subscribers.js';
 import { noDataRows, type FileStats } from './table-reader.js';
 
 type Column = SubscriberValues[keyof SubscriberValues];
@@ -136,6 +138,59 @@ function concatNumbers<T extends NumberColumn | Float64Array>(cols: T[], shift?:
     at += c.length;
   }
   return out;
+}
+
+/**
+ * A cut subscribers.csv's scan: this thread scans the ranges that `fromWorker` does
+ * not give (the first, sized for the whole file, and any without a worker), the
+ * workers the others, joined in range order (joinScans); null when a range failed or
+ * a cut fell inside a record (the file is then read again whole).
+ *
+ * A function of its own so that the ranges' scans go with its frame: an async
+ * function keeps what its locals last held until it returns, even out of their
+ * block, and ingest() lasts the whole read; the last range's columns, left there
+ * once joined, stayed through every fact file (0.6 GB at 10M).
+ */
+export async function scanRanges(
+  path: string,
+  file: string,
+  input: InputOptions,
+  cut: RangePlan,
+  fromWorker: (range: number) => Promise<{ scan: SubscriberScan | null; error: Error | null }> | undefined,
+  onRows?: (rows: number, bytes: number) => void,
+): Promise<SubscriberScan | null> {
+  const parts: SubscriberScan[] = [];
+  let base: [number, number] = [0, 0];
+  try {
+    for (const [r, range] of cut.ranges.entries()) {
+      const got = r > 0 ? fromWorker(r) : undefined;
+      if (got !== undefined) {
+        parts.push(scanOrThrow(await got));
+        continue;
+      }
+      const at = base;
+      const scanned = await scanSubscribers(path, file, input, {
+        keys: true,
+        values: true,
+        range: { ...range, header: r === 0 ? null : cut.header },
+        // The other ranges are joined into the first: room for all of them, in pages not touched before.
+        ...(r === 0 ? { sizeFor: cut.ranges[cut.ranges.length - 1]!.end } : {}),
+        onRows: onRows && ((rows, bytes) => onRows(at[0] + rows, at[1] + bytes)),
+      });
+      parts.push(scanned);
+      base = [at[0] + scanned.stats.records, at[1] + scanned.stats.bytes];
+    }
+    const joined = joinScans(parts);
+    if (joined !== null) onRows?.(joined.stats.records, joined.stats.bytes);
+    return joined;
+  } catch {
+    return null;
+  }
+}
+
+function scanOrThrow(got: { scan: SubscriberScan | null; error: Error | null }): SubscriberScan {
+  if (got.scan === null) throw got.error;
+  return got.scan;
 }
 
 /**

@@ -7,13 +7,16 @@
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/ingest/ingest.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { planRanges } from '../../src/ingest/ranges.js';
 import { joinScans } from '../../src/ingest/subscriber-ranges.js';
 import { scanSubscribers } from '../../src/ingest/subscribers.js';
-import { ensureBuilt, generate, tempDir } from '../hardening/helpers.js';
+import { ensureBuilt, generate, ROOT, tempDir } from '../hardening/helpers.js';
 import { cleanup } from '../helpers/world.js';
 import { expectSameOutputs, plainExtracts, rangePlan, runWorkers } from './plain-extracts.js';
 
@@ -113,6 +116,37 @@ describe('subscribers.csv read in byte ranges', () => {
     const shared = table.share();
     expect(shared.keys.buffer).toBe(keysBefore);
     expect(shared.slots.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('when a worker has handed its range over then it keeps none of it, so the range goes once joined', async () => {
+    // The compiled modules: the worker thread runs compiled code.
+    const { FactWorker, factWorkerUrl } = (await import(
+      pathToFileURL(join(ROOT, 'dist', 'ingest', 'parallel.js')).href
+    )) as typeof import('../../src/ingest/parallel.js');
+    const input = defaultInputOptions(dir);
+    const cut = (await planRanges(path, 'subscribers', input, 2, MIN))!;
+    const range = { ...cut.ranges[1]!, header: cut.header };
+    const worker = new FactWorker(
+      factWorkerUrl()!,
+      { input, subscribers: { path, file: 'subscribers.csv', range }, progress: false },
+      { onReady: () => worker.end(), onResult: () => {}, onError: () => {} },
+    );
+    try {
+      const taken = await (async () => {
+        const got = await worker.scan();
+        expect(got.scan?.valid).toBeGreaterThan(0);
+        return new WeakRef(got.scan!);
+      })();
+      await worker.ended();
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      // A WeakRef holds its target to the end of the task that made it.
+      await new Promise((r) => setTimeout(r, 10));
+      gc();
+      expect(taken.deref()).toBeUndefined();
+    } finally {
+      await worker.terminate();
+    }
   });
 
   it('when cut for 2 to 40 readers then everything read equals what one reader reads, duplicates and rejects at their lines', async () => {
