@@ -8,7 +8,7 @@
  * - a quote inside a field, a quoted field with anything after its closing quote or
  *   holding a line break or a doubled quote, a carriage return not ending the line, a
  *   field count other than the header's, a record cut by the end of the chunk;
- * - a text field (id, msisdn, name, region, manager_id, plan_id) with a byte <= 0x20
+ * - a text field (id, msisdn, name, region, manager_id) with a byte <= 0x20
  *   at either end or one that may start or end with a Unicode space
  *   (mayHaveUnicodeSpace), an empty id;
  * - a phone other than exactly \+?[0-9]{5,20};

@@ -2,6 +2,7 @@
  * subscribers.csv → the subscriber table: one index per subscriber, enum and date
  * attributes in typed arrays, text attributes (needed only for task rows and the
  * outputs) as TextColumns: their bytes are copied from the file, never decoded.
+ * plan_id is not kept: nothing reads it (95 MB at 10M subscribers).
  * Subscriber ids also go into a byte-keyed IdTable, which the fact readers use to
  * find a row's subscriber without making a string of its id.
  *
@@ -28,7 +29,7 @@ import { MEMBER_LEVELS, STATUS_VALUES } from '../contract/contract.js';
 import { ENUM_MISSING } from '../rules/compile.js';
 import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushPhone, pushTrimmed } from './fields.js';
-import { TextColumnBuilder, type TextColumn } from '../util/text-column.js';
+import { TEXT_COLUMN_MAX_BYTES, TextColumn, TextColumnBuilder } from '../util/text-column.js';
 import { IdTable, fieldKey } from './id-table.js';
 import type { InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
@@ -37,14 +38,12 @@ import type { ByteRange } from './read-extract.js';
 import { fastDelimiter } from './plain-rows.js';
 import { SubKind, SubscriberRows, type SubColumn } from './subscriber-rows.js';
 
-/** The attributes of the valid rows, in file order (duplicates not yet taken out). */
+/** The attributes of the valid rows, in file order (duplicates not yet taken out); their ids are the id table's keys. */
 export interface SubscriberValues {
-  ids: TextColumn;
   msisdn: TextColumn;
   name: TextColumn;
   region: TextColumn;
   managerId: TextColumn;
-  planId: TextColumn;
   status: Uint8Array;
   memberLevel: Uint8Array;
   /** Yuan; NaN where not given. */
@@ -59,6 +58,11 @@ export interface SubscriberValues {
 
 export interface SubscriberTable extends SubscriberValues {
   n: number;
+  /**
+   * subscriber_id, trimmed: the id table's keys and offsets themselves (idColumn), not
+   * a copy, in shared memory when the table is (the score-files worker reads them there).
+   */
+  ids: TextColumn;
   /**
    * subscriber_id (trimmed, as UTF-8 bytes) → index. ingest() drops it once the
    * extracts are read (it is a few hundred MB at 10M subscribers) unless
@@ -135,8 +139,7 @@ const T_ID = 0,
   T_PHONE = 1,
   T_NAME = 2,
   T_REGION = 3,
-  T_MANAGER = 4,
-  T_PLAN = 5;
+  T_MANAGER = 4;
 const V_STATUS = 0,
   V_LEVEL = 1,
   V_BALANCE = 2,
@@ -162,7 +165,6 @@ function fastColumns(c: Record<string, number>, width: number, delim: number): S
     put(c.name, { kind: SubKind.Text, slot: T_NAME }) &&
     put(c.region, { kind: SubKind.Text, slot: T_REGION }) &&
     put(c.manager_id, { kind: SubKind.Text, slot: T_MANAGER }) &&
-    put(c.plan_id, { kind: SubKind.Text, slot: T_PLAN }) &&
     put(c.status, { kind: SubKind.Enum, slot: V_STATUS, values: STATUS_BYTES }) &&
     put(c.member_level, { kind: SubKind.OptionalEnum, slot: V_LEVEL, values: LEVEL_BYTES, missing: ENUM_MISSING }) &&
     put(c.prepaid_balance, { kind: SubKind.Amount, slot: V_BALANCE }) &&
@@ -192,16 +194,17 @@ export async function scanSubscribers(
     since: Float32Array = new Float32Array(cap);
   let activation: Float32Array = new Float32Array(cap);
   let lines: Float64Array = new Float64Array(cap);
-  const text = (shared = false) => new TextColumnBuilder(opts.values ? cap : 16, opts.values ? cap * 10 : 64, shared);
-  // In shared memory, the columns the output workers read: the ids (the score files) and those the task
-  // rows show (output/task-files.ts); handed over without a copy of their own.
-  const ids = text(true),
-    msisdn = text(true),
-    name = text(true),
-    region = text(true),
-    managerId = text(true),
-    planId = text();
-  const keys = opts.keys ? new IdTable(cap, cap * 12, 0, opts.sizeFor !== undefined) : null;
+  const text = () => new TextColumnBuilder(opts.values ? cap : 16, opts.values ? cap * 10 : 64, true);
+  // In shared memory, the columns the output workers read: those the task rows show
+  // (output/task-files.ts), handed over without a copy of their own.
+  const msisdn = text(),
+    name = text(),
+    region = text(),
+    managerId = text();
+  // In shared memory when its keys become the table's ids (idColumn; the score files read them): the range the others
+  // are joined to, or a whole file read with its attributes. Other ranges' keys are copied into the first's.
+  const shareKeys = opts.sizeFor !== undefined || (opts.values && opts.range === undefined);
+  const keys = opts.keys ? new IdTable(cap, cap * 12, 0, shareKeys) : null;
   const values = opts.values;
   const log = new RejectLog();
   const rejectedIds = new Map<number, Uint8Array>();
@@ -234,12 +237,10 @@ export async function scanSubscribers(
       lines[i] = line;
     }
     if (values) {
-      ids.pushBytes(b, spans[2 * T_ID]!, spans[2 * T_ID + 1]!);
       msisdn.pushBytes(b, spans[2 * T_PHONE]!, spans[2 * T_PHONE + 1]!);
       name.pushBytes(b, spans[2 * T_NAME]!, spans[2 * T_NAME + 1]!);
       region.pushBytes(b, spans[2 * T_REGION]!, spans[2 * T_REGION + 1]!);
       managerId.pushBytes(b, spans[2 * T_MANAGER]!, spans[2 * T_MANAGER + 1]!);
-      planId.pushBytes(b, spans[2 * T_PLAN]!, spans[2 * T_PLAN + 1]!);
       status[i] = fastValues[V_STATUS]!;
       memberLevel[i] = fastValues[V_LEVEL]!;
       prepaid[i] = fastValues[V_BALANCE]!;
@@ -262,8 +263,7 @@ export async function scanSubscribers(
         cBalance = c.prepaid_balance!;
       const cName = c.name!,
         cRegion = c.region!,
-        cManager = c.manager_id!,
-        cPlan = c.plan_id!;
+        cManager = c.manager_id!;
       const cActivation = c.activation_date!,
         cSince = c.status_since!;
       const thousands = input.thousands;
@@ -345,12 +345,10 @@ export async function scanSubscribers(
           lines[i] = rec.line;
         }
         if (values) {
-          pushTrimmed(rec, cId, ids);
           pushPhone(rec, cPhone, msisdn);
           pushTrimmed(rec, cName, name);
           pushTrimmed(rec, cRegion, region);
           pushTrimmed(rec, cManager, managerId);
-          pushTrimmed(rec, cPlan, planId);
           status[i] = st;
           memberLevel[i] = ml;
           prepaid[i] = balance;
@@ -383,12 +381,10 @@ export async function scanSubscribers(
     lines: keys !== null ? cut(lines) : null,
     values: values
       ? {
-          ids: ids.finish(),
           msisdn: msisdn.finish(),
           name: name.finish(),
           region: region.finish(),
           managerId: managerId.finish(),
-          planId: planId.finish(),
           status: cut(status),
           memberLevel: cut(memberLevel),
           prepaidBalance: cut(prepaid),
@@ -466,18 +462,16 @@ export function resolveKeys(scan: SubscriberScan, file: string): SubscriberKeys 
 export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): SubscriberTable {
   let v = values;
   if (keys.dups.length > 0) {
-    const n = v.ids.length;
+    const n = v.msisdn.length;
     const keep = new Uint8Array(n).fill(1);
     for (const d of keys.dups) keep[d] = 0;
     const pick = (a: TextColumn) => a.filter(keep);
     const pickTyped = <T extends Uint8Array | Float32Array | Float64Array>(a: T): T => a.filter((_, i) => keep[i]) as T;
     v = {
-      ids: pick(v.ids),
       msisdn: pick(v.msisdn),
       name: pick(v.name),
       region: pick(v.region),
       managerId: pick(v.managerId),
-      planId: pick(v.planId),
       status: pickTyped(v.status),
       memberLevel: pickTyped(v.memberLevel),
       prepaidBalance: pickTyped(v.prepaidBalance),
@@ -485,8 +479,18 @@ export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): Subsc
       statusSince: pickTyped(v.statusSince),
     };
   }
-  if (v.ids.length !== keys.table.n) throw new Error(`subscriber values (${v.ids.length}) and keys (${keys.table.n}) disagree`);
-  return { n: keys.table.n, idTable: keys.table, ...v };
+  if (v.msisdn.length !== keys.table.n) throw new Error(`subscriber values (${v.msisdn.length}) and keys (${keys.table.n}) disagree`);
+  return { n: keys.table.n, idTable: keys.table, ids: idColumn(keys.table), ...v };
+}
+
+/**
+ * The table's keys as a text column, over the same memory: the ids are held once
+ * (134 MB at 10M), and stay when the table's index is dropped after the read.
+ */
+function idColumn(table: IdTable): TextColumn {
+  const k = table.keyParts();
+  if (k.keys.length > TEXT_COLUMN_MAX_BYTES) throw new RangeError('TextColumn: more than 2 GiB of text in one column');
+  return new TextColumn(k.keys, new Int32Array(k.offsets.buffer, k.offsets.byteOffset, k.n + 1), k.n);
 }
 
 /** Reads subscribers.csv in this thread: the table, its stats, and its rejects added to `rejects`. */

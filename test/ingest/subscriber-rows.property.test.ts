@@ -172,12 +172,10 @@ function plain(r: SubscriberScan): unknown {
       v === null
         ? null
         : {
-            ids: v.ids.toArray(),
             msisdn: v.msisdn.toArray(),
             name: v.name.toArray(),
             region: v.region.toArray(),
             managerId: v.managerId.toArray(),
-            planId: v.planId.toArray(),
             status: Array.from(v.status),
             memberLevel: Array.from(v.memberLevel),
             prepaidBalance: Array.from(v.prepaidBalance),

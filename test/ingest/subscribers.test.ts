@@ -125,7 +125,7 @@ describe('readSubscribers', () => {
 });
 
 describe('the subscriber ids in memory', () => {
-  it('when subscribers.csv is read then the texts the output workers read lie in shared memory (taken uncopied), the plan ids not', async () => {
+  it("when subscribers.csv is read then the texts the output workers read lie in shared memory (taken uncopied), the ids as the id table's keys", async () => {
     const rows = Array.from({ length: 3000 }, (_, i) => ({
       id: `S${i}`,
       phone: '13800000000',
@@ -140,7 +140,10 @@ describe('the subscriber ids in memory', () => {
       expect(text.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(text.offsets.buffer).toBeInstanceOf(SharedArrayBuffer);
     }
-    expect(table.planId.bytes.buffer).toBeInstanceOf(ArrayBuffer);
+    // Held once: the ids column is the id table's keys and offsets.
+    const keys = table.idTable!.keyParts();
+    expect(table.ids.bytes.buffer).toBe(keys.keys.buffer);
+    expect(table.ids.offsets.buffer).toBe(keys.offsets.buffer);
   });
 });
 

@@ -279,7 +279,6 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
     name: col((s) => s.name),
     region: col((s) => s.region),
     managerId: col((s) => s.managerId),
-    planId: col(() => 'P1'),
     status: new Uint8Array(n),
     memberLevel: new Uint8Array(n),
     prepaidBalance: new Float64Array(n),
