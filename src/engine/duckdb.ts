@@ -172,7 +172,7 @@ export class DuckDbEngine {
   }
 
   /** The accepted subscribers' ids (trimmed, as the id table holds them) with their index. */
-  private async loadIds(subscribers: SubscriberTable): Promise<void> {
+  private async loadIds(subscribers: Pick<SubscriberTable, 'n' | 'ids'>): Promise<void> {
     if (this.idsLoaded) return;
     await this.conn.run('CREATE TABLE ids (sid VARCHAR, idx INTEGER)');
     const app = await this.conn.createAppender('ids');
@@ -186,7 +186,12 @@ export class DuckDbEngine {
   }
 
   /** The fact job of a measure extract, as runFactJob would fold it; null for the other extracts (read in process). */
-  async readFacts(job: FactJob, input: InputOptions, subscribers: SubscriberTable, onRows?: (rows: number, bytes: number) => void) {
+  async readFacts(
+    job: FactJob,
+    input: InputOptions,
+    subscribers: Pick<SubscriberTable, 'n' | 'ids'>,
+    onRows?: (rows: number, bytes: number) => void,
+  ) {
     // Whole files only: the ingest plan neither cuts nor hashes apart the files this engine reads.
     if ('hash' in job || (job.extract !== 'billing_monthly' && job.extract !== 'usage_daily') || job.range !== undefined) return null;
     const started = performance.now();

@@ -91,7 +91,7 @@ export function fieldTrimmed(rec: RecordView, i: number): string {
  * Appends field i, trimmed as fieldTrimmed trims it, to a text column: the bytes are
  * copied as they are (no string), except when the field may hold Unicode spaces.
  */
-export function pushTrimmed(rec: RecordView, i: number, column: TextColumnBuilder): void {
+export function pushTrimmed(rec: RecordView, i: number, column: Pick<TextColumnBuilder, 'pushBytes' | 'pushString'>): void {
   const known = trimSpan(rec, i);
   if (known === undefined) column.pushBytes(rec.buf, spanStart, spanEnd);
   else column.pushString(known);

@@ -47,7 +47,7 @@ import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
 import { RangeMerge, planRanges } from './ranges.js';
 import { RejectLog } from './rejects.js';
 import { scanRanges, withHash } from './subscriber-ranges.js';
-import { applyKeys, resolveKeys, scanSubscribers, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
+import { applyKeys, resolveKeys, scanSubscribers, textTable, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
 import type { ByteRange } from './read-extract.js';
 import type { WorkerInput } from './worker-protocol.js';
 import type { FileStats } from './table-reader.js';
@@ -83,7 +83,7 @@ export interface IngestPlan {
   readFacts?: (
     job: FactJob,
     input: InputOptions,
-    subscribers: SubscriberTable,
+    subscribers: Pick<SubscriberTable, 'n' | 'ids'>,
     onRows?: (rows: number, bytes: number) => void,
   ) => Promise<FactResult | null>;
 }
@@ -535,7 +535,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
 
     if (!plan.keepIdTable) delete subscribers.idTable;
     return {
-      subscribers,
+      // Region and manager were coded while the fact files were read (their peak); the tasks read them plain.
+      subscribers: textTable(subscribers),
       billing: final.get('billing_monthly')!.billing!,
       usage: final.get('usage_daily')?.usage ?? null,
       ticketCounts: final.get('tickets')?.counts ?? new Map(),

@@ -11,7 +11,7 @@
  * hash job (a cut measure extract's comes from its first range, see ranges.ts).
  */
 import { ChurnwatchError } from '../errors.js';
-import { TextColumn } from '../util/text-column.js';
+import { CodedText, TextColumn } from '../util/text-column.js';
 import { IdTable, type IdKeys } from './id-table.js';
 import type { InputOptions } from './layout.js';
 import type { RangePlan } from './ranges.js';
@@ -20,8 +20,9 @@ import { scanSubscribers, type SubscriberScan, type SubscriberValues } from './s
 import { noDataRows, type FileStats } from './table-reader.js';
 
 type Column = SubscriberValues[keyof SubscriberValues];
-type NumberColumn = Exclude<Column, TextColumn>;
-type PackedColumn = NumberColumn | { bytes: Uint8Array; offsets: Int32Array; length: number };
+type NumberColumn = Exclude<Column, TextColumn | CodedText>;
+type PackedText = { bytes: Uint8Array; offsets: Int32Array; length: number };
+type PackedColumn = NumberColumn | PackedText | { codes: Uint16Array | Uint32Array; dict: PackedText };
 
 /** A range's scan as structured-clone data (the id table unindexed, text columns as their arrays). */
 export interface PackedScan {
@@ -46,6 +47,9 @@ export function packScan(scan: SubscriberScan): { packed: PackedScan; transfer: 
       values[name] = { bytes: col.bytes, offsets: col.offsets, length: col.length };
       add(col.bytes);
       add(col.offsets);
+    } else if (col instanceof CodedText) {
+      values[name] = { codes: col.codes, dict: { bytes: col.dict.bytes, offsets: col.dict.offsets, length: col.dict.length } };
+      add(col.codes);
     } else {
       values[name] = col;
       add(col);
@@ -70,8 +74,9 @@ export function packScan(scan: SubscriberScan): { packed: PackedScan; transfer: 
 /** The scan packScan posted. */
 export function unpackScan(p: PackedScan): SubscriberScan {
   const values: Record<string, Column> = {};
+  const text = (t: PackedText) => new TextColumn(t.bytes, t.offsets, t.length);
   for (const [name, col] of Object.entries(p.values))
-    values[name] = ArrayBuffer.isView(col) ? col : new TextColumn(col.bytes, col.offsets, col.length);
+    values[name] = ArrayBuffer.isView(col) ? col : 'codes' in col ? new CodedText(col.codes, text(col.dict)) : text(col);
   return {
     valid: p.valid,
     keys: keysOf(p.keys),
@@ -221,7 +226,12 @@ export function joinScans(parts: SubscriberScan[]): SubscriberScan | null {
   const values: Record<string, Column> = {};
   for (const name of Object.keys(parts[0]!.values!) as (keyof SubscriberValues)[]) {
     const cols = parts.map((p) => p.values![name]);
-    values[name] = cols[0] instanceof TextColumn ? concatText(cols as TextColumn[]) : concatNumbers(cols as NumberColumn[]);
+    values[name] =
+      cols[0] instanceof TextColumn
+        ? concatText(cols as TextColumn[])
+        : cols[0] instanceof CodedText
+          ? CodedText.concat(cols as CodedText[])
+          : concatNumbers(cols as NumberColumn[]);
   }
   const first = parts[0]!.stats;
   const spans = parts.map((p) => p.stats.range!);

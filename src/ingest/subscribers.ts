@@ -29,7 +29,7 @@ import { MEMBER_LEVELS, STATUS_VALUES } from '../contract/contract.js';
 import { ENUM_MISSING } from '../rules/compile.js';
 import { fieldIsEmpty, parseDayField, parseScaled, type RecordView } from './csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushPhone, pushTrimmed } from './fields.js';
-import { TEXT_COLUMN_MAX_BYTES, TextColumn, TextColumnBuilder } from '../util/text-column.js';
+import { type CodedText, CodedTextBuilder, TEXT_COLUMN_MAX_BYTES, TextColumn, TextColumnBuilder } from '../util/text-column.js';
 import { IdTable, fieldKey } from './id-table.js';
 import type { InputOptions } from './layout.js';
 import { maskRaw, RejectLog, type RejectRow } from './rejects.js';
@@ -42,8 +42,9 @@ import { SubKind, SubscriberRows, type SubColumn } from './subscriber-rows.js';
 export interface SubscriberValues {
   msisdn: TextColumn;
   name: TextColumn;
-  region: TextColumn;
-  managerId: TextColumn;
+  /** Few distinct values: dictionary coded while the extracts are read (textTable makes them plain). */
+  region: CodedText;
+  managerId: CodedText;
   status: Uint8Array;
   memberLevel: Uint8Array;
   /** Yuan; NaN where not given. */
@@ -56,7 +57,11 @@ export interface SubscriberValues {
   statusSince: Float32Array;
 }
 
-export interface SubscriberTable extends SubscriberValues {
+/** The subscriber table: its text attributes plain (as the tasks and policy read them). */
+export type SubscriberTable = Omit<CodedSubscriberTable, 'region' | 'managerId'> & { region: TextColumn; managerId: TextColumn };
+
+/** The subscriber table while the extracts are read: region and manager coded (see textTable). */
+export interface CodedSubscriberTable extends SubscriberValues {
   n: number;
   /**
    * subscriber_id, trimmed: the id table's keys and offsets themselves (idColumn), not
@@ -199,8 +204,8 @@ export async function scanSubscribers(
   // (output/task-files.ts), handed over without a copy of their own.
   const msisdn = text(),
     name = text(),
-    region = text(),
-    managerId = text();
+    region = new CodedTextBuilder(opts.values ? cap : 16),
+    managerId = new CodedTextBuilder(opts.values ? cap : 16);
   // In shared memory when its keys become the table's ids (idColumn; the score files read them): the range the others
   // are joined to, or a whole file read with its attributes. Other ranges' keys are copied into the first's.
   const shareKeys = opts.sizeFor !== undefined || (opts.values && opts.range === undefined);
@@ -459,13 +464,13 @@ export function resolveKeys(scan: SubscriberScan, file: string): SubscriberKeys 
 }
 
 /** The subscriber table from a values scan and the resolved keys of the same file. */
-export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): SubscriberTable {
+export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): CodedSubscriberTable {
   let v = values;
   if (keys.dups.length > 0) {
     const n = v.msisdn.length;
     const keep = new Uint8Array(n).fill(1);
     for (const d of keys.dups) keep[d] = 0;
-    const pick = (a: TextColumn) => a.filter(keep);
+    const pick = <T extends TextColumn | CodedText>(a: T): T => a.filter(keep) as T;
     const pickTyped = <T extends Uint8Array | Float32Array | Float64Array>(a: T): T => a.filter((_, i) => keep[i]) as T;
     v = {
       msisdn: pick(v.msisdn),
@@ -504,5 +509,10 @@ export async function readSubscribers(
   const scan = await scanSubscribers(path, file, input, { keys: true, values: true, onRows: opts.onRows });
   const keys = resolveKeys(scan, file);
   rejects.addRows(keys.rejects);
-  return { table: applyKeys(scan.values!, keys), stats: keys.stats };
+  return { table: textTable(applyKeys(scan.values!, keys)), stats: keys.stats };
+}
+
+/** The table with its coded columns made plain, as the task files read them (once the extracts are read). */
+export function textTable(t: CodedSubscriberTable): SubscriberTable {
+  return { ...t, region: t.region.toText(), managerId: t.managerId.toText() };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TextColumn, TextColumnBuilder } from '../../src/util/text-column.js';
+import { CodedText, CodedTextBuilder, TextColumn, TextColumnBuilder } from '../../src/util/text-column.js';
 
 describe('TextColumn', () => {
   it('keeps every value as it was given, bytes or string', () => {
@@ -49,5 +49,47 @@ describe('TextColumn', () => {
     expect(col.filter(Uint8Array.of(1, 0, 1, 1)).toArray()).toEqual(['a', '', 'ccc']);
     expect(col.indexOf('zz')).toBe(-1);
     expect(() => col.get(4)).toThrow(RangeError);
+  });
+});
+
+describe('CodedText', () => {
+  const coded = (values: readonly string[]) => {
+    const b = new CodedTextBuilder(4);
+    for (const v of values) b.pushString(v);
+    return b.finish();
+  };
+  it('when values repeat, are empty or not ASCII then each reads back as written, and plain as TextColumn.from gives them', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('', '广州市越秀区', 'CM10486', 'a', 'ab', 'b', '\u3000x'), { maxLength: 200 }), (values) => {
+        const c = coded(values);
+        expect(c.toArray()).toEqual(values);
+        expect(c.length).toBe(values.length);
+        const plain = c.toText();
+        const want = TextColumn.from(values);
+        expect(Array.from(plain.bytes)).toEqual(Array.from(want.bytes));
+        expect(Array.from(plain.offsets)).toEqual(Array.from(want.offsets));
+        // Each distinct value once in the dictionary.
+        expect(c.dict.length).toBe(new Set(values).size);
+      }),
+    );
+  });
+
+  it('when a column has more than 65,536 distinct values then the codes widen to four bytes and every value stays', () => {
+    const values = Array.from({ length: 70_000 }, (_, i) => `M${i % 66_000}`);
+    const c = coded(values);
+    expect(c.codes).toBeInstanceOf(Uint32Array);
+    expect(c.dict.length).toBe(66_000);
+    expect(c.get(69_999)).toBe('M3999');
+    expect(c.toArray()).toEqual(values);
+    expect(coded(['x', 'y', 'x']).codes).toBeInstanceOf(Uint16Array);
+  });
+
+  it('when columns are joined or filtered then the values are those of the plain columns joined or filtered', () => {
+    const a = ['r1', 'r2', 'r1', ''],
+      b = ['r3', 'r1', 'r3'];
+    const joined = CodedText.concat([coded(a), coded(b)]);
+    expect(joined.toArray()).toEqual([...a, ...b]);
+    expect(joined.dict.length).toBe(4);
+    expect(joined.filter(Uint8Array.of(1, 0, 0, 1, 1, 0, 1)).toArray()).toEqual(['r1', '', 'r3', 'r3']);
   });
 });
