@@ -249,9 +249,18 @@ export class CodedText {
   }
 }
 
+/** FNV-1a over b[s..e), folded for the low bits the dictionary's table uses. */
+function fnv1a(b: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+  return h ^ (h >>> 15);
+}
+
 /**
  * Builds a CodedText value by value: each value is looked up in the dictionary so far
- * (an open-addressing table of codes, FNV-1a over the bytes) and added when new.
+ * (an open-addressing table of codes) and added when new. Meant for few distinct
+ * values: a column whose values are all different would cost its bytes again in the
+ * dictionary, plus 8 to 16 bytes a value of table and 4 of code.
  */
 export class CodedTextBuilder {
   private codes: Uint16Array | Uint32Array;
@@ -271,15 +280,13 @@ export class CodedTextBuilder {
 
   /** The code of b[s..e), added to the dictionary when new. */
   code(b: Uint8Array, s: number, e: number): number {
-    let h = 0x811c9dc5 | 0;
-    for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
     const slots = this.slots,
       mask = slots.length - 1;
     const d = this.dictView,
       db = d.bytes,
       doff = d.offsets,
       len = e - s;
-    for (let j = (h ^ (h >>> 15)) & mask; ; j = (j + 1) & mask) {
+    for (let j = fnv1a(b, s, e) & mask; ; j = (j + 1) & mask) {
       const v = slots[j]!;
       if (v === 0) {
         const c = this.dict.length;
@@ -302,9 +309,7 @@ export class CodedTextBuilder {
     const slots = new Int32Array(this.slots.length * 2),
       mask = slots.length - 1;
     for (let c = 0; c < d.length; c++) {
-      let h = 0x811c9dc5 | 0;
-      for (let k = d.offsets[c]!, e = d.offsets[c + 1]!; k < e; k++) h = Math.imul(h ^ d.bytes[k]!, 0x01000193);
-      let j = (h ^ (h >>> 15)) & mask;
+      let j = fnv1a(d.bytes, d.offsets[c]!, d.offsets[c + 1]!) & mask;
       while (slots[j] !== 0) j = (j + 1) & mask;
       slots[j] = c + 1;
     }
