@@ -38,7 +38,7 @@ import {
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed } from './fields.js';
 import { ID_EMPTY, IdTable, fieldKey } from './id-table.js';
 import { DEFAULT_COUNTRY_CODE, PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
-import { fastDelimiter, Kind, PlainRows, type Column } from './plain-rows.js';
+import { fastDelimiter, Kind, PlainRows, type Column, type PeriodCounts } from './plain-rows.js';
 import type { InputOptions } from './layout.js';
 import type { RejectCode, RejectLog } from './rejects.js';
 import type { ByteRange } from './read-extract.js';
@@ -256,6 +256,7 @@ function plainRows(
   ids: IdTable,
   fields: [number, Kind, number, NonNegative?][],
   fold: (values: Float64Array, idx: number) => void,
+  period: PeriodCounts,
 ): PlainRows | null {
   const columns: Column[] = Array.from({ length: width }, () => ({ kind: Kind.Skip, slot: 0, scale: 0 }));
   let slot = 0;
@@ -266,7 +267,7 @@ function plainRows(
     columns[col] = { kind, slot: at, scale, nonNegative: nonNegative === NON_NEGATIVE };
   }
   const delim = input.delimiter.charCodeAt(0);
-  return fastDelimiter(delim) ? new PlainRows(columns, slot, delim, ids, fold) : null;
+  return fastDelimiter(delim) ? new PlainRows(columns, slot, delim, ids, fold, undefined, period) : null;
 }
 
 /**
@@ -275,18 +276,24 @@ function plainRows(
  * toMap() lists them in ascending order.
  */
 class KeyCounts {
-  private readonly counts: Float64Array;
+  readonly counts: Float64Array;
   /** Of them, the rows added as marked (usage rows with activity). */
-  private readonly marks: Float64Array;
+  readonly marks: Float64Array;
   private readonly other = new Map<number, number>();
   private readonly otherMarked = new Map<number, number>();
 
   constructor(
-    private readonly base: number,
+    readonly base: number,
     size: number,
   ) {
     this.counts = new Float64Array(size);
     this.marks = new Float64Array(size);
+  }
+
+  /** This, as the fast path counts into it (markSlots, from, to: see PeriodCounts). */
+  period(markSlots: readonly number[], from: number, to: number): PeriodCounts {
+    const other = (key: number, marked: boolean) => this.add(key, marked);
+    return { slot: 0, base: this.base, counts: this.counts, marks: this.marks, markSlots, other, from, to };
   }
 
   add(key: number, marked = false): void {
@@ -435,9 +442,22 @@ export const USAGE_DATE: PeriodColumn = {
 };
 
 /**
- * Reads a measure extract (billing_monthly or usage_daily): every accepted row goes to
- * `add` as the cells' values with values[0] its period, from the general handler or
- * from the fast path for plain records, which read the same columns; or, when the
+ * How a measure extract's rows are counted per period before they are folded: every
+ * accepted row in `counts` (marked when the values at `markSlots` add up to more than
+ * 0), and only those of periods in [from, to] passed on to the fold.
+ */
+interface Counted {
+  counts: KeyCounts;
+  markSlots: readonly number[];
+  from: number;
+  to: number;
+}
+
+/**
+ * Reads a measure extract (billing_monthly or usage_daily): every accepted row is
+ * counted (see Counted) and those of the periods read go to `add` as the cells' values
+ * with values[0] its period, from the general handler or from the fast path for plain
+ * records, which read the same columns and count the rows themselves; or, when the
  * configuration lays the extract out wide, from wide-rows.ts (`latest`: the period of
  * M0 or d0 there).
  */
@@ -449,10 +469,19 @@ function readMeasureRows(
   ids: IdTable,
   cells: MeasureCells,
   period: PeriodColumn,
-  add: (idx: number, values: Float64Array) => void,
+  fold: (idx: number, values: Float64Array) => void,
+  counted: Counted,
   opts: FactReadOptions,
   latest: number,
 ): Promise<FileStats> {
+  const { counts, markSlots, from, to } = counted;
+  const add = (idx: number, v: Float64Array): void => {
+    const key = v[0]!;
+    let marked = 0;
+    for (let j = 0; j < markSlots.length; j++) marked += v[markSlots[j]!]!;
+    counts.add(key, marked > 0);
+    if (key >= from && key <= to) fold(idx, v);
+  };
   const layout = input.wide?.[cells.extract];
   if (layout !== undefined) {
     const periods = widePeriods(cells.extract, layout, cells.folds, latest, input);
@@ -495,7 +524,8 @@ function readMeasureRows(
                 input,
                 ids,
                 [[c.subscriber_id!, Kind.Id, 0], [c[period.column]!, period.kind, 0], ...cells.fastFields(cells.positions(c))],
-                (v, idx) => add(idx, v),
+                (v, idx) => fold(idx, v),
+                counts.period(markSlots, from, to),
               ),
     },
   );
@@ -768,11 +798,9 @@ export async function foldBilling(
   // earlier ranges' newest month says the file's reader never kept them).
   const retired: { month: number; state: MonthState }[] = [];
   const laterRows = () => (range !== undefined && range.index > 0 ? new LaterRows() : null);
-  /** Folds one accepted row (from the handler or the fast path): v[0] the month, v[1 + j] column j. */
+  /** Folds one accepted row of a month before the run month (from the handler or the fast path): v[0] the month, v[1 + j] column j. */
   const add = (idx: number, v: Float64Array): void => {
     const month = v[0]!;
-    rowsPerMonth.add(month);
-    if (month >= asOfMonth) return;
     let state: MonthState | undefined;
     if (month === lastMonth) {
       state = last!;
@@ -799,7 +827,8 @@ export async function foldBilling(
     if (addToSums(state, idx, v)) duplicates++;
   };
   // M0 of a wide layout is the month before the run month.
-  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, BILL_MONTH, add, opts, asOfMonth - 1);
+  const counted = { counts: rowsPerMonth, markSlots: [], from: -Infinity, to: asOfMonth - 1 };
+  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, BILL_MONTH, add, counted, opts, asOfMonth - 1);
   if (range !== undefined) {
     const states = [...retired.map((r) => part(r.month, r.state, true)), ...[...months].map(([m, st]) => part(m, st, false))];
     return { part: { states, counts: rowsPerMonth.toMap(), marked: new Map(), duplicates, newest }, stats };
@@ -891,12 +920,9 @@ export async function foldUsage(
     byOffset[k - kMin] = state;
   }
   const ids = subs.idTable;
-  /** Folds one accepted row (from the handler or the fast path): v[0] the day, v[1 + j] column j. */
+  /** Folds one accepted row of a day the run reads (from the handler or the fast path): v[0] the day, v[1 + j] column j. */
   const add = (idx: number, v: Float64Array): void => {
     const day = v[0]!;
-    let active = 0;
-    for (let p = 0; p < activeSlots.length; p++) active += v[activeSlots[p]!]!;
-    rowsPerDay.add(day, active > 0);
     const k = asOf - day - kMin;
     if (k >= 0 && k < byOffset.length) {
       const state = byOffset[k]!;
@@ -914,7 +940,9 @@ export async function foldUsage(
       }
     }
   };
-  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, USAGE_DATE, add, opts, asOf);
+  // Rows with activity are marked (the dead-feed gate counts them); only days D-kMax..D-kMin are folded.
+  const counted = { counts: rowsPerDay, markSlots: [...activeSlots], from: asOf - kMax, to: asOf - kMin };
+  const stats = await readMeasureRows(path, file, input, rejects, ids, cells, USAGE_DATE, add, counted, opts, asOf);
   if (range !== undefined) {
     const parts = [...states].map(([k, st]) => part(k, st, false));
     return { part: { states: parts, counts: rowsPerDay.toMap(), marked: rowsPerDay.toMap(true), duplicates, newest: -Infinity }, stats };

@@ -153,6 +153,27 @@ export function dateSource(day: boolean, bail: string): string[] {
   return L;
 }
 
+/**
+ * Rows counted per period (day or month) by the scanning function itself, before the
+ * fold: most rows of a measure extract fall on periods no feature reads, and for them
+ * counting is all there is to do (no fold call, no generic loops per row).
+ */
+export interface PeriodCounts {
+  /** The values slot of the period. */
+  slot: number;
+  /** Rows of key k at counts[k - base], and of them the marked ones at marks[k - base]. */
+  base: number;
+  counts: Float64Array;
+  marks: Float64Array;
+  /** A row is marked when the sum of these slots' values (added in this order) is above 0; none: never. */
+  markSlots: readonly number[];
+  /** Counts a row whose key lies outside counts. */
+  other: (key: number, marked: boolean) => void;
+  /** Only rows with a key in [from, to] go on to the fold. */
+  from: number;
+  to: number;
+}
+
 type Scan = (b: Uint8Array, p: number, len: number) => number;
 type Factory = (
   ids: IdTable,
@@ -162,12 +183,13 @@ type Factory = (
   pow10: number[],
   values: Float64Array,
   state: PlainRows,
+  period: PeriodCounts | null,
 ) => Scan;
 
 const factories = new Map<string, Factory>();
 
 /** The source of the scanning function for a layout (see the module comment for what it takes). */
-function source(columns: readonly Column[], delim: number): string {
+function source(columns: readonly Column[], delim: number, period: PeriodCounts | null): string {
   const last = columns.length - 1;
   const bail = '{ p = r0; break records; }';
   const slots = [...new Set(columns.filter((c) => c.kind !== Kind.Id && c.kind !== Kind.Skip).map((c) => Math.trunc(c.slot)))];
@@ -175,13 +197,16 @@ function source(columns: readonly Column[], delim: number): string {
   // Rows in no order: the records of a batch are parsed first, then their ids resolved
   // and the records folded in order (unsorted-ids.ts); k records of it taken.
   const taken = (k: string) => `bn = 0; if (${k} < n0) { p = br[${k}]; lines = bl[${k}]; records -= n0 - ${k};`;
+  const fold = (idx: string) => (period === null ? [`  fold(values, ${idx});`] : countThenFold(period, idx));
   const L: string[] = [
     'const bs = batch.starts, be = batch.ends, br = batch.rows, bl = batch.lines, bv = batch.values, bi = batch.idx;',
+    'const pc = period, pBase = pc?.base ?? 0, pCounts = pc?.counts, pMarks = pc?.marks, pSize = pCounts?.length ?? 0;',
+    'const pOther = pc?.other, pFrom = pc?.from ?? 0, pTo = pc?.to ?? 0;',
     'function foldBatch(b, n) {',
     '  const k = batch.resolve(ids, b, n);',
     '  for (let r = 0; r < k; r++) {',
     ...slots.map((slot) => `    values[${slot}] = bv[r * ${width} + ${slot}];`),
-    '    fold(values, bi[r]);',
+    ...fold('bi[r]'),
     '  }',
     '  return k;',
     '}',
@@ -251,7 +276,7 @@ function source(columns: readonly Column[], delim: number): string {
     '  }',
     '  lines++;',
     '  records++;',
-    '  fold(values, idx);',
+    ...fold('idx'),
     '}',
     `if (bn > 0) { const n0 = bn, k = foldBatch(b, n0); ${taken('k')} } }`,
     'else if (!batched) batch.observe(ids.hashed - hashed0, records);',
@@ -261,6 +286,19 @@ function source(columns: readonly Column[], delim: number): string {
     '};',
   );
   return L.join('\n');
+}
+
+/** The count of a row (values filled, subscriber `idx`) by its period, then the fold where its period is read (see PeriodCounts). */
+function countThenFold(period: PeriodCounts, idx: string): string[] {
+  const slot = Math.trunc(period.slot);
+  const marks = period.markSlots.map(Math.trunc);
+  if (!(slot >= 0 && slot < 64) || !marks.every((m) => m >= 0 && m < 64)) throw new Error('PlainRows: bad period');
+  const marked = marks.length === 0 ? 'false' : `0 + ${marks.map((m) => `values[${m}]`).join(' + ')} > 0`;
+  return [
+    `  { const key = values[${slot}], ck = key - pBase, marked = ${marked};`,
+    '    if (ck >= 0 && ck < pSize) { pCounts[ck]++; if (marked) pMarks[ck]++; } else pOther(key, marked);',
+    `    if (key >= pFrom && key <= pTo) fold(values, ${idx}); }`,
+  ];
 }
 
 /**
@@ -279,7 +317,8 @@ export class PlainRows implements FastRows {
 
   /**
    * `valueCount`: the length of the values the fold reads (slots of absent columns stay 0);
-   * `batched`: look ids up a batch at a time (true), one at a time (false), or as the rows' order says (undefined; tests force it).
+   * `batched`: look ids up a batch at a time (true), one at a time (false), or as the rows' order says (undefined; tests force it);
+   * `period`: rows counted per period here, and only those of the periods given passed to the fold (see PeriodCounts).
    */
   constructor(
     columns: readonly Column[],
@@ -288,16 +327,17 @@ export class PlainRows implements FastRows {
     ids: IdTable,
     fold: (values: Float64Array, idx: number) => void,
     batched?: boolean,
+    period: PeriodCounts | null = null,
   ) {
     if (!fastDelimiter(delim)) throw new Error('PlainRows: the delimiter can occur in a value');
-    const src = source(columns, delim);
+    const src = source(columns, delim, period);
     let factory = factories.get(src);
     if (factory === undefined) {
-      factory = new Function('ids', 'batch', 'fold', 'dayNumber', 'pow10', 'values', 'state', src) as Factory;
+      factory = new Function('ids', 'batch', 'fold', 'dayNumber', 'pow10', 'values', 'state', 'period', src) as Factory;
       factories.set(src, factory);
     }
     const values = new Float64Array(Math.max(1, valueCount, ...columns.map((c) => c.slot + 1)));
     this.batch = new IdBatch(values.length, batched);
-    this.scan = factory(ids, this.batch, fold, dayNumber, POW10, values, this);
+    this.scan = factory(ids, this.batch, fold, dayNumber, POW10, values, this, period);
   }
 }

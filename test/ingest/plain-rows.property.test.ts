@@ -395,6 +395,46 @@ describe('the fast path for plain records', () => {
     }
   });
 
+  for (const batchedLookups of [false, true]) {
+    it(`when rows are counted per period by the fast path${batchedLookups ? ' (ids a batch at a time)' : ''} then every row is counted, the active ones marked, and only the periods read are folded`, () => {
+      const base = D - 8;
+      const counts = new Float64Array(8),
+        marks = new Float64Array(8);
+      const other: [number, boolean][] = [];
+      const folded: number[][] = [];
+      const rows = new PlainRows(
+        [
+          { kind: Kind.Id, slot: 0, scale: 0 },
+          { kind: Kind.Day, slot: 0, scale: 0 },
+          { kind: Kind.Number, slot: 1, scale: 0 },
+          { kind: Kind.OptionalNumber, slot: 2, scale: 1 },
+        ],
+        3,
+        0x2c,
+        table,
+        (v, idx) => folded.push([idx, v[0]!, v[1]!, v[2]!]),
+        batchedLookups,
+        { slot: 0, base, counts, marks, markSlots: [1, 2], other: (k, m) => other.push([k, m]), from: D - 3, to: D - 1 },
+      );
+      const b = Buffer.from(
+        'S1,2026-11-22,1,\nS2,2026-11-22,0,0.5\nS3,2026-11-22,0,\nS1,2026-11-16,2,\nS2,2026-11-10,0,0\nS3,2026-12-01,3,\n',
+      );
+      expect(rows.scan(b, 0, b.length)).toBe(b.length);
+      const at = (day: string) => parseDay(day) - base;
+      expect([counts[at('2026-11-22')], marks[at('2026-11-22')], counts[at('2026-11-16')], marks[at('2026-11-16')]]).toEqual([3, 2, 1, 1]);
+      expect(other).toEqual([
+        [parseDay('2026-11-10'), false],
+        [parseDay('2026-12-01'), true],
+      ]);
+      const [s1, s2, s3] = ['S1', 'S2', 'S3'].map((i) => table.find(Buffer.from(i), 0, 2));
+      expect(folded).toEqual([
+        [s1, D - 1, 1, 0],
+        [s2, D - 1, 0, 5],
+        [s3, D - 1, 0, 0],
+      ]);
+    });
+  }
+
   it('knows which delimiters can occur in a value', () => {
     expect([',', '|', '\t', ';', ' '].map((d) => fastDelimiter(d.charCodeAt(0)))).toEqual([true, true, true, true, true]);
     expect(['.', '-', '+', '0', '9', '"'].map((d) => fastDelimiter(d.charCodeAt(0)))).toEqual([false, false, false, false, false, false]);
