@@ -32,7 +32,7 @@
  * their ids are looked up together (unsorted-ids.ts), then fold them in order.
  */
 import { dayNumber } from './csv-scan.js';
-import type { IdTable } from './id-table.js';
+import { WINDOW, type IdTable } from './id-table.js';
 import { BATCH, IdBatch } from './unsorted-ids.js';
 import { MAX_YEAR, MIN_YEAR } from '../util/dates.js';
 
@@ -184,6 +184,7 @@ type Factory = (
   values: Float64Array,
   state: PlainRows,
   period: PeriodCounts | null,
+  plainKeys: PlainKeys | null,
 ) => Scan;
 
 const factories = new Map<string, Factory>();
@@ -202,6 +203,7 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     'const bs = batch.starts, be = batch.ends, br = batch.rows, bl = batch.lines, bv = batch.values, bi = batch.idx;',
     'const pc = period, pBase = pc?.base ?? 0, pCounts = pc?.counts, pMarks = pc?.marks, pSize = pCounts?.length ?? 0;',
     'const pOther = pc?.other, pFrom = pc?.from ?? 0, pTo = pc?.to ?? 0;',
+    'const kb = plainKeys?.keys, kw = plainKeys?.width ?? 0, kn = ids.n, kd = kb && new DataView(kb.buffer, kb.byteOffset, kb.byteLength);',
     'function foldBatch(b, n) {',
     '  const k = batch.resolve(ids, b, n);',
     '  for (let r = 0; r < k; r++) {',
@@ -211,8 +213,8 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     '  return k;',
     '}',
     'return function scan(b, p, len) {',
-    'let records = 0, lines = 0, c = 0, lastYmd = state.lastYmd, lastDay = state.lastDay;',
-    'const batched = batch.on, hashed0 = ids.hashed;',
+    'let records = 0, lines = 0, c = 0, lastYmd = state.lastYmd, lastDay = state.lastDay, hint = state.hint;',
+    'const batched = batch.on, hashed0 = ids.hashed, bd = new DataView(b.buffer, b.byteOffset, b.byteLength);',
     'let bn = 0;',
     'records: while (p < len) {',
     // An empty line is skipped; a line starting with CR goes to the scanner.
@@ -248,14 +250,14 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
         L.push(...dateSource(col.kind === Kind.Day, bail));
         break;
       case Kind.Id:
+        L.push(...nearId(delim, bail), '  else {', ...toFieldEnd(delim, bail));
+        L.push(
+          `  if (p === s || b[s] <= 32 || b[s] >= 128 || b[p - 1] <= 32 || b[p - 1] >= 128) ${bail}`,
+          `  if (batched) { bs[bn] = s; be[bn] = p; } else { idx = ids.find(b, s, p); if (idx < 0) ${bail} hint = idx; } }`,
+        );
+        break;
       case Kind.Skip:
         L.push(...toFieldEnd(delim, bail));
-        if (col.kind === Kind.Id) {
-          L.push(
-            `  if (p === s || b[s] <= 32 || b[s] >= 128 || b[p - 1] <= 32 || b[p - 1] >= 128) ${bail}`,
-            `  if (batched) { bs[bn] = s; be[bn] = p; } else { idx = ids.find(b, s, p); if (idx < 0) ${bail} }`,
-          );
-        }
         break;
       default:
         throw new Error('PlainRows: bad column kind');
@@ -280,12 +282,64 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     '}',
     `if (bn > 0) { const n0 = bn, k = foldBatch(b, n0); ${taken('k')} } }`,
     'else if (!batched) batch.observe(ids.hashed - hashed0, records);',
-    'state.lastYmd = lastYmd; state.lastDay = lastDay;',
+    'state.lastYmd = lastYmd; state.lastDay = lastDay; state.hint = hint;',
     'state.records += records; state.lines += lines;',
     'return p;',
     '};',
   );
   return L.join('\n');
+}
+
+/**
+ * The subscriber id of a sorted extract, found without walking the field to its end
+ * or calling the table: where every key has one width and only plain bytes (see
+ * plainKeys), the field's first `width` bytes are compared with the key of the row
+ * before and the few after it (as IdTable.find would first), and the byte after them
+ * must end the field. Anything else (another width, a key further on, rows looked up
+ * a batch at a time) takes the field walk and the table's lookup. On a match both give
+ * the same end and index: a key holds no delimiter, quote, CR, LF, space or non-ASCII
+ * byte, so the walk stops at the same byte and the id checks pass.
+ */
+function nearId(delim: number, bail: string): string[] {
+  return [
+    `  if (kw > 0 && !batched && s + kw < len && b[s + kw] === (q === 1 ? 34 : ${delim})) {`,
+    '    idx = -1;',
+    `    for (let i = hint < 0 ? 0 : hint, o = i * kw, e = i + ${WINDOW + 1} < kn ? i + ${WINDOW + 1} : kn; i < e; i++, o += kw) {`,
+    // Four bytes at a time from the end (where ids differ), then the bytes before.
+    '      let k = kw - 4;',
+    '      while (k >= 0 && kd.getUint32(o + k) === bd.getUint32(s + k)) k -= 4;',
+    '      if (k >= 0) continue;',
+    '      k += 3;',
+    '      while (k >= 0 && kb[o + k] === b[s + k]) k--;',
+    '      if (k < 0) { idx = i; break; }',
+    '    }',
+    `    if (idx < 0) { idx = ids.find(b, s, s + kw); if (idx < 0) ${bail} }`,
+    '    hint = idx; p = s + kw; c = b[p];',
+    '  }',
+  ];
+}
+
+/** A table's keys when they all have one width and hold only bytes a plain id field can (nearId), else null. */
+export interface PlainKeys {
+  keys: Uint8Array;
+  width: number;
+}
+
+/** Per keys array, the bytes that occur in its keys (a table's keys do not change once it is looked up in). */
+const keyBytes = new WeakMap<Uint8Array, Uint8Array>();
+
+function plainKeys(ids: IdTable, delim: number): PlainKeys | null {
+  const { keys, width } = ids.hashIndex();
+  if (width === 0 || ids.n === 0) return null;
+  let seen = keyBytes.get(keys);
+  if (seen === undefined) {
+    seen = new Uint8Array(256);
+    const end = ids.n * width;
+    for (let i = 0; i < end; i++) seen[keys[i]!] = 1;
+    keyBytes.set(keys, seen);
+  }
+  for (let c = 0; c < 256; c++) if (seen[c] === 1 && (c <= 32 || c >= 128 || c === 34 || c === delim)) return null;
+  return { keys, width };
 }
 
 /** The count of a row (values filled, subscriber `idx`) by its period, then the fold where its period is read (see PeriodCounts). */
@@ -311,6 +365,8 @@ export class PlainRows implements FastRows {
   /** The last date parsed and its day number (runs of one date are common). */
   lastYmd = -1;
   lastDay = NaN;
+  /** The index of the last id found (nearId). */
+  hint = -1;
   readonly scan: Scan;
   /** The batched lookups of rows in no order (unsorted-ids.ts). */
   readonly batch: IdBatch;
@@ -333,11 +389,11 @@ export class PlainRows implements FastRows {
     const src = source(columns, delim, period);
     let factory = factories.get(src);
     if (factory === undefined) {
-      factory = new Function('ids', 'batch', 'fold', 'dayNumber', 'pow10', 'values', 'state', 'period', src) as Factory;
+      factory = new Function('ids', 'batch', 'fold', 'dayNumber', 'pow10', 'values', 'state', 'period', 'plainKeys', src) as Factory;
       factories.set(src, factory);
     }
     const values = new Float64Array(Math.max(1, valueCount, ...columns.map((c) => c.slot + 1)));
     this.batch = new IdBatch(values.length, batched);
-    this.scan = factory(ids, this.batch, fold, dayNumber, POW10, values, this, period);
+    this.scan = factory(ids, this.batch, fold, dayNumber, POW10, values, this, period, plainKeys(ids, delim));
   }
 }

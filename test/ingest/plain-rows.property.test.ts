@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readBilling, readUsage, type FactReadOptions } from '../../src/ingest/facts.js';
 import { IdTable } from '../../src/ingest/id-table.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
@@ -28,6 +28,11 @@ const IDS = ['S1', 'S2', 'S3', 'S10', '张三'];
 const table = new IdTable(4);
 for (const id of IDS) table.insert(Buffer.from(id), 0, Buffer.byteLength(id));
 const subs = { n: IDS.length, idTable: table };
+// Ids of one width and plain bytes: the fast path compares them in place (nearId); S10 and S4 are not in it.
+const WIDTH_IDS = ['S1', 'S2', 'S3', 'S9'];
+const widthTable = new IdTable(4);
+for (const id of WIDTH_IDS) widthTable.insert(Buffer.from(id), 0, id.length);
+const widthSubs = { n: WIDTH_IDS.length, idTable: widthTable };
 const D = parseDay('2026-11-23');
 
 const id = fc.constantFrom('S1', 'S2', 'S3', 'S10', 'S1', 'S2', '张三', ' S2', 'S3 ', '\u3000S1', 'S4', '', '"S1"', '"S,2"');
@@ -174,7 +179,13 @@ const plain = (v: unknown): unknown => {
 };
 
 let n = 0;
-async function both(kind: 'usage' | 'billing', text: string, delimiter: string, chunkSize: number): Promise<[Outcome, Outcome]> {
+async function both(
+  kind: 'usage' | 'billing',
+  text: string,
+  delimiter: string,
+  chunkSize: number,
+  keys: typeof subs = subs,
+): Promise<[Outcome, Outcome]> {
   const path = join(dir, `${kind}-${n++}.csv`);
   writeFileSync(path, text);
   const input = { ...defaultInputOptions(dir), delimiter };
@@ -187,7 +198,7 @@ async function both(kind: 'usage' | 'billing', text: string, delimiter: string, 
               path,
               'f.csv',
               input,
-              subs,
+              keys,
               rejects,
               D,
               new Map([
@@ -196,7 +207,7 @@ async function both(kind: 'usage' | 'billing', text: string, delimiter: string, 
               ]),
               opts,
             )
-          : await readBilling(path, 'f.csv', input, subs, rejects, 2026 * 12 + 10, { amount: 3, mou: 2, hotline_calls: 1 }, opts);
+          : await readBilling(path, 'f.csv', input, keys, rejects, 2026 * 12 + 10, { amount: 3, mou: 2, hotline_calls: 1 }, opts);
       return plain({ ...r, rejects: rejects.rows });
     });
   return [await run({ plain: true, chunkSize }), await run({ plain: false, chunkSize: 1 << 20 })];
@@ -223,6 +234,16 @@ describe('the fast path for plain records', () => {
           expect(fast).toEqual(general);
         }),
         { numRuns: 250 },
+      );
+    }, 60_000);
+
+    it(`when ${kind} files mix plain and odd records and the ids have one width then the fast path gives what the general reader gives`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fileArb(kind), fc.constantFrom(1, 7, 97, 1 << 20), async ({ text, delimiter }, chunkSize) => {
+          const [fast, general] = await both(kind, text, delimiter, chunkSize, widthSubs);
+          expect(fast).toEqual(general);
+        }),
+        { numRuns: 150 },
       );
     }, 60_000);
 
@@ -434,6 +455,29 @@ describe('the fast path for plain records', () => {
       ]);
     });
   }
+
+  it('when ids have one width and come in order then the fast path finds them without looking them up in the table', () => {
+    const find = vi.spyOn(widthTable, 'find');
+    try {
+      const folded: number[] = [];
+      const columns = [
+        { kind: Kind.Id, slot: 0, scale: 0 },
+        { kind: Kind.Number, slot: 0, scale: 0 },
+      ];
+      const rows = new PlainRows(columns, 1, 0x2c, widthTable, (_, idx) => folded.push(idx), false);
+      const b = Buffer.from('S1,1\nS1,2\n"S2",3\nS9,4\nS9,5\n');
+      expect(rows.scan(b, 0, b.length)).toBe(b.length);
+      expect(folded).toEqual([0, 0, 1, 3, 3]);
+      expect(find).not.toHaveBeenCalled();
+      // Out of the window's reach (a key before the last one found) the table is asked.
+      const back = Buffer.from('S1,6\n');
+      expect(rows.scan(back, 0, back.length)).toBe(back.length);
+      expect(folded.at(-1)).toBe(0);
+      expect(find).toHaveBeenCalledTimes(1);
+    } finally {
+      find.mockRestore();
+    }
+  });
 
   it('knows which delimiters can occur in a value', () => {
     expect([',', '|', '\t', ';', ' '].map((d) => fastDelimiter(d.charCodeAt(0)))).toEqual([true, true, true, true, true]);
