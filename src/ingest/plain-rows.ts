@@ -29,7 +29,10 @@
  * straight block of code per field, constants inlined), which runs about twice as
  * fast as a loop that looks up each field's kind. Only numbers from the tables below
  * go into the generated source. Rows in no order collect a batch of records before
- * their ids are looked up together (unsorted-ids.ts), then fold them in order.
+ * their ids are looked up together (unsorted-ids.ts), then fold them in order. Rows
+ * in order find their id by comparing it in place with the last key found and the
+ * next few (nearId), and the measure extracts count their rows per period in the
+ * generated code, calling the fold only for the periods a run reads (PeriodCounts).
  */
 import { dayNumber } from './csv-scan.js';
 import { WINDOW, type IdTable } from './id-table.js';
