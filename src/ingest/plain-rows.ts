@@ -218,7 +218,7 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     'return function scan(b, p, len) {',
     'let records = 0, lines = 0, c = 0, lastYmd = state.lastYmd, lastDay = state.lastDay, hint = state.hint;',
     'const batched = batch.on, hashed0 = ids.hashed, bd = new DataView(b.buffer, b.byteOffset, b.byteLength);',
-    'let bn = 0;',
+    'let bn = 0, w0 = -1, w1 = -1, w2 = -1;',
     'records: while (p < len) {',
     // An empty line is skipped; a line starting with CR goes to the scanner.
     '  c = b[p];',
@@ -249,8 +249,10 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
         );
         break;
       case Kind.Day:
+        L.push(...sameDay(dateSource(true, bail)));
+        break;
       case Kind.Month:
-        L.push(...dateSource(col.kind === Kind.Day, bail));
+        L.push(...dateSource(false, bail));
         break;
       case Kind.Id:
         L.push(...nearId(delim, bail), '  else {', ...toFieldEnd(delim, bail));
@@ -319,6 +321,22 @@ function nearId(delim: number, bail: string): string[] {
     `    if (idx < 0) { idx = ids.find(b, s, s + kw); if (idx < 0) ${bail} }`,
     '    hint = idx; p = s + kw; c = b[p];',
     '  }',
+  ];
+}
+
+/**
+ * A day written with the same ten bytes as the last one parsed (YYYY-MM-DD or
+ * YYYY/MM/DD: rows of one day come together) is that day: compared as three words,
+ * not parsed again. `parse` (dateSource) starts at p; the bytes kept are dropped
+ * before it runs and kept again only once it has taken a separated date, so they
+ * always name lastDay (a compact date, 8 bytes, is never kept).
+ */
+function sameDay(parse: string[]): string[] {
+  return [
+    '  if (p + 10 < len && bd.getUint32(p) === w0 && bd.getUint32(p + 4) === w1 && bd.getUint16(p + 8) === w2) { v = lastDay; p += 10; c = b[p]; }',
+    '  else { const p0 = p; w0 = -1;',
+    ...parse,
+    '    if (p - p0 === 10) { w0 = bd.getUint32(p0); w1 = bd.getUint32(p0 + 4); w2 = bd.getUint16(p0 + 8); } }',
   ];
 }
 

@@ -45,6 +45,7 @@ const day = fc.constantFrom(
   '2026/11/20',
   '2026/11/22',
   '20261122',
+  '20261121',
   '20260230',
   '2026/02/30',
   '2026/11-22',
@@ -386,18 +387,35 @@ describe('the fast path for plain records', () => {
     });
   }
 
-  it('when a month is YYYYMM or YYYY/MM, quoted or not, then the fast path takes it', () => {
-    const folded: number[] = [];
-    const rows = new PlainRows(
+  /** A fast path over (id, day or month) records, each period pushed to `out`. */
+  const periodRows = (kind: typeof Kind.Day | typeof Kind.Month, delim: number, out: number[]) =>
+    new PlainRows(
       [
         { kind: Kind.Id, slot: 0, scale: 0 },
-        { kind: Kind.Month, slot: 0, scale: 0 },
+        { kind, slot: 0, scale: 0 },
       ],
       1,
-      0x7c,
+      delim,
       table,
-      (values) => folded.push(values[0]!),
+      (values) => out.push(values[0]!),
     );
+
+  it('when a day repeats the bytes of the last separated day, with a compact or bad day between, then each row gets its own day', () => {
+    const days: number[] = [];
+    const rows = periodRows(Kind.Day, 0x2c, days);
+    const b = Buffer.from('S1,2026-11-22\nS2,20261120\nS3,2026-11-22\nS1,2026/11/21\nS2,2026/11/21\n');
+    expect(rows.scan(b, 0, b.length)).toBe(b.length);
+    expect(days).toEqual(['2026-11-22', '2026-11-20', '2026-11-22', '2026-11-21', '2026-11-21'].map(parseDay));
+    const bad = Buffer.from('S1,2026-02-30\nS1,2026-11-22\n');
+    expect(rows.scan(bad, 0, bad.length)).toBe(0);
+    const next = Buffer.from('S1,2026-11-22\n');
+    expect(rows.scan(next, 0, next.length)).toBe(next.length);
+    expect(days.at(-1)).toBe(parseDay('2026-11-22'));
+  });
+
+  it('when a month is YYYYMM or YYYY/MM, quoted or not, then the fast path takes it', () => {
+    const folded: number[] = [];
+    const rows = periodRows(Kind.Month, 0x7c, folded);
     const b = Buffer.from('S1|202610\r\n"S2"|"2026/09"\nS3|2026-08\n');
     expect(rows.scan(b, 0, b.length)).toBe(b.length);
     expect(folded).toEqual([2026 * 12 + 9, 2026 * 12 + 8, 2026 * 12 + 7]);
