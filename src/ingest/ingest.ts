@@ -47,7 +47,7 @@ import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
 import { RangeMerge, planRanges } from './ranges.js';
 import { RejectLog } from './rejects.js';
 import { scanRanges, withHash } from './subscriber-ranges.js';
-import { applyKeys, resolveKeys, scanSubscribers, textTable, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
+import { applyKeys, resolveKeys, scanSubscribers, sharedTable, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
 import type { ByteRange } from './read-extract.js';
 import type { WorkerInput } from './worker-protocol.js';
 import type { FileStats } from './table-reader.js';
@@ -535,8 +535,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
 
     if (!plan.keepIdTable) delete subscribers.idTable;
     return {
-      // Region and manager were coded while the fact files were read (their peak); the tasks read them plain.
-      subscribers: textTable(subscribers),
+      // Region and manager stay coded to the task files; the worker that renders them reads them in shared memory.
+      subscribers: sharedTable(subscribers),
       billing: final.get('billing_monthly')!.billing!,
       usage: final.get('usage_daily')?.usage ?? null,
       ticketCounts: final.get('tickets')?.counts ?? new Map(),

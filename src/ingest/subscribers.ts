@@ -42,7 +42,7 @@ import { SubKind, SubscriberRows, type SubColumn } from './subscriber-rows.js';
 export interface SubscriberValues {
   msisdn: TextColumn;
   name: TextColumn;
-  /** Few distinct values: dictionary coded while the extracts are read (textTable makes them plain). */
+  /** Few distinct values: dictionary coded, from the read to the task files. */
   region: CodedText;
   managerId: CodedText;
   status: Uint8Array;
@@ -57,11 +57,8 @@ export interface SubscriberValues {
   statusSince: Float32Array;
 }
 
-/** The subscriber table: its text attributes plain (as the tasks and policy read them). */
-export type SubscriberTable = Omit<CodedSubscriberTable, 'region' | 'managerId'> & { region: TextColumn; managerId: TextColumn };
-
-/** The subscriber table while the extracts are read: region and manager coded (see textTable). */
-export interface CodedSubscriberTable extends SubscriberValues {
+/** The subscriber table: region and manager dictionary coded (see sharedTable). */
+export interface SubscriberTable extends SubscriberValues {
   n: number;
   /**
    * subscriber_id, trimmed: the id table's keys and offsets themselves (idColumn), not
@@ -464,7 +461,7 @@ export function resolveKeys(scan: SubscriberScan, file: string): SubscriberKeys 
 }
 
 /** The subscriber table from a values scan and the resolved keys of the same file. */
-export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): CodedSubscriberTable {
+export function applyKeys(values: SubscriberValues, keys: SubscriberKeys): SubscriberTable {
   let v = values;
   if (keys.dups.length > 0) {
     const n = v.msisdn.length;
@@ -509,10 +506,13 @@ export async function readSubscribers(
   const scan = await scanSubscribers(path, file, input, { keys: true, values: true, onRows: opts.onRows });
   const keys = resolveKeys(scan, file);
   rejects.addRows(keys.rejects);
-  return { table: textTable(applyKeys(scan.values!, keys)), stats: keys.stats };
+  return { table: sharedTable(applyKeys(scan.values!, keys)), stats: keys.stats };
 }
 
-/** The table with its coded columns made plain, as the task files read them (once the extracts are read). */
-export function textTable(t: CodedSubscriberTable): SubscriberTable {
-  return { ...t, region: t.region.toText(), managerId: t.managerId.toText() };
+/**
+ * The table with its coded columns in shared memory, as the task-files worker reads
+ * them (once the extracts are read: the codes are picked and joined until then).
+ */
+export function sharedTable(t: SubscriberTable): SubscriberTable {
+  return { ...t, region: t.region.shared(), managerId: t.managerId.shared() };
 }

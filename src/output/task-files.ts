@@ -26,7 +26,7 @@ import type { FeatureTable } from '../features/features.js';
 import type { Column, FeatureColumn } from '../rules/compile.js';
 import type { TaskPlan } from '../tasks/plan.js';
 import { reasonFeatures, renderInput, type RenderInput, type TaskInput } from '../tasks/tasks.js';
-import { TextColumn } from '../util/text-column.js';
+import { CodedText, TextColumn } from '../util/text-column.js';
 import { compiledWorker, sharedColumns, startForResult, type WorkerThread } from '../util/worker.js';
 import type { OutputRecord, PublicationPlace } from './publish.js';
 import { wantWorker } from './score-files.js';
@@ -37,7 +37,9 @@ export interface TaskFilesStart {
   /** The next job to take after the first, which is the worker's (either thread adds 1 to it, Atomics.add, to take one). */
   next: Int32Array;
   D: number;
-  texts: { name: string; bytes: Uint8Array; offsets: Int32Array; length: number }[];
+  texts: ({ name: string } & PostedText)[];
+  /** Dictionary-coded columns: each row's code into its dictionary. */
+  coded: { name: string; codes: Uint16Array | Uint32Array; dict: PostedText }[];
   numbers: { name: string; values: Float64Array }[];
   /** Feature columns by key; `unit` for a measure's scaled sums, null for a plain column. */
   features: { key: string; values: Column; unit: number | null }[];
@@ -47,6 +49,13 @@ export interface TaskFilesStart {
   contacts: { lastContact: Float32Array; lastOutcome: Uint8Array } | null;
   /** The pack's own measures: the reason texts are compiled with them. */
   measures: ColumnMeasure[];
+}
+
+/** A text column as it crosses. */
+interface PostedText {
+  bytes: Uint8Array;
+  offsets: Int32Array;
+  length: number;
 }
 
 /** A rule as it crosses: its data, and its reason text's expressions as text. */
@@ -117,23 +126,30 @@ function gather(out: Column, whole: Column, at: Int32Array): void {
   for (let k = 0; k < at.length; k++) out[k] = whole[at[k]!]!;
 }
 
+type PostedArray = Column | Uint16Array | Uint32Array;
+
 /** The columns `input`'s task files read, in shared memory (each array once, however many columns read it). */
 export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFilesStart {
   const render = renderInput(input);
-  const arrays: Column[] = [];
-  const index = new Map<Column, number>();
-  const put = (a: Column) => {
+  const arrays: PostedArray[] = [];
+  const index = new Map<PostedArray, number>();
+  const put = (a: PostedArray) => {
     if (!index.has(a)) index.set(a, arrays.push(a) - 1);
   };
   // Of a text column only what is in use: its buffers may have room to spare.
   const spans = new Map<TextColumn, { bytes: Uint8Array; offsets: Int32Array }>();
+  const putText = (col: TextColumn) => {
+    if (spans.has(col)) return;
+    const span = { bytes: col.bytes.subarray(0, col.offsets[col.length]!), offsets: col.offsets.subarray(0, col.length + 1) };
+    spans.set(col, span);
+    put(span.bytes);
+    put(span.offsets);
+  };
   for (const col of render.columns.values()) {
-    if (col instanceof TextColumn) {
-      if (spans.has(col)) continue;
-      const span = { bytes: col.bytes.subarray(0, col.offsets[col.length]!), offsets: col.offsets.subarray(0, col.length + 1) };
-      spans.set(col, span);
-      put(span.bytes);
-      put(span.offsets);
+    if (col instanceof TextColumn) putText(col);
+    else if (col instanceof CodedText) {
+      put(col.codes);
+      putText(col.dict);
     } else put(col);
   }
   const { rows, features } = flaggedFeatures(input);
@@ -143,20 +159,25 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFi
     put(contacts.lastOutcome);
   }
   const shared = sharedColumns(arrays);
-  const at = <T extends Column>(a: T): T => shared[index.get(a)!] as T;
+  const at = <T extends PostedArray>(a: T): T => shared[index.get(a)!] as T;
+  const posted = (col: TextColumn): PostedText => {
+    const span = spans.get(col)!;
+    return { bytes: at(span.bytes), offsets: at(span.offsets), length: col.length };
+  };
   const texts: TaskFilesStart['texts'] = [];
+  const coded: TaskFilesStart['coded'] = [];
   const numbers: TaskFilesStart['numbers'] = [];
   for (const [name, col] of render.columns) {
-    if (col instanceof TextColumn) {
-      const span = spans.get(col)!;
-      texts.push({ name, bytes: at(span.bytes), offsets: at(span.offsets), length: col.length });
-    } else numbers.push({ name, values: at(col) });
+    if (col instanceof TextColumn) texts.push({ name, ...posted(col) });
+    else if (col instanceof CodedText) coded.push({ name, codes: at(col.codes), dict: posted(col.dict) });
+    else numbers.push({ name, values: at(col) });
   }
   return {
     place,
     next: new Int32Array(new SharedArrayBuffer(4)).fill(1),
     D: input.D,
     texts,
+    coded,
     numbers,
     features,
     featureRows: rows,
@@ -168,8 +189,10 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFi
 
 /** The render input on the worker, over the shared columns. */
 export function renderInputOf(start: TaskFilesStart): RenderInput {
-  const columns = new Map<string, TextColumn | Float64Array>();
-  for (const t of start.texts) columns.set(t.name, new TextColumn(t.bytes, t.offsets, t.length));
+  const columns = new Map<string, TextColumn | CodedText | Float64Array>();
+  const text = (t: PostedText) => new TextColumn(t.bytes, t.offsets, t.length);
+  for (const t of start.texts) columns.set(t.name, text(t));
+  for (const c of start.coded) columns.set(c.name, new CodedText(c.codes, text(c.dict)));
   for (const x of start.numbers) columns.set(x.name, x.values);
   const features: FeatureTable = {
     n: start.n,

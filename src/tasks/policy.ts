@@ -22,7 +22,7 @@ import { radixOrder, rankOrder, type Scores } from '../score/score.js';
 import { ChurnwatchError } from '../errors.js';
 import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';
 import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
-import type { TextColumn } from '../util/text-column.js';
+import type { CodedText, TextColumn } from '../util/text-column.js';
 import { TextTable } from '../util/text-table.js';
 
 /** Per subscriber: not flagged, or the one thing that happened to a flagged one. */
@@ -68,7 +68,7 @@ export interface PolicyInput {
   D: number;
   evaluation: Pick<Evaluation, 'rules' | 'flags'>;
   scores: Scores;
-  subscribers: { ids: TextColumn; msisdn: TextColumn; managerId: TextColumn; status: Uint8Array };
+  subscribers: { ids: TextColumn; msisdn: TextColumn; managerId: CodedText; status: Uint8Array };
   doNotCall: Uint8Array | null;
   contacts: Pick<ContactFold, 'lastContact' | 'lastOutcome' | 'attempts'> | null;
   /** The country code of numbers written without one, for comparing numbers (input.default_country_code). */

@@ -14,7 +14,7 @@ import type { SubscriberTable } from '../ingest/subscribers.js';
 import { CONTACT_OUTCOMES, TIERS } from '../contract/contract.js';
 import { columnsFor, type Evaluation } from '../evaluate/evaluate.js';
 import { formatDay } from '../util/dates.js';
-import { TextColumn } from '../util/text-column.js';
+import { CodedText, TextColumn, TextColumnBuilder } from '../util/text-column.js';
 import type { Scores } from '../score/score.js';
 import type { ContactFold } from '../ingest/facts.js';
 import { ChurnwatchError } from '../errors.js';
@@ -62,7 +62,7 @@ export interface TaskInput {
 export interface RenderInput {
   D: number;
   /** Per TASK_COLUMN_SPEC entry (by name) that reads a subscriber column or a number column: that column. */
-  columns: ReadonlyMap<string, TextColumn | Float64Array>;
+  columns: ReadonlyMap<string, TextColumn | CodedText | Float64Array>;
   /** At least the feature columns the rules' reason texts read. */
   features: FeatureTable;
   contacts: Pick<ContactFold, 'lastContact' | 'lastOutcome'> | null;
@@ -70,7 +70,7 @@ export interface RenderInput {
 
 /** The columns TASK_COLUMN_SPEC's cells read, looked up in `input` once. */
 export function renderInput(input: TaskInput): RenderInput {
-  const columns = new Map<string, TextColumn | Float64Array>();
+  const columns = new Map<string, TextColumn | CodedText | Float64Array>();
   for (const c of TASK_COLUMN_SPEC) {
     if (c.cell.from === 'subscriber') columns.set(c.name, input.subscribers[c.cell.column]);
     else if (c.cell.from === 'number') columns.set(c.name, c.cell.column(input));
@@ -305,6 +305,7 @@ const APOSTROPHE = 0x27,
 const utf8 = new TextEncoder();
 const NO_BYTES = new Uint8Array(0);
 const NO_NUMBERS = new Float64Array(0);
+const NO_CODES = new Uint16Array(0);
 const REASON_SEPARATOR = utf8.encode('; ');
 /** The '−' (U+2212) formatNumber puts before a falling percentage. */
 const MINUS_SIGN = utf8.encode('−');
@@ -322,7 +323,8 @@ const TASK_ID = 0,
   REASON = 8,
   LAST_CONTACT = 9,
   LAST_OUTCOME = 10,
-  CHANNEL = 11;
+  CHANNEL = 11,
+  CODED = 12;
 
 /** One cell operation; every field is present in each, so the loop over them sees one shape. */
 interface CellOp {
@@ -330,8 +332,13 @@ interface CellOp {
   freeText: boolean;
   /** CONSTANT: the cell's bytes. */
   bytes: Uint8Array;
-  /** TEXT, MASKED_*: the column (null: the cell stays empty, as a phone the plan leaves out). */
+  /**
+   * TEXT, MASKED_*: the column (null: the cell stays empty, as a phone the plan leaves
+   * out). CODED: each dictionary entry's cell, as written (see codedCells).
+   */
   text: TextColumn | null;
+  /** CODED: the row's dictionary entry. */
+  codes: Uint16Array | Uint32Array;
   /** FIXED: the numbers and their digits. */
   numbers: Float64Array;
   digits: 2 | 4;
@@ -413,6 +420,8 @@ class TaskFile {
   /** What prefetch() reads. */
   private readonly prefetchNumbers: (Float64Array | Float32Array)[];
   private readonly prefetchText: TextColumn[];
+  /** The coded columns' codes (their dictionaries' cells are few, and stay in cache). */
+  private readonly prefetchCodes: (Uint16Array | Uint32Array)[];
   /** The sum of what prefetch() read: written so that the reads are not optimised away. */
   prefetchSink = 0;
 
@@ -423,7 +432,7 @@ class TaskFile {
     this.taskIdPrefix = utf8.encode(plan.taskIdPrefix);
     const decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[] = [];
     this.ops = spec.map((c) => this.op(c, input, decisions));
-    this.textOps = this.ops.filter((op) => op.text !== null);
+    this.textOps = this.ops.filter((op) => op.text !== null && op.kind !== CODED);
     const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
     this.channelFreeText = spec.find((c) => c.cell.from === 'channel')?.freeText ?? false;
     this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions, this.channelFreeText));
@@ -441,7 +450,9 @@ class TaskFile {
                 ? DAY_ROOM
                 : op.kind === LAST_OUTCOME
                   ? 32
-                  : 0),
+                  : op.kind === CODED
+                    ? longestCell(op.text!)
+                    : 0),
       0,
     );
     this.outcomeCells = CONTACT_OUTCOMES.map((o) => cellBytes(o, false));
@@ -458,10 +469,20 @@ class TaskFile {
     this.prefetchNumbers = this.ops.filter((op) => op.kind === FIXED).map((op) => op.numbers);
     if (this.lastContact) this.prefetchNumbers.push(this.lastContact);
     this.prefetchText = [...new Set(this.textOps.map((op) => op.text!))];
+    this.prefetchCodes = [...new Set(this.ops.filter((op) => op.kind === CODED).map((op) => op.codes))];
   }
 
   private op(c: TaskColumnSpec, input: RenderInput, decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[]): CellOp {
-    const op: CellOp = { kind: CONSTANT, freeText: c.freeText, bytes: NO_BYTES, text: null, numbers: NO_NUMBERS, digits: 2, decision: -1 };
+    const op: CellOp = {
+      kind: CONSTANT,
+      freeText: c.freeText,
+      bytes: NO_BYTES,
+      text: null,
+      codes: NO_CODES,
+      numbers: NO_NUMBERS,
+      digits: 2,
+      decision: -1,
+    };
     const cell = c.cell,
       masking = this.plan.masking;
     switch (cell.from) {
@@ -476,6 +497,22 @@ class TaskFile {
         break;
       case 'subscriber': {
         const text = input.columns.get(c.name);
+        if (text instanceof CodedText) {
+          const mask =
+            cell.personal === 'maskedPhone'
+              ? maskPhone
+              : cell.personal === 'name' && masking.name === 'initial'
+                ? maskName
+                : cell.personal !== 'phone' || masking.phone === 'full'
+                  ? null
+                  : undefined;
+          if (mask !== undefined) {
+            op.kind = CODED;
+            op.text = codedCells(text.dict, c.freeText, mask);
+            op.codes = text.codes;
+          }
+          break;
+        }
         if (!(text instanceof TextColumn)) throw new ChurnwatchError('CW_INTERNAL', `no text column for task column ${c.name}`);
         if (cell.personal === 'maskedPhone') {
           op.kind = MASKED_PHONE;
@@ -563,6 +600,7 @@ class TaskFile {
         bytes = text.bytes;
       for (let q = q0; q < q1; q++) bits ^= bytes[offsets[at[q]!]!]!;
     }
+    for (const codes of this.prefetchCodes) for (let q = q0; q < q1; q++) bits ^= codes[at[q]!]!;
     // Kept, so that the reads are not optimised away.
     this.prefetchSink = sum + bits;
   }
@@ -652,6 +690,12 @@ class TaskFile {
           p = putCell(dst, p, text.bytes, text.offsets[i]!, text.offsets[i + 1]!, op.freeText);
           break;
         }
+        case CODED: {
+          const cells = op.text!,
+            c = op.codes[i]!;
+          p = putBytes(dst, p, cells.bytes, cells.offsets[c]!, cells.offsets[c + 1]!);
+          break;
+        }
         case MASKED_PHONE:
         case MASKED_NAME: {
           const value = op.text!.get(i);
@@ -738,6 +782,31 @@ class TaskFile {
     }
     return cell;
   }
+}
+
+/**
+ * Each entry of a coded column's dictionary as its cell is written (masked by `mask`
+ * when not null, then quoted and neutralised as putCell does): a row's cell is then
+ * a copy of its code's entry. The dictionary is small (regions, managers), so this
+ * is once per file.
+ */
+function codedCells(dict: TextColumn, freeText: boolean, mask: ((value: string) => string) | null): TextColumn {
+  const cells = new TextColumnBuilder(dict.length, 2 * dict.offsets[dict.length]! + 3 * dict.length);
+  let scratch = new Uint8Array(64);
+  for (let k = 0; k < dict.length; k++) {
+    const raw = mask === null ? dict.bytes : utf8.encode(mask(dict.get(k)));
+    const [s, e] = mask === null ? [dict.start(k), dict.end(k)] : [0, raw.length];
+    if (cellRoom(e - s) > scratch.length) scratch = new Uint8Array(cellRoom(e - s));
+    cells.pushBytes(scratch, 0, putCell(scratch, 0, raw, s, e, freeText));
+  }
+  return cells.finish();
+}
+
+/** The longest of a column's values, in bytes. */
+function longestCell(cells: TextColumn): number {
+  let most = 0;
+  for (let k = 0; k < cells.length; k++) most = Math.max(most, cells.byteLength(k));
+  return most;
 }
 
 function hitSetCells(

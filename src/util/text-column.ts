@@ -185,14 +185,20 @@ export class TextColumnBuilder {
  * A column of text with few distinct values (regions, manager ids), dictionary coded:
  * value i is dict's value codes[i]. Two bytes a row (four past 65,536 distinct
  * values) instead of its bytes and an offset: at 10M subscribers the region and
- * manager columns take 40 MB instead of 264 MB while the extracts are read.
- * toText() gives the plain column the task files are written from.
+ * manager columns take 40 MB instead of 264 MB, and stay coded to the task files,
+ * whose renderer copies the dictionary entry of a row's code.
  */
 export class CodedText {
   constructor(
     readonly codes: Uint16Array | Uint32Array,
     readonly dict: TextColumn,
   ) {}
+
+  static from(values: readonly string[]): CodedText {
+    const b = new CodedTextBuilder(values.length);
+    for (const v of values) b.pushString(v);
+    return b.finish();
+  }
 
   get length(): number {
     return this.codes.length;
@@ -214,26 +220,22 @@ export class CodedText {
     return new CodedText(codes, this.dict);
   }
 
-  /** The plain column, in shared memory. */
-  toText(): TextColumn {
-    const n = this.codes.length,
-      codes = this.codes,
-      d = this.dict,
-      db = d.bytes,
-      doff = d.offsets;
-    let size = 0;
-    for (let i = 0; i < n; i++) size += doff[codes[i]! + 1]! - doff[codes[i]!]!;
-    if (size > TEXT_COLUMN_MAX_BYTES) throw new RangeError('TextColumn: more than 2 GiB of text in one column');
-    // In shared memory, as the table's other shown texts: the task-files worker reads them where they are.
+  /**
+   * The same column with its codes and dictionary in shared memory, as the table's
+   * other shown texts: the task-files worker renders from them where they are.
+   */
+  shared(): CodedText {
+    const codes = this.codes,
+      d = this.dict;
+    const Kind = codes.constructor as new (buffer: SharedArrayBuffer) => Uint16Array | Uint32Array;
+    const c = new Kind(new SharedArrayBuffer(Math.max(1, codes.length) * codes.BYTES_PER_ELEMENT)).subarray(0, codes.length);
+    c.set(codes);
+    const size = d.offsets[d.length]!;
     const bytes = new Uint8Array(new SharedArrayBuffer(Math.max(1, size))).subarray(0, size);
-    const offsets = new Int32Array(new SharedArrayBuffer((n + 1) * 4));
-    let u = 0;
-    for (let i = 0; i < n; i++) {
-      const c = codes[i]!;
-      for (let k = doff[c]!, e = doff[c + 1]!; k < e; k++) bytes[u++] = db[k]!;
-      offsets[i + 1] = u;
-    }
-    return new TextColumn(bytes, offsets, n);
+    bytes.set(d.bytes.subarray(0, size));
+    const offsets = new Int32Array(new SharedArrayBuffer((d.length + 1) * 4));
+    offsets.set(d.offsets.subarray(0, d.length + 1));
+    return new CodedText(c, new TextColumn(bytes, offsets, d.length));
   }
 
   /** The columns one after another, in one dictionary. */

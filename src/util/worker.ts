@@ -114,7 +114,7 @@ export function sharedUint8(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
 }
 
-type SharedColumn = Uint8Array | Int32Array | Float32Array | Float64Array;
+type SharedColumn = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 
 /**
  * Columns as a worker thread can read them: those already in shared memory as they

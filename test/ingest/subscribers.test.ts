@@ -136,10 +136,11 @@ describe('the subscriber ids in memory', () => {
     }));
     const { table } = await readSubscribers(write(rows), 'subscribers.csv', defaultInputOptions(dir), new RejectLog());
     expect(table.ids.get(2999)).toBe('S2999');
-    for (const text of [table.ids, table.msisdn, table.name, table.region, table.managerId]) {
+    for (const text of [table.ids, table.msisdn, table.name, table.region.dict, table.managerId.dict]) {
       expect(text.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(text.offsets.buffer).toBeInstanceOf(SharedArrayBuffer);
     }
+    for (const coded of [table.region, table.managerId]) expect(coded.codes.buffer).toBeInstanceOf(SharedArrayBuffer);
     // Held once: the ids column is the id table's keys and offsets.
     const keys = table.idTable!.keyParts();
     expect(table.ids.bytes.buffer).toBe(keys.keys.buffer);

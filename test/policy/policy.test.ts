@@ -26,7 +26,7 @@ import {
 } from '../../src/tasks/policy.js';
 import { parseDay } from '../../src/util/dates.js';
 import { PHONE_KEY_BYTES, phoneKeyBytes } from '../../src/util/phone.js';
-import { TextColumn } from '../../src/util/text-column.js';
+import { CodedText, TextColumn } from '../../src/util/text-column.js';
 
 const D = parseDay('2026-11-23');
 const outcome = (o: (typeof CONTACT_OUTCOMES)[number]) => CONTACT_OUTCOMES.indexOf(o);
@@ -69,7 +69,7 @@ function input(p: RulePack, subs: Sub[], at = D): PolicyInput {
     subscribers: {
       ids: TextColumn.from(subs.map((s) => s.id)),
       msisdn: TextColumn.from(subs.map((s, k) => s.phone ?? String(13800000000 + k))),
-      managerId: TextColumn.from(subs.map((s) => s.manager ?? '')),
+      managerId: CodedText.from(subs.map((s) => s.manager ?? '')),
       status: Uint8Array.from(subs, (s) => STATUS_VALUES.indexOf((s.status ?? 'active') as (typeof STATUS_VALUES)[number])),
     },
     doNotCall: Uint8Array.from(subs, (s) => (s.dnc ? 1 : 0)),

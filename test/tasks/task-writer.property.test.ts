@@ -39,7 +39,7 @@ import {
   type TaskProfile,
 } from '../../src/tasks/tasks.js';
 import { formatDay, parseDay } from '../../src/util/dates.js';
-import { TextColumn } from '../../src/util/text-column.js';
+import { CodedText, TextColumn } from '../../src/util/text-column.js';
 import { planTasks } from '../../src/tasks/plan.js';
 import { planOf, postPlan, renderInputOf, toWorkerStart } from '../../src/output/task-files.js';
 
@@ -214,6 +214,8 @@ const text = fc.oneof(
     maxLength: 8,
   }),
 );
+/** A coded column's values: some drawn anew, some repeating, so that rows share dictionary entries. */
+const codedText = fc.oneof(text, fc.constantFrom('', '广州市越秀区', '=SUM(A1)', 'a,"b"', ' CM10486', '-1'));
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
 const phone = fc.tuple(fc.boolean(), digits(5, 20)).map(([plus, d]) => `${plus ? '+' : ''}${d}`);
 const number = fc.oneof(
@@ -240,8 +242,8 @@ function subscriberArb(ruleCount: number, featureCount: number) {
     id: text,
     msisdn: phone,
     name: text,
-    region: text,
-    managerId: text,
+    region: codedText,
+    managerId: codedText,
     features: fc.array(number, { minLength: featureCount, maxLength: featureCount }),
     flags: fc.array(fc.boolean(), { minLength: ruleCount, maxLength: ruleCount }),
     anyRule: fc.nat(ruleCount - 1),
@@ -272,13 +274,15 @@ function taskInput(pack: RulePack, D: number, subs: Subscriber[], withContacts: 
   // Every subscriber with a task hits at least one rule (the policy stage only takes those).
   const flags = Array.from({ length: ruleCount }, (_, j) => Uint8Array.from(subs, (s) => (s.flags[j] || s.anyRule === j ? 1 : 0)));
   const col = (f: (s: Subscriber) => string) => TextColumn.from(subs.map(f));
+  // As the table has them: dictionary coded, each row's cell a copy of its code's entry.
+  const coded = (f: (s: Subscriber) => string) => CodedText.from(subs.map(f));
   const subscribers = {
     n,
     ids: col((s) => s.id),
     msisdn: col((s) => s.msisdn),
     name: col((s) => s.name),
-    region: col((s) => s.region),
-    managerId: col((s) => s.managerId),
+    region: coded((s) => s.region),
+    managerId: coded((s) => s.managerId),
     status: new Uint8Array(n),
     memberLevel: new Uint8Array(n),
     prepaidBalance: new Float64Array(n),
