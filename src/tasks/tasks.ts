@@ -498,19 +498,11 @@ class TaskFile {
       case 'subscriber': {
         const text = input.columns.get(c.name);
         if (text instanceof CodedText) {
-          const mask =
-            cell.personal === 'maskedPhone'
-              ? maskPhone
-              : cell.personal === 'name' && masking.name === 'initial'
-                ? maskName
-                : cell.personal !== 'phone' || masking.phone === 'full'
-                  ? null
-                  : undefined;
-          if (mask !== undefined) {
-            op.kind = CODED;
-            op.text = codedCells(text.dict, c.freeText, mask);
-            op.codes = text.codes;
-          }
+          // Only region and manager_id are coded: nothing masks them.
+          if (cell.personal !== undefined) throw new ChurnwatchError('CW_INTERNAL', `task column ${c.name} is personal, yet coded`);
+          op.kind = CODED;
+          op.text = codedCells(text.dict, c.freeText);
+          op.codes = text.codes;
           break;
         }
         if (!(text instanceof TextColumn)) throw new ChurnwatchError('CW_INTERNAL', `no text column for task column ${c.name}`);
@@ -785,19 +777,18 @@ class TaskFile {
 }
 
 /**
- * Each entry of a coded column's dictionary as its cell is written (masked by `mask`
- * when not null, then quoted and neutralised as putCell does): a row's cell is then
- * a copy of its code's entry. The dictionary is small (regions, managers), so this
- * is once per file.
+ * Each entry of a coded column's dictionary as its cell is written (quoted and
+ * neutralised as putCell does): a row's cell is then a copy of its code's entry.
+ * The dictionary is small (regions, managers), so this is once per file.
  */
-function codedCells(dict: TextColumn, freeText: boolean, mask: ((value: string) => string) | null): TextColumn {
+function codedCells(dict: TextColumn, freeText: boolean): TextColumn {
   const cells = new TextColumnBuilder(dict.length, 2 * dict.offsets[dict.length]! + 3 * dict.length);
   let scratch = new Uint8Array(64);
   for (let k = 0; k < dict.length; k++) {
-    const raw = mask === null ? dict.bytes : utf8.encode(mask(dict.get(k)));
-    const [s, e] = mask === null ? [dict.start(k), dict.end(k)] : [0, raw.length];
+    const s = dict.start(k),
+      e = dict.end(k);
     if (cellRoom(e - s) > scratch.length) scratch = new Uint8Array(cellRoom(e - s));
-    cells.pushBytes(scratch, 0, putCell(scratch, 0, raw, s, e, freeText));
+    cells.pushBytes(scratch, 0, putCell(scratch, 0, dict.bytes, s, e, freeText));
   }
   return cells.finish();
 }
