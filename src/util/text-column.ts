@@ -9,6 +9,8 @@
  *
  * Order: compare() orders by bytes, which for UTF-8 is Unicode code point order.
  */
+import { sharedColumns } from './worker.js';
+
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -225,17 +227,13 @@ export class CodedText {
    * other shown texts: the task-files worker renders from them where they are.
    */
   shared(): CodedText {
-    const codes = this.codes,
-      d = this.dict;
-    const Kind = codes.constructor as new (buffer: SharedArrayBuffer) => Uint16Array | Uint32Array;
-    const c = new Kind(new SharedArrayBuffer(Math.max(1, codes.length) * codes.BYTES_PER_ELEMENT)).subarray(0, codes.length);
-    c.set(codes);
-    const size = d.offsets[d.length]!;
-    const bytes = new Uint8Array(new SharedArrayBuffer(Math.max(1, size))).subarray(0, size);
-    bytes.set(d.bytes.subarray(0, size));
-    const offsets = new Int32Array(new SharedArrayBuffer((d.length + 1) * 4));
-    offsets.set(d.offsets.subarray(0, d.length + 1));
-    return new CodedText(c, new TextColumn(bytes, offsets, d.length));
+    const d = this.dict;
+    const [codes, bytes, offsets] = sharedColumns([
+      this.codes,
+      d.bytes.subarray(0, d.offsets[d.length]!),
+      d.offsets.subarray(0, d.length + 1),
+    ]);
+    return new CodedText(codes, new TextColumn(bytes, offsets, d.length));
   }
 
   /** The columns one after another, in one dictionary. */
