@@ -278,7 +278,7 @@ export function makeGenerateCommand(io: Io): Command {
           throw new ChurnwatchError('CW_USAGE', '--delimiter must be one of , | ; or a tab');
         const asOf = opts.asOf ?? todayIn('Asia/Shanghai');
         const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
-        const worked = opts.worked === undefined ? undefined : readWorkedNights(resolve(opts.worked), asOf);
+        const worked = opts.worked === undefined ? undefined : await readWorkedNights(resolve(opts.worked), asOf);
         const r = await generateExtracts({
           subscribers: opts.subscribers,
           seed,

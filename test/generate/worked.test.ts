@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WORKED_OUTCOMES, workedContact } from '../../src/generate/worked.js';
+import { WORKED_OUTCOMES, WRITE_BACK_COLUMNS, workedContact } from '../../src/generate/worked.js';
+import { PROFILE_LAYOUTS } from '../../src/output/profiles.js';
 import { parseDay } from '../../src/util/dates.js';
 import { cli } from '../helpers/cli.js';
 
@@ -167,9 +168,26 @@ describe('generate --worked', () => {
         'genesys',
         { 'tasks-high-call-001.csv': `contact_id,phone\nA1,+8613800000000\n` },
         65,
-        '2026-11-21/tasks-high-call-001.csv: line 2: no task_id',
+        "2026-11-21/tasks-high-call-001.csv: line 2: no subscriber_id, and the night's ledger.csv does not list the task",
       ],
-      ['xlsx', { 'tasks-high-call-001.xlsx': 'PK' }, 65, '2026-11-21: no task files in the plain, excel-csv or jsonl layout'],
+      [
+        'no-id',
+        { 'tasks-high-call-001.csv': `phone,subscriber_id\n+8613800000000,${ids[0]}\n` },
+        65,
+        '2026-11-21/tasks-high-call-001.csv: line 2: no task id',
+      ],
+      [
+        'alibaba',
+        // Alibaba's cases carry no subscriber: A1's is in the ledger, so the broken second case is the error.
+        {
+          'ledger.csv': `task_id,subscriber_id\nA1,${ids[0]}\n`,
+          'tasks-high-call-001.json': `[\n{"ReferenceId":"A1","PhoneNumber":"13800000000"},\n{"ReferenceId":"A2",\n]\n`,
+        },
+        65,
+        '2026-11-21/tasks-high-call-001.json: line 3: not a JSON object',
+      ],
+      ['xlsx', { 'tasks-high-call-001.xlsx': 'PK' }, 65, '2026-11-21/tasks-high-call-001.xlsx: not a readable Excel workbook'],
+      ['none', { 'tasks-high-call.txt': 'x' }, 65, '2026-11-21: no task files'],
     ];
     for (const [name, files, code, message] of cases) {
       night(name, '2026-11-21', files);
@@ -178,6 +196,28 @@ describe('generate --worked', () => {
       expect(g.err).toContain(message);
       expect(g.err).not.toContain(stranger);
       expect(() => readdirSync(join(work, `${name}-in`))).toThrow();
+    }
+  });
+
+  it("finds the task id, the subscriber (or the ledger), the deadline and the window in every profile's layout", () => {
+    const has = (names: readonly string[], found: string[]) => names.some((n) => found.includes(n));
+    for (const [profile, layout] of Object.entries(PROFILE_LAYOUTS)) {
+      // A layout without its own columns writes every record field under its own name.
+      const cells = layout.columns?.flatMap((c) => [c.header, ...(c.form.startsWith('json') ? (c.fields ?? []) : [])]) ?? [
+        'task_id',
+        'subscriber_id',
+        'due_at',
+        'callable_hours',
+      ];
+      expect([profile, has(WRITE_BACK_COLUMNS.taskId, cells)]).toEqual([profile, true]);
+      // Alibaba's cases carry no subscriber: the ledger gives it.
+      expect([profile, has(WRITE_BACK_COLUMNS.subscriberId, cells) || profile === 'alibaba-ccc']).toEqual([profile, true]);
+      expect([profile, has([...WRITE_BACK_COLUMNS.dueAt, ...WRITE_BACK_COLUMNS.windowEnd], cells)]).toEqual([profile, true]);
+      const nested = layout.columns?.filter((c) => c.form.startsWith('json')).map((c) => c.header) ?? [];
+      for (const holder of nested) expect(WRITE_BACK_COLUMNS.nested).toContain(holder);
+      // The id column a tool upserts by is the task id.
+      const idColumn = layout.columns?.find((c) => c.field === 'task_id' && c.form === 'as-is')?.header ?? 'task_id';
+      expect(WRITE_BACK_COLUMNS.taskId).toContain(idColumn);
     }
   });
 });
