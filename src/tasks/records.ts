@@ -192,10 +192,12 @@ export function channelRows(input: Pick<TaskInput, 'pack' | 'subscribers'>, plan
     hitSet = plan.hitSet,
     subscriber = plan.subscriber,
     level = subs.memberLevel;
+  // Only a tier with visit levels reads each row's member level: a read at random per row, in rank order.
+  const visits = visitOf.includes(1);
   const rowMask = new Uint8Array(rows);
   const counts = CHANNELS.map(() => 0);
   for (let r = 0; r < rows; r++) {
-    const m = masks[hitSet[r]! * 2 + visitOf[level[subscriber[r]!]!]!]!;
+    const m = masks[hitSet[r]! * 2 + (visits ? visitOf[level[subscriber[r]!]!]! : 0)]!;
     rowMask[r] = m;
     for (let c = 0; c < CHANNELS.length; c++) if (m & (1 << c)) counts[c]!++;
   }
