@@ -20,7 +20,7 @@ import { plainColumn, type Column, type FeatureColumn } from './rules/compile.js
 import { monthOfDay } from './util/dates.js';
 import { DEFAULT_COUNTRY_CODE } from './util/phone.js';
 import { readLedger } from './output/ledger-file.js';
-import { updateLedger, type LedgerPlan } from './tasks/ledger.js';
+import { startLedger, type LedgerPlan, type LedgerUpdate } from './tasks/ledger.js';
 import { applyPolicy, policyCounts, type PolicyCounts, type PolicyPlan } from './tasks/policy.js';
 import { displayName, locateExtract } from './ingest/layout.js';
 import { readSubscribers } from './ingest/subscribers.js';
@@ -240,13 +240,23 @@ export interface ContactDecisions {
  * explain shows them for one subscriber, from the same ledger (the latest published
  * before D in outRoot; none: every task starts an episode).
  */
-export function decideContacts(
+export function decideContacts(...args: Parameters<typeof startContacts>): ContactDecisions {
+  const { policy, ledger } = startContacts(...args);
+  return { policy, counts: policyCounts(policy, args[3].scores.hits), ledger: ledger.finish() };
+}
+
+/**
+ * decideContacts in steps: the policy, and the ledger begun, whose tiers the task
+ * files decide as they plan them (the largest first, for the thread that writes it)
+ * and whose rest finish() decides; the counts are policyCounts' to take after.
+ */
+export function startContacts(
   pack: RulePack,
   asOf: number,
   input: Pick<InputOptions, 'defaultCountryCode'>,
   a: Pick<Analysis, 'evaluation' | 'scores'> & { extracts: TaskExtracts },
   outRoot: string | null,
-): ContactDecisions {
+): { policy: PolicyPlan; ledger: LedgerUpdate } {
   const { extracts, evaluation: ev, scores } = a;
   const policy = applyPolicy({
     pack,
@@ -258,8 +268,7 @@ export function decideContacts(
     contacts: extracts.contacts,
     countryCode: input.defaultCountryCode ?? DEFAULT_COUNTRY_CODE,
   });
-  const counts = policyCounts(policy, scores.hits);
-  const ledger = updateLedger({
+  const ledger = startLedger({
     prior: outRoot === null ? null : readLedger(outRoot, asOf),
     plan: policy,
     D: asOf,
@@ -270,7 +279,7 @@ export function decideContacts(
     tier: scores.tier,
     contacts: extracts.contacts,
   });
-  return { policy, counts, ledger };
+  return { policy, ledger };
 }
 
 /** The analysis of a night whose scores were computed elsewhere (`churnwatch tasks --scores`). */

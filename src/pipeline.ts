@@ -17,7 +17,7 @@
  * rejects.csv once the extracts were read) and publishes nothing.
  */
 import type { Logger } from 'pino';
-import { analyse, analyseScores, decideContacts, type AnalysisHooks, type ContactDecisions, type TaskExtracts } from './analyse.js';
+import { analyse, analyseScores, startContacts, type AnalysisHooks, type ContactDecisions, type TaskExtracts } from './analyse.js';
 import { requiredFeatures, type RulePack } from './config/rulepack.js';
 import type { ConfigSource, EngineSettings } from './config/run-config.js';
 import { DuckDbEngine } from './engine/duckdb.js';
@@ -25,6 +25,7 @@ import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
 import { POLICY_FILES, writeLedger, writePolicyFile } from './tasks/policy-files.js';
+import { policyCounts } from './tasks/policy.js';
 import { DEFAULT_TASK_PROFILE, type TaskProfile } from './tasks/tasks.js';
 import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions, type TaskOutputs } from './output/task-outputs.js';
 import { TaskFilesThread } from './output/task-files.js';
@@ -215,8 +216,9 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           "writing the largest tier's task files",
         );
         o.onProgress?.('policy');
-        contacts = decideContacts(pack, asOf, o.input, a, o.outRoot);
-        const { policy, ledger } = contacts;
+        // The ledger's tiers are decided as the task files plan them, the largest first: its plan goes to the
+        // worker before the other tiers, the ledger's waiting and closed rows and the policy's counts are made.
+        const { policy, ledger: update } = startContacts(pack, asOf, o.input, a, o.outRoot);
         const perTier = policy.perTier;
         lap('policy');
 
@@ -230,9 +232,11 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           scores,
           contacts: extracts.contacts,
           taskType: policy.taskType,
-          ledger,
+          ledger: update,
         };
-        tasks = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput, taskFiles);
+        tasks = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput, taskFiles, update.tier);
+        const ledger = update.finish();
+        contacts = { policy, counts: policyCounts(policy, scores.hits), ledger };
         taskCounts = tasks.counts;
         after.push(writeCsv(publication, 'rejects.csv', (w) => writeRejects(w, extracts!)));
         for (const name of POLICY_FILES)

@@ -69,7 +69,8 @@ export interface TaskOutputs {
  * Writes every tier's task files. `perTier[k]` lists tier k's subscribers in rank
  * order. With `thread` (plain profile), that worker writes the tiers it takes (the
  * largest first) while this thread writes its other files; finish() writes the
- * tiers left and waits for the worker.
+ * tiers left and waits for the worker. `decideTier(k)` is called once per tier just
+ * before its plan is made (the ledger's ids and states of tier k are read then, not before).
  */
 export async function writeTaskOutputs(
   sink: TaskFileSink,
@@ -78,6 +79,7 @@ export async function writeTaskOutputs(
   personal: TaskProfile,
   options: TaskOutputOptions,
   thread: TaskFilesThread | null = null,
+  decideTier: (tier: number) => void = () => {},
 ): Promise<TaskOutputs> {
   const counts: Record<string, number> = Object.fromEntries(TIERS.map((tier, k) => [tier, perTier[k]!.length]));
   const localised = localiseInput(input, options.locale);
@@ -90,10 +92,14 @@ export async function writeTaskOutputs(
     await Promise.allSettled([...records.flatMap((r) => r.deltas), thread?.settle()]);
   };
   try {
-    if (options.profile === 'plain') rest = writePlainTiers(sink, localised, perTier, personal, records, thread, writers);
+    const plan = (k: number) => {
+      decideTier(k);
+      return planTier(localised, perTier, k, personal);
+    };
+    if (options.profile === 'plain') rest = writePlainTiers(sink, localised, plan, perTier, records, thread, writers);
     else {
       await thread?.settle();
-      await writeProfileTiers(sink, input, localised, perTier, personal, options, PROFILE_LAYOUTS[options.profile]);
+      await writeProfileTiers(sink, input, plan, options, PROFILE_LAYOUTS[options.profile]);
     }
   } catch (e) {
     await settle();
@@ -145,8 +151,8 @@ function planTier(localised: TaskInput, perTier: readonly (readonly number[])[],
 function writePlainTiers(
   sink: TaskFileSink,
   localised: TaskInput,
+  planOf: (tier: number) => TaskPlan,
   perTier: readonly (readonly number[])[],
-  personal: TaskProfile,
   records: PlainRecords[],
   thread: TaskFilesThread | null,
   writers: Record<string, 'main' | 'worker'>,
@@ -161,7 +167,7 @@ function writePlainTiers(
   };
   thread?.begin(tiers.length);
   const jobs = tiers.map((tier, q) => {
-    const plan = planTier(localised, perTier, tier, personal);
+    const plan = planOf(tier);
     const job: TierJob = { tier, plan, rows: channelRows(localised, plan), withDelta };
     if (thread === null) write(job);
     else thread.offer(q, job);
@@ -181,14 +187,12 @@ function writePlainTiers(
 async function writeProfileTiers(
   sink: TaskFileSink,
   input: TaskInput,
-  localised: TaskInput,
-  perTier: readonly (readonly number[])[],
-  personal: TaskProfile,
+  planOf: (tier: number) => TaskPlan,
   options: TaskOutputOptions,
   layout: ProfileLayout,
 ): Promise<void> {
   for (const k of TIERS.keys()) {
-    const plan = planTier(localised, perTier, k, personal);
+    const plan = planOf(k);
     const delta = subPlan(plan, deltaRows(plan));
     for (const [part, suffix] of [
       [plan, ''],

@@ -335,7 +335,25 @@ export interface LedgerInput {
   contacts: Pick<ContactFold, 'lastContact' | 'lastOutcome' | 'attempts' | 'taskContacts'> | null;
 }
 
+/**
+ * Tonight's ledger in two steps, so that a tier's task files need not wait for the
+ * whole of it: tier(t) decides tier t's task ids and states (taskIds[t] and
+ * states[t] are complete from then on; any tier, in any order, each once), and
+ * finish() decides the tiers left, the waiting and the closed episodes, and gives
+ * the plan. The ledger is the same whatever the order of the tiers.
+ */
+export interface LedgerUpdate {
+  readonly taskIds: Uint8Array[];
+  readonly states: Uint8Array[];
+  tier(t: number): void;
+  finish(): LedgerPlan;
+}
+
 export function updateLedger(x: LedgerInput): LedgerPlan {
+  return startLedger(x).finish();
+}
+
+export function startLedger(x: LedgerInput): LedgerUpdate {
   const { prior, plan, D, ids } = x;
   const weightOf = new Map(x.rules.map((r) => [r.id, r.weight]));
   // A subscriber's reason codes, made once per distinct set of hit rules (few) and found by its bits.
@@ -409,7 +427,7 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
   const waiting = [...plan.overflow.subscriber, ...plan.suppressed.filter((i) => WAITING_CODES.has(SUPPRESSION_CODES[plan.code[i]!]!))];
   const taskCount = plan.perTier.reduce((n, list) => n + list.length, 0);
   const taskIds = plan.perTier.map((list) => new Uint8Array(list.length * TASK_ID_WIDTH)),
-    states: Uint8Array[] = [];
+    states = plan.perTier.map((list) => new Uint8Array(list.length));
   const rows = new LedgerRows(taskCount + waiting.length + openRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
   const closed = new LedgerRows(openRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
 
@@ -462,18 +480,24 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
     return -1;
   };
 
-  // Each task's row, in rank order (an episode that ends closes in that order); then what a task reads of its
-  // subscriber (hit bits, contacts, the id it hashes), in subscriber order: those columns read moving forward,
-  // where rank order read them at random, a cache miss each (the id hashes took twice as long so).
-  const taskRow = new Int32Array(ids.length).fill(-1);
+  // Each tier's task rows lie together, the tiers in order, before every other row: a row's place is known
+  // before the rows above it are made.
   const firstRow: number[] = [];
-  for (const [t, list] of plan.perTier.entries()) {
-    firstRow.push(rows.length);
-    states.push(new Uint8Array(list.length));
+  for (let t = 0, r = 0; t < plan.perTier.length; r += plan.perTier[t]!.length, t++) firstRow.push(r);
+  /** Per subscriber, its task's row and its tier + 1 (0: no task, or its tier not decided yet). */
+  const taskRow = new Int32Array(ids.length),
+    taskTier = new Uint8Array(ids.length);
+  const decided = new Uint8Array(plan.perTier.length);
+  const byState = new Int32Array(TASK_STATES.length);
+  /** Tier t's rows in rank order: each one's episode, which goes on or is new (the one that ends closes in finish()). */
+  const place = (t: number) => {
+    decided[t] = 1;
+    const list = plan.perTier[t]!;
     for (let slot = 0; slot < list.length; slot++) {
       const i = list[slot]!;
-      const k = continued(i);
-      const r = rows.length++;
+      let k = priorOf(i);
+      if (k >= 0 && ending(k, i) !== null) k = -1;
+      const r = firstRow[t]! + slot;
       rows.subscriber[r] = i;
       rows.prior[r] = k;
       rows.tier[r] = t;
@@ -481,53 +505,90 @@ export function updateLedger(x: LedgerInput): LedgerPlan {
       rows.firstSeen[r] = k >= 0 ? prior!.firstSeen[k]! : D;
       rows.closedBy[r] = 0;
       taskRow[i] = r;
+      taskTier[i] = t + 1;
     }
-  }
-  const byState = new Int32Array(TASK_STATES.length);
-  for (let i = 0; i < ids.length; i++) {
-    const r = taskRow[i]!;
-    if (r < 0) continue;
-    const k = rows.prior[r]!,
-      t = rows.tier[r]!,
-      at = (r - firstRow[t]!) * TASK_ID_WIDTH;
-    const reasons = reasonsOf(i);
-    const state = k < 0 ? NEW : escalates(prior!.reasons[k]!, reasons) ? ESCALATED : OPEN;
-    rows.reasons[r] = reasons;
-    rows.attempts[r] = attemptsOf(k, i);
-    rows.state[r] = state;
-    states[t]![r - firstRow[t]!] = state;
-    byState[state]!++;
-    if (k >= 0) prior!.copyTaskId(k, taskIds[t]!.subarray(at, at + TASK_ID_WIDTH));
-    else putTaskId(taskIds[t]!, at, ids.bytes, ids.start(i), ids.end(i), D);
-  }
-  for (const [state, name] of TASK_STATES.entries()) counts[name] += byState[state]!;
-  // Waiting: over capacity tonight, or a retry or callback not yet due; a waiting subscriber without an episode starts none.
-  for (const i of waiting) {
-    const k = continued(i);
-    if (k < 0) continue;
-    push(rows, i, k, x.tier[i]!, -1, WAITING, 0);
-    counts.waiting++;
-  }
-  // The rest of last night's episodes close tonight: no longer flagged, held out, or stopped by a policy.
-  if (prior) {
-    for (let o = 0; o < openRows; o++) {
-      const k = prior.open[o]!;
-      if (seen[k]) continue;
-      const i = subscriberOf[k]!;
-      const by =
-        i < 0 || plan.outcome[i] === 0
-          ? 'not_flagged'
-          : plan.outcome[i] === SUPPRESSED
-            ? `policy:${SUPPRESSION_CODES[plan.code[i]!]}`
-            : plan.outcome[i] === OVERFLOW || plan.outcome[i] === TASK
-              ? 'internal'
-              : 'held_out';
-      closeRow(k, i, (i >= 0 && ending(k, i)) || by);
+  };
+  /**
+   * What a task reads of its subscriber (hit bits, contacts, the id it hashes) for the tiers in `tiers` (a bit
+   * each), in subscriber order: those columns read moving forward, where rank order read them at random, a
+   * cache miss each (the id hashes took twice as long so).
+   */
+  const decide = (tiers: number) => {
+    for (let i = 0; i < ids.length; i++) {
+      const tt = taskTier[i]!;
+      if (tt === 0 || !(tiers & (1 << (tt - 1)))) continue;
+      const r = taskRow[i]!,
+        t = tt - 1;
+      const k = rows.prior[r]!,
+        at = (r - firstRow[t]!) * TASK_ID_WIDTH;
+      const reasons = reasonsOf(i);
+      const state = k < 0 ? NEW : escalates(prior!.reasons[k]!, reasons) ? ESCALATED : OPEN;
+      rows.reasons[r] = reasons;
+      rows.attempts[r] = attemptsOf(k, i);
+      rows.state[r] = state;
+      states[t]![r - firstRow[t]!] = state;
+      byState[state]!++;
+      if (k >= 0) prior!.copyTaskId(k, taskIds[t]!.subarray(at, at + TASK_ID_WIDTH));
+      else putTaskId(taskIds[t]!, at, ids.bytes, ids.start(i), ids.end(i), D);
     }
-  }
-  counts.closed = closed.length;
-  rows.append(closed);
-  return { taskIds, states, rows, counts, outcomes: earlierOutcomes(prior, x.contacts, D) };
+  };
+  let finished = false;
+  const tier = (t: number) => {
+    if (finished || decided[t]) throw new ChurnwatchError('CW_INTERNAL', `the ledger's tier ${t} was asked for twice`);
+    place(t);
+    decide(1 << t);
+  };
+  const finish = (): LedgerPlan => {
+    if (finished) throw new ChurnwatchError('CW_INTERNAL', 'the ledger was finished twice');
+    finished = true;
+    let left = 0;
+    for (let t = 0; t < plan.perTier.length; t++) {
+      if (decided[t]) continue;
+      place(t);
+      left |= 1 << t;
+    }
+    if (left !== 0) decide(left);
+    rows.length = taskCount;
+    // Last night's episodes of tonight's tasks, in tier and rank order: those that go on are seen, those that end close.
+    if (prior) {
+      for (let r = 0; r < rows.length; r++) {
+        const i = rows.subscriber[r]!,
+          k = priorOf(i);
+        if (k < 0) continue;
+        if (rows.prior[r] === k) seen[k] = 1;
+        else closeRow(k, i, ending(k, i)!);
+      }
+    }
+    for (const [state, name] of TASK_STATES.entries()) counts[name] += byState[state]!;
+    // Waiting: over capacity tonight, or a retry or callback not yet due; a waiting subscriber without an episode starts none.
+    for (const i of waiting) {
+      const k = continued(i);
+      if (k < 0) continue;
+      push(rows, i, k, x.tier[i]!, -1, WAITING, 0);
+      counts.waiting++;
+    }
+    // The rest of last night's episodes close tonight: no longer flagged, held out, or stopped by a policy.
+    if (prior) {
+      for (let o = 0; o < openRows; o++) {
+        const k = prior.open[o]!;
+        if (seen[k]) continue;
+        const i = subscriberOf[k]!;
+        const by =
+          i < 0 || plan.outcome[i] === 0
+            ? 'not_flagged'
+            : plan.outcome[i] === SUPPRESSED
+              ? `policy:${SUPPRESSION_CODES[plan.code[i]!]}`
+              : plan.outcome[i] === OVERFLOW || plan.outcome[i] === TASK
+                ? 'internal'
+                : 'held_out';
+        closeRow(k, i, (i >= 0 && ending(k, i)) || by);
+      }
+    }
+    counts.closed = closed.length;
+    rows.append(closed);
+    return { taskIds, states, rows, counts, outcomes: earlierOutcomes(prior, x.contacts, D) };
+  };
+  return { taskIds, states, tier, finish };
 }
 
 /**
