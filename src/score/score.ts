@@ -261,7 +261,7 @@ export function byLossThenId(list: readonly number[], loss: Float64Array, ids: T
 }
 
 /** byLossThenId as positions in `list`: list[order[0]] first (a caller with columns by position reads them in order). */
-export function rankOrder(list: readonly number[], loss: Float64Array, ids: TextColumn): Int32Array {
+export function rankOrder(list: ArrayLike<number>, loss: Float64Array, ids: TextColumn): Int32Array {
   const m = list.length;
   const keys = new Float64Array(m);
   for (let k = 0; k < m; k++) {
@@ -293,12 +293,12 @@ export function rankOrder(list: readonly number[], loss: Float64Array, ids: Text
  * equal losses in list order: then one comparison per neighbour replaces a
  * comparator sort.
  */
-function inIdOrder(list: readonly number[], order: Int32Array, a: number, b: number, ids: TextColumn): boolean {
+function inIdOrder(list: ArrayLike<number>, order: Int32Array, a: number, b: number, ids: TextColumn): boolean {
   for (let k = a + 1; k < b; k++) if (ids.compare(list[order[k - 1]!]!, list[order[k]!]!) > 0) return false;
   return true;
 }
 
-function rises(list: readonly number[]): boolean {
+function rises(list: ArrayLike<number>): boolean {
   for (let k = 1; k < list.length; k++) if (list[k - 1]! >= list[k]!) return false;
   return true;
 }
@@ -309,9 +309,45 @@ const ascending = new WeakMap<TextColumn, boolean>();
 function idsAscending(ids: TextColumn): boolean {
   let known = ascending.get(ids);
   if (known === undefined) {
-    known = true;
-    for (let i = 1; i < ids.length && known; i++) known = ids.compare(i - 1, i) < 0;
+    known = risingBytes(ids);
     ascending.set(ids, known);
   }
   return known;
+}
+
+/**
+ * Whether each value's bytes are below the next value's (TextColumn.compare(i - 1, i) < 0 for every i),
+ * four bytes at a time: read big-endian, a word orders as its first differing byte does. Ids of one
+ * extract share their heads, so a byte at a time walked the whole head of each of a million ids.
+ */
+function risingBytes(ids: TextColumn): boolean {
+  const b = ids.bytes,
+    o = ids.offsets;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  next: for (let i = 1; i < ids.length; i++) {
+    const p = o[i - 1]!,
+      q = o[i]!,
+      pLength = q - p,
+      qLength = o[i + 1]! - q,
+      length = Math.min(pLength, qLength);
+    let k = 0;
+    for (; k + 4 <= length; k += 4) {
+      const x = view.getUint32(p + k),
+        y = view.getUint32(q + k);
+      if (x !== y) {
+        if (x > y) return false;
+        continue next;
+      }
+    }
+    for (; k < length; k++) {
+      const x = b[p + k]!,
+        y = b[q + k]!;
+      if (x !== y) {
+        if (x > y) return false;
+        continue next;
+      }
+    }
+    if (pLength >= qLength) return false;
+  }
+  return true;
 }

@@ -39,6 +39,33 @@ describe('byLossThenId', () => {
     }
   });
 
+  it('orders every subscriber by ids that share long heads, sorted, nearly sorted or repeated, as the comparator sort does', () => {
+    // Every subscriber in the list and in subscriber order: the order then rests on whether the whole id column
+    // rises, which is read four bytes at a time; the heads and tails here end on every byte of a word.
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: fc.constantFrom('a', 'b', '0', '9', '张'), maxLength: 9 }), { maxLength: 120 }),
+        fc.constantFrom('', 'S', 'CU-', 'CUST-2026-', '客户-'),
+        fc.nat(),
+        fc.boolean(),
+        (texts, head, swap, sorted) => {
+          const values = (sorted ? texts.slice().sort() : texts).map((t) => head + t);
+          // A sorted column with one pair of neighbours swapped: only the ids say it does not rise.
+          if (sorted && values.length > 1 && swap % 2 === 0) {
+            const k = swap % (values.length - 1);
+            [values[k], values[k + 1]] = [values[k + 1]!, values[k]!];
+          }
+          const ids = TextColumn.from(values);
+          const losses = Float64Array.from(values, (_, i) => (swap % 3 === 0 ? 1 : i % 2));
+          const list = values.map((_, i) => i);
+          const want = list.slice().sort((a, b) => losses[b]! - losses[a]! || ids.compare(a, b) || a - b);
+          expect(byLossThenId(list, losses, ids)).toEqual(want);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('puts a loss the pack could not compute (NaN) last, by id', () => {
     const losses = Float64Array.of(NaN, 3, NaN, 5);
     const ids = TextColumn.from(['d', 'c', 'a', 'b']);
