@@ -212,6 +212,8 @@ export function planTasks(
   const hitSet = new Int32Array(rows);
   const hitSets: HitSetPlan[] = [];
   const byKey = new Map<number, number>();
+  // A deadline's text by its hours: a scorecard's hit sets run to thousands, their deadlines to a few.
+  const dueTimes = new Map<number, string>();
   // The task type and the ledger state vary the decisions too: the key is the hit set's number times the variants
   // plus the variant, a small integer (a map's fastest key) with up to 24 rules in one word, and for more than one
   // word HitBits' pattern number (a string per row cost far more); else an exact double.
@@ -232,7 +234,8 @@ export function planTasks(
       h =
         rules.length === 0
           ? -1
-          : hitSets.push(decide(pack, D, ev.rules, rules, variant % TASK_TYPES.length, Math.floor(variant / TASK_TYPES.length))) - 1;
+          : hitSets.push(decide(pack, D, ev.rules, rules, variant % TASK_TYPES.length, Math.floor(variant / TASK_TYPES.length), dueTimes)) -
+            1;
       byKey.set(key, h);
     }
     if (h < 0) throw new ChurnwatchError('CW_INTERNAL', `a subscriber without a rule hit reached the ${tier} task file (rank ${r + 1})`);
@@ -285,7 +288,15 @@ function hitBitsOf(ev: Evaluation, msisdn: TextColumn): { hits: HitBits; words: 
  * retry time (another time of day than the first attempt), a callback on its day;
  * all due times fall in the callable window.
  */
-function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: number[], type: number, state: number): HitSetPlan {
+function decide(
+  pack: RulePack,
+  D: number,
+  enabled: readonly RuleDef[],
+  rules: number[],
+  type: number,
+  state: number,
+  dueTimes: Map<number, string>,
+): HitSetPlan {
   let primary = rules[0]!,
     dueHours = Infinity;
   for (const j of rules) {
@@ -307,6 +318,8 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
     // The customer asked to be called back on this day: due by the end of its callable window, not days later.
     dueHours = Math.max(0, minutesOf(policy.callable.to) - minutesOf(pack.tasks.issueTime)) / 60;
   }
+  let due = dueTimes.get(dueHours);
+  if (due === undefined) dueTimes.set(dueHours, (due = dueAt(D, pack.tasks.issueTime, dueHours, pack.timeZone, policy.callable)));
   return {
     rules,
     reasons: pack.score === 'logistic' ? byPoints(enabled, rules) : rules,
@@ -315,7 +328,7 @@ function decide(pack: RulePack, D: number, enabled: readonly RuleDef[], rules: n
     codes: rules.map((j) => enabled[j]!.id).join(';'),
     action,
     channel: p.channel,
-    dueAt: dueAt(D, pack.tasks.issueTime, dueHours, pack.timeZone, policy.callable),
+    dueAt: due,
     taskType,
     state: TASK_STATES[state]!,
     delta: TASK_STATES[state] === 'new' || TASK_STATES[state] === 'escalated',
