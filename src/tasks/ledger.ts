@@ -265,6 +265,11 @@ export interface LedgerPlan {
   /** Per tier, aligned with PolicyPlan.perTier: each task's id as ASCII (TASK_ID_WIDTH bytes per row) and its state (index into TASK_STATES). */
   taskIds: Uint8Array[];
   states: Uint8Array[];
+  /**
+   * Per tier, aligned with PolicyPlan.perTier: each task's reason codes by number (into rows.reasonTexts), the
+   * same number exactly when the same named rules are hit: the plan's hit sets are found by it.
+   */
+  reasons: Int32Array[];
   /** Tonight's ledger: the open episodes (tasks, then the waiting ones), then those closed tonight. */
   rows: LedgerRows;
   counts: Record<TaskState, number>;
@@ -345,6 +350,7 @@ export interface LedgerInput {
 export interface LedgerUpdate {
   readonly taskIds: Uint8Array[];
   readonly states: Uint8Array[];
+  readonly reasons: Int32Array[];
   tier(t: number): void;
   finish(): LedgerPlan;
 }
@@ -427,7 +433,8 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
   const waiting = [...plan.overflow.subscriber, ...plan.suppressed.filter((i) => WAITING_CODES.has(SUPPRESSION_CODES[plan.code[i]!]!))];
   const taskCount = plan.perTier.reduce((n, list) => n + list.length, 0);
   const taskIds = plan.perTier.map((list) => new Uint8Array(list.length * TASK_ID_WIDTH)),
-    states = plan.perTier.map((list) => new Uint8Array(list.length));
+    states = plan.perTier.map((list) => new Uint8Array(list.length)),
+    tierReasons = plan.perTier.map((list) => new Int32Array(list.length));
   const rows = new LedgerRows(taskCount + waiting.length + openRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
   const closed = new LedgerRows(openRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);
 
@@ -527,6 +534,7 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
       rows.attempts[r] = attemptsOf(k, i);
       rows.state[r] = state;
       states[t]![r - firstRow[t]!] = state;
+      tierReasons[t]![r - firstRow[t]!] = reasons;
       byState[state]!++;
       if (k >= 0) prior!.copyTaskId(k, taskIds[t]!.subarray(at, at + TASK_ID_WIDTH));
       else putTaskId(taskIds[t]!, at, ids.bytes, ids.start(i), ids.end(i), D);
@@ -586,9 +594,9 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
     }
     counts.closed = closed.length;
     rows.append(closed);
-    return { taskIds, states, rows, counts, outcomes: earlierOutcomes(prior, x.contacts, D) };
+    return { taskIds, states, reasons: tierReasons, rows, counts, outcomes: earlierOutcomes(prior, x.contacts, D) };
   };
-  return { taskIds, states, tier, finish };
+  return { taskIds, states, reasons: tierReasons, tier, finish };
 }
 
 /**

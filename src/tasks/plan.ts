@@ -104,8 +104,11 @@ export interface PlanInput {
   msisdn: TextColumn;
   /** Per subscriber, the contact policy's task type (index into TASK_TYPES); absent: every task is a retention task. */
   taskType?: Uint8Array;
-  /** Per row of `order`: the ledger's task id (TASK_ID_WIDTH ASCII bytes each) and state (index into TASK_STATES). */
-  ledger?: { taskIds: Uint8Array; states: Uint8Array };
+  /**
+   * Per row of `order`: the ledger's task id (TASK_ID_WIDTH ASCII bytes each) and state (index into TASK_STATES),
+   * and its reason codes' number (LedgerPlan.reasons: equal exactly when the same named rules are hit).
+   */
+  ledger?: { taskIds: Uint8Array; states: Uint8Array; reasons?: Int32Array };
 }
 
 /** Task ids are at most this long (the limit of the dialers and CRMs that upsert by them). */
@@ -208,7 +211,8 @@ export function planTasks(
   const subscriber = Int32Array.from(order);
   const { hits, words, bits, badPhones } = hitBitsOf(ev, msisdn);
   const types = input.taskType,
-    states = input.ledger?.states;
+    states = input.ledger?.states,
+    reasons = input.ledger?.reasons;
   const hitSet = new Int32Array(rows);
   const hitSets: HitSetPlan[] = [];
   const byKey = new Map<number, number>();
@@ -222,11 +226,16 @@ export function planTasks(
   for (let r = 0; r < rows; r++) {
     const i = subscriber[r]!;
     const variant = (types === undefined ? 0 : types[i]!) + TASK_TYPES.length * (states === undefined ? 0 : states[r]!);
-    const key = smallWord
-      ? bits[i]! * variants + variant
-      : words === 1
-        ? (bits[i]! >>> 0) + variant * 2 ** 32
-        : hits.key(i) * variants + variant;
+    // The ledger's number of the row's hit set, where it gave one: no read of the subscriber's bits (at random,
+    // in rank order) but for a hit set's first row, and no walk of the pattern maps of a scorecard's words.
+    const key =
+      reasons !== undefined
+        ? reasons[r]! * variants + variant
+        : smallWord
+          ? bits[i]! * variants + variant
+          : words === 1
+            ? (bits[i]! >>> 0) + variant * 2 ** 32
+            : hits.key(i) * variants + variant;
     let h = byKey.get(key);
     if (h === undefined) {
       const rules: number[] = [];

@@ -51,8 +51,8 @@ export interface TaskInput {
   contacts: ContactFold | null;
   /** Per subscriber, the contact policy's task type (index into TASK_TYPES); absent: every task is a retention task. */
   taskType?: Uint8Array;
-  /** Per tier (TIERS order), the ledger's ids and states of the rows; absent: ids by rank, every task new. */
-  ledger?: { taskIds: Uint8Array[]; states: Uint8Array[] };
+  /** Per tier (TIERS order), the ledger's ids and states of the rows (and their reasons' numbers); absent: ids by rank, every task new. */
+  ledger?: { taskIds: Uint8Array[]; states: Uint8Array[]; reasons?: Int32Array[] };
 }
 
 /**
