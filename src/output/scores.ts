@@ -27,7 +27,7 @@ import {
 } from 'apache-arrow';
 import { TIERS } from '../contract/contract.js';
 import type { TextColumn } from '../util/text-column.js';
-import { CsvBytesWriter } from '../util/bytes.js';
+import { NUMBER_ROOM, cellRoom, plainCells, putAscii, putBytes, putCell, putFixedPoint, putScaled } from '../util/bytes.js';
 import { csvLine } from './csv.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
 import { ENUM_MISSING } from '../rules/compile.js';
@@ -40,84 +40,109 @@ export { scoresHeader };
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const TIER_BYTES = TIERS.map(ascii);
+const COMMA = 0x2c,
+  ZERO = 0x30,
+  ONE = 0x31,
+  LF = 0x0a;
 
-/** Rule flags go out eight at a time: one pattern of ",0"/",1" cells per combination. */
-const FLAG_GROUP = 8;
-
-/** The cells of `count` flags for every combination: entry k is 2 × count bytes, flag j set when bit j of k is. */
-function flagPatterns(count: number): Uint8Array {
-  const width = 2 * count;
-  const out = new Uint8Array((1 << count) * width);
-  for (let k = 0; k < 1 << count; k++) {
-    for (let j = 0; j < count; j++) {
-      out[k * width + 2 * j] = 0x2c;
-      out[k * width + 2 * j + 1] = k & (1 << j) ? 0x31 : 0x30;
-    }
-  }
-  return out;
-}
-
-/** Per group of rules, each subscriber's combination of flags (computed column by column, the way the flags lie). */
-function flagKeys(flags: readonly Uint8Array[], n: number): { keys: Uint8Array; patterns: Uint8Array; width: number }[] {
-  const groups = [];
-  for (let base = 0; base < flags.length; base += FLAG_GROUP) {
-    const count = Math.min(FLAG_GROUP, flags.length - base);
-    const keys = new Uint8Array(n);
-    for (let j = 0; j < count; j++) {
-      const f = flags[base + j]!;
-      // Flags are 0/1: a shift, not a branch (a scorecard's steps hit at random, and a branch per cell mispredicts).
-      for (let i = 0; i < n; i++) keys[i]! |= f[i]! << j;
-    }
-    groups.push({ keys, patterns: flagPatterns(count), width: 2 * count });
-  }
-  return groups;
-}
+/** A measure's cell, after its comma: written into dst at p for subscriber i, returning the end. */
+type PutCell = (dst: Uint8Array, p: number, i: number) => number;
 
 /**
- * Writes the cells of measure columns, each after a comma, one subscriber at a time.
- * A value is written from the whole number of its smallest unit (fen for money), so
- * its text is exact at the measure's scale whatever the binary fraction.
+ * The cells of measure columns and the most bytes one row of them takes. A value is
+ * written from the whole number of its smallest unit (fen for money), so its text is
+ * exact at the measure's scale whatever the binary fraction.
  */
-function measureCells(measures: readonly MeasureColumn[]): (w: CsvBytesWriter, i: number) => void {
-  const cells = measures.map((m): ((w: CsvBytesWriter, i: number) => void) => {
+function measureCells(measures: readonly MeasureColumn[]): { cells: PutCell[]; room: number } {
+  let room = 0;
+  const cells = measures.map((m): PutCell => {
     const data = m.data;
     if (m.kind === 'enum') {
-      const bytes = (m.values ?? []).map(ascii);
-      return (w, i) => {
+      const bytes = (m.values ?? []).map((v) => encoder.encode(v));
+      room += 1 + Math.max(0, ...bytes.map((b) => b.length));
+      return (dst, p, i) => {
         const code = data[i]!;
-        if (code === ENUM_MISSING) return;
+        if (code === ENUM_MISSING) return p;
         const b = bytes[code];
-        if (b) w.raw(b, 0, b.length);
+        return b ? putBytes(dst, p, b, 0, b.length) : p;
       };
     }
+    room += 1 + NUMBER_ROOM;
     if (m.kind === 'day') {
       const dates = new Map<number, Uint8Array>();
-      return (w, i) => {
+      return (dst, p, i) => {
         const v = data[i]!;
-        if (!Number.isFinite(v)) return;
+        if (!Number.isFinite(v)) return p;
         let b = dates.get(v);
         if (b === undefined) dates.set(v, (b = ascii(formatDay(v))));
-        w.raw(b, 0, b.length);
+        // Within NUMBER_ROOM whatever the day: a year is at most a double's String() (25 bytes), then -MM-DD.
+        return putBytes(dst, p, b, 0, b.length);
       };
     }
-    if (data instanceof Int32Array) return (w, i) => w.scaled(data[i]!, 0, true);
+    if (data instanceof Int32Array) return (dst, p, i) => putScaled(dst, p, data[i]!, 0, true);
     const unit = 10 ** m.scale,
       scale = m.scale,
       trim = m.kind !== 'money';
-    return (w, i) => {
+    return (dst, p, i) => {
       const v = data[i]!;
-      if (v !== v) return; // not given
+      if (v !== v) return p; // not given
       const n = Math.round(v * unit);
-      if (Number.isSafeInteger(n)) w.scaled(n, scale, trim);
-      else if (Number.isFinite(v)) w.rawString(v.toFixed(scale));
+      if (Number.isSafeInteger(n)) return putScaled(dst, p, n, scale, trim);
+      return Number.isFinite(v) ? putAscii(dst, p, v.toFixed(scale)) : p;
     };
   });
-  return (w, i) => {
-    for (let k = 0; k < cells.length; k++) {
-      w.comma();
-      cells[k]!(w, i);
+  return { cells, room };
+}
+
+/** scores.csv goes to the file in pieces of about this many bytes, whole rows only. */
+const CSV_PIECE = 1 << 20;
+
+/** Rule flags go out eight at a time: one 16-byte pattern of ",0"/",1" cells per combination. */
+const FLAG_GROUP = 8;
+
+/**
+ * The cells of eight flags for every combination, as two doubles each (read and
+ * written little-endian, so the bytes are these whatever the machine): entry 2k and
+ * 2k + 1 for combination k, flag j set when bit j of k is. Bytes 7 and 15 are digits
+ * (0x30, 0x31), so neither double is a NaN, whose bits a copy might not keep.
+ */
+const FLAG_PATTERNS = (() => {
+  const bytes = new Uint8Array(256 * 2 * FLAG_GROUP);
+  for (let k = 0; k < 256; k++) {
+    for (let j = 0; j < FLAG_GROUP; j++) {
+      bytes[k * 16 + 2 * j] = COMMA;
+      bytes[k * 16 + 2 * j + 1] = k & (1 << j) ? ONE : ZERO;
     }
-  };
+  }
+  const view = new DataView(bytes.buffer);
+  return Float64Array.from({ length: 512 }, (_, e) => view.getFloat64(8 * e, true));
+})();
+
+/**
+ * Per group of eight rules, each subscriber's combination of flags, computed column by
+ * column the way the flags lie. Flags are 0/1: shifted by j they stay in their byte, so
+ * four subscribers are or-ed at once where the column is aligned for it (a shift, not a
+ * branch: a scorecard's steps hit at random, and a branch per cell mispredicts).
+ */
+function flagKeys(flags: readonly Uint8Array[], n: number): Uint8Array[] {
+  const groups: Uint8Array[] = [];
+  const words = n >> 2;
+  for (let base = 0; base < flags.length; base += FLAG_GROUP) {
+    const keys = new Uint8Array(n);
+    const keyWords = new Uint32Array(keys.buffer, 0, words);
+    for (let j = 0; j < FLAG_GROUP && base + j < flags.length; j++) {
+      const f = flags[base + j]!;
+      let i = 0;
+      if (f.byteOffset % 4 === 0) {
+        const fw = new Uint32Array(f.buffer, f.byteOffset, words);
+        for (let w = 0; w < words; w++) keyWords[w]! |= fw[w]! << j;
+        i = words << 2;
+      }
+      for (; i < n; i++) keys[i]! |= f[i]! << j;
+    }
+    groups.push(keys);
+  }
+  return groups;
 }
 
 export function writeScoresCsv(
@@ -128,55 +153,74 @@ export function writeScoresCsv(
   measures: readonly MeasureColumn[] = [],
 ): void {
   out.write(csvLine(scoresHeader(ev, measures)));
-  const withMeasures = measures.length > 0 ? measureCells(measures) : null;
-  const w = new CsvBytesWriter((bytes) => out.writeBytes(bytes));
   const n = ids.length;
   const { bytes, offsets } = ids;
-  const { value } = ev;
+  const { value, flags } = ev;
   const { risk, expectedLoss, tier } = s;
-  const groups = flagKeys(ev.flags, n);
+  // Ids are digits in practice: then each is copied as it is, without a look for quotes per row.
+  const plainIds = plainCells(bytes, offsets, n, true);
+  let longestId = 0;
+  for (let i = 0; i < n; i++) longestId = Math.max(longestId, offsets[i + 1]! - offsets[i]!);
+  const keys = flagKeys(flags, n);
+  const groups = keys.length;
+  const lastWidth = 2 * (flags.length - (groups - 1) * FLAG_GROUP);
+  const { cells, room: measureRoom } = measureCells(measures);
+  const tierRoom = Math.max(...TIER_BYTES.map((t) => t.length));
+  // A group's pattern is written whole (16 bytes), even the last group's shorter one: the next cell overwrites the rest.
+  const rowRoom = cellRoom(longestId) + 3 * NUMBER_ROOM + tierRoom + 4 + 16 * groups + measureRoom + 1;
+  const buf = new Uint8Array(CSV_PIECE + rowRoom);
+  const view = new DataView(buf.buffer);
+  let p = 0;
   for (let i = 0; i < n; i++) {
-    w.cell(bytes, offsets[i]!, offsets[i + 1]!, true);
-    w.comma();
+    const s0 = offsets[i]!,
+      e0 = offsets[i + 1]!;
+    if (plainIds) for (let k = s0; k < e0; k++) buf[p++] = bytes[k]!;
+    else p = putCell(buf, p, bytes, s0, e0, true);
+    buf[p++] = COMMA;
     const v = value[i]!;
-    if (Number.isFinite(v)) fixed(w, v, 2); // a value the pack cannot compute (NaN) is an empty cell
-    w.comma();
+    if (Number.isFinite(v)) p = fixed(buf, p, v, 2); // a value the pack cannot compute (NaN) is an empty cell
+    buf[p++] = COMMA;
     const t = TIER_BYTES[tier[i]!]!;
-    w.raw(t, 0, t.length);
-    w.comma();
-    // Most subscribers hit no rule: zero risk and loss need no formatting ((-0).toFixed too gives "0.0000").
-    fixed(w, risk[i]!, 4);
-    w.comma();
-    fixed(w, expectedLoss[i]!, 2);
-    for (let k = 0; k < groups.length; k++) {
-      const g = groups[k]!;
-      const at = g.keys[i]! * g.width;
-      w.raw(g.patterns, at, at + g.width);
+    for (let k = 0; k < t.length; k++) buf[p++] = t[k]!;
+    buf[p++] = COMMA;
+    p = fixed(buf, p, risk[i]!, 4);
+    buf[p++] = COMMA;
+    p = fixed(buf, p, expectedLoss[i]!, 2);
+    for (let g = 0; g < groups; g++) {
+      const at = 2 * keys[g]![i]!;
+      view.setFloat64(p, FLAG_PATTERNS[at]!, true);
+      view.setFloat64(p + 8, FLAG_PATTERNS[at + 1]!, true);
+      p += g === groups - 1 ? lastWidth : 16;
     }
-    if (withMeasures !== null) withMeasures(w, i);
-    w.endLine();
+    for (let k = 0; k < cells.length; k++) {
+      buf[p++] = COMMA;
+      p = cells[k]!(buf, p, i);
+    }
+    buf[p++] = LF;
+    if (p >= CSV_PIECE) {
+      out.writeBytes(buf.subarray(0, p));
+      p = 0;
+    }
   }
-  w.end();
+  if (p > 0) out.writeBytes(buf.subarray(0, p));
 }
 
 /**
- * x.toFixed(digits), the text these files have always held, without making a string
- * when the rounding is clear: a logistic pack gives every subscriber a risk and a loss,
- * and toFixed was a string per cell. x · 10^digits is within half an ulp of the exact
- * product; away from a tie (.5 within 1e-6, far wider than that ulp below 1e9) its
- * nearest integer is toFixed's. Ties, negatives, large and non-finite values take toFixed.
+ * x.toFixed(digits) into dst at p (NUMBER_ROOM bytes at most), the text these files
+ * have always held, without making a string when the rounding is clear: a logistic
+ * pack gives every subscriber a risk and a loss, and toFixed was a string per cell.
+ * x · 10^digits is within half an ulp of the exact product; away from a tie (.5
+ * within 1e-6, far wider than that ulp below 1e9) its nearest integer is toFixed's.
+ * Ties, negatives, large and non-finite values take toFixed.
  */
-export function fixed(w: CsvBytesWriter, x: number, digits: number): void {
-  const v = x * 10 ** digits;
+export function fixed(dst: Uint8Array, p: number, x: number, digits: 2 | 4): number {
+  const v = x * (digits === 2 ? 100 : 10000);
   if (v >= 0 && v < 1e9) {
     const whole = Math.floor(v),
       f = v - whole;
-    if (Math.abs(f - 0.5) > 1e-6) {
-      w.scaled(f > 0.5 ? whole + 1 : whole, digits, false);
-      return;
-    }
+    if (Math.abs(f - 0.5) > 1e-6) return putFixedPoint(dst, p, f > 0.5 ? whole + 1 : whole, digits);
   }
-  w.rawString(x.toFixed(digits));
+  return putAscii(dst, p, x.toFixed(digits));
 }
 
 /** A Utf8 vector built straight into one byte buffer and its offsets (no per-string builder objects). */

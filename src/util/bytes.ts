@@ -135,6 +135,70 @@ export function putUint(dst: Uint8Array, p: number, v: number): number {
   return end;
 }
 
+/** "00" to "99": the two digit bytes of k at 2k and 2k + 1. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => ZERO + (k & 1 ? (k >> 1) % 10 : Math.floor(k / 20)));
+
+/** The two digits of a whole number from 0 to 99 (2 bytes). */
+export function putTwoDigits(dst: Uint8Array, p: number, v: number): number {
+  dst[p] = DIGIT_PAIRS[2 * v]!;
+  dst[p + 1] = DIGIT_PAIRS[2 * v + 1]!;
+  return p + 2;
+}
+
+/**
+ * A whole number from 0 below 2^31 in decimal (10 bytes at most), as putUint
+ * writes it, two digits per division: for the hot numeric cells (scores.csv).
+ */
+export function putSmallUint(dst: Uint8Array, p: number, v: number): number {
+  if (v < 10) {
+    dst[p] = ZERO + v;
+    return p + 1;
+  }
+  if (v < 100) return putTwoDigits(dst, p, v);
+  const end = p + decimalDigits(v);
+  let d = end;
+  let t = v | 0;
+  while (t >= 100) {
+    const q = (t / 100) | 0;
+    d -= 2;
+    putTwoDigits(dst, d, t - q * 100);
+    t = q;
+  }
+  if (t >= 10) putTwoDigits(dst, d - 2, t);
+  else dst[d - 1] = ZERO + t;
+  return end;
+}
+
+/**
+ * putScaled(n, digits, false) for n from 0 below 2^31 and 2 or 4 digits (16 bytes
+ * at most): the whole part, the point and the places, two digits at a time.
+ */
+export function putFixedPoint(dst: Uint8Array, p: number, n: number, digits: 2 | 4): number {
+  const unit = digits === 2 ? 100 : 10000;
+  // n / unit is correctly rounded and at least 1 / unit away from the next whole number, so | 0 is its floor.
+  const whole = (n / unit) | 0;
+  p = putSmallUint(dst, p, whole);
+  dst[p++] = POINT;
+  let frac = n - whole * unit;
+  if (digits === 4) {
+    const high = (frac / 100) | 0;
+    p = putTwoDigits(dst, p, high);
+    frac -= high * 100;
+  }
+  return putTwoDigits(dst, p, frac);
+}
+
+/**
+ * True when no cell of the text column bytes[offsets[i]..offsets[i + 1]) for i below
+ * n needs quoting, nor (freeText) a leading "'": putCell would copy each as it is.
+ */
+export function plainCells(bytes: Uint8Array, offsets: Int32Array, n: number, freeText: boolean): boolean {
+  if (n === 0) return true;
+  if (needsQuotes(bytes, offsets[0]!, offsets[n]!)) return false;
+  if (freeText) for (let i = 0; i < n; i++) if (startsLikeFormula(bytes, offsets[i]!, offsets[i + 1]!)) return false;
+  return true;
+}
+
 /** A whole number from 0 below 10^width, zero-padded to width digits (width bytes). */
 export function putPadded(dst: Uint8Array, p: number, v: number, width: number): number {
   const end = p + width;

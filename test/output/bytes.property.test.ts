@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { csvLine, neutraliseFormula } from '../../src/output/csv.js';
-import { CsvBytesWriter, putHundredths, putPadded, startsLikeFormula } from '../../src/util/bytes.js';
+import {
+  CsvBytesWriter,
+  plainCells,
+  putCell,
+  putFixedPoint,
+  putHundredths,
+  putPadded,
+  putScaled,
+  putSmallUint,
+  startsLikeFormula,
+} from '../../src/util/bytes.js';
+import { TextColumn } from '../../src/util/text-column.js';
 
 const cellText = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 12 }),
@@ -91,6 +102,45 @@ describe('util/bytes', () => {
         const v = a % 10 ** width;
         expect(Buffer.from(out.subarray(0, putPadded(out, 0, v, width))).toString()).toBe(String(v).padStart(width, '0'));
       }),
+    );
+  });
+
+  it('writes small whole numbers and fixed points two digits at a time as putUint and putScaled do', () => {
+    const small = fc.oneof(
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      fc.integer({ min: 0, max: 120_000 }),
+      fc.constantFrom(0, 9, 10, 99, 100, 999, 1000, 9999, 10000, 2 ** 31 - 1),
+    );
+    fc.assert(
+      fc.property(small, fc.constantFrom(2 as const, 4 as const), (v, digits) => {
+        const out = new Uint8Array(40);
+        const want = new Uint8Array(40);
+        const at = 3;
+        expect(Buffer.from(out.subarray(at, putSmallUint(out, at, v))).toString()).toBe(String(v));
+        const end = putFixedPoint(out, at, v, digits);
+        expect(Buffer.from(out.subarray(at, end)).equals(Buffer.from(want.subarray(at, putScaled(want, at, v, digits, false))))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('finds a text column plain exactly when putCell would copy every cell as it is', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.stringMatching(/^[0-9A-Z]{0,6}$/), cellText), { maxLength: 12 }),
+        fc.boolean(),
+        (values, freeText) => {
+          const col = TextColumn.from(values);
+          const out = new Uint8Array(64);
+          const copied = values.every((_, i) => {
+            const s = col.start(i),
+              e = col.end(i);
+            return Buffer.from(out.subarray(0, putCell(out, 0, col.bytes, s, e, freeText))).equals(Buffer.from(col.bytes.subarray(s, e)));
+          });
+          expect(plainCells(col.bytes, col.offsets, col.length, freeText)).toBe(copied);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

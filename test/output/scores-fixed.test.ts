@@ -1,18 +1,14 @@
 /** scores.csv's numbers without a string per cell (scores.ts fixed) hold toFixed's text, ties and edges included. */
 import { describe, expect, it } from 'vitest';
 import { fixed } from '../../src/output/scores.js';
-import { CsvBytesWriter } from '../../src/util/bytes.js';
+import { NUMBER_ROOM } from '../../src/util/bytes.js';
 
-let out = '';
-const w = new CsvBytesWriter((b) => {
-  out += Buffer.from(b).toString('latin1');
-}, 64);
+const buf = new Uint8Array(3 + NUMBER_ROOM);
 
-function text(x: number, digits: number): string {
-  out = '';
-  fixed(w, x, digits);
-  w.flush();
-  return out;
+function text(x: number, digits: 2 | 4): string {
+  const end = fixed(buf, 3, x, digits);
+  expect(end - 3).toBeLessThanOrEqual(NUMBER_ROOM);
+  return Buffer.from(buf.subarray(3, end)).toString('latin1');
 }
 
 describe('fixed(): toFixed text for the scores columns', () => {
@@ -44,7 +40,7 @@ describe('fixed(): toFixed text for the scores columns', () => {
     for (let k = 0; k < 20000; k++)
       xs.push(rand(), rand() * 100, rand() * 1e6, Math.round(rand() * 1e6) / 1e4 + 0.00005, (Math.floor(rand() * 1e5) + 0.5) / 100);
     const wrong: [number, string, string][] = [];
-    for (const digits of [2, 4])
+    for (const digits of [2, 4] as const)
       for (const x of xs) if (text(x, digits) !== x.toFixed(digits)) wrong.push([x, text(x, digits), x.toFixed(digits)]);
     expect(wrong).toEqual([]);
   });

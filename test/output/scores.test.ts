@@ -167,6 +167,29 @@ describe('scores.csv from columns', () => {
   });
 });
 
+describe('scores.csv fast paths', () => {
+  it('when every id is plain and the flags are views at any byte offset then the bytes equal the string version', () => {
+    fc.assert(
+      fc.property(
+        caseOf(40).map((c) => ({ ...c, ids: c.ids.map((_, i) => String(1_000_000 + i * 13)) })),
+        fc.integer({ min: 0, max: 7 }),
+        (c, shift) => {
+          // Each flag column inside a larger buffer, so the four-at-a-time or finds it unaligned as well as aligned.
+          const flags = c.ev.flags.map((f, j) => {
+            const at = (shift + j) % 8;
+            const backing = new Uint8Array(f.length + 16).fill(1);
+            backing.set(f, at);
+            return backing.subarray(at, at + f.length);
+          });
+          const viewed = { ...c, ev: { ...c.ev, flags } };
+          expect(csvBytes(TextColumn.from(c.ids), viewed.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('scores.arrow from columns', () => {
   it('when any ids and columns are written then the file equals the one built from strings', () => {
     fc.assert(
