@@ -27,7 +27,7 @@ import {
 } from 'apache-arrow';
 import { TIERS } from '../contract/contract.js';
 import type { TextColumn } from '../util/text-column.js';
-import { NUMBER_ROOM, cellRoom, plainCells, putAscii, putBytes, putCell, putFixedPoint, putScaled } from '../util/bytes.js';
+import { NUMBER_ROOM, cellRoom, putAscii, putBytes, putCell, putFixedPoint, putScaled } from '../util/bytes.js';
 import { csvLine } from './csv.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
 import { ENUM_MISSING } from '../rules/compile.js';
@@ -43,6 +43,8 @@ const TIER_BYTES = TIERS.map(ascii);
 const COMMA = 0x2c,
   ZERO = 0x30,
   ONE = 0x31,
+  EQUALS = 0x3d,
+  AT = 0x40,
   LF = 0x0a;
 
 /** A measure's cell, after its comma: written into dst at p for subscriber i, returning the end. */
@@ -145,6 +147,24 @@ function flagKeys(flags: readonly Uint8Array[], n: number): Uint8Array[] {
   return groups;
 }
 
+/**
+ * putCell(…, true) of an id. Ids are digits in practice: an id whose bytes are all
+ * from '0' (0x30) up, whose first is ASCII and neither '=' nor '@', holds nothing to
+ * quote and does not start like a formula, so it is copied while its bytes are looked
+ * at; any other id is written again by putCell.
+ */
+function idCell(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
+  let low = 0;
+  let q = p;
+  for (let k = s; k < e; k++) {
+    const c = b[k]!;
+    dst[q++] = c;
+    low |= c - ZERO; // negative once a byte is below '0'
+  }
+  if (low >= 0 && (s === e || (b[s]! < 0x80 && b[s] !== EQUALS && b[s] !== AT))) return q;
+  return putCell(dst, p, b, s, e, true);
+}
+
 export function writeScoresCsv(
   out: ChunkedFile,
   ids: TextColumn,
@@ -157,8 +177,6 @@ export function writeScoresCsv(
   const { bytes, offsets } = ids;
   const { value, flags } = ev;
   const { risk, expectedLoss, tier } = s;
-  // Ids are digits in practice: then each is copied as it is, without a look for quotes per row.
-  const plainIds = plainCells(bytes, offsets, n, true);
   let longestId = 0;
   for (let i = 0; i < n; i++) longestId = Math.max(longestId, offsets[i + 1]! - offsets[i]!);
   const keys = flagKeys(flags, n);
@@ -174,8 +192,7 @@ export function writeScoresCsv(
   for (let i = 0; i < n; i++) {
     const s0 = offsets[i]!,
       e0 = offsets[i + 1]!;
-    if (plainIds) for (let k = s0; k < e0; k++) buf[p++] = bytes[k]!;
-    else p = putCell(buf, p, bytes, s0, e0, true);
+    p = idCell(buf, p, bytes, s0, e0);
     buf[p++] = COMMA;
     const v = value[i]!;
     if (Number.isFinite(v)) p = fixed(buf, p, v, 2); // a value the pack cannot compute (NaN) is an empty cell

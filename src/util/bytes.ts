@@ -188,17 +188,6 @@ export function putFixedPoint(dst: Uint8Array, p: number, n: number, digits: 2 |
   return putTwoDigits(dst, p, frac);
 }
 
-/**
- * True when no cell of the text column bytes[offsets[i]..offsets[i + 1]) for i below
- * n needs quoting, nor (freeText) a leading "'": putCell would copy each as it is.
- */
-export function plainCells(bytes: Uint8Array, offsets: Int32Array, n: number, freeText: boolean): boolean {
-  if (n === 0) return true;
-  if (needsQuotes(bytes, offsets[0]!, offsets[n]!)) return false;
-  if (freeText) for (let i = 0; i < n; i++) if (startsLikeFormula(bytes, offsets[i]!, offsets[i + 1]!)) return false;
-  return true;
-}
-
 /** A whole number from 0 below 10^width, zero-padded to width digits (width bytes). */
 export function putPadded(dst: Uint8Array, p: number, v: number, width: number): number {
   const end = p + width;

@@ -3,8 +3,6 @@ import fc from 'fast-check';
 import { csvLine, neutraliseFormula } from '../../src/output/csv.js';
 import {
   CsvBytesWriter,
-  plainCells,
-  putCell,
   putFixedPoint,
   putHundredths,
   putPadded,
@@ -12,7 +10,6 @@ import {
   putSmallUint,
   startsLikeFormula,
 } from '../../src/util/bytes.js';
-import { TextColumn } from '../../src/util/text-column.js';
 
 const cellText = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 12 }),
@@ -121,26 +118,6 @@ describe('util/bytes', () => {
         expect(Buffer.from(out.subarray(at, end)).equals(Buffer.from(want.subarray(at, putScaled(want, at, v, digits, false))))).toBe(true);
       }),
       { numRuns: 2000 },
-    );
-  });
-
-  it('finds a text column plain exactly when putCell would copy every cell as it is', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.oneof(fc.stringMatching(/^[0-9A-Z]{0,6}$/), cellText), { maxLength: 12 }),
-        fc.boolean(),
-        (values, freeText) => {
-          const col = TextColumn.from(values);
-          const out = new Uint8Array(64);
-          const copied = values.every((_, i) => {
-            const s = col.start(i),
-              e = col.end(i);
-            return Buffer.from(out.subarray(0, putCell(out, 0, col.bytes, s, e, freeText))).equals(Buffer.from(col.bytes.subarray(s, e)));
-          });
-          expect(plainCells(col.bytes, col.offsets, col.length, freeText)).toBe(copied);
-        },
-      ),
-      { numRuns: 500 },
     );
   });
 });

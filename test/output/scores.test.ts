@@ -168,10 +168,11 @@ describe('scores.csv from columns', () => {
 });
 
 describe('scores.csv fast paths', () => {
-  it('when every id is plain and the flags are views at any byte offset then the bytes equal the string version', () => {
+  it('when most ids are plain and the flags are views at any byte offset then the bytes equal the string version', () => {
     fc.assert(
       fc.property(
-        caseOf(40).map((c) => ({ ...c, ids: c.ids.map((_, i) => String(1_000_000 + i * 13)) })),
+        // Mostly digits (copied as they are), some any text (written again by putCell) in between.
+        caseOf(40).map((c) => ({ ...c, ids: c.ids.map((id, i) => (i % 3 === 2 ? id : String(1_000_000 + i * 13))) })),
         fc.integer({ min: 0, max: 7 }),
         (c, shift) => {
           // Each flag column inside a larger buffer, so the four-at-a-time or finds it unaligned as well as aligned.
