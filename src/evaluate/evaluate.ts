@@ -93,7 +93,9 @@ function stepFlags(pack: RulePack, table: FeatureTable, D: number, excluded: Uin
     for (const st of steps) {
       const lo = st.from === null ? null : Number(stepNumber(st.from)),
         hi = st.below === null ? null : Number(stepNumber(st.below));
-      const f = new Uint8Array(n);
+      // In shared memory as every rule's flags: the score-files worker reads them where they are (a scorecard's
+      // steps are most of its columns, and each was copied for the worker at the end of the score stage).
+      const f = sharedUint8(n);
       // Comparisons as 0/1 numbers, and-ed: no branch per cell.
       if (lo === null) for (let i = 0; i < n; i++) f[i] = +(x[i]! - hi! < -E) & (excluded[i]! ^ 1);
       else if (hi === null) for (let i = 0; i < n; i++) f[i] = +(lo - x[i]! <= E) & (excluded[i]! ^ 1);

@@ -273,4 +273,47 @@ describe('the columns the score-files worker gets', () => {
     expect(w2.idOffsets.buffer).toBe(sharedIds.offsets.buffer);
     expect(fromWorkerInput(w2).ids.toArray()).toEqual(['a', 'b', 'c', 'd']);
   });
+
+  it("when a scorecard's steps are flagged then their columns too go over uncopied", () => {
+    const pack = parseRulePack(
+      [
+        'pack: t',
+        'value: amount(M0)',
+        'tiers: { high: 60, mid: 30 }',
+        'score: logistic',
+        'intercept: -1',
+        'flag_risk: 0.1',
+        'rules:',
+        '  - { id: r1, when: "amount(M0) > 1", points: 0.5, action: call }',
+        'scorecard:',
+        '  - id: bill',
+        '    measure: amount(M0)',
+        '    action: call',
+        '    steps:',
+        '      - { below: 10, points: -0.5 }',
+        '      - { from: 10, below: 50, points: 0.4 }',
+        '      - { from: 50, points: 0.7 }',
+        '',
+      ].join('\n'),
+      'p.yaml',
+    );
+    const n = 4;
+    const columns = new Map(
+      [...requiredFeatures(pack).keys()].map((k): [string, FeatureColumn] => [
+        k,
+        k.startsWith('amount') ? { values: Int32Array.of(0, 2000, 7000, 4000), unit: 100 } : new Uint8Array(n),
+      ]),
+    );
+    const ev = evaluate(pack, { n, columns }, 20_000);
+    const ids = TextColumn.from(['a', 'b', 'c', 'd']);
+    const w = toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, ids, ev, score(pack, ev, ids));
+    expect(ev.ruleIds).toEqual(['r1', 'bill_1', 'bill_2', 'bill_3']);
+    expect(ev.flags.map((f) => [...f])).toEqual([
+      [0, 1, 1, 1],
+      [1, 0, 0, 0],
+      [0, 1, 0, 1],
+      [0, 0, 1, 0],
+    ]);
+    ev.flags.forEach((f, j) => expect(w.flags[j]).toBe(f));
+  });
 });
