@@ -9,15 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { csvLine, neutraliseFormula, quoteCell } from '../../src/output/csv.js';
 import type { ChunkedFile } from '../../src/output/publish.js';
 import { fromWorkerInput, toWorkerInput } from '../../src/output/scores-protocol.js';
-import {
-  scoresArrow,
-  scoresHeader,
-  utf8Vector,
-  writeScoresArrow,
-  writeScoresCsv,
-  type ScoreRules,
-  type ScoreValues,
-} from '../../src/output/scores.js';
+import { scoresArrow, scoresHeader, writeScoresArrow, writeScoresCsv, type ScoreRules, type ScoreValues } from '../../src/output/scores.js';
 import { TIERS } from '../../src/contract/contract.js';
 import { parseRulePack, requiredFeatures } from '../../src/config/rulepack.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
@@ -55,6 +47,19 @@ function referenceCsv({ ids, ev, s }: Case): string {
     out += line + '\n';
   }
   return out;
+}
+
+/**
+ * A Utf8 vector made with apache-arrow's modules (scores.ts loads the package's one-file
+ * build): the reference files are written by the modules alone.
+ */
+function utf8Vector(strings: readonly string[]): Vector {
+  const bytes = strings.map((v) => Buffer.from(v, 'utf8'));
+  const valueOffsets = new Int32Array(strings.length + 1);
+  bytes.forEach((b, i) => {
+    valueOffsets[i + 1] = valueOffsets[i]! + b.length;
+  });
+  return makeVector(makeData({ type: new Utf8(), length: strings.length, nullCount: 0, valueOffsets, data: Buffer.concat(bytes) }));
 }
 
 /** A value that is not finite is null over a 0 (and with no nulls the column has no bitmap). */
