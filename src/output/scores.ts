@@ -7,9 +7,11 @@
  *
  * Both are written from the flat columns alone (typed arrays and the ids' UTF-8
  * bytes), so the same code runs in the main thread or in the score-files worker
- * (score-files.ts) on copies of them: the ids' bytes go into the CSV and into the
- * Arrow Utf8 column without being decoded. Numbers still go through toFixed: it
- * rounds the exact binary value, and its text is what the files have always held.
+ * (score-files.ts) on the same shared memory: the ids' bytes go into the CSV and into
+ * the Arrow Utf8 column without being decoded. Numbers hold toFixed's text (it rounds
+ * the exact binary value; fixed() writes its digits without a string where the
+ * rounding is clear). A CSV row is made in one buffer with room for the whole row, its
+ * flags eight at a time from a table of patterns.
  */
 import { createRequire } from 'node:module';
 import type { Float64 as Float64Type, Table as TableType, Utf8 as Utf8Type, Vector } from 'apache-arrow';
