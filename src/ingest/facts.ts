@@ -754,6 +754,39 @@ interface MonthState {
 }
 
 /**
+ * Values by month, in an array over the 20 years before the run month (a Map for
+ * anything outside it): looked up once per billing row.
+ */
+class MonthSlots<T> {
+  private readonly base: number;
+  private readonly slots: (T | undefined)[] = new Array(MONTH_SLOTS).fill(undefined);
+  private readonly other = new Map<number, T>();
+
+  constructor(asOfMonth: number) {
+    this.base = asOfMonth - MONTH_SLOTS + 16;
+  }
+
+  get(month: number): T | undefined {
+    const k = month - this.base;
+    return k >= 0 && k < MONTH_SLOTS ? this.slots[k] : this.other.get(month);
+  }
+
+  set(month: number, value: T): void {
+    const k = month - this.base;
+    if (k >= 0 && k < MONTH_SLOTS) this.slots[k] = value;
+    else this.other.set(month, value);
+  }
+
+  delete(month: number): void {
+    const k = month - this.base;
+    if (k >= 0 && k < MONTH_SLOTS) this.slots[k] = undefined;
+    else this.other.delete(month);
+  }
+}
+
+const MONTH_SLOTS = 256;
+
+/**
  * How many of the newest months before the run month (M0, M1, …) to keep per
  * measure: 1 + the largest Mk a feature reads, 0 (or absent) for a measure no
  * feature reads. (M0 is the newest bill month before the run month, so these are
@@ -790,17 +823,32 @@ export async function foldBilling(
   const window = Math.max(1, ...width);
   let newest = -Infinity;
   // The sums of the month of the previous row (rows of one month often come together).
-  let lastMonth = NaN;
+  let lastMonth = -1;
   let last: MonthState | undefined;
+  // The kept months by month (a Map lookup per row cost as much as the row's sums:
+  // a subscriber's rows come month after month, so the month changes every row).
+  const byMonth = new MonthSlots<MonthState>(asOfMonth);
   const range = opts.range;
   // A range after the first keeps the first rows of the months it stops keeping: they
   // may still count repeats in PartsMerge (the months are dropped there when the
   // earlier ranges' newest month says the file's reader never kept them).
   const retired: { month: number; state: MonthState }[] = [];
   const laterRows = () => (range !== undefined && range.index > 0 ? new LaterRows() : null);
+  // Not inside add: a closure there over its month would make every call allocate a context (~40 bytes a row).
+  const newMonth = (month: number): MonthState => {
+    const state = {
+      sums: width.map((w) => (month > newest - w ? new Float64Array(n) : null)),
+      first: new Int32Array(n),
+      later: laterRows(),
+    };
+    months.set(month, state);
+    byMonth.set(month, state);
+    return state;
+  };
   /** Folds one accepted row of a month before the run month (from the handler or the fast path): v[0] the month, v[1 + j] column j. */
   const add = (idx: number, v: Float64Array): void => {
-    const month = v[0]!;
+    // A month is a small whole number: kept as one (a double in a closure's variable or a Map key is a heap number per row).
+    const month = v[0]! | 0;
     let state: MonthState | undefined;
     if (month === lastMonth) {
       state = last!;
@@ -810,17 +858,14 @@ export async function foldBilling(
         for (const [m, old] of months) {
           if (m <= newest - window) {
             months.delete(m);
+            byMonth.delete(m);
             if (old.later !== null) retired.push({ month: m, state: old });
           }
           for (let j = 0; j < width.length; j++) if (m <= newest - width[j]!) old.sums[j] = null;
         }
       }
       if (month <= newest - window) return;
-      state = months.get(month);
-      if (!state) {
-        state = { sums: width.map((w) => (month > newest - w ? new Float64Array(n) : null)), first: new Int32Array(n), later: laterRows() };
-        months.set(month, state);
-      }
+      state = byMonth.get(month) ?? newMonth(month);
       lastMonth = month;
       last = state;
     }

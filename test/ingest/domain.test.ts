@@ -77,6 +77,34 @@ describe('values outside their domain', () => {
     });
   }
 
+  it('when every bill month lies decades before the run then the newest of them is M0 and the months are summed as recent ones are', async () => {
+    const path = write('billing-old.csv', [
+      'subscriber_id,bill_month,amount,mou,hotline_calls',
+      'S1,1990-01,1.00,10,0',
+      'S1,1990-02,2.00,20,0',
+      'S1,1990-02,2.00,20,0',
+      'S2,1990-02,4.00,40,1',
+      'S3,1989-12,8.00,80,0',
+    ]);
+    for (const plain of [true, false]) {
+      const r = await readBilling(
+        path,
+        'billing_monthly.csv',
+        input,
+        subs,
+        new RejectLog(),
+        2026 * 12 + 10,
+        { amount: 2, mou: 1 },
+        { plain },
+      );
+      expect([...r.fold.months.keys()].sort()).toEqual([1990 * 12, 1990 * 12 + 1]);
+      expect(Array.from(plainColumn(r.fold.months.get(1990 * 12 + 1)!.amount!))).toEqual([4, 4, 0]);
+      expect(Array.from(plainColumn(r.fold.months.get(1990 * 12)!.amount!))).toEqual([1, 0, 0]);
+      expect(r.fold.months.get(1990 * 12)!.mou).toBeUndefined();
+      expect(r.stats.duplicates).toBe(1);
+    }
+  });
+
   it('when a contract ends before it starts then it is rejected with CW_ROW_END_BEFORE_START; 9999-12-31 is an open end', async () => {
     const r = await contracts(
       'contracts.csv',
