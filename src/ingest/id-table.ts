@@ -213,8 +213,17 @@ export class IdTable {
     if (last >= 0 && this.equalsAt(last, b, s, e)) return last;
     const lim = Math.min(n, last + 1 + WINDOW);
     if (this.near) for (let i = last + 1; i < lim; i++) if (this.equalsAt(i, b, s, e)) return (this.last = i);
+    return this.findHashed(b, s, e);
+  }
+
+  /**
+   * find() past the window: for a caller that compared the last key found and the
+   * WINDOW after it itself (plain-rows.ts nearId), or find() once the window missed.
+   */
+  findHashed(b: Uint8Array, s: number, e: number): number {
     if (!this.indexed) this.requireIndex();
     this.hashed++;
+    const last = this.last;
     const h = hashBytes(b, s, e);
     const slots = this.slots;
     const mask = this.mask;
@@ -222,10 +231,20 @@ export class IdTable {
       const v = slots[2 * j + 1]!;
       if (v === 0) return ID_UNKNOWN;
       if (slots[2 * j] === h && this.equalsAt(v - 1, b, s, e)) {
-        this.near = v - 1 > last && v - 1 < lim;
+        this.near = v - 1 > last && v - 1 <= last + WINDOW;
         return (this.last = v - 1);
       }
     }
+  }
+
+  /**
+   * Key i was found by a caller that compares ids in place (plain-rows.ts nearId):
+   * the next lookup starts there, as after find() of it (rows near each other).
+   */
+  foundAt(i: number): void {
+    if (i < 0 || i >= this._n) return;
+    this.last = i;
+    this.near = true;
   }
 
   /** The hash index's arrays, for lookups of many keys at once (unsorted-ids.ts): slots as find() reads them. */

@@ -243,7 +243,8 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
           '    if (p < len && b[p] === 46) { const f0 = ++p; while (k > 0 && p < len && (c = b[p] - 48) >= 0 && c <= 9) { v = v * 10 + c; p++; k--; } n += p - f0; }',
           `    if (p >= len) ${bail}`,
           col.kind === Kind.Number ? `    if (n === 0 || n > 15) ${bail}` : `    if (n === 0 ? p !== s : n > 15) ${bail}`,
-          `    if (k > 0) { v *= pow10[k]; if (v > 9007199254740992) ${bail} }`,
+          // The missing decimals' power of ten as a constant (the same double as POW10[k]).
+          `    if (k > 0) { v *= ${powersOfTen(scale)}; if (v > 9007199254740992) ${bail} }`,
           col.nonNegative ? `    if (d0 > s && v !== 0) ${bail}` : '    if (d0 > s && v !== 0) v = -v;',
           '    c = b[p]; }',
         );
@@ -287,12 +288,21 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     '}',
     `if (bn > 0) { const n0 = bn, k = foldBatch(b, n0); ${taken('k')} } }`,
     'else if (!batched) batch.observe(ids.hashed - hashed0, records);',
+    // The table's next lookup (the general reader's, for a record left here) starts at the last key found here.
+    'if (!batched) ids.foundAt(hint);',
     'state.lastYmd = lastYmd; state.lastDay = lastDay; state.hint = hint;',
     'state.records += records; state.lines += lines;',
     'return p;',
     '};',
   );
   return L.join('\n');
+}
+
+/** POW10[k] for k in 1..scale, as an expression of k (k is 1 with scale 1). */
+function powersOfTen(scale: number): string {
+  let e = `${POW10[1]}`;
+  for (let k = 2; k <= scale; k++) e = `(k === ${k} ? ${POW10[k]} : ${e})`;
+  return e;
 }
 
 /**
@@ -310,15 +320,18 @@ function nearId(delim: number, bail: string): string[] {
     `  if (kw > 0 && !batched && s + kw < len && b[s + kw] === (q === 1 ? 34 : ${delim})) {`,
     '    idx = -1;',
     `    for (let i = hint < 0 ? 0 : hint, o = i * kw, e = i + ${WINDOW + 1} < kn ? i + ${WINDOW + 1} : kn; i < e; i++, o += kw) {`,
-    // Four bytes at a time from the end (where ids differ), then the bytes before.
+    // Four bytes at a time from the end (where ids differ); the first four last, over
+    // bytes already compared where the width is not a multiple of four (kw >= 4: kd and
+    // bd are read in bounds); narrower keys byte by byte.
     '      let k = kw - 4;',
-    '      while (k >= 0 && kd.getUint32(o + k) === bd.getUint32(s + k)) k -= 4;',
-    '      if (k >= 0) continue;',
-    '      k += 3;',
-    '      while (k >= 0 && kb[o + k] === b[s + k]) k--;',
-    '      if (k < 0) { idx = i; break; }',
+    '      while (k > 0 && kd.getUint32(o + k) === bd.getUint32(s + k)) k -= 4;',
+    '      if (k > 0) continue;',
+    '      if (kw >= 4) { if (kd.getUint32(o) !== bd.getUint32(s)) continue; }',
+    '      else { k = kw - 1; while (k >= 0 && kb[o + k] === b[s + k]) k--; if (k >= 0) continue; }',
+    '      idx = i; break;',
     '    }',
-    `    if (idx < 0) { idx = ids.find(b, s, s + kw); if (idx < 0) ${bail} }`,
+    // Past the window: the table's lookup, from the key this scan found last (not the table's own last find).
+    `    if (idx < 0) { ids.foundAt(hint); idx = ids.findHashed(b, s, s + kw); if (idx < 0) ${bail} }`,
     '    hint = idx; p = s + kw; c = b[p];',
     '  }',
   ];

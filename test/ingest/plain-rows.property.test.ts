@@ -476,6 +476,7 @@ describe('the fast path for plain records', () => {
 
   it('when ids have one width and come in order then the fast path finds them without looking them up in the table', () => {
     const find = vi.spyOn(widthTable, 'find');
+    const hashed = vi.spyOn(widthTable, 'findHashed');
     try {
       const folded: number[] = [];
       const columns = [
@@ -487,14 +488,104 @@ describe('the fast path for plain records', () => {
       expect(rows.scan(b, 0, b.length)).toBe(b.length);
       expect(folded).toEqual([0, 0, 1, 3, 3]);
       expect(find).not.toHaveBeenCalled();
-      // Out of the window's reach (a key before the last one found) the table is asked.
+      expect(hashed).not.toHaveBeenCalled();
+      // Out of the window's reach (a key before the last one found) the table's index is asked.
       const back = Buffer.from('S1,6\n');
       expect(rows.scan(back, 0, back.length)).toBe(back.length);
       expect(folded.at(-1)).toBe(0);
-      expect(find).toHaveBeenCalledTimes(1);
+      expect(hashed).toHaveBeenCalledTimes(1);
+      expect(find).not.toHaveBeenCalled();
     } finally {
       find.mockRestore();
+      hashed.mockRestore();
     }
+  });
+
+  describe('ids of one width compared in place', () => {
+    // Keys of `width` bytes from a seeded generator, distinct, in table order.
+    const keysOf = (width: number, seed: number, count: number) => {
+      const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_';
+      const keys = new Set<string>();
+      let x = seed >>> 0;
+      while (keys.size < Math.min(count, alphabet.length ** width)) {
+        let k = '';
+        for (let j = 0; j < width; j++) {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          k += alphabet[(x >>> 16) % alphabet.length];
+        }
+        keys.add(k);
+      }
+      return [...keys];
+    };
+    const columns = [
+      { kind: Kind.Id, slot: 0, scale: 0 },
+      { kind: Kind.Number, slot: 0, scale: 0 },
+    ];
+
+    it('when ids of any width from 1 to 12 bytes come in order then each is the key the table holds, and one byte changed anywhere is no key', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 2 ** 31 }), (width, seed) => {
+          const keys = keysOf(width, seed, 40);
+          const table = new IdTable(64);
+          for (const k of keys) table.insert(Buffer.from(k), 0, width);
+          const known = new Set(keys);
+          // Every key in order, some twice, some skipped past the window; every 5th row a
+          // key with one byte changed (at each position in turn) that is no key.
+          const rows: string[] = [];
+          const want: number[] = [];
+          keys.forEach((k, i) => {
+            if (i % 11 === 4) return;
+            const reps = i % 3 === 0 ? 2 : 1;
+            for (let r = 0; r < reps; r++) {
+              rows.push(`${k},${i}`);
+              want.push(i);
+            }
+            if (i % 5 === 2) {
+              const at = i % width;
+              for (const c of 'xyz!') {
+                const odd = k.slice(0, at) + c + k.slice(at + 1);
+                if (!known.has(odd)) {
+                  rows.push(`${odd},0`);
+                  break;
+                }
+              }
+            }
+          });
+          const b = Buffer.from(`${rows.join('\n')}\n`);
+          const folded: number[] = [];
+          const fast = new PlainRows(columns, 1, 0x2c, table, (_, idx) => folded.push(idx), false);
+          let stops = 0;
+          for (let p = 0; p < b.length; ) {
+            const q = fast.scan(b, p, b.length);
+            if (q < b.length) {
+              stops++;
+              p = b.indexOf(10, q) + 1;
+            } else p = q;
+          }
+          expect(folded).toEqual(want);
+          expect(stops).toBe(rows.length - want.length);
+        }),
+        { numRuns: 200 },
+      );
+    });
+
+    it("when the fast path has found ids in place then the table's next lookup starts after the last of them", () => {
+      const keys = keysOf(10, 7, 64);
+      const table = new IdTable(64);
+      for (const k of keys) table.insert(Buffer.from(k), 0, 10);
+      const rows = new PlainRows(columns, 1, 0x2c, table, () => undefined, false);
+      const b = Buffer.from(
+        `${keys
+          .slice(20, 30)
+          .map((k) => `${k},1`)
+          .join('\n')}\n`,
+      );
+      expect(rows.scan(b, 0, b.length)).toBe(b.length);
+      const hashed = table.hashed;
+      // The next key, as the general reader would look up a record the fast path left: in the window, not hashed.
+      expect(table.find(Buffer.from(keys[30]!), 0, 10)).toBe(30);
+      expect(table.hashed).toBe(hashed);
+    });
   });
 
   it('knows which delimiters can occur in a value', () => {
