@@ -201,12 +201,20 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
   // Rows in no order: the records of a batch are parsed first, then their ids resolved
   // and the records folded in order (unsorted-ids.ts); k records of it taken.
   const taken = (k: string) => `bn = 0; if (${k} < n0) { p = br[${k}]; lines = bl[${k}]; records -= n0 - ${k};`;
-  const fold = (idx: string) => (period === null ? [`  fold(values, ${idx});`] : countThenFold(period, idx));
+  // Rows counted by runs of one day in the scanning loop: daily extracts come sorted by
+  // day; monthly ones mostly by subscriber, whose month changes every row (a run each).
+  const byRuns = period !== null && columns.some((c) => c.kind === Kind.Day && Math.trunc(c.slot) === Math.trunc(period.slot));
+  const fold = (idx: string, run = false) => (period === null ? [`  fold(values, ${idx});`] : countThenFold(period, idx, run && byRuns));
   const L: string[] = [
     'const bs = batch.starts, be = batch.ends, br = batch.rows, bl = batch.lines, bv = batch.values, bi = batch.idx;',
     'const pc = period, pBase = pc?.base ?? 0, pCounts = pc?.counts, pMarks = pc?.marks, pSize = pCounts?.length ?? 0;',
     'const pOther = pc?.other, pFrom = pc?.from ?? 0, pTo = pc?.to ?? 0;',
     'const kb = plainKeys?.keys, kw = plainKeys?.width ?? 0, kn = ids.n, kd = kb && new DataView(kb.buffer, kb.byteOffset, kb.byteLength);',
+    // A run of rows of one period counted at once (rows, and of them the marked).
+    'function countRun(key, n, m) {',
+    '  const ck = key - pBase;',
+    '  if (ck >= 0 && ck < pSize) { pCounts[ck] += n; pMarks[ck] += m; } else for (let i = 0; i < n; i++) pOther(key, i < m);',
+    '}',
     'function foldBatch(b, n) {',
     '  const k = batch.resolve(ids, b, n);',
     '  for (let r = 0; r < k; r++) {',
@@ -218,7 +226,7 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     'return function scan(b, p, len) {',
     'let records = 0, lines = 0, c = 0, lastYmd = state.lastYmd, lastDay = state.lastDay, hint = state.hint;',
     'const batched = batch.on, hashed0 = ids.hashed, bd = new DataView(b.buffer, b.byteOffset, b.byteLength);',
-    'let bn = 0, w0 = -1, w1 = -1, w2 = -1;',
+    'let bn = 0, w0 = -1, w1 = -1, w2 = -1, rk = NaN, rn = 0, rm = 0;',
     'records: while (p < len) {',
     // An empty line is skipped; a line starting with CR goes to the scanner.
     '  c = b[p];',
@@ -284,8 +292,9 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     '  }',
     '  lines++;',
     '  records++;',
-    ...fold('idx'),
+    ...fold('idx', true),
     '}',
+    'if (rn > 0) countRun(rk, rn, rm);',
     `if (bn > 0) { const n0 = bn, k = foldBatch(b, n0); ${taken('k')} } }`,
     'else if (!batched) batch.observe(ids.hashed - hashed0, records);',
     // The table's next lookup (the general reader's, for a record left here) starts at the last key found here.
@@ -376,17 +385,27 @@ function plainKeys(ids: IdTable, delim: number): PlainKeys | null {
   return { keys, width };
 }
 
-/** The count of a row (values filled, subscriber `idx`) by its period, then the fold where its period is read (see PeriodCounts). */
-function countThenFold(period: PeriodCounts, idx: string): string[] {
+/**
+ * The count of a row (values filled, subscriber `idx`) by its period, then the fold
+ * where its period is read (see PeriodCounts). `run`: in the scanning loop, rows of
+ * one period in a row (a file sorted by day) are counted once the run ends (rk, rn,
+ * rm; countRun), not one by one.
+ */
+function countThenFold(period: PeriodCounts, idx: string, run: boolean): string[] {
   const slot = Math.trunc(period.slot);
   const marks = period.markSlots.map(Math.trunc);
   if (!(slot >= 0 && slot < 64) || !marks.every((m) => m >= 0 && m < 64)) throw new Error('PlainRows: bad period');
   const marked = marks.length === 0 ? 'false' : `0 + ${marks.map((m) => `values[${m}]`).join(' + ')} > 0`;
-  return [
-    `  { const key = values[${slot}], ck = key - pBase, marked = ${marked};`,
-    '    if (ck >= 0 && ck < pSize) { pCounts[ck]++; if (marked) pMarks[ck]++; } else pOther(key, marked);',
-    `    if (key >= pFrom && key <= pTo) fold(values, ${idx}); }`,
-  ];
+  const count = run
+    ? [
+        '    if (key !== rk) { if (rn > 0) countRun(rk, rn, rm); rk = key; rn = 0; rm = 0; }',
+        marks.length === 0 ? '    rn++;' : `    rn++; if (${marked}) rm++;`,
+      ]
+    : [
+        `    const ck = key - pBase, marked = ${marked};`,
+        '    if (ck >= 0 && ck < pSize) { pCounts[ck]++; if (marked) pMarks[ck]++; } else pOther(key, marked);',
+      ];
+  return [`  { const key = values[${slot}];`, ...count, `    if (key >= pFrom && key <= pTo) fold(values, ${idx}); }`];
 }
 
 /**
