@@ -292,13 +292,22 @@ export function renderTaskFiles(input: RenderInput, plan: TaskPlan, targets: rea
  */
 const ROWS_PER_BATCH = 1 << 16;
 
+/**
+ * The batch's rendered rows, one buffer for every file this thread renders (one file
+ * at a time): a batch takes tens of MB at full size, which a buffer of its own per
+ * file would allocate, grow and fault in again.
+ */
+const ROW_BUFFER = new ByteBuffer(1 << 16);
+
 /** formatDay of an absurd day number (a reason's 'day' part) can be longer than NUMBER_ROOM. */
 const DAY_ROOM = 96;
 
 /** Rows whose reads prefetch() makes at once: few enough that all they read stays in the nearest caches. */
 const PREFETCH_ROWS = 64;
 
-const APOSTROPHE = 0x27,
+const LF = 0x0a,
+  QUOTE = 0x22,
+  APOSTROPHE = 0x27,
   PLUS = 0x2b,
   PERCENT = 0x25,
   COMMA = 0x2c;
@@ -324,7 +333,15 @@ const TASK_ID = 0,
   LAST_CONTACT = 9,
   LAST_OUTCOME = 10,
   CHANNEL = 11,
-  CODED = 12;
+  CODED = 12,
+  /** A number of the reason text written in place (see rowSteps). */
+  NUMBER = 13,
+  /** The same, first in a free-text reason: neutralised if it starts like a formula. */
+  LEADING_NUMBER = 14,
+  /** Where the channel cell starts: its bytes are the next step's literal's first. */
+  CHANNEL_AT = 15,
+  /** The row's end (its line end is the literal before). */
+  END = 16;
 
 /** One cell operation; every field is present in each, so the loop over them sees one shape. */
 interface CellOp {
@@ -346,6 +363,18 @@ interface CellOp {
   decision: number;
 }
 
+/** An empty constant cell: what a step without a cell of its own holds, and where each cell's operation starts. */
+const NO_OP: CellOp = {
+  kind: CONSTANT,
+  freeText: false,
+  bytes: NO_BYTES,
+  text: null,
+  codes: NO_CODES,
+  numbers: NO_NUMBERS,
+  digits: 2,
+  decision: -1,
+};
+
 /** A piece of a reason template: literal text, or a number computed per subscriber (one shape for both keeps the loop over them monomorphic). */
 interface ReasonPart {
   literal: Uint8Array;
@@ -361,14 +390,30 @@ interface HitSetCells {
   reason: ReasonPart[];
   /** The most bytes the reason takes as written (before quoting). */
   reasonRoom: number;
-  /** A literal of the reason has a byte that makes the cell need quotes (numbers never do). */
-  reasonNeedsQuotes: boolean;
   /** The feature columns the reason reads. */
   reasonColumns: Column[];
   /** The channel cell: the primary rule's channel. */
   channel: Uint8Array;
   /** Room the row needs for this hit set's cells. */
   room: number;
+  /** The row as this hit set writes it (rowSteps). */
+  steps: RowStep[];
+}
+
+/**
+ * A row, as the cells of one hit set make it: a run of bytes that are the same in
+ * every row of the hit set (constant and decision cells, commas, the reason text's
+ * literals), then one cell (or reason number) computed per row, and so on, up to
+ * END. A row is then a dozen copies and computed cells instead of a dispatch per
+ * cell and per reason part. One shape for every step keeps the loop monomorphic.
+ */
+interface RowStep {
+  literal: Uint8Array;
+  kind: number;
+  /** TASK_ID, RANK, TEXT, CODED, MASKED_*, FIXED, LAST_*: the cell's operation. */
+  op: CellOp;
+  /** NUMBER: the reason part. */
+  part: ReasonPart;
 }
 
 function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[] {
@@ -387,6 +432,7 @@ function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[
 }
 
 const SEPARATOR_PART: ReasonPart = { literal: REASON_SEPARATOR, number: null, columns: [], unit: '', isPercent: false };
+const NO_PART: ReasonPart = { literal: NO_BYTES, number: null, columns: [], unit: '', isPercent: false };
 
 /** One tier's file: its cell operations, what each hit set puts in the row, and the batches of rows. */
 class TaskFile {
@@ -406,7 +452,7 @@ class TaskFile {
   /** The batch in subscriber order: subscriber index × 2^16 + row, exact doubles that a numeric sort orders. */
   private readonly sortKeys: Float64Array;
   /** The batch's rendered rows, each without its line end: row r is rows.bytes[rowStart[r] .. rowEnd[r]). */
-  private readonly rows = new ByteBuffer(1 << 16);
+  private readonly rows = ROW_BUFFER;
   private readonly rowStart: Int32Array;
   private readonly rowEnd: Int32Array;
   /** Where each row's channel cell is in the row buffer. */
@@ -435,7 +481,7 @@ class TaskFile {
     this.textOps = this.ops.filter((op) => op.text !== null && op.kind !== CODED);
     const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
     this.channelFreeText = spec.find((c) => c.cell.from === 'channel')?.freeText ?? false;
-    this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions, this.channelFreeText));
+    this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions, this.channelFreeText, this.ops));
     this.fixedRoom = this.ops.reduce(
       (n, op) =>
         n +
@@ -473,16 +519,7 @@ class TaskFile {
   }
 
   private op(c: TaskColumnSpec, input: RenderInput, decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[]): CellOp {
-    const op: CellOp = {
-      kind: CONSTANT,
-      freeText: c.freeText,
-      bytes: NO_BYTES,
-      text: null,
-      codes: NO_CODES,
-      numbers: NO_NUMBERS,
-      digits: 2,
-      decision: -1,
-    };
+    const op: CellOp = { ...NO_OP, freeText: c.freeText };
     const cell = c.cell,
       masking = this.plan.masking;
     switch (cell.from) {
@@ -618,25 +655,26 @@ class TaskFile {
     return q;
   }
 
+  /** Row `row` of the batch, its line end included; `channel` (null: the row's own) in its channel cell. */
   private writeRow(w: CsvBytesWriter, row: number, channel: Uint8Array | null): void {
     const bytes = this.rows.bytes;
-    if (channel === null) w.raw(bytes, this.rowStart[row]!, this.rowEnd[row]!);
+    const start = this.channelStart[row]!,
+      end = this.channelEnd[row]!;
+    if (channel === null || sameBytes(channel, bytes, start, end)) w.line(bytes, this.rowStart[row]!, this.rowEnd[row]!);
     else {
-      w.raw(bytes, this.rowStart[row]!, this.channelStart[row]!);
+      w.raw(bytes, this.rowStart[row]!, start);
       w.raw(channel, 0, channel.length);
-      w.raw(bytes, this.channelEnd[row]!, this.rowEnd[row]!);
+      w.line(bytes, end, this.rowEnd[row]!);
     }
-    w.endLine();
   }
 
   /**
-   * Subscriber i's row (place `row` in the batch that starts at plan row `from`)
-   * appended to the row buffer: room for the most it can take is made first, then
-   * it is written without further checks.
+   * Subscriber i's row (place `row` in the batch that starts at plan row `from`), its
+   * line end included, appended to the row buffer: room for the most it can take is
+   * made first, then it is written without further checks.
    */
   private renderRow(i: number, row: number, from: number): void {
     const r = from + row;
-    const rank = this.plan.rank === null ? r + 1 : this.plan.rank[r]!;
     const hits = this.hitSets[this.plan.hitSet[r]!]!;
     const out = this.rows;
     let room = this.fixedRoom + hits.room;
@@ -647,36 +685,30 @@ class TaskFile {
     }
     out.reserve(room);
     const dst = out.bytes,
-      ops = this.ops;
+      steps = hits.steps;
     const start = out.length;
     let p = start;
     this.channelStart[row] = start;
     this.channelEnd[row] = start;
-    for (let k = 0; k < ops.length; k++) {
-      const op = ops[k]!;
-      if (k > 0) dst[p++] = COMMA;
-      switch (op.kind) {
-        case TASK_ID: {
-          const ids = this.plan.taskIdBytes;
-          if (ids !== null) {
-            p = putBytes(dst, p, ids, r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH);
-            break;
-          }
-          p = putBytes(dst, p, this.taskIdPrefix, 0, this.taskIdPrefix.length);
-          p = putPadded(dst, p, rank, this.plan.rankWidth);
-          break;
+    for (let k = 0; ; k++) {
+      const step = steps[k]!;
+      p = putLiteral(dst, p, step.literal);
+      const kind = step.kind;
+      if (kind === END) break;
+      if (kind === NUMBER || kind === LEADING_NUMBER) {
+        const part = step.part,
+          at = p;
+        p = putFormattedNumber(dst, p, part.number!.at(part.columns, this.featureRow(i), this.D), part.unit, part.isPercent);
+        // A free-text reason that starts with a number: a sign would start a formula.
+        if (kind === LEADING_NUMBER && startsLikeFormula(dst, at, p)) {
+          dst.copyWithin(at + 1, at, p);
+          dst[at] = APOSTROPHE;
+          p++;
         }
-        case RANK:
-          p = putUint(dst, p, rank);
-          break;
-        case CHANNEL:
-          this.channelStart[row] = p;
-          p = putBytes(dst, p, hits.channel, 0, hits.channel.length);
-          this.channelEnd[row] = p;
-          break;
-        case CONSTANT:
-          p = putBytes(dst, p, op.bytes, 0, op.bytes.length);
-          break;
+        continue;
+      }
+      const op = step.op;
+      switch (kind) {
         case TEXT: {
           const text = op.text!;
           p = putCell(dst, p, text.bytes, text.offsets[i]!, text.offsets[i + 1]!, op.freeText);
@@ -688,27 +720,36 @@ class TaskFile {
           p = putBytes(dst, p, cells.bytes, cells.offsets[c]!, cells.offsets[c + 1]!);
           break;
         }
-        case MASKED_PHONE:
-        case MASKED_NAME: {
-          const value = op.text!.get(i);
-          const masked = utf8.encode(op.kind === MASKED_PHONE ? maskPhone(value) : maskName(value));
-          p = putCell(dst, p, masked, 0, masked.length, op.freeText);
-          break;
-        }
         // The digits toFixed gives: it rounds the exact binary value (see putFixed).
         case FIXED: {
           const v = op.numbers[i]!;
           if (Number.isFinite(v)) p = putFixed(dst, p, v, op.digits); // not given (NaN): an empty cell
           break;
         }
-        case DECISION: {
-          const cell = hits.decisions[op.decision]!;
-          p = putBytes(dst, p, cell, 0, cell.length);
+        case CHANNEL_AT:
+          this.channelStart[row] = p;
+          this.channelEnd[row] = p + hits.channel.length;
+          break;
+        case TASK_ID: {
+          const ids = this.plan.taskIdBytes;
+          if (ids !== null) {
+            p = putBytes(dst, p, ids, r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH);
+            break;
+          }
+          p = putBytes(dst, p, this.taskIdPrefix, 0, this.taskIdPrefix.length);
+          p = putPadded(dst, p, this.rankOf(r), this.plan.rankWidth);
           break;
         }
-        case REASON:
-          p = this.putReason(dst, p, i, hits, op.freeText);
+        case RANK:
+          p = putUint(dst, p, this.rankOf(r));
           break;
+        case MASKED_PHONE:
+        case MASKED_NAME: {
+          const value = op.text!.get(i);
+          const masked = utf8.encode(kind === MASKED_PHONE ? maskPhone(value) : maskName(value));
+          p = putCell(dst, p, masked, 0, masked.length, op.freeText);
+          break;
+        }
         case LAST_CONTACT: {
           const day = this.contactDay(i);
           if (!Number.isNaN(day)) {
@@ -730,6 +771,11 @@ class TaskFile {
     this.rowEnd[row] = p;
   }
 
+  /** Plan row r's rank in its tier. */
+  private rankOf(r: number): number {
+    return this.plan.rank === null ? r + 1 : this.plan.rank[r]!;
+  }
+
   /** Subscriber i's row of the feature columns (the duckdb engine brings back only the flagged subscribers' rows). */
   private featureRow(i: number): number {
     return this.featureRows === undefined ? i : this.featureRows[i]!;
@@ -738,32 +784,6 @@ class TaskFile {
   /** The day of subscriber i's last contact, NaN without one. */
   private contactDay(i: number): number {
     return this.lastContact === null ? NaN : this.lastContact[i]!;
-  }
-
-  /**
-   * The reason texts of the hit rules joined by '; ', as one cell, into dst at p
-   * (with room for 3 × the hit set's reasonRoom); returns the end.
-   */
-  private putReason(dst: Uint8Array, p: number, i: number, hits: HitSetCells, freeText: boolean): number {
-    const start = p,
-      parts = hits.reason,
-      D = this.D;
-    for (let k = 0; k < parts.length; k++) {
-      const part = parts[k]!;
-      if (part.number === null) p = putBytes(dst, p, part.literal, 0, part.literal.length);
-      else p = putFormattedNumber(dst, p, part.number.at(part.columns, this.featureRow(i), D), part.unit, part.isPercent);
-    }
-    // Written as it came; now what the cell needs: quotes (rare, so through a copy) or a leading "'".
-    if (hits.reasonNeedsQuotes) {
-      const text = dst.slice(start, p);
-      return putCell(dst, start, text, 0, text.length, freeText);
-    }
-    if (freeText && startsLikeFormula(dst, start, p)) {
-      dst.copyWithin(start + 1, start, p);
-      dst[start] = APOSTROPHE;
-      return p + 1;
-    }
-    return p;
   }
 
   private dayCell(day: number): Uint8Array {
@@ -805,6 +825,7 @@ function hitSetCells(
   rules: ReasonPart[][],
   decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[],
   channelFreeText: boolean,
+  ops: readonly CellOp[],
 ): HitSetCells {
   const reason: ReasonPart[] = [];
   for (const j of h.reasons) {
@@ -814,16 +835,73 @@ function hitSetCells(
   const cells = decisions.map((d) => cellBytes(d.value(h), d.freeText));
   const channel = cellBytes(h.channel, channelFreeText);
   const reasonRoom = reason.reduce((n, p) => n + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM), 0);
-  return {
+  const hits: Omit<HitSetCells, 'steps'> = {
     decisions: cells,
     reason,
     reasonRoom,
-    reasonNeedsQuotes: reason.some((p) => needsQuotes(p.literal, 0, p.literal.length)),
     reasonColumns: [...new Set(reason.flatMap((p) => p.columns.map((c) => ('unit' in c ? c.values : c))))],
-    // The reason is written once as it comes, then perhaps again quoted.
-    room: cells.reduce((n, c) => n + c.length, 0) + channel.length + 3 * reasonRoom + 3,
+    // The reason quoted (its literals' quotes doubled) and neutralised; and the line end.
+    room: cells.reduce((n, c) => n + c.length, 0) + channel.length + 2 * reasonRoom + 4,
     channel,
   };
+  return { ...hits, steps: rowSteps(ops, hits) };
+}
+
+/**
+ * The steps (see RowStep) that write a row of hit set `hits` with the cell
+ * operations `ops`. The reason text is written in place, as putCell would write it,
+ * its literals merged with the cells around them: numbers never need quotes, so
+ * whether the cell is quoted is known from the literals, and they are written with
+ * their quotes doubled; only a number at its start decides, per row, whether a
+ * free-text cell starts like a formula.
+ */
+function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): RowStep[] {
+  const steps: RowStep[] = [];
+  const literal: number[] = [];
+  const add = (b: Uint8Array, quoted = false) => {
+    for (const x of b) {
+      literal.push(x);
+      if (quoted && x === QUOTE) literal.push(QUOTE);
+    }
+  };
+  const step = (kind: number, op: CellOp, part: ReasonPart) => {
+    steps.push({ literal: Uint8Array.from(literal), kind, op, part });
+    literal.length = 0;
+  };
+  ops.forEach((op, k) => {
+    if (k > 0) literal.push(COMMA);
+    switch (op.kind) {
+      case CONSTANT:
+        add(op.bytes);
+        break;
+      case DECISION:
+        add(hits.decisions[op.decision]!);
+        break;
+      case CHANNEL:
+        step(CHANNEL_AT, NO_OP, NO_PART);
+        add(hits.channel);
+        break;
+      case REASON: {
+        const parts = hits.reason;
+        const quoted = parts.some((p) => needsQuotes(p.literal, 0, p.literal.length));
+        const first = parts.find((p) => p.number !== null || p.literal.length > 0);
+        if (quoted) literal.push(QUOTE);
+        if (op.freeText && first !== undefined && first.number === null && startsLikeFormula(first.literal, 0, first.literal.length))
+          literal.push(APOSTROPHE);
+        for (const part of parts) {
+          if (part.number === null) add(part.literal, quoted);
+          else step(op.freeText && part === first ? LEADING_NUMBER : NUMBER, NO_OP, part);
+        }
+        if (quoted) literal.push(QUOTE);
+        break;
+      }
+      default:
+        step(op.kind, op, NO_PART);
+    }
+  });
+  literal.push(LF);
+  step(END, NO_OP, NO_PART);
+  return steps;
 }
 
 /**
@@ -851,4 +929,22 @@ export function putFormattedNumber(dst: Uint8Array, p: number, v: number, unit: 
     default:
       return putDecimal(dst, p, Math.round(v * 100) / 100);
   }
+}
+
+/** All of b (a step's literal): a loop for the short ones, where set() costs more than it saves. */
+function putLiteral(dst: Uint8Array, p: number, b: Uint8Array): number {
+  const n = b.length;
+  if (n > 16) {
+    dst.set(b, p);
+    return p + n;
+  }
+  for (let k = 0; k < n; k++) dst[p + k] = b[k]!;
+  return p + n;
+}
+
+/** Whether b[s..e) is `cell`. */
+function sameBytes(cell: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
+  if (e - s !== cell.length) return false;
+  for (let k = 0; k < cell.length; k++) if (b[s + k] !== cell[k]) return false;
+  return true;
 }

@@ -382,6 +382,13 @@ export class CsvBytesWriter {
     this.pos = putBytes(this.buf, this.pos, b, s, e);
   }
 
+  /** A whole line, its line end the last of b[s..e) (the caller knows it is a line of CSV); flushes as endLine(). */
+  line(b: Uint8Array, s: number, e: number): void {
+    this.room(e - s);
+    this.pos = putBytes(this.buf, this.pos, b, s, e);
+    if (this.pos >= this.chunk) this.flush();
+  }
+
   /** A string as it is, UTF-8 (the caller knows it needs no quoting). */
   rawString(str: string): void {
     const n = str.length;
