@@ -299,6 +299,9 @@ const ROWS_PER_BATCH = 1 << 16;
  */
 const ROW_BUFFER = new ByteBuffer(1 << 16);
 
+/** Where rowSteps() assembles a step's literal. */
+const STEP_LITERAL = new ByteBuffer();
+
 /** formatDay of an absurd day number (a reason's 'day' part) can be longer than NUMBER_ROOM. */
 const DAY_ROOM = 96;
 
@@ -434,6 +437,70 @@ function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[
 const SEPARATOR_PART: ReasonPart = { literal: REASON_SEPARATOR, number: null, columns: [], unit: '', isPercent: false };
 const NO_PART: ReasonPart = { literal: NO_BYTES, number: null, columns: [], unit: '', isPercent: false };
 
+/** Bits of the subscriber index that each pass of BatchOrder's radix sort orders by. */
+const RADIX_BITS = 11,
+  RADIX_MASK = (1 << RADIX_BITS) - 1;
+
+/**
+ * A batch of rows in subscriber order, a subscriber's rows in row order: a radix
+ * sort, least significant digit first, each pass stable, so a few passes over the
+ * batch where a comparison sort takes log n of them.
+ */
+export class BatchOrder {
+  /** After sort(): the q-th row in subscriber order, and its subscriber. */
+  subscriberAt: Int32Array;
+  rowAt: Int32Array;
+  /** The other half of each pass. */
+  private subscribers: Int32Array;
+  private rows: Int32Array;
+  private readonly counts = new Int32Array(1 << RADIX_BITS);
+
+  constructor(capacity: number) {
+    this.subscriberAt = new Int32Array(capacity);
+    this.rowAt = new Int32Array(capacity);
+    this.subscribers = new Int32Array(capacity);
+    this.rows = new Int32Array(capacity);
+  }
+
+  /** Orders rows from..from + n of `subscriber` (each a subscriber index, from 0); rowAt counts from `from`. */
+  sort(subscriber: Int32Array, from: number, n: number): void {
+    const counts = this.counts;
+    let at = this.subscriberAt,
+      rows = this.rowAt,
+      nextAt = this.subscribers,
+      nextRows = this.rows;
+    let most = 0;
+    for (let r = 0; r < n; r++) {
+      const i = subscriber[from + r]!;
+      at[r] = i;
+      rows[r] = r;
+      if (i > most) most = i;
+    }
+    // Shifts of 32 and more would wrap around: an index has 31 bits.
+    for (let shift = 0; shift < 31 && most >>> shift !== 0; shift += RADIX_BITS) {
+      counts.fill(0);
+      for (let q = 0; q < n; q++) counts[(at[q]! >>> shift) & RADIX_MASK]!++;
+      for (let d = 0, start = 0; d < counts.length; d++) {
+        const c = counts[d]!;
+        counts[d] = start;
+        start += c;
+      }
+      for (let q = 0; q < n; q++) {
+        const i = at[q]!,
+          to = counts[(i >>> shift) & RADIX_MASK]!++;
+        nextAt[to] = i;
+        nextRows[to] = rows[q]!;
+      }
+      [at, nextAt] = [nextAt, at];
+      [rows, nextRows] = [nextRows, rows];
+    }
+    this.subscriberAt = at;
+    this.rowAt = rows;
+    this.subscribers = nextAt;
+    this.rows = nextRows;
+  }
+}
+
 /** One tier's file: its cell operations, what each hit set puts in the row, and the batches of rows. */
 class TaskFile {
   private readonly plan: TaskPlan;
@@ -449,9 +516,7 @@ class TaskFile {
   private readonly lastContact: Float32Array | null;
   private readonly lastOutcome: Uint8Array | null;
   private readonly featureRows: Int32Array | undefined;
-  /** The batch in subscriber order: subscriber index × 2^16 + row, exact doubles that a numeric sort orders. */
-  private readonly sortKeys: Float64Array;
-  /** The batch's rendered rows, each without its line end: row r is rows.bytes[rowStart[r] .. rowEnd[r]). */
+  /** The batch's rendered rows, each with its line end: row r is rows.bytes[rowStart[r] .. rowEnd[r]). */
   private readonly rows = ROW_BUFFER;
   private readonly rowStart: Int32Array;
   private readonly rowEnd: Int32Array;
@@ -461,8 +526,7 @@ class TaskFile {
   /** Whether the channel column is free text (how a file's own channel cell is written). */
   private readonly channelFreeText: boolean;
   /** The batch in subscriber order: each one's subscriber and row. */
-  private readonly subscriberAt: Int32Array;
-  private readonly rowAt: Int32Array;
+  private readonly batchOrder: BatchOrder;
   /** What prefetch() reads. */
   private readonly prefetchNumbers: (Float64Array | Float32Array)[];
   private readonly prefetchText: TextColumn[];
@@ -505,13 +569,11 @@ class TaskFile {
     this.lastContact = input.contacts?.lastContact ?? null;
     this.lastOutcome = input.contacts?.lastOutcome ?? null;
     const batchRows = Math.min(ROWS_PER_BATCH, plan.subscriber.length);
-    this.sortKeys = new Float64Array(batchRows);
     this.rowStart = new Int32Array(batchRows);
     this.rowEnd = new Int32Array(batchRows);
     this.channelStart = new Int32Array(batchRows);
     this.channelEnd = new Int32Array(batchRows);
-    this.subscriberAt = new Int32Array(batchRows);
-    this.rowAt = new Int32Array(batchRows);
+    this.batchOrder = new BatchOrder(batchRows);
     this.prefetchNumbers = this.ops.filter((op) => op.kind === FIXED).map((op) => op.numbers);
     if (this.lastContact) this.prefetchNumbers.push(this.lastContact);
     this.prefetchText = [...new Set(this.textOps.map((op) => op.text!))];
@@ -586,17 +648,8 @@ class TaskFile {
   /** Renders rows from..to of the plan into the row buffer, in subscriber order. */
   renderBatch(from: number, to: number): void {
     const n = to - from;
-    const keys = this.sortKeys.subarray(0, n);
-    const order = this.plan.subscriber;
-    for (let r = 0; r < n; r++) keys[r] = order[from + r]! * ROWS_PER_BATCH + r;
-    keys.sort();
-    const { subscriberAt, rowAt } = this;
-    for (let q = 0; q < n; q++) {
-      const key = keys[q]!;
-      const i = Math.floor(key / ROWS_PER_BATCH);
-      subscriberAt[q] = i;
-      rowAt[q] = key - i * ROWS_PER_BATCH;
-    }
+    this.batchOrder.sort(this.plan.subscriber, from, n);
+    const { subscriberAt, rowAt } = this.batchOrder;
     this.rows.length = 0;
     for (let q0 = 0; q0 < n; q0 += PREFETCH_ROWS) {
       const q1 = Math.min(n, q0 + PREFETCH_ROWS);
@@ -613,7 +666,7 @@ class TaskFile {
    * other, the misses overlap, and rendering finds the data in cache.
    */
   private prefetch(from: number, q0: number, q1: number): void {
-    const { subscriberAt: at, rowAt } = this;
+    const { subscriberAt: at, rowAt } = this.batchOrder;
     const hitSet = this.plan.hitSet;
     let sum = 0;
     for (let q = q0; q < q1; q++) {
@@ -857,19 +910,22 @@ function hitSetCells(
  */
 function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): RowStep[] {
   const steps: RowStep[] = [];
-  const literal: number[] = [];
+  const literal = STEP_LITERAL;
+  literal.length = 0;
   const add = (b: Uint8Array, quoted = false) => {
-    for (const x of b) {
-      literal.push(x);
-      if (quoted && x === QUOTE) literal.push(QUOTE);
-    }
+    if (!quoted) literal.append(b);
+    else
+      for (const x of b) {
+        literal.byte(x);
+        if (x === QUOTE) literal.byte(QUOTE);
+      }
   };
   const step = (kind: number, op: CellOp, part: ReasonPart) => {
-    steps.push({ literal: Uint8Array.from(literal), kind, op, part });
+    steps.push({ literal: literal.toBytes(), kind, op, part });
     literal.length = 0;
   };
   ops.forEach((op, k) => {
-    if (k > 0) literal.push(COMMA);
+    if (k > 0) literal.byte(COMMA);
     switch (op.kind) {
       case CONSTANT:
         add(op.bytes);
@@ -885,21 +941,21 @@ function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): Row
         const parts = hits.reason;
         const quoted = parts.some((p) => needsQuotes(p.literal, 0, p.literal.length));
         const first = parts.find((p) => p.number !== null || p.literal.length > 0);
-        if (quoted) literal.push(QUOTE);
+        if (quoted) literal.byte(QUOTE);
         if (op.freeText && first !== undefined && first.number === null && startsLikeFormula(first.literal, 0, first.literal.length))
-          literal.push(APOSTROPHE);
+          literal.byte(APOSTROPHE);
         for (const part of parts) {
           if (part.number === null) add(part.literal, quoted);
           else step(op.freeText && part === first ? LEADING_NUMBER : NUMBER, NO_OP, part);
         }
-        if (quoted) literal.push(QUOTE);
+        if (quoted) literal.byte(QUOTE);
         break;
       }
       default:
         step(op.kind, op, NO_PART);
     }
   });
-  literal.push(LF);
+  literal.byte(LF);
   step(END, NO_OP, NO_PART);
   return steps;
 }

@@ -31,6 +31,7 @@ import {
   dueAt,
   formatNumber,
   reasonRenderer,
+  renderInput,
   renderTaskFiles,
   TASK_FREE_TEXT,
   taskColumns,
@@ -97,11 +98,14 @@ function referenceTaskRows(
   });
 }
 
-function referenceFile(input: TaskInput, tierName: string, order: number[], profile: TaskProfile): string {
+/** The string-built file; with `channel`, that in every row's channel cell (a file of one channel's rows). */
+function referenceFile(input: TaskInput, tierName: string, order: number[], profile: TaskProfile, channel?: string): string {
   const columns = taskColumns(profile);
   const freeText = new Set(columns.map((c, j) => (TASK_FREE_TEXT.has(c) ? j : -1)).filter((j) => j >= 0));
+  const channelAt = columns.indexOf('channel');
   let text = csvLine(columns);
   referenceTaskRows(input, tierName, order, profile, (cells) => {
+    if (channel !== undefined) cells[channelAt] = channel;
     text += csvLine(cells, freeText);
   });
   return text;
@@ -334,6 +338,22 @@ const tierCase = fc.integer({ min: 0, max: PACKS.length - 1 }).chain((p) => {
   });
 });
 
+type TierCase = typeof tierCase extends fc.Arbitrary<infer T> ? T : never;
+
+/** A case's input, its order (any order, with repeats), and the tier's plan. */
+function planned(c: TierCase) {
+  const input = taskInput(c.pack, c.D, c.subs, c.withContacts);
+  const order = c.orderSeed.length > 0 ? c.orderSeed.map((x) => x % c.subs.length) : c.subs.map((_, i) => i);
+  const plan = planTasks(
+    { pack: c.pack, D: c.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn },
+    TIERS,
+    TIERS.indexOf(c.tier as (typeof TIERS)[number]),
+    order,
+    c.profile,
+  );
+  return { input, order, plan };
+}
+
 describe('writeTaskFile', () => {
   it('writes the same bytes as the string-built rows through csvLine', () => {
     fc.assert(
@@ -352,15 +372,7 @@ describe('writeTaskFile', () => {
   it('writes the same bytes from what the task-files worker is handed (its columns and plan as posted data)', () => {
     fc.assert(
       fc.property(tierCase, (c) => {
-        const input = taskInput(c.pack, c.D, c.subs, c.withContacts);
-        const order = c.orderSeed.length > 0 ? c.orderSeed.map((x) => x % c.subs.length) : c.subs.map((_, i) => i);
-        const plan = planTasks(
-          { pack: c.pack, D: c.D, evaluation: input.evaluation, msisdn: input.subscribers.msisdn },
-          TIERS,
-          TIERS.indexOf(c.tier as (typeof TIERS)[number]),
-          order,
-          c.profile,
-        );
+        const { input, order, plan } = planned(c);
         // Only those in the tier count as hitting a rule: the worker gets the features of those alone.
         const inTier = new Set(order);
         const hits = input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0));
@@ -374,6 +386,20 @@ describe('writeTaskFile', () => {
         expect(Buffer.concat(parts).toString('utf8')).toBe(referenceFile(input, c.tier, order, c.profile));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("writes a file's own channel in each row's channel cell, the row's own or another", () => {
+    fc.assert(
+      fc.property(tierCase, fc.constantFrom('call', 'sms', 'visit', '＝call', 'a,b', '短信'), (c, channel) => {
+        const { input, order, plan } = planned(c);
+        const parts: Buffer[] = [];
+        const w = new CsvBytesWriter((b) => parts.push(Buffer.from(b)), c.chunk);
+        renderTaskFiles(renderInput(input), plan, [{ w, rows: null, channel }]);
+        w.end();
+        expect(Buffer.concat(parts).toString('utf8')).toBe(referenceFile(input, c.tier, order, c.profile, channel));
+      }),
+      { numRuns: 200 },
     );
   });
 
