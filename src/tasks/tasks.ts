@@ -248,17 +248,18 @@ export interface TaskFileTarget {
 
 /**
  * A tier's rows written to several files in one pass (its channel files, their
- * deltas): each row is rendered once, then copied into every file that takes it,
- * its channel cell replaced by the file's. A row's other cells do not depend on the
- * file (its rank and id are the tier's), so each file is, byte for byte, what
- * rendering its rows alone would give.
+ * deltas), in rank order: each row is rendered once, straight into the first file
+ * that takes it, then copied into every other file that takes it, its channel cell
+ * replaced by the file's. A row's other cells do not depend on the file (its rank
+ * and id are the tier's), so each file is, byte for byte, what rendering its rows
+ * alone would give.
  *
  * Rank order visits the subscribers at random, and each row reads some thirty
  * subscriber-indexed columns (rule features, text, scores, contacts): at a million
- * subscribers those scattered reads cost more than the formatting. So the rows go
- * in batches: a batch's rows are rendered in subscriber order, where the reads of
- * each column move forward through it, into one buffer; then they are handed to the
- * writers in rank order.
+ * subscribers each read would wait for its cache miss. So the reads of the next few
+ * rows are made first, all at once (TaskFile.prefetch), and rendering finds them in
+ * cache. (Rendering batches of rows in subscriber order into a buffer, then copying
+ * them out in rank order, costs as much in sorting and copying as it saves.)
  *
  * Every cell gets the quoting and neutralising of util/bytes.ts putCell, so the file
  * is the same, byte for byte, as csvLine() over formatted strings gives; test/tasks
@@ -273,31 +274,8 @@ export function renderTaskFiles(input: RenderInput, plan: TaskPlan, targets: rea
     });
     out.endLine();
   }
-  const rows = plan.subscriber.length;
-  const file = new TaskFile(input, plan, spec);
-  const channels = targets.map((t) => (t.channel === null ? null : file.channelCell(t.channel)));
-  // Per target, the next of its rows to write.
-  const next = new Int32Array(targets.length);
-  for (let from = 0; from < rows; from += ROWS_PER_BATCH) {
-    const to = Math.min(rows, from + ROWS_PER_BATCH);
-    file.renderBatch(from, to);
-    for (let k = 0; k < targets.length; k++) next[k] = file.writeBatch(targets[k]!, channels[k]!, from, to, next[k]!);
-  }
+  new TaskFile(input, plan, spec).render(targets);
 }
-
-/**
- * Rows per batch. The more rows, the closer together a batch's reads fall in each
- * column (at 1M subscribers, 2^16 rows touch about every 15th); the buffer holds
- * the batch's rendered rows, about 300 bytes each.
- */
-const ROWS_PER_BATCH = 1 << 16;
-
-/**
- * The batch's rendered rows, one buffer for every file this thread renders (one file
- * at a time): a batch takes tens of MB at full size, which a buffer of its own per
- * file would allocate, grow and fault in again.
- */
-const ROW_BUFFER = new ByteBuffer(1 << 16);
 
 /** Where rowSteps() assembles a step's literal. */
 const STEP_LITERAL = new ByteBuffer();
@@ -306,7 +284,7 @@ const STEP_LITERAL = new ByteBuffer();
 const DAY_ROOM = 96;
 
 /** Rows whose reads prefetch() makes at once: few enough that all they read stays in the nearest caches. */
-const PREFETCH_ROWS = 64;
+const PREFETCH_ROWS = 32;
 
 const LF = 0x0a,
   QUOTE = 0x22,
@@ -341,10 +319,8 @@ const TASK_ID = 0,
   NUMBER = 13,
   /** The same, first in a free-text reason: neutralised if it starts like a formula. */
   LEADING_NUMBER = 14,
-  /** Where the channel cell starts: its bytes are the next step's literal's first. */
-  CHANNEL_AT = 15,
   /** The row's end (its line end is the literal before). */
-  END = 16;
+  END = 15;
 
 /** One cell operation; every field is present in each, so the loop over them sees one shape. */
 interface CellOp {
@@ -437,71 +413,7 @@ function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[
 const SEPARATOR_PART: ReasonPart = { literal: REASON_SEPARATOR, number: null, columns: [], unit: '', isPercent: false };
 const NO_PART: ReasonPart = { literal: NO_BYTES, number: null, columns: [], unit: '', isPercent: false };
 
-/** Bits of the subscriber index that each pass of BatchOrder's radix sort orders by. */
-const RADIX_BITS = 11,
-  RADIX_MASK = (1 << RADIX_BITS) - 1;
-
-/**
- * A batch of rows in subscriber order, a subscriber's rows in row order: a radix
- * sort, least significant digit first, each pass stable, so a few passes over the
- * batch where a comparison sort takes log n of them.
- */
-export class BatchOrder {
-  /** After sort(): the q-th row in subscriber order, and its subscriber. */
-  subscriberAt: Int32Array;
-  rowAt: Int32Array;
-  /** The other half of each pass. */
-  private subscribers: Int32Array;
-  private rows: Int32Array;
-  private readonly counts = new Int32Array(1 << RADIX_BITS);
-
-  constructor(capacity: number) {
-    this.subscriberAt = new Int32Array(capacity);
-    this.rowAt = new Int32Array(capacity);
-    this.subscribers = new Int32Array(capacity);
-    this.rows = new Int32Array(capacity);
-  }
-
-  /** Orders rows from..from + n of `subscriber` (each a subscriber index, from 0); rowAt counts from `from`. */
-  sort(subscriber: Int32Array, from: number, n: number): void {
-    const counts = this.counts;
-    let at = this.subscriberAt,
-      rows = this.rowAt,
-      nextAt = this.subscribers,
-      nextRows = this.rows;
-    let most = 0;
-    for (let r = 0; r < n; r++) {
-      const i = subscriber[from + r]!;
-      at[r] = i;
-      rows[r] = r;
-      if (i > most) most = i;
-    }
-    // Shifts of 32 and more would wrap around: an index has 31 bits.
-    for (let shift = 0; shift < 31 && most >>> shift !== 0; shift += RADIX_BITS) {
-      counts.fill(0);
-      for (let q = 0; q < n; q++) counts[(at[q]! >>> shift) & RADIX_MASK]!++;
-      for (let d = 0, start = 0; d < counts.length; d++) {
-        const c = counts[d]!;
-        counts[d] = start;
-        start += c;
-      }
-      for (let q = 0; q < n; q++) {
-        const i = at[q]!,
-          to = counts[(i >>> shift) & RADIX_MASK]!++;
-        nextAt[to] = i;
-        nextRows[to] = rows[q]!;
-      }
-      [at, nextAt] = [nextAt, at];
-      [rows, nextRows] = [nextRows, rows];
-    }
-    this.subscriberAt = at;
-    this.rowAt = rows;
-    this.subscribers = nextAt;
-    this.rows = nextRows;
-  }
-}
-
-/** One tier's file: its cell operations, what each hit set puts in the row, and the batches of rows. */
+/** One tier's file: its cell operations, and what each hit set puts in the row. */
 class TaskFile {
   private readonly plan: TaskPlan;
   private readonly D: number;
@@ -516,17 +428,13 @@ class TaskFile {
   private readonly lastContact: Float32Array | null;
   private readonly lastOutcome: Uint8Array | null;
   private readonly featureRows: Int32Array | undefined;
-  /** The batch's rendered rows, each with its line end: row r is rows.bytes[rowStart[r] .. rowEnd[r]). */
-  private readonly rows = ROW_BUFFER;
-  private readonly rowStart: Int32Array;
-  private readonly rowEnd: Int32Array;
-  /** Where each row's channel cell is in the row buffer. */
-  private readonly channelStart: Int32Array;
-  private readonly channelEnd: Int32Array;
+  /** Where the last row rendered has its channel cell (in the writer it went to). */
+  private channelStart = 0;
+  private channelEnd = 0;
+  /** And the channel cell of its hit set. */
+  private rowChannel: Uint8Array = NO_BYTES;
   /** Whether the channel column is free text (how a file's own channel cell is written). */
   private readonly channelFreeText: boolean;
-  /** The batch in subscriber order: each one's subscriber and row. */
-  private readonly batchOrder: BatchOrder;
   /** What prefetch() reads. */
   private readonly prefetchNumbers: (Float64Array | Float32Array)[];
   private readonly prefetchText: TextColumn[];
@@ -568,12 +476,6 @@ class TaskFile {
     this.outcomeCells = CONTACT_OUTCOMES.map((o) => cellBytes(o, false));
     this.lastContact = input.contacts?.lastContact ?? null;
     this.lastOutcome = input.contacts?.lastOutcome ?? null;
-    const batchRows = Math.min(ROWS_PER_BATCH, plan.subscriber.length);
-    this.rowStart = new Int32Array(batchRows);
-    this.rowEnd = new Int32Array(batchRows);
-    this.channelStart = new Int32Array(batchRows);
-    this.channelEnd = new Int32Array(batchRows);
-    this.batchOrder = new BatchOrder(batchRows);
     this.prefetchNumbers = this.ops.filter((op) => op.kind === FIXED).map((op) => op.numbers);
     if (this.lastContact) this.prefetchNumbers.push(this.lastContact);
     this.prefetchText = [...new Set(this.textOps.map((op) => op.text!))];
@@ -645,44 +547,63 @@ class TaskFile {
     return op;
   }
 
-  /** Renders rows from..to of the plan into the row buffer, in subscriber order. */
-  renderBatch(from: number, to: number): void {
-    const n = to - from;
-    this.batchOrder.sort(this.plan.subscriber, from, n);
-    const { subscriberAt, rowAt } = this.batchOrder;
-    this.rows.length = 0;
-    for (let q0 = 0; q0 < n; q0 += PREFETCH_ROWS) {
-      const q1 = Math.min(n, q0 + PREFETCH_ROWS);
-      this.prefetch(from, q0, q1);
-      for (let q = q0; q < q1; q++) this.renderRow(subscriberAt[q]!, rowAt[q]!, from);
+  /** Every row of the plan, in rank order, into each target that takes it (see renderTaskFiles). */
+  render(targets: readonly TaskFileTarget[]): void {
+    const rows = this.plan.subscriber.length;
+    const channels = targets.map((t) => (t.channel === null ? null : this.channelCell(t.channel)));
+    // Per target, the next of its rows to write.
+    const next = new Int32Array(targets.length);
+    for (let r0 = 0; r0 < rows; r0 += PREFETCH_ROWS) {
+      const r1 = Math.min(rows, r0 + PREFETCH_ROWS);
+      this.prefetch(r0, r1);
+      for (let r = r0; r < r1; r++) {
+        let into: CsvBytesWriter | null = null,
+          start = 0,
+          end = 0;
+        for (let k = 0; k < targets.length; k++) {
+          const list = targets[k]!.rows;
+          if (list !== null) {
+            const q = next[k]!;
+            if (q >= list.length || list[q] !== r) continue;
+            next[k] = q + 1;
+          }
+          const w = targets[k]!.w;
+          if (into === null) {
+            into = w;
+            start = this.renderRow(r, w, channels[k]!);
+            end = w.length;
+          } else this.copyRow(into.bytes, start, end, w, channels[k]!);
+        }
+        into?.lineTaken();
+      }
     }
   }
 
   /**
-   * Reads what rows q0..q1 of the batch will read, ahead of rendering them. A row
-   * reads many columns, much of it at addresses known only from an earlier read
-   * (text bytes from offsets) and between unpredictable branches, so rendering
-   * would wait for each cache miss in turn; here the reads are independent of each
-   * other, the misses overlap, and rendering finds the data in cache.
+   * Reads what rows r0..r1 will read, ahead of rendering them. A row reads many
+   * columns, much of it at addresses known only from an earlier read (text bytes
+   * from offsets) and between unpredictable branches, so rendering would wait for
+   * each cache miss in turn; here the reads are independent of each other, the
+   * misses overlap, and rendering finds the data in cache.
    */
-  private prefetch(from: number, q0: number, q1: number): void {
-    const { subscriberAt: at, rowAt } = this.batchOrder;
-    const hitSet = this.plan.hitSet;
+  private prefetch(r0: number, r1: number): void {
+    const at = this.plan.subscriber,
+      hitSet = this.plan.hitSet;
     let sum = 0;
-    for (let q = q0; q < q1; q++) {
-      const columns = this.hitSets[hitSet[from + rowAt[q]!]!]!.reasonColumns,
-        i = this.featureRow(at[q]!);
+    for (let r = r0; r < r1; r++) {
+      const columns = this.hitSets[hitSet[r]!]!.reasonColumns,
+        i = this.featureRow(at[r]!);
       for (let k = 0; k < columns.length; k++) sum += columns[k]![i]!;
     }
-    for (const column of this.prefetchNumbers) for (let q = q0; q < q1; q++) sum += column[at[q]!]!;
+    for (const column of this.prefetchNumbers) for (let r = r0; r < r1; r++) sum += column[at[r]!]!;
     let bits = 0;
-    if (this.lastOutcome) for (let q = q0; q < q1; q++) bits ^= this.lastOutcome[at[q]!]!;
+    if (this.lastOutcome) for (let r = r0; r < r1; r++) bits ^= this.lastOutcome[at[r]!]!;
     for (const text of this.prefetchText) {
       const offsets = text.offsets,
         bytes = text.bytes;
-      for (let q = q0; q < q1; q++) bits ^= bytes[offsets[at[q]!]!]!;
+      for (let r = r0; r < r1; r++) bits ^= bytes[offsets[at[r]!]!]!;
     }
-    for (const codes of this.prefetchCodes) for (let q = q0; q < q1; q++) bits ^= codes[at[q]!]!;
+    for (const codes of this.prefetchCodes) for (let r = r0; r < r1; r++) bits ^= codes[at[r]!]!;
     // Kept, so that the reads are not optimised away.
     this.prefetchSink = sum + bits;
   }
@@ -693,56 +614,45 @@ class TaskFile {
   }
 
   /**
-   * The target's rows among plan rows from..to (its list from `next` on), in rank
-   * order, with `channel` (when not null) for each row's channel cell; returns
-   * where its list goes on in the next batch.
+   * The row just rendered (bytes[start..end), its line end included) into `w`, with
+   * `channel` (null: the row's own) in its channel cell.
    */
-  writeBatch(target: TaskFileTarget, channel: Uint8Array | null, from: number, to: number, next: number): number {
-    const list = target.rows;
-    if (list === null) {
-      for (let row = 0; row < to - from; row++) this.writeRow(target.w, row, channel);
-      return next;
-    }
-    let q = next;
-    for (; q < list.length && list[q]! < to; q++) this.writeRow(target.w, list[q]! - from, channel);
-    return q;
-  }
-
-  /** Row `row` of the batch, its line end included; `channel` (null: the row's own) in its channel cell. */
-  private writeRow(w: CsvBytesWriter, row: number, channel: Uint8Array | null): void {
-    const bytes = this.rows.bytes;
-    const start = this.channelStart[row]!,
-      end = this.channelEnd[row]!;
-    if (channel === null || sameBytes(channel, bytes, start, end)) w.line(bytes, this.rowStart[row]!, this.rowEnd[row]!);
+  private copyRow(bytes: Uint8Array, start: number, end: number, w: CsvBytesWriter, channel: Uint8Array | null): void {
+    const cell = channel ?? this.rowChannel,
+      from = this.channelStart,
+      to = this.channelEnd;
+    if (sameBytes(cell, bytes, from, to)) w.line(bytes, start, end);
     else {
-      w.raw(bytes, this.rowStart[row]!, start);
-      w.raw(channel, 0, channel.length);
-      w.line(bytes, end, this.rowEnd[row]!);
+      w.raw(bytes, start, from);
+      w.raw(cell, 0, cell.length);
+      w.line(bytes, to, end);
     }
   }
 
   /**
-   * Subscriber i's row (place `row` in the batch that starts at plan row `from`), its
-   * line end included, appended to the row buffer: room for the most it can take is
-   * made first, then it is written without further checks.
+   * Plan row r, its line end included, written into `w` from where it is (returned)
+   * on, with `channel` (null: the row's own) in its channel cell; the caller ends
+   * the line (CsvBytesWriter.lineTaken) once it has copied the row elsewhere. Room for
+   * the most it can take is made first, then it is written without further checks.
    */
-  private renderRow(i: number, row: number, from: number): void {
-    const r = from + row;
+  private renderRow(r: number, w: CsvBytesWriter, channel: Uint8Array | null): number {
+    const i = this.plan.subscriber[r]!;
     const hits = this.hitSets[this.plan.hitSet[r]!]!;
-    const out = this.rows;
-    let room = this.fixedRoom + hits.room;
+    const cell = channel ?? hits.channel;
+    let room = this.fixedRoom + hits.room + cell.length;
     const textOps = this.textOps;
     for (let k = 0; k < textOps.length; k++) {
       const o = textOps[k]!.text!.offsets;
       room += cellRoom(o[i + 1]! - o[i]!);
     }
-    out.reserve(room);
-    const dst = out.bytes,
+    w.reserve(room);
+    const dst = w.bytes,
       steps = hits.steps;
-    const start = out.length;
+    const start = w.length;
     let p = start;
-    this.channelStart[row] = start;
-    this.channelEnd[row] = start;
+    this.channelStart = start;
+    this.channelEnd = start;
+    this.rowChannel = hits.channel;
     for (let k = 0; ; k++) {
       const step = steps[k]!;
       p = putLiteral(dst, p, step.literal);
@@ -779,9 +689,10 @@ class TaskFile {
           if (Number.isFinite(v)) p = putFixed(dst, p, v, op.digits); // not given (NaN): an empty cell
           break;
         }
-        case CHANNEL_AT:
-          this.channelStart[row] = p;
-          this.channelEnd[row] = p + hits.channel.length;
+        case CHANNEL:
+          this.channelStart = p;
+          p = putBytes(dst, p, cell, 0, cell.length);
+          this.channelEnd = p;
           break;
         case TASK_ID: {
           const ids = this.plan.taskIdBytes;
@@ -819,9 +730,8 @@ class TaskFile {
         }
       }
     }
-    out.length = p;
-    this.rowStart[row] = start;
-    this.rowEnd[row] = p;
+    w.took(p);
+    return start;
   }
 
   /** Plan row r's rank in its tier. */
@@ -934,8 +844,7 @@ function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): Row
         add(hits.decisions[op.decision]!);
         break;
       case CHANNEL:
-        step(CHANNEL_AT, NO_OP, NO_PART);
-        add(hits.channel);
+        step(CHANNEL, NO_OP, NO_PART);
         break;
       case REASON: {
         const parts = hits.reason;

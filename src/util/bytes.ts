@@ -389,6 +389,30 @@ export class CsvBytesWriter {
     if (this.pos >= this.chunk) this.flush();
   }
 
+  /** Room for n more bytes, written straight into `bytes` from `length` on, then taken with took(). */
+  reserve(n: number): void {
+    this.room(n);
+  }
+
+  /** The buffer, valid until the next call that may flush or grow it. */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Takes what was written straight into `bytes`, up to `end`. */
+  took(end: number): void {
+    this.pos = end;
+  }
+
+  /** After a line written straight in and taken (its LF included): flushes as endLine() does. */
+  lineTaken(): void {
+    if (this.pos >= this.chunk) this.flush();
+  }
+
   /** A string as it is, UTF-8 (the caller knows it needs no quoting). */
   rawString(str: string): void {
     const n = str.length;

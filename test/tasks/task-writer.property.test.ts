@@ -7,8 +7,8 @@
  * values that are negative, NaN or huge, contacts present or absent. A second pack
  * has templates, actions, channels and assignees built to need quoting and
  * neutralising, equal weights, a disabled rule in the middle and a zone with DST; a
- * third has more rules than one 32-bit word of hit flags holds. Tiers longer than a
- * batch, and the number formats the writer computes itself (toFixed's digits, near
+ * third has more rules than one 32-bit word of hit flags holds. Long tiers (their
+ * reads prefetched a few rows ahead), and the number formats the writer computes itself (toFixed's digits, near
  * ties too; formatNumber), are checked apart. The same reference holds for the rows
  * rendered from what the task-files worker is handed (output/task-files.ts).
  */
@@ -405,11 +405,11 @@ describe('writeTaskFile', () => {
 
   // One test per pack: each runs long without a turn of the event loop, and Vitest's worker needs one within a minute.
   for (const [p, pack] of PACKS.entries()) {
-    it(`writes the same bytes over batches of rows and their prefetched parts (pack ${p + 1} of ${PACKS.length})`, () => {
+    it(`writes the same bytes over many rows and their prefetched parts (pack ${p + 1} of ${PACKS.length})`, () => {
       const ruleCount = pack.rules.filter((r) => r.enabled).length;
       const subs = fc.sample(subscriberArb(ruleCount, reasonFeatures(pack).length), { numRuns: 500, seed: 42 + p });
       const input = taskInput(pack, parseDay('2026-11-23'), subs, true);
-      // More rows than a batch holds, in an order that jumps about.
+      // Many rows, in an order that jumps about.
       const order = Array.from({ length: 70_000 }, (_, k) => (k * 7919 + (k >> 3)) % subs.length);
       const profile = { mask: p === 1, dialerFullNumber: p !== 1 };
       expect(written(input, 'high', order, profile).equals(Buffer.from(referenceFile(input, 'high', order, profile), 'utf8'))).toBe(true);
@@ -575,7 +575,7 @@ describe('the delta file, written in the pass that writes the full file', () => 
     );
   });
 
-  it('keeps the rows and ranks across batches of rows', () => {
+  it('keeps the rows and ranks over many rows', () => {
     const pack = PACKS[0]!;
     const subs = fc.sample(subscriberArb(pack.rules.filter((r) => r.enabled).length, reasonFeatures(pack).length), {
       numRuns: 300,
