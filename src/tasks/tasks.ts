@@ -31,6 +31,7 @@ import {
   putDecimal,
   putFixed,
   putPadded,
+  putScaled,
   putUint,
   startsLikeFormula,
   type CsvBytesWriter,
@@ -877,10 +878,10 @@ function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): Row
 export function putFormattedNumber(dst: Uint8Array, p: number, v: number, unit: string, isPercent: boolean): number {
   if (!Number.isFinite(v)) return putBytes(dst, p, NOT_AVAILABLE, 0, NOT_AVAILABLE.length);
   if (isPercent) {
-    const r = Math.round(v * 10) / 10;
-    if (r < 0) p = putBytes(dst, p, MINUS_SIGN, 0, MINUS_SIGN.length);
-    else if (r > 0) dst[p++] = PLUS;
-    p = putDecimal(dst, p, Math.abs(r));
+    const tenths = Math.round(v * 10);
+    if (tenths < 0) p = putBytes(dst, p, MINUS_SIGN, 0, MINUS_SIGN.length);
+    else if (tenths > 0) dst[p++] = PLUS;
+    p = putRounded(dst, p, Math.abs(tenths), 1);
     dst[p++] = PERCENT;
     return p;
   }
@@ -892,9 +893,24 @@ export function putFormattedNumber(dst: Uint8Array, p: number, v: number, unit: 
     case 'day':
       return putAscii(dst, p, formatDay(v));
     default:
-      return putDecimal(dst, p, Math.round(v * 100) / 100);
+      return putRounded(dst, p, Math.round(v * 100), 2);
   }
 }
+
+/**
+ * String(n / 10^places) for a whole n (places 1 or 2), with no string made below
+ * SHORT_ROUNDED: there two doubles are less than 0.01 apart, so the shortest
+ * decimal that gives the quotient back (what String writes) is n / 10^places itself,
+ * its trailing zeros dropped.
+ */
+function putRounded(dst: Uint8Array, p: number, n: number, places: 1 | 2): number {
+  const scale = places === 1 ? 10 : 100;
+  if (n < SHORT_ROUNDED * scale && n > -SHORT_ROUNDED * scale) return putScaled(dst, p, n, places, true);
+  return putDecimal(dst, p, n / scale);
+}
+
+/** 2^46: from there on a double's neighbours are 2^-6 apart or more. */
+const SHORT_ROUNDED = 2 ** 46;
 
 /** All of b (a step's literal): a loop for the short ones, where set() costs more than it saves. */
 function putLiteral(dst: Uint8Array, p: number, b: Uint8Array): number {

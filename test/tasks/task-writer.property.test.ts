@@ -643,13 +643,28 @@ describe('the byte forms the writer uses', () => {
   });
 
   it('formats numbers as formatNumber does', () => {
+    // Decimals of every size (round to a hundredth or a tenth, or near a half of one), up to and past where doubles get sparse.
+    const decimal = fc
+      .tuple(
+        fc.integer({ min: -9, max: 9 }),
+        fc.integer({ min: 0, max: 17 }),
+        fc.integer({ min: 0, max: 999 }),
+        fc.constantFrom(0, 0.5, 0.05),
+      )
+      .map(([m, e, k, half]) => (m + k / 1000) * 10 ** e + half);
+    const sparse = fc.integer({ min: -3, max: 3 }).map((k) => 2 ** 46 + k * 2 ** -6);
     fc.assert(
-      fc.property(number, fc.constantFrom('money', 'count', 'day', 'number', 'bool'), fc.boolean(), (v, unit, isPercent) => {
-        const out = new Uint8Array(100);
-        out[0] = 0x78;
-        const end = putFormattedNumber(out, 1, v, unit, isPercent);
-        expect(Buffer.from(out.subarray(0, end)).toString('utf8')).toBe(`x${formatNumber(v, unit, isPercent)}`);
-      }),
+      fc.property(
+        fc.oneof(number, decimal, sparse),
+        fc.constantFrom('money', 'count', 'day', 'number', 'bool'),
+        fc.boolean(),
+        (v, unit, isPercent) => {
+          const out = new Uint8Array(100);
+          out[0] = 0x78;
+          const end = putFormattedNumber(out, 1, v, unit, isPercent);
+          expect(Buffer.from(out.subarray(0, end)).toString('utf8')).toBe(`x${formatNumber(v, unit, isPercent)}`);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
