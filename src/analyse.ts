@@ -45,13 +45,31 @@ export interface Analysis {
 
 export type AnalysisStage = 'ingest' | 'gates' | 'features' | 'rules' | 'score';
 
+/**
+ * How, never what, a night reads and writes: switches for tests, diagnosis and A/B
+ * timing (the CLI takes them from the environment: cli/knobs.ts). Each one unset is
+ * decided by the input's size, the rows' order and the cores; no setting changes an output.
+ */
+export interface Tuning {
+  /** Read the extracts on worker threads too (true), or all in this thread (false). */
+  ingestParallel?: boolean;
+  /** The smallest byte range a measure extract is cut into. */
+  minRangeBytes?: number;
+  /** Look the ids of plain fact rows up a batch at a time (true) or one at a time (false). */
+  idBatch?: boolean;
+  /** Write the score files and the largest tier's task files on worker threads (true), or in this thread (false). */
+  writeParallel?: boolean;
+}
+
 export interface AnalysisHooks {
   /** A stage begins (ingest also reports its own finer stages through ingest.onStage). */
   stageStart?: (stage: AnalysisStage) => void;
   /** A stage has ended. */
   stageDone?: (stage: AnalysisStage) => void;
   /** Progress callbacks of the read. */
-  ingest?: Pick<IngestPlan, 'onStage' | 'onRows' | 'onFiles' | 'parallel' | 'readFacts'>;
+  ingest?: Pick<IngestPlan, 'onStage' | 'onRows' | 'onFiles' | 'readFacts'>;
+  /** How the extracts are read; default: as their size and order say. */
+  tuning?: Tuning;
   /** The read failed: return the error to throw instead (the nightly run names a changed input as the cause). */
   ingestFailed?: (e: unknown) => unknown;
   /** The extracts are read and their counts agree; called before any gate, so a failed run can still report them. */
@@ -83,8 +101,11 @@ export async function analyseEach(
   const perPack = packs.map((p) => requiredFeatures(p));
   const features = new Map(perPack.flatMap((f) => [...f]));
   const needed = new Set(packs.flatMap((p) => [...neededFiles(p)]));
+  const { ingestParallel: parallel, minRangeBytes, idBatch } = hooks.tuning ?? {};
+  const reading = idBatch === undefined ? input : { ...input, idBatch };
+  const columnNeeds = mergeNeeds(packs.map(packColumnNeeds));
   const extracts = await readStage(hooks, () =>
-    ingest({ asOf, input, features, needed, columnNeeds: mergeNeeds(packs.map(packColumnNeeds)), ...hooks.ingest }),
+    ingest({ asOf, input: reading, features, needed, columnNeeds, parallel, minRangeBytes, ...hooks.ingest }),
   );
 
   hooks.stageStart?.('gates');

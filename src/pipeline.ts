@@ -18,6 +18,7 @@
  */
 import type { Logger } from 'pino';
 import { analyse, analyseScores, startContacts, type AnalysisHooks, type ContactDecisions, type TaskExtracts } from './analyse.js';
+import type { Tuning } from './analyse.js';
 import { requiredFeatures, type RulePack } from './config/rulepack.js';
 import type { ConfigSource, EngineSettings } from './config/run-config.js';
 import { DuckDbEngine } from './engine/duckdb.js';
@@ -88,6 +89,8 @@ export interface RunOptions {
   scoresFormat?: ScoresFormat;
   /** Add every measure the pack reads to scores.csv and scores.arrow, after the rule flags. */
   withMeasures?: boolean;
+  /** Threads and lookups (tests, diagnosis, A/B timing); default: as the input's size says. */
+  tuning?: Tuning;
 }
 
 export interface RunResult {
@@ -142,6 +145,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const before = snapshotInputs(o.input);
       logger.debug({ inputs: [...before.values()].map((s) => ({ file: s.file, bytes: s.size })) }, 'inputs noted before reading');
       const hooks: AnalysisHooks = {
+        tuning: o.tuning,
         stageStart: (stage) => {
           if (stage !== 'ingest') o.onProgress?.(stage);
         },
@@ -192,7 +196,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // The score files need nothing of the policy: on a large run a worker thread writes them
       // from here on, while this thread applies the policy and writes every other file.
       const measures = o.withMeasures ? scoreMeasures(a.features, table, scoreColumns(pack)) : [];
-      const scoreFiles = ScoreFiles.start(publication, ids, ev, scores, measures);
+      const scoreFiles = ScoreFiles.start(publication, ids, ev, scores, measures, o.tuning?.writeParallel);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
       const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
       // On a large run the largest tier's plain task files are written by a worker: it starts now, and is
@@ -208,7 +212,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         if (taskOutput.profile === 'plain') {
           const { subscribers, contacts: lastContacts } = extracts;
           const columns = { pack, D: asOf, subscribers, features: table, evaluation: ev, scores, contacts: lastContacts };
-          taskFiles = TaskFilesThread.start(publication.place(), columns);
+          taskFiles = TaskFilesThread.start(publication.place(), columns, o.tuning?.writeParallel);
         }
         // The ms: what starting the worker and handing it the columns took this thread.
         logger.debug(

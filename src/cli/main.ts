@@ -32,6 +32,7 @@ import { makeLogger, openLogFile } from './log.js';
 import { DEFAULT_COUNTRY_CODE } from '../util/phone.js';
 import { scrubPersonal } from '../util/mask.js';
 import { makeProgress } from './progress.js';
+import { readTuning } from './knobs.js';
 
 export const DEFAULT_RULES = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));
 
@@ -85,7 +86,7 @@ export interface Io {
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** What run and explain both start from: the rule pack, the configuration, the input folder and D. */
+/** What run and explain both start from: the rule pack, the configuration, the input folder, D and the environment's switches. */
 function loadRunInputs(opts: { input: string; asOf?: number; rules: string; config?: string; workers?: number }) {
   const pack = loadRulePack(opts.rules);
   const config = loadRunConfig(opts.config);
@@ -96,7 +97,7 @@ function loadRunInputs(opts: { input: string; asOf?: number; rules: string; conf
       file: opts.input,
     });
   }
-  return { pack, config, inputDir, asOf: opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone) };
+  return { pack, config, inputDir, asOf: opts.asOf ?? todayIn(config.timeZone ?? pack.timeZone), tuning: readTuning() };
 }
 
 export function makeRunCommand(io: Io): Command {
@@ -197,7 +198,7 @@ function publishOptions(cmd: Command): Command {
 async function runLogged(opts: RunArgs, logger: Logger) {
   const progress = makeProgress();
   try {
-    const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+    const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
     logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
     const result = await runNightly({
       input: { ...config.input, dir: inputDir },
@@ -208,6 +209,7 @@ async function runLogged(opts: RunArgs, logger: Logger) {
       config: config.source,
       force: opts.force,
       withMeasures: opts.withMeasures === true || config.output.withMeasures,
+      tuning,
       engine: {
         ...config.engine,
         ...(opts.engine !== undefined ? { name: opts.engine } : {}),
@@ -401,8 +403,8 @@ export function makeExplainCommand(io: Io): Command {
         json: boolean;
       }) => {
         const wanted = subscriberList(opts);
-        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
-        const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
+        const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
+        const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack, { tuning });
         const ids = a.extracts.subscribers.ids;
         const d = decideContacts(pack, asOf, config.input, a, opts.out === undefined ? null : resolve(opts.out));
         const args = {
@@ -470,12 +472,12 @@ export function makeBacktestCommand(io: Io): Command {
         json: boolean;
         measuresOut?: string;
       }) => {
-        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+        const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
         // The label column goes last; a measure of its name, like one of a rule id's, is refused before the read.
         const taken = [...scoreColumns(pack), LABEL_COLUMN];
         if (opts.measuresOut !== undefined) measureNames(requiredFeatures(pack), taken);
         const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
-        const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack);
+        const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack, { tuning });
         const ids = a.extracts.subscribers.ids;
         const b = backtest({ pack, asOf, ids, evaluation: a.evaluation, scores: a.scores, labels });
         if (opts.measuresOut !== undefined) {
@@ -530,7 +532,7 @@ export function makeCalibrateCommand(io: Io): Command {
       }) => {
         if (resolve(opts.out) === resolve(opts.rules))
           throw new ChurnwatchError('CW_USAGE', '--out names the pack calibrate starts from; write the calibrated pack to another file');
-        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+        const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
         const oldText = readFileSync(opts.rules, 'utf8');
         const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
         const candidates = candidateMeasures(pack, splitMeasureList(opts.measures ?? ''));
@@ -546,7 +548,7 @@ export function makeCalibrateCommand(io: Io): Command {
           }),
           opts.out,
         );
-        const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, probe]);
+        const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, probe], { tuning });
         const ids = a!.extracts.subscribers.ids;
         const c = calibrate({
           oldPack: pack,
@@ -611,13 +613,13 @@ export function makeDiffCommand(io: Io): Command {
         config?: string;
         json: boolean;
       }) => {
-        const { pack, config, inputDir, asOf } = loadRunInputs(opts);
+        const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
         const packB = loadRulePack(opts.rulesB);
         const labels =
           opts.labels === undefined
             ? undefined
             : await loadLabels(opts.labels, Math.min(pack.gates.maxRejectShare, packB.gates.maxRejectShare));
-        const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, packB]);
+        const [a, b] = await analyseEach({ ...config.input, dir: inputDir }, asOf, [pack, packB], { tuning });
         const ids = a!.extracts.subscribers.ids;
         const d = diffPacks({
           asOf,

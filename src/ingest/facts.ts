@@ -267,7 +267,7 @@ function plainRows(
     columns[col] = { kind, slot: at, scale, nonNegative: nonNegative === NON_NEGATIVE };
   }
   const delim = input.delimiter.charCodeAt(0);
-  return fastDelimiter(delim) ? new PlainRows(columns, slot, delim, ids, fold, undefined, period) : null;
+  return fastDelimiter(delim) ? new PlainRows(columns, slot, delim, ids, fold, input.idBatch, period) : null;
 }
 
 /**

@@ -110,7 +110,7 @@ const PARALLEL_MIN_BYTES = 48 << 20;
  * with its range done hashes files until the id table comes.
  */
 const SUBSCRIBERS_LEAD = 16 << 20;
-/** The smallest byte range a measure extract is cut into (CHURNWATCH_RANGE_MIN_BYTES or IngestPlan.minRangeBytes for tests). */
+/** The smallest byte range a measure extract is cut into, unless IngestPlan.minRangeBytes says (tests cut small files). */
 const RANGE_MIN_BYTES = 8 << 20;
 
 /** One fact extract: read whole, or as byte ranges (parts), then maybe with a hash job. */
@@ -119,12 +119,6 @@ interface Unit {
   parts: FactJob[] | null;
   /** The cut file's hash job: given to a worker at its start (it waits for the id table), else dropped and the first range hashes. */
   hash: FactJob | null;
-}
-
-/** A positive whole number from the environment, or undefined. */
-function envCount(name: string): number | undefined {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 /**
@@ -236,7 +230,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   }
   // The measure extracts are cut into byte ranges, one per reading thread (ranges.ts).
   const workers = Math.max(1, Math.floor(input.workers ?? availableParallelism()));
-  const minRange = plan.minRangeBytes ?? envCount('CHURNWATCH_RANGE_MIN_BYTES') ?? RANGE_MIN_BYTES;
+  const minRange = plan.minRangeBytes ?? RANGE_MIN_BYTES;
   const units: Unit[] = [];
   for (const job of jobs) {
     // A file another engine reads is not cut (it takes whole files).
@@ -577,9 +571,8 @@ export function dispatchPlan(
   jobs: FactJob[],
   workers: number,
 ): Dispatch | null {
-  const env = process.env.CHURNWATCH_INGEST_PARALLEL;
-  const forced = plan.parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
-  // (An explicit `workers: 1` is one thread even when the environment forces a worker.)
+  const forced = plan.parallel;
+  // (An explicit `workers: 1` is one thread even when `parallel` forces a worker.)
   if (
     forced === false ||
     jobs.length === 0 ||

@@ -43,15 +43,13 @@ export class IdBatch {
 
   /**
    * `width`: the length of the fold's values; `on`: batched (true), one at a time
-   * (false), or as the rows' order says (undefined). The environment variable
-   * CHURNWATCH_ID_BATCH=1 or 0 fixes it for every reader (tests, diagnosis, A/B timing).
+   * (false), or as the rows' order says (undefined). InputOptions.idBatch fixes it for
+   * every reader of a run (tests, diagnosis, A/B timing).
    */
   constructor(width: number, on?: boolean) {
-    const env = process.env.CHURNWATCH_ID_BATCH;
-    const fixed = on ?? (env === '1' ? true : env === '0' ? false : undefined);
     this.values = new Float64Array(BATCH * Math.max(1, width));
-    this.on = fixed ?? false;
-    this.fixed = fixed !== undefined;
+    this.on = on ?? false;
+    this.fixed = on !== undefined;
   }
 
   /**

@@ -39,11 +39,9 @@ export function scoresWorkerUrl(): URL | null {
   return compiledWorker(import.meta.url, 'scores-worker.js');
 }
 
-/** Whether a run of n subscribers writes its files on worker threads (`parallel`, then the environment, decide first). */
+/** Whether a run of n subscribers writes its files on worker threads (`parallel`, when given, decides instead). */
 export function wantWorker(n: number, parallel?: boolean): boolean {
-  const env = process.env.CHURNWATCH_WRITE_PARALLEL;
-  const forced = parallel ?? (env === '1' ? true : env === '0' ? false : undefined);
-  if (forced !== undefined) return forced;
+  if (parallel !== undefined) return parallel;
   return n >= WORKER_MIN_SUBSCRIBERS && availableParallelism() >= 2;
 }
 

@@ -6,7 +6,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { makeLogger } from '../../src/cli/log.js';
 import { loadRulePack } from '../../src/config/rulepack.js';
 import { generateExtracts } from '../../src/generate/generate.js';
@@ -18,24 +18,18 @@ import { cleanup } from '../helpers/world.js';
 
 const work = tempDir('progress');
 afterAll(() => cleanup(work));
-const parallelBefore = process.env.CHURNWATCH_INGEST_PARALLEL;
-afterEach(() => {
-  if (parallelBefore === undefined) delete process.env.CHURNWATCH_INGEST_PARALLEL;
-  else process.env.CHURNWATCH_INGEST_PARALLEL = parallelBefore;
-});
 
 describe('progress of a run', () => {
   it.each([
-    ['plain files, one thread', false, '0'],
-    ['gzip files, one thread', true, '0'],
-    ['plain files, with the worker', false, '1'],
-    ['gzip files, with the worker', true, '1'],
+    ['plain files, one thread', false, false],
+    ['gzip files, one thread', true, false],
+    ['plain files, with the worker', false, true],
+    ['gzip files, with the worker', true, true],
   ])(
     "when a run reads %s then the bytes reported per extract reach the sizes announced, which are the files' sizes",
     async (name, gzip, parallel) => {
       const dir = join(work, name.replace(/\W+/g, '-'));
       await generateExtracts({ subscribers: 2000, seed: 4, asOf: parseDay(AS_OF), outDir: dir, gzip });
-      process.env.CHURNWATCH_INGEST_PARALLEL = parallel;
       let announced: Record<string, number> = {};
       const last = new Map<string, number>();
       await runNightly({
@@ -48,6 +42,7 @@ describe('progress of a run', () => {
         fileMode: 0o600,
         dirMode: 0o700,
         logger: makeLogger('silent'),
+        tuning: { ingestParallel: parallel },
         onInputs: (bytes) => {
           announced = bytes;
         },
