@@ -21,9 +21,9 @@
  * everything in order in one thread: rows, rejects (in file order, files in the
  * usual order), stats and errors (the error of the earliest extract in that order
  * wins: a file whose job failed is read again whole, in this thread, in that order).
- * The environment variable CHURNWATCH_INGEST_PARALLEL=0 or 1 turns the worker threads
+ * IngestPlan.parallel (the CLI's CHURNWATCH_INGEST_PARALLEL) turns the worker threads
  * off or on regardless of sizes (for tests and diagnosis; the files are still cut, and
- * the ranges read one after another here); IngestPlan.parallel does the same from code.
+ * the ranges read one after another here).
  */
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';

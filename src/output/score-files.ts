@@ -8,8 +8,8 @@
  * failure is the same error: the worker sends its error back as data and it is
  * thrown here, from records().
  *
- * The environment variable CHURNWATCH_WRITE_PARALLEL=0 or 1 turns the worker off or
- * on regardless of the run's size (for tests and diagnosis).
+ * `parallel` (the CLI's CHURNWATCH_WRITE_PARALLEL) turns the worker off or on
+ * regardless of the run's size (for tests and diagnosis).
  */
 import { availableParallelism } from 'node:os';
 import { deserializeError } from '../errors.js';
@@ -54,8 +54,8 @@ export class ScoreFiles {
 
   /**
    * Starts writing the score files of `publication`: on a worker now, or (in this thread)
-   * when records() is called. `parallel` decides instead of the run's size and the
-   * environment. The columns may be used meanwhile: the worker has its own copy.
+   * when records() is called. `parallel` decides instead of the run's size. The
+   * columns may be used meanwhile: the worker has its own copy.
    * `measures` (run --with-measures) follow the rule flags.
    */
   static start(

@@ -254,7 +254,7 @@ export class TaskFilesThread {
    * Starts the worker for `input`'s task files (the policy's parts of it are not
    * needed yet), or returns null where it would not pay: a small run, one core, or
    * sources that were not compiled (then the main thread writes every tier).
-   * `parallel` decides instead of the run's size and the environment (as for the score files).
+   * `parallel` decides instead of the run's size (as for the score files).
    */
   static start(place: PublicationPlace, input: TaskInput, parallel?: boolean): TaskFilesThread | null {
     const url = wantWorker(input.subscribers.ids.length, parallel) ? taskFilesWorkerUrl() : null;
