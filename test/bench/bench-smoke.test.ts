@@ -9,7 +9,8 @@
  * Skipped, with a message, where @duckdb/node-api cannot load.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,8 @@ try {
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'cw-bench-smoke-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** One run per side at 2,000 subscribers, on the extracts the first run generates. */
 const benchAt2000 = (args: string[]) =>
@@ -77,6 +80,58 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     expect(r.options.sql).toBe('text');
     expect(r.command).toContain('--sql text');
   }, 60_000);
+
+  it('when it runs --pack calibrated then churnwatch runs a pack calibrated here, agrees on tier and value, and the result names the pack', async () => {
+    const results = join(tmp, 'results-pack');
+    const { stdout } = await benchAt2000(['--pack', 'calibrated', '--results-dir', results]);
+    expect(stdout).toContain('churnwatch (pack calibrated) vs DuckDB');
+    expect(stdout).toContain(
+      "agreement (pack calibrated: its flags are its own rules, not the SQL's twelve, so tier and value are compared): both sides give the same tier and value for all 2,000 subscribers",
+    );
+    const files = readdirSync(results);
+    expect(files).toEqual([expect.stringMatching(/^2000-pack-calibrated-\d{4}-\d{2}-\d{2}\.json$/)]);
+    const r = JSON.parse(readFileSync(join(results, files[0]!), 'utf8'));
+    const packFile = join(tmp, 'data', 'calibration-3000-1', 'calibrated.yaml');
+    expect(r.pack).toMatchObject({ name: 'calibrated', sha256: sha256(readFileSync(packFile)) });
+    expect(r.pack.calibration.held_out.map((h: { measure: string }) => h.measure)).toEqual(['top-decile lift', 'AUC']);
+    expect(r.options.pack).toBe('calibrated');
+    expect(r.command).toContain('--pack calibrated');
+    expect(r.agreement).toMatchObject({
+      agree: true,
+      compared: ['tier', 'value within 0.01'],
+      tier_differs: 0,
+      value_differs_over_1_fen: 0,
+    });
+    // The run read the calibrated pack: its step rules are among the hits, beside the twelve it keeps.
+    expect(Object.keys(r.churnwatch_hits_per_rule).length).toBeGreaterThan(12);
+    expect(readFileSync(packFile, 'utf8')).toMatch(/^pack: default-calibrated$/m);
+  }, 120_000);
+
+  it('when --rules names a pack whose tiers differ from the SQL then the sides disagree on tier and the run exits 1', async () => {
+    const pack = join(tmp, 'high-70.yaml');
+    writeFileSync(pack, readFileSync(join(root, 'rules', 'default.yaml'), 'utf8').replace(/^ {2}high: 60 .*$/m, '  high: 70'));
+    const results = join(tmp, 'results-rules');
+    const run = benchAt2000(['--rules', pack, '--results-dir', results]);
+    await expect(run).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/DISAGREEMENT \(pack high-70, tier and value compared\).*tier differs for [1-9]/),
+    });
+    const files = readdirSync(results);
+    expect(files).toEqual([expect.stringMatching(/^2000-pack-high-70-\d{4}-\d{2}-\d{2}\.json$/)]);
+    const r = JSON.parse(readFileSync(join(results, files[0]!), 'utf8'));
+    expect(r.pack.sha256).toBe(sha256(readFileSync(pack)));
+    expect(r.agreement.value_differs_over_1_fen).toBe(0);
+  }, 60_000);
+
+  it.each([
+    [['--pack', 'fancy'], '--pack must be calibrated'],
+    [['--pack', 'calibrated', '--rules', 'rules/default.yaml'], '--rules and --pack both name the pack'],
+    [['--rules', 'no-such.yaml'], 'no such file'],
+    [['--pack', 'calibrated', '--reference'], "--reference checks the default pack's twelve flags"],
+  ])('when the pack options are %j then it refuses with a usage error', async (args, message) => {
+    const run = promisify(execFile)(process.execPath, ['bench/bench.mjs', ...args], { cwd: root, encoding: 'utf8' });
+    await expect(run).rejects.toMatchObject({ code: 64, stderr: expect.stringContaining(message) });
+  });
 
   it('when --sql text is asked for another dialect then it refuses with a usage error', async () => {
     const run = promisify(execFile)(process.execPath, ['bench/bench.mjs', '--sql', 'text', '--dialect', 'quoted'], {
