@@ -11,6 +11,11 @@
  *   with sequential memory reads only. Rows in no order are looked up a batch at a
  *   time instead (unsorted-ids.ts, over hashIndex()).
  * - Keys of one width (ids padded to it) are found at i * width, without offsets.
+ * - Keys that are all decimal digits of one width, with values below 2^32 (numeric
+ *   ids, the usual case), are hashed by their value through a bijection (digitHash):
+ *   equal hashes are then equal keys, so a lookup that finds its hash in a slot is
+ *   done without reading the key's bytes (one cache miss a scattered lookup, not two),
+ *   and a field of any other form is not in the table without a probe.
  *
  * Two ways to fill it:
  * - insert(): one key at a time, duplicates found at once (small tables);
@@ -34,6 +39,8 @@ export interface SharedIdTable {
   keys: Uint8Array;
   offsets: Uint32Array;
   slots: Int32Array;
+  /** The slots hold digitHash of the keys (see IdTable.digits). */
+  digits: boolean;
 }
 
 /** The keys of an unindexed table, as plain arrays (IdTable.keyParts, IdTable.concat). */
@@ -59,6 +66,37 @@ function isWs(c: number): boolean {
 export function hashBytes(b: Uint8Array, s: number, e: number): number {
   let h = 0x811c9dc5 | 0;
   for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+  return mix32(h);
+}
+
+/** Largest value a digit key may have for digitHash to stay a bijection (2^32 - 1). */
+const DIGITS_MAX = 0xffffffff;
+
+/**
+ * The value of b[s..e) when it is only decimal digits, at most DIGITS_MAX; -1 otherwise.
+ * (Digits of a key of 10 or fewer bytes never reach 2^53, so the sum is exact.)
+ */
+export function digitValue(b: Uint8Array, s: number, e: number): number {
+  if (e - s > 10 || e <= s) return -1;
+  let v = 0;
+  for (let k = s; k < e; k++) {
+    const c = b[k]! - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v <= DIGITS_MAX ? v : -1;
+}
+
+/**
+ * The hash of a digit key by its value (digitValue, not -1): the murmur3 finaliser,
+ * a bijection of 32-bit words, so two keys of one width with one hash are one key.
+ */
+export function digitHash(value: number): number {
+  return mix32(value | 0);
+}
+
+/** The murmur3 finaliser: every bit of the result depends on every bit of h, and it is a bijection. */
+function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -99,6 +137,8 @@ export class IdTable {
   hashed = 0;
   /** The length of every key when they all have one (ids padded to a width, the usual case), else 0: key i is then at i * width. */
   private width = 0;
+  /** Every key is `width` digits (digitValue not -1) and the slots hold digitHash: set by buildIndex(), or by the first insert(). */
+  private digits = false;
 
   /**
    * `expected`: number of keys to size for; `keyBytes`: their total size, when known;
@@ -137,6 +177,7 @@ export class IdTable {
     t.mask = (s.slots.length >> 1) - 1;
     t.frozen = true;
     t.measureWidth();
+    t.digits = s.digits;
     return t;
   }
 
@@ -179,7 +220,7 @@ export class IdTable {
     this.slots = copy(this.slots, this.slots.length, (b) => new Int32Array(b));
     this.keysView = null;
     this.frozen = true;
-    return { n: this._n, keys: this.keys, offsets: this.offsets, slots: this.slots };
+    return { n: this._n, keys: this.keys, offsets: this.offsets, slots: this.slots, digits: this.digits };
   }
 
   /** Key i as a string (UTF-8). */
@@ -224,13 +265,21 @@ export class IdTable {
     if (!this.indexed) this.requireIndex();
     this.hashed++;
     const last = this.last;
-    const h = hashBytes(b, s, e);
+    const digits = this.digits;
+    let h: number;
+    if (digits) {
+      const value = e - s === this.width ? digitValue(b, s, e) : -1;
+      if (value < 0) return ID_UNKNOWN;
+      h = digitHash(value);
+    } else {
+      h = hashBytes(b, s, e);
+    }
     const slots = this.slots;
     const mask = this.mask;
     for (let j = h & mask; ; j = (j + 1) & mask) {
       const v = slots[2 * j + 1]!;
       if (v === 0) return ID_UNKNOWN;
-      if (slots[2 * j] === h && this.equalsAt(v - 1, b, s, e)) {
+      if (slots[2 * j] === h && (digits || this.equalsAt(v - 1, b, s, e))) {
         this.near = v - 1 > last && v - 1 <= last + WINDOW;
         return (this.last = v - 1);
       }
@@ -247,10 +296,17 @@ export class IdTable {
     this.near = true;
   }
 
-  /** The hash index's arrays, for lookups of many keys at once (unsorted-ids.ts): slots as find() reads them. */
-  hashIndex(): { slots: Int32Array; mask: number; offsets: Uint32Array; keys: Uint8Array; width: number } {
+  /** The hash index's arrays, for lookups of many keys at once (unsorted-ids.ts): slots as find() reads them, hashed by digitHash when `digits`. */
+  hashIndex(): { slots: Int32Array; mask: number; offsets: Uint32Array; keys: Uint8Array; width: number; digits: boolean } {
     this.requireIndex();
-    return { slots: this.slots, mask: this.mask, offsets: this.offsets, keys: this.keys, width: this.width };
+    return { slots: this.slots, mask: this.mask, offsets: this.offsets, keys: this.keys, width: this.width, digits: this.digits };
+  }
+
+  /** The slots' hash of a key: digitHash of its value in a table of digit keys (-1 there, with no hash, for a key of another form). */
+  private hashOf(b: Uint8Array, s: number, e: number): number {
+    if (!this.digits) return hashBytes(b, s, e);
+    const value = e - s === this.width || this._n === 0 ? digitValue(b, s, e) : -1;
+    return value < 0 ? -1 : digitHash(value);
   }
 
   private pushKey(b: Uint8Array, s: number, e: number): number {
@@ -284,7 +340,15 @@ export class IdTable {
    */
   insert(b: Uint8Array, s: number, e: number): number {
     this.requireIndex();
-    const h = hashBytes(b, s, e);
+    // The first key decides how an empty index hashes (it holds no hash yet).
+    if (this._n === 0) this.digits = digitValue(b, s, e) >= 0;
+    else if (this.digits && (e - s !== this.width || digitValue(b, s, e) < 0)) {
+      // The first key of another form: not one of these, and the index goes back to hashing bytes.
+      const i = this.pushKey(b, s, e);
+      this.buildIndex();
+      return i;
+    }
+    const h = this.hashOf(b, s, e);
     const slots = this.slots;
     const mask = this.mask;
     let j = h & mask;
@@ -342,7 +406,11 @@ export class IdTable {
     const keys = this.keys;
     const off = this.offsets;
     const hashes = new Int32Array(n);
-    for (let i = 0; i < n; i++) hashes[i] = hashBytes(keys, off[i]!, off[i + 1]!);
+    const w = this.width;
+    let digits = w > 0;
+    for (let i = 0; i < n && digits; i++) digits = digitValue(keys, i * w, i * w + w) >= 0;
+    this.digits = digits;
+    for (let i = 0; i < n; i++) hashes[i] = this.hashOf(keys, off[i]!, off[i + 1]!);
     // Bucket the keys by the region of the table their home slot lies in (regions of
     // 256 KiB), keeping index order within a region, then fill region by region.
     let regionBits = 0;

@@ -33,9 +33,18 @@ const WIDTH_IDS = ['S1', 'S2', 'S3', 'S9'];
 const widthTable = new IdTable(4);
 for (const id of WIDTH_IDS) widthTable.insert(Buffer.from(id), 0, id.length);
 const widthSubs = { n: WIDTH_IDS.length, idTable: widthTable };
+// Ids of digits alone, of one width: the table hashes them by value (IdTable's digits); 0010 and 0004 are not in it.
+const DIGIT_IDS = ['0001', '0002', '0003', '0009'];
+const digitTable = new IdTable(4);
+for (const id of DIGIT_IDS) digitTable.insert(Buffer.from(id), 0, id.length);
+const digitSubs = { n: DIGIT_IDS.length, idTable: digitTable };
 const D = parseDay('2026-11-23');
 
 const id = fc.constantFrom('S1', 'S2', 'S3', 'S10', 'S1', 'S2', '张三', ' S2', 'S3 ', '\u3000S1', 'S4', '', '"S1"', '"S,2"');
+const digitId = fc.constantFrom(
+  ...['0001', '0002', '0003', '0009', '0001', '0002', '0003', '0010', '0004', '001', '00001', '000a', '0-01', '٠٠٠١'],
+  ...[' 0002', '0003 ', '\u30000001', '', '"0001"', '"00,2"', '9999999999', '4294967297'],
+);
 const day = fc.constantFrom(
   '2026-11-22',
   '2026-11-21',
@@ -117,11 +126,11 @@ interface Layout {
   gen: Record<string, fc.Arbitrary<string>>;
 }
 
-function layoutArb(kind: 'usage' | 'billing'): fc.Arbitrary<Layout> {
+function layoutArb(kind: 'usage' | 'billing', ids: fc.Arbitrary<string>): fc.Arbitrary<Layout> {
   const cols: [string, fc.Arbitrary<string>, boolean][] =
     kind === 'usage'
       ? [
-          ['subscriber_id', id, true],
+          ['subscriber_id', ids, true],
           ['usage_date', day, true],
           ['calls', num, true],
           ['sms', num, false],
@@ -130,7 +139,7 @@ function layoutArb(kind: 'usage' | 'billing'): fc.Arbitrary<Layout> {
           ['note', fc.constantFrom('a', '', 'b c', '"x\ny"'), false],
         ]
       : [
-          ['subscriber_id', id, true],
+          ['subscriber_id', ids, true],
           ['bill_month', month, true],
           ['amount', num, true],
           ['mou', num, false],
@@ -148,9 +157,9 @@ function layoutArb(kind: 'usage' | 'billing'): fc.Arbitrary<Layout> {
   });
 }
 
-function fileArb(kind: 'usage' | 'billing'): fc.Arbitrary<{ text: string; delimiter: string }> {
+function fileArb(kind: 'usage' | 'billing', ids: fc.Arbitrary<string> = id): fc.Arbitrary<{ text: string; delimiter: string }> {
   return fc
-    .tuple(layoutArb(kind), fc.constantFrom(',', ',', '|', '\t', ';', '.'), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean())
+    .tuple(layoutArb(kind, ids), fc.constantFrom(',', ',', '|', '\t', ';', '.'), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean())
     .chain(([layout, delimiter, eol, quoteAll]) => {
       const row = fc
         .tuple(fc.record(layout.gen) as fc.Arbitrary<Record<string, string>>, fc.constantFrom(0, 0, 0, 0, 0, 0, 1, 2, 3))
@@ -246,6 +255,17 @@ describe('the fast path for plain records', () => {
         { numRuns: 150 },
       );
     }, 60_000);
+
+    it(`when ${kind} files of digit ids mix plain and odd records and the fast path looks ids up a batch at a time then it gives what the general reader gives`, async () => {
+      expect(digitTable.hashIndex().digits).toBe(true);
+      await fc.assert(
+        fc.asyncProperty(fileArb(kind, digitId), fc.constantFrom(1, 7, 97, 1 << 20), async ({ text, delimiter }, chunkSize) => {
+          const [fast, general] = await both(kind, text, delimiter, chunkSize, digitSubs, true);
+          expect(fast).toEqual(general);
+        }),
+        { numRuns: 150 },
+      );
+    }, 60_000);
   }
 
   it('when a file is all plain then the fast path takes every record after the first chunk', async () => {
@@ -269,6 +289,8 @@ describe('the fast path for plain records', () => {
     };
     const oneWidth = tableOf(Array.from({ length: 3000 }, (_, i) => `M${String((i * 7919) % 10007).padStart(5, '0')}`));
     const widths = tableOf(Array.from({ length: 3000 }, (_, i) => `M${(i * 7919) % 10007}`));
+    // Digits alone, hashed by value: found without their bytes.
+    const digits = tableOf(Array.from({ length: 3000 }, (_, i) => String(((i * 7919) % 10007) + 20000).padStart(6, '0')));
     type Table = typeof oneWidth;
     const order = (t: Table, n: number, seed: number) =>
       Array.from({ length: n }, (_, i) => t.ids[(i * 2654435761 + seed) % t.ids.length]!);
@@ -299,7 +321,7 @@ describe('the fast path for plain records', () => {
     it('when ids are looked up a batch at a time then the records, values and stops are those of one at a time', () => {
       fc.assert(
         fc.property(
-          fc.constantFrom(oneWidth, widths),
+          fc.constantFrom(oneWidth, widths, digits),
           fc.integer({ min: 0, max: 1000 }),
           fc.integer({ min: 300, max: 1400 }),
           fc.constantFrom(64, 4096, 1 << 20),
@@ -307,11 +329,13 @@ describe('the fast path for plain records', () => {
             const lines = order(t, n, seed).map((m, i) => {
               if (i % 337 === 5) return `X${i},2026-11-20,1`; // not in the table
               if (i % 211 === 3) return `Z${String(i).padStart(5, '0')},2026-11-20,1`; // not in the table, of the ids' width
+              if (i % 173 === 4) return `${String(90000 + i).padStart(6, '0')},2026-11-20,1`; // digits of the ids' width, not in the table
               if (i % 401 === 7) return `${m},2026-11-2x,1`; // not a date
               if (i % 293 === 9) return '';
               return `${m},2026-11-${10 + (i % 13)},${i % 50}.${i % 10}0`;
             });
             const text = `${lines.join('\n')}\n`;
+            expect(t.table.hashIndex().digits).toBe(t === digits);
             const one = scanAll(t, text, false, chunk);
             // (Batched, the table's own lookup settles only two keys of one hash: none here.)
             const hashed = t.table.hashed;

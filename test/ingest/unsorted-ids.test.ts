@@ -2,11 +2,12 @@
  * Batched id lookups (unsorted-ids.ts) against IdTable.find one at a time: the same
  * indexes, the batch cut at the first unknown id, keys of one width found without
  * their offsets however the table was made (inserted, appended, joined, compacted,
- * shared), and two ids of one 32-bit hash told apart.
+ * shared), two ids of one 32-bit hash told apart, and keys of digits alone hashed by
+ * their value, found without their bytes, however the table was made.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hashBytes, IdTable } from '../../src/ingest/id-table.js';
+import { digitHash, digitValue, hashBytes, IdTable } from '../../src/ingest/id-table.js';
 import { BATCH, IdBatch } from '../../src/ingest/unsorted-ids.js';
 
 const enc = new TextEncoder();
@@ -87,5 +88,57 @@ describe('IdBatch', () => {
     const got = batchOf(['D444', 'A1', 'C3']);
     expect(got.batch.resolve(u, got.b, 3)).toBe(3);
     expect(Array.from(got.batch.idx.subarray(0, 3))).toEqual([2, 0, 1]);
+  });
+
+  it('when the keys are digits of one width then they are hashed by value and a batch gets IdTable.find index, up to the first id not in it', () => {
+    const keys = Array.from({ length: 700 }, (_, i) => String(1_000_000 + i * 7919).padStart(10, '0'));
+    const appended = new IdTable(4, 16, 0);
+    for (const k of keys) appended.append(enc.encode(k), 0, k.length);
+    appended.buildIndex();
+    const tables = [tableOf(keys), appended, IdTable.fromShared(tableOf(keys).share())];
+    for (const t of tables) expect(t.hashIndex().digits).toBe(true);
+    // Not in the table: digits of the width, of other widths, a letter or a sign among digits, digits past 2^32.
+    const others = ['0000000001', '000100000', '00010000000', '000100000a', '-001000000', '4294967297', '9999999999', 'x'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...tables),
+        fc.array(fc.oneof({ weight: 30, arbitrary: fc.nat(699) }, { weight: 1, arbitrary: fc.integer({ min: -others.length, max: -1 }) }), {
+          minLength: 1,
+          maxLength: BATCH,
+        }),
+        (t, picks) => {
+          const wanted = picks.map((k) => (k < 0 ? others[-k - 1]! : keys[k]!));
+          const { batch, b } = batchOf(wanted);
+          const ok = batch.resolve(t, b, wanted.length);
+          const unknown = picks.findIndex((k) => k < 0);
+          expect(ok).toBe(unknown < 0 ? wanted.length : unknown);
+          expect(Array.from(batch.idx.subarray(0, ok))).toEqual(picks.slice(0, ok));
+          expect(wanted.map((id) => t.indexOf(id))).toEqual(picks.map((k) => (k < 0 ? -1 : k)));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('when a key is not digits of the width, or is 2^32 or more, then the table hashes bytes, and keeps every key found', () => {
+    const digits = (t: IdTable) => t.hashIndex().digits;
+    expect([digitValue(enc.encode('4294967295'), 0, 10), digitValue(enc.encode('4294967296'), 0, 10)]).toEqual([4294967295, -1]);
+    expect(digitHash(1)).not.toBe(digitHash(2));
+    expect(digits(tableOf(['0001', '0002', '4294967296']))).toBe(false);
+    expect(digits(tableOf(['0001', '002']))).toBe(false);
+    // Digits first, then a key of another form: the index goes back to bytes, on insert and on a join.
+    const many = Array.from({ length: 40 }, (_, i) => String(i * 3).padStart(4, '0'));
+    const t = tableOf(many);
+    expect(digits(t)).toBe(true);
+    expect(t.insert(enc.encode('00a1'), 0, 4)).toBe(40);
+    expect(digits(t)).toBe(false);
+    expect([t.insert(enc.encode('0003'), 0, 4), t.indexOf('00a1'), t.indexOf('0117'), t.indexOf('0118')]).toEqual([1, 40, 39, -1]);
+    const got = batchOf(['0117', '00a1', '0000']);
+    expect(got.batch.resolve(t, got.b, 3)).toBe(3);
+    expect(Array.from(got.batch.idx.subarray(0, 3))).toEqual([39, 40, 0]);
+    const u = tableOf(['1234', '5678']);
+    u.appendKeys({ n: 1, keys: enc.encode('12345'), offsets: Uint32Array.of(0, 5) });
+    u.buildIndex();
+    expect([digits(u), u.indexOf('12345'), u.indexOf('5678')]).toEqual([false, 2, 1]);
   });
 });
