@@ -251,7 +251,9 @@ export class IdTable {
   find(b: Uint8Array, s: number, e: number): number {
     const n = this._n;
     const last = this.last;
-    if (last >= 0 && this.equalsAt(last, b, s, e)) return last;
+    // (Rows in no order, digit keys: the last key's bytes are not in the cache, the lookup
+    // below read only its slot; comparing them would cost a miss for nothing.)
+    if (last >= 0 && (this.near || !this.digits) && this.equalsAt(last, b, s, e)) return last;
     const lim = Math.min(n, last + 1 + WINDOW);
     if (this.near) for (let i = last + 1; i < lim; i++) if (this.equalsAt(i, b, s, e)) return (this.last = i);
     return this.findHashed(b, s, e);
