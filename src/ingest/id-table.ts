@@ -50,6 +50,16 @@ export interface IdKeys {
   offsets: Uint32Array;
 }
 
+/** Which digit values are keys (IdTable.presence): bit v - min of `bits`, for v - min below `size`. */
+export interface DigitPresence {
+  bits: Int32Array;
+  min: number;
+  size: number;
+}
+
+/** A presence bitmap is kept while the keys' values span at most this many values per key (4 bytes a key). */
+const PRESENCE_SPAN = 32;
+
 /** Returned by field lookups of a field that is empty after trimming. */
 export const ID_EMPTY = -2;
 /** Returned by lookups of an id that is not in the table. */
@@ -139,6 +149,9 @@ export class IdTable {
   private width = 0;
   /** Every key is `width` digits (digitValue not -1) and the slots hold digitHash: set by buildIndex(), or by the first insert(). */
   private digits = false;
+  /** presence() as made for `presenceOf` keys (-1: not made since the last buildIndex()). */
+  private presenceBits: DigitPresence | null = null;
+  private presenceOf = -1;
 
   /**
    * `expected`: number of keys to size for; `keyBytes`: their total size, when known;
@@ -304,6 +317,39 @@ export class IdTable {
     return { slots: this.slots, mask: this.mask, offsets: this.offsets, keys: this.keys, width: this.width, digits: this.digits };
   }
 
+  /**
+   * For a table of digit keys whose values span at most PRESENCE_SPAN values a key: a
+   * bit per value of the span, set for the keys' (made on first use). Whether an id is
+   * a key, without its index, then costs a read that stays in the cache (1M ids spread
+   * over 7M values: 875 KB) instead of a slot's cache miss. Null for any other table.
+   */
+  presence(): DigitPresence | null {
+    this.requireIndex();
+    if (this.presenceOf === this._n) return this.presenceBits;
+    this.presenceOf = this._n;
+    this.presenceBits = null;
+    const n = this._n;
+    const w = this.width;
+    if (!this.digits || n === 0) return null;
+    const keys = this.keys;
+    let min = Infinity;
+    let max = -1;
+    for (let i = 0; i < n; i++) {
+      const v = digitValue(keys, i * w, i * w + w);
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const size = max - min + 1;
+    if (size > PRESENCE_SPAN * n) return null;
+    const bits = new Int32Array((size + 31) >>> 5);
+    for (let i = 0; i < n; i++) {
+      const o = digitValue(keys, i * w, i * w + w) - min;
+      bits[o >>> 5]! |= 1 << (o & 31);
+    }
+    this.presenceBits = { bits, min, size };
+    return this.presenceBits;
+  }
+
   /** The slots' hash of a key: digitHash of its value in a table of digit keys (-1 there, with no hash, for a key of another form). */
   private hashOf(b: Uint8Array, s: number, e: number): number {
     if (!this.digits) return hashBytes(b, s, e);
@@ -408,6 +454,7 @@ export class IdTable {
     const keys = this.keys;
     const off = this.offsets;
     const hashes = new Int32Array(n);
+    this.presenceOf = -1;
     const w = this.width;
     let digits = w > 0;
     for (let i = 0; i < n && digits; i++) digits = digitValue(keys, i * w, i * w + w) >= 0;

@@ -206,7 +206,7 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
   const byRuns = period !== null && columns.some((c) => c.kind === Kind.Day && Math.trunc(c.slot) === Math.trunc(period.slot));
   const fold = (idx: string, run = false) => (period === null ? [`  fold(values, ${idx});`] : countThenFold(period, idx, run && byRuns));
   const L: string[] = [
-    'const bs = batch.starts, be = batch.ends, br = batch.rows, bl = batch.lines, bv = batch.values, bi = batch.idx;',
+    'const bs = batch.starts, be = batch.ends, br = batch.rows, bl = batch.lines, bv = batch.values, bi = batch.idx, bneed = batch.need;',
     'const pc = period, pBase = pc?.base ?? 0, pCounts = pc?.counts, pMarks = pc?.marks, pSize = pCounts?.length ?? 0;',
     'const pOther = pc?.other, pFrom = pc?.from ?? 0, pTo = pc?.to ?? 0;',
     'const kb = plainKeys?.keys, kw = plainKeys?.width ?? 0, kn = ids.n, kd = kb && new DataView(kb.buffer, kb.byteOffset, kb.byteLength);',
@@ -216,7 +216,13 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     '  if (ck >= 0 && ck < pSize) { pCounts[ck] += n; pMarks[ck] += m; } else for (let i = 0; i < n; i++) pOther(key, i < m);',
     '}',
     'function foldBatch(b, n) {',
-    '  const k = batch.resolve(ids, b, n);',
+    // Records of periods that are only counted need no index, only a known id.
+    ...(period === null
+      ? ['  const k = batch.resolve(ids, b, n);']
+      : [
+          `  for (let r = 0; r < n; r++) { const key = bv[r * ${width} + ${Math.trunc(period.slot)}]; bneed[r] = key >= pFrom && key <= pTo ? 1 : 0; }`,
+          '  const k = batch.resolve(ids, b, n, true);',
+        ]),
     '  for (let r = 0; r < k; r++) {',
     ...slots.map((slot) => `    values[${slot}] = bv[r * ${width} + ${slot}];`),
     ...fold('bi[r]'),

@@ -21,6 +21,9 @@
  */
 import { digitHash, digitValue, hashBytes, type IdTable, WINDOW } from './id-table.js';
 
+/** IdBatch.idx of a record only checked to be a key (IdBatch.resolve's `needed`). */
+export const PRESENT = -2;
+
 /** Records per batch: enough misses in flight, small enough to stay in the cache. */
 export const BATCH = 256;
 
@@ -37,8 +40,10 @@ export class IdBatch {
   readonly lines = new Float64Array(BATCH);
   /** Record k's values at values[k * width ...] (the fold's values, restored before it is called). */
   readonly values: Float64Array;
-  /** Record k's subscriber index, after resolve(). */
+  /** Record k's subscriber index, after resolve() (PRESENT for a record whose index was not needed). */
   readonly idx = new Int32Array(BATCH);
+  /** need[k] = 0: record k is not folded, only its id must be a key (resolve's `need`). */
+  readonly need = new Uint8Array(BATCH);
   private readonly hashes = new Int32Array(BATCH);
   private readonly found = new Int32Array(BATCH);
 
@@ -57,18 +62,28 @@ export class IdBatch {
    * Resolves the ids of records 0..n-1 of chunk b into idx; returns how many, from
    * the first, are in the table (n when all are): the record after them is left to
    * the general reader. The same indexes as IdTable.find, which settles what the
-   * batched probe cannot (two keys with one hash).
+   * batched probe cannot (two keys with one hash). With `needed` true, a record k
+   * with need[k] = 0 may get PRESENT instead of its index: it is only checked to be a key.
    */
-  resolve(table: IdTable, b: Uint8Array, n: number): number {
-    const ok = table.hashIndex().digits ? this.resolveDigits(table, b, n) : this.resolveBytes(table, b, n);
+  resolve(table: IdTable, b: Uint8Array, n: number, needed = false): number {
+    const ok = table.hashIndex().digits ? this.resolveDigits(table, b, n, needed) : this.resolveBytes(table, b, n);
     const idx = this.idx;
     if (!this.fixed && ok > 1) {
+      // Indexes of consecutive records that have one, as many pairs as records when all have.
       let near = 0;
-      for (let k = 1; k < ok; k++) {
-        const d = idx[k]! - idx[k - 1]!;
-        if (d >= 0 && d <= WINDOW) near++;
+      let pairs = 1;
+      let prev = -1;
+      for (let k = 0; k < ok; k++) {
+        const i = idx[k]!;
+        if (i < 0) continue;
+        if (prev >= 0) {
+          pairs++;
+          const d = i - prev;
+          if (d >= 0 && d <= WINDOW) near++;
+        }
+        prev = i;
       }
-      if (near * 2 > ok) this.on = false;
+      if (near * 2 > pairs) this.on = false;
     }
     return ok;
   }
@@ -76,11 +91,13 @@ export class IdBatch {
   /**
    * resolve() in a table of digit keys: a slot holding the id's hash holds its key (the
    * hash is a bijection there), so each lookup reads one slot and no key bytes, and an
-   * id of another form is not in the table.
+   * id of another form is not in the table. A record that is not folded (`needed`) is
+   * looked up in the table's presence bitmap, which stays in the cache, when it has one.
    */
-  private resolveDigits(table: IdTable, b: Uint8Array, n: number): number {
+  private resolveDigits(table: IdTable, b: Uint8Array, n: number, needed: boolean): number {
     const { slots, mask, width } = table.hashIndex();
-    const { starts, ends, hashes, found, idx } = this;
+    const { starts, ends, hashes, found, idx, need } = this;
+    const presence = needed ? table.presence() : null;
     let ok = n;
     for (let k = 0; k < n; k++) {
       const s = starts[k]!;
@@ -89,10 +106,20 @@ export class IdBatch {
         ok = k;
         break;
       }
+      idx[k] = 0;
+      if (presence !== null && need[k] === 0) {
+        const o = value - presence.min;
+        if (o < 0 || o >= presence.size || (presence.bits[o >>> 5]! & (1 << (o & 31))) === 0) {
+          ok = k;
+          break;
+        }
+        idx[k] = PRESENT;
+      }
       hashes[k] = digitHash(value);
     }
-    firstSlots(slots, mask, hashes, found, ok);
+    firstSlots(slots, mask, hashes, found, ok, idx);
     for (let k = 0; k < ok; k++) {
+      if (idx[k] === PRESENT) continue;
       idx[k] = found[k]! - 1;
       if (idx[k]! < 0) return k;
     }
@@ -104,7 +131,7 @@ export class IdBatch {
     const { slots, mask, offsets, keys, width } = table.hashIndex();
     const { starts, ends, hashes, found, idx } = this;
     for (let k = 0; k < n; k++) hashes[k] = hashBytes(b, starts[k]!, ends[k]!);
-    firstSlots(slots, mask, hashes, found, n);
+    firstSlots(slots, mask, hashes, found, n, null);
     // Its key's offset, when the lengths agree (-1 otherwise): one miss less when every key has one length.
     if (width > 0) {
       for (let k = 0; k < n; k++) idx[k] = found[k]! !== 0 && ends[k]! - starts[k]! === width ? (found[k]! - 1) * width : -1;
@@ -156,9 +183,13 @@ export class IdBatch {
   }
 }
 
-/** found[k] = the first slot holding hashes[k] (its index + 1), 0 when there is none, for k < n: reads that do not wait for each other. */
-function firstSlots(slots: Int32Array, mask: number, hashes: Int32Array, found: Int32Array, n: number): void {
+/**
+ * found[k] = the first slot holding hashes[k] (its index + 1), 0 when there is none, for
+ * k < n but those with skip[k] = PRESENT: reads that do not wait for each other.
+ */
+function firstSlots(slots: Int32Array, mask: number, hashes: Int32Array, found: Int32Array, n: number, skip: Int32Array | null): void {
   for (let k = 0; k < n; k++) {
+    if (skip !== null && skip[k] === PRESENT) continue;
     const h = hashes[k]!;
     let v = 0;
     for (let j = h & mask; ; j = (j + 1) & mask) {

@@ -18,7 +18,7 @@ import { IdTable } from '../../src/ingest/id-table.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { outcome, type Outcome } from './scan-helpers.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
-import { fastDelimiter, Kind, PlainRows } from '../../src/ingest/plain-rows.js';
+import { fastDelimiter, Kind, PlainRows, type PeriodCounts } from '../../src/ingest/plain-rows.js';
 import { parseDay } from '../../src/util/dates.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cw-plain-'));
@@ -71,6 +71,8 @@ const day = fc.constantFrom(
   'x',
   '',
   '"2026-11-21"',
+  '2026-11-10',
+  '20261101',
 );
 const month = fc.constantFrom(
   '2026-10',
@@ -299,9 +301,9 @@ describe('the fast path for plain records', () => {
       { kind: Kind.Day, slot: 0, scale: 0 },
       { kind: Kind.Number, slot: 1, scale: 2 },
     ];
-    const scanAll = (t: Table, text: string, batchedLookups: boolean | undefined, chunk: number) => {
+    const scanAll = (t: Table, text: string, batchedLookups: boolean | undefined, chunk: number, period: PeriodCounts | null = null) => {
       const folded: number[] = [];
-      const rows = new PlainRows(columns, 2, 0x2c, t.table, (v, idx) => folded.push(idx, v[0]!, v[1]!), batchedLookups);
+      const rows = new PlainRows(columns, 2, 0x2c, t.table, (v, idx) => folded.push(idx, v[0]!, v[1]!), batchedLookups, period);
       const b = Buffer.from(text);
       const stops: number[] = [];
       const modes: boolean[] = [];
@@ -345,6 +347,40 @@ describe('the fast path for plain records', () => {
           },
         ),
         { numRuns: 60 },
+      );
+    });
+
+    it('when rows in no order are counted per period then records of the periods not read are only checked to be known, and all else is as one at a time', () => {
+      // The digit table has a presence bitmap: the records that are only counted are looked up in it, not in the slots.
+      expect(digits.table.presence()).not.toBeNull();
+      const base = D - 20;
+      const scanCounted = (text: string, batchedLookups: boolean, chunk: number) => {
+        const counts = new Float64Array(20),
+          marks = new Float64Array(20);
+        const other: number[] = [];
+        const period = { slot: 0, base, counts, marks, markSlots: [1], other: (k: number) => other.push(k), from: D - 3, to: D - 1 };
+        const { modes: _, ...got } = scanAll(digits, text, batchedLookups, chunk, period);
+        return { ...got, counts: [...counts], marks: [...marks], other };
+      };
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 1000 }),
+          fc.integer({ min: 300, max: 1400 }),
+          fc.constantFrom(64, 4096, 1 << 20),
+          (seed, n, chunk) => {
+            const lines = order(digits, n, seed).map((m, i) => {
+              const day = `2026-11-${String(1 + ((i * 7 + seed) % 24)).padStart(2, '0')}`;
+              if (i % 173 === 4) return `${String(90000 + i).padStart(6, '0')},${day},1`; // digits of the width, past the keys' span
+              if (i % 131 === 6) return `${String(20001 + 2 * (i % 3000)).padStart(6, '0')},${day},1`; // in the span, maybe not a key
+              if (i % 157 === 8) return `000000,${day},1`; // below the span
+              if (i % 337 === 5) return `X${i},${day},1`;
+              return `${m},${day},${i % 50}`;
+            });
+            const text = `${lines.join('\n')}\n`;
+            expect(scanCounted(text, true, chunk)).toEqual(scanCounted(text, false, chunk));
+          },
+        ),
+        { numRuns: 40 },
       );
     });
 

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { digitHash, digitValue, hashBytes, IdTable } from '../../src/ingest/id-table.js';
-import { BATCH, IdBatch } from '../../src/ingest/unsorted-ids.js';
+import { BATCH, IdBatch, PRESENT } from '../../src/ingest/unsorted-ids.js';
 
 const enc = new TextEncoder();
 /** Two ids of one 32-bit hash (as in id-table.test.ts). */
@@ -140,5 +140,48 @@ describe('IdBatch', () => {
     u.appendKeys({ n: 1, keys: enc.encode('12345'), offsets: Uint32Array.of(0, 5) });
     u.buildIndex();
     expect([digits(u), u.indexOf('12345'), u.indexOf('5678')]).toEqual([false, 2, 1]);
+  });
+
+  it('when only some records of a batch need their index then the others are checked against the presence bitmap, and the batch stops at the same record', () => {
+    const keys = Array.from({ length: 700 }, (_, i) => String(50_000 + i * 3).padStart(8, '0'));
+    const near = tableOf(keys);
+    // One key far from the others: the span is too wide for a bitmap, the slots answer.
+    const wide = tableOf([...keys, '90000000']);
+    expect(near.presence()).not.toBeNull();
+    expect(wide.presence()).toBeNull();
+    expect(tableOf(['A1', 'B2']).presence()).toBeNull();
+    const others = ['00050001', '00049999', '00052101', '00000000', '99999999', '0005000x', '0050000'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(near, wide),
+        fc.array(
+          fc.tuple(
+            fc.oneof({ weight: 30, arbitrary: fc.nat(699) }, { weight: 1, arbitrary: fc.integer({ min: -others.length, max: -1 }) }),
+            fc.boolean(),
+          ),
+          { minLength: 1, maxLength: BATCH },
+        ),
+        (t, picks) => {
+          const wanted = picks.map(([k]) => (k < 0 ? others[-k - 1]! : keys[k]!));
+          const { batch, b } = batchOf(wanted);
+          picks.forEach(([, need], k) => {
+            batch.need[k] = need ? 1 : 0;
+          });
+          const ok = batch.resolve(t, b, wanted.length, true);
+          const unknown = picks.findIndex(([k]) => k < 0);
+          expect(ok).toBe(unknown < 0 ? wanted.length : unknown);
+          picks.slice(0, ok).forEach(([k, need], r) => {
+            if (need || t === wide) expect(batch.idx[r]).toBe(k);
+            else expect(batch.idx[r]).toBe(PRESENT);
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+    // A key added later is in the bitmap made next.
+    near.insert(enc.encode('00052101'), 0, 8);
+    const got = batchOf(['00052101']);
+    got.batch.need[0] = 0;
+    expect(got.batch.resolve(near, got.b, 1, true)).toBe(1);
   });
 });
