@@ -50,7 +50,7 @@ import { SCORE_FILES } from './output/scores-protocol.js';
 import { writeScoresParquet } from './output/scores-parquet.js';
 import type { ScoresFormat } from './config/run-config.js';
 import { manifestJson } from './report/manifest.js';
-import { buildSummary, fileSummary } from './report/summary.js';
+import { buildSummary, fileSummary, hitCounts, type HitCounts } from './report/summary.js';
 import { nightlyReportHtml } from './report/run-report.js';
 import { statSync, type BigIntStats } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -204,6 +204,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       let taskFiles: TaskFilesThread | null = null;
       let taskCounts: Record<string, number>;
       let contacts: ContactDecisions;
+      let hits: HitCounts;
       let tasks: TaskOutputs | undefined;
       // Listed after the score files, as they always were.
       const after: OutputRecord[] = [];
@@ -246,6 +247,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         for (const name of POLICY_FILES)
           after.push(writeCsv(publication, name, (w) => writePolicyFile(w, name, policy, { ids, evaluation: ev, scores })));
         after.push(writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows)));
+        // Counted while the task-files worker may still be writing the largest tier.
+        hits = hitCounts(ev, scores);
         await tasks.finish();
         logger.debug({ tiers: tasks.writers }, 'task files written');
       } catch (e) {
@@ -285,6 +288,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         tasksPerTier: taskCounts,
         contacts,
         timings,
+        hits,
       });
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
       // The report leaves the timings out, so a rerun of the same inputs writes the same bytes.
