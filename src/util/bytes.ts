@@ -111,30 +111,6 @@ export function decimalDigits(v: number): number {
   return digits;
 }
 
-/** A whole number from 0 below 2^53 in decimal (16 bytes at most). */
-export function putUint(dst: Uint8Array, p: number, v: number): number {
-  if (v < 10) {
-    dst[p] = ZERO + v;
-    return p + 1;
-  }
-  const end = p + decimalDigits(v);
-  let d = end;
-  if (v < 2147483648) {
-    for (let t = v | 0; d > p; ) {
-      const q = (t / 10) | 0;
-      dst[--d] = ZERO + t - q * 10;
-      t = q;
-    }
-  } else {
-    for (let t = v; d > p; ) {
-      const q = Math.floor(t / 10);
-      dst[--d] = ZERO + (t - q * 10);
-      t = q;
-    }
-  }
-  return end;
-}
-
 /** "00" to "99": the two digit bytes of k at 2k and 2k + 1. */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => ZERO + (k & 1 ? (k >> 1) % 10 : Math.floor(k / 20)));
 
@@ -145,27 +121,32 @@ export function putTwoDigits(dst: Uint8Array, p: number, v: number): number {
   return p + 2;
 }
 
-/**
- * A whole number from 0 below 2^31 in decimal (10 bytes at most), as putUint
- * writes it, two digits per division: for the hot numeric cells (scores.csv).
- */
-export function putSmallUint(dst: Uint8Array, p: number, v: number): number {
+/** A whole number from 0 below 2^53 in decimal (16 bytes at most). */
+export function putUint(dst: Uint8Array, p: number, v: number): number {
   if (v < 10) {
     dst[p] = ZERO + v;
     return p + 1;
   }
-  if (v < 100) return putTwoDigits(dst, p, v);
   const end = p + decimalDigits(v);
   let d = end;
-  let t = v | 0;
-  while (t >= 100) {
-    const q = (t / 100) | 0;
-    d -= 2;
-    putTwoDigits(dst, d, t - q * 100);
-    t = q;
+  if (v < 2147483648) {
+    // Two digits per division: the hot numeric cells (scores.csv, task files) are mostly of this size.
+    let t = v | 0;
+    while (t >= 100) {
+      const q = (t / 100) | 0;
+      d -= 2;
+      putTwoDigits(dst, d, t - q * 100);
+      t = q;
+    }
+    if (t >= 10) putTwoDigits(dst, d - 2, t);
+    else dst[d - 1] = ZERO + t;
+  } else {
+    for (let t = v; d > p; ) {
+      const q = Math.floor(t / 10);
+      dst[--d] = ZERO + (t - q * 10);
+      t = q;
+    }
   }
-  if (t >= 10) putTwoDigits(dst, d - 2, t);
-  else dst[d - 1] = ZERO + t;
   return end;
 }
 
@@ -177,7 +158,7 @@ export function putFixedPoint(dst: Uint8Array, p: number, n: number, digits: 2 |
   const unit = digits === 2 ? 100 : 10000;
   // n / unit is correctly rounded and at least 1 / unit away from the next whole number, so | 0 is its floor.
   const whole = (n / unit) | 0;
-  p = putSmallUint(dst, p, whole);
+  p = putUint(dst, p, whole);
   dst[p++] = POINT;
   let frac = n - whole * unit;
   if (digits === 4) {
