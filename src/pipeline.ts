@@ -283,7 +283,6 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         extracts,
         features: a.features,
         m0: a.m0,
-        evaluation: ev,
         scores,
         tasksPerTier: taskCounts,
         contacts,

@@ -40,14 +40,13 @@ export interface SummaryInput {
   features: Map<string, FeatureRequest>;
   /** null when the billing extract was not read (a night from a scores file): the months used are then not listed. */
   m0: number | null;
-  evaluation: Evaluation;
   scores: Scores;
   tasksPerTier: Record<string, number>;
   /** The contact policy's and the ledger's counts, and the outcomes of earlier tasks. */
   contacts: { counts: PolicyCounts; ledger: Pick<LedgerPlan, 'counts' | 'outcomes'> };
   timings: Record<string, number>;
-  /** The hit counts, when the run counted them already (hitCounts) while it waited for its writers. */
-  hits?: HitCounts;
+  /** The hit counts (hitCounts), which the run takes while it waits for its writers. */
+  hits: HitCounts;
 }
 
 /** Subscribers per rule that hit it, and subscribers that hit any. */
@@ -70,10 +69,9 @@ export function hitCounts(ev: Pick<Evaluation, 'ruleIds' | 'flags'>, scores: Pic
 }
 
 export function buildSummary(s: SummaryInput): Record<string, unknown> {
-  const { extracts, evaluation: ev, scores, asOf, m0 } = s;
+  const { extracts, scores, hits, asOf, m0 } = s;
   const subscribersPerTier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<string, number>;
   for (let i = 0; i < scores.tier.length; i++) subscribersPerTier[TIERS[scores.tier[i]!]!]!++;
-  const hits = s.hits ?? hitCounts(ev, scores);
   const monthsUsed: Record<string, string> = {};
   const daysUsed: Record<string, string> = {};
   for (const f of s.features.values()) {
