@@ -1081,6 +1081,38 @@ export async function readTickets(
 
 export type ContractRequest = Extract<FeatureRequest, { source: 'contracts' }>;
 
+/** How many of the first kinds KindCodes compares byte by byte. */
+const KNOWN_KINDS = 8;
+
+/**
+ * Contract kinds (a field's trimmed text) → codes in order of first appearance, as
+ * IdTable.insertField numbers them. An export has a handful of kinds in no order, so
+ * the first few are compared byte by byte before the table is asked: its hash and
+ * probe, every row, cost more than all the row's other checks but the scan.
+ */
+export class KindCodes {
+  private readonly table = new IdTable(64);
+  private readonly known: Uint8Array[] = [];
+
+  /** The code of field `col`'s kind, ID_EMPTY when it is empty after trimming. */
+  codeOf(rec: RecordView, col: number): number {
+    const t = fieldKey(rec, col);
+    if (t === null) return ID_EMPTY;
+    const { b, s, e } = t;
+    const known = this.known;
+    for (let k = 0; k < known.length; k++) {
+      const w = known[k]!;
+      if (w.length !== e - s) continue;
+      let i = 0;
+      while (i < w.length && w[i] === b[s + i]) i++;
+      if (i === w.length) return k;
+    }
+    const k = this.table.insert(b, s, e);
+    if (k === known.length && k < KNOWN_KINDS) known.push(b.slice(s, e));
+    return k;
+  }
+}
+
 /** renewed: `trim().toLowerCase()` of one of the contract's values, 1 for those that mean yes. */
 const RENEWED_BYTES = enumBytes(RENEWED_VALUES);
 const RENEWED_VALUE = RENEWED_VALUES.map((v) => (RENEWED_TRUE.includes(v) ? 1 : 0));
@@ -1103,7 +1135,7 @@ export async function readContracts(
     .map((r) => ({ key: featureKey(r), from: asOf + r.from, to: asOf + r.to, a: new Counts(subs.n) }));
   const lapsedReqs = requests.filter((r) => r.which === 'lapsed');
   // Contract kinds (trimmed text) → small codes, 0 for an empty kind.
-  const kinds = new IdTable(64);
+  const kinds = new KindCodes();
   // (subscriber, kind) pairs with a contract ending on or after D: a flag per
   // subscriber for each of the first few kinds, a set beyond them.
   const runningByKind: Uint8Array[] = [];
@@ -1145,7 +1177,7 @@ export async function readContracts(
         const renewed = RENEWED_VALUE[r]!;
         if (renewed === 0) for (const e of expiring) if (end >= e.from && end <= e.to) e.a.add(idx);
         if (lapsedReqs.length > 0) {
-          const k = cKind >= 0 ? kinds.insertField(rec, cKind) : ID_EMPTY;
+          const k = cKind >= 0 ? kinds.codeOf(rec, cKind) : ID_EMPTY;
           const kind = k === ID_EMPTY ? 0 : k + 1;
           if (end >= asOf) {
             if (kind < RUNNING_ARRAYS) (runningByKind[kind] ??= new Uint8Array(subs.n))[idx] = 1;

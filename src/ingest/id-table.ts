@@ -456,10 +456,15 @@ export class IdTable {
     const hashes = new Int32Array(n);
     this.presenceOf = -1;
     const w = this.width;
+    // Digit keys are hashed by their values as they are checked (one pass over the keys, not two).
     let digits = w > 0;
-    for (let i = 0; i < n && digits; i++) digits = digitValue(keys, i * w, i * w + w) >= 0;
+    for (let i = 0; i < n && digits; i++) {
+      const value = digitValue(keys, i * w, i * w + w);
+      if (value < 0) digits = false;
+      else hashes[i] = digitHash(value);
+    }
     this.digits = digits;
-    for (let i = 0; i < n; i++) hashes[i] = this.hashOf(keys, off[i]!, off[i + 1]!);
+    if (!digits) for (let i = 0; i < n; i++) hashes[i] = hashBytes(keys, off[i]!, off[i + 1]!);
     // Bucket the keys by the region of the table their home slot lies in (regions of
     // 256 KiB), keeping index order within a region, then fill region by region.
     let regionBits = 0;

@@ -10,6 +10,7 @@ import { fieldString } from '../../src/ingest/csv-scan.js';
 import { enumBytes, fieldEnum, fieldPhone, fieldTrimmed, pushPhone, pushTrimmed } from '../../src/ingest/fields.js';
 import { TextColumnBuilder } from '../../src/util/text-column.js';
 import { hashBytes, ID_EMPTY, ID_UNKNOWN, IdTable } from '../../src/ingest/id-table.js';
+import { KindCodes } from '../../src/ingest/facts.js';
 import { field } from './scan-helpers.js';
 
 const enc = new TextEncoder();
@@ -126,6 +127,22 @@ describe('IdTable', () => {
           const id = q.trim();
           expect(t.findField(field(q), 0)).toBe(id === '' ? ID_EMPTY : (ref.get(id) ?? ID_UNKNOWN));
         }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("when contract kinds are coded then KindCodes gives insertField's codes, past the kinds it compares byte by byte too", () => {
+    // A few kinds, spelled with spaces around them or not, and more of them than KindCodes compares itself.
+    const kind = fc.oneof(
+      spelled,
+      fc.integer({ min: 0, max: 12 }).map((k) => `kind${k}`),
+    );
+    fc.assert(
+      fc.property(fc.array(kind, { maxLength: 60 }), (kinds) => {
+        const reference = new IdTable(64);
+        const codes = new KindCodes();
+        for (const k of kinds) expect(codes.codeOf(field(k), 0)).toBe(reference.insertField(field(k), 0));
       }),
       { numRuns: 300 },
     );
