@@ -141,15 +141,15 @@ export class PriorLedger {
   }
 
   /**
-   * Row r's task id into dst (TASK_ID_WIDTH bytes), as TextEncoder.encodeInto would
+   * Row r's task id into dst at `at` (TASK_ID_WIDTH bytes), as TextEncoder.encodeInto would
    * put it: cut at the width, the rest left as it is.
    */
-  copyTaskId(r: number, dst: Uint8Array): void {
+  copyTaskId(r: number, dst: Uint8Array, at: number): void {
     const b = this.bytes,
       s = this.taskIdStart(r),
-      e = Math.min(this.taskIdEnd(r), s + dst.length);
-    for (let p = s; p < e; p++) if (b[p]! >= 0x80) return void utf8.encodeInto(this.taskId(r), dst);
-    dst.set(b.subarray(s, e));
+      e = Math.min(this.taskIdEnd(r), s + TASK_ID_WIDTH);
+    for (let p = s; p < e; p++) if (b[p]! >= 0x80) return void utf8.encodeInto(this.taskId(r), dst.subarray(at, at + TASK_ID_WIDTH));
+    for (let p = s, q = at; p < e; p++, q++) dst[q] = b[p]!;
   }
 
   /** The last row whose task id is `id`, or -1. */
@@ -301,11 +301,21 @@ export function taskIdOf(b: Uint8Array, s: number, e: number, firstSeen: number)
 
 /** taskIdOf's TASK_ID_WIDTH ASCII bytes, into dst at p. */
 export function putTaskId(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number, firstSeen: number): void {
-  let stamp = dayStamps.get(firstSeen);
+  putStampedTaskId(dst, p, dayStamp(firstSeen), b, s, e, firstSeen);
+}
+
+/** The head of the task ids of episodes that began on `day`: "CW", YYYYMMDD, "-". */
+function dayStamp(day: number): Uint8Array {
+  let stamp = dayStamps.get(day);
   if (stamp === undefined) {
-    stamp = Uint8Array.from(`CW${formatDay(firstSeen).replaceAll('-', '')}-`, (c) => c.charCodeAt(0));
-    dayStamps.set(firstSeen, stamp);
+    stamp = Uint8Array.from(`CW${formatDay(day).replaceAll('-', '')}-`, (c) => c.charCodeAt(0));
+    dayStamps.set(day, stamp);
   }
+  return stamp;
+}
+
+/** putTaskId with the day's stamp (dayStamp(firstSeen)) found once by a caller that puts many ids of one day. */
+function putStampedTaskId(dst: Uint8Array, p: number, stamp: Uint8Array, b: Uint8Array, s: number, e: number, firstSeen: number): void {
   for (let k = 0; k < stamp.length; k++) dst[p++] = stamp[k]!;
   // Both halves' FNV-1a over the id in one read of its bytes.
   let h1 = 0x811c9dc5,
@@ -324,6 +334,9 @@ function putHex(dst: Uint8Array, p: number, h: number): number {
   for (let shift = 28; shift >= 0; shift -= 4) dst[p++] = HEX_DIGITS[(h >>> shift) & 15]!;
   return p;
 }
+
+/** Up to this many rules, startLedger finds a subscriber's reasons by its word of hit bits in a table (2^rules entries). */
+const WORD_TABLE_RULES = 16;
 
 const CLOSING = new Set(['retained', 'declined', 'churned']);
 const WAITING_CODES = new Set<string>(['callback_pending', 'retry_later']);
@@ -363,18 +376,28 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
   const { prior, plan, D, ids } = x;
   const weightOf = new Map(x.rules.map((r) => [r.id, r.weight]));
   // A subscriber's reason codes, made once per distinct set of hit rules (few) and found by its bits.
-  const hitBits = HitBits.of(x.flags, ids.length);
+  const hitBits = HitBits.of(x.flags, ids.length),
+    hitBitsWord = hitBits.bits;
   const reasonIndex = new Map<number, number>();
+  // With few rules a subscriber's one word of hit bits numbers its set: a table by that word, where a map lookup per
+  // task cost more than the rest of its reason's finding.
+  const byWord = x.flags.length <= WORD_TABLE_RULES ? new Int32Array(1 << x.flags.length).fill(-1) : null;
   const reasonTexts: string[] = [],
     reasonRules: string[][] = [];
   const reasonsOf = (i: number) => {
+    if (byWord !== null) {
+      const known = byWord[hitBitsWord[i]!]!;
+      if (known >= 0) return known;
+    }
     const key = hitBits.key(i);
     let r = reasonIndex.get(key);
+    if (byWord !== null && r !== undefined) byWord[key] = r;
     if (r === undefined) {
       const hit = x.rules.filter((_, j) => hitBits.hits(i, j)).map((rule) => rule.id);
       r = reasonTexts.push(hit.join(';')) - 1;
       reasonRules.push(hit);
       reasonIndex.set(key, r);
+      if (byWord !== null) byWord[key] = r;
     }
     return r;
   };
@@ -494,6 +517,8 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
   /** Per subscriber, its task's row and its tier + 1 (0: no task, or its tier not decided yet). */
   const taskRow = new Int32Array(ids.length),
     taskTier = new Uint8Array(ids.length);
+  /** Per subscriber with a task, the episode it goes on (rows.prior of its row), read in subscriber order. */
+  const taskPrior = prior === null ? null : new Int32Array(ids.length);
   const decided = new Uint8Array(plan.perTier.length);
   const byState = new Int32Array(TASK_STATES.length);
   /** Tier t's rows in rank order: each one's episode, which goes on or is new (the one that ends closes in finish()). */
@@ -513,6 +538,7 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
       rows.closedBy[r] = 0;
       taskRow[i] = r;
       taskTier[i] = t + 1;
+      if (taskPrior !== null) taskPrior[i] = k;
     }
   };
   /**
@@ -521,23 +547,26 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
    * cache miss each (the id hashes took twice as long so).
    */
   const decide = (tiers: number) => {
+    // Each row's place is written once per column, at random; its reasons and state go into rows by tier, in order, in finish().
+    const stamp = dayStamp(D);
     for (let i = 0; i < ids.length; i++) {
       const tt = taskTier[i]!;
       if (tt === 0 || !(tiers & (1 << (tt - 1)))) continue;
       const r = taskRow[i]!,
         t = tt - 1;
-      const k = rows.prior[r]!,
-        at = (r - firstRow[t]!) * TASK_ID_WIDTH;
+      const k = taskPrior === null ? -1 : taskPrior[i]!,
+        slot = r - firstRow[t]!,
+        at = slot * TASK_ID_WIDTH;
       const reasons = reasonsOf(i);
       const state = k < 0 ? NEW : escalates(prior!.reasons[k]!, reasons) ? ESCALATED : OPEN;
-      rows.reasons[r] = reasons;
-      rows.attempts[r] = attemptsOf(k, i);
-      rows.state[r] = state;
-      states[t]![r - firstRow[t]!] = state;
-      tierReasons[t]![r - firstRow[t]!] = reasons;
+      // The rows' attempts are 0 until written: most tasks have none.
+      const attempts = attemptsOf(k, i);
+      if (attempts !== 0) rows.attempts[r] = attempts;
+      states[t]![slot] = state;
+      tierReasons[t]![slot] = reasons;
       byState[state]!++;
-      if (k >= 0) prior!.copyTaskId(k, taskIds[t]!.subarray(at, at + TASK_ID_WIDTH));
-      else putTaskId(taskIds[t]!, at, ids.bytes, ids.start(i), ids.end(i), D);
+      if (k >= 0) prior!.copyTaskId(k, taskIds[t]!, at);
+      else putStampedTaskId(taskIds[t]!, at, stamp, ids.bytes, ids.start(i), ids.end(i), D);
     }
   };
   let finished = false;
@@ -556,6 +585,10 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
       left |= 1 << t;
     }
     if (left !== 0) decide(left);
+    for (let t = 0; t < plan.perTier.length; t++) {
+      rows.reasons.set(tierReasons[t]!, firstRow[t]!);
+      rows.state.set(states[t]!, firstRow[t]!);
+    }
     rows.length = taskCount;
     // Last night's episodes of tonight's tasks, in tier and rank order: those that go on are seen, those that end close.
     if (prior) {
