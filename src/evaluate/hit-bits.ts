@@ -15,7 +15,10 @@ export class HitBits {
   /** Words per subscriber: subscriber i's bits are bits[i * words ..], bit j % 32 of word j / 32 for rule j. */
   readonly words: number;
   readonly bits: Int32Array;
-  private readonly patterns: PatternNode = new Map();
+  /** Open addressing by a hash of the words: each slot -1 or a pattern's number. */
+  private slots = new Int32Array(1024).fill(-1);
+  /** Per pattern number, a subscriber that has it (its words are the pattern's). */
+  private holders = new Int32Array(512);
   private patternCount = 0;
 
   private constructor(words: number, bits: Int32Array) {
@@ -64,29 +67,51 @@ export class HitBits {
   /**
    * Equal for two subscribers exactly when they hit the same rules: with one word, the
    * word itself; with more (over 32 rules: a scorecard), a number given to each distinct
-   * pattern through a tree of maps, one level per word (text keys cost a string per call).
+   * pattern as first asked for, found in a hash table of the patterns (a tree of maps, a
+   * level per word, took three map lookups per call; text keys cost a string per call).
    */
   key(i: number): number {
     const w = this.words,
+      bits = this.bits,
       base = i * w;
-    if (w === 1) return this.bits[i]!;
-    let node = this.patterns;
-    for (let k = 0; k < w - 1; k++) {
-      const word = this.bits[base + k]!;
-      let next = node.get(word) as PatternNode | undefined;
-      if (next === undefined) {
-        next = new Map();
-        node.set(word, next);
-      }
-      node = next;
+    if (w === 1) return bits[i]!;
+    const h = wordsHash(bits, base, w);
+    let mask = this.slots.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const p = this.slots[slot]!;
+      if (p < 0) break;
+      const other = this.holders[p]! * w;
+      let k = 0;
+      while (k < w && bits[base + k] === bits[other + k]) k++;
+      if (k === w) return p;
     }
-    const last = this.bits[base + w - 1]!;
-    let id = node.get(last) as number | undefined;
-    if (id === undefined) {
-      id = this.patternCount++;
-      node.set(last, id);
+    const p = this.patternCount++;
+    if (p === this.holders.length) {
+      const grown = new Int32Array(2 * p);
+      grown.set(this.holders);
+      this.holders = grown;
     }
-    return id;
+    this.holders[p] = i;
+    if (2 * this.patternCount > this.slots.length) this.rehash();
+    mask = this.slots.length - 1;
+    let slot = h & mask;
+    while (this.slots[slot] !== -1) slot = (slot + 1) & mask;
+    this.slots[slot] = p;
+    return p;
+  }
+
+  /** The pattern table at twice its size. */
+  private rehash(): void {
+    const w = this.words,
+      bits = this.bits,
+      slots = new Int32Array(2 * this.slots.length).fill(-1),
+      mask = slots.length - 1;
+    for (let p = 0; p < this.patternCount - 1; p++) {
+      let slot = wordsHash(bits, this.holders[p]! * w, w) & mask;
+      while (slots[slot] !== -1) slot = (slot + 1) & mask;
+      slots[slot] = p;
+    }
+    this.slots = slots;
   }
 
   hits(i: number, j: number): boolean {
@@ -101,13 +126,17 @@ export class HitBits {
   }
 }
 
+/** FNV-1a over the words bits[base .. base + w), its high bits folded into the low ones (the table's mask takes those). */
+function wordsHash(bits: Int32Array, base: number, w: number): number {
+  let h = 0x811c9dc5;
+  for (let k = base; k < base + w; k++) h = Math.imul(h ^ bits[k]!, 0x01000193);
+  return h ^ (h >>> 15);
+}
+
 /** Words of bits per subscriber for `rules` rules. */
 export function wordsFor(rules: number): number {
   return Math.max(1, Math.ceil(rules / 32));
 }
-
-/** A level of HitBits.key's tree: a word's value to the next level, or at the last word to the pattern's number. */
-type PatternNode = Map<number, PatternNode | number>;
 
 const cache = new WeakMap<readonly Uint8Array[], HitBits>();
 
