@@ -83,7 +83,7 @@ function numberLiteral(v: number): string {
 export interface Generated {
   statements: string[];
   result: string;
-  /** Indexes of the columns read as ScaledColumn (values c<j>, divisor u<j>). */
+  /** Indexes of the columns read as ScaledColumn (values c<j>, divisor u<j>, each subscriber's value s<j>). */
   scaled: Set<number>;
 }
 
@@ -129,8 +129,7 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
   /** Temporaries holding the result of an and/or, declared in the block being generated. */
   const chained = new Set<string>();
   let temps = 0;
-  let indent = '';
-  const emit = (line: string) => statements.push(indent + line);
+  const emit = (line: string) => statements.push(line);
   const temp = (expr: string, keyword: 'const' | 'let' = 'const'): string => {
     const name = `t${++temps}`;
     emit(`${keyword} ${name} = ${expr};`);
@@ -171,8 +170,9 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
       case 'feature': {
         const j = columnIndex(t.key);
         if (t.scaled === true) scaled.add(j);
-        // A scaled sum is at most MAX_FEATURE units of 10^-scale, so its value is too.
-        operands.push({ code: t.scaled === true ? `(c${j}[i] / u${j})` : `c${j}[i]`, bound: MAX_FEATURE });
+        // A scaled sum is at most MAX_FEATURE units of 10^-scale, so its value is too. Its value is divided once per
+        // subscriber, before the statements (s<j>): an expression that reads it again would divide again.
+        operands.push({ code: t.scaled === true ? `s${j}` : `c${j}[i]`, bound: MAX_FEATURE });
         break;
       }
       case 'enumEq': {
@@ -247,12 +247,22 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
       case 'logic': {
         // Both sides true (or, asked whether it fails, both false) needs the right side only when the left one is.
         const both = (t.op === 'and') === holds;
-        let name = '';
+        let name = '',
+          from = 0;
         stack.push({
           resume: () => {
-            emit(`${name} = ${conditions.pop()!};`);
-            indent = indent.slice(2);
-            emit('}');
+            const right = conditions.pop()!;
+            if (statements.length - from <= BRANCH_FREE_STATEMENTS) {
+              // A short right side is computed for every subscriber and joined as 0/1 numbers: the branch it saves
+              // mispredicts wherever the left side holds at random, and costs more than the few operations.
+              emit(`${name} = ${name} ${both ? '&' : '|'} ${right};`);
+            } else {
+              // A longer one only where it decides: its statements go into a block under the left side.
+              statements.splice(from, 0, `if (${both ? '' : '!'}${name}) {`);
+              for (let k = from + 1; k < statements.length; k++) statements[k] = `  ${statements[k]}`;
+              emit(`  ${name} = +${right};`);
+              emit('}');
+            }
             conditions.push(name);
             chained.add(name);
           },
@@ -260,11 +270,10 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
         stack.push({ node: t.right, holds });
         stack.push({
           resume: () => {
-            // A chain a and b and c goes on in the temporary of a and b.
+            // A chain a and b and c goes on in the temporary of a and b (a number, 0 or 1).
             const left = conditions.pop()!;
-            name = chained.has(left) ? left : temp(left, 'let');
-            emit(`if (${both ? '' : '!'}${name}) {`);
-            indent += '  ';
+            name = chained.has(left) ? left : temp(`+${left}`, 'let');
+            from = statements.length;
           },
         });
         stack.push({ node: t.left, holds });
@@ -272,7 +281,8 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
       }
     }
   }
-  return { statements, result: unitOf(tree) === 'bool' ? conditions.pop()! : pop().code, scaled };
+  const divided = [...scaled].map((j) => `const s${j} = c${j}[i] / u${j};`);
+  return { statements: [...divided, ...statements], result: unitOf(tree) === 'bool' ? conditions.pop()! : pop().code, scaled };
 
   function arithmetic(op: '+' | '-' | '*' | '/', l: Operand, r: Operand): Operand {
     const expr = `${l.code} ${op} ${r.code}`;
@@ -288,6 +298,9 @@ export function generateExpression(tree: Typed, columnIndex: (key: string) => nu
     }
   }
 }
+
+/** The most statements a right side of `and`/`or` has to be computed without a branch (more: only where it decides). */
+const BRANCH_FREE_STATEMENTS = 8;
 
 /** The comparison that holds exactly when `op` fails on numbers (both are false on NaN). */
 const NEGATED: Record<CompareOp, CompareOp> = { '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=', '!=': '==' };

@@ -89,7 +89,7 @@ describe('rule expressions', () => {
     expect(e.message).toMatch(/^p\.yaml:\d+:\d+: not valid YAML/);
   });
 
-  it('when a condition compiles then the generated loop reads typed arrays only, dividing the measures where it reads them', () => {
+  it('when a condition compiles then the generated loop reads typed arrays only, dividing each measure once, a short side of and without a branch', () => {
     const c = check('amount(M1) >= 10 and amount(M0) <= 0.70 * amount(M1)');
     let seen = '';
     const spy: Compiler = (params, body) => {
@@ -104,13 +104,13 @@ describe('rule expressions', () => {
     expect(seen).toContain(
       [
         'for (let i = 0; i < n; i++) {',
-        '  const t1 = (c0[i] / u0) - 10;',
-        '  let t2 = (t1 >= -1e-7);',
-        '  if (t2) {',
-        '    const t3 = 0.7 * (c0[i] / u0);',
-        '    const t4 = (c1[i] / u1) - t3;',
-        '    t2 = (t4 <= 1e-7);',
-        '  }',
+        '  const s0 = c0[i] / u0;',
+        '  const s1 = c1[i] / u1;',
+        '  const t1 = s0 - 10;',
+        '  let t2 = +(t1 >= -1e-7);',
+        '  const t3 = 0.7 * s0;',
+        '  const t4 = s1 - t3;',
+        '  t2 = t2 & (t4 <= 1e-7);',
         '  out[i] = t2 ? 1 : 0;',
         '}',
       ].join('\n'),
@@ -126,6 +126,29 @@ describe('rule expressions', () => {
       out,
     );
     expect([...out]).toEqual([1, 0, 0, 0]);
+  });
+
+  it('when the right side of or is long then it is computed only where the left side does not decide', () => {
+    const long = Array.from({ length: 10 }, (_, k) => `amount(M${k % 4}) * ${k + 2}`).join(' + ');
+    const c = check(`amount(M0) > 100 or not (${long} > 50)`);
+    let seen = '';
+    const spy: Compiler = (params, body) => {
+      seen = body;
+      return new Function(...params, body) as never;
+    };
+    const compiled = compileCondition(c.tree, c.features.keys(), spy);
+    expect(seen).toContain('  if (!t2) {');
+    expect(seen).toContain('    t2 = +(');
+    const m = [Int32Array.of(20000, 100, 0, 100), Int32Array.of(0, 100, 0, 100), Int32Array.of(0, 100, 0, 0), Int32Array.of(0, 100, 0, 0)];
+    const out = new Uint8Array(4);
+    compiled.run(
+      [...c.features.keys()].map((key: string) => ({ values: m[Number(/M(\d)/.exec(key)![1])]!, unit: 100 })),
+      4,
+      0,
+      out,
+    );
+    // 200 > 100; 1 each: 2 + 3 + ... + 11 = 65 > 50; all 0: not (0 > 50); M0, M1 1: 2 + 3 + 6 + 7 + 10 + 11 = 39.
+    expect([...out]).toEqual([1, 0, 1, 1]);
   });
 
   it('when 0.70 × 10.10 is computed in floating point then the comparison still holds exactly at the boundary', () => {
