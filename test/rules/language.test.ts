@@ -12,6 +12,17 @@ import { readFileSync } from 'node:fs';
 
 const check = (src: string) => checkExpression(parseExpression(src));
 
+/** A condition compiled through a compiler that keeps the generated body. */
+function compiledSeen(c: ReturnType<typeof check>) {
+  let seen = '';
+  const spy: Compiler = (params, body) => {
+    seen = body;
+    return new Function(...params, body) as never;
+  };
+  const compiled = compileCondition(c.tree, c.features.keys(), spy);
+  return { compiled, seen };
+}
+
 function packWith(when: string, extra = ''): string {
   return `pack: t\nvalue: amount(M0)\ntiers: { high: 60, mid: 30 }\nrules:\n  - id: r1\n    when: "${when}"\n    weight: 0.5\n    action: call${extra}\n`;
 }
@@ -91,12 +102,7 @@ describe('rule expressions', () => {
 
   it('when a condition compiles then the generated loop reads typed arrays only, dividing each measure once, a short side of and without a branch', () => {
     const c = check('amount(M1) >= 10 and amount(M0) <= 0.70 * amount(M1)');
-    let seen = '';
-    const spy: Compiler = (params, body) => {
-      seen = body;
-      return new Function(...params, body) as never;
-    };
-    const compiled = compileCondition(c.tree, c.features.keys(), spy);
+    const { compiled, seen } = compiledSeen(c);
     expect(seen).toContain('const c0 = cols[0].values, u0 = cols[0].unit;');
     expect(seen).toContain('const c1 = cols[1].values, u1 = cols[1].unit;');
     // A measure handed over as a plain array is refused, not read as NaN.
@@ -131,12 +137,7 @@ describe('rule expressions', () => {
   it('when the right side of or is long then it is computed only where the left side does not decide', () => {
     const long = Array.from({ length: 10 }, (_, k) => `amount(M${k % 4}) * ${k + 2}`).join(' + ');
     const c = check(`amount(M0) > 100 or not (${long} > 50)`);
-    let seen = '';
-    const spy: Compiler = (params, body) => {
-      seen = body;
-      return new Function(...params, body) as never;
-    };
-    const compiled = compileCondition(c.tree, c.features.keys(), spy);
+    const { compiled, seen } = compiledSeen(c);
     expect(seen).toContain('  if (!t2) {');
     expect(seen).toContain('    t2 = +(');
     const m = [Int32Array.of(20000, 100, 0, 100), Int32Array.of(0, 100, 0, 100), Int32Array.of(0, 100, 0, 0), Int32Array.of(0, 100, 0, 0)];
