@@ -220,19 +220,22 @@ const RADIX_BITS = 11,
 
 /**
  * The positions of `keys` in ascending order, equal keys in their order (a stable
- * sort): an LSD radix sort over the keys' 64 bits, each made an unsigned number that
- * orders as the double does (a negative's bits all turned, a positive's sign bit
- * set). Digits of 11 bits, three to a 32-bit half: six scatter passes instead of
- * eight byte passes, and their counts all taken in one read of the keys. No -0 and
- * no NaN among the keys (the caller folds them).
+ * sort). Each key is made an unsigned 64-bit number that orders as the double does
+ * (a negative's bits all turned, a positive's sign bit set); an LSD radix sort orders
+ * them by the high 32 bits (sign, exponent and the mantissa's top 20 bits), in digits
+ * of 11 bits whose counts are all taken in one read of the keys, moving each key's
+ * two halves with its position so that every pass reads in order. Keys whose high
+ * halves are equal are then few and side by side (ties, or values within a millionth
+ * of each other): each such run is ordered by its low halves, stably. Half the passes
+ * of a radix sort over all 64 bits. No -0 and no NaN among the keys (the caller folds them).
  */
 export function radixOrder(keys: Float64Array): Int32Array {
   const m = keys.length;
   const raw = new Uint32Array(keys.buffer, keys.byteOffset, 2 * m);
-  const lo = new Uint32Array(m),
+  let lo = new Uint32Array(m),
     hi = new Uint32Array(m);
   const L = LITTLE_ENDIAN ? 0 : 1;
-  const count = new Int32Array(6 * RADIX);
+  const count = new Int32Array(3 * RADIX);
   for (let k = 0; k < m; k++) {
     let h = raw[2 * k + 1 - L]!,
       l = raw[2 * k + L]!;
@@ -242,19 +245,17 @@ export function radixOrder(keys: Float64Array): Int32Array {
     } else h = (h | 0x80000000) >>> 0;
     lo[k] = l;
     hi[k] = h;
-    count[l & DIGIT]!++;
-    count[RADIX + ((l >>> RADIX_BITS) & DIGIT)]!++;
-    count[2 * RADIX + (l >>> (2 * RADIX_BITS))]!++;
-    count[3 * RADIX + (h & DIGIT)]!++;
-    count[4 * RADIX + ((h >>> RADIX_BITS) & DIGIT)]!++;
-    count[5 * RADIX + (h >>> (2 * RADIX_BITS))]!++;
+    count[h & DIGIT]!++;
+    count[RADIX + ((h >>> RADIX_BITS) & DIGIT)]!++;
+    count[2 * RADIX + (h >>> (2 * RADIX_BITS))]!++;
   }
   let order = new Int32Array(m),
-    next = new Int32Array(m);
+    next = new Int32Array(m),
+    nextLo = new Uint32Array(m),
+    nextHi = new Uint32Array(m);
   for (let k = 0; k < m; k++) order[k] = k;
-  for (let pass = 0; pass < 6; pass++) {
-    const word = pass < 3 ? lo : hi,
-      shift = (pass % 3) * RADIX_BITS,
+  for (let pass = 0; pass < 3; pass++) {
+    const shift = pass * RADIX_BITS,
       base = pass * RADIX;
     // Counts into starting places; one digit value throughout: the order stands.
     let sum = 0,
@@ -267,12 +268,51 @@ export function radixOrder(keys: Float64Array): Int32Array {
     }
     if (single) continue;
     for (let p = 0; p < m; p++) {
-      const k = order[p]!;
-      next[count[base + ((word[k]! >>> shift) & DIGIT)]!++] = k;
+      const h = hi[p]!,
+        q = count[base + ((h >>> shift) & DIGIT)]!++;
+      next[q] = order[p]!;
+      nextLo[q] = lo[p]!;
+      nextHi[q] = h;
     }
     [order, next] = [next, order];
+    [lo, nextLo] = [nextLo, lo];
+    [hi, nextHi] = [nextHi, hi];
+  }
+  for (let a = 0; a < m; ) {
+    const h = hi[a]!;
+    let b = a + 1,
+      rising = true;
+    for (; b < m && hi[b] === h; b++) if (lo[b]! < lo[b - 1]!) rising = false;
+    if (!rising) orderRunByLow(order, lo, a, b);
+    a = b;
   }
   return order;
+}
+
+/** Runs up to this long are ordered by insertion; longer ones (many keys within a millionth) by a comparator sort. */
+const INSERTION_RUN = 32;
+
+/** order[a..b) and lo[a..b) together, stably by lo (the run's positions are in ascending order: ties keep it). */
+function orderRunByLow(order: Int32Array, lo: Uint32Array, a: number, b: number): void {
+  if (b - a <= INSERTION_RUN) {
+    for (let p = a + 1; p < b; p++) {
+      const l = lo[p]!,
+        o = order[p]!;
+      let q = p - 1;
+      for (; q >= a && lo[q]! > l; q--) {
+        lo[q + 1] = lo[q]!;
+        order[q + 1] = order[q]!;
+      }
+      lo[q + 1] = l;
+      order[q + 1] = o;
+    }
+    return;
+  }
+  const run = Array.from({ length: b - a }, (_, k) => a + k).sort((x, y) => lo[x]! - lo[y]! || order[x]! - order[y]!);
+  const runLo = run.map((x) => lo[x]!),
+    runOrder = run.map((x) => order[x]!);
+  lo.set(runLo, a);
+  order.set(runOrder, a);
 }
 
 /**
