@@ -38,6 +38,8 @@ export interface StepBins {
   steps: number;
   /** k + 1 where flags[first + k] is set; 0 where none of them is. */
   bin: Uint8Array;
+  /** Subscribers per bin: hits[k + 1] is flags[first + k]'s count of hits (summary.json's hits_per_rule). */
+  hits: Int32Array;
 }
 
 export function columnsFor(table: FeatureTable, keys: string[]): FeatureColumn[] {
@@ -72,10 +74,10 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
     return f;
   });
   const ruleIds = enabled.map((r) => r.id);
-  const bins = binned.flatMap(({ rules, bin }) => {
+  const bins = binned.flatMap(({ rules, bin, hits }) => {
     const first = ruleIds.indexOf(rules[0]!);
     // Side by side as the pack lists them; otherwise the score reads the flags.
-    return rules.every((id, k) => ruleIds[first + k] === id) ? [{ first, steps: rules.length, bin }] : [];
+    return rules.every((id, k) => ruleIds[first + k] === id) ? [{ first, steps: rules.length, bin, hits }] : [];
   });
   const named = pack.score === 'logistic' ? namedTerms(enabled, flags, n, bins) : flags;
   return { rules: enabled, ruleIds, flags, named, excluded, value, bins };
@@ -106,9 +108,9 @@ function stepFlags(
   D: number,
   excluded: Uint8Array,
   enabled: Set<string>,
-): { flags: Map<string, Uint8Array>; binned: { rules: string[]; bin: Uint8Array }[] } {
+): { flags: Map<string, Uint8Array>; binned: ({ rules: string[] } & StepBin)[] } {
   const flags = new Map<string, Uint8Array>();
-  const binned: { rules: string[]; bin: Uint8Array }[] = [];
+  const binned: ({ rules: string[] } & StepBin)[] = [];
   const n = table.n;
   // One measure's values at a time, each written whole over the last: a new array per measure was 8 bytes a
   // subscriber each for the collector.
@@ -123,8 +125,8 @@ function stepFlags(
       lo: st.from === null ? null : Number(stepNumber(st.from)),
       hi: st.below === null ? null : Number(stepNumber(st.below)),
     }));
-    const bin = stepBins(bounds, x, excluded);
-    if (bin === null) {
+    const found = stepBins(bounds, x, excluded);
+    if (found === null) {
       bounds.forEach(({ lo, hi }, k) => {
         flags.set(steps[k]!.rule, stepFlag(lo, hi, x, excluded));
       });
@@ -133,9 +135,9 @@ function stepFlags(
     // In shared memory as every rule's flags: the score-files worker reads them where they are (a scorecard's
     // steps are most of its columns, and each was copied for the worker at the end of the score stage).
     steps.forEach((st, k) => {
-      flags.set(st.rule, binFlag(bin, k + 1));
+      flags.set(st.rule, binFlag(found.bin, k + 1));
     });
-    binned.push({ rules: steps.map((st) => st.rule), bin });
+    binned.push({ rules: steps.map((st) => st.rule), ...found });
   }
   return { flags, binned };
 }
@@ -152,8 +154,9 @@ export function stepFlag(lo: number | null, hi: number | null, x: Float64Array, 
 }
 
 /**
- * Each subscriber's step (k + 1 for bounds[k], 0 for none or excluded), or null when
- * the steps are not in order without overlap (then the caller compares per step).
+ * Each subscriber's step (k + 1 for bounds[k], 0 for none or excluded) and the count of
+ * each, or null when the steps are not in order without overlap (then the caller
+ * compares per step).
  * Both comparisons are of one kind, b − x <= E: `x − below < −E` is its negation
  * (fl(x − b) = −fl(b − x), false on NaN either way), and fl(b − x) only grows with b,
  * so the bounds a value passes are the lowest ones of the sorted list, and their
@@ -165,7 +168,7 @@ export function stepBins(
   bounds: readonly { lo: number | null; hi: number | null }[],
   x: Float64Array,
   excluded: Uint8Array,
-): Uint8Array | null {
+): StepBin | null {
   const E = COMPARE_TOLERANCE,
     n = x.length;
   if (bounds.length > 254) return null;
@@ -182,15 +185,21 @@ export function stepBins(
   }
   const B = Float64Array.from(sorted),
     nb = B.length;
-  const bin = new Uint8Array(n);
+  const bin = new Uint8Array(n),
+    hits = new Int32Array(bounds.length + 1);
   for (let i = 0; i < n; i++) {
     const v = x[i]!;
     let c = 0;
     for (let k = 0; k < nb; k++) c += +(B[k]! - v <= E);
-    bin[i] = stepOf[c]! * (+(v === v) & (excluded[i]! ^ 1));
+    const at = stepOf[c]! * (+(v === v) & (excluded[i]! ^ 1));
+    bin[i] = at;
+    hits[at]!++;
   }
-  return bin;
+  return { bin, hits };
 }
+
+/** Each subscriber's step among a measure's (0: none), and the subscribers in each. */
+type StepBin = Pick<StepBins, 'bin' | 'hits'>;
 
 /**
  * The 0/1 bytes bin[i] === k, four at a time where the columns are aligned: a byte of

@@ -60,10 +60,13 @@ export interface HitCounts {
  * (a scorecard has ~100 of them), so the run takes them while its task files are still
  * being written on another thread, not after.
  */
-export function hitCounts(ev: Pick<Evaluation, 'ruleIds' | 'flags'>, scores: Pick<Scores, 'hits'>): HitCounts {
+export function hitCounts(ev: Pick<Evaluation, 'ruleIds' | 'flags' | 'bins'>, scores: Pick<Scores, 'hits'>): HitCounts {
+  // A scorecard's steps were counted as their bins were made (most of its columns).
+  const counted = new Map<number, number>();
+  for (const { first, steps, hits } of ev.bins ?? []) for (let k = 0; k < steps; k++) counted.set(first + k, hits[k + 1]!);
   const perRule: Record<string, number> = {};
   ev.ruleIds.forEach((id, j) => {
-    perRule[id] = countNonZero(ev.flags[j]!);
+    perRule[id] = counted.get(j) ?? countNonZero(ev.flags[j]!);
   });
   return { perRule, flagged: countNonZero(scores.hits) };
 }

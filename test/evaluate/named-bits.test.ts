@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseRulePack } from '../../src/config/rulepack.js';
-import { NAMED_TERMS, namedTerms } from '../../src/evaluate/evaluate.js';
+import { NAMED_TERMS, namedTerms, type StepBins } from '../../src/evaluate/evaluate.js';
 import { HitBits } from '../../src/evaluate/hit-bits.js';
 
 const base = parseRulePack(readFileSync('rules/default.yaml', 'utf8'), 'rules/default.yaml').rules[0]!;
@@ -47,7 +47,7 @@ describe('namedTerms', () => {
     // Plain columns and measures of 1..7 steps in turn, points with ties, some not positive: 63 rules.
     const weights: number[] = [],
       flags: Uint8Array[] = [],
-      bins: { first: number; steps: number; bin: Uint8Array }[] = [];
+      bins: StepBins[] = [];
     for (let t = 0; weights.length < 63; t++) {
       const steps = Math.min(63 - weights.length, t % 3 === 0 ? 0 : 1 + (t % 7));
       if (steps === 0) {
@@ -56,7 +56,7 @@ describe('namedTerms', () => {
         continue;
       }
       const bin = Uint8Array.from({ length: n }, () => next() % (steps + 1));
-      bins.push({ first: flags.length, steps, bin });
+      bins.push({ first: flags.length, steps, bin, hits: new Int32Array(steps + 1) });
       for (let k = 1; k <= steps; k++) {
         weights.push(((t + k * 3) % 6) * 0.25 - 0.25);
         flags.push(bin.map((b) => +(b === k)));

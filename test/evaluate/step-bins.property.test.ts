@@ -3,7 +3,7 @@
  * read off that bin (binFlag) against each step's own comparisons (stepFlag, the
  * conditions' as the SQL differential test holds them): the same flags for steps in
  * order, open below or above or not, with values on and beside the bounds (within the
- * tolerance), NaN, infinities, and excluded subscribers.
+ * tolerance), NaN, infinities, and excluded subscribers; and the hits counted per step.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -62,8 +62,11 @@ describe('scorecard steps by bin', () => {
           const bin = stepBins(bounds, x, excluded);
           expect(bin).not.toBeNull();
           bounds.forEach(({ lo, hi }, k) => {
-            expect(Array.from(binFlag(bin!, k + 1))).toEqual(Array.from(stepFlag(lo, hi, x, excluded)));
+            const own = stepFlag(lo, hi, x, excluded);
+            expect(Array.from(binFlag(bin!.bin, k + 1))).toEqual(Array.from(own));
+            expect(bin!.hits[k + 1]).toBe(own.reduce((a, f) => a + f, 0));
           });
+          expect(bin!.hits.reduce((a, h) => a + h, 0)).toBe(x.length);
         },
       ),
       { numRuns: 500 },

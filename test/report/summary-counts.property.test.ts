@@ -1,7 +1,8 @@
 /**
  * summary.json's hit counts: countNonZero reads four bytes a word, so it is held against
  * a byte-by-byte count on any bytes (not only 0 and 1), any length and any start in
- * the buffer (a column can be a view at an odd offset); hitCounts against the columns.
+ * the buffer (a column can be a view at an odd offset); hitCounts against the columns,
+ * and a scorecard measure's steps by the counts of its bins.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -35,5 +36,15 @@ describe('summary hit counts', () => {
     const flags = [Uint8Array.of(1, 0, 0, 1, 1), Uint8Array.of(0, 0, 0, 0, 1)];
     const hits = Uint8Array.of(1, 0, 0, 1, 2);
     expect(hitCounts({ ruleIds: ['a', 'b'], flags }, { hits })).toEqual({ perRule: { a: 3, b: 1 }, flagged: 3 });
+  });
+
+  it("hitCounts takes a measure's steps from its bins' counts", () => {
+    const bin = Uint8Array.of(0, 2, 1, 2, 2);
+    const flags = [Uint8Array.of(1, 0, 0, 1, 1), ...[1, 2].map((k) => bin.map((b) => +(b === k)))];
+    const bins = [{ first: 1, steps: 2, bin, hits: Int32Array.of(1, 1, 3) }];
+    const hits = Uint8Array.of(1, 0, 0, 1, 2);
+    const counts = { perRule: { a: 3, m_1: 1, m_2: 3 }, flagged: 3 };
+    expect(hitCounts({ ruleIds: ['a', 'm_1', 'm_2'], flags, bins }, { hits })).toEqual(counts);
+    expect(hitCounts({ ruleIds: ['a', 'm_1', 'm_2'], flags }, { hits })).toEqual(counts);
   });
 });

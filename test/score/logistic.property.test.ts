@@ -93,7 +93,7 @@ describe('logistic risk', () => {
               flags.push(cell);
               return;
             }
-            bins.push({ first: flags.length, steps, bin: cell });
+            bins.push({ first: flags.length, steps, bin: cell, hits: new Int32Array(steps + 1) });
             for (let k = 1; k <= steps; k++) {
               points.push(p[k - 1]!);
               flags.push(cell.map((b) => +(b === k)));
