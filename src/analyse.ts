@@ -67,7 +67,7 @@ export interface AnalysisHooks {
   /** A stage has ended. */
   stageDone?: (stage: AnalysisStage) => void;
   /** Progress callbacks of the read. */
-  ingest?: Pick<IngestPlan, 'onStage' | 'onRows' | 'onFiles' | 'readFacts'>;
+  ingest?: Pick<IngestPlan, 'onStage' | 'onRows' | 'onFiles' | 'readFacts' | 'spareThreads'>;
   /** How the extracts are read; default: as their size and order say. */
   tuning?: Tuning;
   /** The read failed: return the error to throw instead (the nightly run names a changed input as the cause). */

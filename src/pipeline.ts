@@ -32,6 +32,7 @@ import { DEFAULT_TASK_OUTPUT, writeTaskOutputs, type TaskOutputOptions, type Tas
 import { TaskFilesThread } from './output/task-files.js';
 import { CsvBytesWriter } from './util/bytes.js';
 import { formatDay } from './util/dates.js';
+import type { SpareThread } from './util/worker.js';
 import { csvLine } from './output/csv.js';
 import {
   Publication,
@@ -91,6 +92,8 @@ export interface RunOptions {
   withMeasures?: boolean;
   /** Threads and lookups (tests, diagnosis, A/B timing); default: as the input's size says. */
   tuning?: Tuning;
+  /** The ingest's worker threads, started before the run (IngestPlan.spareThreads); the caller releases them. */
+  spareThreads?: readonly SpareThread[];
 }
 
 export interface RunResult {
@@ -159,6 +162,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
             logger.info({ stage }, 'stage start');
           },
           onRows: o.onRows,
+          spareThreads: o.spareThreads,
           ...(engine ? { readFacts: engine.readFacts.bind(engine) } : {}),
           onFiles: o.onInputs && ((files) => o.onInputs!(Object.fromEntries(files.map((f) => [f.extract, before.get(f.path)?.size ?? 0])))),
         },

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 import { ChurnwatchError, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { loadRulePack, neededFiles, parseRulePack, requiredFeatures } from '../config/rulepack.js';
@@ -14,19 +15,8 @@ import { ENGINES, MEMORY_LIMIT, loadRunConfig, SCORES_FORMATS, type EngineName, 
 import { featureFile } from '../rules/catalogue.js';
 import { measureHelp } from '../contract/contract.js';
 import { parseDay, todayIn, formatDay } from '../util/dates.js';
-import { runNightly } from '../pipeline.js';
-import { analyse, analyseEach, decideContacts } from '../analyse.js';
-import { explain, explainMany, explanationText, explanationsText, policyOutcome } from '../report/explain.js';
-import { publishedReportHtml } from '../report/run-report.js';
-import { LABEL_COLUMN, backtest, backtestText, joinLabels, labelMeasure, toJson } from '../report/backtest.js';
-import { measureNames, scoreColumns, scoreMeasures } from '../output/measures.js';
-import { writeFileAtomically } from '../output/publish.js';
-import { diffPacks, diffText } from '../report/diff.js';
-import { calibrate, calibrationText, candidateMeasures, scorecardPackText, splitMeasureList } from '../report/calibrate.js';
-import { readLabels } from '../ingest/labels.js';
-import { generateExtracts } from '../generate/generate.js';
-import { readWorkedNights } from '../generate/worked.js';
-import { rulePackSql, type SqlDialectName } from '../rules/sql.js';
+import { spareFactWorkers } from '../ingest/worker-protocol.js';
+import type { SqlDialectName } from '../rules/sql.js';
 import type { Logger } from 'pino';
 import { makeLogger, openLogFile } from './log.js';
 import { DEFAULT_COUNTRY_CODE } from '../util/phone.js';
@@ -136,6 +126,7 @@ interface RunArgs {
   /** tasks --scores: the scores table computed elsewhere. */
   scores?: string;
   format?: ScoresFormat;
+  workers?: number;
   withMeasures?: boolean;
   engine?: EngineName;
   memoryLimit?: string;
@@ -197,9 +188,15 @@ function publishOptions(cmd: Command): Command {
  */
 async function runLogged(opts: RunArgs, logger: Logger) {
   const progress = makeProgress();
+  // The ingest's worker threads load their modules from now on, on the other cores,
+  // instead of after the rule pack and the lock: the first of them then starts its
+  // range of subscribers.csv with this thread. (Released unused on a small input.)
+  const spareThreads =
+    opts.scores === undefined && opts.engine !== 'duckdb' ? spareFactWorkers((opts.workers ?? availableParallelism()) - 1) : [];
   try {
     const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
     logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');
+    const { runNightly } = await import('../pipeline.js');
     const result = await runNightly({
       input: { ...config.input, dir: inputDir },
       outRoot: resolve(opts.out),
@@ -227,6 +224,7 @@ async function runLogged(opts: RunArgs, logger: Logger) {
         maxRowsPerFile: config.output.maxRowsPerFile,
       },
       logger,
+      spareThreads,
       ...(opts.scores !== undefined ? { scores: resolve(opts.scores) } : {}),
       scoresFormat: opts.format ?? config.output.format,
       onProgress: (s) => progress.stage(s),
@@ -241,6 +239,8 @@ async function runLogged(opts: RunArgs, logger: Logger) {
     if (e instanceof ChurnwatchError) logger.error({ code: e.code, exit: exitCodeOf(e) }, e.message);
     else logger.error({ code: 'CW_INTERNAL', exit: exitCodeOf(e), err: e }, 'internal error');
     throw e;
+  } finally {
+    for (const spare of spareThreads) await spare.release();
   }
 }
 
@@ -280,6 +280,8 @@ export function makeGenerateCommand(io: Io): Command {
           throw new ChurnwatchError('CW_USAGE', '--delimiter must be one of , | ; or a tab');
         const asOf = opts.asOf ?? todayIn('Asia/Shanghai');
         const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
+        const { generateExtracts } = await import('../generate/generate.js');
+        const { readWorkedNights } = await import('../generate/worked.js');
         const worked = opts.worked === undefined ? undefined : await readWorkedNights(resolve(opts.worked), asOf);
         const r = await generateExtracts({
           subscribers: opts.subscribers,
@@ -368,8 +370,9 @@ export function makeSqlCommand(io: Io): Command {
     .addOption(new Option('--dialect <dialect>', 'SQL dialect').choices(['duckdb', 'spark']).makeOptionMandatory())
     .option('--rules <file>', 'rule pack', DEFAULT_RULES)
     .option('--input <dir>', 'DuckDB: folder of the CSV extracts the script reads (default: the current folder when it runs)')
-    .action((opts: { asOf: number; dialect: SqlDialectName; rules: string; input?: string }) => {
+    .action(async (opts: { asOf: number; dialect: SqlDialectName; rules: string; input?: string }) => {
       const pack = loadRulePack(opts.rules);
+      const { rulePackSql } = await import('../rules/sql.js');
       const files: Record<string, string> = {};
       if (opts.input !== undefined) {
         const dir = resolve(opts.input);
@@ -404,6 +407,8 @@ export function makeExplainCommand(io: Io): Command {
       }) => {
         const wanted = subscriberList(opts);
         const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
+        const { analyse, decideContacts } = await import('../analyse.js');
+        const { explain, explainMany, explanationText, explanationsText, policyOutcome } = await import('../report/explain.js');
         const a = await analyse({ ...config.input, dir: inputDir }, asOf, pack, { tuning });
         const ids = a.extracts.subscribers.ids;
         const d = decideContacts(pack, asOf, config.input, a, opts.out === undefined ? null : resolve(opts.out));
@@ -448,7 +453,8 @@ export function makeExplainCommand(io: Io): Command {
 }
 
 /** The labels file of backtest and diff, its bad rows limited by the pack's reject share. */
-function loadLabels(file: string, maxBadShare: number) {
+async function loadLabels(file: string, maxBadShare: number) {
+  const { readLabels } = await import('../ingest/labels.js');
   return readLabels(resolve(file), file, maxBadShare);
 }
 
@@ -473,6 +479,10 @@ export function makeBacktestCommand(io: Io): Command {
         measuresOut?: string;
       }) => {
         const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
+        const { analyse } = await import('../analyse.js');
+        const { LABEL_COLUMN, backtest, backtestText, joinLabels, labelMeasure, toJson } = await import('../report/backtest.js');
+        const { measureNames, scoreColumns, scoreMeasures } = await import('../output/measures.js');
+        const { writeFileAtomically } = await import('../output/publish.js');
         // The label column goes last; a measure of its name, like one of a rule id's, is refused before the read.
         const taken = [...scoreColumns(pack), LABEL_COLUMN];
         if (opts.measuresOut !== undefined) measureNames(requiredFeatures(pack), taken);
@@ -533,6 +543,11 @@ export function makeCalibrateCommand(io: Io): Command {
         if (resolve(opts.out) === resolve(opts.rules))
           throw new ChurnwatchError('CW_USAGE', '--out names the pack calibrate starts from; write the calibrated pack to another file');
         const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
+        const { analyseEach } = await import('../analyse.js');
+        const { joinLabels } = await import('../report/backtest.js');
+        const { calibrate, calibrationText, candidateMeasures, scorecardPackText, splitMeasureList } = await import(
+          '../report/calibrate.js'
+        );
         const oldText = readFileSync(opts.rules, 'utf8');
         const labels = await loadLabels(opts.labels, pack.gates.maxRejectShare);
         const candidates = candidateMeasures(pack, splitMeasureList(opts.measures ?? ''));
@@ -615,6 +630,9 @@ export function makeDiffCommand(io: Io): Command {
       }) => {
         const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
         const packB = loadRulePack(opts.rulesB);
+        const { analyseEach } = await import('../analyse.js');
+        const { joinLabels, toJson } = await import('../report/backtest.js');
+        const { diffPacks, diffText } = await import('../report/diff.js');
         const labels =
           opts.labels === undefined
             ? undefined
@@ -683,6 +701,7 @@ export function makeReportCommand(io: Io): Command {
     .option('--out <file>', 'HTML file to write, or - for stdout; default report-<date>.html in the current folder')
     .option('--backtest <file>', 'backtest result (JSON) to draw the decile lift chart from')
     .action(async (dir: string, opts: { out?: string; backtest?: string }) => {
+      const { publishedReportHtml } = await import('../report/run-report.js');
       const { asOf, html } = await publishedReportHtml(dir, opts.backtest);
       if (opts.out === '-') return io.out(html);
       const out = resolve(opts.out ?? `report-${asOf}.html`);

@@ -9,12 +9,13 @@
  * the same ChurnwatchError (code, message, context) in the main thread; a job's error
  * does not stop the worker (the main thread decides what is read again).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { runFactJob, transferables } from './fact-jobs.js';
 import { resolveKeys, scanSubscribers } from './subscribers.js';
 import { serializeError } from '../errors.js';
 import { IdTable } from './id-table.js';
 import { packScan } from './subscriber-ranges.js';
+import { threadInput } from '../util/worker.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 const port = parentPort!;
@@ -25,7 +26,8 @@ let gotTable!: (t: IdTable) => void;
 const sentTable = new Promise<IdTable>((resolve) => (gotTable = resolve));
 const inbox: Exclude<ToWorker, { type: 'table' }>[] = [];
 let wake: (() => void) | null = null;
-port.on('message', (m: ToWorker) => {
+// (A spare thread, started before the run knew its input, is sent it first.)
+const input = threadInput<WorkerInput, ToWorker>((m) => {
   if (m.type === 'table') gotTable(IdTable.fromShared(m.table));
   else {
     inbox.push(m);
@@ -39,7 +41,7 @@ async function next(): Promise<Exclude<ToWorker, { type: 'table' }>> {
 }
 
 async function main(): Promise<void> {
-  const w = workerData as WorkerInput;
+  const w = await input;
   let idTable: Promise<IdTable> = sentTable;
   try {
     if (w.subscribers?.range) {

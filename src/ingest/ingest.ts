@@ -43,14 +43,15 @@ import {
   type UsageFold,
 } from './facts.js';
 import { displayName, locateExtract, type ColumnNeeds, type ExtractName, type InputOptions } from './layout.js';
-import { FactWorker, factWorkerUrl, type WorkerKeys } from './parallel.js';
+import { FactWorker, type WorkerKeys } from './parallel.js';
 import { RangeMerge, planRanges } from './ranges.js';
 import { RejectLog } from './rejects.js';
 import { scanRanges, withHash } from './subscriber-ranges.js';
 import { applyKeys, resolveKeys, scanSubscribers, sharedTable, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
 import type { ByteRange } from './read-extract.js';
-import type { WorkerInput } from './worker-protocol.js';
+import { factWorkerUrl, type WorkerInput } from './worker-protocol.js';
 import type { FileStats } from './table-reader.js';
+import type { SpareThread } from '../util/worker.js';
 
 export interface IngestPlan {
   asOf: number;
@@ -69,6 +70,12 @@ export interface IngestPlan {
   onFiles?: (files: { extract: ExtractName; path: string }[]) => void;
   /** Use a worker thread: true, false, or by input size when undefined (see the module comment). */
   parallel?: boolean;
+  /**
+   * Fact workers started at the start of the run (parallel.ts spareFactWorkers), whose
+   * scripts loaded while the main thread did: worker k is the k-th of them, if there is
+   * one. Those not taken are released once the workers are started.
+   */
+  spareThreads?: readonly SpareThread[];
   /** With a worker: the fact extracts it folds, instead of a share by file size (tests, diagnosis). */
   workerExtracts?: ExtractName[];
   /** The smallest byte range a measure extract is cut into (tests cut small files). */
@@ -104,12 +111,19 @@ export interface Extracts {
 const PARALLEL_MIN_BYTES = 48 << 20;
 /**
  * How much more of subscribers.csv this thread scans than each worker: a worker
- * starts its range later, by its own start (this thread waited ~110 ms for the
- * worker's scan at 1M on an idle machine, ~200 ms on a loaded one), so this thread
- * takes about half of that more, at 4-6 ns a byte. Too much costs little: a worker
- * with its range done hashes files until the id table comes.
+ * started here starts its range later, by its own start (this thread waited ~110 ms
+ * for the worker's scan at 1M on an idle machine, ~200 ms on a loaded one), so this
+ * thread takes about half of that more, at 4-6 ns a byte. Too much costs little: a
+ * worker with its range done hashes files until the id table comes.
  */
 const SUBSCRIBERS_LEAD = 16 << 20;
+/**
+ * The same when every worker is a spare thread started with the run (the CLI's):
+ * their modules loaded while this thread parsed the pack, and they start their ranges
+ * with this thread; a little more here still, since this thread waiting for a scan
+ * only waits (4 MB is ~20 ms).
+ */
+const SUBSCRIBERS_LEAD_SPARE = 4 << 20;
 /** The smallest byte range a measure extract is cut into, unless IngestPlan.minRangeBytes says (tests cut small files). */
 const RANGE_MIN_BYTES = 8 << 20;
 
@@ -247,7 +261,8 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
   }
   // subscribers.csv too, one range per thread (subscriber-ranges.ts), when the fact files are read here.
   const subsFile = file('subscribers');
-  const subsCut = plan.readFacts ? null : await planRanges(paths.subscribers, 'subscribers', input, workers, minRange, SUBSCRIBERS_LEAD);
+  const lead = (plan.spareThreads?.length ?? 0) >= workers - 1 ? SUBSCRIBERS_LEAD_SPARE : SUBSCRIBERS_LEAD;
+  const subsCut = plan.readFacts ? null : await planRanges(paths.subscribers, 'subscribers', input, workers, minRange, lead);
   const subsHash: FactJob | null = subsCut && { extract: 'subscribers', path: paths.subscribers, file: subsFile, hash: true };
   const fileHashes = units.flatMap((u) => (u.hash ? [u.hash] : []));
   const reading = [...(subsHash ? [subsHash] : []), ...units.flatMap((u) => u.parts ?? [u.whole])];
@@ -381,6 +396,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
             onResult: (j, r) => deliver(runnable[j]!, r),
             onError: (j, e) => fail(runnable[j]!, e),
           },
+          plan.spareThreads?.[k],
         );
         threads.push(worker);
       }
@@ -397,6 +413,7 @@ export async function ingest(plan: IngestPlan): Promise<Extracts> {
         }
       }
     }
+    for (const spare of plan.spareThreads ?? []) void spare.release();
     const keyWorker = subsCut === null ? (threads[0] ?? null) : null;
 
     stage('subscribers');

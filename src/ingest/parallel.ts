@@ -6,7 +6,7 @@
  * caller reads everything in this thread instead.
  */
 import { deserializeError } from '../errors.js';
-import { compiledWorker, startWorker, type WorkerThread } from '../util/worker.js';
+import { startWorker, type SpareThread, type WorkerThread } from '../util/worker.js';
 import type { FactJob, FactResult } from './fact-jobs.js';
 import { IdTable } from './id-table.js';
 import type { RejectRow } from './rejects.js';
@@ -15,10 +15,7 @@ import { unpackScan } from './subscriber-ranges.js';
 import type { SubscriberScan } from './subscribers.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
-/** The worker script, or null when this module runs from sources that were not compiled. */
-export function factWorkerUrl(): URL | null {
-  return compiledWorker(import.meta.url, 'fact-worker.js');
-}
+export { factWorkerUrl } from './worker-protocol.js';
 
 export interface WorkerKeys {
   table: IdTable;
@@ -49,8 +46,9 @@ export class FactWorker {
   /** Jobs given and not yet answered (one given before the worker is ready waits in its inbox). */
   private given = 0;
 
-  constructor(url: URL, input: WorkerInput, hooks: FactWorkerHooks) {
-    this.worker = startWorker<FromWorker>(url, input, 'ingest worker', {
+  /** `spare`: a thread of the same script started earlier (IngestPlan.spareThreads), taken instead of a new one. */
+  constructor(url: URL, input: WorkerInput, hooks: FactWorkerHooks, spare?: SpareThread) {
+    this.worker = startWorker<FromWorker>(spare ?? url, input, 'ingest worker', {
       isLast: (m) => m.type === 'done',
       message: (m) => {
         switch (m.type) {

@@ -1,5 +1,7 @@
 /**
- * Messages between the main thread and the fact worker (errors cross as errors.ts's SerializedError).
+ * The fact worker's script, and the messages between the main thread and it (errors
+ * cross as errors.ts's SerializedError). Light on purpose: the CLI starts the workers
+ * from here before it loads the rest of the run.
  */
 import type { SerializedError } from '../errors.js';
 import type { FactJob, FactResult } from './fact-jobs.js';
@@ -8,6 +10,26 @@ import type { InputOptions } from './layout.js';
 import type { ByteRange } from './read-extract.js';
 import type { RejectRow } from './rejects.js';
 import type { PackedScan } from './subscriber-ranges.js';
+import { compiledWorker, startSpare, type SpareThread } from '../util/worker.js';
+
+/** The worker script, or null when this module runs from sources that were not compiled. */
+export function factWorkerUrl(): URL | null {
+  return compiledWorker(import.meta.url, 'fact-worker.js');
+}
+
+/**
+ * Up to `count` fact workers started before the run knows what they will read (see
+ * IngestPlan.spareThreads); none when running from sources.
+ */
+export function spareFactWorkers(count: number): SpareThread[] {
+  const url = factWorkerUrl();
+  const started: SpareThread[] = [];
+  for (let k = 0; url !== null && k < count; k++) {
+    const spare = startSpare(url);
+    if (spare !== null) started.push(spare);
+  }
+  return started;
+}
 
 export interface WorkerInput {
   input: InputOptions;

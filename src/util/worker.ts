@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 
 /** The compiled worker script `name` beside the module at `moduleUrl`, or null when running from sources. */
 export function compiledWorker(moduleUrl: string, name: string): URL | null {
@@ -35,11 +35,85 @@ export interface WorkerThread {
   terminate(): Promise<void>;
 }
 
+/** The workerData of a spare thread: its input comes as its first message. */
+const SPARE_INPUT = 'churnwatch: a spare thread, its input comes as its first message';
+
 /**
- * Starts `url` with `workerData`. `what` names the worker in the error of an
- * unexpected end ("the ingest worker stopped unexpectedly (exit code 1)").
+ * A worker thread started before its input is known (the ingest's, at the start of a
+ * run): its script loads on another core while this thread loads and parses the rest,
+ * and startWorker gives it its input when it is needed. Until then it never holds the
+ * process open.
  */
-export function startWorker<M>(url: URL, workerData: unknown, what: string, on: WorkerHandlers<M>): WorkerThread {
+export interface SpareThread {
+  readonly url: URL;
+  /** Ends the thread unless startWorker took it. */
+  release(): Promise<void>;
+}
+
+interface SpareState {
+  worker: Worker | null;
+  error: Error | null;
+  exit: Promise<number>;
+}
+
+const spares = new WeakMap<SpareThread, SpareState>();
+
+/** Starts `url` as a spare thread, or null when no thread can be started. */
+export function startSpare(url: URL): SpareThread | null {
+  let worker: Worker;
+  try {
+    worker = new Worker(url, { workerData: SPARE_INPUT });
+  } catch {
+    return null;
+  }
+  worker.unref();
+  const exit = new Promise<number>((resolve) => worker.on('exit', resolve));
+  const state: SpareState = { worker, error: null, exit };
+  // (Listened to at once: an error of a thread nobody listens to would end this process.)
+  worker.on('error', (e) => {
+    state.error ??= e;
+  });
+  const spare: SpareThread = {
+    url,
+    release: async () => {
+      const w = state.worker;
+      state.worker = null;
+      if (w !== null) await w.terminate();
+    },
+  };
+  spares.set(spare, state);
+  return spare;
+}
+
+/**
+ * In a worker thread: its input, and every message after it to `onMessage`, in order.
+ * A thread started with its input has it as workerData; a spare one gets it first.
+ */
+export function threadInput<I, M>(onMessage: (m: M) => void): Promise<I> {
+  const port = parentPort!;
+  if (workerData !== SPARE_INPUT) {
+    port.on('message', onMessage);
+    return Promise.resolve(workerData as I);
+  }
+  return new Promise<I>((resolve) => {
+    let waiting = true;
+    port.on('message', (m: unknown) => {
+      if (!waiting) onMessage(m as M);
+      else {
+        waiting = false;
+        resolve(m as I);
+      }
+    });
+  });
+}
+
+/**
+ * Starts the worker script `script` with `workerData` (the input of a script that reads
+ * it with threadInput): a spare thread of it not yet taken or released is given it, else
+ * a new thread is started. `what` names the worker in the error of an unexpected end
+ * ("the ingest worker stopped unexpectedly (exit code 1)").
+ */
+export function startWorker<M>(script: URL | SpareThread, workerData: unknown, what: string, on: WorkerHandlers<M>): WorkerThread {
   let ended = false;
   let failed = false;
   const fail = (e: Error) => {
@@ -47,23 +121,33 @@ export function startWorker<M>(url: URL, workerData: unknown, what: string, on: 
     failed = true;
     on.failed(e);
   };
+  const url = script instanceof URL ? script : script.url;
+  const taken = script instanceof URL ? undefined : spares.get(script);
   let worker: Worker;
-  try {
-    worker = new Worker(url, { workerData });
-  } catch (e) {
-    fail(e as Error);
-    return { exited: Promise.resolve(), post: () => {}, terminate: async () => {} };
+  let exit: Promise<number>;
+  if (taken?.worker) {
+    worker = taken.worker;
+    taken.worker = null;
+    worker.ref();
+    if (taken.error !== null) fail(taken.error);
+    worker.postMessage(workerData);
+    exit = taken.exit;
+  } else {
+    try {
+      worker = new Worker(url, { workerData });
+    } catch (e) {
+      fail(e as Error);
+      return { exited: Promise.resolve(), post: () => {}, terminate: async () => {} };
+    }
+    exit = new Promise((resolve) => worker.on('exit', resolve));
   }
   worker.on('message', (m: M) => {
     if (on.isLast(m)) ended = true;
     on.message(m);
   });
   worker.on('error', (e) => fail(e));
-  const exited = new Promise<void>((resolve) => {
-    worker.on('exit', (code) => {
-      if (!ended) fail(new Error(`the ${what} stopped unexpectedly (exit code ${code})`));
-      resolve();
-    });
+  const exited = exit.then((code) => {
+    if (!ended) fail(new Error(`the ${what} stopped unexpectedly (exit code ${code})`));
   });
   return {
     exited,

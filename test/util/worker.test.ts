@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ChurnwatchError, deserializeError, serializeError } from '../../src/errors.js';
-import { compiledWorker, startWorker } from '../../src/util/worker.js';
+import { compiledWorker, startSpare, startWorker, type SpareThread } from '../../src/util/worker.js';
+import { ensureBuilt } from '../hardening/helpers.js';
 
 const url = new URL('./workers/echo.mjs', import.meta.url);
 
@@ -33,6 +34,46 @@ describe('startWorker', () => {
   it('when running from sources then there is no compiled worker', () => {
     expect(compiledWorker('file:///x/y.ts', 'w.js')).toBeNull();
     expect(compiledWorker(new URL('./worker.test.js', import.meta.url).href, 'absent-worker.js')).toBeNull();
+  });
+});
+
+describe('spare threads', () => {
+  const spareUrl = new URL('./workers/spare-echo.mjs', import.meta.url);
+  beforeAll(ensureBuilt);
+  async function talk(script: URL | SpareThread) {
+    const messages: unknown[] = [];
+    const failures: Error[] = [];
+    const thread = startWorker<{ type: string }>(script, { night: 7 }, 'test worker', {
+      isLast: (m) => m.type === 'done',
+      message: (m) => messages.push(m),
+      failed: (e) => failures.push(e),
+    });
+    thread.post('a');
+    thread.post({ b: 2 });
+    thread.post('end');
+    await thread.exited;
+    return { messages, failures };
+  }
+  const expected = {
+    messages: [
+      { type: 'input', input: { night: 7 } },
+      { type: 'done', seen: ['a', { b: 2 }] },
+    ],
+    failures: [],
+  };
+  it('when a spare thread is taken then its input comes first and every message after it, in order', async () => {
+    const spare = startSpare(spareUrl)!;
+    // (Its script has loaded and waits, as the ingest's does while the run parses its pack.)
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await talk(spare)).toEqual(expected);
+  });
+  it('when a script reads its input with threadInput then it runs the same without a spare', async () => {
+    expect(await talk(spareUrl)).toEqual(expected);
+  });
+  it('when a spare was released then taking it starts a new thread of its script', async () => {
+    const spare = startSpare(spareUrl)!;
+    await spare.release();
+    expect(await talk(spare)).toEqual(expected);
   });
 });
 
