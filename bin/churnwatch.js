@@ -25,3 +25,7 @@ try {
   process.exit(70);
 }
 process.exitCode = await cli.main(process.argv.slice(2));
+// Once nothing is left to run (so an error thrown late still ends as above), the
+// process exits at once: a natural exit would first tear down the run's heap of
+// hundreds of MB piece by piece, tens of ms of the run's wall after its last log line.
+process.once('beforeExit', () => process.exit());
