@@ -190,9 +190,11 @@ async function runLogged(opts: RunArgs, logger: Logger) {
   const progress = makeProgress();
   // The ingest's worker threads load their modules from now on, on the other cores,
   // instead of after the rule pack and the lock: the first of them then starts its
-  // range of subscribers.csv with this thread. (Released unused on a small input.)
+  // range of subscribers.csv with this thread.
   const spareThreads =
-    opts.scores === undefined && opts.engine !== 'duckdb' ? spareFactWorkers((opts.workers ?? availableParallelism()) - 1) : [];
+    opts.scores === undefined && opts.engine !== 'duckdb'
+      ? spareFactWorkers((opts.workers ?? availableParallelism()) - 1, resolve(opts.input))
+      : [];
   try {
     const { pack, config, inputDir, asOf, tuning } = loadRunInputs(opts);
     logger.info({ as_of: formatDay(asOf), rule_pack: pack.name, version: VERSION }, 'run start');

@@ -49,7 +49,7 @@ import { RejectLog } from './rejects.js';
 import { scanRanges, withHash } from './subscriber-ranges.js';
 import { applyKeys, resolveKeys, scanSubscribers, sharedTable, type SubscriberKeys, type SubscriberTable } from './subscribers.js';
 import type { ByteRange } from './read-extract.js';
-import { factWorkerUrl, type WorkerInput } from './worker-protocol.js';
+import { PARALLEL_MIN_BYTES, factWorkerUrl, type WorkerInput } from './worker-protocol.js';
 import type { FileStats } from './table-reader.js';
 import type { SpareThread } from '../util/worker.js';
 
@@ -107,8 +107,6 @@ export interface Extracts {
   rejects: RejectLog;
 }
 
-/** Below this many bytes of extracts, starting a worker costs more than it saves. */
-const PARALLEL_MIN_BYTES = 48 << 20;
 /**
  * How much more of subscribers.csv this thread scans than each worker: a worker
  * started here starts its range later, by its own start (this thread waited ~110 ms

@@ -10,6 +10,8 @@ import type { InputOptions } from './layout.js';
 import type { ByteRange } from './read-extract.js';
 import type { RejectRow } from './rejects.js';
 import type { PackedScan } from './subscriber-ranges.js';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { compiledWorker, startSpare, type SpareThread } from '../util/worker.js';
 
 /** The worker script, or null when this module runs from sources that were not compiled. */
@@ -17,18 +19,35 @@ export function factWorkerUrl(): URL | null {
   return compiledWorker(import.meta.url, 'fact-worker.js');
 }
 
+/** Below this many bytes of extracts, starting a worker costs more than it saves. */
+export const PARALLEL_MIN_BYTES = 48 << 20;
+
 /**
  * Up to `count` fact workers started before the run knows what they will read (see
- * IngestPlan.spareThreads); none when running from sources.
+ * IngestPlan.spareThreads); none when running from sources, or when the files in
+ * `inputDir` are too small for the ingest to use a worker (a guess: the ingest decides
+ * by the extracts it reads, and releases what it does not take).
  */
-export function spareFactWorkers(count: number): SpareThread[] {
+export function spareFactWorkers(count: number, inputDir: string): SpareThread[] {
   const url = factWorkerUrl();
   const started: SpareThread[] = [];
-  for (let k = 0; url !== null && k < count; k++) {
+  if (url === null || folderBytes(inputDir) < PARALLEL_MIN_BYTES) return started;
+  for (let k = 0; k < count; k++) {
     const spare = startSpare(url);
     if (spare !== null) started.push(spare);
   }
   return started;
+}
+
+/** The bytes of the files in `dir` (0 when it cannot be read: the run fails on it anyway). */
+function folderBytes(dir: string): number {
+  try {
+    let bytes = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isFile()) bytes += statSync(join(dir, e.name)).size;
+    return bytes;
+  } catch {
+    return 0;
+  }
 }
 
 export interface WorkerInput {
