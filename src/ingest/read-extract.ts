@@ -86,6 +86,16 @@ export interface ExtractReadInfo {
 }
 
 const LF = 0x0a;
+/**
+ * The fast path's first call stops two bytes into the first record after this many
+ * bytes: its scanning function then runs once to its end in the interpreter, through
+ * the walk of a field cut by the end of its bytes too, before V8 compiles it on the
+ * stack in the middle of a 1 MB chunk. Code that had not run when it was compiled
+ * (after the loop; a field cut by a chunk's end, in every few chunks) threw the
+ * compiled code away and compiled it again (each 50-250 ms of a background thread).
+ * The record cut there goes to the general reader, as any record the fast path stops at.
+ */
+const FAST_WARM_BYTES = 4096;
 
 interface Sink {
   push(chunk: Uint8Array): void;
@@ -114,6 +124,8 @@ interface Target {
 class FastFeeder implements Target {
   private records = 0;
   private lfs = 0;
+  /** First calls left that stop early (see FAST_WARM_BYTES); a few, in case they took nothing. */
+  private coldCalls = 3;
 
   constructor(
     private readonly scanner: CsvScanner,
@@ -135,7 +147,10 @@ class FastFeeder implements Target {
     while (p < len) {
       const fast = this.fast.current;
       if (fast !== null && scanner.atRecordStart) {
-        const q = fast.scan(chunk, p, len);
+        const lf = this.coldCalls > 0 ? chunk.indexOf(LF, p + FAST_WARM_BYTES) : -1;
+        const q = fast.scan(chunk, p, lf < 0 ? len : Math.min(len, lf + 3));
+        // (One that took nothing may have returned before its loop: subscriber-rows' unknown line.)
+        if (this.coldCalls > 0) this.coldCalls = q !== p ? 0 : this.coldCalls - 1;
         if (fast.records !== this.records || fast.lines !== this.lfs) {
           scanner.skip(fast.records - this.records, fast.lines - this.lfs);
           this.records = fast.records;
