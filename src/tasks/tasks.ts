@@ -278,9 +278,6 @@ export function renderTaskFiles(input: RenderInput, plan: TaskPlan, targets: rea
   new TaskFile(input, plan, spec).render(targets);
 }
 
-/** Where rowSteps() assembles a step's literal. */
-const STEP_LITERAL = new ByteBuffer();
-
 /** formatDay of an absurd day number (a reason's 'day' part) can be longer than NUMBER_ROOM. */
 const DAY_ROOM = 96;
 
@@ -364,36 +361,41 @@ interface ReasonPart {
   isPercent: boolean;
 }
 
-/** A hit set as the renderer needs it: its decision cells encoded, its reason parts in order. */
+/**
+ * A tier's hit sets as the renderer needs them, indexed by hit set. A calibrated
+ * pack's largest tier has thousands of hit sets: held as an array and a few objects
+ * each, they were tens of thousands of small arrays that every garbage collection of
+ * the rendering thread walked; packed into a few typed arrays, they are a handful.
+ */
 interface HitSetCells {
-  decisions: Uint8Array[];
-  reason: ReasonPart[];
-  /** The most bytes the reason takes as written (before quoting). */
-  reasonRoom: number;
-  /** The feature columns the reason reads. */
-  reasonColumns: Column[];
-  /** The channel cell: the primary rule's channel. */
-  channel: Uint8Array;
+  /** The channel cell: the primary rule's channel (hit sets with the same channel share it). */
+  channel: Uint8Array[];
   /** Room the row needs for this hit set's cells. */
-  room: number;
-  /** The row as this hit set writes it (rowSteps). */
-  steps: RowStep[];
+  room: Int32Array;
+  /** The feature columns the reason reads (hit sets with the same reasons share them). */
+  reasonColumns: Column[][];
+  /** The row as this hit set writes it: its steps (see RowSteps) from here to the next END. */
+  firstStep: Int32Array;
+  steps: RowSteps;
 }
 
 /**
- * A row, as the cells of one hit set make it: a run of bytes that are the same in
+ * Rows, as the cells of each hit set make them: a run of bytes that are the same in
  * every row of the hit set (constant and decision cells, commas, the reason text's
  * literals), then one cell (or reason number) computed per row, and so on, up to
  * END. A row is then a dozen copies and computed cells instead of a dispatch per
- * cell and per reason part. One shape for every step keeps the loop monomorphic.
+ * cell and per reason part. Step s writes literals[literalStart[s]..literalStart[s + 1]),
+ * then its kind's cell.
  */
-interface RowStep {
-  literal: Uint8Array;
-  kind: number;
-  /** TASK_ID, RANK, TEXT, CODED, MASKED_*, FIXED, LAST_*: the cell's operation. */
-  op: CellOp;
-  /** NUMBER: the reason part. */
-  part: ReasonPart;
+interface RowSteps {
+  literals: Uint8Array;
+  literalStart: Int32Array;
+  kind: Uint8Array;
+  /** TASK_ID, RANK, TEXT, CODED, MASKED_*, FIXED, LAST_*: the cell's operation (index into TaskFile.ops). */
+  op: Uint8Array;
+  /** NUMBER: the reason part (index into HitSetCells' parts). */
+  part: Int32Array;
+  parts: ReasonPart[];
 }
 
 function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[] {
@@ -419,7 +421,7 @@ class TaskFile {
   private readonly plan: TaskPlan;
   private readonly D: number;
   private readonly ops: CellOp[];
-  private readonly hitSets: HitSetCells[];
+  private readonly hitSets: HitSetCells;
   private readonly taskIdPrefix: Uint8Array;
   /** Room a row needs besides its text cells and its hit set's. */
   private readonly fixedRoom: number;
@@ -454,7 +456,7 @@ class TaskFile {
     this.textOps = this.ops.filter((op) => op.text !== null && op.kind !== CODED);
     const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
     this.channelFreeText = spec.find((c) => c.cell.from === 'channel')?.freeText ?? false;
-    this.hitSets = plan.hitSets.map((h) => hitSetCells(h, rules, decisions, this.channelFreeText, this.ops));
+    this.hitSets = hitSetCells(plan.hitSets, rules, decisions, this.channelFreeText, this.ops);
     this.fixedRoom = this.ops.reduce(
       (n, op) =>
         n +
@@ -589,10 +591,11 @@ class TaskFile {
    */
   private prefetch(r0: number, r1: number): void {
     const at = this.plan.subscriber,
-      hitSet = this.plan.hitSet;
+      hitSet = this.plan.hitSet,
+      reasonColumns = this.hitSets.reasonColumns;
     let sum = 0;
     for (let r = r0; r < r1; r++) {
-      const columns = this.hitSets[hitSet[r]!]!.reasonColumns,
+      const columns = reasonColumns[hitSet[r]!]!,
         i = this.featureRow(at[r]!);
       for (let k = 0; k < columns.length; k++) sum += columns[k]![i]!;
     }
@@ -638,9 +641,10 @@ class TaskFile {
    */
   private renderRow(r: number, w: CsvBytesWriter, channel: Uint8Array | null): number {
     const i = this.plan.subscriber[r]!;
-    const hits = this.hitSets[this.plan.hitSet[r]!]!;
-    const cell = channel ?? hits.channel;
-    let room = this.fixedRoom + hits.room + cell.length;
+    const h = this.plan.hitSet[r]!,
+      hits = this.hitSets;
+    const cell = channel ?? hits.channel[h]!;
+    let room = this.fixedRoom + hits.room[h]! + cell.length;
     const textOps = this.textOps;
     for (let k = 0; k < textOps.length; k++) {
       const o = textOps[k]!.text!.offsets;
@@ -648,19 +652,19 @@ class TaskFile {
     }
     w.reserve(room);
     const dst = w.bytes,
-      steps = hits.steps;
+      { literals, literalStart, kind: kinds, op: stepOps, part: stepParts, parts } = hits.steps,
+      ops = this.ops;
     const start = w.length;
     let p = start;
     this.channelStart = start;
     this.channelEnd = start;
-    this.rowChannel = hits.channel;
-    for (let k = 0; ; k++) {
-      const step = steps[k]!;
-      p = putLiteral(dst, p, step.literal);
-      const kind = step.kind;
+    this.rowChannel = hits.channel[h]!;
+    for (let s = hits.firstStep[h]!; ; s++) {
+      p = putLiteral(dst, p, literals, literalStart[s]!, literalStart[s + 1]!);
+      const kind = kinds[s]!;
       if (kind === END) break;
       if (kind === NUMBER || kind === LEADING_NUMBER) {
-        const part = step.part,
+        const part = parts[stepParts[s]!]!,
           at = p;
         p = putFormattedNumber(dst, p, part.number!.at(part.columns, this.featureRow(i), this.D), part.unit, part.isPercent);
         // A free-text reason that starts with a number: a sign would start a formula.
@@ -671,7 +675,7 @@ class TaskFile {
         }
         continue;
       }
-      const op = step.op;
+      const op = ops[stepOps[s]!]!;
       switch (kind) {
         case TEXT: {
           const text = op.text!;
@@ -784,45 +788,119 @@ function longestCell(cells: TextColumn): number {
   return most;
 }
 
+/** The cells of a tier's hit sets, and the steps that write their rows (see rowSteps). */
 function hitSetCells(
-  h: HitSetPlan,
+  hitSets: readonly HitSetPlan[],
   rules: ReasonPart[][],
   decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[],
   channelFreeText: boolean,
   ops: readonly CellOp[],
 ): HitSetCells {
-  const reason: ReasonPart[] = [];
-  for (const j of h.reasons) {
-    if (reason.length > 0) reason.push(SEPARATOR_PART);
-    reason.push(...rules[j]!);
-  }
-  const cells = decisions.map((d) => cellBytes(d.value(h), d.freeText));
-  const channel = cellBytes(h.channel, channelFreeText);
-  const reasonRoom = reason.reduce((n, p) => n + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM), 0);
-  const hits: Omit<HitSetCells, 'steps'> = {
-    decisions: cells,
-    reason,
-    reasonRoom,
-    reasonColumns: [...new Set(reason.flatMap((p) => p.columns.map((c) => ('unit' in c ? c.values : c))))],
-    // The reason quoted (its literals' quotes doubled) and neutralised; and the line end.
-    room: cells.reduce((n, c) => n + c.length, 0) + channel.length + 2 * reasonRoom + 4,
-    channel,
+  const n = hitSets.length;
+  const cells: HitSetCells = {
+    channel: new Array<Uint8Array>(n),
+    room: new Int32Array(n),
+    reasonColumns: new Array<Column[]>(n),
+    firstStep: new Int32Array(n),
+    steps: { literals: NO_BYTES, literalStart: new Int32Array(0), kind: NO_BYTES, op: NO_BYTES, part: new Int32Array(0), parts: [] },
   };
-  return { ...hits, steps: rowSteps(ops, hits) };
+  // Every part once; a step names its part by its index here.
+  const parts: ReasonPart[] = [NO_PART, SEPARATOR_PART];
+  const firstPart = rules.map((r) => parts.push(...r) - r.length);
+  // Hit sets share few distinct cells (actions, deadlines, states, channels): each is encoded once.
+  const decisionCells = decisions.map(() => new Map<string, Uint8Array>());
+  const channelCells = new Map<string, Uint8Array>();
+  const columnsOfReasons = new Map<string, Column[]>();
+  const steps = new StepPacker();
+  for (let x = 0; x < n; x++) {
+    const h = hitSets[x]!;
+    const reason: number[] = [];
+    for (const j of h.reasons) {
+      if (reason.length > 0) reason.push(1);
+      for (let m = 0; m < rules[j]!.length; m++) reason.push(firstPart[j]! + m);
+    }
+    const decided = decisions.map((d, k) => encodedCell(decisionCells[k]!, d.value(h), d.freeText));
+    const channel = encodedCell(channelCells, h.channel, channelFreeText);
+    const reasonRoom = reason.reduce((room, k) => {
+      const p = parts[k]!;
+      return room + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM);
+    }, 0);
+    const reasonsKey = h.reasons.join(',');
+    let columns = columnsOfReasons.get(reasonsKey);
+    if (columns === undefined) {
+      columns = [...new Set(reason.flatMap((k) => parts[k]!.columns.map((c) => ('unit' in c ? c.values : c))))];
+      columnsOfReasons.set(reasonsKey, columns);
+    }
+    cells.channel[x] = channel;
+    // The reason quoted (its literals' quotes doubled) and neutralised; and the line end.
+    cells.room[x] = decided.reduce((room, c) => room + c.length, 0) + channel.length + 2 * reasonRoom + 4;
+    cells.reasonColumns[x] = columns;
+    cells.firstStep[x] = steps.count;
+    rowSteps(steps, ops, decided, reason, parts);
+  }
+  cells.steps = steps.finish(parts);
+  return cells;
+}
+
+/** `text` as its cell is written, encoded once per distinct text (`cache`). */
+function encodedCell(cache: Map<string, Uint8Array>, text: string, freeText: boolean): Uint8Array {
+  let cell = cache.get(text);
+  if (cell === undefined) {
+    cell = cellBytes(text, freeText);
+    cache.set(text, cell);
+  }
+  return cell;
+}
+
+/** RowSteps, step after step. */
+class StepPacker {
+  readonly literal = new ByteBuffer(4096);
+  private readonly literalStart: number[] = [0];
+  private readonly kind: number[] = [];
+  private readonly op: number[] = [];
+  private readonly part: number[] = [];
+
+  get count(): number {
+    return this.kind.length;
+  }
+
+  /** Ends a step: the literal added since the last, then `kind` with its cell operation or reason part. */
+  step(kind: number, op: number, part: number): void {
+    this.literalStart.push(this.literal.length);
+    this.kind.push(kind);
+    this.op.push(op);
+    this.part.push(part);
+  }
+
+  finish(parts: ReasonPart[]): RowSteps {
+    return {
+      literals: this.literal.toBytes(),
+      literalStart: Int32Array.from(this.literalStart),
+      kind: Uint8Array.from(this.kind),
+      op: Uint8Array.from(this.op),
+      part: Int32Array.from(this.part),
+      parts,
+    };
+  }
 }
 
 /**
- * The steps (see RowStep) that write a row of hit set `hits` with the cell
- * operations `ops`. The reason text is written in place, as putCell would write it,
+ * The steps that write a row of a hit set, with its decision cells `decided` and its
+ * reason parts `reason` (indices into `parts`) in order, with the cell operations
+ * `ops`. The reason text is written in place, as putCell would write it,
  * its literals merged with the cells around them: numbers never need quotes, so
  * whether the cell is quoted is known from the literals, and they are written with
  * their quotes doubled; only a number at its start decides, per row, whether a
  * free-text cell starts like a formula.
  */
-function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): RowStep[] {
-  const steps: RowStep[] = [];
-  const literal = STEP_LITERAL;
-  literal.length = 0;
+function rowSteps(
+  steps: StepPacker,
+  ops: readonly CellOp[],
+  decided: readonly Uint8Array[],
+  reason: readonly number[],
+  parts: readonly ReasonPart[],
+): void {
+  const literal = steps.literal;
   const add = (b: Uint8Array, quoted = false) => {
     if (!quoted) literal.append(b);
     else
@@ -831,10 +909,6 @@ function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): Row
         if (x === QUOTE) literal.byte(QUOTE);
       }
   };
-  const step = (kind: number, op: CellOp, part: ReasonPart) => {
-    steps.push({ literal: literal.toBytes(), kind, op, part });
-    literal.length = 0;
-  };
   ops.forEach((op, k) => {
     if (k > 0) literal.byte(COMMA);
     switch (op.kind) {
@@ -842,32 +916,32 @@ function rowSteps(ops: readonly CellOp[], hits: Omit<HitSetCells, 'steps'>): Row
         add(op.bytes);
         break;
       case DECISION:
-        add(hits.decisions[op.decision]!);
+        add(decided[op.decision]!);
         break;
       case CHANNEL:
-        step(CHANNEL, NO_OP, NO_PART);
+        steps.step(CHANNEL, 0, 0);
         break;
       case REASON: {
-        const parts = hits.reason;
-        const quoted = parts.some((p) => needsQuotes(p.literal, 0, p.literal.length));
-        const first = parts.find((p) => p.number !== null || p.literal.length > 0);
+        const quoted = reason.some((j) => needsQuotes(parts[j]!.literal, 0, parts[j]!.literal.length));
+        const firstAt = reason.findIndex((j) => parts[j]!.number !== null || parts[j]!.literal.length > 0);
+        const first = firstAt < 0 ? undefined : parts[reason[firstAt]!]!;
         if (quoted) literal.byte(QUOTE);
         if (op.freeText && first !== undefined && first.number === null && startsLikeFormula(first.literal, 0, first.literal.length))
           literal.byte(APOSTROPHE);
-        for (const part of parts) {
+        for (let m = 0; m < reason.length; m++) {
+          const part = parts[reason[m]!]!;
           if (part.number === null) add(part.literal, quoted);
-          else step(op.freeText && part === first ? LEADING_NUMBER : NUMBER, NO_OP, part);
+          else steps.step(op.freeText && m === firstAt ? LEADING_NUMBER : NUMBER, 0, reason[m]!);
         }
         if (quoted) literal.byte(QUOTE);
         break;
       }
       default:
-        step(op.kind, op, NO_PART);
+        steps.step(op.kind, k, 0);
     }
   });
   literal.byte(LF);
-  step(END, NO_OP, NO_PART);
-  return steps;
+  steps.step(END, 0, 0);
 }
 
 /**
@@ -912,14 +986,14 @@ function putRounded(dst: Uint8Array, p: number, n: number, places: 1 | 2): numbe
 /** 2^46: from there on a double's neighbours are 2^-6 apart or more. */
 const SHORT_ROUNDED = 2 ** 46;
 
-/** All of b (a step's literal): a loop for the short ones, where set() costs more than it saves. */
-function putLiteral(dst: Uint8Array, p: number, b: Uint8Array): number {
-  const n = b.length;
-  if (n > 16) {
-    dst.set(b, p);
+/** b[s..e) (a step's literal): a loop for all but the longest, where set() and its subarray cost more than they save. */
+function putLiteral(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
+  const n = e - s;
+  if (n > 64) {
+    dst.set(b.subarray(s, e), p);
     return p + n;
   }
-  for (let k = 0; k < n; k++) dst[p + k] = b[k]!;
+  for (let k = 0; k < n; k++) dst[p + k] = b[s + k]!;
   return p + n;
 }
 
