@@ -71,7 +71,7 @@ export interface IngestPlan {
   /** Use a worker thread: true, false, or by input size when undefined (see the module comment). */
   parallel?: boolean;
   /**
-   * Fact workers started at the start of the run (parallel.ts spareFactWorkers), whose
+   * Fact workers started at the start of the run (worker-protocol.ts spareFactWorkers), whose
    * scripts loaded while the main thread did: worker k is the k-th of them, if there is
    * one. Those not taken are released once the workers are started.
    */

@@ -660,7 +660,7 @@ class TaskFile {
     this.channelEnd = start;
     this.rowChannel = hits.channel[h]!;
     for (let s = hits.firstStep[h]!; ; s++) {
-      p = putLiteral(dst, p, literals, literalStart[s]!, literalStart[s + 1]!);
+      p = putBytes(dst, p, literals, literalStart[s]!, literalStart[s + 1]!);
       const kind = kinds[s]!;
       if (kind === END) break;
       if (kind === NUMBER || kind === LEADING_NUMBER) {
@@ -985,17 +985,6 @@ function putRounded(dst: Uint8Array, p: number, n: number, places: 1 | 2): numbe
 
 /** 2^46: from there on a double's neighbours are 2^-6 apart or more. */
 const SHORT_ROUNDED = 2 ** 46;
-
-/** b[s..e) (a step's literal): a loop for all but the longest, where set() and its subarray cost more than they save. */
-function putLiteral(dst: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
-  const n = e - s;
-  if (n > 64) {
-    dst.set(b.subarray(s, e), p);
-    return p + n;
-  }
-  for (let k = 0; k < n; k++) dst[p + k] = b[s + k]!;
-  return p + n;
-}
 
 /** Whether b[s..e) is `cell`. */
 function sameBytes(cell: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
