@@ -4,9 +4,10 @@
  * rules, explain and the measure columns see the same numbers either way, the double
  * the sum divided once was; and a sum past ±2^31 fen (21,474,836.47 yuan) never wraps.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { scaledSums, readBilling } from '../../src/ingest/facts.js';
+import { billingMerge, foldBilling, scaledSums, readBilling } from '../../src/ingest/facts.js';
 import { IdTable } from '../../src/ingest/id-table.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
 import { RejectLog } from '../../src/ingest/rejects.js';
@@ -69,6 +70,70 @@ describe('scaled sums', () => {
       { numRuns: 300 },
     );
   });
+
+  it('property: billing sums made in Int32 and widened where a sum leaves it are the sums made in doubles, read whole or in two ranges', async () => {
+    const ids = new IdTable(4);
+    const subs = ['S1', 'S2', 'S3'];
+    for (const id of subs) ids.insert(Buffer.from(id), 0, 2);
+    // Bills in fen: small, near a Int32 edge, or far past it (a sum may leave Int32 and come back).
+    const bill = fc.oneof(
+      fc.integer({ min: -100_000, max: 100_000 }),
+      fc.integer({ min: INT32 - 3, max: INT32 + 3 }).chain((v) => fc.constantFrom(v, -v)),
+      fc.integer({ min: 2 ** 40, max: 2 ** 45 }).chain((v) => fc.constantFrom(v, -v)),
+    );
+    // mou is never negative (such a row is rejected).
+    const row = fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1 }), bill, bill.map(Math.abs));
+    const yuan = (f: number) => `${f < 0 ? '-' : ''}${Math.floor(Math.abs(f) / 100)}.${String(Math.abs(f) % 100).padStart(2, '0')}`;
+    const oct = 2026 * 12 + 9;
+    const windows = { amount: 2, mou: 2 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 12 }), fc.nat(), async (rows, cutAt) => {
+        const w = new World('2026-11-23', false);
+        // Sorted by subscriber as exports are, so that each range holds a slice of them.
+        const sorted = [...rows].sort((a, b) => a[0] - b[0]);
+        for (const [s, k, amount, mou] of sorted) w.bill(subs[s]!, w.month(k), yuan(amount), { mou: yuan(mou) });
+        const dir = w.write(undefined, ['billing_monthly']);
+        try {
+          const path = `${dir}/billing_monthly.csv`;
+          const input = defaultInputOptions(dir);
+          const keys = { n: subs.length, idTable: ids };
+          const expected = new Map<number, Record<string, { values: Int32Array | Float64Array; unit: number }>>();
+          for (const k of [0, 1]) {
+            const amount = new Float64Array(subs.length),
+              mou = new Float64Array(subs.length);
+            const own = sorted.filter((r) => r[1] === k);
+            if (own.length === 0) continue;
+            for (const [s, , a, m] of own) {
+              amount[s] += a;
+              mou[s] += m;
+            }
+            expected.set(oct - k, { amount: scaledSums(amount, 100), mou: scaledSums(mou, 100) });
+          }
+          const whole = await readBilling(path, 'billing_monthly.csv', input, keys, new RejectLog(), oct + 1, windows);
+          expect(whole.fold.months).toEqual(expected);
+          // Two ranges cut at a line start after the header.
+          const text = readFileSync(path, 'utf8');
+          const starts = [...text.matchAll(/\n/g)].map((m) => m.index! + 1).filter((i) => i < text.length);
+          const cut = starts[1 + (cutAt % (starts.length - 1))] ?? text.length;
+          const header = text.slice(0, starts[0]! - 1).split(',');
+          const merge = billingMerge(input, windows);
+          for (const [index, r] of [
+            [0, { start: 0, end: cut }],
+            [1, { start: cut, end: text.length }],
+          ] as const) {
+            const got = await foldBilling(path, 'billing_monthly.csv', input, keys, new RejectLog(), oct + 1, windows, {
+              range: { ...r, index, header: index === 0 ? null : header, hashWhole: false },
+            });
+            merge.add(got.part!);
+          }
+          expect(merge.finish().fold.billing!.months).toEqual(expected);
+        } finally {
+          cleanup(dir);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  }, 60_000);
 
   it('when a month sum passes 2^31 fen then billing keeps that month in doubles and the sum is exact, not wrapped', async () => {
     const ids = new IdTable(4);
