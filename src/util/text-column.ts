@@ -249,11 +249,22 @@ export class CodedText {
   }
 }
 
-/** FNV-1a over b[s..e), folded for the low bits the dictionary's table uses. */
-function fnv1a(b: Uint8Array, s: number, e: number): number {
-  let h = 0x811c9dc5 | 0;
-  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-  return h ^ (h >>> 15);
+/**
+ * A hash of b[s..e) for the dictionary's table: four bytes a step (a step per byte
+ * was most of a value's coding: ~60 ns for an 18-byte region), then murmur3's
+ * finaliser, so that every byte reaches the low bits the table uses. The codes do not
+ * depend on it (they number the values by first appearance).
+ */
+function bytesHash(b: Uint8Array, s: number, e: number): number {
+  let h = Math.imul(e - s, 0x9e3779b1);
+  let k = s;
+  for (; k + 4 <= e; k += 4) h = Math.imul(h ^ (b[k]! | (b[k + 1]! << 8) | (b[k + 2]! << 16) | (b[k + 3]! << 24)), 0x01000193);
+  for (; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -286,7 +297,7 @@ export class CodedTextBuilder {
       db = d.bytes,
       doff = d.offsets,
       len = e - s;
-    for (let j = fnv1a(b, s, e) & mask; ; j = (j + 1) & mask) {
+    for (let j = bytesHash(b, s, e) & mask; ; j = (j + 1) & mask) {
       const v = slots[j]!;
       if (v === 0) {
         const c = this.dict.length;
@@ -309,7 +320,7 @@ export class CodedTextBuilder {
     const slots = new Int32Array(this.slots.length * 2),
       mask = slots.length - 1;
     for (let c = 0; c < d.length; c++) {
-      let j = fnv1a(d.bytes, d.offsets[c]!, d.offsets[c + 1]!) & mask;
+      let j = bytesHash(d.bytes, d.offsets[c]!, d.offsets[c + 1]!) & mask;
       while (slots[j] !== 0) j = (j + 1) & mask;
       slots[j] = c + 1;
     }

@@ -74,6 +74,18 @@ describe('CodedText', () => {
     );
   });
 
+  it("property: a value's code is the number of distinct values before its first appearance, whatever its length", () => {
+    const value = fc.string({ unit: 'grapheme', maxLength: 24 });
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 12 }), fc.array(fc.nat(), { maxLength: 400 }), (distinct, picks) => {
+        const values = picks.map((k) => distinct[k % distinct.length]!);
+        const first = new Map<string, number>();
+        for (const v of values) if (!first.has(v)) first.set(v, first.size);
+        expect(Array.from(coded(values).codes)).toEqual(values.map((v) => first.get(v)));
+      }),
+    );
+  });
+
   it('when a column has more than 65,536 distinct values then the codes widen to four bytes and every value stays', () => {
     const values = Array.from({ length: 70_000 }, (_, i) => `M${i % 66_000}`);
     const c = coded(values);
