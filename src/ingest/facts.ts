@@ -632,9 +632,11 @@ function spanOf(first: Int32Array): [number, number] {
 /**
  * a += b over [lo, hi] where both are kept; null where either is not (a range stops
  * keeping a column only where the file's reader would). An Int32 column is widened to
- * doubles where a sum leaves Int32, as addSum does.
+ * doubles where a sum leaves Int32, as addSum does. a is 0 outside [from, to] (where
+ * its state has rows, see spanOf): there b is copied, in one move when both are of a
+ * kind (0 + b[i] is b[i]: a sum is never -0).
  */
-function addColumns(a: (Sums | null)[], b: (Sums | null)[], lo: number, hi: number): void {
+function addColumns(a: (Sums | null)[], b: (Sums | null)[], lo: number, hi: number, from: number, to: number): void {
   for (let j = 0; j < a.length; j++) {
     let x = a[j]!;
     const y = b[j];
@@ -642,17 +644,38 @@ function addColumns(a: (Sums | null)[], b: (Sums | null)[], lo: number, hi: numb
       a[j] = null;
       continue;
     }
-    let i = lo;
+    let i = lo,
+      end = hi;
+    if (x.constructor === y.constructor) {
+      [i, end] = copyOutside(x, y, lo, hi, from, to);
+    }
     if (x instanceof Int32Array) {
-      for (; i <= hi; i++) {
+      for (; i <= end; i++) {
         const s = x[i]! + y[i]!;
         if ((s | 0) !== s) break;
         x[i] = s;
       }
-      if (i <= hi) x = a[j] = Float64Array.from(x);
+      if (i <= end) x = a[j] = Float64Array.from(x);
     }
-    for (; i <= hi; i++) x[i] += y[i]!;
+    for (; i <= end; i++) x[i] += y[i]!;
   }
+}
+
+/**
+ * Copies y into x over the parts of [lo, hi] outside [from, to] and returns the part
+ * left, [lo, hi] ∩ [from, to] (empty when they do not meet). A range of a file sorted
+ * by subscriber holds other subscribers than the ranges before it: all is copied.
+ */
+function copyOutside<T extends Int32Array | Float64Array>(x: T, y: T, lo: number, hi: number, from: number, to: number): [number, number] {
+  const p = Math.max(lo, from),
+    q = Math.min(hi, to);
+  if (p > q) {
+    if (lo <= hi) x.set(y.subarray(lo, hi + 1), lo);
+    return [lo, lo - 1];
+  }
+  if (lo < p) x.set(y.subarray(lo, p), lo);
+  if (q < hi) x.set(y.subarray(q + 1, hi + 1), q + 1);
+  return [p, q];
 }
 
 /** b where both are kept, null where either is not (addColumns onto a state with no rows). */
@@ -706,11 +729,13 @@ class PartsMerge {
         m.lo = lo;
         m.hi = hi;
       } else {
-        addColumns(m.sums, st.sums, lo, hi);
-        addColumns(m.derived, st.derived, lo, hi);
+        addColumns(m.sums, st.sums, lo, hi, m.lo, m.hi);
+        addColumns(m.derived, st.derived, lo, hi, m.lo, m.hi);
         first = m.first;
         const f = st.first;
-        for (let i = lo; i <= hi; i++) {
+        // Outside the merge's span first[] is 0: the range's hashes are copied, none can repeat one.
+        const [from, to] = copyOutside(first, f, lo, hi, m.lo, m.hi);
+        for (let i = from; i <= to; i++) {
           const h = f[i]!;
           if (h === 0) continue;
           if (first[i] === 0) first[i] = h;
