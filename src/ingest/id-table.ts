@@ -101,6 +101,31 @@ export function digitValue(b: Uint8Array, s: number, e: number): number {
  * The hash of a digit key by its value (digitValue, not -1): the murmur3 finaliser,
  * a bijection of 32-bit words, so two keys of one width with one hash are one key.
  */
+/** hashes[i] = digitHash of key i (keys of w bytes each); false, with hashes unfinished, at the first key not all digits. */
+function digitHashes(keys: Uint8Array, w: number, n: number, hashes: Int32Array): boolean {
+  for (let i = 0; i < n; i++) {
+    const value = digitValue(keys, i * w, i * w + w);
+    if (value < 0) return false;
+    hashes[i] = digitHash(value);
+  }
+  return true;
+}
+
+function byteHashes(keys: Uint8Array, off: Uint32Array, n: number, hashes: Int32Array): void {
+  for (let i = 0; i < n; i++) hashes[i] = hashBytes(keys, off[i]!, off[i + 1]!);
+}
+
+/** The key indexes by region of their home slot ((hash & mask) >>> shift), in index order within a region. */
+function regionOrder(hashes: Int32Array, mask: number, shift: number, regions: number): Int32Array {
+  const n = hashes.length;
+  const starts = new Int32Array(regions + 1);
+  for (let i = 0; i < n; i++) starts[((hashes[i]! & mask) >>> shift) + 1]!++;
+  for (let r = 0; r < regions; r++) starts[r + 1]! += starts[r]!;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[starts[(hashes[i]! & mask) >>> shift]!++] = i;
+  return order;
+}
+
 export function digitHash(value: number): number {
   return mix32(value | 0);
 }
@@ -456,27 +481,32 @@ export class IdTable {
     const hashes = new Int32Array(n);
     this.presenceOf = -1;
     const w = this.width;
-    // Digit keys are hashed by their values as they are checked (one pass over the keys, not two).
-    let digits = w > 0;
-    for (let i = 0; i < n && digits; i++) {
-      const value = digitValue(keys, i * w, i * w + w);
-      if (value < 0) digits = false;
-      else hashes[i] = digitHash(value);
-    }
+    // Each pass over the keys is a function of its own: V8 compiles a long loop on the
+    // stack, and the code after it in the same function had never run then, so each
+    // next loop of one long function cost a deoptimization and a new compile (14-22
+    // of them in one ingest).
+    const digits = w > 0 && digitHashes(keys, w, n, hashes);
     this.digits = digits;
-    if (!digits) for (let i = 0; i < n; i++) hashes[i] = hashBytes(keys, off[i]!, off[i + 1]!);
+    if (!digits) byteHashes(keys, off, n, hashes);
     // Bucket the keys by the region of the table their home slot lies in (regions of
     // 256 KiB), keeping index order within a region, then fill region by region.
     let regionBits = 0;
     while (regionBits < 16 && (cap >>> regionBits) * 8 > 1 << 18) regionBits++;
-    const regions = 1 << regionBits;
-    const shift = Math.log2(cap) - regionBits;
-    const starts = new Int32Array(regions + 1);
-    for (let i = 0; i < n; i++) starts[((hashes[i]! & mask) >>> shift) + 1]!++;
-    for (let r = 0; r < regions; r++) starts[r + 1]! += starts[r]!;
-    const order = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[starts[(hashes[i]! & mask) >>> shift]!++] = i;
+    const order = regionOrder(hashes, mask, Math.log2(cap) - regionBits, 1 << regionBits);
     const slots = this.int32(cap * 2);
+    const firstOf = this.placeKeys(order, hashes, slots, mask);
+    this.slots = slots;
+    this.mask = mask;
+    this.indexed = true;
+    this.last = -1;
+    return firstOf;
+  }
+
+  /** Puts each key of `order` in the slots (its hash and index + 1); null, or each key's first equal key. */
+  private placeKeys(order: Int32Array, hashes: Int32Array, slots: Int32Array, mask: number): Int32Array | null {
+    const n = order.length;
+    const keys = this.keys;
+    const off = this.offsets;
     let firstOf: Int32Array | null = null;
     for (let q = 0; q < n; q++) {
       const i = order[q]!;
@@ -503,10 +533,6 @@ export class IdTable {
         firstOf[i] = dup;
       }
     }
-    this.slots = slots;
-    this.mask = mask;
-    this.indexed = true;
-    this.last = -1;
     return firstOf;
   }
 
