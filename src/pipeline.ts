@@ -217,7 +217,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         if (taskOutput.profile === 'plain') {
           const { subscribers, contacts: lastContacts } = extracts;
           const columns = { pack, D: asOf, subscribers, features: table, evaluation: ev, scores, contacts: lastContacts };
-          taskFiles = TaskFilesThread.start(publication.place(), columns, o.tuning?.writeParallel);
+          taskFiles = TaskFilesThread.start(publication.place(), columns, o.tuning?.writeParallel, profile);
         }
         // The ms: what starting the worker and handing it the columns took this thread.
         logger.debug(

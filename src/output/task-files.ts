@@ -8,7 +8,9 @@
  * shared memory: what TASK_COLUMN_SPEC's cells read (handed over as they are where
  * they were made there, else copied once), the reason texts' features gathered to
  * the subscribers who hit a rule, the last contacts. It boots while the main thread
- * applies the contact policy; then it is offered each tier's plan and channel rows
+ * applies the contact policy, and renders meanwhile what the largest tier's rows take
+ * from their subscribers alone (tasks.ts SubscriberCells: what the policy decides
+ * changes none of it); then it is offered each tier's plan and channel rows
  * and renders those it takes with the same code as the main thread (plain-tasks.ts
  * writePlain: the same bytes), copies a delta that equals its full file, waits for
  * the fsyncs and posts the records. Its error comes back as data and is thrown from
@@ -20,12 +22,20 @@
  * condition, which rendering never runs.
  */
 import { templatePart, type Channel, type RuleDef, type TemplatePart } from '../config/rulepack.js';
-import type { ColumnMeasure } from '../contract/contract.js';
+import { TIERS, type ColumnMeasure } from '../contract/contract.js';
 import { deserializeError, type SerializedError } from '../errors.js';
 import type { FeatureTable } from '../features/features.js';
 import type { Column, FeatureColumn } from '../rules/compile.js';
-import type { TaskPlan } from '../tasks/plan.js';
-import { reasonFeatures, renderInput, type RenderInput, type TaskInput } from '../tasks/tasks.js';
+import { maskingOf, type Masking, type TaskPlan } from '../tasks/plan.js';
+import {
+  DEFAULT_TASK_PROFILE,
+  reasonFeatures,
+  renderInput,
+  SubscriberCells,
+  type RenderInput,
+  type TaskInput,
+  type TaskProfile,
+} from '../tasks/tasks.js';
 import { CodedText, TextColumn } from '../util/text-column.js';
 import { compiledWorker, sharedColumns, startForResult, type WorkerThread } from '../util/worker.js';
 import type { OutputRecord, PublicationPlace } from './publish.js';
@@ -45,10 +55,15 @@ export interface TaskFilesStart {
   features: { key: string; values: Column; unit: number | null }[];
   /** Subscriber → row of the feature columns, -1 for one who hit no rule. */
   featureRows: Int32Array;
+  /** The rows of the feature columns: the flagged subscribers. */
+  flagged: number;
   n: number;
   contacts: { lastContact: Float32Array; lastOutcome: Uint8Array } | null;
   /** The pack's own measures: the reason texts are compiled with them. */
   measures: ColumnMeasure[];
+  /** Each subscriber's tier (Scores.tier), and the masking of the files: the largest tier's subscriber cells are rendered ahead. */
+  tier: Uint8Array;
+  masking: Masking;
 }
 
 /** A text column as it crosses. */
@@ -99,7 +114,7 @@ function taskFilesWorkerUrl(): URL | null {
  * subscriber (0.8 GB at 10M). In shared memory, with the map from a subscriber to its
  * row (-1: none), as FeatureTable.rows has it.
  */
-function flaggedFeatures(input: TaskInput): { rows: Int32Array; features: TaskFilesStart['features'] } {
+function flaggedFeatures(input: TaskInput): { rows: Int32Array; flagged: number; features: TaskFilesStart['features'] } {
   const hits = input.scores.hits,
     n = hits.length,
     from = input.features.rows;
@@ -118,7 +133,7 @@ function flaggedFeatures(input: TaskInput): { rows: Int32Array; features: TaskFi
     gather(values, whole, at);
     return { key, values, unit: 'unit' in c ? c.unit : null };
   });
-  return { rows, features };
+  return { rows, flagged: m, features };
 }
 
 /** out[k] = whole[at[k]]: one loop per column, over the flagged only. */
@@ -129,7 +144,7 @@ function gather(out: Column, whole: Column, at: Int32Array): void {
 type PostedArray = Column | Uint16Array | Uint32Array;
 
 /** The columns `input`'s task files read, in shared memory (each array once, however many columns read it). */
-export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFilesStart {
+export function toWorkerStart(place: PublicationPlace, input: TaskInput, profile: TaskProfile = DEFAULT_TASK_PROFILE): TaskFilesStart {
   const render = renderInput(input);
   const arrays: PostedArray[] = [];
   const index = new Map<PostedArray, number>();
@@ -152,12 +167,13 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFi
       putText(col.dict);
     } else put(col);
   }
-  const { rows, features } = flaggedFeatures(input);
+  const { rows, flagged, features } = flaggedFeatures(input);
   const contacts = input.contacts;
   if (contacts !== null) {
     put(contacts.lastContact);
     put(contacts.lastOutcome);
   }
+  put(input.scores.tier);
   const shared = sharedColumns(arrays);
   const at = <T extends PostedArray>(a: T): T => shared[index.get(a)!] as T;
   const posted = (col: TextColumn): PostedText => {
@@ -181,14 +197,42 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput): TaskFi
     numbers,
     features,
     featureRows: rows,
+    flagged,
     n: input.features.n,
     contacts: contacts === null ? null : { lastContact: at(contacts.lastContact), lastOutcome: at(contacts.lastOutcome) },
     measures: input.pack.measures,
+    tier: at(input.scores.tier),
+    masking: maskingOf(profile),
   };
 }
 
-/** The render input on the worker, over the shared columns. */
+/**
+ * The render input on the worker, over the shared columns, with the subscriber cells
+ * of the tier with the most flagged subscribers (the largest tier, the worker's first
+ * job, unless the policy drops most of it) rendered ahead: the worker makes it while
+ * the main thread applies the policy.
+ */
 export function renderInputOf(start: TaskFilesStart): RenderInput {
+  const input = plainRenderInputOf(start);
+  const { tier, subscribers } = largestFlaggedTier(start);
+  if (subscribers.length > 0) input.cells = SubscriberCells.render(input, TIERS[tier]!, start.masking, subscribers, start.flagged);
+  return input;
+}
+
+/** The flagged subscribers (ascending) of the tier that has most of them. */
+function largestFlaggedTier(start: TaskFilesStart): { tier: number; subscribers: Int32Array } {
+  const rows = start.featureRows,
+    tiers = start.tier;
+  const counts = TIERS.map(() => 0);
+  for (let i = 0; i < rows.length; i++) if (rows[i]! >= 0) counts[tiers[i]!]!++;
+  const tier = counts.indexOf(Math.max(...counts));
+  const subscribers = new Int32Array(counts[tier]!);
+  let q = 0;
+  for (let i = 0; i < rows.length; i++) if (rows[i]! >= 0 && tiers[i] === tier) subscribers[q++] = i;
+  return { tier, subscribers };
+}
+
+function plainRenderInputOf(start: TaskFilesStart): RenderInput {
   const columns = new Map<string, TextColumn | CodedText | Float64Array>();
   const text = (t: PostedText) => new TextColumn(t.bytes, t.offsets, t.length);
   for (const t of start.texts) columns.set(t.name, text(t));
@@ -256,9 +300,9 @@ export class TaskFilesThread {
    * sources that were not compiled (then the main thread writes every tier).
    * `parallel` decides instead of the run's size (as for the score files).
    */
-  static start(place: PublicationPlace, input: TaskInput, parallel?: boolean): TaskFilesThread | null {
+  static start(place: PublicationPlace, input: TaskInput, parallel?: boolean, profile?: TaskProfile): TaskFilesThread | null {
     const url = wantWorker(input.subscribers.ids.length, parallel) ? taskFilesWorkerUrl() : null;
-    return url === null ? null : new TaskFilesThread(url, toWorkerStart(place, input));
+    return url === null ? null : new TaskFilesThread(url, toWorkerStart(place, input, profile));
   }
 
   private constructor(url: URL, start: TaskFilesStart) {

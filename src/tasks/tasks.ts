@@ -67,6 +67,8 @@ export interface RenderInput {
   /** At least the feature columns the rules' reason texts read. */
   features: FeatureTable;
   contacts: Pick<ContactFold, 'lastContact' | 'lastOutcome'> | null;
+  /** The cells of one tier's subscribers rendered ahead (SubscriberCells), for the file of that tier. */
+  cells?: SubscriberCells;
 }
 
 /** The columns TASK_COLUMN_SPEC's cells read, looked up in `input` once. */
@@ -318,7 +320,9 @@ const TASK_ID = 0,
   /** The same, first in a free-text reason: neutralised if it starts like a formula. */
   LEADING_NUMBER = 14,
   /** The row's end (its line end is the literal before). */
-  END = 15;
+  END = 15,
+  /** A run of the subscriber's own cells, copied from SubscriberCells (its op: the run's index). */
+  RUN = 16;
 
 /** One cell operation; every field is present in each, so the loop over them sees one shape. */
 interface CellOp {
@@ -426,10 +430,9 @@ class TaskFile {
   /** Room a row needs besides its text cells and its hit set's. */
   private readonly fixedRoom: number;
   private readonly textOps: CellOp[];
-  private readonly dayCells = new Map<number, Uint8Array>();
-  private readonly outcomeCells: Uint8Array[];
-  private readonly lastContact: Float32Array | null;
-  private readonly lastOutcome: Uint8Array | null;
+  private readonly subscriberCells: SubscriberCellWriter;
+  /** The tier's subscriber cells rendered ahead, when they are this file's (else null: rendered per row). */
+  private readonly cells: SubscriberCells | null;
   private readonly featureRows: Int32Array | undefined;
   /** Where the last row rendered has its channel cell (in the writer it went to). */
   private channelStart = 0;
@@ -443,6 +446,7 @@ class TaskFile {
   private readonly prefetchText: TextColumn[];
   /** The coded columns' codes (their dictionaries' cells are few, and stay in cache). */
   private readonly prefetchCodes: (Uint16Array | Uint32Array)[];
+  private readonly prefetchOutcome: Uint8Array | null;
   /** The sum of what prefetch() read: written so that the reads are not optimised away. */
   prefetchSink = 0;
 
@@ -452,102 +456,27 @@ class TaskFile {
     this.featureRows = input.features.rows;
     this.taskIdPrefix = utf8.encode(plan.taskIdPrefix);
     const decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[] = [];
-    this.ops = spec.map((c) => this.op(c, input, decisions));
-    this.textOps = this.ops.filter((op) => op.text !== null && op.kind !== CODED);
+    this.ops = spec.map((c) => cellOp(c, input, plan, plan.masking, decisions));
+    const cells = input.cells;
+    this.cells = cells !== undefined && cells.tier === plan.tier && sameMasking(cells.masking, plan.masking) ? cells : null;
+    const runs = subscriberRuns(this.ops);
+    if (this.cells !== null && this.cells.runs !== runs.ops.length)
+      throw new ChurnwatchError('CW_INTERNAL', `the ${plan.tier} tier's subscriber cells were rendered for other columns`);
+    // With the subscriber cells rendered ahead, a row reads none of their columns.
+    const own = this.cells === null ? this.ops : this.ops.filter((_, k) => runs.start[k] === NOT_IN_RUN);
+    this.textOps = own.filter((op) => op.text !== null && op.kind !== CODED);
     const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
     this.channelFreeText = spec.find((c) => c.cell.from === 'channel')?.freeText ?? false;
-    this.hitSets = hitSetCells(plan.hitSets, rules, decisions, this.channelFreeText, this.ops);
-    this.fixedRoom = this.ops.reduce(
-      (n, op) =>
-        n +
-        1 +
-        (op.kind === TASK_ID
-          ? this.taskIdPrefix.length + 16
-          : op.kind === CONSTANT
-            ? op.bytes.length
-            : op.kind === RANK || op.kind === FIXED
-              ? NUMBER_ROOM
-              : op.kind === LAST_CONTACT
-                ? DAY_ROOM
-                : op.kind === LAST_OUTCOME
-                  ? 32
-                  : op.kind === CODED
-                    ? longestCell(op.text!)
-                    : 0),
-      0,
-    );
-    this.outcomeCells = CONTACT_OUTCOMES.map((o) => cellBytes(o, false));
-    this.lastContact = input.contacts?.lastContact ?? null;
-    this.lastOutcome = input.contacts?.lastOutcome ?? null;
-    this.prefetchNumbers = this.ops.filter((op) => op.kind === FIXED).map((op) => op.numbers);
-    if (this.lastContact) this.prefetchNumbers.push(this.lastContact);
+    this.hitSets = hitSetCells(plan.hitSets, rules, decisions, this.channelFreeText, this.ops, this.cells === null ? null : runs.start);
+    this.fixedRoom = this.ops.length + own.reduce((n, op) => n + (op.kind === TASK_ID ? this.taskIdPrefix.length + 16 : cellOpRoom(op)), 0);
+    this.subscriberCells = new SubscriberCellWriter(input.contacts);
+    const { lastContact, lastOutcome } = this.subscriberCells;
+    this.prefetchNumbers = own.filter((op) => op.kind === FIXED).map((op) => op.numbers);
+    const contactsRead = own.some((op) => op.kind === LAST_CONTACT || op.kind === LAST_OUTCOME);
+    if (lastContact && contactsRead) this.prefetchNumbers.push(lastContact);
+    this.prefetchOutcome = contactsRead ? lastOutcome : null;
     this.prefetchText = [...new Set(this.textOps.map((op) => op.text!))];
-    this.prefetchCodes = [...new Set(this.ops.filter((op) => op.kind === CODED).map((op) => op.codes))];
-  }
-
-  private op(c: TaskColumnSpec, input: RenderInput, decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[]): CellOp {
-    const op: CellOp = { ...NO_OP, freeText: c.freeText };
-    const cell = c.cell,
-      masking = this.plan.masking;
-    switch (cell.from) {
-      case 'taskId':
-        op.kind = TASK_ID;
-        break;
-      case 'rank':
-        op.kind = RANK;
-        break;
-      case 'file':
-        op.bytes = cellBytes(cell.value(this.plan), c.freeText);
-        break;
-      case 'subscriber': {
-        const text = input.columns.get(c.name);
-        if (text instanceof CodedText) {
-          // Only region and manager_id are coded: nothing masks them.
-          if (cell.personal !== undefined) throw new ChurnwatchError('CW_INTERNAL', `task column ${c.name} is personal, yet coded`);
-          op.kind = CODED;
-          op.text = codedCells(text.dict, c.freeText);
-          op.codes = text.codes;
-          break;
-        }
-        if (!(text instanceof TextColumn)) throw new ChurnwatchError('CW_INTERNAL', `no text column for task column ${c.name}`);
-        if (cell.personal === 'maskedPhone') {
-          op.kind = MASKED_PHONE;
-          op.text = text;
-        } else if (cell.personal === 'name' && masking.name === 'initial') {
-          op.kind = MASKED_NAME;
-          op.text = text;
-        } else if (cell.personal !== 'phone' || masking.phone === 'full') {
-          op.kind = TEXT;
-          op.text = text;
-        }
-        break;
-      }
-      case 'number': {
-        const numbers = input.columns.get(c.name);
-        if (!(numbers instanceof Float64Array)) throw new ChurnwatchError('CW_INTERNAL', `no number column for task column ${c.name}`);
-        op.kind = FIXED;
-        op.numbers = numbers;
-        op.digits = cell.digits;
-        break;
-      }
-      case 'decision':
-        op.kind = DECISION;
-        op.decision = decisions.push({ value: cell.value, freeText: c.freeText }) - 1;
-        break;
-      case 'reason':
-        op.kind = REASON;
-        break;
-      case 'lastContact':
-        op.kind = LAST_CONTACT;
-        break;
-      case 'lastOutcome':
-        op.kind = LAST_OUTCOME;
-        break;
-      case 'channel':
-        op.kind = CHANNEL;
-        break;
-    }
-    return op;
+    this.prefetchCodes = [...new Set(own.filter((op) => op.kind === CODED).map((op) => op.codes))];
   }
 
   /** Every row of the plan, in rank order, into each target that takes it (see renderTaskFiles). */
@@ -601,7 +530,19 @@ class TaskFile {
     }
     for (const column of this.prefetchNumbers) for (let r = r0; r < r1; r++) sum += column[at[r]!]!;
     let bits = 0;
-    if (this.lastOutcome) for (let r = r0; r < r1; r++) bits ^= this.lastOutcome[at[r]!]!;
+    const cells = this.cells;
+    if (cells !== null) {
+      // A row's runs lie together: their first and last bytes.
+      const runsAt = cells.at,
+        bytes = cells.bytes,
+        stride = cells.runs + 1;
+      for (let r = r0; r < r1; r++) {
+        const base = this.featureRow(at[r]!) * stride;
+        bits ^= bytes[runsAt[base]!]! ^ bytes[runsAt[base + stride - 1]! - 1]!;
+      }
+    }
+    const outcome = this.prefetchOutcome;
+    if (outcome) for (let r = r0; r < r1; r++) bits ^= outcome[at[r]!]!;
     for (const text of this.prefetchText) {
       const offsets = text.offsets,
         bytes = text.bytes;
@@ -650,6 +591,15 @@ class TaskFile {
       const o = textOps[k]!.text!.offsets;
       room += cellRoom(o[i + 1]! - o[i]!);
     }
+    const cells = this.cells;
+    let runsAt = -1;
+    if (cells !== null) {
+      runsAt = this.featureRow(i) * (cells.runs + 1);
+      const first = cells.at[runsAt]!;
+      if (first < 0)
+        throw new ChurnwatchError('CW_INTERNAL', `a subscriber's cells were not rendered ahead (${this.plan.tier} rank ${r + 1})`);
+      room += cells.at[runsAt + cells.runs]! - first;
+    }
     w.reserve(room);
     const dst = w.bytes,
       { literals, literalStart, kind: kinds, op: stepOps, part: stepParts, parts } = hits.steps,
@@ -675,23 +625,11 @@ class TaskFile {
         }
         continue;
       }
-      const op = ops[stepOps[s]!]!;
       switch (kind) {
-        case TEXT: {
-          const text = op.text!;
-          p = putCell(dst, p, text.bytes, text.offsets[i]!, text.offsets[i + 1]!, op.freeText);
-          break;
-        }
-        case CODED: {
-          const cells = op.text!,
-            c = op.codes[i]!;
-          p = putBytes(dst, p, cells.bytes, cells.offsets[c]!, cells.offsets[c + 1]!);
-          break;
-        }
-        // The digits toFixed gives: it rounds the exact binary value (see putFixed).
-        case FIXED: {
-          const v = op.numbers[i]!;
-          if (Number.isFinite(v)) p = putFixed(dst, p, v, op.digits); // not given (NaN): an empty cell
+        case RUN: {
+          const x = runsAt + stepOps[s]!,
+            runs = cells!.at;
+          p = putBytes(dst, p, cells!.bytes, runs[x]!, runs[x + 1]!);
           break;
         }
         case CHANNEL:
@@ -712,27 +650,8 @@ class TaskFile {
         case RANK:
           p = putUint(dst, p, this.rankOf(r));
           break;
-        case MASKED_PHONE:
-        case MASKED_NAME: {
-          const value = op.text!.get(i);
-          const masked = utf8.encode(kind === MASKED_PHONE ? maskPhone(value) : maskName(value));
-          p = putCell(dst, p, masked, 0, masked.length, op.freeText);
-          break;
-        }
-        case LAST_CONTACT: {
-          const day = this.contactDay(i);
-          if (!Number.isNaN(day)) {
-            const cell = this.dayCell(day);
-            p = putBytes(dst, p, cell, 0, cell.length);
-          }
-          break;
-        }
-        case LAST_OUTCOME: {
-          const day = this.contactDay(i);
-          const cell = !Number.isNaN(day) ? this.outcomeCells[this.lastOutcome![i]!] : undefined;
-          if (cell !== undefined) p = putBytes(dst, p, cell, 0, cell.length);
-          break;
-        }
+        default:
+          p = this.subscriberCells.put(ops[stepOps[s]!]!, i, dst, p);
       }
     }
     w.took(p);
@@ -748,6 +667,175 @@ class TaskFile {
   private featureRow(i: number): number {
     return this.featureRows === undefined ? i : this.featureRows[i]!;
   }
+}
+
+/** A column's cell operation; `plan` null: the file's own cells are not wanted (SubscriberCells). */
+function cellOp(
+  c: TaskColumnSpec,
+  input: RenderInput,
+  plan: TaskPlan | null,
+  masking: Masking,
+  decisions: { value: (h: HitSetPlan) => string; freeText: boolean }[],
+): CellOp {
+  const op: CellOp = { ...NO_OP, freeText: c.freeText };
+  const cell = c.cell;
+  switch (cell.from) {
+    case 'taskId':
+      op.kind = TASK_ID;
+      break;
+    case 'rank':
+      op.kind = RANK;
+      break;
+    case 'file':
+      op.bytes = cellBytes(plan === null ? '' : cell.value(plan), c.freeText);
+      break;
+    case 'subscriber': {
+      const text = input.columns.get(c.name);
+      if (text instanceof CodedText) {
+        // Only region and manager_id are coded: nothing masks them.
+        if (cell.personal !== undefined) throw new ChurnwatchError('CW_INTERNAL', `task column ${c.name} is personal, yet coded`);
+        op.kind = CODED;
+        op.text = codedCells(text.dict, c.freeText);
+        op.codes = text.codes;
+        break;
+      }
+      if (!(text instanceof TextColumn)) throw new ChurnwatchError('CW_INTERNAL', `no text column for task column ${c.name}`);
+      if (cell.personal === 'maskedPhone') {
+        op.kind = MASKED_PHONE;
+        op.text = text;
+      } else if (cell.personal === 'name' && masking.name === 'initial') {
+        op.kind = MASKED_NAME;
+        op.text = text;
+      } else if (cell.personal !== 'phone' || masking.phone === 'full') {
+        op.kind = TEXT;
+        op.text = text;
+      }
+      break;
+    }
+    case 'number': {
+      const numbers = input.columns.get(c.name);
+      if (!(numbers instanceof Float64Array)) throw new ChurnwatchError('CW_INTERNAL', `no number column for task column ${c.name}`);
+      op.kind = FIXED;
+      op.numbers = numbers;
+      op.digits = cell.digits;
+      break;
+    }
+    case 'decision':
+      op.kind = DECISION;
+      op.decision = decisions.push({ value: cell.value, freeText: c.freeText }) - 1;
+      break;
+    case 'reason':
+      op.kind = REASON;
+      break;
+    case 'lastContact':
+      op.kind = LAST_CONTACT;
+      break;
+    case 'lastOutcome':
+      op.kind = LAST_OUTCOME;
+      break;
+    case 'channel':
+      op.kind = CHANNEL;
+      break;
+  }
+  return op;
+}
+
+/** The most bytes a cell of `op` takes besides its text (TEXT, MASKED_*: by the row's text) and its comma. */
+function cellOpRoom(op: CellOp): number {
+  switch (op.kind) {
+    case CONSTANT:
+      return op.bytes.length;
+    case RANK:
+    case FIXED:
+      return NUMBER_ROOM;
+    case LAST_CONTACT:
+      return DAY_ROOM;
+    case LAST_OUTCOME:
+      return 32;
+    case CODED:
+      return longestCell(op.text!);
+    default:
+      return 0;
+  }
+}
+
+function sameMasking(a: Masking, b: Masking): boolean {
+  return a.phone === b.phone && a.maskedPhoneColumn === b.maskedPhoneColumn && a.name === b.name;
+}
+
+/** runs.start[k] of a cell operation that is in no run, and of one that is in a run but not its first. */
+const NOT_IN_RUN = -1,
+  IN_RUN = -2;
+
+/**
+ * The runs of adjacent cells that come from the subscriber alone (text, coded text,
+ * numbers, the last contact): the same in every file, whatever the policy decides.
+ * `start[k]` is the index of the run cell operation k starts, else NOT_IN_RUN or IN_RUN.
+ */
+function subscriberRuns(ops: readonly CellOp[]): { ops: number[][]; start: Int32Array } {
+  const runs: number[][] = [];
+  const start = new Int32Array(ops.length).fill(NOT_IN_RUN);
+  ops.forEach((op, k) => {
+    if (!SUBSCRIBER_KINDS.has(op.kind)) return;
+    if (k > 0 && start[k - 1] !== NOT_IN_RUN) {
+      runs[runs.length - 1]!.push(k);
+      start[k] = IN_RUN;
+    } else start[k] = runs.push([k]) - 1;
+  });
+  return { ops: runs, start };
+}
+
+const SUBSCRIBER_KINDS: ReadonlySet<number> = new Set([TEXT, CODED, FIXED, MASKED_PHONE, MASKED_NAME, LAST_CONTACT, LAST_OUTCOME]);
+
+/** The cells a row takes from its subscriber alone, as renderRow and SubscriberCells write them. */
+class SubscriberCellWriter {
+  private readonly dayCells = new Map<number, Uint8Array>();
+  private readonly outcomeCells: Uint8Array[] = CONTACT_OUTCOMES.map((o) => cellBytes(o, false));
+  readonly lastContact: Float32Array | null;
+  readonly lastOutcome: Uint8Array | null;
+
+  constructor(contacts: RenderInput['contacts']) {
+    this.lastContact = contacts?.lastContact ?? null;
+    this.lastOutcome = contacts?.lastOutcome ?? null;
+  }
+
+  /** Subscriber i's cell of `op` (one of SUBSCRIBER_KINDS) into dst at p, with room made; returns the end. */
+  put(op: CellOp, i: number, dst: Uint8Array, p: number): number {
+    switch (op.kind) {
+      case TEXT: {
+        const text = op.text!;
+        return putCell(dst, p, text.bytes, text.offsets[i]!, text.offsets[i + 1]!, op.freeText);
+      }
+      case CODED: {
+        const cells = op.text!,
+          c = op.codes[i]!;
+        return putBytes(dst, p, cells.bytes, cells.offsets[c]!, cells.offsets[c + 1]!);
+      }
+      // The digits toFixed gives: it rounds the exact binary value (see putFixed).
+      case FIXED: {
+        const v = op.numbers[i]!;
+        return Number.isFinite(v) ? putFixed(dst, p, v, op.digits) : p; // not given (NaN): an empty cell
+      }
+      case MASKED_PHONE:
+      case MASKED_NAME: {
+        const value = op.text!.get(i);
+        const masked = utf8.encode(op.kind === MASKED_PHONE ? maskPhone(value) : maskName(value));
+        return putCell(dst, p, masked, 0, masked.length, op.freeText);
+      }
+      case LAST_CONTACT: {
+        const day = this.contactDay(i);
+        if (Number.isNaN(day)) return p;
+        const cell = this.dayCell(day);
+        return putBytes(dst, p, cell, 0, cell.length);
+      }
+      case LAST_OUTCOME: {
+        const day = this.contactDay(i);
+        const cell = !Number.isNaN(day) ? this.outcomeCells[this.lastOutcome![i]!] : undefined;
+        return cell === undefined ? p : putBytes(dst, p, cell, 0, cell.length);
+      }
+    }
+    return p;
+  }
 
   /** The day of subscriber i's last contact, NaN without one. */
   private contactDay(i: number): number {
@@ -761,6 +849,67 @@ class TaskFile {
       this.dayCells.set(day, cell);
     }
     return cell;
+  }
+}
+
+/**
+ * One tier's cells that come from the subscriber alone (subscriberRuns), rendered
+ * before the tier is planned: on the task-files worker while the main thread applies
+ * the contact policy. In subscriber order, the columns are read front to back; in
+ * rank order each read would wait for its cache miss. A row of the tier's file then
+ * copies its runs: the same bytes as rendering them there. Rows of other tiers, or
+ * files of another masking, do not use them.
+ */
+export class SubscriberCells {
+  private constructor(
+    readonly tier: string,
+    readonly masking: Masking,
+    /** The number of runs. */
+    readonly runs: number,
+    readonly bytes: Uint8Array,
+    /**
+     * Run j of feature row k (FeatureTable.rows) is bytes[at[k * (runs + 1) + j]
+     * .. at[k * (runs + 1) + j + 1]); at[k * (runs + 1)] is -1 for a row not rendered.
+     */
+    readonly at: Int32Array,
+  ) {}
+
+  /**
+   * The cells of `subscribers` (ascending: every subscriber of `tier` who may get a
+   * task, and others at worst), in files of `masking`; `featureRows` is the number
+   * of rows of the feature columns.
+   */
+  static render(input: RenderInput, tier: string, masking: Masking, subscribers: Int32Array, featureRows: number): SubscriberCells {
+    const ops = specFor(masking).map((c) => cellOp(c, input, null, masking, []));
+    const runs = subscriberRuns(ops).ops;
+    const stride = runs.length + 1;
+    const at = new Int32Array(featureRows * stride).fill(-1);
+    const inRuns = runs.flat().map((k) => ops[k]!);
+    const texts = inRuns.filter((op) => op.kind !== CODED && op.text !== null).map((op) => op.text!.offsets);
+    const fixedRoom = inRuns.reduce((n, op) => n + 1 + cellOpRoom(op), 0);
+    const writer = new SubscriberCellWriter(input.contacts);
+    const rows = input.features.rows;
+    const out = new ByteBuffer(Math.max(256, subscribers.length * 96));
+    for (let q = 0; q < subscribers.length; q++) {
+      const i = subscribers[q]!,
+        base = (rows === undefined ? i : rows[i]!) * stride;
+      let room = fixedRoom;
+      for (let t = 0; t < texts.length; t++) room += cellRoom(texts[t]![i + 1]! - texts[t]![i]!);
+      out.reserve(room);
+      const dst = out.bytes;
+      let p = out.length;
+      for (let j = 0; j < runs.length; j++) {
+        at[base + j] = p;
+        const run = runs[j]!;
+        for (let x = 0; x < run.length; x++) {
+          if (x > 0) dst[p++] = COMMA;
+          p = writer.put(ops[run[x]!]!, i, dst, p);
+        }
+      }
+      at[base + runs.length] = p;
+      out.length = p;
+    }
+    return new SubscriberCells(tier, masking, runs.length, out.bytes, at);
   }
 }
 
@@ -795,6 +944,7 @@ function hitSetCells(
   decisions: readonly { value: (h: HitSetPlan) => string; freeText: boolean }[],
   channelFreeText: boolean,
   ops: readonly CellOp[],
+  runStart: Int32Array | null,
 ): HitSetCells {
   const n = hitSets.length;
   const cells: HitSetCells = {
@@ -836,7 +986,7 @@ function hitSetCells(
     cells.room[x] = decided.reduce((room, c) => room + c.length, 0) + channel.length + 2 * reasonRoom + 4;
     cells.reasonColumns[x] = columns;
     cells.firstStep[x] = steps.count;
-    rowSteps(steps, ops, decided, reason, parts);
+    rowSteps(steps, ops, runStart, decided, reason, parts);
   }
   cells.steps = steps.finish(parts);
   return cells;
@@ -896,6 +1046,7 @@ class StepPacker {
 function rowSteps(
   steps: StepPacker,
   ops: readonly CellOp[],
+  runStart: Int32Array | null,
   decided: readonly Uint8Array[],
   reason: readonly number[],
   parts: readonly ReasonPart[],
@@ -910,7 +1061,14 @@ function rowSteps(
       }
   };
   ops.forEach((op, k) => {
+    const run = runStart === null ? NOT_IN_RUN : runStart[k]!;
+    // A run's cells after its first, and the commas between them, are in its bytes.
+    if (run === IN_RUN) return;
     if (k > 0) literal.byte(COMMA);
+    if (run !== NOT_IN_RUN) {
+      steps.step(RUN, run, 0);
+      return;
+    }
     switch (op.kind) {
       case CONSTANT:
         add(op.bytes);

@@ -354,6 +354,36 @@ function planned(c: TierCase) {
   return { input, order, plan };
 }
 
+/** referenceFile's arguments for a case. */
+function referenceOf(c: TierCase): Parameters<typeof referenceFile> {
+  const { input, order } = planned(c);
+  return [input, c.tier, order, c.profile];
+}
+
+/**
+ * A case's file as the task-files worker writes it from what it is handed (its columns
+ * and plan as posted data). With `cellsAhead` every subscriber is in the file's tier,
+ * and the file's masking is the worker's, so it renders their cells ahead and uses them.
+ */
+function writtenOnWorker(c: TierCase, cellsAhead: boolean): string {
+  const { input, order, plan } = planned(c);
+  // Only those in the tier count as hitting a rule: the worker gets the features of those alone.
+  const inTier = new Set(order);
+  const hits = input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0));
+  const tier = cellsAhead ? new Uint8Array(hits.length).fill(TIERS.indexOf(c.tier as (typeof TIERS)[number])) : input.scores.tier;
+  // As a postMessage would carry them: cloned, the shared buffers shared, the reason texts compiled again.
+  const scores = { ...input.scores, hits, tier };
+  const start = structuredClone(toWorkerStart({ dir: '', fileMode: 0o600 }, { ...input, scores }, cellsAhead ? c.profile : undefined));
+  const render = renderInputOf(start);
+  if (cellsAhead) expect(render.cells?.tier).toBe(order.length > 0 ? c.tier : undefined);
+  const posted = planOf(structuredClone(postPlan(plan)), start.measures);
+  const parts: Buffer[] = [];
+  const w = new CsvBytesWriter((b) => parts.push(Buffer.from(b)), c.chunk);
+  renderTaskFiles(render, posted, [{ w, rows: null, channel: null }]);
+  w.end();
+  return Buffer.concat(parts).toString('utf8');
+}
+
 describe('writeTaskFile', () => {
   it('writes the same bytes as the string-built rows through csvLine', () => {
     fc.assert(
@@ -372,18 +402,16 @@ describe('writeTaskFile', () => {
   it('writes the same bytes from what the task-files worker is handed (its columns and plan as posted data)', () => {
     fc.assert(
       fc.property(tierCase, (c) => {
-        const { input, order, plan } = planned(c);
-        // Only those in the tier count as hitting a rule: the worker gets the features of those alone.
-        const inTier = new Set(order);
-        const hits = input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0));
-        // As a postMessage would carry them: cloned, the shared buffers shared, the reason texts compiled again.
-        const start = structuredClone(toWorkerStart({ dir: '', fileMode: 0o600 }, { ...input, scores: { ...input.scores, hits } }));
-        const posted = planOf(structuredClone(postPlan(plan)), start.measures);
-        const parts: Buffer[] = [];
-        const w = new CsvBytesWriter((b) => parts.push(Buffer.from(b)), c.chunk);
-        renderTaskFiles(renderInputOf(start), posted, [{ w, rows: null, channel: null }]);
-        w.end();
-        expect(Buffer.concat(parts).toString('utf8')).toBe(referenceFile(input, c.tier, order, c.profile));
+        expect(writtenOnWorker(c, false)).toBe(referenceFile(...referenceOf(c)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes the same bytes from the tier's subscriber cells the task-files worker renders ahead", () => {
+    fc.assert(
+      fc.property(tierCase, (c) => {
+        expect(writtenOnWorker(c, true)).toBe(referenceFile(...referenceOf(c)));
       }),
       { numRuns: 300 },
     );
