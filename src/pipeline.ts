@@ -21,7 +21,7 @@ import { analyse, analyseScores, startContacts, type AnalysisHooks, type Contact
 import type { Tuning } from './analyse.js';
 import { requiredFeatures, type RulePack } from './config/rulepack.js';
 import type { ConfigSource, EngineSettings } from './config/run-config.js';
-import { DuckDbEngine } from './engine/duckdb.js';
+import type { DuckDbEngine } from './engine/duckdb.js';
 import { ChurnwatchError, EXIT_CODES } from './errors.js';
 import { EXTRACT_NAMES, locateExtract, type InputOptions } from './ingest/layout.js';
 import type { FileStats } from './ingest/table-reader.js';
@@ -142,6 +142,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         // Its spill files and tables live in the output root (swept by the next run if this one is killed), never in the published folder.
         const tempDir = join(o.outRoot, `${TMP_PREFIX}engine-${process.pid}`);
         const threads = o.engine.threads ?? availableParallelism();
+        // Loaded only here: the engine's module and its SQL compiler (~75 kB) are no part of an in-process night.
+        const { DuckDbEngine } = await import('./engine/duckdb.js');
         engine = await DuckDbEngine.open({ memoryLimit: o.engine.memoryLimit, threads, tempDir }, o.input);
         logger.info({ engine: 'duckdb', memory_limit: o.engine.memoryLimit, threads }, 'engine opened');
       }

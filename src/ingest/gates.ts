@@ -5,13 +5,24 @@
  * gate and stops the run before anything is published. (Missing files, missing
  * columns and empty files are caught where they are read.)
  */
-import { median } from 'simple-statistics';
 import { ChurnwatchError } from '../errors.js';
 import type { RulePack } from '../config/rulepack.js';
 import { rulesReading } from '../config/rulepack.js';
 import { formatDay, formatMonth } from '../util/dates.js';
 import type { FeatureRequest } from '../rules/catalogue.js';
 import type { FileStats } from './table-reader.js';
+
+/**
+ * The median as simple-statistics computes it (the mean of the two middle values
+ * interpolated as lower + 0.5 × (upper − lower)), written out here because every run
+ * checks its gates and loading that library costs ~7 ms of CPU before the first read.
+ */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = (sorted.length - 1) / 2;
+  const lower = sorted[Math.floor(middle)];
+  return middle % 1 === 0 ? lower : lower + 0.5 * (sorted[Math.ceil(middle)] - lower);
+}
 
 /** M0: the latest bill month in the extract that is earlier than the run month. */
 export function chooseM0(rowsPerMonth: Map<number, number>, asOfMonth: number): number {
