@@ -33,6 +33,7 @@
  * decodes it and trims it as a string, so the two always agree.
  */
 import type { RecordView } from './csv-scan.js';
+import { fmix32 } from '../util/hash.js';
 
 export interface SharedIdTable {
   n: number;
@@ -76,7 +77,7 @@ function isWs(c: number): boolean {
 export function hashBytes(b: Uint8Array, s: number, e: number): number {
   let h = 0x811c9dc5 | 0;
   for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-  return mix32(h);
+  return fmix32(h);
 }
 
 /** Largest value a digit key may have for digitHash to stay a bijection (2^32 - 1). */
@@ -97,10 +98,6 @@ export function digitValue(b: Uint8Array, s: number, e: number): number {
   return v <= DIGITS_MAX ? v : -1;
 }
 
-/**
- * The hash of a digit key by its value (digitValue, not -1): the murmur3 finaliser,
- * a bijection of 32-bit words, so two keys of one width with one hash are one key.
- */
 /** hashes[i] = digitHash of key i (keys of w bytes each); false, with hashes unfinished, at the first key not all digits. */
 function digitHashes(keys: Uint8Array, w: number, n: number, hashes: Int32Array): boolean {
   for (let i = 0; i < n; i++) {
@@ -126,18 +123,12 @@ function regionOrder(hashes: Int32Array, mask: number, shift: number, regions: n
   return order;
 }
 
+/**
+ * The hash of a digit key by its value (digitValue, not -1): the murmur3 finaliser,
+ * a bijection of 32-bit words, so two keys of one width with one hash are one key.
+ */
 export function digitHash(value: number): number {
-  return mix32(value | 0);
-}
-
-/** The murmur3 finaliser: every bit of the result depends on every bit of h, and it is a bijection. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h;
+  return fmix32(value | 0);
 }
 
 const encoder = new TextEncoder();

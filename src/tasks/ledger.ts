@@ -16,6 +16,7 @@ import { IdTable } from '../ingest/id-table.js';
 import { HitBits } from '../evaluate/hit-bits.js';
 import { CONTACT_OUTCOMES } from '../contract/contract.js';
 import { formatDay } from '../util/dates.js';
+import { fmix32 } from '../util/hash.js';
 import type { TextColumn } from '../util/text-column.js';
 import { TextTable } from '../util/text-table.js';
 import { ChurnwatchError } from '../errors.js';
@@ -281,12 +282,7 @@ export interface LedgerPlan {
 function finish32(h: number, day: number): number {
   h = Math.imul(h ^ (day & 0xffff), 0x01000193);
   h = Math.imul(h ^ (day >>> 16), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h) >>> 0;
 }
 
 const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));

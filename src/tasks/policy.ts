@@ -21,6 +21,7 @@ import type { Evaluation } from '../evaluate/evaluate.js';
 import { radixOrder, rankOrder, type Scores } from '../score/score.js';
 import { ChurnwatchError } from '../errors.js';
 import { civilFromDays, daysFromCivil, daysInMonth } from '../util/dates.js';
+import { fmix32 } from '../util/hash.js';
 import { PHONE_KEY_BYTES, phoneKeyBytes } from '../util/phone.js';
 import type { CodedText, TextColumn } from '../util/text-column.js';
 import { TextTable } from '../util/text-table.js';
@@ -181,12 +182,7 @@ function holdoutPrefix(key: Uint8Array): number {
 function holdoutFrom(prefix: number, id: Uint8Array, s: number, e: number): number {
   let h = prefix;
   for (let k = s; k < e; k++) h = Math.imul(h ^ id[k]!, 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) % 10000;
+  return (fmix32(h) >>> 0) % 10000;
 }
 
 export function isHeldOut(share: number, bucket: number): boolean {

@@ -10,6 +10,7 @@
  * Order: compare() orders by bytes, which for UTF-8 is Unicode code point order.
  */
 import { sharedColumns } from './worker.js';
+import { fmix32 } from './hash.js';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -260,11 +261,7 @@ function bytesHash(b: Uint8Array, s: number, e: number): number {
   let k = s;
   for (; k + 4 <= e; k += 4) h = Math.imul(h ^ (b[k]! | (b[k + 1]! << 8) | (b[k + 2]! << 16) | (b[k + 3]! << 24)), 0x01000193);
   for (; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  return fmix32(h);
 }
 
 /**
