@@ -101,8 +101,19 @@ export function fastDelimiter(delim: number): boolean {
 /**
  * Generated code shared with subscriber-rows.ts. The scanning functions name their
  * locals alike: b, p, len, c, s (a field's first byte), v, q (1 in a quoted field),
- * lastYmd and lastDay (the last date and its day number), dayNumber.
+ * lastYmd and lastDay (the last date and its day number), dayNumber, records (taken so far in this call).
  */
+
+/**
+ * The record of each call (counted from 0) that takes the ways the others rarely need: the id table's lookup
+ * (nearId), a day parsed anew (sameDay) and its day number (dateSource), the count of a run of one period
+ * (countThenFold). V8 compiles a scanning function after its first records, from what its code did until then, and
+ * throws the compiled code away (then runs slower code until it has compiled it again, up to 100 ms of a background
+ * thread) when a way that had not run comes; and it records nothing of a function's first few records. This one
+ * runs early in every call, so those ways have run by then. The results are those of the usual ways: the lookup
+ * finds the same key, the day is the same day, the run's rows are counted in two parts.
+ */
+const WARM_RECORD = 32;
 
 /**
  * A field may be quoted: its value is read between the quotes, which must close it.
@@ -132,21 +143,25 @@ export function toFieldEnd(delim: number, bail: string): string[] {
  */
 export function dateSource(day: boolean, bail: string): string[] {
   const w = day ? 10 : 7;
+  // Every digit is computed whatever the form (all its bytes lie before len), and a form only chooses among them:
+  // arithmetic in a branch that had not run when V8 compiled the function (a compact date among separated ones)
+  // would throw the compiled code away.
   const L = [
     `  if (p + ${w} >= len) ${bail}`,
-    `  { let w = ${w}, m0 = b[p + 5] - 48, m1 = b[p + 6] - 48;`,
-    '    const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, sep = b[p + 4];',
-    `    if (sep !== 45 && sep !== 47) { w = ${day ? 8 : 6}; m0 = sep - 48; m1 = b[p + 5] - 48; }`,
+    '  { const y0 = b[p] - 48, y1 = b[p + 1] - 48, y2 = b[p + 2] - 48, y3 = b[p + 3] - 48, sep = b[p + 4], d4 = sep - 48, d5 = b[p + 5] - 48, d6 = b[p + 6] - 48;',
+    `    let w = ${w}, m0 = d5, m1 = d6;`,
+    `    if (sep !== 45 && sep !== 47) { w = ${day ? 8 : 6}; m0 = d4; m1 = d5; }`,
     `    if ((y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9) ${bail}`,
     '    const y = ((y0 * 10 + y1) * 10 + y2) * 10 + y3, m = m0 * 10 + m1;',
   ];
   if (day) {
     L.push(
-      '    let e0 = 0, e1 = 0;',
-      `    if (w === 10) { if (b[p + 7] !== sep) ${bail} e0 = b[p + 8] - 48; e1 = b[p + 9] - 48; } else { e0 = b[p + 6] - 48; e1 = b[p + 7] - 48; }`,
+      '    const d7 = b[p + 7] - 48, d8 = b[p + 8] - 48, d9 = b[p + 9] - 48;',
+      '    let e0 = d6, e1 = d7;',
+      `    if (w === 10) { if (d7 !== d4) ${bail} e0 = d8; e1 = d9; }`,
       `    if ((e0 >>> 0) > 9 || (e1 >>> 0) > 9) ${bail}`,
       '    const ymd = (y * 100 + m) * 100 + e0 * 10 + e1;',
-      '    if (ymd !== lastYmd) { lastYmd = ymd; lastDay = dayNumber(y, m, e0 * 10 + e1); }',
+      `    if (records === ${WARM_RECORD} || ymd !== lastYmd) { lastYmd = ymd; lastDay = dayNumber(y, m, e0 * 10 + e1); }`,
       `    v = lastDay; if (v !== v) ${bail}`,
     );
   } else {
@@ -232,7 +247,8 @@ function source(columns: readonly Column[], delim: number, period: PeriodCounts 
     'return function scan(b, p, len) {',
     'let records = 0, lines = 0, c = 0, lastYmd = state.lastYmd, lastDay = state.lastDay, hint = state.hint;',
     'const batched = batch.on, hashed0 = ids.hashed, bd = new DataView(b.buffer, b.byteOffset, b.byteLength);',
-    'let bn = 0, w0 = -1, w1 = -1, w2 = -1, rk = NaN, rn = 0, rm = 0;',
+    // (rk starts as an int32 too, see countThenFold; any start is right: a run counts nothing until its first row, rn = 0.)
+    'let bn = 0, w0 = -1, w1 = -1, w2 = -1, rk = 0, rn = 0, rm = 0;',
     'records: while (p < len) {',
     // An empty line is skipped; a line starting with CR goes to the scanner.
     '  c = b[p];',
@@ -334,7 +350,8 @@ function nearId(delim: number, bail: string): string[] {
   return [
     `  if (kw > 0 && !batched && s + kw < len && b[s + kw] === (q === 1 ? 34 : ${delim})) {`,
     '    idx = -1;',
-    `    for (let i = hint < 0 ? 0 : hint, o = i * kw, e = i + ${WINDOW + 1} < kn ? i + ${WINDOW + 1} : kn; i < e; i++, o += kw) {`,
+    // WARM_RECORD takes the table's lookup below, not the window.
+    `    for (let i = hint < 0 ? 0 : hint, o = i * kw, e = records === ${WARM_RECORD} ? 0 : i + ${WINDOW + 1} < kn ? i + ${WINDOW + 1} : kn; i < e; i++, o += kw) {`,
     // Four bytes at a time from the end (where ids differ); the first four last, over
     // bytes already compared where the width is not a multiple of four (kw >= 4: kd and
     // bd are read in bounds); narrower keys byte by byte.
@@ -361,7 +378,7 @@ function nearId(delim: number, bail: string): string[] {
  */
 function sameDay(parse: string[]): string[] {
   return [
-    '  if (p + 10 < len && bd.getUint32(p) === w0 && bd.getUint32(p + 4) === w1 && bd.getUint16(p + 8) === w2) { v = lastDay; p += 10; c = b[p]; }',
+    `  if (p + 10 < len && records !== ${WARM_RECORD} && bd.getUint32(p) === w0 && bd.getUint32(p + 4) === w1 && bd.getUint16(p + 8) === w2) { v = lastDay; p += 10; c = b[p]; }`,
     '  else { const p0 = p; w0 = -1;',
     ...parse,
     '    if (p - p0 === 10) { w0 = bd.getUint32(p0); w1 = bd.getUint32(p0 + 4); w2 = bd.getUint16(p0 + 8); } }',
@@ -407,7 +424,11 @@ function countThenFold(period: PeriodCounts, idx: string, run: boolean): string[
   const marked = marks.length === 0 ? 'false' : `0 + ${marks.map((m) => `values[${m}]`).join(' + ')} > 0`;
   const count = run
     ? [
-        '    if (key !== rk) { if (rn > 0) countRun(rk, rn, rm); rk = key; rn = 0; rm = 0; }',
+        // The run's key kept as an int32 (a period is a whole number of days or months): as the double read from
+        // values, it reached countRun boxed after the loop, where V8 had only seen small integers, and threw the
+        // compiled function away at each call's end.
+        // (WARM_RECORD ends the run and starts another of the same key: the counts add up the same.)
+        `    if (records === ${WARM_RECORD} || key !== rk) { if (rn > 0) countRun(rk, rn, rm); rk = key | 0; rn = 0; rm = 0; }`,
         marks.length === 0 ? '    rn++;' : `    rn++; if (${marked}) rm++;`,
       ]
     : [

@@ -632,6 +632,65 @@ describe('the fast path for plain records', () => {
       );
     });
 
+    it('when one call takes more rows than the first few then each row gets its own subscriber and day and is counted once, the rows where the fast path warms its rarer ways included', () => {
+      // Rows of one day in runs, ids in order with some skipped (some past the window), some days compact: the 33rd row
+      // of a call is found by the table's lookup, its day parsed anew and its run counted in two parts (plain-rows.ts
+      // WARM_RECORD); everything must come out as from the usual ways.
+      const base = D - 8;
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 2 ** 31 }),
+          fc.integer({ min: 33, max: 90 }),
+          fc.integer({ min: 1, max: 40 }),
+          (seed, n, run) => {
+            const keys = keysOf(7, seed, 200);
+            const table = new IdTable(256);
+            for (const k of keys) table.insert(Buffer.from(k), 0, 7);
+            const lines: string[] = [];
+            const counts = new Float64Array(8),
+              marks = new Float64Array(8);
+            const wantCounts = new Float64Array(8),
+              wantMarks = new Float64Array(8);
+            const want: number[][] = [];
+            let k = 0;
+            for (let r = 0; r < n; r++) {
+              const d = Math.min(7, Math.floor(r / run));
+              const day = base + d;
+              const [y, m, dd] = new Date(day * 86400000).toISOString().slice(0, 10).split('-');
+              const text = d % 3 === 2 ? `${y}${m}${dd}` : `${y}-${m}-${dd}`;
+              k = (k + 1 + ((seed >>> (r % 31)) % 3 === 0 ? r % 13 : 0)) % keys.length;
+              const v = (seed >>> (r % 29)) & 1;
+              lines.push(`${keys[k]},${text},${v}`);
+              wantCounts[d]!++;
+              if (v > 0) wantMarks[d]!++;
+              if (day >= D - 5 && day <= D - 2) want.push([k, day, v]);
+            }
+            const folded: number[][] = [];
+            const rows = new PlainRows(
+              [
+                { kind: Kind.Id, slot: 0, scale: 0 },
+                { kind: Kind.Day, slot: 0, scale: 0 },
+                { kind: Kind.Number, slot: 1, scale: 0 },
+              ],
+              2,
+              0x2c,
+              table,
+              (vals, idx) => folded.push([idx, vals[0]!, vals[1]!]),
+              false,
+              { slot: 0, base, counts, marks, markSlots: [1], other: () => expect.unreachable(), from: D - 5, to: D - 2 },
+            );
+            const b = Buffer.from(`${lines.join('\n')}\n`);
+            expect(rows.scan(b, 0, b.length)).toBe(b.length);
+            expect(rows.records).toBe(n);
+            expect(folded).toEqual(want);
+            expect([...counts]).toEqual([...wantCounts]);
+            expect([...marks]).toEqual([...wantMarks]);
+          },
+        ),
+        { numRuns: 200 },
+      );
+    });
+
     it("when the fast path has found ids in place then the table's next lookup starts after the last of them", () => {
       const keys = keysOf(10, 7, 64);
       const table = new IdTable(64);
