@@ -30,6 +30,8 @@ export interface Evaluation {
    * points from it instead of a column per step. Absent or empty: read the flags.
    */
   bins?: StepBins[];
+  /** A logistic pack's logit, summed with its named terms (namedByBins); absent: the score sums it. */
+  logit?: LogitSums;
 }
 
 /** A measure's steps as flags[first], flags[first + 1], ... (`steps` of them), and each subscriber's step among them. */
@@ -79,8 +81,9 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
     // Side by side as the pack lists them; otherwise the score reads the flags.
     return rules.every((id, k) => ruleIds[first + k] === id) ? [{ first, steps: rules.length, bin, hits }] : [];
   });
-  const named = pack.score === 'logistic' ? namedTerms(enabled, flags, n, bins) : flags;
-  return { rules: enabled, ruleIds, flags, named, excluded, value, bins };
+  if (pack.score !== 'logistic') return { rules: enabled, ruleIds, flags, named: flags, excluded, value, bins };
+  const { named, sums } = namedAndLogit(enabled, flags, n, bins, pack.intercept);
+  return { rules: enabled, ruleIds, flags, named, excluded, value, bins, ...(sums !== null && { logit: sums }) };
 }
 
 /** The subscribers whose excluded flag is set, in order. */
@@ -108,9 +111,9 @@ function stepFlags(
   D: number,
   excluded: Uint8Array,
   enabled: Set<string>,
-): { flags: Map<string, Uint8Array>; binned: ({ rules: string[] } & StepBin)[] } {
+): { flags: Map<string, Uint8Array>; binned: ({ rules: string[] } & Pick<StepBins, 'bin' | 'hits'>)[] } {
   const flags = new Map<string, Uint8Array>();
-  const binned: ({ rules: string[] } & StepBin)[] = [];
+  const binned: ({ rules: string[] } & Pick<StepBins, 'bin' | 'hits'>)[] = [];
   const n = table.n;
   // One measure's values at a time, each written whole over the last: a new array per measure was 8 bytes a
   // subscriber each for the collector.
@@ -134,10 +137,15 @@ function stepFlags(
     }
     // In shared memory as every rule's flags: the score-files worker reads them where they are (a scorecard's
     // steps are most of its columns, and each was copied for the worker at the end of the score stage).
+    const hits = new Int32Array(steps.length + 1);
+    hits[0] = n;
     steps.forEach((st, k) => {
-      flags.set(st.rule, binFlag(found.bin, k + 1));
+      const { flag, count } = binFlag(found, k + 1);
+      flags.set(st.rule, flag);
+      hits[k + 1] = count;
+      hits[0] -= count;
     });
-    binned.push({ rules: steps.map((st) => st.rule), ...found });
+    binned.push({ rules: steps.map((st) => st.rule), bin: found, hits });
   }
   return { flags, binned };
 }
@@ -154,9 +162,8 @@ export function stepFlag(lo: number | null, hi: number | null, x: Float64Array, 
 }
 
 /**
- * Each subscriber's step (k + 1 for bounds[k], 0 for none or excluded) and the count of
- * each, or null when the steps are not in order without overlap (then the caller
- * compares per step).
+ * Each subscriber's step (k + 1 for bounds[k], 0 for none or excluded), or null when
+ * the steps are not in order without overlap (then the caller compares per step).
  * Both comparisons are of one kind, b − x <= E: `x − below < −E` is its negation
  * (fl(x − b) = −fl(b − x), false on NaN either way), and fl(b − x) only grows with b,
  * so the bounds a value passes are the lowest ones of the sorted list, and their
@@ -168,9 +175,7 @@ export function stepBins(
   bounds: readonly { lo: number | null; hi: number | null }[],
   x: Float64Array,
   excluded: Uint8Array,
-): StepBin | null {
-  const E = COMPARE_TOLERANCE,
-    n = x.length;
+): Uint8Array | null {
   if (bounds.length > 254) return null;
   const sorted = [...new Set(bounds.flatMap(({ lo, hi }) => [lo, hi]).filter((b): b is number => b !== null))].sort((a, b) => a - b);
   const stepOf = new Uint8Array(sorted.length + 1);
@@ -183,42 +188,92 @@ export function stepBins(
       stepOf[c] = k + 1;
     }
   }
-  const B = Float64Array.from(sorted),
+  const bin = new Uint8Array(x.length);
+  if (sorted.length <= UNROLLED_BOUNDS) binsUnrolled(sorted, stepOf, x, excluded, bin);
+  else binsByLoop(Float64Array.from(sorted), stepOf, x, excluded, bin);
+  return bin;
+}
+
+/** Up to this many bounds, stepBins compares each value with every one in straight-line code. */
+const UNROLLED_BOUNDS = 8;
+
+/**
+ * stepBins' count with up to UNROLLED_BOUNDS bounds in locals, the missing ones +Infinity:
+ * Infinity − v is Infinity or NaN, never <= E, so they add nothing. A loop over the
+ * bounds per subscriber took five times as long as the comparisons themselves.
+ */
+function binsUnrolled(sorted: readonly number[], stepOf: Uint8Array, x: Float64Array, excluded: Uint8Array, bin: Uint8Array): void {
+  const E = COMPARE_TOLERANCE,
+    n = x.length;
+  const [b0 = Infinity, b1 = Infinity, b2 = Infinity, b3 = Infinity, b4 = Infinity, b5 = Infinity, b6 = Infinity, b7 = Infinity] = sorted;
+  const at = new Uint8Array(UNROLLED_BOUNDS + 1);
+  at.set(stepOf);
+  if (sorted.length <= 4)
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      const c = +(b0 - v <= E) + +(b1 - v <= E) + +(b2 - v <= E) + +(b3 - v <= E);
+      bin[i] = at[c]! * (+(v === v) & (excluded[i]! ^ 1));
+    }
+  else
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      const c =
+        +(b0 - v <= E) +
+        +(b1 - v <= E) +
+        +(b2 - v <= E) +
+        +(b3 - v <= E) +
+        +(b4 - v <= E) +
+        +(b5 - v <= E) +
+        +(b6 - v <= E) +
+        +(b7 - v <= E);
+      bin[i] = at[c]! * (+(v === v) & (excluded[i]! ^ 1));
+    }
+}
+
+/** stepBins' count over any number of sorted bounds. */
+function binsByLoop(B: Float64Array, stepOf: Uint8Array, x: Float64Array, excluded: Uint8Array, bin: Uint8Array): void {
+  const E = COMPARE_TOLERANCE,
+    n = x.length,
     nb = B.length;
-  const bin = new Uint8Array(n),
-    hits = new Int32Array(bounds.length + 1);
   for (let i = 0; i < n; i++) {
     const v = x[i]!;
     let c = 0;
     for (let k = 0; k < nb; k++) c += +(B[k]! - v <= E);
-    const at = stepOf[c]! * (+(v === v) & (excluded[i]! ^ 1));
-    bin[i] = at;
-    hits[at]!++;
+    bin[i] = stepOf[c]! * (+(v === v) & (excluded[i]! ^ 1));
   }
-  return { bin, hits };
 }
-
-/** Each subscriber's step among a measure's (0: none), and the subscribers in each. */
-type StepBin = Pick<StepBins, 'bin' | 'hits'>;
 
 /**
  * The 0/1 bytes bin[i] === k, four at a time where the columns are aligned: a byte of
  * bin ^ k is 0 exactly where it held k, and ((t & 0x7f) + 0x7f | t) sets a byte's high
- * bit exactly where the byte is not 0, carrying into no other byte.
+ * bit exactly where the byte is not 0, carrying into no other byte. The words are summed
+ * as they are written, for the count of ones (127 words of 0/1 bytes a sum: no byte
+ * carries into the next, nor the sum past 2^31), where a pass per measure over its bins
+ * counted them.
  */
-export function binFlag(bin: Uint8Array, k: number): Uint8Array {
+export function binFlag(bin: Uint8Array, k: number): { flag: Uint8Array; count: number } {
   const n = bin.length;
   const f = sharedUint8(n);
   const words = n >>> 2,
     pattern = Math.imul(k, 0x01010101);
+  let count = 0;
+  // The bytes past the last whole word first: run before the words, this loop's types are known when the engine
+  // optimises the word loop, where after it they were not and the optimised code left it on every call.
+  for (let i = words << 2; i < n; i++) count += f[i] = +(bin[i] === k);
   const bw = new Uint32Array(bin.buffer, bin.byteOffset, words),
     fw = new Uint32Array(f.buffer, f.byteOffset, words);
-  for (let w = 0; w < words; w++) {
-    const t = bw[w]! ^ pattern;
-    fw[w] = (~(((t & 0x7f7f7f7f) + 0x7f7f7f7f) | t) & 0x80808080) >>> 7;
+  for (let from = 0; from < words; from += 127) {
+    const to = Math.min(words, from + 127);
+    let lanes = 0;
+    for (let w = from; w < to; w++) {
+      const t = bw[w]! ^ pattern;
+      const ones = (~(((t & 0x7f7f7f7f) + 0x7f7f7f7f) | t) & 0x80808080) >>> 7;
+      fw[w] = ones;
+      lanes += ones;
+    }
+    count += (lanes & 0xff) + ((lanes >>> 8) & 0xff) + ((lanes >>> 16) & 0xff) + (lanes >>> 24);
   }
-  for (let i = words << 2; i < n; i++) f[i] = +(bin[i] === k);
-  return f;
+  return { flag: f, count };
 }
 
 /** The flags of the rules a task names (Evaluation.named). */
@@ -230,6 +285,17 @@ export function namedFlags(ev: Pick<Evaluation, 'flags' | 'named'>): readonly Ui
 export const NAMED_TERMS = 3;
 
 /**
+ * A logistic pack's logit before σ: intercept + the points of every rule hit, added in
+ * rule order (the score's own sum, bit for bit), and raised, the rules with positive
+ * points hit. Summed where the named terms are picked: both read every measure's bin.
+ */
+export interface LogitSums {
+  intercept: number;
+  logit: Float64Array;
+  raised: Uint8Array;
+}
+
+/**
  * Each subscriber's NAMED_TERMS hit rules with the most positive points (equals in pack order). With the steps of
  * scorecard measures as bins (Evaluation.bins), namedByBins picks the same terms.
  */
@@ -239,18 +305,27 @@ export function namedTerms(
   n: number,
   bins: readonly StepBins[] = [],
 ): Uint8Array[] {
-  const none = new Uint8Array(n);
-  const out = flags.map(() => none);
+  return namedAndLogit(rules, flags, n, bins, 0).named;
+}
+
+/** namedTerms, and with the measures' bins (namedByBins) the logit sums from `intercept` too. */
+export function namedAndLogit(
+  rules: readonly RuleDef[],
+  flags: readonly Uint8Array[],
+  n: number,
+  bins: readonly StepBins[],
+  intercept: number,
+): { named: Uint8Array[]; sums: LogitSums | null } {
   const order = rules
     .map((_, j) => j)
     .filter((j) => rules[j]!.weight > 0)
     .sort((a, b) => rules[b]!.weight - rules[a]!.weight || a - b);
-  for (const j of order) out[j] = new Uint8Array(n);
-  // The named terms' hit bits too, set with the flags (a few per subscriber): the task stage reads them, and
-  // making them from 50-odd sparse columns afterwards took longer than this whole loop.
+  // The named terms as hit bits (a few per subscriber), the columns made from them when read: the task stage reads
+  // the bits, and making them from 50-odd sparse columns afterwards took longer than this whole loop.
   const words = wordsFor(flags.length),
     bits = new Int32Array(n * words);
-  if (bins.length > 0 && order.length <= 64) namedByBins(order, flags, bins, n, out, bits);
+  let sums: LogitSums | null = null;
+  if (bins.length > 0 && order.length <= 64) sums = namedByBins(rules, order, flags, bins, n, bits, intercept);
   else {
     // A block of subscribers through every rule before the next block (each subscriber still takes its rules in order).
     const count = new Uint8Array(BLOCK);
@@ -259,19 +334,46 @@ export function namedTerms(
       count.fill(0);
       for (const j of order) {
         const f = flags[j]!,
-          mine = out[j]!,
           word = j >>> 5,
           bit = 1 << (j & 31);
         for (let i = b; i < e; i++)
           if (f[i] && count[i - b]! < NAMED_TERMS) {
-            mine[i] = 1;
             count[i - b]++;
             bits[i * words + word]! |= bit;
           }
       }
     }
   }
-  HitBits.adopt(out, bits);
+  const named = namedColumns(flags.length, order, bits, n);
+  HitBits.adopt(named, bits);
+  return { named, sums };
+}
+
+/**
+ * The named columns over their hit bits: every stage after the score reads the bits
+ * (HitBits.of, adopted with them), so a rule's column is made from them only the first
+ * time it is read (a test, an analyst's tool). Written out, the columns were ~50 MB of
+ * fresh pages a night with a scorecard, for nothing. A rule that names nothing reads
+ * one column of zeros.
+ */
+function namedColumns(count: number, named: readonly number[], bits: Int32Array, n: number): Uint8Array[] {
+  const words = wordsFor(count);
+  const out = new Array<Uint8Array>(count).fill(new Uint8Array(n));
+  for (const j of named) {
+    let column: Uint8Array | undefined;
+    Object.defineProperty(out, j, {
+      enumerable: true,
+      get: () => {
+        if (column === undefined) {
+          column = new Uint8Array(n);
+          const word = j >>> 5,
+            shift = j & 31;
+          for (let i = 0; i < n; i++) column[i] = (bits[i * words + word]! >>> shift) & 1;
+        }
+        return column;
+      },
+    });
+  }
   return out;
 }
 
@@ -280,85 +382,181 @@ export function namedTerms(
  * rules it hits, taken from a bit per place: a measure's steps set their place's bit by
  * a lookup of its bin, so a scorecard takes a pass per measure instead of one per step,
  * and no pass branches per hit (a scorecard's steps hit at random, and a branch per
- * cell mispredicts). Up to 64 places (two words); namedTerms takes more itself.
+ * cell mispredicts). Up to 64 places (two words); namedTerms takes more itself. The
+ * same pass sums the logit (sumLogit): the bits come from the tables that hold the points.
  */
 function namedByBins(
+  rules: readonly RuleDef[],
   order: readonly number[],
   flags: readonly Uint8Array[],
   bins: readonly StepBins[],
   n: number,
-  out: Uint8Array[],
   bits: Int32Array,
-): void {
+  intercept: number,
+): LogitSums {
   const words = wordsFor(flags.length);
   const placeOf = new Int32Array(flags.length).fill(-1);
   order.forEach((j, place) => {
     placeOf[j] = place;
   });
-  const inBins = new Uint8Array(flags.length);
-  // Per measure, the bits of its steps' places by bin, the low word's then the high word's (0 for no step, or no points).
-  const stepBits = bins.map(({ first, steps }) => {
-    inBins.fill(1, first, first + steps);
-    const table = new Int32Array(2 * (steps + 1));
-    for (let k = 1; k <= steps; k++) {
-      const place = placeOf[first + k - 1]!;
-      if (place >= 0) table[2 * k + (place >>> 5)] = 1 << (place & 31);
-    }
-    return table;
-  });
-  const columns = order.filter((j) => !inBins[j]);
-  const low = new Int32Array(BLOCK),
-    high = new Int32Array(BLOCK);
-  for (let b = 0; b < n; b += BLOCK) {
-    const e = Math.min(n, b + BLOCK);
-    low.fill(0);
-    high.fill(0);
-    for (const j of columns) {
-      const f = flags[j]!,
-        place = placeOf[j]!,
-        shift = place & 31,
-        word = place < 32 ? low : high;
-      for (let i = b, k = 0; i < e; i++, k++) word[k]! |= f[i]! << shift;
-    }
-    // Four measures a pass: a quarter of the reads and writes of the block's words.
-    let m = 0;
-    for (; m + 4 <= bins.length; m += 4) {
-      const b0 = bins[m]!.bin,
-        b1 = bins[m + 1]!.bin,
-        b2 = bins[m + 2]!.bin,
-        b3 = bins[m + 3]!.bin;
-      const t0 = stepBits[m]!,
-        t1 = stepBits[m + 1]!,
-        t2 = stepBits[m + 2]!,
-        t3 = stepBits[m + 3]!;
-      for (let i = b, k = 0; i < e; i++, k++) {
-        const a0 = 2 * b0[i]!,
-          a1 = 2 * b1[i]!,
-          a2 = 2 * b2[i]!,
-          a3 = 2 * b3[i]!;
-        low[k]! |= t0[a0]! | t1[a1]! | t2[a2]! | t3[a3]!;
-        high[k]! |= t0[a0 + 1]! | t1[a1 + 1]! | t2[a2 + 1]! | t3[a3 + 1]!;
+  return sumLogit(termTables(rules, flags, bins, placeOf), n, intercept, (b, e, lows, highs) =>
+    nameBlock(order, bits, words, b, e, lows, highs),
+  );
+}
+
+/** Names each subscriber of [b, e) by its lowest places' bits (lows, then highs), NAMED_TERMS at the most. */
+function nameBlock(
+  order: readonly number[],
+  bits: Int32Array,
+  words: number,
+  b: number,
+  e: number,
+  lows: Int32Array,
+  highs: Int32Array,
+): void {
+  for (let i = b, k = 0; i < e; i++, k++) {
+    let left = NAMED_TERMS,
+      w = lows[k]!,
+      base = 0;
+    for (; left > 0; left--, w &= w - 1) {
+      if (w === 0) {
+        if (base === 32) break;
+        base = 32;
+        w = highs[k]!;
+        if (w === 0) break;
       }
-    }
-    for (; m < bins.length; m++) {
-      const bin = bins[m]!.bin,
-        table = stepBits[m]!;
-      for (let i = b, k = 0; i < e; i++, k++) {
-        const at = 2 * bin[i]!;
-        low[k]! |= table[at]!;
-        high[k]! |= table[at + 1]!;
-      }
-    }
-    for (let i = b, k = 0; i < e; i++, k++) {
-      let left = NAMED_TERMS,
-        w = low[k]!;
-      for (; left > 0 && w !== 0; left--, w &= w - 1) name(31 - Math.clz32(w & -w), i);
-      for (w = high[k]!; left > 0 && w !== 0; left--, w &= w - 1) name(63 - Math.clz32(w & -w), i);
+      const j = order[base + 31 - Math.clz32(w & -w)]!;
+      bits[i * words + (j >>> 5)]! |= 1 << (j & 31);
     }
   }
-  function name(place: number, i: number): void {
-    const j = order[place]!;
-    out[j]![i] = 1;
-    bits[i * words + (j >>> 5)]! |= 1 << (j & 31);
+}
+
+/** A logistic pack's logit sums over the flags, measures read by their bins: the score's sum when the evaluation made none. */
+export function logitSums(
+  rules: readonly RuleDef[],
+  flags: readonly Uint8Array[],
+  bins: readonly StepBins[],
+  n: number,
+  intercept: number,
+): LogitSums {
+  return sumLogit(termTables(rules, flags, bins, new Int32Array(rules.length).fill(-1)), n, intercept);
+}
+
+/**
+ * A logit's terms in rule order, each a column of small numbers read through a table at
+ * offsets[t] + cell: a measure's bin (0 no step, k its steps[k - 1]), or a plain rule's
+ * 0/1 flag as a measure of one step. Per entry the step's points, up (0/1: points > 0)
+ * and its place's bit in the low or high word of the named places; all 0 at cell 0, so
+ * a step not hit adds +0 (which changes no sum but a zero's sign, which σ does not see).
+ * Padded to whole fours with terms of the zeros at offset 0.
+ */
+interface TermTables {
+  cells: Uint8Array[];
+  offsets: Int32Array;
+  low: Int32Array;
+  high: Int32Array;
+  points: Float64Array;
+  up: Uint8Array;
+}
+
+function termTables(rules: readonly RuleDef[], flags: readonly Uint8Array[], bins: readonly StepBins[], placeOf: Int32Array): TermTables {
+  const cells: Uint8Array[] = [],
+    offsets: number[] = [];
+  // 256 zeros first: any cell of a padding term reads 0s.
+  const steps: number[] = new Array(256).fill(-1);
+  const byFirst = new Map(bins.map((m) => [m.first, m]));
+  for (let j = 0; j < rules.length; ) {
+    const m = byFirst.get(j);
+    const count = m === undefined ? 1 : m.steps;
+    cells.push(m === undefined ? flags[j]! : m.bin);
+    offsets.push(steps.length);
+    steps.push(-1);
+    for (let k = 0; k < count; k++) steps.push(j + k);
+    j += count;
+  }
+  while (cells.length % 4 !== 0) {
+    cells.push(cells[0]!);
+    offsets.push(0);
+  }
+  const size = steps.length,
+    low = new Int32Array(size),
+    high = new Int32Array(size),
+    points = new Float64Array(size),
+    up = new Uint8Array(size);
+  steps.forEach((j, at) => {
+    if (j < 0) return;
+    const place = placeOf[j]!;
+    if (place >= 0) (place < 32 ? low : high)[at] = 1 << (place & 31);
+    points[at] = rules[j]!.weight;
+    up[at] = +(rules[j]!.weight > 0);
+  });
+  return { cells, offsets: Int32Array.from(offsets), low, high, points, up };
+}
+
+/**
+ * The logit sums a block of subscribers at a time, every term over the block before the
+ * next (its sums stay in cache), four terms a pass added left to right: each sum adds
+ * its terms in rule order, the score's doubles bit for bit. `named` gets each block's
+ * place bits.
+ */
+function sumLogit(
+  t: TermTables,
+  n: number,
+  intercept: number,
+  named?: (b: number, e: number, lows: Int32Array, highs: Int32Array) => void,
+): LogitSums {
+  const logit = new Float64Array(n),
+    raised = new Uint8Array(n);
+  const lows = new Int32Array(BLOCK),
+    highs = new Int32Array(BLOCK),
+    sums = new Float64Array(BLOCK),
+    counts = new Uint8Array(BLOCK);
+  for (let b = 0; b < n; b += BLOCK) {
+    const e = Math.min(n, b + BLOCK);
+    lows.fill(0);
+    highs.fill(0);
+    sums.fill(intercept);
+    counts.fill(0);
+    for (let m = 0; m < t.cells.length; m += 4) addFourTerms(t, m, b, e, sums, counts, lows, highs);
+    logit.set(sums.subarray(0, e - b), b);
+    raised.set(counts.subarray(0, e - b), b);
+    named?.(b, e, lows, highs);
+  }
+  return { intercept, logit, raised };
+}
+
+/**
+ * Adds terms m..m + 3 over subscribers [b, e), left to right. Its own function, small: the
+ * engine optimises it within the first block, where a long function with it inside ran
+ * slow code for tens of milliseconds while its optimised code was being compiled.
+ */
+function addFourTerms(
+  t: TermTables,
+  m: number,
+  b: number,
+  e: number,
+  sums: Float64Array,
+  counts: Uint8Array,
+  lows: Int32Array,
+  highs: Int32Array,
+): void {
+  const { cells, offsets, low, high, points, up } = t;
+  const c0 = cells[m]!,
+    c1 = cells[m + 1]!,
+    c2 = cells[m + 2]!,
+    c3 = cells[m + 3]!;
+  const o0 = offsets[m]!,
+    o1 = offsets[m + 1]!,
+    o2 = offsets[m + 2]!,
+    o3 = offsets[m + 3]!;
+  for (let i = b, k = 0; i < e; i++, k++) {
+    const a0 = o0 + c0[i]!,
+      a1 = o1 + c1[i]!,
+      a2 = o2 + c2[i]!,
+      a3 = o3 + c3[i]!;
+    sums[k] = sums[k]! + points[a0]! + points[a1]! + points[a2]! + points[a3]!;
+    counts[k] += up[a0]! + up[a1]! + up[a2]! + up[a3]!;
+    lows[k]! |= low[a0]! | low[a1]! | low[a2]! | low[a3]!;
+    highs[k]! |= high[a0]! | high[a1]! | high[a2]! | high[a3]!;
   }
 }

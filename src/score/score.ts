@@ -7,8 +7,8 @@
  */
 import type { RulePack } from '../config/rulepack.js';
 import { COMPARE_TOLERANCE } from '../rules/compile.js';
-import type { Evaluation } from '../evaluate/evaluate.js';
-import { BLOCK, HitBits } from '../evaluate/hit-bits.js';
+import { logitSums, type Evaluation } from '../evaluate/evaluate.js';
+import { HitBits } from '../evaluate/hit-bits.js';
 import type { TextColumn } from '../util/text-column.js';
 import { sharedFloat64, sharedUint8 } from '../util/worker.js';
 
@@ -116,162 +116,27 @@ function noisyOrByRule(ev: Evaluation): Pick<Scores, 'risk' | 'hits'> {
  * on labelled history. An excluded subscriber (closed: already gone) has risk 0. hits
  * counts the rules with positive points, and only once risk reaches flag_risk: the
  * steps of a scorecard touch nearly everyone, and a subscriber counts as flagged (gets a
- * task, in backtest's flagged) only when something raised the score far enough.
+ * task, in backtest's flagged) only when something raised the score far enough. The
+ * sums are the evaluation's when it made them with the named terms (Evaluation.logit).
  */
 function logisticRisk(pack: RulePack, ev: Evaluation): Pick<Scores, 'risk' | 'hits'> {
-  const n = ev.value.length,
-    rules = ev.flags.length;
-  const points = Float64Array.from(ev.rules, (r) => r.weight);
-  const logit = new Float64Array(BLOCK),
-    raised = new Uint8Array(BLOCK);
+  const n = ev.value.length;
+  const made = ev.logit;
+  const { logit, raised } =
+    made !== undefined && made.intercept === pack.intercept && made.logit.length === n
+      ? made
+      : logitSums(ev.rules, ev.flags, ev.bins ?? [], n, pack.intercept);
+  const excluded = ev.excluded,
+    flagRisk = pack.flagRisk;
   const risk = sharedFloat64(n);
   const hits = new Uint8Array(n);
-  const terms = logitParts(ev.bins ?? [], rules, points);
-  // A block of subscribers at a time, every term over it: the block's sums stay in cache, where a pass per term
-  // over all subscribers read and wrote all of them once per term. Each sum still adds its terms in rule order.
-  for (let b = 0; b < n; b += BLOCK) {
-    const e = Math.min(n, b + BLOCK);
-    logit.fill(pack.intercept);
-    raised.fill(0);
-    for (const t of terms)
-      if (t.bins === null) addColumns(ev.flags, points, t.from, t.to, b, e, logit, raised);
-      else addSteps(t, b, e, logit, raised);
-    for (let i = b; i < e; i++) {
-      if (ev.excluded[i]) continue;
-      risk[i] = 1 / (1 + Math.exp(-logit[i - b]!));
-      if (risk[i]! >= pack.flagRisk) hits[i] = raised[i - b]!;
-    }
+  for (let i = 0; i < n; i++) {
+    if (excluded[i]) continue;
+    const r = 1 / (1 + Math.exp(-logit[i]!));
+    risk[i] = r;
+    if (r >= flagRisk) hits[i] = raised[i]!;
   }
   return { risk, hits };
-}
-
-/**
- * The terms of a logit in rule order: runs of flag columns [from, to), and runs of measures read by their steps'
- * bins (measure m's step points at points[offsets[m] + bin], 0 at bin 0; up, 0/1: whether they are positive).
- */
-type LogitTerm =
-  | { bins: null; from: number; to: number }
-  | { bins: Uint8Array[]; offsets: Int32Array; points: Float64Array; up: Uint8Array };
-
-/**
- * A measure's steps as one term: a subscriber hits at most one of them, and adding the
- * steps not hit (±0 each) leaves a sum as it is, but for the sign of a zero sum, which
- * σ does not see.
- */
-function logitParts(bins: NonNullable<Evaluation['bins']>, rules: number, points: Float64Array): LogitTerm[] {
-  const terms: LogitTerm[] = [];
-  const byFirst = new Map(bins.map((m) => [m.first, m]));
-  let from = 0;
-  for (let j = 0; j < rules; ) {
-    if (!byFirst.has(j)) {
-      j++;
-      continue;
-    }
-    if (from < j) terms.push({ bins: null, from, to: j });
-    const run: Uint8Array[] = [],
-      offsets: number[] = [],
-      stepPoints: number[] = [];
-    for (let m = byFirst.get(j); m !== undefined; m = byFirst.get(j)) {
-      run.push(m.bin);
-      offsets.push(stepPoints.length);
-      stepPoints.push(0, ...points.subarray(j, j + m.steps));
-      j += m.steps;
-    }
-    terms.push({
-      bins: run,
-      offsets: Int32Array.from(offsets),
-      points: Float64Array.from(stepPoints),
-      up: Uint8Array.from(stepPoints, (p) => +(p > 0)),
-    });
-    from = j;
-  }
-  if (from < rules) terms.push({ bins: null, from, to: rules });
-  return terms;
-}
-
-/** Adds a run of measures' step points over subscribers [b, e) into the block's sums, four measures per pass, left to right. */
-function addSteps(t: Extract<LogitTerm, { offsets: Int32Array }>, b: number, e: number, logit: Float64Array, raised: Uint8Array): void {
-  const { bins, offsets, points, up } = t;
-  let m = 0;
-  for (; m + 4 <= bins.length; m += 4) {
-    const b0 = bins[m]!,
-      b1 = bins[m + 1]!,
-      b2 = bins[m + 2]!,
-      b3 = bins[m + 3]!;
-    const o0 = offsets[m]!,
-      o1 = offsets[m + 1]!,
-      o2 = offsets[m + 2]!,
-      o3 = offsets[m + 3]!;
-    for (let i = b, k = 0; i < e; i++, k++) {
-      const s0 = o0 + b0[i]!,
-        s1 = o1 + b1[i]!,
-        s2 = o2 + b2[i]!,
-        s3 = o3 + b3[i]!;
-      logit[k] = logit[k]! + points[s0]! + points[s1]! + points[s2]! + points[s3]!;
-      raised[k] += up[s0]! + up[s1]! + up[s2]! + up[s3]!;
-    }
-  }
-  for (; m < bins.length; m++) {
-    const bin = bins[m]!,
-      o = offsets[m]!;
-    for (let i = b, k = 0; i < e; i++, k++) {
-      const s = o + bin[i]!;
-      logit[k] += points[s]!;
-      raised[k] += up[s]!;
-    }
-  }
-}
-
-/**
- * Adds the flag columns [from, to) over subscribers [b, e) into the block's sums. Flags are 0/1: products, not
- * branches (a scorecard's steps hit at random, and a branch per cell mispredicts). A rule not hit adds ±0, which
- * leaves the sum as it is (the logit starts at the intercept). Four rules per pass, added left to right (the same
- * order, so the same doubles): a quarter of the passes over the block's sums, and the raised count in the same
- * pass (up, 0/1, is whether a rule's points are positive).
- */
-function addColumns(
-  flags: readonly Uint8Array[],
-  points: Float64Array,
-  from: number,
-  to: number,
-  b: number,
-  e: number,
-  logit: Float64Array,
-  raised: Uint8Array,
-): void {
-  let j = from;
-  for (; j + 4 <= to; j += 4) {
-    const f0 = flags[j]!,
-      f1 = flags[j + 1]!,
-      f2 = flags[j + 2]!,
-      f3 = flags[j + 3]!;
-    const p0 = points[j]!,
-      p1 = points[j + 1]!,
-      p2 = points[j + 2]!,
-      p3 = points[j + 3]!;
-    const up0 = +(p0 > 0),
-      up1 = +(p1 > 0),
-      up2 = +(p2 > 0),
-      up3 = +(p3 > 0);
-    for (let i = b, k = 0; i < e; i++, k++) {
-      const h0 = f0[i]!,
-        h1 = f1[i]!,
-        h2 = f2[i]!,
-        h3 = f3[i]!;
-      logit[k] = logit[k]! + h0 * p0 + h1 * p1 + h2 * p2 + h3 * p3;
-      raised[k] += h0 * up0 + h1 * up1 + h2 * up2 + h3 * up3;
-    }
-  }
-  for (; j < to; j++) {
-    const f = flags[j]!,
-      p = points[j]!,
-      up = +(p > 0);
-    for (let i = b, k = 0; i < e; i++, k++) {
-      const h = f[i]!;
-      logit[k] += h * p;
-      raised[k] += h * up;
-    }
-  }
 }
 
 /**
