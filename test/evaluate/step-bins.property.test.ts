@@ -63,7 +63,8 @@ describe('scorecard steps by bin', () => {
           expect(bin).not.toBeNull();
           bounds.forEach(({ lo, hi }, k) => {
             const own = stepFlag(lo, hi, x, excluded);
-            const { flag, count } = binFlag(bin!, k + 1);
+            const flag = new Uint8Array(x.length),
+              count = binFlag(bin!, k + 1, flag);
             expect(Array.from(flag)).toEqual(Array.from(own));
             expect(count).toBe(own.reduce((a, f) => a + f, 0));
           });
@@ -86,7 +87,8 @@ describe('scorecard steps by bin', () => {
           return (s >>> 0) % (steps + 1);
         });
         for (let k = 1; k <= steps; k++) {
-          const { flag, count } = binFlag(bin, k);
+          const flag = new Uint8Array(n),
+            count = binFlag(bin, k, flag);
           expect(Array.from(flag)).toEqual(Array.from(bin, (b) => +(b === k)));
           expect(count).toBe(bin.filter((b) => b === k).length);
         }
