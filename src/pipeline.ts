@@ -45,7 +45,7 @@ import {
   writeFailureReport,
 } from './output/publish.js';
 import { scrubPersonal } from './util/mask.js';
-import { ScoreFiles } from './output/score-files.js';
+import { ScoreFiles, startScoresThread } from './output/score-files.js';
 import { measureNames, scoreColumns, scoreMeasures } from './output/measures.js';
 import { SCORE_FILES } from './output/scores-protocol.js';
 import { writeScoresParquet } from './output/scores-parquet.js';
@@ -133,6 +133,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
     });
     let extracts: TaskExtracts | undefined;
     let engine: DuckDbEngine | undefined;
+    let scoresThread = null as SpareThread | null;
     const closeEngine = () => {
       engine?.close();
       engine = undefined;
@@ -152,6 +153,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       const hooks: AnalysisHooks = {
         tuning: o.tuning,
         stageStart: (stage) => {
+          // The score-files worker loads on the core that the rules and score stages leave idle.
+          if (stage === 'rules' && extracts) scoresThread = startScoresThread(extracts.subscribers.ids.length, o.tuning?.writeParallel);
           if (stage !== 'ingest') o.onProgress?.(stage);
         },
         // Ranking the tasks (below) is part of the score stage.
@@ -202,7 +205,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // The score files need nothing of the policy: on a large run a worker thread writes them
       // from here on, while this thread applies the policy and writes every other file.
       const measures = o.withMeasures ? scoreMeasures(a.features, table, scoreColumns(pack)) : [];
-      const scoreFiles = ScoreFiles.start(publication, ids, ev, scores, measures, o.tuning?.writeParallel);
+      const scoreFiles = ScoreFiles.start(publication, ids, ev, scores, measures, o.tuning?.writeParallel, scoresThread);
       logger.debug({ files: SCORE_FILES, thread: scoreFiles.thread }, 'writing score files');
       const taskOutput = o.taskOutput ?? DEFAULT_TASK_OUTPUT;
       // On a large run the largest tier's plain task files are written by a worker: it starts now, and is
@@ -318,6 +321,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       throw e;
     } finally {
       closeEngine();
+      await scoresThread?.release();
       publication?.abandon();
     }
   } finally {

@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 import { deserializeError } from '../errors.js';
 import type { TextColumn } from '../util/text-column.js';
-import { compiledWorker, startForResult } from '../util/worker.js';
+import { compiledWorker, startForResult, startSpare, type SpareThread } from '../util/worker.js';
 import type { OutputRecord, Publication } from './publish.js';
 // scores.js itself loads apache-arrow, which the main thread needs only when it writes the files itself.
 import {
@@ -45,6 +45,18 @@ export function wantWorker(n: number, parallel?: boolean): boolean {
   return n >= WORKER_MIN_SUBSCRIBERS && availableParallelism() >= 2;
 }
 
+/**
+ * The worker's thread for a run of n subscribers that will write its score files there,
+ * started before their columns exist (at the rules stage, which leaves the second core
+ * idle): its start and module loading, ~0.2 s of CPU, are then off the write stage,
+ * where every thread of the run shares the cores. Null when the files will be written
+ * in this thread. ScoreFiles.start takes it; the caller releases it if the run ends first.
+ */
+export function startScoresThread(n: number, parallel?: boolean): SpareThread | null {
+  const url = wantWorker(n, parallel) ? scoresWorkerUrl() : null;
+  return url === null ? null : startSpare(url);
+}
+
 type Outcome = { records: OutputRecord[] } | { error: Error };
 
 export class ScoreFiles {
@@ -56,7 +68,8 @@ export class ScoreFiles {
    * Starts writing the score files of `publication`: on a worker now, or (in this thread)
    * when records() is called. `parallel` decides instead of the run's size. The
    * columns may be used meanwhile: the worker has its own copy.
-   * `measures` (run --with-measures) follow the rule flags.
+   * `measures` (run --with-measures) follow the rule flags. `thread`, from
+   * startScoresThread, is taken instead of starting one.
    */
   static start(
     publication: Publication,
@@ -65,9 +78,11 @@ export class ScoreFiles {
     s: ScoreValues,
     measures: readonly MeasureColumn[] = [],
     parallel?: boolean,
+    thread: SpareThread | null = null,
   ): ScoreFiles {
     const url = wantWorker(ids.length, parallel) ? scoresWorkerUrl() : null;
-    return new ScoreFiles(publication, ids, ev, s, measures, url);
+    if (url === null) void thread?.release();
+    return new ScoreFiles(publication, ids, ev, s, measures, url === null ? null : (thread ?? url));
   }
 
   private constructor(
@@ -76,10 +91,10 @@ export class ScoreFiles {
     private readonly ev: ScoreRules,
     private readonly s: ScoreValues,
     private readonly measures: readonly MeasureColumn[],
-    url: URL | null,
+    script: URL | SpareThread | null,
   ) {
-    this.thread = url === null ? 'main' : 'worker';
-    this.outcome = url === null ? null : runWorker(url, toWorkerInput(publication.place(), ids, ev, s, measures));
+    this.thread = script === null ? 'main' : 'worker';
+    this.outcome = script === null ? null : runWorker(script, toWorkerInput(publication.place(), ids, ev, s, measures));
   }
 
   /** The records of scores.csv and scores.arrow, in that order, once both are written and closed. */
@@ -103,8 +118,8 @@ export class ScoreFiles {
 }
 
 /** Runs the worker to its end; never rejects (a failure is the outcome's error). */
-async function runWorker(url: URL, input: ScoresWorkerInput): Promise<Outcome> {
-  const m = await startForResult<ScoresFromWorker>(url, input, 'score-files worker').result;
+async function runWorker(script: URL | SpareThread, input: ScoresWorkerInput): Promise<Outcome> {
+  const m = await startForResult<ScoresFromWorker>(script, input, 'score-files worker').result;
   if (m instanceof Error) return { error: m };
   return m.type === 'done' ? { records: m.records } : { error: deserializeError(m.error) };
 }

@@ -5,13 +5,15 @@
  * opens them (same modes, fsync on close, hashed while written); the main thread
  * adds the records to the publication.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
+import { threadInput } from '../util/worker.js';
 import { openIn } from './publish.js';
 import { fromWorkerInput, type ScoresFromWorker, type ScoresWorkerInput } from './scores-protocol.js';
 import { writeScoreFiles } from './scores.js';
 
-const input = workerData as ScoresWorkerInput;
+// Started ahead (score-files.ts startScoresThread), its input comes once the score stage is done.
+const input = await threadInput<ScoresWorkerInput, never>(() => {});
 let msg: ScoresFromWorker;
 try {
   const { ids, ev, s, measures } = fromWorkerInput(input);
@@ -20,3 +22,5 @@ try {
   msg = { type: 'error', error: serializeError(e) };
 }
 parentPort!.postMessage(msg);
+// threadInput listens on the port, which would keep the thread alive.
+parentPort!.unref();

@@ -166,13 +166,13 @@ export function startWorker<M>(script: URL | SpareThread, workerData: unknown, w
  * an exit before the message); it never rejects.
  */
 export function startForResult<M>(
-  url: URL,
+  script: URL | SpareThread,
   workerData: unknown,
   what: string,
   isLast: (m: M) => boolean = () => true,
 ): { thread: WorkerThread; result: Promise<M | Error> } {
   let result: M | Error | undefined;
-  const thread = startWorker<M>(url, workerData, what, {
+  const thread = startWorker<M>(script, workerData, what, {
     isLast,
     message: (m) => {
       if (isLast(m)) result ??= m;
