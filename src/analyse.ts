@@ -74,6 +74,8 @@ export interface AnalysisHooks {
   ingestFailed?: (e: unknown) => unknown;
   /** The extracts are read and their counts agree; called before any gate, so a failed run can still report them. */
   ingested?: (extracts: TaskExtracts) => void;
+  /** The rules are evaluated in process (each pack's, in order), before the scores: their columns may go on meanwhile. */
+  evaluated?: (evaluations: readonly Evaluation[]) => void;
   /**
    * Another engine's rules and scores (the duckdb engine, which read the measure
    * extracts through ingest.readFacts and holds their sums): given the feature
@@ -121,6 +123,7 @@ export async function analyseEach(
   hooks.stageStart?.('rules');
   const evaluations = packs.map((p) => evaluate(p, table, asOf));
   hooks.stageDone?.('rules');
+  hooks.evaluated?.(evaluations);
 
   hooks.stageStart?.('score');
   const scores = packs.map((p, k) => score(p, evaluations[k]!, extracts.subscribers.ids));

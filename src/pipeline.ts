@@ -45,7 +45,7 @@ import {
   writeFailureReport,
 } from './output/publish.js';
 import { scrubPersonal } from './util/mask.js';
-import { ScoreFiles, startScoresThread } from './output/score-files.js';
+import { handScoreRules, ScoreFiles, startScoresThread, type ScoreRulesHandedOver } from './output/score-files.js';
 import { measureNames, scoreColumns, scoreMeasures } from './output/measures.js';
 import { SCORE_FILES } from './output/scores-protocol.js';
 import { writeScoresParquet } from './output/scores-parquet.js';
@@ -133,7 +133,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
     });
     let extracts: TaskExtracts | undefined;
     let engine: DuckDbEngine | undefined;
-    let scoresThread = null as SpareThread | null;
+    let scoresThread = null as SpareThread | ScoreRulesHandedOver | null;
     const closeEngine = () => {
       engine?.close();
       engine = undefined;
@@ -191,6 +191,10 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
           for (const r of x.rejects.rows.slice(0, 20))
             logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
           checkInputsUnchanged(x.files, before);
+        },
+        evaluated: ([ev]) => {
+          if (scoresThread && publication && extracts && ev)
+            scoresThread = handScoreRules(scoresThread, publication, extracts.subscribers.ids, ev);
         },
         // The rules and scores where the measure sums are; --with-measures needs every subscriber's measures back.
         ...(engine ? { engine: { score: engine.score.bind(engine), all: o.withMeasures === true } } : {}),

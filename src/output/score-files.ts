@@ -14,10 +14,12 @@
 import { availableParallelism } from 'node:os';
 import { deserializeError } from '../errors.js';
 import type { TextColumn } from '../util/text-column.js';
-import { compiledWorker, startForResult, startSpare, type SpareThread } from '../util/worker.js';
+import { compiledWorker, startForResult, startSpare, type SpareThread, type WorkerThread } from '../util/worker.js';
 import type { OutputRecord, Publication } from './publish.js';
 // scores.js itself loads apache-arrow, which the main thread needs only when it writes the files itself.
 import {
+  toRulesPart,
+  toScoresPart,
   toWorkerInput,
   type MeasureColumn,
   type ScoreRules,
@@ -59,17 +61,67 @@ export function startScoresThread(n: number, parallel?: boolean): SpareThread | 
 
 type Outcome = { records: OutputRecord[] } | { error: Error };
 
+/** `thread` (startScoresThread) given the rules' columns now, unless it has them already. */
+export function handScoreRules(
+  thread: SpareThread | ScoreRulesHandedOver,
+  publication: Publication,
+  ids: TextColumn,
+  ev: ScoreRules,
+): ScoreRulesHandedOver {
+  return thread instanceof ScoreRulesHandedOver ? thread : new ScoreRulesHandedOver(thread, publication, ids, ev);
+}
+
+/**
+ * The worker of startScoresThread given the rules' columns as soon as the rules stage is
+ * done: it makes the rule flags' combinations (scores.ts flagKeys) while the score stage
+ * runs on the main thread alone, instead of beside the policy and the task files.
+ * ScoreFiles.start hands it the scores; release() ends it if the run ends first.
+ */
+export class ScoreRulesHandedOver {
+  private scored = false;
+  private readonly worker: WorkerThread;
+  readonly outcome: Promise<Outcome>;
+
+  constructor(
+    thread: SpareThread,
+    publication: Publication,
+    ids: TextColumn,
+    readonly ev: ScoreRules,
+  ) {
+    const { thread: worker, result } = startForResult<ScoresFromWorker>(
+      thread,
+      toRulesPart(publication.place(), ids, ev),
+      'score-files worker',
+    );
+    this.worker = worker;
+    this.outcome = outcomeOf(result);
+  }
+
+  /** The outcome of writing the files once the scores are handed over. */
+  score(s: ScoreValues, measures: readonly MeasureColumn[]): Promise<Outcome> {
+    this.scored = true;
+    this.worker.post(toScoresPart(s, measures));
+    return this.outcome;
+  }
+
+  async release(): Promise<void> {
+    if (this.scored) return;
+    await this.worker.terminate();
+    await this.outcome;
+  }
+}
+
 export class ScoreFiles {
   /** Where the files are written: 'worker' (already under way) or 'main' (in records()). */
   readonly thread: 'worker' | 'main';
-  private readonly outcome: Promise<Outcome> | null;
 
   /**
    * Starts writing the score files of `publication`: on a worker now, or (in this thread)
    * when records() is called. `parallel` decides instead of the run's size. The
    * columns may be used meanwhile: the worker has its own copy.
    * `measures` (run --with-measures) follow the rule flags. `thread`, from
-   * startScoresThread, is taken instead of starting one.
+   * startScoresThread, is taken instead of starting one; one that already has these
+   * rules' columns is only handed the scores.
    */
   static start(
     publication: Publication,
@@ -78,11 +130,18 @@ export class ScoreFiles {
     s: ScoreValues,
     measures: readonly MeasureColumn[] = [],
     parallel?: boolean,
-    thread: SpareThread | null = null,
+    thread: SpareThread | ScoreRulesHandedOver | null = null,
   ): ScoreFiles {
+    let spare: SpareThread | null = null;
+    if (thread instanceof ScoreRulesHandedOver) {
+      if (thread.ev === ev) return new ScoreFiles(publication, ids, ev, s, measures, thread.score(s, measures));
+      void thread.release();
+    } else spare = thread;
     const url = wantWorker(ids.length, parallel) ? scoresWorkerUrl() : null;
-    if (url === null) void thread?.release();
-    return new ScoreFiles(publication, ids, ev, s, measures, url === null ? null : (thread ?? url));
+    if (url === null) void spare?.release();
+    const script = url === null ? null : (spare ?? url);
+    const outcome = script === null ? null : runWorker(script, toWorkerInput(publication.place(), ids, ev, s, measures));
+    return new ScoreFiles(publication, ids, ev, s, measures, outcome);
   }
 
   private constructor(
@@ -91,10 +150,9 @@ export class ScoreFiles {
     private readonly ev: ScoreRules,
     private readonly s: ScoreValues,
     private readonly measures: readonly MeasureColumn[],
-    script: URL | SpareThread | null,
+    private readonly outcome: Promise<Outcome> | null,
   ) {
-    this.thread = script === null ? 'main' : 'worker';
-    this.outcome = script === null ? null : runWorker(script, toWorkerInput(publication.place(), ids, ev, s, measures));
+    this.thread = outcome === null ? 'main' : 'worker';
   }
 
   /** The records of scores.csv and scores.arrow, in that order, once both are written and closed. */
@@ -118,8 +176,12 @@ export class ScoreFiles {
 }
 
 /** Runs the worker to its end; never rejects (a failure is the outcome's error). */
-async function runWorker(script: URL | SpareThread, input: ScoresWorkerInput): Promise<Outcome> {
-  const m = await startForResult<ScoresFromWorker>(script, input, 'score-files worker').result;
+function runWorker(script: URL | SpareThread, input: ScoresWorkerInput): Promise<Outcome> {
+  return outcomeOf(startForResult<ScoresFromWorker>(script, input, 'score-files worker').result);
+}
+
+async function outcomeOf(result: Promise<ScoresFromWorker | Error>): Promise<Outcome> {
+  const m = await result;
   if (m instanceof Error) return { error: m };
   return m.type === 'done' ? { records: m.records } : { error: deserializeError(m.error) };
 }

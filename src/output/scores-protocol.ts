@@ -39,7 +39,8 @@ export function scoresHeader(ev: Pick<Evaluation, 'ruleIds'>, measures: readonly
   return ['subscriber_id', 'value', 'tier', 'risk_score', 'expected_loss', ...ev.ruleIds, ...measures.map((m) => m.name)];
 }
 
-export interface ScoresWorkerInput {
+/** What the rules stage made: the worker may have it before the scores (score-files.ts ScoreRulesHandedOver). */
+export interface ScoresRulesPart {
   place: PublicationPlace;
   n: number;
   idBytes: Uint8Array;
@@ -47,11 +48,17 @@ export interface ScoresWorkerInput {
   ruleIds: string[];
   flags: Uint8Array[];
   value: Float64Array;
+}
+
+/** What the score stage made, and the measures of --with-measures. */
+export interface ScoresScoresPart {
   risk: Float64Array;
   expectedLoss: Float64Array;
   tier: Uint8Array;
   measures: MeasureColumn[];
 }
+
+export interface ScoresWorkerInput extends ScoresRulesPart, ScoresScoresPart {}
 
 export type ScoresFromWorker = { type: 'done'; records: OutputRecord[] } | { type: 'error'; error: SerializedError };
 
@@ -64,31 +71,25 @@ export function toWorkerInput(
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
 ): ScoresWorkerInput {
+  return { ...toRulesPart(place, ids, ev), ...toScoresPart(s, measures) };
+}
+
+export function toRulesPart(place: PublicationPlace, ids: TextColumn, ev: ScoreRules): ScoresRulesPart {
   const n = ids.length;
   const offsets = ids.offsets.subarray(0, n + 1);
+  const [idBytes, idOffsets, value, ...flags] = sharedColumns([ids.bytes.subarray(0, offsets[n]!), offsets, ev.value, ...ev.flags] as [
+    Uint8Array,
+    Int32Array,
+    Float64Array,
+    ...Uint8Array[],
+  ]);
+  return { place, n, idBytes, idOffsets, ruleIds: [...ev.ruleIds], flags, value };
+}
+
+export function toScoresPart(s: ScoreValues, measures: readonly MeasureColumn[] = []): ScoresScoresPart {
   const data = sharedColumns(measures.map((m) => m.data));
-  const [idBytes, idOffsets, value, risk, expectedLoss, tier, ...flags] = sharedColumns([
-    ids.bytes.subarray(0, offsets[n]!),
-    offsets,
-    ev.value,
-    s.risk,
-    s.expectedLoss,
-    s.tier,
-    ...ev.flags,
-  ] as [Uint8Array, Int32Array, Float64Array, Float64Array, Float64Array, Uint8Array, ...Uint8Array[]]);
-  return {
-    place,
-    n,
-    idBytes,
-    idOffsets,
-    ruleIds: [...ev.ruleIds],
-    flags,
-    value,
-    risk,
-    expectedLoss,
-    tier,
-    measures: measures.map((m, k) => ({ ...m, data: data[k]! })),
-  };
+  const [risk, expectedLoss, tier] = sharedColumns([s.risk, s.expectedLoss, s.tier] as [Float64Array, Float64Array, Uint8Array]);
+  return { risk, expectedLoss, tier, measures: measures.map((m, k) => ({ ...m, data: data[k]! })) };
 }
 
 export function fromWorkerInput(w: ScoresWorkerInput): { ids: TextColumn; ev: ScoreRules; s: ScoreValues; measures: MeasureColumn[] } {

@@ -9,15 +9,28 @@ import { parentPort } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
 import { threadInput } from '../util/worker.js';
 import { openIn } from './publish.js';
-import { fromWorkerInput, type ScoresFromWorker, type ScoresWorkerInput } from './scores-protocol.js';
-import { writeScoreFiles } from './scores.js';
+import {
+  fromWorkerInput,
+  type ScoresFromWorker,
+  type ScoresRulesPart,
+  type ScoresScoresPart,
+  type ScoresWorkerInput,
+} from './scores-protocol.js';
+import { flagKeys, writeScoreFiles } from './scores.js';
 
-// Started ahead (score-files.ts startScoresThread), its input comes once the score stage is done.
-const input = await threadInput<ScoresWorkerInput, never>(() => {});
+// Started ahead (score-files.ts startScoresThread), its input comes once the score stage is done, or in two
+// parts: the rules' columns when the rules stage is done, their flags' combinations made while the scores are.
+let scored: (part: ScoresScoresPart) => void = () => {};
+const scores = new Promise<ScoresScoresPart>((resolve) => {
+  scored = resolve;
+});
+const first = await threadInput<ScoresRulesPart | ScoresWorkerInput, ScoresScoresPart>((part) => scored(part));
 let msg: ScoresFromWorker;
 try {
+  const keys = flagKeys(first.flags, first.n);
+  const input: ScoresWorkerInput = 'risk' in first ? first : { ...first, ...(await scores) };
   const { ids, ev, s, measures } = fromWorkerInput(input);
-  msg = { type: 'done', records: writeScoreFiles((name) => openIn(input.place, name), ids, ev, s, measures) };
+  msg = { type: 'done', records: writeScoreFiles((name) => openIn(input.place, name), ids, ev, s, measures, keys) };
 } catch (e) {
   msg = { type: 'error', error: serializeError(e) };
 }

@@ -125,7 +125,7 @@ const FLAG_PATTERNS = (() => {
  * four subscribers are or-ed at once where the column is aligned for it (a shift, not a
  * branch: a scorecard's steps hit at random, and a branch per cell mispredicts).
  */
-function flagKeys(flags: readonly Uint8Array[], n: number): Uint8Array[] {
+export function flagKeys(flags: readonly Uint8Array[], n: number): Uint8Array[] {
   const groups: Uint8Array[] = [];
   const words = n >> 2;
   for (let base = 0; base < flags.length; base += FLAG_GROUP) {
@@ -170,6 +170,7 @@ export function writeScoresCsv(
   ev: ScoreRules,
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
+  keys: readonly Uint8Array[] = flagKeys(ev.flags, ids.length),
 ): void {
   out.write(csvLine(scoresHeader(ev, measures)));
   const n = ids.length;
@@ -178,7 +179,6 @@ export function writeScoresCsv(
   const { risk, expectedLoss, tier } = s;
   let longestId = 0;
   for (let i = 0; i < n; i++) longestId = Math.max(longestId, offsets[i + 1]! - offsets[i]!);
-  const keys = flagKeys(flags, n);
   const groups = keys.length;
   const lastWidth = 2 * (flags.length - (groups - 1) * FLAG_GROUP);
   const { cells, room: measureRoom } = measureCells(measures);
@@ -396,16 +396,20 @@ function measureVector(m: MeasureColumn, dictionaryId: number): Vector {
   );
 }
 
-/** Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order. */
+/**
+ * Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order.
+ * `keys`: flagKeys(ev.flags, n), when made beforehand.
+ */
 export function writeScoreFiles(
   open: (name: string) => ChunkedFile,
   ids: TextColumn,
   ev: ScoreRules,
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
+  keys?: readonly Uint8Array[],
 ): OutputRecord[] {
   const csv = open(SCORE_FILES[0]);
-  writeScoresCsv(csv, ids, ev, s, measures);
+  writeScoresCsv(csv, ids, ev, s, measures, keys);
   const csvRecord = csv.close();
   const arrow = open(SCORE_FILES[1]);
   writeScoresArrow((piece) => arrow.writeBytes(piece), ids, ev, s, measures);

@@ -8,8 +8,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { csvLine, neutraliseFormula, quoteCell } from '../../src/output/csv.js';
 import type { ChunkedFile } from '../../src/output/publish.js';
-import { fromWorkerInput, toWorkerInput } from '../../src/output/scores-protocol.js';
-import { scoresArrow, scoresHeader, writeScoresArrow, writeScoresCsv, type ScoreRules, type ScoreValues } from '../../src/output/scores.js';
+import { fromWorkerInput, toRulesPart, toScoresPart, toWorkerInput } from '../../src/output/scores-protocol.js';
+import {
+  flagKeys,
+  scoresArrow,
+  scoresHeader,
+  writeScoresArrow,
+  writeScoresCsv,
+  type ScoreRules,
+  type ScoreValues,
+} from '../../src/output/scores.js';
 import { TIERS } from '../../src/contract/contract.js';
 import { parseRulePack, requiredFeatures } from '../../src/config/rulepack.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
@@ -99,10 +107,10 @@ function referenceArrow({ ids, ev, s }: Case): Uint8Array {
 }
 
 /** What writeScoresCsv hands a file, in order, as one buffer. */
-function csvBytes(ids: TextColumn, ev: ScoreRules, s: ScoreValues): Buffer {
+function csvBytes(ids: TextColumn, ev: ScoreRules, s: ScoreValues, keys?: readonly Uint8Array[]): Buffer {
   const parts: Buffer[] = [];
   const file = { write: (t: string) => parts.push(Buffer.from(t, 'utf8')), writeBytes: (b: Uint8Array) => parts.push(Buffer.from(b)) };
-  writeScoresCsv(file as unknown as ChunkedFile, ids, ev, s);
+  writeScoresCsv(file as unknown as ChunkedFile, ids, ev, s, [], keys);
   return Buffer.concat(parts);
 }
 
@@ -192,6 +200,22 @@ describe('scores.csv fast paths', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('the score files from their two parts', () => {
+  it("when the rules' columns go first and their flags' keys are made then the scores after give the same bytes", () => {
+    fc.assert(
+      fc.property(caseOf(30), (c) => {
+        const ids = TextColumn.from(c.ids);
+        const place = { dir: '/nowhere', fileMode: 0o600 };
+        const rules = toRulesPart(place, ids, c.ev);
+        const keys = flagKeys(rules.flags, rules.n);
+        const back = fromWorkerInput({ ...rules, ...toScoresPart(c.s) });
+        expect(csvBytes(back.ids, back.ev, back.s, keys).toString('utf8')).toBe(referenceCsv(c));
+      }),
+      { numRuns: 100 },
     );
   });
 });
