@@ -449,6 +449,13 @@ class TaskFile {
   private readonly prefetchOutcome: Uint8Array | null;
   /** The sum of what prefetch() read: written so that the reads are not optimised away. */
   prefetchSink = 0;
+  /** Views (viewOf) of what rows are copied from: the hit sets' literals, the subscriber cells, the task ids. */
+  private readonly literalView: DataView;
+  private readonly cellsView: DataView;
+  private readonly idsView: DataView;
+  /** Per target, its writer's buffer as last seen and its view: made again only when the writer grows its buffer. */
+  private targetBytes: Uint8Array[] = [];
+  private targetViews: DataView[] = [];
 
   constructor(input: RenderInput, plan: TaskPlan, spec: readonly TaskColumnSpec[]) {
     this.plan = plan;
@@ -468,6 +475,9 @@ class TaskFile {
     const rules = plan.rules.map((r) => reasonParts(r.reason, input.features));
     this.channelFreeText = spec.find((c) => c.cell.from === 'channel')?.freeText ?? false;
     this.hitSets = hitSetCells(plan.hitSets, rules, decisions, this.channelFreeText, this.ops, this.cells === null ? null : runs.start);
+    this.literalView = viewOf(this.hitSets.steps.literals);
+    this.cellsView = viewOf(this.cells === null ? NO_BYTES : this.cells.bytes);
+    this.idsView = viewOf(plan.taskIdBytes ?? NO_BYTES);
     this.fixedRoom = this.ops.length + own.reduce((n, op) => n + (op.kind === TASK_ID ? this.taskIdPrefix.length + 16 : cellOpRoom(op)), 0);
     this.subscriberCells = new SubscriberCellWriter(input.contacts);
     const { lastContact, lastOutcome } = this.subscriberCells;
@@ -483,6 +493,8 @@ class TaskFile {
   render(targets: readonly TaskFileTarget[]): void {
     const rows = this.plan.subscriber.length;
     const channels = targets.map((t) => (t.channel === null ? null : this.channelCell(t.channel)));
+    this.targetBytes = targets.map(() => NO_BYTES);
+    this.targetViews = targets.map(() => NO_VIEW);
     // Per target, the next of its rows to write.
     const next = new Int32Array(targets.length);
     for (let r0 = 0; r0 < rows; r0 += PREFETCH_ROWS) {
@@ -490,6 +502,7 @@ class TaskFile {
       this.prefetch(r0, r1);
       for (let r = r0; r < r1; r++) {
         let into: CsvBytesWriter | null = null,
+          from = 0,
           start = 0,
           end = 0;
         for (let k = 0; k < targets.length; k++) {
@@ -502,9 +515,10 @@ class TaskFile {
           const w = targets[k]!.w;
           if (into === null) {
             into = w;
-            start = this.renderRow(r, w, channels[k]!);
+            from = k;
+            start = this.renderRow(r, w, k, channels[k]!);
             end = w.length;
-          } else this.copyRow(into.bytes, start, end, w, channels[k]!);
+          } else this.copyRow(into.bytes, this.viewOf(from, into.bytes), start, end, w, k, channels[k]!);
         }
         into?.lineTaken();
       }
@@ -558,20 +572,45 @@ class TaskFile {
     return cellBytes(channel, this.channelFreeText);
   }
 
+  /** Target k's writer's buffer `bytes`, viewed (viewOf). */
+  private viewOf(k: number, bytes: Uint8Array): DataView {
+    if (this.targetBytes[k] !== bytes) {
+      this.targetBytes[k] = bytes;
+      this.targetViews[k] = viewOf(bytes);
+    }
+    return this.targetViews[k]!;
+  }
+
   /**
-   * The row just rendered (bytes[start..end), its line end included) into `w`, with
-   * `channel` (null: the row's own) in its channel cell.
+   * The row just rendered (bytes[start..end), its line end included; `view` views
+   * bytes) into `w`, target k's writer, with `channel` (null: the row's own) in its
+   * channel cell.
    */
-  private copyRow(bytes: Uint8Array, start: number, end: number, w: CsvBytesWriter, channel: Uint8Array | null): void {
+  private copyRow(
+    bytes: Uint8Array,
+    view: DataView,
+    start: number,
+    end: number,
+    w: CsvBytesWriter,
+    k: number,
+    channel: Uint8Array | null,
+  ): void {
     const cell = channel ?? this.rowChannel,
       from = this.channelStart,
       to = this.channelEnd;
-    if (sameBytes(cell, bytes, from, to)) w.line(bytes, start, end);
+    const same = sameBytes(cell, bytes, from, to);
+    w.reserve(end - start + (same ? 0 : cell.length));
+    const dst = w.bytes,
+      dv = this.viewOf(k, dst);
+    let p = w.length;
+    if (same) p = copyBytes(dst, dv, p, bytes, view, start, end);
     else {
-      w.raw(bytes, start, from);
-      w.raw(cell, 0, cell.length);
-      w.line(bytes, to, end);
+      p = copyBytes(dst, dv, p, bytes, view, start, from);
+      p = putBytes(dst, p, cell, 0, cell.length);
+      p = copyBytes(dst, dv, p, bytes, view, to, end);
     }
+    w.took(p);
+    w.lineTaken();
   }
 
   /**
@@ -580,7 +619,7 @@ class TaskFile {
    * the line (CsvBytesWriter.lineTaken) once it has copied the row elsewhere. Room for
    * the most it can take is made first, then it is written without further checks.
    */
-  private renderRow(r: number, w: CsvBytesWriter, channel: Uint8Array | null): number {
+  private renderRow(r: number, w: CsvBytesWriter, k: number, channel: Uint8Array | null): number {
     const i = this.plan.subscriber[r]!;
     const h = this.plan.hitSet[r]!,
       hits = this.hitSets;
@@ -602,7 +641,9 @@ class TaskFile {
     }
     w.reserve(room);
     const dst = w.bytes,
+      dv = this.viewOf(k, dst),
       { literals, literalStart, kind: kinds, op: stepOps, part: stepParts, parts } = hits.steps,
+      literalView = this.literalView,
       ops = this.ops;
     const start = w.length;
     let p = start;
@@ -610,7 +651,7 @@ class TaskFile {
     this.channelEnd = start;
     this.rowChannel = hits.channel[h]!;
     for (let s = hits.firstStep[h]!; ; s++) {
-      p = putBytes(dst, p, literals, literalStart[s]!, literalStart[s + 1]!);
+      p = copyBytes(dst, dv, p, literals, literalView, literalStart[s]!, literalStart[s + 1]!);
       const kind = kinds[s]!;
       if (kind === END) break;
       if (kind === NUMBER || kind === LEADING_NUMBER) {
@@ -629,7 +670,7 @@ class TaskFile {
         case RUN: {
           const x = runsAt + stepOps[s]!,
             runs = cells!.at;
-          p = putBytes(dst, p, cells!.bytes, runs[x]!, runs[x + 1]!);
+          p = copyBytes(dst, dv, p, cells!.bytes, this.cellsView, runs[x]!, runs[x + 1]!);
           break;
         }
         case CHANNEL:
@@ -640,7 +681,7 @@ class TaskFile {
         case TASK_ID: {
           const ids = this.plan.taskIdBytes;
           if (ids !== null) {
-            p = putBytes(dst, p, ids, r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH);
+            p = copyBytes(dst, dv, p, ids, this.idsView, r * TASK_ID_WIDTH, (r + 1) * TASK_ID_WIDTH);
             break;
           }
           p = putBytes(dst, p, this.taskIdPrefix, 0, this.taskIdPrefix.length);
@@ -957,39 +998,99 @@ function hitSetCells(
   // Every part once; a step names its part by its index here.
   const parts: ReasonPart[] = [NO_PART, SEPARATOR_PART];
   const firstPart = rules.map((r) => parts.push(...r) - r.length);
+  const quotedLiterals: (Uint8Array | null)[] = parts.map(() => null);
   // Hit sets share few distinct cells (actions, deadlines, states, channels): each is encoded once.
   const decisionCells = decisions.map(() => new Map<string, Uint8Array>());
   const channelCells = new Map<string, Uint8Array>();
-  const columnsOfReasons = new Map<string, Column[]>();
+  // A scorecard's hit sets run to thousands, their reasons (the three rules that raised the score most) repeat.
+  const layouts = new Map<string, ReasonLayout>();
+  const decided: Uint8Array[] = decisions.map(() => NO_BYTES);
   const steps = new StepPacker();
   for (let x = 0; x < n; x++) {
     const h = hitSets[x]!;
-    const reason: number[] = [];
-    for (const j of h.reasons) {
-      if (reason.length > 0) reason.push(1);
-      for (let m = 0; m < rules[j]!.length; m++) reason.push(firstPart[j]! + m);
-    }
-    const decided = decisions.map((d, k) => encodedCell(decisionCells[k]!, d.value(h), d.freeText));
-    const channel = encodedCell(channelCells, h.channel, channelFreeText);
-    const reasonRoom = reason.reduce((room, k) => {
-      const p = parts[k]!;
-      return room + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM);
-    }, 0);
     const reasonsKey = h.reasons.join(',');
-    let columns = columnsOfReasons.get(reasonsKey);
-    if (columns === undefined) {
-      columns = [...new Set(reason.flatMap((k) => parts[k]!.columns.map((c) => ('unit' in c ? c.values : c))))];
-      columnsOfReasons.set(reasonsKey, columns);
+    let layout = layouts.get(reasonsKey);
+    if (layout === undefined) {
+      layout = reasonLayout(h.reasons, rules, firstPart, parts, quotedLiterals);
+      layouts.set(reasonsKey, layout);
     }
+    let room = 0;
+    for (let k = 0; k < decisions.length; k++) {
+      const d = decisions[k]!;
+      decided[k] = encodedCell(decisionCells[k]!, d.value(h), d.freeText);
+      room += decided[k]!.length;
+    }
+    const channel = encodedCell(channelCells, h.channel, channelFreeText);
     cells.channel[x] = channel;
     // The reason quoted (its literals' quotes doubled) and neutralised; and the line end.
-    cells.room[x] = decided.reduce((room, c) => room + c.length, 0) + channel.length + 2 * reasonRoom + 4;
-    cells.reasonColumns[x] = columns;
+    cells.room[x] = room + channel.length + layout.room + 4;
+    cells.reasonColumns[x] = layout.columns;
     cells.firstStep[x] = steps.count;
-    rowSteps(steps, ops, runStart, decided, reason, parts);
+    rowSteps(steps, ops, runStart, decided, layout, parts);
   }
   cells.steps = steps.finish(parts);
   return cells;
+}
+
+/**
+ * A reason text as rowSteps writes it: the same for every hit set with the same
+ * reasons, so made once for each distinct list of them.
+ */
+interface ReasonLayout {
+  /** The parts in order (indices into the parts), the separators between the rules included. */
+  parts: number[];
+  /** Each part's literal as it is written: its quotes doubled when the cell is quoted. */
+  literals: Uint8Array[];
+  /** Whether the cell is quoted: a literal needs it (numbers never do). */
+  quoted: boolean;
+  /** The index in `parts` of the first part that writes anything, -1 if none. */
+  firstAt: number;
+  /** Room for the text, twice its literals (quotes doubled). */
+  room: number;
+  /** The feature columns its numbers read. */
+  columns: Column[];
+}
+
+function reasonLayout(
+  reasons: readonly number[],
+  rules: ReasonPart[][],
+  firstPart: readonly number[],
+  parts: readonly ReasonPart[],
+  quotedLiterals: (Uint8Array | null)[],
+): ReasonLayout {
+  const reason: number[] = [];
+  for (const j of reasons) {
+    if (reason.length > 0) reason.push(1);
+    for (let m = 0; m < rules[j]!.length; m++) reason.push(firstPart[j]! + m);
+  }
+  const quoted = reason.some((j) => needsQuotes(parts[j]!.literal, 0, parts[j]!.literal.length));
+  const literals = reason.map((j) => {
+    const literal = parts[j]!.literal;
+    if (!quoted) return literal;
+    let doubled = quotedLiterals[j];
+    if (doubled === null || doubled === undefined) {
+      const out = new ByteBuffer(2 * literal.length + 1);
+      for (const c of literal) {
+        out.byte(c);
+        if (c === QUOTE) out.byte(QUOTE);
+      }
+      doubled = out.toBytes();
+      quotedLiterals[j] = doubled;
+    }
+    return doubled;
+  });
+  const room = reason.reduce((room, k) => {
+    const p = parts[k]!;
+    return room + (p.number === null ? p.literal.length : p.unit === 'day' ? DAY_ROOM : NUMBER_ROOM);
+  }, 0);
+  return {
+    parts: reason,
+    literals,
+    quoted,
+    firstAt: reason.findIndex((j) => parts[j]!.number !== null || parts[j]!.literal.length > 0),
+    room: 2 * room,
+    columns: [...new Set(reason.flatMap((k) => parts[k]!.columns.map((c) => ('unit' in c ? c.values : c))))],
+  };
 }
 
 /** `text` as its cell is written, encoded once per distinct text (`cache`). */
@@ -1036,70 +1137,67 @@ class StepPacker {
 
 /**
  * The steps that write a row of a hit set, with its decision cells `decided` and its
- * reason parts `reason` (indices into `parts`) in order, with the cell operations
- * `ops`. The reason text is written in place, as putCell would write it,
- * its literals merged with the cells around them: numbers never need quotes, so
- * whether the cell is quoted is known from the literals, and they are written with
- * their quotes doubled; only a number at its start decides, per row, whether a
- * free-text cell starts like a formula.
+ * reason text `reason` (parts indexing `parts`), with the cell operations `ops`.
+ * The reason text is written in place, as putCell would write it, its literals
+ * merged with the cells around them: numbers never need quotes, so whether the cell
+ * is quoted is known from the literals, and they are written with their quotes
+ * doubled; only a number at its start decides, per row, whether a free-text cell
+ * starts like a formula.
  */
 function rowSteps(
   steps: StepPacker,
   ops: readonly CellOp[],
   runStart: Int32Array | null,
   decided: readonly Uint8Array[],
-  reason: readonly number[],
+  reason: ReasonLayout,
   parts: readonly ReasonPart[],
 ): void {
   const literal = steps.literal;
-  const add = (b: Uint8Array, quoted = false) => {
-    if (!quoted) literal.append(b);
-    else
-      for (const x of b) {
-        literal.byte(x);
-        if (x === QUOTE) literal.byte(QUOTE);
-      }
-  };
-  ops.forEach((op, k) => {
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k]!;
     const run = runStart === null ? NOT_IN_RUN : runStart[k]!;
     // A run's cells after its first, and the commas between them, are in its bytes.
-    if (run === IN_RUN) return;
+    if (run === IN_RUN) continue;
     if (k > 0) literal.byte(COMMA);
     if (run !== NOT_IN_RUN) {
       steps.step(RUN, run, 0);
-      return;
+      continue;
     }
     switch (op.kind) {
       case CONSTANT:
-        add(op.bytes);
+        literal.append(op.bytes);
         break;
       case DECISION:
-        add(decided[op.decision]!);
+        literal.append(decided[op.decision]!);
         break;
       case CHANNEL:
         steps.step(CHANNEL, 0, 0);
         break;
-      case REASON: {
-        const quoted = reason.some((j) => needsQuotes(parts[j]!.literal, 0, parts[j]!.literal.length));
-        const firstAt = reason.findIndex((j) => parts[j]!.number !== null || parts[j]!.literal.length > 0);
-        const first = firstAt < 0 ? undefined : parts[reason[firstAt]!]!;
-        if (quoted) literal.byte(QUOTE);
-        if (op.freeText && first !== undefined && first.number === null && startsLikeFormula(first.literal, 0, first.literal.length))
-          literal.byte(APOSTROPHE);
-        for (let m = 0; m < reason.length; m++) {
-          const part = parts[reason[m]!]!;
-          if (part.number === null) add(part.literal, quoted);
-          else steps.step(op.freeText && m === firstAt ? LEADING_NUMBER : NUMBER, 0, reason[m]!);
-        }
-        if (quoted) literal.byte(QUOTE);
+      case REASON:
+        reasonSteps(steps, op.freeText, reason, parts);
         break;
-      }
       default:
         steps.step(op.kind, k, 0);
     }
-  });
+  }
   literal.byte(LF);
   steps.step(END, 0, 0);
+}
+
+/** The steps of a reason cell (see rowSteps). */
+function reasonSteps(steps: StepPacker, freeText: boolean, reason: ReasonLayout, parts: readonly ReasonPart[]): void {
+  const literal = steps.literal,
+    firstAt = reason.firstAt;
+  const first = firstAt < 0 ? undefined : parts[reason.parts[firstAt]!]!;
+  if (reason.quoted) literal.byte(QUOTE);
+  if (freeText && first !== undefined && first.number === null && startsLikeFormula(first.literal, 0, first.literal.length))
+    literal.byte(APOSTROPHE);
+  for (let m = 0; m < reason.parts.length; m++) {
+    const k = reason.parts[m]!;
+    if (parts[k]!.number === null) literal.append(reason.literals[m]!);
+    else steps.step(freeText && m === firstAt ? LEADING_NUMBER : NUMBER, 0, k);
+  }
+  if (reason.quoted) literal.byte(QUOTE);
 }
 
 /**
@@ -1143,6 +1241,35 @@ function putRounded(dst: Uint8Array, p: number, n: number, places: 1 | 2): numbe
 
 /** 2^46: from there on a double's neighbours are 2^-6 apart or more. */
 const SHORT_ROUNDED = 2 ** 46;
+
+/** A DataView of b's bytes, for copyBytes. */
+export function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const NO_VIEW = viewOf(NO_BYTES);
+
+/**
+ * src[s..e) into dst at p, dv and sv viewing dst and src (viewOf); returns the end.
+ * Eight bytes a step through the views: dst.set(src.subarray(s, e), p) makes an
+ * object per copy (some 65 ns whatever the length, and garbage to collect), a loop
+ * over the bytes takes some 2 ns a byte, and a row is a dozen copies of 10 to 150
+ * bytes (literals, subscriber cells, the row again into the next file).
+ */
+export function copyBytes(dst: Uint8Array, dv: DataView, p: number, src: Uint8Array, sv: DataView, s: number, e: number): number {
+  let k = s;
+  for (; k + 8 <= e; k += 8, p += 8) {
+    dv.setInt32(p, sv.getInt32(k, true), true);
+    dv.setInt32(p + 4, sv.getInt32(k + 4, true), true);
+  }
+  if (k + 4 <= e) {
+    dv.setInt32(p, sv.getInt32(k, true), true);
+    k += 4;
+    p += 4;
+  }
+  for (; k < e; k++) dst[p++] = src[k]!;
+  return p;
+}
 
 /** Whether b[s..e) is `cell`. */
 function sameBytes(cell: Uint8Array, b: Uint8Array, s: number, e: number): boolean {

@@ -27,6 +27,7 @@ import { TASK_ID_WIDTH, TASK_STATES } from '../../src/tasks/ledger.js';
 import type { FeatureColumn } from '../../src/rules/compile.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
+  copyBytes,
   putFormattedNumber,
   dueAt,
   formatNumber,
@@ -38,6 +39,7 @@ import {
   writeTaskFile,
   type TaskInput,
   type TaskProfile,
+  viewOf,
 } from '../../src/tasks/tasks.js';
 import { formatDay, parseDay } from '../../src/util/dates.js';
 import { CodedText, TextColumn } from '../../src/util/text-column.js';
@@ -631,6 +633,32 @@ function nextDown(v: number): number {
 }
 
 describe('the byte forms the writer uses', () => {
+  it('copies bytes through views as a loop over them does, at any offsets, into views of larger buffers too', () => {
+    const copy = fc.record({
+      src: fc.uint8Array({ minLength: 1, maxLength: 80 }),
+      from: fc.nat(),
+      length: fc.nat({ max: 80 }),
+      srcOffset: fc.nat({ max: 7 }),
+      dstOffset: fc.nat({ max: 7 }),
+      at: fc.nat({ max: 40 }),
+    });
+    fc.assert(
+      fc.property(copy, ({ src: bytes, from, length, srcOffset, dstOffset, at }) => {
+        // Views that do not start their buffers, as a subarray's.
+        const src = new Uint8Array(srcOffset + bytes.length).subarray(srcOffset);
+        src.set(bytes);
+        const s = from % src.length,
+          e = Math.min(src.length, s + length);
+        const dst = new Uint8Array(dstOffset + 128).subarray(dstOffset).fill(0xaa);
+        const expected = dst.slice();
+        for (let k = s; k < e; k++) expected[at + k - s] = src[k]!;
+        expect(copyBytes(dst, viewOf(dst), at, src, viewOf(src), s, e)).toBe(at + e - s);
+        expect(dst).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('tells phone numbers as PHONE does', () => {
     const candidate = fc.oneof(
       phone,
