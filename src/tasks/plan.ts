@@ -169,11 +169,14 @@ export function subPlan(plan: TaskPlan, rows: Int32Array, channel?: string): Tas
  */
 export function deltaRows(plan: TaskPlan, rows?: Int32Array): Int32Array {
   const n = rows === undefined ? plan.subscriber.length : rows.length;
+  // A flag per hit set: the rows read it in rank order, at random among thousands of hit set objects.
+  const inDelta = Uint8Array.from(plan.hitSets, (h) => (h.delta ? 1 : 0)),
+    hitSet = plan.hitSet;
   const out = new Int32Array(n);
   let m = 0;
   for (let q = 0; q < n; q++) {
     const r = rows === undefined ? q : rows[q]!;
-    if (plan.hitSets[plan.hitSet[r]!]!.delta) out[m++] = r;
+    if (inDelta[hitSet[r]!] === 1) out[m++] = r;
   }
   return m === n ? out : out.slice(0, m);
 }

@@ -361,6 +361,8 @@ interface ReasonPart {
   literal: Uint8Array;
   number: CompiledNumber | null;
   columns: FeatureColumn[];
+  /** The arrays of `columns` (a measure's scaled sums: their values), which prefetch() reads. */
+  values: Column[];
   unit: string;
   isPercent: boolean;
 }
@@ -403,22 +405,26 @@ interface RowSteps {
 }
 
 function reasonParts(parts: TemplatePart[], features: FeatureTable): ReasonPart[] {
-  return parts.map(
-    (p): ReasonPart =>
-      typeof p === 'string'
-        ? { literal: utf8.encode(p), number: null, columns: [], unit: '', isPercent: false }
-        : {
-            literal: NO_BYTES,
-            number: p.compiled,
-            columns: columnsFor(features, p.compiled.columns),
-            unit: p.unit,
-            isPercent: p.isPercent,
-          },
+  return parts.map((p) =>
+    typeof p === 'string'
+      ? reasonPart(utf8.encode(p), null, [], '', false)
+      : reasonPart(NO_BYTES, p.compiled, columnsFor(features, p.compiled.columns), p.unit, p.isPercent),
   );
 }
 
-const SEPARATOR_PART: ReasonPart = { literal: REASON_SEPARATOR, number: null, columns: [], unit: '', isPercent: false };
-const NO_PART: ReasonPart = { literal: NO_BYTES, number: null, columns: [], unit: '', isPercent: false };
+/** Every ReasonPart made here: one shape for literals and numbers alike. */
+function reasonPart(
+  literal: Uint8Array,
+  number: CompiledNumber | null,
+  columns: FeatureColumn[],
+  unit: string,
+  isPercent: boolean,
+): ReasonPart {
+  return { literal, number, columns, values: columns.map((c) => ('unit' in c ? c.values : c)), unit, isPercent };
+}
+
+const SEPARATOR_PART = reasonPart(REASON_SEPARATOR, null, [], '', false);
+const NO_PART = reasonPart(NO_BYTES, null, [], '', false);
 
 /** One tier's file: its cell operations, and what each hit set puts in the row. */
 class TaskFile {
@@ -1089,7 +1095,7 @@ function reasonLayout(
     quoted,
     firstAt: reason.findIndex((j) => parts[j]!.number !== null || parts[j]!.literal.length > 0),
     room: 2 * room,
-    columns: [...new Set(reason.flatMap((k) => parts[k]!.columns.map((c) => ('unit' in c ? c.values : c))))],
+    columns: [...new Set(reason.flatMap((k) => parts[k]!.values))],
   };
 }
 
