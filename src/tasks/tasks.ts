@@ -1011,6 +1011,7 @@ function hitSetCells(
   // A scorecard's hit sets run to thousands, their reasons (the three rules that raised the score most) repeat.
   const layouts = new Map<string, ReasonLayout>();
   const decided: Uint8Array[] = decisions.map(() => NO_BYTES);
+  const template = rowTemplate(ops, runStart);
   const steps = new StepPacker();
   for (let x = 0; x < n; x++) {
     const h = hitSets[x]!;
@@ -1032,7 +1033,7 @@ function hitSetCells(
     cells.room[x] = room + channel.length + layout.room + 4;
     cells.reasonColumns[x] = layout.columns;
     cells.firstStep[x] = steps.count;
-    rowSteps(steps, ops, runStart, decided, layout, parts);
+    rowSteps(steps, template, decided, layout, parts);
   }
   cells.steps = steps.finish(parts);
   return cells;
@@ -1142,8 +1143,55 @@ class StepPacker {
 }
 
 /**
+ * A piece of every row of a file, as rowTemplate finds it: bytes that are the same
+ * in every row (CONSTANT), a decision cell (DECISION, index: which), the reason
+ * (REASON), or a step of its own (index: its cell operation, or its run for RUN).
+ */
+interface RowPiece {
+  kind: number;
+  bytes: Uint8Array;
+  index: number;
+  freeText: boolean;
+}
+
+function rowPiece(kind: number, bytes: Uint8Array, index: number, freeText: boolean): RowPiece {
+  return { kind, bytes, index, freeText };
+}
+
+/**
+ * The cell operations `ops` as rowSteps goes through them for each hit set: the
+ * commas, constant cells and the line end merged, a run's cells as one piece. Made
+ * once per file: a scorecard's tier has thousands of hit sets, its file one set of
+ * cell operations.
+ */
+function rowTemplate(ops: readonly CellOp[], runStart: Int32Array | null): RowPiece[] {
+  const pieces: RowPiece[] = [];
+  const literal = new ByteBuffer(256);
+  const piece = (kind: number, index: number, freeText = false) => {
+    if (literal.length > 0) pieces.push(rowPiece(CONSTANT, literal.toBytes(), 0, false));
+    literal.length = 0;
+    if (kind !== CONSTANT) pieces.push(rowPiece(kind, NO_BYTES, index, freeText));
+  };
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k]!;
+    const run = runStart === null ? NOT_IN_RUN : runStart[k]!;
+    // A run's cells after its first, and the commas between them, are in its bytes.
+    if (run === IN_RUN) continue;
+    if (k > 0) literal.byte(COMMA);
+    if (run !== NOT_IN_RUN) piece(RUN, run);
+    else if (op.kind === CONSTANT) literal.append(op.bytes);
+    else if (op.kind === DECISION) piece(DECISION, op.decision);
+    else if (op.kind === REASON) piece(REASON, 0, op.freeText);
+    else piece(op.kind, op.kind === CHANNEL ? 0 : k);
+  }
+  literal.byte(LF);
+  piece(CONSTANT, 0);
+  return pieces;
+}
+
+/**
  * The steps that write a row of a hit set, with its decision cells `decided` and its
- * reason text `reason` (parts indexing `parts`), with the cell operations `ops`.
+ * reason text `reason` (parts indexing `parts`), along the file's rowTemplate.
  * The reason text is written in place, as putCell would write it, its literals
  * merged with the cells around them: numbers never need quotes, so whether the cell
  * is quoted is known from the literals, and they are written with their quotes
@@ -1152,41 +1200,28 @@ class StepPacker {
  */
 function rowSteps(
   steps: StepPacker,
-  ops: readonly CellOp[],
-  runStart: Int32Array | null,
+  template: readonly RowPiece[],
   decided: readonly Uint8Array[],
   reason: ReasonLayout,
   parts: readonly ReasonPart[],
 ): void {
   const literal = steps.literal;
-  for (let k = 0; k < ops.length; k++) {
-    const op = ops[k]!;
-    const run = runStart === null ? NOT_IN_RUN : runStart[k]!;
-    // A run's cells after its first, and the commas between them, are in its bytes.
-    if (run === IN_RUN) continue;
-    if (k > 0) literal.byte(COMMA);
-    if (run !== NOT_IN_RUN) {
-      steps.step(RUN, run, 0);
-      continue;
-    }
-    switch (op.kind) {
+  for (let x = 0; x < template.length; x++) {
+    const piece = template[x]!;
+    switch (piece.kind) {
       case CONSTANT:
-        literal.append(op.bytes);
+        literal.append(piece.bytes);
         break;
       case DECISION:
-        literal.append(decided[op.decision]!);
-        break;
-      case CHANNEL:
-        steps.step(CHANNEL, 0, 0);
+        literal.append(decided[piece.index]!);
         break;
       case REASON:
-        reasonSteps(steps, op.freeText, reason, parts);
+        reasonSteps(steps, piece.freeText, reason, parts);
         break;
       default:
-        steps.step(op.kind, k, 0);
+        steps.step(piece.kind, piece.index, 0);
     }
   }
-  literal.byte(LF);
   steps.step(END, 0, 0);
 }
 
