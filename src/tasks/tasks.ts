@@ -23,6 +23,7 @@ import {
   ByteBuffer,
   cellBytes,
   cellRoom,
+  copyBytes,
   needsQuotes,
   NUMBER_ROOM,
   putAscii,
@@ -34,6 +35,7 @@ import {
   putScaled,
   putUint,
   startsLikeFormula,
+  viewOf,
   type CsvBytesWriter,
 } from '../util/bytes.js';
 import type { Column, CompiledNumber, FeatureColumn } from '../rules/compile.js';
@@ -1283,34 +1285,7 @@ function putRounded(dst: Uint8Array, p: number, n: number, places: 1 | 2): numbe
 /** 2^46: from there on a double's neighbours are 2^-6 apart or more. */
 const SHORT_ROUNDED = 2 ** 46;
 
-/** A DataView of b's bytes, for copyBytes. */
-export function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
 const NO_VIEW = viewOf(NO_BYTES);
-
-/**
- * src[s..e) into dst at p, dv and sv viewing dst and src (viewOf); returns the end.
- * Eight bytes a step through the views: dst.set(src.subarray(s, e), p) makes an
- * object per copy (some 65 ns whatever the length, and garbage to collect), a loop
- * over the bytes takes some 2 ns a byte, and a row is a dozen copies of 10 to 150
- * bytes (literals, subscriber cells, the row again into the next file).
- */
-export function copyBytes(dst: Uint8Array, dv: DataView, p: number, src: Uint8Array, sv: DataView, s: number, e: number): number {
-  let k = s;
-  for (; k + 8 <= e; k += 8, p += 8) {
-    dv.setInt32(p, sv.getInt32(k, true), true);
-    dv.setInt32(p + 4, sv.getInt32(k + 4, true), true);
-  }
-  if (k + 4 <= e) {
-    dv.setInt32(p, sv.getInt32(k, true), true);
-    k += 4;
-    p += 4;
-  }
-  for (; k < e; k++) dst[p++] = src[k]!;
-  return p;
-}
 
 /** Whether b[s..e) is `cell`. */
 function sameBytes(cell: Uint8Array, b: Uint8Array, s: number, e: number): boolean {

@@ -98,6 +98,34 @@ export function putBytes(dst: Uint8Array, p: number, b: Uint8Array, s: number, e
   return p;
 }
 
+/** A DataView of b's bytes, for copyBytes. */
+export function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * putBytes for a caller that keeps views of its buffers: src[s..e) into dst at p, dv
+ * and sv viewing dst and src (viewOf); returns the end. Eight bytes a step through the
+ * views: dst.set(src.subarray(s, e), p) makes an object per copy (some 65 ns whatever
+ * the length, and garbage to collect), a loop over the bytes takes some 2 ns a byte,
+ * and a task row is a dozen copies of 10 to 150 bytes (literals, subscriber cells, the
+ * row again into the next file).
+ */
+export function copyBytes(dst: Uint8Array, dv: DataView, p: number, src: Uint8Array, sv: DataView, s: number, e: number): number {
+  let k = s;
+  for (; k + 8 <= e; k += 8, p += 8) {
+    dv.setInt32(p, sv.getInt32(k, true), true);
+    dv.setInt32(p + 4, sv.getInt32(k + 4, true), true);
+  }
+  if (k + 4 <= e) {
+    dv.setInt32(p, sv.getInt32(k, true), true);
+    k += 4;
+    p += 4;
+  }
+  for (; k < e; k++) dst[p++] = src[k]!;
+  return p;
+}
+
 /** A string that is all ASCII (text.length bytes). */
 export function putAscii(dst: Uint8Array, p: number, text: string): number {
   for (let k = 0; k < text.length; k++) dst[p++] = text.charCodeAt(k);

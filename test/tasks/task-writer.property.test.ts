@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { parseRulePack, type RuleDef, type RulePack } from '../../src/config/rulepack.js';
 import type { FeatureTable } from '../../src/features/features.js';
 import type { SubscriberTable } from '../../src/ingest/subscribers.js';
-import { CsvBytesWriter, putFixed } from '../../src/util/bytes.js';
+import { copyBytes, CsvBytesWriter, putFixed, viewOf } from '../../src/util/bytes.js';
 import { csvLine } from '../../src/output/csv.js';
 import { maskName, maskPhone, PHONE } from '../../src/util/mask.js';
 import { isPhoneBytes } from '../../src/util/phone.js';
@@ -27,7 +27,6 @@ import { TASK_ID_WIDTH, TASK_STATES } from '../../src/tasks/ledger.js';
 import type { FeatureColumn } from '../../src/rules/compile.js';
 import { ChurnwatchError } from '../../src/errors.js';
 import {
-  copyBytes,
   putFormattedNumber,
   dueAt,
   formatNumber,
@@ -39,7 +38,6 @@ import {
   writeTaskFile,
   type TaskInput,
   type TaskProfile,
-  viewOf,
 } from '../../src/tasks/tasks.js';
 import { formatDay, parseDay } from '../../src/util/dates.js';
 import { CodedText, TextColumn } from '../../src/util/text-column.js';
