@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { ChurnwatchError } from '../errors.js';
+import { YamlTextError, parseYamlText } from './yaml-text.js';
 import { ExpressionError, parseExpression, pointAt } from '../rules/parse.js';
 import { checkExpression, type Checked } from '../rules/check.js';
 import { compileCondition, compileNumber, type CompiledCondition, type CompiledNumber } from '../rules/compile.js';
@@ -364,16 +364,6 @@ export function numberExpression(
   return { compiled: compileNumber(c.tree, c.features.keys()), features: c.features };
 }
 
-/**
- * The YAML parser, loaded when a pack is first parsed: a worker thread that renders
- * task rows imports this module's helpers, and loading the parser costs it ~0.1 s.
- */
-let yaml: typeof import('yaml') | undefined;
-function parseYaml(text: string, options: import('yaml').ParseOptions): unknown {
-  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
-  return yaml.parse(text, options);
-}
-
 /** Far above any real pack (the default is 6 kB, 255 long rules fit in 200 kB); parsing more YAML would only take time. */
 export const MAX_PACK_CHARS = 2_000_000;
 
@@ -382,13 +372,13 @@ export function parseRulePack(text: string, file: string): RulePack {
   if (text.length > MAX_PACK_CHARS) v.fail('pack', `the file has ${text.length} characters, more than the limit of ${MAX_PACK_CHARS}`);
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: true });
+    doc = parseYamlText(text);
   } catch (e) {
-    const linePos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    if (!(e instanceof YamlTextError)) throw e;
     throw new ChurnwatchError(
       'CW_RULEPACK_INVALID',
-      `${file}${linePos ? `:${linePos.line}:${linePos.col}` : ''}: not valid YAML: ${(e as Error).message.split('\n')[0]}`,
-      { file, line: linePos?.line },
+      `${file}${e.line === undefined ? '' : `:${e.line}:${e.column}`}: not valid YAML: ${e.reason}`,
+      { file, line: e.line },
     );
   }
   const root = v.obj(doc, 'pack', [

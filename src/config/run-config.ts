@@ -8,10 +8,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z as Z } from 'zod';
 import { createRequire } from 'node:module';
 import { ChurnwatchError } from '../errors.js';
+import { YamlTextError, parseYamlText } from './yaml-text.js';
 import { LOCALES, type Locale } from './rulepack.js';
 import {
   ENCODINGS,
@@ -293,9 +293,10 @@ function invalid(file: string, path: string, msg: string): ChurnwatchError {
 export function parseRunConfig(text: string, file: string, source: ConfigSource | null = null): RunConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYamlText(text);
   } catch (e) {
-    throw invalid(file, '(document)', `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+    if (!(e instanceof YamlTextError)) throw e;
+    throw invalid(file, e.line === undefined ? '(document)' : `line ${e.line}, column ${e.column}`, `not valid YAML: ${e.reason}`);
   }
   const r = schemaOf().safeParse(doc);
   if (!r.success) {
