@@ -341,18 +341,30 @@ function prepare(tree: Typed, features: Iterable<string>) {
   return { columns, body: statements.map((s) => `  ${s}\n`).join(''), result, unpack };
 }
 
+/**
+ * Each function is made at its first call: a pack's text compiles to hundreds (a
+ * calibrated pack's ~540, two per reason text and locale), a night calls a few dozen
+ * (a scorecard's steps are read off the measure's bins, the other locale's reasons
+ * are not rendered), and making them was ~15 ms of the single-threaded start-up.
+ */
 export function compileCondition(tree: Typed, features: Iterable<string>, compiler: Compiler = defaultCompiler): CompiledCondition {
   const { columns, body, result, unpack } = prepare(tree, features);
   // One loop, written out so the engine sees monomorphic typed-array reads.
   const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result} ? 1 : 0;\n}`;
-  const fn = compiler(['cols', 'n', 'D', 'out'], source) as CompiledCondition['run'];
-  return { columns, source, run: fn };
+  let fn: CompiledCondition['run'] | undefined;
+  const run: CompiledCondition['run'] = (cols, n, D, out) =>
+    (fn ??= compiler(['cols', 'n', 'D', 'out'], source) as CompiledCondition['run'])(cols, n, D, out);
+  return { columns, source, run };
 }
 
 export function compileNumber(tree: Typed, features: Iterable<string>, compiler: Compiler = defaultCompiler): CompiledNumber {
   const { columns, body, result, unpack } = prepare(tree, features);
   const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result};\n}`;
-  const run = compiler(['cols', 'n', 'D', 'out'], source) as CompiledNumber['run'];
-  const at = compiler(['cols', 'i', 'D'], `"use strict"; ${unpack}\n${body}  return ${result};`) as CompiledNumber['at'];
+  let runFn: CompiledNumber['run'] | undefined;
+  let atFn: CompiledNumber['at'] | undefined;
+  const run: CompiledNumber['run'] = (cols, n, D, out) =>
+    (runFn ??= compiler(['cols', 'n', 'D', 'out'], source) as CompiledNumber['run'])(cols, n, D, out);
+  const at: CompiledNumber['at'] = (cols, i, D) =>
+    (atFn ??= compiler(['cols', 'i', 'D'], `"use strict"; ${unpack}\n${body}  return ${result};`) as CompiledNumber['at'])(cols, i, D);
   return { columns, source, run, at };
 }
