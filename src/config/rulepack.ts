@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { ChurnwatchError } from '../errors.js';
+import { isTimeZone } from '../util/dates.js';
 import { YamlTextError, parseYamlText } from './yaml-text.js';
 import { ExpressionError, parseExpression, pointAt } from '../rules/parse.js';
 import { checkExpression, type Checked } from '../rules/check.js';
@@ -405,11 +406,7 @@ export function parseRulePack(text: string, file: string): RulePack {
   ]);
   const measures = parseMeasures(v, root.measures);
   const timeZone = v.str(root.time_zone, 'time_zone', 'Asia/Shanghai');
-  try {
-    new Intl.DateTimeFormat('en', { timeZone });
-  } catch {
-    v.fail('time_zone', `"${timeZone}" is not an IANA time zone`);
-  }
+  if (!isTimeZone(timeZone)) v.fail('time_zone', `"${timeZone}" is not an IANA time zone`);
 
   const valueSrc = v.str(root.value, 'value');
   const valueChecked = checked('value', valueSrc, 'number', measures);

@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import type { z as Z } from 'zod';
 import { createRequire } from 'node:module';
 import { ChurnwatchError } from '../errors.js';
+import { isTimeZone } from '../util/dates.js';
 import { YamlTextError, parseYamlText } from './yaml-text.js';
 import { LOCALES, type Locale } from './rulepack.js';
 import {
@@ -211,13 +212,7 @@ function makeSchema(z: typeof Z) {
     }),
   }).superRefine((c, ctx) => {
     const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-    if (c.time_zone !== undefined) {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: c.time_zone });
-      } catch {
-        fail(['time_zone'], `"${c.time_zone}" is not an IANA time zone`);
-      }
-    }
+    if (c.time_zone !== undefined && !isTimeZone(c.time_zone)) fail(['time_zone'], `"${c.time_zone}" is not an IANA time zone`);
     const { input, output } = c;
     if (input.thousands && input.delimiter === ',') fail(['input', 'thousands'], 'thousands separators need a delimiter other than ","');
     const fileOwner = new Map<string, string>();
