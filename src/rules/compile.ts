@@ -326,8 +326,7 @@ export function comparison(op: CompareOp, diff: string, E: string, abs = 'Math.a
   }
 }
 
-function prepare(tree: Typed, features: Iterable<string>) {
-  const columns = [...features];
+function prepare(tree: Typed, columns: readonly string[]) {
   const index = new Map(columns.map((k, j) => [k, j]));
   const { statements, result, scaled } = generateExpression(tree, (key) => index.get(key)!);
   // A measure given as a plain array would read as NaN everywhere: refused once, before the loop.
@@ -338,33 +337,56 @@ function prepare(tree: Typed, features: Iterable<string>) {
         : `const c${j} = cols[${j}];`,
     )
     .join(' ');
-  return { columns, body: statements.map((s) => `  ${s}\n`).join(''), result, unpack };
+  return { body: statements.map((s) => `  ${s}\n`).join(''), result, unpack };
 }
 
 /**
- * Each function is made at its first call: a pack's text compiles to hundreds (a
- * calibrated pack's ~540, two per reason text and locale), a night calls a few dozen
- * (a scorecard's steps are read off the measure's bins, the other locale's reasons
- * are not rendered), and making them was ~15 ms of the single-threaded start-up.
+ * Each function, and the code it is made from, is made at its first use: a pack's
+ * text compiles to hundreds (a calibrated pack's ~540, two per reason text and
+ * locale), a night calls a few dozen (a scorecard's steps are read off the measure's
+ * bins, the other locale's reasons are not rendered), and making them all was ~15 ms
+ * of the single-threaded start of a night.
  */
+function lazily<T>(make: () => T): () => T {
+  let made: T | undefined;
+  return () => (made ??= make());
+}
+
 export function compileCondition(tree: Typed, features: Iterable<string>, compiler: Compiler = defaultCompiler): CompiledCondition {
-  const { columns, body, result, unpack } = prepare(tree, features);
-  // One loop, written out so the engine sees monomorphic typed-array reads.
-  const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result} ? 1 : 0;\n}`;
-  let fn: CompiledCondition['run'] | undefined;
-  const run: CompiledCondition['run'] = (cols, n, D, out) =>
-    (fn ??= compiler(['cols', 'n', 'D', 'out'], source) as CompiledCondition['run'])(cols, n, D, out);
-  return { columns, source, run };
+  const columns = [...features];
+  const source = lazily(() => {
+    const { body, result, unpack } = prepare(tree, columns);
+    // One loop, written out so the engine sees monomorphic typed-array reads.
+    return `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result} ? 1 : 0;\n}`;
+  });
+  const fn = lazily(() => compiler(['cols', 'n', 'D', 'out'], source()) as CompiledCondition['run']);
+  return {
+    columns,
+    get source() {
+      return source();
+    },
+    run: (cols, n, D, out) => fn()(cols, n, D, out),
+  };
 }
 
 export function compileNumber(tree: Typed, features: Iterable<string>, compiler: Compiler = defaultCompiler): CompiledNumber {
-  const { columns, body, result, unpack } = prepare(tree, features);
-  const source = `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result};\n}`;
-  let runFn: CompiledNumber['run'] | undefined;
-  let atFn: CompiledNumber['at'] | undefined;
-  const run: CompiledNumber['run'] = (cols, n, D, out) =>
-    (runFn ??= compiler(['cols', 'n', 'D', 'out'], source) as CompiledNumber['run'])(cols, n, D, out);
-  const at: CompiledNumber['at'] = (cols, i, D) =>
-    (atFn ??= compiler(['cols', 'i', 'D'], `"use strict"; ${unpack}\n${body}  return ${result};`) as CompiledNumber['at'])(cols, i, D);
-  return { columns, source, run, at };
+  const columns = [...features];
+  const code = lazily(() => prepare(tree, columns));
+  const source = lazily(() => {
+    const { body, result, unpack } = code();
+    return `"use strict"; ${unpack}\nfor (let i = 0; i < n; i++) {\n${body}  out[i] = ${result};\n}`;
+  });
+  const runFn = lazily(() => compiler(['cols', 'n', 'D', 'out'], source()) as CompiledNumber['run']);
+  const atFn = lazily(() => {
+    const { body, result, unpack } = code();
+    return compiler(['cols', 'i', 'D'], `"use strict"; ${unpack}\n${body}  return ${result};`) as CompiledNumber['at'];
+  });
+  return {
+    columns,
+    get source() {
+      return source();
+    },
+    run: (cols, n, D, out) => runFn()(cols, n, D, out),
+    at: (cols, i, D) => atFn()(cols, i, D),
+  };
 }
