@@ -238,16 +238,31 @@ function parseTemplate(v: Validator, path: string, text: string, measures: reado
   return parts;
 }
 
+/**
+ * The {expressions} already checked against a pack's measures, by their text: a
+ * scorecard writes its measure into the reason of every step, in every locale (the
+ * calibrated pack's 315 expressions are 138 texts), and each was parsed, checked and
+ * compiled again on the single-threaded start of the night. A part is never changed
+ * once made, so the rules that show one expression share it.
+ */
+const partsByMeasures = new WeakMap<readonly ColumnMeasure[], Map<string, Exclude<TemplatePart, string>>>();
+
 /** A reason text's {expression}, checked and compiled (a worker thread that renders task rows compiles the pack's again from their text). */
 export function templatePart(expr: string, measures: readonly ColumnMeasure[], path: string): Exclude<TemplatePart, string> {
+  let parts = partsByMeasures.get(measures);
+  if (parts === undefined) partsByMeasures.set(measures, (parts = new Map()));
+  const known = parts.get(expr);
+  if (known !== undefined) return known;
   const c = checked(path, expr, 'number', measures, true);
-  return {
+  const part = {
     expr,
     unit: c.unit,
     isPercent: c.tree.k === 'call' && c.tree.fn === 'pct_change',
     compiled: compileNumber(c.tree, c.features.keys()),
     features: c.features,
   };
+  parts.set(expr, part);
+  return part;
 }
 
 const RULE_KEYS = [

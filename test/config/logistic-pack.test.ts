@@ -47,6 +47,20 @@ describe('rule pack score keys', () => {
     ]);
   });
 
+  it('the steps of a scorecard measure show one reason expression, checked and compiled once; another pack gets its own', () => {
+    const p = parseRulePack(HAND, 'hand.yaml');
+    const parts = p.rules.filter((r) => r.id.startsWith('bill_ratio_')).map((r) => r.reason.find((x) => typeof x !== 'string'));
+    expect(parts).toHaveLength(3);
+    expect(parts[0]).toMatchObject({ expr: 'amount(M0) / amount(M1)', unit: 'number' });
+    expect(parts[1]).toBe(parts[0]);
+    expect(parts[2]).toBe(parts[0]);
+    const again = parseRulePack(HAND, 'hand.yaml')
+      .rules.find((r) => r.id === 'bill_ratio_1')!
+      .reason.find((x) => typeof x !== 'string');
+    expect(again).not.toBe(parts[0]);
+    expect(again).toMatchObject({ expr: 'amount(M0) / amount(M1)' });
+  });
+
   it.each([
     [
       'a weight in a logistic pack',
