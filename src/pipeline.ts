@@ -219,6 +219,8 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       let contacts: ContactDecisions;
       let hits: HitCounts;
       let tasks: TaskOutputs | undefined;
+      let summary: Record<string, unknown>;
+      let reportHtml: string;
       // Listed after the score files, as they always were.
       const after: OutputRecord[] = [];
       try {
@@ -262,8 +264,28 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         after.push(writeCsv(publication, 'ledger.csv', (w) => writeLedger(w, ledger.rows)));
         // Counted while the task-files worker may still be writing the largest tier.
         hits = hitCounts(ev, scores);
-        await tasks.finish();
-        logger.debug({ tiers: tasks.writers }, 'task files written');
+        // finish() writes the tiers the worker has not taken, then waits for the worker's tier, its copies
+        // and fsyncs: the summary and the report are made meanwhile. The summary holds `timings` itself,
+        // which the stages still to end fill in; the report leaves the timings out.
+        const finishing = tasks.finish();
+        finishing.catch(() => {});
+        summary = buildSummary({
+          asOf,
+          pack,
+          extracts,
+          features: a.features,
+          m0: a.m0,
+          scores,
+          tasksPerTier: taskCounts,
+          contacts,
+          timings,
+          hits,
+        });
+        reportHtml = nightlyReportHtml(summary, scores.risk, o.outRoot);
+        const waitFrom = performance.now();
+        await finishing;
+        // waited_ms: how long this thread still waited for the task files (the worker's tier, the copies) after the report.
+        logger.debug({ tiers: tasks.writers, waited_ms: Math.round(performance.now() - waitFrom) }, 'task files written');
       } catch (e) {
         // The workers and the copies must be done with the folder before the failure path removes it.
         await Promise.allSettled([scoreFiles.settle(), taskFiles?.settle(), tasks?.settle()]);
@@ -290,21 +312,9 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       // A night from a scores file: that file is an input too (its bytes hashed as they were read).
       if ('scoresFile' in a)
         inputs.push({ extract: 'scores', file: a.scoresFile.file, bytes: a.scoresFile.bytes, sha256: a.scoresFile.sha256 });
-      const summary = buildSummary({
-        asOf,
-        pack,
-        extracts,
-        features: a.features,
-        m0: a.m0,
-        scores,
-        tasksPerTier: taskCounts,
-        contacts,
-        timings,
-        hits,
-      });
       publication.writeText('summary.json', JSON.stringify(summary, null, 2) + '\n');
       // The report leaves the timings out, so a rerun of the same inputs writes the same bytes.
-      publication.writeText('report.html', nightlyReportHtml(summary, scores.risk, o.outRoot));
+      publication.writeText('report.html', reportHtml);
       await publication.synced();
       logger.debug({ target: publication.target }, 'publishing');
       const published = publication.commit((outputs) =>
