@@ -14,6 +14,7 @@ import { ingest, type Extracts, type IngestPlan } from './ingest/ingest.js';
 import { checkGates } from './ingest/gates.js';
 import { packColumnNeeds, type ColumnNeeds, type ExtractName, type InputOptions } from './ingest/layout.js';
 import { evaluate, namedFlags, namedTerms, type Evaluation } from './evaluate/evaluate.js';
+import { RulesThread, type RulesShare } from './evaluate/rules-thread.js';
 import { assignTiers, score, scoresFrom, type Scores } from './score/score.js';
 import type { DuckDbEngine, EngineScores } from './engine/duckdb.js';
 import { plainColumn, type Column, type FeatureColumn } from './rules/compile.js';
@@ -59,6 +60,8 @@ export interface Tuning {
   idBatch?: boolean;
   /** Write the score files and the largest tier's task files on worker threads (true), or in this thread (false). */
   writeParallel?: boolean;
+  /** Share a scorecard's steps and logit with a worker thread (true), or run the rules in this thread alone (false). */
+  rulesParallel?: boolean;
 }
 
 export interface AnalysisHooks {
@@ -74,6 +77,8 @@ export interface AnalysisHooks {
   ingestFailed?: (e: unknown) => unknown;
   /** The extracts are read and their counts agree; called before any gate, so a failed run can still report them. */
   ingested?: (extracts: TaskExtracts) => void;
+  /** The rules stage shared its passes with a worker thread (rules-thread.ts): how. */
+  rulesShared?: (share: RulesShare) => void;
   /** The rules are evaluated in process (each pack's, in order), before the scores: their columns may go on meanwhile. */
   evaluated?: (evaluations: readonly Evaluation[]) => void;
   /**
@@ -109,7 +114,28 @@ export async function analyseEach(
   const extracts = await readStage(hooks, () =>
     ingest({ asOf, input: reading, features, needed, columnNeeds, parallel, minRangeBytes, ...hooks.ingest }),
   );
+  // Its modules load during the gates and features; a pack without a scorecard has no passes to share.
+  const rulesThread =
+    hooks.engine === undefined && packs.some((p) => p.scorecard.length > 0)
+      ? RulesThread.start(extracts.subscribers.n, hooks.tuning?.rulesParallel)
+      : null;
+  try {
+    return await analyseRead(extracts, asOf, packs, perPack, features, hooks, rulesThread);
+  } finally {
+    void rulesThread?.release();
+  }
+}
 
+/** analyseEach after the read. */
+async function analyseRead(
+  extracts: Extracts,
+  asOf: number,
+  packs: readonly RulePack[],
+  perPack: Map<string, FeatureRequest>[],
+  features: Map<string, FeatureRequest>,
+  hooks: AnalysisHooks,
+  rulesThread: RulesThread | null,
+): Promise<Analysis[]> {
   hooks.stageStart?.('gates');
   // M0 depends on the billing rows alone, so every pack's gates choose the same one.
   const m0 = packs.map((p, k) => checkGates(p, extracts, asOf, monthOfDay(asOf), perPack[k]!))[0]!;
@@ -121,8 +147,12 @@ export async function analyseEach(
   hooks.stageDone?.('features');
 
   hooks.stageStart?.('rules');
-  const evaluations = packs.map((p) => evaluate(p, table, asOf));
+  const evaluations = packs.map((p) => evaluate(p, table, asOf, rulesThread));
   hooks.stageDone?.('rules');
+  if (rulesThread !== null) {
+    void rulesThread.release();
+    hooks.rulesShared?.(rulesThread.share);
+  }
   hooks.evaluated?.(evaluations);
 
   hooks.stageStart?.('score');

@@ -192,6 +192,17 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
             logger.debug({ file: r.file, line: r.line, column: r.column, code: r.code }, 'row rejected');
           checkInputsUnchanged(x.files, before);
         },
+        rulesShared: (s) =>
+          logger.debug(
+            {
+              steps: s.steps,
+              steps_here: s.stepsHere,
+              logit_ranges: s.ranges,
+              logit_ranges_here: s.rangesHere,
+              waited_ms: Math.round(s.waitedMs),
+            },
+            'rules stage shared with a worker thread',
+          ),
         evaluated: ([ev]) => {
           if (scoresThread && publication && extracts && ev)
             scoresThread = handScoreRules(scoresThread, publication, extracts.subscribers.ids, ev);

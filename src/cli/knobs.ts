@@ -60,6 +60,14 @@ export const KNOBS: readonly Knob[] = [
       "write the score files and the largest tier's task files on worker threads (1) or in the main thread (0); unset: worker threads from 250,000 subscribers on two cores or more",
     parse: onOff,
   },
+  {
+    name: 'CHURNWATCH_RULES_PARALLEL',
+    key: 'rulesParallel',
+    values: '1 or 0',
+    meaning:
+      "share a scorecard's steps and logit between the main thread and a worker thread (1) or run the rules in the main thread alone (0); unset: the worker thread from 250,000 subscribers on two cores or more",
+    parse: onOff,
+  },
 ];
 
 /**

@@ -2,12 +2,15 @@
  * Runs the compiled rule pack over the feature columns: one 0/1 array per enabled
  * rule, with excluded subscribers (closed, by default) never flagged.
  */
-import { stepNumber, type RuleDef, type RulePack } from '../config/rulepack.js';
-import { COMPARE_TOLERANCE } from '../rules/compile.js';
+import { stepNumber, type RuleDef, type RulePack, type ScorecardMeasure } from '../config/rulepack.js';
 import type { FeatureTable } from '../features/features.js';
 import type { CompiledCondition, FeatureColumn } from '../rules/compile.js';
-import { sharedFloat64, sharedUint8 } from '../util/worker.js';
+import { sharedBytes, sharedFloat64, sharedInt32, sharedUint8 } from '../util/worker.js';
 import { BLOCK, HitBits, wordsFor } from './hit-bits.js';
+import { logitRows, NAMED_TERMS, stepFlag, stepTable, type TermTables } from './passes.js';
+import { RulesSplit, type RulesHelper } from './rules-thread.js';
+
+export { NAMED_TERMS } from './passes.js';
 
 export interface Evaluation {
   /** The enabled rules, in pack order: flags[j] and ruleIds[j] belong to rules[j]. */
@@ -58,23 +61,37 @@ function runCondition(c: CompiledCondition, table: FeatureTable, D: number): Uin
   return out;
 }
 
-export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evaluation {
+/**
+ * The pack's rules over the table. With `helper` (rules-thread.ts RulesThread) a
+ * scorecard's steps and its logit are shared with another thread; the flags, bins and
+ * sums are the same bits either way.
+ */
+export function evaluate(pack: RulePack, table: FeatureTable, D: number, helper: RulesHelper | null = null): Evaluation {
   const n = table.n;
   const excluded = runCondition(pack.exclude.compiled, table, D);
   // Flags and value in shared memory: the score-files worker reads them without a copy.
   const value = sharedFloat64(n);
   pack.value.compiled.run(columnsFor(table, pack.value.compiled.columns), n, D, value);
   const enabled = pack.rules.filter((r) => r.enabled);
-  const { flags: steps, binned } = stepFlags(pack, table, D, excluded, new Set(enabled.map((r) => r.id)));
+  const measures = scorecardSteps(pack, new Set(enabled.map((r) => r.id)));
+  const stepIds = new Set(measures.flatMap(({ steps }) => steps.map((st) => st.rule)));
   // The excluded are few (the closed): listed once, each rule's flags cleared at them only, not a pass over all.
   const out = excludedList(excluded);
-  const flags = enabled.map((r) => {
-    const step = steps.get(r.id);
-    if (step !== undefined) return step; // excluded subscribers already left out
+  const plainRules = enabled.filter((r) => !stepIds.has(r.id)),
+    plain = new Map<string, Uint8Array>();
+  // One plain rule at a time: the steps' jobs call for it while the other thread holds every values array.
+  const nextPlain = (): boolean => {
+    const r = plainRules[plain.size];
+    if (r === undefined) return false;
     const f = runCondition(r.compiled, table, D);
     for (let k = 0; k < out.length; k++) f[out[k]!] = 0;
-    return f;
-  });
+    plain.set(r.id, f);
+    return true;
+  };
+  const split = new RulesSplit(n, measures.length > 0 ? helper : null, measures.length, nextPlain);
+  const { flags: steps, binned } = stepFlags(measures, table, D, excluded, split);
+  split.finish();
+  const flags = enabled.map((r) => steps.get(r.id) ?? plain.get(r.id)!);
   const ruleIds = enabled.map((r) => r.id);
   const bins = binned.flatMap(({ rules, bin, hits }) => {
     const first = ruleIds.indexOf(rules[0]!);
@@ -82,7 +99,7 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number): Evalua
     return rules.every((id, k) => ruleIds[first + k] === id) ? [{ first, steps: rules.length, bin, hits }] : [];
   });
   if (pack.score !== 'logistic') return { rules: enabled, ruleIds, flags, named: flags, excluded, value, bins };
-  const { named, sums } = namedAndLogit(enabled, flags, n, bins, pack.intercept);
+  const { named, sums } = namedAndLogit(enabled, flags, n, bins, pack.intercept, split);
   return { rules: enabled, ruleIds, flags, named, excluded, value, bins, ...(sums !== null && { logit: sums }) };
 }
 
@@ -95,6 +112,14 @@ function excludedList(excluded: Uint8Array): Int32Array {
   return out;
 }
 
+/** The scorecard's measures with their enabled steps that have bounds ("given", x == x, keeps its condition). */
+function scorecardSteps(pack: RulePack, enabled: Set<string>): { m: ScorecardMeasure; steps: ScorecardMeasure['steps'] }[] {
+  return pack.scorecard.flatMap((m) => {
+    const steps = m.steps.filter((st) => (st.from !== null || st.below !== null) && enabled.has(st.rule));
+    return steps.length === 0 ? [] : [{ m, steps }];
+  });
+}
+
 /**
  * The flags of a scorecard's enabled steps, each measure computed once for all its
  * steps (a step's own condition would compute it again per step), the excluded left
@@ -103,188 +128,59 @@ function excludedList(excluded: Uint8Array): Int32Array {
  * `x < below` as x − below < −E, so the flags are the conditions' own (the SQL
  * differential test checks both). Each subscriber's step is found in one pass per
  * measure (stepBins), then each step's flags are read off it four subscribers at a
- * time; a pass per step over the measure compared every value twice per step.
+ * time; a pass per step over the measure compared every value twice per step. Those
+ * passes are a job per measure (passes.ts binSteps) that `split` runs here or hands
+ * to the other thread; the measure's values, by the rule code, are made here.
  */
 function stepFlags(
-  pack: RulePack,
+  measures: ReturnType<typeof scorecardSteps>,
   table: FeatureTable,
   D: number,
   excluded: Uint8Array,
-  enabled: Set<string>,
+  split: RulesSplit,
 ): { flags: Map<string, Uint8Array>; binned: ({ rules: string[] } & Pick<StepBins, 'bin' | 'hits'>)[] } {
   const flags = new Map<string, Uint8Array>();
   const binned: ({ rules: string[] } & Pick<StepBins, 'bin' | 'hits'>)[] = [];
   const n = table.n;
-  // One measure's values at a time, each written whole over the last: a new array per measure was 8 bytes a
-  // subscriber each for the collector.
-  let values: Float64Array | null = null;
-  for (const m of pack.scorecard) {
-    // "given" (no bounds) keeps its condition, x == x; a disabled step is not computed.
-    const steps = m.steps.filter((st) => (st.from !== null || st.below !== null) && enabled.has(st.rule));
-    if (steps.length === 0) continue;
-    const x = (values ??= new Float64Array(n));
-    m.compiled.run(columnsFor(table, m.compiled.columns), n, D, x);
-    const bounds = steps.map((st) => ({
+  const bounds = measures.map(({ steps }) =>
+    steps.map((st) => ({
       lo: st.from === null ? null : Number(stepNumber(st.from)),
       hi: st.below === null ? null : Number(stepNumber(st.below)),
-    }));
-    const found = stepBins(bounds, x, excluded);
-    if (found === null) {
-      bounds.forEach(({ lo, hi }, k) => {
-        flags.set(steps[k]!.rule, stepFlag(lo, hi, x, excluded));
+    })),
+  );
+  const found = bounds.map(stepTable);
+  // The binned measures' bins and flags in shared memory, as every rule's flags: the score-files worker reads
+  // them where they are (a scorecard's steps are most of its columns, and each was copied for the worker at the
+  // end of the score stage), and the rules thread writes them. One buffer: its pages are zeroed where written
+  // (a column of its own was zeroed by this thread when made, even the columns the other thread writes).
+  const columns = sharedBytes(found.flatMap((t, k) => (t === null ? [] : Array<number>(measures[k]!.steps.length + 1).fill(n))));
+  let next = 0;
+  measures.forEach(({ m, steps }, k) => {
+    const x = split.values();
+    m.compiled.run(columnsFor(table, m.compiled.columns), n, D, x);
+    const t = found[k]!;
+    if (t === null) {
+      bounds[k]!.forEach(({ lo, hi }, j) => {
+        flags.set(steps[j]!.rule, stepFlag(lo, hi, x, excluded));
       });
-      continue;
+      return;
     }
-    // In shared memory as every rule's flags: the score-files worker reads them where they are (a scorecard's
-    // steps are most of its columns, and each was copied for the worker at the end of the score stage).
-    const hits = new Int32Array(steps.length + 1);
-    hits[0] = n;
-    steps.forEach((st, k) => {
-      const flag = sharedUint8(n),
-        count = binFlag(found, k + 1, flag);
-      flags.set(st.rule, flag);
-      hits[k + 1] = count;
-      hits[0] -= count;
+    const bin = columns[next++]!,
+      stepColumns = steps.map(() => columns[next++]!),
+      hits = sharedInt32(steps.length + 1);
+    steps.forEach((st, j) => {
+      flags.set(st.rule, stepColumns[j]!);
     });
-    binned.push({ rules: steps.map((st) => st.rule), bin: found, hits });
-  }
+    binned.push({ rules: steps.map((st) => st.rule), bin, hits });
+    split.steps({ table: t, x, excluded, bin, flags: stepColumns, hits });
+  });
   return { flags, binned };
-}
-
-/** One step's flags by its own comparisons (0/1 numbers, and-ed: no branch per cell). */
-export function stepFlag(lo: number | null, hi: number | null, x: Float64Array, excluded: Uint8Array): Uint8Array {
-  const E = COMPARE_TOLERANCE,
-    n = x.length;
-  const f = sharedUint8(n);
-  if (lo === null) for (let i = 0; i < n; i++) f[i] = +(x[i]! - hi! < -E) & (excluded[i]! ^ 1);
-  else if (hi === null) for (let i = 0; i < n; i++) f[i] = +(lo - x[i]! <= E) & (excluded[i]! ^ 1);
-  else for (let i = 0; i < n; i++) f[i] = +(lo - x[i]! <= E) & +(x[i]! - hi < -E) & (excluded[i]! ^ 1);
-  return f;
-}
-
-/**
- * Each subscriber's step (k + 1 for bounds[k], 0 for none or excluded), or null when
- * the steps are not in order without overlap (then the caller compares per step).
- * Both comparisons are of one kind, b − x <= E: `x − below < −E` is its negation
- * (fl(x − b) = −fl(b − x), false on NaN either way), and fl(b − x) only grows with b,
- * so the bounds a value passes are the lowest ones of the sorted list, and their
- * count c says the step: bounds[k] holds exactly when its from is among the first c
- * and its below is not. Steps in order with from >= the last below hold for disjoint
- * ranges of c; a NaN passes no bound and is in no step (the test x === x).
- */
-export function stepBins(
-  bounds: readonly { lo: number | null; hi: number | null }[],
-  x: Float64Array,
-  excluded: Uint8Array,
-): Uint8Array | null {
-  if (bounds.length > 254) return null;
-  const sorted = [...new Set(bounds.flatMap(({ lo, hi }) => [lo, hi]).filter((b): b is number => b !== null))].sort((a, b) => a - b);
-  const stepOf = new Uint8Array(sorted.length + 1);
-  for (let k = 0; k < bounds.length; k++) {
-    const { lo, hi } = bounds[k]!;
-    const from = lo === null ? 0 : sorted.indexOf(lo) + 1,
-      to = hi === null ? sorted.length : sorted.indexOf(hi);
-    for (let c = from; c <= to; c++) {
-      if (stepOf[c] !== 0) return null;
-      stepOf[c] = k + 1;
-    }
-  }
-  const bin = new Uint8Array(x.length);
-  if (sorted.length <= UNROLLED_BOUNDS) binsUnrolled(sorted, stepOf, x, excluded, bin);
-  else binsByLoop(Float64Array.from(sorted), stepOf, x, excluded, bin);
-  return bin;
-}
-
-/** Up to this many bounds, stepBins compares each value with every one in straight-line code. */
-const UNROLLED_BOUNDS = 8;
-
-/**
- * stepBins' count with up to UNROLLED_BOUNDS bounds in locals, the missing ones +Infinity:
- * Infinity − v is Infinity or NaN, never <= E, so they add nothing. A loop over the
- * bounds per subscriber took five times as long as the comparisons themselves.
- */
-function binsUnrolled(sorted: readonly number[], stepOf: Uint8Array, x: Float64Array, excluded: Uint8Array, bin: Uint8Array): void {
-  const E = COMPARE_TOLERANCE,
-    n = x.length;
-  const [b0 = Infinity, b1 = Infinity, b2 = Infinity, b3 = Infinity, b4 = Infinity, b5 = Infinity, b6 = Infinity, b7 = Infinity] = sorted;
-  const at = new Uint8Array(UNROLLED_BOUNDS + 1);
-  at.set(stepOf);
-  if (sorted.length <= 4)
-    for (let i = 0; i < n; i++) {
-      const v = x[i]!;
-      const c = +(b0 - v <= E) + +(b1 - v <= E) + +(b2 - v <= E) + +(b3 - v <= E);
-      bin[i] = at[c]! * (+(v === v) & (excluded[i]! ^ 1));
-    }
-  else
-    for (let i = 0; i < n; i++) {
-      const v = x[i]!;
-      const c =
-        +(b0 - v <= E) +
-        +(b1 - v <= E) +
-        +(b2 - v <= E) +
-        +(b3 - v <= E) +
-        +(b4 - v <= E) +
-        +(b5 - v <= E) +
-        +(b6 - v <= E) +
-        +(b7 - v <= E);
-      bin[i] = at[c]! * (+(v === v) & (excluded[i]! ^ 1));
-    }
-}
-
-/** stepBins' count over any number of sorted bounds. */
-function binsByLoop(B: Float64Array, stepOf: Uint8Array, x: Float64Array, excluded: Uint8Array, bin: Uint8Array): void {
-  const E = COMPARE_TOLERANCE,
-    n = x.length,
-    nb = B.length;
-  for (let i = 0; i < n; i++) {
-    const v = x[i]!;
-    let c = 0;
-    for (let k = 0; k < nb; k++) c += +(B[k]! - v <= E);
-    bin[i] = stepOf[c]! * (+(v === v) & (excluded[i]! ^ 1));
-  }
-}
-
-/**
- * The 0/1 bytes bin[i] === k, four at a time where the columns are aligned: a byte of
- * bin ^ k is 0 exactly where it held k, and ((t & 0x7f) + 0x7f | t) sets a byte's high
- * bit exactly where the byte is not 0, carrying into no other byte. The words are summed
- * as they are written, for the count of ones (127 words of 0/1 bytes a sum: no byte
- * carries into the next, nor the sum past 2^31), where a pass per measure over its bins
- * counted them. Writes them into f (as long as bin); returns the count.
- */
-export function binFlag(bin: Uint8Array, k: number, f: Uint8Array): number {
-  const n = bin.length;
-  const words = n >>> 2,
-    pattern = Math.imul(k, 0x01010101);
-  let count = 0;
-  // The bytes past the last whole word first: run before the words, this loop's types are known when the engine
-  // optimises the word loop, where after it they were not and the optimised code left it on every call.
-  for (let i = words << 2; i < n; i++) count += f[i] = +(bin[i] === k);
-  const bw = new Uint32Array(bin.buffer, bin.byteOffset, words),
-    fw = new Uint32Array(f.buffer, f.byteOffset, words);
-  for (let from = 0; from < words; from += 127) {
-    const to = Math.min(words, from + 127);
-    let lanes = 0;
-    for (let w = from; w < to; w++) {
-      const t = bw[w]! ^ pattern;
-      const ones = (~(((t & 0x7f7f7f7f) + 0x7f7f7f7f) | t) & 0x80808080) >>> 7;
-      fw[w] = ones;
-      lanes += ones;
-    }
-    count += (lanes & 0xff) + ((lanes >>> 8) & 0xff) + ((lanes >>> 16) & 0xff) + (lanes >>> 24);
-  }
-  // A number, not an object: code after the loop that the first call's optimised code has no feedback for left
-  // that code on most calls (--trace-deopt: 41 of 80 calls left it where it made an object).
-  return count;
 }
 
 /** The flags of the rules a task names (Evaluation.named). */
 export function namedFlags(ev: Pick<Evaluation, 'flags' | 'named'>): readonly Uint8Array[] {
   return ev.named ?? ev.flags;
 }
-
-/** How many terms a logistic task names: enough to say why, short enough for an agent's screen. */
-export const NAMED_TERMS = 3;
 
 /**
  * A logistic pack's logit before σ: intercept + the points of every rule hit, added in
@@ -317,6 +213,7 @@ export function namedAndLogit(
   n: number,
   bins: readonly StepBins[],
   intercept: number,
+  split?: RulesSplit,
 ): { named: Uint8Array[]; sums: LogitSums | null } {
   const order = rules
     .map((_, j) => j)
@@ -324,10 +221,11 @@ export function namedAndLogit(
     .sort((a, b) => rules[b]!.weight - rules[a]!.weight || a - b);
   // The named terms as hit bits (a few per subscriber), the columns made from them when read: the task stage reads
   // the bits, and making them from 50-odd sparse columns afterwards took longer than this whole loop.
+  // In shared memory with a split: the other thread names its subscribers' terms too.
   const words = wordsFor(flags.length),
-    bits = new Int32Array(n * words);
+    bits = split === undefined ? new Int32Array(n * words) : sharedInt32(n * words);
   let sums: LogitSums | null = null;
-  if (bins.length > 0 && order.length <= 64) sums = namedByBins(rules, order, flags, bins, n, bits, intercept);
+  if (bins.length > 0 && order.length <= 64) sums = namedByBins(rules, order, flags, bins, n, bits, intercept, split);
   else {
     // A block of subscribers through every rule before the next block (each subscriber still takes its rules in order).
     const count = new Uint8Array(BLOCK);
@@ -385,7 +283,8 @@ function namedColumns(count: number, named: readonly number[], bits: Int32Array,
  * a lookup of its bin, so a scorecard takes a pass per measure instead of one per step,
  * and no pass branches per hit (a scorecard's steps hit at random, and a branch per
  * cell mispredicts). Up to 64 places (two words); namedTerms takes more itself. The
- * same pass sums the logit (sumLogit): the bits come from the tables that hold the points.
+ * same pass sums the logit (passes.ts logitRows): the bits come from the tables that
+ * hold the points. With `split`, over ranges of subscribers shared with another thread.
  */
 function namedByBins(
   rules: readonly RuleDef[],
@@ -395,42 +294,19 @@ function namedByBins(
   n: number,
   bits: Int32Array,
   intercept: number,
+  split?: RulesSplit,
 ): LogitSums {
-  const words = wordsFor(flags.length);
   const placeOf = new Int32Array(flags.length).fill(-1);
   order.forEach((j, place) => {
     placeOf[j] = place;
   });
-  return sumLogit(termTables(rules, flags, bins, placeOf), n, intercept, (b, e, lows, highs) =>
-    nameBlock(order, bits, words, b, e, lows, highs),
-  );
-}
-
-/** Names each subscriber of [b, e) by its lowest places' bits (lows, then highs), NAMED_TERMS at the most. */
-function nameBlock(
-  order: readonly number[],
-  bits: Int32Array,
-  words: number,
-  b: number,
-  e: number,
-  lows: Int32Array,
-  highs: Int32Array,
-): void {
-  for (let i = b, k = 0; i < e; i++, k++) {
-    let left = NAMED_TERMS,
-      w = lows[k]!,
-      base = 0;
-    for (; left > 0; left--, w &= w - 1) {
-      if (w === 0) {
-        if (base === 32) break;
-        base = 32;
-        w = highs[k]!;
-        if (w === 0) break;
-      }
-      const j = order[base + 31 - Math.clz32(w & -w)]!;
-      bits[i * words + (j >>> 5)]! |= 1 << (j & 31);
-    }
-  }
+  const terms = termTables(rules, flags, bins, placeOf),
+    naming = { order: Int32Array.from(order), bits, words: wordsFor(flags.length) };
+  if (split !== undefined) return { intercept, ...split.logit(terms, intercept, naming) };
+  const logit = new Float64Array(n),
+    raised = new Uint8Array(n);
+  logitRows(terms, intercept, 0, n, logit, raised, naming);
+  return { intercept, logit, raised };
 }
 
 /** A logistic pack's logit sums over the flags, measures read by their bins: the score's sum when the evaluation made none. */
@@ -441,24 +317,10 @@ export function logitSums(
   n: number,
   intercept: number,
 ): LogitSums {
-  return sumLogit(termTables(rules, flags, bins, new Int32Array(rules.length).fill(-1)), n, intercept);
-}
-
-/**
- * A logit's terms in rule order, each a column of small numbers read through a table at
- * offsets[t] + cell: a measure's bin (0 no step, k its steps[k - 1]), or a plain rule's
- * 0/1 flag as a measure of one step. Per entry the step's points, up (0/1: points > 0)
- * and its place's bit in the low or high word of the named places; all 0 at cell 0, so
- * a step not hit adds +0 (which changes no sum but a zero's sign, which σ does not see).
- * Padded to whole fours with terms of the zeros at offset 0.
- */
-interface TermTables {
-  cells: Uint8Array[];
-  offsets: Int32Array;
-  low: Int32Array;
-  high: Int32Array;
-  points: Float64Array;
-  up: Uint8Array;
+  const logit = new Float64Array(n),
+    raised = new Uint8Array(n);
+  logitRows(termTables(rules, flags, bins, new Int32Array(rules.length).fill(-1)), intercept, 0, n, logit, raised, null);
+  return { intercept, logit, raised };
 }
 
 function termTables(rules: readonly RuleDef[], flags: readonly Uint8Array[], bins: readonly StepBins[], placeOf: Int32Array): TermTables {
@@ -493,72 +355,4 @@ function termTables(rules: readonly RuleDef[], flags: readonly Uint8Array[], bin
     up[at] = +(rules[j]!.weight > 0);
   });
   return { cells, offsets: Int32Array.from(offsets), low, high, points, up };
-}
-
-/**
- * The logit sums a block of subscribers at a time, every term over the block before the
- * next (its sums stay in cache), four terms a pass added left to right: each sum adds
- * its terms in rule order, the score's doubles bit for bit. `named` gets each block's
- * place bits.
- */
-function sumLogit(
-  t: TermTables,
-  n: number,
-  intercept: number,
-  named?: (b: number, e: number, lows: Int32Array, highs: Int32Array) => void,
-): LogitSums {
-  const logit = new Float64Array(n),
-    raised = new Uint8Array(n);
-  const lows = new Int32Array(BLOCK),
-    highs = new Int32Array(BLOCK),
-    sums = new Float64Array(BLOCK),
-    counts = new Uint8Array(BLOCK);
-  for (let b = 0; b < n; b += BLOCK) {
-    const e = Math.min(n, b + BLOCK);
-    lows.fill(0);
-    highs.fill(0);
-    sums.fill(intercept);
-    counts.fill(0);
-    for (let m = 0; m < t.cells.length; m += 4) addFourTerms(t, m, b, e, sums, counts, lows, highs);
-    logit.set(sums.subarray(0, e - b), b);
-    raised.set(counts.subarray(0, e - b), b);
-    named?.(b, e, lows, highs);
-  }
-  return { intercept, logit, raised };
-}
-
-/**
- * Adds terms m..m + 3 over subscribers [b, e), left to right. Its own function, small: the
- * engine optimises it within the first block, where a long function with it inside ran
- * slow code for tens of milliseconds while its optimised code was being compiled.
- */
-function addFourTerms(
-  t: TermTables,
-  m: number,
-  b: number,
-  e: number,
-  sums: Float64Array,
-  counts: Uint8Array,
-  lows: Int32Array,
-  highs: Int32Array,
-): void {
-  const { cells, offsets, low, high, points, up } = t;
-  const c0 = cells[m]!,
-    c1 = cells[m + 1]!,
-    c2 = cells[m + 2]!,
-    c3 = cells[m + 3]!;
-  const o0 = offsets[m]!,
-    o1 = offsets[m + 1]!,
-    o2 = offsets[m + 2]!,
-    o3 = offsets[m + 3]!;
-  for (let i = b, k = 0; i < e; i++, k++) {
-    const a0 = o0 + c0[i]!,
-      a1 = o1 + c1[i]!,
-      a2 = o2 + c2[i]!,
-      a3 = o3 + c3[i]!;
-    sums[k] = sums[k]! + points[a0]! + points[a1]! + points[a2]! + points[a3]!;
-    counts[k] += up[a0]! + up[a1]! + up[a2]! + up[a3]!;
-    lows[k]! |= low[a0]! | low[a1]! | low[a2]! | low[a3]!;
-    highs[k]! |= high[a0]! | high[a1]! | high[a2]! | high[a3]!;
-  }
 }

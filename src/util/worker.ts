@@ -198,6 +198,27 @@ export function sharedUint8(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
 }
 
+/**
+ * Zeroed byte columns of the given lengths in one SharedArrayBuffer, each at a multiple
+ * of 8 bytes. A large buffer is mapped fresh, its pages zeroed when first written, by
+ * the thread that writes them; a small one may come from freed memory that the
+ * allocating thread zeroes (a 1 MB column at 1M subscribers: both, for every column).
+ */
+export function sharedBytes(lengths: readonly number[]): Uint8Array[] {
+  const at: number[] = [];
+  let size = 0;
+  for (const length of lengths) {
+    at.push(size);
+    size += Math.ceil(length / 8) * 8;
+  }
+  const sab = new SharedArrayBuffer(Math.max(8, size));
+  return lengths.map((length, k) => new Uint8Array(sab, at[k]!, length));
+}
+
+export function sharedInt32(n: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(n * Int32Array.BYTES_PER_ELEMENT));
+}
+
 type SharedColumn = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 
 /**

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stepNumber } from '../../src/config/rulepack.js';
-import { binFlag, stepBins, stepFlag } from '../../src/evaluate/evaluate.js';
+import { binFlag, stepBins, stepFlag } from '../../src/evaluate/passes.js';
 import { COMPARE_TOLERANCE } from '../../src/rules/compile.js';
 
 const E = COMPARE_TOLERANCE;
