@@ -172,17 +172,18 @@ export class RulesSplit {
     for (let at = 0; at < this.works.length; at++) this.settle(at);
   }
 
-  /** The logit sums over all subscribers (logitRows), their ranges shared with the thread. */
+  /** The logit sums over all subscribers (logitRows), their ranges shared with the thread; after finish(). */
   logit(terms: TermTables, intercept: number, naming: Naming | null): { logit: Float64Array; raised: Uint8Array } {
     const n = this.n;
+    // Every cell is written: a values array, its pages in memory already and its measures' jobs done by now
+    // (finish()), takes the sums.
+    const logit = this.pool.pop()?.x ?? (this.helper === null ? new Float64Array(n) : sharedFloat64(n));
     if (this.helper === null) {
-      const logit = new Float64Array(n),
-        raised = new Uint8Array(n);
+      const raised = new Uint8Array(n);
       logitRows(terms, intercept, 0, n, logit, raised, naming);
       return { logit, raised };
     }
-    const logit = sharedFloat64(n),
-      raised = sharedUint8(n);
+    const raised = sharedUint8(n);
     const ranges = Math.ceil(n / LOGIT_ROWS),
       board = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, ranges)));
     for (let r = 0; r < ranges; r++) Atomics.store(board, r, READY);
