@@ -9,18 +9,16 @@ import { renderTaskFiles, type RenderInput, type TaskFileTarget } from '../tasks
 import { CsvBytesWriter } from '../util/bytes.js';
 import type { ChunkedFile, OutputRecord } from './publish.js';
 
-/** Where task files go: the Publication's open, add and copy. */
+/** Where task files go: the Publication's open (with `copyName`: the same bytes under that name too) and add. */
 export interface TaskFileSink {
-  open(name: string): ChunkedFile;
+  open(name: string, copyName?: string): ChunkedFile;
   add(record: OutputRecord): void;
-  /** A copy of the closed file of `record` under `name`, and its record once made (the caller adds it). */
-  copy(record: OutputRecord, name: string): Promise<OutputRecord>;
 }
 
-/** A tier's plain task files: the full files' records, and the deltas' (a copy's once it is made). */
+/** A tier's plain task files: the full files' records, and the deltas'. */
 export interface PlainRecords {
   full: OutputRecord[];
-  deltas: (OutputRecord | Promise<OutputRecord>)[];
+  deltas: OutputRecord[];
 }
 
 /**
@@ -29,10 +27,12 @@ export interface PlainRecords {
  * (`-delta.csv`, the new and escalated rows), all in one pass over the tier's rows;
  * their records are kept in `records`, for the caller to list. A
  * delta that holds every row of its full file (the first night of a ledger) is the
- * same bytes: it is copied from the finished file instead of written again.
+ * same bytes: each piece of the full file is written into it too, hashed once. (It was
+ * copied from the finished file, which left two more files of the largest tier for the
+ * disk to take after its last row, while the run waited for them.)
  */
 export function writePlain(
-  sink: Pick<TaskFileSink, 'open' | 'copy'>,
+  sink: Pick<TaskFileSink, 'open'>,
   input: RenderInput,
   plan: TaskPlan,
   rows: Record<Channel, Int32Array>,
@@ -42,23 +42,24 @@ export function writePlain(
   const targets: TaskFileTarget[] = [];
   const files = CHANNELS.map((channel) => {
     const stem = `tasks-${plan.tier}-${channel}`;
-    const full = sink.open(`${stem}.csv`);
-    targets.push({ w: new CsvBytesWriter((bytes) => full.writeBytes(bytes)), rows: rows[channel], channel });
     const delta = withDelta ? deltaRows(plan, rows[channel]) : null;
+    const whole = delta !== null && delta.length === rows[channel].length;
+    const full = sink.open(`${stem}.csv`, whole ? `${stem}-delta.csv` : undefined);
+    targets.push({ w: new CsvBytesWriter((bytes) => full.writeBytes(bytes)), rows: rows[channel], channel });
     let deltaFile: ChunkedFile | null = null;
-    if (delta !== null && delta.length < rows[channel].length) {
+    if (delta !== null && !whole) {
       const f = sink.open(`${stem}-delta.csv`);
       targets.push({ w: new CsvBytesWriter((bytes) => f.writeBytes(bytes)), rows: delta, channel });
       deltaFile = f;
     }
-    return { stem, full, delta, deltaFile };
+    return { full, delta, deltaFile };
   });
   renderTaskFiles(input, plan, targets);
   for (const t of targets) t.w.end();
-  for (const { stem, full, delta, deltaFile } of files) {
+  for (const { full, delta, deltaFile } of files) {
     const record = full.close();
     records.full.push(record);
     if (delta === null) continue;
-    records.deltas.push(deltaFile === null ? sink.copy(record, `${stem}-delta.csv`) : deltaFile.close());
+    records.deltas.push(deltaFile === null ? full.copyRecord(record) : deltaFile.close());
   }
 }

@@ -29,9 +29,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   close,
   closeSync,
-  constants,
   existsSync,
   fchmodSync,
+  fdatasync,
   fsync,
   fsyncSync,
   linkSync,
@@ -47,7 +47,6 @@ import {
   writeSync,
   chmodSync,
 } from 'node:fs';
-import { copyFile, open as openFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
@@ -111,28 +110,66 @@ function fsyncDir(path: string): void {
   }
 }
 
+/** A closed file's descriptor, and the early syncs (ChunkedFile's SYNC_AHEAD) it must wait for before its last fsync. */
+export interface ClosedFile {
+  fd: number;
+  path: string;
+  /** Each early sync's error, or null: the kernel reports a write-back error to one sync only. */
+  ahead: readonly Promise<NodeJS.ErrnoException | null>[];
+}
+
+/**
+ * A file handed to syncLater is synced on the thread pool as it grows, every this many
+ * bytes: the disk then writes it while it is written, not all of it at the last fsync
+ * (the largest task files, 73 MB each, were ~200 ms of writing to disk after their last
+ * row at the end of the run, with the cores idle).
+ */
+const SYNC_AHEAD = 16 << 20;
+
 /**
  * Writes one file in chunks, hashing as it goes; the file is fsynced and closed on
- * return from close(), or handed to `syncLater` for that when one is given.
+ * return from close(), or handed to `syncLater` for that when one is given (and then
+ * synced ahead as it grows). With `copyPath`, every byte goes to a second file too:
+ * the same bytes under another name, hashed once (copyRecord()).
  */
 export class ChunkedFile {
   private fd: number;
-  /** The descriptor went to syncLater: it is no longer this object's to close. */
+  /** The copy's descriptor, or -1. */
+  private copyFd = -1;
+  /** The descriptors went to syncLater: they are no longer this object's to close. */
   private handedOff = false;
   private readonly hash = createHash('sha256');
   private bytes = 0;
   private pending: string[] = [];
   private pendingLength = 0;
+  /** Bytes written since the last early sync, and the early syncs of the file and of its copy. */
+  private unsynced = 0;
+  private readonly ahead: Promise<NodeJS.ErrnoException | null>[] = [];
+  private readonly copyAhead: Promise<NodeJS.ErrnoException | null>[] = [];
 
   constructor(
     readonly path: string,
     readonly name: string,
     mode: number,
-    private readonly syncLater?: (fd: number, path: string) => void,
+    private readonly syncLater?: (file: ClosedFile) => void,
+    readonly copyPath?: string,
   ) {
+    this.fd = ChunkedFile.create(path, mode);
+    if (copyPath !== undefined) {
+      try {
+        this.copyFd = ChunkedFile.create(copyPath, mode);
+      } catch (e) {
+        closeSync(this.fd);
+        throw e;
+      }
+    }
+  }
+
+  private static create(path: string, mode: number): number {
     try {
-      this.fd = openSync(path, 'wx', mode);
-      fchmodSync(this.fd, mode); // the umask must not widen or narrow what was asked
+      const fd = openSync(path, 'wx', mode);
+      fchmodSync(fd, mode); // the umask must not widen or narrow what was asked
+      return fd;
     } catch (e) {
       fail(e, 'create', path);
     }
@@ -152,12 +189,14 @@ export class ChunkedFile {
   private out(buf: Uint8Array): void {
     this.hash.update(buf);
     this.bytes += buf.length;
-    let off = 0;
-    try {
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
-    } catch (e) {
-      fail(e, 'write', this.path);
-    }
+    writeAll(this.fd, buf, this.path);
+    if (this.copyFd >= 0) writeAll(this.copyFd, buf, this.copyPath!);
+    if (this.syncLater === undefined) return;
+    this.unsynced += buf.length;
+    if (this.unsynced < SYNC_AHEAD) return;
+    this.unsynced = 0;
+    this.ahead.push(syncAhead(this.fd));
+    if (this.copyFd >= 0) this.copyAhead.push(syncAhead(this.copyFd));
   }
 
   private flush(): void {
@@ -172,27 +211,57 @@ export class ChunkedFile {
     this.flush();
     if (this.syncLater !== undefined) {
       this.handedOff = true;
-      this.syncLater(this.fd, this.path);
+      this.syncLater({ fd: this.fd, path: this.path, ahead: this.ahead });
+      if (this.copyFd >= 0) this.syncLater({ fd: this.copyFd, path: this.copyPath!, ahead: this.copyAhead });
     } else {
-      try {
-        fsyncSync(this.fd);
-        closeSync(this.fd);
-      } catch (e) {
-        fail(e, 'sync', this.path);
+      for (const [fd, path] of [
+        [this.fd, this.path],
+        [this.copyFd, this.copyPath],
+      ] as const) {
+        if (fd < 0) continue;
+        try {
+          fsyncSync(fd);
+          closeSync(fd);
+        } catch (e) {
+          fail(e, 'sync', path!);
+        }
       }
     }
     return { file: this.name, bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 
+  /** The record of the copy (same bytes, its own name), once close() has given the file's. */
+  copyRecord(record: OutputRecord): OutputRecord {
+    if (this.copyPath === undefined) throw new Error(`internal: ${this.name} was written without a copy`);
+    return { ...record, file: basename(this.copyPath) };
+  }
+
   /** Closes the file without syncing it, for a write that failed (its caller removes it). */
   abandon(): void {
     if (this.handedOff) return;
-    try {
-      closeSync(this.fd);
-    } catch {
-      /* already closed by a failed close() */
+    for (const fd of [this.fd, this.copyFd]) {
+      if (fd < 0) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed by a failed close() */
+      }
     }
   }
+}
+
+function writeAll(fd: number, buf: Uint8Array, path: string): void {
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  } catch (e) {
+    fail(e, 'write', path);
+  }
+}
+
+/** An fdatasync of fd on the thread pool; its error, or null. Its callback may come late (the writer's thread may be busy): nothing waits on it but the last fsync. */
+function syncAhead(fd: number): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((done) => fdatasync(fd, (e) => done(e)));
 }
 
 /**
@@ -240,21 +309,33 @@ export class FolderWriter {
 
   constructor(readonly place: PublicationPlace) {}
 
-  open(name: string): ChunkedFile {
-    return new ChunkedFile(join(this.place.dir, name), name, this.place.fileMode, (fd, path) => this.syncLater(fd, path));
+  /** A new file; with `copyName`, written under that name too (ChunkedFile.copyRecord). */
+  open(name: string, copyName?: string): ChunkedFile {
+    const dir = this.place.dir;
+    return new ChunkedFile(
+      join(dir, name),
+      name,
+      this.place.fileMode,
+      (file) => this.syncLater(file),
+      copyName === undefined ? undefined : join(dir, copyName),
+    );
   }
 
-  private syncLater(fd: number, path: string): void {
+  private syncLater({ fd, path, ahead }: ClosedFile): void {
     this.syncing.push(
-      new Promise<void>((done) => {
-        fsync(fd, (e) => {
-          close(fd, (e2) => {
-            const err = e ?? e2;
-            if (err) this.syncError ??= failure(err, 'sync', path);
-            done();
+      (async () => {
+        // The early syncs first: the descriptor must stay open until they are done.
+        const early = (await Promise.all(ahead)).find((e) => e !== null) ?? null;
+        await new Promise<void>((done) => {
+          fsync(fd, (e) => {
+            close(fd, (e2) => {
+              const err = early ?? e ?? e2;
+              if (err) this.syncError ??= failure(err, 'sync', path);
+              done();
+            });
           });
         });
-      }),
+      })(),
     );
   }
 
@@ -268,31 +349,6 @@ export class FolderWriter {
     await Promise.all(this.syncing);
     this.syncing.length = 0;
     if (this.syncError !== undefined) throw this.syncError;
-  }
-
-  /**
-   * The closed file of `record` copied to `name` in this folder, by the kernel (a
-   * clone where the file system makes one), with the file mode and fsynced like every
-   * file; its record is `record`'s under the new name, the bytes being the same.
-   */
-  async copy(record: OutputRecord, name: string): Promise<OutputRecord> {
-    const to = join(this.place.dir, name);
-    try {
-      // On the thread pool: the caller goes on with its next files meanwhile.
-      await copyFile(join(this.place.dir, record.file), to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      const f = await openFile(to, 'r');
-      try {
-        await f.chmod(this.place.fileMode);
-        if ((await f.stat()).size !== record.bytes)
-          throw new ChurnwatchError('CW_INTERNAL', `the copy ${name} of ${record.file} has another size than the file written`);
-        await f.sync();
-      } finally {
-        await f.close();
-      }
-    } catch (e) {
-      fail(e, 'copy to', to);
-    }
-    return { file: name, bytes: record.bytes, sha256: record.sha256 };
   }
 }
 
@@ -328,11 +384,12 @@ export class Publication {
   }
 
   /**
-   * A new file; its fsync and close run on the thread pool once it is closed, while
-   * this thread writes the next file (synced() waits for them, and commit needs that).
+   * A new file (with `copyName`, written under that name too: FolderWriter.open); its
+   * fsync and close run on the thread pool once it is closed, while this thread writes
+   * the next file (synced() waits for them, and commit needs that).
    */
-  open(name: string): ChunkedFile {
-    return this.files.open(name);
+  open(name: string, copyName?: string): ChunkedFile {
+    return this.files.open(name, copyName);
   }
 
   /** Waits until every file closed so far is fsynced and closed; throws the first failure. */
@@ -347,11 +404,6 @@ export class Publication {
 
   add(record: OutputRecord): void {
     this.outputs.push(record);
-  }
-
-  /** As FolderWriter.copy: the caller adds the record. */
-  copy(record: OutputRecord, name: string): Promise<OutputRecord> {
-    return this.files.copy(record, name);
   }
 
   /** A small file, fsynced before this returns. */

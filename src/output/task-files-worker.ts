@@ -52,12 +52,12 @@ async function write(): Promise<FromTaskFilesWorker> {
       writePlain(folder, input, planOf(job.plan, start.measures), job.rows, job.withDelta, records);
     }
     const tiers: TierRecords[] = [];
-    for (const r of written) tiers.push({ tier: r.tier, full: r.full, deltas: await Promise.all(r.deltas) });
+    for (const r of written) tiers.push({ tier: r.tier, full: r.full, deltas: r.deltas });
     await folder.synced();
     return { type: 'done', tiers };
   } catch (e) {
-    // The copies and syncs under way must end before the main thread may remove the folder.
-    await Promise.allSettled([...written.flatMap((r) => r.deltas), folder.synced()]);
+    // The syncs under way must end before the main thread may remove the folder.
+    await folder.synced().catch(() => {});
     return { type: 'error', error: serializeError(e) };
   }
 }

@@ -56,11 +56,11 @@ export interface TaskOutputs {
   writers: Record<string, 'main' | 'worker'>;
   /**
    * Lists the plain files' records in the sink (full files in tier order, then the
-   * deltas) once every one is written: the copies under way, and the worker's tier.
+   * deltas) once every one is written: the worker's tier too.
    * Throws the first failure among them.
    */
   finish(): Promise<void>;
-  /** For a run that failed: waits until no copy and no worker is still writing. Never rejects. */
+  /** For a run that failed: waits until no worker is still writing. Never rejects. */
   settle(): Promise<void>;
 }
 
@@ -87,8 +87,8 @@ export async function writeTaskOutputs(
   const writers: Record<string, 'main' | 'worker'> = {};
   let rest = async () => {};
   const settle = async () => {
-    // No copy and no worker may still be writing when the failure path removes the folder.
-    await Promise.allSettled([...records.flatMap((r) => r.deltas), thread?.settle()]);
+    // No worker may still be writing when the failure path removes the folder.
+    await thread?.settle();
   };
   try {
     const plan = (k: number) => {
@@ -111,9 +111,8 @@ export async function writeTaskOutputs(
     async finish() {
       try {
         await rest();
-        const deltas = await Promise.all(records.flatMap((r) => r.deltas));
         for (const r of records) for (const f of r.full) sink.add(f);
-        for (const r of deltas) sink.add(r);
+        for (const r of records) for (const d of r.deltas) sink.add(d);
       } catch (e) {
         await settle();
         throw e;
@@ -145,8 +144,7 @@ function planTier(localised: TaskInput, perTier: readonly (readonly number[])[],
 }
 
 /**
- * The plain files of every tier, the largest first: so that its deltas' copies (the
- * largest) are made while the other tiers are rendered. Without a worker they are all
+ * The plain files of every tier, the largest first. Without a worker they are all
  * written now. With one, each tier is planned and offered to it (it takes the
  * largest at once); the returned function (finish() runs it, after this thread's
  * other files) writes the tiers the worker has not taken and waits for its records.

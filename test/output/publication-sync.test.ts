@@ -3,7 +3,8 @@
  * the writer goes on with its next file; the publication is committed only once
  * every one of them is synced.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,5 +27,39 @@ describe('publication of files synced on the thread pool', () => {
     expect(readdirSync(target).sort()).toEqual(['a.csv', 'b.csv', 'manifest.json']);
     expect(readFileSync(join(target, 'b.csv'), 'utf8')).toBe('b.csv\n');
     expect(readFileSync(join(target, 'manifest.json'), 'utf8')).toBe('["a.csv","b.csv"]\n');
+  });
+
+  it('writes a file and its copy as it goes (synced ahead past 16 MB), the copy with the same bytes and hash under its own name', async () => {
+    const p = new Publication(root, '2026-11-24', { force: false, fileMode: 0o640, dirMode: 0o700 });
+    const f = p.open('big.csv', 'big-delta.csv');
+    const hash = createHash('sha256');
+    // 40 pieces of 1 MB and a bit: the early syncs come at 16 and 32 MB, the last sync after them.
+    for (let k = 0; k < 40; k++) {
+      const piece = Buffer.alloc((1 << 20) + k, 0x30 + (k % 10));
+      hash.update(piece);
+      f.writeBytes(piece);
+    }
+    f.write('the end\n');
+    hash.update('the end\n');
+    const record = f.close();
+    p.add(record);
+    p.add(f.copyRecord(record));
+    await p.synced();
+    const target = p.commit();
+    expect(record.sha256).toBe(hash.digest('hex'));
+    expect(p.outputs.map((o) => o.file)).toEqual(['big.csv', 'big-delta.csv']);
+    expect(p.outputs[1]).toEqual({ ...record, file: 'big-delta.csv' });
+    expect(readFileSync(join(target, 'big-delta.csv')).equals(readFileSync(join(target, 'big.csv')))).toBe(true);
+    expect(statSync(join(target, 'big-delta.csv')).size).toBe(record.bytes);
+    expect(statSync(join(target, 'big-delta.csv')).mode & 0o777).toBe(0o640);
+  });
+
+  it('has no copy record for a file written without a copy', () => {
+    const p = new Publication(root, '2026-11-25', { force: false, fileMode: 0o600, dirMode: 0o700 });
+    const f = p.open('a.csv');
+    f.write('a\n');
+    const record = f.close();
+    expect(() => f.copyRecord(record)).toThrow(/without a copy/);
+    return p.synced().then(() => p.abandon());
   });
 });

@@ -39,9 +39,8 @@ async function taskFiles(out: string, policy: PolicyPlan, ledger: LedgerPlan | L
   const publication = new Publication(join(work, out), AS_OF, { force: true, fileMode: 0o600, dirMode: 0o700 });
   const records: OutputRecord[] = [];
   const sink = {
-    open: (name: string) => publication.open(name),
+    open: (name: string, copyName?: string) => publication.open(name, copyName),
     add: (r: OutputRecord) => records.push(r),
-    copy: publication.copy.bind(publication),
   };
   const { subscribers, contacts } = a.extracts;
   const input: TaskInput = {
