@@ -2,13 +2,14 @@
  * Worker thread entry (see score-files.ts): writes scores.csv and scores.arrow into
  * the publication's hidden folder from the columns it was given, then posts their
  * records, or the error as plain data. The files are opened as Publication.open
- * opens them (same modes, fsync on close, hashed while written); the main thread
- * adds the records to the publication.
+ * opens them (same modes, hashed while written, synced on the thread pool as they
+ * grow and once closed: scores.arrow is written while scores.csv's last sync runs);
+ * it posts once both are synced. The main thread adds the records to the publication.
  */
 import { parentPort } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
 import { threadInput } from '../util/worker.js';
-import { openIn } from './publish.js';
+import { FolderWriter } from './publish.js';
 import {
   fromWorkerInput,
   type ScoresFromWorker,
@@ -26,12 +27,17 @@ const scores = new Promise<ScoresScoresPart>((resolve) => {
 });
 const first = await threadInput<ScoresRulesPart | ScoresWorkerInput, ScoresScoresPart>((part) => scored(part));
 let msg: ScoresFromWorker;
+const folder = new FolderWriter(first.place);
 try {
   const keys = flagKeys(first.flags, first.n);
   const input: ScoresWorkerInput = 'risk' in first ? first : { ...first, ...(await scores) };
   const { ids, ev, s, measures } = fromWorkerInput(input);
-  msg = { type: 'done', records: writeScoreFiles((name) => openIn(input.place, name), ids, ev, s, measures, keys) };
+  const records = writeScoreFiles((name) => folder.open(name), ids, ev, s, measures, keys);
+  await folder.synced();
+  msg = { type: 'done', records };
 } catch (e) {
+  // The syncs under way must end before the main thread may remove the folder.
+  await folder.synced().catch(() => {});
   msg = { type: 'error', error: serializeError(e) };
 }
 parentPort!.postMessage(msg);
