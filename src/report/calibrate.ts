@@ -228,6 +228,8 @@ const GENERIC_ACTION_ZH = '致电了解客户情况变化，推荐适合当前�
  */
 export function scorecardPackText(oldText: string, spec: CardSpec): string {
   const doc = parseDocument(oldText);
+  // Read before the rules' points are rewritten below (the keys read are not among them).
+  const old = doc.toJS() as { pack?: string; ranking?: string; locales?: string[] };
   const root = doc.contents as YAMLMap;
   const rules = root.get('rules', true);
   if (isSeq(rules)) {
@@ -240,7 +242,6 @@ export function scorecardPackText(oldText: string, spec: CardSpec): string {
       else item.items.push(pair);
     }
   }
-  const old = parseDocument(oldText).toJS() as { pack?: string; ranking?: string; locales?: string[] };
   // Another name, so a manifest or a backtest never passes the calibrated pack off as the one it came from.
   if (spec.fitted !== null && typeof old.pack === 'string' && !old.pack.endsWith('-calibrated')) root.set('pack', `${old.pack}-calibrated`);
   for (const key of ['score', 'ranking', 'intercept', 'flag_risk', 'fitted', 'scorecard']) root.delete(key);
