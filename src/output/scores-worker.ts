@@ -8,7 +8,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
-import { threadInput } from '../util/worker.js';
+import { threadInput, yieldCores } from '../util/worker.js';
 import { FolderWriter } from './publish.js';
 import {
   fromWorkerInput,
@@ -31,6 +31,9 @@ const folder = new FolderWriter(first.place);
 try {
   const keys = flagKeys(first.flags, first.n);
   const input: ScoresWorkerInput = 'risk' in first ? first : { ...first, ...(await scores) };
+  // From here on three threads share the cores (this one, the main thread, the task-files worker),
+  // and the run ends when the task files are written: theirs is the work to finish first.
+  yieldCores(10);
   const { ids, ev, s, measures } = fromWorkerInput(input);
   const records = writeScoreFiles((name) => folder.open(name), ids, ev, s, measures, keys);
   await folder.synced();

@@ -7,9 +7,28 @@
  * that module runs from TypeScript sources (as the tests do) there is no such file,
  * and the caller does the work in its own thread instead.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
+
+/**
+ * Lowers the calling thread's scheduling priority by `niceness` (Linux: a thread has
+ * its own nice value, set through its task id; elsewhere, or where it is refused,
+ * nothing changes). For a thread whose work is not what the run waits for last: when
+ * the cores are short, the threads that are get them first. It cannot be raised again.
+ * Where the kernel groups a session's threads (autogroup, the usual default) this only
+ * shares the process's own time differently; without it, the thread also yields to other
+ * processes of a busy machine, and the run may end a little later there.
+ */
+export function yieldCores(niceness: number): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + niceness));
+  } catch {
+    /* not Linux, or not allowed: the priority stays */
+  }
+}
 
 /** The compiled worker script `name` beside the module at `moduleUrl`, or null when running from sources. */
 export function compiledWorker(moduleUrl: string, name: string): URL | null {

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { getPriority } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChurnwatchError, deserializeError, serializeError } from '../../src/errors.js';
 import { compiledWorker, startSpare, startWorker, type SpareThread } from '../../src/util/worker.js';
@@ -89,5 +92,25 @@ describe('error serialisation', () => {
     const e = deserializeError(serializeError(new TypeError('bad')));
     expect(e).not.toBeInstanceOf(ChurnwatchError);
     expect(e.name).toBe('TypeError');
+  });
+});
+
+describe('yieldCores', () => {
+  beforeAll(ensureBuilt);
+
+  it.skipIf(!existsSync('/proc/thread-self'))("lowers the calling thread's priority only, never past 19", async () => {
+    const module = new URL('../../dist/util/worker.js', import.meta.url).href;
+    const seen = (by: number) =>
+      new Promise<{ before: number; after: number; process: number }>((resolve, reject) => {
+        const w = new Worker(new URL('./workers/yield-cores.mjs', import.meta.url), { workerData: { module, by } });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const mine = getPriority(process.pid);
+    const lowered = await seen(3);
+    expect(lowered.after).toBe(Math.min(19, lowered.before + 3));
+    expect(lowered.process).toBe(mine); // the process (its main thread) keeps its priority
+    expect((await seen(40)).after).toBe(19);
+    expect(getPriority(process.pid)).toBe(mine);
   });
 });
