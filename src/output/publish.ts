@@ -239,8 +239,18 @@ export class ChunkedFile {
   /** Closes the file without syncing it, for a write that failed (its caller removes it). */
   abandon(): void {
     if (this.handedOff) return;
-    for (const fd of [this.fd, this.copyFd]) {
+    this.handedOff = true;
+    for (const [fd, ahead] of [
+      [this.fd, this.ahead],
+      [this.copyFd, this.copyAhead],
+    ] as const) {
       if (fd < 0) continue;
+      // An early sync may still be queued on the thread pool: the descriptor is closed after it, never under it
+      // (closed now, its number could be another file's by the time the sync runs).
+      if (ahead.length > 0) {
+        void Promise.all(ahead).then(() => close(fd, () => {}));
+        continue;
+      }
       try {
         closeSync(fd);
       } catch {

@@ -4,7 +4,7 @@
  * every one of them is synced.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, fstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,31 @@ describe('publication of files synced on the thread pool', () => {
     expect(readFileSync(join(target, 'big-delta.csv')).equals(readFileSync(join(target, 'big.csv')))).toBe(true);
     expect(statSync(join(target, 'big-delta.csv')).size).toBe(record.bytes);
     expect(statSync(join(target, 'big-delta.csv')).mode & 0o777).toBe(0o640);
+  });
+
+  it('closes an abandoned file (and its copy) only once its early syncs are done', async () => {
+    const p = new Publication(root, '2026-11-26', { force: false, fileMode: 0o600, dirMode: 0o700 });
+    const f = p.open('dropped.csv', 'dropped-delta.csv');
+    const piece = Buffer.alloc(1 << 20, 0x61);
+    for (let k = 0; k < 17; k++) f.writeBytes(piece); // one early sync each, at 16 MB
+    const fds = f as unknown as { fd: number; copyFd: number; ahead: Promise<unknown>[]; copyAhead: Promise<unknown>[] };
+    expect([fds.ahead.length, fds.copyAhead.length]).toEqual([1, 1]);
+    const inodes = [fds.fd, fds.copyFd].map((fd) => fstatSync(fd).ino);
+    f.abandon();
+    f.abandon(); // a second call does nothing
+    // Still open: closed after the early syncs, which the thread pool may not have run yet.
+    expect([fds.fd, fds.copyFd].map((fd) => fstatSync(fd).ino)).toEqual(inodes);
+    await Promise.all([...fds.ahead, ...fds.copyAhead]);
+    await new Promise((r) => setTimeout(r, 50)); // the closes queued after them
+    // Closed by now (the number may already be another file's, never these files').
+    const still = (fd: number, ino: number) => {
+      try {
+        return fstatSync(fd).ino === ino;
+      } catch {
+        return false;
+      }
+    };
+    expect([still(fds.fd, inodes[0]!), still(fds.copyFd, inodes[1]!)]).toEqual([false, false]);
   });
 
   it('has no copy record for a file written without a copy', () => {
