@@ -19,6 +19,7 @@ import { availableParallelism } from 'node:os';
 import {
   compiledWorker,
   sharedFloat64,
+  sharedInt32,
   sharedUint8,
   startSpare,
   startWorker,
@@ -130,7 +131,7 @@ export class RulesSplit {
     jobs: number,
     private readonly idle: () => boolean,
   ) {
-    this.board = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, jobs)));
+    this.board = sharedInt32(Math.max(1, jobs));
     this.share = helper?.share ?? emptyShare();
   }
 
@@ -185,7 +186,7 @@ export class RulesSplit {
     }
     const raised = sharedUint8(n);
     const ranges = Math.ceil(n / LOGIT_ROWS),
-      board = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, ranges)));
+      board = sharedInt32(Math.max(1, ranges));
     for (let r = 0; r < ranges; r++) Atomics.store(board, r, READY);
     const job: RulesJob = { kind: 'logit', board, n, terms, intercept, logit, raised, naming };
     this.helper.post(job);

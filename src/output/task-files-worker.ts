@@ -3,12 +3,12 @@
  * columns while the main thread applies the contact policy, then writes the first
  * tier job the main thread offers and takes the next while any is left, writing each into the
  * publication's folder as the main thread would (writePlain). It posts the records
- * once every file it made is written, copied and synced, or its error as plain data:
+ * once every file it made is written and synced, or its error as plain data:
  * nothing of it is still writing when it posts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
-import { writePlain, type PlainRecords } from './plain-tasks.js';
+import { writePlain } from './plain-tasks.js';
 import { FolderWriter } from './publish.js';
 import {
   planOf,
@@ -38,7 +38,7 @@ async function next(): Promise<ToTaskFilesWorker> {
 
 async function write(): Promise<FromTaskFilesWorker> {
   const folder = new FolderWriter(start.place);
-  const written: (PlainRecords & { tier: number })[] = [];
+  const written: TierRecords[] = [];
   try {
     const first = await next();
     const count = first.type === 'tiers' ? first.count : 0;
@@ -47,14 +47,12 @@ async function write(): Promise<FromTaskFilesWorker> {
       let job = await next();
       // Jobs come in order; those before q went to the main thread.
       while (job.type !== 'job' || job.q < q) job = await next();
-      const records: PlainRecords & { tier: number } = { tier: job.tier, full: [], deltas: [] };
+      const records: TierRecords = { tier: job.tier, full: [], deltas: [] };
       written.push(records);
       writePlain(folder, input, planOf(job.plan, start.measures), job.rows, job.withDelta, records);
     }
-    const tiers: TierRecords[] = [];
-    for (const r of written) tiers.push({ tier: r.tier, full: r.full, deltas: r.deltas });
     await folder.synced();
-    return { type: 'done', tiers };
+    return { type: 'done', tiers: written };
   } catch (e) {
     // The syncs under way must end before the main thread may remove the folder.
     await folder.synced().catch(() => {});
