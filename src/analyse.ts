@@ -62,6 +62,8 @@ export interface Tuning {
   writeParallel?: boolean;
   /** Share a scorecard's steps and logit with a worker thread (true), or run the rules in this thread alone (false). */
   rulesParallel?: boolean;
+  /** Write a publication's large files past the page cache where the file system takes it (true), or through it (false). */
+  directWrites?: boolean;
 }
 
 export interface AnalysisHooks {

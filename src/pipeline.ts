@@ -130,6 +130,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       force: o.force,
       fileMode: o.fileMode,
       dirMode: o.dirMode,
+      directWrites: o.tuning?.directWrites,
     });
     let extracts: TaskExtracts | undefined;
     let engine: DuckDbEngine | undefined;

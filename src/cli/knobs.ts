@@ -68,6 +68,14 @@ export const KNOBS: readonly Knob[] = [
       "share a scorecard's steps and logit between the main thread and a worker thread (1) or run the rules in the main thread alone (0); unset: the worker thread from 250,000 subscribers on two cores or more",
     parse: onOff,
   },
+  {
+    name: 'CHURNWATCH_DIRECT_WRITES',
+    key: 'directWrites',
+    values: '1 or 0',
+    meaning:
+      "write the publication's large files past the page cache (O_DIRECT) where the file system takes it, plainly where it does not (1), or always through the page cache (0); unset: 1 where the platform has O_DIRECT",
+    parse: onOff,
+  },
 ];
 
 /**

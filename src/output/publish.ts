@@ -31,6 +31,7 @@ import {
   closeSync,
   existsSync,
   fchmodSync,
+  ftruncateSync,
   fdatasync,
   fsync,
   fsyncSync,
@@ -50,6 +51,7 @@ import {
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
+import { giveStage, O_DIRECT, openDirect, STAGE_BYTES, takeStage, wholeBlocks } from './direct-writes.js';
 
 export interface OutputRecord {
   file: string;
@@ -61,6 +63,8 @@ export interface PublishOptions {
   force: boolean;
   fileMode: number;
   dirMode: number;
+  /** Write the large files past the page cache (direct-writes.ts) where the file system takes it; default: yes where the platform has O_DIRECT. */
+  directWrites?: boolean;
 }
 
 function errnoOf(e: unknown): string | undefined {
@@ -130,7 +134,9 @@ const SYNC_AHEAD = 16 << 20;
  * Writes one file in chunks, hashing as it goes; the file is fsynced and closed on
  * return from close(), or handed to `syncLater` for that when one is given (and then
  * synced ahead as it grows). With `copyPath`, every byte goes to a second file too:
- * the same bytes under another name, hashed once (copyRecord()).
+ * the same bytes under another name, hashed once (copyRecord()). With `direct`, the
+ * bytes are staged and written past the page cache where the file system takes that
+ * (direct-writes.ts), and written plainly where it does not.
  */
 export class ChunkedFile {
   private fd: number;
@@ -146,6 +152,10 @@ export class ChunkedFile {
   private unsynced = 0;
   private readonly ahead: Promise<NodeJS.ErrnoException | null>[] = [];
   private readonly copyAhead: Promise<NodeJS.ErrnoException | null>[] = [];
+  /** With direct writes: the aligned stage, the bytes in it, and the bytes before it, already in the file. */
+  private stage: Uint8Array | undefined;
+  private staged = 0;
+  private written = 0;
 
   constructor(
     readonly path: string,
@@ -153,25 +163,52 @@ export class ChunkedFile {
     mode: number,
     private readonly syncLater?: (file: ClosedFile) => void,
     readonly copyPath?: string,
+    direct = false,
   ) {
-    this.fd = ChunkedFile.create(path, mode);
+    this.fd = ChunkedFile.create(path, mode, direct);
     if (copyPath !== undefined) {
       try {
-        this.copyFd = ChunkedFile.create(copyPath, mode);
+        this.copyFd = ChunkedFile.create(copyPath, mode, direct);
       } catch (e) {
         closeSync(this.fd);
         throw e;
       }
     }
+    if (direct) this.stageOrReopen(mode);
   }
 
-  private static create(path: string, mode: number): number {
+  /** True while the file's bytes go past the page cache. */
+  get direct(): boolean {
+    return this.stage !== undefined;
+  }
+
+  private static create(path: string, mode: number, direct: boolean): number {
     try {
-      const fd = openSync(path, 'wx', mode);
+      const fd = (direct ? openDirect(path, mode) : undefined) ?? openSync(path, 'wx', mode);
       fchmodSync(fd, mode); // the umask must not widen or narrow what was asked
       return fd;
     } catch (e) {
       fail(e, 'create', path);
+    }
+  }
+
+  /** A stage for direct writes; or, when the file (or its copy) takes none, both reopened for plain writes. */
+  private stageOrReopen(mode: number): void {
+    try {
+      this.stage = takeStage(this.fd, this.copyFd < 0 ? [] : [this.copyFd]);
+      if (this.stage !== undefined) return;
+      for (const copy of [false, true]) {
+        const fd = copy ? this.copyFd : this.fd;
+        if (fd < 0) continue;
+        closeSync(fd);
+        // Opened with O_DIRECT or not, the file is this object's, empty but for the probe's block.
+        const again = openSync(copy ? this.copyPath! : this.path, 'w', mode);
+        if (copy) this.copyFd = again;
+        else this.fd = again;
+      }
+    } catch (e) {
+      this.abandon();
+      fail(e, 'write', this.path);
     }
   }
 
@@ -189,10 +226,36 @@ export class ChunkedFile {
   private out(buf: Uint8Array): void {
     this.hash.update(buf);
     this.bytes += buf.length;
+    const stage = this.stage;
+    if (stage !== undefined) {
+      for (let off = 0; off < buf.length; ) {
+        const n = Math.min(buf.length - off, STAGE_BYTES - this.staged);
+        stage.set(n === buf.length ? buf : buf.subarray(off, off + n), this.staged);
+        this.staged += n;
+        off += n;
+        if (this.staged === STAGE_BYTES) this.writeStage(STAGE_BYTES);
+      }
+      return;
+    }
     writeAll(this.fd, buf, this.path);
     if (this.copyFd >= 0) writeAll(this.copyFd, buf, this.copyPath!);
+    this.wrote(buf.length);
+  }
+
+  /** Writes the stage's first `length` bytes (whole blocks) where the file's written bytes end. */
+  private writeStage(length: number): void {
+    const stage = this.stage!;
+    writeAt(this.fd, stage, length, this.written, this.path);
+    if (this.copyFd >= 0) writeAt(this.copyFd, stage, length, this.written, this.copyPath!);
+    this.written += length;
+    this.staged = 0;
+    this.wrote(length);
+  }
+
+  /** Counts bytes written, and starts an early sync every SYNC_AHEAD of them. */
+  private wrote(length: number): void {
     if (this.syncLater === undefined) return;
-    this.unsynced += buf.length;
+    this.unsynced += length;
     if (this.unsynced < SYNC_AHEAD) return;
     this.unsynced = 0;
     this.ahead.push(syncAhead(this.fd));
@@ -209,6 +272,7 @@ export class ChunkedFile {
 
   close(): OutputRecord {
     this.flush();
+    if (this.stage !== undefined) this.writeLastBlocks();
     if (this.syncLater !== undefined) {
       this.handedOff = true;
       this.syncLater({ fd: this.fd, path: this.path, ahead: this.ahead });
@@ -230,6 +294,27 @@ export class ChunkedFile {
     return { file: this.name, bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 
+  /** The staged tail, padded with zeros to a whole block, then each file cut back to its bytes (the probe wrote a block too). */
+  private writeLastBlocks(): void {
+    const stage = this.stage!;
+    if (this.staged > 0) {
+      const padded = wholeBlocks(this.staged);
+      stage.fill(0, this.staged, padded);
+      this.writeStage(padded);
+    }
+    this.stage = undefined;
+    giveStage(stage);
+    for (const copy of [false, true]) {
+      const fd = copy ? this.copyFd : this.fd;
+      if (fd < 0) continue;
+      try {
+        ftruncateSync(fd, this.bytes);
+      } catch (e) {
+        fail(e, 'write', copy ? this.copyPath! : this.path);
+      }
+    }
+  }
+
   /** The record of the copy (same bytes, its own name), once close() has given the file's. */
   copyRecord(record: OutputRecord): OutputRecord {
     if (this.copyPath === undefined) throw new Error(`internal: ${this.name} was written without a copy`);
@@ -238,6 +323,8 @@ export class ChunkedFile {
 
   /** Closes the file without syncing it, for a write that failed (its caller removes it). */
   abandon(): void {
+    if (this.stage !== undefined) giveStage(this.stage);
+    this.stage = undefined;
     if (this.handedOff) return;
     this.handedOff = true;
     for (const [fd, ahead] of [
@@ -264,6 +351,15 @@ function writeAll(fd: number, buf: Uint8Array, path: string): void {
   let off = 0;
   try {
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  } catch (e) {
+    fail(e, 'write', path);
+  }
+}
+
+function writeAt(fd: number, buf: Uint8Array, length: number, position: number, path: string): void {
+  try {
+    // A direct write is whole or fails: a short one (a full disk) cannot be resumed from an unaligned offset.
+    if (writeSync(fd, buf, 0, length, position) !== length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
   } catch (e) {
     fail(e, 'write', path);
   }
@@ -300,6 +396,8 @@ export function writeFileAtomically(path: string, mode: number, write: (f: Chunk
 export interface PublicationPlace {
   dir: string;
   fileMode: number;
+  /** Large files past the page cache (PublishOptions.directWrites). */
+  directWrites: boolean;
 }
 
 /** A new file `name` in a publication's folder, fsynced when closed; its record goes to Publication.add. */
@@ -328,6 +426,7 @@ export class FolderWriter {
       this.place.fileMode,
       (file) => this.syncLater(file),
       copyName === undefined ? undefined : join(dir, copyName),
+      this.place.directWrites,
     );
   }
 
@@ -409,7 +508,7 @@ export class Publication {
 
   /** Where this publication's files go, as plain data another thread can open files with (openIn, FolderWriter). */
   place(): PublicationPlace {
-    return { dir: this.tmpDir, fileMode: this.opts.fileMode };
+    return { dir: this.tmpDir, fileMode: this.opts.fileMode, directWrites: this.opts.directWrites ?? O_DIRECT !== 0 };
   }
 
   add(record: OutputRecord): void {

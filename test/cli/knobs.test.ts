@@ -24,13 +24,13 @@ vi.mock('../../src/ingest/ingest.js', async (importOriginal) => {
   };
 });
 
-/** The class with its static start() recording the argument at `at` (the thread switch). */
-function recordingStart<C extends { start: (...args: never[]) => unknown }>(real: C, at: number, into: unknown[]): C {
+/** The class with its static start() recording what `pick` takes of its arguments (the thread switch). */
+function recordingStart<C extends { start: (...args: never[]) => unknown }>(real: C, pick: (args: never[]) => unknown, into: unknown[]): C {
   return new Proxy(real, {
     get: (target, key, receiver) =>
       key === 'start'
         ? (...args: never[]) => {
-            into.push(args[at]);
+            into.push(pick(args));
             return target.start(...args);
           }
         : Reflect.get(target, key, receiver),
@@ -39,12 +39,19 @@ function recordingStart<C extends { start: (...args: never[]) => unknown }>(real
 
 vi.mock('../../src/output/score-files.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/output/score-files.js')>();
-  return { ...real, ScoreFiles: recordingStart(real.ScoreFiles, 5, seen.scoreFiles) };
+  return { ...real, ScoreFiles: recordingStart(real.ScoreFiles, (args) => args[5], seen.scoreFiles) };
 });
 
 vi.mock('../../src/output/task-files.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/output/task-files.js')>();
-  return { ...real, TaskFilesThread: recordingStart(real.TaskFilesThread, 2, seen.taskFiles) };
+  return {
+    ...real,
+    TaskFilesThread: recordingStart(
+      real.TaskFilesThread,
+      (args: unknown[]) => [args[2], (args[0] as { directWrites: boolean }).directWrites],
+      seen.taskFiles,
+    ),
+  };
 });
 
 const AS_OF = '2026-11-23';
@@ -75,8 +82,17 @@ describe('reading the switches', () => {
         CHURNWATCH_RANGE_MIN_BYTES: '4096',
         CHURNWATCH_ID_BATCH: '0',
         CHURNWATCH_WRITE_PARALLEL: ' 0 ',
+        CHURNWATCH_RULES_PARALLEL: '1',
+        CHURNWATCH_DIRECT_WRITES: '0',
       }),
-    ).toEqual({ ingestParallel: true, minRangeBytes: 4096, idBatch: false, writeParallel: false });
+    ).toEqual({
+      ingestParallel: true,
+      minRangeBytes: 4096,
+      idBatch: false,
+      writeParallel: false,
+      rulesParallel: true,
+      directWrites: false,
+    });
     expect(readTuning({ CHURNWATCH_ID_BATCH: '', HOME: '/' })).toEqual({});
   });
 
@@ -84,6 +100,7 @@ describe('reading the switches', () => {
     ['CHURNWATCH_INGEST_PARALLEL', 'yes'],
     ['CHURNWATCH_ID_BATCH', 'true'],
     ['CHURNWATCH_WRITE_PARALLEL', '2'],
+    ['CHURNWATCH_DIRECT_WRITES', 'on'],
     ['CHURNWATCH_RANGE_MIN_BYTES', '0'],
     ['CHURNWATCH_RANGE_MIN_BYTES', '4k'],
     ['CHURNWATCH_RANGE_MIN_BYTES', '1.5'],
@@ -114,13 +131,14 @@ describe('handing the switches down', () => {
       CHURNWATCH_RANGE_MIN_BYTES: '4096',
       CHURNWATCH_ID_BATCH: '1',
       CHURNWATCH_WRITE_PARALLEL: '0',
+      CHURNWATCH_DIRECT_WRITES: '0',
     });
     const r = await cli(['run', '--input', input, '--out', join(work, 'out'), '--as-of', AS_OF, '--log-level', 'silent']);
     expect([r.code, r.err]).toEqual([0, '']);
     expect(seen.plans).toEqual([
       expect.objectContaining({ parallel: false, minRangeBytes: 4096, input: expect.objectContaining({ idBatch: true }) }),
     ]);
-    expect([seen.scoreFiles, seen.taskFiles]).toEqual([[false], [false]]);
+    expect([seen.scoreFiles, seen.taskFiles]).toEqual([[false], [[false, false]]]);
   });
 
   it('when an analyst command runs with one switch then its reader is given that one and left to decide the rest', async () => {

@@ -209,7 +209,7 @@ describe('the score files from their two parts', () => {
     fc.assert(
       fc.property(caseOf(30), (c) => {
         const ids = TextColumn.from(c.ids);
-        const place = { dir: '/nowhere', fileMode: 0o600 };
+        const place = { dir: '/nowhere', fileMode: 0o600, directWrites: false };
         const rules = toRulesPart(place, ids, c.ev);
         const keys = flagKeys(rules.flags, rules.n);
         const back = fromWorkerInput({ ...rules, ...toScoresPart(c.s) });
@@ -257,7 +257,7 @@ describe('scores.arrow from columns', () => {
         expect(Buffer.from(scoresArrow(view, c.ev, c.s)).equals(want)).toBe(true);
         expect(csvBytes(view, c.ev, c.s).toString('utf8')).toBe(referenceCsv(c));
         // What the worker gets: its own compact copy, giving the same files.
-        const back = fromWorkerInput(toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, view, c.ev, c.s));
+        const back = fromWorkerInput(toWorkerInput({ dir: '/nowhere', fileMode: 0o600, directWrites: false }, view, c.ev, c.s));
         expect(back.ids.toArray()).toEqual(c.ids);
         expect(Buffer.from(scoresArrow(back.ids, back.ev, back.s)).equals(want)).toBe(true);
       }),
@@ -284,7 +284,7 @@ describe('the columns the score-files worker gets', () => {
     const table = { n, columns };
     const ev = evaluate(pack, table, 20_000);
     const s = score(pack, ev, ids);
-    const w = toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, ids, ev, s);
+    const w = toWorkerInput({ dir: '/nowhere', fileMode: 0o600, directWrites: false }, ids, ev, s);
     // Made in shared memory, so handed over as they are: no second copy at the run's peak.
     expect(w.value).toBe(ev.value);
     expect(w.flags[0]).toBe(ev.flags[0]);
@@ -297,7 +297,7 @@ describe('the columns the score-files worker gets', () => {
     const b = new TextColumnBuilder(4, 16, true);
     for (const id of ['a', 'b', 'c', 'd']) b.pushString(id);
     const sharedIds = b.finish();
-    const w2 = toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, sharedIds, ev, s);
+    const w2 = toWorkerInput({ dir: '/nowhere', fileMode: 0o600, directWrites: false }, sharedIds, ev, s);
     expect(w2.idBytes.buffer).toBe(sharedIds.bytes.buffer);
     expect(w2.idOffsets.buffer).toBe(sharedIds.offsets.buffer);
     expect(fromWorkerInput(w2).ids.toArray()).toEqual(['a', 'b', 'c', 'd']);
@@ -335,7 +335,7 @@ describe('the columns the score-files worker gets', () => {
     );
     const ev = evaluate(pack, { n, columns }, 20_000);
     const ids = TextColumn.from(['a', 'b', 'c', 'd']);
-    const w = toWorkerInput({ dir: '/nowhere', fileMode: 0o600 }, ids, ev, score(pack, ev, ids));
+    const w = toWorkerInput({ dir: '/nowhere', fileMode: 0o600, directWrites: false }, ids, ev, score(pack, ev, ids));
     expect(ev.ruleIds).toEqual(['r1', 'bill_1', 'bill_2', 'bill_3']);
     expect(ev.flags.map((f) => [...f])).toEqual([
       [0, 1, 1, 1],

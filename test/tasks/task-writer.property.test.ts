@@ -373,7 +373,9 @@ function writtenOnWorker(c: TierCase, cellsAhead: boolean): string {
   const tier = cellsAhead ? new Uint8Array(hits.length).fill(TIERS.indexOf(c.tier as (typeof TIERS)[number])) : input.scores.tier;
   // As a postMessage would carry them: cloned, the shared buffers shared, the reason texts compiled again.
   const scores = { ...input.scores, hits, tier };
-  const start = structuredClone(toWorkerStart({ dir: '', fileMode: 0o600 }, { ...input, scores }, cellsAhead ? c.profile : undefined));
+  const start = structuredClone(
+    toWorkerStart({ dir: '', fileMode: 0o600, directWrites: false }, { ...input, scores }, cellsAhead ? c.profile : undefined),
+  );
   const render = renderInputOf(start);
   if (cellsAhead) expect(render.cells?.tier).toBe(order.length > 0 ? c.tier : undefined);
   const posted = planOf(structuredClone(postPlan(plan)), start.measures);
