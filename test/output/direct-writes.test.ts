@@ -5,7 +5,7 @@
  * its copy) holds exactly the bytes written, under the hash its record gives.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -23,16 +23,26 @@ function publication(directWrites?: boolean): Publication {
   return new Publication(root, `night-${day}`, { force: false, fileMode: 0o600, dirMode: 0o700, directWrites });
 }
 
-/** Whether this folder's file system opens files with O_DIRECT at all (tmpfs before Linux 6.6 does not). */
+/** Whether this folder's file system takes a direct write at all: O_DIRECT at open (tmpfs before Linux 6.6 refuses it), and one block from some 16-byte offset of a buffer. */
 function folderTakesDirect(dir: string): boolean {
   if (O_DIRECT === 0) return false;
   const probe = join(dir, '.probe');
+  let fd: number | undefined;
   try {
-    closeSync(openSync(probe, constants.O_WRONLY | constants.O_CREAT | O_DIRECT, 0o600));
-    return true;
+    fd = openSync(probe, constants.O_WRONLY | constants.O_CREAT | O_DIRECT, 0o600);
+    const raw = new Uint8Array(2 * DIRECT_BLOCK);
+    for (let k = 0; k < DIRECT_BLOCK; k += 16) {
+      try {
+        if (writeSync(fd, raw, k, DIRECT_BLOCK, 0) === DIRECT_BLOCK) return true;
+      } catch {
+        /* not aligned there */
+      }
+    }
+    return false;
   } catch {
     return false;
   } finally {
+    if (fd !== undefined) closeSync(fd);
     rmSync(probe, { force: true });
   }
 }
