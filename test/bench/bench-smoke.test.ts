@@ -33,11 +33,11 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** One run per side at 2,000 subscribers, on the extracts the first run generates. */
-const benchAt2000 = (args: string[]) =>
+const benchAt2000 = (args: string[], env: Record<string, string> = {}) =>
   promisify(execFile)(
     process.execPath,
     ['bench/bench.mjs', '--subscribers', '2000', '--runs', '1', '--warmup', '0', '--data-dir', join(tmp, 'data'), ...args],
-    { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22 },
+    { cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 22, env: { ...process.env, ...env } },
   );
 
 describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers', () => {
@@ -68,9 +68,10 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     expect(readdirSync(join(tmp, 'data')).sort()).toEqual(['2000-1']);
   }, 60_000);
 
-  it('when it runs with --sql text then DuckDB runs the all-text SQL, agrees, and the result says so', async () => {
+  it('when it runs with --sql text and a switch set then DuckDB runs the all-text SQL, agrees, and the result says both', async () => {
     const results = join(tmp, 'results-text');
-    const { stdout } = await benchAt2000(['--sql', 'text', '--results-dir', results]);
+    const { stdout } = await benchAt2000(['--sql', 'text', '--results-dir', results], { CHURNWATCH_DIRECT_WRITES: '0' });
+    expect(stdout).toContain('churnwatch run with CHURNWATCH_DIRECT_WRITES=0');
     expect(stdout).toContain('agreement: both sides give the same 12 flags and tier for all 2,000 subscribers');
     expect(stdout).toMatch(/target 1M|text SQL/);
     const files = readdirSync(results);
@@ -78,7 +79,8 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     const r = JSON.parse(readFileSync(join(results, files[0]!), 'utf8'));
     expect(r.machine.duckdb_sql).toBe('bench/rules-text.sql');
     expect(r.options.sql).toBe('text');
-    expect(r.command).toContain('--sql text');
+    expect(r.command).toMatch(/^CHURNWATCH_DIRECT_WRITES=0 npm run bench -- .*--sql text/);
+    expect(r.churnwatch_switches).toEqual({ CHURNWATCH_DIRECT_WRITES: '0' });
   }, 60_000);
 
   it('when it runs --pack calibrated then churnwatch runs a pack calibrated here, agrees on tier and value, and the result names the pack', async () => {
