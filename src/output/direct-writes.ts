@@ -32,30 +32,37 @@ export const STAGE_BYTES = 1 << 20;
 const freeStages: Uint8Array[] = [];
 const KEPT_STAGES = 8;
 
-/** The probe, an object's member so that a test can make a file system refuse direct writes. */
+/** The reopening and the probe, an object's members so that a test can make a file system refuse direct writes. */
 export const directIo = {
-  /** True when `fd` took one block's direct write from the start of `stage` at offset 0 (the block's zeros are overwritten later). */
+  /**
+   * The file at `path`, just created (and still open plainly), opened again for direct
+   * writes; undefined when that fails. The file is created without O_DIRECT first:
+   * a file system that refuses O_DIRECT may refuse it only after creating the file.
+   */
+  reopen(path: string): number | undefined {
+    if (O_DIRECT === 0) return undefined;
+    try {
+      return openSync(path, fsConstants.O_WRONLY | O_DIRECT);
+    } catch {
+      return undefined;
+    }
+  },
+
+  /**
+   * True when `fd` took one block's direct write from the start of `stage` at offset 0
+   * (the block's zeros are overwritten later). Any error counts as no: EINVAL is the
+   * usual refusal, but a file system may answer otherwise, and a real fault (a full
+   * disk) comes back from the plain writes that follow, with the file's name.
+   */
   probe(fd: number, stage: Uint8Array): boolean {
     try {
       stage.fill(0, 0, DIRECT_BLOCK);
       return writeSync(fd, stage, 0, DIRECT_BLOCK, 0) === DIRECT_BLOCK;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EINVAL') return false;
-      throw e;
+    } catch {
+      return false;
     }
   },
 };
-
-/** Opens a new file (it must not exist) for direct writes; undefined when the file system refuses O_DIRECT, and then nothing was created. */
-export function openDirect(path: string, mode: number): number | undefined {
-  if (O_DIRECT === 0) return undefined;
-  try {
-    return openSync(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | O_DIRECT, mode);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
-    throw e;
-  }
-}
 
 /**
  * An aligned stage of STAGE_BYTES for the file `fd` (opened with openDirect), every

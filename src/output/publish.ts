@@ -51,7 +51,7 @@ import {
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
-import { giveStage, O_DIRECT, openDirect, STAGE_BYTES, takeStage, wholeBlocks } from './direct-writes.js';
+import { directIo, giveStage, O_DIRECT, STAGE_BYTES, takeStage, wholeBlocks } from './direct-writes.js';
 
 export interface OutputRecord {
   file: string;
@@ -165,16 +165,20 @@ export class ChunkedFile {
     readonly copyPath?: string,
     direct = false,
   ) {
-    this.fd = ChunkedFile.create(path, mode, direct);
+    const file = ChunkedFile.create(path, mode, direct);
+    this.fd = file.fd;
+    let copyDirect = true;
     if (copyPath !== undefined) {
       try {
-        this.copyFd = ChunkedFile.create(copyPath, mode, direct);
+        const copy = ChunkedFile.create(copyPath, mode, file.direct);
+        this.copyFd = copy.fd;
+        copyDirect = copy.direct;
       } catch (e) {
         closeSync(this.fd);
         throw e;
       }
     }
-    if (direct) this.stageOrReopen(mode);
+    if (file.direct) this.stageOrReopen(mode, copyDirect);
   }
 
   /** True while the file's bytes go past the page cache. */
@@ -182,20 +186,26 @@ export class ChunkedFile {
     return this.stage !== undefined;
   }
 
-  private static create(path: string, mode: number, direct: boolean): number {
+  /** A new file, opened for direct writes when asked and the file system takes O_DIRECT. */
+  private static create(path: string, mode: number, direct: boolean): { fd: number; direct: boolean } {
     try {
-      const fd = (direct ? openDirect(path, mode) : undefined) ?? openSync(path, 'wx', mode);
+      let fd = openSync(path, 'wx', mode);
+      const again = direct ? directIo.reopen(path) : undefined;
+      if (again !== undefined) {
+        closeSync(fd);
+        fd = again;
+      }
       fchmodSync(fd, mode); // the umask must not widen or narrow what was asked
-      return fd;
+      return { fd, direct: again !== undefined };
     } catch (e) {
       fail(e, 'create', path);
     }
   }
 
   /** A stage for direct writes; or, when the file (or its copy) takes none, both reopened for plain writes. */
-  private stageOrReopen(mode: number): void {
+  private stageOrReopen(mode: number, copyDirect: boolean): void {
     try {
-      this.stage = takeStage(this.fd, this.copyFd < 0 ? [] : [this.copyFd]);
+      this.stage = copyDirect ? takeStage(this.fd, this.copyFd < 0 ? [] : [this.copyFd]) : undefined;
       if (this.stage !== undefined) return;
       for (const copy of [false, true]) {
         const fd = copy ? this.copyFd : this.fd;

@@ -125,6 +125,27 @@ describe.skipIf(process.platform !== 'linux')('direct writes', () => {
     expectFiles(target, expected, record, sha256);
   });
 
+  it('writes plainly, with the same bytes, when the file system refuses O_DIRECT at open', async () => {
+    vi.spyOn(directIo, 'reopen').mockReturnValue(undefined);
+    let seen: boolean[] = [];
+    const { target, record, expected, sha256 } = await writePieces(publication(true), [{ bytes: bytes(STAGE_BYTES + 4097, 5) }], (f) => {
+      seen = [f.direct, openedDirect(f)];
+    });
+    expect(seen).toEqual([false, false]);
+    expectFiles(target, expected, record, sha256);
+  });
+
+  it('writes the file and its copy plainly when only the copy refuses O_DIRECT at open', async () => {
+    const reopen = directIo.reopen;
+    vi.spyOn(directIo, 'reopen').mockImplementation((path) => (path.endsWith('-delta.csv') ? undefined : reopen(path)));
+    let seen: boolean[] = [];
+    const { target, record, expected, sha256 } = await writePieces(publication(true), [{ bytes: bytes(3 * DIRECT_BLOCK + 1, 6) }], (f) => {
+      seen = [f.direct, openedDirect(f)];
+    });
+    expect(seen).toEqual([false, false]);
+    expectFiles(target, expected, record, sha256);
+  });
+
   it('writes the file and its copy plainly when only the copy refuses direct writes', async () => {
     let calls = 0;
     // The first file takes its probe, the copy refuses it.
