@@ -65,9 +65,9 @@ export const directIo = {
 };
 
 /**
- * An aligned stage of STAGE_BYTES for the file `fd` (opened with openDirect), every
- * other descriptor in `more` checked too; undefined when they do not all take direct
- * writes from it.
+ * An aligned stage of STAGE_BYTES for the file `fd` (opened again with
+ * directIo.reopen), every other descriptor in `more` checked too; undefined when they
+ * do not all take direct writes from it.
  */
 export function takeStage(fd: number, more: readonly number[]): Uint8Array | undefined {
   const pooled = freeStages.pop();

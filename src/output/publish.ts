@@ -314,13 +314,15 @@ export class ChunkedFile {
     }
     this.stage = undefined;
     giveStage(stage);
-    for (const copy of [false, true]) {
-      const fd = copy ? this.copyFd : this.fd;
+    for (const [fd, path] of [
+      [this.fd, this.path],
+      [this.copyFd, this.copyPath],
+    ] as const) {
       if (fd < 0) continue;
       try {
         ftruncateSync(fd, this.bytes);
       } catch (e) {
-        fail(e, 'write', copy ? this.copyPath! : this.path);
+        fail(e, 'write', path!);
       }
     }
   }
