@@ -854,19 +854,32 @@ const srcChanges = git(['status', '--porcelain', '--', 'src', 'rules', 'bin']);
 // runs, so a series timed with one set is not a series of the defaults.
 const { KNOBS } = await import(pathToFileURL(join(root, 'dist', 'cli', 'knobs.js')).href);
 const switches = Object.fromEntries(KNOBS.map((k) => [k.name, process.env[k.name]?.trim()]).filter(([, v]) => v !== undefined && v !== ''));
-const switchesText = Object.entries(switches)
-  .map(([k, v]) => `${k}=${v}`)
-  .join(' ');
+// The process settings both sides inherit that change how they run, not what they compute: glibc's allocator
+// (docs/operating.md, "On a virtual machine"), Node's own options and its thread pool.
+const RUNTIME_VARIABLE = /^(GLIBC_TUNABLES|MALLOC_[A-Z_]+|NODE_OPTIONS|UV_THREADPOOL_SIZE)$/;
+const runtimeSettings = Object.fromEntries(
+  Object.entries(process.env)
+    .filter(([k, v]) => RUNTIME_VARIABLE.test(k) && v !== undefined && v.trim() !== '')
+    .sort(([a], [b]) => (a < b ? -1 : 1)),
+);
+const asAssignments = (vars) =>
+  Object.entries(vars)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+const switchesText = asAssignments(switches);
+const runtimeText = asAssignments(runtimeSettings);
+const commandPrefix = [runtimeText, switchesText].filter((t) => t !== '').join(' ');
 const result = {
   benchmark:
     SQL === 'text'
       ? `churnwatch run (${PACK_LABEL}) vs DuckDB all-text SQL (bench/rules-text.sql, the baseline of issues 9-11) on the same generated extracts`
       : `churnwatch run (${PACK_LABEL}) vs DuckDB typed SQL (bench/rules.sql) on the same generated extracts, in one export dialect`,
   date: new Date().toISOString(),
-  command: `${switchesText === '' ? '' : `${switchesText} `}npm run bench -- --subscribers ${N} --runs ${RUNS} --seed ${SEED}${WARMUP !== 1 ? ` --warmup ${WARMUP}` : ''}${D !== '2026-11-23' ? ` --as-of ${D}` : ''}${THREADS !== 2 ? ` --threads ${THREADS}` : ''}${DIALECT !== 'clean' ? ` --dialect ${DIALECT}` : ''}${SQL !== 'typed' ? ` --sql ${SQL}` : ''}${opt.pack ? ` --pack ${opt.pack}` : ''}${opt.rules ? ` --rules ${shown(opt.rules)}` : ''}${MAX_RSS_MB !== null ? ` --max-rss-mb ${MAX_RSS_MB}` : ''}`,
+  command: `${commandPrefix === '' ? '' : `${commandPrefix} `}npm run bench -- --subscribers ${N} --runs ${RUNS} --seed ${SEED}${WARMUP !== 1 ? ` --warmup ${WARMUP}` : ''}${D !== '2026-11-23' ? ` --as-of ${D}` : ''}${THREADS !== 2 ? ` --threads ${THREADS}` : ''}${DIALECT !== 'clean' ? ` --dialect ${DIALECT}` : ''}${SQL !== 'typed' ? ` --sql ${SQL}` : ''}${opt.pack ? ` --pack ${opt.pack}` : ''}${opt.rules ? ` --rules ${shown(opt.rules)}` : ''}${MAX_RSS_MB !== null ? ` --max-rss-mb ${MAX_RSS_MB}` : ''}`,
   commit: git(['rev-parse', '--short', 'HEAD']),
   uncommitted_changes_in_src: srcChanges === null ? null : srcChanges.length > 0,
   churnwatch_switches: switches,
+  runtime_settings: runtimeSettings,
   machine: {
     cpus: cpus().length,
     cpu_model: cpus()[0]?.model ?? null,
@@ -905,7 +918,7 @@ lines.push(
   `churnwatch (${PACK_LABEL}) vs DuckDB: ${fmtInt(N)} subscribers (seed ${SEED}, as of ${D}), dialect ${DIALECT}, ${RUNS} timed run(s) per side after ${WARMUP} warm-up, alternating`,
 );
 lines.push(
-  `machine: ${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.machine.memory_gib} GiB, Node ${process.version}, DuckDB ${duckdbVersion} with ${THREADS} threads, ${SQL} SQL; commit ${result.commit ?? '?'}${result.uncommitted_changes_in_src ? ' + uncommitted changes in src/' : ''}${switchesText === '' ? '' : `; churnwatch run with ${switchesText}`}`,
+  `machine: ${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.machine.memory_gib} GiB, Node ${process.version}, DuckDB ${duckdbVersion} with ${THREADS} threads, ${SQL} SQL; commit ${result.commit ?? '?'}${result.uncommitted_changes_in_src ? ' + uncommitted changes in src/' : ''}${switchesText === '' ? '' : `; churnwatch run with ${switchesText}`}${runtimeText === '' ? '' : `; both sides run with ${runtimeText}`}`,
 );
 lines.push(`input: ${marker.files.length} extracts, ${fmtInt(inputRows)} rows, ${(inputBytes / 1e6).toFixed(1)} MB`);
 lines.push(

@@ -68,10 +68,15 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     expect(readdirSync(join(tmp, 'data')).sort()).toEqual(['2000-1']);
   }, 60_000);
 
-  it('when it runs with --sql text and a switch set then DuckDB runs the all-text SQL, agrees, and the result says both', async () => {
+  it('when it runs with --sql text, a switch and an allocator setting then DuckDB runs the all-text SQL, agrees, and the result says all three', async () => {
     const results = join(tmp, 'results-text');
-    const { stdout } = await benchAt2000(['--sql', 'text', '--results-dir', results], { CHURNWATCH_DIRECT_WRITES: '0' });
+    const tunables = 'glibc.malloc.trim_threshold=268435456';
+    const { stdout } = await benchAt2000(['--sql', 'text', '--results-dir', results], {
+      CHURNWATCH_DIRECT_WRITES: '0',
+      GLIBC_TUNABLES: tunables,
+    });
     expect(stdout).toContain('churnwatch run with CHURNWATCH_DIRECT_WRITES=0');
+    expect(stdout).toMatch(new RegExp(`both sides run with (.* )?GLIBC_TUNABLES=${tunables.replaceAll('.', '\\.')}`));
     expect(stdout).toContain('agreement: both sides give the same 12 flags and tier for all 2,000 subscribers');
     expect(stdout).toMatch(/target 1M|text SQL/);
     const files = readdirSync(results);
@@ -79,8 +84,11 @@ describe.skipIf(duckdbProblem !== undefined)('bench harness at 2,000 subscribers
     const r = JSON.parse(readFileSync(join(results, files[0]!), 'utf8'));
     expect(r.machine.duckdb_sql).toBe('bench/rules-text.sql');
     expect(r.options.sql).toBe('text');
-    expect(r.command).toMatch(/^CHURNWATCH_DIRECT_WRITES=0 npm run bench -- .*--sql text/);
+    expect(r.command).toMatch(
+      /(^|.* )GLIBC_TUNABLES=glibc\.malloc\.trim_threshold=268435456 (.* )?CHURNWATCH_DIRECT_WRITES=0 npm run bench -- .*--sql text/,
+    );
     expect(r.churnwatch_switches).toEqual({ CHURNWATCH_DIRECT_WRITES: '0' });
+    expect(r.runtime_settings.GLIBC_TUNABLES).toBe(tunables);
   }, 60_000);
 
   it('when it runs --pack calibrated then churnwatch runs a pack calibrated here, agrees on tier and value, and the result names the pack', async () => {
