@@ -693,12 +693,25 @@ function readOr(path: string): string | undefined {
   }
 }
 
+/** Fields 3 on of /proc/<pid>/stat (after the command name, which may hold spaces), or undefined. */
+function statFields(pid: number): string[] | undefined {
+  const stat = readOr(`/proc/${pid}/stat`);
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined. */
 export function processStart(pid: number): string | undefined {
-  const stat = readOr(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  return statFields(pid)?.[19];
+}
+
+/**
+ * Whether a process has ended and waits only to be reaped (state Z): it holds nothing.
+ * A run killed under a wrapper that never waits for it, or orphaned in a container
+ * whose first process reaps no orphans, stays a zombie for good; its lock must not
+ * stop every night after it.
+ */
+function isZombie(pid: number): boolean {
+  return statFields(pid)?.[0] === 'Z';
 }
 
 const BOOT_ID = readOr('/proc/sys/kernel/random/boot_id')?.trim();
@@ -800,6 +813,7 @@ export class RunLock {
     if (lock.host !== undefined && lock.host !== hostname()) return undefined; // cannot check another machine
     if (lock.boot !== undefined && BOOT_ID !== undefined && lock.boot !== BOOT_ID) return 'left before a reboot';
     if (!isAlive(lock.pid)) return `process ${lock.pid} is gone`;
+    if (isZombie(lock.pid)) return `process ${lock.pid} has ended (not yet reaped)`;
     if (lock.start !== undefined) {
       const now = processStart(lock.pid);
       if (now !== undefined && now !== lock.start) return `process ${lock.pid} is another program now`;

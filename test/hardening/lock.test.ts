@@ -24,6 +24,8 @@ beforeAll(async () => {
   const w = new World(AS_OF);
   w.sub('U1', { status: 'suspended_arrears' }).bills('U1', ['80.00', '80.00', '80.00', '80.00']);
   smallInput = w.write();
+  // The in-process runs load their modules now: a second run must reach the lock while the first still holds it.
+  expect((await runCli(smallInput, AS_OF, [], join(work, 'warm'))).code).toBe(0);
 }, 120_000);
 afterAll(() => {
   if (work) cleanup(work);
@@ -142,6 +144,29 @@ describe('stale locks', () => {
       expect(r.code).toBe(0);
       expect(readdirSync(out).sort()).toEqual([AS_OF]);
     } finally {
+      cleanup(out);
+    }
+  });
+
+  it('when the lock names a process that has ended but was never reaped then it is stale and taken over', async () => {
+    // sh starts a short sleep and becomes a long one, which never reaps it: a zombie, as an orphan is under a first process that reaps none.
+    const parent = spawn('/bin/sh', ['-c', 'sleep 0.05 & exec sleep 20'], { stdio: 'ignore' });
+    const out = tempDir('zombie');
+    try {
+      let zombie: number | undefined;
+      for (let tries = 0; tries < 100 && zombie === undefined; tries++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const kids = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+        zombie = kids.find((k) => /^\d+ \(.*\) Z /.test(readFileSync(`/proc/${k}/stat`, 'utf8')));
+      }
+      expect(zombie).toBeDefined();
+      writeFileSync(lockPath(out), JSON.stringify({ pid: zombie, start: processStart(zombie!), host: hostname() }));
+      const r = await runCli(smallInput, AS_OF, [], out);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(readdirSync(out).sort()).toEqual([AS_OF]);
+    } finally {
+      parent.kill('SIGKILL');
       cleanup(out);
     }
   });
