@@ -288,16 +288,12 @@ export class ChunkedFile {
       this.syncLater({ fd: this.fd, path: this.path, ahead: this.ahead });
       if (this.copyFd >= 0) this.syncLater({ fd: this.copyFd, path: this.copyPath!, ahead: this.copyAhead });
     } else {
-      for (const [fd, path] of [
-        [this.fd, this.path],
-        [this.copyFd, this.copyPath],
-      ] as const) {
-        if (fd < 0) continue;
+      for (const [fd, path] of this.files()) {
         try {
           fsyncSync(fd);
           closeSync(fd);
         } catch (e) {
-          fail(e, 'sync', path!);
+          fail(e, 'sync', path);
         }
       }
     }
@@ -314,17 +310,23 @@ export class ChunkedFile {
     }
     this.stage = undefined;
     giveStage(stage);
-    for (const [fd, path] of [
-      [this.fd, this.path],
-      [this.copyFd, this.copyPath],
-    ] as const) {
-      if (fd < 0) continue;
+    for (const [fd, path] of this.files()) {
       try {
         ftruncateSync(fd, this.bytes);
       } catch (e) {
-        fail(e, 'write', path!);
+        fail(e, 'write', path);
       }
     }
+  }
+
+  /** The file's descriptor and path, and its copy's when it has one. */
+  private files(): [number, string][] {
+    return this.copyFd < 0
+      ? [[this.fd, this.path]]
+      : [
+          [this.fd, this.path],
+          [this.copyFd, this.copyPath!],
+        ];
   }
 
   /** The record of the copy (same bytes, its own name), once close() has given the file's. */
