@@ -701,19 +701,14 @@ function statFields(pid: number): string[] | undefined {
   return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
+/** The state (field 3 of /proc/<pid>/stat) in statFields: Z for a process that has ended and waits only to be reaped. */
+const STATE = 0;
+/** The start time in clock ticks since boot (field 22) in statFields. */
+const START = 19;
+
 /** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined. */
 export function processStart(pid: number): string | undefined {
-  return statFields(pid)?.[19];
-}
-
-/**
- * Whether a process has ended and waits only to be reaped (state Z): it holds nothing.
- * A run killed under a wrapper that never waits for it, or orphaned in a container
- * whose first process reaps no orphans, stays a zombie for good; its lock must not
- * stop every night after it.
- */
-function isZombie(pid: number): boolean {
-  return statFields(pid)?.[0] === 'Z';
+  return statFields(pid)?.[START];
 }
 
 const BOOT_ID = readOr('/proc/sys/kernel/random/boot_id')?.trim();
@@ -815,9 +810,13 @@ export class RunLock {
     if (lock.host !== undefined && lock.host !== hostname()) return undefined; // cannot check another machine
     if (lock.boot !== undefined && BOOT_ID !== undefined && lock.boot !== BOOT_ID) return 'left before a reboot';
     if (!isAlive(lock.pid)) return `process ${lock.pid} is gone`;
-    if (isZombie(lock.pid)) return `process ${lock.pid} has ended (not yet reaped)`;
+    // One read of its stat for both checks. A zombie holds nothing: a run killed under a wrapper that never waits
+    // for it, or orphaned in a container whose first process reaps no orphans, stays one for good, and its lock must
+    // not stop every night after it.
+    const stat = statFields(lock.pid);
+    if (stat?.[STATE] === 'Z') return `process ${lock.pid} has ended (not yet reaped)`;
     if (lock.start !== undefined) {
-      const now = processStart(lock.pid);
+      const now = stat?.[START];
       if (now !== undefined && now !== lock.start) return `process ${lock.pid} is another program now`;
     }
     return undefined;
