@@ -1,37 +1,17 @@
 /**
- * Stand-ins for Spark, which does not run here: its grammar (dt-sql-parser's Spark
- * SQL parser), and DuckDB twins of the few Spark constructs the scripts use. With
- * the constructs swapped for their twins (nothing else changed), DuckDB runs a Spark
- * script, so the shared logic is checked on data; the rest of the script may use only
- * functions both engines document with the same meaning on the types used.
+ * Stand-ins for Spark, which does not run here: DuckDB twins of the few Spark
+ * constructs the scripts use (spark-grammar.test.ts has the other stand-in, a Spark
+ * SQL grammar). With the constructs swapped for their twins (nothing else changed),
+ * DuckDB runs a Spark script, so the shared logic is checked on data; the rest of the
+ * script may use only functions both engines document with the same meaning on the
+ * types used.
  */
-import { register } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 import { cli, csvBody, loadDuckDb, runSql } from './helpers.js';
 
-// dt-sql-parser's ES build imports its own files without extensions; only the Spark tests need the hook.
-register('./extensionless-hook.mjs', import.meta.url);
-const parser = await import('dt-sql-parser').then(
-  (m) => new m.SparkSQL(),
-  () => null,
-);
-
-export const sparkParserLoaded = parser !== null;
-
 export const sparkScript = (pack: string, asOf: string) => cli(['sql', '--dialect', 'spark', '--as-of', asOf, '--rules', pack]);
-
-/** Grammar errors, quietly (the parser's error listener also writes to the console). */
-export function grammarErrors(sql: string): string[] {
-  const error = console.error;
-  console.error = () => {};
-  try {
-    return parser!.validate(sql).map((e) => `${e.startLine}:${e.startColumn} ${e.message}`);
-  } finally {
-    console.error = error;
-  }
-}
 
 /** Spark constructs the scripts use, each with its DuckDB twin. */
 const TWINS: [RegExp, string][] = [

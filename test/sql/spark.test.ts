@@ -1,6 +1,7 @@
 /**
  * The Spark SQL dialect. No Spark runs here, so three things stand in for it:
- *  - every generated script parses with a real Spark SQL grammar (dt-sql-parser's);
+ *  - every generated script parses with a real Spark SQL grammar (dt-sql-parser's;
+ *    spark-grammar.test.ts parses them all in one process);
  *  - a golden file pins the default pack's script;
  *  - the script uses only functions that Spark 3.x and DuckDB both document, plus a
  *    few Spark constructs, each with a DuckDB twin: with those swapped for their
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, loadDuckDb } from './helpers.js';
-import { engineScores, expectSharedOnly, grammarErrors, sparkParserLoaded, sparkScript, viaTwins } from './spark-twins.js';
+import { engineScores, expectSharedOnly, sparkScript, viaTwins } from './spark-twins.js';
 
 const DEFAULT_PACK = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));
 const HAND_PACK = fileURLToPath(new URL('./hand-pack.yaml', import.meta.url));
@@ -27,25 +28,6 @@ const duckdb = await loadDuckDb();
 
 const tmp = mkdtempSync(join(tmpdir(), 'cw-spark-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-describe.skipIf(!sparkParserLoaded)('Spark SQL grammar', () => {
-  it('finds the error in a script that is not Spark SQL (the check is not vacuous)', () => {
-    expect(grammarErrors('SELECT (y - CASE WHEN m <= 2 THEN 1 ELSE 0 END) FROM t')).not.toEqual([]);
-    expect(grammarErrors('SELECT CASE WHEN m <= 2 THEN 1 ELSE 0 END AS x FROM t')).toEqual([]);
-  });
-
-  // A logistic scorecard's script: calibrated.test.ts parses a calibrated pack's (the parser takes seconds per script).
-  it.each([
-    ['default', DEFAULT_PACK],
-    ['hand-made', HAND_PACK],
-  ])(
-    'parses the script of the %s pack',
-    async (_, pack) => {
-      expect(grammarErrors(await sparkScript(pack, GOLDEN_AS_OF))).toEqual([]);
-    },
-    300_000,
-  );
-});
 
 describe("the default pack's Spark script", () => {
   it(`is ${GOLDEN} (regenerate: node bin/churnwatch.js sql --dialect spark --as-of ${GOLDEN_AS_OF} > ${GOLDEN})`, async () => {
