@@ -33,7 +33,7 @@
  * decodes it and trims it as a string, so the two always agree.
  */
 import type { RecordView } from './csv-scan.js';
-import { fmix32 } from '../util/hash.js';
+import { fmix32, hashBytes } from '../util/hash.js';
 
 export interface SharedIdTable {
   n: number;
@@ -71,13 +71,6 @@ export const WINDOW = 8;
 
 function isWs(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-}
-
-/** FNV-1a over the bytes, then the murmur3 finaliser (linear probing uses the low bits). */
-export function hashBytes(b: Uint8Array, s: number, e: number): number {
-  let h = 0x811c9dc5 | 0;
-  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-  return fmix32(h);
 }
 
 /** Largest value a digit key may have for digitHash to stay a bijection (2^32 - 1). */

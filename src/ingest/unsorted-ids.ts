@@ -19,7 +19,8 @@
  * Which way a file's chunk goes is decided from the chunk before (`on`): batches once
  * most lookups miss the window, one at a time again once most ids follow the last one.
  */
-import { digitHash, digitValue, hashBytes, type IdTable, WINDOW } from './id-table.js';
+import { hashBytes } from '../util/hash.js';
+import { digitHash, digitValue, type IdTable, WINDOW } from './id-table.js';
 
 /** IdBatch.idx of a record only checked to be a key (IdBatch.resolve's `needed`). */
 export const PRESENT = -2;

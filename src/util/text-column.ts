@@ -10,7 +10,7 @@
  * Order: compare() orders by bytes, which for UTF-8 is Unicode code point order.
  */
 import { sharedColumns } from './worker.js';
-import { fmix32 } from './hash.js';
+import { hashBytes } from './hash.js';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -251,20 +251,6 @@ export class CodedText {
 }
 
 /**
- * A hash of b[s..e) for the dictionary's table: four bytes a step (a step per byte
- * was most of a value's coding: ~60 ns for an 18-byte region), then murmur3's
- * finaliser, so that every byte reaches the low bits the table uses. The codes do not
- * depend on it (they number the values by first appearance).
- */
-function bytesHash(b: Uint8Array, s: number, e: number): number {
-  let h = Math.imul(e - s, 0x9e3779b1);
-  let k = s;
-  for (; k + 4 <= e; k += 4) h = Math.imul(h ^ (b[k]! | (b[k + 1]! << 8) | (b[k + 2]! << 16) | (b[k + 3]! << 24)), 0x01000193);
-  for (; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-  return fmix32(h);
-}
-
-/**
  * Builds a CodedText value by value: each value is looked up in the dictionary so far
  * (an open-addressing table of codes) and added when new. Meant for few distinct
  * values: a column whose values are all different would cost its bytes again in the
@@ -294,7 +280,7 @@ export class CodedTextBuilder {
       db = d.bytes,
       doff = d.offsets,
       len = e - s;
-    for (let j = bytesHash(b, s, e) & mask; ; j = (j + 1) & mask) {
+    for (let j = hashBytes(b, s, e) & mask; ; j = (j + 1) & mask) {
       const v = slots[j]!;
       if (v === 0) {
         const c = this.dict.length;
@@ -317,7 +303,7 @@ export class CodedTextBuilder {
     const slots = new Int32Array(this.slots.length * 2),
       mask = slots.length - 1;
     for (let c = 0; c < d.length; c++) {
-      let j = bytesHash(d.bytes, d.offsets[c]!, d.offsets[c + 1]!) & mask;
+      let j = hashBytes(d.bytes, d.offsets[c]!, d.offsets[c + 1]!) & mask;
       while (slots[j] !== 0) j = (j + 1) & mask;
       slots[j] = c + 1;
     }
