@@ -108,6 +108,21 @@ export interface Extracts {
 }
 
 /**
+ * Lets go of the folded measure sums and the ticket and contract counts: the arrays
+ * the feature columns are made of (features/features.ts uses them without a copy),
+ * some 50 bytes a subscriber for the default pack. A night that has what its task files
+ * need of them (their flagged rows, output/task-files.ts flaggedFeatureTable) keeps them
+ * no longer. What the gates, the summary and the manifest read stays: the row counts
+ * per month and day, the files, the rejects, the subscribers and the contacts.
+ */
+export function releaseMeasureFolds(x: Extracts): void {
+  x.billing.months.clear();
+  x.usage?.days.clear();
+  x.ticketCounts.clear();
+  x.contractCounts.clear();
+}
+
+/**
  * How much more of subscribers.csv this thread scans than each worker: a worker
  * started here starts its range later, by its own start (this thread waited ~110 ms
  * for the worker's scan at 1M on an idle machine, ~200 ms on a loaded one), so this

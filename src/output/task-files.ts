@@ -136,6 +136,30 @@ function flaggedFeatures(input: TaskInput): { rows: Int32Array; flagged: number;
   return { rows, flagged: m, features };
 }
 
+/**
+ * The feature columns the reason texts read, for the flagged subscribers only, as a
+ * feature table over them (its `rows` map a subscriber to its row): what rendering needs
+ * of the features, at some 20 bytes a flagged subscriber instead of the whole columns.
+ */
+export function flaggedFeatureTable(input: TaskInput): FeatureTable {
+  const flagged = flaggedFeatures(input);
+  const table = featureTableOf(input.features.n, flagged.features, flagged.rows);
+  GATHERED.set(table, flagged);
+  return table;
+}
+
+/** The tables flaggedFeatureTable made: a worker started with one gets its columns as they are, not gathered again. */
+const GATHERED = new WeakMap<FeatureTable, FlaggedFeatures>();
+
+type FlaggedFeatures = ReturnType<typeof flaggedFeatures>;
+
+function featureTableOf(n: number, features: TaskFilesStart['features'], rows: Int32Array): FeatureTable {
+  const columns = new Map<string, FeatureColumn>(
+    features.map((f) => [f.key, f.unit === null ? f.values : { values: f.values as Int32Array | Float64Array, unit: f.unit }]),
+  );
+  return { n, columns, rows };
+}
+
 /** out[k] = whole[at[k]]: one loop per column, over the flagged only. */
 function gather(out: Column, whole: Column, at: Int32Array): void {
   for (let k = 0; k < at.length; k++) out[k] = whole[at[k]!]!;
@@ -167,7 +191,7 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput, profile
       putText(col.dict);
     } else put(col);
   }
-  const { rows, flagged, features } = flaggedFeatures(input);
+  const { rows, flagged, features } = GATHERED.get(input.features) ?? flaggedFeatures(input);
   const contacts = input.contacts;
   if (contacts !== null) {
     put(contacts.lastContact);
@@ -238,14 +262,7 @@ function plainRenderInputOf(start: TaskFilesStart): RenderInput {
   for (const t of start.texts) columns.set(t.name, text(t));
   for (const c of start.coded) columns.set(c.name, new CodedText(c.codes, text(c.dict)));
   for (const x of start.numbers) columns.set(x.name, x.values);
-  const features: FeatureTable = {
-    n: start.n,
-    columns: new Map<string, FeatureColumn>(
-      start.features.map((f) => [f.key, f.unit === null ? f.values : { values: f.values as Int32Array | Float64Array, unit: f.unit }]),
-    ),
-    rows: start.featureRows,
-  };
-  return { D: start.D, columns, features, contacts: start.contacts };
+  return { D: start.D, columns, features: featureTableOf(start.n, start.features, start.featureRows), contacts: start.contacts };
 }
 
 /** A typed array that is all of its buffer: posting a view would copy the whole buffer behind it. */
