@@ -42,7 +42,7 @@ import {
 import { formatDay, parseDay } from '../../src/util/dates.js';
 import { CodedText, TextColumn } from '../../src/util/text-column.js';
 import { planTasks } from '../../src/tasks/plan.js';
-import { planOf, postPlan, renderInputOf, toWorkerStart } from '../../src/output/task-files.js';
+import { flaggedFeatureTable, planOf, postPlan, renderInputOf, toWorkerStart } from '../../src/output/task-files.js';
 
 /** The task rows as they were built before the byte writer: one string per cell. */
 function referenceTaskRows(
@@ -416,6 +416,29 @@ describe('writeTaskFile', () => {
         expect(writtenOnWorker(c, true)).toBe(referenceFile(...referenceOf(c)));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("writes the same bytes from the flagged subscribers' feature rows, which the worker is handed as they are", () => {
+    fc.assert(
+      fc.property(tierCase, (c) => {
+        const { input, order } = planned(c);
+        // Only those in the tier count as hitting a rule: the rows hold their features alone.
+        const inTier = new Set(order);
+        const scores = { ...input.scores, hits: input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0)) };
+        const features = flaggedFeatureTable({ ...input, scores });
+        expect(features.rows).toBeDefined();
+        const flagged = { ...input, scores, features };
+        expect(written(flagged, c.tier, order, c.profile, c.chunk).toString('utf8')).toBe(referenceFile(...referenceOf(c)));
+        // Not gathered again for the worker: its start holds the same arrays.
+        const start = toWorkerStart({ dir: '', fileMode: 0o600, directWrites: false }, flagged);
+        expect(start.featureRows).toBe(features.rows);
+        for (const f of start.features) {
+          const column = features.columns.get(f.key)!;
+          expect(f.values).toBe('unit' in column ? column.values : column);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
