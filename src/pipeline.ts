@@ -240,23 +240,20 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         const startFrom = performance.now();
         // The task files read the features of the flagged subscribers only: those rows are gathered once, for
         // this thread and the worker, and the whole columns go (at 10M some 0.5 GB, held to the end before).
-        const { subscribers, contacts: lastContacts } = extracts;
-        const taskFeatures = flaggedFeatureTable({
+        const columns = {
           pack,
           D: asOf,
-          subscribers,
-          features: table,
+          subscribers: extracts.subscribers,
+          features: flaggedFeatureTable({ features: table, evaluation: ev, scores }),
           evaluation: ev,
           scores,
-          contacts: lastContacts,
-        });
+          contacts: extracts.contacts,
+        };
         if (!('scoresFile' in a)) releaseMeasureFolds(a.extracts);
         table.columns.clear();
-        if (taskOutput.profile === 'plain') {
-          const columns = { pack, D: asOf, subscribers, features: taskFeatures, evaluation: ev, scores, contacts: lastContacts };
+        if (taskOutput.profile === 'plain')
           taskFiles = TaskFilesThread.start(publication.place(), columns, o.tuning?.writeParallel, profile);
-        }
-        // The ms: what starting the worker and handing it the columns took this thread.
+        // The ms: what gathering those rows, starting the worker and handing it the columns took this thread.
         logger.debug(
           { thread: taskFiles === null ? 'main' : 'worker', ms: Math.round(performance.now() - startFrom) },
           "writing the largest tier's task files",
@@ -269,17 +266,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
         lap('policy');
 
         o.onProgress?.('write');
-        const taskInput = {
-          pack,
-          D: asOf,
-          subscribers: extracts.subscribers,
-          features: taskFeatures,
-          evaluation: ev,
-          scores,
-          contacts: extracts.contacts,
-          taskType: policy.taskType,
-          ledger: update,
-        };
+        const taskInput = { ...columns, taskType: policy.taskType, ledger: update };
         tasks = await writeTaskOutputs(publication, taskInput, perTier, profile, taskOutput, taskFiles, update.tier);
         const ledger = update.finish();
         contacts = { policy, counts: policyCounts(policy, scores.hits), ledger };

@@ -114,7 +114,7 @@ function taskFilesWorkerUrl(): URL | null {
  * subscriber (0.8 GB at 10M). In shared memory, with the map from a subscriber to its
  * row (-1: none), as FeatureTable.rows has it.
  */
-function flaggedFeatures(input: TaskInput): { rows: Int32Array; flagged: number; features: TaskFilesStart['features'] } {
+function flaggedFeatures(input: FlaggedOf): { rows: Int32Array; flagged: number; features: TaskFilesStart['features'] } {
   const hits = input.scores.hits,
     n = hits.length,
     from = input.features.rows;
@@ -141,12 +141,15 @@ function flaggedFeatures(input: TaskInput): { rows: Int32Array; flagged: number;
  * feature table over them (its `rows` map a subscriber to its row): what rendering needs
  * of the features, at some 20 bytes a flagged subscriber instead of the whole columns.
  */
-export function flaggedFeatureTable(input: TaskInput): FeatureTable {
+export function flaggedFeatureTable(input: FlaggedOf): FeatureTable {
   const flagged = flaggedFeatures(input);
   const table = featureTableOf(input.features.n, flagged.features, flagged.rows);
   GATHERED.set(table, flagged);
   return table;
 }
+
+/** What the flagged rows are gathered from: the whole feature table, who hit a rule, and which features the reasons read. */
+type FlaggedOf = Pick<TaskInput, 'features' | 'scores' | 'evaluation'>;
 
 /** The tables flaggedFeatureTable made: a worker started with one gets its columns as they are, not gathered again. */
 const GATHERED = new WeakMap<FeatureTable, FlaggedFeatures>();
