@@ -6,12 +6,12 @@
  * byte, risk to the 4th decimal and expected loss to the cent included; the Spark
  * script uses only the shared functions (spark-grammar.test.ts parses such a script).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, csvBody, distinctRisks, loadDuckDb, runSql } from './helpers.js';
-import { engineScores, expectSharedOnly, sparkScript, viaTwins } from './spark-twins.js';
+import { calibrateSamplePack, engineScores, expectSharedOnly, sparkScript, viaTwins } from './spark-twins.js';
 
 const SAMPLE = 'fixtures/sample';
 const AS_OF = '2026-11-23';
@@ -25,10 +25,7 @@ describe('a calibrated scorecard pack as SQL', () => {
   let engine = '';
   let spark = '';
   beforeAll(async () => {
-    // From the small hand-made logistic pack: about twenty steps.
-    const args = ['--labels', `${SAMPLE}/labels.csv`, '--rules', 'test/sql/logistic-pack.yaml', '--measures', 'amount(M0)'];
-    await cli(['calibrate', '--input', SAMPLE, '--as-of', AS_OF, ...args, '--out', pack]);
-    expect(readFileSync(pack, 'utf8')).toMatch(/^score: logistic$/m);
+    await calibrateSamplePack(pack, AS_OF);
     engine = await engineScores(SAMPLE, pack, AS_OF, join(tmp, 'out'));
     spark = await sparkScript(pack, AS_OF);
   }, 120_000);

@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, loadDuckDb } from './helpers.js';
-import { sparkScript } from './spark-twins.js';
+import { calibrateSamplePack, sparkScript } from './spark-twins.js';
 
 // dt-sql-parser's ES build imports its own files without extensions; only this file needs the hook.
 register('./extensionless-hook.mjs', import.meta.url);
@@ -58,7 +58,6 @@ function documentedScript(): string {
 
 const DEFAULT_PACK = fileURLToPath(new URL('../../rules/default.yaml', import.meta.url));
 const HAND_PACK = fileURLToPath(new URL('./hand-pack.yaml', import.meta.url));
-const SAMPLE = 'fixtures/sample';
 const SAMPLE_AS_OF = '2026-11-23';
 
 describe.skipIf(!sparkParserLoaded)('Spark SQL grammar', { timeout: 300_000 }, () => {
@@ -75,11 +74,8 @@ describe.skipIf(!sparkParserLoaded)('Spark SQL grammar', { timeout: 300_000 }, (
   });
 
   it('parses the script of a pack calibrate wrote (a logistic scorecard of steps)', async () => {
-    // From the small hand-made logistic pack, as in calibrated.test.ts: about twenty steps.
     const pack = join(tmp, 'scorecard.yaml');
-    const args = ['--labels', `${SAMPLE}/labels.csv`, '--rules', 'test/sql/logistic-pack.yaml', '--measures', 'amount(M0)'];
-    await cli(['calibrate', '--input', SAMPLE, '--as-of', SAMPLE_AS_OF, ...args, '--out', pack]);
-    expect(readFileSync(pack, 'utf8')).toMatch(/^score: logistic$/m);
+    await calibrateSamplePack(pack, SAMPLE_AS_OF);
     expect(grammarErrors(await sparkScript(pack, SAMPLE_AS_OF))).toEqual([]);
   });
 });

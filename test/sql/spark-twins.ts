@@ -13,6 +13,18 @@ import { cli, csvBody, loadDuckDb, runSql } from './helpers.js';
 
 export const sparkScript = (pack: string, asOf: string) => cli(['sql', '--dialect', 'spark', '--as-of', asOf, '--rules', pack]);
 
+/**
+ * A logistic scorecard pack as calibrate writes it, into `out`: fitted on the bundled
+ * sample and its labels from the small hand-made logistic pack (about twenty steps over a
+ * ratio, a level and the line's age, points of both signs).
+ */
+export async function calibrateSamplePack(out: string, asOf: string): Promise<void> {
+  const sample = 'fixtures/sample';
+  const args = ['--labels', `${sample}/labels.csv`, '--rules', 'test/sql/logistic-pack.yaml', '--measures', 'amount(M0)'];
+  await cli(['calibrate', '--input', sample, '--as-of', asOf, ...args, '--out', out]);
+  expect(readFileSync(out, 'utf8')).toMatch(/^score: logistic$/m);
+}
+
 /** Spark constructs the scripts use, each with its DuckDB twin. */
 const TWINS: [RegExp, string][] = [
   [/\((\w+) RLIKE ('[^']*')\)/g, 'regexp_matches($1, $2)'],

@@ -360,6 +360,12 @@ function referenceOf(c: TierCase): Parameters<typeof referenceFile> {
   return [input, c.tier, order, c.profile];
 }
 
+/** The scores with only the tier's subscribers counted as hitting a rule: the flagged rows hold the features of those alone. */
+function tierOnly(input: TaskInput, order: readonly number[]): TaskInput['scores'] {
+  const inTier = new Set(order);
+  return { ...input.scores, hits: input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0)) };
+}
+
 /**
  * A case's file as the task-files worker writes it from what it is handed (its columns
  * and plan as posted data). With `cellsAhead` every subscriber is in the file's tier,
@@ -367,9 +373,7 @@ function referenceOf(c: TierCase): Parameters<typeof referenceFile> {
  */
 function writtenOnWorker(c: TierCase, cellsAhead: boolean): string {
   const { input, order, plan } = planned(c);
-  // Only those in the tier count as hitting a rule: the worker gets the features of those alone.
-  const inTier = new Set(order);
-  const hits = input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0));
+  const { hits } = tierOnly(input, order);
   const tier = cellsAhead ? new Uint8Array(hits.length).fill(TIERS.indexOf(c.tier as (typeof TIERS)[number])) : input.scores.tier;
   // As a postMessage would carry them: cloned, the shared buffers shared, the reason texts compiled again.
   const scores = { ...input.scores, hits, tier };
@@ -423,9 +427,7 @@ describe('writeTaskFile', () => {
     fc.assert(
       fc.property(tierCase, (c) => {
         const { input, order } = planned(c);
-        // Only those in the tier count as hitting a rule: the rows hold their features alone.
-        const inTier = new Set(order);
-        const scores = { ...input.scores, hits: input.scores.hits.map((h, i) => (inTier.has(i) ? h : 0)) };
+        const scores = tierOnly(input, order);
         const features = flaggedFeatureTable({ ...input, scores });
         expect(features.rows).toBeDefined();
         const flagged = { ...input, scores, features };
