@@ -9,6 +9,7 @@ import { sharedBytes, sharedFloat64, sharedInt32, sharedUint8 } from '../util/wo
 import { BLOCK, HitBits, wordsFor } from './hit-bits.js';
 import { logitRows, NAMED_TERMS, stepFlag, stepTable, type TermTables } from './passes.js';
 import { RulesSplit, type RulesHelper } from './rules-thread.js';
+import { writablePages } from '../util/pages.js';
 
 export { NAMED_TERMS } from './passes.js';
 
@@ -223,7 +224,7 @@ export function namedAndLogit(
   // the bits, and making them from 50-odd sparse columns afterwards took longer than this whole loop.
   // In shared memory with a split: the other thread names its subscribers' terms too.
   const words = wordsFor(flags.length),
-    bits = split === undefined ? new Int32Array(n * words) : sharedInt32(n * words);
+    bits = writablePages(split === undefined ? new Int32Array(n * words) : sharedInt32(n * words));
   let sums: LogitSums | null = null;
   if (bins.length > 0 && order.length <= 64) sums = namedByBins(rules, order, flags, bins, n, bits, intercept, split);
   else {

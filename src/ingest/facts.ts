@@ -45,6 +45,7 @@ import type { ByteRange } from './read-extract.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 import { readWideRows, widePeriods } from './wide-rows.js';
 import type { SubscriberTable } from './subscribers.js';
+import { writablePages } from '../util/pages.js';
 
 const encoder = new TextEncoder();
 
@@ -893,8 +894,8 @@ export async function foldBilling(
   // Not inside add: a closure there over its month would make every call allocate a context (~40 bytes a row).
   const newMonth = (month: number): MonthState => {
     const state = {
-      sums: width.map((w) => (month > newest - w ? new Int32Array(n) : null)),
-      first: new Int32Array(n),
+      sums: width.map((w) => (month > newest - w ? writablePages(new Int32Array(n)) : null)),
+      first: writablePages(new Int32Array(n)),
       later: laterRows(),
     };
     months.set(month, state);
@@ -1010,11 +1011,11 @@ export async function foldUsage(
   const kMax = Math.max(0, ...wanted.keys());
   const byOffset: (DayState | null)[] = new Array(kMax - kMin + 1).fill(null);
   for (const [k, measures] of wanted) {
-    const array = (m: string) => (measures.has(m) ? new Int32Array(subs.n) : null);
+    const array = (m: string) => (measures.has(m) ? writablePages(new Int32Array(subs.n)) : null);
     const state: DayState = {
       sums: folds.map((f) => array(f.measure)),
       derived: derivedOf.map((d) => array(d.name)),
-      first: new Int32Array(subs.n),
+      first: writablePages(new Int32Array(subs.n)),
       later: range !== undefined && range.index > 0 ? new LaterRows() : null,
     };
     states.set(k, state);

@@ -34,6 +34,7 @@
  */
 import type { RecordView } from './csv-scan.js';
 import { fmix32, hashBytes } from '../util/hash.js';
+import { writablePages } from '../util/pages.js';
 
 export interface SharedIdTable {
   n: number;
@@ -185,7 +186,7 @@ export class IdTable {
   }
 
   private int32(n: number): Int32Array {
-    return new Int32Array(this.memory(4 * n));
+    return writablePages(new Int32Array(this.memory(4 * n)));
   }
 
   /** Wraps a table shared by another thread (lookups only). */

@@ -23,6 +23,7 @@ import type { ChunkedFile, OutputRecord } from './publish.js';
 import { ENUM_MISSING } from '../rules/compile.js';
 import { formatDay } from '../util/dates.js';
 import { SCORE_FILES, scoresHeader, type MeasureColumn, type ScoreRules, type ScoreValues } from './scores-protocol.js';
+import { writablePages } from '../util/pages.js';
 
 /**
  * apache-arrow from the one-file build the package ships beside its modules: the same
@@ -129,7 +130,7 @@ export function flagKeys(flags: readonly Uint8Array[], n: number): Uint8Array[] 
   const groups: Uint8Array[] = [];
   const words = n >> 2;
   for (let base = 0; base < flags.length; base += FLAG_GROUP) {
-    const keys = new Uint8Array(n);
+    const keys = writablePages(new Uint8Array(n));
     const keyWords = new Uint32Array(keys.buffer, 0, words);
     for (let j = 0; j < FLAG_GROUP && base + j < flags.length; j++) {
       const f = flags[base + j]!;
