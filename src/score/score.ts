@@ -191,13 +191,33 @@ const RADIX_BITS = 11,
  * of a radix sort over all 64 bits. No -0 and no NaN among the keys (the caller folds them).
  */
 export function radixOrder(keys: Float64Array): Int32Array {
+  // A loop per function: each is optimised on its own, where one function of them all was compiled again at each
+  // next loop (nine times a night), its feedback for the code after the running loop not yet taken.
   const m = keys.length;
-  const raw = new Uint32Array(keys.buffer, keys.byteOffset, 2 * m);
   let lo = new Uint32Array(m),
     hi = new Uint32Array(m);
-  const L = LITTLE_ENDIAN ? 0 : 1;
   const count = new Int32Array(3 * RADIX);
-  for (let k = 0; k < m; k++) {
+  splitKeys(new Uint32Array(keys.buffer, keys.byteOffset, 2 * m), lo, hi, count);
+  let order = new Int32Array(m),
+    next = new Int32Array(m),
+    nextLo = new Uint32Array(m),
+    nextHi = new Uint32Array(m);
+  for (let k = 0; k < m; k++) order[k] = k;
+  for (let pass = 0; pass < 3; pass++) {
+    if (!startingPlaces(count, pass * RADIX, m)) continue;
+    radixPass(count, pass, order, lo, hi, next, nextLo, nextHi);
+    [order, next] = [next, order];
+    [lo, nextLo] = [nextLo, lo];
+    [hi, nextHi] = [nextHi, hi];
+  }
+  orderTies(order, lo, hi);
+  return order;
+}
+
+/** Each key's two halves as an unsigned number that orders as the double does, and the counts of its high half's digits. */
+function splitKeys(raw: Uint32Array, lo: Uint32Array, hi: Uint32Array, count: Int32Array): void {
+  const L = LITTLE_ENDIAN ? 0 : 1;
+  for (let k = 0; k < lo.length; k++) {
     let h = raw[2 * k + 1 - L]!,
       l = raw[2 * k + L]!;
     if (h & 0x80000000) {
@@ -210,35 +230,46 @@ export function radixOrder(keys: Float64Array): Int32Array {
     count[RADIX + ((h >>> RADIX_BITS) & DIGIT)]!++;
     count[2 * RADIX + (h >>> (2 * RADIX_BITS))]!++;
   }
-  let order = new Int32Array(m),
-    next = new Int32Array(m),
-    nextLo = new Uint32Array(m),
-    nextHi = new Uint32Array(m);
-  for (let k = 0; k < m; k++) order[k] = k;
-  for (let pass = 0; pass < 3; pass++) {
-    const shift = pass * RADIX_BITS,
-      base = pass * RADIX;
-    // Counts into starting places; one digit value throughout: the order stands.
-    let sum = 0,
-      single = false;
-    for (let d = base; d < base + RADIX; d++) {
-      const c = count[d]!;
-      if (c === m) single = true;
-      count[d] = sum;
-      sum += c;
-    }
-    if (single) continue;
-    for (let p = 0; p < m; p++) {
-      const h = hi[p]!,
-        q = count[base + ((h >>> shift) & DIGIT)]!++;
-      next[q] = order[p]!;
-      nextLo[q] = lo[p]!;
-      nextHi[q] = h;
-    }
-    [order, next] = [next, order];
-    [lo, nextLo] = [nextLo, lo];
-    [hi, nextHi] = [nextHi, hi];
+}
+
+/** A pass's digit counts made starting places; false when one digit value holds every key (the order stands). */
+function startingPlaces(count: Int32Array, base: number, m: number): boolean {
+  let sum = 0,
+    single = false;
+  for (let d = base; d < base + RADIX; d++) {
+    const c = count[d]!;
+    if (c === m) single = true;
+    count[d] = sum;
+    sum += c;
   }
+  return !single;
+}
+
+/** One stable pass by the digit of the high halves at `pass`, each key's halves moved with its position. */
+function radixPass(
+  count: Int32Array,
+  pass: number,
+  order: Int32Array,
+  lo: Uint32Array,
+  hi: Uint32Array,
+  next: Int32Array,
+  nextLo: Uint32Array,
+  nextHi: Uint32Array,
+): void {
+  const shift = pass * RADIX_BITS,
+    base = pass * RADIX;
+  for (let p = 0; p < order.length; p++) {
+    const h = hi[p]!,
+      q = count[base + ((h >>> shift) & DIGIT)]!++;
+    next[q] = order[p]!;
+    nextLo[q] = lo[p]!;
+    nextHi[q] = h;
+  }
+}
+
+/** Each run of equal high halves ordered by its low halves, stably. */
+function orderTies(order: Int32Array, lo: Uint32Array, hi: Uint32Array): void {
+  const m = order.length;
   for (let a = 0; a < m; ) {
     const h = hi[a]!;
     let b = a + 1,
@@ -247,7 +278,6 @@ export function radixOrder(keys: Float64Array): Int32Array {
     if (!rising) orderRunByLow(order, lo, a, b);
     a = b;
   }
-  return order;
 }
 
 /** Runs up to this long are ordered by insertion; longer ones (many keys within a millionth) by a comparator sort. */
