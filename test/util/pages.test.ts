@@ -28,10 +28,13 @@ describe('writablePages', () => {
   it('maps a fresh column once per page where reading it first maps it twice', () => {
     const cells = 16 << 20; // 64 MB: far above the allocator's reuse, a fresh mapping each time
     const pages = (4 * cells) / 4096;
-    const without = faultsOf(() => readThenWrite(new Int32Array(cells)));
+    // The fewest of three tries each: the count is the process's, and another thread's faults can only add to it.
+    const fewest = (work: () => void) => Math.min(faultsOf(work), faultsOf(work), faultsOf(work));
+    const without = fewest(() => readThenWrite(new Int32Array(cells)));
     // A platform that does not fault per 4 KB page (huge pages by default) has nothing to show here.
     if (without < 1.5 * pages) return;
-    const withPages = faultsOf(() => readThenWrite(writablePages(new Int32Array(cells))));
+    const withPages = fewest(() => readThenWrite(writablePages(new Int32Array(cells))));
     expect(withPages).toBeLessThan(1.25 * pages);
+    expect(withPages).toBeLessThan(0.75 * without);
   });
 });
