@@ -197,12 +197,11 @@ export function radixOrder(keys: Float64Array): Int32Array {
   let lo = new Uint32Array(m),
     hi = new Uint32Array(m);
   const count = new Int32Array(3 * RADIX);
-  splitKeys(new Uint32Array(keys.buffer, keys.byteOffset, 2 * m), lo, hi, count);
   let order = new Int32Array(m),
     next = new Int32Array(m),
     nextLo = new Uint32Array(m),
     nextHi = new Uint32Array(m);
-  for (let k = 0; k < m; k++) order[k] = k;
+  splitKeys(new Uint32Array(keys.buffer, keys.byteOffset, 2 * m), lo, hi, count, order);
   for (let pass = 0; pass < 3; pass++) {
     if (!startingPlaces(count, pass * RADIX, m)) continue;
     radixPass(count, pass, order, lo, hi, next, nextLo, nextHi);
@@ -214,10 +213,14 @@ export function radixOrder(keys: Float64Array): Int32Array {
   return order;
 }
 
-/** Each key's two halves as an unsigned number that orders as the double does, and the counts of its high half's digits. */
-function splitKeys(raw: Uint32Array, lo: Uint32Array, hi: Uint32Array, count: Int32Array): void {
+/**
+ * Each key's two halves as an unsigned number that orders as the double does, the counts of its high half's digits,
+ * and the keys' positions in `order` as they come.
+ */
+function splitKeys(raw: Uint32Array, lo: Uint32Array, hi: Uint32Array, count: Int32Array, order: Int32Array): void {
   const L = LITTLE_ENDIAN ? 0 : 1;
   for (let k = 0; k < lo.length; k++) {
+    order[k] = k;
     let h = raw[2 * k + 1 - L]!,
       l = raw[2 * k + L]!;
     if (h & 0x80000000) {
