@@ -10,8 +10,10 @@ import { BLOCK, HitBits, wordsFor } from './hit-bits.js';
 import { logitRows, NAMED_TERMS, stepFlag, stepTable, type TermTables } from './passes.js';
 import { RulesSplit, type RulesHelper } from './rules-thread.js';
 import { writablePages } from '../util/pages.js';
+import { withStepColumns, type StepBins } from './step-columns.js';
 
 export { NAMED_TERMS } from './passes.js';
+export type { StepBins } from './step-columns.js';
 
 export interface Evaluation {
   /** The enabled rules, in pack order: flags[j] and ruleIds[j] belong to rules[j]. */
@@ -31,21 +33,12 @@ export interface Evaluation {
   /**
    * The scorecard measures whose steps are flag columns side by side, each with the one
    * step every subscriber is in (a measure's steps are disjoint): the score reads a step's
-   * points from it instead of a column per step. Absent or empty: read the flags.
+   * points from it instead of a column per step. Absent or empty: read the flags. A step's
+   * flags column is made from its bin when first read (step-columns.ts).
    */
   bins?: StepBins[];
   /** A logistic pack's logit, summed with its named terms (namedByBins); absent: the score sums it. */
   logit?: LogitSums;
-}
-
-/** A measure's steps as flags[first], flags[first + 1], ... (`steps` of them), and each subscriber's step among them. */
-export interface StepBins {
-  first: number;
-  steps: number;
-  /** k + 1 where flags[first + k] is set; 0 where none of them is. */
-  bin: Uint8Array;
-  /** Subscribers per bin: hits[k + 1] is flags[first + k]'s count of hits (summary.json's hits_per_rule). */
-  hits: Int32Array;
 }
 
 export function columnsFor(table: FeatureTable, keys: string[]): FeatureColumn[] {
@@ -92,8 +85,11 @@ export function evaluate(pack: RulePack, table: FeatureTable, D: number, helper:
   const split = new RulesSplit(n, measures.length > 0 ? helper : null, measures.length, nextPlain);
   const { flags: steps, binned } = stepFlags(measures, table, D, excluded, split);
   split.finish();
-  const flags = enabled.map((r) => steps.get(r.id) ?? plain.get(r.id)!);
   const ruleIds = enabled.map((r) => r.id);
+  const flags = withStepColumns(
+    enabled.map((r) => steps.get(r.id) ?? plain.get(r.id) ?? null),
+    binned.flatMap(({ rules, bin }) => rules.map((id, k) => ({ at: ruleIds.indexOf(id), bin, step: k }))),
+  );
   const bins = binned.flatMap(({ rules, bin, hits }) => {
     const first = ruleIds.indexOf(rules[0]!);
     // Side by side as the pack lists them; otherwise the score reads the flags.
@@ -128,9 +124,9 @@ function scorecardSteps(pack: RulePack, enabled: Set<string>): { m: ScorecardMea
  * comparisons are compile.ts's with its tolerance: `from <= x` as from − x <= E,
  * `x < below` as x − below < −E, so the flags are the conditions' own (the SQL
  * differential test checks both). Each subscriber's step is found in one pass per
- * measure (stepBins), then each step's flags are read off it four subscribers at a
- * time; a pass per step over the measure compared every value twice per step. Those
- * passes are a job per measure (passes.ts binSteps) that `split` runs here or hands
+ * measure (stepBins), and each step's flags are read off it where asked for
+ * (step-columns.ts); a pass per step over the measure compared every value twice per
+ * step. Those passes are a job per measure (passes.ts binSteps) that `split` runs here or hands
  * to the other thread; the measure's values, by the rule code, are made here.
  */
 function stepFlags(
@@ -150,11 +146,10 @@ function stepFlags(
     })),
   );
   const found = bounds.map(stepTable);
-  // The binned measures' bins and flags in shared memory, as every rule's flags: the score-files worker reads
-  // them where they are (a scorecard's steps are most of its columns, and each was copied for the worker at the
-  // end of the score stage), and the rules thread writes them. One buffer: its pages are zeroed where written
-  // (a column of its own was zeroed by this thread when made, even the columns the other thread writes).
-  const columns = sharedBytes(found.flatMap((t, k) => (t === null ? [] : Array<number>(measures[k]!.steps.length + 1).fill(n))));
+  // The binned measures' bins in shared memory, as every rule's flags: the score-files worker reads them where
+  // they are, and the rules thread writes them. One buffer: its pages are zeroed where written (a column of its
+  // own was zeroed by this thread when made, even the columns the other thread writes).
+  const columns = sharedBytes(found.flatMap((t) => (t === null ? [] : [n])));
   let next = 0;
   measures.forEach(({ m, steps }, k) => {
     const x = split.values();
@@ -167,13 +162,9 @@ function stepFlags(
       return;
     }
     const bin = columns[next++]!,
-      stepColumns = steps.map(() => columns[next++]!),
       hits = sharedInt32(steps.length + 1);
-    steps.forEach((st, j) => {
-      flags.set(st.rule, stepColumns[j]!);
-    });
     binned.push({ rules: steps.map((st) => st.rule), bin, hits });
-    split.steps({ table: t, x, excluded, bin, flags: stepColumns, hits });
+    split.steps({ table: t, x, excluded, bin, hits });
   });
   return { flags, binned };
 }

@@ -1,7 +1,7 @@
 /**
  * The rules stage's passes over all subscribers that need no rule code: a scorecard
- * measure's steps found from its values (stepBins) and each step's flags read off them
- * (binFlag), and a logistic pack's logit summed with its named terms (logitRows). They
+ * measure's steps found from its values (stepBins; a step's flags are read off them by
+ * binFlag where asked for), and a logistic pack's logit summed with its named terms (logitRows). They
  * read and write typed arrays only, so the rules thread (rules-worker.ts) runs them
  * too, on arrays in shared memory, with this same code: which thread ran a pass never
  * changes a bit of what it wrote. This module imports nothing heavy: the thread loads it alone.
@@ -126,7 +126,8 @@ function binsByLoop(B: Float64Array, stepOf: Uint8Array, x: Float64Array, exclud
  * bit exactly where the byte is not 0, carrying into no other byte. The words are summed
  * as they are written, for the count of ones (127 words of 0/1 bytes a sum: no byte
  * carries into the next, nor the sum past 2^31), where a pass per measure over its bins
- * counted them. Writes them into f (as long as bin); returns the count.
+ * counted them. Writes them into f (as long as bin, both at a multiple of four bytes);
+ * returns the count.
  */
 export function binFlag(bin: Uint8Array, k: number, f: Uint8Array): number {
   const n = bin.length;
@@ -154,26 +155,44 @@ export function binFlag(bin: Uint8Array, k: number, f: Uint8Array): number {
   return count;
 }
 
-/** A measure's steps from its values x: each subscriber's bin, each step's flags (flags[k] for bin k + 1), the hits per bin. */
+/**
+ * A measure's steps from its values x: each subscriber's bin and the hits per bin. The
+ * steps' own 0/1 columns are not made here: read off the bins where something asks for
+ * them (stepColumns), they were a byte per subscriber and step, most of a scorecard's
+ * memory (0.9 GB at 10M subscribers).
+ */
 export interface StepsWork {
   table: StepTable;
   x: Float64Array;
   excluded: Uint8Array;
   bin: Uint8Array;
-  flags: Uint8Array[];
-  /** hits[k + 1]: flags[k]'s count of ones; hits[0] the subscribers in no step. */
+  /** hits[k + 1]: the subscribers in bin k + 1 (step k's hits); hits[0] those in no step. */
   hits: Int32Array;
 }
 
 export function binSteps(w: StepsWork): void {
-  const { bin, flags, hits } = w;
-  binsInto(w.table, w.x, w.excluded, bin);
-  hits[0] = bin.length;
-  for (let k = 0; k < flags.length; k++) {
-    const count = binFlag(bin, k + 1, flags[k]!);
-    hits[k + 1] = count;
-    hits[0] -= count;
+  binsInto(w.table, w.x, w.excluded, w.bin);
+  binCounts(w.bin, w.hits);
+}
+
+/**
+ * counts[b] = the cells of bin equal to b (b < counts.length). Four counters a value,
+ * one per lane: a run of equal bins then increments four slots in turn, not one slot
+ * whose store each next increment waits for.
+ */
+export function binCounts(bin: Uint8Array, counts: Int32Array): void {
+  const size = counts.length,
+    lanes = new Int32Array(4 * 256),
+    n = bin.length,
+    whole = n & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    lanes[bin[i]! << 2]++;
+    lanes[(bin[i + 1]! << 2) | 1]++;
+    lanes[(bin[i + 2]! << 2) | 2]++;
+    lanes[(bin[i + 3]! << 2) | 3]++;
   }
+  for (let i = whole; i < n; i++) lanes[bin[i]! << 2]++;
+  for (let b = 0; b < size; b++) counts[b] = lanes[b << 2]! + lanes[(b << 2) | 1]! + lanes[(b << 2) | 2]! + lanes[(b << 2) | 3]!;
 }
 
 /** How many terms a logistic task names: enough to say why, short enough for an agent's screen. */

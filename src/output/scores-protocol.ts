@@ -7,6 +7,7 @@
  */
 import type { SerializedError } from '../errors.js';
 import type { Evaluation } from '../evaluate/evaluate.js';
+import { binOfRule, stepSources, withStepColumns, type StepBins } from '../evaluate/step-columns.js';
 import type { Scores } from '../score/score.js';
 import { TextColumn } from '../util/text-column.js';
 import { sharedColumns } from '../util/worker.js';
@@ -15,8 +16,12 @@ import type { OutputRecord, PublicationPlace } from './publish.js';
 /** The score files, in the order their records are added to the publication. */
 export const SCORE_FILES = ['scores.csv', 'scores.arrow'] as const;
 
-/** What the score files are made of: the flag and value columns of the evaluation. */
-export type ScoreRules = Pick<Evaluation, 'ruleIds' | 'flags' | 'value'>;
+/**
+ * What the score files are made of: the flag and value columns of the evaluation, and
+ * the scorecard measures' bins, from which they read those measures' steps instead of
+ * the steps' flags columns (step-columns.ts).
+ */
+export type ScoreRules = Pick<Evaluation, 'ruleIds' | 'flags' | 'value'> & Partial<Pick<Evaluation, 'bins'>>;
 /** What the score files are made of: risk, expected loss and tier. */
 export type ScoreValues = Pick<Scores, 'risk' | 'expectedLoss' | 'tier'>;
 
@@ -46,7 +51,9 @@ export interface ScoresRulesPart {
   idBytes: Uint8Array;
   idOffsets: Int32Array;
   ruleIds: string[];
-  flags: Uint8Array[];
+  /** Null where the rule is a step of a measure in `bins`. */
+  flags: (Uint8Array | null)[];
+  bins: StepBins[];
   value: Float64Array;
 }
 
@@ -77,13 +84,21 @@ export function toWorkerInput(
 export function toRulesPart(place: PublicationPlace, ids: TextColumn, ev: ScoreRules): ScoresRulesPart {
   const n = ids.length;
   const offsets = ids.offsets.subarray(0, n + 1);
-  const [idBytes, idOffsets, value, ...flags] = sharedColumns([ids.bytes.subarray(0, offsets[n]!), offsets, ev.value, ...ev.flags] as [
-    Uint8Array,
-    Int32Array,
-    Float64Array,
-    ...Uint8Array[],
-  ]);
-  return { place, n, idBytes, idOffsets, ruleIds: [...ev.ruleIds], flags, value };
+  const bins = ev.bins ?? [],
+    binOf = binOfRule(bins, ev.flags.length);
+  // A step's column is not read here (reading it would make it): the worker reads its bin.
+  const own = ev.ruleIds.flatMap((_, j) => (binOf[j]! < 0 ? [ev.flags[j]!] : []));
+  const [idBytes, idOffsets, value, ...columns] = sharedColumns([
+    ids.bytes.subarray(0, offsets[n]!),
+    offsets,
+    ev.value,
+    ...own,
+    ...bins.map((b) => b.bin),
+  ] as [Uint8Array, Int32Array, Float64Array, ...Uint8Array[]]);
+  let next = 0;
+  const flags = ev.ruleIds.map((_, j) => (binOf[j]! < 0 ? columns[next++]! : null));
+  const shared = bins.map((b) => ({ ...b, bin: columns[next++]! }));
+  return { place, n, idBytes, idOffsets, ruleIds: [...ev.ruleIds], flags, bins: shared, value };
 }
 
 export function toScoresPart(s: ScoreValues, measures: readonly MeasureColumn[] = []): ScoresScoresPart {
@@ -95,7 +110,7 @@ export function toScoresPart(s: ScoreValues, measures: readonly MeasureColumn[] 
 export function fromWorkerInput(w: ScoresWorkerInput): { ids: TextColumn; ev: ScoreRules; s: ScoreValues; measures: MeasureColumn[] } {
   return {
     ids: new TextColumn(w.idBytes, w.idOffsets, w.n),
-    ev: { ruleIds: w.ruleIds, flags: w.flags, value: w.value },
+    ev: { ruleIds: w.ruleIds, flags: withStepColumns(w.flags, stepSources(w.bins)), bins: w.bins, value: w.value },
     s: { risk: w.risk, expectedLoss: w.expectedLoss, tier: w.tier },
     measures: w.measures,
   };

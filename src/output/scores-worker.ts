@@ -29,7 +29,7 @@ const first = await threadInput<ScoresRulesPart | ScoresWorkerInput, ScoresScore
 let msg: ScoresFromWorker;
 const folder = new FolderWriter(first.place);
 try {
-  const keys = flagKeys(first.flags, first.n);
+  const keys = flagKeys(first.flags, first.n, first.bins);
   const input: ScoresWorkerInput = 'risk' in first ? first : { ...first, ...(await scores) };
   // From here on three threads share the cores (this one, the main thread, the task-files worker),
   // and the run ends when the task files are written: theirs is the work to finish first.

@@ -14,7 +14,7 @@
  * flags eight at a time from a table of patterns.
  */
 import { createRequire } from 'node:module';
-import type { Float64 as Float64Type, Table as TableType, Utf8 as Utf8Type, Vector } from 'apache-arrow';
+import type { Float64 as Float64Type, Utf8 as Utf8Type, Vector } from 'apache-arrow';
 import { TIERS } from '../contract/contract.js';
 import type { TextColumn } from '../util/text-column.js';
 import { NUMBER_ROOM, cellRoom, putAscii, putBytes, putCell, putFixedPoint, putScaled } from '../util/bytes.js';
@@ -24,6 +24,7 @@ import { ENUM_MISSING } from '../rules/compile.js';
 import { formatDay } from '../util/dates.js';
 import { SCORE_FILES, scoresHeader, type MeasureColumn, type ScoreRules, type ScoreValues } from './scores-protocol.js';
 import { writablePages } from '../util/pages.js';
+import { binOfRule, stepColumn, type StepBins } from '../evaluate/step-columns.js';
 
 /**
  * apache-arrow from the one-file build the package ships beside its modules: the same
@@ -31,8 +32,23 @@ import { writablePages } from '../util/pages.js';
  * score-files worker paid at every start. The files are the same bytes (the tests build
  * their reference files with the modules).
  */
-const { AsyncByteQueue, DateDay, Dictionary, Float64, Int32, RecordBatchFileWriter, Uint8, Utf8, makeData, makeVector, Table } =
-  createRequire(import.meta.url)('apache-arrow/Arrow.esnext.min') as typeof import('apache-arrow');
+const {
+  AsyncByteQueue,
+  DateDay,
+  Dictionary,
+  Field,
+  Float64,
+  Int32,
+  RecordBatch,
+  RecordBatchFileWriter,
+  Schema,
+  Struct,
+  Uint8,
+  Utf8,
+  makeData,
+  makeVector,
+  Table,
+} = createRequire(import.meta.url)('apache-arrow/Arrow.esnext.min') as typeof import('apache-arrow');
 
 export type { ScoreRules, ScoreValues };
 
@@ -124,15 +140,27 @@ const FLAG_PATTERNS = (() => {
  * Per group of eight rules, each subscriber's combination of flags, computed column by
  * column the way the flags lie. Flags are 0/1: shifted by j they stay in their byte, so
  * four subscribers are or-ed at once where the column is aligned for it (a shift, not a
- * branch: a scorecard's steps hit at random, and a branch per cell mispredicts).
+ * branch: a scorecard's steps hit at random, and a branch per cell mispredicts). The
+ * steps of a measure in `bins` are read off its bin instead (their flags columns are
+ * not read, so not made): per group, one pass per measure through a table of its bins'
+ * bits in the group.
  */
-export function flagKeys(flags: readonly Uint8Array[], n: number): Uint8Array[] {
+export function flagKeys(flags: readonly (Uint8Array | null)[], n: number, bins: readonly StepBins[] = []): Uint8Array[] {
   const groups: Uint8Array[] = [];
   const words = n >> 2;
+  const binOf = binOfRule(bins, flags.length);
   for (let base = 0; base < flags.length; base += FLAG_GROUP) {
     const keys = writablePages(new Uint8Array(n));
     const keyWords = new Uint32Array(keys.buffer, 0, words);
+    const tables = new Map<number, Uint8Array>();
     for (let j = 0; j < FLAG_GROUP && base + j < flags.length; j++) {
+      const b = binOf[base + j]!;
+      if (b >= 0) {
+        const table = tables.get(b) ?? new Uint8Array(256);
+        tables.set(b, table);
+        table[base + j - bins[b]!.first + 1] = 1 << j;
+        continue;
+      }
       const f = flags[base + j]!;
       let i = 0;
       if (f.byteOffset % 4 === 0) {
@@ -142,9 +170,16 @@ export function flagKeys(flags: readonly Uint8Array[], n: number): Uint8Array[] 
       }
       for (; i < n; i++) keys[i]! |= f[i]! << j;
     }
+    for (const [b, table] of tables) orBinBits(keys, bins[b]!.bin, table);
     groups.push(keys);
   }
   return groups;
+}
+
+/** keys[i] |= table[bin[i]] over every subscriber. */
+function orBinBits(keys: Uint8Array, bin: Uint8Array, table: Uint8Array): void {
+  const n = keys.length;
+  for (let i = 0; i < n; i++) keys[i]! |= table[bin[i]!]!;
 }
 
 /**
@@ -171,7 +206,7 @@ export function writeScoresCsv(
   ev: ScoreRules,
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
-  keys: readonly Uint8Array[] = flagKeys(ev.flags, ids.length),
+  keys: readonly Uint8Array[] = flagKeys(ev.flags, ids.length, ev.bins),
 ): void {
   out.write(csvLine(scoresHeader(ev, measures)));
   const n = ids.length;
@@ -270,27 +305,42 @@ export function textColumnVector(col: TextColumn): Vector<Utf8Type> {
   );
 }
 
-function scoresTable(ids: TextColumn, ev: ScoreRules, s: ScoreValues, measures: readonly MeasureColumn[] = []): TableType {
+/** A column of scores.arrow: a vector over every subscriber, or a scorecard step's flags, read off its bin. */
+type ScoresColumn = { name: string; vector: Vector } | { name: string; bin: Uint8Array; step: number };
+
+function scoresColumns(ids: TextColumn, ev: ScoreRules, s: ScoreValues, measures: readonly MeasureColumn[] = []): ScoresColumn[] {
   const n = ids.length;
   // tier as a dictionary column: one byte per subscriber over ['high', 'mid', 'mass'].
   // An explicit dictionary id: the default comes from a process-wide counter, and the file must not depend on what ran before.
   const tierType = new Dictionary(new Utf8(), new Uint8(), 0);
-  const columns: Record<string, Vector> = {
-    subscriber_id: textColumnVector(ids),
-    value: valueVector(ev.value),
-    tier: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIERS) })),
-    risk_score: makeVector({ type: new Float64(), data: s.risk }),
-    expected_loss: makeVector({ type: new Float64(), data: s.expectedLoss }),
-  };
-  ev.ruleIds.forEach((id, j) => {
-    columns[id] = makeVector({ type: new Uint8(), data: ev.flags[j]! });
-  });
-  measures.forEach((m, k) => {
-    columns[m.name] = measureVector(m, k + 1);
-  });
-  return new Table(columns);
+  const bins = ev.bins ?? [],
+    binOf = binOfRule(bins, ev.flags.length);
+  return [
+    { name: 'subscriber_id', vector: textColumnVector(ids) },
+    { name: 'value', vector: valueVector(ev.value) },
+    {
+      name: 'tier',
+      vector: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIERS) })),
+    },
+    { name: 'risk_score', vector: makeVector({ type: new Float64(), data: s.risk }) },
+    { name: 'expected_loss', vector: makeVector({ type: new Float64(), data: s.expectedLoss }) },
+    ...ev.ruleIds.map((name, j): ScoresColumn => {
+      const b = binOf[j]!;
+      if (b < 0) return { name, vector: makeVector({ type: new Uint8(), data: ev.flags[j]! }) };
+      const { bin, first } = bins[b]!;
+      return { name, bin, step: j - first };
+    }),
+    ...measures.map((m, k) => ({ name: m.name, vector: measureVector(m, k + 1) })),
+  ];
 }
 
+/**
+ * scores.arrow's rows per record batch: a file of up to this many subscribers is one
+ * batch. A scorecard step's column is made per batch from its measure's bin, into
+ * arrays reused by the next batch, so the file never needs all of them at once (94
+ * steps at 10M subscribers were 0.9 GB).
+ */
+export const ARROW_BATCH_ROWS = 1 << 20;
 /**
  * Takes the Arrow writer's pieces as it makes them (the message headers, padding and
  * views of the columns' own buffers) and hands each on at once. tableToIPC instead
@@ -325,19 +375,57 @@ export function writeScoresArrow(
   ev: ScoreRules,
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
+  batchRows = ARROW_BATCH_ROWS,
 ): void {
-  const table = scoresTable(ids, ev, s, measures);
+  const n = ids.length;
+  const columns = scoresColumns(ids, ev, s, measures);
   const writer = new RecordBatchFileWriter();
-  // A sink given to reset() is written to as is (writeAll(table) would replace it with a queue).
-  writer.reset(new PieceSink(put), table.schema);
-  for (const batch of table.batches) writer.write(batch);
+  if (n <= batchRows) {
+    const table = new Table(
+      Object.fromEntries(
+        columns.map((c) => [c.name, 'vector' in c ? c.vector : makeVector({ type: new Uint8(), data: stepColumn(c.bin, c.step, 0, n) })]),
+      ),
+    );
+    // A sink given to reset() is written to as is (writeAll(table) would replace it with a queue).
+    writer.reset(new PieceSink(put), table.schema);
+    for (const batch of table.batches) writer.write(batch);
+    writer.finish();
+    return;
+  }
+  // The fields as a table of the whole vectors has them (a step's as its whole column's vector would be).
+  const stepVector = makeVector({ type: new Uint8(), data: new Uint8Array(0) });
+  const schema = new Schema(
+    columns.map((c) => {
+      const v = 'vector' in c ? c.vector : stepVector;
+      return new Field(c.name, v.type, v.nullable);
+    }),
+  );
+  writer.reset(new PieceSink(put), schema);
+  // The writer hands each batch's bytes to `put` before write() returns, so a step's array takes the next batch.
+  const reused = columns.map((c) => ('vector' in c ? null : new Uint8Array(batchRows)));
+  for (let from = 0; from < n; from += batchRows) {
+    const to = Math.min(n, from + batchRows),
+      rows = to - from;
+    const children = columns.map((c, k) =>
+      'vector' in c
+        ? c.vector.data[0]!.slice(from, rows)
+        : makeData({ type: new Uint8(), length: rows, nullCount: 0, data: stepColumn(c.bin, c.step, from, to, reused[k]!) }),
+    );
+    writer.write(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: rows, nullCount: 0, children })));
+  }
   writer.finish();
 }
 
 /** scores.arrow as one buffer (tests and small files; writeScoreFiles streams it). */
-export function scoresArrow(ids: TextColumn, ev: ScoreRules, s: ScoreValues, measures: readonly MeasureColumn[] = []): Uint8Array {
+export function scoresArrow(
+  ids: TextColumn,
+  ev: ScoreRules,
+  s: ScoreValues,
+  measures: readonly MeasureColumn[] = [],
+  batchRows = ARROW_BATCH_ROWS,
+): Uint8Array {
   const pieces: Uint8Array[] = [];
-  writeScoresArrow((p) => pieces.push(p.slice()), ids, ev, s, measures);
+  writeScoresArrow((p) => pieces.push(p.slice()), ids, ev, s, measures, batchRows);
   return Buffer.concat(pieces);
 }
 
@@ -399,7 +487,7 @@ function measureVector(m: MeasureColumn, dictionaryId: number): Vector {
 
 /**
  * Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order.
- * `keys`: flagKeys(ev.flags, n), when made beforehand.
+ * `keys`: flagKeys(ev.flags, n, ev.bins), when made beforehand.
  */
 export function writeScoreFiles(
   open: (name: string) => ChunkedFile,

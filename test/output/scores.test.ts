@@ -303,7 +303,7 @@ describe('the columns the score-files worker gets', () => {
     expect(fromWorkerInput(w2).ids.toArray()).toEqual(['a', 'b', 'c', 'd']);
   });
 
-  it("when a scorecard's steps are flagged then their columns too go over uncopied", () => {
+  it("when a scorecard's steps are flagged then their bins go over uncopied, and the worker reads the same flags off them", () => {
     const pack = parseRulePack(
       [
         'pack: t',
@@ -343,6 +343,11 @@ describe('the columns the score-files worker gets', () => {
       [0, 1, 0, 1],
       [0, 0, 1, 0],
     ]);
-    ev.flags.forEach((f, j) => expect(w.flags[j]).toBe(f));
+    // The rule's own column goes over as it is; the steps' columns are not made for the worker: it gets their bins.
+    expect(w.flags[0]).toBe(ev.flags[0]);
+    expect(w.flags.slice(1)).toEqual([null, null, null]);
+    expect(w.bins.map((b) => [b.first, b.steps])).toEqual([[1, 3]]);
+    expect(w.bins[0]!.bin).toBe(ev.bins![0]!.bin);
+    expect(fromWorkerInput(w).ev.flags.map((f) => [...f])).toEqual(ev.flags.map((f) => [...f]));
   });
 });
