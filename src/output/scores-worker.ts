@@ -17,7 +17,7 @@ import {
   type ScoresScoresPart,
   type ScoresWorkerInput,
 } from './scores-protocol.js';
-import { flagKeys, writeScoreFiles } from './scores.js';
+import { flagKeys, KEYS_AHEAD_MAX_ROWS, writeScoreFiles } from './scores.js';
 
 // Started ahead (score-files.ts startScoresThread), its input comes once the score stage is done, or in two
 // parts: the rules' columns when the rules stage is done, their flags' combinations made while the scores are.
@@ -29,7 +29,7 @@ const first = await threadInput<ScoresRulesPart | ScoresWorkerInput, ScoresScore
 let msg: ScoresFromWorker;
 const folder = new FolderWriter(first.place);
 try {
-  const keys = flagKeys(first.flags, first.n, first.bins);
+  const keys = first.n <= KEYS_AHEAD_MAX_ROWS ? flagKeys(first.flags, first.n, first.bins) : undefined;
   const input: ScoresWorkerInput = 'risk' in first ? first : { ...first, ...(await scores) };
   // From here on three threads share the cores (this one, the main thread, the task-files worker),
   // and the run ends when the task files are written: theirs is the work to finish first.

@@ -146,12 +146,25 @@ const FLAG_PATTERNS = (() => {
  * bits in the group.
  */
 export function flagKeys(flags: readonly (Uint8Array | null)[], n: number, bins: readonly StepBins[] = []): Uint8Array[] {
-  const groups: Uint8Array[] = [];
-  const words = n >> 2;
+  const groups = Array.from({ length: Math.ceil(flags.length / FLAG_GROUP) }, () => writablePages(new Uint8Array(n)));
+  flagKeysInto(flags, bins, 0, n, groups);
+  return groups;
+}
+
+/** flagKeys of subscribers [from, to) into `keys`, one zeroed array per group starting at byte 0 of its buffer. */
+function flagKeysInto(
+  flags: readonly (Uint8Array | null)[],
+  bins: readonly StepBins[],
+  from: number,
+  to: number,
+  keys: readonly Uint8Array[],
+): void {
+  const rows = to - from,
+    words = rows >> 2;
   const binOf = binOfRule(bins, flags.length);
-  for (let base = 0; base < flags.length; base += FLAG_GROUP) {
-    const keys = writablePages(new Uint8Array(n));
-    const keyWords = new Uint32Array(keys.buffer, 0, words);
+  keys.forEach((out, g) => {
+    const base = g * FLAG_GROUP;
+    const keyWords = new Uint32Array(out.buffer, 0, words);
     const tables = new Map<number, Uint8Array>();
     for (let j = 0; j < FLAG_GROUP && base + j < flags.length; j++) {
       const b = binOf[base + j]!;
@@ -161,26 +174,37 @@ export function flagKeys(flags: readonly (Uint8Array | null)[], n: number, bins:
         table[base + j - bins[b]!.first + 1] = 1 << j;
         continue;
       }
-      const f = flags[base + j]!;
+      const f = flags[base + j]!.subarray(from, to);
       let i = 0;
       if (f.byteOffset % 4 === 0) {
         const fw = new Uint32Array(f.buffer, f.byteOffset, words);
         for (let w = 0; w < words; w++) keyWords[w]! |= fw[w]! << j;
         i = words << 2;
       }
-      for (; i < n; i++) keys[i]! |= f[i]! << j;
+      for (; i < rows; i++) out[i]! |= f[i]! << j;
     }
-    for (const [b, table] of tables) orBinBits(keys, bins[b]!.bin, table);
-    groups.push(keys);
-  }
-  return groups;
+    for (const [b, table] of tables) orBinBits(out, bins[b]!.bin, from, to, table);
+  });
 }
 
-/** keys[i] |= table[bin[i]] over every subscriber. */
-function orBinBits(keys: Uint8Array, bin: Uint8Array, table: Uint8Array): void {
-  const n = keys.length;
-  for (let i = 0; i < n; i++) keys[i]! |= table[bin[i]!]!;
+/** keys[i − from] |= table[bin[i]] over subscribers [from, to). */
+function orBinBits(keys: Uint8Array, bin: Uint8Array, from: number, to: number, table: Uint8Array): void {
+  for (let i = from; i < to; i++) keys[i - from]! |= table[bin[i]!]!;
 }
+
+/**
+ * Rows of scores.csv whose flag combinations are made together when they were not made
+ * beforehand (flagKeys): a few arrays this long instead of one per group as long as the
+ * file (at 10M subscribers, 14 groups of a calibrated pack were 140 MB at the run's peak).
+ */
+const KEY_ROWS = 1 << 16;
+
+/**
+ * Up to this many subscribers the score-files worker makes the flag combinations ahead,
+ * while the score stage leaves it a core (at 1M, 14 groups are 14 MB); above, scores.csv
+ * makes them as it goes, where they would be a large share of the run's peak.
+ */
+export const KEYS_AHEAD_MAX_ROWS = 1 << 21;
 
 /**
  * putCell(…, true) of an id. Ids are digits in practice: an id whose bytes are all
@@ -206,7 +230,7 @@ export function writeScoresCsv(
   ev: ScoreRules,
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
-  keys: readonly Uint8Array[] = flagKeys(ev.flags, ids.length, ev.bins),
+  keys?: readonly Uint8Array[],
 ): void {
   out.write(csvLine(scoresHeader(ev, measures)));
   const n = ids.length;
@@ -215,7 +239,7 @@ export function writeScoresCsv(
   const { risk, expectedLoss, tier } = s;
   let longestId = 0;
   for (let i = 0; i < n; i++) longestId = Math.max(longestId, offsets[i + 1]! - offsets[i]!);
-  const groups = keys.length;
+  const groups = Math.ceil(flags.length / FLAG_GROUP);
   const lastWidth = 2 * (flags.length - (groups - 1) * FLAG_GROUP);
   const { cells, room: measureRoom } = measureCells(measures);
   const tierRoom = Math.max(...TIER_BYTES.map((t) => t.length));
@@ -223,35 +247,48 @@ export function writeScoresCsv(
   const rowRoom = cellRoom(longestId) + 3 * NUMBER_ROOM + tierRoom + 4 + 16 * groups + measureRoom + 1;
   const buf = new Uint8Array(CSV_PIECE + rowRoom);
   const view = new DataView(buf.buffer);
+  const block = keys === undefined ? Array.from({ length: groups }, () => new Uint8Array(Math.min(n, KEY_ROWS))) : null;
   let p = 0;
-  for (let i = 0; i < n; i++) {
-    const s0 = offsets[i]!,
-      e0 = offsets[i + 1]!;
-    p = idCell(buf, p, bytes, s0, e0);
-    buf[p++] = COMMA;
-    const v = value[i]!;
-    if (Number.isFinite(v)) p = fixed(buf, p, v, 2); // a value the pack cannot compute (NaN) is an empty cell
-    buf[p++] = COMMA;
-    const t = TIER_BYTES[tier[i]!]!;
-    for (let k = 0; k < t.length; k++) buf[p++] = t[k]!;
-    buf[p++] = COMMA;
-    p = fixed(buf, p, risk[i]!, 4);
-    buf[p++] = COMMA;
-    p = fixed(buf, p, expectedLoss[i]!, 2);
-    for (let g = 0; g < groups; g++) {
-      const at = 2 * keys[g]![i]!;
-      view.setFloat64(p, FLAG_PATTERNS[at]!, true);
-      view.setFloat64(p + 8, FLAG_PATTERNS[at + 1]!, true);
-      p += g === groups - 1 ? lastWidth : 16;
+  for (let from = 0; from < n; from += KEY_ROWS) {
+    const to = Math.min(n, from + KEY_ROWS);
+    // The combinations of rows [from, to): those made beforehand, or made now into the block's arrays (row i at i − from).
+    let rowKeys = keys!,
+      first = 0;
+    if (block !== null) {
+      for (const b of block) b.fill(0);
+      flagKeysInto(flags, ev.bins ?? [], from, to, block);
+      rowKeys = block;
+      first = from;
     }
-    for (let k = 0; k < cells.length; k++) {
+    for (let i = from; i < to; i++) {
+      const s0 = offsets[i]!,
+        e0 = offsets[i + 1]!;
+      p = idCell(buf, p, bytes, s0, e0);
       buf[p++] = COMMA;
-      p = cells[k]!(buf, p, i);
-    }
-    buf[p++] = LF;
-    if (p >= CSV_PIECE) {
-      out.writeBytes(buf.subarray(0, p));
-      p = 0;
+      const v = value[i]!;
+      if (Number.isFinite(v)) p = fixed(buf, p, v, 2); // a value the pack cannot compute (NaN) is an empty cell
+      buf[p++] = COMMA;
+      const t = TIER_BYTES[tier[i]!]!;
+      for (let k = 0; k < t.length; k++) buf[p++] = t[k]!;
+      buf[p++] = COMMA;
+      p = fixed(buf, p, risk[i]!, 4);
+      buf[p++] = COMMA;
+      p = fixed(buf, p, expectedLoss[i]!, 2);
+      for (let g = 0; g < groups; g++) {
+        const at = 2 * rowKeys[g]![i - first]!;
+        view.setFloat64(p, FLAG_PATTERNS[at]!, true);
+        view.setFloat64(p + 8, FLAG_PATTERNS[at + 1]!, true);
+        p += g === groups - 1 ? lastWidth : 16;
+      }
+      for (let k = 0; k < cells.length; k++) {
+        buf[p++] = COMMA;
+        p = cells[k]!(buf, p, i);
+      }
+      buf[p++] = LF;
+      if (p >= CSV_PIECE) {
+        out.writeBytes(buf.subarray(0, p));
+        p = 0;
+      }
     }
   }
   if (p > 0) out.writeBytes(buf.subarray(0, p));
@@ -305,19 +342,31 @@ export function textColumnVector(col: TextColumn): Vector<Utf8Type> {
   );
 }
 
-/** A column of scores.arrow: a vector over every subscriber, or a scorecard step's flags, read off its bin. */
-type ScoresColumn = { name: string; vector: Vector } | { name: string; bin: Uint8Array; step: number };
+/**
+ * A column of scores.arrow: a vector over every subscriber, or one made a record batch at
+ * a time for subscribers [from, to) (a scorecard step's flags, read off its bin; the
+ * value, whose nulls need a copy of the values).
+ */
+type ScoresColumn = { name: string; vector: Vector } | { name: string; make: (from: number, to: number) => Vector };
 
-function scoresColumns(ids: TextColumn, ev: ScoreRules, s: ScoreValues, measures: readonly MeasureColumn[] = []): ScoresColumn[] {
+function scoresColumns(
+  ids: TextColumn,
+  ev: ScoreRules,
+  s: ScoreValues,
+  measures: readonly MeasureColumn[],
+  layout: BatchLayout,
+): ScoresColumn[] {
   const n = ids.length;
   // tier as a dictionary column: one byte per subscriber over ['high', 'mid', 'mass'].
   // An explicit dictionary id: the default comes from a process-wide counter, and the file must not depend on what ran before.
   const tierType = new Dictionary(new Utf8(), new Uint8(), 0);
   const bins = ev.bins ?? [],
     binOf = binOfRule(bins, ev.flags.length);
+  // A step's array is taken by the next batch: the writer hands a batch's bytes on before write() returns.
+  const rows = Math.min(n, layout.batchRows);
   return [
     { name: 'subscriber_id', vector: textColumnVector(ids) },
-    { name: 'value', vector: valueVector(ev.value) },
+    { name: 'value', make: (from, to) => valueVector(ev.value.subarray(from, to)) },
     {
       name: 'tier',
       vector: makeVector(makeData({ type: tierType, length: n, nullCount: 0, data: s.tier, dictionary: utf8Vector(TIERS) })),
@@ -328,19 +377,30 @@ function scoresColumns(ids: TextColumn, ev: ScoreRules, s: ScoreValues, measures
       const b = binOf[j]!;
       if (b < 0) return { name, vector: makeVector({ type: new Uint8(), data: ev.flags[j]! }) };
       const { bin, first } = bins[b]!;
-      return { name, bin, step: j - first };
+      const reused = n <= layout.oneBatchRows ? null : new Uint8Array(rows);
+      return {
+        name,
+        make: (from, to) => makeVector({ type: new Uint8(), data: stepColumn(bin, j - first, from, to, reused ?? undefined) }),
+      };
     }),
     ...measures.map((m, k) => ({ name: m.name, vector: measureVector(m, k + 1) })),
   ];
 }
 
 /**
- * scores.arrow's rows per record batch: a file of up to this many subscribers is one
- * batch. A scorecard step's column is made per batch from its measure's bin, into
- * arrays reused by the next batch, so the file never needs all of them at once (94
- * steps at 10M subscribers were 0.9 GB).
+ * How scores.arrow is cut into record batches: a file of up to `oneBatchRows`
+ * subscribers is one batch; a larger one, batches of `batchRows`. A scorecard step's
+ * column is made per batch from its measure's bin, into arrays reused by the next batch,
+ * so the file never needs all of them at once (94 steps at 10M subscribers were 0.9 GB,
+ * and a batch of 2^20 rows still 0.1 GB).
  */
-export const ARROW_BATCH_ROWS = 1 << 20;
+export interface BatchLayout {
+  oneBatchRows: number;
+  batchRows: number;
+}
+
+export const ARROW_BATCHES: BatchLayout = { oneBatchRows: 1 << 20, batchRows: 1 << 18 };
+
 /**
  * Takes the Arrow writer's pieces as it makes them (the message headers, padding and
  * views of the columns' own buffers) and hands each on at once. tableToIPC instead
@@ -375,42 +435,31 @@ export function writeScoresArrow(
   ev: ScoreRules,
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
-  batchRows = ARROW_BATCH_ROWS,
+  layout: BatchLayout = ARROW_BATCHES,
 ): void {
   const n = ids.length;
-  const columns = scoresColumns(ids, ev, s, measures);
+  const columns = scoresColumns(ids, ev, s, measures, layout);
   const writer = new RecordBatchFileWriter();
-  if (n <= batchRows) {
-    const table = new Table(
-      Object.fromEntries(
-        columns.map((c) => [c.name, 'vector' in c ? c.vector : makeVector({ type: new Uint8(), data: stepColumn(c.bin, c.step, 0, n) })]),
-      ),
-    );
+  if (n <= layout.oneBatchRows) {
+    const table = new Table(Object.fromEntries(columns.map((c) => [c.name, 'vector' in c ? c.vector : c.make(0, n)])));
     // A sink given to reset() is written to as is (writeAll(table) would replace it with a queue).
     writer.reset(new PieceSink(put), table.schema);
     for (const batch of table.batches) writer.write(batch);
     writer.finish();
     return;
   }
-  // The fields as a table of the whole vectors has them (a step's as its whole column's vector would be).
-  const stepVector = makeVector({ type: new Uint8(), data: new Uint8Array(0) });
+  // The fields as a table of whole vectors has them (a made column's as its vector of no rows has it).
   const schema = new Schema(
     columns.map((c) => {
-      const v = 'vector' in c ? c.vector : stepVector;
+      const v = 'vector' in c ? c.vector : c.make(0, 0);
       return new Field(c.name, v.type, v.nullable);
     }),
   );
   writer.reset(new PieceSink(put), schema);
-  // The writer hands each batch's bytes to `put` before write() returns, so a step's array takes the next batch.
-  const reused = columns.map((c) => ('vector' in c ? null : new Uint8Array(batchRows)));
-  for (let from = 0; from < n; from += batchRows) {
-    const to = Math.min(n, from + batchRows),
+  for (let from = 0; from < n; from += layout.batchRows) {
+    const to = Math.min(n, from + layout.batchRows),
       rows = to - from;
-    const children = columns.map((c, k) =>
-      'vector' in c
-        ? c.vector.data[0]!.slice(from, rows)
-        : makeData({ type: new Uint8(), length: rows, nullCount: 0, data: stepColumn(c.bin, c.step, from, to, reused[k]!) }),
-    );
+    const children = columns.map((c) => ('vector' in c ? c.vector.data[0]!.slice(from, rows) : c.make(from, to).data[0]!));
     writer.write(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: rows, nullCount: 0, children })));
   }
   writer.finish();
@@ -422,10 +471,10 @@ export function scoresArrow(
   ev: ScoreRules,
   s: ScoreValues,
   measures: readonly MeasureColumn[] = [],
-  batchRows = ARROW_BATCH_ROWS,
+  layout: BatchLayout = ARROW_BATCHES,
 ): Uint8Array {
   const pieces: Uint8Array[] = [];
-  writeScoresArrow((p) => pieces.push(p.slice()), ids, ev, s, measures, batchRows);
+  writeScoresArrow((p) => pieces.push(p.slice()), ids, ev, s, measures, layout);
   return Buffer.concat(pieces);
 }
 
@@ -487,7 +536,8 @@ function measureVector(m: MeasureColumn, dictionaryId: number): Vector {
 
 /**
  * Writes scores.csv, then scores.arrow, each into a file from `open`; their records in that order.
- * `keys`: flagKeys(ev.flags, n, ev.bins), when made beforehand.
+ * `keys`: flagKeys(ev.flags, n, ev.bins), when made beforehand; otherwise they are made
+ * as the rows are written, KEY_ROWS at a time.
  */
 export function writeScoreFiles(
   open: (name: string) => ChunkedFile,
