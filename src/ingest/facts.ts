@@ -45,7 +45,7 @@ import type { ByteRange } from './read-extract.js';
 import { readTable, type FileStats, type Reject } from './table-reader.js';
 import { readWideRows, widePeriods } from './wide-rows.js';
 import type { SubscriberTable } from './subscribers.js';
-import { writablePages } from '../util/pages.js';
+import { writableRows } from '../util/pages.js';
 
 const encoder = new TextEncoder();
 
@@ -555,7 +555,44 @@ function readMeasureRows(
  * Adds one row's values (v[1 + j] to column j's sums, where kept) and says whether the
  * row repeats the subscriber's first row in this month or day (see isRepeat).
  */
-function addToSums(state: { sums: (Sums | null)[]; first: Int32Array; later: LaterRows | null }, idx: number, v: Float64Array): boolean {
+/** A month's or day's arrays while a reader adds rows to them (MonthState, DayState). */
+interface PeriodArrays {
+  sums: (Sums | null)[];
+  /** Usage's derived measures (activity), added after the row's sums. */
+  derived?: (Sums | null)[];
+  first: Int32Array;
+  later: LaterRows | null;
+  /** Per block of TOUCH_ROWS subscribers, 1 once its pages of every array are mapped (touchBlock). */
+  touched: Uint8Array;
+}
+
+/** Subscribers per block whose pages are written before any of them is read: an Int32 page's worth. */
+const TOUCH_SHIFT = 10;
+
+/** A period's arrays for n subscribers, none of their pages mapped yet (touchBlock maps them). */
+function periodArrays(n: number, sums: (Sums | null)[]): Pick<PeriodArrays, 'sums' | 'first' | 'touched'> {
+  return { sums, first: new Int32Array(n), touched: new Uint8Array((n >>> TOUCH_SHIFT) + 1) };
+}
+
+/**
+ * Maps the pages of block k of every array of `state` for writing, before a row of the
+ * block first reads them (util/pages.ts writableRows says why), instead of every page of
+ * the arrays when they are made: a reader of one byte range of a file sorted by
+ * subscriber reaches its own share of the subscribers only, and each range has arrays of
+ * its own (at 10M subscribers, mapped whole they were ~0.4 GB more at the ingest's peak).
+ * No cell of the block was written yet in any of the arrays: the stores keep their zeros.
+ */
+function touchBlock(state: PeriodArrays, k: number): void {
+  state.touched[k] = 1;
+  const from = k << TOUCH_SHIFT,
+    to = Math.min(state.first.length, from + (1 << TOUCH_SHIFT));
+  writableRows(state.first, from, to);
+  for (const a of state.sums) if (a !== null) writableRows(a, from, to);
+  if (state.derived) for (const a of state.derived) if (a !== null) writableRows(a, from, to);
+}
+
+function addToSums(state: PeriodArrays, idx: number, v: Float64Array): boolean {
+  if (state.touched[idx >>> TOUCH_SHIFT] === 0) touchBlock(state, idx >>> TOUCH_SHIFT);
   let repeat: boolean;
   if (state.later === null) {
     repeat = isRepeat(state.first, idx, valuesHash(v));
@@ -804,11 +841,7 @@ function sortedMap(m: Map<number, number>): Map<number, number> {
 }
 
 /** A kept month while the file is read: per column, its sums or null, and each subscriber's first row (see isRepeat). */
-interface MonthState {
-  sums: (Sums | null)[];
-  first: Int32Array;
-  later: LaterRows | null;
-}
+type MonthState = PeriodArrays;
 
 /**
  * Values by month, in an array over the 20 years before the run month (a Map for
@@ -894,8 +927,10 @@ export async function foldBilling(
   // Not inside add: a closure there over its month would make every call allocate a context (~40 bytes a row).
   const newMonth = (month: number): MonthState => {
     const state = {
-      sums: width.map((w) => (month > newest - w ? writablePages(new Int32Array(n)) : null)),
-      first: writablePages(new Int32Array(n)),
+      ...periodArrays(
+        n,
+        width.map((w) => (month > newest - w ? new Int32Array(n) : null)),
+      ),
       later: laterRows(),
     };
     months.set(month, state);
@@ -975,6 +1010,8 @@ interface DayState {
   /** Each subscriber's first row of the day (see isRepeat). */
   first: Int32Array;
   later: LaterRows | null;
+  /** See PeriodArrays. */
+  touched: Uint8Array;
 }
 
 export async function readUsage(...args: Parameters<typeof foldUsage>): Promise<{ fold: UsageFold; stats: FileStats }> {
@@ -1011,11 +1048,13 @@ export async function foldUsage(
   const kMax = Math.max(0, ...wanted.keys());
   const byOffset: (DayState | null)[] = new Array(kMax - kMin + 1).fill(null);
   for (const [k, measures] of wanted) {
-    const array = (m: string) => (measures.has(m) ? writablePages(new Int32Array(subs.n)) : null);
+    const array = (m: string) => (measures.has(m) ? new Int32Array(subs.n) : null);
     const state: DayState = {
-      sums: folds.map((f) => array(f.measure)),
+      ...periodArrays(
+        subs.n,
+        folds.map((f) => array(f.measure)),
+      ),
       derived: derivedOf.map((d) => array(d.name)),
-      first: writablePages(new Int32Array(subs.n)),
       later: range !== undefined && range.index > 0 ? new LaterRows() : null,
     };
     states.set(k, state);

@@ -22,3 +22,16 @@ export function writablePages<T extends ArrayBufferView>(fresh: T): T {
   for (let at = 0; at < bytes.length; at += PAGE) bytes[at] = 0;
   return fresh;
 }
+
+/**
+ * writablePages for cells [from, to) of `a` only, where none of them was written yet:
+ * one store of 0 per page they reach (the first and the last cell, and one every page
+ * between), whatever the pages' alignment. For a column whose cells are reached block
+ * by block, of which a reader may reach only some (facts.ts touchBlock).
+ */
+export function writableRows(a: Int32Array | Float64Array, from: number, to: number): void {
+  if (from >= to) return;
+  const step = PAGE / a.BYTES_PER_ELEMENT;
+  for (let i = from; i < to; i += step) a[i] = 0;
+  a[to - 1] = 0;
+}
