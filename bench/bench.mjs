@@ -44,7 +44,19 @@
 // 64 on bad arguments.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, platform, arch, totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -697,22 +709,45 @@ if (lastOk.churnwatch && lastOk.duckdb) {
 db.closeSync();
 instance.closeSync();
 
+/**
+ * A file's first line (with its newline, as bytes) and its other non-empty lines as
+ * strings, read 64 MB at a time.
+ */
+function fileLines(path) {
+  const fd = openSync(path, 'r');
+  const piece = Buffer.allocUnsafe(1 << 26);
+  let header = null,
+    carry = Buffer.alloc(0);
+  const body = [];
+  try {
+    for (;;) {
+      const got = readSync(fd, piece, 0, piece.length, null);
+      if (got === 0) break;
+      const buf = carry.length > 0 ? Buffer.concat([carry, piece.subarray(0, got)]) : piece.subarray(0, got);
+      let s = 0;
+      for (let e = buf.indexOf(10, s); e >= 0; s = e + 1, e = buf.indexOf(10, s)) {
+        if (header === null) header = Buffer.from(buf.subarray(0, e + 1));
+        else if (e > s) body.push(buf.toString('utf8', s, e));
+      }
+      carry = Buffer.from(buf.subarray(s));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (header === null) header = Buffer.alloc(0);
+  if (carry.length > 0) body.push(carry.toString('utf8'));
+  return { header, body };
+}
+
 // churnwatch's scores, lines sorted (a shuffled input may publish them in another order):
 // every dialect means the same, so every dialect must give the clean extracts' hash.
 let scoresSha = null;
 if (lastOk.churnwatch) {
-  // Line by line from the bytes: at 10M the file is longer than the longest string V8 makes.
-  const bytes = readFileSync(join(outA, D, 'scores.csv'));
-  const nl = bytes.indexOf(10);
-  const body = [];
-  for (let s = nl + 1; s < bytes.length; ) {
-    let e = bytes.indexOf(10, s);
-    if (e < 0) e = bytes.length;
-    if (e > s) body.push(bytes.toString('utf8', s, e));
-    s = e + 1;
-  }
+  // Line by line from the bytes, read a piece at a time: at 10M the file is longer than the longest string V8
+  // makes, and a calibrated pack's is longer than readFileSync reads (2 GiB).
+  const { header, body } = fileLines(join(outA, D, 'scores.csv'));
   body.sort();
-  const hash = createHash('sha256').update(bytes.subarray(0, nl + 1));
+  const hash = createHash('sha256').update(header);
   // The lines joined by newlines, as one text before: hashed a slice of lines at a time.
   for (let k = 0; k < body.length; k += 10_000) hash.update((k > 0 ? '\n' : '') + body.slice(k, k + 10_000).join('\n'));
   scoresSha = hash.digest('hex');
