@@ -551,10 +551,6 @@ function readMeasureRows(
   );
 }
 
-/**
- * Adds one row's values (v[1 + j] to column j's sums, where kept) and says whether the
- * row repeats the subscriber's first row in this month or day (see isRepeat).
- */
 /** A month's or day's arrays while a reader adds rows to them (MonthState, DayState). */
 interface PeriodArrays {
   sums: (Sums | null)[];
@@ -562,7 +558,7 @@ interface PeriodArrays {
   derived?: (Sums | null)[];
   first: Int32Array;
   later: LaterRows | null;
-  /** Per block of TOUCH_ROWS subscribers, 1 once its pages of every array are mapped (touchBlock). */
+  /** Per block of 2^TOUCH_SHIFT subscribers, 1 once its pages of every array are mapped (touchBlock). */
   touched: Uint8Array;
 }
 
@@ -579,7 +575,7 @@ function periodArrays(n: number, sums: (Sums | null)[]): Pick<PeriodArrays, 'sum
  * block first reads them (util/pages.ts writableRows says why), instead of every page of
  * the arrays when they are made: a reader of one byte range of a file sorted by
  * subscriber reaches its own share of the subscribers only, and each range has arrays of
- * its own (at 10M subscribers, mapped whole they were ~0.4 GB more at the ingest's peak).
+ * its own (at 10M subscribers, mapped whole they were ~0.5 GiB more at the ingest's peak).
  * No cell of the block was written yet in any of the arrays: the stores keep their zeros.
  */
 function touchBlock(state: PeriodArrays, k: number): void {
@@ -591,6 +587,10 @@ function touchBlock(state: PeriodArrays, k: number): void {
   if (state.derived) for (const a of state.derived) if (a !== null) writableRows(a, from, to);
 }
 
+/**
+ * Adds one row's values (v[1 + j] to column j's sums, where kept) and says whether the
+ * row repeats the subscriber's first row in this month or day (see isRepeat).
+ */
 function addToSums(state: PeriodArrays, idx: number, v: Float64Array): boolean {
   if (state.touched[idx >>> TOUCH_SHIFT] === 0) touchBlock(state, idx >>> TOUCH_SHIFT);
   let repeat: boolean;
@@ -1001,18 +1001,11 @@ export interface UsageFold {
   days: Map<number, MeasureSums>;
 }
 
-/** Sums for one wanted day; null where no feature reads the measure. */
-interface DayState {
-  /** Per fold column. */
-  sums: (Sums | null)[];
-  /** Per derived measure. */
-  derived: (Sums | null)[];
-  /** Each subscriber's first row of the day (see isRepeat). */
-  first: Int32Array;
-  later: LaterRows | null;
-  /** See PeriodArrays. */
-  touched: Uint8Array;
-}
+/**
+ * Sums for one wanted day, per fold column and per derived measure (null where no
+ * feature reads the measure), with each subscriber's first row of the day (see isRepeat).
+ */
+type DayState = PeriodArrays & { derived: (Sums | null)[] };
 
 export async function readUsage(...args: Parameters<typeof foldUsage>): Promise<{ fold: UsageFold; stats: FileStats }> {
   const r = await foldUsage(...args);
