@@ -113,6 +113,21 @@ describe.skipIf(process.platform !== 'linux')('direct writes', () => {
     expect(seen).toEqual([false, false]);
   });
 
+  it.runIf(O_DIRECT !== 0 && folderTakesDirect(root))(
+    'stages a direct file in a memory of its own that starts on a page, not at an allocator offset',
+    async () => {
+      let stage: Uint8Array | undefined;
+      const { target, record, expected, sha256 } = await writePieces(publication(true), [{ bytes: bytes(STAGE_BYTES + 4097, 9) }], (f) => {
+        stage = (f as unknown as { stage: Uint8Array }).stage;
+      });
+      // The fallback's stage is a view at some offset into STAGE_BYTES + DIRECT_BLOCK bytes of an ordinary buffer.
+      expect(stage).toBeDefined();
+      expect([stage!.byteOffset, stage!.buffer.byteLength, stage!.byteLength]).toEqual([0, STAGE_BYTES, STAGE_BYTES]);
+      expect(stage!.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+      expectFiles(target, expected, record, sha256);
+    },
+  );
+
   it('writes plainly, with the same bytes, when the file system takes no direct write at any alignment', async () => {
     const probe = vi.spyOn(directIo, 'probe').mockReturnValue(false);
     let seen: boolean[] = [];
