@@ -133,6 +133,7 @@ export async function runNightly(o: RunOptions): Promise<RunResult> {
       dirMode: o.dirMode,
       directWrites: o.tuning?.directWrites,
     });
+    logger.debug({ direct_writes: publication.writesDirect }, 'publication begun');
     let extracts: TaskExtracts | undefined;
     let engine: DuckDbEngine | undefined;
     let scoresThread = null as SpareThread | ScoreRulesHandedOver | null;

@@ -9,6 +9,7 @@
  */
 import type { Tuning } from '../analyse.js';
 import { ChurnwatchError } from '../errors.js';
+import { DIRECT_WHEN_FRESH_PAGE_MS } from '../output/direct-writes.js';
 
 export interface Knob<K extends keyof Tuning = keyof Tuning> {
   /** The environment variable. */
@@ -72,8 +73,7 @@ export const KNOBS: readonly Knob[] = [
     name: 'CHURNWATCH_DIRECT_WRITES',
     key: 'directWrites',
     values: '1 or 0',
-    meaning:
-      "write the publication's large files past the page cache (O_DIRECT) where the file system takes it, plainly where it does not (1), or always through the page cache (0); unset: 1 where the platform has O_DIRECT",
+    meaning: `write the publication's large files past the page cache (O_DIRECT) where the file system takes it, plainly where it does not (1), or always through the page cache (0); unset: 1 where the platform has O_DIRECT and a fresh page of memory costs over ${DIRECT_WHEN_FRESH_PAGE_MS} ms a MiB to touch (a virtual machine whose host must supply it again), else 0`,
     parse: onOff,
   },
 ];

@@ -29,6 +29,28 @@ export const DIRECT_BLOCK = 4096;
 /** The bytes staged before a write: large enough that the syscalls do not count, small enough to keep a stage per open file. */
 export const STAGE_BYTES = 1 << 20;
 
+/** The rounds of directIo.freshPageCost, and the MiB touched in each: ~10 ms in all on an ordinary host. */
+const FRESH_PAGE_ROUNDS = 3;
+const FRESH_PAGE_MIB = 4;
+
+/**
+ * Above this cost of a fresh page (ms per MiB), direct writes pay. A page the kernel
+ * takes for a file written through the page cache is a fresh page; on a virtual machine
+ * whose free memory has gone back to its host, the host must supply each again: 3.1-3.5
+ * s of system CPU for 1,000 MB written after an idle pause (eleventh stop), where
+ * direct writes made a 1M night 0.85 x DuckDB's against 0.91 x. On a host whose free
+ * pages stay the guest's own, a fresh page costs ~0.5 ms a MiB (zeroing and the fault),
+ * a direct write waits for the disk (~3.3 ms a MiB there) where a plain one returns
+ * after the copy, and page-cache writes made the night 0.74 x against 0.82 x
+ * (docs/performance.md, "Direct writes only where fresh pages are dear").
+ */
+export const DIRECT_WHEN_FRESH_PAGE_MS = 1.5;
+
+/** Whether this process should write its publication's large files past the page cache, a fresh page costing `msPerMiB`. */
+export function directWritesPay(msPerMiB: number): boolean {
+  return O_DIRECT !== 0 && msPerMiB > DIRECT_WHEN_FRESH_PAGE_MS;
+}
+
 /** Stages whose aligned start is known, free for the next file of this thread. */
 const freeStages: Uint8Array[] = [];
 const KEPT_STAGES = 8;
@@ -62,6 +84,21 @@ export const directIo = {
     } catch {
       return false;
     }
+  },
+
+  /**
+   * What a fresh page of memory costs this process, in ms per MiB touched: the least
+   * of FRESH_PAGE_ROUNDS rounds over FRESH_PAGE_MIB MiB each, newly allocated.
+   */
+  freshPageCost(): number {
+    let least = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < FRESH_PAGE_ROUNDS; r++) {
+      const from = performance.now();
+      const pages = new Uint8Array(FRESH_PAGE_MIB << 20);
+      for (let i = 0; i < pages.length; i += 4096) pages[i] = 1;
+      least = Math.min(least, (performance.now() - from) / FRESH_PAGE_MIB);
+    }
+    return least;
   },
 };
 

@@ -51,7 +51,7 @@ import {
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ChurnwatchError } from '../errors.js';
-import { directIo, giveStage, O_DIRECT, STAGE_BYTES, takeStage, wholeBlocks } from './direct-writes.js';
+import { directIo, directWritesPay, giveStage, O_DIRECT, STAGE_BYTES, takeStage, wholeBlocks } from './direct-writes.js';
 
 export interface OutputRecord {
   file: string;
@@ -63,7 +63,11 @@ export interface PublishOptions {
   force: boolean;
   fileMode: number;
   dirMode: number;
-  /** Write the large files past the page cache (direct-writes.ts) where the file system takes it; default: yes where the platform has O_DIRECT. */
+  /**
+   * Write the large files past the page cache (direct-writes.ts) where the file system
+   * takes it; default: where the platform has O_DIRECT and a fresh page of memory is
+   * dear (directWritesPay, measured once as the publication begins).
+   */
   directWrites?: boolean;
 }
 
@@ -503,8 +507,12 @@ export class Publication {
     } catch (e) {
       fail(e, 'create the folder', this.tmpDir);
     }
+    this.writesDirect = opts.directWrites ?? (O_DIRECT !== 0 && directWritesPay(directIo.freshPageCost()));
     this.files = new FolderWriter(this.place());
   }
+
+  /** Whether the large files go past the page cache (PublishOptions.directWrites, or as a fresh page's cost decided). */
+  readonly writesDirect: boolean;
 
   /**
    * A new file (with `copyName`, written under that name too: FolderWriter.open); its
@@ -522,7 +530,7 @@ export class Publication {
 
   /** Where this publication's files go, as plain data another thread can open files with (openIn, FolderWriter). */
   place(): PublicationPlace {
-    return { dir: this.tmpDir, fileMode: this.opts.fileMode, directWrites: this.opts.directWrites ?? O_DIRECT !== 0 };
+    return { dir: this.tmpDir, fileMode: this.opts.fileMode, directWrites: this.writesDirect };
   }
 
   add(record: OutputRecord): void {

@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { DIRECT_BLOCK, directIo, O_DIRECT, STAGE_BYTES } from '../../src/output/direct-writes.js';
+import {
+  DIRECT_BLOCK,
+  DIRECT_WHEN_FRESH_PAGE_MS,
+  directIo,
+  directWritesPay,
+  O_DIRECT,
+  STAGE_BYTES,
+} from '../../src/output/direct-writes.js';
 import { type ChunkedFile, Publication } from '../../src/output/publish.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cw-direct-writes-'));
@@ -127,6 +134,37 @@ describe.skipIf(process.platform !== 'linux')('direct writes', () => {
       expectFiles(target, expected, record, sha256);
     },
   );
+
+  it('writes past the page cache by default only where a fresh page of memory is dear', () => {
+    const cost = vi.spyOn(directIo, 'freshPageCost');
+    /** Whether a new publication writes direct, by itself and in the place its workers get; it is then abandoned. */
+    const decided = (directWrites?: boolean) => {
+      const p = publication(directWrites);
+      const seen = [p.writesDirect, p.place().directWrites];
+      p.abandon();
+      return seen;
+    };
+    cost.mockReturnValue(DIRECT_WHEN_FRESH_PAGE_MS * 2);
+    expect(decided()).toEqual([O_DIRECT !== 0, O_DIRECT !== 0]);
+    cost.mockReturnValue(DIRECT_WHEN_FRESH_PAGE_MS / 2);
+    expect(decided()).toEqual([false, false]);
+    // Asked for, either way, the probe is not run.
+    cost.mockClear();
+    expect([decided(true), decided(false)]).toEqual([
+      [true, true],
+      [false, false],
+    ]);
+    expect(cost).not.toHaveBeenCalled();
+    expect([directWritesPay(DIRECT_WHEN_FRESH_PAGE_MS), directWritesPay(DIRECT_WHEN_FRESH_PAGE_MS + 0.01)]).toEqual([
+      false,
+      O_DIRECT !== 0,
+    ]);
+  });
+
+  it("measures a fresh page's cost as a positive number of ms a MiB", () => {
+    const ms = directIo.freshPageCost();
+    expect(Number.isFinite(ms) && ms > 0).toBe(true);
+  });
 
   it('writes plainly, with the same bytes, when the file system takes no direct write at any alignment', async () => {
     const probe = vi.spyOn(directIo, 'probe').mockReturnValue(false);
