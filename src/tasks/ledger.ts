@@ -17,6 +17,7 @@ import { HitBits } from '../evaluate/hit-bits.js';
 import { CONTACT_OUTCOMES } from '../contract/contract.js';
 import { formatDay } from '../util/dates.js';
 import { fmix32 } from '../util/hash.js';
+import { sharedUint8 } from '../util/worker.js';
 import type { TextColumn } from '../util/text-column.js';
 import { TextTable } from '../util/text-table.js';
 import { ChurnwatchError } from '../errors.js';
@@ -451,7 +452,8 @@ export function startLedger(x: LedgerInput): LedgerUpdate {
 
   const waiting = [...plan.overflow.subscriber, ...plan.suppressed.filter((i) => WAITING_CODES.has(SUPPRESSION_CODES[plan.code[i]!]!))];
   const taskCount = plan.perTier.reduce((n, list) => n + list.length, 0);
-  const taskIds = plan.perTier.map((list) => new Uint8Array(list.length * TASK_ID_WIDTH)),
+  // In shared memory: a tier's plan, its task ids with it, may be posted to the task-files worker (plan.ts).
+  const taskIds = plan.perTier.map((list) => sharedUint8(list.length * TASK_ID_WIDTH)),
     states = plan.perTier.map((list) => new Uint8Array(list.length)),
     tierReasons = plan.perTier.map((list) => new Int32Array(list.length));
   const rows = new LedgerRows(taskCount + waiting.length + openRows, D, prior, ids, taskIds, reasonTexts, closedBy.texts);

@@ -14,6 +14,7 @@ import { ChurnwatchError } from '../errors.js';
 import { namedFlags, type Evaluation } from '../evaluate/evaluate.js';
 import { formatDay, utcOffsetOf } from '../util/dates.js';
 import { isPhoneBytes } from '../util/phone.js';
+import { sharedInt32 } from '../util/worker.js';
 import type { TextColumn } from '../util/text-column.js';
 import { HitBits } from '../evaluate/hit-bits.js';
 import { TASK_ID_WIDTH, TASK_STATES } from './ledger.js';
@@ -211,12 +212,15 @@ export function planTasks(
   const { pack, D, evaluation: ev, msisdn } = input;
   const tier = tiers[tierIndex]!;
   const rows = order.length;
-  const subscriber = Int32Array.from(order);
+  // In shared memory: the plan of a tier the task-files worker may write is posted to it, and a plain array
+  // would be copied there (0.1 GB at 10M subscribers, the largest tier's, held by both threads).
+  const subscriber = sharedInt32(rows);
+  subscriber.set(order);
   const { hits, words, bits, badPhones } = hitBitsOf(ev, msisdn);
   const types = input.taskType,
     states = input.ledger?.states,
     reasons = input.ledger?.reasons;
-  const hitSet = new Int32Array(rows);
+  const hitSet = sharedInt32(rows);
   const hitSets: HitSetPlan[] = [];
   const byKey = new Map<number, number>();
   // A deadline's text by its hours: a scorecard's hit sets run to thousands, their deadlines to a few.
