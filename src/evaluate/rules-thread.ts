@@ -40,6 +40,11 @@ const LOGIT_ROWS = 16_384;
 
 /** Values arrays of measures whose steps wait for a thread: fresh 8-byte columns per measure cost a page fault per 512 subscribers. */
 const VALUES_POOL = 3;
+/**
+ * From this many subscribers, one values array fewer: each is 8 bytes a subscriber, and
+ * at 10M the third (80 MB) is held at the rules stage's end, the night's peak then.
+ */
+const SMALLER_POOL_FROM = 1 << 22;
 
 /** Below this many subscribers the thread saves less than its start costs (~40 ms of CPU). */
 const THREAD_MIN_SUBSCRIBERS = 250_000;
@@ -143,7 +148,7 @@ export class RulesSplit {
         free.at = -1;
         return free.x;
       }
-      if (this.pool.length < (this.helper === null ? 1 : VALUES_POOL)) {
+      if (this.pool.length < (this.helper === null ? 1 : this.n >= SMALLER_POOL_FROM ? VALUES_POOL - 1 : VALUES_POOL)) {
         // One array reused in the main thread alone, as a plain one.
         const x = this.helper === null ? new Float64Array(this.n) : sharedFloat64(this.n);
         this.pool.push({ x, at: -1 });

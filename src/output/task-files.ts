@@ -114,7 +114,10 @@ function taskFilesWorkerUrl(): URL | null {
  * subscriber (0.8 GB at 10M). In shared memory, with the map from a subscriber to its
  * row (-1: none), as FeatureTable.rows has it.
  */
-function flaggedFeatures(input: FlaggedOf): { rows: Int32Array; flagged: number; features: TaskFilesStart['features'] } {
+function flaggedFeatures(
+  input: FlaggedOf,
+  gathered?: (key: string) => void,
+): { rows: Int32Array; flagged: number; features: TaskFilesStart['features'] } {
   const hits = input.scores.hits,
     n = hits.length,
     from = input.features.rows;
@@ -131,6 +134,7 @@ function flaggedFeatures(input: FlaggedOf): { rows: Int32Array; flagged: number;
     const Kind = whole.constructor as new (buffer: SharedArrayBuffer) => Column;
     const values = new Kind(new SharedArrayBuffer(Math.max(1, m) * whole.BYTES_PER_ELEMENT));
     gather(values, whole, at);
+    gathered?.(key);
     return { key, values, unit: 'unit' in c ? c.unit : null };
   });
   return { rows, flagged: m, features };
@@ -140,9 +144,11 @@ function flaggedFeatures(input: FlaggedOf): { rows: Int32Array; flagged: number;
  * The feature columns the reason texts read, for the flagged subscribers only, as a
  * feature table over them (its `rows` map a subscriber to its row): what rendering needs
  * of the features, at some 20 bytes a flagged subscriber instead of the whole columns.
+ * `gathered` is told each column's key once its rows are copied (the caller may let the
+ * whole column go then).
  */
-export function flaggedFeatureTable(input: FlaggedOf): FeatureTable {
-  const flagged = flaggedFeatures(input);
+export function flaggedFeatureTable(input: FlaggedOf, gathered?: (key: string) => void): FeatureTable {
+  const flagged = flaggedFeatures(input, gathered);
   const table = featureTableOf(input.features.n, flagged.features, flagged.rows);
   GATHERED.set(table, flagged);
   return table;
@@ -241,10 +247,18 @@ export function toWorkerStart(place: PublicationPlace, input: TaskInput, profile
  */
 export function renderInputOf(start: TaskFilesStart): RenderInput {
   const input = plainRenderInputOf(start);
+  if (start.n >= RENDER_AHEAD_BELOW) return input;
   const { tier, subscribers } = largestFlaggedTier(start);
   if (subscribers.length > 0) input.cells = SubscriberCells.render(input, TIERS[tier]!, start.masking, subscribers, start.flagged);
   return input;
 }
+
+/**
+ * From this many subscribers the largest tier's cells are not rendered ahead: they are
+ * ~100 bytes a subscriber of the tier held for the whole write stage (0.25 GB at 10M,
+ * at the night's peak), where rendering each row as it is written costs a few seconds.
+ */
+const RENDER_AHEAD_BELOW = 1 << 22;
 
 /** The flagged subscribers (ascending) of the tier that has most of them. */
 function largestFlaggedTier(start: TaskFilesStart): { tier: number; subscribers: Int32Array } {
