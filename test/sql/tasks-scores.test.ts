@@ -39,8 +39,18 @@ beforeAll(async () => {
   for (const night of NIGHTS) await cli(['run', '--input', input, '--out', local, '--as-of', night, '--log-level', 'silent']);
 });
 
-/** The SQL script's rows for night D as a CSV file with its header (or, with `parquet`, DuckDB's own Parquet file of them). */
-async function sqlScores(night: string, parquet = false): Promise<string> {
+/**
+ * The SQL script's rows for night D as a CSV file with its header (or, with `parquet`, DuckDB's own Parquet file of them).
+ * Each file is made once: several tests start from the same CSV file, and none writes to it.
+ */
+const made = new Map<string, Promise<string>>();
+function sqlScores(night: string, parquet = false): Promise<string> {
+  const key = `${night} ${parquet}`;
+  if (!made.has(key)) made.set(key, makeSqlScores(night, parquet));
+  return made.get(key)!;
+}
+
+async function makeSqlScores(night: string, parquet: boolean): Promise<string> {
   const script = await cli(['sql', '--dialect', 'duckdb', '--as-of', night, '--input', input]);
   const instance = await duckdb!.DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
