@@ -234,7 +234,7 @@ describe('the fast path for plain records', () => {
           const [fast, general] = await both(kind, text, delimiter, chunkSize);
           expect(fast).toEqual(general);
         }),
-        { numRuns: 250 },
+        { numRuns: 120 },
       );
     }, 60_000);
 
@@ -244,7 +244,7 @@ describe('the fast path for plain records', () => {
           const [fast, general] = await both(kind, text, delimiter, chunkSize, widthSubs);
           expect(fast).toEqual(general);
         }),
-        { numRuns: 150 },
+        { numRuns: 75 },
       );
     }, 60_000);
 
@@ -254,7 +254,7 @@ describe('the fast path for plain records', () => {
           const [fast, general] = await both(kind, text, delimiter, chunkSize, subs, true);
           expect(fast).toEqual(general);
         }),
-        { numRuns: 150 },
+        { numRuns: 75 },
       );
     }, 60_000);
 
@@ -268,7 +268,7 @@ describe('the fast path for plain records', () => {
           const [fast, general] = await both(kind, long, delimiter, chunkSize, widthSubs);
           expect(fast).toEqual(general);
         }),
-        { numRuns: 100 },
+        { numRuns: 50 },
       );
     }, 60_000);
 
@@ -279,7 +279,7 @@ describe('the fast path for plain records', () => {
           const [fast, general] = await both(kind, text, delimiter, chunkSize, digitSubs, true);
           expect(fast).toEqual(general);
         }),
-        { numRuns: 150 },
+        { numRuns: 75 },
       );
     }, 60_000);
   }
