@@ -401,7 +401,7 @@ describe('writeTaskFile', () => {
         expect(written(input, c.tier, order, c.profile, c.chunk).toString('utf8')).toBe(want);
         expect(written(input, c.tier, order, c.profile, c.chunk).equals(Buffer.from(want, 'utf8'))).toBe(true);
       }),
-      { numRuns: 600 },
+      { numRuns: 300 },
     );
   });
 
@@ -410,7 +410,7 @@ describe('writeTaskFile', () => {
       fc.property(tierCase, (c) => {
         expect(writtenOnWorker(c, false)).toBe(referenceFile(...referenceOf(c)));
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -419,7 +419,7 @@ describe('writeTaskFile', () => {
       fc.property(tierCase, (c) => {
         expect(writtenOnWorker(c, true)).toBe(referenceFile(...referenceOf(c)));
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -440,7 +440,7 @@ describe('writeTaskFile', () => {
           expect(f.values).toBe('unit' in column ? column.values : column);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -454,7 +454,7 @@ describe('writeTaskFile', () => {
         w.end();
         expect(Buffer.concat(parts).toString('utf8')).toBe(referenceFile(input, c.tier, order, c.profile, channel));
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -629,7 +629,7 @@ describe('the delta file, written in the pass that writes the full file', () => 
         expect(full.equals(written(input, c.tier, order, c.profile))).toBe(true);
         expect(delta.toString('utf8')).toBe(deltaOf(full, states));
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -683,7 +683,7 @@ describe('the byte forms the writer uses', () => {
         expect(copyBytes(dst, viewOf(dst), at, src, viewOf(src), s, e)).toBe(at + e - s);
         expect(dst).toEqual(expected);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
   });
 
