@@ -216,7 +216,7 @@ describe('the fast path for plain subscriber records', () => {
           expect(fast).toEqual(general);
         },
       ),
-      { numRuns: 600 },
+      { numRuns: 300 },
     );
   }, 120_000);
 
