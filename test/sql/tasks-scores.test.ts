@@ -18,6 +18,7 @@ import { csvLine } from '../../src/output/csv.js';
 import { featureKey, measureColumnName, measureDigits, scoreMeasures } from '../../src/rules/catalogue.js';
 import { parseDay } from '../../src/util/dates.js';
 import { cli as cliRaw } from '../helpers/cli.js';
+import { expectSameBytes } from '../helpers/bytes.js';
 import { cli, csvBody, loadDuckDb } from './helpers.js';
 import { valueAt } from '../../src/rules/compile.js';
 
@@ -105,7 +106,7 @@ function expectSameAsLocal(out: string): void {
     expect(names).toContain('ledger.csv');
     expect(names).toContain('tasks-high-call.csv');
     for (const name of names)
-      expect(readFileSync(join(out, night, name)), `${night}/${name}`).toEqual(readFileSync(join(local, night, name)));
+      expectSameBytes(readFileSync(join(out, night, name)), readFileSync(join(local, night, name)), `${night}/${name}`);
   }
 }
 
