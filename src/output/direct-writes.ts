@@ -42,7 +42,7 @@ const FRESH_PAGE_MIB = 4;
  * pages stay the guest's own, a fresh page costs ~0.5 ms a MiB (zeroing and the fault),
  * a direct write waits for the disk (~3.3 ms a MiB there) where a plain one returns
  * after the copy, and page-cache writes made the night 0.74 x against 0.82 x
- * (docs/performance.md, "Direct writes only where fresh pages are dear").
+ * (docs/performance.md, "Direct writes from a page's start, and only where a fresh page is dear").
  */
 export const DIRECT_WHEN_FRESH_PAGE_MS = 1.5;
 
@@ -145,7 +145,7 @@ const wasmMemory = (globalThis as { WebAssembly?: { Memory: new (d: { initial: n
  * ArrayBuffer's start is the allocator's (16 bytes past a page with glibc), and the
  * probe takes any start the device's logical block divides: 512 bytes on a virtio
  * disk. From a start 512 bytes past a page, 1 MB direct writes ran at 110 MB/s there,
- * from a page's start at 300 MB/s (docs/performance.md, "Direct writes from a page's start").
+ * from a page's start at 300 MB/s (docs/performance.md, sixteenth stop).
  */
 function pageAlignedStage(): Uint8Array | undefined {
   if (wasmMemory === undefined) return undefined;

@@ -255,8 +255,9 @@ export function renderInputOf(start: TaskFilesStart): RenderInput {
 
 /**
  * From this many subscribers the largest tier's cells are not rendered ahead: they are
- * ~100 bytes a subscriber of the tier held for the whole write stage (0.25 GB at 10M,
- * at the night's peak), where rendering each row as it is written costs a few seconds.
+ * ~70 bytes a subscriber of the tier and an index, held by the worker for the whole
+ * write stage (~0.25 GB at 10M, at the night's peak then). Each row of the tier is then
+ * rendered as it is written, as the rows of every other tier are.
  */
 const RENDER_AHEAD_BELOW = 1 << 22;
 
