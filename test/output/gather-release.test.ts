@@ -1,14 +1,16 @@
 /**
- * The flagged subscribers' feature rows gathered column by column (task-files.ts
- * flaggedFeatureTable): a large night lets each whole column go as soon as its rows are
- * copied (pipeline.ts). The caller is told each column once, after its copy, so letting
- * it go then changes nothing that is gathered.
+ * What a large night holds less of at the task stage (pipeline.ts, task-files.ts): the
+ * flagged subscribers' feature rows are gathered column by column, and each whole column
+ * may go as soon as its rows are copied (the caller is told each column once, after its
+ * copy, so letting it go then changes nothing that is gathered); and from 2^22
+ * subscribers the task-files worker renders no tier's cells ahead (the property tests of
+ * test/tasks/task-writer.property.test.ts hold the bytes the same with and without).
  */
 import { describe, expect, it } from 'vitest';
 import { analyse } from '../../src/analyse.js';
 import { loadRulePack } from '../../src/config/rulepack.js';
 import { defaultInputOptions } from '../../src/ingest/layout.js';
-import { flaggedFeatureTable } from '../../src/output/task-files.js';
+import { flaggedFeatureTable, renderInputOf, toWorkerStart } from '../../src/output/task-files.js';
 import { reasonFeatures } from '../../src/tasks/tasks.js';
 import { parseDay } from '../../src/util/dates.js';
 
@@ -33,5 +35,23 @@ describe('flaggedFeatureTable, each column let go of once gathered', () => {
     for (const [key, column] of kept.columns) expect(released.columns.get(key)).toEqual(column);
     // Some flagged subscriber's values are not all zero: the comparison is not of empty columns.
     expect([...kept.columns.values()].some((c) => ('unit' in c ? c.values : c).some((x) => x !== 0))).toBe(true);
+  });
+
+  it('when the night has 2^22 subscribers or more then the worker renders no cells ahead, and below that it does', async () => {
+    const a = await analyse(defaultInputOptions('fixtures/sample'), parseDay('2026-11-23'), loadRulePack('rules/default.yaml'));
+    const features = flaggedFeatureTable({ features: a.table, evaluation: a.evaluation, scores: a.scores });
+    const input = {
+      pack: loadRulePack('rules/default.yaml'),
+      D: parseDay('2026-11-23'),
+      subscribers: a.extracts.subscribers,
+      features,
+      evaluation: a.evaluation,
+      scores: a.scores,
+      contacts: a.extracts.contacts,
+    };
+    const start = toWorkerStart({ dir: '', fileMode: 0o600, directWrites: false }, input);
+    expect(renderInputOf(start).cells).toBeDefined();
+    expect(renderInputOf({ ...start, n: (1 << 22) - 1 }).cells).toBeDefined();
+    expect(renderInputOf({ ...start, n: 1 << 22 }).cells).toBeUndefined();
   });
 });
