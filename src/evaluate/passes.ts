@@ -158,7 +158,7 @@ export function binFlag(bin: Uint8Array, k: number, f: Uint8Array): number {
 /**
  * A measure's steps from its values x: each subscriber's bin and the hits per bin. The
  * steps' own 0/1 columns are not made here: read off the bins where something asks for
- * them (stepColumns), they were a byte per subscriber and step, most of a scorecard's
+ * them (step-columns.ts), they were a byte per subscriber and step, most of a scorecard's
  * memory (0.9 GB at 10M subscribers).
  */
 export interface StepsWork {

@@ -127,6 +127,8 @@ export class RulesSplit {
   private readonly works: StepsWork[] = [];
   /** Per values array, the job reading it (-1: none). */
   private readonly pool: { x: Float64Array; at: number }[] = [];
+  /** How many values arrays the pool grows to: one reused in this thread alone, a few shared with the thread. */
+  private readonly poolSize: number;
   /** What the main thread did itself, and how long it waited for the other thread. */
   private readonly share: RulesShare;
 
@@ -138,6 +140,7 @@ export class RulesSplit {
   ) {
     this.board = sharedInt32(Math.max(1, jobs));
     this.share = helper?.share ?? emptyShare();
+    this.poolSize = helper === null ? 1 : n >= SMALLER_POOL_FROM ? VALUES_POOL - 1 : VALUES_POOL;
   }
 
   /** An array for a measure's values: one whose job is done, else a new one up to the pool's size, else once a job is done. */
@@ -148,7 +151,7 @@ export class RulesSplit {
         free.at = -1;
         return free.x;
       }
-      if (this.pool.length < (this.helper === null ? 1 : this.n >= SMALLER_POOL_FROM ? VALUES_POOL - 1 : VALUES_POOL)) {
+      if (this.pool.length < this.poolSize) {
         // One array reused in the main thread alone, as a plain one.
         const x = this.helper === null ? new Float64Array(this.n) : sharedFloat64(this.n);
         this.pool.push({ x, at: -1 });
